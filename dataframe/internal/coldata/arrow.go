@@ -1,0 +1,312 @@
+package coldata
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/shoal-dev/shoal/dataframe/internal/types"
+)
+
+// FromArrow converts an Arrow array to a vec of logical type t. Fixed-width
+// values and strings are shared, not copied; the array must outlive the vec.
+func FromArrow(arr arrow.Array, t types.Type) (*Vec, error) {
+	v := &Vec{Type: t}
+	n := arr.Len()
+	if arr.NullN() > 0 {
+		v.Nulls = make([]bool, n)
+		for i := 0; i < n; i++ {
+			v.Nulls[i] = arr.IsNull(i)
+		}
+	}
+	switch a := arr.(type) {
+	case *array.Boolean:
+		v.Bool = make([]bool, n)
+		for i := 0; i < n; i++ {
+			v.Bool[i] = a.Value(i)
+		}
+	case *array.Int8:
+		v.I32 = widen(a.Int8Values())
+	case *array.Int16:
+		v.I32 = widen(a.Int16Values())
+	case *array.Uint8:
+		v.I32 = widen(a.Uint8Values())
+	case *array.Uint16:
+		v.I32 = widen(a.Uint16Values())
+	case *array.Int32:
+		v.I32 = a.Int32Values()
+	case *array.Uint32:
+		v.I64 = widen64(a.Uint32Values())
+	case *array.Int64:
+		v.I64 = a.Int64Values()
+	case *array.Float32:
+		vals := a.Float32Values()
+		v.F64 = make([]float64, n)
+		for i, x := range vals {
+			v.F64[i] = float64(x)
+		}
+	case *array.Float64:
+		v.F64 = a.Float64Values()
+	case *array.Date32:
+		d := a.Date32Values()
+		v.I32 = unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(d))), len(d))
+	case *array.Decimal128:
+		vals := a.Values()
+		v.I64 = make([]int64, n)
+		for i := range vals {
+			v.I64[i] = int64(vals[i].LowBits())
+		}
+	case *array.Decimal64:
+		vals := a.Values()
+		v.I64 = make([]int64, n)
+		for i := range vals {
+			v.I64[i] = int64(vals[i])
+		}
+	case *array.String:
+		v.Str = Strings{Offs: a.ValueOffsets(), Data: bufBytes(a.Data(), 2)}
+	case *array.Binary:
+		v.Str = Strings{Offs: a.ValueOffsets(), Data: bufBytes(a.Data(), 2)}
+	case *array.LargeString:
+		v.Str = Strings{Offs: make([]int32, n+1)}
+		for i := 0; i < n; i++ {
+			v.Str.Data = append(v.Str.Data, a.Value(i)...)
+			v.Str.Offs[i+1] = int32(len(v.Str.Data))
+		}
+	case *array.Dictionary:
+		dv, err := FromArrow(a.Dictionary(), t)
+		if err != nil {
+			return nil, err
+		}
+		if dv.Dict != nil || dv.Type.ID != types.String {
+			return nil, fmt.Errorf("unsupported dictionary of %s", a.Dictionary().DataType())
+		}
+		d := dv.Str
+		v.Dict = &d
+		switch idx := a.Indices().(type) {
+		case *array.Int32:
+			v.I32 = idx.Int32Values()
+		case *array.Int8:
+			v.I32 = widen(idx.Int8Values())
+		case *array.Int16:
+			v.I32 = widen(idx.Int16Values())
+		case *array.Uint8:
+			v.I32 = widen(idx.Uint8Values())
+		case *array.Uint16:
+			v.I32 = widen(idx.Uint16Values())
+		case *array.Int64:
+			v.I32 = make([]int32, n)
+			for i, x := range idx.Int64Values() {
+				v.I32[i] = int32(x)
+			}
+		default:
+			return nil, fmt.Errorf("unsupported dictionary index type %s", idx.DataType())
+		}
+		if v.Nulls != nil {
+			// Null slots may hold any index; make them safe to decode.
+			for i := range v.I32 {
+				if v.Nulls[i] {
+					v.I32[i] = 0
+				}
+			}
+		}
+	default:
+		return nil, fmt.Errorf("unsupported Arrow type %s", arr.DataType())
+	}
+	if t.ID == types.Int64 && v.I64 == nil && v.I32 != nil {
+		v.I64 = widen64(v.I32)
+		v.I32 = nil
+	}
+	if t.ID == types.Float64 && v.F64 == nil {
+		switch {
+		case v.I32 != nil:
+			v.F64 = make([]float64, n)
+			for i, x := range v.I32 {
+				v.F64[i] = float64(x)
+			}
+			v.I32 = nil
+		case v.I64 != nil:
+			v.F64 = make([]float64, n)
+			for i, x := range v.I64 {
+				v.F64[i] = float64(x)
+			}
+			v.I64 = nil
+		}
+	}
+	return v, nil
+}
+
+func bufBytes(d arrow.ArrayData, i int) []byte {
+	b := d.Buffers()[i]
+	if b == nil {
+		return nil
+	}
+	return b.Bytes()
+}
+
+func widen[T int8 | int16 | uint8 | uint16](src []T) []int32 {
+	out := make([]int32, len(src))
+	for i, x := range src {
+		out[i] = int32(x)
+	}
+	return out
+}
+
+func widen64[T int32 | uint32](src []T) []int64 {
+	out := make([]int64, len(src))
+	for i, x := range src {
+		out[i] = int64(x)
+	}
+	return out
+}
+
+// ToArrow builds an Arrow array from the live rows (sel, or the first n rows) of v.
+func ToArrow(mem memory.Allocator, v *Vec, sel []int32, n int) arrow.Array {
+	if sel != nil {
+		n = len(sel)
+	}
+	row := func(k int) int {
+		if v.Const {
+			return 0
+		}
+		if sel != nil {
+			return int(sel[k])
+		}
+		return k
+	}
+	switch v.Type.ID {
+	case types.Bool:
+		b := array.NewBooleanBuilder(mem)
+		defer b.Release()
+		b.Reserve(n)
+		for k := 0; k < n; k++ {
+			i := row(k)
+			if v.IsNull(i) {
+				b.AppendNull()
+			} else {
+				b.Append(v.Bool[i])
+			}
+		}
+		return b.NewArray()
+	case types.Int32:
+		b := array.NewInt32Builder(mem)
+		defer b.Release()
+		b.Reserve(n)
+		for k := 0; k < n; k++ {
+			i := row(k)
+			if v.IsNull(i) {
+				b.AppendNull()
+			} else {
+				b.Append(v.I32[i])
+			}
+		}
+		return b.NewArray()
+	case types.Date:
+		b := array.NewDate32Builder(mem)
+		defer b.Release()
+		b.Reserve(n)
+		for k := 0; k < n; k++ {
+			i := row(k)
+			if v.IsNull(i) {
+				b.AppendNull()
+			} else {
+				b.Append(arrow.Date32(v.I32[i]))
+			}
+		}
+		return b.NewArray()
+	case types.Int64:
+		b := array.NewInt64Builder(mem)
+		defer b.Release()
+		b.Reserve(n)
+		for k := 0; k < n; k++ {
+			i := row(k)
+			if v.IsNull(i) {
+				b.AppendNull()
+			} else {
+				b.Append(v.I64[i])
+			}
+		}
+		return b.NewArray()
+	case types.Decimal:
+		b := array.NewDecimal128Builder(mem, types.ToArrow(v.Type).(*arrow.Decimal128Type))
+		defer b.Release()
+		b.Reserve(n)
+		for k := 0; k < n; k++ {
+			i := row(k)
+			if v.IsNull(i) {
+				b.AppendNull()
+			} else {
+				b.Append(decimal128.FromI64(v.I64[i]))
+			}
+		}
+		return b.NewArray()
+	case types.Float64:
+		b := array.NewFloat64Builder(mem)
+		defer b.Release()
+		b.Reserve(n)
+		for k := 0; k < n; k++ {
+			i := row(k)
+			if v.IsNull(i) {
+				b.AppendNull()
+			} else {
+				b.Append(v.F64[i])
+			}
+		}
+		return b.NewArray()
+	case types.String:
+		b := array.NewStringBuilder(mem)
+		defer b.Release()
+		b.Reserve(n)
+		for k := 0; k < n; k++ {
+			i := row(k)
+			if v.IsNull(i) {
+				b.AppendNull()
+			} else {
+				bs := v.Bytes(i)
+				b.Append(unsafe.String(unsafe.SliceData(bs), len(bs)))
+			}
+		}
+		return b.NewArray()
+	}
+	panic(fmt.Sprintf("coldata: no Arrow conversion for %s", v.Type))
+}
+
+// ArrowSchema converts a logical schema to an Arrow schema.
+func ArrowSchema(s types.Schema) *arrow.Schema {
+	fields := make([]arrow.Field, len(s))
+	for i, f := range s {
+		fields[i] = arrow.Field{Name: f.Name, Type: types.ToArrow(f.Type), Nullable: f.Nullable}
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+// ToRecord converts a batch to an Arrow record batch.
+func ToRecord(mem memory.Allocator, s types.Schema, b *Batch) arrow.RecordBatch {
+	cols := make([]arrow.Array, len(s))
+	for i := range s {
+		cols[i] = ToArrow(mem, b.Vecs[i], b.Sel, b.N)
+	}
+	rec := array.NewRecordBatch(ArrowSchema(s), cols, int64(b.Len()))
+	for _, c := range cols {
+		c.Release()
+	}
+	return rec
+}
+
+// FromRecord converts an Arrow record batch to a batch of the given schema.
+func FromRecord(s types.Schema, rec arrow.RecordBatch) (*Batch, error) {
+	if int(rec.NumCols()) != len(s) {
+		return nil, fmt.Errorf("record has %d columns, schema %s has %d", rec.NumCols(), s, len(s))
+	}
+	b := &Batch{N: int(rec.NumRows()), Vecs: make([]*Vec, len(s))}
+	for i, f := range s {
+		v, err := FromArrow(rec.Column(i), f.Type)
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", f.Name, err)
+		}
+		b.Vecs[i] = v
+	}
+	return b, nil
+}

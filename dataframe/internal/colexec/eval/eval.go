@@ -1,0 +1,826 @@
+// Package eval compiles resolved expressions into vectorized evaluators (values)
+// and selectors (filters producing selection vectors) over coldata batches.
+package eval
+
+//go:generate go run ./gen
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
+	"github.com/shoal-dev/shoal/dataframe/internal/expr"
+	"github.com/shoal-dev/shoal/dataframe/internal/types"
+)
+
+type arithOp uint8
+
+const (
+	arithAdd arithOp = iota
+	arithSub
+	arithMul
+)
+
+type cmpOp uint8
+
+const (
+	cmpEq cmpOp = iota
+	cmpNe
+	cmpLt
+	cmpLe
+	cmpGt
+	cmpGe
+)
+
+func toCmp(op expr.Op) cmpOp {
+	return cmpOp(op - expr.OpEq)
+}
+
+// mirror returns the operator with swapped operands (a < b == b > a).
+func (o cmpOp) mirror() cmpOp {
+	switch o {
+	case cmpLt:
+		return cmpGt
+	case cmpLe:
+		return cmpGe
+	case cmpGt:
+		return cmpLt
+	case cmpGe:
+		return cmpLe
+	}
+	return o
+}
+
+// Evaluator computes an expression over a batch. The returned vec has the
+// batch's physical length (or is Const) and is valid at the batch's live rows
+// until the next call.
+type Evaluator interface {
+	Eval(b *coldata.Batch) *coldata.Vec
+}
+
+// Compile builds an evaluator for a resolved expression over input schema s.
+func Compile(e *expr.Expr, s types.Schema) (ev Evaluator, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("compiling %s: %v", e, r)
+		}
+	}()
+	return compile(e, s)
+}
+
+func compile(e *expr.Expr, s types.Schema) (Evaluator, error) {
+	switch e.Op {
+	case expr.OpAlias:
+		return compile(e.Args[0], s)
+	case expr.OpCol:
+		i := s.Index(e.Name)
+		if i < 0 {
+			return nil, &types.ColumnNotFoundError{Name: e.Name, Available: s.Names()}
+		}
+		return &colEval{idx: i}, nil
+	case expr.OpLit:
+		return &constEval{v: ConstVec(e.Val)}, nil
+	}
+	args := make([]Evaluator, len(e.Args))
+	for i, a := range e.Args {
+		if e.Op == expr.OpCase {
+			break
+		}
+		ev, err := compile(a, s)
+		if err != nil {
+			return nil, err
+		}
+		args[i] = ev
+	}
+	switch e.Op {
+	case expr.OpAdd, expr.OpSub, expr.OpMul:
+		return &arithEval{op: arithOp(e.Op - expr.OpAdd), t: e.T, a: args[0], b: args[1]}, nil
+	case expr.OpDiv:
+		return &divEval{a: args[0], b: args[1]}, nil
+	case expr.OpNeg:
+		return &negEval{t: e.T, a: args[0]}, nil
+	case expr.OpCast:
+		return &castEval{from: e.Args[0].T, to: e.To, a: args[0]}, nil
+	case expr.OpYear:
+		return &yearEval{a: args[0]}, nil
+	case expr.OpAddMonths, expr.OpAddDays:
+		return &dateAddEval{months: e.Op == expr.OpAddMonths, n: e.N1, a: args[0]}, nil
+	case expr.OpSubstr:
+		return &substrEval{start: int(e.N1), length: int(e.N2), a: args[0]}, nil
+	case expr.OpIsNull, expr.OpIsNotNull:
+		return &isNullEval{not: e.Op == expr.OpIsNotNull, a: args[0]}, nil
+	case expr.OpCase:
+		return compileCase(e, s)
+	case expr.OpEq, expr.OpNe, expr.OpLt, expr.OpLe, expr.OpGt, expr.OpGe,
+		expr.OpAnd, expr.OpOr, expr.OpNot, expr.OpIn, expr.OpLike, expr.OpNotLike:
+		if e.Op == expr.OpAnd || e.Op == expr.OpOr {
+			return &logicEval{or: e.Op == expr.OpOr, a: args[0], b: args[1]}, nil
+		}
+		if e.Op == expr.OpNot {
+			return &notEval{a: args[0]}, nil
+		}
+		if e.Op.IsComparison() && e.Args[0].T.ID != types.String && e.Args[0].T.ID != types.Bool {
+			return &cmpEval{op: toCmp(e.Op), t: e.Args[0].T, a: args[0], b: args[1]}, nil
+		}
+		sel, err := compileSelector(e, s)
+		if err != nil {
+			return nil, err
+		}
+		return &selBoolEval{sel: sel, args: args}, nil
+	}
+	if e.Op.IsAgg() {
+		return nil, fmt.Errorf("aggregate %s used outside an aggregation", e)
+	}
+	return nil, fmt.Errorf("no evaluator for %s", e)
+}
+
+// ConstVec makes a one-value Const vec.
+func ConstVec(v expr.Value) *coldata.Vec {
+	out := &coldata.Vec{Type: v.T, Const: true}
+	if v.Null {
+		out.Nulls = []bool{true}
+	}
+	switch v.T.ID {
+	case types.Bool:
+		out.Bool = []bool{v.B}
+	case types.Int32, types.Date:
+		out.I32 = []int32{int32(v.I)}
+	case types.Int64, types.Decimal:
+		out.I64 = []int64{v.I}
+	case types.Float64:
+		out.F64 = []float64{v.F}
+	case types.String:
+		out.Str.AppendString(v.S)
+	}
+	return out
+}
+
+// ValueAt reads row i of v as a scalar.
+func ValueAt(v *coldata.Vec, i int) expr.Value {
+	if v.Const {
+		i = 0
+	}
+	out := expr.Value{T: v.Type}
+	if v.IsNull(i) {
+		out.Null = true
+		return out
+	}
+	switch v.Type.ID {
+	case types.Bool:
+		out.B = v.Bool[i]
+	case types.Int32, types.Date:
+		out.I = int64(v.I32[i])
+	case types.Int64, types.Decimal:
+		out.I = v.I64[i]
+	case types.Float64:
+		out.F = v.F64[i]
+	case types.String:
+		out.S = string(v.Bytes(i))
+	}
+	return out
+}
+
+type colEval struct{ idx int }
+
+func (c *colEval) Eval(b *coldata.Batch) *coldata.Vec { return b.Vecs[c.idx] }
+
+type constEval struct{ v *coldata.Vec }
+
+func (c *constEval) Eval(*coldata.Batch) *coldata.Vec { return c.v }
+
+// outBuf is a reusable output vec.
+type outBuf struct{ v coldata.Vec }
+
+func (o *outBuf) get(t types.Type, n int) *coldata.Vec {
+	v := &o.v
+	v.Type = t
+	v.Const = false
+	v.Nulls = nil
+	v.Dict = nil
+	switch t.ID {
+	case types.Bool:
+		if cap(v.Bool) < n {
+			v.Bool = make([]bool, n)
+		}
+		v.Bool = v.Bool[:n]
+	case types.Int32, types.Date:
+		if cap(v.I32) < n {
+			v.I32 = make([]int32, n)
+		}
+		v.I32 = v.I32[:n]
+	case types.Int64, types.Decimal:
+		if cap(v.I64) < n {
+			v.I64 = make([]int64, n)
+		}
+		v.I64 = v.I64[:n]
+	case types.Float64:
+		if cap(v.F64) < n {
+			v.F64 = make([]float64, n)
+		}
+		v.F64 = v.F64[:n]
+	}
+	return v
+}
+
+var nullsPool = struct{}{}
+
+// mergeNulls sets out.Nulls to the union of the inputs' nulls.
+func mergeNulls(out *coldata.Vec, buf *[]bool, n int, sel []int32, ins ...*coldata.Vec) {
+	any := false
+	for _, in := range ins {
+		if in.Nulls != nil {
+			any = true
+		}
+	}
+	if !any {
+		return
+	}
+	if cap(*buf) < n {
+		*buf = make([]bool, n)
+	}
+	nl := (*buf)[:n]
+	first := true
+	for _, in := range ins {
+		if in.Nulls == nil {
+			continue
+		}
+		if in.Const {
+			if in.Nulls[0] {
+				for i := range nl {
+					nl[i] = true
+				}
+			} else if first {
+				clear(nl)
+			}
+			first = false
+			continue
+		}
+		if first {
+			copy(nl, in.Nulls[:n])
+			first = false
+			continue
+		}
+		for i := range nl {
+			nl[i] = nl[i] || in.Nulls[i]
+		}
+	}
+	out.Nulls = nl
+}
+
+type arithEval struct {
+	op    arithOp
+	t     types.Type
+	a, b  Evaluator
+	out   outBuf
+	nulls []bool
+}
+
+func (e *arithEval) Eval(b *coldata.Batch) *coldata.Vec {
+	x, y := e.a.Eval(b), e.b.Eval(b)
+	n := b.N
+	if x.Const && y.Const {
+		n = 1
+	}
+	out := e.out.get(e.t, n)
+	switch e.t.ID {
+	case types.Int64, types.Decimal:
+		arithInt64(e.op, out.I64, x.I64, y.I64, x.Const, y.Const, sel(b, n), n)
+	case types.Float64:
+		arithFloat64(e.op, out.F64, x.F64, y.F64, x.Const, y.Const, sel(b, n), n)
+	default:
+		panic(fmt.Sprintf("arithmetic on %s", e.t))
+	}
+	mergeNulls(out, &e.nulls, n, b.Sel, x, y)
+	out.Const = n == 1 && x.Const && y.Const
+	return out
+}
+
+func sel(b *coldata.Batch, n int) []int32 {
+	if n == 1 && b.N != 1 {
+		return nil
+	}
+	return b.Sel
+}
+
+type divEval struct {
+	a, b  Evaluator
+	out   outBuf
+	nulls []bool
+}
+
+func (e *divEval) Eval(b *coldata.Batch) *coldata.Vec {
+	x, y := e.a.Eval(b), e.b.Eval(b)
+	n := b.N
+	out := e.out.get(types.Float64Type, n)
+	mergeNulls(out, &e.nulls, n, b.Sel, x, y)
+	var zero []bool
+	coldata.ForEach(n, b.Sel, func(i int) {
+		xi, yi := i, i
+		if x.Const {
+			xi = 0
+		}
+		if y.Const {
+			yi = 0
+		}
+		d := y.F64[yi]
+		if d == 0 {
+			if zero == nil {
+				if out.Nulls == nil {
+					if cap(e.nulls) < n {
+						e.nulls = make([]bool, n)
+					}
+					out.Nulls = e.nulls[:n]
+					clear(out.Nulls)
+				}
+				zero = out.Nulls
+			}
+			zero[i] = true
+			return
+		}
+		out.F64[i] = x.F64[xi] / d
+	})
+	return out
+}
+
+type negEval struct {
+	t   types.Type
+	a   Evaluator
+	out outBuf
+}
+
+func (e *negEval) Eval(b *coldata.Batch) *coldata.Vec {
+	x := e.a.Eval(b)
+	n := b.N
+	if x.Const {
+		n = 1
+	}
+	out := e.out.get(e.t, n)
+	coldata.ForEach(n, sel(b, n), func(i int) {
+		if e.t.ID == types.Float64 {
+			out.F64[i] = -x.F64[i]
+		} else {
+			out.I64[i] = -x.I64[i]
+		}
+	})
+	out.Nulls = x.Nulls
+	out.Const = x.Const
+	return out
+}
+
+type castEval struct {
+	from, to types.Type
+	a        Evaluator
+	out      outBuf
+}
+
+func (e *castEval) Eval(b *coldata.Batch) *coldata.Vec {
+	x := e.a.Eval(b)
+	n := b.N
+	if x.Const {
+		n = 1
+	}
+	s := sel(b, n)
+	out := e.out.get(e.to, n)
+	out.Nulls = x.Nulls
+	out.Const = x.Const
+	f, t := e.from, e.to
+	switch {
+	case f == t:
+		return x
+	case t.ID == types.Int64 && f.ID == types.Int32:
+		convert(out.I64, x.I32, s, n, func(v int32) int64 { return int64(v) })
+	case t.ID == types.Int32 && f.ID == types.Int64:
+		convert(out.I32, x.I64, s, n, func(v int64) int32 { return int32(v) })
+	case t.ID == types.Float64 && f.ID == types.Int32:
+		convert(out.F64, x.I32, s, n, func(v int32) float64 { return float64(v) })
+	case t.ID == types.Float64 && f.ID == types.Int64:
+		convert(out.F64, x.I64, s, n, func(v int64) float64 { return float64(v) })
+	case t.ID == types.Float64 && f.ID == types.Decimal:
+		p := float64(types.Pow10[f.Scale])
+		convert(out.F64, x.I64, s, n, func(v int64) float64 { return float64(v) / p })
+	case t.ID == types.Decimal && f.ID == types.Int32:
+		p := types.Pow10[t.Scale]
+		convert(out.I64, x.I32, s, n, func(v int32) int64 { return int64(v) * p })
+	case t.ID == types.Decimal && f.ID == types.Int64:
+		p := types.Pow10[t.Scale]
+		convert(out.I64, x.I64, s, n, func(v int64) int64 { return v * p })
+	case t.ID == types.Decimal && f.ID == types.Decimal:
+		if t.Scale >= f.Scale {
+			p := types.Pow10[t.Scale-f.Scale]
+			convert(out.I64, x.I64, s, n, func(v int64) int64 { return v * p })
+		} else {
+			p := types.Pow10[f.Scale-t.Scale]
+			convert(out.I64, x.I64, s, n, func(v int64) int64 { return roundDiv(v, p) })
+		}
+	case t.ID == types.Decimal && f.ID == types.Float64:
+		p := float64(types.Pow10[t.Scale])
+		convert(out.I64, x.F64, s, n, func(v float64) int64 { return int64(math.Round(v * p)) })
+	case t.ID == types.Int64 && f.ID == types.Float64:
+		convert(out.I64, x.F64, s, n, func(v float64) int64 { return int64(v) })
+	case t.ID == types.Int32 && f.ID == types.Float64:
+		convert(out.I32, x.F64, s, n, func(v float64) int32 { return int32(v) })
+	case t.ID == types.Int64 && f.ID == types.Decimal:
+		p := types.Pow10[f.Scale]
+		convert(out.I64, x.I64, s, n, func(v int64) int64 { return v / p })
+	case t.ID == types.Int32 && f.ID == types.Decimal:
+		p := types.Pow10[f.Scale]
+		convert(out.I32, x.I64, s, n, func(v int64) int32 { return int32(v / p) })
+	default:
+		panic(fmt.Sprintf("cast from %s to %s", f, t))
+	}
+	return out
+}
+
+func roundDiv(v, p int64) int64 {
+	q, r := v/p, v%p
+	if 2*r >= p {
+		q++
+	} else if 2*r <= -p {
+		q--
+	}
+	return q
+}
+
+func convert[F, T any](out []T, in []F, sel []int32, n int, f func(F) T) {
+	if sel == nil {
+		in = in[:n]
+		for i, v := range in {
+			out[i] = f(v)
+		}
+		return
+	}
+	for _, i := range sel {
+		out[i] = f(in[i])
+	}
+}
+
+type yearEval struct {
+	a   Evaluator
+	out outBuf
+}
+
+// yearOf maps days since the epoch to the calendar year.
+func yearOf(d int32) int32 {
+	y, _, _ := expr.CivilFromDays(d)
+	return int32(y)
+}
+
+func (e *yearEval) Eval(b *coldata.Batch) *coldata.Vec {
+	x := e.a.Eval(b)
+	n := b.N
+	if x.Const {
+		n = 1
+	}
+	out := e.out.get(types.Int32Type, n)
+	convert(out.I32, x.I32, sel(b, n), n, yearOf)
+	out.Nulls, out.Const = x.Nulls, x.Const
+	return out
+}
+
+type dateAddEval struct {
+	months bool
+	n      int64
+	a      Evaluator
+	out    outBuf
+}
+
+func (e *dateAddEval) Eval(b *coldata.Batch) *coldata.Vec {
+	x := e.a.Eval(b)
+	n := b.N
+	if x.Const {
+		n = 1
+	}
+	out := e.out.get(types.DateType, n)
+	if e.months {
+		convert(out.I32, x.I32, sel(b, n), n, func(d int32) int32 { return expr.AddMonths(d, e.n) })
+	} else {
+		convert(out.I32, x.I32, sel(b, n), n, func(d int32) int32 { return d + int32(e.n) })
+	}
+	out.Nulls, out.Const = x.Nulls, x.Const
+	return out
+}
+
+type isNullEval struct {
+	not bool
+	a   Evaluator
+	out outBuf
+}
+
+func (e *isNullEval) Eval(b *coldata.Batch) *coldata.Vec {
+	x := e.a.Eval(b)
+	n := b.N
+	if x.Const {
+		n = 1
+	}
+	out := e.out.get(types.BoolType, n)
+	coldata.ForEach(n, sel(b, n), func(i int) { out.Bool[i] = x.IsNull(i) != e.not })
+	out.Const = x.Const
+	return out
+}
+
+type cmpEval struct {
+	op    cmpOp
+	t     types.Type
+	a, b  Evaluator
+	out   outBuf
+	nulls []bool
+}
+
+func (e *cmpEval) Eval(b *coldata.Batch) *coldata.Vec {
+	x, y := e.a.Eval(b), e.b.Eval(b)
+	n := b.N
+	out := e.out.get(types.BoolType, n)
+	op := e.op
+	if x.Const && !y.Const {
+		x, y = y, x
+		op = op.mirror()
+	}
+	s := b.Sel
+	if x.Const {
+		x = expandVec(x, n)
+	}
+	switch e.t.ID {
+	case types.Int32, types.Date:
+		if y.Const {
+			cmpInt32VC(op, out.Bool, x.I32, y.I32[0], s, n)
+		} else {
+			cmpInt32VV(op, out.Bool, x.I32, y.I32, s, n)
+		}
+	case types.Int64, types.Decimal:
+		if y.Const {
+			cmpInt64VC(op, out.Bool, x.I64, y.I64[0], s, n)
+		} else {
+			cmpInt64VV(op, out.Bool, x.I64, y.I64, s, n)
+		}
+	case types.Float64:
+		if y.Const {
+			cmpFloat64VC(op, out.Bool, x.F64, y.F64[0], s, n)
+		} else {
+			cmpFloat64VV(op, out.Bool, x.F64, y.F64, s, n)
+		}
+	default:
+		panic(fmt.Sprintf("comparison on %s", e.t))
+	}
+	mergeNulls(out, &e.nulls, n, s, x, y)
+	return out
+}
+
+func expandVec(v *coldata.Vec, n int) *coldata.Vec {
+	idx := make([]int32, n)
+	return coldata.Gather(v, idx)
+}
+
+// logicEval implements Kleene AND / OR.
+type logicEval struct {
+	or    bool
+	a, b  Evaluator
+	out   outBuf
+	nulls []bool
+}
+
+func (e *logicEval) Eval(b *coldata.Batch) *coldata.Vec {
+	x, y := e.a.Eval(b), e.b.Eval(b)
+	n := b.N
+	out := e.out.get(types.BoolType, n)
+	hasNulls := x.Nulls != nil || y.Nulls != nil
+	if hasNulls {
+		if cap(e.nulls) < n {
+			e.nulls = make([]bool, n)
+		}
+		out.Nulls = e.nulls[:n]
+	}
+	coldata.ForEach(n, b.Sel, func(i int) {
+		xi, yi := i, i
+		if x.Const {
+			xi = 0
+		}
+		if y.Const {
+			yi = 0
+		}
+		xv, yv := x.Bool[xi], y.Bool[yi]
+		xn, yn := x.IsNull(xi), y.IsNull(yi)
+		if !hasNulls {
+			if e.or {
+				out.Bool[i] = xv || yv
+			} else {
+				out.Bool[i] = xv && yv
+			}
+			return
+		}
+		if e.or {
+			switch {
+			case (!xn && xv) || (!yn && yv):
+				out.Bool[i], out.Nulls[i] = true, false
+			case xn || yn:
+				out.Bool[i], out.Nulls[i] = false, true
+			default:
+				out.Bool[i], out.Nulls[i] = false, false
+			}
+		} else {
+			switch {
+			case (!xn && !xv) || (!yn && !yv):
+				out.Bool[i], out.Nulls[i] = false, false
+			case xn || yn:
+				out.Bool[i], out.Nulls[i] = false, true
+			default:
+				out.Bool[i], out.Nulls[i] = true, false
+			}
+		}
+	})
+	return out
+}
+
+type notEval struct {
+	a   Evaluator
+	out outBuf
+}
+
+func (e *notEval) Eval(b *coldata.Batch) *coldata.Vec {
+	x := e.a.Eval(b)
+	n := b.N
+	if x.Const {
+		n = 1
+	}
+	out := e.out.get(types.BoolType, n)
+	coldata.ForEach(n, sel(b, n), func(i int) { out.Bool[i] = !x.Bool[i] })
+	out.Nulls, out.Const = x.Nulls, x.Const
+	return out
+}
+
+// selBoolEval turns a selector into a boolean column.
+type selBoolEval struct {
+	sel   Selector
+	args  []Evaluator
+	out   outBuf
+	nulls []bool
+}
+
+func (e *selBoolEval) Eval(b *coldata.Batch) *coldata.Vec {
+	n := b.N
+	out := e.out.get(types.BoolType, n)
+	clear(out.Bool)
+	for _, i := range e.sel.Select(b, b.Sel) {
+		out.Bool[i] = true
+	}
+	var ins []*coldata.Vec
+	for _, a := range e.args {
+		if a != nil {
+			ins = append(ins, a.Eval(b))
+		}
+	}
+	mergeNulls(out, &e.nulls, n, b.Sel, ins...)
+	return out
+}
+
+// caseEval evaluates each branch only on the rows that reach it.
+type caseEval struct {
+	t     types.Type
+	conds []Selector
+	vals  []Evaluator
+	els   Evaluator
+	out   outBuf
+	rest  []int32
+	nulls []bool
+}
+
+func compileCase(e *expr.Expr, s types.Schema) (Evaluator, error) {
+	c := &caseEval{t: e.T}
+	n := len(e.Args)
+	for i := 0; i+1 < n; i += 2 {
+		sl, err := compileSelector(e.Args[i], s)
+		if err != nil {
+			return nil, err
+		}
+		v, err := compile(e.Args[i+1], s)
+		if err != nil {
+			return nil, err
+		}
+		c.conds = append(c.conds, sl)
+		c.vals = append(c.vals, v)
+	}
+	els, err := compile(e.Args[n-1], s)
+	if err != nil {
+		return nil, err
+	}
+	c.els = els
+	return c, nil
+}
+
+func (c *caseEval) Eval(b *coldata.Batch) *coldata.Vec {
+	n := b.N
+	out := c.out.get(c.t, n)
+	if c.t.ID == types.String {
+		// Strings are assembled row by row.
+		return c.evalStrings(b)
+	}
+	rest := b.Sel
+	if rest == nil {
+		rest = coldata.Iota(n)
+	}
+	hasNull := false
+	if cap(c.nulls) < n {
+		c.nulls = make([]bool, n)
+	}
+	nulls := c.nulls[:n]
+	clear(nulls)
+	assign := func(v *coldata.Vec, rows []int32) {
+		for _, i := range rows {
+			j := int(i)
+			if v.Const {
+				j = 0
+			}
+			if v.IsNull(j) {
+				nulls[i] = true
+				hasNull = true
+			}
+			switch c.t.ID {
+			case types.Bool:
+				out.Bool[i] = v.Bool[j]
+			case types.Int32, types.Date:
+				out.I32[i] = v.I32[j]
+			case types.Int64, types.Decimal:
+				out.I64[i] = v.I64[j]
+			case types.Float64:
+				out.F64[i] = v.F64[j]
+			}
+		}
+	}
+	for k, cond := range c.conds {
+		if len(rest) == 0 {
+			break
+		}
+		hit := append([]int32(nil), cond.Select(b, rest)...)
+		if len(hit) > 0 {
+			sub := &coldata.Batch{N: n, Vecs: b.Vecs, Sel: hit}
+			assign(c.vals[k].Eval(sub), hit)
+			rest = minus(rest, hit)
+		}
+	}
+	if len(rest) > 0 {
+		sub := &coldata.Batch{N: n, Vecs: b.Vecs, Sel: rest}
+		assign(c.els.Eval(sub), rest)
+	}
+	if hasNull {
+		out.Nulls = nulls
+	}
+	return out
+}
+
+func (c *caseEval) evalStrings(b *coldata.Batch) *coldata.Vec {
+	n := b.N
+	which := make([]int, n)
+	rest := b.Sel
+	if rest == nil {
+		rest = coldata.Iota(n)
+	}
+	for i := range which {
+		which[i] = -1
+	}
+	for k, cond := range c.conds {
+		hit := append([]int32(nil), cond.Select(b, rest)...)
+		for _, i := range hit {
+			which[i] = k
+		}
+		rest = minus(rest, hit)
+	}
+	vals := make([]*coldata.Vec, len(c.vals))
+	for k, v := range c.vals {
+		vals[k] = v.Eval(b)
+	}
+	els := c.els.Eval(b)
+	out := &coldata.Vec{Type: c.t, Str: coldata.Strings{Offs: make([]int32, n+1)}}
+	nulls := make([]bool, n)
+	hasNull := false
+	for i := 0; i < n; i++ {
+		v := els
+		if which[i] >= 0 {
+			v = vals[which[i]]
+		}
+		if v.IsNull(i) {
+			nulls[i], hasNull = true, true
+		} else {
+			out.Str.Data = append(out.Str.Data, v.Bytes(i)...)
+		}
+		out.Str.Offs[i+1] = int32(len(out.Str.Data))
+	}
+	if hasNull {
+		out.Nulls = nulls
+	}
+	return out
+}
+
+// minus returns the rows of a (ascending) that are not in b (ascending).
+func minus(a, b []int32) []int32 {
+	out := make([]int32, 0, len(a)-len(b))
+	j := 0
+	for _, x := range a {
+		for j < len(b) && b[j] < x {
+			j++
+		}
+		if j < len(b) && b[j] == x {
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
+}

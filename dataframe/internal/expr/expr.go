@@ -1,0 +1,481 @@
+// Package expr defines the expression tree shared by the logical and physical
+// plans: construction, type resolution with implicit casts, and canonical form.
+package expr
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/shoal-dev/shoal/dataframe/internal/types"
+)
+
+// Op is an expression operator.
+type Op uint8
+
+// Operators. Aggregates (OpSum…OpCountDistinct) appear only at the top of an
+// aggregate list, never nested in scalar expressions.
+const (
+	OpInvalid Op = iota
+	OpCol
+	OpLit
+	OpAlias
+	OpAdd
+	OpSub
+	OpMul
+	OpDiv
+	OpNeg
+	OpEq
+	OpNe
+	OpLt
+	OpLe
+	OpGt
+	OpGe
+	OpAnd
+	OpOr
+	OpNot
+	OpIsNull
+	OpIsNotNull
+	OpIn
+	OpBetween
+	OpLike
+	OpNotLike
+	OpSubstr
+	OpYear
+	OpAddMonths
+	OpAddDays
+	OpCast
+	OpCase
+	OpSum
+	OpAvg
+	OpMin
+	OpMax
+	OpCount
+	OpCountStar
+	OpCountDistinct
+)
+
+var opNames = map[Op]string{
+	OpCol: "col", OpLit: "lit", OpAlias: "as", OpAdd: "+", OpSub: "-", OpMul: "*", OpDiv: "/",
+	OpNeg: "neg", OpEq: "=", OpNe: "<>", OpLt: "<", OpLe: "<=", OpGt: ">", OpGe: ">=",
+	OpAnd: "and", OpOr: "or", OpNot: "not", OpIsNull: "is_null", OpIsNotNull: "is_not_null",
+	OpIn: "in", OpBetween: "between", OpLike: "like", OpNotLike: "not_like", OpSubstr: "substring",
+	OpYear: "year", OpAddMonths: "add_months", OpAddDays: "add_days", OpCast: "cast", OpCase: "case",
+	OpSum: "sum", OpAvg: "avg", OpMin: "min", OpMax: "max", OpCount: "count", OpCountStar: "count_star",
+	OpCountDistinct: "count_distinct",
+}
+
+func (o Op) String() string { return opNames[o] }
+
+// IsAgg reports whether o is an aggregate function.
+func (o Op) IsAgg() bool { return o >= OpSum && o <= OpCountDistinct }
+
+// IsComparison reports whether o compares two values.
+func (o Op) IsComparison() bool { return o >= OpEq && o <= OpGe }
+
+// Value is a typed scalar. Date holds days in I, Decimal the scaled integer in I.
+type Value struct {
+	T    types.Type
+	Null bool
+	I    int64
+	F    float64
+	S    string
+	B    bool
+}
+
+// Expr is an expression node. After Resolve, T and Nullable describe its result.
+type Expr struct {
+	Op       Op
+	Name     string  // column name (OpCol) or alias (OpAlias)
+	Args     []*Expr // operands
+	Val      Value   // literal (OpLit)
+	List     []Value // OpIn values
+	Pattern  string  // OpLike / OpNotLike
+	N1, N2   int64   // OpSubstr start (1-based) and length; OpAddMonths/OpAddDays amount
+	To       types.Type
+	T        types.Type
+	Nullable bool
+	resolved bool
+}
+
+// Resolved reports whether the expression went through Resolve.
+func (e *Expr) Resolved() bool { return e.resolved }
+
+// Col references a column by name.
+func Col(name string) *Expr { return &Expr{Op: OpCol, Name: name} }
+
+// Lit makes a literal.
+func Lit(v Value) *Expr { return &Expr{Op: OpLit, Val: v} }
+
+// Call builds an operator node.
+func Call(op Op, args ...*Expr) *Expr { return &Expr{Op: op, Args: args} }
+
+// Alias names an expression.
+func Alias(e *Expr, name string) *Expr { return &Expr{Op: OpAlias, Name: name, Args: []*Expr{e}} }
+
+// OutputName is the column name an expression produces.
+func (e *Expr) OutputName() string {
+	switch e.Op {
+	case OpAlias, OpCol:
+		return e.Name
+	}
+	return e.String()
+}
+
+// Unalias strips a top-level alias.
+func (e *Expr) Unalias() *Expr {
+	for e.Op == OpAlias {
+		e = e.Args[0]
+	}
+	return e
+}
+
+// Clone copies the node (not its children).
+func (e *Expr) Clone() *Expr {
+	c := *e
+	c.Args = append([]*Expr(nil), e.Args...)
+	return &c
+}
+
+// String is the canonical form, used for names, Explain and tokens.
+func (e *Expr) String() string {
+	var sb strings.Builder
+	e.write(&sb)
+	return sb.String()
+}
+
+func (e *Expr) write(sb *strings.Builder) {
+	switch e.Op {
+	case OpCol:
+		sb.WriteString(e.Name)
+	case OpLit:
+		sb.WriteString(e.Val.String())
+	case OpAlias:
+		e.Args[0].write(sb)
+		sb.WriteString(" AS ")
+		sb.WriteString(strconv.Quote(e.Name))
+	case OpAdd, OpSub, OpMul, OpDiv, OpEq, OpNe, OpLt, OpLe, OpGt, OpGe, OpAnd, OpOr:
+		sb.WriteByte('(')
+		e.Args[0].write(sb)
+		sb.WriteByte(' ')
+		sb.WriteString(e.Op.String())
+		sb.WriteByte(' ')
+		e.Args[1].write(sb)
+		sb.WriteByte(')')
+	case OpIn:
+		sb.WriteString("in(")
+		e.Args[0].write(sb)
+		for _, v := range e.List {
+			sb.WriteString(", ")
+			sb.WriteString(v.String())
+		}
+		sb.WriteByte(')')
+	case OpLike, OpNotLike:
+		sb.WriteString(e.Op.String())
+		sb.WriteByte('(')
+		e.Args[0].write(sb)
+		sb.WriteString(", ")
+		sb.WriteString(strconv.Quote(e.Pattern))
+		sb.WriteByte(')')
+	case OpSubstr:
+		fmt.Fprintf(sb, "substring(%s, %d, %d)", e.Args[0], e.N1, e.N2)
+	case OpAddMonths, OpAddDays:
+		fmt.Fprintf(sb, "%s(%s, %d)", e.Op, e.Args[0], e.N1)
+	case OpCast:
+		fmt.Fprintf(sb, "cast(%s AS %s)", e.Args[0], e.To)
+	case OpCountStar:
+		sb.WriteString("count(*)")
+	default:
+		sb.WriteString(e.Op.String())
+		sb.WriteByte('(')
+		for i, a := range e.Args {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			a.write(sb)
+		}
+		sb.WriteByte(')')
+	}
+}
+
+func (v Value) String() string {
+	if v.Null {
+		return "NULL::" + v.T.String()
+	}
+	switch v.T.ID {
+	case types.Bool:
+		return strconv.FormatBool(v.B)
+	case types.Int32:
+		return strconv.FormatInt(v.I, 10) + "::int32"
+	case types.Int64:
+		return strconv.FormatInt(v.I, 10)
+	case types.Float64:
+		return strconv.FormatFloat(v.F, 'g', -1, 64) + "::float64"
+	case types.Decimal:
+		return FormatDecimal(v.I, v.T.Scale)
+	case types.Date:
+		return "date '" + FormatDate(int32(v.I)) + "'"
+	case types.String:
+		return "'" + strings.ReplaceAll(v.S, "'", "''") + "'"
+	}
+	return "?"
+}
+
+// FormatDecimal prints a scaled integer with its decimals.
+func FormatDecimal(x int64, scale int32) string {
+	if scale == 0 {
+		return strconv.FormatInt(x, 10)
+	}
+	neg := x < 0
+	u := uint64(x)
+	if neg {
+		u = uint64(-x)
+	}
+	s := strconv.FormatUint(u, 10)
+	for len(s) <= int(scale) {
+		s = "0" + s
+	}
+	s = s[:len(s)-int(scale)] + "." + s[len(s)-int(scale):]
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+// ParseDecimal parses "123.45" into a scaled integer and its scale.
+func ParseDecimal(s string) (int64, int32, error) {
+	s = strings.TrimSpace(s)
+	neg := false
+	if strings.HasPrefix(s, "-") {
+		neg = true
+		s = s[1:]
+	} else if strings.HasPrefix(s, "+") {
+		s = s[1:]
+	}
+	intPart, frac, _ := strings.Cut(s, ".")
+	if intPart == "" && frac == "" {
+		return 0, 0, fmt.Errorf("invalid decimal %q", s)
+	}
+	if len(intPart)+len(frac) > 18 {
+		return 0, 0, fmt.Errorf("decimal %q has more than 18 digits", s)
+	}
+	var v int64
+	for _, c := range intPart + frac {
+		if c < '0' || c > '9' {
+			return 0, 0, fmt.Errorf("invalid decimal %q", s)
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if neg {
+		v = -v
+	}
+	return v, int32(len(frac)), nil
+}
+
+// DaysFromCivil converts a calendar date to days since 1970-01-01.
+func DaysFromCivil(y, m, d int) int32 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era = (y - 399) / 400
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int32(era*146097 + doe - 719468)
+}
+
+// CivilFromDays converts days since 1970-01-01 to a calendar date.
+func CivilFromDays(z int32) (y, m, d int) {
+	zz := int(z) + 719468
+	era := zz / 146097
+	if zz < 0 && zz%146097 != 0 {
+		era = (zz - 146096) / 146097
+	}
+	doe := zz - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y = yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d = doy - (153*mp+2)/5 + 1
+	if mp < 10 {
+		m = mp + 3
+	} else {
+		m = mp - 9
+	}
+	if m <= 2 {
+		y++
+	}
+	return
+}
+
+// FormatDate prints days since the epoch as YYYY-MM-DD.
+func FormatDate(days int32) string {
+	y, m, d := CivilFromDays(days)
+	return fmt.Sprintf("%04d-%02d-%02d", y, m, d)
+}
+
+// ParseDate parses YYYY-MM-DD.
+func ParseDate(s string) (int32, error) {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return 0, fmt.Errorf("invalid date %q (want YYYY-MM-DD)", s)
+	}
+	y, err1 := strconv.Atoi(s[:4])
+	m, err2 := strconv.Atoi(s[5:7])
+	d, err3 := strconv.Atoi(s[8:])
+	if err1 != nil || err2 != nil || err3 != nil || m < 1 || m > 12 || d < 1 || d > 31 {
+		return 0, fmt.Errorf("invalid date %q (want YYYY-MM-DD)", s)
+	}
+	return DaysFromCivil(y, m, d), nil
+}
+
+// AddMonths adds n calendar months, clamping the day to the month's end.
+func AddMonths(days int32, n int64) int32 {
+	y, m, d := CivilFromDays(days)
+	total := int64(y)*12 + int64(m-1) + n
+	ny := int(total / 12)
+	nm := int(total%12) + 1
+	if total < 0 && total%12 != 0 {
+		ny = int((total - 11) / 12)
+		nm = int(total-int64(ny)*12) + 1
+	}
+	last := daysInMonth(ny, nm)
+	if d > last {
+		d = last
+	}
+	return DaysFromCivil(ny, nm, d)
+}
+
+func daysInMonth(y, m int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// Float returns a numeric value as float64.
+func (v Value) Float() float64 {
+	switch v.T.ID {
+	case types.Float64:
+		return v.F
+	case types.Decimal:
+		return float64(v.I) / math.Pow10(int(v.T.Scale))
+	}
+	return float64(v.I)
+}
+
+// Walk calls f for e and every descendant (pre-order); f returning false stops descent.
+func Walk(e *Expr, f func(*Expr) bool) {
+	if !f(e) {
+		return
+	}
+	for _, a := range e.Args {
+		Walk(a, f)
+	}
+}
+
+// Columns returns the distinct column names e references, in first-use order.
+func Columns(e *Expr) []string {
+	var out []string
+	seen := map[string]bool{}
+	Walk(e, func(x *Expr) bool {
+		if x.Op == OpCol && !seen[x.Name] {
+			seen[x.Name] = true
+			out = append(out, x.Name)
+		}
+		return true
+	})
+	return out
+}
+
+// Conjuncts splits an AND tree.
+func Conjuncts(e *Expr) []*Expr {
+	if e == nil {
+		return nil
+	}
+	if e.Op == OpAnd {
+		return append(Conjuncts(e.Args[0]), Conjuncts(e.Args[1])...)
+	}
+	return []*Expr{e}
+}
+
+// Disjuncts splits an OR tree.
+func Disjuncts(e *Expr) []*Expr {
+	if e.Op == OpOr {
+		return append(Disjuncts(e.Args[0]), Disjuncts(e.Args[1])...)
+	}
+	return []*Expr{e}
+}
+
+// And joins resolved predicates with AND (nil when empty).
+func And(preds ...*Expr) *Expr {
+	var out *Expr
+	for _, p := range preds {
+		if p == nil {
+			continue
+		}
+		if out == nil {
+			out = p
+			continue
+		}
+		out = &Expr{Op: OpAnd, Args: []*Expr{out, p}, T: types.BoolType, Nullable: out.Nullable || p.Nullable, resolved: true}
+	}
+	return out
+}
+
+// Or joins resolved predicates with OR.
+func Or(preds ...*Expr) *Expr {
+	var out *Expr
+	for _, p := range preds {
+		if out == nil {
+			out = p
+			continue
+		}
+		out = &Expr{Op: OpOr, Args: []*Expr{out, p}, T: types.BoolType, Nullable: out.Nullable || p.Nullable, resolved: true}
+	}
+	return out
+}
+
+// Rewrite rebuilds e bottom-up, replacing each node by f(node) (f gets a node
+// whose children are already rewritten).
+func Rewrite(e *Expr, f func(*Expr) *Expr) *Expr {
+	c := e.Clone()
+	for i, a := range c.Args {
+		c.Args[i] = Rewrite(a, f)
+	}
+	return f(c)
+}
+
+// RenameColumns replaces column references using m (old name → new name).
+func RenameColumns(e *Expr, m map[string]string) *Expr {
+	return Rewrite(e, func(x *Expr) *Expr {
+		if x.Op == OpCol {
+			if n, ok := m[x.Name]; ok {
+				x.Name = n
+			}
+		}
+		return x
+	})
+}
+
+// Substitute replaces column references by expressions (resolved ones).
+func Substitute(e *Expr, m map[string]*Expr) *Expr {
+	return Rewrite(e, func(x *Expr) *Expr {
+		if x.Op == OpCol {
+			if r, ok := m[x.Name]; ok {
+				return r.Unalias()
+			}
+		}
+		return x
+	})
+}
