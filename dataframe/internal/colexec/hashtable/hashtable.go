@@ -1,0 +1,498 @@
+// Package hashtable provides the typed hash tables behind group-by and hash join:
+// key columns are packed into fixed-width uint64 words per row (strings interned
+// to int32 codes), and an open-addressing table maps keys to dense ids.
+package hashtable
+
+import (
+	"math/bits"
+	"unsafe"
+
+	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
+	"github.com/shoal-dev/shoal/dataframe/internal/types"
+)
+
+// Interner maps strings to dense int32 codes.
+type Interner struct {
+	codes map[string]int32
+	Vals  coldata.Strings
+}
+
+// NewInterner returns an empty interner.
+func NewInterner() *Interner {
+	return &Interner{codes: map[string]int32{}, Vals: coldata.Strings{Offs: []int32{0}}}
+}
+
+// Len is the number of distinct strings.
+func (in *Interner) Len() int { return len(in.codes) }
+
+// Intern returns the code of s, adding it if insert is true (else -1 when absent).
+func (in *Interner) Intern(s []byte, insert bool) int32 {
+	if c, ok := in.codes[unsafe.String(unsafe.SliceData(s), len(s))]; ok {
+		return c
+	}
+	if !insert {
+		return -1
+	}
+	c := int32(len(in.codes))
+	in.Vals.Append(s)
+	in.codes[string(s)] = c
+	return c
+}
+
+type dictRemap struct {
+	dict *coldata.Strings
+	m    []int32
+}
+
+// remap returns, for dictionary d, the interned code of each entry (cached per
+// dictionary in the encoder, so probes never write to shared interners).
+func (k *KeyEncoder) remap(c int, d *coldata.Strings, insert bool) []int32 {
+	cache := &k.dicts[c]
+	if cache.dict == d {
+		return cache.m
+	}
+	in := k.Interners[c]
+	m := make([]int32, d.Len())
+	for i := range m {
+		m[i] = in.Intern(d.Get(i), insert)
+	}
+	cache.dict, cache.m = d, m
+	return m
+}
+
+// ForProbe returns an encoder sharing this one's interners (read-only) with its
+// own caches, for concurrent probes of a finished table.
+func (k *KeyEncoder) ForProbe() *KeyEncoder {
+	c := *k
+	c.dicts = make([]dictRemap, len(k.dicts))
+	return &c
+}
+
+// part describes where one key column lives in the packed words.
+type part struct {
+	word  int
+	shift uint
+	wide  bool // 64-bit value
+}
+
+// KeyEncoder packs the key columns of rows into W words each.
+type KeyEncoder struct {
+	Types     []types.Type
+	W         int
+	parts     []part
+	nullWord  int // -1 when no key column is nullable
+	Interners []*Interner
+	dicts     []dictRemap
+}
+
+// NewKeyEncoder lays out keys of the given types; nullable marks columns that may hold nulls.
+func NewKeyEncoder(ts []types.Type, nullable []bool) *KeyEncoder {
+	k := &KeyEncoder{Types: ts, nullWord: -1, Interners: make([]*Interner, len(ts)), dicts: make([]dictRemap, len(ts))}
+	word, half := 0, false
+	for i, t := range ts {
+		wide := t.ID == types.Int64 || t.ID == types.Decimal || t.ID == types.Float64
+		if t.ID == types.String {
+			k.Interners[i] = NewInterner()
+		}
+		if wide {
+			if half {
+				word++
+				half = false
+			}
+			k.parts = append(k.parts, part{word: word, wide: true})
+			word++
+			continue
+		}
+		if half {
+			k.parts = append(k.parts, part{word: word, shift: 32})
+			word++
+			half = false
+		} else {
+			k.parts = append(k.parts, part{word: word})
+			half = true
+		}
+	}
+	if half {
+		word++
+	}
+	for _, n := range nullable {
+		if n {
+			k.nullWord = word
+			word++
+			break
+		}
+	}
+	if word == 0 {
+		word = 1 // global aggregation: every row has the key 0
+	}
+	k.W = word
+	return k
+}
+
+// Encode writes the keys of the live rows (sel, or 0..n-1) into out (len rows*W),
+// row k of the output for the k-th live row. With insert false, strings that were
+// never interned make the row unmatchable; unmatchable[k] is set for such rows and
+// for rows with a null key when skipNulls is true. It returns the number of rows.
+func (k *KeyEncoder) Encode(vecs []*coldata.Vec, sel []int32, n int, insert, skipNulls bool, out []uint64, unmatchable []bool) int {
+	rows := n
+	if sel != nil {
+		rows = len(sel)
+	}
+	W := k.W
+	out = out[:rows*W]
+	clear(out)
+	if unmatchable != nil {
+		clear(unmatchable[:rows])
+	}
+	for c, v := range vecs {
+		p := k.parts[c]
+		switch k.Types[c].ID {
+		case types.Int64, types.Decimal:
+			putWide(out, W, p.word, v.I64, v.Const, sel, rows)
+		case types.Float64:
+			f := v.F64
+			put64 := unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(f))), len(f))
+			putWide(out, W, p.word, put64, v.Const, sel, rows)
+		case types.Int32, types.Date:
+			putNarrow(out, W, p.word, p.shift, v.I32, v.Const, sel, rows)
+		case types.Bool:
+			for r := 0; r < rows; r++ {
+				i := row(sel, r, v.Const)
+				if v.Bool[i] {
+					out[r*W+p.word] |= 1 << p.shift
+				}
+			}
+		case types.String:
+			in := k.Interners[c]
+			if v.Dict != nil {
+				m := k.remap(c, v.Dict, insert)
+				for r := 0; r < rows; r++ {
+					i := row(sel, r, v.Const)
+					code := m[v.I32[i]]
+					if code < 0 {
+						unmatchable[r] = true
+						continue
+					}
+					out[r*W+p.word] |= uint64(uint32(code)) << p.shift
+				}
+			} else {
+				for r := 0; r < rows; r++ {
+					i := row(sel, r, v.Const)
+					if v.IsNull(i) {
+						continue
+					}
+					code := in.Intern(v.Str.Get(i), insert)
+					if code < 0 {
+						unmatchable[r] = true
+						continue
+					}
+					out[r*W+p.word] |= uint64(uint32(code)) << p.shift
+				}
+			}
+		}
+		if v.Nulls != nil {
+			for r := 0; r < rows; r++ {
+				i := row(sel, r, v.Const)
+				if v.Nulls[i] {
+					if skipNulls {
+						unmatchable[r] = true
+					}
+					base := r * W
+					if p.wide {
+						out[base+p.word] = 0
+					} else {
+						out[base+p.word] &^= 0xFFFFFFFF << p.shift
+					}
+					if k.nullWord >= 0 {
+						out[base+k.nullWord] |= 1 << uint(c)
+					}
+				}
+			}
+		}
+	}
+	return rows
+}
+
+func row(sel []int32, r int, c bool) int {
+	if c {
+		return 0
+	}
+	if sel != nil {
+		return int(sel[r])
+	}
+	return r
+}
+
+func putWide(out []uint64, W, word int, v []int64, c bool, sel []int32, rows int) {
+	if c {
+		x := uint64(v[0])
+		for r := 0; r < rows; r++ {
+			out[r*W+word] = x
+		}
+		return
+	}
+	if W == 1 {
+		if sel == nil {
+			for r, x := range v[:rows] {
+				out[r] = uint64(x)
+			}
+			return
+		}
+		for r, i := range sel {
+			out[r] = uint64(v[i])
+		}
+		return
+	}
+	if sel == nil {
+		for r := 0; r < rows; r++ {
+			out[r*W+word] = uint64(v[r])
+		}
+		return
+	}
+	for r, i := range sel {
+		out[r*W+word] = uint64(v[i])
+	}
+}
+
+func putNarrow(out []uint64, W, word int, shift uint, v []int32, c bool, sel []int32, rows int) {
+	if c {
+		x := uint64(uint32(v[0])) << shift
+		for r := 0; r < rows; r++ {
+			out[r*W+word] |= x
+		}
+		return
+	}
+	if sel == nil {
+		for r := 0; r < rows; r++ {
+			out[r*W+word] |= uint64(uint32(v[r])) << shift
+		}
+		return
+	}
+	for r, i := range sel {
+		out[r*W+word] |= uint64(uint32(v[i])) << shift
+	}
+}
+
+// Decode rebuilds key column c for ids from the packed keys.
+func (k *KeyEncoder) Decode(c int, keys []uint64, ids []int32) *coldata.Vec {
+	t := k.Types[c]
+	p := k.parts[c]
+	W := k.W
+	n := len(ids)
+	v := coldata.NewVec(t, n)
+	if k.nullWord >= 0 {
+		for r, id := range ids {
+			if keys[int(id)*W+k.nullWord]&(1<<uint(c)) != 0 {
+				if v.Nulls == nil {
+					v.Nulls = make([]bool, n)
+				}
+				v.Nulls[r] = true
+			}
+		}
+	}
+	for r, id := range ids {
+		w := keys[int(id)*W+p.word]
+		switch t.ID {
+		case types.Int64, types.Decimal:
+			v.I64[r] = int64(w)
+		case types.Float64:
+			v.F64[r] = *(*float64)(unsafe.Pointer(&w))
+		case types.Int32, types.Date:
+			v.I32[r] = int32(uint32(w >> p.shift))
+		case types.Bool:
+			v.Bool[r] = (w>>p.shift)&1 != 0
+		}
+	}
+	if t.ID == types.String {
+		in := k.Interners[c]
+		v.Str = coldata.Strings{}
+		v.I32 = make([]int32, n)
+		for r, id := range ids {
+			v.I32[r] = int32(uint32(keys[int(id)*W+p.word] >> p.shift))
+		}
+		d := in.Vals
+		v.Dict = &d
+	}
+	return v
+}
+
+// Table maps packed keys to dense ids (0, 1, 2, … in insertion order).
+type Table struct {
+	W     int
+	Keys  []uint64 // id's key at Keys[id*W:(id+1)*W]
+	slots []int32  // id+1, 0 when empty
+	shift uint
+	n     int
+}
+
+// NewTable returns a table for W-word keys sized for about hint keys.
+func NewTable(W, hint int) *Table {
+	t := &Table{W: W}
+	size := 64
+	for size < hint*2 {
+		size <<= 1
+	}
+	t.alloc(size)
+	return t
+}
+
+func (t *Table) alloc(size int) {
+	t.slots = make([]int32, size)
+	t.shift = uint(64 - bits.TrailingZeros(uint(size)))
+}
+
+// Len is the number of distinct keys.
+func (t *Table) Len() int { return t.n }
+
+// Bytes is the approximate memory held by the table.
+func (t *Table) Bytes() int64 { return int64(len(t.slots))*4 + int64(cap(t.Keys))*8 }
+
+const mul = 0x9E3779B97F4A7C15
+
+func hash1(k uint64) uint64 {
+	k ^= k >> 31
+	return k * mul
+}
+
+// Hash hashes one packed key.
+func Hash(key []uint64) uint64 {
+	h := uint64(len(key))
+	for _, w := range key {
+		h = bits.RotateLeft64(h^hash1(w), 27) * mul
+	}
+	return h ^ h>>29
+}
+
+func (t *Table) grow() {
+	old := t.slots
+	t.alloc(len(old) * 2)
+	mask := len(t.slots) - 1
+	W := t.W
+	for id := 0; id < t.n; id++ {
+		var h uint64
+		if W == 1 {
+			h = hash1(t.Keys[id])
+		} else {
+			h = Hash(t.Keys[id*W : id*W+W])
+		}
+		s := int(h >> t.shift)
+		for t.slots[s] != 0 {
+			s = (s + 1) & mask
+		}
+		t.slots[s] = int32(id + 1)
+	}
+}
+
+// FindOrInsert sets ids[r] to the id of key r (inserting new keys) for rows keys.
+func (t *Table) FindOrInsert(keys []uint64, rows int, ids []int32) {
+	W := t.W
+	if W == 1 {
+		for r := 0; r < rows; r++ {
+			if (t.n+1)*2 > len(t.slots) {
+				t.grow()
+			}
+			k := keys[r]
+			mask := len(t.slots) - 1
+			s := int(hash1(k) >> t.shift)
+			for {
+				id := t.slots[s]
+				if id == 0 {
+					t.Keys = append(t.Keys, k)
+					t.slots[s] = int32(t.n + 1)
+					ids[r] = int32(t.n)
+					t.n++
+					break
+				}
+				if t.Keys[id-1] == k {
+					ids[r] = id - 1
+					break
+				}
+				s = (s + 1) & mask
+			}
+		}
+		return
+	}
+	for r := 0; r < rows; r++ {
+		if (t.n+1)*2 > len(t.slots) {
+			t.grow()
+		}
+		key := keys[r*W : r*W+W]
+		mask := len(t.slots) - 1
+		s := int(Hash(key) >> t.shift)
+		for {
+			id := t.slots[s]
+			if id == 0 {
+				t.Keys = append(t.Keys, key...)
+				t.slots[s] = int32(t.n + 1)
+				ids[r] = int32(t.n)
+				t.n++
+				break
+			}
+			if eqKey(t.Keys[int(id-1)*W:int(id)*W], key) {
+				ids[r] = id - 1
+				break
+			}
+			s = (s + 1) & mask
+		}
+	}
+}
+
+func eqKey(a, b []uint64) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Find sets ids[r] to the id of key r, or -1 when absent or skip[r] is set.
+func (t *Table) Find(keys []uint64, rows int, skip []bool, ids []int32) {
+	W := t.W
+	mask := len(t.slots) - 1
+	for r := 0; r < rows; r++ {
+		if skip != nil && skip[r] {
+			ids[r] = -1
+			continue
+		}
+		if W == 1 {
+			k := keys[r]
+			s := int(hash1(k) >> t.shift)
+			for {
+				id := t.slots[s]
+				if id == 0 {
+					ids[r] = -1
+					break
+				}
+				if t.Keys[id-1] == k {
+					ids[r] = id - 1
+					break
+				}
+				s = (s + 1) & mask
+			}
+			continue
+		}
+		key := keys[r*W : r*W+W]
+		s := int(Hash(key) >> t.shift)
+		for {
+			id := t.slots[s]
+			if id == 0 {
+				ids[r] = -1
+				break
+			}
+			if eqKey(t.Keys[int(id-1)*W:int(id)*W], key) {
+				ids[r] = id - 1
+				break
+			}
+			s = (s + 1) & mask
+		}
+	}
+}
+
+// HashRow hashes row r of packed keys with W words per row.
+func HashRow(keys []uint64, W, r int) uint64 {
+	if W == 1 {
+		return hash1(keys[r])
+	}
+	return Hash(keys[r*W : r*W+W])
+}
