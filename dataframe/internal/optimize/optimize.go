@@ -1,0 +1,486 @@
+// Package optimize rewrites logical plans: constant folding, predicate pushdown
+// (into joins and scans, with filters derived from disjunctions), join side
+// selection by estimated cardinality, top-k, and projection pruning.
+package optimize
+
+import (
+	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/eval"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/hashjoin"
+	"github.com/shoal-dev/shoal/dataframe/internal/expr"
+	"github.com/shoal-dev/shoal/dataframe/internal/plan"
+	"github.com/shoal-dev/shoal/dataframe/internal/types"
+)
+
+// Optimize applies every rule in order.
+func Optimize(n plan.Node) plan.Node {
+	n = mapExprs(n, Fold)
+	n = pushdown(n, nil)
+	n = chooseBuildSides(n)
+	n = topK(n)
+	n = prune(n, allNames(n.Schema()))
+	return n
+}
+
+func allNames(s types.Schema) map[string]bool {
+	m := make(map[string]bool, len(s))
+	for _, f := range s {
+		m[f.Name] = true
+	}
+	return m
+}
+
+// mapExprs rewrites every expression of the plan with f.
+func mapExprs(n plan.Node, f func(*expr.Expr) *expr.Expr) plan.Node {
+	ch := n.Children()
+	nc := make([]plan.Node, len(ch))
+	for i, c := range ch {
+		nc[i] = mapExprs(c, f)
+	}
+	mapAll := func(es []*expr.Expr) []*expr.Expr {
+		out := make([]*expr.Expr, len(es))
+		for i, e := range es {
+			out[i] = f(e)
+		}
+		return out
+	}
+	switch x := n.WithChildren(nc).(type) {
+	case *plan.Filter:
+		x.Pred = f(x.Pred)
+		return x
+	case *plan.Project:
+		x.Exprs = mapAll(x.Exprs)
+		return x
+	case *plan.Aggregate:
+		x.Keys, x.Aggs = mapAll(x.Keys), mapAll(x.Aggs)
+		return x
+	case *plan.Join:
+		x.LeftKeys, x.RightKeys = mapAll(x.LeftKeys), mapAll(x.RightKeys)
+		if x.Residual != nil {
+			x.Residual = f(x.Residual)
+		}
+		return x
+	case *plan.Scan:
+		if x.Filter != nil {
+			x.Filter = f(x.Filter)
+		}
+		return x
+	case *plan.Sort:
+		keys := make([]plan.SortKey, len(x.Keys))
+		for i, k := range x.Keys {
+			keys[i] = k
+			keys[i].Expr = f(k.Expr)
+		}
+		x.Keys = keys
+		return x
+	default:
+		return x
+	}
+}
+
+// Fold replaces constant subexpressions by literals and simplifies boolean
+// identities (x AND true, x OR false, …).
+func Fold(e *expr.Expr) *expr.Expr {
+	return expr.Rewrite(e, func(x *expr.Expr) *expr.Expr {
+		switch x.Op {
+		case expr.OpCol, expr.OpLit, expr.OpAlias:
+			return x
+		}
+		if x.Op.IsAgg() {
+			return x
+		}
+		allLit := true
+		for _, a := range x.Args {
+			if a.Op != expr.OpLit {
+				allLit = false
+			}
+		}
+		if allLit {
+			if v, ok := evalConst(x); ok {
+				l := expr.Lit(v)
+				r, err := expr.Resolve(l, nil)
+				if err == nil {
+					return r
+				}
+			}
+		}
+		if x.Op == expr.OpAnd || x.Op == expr.OpOr {
+			for i, a := range x.Args {
+				if a.Op == expr.OpLit && a.Val.T.ID == types.Bool && !a.Val.Null {
+					other := x.Args[1-i]
+					if x.Op == expr.OpAnd {
+						if a.Val.B {
+							return other
+						}
+						return a
+					}
+					if a.Val.B {
+						return a
+					}
+					return other
+				}
+			}
+		}
+		return x
+	})
+}
+
+func evalConst(e *expr.Expr) (v expr.Value, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	ev, err := eval.Compile(e, nil)
+	if err != nil {
+		return v, false
+	}
+	out := ev.Eval(&coldata.Batch{N: 1})
+	return eval.ValueAt(out, 0), true
+}
+
+// sideOf reports which join inputs a predicate's columns come from.
+func sideOf(e *expr.Expr, left, right types.Schema) (l, r bool) {
+	for _, c := range expr.Columns(e) {
+		if left.Index(c) >= 0 {
+			l = true
+		} else if right.Index(c) >= 0 {
+			r = true
+		}
+	}
+	return
+}
+
+// pushdown moves the predicates preds (over n's output) as far down as they go.
+func pushdown(n plan.Node, preds []*expr.Expr) plan.Node {
+	switch x := n.(type) {
+	case *plan.Filter:
+		return pushdown(x.Input, append(preds, expr.Conjuncts(x.Pred)...))
+	case *plan.Project:
+		m := map[string]*expr.Expr{}
+		for _, e := range x.Exprs {
+			m[e.OutputName()] = e
+		}
+		var below []*expr.Expr
+		for _, p := range preds {
+			below = append(below, expr.Substitute(p, m))
+		}
+		return &plan.Project{Input: pushdown(x.Input, below), Exprs: x.Exprs}
+	case *plan.Aggregate:
+		keyOf := map[string]*expr.Expr{}
+		for _, k := range x.Keys {
+			keyOf[k.OutputName()] = k
+		}
+		var below, above []*expr.Expr
+		for _, p := range preds {
+			ok := true
+			for _, c := range expr.Columns(p) {
+				if keyOf[c] == nil {
+					ok = false
+				}
+			}
+			if ok {
+				below = append(below, expr.Substitute(p, keyOf))
+			} else {
+				above = append(above, p)
+			}
+		}
+		out := plan.Node(&plan.Aggregate{Input: pushdown(x.Input, below), Keys: x.Keys, Aggs: x.Aggs})
+		return wrapFilter(out, above)
+	case *plan.Sort:
+		if x.Limit > 0 {
+			return wrapFilter(&plan.Sort{Input: pushdown(x.Input, nil), Keys: x.Keys, Limit: x.Limit}, preds)
+		}
+		return &plan.Sort{Input: pushdown(x.Input, preds), Keys: x.Keys}
+	case *plan.Limit:
+		return wrapFilter(&plan.Limit{Input: pushdown(x.Input, nil), N: x.N, Offset: x.Offset}, preds)
+	case *plan.Scan:
+		if len(preds) == 0 {
+			return x
+		}
+		c := *x
+		c.Filter = expr.And(append(expr.Conjuncts(x.Filter), preds...)...)
+		return &c
+	case *plan.Join:
+		return pushJoin(x, preds)
+	}
+	return wrapFilter(n, preds)
+}
+
+func wrapFilter(n plan.Node, preds []*expr.Expr) plan.Node {
+	if len(preds) == 0 {
+		return n
+	}
+	return &plan.Filter{Input: n, Pred: expr.And(preds...)}
+}
+
+func pushJoin(j *plan.Join, preds []*expr.Expr) plan.Node {
+	ls, rs := j.Left.Schema(), j.Right.Schema()
+	var toLeft, toRight, above, residual []*expr.Expr
+	inner := j.Type == hashjoin.Inner
+	lk, rk := append([]*expr.Expr(nil), j.LeftKeys...), append([]*expr.Expr(nil), j.RightKeys...)
+	for _, p := range preds {
+		l, r := sideOf(p, ls, rs)
+		switch {
+		case l && !r:
+			toLeft = append(toLeft, p)
+		case r && !l && inner:
+			toRight = append(toRight, p)
+		case l && r && inner:
+			if a, b, ok := equiKeys(p, ls, rs); ok {
+				lk, rk = append(lk, a), append(rk, b)
+				continue
+			}
+			residual = append(residual, p)
+			dl, dr := deriveSides(p, ls, rs)
+			toLeft = append(toLeft, dl...)
+			toRight = append(toRight, dr...)
+		default:
+			above = append(above, p)
+		}
+	}
+	// The join's own condition.
+	for _, p := range expr.Conjuncts(j.Residual) {
+		l, r := sideOf(p, ls, rs)
+		switch {
+		case r && !l:
+			// A condition on the build side only filters build rows.
+			toRight = append(toRight, p)
+		case l && !r && (inner || j.Type == hashjoin.Semi):
+			toLeft = append(toLeft, p)
+		default:
+			if a, b, ok := equiKeys(p, ls, rs); ok && inner {
+				lk, rk = append(lk, a), append(rk, b)
+				continue
+			}
+			residual = append(residual, p)
+			if l && r && (inner || j.Type == hashjoin.Semi) {
+				_, dr := deriveSides(p, ls, rs)
+				toRight = append(toRight, dr...)
+				if inner {
+					dl, _ := deriveSides(p, ls, rs)
+					toLeft = append(toLeft, dl...)
+				}
+			}
+		}
+	}
+	out := &plan.Join{Left: pushdown(j.Left, toLeft), Right: pushdown(j.Right, toRight), Type: j.Type,
+		LeftKeys: lk, RightKeys: rk, Residual: expr.And(residual...)}
+	return wrapFilter(out, above)
+}
+
+// equiKeys recognizes l = r between a left and a right expression.
+func equiKeys(p *expr.Expr, ls, rs types.Schema) (*expr.Expr, *expr.Expr, bool) {
+	if p.Op != expr.OpEq {
+		return nil, nil, false
+	}
+	a, b := p.Args[0], p.Args[1]
+	al, ar := sideOf(a, ls, rs)
+	bl, br := sideOf(b, ls, rs)
+	switch {
+	case al && !ar && br && !bl:
+		return a, b, true
+	case ar && !al && bl && !br:
+		return b, a, true
+	}
+	return nil, nil, false
+}
+
+// deriveSides turns OR(branch…) into implied single-side filters: for each side,
+// OR over the branches of the branch's conjuncts on that side alone (only when
+// every branch has some). The original predicate stays where it was.
+func deriveSides(p *expr.Expr, ls, rs types.Schema) (left, right []*expr.Expr) {
+	if p.Op != expr.OpOr {
+		return nil, nil
+	}
+	branches := expr.Disjuncts(p)
+	derive := func(wantLeft bool) *expr.Expr {
+		var ors []*expr.Expr
+		for _, b := range branches {
+			var mine []*expr.Expr
+			for _, c := range expr.Conjuncts(b) {
+				l, r := sideOf(c, ls, rs)
+				if (wantLeft && l && !r) || (!wantLeft && r && !l) {
+					mine = append(mine, c)
+				}
+			}
+			if len(mine) == 0 {
+				return nil
+			}
+			ors = append(ors, expr.And(mine...))
+		}
+		return expr.Or(ors...)
+	}
+	if d := derive(true); d != nil {
+		left = append(left, d)
+	}
+	if d := derive(false); d != nil {
+		right = append(right, d)
+	}
+	return
+}
+
+// chooseBuildSides makes the smaller input of each inner join its build (right) side.
+func chooseBuildSides(n plan.Node) plan.Node {
+	ch := n.Children()
+	nc := make([]plan.Node, len(ch))
+	for i, c := range ch {
+		nc[i] = chooseBuildSides(c)
+	}
+	n = n.WithChildren(nc)
+	j, ok := n.(*plan.Join)
+	if !ok || j.Type != hashjoin.Inner {
+		return n
+	}
+	if plan.EstimateRows(j.Left) >= plan.EstimateRows(j.Right) {
+		return n
+	}
+	swapped := &plan.Join{Left: j.Right, Right: j.Left, Type: hashjoin.Inner, LeftKeys: j.RightKeys,
+		RightKeys: j.LeftKeys, Residual: j.Residual}
+	// Keep the original column order.
+	var cols []*expr.Expr
+	for _, f := range j.Schema() {
+		c, _ := expr.Resolve(expr.Col(f.Name), swapped.Schema())
+		cols = append(cols, c)
+	}
+	return &plan.Project{Input: swapped, Exprs: cols}
+}
+
+// topK folds Limit(Sort) into a Sort with a limit.
+func topK(n plan.Node) plan.Node {
+	ch := n.Children()
+	nc := make([]plan.Node, len(ch))
+	for i, c := range ch {
+		nc[i] = topK(c)
+	}
+	n = n.WithChildren(nc)
+	l, ok := n.(*plan.Limit)
+	if !ok {
+		return n
+	}
+	s, ok := l.Input.(*plan.Sort)
+	if !ok || s.Limit > 0 {
+		return n
+	}
+	return &plan.Limit{Input: &plan.Sort{Input: s.Input, Keys: s.Keys, Limit: l.N + l.Offset}, N: l.N, Offset: l.Offset}
+}
+
+// prune keeps only the columns that are needed above each node.
+func prune(n plan.Node, need map[string]bool) plan.Node {
+	addCols := func(m map[string]bool, es ...*expr.Expr) {
+		for _, e := range es {
+			if e == nil {
+				continue
+			}
+			for _, c := range expr.Columns(e) {
+				m[c] = true
+			}
+		}
+	}
+	switch x := n.(type) {
+	case *plan.Project:
+		var keep []*expr.Expr
+		for _, e := range x.Exprs {
+			if need[e.OutputName()] {
+				keep = append(keep, e)
+			}
+		}
+		child := map[string]bool{}
+		addCols(child, keep...)
+		in := prune(x.Input, child)
+		if isIdentity(keep, in.Schema()) {
+			return in
+		}
+		return &plan.Project{Input: in, Exprs: keep}
+	case *plan.Filter:
+		child := copyNeed(need)
+		addCols(child, x.Pred)
+		return restrict(&plan.Filter{Input: prune(x.Input, child), Pred: x.Pred}, need)
+	case *plan.Aggregate:
+		child := map[string]bool{}
+		addCols(child, x.Keys...)
+		addCols(child, x.Aggs...)
+		return &plan.Aggregate{Input: prune(x.Input, child), Keys: x.Keys, Aggs: x.Aggs}
+	case *plan.Join:
+		ls, rs := x.Left.Schema(), x.Right.Schema()
+		ln, rn := map[string]bool{}, map[string]bool{}
+		for c := range need {
+			if ls.Index(c) >= 0 {
+				ln[c] = true
+			} else if rs.Index(c) >= 0 && x.Type != hashjoin.Semi && x.Type != hashjoin.Anti {
+				rn[c] = true
+			}
+		}
+		addCols(ln, x.LeftKeys...)
+		addCols(rn, x.RightKeys...)
+		if x.Residual != nil {
+			for _, c := range expr.Columns(x.Residual) {
+				if ls.Index(c) >= 0 {
+					ln[c] = true
+				} else {
+					rn[c] = true
+				}
+			}
+		}
+		j := &plan.Join{Left: prune(x.Left, ln), Right: prune(x.Right, rn), Type: x.Type,
+			LeftKeys: x.LeftKeys, RightKeys: x.RightKeys, Residual: x.Residual}
+		return restrict(j, need)
+	case *plan.Sort:
+		child := copyNeed(need)
+		for _, k := range x.Keys {
+			addCols(child, k.Expr)
+		}
+		return restrict(&plan.Sort{Input: prune(x.Input, child), Keys: x.Keys, Limit: x.Limit}, need)
+	case *plan.Limit:
+		return &plan.Limit{Input: prune(x.Input, need), N: x.N, Offset: x.Offset}
+	case *plan.Scan:
+		full := x.Source.Schema()
+		want := copyNeed(need)
+		addCols(want, x.Filter)
+		var cols []int
+		for _, c := range x.Columns {
+			if want[full[c].Name] {
+				cols = append(cols, c)
+			}
+		}
+		s := &plan.Scan{Source: x.Source, Columns: cols, Filter: x.Filter}
+		return restrict(s, need)
+	}
+	return n
+}
+
+func copyNeed(m map[string]bool) map[string]bool {
+	c := make(map[string]bool, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// restrict adds a projection when n outputs columns nobody needs.
+func restrict(n plan.Node, need map[string]bool) plan.Node {
+	s := n.Schema()
+	var cols []*expr.Expr
+	for _, f := range s {
+		if need[f.Name] {
+			c, _ := expr.Resolve(expr.Col(f.Name), s)
+			cols = append(cols, c)
+		}
+	}
+	if len(cols) == len(s) {
+		return n
+	}
+	return &plan.Project{Input: n, Exprs: cols}
+}
+
+func isIdentity(es []*expr.Expr, s types.Schema) bool {
+	if len(es) != len(s) {
+		return false
+	}
+	for i, e := range es {
+		if e.Op != expr.OpCol || e.Name != s[i].Name {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,426 @@
+// Package physical turns a logical plan into a physical plan: a DAG of stages,
+// each a pipeline of operators over one partition whose inputs are scans or
+// exchange reads and whose output is an exchange (hash, broadcast, single) or
+// the result. Stages are plain data, so they can be serialized and tokenized.
+package physical
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/hashagg"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/hashjoin"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/scan"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/sorter"
+	"github.com/shoal-dev/shoal/dataframe/internal/exchange"
+	"github.com/shoal-dev/shoal/dataframe/internal/expr"
+	"github.com/shoal-dev/shoal/dataframe/internal/plan"
+	"github.com/shoal-dev/shoal/dataframe/internal/types"
+)
+
+// Kind names a physical operator.
+type Kind string
+
+// Physical operators.
+const (
+	KindScan         Kind = "scan"
+	KindExchangeRead Kind = "exchange_read"
+	KindFilter       Kind = "filter"
+	KindProject      Kind = "project"
+	KindHashAgg      Kind = "hash_agg"
+	KindHashJoin     Kind = "hash_join"
+	KindSort         Kind = "sort"
+	KindLimit        Kind = "limit"
+)
+
+// Op is one operator of a stage's pipeline, described as data.
+type Op struct {
+	Kind   Kind         `json:"kind"`
+	Schema types.Schema `json:"schema"`
+	Input  *Op          `json:"input,omitempty"`
+
+	// Scan.
+	Source   scan.Source `json:"-"`
+	SourceID string      `json:"source,omitempty"`
+	Columns  []int       `json:"columns,omitempty"`
+	// Filter (also the filter pushed into a scan).
+	Pred *expr.Expr `json:"pred,omitempty"`
+	// ExchangeRead: the producing stage.
+	Stage int `json:"stage,omitempty"`
+	// Project.
+	Exprs []*expr.Expr `json:"exprs,omitempty"`
+	// HashAgg.
+	Keys  []*expr.Expr  `json:"keys,omitempty"`
+	Aggs  []hashagg.Agg `json:"aggs,omitempty"`
+	Phase hashagg.Phase `json:"phase,omitempty"`
+	// HashJoin: Input is the probe side, Build reads the build stage.
+	JoinType  hashjoin.Type `json:"join_type,omitempty"`
+	ProbeKeys []*expr.Expr  `json:"probe_keys,omitempty"`
+	BuildKeys []*expr.Expr  `json:"build_keys,omitempty"`
+	Residual  *expr.Expr    `json:"residual,omitempty"`
+	Build     *Op           `json:"build,omitempty"`
+	Broadcast bool          `json:"broadcast,omitempty"`
+	// Sort / Limit.
+	SortKeys []sorter.Key `json:"sort_keys,omitempty"`
+	Limit    int64        `json:"limit,omitempty"`
+	Offset   int64        `json:"offset,omitempty"`
+}
+
+// Stage is a pipeline run once per partition.
+type Stage struct {
+	ID         int           `json:"id"`
+	Partitions int           `json:"partitions"`
+	Root       *Op           `json:"root"`
+	Output     exchange.Spec `json:"output"`
+	Inputs     []int         `json:"inputs,omitempty"`
+}
+
+// Plan is the stages in dependency order; the last one produces the result.
+type Plan struct {
+	Stages []*Stage `json:"stages"`
+}
+
+// Options tune planning.
+type Options struct {
+	// Partitions is the number of partitions of parallel stages.
+	Partitions int
+	// BroadcastRows: joins whose build side is estimated above this many rows
+	// are planned as partitioned (shuffle) joins instead of broadcast joins.
+	BroadcastRows int64
+}
+
+type builder struct {
+	opts   Options
+	stages []*Stage
+}
+
+// Build plans n.
+func Build(n plan.Node, opts Options) (p *Plan, err error) {
+	if opts.Partitions <= 0 {
+		opts.Partitions = 1
+	}
+	if opts.BroadcastRows <= 0 {
+		opts.BroadcastRows = 1 << 62
+	}
+	b := &builder{opts: opts}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("physical planning: %v", r)
+		}
+	}()
+	op, parts := b.op(n)
+	b.cut(op, parts, exchange.Spec{Kind: exchange.Result, Partitions: 1})
+	return &Plan{Stages: b.stages}, nil
+}
+
+func (b *builder) cut(op *Op, parts int, out exchange.Spec) int {
+	id := len(b.stages)
+	st := &Stage{ID: id, Partitions: parts, Root: op, Output: out}
+	var walk func(*Op)
+	walk = func(o *Op) {
+		if o == nil {
+			return
+		}
+		if o.Kind == KindExchangeRead {
+			st.Inputs = append(st.Inputs, o.Stage)
+		}
+		walk(o.Input)
+		walk(o.Build)
+	}
+	walk(op)
+	b.stages = append(b.stages, st)
+	return id
+}
+
+func read(stage int, s types.Schema) *Op {
+	return &Op{Kind: KindExchangeRead, Schema: s, Stage: stage}
+}
+
+func colRefs(s types.Schema, from, to int) []*expr.Expr {
+	var out []*expr.Expr
+	for i := from; i < to; i++ {
+		c, err := expr.Resolve(expr.Col(s[i].Name), s)
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func (b *builder) op(n plan.Node) (*Op, int) {
+	P := b.opts.Partitions
+	switch x := n.(type) {
+	case *plan.Scan:
+		parts := P
+		if r := x.Source.Rows(); r >= 0 && r < 8192 {
+			parts = 1
+		}
+		return &Op{Kind: KindScan, Schema: x.Schema(), Source: x.Source, SourceID: x.Source.Identity(),
+			Columns: x.Columns, Pred: x.Filter}, parts
+	case *plan.Filter:
+		in, parts := b.op(x.Input)
+		return &Op{Kind: KindFilter, Schema: x.Schema(), Input: in, Pred: x.Pred}, parts
+	case *plan.Project:
+		in, parts := b.op(x.Input)
+		return &Op{Kind: KindProject, Schema: x.Schema(), Input: in, Exprs: x.Exprs}, parts
+	case *plan.Limit:
+		in, parts := b.op(x.Input)
+		if parts > 1 {
+			local := &Op{Kind: KindLimit, Schema: x.Schema(), Input: in, Limit: x.N + x.Offset}
+			id := b.cut(local, parts, exchange.Spec{Kind: exchange.Single, Partitions: 1})
+			in = read(id, x.Schema())
+		}
+		return &Op{Kind: KindLimit, Schema: x.Schema(), Input: in, Limit: x.N, Offset: x.Offset}, 1
+	case *plan.Sort:
+		in, parts := b.op(x.Input)
+		s := x.Schema()
+		// Sort keys that are not plain columns are computed first.
+		keys, pre, post := sortKeys(x, s)
+		if pre != nil {
+			in = &Op{Kind: KindProject, Schema: projSchema(pre), Input: in, Exprs: pre}
+		}
+		ks := in.Schema
+		if parts > 1 {
+			if x.Limit > 0 {
+				in = &Op{Kind: KindSort, Schema: ks, Input: in, SortKeys: keys, Limit: x.Limit}
+			}
+			id := b.cut(in, parts, exchange.Spec{Kind: exchange.Single, Partitions: 1})
+			in = read(id, ks)
+		}
+		out := &Op{Kind: KindSort, Schema: ks, Input: in, SortKeys: keys, Limit: x.Limit}
+		if post != nil {
+			out = &Op{Kind: KindProject, Schema: s, Input: out, Exprs: post}
+		}
+		return out, 1
+	case *plan.Aggregate:
+		return b.aggregate(x)
+	case *plan.Join:
+		return b.join(x)
+	}
+	panic(fmt.Sprintf("no physical plan for %T", n))
+}
+
+func projSchema(es []*expr.Expr) types.Schema {
+	s := make(types.Schema, len(es))
+	for i, e := range es {
+		s[i] = types.Field{Name: e.OutputName(), Type: e.T, Nullable: e.Nullable}
+	}
+	return s
+}
+
+// sortKeys maps sort expressions to columns, adding computed ones with a
+// projection before the sort (pre) and dropping them after it (post).
+func sortKeys(x *plan.Sort, s types.Schema) ([]sorter.Key, []*expr.Expr, []*expr.Expr) {
+	var keys []sorter.Key
+	var extra []*expr.Expr
+	for _, k := range x.Keys {
+		e := k.Expr.Unalias()
+		col := -1
+		if e.Op == expr.OpCol {
+			col = s.Index(e.Name)
+		}
+		if col < 0 {
+			col = len(s) + len(extra)
+			extra = append(extra, expr.Alias(e, fmt.Sprintf("__sort%d", len(extra))))
+			extra[len(extra)-1].T, extra[len(extra)-1].Nullable = e.T, e.Nullable
+		}
+		keys = append(keys, sorter.Key{Col: col, Desc: k.Desc, NullsFirst: k.NullsFirst})
+	}
+	if len(extra) == 0 {
+		return keys, nil, nil
+	}
+	pre := append(colRefs(s, 0, len(s)), extra...)
+	return keys, pre, colRefs(projSchema(pre), 0, len(s))
+}
+
+func (b *builder) aggregate(x *plan.Aggregate) (*Op, int) {
+	in, parts := b.op(x.Input)
+	s := x.Schema()
+	specs := make([]hashagg.Spec, len(x.Aggs))
+	distinct := false
+	for i, a := range x.Aggs {
+		specs[i] = aggSpec(a)
+		if specs[i].Func == hashagg.CountDistinct {
+			distinct = true
+		}
+	}
+	single := func(input *Op) *Op {
+		aggs := make([]hashagg.Agg, len(x.Aggs))
+		for i, a := range x.Aggs {
+			aggs[i] = hashagg.Agg{Spec: specs[i], Args: a.Unalias().Args}
+		}
+		return &Op{Kind: KindHashAgg, Schema: s, Input: input, Keys: x.Keys, Aggs: aggs, Phase: hashagg.Single}
+	}
+	if parts == 1 {
+		return single(in), 1
+	}
+	if distinct {
+		// Count distinct has no mergeable state: bring each group's rows together.
+		if len(x.Keys) == 0 {
+			id := b.cut(in, parts, exchange.Spec{Kind: exchange.Single, Partitions: 1})
+			return single(read(id, in.Schema)), 1
+		}
+		id := b.cut(in, parts, exchange.Spec{Kind: exchange.Hash, Keys: x.Keys, Partitions: b.opts.Partitions})
+		return single(read(id, in.Schema)), b.opts.Partitions
+	}
+	// Two phases: partial states per input partition, merged after an exchange.
+	var partialSchema types.Schema
+	for _, k := range x.Keys {
+		partialSchema = append(partialSchema, types.Field{Name: k.OutputName(), Type: k.T, Nullable: k.Nullable})
+	}
+	partialAggs := make([]hashagg.Agg, len(x.Aggs))
+	var stateCols [][]int
+	for i, a := range x.Aggs {
+		partialAggs[i] = hashagg.Agg{Spec: specs[i], Args: a.Unalias().Args}
+		var cols []int
+		for j, t := range specs[i].StateTypes() {
+			cols = append(cols, len(partialSchema))
+			partialSchema = append(partialSchema, types.Field{Name: fmt.Sprintf("__state%d_%d", i, j), Type: t, Nullable: true})
+		}
+		stateCols = append(stateCols, cols)
+	}
+	partial := &Op{Kind: KindHashAgg, Schema: partialSchema, Input: in, Keys: x.Keys, Aggs: partialAggs, Phase: hashagg.Partial}
+	keyRefs := colRefs(partialSchema, 0, len(x.Keys))
+	spec := exchange.Spec{Kind: exchange.Hash, Keys: keyRefs, Partitions: b.opts.Partitions}
+	outParts := b.opts.Partitions
+	if len(x.Keys) == 0 {
+		spec = exchange.Spec{Kind: exchange.Single, Partitions: 1}
+		outParts = 1
+	}
+	id := b.cut(partial, parts, spec)
+	finalAggs := make([]hashagg.Agg, len(x.Aggs))
+	for i := range x.Aggs {
+		var args []*expr.Expr
+		for _, c := range stateCols[i] {
+			args = append(args, colRefs(partialSchema, c, c+1)...)
+		}
+		finalAggs[i] = hashagg.Agg{Spec: specs[i], Args: args}
+	}
+	final := &Op{Kind: KindHashAgg, Schema: s, Input: read(id, partialSchema), Keys: keyRefs, Aggs: finalAggs, Phase: hashagg.Final}
+	return final, outParts
+}
+
+func aggSpec(a *expr.Expr) hashagg.Spec {
+	e := a.Unalias()
+	s := hashagg.Spec{OutType: e.T}
+	if len(e.Args) > 0 {
+		s.InType = e.Args[0].T
+	}
+	switch e.Op {
+	case expr.OpSum:
+		s.Func = hashagg.Sum
+	case expr.OpCount:
+		s.Func = hashagg.Count
+	case expr.OpCountStar:
+		s.Func = hashagg.CountStar
+	case expr.OpMin:
+		s.Func = hashagg.Min
+	case expr.OpMax:
+		s.Func = hashagg.Max
+	case expr.OpAvg:
+		s.Func = hashagg.Avg
+	case expr.OpCountDistinct:
+		s.Func = hashagg.CountDistinct
+	default:
+		panic(fmt.Sprintf("%s is not an aggregate", a))
+	}
+	return s
+}
+
+func (b *builder) join(x *plan.Join) (*Op, int) {
+	probe, pp := b.op(x.Left)
+	build, bp := b.op(x.Right)
+	s := x.Schema()
+	op := &Op{Kind: KindHashJoin, Schema: s, JoinType: x.Type, ProbeKeys: x.LeftKeys, BuildKeys: x.RightKeys, Residual: x.Residual}
+	if plan.EstimateRows(x.Right) <= b.opts.BroadcastRows || (pp == 1 && bp == 1) {
+		id := b.cut(build, bp, exchange.Spec{Kind: exchange.Broadcast, Partitions: 1})
+		op.Input, op.Build, op.Broadcast = probe, read(id, build.Schema), true
+		return op, pp
+	}
+	P := b.opts.Partitions
+	pid := b.cut(probe, pp, exchange.Spec{Kind: exchange.Hash, Keys: x.LeftKeys, Partitions: P})
+	bid := b.cut(build, bp, exchange.Spec{Kind: exchange.Hash, Keys: x.RightKeys, Partitions: P})
+	op.Input, op.Build = read(pid, probe.Schema), read(bid, build.Schema)
+	return op, P
+}
+
+// Explain prints the stages.
+func (p *Plan) Explain() string {
+	var sb strings.Builder
+	for _, st := range p.Stages {
+		fmt.Fprintf(&sb, "Stage %d: %d partition(s) -> %s", st.ID, st.Partitions, st.Output.Kind)
+		if len(st.Output.Keys) > 0 {
+			parts := make([]string, len(st.Output.Keys))
+			for i, k := range st.Output.Keys {
+				parts[i] = k.String()
+			}
+			fmt.Fprintf(&sb, "(%s) x%d", strings.Join(parts, ", "), st.Output.Partitions)
+		}
+		sb.WriteByte('\n')
+		explainOp(&sb, st.Root, 1)
+	}
+	return sb.String()
+}
+
+func explainOp(sb *strings.Builder, o *Op, depth int) {
+	ind := strings.Repeat("  ", depth)
+	sb.WriteString(ind)
+	switch o.Kind {
+	case KindScan:
+		fmt.Fprintf(sb, "Scan %s %v", o.Source.Describe(), o.Schema.Names())
+		if o.Pred != nil {
+			fmt.Fprintf(sb, " filter %s", o.Pred)
+		}
+	case KindExchangeRead:
+		fmt.Fprintf(sb, "ExchangeRead stage %d", o.Stage)
+	case KindFilter:
+		fmt.Fprintf(sb, "Filter %s", o.Pred)
+	case KindProject:
+		fmt.Fprintf(sb, "Project %v", o.Schema.Names())
+	case KindHashAgg:
+		phase := [...]string{"single", "partial", "final"}[o.Phase]
+		fmt.Fprintf(sb, "HashAgg(%s) keys %d aggs %d -> %v", phase, len(o.Keys), len(o.Aggs), o.Schema.Names())
+	case KindHashJoin:
+		mode := "partitioned"
+		if o.Broadcast {
+			mode = "broadcast"
+		}
+		fmt.Fprintf(sb, "HashJoin %s %s", o.JoinType, mode)
+		if o.Residual != nil {
+			fmt.Fprintf(sb, " residual %s", o.Residual)
+		}
+	case KindSort:
+		if o.Limit > 0 {
+			fmt.Fprintf(sb, "TopK %d", o.Limit)
+		} else {
+			sb.WriteString("Sort")
+		}
+	case KindLimit:
+		fmt.Fprintf(sb, "Limit %d offset %d", o.Limit, o.Offset)
+	}
+	sb.WriteByte('\n')
+	if o.Build != nil {
+		sb.WriteString(ind + "  build:\n")
+		explainOp(sb, o.Build, depth+2)
+		sb.WriteString(ind + "  probe:\n")
+		explainOp(sb, o.Input, depth+2)
+		return
+	}
+	if o.Input != nil {
+		explainOp(sb, o.Input, depth+1)
+	}
+}
+
+// Token hashes a stage's description (with input identities).
+func (st *Stage) Token() (string, error) {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return "", fmt.Errorf("serializing stage %d: %w", st.ID, err)
+	}
+	h := sha256.Sum256(data)
+	return hex.EncodeToString(h[:]), nil
+}

@@ -1,0 +1,391 @@
+// Package plan defines the logical plan: relational nodes over resolved
+// expressions, their schemas, cardinality estimates and canonical form.
+package plan
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/hashjoin"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/scan"
+	"github.com/shoal-dev/shoal/dataframe/internal/expr"
+	"github.com/shoal-dev/shoal/dataframe/internal/types"
+)
+
+// Node is a logical plan node.
+type Node interface {
+	Schema() types.Schema
+	Children() []Node
+	// WithChildren returns a copy with the children replaced.
+	WithChildren(ch []Node) Node
+	// Describe is the node's one-line canonical description (without children).
+	Describe() string
+}
+
+// Scan reads a source. Columns (indexes into the source schema) is the
+// projection; Filter (over the projected columns) is pushed into the scan.
+type Scan struct {
+	Source  scan.Source
+	Columns []int
+	Filter  *expr.Expr
+}
+
+// Schema implements Node.
+func (s *Scan) Schema() types.Schema { return scan.ProjectSchema(s.Source.Schema(), s.Columns) }
+
+// Children implements Node.
+func (s *Scan) Children() []Node { return nil }
+
+// WithChildren implements Node.
+func (s *Scan) WithChildren([]Node) Node { c := *s; return &c }
+
+// Describe implements Node.
+func (s *Scan) Describe() string {
+	names := s.Schema().Names()
+	d := fmt.Sprintf("Scan %s [%s]", s.Source.Describe(), strings.Join(names, ", "))
+	if s.Filter != nil {
+		d += " filter " + s.Filter.String()
+	}
+	return d
+}
+
+// Filter keeps rows for which Pred is true.
+type Filter struct {
+	Input Node
+	Pred  *expr.Expr
+}
+
+// Schema implements Node.
+func (f *Filter) Schema() types.Schema { return f.Input.Schema() }
+
+// Children implements Node.
+func (f *Filter) Children() []Node { return []Node{f.Input} }
+
+// WithChildren implements Node.
+func (f *Filter) WithChildren(ch []Node) Node { return &Filter{Input: ch[0], Pred: f.Pred} }
+
+// Describe implements Node.
+func (f *Filter) Describe() string { return "Filter " + f.Pred.String() }
+
+// Project computes named expressions.
+type Project struct {
+	Input Node
+	Exprs []*expr.Expr
+}
+
+// Schema implements Node.
+func (p *Project) Schema() types.Schema {
+	s := make(types.Schema, len(p.Exprs))
+	for i, e := range p.Exprs {
+		s[i] = types.Field{Name: e.OutputName(), Type: e.T, Nullable: e.Nullable}
+	}
+	return s
+}
+
+// Children implements Node.
+func (p *Project) Children() []Node { return []Node{p.Input} }
+
+// WithChildren implements Node.
+func (p *Project) WithChildren(ch []Node) Node { return &Project{Input: ch[0], Exprs: p.Exprs} }
+
+// Describe implements Node.
+func (p *Project) Describe() string { return "Project " + exprList(p.Exprs) }
+
+func exprList(es []*expr.Expr) string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.String()
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// Aggregate groups by Keys and computes Aggs (each an aggregate call, aliased).
+type Aggregate struct {
+	Input Node
+	Keys  []*expr.Expr
+	Aggs  []*expr.Expr
+}
+
+// Schema implements Node.
+func (a *Aggregate) Schema() types.Schema {
+	s := make(types.Schema, 0, len(a.Keys)+len(a.Aggs))
+	for _, e := range a.Keys {
+		s = append(s, types.Field{Name: e.OutputName(), Type: e.T, Nullable: e.Nullable})
+	}
+	for _, e := range a.Aggs {
+		s = append(s, types.Field{Name: e.OutputName(), Type: e.T, Nullable: e.Nullable})
+	}
+	return s
+}
+
+// Children implements Node.
+func (a *Aggregate) Children() []Node { return []Node{a.Input} }
+
+// WithChildren implements Node.
+func (a *Aggregate) WithChildren(ch []Node) Node {
+	return &Aggregate{Input: ch[0], Keys: a.Keys, Aggs: a.Aggs}
+}
+
+// Describe implements Node.
+func (a *Aggregate) Describe() string {
+	return "Aggregate keys " + exprList(a.Keys) + " aggs " + exprList(a.Aggs)
+}
+
+// Join joins Left and Right on equal keys and an optional residual predicate.
+// Semi and anti joins output the left columns only.
+type Join struct {
+	Left, Right         Node
+	Type                hashjoin.Type
+	LeftKeys, RightKeys []*expr.Expr
+	Residual            *expr.Expr
+}
+
+// Schema implements Node.
+func (j *Join) Schema() types.Schema {
+	l := j.Left.Schema()
+	if j.Type == hashjoin.Semi || j.Type == hashjoin.Anti {
+		return l
+	}
+	s := append(types.Schema{}, l...)
+	for _, f := range j.Right.Schema() {
+		if j.Type == hashjoin.Left {
+			f.Nullable = true
+		}
+		s = append(s, f)
+	}
+	return s
+}
+
+// Children implements Node.
+func (j *Join) Children() []Node { return []Node{j.Left, j.Right} }
+
+// WithChildren implements Node.
+func (j *Join) WithChildren(ch []Node) Node {
+	c := *j
+	c.Left, c.Right = ch[0], ch[1]
+	return &c
+}
+
+// Describe implements Node.
+func (j *Join) Describe() string {
+	d := fmt.Sprintf("Join %s on %s = %s", j.Type, exprList(j.LeftKeys), exprList(j.RightKeys))
+	if j.Residual != nil {
+		d += " and " + j.Residual.String()
+	}
+	return d
+}
+
+// SortKey orders by an expression.
+type SortKey struct {
+	Expr       *expr.Expr
+	Desc       bool
+	NullsFirst bool
+}
+
+// Sort orders rows; a positive Limit keeps only the first Limit rows (top-k).
+type Sort struct {
+	Input Node
+	Keys  []SortKey
+	Limit int64
+}
+
+// Schema implements Node.
+func (s *Sort) Schema() types.Schema { return s.Input.Schema() }
+
+// Children implements Node.
+func (s *Sort) Children() []Node { return []Node{s.Input} }
+
+// WithChildren implements Node.
+func (s *Sort) WithChildren(ch []Node) Node { return &Sort{Input: ch[0], Keys: s.Keys, Limit: s.Limit} }
+
+// Describe implements Node.
+func (s *Sort) Describe() string {
+	parts := make([]string, len(s.Keys))
+	for i, k := range s.Keys {
+		parts[i] = k.Expr.String()
+		if k.Desc {
+			parts[i] += " desc"
+		}
+		if k.NullsFirst {
+			parts[i] += " nulls first"
+		}
+	}
+	d := "Sort [" + strings.Join(parts, ", ") + "]"
+	if s.Limit > 0 {
+		d = fmt.Sprintf("TopK %d %s", s.Limit, d[5:])
+	}
+	return d
+}
+
+// Limit keeps N rows after skipping Offset.
+type Limit struct {
+	Input     Node
+	N, Offset int64
+}
+
+// Schema implements Node.
+func (l *Limit) Schema() types.Schema { return l.Input.Schema() }
+
+// Children implements Node.
+func (l *Limit) Children() []Node { return []Node{l.Input} }
+
+// WithChildren implements Node.
+func (l *Limit) WithChildren(ch []Node) Node { return &Limit{Input: ch[0], N: l.N, Offset: l.Offset} }
+
+// Describe implements Node.
+func (l *Limit) Describe() string { return fmt.Sprintf("Limit %d offset %d", l.N, l.Offset) }
+
+// Explain prints the plan as an indented tree.
+func Explain(n Node) string {
+	var sb strings.Builder
+	var walk func(Node, int)
+	walk = func(n Node, depth int) {
+		sb.WriteString(strings.Repeat("  ", depth))
+		sb.WriteString(n.Describe())
+		if r := EstimateRows(n); r >= 0 {
+			fmt.Fprintf(&sb, "  (~%d rows)", r)
+		}
+		sb.WriteByte('\n')
+		for _, c := range n.Children() {
+			walk(c, depth+1)
+		}
+	}
+	walk(n, 0)
+	return sb.String()
+}
+
+// Canonical is the plan's canonical text: every node's description and, for
+// scans, the identity of the data read.
+func Canonical(n Node) string {
+	var sb strings.Builder
+	var walk func(Node)
+	walk = func(n Node) {
+		sb.WriteString("(")
+		sb.WriteString(n.Describe())
+		if s, ok := n.(*Scan); ok {
+			sb.WriteString(" @")
+			sb.WriteString(s.Source.Identity())
+		}
+		for _, c := range n.Children() {
+			walk(c)
+		}
+		sb.WriteString(")")
+	}
+	walk(n)
+	return sb.String()
+}
+
+// Token is a deterministic hash of the plan's canonical form, inputs included.
+func Token(n Node) string {
+	h := sha256.Sum256([]byte(Canonical(n)))
+	return hex.EncodeToString(h[:])
+}
+
+// EstimateRows guesses a node's output cardinality from source sizes and
+// fixed selectivities (equality 0.1, range 0.4, like 0.25, in 0.1 per value).
+func EstimateRows(n Node) int64 {
+	switch x := n.(type) {
+	case *Scan:
+		r := x.Source.Rows()
+		if r < 0 {
+			return -1
+		}
+		return int64(float64(r) * Selectivity(x.Filter))
+	case *Filter:
+		r := EstimateRows(x.Input)
+		return int64(float64(r) * Selectivity(x.Pred))
+	case *Project:
+		return EstimateRows(x.Input)
+	case *Aggregate:
+		r := EstimateRows(x.Input)
+		if len(x.Keys) == 0 {
+			return 1
+		}
+		return max(1, r/4)
+	case *Join:
+		l, r := EstimateRows(x.Left), EstimateRows(x.Right)
+		switch x.Type {
+		case hashjoin.Semi:
+			return int64(float64(l) * 0.5)
+		case hashjoin.Anti:
+			return int64(float64(l) * 0.5)
+		case hashjoin.Left:
+			return l
+		}
+		// Key/foreign-key guess: the larger side survives, reduced by the
+		// selectivity already applied to the smaller one.
+		return int64(float64(max(l, r)) * joinReduction(x))
+	case *Sort:
+		r := EstimateRows(x.Input)
+		if x.Limit > 0 && x.Limit < r {
+			return x.Limit
+		}
+		return r
+	case *Limit:
+		return min(EstimateRows(x.Input), x.N)
+	}
+	return -1
+}
+
+// joinReduction estimates how much the smaller side's filters reduce a join.
+func joinReduction(j *Join) float64 {
+	l, r := EstimateRows(j.Left), EstimateRows(j.Right)
+	small := j.Right
+	if l < r {
+		small = j.Left
+	}
+	base := BaseRows(small)
+	if base <= 0 {
+		return 1
+	}
+	f := float64(EstimateRows(small)) / float64(base)
+	if f > 1 {
+		f = 1
+	}
+	return f
+}
+
+// BaseRows is the size of the largest unfiltered source under n.
+func BaseRows(n Node) int64 {
+	if s, ok := n.(*Scan); ok {
+		return s.Source.Rows()
+	}
+	if a, ok := n.(*Aggregate); ok {
+		return EstimateRows(a)
+	}
+	var m int64
+	for _, c := range n.Children() {
+		m = max(m, BaseRows(c))
+	}
+	return m
+}
+
+// Selectivity guesses the fraction of rows a predicate keeps.
+func Selectivity(p *expr.Expr) float64 {
+	if p == nil {
+		return 1
+	}
+	switch p.Op {
+	case expr.OpAnd:
+		return Selectivity(p.Args[0]) * Selectivity(p.Args[1])
+	case expr.OpOr:
+		return min(1, Selectivity(p.Args[0])+Selectivity(p.Args[1]))
+	case expr.OpNot:
+		return 1 - Selectivity(p.Args[0])
+	case expr.OpEq:
+		return 0.1
+	case expr.OpNe:
+		return 0.9
+	case expr.OpLt, expr.OpLe, expr.OpGt, expr.OpGe:
+		return 0.4
+	case expr.OpIn:
+		return min(1, 0.1*float64(len(p.List)))
+	case expr.OpLike:
+		return 0.25
+	case expr.OpNotLike:
+		return 0.75
+	}
+	return 0.5
+}

@@ -1,0 +1,259 @@
+// Package runner executes a physical plan on one node: stages in dependency
+// order, each stage's partitions in parallel on all cores, exchanges in memory.
+package runner
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/colexecop"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/hashagg"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/hashjoin"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/scan"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/sorter"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/spill"
+	"github.com/shoal-dev/shoal/dataframe/internal/exchange"
+	"github.com/shoal-dev/shoal/dataframe/internal/physical"
+)
+
+// Options configure execution.
+type Options struct {
+	// Parallelism is how many partitions run at once (GOMAXPROCS when 0).
+	Parallelism int
+	// BatchSize is the operators' target batch length.
+	BatchSize int
+	// MemoryBudget bounds the state of memory-hungry operators (hash aggregate,
+	// hash join build, sort) in total; each running partition gets an equal share.
+	MemoryBudget int64
+	// SpillDir is where spill files go (the system temp dir when empty).
+	SpillDir string
+	// OnSpill is told whenever an operator spills.
+	OnSpill func(operator string)
+}
+
+// Run executes p and returns the result batches (owned, in order).
+func Run(ctx context.Context, p *physical.Plan, opts Options) (out []*coldata.Batch, err error) {
+	if opts.Parallelism <= 0 {
+		opts.Parallelism = runtime.GOMAXPROCS(0)
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = coldata.DefaultBatchSize
+	}
+	r := &run{opts: opts, exchanges: map[int]exchange.Exchange{}, tables: map[*physical.Op]*sharedTable{}}
+	defer r.close()
+	for _, st := range p.Stages {
+		if st.Output.Kind == exchange.Result {
+			res, err := r.runStage(ctx, st, true)
+			if err != nil {
+				return nil, err
+			}
+			return res, nil
+		}
+		if _, err := r.runStage(ctx, st, false); err != nil {
+			return nil, err
+		}
+		// Exchanges no later stage reads can be dropped.
+		for _, in := range st.Inputs {
+			if !r.readLater(p, st.ID, in) {
+				r.exchanges[in].Close()
+			}
+		}
+	}
+	return nil, fmt.Errorf("plan has no result stage")
+}
+
+type run struct {
+	opts      Options
+	mu        sync.Mutex
+	exchanges map[int]exchange.Exchange
+	tables    map[*physical.Op]*sharedTable
+}
+
+type sharedTable struct {
+	once  sync.Once
+	table *hashjoin.Table
+	err   error
+}
+
+func (r *run) readLater(p *physical.Plan, after, stage int) bool {
+	for _, st := range p.Stages {
+		if st.ID <= after {
+			continue
+		}
+		for _, in := range st.Inputs {
+			if in == stage {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (r *run) close() {
+	for _, ex := range r.exchanges {
+		ex.Close()
+	}
+}
+
+func (r *run) runStage(ctx context.Context, st *physical.Stage, result bool) ([]*coldata.Batch, error) {
+	var ex exchange.Exchange
+	results := make([][]*coldata.Batch, st.Partitions)
+	if !result {
+		m, err := exchange.NewMemory(st.Output, st.Root.Schema, st.Partitions)
+		if err != nil {
+			return nil, err
+		}
+		ex = m
+		r.exchanges[st.ID] = ex
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, r.opts.Parallelism)
+	errs := make([]error, st.Partitions)
+	var wg sync.WaitGroup
+	for p := 0; p < st.Partitions; p++ {
+		wg.Add(1)
+		go func(p int) {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[p] = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			errs[p] = colexecop.Catch(func() {
+				op := r.build(ctx, st.Root, p, st.Partitions)
+				defer func() {
+					if err := op.Close(); err != nil {
+						colexecop.Throw(err)
+					}
+				}()
+				op.Init(ctx)
+				for {
+					b := op.Next()
+					if b.Len() == 0 {
+						break
+					}
+					if result {
+						results[p] = append(results[p], coldata.Compact(b))
+						continue
+					}
+					if err := ex.Write(ctx, p, b); err != nil {
+						colexecop.Throw(err)
+					}
+				}
+				if ex != nil {
+					if err := ex.CloseWrite(p); err != nil {
+						colexecop.Throw(err)
+					}
+				}
+			})
+			if errs[p] != nil {
+				cancel()
+			}
+		}(p)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && err != context.Canceled {
+			return nil, err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	var out []*coldata.Batch
+	for _, rs := range results {
+		out = append(out, rs...)
+	}
+	return out, nil
+}
+
+func (r *run) spillConfig() *spill.Config {
+	if r.opts.MemoryBudget <= 0 {
+		return nil
+	}
+	return &spill.Config{Budget: r.opts.MemoryBudget / int64(r.opts.Parallelism), Dir: r.opts.SpillDir, OnSpill: r.opts.OnSpill}
+}
+
+// build instantiates the operator tree of o for partition p of parts.
+func (r *run) build(ctx context.Context, o *physical.Op, p, parts int) colexecop.Operator {
+	bs := r.opts.BatchSize
+	switch o.Kind {
+	case physical.KindScan:
+		op, err := o.Source.Open(ctx, scan.Request{Partition: p, Partitions: parts, Columns: o.Columns, Filter: o.Pred, BatchSize: bs})
+		if err != nil {
+			colexecop.Throw(err)
+		}
+		return op
+	case physical.KindExchangeRead:
+		ex := r.exchanges[o.Stage]
+		data, err := ex.Read(ctx, p)
+		if err != nil {
+			colexecop.Throw(err)
+		}
+		return exchange.Reader(data, bs)
+	case physical.KindFilter:
+		return &colexecop.Filter{Input: r.build(ctx, o.Input, p, parts), Pred: o.Pred, Schema: o.Input.Schema}
+	case physical.KindProject:
+		return &colexecop.Project{Input: r.build(ctx, o.Input, p, parts), Exprs: o.Exprs, Schema: o.Input.Schema}
+	case physical.KindLimit:
+		return &colexecop.Limit{Input: r.build(ctx, o.Input, p, parts), N: o.Limit, Offset: o.Offset}
+	case physical.KindSort:
+		return &sorter.Sort{Input: r.build(ctx, o.Input, p, parts), Schema: o.Schema, Keys: o.SortKeys,
+			BatchSize: bs, Spill: r.spillConfig(), Limit: o.Limit}
+	case physical.KindHashAgg:
+		return &hashagg.HashAgg{Input: r.build(ctx, o.Input, p, parts), Schema: o.Input.Schema, Keys: o.Keys,
+			Aggs: o.Aggs, Phase: o.Phase, BatchSize: bs, Spill: r.spillConfig()}
+	case physical.KindHashJoin:
+		j := &hashjoin.HashJoin{Type: o.JoinType, Probe: r.build(ctx, o.Input, p, parts), ProbeSchema: o.Input.Schema,
+			ProbeKeys: o.ProbeKeys, BuildSchema: o.Build.Schema, BuildKeys: o.BuildKeys, Residual: o.Residual,
+			BatchSize: bs, Spill: r.spillConfig()}
+		for i := range o.Input.Schema {
+			j.ProbeOut = append(j.ProbeOut, i)
+		}
+		if o.JoinType == hashjoin.Inner || o.JoinType == hashjoin.Left {
+			for i := range o.Build.Schema {
+				j.BuildOut = append(j.BuildOut, i)
+			}
+		}
+		if o.Broadcast {
+			j.Table = func(ctx context.Context) *hashjoin.Table { return r.sharedTable(ctx, o) }
+		} else {
+			j.Build = r.build(ctx, o.Build, p, parts)
+		}
+		return j
+	}
+	colexecop.Throwf("unknown physical operator %q", o.Kind)
+	return nil
+}
+
+// sharedTable builds a broadcast join's table once for all probe partitions.
+func (r *run) sharedTable(ctx context.Context, o *physical.Op) *hashjoin.Table {
+	r.mu.Lock()
+	st := r.tables[o]
+	if st == nil {
+		st = &sharedTable{}
+		r.tables[o] = st
+	}
+	r.mu.Unlock()
+	st.once.Do(func() {
+		st.err = colexecop.Catch(func() {
+			data, err := r.exchanges[o.Build.Stage].Read(ctx, 0)
+			if err != nil {
+				colexecop.Throw(err)
+			}
+			st.table = hashjoin.BuildTable(o.Build.Schema, data, o.BuildKeys)
+		})
+	})
+	if st.err != nil {
+		colexecop.Throw(st.err)
+	}
+	return st.table
+}
