@@ -1,16 +1,168 @@
 package main
 
 import (
-	"errors"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
 
+	"github.com/shoal-dev/shoal/dataframe"
+	"github.com/shoal-dev/shoal/tpch"
 	"github.com/spf13/cobra"
 )
 
-// newTPCHRunCommand is replaced by the runner's real command.
+// newTPCHRunCommand is `shoal tpch run`: it runs the TPC-H queries on a data
+// directory (.tbl or Parquet files), times them and checks their answers.
 func newTPCHRunCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "run",
-		Short: "Run the TPC-H queries (being built)",
-		RunE:  func(*cobra.Command, []string) error { return errors.New("tpch run is not built yet") },
+	var (
+		dataDir, answers, queries string
+		asJSON, stream, explain   bool
+		runs, warmup, parallelism int
+		memoryGB                  float64
+		spillDir                  string
+		show                      int
+	)
+	cmd := &cobra.Command{
+		Use:   "run --data DIR [--queries 1,5,18] [--answers DIR] [--json]",
+		Short: "Run the 22 TPC-H queries on a data directory and check their answers",
+		Long: `Run loads the TPC-H tables of --data (dbgen's <table>.tbl files, <table>.parquet
+or <table>/ directories of Parquet files) into memory once (the load is timed
+apart), then runs each query --warmup times untimed and --runs times timed and
+reports the median. With --stream the tables are not loaded: every query reads
+the files (projection and row-group pruning apply), which bounds memory for
+large scale factors. With --answers DIR each result is compared with DIR/qN.out.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dataDir == "" {
+				return fmt.Errorf("--data is required")
+			}
+			qs, err := tpch.ParseQueries(queries)
+			if err != nil {
+				return err
+			}
+			var opts []dataframe.CollectOption
+			if parallelism > 0 {
+				opts = append(opts, dataframe.WithParallelism(parallelism))
+			}
+			if memoryGB > 0 {
+				opts = append(opts, dataframe.WithMemoryBudget(int64(memoryGB*(1<<30))))
+			}
+			if spillDir != "" {
+				opts = append(opts, dataframe.WithSpillDir(spillDir))
+			}
+			ctx := cmd.Context()
+			db, err := tpch.Open(ctx, dataDir, tpch.LoadOptions{InMemory: !stream, Collect: opts})
+			if err != nil {
+				return err
+			}
+			if explain {
+				for _, q := range orAll(qs) {
+					df, err := tpch.Query(db, q)
+					if err != nil {
+						return err
+					}
+					text, err := df.Explain(opts...)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "-- Q%d\n%s\n", q, text)
+				}
+				return nil
+			}
+			rep, err := tpch.Run(ctx, db, tpch.RunOptions{Queries: qs, AnswersDir: answers, Runs: runs, Warmup: warmup, Collect: opts})
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else {
+				printReport(out, rep, answers != "", show)
+			}
+			for _, q := range rep.Queries {
+				if q.Error != "" || (q.Correct != nil && !*q.Correct) {
+					return fmt.Errorf("%d of %d queries failed", countFailed(rep), len(rep.Queries))
+				}
+			}
+			return nil
+		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&dataDir, "data", "", "directory with the TPC-H tables (.tbl or Parquet)")
+	f.StringVar(&queries, "queries", "", "queries to run, e.g. 1,5,18 or 1-22 (default all)")
+	f.StringVar(&answers, "answers", "", "directory of qN.out answer files to check against")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object instead of a table")
+	f.BoolVar(&stream, "stream", false, "read the files in every query instead of loading the tables into memory")
+	f.BoolVar(&explain, "explain", false, "print the plans instead of running the queries")
+	f.IntVar(&runs, "runs", 1, "timed runs per query (the median is reported)")
+	f.IntVar(&warmup, "warmup", 0, "untimed runs per query before the timed ones")
+	f.IntVar(&parallelism, "parallelism", 0, "partitions run at once (default: all cores)")
+	f.Float64Var(&memoryGB, "memory-gb", 0, "memory budget of operator state in GiB before spilling (default 8)")
+	f.StringVar(&spillDir, "spill-dir", "", "directory for spill files (default: the system temp dir)")
+	f.IntVar(&show, "show", 0, "print the first N rows of each result")
+	return cmd
+}
+
+func orAll(qs []int) []int {
+	if len(qs) > 0 {
+		return qs
+	}
+	for i := 1; i <= tpch.NumQueries; i++ {
+		qs = append(qs, i)
+	}
+	return qs
+}
+
+func countFailed(rep *tpch.Report) int {
+	n := 0
+	for _, q := range rep.Queries {
+		if q.Error != "" || (q.Correct != nil && !*q.Correct) {
+			n++
+		}
+	}
+	return n
+}
+
+func printReport(w io.Writer, rep *tpch.Report, checked bool, show int) {
+	if rep.LoadSeconds > 0 {
+		fmt.Fprintf(w, "SF %g, tables loaded in %.2f s\n", rep.SF, rep.LoadSeconds)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "query\tseconds\trows\tcheck\t")
+	for _, q := range rep.Queries {
+		check := "-"
+		switch {
+		case q.Error != "":
+			check = "ERROR"
+		case q.Correct != nil && *q.Correct:
+			check = "ok"
+		case q.Correct != nil:
+			check = "WRONG"
+		}
+		fmt.Fprintf(tw, "Q%d\t%.3f\t%d\t%s\t\n", q.Query, q.Seconds, q.Rows, check)
+	}
+	tw.Flush()
+	for _, q := range rep.Queries {
+		if q.Error != "" {
+			fmt.Fprintf(w, "Q%d: %s\n", q.Query, q.Error)
+		}
+		for _, p := range q.Problems {
+			fmt.Fprintf(w, "Q%d: %s\n", q.Query, p)
+		}
+		if show > 0 && q.Result != nil {
+			lines := strings.SplitN(q.Result.String(), "\n", show+2)
+			fmt.Fprintf(w, "Q%d:\n  %s\n", q.Query, strings.Join(lines[:min(len(lines), show+1)], "\n  "))
+		}
+	}
+	fmt.Fprintf(w, "total %.3f s", rep.TotalSeconds)
+	if checked {
+		fmt.Fprintf(w, ", %d/%d correct", rep.Correct, len(rep.Queries))
+	}
+	fmt.Fprintln(w)
+	_ = os.Stdout
 }

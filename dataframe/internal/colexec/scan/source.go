@@ -77,6 +77,9 @@ func NewMemTable(s types.Schema, chunks []*coldata.Batch) *MemTable {
 		}
 		if c.Sel != nil {
 			c = coldata.Compact(c)
+		} else {
+			// Own the batch header: DictEncode replaces vecs.
+			c = &coldata.Batch{N: c.N, Vecs: append([]*coldata.Vec(nil), c.Vecs...)}
 		}
 		t.chunks = append(t.chunks, c)
 		t.rows += int64(c.N)

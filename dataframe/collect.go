@@ -1,0 +1,285 @@
+package dataframe
+
+import (
+	"container/list"
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/colexecop"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/eval"
+	"github.com/shoal-dev/shoal/dataframe/internal/expr"
+	"github.com/shoal-dev/shoal/dataframe/internal/optimize"
+	"github.com/shoal-dev/shoal/dataframe/internal/physical"
+	"github.com/shoal-dev/shoal/dataframe/internal/plan"
+	"github.com/shoal-dev/shoal/dataframe/internal/runner"
+	"github.com/shoal-dev/shoal/dataframe/internal/types"
+)
+
+// DefaultMemoryBudget bounds the state of hash aggregates, hash join builds and
+// sorts of one query (spilling to disk past it): 8 GiB, a third of the 24 GiB
+// machines Shoal is developed on.
+const DefaultMemoryBudget = 8 << 30
+
+// DefaultBroadcastRows is the estimated build-side size above which joins are
+// planned as partitioned (shuffled) joins rather than broadcast ones.
+const DefaultBroadcastRows = 8_000_000
+
+// CollectOption configures execution.
+type CollectOption func(*config)
+
+type config struct {
+	parallelism   int
+	batchSize     int
+	budget        int64
+	spillDir      string
+	onSpill       func(string)
+	cache         *Cache
+	broadcastRows int64
+	noOptimize    bool
+}
+
+func newConfig(opts []CollectOption) *config {
+	c := &config{parallelism: runtime.GOMAXPROCS(0), batchSize: coldata.DefaultBatchSize,
+		budget: DefaultMemoryBudget, broadcastRows: DefaultBroadcastRows}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// WithParallelism sets how many partitions run at once (default GOMAXPROCS).
+func WithParallelism(n int) CollectOption { return func(c *config) { c.parallelism = max(1, n) } }
+
+// WithBatchSize sets the target number of rows per batch.
+func WithBatchSize(n int) CollectOption { return func(c *config) { c.batchSize = max(1, n) } }
+
+// WithMemoryBudget bounds operator state in bytes; operators spill past it.
+func WithMemoryBudget(bytes int64) CollectOption { return func(c *config) { c.budget = bytes } }
+
+// WithSpillDir sets the directory for spill files (default the system temp dir).
+func WithSpillDir(dir string) CollectOption { return func(c *config) { c.spillDir = dir } }
+
+// OnSpill registers a function told about each operator that spills.
+func OnSpill(f func(operator string)) CollectOption { return func(c *config) { c.onSpill = f } }
+
+// WithCache looks results up in (and stores them into) c, keyed by the plan's token.
+func WithCache(cache *Cache) CollectOption { return func(c *config) { c.cache = cache } }
+
+// WithBroadcastRows sets the build-side size above which joins are partitioned.
+func WithBroadcastRows(n int64) CollectOption { return func(c *config) { c.broadcastRows = n } }
+
+// WithoutOptimizer runs the plan as written (for tests and comparisons).
+func WithoutOptimizer() CollectOption { return func(c *config) { c.noOptimize = true } }
+
+func (c *config) plan(n plan.Node) (plan.Node, *physical.Plan, error) {
+	opt := n
+	if !c.noOptimize {
+		opt = optimize.Optimize(n)
+	}
+	phys, err := physical.Build(opt, physical.Options{Partitions: c.parallelism, BroadcastRows: c.broadcastRows})
+	if err != nil {
+		return nil, nil, err
+	}
+	return opt, phys, nil
+}
+
+// Collect runs the query and returns its result.
+func (df *DataFrame) Collect(ctx context.Context, opts ...CollectOption) (*Result, error) {
+	if df.err != nil {
+		return nil, df.err
+	}
+	cfg := newConfig(opts)
+	var token string
+	if cfg.cache != nil {
+		token = plan.Token(df.node)
+		if r := cfg.cache.get(token); r != nil {
+			return r, nil
+		}
+	}
+	var res *Result
+	err := colexecop.Catch(func() {
+		_, phys, err := cfg.plan(df.node)
+		if err != nil {
+			colexecop.Throw(err)
+		}
+		batches, err := runner.Run(ctx, phys, runner.Options{Parallelism: cfg.parallelism, BatchSize: cfg.batchSize,
+			MemoryBudget: cfg.budget, SpillDir: cfg.spillDir, OnSpill: cfg.onSpill})
+		if err != nil {
+			colexecop.Throw(err)
+		}
+		res = &Result{schema: df.node.Schema(), batches: batches}
+		for _, b := range batches {
+			res.rows += b.Len()
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.cache != nil {
+		cfg.cache.put(token, res)
+	}
+	return res, nil
+}
+
+// Result is a collected query result. It is immutable.
+type Result struct {
+	schema  Schema
+	batches []*coldata.Batch
+	rows    int
+	once    sync.Once
+	flat    *coldata.Batch
+}
+
+// Schema returns the result's columns.
+func (r *Result) Schema() Schema { return r.schema }
+
+// NumRows is the number of rows.
+func (r *Result) NumRows() int { return r.rows }
+
+func (r *Result) concat() *coldata.Batch {
+	r.once.Do(func() { r.flat = coldata.Concat(r.schema, r.batches) })
+	return r.flat
+}
+
+// Value returns the cell at row i, column j.
+func (r *Result) Value(i, j int) Value {
+	return eval.ValueAt(r.concat().Vecs[j], i)
+}
+
+// Row returns row i.
+func (r *Result) Row(i int) []Value {
+	out := make([]Value, len(r.schema))
+	for j := range out {
+		out[j] = r.Value(i, j)
+	}
+	return out
+}
+
+// Records converts the result to Arrow record batches (the caller releases them).
+func (r *Result) Records(mem memory.Allocator) []arrow.RecordBatch {
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	out := make([]arrow.RecordBatch, 0, len(r.batches))
+	for _, b := range r.batches {
+		out = append(out, coldata.ToRecord(mem, r.schema, b))
+	}
+	return out
+}
+
+// FormatValue prints a value the way SQL engines print it: decimals with their
+// scale, dates as YYYY-MM-DD, floats in shortest form, NULL for nulls.
+func FormatValue(v Value) string {
+	if v.Null {
+		return "NULL"
+	}
+	switch v.T.ID {
+	case types.Decimal:
+		return expr.FormatDecimal(v.I, v.T.Scale)
+	case types.Date:
+		return expr.FormatDate(int32(v.I))
+	case types.String:
+		return v.S
+	case types.Float64:
+		return fmt.Sprint(v.F)
+	case types.Bool:
+		return fmt.Sprint(v.B)
+	}
+	return fmt.Sprint(v.I)
+}
+
+// String prints the result as a '|'-separated table with a header line.
+func (r *Result) String() string {
+	var sb strings.Builder
+	sb.WriteString(strings.Join(r.schema.Names(), "|"))
+	sb.WriteByte('\n')
+	for i := 0; i < r.rows; i++ {
+		for j := range r.schema {
+			if j > 0 {
+				sb.WriteByte('|')
+			}
+			sb.WriteString(FormatValue(r.Value(i, j)))
+		}
+		sb.WriteByte('\n')
+	}
+	return sb.String()
+}
+
+func (r *Result) bytes() int64 {
+	var n int64
+	for _, b := range r.batches {
+		n += b.Bytes()
+	}
+	return n
+}
+
+// Cache keeps query results by plan token. A token covers the plan and the
+// identity of its inputs (a file's path, size and mtime; an in-memory table's
+// unique id), so a changed input never hits an old entry. It is safe for
+// concurrent use and evicts least recently used results past its byte limit.
+type Cache struct {
+	mu           sync.Mutex
+	max          int64
+	bytes        int64
+	entries      map[string]*list.Element
+	lru          *list.List
+	hits, misses int64
+}
+
+type cacheEntry struct {
+	token string
+	res   *Result
+	size  int64
+}
+
+// NewCache returns a cache holding at most maxBytes of results.
+func NewCache(maxBytes int64) *Cache {
+	return &Cache{max: maxBytes, entries: map[string]*list.Element{}, lru: list.New()}
+}
+
+func (c *Cache) get(token string) *Result {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[token]; ok {
+		c.lru.MoveToFront(el)
+		c.hits++
+		return el.Value.(*cacheEntry).res
+	}
+	c.misses++
+	return nil
+}
+
+func (c *Cache) put(token string, r *Result) {
+	size := r.bytes()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if size > c.max {
+		return
+	}
+	if el, ok := c.entries[token]; ok {
+		c.lru.Remove(el)
+		c.bytes -= el.Value.(*cacheEntry).size
+	}
+	c.entries[token] = c.lru.PushFront(&cacheEntry{token: token, res: r, size: size})
+	c.bytes += size
+	for c.bytes > c.max {
+		el := c.lru.Back()
+		e := el.Value.(*cacheEntry)
+		c.lru.Remove(el)
+		delete(c.entries, e.token)
+		c.bytes -= e.size
+	}
+}
+
+// Stats returns the number of cache hits and misses so far.
+func (c *Cache) Stats() (hits, misses int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hits, c.misses
+}

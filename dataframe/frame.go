@@ -1,0 +1,531 @@
+package dataframe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/colexecop"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/hashjoin"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/scan"
+	"github.com/shoal-dev/shoal/dataframe/internal/expr"
+	"github.com/shoal-dev/shoal/dataframe/internal/plan"
+	"github.com/shoal-dev/shoal/dataframe/internal/types"
+)
+
+// ErrTypeMismatch is wrapped by errors about expressions whose operand types do not fit.
+var ErrTypeMismatch = expr.ErrTypeMismatch
+
+// ColumnNotFoundError reports a reference to a column the input does not have.
+type ColumnNotFoundError = types.ColumnNotFoundError
+
+// DataFrame is a lazy query: building one only records a logical plan and
+// checks it; Collect runs it. DataFrames are immutable and safe to share.
+type DataFrame struct {
+	node plan.Node
+	err  error
+}
+
+func errFrame(err error) *DataFrame { return &DataFrame{err: err} }
+
+func newFrame(n plan.Node) *DataFrame { return &DataFrame{node: n} }
+
+func sourceFrame(s scan.Source) *DataFrame {
+	cols := make([]int, len(s.Schema()))
+	for i := range cols {
+		cols[i] = i
+	}
+	return newFrame(&plan.Scan{Source: s, Columns: cols})
+}
+
+// Err returns the first error met while building the frame.
+func (df *DataFrame) Err() error { return df.err }
+
+// Schema returns the frame's output schema.
+func (df *DataFrame) Schema() (Schema, error) {
+	if df.err != nil {
+		return nil, df.err
+	}
+	return df.node.Schema(), nil
+}
+
+// ReadParquet reads a Parquet file, a directory of *.parquet files, or a glob.
+func ReadParquet(path string) *DataFrame {
+	s, err := scan.NewParquet(path)
+	if err != nil {
+		return errFrame(err)
+	}
+	return sourceFrame(s)
+}
+
+// CSVOption configures ReadCSV.
+type CSVOption func(*scan.CSVOptions)
+
+// Delimiter sets the field separator (default ',').
+func Delimiter(c byte) CSVOption { return func(o *scan.CSVOptions) { o.Delimiter = c } }
+
+// Header says the first line holds column names and is skipped.
+func Header(h bool) CSVOption { return func(o *scan.CSVOptions) { o.Header = h } }
+
+// NullString sets the text read as null.
+func NullString(s string) CSVOption { return func(o *scan.CSVOptions) { o.NullString = s } }
+
+// ReadCSV reads a delimited text file with the given schema. A delimiter at the
+// end of a line (as in TPC-H's .tbl files) is accepted.
+func ReadCSV(path string, schema Schema, opts ...CSVOption) *DataFrame {
+	var o scan.CSVOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	if err := checkSchema(schema); err != nil {
+		return errFrame(fmt.Errorf("reading CSV %s: %w", path, err))
+	}
+	s, err := scan.NewCSV(path, schema, o)
+	if err != nil {
+		return errFrame(err)
+	}
+	return sourceFrame(s)
+}
+
+func checkSchema(s Schema) error {
+	seen := map[string]bool{}
+	for _, f := range s {
+		if f.Type.ID == types.Invalid {
+			return fmt.Errorf("column %q has no type", f.Name)
+		}
+		if seen[f.Name] {
+			return fmt.Errorf("column %q appears twice", f.Name)
+		}
+		seen[f.Name] = true
+	}
+	return nil
+}
+
+// FromArrow makes an in-memory frame from Arrow record batches (copied).
+func FromArrow(records ...arrow.RecordBatch) *DataFrame {
+	if len(records) == 0 {
+		return errFrame(errors.New("FromArrow needs at least one record batch (for the schema)"))
+	}
+	as := records[0].Schema()
+	s := make(Schema, as.NumFields())
+	for i, f := range as.Fields() {
+		t, err := types.FromArrow(f.Type)
+		if err != nil {
+			return errFrame(fmt.Errorf("FromArrow: column %q: %w", f.Name, err))
+		}
+		s[i] = Field{Name: f.Name, Type: t, Nullable: f.Nullable}
+	}
+	if err := checkSchema(s); err != nil {
+		return errFrame(fmt.Errorf("FromArrow: %w", err))
+	}
+	var chunks []*coldata.Batch
+	for k, r := range records {
+		if !r.Schema().Equal(as) {
+			return errFrame(fmt.Errorf("FromArrow: record %d has schema %s, want %s", k, r.Schema(), as))
+		}
+		b, err := coldata.FromRecord(s, r)
+		if err != nil {
+			return errFrame(fmt.Errorf("FromArrow: %w", err))
+		}
+		chunks = append(chunks, coldata.Compact(b))
+	}
+	t := scan.NewMemTable(s, chunks)
+	t.DictEncode()
+	return sourceFrame(t)
+}
+
+func (df *DataFrame) resolve(e Expr, s Schema) (*expr.Expr, error) {
+	if e.err != nil {
+		return nil, e.err
+	}
+	if e.e == nil {
+		return nil, errors.New("empty expression")
+	}
+	r, err := expr.Resolve(e.e, s)
+	if err != nil {
+		return nil, err
+	}
+	var aggErr error
+	expr.Walk(r, func(x *expr.Expr) bool {
+		if x.Op.IsAgg() && aggErr == nil {
+			aggErr = fmt.Errorf("aggregate %s is only allowed in GroupBy(...).Agg(...)", x)
+		}
+		return aggErr == nil
+	})
+	return r, aggErr
+}
+
+// Select computes one output column per expression.
+func (df *DataFrame) Select(exprs ...Expr) *DataFrame {
+	if df.err != nil {
+		return df
+	}
+	s := df.node.Schema()
+	out := make([]*expr.Expr, len(exprs))
+	for i, e := range exprs {
+		r, err := df.resolve(e, s)
+		if err != nil {
+			return errFrame(fmt.Errorf("Select: %w", err))
+		}
+		out[i] = r
+	}
+	if err := uniqueNames(out); err != nil {
+		return errFrame(fmt.Errorf("Select: %w", err))
+	}
+	return newFrame(&plan.Project{Input: df.node, Exprs: out})
+}
+
+func uniqueNames(es []*expr.Expr) error {
+	seen := map[string]bool{}
+	for _, e := range es {
+		n := e.OutputName()
+		if seen[n] {
+			return fmt.Errorf("output column %q appears twice; name one with As", n)
+		}
+		seen[n] = true
+	}
+	return nil
+}
+
+// Filter keeps the rows for which pred is true.
+func (df *DataFrame) Filter(pred Expr) *DataFrame {
+	if df.err != nil {
+		return df
+	}
+	r, err := df.resolve(pred, df.node.Schema())
+	if err != nil {
+		return errFrame(fmt.Errorf("Filter: %w", err))
+	}
+	if r.T.ID != types.Bool {
+		return errFrame(fmt.Errorf("Filter: %w: predicate %s is %s, not bool", ErrTypeMismatch, r, r.T))
+	}
+	return newFrame(&plan.Filter{Input: df.node, Pred: r})
+}
+
+// Where is Filter.
+func (df *DataFrame) Where(pred Expr) *DataFrame { return df.Filter(pred) }
+
+// WithColumn adds (or replaces) column name computed by e.
+func (df *DataFrame) WithColumn(name string, e Expr) *DataFrame {
+	if df.err != nil {
+		return df
+	}
+	s := df.node.Schema()
+	var exprs []Expr
+	replaced := false
+	for _, f := range s {
+		if f.Name == name {
+			exprs = append(exprs, e.As(name))
+			replaced = true
+		} else {
+			exprs = append(exprs, Col(f.Name))
+		}
+	}
+	if !replaced {
+		exprs = append(exprs, e.As(name))
+	}
+	return df.Select(exprs...)
+}
+
+// Rename renames columns (old name → new name).
+func (df *DataFrame) Rename(names map[string]string) *DataFrame {
+	if df.err != nil {
+		return df
+	}
+	var exprs []Expr
+	for old := range names {
+		if df.node.Schema().Index(old) < 0 {
+			return errFrame(fmt.Errorf("Rename: %w", &types.ColumnNotFoundError{Name: old, Available: df.node.Schema().Names()}))
+		}
+	}
+	for _, f := range df.node.Schema() {
+		if n, ok := names[f.Name]; ok {
+			exprs = append(exprs, Col(f.Name).As(n))
+		} else {
+			exprs = append(exprs, Col(f.Name))
+		}
+	}
+	return df.Select(exprs...)
+}
+
+// Limit keeps the first n rows.
+func (df *DataFrame) Limit(n int64) *DataFrame {
+	if df.err != nil {
+		return df
+	}
+	if n < 0 {
+		return errFrame(fmt.Errorf("Limit: negative count %d", n))
+	}
+	return newFrame(&plan.Limit{Input: df.node, N: n})
+}
+
+// Sort orders the rows by keys (stable).
+func (df *DataFrame) Sort(keys ...SortKey) *DataFrame {
+	if df.err != nil {
+		return df
+	}
+	s := df.node.Schema()
+	ks := make([]plan.SortKey, len(keys))
+	for i, k := range keys {
+		r, err := df.resolve(k.e, s)
+		if err != nil {
+			return errFrame(fmt.Errorf("Sort: %w", err))
+		}
+		ks[i] = plan.SortKey{Expr: r, Desc: k.desc, NullsFirst: k.nullsFirst}
+	}
+	return newFrame(&plan.Sort{Input: df.node, Keys: ks})
+}
+
+// TopK keeps the first n rows in key order.
+func (df *DataFrame) TopK(n int64, keys ...SortKey) *DataFrame { return df.Sort(keys...).Limit(n) }
+
+// Distinct keeps one row per distinct combination of all columns.
+func (df *DataFrame) Distinct() *DataFrame {
+	if df.err != nil {
+		return df
+	}
+	var keys []Expr
+	for _, f := range df.node.Schema() {
+		keys = append(keys, Col(f.Name))
+	}
+	return df.GroupBy(keys...).Agg()
+}
+
+// GroupedFrame is a frame grouped by keys, waiting for its aggregates.
+type GroupedFrame struct {
+	df   *DataFrame
+	keys []Expr
+}
+
+// GroupBy groups rows by key expressions.
+func (df *DataFrame) GroupBy(keys ...Expr) *GroupedFrame { return &GroupedFrame{df: df, keys: keys} }
+
+// Agg computes aggregates per group. Each expression may combine aggregates
+// (Sum(x).Div(Sum(y))) and group keys; the output has the keys, then these.
+func (g *GroupedFrame) Agg(aggs ...Expr) *DataFrame {
+	df := g.df
+	if df.err != nil {
+		return df
+	}
+	in := df.node.Schema()
+	keys := make([]*expr.Expr, len(g.keys))
+	for i, k := range g.keys {
+		r, err := df.resolve(k, in)
+		if err != nil {
+			return errFrame(fmt.Errorf("GroupBy: %w", err))
+		}
+		keys[i] = r
+	}
+	var calls []*expr.Expr
+	callName := map[string]string{}
+	var outs []*expr.Expr
+	for _, a := range aggs {
+		if a.err != nil {
+			return errFrame(fmt.Errorf("Agg: %w", a.err))
+		}
+		name := a.e.OutputName()
+		var err error
+		// Replace each aggregate call by a reference to a hidden column.
+		rewritten := expr.Rewrite(a.e, func(x *expr.Expr) *expr.Expr {
+			if !x.Op.IsAgg() || err != nil {
+				return x
+			}
+			for _, arg := range x.Args {
+				expr.Walk(arg, func(y *expr.Expr) bool {
+					if y.Op.IsAgg() {
+						err = fmt.Errorf("nested aggregate %s", y)
+					}
+					return err == nil
+				})
+			}
+			r, rerr := expr.Resolve(x, in)
+			if rerr != nil {
+				err = rerr
+				return x
+			}
+			canon := r.String()
+			hidden, ok := callName[canon]
+			if !ok {
+				hidden = fmt.Sprintf("__agg%d", len(calls))
+				callName[canon] = hidden
+				calls = append(calls, expr.Alias(r, hidden))
+				calls[len(calls)-1].T, calls[len(calls)-1].Nullable = r.T, r.Nullable
+			}
+			return expr.Col(hidden)
+		})
+		if err != nil {
+			return errFrame(fmt.Errorf("Agg: %w", err))
+		}
+		if rewritten.Op != expr.OpAlias {
+			rewritten = expr.Alias(rewritten, name)
+		}
+		outs = append(outs, rewritten)
+	}
+	for i := range calls {
+		r, err := expr.Resolve(calls[i], in)
+		if err != nil {
+			return errFrame(fmt.Errorf("Agg: %w", err))
+		}
+		calls[i] = r
+	}
+	agg := &plan.Aggregate{Input: df.node, Keys: keys, Aggs: calls}
+	as := agg.Schema()
+	var final []*expr.Expr
+	for _, k := range keys {
+		c, _ := expr.Resolve(expr.Col(k.OutputName()), as)
+		final = append(final, c)
+	}
+	for _, o := range outs {
+		r, err := expr.Resolve(o, as)
+		if err != nil {
+			return errFrame(fmt.Errorf("Agg: %s: %w (outside aggregates only group keys may be used)", o, err))
+		}
+		final = append(final, r)
+	}
+	if err := uniqueNames(final); err != nil {
+		return errFrame(fmt.Errorf("Agg: %w", err))
+	}
+	return newFrame(&plan.Project{Input: agg, Exprs: final})
+}
+
+// JoinType selects a join's semantics.
+type JoinType = hashjoin.Type
+
+// Join types. Semi and Anti keep the left rows that have (have no) match and
+// output only the left columns; they implement EXISTS / IN and NOT EXISTS.
+const (
+	Inner     = hashjoin.Inner
+	LeftOuter = hashjoin.Left
+	Semi      = hashjoin.Semi
+	Anti      = hashjoin.Anti
+)
+
+// JoinOn is a join condition: equal keys, and optionally a predicate over both sides.
+type JoinOn struct {
+	left, right []Expr
+	where       *Expr
+	err         error
+}
+
+// On joins on equal columns, given as pairs: On("l_orderkey", "o_orderkey", ...).
+func On(pairs ...string) JoinOn {
+	if len(pairs) == 0 || len(pairs)%2 != 0 {
+		return JoinOn{err: fmt.Errorf("On needs (left, right) column pairs, got %d names", len(pairs))}
+	}
+	var j JoinOn
+	for i := 0; i < len(pairs); i += 2 {
+		j.left = append(j.left, Col(pairs[i]))
+		j.right = append(j.right, Col(pairs[i+1]))
+	}
+	return j
+}
+
+// OnExprs joins on equal key expressions (left[i] = right[i]).
+func OnExprs(left, right []Expr) JoinOn {
+	if len(left) != len(right) {
+		return JoinOn{err: fmt.Errorf("OnExprs: %d left keys but %d right keys", len(left), len(right))}
+	}
+	return JoinOn{left: left, right: right}
+}
+
+// Where adds a predicate over both sides that matching pairs must satisfy.
+func (j JoinOn) Where(pred Expr) JoinOn { j.where = &pred; return j }
+
+// Join joins df (left) with right. Inner and left joins output the left
+// columns then the right ones; column names must not clash (use Rename).
+func (df *DataFrame) Join(right *DataFrame, how JoinType, on JoinOn) *DataFrame {
+	if df.err != nil {
+		return df
+	}
+	if right.err != nil {
+		return right
+	}
+	if on.err != nil {
+		return errFrame(fmt.Errorf("Join: %w", on.err))
+	}
+	ls, rs := df.node.Schema(), right.node.Schema()
+	for _, f := range rs {
+		if ls.Index(f.Name) >= 0 {
+			return errFrame(fmt.Errorf("Join: column %q is on both sides; rename one side first", f.Name))
+		}
+	}
+	j := &plan.Join{Left: df.node, Right: right.node, Type: how}
+	for i := range on.left {
+		l, err := df.resolve(on.left[i], ls)
+		if err != nil {
+			return errFrame(fmt.Errorf("Join: left key: %w", err))
+		}
+		r, err := df.resolve(on.right[i], rs)
+		if err != nil {
+			return errFrame(fmt.Errorf("Join: right key: %w", err))
+		}
+		eq, err := expr.Resolve(expr.Call(expr.OpEq, l, r), append(append(Schema{}, ls...), rs...))
+		if err != nil {
+			return errFrame(fmt.Errorf("Join: key %s = %s: %w", l, r, err))
+		}
+		j.LeftKeys = append(j.LeftKeys, eq.Args[0])
+		j.RightKeys = append(j.RightKeys, eq.Args[1])
+	}
+	if on.where != nil {
+		w, err := df.resolve(*on.where, append(append(Schema{}, ls...), rs...))
+		if err != nil {
+			return errFrame(fmt.Errorf("Join: condition: %w", err))
+		}
+		if w.T.ID != types.Bool {
+			return errFrame(fmt.Errorf("Join: %w: condition %s is %s, not bool", ErrTypeMismatch, w, w.T))
+		}
+		j.Residual = w
+	}
+	if len(j.LeftKeys) == 0 {
+		return errFrame(errors.New("Join: needs at least one pair of equal keys"))
+	}
+	return newFrame(j)
+}
+
+// Explain describes the optimized logical plan and the physical stages.
+func (df *DataFrame) Explain(opts ...CollectOption) (string, error) {
+	if df.err != nil {
+		return "", df.err
+	}
+	cfg := newConfig(opts)
+	var out string
+	err := colexecop.Catch(func() {
+		opt, phys, err := cfg.plan(df.node)
+		if err != nil {
+			colexecop.Throw(err)
+		}
+		var sb strings.Builder
+		sb.WriteString("== logical plan ==\n")
+		sb.WriteString(plan.Explain(df.node))
+		sb.WriteString("== optimized ==\n")
+		sb.WriteString(plan.Explain(opt))
+		sb.WriteString("== stages ==\n")
+		sb.WriteString(phys.Explain())
+		out = sb.String()
+	})
+	return out, err
+}
+
+// Token is the deterministic hash of the frame's plan, including the identity
+// of every input (file path, size and modification time; in-memory table id).
+func (df *DataFrame) Token() (string, error) {
+	if df.err != nil {
+		return "", df.err
+	}
+	return plan.Token(df.node), nil
+}
+
+// Materialize runs the frame and returns a frame over the result held in memory
+// (dictionary-encoding low-cardinality strings), for reuse by several queries.
+func (df *DataFrame) Materialize(ctx context.Context, opts ...CollectOption) (*DataFrame, error) {
+	res, err := df.Collect(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	t := scan.NewMemTable(res.schema, res.batches)
+	t.DictEncode()
+	return sourceFrame(t), nil
+}
