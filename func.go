@@ -1,0 +1,312 @@
+package shoal
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"reflect"
+
+	"github.com/shoal-dev/shoal/internal/codec"
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/registry"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+	"github.com/shoal-dev/shoal/internal/scheduler"
+)
+
+// Func is a registered remote function whose result has type R. Create one
+// at package level with Func0 ... Func4 so that the driver and every executor
+// register it; call it with Remote.
+type Func[R any] struct {
+	entry *registry.Entry
+	opts  callOptions
+}
+
+// Name is the name the function was registered under.
+func (f *Func[R]) Name() string { return f.entry.Name }
+
+func register[R any](name string, params []reflect.Type, invoke registry.Invoker) *Func[R] {
+	e := &registry.Entry{Name: name, Params: params, Result: reflect.TypeFor[R](), Invoke: invoke}
+	registry.Register(e)
+	return &Func[R]{entry: e, opts: defaultCallOptions()}
+}
+
+func decodeArg[T any](args [][]byte, i int) (T, error) {
+	v, err := codec.DecodeAs[T](args[i])
+	if err != nil {
+		return v, &registry.ArgError{Index: i, Want: reflect.TypeFor[T](), Err: err}
+	}
+	return v, nil
+}
+
+// Func0 registers a remote function with no arguments.
+func Func0[R any](name string, fn func(context.Context) (R, error)) *Func[R] {
+	return register[R](name, nil, func(ctx context.Context, _ [][]byte) (any, error) { return fn(ctx) })
+}
+
+// Func1 registers a remote function of one argument.
+func Func1[A, R any](name string, fn func(context.Context, A) (R, error)) *Func[R] {
+	return register[R](name, []reflect.Type{reflect.TypeFor[A]()}, func(ctx context.Context, args [][]byte) (any, error) {
+		a, err := decodeArg[A](args, 0)
+		if err != nil {
+			return nil, err
+		}
+		return fn(ctx, a)
+	})
+}
+
+// Func2 registers a remote function of two arguments.
+func Func2[A, B, R any](name string, fn func(context.Context, A, B) (R, error)) *Func[R] {
+	return register[R](name, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B]()}, func(ctx context.Context, args [][]byte) (any, error) {
+		a, err := decodeArg[A](args, 0)
+		if err != nil {
+			return nil, err
+		}
+		b, err := decodeArg[B](args, 1)
+		if err != nil {
+			return nil, err
+		}
+		return fn(ctx, a, b)
+	})
+}
+
+// Func3 registers a remote function of three arguments.
+func Func3[A, B, C, R any](name string, fn func(context.Context, A, B, C) (R, error)) *Func[R] {
+	return register[R](name, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C]()}, func(ctx context.Context, args [][]byte) (any, error) {
+		a, err := decodeArg[A](args, 0)
+		if err != nil {
+			return nil, err
+		}
+		b, err := decodeArg[B](args, 1)
+		if err != nil {
+			return nil, err
+		}
+		c, err := decodeArg[C](args, 2)
+		if err != nil {
+			return nil, err
+		}
+		return fn(ctx, a, b, c)
+	})
+}
+
+// Func4 registers a remote function of four arguments.
+func Func4[A, B, C, D, R any](name string, fn func(context.Context, A, B, C, D) (R, error)) *Func[R] {
+	return register[R](name, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C](), reflect.TypeFor[D]()}, func(ctx context.Context, args [][]byte) (any, error) {
+		a, err := decodeArg[A](args, 0)
+		if err != nil {
+			return nil, err
+		}
+		b, err := decodeArg[B](args, 1)
+		if err != nil {
+			return nil, err
+		}
+		c, err := decodeArg[C](args, 2)
+		if err != nil {
+			return nil, err
+		}
+		d, err := decodeArg[D](args, 3)
+		if err != nil {
+			return nil, err
+		}
+		return fn(ctx, a, b, c, d)
+	})
+}
+
+// CallOption sets how one call (or every call of a Func, with With) runs.
+type CallOption func(*callOptions)
+
+type callOptions struct {
+	resources    Resources
+	maxRetries   int32
+	retryErrors  bool
+	strategy     pb.Strategy
+	affinity     string
+	affinitySoft bool
+}
+
+func defaultCallOptions() callOptions {
+	return callOptions{resources: Resources{CPU: 1}, maxRetries: 3}
+}
+
+// WithResources sets what a task needs (default: 1 CPU).
+func WithResources(r Resources) CallOption { return func(o *callOptions) { o.resources = r } }
+
+// WithMaxRetries sets how many times a task is retried after a system
+// failure such as its node dying (default 3; -1 retries forever).
+func WithMaxRetries(n int) CallOption { return func(o *callOptions) { o.maxRetries = int32(n) } }
+
+// WithRetryOnError also retries a task whose function returned an error or
+// panicked, within the same MaxRetries.
+func WithRetryOnError() CallOption { return func(o *callOptions) { o.retryErrors = true } }
+
+// WithSpread places tasks on the least busy nodes, ignoring data locality.
+func WithSpread() CallOption {
+	return func(o *callOptions) { o.strategy = pb.Strategy_STRATEGY_SPREAD }
+}
+
+// WithPack fills the busiest node that fits before using others.
+func WithPack() CallOption { return func(o *callOptions) { o.strategy = pb.Strategy_STRATEGY_PACK } }
+
+// WithNodeAffinity runs the task on the node with the given ID (from
+// ClusterStatus). If soft, it may run elsewhere when that node is gone;
+// otherwise the task fails then.
+func WithNodeAffinity(nodeID string, soft bool) CallOption {
+	return func(o *callOptions) { o.affinity, o.affinitySoft = nodeID, soft }
+}
+
+// With returns a copy of f whose calls use opts.
+func (f *Func[R]) With(opts ...CallOption) *Func[R] {
+	g := *f
+	if g.opts.resources.Custom != nil {
+		g.opts.resources.Custom = copyMap(g.opts.resources.Custom)
+	}
+	for _, o := range opts {
+		o(&g.opts)
+	}
+	return &g
+}
+
+func copyMap(m map[string]float64) map[string]float64 {
+	out := make(map[string]float64, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// Remote calls f on the cluster with args and returns the future of its
+// result at once. Each argument is a value of the parameter's type (numbers
+// convert when no precision is lost) or a *Future whose value has that type;
+// a future argument is passed without fetching it here, and the task starts
+// once it is ready. Errors, including bad arguments, are reported by the
+// future's Get. If ctx is cancelled before the task finishes, the task is
+// cancelled.
+func (f *Func[R]) Remote(ctx context.Context, args ...any) *Future[R] {
+	c, err := clientFrom(ctx)
+	if err != nil {
+		return failedFuture[R](err)
+	}
+	spec, release, err := f.spec(ctx, args)
+	if err != nil {
+		return &Future[R]{ref: c.Failed(fmt.Errorf("%w: calling %q: %v", ErrBadArgument, f.entry.Name, err)), c: c}
+	}
+	ref := c.Submit(spec)
+	for _, r := range release {
+		r()
+	}
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, ref.Cancel)
+		go func() {
+			// Stop watching ctx once the task is done.
+			select {
+			case <-ref.Ready():
+				stop()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	return newFuture[R](c, ref)
+}
+
+func (f *Func[R]) spec(ctx context.Context, args []any) (*pb.TaskSpec, []func(), error) {
+	e := f.entry
+	if len(args) != len(e.Params) {
+		return nil, nil, fmt.Errorf("%s takes %d arguments, got %d", e.Signature(), len(e.Params), len(args))
+	}
+	res, err := f.opts.resources.internal()
+	if err != nil {
+		return nil, nil, err
+	}
+	spec := &pb.TaskSpec{
+		Function:       e.Name,
+		Args:           make([]*pb.Arg, len(args)),
+		MaxRetries:     f.opts.maxRetries,
+		RetryAppErrors: f.opts.retryErrors,
+		Strategy:       f.opts.strategy,
+	}
+	if res.CPU != scheduler.Unit || res.GPU != 0 || res.Memory != 0 || len(res.Custom) > 0 {
+		spec.Resources = &pb.Resources{Cpu: res.CPU, Gpu: res.GPU, Memory: res.Memory, Custom: res.Custom}
+	} else {
+		spec.Resources = oneCPU
+	}
+	if f.opts.affinity != "" {
+		id, err := ids.Parse(f.opts.affinity)
+		if err != nil {
+			return nil, nil, fmt.Errorf("node affinity: %w", err)
+		}
+		spec.AffinityNode, spec.AffinitySoft = id.Bytes(), f.opts.affinitySoft
+	}
+	c, _ := clientFrom(ctx)
+	var release []func()
+	for i, a := range args {
+		want := e.Params[i]
+		if fa, ok := a.(futureArg); ok {
+			if t := fa.elemType(); !t.AssignableTo(want) {
+				return nil, nil, fmt.Errorf("argument %d is a future of %s, want %s", i+1, t, want)
+			}
+			r := fa.clientRef()
+			if r == nil {
+				return nil, nil, fmt.Errorf("argument %d is a future that failed before it was sent", i+1)
+			}
+			if r.Released() {
+				return nil, nil, fmt.Errorf("argument %d is a released future", i+1)
+			}
+			spec.Args[i] = &pb.Arg{Object: r.ID.Bytes()}
+			continue
+		}
+		v, err := convertArg(a, want)
+		if err != nil {
+			return nil, nil, fmt.Errorf("argument %d: %w", i+1, err)
+		}
+		tag, payload, err := codec.Parts(v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("argument %d: %w", i+1, err)
+		}
+		if int64(1+len(payload)) > c.InlineLimit() {
+			// Large arguments go to the object store once, by reference.
+			ref, err := c.Put(ctx, tag, payload)
+			if err != nil {
+				return nil, nil, fmt.Errorf("argument %d: storing it: %w", i+1, err)
+			}
+			spec.Args[i] = &pb.Arg{Object: ref.ID.Bytes()}
+			release = append(release, ref.Release)
+			continue
+		}
+		enc := make([]byte, 0, 1+len(payload))
+		spec.Args[i] = &pb.Arg{Value: append(append(enc, byte(tag)), payload...)}
+	}
+	return spec, release, nil
+}
+
+var oneCPU = &pb.Resources{Cpu: scheduler.Unit}
+
+// convertArg returns a as a value of type want: as is when assignable, or
+// converted between numeric types when the value survives the round trip.
+func convertArg(a any, want reflect.Type) (any, error) {
+	if a == nil {
+		switch want.Kind() {
+		case reflect.Interface, reflect.Pointer, reflect.Slice, reflect.Map:
+			return reflect.Zero(want).Interface(), nil
+		}
+		return nil, fmt.Errorf("got nil, want %s", want)
+	}
+	t := reflect.TypeOf(a)
+	if t == want || t.AssignableTo(want) {
+		return a, nil
+	}
+	if isNumber(t.Kind()) && isNumber(want.Kind()) {
+		v := reflect.ValueOf(a)
+		c := v.Convert(want)
+		back := c.Convert(t)
+		if back.Equal(v) && !(isFloat(t.Kind()) && !isFloat(want.Kind()) && math.Trunc(v.Float()) != v.Float()) {
+			return c.Interface(), nil
+		}
+		return nil, fmt.Errorf("%v (%s) does not fit in %s", a, t, want)
+	}
+	return nil, fmt.Errorf("got %s, want %s", t, want)
+}
+
+func isNumber(k reflect.Kind) bool {
+	return k >= reflect.Int && k <= reflect.Float64
+}
+
+func isFloat(k reflect.Kind) bool { return k == reflect.Float32 || k == reflect.Float64 }

@@ -1,0 +1,224 @@
+package shoal
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/shoal-dev/shoal/internal/client"
+	"github.com/shoal-dev/shoal/internal/codec"
+)
+
+// Future is the result of a remote call or a Put: an object in the
+// cluster, of type T, that is (or will be) ready. Its identity is a unique
+// ID; two futures are the same only if they are the same object.
+type Future[T any] struct {
+	c   *client.Client
+	ref *client.Ref
+
+	mu      sync.Mutex
+	decoded bool
+	val     T
+	err     error
+}
+
+// futureArg is how Remote recognises a future among its arguments.
+type futureArg interface {
+	clientRef() *client.Ref
+	elemType() reflect.Type
+}
+
+func (f *Future[T]) clientRef() *client.Ref { return f.ref }
+func (f *Future[T]) elemType() reflect.Type { return reflect.TypeFor[T]() }
+
+func newFuture[T any](c *client.Client, ref *client.Ref) *Future[T] {
+	f := &Future[T]{c: c, ref: ref}
+	// An unreachable future releases its object.
+	runtime.AddCleanup(f, func(r *client.Ref) { r.Release() }, ref)
+	return f
+}
+
+func failedFuture[T any](err error) *Future[T] {
+	return &Future[T]{decoded: true, err: err}
+}
+
+// ID is the future's unique identity.
+func (f *Future[T]) ID() string {
+	if f.ref == nil {
+		return ""
+	}
+	return f.ref.ID.String()
+}
+
+// Get waits for the value and returns it. A failed task returns a
+// *TaskError that says which task failed, where and why.
+func (f *Future[T]) Get(ctx context.Context) (T, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.decoded {
+		return f.val, f.err
+	}
+	data, err := f.c.Bytes(ctx, f.ref)
+	if err != nil {
+		var zero T
+		if ctx.Err() != nil && err == ctx.Err() {
+			return zero, err // not final: the value may come later
+		}
+		f.decoded, f.err = true, err
+		return zero, err
+	}
+	f.val, f.err = codec.DecodeAs[T](data)
+	if f.err != nil {
+		f.err = fmt.Errorf("decoding the value of future %s as %T: %w", f.ref.ID.Short(), f.val, f.err)
+	}
+	f.decoded = true
+	return f.val, f.err
+}
+
+// Done is closed when the value is ready (or failed).
+func (f *Future[T]) Done() <-chan struct{} {
+	if f.ref == nil {
+		return closedChan
+	}
+	return f.ref.Ready()
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// Ready reports whether the value is ready (or failed).
+func (f *Future[T]) Ready() bool {
+	select {
+	case <-f.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// Release gives up this future's reference to its object, so the cluster
+// can free it once no task needs it. Get fails after Release.
+func (f *Future[T]) Release() {
+	if f.ref != nil {
+		f.ref.Release()
+	}
+}
+
+// Cancel cancels the task that produces the value, if it has not finished:
+// its Get then fails with ErrCancelled.
+func (f *Future[T]) Cancel() {
+	if f.ref != nil {
+		f.ref.Cancel()
+	}
+}
+
+// Put stores v in the cluster and returns its future, for passing the same
+// value to many tasks without sending it again.
+func Put[T any](ctx context.Context, v T) (*Future[T], error) {
+	c, err := clientFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tag, payload, err := codec.Parts(v)
+	if err != nil {
+		return nil, fmt.Errorf("shoal: Put: %w", err)
+	}
+	ref, err := c.Put(ctx, tag, payload)
+	if err != nil {
+		return nil, fmt.Errorf("shoal: Put: %w", err)
+	}
+	return newFuture[T](c, ref), nil
+}
+
+// GetAll waits for every future and returns their values in order. It
+// stops at the first failure, whose error names the future's position.
+func GetAll[T any](ctx context.Context, futs []*Future[T]) ([]T, error) {
+	out := make([]T, len(futs))
+	for i, f := range futs {
+		v, err := f.Get(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("future %d of %d: %w", i, len(futs), err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// Awaitable is anything Wait can wait on; every *Future is one.
+type Awaitable interface {
+	Done() <-chan struct{}
+}
+
+// Wait waits until n of futs are ready (or failed), until timeout passes, or
+// until ctx ends, and splits futs into the ready ones and the rest, each in
+// their original order. A timeout of 0 checks without waiting; a negative
+// one waits without limit.
+func Wait[F Awaitable](ctx context.Context, futs []F, n int, timeout time.Duration) (ready, notReady []F, err error) {
+	if n > len(futs) {
+		return nil, nil, fmt.Errorf("shoal: Wait for %d of %d futures", n, len(futs))
+	}
+	isReady := make([]bool, len(futs))
+	count := 0
+	for i, f := range futs {
+		select {
+		case <-f.Done():
+			isReady[i] = true
+			count++
+		default:
+		}
+	}
+	if count < n && timeout != 0 {
+		var deadline <-chan time.Time
+		if timeout > 0 {
+			t := time.NewTimer(timeout)
+			defer t.Stop()
+			deadline = t.C
+		}
+		stop := make(chan struct{})
+		readyIdx := make(chan int, len(futs))
+		var wg sync.WaitGroup
+		for i, f := range futs {
+			if isReady[i] {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				select {
+				case <-f.Done():
+					readyIdx <- i
+				case <-stop:
+				}
+			}()
+		}
+	loop:
+		for count < n {
+			select {
+			case i := <-readyIdx:
+				isReady[i] = true
+				count++
+			case <-deadline:
+				break loop
+			case <-ctx.Done():
+				err = ctx.Err()
+				break loop
+			}
+		}
+		close(stop)
+		wg.Wait()
+		close(readyIdx)
+		for i := range readyIdx {
+			isReady[i] = true
+		}
+	}
+	for i, f := range futs {
+		if isReady[i] {
+			ready = append(ready, f)
+		} else {
+			notReady = append(notReady, f)
+		}
+	}
+	return ready, notReady, err
+}

@@ -1,0 +1,557 @@
+// Package client is the runtime side of a driver or an executor: its
+// session with the head, the objects it owns (submitted tasks' results and
+// Puts) and how their bytes are fetched. The public shoal package and the
+// executor runtime are both built on it.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shoal-dev/shoal/internal/codec"
+	"github.com/shoal-dev/shoal/internal/errs"
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/rpc"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+	"github.com/shoal-dev/shoal/internal/transfer"
+)
+
+// HeadAPI is the head's unary API.
+type HeadAPI interface {
+	Status(ctx context.Context) (*pb.StatusReply, error)
+	Locate(ctx context.Context, req *pb.LocateRequest) (*pb.LocateReply, error)
+}
+
+// Config configures a client.
+type Config struct {
+	Hello *pb.Hello
+	// Connect opens the session stream (in process, or over gRPC).
+	Connect func(ctx context.Context) (rpc.ClientStream[pb.ClientMessage, pb.HeadMessage], error)
+	Head    HeadAPI
+	Token   string
+	// PutNode and PutAddr name the node that stores large Puts and
+	// results; empty means ask the head (Locate) on first use.
+	PutNode ids.ID
+	PutAddr string
+	// OnRun and OnCancel receive an executor's work; nil for drivers.
+	OnRun    func(*pb.RunTask)
+	OnCancel func(task ids.ID)
+	// OnBlock is told when a task of this executor blocks in Get and when it
+	// resumes.
+	OnBlock func(task ids.ID, blocked bool)
+	// WelcomeTimeout bounds the wait for the head's welcome.
+	WelcomeTimeout time.Duration
+	Logger         *slog.Logger
+}
+
+// Client is a live session with the head.
+type Client struct {
+	cfg     Config
+	gen     *ids.Generator
+	out     *rpc.Outbox[pb.ClientMessage]
+	data    *transfer.Client
+	welcome *pb.Welcome
+	log     *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu      sync.Mutex
+	refs    map[ids.ID]*Ref
+	err     error // why the session ended
+	putNode ids.ID
+	putAddr string
+}
+
+// Ref is the client's record of an object it owns.
+type Ref struct {
+	ID    ids.ID
+	Task  bool // the result of a task (so it can be cancelled)
+	ready chan struct{}
+
+	// Set once before ready closes; value may be filled later by a fetch.
+	mu       sync.Mutex
+	value    []byte
+	size     int64
+	locs     []transfer.Location
+	err      error
+	released atomic.Bool
+	c        *Client
+}
+
+// Ready is closed when the object is ready or failed.
+func (r *Ref) Ready() <-chan struct{} { return r.ready }
+
+// IsReady reports whether the object is ready or failed.
+func (r *Ref) IsReady() bool {
+	select {
+	case <-r.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// Connect opens a session and waits for the head's welcome.
+func Connect(ctx context.Context, cfg Config) (*Client, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.WelcomeTimeout <= 0 {
+		cfg.WelcomeTimeout = 30 * time.Second
+	}
+	stream, err := cfg.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := stream.Send(&pb.ClientMessage{Hello: cfg.Hello}); err != nil {
+		return nil, fmt.Errorf("sending hello to the head: %w", errs.FromStatus(err))
+	}
+	type recv struct {
+		m   *pb.HeadMessage
+		err error
+	}
+	first := make(chan recv, 1)
+	go func() {
+		m, err := stream.Recv()
+		first <- recv{m, err}
+	}()
+	var m *pb.HeadMessage
+	select {
+	case r := <-first:
+		if r.err != nil {
+			stream.CloseSend()
+			return nil, fmt.Errorf("joining the cluster: %w", errs.FromStatus(r.err))
+		}
+		m = r.m
+	case <-time.After(cfg.WelcomeTimeout):
+		stream.CloseSend()
+		return nil, fmt.Errorf("%w: the head did not answer within %v", errs.ErrHeadUnreachable, cfg.WelcomeTimeout)
+	}
+	if m.Welcome == nil {
+		stream.CloseSend()
+		return nil, fmt.Errorf("%w: the head's first message was not a welcome", errs.ErrMalformed)
+	}
+	cctx, cancel := context.WithCancel(context.Background())
+	c := &Client{
+		cfg: cfg, gen: ids.NewGenerator(), data: transfer.NewClient(cfg.Token), welcome: m.Welcome,
+		log: cfg.Logger, ctx: cctx, cancel: cancel, done: make(chan struct{}),
+		refs: make(map[ids.ID]*Ref), putNode: cfg.PutNode, putAddr: cfg.PutAddr,
+	}
+	maxMsg := int(m.Welcome.MaxMessageBytes)
+	if maxMsg <= 0 {
+		maxMsg = rpc.DefaultMaxMessageBytes
+	}
+	c.out = rpc.NewOutbox(maxMsg/2, func() *pb.ClientMessage { return &pb.ClientMessage{} })
+	c.handle(m)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	sendErr := make(chan error, 1)
+	go func() {
+		defer wg.Done()
+		sendErr <- c.out.Run(cctx, stream.Send)
+	}()
+	go func() {
+		defer wg.Done()
+		var err error
+		for {
+			var m *pb.HeadMessage
+			if m, err = stream.Recv(); err != nil {
+				break
+			}
+			c.handle(m)
+		}
+		cancel()
+		c.fail(err)
+	}()
+	go func() {
+		<-cctx.Done()
+		stream.CloseSend()
+		if err := <-sendErr; err != nil && !errors.Is(err, context.Canceled) {
+			c.fail(err)
+		}
+		wg.Wait()
+		close(c.done)
+	}()
+	return c, nil
+}
+
+// Welcome returns the head's welcome message.
+func (c *Client) Welcome() *pb.Welcome { return c.welcome }
+
+// InlineLimit is the largest value sent inline.
+func (c *Client) InlineLimit() int64 { return c.welcome.InlineLimit }
+
+// Head returns the head's unary API.
+func (c *Client) Head() HeadAPI { return c.cfg.Head }
+
+// NewID returns a fresh ID from this client's generator.
+func (c *Client) NewID() ids.ID { return c.gen.Next() }
+
+// Close ends the session. References held by it are released by the head.
+func (c *Client) Close() {
+	c.cancel()
+	<-c.done
+	c.data.Close()
+}
+
+// Done is closed when the session has ended.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Err returns why the session ended, or nil while it is live.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func (c *Client) fail(err error) {
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
+		err = errs.ErrClosed
+	} else {
+		err = fmt.Errorf("%w: the session with the head ended: %w", errs.ErrClosed, errs.FromStatus(err))
+	}
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = err
+	}
+	refs := c.refs
+	c.refs = map[ids.ID]*Ref{}
+	err = c.err
+	c.mu.Unlock()
+	for _, r := range refs {
+		r.finish(nil, 0, nil, err)
+	}
+}
+
+func (c *Client) handle(m *pb.HeadMessage) {
+	for _, st := range m.Objects {
+		id, err := ids.FromBytes("object id", st.Id)
+		if err != nil {
+			continue
+		}
+		c.mu.Lock()
+		r := c.refs[id]
+		c.mu.Unlock()
+		if r == nil {
+			continue
+		}
+		switch st.State {
+		case pb.ObjectState_OBJECT_STATE_READY:
+			locs := make([]transfer.Location, 0, len(st.Locations))
+			for _, l := range st.Locations {
+				n, _ := ids.FromBytes("node id", l.NodeId)
+				locs = append(locs, transfer.Location{Node: n, Addr: l.DataAddr})
+			}
+			r.finish(st.Value, st.Size, locs, nil)
+		default:
+			r.finish(nil, 0, nil, errs.FromInfo(st.Error))
+		}
+	}
+	if len(m.Run) > 0 && c.cfg.OnRun != nil {
+		for _, rt := range m.Run {
+			c.cfg.OnRun(rt)
+		}
+	}
+	if len(m.Cancel) > 0 && c.cfg.OnCancel != nil {
+		for _, b := range m.Cancel {
+			if id, err := ids.FromBytes("task id", b); err == nil {
+				c.cfg.OnCancel(id)
+			}
+		}
+	}
+}
+
+// finish records an object's state. A second state (an object lost after
+// it was ready) replaces the first unless the bytes are already here.
+func (r *Ref) finish(value []byte, size int64, locs []transfer.Location, err error) {
+	r.mu.Lock()
+	first := !r.IsReady()
+	if first || r.value == nil {
+		r.value, r.size, r.locs, r.err = value, size, locs, err
+	}
+	r.mu.Unlock()
+	if first {
+		close(r.ready)
+	}
+}
+
+func (c *Client) track(r *Ref) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	c.refs[r.ID] = r
+	return nil
+}
+
+// Submit sends a task and returns the reference to its result.
+func (c *Client) Submit(spec *pb.TaskSpec) *Ref {
+	id := c.gen.Next()
+	spec.Id = id.Bytes()
+	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c}
+	if err := c.track(r); err != nil {
+		r.finish(nil, 0, nil, err)
+		return r
+	}
+	size := 64 + len(spec.Function)
+	for _, a := range spec.Args {
+		size += len(a.Value) + 24
+	}
+	if err := c.out.Add(size, func(m *pb.ClientMessage) { m.Submit = append(m.Submit, spec) }); err != nil {
+		c.fail(err)
+	}
+	return r
+}
+
+// Failed returns a reference that is already failed with err, for errors
+// found before anything was sent.
+func (c *Client) Failed(err error) *Ref {
+	r := &Ref{ID: c.gen.Next(), ready: make(chan struct{}), c: c}
+	r.released.Store(true) // nothing to release at the head
+	r.finish(nil, 0, nil, err)
+	return r
+}
+
+// Put stores an encoded value (tag + payload given separately, so a large
+// []byte is not copied) and returns its reference.
+func (c *Client) Put(ctx context.Context, tag codec.Tag, payload []byte) (*Ref, error) {
+	id := c.gen.Next()
+	r := &Ref{ID: id, ready: make(chan struct{}), c: c}
+	size := int64(1 + len(payload))
+	p := &pb.PutObject{Id: id.Bytes(), Size: size}
+	if size <= c.welcome.InlineLimit {
+		v := make([]byte, 0, size)
+		v = append(append(v, byte(tag)), payload...)
+		p.Value = v
+		r.value, r.size = v, size
+	} else {
+		node, addr, err := c.storeRemote(ctx, id, []byte{byte(tag)}, payload)
+		if err != nil {
+			return nil, err
+		}
+		p.NodeId = node.Bytes()
+		r.size, r.locs = size, []transfer.Location{{Node: node, Addr: addr}}
+	}
+	close(r.ready)
+	if err := c.track(r); err != nil {
+		return nil, err
+	}
+	if err := c.out.Add(int(64+len(p.Value)), func(m *pb.ClientMessage) { m.Put = append(m.Put, p) }); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// StoreResult stores a large task result on this client's node (for
+// executors); the caller reports it to the head as stored.
+func (c *Client) StoreResult(ctx context.Context, id ids.ID, parts ...[]byte) error {
+	_, _, err := c.storeRemote(ctx, id, parts...)
+	return err
+}
+
+func (c *Client) storeRemote(ctx context.Context, id ids.ID, parts ...[]byte) (ids.ID, string, error) {
+	for attempt := 0; ; attempt++ {
+		node, addr, err := c.putTarget(ctx, attempt > 0)
+		if err != nil {
+			return ids.Nil, "", err
+		}
+		err = c.data.Put(ctx, addr, id, parts...)
+		if err == nil {
+			return node, addr, nil
+		}
+		if attempt > 0 || ctx.Err() != nil || !c.cfg.PutNode.IsNil() {
+			return ids.Nil, "", err
+		}
+	}
+}
+
+func (c *Client) putTarget(ctx context.Context, refresh bool) (ids.ID, string, error) {
+	c.mu.Lock()
+	node, addr := c.putNode, c.putAddr
+	c.mu.Unlock()
+	if addr != "" && !refresh {
+		return node, addr, nil
+	}
+	host, _ := os.Hostname()
+	rep, err := c.cfg.Head.Locate(ctx, &pb.LocateRequest{Hostname: host})
+	if err != nil {
+		return ids.Nil, "", fmt.Errorf("asking the head where to store an object: %w", err)
+	}
+	if rep.DataAddr == "" {
+		return ids.Nil, "", errors.New("the cluster has no live node to store objects on yet")
+	}
+	node, _ = ids.FromBytes("node id", rep.NodeId)
+	c.mu.Lock()
+	c.putNode, c.putAddr = node, rep.DataAddr
+	c.mu.Unlock()
+	return node, rep.DataAddr, nil
+}
+
+// Release gives up the client's reference; the head frees the object when
+// nothing else references it. It is idempotent.
+func (r *Ref) Release() {
+	if r.released.Swap(true) {
+		return
+	}
+	c := r.c
+	c.mu.Lock()
+	delete(c.refs, r.ID)
+	c.mu.Unlock()
+	r.mu.Lock()
+	r.value = nil
+	r.mu.Unlock()
+	id := r.ID.Bytes()
+	c.out.Add(24, func(m *pb.ClientMessage) { m.Release = append(m.Release, id) })
+}
+
+// Released reports whether Release was called.
+func (r *Ref) Released() bool { return r.released.Load() }
+
+// Cancel asks the head to cancel the task that produces r.
+func (r *Ref) Cancel() {
+	if !r.Task || r.IsReady() {
+		return
+	}
+	id := r.ID.Bytes()
+	r.c.out.Add(24, func(m *pb.ClientMessage) { m.Cancel = append(m.Cancel, id) })
+}
+
+type taskKey struct{}
+
+// WithTask marks ctx as running task id, so that a Get that blocks can give
+// the task's resources back.
+func WithTask(ctx context.Context, id ids.ID) context.Context {
+	return context.WithValue(ctx, taskKey{}, id)
+}
+
+// TaskFrom returns the task a context runs, if any.
+func TaskFrom(ctx context.Context) (ids.ID, bool) {
+	id, ok := ctx.Value(taskKey{}).(ids.ID)
+	return id, ok
+}
+
+// Wait blocks until r is ready or ctx ends. Inside a task, the task is
+// reported blocked while it waits.
+func (c *Client) Wait(ctx context.Context, r *Ref) error {
+	select {
+	case <-r.ready:
+		return nil
+	default:
+	}
+	if tid, ok := TaskFrom(ctx); ok && c.cfg.OnBlock != nil {
+		c.cfg.OnBlock(tid, true)
+		defer c.cfg.OnBlock(tid, false)
+	}
+	select {
+	case <-r.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Bytes waits for r and returns its encoded value, fetching it from a node
+// that holds it when it did not travel inline.
+func (c *Client) Bytes(ctx context.Context, r *Ref) ([]byte, error) {
+	if r.Released() {
+		return nil, fmt.Errorf("object %s was released; a released future cannot be read", r.ID.Short())
+	}
+	if err := c.Wait(ctx, r); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	value, locs, err := r.value, r.locs, r.err
+	r.mu.Unlock()
+	if err != nil || value != nil {
+		return value, err
+	}
+	if len(locs) == 0 {
+		return nil, fmt.Errorf("%w: object %s has no copy on any live node", errs.ErrObjectLost, r.ID.Short())
+	}
+	value, err = c.Fetch(ctx, r.ID, locs)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if !r.Released() {
+		r.value = value
+	}
+	r.mu.Unlock()
+	return value, nil
+}
+
+// Fetch reads an object's bytes from the first node that serves it.
+func (c *Client) Fetch(ctx context.Context, id ids.ID, locs []transfer.Location) ([]byte, error) {
+	var firstErr error
+	for _, l := range locs {
+		b, err := c.data.Get(ctx, l.Addr, id, nil)
+		if err == nil {
+			return b, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if firstErr == nil {
+			firstErr = fmt.Errorf("fetching object %s from node %s (%s): %w", id.Short(), l.Node.Short(), l.Addr, err)
+		}
+	}
+	return nil, fmt.Errorf("%w: %w", errs.ErrObjectLost, firstErr)
+}
+
+// FetchVia asks the data server at addr (this executor's own node) for an
+// object, letting it pull the bytes from the hinted nodes peer-to-peer.
+func (c *Client) FetchVia(ctx context.Context, addr string, id ids.ID, hints []transfer.Location) ([]byte, error) {
+	b, err := c.data.Get(ctx, addr, id, hints)
+	if err != nil {
+		return nil, fmt.Errorf("%w: fetching argument object %s through the local node: %w", errs.ErrObjectLost, id.Short(), err)
+	}
+	return b, nil
+}
+
+// SendResults reports finished tasks (executors).
+func (c *Client) SendResults(size int, rs ...*pb.TaskResult) {
+	c.out.Add(size, func(m *pb.ClientMessage) { m.Results = append(m.Results, rs...) })
+}
+
+// SendBlock reports a task blocked in Get or resumed (executors).
+func (c *Client) SendBlock(task ids.ID, blocked bool) {
+	b := &pb.TaskBlock{TaskId: task.Bytes(), Blocked: blocked}
+	c.out.Add(24, func(m *pb.ClientMessage) { m.Blocks = append(m.Blocks, b) })
+}
+
+// Err returns the failure of r, if any, after it is ready.
+func (r *Ref) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// Size is the encoded size of r's value, once ready.
+func (r *Ref) Size() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.size
+}
+
+type clientKey struct{}
+
+// NewContext returns ctx carrying c.
+func NewContext(ctx context.Context, c *Client) context.Context {
+	return context.WithValue(ctx, clientKey{}, c)
+}
+
+// FromContext returns the client a context carries.
+func FromContext(ctx context.Context) (*Client, bool) {
+	c, ok := ctx.Value(clientKey{}).(*Client)
+	return c, ok
+}

@@ -1,0 +1,203 @@
+// Package codec turns user values into bytes and back: one Codec interface,
+// CBOR by default, raw bytes for []byte, and codecs registered for other
+// types (the dataframe engine registers Arrow IPC for record batches).
+//
+// Every encoded value starts with a one-byte tag naming its codec, so a
+// decoder never guesses. Decoding never allocates more than the input
+// justifies: CBOR input is checked for well-formedness (every declared length
+// must fit in the data) before any allocation, and nesting depth is bounded.
+package codec
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"sync"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// Tag names the codec an encoded value was written with.
+type Tag byte
+
+// Tags of the built-in codecs. Registered codecs use tags from TagUser up.
+const (
+	TagCBOR  Tag = 1
+	TagRaw   Tag = 2
+	TagArrow Tag = 3
+	TagUser  Tag = 16
+)
+
+// Codec encodes and decodes values of the types it is registered for.
+type Codec interface {
+	// Tag is the byte written before every value this codec encodes.
+	Tag() Tag
+	// AppendEncode appends the encoding of v to dst.
+	AppendEncode(dst []byte, v any) ([]byte, error)
+	// Decode decodes data into the value v points to.
+	Decode(data []byte, v any) error
+}
+
+// ErrMalformed is wrapped by every error about input that is not a valid
+// encoded value.
+var ErrMalformed = errors.New("malformed value")
+
+var (
+	encMode cbor.EncMode
+	decMode cbor.DecMode
+)
+
+func init() {
+	var err error
+	encMode, err = cbor.EncOptions{Time: cbor.TimeRFC3339Nano}.EncMode()
+	if err != nil {
+		panic(err)
+	}
+	decMode, err = cbor.DecOptions{
+		MaxNestedLevels:  128,
+		MaxArrayElements: math.MaxInt32,
+		MaxMapPairs:      math.MaxInt32,
+		// Lengths are bounded by the input: the decoder verifies that the
+		// whole item is well formed before it allocates anything.
+	}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+}
+
+type cborCodec struct{}
+
+func (cborCodec) Tag() Tag { return TagCBOR }
+
+func (cborCodec) AppendEncode(dst []byte, v any) ([]byte, error) {
+	b, err := encMode.Marshal(v)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, b...), nil
+}
+
+func (cborCodec) Decode(data []byte, v any) error { return decMode.Unmarshal(data, v) }
+
+// registry maps Go types to their codec; it is the package's only mutable
+// state and is written at init time by packages that register codecs.
+var registry = struct {
+	sync.RWMutex
+	byType map[reflect.Type]Codec
+	byTag  map[Tag]Codec
+}{
+	byType: map[reflect.Type]Codec{},
+	byTag:  map[Tag]Codec{TagCBOR: cborCodec{}},
+}
+
+// Register makes c the codec for values of type t (and pointers to t). It
+// is meant to be called from package init functions.
+func Register(t reflect.Type, c Codec) {
+	registry.Lock()
+	defer registry.Unlock()
+	registry.byType[t] = c
+	registry.byTag[c.Tag()] = c
+}
+
+func lookup(t reflect.Type) Codec {
+	registry.RLock()
+	defer registry.RUnlock()
+	if len(registry.byType) == 0 {
+		return nil
+	}
+	return registry.byType[t]
+}
+
+func lookupTag(tag Tag) Codec {
+	registry.RLock()
+	defer registry.RUnlock()
+	return registry.byTag[tag]
+}
+
+// Encode returns the tagged encoding of v.
+func Encode(v any) ([]byte, error) { return Append(nil, v) }
+
+// Append appends the tagged encoding of v to dst.
+func Append(dst []byte, v any) ([]byte, error) {
+	if b, ok := v.([]byte); ok {
+		dst = append(dst, byte(TagRaw))
+		return append(dst, b...), nil
+	}
+	c := codecFor(v)
+	dst = append(dst, byte(c.Tag()))
+	out, err := c.AppendEncode(dst, v)
+	if err != nil {
+		return dst[:len(dst)-1], fmt.Errorf("encoding %T: %w", v, err)
+	}
+	return out, nil
+}
+
+// Parts returns the tag and the untagged payload of v without copying a
+// []byte value, for writers that send the two separately.
+func Parts(v any) (Tag, []byte, error) {
+	if b, ok := v.([]byte); ok {
+		return TagRaw, b, nil
+	}
+	c := codecFor(v)
+	out, err := c.AppendEncode(nil, v)
+	if err != nil {
+		return 0, nil, fmt.Errorf("encoding %T: %w", v, err)
+	}
+	return c.Tag(), out, nil
+}
+
+func codecFor(v any) Codec {
+	if v != nil {
+		t := reflect.TypeOf(v)
+		if c := lookup(t); c != nil {
+			return c
+		}
+		if t.Kind() == reflect.Pointer {
+			if c := lookup(t.Elem()); c != nil {
+				return c
+			}
+		}
+	}
+	return cborCodec{}
+}
+
+// Decode decodes tagged data into the value v points to. A raw-bytes value
+// decoded into *[]byte or *any aliases data rather than copying it.
+func Decode(data []byte, v any) error {
+	if len(data) == 0 {
+		return fmt.Errorf("%w: empty input", ErrMalformed)
+	}
+	tag, payload := Tag(data[0]), data[1:]
+	if tag == TagRaw {
+		switch p := v.(type) {
+		case *[]byte:
+			*p = payload
+			return nil
+		case *any:
+			*p = payload
+			return nil
+		default:
+			return fmt.Errorf("cannot decode raw bytes into %T (want *[]byte)", v)
+		}
+	}
+	c := lookupTag(tag)
+	if c == nil {
+		return fmt.Errorf("%w: unknown codec tag %d (is the package that registers it linked into this binary?)", ErrMalformed, tag)
+	}
+	if err := c.Decode(payload, v); err != nil {
+		var typeErr *cbor.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return fmt.Errorf("decoding into %T: %w", v, err)
+		}
+		return fmt.Errorf("%w: decoding into %T: %v", ErrMalformed, v, err)
+	}
+	return nil
+}
+
+// DecodeAs decodes tagged data as a value of type T.
+func DecodeAs[T any](data []byte) (T, error) {
+	var v T
+	err := Decode(data, &v)
+	return v, err
+}

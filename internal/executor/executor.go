@@ -1,0 +1,290 @@
+// Package executor is the runtime inside an executor process: the job's own
+// binary, started by a node agent and switched into executor mode by
+// shoal.Init. It runs the tasks the head hands it in goroutines, as many at
+// once as its node's CPUs allow, and gives a task's CPUs back while the task
+// waits in Get so that nested tasks never deadlock.
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/shoal-dev/shoal/internal/client"
+	"github.com/shoal-dev/shoal/internal/codec"
+	"github.com/shoal-dev/shoal/internal/errs"
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/registry"
+	"github.com/shoal-dev/shoal/internal/rpc"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+	"github.com/shoal-dev/shoal/internal/transfer"
+)
+
+// Environment of an executor process, set by its node.
+const (
+	EnvExecutor = "SHOAL_EXECUTOR"
+	EnvHeadAddr = "SHOAL_HEAD_ADDR"
+	EnvJobID    = "SHOAL_JOB_ID"
+	EnvNodeID   = "SHOAL_NODE_ID"
+	EnvNodeData = "SHOAL_NODE_DATA_ADDR"
+	EnvTLSCA    = "SHOAL_TLS_CA"
+)
+
+// IsExecutor reports whether this process was started as an executor.
+func IsExecutor() bool { return os.Getenv(EnvExecutor) == "1" }
+
+// Executor runs one job's tasks on one node.
+type Executor struct {
+	log      *slog.Logger
+	client   *client.Client
+	nodeAddr string
+	nodeCPU  int64
+	binary   string
+	ctx      context.Context
+
+	mu      sync.Mutex
+	ready   bool
+	queue   []*pb.RunTask
+	running map[ids.ID]*runningTask
+	usedCPU int64
+	wg      sync.WaitGroup
+}
+
+type runningTask struct {
+	cancel  context.CancelFunc
+	cpu     int64
+	blocked int // nesting depth of waits in Get
+}
+
+// Run connects to the head named by the environment and runs tasks until
+// the session ends (the job stopped, or the node or head went away).
+func Run(ctx context.Context, logger *slog.Logger) error {
+	jobID, err := ids.Parse(os.Getenv(EnvJobID))
+	if err != nil {
+		return fmt.Errorf("executor: %s: %w", EnvJobID, err)
+	}
+	nodeID, err := ids.Parse(os.Getenv(EnvNodeID))
+	if err != nil {
+		return fmt.Errorf("executor: %s: %w", EnvNodeID, err)
+	}
+	token := os.Getenv(rpc.TokenEnv)
+	headAddr, nodeAddr := os.Getenv(EnvHeadAddr), os.Getenv(EnvNodeData)
+	conn, err := rpc.Dial(ctx, headAddr, token, 0, rpc.TLSConfig{CAFile: os.Getenv(EnvTLSCA)}, 30*time.Second)
+	if err != nil {
+		return fmt.Errorf("executor: %w", err)
+	}
+	defer conn.Close()
+	bin, _ := os.Executable()
+	ex := &Executor{log: logger, nodeAddr: nodeAddr, binary: bin, ctx: ctx, running: make(map[ids.ID]*runningTask)}
+	cl, err := client.Connect(ctx, client.Config{
+		Hello: &pb.Hello{Role: pb.Role_ROLE_EXECUTOR, JobId: jobID.Bytes(), NodeId: nodeID.Bytes(),
+			Pid: int32(os.Getpid()), Registry: registry.Fingerprint()},
+		Connect:  client.GRPCSession(conn),
+		Head:     client.GRPCHead{Conn: conn},
+		Token:    token,
+		PutNode:  nodeID,
+		PutAddr:  nodeAddr,
+		OnRun:    ex.onRun,
+		OnCancel: ex.onCancel,
+		OnBlock:  ex.onBlock,
+		Logger:   logger,
+	})
+	if err != nil {
+		return fmt.Errorf("executor: %w", err)
+	}
+	ex.mu.Lock()
+	ex.client, ex.nodeCPU, ex.ready = cl, cl.Welcome().NodeCpu, true
+	ex.admit()
+	ex.mu.Unlock()
+	select {
+	case <-cl.Done():
+	case <-ctx.Done():
+		cl.Close()
+	}
+	ex.mu.Lock()
+	for _, r := range ex.running {
+		r.cancel()
+	}
+	ex.mu.Unlock()
+	if err := cl.Err(); err != nil && !errors.Is(err, errs.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+func (ex *Executor) onRun(rt *pb.RunTask) {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	ex.queue = append(ex.queue, rt)
+	ex.admit()
+}
+
+// admit starts queued tasks while the node's CPUs allow. Called with mu.
+func (ex *Executor) admit() {
+	if !ex.ready {
+		return
+	}
+	for len(ex.queue) > 0 {
+		rt := ex.queue[0]
+		if ex.usedCPU > 0 && ex.usedCPU+rt.Cpu > ex.nodeCPU {
+			return
+		}
+		ex.queue[0] = nil
+		ex.queue = ex.queue[1:]
+		id, err := ids.FromBytes("task id", rt.TaskId)
+		if err != nil {
+			continue
+		}
+		ctx, cancel := context.WithCancel(ex.ctx)
+		r := &runningTask{cancel: cancel, cpu: rt.Cpu}
+		ex.running[id] = r
+		ex.usedCPU += rt.Cpu
+		ctx = client.NewContext(client.WithTask(ctx, id), ex.client)
+		go ex.run(ctx, id, rt)
+	}
+}
+
+func (ex *Executor) onCancel(id ids.ID) {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	if r := ex.running[id]; r != nil {
+		r.cancel()
+		return
+	}
+	for i, rt := range ex.queue {
+		if string(rt.TaskId) == string(id[:]) {
+			ex.queue = append(ex.queue[:i], ex.queue[i+1:]...)
+			ex.client.SendResults(64, &pb.TaskResult{TaskId: rt.TaskId, Attempt: rt.Attempt,
+				Error: &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: "cancelled by its caller before it started"}})
+			return
+		}
+	}
+}
+
+func (ex *Executor) onBlock(id ids.ID, blocked bool) {
+	ex.mu.Lock()
+	r := ex.running[id]
+	if r == nil {
+		ex.mu.Unlock()
+		return
+	}
+	changed := false
+	if blocked {
+		r.blocked++
+		if r.blocked == 1 {
+			ex.usedCPU -= r.cpu
+			ex.admit()
+			changed = true
+		}
+	} else if r.blocked > 0 {
+		r.blocked--
+		if r.blocked == 0 {
+			ex.usedCPU += r.cpu
+			changed = true
+		}
+	}
+	ex.mu.Unlock()
+	if changed {
+		ex.client.SendBlock(id, blocked)
+	}
+}
+
+func (ex *Executor) run(ctx context.Context, id ids.ID, rt *pb.RunTask) {
+	start := time.Now()
+	res := &pb.TaskResult{TaskId: rt.TaskId, Attempt: rt.Attempt}
+	value, info := ex.invoke(ctx, rt)
+	if info == nil {
+		info = ex.encodeResult(id, value, res)
+	}
+	if info != nil && ctx.Err() != nil && info.Kind != pb.ErrorKind_ERROR_KIND_PANIC {
+		info = &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: "cancelled while running: " + info.Message}
+	}
+	res.Error = info
+	res.DurationNs = int64(time.Since(start))
+	ex.mu.Lock()
+	if r := ex.running[id]; r != nil {
+		r.cancel()
+		if r.blocked == 0 {
+			ex.usedCPU -= r.cpu
+		}
+		delete(ex.running, id)
+	}
+	ex.admit()
+	ex.mu.Unlock()
+	ex.client.SendResults(64+len(res.Value), res)
+}
+
+func (ex *Executor) encodeResult(id ids.ID, value any, res *pb.TaskResult) *pb.ErrorInfo {
+	tag, payload, err := codec.Parts(value)
+	if err != nil {
+		return &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_APPLICATION, Message: fmt.Sprintf("encoding the result: %v", err)}
+	}
+	size := int64(1 + len(payload))
+	if size <= ex.client.InlineLimit() {
+		v := make([]byte, 0, size)
+		res.Value = append(append(v, byte(tag)), payload...)
+		return nil
+	}
+	if err := ex.client.StoreResult(context.WithoutCancel(ex.ctx), id, []byte{byte(tag)}, payload); err != nil {
+		return &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_EXECUTOR, Message: fmt.Sprintf("storing the %d-byte result on the node: %v", size, err)}
+	}
+	res.Stored, res.Size = true, size
+	return nil
+}
+
+// invoke runs the task's function, turning every way it can fail into an
+// ErrorInfo: unknown function, bad arguments, an error, or a panic.
+func (ex *Executor) invoke(ctx context.Context, rt *pb.RunTask) (value any, info *pb.ErrorInfo) {
+	e, ok := registry.Lookup(rt.Function)
+	if !ok {
+		return nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_UNKNOWN_FUNCTION, Message: fmt.Sprintf(
+			"function %q is not registered in the executor's binary %s (pid %d), which registers %s; register it with shoal.Func in a package the binary links",
+			rt.Function, ex.binary, os.Getpid(), registry.Describe(10))}
+	}
+	if len(rt.Args) != len(e.Params) {
+		return nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_BAD_ARGUMENT, Message: fmt.Sprintf(
+			"%s takes %d arguments, got %d", e.Signature(), len(e.Params), len(rt.Args))}
+	}
+	args := make([][]byte, len(rt.Args))
+	for i, a := range rt.Args {
+		if a.Object == nil {
+			args[i] = a.Value
+			continue
+		}
+		objID, err := ids.FromBytes("argument object id", a.Object)
+		if err != nil {
+			return nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_BAD_ARGUMENT, Message: err.Error()}
+		}
+		hints := make([]transfer.Location, 0, len(a.Locations))
+		for _, l := range a.Locations {
+			n, _ := ids.FromBytes("node id", l.NodeId)
+			hints = append(hints, transfer.Location{Node: n, Addr: l.DataAddr})
+		}
+		b, err := ex.client.FetchVia(ctx, ex.nodeAddr, objID, hints)
+		if err != nil {
+			return nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_OBJECT_LOST, Message: fmt.Sprintf("argument %d: %v", i+1, err)}
+		}
+		args[i] = b
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			value, info = nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_PANIC, Message: fmt.Sprintf("%v\n\n%s", p, debug.Stack())}
+		}
+	}()
+	v, err := e.Invoke(ctx, args)
+	if err != nil {
+		var argErr *registry.ArgError
+		if errors.As(err, &argErr) {
+			return nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_BAD_ARGUMENT, Message: fmt.Sprintf("%s: %v", e.Signature(), err)}
+		}
+		// Errors from nested tasks keep their full text (which names the
+		// nested task) but count as this task's application error.
+		return nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_APPLICATION, Message: err.Error()}
+	}
+	return v, nil
+}

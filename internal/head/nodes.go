@@ -1,0 +1,286 @@
+package head
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/shoal-dev/shoal/internal/errs"
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/rpc"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+	"github.com/shoal-dev/shoal/internal/scheduler"
+)
+
+// nodeState is the head's record of one node.
+type nodeState struct {
+	id        ids.ID
+	dataAddr  string
+	hostname  string
+	labels    map[string]string
+	total     scheduler.Resources
+	committed scheduler.Resources
+	running   int
+	backlog   int
+	alive     bool
+	lastSeen  time.Time
+	idx       int
+	out       *rpc.Outbox[pb.HeadToNode]
+	kill      context.CancelFunc
+	execs     map[ids.ID]*session   // job -> its executor here
+	starting  map[ids.ID]*execStart // job -> tasks waiting for its executor
+	objects   map[ids.ID]*object    // objects with a copy here
+	heartbeat *pb.Heartbeat
+}
+
+type execStart struct {
+	tasks []*task
+}
+
+func resourcesFromPB(r *pb.Resources) scheduler.Resources {
+	if r == nil {
+		return scheduler.Resources{}
+	}
+	out := scheduler.Resources{CPU: r.Cpu, GPU: r.Gpu, Memory: r.Memory}
+	if len(r.Custom) > 0 {
+		out.Custom = make(map[string]int64, len(r.Custom))
+		for k, v := range r.Custom {
+			out.Custom[k] = v
+		}
+	}
+	return out
+}
+
+func resourcesToPB(r scheduler.Resources) *pb.Resources {
+	return &pb.Resources{Cpu: r.CPU, Gpu: r.GPU, Memory: r.Memory, Custom: r.Custom}
+}
+
+func (h *Head) serveNode(stream rpc.ServerStream[pb.NodeMessage, pb.HeadToNode]) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	if first.Hello == nil {
+		return errs.ToStatus(fmt.Errorf("%w: the first message of a node stream must carry a hello", errs.ErrMalformed))
+	}
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	out := rpc.NewOutbox(h.cfg.MaxMessageBytes/2, func() *pb.HeadToNode { return &pb.HeadToNode{} })
+
+	h.mu.Lock()
+	n, err := h.addNode(first.Hello, out, cancel)
+	h.mu.Unlock()
+	if err != nil {
+		return errs.ToStatus(err)
+	}
+	sendDone := make(chan struct{})
+	go func() {
+		defer close(sendDone)
+		if err := out.Run(ctx, stream.Send); err != nil {
+			cancel()
+		}
+	}()
+	out.Add(64, func(m *pb.HeadToNode) {
+		m.Welcome = &pb.NodeWelcome{NodeId: n.id.Bytes(), HeartbeatIntervalMs: h.cfg.HeartbeatInterval.Milliseconds()}
+	})
+	recvErr := make(chan error, 1)
+	go func() {
+		for {
+			msg, err := stream.Recv()
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			h.mu.Lock()
+			err = h.handleNode(n, msg)
+			h.mu.Unlock()
+			if err != nil {
+				recvErr <- err
+				return
+			}
+		}
+	}()
+	var result error
+	select {
+	case err := <-recvErr:
+		if !errors.Is(err, io.EOF) && status(err) {
+			result = err
+		}
+	case <-ctx.Done():
+	}
+	cancel()
+	<-sendDone
+	h.mu.Lock()
+	declared := !n.alive
+	h.nodeDied(n, "its connection to the head closed")
+	h.mu.Unlock()
+	if declared && result == nil {
+		result = fmt.Errorf("%w: node %s missed its heartbeat deadline; register again as a new node", errs.ErrDeclaredDead, n.id.Short())
+	}
+	return errs.ToStatus(result)
+}
+
+func (h *Head) addNode(hello *pb.NodeHello, out *rpc.Outbox[pb.HeadToNode], kill context.CancelFunc) (*nodeState, error) {
+	if h.closed {
+		return nil, fmt.Errorf("%w: the head is shutting down", errs.ErrClosed)
+	}
+	id, err := ids.FromBytes("node id", hello.NodeId)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errs.ErrMalformed, err)
+	}
+	if old := h.nodes[id]; old != nil {
+		if !old.alive {
+			return nil, fmt.Errorf("%w: node %s was declared dead; register again with a new node id", errs.ErrDeclaredDead, id.Short())
+		}
+		return nil, fmt.Errorf("node %s is already registered", id.Short())
+	}
+	total := resourcesFromPB(hello.Resources)
+	if total.CPU < 0 || total.GPU < 0 || total.Memory < 0 {
+		return nil, fmt.Errorf("%w: node %s reports negative resources", errs.ErrMalformed, id.Short())
+	}
+	n := &nodeState{
+		id: id, dataAddr: hello.DataAddr, hostname: hello.Hostname, labels: hello.Labels,
+		total: total, alive: true, lastSeen: time.Now(), out: out, kill: kill,
+		execs: make(map[ids.ID]*session), starting: make(map[ids.ID]*execStart), objects: make(map[ids.ID]*object),
+	}
+	h.nodes[id] = n
+	n.idx = len(h.alive)
+	h.alive = append(h.alive, n)
+	h.log.Info("node joined", "node", id.Short(), "host", hello.Hostname, "data", hello.DataAddr, "resources", total.String())
+	h.schedule()
+	return n, nil
+}
+
+func (h *Head) handleNode(n *nodeState, m *pb.NodeMessage) error {
+	if !n.alive {
+		// A late message from a node declared dead is never applied.
+		h.counts.stale++
+		return nil
+	}
+	n.lastSeen = time.Now()
+	if m.Heartbeat != nil {
+		n.heartbeat = m.Heartbeat
+	}
+	for _, c := range m.Objects {
+		id, err := ids.FromBytes("object copy id", c.Id)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errs.ErrMalformed, err)
+		}
+		o := h.objects[id]
+		if !c.Added {
+			if o != nil {
+				h.removeLocation(o, n)
+			}
+			continue
+		}
+		if o == nil {
+			// A copy of an object nobody references any more: drop it.
+			n.out.Add(32, func(m *pb.HeadToNode) { m.FreeObjects = append(m.FreeObjects, c.Id) })
+			continue
+		}
+		h.addLocation(o, n)
+	}
+	for _, e := range m.Executors {
+		jobID, err := ids.FromBytes("executor job id", e.JobId)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errs.ErrMalformed, err)
+		}
+		if e.Exited {
+			if j := h.jobs[jobID]; j != nil && n.execs[jobID] == nil && n.starting[jobID] != nil {
+				h.executorFailed(n, j, fmt.Sprintf("the executor process on node %s could not start: %s", n.id.Short(), e.Error), true)
+			}
+		}
+	}
+	h.schedule()
+	return nil
+}
+
+// executorFailed fails or retries the tasks that were waiting for an
+// executor of job j on node n that will not come.
+func (h *Head) executorFailed(n *nodeState, j *job, msg string, retry bool) {
+	st := n.starting[j.id]
+	delete(n.starting, j.id)
+	if st == nil {
+		return
+	}
+	h.log.Warn("executor failed", "node", n.id.Short(), "job", j.id.Short(), "error", msg)
+	for _, t := range st.tasks {
+		if t.state != taskAssigned || t.node != n {
+			continue
+		}
+		h.unassign(t)
+		t.exclude(n.id)
+		h.taskFailed(t, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_EXECUTOR, Message: msg, NodeId: n.id.Bytes()}, retry)
+	}
+}
+
+// nodeDied removes a node from the cluster: its executors' tasks are
+// retried elsewhere, its object copies are forgotten, and objects whose only
+// copy it held are lost. It is idempotent.
+func (h *Head) nodeDied(n *nodeState, reason string) {
+	if !n.alive {
+		return
+	}
+	n.alive = false
+	h.log.Warn("node died", "node", n.id.Short(), "reason", reason, "running_tasks", n.running)
+	last := len(h.alive) - 1
+	h.alive[n.idx] = h.alive[last]
+	h.alive[n.idx].idx = n.idx
+	h.alive = h.alive[:last]
+	n.kill()
+	for _, s := range n.execs {
+		h.closeSession(s, fmt.Sprintf("node %s died: %s", n.id.Short(), reason))
+	}
+	for jobID := range n.starting {
+		if j := h.jobs[jobID]; j != nil {
+			h.executorFailed(n, j, fmt.Sprintf("node %s died before the executor started: %s", n.id.Short(), reason), true)
+		}
+	}
+	for _, o := range n.objects {
+		h.removeLocation(o, n)
+		if len(o.locs) == 0 && o.value == nil && o.state == objectReady {
+			h.objectLost(o, fmt.Sprintf("its only copy was on node %s, which died (%s); rebuilding lost objects from lineage is not available yet", n.id.Short(), reason), n)
+		}
+	}
+	h.schedule()
+}
+
+func (h *Head) monitorHeartbeats() {
+	defer h.wg.Done()
+	tick := time.NewTicker(h.cfg.HeartbeatInterval / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case now := <-tick.C:
+			h.mu.Lock()
+			for _, n := range append([]*nodeState(nil), h.alive...) {
+				if silent := now.Sub(n.lastSeen); silent > h.cfg.HeartbeatTimeout {
+					h.nodeDied(n, fmt.Sprintf("no heartbeat for %v (timeout %v)", silent.Round(time.Millisecond), h.cfg.HeartbeatTimeout))
+				}
+			}
+			h.mu.Unlock()
+		}
+	}
+}
+
+// Locate picks the node that stores a client's large Puts: a live node on
+// the client's host if there is one, else the one with the least stored.
+func (h *Head) Locate(req *pb.LocateRequest) *pb.LocateReply {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var best *nodeState
+	for _, n := range h.alive {
+		if best == nil || (n.hostname == req.Hostname) != (best.hostname == req.Hostname) && n.hostname == req.Hostname ||
+			(n.hostname == req.Hostname) == (best.hostname == req.Hostname) && len(n.objects) < len(best.objects) {
+			best = n
+		}
+	}
+	if best == nil {
+		return &pb.LocateReply{}
+	}
+	return &pb.LocateReply{NodeId: best.id.Bytes(), DataAddr: best.dataAddr}
+}

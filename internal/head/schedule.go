@@ -1,0 +1,164 @@
+package head
+
+import (
+	"fmt"
+
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+	"github.com/shoal-dev/shoal/internal/scheduler"
+)
+
+// classKey groups tasks that every node sees alike: same resource shape,
+// strategy and affinity. Tasks of a class are placed in submission order.
+type classKey struct {
+	resources string
+	strategy  pb.Strategy
+	affinity  ids.ID
+	soft      bool
+}
+
+type class struct {
+	queue []*task
+	head  int
+	live  bool // in Head.active
+}
+
+func (h *Head) classOf(t *task) *class {
+	k := classKey{resources: t.req.Key(), strategy: t.spec.Strategy, affinity: t.affinity, soft: t.spec.AffinitySoft}
+	c := h.classes[k]
+	if c == nil {
+		c = &class{}
+		h.classes[k] = c
+	}
+	return c
+}
+
+func (h *Head) enqueue(t *task) {
+	t.state = taskReady
+	if t.queued {
+		return
+	}
+	c := t.class
+	c.queue = append(c.queue, t)
+	t.queued = true
+	if !c.live {
+		c.live = true
+		h.active = append(h.active, c)
+	}
+}
+
+// dequeue takes a ready task out of line; its queue entry is skipped later.
+func (h *Head) dequeue(t *task) {
+	if t.state == taskReady {
+		t.state = taskIdle
+	}
+}
+
+// schedule places every queued task it can. Each class is served in order
+// until its first task that must wait.
+func (h *Head) schedule() {
+	if len(h.active) == 0 || len(h.alive) == 0 {
+		return
+	}
+	h.view = h.view[:0]
+	for _, n := range h.alive {
+		h.view = append(h.view, scheduler.Node{Total: n.total, Committed: n.committed, Running: n.running, Backlog: n.backlog, Alive: true})
+	}
+	classes := h.active
+	h.active = nil
+	for _, c := range classes {
+		c.live = false
+	}
+	for _, c := range classes {
+		for c.head < len(c.queue) {
+			t := c.queue[c.head]
+			if t.state != taskReady {
+				c.pop()
+				continue
+			}
+			d := h.place(t)
+			switch d.Outcome {
+			case scheduler.Placed, scheduler.Backlogged:
+				c.pop()
+				h.assign(t, h.alive[d.Node], d.Outcome == scheduler.Backlogged)
+				continue
+			case scheduler.AffinityUnavailable:
+				c.pop()
+				h.completeTask(t, nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_NODE_DIED,
+					Message: fmt.Sprintf("the node it must run on (%s) is not in the cluster; use a soft node affinity to let it run elsewhere", t.affinity.Short())})
+				continue
+			case scheduler.Infeasible:
+				if len(t.excluded) > 0 && t.lastErr != nil {
+					c.pop()
+					h.completeTask(t, nil, t.lastErr)
+					continue
+				}
+			}
+			break
+		}
+		if c.head == len(c.queue) {
+			clear(c.queue)
+			c.queue, c.head = c.queue[:0], 0
+			continue
+		}
+		if c.head > 1024 && c.head*2 > len(c.queue) {
+			n := copy(c.queue, c.queue[c.head:])
+			clear(c.queue[n:])
+			c.queue, c.head = c.queue[:n], 0
+		}
+		if !c.live {
+			c.live = true
+			h.active = append(h.active, c)
+		}
+	}
+}
+
+func (c *class) pop() {
+	c.queue[c.head].queued = false
+	c.queue[c.head] = nil
+	c.head++
+}
+
+func (h *Head) place(t *task) scheduler.Decision {
+	req := scheduler.Request{Resources: t.req, Affinity: -1, AffinitySoft: t.spec.AffinitySoft}
+	switch t.spec.Strategy {
+	case pb.Strategy_STRATEGY_SPREAD:
+		req.Strategy = scheduler.Spread
+	case pb.Strategy_STRATEGY_PACK:
+		req.Strategy = scheduler.Pack
+	}
+	if !t.affinity.IsNil() {
+		req.Affinity = len(h.view) // out of range: the node is gone
+		if n := h.nodes[t.affinity]; n != nil && n.alive {
+			req.Affinity = n.idx
+		}
+	}
+	if d := h.durations[t.spec.Function]; d != nil && d.n > 0 && d.mean < h.cfg.ShortTask {
+		req.MaxBacklog = min(256, max(1, int(h.cfg.BacklogWindow/max(d.mean, 1000))))
+	}
+	touched := false
+	for _, a := range t.args {
+		if a == nil || a.value != nil {
+			continue
+		}
+		for _, n := range a.locs {
+			if n.alive {
+				h.view[n.idx].ArgBytes += a.size
+				touched = true
+			}
+		}
+	}
+	for _, x := range t.excluded {
+		if n := h.nodes[x]; n != nil && n.alive {
+			h.view[n.idx].Excluded = true
+			touched = true
+		}
+	}
+	d := scheduler.Place(req, h.view)
+	if touched {
+		for i := range h.view {
+			h.view[i].ArgBytes, h.view[i].Excluded = 0, false
+		}
+	}
+	return d
+}

@@ -1,0 +1,288 @@
+package head
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/shoal-dev/shoal/internal/errs"
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/rpc"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+)
+
+// session is one driver's or executor's stream.
+type session struct {
+	id   ids.ID
+	role pb.Role
+	job  *job
+	node *nodeState // the executor's node
+	out  *rpc.Outbox[pb.HeadMessage]
+	// owned holds the objects whose owner reference this session holds.
+	owned map[ids.ID]*object
+	// running holds the tasks assigned to this executor and not finished.
+	running map[ids.ID]*task
+	dead    bool
+	kill    context.CancelFunc
+}
+
+type job struct {
+	id      ids.ID
+	info    *pb.JobInfo
+	drivers int
+	ended   bool
+}
+
+func (h *Head) newOutbox() *rpc.Outbox[pb.HeadMessage] {
+	return rpc.NewOutbox(h.cfg.MaxMessageBytes/2, func() *pb.HeadMessage { return &pb.HeadMessage{} })
+}
+
+func (h *Head) serveSession(stream rpc.ServerStream[pb.ClientMessage, pb.HeadMessage]) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	if first.Hello == nil {
+		return errs.ToStatus(fmt.Errorf("%w: the first message of a session must carry a hello", errs.ErrMalformed))
+	}
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	s := &session{out: h.newOutbox(), owned: make(map[ids.ID]*object), running: make(map[ids.ID]*task), kill: cancel}
+
+	h.mu.Lock()
+	welcome, err := h.openSession(s, first.Hello)
+	h.mu.Unlock()
+	if err != nil {
+		return errs.ToStatus(err)
+	}
+	sendDone := make(chan struct{})
+	go func() {
+		defer close(sendDone)
+		if err := s.out.Run(ctx, stream.Send); err != nil {
+			cancel()
+		}
+	}()
+	s.out.Add(64, func(m *pb.HeadMessage) { m.Welcome = welcome })
+
+	recvErr := make(chan error, 1)
+	go func() {
+		msg := first
+		for {
+			h.mu.Lock()
+			err := h.handleClient(s, msg)
+			h.mu.Unlock()
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			if msg, err = stream.Recv(); err != nil {
+				recvErr <- err
+				return
+			}
+		}
+	}()
+	var result error
+	select {
+	case err := <-recvErr:
+		if !errors.Is(err, io.EOF) && status(err) {
+			result = err
+		}
+	case <-ctx.Done():
+	}
+	cancel()
+	<-sendDone
+	h.mu.Lock()
+	h.closeSession(s, "its connection closed")
+	h.mu.Unlock()
+	return errs.ToStatus(result)
+}
+
+// status reports whether err is one the head made (and so should report to
+// the client) rather than the stream's own end.
+func status(err error) bool {
+	return errors.Is(err, errs.ErrMalformed) || errors.Is(err, errs.ErrUnauthenticated)
+}
+
+func (h *Head) openSession(s *session, hello *pb.Hello) (*pb.Welcome, error) {
+	if h.closed {
+		return nil, fmt.Errorf("%w: the head is shutting down", errs.ErrClosed)
+	}
+	jobID, err := ids.FromBytes("hello job id", hello.JobId)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errs.ErrMalformed, err)
+	}
+	s.id = ids.Random()
+	s.role = hello.Role
+	welcome := &pb.Welcome{SessionId: s.id.Bytes(), InlineLimit: h.cfg.InlineLimit, MaxMessageBytes: int64(h.cfg.MaxMessageBytes)}
+	switch hello.Role {
+	case pb.Role_ROLE_DRIVER:
+		j := h.jobs[jobID]
+		if j == nil {
+			if hello.Job == nil {
+				return nil, fmt.Errorf("%w: a driver's hello must describe its job", errs.ErrMalformed)
+			}
+			j = &job{id: jobID, info: hello.Job}
+			j.info.JobId = jobID.Bytes()
+			h.jobs[jobID] = j
+			h.log.Info("job started", "job", jobID.Short(), "name", hello.Job.Name, "binary", hello.Job.BinaryPath)
+		}
+		if j.ended {
+			return nil, fmt.Errorf("job %s has ended", jobID.Short())
+		}
+		j.drivers++
+		s.job = j
+	case pb.Role_ROLE_EXECUTOR:
+		nodeID, err := ids.FromBytes("hello node id", hello.NodeId)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errs.ErrMalformed, err)
+		}
+		j, n := h.jobs[jobID], h.nodes[nodeID]
+		switch {
+		case j == nil || j.ended:
+			return nil, fmt.Errorf("executor for job %s: no such job is running", jobID.Short())
+		case n == nil || !n.alive:
+			return nil, fmt.Errorf("%w: executor's node %s is not a live member of the cluster", errs.ErrDeclaredDead, nodeID.Short())
+		case n.execs[jobID] != nil:
+			return nil, fmt.Errorf("node %s already has an executor for job %s", nodeID.Short(), jobID.Short())
+		}
+		s.job, s.node = j, n
+		welcome.NodeCpu = n.total.CPU
+		if hello.ExecutorError != "" {
+			h.executorFailed(n, j, hello.ExecutorError, false)
+			return nil, fmt.Errorf("executor refused: %s", hello.ExecutorError)
+		}
+		if string(hello.Registry) != string(j.info.Registry) {
+			msg := fmt.Sprintf("the executor's function registry (fingerprint %x) differs from the driver's (%x): the node started a binary that is not the driver's code", short(hello.Registry), short(j.info.Registry))
+			h.executorFailed(n, j, msg, false)
+			return nil, errors.New(msg)
+		}
+		n.execs[jobID] = s
+		h.log.Debug("executor joined", "node", n.id.Short(), "job", jobID.Short(), "pid", hello.Pid)
+		if st := n.starting[jobID]; st != nil {
+			delete(n.starting, jobID)
+			for _, t := range st.tasks {
+				if t.state == taskAssigned && t.node == n {
+					h.sendTask(s, t)
+				}
+			}
+		}
+	default:
+		return nil, fmt.Errorf("%w: hello has no role", errs.ErrMalformed)
+	}
+	h.sessions[s] = struct{}{}
+	return welcome, nil
+}
+
+func short(b []byte) []byte {
+	if len(b) > 6 {
+		return b[:6]
+	}
+	return b
+}
+
+// closeSession releases everything a session held. It is idempotent.
+func (h *Head) closeSession(s *session, reason string) {
+	if s.dead {
+		return
+	}
+	s.dead = true
+	s.kill()
+	delete(h.sessions, s)
+	if s.role == pb.Role_ROLE_EXECUTOR && s.node != nil {
+		if s.node.execs[s.job.id] == s {
+			delete(s.node.execs, s.job.id)
+		}
+		for _, t := range s.running {
+			h.unassign(t)
+			h.taskFailed(t, &pb.ErrorInfo{
+				Kind:    pb.ErrorKind_ERROR_KIND_EXECUTOR,
+				Message: fmt.Sprintf("the executor running it on node %s went away (%s)", s.node.id.Short(), reason),
+				NodeId:  s.node.id.Bytes(),
+			}, true)
+		}
+	}
+	for id, o := range s.owned {
+		delete(s.owned, id)
+		if o.owner == s {
+			o.owner = nil
+		}
+		if o.ownerRef {
+			o.ownerRef = false
+			h.decref(o)
+		}
+	}
+	if s.role == pb.Role_ROLE_DRIVER && s.job != nil {
+		s.job.drivers--
+		if s.job.drivers == 0 {
+			h.endJob(s.job)
+		}
+	}
+	h.schedule()
+}
+
+// handleClient applies one batch from a session. Order matters within a
+// batch: objects put first, then tasks that may use them, and releases last.
+func (h *Head) handleClient(s *session, m *pb.ClientMessage) error {
+	if s.dead {
+		return nil
+	}
+	for _, p := range m.Put {
+		if err := h.put(s, p); err != nil {
+			return err
+		}
+	}
+	for _, spec := range m.Submit {
+		if err := h.submit(s, spec); err != nil {
+			return err
+		}
+	}
+	for _, r := range m.Results {
+		h.result(s, r)
+	}
+	for _, b := range m.Blocks {
+		h.block(s, b)
+	}
+	for _, c := range m.Cancel {
+		if id, err := ids.FromBytes("cancelled task id", c); err == nil {
+			h.cancelTask(s, id)
+		}
+	}
+	for _, r := range m.Release {
+		id, err := ids.FromBytes("released object id", r)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errs.ErrMalformed, err)
+		}
+		h.release(s, id)
+	}
+	h.schedule()
+	return nil
+}
+
+func (h *Head) endJob(j *job) {
+	if j.ended {
+		return
+	}
+	j.ended = true
+	h.log.Info("job ended", "job", j.id.Short())
+	for _, t := range h.tasks {
+		if t.job != j {
+			continue
+		}
+		if t.state == taskAssigned && t.exec != nil {
+			t.cancelled = true
+			h.sendCancel(t)
+			continue
+		}
+		h.unassign(t)
+		h.dequeue(t)
+		h.completeTask(t, nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: "its job ended"})
+	}
+	for _, n := range h.nodes {
+		delete(n.starting, j.id)
+		if n.alive {
+			n.out.Add(32, func(m *pb.HeadToNode) { m.StopJobs = append(m.StopJobs, j.id.Bytes()) })
+		}
+	}
+	delete(h.jobs, j.id)
+}

@@ -1,0 +1,38 @@
+package head
+
+import (
+	"time"
+
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+)
+
+// Status reports nodes, resources, tasks by state and objects.
+func (h *Head) Status() *pb.StatusReply {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := time.Now()
+	r := &pb.StatusReply{TasksByState: map[string]int64{}, Jobs: int64(len(h.jobs)),
+		TasksFinished: h.counts.finished, TasksFailed: h.counts.failed}
+	for _, n := range h.nodes {
+		ns := &pb.NodeStatus{
+			NodeId: n.id.Bytes(), DataAddr: n.dataAddr, Hostname: n.hostname, Alive: n.alive,
+			Total: resourcesToPB(n.total), Available: resourcesToPB(n.total.Sub(n.committed)),
+			RunningTasks: int64(n.running), LastHeartbeatMsAgo: now.Sub(n.lastSeen).Milliseconds(),
+			Executors: int32(len(n.execs)), Labels: n.labels,
+		}
+		if hb := n.heartbeat; hb != nil {
+			ns.StoreBytes, ns.StoreObjects = hb.StoreBytes, hb.StoreObjects
+		}
+		r.Nodes = append(r.Nodes, ns)
+	}
+	for _, t := range h.tasks {
+		r.TasksByState[taskStateNames[t.state]]++
+	}
+	r.TasksByState["finished"] = h.counts.finished
+	r.TasksByState["failed"] = h.counts.failed
+	for _, o := range h.objects {
+		r.Objects++
+		r.ObjectBytes += o.size
+	}
+	return r
+}

@@ -1,0 +1,355 @@
+package head
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/shoal-dev/shoal/internal/errs"
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+	"github.com/shoal-dev/shoal/internal/scheduler"
+)
+
+type taskState int
+
+const (
+	taskIdle        taskState = iota // between queues, within one handler
+	taskWaitingArgs                  // some object arguments are not ready
+	taskReady                        // queued for placement
+	taskAssigned                     // placed on a node, running or about to
+	taskDone
+)
+
+var taskStateNames = map[taskState]string{
+	taskIdle: "idle", taskWaitingArgs: "waiting_for_args", taskReady: "waiting_for_resources",
+	taskAssigned: "running", taskDone: "done",
+}
+
+// task is a submitted task until it finishes or fails for good.
+type task struct {
+	id          ids.ID
+	spec        *pb.TaskSpec
+	job         *job
+	owner       *session
+	req         scheduler.Resources
+	class       *class
+	state       taskState
+	queued      bool // present in its class queue (possibly stale)
+	depsLeft    int
+	args        []*object // object arguments by position; nil for values
+	node        *nodeState
+	exec        *session
+	attempt     int32
+	retriesLeft int32 // -1: unlimited
+	blocked     bool
+	backlogged  bool
+	cancelled   bool
+	affinity    ids.ID
+	excluded    []ids.ID
+	lastErr     *pb.ErrorInfo
+}
+
+func (t *task) exclude(node ids.ID) {
+	if !slices.Contains(t.excluded, node) {
+		t.excluded = append(t.excluded, node)
+	}
+}
+
+// taskOutput is a successful result.
+type taskOutput struct {
+	value  []byte
+	stored bool
+	size   int64
+	node   *nodeState
+}
+
+func badArgument(format string, a ...any) *pb.ErrorInfo {
+	return &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_BAD_ARGUMENT, Message: fmt.Sprintf(format, a...)}
+}
+
+func (h *Head) submit(s *session, spec *pb.TaskSpec) error {
+	id, err := ids.FromBytes("task id", spec.Id)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errs.ErrMalformed, err)
+	}
+	if h.tasks[id] != nil || h.objects[id] != nil {
+		return nil // a resubmission of a known task is a no-op
+	}
+	t := &task{id: id, spec: spec, job: s.job, owner: s, retriesLeft: spec.MaxRetries, args: make([]*object, len(spec.Args))}
+	o := &object{id: id, state: objectPending, owner: s, ownerRef: true, refs: 1, producer: t}
+	h.objects[id] = o
+	s.owned[id] = o
+	h.tasks[id] = t
+	h.counts.submitted++
+
+	if spec.Function == "" {
+		h.completeTask(t, nil, badArgument("the task names no function"))
+		return nil
+	}
+	t.req = resourcesFromPB(spec.Resources)
+	if t.req.Negative() {
+		h.completeTask(t, nil, badArgument("resource request %s has a negative amount", t.req))
+		return nil
+	}
+	if len(spec.AffinityNode) > 0 {
+		if t.affinity, err = ids.FromBytes("affinity node id", spec.AffinityNode); err != nil {
+			h.completeTask(t, nil, badArgument("%v", err))
+			return nil
+		}
+	}
+	var failedArg *pb.ErrorInfo
+	for i, a := range spec.Args {
+		if (a.Value == nil) == (a.Object == nil) {
+			failedArg = badArgument("argument %d must hold exactly one of a value or an object reference", i+1)
+			break
+		}
+		if a.Object == nil {
+			continue
+		}
+		aid, err := ids.FromBytes("argument object id", a.Object)
+		if err != nil {
+			failedArg = badArgument("argument %d: %v", i+1, err)
+			break
+		}
+		ao := h.objects[aid]
+		if ao == nil {
+			failedArg = badArgument("argument %d refers to object %s, which was released or never existed", i+1, aid.Short())
+			break
+		}
+		ao.refs++
+		t.args[i] = ao
+		switch ao.state {
+		case objectPending:
+			t.depsLeft++
+			ao.waiting = append(ao.waiting, t)
+		case objectFailed:
+			failedArg = ao.err
+		}
+	}
+	if failedArg != nil {
+		h.completeTask(t, nil, failedArg)
+		return nil
+	}
+	t.class = h.classOf(t)
+	if t.depsLeft > 0 {
+		t.state = taskWaitingArgs
+		return nil
+	}
+	h.enqueue(t)
+	return nil
+}
+
+// completeTask ends a task for good, with an output or an error. It is
+// idempotent.
+func (h *Head) completeTask(t *task, out *taskOutput, failure *pb.ErrorInfo) {
+	if t.state == taskDone {
+		return
+	}
+	t.state = taskDone
+	delete(h.tasks, t.id)
+	for _, a := range t.args {
+		if a != nil {
+			h.decref(a)
+		}
+	}
+	t.args = nil
+	o := h.objects[t.id]
+	if o == nil || o.producer != t {
+		return
+	}
+	if failure != nil {
+		if len(failure.TaskId) == 0 {
+			failure.TaskId = t.id.Bytes()
+			failure.Function = t.spec.Function
+		}
+		h.counts.failed++
+		h.objectFailed(o, failure)
+		return
+	}
+	h.counts.finished++
+	o.size = out.size
+	if out.stored {
+		h.addLocation(o, out.node)
+	} else {
+		o.value = out.value
+		o.size = int64(len(out.value))
+	}
+	h.objectReady(o)
+}
+
+// taskFailed retries t if the failure is transient (or an application error
+// the caller asked to retry) and retries remain; otherwise it fails t.
+func (h *Head) taskFailed(t *task, info *pb.ErrorInfo, transient bool) {
+	if t.cancelled {
+		info = &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: "cancelled by its caller", NodeId: info.NodeId}
+		transient = false
+	}
+	retry := transient
+	if k := info.Kind; (k == pb.ErrorKind_ERROR_KIND_APPLICATION || k == pb.ErrorKind_ERROR_KIND_PANIC) && t.spec.RetryAppErrors {
+		retry = true
+	}
+	if retry && t.retriesLeft != 0 && !t.job.ended {
+		if t.retriesLeft > 0 {
+			t.retriesLeft--
+		}
+		t.attempt++
+		t.lastErr = info
+		h.counts.retried++
+		h.log.Debug("retrying task", "task", t.id.Short(), "function", t.spec.Function, "attempt", t.attempt, "error", info.Message)
+		h.enqueue(t)
+		return
+	}
+	if retry && t.retriesLeft == 0 {
+		info.Message += fmt.Sprintf(" (after %d attempts)", t.attempt+1)
+	}
+	h.completeTask(t, nil, info)
+}
+
+func (h *Head) result(s *session, r *pb.TaskResult) {
+	id, err := ids.FromBytes("result task id", r.TaskId)
+	if err != nil {
+		return
+	}
+	t := h.tasks[id]
+	if t == nil || t.exec != s || t.state != taskAssigned || t.attempt != r.Attempt {
+		// A result from a superseded attempt or a dead executor is never
+		// applied twice.
+		h.counts.stale++
+		return
+	}
+	node := t.node
+	h.unassign(t)
+	if r.DurationNs > 0 {
+		h.duration(t.spec.Function).add(time.Duration(r.DurationNs))
+	}
+	if r.Error != nil {
+		info := r.Error
+		info.TaskId, info.Function, info.NodeId = t.id.Bytes(), t.spec.Function, node.id.Bytes()
+		h.taskFailed(t, info, false)
+		return
+	}
+	h.completeTask(t, &taskOutput{value: r.Value, stored: r.Stored, size: r.Size, node: node}, nil)
+}
+
+func (h *Head) block(s *session, b *pb.TaskBlock) {
+	id, err := ids.FromBytes("blocked task id", b.TaskId)
+	if err != nil {
+		return
+	}
+	t := h.tasks[id]
+	if t == nil || t.exec != s || t.state != taskAssigned || t.blocked == b.Blocked {
+		return
+	}
+	t.blocked = b.Blocked
+	if t.backlogged {
+		return
+	}
+	// A task blocked in Get gives its resources back so that the tasks it
+	// waits for can run (nested tasks never deadlock); it takes them again,
+	// possibly over capacity for a while, when it resumes.
+	if b.Blocked {
+		t.node.committed = t.node.committed.Sub(t.req)
+	} else {
+		t.node.committed = t.node.committed.Add(t.req)
+	}
+}
+
+func (h *Head) cancelTask(s *session, id ids.ID) {
+	t := h.tasks[id]
+	if t == nil || t.owner != s {
+		return
+	}
+	t.cancelled = true
+	if t.state == taskAssigned && t.exec != nil {
+		h.sendCancel(t)
+		return
+	}
+	h.unassign(t)
+	h.completeTask(t, nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: "cancelled by its caller before it ran"})
+}
+
+// assign places t on n; backlogged tasks queue behind running work there.
+func (h *Head) assign(t *task, n *nodeState, backlogged bool) {
+	t.state = taskAssigned
+	t.node = n
+	t.backlogged = backlogged
+	n.running++
+	if backlogged {
+		n.backlog++
+	} else {
+		n.committed = n.committed.Add(t.req)
+	}
+	v := &h.view[n.idx]
+	v.Committed, v.Running, v.Backlog = n.committed, n.running, n.backlog
+	if s := n.execs[t.job.id]; s != nil {
+		h.sendTask(s, t)
+		return
+	}
+	st := n.starting[t.job.id]
+	if st == nil {
+		st = &execStart{}
+		n.starting[t.job.id] = st
+		info := t.job.info
+		n.out.Add(256, func(m *pb.HeadToNode) { m.StartExecutors = append(m.StartExecutors, info) })
+	}
+	st.tasks = append(st.tasks, t)
+}
+
+// unassign takes t off its node and executor, giving back what it held.
+func (h *Head) unassign(t *task) {
+	if t.state != taskAssigned {
+		return
+	}
+	n := t.node
+	n.running--
+	if t.backlogged {
+		n.backlog--
+	} else if !t.blocked {
+		n.committed = n.committed.Sub(t.req)
+	}
+	if t.exec != nil {
+		delete(t.exec.running, t.id)
+	}
+	t.node, t.exec = nil, nil
+	t.blocked, t.backlogged = false, false
+	t.state = taskIdle
+}
+
+func (h *Head) sendTask(s *session, t *task) {
+	t.exec = s
+	s.running[t.id] = t
+	run := &pb.RunTask{TaskId: t.spec.Id, Function: t.spec.Function, Attempt: t.attempt, Cpu: t.req.CPU, Args: make([]*pb.ResolvedArg, len(t.spec.Args))}
+	size := 64 + len(t.spec.Function)
+	for i, a := range t.spec.Args {
+		ra := &pb.ResolvedArg{}
+		switch o := t.args[i]; {
+		case o == nil:
+			ra.Value = a.Value
+		case o.value != nil:
+			ra.Value = o.value
+		default:
+			ra.Object, ra.Size = a.Object, o.size
+			for _, n := range o.locs {
+				ra.Locations = append(ra.Locations, &pb.Location{NodeId: n.id.Bytes(), DataAddr: n.dataAddr})
+			}
+		}
+		size += len(ra.Value) + 48
+		run.Args[i] = ra
+	}
+	s.out.Add(size, func(m *pb.HeadMessage) { m.Run = append(m.Run, run) })
+}
+
+func (h *Head) sendCancel(t *task) {
+	id := t.spec.Id
+	t.exec.out.Add(24, func(m *pb.HeadMessage) { m.Cancel = append(m.Cancel, id) })
+}
+
+func (h *Head) duration(fn string) *meanDuration {
+	d := h.durations[fn]
+	if d == nil {
+		d = &meanDuration{}
+		h.durations[fn] = d
+	}
+	return d
+}

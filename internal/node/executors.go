@@ -1,0 +1,223 @@
+package node
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/shoal-dev/shoal/internal/executor"
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/rpc"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+)
+
+// executorProc is one running executor process.
+type executorProc struct {
+	job    ids.ID
+	cmd    *exec.Cmd
+	exited chan struct{}
+	tail   *tailBuffer
+}
+
+type cachedHash struct {
+	size  int64
+	mtime time.Time
+	sum   []byte
+}
+
+// verifyBinary checks that path holds the job's binary. Hashes are cached
+// by size and modification time.
+func (n *Node) verifyBinary(path string, want []byte) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("the job's binary %s is not on this node (%v); shipping binaries to nodes comes with runtime environments", path, err)
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	n.mu.Lock()
+	c, ok := n.hashes[path]
+	n.mu.Unlock()
+	if !ok || c.size != st.Size() || !c.mtime.Equal(st.ModTime()) {
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("reading the job's binary: %w", err)
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("hashing the job's binary %s: %w", path, err)
+		}
+		c = cachedHash{size: st.Size(), mtime: st.ModTime(), sum: h.Sum(nil)}
+		n.mu.Lock()
+		n.hashes[path] = c
+		n.mu.Unlock()
+	}
+	if string(c.sum) != string(want) {
+		return fmt.Errorf("the binary at %s on this node (sha256 %x) is not the job's binary (sha256 %x)", path, c.sum[:8], want[:min(8, len(want))])
+	}
+	return nil
+}
+
+func (n *Node) startExecutor(job *pb.JobInfo) {
+	jobID, err := ids.FromBytes("job id", job.JobId)
+	if err != nil {
+		return
+	}
+	n.mu.Lock()
+	if _, ok := n.execs[jobID]; ok {
+		n.mu.Unlock()
+		return
+	}
+	nodeID := n.id
+	n.mu.Unlock()
+	fail := func(err error) {
+		n.log.Error("cannot start executor", "job", jobID.Short(), "error", err)
+		ev := &pb.ExecutorEvent{JobId: job.JobId, Exited: true, Error: err.Error()}
+		n.report(func(m *pb.NodeMessage) { m.Executors = append(m.Executors, ev) })
+	}
+	if err := n.verifyBinary(job.BinaryPath, job.BinarySha256); err != nil {
+		fail(err)
+		return
+	}
+	cmd := exec.Command(job.BinaryPath)
+	cmd.Dir = n.cfg.WorkDir
+	cmd.Env = append(os.Environ(), job.Env...)
+	cmd.Env = append(cmd.Env, n.cfg.ExecutorEnv...)
+	cmd.Env = append(cmd.Env,
+		executor.EnvExecutor+"=1",
+		executor.EnvHeadAddr+"="+n.cfg.HeadAddr,
+		executor.EnvJobID+"="+jobID.String(),
+		executor.EnvNodeID+"="+nodeID.String(),
+		executor.EnvNodeData+"="+n.DataAddr(),
+		rpc.TokenEnv+"="+n.cfg.Token,
+	)
+	if n.cfg.TLS.CAFile != "" {
+		cmd.Env = append(cmd.Env, executor.EnvTLSCA+"="+n.cfg.TLS.CAFile)
+	}
+	// The executor dies with its node, even if the node is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	tail := &tailBuffer{max: 8 << 10}
+	prefix := fmt.Sprintf("[executor job=%s] ", jobID.Short())
+	stdout, _ := cmd.StdoutPipe()
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		fail(fmt.Errorf("starting %s: %w", job.BinaryPath, err))
+		return
+	}
+	p := &executorProc{job: jobID, cmd: cmd, exited: make(chan struct{}), tail: tail}
+	var pipes sync.WaitGroup
+	pipes.Add(2)
+	go copyLines(&pipes, os.Stdout, stdout, prefix, nil)
+	go copyLines(&pipes, os.Stderr, stderr, prefix, tail)
+	n.mu.Lock()
+	n.execs[jobID] = p
+	n.mu.Unlock()
+	n.log.Debug("executor started", "job", jobID.Short(), "pid", cmd.Process.Pid)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		pipes.Wait()
+		err := cmd.Wait()
+		close(p.exited)
+		n.mu.Lock()
+		if n.execs[jobID] == p {
+			delete(n.execs, jobID)
+		}
+		n.mu.Unlock()
+		msg := "exited"
+		if err != nil {
+			msg = err.Error()
+		}
+		if t := strings.TrimSpace(tail.String()); t != "" {
+			msg += "; its last output:\n" + t
+		}
+		ev := &pb.ExecutorEvent{JobId: job.JobId, Pid: int32(cmd.Process.Pid), Exited: true, Error: msg}
+		n.report(func(m *pb.NodeMessage) { m.Executors = append(m.Executors, ev) })
+	}()
+}
+
+// stopExecutor ends a job's executor: SIGTERM, then SIGKILL after a grace
+// period.
+func (n *Node) stopExecutor(job ids.ID) {
+	n.mu.Lock()
+	p := n.execs[job]
+	delete(n.execs, job)
+	n.mu.Unlock()
+	if p == nil {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		select {
+		case <-p.exited:
+		case <-time.After(3 * time.Second):
+			p.cmd.Process.Kill()
+		}
+	}()
+}
+
+func (n *Node) stopAllExecutors() {
+	n.mu.Lock()
+	procs := make([]*executorProc, 0, len(n.execs))
+	for _, p := range n.execs {
+		procs = append(procs, p)
+	}
+	clear(n.execs)
+	n.mu.Unlock()
+	for _, p := range procs {
+		p.cmd.Process.Kill()
+	}
+	for _, p := range procs {
+		<-p.exited
+	}
+}
+
+// copyLines copies an executor's output line by line with a prefix, keeping
+// the last bytes in tail for error reports.
+func copyLines(wg *sync.WaitGroup, dst io.Writer, src io.Reader, prefix string, tail *tailBuffer) {
+	defer wg.Done()
+	sc := bufio.NewScanner(src)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		fmt.Fprintln(dst, prefix+line)
+		if tail != nil {
+			tail.Write([]byte(line + "\n"))
+		}
+	}
+	io.Copy(io.Discard, src)
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}

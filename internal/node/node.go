@@ -1,0 +1,361 @@
+// Package node is the agent that runs on every machine of a cluster. It
+// registers the machine's resources with the head and heartbeats, holds the
+// node's object store and serves it to peers and local executors over the
+// data plane (pulling missing objects peer-to-peer), and starts and stops the
+// executor processes that run each job's tasks.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/shoal-dev/shoal/internal/errs"
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/objstore"
+	"github.com/shoal-dev/shoal/internal/rpc"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+	"github.com/shoal-dev/shoal/internal/scheduler"
+	"github.com/shoal-dev/shoal/internal/transfer"
+)
+
+// Config configures a node agent.
+type Config struct {
+	// HeadAddr is the head's gRPC address; executors use it too.
+	HeadAddr string
+	Token    string
+	TLS      rpc.TLSConfig
+	// Connect opens the node stream; nil dials HeadAddr. The embedded
+	// cluster connects in process.
+	Connect   func(ctx context.Context) (rpc.ClientStream[pb.NodeMessage, pb.HeadToNode], error)
+	Resources scheduler.Resources
+	Labels    map[string]string
+	// DataListen is the data plane's listen address (default 127.0.0.1:0).
+	DataListen string
+	// ObjectStoreBytes bounds the object store (0: no bound).
+	ObjectStoreBytes int64
+	// WorkDir is the executors' working directory (default: the node's).
+	WorkDir string
+	// ExecutorEnv is added to every executor's environment.
+	ExecutorEnv []string
+	Logger      *slog.Logger
+}
+
+// Node is a running node agent.
+type Node struct {
+	cfg    Config
+	log    *slog.Logger
+	store  *objstore.Store
+	data   *transfer.Server
+	peers  *transfer.Client
+	ln     net.Listener
+	host   string
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu         sync.Mutex
+	id         ids.ID
+	out        *rpc.Outbox[pb.HeadToNode]
+	toHead     *rpc.Outbox[pb.NodeMessage]
+	execs      map[ids.ID]*executorProc
+	pulls      map[ids.ID]*pull
+	registered chan struct{}
+	hashes     map[string]cachedHash
+}
+
+type pull struct {
+	done chan struct{}
+	data []byte
+	err  error
+}
+
+// Start starts the data plane and registers with the head. It returns once
+// the head has accepted the node.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.DataListen == "" {
+		cfg.DataListen = "127.0.0.1:0"
+	}
+	if cfg.Resources.CPU <= 0 {
+		return nil, fmt.Errorf("a node needs at least some CPU (got %s)", cfg.Resources)
+	}
+	ln, err := net.Listen("tcp", cfg.DataListen)
+	if err != nil {
+		return nil, fmt.Errorf("node data plane: listening on %s: %w", cfg.DataListen, err)
+	}
+	host, _ := os.Hostname()
+	nctx, cancel := context.WithCancel(context.Background())
+	n := &Node{
+		cfg: cfg, store: objstore.New(cfg.ObjectStoreBytes), peers: transfer.NewClient(cfg.Token), ln: ln, host: host,
+		ctx: nctx, cancel: cancel, execs: make(map[ids.ID]*executorProc), pulls: make(map[ids.ID]*pull),
+		registered: make(chan struct{}), hashes: make(map[string]cachedHash),
+	}
+	n.log = cfg.Logger.With("component", "node")
+	n.data = &transfer.Server{Token: cfg.Token, Store: n.store, Pull: n.pull, Stored: n.stored, Logger: n.log}
+	n.wg.Add(2)
+	go func() {
+		defer n.wg.Done()
+		if err := n.data.Serve(ln); err != nil {
+			n.log.Error("data plane stopped", "error", err)
+		}
+	}()
+	go func() {
+		defer n.wg.Done()
+		n.runSessions()
+	}()
+	select {
+	case <-n.registered:
+		return n, nil
+	case <-ctx.Done():
+		n.Close()
+		return nil, ctx.Err()
+	case <-nctx.Done():
+		n.Close()
+		return nil, errors.New("node stopped before it registered")
+	}
+}
+
+// ID returns the node's current ID (it changes if the node re-registers).
+func (n *Node) ID() ids.ID {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.id
+}
+
+// DataAddr is the data plane's address.
+func (n *Node) DataAddr() string { return n.ln.Addr().String() }
+
+// Store returns the node's object store.
+func (n *Node) Store() *objstore.Store { return n.store }
+
+// Close stops the executors, the data plane and the session with the head.
+func (n *Node) Close() error {
+	n.cancel()
+	n.data.Close()
+	n.stopAllExecutors()
+	n.wg.Wait()
+	n.peers.Close()
+	return nil
+}
+
+// Done is closed when the node has stopped.
+func (n *Node) Done() <-chan struct{} { return n.ctx.Done() }
+
+// runSessions keeps a session with the head, registering again with a new
+// ID after losing it, until the node is closed.
+func (n *Node) runSessions() {
+	backoff := 100 * time.Millisecond
+	for n.ctx.Err() == nil {
+		err := n.session()
+		n.stopAllExecutors()
+		if n.ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, errs.ErrUnauthenticated) {
+			n.log.Error("the head refused this node", "error", err)
+			n.cancel()
+			return
+		}
+		n.log.Warn("lost the session with the head; registering again", "error", err, "retry_in", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-n.ctx.Done():
+			return
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func (n *Node) connect(ctx context.Context) (rpc.ClientStream[pb.NodeMessage, pb.HeadToNode], func(), error) {
+	if n.cfg.Connect != nil {
+		s, err := n.cfg.Connect(ctx)
+		return s, func() {}, err
+	}
+	conn, err := rpc.Dial(ctx, n.cfg.HeadAddr, n.cfg.Token, 0, n.cfg.TLS, 10*time.Second)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := pb.NewHeadClient(conn).NodeSession(ctx)
+	if err != nil {
+		conn.Close()
+		return nil, nil, errs.FromStatus(err)
+	}
+	return s, func() { conn.Close() }, nil
+}
+
+// session registers once and serves until the stream ends.
+func (n *Node) session() error {
+	ctx, cancel := context.WithCancel(n.ctx)
+	defer cancel()
+	stream, closeConn, err := n.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	id := ids.Random()
+	// Objects stored under a previous registration are unknown to the head.
+	n.clearStore()
+	hello := &pb.NodeHello{NodeId: id.Bytes(), Resources: resourcesToPB(n.cfg.Resources), DataAddr: n.DataAddr(),
+		Hostname: n.host, Pid: int32(os.Getpid()), Labels: n.cfg.Labels}
+	if err := stream.Send(&pb.NodeMessage{Hello: hello}); err != nil {
+		return errs.FromStatus(err)
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return errs.FromStatus(err)
+	}
+	if first.Welcome == nil {
+		return fmt.Errorf("%w: the head's first message was not a welcome", errs.ErrMalformed)
+	}
+	interval := time.Duration(first.Welcome.HeartbeatIntervalMs) * time.Millisecond
+	if interval <= 0 {
+		interval = 250 * time.Millisecond
+	}
+	out := rpc.NewOutbox(rpc.DefaultMaxMessageBytes/2, func() *pb.NodeMessage { return &pb.NodeMessage{} })
+	n.mu.Lock()
+	n.id, n.toHead = id, out
+	select {
+	case <-n.registered:
+	default:
+		close(n.registered)
+	}
+	n.mu.Unlock()
+	n.log.Info("registered with the head", "node", id.Short(), "data", n.DataAddr(), "resources", n.cfg.Resources.String())
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		out.Run(ctx, stream.Send)
+		cancel()
+	}()
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		var seq int64
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				seq++
+				objects, bytes := n.store.Stats()
+				n.mu.Lock()
+				execs := len(n.execs)
+				n.mu.Unlock()
+				hb := &pb.Heartbeat{Seq: seq, StoreBytes: bytes, StoreObjects: int64(objects), Executors: int32(execs)}
+				out.Add(32, func(m *pb.NodeMessage) { m.Heartbeat = hb })
+			}
+		}
+	}()
+	n.handle(first)
+	for {
+		m, err := stream.Recv()
+		if err != nil {
+			stream.CloseSend()
+			return errs.FromStatus(err)
+		}
+		n.handle(m)
+	}
+}
+
+func (n *Node) handle(m *pb.HeadToNode) {
+	for _, job := range m.StartExecutors {
+		n.startExecutor(job)
+	}
+	for _, b := range m.StopJobs {
+		if id, err := ids.FromBytes("job id", b); err == nil {
+			n.stopExecutor(id)
+		}
+	}
+	for _, b := range m.FreeObjects {
+		if id, err := ids.FromBytes("object id", b); err == nil {
+			n.store.Delete(id)
+		}
+	}
+}
+
+func (n *Node) report(fill func(m *pb.NodeMessage)) {
+	n.mu.Lock()
+	out := n.toHead
+	n.mu.Unlock()
+	if out != nil {
+		out.Add(32, fill)
+	}
+}
+
+// stored reports a new object copy to the head.
+func (n *Node) stored(id ids.ID, size int64) {
+	c := &pb.ObjectCopy{Id: id.Bytes(), Added: true, Size: size}
+	n.report(func(m *pb.NodeMessage) { m.Objects = append(m.Objects, c) })
+}
+
+// pull fetches an object from peers for a local reader, once however many
+// readers ask at the same time, and keeps the copy.
+func (n *Node) pull(ctx context.Context, id ids.ID, hints []transfer.Location) ([]byte, error) {
+	if b, ok := n.store.Get(id); ok {
+		return b, nil
+	}
+	n.mu.Lock()
+	p := n.pulls[id]
+	leader := p == nil
+	if leader {
+		p = &pull{done: make(chan struct{})}
+		n.pulls[id] = p
+	}
+	n.mu.Unlock()
+	if !leader {
+		select {
+		case <-p.done:
+			return p.data, p.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	defer func() {
+		n.mu.Lock()
+		delete(n.pulls, id)
+		n.mu.Unlock()
+		close(p.done)
+	}()
+	self := n.ID()
+	for _, h := range hints {
+		if h.Node == self || h.Addr == n.DataAddr() {
+			continue
+		}
+		data, err := n.peers.Get(ctx, h.Addr, id, nil)
+		if err != nil {
+			p.err = fmt.Errorf("from node %s (%s): %w", h.Node.Short(), h.Addr, err)
+			continue
+		}
+		if added, err := n.store.Put(id, data); err != nil {
+			p.err = err
+			return nil, err
+		} else if added {
+			n.stored(id, int64(len(data)))
+		}
+		p.data, p.err = data, nil
+		return data, nil
+	}
+	if p.err == nil {
+		p.err = fmt.Errorf("no other node holds object %s", id.Short())
+	}
+	return nil, p.err
+}
+
+func (n *Node) clearStore() { n.store.Clear() }
+
+func resourcesToPB(r scheduler.Resources) *pb.Resources {
+	return &pb.Resources{Cpu: r.CPU, Gpu: r.GPU, Memory: r.Memory, Custom: r.Custom}
+}

@@ -1,0 +1,248 @@
+package transfer
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/shoal-dev/shoal/internal/errs"
+	"github.com/shoal-dev/shoal/internal/ids"
+)
+
+// Client fetches and stores objects on nodes' data servers. It keeps idle
+// connections per address for reuse and is safe for concurrent use.
+type Client struct {
+	token          string
+	MaxObjectBytes int64
+	DialTimeout    time.Duration
+
+	mu     sync.Mutex
+	idle   map[string][]*conn
+	closed bool
+}
+
+type conn struct {
+	net.Conn
+	r *bufio.Reader
+	w *bufio.Writer
+}
+
+// NewClient returns a client that presents token.
+func NewClient(token string) *Client {
+	return &Client{token: token, idle: make(map[string][]*conn)}
+}
+
+// Close closes the idle connections; connections in use close when their
+// request ends.
+func (c *Client) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	for _, cs := range c.idle {
+		for _, cn := range cs {
+			cn.Close()
+		}
+	}
+	c.idle = nil
+}
+
+func (c *Client) get(ctx context.Context, addr string) (*conn, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, errs.ErrClosed
+	}
+	if cs := c.idle[addr]; len(cs) > 0 {
+		cn := cs[len(cs)-1]
+		c.idle[addr] = cs[:len(cs)-1]
+		c.mu.Unlock()
+		return cn, nil
+	}
+	c.mu.Unlock()
+	timeout := c.DialTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	d := net.Dialer{Timeout: timeout}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to data plane %s: %w", addr, err)
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetReadBuffer(4 << 20)
+		tc.SetWriteBuffer(4 << 20)
+	}
+	cn := &conn{Conn: nc, r: bufio.NewReaderSize(nc, 64<<10), w: bufio.NewWriterSize(nc, 64<<10)}
+	nc.SetDeadline(time.Now().Add(timeout))
+	cn.w.WriteString(magic)
+	cn.w.Write(appendString(nil, c.token))
+	if err := cn.w.Flush(); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("data plane handshake with %s: %w", addr, err)
+	}
+	if err := readStatus(cn.r); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("data plane handshake with %s: %w", addr, err)
+	}
+	nc.SetDeadline(time.Time{})
+	return cn, nil
+}
+
+func (c *Client) put(addr string, cn *conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || len(c.idle[addr]) >= 8 {
+		cn.Close()
+		return
+	}
+	c.idle[addr] = append(c.idle[addr], cn)
+}
+
+// watch makes ctx's cancellation interrupt blocking I/O on cn.
+func watch(ctx context.Context, cn *conn) (stop func() bool) {
+	return context.AfterFunc(ctx, func() { cn.SetDeadline(time.Unix(1, 0)) })
+}
+
+// Get fetches object id from the data server at addr. hints tell the server
+// where to pull the object from if it lacks it. A connection broken mid-way
+// is retried from the offset already received.
+func (c *Client) Get(ctx context.Context, addr string, id ids.ID, hints []Location) ([]byte, error) {
+	var buf []byte
+	var got uint64
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		buf2, n, err := c.getOnce(ctx, addr, id, hints, buf, got)
+		buf, got = buf2, n
+		if err == nil {
+			return buf, nil
+		}
+		var re *remoteError
+		if errors.As(err, &re) || ctx.Err() != nil {
+			return nil, err
+		}
+		lastErr = err
+	}
+	return nil, fmt.Errorf("fetching object %s from %s: %w", id.Short(), addr, lastErr)
+}
+
+func (c *Client) getOnce(ctx context.Context, addr string, id ids.ID, hints []Location, buf []byte, offset uint64) ([]byte, uint64, error) {
+	cn, err := c.get(ctx, addr)
+	if err != nil {
+		return buf, offset, err
+	}
+	stop := watch(ctx, cn)
+	ok := false
+	defer func() {
+		if stop() && ok {
+			c.put(addr, cn)
+		} else {
+			cn.Close()
+		}
+	}()
+	req := make([]byte, 0, 1+16+8+2+len(hints)*40)
+	req = append(req, opGet)
+	req = append(req, id[:]...)
+	req = binary.BigEndian.AppendUint64(req, offset)
+	if len(hints) > maxHints {
+		hints = hints[:maxHints]
+	}
+	req = binary.BigEndian.AppendUint16(req, uint16(len(hints)))
+	for _, h := range hints {
+		req = append(req, h.Node[:]...)
+		req = appendString(req, h.Addr)
+	}
+	cn.w.Write(req)
+	if err := cn.w.Flush(); err != nil {
+		return buf, offset, err
+	}
+	if err := readStatus(cn.r); err != nil {
+		var re *remoteError
+		if errors.As(err, &re) {
+			ok = true
+		}
+		return buf, offset, err
+	}
+	var sz [8]byte
+	if _, err := io.ReadFull(cn.r, sz[:]); err != nil {
+		return buf, offset, err
+	}
+	size := binary.BigEndian.Uint64(sz[:])
+	limit := c.MaxObjectBytes
+	if limit <= 0 {
+		limit = DefaultMaxObjectBytes
+	}
+	if size > uint64(limit) {
+		return buf, offset, &remoteError{status: statusTooLarge, msg: fmt.Sprintf("%v: object %s of %d bytes exceeds the data plane limit of %d bytes", errs.ErrMessageTooLarge, id.Short(), size, limit)}
+	}
+	if buf == nil {
+		buf = make([]byte, size)
+	} else if uint64(len(buf)) != size {
+		return buf, offset, &remoteError{status: statusError, msg: fmt.Sprintf("object %s changed size from %d to %d bytes between attempts", id.Short(), len(buf), size)}
+	}
+	for offset < size {
+		n := min(size-offset, chunkSize)
+		if _, err := io.ReadFull(cn.r, buf[offset:offset+n]); err != nil {
+			return buf, offset, err
+		}
+		offset += n
+	}
+	ok = true
+	return buf, offset, nil
+}
+
+// Put stores an object on the data server at addr; its bytes are the
+// concatenation of parts (so a tag and a payload need not be joined first).
+func (c *Client) Put(ctx context.Context, addr string, id ids.ID, parts ...[]byte) error {
+	cn, err := c.get(ctx, addr)
+	if err != nil {
+		return err
+	}
+	stop := watch(ctx, cn)
+	ok := false
+	defer func() {
+		if stop() && ok {
+			c.put(addr, cn)
+		} else {
+			cn.Close()
+		}
+	}()
+	var size int
+	for _, p := range parts {
+		size += len(p)
+	}
+	hdr := make([]byte, 0, 1+16+8)
+	hdr = append(hdr, opPut)
+	hdr = append(hdr, id[:]...)
+	hdr = binary.BigEndian.AppendUint64(hdr, uint64(size))
+	cn.w.Write(hdr)
+	for _, p := range parts {
+		for len(p) > 0 {
+			n := min(len(p), chunkSize)
+			if _, err := cn.w.Write(p[:n]); err != nil {
+				return fmt.Errorf("storing object %s on %s: %w", id.Short(), addr, err)
+			}
+			p = p[n:]
+		}
+	}
+	if err := cn.w.Flush(); err != nil {
+		return fmt.Errorf("storing object %s on %s: %w", id.Short(), addr, err)
+	}
+	if err := readStatus(cn.r); err != nil {
+		var re *remoteError
+		if errors.As(err, &re) {
+			ok = true
+		}
+		return fmt.Errorf("storing object %s on %s: %w", id.Short(), addr, err)
+	}
+	ok = true
+	return nil
+}

@@ -1,0 +1,283 @@
+package transfer
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/shoal-dev/shoal/internal/errs"
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/rpc"
+)
+
+// Store is what a Server serves from and stores into.
+type Store interface {
+	Get(id ids.ID) ([]byte, bool)
+	Put(id ids.ID, data []byte) (bool, error)
+}
+
+// Server serves a node's objects.
+type Server struct {
+	Token string
+	Store Store
+	// Pull fetches an object the store lacks from the hinted peers and
+	// stores it; nil means the server only serves what it holds.
+	Pull func(ctx context.Context, id ids.ID, hints []Location) ([]byte, error)
+	// Stored is called after a PUT has stored a new object.
+	Stored         func(id ids.ID, size int64)
+	MaxObjectBytes int64
+	IdleTimeout    time.Duration
+	Logger         *slog.Logger
+
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[net.Conn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// Serve accepts connections on ln until Close.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return net.ErrClosed
+	}
+	s.ln = ln
+	s.conns = make(map[net.Conn]struct{})
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.mu.Unlock()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return nil
+			}
+			return fmt.Errorf("data plane accept: %w", err)
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			c.Close()
+			return nil
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.serveConn(c)
+	}
+}
+
+// Close stops the listener, closes every connection and waits for handlers.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	for c := range s.conns {
+		c.Close()
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func (s *Server) serveConn(c net.Conn) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.Close()
+	}()
+	defer func() {
+		// A handler bug must not take the node down with it.
+		if r := recover(); r != nil {
+			s.logger().Error("data plane handler panicked", "remote", c.RemoteAddr(), "panic", r)
+		}
+	}()
+	r := bufio.NewReaderSize(c, 64<<10)
+	w := bufio.NewWriterSize(c, 64<<10)
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := s.handshake(r, w); err != nil {
+		w.Flush()
+		return
+	}
+	idle := s.IdleTimeout
+	if idle <= 0 {
+		idle = 5 * time.Minute
+	}
+	for {
+		c.SetDeadline(time.Now().Add(idle))
+		op, err := r.ReadByte()
+		if err != nil {
+			return
+		}
+		c.SetDeadline(time.Time{})
+		switch op {
+		case opGet:
+			err = s.handleGet(c, r, w)
+		case opPut:
+			err = s.handlePut(c, r, w)
+		default:
+			writeStatus(w, statusError, fmt.Sprintf("%v: unknown data plane operation 0x%02x", errs.ErrMalformed, op))
+			w.Flush()
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (s *Server) handshake(r *bufio.Reader, w *bufio.Writer) error {
+	var m [len(magic)]byte
+	if _, err := io.ReadFull(r, m[:]); err != nil {
+		return err
+	}
+	if string(m[:]) != magic {
+		writeStatus(w, statusError, fmt.Sprintf("%v: not a Shoal data plane handshake", errs.ErrMalformed))
+		return errs.ErrMalformed
+	}
+	tok, err := readString(r, maxTokenLen, "token")
+	if err != nil {
+		writeStatus(w, statusError, err.Error())
+		return err
+	}
+	if !rpc.CheckToken(tok, s.Token) {
+		msg := "the cluster token presented is wrong; use the token of the head you are joining"
+		if tok == "" {
+			msg = "no cluster token presented"
+		}
+		writeStatus(w, statusAuth, errs.ErrUnauthenticated.Error()+": "+msg)
+		return errs.ErrUnauthenticated
+	}
+	writeStatus(w, statusOK, "")
+	return w.Flush()
+}
+
+func (s *Server) handleGet(c net.Conn, r *bufio.Reader, w *bufio.Writer) error {
+	var hdr [16 + 8 + 2]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return err
+	}
+	var id ids.ID
+	copy(id[:], hdr[:16])
+	offset := binary.BigEndian.Uint64(hdr[16:24])
+	nh := int(binary.BigEndian.Uint16(hdr[24:26]))
+	if nh > maxHints {
+		writeStatus(w, statusError, fmt.Sprintf("%v: %d location hints (limit %d)", errs.ErrMalformed, nh, maxHints))
+		w.Flush()
+		return errs.ErrMalformed
+	}
+	hints := make([]Location, 0, nh)
+	for range nh {
+		var node ids.ID
+		if _, err := io.ReadFull(r, node[:]); err != nil {
+			return err
+		}
+		addr, err := readString(r, maxAddrLen, "hint address")
+		if err != nil {
+			writeStatus(w, statusError, err.Error())
+			w.Flush()
+			return err
+		}
+		hints = append(hints, Location{Node: node, Addr: addr})
+	}
+	data, ok := s.Store.Get(id)
+	if !ok && s.Pull != nil && len(hints) > 0 {
+		var err error
+		data, err = s.Pull(s.ctx, id, hints)
+		if err != nil {
+			writeStatus(w, statusNotFound, fmt.Sprintf("object %s is not on this node and pulling it failed: %v", id.Short(), err))
+			return w.Flush()
+		}
+		ok = true
+	}
+	if !ok {
+		writeStatus(w, statusNotFound, fmt.Sprintf("object %s is not on this node", id.Short()))
+		return w.Flush()
+	}
+	if offset > uint64(len(data)) {
+		writeStatus(w, statusError, fmt.Sprintf("offset %d is past the end of object %s (%d bytes)", offset, id.Short(), len(data)))
+		return w.Flush()
+	}
+	writeStatus(w, statusOK, "")
+	var sz [8]byte
+	binary.BigEndian.PutUint64(sz[:], uint64(len(data)))
+	w.Write(sz[:])
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	for rest := data[offset:]; len(rest) > 0; {
+		n := min(len(rest), chunkSize)
+		c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		if _, err := c.Write(rest[:n]); err != nil {
+			return err
+		}
+		rest = rest[n:]
+	}
+	c.SetWriteDeadline(time.Time{})
+	return nil
+}
+
+func (s *Server) handlePut(c net.Conn, r *bufio.Reader, w *bufio.Writer) error {
+	var hdr [16 + 8]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return err
+	}
+	var id ids.ID
+	copy(id[:], hdr[:16])
+	size := binary.BigEndian.Uint64(hdr[16:])
+	limit := s.MaxObjectBytes
+	if limit <= 0 {
+		limit = DefaultMaxObjectBytes
+	}
+	if size > uint64(limit) {
+		writeStatus(w, statusTooLarge, fmt.Sprintf("%v: object %s of %d bytes exceeds the data plane limit of %d bytes", errs.ErrMessageTooLarge, id.Short(), size, limit))
+		w.Flush()
+		return errs.ErrMessageTooLarge
+	}
+	data := make([]byte, size)
+	for off := 0; off < len(data); {
+		n := min(len(data)-off, chunkSize)
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		if _, err := io.ReadFull(r, data[off:off+n]); err != nil {
+			return err
+		}
+		off += n
+	}
+	c.SetReadDeadline(time.Time{})
+	added, err := s.Store.Put(id, data)
+	if err != nil {
+		writeStatus(w, statusError, err.Error())
+		return w.Flush()
+	}
+	if added && s.Stored != nil {
+		s.Stored(id, int64(size))
+	}
+	writeStatus(w, statusOK, "")
+	return w.Flush()
+}

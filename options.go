@@ -1,0 +1,71 @@
+package shoal
+
+import (
+	"log/slog"
+	"runtime"
+	"time"
+)
+
+// Option configures Init.
+type Option func(*config)
+
+type config struct {
+	address        string
+	token          string
+	tokenFile      string
+	tlsCA          string
+	nodes          int
+	nodeResources  Resources
+	connectTimeout time.Duration
+	logger         *slog.Logger
+	jobName        string
+	heartbeat      time.Duration
+	heartbeatLimit time.Duration
+}
+
+func defaultConfig() config {
+	return config{
+		nodes:          1,
+		nodeResources:  Resources{CPU: float64(runtime.NumCPU())},
+		connectTimeout: 10 * time.Second,
+	}
+}
+
+// WithAddress joins the running cluster whose head listens at addr
+// ("host:port"), instead of starting an embedded one.
+func WithAddress(addr string) Option { return func(c *config) { c.address = addr } }
+
+// WithToken sets the cluster token to present. By default it is read from
+// $SHOAL_TOKEN or from the token file `shoal head` wrote.
+func WithToken(token string) Option { return func(c *config) { c.token = token } }
+
+// WithTokenFile reads the cluster token from path.
+func WithTokenFile(path string) Option { return func(c *config) { c.tokenFile = path } }
+
+// WithTLS verifies the head's certificate against the CA in caFile.
+func WithTLS(caFile string) Option { return func(c *config) { c.tlsCA = caFile } }
+
+// WithLocalNodes sets how many nodes the embedded cluster starts (default 1).
+func WithLocalNodes(n int) Option { return func(c *config) { c.nodes = n } }
+
+// WithCPUsPerNode sets each embedded node's CPUs (default: this machine's).
+func WithCPUsPerNode(cpus float64) Option { return func(c *config) { c.nodeResources.CPU = cpus } }
+
+// WithLocalNodeResources sets each embedded node's resources.
+func WithLocalNodeResources(r Resources) Option { return func(c *config) { c.nodeResources = r } }
+
+// WithConnectTimeout bounds how long Init waits for the head (default 10s).
+func WithConnectTimeout(d time.Duration) Option { return func(c *config) { c.connectTimeout = d } }
+
+// WithLogger sets the logger of the client and the embedded cluster (by
+// default, warnings and errors go to the default logger).
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithJobName names the job in the cluster's status and logs.
+func WithJobName(name string) Option { return func(c *config) { c.jobName = name } }
+
+// WithHeartbeat sets the embedded cluster's heartbeat interval and the
+// silence after which a node is declared dead.
+func WithHeartbeat(interval, timeout time.Duration) Option {
+	return func(c *config) { c.heartbeat, c.heartbeatLimit = interval, timeout }
+}

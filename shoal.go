@@ -1,0 +1,296 @@
+package shoal
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/shoal-dev/shoal/internal/client"
+	"github.com/shoal-dev/shoal/internal/executor"
+	"github.com/shoal-dev/shoal/internal/head"
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/node"
+	"github.com/shoal-dev/shoal/internal/registry"
+	"github.com/shoal-dev/shoal/internal/rpc"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+)
+
+// session is what Init leaves in the context: the client and, for an
+// embedded cluster, the cluster itself.
+type session struct {
+	client *client.Client
+	local  *localCluster
+	conn   *grpc.ClientConn
+}
+
+type sessionKey struct{}
+
+// Init connects this program to a cluster and returns a context that
+// carries the connection: pass it (or contexts derived from it) to Remote,
+// Put and the other calls. With no WithAddress option, Init starts an
+// embedded local cluster.
+//
+// In an executor process (the program re-executed by a node to run tasks),
+// Init does not return: it serves tasks until the job ends, then exits.
+func Init(ctx context.Context, opts ...Option) (context.Context, error) {
+	ExecutorMain()
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if cfg.jobName == "" {
+		cfg.jobName = filepath.Base(os.Args[0])
+	}
+	s := &session{}
+	job, err := jobInfo(cfg)
+	if err != nil {
+		return nil, err
+	}
+	hello := &pb.Hello{Role: pb.Role_ROLE_DRIVER, JobId: job.JobId, Job: job, Pid: int32(os.Getpid())}
+	hello.Hostname, _ = os.Hostname()
+	ccfg := client.Config{Hello: hello, Logger: cfg.logger, WelcomeTimeout: cfg.connectTimeout}
+	if cfg.address == "" {
+		if cfg.nodes < 1 {
+			return nil, fmt.Errorf("shoal: an embedded cluster needs at least one node (WithLocalNodes(%d))", cfg.nodes)
+		}
+		if s.local, err = startLocalCluster(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("shoal: starting the embedded cluster: %w", err)
+		}
+		h := s.local.head
+		ccfg.Token = s.local.token
+		ccfg.Head = localHead{h}
+		ccfg.Connect = func(ctx context.Context) (rpc.ClientStream[pb.ClientMessage, pb.HeadMessage], error) {
+			return h.ConnectSession(ctx), nil
+		}
+		// Large Puts go to the first embedded node.
+		ccfg.PutNode, ccfg.PutAddr = s.local.nodes[0].ID(), s.local.nodes[0].DataAddr()
+	} else {
+		token, err := rpc.ResolveToken(cfg.token, cfg.tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("shoal: %w", err)
+		}
+		s.conn, err = rpc.Dial(ctx, cfg.address, token, 0, rpc.TLSConfig{CAFile: cfg.tlsCA}, cfg.connectTimeout)
+		if err != nil {
+			return nil, fmt.Errorf("shoal: %w", err)
+		}
+		ccfg.Token = token
+		ccfg.Head = client.GRPCHead{Conn: s.conn}
+		ccfg.Connect = client.GRPCSession(s.conn)
+	}
+	if s.client, err = client.Connect(ctx, ccfg); err != nil {
+		s.close()
+		return nil, fmt.Errorf("shoal: %w", err)
+	}
+	ctx = context.WithValue(ctx, sessionKey{}, s)
+	return client.NewContext(ctx, s.client), nil
+}
+
+func (s *session) close() {
+	if s.client != nil {
+		s.client.Close()
+	}
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	if s.local != nil {
+		s.local.close()
+	}
+}
+
+// Shutdown disconnects from the cluster (stopping it, if it is embedded).
+// The job's tasks that are still running are cancelled.
+func Shutdown(ctx context.Context) error {
+	s, ok := ctx.Value(sessionKey{}).(*session)
+	if !ok {
+		return ErrNotInitialized
+	}
+	s.close()
+	return nil
+}
+
+// ExecutorMain turns this process into an executor if its node started it
+// as one: it serves tasks until the job ends and then exits the process.
+// Otherwise it returns at once. Init calls it; call it yourself first thing
+// in a main that does not call Init (as the shoal CLI does).
+func ExecutorMain() {
+	if !executor.IsExecutor() {
+		return
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if err := executor.Run(context.Background(), logger); err != nil {
+		logger.Error("executor stopped", "error", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// MainForTest is for TestMain in packages whose tests use shoal: it runs
+// the test binary as an executor when a node started it as one, and runs
+// the tests otherwise.
+//
+//	func TestMain(m *testing.M) { shoal.MainForTest(m) }
+func MainForTest(m interface{ Run() int }) {
+	ExecutorMain()
+	os.Exit(m.Run())
+}
+
+func jobInfo(cfg config) (*pb.JobInfo, error) {
+	bin, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("shoal: finding this program's binary: %w", err)
+	}
+	job := &pb.JobInfo{JobId: ids.Random().Bytes(), Name: cfg.jobName, BinaryPath: bin, Registry: registry.Fingerprint()}
+	if cfg.address != "" {
+		// Nodes of a real cluster check that they start the driver's
+		// binary; an embedded cluster runs beside it.
+		f, err := os.Open(bin)
+		if err != nil {
+			return nil, fmt.Errorf("shoal: reading this program's binary: %w", err)
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return nil, fmt.Errorf("shoal: hashing this program's binary: %w", err)
+		}
+		job.BinarySha256 = h.Sum(nil)
+	}
+	return job, nil
+}
+
+func clientFrom(ctx context.Context) (*client.Client, error) {
+	if ctx == nil {
+		return nil, ErrNotInitialized
+	}
+	c, ok := client.FromContext(ctx)
+	if !ok {
+		return nil, fmt.Errorf("%w: call shoal.Init and pass the context it returns", ErrNotInitialized)
+	}
+	return c, nil
+}
+
+// localCluster is an embedded head and nodes in this process.
+type localCluster struct {
+	token     string
+	head      *head.Head
+	nodes     []*node.Node
+	serveDone chan struct{}
+}
+
+func startLocalCluster(ctx context.Context, cfg config) (*localCluster, error) {
+	res, err := cfg.nodeResources.internal()
+	if err != nil {
+		return nil, err
+	}
+	lc := &localCluster{token: rpc.NewToken(), serveDone: make(chan struct{})}
+	lc.head = head.New(head.Config{Token: lc.token, Logger: cfg.logger, HeartbeatInterval: cfg.heartbeat, HeartbeatTimeout: cfg.heartbeatLimit})
+	// Executors are separate processes: they reach the head over loopback.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		lc.head.Close()
+		return nil, fmt.Errorf("listening on loopback: %w", err)
+	}
+	go func() {
+		defer close(lc.serveDone)
+		lc.head.Serve(ln)
+	}()
+	h := lc.head
+	for i := range cfg.nodes {
+		n, err := node.Start(ctx, node.Config{
+			HeadAddr:  ln.Addr().String(),
+			Token:     lc.token,
+			Resources: res,
+			Labels:    map[string]string{"embedded": fmt.Sprint(i)},
+			Connect: func(ctx context.Context) (rpc.ClientStream[pb.NodeMessage, pb.HeadToNode], error) {
+				return h.ConnectNode(ctx), nil
+			},
+			Logger: cfg.logger,
+		})
+		if err != nil {
+			lc.close()
+			return nil, err
+		}
+		lc.nodes = append(lc.nodes, n)
+	}
+	return lc, nil
+}
+
+func (lc *localCluster) close() {
+	for _, n := range lc.nodes {
+		n.Close()
+	}
+	lc.head.Close()
+	<-lc.serveDone
+}
+
+// localHead adapts an in-process head to the client's HeadAPI.
+type localHead struct{ h *head.Head }
+
+func (l localHead) Status(context.Context) (*pb.StatusReply, error) { return l.h.Status(), nil }
+func (l localHead) Locate(_ context.Context, req *pb.LocateRequest) (*pb.LocateReply, error) {
+	return l.h.Locate(req), nil
+}
+
+// NodeInfo describes one node of the cluster.
+type NodeInfo struct {
+	ID        string
+	DataAddr  string
+	Hostname  string
+	Alive     bool
+	Total     Resources
+	Available Resources
+	Running   int64
+	Labels    map[string]string
+	// StoreBytes and StoreObjects describe the node's object store.
+	StoreBytes   int64
+	StoreObjects int64
+	// LastHeartbeat is how long ago the head last heard from the node.
+	LastHeartbeat time.Duration
+}
+
+// Status is a snapshot of the cluster.
+type Status struct {
+	Nodes        []NodeInfo
+	TasksByState map[string]int64
+	Objects      int64
+	ObjectBytes  int64
+	Jobs         int64
+}
+
+// ClusterStatus reports the cluster's nodes, resources, tasks and objects.
+func ClusterStatus(ctx context.Context) (*Status, error) {
+	c, err := clientFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.Head().Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return StatusFromPB(r), nil
+}
+
+// StatusFromPB converts the wire form of a status report.
+func StatusFromPB(r *pb.StatusReply) *Status {
+	st := &Status{TasksByState: r.TasksByState, Objects: r.Objects, ObjectBytes: r.ObjectBytes, Jobs: r.Jobs}
+	for _, n := range r.Nodes {
+		id, _ := ids.FromBytes("node id", n.NodeId)
+		st.Nodes = append(st.Nodes, NodeInfo{
+			ID: id.String(), DataAddr: n.DataAddr, Hostname: n.Hostname, Alive: n.Alive,
+			Total: resourcesFromPB(n.Total), Available: resourcesFromPB(n.Available), Running: n.RunningTasks,
+			Labels: n.Labels, StoreBytes: n.StoreBytes, StoreObjects: n.StoreObjects,
+			LastHeartbeat: time.Duration(n.LastHeartbeatMsAgo) * time.Millisecond,
+		})
+	}
+	return st
+}
