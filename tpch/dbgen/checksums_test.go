@@ -163,3 +163,11 @@ func hashFile(path string, w io.Writer) error {
 	_, err = io.Copy(w, f)
 	return err
 }
+
+func fileSize(dir, table string) (int64, error) {
+	fi, err := os.Stat(filepath.Join(dir, table+".tbl"))
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}

@@ -45,12 +45,52 @@ var (
 	textNationCmnt   = newTextSpec(72) // n_comment and r_comment
 )
 
-// appendComment appends a comment drawn from s: an offset into the pool and
-// a length (dbgen's dbg_text after the pool is built).
-func (e *genEnv) appendComment(b []byte, s *stream, t textSpec) []byte {
-	off := s.unif(0, textPoolSize-t.max)
-	n := s.unif(t.min, t.max)
-	return append(b, e.pool[off:off+n]...)
+// commentReader hands out the comments of a comment stream whose rows use
+// all their draws (two per comment: every comment stream but lineitem's),
+// so that comment i of a run of rows is simply draws 2i and 2i+1. It draws a
+// batch of comments ahead and touches each in the pool: comments lie at
+// random offsets in 300 MiB, so each is a cache miss, and touching a batch
+// at once lets the processor fetch them in parallel.
+type commentReader struct {
+	s       stream
+	t       textSpec
+	pool    []byte
+	batch   [64]poolText
+	next    int
+	touched byte // keeps the touches from being optimized away
+}
+
+func newCommentReader(env *genEnv, spec streamSpec, first int64, t textSpec) *commentReader {
+	r := &commentReader{s: newRowStream(spec, first).stream, t: t, pool: env.pool}
+	r.next = len(r.batch)
+	return r
+}
+
+// comment returns the next comment's text.
+func (r *commentReader) comment() []byte {
+	if r.next == len(r.batch) {
+		r.fill()
+	}
+	c := r.batch[r.next]
+	r.next++
+	return r.pool[c.off : c.off+c.n]
+}
+
+func (r *commentReader) fill() {
+	for i := range r.batch {
+		off := r.s.unif(0, textPoolSize-r.t.max)
+		n := r.s.unif(r.t.min, r.t.max)
+		r.batch[i] = poolText{off, n}
+	}
+	var t byte
+	for _, c := range r.batch {
+		for p := c.off; p < c.off+c.n; p += 64 {
+			t |= r.pool[p]
+		}
+		t |= r.pool[c.off+c.n-1]
+	}
+	r.touched ^= t
+	r.next = 0
 }
 
 const alphaNumeric = "0123456789abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ,"

@@ -1,6 +1,8 @@
 package dbgen
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"slices"
 	"time"
 )
@@ -8,70 +10,102 @@ import (
 // Formatting of dbgen's text fields by hand: the generator writes about a
 // gigabyte per scale factor, so nothing here goes through fmt or strconv.
 
-const digitPairs = "00010203040506070809" +
-	"10111213141516171819" +
-	"20212223242526272829" +
-	"30313233343536373839" +
-	"40414243444546474849" +
-	"50515253545556575859" +
-	"60616263646566676869" +
-	"70717273747576777879" +
-	"80818283848586878889" +
-	"90919293949596979899"
+// The append functions below write with fixed-size stores: b must have room
+// (capacity beyond its length) for textRoom more bytes. Row generators make
+// room once per row (see growText) instead of checking for every field.
+const textRoom = 32
 
-// decimalDigits returns the number of decimal digits of v ≥ 0.
+// digitPairs[2k], digitPairs[2k+1] are the two digits of k < 100; padded to
+// 256 bytes so that indexing with a byte needs no bounds check.
+var digitPairs = func() (t [256]byte) {
+	for k := range 100 {
+		t[2*k], t[2*k+1] = byte('0'+k/10), byte('0'+k%10)
+	}
+	return t
+}()
+
+var powersOf10 = [20]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
+	1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
+
+// decimalDigits returns the number of decimal digits of v (1 for 0).
 func decimalDigits(v uint64) int {
-	n := 1
-	for v >= 10000 {
-		v /= 10000
-		n += 4
+	// floor(log10(v)) is about floor(log2(v))·1233/4096; one compare fixes it.
+	v |= 1 // same digits, and 0 counts as 1
+	t := (bits.Len64(v) * 1233) >> 12
+	if v < powersOf10[t] {
+		return t
 	}
-	switch {
-	case v >= 1000:
-		return n + 3
-	case v >= 100:
-		return n + 2
-	case v >= 10:
-		return n + 1
-	}
-	return n
+	return t + 1
 }
 
-// appendUintWidth appends v in decimal, zero-padded to at least width digits
-// (printf's %0*d for v ≥ 0).
-func appendUintWidth(b []byte, v uint64, width int) []byte {
-	n := max(decimalDigits(v), width)
-	start := len(b)
-	b = slices.Grow(b, n)[:start+n]
-	i := start + n
+// putDigits writes v right-aligned into buf[:end] and returns buf.
+func putDigits(buf *[textRoom]byte, v uint64, end int) {
+	i := end
 	for v >= 100 {
 		q := v / 100
-		r := (v - q*100) * 2
+		r := byte(v-q*100) * 2
 		i -= 2
-		b[i], b[i+1] = digitPairs[r], digitPairs[r+1]
+		buf[i&(textRoom-1)], buf[(i+1)&(textRoom-1)] = digitPairs[r], digitPairs[r+1]
 		v = q
 	}
 	if v >= 10 {
-		i -= 2
-		b[i], b[i+1] = digitPairs[v*2], digitPairs[v*2+1]
+		r := byte(v) * 2
+		buf[(i-2)&(textRoom-1)], buf[(i-1)&(textRoom-1)] = digitPairs[r], digitPairs[r+1]
 	} else {
-		i--
-		b[i] = byte('0' + v)
+		buf[(i-1)&(textRoom-1)] = byte('0' + v)
 	}
-	for i > start {
-		i--
-		b[i] = '0'
+}
+
+// zeros is the start of a zero-padded number.
+var zeros = [textRoom]byte{'0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0',
+	'0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0'}
+
+// appendUintWidth appends v in decimal, zero-padded to at least width (≤ 20)
+// digits: printf's %0*d for v ≥ 0.
+func appendUintWidth(b []byte, v uint64, width int) []byte {
+	n := max(decimalDigits(v), width)
+	buf := zeros
+	putDigits(&buf, v, n)
+	l := len(b)
+	*(*[textRoom]byte)(b[l : l+textRoom]) = buf
+	return b[:l+n]
+}
+
+// digitQuads[k] holds the four ASCII digits of k < 10000, first digit in
+// the lowest byte (their order in memory on a little-endian store).
+var digitQuads = func() (t [10000]uint32) {
+	for k := range t {
+		t[k] = uint32('0'+k/1000) | uint32('0'+k/100%10)<<8 | uint32('0'+k/10%10)<<16 | uint32('0'+k%10)<<24
 	}
-	return b
+	return t
+}()
+
+// eightDigits returns v < 10⁸ as eight ASCII digits with leading zeros
+// dropped: the first n bytes of the little-endian word are v's n digits.
+func eightDigits(v uint64, n int) uint64 {
+	hi, lo := v/10000, v%10000
+	x := uint64(digitQuads[hi]) | uint64(digitQuads[lo])<<32
+	return x >> ((8 - n) * 8)
+}
+
+// appendUint appends v in decimal with a single store when v < 10⁸.
+func appendUint(b []byte, v uint64) []byte {
+	if v >= 1e8 {
+		return appendUintWidth(b, v, 1)
+	}
+	n := decimalDigits(v)
+	l := len(b)
+	binary.LittleEndian.PutUint64(b[l:l+8], eightDigits(v, n))
+	return b[:l+n]
 }
 
 // appendInt appends v in decimal (printf's %ld).
 func appendInt(b []byte, v int64) []byte {
 	if v < 0 {
 		b = append(b, '-')
-		return appendUintWidth(b, uint64(-v), 1)
+		return appendUint(b, uint64(-v))
 	}
-	return appendUintWidth(b, uint64(v), 1)
+	return appendUint(b, uint64(v))
 }
 
 // appendMoney appends an amount in cents as dbgen's DT_MONEY does: an
@@ -81,10 +115,12 @@ func appendMoney(b []byte, cents int64) []byte {
 		b = append(b, '-')
 		cents = -cents
 	}
-	dollars := cents / 100
-	c := (cents - dollars*100) * 2
-	b = appendUintWidth(b, uint64(dollars), 1)
-	return append(b, '.', digitPairs[c], digitPairs[c+1])
+	dollars := uint64(cents) / 100
+	c := byte(uint64(cents)-dollars*100) * 2
+	b = appendUint(b, dollars)
+	l := len(b)
+	binary.LittleEndian.PutUint32(b[l:l+4], uint32('.')|uint32(digitPairs[c])<<8|uint32(digitPairs[c+1])<<16)
+	return b[:l+3]
 }
 
 // Dates. dbgen numbers days from STARTDATE = 92001 (1992-01-01) over TOTDATE
@@ -108,4 +144,29 @@ func newDateText() *dateText {
 		copy(t[i][:], base.AddDate(0, 0, i).Format(time.DateOnly))
 	}
 	return &t
+}
+
+// makeRoom makes sure b has room for a row of up to n bytes written with
+// the append functions of this file (which store textRoom bytes at a time).
+func makeRoom(b []byte, n int) []byte {
+	if cap(b)-len(b) < n+textRoom {
+		b = slices.Grow(b, max(n+textRoom, cap(b)))
+	}
+	return b
+}
+
+// appendDate appends a date with one fixed-size copy.
+func appendDate(b []byte, d *[10]byte) []byte {
+	n := len(b)
+	b = b[:n+10]
+	*(*[10]byte)(b[n:]) = *d
+	return b
+}
+
+// appendFixed appends t with one fixed-size copy of its padded bytes (the
+// padding is overwritten by what follows); b needs room for textRoom bytes.
+func appendFixed(b []byte, t *fixedText) []byte {
+	n := len(b)
+	*(*[textRoom]byte)(b[n : n+textRoom]) = t.b
+	return b[:n+t.n]
 }

@@ -9,17 +9,22 @@ import (
 
 func TestAppendNumbers(t *testing.T) {
 	values := []int64{0, 1, 9, 10, 99, 100, 999, 1000, 9999, 10000, 99999, 123456789, 6000000000, 1<<63 - 1, -1, -99999, -1 << 62}
+	for _, p := range powersOf10 {
+		if p <= 1<<63-1 {
+			values = append(values, int64(p-1), int64(p), int64(p+1))
+		}
+	}
 	r := rand.New(rand.NewPCG(7, 8))
 	for range 10000 {
 		values = append(values, r.Int64()>>r.IntN(63), -r.Int64N(1<<40))
 	}
 	for _, v := range values {
-		if got, want := string(appendInt([]byte("x"), v)), "x"+strconv.FormatInt(v, 10); got != want {
+		if got, want := string(appendInt(makeRoom([]byte("x"), 8), v)), "x"+strconv.FormatInt(v, 10); got != want {
 			t.Fatalf("appendInt(%d) = %q, want %q", v, got, want)
 		}
 		if v >= 0 {
 			for _, width := range []int{1, 2, 3, 4, 9} {
-				if got, want := string(appendUintWidth(nil, uint64(v), width)), fmt.Sprintf("%0*d", width, v); got != want {
+				if got, want := string(appendUintWidth(makeRoom(nil, 8), uint64(v), width)), fmt.Sprintf("%0*d", width, v); got != want {
 					t.Fatalf("appendUintWidth(%d, %d) = %q, want %q", v, width, got, want)
 				}
 			}
@@ -30,7 +35,7 @@ func TestAppendNumbers(t *testing.T) {
 			if v < 0 {
 				sign, abs = "-", -v
 			}
-			if got, want := string(appendMoney(nil, v)), fmt.Sprintf("%s%d.%02d", sign, abs/100, abs%100); got != want {
+			if got, want := string(appendMoney(makeRoom(nil, 8), v)), fmt.Sprintf("%s%d.%02d", sign, abs/100, abs%100); got != want {
 				t.Fatalf("appendMoney(%d) = %q, want %q", v, got, want)
 			}
 		}

@@ -3,9 +3,14 @@ package dbgen
 // Customer, supplier, nation and region (dbgen's mk_cust, mk_supp,
 // mk_nation, mk_region).
 
+// maxRowText bounds the text of one row of customer, supplier, nation,
+// region, part or partsupp (the longest, partsupp, is under 260 bytes).
+const maxRowText = 320
+
 type customerGen struct {
-	env                                           *genEnv
-	address, nation, phone, balance, seg, comment rowStream
+	env                                  *genEnv
+	address, nation, phone, balance, seg rowStream
+	comment                              *commentReader
 }
 
 func newCustomerGen(env *genEnv, first int64) *customerGen {
@@ -13,13 +18,14 @@ func newCustomerGen(env *genEnv, first int64) *customerGen {
 		env:     env,
 		address: newRowStream(sdCustAddr, first), nation: newRowStream(sdCustNation, first),
 		phone: newRowStream(sdCustPhone, first), balance: newRowStream(sdCustBal, first),
-		seg: newRowStream(sdCustSeg, first), comment: newRowStream(sdCustCmnt, first),
+		seg: newRowStream(sdCustSeg, first), comment: newCommentReader(env, sdCustCmnt, first, textCustComment),
 	}
 }
 
 func (g *customerGen) appendRows(row, n int64, out *[]byte) {
-	env, d, b := g.env, g.env.dists, *out
+	d, b := g.env.dists, *out
 	for ; n > 0; n, row = n-1, row+1 {
+		b = makeRoom(b, maxRowText)
 		b = appendInt(b, row)
 		b = append(b, "|Customer#"...)
 		b = appendUintWidth(b, uint64(row), 9)
@@ -35,14 +41,13 @@ func (g *customerGen) appendRows(row, n int64, out *[]byte) {
 		b = append(b, '|')
 		b = append(b, d.mseg.pickText(&g.seg.stream)...)
 		b = append(b, '|')
-		b = env.appendComment(b, &g.comment.stream, textCustComment)
+		b = append(b, g.comment.comment()...)
 		b = append(b, '|', '\n')
 		g.address.finishRow()
 		g.nation.finishRow()
 		g.phone.finishRow()
 		g.balance.finishRow()
 		g.seg.finishRow()
-		g.comment.finishRow()
 	}
 	*out = b
 }
@@ -59,9 +64,10 @@ const (
 )
 
 type supplierGen struct {
-	env                                      *genEnv
-	address, nation, phone, balance, comment rowStream
-	bbbComment, bbbType, bbbJunk, bbbOffset  rowStream
+	env                                     *genEnv
+	address, nation, phone, balance         rowStream
+	bbbComment, bbbType, bbbJunk, bbbOffset rowStream
+	comment                                 *commentReader
 }
 
 func newSupplierGen(env *genEnv, first int64) *supplierGen {
@@ -69,15 +75,16 @@ func newSupplierGen(env *genEnv, first int64) *supplierGen {
 		env:     env,
 		address: newRowStream(sdSuppAddr, first), nation: newRowStream(sdSuppNation, first),
 		phone: newRowStream(sdSuppPhone, first), balance: newRowStream(sdSuppBal, first),
-		comment:    newRowStream(sdSuppCmnt, first),
+		comment:    newCommentReader(env, sdSuppCmnt, first, textSuppComment),
 		bbbComment: newRowStream(sdBBBCmnt, first), bbbType: newRowStream(sdBBBType, first),
 		bbbJunk: newRowStream(sdBBBJunk, first), bbbOffset: newRowStream(sdBBBOffset, first),
 	}
 }
 
 func (g *supplierGen) appendRows(row, n int64, out *[]byte) {
-	env, d, b := g.env, g.env.dists, *out
+	d, b := g.env.dists, *out
 	for ; n > 0; n, row = n-1, row+1 {
+		b = makeRoom(b, maxRowText)
 		b = appendInt(b, row)
 		b = append(b, "|Supplier#"...)
 		b = appendUintWidth(b, uint64(row), 9)
@@ -93,7 +100,7 @@ func (g *supplierGen) appendRows(row, n int64, out *[]byte) {
 		b = append(b, '|')
 
 		start := len(b)
-		b = env.appendComment(b, &g.comment.stream, textSuppComment)
+		b = append(b, g.comment.comment()...)
 		comment := b[start:]
 		// dbgen draws these for every supplier, used or not.
 		badPress := g.bbbComment.unif(1, 10000)
@@ -115,7 +122,6 @@ func (g *supplierGen) appendRows(row, n int64, out *[]byte) {
 		g.nation.finishRow()
 		g.phone.finishRow()
 		g.balance.finishRow()
-		g.comment.finishRow()
 		g.bbbComment.finishRow()
 		g.bbbType.finishRow()
 		g.bbbJunk.finishRow()
@@ -129,7 +135,7 @@ func (g *supplierGen) appendRows(row, n int64, out *[]byte) {
 type nationGen struct {
 	env     *genEnv
 	region  bool
-	comment rowStream
+	comment *commentReader
 }
 
 func newNationGen(env *genEnv, first int64, region bool) *nationGen {
@@ -137,12 +143,13 @@ func newNationGen(env *genEnv, first int64, region bool) *nationGen {
 	if region {
 		spec = sdRegionCmnt
 	}
-	return &nationGen{env: env, region: region, comment: newRowStream(spec, first)}
+	return &nationGen{env: env, region: region, comment: newCommentReader(env, spec, first, textNationCmnt)}
 }
 
 func (g *nationGen) appendRows(row, n int64, out *[]byte) {
 	d, b := g.env.dists, *out
 	for ; n > 0; n, row = n-1, row+1 {
+		b = makeRoom(b, maxRowText)
 		b = appendInt(b, row-1)
 		b = append(b, '|')
 		if g.region {
@@ -154,9 +161,8 @@ func (g *nationGen) appendRows(row, n int64, out *[]byte) {
 			b = appendInt(b, d.nations.cum[row-1])
 		}
 		b = append(b, '|')
-		b = g.env.appendComment(b, &g.comment.stream, textNationCmnt)
+		b = append(b, g.comment.comment()...)
 		b = append(b, '|', '\n')
-		g.comment.finishRow()
 	}
 	*out = b
 }

@@ -12,8 +12,9 @@ type partGen struct {
 	wantPart     bool
 	wantPartSupp bool
 
-	name, mfgr, brand, ptype, size, container, comment rowStream
-	psQty, psCost, psComment                           rowStream
+	name, mfgr, brand, ptype, size, container rowStream
+	psQty, psCost                             rowStream
+	comment, psComment                        *commentReader
 
 	identity [256]uint8 // 0, 1, 2, … for resetting the color permutation
 }
@@ -24,9 +25,9 @@ func newPartGen(env *genEnv, sc scaling, first int64, wantPart, wantPartSupp boo
 		name: newRowStream(sdPartName, first), mfgr: newRowStream(sdPartMfg, first),
 		brand: newRowStream(sdPartBrand, first), ptype: newRowStream(sdPartType, first),
 		size: newRowStream(sdPartSize, first), container: newRowStream(sdPartCntr, first),
-		comment: newRowStream(sdPartCmnt, first),
+		comment: newCommentReader(env, sdPartCmnt, first, textPartComment),
 		psQty:   newRowStream(sdPsQty, first), psCost: newRowStream(sdPsCost, first),
-		psComment: newRowStream(sdPsCmnt, first),
+		psComment: newCommentReader(env, sdPsCmnt, first, textPsComment),
 	}
 	for i := range g.identity {
 		g.identity[i] = uint8(i)
@@ -55,7 +56,7 @@ func (g *partGen) appendName(b []byte) []byte {
 }
 
 func (g *partGen) appendRows(row, n int64, parts, partSupps *[]byte) {
-	env, d := g.env, g.env.dists
+	d := g.env.dists
 	var pb, sb []byte
 	if g.wantPart {
 		pb = *parts
@@ -65,6 +66,7 @@ func (g *partGen) appendRows(row, n int64, parts, partSupps *[]byte) {
 	}
 	for ; n > 0; n, row = n-1, row+1 {
 		if g.wantPart {
+			pb = makeRoom(pb, maxRowText)
 			mfgr := g.mfgr.unif(1, 5)
 			brand := g.brand.unif(1, 5)
 			pb = appendInt(pb, row)
@@ -83,7 +85,7 @@ func (g *partGen) appendRows(row, n int64, parts, partSupps *[]byte) {
 			pb = append(pb, '|')
 			pb = appendMoney(pb, retailPrice(row))
 			pb = append(pb, '|')
-			pb = env.appendComment(pb, &g.comment.stream, textPartComment)
+			pb = append(pb, g.comment.comment()...)
 			pb = append(pb, '|', '\n')
 			g.name.finishRow()
 			g.mfgr.finishRow()
@@ -91,9 +93,9 @@ func (g *partGen) appendRows(row, n int64, parts, partSupps *[]byte) {
 			g.ptype.finishRow()
 			g.size.finishRow()
 			g.container.finishRow()
-			g.comment.finishRow()
 		}
 		if g.wantPartSupp {
+			sb = makeRoom(sb, suppPerPart*maxRowText)
 			for i := range int64(suppPerPart) {
 				sb = appendInt(sb, row)
 				sb = append(sb, '|')
@@ -103,12 +105,11 @@ func (g *partGen) appendRows(row, n int64, parts, partSupps *[]byte) {
 				sb = append(sb, '|')
 				sb = appendMoney(sb, g.psCost.unif(100, 100000))
 				sb = append(sb, '|')
-				sb = env.appendComment(sb, &g.psComment.stream, textPsComment)
+				sb = append(sb, g.psComment.comment()...)
 				sb = append(sb, '|', '\n')
 			}
 			g.psQty.finishRow()
 			g.psCost.finishRow()
-			g.psComment.finishRow()
 		}
 	}
 	if g.wantPart {

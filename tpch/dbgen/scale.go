@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 )
 
 // Constants of the TPC-H data set (dbgen's dss.h).
@@ -36,6 +37,8 @@ type scaling struct {
 	// Row counts of the scaled tables (partsupp and lineitem follow from
 	// part and orders).
 	parts, suppliers, customers, orders int64
+
+	suppDiv divisor32 // divides by suppliers when it fits in 32 bits
 }
 
 // newScaling reproduces dbgen's handling of -s (driver.c): below 1 the
@@ -59,11 +62,15 @@ func newScaling(sf float64) (scaling, error) {
 		s.scale = 1
 		s.parts, s.suppliers, s.customers, s.orders =
 			scaled(basePart), scaled(baseSupplier), scaled(baseCustomer), scaled(baseOrders)
+		s.suppDiv = newDivisor32(uint32(s.suppliers))
 		return s, nil
 	}
 	s.scale = int64(sf)
 	s.parts, s.suppliers, s.customers, s.orders =
 		basePart*s.scale, baseSupplier*s.scale, baseCustomer*s.scale, baseOrders*s.scale
+	if s.suppliers < 1<<31 {
+		s.suppDiv = newDivisor32(uint32(s.suppliers))
+	}
 	return s, nil
 }
 
@@ -73,9 +80,40 @@ func (s scaling) clerks() int64 { return max(s.scale*1000, 1000) }
 
 // partSupplier is dbgen's PART_SUPP_BRIDGE: the i-th (0..3) supplier of a
 // part, spread so that a part's four suppliers are far apart.
-func (s scaling) partSupplier(part, i int64) int64 {
+func (s *scaling) partSupplier(part, i int64) int64 {
 	n := s.suppliers
+	if s.suppDiv.d != 0 && part <= 1<<31 {
+		// Below SF 10000 every operand fits in 32 bits: divide by
+		// multiplying (a lineitem needs two divisions by the supplier count).
+		q := n/suppPerPart + int64(s.suppDiv.div(uint32(part-1)))
+		return int64(s.suppDiv.mod(uint32(part+i*q))) + 1
+	}
 	return (part+i*(n/suppPerPart+(part-1)/n))%n + 1
+}
+
+// divisor32 divides 32-bit numbers by a fixed 32-bit divisor d with
+// multiplications (Lemire, Kaser and Kurz, "Faster remainder by direct
+// computation", 2019): exact for every numerator.
+type divisor32 struct {
+	d uint64
+	m uint64 // ⌈2⁶⁴ / d⌉
+}
+
+func newDivisor32(d uint32) divisor32 {
+	if d < 2 {
+		return divisor32{} // not worth it; callers divide directly
+	}
+	return divisor32{d: uint64(d), m: ^uint64(0)/uint64(d) + 1}
+}
+
+func (v divisor32) div(a uint32) uint32 {
+	hi, _ := bits.Mul64(v.m, uint64(a))
+	return uint32(hi)
+}
+
+func (v divisor32) mod(a uint32) uint32 {
+	hi, _ := bits.Mul64(v.m*uint64(a), v.d)
+	return uint32(hi)
 }
 
 // retailPrice is dbgen's rpb_routine: a part's retail price in cents.

@@ -92,3 +92,41 @@ func TestChunkRange(t *testing.T) {
 		}
 	}
 }
+
+// TestPartSupplier compares the division-free supplier key with dbgen's
+// PART_SUPP_BRIDGE formula.
+func TestPartSupplier(t *testing.T) {
+	for _, sf := range []float64{0.0001, 0.001, 0.01, 0.57, 1, 10, 300, 10000, 29999} {
+		sc, err := newScaling(sf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := sc.suppliers
+		parts := []int64{1, 2, sc.parts / 2, sc.parts - 1, sc.parts}
+		for p := int64(1); p <= sc.parts; p += max(sc.parts/5000, 1) {
+			parts = append(parts, p)
+		}
+		for _, p := range parts {
+			if p < 1 {
+				continue
+			}
+			for i := range int64(suppPerPart) {
+				want := (p+i*(n/suppPerPart+(p-1)/n))%n + 1
+				if got := sc.partSupplier(p, i); got != want {
+					t.Fatalf("SF %v part %d supplier %d: got %d, want %d", sf, p, i, got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestDivisor32(t *testing.T) {
+	for _, d := range []uint32{2, 3, 7, 10, 1000, 10000, 123457, 1 << 31, 1<<32 - 1} {
+		v := newDivisor32(d)
+		for _, a := range []uint32{0, 1, d - 1, d, d + 1, 1<<32 - 1, 1 << 31, 123456789} {
+			if v.div(a) != a/d || v.mod(a) != a%d {
+				t.Fatalf("%d / %d: got %d rem %d, want %d rem %d", a, d, v.div(a), v.mod(a), a/d, a%d)
+			}
+		}
+	}
+}

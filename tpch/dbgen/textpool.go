@@ -279,8 +279,14 @@ func buildPoolSequential(g *poolGrammar, size int) []byte {
 // there on both are the same text. Each worker records where its sentences
 // start just after its own start and just after its successor's start; the
 // first start they share is where one worker's text is cut and the next one's
-// begins. If no common start turns up (never seen, but not impossible), the
-// pool is built sequentially; a test compares both ways.
+// begins.
+//
+// Every worker writes straight into the pool's buffer, into an area that
+// starts a little after where its text is expected to land; afterwards each
+// worker's good text is moved down to follow its predecessor's. If a worker
+// fills its area or no common start turns up (neither has been seen with the
+// real pool, but both are possible), the pool is built sequentially; a test
+// forces both cases and compares with the sequential build.
 
 // poolDrawsPerByte estimates the draws the pool needs per byte of text; an
 // error only costs time (a sequential tail or wasted work), never bytes.
@@ -305,14 +311,15 @@ type sentenceStart struct {
 }
 
 type poolSegment struct {
-	w          poolWriter
+	w          poolWriter // writes into the segment's area of the pool buffer
+	base       int        // where the area starts in the pool buffer
 	window     int64
 	start, end int64           // draws
 	head, tail []sentenceStart // starts in [start, start+window) and [end, end+window)
 }
 
 func (s *poolSegment) run(last bool) {
-	for {
+	for len(s.w.buf)-s.w.pos >= poolSlack { // stop when the area is full
 		d := s.start + s.w.draws
 		if d < s.start+s.window {
 			s.head = append(s.head, sentenceStart{d, s.w.pos})
@@ -349,29 +356,35 @@ func buildPoolParallel(g *poolGrammar, size, workers int, split poolSplit) []byt
 	if workers < 2 || totalDraws < 8*split.window*int64(workers) {
 		return buildPoolSequential(g, size)
 	}
+	// The gap between areas absorbs the error of the estimate and the text a
+	// worker writes past its end while it looks for the common start.
+	gap := max(1<<20, size/128)
+	buf, _ := allocLarge(size + workers*gap + poolSlack)
 	segs := make([]*poolSegment, workers)
-	var wg sync.WaitGroup
 	for k := range segs {
 		start, end := totalDraws*int64(k)/int64(workers), totalDraws*int64(k+1)/int64(workers)
-		capacity := int(float64(end-start+split.window)/split.drawsPerByte*1.01) + poolSlack
-		if k == 0 {
-			capacity = size + poolSlack // worker 0's buffer becomes the pool
-		}
-		buf, free := allocLarge(capacity)
+		base := 0
 		if k > 0 {
-			defer free()
+			base = int(float64(start)/split.drawsPerByte) + k*gap
 		}
-		seg := &poolSegment{start: start, end: end, window: split.window, w: poolWriter{
-			g: g, buf: buf, seed: mulMod(sdTextPool.seed, powMod(start)),
-		}}
-		segs[k] = seg
+		segs[k] = &poolSegment{start: start, end: end, base: base, window: split.window,
+			w: poolWriter{g: g, seed: mulMod(sdTextPool.seed, powMod(start))}}
+	}
+	var wg sync.WaitGroup
+	for k, seg := range segs {
+		limit := len(buf)
+		if k+1 < len(segs) {
+			limit = segs[k+1].base
+		}
+		seg.w.buf = buf[seg.base:limit:limit]
 		wg.Go(func() { seg.run(k == workers-1) })
 	}
 	wg.Wait()
 
-	// Stitch: segment k's good text runs from where it meets segment k−1 to
-	// where it meets segment k+1 (segment 0 from its start; the last to its end).
-	pool := segs[0].w.buf
+	// Segment k's good text runs from where it meets segment k−1 to where it
+	// meets segment k+1 (segment 0 from its start; the last to its end).
+	// Moving each down to follow the previous one only ever moves text to
+	// lower addresses, never over text still to be moved.
 	n, from := 0, 0
 	for k, seg := range segs {
 		to := seg.w.pos
@@ -383,23 +396,19 @@ func buildPoolParallel(g *poolGrammar, size, workers int, split poolSplit) []byt
 			}
 			to, next = seg.tail[i].pos, segs[k+1].head[j].pos
 		}
-		if k == 0 {
-			n = to
-		} else {
-			n += copy(pool[n:], seg.w.buf[from:to])
-		}
+		n += copy(buf[n:], buf[seg.base+from:seg.base+to])
 		from = next
 	}
 	if n < size {
 		// The estimate fell short: continue the last worker's walk.
 		last := segs[len(segs)-1]
-		w := poolWriter{g: g, buf: pool, pos: n, seed: last.w.seed}
+		w := poolWriter{g: g, buf: buf, pos: n, seed: last.w.seed}
 		for w.pos < size {
 			w.sentence()
 		}
-		pool = w.buf
+		buf = w.buf
 	}
-	return pool[:size:size]
+	return buf[:size:size]
 }
 
 // textPool is the shared pool of comment text.
