@@ -32,6 +32,9 @@ type Options struct {
 	SpillDir string
 	// OnSpill is told whenever an operator spills.
 	OnSpill func(operator string)
+	// Sink, when set, receives the result batches (serialized, in the order
+	// produced) instead of Run collecting them; the batch is valid during the call.
+	Sink func(b *coldata.Batch) error
 }
 
 // Run executes p and returns the result batches (owned, in order).
@@ -101,6 +104,7 @@ func (r *run) close() {
 func (r *run) runStage(ctx context.Context, st *physical.Stage, result bool) ([]*coldata.Batch, error) {
 	var ex exchange.Exchange
 	results := make([][]*coldata.Batch, st.Partitions)
+	var sinkMu sync.Mutex
 	if !result {
 		m, err := exchange.NewMemory(st.Output, st.Root.Schema, st.Partitions)
 		if err != nil {
@@ -137,6 +141,15 @@ func (r *run) runStage(ctx context.Context, st *physical.Stage, result bool) ([]
 					b := op.Next()
 					if b.Len() == 0 {
 						break
+					}
+					if result && r.opts.Sink != nil {
+						sinkMu.Lock()
+						err := r.opts.Sink(b)
+						sinkMu.Unlock()
+						if err != nil {
+							colexecop.Throw(err)
+						}
+						continue
 					}
 					if result {
 						results[p] = append(results[p], coldata.Compact(b))

@@ -80,10 +80,10 @@ func Drain(ctx context.Context, op Operator) []*coldata.Batch {
 
 // Filter passes on the rows of its input for which a predicate holds.
 type Filter struct {
-	Input Operator
-	Pred  *expr.Expr
+	Input  Operator
+	Pred   *expr.Expr
 	Schema types.Schema
-	sel   eval.Selector
+	sel    eval.Selector
 }
 
 // Init implements Operator.

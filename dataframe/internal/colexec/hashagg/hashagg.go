@@ -176,7 +176,7 @@ func (h *HashAgg) build() {
 			break
 		}
 		h.consume(b)
-		if h.Spill != nil && h.spilled == nil && !h.global && h.memory() > h.Spill.Budget {
+		if h.Spill != nil && h.spilled == nil && !h.global && h.Spill.Level < maxSpillLevel && h.memory() > h.Spill.Budget {
 			p, err := spill.NewPartitions(h.Spill, h.Schema, spillFanout)
 			if err != nil {
 				colexecop.Throw(err)
@@ -194,7 +194,12 @@ func (h *HashAgg) build() {
 	}
 }
 
-const spillFanout = 16
+const (
+	spillFanout = 16
+	// maxSpillLevel stops re-partitioning (past it a partition is aggregated
+	// in memory whatever its size: its keys are too few to split further).
+	maxSpillLevel = 3
+)
 
 // Next implements colexecop.Operator. Once the table is over budget, rows of
 // groups already in it keep being aggregated in memory and rows of new groups

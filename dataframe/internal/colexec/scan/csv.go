@@ -124,7 +124,7 @@ func (c *CSV) Open(ctx context.Context, req Request) (colexecop.Operator, error)
 
 type csvParser struct {
 	c          *CSV
-	f          *os.File
+	f          io.ReaderAt
 	pos, end   int64 // next file offset to read; lines starting before end are ours
 	buf        []byte
 	start      int // unread data in buf[start:]
@@ -154,6 +154,9 @@ func (p *csvParser) fill() {
 		p.buf = nb
 	}
 	n, err := p.f.ReadAt(p.buf[len(p.buf):cap(p.buf)], p.pos)
+	if n > 0 && err == io.EOF {
+		err = nil
+	}
 	p.buf = p.buf[:len(p.buf)+n]
 	p.pos += int64(n)
 	if err == io.EOF || n == 0 {
@@ -453,4 +456,94 @@ func parseDate(f []byte) (int32, bool) {
 		return 0, false
 	}
 	return expr.DaysFromCivil(y, m, d), true
+}
+
+// seqReaderAt adapts a stream to the parser, which reads it in order.
+type seqReaderAt struct {
+	r   io.Reader
+	off int64
+}
+
+func (s *seqReaderAt) ReadAt(b []byte, off int64) (int, error) {
+	if off != s.off {
+		return 0, fmt.Errorf("stream read at %d, expected %d", off, s.off)
+	}
+	n, err := io.ReadAtLeast(s.r, b, 1)
+	s.off += int64(n)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// CSVStream is a one-shot delimited text source over a stream: it can be read
+// once, as a single partition.
+type CSVStream struct {
+	c    *CSV
+	r    io.Reader
+	used bool
+}
+
+// NewCSVStream wraps r as a source with schema s.
+func NewCSVStream(r io.Reader, s types.Schema, opts CSVOptions) *CSVStream {
+	if opts.Delimiter == 0 {
+		opts.Delimiter = ','
+	}
+	return &CSVStream{c: &CSV{path: "stream", schema: s, opts: opts, size: -1, ident: "stream:" + NewID()}, r: r}
+}
+
+// Schema implements Source.
+func (c *CSVStream) Schema() types.Schema { return c.c.schema }
+
+// Identity implements Source (a stream is never equal to another).
+func (c *CSVStream) Identity() string { return c.c.ident }
+
+// Describe implements Source.
+func (c *CSVStream) Describe() string { return "csv stream" }
+
+// Rows implements Source.
+func (c *CSVStream) Rows() int64 { return -1 }
+
+// Open implements Source: partition 0 reads the stream, others are empty.
+func (c *CSVStream) Open(ctx context.Context, req Request) (colexecop.Operator, error) {
+	if req.Partition != 0 {
+		return &colexecop.Batches{}, nil
+	}
+	if c.used {
+		return nil, fmt.Errorf("a CSV stream can be read only once")
+	}
+	c.used = true
+	bs := req.BatchSize
+	if bs <= 0 {
+		bs = coldata.DefaultBatchSize
+	}
+	var filter eval.Selector
+	if req.Filter != nil {
+		var err error
+		if filter, err = eval.CompileFilter(req.Filter, ProjectSchema(c.c.schema, req.Columns)); err != nil {
+			return nil, err
+		}
+	}
+	p := &csvParser{c: c.c, f: &seqReaderAt{r: c.r}, end: math.MaxInt64, first: true, cols: req.Columns, bs: bs}
+	return &colexecop.Func{
+		OnNext: func() *coldata.Batch {
+			for {
+				colexecop.CheckCtx(ctx)
+				b := p.next()
+				if b == nil {
+					return &coldata.Batch{}
+				}
+				if filter != nil {
+					s := filter.Select(b, nil)
+					if len(s) == 0 {
+						continue
+					}
+					if len(s) < b.N {
+						b.Sel = s
+					}
+				}
+				return b
+			}
+		},
+	}, nil
 }

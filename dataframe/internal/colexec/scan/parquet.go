@@ -301,6 +301,13 @@ func compareValue(a, b expr.Value) int {
 // in contiguous runs.
 func (p *Parquet) Open(ctx context.Context, req Request) (colexecop.Operator, error) {
 	outSchema := ProjectSchema(p.schema, req.Columns)
+	// A query may need no column at all (count(*)): read the first one for
+	// the row counts and drop it.
+	readCols, readSchema := req.Columns, outSchema
+	if len(readCols) == 0 {
+		readCols = []int{0}
+		readSchema = ProjectSchema(p.schema, readCols)
+	}
 	var full *expr.Expr
 	if req.Filter != nil {
 		// Re-express the filter over the full schema for pruning (names are the same).
@@ -365,7 +372,7 @@ func (p *Parquet) Open(ctx context.Context, req Request) (colexecop.Operator, er
 		if err != nil {
 			colexecop.Throw(fmt.Errorf("reading Parquet file %s: %w", path, err))
 		}
-		rr, err := fr.GetRecordReader(ctx, req.Columns, groups)
+		rr, err := fr.GetRecordReader(ctx, readCols, groups)
 		if err != nil {
 			colexecop.Throw(fmt.Errorf("reading Parquet file %s: %w", path, err))
 		}
@@ -392,9 +399,12 @@ func (p *Parquet) Open(ctx context.Context, req Request) (colexecop.Operator, er
 					}
 					rec = cur.RecordBatch()
 					rec.Retain()
-					b, err := coldata.FromRecord(outSchema, rec)
+					b, err := coldata.FromRecord(readSchema, rec)
 					if err != nil {
 						colexecop.Throw(fmt.Errorf("reading Parquet: %w", err))
+					}
+					if len(req.Columns) == 0 {
+						b.Vecs = nil
 					}
 					batch, off = b, 0
 				}

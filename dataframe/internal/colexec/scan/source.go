@@ -94,7 +94,9 @@ func (t *MemTable) Schema() types.Schema { return t.schema }
 func (t *MemTable) Identity() string { return "memory:" + t.id }
 
 // Describe implements Source.
-func (t *MemTable) Describe() string { return fmt.Sprintf("memory table %s (%d rows)", t.id[:8], t.rows) }
+func (t *MemTable) Describe() string {
+	return fmt.Sprintf("memory table %s (%d rows)", t.id[:8], t.rows)
+}
 
 // Rows implements Source.
 func (t *MemTable) Rows() int64 { return t.rows }
