@@ -68,7 +68,6 @@ func generate(t *testing.T, sf float64) string {
 	return dir
 }
 
-
 func checkAll(t *testing.T, db *DB, answers string, opts ...dataframe.CollectOption) {
 	t.Helper()
 	rep, err := Run(context.Background(), db, RunOptions{AnswersDir: answers, Collect: opts})

@@ -132,6 +132,14 @@ func Decode(v *Vec) *Vec {
 	if v.Dict == nil {
 		return v
 	}
+	if v.Dict.Len() == 0 {
+		// Only nulls (codes point nowhere): decode to empty strings.
+		n := len(v.I32)
+		if v.Const {
+			n = 1
+		}
+		return &Vec{Type: v.Type, Nulls: v.Nulls, Const: v.Const, Str: Strings{Offs: make([]int32, n+1)}}
+	}
 	if v.Const {
 		out := &Vec{Type: v.Type, Const: true, Nulls: v.Nulls}
 		out.Str.Append(v.Dict.Get(int(v.I32[0])))
@@ -212,7 +220,9 @@ func (b *Builder) Append(src *Vec, idx []int32, n int) {
 			if idx != nil {
 				i = int(idx[k])
 			}
-			b.V.Str.Data = append(b.V.Str.Data, src.Bytes(i)...)
+			if !src.IsNull(i) {
+				b.V.Str.Data = append(b.V.Str.Data, src.Bytes(i)...)
+			}
 			b.V.Str.Offs = append(b.V.Str.Offs, int32(len(b.V.Str.Data)))
 		}
 	}

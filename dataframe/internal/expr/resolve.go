@@ -90,7 +90,17 @@ func (c *Expr) typecheck(s types.Schema) error {
 		if !a.T.IsNumeric() || !b.T.IsNumeric() {
 			return mismatch(c, "division needs numbers, got %s and %s", a.T, b.T)
 		}
-		c.Args[0], c.Args[1] = castTo(a, types.Float64Type), castTo(b, types.Float64Type)
+		if a.T.ID == types.Float64 || b.T.ID == types.Float64 {
+			c.Args[0], c.Args[1] = castTo(a, types.Float64Type), castTo(b, types.Float64Type)
+		} else {
+			// Exact operands (ints, decimals) are divided as scaled integers,
+			// which rounds once instead of once per operand.
+			for i, x := range []*Expr{a, b} {
+				if x.T.ID == types.Int32 {
+					c.Args[i] = castTo(x, types.Int64Type)
+				}
+			}
+		}
 		c.T = types.Float64Type
 		c.Nullable = true // division by zero yields null
 	case OpNeg:

@@ -96,7 +96,12 @@ func compile(e *expr.Expr, s types.Schema) (Evaluator, error) {
 	case expr.OpAdd, expr.OpSub, expr.OpMul:
 		return &arithEval{op: arithOp(e.Op - expr.OpAdd), t: e.T, a: args[0], b: args[1]}, nil
 	case expr.OpDiv:
-		return &divEval{a: args[0], b: args[1]}, nil
+		d := &divEval{a: args[0], b: args[1], scale: 1}
+		if e.Args[0].T.ID != types.Float64 {
+			d.exact = true
+			d.scale = math.Pow10(int(scaleOf(e.Args[1].T) - scaleOf(e.Args[0].T)))
+		}
+		return d, nil
 	case expr.OpNeg:
 		return &negEval{t: e.T, a: args[0]}, nil
 	case expr.OpCast:
@@ -304,8 +309,17 @@ func sel(b *coldata.Batch, n int) []int32 {
 
 type divEval struct {
 	a, b  Evaluator
+	exact bool    // operands are scaled int64s
+	scale float64 // 10^(scale(b) - scale(a))
 	out   outBuf
 	nulls []bool
+}
+
+func scaleOf(t types.Type) int32 {
+	if t.ID == types.Decimal {
+		return t.Scale
+	}
+	return 0
 }
 
 func (e *divEval) Eval(b *coldata.Batch) *coldata.Vec {
@@ -322,7 +336,12 @@ func (e *divEval) Eval(b *coldata.Batch) *coldata.Vec {
 		if y.Const {
 			yi = 0
 		}
-		d := y.F64[yi]
+		var d, num float64
+		if e.exact {
+			d, num = float64(y.I64[yi]), float64(x.I64[xi])
+		} else {
+			d, num = y.F64[yi], x.F64[xi]
+		}
 		if d == 0 {
 			if zero == nil {
 				if out.Nulls == nil {
@@ -337,7 +356,15 @@ func (e *divEval) Eval(b *coldata.Batch) *coldata.Vec {
 			zero[i] = true
 			return
 		}
-		out.F64[i] = x.F64[xi] / d
+		if e.exact && e.scale != 1 {
+			if e.scale > 1 {
+				out.F64[i] = num * e.scale / d
+			} else {
+				out.F64[i] = num / (d / e.scale)
+			}
+			return
+		}
+		out.F64[i] = num / d
 	})
 	return out
 }
