@@ -47,50 +47,56 @@ var (
 
 // commentReader hands out the comments of a comment stream whose rows use
 // all their draws (two per comment: every comment stream but lineitem's),
-// so that comment i of a run of rows is simply draws 2i and 2i+1. It draws a
-// batch of comments ahead and touches each in the pool: comments lie at
-// random offsets in 300 MiB, so each is a cache miss, and touching a batch
-// at once lets the processor fetch them in parallel.
+// so that comment i of a run of rows is simply draws 2i and 2i+1. It draws
+// comments a batch ahead of use and prefetches them: comments lie at random
+// offsets in 300 MiB, so each is a cache miss, and this way the misses of a
+// batch overlap with the work on the batch before.
 type commentReader struct {
-	s       stream
-	t       textSpec
-	pool    []byte
-	batch   [64]poolText
-	next    int
-	touched byte // keeps the touches from being optimized away
+	s        stream
+	t        textSpec
+	pool     []byte
+	ring     [2 * commentBatch]poolText // two batches: in use, and prefetched
+	next     int                        // next comment in ring
+	prefetch []int64                    // scratch: offsets to prefetch
 }
+
+const commentBatch = 32
 
 func newCommentReader(env *genEnv, spec streamSpec, first int64, t textSpec) *commentReader {
 	r := &commentReader{s: newRowStream(spec, first).stream, t: t, pool: env.pool}
-	r.next = len(r.batch)
+	r.fill(0)
+	r.fill(commentBatch)
 	return r
 }
 
 // comment returns the next comment's text.
 func (r *commentReader) comment() []byte {
-	if r.next == len(r.batch) {
-		r.fill()
-	}
-	c := r.batch[r.next]
+	c := r.ring[r.next]
 	r.next++
+	switch r.next {
+	case commentBatch: // first half used up: refill it, use the second
+		r.fill(0)
+	case 2 * commentBatch:
+		r.fill(commentBatch)
+		r.next = 0
+	}
 	return r.pool[c.off : c.off+c.n]
 }
 
-func (r *commentReader) fill() {
-	for i := range r.batch {
+// fill draws the next batch of comments into ring[at:] and prefetches each
+// cache line they cover.
+func (r *commentReader) fill(at int) {
+	r.prefetch = r.prefetch[:0]
+	for i := at; i < at+commentBatch; i++ {
 		off := r.s.unif(0, textPoolSize-r.t.max)
 		n := r.s.unif(r.t.min, r.t.max)
-		r.batch[i] = poolText{off, n}
-	}
-	var t byte
-	for _, c := range r.batch {
-		for p := c.off; p < c.off+c.n; p += 64 {
-			t |= r.pool[p]
+		r.ring[i] = poolText{off, n}
+		for p := off; p < off+n; p += 64 {
+			r.prefetch = append(r.prefetch, p)
 		}
-		t |= r.pool[c.off+c.n-1]
+		r.prefetch = append(r.prefetch, off+n-1)
 	}
-	r.touched ^= t
-	r.next = 0
+	prefetch(&r.pool[0], r.prefetch)
 }
 
 const alphaNumeric = "0123456789abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ,"

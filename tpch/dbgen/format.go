@@ -12,7 +12,7 @@ import (
 
 // The append functions below write with fixed-size stores: b must have room
 // (capacity beyond its length) for textRoom more bytes. Row generators make
-// room once per row (see growText) instead of checking for every field.
+// room once per row (see makeRoom) instead of checking for every field.
 const textRoom = 32
 
 // digitPairs[2k], digitPairs[2k+1] are the two digits of k < 100; padded to
@@ -38,7 +38,7 @@ func decimalDigits(v uint64) int {
 	return t + 1
 }
 
-// putDigits writes v right-aligned into buf[:end] and returns buf.
+// putDigits writes the digits of v into buf so that they end at buf[end-1].
 func putDigits(buf *[textRoom]byte, v uint64, end int) {
 	i := end
 	for v >= 100 {
@@ -64,6 +64,18 @@ var zeros = [textRoom]byte{'0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0'
 // digits: printf's %0*d for v ≥ 0.
 func appendUintWidth(b []byte, v uint64, width int) []byte {
 	n := max(decimalDigits(v), width)
+	if v < 1e8 && n <= 16 {
+		// v as eight digits has the leading zeros a width up to 8 needs;
+		// wider, up to eight more zeros go in front.
+		l := len(b)
+		if n <= 8 {
+			binary.LittleEndian.PutUint64(b[l:l+8], eightDigits(v, n))
+		} else {
+			binary.LittleEndian.PutUint64(b[l:l+8], 0x30303030_30303030)
+			binary.LittleEndian.PutUint64(b[l+n-8:l+n], eightDigits(v, 8))
+		}
+		return b[:l+n]
+	}
 	buf := zeros
 	putDigits(&buf, v, n)
 	l := len(b)
@@ -86,6 +98,26 @@ func eightDigits(v uint64, n int) uint64 {
 	hi, lo := v/10000, v%10000
 	x := uint64(digitQuads[hi]) | uint64(digitQuads[lo])<<32
 	return x >> ((8 - n) * 8)
+}
+
+// shortText is a text of at most 8 bytes stored as one word, for fields
+// that take few values (line numbers, quantities, discounts).
+type shortText struct {
+	b uint64 // the bytes, first in the lowest byte
+	n int
+}
+
+func newShortText(s string) shortText {
+	var b [8]byte
+	copy(b[:], s)
+	return shortText{b: binary.LittleEndian.Uint64(b[:]), n: len(s)}
+}
+
+// appendShort appends t with one store.
+func appendShort(b []byte, t shortText) []byte {
+	l := len(b)
+	binary.LittleEndian.PutUint64(b[l:l+8], t.b)
+	return b[:l+t.n]
 }
 
 // appendUint appends v in decimal with a single store when v < 10⁸.

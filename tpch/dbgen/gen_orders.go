@@ -5,10 +5,10 @@ package dbgen
 // line; the order's total price and status are computed from its lines.
 //
 // Rows are made in batches, in two passes: the first draws every value of
-// the batch and touches the text pool where each comment lies, the second
-// formats. Comments sit at random offsets in 300 MiB, so each is a cache
-// miss; touching them all first lets the memory system fetch them in
-// parallel instead of one at a time while formatting.
+// a batch and prefetches the text pool where each comment lies, the second
+// formats the batch after the next one has been drawn. Comments sit at
+// random offsets in 300 MiB, so each is a cache miss; this way they arrive
+// while other work is done instead of stalling the copy one at a time.
 
 const (
 	orderDateMin = startDate
@@ -35,10 +35,16 @@ type ordersGen struct {
 	// lineitem streams (one draw per line, up to seven per order)
 	qty, disc, tax, instr, mode, part, supp, ship, commit, recv, rflag, lineComment rowStream
 
-	batch   [orderBatch]orderValues
+	batches [2]orderBatchValues // drawn, and being formatted
 	words   *orderWords
-	touches []int64 // pool offsets of the batch's comments, first and last byte
-	touched byte    // keeps the touches from being optimized away
+}
+
+// orderBatchValues is a batch of drawn orders and where their comments are.
+type orderBatchValues struct {
+	orders   [orderBatch]orderValues
+	n        int     // orders in the batch
+	lines    int64   // lineitems in the batch
+	comments []int64 // pool offsets of the comments' first and last bytes
 }
 
 // orderValues is one order's drawn values.
@@ -65,9 +71,26 @@ type poolText struct {
 	off, n int64
 }
 
-// orderWords holds the distributions' values laid out for fixed-size copies.
+// orderWords holds the texts of the order and lineitem fields that take
+// few values, laid out for fixed-size copies.
 type orderWords struct {
 	prio, instr, mode []fixedText
+	small             [51]shortText // "0|" … "50|": line numbers and quantities
+	percent           [11]shortText // "0.00|" … "0.10|": discounts and taxes
+}
+
+func newOrderWords(d *specDists) *orderWords {
+	w := &orderWords{prio: newFixedTexts(d.oPrio.values), instr: newFixedTexts(d.instruct.values), mode: newFixedTexts(d.smode.values)}
+	var b []byte
+	for i := range w.small {
+		b = appendInt(makeRoom(b[:0], 8), int64(i))
+		w.small[i] = newShortText(string(b) + "|")
+	}
+	for i := range w.percent {
+		b = appendMoney(makeRoom(b[:0], 8), int64(i))
+		w.percent[i] = newShortText(string(b) + "|")
+	}
+	return w
 }
 
 // fixedText is a short string padded to a fixed size so that it is copied
@@ -99,9 +122,7 @@ func newOrdersGen(env *genEnv, sc scaling, first int64, wantOrders, wantLines bo
 		supp: newRowStream(sdLineSupp, first), ship: newRowStream(sdLineShip, first),
 		commit: newRowStream(sdLineCommit, first), recv: newRowStream(sdLineRecv, first),
 		rflag: newRowStream(sdLineRflag, first), lineComment: newRowStream(sdLineCmnt, first),
-		words: &orderWords{
-			prio: newFixedTexts(d.oPrio.values), instr: newFixedTexts(d.instruct.values), mode: newFixedTexts(d.smode.values),
-		},
+		words: newOrderWords(d),
 	}
 }
 
@@ -122,12 +143,18 @@ func (g *ordersGen) appendRows(row, n int64, orders, lines *[]byte) (lineCount i
 	if g.wantLines {
 		lb = *lines
 	}
-	for n > 0 {
-		k := int(min(n, orderBatch))
-		lineCount += g.draw(row, k)
-		g.touch()
-		for i := range k {
-			v := &g.batch[i]
+	drawn, next := &g.batches[0], &g.batches[1]
+	drawn.n = 0
+	for n > 0 || drawn.n > 0 {
+		next.n = 0
+		if n > 0 {
+			k := int(min(n, orderBatch))
+			g.draw(next, row, k)
+			row += int64(k)
+			n -= int64(k)
+		}
+		for i := range drawn.n {
+			v := &drawn.orders[i]
 			if g.wantLines {
 				lb = g.formatLines(lb, v)
 			}
@@ -135,8 +162,8 @@ func (g *ordersGen) appendRows(row, n int64, orders, lines *[]byte) (lineCount i
 				ob = g.formatOrder(ob, v)
 			}
 		}
-		row += int64(k)
-		n -= int64(k)
+		lineCount += drawn.lines
+		drawn, next = next, drawn
 	}
 	if g.wantOrders {
 		*orders = ob
@@ -148,38 +175,26 @@ func (g *ordersGen) appendRows(row, n int64, orders, lines *[]byte) (lineCount i
 }
 
 // drawComment draws a comment's place in the pool and notes it for
-// touching.
-func (g *ordersGen) drawComment(s *stream, t textSpec) poolText {
+// prefetching.
+func (g *ordersGen) drawComment(batch *orderBatchValues, s *stream, t textSpec) poolText {
 	off := s.unif(0, textPoolSize-t.max)
 	n := s.unif(t.min, t.max)
-	g.touches = append(g.touches, off, off+n-1)
+	batch.comments = append(batch.comments, off, off+n-1)
 	return poolText{off, n}
 }
 
-// touch reads one byte at each noted offset. The loads are independent and
-// close together, so the processor has many cache misses in flight at once;
-// afterwards the comments are in the cache for the formatting pass.
-func (g *ordersGen) touch() {
-	pool := g.env.pool
-	var t byte
-	for _, off := range g.touches {
-		t |= pool[off]
-	}
-	g.touched ^= t
-	g.touches = g.touches[:0]
-}
-
-// draw draws the values of k orders from row on into g.batch and returns
-// their number of lineitems.
-func (g *ordersGen) draw(row int64, k int) (lineCount int64) {
+// draw draws the values of k orders from row on into batch and starts
+// fetching their comments.
+func (g *ordersGen) draw(batch *orderBatchValues, row int64, k int) {
 	d := g.env.dists
 	customers, parts, clerks := g.sc.customers, g.sc.parts, g.sc.clerks()
+	batch.n, batch.lines, batch.comments = k, 0, batch.comments[:0]
 	for i := range k {
-		v := &g.batch[i]
+		v := &batch.orders[i]
 		v.key = orderKey(row + int64(i))
 		v.date = int(g.date.unif(orderDateMin, orderDateMax) - startDate)
 		v.count = int(g.lines.unif(1, maxLinesPerOrder))
-		lineCount += int64(v.count)
+		batch.lines += int64(v.count)
 
 		var total int64
 		shipped := 0
@@ -210,7 +225,7 @@ func (g *ordersGen) draw(row int64, k int) (lineCount int64) {
 			if lv.recv <= currentDateOffset {
 				lv.flag = d.rflag.values[d.rflag.pick(&g.rflag.stream)][0]
 			}
-			lv.comment = g.drawComment(&g.lineComment.stream, textLineComment)
+			lv.comment = g.drawComment(batch, &g.lineComment.stream, textLineComment)
 		}
 		v.total = total
 		v.status = 'O'
@@ -230,34 +245,33 @@ func (g *ordersGen) draw(row int64, k int) (lineCount int64) {
 			v.cust = cust
 			v.prio = d.oPrio.pick(&g.prio.stream)
 			v.clerk = g.clerk.unif(1, clerks)
-			v.comment = g.drawComment(&g.comment.stream, textOrderComment)
+			v.comment = g.drawComment(batch, &g.comment.stream, textOrderComment)
 		}
 		g.finishRow()
 	}
-	return lineCount
+	prefetch(&g.env.pool[0], batch.comments)
 }
 
 func (g *ordersGen) formatLines(b []byte, v *orderValues) []byte {
 	b = makeRoom(b, maxOrderText)
-	dates, pool := g.env.dates, g.env.pool
+	dates, pool, w := g.env.dates, g.env.pool, g.words
+	// The order key starts every line: format it once (with its '|').
+	var key fixedText
+	key.n = len(append(appendUint(key.b[:0], uint64(v.key)), '|'))
 	for l := range v.count {
 		lv := &v.lines[l]
-		b = appendInt(b, v.key)
+		b = appendFixed(b, &key)
+		b = appendUint(b, uint64(lv.part))
 		b = append(b, '|')
-		b = appendInt(b, lv.part)
+		b = appendUint(b, uint64(lv.supp))
 		b = append(b, '|')
-		b = appendInt(b, lv.supp)
-		b = append(b, '|')
-		b = appendInt(b, int64(l+1))
-		b = append(b, '|')
-		b = appendInt(b, lv.qty)
-		b = append(b, '|')
+		b = appendShort(b, w.small[l+1])
+		b = appendShort(b, w.small[lv.qty])
 		b = appendMoney(b, lv.price)
 		b = append(b, '|')
-		b = appendMoney(b, lv.disc)
-		b = append(b, '|')
-		b = appendMoney(b, lv.tax)
-		b = append(b, '|', lv.flag, '|', lv.status, '|')
+		b = appendShort(b, w.percent[lv.disc])
+		b = appendShort(b, w.percent[lv.tax])
+		b = append(b, lv.flag, '|', lv.status, '|')
 		b = appendDate(b, &dates[lv.ship])
 		b = append(b, '|')
 		b = appendDate(b, &dates[lv.commit])

@@ -98,7 +98,7 @@ func newPlan(opts Options) (*plan, error) {
 // unit is a range of a group's driving rows generated as one piece of work.
 type unit struct {
 	group     group
-	seq       int // position among the group's units
+	seq       int64 // position among the group's units
 	first, n  int64
 	remaining atomic.Int32 // outputs not yet written
 }
@@ -128,7 +128,29 @@ type tableOutput struct {
 	results   chan unitResult
 	rowsTotal int64
 	rowsDone  int64
-	units     int // number of units that write to this table
+	units     int64 // number of units that write to this table
+}
+
+// unitSchedule lists the units of every group to generate, in order; units
+// are made when a worker takes them.
+type unitSchedule []groupUnits
+
+type groupUnits struct {
+	group      group
+	rows, step int64 // driving rows and rows per unit
+	count      int64 // units
+}
+
+// unit returns the i-th unit of the schedule, or nil past the end.
+func (s unitSchedule) unit(i int64) *unit {
+	for _, g := range s {
+		if i < g.count {
+			first := i*g.step + 1
+			return &unit{group: g.group, seq: i, first: first, n: min(g.step, g.rows-first+1)}
+		}
+		i -= g.count
+	}
+	return nil
 }
 
 type unitResult struct {
@@ -145,17 +167,12 @@ func (p *plan) run(ctx context.Context) (err error) {
 			outs[t] = &tableOutput{table: t, final: filepath.Join(p.opts.OutDir, t.String()+".tbl")}
 		}
 	}
-	if o := outs[tLineitem]; o != nil {
-		o.rowsTotal = p.countLineitems()
-	}
 	for t, o := range outs {
-		if t != tLineitem {
-			o.rowsTotal = p.sc.rowCount(t)
-		}
+		o.rowsTotal = p.sc.rowCount(t, p.workers)
 	}
 
 	// Units of work, largest group first.
-	var units []*unit
+	var sched unitSchedule
 	for g := range numGroups {
 		primary, secondary := groupTables(g)
 		if outs[primary] == nil && (secondary < 0 || outs[secondary] == nil) {
@@ -163,18 +180,19 @@ func (p *plan) run(ctx context.Context) (err error) {
 		}
 		rows := p.sc.drivingRows(g)
 		step := unitRows(g, rows, p.workers)
-		seq := 0
-		for first := int64(1); first <= rows; first += step {
-			u := &unit{group: g, seq: seq, first: first, n: min(step, rows-first+1)}
-			seq++
-			units = append(units, u)
-		}
+		count := (rows + step - 1) / step
+		sched = append(sched, groupUnits{group: g, rows: rows, step: step, count: count})
 		for _, t := range []tableID{primary, secondary} {
 			if t >= 0 && outs[t] != nil {
-				outs[t].units = seq
+				outs[t].units = count
 			}
 		}
 	}
+
+	// At most maxPending units are generated but not yet written; a worker
+	// takes a token before it takes the next unit, so the oldest unwritten
+	// unit of every table always holds one and is being generated.
+	maxPending := 2 * p.workers
 
 	// The text pool is needed by every table; build it (once per process)
 	// before creating any file.
@@ -199,7 +217,9 @@ func (p *plan) run(ctx context.Context) (err error) {
 			return fmt.Errorf("dbgen: cannot write %s in %s: %w; choose a directory you can write to", o.final, p.opts.OutDir, err)
 		}
 		o.file = f
-		o.results = make(chan unitResult, len(units))
+		// A unit sends at most one result per table and holds a token
+		// until its results are written, so sends never block.
+		o.results = make(chan unitResult, maxPending)
 	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -218,10 +238,6 @@ func (p *plan) run(ctx context.Context) (err error) {
 		}
 	}
 
-	// At most maxPending units are generated but not yet written; a worker
-	// takes a token before it takes the next unit, so the oldest unwritten
-	// unit of every table always holds one and is being generated.
-	maxPending := 2 * p.workers
 	tokens := make(chan struct{}, maxPending)
 	bufs := make(bufferList, 2*maxPending)
 	var next atomic.Int64
@@ -242,12 +258,12 @@ func (p *plan) run(ctx context.Context) (err error) {
 				case <-ctx.Done():
 					return
 				}
-				i := next.Add(1) - 1
-				if i >= int64(len(units)) {
+				u := sched.unit(next.Add(1) - 1)
+				if u == nil {
 					<-tokens
 					return
 				}
-				p.generate(env, units[i], outs, bufs)
+				p.generate(env, u, outs, bufs)
 			}
 		})
 	}
@@ -301,8 +317,8 @@ func (p *plan) generate(env *genEnv, u *unit, outs map[tableID]*tableOutput, buf
 
 // write writes the table's units in order as they arrive.
 func (o *tableOutput) write(ctx context.Context, tokens chan struct{}, bufs bufferList, progress func(*tableOutput)) error {
-	pending := make(map[int]unitResult)
-	for want := 0; want < o.units; {
+	pending := make(map[int64]unitResult)
+	for want := int64(0); want < o.units; {
 		r, ok := pending[want]
 		if !ok {
 			select {
@@ -328,30 +344,6 @@ func (o *tableOutput) write(ctx context.Context, tokens chan struct{}, bufs buff
 		progress(o)
 	}
 	return nil
-}
-
-// countLineitems counts the lineitems of all orders, in parallel for large
-// scale factors.
-func (p *plan) countLineitems() int64 {
-	orders := p.sc.orders
-	parts := int64(1)
-	if orders > 10_000_000 {
-		parts = int64(p.workers)
-	}
-	counts := make([]int64, parts)
-	var wg sync.WaitGroup
-	for i := range parts {
-		wg.Go(func() {
-			first, n := chunkRange(orders, int(i), int(parts))
-			counts[i] = countLineitems(first, n)
-		})
-	}
-	wg.Wait()
-	var total int64
-	for _, c := range counts {
-		total += c
-	}
-	return total
 }
 
 // bufferList recycles the text buffers of written units, so that after the

@@ -22,6 +22,8 @@ func TestRowCount(t *testing.T) {
 		{0.57, map[string]int64{Customer: 85500, Supplier: 5700}},
 		// From 1 up the scale factor is truncated.
 		{2.5, map[string]int64{Customer: 300000, Supplier: 20000, Part: 400000, Orders: 3000000}},
+		// 15 million orders: the lineitems are counted in parallel.
+		{10, map[string]int64{Lineitem: 59986052, Orders: 15000000, PartSupp: 8000000}},
 	}
 	for _, tc := range tests {
 		for table, want := range tc.rows {

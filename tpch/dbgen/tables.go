@@ -3,7 +3,9 @@ package dbgen
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 )
 
 // The TPC-H tables, by the names of their files (<name>.tbl).
@@ -143,13 +145,15 @@ func RowCount(table string, sf float64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return sc.rowCount(t), nil
+	return sc.rowCount(t, runtime.GOMAXPROCS(0)), nil
 }
 
-func (sc scaling) rowCount(t tableID) int64 {
+// rowCount returns the rows of table t; lineitem's are counted with up to
+// workers goroutines.
+func (sc scaling) rowCount(t tableID, workers int) int64 {
 	switch t {
 	case tLineitem:
-		return countLineitems(1, sc.orders)
+		return countAllLineitems(sc.orders, workers)
 	case tPartSupp:
 		return sc.parts * suppPerPart
 	}
@@ -165,6 +169,28 @@ func countLineitems(first, n int64) int64 {
 	for range n {
 		total += s.unif(1, maxLinesPerOrder)
 		s.finishRow()
+	}
+	return total
+}
+
+// countAllLineitems counts the lineitems of all orders, in parallel when
+// there are many (each part of the orders skips its stream ahead).
+func countAllLineitems(orders int64, workers int) int64 {
+	parts := 1
+	if orders > 10_000_000 {
+		parts = max(workers, 1)
+	}
+	counts := make([]int64, parts)
+	var wg sync.WaitGroup
+	for i := range parts {
+		wg.Go(func() {
+			counts[i] = countLineitems(chunkRange(orders, i, parts))
+		})
+	}
+	wg.Wait()
+	var total int64
+	for _, c := range counts {
+		total += c
 	}
 	return total
 }
