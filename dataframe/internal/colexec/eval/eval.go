@@ -1,5 +1,3 @@
-// Package eval compiles resolved expressions into vectorized evaluators (values)
-// and selectors (filters producing selection vectors) over coldata batches.
 package eval
 
 //go:generate go run ./gen

@@ -1,0 +1,3 @@
+// Package eval compiles resolved expressions into vectorized evaluators (values)
+// and selectors (filters producing selection vectors) over coldata batches.
+package eval

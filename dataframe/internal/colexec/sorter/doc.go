@@ -1,0 +1,3 @@
+// Package sorter implements sort (external merge sort past a memory budget),
+// top-k and the ordered merge of sorted streams.
+package sorter
