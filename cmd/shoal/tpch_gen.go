@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -18,12 +20,9 @@ import (
 	"github.com/vbauerster/mpb/v8/cwriter"
 	"github.com/vbauerster/mpb/v8/decor"
 
+	"github.com/shoal-dev/shoal/tpch"
 	"github.com/shoal-dev/shoal/tpch/dbgen"
 )
-
-// errParquetUnavailable is what --format parquet returns until the
-// dataframe engine's converter exists.
-var errParquetUnavailable = errors.New("parquet output is not available yet; use --format tbl")
 
 // newTPCHGenCommand returns `shoal tpch gen`.
 func newTPCHGenCommand() *cobra.Command {
@@ -40,7 +39,8 @@ func newTPCHGenCommand() *cobra.Command {
 		Long: `Generate the TPC-H tables at a scale factor, byte for byte as the reference
 dbgen (TPC-H 2.14.0 to 2.17.3) writes them: one <table>.tbl file per table,
 fields separated by '|', every line ending in "|". Tables are generated in
-chunks on all CPUs.
+chunks on all CPUs. With --format parquet the same rows are converted to
+one <table>.parquet file per table instead.
 
 As with dbgen, a scale factor below 1 scales row counts by its thousandths
 (0.01, 0.1, 0.5), and one of 1 or more is truncated to an integer (2.5
@@ -52,14 +52,10 @@ generates the same data as 2). Nation and region never scale.`,
 			opts := dbgen.Options{SF: sf, OutDir: out, Tables: splitTables(tables), Workers: workers}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
-			switch format {
-			case "tbl":
-				return generateTBL(ctx, opts, cmd.ErrOrStderr(), cmd.OutOrStdout())
-			case "parquet":
-				return generateParquet(ctx, opts)
-			default:
+			if format != "tbl" && format != "parquet" {
 				return fmt.Errorf("unknown --format %q; use tbl or parquet", format)
 			}
+			return generate(ctx, opts, format, cmd.ErrOrStderr(), cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
@@ -72,21 +68,13 @@ generates the same data as 2). Nation and region never scale.`,
 	return cmd
 }
 
-// generateParquet writes the tables as Parquet files.
-//
-// PARQUET CALL SITE: this is the one place `shoal tpch gen --format parquet`
-// reaches. When package github.com/shoal-dev/shoal/tpch provides the
-// converter from generated text to Parquet, call it here with opts (it can
-// read the tables chunk by chunk through dbgen.TextBlocks) and remove
-// errParquetUnavailable.
-func generateParquet(ctx context.Context, opts dbgen.Options) error {
-	_, _ = ctx, opts
-	return errParquetUnavailable
-}
-
-// generateTBL runs dbgen.Generate with progress on stderr: bars when stderr
-// is a terminal, otherwise one line per finished table.
-func generateTBL(ctx context.Context, opts dbgen.Options, stderr, stdout io.Writer) error {
+// generate writes the tables in format ("tbl" or "parquet") with progress
+// on stderr: bars when stderr is a terminal, otherwise one line per
+// finished table.
+func generate(ctx context.Context, opts dbgen.Options, format string, stderr, stdout io.Writer) error {
+	if err := opts.Validate(); err != nil {
+		return err
+	}
 	if opts.SF >= 1 && opts.SF != math.Trunc(opts.SF) {
 		fmt.Fprintf(stderr, "note: like dbgen, scale factor %v generates the SF %v data set (scale factors of 1 and above are truncated)\n",
 			opts.SF, math.Trunc(opts.SF))
@@ -97,21 +85,118 @@ func generateTBL(ctx context.Context, opts dbgen.Options, stderr, stdout io.Writ
 		rep = newBarReporter(ctx, stderr)
 	}
 	opts.Progress = rep.update
-	err := dbgen.Generate(ctx, opts)
+	var err error
+	if format == "parquet" {
+		err = generateParquet(ctx, opts)
+	} else {
+		err = dbgen.Generate(ctx, opts)
+	}
 	rep.finish(err == nil)
 	if err != nil {
 		return err
 	}
 	var files int
-	var bytes int64
+	var size int64
 	for _, t := range tablesOrAll(opts.Tables) {
-		if fi, err := os.Stat(filepath.Join(opts.OutDir, t+".tbl")); err == nil {
+		if fi, err := os.Stat(filepath.Join(opts.OutDir, t+"."+format)); err == nil {
 			files++
-			bytes += fi.Size()
+			size += fi.Size()
 		}
 	}
-	fmt.Fprintf(stdout, "generated TPC-H SF %v: %d tables, %.1f MB in %s, in %s\n",
-		opts.SF, files, float64(bytes)/1e6, time.Since(start).Round(time.Millisecond), opts.OutDir)
+	fmt.Fprintf(stdout, "generated TPC-H SF %v as %s: %d tables, %.1f MB in %s, in %s\n",
+		opts.SF, format, files, float64(size)/1e6, time.Since(start).Round(time.Millisecond), opts.OutDir)
+	return nil
+}
+
+// generateParquet writes every table of opts as <table>.parquet: dbgen's
+// text of a table streams through a pipe into the Parquet converter of
+// package tpch, several tables at a time (opts.Workers), largest first.
+func generateParquet(ctx context.Context, opts dbgen.Options) error {
+	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
+		return fmt.Errorf("cannot create output directory: %w; choose a directory you can write to", err)
+	}
+	want := make(map[string]bool)
+	for _, t := range tablesOrAll(opts.Tables) {
+		want[t] = true
+	}
+	workers := opts.Workers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	slots := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for _, table := range []string{dbgen.Lineitem, dbgen.Orders, dbgen.PartSupp, dbgen.Part, dbgen.Customer, dbgen.Supplier, dbgen.Nation, dbgen.Region} {
+		if !want[table] {
+			continue
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if err := tableToParquet(ctx, table, opts); err != nil {
+				cancel(err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return fmt.Errorf("generating SF %v as Parquet into %s stopped: %w", opts.SF, opts.OutDir, err)
+	}
+	return nil
+}
+
+// tableToParquet generates one table and converts it to Parquet through a
+// temporary file that is renamed into place when complete.
+func tableToParquet(ctx context.Context, table string, opts dbgen.Options) error {
+	total, err := dbgen.RowCount(table, opts.SF)
+	if err != nil {
+		return err
+	}
+	opts.Progress(table, 0, total)
+	final := filepath.Join(opts.OutDir, table+".parquet")
+	tmp := filepath.Join(opts.OutDir, "."+table+".parquet.tmp")
+	pr, pw := io.Pipe()
+	generated := make(chan struct{})
+	go func() {
+		defer close(generated)
+		var rows int64
+		var err error
+		for block, blockErr := range dbgen.TextBlocks(ctx, table, opts.SF, 0, 1) {
+			if err = blockErr; err != nil {
+				break
+			}
+			if _, err = pw.Write(block); err != nil {
+				break
+			}
+			rows += int64(bytes.Count(block, []byte{'\n'}))
+			// The table is done when its Parquet file is, not before.
+			opts.Progress(table, min(rows, total-1), total)
+		}
+		pw.CloseWithError(err)
+	}()
+
+	// PARQUET CALL SITE: the one place --format parquet converts a table;
+	// the converter is the dataframe engine's, in package tpch.
+	err = tpch.WriteParquet(ctx, table, pr, tmp)
+
+	// Unblock the generator if the converter stopped before the end.
+	pr.CloseWithError(errors.New("the Parquet converter stopped reading"))
+	<-generated
+	if err == nil {
+		err = os.Rename(tmp, final)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", final, err)
+	}
+	opts.Progress(table, total, total)
 	return nil
 }
 
@@ -157,11 +242,14 @@ type progressReporter interface {
 
 // lineReporter prints a line when a table is complete.
 type lineReporter struct {
+	mu    sync.Mutex
 	w     io.Writer
 	start time.Time
 }
 
 func (r *lineReporter) update(table string, done, total int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if done == total {
 		fmt.Fprintf(r.w, "%-8s %10d rows  done at %s\n", table, total, time.Since(r.start).Round(time.Millisecond))
 	}

@@ -55,6 +55,16 @@ func Generate(ctx context.Context, opts Options) error {
 	return p.run(ctx)
 }
 
+// Validate reports what is wrong with o, if anything, as Generate would
+// before it writes: the scale factor, the table names, Workers and OutDir
+// (whether OutDir can be written is only known when writing).
+func (o Options) Validate() error {
+	if _, err := newPlan(o); err != nil {
+		return fmt.Errorf("dbgen: %w", err)
+	}
+	return nil
+}
+
 // plan is a validated Generate call.
 type plan struct {
 	opts    Options
@@ -194,12 +204,7 @@ func (p *plan) run(ctx context.Context) (err error) {
 	// unit of every table always holds one and is being generated.
 	maxPending := 2 * p.workers
 
-	// The text pool is needed by every table; build it (once per process)
-	// before creating any file.
-	env, err := sharedEnv()
-	if err != nil {
-		return err
-	}
+	// Files first, so that an unwritable directory is reported at once.
 	if err := os.MkdirAll(p.opts.OutDir, 0o755); err != nil {
 		return fmt.Errorf("dbgen: cannot create output directory: %w; choose a directory you can write to", err)
 	}
@@ -220,6 +225,11 @@ func (p *plan) run(ctx context.Context) (err error) {
 		// A unit sends at most one result per table and holds a token
 		// until its results are written, so sends never block.
 		o.results = make(chan unitResult, maxPending)
+	}
+	// The text pool is needed by every table: build it (once per process).
+	env, err := sharedEnv()
+	if err != nil {
+		return err
 	}
 
 	ctx, cancel := context.WithCancelCause(ctx)

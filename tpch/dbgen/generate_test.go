@@ -32,6 +32,11 @@ func TestGenerateOptionErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if verr := tc.opts.Validate(); (verr == nil) != (tc.name == "out dir under a file") {
+				t.Errorf("Validate() = %v", verr)
+			} else if verr != nil && (tc.want != nil && !errors.Is(verr, tc.want) || !strings.Contains(verr.Error(), tc.mention)) {
+				t.Errorf("Validate() = %v, want %v mentioning %q", verr, tc.want, tc.mention)
+			}
 			err := Generate(context.Background(), tc.opts)
 			if err == nil {
 				t.Fatal("Generate succeeded")
