@@ -1,0 +1,53 @@
+// Command shoalbench runs the TPC-H queries with Shoal and prints the JSON
+// report of `shoal tpch run --json`; compare.sh uses it so that the benchmark
+// depends only on the dataframe engine and the tpch package.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/shoal-dev/shoal/dataframe"
+	"github.com/shoal-dev/shoal/tpch"
+)
+
+func main() {
+	data := flag.String("data", "", "TPC-H data directory")
+	queries := flag.String("queries", "", "queries, e.g. 1,5,18")
+	answers := flag.String("answers", "", "answer directory")
+	runs := flag.Int("runs", 3, "timed runs per query")
+	warmup := flag.Int("warmup", 1, "untimed runs per query")
+	stream := flag.Bool("stream", false, "read files in every query instead of loading tables")
+	memGB := flag.Float64("memory-gb", 0, "memory budget in GiB")
+	flag.Parse()
+	if err := run(*data, *queries, *answers, *runs, *warmup, *stream, *memGB); err != nil {
+		fmt.Fprintln(os.Stderr, "shoalbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(data, queries, answers string, runs, warmup int, stream bool, memGB float64) error {
+	qs, err := tpch.ParseQueries(queries)
+	if err != nil {
+		return err
+	}
+	var opts []dataframe.CollectOption
+	if memGB > 0 {
+		opts = append(opts, dataframe.WithMemoryBudget(int64(memGB*(1<<30))))
+	}
+	ctx := context.Background()
+	db, err := tpch.Open(ctx, data, tpch.LoadOptions{InMemory: !stream, Collect: opts})
+	if err != nil {
+		return err
+	}
+	rep, err := tpch.Run(ctx, db, tpch.RunOptions{Queries: qs, AnswersDir: answers, Runs: runs, Warmup: warmup, Collect: opts})
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
