@@ -310,3 +310,26 @@ func isNumber(k reflect.Kind) bool {
 }
 
 func isFloat(k reflect.Kind) bool { return k == reflect.Float32 || k == reflect.Float64 }
+
+// CallByName calls the remote function registered under name, which need
+// not be registered in this binary. Its arguments are sent as given and
+// checked by the executor; R is the type to decode the result as.
+func CallByName[R any](ctx context.Context, name string, args ...any) *Future[R] {
+	c, err := clientFrom(ctx)
+	if err != nil {
+		return failedFuture[R](err)
+	}
+	spec := &pb.TaskSpec{Function: name, Args: make([]*pb.Arg, len(args)), MaxRetries: 3, Resources: oneCPU}
+	for i, a := range args {
+		if fa, ok := a.(futureArg); ok && fa.clientRef() != nil {
+			spec.Args[i] = &pb.Arg{Object: fa.clientRef().ID.Bytes()}
+			continue
+		}
+		v, err := codec.Encode(a)
+		if err != nil {
+			return &Future[R]{ref: c.Failed(fmt.Errorf("%w: calling %q: argument %d: %v", ErrBadArgument, name, i+1, err)), c: c}
+		}
+		spec.Args[i] = &pb.Arg{Value: v}
+	}
+	return newFuture[R](c, c.Submit(spec))
+}

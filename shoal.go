@@ -294,3 +294,12 @@ func StatusFromPB(r *pb.StatusReply) *Status {
 	}
 	return st
 }
+
+// NodeID returns the ID of the node a task runs on, inside a task, and ""
+// in a driver.
+func NodeID(ctx context.Context) string {
+	if _, ok := client.TaskFrom(ctx); !ok {
+		return ""
+	}
+	return os.Getenv(executor.EnvNodeID)
+}

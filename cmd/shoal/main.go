@@ -3,13 +3,21 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/shoal-dev/shoal"
 )
 
 func main() {
+	// The shoal binary is also the executor of its built-in workloads
+	// (benchmarks, TPC-H): a node re-executes it in executor mode.
+	shoal.ExecutorMain()
 	root := newRootCommand()
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "shoal:", err)
@@ -24,6 +32,24 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newTPCHCommand())
+	root.AddCommand(newHeadCommand(), newNodeCommand(), newStatusCommand(), newBenchCommand(), newTPCHCommand())
 	return root
+}
+
+// signalContext is cancelled on SIGINT or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// tokenFlags are the flags every command that joins a cluster takes.
+type tokenFlags struct {
+	token     string
+	tokenFile string
+	tlsCA     string
+}
+
+func (t *tokenFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&t.token, "token", "", "cluster token (default: $SHOAL_TOKEN, then the token file)")
+	cmd.Flags().StringVar(&t.tokenFile, "token-file", "", "file holding the cluster token (default: $SHOAL_TOKEN_FILE or ~/.shoal/token)")
+	cmd.Flags().StringVar(&t.tlsCA, "tls-ca", "", "CA certificate to verify the head's TLS certificate")
 }

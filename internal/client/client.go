@@ -84,6 +84,7 @@ type Ref struct {
 	locs     []transfer.Location
 	err      error
 	released atomic.Bool
+	local    bool // never sent to the head (failed before sending)
 	c        *Client
 }
 
@@ -316,8 +317,7 @@ func (c *Client) Submit(spec *pb.TaskSpec) *Ref {
 // Failed returns a reference that is already failed with err, for errors
 // found before anything was sent.
 func (c *Client) Failed(err error) *Ref {
-	r := &Ref{ID: c.gen.Next(), ready: make(chan struct{}), c: c}
-	r.released.Store(true) // nothing to release at the head
+	r := &Ref{ID: c.gen.Next(), ready: make(chan struct{}), c: c, local: true}
 	r.finish(nil, 0, nil, err)
 	return r
 }
@@ -400,7 +400,7 @@ func (c *Client) putTarget(ctx context.Context, refresh bool) (ids.ID, string, e
 // Release gives up the client's reference; the head frees the object when
 // nothing else references it. It is idempotent.
 func (r *Ref) Release() {
-	if r.released.Swap(true) {
+	if r.released.Swap(true) || r.local {
 		return
 	}
 	c := r.c

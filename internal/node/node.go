@@ -99,7 +99,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		registered: make(chan struct{}), hashes: make(map[string]cachedHash),
 	}
 	n.log = cfg.Logger.With("component", "node")
-	n.data = &transfer.Server{Token: cfg.Token, Store: n.store, Pull: n.pull, Stored: n.stored, Logger: n.log}
+	n.data = &transfer.Server{Token: cfg.Token, Store: n.store, Pull: n.pull, Logger: n.log}
 	n.wg.Add(2)
 	go func() {
 		defer n.wg.Done()

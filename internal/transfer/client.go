@@ -152,14 +152,7 @@ func (c *Client) getOnce(ctx context.Context, addr string, id ids.ID, hints []Lo
 	req = append(req, opGet)
 	req = append(req, id[:]...)
 	req = binary.BigEndian.AppendUint64(req, offset)
-	if len(hints) > maxHints {
-		hints = hints[:maxHints]
-	}
-	req = binary.BigEndian.AppendUint16(req, uint16(len(hints)))
-	for _, h := range hints {
-		req = append(req, h.Node[:]...)
-		req = appendString(req, h.Addr)
-	}
+	req = appendHints(req, hints)
 	cn.w.Write(req)
 	if err := cn.w.Flush(); err != nil {
 		return buf, offset, err
@@ -184,7 +177,7 @@ func (c *Client) getOnce(ctx context.Context, addr string, id ids.ID, hints []Lo
 		return buf, offset, &remoteError{status: statusTooLarge, msg: fmt.Sprintf("%v: object %s of %d bytes exceeds the data plane limit of %d bytes", errs.ErrMessageTooLarge, id.Short(), size, limit)}
 	}
 	if buf == nil {
-		buf = make([]byte, size)
+		buf = allocBuffer(size)
 	} else if uint64(len(buf)) != size {
 		return buf, offset, &remoteError{status: statusError, msg: fmt.Sprintf("object %s changed size from %d to %d bytes between attempts", id.Short(), len(buf), size)}
 	}
@@ -245,4 +238,51 @@ func (c *Client) Put(ctx context.Context, addr string, id ids.ID, parts ...[]byt
 	}
 	ok = true
 	return nil
+}
+
+func appendHints(b []byte, hints []Location) []byte {
+	if len(hints) > maxHints {
+		hints = hints[:maxHints]
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(hints)))
+	for _, h := range hints {
+		b = append(b, h.Node[:]...)
+		b = appendString(b, h.Addr)
+	}
+	return b
+}
+
+// Pull asks the data server at addr to fetch object id from the hinted
+// peers into its own store (a node-to-node transfer the caller does not
+// receive) and returns the object's size.
+func (c *Client) Pull(ctx context.Context, addr string, id ids.ID, hints []Location) (int64, error) {
+	cn, err := c.get(ctx, addr)
+	if err != nil {
+		return 0, err
+	}
+	stop := watch(ctx, cn)
+	ok := false
+	defer func() {
+		if stop() && ok {
+			c.put(addr, cn)
+		} else {
+			cn.Close()
+		}
+	}()
+	req := append([]byte{opPull}, id[:]...)
+	cn.w.Write(appendHints(req, hints))
+	if err := cn.w.Flush(); err != nil {
+		return 0, err
+	}
+	if err := readStatus(cn.r); err != nil {
+		var re *remoteError
+		ok = errors.As(err, &re)
+		return 0, fmt.Errorf("node %s pulling object %s: %w", addr, id.Short(), err)
+	}
+	var sz [8]byte
+	if _, err := io.ReadFull(cn.r, sz[:]); err != nil {
+		return 0, err
+	}
+	ok = true
+	return int64(binary.BigEndian.Uint64(sz[:])), nil
 }

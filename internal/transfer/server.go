@@ -141,6 +141,8 @@ func (s *Server) serveConn(c net.Conn) {
 			err = s.handleGet(c, r, w)
 		case opPut:
 			err = s.handlePut(c, r, w)
+		case opPull:
+			err = s.handlePull(r, w)
 		default:
 			writeStatus(w, statusError, fmt.Sprintf("%v: unknown data plane operation 0x%02x", errs.ErrMalformed, op))
 			w.Flush()
@@ -179,45 +181,20 @@ func (s *Server) handshake(r *bufio.Reader, w *bufio.Writer) error {
 }
 
 func (s *Server) handleGet(c net.Conn, r *bufio.Reader, w *bufio.Writer) error {
-	var hdr [16 + 8 + 2]byte
+	var hdr [16 + 8]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return err
 	}
 	var id ids.ID
 	copy(id[:], hdr[:16])
 	offset := binary.BigEndian.Uint64(hdr[16:24])
-	nh := int(binary.BigEndian.Uint16(hdr[24:26]))
-	if nh > maxHints {
-		writeStatus(w, statusError, fmt.Sprintf("%v: %d location hints (limit %d)", errs.ErrMalformed, nh, maxHints))
-		w.Flush()
-		return errs.ErrMalformed
+	hints, err := s.readHints(r, w)
+	if err != nil {
+		return err
 	}
-	hints := make([]Location, 0, nh)
-	for range nh {
-		var node ids.ID
-		if _, err := io.ReadFull(r, node[:]); err != nil {
-			return err
-		}
-		addr, err := readString(r, maxAddrLen, "hint address")
-		if err != nil {
-			writeStatus(w, statusError, err.Error())
-			w.Flush()
-			return err
-		}
-		hints = append(hints, Location{Node: node, Addr: addr})
-	}
-	data, ok := s.Store.Get(id)
-	if !ok && s.Pull != nil && len(hints) > 0 {
-		var err error
-		data, err = s.Pull(s.ctx, id, hints)
-		if err != nil {
-			writeStatus(w, statusNotFound, fmt.Sprintf("object %s is not on this node and pulling it failed: %v", id.Short(), err))
-			return w.Flush()
-		}
-		ok = true
-	}
-	if !ok {
-		writeStatus(w, statusNotFound, fmt.Sprintf("object %s is not on this node", id.Short()))
+	data, err := s.find(id, hints)
+	if err != nil {
+		writeStatus(w, statusNotFound, err.Error())
 		return w.Flush()
 	}
 	if offset > uint64(len(data)) {
@@ -243,6 +220,74 @@ func (s *Server) handleGet(c net.Conn, r *bufio.Reader, w *bufio.Writer) error {
 	return nil
 }
 
+// handlePull fetches an object from peers into the store without sending
+// it back: a prefetch ahead of the tasks that will read it here.
+func (s *Server) handlePull(r *bufio.Reader, w *bufio.Writer) error {
+	var id ids.ID
+	if _, err := io.ReadFull(r, id[:]); err != nil {
+		return err
+	}
+	hints, err := s.readHints(r, w)
+	if err != nil {
+		return err
+	}
+	data, err := s.find(id, hints)
+	if err != nil {
+		writeStatus(w, statusNotFound, err.Error())
+		return w.Flush()
+	}
+	writeStatus(w, statusOK, "")
+	var sz [8]byte
+	binary.BigEndian.PutUint64(sz[:], uint64(len(data)))
+	w.Write(sz[:])
+	return w.Flush()
+}
+
+// find returns a stored object, pulling it from the hinted peers if the
+// store lacks it.
+func (s *Server) find(id ids.ID, hints []Location) ([]byte, error) {
+	if data, ok := s.Store.Get(id); ok {
+		return data, nil
+	}
+	if s.Pull == nil || len(hints) == 0 {
+		return nil, fmt.Errorf("object %s is not on this node", id.Short())
+	}
+	data, err := s.Pull(s.ctx, id, hints)
+	if err != nil {
+		return nil, fmt.Errorf("object %s is not on this node and pulling it failed: %v", id.Short(), err)
+	}
+	return data, nil
+}
+
+// readHints reads a hint count and the hints.
+func (s *Server) readHints(r *bufio.Reader, w *bufio.Writer) ([]Location, error) {
+	var cnt [2]byte
+	if _, err := io.ReadFull(r, cnt[:]); err != nil {
+		return nil, err
+	}
+	nh := int(binary.BigEndian.Uint16(cnt[:]))
+	if nh > maxHints {
+		writeStatus(w, statusError, fmt.Sprintf("%v: %d location hints (limit %d)", errs.ErrMalformed, nh, maxHints))
+		w.Flush()
+		return nil, errs.ErrMalformed
+	}
+	hints := make([]Location, 0, nh)
+	for range nh {
+		var node ids.ID
+		if _, err := io.ReadFull(r, node[:]); err != nil {
+			return nil, err
+		}
+		addr, err := readString(r, maxAddrLen, "hint address")
+		if err != nil {
+			writeStatus(w, statusError, err.Error())
+			w.Flush()
+			return nil, err
+		}
+		hints = append(hints, Location{Node: node, Addr: addr})
+	}
+	return hints, nil
+}
+
 func (s *Server) handlePut(c net.Conn, r *bufio.Reader, w *bufio.Writer) error {
 	var hdr [16 + 8]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
@@ -260,7 +305,7 @@ func (s *Server) handlePut(c net.Conn, r *bufio.Reader, w *bufio.Writer) error {
 		w.Flush()
 		return errs.ErrMessageTooLarge
 	}
-	data := make([]byte, size)
+	data := allocBuffer(size)
 	for off := 0; off < len(data); {
 		n := min(len(data)-off, chunkSize)
 		c.SetReadDeadline(time.Now().Add(30 * time.Second))

@@ -9,6 +9,9 @@
 //	     -> status | total size (8) | bytes [offset, size)
 //	PUT  op=2 | object id (16) | size (8) | bytes
 //	     -> status
+//	PULL op=3 | object id (16) | hint count (2) | hints...
+//	     -> status | size (8)     (the server fetches the object from the
+//	                               hinted peers into its store)
 //
 // A hint is a node id (16) and a data address (2-byte length, then text):
 // where the object may be found if the server does not hold it, so a node can
@@ -31,8 +34,9 @@ import (
 const (
 	magic = "SHOALDP1"
 
-	opGet byte = 1
-	opPut byte = 2
+	opGet  byte = 1
+	opPut  byte = 2
+	opPull byte = 3
 
 	statusOK       byte = 0
 	statusError    byte = 1

@@ -107,6 +107,15 @@ func TestPullFromPeer(t *testing.T) {
 	if !b.store.Has(id) {
 		t.Fatal("pulled object was not kept on the puller")
 	}
+	// PULL moves an object node to node without sending it to the caller.
+	c := startServer(t, true)
+	size, err := cl.Pull(ctx, c.addr, id, []Location{{Node: ids.Random(), Addr: a.addr}})
+	if err != nil || size != int64(len(data)) {
+		t.Fatalf("pull: %d %v", size, err)
+	}
+	if got, ok := c.store.Get(id); !ok || !bytes.Equal(got, data) {
+		t.Fatal("PULL did not store the object")
+	}
 }
 
 func TestBadPeers(t *testing.T) {

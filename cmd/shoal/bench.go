@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/bench"
+)
+
+func newBenchCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Run Shoal's benchmarks",
+	}
+	cmd.AddCommand(newBenchTasksCommand(), newBenchTransferCommand())
+	return cmd
+}
+
+func printJSONOrText(asJSON bool, v any, text func()) error {
+	if asJSON {
+		return json.NewEncoder(os.Stdout).Encode(v)
+	}
+	text()
+	return nil
+}
+
+func newBenchTasksCommand() *cobra.Command {
+	var (
+		nodes  int
+		cpus   float64
+		cfg    bench.TasksConfig
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "tasks",
+		Short: "Task throughput and latency on an embedded cluster",
+		Long: `Measure scheduling on an embedded cluster (a head and nodes in this
+process, executors as child processes):
+  tasks_per_sec     submit N no-op tasks, then get them all (median of rounds)
+  sync_task_p50_us  submit one task, get it, repeat
+  chain_hop_p50_us  a chain of tasks, each taking the previous one's result`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, err := shoal.Init(context.Background(), shoal.WithLocalNodes(nodes), shoal.WithCPUsPerNode(cpus), shoal.WithJobName("bench-tasks"))
+			if err != nil {
+				return err
+			}
+			defer shoal.Shutdown(ctx)
+			res, err := bench.Tasks(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			return printJSONOrText(asJSON, res, func() {
+				fmt.Printf("async:  %.0f tasks/s (rounds: %.0f)\n", res.TasksPerSec, res.TasksPerSecAll)
+				fmt.Printf("sync:   p50 %.0f µs, p90 %.0f µs per task\n", res.SyncP50us, res.SyncP90us)
+				fmt.Printf("chain:  p50 %.0f µs, p90 %.0f µs per hop\n", res.ChainHopP50us, res.ChainHopP90us)
+			})
+		},
+	}
+	cmd.Flags().IntVar(&nodes, "nodes", 2, "embedded nodes")
+	cmd.Flags().Float64Var(&cpus, "cpus-per-node", 2, "CPUs per embedded node")
+	cmd.Flags().IntVar(&cfg.Tasks, "tasks", 50000, "no-op tasks per async round")
+	cmd.Flags().IntVar(&cfg.Rounds, "rounds", 3, "async rounds (the median is reported)")
+	cmd.Flags().IntVar(&cfg.Sync, "sync", 2000, "sequential round trips")
+	cmd.Flags().IntVar(&cfg.Chain, "chain", 2000, "length of the dependent chain")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+func newBenchTransferCommand() *cobra.Command {
+	var (
+		size   int64
+		rounds int
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "transfer",
+		Short: "Node-to-node object transfer between two node processes",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			bin, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			res, err := bench.Transfer(ctx, bin, size, rounds, nil)
+			if err != nil {
+				return err
+			}
+			return printJSONOrText(asJSON, res, func() {
+				fmt.Printf("%s node to node: %.2f GB/s (rounds: %.2f)\n", byteSize(res.Bytes), res.GBPerSec, res.GBPerSecRounds)
+			})
+		},
+	}
+	cmd.Flags().Int64Var(&size, "size", 1<<30, "object size in bytes")
+	cmd.Flags().IntVar(&rounds, "rounds", 3, "transfers (the median is reported)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}

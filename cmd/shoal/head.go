@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shoal-dev/shoal/internal/head"
+	"github.com/shoal-dev/shoal/internal/rpc"
+)
+
+func newHeadCommand() *cobra.Command {
+	var (
+		listen, token, tokenFile, certFile, keyFile string
+		hbInterval, hbTimeout                       time.Duration
+		verbose                                     bool
+		maxMessage                                  int
+	)
+	cmd := &cobra.Command{
+		Use:   "head",
+		Short: "Run the control plane of a cluster",
+		Long: `Run the head: membership, scheduler, object directory and jobs.
+
+The head writes a fresh random cluster token to its token file (readable only
+by you); nodes, drivers and the CLI present it. It listens on loopback unless
+told otherwise; a head listening beyond loopback should use TLS.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signalContext()
+			defer stop()
+			if tokenFile == "" {
+				tokenFile = rpc.DefaultTokenFile()
+			}
+			if token == "" {
+				token = rpc.NewToken()
+			}
+			if err := rpc.WriteTokenFile(tokenFile, token); err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("listening on %s: %w (is another head running? use --listen HOST:0 for a free port)", listen, err)
+			}
+			tls := rpc.TLSConfig{CertFile: certFile, KeyFile: keyFile}
+			if host, _, _ := net.SplitHostPort(ln.Addr().String()); !net.ParseIP(host).IsLoopback() && !tls.Enabled() {
+				fmt.Fprintln(os.Stderr, "warning: listening beyond loopback without TLS: the cluster token crosses the network in clear; pass --tls-cert and --tls-key")
+			}
+			level := slog.LevelInfo
+			if verbose {
+				level = slog.LevelDebug
+			}
+			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			h := head.New(head.Config{Token: token, TLS: tls, HeartbeatInterval: hbInterval, HeartbeatTimeout: hbTimeout, MaxMessageBytes: maxMessage, Logger: logger})
+			addr := ln.Addr().String()
+			fmt.Printf("shoal head listening on %s\n", addr)
+			fmt.Printf("token file: %s\n", tokenFile)
+			fmt.Printf("join with: shoal node --head %s --cpus N\n", addr)
+			served := make(chan error, 1)
+			go func() { served <- h.Serve(ln) }()
+			select {
+			case <-ctx.Done():
+				h.Close()
+				<-served
+				return nil
+			case err := <-served:
+				h.Close()
+				return err
+			}
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7380", "address to listen on (port 0 picks a free port)")
+	cmd.Flags().StringVar(&token, "token", "", "cluster token to use instead of a fresh random one")
+	cmd.Flags().StringVar(&tokenFile, "token-file", "", "where to write the token (default: $SHOAL_TOKEN_FILE or ~/.shoal/token)")
+	cmd.Flags().StringVar(&certFile, "tls-cert", "", "TLS certificate (enables TLS)")
+	cmd.Flags().StringVar(&keyFile, "tls-key", "", "TLS private key")
+	cmd.Flags().DurationVar(&hbInterval, "heartbeat-interval", 0, "how often nodes heartbeat (default 250ms)")
+	cmd.Flags().DurationVar(&hbTimeout, "heartbeat-timeout", 0, "silence after which a node is declared dead (default 2s)")
+	cmd.Flags().IntVar(&maxMessage, "max-message-bytes", 0, "largest control-plane message accepted (default 64 MiB)")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug messages")
+	return cmd
+}

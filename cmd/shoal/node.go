@@ -1,0 +1,124 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shoal-dev/shoal/internal/node"
+	"github.com/shoal-dev/shoal/internal/rpc"
+	"github.com/shoal-dev/shoal/internal/scheduler"
+)
+
+func newNodeCommand() *cobra.Command {
+	var (
+		headAddr, dataListen, custom, labels string
+		cpus, gpus                           float64
+		memory, storeBytes                   int64
+		tf                                   tokenFlags
+		verbose                              bool
+	)
+	cmd := &cobra.Command{
+		Use:   "node --head ADDR",
+		Short: "Run a node agent that joins a cluster",
+		Long: `Run a node agent: it registers this machine's resources with the head,
+holds an object store, and starts executor processes for jobs' tasks.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if headAddr == "" {
+				return fmt.Errorf("--head is required: the address `shoal head` printed, e.g. 127.0.0.1:7380")
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			token, err := rpc.ResolveToken(tf.token, tf.tokenFile)
+			if err != nil {
+				return err
+			}
+			res, err := nodeResources(cpus, gpus, memory, custom)
+			if err != nil {
+				return err
+			}
+			lbls, err := parsePairs(labels)
+			if err != nil {
+				return fmt.Errorf("--labels: %w", err)
+			}
+			level := slog.LevelInfo
+			if verbose {
+				level = slog.LevelDebug
+			}
+			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			startCtx, cancel := contextWithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			n, err := node.Start(startCtx, node.Config{
+				HeadAddr: headAddr, Token: token, TLS: rpc.TLSConfig{CAFile: tf.tlsCA},
+				Resources: res, Labels: lbls, DataListen: dataListen, ObjectStoreBytes: storeBytes, Logger: logger,
+			})
+			if err != nil {
+				return fmt.Errorf("joining the cluster at %s: %w", headAddr, err)
+			}
+			fmt.Printf("shoal node %s joined %s (data plane %s, %s)\n", n.ID(), headAddr, n.DataAddr(), res)
+			select {
+			case <-ctx.Done():
+			case <-n.Done():
+			}
+			return n.Close()
+		},
+	}
+	cmd.Flags().StringVar(&headAddr, "head", "", "address of the head (host:port)")
+	cmd.Flags().Float64Var(&cpus, "cpus", float64(runtime.NumCPU()), "CPUs this node offers")
+	cmd.Flags().Float64Var(&gpus, "gpus", 0, "GPUs this node offers")
+	cmd.Flags().Int64Var(&memory, "memory", 0, "memory in bytes this node offers to tasks that request memory")
+	cmd.Flags().StringVar(&custom, "resources", "", "custom resources, e.g. disk=2,licence=1")
+	cmd.Flags().StringVar(&labels, "labels", "", "labels, e.g. zone=a,kind=spot")
+	cmd.Flags().StringVar(&dataListen, "data-listen", "127.0.0.1:0", "data plane listen address")
+	cmd.Flags().Int64Var(&storeBytes, "object-store-memory", 0, "object store limit in bytes (0: no limit)")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug messages")
+	tf.register(cmd)
+	return cmd
+}
+
+func nodeResources(cpus, gpus float64, memory int64, custom string) (scheduler.Resources, error) {
+	if cpus <= 0 {
+		return scheduler.Resources{}, fmt.Errorf("--cpus must be > 0, got %v", cpus)
+	}
+	if gpus < 0 || memory < 0 {
+		return scheduler.Resources{}, fmt.Errorf("--gpus and --memory must be ≥ 0")
+	}
+	r := scheduler.Resources{CPU: int64(cpus * scheduler.Unit), GPU: int64(gpus * scheduler.Unit), Memory: memory}
+	pairs, err := parsePairs(custom)
+	if err != nil {
+		return r, fmt.Errorf("--resources: %w", err)
+	}
+	for k, v := range pairs {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 {
+			return r, fmt.Errorf("--resources: %s=%s is not a non-negative number", k, v)
+		}
+		if r.Custom == nil {
+			r.Custom = map[string]int64{}
+		}
+		r.Custom[k] = int64(f * scheduler.Unit)
+	}
+	return r, nil
+}
+
+func parsePairs(s string) (map[string]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%q is not key=value", kv)
+		}
+		out[k] = v
+	}
+	return out, nil
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/internal/client"
+	"github.com/shoal-dev/shoal/internal/rpc"
+)
+
+func contextWithTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, d)
+}
+
+func newStatusCommand() *cobra.Command {
+	var (
+		addr   string
+		asJSON bool
+		tf     tokenFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show a cluster's nodes, resources and tasks",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			token, err := rpc.ResolveToken(tf.token, tf.tokenFile)
+			if err != nil {
+				return err
+			}
+			conn, err := rpc.Dial(ctx, addr, token, 0, rpc.TLSConfig{CAFile: tf.tlsCA}, 5*time.Second)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			rep, err := client.GRPCHead{Conn: conn}.Status(ctx)
+			if err != nil {
+				return err
+			}
+			st := shoal.StatusFromPB(rep)
+			if asJSON {
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			printStatus(st)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&addr, "address", "127.0.0.1:7380", "address of the head")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	tf.register(cmd)
+	return cmd
+}
+
+func printStatus(st *shoal.Status) {
+	alive := 0
+	for _, n := range st.Nodes {
+		if n.Alive {
+			alive++
+		}
+	}
+	fmt.Printf("nodes: %d alive, %d dead; jobs: %d; objects: %d (%s)\n", alive, len(st.Nodes)-alive, st.Jobs, st.Objects, byteSize(st.ObjectBytes))
+	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "NODE\tSTATE\tHOST\tDATA\tAVAILABLE / TOTAL\tRUNNING\tSTORE\tHEARTBEAT")
+	slices.SortFunc(st.Nodes, func(a, b shoal.NodeInfo) int {
+		if a.Alive != b.Alive {
+			if a.Alive {
+				return -1
+			}
+			return 1
+		}
+		return compareStrings(a.ID, b.ID)
+	})
+	for _, n := range st.Nodes {
+		state := "alive"
+		if !n.Alive {
+			state = "dead"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s / %s\t%d\t%s\t%v ago\n", n.ID[:12], state, n.Hostname, n.DataAddr,
+			n.Available, n.Total, n.Running, byteSize(n.StoreBytes), n.LastHeartbeat)
+	}
+	w.Flush()
+	fmt.Print("tasks:")
+	for _, k := range slices.Sorted(maps.Keys(st.TasksByState)) {
+		fmt.Printf(" %s=%d", k, st.TasksByState[k])
+	}
+	fmt.Println()
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

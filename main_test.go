@@ -1,0 +1,103 @@
+package shoal_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/internal/clustertest"
+)
+
+// TestMain runs the test binary as an executor when a node starts it as
+// one; otherwise it runs the tests, stops the shared cluster and checks that
+// no goroutine outlived its test.
+func TestMain(m *testing.M) {
+	shoal.ExecutorMain()
+	code := m.Run()
+	shared.stop()
+	if code == 0 {
+		if err := goleak.Find(goleak.IgnoreCurrent()); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines leaked:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// shared is one multi-process cluster (a head and 3 node processes with 2
+// CPUs each) used by the tests that need no special cluster.
+var shared sharedState
+
+type sharedState struct {
+	once sync.Once
+	c    *clustertest.Cluster
+	err  error
+}
+
+func (s *sharedState) stop() {
+	if s.c != nil {
+		s.c.Stop()
+	}
+}
+
+func startCluster(t testing.TB, nodes int, nodeArgs ...string) *clustertest.Cluster {
+	t.Helper()
+	bin, err := clustertest.BuildShoal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodeArgs) == 0 {
+		nodeArgs = []string{"--cpus", "2"}
+	}
+	opts := clustertest.Options{Binary: bin, Nodes: nodes, NodeArgs: nodeArgs}
+	if testing.Verbose() {
+		opts.Output = os.Stderr
+	}
+	c, err := clustertest.Start(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	return c
+}
+
+func sharedCluster(t testing.TB) *clustertest.Cluster {
+	t.Helper()
+	shared.once.Do(func() {
+		bin, err := clustertest.BuildShoal()
+		if err != nil {
+			shared.err = err
+			return
+		}
+		shared.c, shared.err = clustertest.Start(context.Background(), clustertest.Options{Binary: bin, Nodes: 3, NodeArgs: []string{"--cpus", "2"}})
+	})
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.c
+}
+
+// connect joins c as a driver for the duration of the test.
+func connect(t testing.TB, c *clustertest.Cluster, opts ...shoal.Option) context.Context {
+	t.Helper()
+	opts = append([]shoal.Option{shoal.WithAddress(c.HeadAddr), shoal.WithTokenFile(c.TokenFile)}, opts...)
+	ctx, err := shoal.Init(context.Background(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { shoal.Shutdown(ctx) })
+	return ctx
+}
+
+// within returns a context that ends after d, for bounding waits.
+func within(t testing.TB, ctx context.Context, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	t.Cleanup(cancel)
+	return ctx
+}
