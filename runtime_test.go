@@ -37,11 +37,11 @@ var (
 		}
 		panic(msg)
 	})
-	fails = shoal.Func0("test.fails", func(context.Context) (int, error) { return 0, errors.New("the disk is full") })
+	fails  = shoal.Func0("test.fails", func(context.Context) (int, error) { return 0, errors.New("the disk is full") })
 	digest = shoal.Func1("test.digest", func(_ context.Context, b []byte) (string, error) {
 		return fmt.Sprintf("%d:%x", len(b), sha256.Sum256(b)), nil
 	})
-	echo = shoal.Func1("test.echo", func(_ context.Context, b []byte) ([]byte, error) { return b, nil })
+	echo    = shoal.Func1("test.echo", func(_ context.Context, b []byte) ([]byte, error) { return b, nil })
 	gpuTask = shoal.Func0("test.gpu", func(ctx context.Context) (string, error) { return shoal.NodeID(ctx), nil }).
 		With(shoal.WithResources(shoal.Resources{CPU: 1, GPU: 1}))
 )
