@@ -316,7 +316,8 @@ func (p *plan) generate(env *genEnv, u *unit, outs map[tableID]*tableOutput, buf
 	}
 	gen := newGroupGen(env, p.sc, u.group, u.first, po != nil, so != nil)
 	secondaryRows := gen.appendRows(u.n, pb, sb)
-	// The results channels hold every unit, so these sends never block.
+	// A results channel holds maxPending results and this unit holds one of
+	// the maxPending tokens, so these sends never block.
 	if po != nil {
 		po.results <- unitResult{u: u, buf: pb, rows: u.n}
 	}

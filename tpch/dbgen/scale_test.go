@@ -78,8 +78,8 @@ func TestTables(t *testing.T) {
 }
 
 func TestChunkRange(t *testing.T) {
-	for _, total := range []int64{0, 1, 5, 25, 1500000} {
-		for _, chunks := range []int{1, 2, 3, 7, 64} {
+	for _, total := range []int64{0, 1, 5, 25, 1500000, 44999999999} {
+		for _, chunks := range []int{1, 2, 3, 7, 64, 1 << 20} {
 			next := int64(1)
 			for c := range chunks {
 				first, n := chunkRange(total, c, chunks)

@@ -3,6 +3,7 @@ package dbgen
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"runtime"
 	"strings"
 	"sync"
@@ -199,7 +200,14 @@ func countAllLineitems(orders int64, workers int) int64 {
 // 1-based first row and the number of rows. The chunks of a group partition
 // its rows in order, so their outputs concatenated are the whole table.
 func chunkRange(total int64, chunk, chunks int) (first, n int64) {
-	lo := total * int64(chunk) / int64(chunks)
-	hi := total * int64(chunk+1) / int64(chunks)
+	lo := mulDiv(total, int64(chunk), int64(chunks))
+	hi := mulDiv(total, int64(chunk+1), int64(chunks))
 	return lo + 1, hi - lo
+}
+
+// mulDiv returns a·b/c for non-negative a, b ≤ c, without overflow.
+func mulDiv(a, b, c int64) int64 {
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	q, _ := bits.Div64(hi, lo, uint64(c)) // hi < c because b ≤ c
+	return int64(q)
 }

@@ -359,7 +359,7 @@ func buildPoolParallel(g *poolGrammar, size, workers int, split poolSplit) []byt
 	// The gap between areas absorbs the error of the estimate and the text a
 	// worker writes past its end while it looks for the common start.
 	gap := max(1<<20, size/128)
-	buf, _ := allocLarge(size + workers*gap + poolSlack)
+	buf, free := allocLarge(size + workers*gap + poolSlack)
 	segs := make([]*poolSegment, workers)
 	for k := range segs {
 		start, end := totalDraws*int64(k)/int64(workers), totalDraws*int64(k+1)/int64(workers)
@@ -392,6 +392,7 @@ func buildPoolParallel(g *poolGrammar, size, workers int, split poolSplit) []byt
 		if k+1 < len(segs) {
 			i, j, ok := firstCommon(seg.tail, segs[k+1].head)
 			if !ok {
+				free()
 				return buildPoolSequential(g, size)
 			}
 			to, next = seg.tail[i].pos, segs[k+1].head[j].pos
