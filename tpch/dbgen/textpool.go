@@ -121,19 +121,20 @@ func parseForms(d *distribution, part func(byte) (*distribution, bool)) ([][]poo
 // poolWord is a word (with what follows it in the text) laid out for a
 // fixed-size copy: the builder always copies all of b and advances by n.
 type poolWord struct {
-	b [32]byte
+	b [16]byte
 	n int
 }
 
-// poolChoice is one draw of the sentence grammar: the distribution drawn
-// from and, by member, the bytes it appends.
+// poolChoice is one draw of the sentence grammar: the distribution's member
+// for every draw and, by member, the bytes it appends.
 type poolChoice struct {
-	d     *distribution
-	words []poolWord
+	total  float64 // the draw is uniform in [1, total]
+	byDraw []uint8
+	words  []poolWord
 }
 
 func newPoolChoice(d *distribution, suffix string) (poolChoice, error) {
-	c := poolChoice{d: d, words: make([]poolWord, len(d.values))}
+	c := poolChoice{total: float64(len(d.byDraw) - 1), byDraw: d.byDraw, words: make([]poolWord, len(d.values))}
 	for i, v := range d.values {
 		text := v + suffix
 		if len(text) > len(c.words[i].b) {
@@ -152,7 +153,8 @@ type poolGrammar struct {
 	np, vp       poolChoice     // draw a phrase form
 	npForms      [][]poolChoice // noun phrase forms: one choice per word
 	vpForms      [][]poolChoice // verb phrase forms
-	prepositions poolChoice     // "<preposition> the "
+	prepositions poolChoice     // "<preposition> "
+	the          poolWord       // "the ", after a preposition
 	terminators  poolChoice     // "<terminator> "
 }
 
@@ -184,7 +186,8 @@ func newPoolGrammar(m *sentenceMaker) (*poolGrammar, error) {
 	// are never copied, only their index is used.
 	g.grammar, g.np, g.vp = choice(m.d.grammar, ""), choice(m.d.np, ""), choice(m.d.vp, "")
 	g.npForms, g.vpForms = phrases(m.np), phrases(m.vp)
-	g.prepositions = choice(m.d.prepositions, " the ")
+	g.prepositions = choice(m.d.prepositions, " ")
+	g.the = poolWord{b: [16]byte{'t', 'h', 'e', ' '}, n: 4}
 	g.terminators = choice(m.d.terminators, " ")
 	if err != nil {
 		return nil, err
@@ -218,12 +221,12 @@ const poolSlack = 512
 func (w *poolWriter) draw(c *poolChoice) int {
 	w.seed = mulMod(w.seed, rngMultiplier)
 	w.draws++
-	j := 1 + int64(float64(w.seed)/rngModulusF*float64(len(c.d.byDraw)-1))
-	return int(c.d.byDraw[j])
+	j := 1 + int64(float64(w.seed)/rngModulusF*c.total)
+	return int(c.byDraw[j])
 }
 
 func (w *poolWriter) put(word *poolWord) {
-	*(*[32]byte)(w.buf[w.pos:]) = word.b
+	*(*[16]byte)(w.buf[w.pos:]) = word.b
 	w.pos += word.n
 }
 
@@ -252,6 +255,7 @@ func (w *poolWriter) sentence() {
 			w.phrase(g.vpForms, w.draw(&g.vp))
 		case 'P':
 			w.put(&g.prepositions.words[w.draw(&g.prepositions)])
+			w.put(&g.the)
 			w.phrase(g.npForms, w.draw(&g.np))
 		case 'T':
 			w.pos--
