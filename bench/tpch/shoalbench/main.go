@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 
 	"github.com/shoal-dev/shoal/dataframe"
 	"github.com/shoal-dev/shoal/tpch"
@@ -22,12 +23,16 @@ func main() {
 	warmup := flag.Int("warmup", 1, "untimed runs per query")
 	stream := flag.Bool("stream", false, "read files in every query instead of loading tables")
 	memGB := flag.Float64("memory-gb", 0, "memory budget in GiB")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the query runs (not the load) to this file")
 	flag.Parse()
+	profile = *cpuProfile
 	if err := run(*data, *queries, *answers, *runs, *warmup, *stream, *memGB); err != nil {
 		fmt.Fprintln(os.Stderr, "shoalbench:", err)
 		os.Exit(1)
 	}
 }
+
+var profile string
 
 func run(data, queries, answers string, runs, warmup int, stream bool, memGB float64) error {
 	qs, err := tpch.ParseQueries(queries)
@@ -42,6 +47,17 @@ func run(data, queries, answers string, runs, warmup int, stream bool, memGB flo
 	db, err := tpch.Open(ctx, data, tpch.LoadOptions{InMemory: !stream, Collect: opts})
 	if err != nil {
 		return err
+	}
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	rep, err := tpch.Run(ctx, db, tpch.RunOptions{Queries: qs, AnswersDir: answers, Runs: runs, Warmup: warmup, Collect: opts})
 	if err != nil {

@@ -167,6 +167,36 @@ func NewBuilder(t types.Type, dict *Strings) *Builder {
 	return b
 }
 
+// Reserve makes room for n more rows.
+func (b *Builder) Reserve(n int) {
+	v := b.V
+	switch v.Type.ID {
+	case types.Bool:
+		v.Bool = reserve(v.Bool, n)
+	case types.Int32, types.Date:
+		v.I32 = reserve(v.I32, n)
+	case types.Int64, types.Decimal:
+		v.I64 = reserve(v.I64, n)
+	case types.Float64:
+		v.F64 = reserve(v.F64, n)
+	case types.String:
+		if v.Dict != nil {
+			v.I32 = reserve(v.I32, n)
+		} else {
+			v.Str.Offs = reserve(v.Str.Offs, n)
+		}
+	}
+}
+
+func reserve[T any](s []T, n int) []T {
+	if cap(s)-len(s) >= n {
+		return s
+	}
+	out := make([]T, len(s), len(s)+n)
+	copy(out, s)
+	return out
+}
+
 // Len is the number of rows appended.
 func (b *Builder) Len() int { return b.n }
 
@@ -281,12 +311,17 @@ func (b *Builder) Finish() *Vec { return b.V }
 // Concat joins batches (compacting selections) into one batch of the given types.
 func Concat(schema types.Schema, batches []*Batch) *Batch {
 	out := &Batch{Vecs: make([]*Vec, len(schema))}
+	total := 0
+	for _, b := range batches {
+		total += b.Len()
+	}
 	for c, f := range schema {
 		var dict *Strings
 		if len(batches) > 0 {
 			dict = batches[0].Vecs[c].Dict
 		}
 		bl := NewBuilder(f.Type, dict)
+		bl.Reserve(total)
 		for _, b := range batches {
 			bl.Append(b.Vecs[c], b.Sel, b.N)
 		}

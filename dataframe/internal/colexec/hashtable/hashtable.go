@@ -80,6 +80,10 @@ type KeyEncoder struct {
 	nullWord  int // -1 when no key column is nullable
 	Interners []*Interner
 	dicts     []dictRemap
+	// decoded holds, per string key column, the dictionary handed out by
+	// Decode, reused while the interner does not grow (a stable dictionary
+	// pointer lets consumers cache per-dictionary work).
+	decoded []*coldata.Strings
 }
 
 // NewKeyEncoder lays out keys of the given types; nullable marks columns that may hold nulls.
@@ -307,8 +311,14 @@ func (k *KeyEncoder) Decode(c int, keys []uint64, ids []int32) *coldata.Vec {
 		for r, id := range ids {
 			v.I32[r] = int32(uint32(keys[int(id)*W+p.word] >> p.shift))
 		}
-		d := in.Vals
-		v.Dict = &d
+		if k.decoded == nil {
+			k.decoded = make([]*coldata.Strings, len(k.Types))
+		}
+		if d := k.decoded[c]; d == nil || d.Len() != in.Vals.Len() {
+			vals := in.Vals
+			k.decoded[c] = &vals
+		}
+		v.Dict = k.decoded[c]
 	}
 	return v
 }
