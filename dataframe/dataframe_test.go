@@ -266,9 +266,13 @@ func TestGroupByRandom(t *testing.T) {
 
 func TestJoinRandom(t *testing.T) {
 	rng := newRNG(t)
-	for iter := 0; iter < 24; iter++ {
-		left := randRows(rng, rng.IntN(1500), rng.IntN(20))
-		right := randRows(rng, rng.IntN(400), rng.IntN(20))
+	for iter := 0; iter < 40; iter++ {
+		nl, nr := rng.IntN(1500), rng.IntN(400)
+		if iter%4 >= 2 { // a smaller left side: built and marked by the probes (build-left)
+			nl, nr = nr, nl
+		}
+		left := randRows(rng, nl, rng.IntN(20))
+		right := randRows(rng, nr, rng.IntN(20))
 		unique := iter%2 == 0
 		if unique { // keys unique on the build side: exercises the late-materialized path
 			seen := map[int32]bool{}

@@ -59,6 +59,9 @@ type Op struct {
 	Residual  *expr.Expr    `json:"residual,omitempty"`
 	Build     *Op           `json:"build,omitempty"`
 	Broadcast bool          `json:"broadcast,omitempty"`
+	// BuildLeft: the build side is the preserved left input of a semi, anti
+	// or left join (the smaller side); Input then reads the right side.
+	BuildLeft bool `json:"build_left,omitempty"`
 	// Sort / Limit.
 	SortKeys []sorter.Key `json:"sort_keys,omitempty"`
 	Limit    int64        `json:"limit,omitempty"`
@@ -332,6 +335,14 @@ func (b *builder) join(x *plan.Join) (*Op, int) {
 	build, bp := b.op(x.Right)
 	s := x.Schema()
 	op := &Op{Kind: KindHashJoin, Schema: s, JoinType: x.Type, ProbeKeys: x.LeftKeys, BuildKeys: x.RightKeys, Residual: x.Residual}
+	le, re := plan.EstimateRows(x.Left), plan.EstimateRows(x.Right)
+	if x.Type != hashjoin.Inner && le < re && le <= b.opts.BroadcastRows {
+		// Build the smaller, preserved side; probes mark its rows.
+		id := b.cut(probe, pp, exchange.Spec{Kind: exchange.Broadcast, Partitions: 1})
+		op.Input, op.Build, op.Broadcast, op.BuildLeft = build, read(id, probe.Schema), true, true
+		op.ProbeKeys, op.BuildKeys = x.RightKeys, x.LeftKeys
+		return op, bp
+	}
 	if plan.EstimateRows(x.Right) <= b.opts.BroadcastRows || (pp == 1 && bp == 1) {
 		id := b.cut(build, bp, exchange.Spec{Kind: exchange.Broadcast, Partitions: 1})
 		op.Input, op.Build, op.Broadcast = probe, read(id, build.Schema), true
@@ -384,6 +395,9 @@ func explainOp(sb *strings.Builder, o *Op, depth int) {
 		mode := "partitioned"
 		if o.Broadcast {
 			mode = "broadcast"
+		}
+		if o.BuildLeft {
+			mode += " build-left"
 		}
 		fmt.Fprintf(sb, "HashJoin %s %s", o.JoinType, mode)
 		if o.Residual != nil {

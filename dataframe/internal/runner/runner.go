@@ -74,9 +74,10 @@ type run struct {
 }
 
 type sharedTable struct {
-	once  sync.Once
-	table *hashjoin.Table
-	err   error
+	once      sync.Once
+	table     *hashjoin.Table
+	preserved *hashjoin.Preserved
+	err       error
 }
 
 func (r *run) readLater(p *physical.Plan, after, stage int) bool {
@@ -226,16 +227,25 @@ func (r *run) build(ctx context.Context, o *physical.Op, p, parts int) colexecop
 		j := &hashjoin.HashJoin{Type: o.JoinType, Probe: r.build(ctx, o.Input, p, parts), ProbeSchema: o.Input.Schema,
 			ProbeKeys: o.ProbeKeys, BuildSchema: o.Build.Schema, BuildKeys: o.BuildKeys, Residual: o.Residual,
 			BatchSize: bs, Spill: r.spillConfig()}
-		for i := range o.Input.Schema {
-			j.ProbeOut = append(j.ProbeOut, i)
+		keepProbe := o.JoinType == hashjoin.Inner || o.JoinType == hashjoin.Left || !o.BuildLeft
+		keepBuild := o.JoinType == hashjoin.Inner || o.JoinType == hashjoin.Left || o.BuildLeft
+		if keepProbe {
+			for i := range o.Input.Schema {
+				j.ProbeOut = append(j.ProbeOut, i)
+			}
 		}
-		if o.JoinType == hashjoin.Inner || o.JoinType == hashjoin.Left {
+		if keepBuild {
 			for i := range o.Build.Schema {
 				j.BuildOut = append(j.BuildOut, i)
 			}
 		}
 		if o.Broadcast {
-			j.Table = func(ctx context.Context) *hashjoin.Table { return r.sharedTable(ctx, o) }
+			j.BuildLeft = o.BuildLeft
+			j.Table = func(ctx context.Context) *hashjoin.Table {
+				st := r.sharedTable(ctx, o, parts)
+				j.Preserved = st.preserved
+				return st.table
+			}
 		} else {
 			j.Build = r.build(ctx, o.Build, p, parts)
 		}
@@ -246,7 +256,7 @@ func (r *run) build(ctx context.Context, o *physical.Op, p, parts int) colexecop
 }
 
 // sharedTable builds a broadcast join's table once for all probe partitions.
-func (r *run) sharedTable(ctx context.Context, o *physical.Op) *hashjoin.Table {
+func (r *run) sharedTable(ctx context.Context, o *physical.Op, probeParts int) *sharedTable {
 	r.mu.Lock()
 	st := r.tables[o]
 	if st == nil {
@@ -261,10 +271,13 @@ func (r *run) sharedTable(ctx context.Context, o *physical.Op) *hashjoin.Table {
 				colexecop.Throw(err)
 			}
 			st.table = hashjoin.BuildTable(o.Build.Schema, data, o.BuildKeys)
+			if o.BuildLeft {
+				st.preserved = hashjoin.NewPreserved(st.table, probeParts)
+			}
 		})
 	})
 	if st.err != nil {
 		colexecop.Throw(st.err)
 	}
-	return st.table
+	return st
 }

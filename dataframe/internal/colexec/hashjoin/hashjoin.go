@@ -37,6 +37,7 @@ type Table struct {
 	ht     *hashtable.Table
 	head   []int32
 	next   []int32
+	rowKey []int32 // key id of each row (-1: null key)
 	unique bool
 }
 
@@ -100,6 +101,10 @@ func BuildTable(s types.Schema, batches []*coldata.Batch, keys []*expr.Expr) *Ta
 		t.head[i] = -1
 	}
 	t.next = make([]int32, n)
+	t.rowKey = make([]int32, n)
+	for i := range t.rowKey {
+		t.rowKey[i] = -1
+	}
 	t.unique = t.ht.Len() == rows
 	for k := rows - 1; k >= 0; k-- {
 		r := int32(k)
@@ -109,6 +114,7 @@ func BuildTable(s types.Schema, batches []*coldata.Batch, keys []*expr.Expr) *Ta
 		id := ids[k]
 		t.next[r] = t.head[id]
 		t.head[id] = r
+		t.rowKey[r] = id
 	}
 	return t
 }
@@ -133,6 +139,13 @@ type HashJoin struct {
 	BuildOut  []int
 	BatchSize int
 	Spill     *spill.Config
+	// BuildLeft marks a join whose build side is the preserved side (the
+	// left input of a semi, anti or left join, built because it is the
+	// smaller one): probes mark build rows in Preserved, and the last probe
+	// partition to finish emits the build rows the join keeps. Output
+	// columns are then the build columns first.
+	BuildLeft bool
+	Preserved *Preserved
 
 	ctx       context.Context
 	table     *Table
@@ -217,6 +230,9 @@ func (j *HashJoin) drainBuild() *Table {
 func (j *HashJoin) Next() *coldata.Batch {
 	if j.grace != nil {
 		return j.grace.next(j)
+	}
+	if j.BuildLeft {
+		return j.nextPreserved()
 	}
 	for {
 		if len(j.pending) > 0 {
