@@ -52,10 +52,11 @@ func q2(db *DB) *DataFrame {
 	europe := db.Table("nation").
 		Join(db.Table("region").Filter(Col("r_name").Eq("EUROPE")), Inner, On("n_regionkey", "r_regionkey"))
 	supp := db.Table("supplier").Join(europe, Inner, On("s_nationkey", "n_nationkey"))
-	offers := db.Table("partsupp").Join(supp, Inner, On("ps_suppkey", "s_suppkey"))
+	// The selective part filter first, then the offers of those parts.
 	cand := db.Table("part").
 		Filter(Col("p_size").Eq(15).And(Col("p_type").Like("%BRASS"))).
-		Join(offers, Inner, On("p_partkey", "ps_partkey"))
+		Join(db.Table("partsupp"), Inner, On("p_partkey", "ps_partkey")).
+		Join(supp, Inner, On("ps_suppkey", "s_suppkey"))
 	minCost := cand.GroupBy(Col("p_partkey").As("m_partkey")).Agg(Min(Col("ps_supplycost")).As("min_cost"))
 	return cand.
 		Join(minCost, Inner, OnExprs([]Expr{Col("p_partkey"), Col("ps_supplycost")}, []Expr{Col("m_partkey"), Col("min_cost")})).

@@ -155,6 +155,7 @@ type HashJoin struct {
 	resProbe  []int // residual input columns taken from the probe
 	resBuild  []int
 	words     []uint64
+	iota      []int32
 	skip      []bool
 	ids       []int32
 	pending   []*coldata.Batch
@@ -260,18 +261,33 @@ func (j *HashJoin) Next() *coldata.Batch {
 func (j *HashJoin) lookup(b *coldata.Batch) (rows []int32, ids []int32) {
 	rows = b.Sel
 	if rows == nil {
-		rows = coldata.Iota(b.N)
+		if cap(j.iota) < b.N {
+			j.iota = coldata.Iota(max(b.N, j.BatchSize))
+		}
+		rows = j.iota[:b.N]
 	}
 	nr := len(rows)
+	if cap(j.words) < nr*j.enc.W {
+		j.words = make([]uint64, nr*j.enc.W)
+		j.skip = make([]bool, nr)
+		j.ids = make([]int32, nr)
+	}
+	if len(j.keyEvals) == 1 {
+		v := j.keyEvals[0].Eval(b)
+		if v.Nulls == nil && !v.Const && j.enc.W == 1 {
+			switch v.Type.ID {
+			case types.Int32, types.Date:
+				j.table.ht.FindInt32(v.I32, b.Sel, b.N, j.ids[:nr])
+				return rows, j.ids[:nr]
+			case types.Int64, types.Decimal:
+				j.table.ht.FindInt64(v.I64, b.Sel, b.N, j.ids[:nr])
+				return rows, j.ids[:nr]
+			}
+		}
+	}
 	vecs := make([]*coldata.Vec, len(j.keyEvals))
 	for i, ev := range j.keyEvals {
 		vecs[i] = ev.Eval(b)
-	}
-	W := j.enc.W
-	if cap(j.words) < nr*W {
-		j.words = make([]uint64, nr*W)
-		j.skip = make([]bool, nr)
-		j.ids = make([]int32, nr)
 	}
 	j.enc.Encode(vecs, b.Sel, b.N, false, true, j.words, j.skip[:nr])
 	j.table.ht.Find(j.words, nr, j.skip[:nr], j.ids[:nr])
@@ -317,6 +333,22 @@ func (j *HashJoin) probeUnique(b *coldata.Batch, rows, ids []int32) {
 		j.emitProbe(b, minus(rows, matched))
 	case Inner:
 		if len(matched) == 0 {
+			return
+		}
+		if len(matched)*4 < b.N {
+			// Few matches: a compact batch is cheaper than aligned vecs.
+			bi := make([]int32, len(matched))
+			for k, i := range matched {
+				bi[k] = brow[i]
+			}
+			out := &coldata.Batch{N: len(matched)}
+			for _, c := range j.ProbeOut {
+				out.Vecs = append(out.Vecs, coldata.Gather(b.Vecs[c], matched))
+			}
+			for _, c := range j.BuildOut {
+				out.Vecs = append(out.Vecs, coldata.Gather(j.table.Data.Vecs[c], bi))
+			}
+			j.pending = append(j.pending, out)
 			return
 		}
 		out := j.probeCols(b, matched)

@@ -503,3 +503,54 @@ func HashRow(keys []uint64, W, r int) uint64 {
 	}
 	return Hash(keys[r*W : r*W+W])
 }
+
+// FindInt32 looks up single int32 keys (a W = 1 table of int32 keys) for the
+// live rows of vals (sel, or the first n), without packing them first.
+func (t *Table) FindInt32(vals []int32, sel []int32, n int, ids []int32) {
+	mask := len(t.slots) - 1
+	slots, keys, shift := t.slots, t.Keys, t.shift
+	find := func(k uint64) int32 {
+		s := int(hash1(k) >> shift)
+		for {
+			id := slots[s]
+			if id == 0 || keys[id-1] == k {
+				return id - 1
+			}
+			s = (s + 1) & mask
+		}
+	}
+	if sel == nil {
+		for r, x := range vals[:n] {
+			ids[r] = find(uint64(uint32(x)))
+		}
+		return
+	}
+	for r, i := range sel {
+		ids[r] = find(uint64(uint32(vals[i])))
+	}
+}
+
+// FindInt64 is FindInt32 for int64 (and decimal) keys.
+func (t *Table) FindInt64(vals []int64, sel []int32, n int, ids []int32) {
+	mask := len(t.slots) - 1
+	slots, keys, shift := t.slots, t.Keys, t.shift
+	find := func(k uint64) int32 {
+		s := int(hash1(k) >> shift)
+		for {
+			id := slots[s]
+			if id == 0 || keys[id-1] == k {
+				return id - 1
+			}
+			s = (s + 1) & mask
+		}
+	}
+	if sel == nil {
+		for r, x := range vals[:n] {
+			ids[r] = find(uint64(x))
+		}
+		return
+	}
+	for r, i := range sel {
+		ids[r] = find(uint64(vals[i]))
+	}
+}
