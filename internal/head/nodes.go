@@ -103,9 +103,12 @@ func (h *Head) serveNode(stream rpc.ServerStream[pb.NodeMessage, pb.HeadToNode])
 		}
 	}()
 	var result error
+	reason, graceful := "its connection to the head closed", false
 	select {
 	case err := <-recvErr:
-		if !errors.Is(err, io.EOF) && status(err) {
+		if errors.Is(err, io.EOF) {
+			reason, graceful = "it left the cluster", true
+		} else if status(err) {
 			result = err
 		}
 	case <-ctx.Done():
@@ -114,7 +117,7 @@ func (h *Head) serveNode(stream rpc.ServerStream[pb.NodeMessage, pb.HeadToNode])
 	<-sendDone
 	h.mu.Lock()
 	declared := !n.alive
-	h.nodeDied(n, "its connection to the head closed")
+	h.nodeGone(n, reason, graceful)
 	h.mu.Unlock()
 	if declared && result == nil {
 		result = fmt.Errorf("%w: node %s missed its heartbeat deadline; register again as a new node", errs.ErrDeclaredDead, n.id.Short())
@@ -219,12 +222,20 @@ func (h *Head) executorFailed(n *nodeState, j *job, msg string, retry bool) {
 // nodeDied removes a node from the cluster: its executors' tasks are
 // retried elsewhere, its object copies are forgotten, and objects whose only
 // copy it held are lost. It is idempotent.
-func (h *Head) nodeDied(n *nodeState, reason string) {
+func (h *Head) nodeDied(n *nodeState, reason string) { h.nodeGone(n, reason, false) }
+
+// nodeGone is nodeDied for a node that may have left on purpose (logged
+// quietly then).
+func (h *Head) nodeGone(n *nodeState, reason string, graceful bool) {
 	if !n.alive {
 		return
 	}
 	n.alive = false
-	h.log.Warn("node died", "node", n.id.Short(), "reason", reason, "running_tasks", n.running)
+	if graceful {
+		h.log.Info("node left", "node", n.id.Short(), "running_tasks", n.running)
+	} else {
+		h.log.Warn("node died", "node", n.id.Short(), "reason", reason, "running_tasks", n.running)
+	}
 	last := len(h.alive) - 1
 	h.alive[n.idx] = h.alive[last]
 	h.alive[n.idx].idx = n.idx

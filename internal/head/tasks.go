@@ -113,6 +113,10 @@ func (h *Head) submit(s *session, spec *pb.TaskSpec) error {
 			break
 		}
 		ao := h.objects[aid]
+		if aid == id {
+			failedArg = badArgument("argument %d is the task's own result", i+1)
+			break
+		}
 		if ao == nil {
 			failedArg = badArgument("argument %d refers to object %s, which was released or never existed", i+1, aid.Short())
 			break

@@ -66,6 +66,8 @@ type Node struct {
 	execs      map[ids.ID]*executorProc
 	pulls      map[ids.ID]*pull
 	registered chan struct{}
+	leaving    bool
+	leave      func()
 	hashes     map[string]cachedHash
 }
 
@@ -138,6 +140,13 @@ func (n *Node) Store() *objstore.Store { return n.store }
 
 // Close stops the executors, the data plane and the session with the head.
 func (n *Node) Close() error {
+	n.mu.Lock()
+	n.leaving = true
+	leave := n.leave
+	n.mu.Unlock()
+	if leave != nil {
+		leave() // tell the head this node leaves, rather than dies
+	}
 	n.cancel()
 	n.data.Close()
 	n.stopAllExecutors()
@@ -156,7 +165,10 @@ func (n *Node) runSessions() {
 	for n.ctx.Err() == nil {
 		err := n.session()
 		n.stopAllExecutors()
-		if n.ctx.Err() != nil {
+		n.mu.Lock()
+		leaving := n.leaving
+		n.mu.Unlock()
+		if n.ctx.Err() != nil || leaving {
 			return
 		}
 		if errors.Is(err, errs.ErrUnauthenticated) {
@@ -233,11 +245,30 @@ func (n *Node) session() error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
+	sendCtx, stopSending := context.WithCancel(ctx)
+	sendDone := make(chan struct{})
+	sessionDone := make(chan struct{})
+	defer close(sessionDone)
+	n.mu.Lock()
+	n.leave = func() {
+		// Stop the sender before CloseSend (gRPC forbids them
+		// concurrently), then wait for the head to end the stream.
+		stopSending()
+		<-sendDone
+		stream.CloseSend()
+		select {
+		case <-sessionDone:
+		case <-time.After(2 * time.Second):
+		}
+	}
+	n.mu.Unlock()
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		out.Run(ctx, stream.Send)
-		cancel()
+		defer close(sendDone)
+		if err := out.Run(sendCtx, stream.Send); err != nil && sendCtx.Err() == nil {
+			cancel()
+		}
 	}()
 	go func() {
 		defer wg.Done()

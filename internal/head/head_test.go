@@ -1,0 +1,365 @@
+package head
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/shoal-dev/shoal/internal/errs"
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/rpc"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+	"github.com/shoal-dev/shoal/internal/scheduler"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// harness drives a head in process: fake nodes, executors and drivers
+// speak the real protocol over in-process streams.
+type harness struct {
+	t    *testing.T
+	h    *Head
+	ctx  context.Context
+	job  *pb.JobInfo
+	gen  *ids.Generator
+	stop context.CancelFunc
+}
+
+func newHarness(t *testing.T, cfg Config) *harness {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := New(cfg)
+	hs := &harness{t: t, h: h, ctx: ctx, stop: cancel, gen: ids.NewGenerator(),
+		job: &pb.JobInfo{JobId: ids.Random().Bytes(), Name: "test", Registry: []byte("reg")}}
+	t.Cleanup(func() { cancel(); h.Close() })
+	return hs
+}
+
+type fakeNode struct {
+	id     ids.ID
+	stream rpc.ClientStream[pb.NodeMessage, pb.HeadToNode]
+	starts chan *pb.JobInfo
+	frees  chan []byte
+	done   chan error
+	mu     sync.Mutex
+}
+
+func (hs *harness) addNode(cpus float64, extra scheduler.Resources) *fakeNode {
+	n := &fakeNode{id: ids.Random(), stream: hs.h.ConnectNode(hs.ctx), starts: make(chan *pb.JobInfo, 16), frees: make(chan []byte, 1024), done: make(chan error, 1)}
+	res := &pb.Resources{Cpu: int64(cpus * scheduler.Unit), Gpu: extra.GPU}
+	n.stream.Send(&pb.NodeMessage{Hello: &pb.NodeHello{NodeId: n.id.Bytes(), Resources: res, DataAddr: "127.0.0.1:1"}})
+	m, err := n.stream.Recv()
+	if err != nil || m.Welcome == nil {
+		hs.t.Fatalf("node registration: %v %v", m, err)
+	}
+	go func() {
+		for {
+			for _, j := range m.StartExecutors {
+				n.starts <- j
+			}
+			for _, f := range m.FreeObjects {
+				n.frees <- f
+			}
+			if m, err = n.stream.Recv(); err != nil {
+				n.done <- err
+				return
+			}
+		}
+	}()
+	return n
+}
+
+func (n *fakeNode) heartbeat() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.stream.Send(&pb.NodeMessage{Heartbeat: &pb.Heartbeat{Seq: 1}})
+}
+
+// heartbeatUntil heartbeats every 20ms until stop is closed.
+func (n *fakeNode) heartbeatUntil(stop <-chan struct{}) {
+	go func() {
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				n.heartbeat()
+			}
+		}
+	}()
+}
+
+type fakeSession struct {
+	stream  rpc.ClientStream[pb.ClientMessage, pb.HeadMessage]
+	runs    chan *pb.RunTask
+	objects chan *pb.ObjectStatus
+	done    chan error
+}
+
+func (hs *harness) session(hello *pb.Hello) (*fakeSession, error) {
+	s := &fakeSession{stream: hs.h.ConnectSession(hs.ctx), runs: make(chan *pb.RunTask, 1024), objects: make(chan *pb.ObjectStatus, 1024), done: make(chan error, 1)}
+	s.stream.Send(&pb.ClientMessage{Hello: hello})
+	m, err := s.stream.Recv()
+	if err != nil {
+		return nil, errs.FromStatus(err)
+	}
+	if m.Welcome == nil {
+		hs.t.Fatal("no welcome")
+	}
+	s.dispatch(m)
+	go func() {
+		for {
+			m, err := s.stream.Recv()
+			if err != nil {
+				s.done <- err
+				return
+			}
+			s.dispatch(m)
+		}
+	}()
+	return s, nil
+}
+
+func (s *fakeSession) dispatch(m *pb.HeadMessage) {
+	for _, r := range m.Run {
+		s.runs <- r
+	}
+	for _, o := range m.Objects {
+		s.objects <- o
+	}
+}
+
+func (hs *harness) driver() *fakeSession {
+	s, err := hs.session(&pb.Hello{Role: pb.Role_ROLE_DRIVER, JobId: hs.job.JobId, Job: hs.job})
+	if err != nil {
+		hs.t.Fatal(err)
+	}
+	return s
+}
+
+func (hs *harness) executor(n *fakeNode) *fakeSession {
+	s, err := hs.session(&pb.Hello{Role: pb.Role_ROLE_EXECUTOR, JobId: hs.job.JobId, NodeId: n.id.Bytes(), Registry: hs.job.Registry})
+	if err != nil {
+		hs.t.Fatal(err)
+	}
+	return s
+}
+
+func (hs *harness) submit(d *fakeSession, fn string, args ...*pb.Arg) ids.ID {
+	id := hs.gen.Next()
+	d.stream.Send(&pb.ClientMessage{Submit: []*pb.TaskSpec{{Id: id.Bytes(), Function: fn, Args: args, MaxRetries: 3, Resources: &pb.Resources{Cpu: scheduler.Unit}}}})
+	return id
+}
+
+func recv[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestTaskLifecycleAndReferenceCounting(t *testing.T) {
+	hs := newHarness(t, Config{})
+	n := hs.addNode(2, scheduler.Resources{})
+	d := hs.driver()
+	a := hs.submit(d, "f")
+	recv(t, n.starts, "executor start")
+	ex := hs.executor(n)
+	run := recv(t, ex.runs, "first task")
+	// b depends on a: it is dispatched with a's value inline.
+	b := hs.submit(d, "g", &pb.Arg{Object: a.Bytes()})
+	ex.stream.Send(&pb.ClientMessage{Results: []*pb.TaskResult{{TaskId: run.TaskId, Value: []byte{2, 'v'}}}})
+	st := recv(t, d.objects, "a ready")
+	if st.State != pb.ObjectState_OBJECT_STATE_READY || string(st.Value) != "\x02v" || string(st.Id) != string(a[:]) {
+		t.Fatalf("status of a: %v", st)
+	}
+	run2 := recv(t, ex.runs, "second task")
+	if string(run2.TaskId) != string(b[:]) || string(run2.Args[0].Value) != "\x02v" {
+		t.Fatalf("second task %v", run2)
+	}
+	// Releasing a while b runs keeps a alive for b; it goes when b ends.
+	d.stream.Send(&pb.ClientMessage{Release: [][]byte{a.Bytes()}})
+	ex.stream.Send(&pb.ClientMessage{Results: []*pb.TaskResult{{TaskId: run2.TaskId, Value: []byte{2, 'w'}}}})
+	recv(t, d.objects, "b ready")
+	d.stream.Send(&pb.ClientMessage{Release: [][]byte{b.Bytes()}})
+	waitFor(t, "objects freed", func() bool { return hs.h.Status().Objects == 0 })
+	if st := hs.h.Status(); st.TasksFinished != 2 || st.Nodes[0].Available.Cpu != 2*scheduler.Unit {
+		t.Fatalf("status %v", st)
+	}
+}
+
+func TestDeadNodeTasksRunElsewhereAndLateResultsAreIgnored(t *testing.T) {
+	hs := newHarness(t, Config{HeartbeatInterval: 20 * time.Millisecond, HeartbeatTimeout: 200 * time.Millisecond})
+	stopA, stopB := make(chan struct{}), make(chan struct{})
+	defer close(stopB)
+	a := hs.addNode(1, scheduler.Resources{})
+	a.heartbeatUntil(stopA)
+	d := hs.driver()
+	id := hs.submit(d, "f")
+	recv(t, a.starts, "executor start on A")
+	exA := hs.executor(a)
+	runA := recv(t, exA.runs, "task on A")
+	b := hs.addNode(1, scheduler.Resources{})
+	b.heartbeatUntil(stopB)
+	close(stopA) // A falls silent
+	recv(t, a.done, "A's stream closed by the head")
+	recv(t, b.starts, "executor start on B")
+	exB := hs.executor(b)
+	runB := recv(t, exB.runs, "retried task on B")
+	if runB.Attempt != runA.Attempt+1 {
+		t.Fatalf("attempt %d after %d", runB.Attempt, runA.Attempt)
+	}
+	// A's executor answers late; its result must not be applied.
+	exA.stream.Send(&pb.ClientMessage{Results: []*pb.TaskResult{{TaskId: runA.TaskId, Attempt: runA.Attempt, Value: []byte{2, 'A'}}}})
+	exB.stream.Send(&pb.ClientMessage{Results: []*pb.TaskResult{{TaskId: runB.TaskId, Attempt: runB.Attempt, Value: []byte{2, 'B'}}}})
+	st := recv(t, d.objects, "result")
+	if string(st.Id) != string(id[:]) || string(st.Value) != "\x02B" {
+		t.Fatalf("got %q from %v", st.Value, st)
+	}
+	// A dead node may not come back under its old identity.
+	again := hs.h.ConnectNode(hs.ctx)
+	again.Send(&pb.NodeMessage{Hello: &pb.NodeHello{NodeId: a.id.Bytes(), Resources: &pb.Resources{Cpu: scheduler.Unit}}})
+	if _, err := again.Recv(); !errors.Is(errs.FromStatus(err), errs.ErrDeclaredDead) {
+		t.Fatalf("re-registration of a dead node: %v", err)
+	}
+	select {
+	case st := <-d.objects:
+		t.Fatalf("a second status for one task: %v", st)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+func TestRetriesAreBounded(t *testing.T) {
+	hs := newHarness(t, Config{})
+	n := hs.addNode(1, scheduler.Resources{})
+	d := hs.driver()
+	id := hs.gen.Next()
+	d.stream.Send(&pb.ClientMessage{Submit: []*pb.TaskSpec{{Id: id.Bytes(), Function: "flaky", MaxRetries: 2, RetryAppErrors: true, Resources: &pb.Resources{Cpu: scheduler.Unit}}}})
+	recv(t, n.starts, "executor start")
+	ex := hs.executor(n)
+	for attempt := int32(0); attempt <= 2; attempt++ {
+		run := recv(t, ex.runs, "attempt")
+		if run.Attempt != attempt {
+			t.Fatalf("attempt %d, want %d", run.Attempt, attempt)
+		}
+		ex.stream.Send(&pb.ClientMessage{Results: []*pb.TaskResult{{TaskId: run.TaskId, Attempt: run.Attempt,
+			Error: &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_APPLICATION, Message: "flaked"}}}})
+	}
+	st := recv(t, d.objects, "failure")
+	if st.State != pb.ObjectState_OBJECT_STATE_FAILED || !strings.Contains(st.Error.Message, "after 3 attempts") {
+		t.Fatalf("status %v", st)
+	}
+}
+
+func TestExecutorWithOtherCodeIsRefused(t *testing.T) {
+	hs := newHarness(t, Config{})
+	n := hs.addNode(1, scheduler.Resources{})
+	d := hs.driver()
+	hs.submit(d, "f")
+	recv(t, n.starts, "executor start")
+	_, err := hs.session(&pb.Hello{Role: pb.Role_ROLE_EXECUTOR, JobId: hs.job.JobId, NodeId: n.id.Bytes(), Registry: []byte("other")})
+	if err == nil || !strings.Contains(err.Error(), "registry") {
+		t.Fatalf("executor with another registry: %v", err)
+	}
+	st := recv(t, d.objects, "task failure")
+	if st.State != pb.ObjectState_OBJECT_STATE_FAILED || st.Error.Kind != pb.ErrorKind_ERROR_KIND_EXECUTOR || !strings.Contains(st.Error.Message, "differs from the driver's") {
+		t.Fatalf("status %v", st)
+	}
+}
+
+func TestInfeasibleTaskWaitsForANode(t *testing.T) {
+	hs := newHarness(t, Config{})
+	hs.addNode(2, scheduler.Resources{})
+	d := hs.driver()
+	id := hs.gen.Next()
+	d.stream.Send(&pb.ClientMessage{Submit: []*pb.TaskSpec{{Id: id.Bytes(), Function: "gpu", Resources: &pb.Resources{Cpu: scheduler.Unit, Gpu: scheduler.Unit}}}})
+	waitFor(t, "the task to be queued", func() bool { return hs.h.Status().TasksByState["waiting_for_resources"] == 1 })
+	g := hs.addNode(1, scheduler.Resources{GPU: scheduler.Unit})
+	job := recv(t, g.starts, "executor start on the GPU node")
+	if string(job.JobId) != string(hs.job.JobId) {
+		t.Fatal("wrong job")
+	}
+}
+
+func TestBlockedTaskGivesItsCPUBack(t *testing.T) {
+	hs := newHarness(t, Config{})
+	n := hs.addNode(1, scheduler.Resources{})
+	d := hs.driver()
+	hs.submit(d, "parent")
+	recv(t, n.starts, "executor start")
+	ex := hs.executor(n)
+	parent := recv(t, ex.runs, "parent")
+	child := hs.submit(d, "child")
+	select {
+	case r := <-ex.runs:
+		t.Fatalf("child dispatched while the only CPU is busy: %v", r)
+	case <-time.After(50 * time.Millisecond):
+	}
+	ex.stream.Send(&pb.ClientMessage{Blocks: []*pb.TaskBlock{{TaskId: parent.TaskId, Blocked: true}}})
+	run := recv(t, ex.runs, "child after the parent blocked")
+	if string(run.TaskId) != string(child[:]) {
+		t.Fatal("wrong task")
+	}
+}
+
+// FuzzClientMessage feeds arbitrary bytes, decoded as a client message,
+// to a driver session: the head must never panic.
+func FuzzClientMessage(f *testing.F) {
+	id := ids.NewGenerator().Next()
+	seeds := []*pb.ClientMessage{
+		{Submit: []*pb.TaskSpec{{Id: id.Bytes(), Function: "f", Args: []*pb.Arg{{Object: id.Bytes()}, {Value: []byte{1}}}}}},
+		{Put: []*pb.PutObject{{Id: id.Bytes(), Value: []byte("v")}, {Id: id.Bytes(), NodeId: id.Bytes()}}},
+		{Release: [][]byte{id.Bytes()}, Cancel: [][]byte{id.Bytes()}},
+		{Results: []*pb.TaskResult{{TaskId: id.Bytes(), Stored: true}}, Blocks: []*pb.TaskBlock{{TaskId: id.Bytes(), Blocked: true}}},
+		{Submit: []*pb.TaskSpec{{Id: id.Bytes(), Function: "g", Resources: &pb.Resources{Cpu: -1, Custom: map[string]int64{"x": 5}}, AffinityNode: []byte{1}}}},
+	}
+	for _, s := range seeds {
+		b, _ := proto.Marshal(s)
+		f.Add(b)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var m pb.ClientMessage
+		if proto.Unmarshal(data, &m) != nil {
+			return
+		}
+		h := New(Config{Logger: logger})
+		defer h.Close()
+		s := &session{out: h.newOutbox(), owned: map[ids.ID]*object{}, running: map[ids.ID]*task{}, kill: func() {}}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if _, err := h.openSession(s, &pb.Hello{Role: pb.Role_ROLE_DRIVER, JobId: ids.Random().Bytes(), Job: &pb.JobInfo{}}); err != nil {
+			t.Fatal(err)
+		}
+		h.handleClient(s, &m)
+		h.handleClient(s, &m) // replays are idempotent
+		h.closeSession(s, "fuzz")
+	})
+}
