@@ -52,6 +52,8 @@ type Op struct {
 	Keys  []*expr.Expr  `json:"keys,omitempty"`
 	Aggs  []hashagg.Agg `json:"aggs,omitempty"`
 	Phase hashagg.Phase `json:"phase,omitempty"`
+	// GroupsHint is the estimated number of groups per partition (presizing).
+	GroupsHint int64 `json:"groups_hint,omitempty"`
 	// HashJoin: Input is the probe side, Build reads the build stage.
 	JoinType  hashjoin.Type `json:"join_type,omitempty"`
 	ProbeKeys []*expr.Expr  `json:"probe_keys,omitempty"`
@@ -238,6 +240,12 @@ func sortKeys(x *plan.Sort, s types.Schema) ([]sorter.Key, []*expr.Expr, []*expr
 
 func (b *builder) aggregate(x *plan.Aggregate) (*Op, int) {
 	in, parts := b.op(x.Input)
+	hint := int64(0)
+	if len(x.Keys) > 0 {
+		groups, rows := plan.EstimateRows(x), plan.EstimateRows(x.Input)
+		hint = min(groups, rows/int64(max(parts, 1)), 4<<20)
+	}
+
 	s := x.Schema()
 	specs := make([]hashagg.Spec, len(x.Aggs))
 	distinct := false
@@ -252,7 +260,7 @@ func (b *builder) aggregate(x *plan.Aggregate) (*Op, int) {
 		for i, a := range x.Aggs {
 			aggs[i] = hashagg.Agg{Spec: specs[i], Args: a.Unalias().Args}
 		}
-		return &Op{Kind: KindHashAgg, Schema: s, Input: input, Keys: x.Keys, Aggs: aggs, Phase: hashagg.Single}
+		return &Op{Kind: KindHashAgg, Schema: s, Input: input, Keys: x.Keys, Aggs: aggs, Phase: hashagg.Single, GroupsHint: hint}
 	}
 	if parts == 1 {
 		return single(in), 1
@@ -282,7 +290,7 @@ func (b *builder) aggregate(x *plan.Aggregate) (*Op, int) {
 		}
 		stateCols = append(stateCols, cols)
 	}
-	partial := &Op{Kind: KindHashAgg, Schema: partialSchema, Input: in, Keys: x.Keys, Aggs: partialAggs, Phase: hashagg.Partial}
+	partial := &Op{Kind: KindHashAgg, Schema: partialSchema, Input: in, Keys: x.Keys, Aggs: partialAggs, Phase: hashagg.Partial, GroupsHint: hint}
 	keyRefs := colRefs(partialSchema, 0, len(x.Keys))
 	spec := exchange.Spec{Kind: exchange.Hash, Keys: keyRefs, Partitions: b.opts.Partitions}
 	outParts := b.opts.Partitions
@@ -299,7 +307,7 @@ func (b *builder) aggregate(x *plan.Aggregate) (*Op, int) {
 		}
 		finalAggs[i] = hashagg.Agg{Spec: specs[i], Args: args}
 	}
-	final := &Op{Kind: KindHashAgg, Schema: s, Input: read(id, partialSchema), Keys: keyRefs, Aggs: finalAggs, Phase: hashagg.Final}
+	final := &Op{Kind: KindHashAgg, Schema: s, Input: read(id, partialSchema), Keys: keyRefs, Aggs: finalAggs, Phase: hashagg.Final, GroupsHint: hint}
 	return final, outParts
 }
 

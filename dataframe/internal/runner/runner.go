@@ -222,7 +222,7 @@ func (r *run) build(ctx context.Context, o *physical.Op, p, parts int) colexecop
 			BatchSize: bs, Spill: r.spillConfig(), Limit: o.Limit}
 	case physical.KindHashAgg:
 		return &hashagg.HashAgg{Input: r.build(ctx, o.Input, p, parts), Schema: o.Input.Schema, Keys: o.Keys,
-			Aggs: o.Aggs, Phase: o.Phase, BatchSize: bs, Spill: r.spillConfig()}
+			Aggs: o.Aggs, Phase: o.Phase, BatchSize: bs, Spill: r.spillConfig(), GroupsHint: int(o.GroupsHint)}
 	case physical.KindHashJoin:
 		j := &hashjoin.HashJoin{Type: o.JoinType, Probe: r.build(ctx, o.Input, p, parts), ProbeSchema: o.Input.Schema,
 			ProbeKeys: o.ProbeKeys, BuildSchema: o.Build.Schema, BuildKeys: o.BuildKeys, Residual: o.Residual,

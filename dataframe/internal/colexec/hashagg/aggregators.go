@@ -278,6 +278,24 @@ func (a *avg) bytes() int64 { return int64(len(a.c)) * 16 }
 
 func (a *avg) update(gids, rows []int32, in []*coldata.Vec) {
 	v := in[0]
+	if !a.merge && v.Nulls == nil && !v.Const {
+		switch {
+		case v.I64 != nil:
+			si, c, vals := a.si, a.c, v.I64
+			for k, g := range gids {
+				si[g] += vals[rows[k]]
+				c[g]++
+			}
+			return
+		case v.F64 != nil:
+			sf, c, vals := a.sf, a.c, v.F64
+			for k, g := range gids {
+				sf[g] += vals[rows[k]]
+				c[g]++
+			}
+			return
+		}
+	}
 	flt := a.in.ID == types.Float64
 	for k, g := range gids {
 		i := int(rows[k])

@@ -33,6 +33,8 @@ type HashAgg struct {
 	// Spill, when set, bounds the memory of the group table; past it the input
 	// is partitioned to disk and aggregated one partition at a time.
 	Spill *spill.Config
+	// GroupsHint presizes the group table (an estimate; 0 when unknown).
+	GroupsHint int
 
 	ctx       context.Context
 	keyEvals  []eval.Evaluator
@@ -91,7 +93,11 @@ func (h *HashAgg) setup() {
 
 func (h *HashAgg) reset() {
 	h.enc = hashtable.NewKeyEncoder(h.keyTypes, h.nullable)
-	h.table = hashtable.NewTable(h.enc.W, 1024)
+	hint := 1024
+	if h.GroupsHint > hint && (h.Spill == nil || int64(h.GroupsHint)*int64(8*h.enc.W+8) < h.Spill.Budget/2) {
+		hint = h.GroupsHint
+	}
+	h.table = hashtable.NewTable(h.enc.W, hint)
 	h.aggs = make([]aggregator, len(h.Aggs))
 	for i, a := range h.Aggs {
 		h.aggs[i] = newAggregator(a.Spec, h.Phase)

@@ -340,6 +340,7 @@ func NewTable(W, hint int) *Table {
 		size <<= 1
 	}
 	t.alloc(size)
+	t.Keys = make([]uint64, 0, hint*W)
 	return t
 }
 
