@@ -175,10 +175,11 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	}()
 	go func() {
 		<-cctx.Done()
-		stream.CloseSend()
+		// The sender must stop before CloseSend: gRPC forbids the two at once.
 		if err := <-sendErr; err != nil && !errors.Is(err, context.Canceled) {
 			c.fail(err)
 		}
+		stream.CloseSend()
 		wg.Wait()
 		close(c.done)
 	}()
