@@ -8,7 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -127,12 +130,25 @@ func ExecutorMain() {
 	if !executor.IsExecutor() {
 		return
 	}
+	code := 0
+	exit := func(c int) { code = c }
+	defer func() { os.Exit(code) }()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if err := executor.Run(context.Background(), logger); err != nil {
-		logger.Error("executor stopped", "error", err)
-		os.Exit(1)
+	if dir := os.Getenv("SHOAL_EXECUTOR_CPUPROFILE"); dir != "" {
+		// For profiling executors: one CPU profile per executor process.
+		if f, err := os.Create(filepath.Join(dir, fmt.Sprintf("executor-%d.prof", os.Getpid()))); err == nil {
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
 	}
-	os.Exit(0)
+	// SIGTERM from the node ends the executor cleanly.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	if err := executor.Run(ctx, logger); err != nil {
+		logger.Error("executor stopped", "error", err)
+		exit(1)
+	}
+	exit(0)
 }
 
 // MainForTest is for TestMain in packages whose tests use shoal: it runs

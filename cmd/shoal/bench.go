@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -31,10 +32,11 @@ func printJSONOrText(asJSON bool, v any, text func()) error {
 
 func newBenchTasksCommand() *cobra.Command {
 	var (
-		nodes  int
-		cpus   float64
-		cfg    bench.TasksConfig
-		asJSON bool
+		nodes      int
+		cpus       float64
+		cfg        bench.TasksConfig
+		asJSON     bool
+		cpuProfile string
 	)
 	cmd := &cobra.Command{
 		Use:   "tasks",
@@ -46,6 +48,15 @@ process, executors as child processes):
   chain_hop_p50_us  a chain of tasks, each taking the previous one's result`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				pprof.StartCPUProfile(f)
+				defer pprof.StopCPUProfile()
+			}
 			ctx, err := shoal.Init(context.Background(), shoal.WithLocalNodes(nodes), shoal.WithCPUsPerNode(cpus), shoal.WithJobName("bench-tasks"))
 			if err != nil {
 				return err
@@ -69,6 +80,7 @@ process, executors as child processes):
 	cmd.Flags().IntVar(&cfg.Sync, "sync", 2000, "sequential round trips")
 	cmd.Flags().IntVar(&cfg.Chain, "chain", 2000, "length of the dependent chain")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process (head, nodes, driver) to a file")
 	return cmd
 }
 

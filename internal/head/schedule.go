@@ -11,10 +11,11 @@ import (
 // classKey groups tasks that every node sees alike: same resource shape,
 // strategy and affinity. Tasks of a class are placed in submission order.
 type classKey struct {
-	resources string
-	strategy  pb.Strategy
-	affinity  ids.ID
-	soft      bool
+	cpu, gpu, memory int64
+	custom           string // canonical custom resources; "" for none
+	strategy         pb.Strategy
+	affinity         ids.ID
+	soft             bool
 }
 
 type class struct {
@@ -24,7 +25,10 @@ type class struct {
 }
 
 func (h *Head) classOf(t *task) *class {
-	k := classKey{resources: t.req.Key(), strategy: t.spec.Strategy, affinity: t.affinity, soft: t.spec.AffinitySoft}
+	k := classKey{cpu: t.req.CPU, gpu: t.req.GPU, memory: t.req.Memory, strategy: t.spec.Strategy, affinity: t.affinity, soft: t.spec.AffinitySoft}
+	if len(t.req.Custom) > 0 {
+		k.custom = t.req.Key()
+	}
 	c := h.classes[k]
 	if c == nil {
 		c = &class{}

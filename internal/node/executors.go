@@ -176,10 +176,16 @@ func (n *Node) stopAllExecutors() {
 	clear(n.execs)
 	n.mu.Unlock()
 	for _, p := range procs {
-		p.cmd.Process.Kill()
+		p.cmd.Process.Signal(syscall.SIGTERM)
 	}
+	grace := time.After(2 * time.Second)
 	for _, p := range procs {
-		<-p.exited
+		select {
+		case <-p.exited:
+		case <-grace:
+			p.cmd.Process.Kill()
+			<-p.exited
+		}
 	}
 }
 
