@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/shoal-dev/shoal"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
@@ -437,5 +439,61 @@ func TestManyDriversShareACluster(t *testing.T) {
 	}
 	if want := int64(3*(499*500/2) + 500*(0+1+2)); total.Load() != want {
 		t.Fatalf("sum %d, want %d", total.Load(), want)
+	}
+}
+
+var crash = shoal.Func1("test.crash", func(_ context.Context, code int) (int, error) {
+	os.Exit(code)
+	return 0, nil
+})
+
+func TestExecutorCrashIsSurvived(t *testing.T) {
+	c := sharedCluster(t)
+	ctx := within(t, connect(t, c), time.Minute)
+	st, _ := shoal.ClusterStatus(ctx)
+	onNode := shoal.WithNodeAffinity(st.Nodes[1].ID, false)
+	before, err := pid.With(onNode).Remote(ctx).Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = crash.With(onNode, shoal.WithMaxRetries(0)).Remote(ctx, 3).Get(ctx)
+	if !errors.Is(err, shoal.ErrExecutor) || !strings.Contains(err.Error(), "test.crash") || !strings.Contains(err.Error(), "went away") {
+		t.Fatalf("crashed task: %v", err)
+	}
+	// The node starts a new executor for the next task.
+	after, err := pid.With(onNode).Remote(ctx).Get(ctx)
+	if err != nil || after == before {
+		t.Fatalf("after the crash: %q (before %q), %v", after, before, err)
+	}
+	if v, err := square.With(onNode).Remote(ctx, 9).Get(ctx); err != nil || v != 81 {
+		t.Fatalf("square after the crash: %d %v", v, err)
+	}
+}
+
+func TestEmbeddedClusterLeavesNothingBehind(t *testing.T) {
+	existing := goleak.IgnoreCurrent()
+	ctx, err := shoal.Init(context.Background(), shoal.WithLocalNodes(2), shoal.WithCPUsPerNode(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	futs := make([]*shoal.Future[int], 200)
+	for i := range futs {
+		futs[i] = square.Remote(ctx, i)
+	}
+	if _, err := shoal.GetAll(ctx, futs); err != nil {
+		t.Fatal(err)
+	}
+	big, err := shoal.Put(ctx, make([]byte, 1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := digest.Remote(ctx, big).Get(ctx); err != nil || !strings.HasPrefix(d, "1048576:") {
+		t.Fatalf("digest %q %v", d, err)
+	}
+	if err := shoal.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := goleak.Find(existing); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -21,9 +21,13 @@ import (
 // executorProc is one running executor process.
 type executorProc struct {
 	job    ids.ID
+	info   *pb.JobInfo
 	cmd    *exec.Cmd
 	exited chan struct{}
 	tail   *tailBuffer
+	// restart is set when the head asked for a new executor of the job
+	// while this one was still dying: the new one starts when it is gone.
+	restart bool
 }
 
 type cachedHash struct {
@@ -73,7 +77,10 @@ func (n *Node) startExecutor(job *pb.JobInfo) {
 		return
 	}
 	n.mu.Lock()
-	if _, ok := n.execs[jobID]; ok {
+	if old, ok := n.execs[jobID]; ok {
+		// The head asks for an executor only when it has none for the
+		// job here, so this one is on its way out.
+		old.restart = true
 		n.mu.Unlock()
 		return
 	}
@@ -113,7 +120,7 @@ func (n *Node) startExecutor(job *pb.JobInfo) {
 		fail(fmt.Errorf("starting %s: %w", job.BinaryPath, err))
 		return
 	}
-	p := &executorProc{job: jobID, cmd: cmd, exited: make(chan struct{}), tail: tail}
+	p := &executorProc{job: jobID, info: job, cmd: cmd, exited: make(chan struct{}), tail: tail}
 	var pipes sync.WaitGroup
 	pipes.Add(2)
 	go copyLines(&pipes, os.Stdout, stdout, prefix, nil)
@@ -129,8 +136,11 @@ func (n *Node) startExecutor(job *pb.JobInfo) {
 		err := cmd.Wait()
 		close(p.exited)
 		n.mu.Lock()
-		if n.execs[jobID] == p {
+		unexpected := n.execs[jobID] == p // not stopped by the node
+		restart := false
+		if unexpected {
 			delete(n.execs, jobID)
+			restart = p.restart && n.ctx.Err() == nil
 		}
 		n.mu.Unlock()
 		msg := "exited"
@@ -139,6 +149,15 @@ func (n *Node) startExecutor(job *pb.JobInfo) {
 		}
 		if t := strings.TrimSpace(tail.String()); t != "" {
 			msg += "; its last output:\n" + t
+		}
+		if unexpected {
+			n.log.Warn("executor exited", "job", jobID.Short(), "pid", cmd.Process.Pid, "status", msg)
+		}
+		if restart {
+			// The head already asked for its replacement; an exit report
+			// now would be taken for the replacement's failure.
+			n.startExecutor(p.info)
+			return
 		}
 		ev := &pb.ExecutorEvent{JobId: job.JobId, Pid: int32(cmd.Process.Pid), Exited: true, Error: msg}
 		n.report(func(m *pb.NodeMessage) { m.Executors = append(m.Executors, ev) })
