@@ -170,22 +170,20 @@ func (h *Head) Close() {
 // ConnectSession opens an in-process session stream, as a driver in the
 // same process uses it: no serialization, same protocol.
 func (h *Head) ConnectSession(ctx context.Context) rpc.ClientStream[pb.ClientMessage, pb.HeadMessage] {
-	p := rpc.NewPipe[pb.ClientMessage, pb.HeadMessage](ctx)
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		p.Finish(h.serveSession(p.Server()))
-	}()
-	return p.Client()
+	return connectPipe(h, ctx, h.serveSession)
 }
 
 // ConnectNode opens an in-process node stream for an embedded node.
 func (h *Head) ConnectNode(ctx context.Context) rpc.ClientStream[pb.NodeMessage, pb.HeadToNode] {
-	p := rpc.NewPipe[pb.NodeMessage, pb.HeadToNode](ctx)
+	return connectPipe(h, ctx, h.serveNode)
+}
+
+func connectPipe[Req, Resp any](h *Head, ctx context.Context, serve func(rpc.ServerStream[Req, Resp]) error) rpc.ClientStream[Req, Resp] {
+	p := rpc.NewPipe[Req, Resp](ctx)
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
-		p.Finish(h.serveNode(p.Server()))
+		p.Finish(serve(p.Server()))
 	}()
 	return p.Client()
 }

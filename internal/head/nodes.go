@@ -2,9 +2,7 @@ package head
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/shoal-dev/shoal/internal/errs"
@@ -75,46 +73,14 @@ func (h *Head) serveNode(stream rpc.ServerStream[pb.NodeMessage, pb.HeadToNode])
 	if err != nil {
 		return errs.ToStatus(err)
 	}
-	sendDone := make(chan struct{})
-	go func() {
-		defer close(sendDone)
-		if err := out.Run(ctx, stream.Send); err != nil {
-			cancel()
-		}
-	}()
 	out.Add(64, func(m *pb.HeadToNode) {
 		m.Welcome = &pb.NodeWelcome{NodeId: n.id.Bytes(), HeartbeatIntervalMs: h.cfg.HeartbeatInterval.Milliseconds()}
 	})
-	recvErr := make(chan error, 1)
-	go func() {
-		for {
-			msg, err := stream.Recv()
-			if err != nil {
-				recvErr <- err
-				return
-			}
-			h.mu.Lock()
-			err = h.handleNode(n, msg)
-			h.mu.Unlock()
-			if err != nil {
-				recvErr <- err
-				return
-			}
-		}
-	}()
-	var result error
-	reason, graceful := "its connection to the head closed", false
-	select {
-	case err := <-recvErr:
-		if errors.Is(err, io.EOF) {
-			reason, graceful = "it left the cluster", true
-		} else if status(err) {
-			result = err
-		}
-	case <-ctx.Done():
+	graceful, result := pump(h, ctx, cancel, stream, out, nil, func(m *pb.NodeMessage) error { return h.handleNode(n, m) })
+	reason := "its connection to the head closed"
+	if graceful {
+		reason = "it left the cluster"
 	}
-	cancel()
-	<-sendDone
 	h.mu.Lock()
 	declared := !n.alive
 	h.nodeGone(n, reason, graceful)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
@@ -56,42 +55,8 @@ func (h *Head) serveSession(stream rpc.ServerStream[pb.ClientMessage, pb.HeadMes
 	if err != nil {
 		return errs.ToStatus(err)
 	}
-	sendDone := make(chan struct{})
-	go func() {
-		defer close(sendDone)
-		if err := s.out.Run(ctx, stream.Send); err != nil {
-			cancel()
-		}
-	}()
 	s.out.Add(64, func(m *pb.HeadMessage) { m.Welcome = welcome })
-
-	recvErr := make(chan error, 1)
-	go func() {
-		msg := first
-		for {
-			h.mu.Lock()
-			err := h.handleClient(s, msg)
-			h.mu.Unlock()
-			if err != nil {
-				recvErr <- err
-				return
-			}
-			if msg, err = stream.Recv(); err != nil {
-				recvErr <- err
-				return
-			}
-		}
-	}()
-	var result error
-	select {
-	case err := <-recvErr:
-		if !errors.Is(err, io.EOF) && status(err) {
-			result = err
-		}
-	case <-ctx.Done():
-	}
-	cancel()
-	<-sendDone
+	_, result := pump(h, ctx, cancel, stream, s.out, first, func(m *pb.ClientMessage) error { return h.handleClient(s, m) })
 	h.mu.Lock()
 	h.closeSession(s, "its connection closed")
 	h.mu.Unlock()

@@ -104,9 +104,30 @@ func (c *Client) put(addr string, cn *conn) {
 	c.idle[addr] = append(c.idle[addr], cn)
 }
 
-// watch makes ctx's cancellation interrupt blocking I/O on cn.
-func watch(ctx context.Context, cn *conn) (stop func() bool) {
-	return context.AfterFunc(ctx, func() { cn.SetDeadline(time.Unix(1, 0)) })
+// request runs one request on a pooled connection to addr. do reports
+// whether the connection is still in a known state (the exchange completed,
+// successfully or with an error reply) and may be reused. Cancelling ctx
+// interrupts blocking I/O.
+func (c *Client) request(ctx context.Context, addr string, do func(cn *conn) (reusable bool, err error)) error {
+	cn, err := c.get(ctx, addr)
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { cn.SetDeadline(time.Unix(1, 0)) })
+	reusable, err := do(cn)
+	if stop() && reusable {
+		c.put(addr, cn)
+	} else {
+		cn.Close()
+	}
+	return err
+}
+
+// replied reports whether err is an error reply from the server (after
+// which the connection is still usable).
+func replied(err error) bool {
+	var re *remoteError
+	return errors.As(err, &re)
 }
 
 // Get fetches object id from the data server at addr. hints tell the server
@@ -135,108 +156,78 @@ func (c *Client) Get(ctx context.Context, addr string, id ids.ID, hints []Locati
 }
 
 func (c *Client) getOnce(ctx context.Context, addr string, id ids.ID, hints []Location, buf []byte, offset uint64) ([]byte, uint64, error) {
-	cn, err := c.get(ctx, addr)
-	if err != nil {
-		return buf, offset, err
-	}
-	stop := watch(ctx, cn)
-	ok := false
-	defer func() {
-		if stop() && ok {
-			c.put(addr, cn)
-		} else {
-			cn.Close()
+	err := c.request(ctx, addr, func(cn *conn) (bool, error) {
+		req := make([]byte, 0, 1+16+8+2+len(hints)*40)
+		req = append(req, opGet)
+		req = append(req, id[:]...)
+		req = binary.BigEndian.AppendUint64(req, offset)
+		cn.w.Write(appendHints(req, hints))
+		if err := cn.w.Flush(); err != nil {
+			return false, err
 		}
-	}()
-	req := make([]byte, 0, 1+16+8+2+len(hints)*40)
-	req = append(req, opGet)
-	req = append(req, id[:]...)
-	req = binary.BigEndian.AppendUint64(req, offset)
-	req = appendHints(req, hints)
-	cn.w.Write(req)
-	if err := cn.w.Flush(); err != nil {
-		return buf, offset, err
-	}
-	if err := readStatus(cn.r); err != nil {
-		var re *remoteError
-		if errors.As(err, &re) {
-			ok = true
+		if err := readStatus(cn.r); err != nil {
+			return replied(err), err
 		}
-		return buf, offset, err
-	}
-	var sz [8]byte
-	if _, err := io.ReadFull(cn.r, sz[:]); err != nil {
-		return buf, offset, err
-	}
-	size := binary.BigEndian.Uint64(sz[:])
-	limit := c.MaxObjectBytes
-	if limit <= 0 {
-		limit = DefaultMaxObjectBytes
-	}
-	if size > uint64(limit) {
-		return buf, offset, &remoteError{status: statusTooLarge, msg: fmt.Sprintf("%v: object %s of %d bytes exceeds the data plane limit of %d bytes", errs.ErrMessageTooLarge, id.Short(), size, limit)}
-	}
-	if buf == nil {
-		buf = allocBuffer(size)
-	} else if uint64(len(buf)) != size {
-		return buf, offset, &remoteError{status: statusError, msg: fmt.Sprintf("object %s changed size from %d to %d bytes between attempts", id.Short(), len(buf), size)}
-	}
-	for offset < size {
-		n := min(size-offset, chunkSize)
-		if _, err := io.ReadFull(cn.r, buf[offset:offset+n]); err != nil {
-			return buf, offset, err
+		var sz [8]byte
+		if _, err := io.ReadFull(cn.r, sz[:]); err != nil {
+			return false, err
 		}
-		offset += n
-	}
-	ok = true
-	return buf, offset, nil
+		size := binary.BigEndian.Uint64(sz[:])
+		limit := c.MaxObjectBytes
+		if limit <= 0 {
+			limit = DefaultMaxObjectBytes
+		}
+		if size > uint64(limit) {
+			return false, &remoteError{status: statusTooLarge, msg: fmt.Sprintf("%v: object %s of %d bytes exceeds the data plane limit of %d bytes", errs.ErrMessageTooLarge, id.Short(), size, limit)}
+		}
+		if buf == nil {
+			buf = allocBuffer(size)
+		} else if uint64(len(buf)) != size {
+			return false, &remoteError{status: statusError, msg: fmt.Sprintf("object %s changed size from %d to %d bytes between attempts", id.Short(), len(buf), size)}
+		}
+		for offset < size {
+			n := min(size-offset, chunkSize)
+			if _, err := io.ReadFull(cn.r, buf[offset:offset+n]); err != nil {
+				return false, err
+			}
+			offset += n
+		}
+		return true, nil
+	})
+	return buf, offset, err
 }
 
 // Put stores an object on the data server at addr; its bytes are the
 // concatenation of parts (so a tag and a payload need not be joined first).
 func (c *Client) Put(ctx context.Context, addr string, id ids.ID, parts ...[]byte) error {
-	cn, err := c.get(ctx, addr)
-	if err != nil {
-		return err
-	}
-	stop := watch(ctx, cn)
-	ok := false
-	defer func() {
-		if stop() && ok {
-			c.put(addr, cn)
-		} else {
-			cn.Close()
+	err := c.request(ctx, addr, func(cn *conn) (bool, error) {
+		var size int
+		for _, p := range parts {
+			size += len(p)
 		}
-	}()
-	var size int
-	for _, p := range parts {
-		size += len(p)
-	}
-	hdr := make([]byte, 0, 1+16+8)
-	hdr = append(hdr, opPut)
-	hdr = append(hdr, id[:]...)
-	hdr = binary.BigEndian.AppendUint64(hdr, uint64(size))
-	cn.w.Write(hdr)
-	for _, p := range parts {
-		for len(p) > 0 {
-			n := min(len(p), chunkSize)
-			if _, err := cn.w.Write(p[:n]); err != nil {
-				return fmt.Errorf("storing object %s on %s: %w", id.Short(), addr, err)
+		hdr := make([]byte, 0, 1+16+8)
+		hdr = append(hdr, opPut)
+		hdr = append(hdr, id[:]...)
+		hdr = binary.BigEndian.AppendUint64(hdr, uint64(size))
+		cn.w.Write(hdr)
+		for _, p := range parts {
+			for len(p) > 0 {
+				n := min(len(p), chunkSize)
+				if _, err := cn.w.Write(p[:n]); err != nil {
+					return false, err
+				}
+				p = p[n:]
 			}
-			p = p[n:]
 		}
-	}
-	if err := cn.w.Flush(); err != nil {
+		if err := cn.w.Flush(); err != nil {
+			return false, err
+		}
+		err := readStatus(cn.r)
+		return err == nil || replied(err), err
+	})
+	if err != nil {
 		return fmt.Errorf("storing object %s on %s: %w", id.Short(), addr, err)
 	}
-	if err := readStatus(cn.r); err != nil {
-		var re *remoteError
-		if errors.As(err, &re) {
-			ok = true
-		}
-		return fmt.Errorf("storing object %s on %s: %w", id.Short(), addr, err)
-	}
-	ok = true
 	return nil
 }
 
@@ -256,33 +247,24 @@ func appendHints(b []byte, hints []Location) []byte {
 // peers into its own store (a node-to-node transfer the caller does not
 // receive) and returns the object's size.
 func (c *Client) Pull(ctx context.Context, addr string, id ids.ID, hints []Location) (int64, error) {
-	cn, err := c.get(ctx, addr)
-	if err != nil {
-		return 0, err
-	}
-	stop := watch(ctx, cn)
-	ok := false
-	defer func() {
-		if stop() && ok {
-			c.put(addr, cn)
-		} else {
-			cn.Close()
+	var size int64
+	err := c.request(ctx, addr, func(cn *conn) (bool, error) {
+		cn.w.Write(appendHints(append([]byte{opPull}, id[:]...), hints))
+		if err := cn.w.Flush(); err != nil {
+			return false, err
 		}
-	}()
-	req := append([]byte{opPull}, id[:]...)
-	cn.w.Write(appendHints(req, hints))
-	if err := cn.w.Flush(); err != nil {
-		return 0, err
-	}
-	if err := readStatus(cn.r); err != nil {
-		var re *remoteError
-		ok = errors.As(err, &re)
+		if err := readStatus(cn.r); err != nil {
+			return replied(err), err
+		}
+		var sz [8]byte
+		if _, err := io.ReadFull(cn.r, sz[:]); err != nil {
+			return false, err
+		}
+		size = int64(binary.BigEndian.Uint64(sz[:]))
+		return true, nil
+	})
+	if err != nil {
 		return 0, fmt.Errorf("node %s pulling object %s: %w", addr, id.Short(), err)
 	}
-	var sz [8]byte
-	if _, err := io.ReadFull(cn.r, sz[:]); err != nil {
-		return 0, err
-	}
-	ok = true
-	return int64(binary.BigEndian.Uint64(sz[:])), nil
+	return size, nil
 }
