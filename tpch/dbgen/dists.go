@@ -54,9 +54,6 @@ func newDistribution(name string, members []distMember) (*distribution, error) {
 	return d, nil
 }
 
-// total is the sum of the weights, the upper bound of a pick's draw.
-func (d *distribution) total() int64 { return d.cum[len(d.cum)-1] }
-
 // pick draws a member index from s (dbgen's pick_str).
 func (d *distribution) pick(s *stream) int {
 	return int(d.byDraw[s.unif(1, int64(len(d.byDraw)-1))])

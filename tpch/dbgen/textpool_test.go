@@ -60,7 +60,7 @@ func refPool(t *testing.T, size int) []byte {
 }
 
 func TestTextPoolBuilders(t *testing.T) {
-	const size = 48 << 20
+	const size = 32 << 20
 	want := refPool(t, size)
 	g, err := compiledGrammar()
 	if err != nil {
