@@ -84,29 +84,51 @@ func (cborCodec) Decode(data []byte, v any) error { return decMode.Unmarshal(dat
 // state and is written at init time by packages that register codecs.
 var registry = struct {
 	sync.RWMutex
-	byType map[reflect.Type]Codec
-	byTag  map[Tag]Codec
+	byType     map[reflect.Type]Codec
+	interfaces []reflect.Type // registered interface types, checked in order
+	byTag      map[Tag]Codec
+	resolved   sync.Map // concrete type -> Codec (nil entry: CBOR)
 }{
 	byType: map[reflect.Type]Codec{},
 	byTag:  map[Tag]Codec{TagCBOR: cborCodec{}},
 }
 
-// Register makes c the codec for values of type t (and pointers to t). It
-// is meant to be called from package init functions.
+// Register makes c the codec for values of type t and pointers to t. If t is
+// an interface type, c encodes every value whose type implements it (the
+// Arrow codec registers arrow.RecordBatch this way). It is meant to be called
+// from package init functions.
 func Register(t reflect.Type, c Codec) {
 	registry.Lock()
 	defer registry.Unlock()
 	registry.byType[t] = c
 	registry.byTag[c.Tag()] = c
+	if t.Kind() == reflect.Interface {
+		registry.interfaces = append(registry.interfaces, t)
+	}
+	registry.resolved.Clear()
 }
 
 func lookup(t reflect.Type) Codec {
-	registry.RLock()
-	defer registry.RUnlock()
-	if len(registry.byType) == 0 {
-		return nil
+	if c, ok := registry.resolved.Load(t); ok {
+		c, _ := c.(Codec)
+		return c
 	}
-	return registry.byType[t]
+	registry.RLock()
+	c := registry.byType[t]
+	if c == nil && t.Kind() == reflect.Pointer {
+		c = registry.byType[t.Elem()]
+	}
+	if c == nil {
+		for _, it := range registry.interfaces {
+			if t.Implements(it) {
+				c = registry.byType[it]
+				break
+			}
+		}
+	}
+	registry.RUnlock()
+	registry.resolved.Store(t, c)
+	return c
 }
 
 func lookupTag(tag Tag) Codec {
@@ -149,14 +171,8 @@ func Parts(v any) (Tag, []byte, error) {
 
 func codecFor(v any) Codec {
 	if v != nil {
-		t := reflect.TypeOf(v)
-		if c := lookup(t); c != nil {
+		if c := lookup(reflect.TypeOf(v)); c != nil {
 			return c
-		}
-		if t.Kind() == reflect.Pointer {
-			if c := lookup(t.Elem()); c != nil {
-				return c
-			}
 		}
 	}
 	return cborCodec{}

@@ -110,7 +110,6 @@ func New(cfg Config) *Head {
 		nodes:     make(map[ids.ID]*nodeState),
 		sessions:  make(map[*session]struct{}),
 		jobs:      make(map[ids.ID]*job),
-		tasks:     make(map[ids.ID]*task),
 		objects:   make(map[ids.ID]*object),
 		classes:   make(map[classKey]*class),
 		durations: make(map[string]*meanDuration),

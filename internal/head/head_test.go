@@ -352,7 +352,7 @@ func FuzzClientMessage(f *testing.F) {
 		}
 		h := New(Config{Logger: logger})
 		defer h.Close()
-		s := &session{out: h.newOutbox(), owned: map[ids.ID]*object{}, running: map[ids.ID]*task{}, kill: func() {}}
+		s := &session{out: h.newOutbox(), running: map[ids.ID]*task{}, kill: func() {}}
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		if _, err := h.openSession(s, &pb.Hello{Role: pb.Role_ROLE_DRIVER, JobId: ids.Random().Bytes(), Job: &pb.JobInfo{}}); err != nil {

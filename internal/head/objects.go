@@ -45,7 +45,6 @@ func (h *Head) put(s *session, p *pb.PutObject) error {
 	}
 	o := &object{id: id, state: objectReady, owner: s, ownerRef: true, refs: 1, size: p.Size}
 	h.objects[id] = o
-	s.owned[id] = o
 	if p.Value != nil {
 		o.value, o.size = p.Value, int64(len(p.Value))
 	} else {
@@ -68,7 +67,6 @@ func (h *Head) release(s *session, id ids.ID) {
 		return
 	}
 	o.ownerRef = false
-	delete(s.owned, id)
 	h.decref(o)
 }
 

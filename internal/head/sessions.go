@@ -18,8 +18,6 @@ type session struct {
 	job  *job
 	node *nodeState // the executor's node
 	out  *rpc.Outbox[pb.HeadMessage]
-	// owned holds the objects whose owner reference this session holds.
-	owned map[ids.ID]*object
 	// running holds the tasks assigned to this executor and not finished.
 	running map[ids.ID]*task
 	dead    bool
@@ -47,7 +45,7 @@ func (h *Head) serveSession(stream rpc.ServerStream[pb.ClientMessage, pb.HeadMes
 	}
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
-	s := &session{out: h.newOutbox(), owned: make(map[ids.ID]*object), running: make(map[ids.ID]*task), kill: cancel}
+	s := &session{out: h.newOutbox(), running: make(map[ids.ID]*task), kill: cancel}
 
 	h.mu.Lock()
 	welcome, err := h.openSession(s, first.Hello)
@@ -167,11 +165,16 @@ func (h *Head) closeSession(s *session, reason string) {
 			}, true)
 		}
 	}
-	for id, o := range s.owned {
-		delete(s.owned, id)
+	// Release what the session owned. Walking the directory costs one pass
+	// per session end, which saves a per-object index on the hot path.
+	var owned []*object
+	for _, o := range h.objects {
 		if o.owner == s {
-			o.owner = nil
+			owned = append(owned, o)
 		}
+	}
+	for _, o := range owned {
+		o.owner = nil
 		if o.ownerRef {
 			o.ownerRef = false
 			h.decref(o)
@@ -230,10 +233,13 @@ func (h *Head) endJob(j *job) {
 	}
 	j.ended = true
 	h.log.Info("job ended", "job", j.id.Short())
-	for _, t := range h.tasks {
-		if t.job != j {
-			continue
+	var tasks []*task
+	for _, o := range h.objects {
+		if t := o.producer; t != nil && t.job == j && t.state != taskDone {
+			tasks = append(tasks, t)
 		}
+	}
+	for _, t := range tasks {
 		if t.state == taskAssigned && t.exec != nil {
 			t.cancelled = true
 			h.sendCancel(t)

@@ -25,8 +25,10 @@ func (h *Head) Status() *pb.StatusReply {
 		}
 		r.Nodes = append(r.Nodes, ns)
 	}
-	for _, t := range h.tasks {
-		r.TasksByState[taskStateNames[t.state]]++
+	for _, o := range h.objects {
+		if t := o.producer; t != nil && t.state != taskDone {
+			r.TasksByState[taskStateNames[t.state]]++
+		}
 	}
 	r.TasksByState["finished"] = h.counts.finished
 	r.TasksByState["failed"] = h.counts.failed

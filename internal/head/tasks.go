@@ -73,14 +73,12 @@ func (h *Head) submit(s *session, spec *pb.TaskSpec) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errs.ErrMalformed, err)
 	}
-	if h.tasks[id] != nil || h.objects[id] != nil {
+	if h.objects[id] != nil {
 		return nil // a resubmission of a known task is a no-op
 	}
 	t := &task{id: id, spec: spec, job: s.job, owner: s, retriesLeft: spec.MaxRetries, args: make([]*object, len(spec.Args))}
 	o := &object{id: id, state: objectPending, owner: s, ownerRef: true, refs: 1, producer: t}
 	h.objects[id] = o
-	s.owned[id] = o
-	h.tasks[id] = t
 	h.counts.submitted++
 
 	if spec.Function == "" {
@@ -151,7 +149,6 @@ func (h *Head) completeTask(t *task, out *taskOutput, failure *pb.ErrorInfo) {
 		return
 	}
 	t.state = taskDone
-	delete(h.tasks, t.id)
 	for _, a := range t.args {
 		if a != nil {
 			h.decref(a)
@@ -162,6 +159,7 @@ func (h *Head) completeTask(t *task, out *taskOutput, failure *pb.ErrorInfo) {
 	if o == nil || o.producer != t {
 		return
 	}
+	o.producer = nil
 	if failure != nil {
 		if len(failure.TaskId) == 0 {
 			failure.TaskId = t.id.Bytes()
@@ -215,7 +213,7 @@ func (h *Head) result(s *session, r *pb.TaskResult) {
 	if err != nil {
 		return
 	}
-	t := h.tasks[id]
+	t := h.task(id)
 	if t == nil || t.exec != s || t.state != taskAssigned || t.attempt != r.Attempt {
 		// A result from a superseded attempt or a dead executor is never
 		// applied twice.
@@ -241,7 +239,7 @@ func (h *Head) block(s *session, b *pb.TaskBlock) {
 	if err != nil {
 		return
 	}
-	t := h.tasks[id]
+	t := h.task(id)
 	if t == nil || t.exec != s || t.state != taskAssigned || t.blocked == b.Blocked {
 		return
 	}
@@ -260,7 +258,7 @@ func (h *Head) block(s *session, b *pb.TaskBlock) {
 }
 
 func (h *Head) cancelTask(s *session, id ids.ID) {
-	t := h.tasks[id]
+	t := h.task(id)
 	if t == nil || t.owner != s {
 		return
 	}
@@ -347,6 +345,14 @@ func (h *Head) sendTask(s *session, t *task) {
 func (h *Head) sendCancel(t *task) {
 	id := t.spec.Id
 	t.exec.out.Add(24, func(m *pb.HeadMessage) { m.Cancel = append(m.Cancel, id) })
+}
+
+// task finds a live task by ID: the producer of its result object.
+func (h *Head) task(id ids.ID) *task {
+	if o := h.objects[id]; o != nil && o.producer != nil && o.producer.state != taskDone {
+		return o.producer
+	}
+	return nil
 }
 
 func (h *Head) duration(fn string) *meanDuration {
