@@ -1,0 +1,103 @@
+package physical
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/hashjoin"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/scan"
+	"github.com/shoal-dev/shoal/dataframe/internal/expr"
+	"github.com/shoal-dev/shoal/dataframe/internal/optimize"
+	"github.com/shoal-dev/shoal/dataframe/internal/plan"
+	"github.com/shoal-dev/shoal/dataframe/internal/types"
+)
+
+func table(t *testing.T, prefix string, rows int) *scan.MemTable {
+	t.Helper()
+	s := types.Schema{{Name: prefix + "k", Type: types.Int64Type}, {Name: prefix + "v", Type: types.DecimalType(2)}}
+	b := &coldata.Batch{N: rows, Vecs: []*coldata.Vec{coldata.NewVec(s[0].Type, rows), coldata.NewVec(s[1].Type, rows)}}
+	for i := 0; i < rows; i++ {
+		b.Vecs[0].I64[i] = int64(i % 100)
+		b.Vecs[1].I64[i] = int64(i)
+	}
+	return scan.NewMemTable(s, []*coldata.Batch{b})
+}
+
+func resolve(t *testing.T, e *expr.Expr, s types.Schema) *expr.Expr {
+	t.Helper()
+	r, err := expr.Resolve(e, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// buildPlan: join two tables on k, filter, aggregate sum(v) by k.
+func buildPlan(t *testing.T, l, r *scan.MemTable, limit int64) plan.Node {
+	ls := &plan.Scan{Source: l, Columns: []int{0, 1}}
+	rs := &plan.Scan{Source: r, Columns: []int{0, 1}}
+	j := &plan.Join{Left: ls, Right: rs, Type: hashjoin.Inner,
+		LeftKeys: []*expr.Expr{resolve(t, expr.Col("k"), ls.Schema())}, RightKeys: []*expr.Expr{resolve(t, expr.Col("rk"), rs.Schema())}}
+	f := &plan.Filter{Input: j, Pred: resolve(t, expr.Call(expr.OpLt, expr.Col("k"), expr.Lit(expr.Value{T: types.Int64Type, I: limit})), j.Schema())}
+	sum := expr.Alias(expr.Call(expr.OpSum, expr.Col("rv")), "s")
+	return &plan.Aggregate{Input: f, Keys: []*expr.Expr{resolve(t, expr.Col("k"), f.Schema())}, Aggs: []*expr.Expr{resolve(t, sum, f.Schema())}}
+}
+
+func tokens(t *testing.T, p *Plan) []string {
+	t.Helper()
+	var out []string
+	for _, st := range p.Stages {
+		tok, err := st.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, tok)
+	}
+	return out
+}
+
+// TestStagesAreData checks that stages serialize and tokenize deterministically,
+// so that a distributed runner can ship and cache them.
+func TestStagesAreData(t *testing.T) {
+	l, r := table(t, "", 50000), table(t, "r", 20000)
+	opts := Options{Partitions: 4}
+	p1, err := Build(optimize.Optimize(buildPlan(t, l, r, 10)), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := Build(optimize.Optimize(buildPlan(t, l, r, 10)), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p3, err := Build(optimize.Optimize(buildPlan(t, l, r, 11)), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(p1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"kind":"hash_join"`, `"kind":"broadcast"`, `"kind":"hash"`, `"source":"memory:`, `"phase":1`} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("serialized plan lacks %s", want)
+		}
+	}
+	t1, t2, t3 := tokens(t, p1), tokens(t, p2), tokens(t, p3)
+	if strings.Join(t1, ",") != strings.Join(t2, ",") {
+		t.Errorf("the same plan gave different stage tokens:\n%v\n%v", t1, t2)
+	}
+	if strings.Join(t1, ",") == strings.Join(t3, ",") {
+		t.Error("plans with different filters gave the same stage tokens")
+	}
+	// A new table with the same contents is a different input.
+	p4, _ := Build(optimize.Optimize(buildPlan(t, table(t, "", 50000), r, 10)), opts)
+	if strings.Join(t1, ",") == strings.Join(tokens(t, p4), ",") {
+		t.Error("a different input table gave the same stage tokens")
+	}
+	last := p1.Stages[len(p1.Stages)-1]
+	if last.Root.Kind != KindHashAgg || last.Root.Phase != 2 {
+		t.Errorf("last stage root is %s phase %d, want the final hash aggregate", last.Root.Kind, last.Root.Phase)
+	}
+}
