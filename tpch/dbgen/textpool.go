@@ -27,10 +27,9 @@ type poolToken struct {
 
 // sentenceMaker generates dbgen's sentences (txt_sentence, txt_np, txt_vp).
 type sentenceMaker struct {
-	d        *specDists
-	grammar  [][]poolToken // by member of d.grammar
-	np, vp   [][]poolToken // by member of d.np, d.vp
-	maxBytes int           // upper bound of one sentence's length
+	d       *specDists
+	grammar [][]poolToken // by member of d.grammar
+	np, vp  [][]poolToken // by member of d.np, d.vp
 }
 
 func newSentenceMaker(d *specDists) (*sentenceMaker, error) {
@@ -78,7 +77,6 @@ func newSentenceMaker(d *specDists) (*sentenceMaker, error) {
 			}
 		}
 	}
-	m.maxBytes = 256 // dbgen's MAX_SENT_LEN; checked by the tests
 	return m, nil
 }
 
@@ -134,6 +132,9 @@ type poolChoice struct {
 }
 
 func newPoolChoice(d *distribution, suffix string) (poolChoice, error) {
+	if d.byDraw == nil {
+		return poolChoice{}, fmt.Errorf("distribution of %q… cannot be drawn from", d.values[0])
+	}
 	c := poolChoice{total: float64(len(d.byDraw) - 1), byDraw: d.byDraw, words: make([]poolWord, len(d.values))}
 	for i, v := range d.values {
 		text := v + suffix
