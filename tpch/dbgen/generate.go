@@ -226,14 +226,6 @@ func (p *plan) run(ctx context.Context) (err error) {
 		// until its results are written, so sends never block.
 		o.results = make(chan unitResult, maxPending)
 	}
-	// The text pool is needed by every table: build it (once per process).
-	env, err := sharedEnv()
-	if err != nil {
-		return err
-	}
-
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	var progressMu sync.Mutex
 	progress := func(o *tableOutput) {
 		if p.opts.Progress != nil {
@@ -247,6 +239,14 @@ func (p *plan) run(ctx context.Context) (err error) {
 			progress(o)
 		}
 	}
+	// The text pool is needed by every table: build it (once per process).
+	env, err := sharedEnv()
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 
 	tokens := make(chan struct{}, maxPending)
 	bufs := make(bufferList, 2*maxPending)
