@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/shoal-dev/shoal/dataframe"
@@ -51,6 +52,13 @@ large scale factors. With --answers DIR each result is compared with DIR/qN.out.
 			if spillDir != "" {
 				opts = append(opts, dataframe.WithSpillDir(spillDir))
 			}
+			var spillMu sync.Mutex
+			spills := map[string]int{}
+			opts = append(opts, dataframe.OnSpill(func(op string) {
+				spillMu.Lock()
+				spills[op]++
+				spillMu.Unlock()
+			}))
 			ctx := cmd.Context()
 			db, err := tpch.Open(ctx, dataDir, tpch.LoadOptions{InMemory: !stream, Collect: opts})
 			if err != nil {
@@ -83,6 +91,9 @@ large scale factors. With --answers DIR each result is compared with DIR/qN.out.
 				}
 			} else {
 				printReport(out, rep, answers != "", show)
+				if len(spills) > 0 {
+					fmt.Fprintf(out, "spilled to disk: %v\n", spills)
+				}
 			}
 			for _, q := range rep.Queries {
 				if q.Error != "" || (q.Correct != nil && !*q.Correct) {
