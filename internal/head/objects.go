@@ -19,12 +19,13 @@ const (
 // object is the directory entry of one object: where its bytes are (inline
 // here, or on nodes), who owns it, and who references it.
 type object struct {
-	id    ids.ID
-	state objectState
-	value []byte // inline value
-	size  int64
-	locs  []*nodeState
-	err   *pb.ErrorInfo
+	id     ids.ID
+	wireID []byte // id as received, reused in messages
+	state  objectState
+	value  []byte // inline value
+	size   int64
+	locs   []*nodeState
+	err    *pb.ErrorInfo
 	// refs counts the owner's reference (while ownerRef) and one per
 	// unfinished task that takes the object as an argument.
 	refs     int32
@@ -43,7 +44,7 @@ func (h *Head) put(s *session, p *pb.PutObject) error {
 	if h.objects[id] != nil {
 		return nil
 	}
-	o := &object{id: id, state: objectReady, owner: s, ownerRef: true, refs: 1, size: p.Size}
+	o := &object{id: id, wireID: p.Id, state: objectReady, owner: s, ownerRef: true, refs: 1, size: p.Size}
 	h.objects[id] = o
 	if p.Value != nil {
 		o.value, o.size = p.Value, int64(len(p.Value))
@@ -84,7 +85,7 @@ func (h *Head) maybeFree(o *object) {
 	o.freed = true
 	delete(h.objects, o.id)
 	o.value = nil
-	id := o.id.Bytes()
+	id := o.wireID
 	for _, n := range o.locs {
 		delete(n.objects, o.id)
 		if n.alive {
@@ -162,7 +163,7 @@ func (h *Head) notifyOwner(o *object) {
 	if o.owner == nil || !o.ownerRef || o.owner.dead {
 		return
 	}
-	st := &pb.ObjectStatus{Id: o.id.Bytes(), Size: o.size}
+	st := &pb.ObjectStatus{Id: o.wireID, Size: o.size}
 	size := 48
 	switch o.state {
 	case objectReady:

@@ -137,7 +137,7 @@ func (h *Head) place(t *task) scheduler.Decision {
 			req.Affinity = n.idx
 		}
 	}
-	if d := h.durations[t.spec.Function]; d != nil && d.n > 0 && d.mean < h.cfg.ShortTask {
+	if d := t.runTime; d.n > 0 && d.mean < h.cfg.ShortTask {
 		req.MaxBacklog = min(256, max(1, int(h.cfg.BacklogWindow/max(d.mean, 1000))))
 	}
 	touched := false

@@ -48,6 +48,8 @@ type task struct {
 	affinity    ids.ID
 	excluded    []ids.ID
 	lastErr     *pb.ErrorInfo
+	// runTime is the mean run time of the task's function.
+	runTime *meanDuration
 }
 
 func (t *task) exclude(node ids.ID) {
@@ -77,7 +79,7 @@ func (h *Head) submit(s *session, spec *pb.TaskSpec) error {
 		return nil // a resubmission of a known task is a no-op
 	}
 	t := &task{id: id, spec: spec, job: s.job, owner: s, retriesLeft: spec.MaxRetries, args: make([]*object, len(spec.Args))}
-	o := &object{id: id, state: objectPending, owner: s, ownerRef: true, refs: 1, producer: t}
+	o := &object{id: id, wireID: spec.Id, state: objectPending, owner: s, ownerRef: true, refs: 1, producer: t}
 	h.objects[id] = o
 	h.counts.submitted++
 
@@ -134,6 +136,7 @@ func (h *Head) submit(s *session, spec *pb.TaskSpec) error {
 		return nil
 	}
 	t.class = h.classOf(t)
+	t.runTime = h.duration(spec.Function)
 	if t.depsLeft > 0 {
 		t.state = taskWaitingArgs
 		return nil
@@ -223,7 +226,7 @@ func (h *Head) result(s *session, r *pb.TaskResult) {
 	node := t.node
 	h.unassign(t)
 	if r.DurationNs > 0 {
-		h.duration(t.spec.Function).add(time.Duration(r.DurationNs))
+		t.runTime.add(time.Duration(r.DurationNs))
 	}
 	if r.Error != nil {
 		info := r.Error
