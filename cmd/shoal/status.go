@@ -14,6 +14,7 @@ import (
 
 	"github.com/shoal-dev/shoal"
 	"github.com/shoal-dev/shoal/internal/client"
+	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc"
 )
 
@@ -87,7 +88,11 @@ func printStatus(st *shoal.Status) {
 		if !n.Alive {
 			state = "dead"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s / %s\t%d\t%s\t%v ago\n", n.ID[:12], state, n.Hostname, n.DataAddr,
+		id := n.ID
+		if parsed, err := ids.Parse(n.ID); err == nil {
+			id = parsed.Short() // as the head's logs name it
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s / %s\t%d\t%s\t%v ago\n", id, state, n.Hostname, n.DataAddr,
 			n.Available, n.Total, n.Running, byteSize(n.StoreBytes), n.LastHeartbeat)
 	}
 	w.Flush()
