@@ -190,9 +190,11 @@ func Fraction(sf float64) string {
 }
 
 func q11(db *DB) *DataFrame {
+	// German suppliers first: partsupp then probes a small table.
+	german := db.Table("supplier").
+		Join(db.Table("nation").Filter(Col("n_name").Eq("GERMANY")), Inner, On("s_nationkey", "n_nationkey"))
 	stock := db.Table("partsupp").
-		Join(db.Table("supplier"), Inner, On("ps_suppkey", "s_suppkey")).
-		Join(db.Table("nation").Filter(Col("n_name").Eq("GERMANY")), Inner, On("s_nationkey", "n_nationkey")).
+		Join(german, Inner, On("ps_suppkey", "s_suppkey")).
 		Select(Col("ps_partkey"), Col("ps_supplycost").Mul(Col("ps_availqty")).As("value"))
 	threshold := stock.GroupBy().Agg(Sum(Col("value")).Mul(Dec(Fraction(db.SF))).As("threshold"))
 	return stock.GroupBy(Col("ps_partkey")).
