@@ -75,7 +75,11 @@ func sharedCluster(t testing.TB) *clustertest.Cluster {
 			shared.err = err
 			return
 		}
-		shared.c, shared.err = clustertest.Start(context.Background(), clustertest.Options{Binary: bin, Nodes: 3, NodeArgs: []string{"--cpus", "2"}})
+		opts := clustertest.Options{Binary: bin, Nodes: 3, NodeArgs: []string{"--cpus", "2"}}
+		if testing.Verbose() {
+			opts.Output = os.Stderr
+		}
+		shared.c, shared.err = clustertest.Start(context.Background(), opts)
 	})
 	if shared.err != nil {
 		t.Fatal(shared.err)

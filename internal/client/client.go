@@ -114,7 +114,14 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	if err := stream.Send(&pb.ClientMessage{Hello: cfg.Hello}); err != nil {
-		return nil, fmt.Errorf("sending hello to the head: %w", errs.FromStatus(err))
+		if errors.Is(err, io.EOF) {
+			// The head ended the stream (a refused token, say): its reason
+			// comes with the next Recv.
+			if _, rerr := stream.Recv(); rerr != nil && !errors.Is(rerr, io.EOF) {
+				err = rerr
+			}
+		}
+		return nil, fmt.Errorf("joining the cluster: %w", errs.FromStatus(err))
 	}
 	type recv struct {
 		m   *pb.HeadMessage

@@ -29,7 +29,10 @@ type nodeState struct {
 	kill      context.CancelFunc
 	execs     map[ids.ID]*session   // job -> its executor here
 	starting  map[ids.ID]*execStart // job -> tasks waiting for its executor
-	objects   map[ids.ID]*object    // objects with a copy here
+	// joined holds the pids of executors that registered here, so that their
+	// exit is not taken for a failure to start their replacement.
+	joined    map[int32]bool
+	objects   map[ids.ID]*object // objects with a copy here
 	heartbeat *pb.Heartbeat
 }
 
@@ -112,7 +115,7 @@ func (h *Head) addNode(hello *pb.NodeHello, out *rpc.Outbox[pb.HeadToNode], kill
 	n := &nodeState{
 		id: id, dataAddr: hello.DataAddr, hostname: hello.Hostname, labels: hello.Labels,
 		total: total, alive: true, lastSeen: time.Now(), out: out, kill: kill,
-		execs: make(map[ids.ID]*session), starting: make(map[ids.ID]*execStart), objects: make(map[ids.ID]*object),
+		execs: make(map[ids.ID]*session), starting: make(map[ids.ID]*execStart), objects: make(map[ids.ID]*object), joined: make(map[int32]bool),
 	}
 	h.nodes[id] = n
 	n.idx = len(h.alive)
@@ -157,6 +160,12 @@ func (h *Head) handleNode(n *nodeState, m *pb.NodeMessage) error {
 			return fmt.Errorf("%w: %v", errs.ErrMalformed, err)
 		}
 		if e.Exited {
+			if n.joined[e.Pid] {
+				// An executor that ran here has gone; its session's end
+				// already dealt with its tasks.
+				delete(n.joined, e.Pid)
+				continue
+			}
 			if j := h.jobs[jobID]; j != nil && n.execs[jobID] == nil && n.starting[jobID] != nil {
 				h.executorFailed(n, j, fmt.Sprintf("the executor process on node %s could not start: %s", n.id.Short(), e.Error), true)
 			}

@@ -22,6 +22,7 @@ type session struct {
 	running map[ids.ID]*task
 	dead    bool
 	kill    context.CancelFunc
+	pid     int32
 }
 
 type job struct {
@@ -77,6 +78,7 @@ func (h *Head) openSession(s *session, hello *pb.Hello) (*pb.Welcome, error) {
 	}
 	s.id = ids.Random()
 	s.role = hello.Role
+	s.pid = hello.Pid
 	welcome := &pb.Welcome{SessionId: s.id.Bytes(), InlineLimit: h.cfg.InlineLimit, MaxMessageBytes: int64(h.cfg.MaxMessageBytes)}
 	switch hello.Role {
 	case pb.Role_ROLE_DRIVER:
@@ -121,6 +123,7 @@ func (h *Head) openSession(s *session, hello *pb.Hello) (*pb.Welcome, error) {
 			return nil, errors.New(msg)
 		}
 		n.execs[jobID] = s
+		n.joined[hello.Pid] = true
 		h.log.Debug("executor joined", "node", n.id.Short(), "job", jobID.Short(), "pid", hello.Pid)
 		if st := n.starting[jobID]; st != nil {
 			delete(n.starting, jobID)
@@ -155,6 +158,10 @@ func (h *Head) closeSession(s *session, reason string) {
 	if s.role == pb.Role_ROLE_EXECUTOR && s.node != nil {
 		if s.node.execs[s.job.id] == s {
 			delete(s.node.execs, s.job.id)
+		}
+		if s.job.ended {
+			// The node stops executors of ended jobs and reports no exit.
+			delete(s.node.joined, s.pid)
 		}
 		for _, t := range s.running {
 			h.unassign(t)
