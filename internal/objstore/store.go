@@ -1,93 +1,632 @@
-// Package objstore is a node's object store: immutable encoded values held
-// in memory, keyed by object ID, with byte accounting.
-//
-// Values are never copied on the way out: Get returns the stored slice, which
-// callers must treat as read-only. Spilling to disk past a memory budget
-// comes with the object-store issue; until then Put refuses a value that
-// would take the store past its limit, with an error that says how full the
-// store is.
 package objstore
 
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"math"
+	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/shoal-dev/shoal/internal/ids"
 )
 
-// ErrFull is wrapped by the error of a Put that does not fit.
-var ErrFull = errors.New("object store full")
+// Sentinel errors.
+var (
+	// ErrFull is wrapped by the error of a Put that neither memory nor
+	// disk can take.
+	ErrFull = errors.New("object store full")
+	// ErrNotFound is returned by Read for an object the store does not hold.
+	ErrNotFound = errors.New("object not in the store")
+	// ErrClosed is returned by Put and Read after Close.
+	ErrClosed = errors.New("object store closed")
+)
+
+// Values of Config.MemoryBytes and Config.DiskBytes that are not sizes.
+const (
+	// NoLimit as MemoryBytes lets memory grow without bound (never spill).
+	NoLimit int64 = -1
+	// NoSpill as DiskBytes turns spilling off: a Put past the memory
+	// budget fails with ErrFull.
+	NoSpill int64 = -1
+)
+
+// DefaultSegmentBytes is the default size of a spill segment file.
+const DefaultSegmentBytes = 64 << 20
+
+// A Put that must spill frees up to 1/16 of the memory budget (at most
+// 4 MiB) beyond what it needs.
+const (
+	spillAheadFraction = 16
+	maxSpillAhead      = 4 << 20
+)
+
+// Config configures a Store. The zero value is a store sized for the
+// machine (see the package documentation for the defaults).
+type Config struct {
+	// MemoryBytes is the memory budget. 0: 30% of the available memory;
+	// NoLimit: unbounded.
+	MemoryBytes int64
+	// DiskBytes bounds the bytes of the spill files. 0: the free space of
+	// SpillDir's file system minus a margin; NoSpill: no spilling.
+	DiskBytes int64
+	// SpillDir is where the store makes its own spill directory
+	// (shoal-objstore-*) on the first spill. Default: os.TempDir().
+	SpillDir string
+	// SegmentBytes is the size of the files small objects are fused into.
+	// Default: DefaultSegmentBytes. Objects of SegmentBytes/4 or more get
+	// their own file.
+	SegmentBytes int64
+	Logger       *slog.Logger
+}
 
 // Store holds a node's objects. It is safe for concurrent use.
 type Store struct {
-	limit int64
+	log          *slog.Logger
+	memLimit     int64 // math.MaxInt64 when unbounded
+	diskLimit    int64 // 0 when spilling is off
+	spillParent  string
+	segmentBytes int64
+	largeBytes   int64
+	staging      sync.Pool // *[]byte write-coalescing buffers, never handed out
 
-	mu      sync.RWMutex
-	objects map[ids.ID][]byte
-	bytes   int64
+	dirMu      sync.Mutex // guards dir and dirClosed; never held with mu
+	dir        string
+	dirClosed  bool
+	dirName    atomic.Pointer[string] // dir, for error messages under mu
+	compactors sync.WaitGroup
+
+	mu         sync.Mutex
+	closed     bool
+	objects    map[ids.ID]*entry
+	totalBytes int64
+	lru        lruList // in-memory objects not being written, coldest at the back
+	// memBytes/memObjects: objects in memory that count against the budget
+	// (all in-memory objects except those being written to disk).
+	memBytes   int64
+	memObjects int
+	// writingBytes/writingObjects: objects being written to disk; they are
+	// still in memory until the write completes.
+	writingBytes   int64
+	writingObjects int
+	// diskLive/diskObjects: objects with a copy in a spill file (or one
+	// being written); diskAlloc: bytes of the spill files, dead ones too.
+	diskLive    int64
+	diskObjects int
+	diskAlloc   int64
+	files       map[*spillFile]struct{}
+	cur         *spillFile // the segment small objects are appended to
+	fileSeq     int
+	compactQ    []*spillFile
+	compacting  bool
+	gen         int // incremented by Clear
+	counters    counters
+
+	// beforeSpillWrite, if set (by tests), runs after a Put has reserved
+	// its spill and before it writes, without mu.
+	beforeSpillWrite func()
 }
 
-// New returns a store that holds at most limit bytes (0: no limit).
+type counters struct {
+	spills, spilledBytes     int64
+	restores, restoredBytes  int64
+	compactions, movedBytes  int64
+	spillFailures, readFails int64
+}
+
+// entry is one object. Its state is one of:
+//   - in memory only (inMem, loc == nil), in the LRU;
+//   - in memory with a disk copy (inMem, loc != nil), in the LRU; evicting
+//     it drops the memory copy and costs no I/O;
+//   - being spilled (inMem, writing, loc != nil), not in the LRU: Get reads
+//     the memory copy until the write completes;
+//   - on disk only (!inMem, loc != nil).
+type entry struct {
+	id      ids.ID
+	size    int64
+	data    []byte
+	inMem   bool
+	writing bool
+	deleted bool
+	loc     *spillFile
+	off     int64
+	crc     uint32
+	// LRU links, valid while in the LRU.
+	prev, next *entry
+	inLRU      bool
+}
+
+// New returns a memory-only store that holds at most limit bytes (0: no
+// limit); a Put past the limit fails with ErrFull. It is the simple
+// constructor for tests and for callers that do not spill; Open makes a
+// store that spills to disk.
 func New(limit int64) *Store {
-	return &Store{limit: limit, objects: make(map[ids.ID][]byte)}
+	if limit <= 0 {
+		limit = NoLimit
+	}
+	s, err := Open(Config{MemoryBytes: limit, DiskBytes: NoSpill})
+	if err != nil {
+		// Open fails only on settings that need the file system, and a
+		// memory-only store has none.
+		panic(fmt.Sprintf("objstore: opening a memory-only store: %v", err))
+	}
+	return s
 }
 
-// Put stores data under id. Storing an id twice keeps the first value (an
-// object's bytes never change) and reports added=false.
+// Open returns a store configured by cfg, filling in the defaults. It fails
+// if a setting is invalid or SpillDir cannot be used; the spill directory
+// itself is created on the first spill.
+func Open(cfg Config) (*Store, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("component", "objstore")
+	s := &Store{
+		log:     log,
+		objects: make(map[ids.ID]*entry),
+		files:   make(map[*spillFile]struct{}),
+	}
+	switch {
+	case cfg.MemoryBytes == NoLimit:
+		s.memLimit = math.MaxInt64
+	case cfg.MemoryBytes < 0:
+		return nil, fmt.Errorf("object store memory must be positive, 0 (default) or -1 (no limit); got %d", cfg.MemoryBytes)
+	case cfg.MemoryBytes == 0:
+		b, how := defaultMemoryBytes(systemMemorySources())
+		s.memLimit = b
+		log.Info("object store memory budget", "bytes", b, "size", formatBytes(b), "from", how)
+	default:
+		s.memLimit = cfg.MemoryBytes
+	}
+	s.staging.New = func() any {
+		b := make([]byte, 0, stagingBytes)
+		return &b
+	}
+	s.segmentBytes = cfg.SegmentBytes
+	if s.segmentBytes <= 0 {
+		s.segmentBytes = DefaultSegmentBytes
+	}
+	s.largeBytes = max(s.segmentBytes/4, 1)
+	if cfg.DiskBytes == NoSpill {
+		return s, nil
+	}
+	if cfg.DiskBytes < 0 {
+		return nil, fmt.Errorf("object store disk must be positive, 0 (default) or -1 (no spilling); got %d", cfg.DiskBytes)
+	}
+	s.spillParent = cfg.SpillDir
+	if s.spillParent == "" {
+		s.spillParent = os.TempDir()
+	}
+	if fi, err := os.Stat(s.spillParent); err == nil && !fi.IsDir() {
+		return nil, fmt.Errorf("object store spill directory %s is not a directory", s.spillParent)
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("object store spill directory: %w", err)
+	}
+	s.diskLimit = cfg.DiskBytes
+	if s.diskLimit == 0 {
+		b, how, err := defaultDiskBytes(s.spillParent)
+		if err != nil {
+			return nil, fmt.Errorf("sizing the object store's disk budget (set it with --object-store-disk): %w", err)
+		}
+		s.diskLimit = b
+		log.Info("object store disk budget", "bytes", b, "size", formatBytes(b), "from", how, "spill_dir", s.spillParent)
+		if b == 0 {
+			log.Warn("object store cannot spill: no free space under the spill directory", "spill_dir", s.spillParent)
+		}
+	}
+	return s, nil
+}
+
+// Put stores data under id; the store keeps data without copying it, so the
+// caller must not modify it afterwards. Storing an id twice keeps the first
+// value (an object's bytes never change) and reports added=false. A Put
+// past the memory budget first spills the coldest objects to disk; when
+// neither memory nor disk can take data, Put fails at once with an error
+// wrapping ErrFull.
 func (s *Store) Put(id ids.ID, data []byte) (added bool, err error) {
+	n := int64(len(data))
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	if s.closed {
+		s.mu.Unlock()
+		return false, fmt.Errorf("storing object %s: %w", id.Short(), ErrClosed)
+	}
 	if _, ok := s.objects[id]; ok {
+		s.mu.Unlock()
 		return false, nil
 	}
-	n := int64(len(data))
-	if s.limit > 0 && s.bytes+n > s.limit {
-		return false, fmt.Errorf("%w: object %s needs %d bytes; the store holds %d objects in %d of %d bytes (raise the node's --object-store-memory or release objects)",
-			ErrFull, id.Short(), n, len(s.objects), s.bytes, s.limit)
+	e := &entry{id: id, size: n, data: data, inMem: true}
+	if s.memBytes+n <= s.memLimit {
+		s.insertResident(e)
+		s.mu.Unlock()
+		return true, nil
 	}
-	s.objects[id] = data
-	s.bytes += n
+	var b *spillBatch
+	if clean, dirty, ok := s.pickVictims(n); ok {
+		for _, v := range clean {
+			s.evict(v)
+		}
+		s.insertResident(e)
+		if len(dirty) == 0 {
+			s.mu.Unlock()
+			return true, nil
+		}
+		b = s.reserve(dirty)
+	} else if s.diskAlloc+n <= s.diskLimit && n > 0 {
+		// Memory cannot make room (the object is larger than the budget,
+		// or the rest is being spilled already): the object goes straight
+		// to disk.
+		s.objects[id] = e
+		s.totalBytes += n
+		b = s.reserve([]*entry{e})
+	} else {
+		err := s.fullError(id, n)
+		s.mu.Unlock()
+		return false, err
+	}
+	s.mu.Unlock()
+
+	if s.beforeSpillWrite != nil {
+		s.beforeSpillWrite()
+	}
+	werr := s.write(b)
+
+	s.mu.Lock()
+	remove := s.finish(b, werr)
+	if werr != nil && !e.deleted && s.objects[id] == e {
+		// The spill failed: take the new object back out rather than go
+		// over the memory budget (finish has put a failed object back in
+		// memory).
+		remove = append(remove, s.deleteLocked(e)...)
+	}
+	var ferr error
+	if werr != nil {
+		ferr = s.spillError(id, b, werr)
+	}
+	s.mu.Unlock()
+	s.removeFiles(remove)
+	if ferr != nil {
+		return false, ferr
+	}
 	return true, nil
 }
 
-// Get returns the stored bytes of id. The slice must not be modified.
+// Get returns the bytes of id, reading them back from disk if the object
+// was spilled. The slice must not be modified; it stays valid after the
+// object is spilled or deleted. An object whose spill file cannot be read
+// is logged and reported missing; Read returns that error instead.
 func (s *Store) Get(id ids.ID) ([]byte, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	b, ok := s.objects[id]
-	return b, ok
+	b, err := s.Read(id)
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrClosed) {
+			s.log.Error("reading a spilled object failed", "object", id.Short(), "error", err)
+		}
+		return nil, false
+	}
+	return b, true
 }
 
-// Has reports whether id is stored.
+// Read is Get with the reason when there are no bytes: ErrNotFound, or why
+// a spilled copy could not be read back.
+func (s *Store) Read(id ids.ID) ([]byte, error) {
+	s.mu.Lock()
+	e, ok := s.objects[id]
+	if !ok {
+		closed := s.closed
+		s.mu.Unlock()
+		if closed {
+			return nil, fmt.Errorf("reading object %s: %w", id.Short(), ErrClosed)
+		}
+		return nil, fmt.Errorf("object %s: %w", id.Short(), ErrNotFound)
+	}
+	if e.inMem {
+		if e.inLRU {
+			s.lru.moveToFront(e)
+		}
+		d := e.data
+		s.mu.Unlock()
+		return d, nil
+	}
+	f, off, crc := e.loc, e.off, e.crc
+	f.refs++
+	s.mu.Unlock()
+
+	buf, err := s.readSpilled(f, off, e.size, crc)
+
+	s.mu.Lock()
+	remove := s.release(f, nil)
+	if err != nil {
+		s.counters.readFails++
+	} else {
+		s.counters.restores++
+		s.counters.restoredBytes += e.size
+		if !e.deleted && !e.inMem && e.loc == f && s.makeRoomClean(e.size) {
+			e.data, e.inMem = buf, true
+			s.memBytes += e.size
+			s.memObjects++
+			s.lru.pushFront(e)
+		}
+	}
+	s.mu.Unlock()
+	s.removeFiles(remove)
+	if err != nil {
+		return nil, fmt.Errorf("object %s: reading its spilled copy: %w", id.Short(), err)
+	}
+	return buf, nil
+}
+
+// Has reports whether id is stored, in memory or on disk.
 func (s *Store) Has(id ids.ID) bool {
-	_, ok := s.Get(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.objects[id]
 	return ok
 }
 
-// Delete removes id and reports whether it was there.
+// Delete removes id from memory and disk and reports whether it was there.
 func (s *Store) Delete(id ids.ID) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, ok := s.objects[id]
+	e, ok := s.objects[id]
+	var remove []*spillFile
 	if ok {
-		delete(s.objects, id)
-		s.bytes -= int64(len(b))
+		remove = s.deleteLocked(e)
 	}
+	s.mu.Unlock()
+	s.removeFiles(remove)
 	return ok
 }
 
-// Stats returns the number of objects and bytes held.
+// Stats returns the number of objects held and their bytes, in memory and
+// on disk together. Usage breaks them down.
 func (s *Store) Stats() (objects int, bytes int64) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return len(s.objects), s.bytes
-}
-
-// Clear deletes every object.
-func (s *Store) Clear() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return len(s.objects), s.totalBytes
+}
+
+// Usage is a snapshot of what a store holds and has done.
+type Usage struct {
+	// Objects and Bytes count every object once, wherever it is.
+	Objects int
+	Bytes   int64
+	// MemoryObjects/MemoryBytes are in memory and count against
+	// MemoryLimit (math.MaxInt64: no limit).
+	MemoryObjects int
+	MemoryBytes   int64
+	MemoryLimit   int64
+	// SpillingObjects/SpillingBytes are being written to disk right now
+	// (still in memory too, outside the budget).
+	SpillingObjects int
+	SpillingBytes   int64
+	// SpilledObjects/SpilledBytes have a copy on disk (some of them are
+	// in memory too, after a restore). SpillFileBytes is the size of the
+	// spill files, including deleted objects not yet reclaimed; it is
+	// what counts against DiskLimit (0: spilling off).
+	SpilledObjects int
+	SpilledBytes   int64
+	SpillFiles     int
+	SpillFileBytes int64
+	DiskLimit      int64
+	SpillDir       string // empty until the first spill
+	// Cumulative counters.
+	Spills         int64 // objects written to disk
+	SpillWrites    int64 // bytes written to disk for them
+	Restores       int64 // objects read back from disk
+	RestoredBytes  int64
+	Compactions    int64 // spill files compacted
+	CompactedBytes int64 // live bytes moved by compactions
+	SpillFailures  int64 // spills that failed (disk errors)
+	ReadFailures   int64 // restores that failed (disk errors)
+}
+
+// Usage returns what the store holds in each tier and its counters.
+func (s *Store) Usage() Usage {
+	dir := s.spillDirName()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.counters
+	return Usage{
+		Objects: len(s.objects), Bytes: s.totalBytes,
+		MemoryObjects: s.memObjects, MemoryBytes: s.memBytes, MemoryLimit: s.memLimit,
+		SpillingObjects: s.writingObjects, SpillingBytes: s.writingBytes,
+		SpilledObjects: s.diskObjects, SpilledBytes: s.diskLive,
+		SpillFiles: len(s.files), SpillFileBytes: s.diskAlloc, DiskLimit: s.diskLimit, SpillDir: dir,
+		Spills: c.spills, SpillWrites: c.spilledBytes, Restores: c.restores, RestoredBytes: c.restoredBytes,
+		Compactions: c.compactions, CompactedBytes: c.movedBytes,
+		SpillFailures: c.spillFailures, ReadFailures: c.readFails,
+	}
+}
+
+// Clear deletes every object, in memory and on disk.
+func (s *Store) Clear() {
+	s.mu.Lock()
+	remove := s.clearLocked()
+	s.mu.Unlock()
+	s.removeFiles(remove)
+}
+
+// Close deletes every object, waits for a running compaction and removes
+// the spill directory. Put and Read fail with ErrClosed afterwards. Close
+// may be called more than once.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	remove := s.clearLocked()
+	s.mu.Unlock()
+	s.removeFiles(remove)
+	s.compactors.Wait()
+	s.dirMu.Lock()
+	defer s.dirMu.Unlock()
+	s.dirClosed = true
+	if s.dir == "" {
+		return nil
+	}
+	dir := s.dir
+	s.dir = ""
+	s.dirName.Store(nil)
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("removing the object store's spill directory: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) clearLocked() []*spillFile {
+	s.gen++
+	for _, e := range s.objects {
+		e.deleted = true
+		e.data = nil
+		e.loc = nil
+	}
 	clear(s.objects)
-	s.bytes = 0
+	s.lru = lruList{}
+	s.totalBytes = 0
+	s.memBytes, s.memObjects = 0, 0
+	s.writingBytes, s.writingObjects = 0, 0
+	s.diskLive, s.diskObjects = 0, 0
+	s.compactQ = nil
+	s.cur = nil
+	var remove []*spillFile
+	for f := range s.files {
+		f.live, f.liveBytes = 0, 0
+		clear(f.entries)
+		f.sealed = true
+		if f.refs == 0 {
+			remove = append(remove, s.dropFile(f))
+		}
+	}
+	return remove
+}
+
+// insertResident adds e to memory, counting it against the budget.
+func (s *Store) insertResident(e *entry) {
+	s.objects[e.id] = e
+	s.totalBytes += e.size
+	s.memBytes += e.size
+	s.memObjects++
+	s.lru.pushFront(e)
+}
+
+// evict drops the memory copy of an object that has a disk copy.
+func (s *Store) evict(e *entry) {
+	s.lru.remove(e)
+	e.data, e.inMem = nil, false
+	s.memBytes -= e.size
+	s.memObjects--
+}
+
+// deleteLocked removes e from every tier and returns the files that are now
+// empty, for removeFiles.
+func (s *Store) deleteLocked(e *entry) []*spillFile {
+	delete(s.objects, e.id)
+	e.deleted = true
+	s.totalBytes -= e.size
+	if e.inMem {
+		if e.writing {
+			s.writingBytes -= e.size
+			s.writingObjects--
+		} else {
+			s.lru.remove(e)
+			s.memBytes -= e.size
+			s.memObjects--
+		}
+		e.inMem = false
+	}
+	e.data = nil
+	var remove []*spillFile
+	if e.loc != nil {
+		remove = s.dropDiskCopy(e, remove)
+	}
+	return remove
+}
+
+// pickVictims chooses, coldest first, the objects to take out of memory so
+// that n more bytes fit: objects with a disk copy are dropped, others are
+// spilled if the disk has room for them. It frees a little more than it
+// must (spillAhead), so that spills are written in batches rather than one
+// small object per Put. ok is false if no choice frees enough.
+func (s *Store) pickVictims(n int64) (clean, dirty []*entry, ok bool) {
+	if n > s.memLimit {
+		return nil, nil, false
+	}
+	need := s.memBytes + n - s.memLimit
+	want := need + min(s.memLimit/spillAheadFraction, maxSpillAhead)
+	diskRoom := s.diskLimit - s.diskAlloc
+	var freed int64
+	for e := s.lru.back(); e != nil && freed < want; e = e.prev {
+		if e.size == 0 {
+			continue
+		}
+		if e.loc != nil {
+			clean = append(clean, e)
+			freed += e.size
+		} else if e.size <= diskRoom {
+			dirty = append(dirty, e)
+			diskRoom -= e.size
+			freed += e.size
+		}
+	}
+	return clean, dirty, freed >= need
+}
+
+// makeRoomClean makes room for n bytes in memory by dropping memory copies
+// of objects that have a disk copy, coldest first, looking at no more than
+// a bounded number of objects. It reports whether n bytes fit.
+func (s *Store) makeRoomClean(n int64) bool {
+	const maxLook = 256
+	if n > s.memLimit {
+		return false
+	}
+	need := s.memBytes + n - s.memLimit
+	if need <= 0 {
+		return true
+	}
+	var victims []*entry
+	var freed int64
+	looked := 0
+	for e := s.lru.back(); e != nil && freed < need && looked < maxLook; e = e.prev {
+		looked++
+		if e.loc != nil {
+			victims = append(victims, e)
+			freed += e.size
+		}
+	}
+	if freed < need {
+		return false
+	}
+	for _, v := range victims {
+		s.evict(v)
+	}
+	return true
+}
+
+// fullError explains why an object of n bytes fits nowhere.
+func (s *Store) fullError(id ids.ID, n int64) error {
+	return fmt.Errorf("%w: object %s needs %s; %s; %s", ErrFull, id.Short(), formatBytes(n), s.memoryClause(), s.diskClause(s.spillDirName()))
+}
+
+func (s *Store) memoryClause() string {
+	if s.memLimit == math.MaxInt64 {
+		return fmt.Sprintf("memory holds %s in %s (no limit)", plural(s.memObjects, "object"), formatBytes(s.memBytes))
+	}
+	c := fmt.Sprintf("memory holds %s in %s", plural(s.memObjects, "object"), formatUsage(s.memBytes, s.memLimit))
+	if s.writingObjects > 0 {
+		c += fmt.Sprintf(" (%s more, %s, being spilled)", plural(s.writingObjects, "object"), formatBytes(s.writingBytes))
+	}
+	return c
+}
+
+func (s *Store) diskClause(dir string) string {
+	const advice = "raise the node's --object-store-memory or --object-store-disk, or release objects (Future.Release) so they can be freed"
+	if s.diskLimit <= 0 && s.spillParent == "" {
+		return "spilling to disk is off; " + advice
+	}
+	if dir == "" {
+		dir = s.spillParent
+	}
+	c := fmt.Sprintf("disk holds %s in %s (%s", plural(s.diskObjects, "object"), formatUsage(s.diskAlloc, s.diskLimit), plural(len(s.files), "spill file"))
+	if dead := s.diskAlloc - s.diskLive; dead > 0 {
+		c += fmt.Sprintf(", %s of them deleted objects not yet reclaimed", formatBytes(dead))
+	}
+	return c + ") at " + dir + "; " + advice
 }
