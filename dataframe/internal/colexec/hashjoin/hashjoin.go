@@ -96,6 +96,14 @@ func BuildTable(s types.Schema, batches []*coldata.Batch, keys []*expr.Expr) *Ta
 	ids := make([]int32, rows)
 	t.ht = hashtable.NewTable(W, rows)
 	t.ht.FindOrInsert(live, rows, ids)
+	if len(keys) == 1 && !nullable[0] {
+		switch ts[0].ID {
+		case types.Int32, types.Date:
+			t.ht.BuildDirect(true)
+		case types.Int64:
+			t.ht.BuildDirect(false)
+		}
+	}
 	t.head = make([]int32, t.ht.Len())
 	for i := range t.head {
 		t.head[i] = -1

@@ -325,7 +325,12 @@ func (k *KeyEncoder) Decode(c int, keys []uint64, ids []int32) *coldata.Vec {
 
 // Table maps packed keys to dense ids (0, 1, 2, … in insertion order).
 type Table struct {
-	W     int
+	// direct, when set, maps key-directMin to id+1 (0 = absent) for a
+	// single integer key of small range: a probe is one array load.
+	direct    []int32
+	directMin int64
+	directI32 bool
+	W         int
 	Keys  []uint64 // id's key at Keys[id*W:(id+1)*W]
 	slots []int32  // id+1, 0 when empty
 	shift uint
@@ -508,6 +513,30 @@ func HashRow(keys []uint64, W, r int) uint64 {
 // FindInt32 looks up single int32 keys (a W = 1 table of int32 keys) for the
 // live rows of vals (sel, or the first n), without packing them first.
 func (t *Table) FindInt32(vals []int32, sel []int32, n int, ids []int32) {
+	if t.direct != nil && t.directI32 {
+		d, lo := t.direct, t.directMin
+		span := uint64(len(d))
+		if sel == nil {
+			for r, x := range vals[:n] {
+				o := uint64(int64(x) - lo)
+				if o < span {
+					ids[r] = d[o] - 1
+				} else {
+					ids[r] = -1
+				}
+			}
+			return
+		}
+		for r, i := range sel {
+			o := uint64(int64(vals[i]) - lo)
+			if o < span {
+				ids[r] = d[o] - 1
+			} else {
+				ids[r] = -1
+			}
+		}
+		return
+	}
 	mask := len(t.slots) - 1
 	slots, keys, shift := t.slots, t.Keys, t.shift
 	find := func(k uint64) int32 {
@@ -533,6 +562,30 @@ func (t *Table) FindInt32(vals []int32, sel []int32, n int, ids []int32) {
 
 // FindInt64 is FindInt32 for int64 (and decimal) keys.
 func (t *Table) FindInt64(vals []int64, sel []int32, n int, ids []int32) {
+	if t.direct != nil && !t.directI32 {
+		d, lo := t.direct, t.directMin
+		span := uint64(len(d))
+		if sel == nil {
+			for r, x := range vals[:n] {
+				o := uint64(x - lo)
+				if o < span {
+					ids[r] = d[o] - 1
+				} else {
+					ids[r] = -1
+				}
+			}
+			return
+		}
+		for r, i := range sel {
+			o := uint64(vals[i] - lo)
+			if o < span {
+				ids[r] = d[o] - 1
+			} else {
+				ids[r] = -1
+			}
+		}
+		return
+	}
 	mask := len(t.slots) - 1
 	slots, keys, shift := t.slots, t.Keys, t.shift
 	find := func(k uint64) int32 {
@@ -554,4 +607,35 @@ func (t *Table) FindInt64(vals []int64, sel []int32, n int, ids []int32) {
 	for r, i := range sel {
 		ids[r] = find(uint64(vals[i]))
 	}
+}
+
+// BuildDirect adds a direct-address index for a finished table of single
+// integer keys (int32 keys when i32) whose range is small: at most
+// 4 × keys + 65536 slots and at most 1<<26. It reports whether it did.
+func (t *Table) BuildDirect(i32 bool) bool {
+	if t.W != 1 || t.n == 0 {
+		return false
+	}
+	lo, hi := int64(1<<62), int64(-1<<62)
+	for _, k := range t.Keys {
+		v := int64(k)
+		if i32 {
+			v = int64(int32(uint32(k)))
+		}
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	span := hi - lo + 1
+	if span <= 0 || span > int64(4*t.n+65536) || span > 1<<26 {
+		return false
+	}
+	d := make([]int32, span)
+	for id, k := range t.Keys {
+		v := int64(k)
+		if i32 {
+			v = int64(int32(uint32(k)))
+		}
+		d[v-lo] = int32(id + 1)
+	}
+	t.direct, t.directMin, t.directI32 = d, lo, i32
+	return true
 }
