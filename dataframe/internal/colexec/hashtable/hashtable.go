@@ -331,10 +331,10 @@ type Table struct {
 	directMin int64
 	directI32 bool
 	W         int
-	Keys  []uint64 // id's key at Keys[id*W:(id+1)*W]
-	slots []int32  // id+1, 0 when empty
-	shift uint
-	n     int
+	Keys      []uint64 // id's key at Keys[id*W:(id+1)*W]
+	slots     []int32  // id+1, 0 when empty
+	shift     uint
+	n         int
 }
 
 // NewTable returns a table for W-word keys sized for about hint keys.
