@@ -3,6 +3,7 @@ package objstore
 import (
 	"cmp"
 	"fmt"
+	"os"
 	"slices"
 )
 
@@ -10,6 +11,10 @@ import (
 // segment, then the old segment is removed. It runs in one goroutine, started
 // when there is work and ending when there is none, so an idle store runs no
 // goroutine.
+
+// compactDeadFraction: compaction starts when dead bytes exceed
+// 1/compactDeadFraction of the disk budget.
+const compactDeadFraction = 4
 
 type compactJob struct {
 	gen   int // Store.gen when planned; a Clear since voids the job
@@ -28,19 +33,38 @@ type moveItem struct {
 }
 
 // maybeCompact queues f for compaction if it is a full segment that is more
-// than half dead.
+// than half dead, and the dead bytes of all spill files are more than a
+// quarter of the disk budget. Without that pressure, dead space is left for
+// the files to die whole: objects are often deleted in about the order they
+// were spilled, and compacting a segment whose objects will die soon anyway
+// is wasted I/O. Under pressure, starting the compactor also queues every
+// other file that qualifies (files that passed half dead before the
+// pressure came would otherwise wait for their next delete).
 func (s *Store) maybeCompact(f *spillFile) {
-	if !f.sealed || f.removed || f.queued || f.noCompact || s.closed ||
-		f.live == 0 || f.size < s.largeBytes || f.liveBytes*2 >= f.size {
+	if !s.compactable(f) || (s.diskAlloc-s.diskLive)*compactDeadFraction <= s.diskLimit {
 		return
 	}
 	f.queued = true
 	s.compactQ = append(s.compactQ, f)
-	if !s.compacting {
-		s.compacting = true
-		s.compactors.Add(1)
-		go s.compactLoop()
+	if s.compacting {
+		return
 	}
+	for g := range s.files {
+		if s.compactable(g) {
+			g.queued = true
+			s.compactQ = append(s.compactQ, g)
+		}
+	}
+	s.compacting = true
+	s.compactors.Add(1)
+	go s.compactLoop()
+}
+
+// compactable reports whether f is a full segment, more than half dead, not
+// yet queued.
+func (s *Store) compactable(f *spillFile) bool {
+	return f.sealed && !f.removed && !f.queued && !f.noCompact && !s.closed &&
+		f.live > 0 && f.size >= s.largeBytes && f.liveBytes*2 < f.size
 }
 
 func (s *Store) compactLoop() {
@@ -70,8 +94,9 @@ func (s *Store) compactLoop() {
 	}
 }
 
-// planCompaction decides how to empty f: objects that are in memory too
-// just lose their disk copy; the others get a place in the open segment.
+// planCompaction gives each live object of f a place in the open segment.
+// Objects that are in memory too are moved as well, so that they stay
+// clean (evictable without a write).
 func (s *Store) planCompaction(f *spillFile) (*compactJob, []*spillFile) {
 	if f.removed || f.live == 0 {
 		f.queued = false
@@ -80,12 +105,7 @@ func (s *Store) planCompaction(f *spillFile) (*compactJob, []*spillFile) {
 	var move []*entry
 	var moveBytes int64
 	for e := range f.entries {
-		switch {
-		case e.writing:
-			// Still being written into f; it stays.
-		case e.inMem:
-			s.unlinkDiskCopy(e)
-		default:
+		if !e.writing { // one still being written into f stays
 			move = append(move, e)
 			moveBytes += e.size
 		}
@@ -115,32 +135,55 @@ func (s *Store) planCompaction(f *spillFile) (*compactJob, []*spillFile) {
 }
 
 // copyLive reads the objects of a job from the old file, checks them and
-// writes them to their new places, without holding mu.
+// writes them to their new places, without holding mu. Objects that are
+// contiguous in their new file are written together, up to about a MiB.
 func (s *Store) copyLive(job *compactJob, buf *[]byte) error {
 	src, err := s.handle(job.f)
 	if err != nil {
 		return err
 	}
-	for _, it := range job.items {
-		if int64(cap(*buf)) < it.size {
-			*buf = make([]byte, it.size)
+	var run []byte // a prefix of *buf: read, not yet written
+	var runFile *os.File
+	var runPath string
+	var runOff int64
+	flush := func() error {
+		if len(run) == 0 {
+			return nil
 		}
-		b := (*buf)[:it.size]
+		_, err := runFile.WriteAt(run, runOff)
+		run = run[:0]
+		if err != nil {
+			return fmt.Errorf("writing spill file %s: %w", runPath, err)
+		}
+		return nil
+	}
+	for _, it := range job.items {
+		dst, err := s.handle(it.nf)
+		if err != nil {
+			return err
+		}
+		if len(run) > 0 && (dst != runFile || runOff+int64(len(run)) != it.noff || int64(len(run))+it.size > int64(cap(run))) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if len(run) == 0 {
+			if int64(cap(*buf)) < it.size {
+				*buf = make([]byte, 0, max(it.size, stagingBytes))
+			}
+			run = (*buf)[:0]
+			runFile, runPath, runOff = dst, it.nf.path, it.noff
+		}
+		b := run[len(run) : int64(len(run))+it.size]
 		if _, err := src.ReadAt(b, it.off); err != nil {
 			return fmt.Errorf("reading spill file %s at offset %d: %w", job.f.path, it.off, err)
 		}
 		if checksum(b) != it.crc {
 			return fmt.Errorf("spill file %s: %d bytes at offset %d fail their checksum", job.f.path, it.size, it.off)
 		}
-		dst, err := s.handle(it.nf)
-		if err != nil {
-			return err
-		}
-		if _, err := dst.WriteAt(b, it.noff); err != nil {
-			return fmt.Errorf("writing spill file %s: %w", it.nf.path, err)
-		}
+		run = run[:int64(len(run))+it.size]
 	}
-	return nil
+	return flush()
 }
 
 // finishCompaction points the moved objects at their new copies. Objects

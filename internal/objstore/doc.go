@@ -8,8 +8,12 @@
 //	Get ◀── memory ◀──────────restore (cached if it fits)──────────┘
 //
 // Every object is in memory, on disk, or both (a restored object keeps its
-// disk copy, so evicting it again costs no write). A Put that does not fit in
-// memory spills the least recently used objects until it does; an object
+// disk copy, so evicting it again costs no write). In-memory objects are kept
+// in two LRU lists, dirty (memory only) and clean (with a disk copy), and a
+// victim is the colder of their two tails. A Put that does not fit in memory
+// spills the least recently used objects until it does, plus a little more
+// (1/16 of the budget, at most 4 MiB) so that spills go to disk in batches
+// rather than one small object per Put; an object
 // larger than the whole memory budget, or one that arrives while memory
 // cannot be freed, goes straight to disk. When neither tier can take an
 // object, Put fails at once with an error wrapping ErrFull that says what
@@ -22,12 +26,17 @@
 // thousand 4 KiB objects makes one file, not ten thousand, as Ray fuses
 // spilled objects. Objects of a quarter segment or more get a file of their
 // own. Each file keeps a count of its live objects: Delete marks an object
-// dead in its file, a file whose objects are all dead is removed, and a full
-// segment that is more than half dead is compacted by a background goroutine
-// (its live objects are copied to the open segment, then it is removed), so
-// dead objects cannot hold the disk. Once every object is deleted no spill
-// file is left. Each spilled object's CRC-32C is kept in memory and checked
-// when it is read back.
+// dead in its file, and a file whose objects are all dead is removed at once,
+// so once every object is deleted no spill file is left. Dead objects inside
+// a file still hold disk (and count against DiskBytes, which bounds what the
+// files really take). When the dead bytes exceed a quarter of DiskBytes,
+// full segments that are more than half dead are compacted by a background
+// goroutine: their live objects are copied to the open segment and the old
+// file is removed. Below that threshold dead space is left alone, because
+// objects tend to be deleted in about the order they were spilled and their
+// segments die whole without any copying. The goroutine runs only while
+// there is compaction work. Each spilled object's CRC-32C is kept in memory
+// and checked when it is read back or copied.
 //
 // # Who writes, and the lock
 //

@@ -1,9 +1,11 @@
 package objstore
 
-// lruList is an intrusive doubly linked list of entries, most recently used
-// at the front. It allocates nothing per entry.
+// lruList is an intrusive doubly linked list of entries in the order of
+// their last use, most recent at the front, with their total size. It
+// allocates nothing per entry.
 type lruList struct {
 	front, tail *entry
+	bytes       int64
 }
 
 func (l *lruList) pushFront(e *entry) {
@@ -14,7 +16,8 @@ func (l *lruList) pushFront(e *entry) {
 		l.tail = e
 	}
 	l.front = e
-	e.inLRU = true
+	e.list = l
+	l.bytes += e.size
 }
 
 func (l *lruList) pushBack(e *entry) {
@@ -25,11 +28,12 @@ func (l *lruList) pushBack(e *entry) {
 		l.front = e
 	}
 	l.tail = e
-	e.inLRU = true
+	e.list = l
+	l.bytes += e.size
 }
 
 func (l *lruList) remove(e *entry) {
-	if !e.inLRU {
+	if e.list != l {
 		return
 	}
 	if e.prev != nil {
@@ -42,7 +46,8 @@ func (l *lruList) remove(e *entry) {
 	} else {
 		l.tail = e.prev
 	}
-	e.prev, e.next, e.inLRU = nil, nil, false
+	e.prev, e.next, e.list = nil, nil, nil
+	l.bytes -= e.size
 }
 
 func (l *lruList) moveToFront(e *entry) {

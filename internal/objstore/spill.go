@@ -64,8 +64,8 @@ type spillItem struct {
 func (s *Store) reserve(es []*entry) *spillBatch {
 	b := &spillBatch{items: make([]spillItem, 0, len(es))}
 	for _, e := range es {
-		if e.inLRU {
-			s.lru.remove(e)
+		if e.list != nil {
+			e.list.remove(e)
 			s.memBytes -= e.size
 			s.memObjects--
 		}
@@ -307,7 +307,7 @@ func (s *Store) finish(b *spillBatch, werr error) []*spillFile {
 		remove = s.dropDiskCopy(e, remove)
 		s.memBytes += e.size
 		s.memObjects++
-		s.lru.pushBack(e)
+		s.dirty.pushBack(e)
 	}
 	if werr == nil {
 		s.counters.spills += int64(len(b.items))

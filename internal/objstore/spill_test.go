@@ -563,7 +563,9 @@ func TestConcurrent(t *testing.T) {
 // segments are compacted, their live objects still read back, and the disk
 // use shrinks to about the live bytes.
 func TestCompaction(t *testing.T) {
-	s, dir := openTest(t, Config{MemoryBytes: 128 * kib, DiskBytes: 64 * mib, SegmentBytes: mib})
+	// Deleting 3 MiB makes the dead bytes more than a quarter of the disk
+	// budget, so compaction starts.
+	s, dir := openTest(t, Config{MemoryBytes: 128 * kib, DiskBytes: 8 * mib, SegmentBytes: mib})
 	g := ids.NewGenerator()
 	var objs []object
 	for i := range 256 { // 4 MiB of 16 KiB objects: four full segments
@@ -727,17 +729,17 @@ func TestDefaults(t *testing.T) {
 		want int64
 	}{
 		{"30% of available", memorySources{meminfo: write("m1", meminfo(16<<20, 10<<20)), cgroupV2Max: missing, cgroupV1Limit: missing},
-			pct30(10<<30)},
+			pct30(10 << 30)},
 		{"cgroup v2 limit", memorySources{meminfo: write("m2", meminfo(16<<20, 10<<20)), cgroupV2Max: write("c2", "2147483648\n"), cgroupV1Limit: missing},
-			pct30(2<<30)},
+			pct30(2 << 30)},
 		{"cgroup v2 max", memorySources{meminfo: write("m3", meminfo(16<<20, 10<<20)), cgroupV2Max: write("c3", "max\n"), cgroupV1Limit: missing},
-			pct30(10<<30)},
+			pct30(10 << 30)},
 		{"cgroup v1 unlimited", memorySources{meminfo: write("m4", meminfo(16<<20, 10<<20)), cgroupV2Max: missing, cgroupV1Limit: write("c4", "9223372036854771712\n")},
-			pct30(10<<30)},
+			pct30(10 << 30)},
 		{"tiny machine", memorySources{meminfo: write("m5", meminfo(100<<10, 50<<10)), cgroupV2Max: missing, cgroupV1Limit: missing}, minDefaultMemory},
 		{"huge machine", memorySources{meminfo: write("m6", meminfo(4<<30, 4<<30)), cgroupV2Max: missing, cgroupV1Limit: missing}, maxDefaultMemory},
 		{"no MemAvailable", memorySources{meminfo: write("m7", "MemTotal: 1048576 kB\n"), cgroupV2Max: missing, cgroupV1Limit: missing},
-			pct30(1<<30)},
+			pct30(1 << 30)},
 		{"no meminfo", memorySources{meminfo: missing, cgroupV2Max: missing, cgroupV1Limit: missing}, fallbackMemory},
 	}
 	for _, tc := range cases {

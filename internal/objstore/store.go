@@ -81,7 +81,12 @@ type Store struct {
 	closed     bool
 	objects    map[ids.ID]*entry
 	totalBytes int64
-	lru        lruList // in-memory objects not being written, coldest at the back
+	// In-memory objects that count against the budget, in two lists by
+	// last use: dirty (memory only; evicting one means writing it) and
+	// clean (with a disk copy; evicting one costs no I/O). Victims are
+	// taken from the colder of the two tails, by their use tick.
+	dirty, clean lruList
+	tick         uint64
 	// memBytes/memObjects: objects in memory that count against the budget
 	// (all in-memory objects except those being written to disk).
 	memBytes   int64
@@ -132,9 +137,10 @@ type entry struct {
 	loc     *spillFile
 	off     int64
 	crc     uint32
-	// LRU links, valid while in the LRU.
+	// LRU links and last use, while in s.dirty or s.clean.
 	prev, next *entry
-	inLRU      bool
+	list       *lruList
+	used       uint64
 }
 
 // New returns a memory-only store that holds at most limit bytes (0: no
@@ -321,8 +327,9 @@ func (s *Store) Read(id ids.ID) ([]byte, error) {
 		return nil, fmt.Errorf("object %s: %w", id.Short(), ErrNotFound)
 	}
 	if e.inMem {
-		if e.inLRU {
-			s.lru.moveToFront(e)
+		if e.list != nil {
+			s.touch(e)
+			e.list.moveToFront(e)
 		}
 		d := e.data
 		s.mu.Unlock()
@@ -345,7 +352,8 @@ func (s *Store) Read(id ids.ID) ([]byte, error) {
 			e.data, e.inMem = buf, true
 			s.memBytes += e.size
 			s.memObjects++
-			s.lru.pushFront(e)
+			s.touch(e)
+			s.clean.pushFront(e)
 		}
 	}
 	s.mu.Unlock()
@@ -477,9 +485,10 @@ func (s *Store) clearLocked() []*spillFile {
 		e.deleted = true
 		e.data = nil
 		e.loc = nil
+		e.prev, e.next, e.list = nil, nil, nil
 	}
 	clear(s.objects)
-	s.lru = lruList{}
+	s.dirty, s.clean = lruList{}, lruList{}
 	s.totalBytes = 0
 	s.memBytes, s.memObjects = 0, 0
 	s.writingBytes, s.writingObjects = 0, 0
@@ -504,12 +513,19 @@ func (s *Store) insertResident(e *entry) {
 	s.totalBytes += e.size
 	s.memBytes += e.size
 	s.memObjects++
-	s.lru.pushFront(e)
+	s.touch(e)
+	s.dirty.pushFront(e)
+}
+
+// touch records a use of e, for the LRU order.
+func (s *Store) touch(e *entry) {
+	s.tick++
+	e.used = s.tick
 }
 
 // evict drops the memory copy of an object that has a disk copy.
 func (s *Store) evict(e *entry) {
-	s.lru.remove(e)
+	s.clean.remove(e)
 	e.data, e.inMem = nil, false
 	s.memBytes -= e.size
 	s.memObjects--
@@ -526,7 +542,7 @@ func (s *Store) deleteLocked(e *entry) []*spillFile {
 			s.writingBytes -= e.size
 			s.writingObjects--
 		} else {
-			s.lru.remove(e)
+			e.list.remove(e)
 			s.memBytes -= e.size
 			s.memObjects--
 		}
@@ -552,50 +568,50 @@ func (s *Store) pickVictims(n int64) (clean, dirty []*entry, ok bool) {
 	need := s.memBytes + n - s.memLimit
 	want := need + min(s.memLimit/spillAheadFraction, maxSpillAhead)
 	diskRoom := s.diskLimit - s.diskAlloc
+	if s.clean.bytes+min(diskRoom, s.dirty.bytes) < need {
+		return nil, nil, false // the common way to be full, found at once
+	}
 	var freed int64
-	for e := s.lru.back(); e != nil && freed < want; e = e.prev {
-		if e.size == 0 {
-			continue
+	cd, cc := s.dirty.back(), s.clean.back()
+	for freed < want && (cd != nil || cc != nil) {
+		var e *entry
+		if cc == nil || (cd != nil && cd.used < cc.used) {
+			e, cd = cd, cd.prev
+		} else {
+			e, cc = cc, cc.prev
 		}
-		if e.loc != nil {
+		switch {
+		case e.size == 0:
+		case e.loc != nil:
 			clean = append(clean, e)
 			freed += e.size
-		} else if e.size <= diskRoom {
+		case e.size <= diskRoom:
 			dirty = append(dirty, e)
 			diskRoom -= e.size
 			freed += e.size
+		case freed >= need:
+			// The disk is what limits us now; what we have is enough.
+			return clean, dirty, true
 		}
 	}
 	return clean, dirty, freed >= need
 }
 
 // makeRoomClean makes room for n bytes in memory by dropping memory copies
-// of objects that have a disk copy, coldest first, looking at no more than
-// a bounded number of objects. It reports whether n bytes fit.
+// of objects that have a disk copy, coldest first. It reports whether n
+// bytes fit.
 func (s *Store) makeRoomClean(n int64) bool {
-	const maxLook = 256
-	if n > s.memLimit {
-		return false
-	}
 	need := s.memBytes + n - s.memLimit
 	if need <= 0 {
 		return true
 	}
-	var victims []*entry
-	var freed int64
-	looked := 0
-	for e := s.lru.back(); e != nil && freed < need && looked < maxLook; e = e.prev {
-		looked++
-		if e.loc != nil {
-			victims = append(victims, e)
-			freed += e.size
-		}
-	}
-	if freed < need {
+	if n > s.memLimit || s.clean.bytes < need {
 		return false
 	}
-	for _, v := range victims {
-		s.evict(v)
+	for need > 0 {
+		e := s.clean.back()
+		s.evict(e)
+		need -= e.size
 	}
 	return true
 }
