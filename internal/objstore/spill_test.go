@@ -790,3 +790,52 @@ func TestFormat(t *testing.T) {
 }
 
 func pct30(b int64) int64 { return int64(float64(b) * defaultMemoryFraction) }
+
+// TestSpillFailure removes the spill directory under the store: the Put
+// whose spill cannot create a file fails with the reason, nothing is lost,
+// and memory stays within its budget.
+func TestSpillFailure(t *testing.T) {
+	const memory = 256 * kib
+	s, _ := openTest(t, Config{MemoryBytes: memory, DiskBytes: 16 * mib, SegmentBytes: 256 * kib})
+	g := ids.NewGenerator()
+	var objs []object
+	for i := range 32 {
+		o := object{id: g.Next(), seed: uint64(i), size: 16 * kib}
+		mustPut(t, s, o)
+		objs = append(objs, o)
+	}
+	if err := os.RemoveAll(s.Usage().SpillDir); err != nil {
+		t.Fatal(err)
+	}
+	var failed error
+	var failedID ids.ID
+	for i := range 100 {
+		o := object{id: g.Next(), seed: uint64(100 + i), size: 16 * kib}
+		if _, failed = s.Put(o.id, payload(o.seed, o.size)); failed != nil {
+			failedID = o.id
+			break
+		}
+		objs = append(objs, o)
+	}
+	if failed == nil {
+		t.Fatal("no Put failed after the spill directory was removed")
+	}
+	if errors.Is(failed, ErrFull) || !strings.Contains(failed.Error(), "creating spill file") || !strings.Contains(failed.Error(), failedID.Short()) {
+		t.Fatalf("Put error: %v; want one naming the object and the spill file that could not be created", failed)
+	}
+	u := s.Usage()
+	if s.Has(failedID) || u.SpillFailures == 0 || u.MemoryBytes > memory || u.SpillingObjects != 0 {
+		t.Fatalf("after the failed spill: has %v, %+v", s.Has(failedID), u)
+	}
+	// Objects spilled before are still read through the open handles of
+	// their (now unlinked) files.
+	for _, o := range objs {
+		o.check(t, s)
+	}
+	for _, o := range objs {
+		s.Delete(o.id)
+	}
+	if u := s.Usage(); u.Objects != 0 || u.SpillFiles != 0 || u.SpillFileBytes != 0 || u.MemoryBytes != 0 {
+		t.Fatalf("after deleting every object: %+v", u)
+	}
+}

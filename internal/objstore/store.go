@@ -303,28 +303,38 @@ func (s *Store) Put(id ids.ID, data []byte) (added bool, err error) {
 // object is spilled or deleted. An object whose spill file cannot be read
 // is logged and reported missing; Read returns that error instead.
 func (s *Store) Get(id ids.ID) ([]byte, bool) {
-	b, err := s.Read(id)
+	b, ok, err := s.read(id)
 	if err != nil {
-		if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrClosed) {
+		if !errors.Is(err, ErrClosed) {
 			s.log.Error("reading a spilled object failed", "object", id.Short(), "error", err)
 		}
 		return nil, false
 	}
-	return b, true
+	return b, ok
 }
 
 // Read is Get with the reason when there are no bytes: ErrNotFound, or why
 // a spilled copy could not be read back.
 func (s *Store) Read(id ids.ID) ([]byte, error) {
+	b, ok, err := s.read(id)
+	if err == nil && !ok {
+		err = fmt.Errorf("object %s: %w", id.Short(), ErrNotFound)
+	}
+	return b, err
+}
+
+// read returns the bytes of id; ok is false, with no error, if the store
+// does not hold it.
+func (s *Store) read(id ids.ID) (data []byte, ok bool, err error) {
 	s.mu.Lock()
 	e, ok := s.objects[id]
 	if !ok {
 		closed := s.closed
 		s.mu.Unlock()
 		if closed {
-			return nil, fmt.Errorf("reading object %s: %w", id.Short(), ErrClosed)
+			return nil, false, fmt.Errorf("reading object %s: %w", id.Short(), ErrClosed)
 		}
-		return nil, fmt.Errorf("object %s: %w", id.Short(), ErrNotFound)
+		return nil, false, nil
 	}
 	if e.inMem {
 		if e.list != nil {
@@ -333,7 +343,7 @@ func (s *Store) Read(id ids.ID) ([]byte, error) {
 		}
 		d := e.data
 		s.mu.Unlock()
-		return d, nil
+		return d, true, nil
 	}
 	f, off, crc := e.loc, e.off, e.crc
 	f.refs++
@@ -359,9 +369,9 @@ func (s *Store) Read(id ids.ID) ([]byte, error) {
 	s.mu.Unlock()
 	s.removeFiles(remove)
 	if err != nil {
-		return nil, fmt.Errorf("object %s: reading its spilled copy: %w", id.Short(), err)
+		return nil, false, fmt.Errorf("object %s: reading its spilled copy: %w", id.Short(), err)
 	}
-	return buf, nil
+	return buf, true, nil
 }
 
 // Has reports whether id is stored, in memory or on disk.
