@@ -49,13 +49,13 @@ generates the same data as 2). Nation and region never scale.`,
   shoal tpch gen --sf 0.1 --out data/sf0.1 --tables lineitem,orders --workers 2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts := dbgen.Options{SF: sf, OutDir: out, Tables: splitTables(tables), Workers: workers}
+			opts := dbgen.Options{SF: sf, OutDir: out, Tables: genSplitTables(tables), Workers: workers}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
 			if format != "tbl" && format != "parquet" {
 				return fmt.Errorf("unknown --format %q; use tbl or parquet", format)
 			}
-			return generate(ctx, opts, format, cmd.ErrOrStderr(), cmd.OutOrStdout())
+			return runTPCHGen(ctx, opts, format, cmd.ErrOrStderr(), cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
@@ -68,10 +68,10 @@ generates the same data as 2). Nation and region never scale.`,
 	return cmd
 }
 
-// generate writes the tables in format ("tbl" or "parquet") with progress
+// runTPCHGen writes the tables in format ("tbl" or "parquet") with progress
 // on stderr: bars when stderr is a terminal, otherwise one line per
 // finished table.
-func generate(ctx context.Context, opts dbgen.Options, format string, stderr, stdout io.Writer) error {
+func runTPCHGen(ctx context.Context, opts dbgen.Options, format string, stderr, stdout io.Writer) error {
 	if err := opts.Validate(); err != nil {
 		return err
 	}
@@ -80,14 +80,14 @@ func generate(ctx context.Context, opts dbgen.Options, format string, stderr, st
 			opts.SF, math.Trunc(opts.SF))
 	}
 	start := time.Now()
-	var rep progressReporter = &lineReporter{w: stderr, start: start}
-	if isTerminal(stderr) {
-		rep = newBarReporter(ctx, stderr)
+	var rep genProgress = &genLineProgress{w: stderr, start: start}
+	if genIsTerminal(stderr) {
+		rep = newGenBarProgress(ctx, stderr)
 	}
 	opts.Progress = rep.update
 	var err error
 	if format == "parquet" {
-		err = generateParquet(ctx, opts)
+		err = genParquet(ctx, opts)
 	} else {
 		err = dbgen.Generate(ctx, opts)
 	}
@@ -97,7 +97,7 @@ func generate(ctx context.Context, opts dbgen.Options, format string, stderr, st
 	}
 	var files int
 	var size int64
-	for _, t := range tablesOrAll(opts.Tables) {
+	for _, t := range genTablesOrAll(opts.Tables) {
 		if fi, err := os.Stat(filepath.Join(opts.OutDir, t+"."+format)); err == nil {
 			files++
 			size += fi.Size()
@@ -108,15 +108,15 @@ func generate(ctx context.Context, opts dbgen.Options, format string, stderr, st
 	return nil
 }
 
-// generateParquet writes every table of opts as <table>.parquet: dbgen's
+// genParquet writes every table of opts as <table>.parquet: dbgen's
 // text of a table streams through a pipe into the Parquet converter of
 // package tpch, several tables at a time (opts.Workers), largest first.
-func generateParquet(ctx context.Context, opts dbgen.Options) error {
+func genParquet(ctx context.Context, opts dbgen.Options) error {
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
 		return fmt.Errorf("cannot create output directory: %w; choose a directory you can write to", err)
 	}
 	want := make(map[string]bool)
-	for _, t := range tablesOrAll(opts.Tables) {
+	for _, t := range genTablesOrAll(opts.Tables) {
 		want[t] = true
 	}
 	workers := opts.Workers
@@ -140,7 +140,7 @@ func generateParquet(ctx context.Context, opts dbgen.Options) error {
 		}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			if err := tableToParquet(ctx, table, opts); err != nil {
+			if err := genTableParquet(ctx, table, opts); err != nil {
 				cancel(err)
 			}
 		})
@@ -152,9 +152,9 @@ func generateParquet(ctx context.Context, opts dbgen.Options) error {
 	return nil
 }
 
-// tableToParquet generates one table and converts it to Parquet through a
+// genTableParquet generates one table and converts it to Parquet through a
 // temporary file that is renamed into place when complete.
-func tableToParquet(ctx context.Context, table string, opts dbgen.Options) error {
+func genTableParquet(ctx context.Context, table string, opts dbgen.Options) error {
 	total, err := dbgen.RowCount(table, opts.SF)
 	if err != nil {
 		return err
@@ -200,9 +200,9 @@ func tableToParquet(ctx context.Context, table string, opts dbgen.Options) error
 	return nil
 }
 
-// splitTables accepts both --tables a,b and repeated --tables flags, and
+// genSplitTables accepts both --tables a,b and repeated --tables flags, and
 // drops blanks so that "lineitem," works.
-func splitTables(in []string) []string {
+func genSplitTables(in []string) []string {
 	var out []string
 	for _, t := range in {
 		if t = strings.TrimSpace(t); t != "" {
@@ -212,16 +212,16 @@ func splitTables(in []string) []string {
 	return out
 }
 
-func tablesOrAll(tables []string) []string {
+func genTablesOrAll(tables []string) []string {
 	if len(tables) == 0 {
 		return dbgen.Tables()
 	}
 	return tables
 }
 
-// isTerminal reports whether w is a terminal that bars can be drawn on (a
+// genIsTerminal reports whether w is a terminal that bars can be drawn on (a
 // pseudo-terminal without a size, as under some CI runners, is not).
-func isTerminal(w io.Writer) bool {
+func genIsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
@@ -234,20 +234,20 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && width > 0 && height > 0
 }
 
-// progressReporter receives dbgen.Options.Progress calls.
-type progressReporter interface {
+// genProgress receives dbgen.Options.Progress calls.
+type genProgress interface {
 	update(table string, done, total int64)
 	finish(ok bool)
 }
 
-// lineReporter prints a line when a table is complete.
-type lineReporter struct {
+// genLineProgress prints a line when a table is complete.
+type genLineProgress struct {
 	mu    sync.Mutex
 	w     io.Writer
 	start time.Time
 }
 
-func (r *lineReporter) update(table string, done, total int64) {
+func (r *genLineProgress) update(table string, done, total int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if done == total {
@@ -255,23 +255,23 @@ func (r *lineReporter) update(table string, done, total int64) {
 	}
 }
 
-func (r *lineReporter) finish(bool) {}
+func (r *genLineProgress) finish(bool) {}
 
-// barReporter shows a progress bar per table.
-type barReporter struct {
+// genBarProgress shows a progress bar per table.
+type genBarProgress struct {
 	mu   sync.Mutex
 	p    *mpb.Progress
 	bars map[string]*mpb.Bar
 }
 
-func newBarReporter(ctx context.Context, w io.Writer) *barReporter {
-	return &barReporter{
+func newGenBarProgress(ctx context.Context, w io.Writer) *genBarProgress {
+	return &genBarProgress{
 		p:    mpb.NewWithContext(ctx, mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithRefreshRate(150*time.Millisecond)),
 		bars: make(map[string]*mpb.Bar),
 	}
 }
 
-func (r *barReporter) update(table string, done, total int64) {
+func (r *genBarProgress) update(table string, done, total int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	bar, ok := r.bars[table]
@@ -288,7 +288,7 @@ func (r *barReporter) update(table string, done, total int64) {
 	bar.SetCurrent(done)
 }
 
-func (r *barReporter) finish(ok bool) {
+func (r *genBarProgress) finish(ok bool) {
 	r.mu.Lock()
 	for _, bar := range r.bars {
 		if !bar.Completed() {
