@@ -112,11 +112,14 @@ func (s *Store) planCompaction(f *spillFile) (*compactJob, []*spillFile) {
 	}
 	f.queued = false
 	if len(move) == 0 || s.diskAlloc+moveBytes > s.diskLimit {
+		// Nothing to move yet, or no room to: leave f until one of its
+		// objects dies again (not checkFile, which would queue it again
+		// at once and spin).
 		if len(move) > 0 {
 			s.log.Debug("not compacting a spill file: no disk room to copy its live objects",
 				"file", f.name, "live_bytes", moveBytes)
 		}
-		return nil, s.checkFile(f, nil)
+		return nil, nil
 	}
 	slices.SortFunc(move, func(a, b *entry) int { return cmp.Compare(a.off, b.off) })
 	job := &compactJob{gen: s.gen, f: f, items: make([]moveItem, 0, len(move)), bytes: moveBytes}

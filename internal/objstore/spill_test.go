@@ -839,3 +839,95 @@ func TestSpillFailure(t *testing.T) {
 		t.Fatalf("after deleting every object: %+v", u)
 	}
 }
+
+// waitCompaction waits, with a deadline, for the compactor to run out of
+// work.
+func waitCompaction(t *testing.T, s *Store) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		s.compactors.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("compaction did not finish")
+	}
+}
+
+// TestCompactionWithoutRoom fills the disk, then deletes most objects of
+// every segment: there is no room to compact, and the store must neither
+// spin nor lose anything. Once a whole segment dies there is room, and
+// compaction reclaims the rest.
+func TestCompactionWithoutRoom(t *testing.T) {
+	s, dir := openTest(t, Config{MemoryBytes: 64 * kib, DiskBytes: 2 * mib, SegmentBytes: 512 * kib})
+	g := ids.NewGenerator()
+	var objs []object
+	for i := range 1000 {
+		o := object{id: g.Next(), seed: uint64(i), size: 16 * kib}
+		if _, err := s.Put(o.id, payload(o.seed, o.size)); errors.Is(err, ErrFull) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, o)
+	}
+	// Group the spilled objects by segment, in order.
+	bySegment := make(map[*spillFile][]object)
+	var segments []*spillFile
+	s.mu.Lock()
+	for _, o := range objs {
+		if f := s.objects[o.id].loc; f != nil {
+			if bySegment[f] == nil {
+				segments = append(segments, f)
+			}
+			bySegment[f] = append(bySegment[f], o)
+		}
+	}
+	s.mu.Unlock()
+	if len(segments) != 4 {
+		t.Fatalf("want the disk full with 4 segments, got %d: %+v", len(segments), s.Usage())
+	}
+	deleted := make(map[ids.ID]bool)
+	del := func(o object) {
+		if !s.Delete(o.id) {
+			t.Fatalf("delete %s: not found", o.id.Short())
+		}
+		deleted[o.id] = true
+	}
+	for _, f := range segments {
+		for i, o := range bySegment[f] {
+			if i%4 != 0 {
+				del(o)
+			}
+		}
+	}
+	waitCompaction(t, s)
+	if u := s.Usage(); u.Compactions != 0 || u.SpillFiles != 4 {
+		t.Fatalf("compacted with no disk room: %+v", u)
+	}
+	// The first segment dies whole: its file goes, and the room lets the
+	// next delete compact the others.
+	for _, o := range bySegment[segments[0]] {
+		if !deleted[o.id] {
+			del(o)
+		}
+	}
+	del(bySegment[segments[1]][0])
+	waitCompaction(t, s)
+	u := s.Usage()
+	if u.Compactions == 0 {
+		t.Fatalf("no compaction once there was room: %+v", u)
+	}
+	for _, o := range objs {
+		if !deleted[o.id] {
+			o.check(t, s)
+			del(o)
+		}
+	}
+	waitCompaction(t, s)
+	if files, _ := diskUse(t, dir); files != 0 {
+		t.Fatalf("%d spill files remain after deleting every object", files)
+	}
+}
