@@ -19,6 +19,7 @@ var (
 	ErrUnknownFunction = errs.ErrUnknownFunction
 	ErrBadArgument     = errs.ErrBadArgument
 	ErrExecutor        = errs.ErrExecutor
+	ErrActorDied       = errs.ErrActorDied
 )
 
 // TaskError is the error of a task that failed: which task, which function,

@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 
+	"github.com/shoal-dev/shoal/internal/client"
 	"github.com/shoal-dev/shoal/internal/codec"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/registry"
@@ -193,17 +194,7 @@ func (f *Func[R]) Remote(ctx context.Context, args ...any) *Future[R] {
 	for _, r := range release {
 		r()
 	}
-	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, ref.Cancel)
-		go func() {
-			// Stop watching ctx once the task is done.
-			select {
-			case <-ref.Ready():
-				stop()
-			case <-ctx.Done():
-			}
-		}()
-	}
+	cancelWithContext(ctx, ref)
 	return newFuture[R](c, ref)
 }
 
@@ -237,8 +228,33 @@ func (f *Func[R]) spec(ctx context.Context, args []any) (*pb.TaskSpec, []func(),
 	}
 	c, _ := clientFrom(ctx)
 	var release []func()
+	spec.Args, release, err = encodeArgs(ctx, c, e.Params, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	return spec, release, nil
+}
+
+// cancelWithContext cancels the task behind ref when ctx ends first.
+func cancelWithContext(ctx context.Context, ref *client.Ref) {
+	if ctx.Done() == nil {
+		return
+	}
+	stop := context.AfterFunc(ctx, ref.Cancel)
+	ref.OnReady(func() { stop() })
+}
+
+// encodeArgs checks args against the parameter types and encodes them:
+// futures by reference, small values inline, large values Put once (the
+// returned release functions drop those Puts' references after submission).
+func encodeArgs(ctx context.Context, c *client.Client, params []reflect.Type, args []any) ([]*pb.Arg, []func(), error) {
+	if len(args) != len(params) {
+		return nil, nil, fmt.Errorf("takes %d arguments, got %d", len(params), len(args))
+	}
+	out := make([]*pb.Arg, len(args))
+	var release []func()
 	for i, a := range args {
-		want := e.Params[i]
+		want := params[i]
 		if fa, ok := a.(futureArg); ok {
 			if t := fa.elemType(); !t.AssignableTo(want) {
 				return nil, nil, fmt.Errorf("argument %d is a future of %s, want %s", i+1, t, want)
@@ -250,7 +266,7 @@ func (f *Func[R]) spec(ctx context.Context, args []any) (*pb.TaskSpec, []func(),
 			if r.Released() {
 				return nil, nil, fmt.Errorf("argument %d is a released future", i+1)
 			}
-			spec.Args[i] = &pb.Arg{Object: r.ID.Bytes()}
+			out[i] = &pb.Arg{Object: r.ID.Bytes()}
 			continue
 		}
 		v, err := convertArg(a, want)
@@ -267,14 +283,14 @@ func (f *Func[R]) spec(ctx context.Context, args []any) (*pb.TaskSpec, []func(),
 			if err != nil {
 				return nil, nil, fmt.Errorf("argument %d: storing it: %w", i+1, err)
 			}
-			spec.Args[i] = &pb.Arg{Object: ref.ID.Bytes()}
+			out[i] = &pb.Arg{Object: ref.ID.Bytes()}
 			release = append(release, ref.Release)
 			continue
 		}
 		enc := make([]byte, 0, 1+len(payload))
-		spec.Args[i] = &pb.Arg{Value: append(append(enc, byte(tag)), payload...)}
+		out[i] = &pb.Arg{Value: append(append(enc, byte(tag)), payload...)}
 	}
-	return spec, release, nil
+	return out, release, nil
 }
 
 var oneCPU = &pb.Resources{Cpu: scheduler.Unit}

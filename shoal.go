@@ -256,6 +256,9 @@ func (l localHead) Status(context.Context) (*pb.StatusReply, error) { return l.h
 func (l localHead) Locate(_ context.Context, req *pb.LocateRequest) (*pb.LocateReply, error) {
 	return l.h.Locate(req), nil
 }
+func (l localHead) GetActor(_ context.Context, req *pb.GetActorRequest) (*pb.GetActorReply, error) {
+	return l.h.GetActor(req), nil
+}
 
 // NodeInfo describes one node of the cluster.
 type NodeInfo struct {

@@ -27,6 +27,7 @@ import (
 type HeadAPI interface {
 	Status(ctx context.Context) (*pb.StatusReply, error)
 	Locate(ctx context.Context, req *pb.LocateRequest) (*pb.LocateReply, error)
+	GetActor(ctx context.Context, req *pb.GetActorRequest) (*pb.GetActorReply, error)
 }
 
 // Config configures a client.
@@ -41,8 +42,9 @@ type Config struct {
 	PutNode ids.ID
 	PutAddr string
 	// OnRun and OnCancel receive an executor's work; nil for drivers.
-	OnRun    func(*pb.RunTask)
-	OnCancel func(task ids.ID)
+	OnRun       func(*pb.RunTask)
+	OnCancel    func(task ids.ID)
+	OnKillActor func(actor ids.ID)
 	// OnBlock is told when a task of this executor blocks in Get and when it
 	// resumes.
 	OnBlock func(task ids.ID, blocked bool)
@@ -85,7 +87,21 @@ type Ref struct {
 	err      error
 	released atomic.Bool
 	local    bool // never sent to the head (failed before sending)
+	onReady  []func()
 	c        *Client
+}
+
+// OnReady runs f once r is ready (at once if it is), on the goroutine that
+// receives the readiness: f must be quick and must not block.
+func (r *Ref) OnReady(f func()) {
+	r.mu.Lock()
+	if !r.IsReady() {
+		r.onReady = append(r.onReady, f)
+		r.mu.Unlock()
+		return
+	}
+	r.mu.Unlock()
+	f()
 }
 
 // Ready is closed when the object is ready or failed.
@@ -270,6 +286,13 @@ func (c *Client) handle(m *pb.HeadMessage) {
 			c.cfg.OnRun(rt)
 		}
 	}
+	if len(m.KillActors) > 0 && c.cfg.OnKillActor != nil {
+		for _, b := range m.KillActors {
+			if id, err := ids.FromBytes("actor id", b); err == nil {
+				c.cfg.OnKillActor(id)
+			}
+		}
+	}
 	if len(m.Cancel) > 0 && c.cfg.OnCancel != nil {
 		for _, b := range m.Cancel {
 			if id, err := ids.FromBytes("task id", b); err == nil {
@@ -287,9 +310,14 @@ func (r *Ref) finish(value []byte, size int64, locs []transfer.Location, err err
 	if first || r.value == nil {
 		r.value, r.size, r.locs, r.err = value, size, locs, err
 	}
-	r.mu.Unlock()
+	var callbacks []func()
 	if first {
 		close(r.ready)
+		callbacks, r.onReady = r.onReady, nil
+	}
+	r.mu.Unlock()
+	for _, f := range callbacks {
+		f()
 	}
 }
 
@@ -320,6 +348,52 @@ func (c *Client) Submit(spec *pb.TaskSpec) *Ref {
 		c.fail(err)
 	}
 	return r
+}
+
+// CreateActor asks the head to create an actor; the returned reference
+// becomes ready when its constructor has run.
+func (c *Client) CreateActor(spec *pb.ActorSpec) *Ref {
+	id := c.gen.Next()
+	spec.Id = id.Bytes()
+	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c}
+	if err := c.track(r); err != nil {
+		r.finish(nil, 0, nil, err)
+		return r
+	}
+	if err := c.out.Add(64+len(spec.Class)+argsSize(spec.Args), func(m *pb.ClientMessage) { m.CreateActors = append(m.CreateActors, spec) }); err != nil {
+		c.fail(err)
+	}
+	return r
+}
+
+// CallActor sends an actor method call and returns the reference to its
+// result.
+func (c *Client) CallActor(call *pb.ActorCall) *Ref {
+	id := c.gen.Next()
+	call.Id = id.Bytes()
+	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c}
+	if err := c.track(r); err != nil {
+		r.finish(nil, 0, nil, err)
+		return r
+	}
+	if err := c.out.Add(64+len(call.Method)+argsSize(call.Args), func(m *pb.ClientMessage) { m.ActorCalls = append(m.ActorCalls, call) }); err != nil {
+		c.fail(err)
+	}
+	return r
+}
+
+// KillActor asks the head to kill an actor.
+func (c *Client) KillActor(id ids.ID) error {
+	b := id.Bytes()
+	return c.out.Add(24, func(m *pb.ClientMessage) { m.KillActors = append(m.KillActors, b) })
+}
+
+func argsSize(args []*pb.Arg) int {
+	n := 0
+	for _, a := range args {
+		n += len(a.Value) + 24
+	}
+	return n
 }
 
 // Failed returns a reference that is already failed with err, for errors

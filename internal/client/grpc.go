@@ -33,6 +33,14 @@ func (g GRPCHead) Locate(ctx context.Context, req *pb.LocateRequest) (*pb.Locate
 	return r, errs.FromStatus(err)
 }
 
+// GetActor asks the head for a named actor.
+func (g GRPCHead) GetActor(ctx context.Context, req *pb.GetActorRequest) (*pb.GetActorReply, error) {
+	ctx, cancel := context.WithTimeout(ctx, rpcDeadline)
+	defer cancel()
+	r, err := pb.NewHeadClient(g.Conn).GetActor(ctx, req)
+	return r, errs.FromStatus(err)
+}
+
 // GRPCSession returns a Connect function that opens a session stream on
 // conn. The stream lives until the client closes it.
 func GRPCSession(conn *grpc.ClientConn) func(context.Context) (rpc.ClientStream[pb.ClientMessage, pb.HeadMessage], error) {

@@ -36,6 +36,7 @@ var (
 	ErrExecutor        = errors.New("shoal: executor failure")
 	ErrInfeasible      = errors.New("shoal: infeasible resource request")
 	ErrDependency      = errors.New("shoal: a task's argument failed")
+	ErrActorDied       = errors.New("shoal: actor died")
 )
 
 var kindSentinels = map[pb.ErrorKind]error{
@@ -49,6 +50,7 @@ var kindSentinels = map[pb.ErrorKind]error{
 	pb.ErrorKind_ERROR_KIND_EXECUTOR:         ErrExecutor,
 	pb.ErrorKind_ERROR_KIND_INFEASIBLE:       ErrInfeasible,
 	pb.ErrorKind_ERROR_KIND_DEPENDENCY:       ErrDependency,
+	pb.ErrorKind_ERROR_KIND_ACTOR_DIED:       ErrActorDied,
 }
 
 // TaskError is the failure of a task or of the object it should have made,
@@ -100,6 +102,8 @@ func kindVerb(k pb.ErrorKind) string {
 		return "cannot be placed"
 	case pb.ErrorKind_ERROR_KIND_DEPENDENCY:
 		return "did not run because an argument failed"
+	case pb.ErrorKind_ERROR_KIND_ACTOR_DIED:
+		return "found its actor dead"
 	default:
 		return "failed"
 	}

@@ -51,14 +51,15 @@ type Executor struct {
 	ready   bool
 	queue   []*pb.RunTask
 	running map[ids.ID]*runningTask
+	actors  map[ids.ID]*actorInstance
 	usedCPU int64
-	wg      sync.WaitGroup
 }
 
 type runningTask struct {
 	cancel  context.CancelFunc
 	cpu     int64
-	blocked int // nesting depth of waits in Get
+	blocked int  // nesting depth of waits in Get
+	keepCPU bool // an actor constructor that succeeded: its actor holds the CPUs
 }
 
 // Run connects to the head named by the environment and runs tasks until
@@ -80,19 +81,20 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	}
 	defer conn.Close()
 	bin, _ := os.Executable()
-	ex := &Executor{log: logger, nodeAddr: nodeAddr, binary: bin, ctx: ctx, running: make(map[ids.ID]*runningTask)}
+	ex := &Executor{log: logger, nodeAddr: nodeAddr, binary: bin, ctx: ctx, running: make(map[ids.ID]*runningTask), actors: make(map[ids.ID]*actorInstance)}
 	cl, err := client.Connect(ctx, client.Config{
 		Hello: &pb.Hello{Role: pb.Role_ROLE_EXECUTOR, JobId: jobID.Bytes(), NodeId: nodeID.Bytes(),
 			Pid: int32(os.Getpid()), Registry: registry.Fingerprint()},
-		Connect:  client.GRPCSession(conn),
-		Head:     client.GRPCHead{Conn: conn},
-		Token:    token,
-		PutNode:  nodeID,
-		PutAddr:  nodeAddr,
-		OnRun:    ex.onRun,
-		OnCancel: ex.onCancel,
-		OnBlock:  ex.onBlock,
-		Logger:   logger,
+		Connect:     client.GRPCSession(conn),
+		Head:        client.GRPCHead{Conn: conn},
+		Token:       token,
+		PutNode:     nodeID,
+		PutAddr:     nodeAddr,
+		OnRun:       ex.onRun,
+		OnCancel:    ex.onCancel,
+		OnBlock:     ex.onBlock,
+		OnKillActor: ex.killActor,
+		Logger:      logger,
 	})
 	if err != nil {
 		return fmt.Errorf("executor: %w", err)
@@ -120,6 +122,10 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 func (ex *Executor) onRun(rt *pb.RunTask) {
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
+	if rt.Kind == pb.RunKind_RUN_KIND_ACTOR_CALL {
+		ex.actorCall(rt)
+		return
+	}
 	ex.queue = append(ex.queue, rt)
 	ex.admit()
 }
@@ -189,7 +195,7 @@ func (ex *Executor) onBlock(id ids.ID, blocked bool) {
 		}
 	}
 	ex.mu.Unlock()
-	if changed {
+	if changed && r.cpu > 0 {
 		ex.client.SendBlock(id, blocked)
 	}
 }
@@ -198,6 +204,9 @@ func (ex *Executor) run(ctx context.Context, id ids.ID, rt *pb.RunTask) {
 	start := time.Now()
 	res := &pb.TaskResult{TaskId: rt.TaskId, Attempt: rt.Attempt}
 	value, info := ex.invoke(ctx, rt)
+	if info == nil && rt.Kind == pb.RunKind_RUN_KIND_ACTOR_CREATE {
+		value, info = ex.actorCreated(id, rt, value)
+	}
 	if info == nil {
 		info = ex.encodeResult(id, value, res)
 	}
@@ -209,7 +218,7 @@ func (ex *Executor) run(ctx context.Context, id ids.ID, rt *pb.RunTask) {
 	ex.mu.Lock()
 	if r := ex.running[id]; r != nil {
 		r.cancel()
-		if r.blocked == 0 {
+		if r.blocked == 0 && !r.keepCPU {
 			ex.usedCPU -= r.cpu
 		}
 		delete(ex.running, id)
@@ -251,6 +260,7 @@ func (ex *Executor) invoke(ctx context.Context, rt *pb.RunTask) (value any, info
 			"%s takes %d arguments, got %d", e.Signature(), len(e.Params), len(rt.Args))}
 	}
 	args := make([][]byte, len(rt.Args))
+	var err error
 	for i, a := range rt.Args {
 		if a.Object == nil {
 			args[i] = a.Value
@@ -265,7 +275,8 @@ func (ex *Executor) invoke(ctx context.Context, rt *pb.RunTask) (value any, info
 			n, _ := ids.FromBytes("node id", l.NodeId)
 			hints = append(hints, transfer.Location{Node: n, Addr: l.DataAddr})
 		}
-		b, err := ex.client.FetchVia(ctx, ex.nodeAddr, objID, hints)
+		var b []byte
+		b, err = ex.client.FetchVia(ctx, ex.nodeAddr, objID, hints)
 		if err != nil {
 			return nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_OBJECT_LOST, Message: fmt.Sprintf("argument %d: %v", i+1, err)}
 		}
@@ -276,7 +287,22 @@ func (ex *Executor) invoke(ctx context.Context, rt *pb.RunTask) (value any, info
 			value, info = nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_PANIC, Message: fmt.Sprintf("%v\n\n%s", p, debug.Stack())}
 		}
 	}()
-	v, err := e.Invoke(ctx, args)
+	var v any
+	if rt.Kind == pb.RunKind_RUN_KIND_ACTOR_CALL {
+		self, ok := ex.actorSelf(rt.ActorId)
+		if !ok {
+			return nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, Message: "the actor is no longer in this executor (it died or was killed)"}
+		}
+		if e.Method == nil {
+			return nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_UNKNOWN_FUNCTION, Message: fmt.Sprintf("%q is not an actor method", rt.Function)}
+		}
+		v, err = e.Method(ctx, self, args)
+	} else {
+		if (rt.Kind == pb.RunKind_RUN_KIND_ACTOR_CREATE) != e.Actor || e.Method != nil {
+			return nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_UNKNOWN_FUNCTION, Message: fmt.Sprintf("%q is registered as another kind of function", rt.Function)}
+		}
+		v, err = e.Invoke(ctx, args)
+	}
 	if err != nil {
 		var argErr *registry.ArgError
 		if errors.As(err, &argErr) {

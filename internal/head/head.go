@@ -88,6 +88,8 @@ type Head struct {
 	active     []*class // classes with queued tasks
 	infeasible int
 	durations  map[string]*meanDuration
+	actors     map[ids.ID]*actor
+	actorNames map[string]*actor
 	counts     counters
 	closed     bool
 }
@@ -102,17 +104,19 @@ func New(cfg Config) *Head {
 	cfg.setDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Head{
-		cfg:       cfg,
-		log:       cfg.Logger.With("component", "head"),
-		gen:       ids.NewGenerator(),
-		ctx:       ctx,
-		cancel:    cancel,
-		nodes:     make(map[ids.ID]*nodeState),
-		sessions:  make(map[*session]struct{}),
-		jobs:      make(map[ids.ID]*job),
-		objects:   make(map[ids.ID]*object),
-		classes:   make(map[classKey]*class),
-		durations: make(map[string]*meanDuration),
+		cfg:        cfg,
+		log:        cfg.Logger.With("component", "head"),
+		gen:        ids.NewGenerator(),
+		ctx:        ctx,
+		cancel:     cancel,
+		nodes:      make(map[ids.ID]*nodeState),
+		sessions:   make(map[*session]struct{}),
+		jobs:       make(map[ids.ID]*job),
+		objects:    make(map[ids.ID]*object),
+		classes:    make(map[classKey]*class),
+		durations:  make(map[string]*meanDuration),
+		actors:     make(map[ids.ID]*actor),
+		actorNames: make(map[string]*actor),
 	}
 	h.wg.Add(1)
 	go h.monitorHeartbeats()
@@ -202,6 +206,10 @@ func (a grpcAdapter) NodeSession(s grpc.BidiStreamingServer[pb.NodeMessage, pb.H
 
 func (a grpcAdapter) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusReply, error) {
 	return a.h.Status(), nil
+}
+
+func (a grpcAdapter) GetActor(ctx context.Context, req *pb.GetActorRequest) (*pb.GetActorReply, error) {
+	return a.h.GetActor(req), nil
 }
 
 func (a grpcAdapter) Locate(ctx context.Context, req *pb.LocateRequest) (*pb.LocateReply, error) {

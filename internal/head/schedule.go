@@ -39,6 +39,12 @@ func (h *Head) classOf(t *task) *class {
 
 func (h *Head) enqueue(t *task) {
 	t.state = taskReady
+	if t.kind == pb.RunKind_RUN_KIND_ACTOR_CALL {
+		if t.actor != nil {
+			h.pumpActor(t.actor)
+		}
+		return
+	}
 	if t.queued {
 		return
 	}

@@ -23,6 +23,8 @@ type session struct {
 	dead    bool
 	kill    context.CancelFunc
 	pid     int32
+	// actors holds the actors living in this executor.
+	actors map[ids.ID]*actor
 }
 
 type job struct {
@@ -46,7 +48,7 @@ func (h *Head) serveSession(stream rpc.ServerStream[pb.ClientMessage, pb.HeadMes
 	}
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
-	s := &session{out: h.newOutbox(), running: make(map[ids.ID]*task), kill: cancel}
+	s := &session{out: h.newOutbox(), running: make(map[ids.ID]*task), actors: make(map[ids.ID]*actor), kill: cancel}
 
 	h.mu.Lock()
 	welcome, err := h.openSession(s, first.Hello)
@@ -163,6 +165,10 @@ func (h *Head) closeSession(s *session, reason string) {
 			// The node stops executors of ended jobs and reports no exit.
 			delete(s.node.joined, s.pid)
 		}
+		for _, a := range s.actors {
+			h.actorDied(a, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, NodeId: s.node.id.Bytes(),
+				Message: fmt.Sprintf("actor %s died: the executor it lived in on node %s went away (%s)", a.label(), s.node.id.Short(), reason)})
+		}
 		for _, t := range s.running {
 			h.unassign(t)
 			h.taskFailed(t, &pb.ErrorInfo{
@@ -185,6 +191,13 @@ func (h *Head) closeSession(s *session, reason string) {
 		if o.ownerRef {
 			o.ownerRef = false
 			h.decref(o)
+		}
+	}
+	for id, a := range h.actors {
+		if a.owner == s {
+			h.actorDied(a, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED,
+				Message: fmt.Sprintf("actor %s died: the driver or task that created it ended", a.label())})
+			delete(h.actors, id)
 		}
 	}
 	if s.role == pb.Role_ROLE_DRIVER && s.job != nil {
@@ -212,6 +225,16 @@ func (h *Head) handleClient(s *session, m *pb.ClientMessage) error {
 			return err
 		}
 	}
+	for _, spec := range m.CreateActors {
+		if err := h.createActor(s, spec); err != nil {
+			return err
+		}
+	}
+	for _, c := range m.ActorCalls {
+		if err := h.callActor(s, c); err != nil {
+			return err
+		}
+	}
 	for _, r := range m.Results {
 		h.result(s, r)
 	}
@@ -222,6 +245,13 @@ func (h *Head) handleClient(s *session, m *pb.ClientMessage) error {
 		if id, err := ids.FromBytes("cancelled task id", c); err == nil {
 			h.cancelTask(s, id)
 		}
+	}
+	for _, k := range m.KillActors {
+		id, err := ids.FromBytes("killed actor id", k)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errs.ErrMalformed, err)
+		}
+		h.killActor(s, id)
 	}
 	for _, r := range m.Release {
 		id, err := ids.FromBytes("released object id", r)

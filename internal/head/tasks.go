@@ -50,6 +50,9 @@ type task struct {
 	lastErr     *pb.ErrorInfo
 	// runTime is the mean run time of the task's function.
 	runTime *meanDuration
+	// kind and actor mark an actor's constructor or a method call.
+	kind  pb.RunKind
+	actor *actor
 }
 
 func (t *task) exclude(node ids.ID) {
@@ -70,7 +73,11 @@ func badArgument(format string, a ...any) *pb.ErrorInfo {
 	return &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_BAD_ARGUMENT, Message: fmt.Sprintf(format, a...)}
 }
 
-func (h *Head) submit(s *session, spec *pb.TaskSpec) error {
+func (h *Head) submit(s *session, spec *pb.TaskSpec) error { return h.submitTask(s, spec, nil) }
+
+// submitTask registers a task and its result object; init marks it before
+// it is queued.
+func (h *Head) submitTask(s *session, spec *pb.TaskSpec, init func(*task)) error {
 	id, err := ids.FromBytes("task id", spec.Id)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errs.ErrMalformed, err)
@@ -82,6 +89,9 @@ func (h *Head) submit(s *session, spec *pb.TaskSpec) error {
 	o := &object{id: id, wireID: spec.Id, state: objectPending, owner: s, ownerRef: true, refs: 1, producer: t}
 	h.objects[id] = o
 	h.counts.submitted++
+	if init != nil {
+		init(t)
+	}
 
 	if spec.Function == "" {
 		h.completeTask(t, nil, badArgument("the task names no function"))
@@ -135,7 +145,9 @@ func (h *Head) submit(s *session, spec *pb.TaskSpec) error {
 		h.completeTask(t, nil, failedArg)
 		return nil
 	}
-	t.class = h.classOf(t)
+	if t.kind != pb.RunKind_RUN_KIND_ACTOR_CALL {
+		t.class = h.classOf(t)
+	}
 	t.runTime = h.duration(spec.Function)
 	if t.depsLeft > 0 {
 		t.state = taskWaitingArgs
@@ -186,6 +198,20 @@ func (h *Head) completeTask(t *task, out *taskOutput, failure *pb.ErrorInfo) {
 // taskFailed retries t if the failure is transient (or an application error
 // the caller asked to retry) and retries remain; otherwise it fails t.
 func (h *Head) taskFailed(t *task, info *pb.ErrorInfo, transient bool) {
+	if t.actor != nil {
+		// Actor constructors and calls are not retried (restarts come with
+		// fault tolerance); a call whose actor died reports the death.
+		if t.kind == pb.RunKind_RUN_KIND_ACTOR_CALL {
+			info = h.callFailed(t, info)
+		} else if t.cancelled && t.actor.death != nil {
+			info = t.actor.death
+		}
+		h.completeTask(t, nil, info)
+		if t.kind == pb.RunKind_RUN_KIND_ACTOR_CREATE {
+			h.actorDied(t.actor, info)
+		}
+		return
+	}
 	if t.cancelled {
 		info = &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: "cancelled by its caller", NodeId: info.NodeId}
 		transient = false
@@ -224,6 +250,12 @@ func (h *Head) result(s *session, r *pb.TaskResult) {
 		return
 	}
 	node := t.node
+	if t.kind == pb.RunKind_RUN_KIND_ACTOR_CREATE && r.Error == nil {
+		h.actorStarted(t)
+		h.completeTask(t, &taskOutput{value: r.Value, stored: r.Stored, size: r.Size, node: node}, nil)
+		h.pumpActor(t.actor)
+		return
+	}
 	h.unassign(t)
 	if r.DurationNs > 0 {
 		t.runTime.add(time.Duration(r.DurationNs))
@@ -243,7 +275,7 @@ func (h *Head) block(s *session, b *pb.TaskBlock) {
 		return
 	}
 	t := h.task(id)
-	if t == nil || t.exec != s || t.state != taskAssigned || t.blocked == b.Blocked {
+	if t == nil || t.exec != s || t.state != taskAssigned || t.blocked == b.Blocked || t.kind == pb.RunKind_RUN_KIND_ACTOR_CALL {
 		return
 	}
 	t.blocked = b.Blocked
@@ -306,6 +338,14 @@ func (h *Head) unassign(t *task) {
 	if t.state != taskAssigned {
 		return
 	}
+	if t.kind == pb.RunKind_RUN_KIND_ACTOR_CALL {
+		// Calls run on their actor's resources.
+		if t.exec != nil {
+			delete(t.exec.running, t.id)
+		}
+		t.node, t.exec, t.state = nil, nil, taskIdle
+		return
+	}
 	n := t.node
 	n.running--
 	if t.backlogged {
@@ -325,6 +365,9 @@ func (h *Head) sendTask(s *session, t *task) {
 	t.exec = s
 	s.running[t.id] = t
 	run := &pb.RunTask{TaskId: t.spec.Id, Function: t.spec.Function, Attempt: t.attempt, Cpu: t.req.CPU, Args: make([]*pb.ResolvedArg, len(t.spec.Args))}
+	if a := t.actor; a != nil {
+		run.Kind, run.ActorId, run.MaxConcurrency, run.ActorName = t.kind, a.spec.Id, a.spec.MaxConcurrency, a.name
+	}
 	size := 64 + len(t.spec.Function)
 	for i, a := range t.spec.Args {
 		ra := &pb.ResolvedArg{}

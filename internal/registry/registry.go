@@ -18,12 +18,21 @@ import (
 // Invoker runs a function on encoded arguments and returns its result value.
 type Invoker func(ctx context.Context, args [][]byte) (any, error)
 
-// Entry is one registered function.
+// MethodInvoker runs an actor method on the actor's instance.
+type MethodInvoker func(ctx context.Context, self any, args [][]byte) (any, error)
+
+// Entry is one registered function, actor constructor or actor method.
 type Entry struct {
 	Name   string
 	Params []reflect.Type
 	Result reflect.Type
+	// Invoke runs a function, or an actor constructor (its result is the
+	// instance).
 	Invoke Invoker
+	// Method, for an actor method, runs it on an instance.
+	Method MethodInvoker
+	// Actor marks an actor constructor.
+	Actor bool
 }
 
 // Signature is the entry's Go signature, e.g. "func(int, string) []float64".

@@ -140,6 +140,7 @@ const (
 	ErrorKind_ERROR_KIND_EXECUTOR         ErrorKind = 8
 	ErrorKind_ERROR_KIND_INFEASIBLE       ErrorKind = 9
 	ErrorKind_ERROR_KIND_DEPENDENCY       ErrorKind = 10
+	ErrorKind_ERROR_KIND_ACTOR_DIED       ErrorKind = 11
 )
 
 // Enum value maps for ErrorKind.
@@ -156,6 +157,7 @@ var (
 		8:  "ERROR_KIND_EXECUTOR",
 		9:  "ERROR_KIND_INFEASIBLE",
 		10: "ERROR_KIND_DEPENDENCY",
+		11: "ERROR_KIND_ACTOR_DIED",
 	}
 	ErrorKind_value = map[string]int32{
 		"ERROR_KIND_UNSPECIFIED":      0,
@@ -169,6 +171,7 @@ var (
 		"ERROR_KIND_EXECUTOR":         8,
 		"ERROR_KIND_INFEASIBLE":       9,
 		"ERROR_KIND_DEPENDENCY":       10,
+		"ERROR_KIND_ACTOR_DIED":       11,
 	}
 )
 
@@ -197,6 +200,55 @@ func (x ErrorKind) Number() protoreflect.EnumNumber {
 // Deprecated: Use ErrorKind.Descriptor instead.
 func (ErrorKind) EnumDescriptor() ([]byte, []int) {
 	return file_shoal_proto_rawDescGZIP(), []int{2}
+}
+
+type RunKind int32
+
+const (
+	RunKind_RUN_KIND_TASK         RunKind = 0
+	RunKind_RUN_KIND_ACTOR_CREATE RunKind = 1
+	RunKind_RUN_KIND_ACTOR_CALL   RunKind = 2
+)
+
+// Enum value maps for RunKind.
+var (
+	RunKind_name = map[int32]string{
+		0: "RUN_KIND_TASK",
+		1: "RUN_KIND_ACTOR_CREATE",
+		2: "RUN_KIND_ACTOR_CALL",
+	}
+	RunKind_value = map[string]int32{
+		"RUN_KIND_TASK":         0,
+		"RUN_KIND_ACTOR_CREATE": 1,
+		"RUN_KIND_ACTOR_CALL":   2,
+	}
+)
+
+func (x RunKind) Enum() *RunKind {
+	p := new(RunKind)
+	*p = x
+	return p
+}
+
+func (x RunKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RunKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_shoal_proto_enumTypes[3].Descriptor()
+}
+
+func (RunKind) Type() protoreflect.EnumType {
+	return &file_shoal_proto_enumTypes[3]
+}
+
+func (x RunKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RunKind.Descriptor instead.
+func (RunKind) EnumDescriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{3}
 }
 
 type ObjectState int32
@@ -232,11 +284,11 @@ func (x ObjectState) String() string {
 }
 
 func (ObjectState) Descriptor() protoreflect.EnumDescriptor {
-	return file_shoal_proto_enumTypes[3].Descriptor()
+	return file_shoal_proto_enumTypes[4].Descriptor()
 }
 
 func (ObjectState) Type() protoreflect.EnumType {
-	return &file_shoal_proto_enumTypes[3]
+	return &file_shoal_proto_enumTypes[4]
 }
 
 func (x ObjectState) Number() protoreflect.EnumNumber {
@@ -245,7 +297,7 @@ func (x ObjectState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ObjectState.Descriptor instead.
 func (ObjectState) EnumDescriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{3}
+	return file_shoal_proto_rawDescGZIP(), []int{4}
 }
 
 // Resources are fixed-point: cpu, gpu and custom amounts are in units of
@@ -1026,6 +1078,187 @@ func (x *TaskResult) GetDurationNs() int64 {
 	return 0
 }
 
+// ActorSpec creates an actor: an instance of a registered actor class that
+// lives in one executor, holds its resources for its lifetime and serves
+// method calls in order. Its id is also the id of the object that becomes
+// ready when the constructor has run.
+type ActorSpec struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Id             []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Class          string                 `protobuf:"bytes,2,opt,name=class,proto3" json:"class,omitempty"`
+	Args           []*Arg                 `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
+	Resources      *Resources             `protobuf:"bytes,4,opt,name=resources,proto3" json:"resources,omitempty"`
+	MaxConcurrency int32                  `protobuf:"varint,5,opt,name=max_concurrency,json=maxConcurrency,proto3" json:"max_concurrency,omitempty"`
+	Name           string                 `protobuf:"bytes,6,opt,name=name,proto3" json:"name,omitempty"`
+	Strategy       Strategy               `protobuf:"varint,7,opt,name=strategy,proto3,enum=shoal.v1.Strategy" json:"strategy,omitempty"`
+	AffinityNode   []byte                 `protobuf:"bytes,8,opt,name=affinity_node,json=affinityNode,proto3" json:"affinity_node,omitempty"`
+	AffinitySoft   bool                   `protobuf:"varint,9,opt,name=affinity_soft,json=affinitySoft,proto3" json:"affinity_soft,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ActorSpec) Reset() {
+	*x = ActorSpec{}
+	mi := &file_shoal_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActorSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActorSpec) ProtoMessage() {}
+
+func (x *ActorSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActorSpec.ProtoReflect.Descriptor instead.
+func (*ActorSpec) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ActorSpec) GetId() []byte {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *ActorSpec) GetClass() string {
+	if x != nil {
+		return x.Class
+	}
+	return ""
+}
+
+func (x *ActorSpec) GetArgs() []*Arg {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+func (x *ActorSpec) GetResources() *Resources {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+func (x *ActorSpec) GetMaxConcurrency() int32 {
+	if x != nil {
+		return x.MaxConcurrency
+	}
+	return 0
+}
+
+func (x *ActorSpec) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ActorSpec) GetStrategy() Strategy {
+	if x != nil {
+		return x.Strategy
+	}
+	return Strategy_STRATEGY_DEFAULT
+}
+
+func (x *ActorSpec) GetAffinityNode() []byte {
+	if x != nil {
+		return x.AffinityNode
+	}
+	return nil
+}
+
+func (x *ActorSpec) GetAffinitySoft() bool {
+	if x != nil {
+		return x.AffinitySoft
+	}
+	return false
+}
+
+// ActorCall calls a method of an actor; its id is the result's object id.
+type ActorCall struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	ActorId       []byte                 `protobuf:"bytes,2,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	Method        string                 `protobuf:"bytes,3,opt,name=method,proto3" json:"method,omitempty"`
+	Args          []*Arg                 `protobuf:"bytes,4,rep,name=args,proto3" json:"args,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActorCall) Reset() {
+	*x = ActorCall{}
+	mi := &file_shoal_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActorCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActorCall) ProtoMessage() {}
+
+func (x *ActorCall) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActorCall.ProtoReflect.Descriptor instead.
+func (*ActorCall) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ActorCall) GetId() []byte {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *ActorCall) GetActorId() []byte {
+	if x != nil {
+		return x.ActorId
+	}
+	return nil
+}
+
+func (x *ActorCall) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *ActorCall) GetArgs() []*Arg {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
 type ClientMessage struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Hello         *Hello                 `protobuf:"bytes,1,opt,name=hello,proto3" json:"hello,omitempty"`
@@ -1035,13 +1268,16 @@ type ClientMessage struct {
 	Put           []*PutObject           `protobuf:"bytes,5,rep,name=put,proto3" json:"put,omitempty"`
 	Results       []*TaskResult          `protobuf:"bytes,6,rep,name=results,proto3" json:"results,omitempty"`
 	Blocks        []*TaskBlock           `protobuf:"bytes,7,rep,name=blocks,proto3" json:"blocks,omitempty"`
+	CreateActors  []*ActorSpec           `protobuf:"bytes,8,rep,name=create_actors,json=createActors,proto3" json:"create_actors,omitempty"`
+	ActorCalls    []*ActorCall           `protobuf:"bytes,9,rep,name=actor_calls,json=actorCalls,proto3" json:"actor_calls,omitempty"`
+	KillActors    [][]byte               `protobuf:"bytes,10,rep,name=kill_actors,json=killActors,proto3" json:"kill_actors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ClientMessage) Reset() {
 	*x = ClientMessage{}
-	mi := &file_shoal_proto_msgTypes[10]
+	mi := &file_shoal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1289,7 @@ func (x *ClientMessage) String() string {
 func (*ClientMessage) ProtoMessage() {}
 
 func (x *ClientMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[10]
+	mi := &file_shoal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1302,7 @@ func (x *ClientMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientMessage.ProtoReflect.Descriptor instead.
 func (*ClientMessage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{10}
+	return file_shoal_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ClientMessage) GetHello() *Hello {
@@ -1118,6 +1354,27 @@ func (x *ClientMessage) GetBlocks() []*TaskBlock {
 	return nil
 }
 
+func (x *ClientMessage) GetCreateActors() []*ActorSpec {
+	if x != nil {
+		return x.CreateActors
+	}
+	return nil
+}
+
+func (x *ClientMessage) GetActorCalls() []*ActorCall {
+	if x != nil {
+		return x.ActorCalls
+	}
+	return nil
+}
+
+func (x *ClientMessage) GetKillActors() [][]byte {
+	if x != nil {
+		return x.KillActors
+	}
+	return nil
+}
+
 type Location struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	NodeId        []byte                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
@@ -1128,7 +1385,7 @@ type Location struct {
 
 func (x *Location) Reset() {
 	*x = Location{}
-	mi := &file_shoal_proto_msgTypes[11]
+	mi := &file_shoal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1140,7 +1397,7 @@ func (x *Location) String() string {
 func (*Location) ProtoMessage() {}
 
 func (x *Location) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[11]
+	mi := &file_shoal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1153,7 +1410,7 @@ func (x *Location) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Location.ProtoReflect.Descriptor instead.
 func (*Location) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{11}
+	return file_shoal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Location) GetNodeId() []byte {
@@ -1182,7 +1439,7 @@ type ResolvedArg struct {
 
 func (x *ResolvedArg) Reset() {
 	*x = ResolvedArg{}
-	mi := &file_shoal_proto_msgTypes[12]
+	mi := &file_shoal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1194,7 +1451,7 @@ func (x *ResolvedArg) String() string {
 func (*ResolvedArg) ProtoMessage() {}
 
 func (x *ResolvedArg) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[12]
+	mi := &file_shoal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1207,7 +1464,7 @@ func (x *ResolvedArg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolvedArg.ProtoReflect.Descriptor instead.
 func (*ResolvedArg) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{12}
+	return file_shoal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ResolvedArg) GetValue() []byte {
@@ -1239,19 +1496,23 @@ func (x *ResolvedArg) GetLocations() []*Location {
 }
 
 type RunTask struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TaskId        []byte                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
-	Function      string                 `protobuf:"bytes,2,opt,name=function,proto3" json:"function,omitempty"`
-	Args          []*ResolvedArg         `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
-	Attempt       int32                  `protobuf:"varint,4,opt,name=attempt,proto3" json:"attempt,omitempty"`
-	Cpu           int64                  `protobuf:"varint,5,opt,name=cpu,proto3" json:"cpu,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	TaskId         []byte                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	Function       string                 `protobuf:"bytes,2,opt,name=function,proto3" json:"function,omitempty"`
+	Args           []*ResolvedArg         `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
+	Attempt        int32                  `protobuf:"varint,4,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Cpu            int64                  `protobuf:"varint,5,opt,name=cpu,proto3" json:"cpu,omitempty"`
+	Kind           RunKind                `protobuf:"varint,6,opt,name=kind,proto3,enum=shoal.v1.RunKind" json:"kind,omitempty"`
+	ActorId        []byte                 `protobuf:"bytes,7,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	MaxConcurrency int32                  `protobuf:"varint,8,opt,name=max_concurrency,json=maxConcurrency,proto3" json:"max_concurrency,omitempty"`
+	ActorName      string                 `protobuf:"bytes,9,opt,name=actor_name,json=actorName,proto3" json:"actor_name,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *RunTask) Reset() {
 	*x = RunTask{}
-	mi := &file_shoal_proto_msgTypes[13]
+	mi := &file_shoal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1263,7 +1524,7 @@ func (x *RunTask) String() string {
 func (*RunTask) ProtoMessage() {}
 
 func (x *RunTask) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[13]
+	mi := &file_shoal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1276,7 +1537,7 @@ func (x *RunTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunTask.ProtoReflect.Descriptor instead.
 func (*RunTask) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{13}
+	return file_shoal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RunTask) GetTaskId() []byte {
@@ -1314,6 +1575,34 @@ func (x *RunTask) GetCpu() int64 {
 	return 0
 }
 
+func (x *RunTask) GetKind() RunKind {
+	if x != nil {
+		return x.Kind
+	}
+	return RunKind_RUN_KIND_TASK
+}
+
+func (x *RunTask) GetActorId() []byte {
+	if x != nil {
+		return x.ActorId
+	}
+	return nil
+}
+
+func (x *RunTask) GetMaxConcurrency() int32 {
+	if x != nil {
+		return x.MaxConcurrency
+	}
+	return 0
+}
+
+func (x *RunTask) GetActorName() string {
+	if x != nil {
+		return x.ActorName
+	}
+	return ""
+}
+
 type ObjectStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1328,7 +1617,7 @@ type ObjectStatus struct {
 
 func (x *ObjectStatus) Reset() {
 	*x = ObjectStatus{}
-	mi := &file_shoal_proto_msgTypes[14]
+	mi := &file_shoal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1340,7 +1629,7 @@ func (x *ObjectStatus) String() string {
 func (*ObjectStatus) ProtoMessage() {}
 
 func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[14]
+	mi := &file_shoal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1353,7 +1642,7 @@ func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatus.ProtoReflect.Descriptor instead.
 func (*ObjectStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{14}
+	return file_shoal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ObjectStatus) GetId() []byte {
@@ -1404,13 +1693,14 @@ type HeadMessage struct {
 	Objects       []*ObjectStatus        `protobuf:"bytes,2,rep,name=objects,proto3" json:"objects,omitempty"`
 	Run           []*RunTask             `protobuf:"bytes,3,rep,name=run,proto3" json:"run,omitempty"`
 	Cancel        [][]byte               `protobuf:"bytes,4,rep,name=cancel,proto3" json:"cancel,omitempty"`
+	KillActors    [][]byte               `protobuf:"bytes,5,rep,name=kill_actors,json=killActors,proto3" json:"kill_actors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HeadMessage) Reset() {
 	*x = HeadMessage{}
-	mi := &file_shoal_proto_msgTypes[15]
+	mi := &file_shoal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1422,7 +1712,7 @@ func (x *HeadMessage) String() string {
 func (*HeadMessage) ProtoMessage() {}
 
 func (x *HeadMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[15]
+	mi := &file_shoal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1435,7 +1725,7 @@ func (x *HeadMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadMessage.ProtoReflect.Descriptor instead.
 func (*HeadMessage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{15}
+	return file_shoal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *HeadMessage) GetWelcome() *Welcome {
@@ -1466,6 +1756,13 @@ func (x *HeadMessage) GetCancel() [][]byte {
 	return nil
 }
 
+func (x *HeadMessage) GetKillActors() [][]byte {
+	if x != nil {
+		return x.KillActors
+	}
+	return nil
+}
+
 type NodeHello struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	NodeId        []byte                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
@@ -1480,7 +1777,7 @@ type NodeHello struct {
 
 func (x *NodeHello) Reset() {
 	*x = NodeHello{}
-	mi := &file_shoal_proto_msgTypes[16]
+	mi := &file_shoal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1492,7 +1789,7 @@ func (x *NodeHello) String() string {
 func (*NodeHello) ProtoMessage() {}
 
 func (x *NodeHello) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[16]
+	mi := &file_shoal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1505,7 +1802,7 @@ func (x *NodeHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeHello.ProtoReflect.Descriptor instead.
 func (*NodeHello) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{16}
+	return file_shoal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *NodeHello) GetNodeId() []byte {
@@ -1562,7 +1859,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_shoal_proto_msgTypes[17]
+	mi := &file_shoal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1574,7 +1871,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[17]
+	mi := &file_shoal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1587,7 +1884,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{17}
+	return file_shoal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Heartbeat) GetSeq() int64 {
@@ -1629,7 +1926,7 @@ type ObjectCopy struct {
 
 func (x *ObjectCopy) Reset() {
 	*x = ObjectCopy{}
-	mi := &file_shoal_proto_msgTypes[18]
+	mi := &file_shoal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1641,7 +1938,7 @@ func (x *ObjectCopy) String() string {
 func (*ObjectCopy) ProtoMessage() {}
 
 func (x *ObjectCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[18]
+	mi := &file_shoal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1654,7 +1951,7 @@ func (x *ObjectCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectCopy.ProtoReflect.Descriptor instead.
 func (*ObjectCopy) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{18}
+	return file_shoal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ObjectCopy) GetId() []byte {
@@ -1690,7 +1987,7 @@ type ExecutorEvent struct {
 
 func (x *ExecutorEvent) Reset() {
 	*x = ExecutorEvent{}
-	mi := &file_shoal_proto_msgTypes[19]
+	mi := &file_shoal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1702,7 +1999,7 @@ func (x *ExecutorEvent) String() string {
 func (*ExecutorEvent) ProtoMessage() {}
 
 func (x *ExecutorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[19]
+	mi := &file_shoal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1715,7 +2012,7 @@ func (x *ExecutorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutorEvent.ProtoReflect.Descriptor instead.
 func (*ExecutorEvent) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{19}
+	return file_shoal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ExecutorEvent) GetJobId() []byte {
@@ -1758,7 +2055,7 @@ type NodeMessage struct {
 
 func (x *NodeMessage) Reset() {
 	*x = NodeMessage{}
-	mi := &file_shoal_proto_msgTypes[20]
+	mi := &file_shoal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1770,7 +2067,7 @@ func (x *NodeMessage) String() string {
 func (*NodeMessage) ProtoMessage() {}
 
 func (x *NodeMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[20]
+	mi := &file_shoal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1783,7 +2080,7 @@ func (x *NodeMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMessage.ProtoReflect.Descriptor instead.
 func (*NodeMessage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{20}
+	return file_shoal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *NodeMessage) GetHello() *NodeHello {
@@ -1824,7 +2121,7 @@ type NodeWelcome struct {
 
 func (x *NodeWelcome) Reset() {
 	*x = NodeWelcome{}
-	mi := &file_shoal_proto_msgTypes[21]
+	mi := &file_shoal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1836,7 +2133,7 @@ func (x *NodeWelcome) String() string {
 func (*NodeWelcome) ProtoMessage() {}
 
 func (x *NodeWelcome) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[21]
+	mi := &file_shoal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1849,7 +2146,7 @@ func (x *NodeWelcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeWelcome.ProtoReflect.Descriptor instead.
 func (*NodeWelcome) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{21}
+	return file_shoal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *NodeWelcome) GetNodeId() []byte {
@@ -1878,7 +2175,7 @@ type HeadToNode struct {
 
 func (x *HeadToNode) Reset() {
 	*x = HeadToNode{}
-	mi := &file_shoal_proto_msgTypes[22]
+	mi := &file_shoal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1890,7 +2187,7 @@ func (x *HeadToNode) String() string {
 func (*HeadToNode) ProtoMessage() {}
 
 func (x *HeadToNode) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[22]
+	mi := &file_shoal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1903,7 +2200,7 @@ func (x *HeadToNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadToNode.ProtoReflect.Descriptor instead.
 func (*HeadToNode) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{22}
+	return file_shoal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *HeadToNode) GetWelcome() *NodeWelcome {
@@ -1942,7 +2239,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_shoal_proto_msgTypes[23]
+	mi := &file_shoal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1954,7 +2251,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[23]
+	mi := &file_shoal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1967,7 +2264,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{23}
+	return file_shoal_proto_rawDescGZIP(), []int{25}
 }
 
 type NodeStatus struct {
@@ -1990,7 +2287,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_shoal_proto_msgTypes[24]
+	mi := &file_shoal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2002,7 +2299,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[24]
+	mi := &file_shoal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2015,7 +2312,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{24}
+	return file_shoal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *NodeStatus) GetNodeId() []byte {
@@ -2117,7 +2414,7 @@ type StatusReply struct {
 
 func (x *StatusReply) Reset() {
 	*x = StatusReply{}
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2129,7 +2426,7 @@ func (x *StatusReply) String() string {
 func (*StatusReply) ProtoMessage() {}
 
 func (x *StatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2142,7 +2439,7 @@ func (x *StatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReply.ProtoReflect.Descriptor instead.
 func (*StatusReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{25}
+	return file_shoal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StatusReply) GetNodes() []*NodeStatus {
@@ -2203,7 +2500,7 @@ type LocateRequest struct {
 
 func (x *LocateRequest) Reset() {
 	*x = LocateRequest{}
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2215,7 +2512,7 @@ func (x *LocateRequest) String() string {
 func (*LocateRequest) ProtoMessage() {}
 
 func (x *LocateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2228,7 +2525,7 @@ func (x *LocateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateRequest.ProtoReflect.Descriptor instead.
 func (*LocateRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{26}
+	return file_shoal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *LocateRequest) GetHostname() string {
@@ -2248,7 +2545,7 @@ type LocateReply struct {
 
 func (x *LocateReply) Reset() {
 	*x = LocateReply{}
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2260,7 +2557,7 @@ func (x *LocateReply) String() string {
 func (*LocateReply) ProtoMessage() {}
 
 func (x *LocateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2273,7 +2570,7 @@ func (x *LocateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateReply.ProtoReflect.Descriptor instead.
 func (*LocateReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{27}
+	return file_shoal_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *LocateReply) GetNodeId() []byte {
@@ -2288,6 +2585,118 @@ func (x *LocateReply) GetDataAddr() string {
 		return x.DataAddr
 	}
 	return ""
+}
+
+type GetActorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetActorRequest) Reset() {
+	*x = GetActorRequest{}
+	mi := &file_shoal_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetActorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetActorRequest) ProtoMessage() {}
+
+func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetActorRequest.ProtoReflect.Descriptor instead.
+func (*GetActorRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GetActorRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type GetActorReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Found         bool                   `protobuf:"varint,1,opt,name=found,proto3" json:"found,omitempty"`
+	ActorId       []byte                 `protobuf:"bytes,2,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	Class         string                 `protobuf:"bytes,3,opt,name=class,proto3" json:"class,omitempty"`
+	Alive         bool                   `protobuf:"varint,4,opt,name=alive,proto3" json:"alive,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetActorReply) Reset() {
+	*x = GetActorReply{}
+	mi := &file_shoal_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetActorReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetActorReply) ProtoMessage() {}
+
+func (x *GetActorReply) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetActorReply.ProtoReflect.Descriptor instead.
+func (*GetActorReply) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *GetActorReply) GetFound() bool {
+	if x != nil {
+		return x.Found
+	}
+	return false
+}
+
+func (x *GetActorReply) GetActorId() []byte {
+	if x != nil {
+		return x.ActorId
+	}
+	return nil
+}
+
+func (x *GetActorReply) GetClass() string {
+	if x != nil {
+		return x.Class
+	}
+	return ""
+}
+
+func (x *GetActorReply) GetAlive() bool {
+	if x != nil {
+		return x.Alive
+	}
+	return false
 }
 
 var File_shoal_proto protoreflect.FileDescriptor
@@ -2363,7 +2772,22 @@ const file_shoal_proto_rawDesc = "" +
 	"\x04size\x18\x05 \x01(\x03R\x04size\x12)\n" +
 	"\x05error\x18\x06 \x01(\v2\x13.shoal.v1.ErrorInfoR\x05error\x12\x1f\n" +
 	"\vduration_ns\x18\a \x01(\x03R\n" +
-	"durationNs\"\x98\x02\n" +
+	"durationNs\"\xbe\x02\n" +
+	"\tActorSpec\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\fR\x02id\x12\x14\n" +
+	"\x05class\x18\x02 \x01(\tR\x05class\x12!\n" +
+	"\x04args\x18\x03 \x03(\v2\r.shoal.v1.ArgR\x04args\x121\n" +
+	"\tresources\x18\x04 \x01(\v2\x13.shoal.v1.ResourcesR\tresources\x12'\n" +
+	"\x0fmax_concurrency\x18\x05 \x01(\x05R\x0emaxConcurrency\x12\x12\n" +
+	"\x04name\x18\x06 \x01(\tR\x04name\x12.\n" +
+	"\bstrategy\x18\a \x01(\x0e2\x12.shoal.v1.StrategyR\bstrategy\x12#\n" +
+	"\raffinity_node\x18\b \x01(\fR\faffinityNode\x12#\n" +
+	"\raffinity_soft\x18\t \x01(\bR\faffinitySoft\"q\n" +
+	"\tActorCall\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\fR\x02id\x12\x19\n" +
+	"\bactor_id\x18\x02 \x01(\fR\aactorId\x12\x16\n" +
+	"\x06method\x18\x03 \x01(\tR\x06method\x12!\n" +
+	"\x04args\x18\x04 \x03(\v2\r.shoal.v1.ArgR\x04args\"\xa9\x03\n" +
 	"\rClientMessage\x12%\n" +
 	"\x05hello\x18\x01 \x01(\v2\x0f.shoal.v1.HelloR\x05hello\x12*\n" +
 	"\x06submit\x18\x02 \x03(\v2\x12.shoal.v1.TaskSpecR\x06submit\x12\x18\n" +
@@ -2371,7 +2795,13 @@ const file_shoal_proto_rawDesc = "" +
 	"\x06cancel\x18\x04 \x03(\fR\x06cancel\x12%\n" +
 	"\x03put\x18\x05 \x03(\v2\x13.shoal.v1.PutObjectR\x03put\x12.\n" +
 	"\aresults\x18\x06 \x03(\v2\x14.shoal.v1.TaskResultR\aresults\x12+\n" +
-	"\x06blocks\x18\a \x03(\v2\x13.shoal.v1.TaskBlockR\x06blocks\"@\n" +
+	"\x06blocks\x18\a \x03(\v2\x13.shoal.v1.TaskBlockR\x06blocks\x128\n" +
+	"\rcreate_actors\x18\b \x03(\v2\x13.shoal.v1.ActorSpecR\fcreateActors\x124\n" +
+	"\vactor_calls\x18\t \x03(\v2\x13.shoal.v1.ActorCallR\n" +
+	"actorCalls\x12\x1f\n" +
+	"\vkill_actors\x18\n" +
+	" \x03(\fR\n" +
+	"killActors\"@\n" +
 	"\bLocation\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\fR\x06nodeId\x12\x1b\n" +
 	"\tdata_addr\x18\x02 \x01(\tR\bdataAddr\"\x81\x01\n" +
@@ -2379,25 +2809,32 @@ const file_shoal_proto_rawDesc = "" +
 	"\x05value\x18\x01 \x01(\fR\x05value\x12\x16\n" +
 	"\x06object\x18\x02 \x01(\fR\x06object\x12\x12\n" +
 	"\x04size\x18\x03 \x01(\x03R\x04size\x120\n" +
-	"\tlocations\x18\x04 \x03(\v2\x12.shoal.v1.LocationR\tlocations\"\x95\x01\n" +
+	"\tlocations\x18\x04 \x03(\v2\x12.shoal.v1.LocationR\tlocations\"\x9f\x02\n" +
 	"\aRunTask\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x1a\n" +
 	"\bfunction\x18\x02 \x01(\tR\bfunction\x12)\n" +
 	"\x04args\x18\x03 \x03(\v2\x15.shoal.v1.ResolvedArgR\x04args\x12\x18\n" +
 	"\aattempt\x18\x04 \x01(\x05R\aattempt\x12\x10\n" +
-	"\x03cpu\x18\x05 \x01(\x03R\x03cpu\"\xd2\x01\n" +
+	"\x03cpu\x18\x05 \x01(\x03R\x03cpu\x12%\n" +
+	"\x04kind\x18\x06 \x01(\x0e2\x11.shoal.v1.RunKindR\x04kind\x12\x19\n" +
+	"\bactor_id\x18\a \x01(\fR\aactorId\x12'\n" +
+	"\x0fmax_concurrency\x18\b \x01(\x05R\x0emaxConcurrency\x12\x1d\n" +
+	"\n" +
+	"actor_name\x18\t \x01(\tR\tactorName\"\xd2\x01\n" +
 	"\fObjectStatus\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12+\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x15.shoal.v1.ObjectStateR\x05state\x12\x14\n" +
 	"\x05value\x18\x03 \x01(\fR\x05value\x12\x12\n" +
 	"\x04size\x18\x04 \x01(\x03R\x04size\x120\n" +
 	"\tlocations\x18\x05 \x03(\v2\x12.shoal.v1.LocationR\tlocations\x12)\n" +
-	"\x05error\x18\x06 \x01(\v2\x13.shoal.v1.ErrorInfoR\x05error\"\xa9\x01\n" +
+	"\x05error\x18\x06 \x01(\v2\x13.shoal.v1.ErrorInfoR\x05error\"\xca\x01\n" +
 	"\vHeadMessage\x12+\n" +
 	"\awelcome\x18\x01 \x01(\v2\x11.shoal.v1.WelcomeR\awelcome\x120\n" +
 	"\aobjects\x18\x02 \x03(\v2\x16.shoal.v1.ObjectStatusR\aobjects\x12#\n" +
 	"\x03run\x18\x03 \x03(\v2\x11.shoal.v1.RunTaskR\x03run\x12\x16\n" +
-	"\x06cancel\x18\x04 \x03(\fR\x06cancel\"\x96\x02\n" +
+	"\x06cancel\x18\x04 \x03(\fR\x06cancel\x12\x1f\n" +
+	"\vkill_actors\x18\x05 \x03(\fR\n" +
+	"killActors\"\x96\x02\n" +
 	"\tNodeHello\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\fR\x06nodeId\x121\n" +
 	"\tresources\x18\x02 \x01(\v2\x13.shoal.v1.ResourcesR\tresources\x12\x1b\n" +
@@ -2473,7 +2910,14 @@ const file_shoal_proto_rawDesc = "" +
 	"\bhostname\x18\x01 \x01(\tR\bhostname\"C\n" +
 	"\vLocateReply\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\fR\x06nodeId\x12\x1b\n" +
-	"\tdata_addr\x18\x02 \x01(\tR\bdataAddr*@\n" +
+	"\tdata_addr\x18\x02 \x01(\tR\bdataAddr\"%\n" +
+	"\x0fGetActorRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"l\n" +
+	"\rGetActorReply\x12\x14\n" +
+	"\x05found\x18\x01 \x01(\bR\x05found\x12\x19\n" +
+	"\bactor_id\x18\x02 \x01(\fR\aactorId\x12\x14\n" +
+	"\x05class\x18\x03 \x01(\tR\x05class\x12\x14\n" +
+	"\x05alive\x18\x04 \x01(\bR\x05alive*@\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vROLE_DRIVER\x10\x01\x12\x11\n" +
@@ -2481,7 +2925,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\bStrategy\x12\x14\n" +
 	"\x10STRATEGY_DEFAULT\x10\x00\x12\x13\n" +
 	"\x0fSTRATEGY_SPREAD\x10\x01\x12\x11\n" +
-	"\rSTRATEGY_PACK\x10\x02*\xb6\x02\n" +
+	"\rSTRATEGY_PACK\x10\x02*\xd1\x02\n" +
 	"\tErrorKind\x12\x1a\n" +
 	"\x16ERROR_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ERROR_KIND_APPLICATION\x10\x01\x12\x14\n" +
@@ -2494,16 +2938,22 @@ const file_shoal_proto_rawDesc = "" +
 	"\x13ERROR_KIND_EXECUTOR\x10\b\x12\x19\n" +
 	"\x15ERROR_KIND_INFEASIBLE\x10\t\x12\x19\n" +
 	"\x15ERROR_KIND_DEPENDENCY\x10\n" +
-	"*\\\n" +
+	"\x12\x19\n" +
+	"\x15ERROR_KIND_ACTOR_DIED\x10\v*P\n" +
+	"\aRunKind\x12\x11\n" +
+	"\rRUN_KIND_TASK\x10\x00\x12\x19\n" +
+	"\x15RUN_KIND_ACTOR_CREATE\x10\x01\x12\x17\n" +
+	"\x13RUN_KIND_ACTOR_CALL\x10\x02*\\\n" +
 	"\vObjectState\x12\x1c\n" +
 	"\x18OBJECT_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12OBJECT_STATE_READY\x10\x01\x12\x17\n" +
-	"\x13OBJECT_STATE_FAILED\x10\x022\xf9\x01\n" +
+	"\x13OBJECT_STATE_FAILED\x10\x022\xb9\x02\n" +
 	"\x04Head\x12=\n" +
 	"\aSession\x12\x17.shoal.v1.ClientMessage\x1a\x15.shoal.v1.HeadMessage(\x010\x01\x12>\n" +
 	"\vNodeSession\x12\x15.shoal.v1.NodeMessage\x1a\x14.shoal.v1.HeadToNode(\x010\x01\x128\n" +
 	"\x06Status\x12\x17.shoal.v1.StatusRequest\x1a\x15.shoal.v1.StatusReply\x128\n" +
-	"\x06Locate\x12\x17.shoal.v1.LocateRequest\x1a\x15.shoal.v1.LocateReplyB,Z*github.com/shoal-dev/shoal/internal/rpc/pbb\x06proto3"
+	"\x06Locate\x12\x17.shoal.v1.LocateRequest\x1a\x15.shoal.v1.LocateReply\x12>\n" +
+	"\bGetActor\x12\x19.shoal.v1.GetActorRequest\x1a\x17.shoal.v1.GetActorReplyB,Z*github.com/shoal-dev/shoal/internal/rpc/pbb\x06proto3"
 
 var (
 	file_shoal_proto_rawDescOnce sync.Once
@@ -2517,94 +2967,108 @@ func file_shoal_proto_rawDescGZIP() []byte {
 	return file_shoal_proto_rawDescData
 }
 
-var file_shoal_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_shoal_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_shoal_proto_goTypes = []any{
-	(Role)(0),             // 0: shoal.v1.Role
-	(Strategy)(0),         // 1: shoal.v1.Strategy
-	(ErrorKind)(0),        // 2: shoal.v1.ErrorKind
-	(ObjectState)(0),      // 3: shoal.v1.ObjectState
-	(*Resources)(nil),     // 4: shoal.v1.Resources
-	(*JobInfo)(nil),       // 5: shoal.v1.JobInfo
-	(*Hello)(nil),         // 6: shoal.v1.Hello
-	(*Welcome)(nil),       // 7: shoal.v1.Welcome
-	(*Arg)(nil),           // 8: shoal.v1.Arg
-	(*TaskSpec)(nil),      // 9: shoal.v1.TaskSpec
-	(*PutObject)(nil),     // 10: shoal.v1.PutObject
-	(*TaskBlock)(nil),     // 11: shoal.v1.TaskBlock
-	(*ErrorInfo)(nil),     // 12: shoal.v1.ErrorInfo
-	(*TaskResult)(nil),    // 13: shoal.v1.TaskResult
-	(*ClientMessage)(nil), // 14: shoal.v1.ClientMessage
-	(*Location)(nil),      // 15: shoal.v1.Location
-	(*ResolvedArg)(nil),   // 16: shoal.v1.ResolvedArg
-	(*RunTask)(nil),       // 17: shoal.v1.RunTask
-	(*ObjectStatus)(nil),  // 18: shoal.v1.ObjectStatus
-	(*HeadMessage)(nil),   // 19: shoal.v1.HeadMessage
-	(*NodeHello)(nil),     // 20: shoal.v1.NodeHello
-	(*Heartbeat)(nil),     // 21: shoal.v1.Heartbeat
-	(*ObjectCopy)(nil),    // 22: shoal.v1.ObjectCopy
-	(*ExecutorEvent)(nil), // 23: shoal.v1.ExecutorEvent
-	(*NodeMessage)(nil),   // 24: shoal.v1.NodeMessage
-	(*NodeWelcome)(nil),   // 25: shoal.v1.NodeWelcome
-	(*HeadToNode)(nil),    // 26: shoal.v1.HeadToNode
-	(*StatusRequest)(nil), // 27: shoal.v1.StatusRequest
-	(*NodeStatus)(nil),    // 28: shoal.v1.NodeStatus
-	(*StatusReply)(nil),   // 29: shoal.v1.StatusReply
-	(*LocateRequest)(nil), // 30: shoal.v1.LocateRequest
-	(*LocateReply)(nil),   // 31: shoal.v1.LocateReply
-	nil,                   // 32: shoal.v1.Resources.CustomEntry
-	nil,                   // 33: shoal.v1.NodeHello.LabelsEntry
-	nil,                   // 34: shoal.v1.NodeStatus.LabelsEntry
-	nil,                   // 35: shoal.v1.StatusReply.TasksByStateEntry
+	(Role)(0),               // 0: shoal.v1.Role
+	(Strategy)(0),           // 1: shoal.v1.Strategy
+	(ErrorKind)(0),          // 2: shoal.v1.ErrorKind
+	(RunKind)(0),            // 3: shoal.v1.RunKind
+	(ObjectState)(0),        // 4: shoal.v1.ObjectState
+	(*Resources)(nil),       // 5: shoal.v1.Resources
+	(*JobInfo)(nil),         // 6: shoal.v1.JobInfo
+	(*Hello)(nil),           // 7: shoal.v1.Hello
+	(*Welcome)(nil),         // 8: shoal.v1.Welcome
+	(*Arg)(nil),             // 9: shoal.v1.Arg
+	(*TaskSpec)(nil),        // 10: shoal.v1.TaskSpec
+	(*PutObject)(nil),       // 11: shoal.v1.PutObject
+	(*TaskBlock)(nil),       // 12: shoal.v1.TaskBlock
+	(*ErrorInfo)(nil),       // 13: shoal.v1.ErrorInfo
+	(*TaskResult)(nil),      // 14: shoal.v1.TaskResult
+	(*ActorSpec)(nil),       // 15: shoal.v1.ActorSpec
+	(*ActorCall)(nil),       // 16: shoal.v1.ActorCall
+	(*ClientMessage)(nil),   // 17: shoal.v1.ClientMessage
+	(*Location)(nil),        // 18: shoal.v1.Location
+	(*ResolvedArg)(nil),     // 19: shoal.v1.ResolvedArg
+	(*RunTask)(nil),         // 20: shoal.v1.RunTask
+	(*ObjectStatus)(nil),    // 21: shoal.v1.ObjectStatus
+	(*HeadMessage)(nil),     // 22: shoal.v1.HeadMessage
+	(*NodeHello)(nil),       // 23: shoal.v1.NodeHello
+	(*Heartbeat)(nil),       // 24: shoal.v1.Heartbeat
+	(*ObjectCopy)(nil),      // 25: shoal.v1.ObjectCopy
+	(*ExecutorEvent)(nil),   // 26: shoal.v1.ExecutorEvent
+	(*NodeMessage)(nil),     // 27: shoal.v1.NodeMessage
+	(*NodeWelcome)(nil),     // 28: shoal.v1.NodeWelcome
+	(*HeadToNode)(nil),      // 29: shoal.v1.HeadToNode
+	(*StatusRequest)(nil),   // 30: shoal.v1.StatusRequest
+	(*NodeStatus)(nil),      // 31: shoal.v1.NodeStatus
+	(*StatusReply)(nil),     // 32: shoal.v1.StatusReply
+	(*LocateRequest)(nil),   // 33: shoal.v1.LocateRequest
+	(*LocateReply)(nil),     // 34: shoal.v1.LocateReply
+	(*GetActorRequest)(nil), // 35: shoal.v1.GetActorRequest
+	(*GetActorReply)(nil),   // 36: shoal.v1.GetActorReply
+	nil,                     // 37: shoal.v1.Resources.CustomEntry
+	nil,                     // 38: shoal.v1.NodeHello.LabelsEntry
+	nil,                     // 39: shoal.v1.NodeStatus.LabelsEntry
+	nil,                     // 40: shoal.v1.StatusReply.TasksByStateEntry
 }
 var file_shoal_proto_depIdxs = []int32{
-	32, // 0: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
+	37, // 0: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
 	0,  // 1: shoal.v1.Hello.role:type_name -> shoal.v1.Role
-	5,  // 2: shoal.v1.Hello.job:type_name -> shoal.v1.JobInfo
-	8,  // 3: shoal.v1.TaskSpec.args:type_name -> shoal.v1.Arg
-	4,  // 4: shoal.v1.TaskSpec.resources:type_name -> shoal.v1.Resources
+	6,  // 2: shoal.v1.Hello.job:type_name -> shoal.v1.JobInfo
+	9,  // 3: shoal.v1.TaskSpec.args:type_name -> shoal.v1.Arg
+	5,  // 4: shoal.v1.TaskSpec.resources:type_name -> shoal.v1.Resources
 	1,  // 5: shoal.v1.TaskSpec.strategy:type_name -> shoal.v1.Strategy
 	2,  // 6: shoal.v1.ErrorInfo.kind:type_name -> shoal.v1.ErrorKind
-	12, // 7: shoal.v1.TaskResult.error:type_name -> shoal.v1.ErrorInfo
-	6,  // 8: shoal.v1.ClientMessage.hello:type_name -> shoal.v1.Hello
-	9,  // 9: shoal.v1.ClientMessage.submit:type_name -> shoal.v1.TaskSpec
-	10, // 10: shoal.v1.ClientMessage.put:type_name -> shoal.v1.PutObject
-	13, // 11: shoal.v1.ClientMessage.results:type_name -> shoal.v1.TaskResult
-	11, // 12: shoal.v1.ClientMessage.blocks:type_name -> shoal.v1.TaskBlock
-	15, // 13: shoal.v1.ResolvedArg.locations:type_name -> shoal.v1.Location
-	16, // 14: shoal.v1.RunTask.args:type_name -> shoal.v1.ResolvedArg
-	3,  // 15: shoal.v1.ObjectStatus.state:type_name -> shoal.v1.ObjectState
-	15, // 16: shoal.v1.ObjectStatus.locations:type_name -> shoal.v1.Location
-	12, // 17: shoal.v1.ObjectStatus.error:type_name -> shoal.v1.ErrorInfo
-	7,  // 18: shoal.v1.HeadMessage.welcome:type_name -> shoal.v1.Welcome
-	18, // 19: shoal.v1.HeadMessage.objects:type_name -> shoal.v1.ObjectStatus
-	17, // 20: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
-	4,  // 21: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
-	33, // 22: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
-	20, // 23: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
-	21, // 24: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
-	22, // 25: shoal.v1.NodeMessage.objects:type_name -> shoal.v1.ObjectCopy
-	23, // 26: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
-	25, // 27: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
-	5,  // 28: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
-	4,  // 29: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
-	4,  // 30: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
-	34, // 31: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
-	28, // 32: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
-	35, // 33: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
-	14, // 34: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
-	24, // 35: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
-	27, // 36: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
-	30, // 37: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
-	19, // 38: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
-	26, // 39: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
-	29, // 40: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
-	31, // 41: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
-	38, // [38:42] is the sub-list for method output_type
-	34, // [34:38] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	13, // 7: shoal.v1.TaskResult.error:type_name -> shoal.v1.ErrorInfo
+	9,  // 8: shoal.v1.ActorSpec.args:type_name -> shoal.v1.Arg
+	5,  // 9: shoal.v1.ActorSpec.resources:type_name -> shoal.v1.Resources
+	1,  // 10: shoal.v1.ActorSpec.strategy:type_name -> shoal.v1.Strategy
+	9,  // 11: shoal.v1.ActorCall.args:type_name -> shoal.v1.Arg
+	7,  // 12: shoal.v1.ClientMessage.hello:type_name -> shoal.v1.Hello
+	10, // 13: shoal.v1.ClientMessage.submit:type_name -> shoal.v1.TaskSpec
+	11, // 14: shoal.v1.ClientMessage.put:type_name -> shoal.v1.PutObject
+	14, // 15: shoal.v1.ClientMessage.results:type_name -> shoal.v1.TaskResult
+	12, // 16: shoal.v1.ClientMessage.blocks:type_name -> shoal.v1.TaskBlock
+	15, // 17: shoal.v1.ClientMessage.create_actors:type_name -> shoal.v1.ActorSpec
+	16, // 18: shoal.v1.ClientMessage.actor_calls:type_name -> shoal.v1.ActorCall
+	18, // 19: shoal.v1.ResolvedArg.locations:type_name -> shoal.v1.Location
+	19, // 20: shoal.v1.RunTask.args:type_name -> shoal.v1.ResolvedArg
+	3,  // 21: shoal.v1.RunTask.kind:type_name -> shoal.v1.RunKind
+	4,  // 22: shoal.v1.ObjectStatus.state:type_name -> shoal.v1.ObjectState
+	18, // 23: shoal.v1.ObjectStatus.locations:type_name -> shoal.v1.Location
+	13, // 24: shoal.v1.ObjectStatus.error:type_name -> shoal.v1.ErrorInfo
+	8,  // 25: shoal.v1.HeadMessage.welcome:type_name -> shoal.v1.Welcome
+	21, // 26: shoal.v1.HeadMessage.objects:type_name -> shoal.v1.ObjectStatus
+	20, // 27: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
+	5,  // 28: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
+	38, // 29: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
+	23, // 30: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
+	24, // 31: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
+	25, // 32: shoal.v1.NodeMessage.objects:type_name -> shoal.v1.ObjectCopy
+	26, // 33: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
+	28, // 34: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
+	6,  // 35: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
+	5,  // 36: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
+	5,  // 37: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
+	39, // 38: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
+	31, // 39: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
+	40, // 40: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
+	17, // 41: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
+	27, // 42: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
+	30, // 43: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
+	33, // 44: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
+	35, // 45: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
+	22, // 46: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
+	29, // 47: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
+	32, // 48: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
+	34, // 49: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
+	36, // 50: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
+	46, // [46:51] is the sub-list for method output_type
+	41, // [41:46] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_shoal_proto_init() }
@@ -2617,8 +3081,8 @@ func file_shoal_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_proto_rawDesc), len(file_shoal_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   32,
+			NumEnums:      5,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

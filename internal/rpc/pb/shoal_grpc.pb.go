@@ -30,6 +30,7 @@ const (
 	Head_NodeSession_FullMethodName = "/shoal.v1.Head/NodeSession"
 	Head_Status_FullMethodName      = "/shoal.v1.Head/Status"
 	Head_Locate_FullMethodName      = "/shoal.v1.Head/Locate"
+	Head_GetActor_FullMethodName    = "/shoal.v1.Head/GetActor"
 )
 
 // HeadClient is the client API for Head service.
@@ -47,6 +48,8 @@ type HeadClient interface {
 	// Locate names a live node to store a client's large Puts on, preferring
 	// one on the client's host.
 	Locate(ctx context.Context, in *LocateRequest, opts ...grpc.CallOption) (*LocateReply, error)
+	// GetActor finds a named actor.
+	GetActor(ctx context.Context, in *GetActorRequest, opts ...grpc.CallOption) (*GetActorReply, error)
 }
 
 type headClient struct {
@@ -103,6 +106,16 @@ func (c *headClient) Locate(ctx context.Context, in *LocateRequest, opts ...grpc
 	return out, nil
 }
 
+func (c *headClient) GetActor(ctx context.Context, in *GetActorRequest, opts ...grpc.CallOption) (*GetActorReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetActorReply)
+	err := c.cc.Invoke(ctx, Head_GetActor_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HeadServer is the server API for Head service.
 // All implementations must embed UnimplementedHeadServer
 // for forward compatibility.
@@ -118,6 +131,8 @@ type HeadServer interface {
 	// Locate names a live node to store a client's large Puts on, preferring
 	// one on the client's host.
 	Locate(context.Context, *LocateRequest) (*LocateReply, error)
+	// GetActor finds a named actor.
+	GetActor(context.Context, *GetActorRequest) (*GetActorReply, error)
 	mustEmbedUnimplementedHeadServer()
 }
 
@@ -139,6 +154,9 @@ func (UnimplementedHeadServer) Status(context.Context, *StatusRequest) (*StatusR
 }
 func (UnimplementedHeadServer) Locate(context.Context, *LocateRequest) (*LocateReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Locate not implemented")
+}
+func (UnimplementedHeadServer) GetActor(context.Context, *GetActorRequest) (*GetActorReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetActor not implemented")
 }
 func (UnimplementedHeadServer) mustEmbedUnimplementedHeadServer() {}
 func (UnimplementedHeadServer) testEmbeddedByValue()              {}
@@ -211,6 +229,24 @@ func _Head_Locate_Handler(srv interface{}, ctx context.Context, dec func(interfa
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Head_GetActor_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetActorRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HeadServer).GetActor(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Head_GetActor_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HeadServer).GetActor(ctx, req.(*GetActorRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Head_ServiceDesc is the grpc.ServiceDesc for Head service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -225,6 +261,10 @@ var Head_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Locate",
 			Handler:    _Head_Locate_Handler,
+		},
+		{
+			MethodName: "GetActor",
+			Handler:    _Head_GetActor_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,0 +1,113 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/shoal-dev/shoal/internal/client"
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+)
+
+// actorInstance is an actor living in this executor: the value its
+// constructor returned, and the calls waiting for it. With MaxConcurrency 1
+// (the default) calls run one at a time in the order the head sent them,
+// which is the order they were made; with more, up to that many run at once.
+type actorInstance struct {
+	id      ids.ID
+	self    any
+	ctx     context.Context
+	cancel  context.CancelFunc
+	maxConc int
+	running int
+	queue   []*pb.RunTask
+	cpu     int64
+}
+
+// actorCreated keeps the instance a constructor returned. Called from the
+// constructor task's goroutine.
+func (ex *Executor) actorCreated(id ids.ID, rt *pb.RunTask, self any) (any, *pb.ErrorInfo) {
+	if self == nil {
+		return nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_APPLICATION, Message: "the actor's constructor returned nil"}
+	}
+	ctx, cancel := context.WithCancel(ex.ctx)
+	inst := &actorInstance{id: id, self: self, ctx: client.NewContext(ctx, ex.client), cancel: cancel, maxConc: max(1, int(rt.MaxConcurrency)), cpu: rt.Cpu}
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	ex.actors[id] = inst
+	if r := ex.running[id]; r != nil {
+		r.keepCPU = true // the actor holds the constructor's CPUs from now on
+	}
+	return true, nil
+}
+
+func (ex *Executor) actorSelf(actorID []byte) (any, bool) {
+	id, err := ids.FromBytes("actor id", actorID)
+	if err != nil {
+		return nil, false
+	}
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	inst := ex.actors[id]
+	if inst == nil {
+		return nil, false
+	}
+	return inst.self, true
+}
+
+// actorCall queues a method call on its actor. Called with ex.mu held.
+func (ex *Executor) actorCall(rt *pb.RunTask) {
+	id, _ := ids.FromBytes("actor id", rt.ActorId)
+	inst := ex.actors[id]
+	if inst == nil {
+		ex.client.SendResults(64, &pb.TaskResult{TaskId: rt.TaskId, Attempt: rt.Attempt, Error: &pb.ErrorInfo{
+			Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, Message: fmt.Sprintf("actor %s is not in this executor (it died or was killed)", id.Short())}})
+		return
+	}
+	inst.queue = append(inst.queue, rt)
+	ex.dispatchCalls(inst)
+}
+
+// dispatchCalls starts queued calls while the actor's concurrency allows.
+// Called with ex.mu held.
+func (ex *Executor) dispatchCalls(inst *actorInstance) {
+	for inst.running < inst.maxConc && len(inst.queue) > 0 {
+		rt := inst.queue[0]
+		inst.queue[0] = nil
+		inst.queue = inst.queue[1:]
+		callID, err := ids.FromBytes("call id", rt.TaskId)
+		if err != nil {
+			continue
+		}
+		inst.running++
+		ctx, cancel := context.WithCancel(inst.ctx)
+		ex.running[callID] = &runningTask{cancel: cancel}
+		go func() {
+			ex.run(client.WithTask(ctx, callID), callID, rt)
+			ex.mu.Lock()
+			inst.running--
+			ex.dispatchCalls(inst)
+			ex.mu.Unlock()
+		}()
+	}
+}
+
+// killActor drops an actor: its running calls are cancelled, its queued
+// calls fail, and its CPUs are free again.
+func (ex *Executor) killActor(id ids.ID) {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	inst := ex.actors[id]
+	if inst == nil {
+		return
+	}
+	delete(ex.actors, id)
+	inst.cancel()
+	for _, rt := range inst.queue {
+		ex.client.SendResults(64, &pb.TaskResult{TaskId: rt.TaskId, Attempt: rt.Attempt, Error: &pb.ErrorInfo{
+			Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, Message: "the actor was killed before the call ran"}})
+	}
+	inst.queue = nil
+	ex.usedCPU -= inst.cpu
+	ex.admit()
+}

@@ -1,0 +1,231 @@
+package head
+
+import (
+	"fmt"
+
+	"github.com/shoal-dev/shoal/internal/errs"
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+)
+
+type actorState int
+
+const (
+	actorCreating actorState = iota // its constructor task is queued or running
+	actorAlive
+	actorDead
+)
+
+// actor is the head's record of one actor. Its constructor runs as a task
+// that holds the actor's resources; once it succeeds the actor keeps them
+// on its node until it dies. Method calls wait in calls, in arrival order,
+// and are handed to the actor's executor one after the other as their
+// arguments become ready, so calls from one caller run in the order made.
+type actor struct {
+	id      ids.ID
+	spec    *pb.ActorSpec
+	name    string
+	owner   *session
+	state   actorState
+	create  *task
+	node    *nodeState
+	exec    *session
+	holding bool // its resources are committed on node
+	calls   []*task
+	death   *pb.ErrorInfo
+}
+
+func (a *actor) label() string {
+	if a.name != "" {
+		return fmt.Sprintf("%s %q (%s)", a.spec.Class, a.name, a.id.Short())
+	}
+	return fmt.Sprintf("%s (%s)", a.spec.Class, a.id.Short())
+}
+
+func (h *Head) createActor(s *session, spec *pb.ActorSpec) error {
+	id, err := ids.FromBytes("actor id", spec.Id)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errs.ErrMalformed, err)
+	}
+	if h.actors[id] != nil || h.objects[id] != nil {
+		return nil
+	}
+	a := &actor{id: id, spec: spec, name: spec.Name, owner: s}
+	h.actors[id] = a
+	// The constructor is a task whose result object is the actor's id.
+	ts := &pb.TaskSpec{Id: spec.Id, Function: spec.Class, Args: spec.Args, Resources: spec.Resources,
+		Strategy: spec.Strategy, AffinityNode: spec.AffinityNode, AffinitySoft: spec.AffinitySoft}
+	if err := h.submitTask(s, ts, func(t *task) { t.kind, t.actor = pb.RunKind_RUN_KIND_ACTOR_CREATE, a }); err != nil {
+		return err
+	}
+	a.create = h.task(id)
+	if a.create == nil {
+		// The constructor failed at once (bad arguments); submit reported it.
+		h.actorDied(a, h.objects[id].err)
+		return nil
+	}
+	if a.name != "" {
+		if other := h.actorNames[a.name]; other != nil && other.state != actorDead {
+			h.actorDied(a, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_BAD_ARGUMENT,
+				Message: fmt.Sprintf("an actor named %q already exists (%s); names are unique in a cluster", a.name, other.label())})
+			return nil
+		}
+		h.actorNames[a.name] = a
+	}
+	return nil
+}
+
+// callActor queues a method call. Calls keep their arrival order even when
+// an earlier call still waits for its arguments.
+func (h *Head) callActor(s *session, c *pb.ActorCall) error {
+	actorID, err := ids.FromBytes("actor id of a call", c.ActorId)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errs.ErrMalformed, err)
+	}
+	a := h.actors[actorID]
+	spec := &pb.TaskSpec{Id: c.Id, Function: c.Method, Args: c.Args}
+	if err := h.submitCall(s, spec, a); err != nil {
+		return err
+	}
+	t := h.task(mustID(c.Id))
+	if t == nil {
+		return nil // failed at once
+	}
+	switch {
+	case a == nil:
+		h.completeTask(t, nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED,
+			Message: fmt.Sprintf("no actor %s exists in this cluster (it was never created here, or its owner ended)", actorID.Short())})
+	case a.state == actorDead:
+		h.completeTask(t, nil, a.death)
+	default:
+		a.calls = append(a.calls, t)
+		h.pumpActor(a)
+	}
+	return nil
+}
+
+func mustID(b []byte) ids.ID {
+	id, _ := ids.FromBytes("id", b)
+	return id
+}
+
+// submitCall registers a call like a task, without placing it.
+func (h *Head) submitCall(s *session, spec *pb.TaskSpec, a *actor) error {
+	if err := h.submitTask(s, spec, func(t *task) {
+		t.kind, t.actor = pb.RunKind_RUN_KIND_ACTOR_CALL, a
+	}); err != nil {
+		return err
+	}
+	return nil
+}
+
+// pumpActor hands the actor's ready calls to its executor, in order,
+// stopping at the first call still waiting for its arguments.
+func (h *Head) pumpActor(a *actor) {
+	if a.state != actorAlive {
+		return
+	}
+	for len(a.calls) > 0 {
+		t := a.calls[0]
+		if t.state == taskDone {
+			a.calls[0] = nil
+			a.calls = a.calls[1:]
+			continue
+		}
+		if t.state != taskReady {
+			return
+		}
+		a.calls[0] = nil
+		a.calls = a.calls[1:]
+		t.state = taskAssigned
+		t.node = a.node
+		h.sendTask(a.exec, t)
+	}
+}
+
+// actorStarted moves a constructor's resources from the task to the actor.
+func (h *Head) actorStarted(t *task) {
+	a, n, s := t.actor, t.node, t.exec
+	n.running--
+	if t.backlogged {
+		n.backlog--
+	}
+	delete(s.running, t.id)
+	t.node, t.exec, t.state = nil, nil, taskIdle
+	a.node, a.exec, a.holding = n, s, true
+	a.state = actorAlive
+	s.actors[a.id] = a
+}
+
+// actorDied ends an actor: queued calls fail with info, calls running in
+// its executor are cancelled there (their results report the death), its
+// resources go back to its node and its name is free again. Idempotent.
+func (h *Head) actorDied(a *actor, info *pb.ErrorInfo) {
+	if a.state == actorDead {
+		return
+	}
+	a.state = actorDead
+	a.death = info
+	if a.name != "" && h.actorNames[a.name] == a {
+		delete(h.actorNames, a.name)
+	}
+	if a.holding {
+		a.holding = false
+		if a.node.alive {
+			a.node.committed = a.node.committed.Sub(a.create.req)
+		}
+	}
+	if a.exec != nil {
+		delete(a.exec.actors, a.id)
+		if !a.exec.dead {
+			id := a.spec.Id
+			a.exec.out.Add(24, func(m *pb.HeadMessage) { m.KillActors = append(m.KillActors, id) })
+		}
+	}
+	if t := a.create; t != nil && t.state != taskDone {
+		if t.state == taskAssigned && t.exec != nil && !t.exec.dead {
+			t.cancelled = true
+			h.sendCancel(t)
+		} else {
+			h.unassign(t)
+			h.dequeue(t)
+			h.completeTask(t, nil, info)
+		}
+	}
+	calls := a.calls
+	a.calls = nil
+	for _, t := range calls {
+		if t.state != taskDone && t.state != taskAssigned {
+			h.completeTask(t, nil, info)
+		}
+	}
+	h.log.Info("actor died", "actor", a.label(), "reason", info.Message)
+}
+
+func (h *Head) killActor(s *session, id ids.ID) {
+	a := h.actors[id]
+	if a == nil {
+		return
+	}
+	h.actorDied(a, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, Message: fmt.Sprintf("actor %s was killed", a.label())})
+}
+
+// actorDeath is the error of a call whose actor died while it ran.
+func (h *Head) callFailed(t *task, info *pb.ErrorInfo) *pb.ErrorInfo {
+	a := t.actor
+	if a.state == actorDead && info.Kind != pb.ErrorKind_ERROR_KIND_APPLICATION && info.Kind != pb.ErrorKind_ERROR_KIND_PANIC {
+		return &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, Message: a.death.Message, NodeId: info.NodeId}
+	}
+	return info
+}
+
+// GetActor finds a live named actor.
+func (h *Head) GetActor(req *pb.GetActorRequest) *pb.GetActorReply {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	a := h.actorNames[req.Name]
+	if a == nil {
+		return &pb.GetActorReply{}
+	}
+	return &pb.GetActorReply{Found: true, ActorId: a.spec.Id, Class: a.spec.Class, Alive: a.state == actorAlive}
+}
