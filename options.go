@@ -21,6 +21,8 @@ type config struct {
 	jobName        string
 	heartbeat      time.Duration
 	heartbeatLimit time.Duration
+	storeMemory    int64
+	storeDisk      int64
 }
 
 func defaultConfig() config {
@@ -68,4 +70,12 @@ func WithJobName(name string) Option { return func(c *config) { c.jobName = name
 // silence after which a node is declared dead.
 func WithHeartbeat(interval, timeout time.Duration) Option {
 	return func(c *config) { c.heartbeat, c.heartbeatLimit = interval, timeout }
+}
+
+// WithObjectStore bounds each embedded node's object store: memory bytes
+// before objects spill to disk, and disk bytes for spilled objects (0:
+// defaults, 30% of available memory and the temporary directory's free
+// space; -1: no limit / no spilling).
+func WithObjectStore(memory, disk int64) Option {
+	return func(c *config) { c.storeMemory, c.storeDisk = memory, disk }
 }

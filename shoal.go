@@ -223,10 +223,12 @@ func startLocalCluster(ctx context.Context, cfg config) (*localCluster, error) {
 	h := lc.head
 	for i := range cfg.nodes {
 		n, err := node.Start(ctx, node.Config{
-			HeadAddr:  ln.Addr().String(),
-			Token:     lc.token,
-			Resources: res,
-			Labels:    map[string]string{"embedded": fmt.Sprint(i)},
+			HeadAddr:          ln.Addr().String(),
+			Token:             lc.token,
+			Resources:         res,
+			Labels:            map[string]string{"embedded": fmt.Sprint(i)},
+			ObjectStoreMemory: cfg.storeMemory,
+			ObjectStoreDisk:   cfg.storeDisk,
 			Connect: func(ctx context.Context) (rpc.ClientStream[pb.NodeMessage, pb.HeadToNode], error) {
 				return h.ConnectNode(ctx), nil
 			},
@@ -270,9 +272,13 @@ type NodeInfo struct {
 	Available Resources
 	Running   int64
 	Labels    map[string]string
-	// StoreBytes and StoreObjects describe the node's object store.
-	StoreBytes   int64
-	StoreObjects int64
+	// StoreBytes and StoreObjects describe the node's object store (memory
+	// and disk); SpilledBytes and SpillFileBytes what it spilled to disk.
+	StoreBytes     int64
+	StoreObjects   int64
+	SpilledObjects int64
+	SpilledBytes   int64
+	SpillFileBytes int64
 	// LastHeartbeat is how long ago the head last heard from the node.
 	LastHeartbeat time.Duration
 }
@@ -308,7 +314,8 @@ func StatusFromPB(r *pb.StatusReply) *Status {
 			ID: id.String(), DataAddr: n.DataAddr, Hostname: n.Hostname, Alive: n.Alive,
 			Total: resourcesFromPB(n.Total), Available: resourcesFromPB(n.Available), Running: n.RunningTasks,
 			Labels: n.Labels, StoreBytes: n.StoreBytes, StoreObjects: n.StoreObjects,
-			LastHeartbeat: time.Duration(n.LastHeartbeatMsAgo) * time.Millisecond,
+			LastHeartbeat:  time.Duration(n.LastHeartbeatMsAgo) * time.Millisecond,
+			SpilledObjects: n.GetStore().GetSpilledObjects(), SpilledBytes: n.GetStore().GetSpilledBytes(), SpillFileBytes: n.GetStore().GetSpillFileBytes(),
 		})
 	}
 	return st

@@ -20,7 +20,8 @@ func newNodeCommand() *cobra.Command {
 	var (
 		headAddr, dataListen, custom, labels string
 		cpus, gpus                           float64
-		memory, storeBytes                   int64
+		memory, storeMemory, storeDisk       int64
+		spillDir                             string
 		tf                                   tokenFlags
 		verbose                              bool
 	)
@@ -57,7 +58,7 @@ holds an object store, and starts executor processes for jobs' tasks.`,
 			defer cancel()
 			n, err := node.Start(startCtx, node.Config{
 				HeadAddr: headAddr, Token: token, TLS: rpc.TLSConfig{CAFile: tf.tlsCA},
-				Resources: res, Labels: lbls, DataListen: dataListen, ObjectStoreBytes: storeBytes, Logger: logger,
+				Resources: res, Labels: lbls, DataListen: dataListen, ObjectStoreMemory: storeMemory, ObjectStoreDisk: storeDisk, SpillDir: spillDir, Logger: logger,
 			})
 			if err != nil {
 				return fmt.Errorf("joining the cluster at %s: %w", headAddr, err)
@@ -77,7 +78,9 @@ holds an object store, and starts executor processes for jobs' tasks.`,
 	cmd.Flags().StringVar(&custom, "resources", "", "custom resources, e.g. disk=2,licence=1")
 	cmd.Flags().StringVar(&labels, "labels", "", "labels, e.g. zone=a,kind=spot")
 	cmd.Flags().StringVar(&dataListen, "data-listen", "127.0.0.1:0", "data plane listen address")
-	cmd.Flags().Int64Var(&storeBytes, "object-store-memory", 0, "object store limit in bytes (0: no limit)")
+	cmd.Flags().Int64Var(&storeMemory, "object-store-memory", 0, "object store memory in bytes; past it objects spill to disk (0: 30% of available memory, -1: no limit)")
+	cmd.Flags().Int64Var(&storeDisk, "object-store-disk", 0, "disk for spilled objects in bytes (0: the spill directory's free space less a margin, -1: never spill)")
+	cmd.Flags().StringVar(&spillDir, "spill-dir", "", "directory for spilled objects (default: the system's temporary directory)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug messages")
 	tf.register(cmd)
 	return cmd

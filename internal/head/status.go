@@ -21,7 +21,7 @@ func (h *Head) Status() *pb.StatusReply {
 			Executors: int32(len(n.execs)), Labels: n.labels,
 		}
 		if hb := n.heartbeat; hb != nil {
-			ns.StoreBytes, ns.StoreObjects = hb.StoreBytes, hb.StoreObjects
+			ns.StoreBytes, ns.StoreObjects, ns.Store = hb.StoreBytes, hb.StoreObjects, hb.Store
 		}
 		r.Nodes = append(r.Nodes, ns)
 	}

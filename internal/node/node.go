@@ -37,8 +37,13 @@ type Config struct {
 	Labels    map[string]string
 	// DataListen is the data plane's listen address (default 127.0.0.1:0).
 	DataListen string
-	// ObjectStoreBytes bounds the object store (0: no bound).
-	ObjectStoreBytes int64
+	// ObjectStoreMemory and ObjectStoreDisk bound the object store's memory
+	// and spill tiers (0: defaults, 30% of available memory and the spill
+	// file system's free space; see objstore.Config), spilling under
+	// SpillDir.
+	ObjectStoreMemory int64
+	ObjectStoreDisk   int64
+	SpillDir          string
 	// WorkDir is the executors' working directory (default: the node's).
 	WorkDir string
 	// ExecutorEnv is added to every executor's environment.
@@ -89,14 +94,19 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.Resources.CPU <= 0 {
 		return nil, fmt.Errorf("a node needs at least some CPU (got %s)", cfg.Resources)
 	}
+	store, err := objstore.Open(objstore.Config{MemoryBytes: cfg.ObjectStoreMemory, DiskBytes: cfg.ObjectStoreDisk, SpillDir: cfg.SpillDir, Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("node object store: %w", err)
+	}
 	ln, err := net.Listen("tcp", cfg.DataListen)
 	if err != nil {
+		store.Close()
 		return nil, fmt.Errorf("node data plane: listening on %s: %w", cfg.DataListen, err)
 	}
 	host, _ := os.Hostname()
 	nctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
-		cfg: cfg, store: objstore.New(cfg.ObjectStoreBytes), peers: transfer.NewClient(cfg.Token), ln: ln, host: host,
+		cfg: cfg, store: store, peers: transfer.NewClient(cfg.Token), ln: ln, host: host,
 		ctx: nctx, cancel: cancel, execs: make(map[ids.ID]*executorProc), pulls: make(map[ids.ID]*pull),
 		registered: make(chan struct{}), hashes: make(map[string]cachedHash),
 	}
@@ -152,6 +162,9 @@ func (n *Node) Close() error {
 	n.stopAllExecutors()
 	n.wg.Wait()
 	n.peers.Close()
+	if err := n.store.Close(); err != nil {
+		n.log.Warn("closing the object store", "error", err)
+	}
 	return nil
 }
 
@@ -285,7 +298,10 @@ func (n *Node) session() error {
 				n.mu.Lock()
 				execs := len(n.execs)
 				n.mu.Unlock()
-				hb := &pb.Heartbeat{Seq: seq, StoreBytes: bytes, StoreObjects: int64(objects), Executors: int32(execs)}
+				u := n.store.Usage()
+				hb := &pb.Heartbeat{Seq: seq, StoreBytes: bytes, StoreObjects: int64(objects), Executors: int32(execs), Store: &pb.StoreUsage{
+					MemoryBytes: u.MemoryBytes, MemoryLimit: u.MemoryLimit, SpilledObjects: int64(u.SpilledObjects), SpilledBytes: u.SpilledBytes,
+					SpillFiles: int64(u.SpillFiles), SpillFileBytes: u.SpillFileBytes, DiskLimit: u.DiskLimit, Spills: u.Spills, Restores: u.Restores}}
 				out.Add(32, func(m *pb.NodeMessage) { m.Heartbeat = hb })
 			}
 		}

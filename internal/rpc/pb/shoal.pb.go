@@ -1853,6 +1853,7 @@ type Heartbeat struct {
 	StoreBytes    int64                  `protobuf:"varint,2,opt,name=store_bytes,json=storeBytes,proto3" json:"store_bytes,omitempty"`
 	StoreObjects  int64                  `protobuf:"varint,3,opt,name=store_objects,json=storeObjects,proto3" json:"store_objects,omitempty"`
 	Executors     int32                  `protobuf:"varint,4,opt,name=executors,proto3" json:"executors,omitempty"`
+	Store         *StoreUsage            `protobuf:"bytes,5,opt,name=store,proto3" json:"store,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1915,6 +1916,123 @@ func (x *Heartbeat) GetExecutors() int32 {
 	return 0
 }
 
+func (x *Heartbeat) GetStore() *StoreUsage {
+	if x != nil {
+		return x.Store
+	}
+	return nil
+}
+
+// StoreUsage describes a node's object store: its memory tier and what it
+// spilled to disk.
+type StoreUsage struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	MemoryBytes    int64                  `protobuf:"varint,1,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	MemoryLimit    int64                  `protobuf:"varint,2,opt,name=memory_limit,json=memoryLimit,proto3" json:"memory_limit,omitempty"`
+	SpilledObjects int64                  `protobuf:"varint,3,opt,name=spilled_objects,json=spilledObjects,proto3" json:"spilled_objects,omitempty"`
+	SpilledBytes   int64                  `protobuf:"varint,4,opt,name=spilled_bytes,json=spilledBytes,proto3" json:"spilled_bytes,omitempty"`
+	SpillFiles     int64                  `protobuf:"varint,5,opt,name=spill_files,json=spillFiles,proto3" json:"spill_files,omitempty"`
+	SpillFileBytes int64                  `protobuf:"varint,6,opt,name=spill_file_bytes,json=spillFileBytes,proto3" json:"spill_file_bytes,omitempty"`
+	DiskLimit      int64                  `protobuf:"varint,7,opt,name=disk_limit,json=diskLimit,proto3" json:"disk_limit,omitempty"`
+	Spills         int64                  `protobuf:"varint,8,opt,name=spills,proto3" json:"spills,omitempty"`
+	Restores       int64                  `protobuf:"varint,9,opt,name=restores,proto3" json:"restores,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *StoreUsage) Reset() {
+	*x = StoreUsage{}
+	mi := &file_shoal_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreUsage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreUsage) ProtoMessage() {}
+
+func (x *StoreUsage) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreUsage.ProtoReflect.Descriptor instead.
+func (*StoreUsage) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *StoreUsage) GetMemoryBytes() int64 {
+	if x != nil {
+		return x.MemoryBytes
+	}
+	return 0
+}
+
+func (x *StoreUsage) GetMemoryLimit() int64 {
+	if x != nil {
+		return x.MemoryLimit
+	}
+	return 0
+}
+
+func (x *StoreUsage) GetSpilledObjects() int64 {
+	if x != nil {
+		return x.SpilledObjects
+	}
+	return 0
+}
+
+func (x *StoreUsage) GetSpilledBytes() int64 {
+	if x != nil {
+		return x.SpilledBytes
+	}
+	return 0
+}
+
+func (x *StoreUsage) GetSpillFiles() int64 {
+	if x != nil {
+		return x.SpillFiles
+	}
+	return 0
+}
+
+func (x *StoreUsage) GetSpillFileBytes() int64 {
+	if x != nil {
+		return x.SpillFileBytes
+	}
+	return 0
+}
+
+func (x *StoreUsage) GetDiskLimit() int64 {
+	if x != nil {
+		return x.DiskLimit
+	}
+	return 0
+}
+
+func (x *StoreUsage) GetSpills() int64 {
+	if x != nil {
+		return x.Spills
+	}
+	return 0
+}
+
+func (x *StoreUsage) GetRestores() int64 {
+	if x != nil {
+		return x.Restores
+	}
+	return 0
+}
+
 type ObjectCopy struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1926,7 +2044,7 @@ type ObjectCopy struct {
 
 func (x *ObjectCopy) Reset() {
 	*x = ObjectCopy{}
-	mi := &file_shoal_proto_msgTypes[20]
+	mi := &file_shoal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1938,7 +2056,7 @@ func (x *ObjectCopy) String() string {
 func (*ObjectCopy) ProtoMessage() {}
 
 func (x *ObjectCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[20]
+	mi := &file_shoal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1951,7 +2069,7 @@ func (x *ObjectCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectCopy.ProtoReflect.Descriptor instead.
 func (*ObjectCopy) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{20}
+	return file_shoal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ObjectCopy) GetId() []byte {
@@ -1987,7 +2105,7 @@ type ExecutorEvent struct {
 
 func (x *ExecutorEvent) Reset() {
 	*x = ExecutorEvent{}
-	mi := &file_shoal_proto_msgTypes[21]
+	mi := &file_shoal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1999,7 +2117,7 @@ func (x *ExecutorEvent) String() string {
 func (*ExecutorEvent) ProtoMessage() {}
 
 func (x *ExecutorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[21]
+	mi := &file_shoal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2012,7 +2130,7 @@ func (x *ExecutorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutorEvent.ProtoReflect.Descriptor instead.
 func (*ExecutorEvent) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{21}
+	return file_shoal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ExecutorEvent) GetJobId() []byte {
@@ -2055,7 +2173,7 @@ type NodeMessage struct {
 
 func (x *NodeMessage) Reset() {
 	*x = NodeMessage{}
-	mi := &file_shoal_proto_msgTypes[22]
+	mi := &file_shoal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2067,7 +2185,7 @@ func (x *NodeMessage) String() string {
 func (*NodeMessage) ProtoMessage() {}
 
 func (x *NodeMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[22]
+	mi := &file_shoal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2080,7 +2198,7 @@ func (x *NodeMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMessage.ProtoReflect.Descriptor instead.
 func (*NodeMessage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{22}
+	return file_shoal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *NodeMessage) GetHello() *NodeHello {
@@ -2121,7 +2239,7 @@ type NodeWelcome struct {
 
 func (x *NodeWelcome) Reset() {
 	*x = NodeWelcome{}
-	mi := &file_shoal_proto_msgTypes[23]
+	mi := &file_shoal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2133,7 +2251,7 @@ func (x *NodeWelcome) String() string {
 func (*NodeWelcome) ProtoMessage() {}
 
 func (x *NodeWelcome) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[23]
+	mi := &file_shoal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2146,7 +2264,7 @@ func (x *NodeWelcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeWelcome.ProtoReflect.Descriptor instead.
 func (*NodeWelcome) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{23}
+	return file_shoal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *NodeWelcome) GetNodeId() []byte {
@@ -2175,7 +2293,7 @@ type HeadToNode struct {
 
 func (x *HeadToNode) Reset() {
 	*x = HeadToNode{}
-	mi := &file_shoal_proto_msgTypes[24]
+	mi := &file_shoal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2187,7 +2305,7 @@ func (x *HeadToNode) String() string {
 func (*HeadToNode) ProtoMessage() {}
 
 func (x *HeadToNode) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[24]
+	mi := &file_shoal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2200,7 +2318,7 @@ func (x *HeadToNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadToNode.ProtoReflect.Descriptor instead.
 func (*HeadToNode) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{24}
+	return file_shoal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *HeadToNode) GetWelcome() *NodeWelcome {
@@ -2239,7 +2357,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2251,7 +2369,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2264,7 +2382,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{25}
+	return file_shoal_proto_rawDescGZIP(), []int{26}
 }
 
 type NodeStatus struct {
@@ -2281,13 +2399,14 @@ type NodeStatus struct {
 	LastHeartbeatMsAgo int64                  `protobuf:"varint,10,opt,name=last_heartbeat_ms_ago,json=lastHeartbeatMsAgo,proto3" json:"last_heartbeat_ms_ago,omitempty"`
 	Executors          int32                  `protobuf:"varint,11,opt,name=executors,proto3" json:"executors,omitempty"`
 	Labels             map[string]string      `protobuf:"bytes,12,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Store              *StoreUsage            `protobuf:"bytes,13,opt,name=store,proto3" json:"store,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2299,7 +2418,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2312,7 +2431,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{26}
+	return file_shoal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *NodeStatus) GetNodeId() []byte {
@@ -2399,6 +2518,13 @@ func (x *NodeStatus) GetLabels() map[string]string {
 	return nil
 }
 
+func (x *NodeStatus) GetStore() *StoreUsage {
+	if x != nil {
+		return x.Store
+	}
+	return nil
+}
+
 type StatusReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Nodes         []*NodeStatus          `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
@@ -2414,7 +2540,7 @@ type StatusReply struct {
 
 func (x *StatusReply) Reset() {
 	*x = StatusReply{}
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2426,7 +2552,7 @@ func (x *StatusReply) String() string {
 func (*StatusReply) ProtoMessage() {}
 
 func (x *StatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2439,7 +2565,7 @@ func (x *StatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReply.ProtoReflect.Descriptor instead.
 func (*StatusReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{27}
+	return file_shoal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *StatusReply) GetNodes() []*NodeStatus {
@@ -2500,7 +2626,7 @@ type LocateRequest struct {
 
 func (x *LocateRequest) Reset() {
 	*x = LocateRequest{}
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2512,7 +2638,7 @@ func (x *LocateRequest) String() string {
 func (*LocateRequest) ProtoMessage() {}
 
 func (x *LocateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2525,7 +2651,7 @@ func (x *LocateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateRequest.ProtoReflect.Descriptor instead.
 func (*LocateRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{28}
+	return file_shoal_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *LocateRequest) GetHostname() string {
@@ -2545,7 +2671,7 @@ type LocateReply struct {
 
 func (x *LocateReply) Reset() {
 	*x = LocateReply{}
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2557,7 +2683,7 @@ func (x *LocateReply) String() string {
 func (*LocateReply) ProtoMessage() {}
 
 func (x *LocateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2570,7 +2696,7 @@ func (x *LocateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateReply.ProtoReflect.Descriptor instead.
 func (*LocateReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{29}
+	return file_shoal_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *LocateReply) GetNodeId() []byte {
@@ -2596,7 +2722,7 @@ type GetActorRequest struct {
 
 func (x *GetActorRequest) Reset() {
 	*x = GetActorRequest{}
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2608,7 +2734,7 @@ func (x *GetActorRequest) String() string {
 func (*GetActorRequest) ProtoMessage() {}
 
 func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2621,7 +2747,7 @@ func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorRequest.ProtoReflect.Descriptor instead.
 func (*GetActorRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{30}
+	return file_shoal_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetActorRequest) GetName() string {
@@ -2643,7 +2769,7 @@ type GetActorReply struct {
 
 func (x *GetActorReply) Reset() {
 	*x = GetActorReply{}
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2655,7 +2781,7 @@ func (x *GetActorReply) String() string {
 func (*GetActorReply) ProtoMessage() {}
 
 func (x *GetActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2668,7 +2794,7 @@ func (x *GetActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorReply.ProtoReflect.Descriptor instead.
 func (*GetActorReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{31}
+	return file_shoal_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetActorReply) GetFound() bool {
@@ -2844,13 +2970,27 @@ const file_shoal_proto_rawDesc = "" +
 	"\x06labels\x18\x06 \x03(\v2\x1f.shoal.v1.NodeHello.LabelsEntryR\x06labels\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x81\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xad\x01\n" +
 	"\tHeartbeat\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x03R\x03seq\x12\x1f\n" +
 	"\vstore_bytes\x18\x02 \x01(\x03R\n" +
 	"storeBytes\x12#\n" +
 	"\rstore_objects\x18\x03 \x01(\x03R\fstoreObjects\x12\x1c\n" +
-	"\texecutors\x18\x04 \x01(\x05R\texecutors\"F\n" +
+	"\texecutors\x18\x04 \x01(\x05R\texecutors\x12*\n" +
+	"\x05store\x18\x05 \x01(\v2\x14.shoal.v1.StoreUsageR\x05store\"\xbe\x02\n" +
+	"\n" +
+	"StoreUsage\x12!\n" +
+	"\fmemory_bytes\x18\x01 \x01(\x03R\vmemoryBytes\x12!\n" +
+	"\fmemory_limit\x18\x02 \x01(\x03R\vmemoryLimit\x12'\n" +
+	"\x0fspilled_objects\x18\x03 \x01(\x03R\x0espilledObjects\x12#\n" +
+	"\rspilled_bytes\x18\x04 \x01(\x03R\fspilledBytes\x12\x1f\n" +
+	"\vspill_files\x18\x05 \x01(\x03R\n" +
+	"spillFiles\x12(\n" +
+	"\x10spill_file_bytes\x18\x06 \x01(\x03R\x0espillFileBytes\x12\x1d\n" +
+	"\n" +
+	"disk_limit\x18\a \x01(\x03R\tdiskLimit\x12\x16\n" +
+	"\x06spills\x18\b \x01(\x03R\x06spills\x12\x1a\n" +
+	"\brestores\x18\t \x01(\x03R\brestores\"F\n" +
 	"\n" +
 	"ObjectCopy\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x14\n" +
@@ -2875,7 +3015,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x0fstart_executors\x18\x02 \x03(\v2\x11.shoal.v1.JobInfoR\x0estartExecutors\x12\x1b\n" +
 	"\tstop_jobs\x18\x03 \x03(\fR\bstopJobs\x12!\n" +
 	"\ffree_objects\x18\x04 \x03(\fR\vfreeObjects\"\x0f\n" +
-	"\rStatusRequest\"\x83\x04\n" +
+	"\rStatusRequest\"\xaf\x04\n" +
 	"\n" +
 	"NodeStatus\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\fR\x06nodeId\x12\x1b\n" +
@@ -2891,7 +3031,8 @@ const file_shoal_proto_rawDesc = "" +
 	"\x15last_heartbeat_ms_ago\x18\n" +
 	" \x01(\x03R\x12lastHeartbeatMsAgo\x12\x1c\n" +
 	"\texecutors\x18\v \x01(\x05R\texecutors\x128\n" +
-	"\x06labels\x18\f \x03(\v2 .shoal.v1.NodeStatus.LabelsEntryR\x06labels\x1a9\n" +
+	"\x06labels\x18\f \x03(\v2 .shoal.v1.NodeStatus.LabelsEntryR\x06labels\x12*\n" +
+	"\x05store\x18\r \x01(\v2\x14.shoal.v1.StoreUsageR\x05store\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe4\x02\n" +
@@ -2968,7 +3109,7 @@ func file_shoal_proto_rawDescGZIP() []byte {
 }
 
 var file_shoal_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_shoal_proto_goTypes = []any{
 	(Role)(0),               // 0: shoal.v1.Role
 	(Strategy)(0),           // 1: shoal.v1.Strategy
@@ -2995,25 +3136,26 @@ var file_shoal_proto_goTypes = []any{
 	(*HeadMessage)(nil),     // 22: shoal.v1.HeadMessage
 	(*NodeHello)(nil),       // 23: shoal.v1.NodeHello
 	(*Heartbeat)(nil),       // 24: shoal.v1.Heartbeat
-	(*ObjectCopy)(nil),      // 25: shoal.v1.ObjectCopy
-	(*ExecutorEvent)(nil),   // 26: shoal.v1.ExecutorEvent
-	(*NodeMessage)(nil),     // 27: shoal.v1.NodeMessage
-	(*NodeWelcome)(nil),     // 28: shoal.v1.NodeWelcome
-	(*HeadToNode)(nil),      // 29: shoal.v1.HeadToNode
-	(*StatusRequest)(nil),   // 30: shoal.v1.StatusRequest
-	(*NodeStatus)(nil),      // 31: shoal.v1.NodeStatus
-	(*StatusReply)(nil),     // 32: shoal.v1.StatusReply
-	(*LocateRequest)(nil),   // 33: shoal.v1.LocateRequest
-	(*LocateReply)(nil),     // 34: shoal.v1.LocateReply
-	(*GetActorRequest)(nil), // 35: shoal.v1.GetActorRequest
-	(*GetActorReply)(nil),   // 36: shoal.v1.GetActorReply
-	nil,                     // 37: shoal.v1.Resources.CustomEntry
-	nil,                     // 38: shoal.v1.NodeHello.LabelsEntry
-	nil,                     // 39: shoal.v1.NodeStatus.LabelsEntry
-	nil,                     // 40: shoal.v1.StatusReply.TasksByStateEntry
+	(*StoreUsage)(nil),      // 25: shoal.v1.StoreUsage
+	(*ObjectCopy)(nil),      // 26: shoal.v1.ObjectCopy
+	(*ExecutorEvent)(nil),   // 27: shoal.v1.ExecutorEvent
+	(*NodeMessage)(nil),     // 28: shoal.v1.NodeMessage
+	(*NodeWelcome)(nil),     // 29: shoal.v1.NodeWelcome
+	(*HeadToNode)(nil),      // 30: shoal.v1.HeadToNode
+	(*StatusRequest)(nil),   // 31: shoal.v1.StatusRequest
+	(*NodeStatus)(nil),      // 32: shoal.v1.NodeStatus
+	(*StatusReply)(nil),     // 33: shoal.v1.StatusReply
+	(*LocateRequest)(nil),   // 34: shoal.v1.LocateRequest
+	(*LocateReply)(nil),     // 35: shoal.v1.LocateReply
+	(*GetActorRequest)(nil), // 36: shoal.v1.GetActorRequest
+	(*GetActorReply)(nil),   // 37: shoal.v1.GetActorReply
+	nil,                     // 38: shoal.v1.Resources.CustomEntry
+	nil,                     // 39: shoal.v1.NodeHello.LabelsEntry
+	nil,                     // 40: shoal.v1.NodeStatus.LabelsEntry
+	nil,                     // 41: shoal.v1.StatusReply.TasksByStateEntry
 }
 var file_shoal_proto_depIdxs = []int32{
-	37, // 0: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
+	38, // 0: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
 	0,  // 1: shoal.v1.Hello.role:type_name -> shoal.v1.Role
 	6,  // 2: shoal.v1.Hello.job:type_name -> shoal.v1.JobInfo
 	9,  // 3: shoal.v1.TaskSpec.args:type_name -> shoal.v1.Arg
@@ -3042,33 +3184,35 @@ var file_shoal_proto_depIdxs = []int32{
 	21, // 26: shoal.v1.HeadMessage.objects:type_name -> shoal.v1.ObjectStatus
 	20, // 27: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
 	5,  // 28: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
-	38, // 29: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
-	23, // 30: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
-	24, // 31: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
-	25, // 32: shoal.v1.NodeMessage.objects:type_name -> shoal.v1.ObjectCopy
-	26, // 33: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
-	28, // 34: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
-	6,  // 35: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
-	5,  // 36: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
-	5,  // 37: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
-	39, // 38: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
-	31, // 39: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
-	40, // 40: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
-	17, // 41: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
-	27, // 42: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
-	30, // 43: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
-	33, // 44: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
-	35, // 45: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
-	22, // 46: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
-	29, // 47: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
-	32, // 48: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
-	34, // 49: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
-	36, // 50: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
-	46, // [46:51] is the sub-list for method output_type
-	41, // [41:46] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	39, // 29: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
+	25, // 30: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
+	23, // 31: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
+	24, // 32: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
+	26, // 33: shoal.v1.NodeMessage.objects:type_name -> shoal.v1.ObjectCopy
+	27, // 34: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
+	29, // 35: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
+	6,  // 36: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
+	5,  // 37: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
+	5,  // 38: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
+	40, // 39: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
+	25, // 40: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
+	32, // 41: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
+	41, // 42: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
+	17, // 43: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
+	28, // 44: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
+	31, // 45: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
+	34, // 46: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
+	36, // 47: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
+	22, // 48: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
+	30, // 49: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
+	33, // 50: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
+	35, // 51: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
+	37, // 52: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
+	48, // [48:53] is the sub-list for method output_type
+	43, // [43:48] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_shoal_proto_init() }
@@ -3082,7 +3226,7 @@ func file_shoal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_proto_rawDesc), len(file_shoal_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   36,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

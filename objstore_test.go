@@ -1,0 +1,107 @@
+package shoal_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+)
+
+// blob makes size deterministic bytes that depend on seed.
+func blobBytes(seed, size int) []byte {
+	b := make([]byte, size)
+	x := uint32(seed*2654435761 + 1)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return b
+}
+
+var blob = shoal.Func2("test.blob", func(_ context.Context, seed, size int) ([]byte, error) { return blobBytes(seed, size), nil })
+
+func TestObjectsSpillAndRestore(t *testing.T) {
+	const memory = 32 << 20
+	c := startCluster(t, 1, "--cpus", "2", "--object-store-memory", fmt.Sprint(memory), "--object-store-disk", fmt.Sprint(1<<30))
+	ctx := within(t, connect(t, c), 3*time.Minute)
+	// 3x the memory budget in live task results and Puts.
+	const n, size = 24, 4 << 20
+	var futs []*shoal.Future[[]byte]
+	for i := range n / 2 {
+		futs = append(futs, blob.Remote(ctx, i, size))
+	}
+	for i := n / 2; i < n; i++ {
+		f, err := shoal.Put(ctx, blobBytes(i, size))
+		if err != nil {
+			t.Fatal(err)
+		}
+		futs = append(futs, f)
+	}
+	for i, f := range futs {
+		want := blobBytes(i, size)
+		got, err := f.Get(ctx)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("object %d read back wrong: %v", i, err)
+		}
+		// And read by a task on the node, from the store.
+		d, err := digest.Remote(ctx, f).Get(ctx)
+		if wantD := fmt.Sprintf("%d:%x", size, sha256.Sum256(want)); err != nil || d != wantD {
+			t.Fatalf("object %d in a task: %q %v", i, d, err)
+		}
+	}
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := st.Nodes[0].Store; u.Spills == 0 || u.Restores == 0 {
+		t.Fatalf("no spilling happened: %v", u)
+	}
+	for _, f := range futs {
+		f.Release()
+	}
+	err = c.WaitFor(ctx, 30*time.Second, func(st *pb.StatusReply) bool {
+		u := st.Nodes[0].Store
+		return u != nil && u.SpillFileBytes == 0 && u.SpillFiles == 0 && st.Nodes[0].StoreObjects == 0
+	}, "the node's spill files to be gone after the objects were released")
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFullObjectStoreSaysWhy(t *testing.T) {
+	c := startCluster(t, 1, "--cpus", "1", "--object-store-memory", fmt.Sprint(16<<20), "--object-store-disk", fmt.Sprint(32<<20))
+	ctx := within(t, connect(t, c), time.Minute)
+	start := time.Now()
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		_, err = shoal.Put(ctx, blobBytes(i, 4<<20))
+	}
+	if err == nil {
+		t.Fatal("48 MiB of budgets took 400 MiB of objects")
+	}
+	for _, want := range []string{"object store full", "memory holds", "disk holds", "--object-store-memory", "--object-store-disk", "Release"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Fatalf("took %v to fail", d)
+	}
+	// A task whose result does not fit fails the same way, naming the task.
+	_, err = blob.With(shoal.WithMaxRetries(0)).Remote(ctx, 1, 8<<20).Get(ctx)
+	if err == nil || !strings.Contains(err.Error(), "object store full") || !strings.Contains(err.Error(), "test.blob") {
+		t.Fatalf("task result into a full store: %v", err)
+	}
+	if errors.Is(err, shoal.ErrTaskPanicked) {
+		t.Fatal("reported as a panic")
+	}
+}
