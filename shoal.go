@@ -76,8 +76,12 @@ func Init(ctx context.Context, opts ...Option) (context.Context, error) {
 		ccfg.Connect = func(ctx context.Context) (rpc.ClientStream[pb.ClientMessage, pb.HeadMessage], error) {
 			return h.ConnectSession(ctx), nil
 		}
-		// Large Puts go to the first embedded node.
+		// Large Puts go to the first embedded node, by a memory copy.
 		ccfg.PutNode, ccfg.PutAddr = s.local.nodes[0].ID(), s.local.nodes[0].DataAddr()
+		ccfg.LocalStores = map[ids.ID]client.LocalStore{}
+		for _, n := range s.local.nodes {
+			ccfg.LocalStores[n.ID()] = n.Store()
+		}
 	} else {
 		token, err := rpc.ResolveToken(cfg.token, cfg.tokenFile)
 		if err != nil {

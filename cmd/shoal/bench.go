@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"runtime/pprof"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -14,10 +16,55 @@ import (
 )
 
 func newBenchCommand() *cobra.Command {
+	var (
+		nodes  int
+		cpus   float64
+		cfg    bench.SuiteConfig
+		asJSON bool
+	)
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Run Shoal's benchmarks",
+		Short: "Run Shoal's microbenchmark suite (named as Ray's ray_perf), or one benchmark",
+		Long: `Without a subcommand, run the microbenchmark suite on an embedded cluster,
+with metrics named as in Ray's ray_perf.py (ops/s; GB/s for
+single_client_put_gigabytes), each beside Ray's published figure.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, err := shoal.Init(context.Background(), shoal.WithLocalNodes(nodes), shoal.WithCPUsPerNode(cpus), shoal.WithJobName("bench"))
+			if err != nil {
+				return err
+			}
+			defer shoal.Shutdown(ctx)
+			progress := func(line string) { fmt.Fprintln(os.Stderr, line) }
+			if asJSON {
+				progress = nil
+			}
+			res, err := bench.Suite(ctx, cfg, progress)
+			if err != nil {
+				return err
+			}
+			return printJSONOrText(asJSON, res, func() {
+				fmt.Printf("%-30s %14s %12s %8s\n", "metric", "shoal", "ray", "ratio")
+				for _, name := range slices.Sorted(maps.Keys(res)) {
+					ray, ok := bench.RayPublished[name]
+					if !ok {
+						fmt.Printf("%-30s %14.1f %12s %8s\n", name, res[name], "-", "-")
+						continue
+					}
+					fmt.Printf("%-30s %14.1f %12.1f %7.1fx\n", name, res[name], ray, res[name]/ray)
+				}
+			})
+		},
 	}
+	cmd.Flags().IntVar(&nodes, "nodes", 2, "embedded nodes")
+	cmd.Flags().Float64Var(&cpus, "cpus-per-node", 2, "CPUs per embedded node")
+	cmd.Flags().IntVar(&cfg.Sync, "sync", 2000, "calls for the synchronous metrics")
+	cmd.Flags().IntVar(&cfg.Async, "async", 20000, "calls for the asynchronous metrics")
+	cmd.Flags().IntVar(&cfg.Clients, "clients", 4, "client actors for the multi-client metrics")
+	cmd.Flags().Int64Var(&cfg.PutSize, "put-size", 256<<20, "bytes per Put for single_client_put_gigabytes")
+	cmd.Flags().IntVar(&cfg.Puts, "puts", 8, "Puts for single_client_put_gigabytes")
+	cmd.Flags().IntVar(&cfg.Rounds, "rounds", 3, "rounds per metric (the median is reported)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object: metric name -> value")
 	cmd.AddCommand(newBenchTasksCommand(), newBenchTransferCommand())
 	return cmd
 }
