@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/bench"
+	"github.com/shoal-dev/shoal/internal/clustertest"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
 
@@ -103,5 +105,37 @@ func TestFullObjectStoreSaysWhy(t *testing.T) {
 	}
 	if errors.Is(err, shoal.ErrTaskPanicked) {
 		t.Fatal("reported as a panic")
+	}
+}
+
+func TestNoMemoryGrowthAcrossCycles(t *testing.T) {
+	c := startCluster(t, 1, "--cpus", "2")
+	ctx := within(t, connect(t, c), 3*time.Minute)
+	const batch = 2000
+	if err := bench.Cycles(ctx, 10*batch, batch); err != nil { // warm up
+		t.Fatal(err)
+	}
+	rss := func() int64 {
+		var total int64
+		for _, p := range []*clustertest.Proc{c.Head, c.Nodes[0]} {
+			r, err := bench.TreeRSS(p.Pid())
+			if err != nil {
+				t.Fatal(err)
+			}
+			total += r
+		}
+		return total
+	}
+	start := rss()
+	if err := bench.Cycles(ctx, 50*batch, batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitFor(ctx, 10*time.Second, func(st *pb.StatusReply) bool { return st.Objects == 0 }, "every object to be freed"); err != nil {
+		t.Fatal(err)
+	}
+	end := rss()
+	t.Logf("head+node+executor resident memory: %.1f MB -> %.1f MB over 100,000 cycles", float64(start)/(1<<20), float64(end)/(1<<20))
+	if float64(end) > 1.2*float64(start) {
+		t.Fatalf("resident memory grew from %d to %d bytes (more than 20%%)", start, end)
 	}
 }

@@ -65,7 +65,7 @@ single_client_put_gigabytes), each beside Ray's published figure.`,
 	cmd.Flags().IntVar(&cfg.Puts, "puts", 8, "Puts for single_client_put_gigabytes")
 	cmd.Flags().IntVar(&cfg.Rounds, "rounds", 3, "rounds per metric (the median is reported)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object: metric name -> value")
-	cmd.AddCommand(newBenchTasksCommand(), newBenchTransferCommand())
+	cmd.AddCommand(newBenchTasksCommand(), newBenchTransferCommand(), newBenchMemoryCommand())
 	return cmd
 }
 
@@ -159,6 +159,37 @@ func newBenchTransferCommand() *cobra.Command {
 	}
 	cmd.Flags().Int64Var(&size, "size", 1<<30, "object size in bytes")
 	cmd.Flags().IntVar(&rounds, "rounds", 3, "transfers (the median is reported)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+func newBenchMemoryCommand() *cobra.Command {
+	var (
+		cycles, batch int
+		asJSON        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "memory",
+		Short: "Resident memory across many small task/put/get cycles on an embedded cluster",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, err := shoal.Init(context.Background(), shoal.WithLocalNodes(2), shoal.WithCPUsPerNode(2), shoal.WithJobName("bench-memory"))
+			if err != nil {
+				return err
+			}
+			defer shoal.Shutdown(ctx)
+			res, err := bench.Memory(ctx, cycles, batch)
+			if err != nil {
+				return err
+			}
+			return printJSONOrText(asJSON, res, func() {
+				fmt.Printf("%d cycles (%.0f/s): resident memory %.1f MB -> %.1f MB (%+.1f%%), %d objects left\n",
+					res.Cycles, res.CyclesPerSec, res.StartRSSMB, res.EndRSSMB, res.GrowthPct, res.Objects)
+			})
+		},
+	}
+	cmd.Flags().IntVar(&cycles, "cycles", 1_000_000, "task/put/get cycles")
+	cmd.Flags().IntVar(&batch, "batch", 10_000, "cycles in flight at once")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
 }
