@@ -283,7 +283,16 @@ func Token(n Node) string {
 
 // EstimateRows guesses a node's output cardinality from source sizes and
 // fixed selectivities (equality 0.1, range 0.4, like 0.25, in 0.1 per value).
+// Known sizes are at least 1, so that ratios of estimates stay meaningful.
 func EstimateRows(n Node) int64 {
+	r := estimateRows(n)
+	if r == 0 {
+		return 1
+	}
+	return r
+}
+
+func estimateRows(n Node) int64 {
 	switch x := n.(type) {
 	case *Scan:
 		r := x.Source.Rows()
