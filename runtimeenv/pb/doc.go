@@ -1,0 +1,3 @@
+// Package pb is the generated protobuf and gRPC code of the package transfer
+// service (runtimeenv.proto).
+package pb
