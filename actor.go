@@ -62,7 +62,7 @@ func Actor0[T any](name string, ctor func(context.Context) (*T, error)) *ActorCl
 // Actor1 registers an actor class whose constructor takes one argument.
 func Actor1[A, T any](name string, ctor func(context.Context, A) (*T, error)) *ActorClass[T] {
 	return registerActor[T](name, []reflect.Type{reflect.TypeFor[A]()}, func(ctx context.Context, args [][]byte) (any, error) {
-		a, err := decodeArg[A](args, 0)
+		a, err := decodeArg[A](ctx, args, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -159,16 +159,34 @@ func (c *ActorClass[T]) New(ctx context.Context, arg any, opts ...ActorOption) (
 	for _, r := range release {
 		r()
 	}
-	return &ActorHandle[T]{id: ref.ID, class: c.Name(), name: o.name, ready: ref}, nil
+	h := &ActorHandle[T]{id: ref.ID, class: c.Name(), name: o.name, ref: ref, creator: true}
+	h.hold = hold(h, ref)
+	return h, nil
 }
 
 // ActorHandle refers to a live actor. Handles can be passed to tasks and
-// to other actors' methods, and found by name with GetActor.
+// to other actors' methods (inside values too), and found by name with
+// GetActor. An unnamed actor ends once every handle to it, everywhere, is
+// gone and its pending calls are done, as in Ray; a named actor lives until
+// it is killed or its creator ends.
 type ActorHandle[T any] struct {
-	id    ids.ID
-	class string
-	name  string
-	ready *client.Ref // the creator's handle: ready when the constructor ran
+	id      ids.ID
+	class   string
+	name    string
+	ref     *client.Ref // the actor's object: ready when the constructor ran
+	hold    *holder
+	creator bool
+}
+
+func (h *ActorHandle[T]) heldID() (ids.ID, bool) { return h.id, !h.id.IsNil() }
+
+// bind makes a decoded handle keep its actor alive while it lives.
+func (h *ActorHandle[T]) bind(c *client.Client) {
+	if h.ref != nil || h.id.IsNil() {
+		return
+	}
+	h.ref = c.Borrow(h.id)
+	h.hold = hold(h, h.ref)
 }
 
 // ID is the actor's unique identity.
@@ -178,17 +196,24 @@ func (h *ActorHandle[T]) ID() string { return h.id.String() }
 func (h *ActorHandle[T]) Name() string { return h.name }
 
 // Ready waits until the actor's constructor has run and returns its error,
-// if it failed. Only the creator's handle can wait; others return nil.
+// if it failed.
 func (h *ActorHandle[T]) Ready(ctx context.Context) error {
-	if h.ready == nil {
-		return nil
-	}
 	c, err := clientFrom(ctx)
 	if err != nil {
 		return err
 	}
-	_, err = c.Bytes(ctx, h.ready)
+	h.bind(c)
+	_, err = c.Bytes(ctx, h.ref)
 	return err
+}
+
+// Release gives up this handle's reference to the actor; an unnamed actor
+// ends when no handle refers to it any more (a garbage-collected handle
+// releases itself).
+func (h *ActorHandle[T]) Release() {
+	if h.hold != nil {
+		h.hold.release()
+	}
 }
 
 // Kill ends the actor: its pending and running calls fail with
@@ -257,7 +282,9 @@ func GetActor[T any](ctx context.Context, name string) (*ActorHandle[T], error) 
 	if err != nil {
 		return nil, err
 	}
-	return &ActorHandle[T]{id: id, class: rep.Class, name: name}, nil
+	h := &ActorHandle[T]{id: id, class: rep.Class, name: name}
+	h.bind(c)
+	return h, nil
 }
 
 // Method is a registered method of actor class T with result type R.
@@ -269,7 +296,7 @@ type Method[T, R any] struct {
 func (m *Method[T, R]) Name() string { return m.entry.Name }
 
 func registerMethod[T, R any](c *ActorClass[T], name string, params []reflect.Type, invoke registry.MethodInvoker) *Method[T, R] {
-	e := &registry.Entry{Name: c.Name() + "." + name, Params: params, Result: reflect.TypeFor[R](), Method: invoke}
+	e := &registry.Entry{Name: c.Name() + "." + name, Params: params, Result: reflect.TypeFor[R](), Method: invoke, Nested: nestedIDs}
 	registry.Register(e)
 	return &Method[T, R]{entry: e}
 }
@@ -300,7 +327,7 @@ func Method1[T, A, R any](c *ActorClass[T], name string, fn func(context.Context
 		if err != nil {
 			return nil, err
 		}
-		a, err := decodeArg[A](args, 0)
+		a, err := decodeArg[A](ctx, args, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -315,11 +342,11 @@ func Method2[T, A, B, R any](c *ActorClass[T], name string, fn func(context.Cont
 		if err != nil {
 			return nil, err
 		}
-		a, err := decodeArg[A](args, 0)
+		a, err := decodeArg[A](ctx, args, 0)
 		if err != nil {
 			return nil, err
 		}
-		b, err := decodeArg[B](args, 1)
+		b, err := decodeArg[B](ctx, args, 1)
 		if err != nil {
 			return nil, err
 		}
@@ -341,6 +368,7 @@ func (m *Method[T, R]) Remote(ctx context.Context, h *ActorHandle[T], args ...an
 	if err != nil {
 		return &Future[R]{ref: c.Failed(fmt.Errorf("%w: calling %s: %v", ErrBadArgument, m.Name(), err)), c: c}
 	}
+	h.bind(c)
 	ref := c.CallActor(&pb.ActorCall{ActorId: h.id.Bytes(), Method: m.entry.Name, Args: encoded})
 	for _, r := range release {
 		r()

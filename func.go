@@ -2,6 +2,7 @@ package shoal
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -26,15 +27,18 @@ type Func[R any] struct {
 func (f *Func[R]) Name() string { return f.entry.Name }
 
 func register[R any](name string, params []reflect.Type, invoke registry.Invoker) *Func[R] {
-	e := &registry.Entry{Name: name, Params: params, Result: reflect.TypeFor[R](), Invoke: invoke}
+	e := &registry.Entry{Name: name, Params: params, Result: reflect.TypeFor[R](), Invoke: invoke, Nested: nestedIDs}
 	registry.Register(e)
 	return &Func[R]{entry: e, opts: defaultCallOptions()}
 }
 
-func decodeArg[T any](args [][]byte, i int) (T, error) {
+func decodeArg[T any](ctx context.Context, args [][]byte, i int) (T, error) {
 	v, err := codec.DecodeAs[T](args[i])
 	if err != nil {
 		return v, &registry.ArgError{Index: i, Want: reflect.TypeFor[T](), Err: err}
+	}
+	if c, ok := client.FromContext(ctx); ok {
+		bindNested(c, v)
 	}
 	return v, nil
 }
@@ -47,7 +51,7 @@ func Func0[R any](name string, fn func(context.Context) (R, error)) *Func[R] {
 // Func1 registers a remote function of one argument.
 func Func1[A, R any](name string, fn func(context.Context, A) (R, error)) *Func[R] {
 	return register[R](name, []reflect.Type{reflect.TypeFor[A]()}, func(ctx context.Context, args [][]byte) (any, error) {
-		a, err := decodeArg[A](args, 0)
+		a, err := decodeArg[A](ctx, args, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -58,11 +62,11 @@ func Func1[A, R any](name string, fn func(context.Context, A) (R, error)) *Func[
 // Func2 registers a remote function of two arguments.
 func Func2[A, B, R any](name string, fn func(context.Context, A, B) (R, error)) *Func[R] {
 	return register[R](name, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B]()}, func(ctx context.Context, args [][]byte) (any, error) {
-		a, err := decodeArg[A](args, 0)
+		a, err := decodeArg[A](ctx, args, 0)
 		if err != nil {
 			return nil, err
 		}
-		b, err := decodeArg[B](args, 1)
+		b, err := decodeArg[B](ctx, args, 1)
 		if err != nil {
 			return nil, err
 		}
@@ -73,15 +77,15 @@ func Func2[A, B, R any](name string, fn func(context.Context, A, B) (R, error)) 
 // Func3 registers a remote function of three arguments.
 func Func3[A, B, C, R any](name string, fn func(context.Context, A, B, C) (R, error)) *Func[R] {
 	return register[R](name, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C]()}, func(ctx context.Context, args [][]byte) (any, error) {
-		a, err := decodeArg[A](args, 0)
+		a, err := decodeArg[A](ctx, args, 0)
 		if err != nil {
 			return nil, err
 		}
-		b, err := decodeArg[B](args, 1)
+		b, err := decodeArg[B](ctx, args, 1)
 		if err != nil {
 			return nil, err
 		}
-		c, err := decodeArg[C](args, 2)
+		c, err := decodeArg[C](ctx, args, 2)
 		if err != nil {
 			return nil, err
 		}
@@ -92,19 +96,19 @@ func Func3[A, B, C, R any](name string, fn func(context.Context, A, B, C) (R, er
 // Func4 registers a remote function of four arguments.
 func Func4[A, B, C, D, R any](name string, fn func(context.Context, A, B, C, D) (R, error)) *Func[R] {
 	return register[R](name, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C](), reflect.TypeFor[D]()}, func(ctx context.Context, args [][]byte) (any, error) {
-		a, err := decodeArg[A](args, 0)
+		a, err := decodeArg[A](ctx, args, 0)
 		if err != nil {
 			return nil, err
 		}
-		b, err := decodeArg[B](args, 1)
+		b, err := decodeArg[B](ctx, args, 1)
 		if err != nil {
 			return nil, err
 		}
-		c, err := decodeArg[C](args, 2)
+		c, err := decodeArg[C](ctx, args, 2)
 		if err != nil {
 			return nil, err
 		}
-		d, err := decodeArg[D](args, 3)
+		d, err := decodeArg[D](ctx, args, 3)
 		if err != nil {
 			return nil, err
 		}
@@ -240,7 +244,13 @@ func cancelWithContext(ctx context.Context, ref *client.Ref) {
 	if ctx.Done() == nil {
 		return
 	}
-	stop := context.AfterFunc(ctx, ref.Cancel)
+	stop := context.AfterFunc(ctx, func() {
+		// A task's context also ends when it returns; the tasks it started
+		// go on then. Only a real cancellation cancels them.
+		if !errors.Is(context.Cause(ctx), client.ErrTaskReturned) {
+			ref.Cancel()
+		}
+	})
 	ref.OnReady(func() { stop() })
 }
 
@@ -258,6 +268,9 @@ func encodeArgs(ctx context.Context, c *client.Client, params []reflect.Type, ar
 		if fa, ok := a.(futureArg); ok {
 			if t := fa.elemType(); !t.AssignableTo(want) {
 				return nil, nil, fmt.Errorf("argument %d is a future of %s, want %s", i+1, t, want)
+			}
+			if h, ok := a.(heldRef); ok {
+				h.bind(c) // a future decoded from a value
 			}
 			r := fa.clientRef()
 			if r == nil {
@@ -279,7 +292,7 @@ func encodeArgs(ctx context.Context, c *client.Client, params []reflect.Type, ar
 		}
 		if int64(1+len(payload)) > c.InlineLimit() {
 			// Large arguments go to the object store once, by reference.
-			ref, err := c.Put(ctx, tag, payload)
+			ref, err := c.Put(ctx, tag, payload, nestedIDs(v))
 			if err != nil {
 				return nil, nil, fmt.Errorf("argument %d: storing it: %w", i+1, err)
 			}
@@ -288,7 +301,7 @@ func encodeArgs(ctx context.Context, c *client.Client, params []reflect.Type, ar
 			continue
 		}
 		enc := make([]byte, 0, 1+len(payload))
-		out[i] = &pb.Arg{Value: append(append(enc, byte(tag)), payload...)}
+		out[i] = &pb.Arg{Value: append(append(enc, byte(tag)), payload...), Nested: nestedIDs(v)}
 	}
 	return out, release, nil
 }

@@ -2,7 +2,10 @@ package shoal
 
 import (
 	"context"
+	"sync/atomic"
+
 	"fmt"
+	"github.com/shoal-dev/shoal/internal/ids"
 	"reflect"
 	"runtime"
 	"sync"
@@ -16,13 +19,74 @@ import (
 // cluster, of type T, that is (or will be) ready. Its identity is a unique
 // ID; two futures are the same only if they are the same object.
 type Future[T any] struct {
-	c   *client.Client
-	ref *client.Ref
+	c    *client.Client
+	ref  *client.Ref
+	id   ids.ID  // set with ref, or alone on a decoded future not yet bound
+	hold *holder // this future's share of ref
 
 	mu      sync.Mutex
 	decoded bool
 	val     T
 	err     error
+}
+
+func (f *Future[T]) heldID() (ids.ID, bool) {
+	if f.ref != nil {
+		return f.ref.ID, true
+	}
+	return f.id, !f.id.IsNil()
+}
+
+// bind makes a decoded future usable in this process: it borrows its
+// object from the head.
+func (f *Future[T]) bind(c *client.Client) {
+	if f.ref != nil || f.id.IsNil() {
+		return
+	}
+	f.c, f.ref = c, c.Borrow(f.id)
+	f.hold = hold(f, f.ref)
+}
+
+// holder is one handle's share of a reference: released once, explicitly
+// or when the handle becomes unreachable.
+type holder struct {
+	ref      *client.Ref
+	released atomic.Bool
+}
+
+func (h *holder) release() {
+	if !h.released.Swap(true) {
+		h.ref.Release()
+	}
+}
+
+// hold gives handle (a *Future or *ActorHandle) a share of ref that a
+// cleanup releases when the handle is garbage collected.
+func hold[H any](handle *H, ref *client.Ref) *holder {
+	h := &holder{ref: ref}
+	runtime.AddCleanup(handle, func(h *holder) { h.release() }, h)
+	return h
+}
+
+// MarshalBinary encodes the future's identity, so that futures can travel
+// inside values (task arguments and results, Puts).
+func (f *Future[T]) MarshalBinary() ([]byte, error) {
+	id, ok := f.heldID()
+	if !ok {
+		return nil, fmt.Errorf("a future that failed before it was sent cannot be encoded: %v", f.err)
+	}
+	return id.Bytes(), nil
+}
+
+// UnmarshalBinary decodes a future's identity; the future is bound to the
+// cluster when the value holding it is decoded by Get or by a task.
+func (f *Future[T]) UnmarshalBinary(b []byte) error {
+	id, err := ids.FromBytes("future id", b)
+	if err != nil {
+		return err
+	}
+	f.id = id
+	return nil
 }
 
 // futureArg is how Remote recognises a future among its arguments.
@@ -35,9 +99,8 @@ func (f *Future[T]) clientRef() *client.Ref { return f.ref }
 func (f *Future[T]) elemType() reflect.Type { return reflect.TypeFor[T]() }
 
 func newFuture[T any](c *client.Client, ref *client.Ref) *Future[T] {
-	f := &Future[T]{c: c, ref: ref}
-	// An unreachable future releases its object.
-	runtime.AddCleanup(f, func(r *client.Ref) { r.Release() }, ref)
+	f := &Future[T]{c: c, ref: ref, id: ref.ID}
+	f.hold = hold(f, ref)
 	return f
 }
 
@@ -47,10 +110,10 @@ func failedFuture[T any](err error) *Future[T] {
 
 // ID is the future's unique identity.
 func (f *Future[T]) ID() string {
-	if f.ref == nil {
-		return ""
+	if id, ok := f.heldID(); ok {
+		return id.String()
 	}
-	return f.ref.ID.String()
+	return ""
 }
 
 // Get waits for the value and returns it. A failed task returns a
@@ -60,6 +123,18 @@ func (f *Future[T]) Get(ctx context.Context) (T, error) {
 	defer f.mu.Unlock()
 	if f.decoded {
 		return f.val, f.err
+	}
+	if f.ref == nil {
+		c, err := clientFrom(ctx)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		f.bind(c)
+	}
+	if f.hold != nil && f.hold.released.Load() {
+		var zero T
+		return zero, fmt.Errorf("future %s was released; a released future cannot be read", f.id.Short())
 	}
 	data, err := f.c.Bytes(ctx, f.ref)
 	if err != nil {
@@ -73,6 +148,8 @@ func (f *Future[T]) Get(ctx context.Context) (T, error) {
 	f.val, f.err = codec.DecodeAs[T](data)
 	if f.err != nil {
 		f.err = fmt.Errorf("decoding the value of future %s as %T: %w", f.ref.ID.Short(), f.val, f.err)
+	} else {
+		bindNested(f.c, f.val)
 	}
 	f.decoded = true
 	return f.val, f.err
@@ -101,8 +178,8 @@ func (f *Future[T]) Ready() bool {
 // Release gives up this future's reference to its object, so the cluster
 // can free it once no task needs it. Get fails after Release.
 func (f *Future[T]) Release() {
-	if f.ref != nil {
-		f.ref.Release()
+	if f.hold != nil {
+		f.hold.release()
 	}
 }
 
@@ -125,7 +202,7 @@ func Put[T any](ctx context.Context, v T) (*Future[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("shoal: Put: %w", err)
 	}
-	ref, err := c.Put(ctx, tag, payload)
+	ref, err := c.Put(ctx, tag, payload, nestedIDs(v))
 	if err != nil {
 		return nil, fmt.Errorf("shoal: Put: %w", err)
 	}

@@ -84,9 +84,18 @@ func TestFullObjectStoreSaysWhy(t *testing.T) {
 	ctx := within(t, connect(t, c), time.Minute)
 	start := time.Now()
 	var err error
+	var kept []*shoal.Future[[]byte] // live objects fill the store
 	for i := 0; i < 100 && err == nil; i++ {
-		_, err = shoal.Put(ctx, blobBytes(i, 4<<20))
+		var f *shoal.Future[[]byte]
+		if f, err = shoal.Put(ctx, blobBytes(i, 4<<20)); err == nil {
+			kept = append(kept, f)
+		}
 	}
+	defer func() {
+		for _, f := range kept {
+			f.Release()
+		}
+	}()
 	if err == nil {
 		t.Fatal("48 MiB of budgets took 400 MiB of objects")
 	}

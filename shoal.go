@@ -294,6 +294,7 @@ type Status struct {
 	Objects      int64
 	ObjectBytes  int64
 	Jobs         int64
+	Actors       int64 // live actors
 }
 
 // ClusterStatus reports the cluster's nodes, resources, tasks and objects.
@@ -311,7 +312,7 @@ func ClusterStatus(ctx context.Context) (*Status, error) {
 
 // StatusFromPB converts the wire form of a status report.
 func StatusFromPB(r *pb.StatusReply) *Status {
-	st := &Status{TasksByState: r.TasksByState, Objects: r.Objects, ObjectBytes: r.ObjectBytes, Jobs: r.Jobs}
+	st := &Status{TasksByState: r.TasksByState, Objects: r.Objects, ObjectBytes: r.ObjectBytes, Jobs: r.Jobs, Actors: r.Actors}
 	for _, n := range r.Nodes {
 		id, _ := ids.FromBytes("node id", n.NodeId)
 		st.Nodes = append(st.Nodes, NodeInfo{

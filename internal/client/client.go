@@ -97,8 +97,11 @@ type Ref struct {
 	err      error
 	released atomic.Bool
 	local    bool // never sent to the head (failed before sending)
-	onReady  []func()
-	c        *Client
+	// holders counts the handles (futures) sharing this reference; the
+	// head's reference goes when the last lets go. Guarded by c.mu.
+	holders int32
+	onReady []func()
+	c       *Client
 }
 
 // OnReady runs f once r is ready (at once if it is), on the goroutine that
@@ -337,8 +340,36 @@ func (c *Client) track(r *Ref) error {
 	if c.err != nil {
 		return c.err
 	}
+	r.holders = 1
 	c.refs[r.ID] = r
 	return nil
+}
+
+// Borrow returns a reference to an object this client found inside a value
+// it decoded. If the client already holds one, it is shared; otherwise the
+// head is asked for a reference (and for the object's state).
+func (c *Client) Borrow(id ids.ID) *Ref {
+	c.mu.Lock()
+	if r := c.refs[id]; r != nil && !r.released.Load() {
+		r.holders++
+		c.mu.Unlock()
+		return r
+	}
+	r := &Ref{ID: id, ready: make(chan struct{}), c: c, holders: 1}
+	if c.err != nil {
+		err := c.err
+		c.mu.Unlock()
+		r.local = true
+		r.finish(nil, 0, nil, err)
+		return r
+	}
+	c.refs[id] = r
+	c.mu.Unlock()
+	b := id.Bytes()
+	if err := c.out.Add(24, func(m *pb.ClientMessage) { m.Borrow = append(m.Borrow, b) }); err != nil {
+		c.fail(err)
+	}
+	return r
 }
 
 // Submit sends a task and returns the reference to its result.
@@ -416,11 +447,11 @@ func (c *Client) Failed(err error) *Ref {
 
 // Put stores an encoded value (tag + payload given separately, so a large
 // []byte is not copied) and returns its reference.
-func (c *Client) Put(ctx context.Context, tag codec.Tag, payload []byte) (*Ref, error) {
+func (c *Client) Put(ctx context.Context, tag codec.Tag, payload []byte, nested [][]byte) (*Ref, error) {
 	id := c.gen.Next()
 	r := &Ref{ID: id, ready: make(chan struct{}), c: c}
 	size := int64(1 + len(payload))
-	p := &pb.PutObject{Id: id.Bytes(), Size: size}
+	p := &pb.PutObject{Id: id.Bytes(), Size: size, Nested: nested}
 	if size <= c.welcome.InlineLimit {
 		v := make([]byte, 0, size)
 		v = append(append(v, byte(tag)), payload...)
@@ -502,15 +533,23 @@ func (c *Client) putTarget(ctx context.Context, refresh bool) (ids.ID, string, e
 	return node, rep.DataAddr, nil
 }
 
-// Release gives up the client's reference; the head frees the object when
-// nothing else references it. It is idempotent.
+// Release gives up one holder's share of the reference; when the last
+// holder lets go the head is told, and frees the object once nothing else
+// references it.
 func (r *Ref) Release() {
-	if r.released.Swap(true) || r.local {
+	if r.local || r.released.Load() {
 		return
 	}
 	c := r.c
 	c.mu.Lock()
-	delete(c.refs, r.ID)
+	r.holders--
+	if r.holders > 0 || r.released.Swap(true) {
+		c.mu.Unlock()
+		return
+	}
+	if c.refs[r.ID] == r {
+		delete(c.refs, r.ID)
+	}
 	c.mu.Unlock()
 	r.mu.Lock()
 	r.value = nil
@@ -530,6 +569,11 @@ func (r *Ref) Cancel() {
 	id := r.ID.Bytes()
 	r.c.out.Add(24, func(m *pb.ClientMessage) { m.Cancel = append(m.Cancel, id) })
 }
+
+// ErrTaskReturned is the cause with which an executor ends a task's context
+// when the task returns: tasks it started keep running, unlike when the
+// task is cancelled.
+var ErrTaskReturned = errors.New("the task returned")
 
 type taskKey struct{}
 

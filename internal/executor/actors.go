@@ -80,7 +80,7 @@ func (ex *Executor) dispatchCalls(inst *actorInstance) {
 			continue
 		}
 		inst.running++
-		ctx, cancel := context.WithCancel(inst.ctx)
+		ctx, cancel := context.WithCancelCause(inst.ctx)
 		ex.running[callID] = &runningTask{cancel: cancel}
 		go func() {
 			ex.run(client.WithTask(ctx, callID), callID, rt)

@@ -56,7 +56,7 @@ type Executor struct {
 }
 
 type runningTask struct {
-	cancel  context.CancelFunc
+	cancel  context.CancelCauseFunc
 	cpu     int64
 	blocked int  // nesting depth of waits in Get
 	keepCPU bool // an actor constructor that succeeded: its actor holds the CPUs
@@ -110,7 +110,7 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	}
 	ex.mu.Lock()
 	for _, r := range ex.running {
-		r.cancel()
+		r.cancel(context.Canceled)
 	}
 	ex.mu.Unlock()
 	if err := cl.Err(); err != nil && !errors.Is(err, errs.ErrClosed) {
@@ -146,7 +146,7 @@ func (ex *Executor) admit() {
 		if err != nil {
 			continue
 		}
-		ctx, cancel := context.WithCancel(ex.ctx)
+		ctx, cancel := context.WithCancelCause(ex.ctx)
 		r := &runningTask{cancel: cancel, cpu: rt.Cpu}
 		ex.running[id] = r
 		ex.usedCPU += rt.Cpu
@@ -159,7 +159,7 @@ func (ex *Executor) onCancel(id ids.ID) {
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
 	if r := ex.running[id]; r != nil {
-		r.cancel()
+		r.cancel(context.Canceled)
 		return
 	}
 	for i, rt := range ex.queue {
@@ -206,6 +206,10 @@ func (ex *Executor) run(ctx context.Context, id ids.ID, rt *pb.RunTask) {
 	value, info := ex.invoke(ctx, rt)
 	if info == nil && rt.Kind == pb.RunKind_RUN_KIND_ACTOR_CREATE {
 		value, info = ex.actorCreated(id, rt, value)
+	} else if info == nil {
+		if e, ok := registry.Lookup(rt.Function); ok && e.Nested != nil {
+			res.Nested = e.Nested(value)
+		}
 	}
 	if info == nil {
 		info = ex.encodeResult(id, value, res)
@@ -217,7 +221,7 @@ func (ex *Executor) run(ctx context.Context, id ids.ID, rt *pb.RunTask) {
 	res.DurationNs = int64(time.Since(start))
 	ex.mu.Lock()
 	if r := ex.running[id]; r != nil {
-		r.cancel()
+		r.cancel(client.ErrTaskReturned)
 		if r.blocked == 0 && !r.keepCPU {
 			ex.usedCPU -= r.cpu
 		}

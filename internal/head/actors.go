@@ -42,81 +42,87 @@ func (a *actor) label() string {
 	return fmt.Sprintf("%s (%s)", a.spec.Class, a.id.Short())
 }
 
-func (h *Head) createActor(s *session, spec *pb.ActorSpec) error {
+// declareActor records an actor and declares its constructor task (see
+// declareTask); resolveActor then queues it.
+func (h *Head) declareActor(s *session, spec *pb.ActorSpec) (*actor, error) {
 	id, err := ids.FromBytes("actor id", spec.Id)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errs.ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %v", errs.ErrMalformed, err)
 	}
 	if h.actors[id] != nil || h.objects[id] != nil {
-		return nil
+		return nil, nil
 	}
 	a := &actor{id: id, spec: spec, name: spec.Name, owner: s}
-	h.actors[id] = a
 	// The constructor is a task whose result object is the actor's id.
 	ts := &pb.TaskSpec{Id: spec.Id, Function: spec.Class, Args: spec.Args, Resources: spec.Resources,
 		Strategy: spec.Strategy, AffinityNode: spec.AffinityNode, AffinitySoft: spec.AffinitySoft}
-	if err := h.submitTask(s, ts, func(t *task) { t.kind, t.actor = pb.RunKind_RUN_KIND_ACTOR_CREATE, a }); err != nil {
-		return err
+	t, err := h.declareTask(s, ts, func(t *task) { t.kind, t.actor = pb.RunKind_RUN_KIND_ACTOR_CREATE, a })
+	if t == nil {
+		return nil, err
 	}
-	a.create = h.task(id)
-	if a.create == nil {
-		// The constructor failed at once (bad arguments); submit reported it.
-		h.actorDied(a, h.objects[id].err)
-		return nil
+	h.actors[id] = a
+	a.create = t
+	return a, nil
+}
+
+func (h *Head) resolveActor(a *actor) {
+	h.resolveTask(a.create)
+	if a.create.state == taskDone {
+		// The constructor failed at once (bad arguments).
+		h.actorDied(a, h.objects[a.id].err)
+		return
 	}
 	if a.name != "" {
 		if other := h.actorNames[a.name]; other != nil && other.state != actorDead {
 			h.actorDied(a, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_BAD_ARGUMENT,
 				Message: fmt.Sprintf("an actor named %q already exists (%s); names are unique in a cluster", a.name, other.label())})
-			return nil
+			return
 		}
 		h.actorNames[a.name] = a
 	}
-	return nil
 }
 
-// callActor queues a method call. Calls keep their arrival order even when
-// an earlier call still waits for its arguments.
-func (h *Head) callActor(s *session, c *pb.ActorCall) error {
+// declareCall declares a method call's task; resolveCall queues it on its
+// actor. Calls keep their arrival order even when an earlier call still
+// waits for its arguments.
+func (h *Head) declareCall(s *session, c *pb.ActorCall) (*task, error) {
 	actorID, err := ids.FromBytes("actor id of a call", c.ActorId)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errs.ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %v", errs.ErrMalformed, err)
 	}
-	a := h.actors[actorID]
 	spec := &pb.TaskSpec{Id: c.Id, Function: c.Method, Args: c.Args}
-	if err := h.submitCall(s, spec, a); err != nil {
-		return err
+	t, err := h.declareTask(s, spec, func(t *task) { t.kind = pb.RunKind_RUN_KIND_ACTOR_CALL })
+	if t != nil {
+		t.actor, t.actorID = h.actors[actorID], actorID
 	}
-	t := h.task(mustID(c.Id))
-	if t == nil {
-		return nil // failed at once
-	}
+	return t, err
+}
+
+func (h *Head) resolveCall(t *task) {
+	a := t.actor
 	switch {
 	case a == nil:
 		h.completeTask(t, nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED,
-			Message: fmt.Sprintf("no actor %s exists in this cluster (it was never created here, or its owner ended)", actorID.Short())})
+			Message: fmt.Sprintf("no actor %s exists in this cluster (it was never created here, or its owner ended)", t.actorID.Short())})
+		return
 	case a.state == actorDead:
 		h.completeTask(t, nil, a.death)
-	default:
-		a.calls = append(a.calls, t)
-		h.pumpActor(a)
+		return
 	}
-	return nil
+	// A pending call keeps its actor's handle object alive, so an actor
+	// whose handles are all released still serves the calls made.
+	if ao := h.objects[a.id]; ao != nil {
+		ao.refs++
+		t.held = append(t.held, ao)
+	}
+	a.calls = append(a.calls, t)
+	h.resolveTask(t)
+	h.pumpActor(a)
 }
 
 func mustID(b []byte) ids.ID {
 	id, _ := ids.FromBytes("id", b)
 	return id
-}
-
-// submitCall registers a call like a task, without placing it.
-func (h *Head) submitCall(s *session, spec *pb.TaskSpec, a *actor) error {
-	if err := h.submitTask(s, spec, func(t *task) {
-		t.kind, t.actor = pb.RunKind_RUN_KIND_ACTOR_CALL, a
-	}); err != nil {
-		return err
-	}
-	return nil
 }
 
 // pumpActor hands the actor's ready calls to its executor, in order,

@@ -26,23 +26,79 @@ type object struct {
 	size   int64
 	locs   []*nodeState
 	err    *pb.ErrorInfo
-	// refs counts the owner's reference (while ownerRef) and one per
-	// unfinished task that takes the object as an argument.
-	refs     int32
-	owner    *session
-	ownerRef bool
-	waiting  []*task // tasks whose arguments wait for this object
-	producer *task
-	freed    bool
+	// refs counts the owner's reference (while ownerRef), one per
+	// unfinished task that takes the object as an argument (or inside one),
+	// one per object that holds it nested in its value, and one per session
+	// that borrowed it.
+	refs      int32
+	owner     *session
+	ownerRef  bool
+	borrowers []*session
+	nested    []*object // objects inside this one's value
+	waiting   []*task   // tasks whose arguments wait for this object
+	producer  *task
+	freed     bool
 }
 
-func (h *Head) put(s *session, p *pb.PutObject) error {
+// holdNested makes o hold a reference on each object named in nested (the
+// futures and actor handles inside its value). Unknown ids are skipped:
+// they were released before o was made, and reading them will say so.
+func (h *Head) holdNested(o *object, nested [][]byte) {
+	for _, b := range nested {
+		id, err := ids.FromBytes("nested object id", b)
+		if err != nil {
+			continue
+		}
+		if n := h.objects[id]; n != nil && n != o {
+			n.refs++
+			o.nested = append(o.nested, n)
+		}
+	}
+}
+
+// borrow gives session s a reference on an object it found nested in a
+// value, and tells it the object's state now (or when it is ready).
+func (h *Head) borrow(s *session, id ids.ID) {
+	o := h.objects[id]
+	if o == nil {
+		st := &pb.ObjectStatus{Id: id.Bytes(), State: pb.ObjectState_OBJECT_STATE_FAILED, Error: &pb.ErrorInfo{
+			Kind: pb.ErrorKind_ERROR_KIND_OBJECT_LOST, Message: fmt.Sprintf("object %s was released by everything that referenced it before it was borrowed", id.Short())}}
+		s.out.Add(64, func(m *pb.HeadMessage) { m.Objects = append(m.Objects, st) })
+		return
+	}
+	for _, b := range o.borrowers {
+		if b == s {
+			return
+		}
+	}
+	o.refs++
+	o.borrowers = append(o.borrowers, s)
+	s.borrowed[id] = o
+	if o.state != objectPending {
+		h.notify(o, s)
+	}
+}
+
+func (h *Head) unborrow(s *session, o *object) {
+	for i, b := range o.borrowers {
+		if b == s {
+			o.borrowers = append(o.borrowers[:i], o.borrowers[i+1:]...)
+			delete(s.borrowed, o.id)
+			h.decref(o)
+			return
+		}
+	}
+}
+
+// declarePut records an object a client stored; the references it holds
+// on nested objects are taken once the whole batch is declared.
+func (h *Head) declarePut(s *session, p *pb.PutObject) (*object, error) {
 	id, err := ids.FromBytes("put object id", p.Id)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errs.ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %v", errs.ErrMalformed, err)
 	}
 	if h.objects[id] != nil {
-		return nil
+		return nil, nil
 	}
 	o := &object{id: id, wireID: p.Id, state: objectReady, owner: s, ownerRef: true, refs: 1, size: p.Size}
 	h.objects[id] = o
@@ -51,7 +107,7 @@ func (h *Head) put(s *session, p *pb.PutObject) error {
 	} else {
 		nodeID, err := ids.FromBytes("put node id", p.NodeId)
 		if err != nil {
-			return fmt.Errorf("%w: %v", errs.ErrMalformed, err)
+			return nil, fmt.Errorf("%w: %v", errs.ErrMalformed, err)
 		}
 		if n := h.nodes[nodeID]; n != nil && n.alive {
 			h.addLocation(o, n)
@@ -59,16 +115,22 @@ func (h *Head) put(s *session, p *pb.PutObject) error {
 			h.objectLost(o, fmt.Sprintf("the node it was stored on (%s) is no longer in the cluster", nodeID.Short()), nil)
 		}
 	}
-	return nil
+	return o, nil
 }
 
 func (h *Head) release(s *session, id ids.ID) {
 	o := h.objects[id]
-	if o == nil || o.owner != s || !o.ownerRef {
+	if o == nil {
 		return
 	}
-	o.ownerRef = false
-	h.decref(o)
+	if o.owner == s && o.ownerRef {
+		o.ownerRef = false
+		h.decref(o)
+		return
+	}
+	if s.borrowed[id] != nil {
+		h.unborrow(s, o)
+	}
 }
 
 func (h *Head) decref(o *object) {
@@ -85,6 +147,19 @@ func (h *Head) maybeFree(o *object) {
 	o.freed = true
 	delete(h.objects, o.id)
 	o.value = nil
+	nested := o.nested
+	o.nested = nil
+	defer func() {
+		for _, n := range nested {
+			h.decref(n)
+		}
+	}()
+	if a := h.actors[o.id]; a != nil && a.name == "" && a.state != actorDead {
+		// The last handle to an unnamed actor is gone, and no call is
+		// pending: the actor ends, as in Ray.
+		h.actorDied(a, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED,
+			Message: fmt.Sprintf("actor %s ended: every handle to it was released", a.label())})
+	}
 	id := o.wireID
 	for _, n := range o.locs {
 		delete(n.objects, o.id)
@@ -159,8 +234,18 @@ func (h *Head) objectLost(o *object, msg string, n *nodeState) {
 	h.objectFailed(o, info)
 }
 
+// notifyOwner tells the owner and the borrowers of o its state.
 func (h *Head) notifyOwner(o *object) {
-	if o.owner == nil || !o.ownerRef || o.owner.dead {
+	if o.owner != nil && o.ownerRef {
+		h.notify(o, o.owner)
+	}
+	for _, b := range o.borrowers {
+		h.notify(o, b)
+	}
+}
+
+func (h *Head) notify(o *object, to *session) {
+	if to.dead {
 		return
 	}
 	st := &pb.ObjectStatus{Id: o.wireID, Size: o.size}
@@ -178,5 +263,5 @@ func (h *Head) notifyOwner(o *object) {
 		st.Error = o.err
 		size += len(o.err.Message)
 	}
-	o.owner.out.Add(size, func(m *pb.HeadMessage) { m.Objects = append(m.Objects, st) })
+	to.out.Add(size, func(m *pb.HeadMessage) { m.Objects = append(m.Objects, st) })
 }

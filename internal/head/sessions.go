@@ -25,6 +25,8 @@ type session struct {
 	pid     int32
 	// actors holds the actors living in this executor.
 	actors map[ids.ID]*actor
+	// borrowed holds the objects this session borrowed.
+	borrowed map[ids.ID]*object
 }
 
 type job struct {
@@ -48,7 +50,7 @@ func (h *Head) serveSession(stream rpc.ServerStream[pb.ClientMessage, pb.HeadMes
 	}
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
-	s := &session{out: h.newOutbox(), running: make(map[ids.ID]*task), actors: make(map[ids.ID]*actor), kill: cancel}
+	s := &session{out: h.newOutbox(), running: make(map[ids.ID]*task), actors: make(map[ids.ID]*actor), borrowed: make(map[ids.ID]*object), kill: cancel}
 
 	h.mu.Lock()
 	welcome, err := h.openSession(s, first.Hello)
@@ -193,6 +195,9 @@ func (h *Head) closeSession(s *session, reason string) {
 			h.decref(o)
 		}
 	}
+	for _, o := range s.borrowed {
+		h.unborrow(s, o)
+	}
 	for id, a := range h.actors {
 		if a.owner == s {
 			h.actorDied(a, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED,
@@ -215,24 +220,60 @@ func (h *Head) handleClient(s *session, m *pb.ClientMessage) error {
 	if s.dead {
 		return nil
 	}
-	for _, p := range m.Put {
-		if err := h.put(s, p); err != nil {
+	// Declare every object the batch creates before resolving any
+	// reference, so that items may refer to each other whatever their kind
+	// (a task's argument can be an actor call's future, a Put can hold a
+	// task's future): the batch groups items by kind, not in call order.
+	puts := make([]*object, len(m.Put))
+	for i, p := range m.Put {
+		o, err := h.declarePut(s, p)
+		if err != nil {
 			return err
 		}
+		puts[i] = o
 	}
+	tasks := make([]*task, 0, len(m.Submit))
 	for _, spec := range m.Submit {
-		if err := h.submit(s, spec); err != nil {
+		t, err := h.declareTask(s, spec, nil)
+		if err != nil {
 			return err
 		}
+		tasks = append(tasks, t)
 	}
+	actors := make([]*actor, 0, len(m.CreateActors))
 	for _, spec := range m.CreateActors {
-		if err := h.createActor(s, spec); err != nil {
+		a, err := h.declareActor(s, spec)
+		if err != nil {
 			return err
 		}
+		actors = append(actors, a)
 	}
+	calls := make([]*task, 0, len(m.ActorCalls))
 	for _, c := range m.ActorCalls {
-		if err := h.callActor(s, c); err != nil {
+		t, err := h.declareCall(s, c)
+		if err != nil {
 			return err
+		}
+		calls = append(calls, t)
+	}
+	for i, o := range puts {
+		if o != nil {
+			h.holdNested(o, m.Put[i].Nested)
+		}
+	}
+	for _, t := range tasks {
+		if t != nil {
+			h.resolveTask(t)
+		}
+	}
+	for _, a := range actors {
+		if a != nil {
+			h.resolveActor(a)
+		}
+	}
+	for _, t := range calls {
+		if t != nil {
+			h.resolveCall(t)
 		}
 	}
 	for _, r := range m.Results {
@@ -245,6 +286,13 @@ func (h *Head) handleClient(s *session, m *pb.ClientMessage) error {
 		if id, err := ids.FromBytes("cancelled task id", c); err == nil {
 			h.cancelTask(s, id)
 		}
+	}
+	for _, b := range m.Borrow {
+		id, err := ids.FromBytes("borrowed object id", b)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errs.ErrMalformed, err)
+		}
+		h.borrow(s, id)
 	}
 	for _, k := range m.KillActors {
 		id, err := ids.FromBytes("killed actor id", k)

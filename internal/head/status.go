@@ -32,6 +32,11 @@ func (h *Head) Status() *pb.StatusReply {
 	}
 	r.TasksByState["finished"] = h.counts.finished
 	r.TasksByState["failed"] = h.counts.failed
+	for _, a := range h.actors {
+		if a.state != actorDead {
+			r.Actors++
+		}
+	}
 	for _, o := range h.objects {
 		r.Objects++
 		r.ObjectBytes += o.size

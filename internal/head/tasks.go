@@ -51,8 +51,12 @@ type task struct {
 	// runTime is the mean run time of the task's function.
 	runTime *meanDuration
 	// kind and actor mark an actor's constructor or a method call.
-	kind  pb.RunKind
-	actor *actor
+	kind    pb.RunKind
+	actor   *actor
+	actorID ids.ID // the actor a call was made to, even if it does not exist
+	// held are objects the task references without waiting for them:
+	// futures inside its arguments' values, and a call's actor.
+	held []*object
 }
 
 func (t *task) exclude(node ids.ID) {
@@ -67,6 +71,7 @@ type taskOutput struct {
 	stored bool
 	size   int64
 	node   *nodeState
+	nested [][]byte
 }
 
 func badArgument(format string, a ...any) *pb.ErrorInfo {
@@ -75,15 +80,27 @@ func badArgument(format string, a ...any) *pb.ErrorInfo {
 
 func (h *Head) submit(s *session, spec *pb.TaskSpec) error { return h.submitTask(s, spec, nil) }
 
-// submitTask registers a task and its result object; init marks it before
-// it is queued.
+// submitTask registers a task and its result object and queues it; init
+// marks it before it is queued.
 func (h *Head) submitTask(s *session, spec *pb.TaskSpec, init func(*task)) error {
+	t, err := h.declareTask(s, spec, init)
+	if t != nil {
+		h.resolveTask(t)
+	}
+	return err
+}
+
+// declareTask creates a task and its pending result object without looking
+// at its arguments, so that every object a batch creates exists before any
+// of the batch's references is resolved. It returns nil for a task already
+// known (a resubmission is a no-op).
+func (h *Head) declareTask(s *session, spec *pb.TaskSpec, init func(*task)) (*task, error) {
 	id, err := ids.FromBytes("task id", spec.Id)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errs.ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %v", errs.ErrMalformed, err)
 	}
 	if h.objects[id] != nil {
-		return nil // a resubmission of a known task is a no-op
+		return nil, nil
 	}
 	t := &task{id: id, spec: spec, job: s.job, owner: s, retriesLeft: spec.MaxRetries, args: make([]*object, len(spec.Args))}
 	o := &object{id: id, wireID: spec.Id, state: objectPending, owner: s, ownerRef: true, refs: 1, producer: t}
@@ -92,23 +109,41 @@ func (h *Head) submitTask(s *session, spec *pb.TaskSpec, init func(*task)) error
 	if init != nil {
 		init(t)
 	}
+	return t, nil
+}
+
+// resolveTask checks a declared task, takes its references on the objects
+// it uses and queues it (or fails it, saying why).
+func (h *Head) resolveTask(t *task) {
+	spec, id := t.spec, t.id
+	var err error
 
 	if spec.Function == "" {
 		h.completeTask(t, nil, badArgument("the task names no function"))
-		return nil
+		return
 	}
 	t.req = resourcesFromPB(spec.Resources)
 	if t.req.Negative() {
 		h.completeTask(t, nil, badArgument("resource request %s has a negative amount", t.req))
-		return nil
+		return
 	}
 	if len(spec.AffinityNode) > 0 {
 		if t.affinity, err = ids.FromBytes("affinity node id", spec.AffinityNode); err != nil {
 			h.completeTask(t, nil, badArgument("%v", err))
-			return nil
+			return
 		}
 	}
 	var failedArg *pb.ErrorInfo
+	for _, a := range spec.Args {
+		for _, b := range a.Nested {
+			if nid, err := ids.FromBytes("nested object id", b); err == nil {
+				if n := h.objects[nid]; n != nil && nid != id {
+					n.refs++
+					t.held = append(t.held, n)
+				}
+			}
+		}
+	}
 	for i, a := range spec.Args {
 		if (a.Value == nil) == (a.Object == nil) {
 			failedArg = badArgument("argument %d must hold exactly one of a value or an object reference", i+1)
@@ -143,7 +178,7 @@ func (h *Head) submitTask(s *session, spec *pb.TaskSpec, init func(*task)) error
 	}
 	if failedArg != nil {
 		h.completeTask(t, nil, failedArg)
-		return nil
+		return
 	}
 	if t.kind != pb.RunKind_RUN_KIND_ACTOR_CALL {
 		t.class = h.classOf(t)
@@ -151,10 +186,10 @@ func (h *Head) submitTask(s *session, spec *pb.TaskSpec, init func(*task)) error
 	t.runTime = h.duration(spec.Function)
 	if t.depsLeft > 0 {
 		t.state = taskWaitingArgs
-		return nil
+		return
 	}
 	h.enqueue(t)
-	return nil
+	return
 }
 
 // completeTask ends a task for good, with an output or an error. It is
@@ -170,6 +205,13 @@ func (h *Head) completeTask(t *task, out *taskOutput, failure *pb.ErrorInfo) {
 		}
 	}
 	t.args = nil
+	held := t.held
+	t.held = nil
+	defer func() {
+		for _, o := range held {
+			h.decref(o)
+		}
+	}()
 	o := h.objects[t.id]
 	if o == nil || o.producer != t {
 		return
@@ -185,6 +227,7 @@ func (h *Head) completeTask(t *task, out *taskOutput, failure *pb.ErrorInfo) {
 		return
 	}
 	h.counts.finished++
+	h.holdNested(o, out.nested)
 	o.size = out.size
 	if out.stored {
 		h.addLocation(o, out.node)
@@ -252,7 +295,7 @@ func (h *Head) result(s *session, r *pb.TaskResult) {
 	node := t.node
 	if t.kind == pb.RunKind_RUN_KIND_ACTOR_CREATE && r.Error == nil {
 		h.actorStarted(t)
-		h.completeTask(t, &taskOutput{value: r.Value, stored: r.Stored, size: r.Size, node: node}, nil)
+		h.completeTask(t, &taskOutput{value: r.Value, stored: r.Stored, size: r.Size, node: node, nested: r.Nested}, nil)
 		h.pumpActor(t.actor)
 		return
 	}
@@ -266,7 +309,7 @@ func (h *Head) result(s *session, r *pb.TaskResult) {
 		h.taskFailed(t, info, false)
 		return
 	}
-	h.completeTask(t, &taskOutput{value: r.Value, stored: r.Stored, size: r.Size, node: node}, nil)
+	h.completeTask(t, &taskOutput{value: r.Value, stored: r.Stored, size: r.Size, node: node, nested: r.Nested}, nil)
 }
 
 func (h *Head) block(s *session, b *pb.TaskBlock) {

@@ -33,6 +33,9 @@ type Entry struct {
 	Method MethodInvoker
 	// Actor marks an actor constructor.
 	Actor bool
+	// Nested lists the objects (futures, actor handles) inside a result, so
+	// that the result holds references on them.
+	Nested func(v any) [][]byte
 }
 
 // Signature is the entry's Go signature, e.g. "func(int, string) []float64".

@@ -629,8 +629,11 @@ func (x *Welcome) GetNodeCpu() int64 {
 type Arg struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Exactly one of value (an encoded value) or object (an object id).
-	Value         []byte `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
-	Object        []byte `protobuf:"bytes,2,opt,name=object,proto3" json:"object,omitempty"`
+	Value  []byte `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
+	Object []byte `protobuf:"bytes,2,opt,name=object,proto3" json:"object,omitempty"`
+	// nested lists the objects (futures, actor handles) inside value: the
+	// task holds a reference on each while it runs.
+	Nested        [][]byte `protobuf:"bytes,3,rep,name=nested,proto3" json:"nested,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -675,6 +678,13 @@ func (x *Arg) GetValue() []byte {
 func (x *Arg) GetObject() []byte {
 	if x != nil {
 		return x.Object
+	}
+	return nil
+}
+
+func (x *Arg) GetNested() [][]byte {
+	if x != nil {
+		return x.Nested
 	}
 	return nil
 }
@@ -789,11 +799,14 @@ func (x *TaskSpec) GetAffinitySoft() bool {
 }
 
 type PutObject struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Value         []byte                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
-	Size          int64                  `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
-	NodeId        []byte                 `protobuf:"bytes,4,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Value  []byte                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	Size   int64                  `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	NodeId []byte                 `protobuf:"bytes,4,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// nested lists the objects inside the value; it holds a reference on
+	// each for as long as it lives.
+	Nested        [][]byte `protobuf:"bytes,5,rep,name=nested,proto3" json:"nested,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -852,6 +865,13 @@ func (x *PutObject) GetSize() int64 {
 func (x *PutObject) GetNodeId() []byte {
 	if x != nil {
 		return x.NodeId
+	}
+	return nil
+}
+
+func (x *PutObject) GetNested() [][]byte {
+	if x != nil {
+		return x.Nested
 	}
 	return nil
 }
@@ -995,6 +1015,7 @@ type TaskResult struct {
 	Size          int64      `protobuf:"varint,5,opt,name=size,proto3" json:"size,omitempty"`
 	Error         *ErrorInfo `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
 	DurationNs    int64      `protobuf:"varint,7,opt,name=duration_ns,json=durationNs,proto3" json:"duration_ns,omitempty"`
+	Nested        [][]byte   `protobuf:"bytes,8,rep,name=nested,proto3" json:"nested,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1076,6 +1097,13 @@ func (x *TaskResult) GetDurationNs() int64 {
 		return x.DurationNs
 	}
 	return 0
+}
+
+func (x *TaskResult) GetNested() [][]byte {
+	if x != nil {
+		return x.Nested
+	}
+	return nil
 }
 
 // ActorSpec creates an actor: an instance of a registered actor class that
@@ -1260,17 +1288,20 @@ func (x *ActorCall) GetArgs() []*Arg {
 }
 
 type ClientMessage struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Hello         *Hello                 `protobuf:"bytes,1,opt,name=hello,proto3" json:"hello,omitempty"`
-	Submit        []*TaskSpec            `protobuf:"bytes,2,rep,name=submit,proto3" json:"submit,omitempty"`
-	Release       [][]byte               `protobuf:"bytes,3,rep,name=release,proto3" json:"release,omitempty"`
-	Cancel        [][]byte               `protobuf:"bytes,4,rep,name=cancel,proto3" json:"cancel,omitempty"`
-	Put           []*PutObject           `protobuf:"bytes,5,rep,name=put,proto3" json:"put,omitempty"`
-	Results       []*TaskResult          `protobuf:"bytes,6,rep,name=results,proto3" json:"results,omitempty"`
-	Blocks        []*TaskBlock           `protobuf:"bytes,7,rep,name=blocks,proto3" json:"blocks,omitempty"`
-	CreateActors  []*ActorSpec           `protobuf:"bytes,8,rep,name=create_actors,json=createActors,proto3" json:"create_actors,omitempty"`
-	ActorCalls    []*ActorCall           `protobuf:"bytes,9,rep,name=actor_calls,json=actorCalls,proto3" json:"actor_calls,omitempty"`
-	KillActors    [][]byte               `protobuf:"bytes,10,rep,name=kill_actors,json=killActors,proto3" json:"kill_actors,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Hello        *Hello                 `protobuf:"bytes,1,opt,name=hello,proto3" json:"hello,omitempty"`
+	Submit       []*TaskSpec            `protobuf:"bytes,2,rep,name=submit,proto3" json:"submit,omitempty"`
+	Release      [][]byte               `protobuf:"bytes,3,rep,name=release,proto3" json:"release,omitempty"`
+	Cancel       [][]byte               `protobuf:"bytes,4,rep,name=cancel,proto3" json:"cancel,omitempty"`
+	Put          []*PutObject           `protobuf:"bytes,5,rep,name=put,proto3" json:"put,omitempty"`
+	Results      []*TaskResult          `protobuf:"bytes,6,rep,name=results,proto3" json:"results,omitempty"`
+	Blocks       []*TaskBlock           `protobuf:"bytes,7,rep,name=blocks,proto3" json:"blocks,omitempty"`
+	CreateActors []*ActorSpec           `protobuf:"bytes,8,rep,name=create_actors,json=createActors,proto3" json:"create_actors,omitempty"`
+	ActorCalls   []*ActorCall           `protobuf:"bytes,9,rep,name=actor_calls,json=actorCalls,proto3" json:"actor_calls,omitempty"`
+	KillActors   [][]byte               `protobuf:"bytes,10,rep,name=kill_actors,json=killActors,proto3" json:"kill_actors,omitempty"`
+	// borrow takes a reference on objects this client did not create but
+	// found inside values it decoded; release gives it back.
+	Borrow        [][]byte `protobuf:"bytes,11,rep,name=borrow,proto3" json:"borrow,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1371,6 +1402,13 @@ func (x *ClientMessage) GetActorCalls() []*ActorCall {
 func (x *ClientMessage) GetKillActors() [][]byte {
 	if x != nil {
 		return x.KillActors
+	}
+	return nil
+}
+
+func (x *ClientMessage) GetBorrow() [][]byte {
+	if x != nil {
+		return x.Borrow
 	}
 	return nil
 }
@@ -2534,6 +2572,7 @@ type StatusReply struct {
 	Jobs          int64                  `protobuf:"varint,5,opt,name=jobs,proto3" json:"jobs,omitempty"`
 	TasksFinished int64                  `protobuf:"varint,6,opt,name=tasks_finished,json=tasksFinished,proto3" json:"tasks_finished,omitempty"`
 	TasksFailed   int64                  `protobuf:"varint,7,opt,name=tasks_failed,json=tasksFailed,proto3" json:"tasks_failed,omitempty"`
+	Actors        int64                  `protobuf:"varint,8,opt,name=actors,proto3" json:"actors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2613,6 +2652,13 @@ func (x *StatusReply) GetTasksFinished() int64 {
 func (x *StatusReply) GetTasksFailed() int64 {
 	if x != nil {
 		return x.TasksFailed
+	}
+	return 0
+}
+
+func (x *StatusReply) GetActors() int64 {
+	if x != nil {
+		return x.Actors
 	}
 	return 0
 }
@@ -2860,10 +2906,11 @@ const file_shoal_proto_rawDesc = "" +
 	"session_id\x18\x01 \x01(\fR\tsessionId\x12!\n" +
 	"\finline_limit\x18\x02 \x01(\x03R\vinlineLimit\x12*\n" +
 	"\x11max_message_bytes\x18\x03 \x01(\x03R\x0fmaxMessageBytes\x12\x19\n" +
-	"\bnode_cpu\x18\x04 \x01(\x03R\anodeCpu\"3\n" +
+	"\bnode_cpu\x18\x04 \x01(\x03R\anodeCpu\"K\n" +
 	"\x03Arg\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\fR\x05value\x12\x16\n" +
-	"\x06object\x18\x02 \x01(\fR\x06object\"\xd1\x02\n" +
+	"\x06object\x18\x02 \x01(\fR\x06object\x12\x16\n" +
+	"\x06nested\x18\x03 \x03(\fR\x06nested\"\xd1\x02\n" +
 	"\bTaskSpec\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x1a\n" +
 	"\bfunction\x18\x02 \x01(\tR\bfunction\x12!\n" +
@@ -2874,12 +2921,13 @@ const file_shoal_proto_rawDesc = "" +
 	"\x10retry_app_errors\x18\x06 \x01(\bR\x0eretryAppErrors\x12.\n" +
 	"\bstrategy\x18\a \x01(\x0e2\x12.shoal.v1.StrategyR\bstrategy\x12#\n" +
 	"\raffinity_node\x18\b \x01(\fR\faffinityNode\x12#\n" +
-	"\raffinity_soft\x18\t \x01(\bR\faffinitySoft\"^\n" +
+	"\raffinity_soft\x18\t \x01(\bR\faffinitySoft\"v\n" +
 	"\tPutObject\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x12\n" +
 	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x17\n" +
-	"\anode_id\x18\x04 \x01(\fR\x06nodeId\">\n" +
+	"\anode_id\x18\x04 \x01(\fR\x06nodeId\x12\x16\n" +
+	"\x06nested\x18\x05 \x03(\fR\x06nested\">\n" +
 	"\tTaskBlock\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x18\n" +
 	"\ablocked\x18\x02 \x01(\bR\ablocked\"\x9c\x01\n" +
@@ -2888,7 +2936,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x17\n" +
 	"\atask_id\x18\x03 \x01(\fR\x06taskId\x12\x1a\n" +
 	"\bfunction\x18\x04 \x01(\tR\bfunction\x12\x17\n" +
-	"\anode_id\x18\x05 \x01(\fR\x06nodeId\"\xcd\x01\n" +
+	"\anode_id\x18\x05 \x01(\fR\x06nodeId\"\xe5\x01\n" +
 	"\n" +
 	"TaskResult\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x18\n" +
@@ -2898,7 +2946,8 @@ const file_shoal_proto_rawDesc = "" +
 	"\x04size\x18\x05 \x01(\x03R\x04size\x12)\n" +
 	"\x05error\x18\x06 \x01(\v2\x13.shoal.v1.ErrorInfoR\x05error\x12\x1f\n" +
 	"\vduration_ns\x18\a \x01(\x03R\n" +
-	"durationNs\"\xbe\x02\n" +
+	"durationNs\x12\x16\n" +
+	"\x06nested\x18\b \x03(\fR\x06nested\"\xbe\x02\n" +
 	"\tActorSpec\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x14\n" +
 	"\x05class\x18\x02 \x01(\tR\x05class\x12!\n" +
@@ -2913,7 +2962,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x19\n" +
 	"\bactor_id\x18\x02 \x01(\fR\aactorId\x12\x16\n" +
 	"\x06method\x18\x03 \x01(\tR\x06method\x12!\n" +
-	"\x04args\x18\x04 \x03(\v2\r.shoal.v1.ArgR\x04args\"\xa9\x03\n" +
+	"\x04args\x18\x04 \x03(\v2\r.shoal.v1.ArgR\x04args\"\xc1\x03\n" +
 	"\rClientMessage\x12%\n" +
 	"\x05hello\x18\x01 \x01(\v2\x0f.shoal.v1.HelloR\x05hello\x12*\n" +
 	"\x06submit\x18\x02 \x03(\v2\x12.shoal.v1.TaskSpecR\x06submit\x12\x18\n" +
@@ -2927,7 +2976,8 @@ const file_shoal_proto_rawDesc = "" +
 	"actorCalls\x12\x1f\n" +
 	"\vkill_actors\x18\n" +
 	" \x03(\fR\n" +
-	"killActors\"@\n" +
+	"killActors\x12\x16\n" +
+	"\x06borrow\x18\v \x03(\fR\x06borrow\"@\n" +
 	"\bLocation\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\fR\x06nodeId\x12\x1b\n" +
 	"\tdata_addr\x18\x02 \x01(\tR\bdataAddr\"\x81\x01\n" +
@@ -3035,7 +3085,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x05store\x18\r \x01(\v2\x14.shoal.v1.StoreUsageR\x05store\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe4\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xfc\x02\n" +
 	"\vStatusReply\x12*\n" +
 	"\x05nodes\x18\x01 \x03(\v2\x14.shoal.v1.NodeStatusR\x05nodes\x12M\n" +
 	"\x0etasks_by_state\x18\x02 \x03(\v2'.shoal.v1.StatusReply.TasksByStateEntryR\ftasksByState\x12\x18\n" +
@@ -3043,7 +3093,8 @@ const file_shoal_proto_rawDesc = "" +
 	"\fobject_bytes\x18\x04 \x01(\x03R\vobjectBytes\x12\x12\n" +
 	"\x04jobs\x18\x05 \x01(\x03R\x04jobs\x12%\n" +
 	"\x0etasks_finished\x18\x06 \x01(\x03R\rtasksFinished\x12!\n" +
-	"\ftasks_failed\x18\a \x01(\x03R\vtasksFailed\x1a?\n" +
+	"\ftasks_failed\x18\a \x01(\x03R\vtasksFailed\x12\x16\n" +
+	"\x06actors\x18\b \x01(\x03R\x06actors\x1a?\n" +
 	"\x11TasksByStateEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"+\n" +
