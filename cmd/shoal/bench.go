@@ -17,10 +17,11 @@ import (
 
 func newBenchCommand() *cobra.Command {
 	var (
-		nodes  int
-		cpus   float64
-		cfg    bench.SuiteConfig
-		asJSON bool
+		nodes      int
+		cpus       float64
+		cfg        bench.SuiteConfig
+		asJSON     bool
+		cpuProfile string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -30,6 +31,15 @@ with metrics named as in Ray's ray_perf.py (ops/s; GB/s for
 single_client_put_gigabytes), each beside Ray's published figure.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				pprof.StartCPUProfile(f)
+				defer pprof.StopCPUProfile()
+			}
 			ctx, err := shoal.Init(context.Background(), shoal.WithLocalNodes(nodes), shoal.WithCPUsPerNode(cpus), shoal.WithJobName("bench"))
 			if err != nil {
 				return err
@@ -65,6 +75,7 @@ single_client_put_gigabytes), each beside Ray's published figure.`,
 	cmd.Flags().IntVar(&cfg.Puts, "puts", 8, "Puts for single_client_put_gigabytes")
 	cmd.Flags().IntVar(&cfg.Rounds, "rounds", 3, "rounds per metric (the median is reported)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object: metric name -> value")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process to a file")
 	cmd.AddCommand(newBenchTasksCommand(), newBenchTransferCommand(), newBenchMemoryCommand())
 	return cmd
 }

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shoal-dev/shoal/internal/bigbuf"
 	"github.com/shoal-dev/shoal/internal/codec"
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
@@ -494,7 +495,7 @@ func (c *Client) storeRemote(ctx context.Context, id ids.ID, parts ...[]byte) (i
 			for _, p := range parts {
 				n += len(p)
 			}
-			data := make([]byte, 0, n)
+			data := bigbuf.Alloc(uint64(n))[:0]
 			for _, p := range parts {
 				data = append(data, p...)
 			}
@@ -647,7 +648,9 @@ func (c *Client) Fetch(ctx context.Context, id ids.ID, locs []transfer.Location)
 			if b, err := st.Read(id); err == nil {
 				// A copy: the caller owns what it gets, and the store's
 				// bytes must stay as they are.
-				return append([]byte(nil), b...), nil
+				out := bigbuf.Alloc(uint64(len(b)))
+				copy(out, b)
+				return out, nil
 			}
 		}
 	}

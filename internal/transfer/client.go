@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shoal-dev/shoal/internal/bigbuf"
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 )
@@ -181,7 +182,7 @@ func (c *Client) getOnce(ctx context.Context, addr string, id ids.ID, hints []Lo
 			return false, &remoteError{status: statusTooLarge, msg: fmt.Sprintf("%v: object %s of %d bytes exceeds the data plane limit of %d bytes", errs.ErrMessageTooLarge, id.Short(), size, limit)}
 		}
 		if buf == nil {
-			buf = allocBuffer(size)
+			buf = bigbuf.Alloc(size)
 		} else if uint64(len(buf)) != size {
 			return false, &remoteError{status: statusError, msg: fmt.Sprintf("object %s changed size from %d to %d bytes between attempts", id.Short(), len(buf), size)}
 		}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shoal-dev/shoal/internal/bigbuf"
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc"
@@ -305,7 +306,7 @@ func (s *Server) handlePut(c net.Conn, r *bufio.Reader, w *bufio.Writer) error {
 		w.Flush()
 		return errs.ErrMessageTooLarge
 	}
-	data := allocBuffer(size)
+	data := bigbuf.Alloc(size)
 	for off := 0; off < len(data); {
 		n := min(len(data)-off, chunkSize)
 		c.SetReadDeadline(time.Now().Add(30 * time.Second))

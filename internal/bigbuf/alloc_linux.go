@@ -1,4 +1,4 @@
-package transfer
+package bigbuf
 
 import (
 	"syscall"
@@ -7,12 +7,12 @@ import (
 
 const hugePage = 2 << 20
 
-// allocBuffer returns a zeroed buffer for n incoming bytes. Large buffers
+// Alloc returns a zeroed buffer for n incoming bytes. Large buffers
 // ask the kernel for transparent huge pages before they are first touched:
 // filling a fresh 1 GiB buffer from a socket otherwise spends more time in
 // 4 KiB page faults than in copying (measured on loopback here: 0.3–0.7 GB/s
 // with small pages, 1.5–1.8 GB/s with huge pages or a reused buffer).
-func allocBuffer(n uint64) []byte {
+func Alloc(n uint64) []byte {
 	b := make([]byte, n)
 	if n < 4*hugePage {
 		return b
