@@ -275,3 +275,26 @@ func TestActorPool(t *testing.T) {
 		t.Fatalf("after the map: %d in flight, %d idle", pool.InFlight(), len(pool.Idle()))
 	}
 }
+
+func TestCancelActorCalls(t *testing.T) {
+	ctx := within(t, connect(t, sharedCluster(t)), time.Minute)
+	h, err := ledgerClass.New(ctx, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Kill(ctx)
+	running := slowRecord.Remote(ctx, h, time.Hour)
+	queued := slowRecord.Remote(ctx, h, time.Hour)
+	after := record.Remote(ctx, h, 5)
+	queued.Cancel()
+	running.Cancel()
+	for name, f := range map[string]*shoal.Future[int]{"running": running, "queued": queued} {
+		if _, err := f.Get(ctx); !errors.Is(err, shoal.ErrCancelled) {
+			t.Fatalf("%s call: %v", name, err)
+		}
+	}
+	// The actor goes on serving.
+	if n, err := after.Get(ctx); err != nil || n != 1 {
+		t.Fatalf("call after the cancelled ones: %d %v", n, err)
+	}
+}

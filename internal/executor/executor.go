@@ -162,11 +162,22 @@ func (ex *Executor) onCancel(id ids.ID) {
 		r.cancel(context.Canceled)
 		return
 	}
-	for i, rt := range ex.queue {
-		if string(rt.TaskId) == string(id[:]) {
-			ex.queue = append(ex.queue[:i], ex.queue[i+1:]...)
-			ex.client.SendResults(64, &pb.TaskResult{TaskId: rt.TaskId, Attempt: rt.Attempt,
-				Error: &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: "cancelled by its caller before it started"}})
+	cancelQueued := func(queue []*pb.RunTask) ([]*pb.RunTask, bool) {
+		for i, rt := range queue {
+			if string(rt.TaskId) == string(id[:]) {
+				ex.client.SendResults(64, &pb.TaskResult{TaskId: rt.TaskId, Attempt: rt.Attempt,
+					Error: &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: "cancelled by its caller before it started"}})
+				return append(queue[:i], queue[i+1:]...), true
+			}
+		}
+		return queue, false
+	}
+	var found bool
+	if ex.queue, found = cancelQueued(ex.queue); found {
+		return
+	}
+	for _, inst := range ex.actors {
+		if inst.queue, found = cancelQueued(inst.queue); found {
 			return
 		}
 	}
