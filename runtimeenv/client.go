@@ -62,7 +62,7 @@ func Upload(ctx context.Context, conn grpc.ClientConnInterface, pkg *Package, pr
 	mismatches := 0
 	for attempt, lastHeld := 0, int64(-1); ; {
 		sctx, cancel := context.WithTimeout(ctx, statTimeout)
-		st, err := cl.Stat(sctx, &pb.StatRequest{Hash: pkg.Hash})
+		st, err := cl.Stat(sctx, &pb.StatRequest{Hash: pkg.Hash}, grpc.WaitForReady(true))
 		cancel()
 		if err == nil {
 			if st.GetComplete() {
@@ -71,6 +71,10 @@ func Upload(ctx context.Context, conn grpc.ClientConnInterface, pkg *Package, pr
 					progress(pkg.Size, pkg.Size)
 				}
 				return stats, nil
+			}
+			if lim := st.GetLimit(); lim > 0 && pkg.ContentSize() > lim {
+				return stats, fmt.Errorf("uploading package %s: %w: it holds %s, over the head's package limit of %s; exclude files with --exclude PATTERN (Spec.Excludes) or raise the limit on the head with --package-limit SIZE",
+					short(pkg.Hash), ErrTooLarge, FormatBytes(pkg.ContentSize()), FormatBytes(lim))
 			}
 			held := st.GetHeld()
 			if held > pkg.Size {
@@ -122,7 +126,7 @@ func uploadFrom(ctx context.Context, cl pb.PackagesClient, f *os.File, pkg *Pack
 	defer cancel()
 	idle := newIdleTimer(idleTimeout, cancel)
 	defer idle.stop()
-	stream, err := cl.Upload(sctx)
+	stream, err := cl.Upload(sctx, grpc.WaitForReady(true))
 	if err != nil {
 		return err
 	}
@@ -209,7 +213,7 @@ func downloadFrom(ctx context.Context, cl pb.PackagesClient, hash string, offset
 	defer cancel()
 	idle := newIdleTimer(idleTimeout, cancel)
 	defer idle.stop()
-	stream, err := cl.Download(sctx, &pb.DownloadRequest{Hash: hash, Offset: *offset})
+	stream, err := cl.Download(sctx, &pb.DownloadRequest{Hash: hash, Offset: *offset}, grpc.WaitForReady(true))
 	if err != nil {
 		return err
 	}

@@ -76,7 +76,7 @@ func (s *Server) Stat(_ context.Context, req *pb.StatRequest) (*pb.StatReply, er
 		if err != nil {
 			return nil, toStatus(err)
 		}
-		return &pb.StatReply{Held: held, Complete: complete, Size: size}, nil
+		return &pb.StatReply{Held: held, Complete: complete, Size: size, Limit: max(s.store.limit, 0)}, nil
 	}
 	if err := checkHash(req.GetHash()); err != nil {
 		return nil, toStatus(err)

@@ -84,7 +84,10 @@ type StatReply struct {
 	Complete bool  `protobuf:"varint,2,opt,name=complete,proto3" json:"complete,omitempty"`
 	// size is the archive's size when known (complete, or a partial upload
 	// that declared it).
-	Size          int64 `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	Size int64 `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	// limit is the server's bound on a package's content size (0: none), so
+	// that a client refuses an over-limit upload before sending a byte.
+	Limit         int64 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -136,6 +139,13 @@ func (x *StatReply) GetComplete() bool {
 func (x *StatReply) GetSize() int64 {
 	if x != nil {
 		return x.Size
+	}
+	return 0
+}
+
+func (x *StatReply) GetLimit() int64 {
+	if x != nil {
+		return x.Limit
 	}
 	return 0
 }
@@ -351,11 +361,12 @@ const file_runtimeenv_proto_rawDesc = "" +
 	"\n" +
 	"\x10runtimeenv.proto\x12\x13shoal.runtimeenv.v1\"!\n" +
 	"\vStatRequest\x12\x12\n" +
-	"\x04hash\x18\x01 \x01(\tR\x04hash\"O\n" +
+	"\x04hash\x18\x01 \x01(\tR\x04hash\"e\n" +
 	"\tStatReply\x12\x12\n" +
 	"\x04held\x18\x01 \x01(\x03R\x04held\x12\x1a\n" +
 	"\bcomplete\x18\x02 \x01(\bR\bcomplete\x12\x12\n" +
-	"\x04size\x18\x03 \x01(\x03R\x04size\"\x96\x01\n" +
+	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x14\n" +
+	"\x05limit\x18\x04 \x01(\x03R\x05limit\"\x96\x01\n" +
 	"\x05Chunk\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\tR\x04hash\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x12\n" +
