@@ -98,6 +98,9 @@ type Ref struct {
 	err      error
 	released atomic.Bool
 	local    bool // never sent to the head (failed before sending)
+	// updated is closed (and replaced) when a later status of the object
+	// arrives, e.g. new locations after it was rebuilt. Guarded by mu.
+	updated chan struct{}
 	// holders counts the handles (futures) sharing this reference; the
 	// head's reference goes when the last lets go. Guarded by c.mu.
 	holders int32
@@ -328,7 +331,10 @@ func (r *Ref) finish(value []byte, size int64, locs []transfer.Location, err err
 	if first {
 		close(r.ready)
 		callbacks, r.onReady = r.onReady, nil
+	} else if r.updated != nil {
+		close(r.updated)
 	}
+	r.updated = make(chan struct{})
 	r.mu.Unlock()
 	for _, f := range callbacks {
 		f()
@@ -619,26 +625,42 @@ func (c *Client) Bytes(ctx context.Context, r *Ref) ([]byte, error) {
 	if err := c.Wait(ctx, r); err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
-	value, locs, err := r.value, r.locs, r.err
-	r.mu.Unlock()
-	if err != nil || value != nil {
-		return value, err
+	for attempt := 0; ; attempt++ {
+		r.mu.Lock()
+		value, locs, err, updated := r.value, r.locs, r.err, r.updated
+		r.mu.Unlock()
+		if err != nil || value != nil {
+			return value, err
+		}
+		if len(locs) > 0 {
+			if value, err = c.Fetch(ctx, r.ID, locs); err == nil {
+				r.mu.Lock()
+				if !r.Released() {
+					r.value = value
+				}
+				r.mu.Unlock()
+				return value, nil
+			}
+		} else {
+			err = fmt.Errorf("%w: object %s has no copy on any live node", errs.ErrObjectLost, r.ID.Short())
+		}
+		if attempt == 3 || ctx.Err() != nil {
+			return nil, err
+		}
+		// The node holding the object may have died: the head then rebuilds
+		// the object from its lineage (or says it cannot) and sends news.
+		select {
+		case <-updated:
+		case <-time.After(refetchWait):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
-	if len(locs) == 0 {
-		return nil, fmt.Errorf("%w: object %s has no copy on any live node", errs.ErrObjectLost, r.ID.Short())
-	}
-	value, err = c.Fetch(ctx, r.ID, locs)
-	if err != nil {
-		return nil, err
-	}
-	r.mu.Lock()
-	if !r.Released() {
-		r.value = value
-	}
-	r.mu.Unlock()
-	return value, nil
 }
+
+// refetchWait bounds how long a failed fetch waits for news of the object
+// before trying again: longer than the head takes to declare a node dead.
+const refetchWait = 5 * time.Second
 
 // Fetch reads an object's bytes from the first node that serves it.
 func (c *Client) Fetch(ctx context.Context, id ids.ID, locs []transfer.Location) ([]byte, error) {

@@ -320,3 +320,16 @@ func (c *Cluster) Stop() {
 		os.RemoveAll(c.Dir)
 	}
 }
+
+// NodeProc returns the process of the node with the given ID (as its
+// "joined" line printed it), or nil.
+func (c *Cluster) NodeProc(id string) *Proc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.Nodes {
+		if strings.Contains(p.Output(), "shoal node "+id+" joined") {
+			return p
+		}
+	}
+	return nil
+}

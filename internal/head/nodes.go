@@ -227,7 +227,7 @@ func (h *Head) nodeGone(n *nodeState, reason string, graceful bool) {
 	for _, o := range n.objects {
 		h.removeLocation(o, n)
 		if len(o.locs) == 0 && o.value == nil && o.state == objectReady {
-			h.objectLost(o, fmt.Sprintf("its only copy was on node %s, which died (%s); rebuilding lost objects from lineage is not available yet", n.id.Short(), reason), n)
+			h.objectGone(o, n, reason)
 		}
 	}
 	h.schedule()

@@ -14,6 +14,9 @@ const (
 	objectPending objectState = iota
 	objectReady
 	objectFailed
+	// objectEvicted: its bytes were freed (nothing references it) but a
+	// lineage still names it, so it can be rebuilt.
+	objectEvicted
 )
 
 // object is the directory entry of one object: where its bytes are (inline
@@ -38,6 +41,10 @@ type object struct {
 	waiting   []*task   // tasks whose arguments wait for this object
 	producer  *task
 	freed     bool
+	// lineage is how to make the object again; lineageRefs counts the
+	// lineages that name it as an argument.
+	lineage     *lineage
+	lineageRefs int32
 }
 
 // holdNested makes o hold a reference on each object named in nested (the
@@ -144,9 +151,23 @@ func (h *Head) maybeFree(o *object) {
 	if o.refs > 0 || o.state == objectPending || o.freed {
 		return
 	}
+	if o.lineageRefs > 0 {
+		switch {
+		case o.lineage != nil:
+			// A lineage may need it rebuilt: keep the entry, not the bytes.
+			h.dropData(o)
+			o.state = objectEvicted
+			return
+		case o.value != nil:
+			// Small values cannot be rebuilt but cost little: keep them
+			// while a lineage names them.
+			return
+		}
+	}
+	h.dropData(o)
 	o.freed = true
 	delete(h.objects, o.id)
-	o.value = nil
+	defer h.dropLineage(o)
 	nested := o.nested
 	o.nested = nil
 	defer func() {
@@ -160,6 +181,11 @@ func (h *Head) maybeFree(o *object) {
 		h.actorDied(a, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED,
 			Message: fmt.Sprintf("actor %s ended: every handle to it was released", a.label())})
 	}
+}
+
+// dropData frees an object's bytes: the inline value and every node copy.
+func (h *Head) dropData(o *object) {
+	o.value = nil
 	id := o.wireID
 	for _, n := range o.locs {
 		delete(n.objects, o.id)

@@ -199,12 +199,15 @@ func (h *Head) completeTask(t *task, out *taskOutput, failure *pb.ErrorInfo) {
 		return
 	}
 	t.state = taskDone
-	for _, a := range t.args {
-		if a != nil {
-			h.decref(a)
-		}
-	}
+	args := t.args
 	t.args = nil
+	defer func() {
+		for _, a := range args {
+			if a != nil {
+				h.decref(a)
+			}
+		}
+	}()
 	held := t.held
 	t.held = nil
 	defer func() {
@@ -231,6 +234,7 @@ func (h *Head) completeTask(t *task, out *taskOutput, failure *pb.ErrorInfo) {
 	o.size = out.size
 	if out.stored {
 		h.addLocation(o, out.node)
+		h.keepLineage(o, t, args)
 	} else {
 		o.value = out.value
 		o.size = int64(len(out.value))
@@ -263,6 +267,11 @@ func (h *Head) taskFailed(t *task, info *pb.ErrorInfo, transient bool) {
 	if k := info.Kind; (k == pb.ErrorKind_ERROR_KIND_APPLICATION || k == pb.ErrorKind_ERROR_KIND_PANIC) && t.spec.RetryAppErrors {
 		retry = true
 	}
+	if info.Kind == pb.ErrorKind_ERROR_KIND_OBJECT_LOST {
+		// An argument vanished between dispatch and fetch (its node died):
+		// the retry waits for it to be rebuilt.
+		retry = true
+	}
 	if retry && t.retriesLeft != 0 && !t.job.ended {
 		if t.retriesLeft > 0 {
 			t.retriesLeft--
@@ -271,7 +280,7 @@ func (h *Head) taskFailed(t *task, info *pb.ErrorInfo, transient bool) {
 		t.lastErr = info
 		h.counts.retried++
 		h.log.Debug("retrying task", "task", t.id.Short(), "function", t.spec.Function, "attempt", t.attempt, "error", info.Message)
-		h.enqueue(t)
+		h.requeue(t)
 		return
 	}
 	if retry && t.retriesLeft == 0 {

@@ -1,0 +1,89 @@
+package shoal_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/internal/clustertest"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+)
+
+// holderOf waits until a node's store reports at least size bytes and
+// returns that node and its process.
+func holderOf(t *testing.T, ctx context.Context, c *clustertest.Cluster, size int64) (shoal.NodeInfo, *clustertest.Proc) {
+	t.Helper()
+	var holder string
+	err := c.WaitFor(ctx, 10*time.Second, func(st *pb.StatusReply) bool {
+		for _, n := range shoal.StatusFromPB(st).Nodes {
+			if n.Alive && n.StoreBytes >= size {
+				holder = n.ID
+				return true
+			}
+		}
+		return false
+	}, "a node to report the object")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := shoal.ClusterStatus(ctx)
+	for _, n := range st.Nodes {
+		if n.ID == holder {
+			return n, c.NodeProc(n.ID)
+		}
+	}
+	t.Fatalf("node %s vanished", holder)
+	panic("unreachable")
+}
+
+func TestLostIntermediateIsRebuiltFromLineage(t *testing.T) {
+	c := startCluster(t, 2, "--cpus", "2")
+	ctx := within(t, connect(t, c), 2*time.Minute)
+	const size = 1 << 20
+	inter := blob.Remote(ctx, 7, size) // stored on a node, not inline
+	if _, _, err := shoal.Wait(ctx, []*shoal.Future[[]byte]{inter}, 1, -1); err != nil {
+		t.Fatal(err)
+	}
+	victim, proc := holderOf(t, ctx, c, size)
+	if proc == nil {
+		t.Fatalf("no process for node %s", victim.ID)
+	}
+	proc.Kill()
+	// A consumer needs the intermediate, whose only copy died: it is rebuilt.
+	want := blobBytes(7, size)
+	d, err := digest.Remote(ctx, inter).Get(ctx)
+	if wantD := fmt.Sprintf("%d:%x", size, sha256.Sum256(want)); err != nil || d != wantD {
+		t.Fatalf("consumer of the lost intermediate: %q %v", d, err)
+	}
+	got, err := inter.Get(ctx)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("driver read of the rebuilt intermediate: %v", err)
+	}
+}
+
+func TestLostPutSaysWhy(t *testing.T) {
+	c := startCluster(t, 2, "--cpus", "1")
+	ctx := within(t, connect(t, c), 2*time.Minute)
+	const size = 2 << 20
+	f, err := shoal.Put(ctx, blobBytes(1, size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim, proc := holderOf(t, ctx, c, size)
+	proc.Kill()
+	_, err = digest.Remote(ctx, f).Get(ctx)
+	if !errors.Is(err, shoal.ErrObjectLost) {
+		t.Fatalf("task over a lost Put: %v", err)
+	}
+	for _, want := range []string{f.ID()[8:16], victim.ID[8:16], "Put"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+}
