@@ -85,6 +85,8 @@ func (c *ActorClass[T]) Name() string { return c.entry.Name }
 type ActorOption func(*actorOptions)
 
 type actorOptions struct {
+	maxRestarts    int
+	maxTaskRetries int
 	name           string
 	resources      Resources
 	maxConcurrency int
@@ -110,6 +112,16 @@ func WithActorResources(r Resources) ActorOption { return func(o *actorOptions) 
 func WithActorNodeAffinity(nodeID string, soft bool) ActorOption {
 	return func(o *actorOptions) { o.affinity, o.affinitySoft = nodeID, soft }
 }
+
+// WithMaxRestarts restarts the actor (runs its constructor again, on a
+// node that fits) up to n times when its executor or node dies; -1 is
+// unlimited. Default 0. A killed actor is never restarted.
+func WithMaxRestarts(n int) ActorOption { return func(o *actorOptions) { o.maxRestarts = n } }
+
+// WithMaxTaskRetries retries, up to n times, a call that was running when
+// its actor died and restarted; -1 is unlimited. Default 0: such a call
+// fails with ErrActorDied. Calls waiting behind it are never lost.
+func WithMaxTaskRetries(n int) ActorOption { return func(o *actorOptions) { o.maxTaskRetries = n } }
 
 // WithActorSpread places the actor on the least busy node.
 func WithActorSpread() ActorOption {
@@ -147,6 +159,7 @@ func (c *ActorClass[T]) New(ctx context.Context, arg any, opts ...ActorOption) (
 		return nil, fmt.Errorf("%w: creating actor %s: %v", ErrBadArgument, c.Name(), err)
 	}
 	spec := &pb.ActorSpec{Class: c.Name(), Args: encoded, MaxConcurrency: int32(o.maxConcurrency), Name: o.name, Strategy: o.strategy,
+		MaxRestarts: int32(o.maxRestarts), MaxTaskRetries: int32(o.maxTaskRetries),
 		Resources: &pb.Resources{Cpu: res.CPU, Gpu: res.GPU, Memory: res.Memory, Custom: res.Custom}}
 	if o.affinity != "" {
 		id, err := ids.Parse(o.affinity)

@@ -87,3 +87,53 @@ func TestLostPutSaysWhy(t *testing.T) {
 		}
 	}
 }
+
+var whereLedger = shoal.Method1(ledgerClass, "Where", func(ctx context.Context, l *ledger, d time.Duration) (string, error) {
+	time.Sleep(d)
+	return shoal.NodeID(ctx), nil
+})
+
+func TestActorRestartsWithItsCallsWhenItsNodeDies(t *testing.T) {
+	c := startCluster(t, 2, "--cpus", "2")
+	ctx := within(t, connect(t, c), 2*time.Minute)
+	st, _ := shoal.ClusterStatus(ctx)
+	first := st.Nodes[0].ID
+	durable, err := ledgerClass.New(ctx, 0, shoal.WithActorNodeAffinity(first, true), shoal.WithMaxRestarts(-1), shoal.WithMaxTaskRetries(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fragile, err := ledgerClass.New(ctx, 0, shoal.WithActorName("fragile"), shoal.WithActorNodeAffinity(first, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if where, err := whereLedger.Remote(ctx, durable, time.Duration(0)).Get(ctx); err != nil || where != first {
+		t.Fatalf("durable actor on %q (%v), want %s", where, err, first)
+	}
+	if err := fragile.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var calls []*shoal.Future[string]
+	for range 40 {
+		calls = append(calls, whereLedger.Remote(ctx, durable, 20*time.Millisecond))
+	}
+	fragileCall := slowRecord.Remote(ctx, fragile, time.Hour)
+	time.Sleep(100 * time.Millisecond) // some calls done, one running, the rest queued
+	c.NodeProc(first).Kill()
+	moved := 0
+	for i, f := range calls {
+		where, err := f.Get(ctx)
+		if err != nil {
+			t.Fatalf("call %d of the restartable actor: %v", i, err)
+		}
+		if where != first {
+			moved++
+		}
+	}
+	if moved == 0 {
+		t.Fatal("no call ran on the restarted actor")
+	}
+	_, err = fragileCall.Get(ctx)
+	if !errors.Is(err, shoal.ErrActorDied) || !strings.Contains(err.Error(), `"fragile"`) || !strings.Contains(err.Error(), first[8:16]) {
+		t.Fatalf("call of the actor that may not restart: %v", err)
+	}
+}

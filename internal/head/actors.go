@@ -33,6 +33,12 @@ type actor struct {
 	holding bool // its resources are committed on node
 	calls   []*task
 	death   *pb.ErrorInfo
+	// restarts counts restarts after failures; nextSeq numbers calls in
+	// arrival order, so retried calls go back in their place; args holds
+	// the constructor's object arguments for restarts.
+	restarts int32
+	nextSeq  int64
+	args     []*object
 }
 
 func (a *actor) label() string {
@@ -67,7 +73,16 @@ func (h *Head) declareActor(s *session, spec *pb.ActorSpec) (*actor, error) {
 
 func (h *Head) resolveActor(a *actor) {
 	h.resolveTask(a.create)
-	if a.create.state == taskDone {
+	if a.spec.MaxRestarts != 0 {
+		// A restart runs the constructor again: keep its arguments.
+		for _, o := range a.create.args {
+			if o != nil {
+				o.refs++
+				a.args = append(a.args, o)
+			}
+		}
+	}
+	if a.create.state == taskDone && a.state != actorDead {
 		// The constructor failed at once (bad arguments).
 		h.actorDied(a, h.objects[a.id].err)
 		return
@@ -115,9 +130,87 @@ func (h *Head) resolveCall(t *task) {
 		ao.refs++
 		t.held = append(t.held, ao)
 	}
+	t.seq = a.nextSeq
+	a.nextSeq++
+	t.retriesLeft = a.spec.MaxTaskRetries
 	a.calls = append(a.calls, t)
 	h.resolveTask(t)
 	h.pumpActor(a)
+}
+
+// insertCall puts a call back among the actor's waiting calls, in its
+// arrival place (a call retried after the actor restarted runs before the
+// calls made after it).
+func (a *actor) insertCall(t *task) {
+	i := len(a.calls)
+	for i > 0 && a.calls[i-1].seq > t.seq {
+		i--
+	}
+	a.calls = append(a.calls, nil)
+	copy(a.calls[i+1:], a.calls[i:])
+	a.calls[i] = t
+}
+
+// canRestart reports whether a failed actor may be started again.
+func (a *actor) canRestart() bool {
+	if a.state == actorDead || a.create == nil || a.create.job.ended {
+		return false
+	}
+	max := a.spec.MaxRestarts
+	return max < 0 || a.restarts < max
+}
+
+// actorLost handles an actor whose executor or node went away: it is
+// restarted while restarts remain, and dies otherwise.
+func (h *Head) actorLost(a *actor, info *pb.ErrorInfo) {
+	if a.canRestart() {
+		h.restartActor(a, info)
+		return
+	}
+	if a.spec.MaxRestarts != 0 {
+		info.Message += fmt.Sprintf(" (after %d restarts)", a.restarts)
+	}
+	h.actorDied(a, info)
+}
+
+// restartActor runs the actor's constructor again, on whatever node fits;
+// its waiting calls (and retried ones) go to the new instance.
+func (h *Head) restartActor(a *actor, info *pb.ErrorInfo) {
+	a.restarts++
+	h.counts.actorRestarts++
+	h.log.Warn("restarting actor", "actor", a.label(), "restart", a.restarts, "reason", info.Message)
+	if a.holding {
+		a.holding = false
+		if a.node.alive {
+			a.node.committed = a.node.committed.Sub(a.create.req)
+		}
+	}
+	if a.exec != nil {
+		delete(a.exec.actors, a.id)
+	}
+	a.exec, a.node, a.state = nil, nil, actorCreating
+	old := a.create
+	if old.state != taskDone {
+		h.unassign(old)
+		h.dequeue(old)
+		old.state = taskDone // retired; the new attempt takes its place
+	}
+	t := &task{id: a.id, spec: old.spec, job: old.job, owner: a.owner, args: make([]*object, len(old.spec.Args)),
+		kind: pb.RunKind_RUN_KIND_ACTOR_CREATE, actor: a, attempt: a.restarts << 16, req: old.req, class: old.class, runTime: old.runTime}
+	next := 0
+	for i, arg := range old.spec.Args {
+		if arg.Object != nil && next < len(a.args) {
+			o := a.args[next]
+			next++
+			o.refs++
+			t.args[i] = o
+		}
+	}
+	a.create = t
+	if o := h.objects[a.id]; o != nil {
+		o.producer = t
+	}
+	h.requeue(t)
 }
 
 func mustID(b []byte) ids.ID {
@@ -205,6 +298,10 @@ func (h *Head) actorDied(a *actor, info *pb.ErrorInfo) {
 			h.completeTask(t, nil, info)
 		}
 	}
+	for _, o := range a.args {
+		h.decref(o)
+	}
+	a.args = nil
 	h.log.Info("actor died", "actor", a.label(), "reason", info.Message)
 }
 
@@ -219,8 +316,16 @@ func (h *Head) killActor(s *session, id ids.ID) {
 // actorDeath is the error of a call whose actor died while it ran.
 func (h *Head) callFailed(t *task, info *pb.ErrorInfo) *pb.ErrorInfo {
 	a := t.actor
-	if a.state == actorDead && info.Kind != pb.ErrorKind_ERROR_KIND_APPLICATION && info.Kind != pb.ErrorKind_ERROR_KIND_PANIC {
+	if info.Kind == pb.ErrorKind_ERROR_KIND_APPLICATION || info.Kind == pb.ErrorKind_ERROR_KIND_PANIC {
+		return info
+	}
+	if a.state == actorDead {
 		return &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, Message: a.death.Message, NodeId: info.NodeId}
+	}
+	if info.Kind == pb.ErrorKind_ERROR_KIND_EXECUTOR || info.Kind == pb.ErrorKind_ERROR_KIND_NODE_DIED {
+		return &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, NodeId: info.NodeId, Message: fmt.Sprintf(
+			"actor %s lost its executor while the call ran (%s); the actor restarts, but the call is not retried (MaxTaskRetries %d)",
+			a.label(), info.Message, a.spec.MaxTaskRetries)}
 	}
 	return info
 }

@@ -95,8 +95,8 @@ type Head struct {
 }
 
 type counters struct {
-	submitted, finished, failed, retried, stale, rebuilt int64
-	waitingArgs, ready, assigned                         int64
+	submitted, finished, failed, retried, stale, rebuilt, actorRestarts int64
+	waitingArgs, ready, assigned                                        int64
 }
 
 // New returns a head that is not yet serving; call Serve or Connect*.

@@ -168,7 +168,7 @@ func (h *Head) closeSession(s *session, reason string) {
 			delete(s.node.joined, s.pid)
 		}
 		for _, a := range s.actors {
-			h.actorDied(a, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, NodeId: s.node.id.Bytes(),
+			h.actorLost(a, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, NodeId: s.node.id.Bytes(),
 				Message: fmt.Sprintf("actor %s died: the executor it lived in on node %s went away (%s)", a.label(), s.node.id.Short(), reason)})
 		}
 		for _, t := range s.running {

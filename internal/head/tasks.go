@@ -54,6 +54,7 @@ type task struct {
 	kind    pb.RunKind
 	actor   *actor
 	actorID ids.ID // the actor a call was made to, even if it does not exist
+	seq     int64  // a call's place in its actor's arrival order
 	// held are objects the task references without waiting for them:
 	// futures inside its arguments' values, and a call's actor.
 	held []*object
@@ -245,17 +246,34 @@ func (h *Head) completeTask(t *task, out *taskOutput, failure *pb.ErrorInfo) {
 // taskFailed retries t if the failure is transient (or an application error
 // the caller asked to retry) and retries remain; otherwise it fails t.
 func (h *Head) taskFailed(t *task, info *pb.ErrorInfo, transient bool) {
-	if t.actor != nil {
-		// Actor constructors and calls are not retried (restarts come with
-		// fault tolerance); a call whose actor died reports the death.
+	if a := t.actor; a != nil {
+		// A constructor whose executor went away restarts the actor (while
+		// MaxRestarts allows); a call that was running then is retried on
+		// the restarted actor (while MaxTaskRetries allows). Application
+		// errors are the caller's to see.
+		switch {
+		case t.kind == pb.RunKind_RUN_KIND_ACTOR_CREATE && transient && !t.cancelled && a.canRestart():
+			h.restartActor(a, info)
+			return
+		case t.kind == pb.RunKind_RUN_KIND_ACTOR_CALL && transient && !t.cancelled && a.state != actorDead && t.retriesLeft != 0:
+			if t.retriesLeft > 0 {
+				t.retriesLeft--
+			}
+			t.attempt++
+			h.counts.retried++
+			t.state = taskReady
+			a.insertCall(t)
+			h.pumpActor(a)
+			return
+		}
 		if t.kind == pb.RunKind_RUN_KIND_ACTOR_CALL {
 			info = h.callFailed(t, info)
-		} else if t.cancelled && t.actor.death != nil {
-			info = t.actor.death
+		} else if t.cancelled && a.death != nil {
+			info = a.death
 		}
 		h.completeTask(t, nil, info)
 		if t.kind == pb.RunKind_RUN_KIND_ACTOR_CREATE {
-			h.actorDied(t.actor, info)
+			h.actorDied(a, info)
 		}
 		return
 	}

@@ -1121,6 +1121,11 @@ type ActorSpec struct {
 	Strategy       Strategy               `protobuf:"varint,7,opt,name=strategy,proto3,enum=shoal.v1.Strategy" json:"strategy,omitempty"`
 	AffinityNode   []byte                 `protobuf:"bytes,8,opt,name=affinity_node,json=affinityNode,proto3" json:"affinity_node,omitempty"`
 	AffinitySoft   bool                   `protobuf:"varint,9,opt,name=affinity_soft,json=affinitySoft,proto3" json:"affinity_soft,omitempty"`
+	// max_restarts is how many times the actor is started again after its
+	// executor or node dies (-1: unlimited); max_task_retries how many times
+	// a call running when it died is retried on the restarted actor.
+	MaxRestarts    int32 `protobuf:"varint,10,opt,name=max_restarts,json=maxRestarts,proto3" json:"max_restarts,omitempty"`
+	MaxTaskRetries int32 `protobuf:"varint,11,opt,name=max_task_retries,json=maxTaskRetries,proto3" json:"max_task_retries,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -1216,6 +1221,20 @@ func (x *ActorSpec) GetAffinitySoft() bool {
 		return x.AffinitySoft
 	}
 	return false
+}
+
+func (x *ActorSpec) GetMaxRestarts() int32 {
+	if x != nil {
+		return x.MaxRestarts
+	}
+	return 0
+}
+
+func (x *ActorSpec) GetMaxTaskRetries() int32 {
+	if x != nil {
+		return x.MaxTaskRetries
+	}
+	return 0
 }
 
 // ActorCall calls a method of an actor; its id is the result's object id.
@@ -2947,7 +2966,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x05error\x18\x06 \x01(\v2\x13.shoal.v1.ErrorInfoR\x05error\x12\x1f\n" +
 	"\vduration_ns\x18\a \x01(\x03R\n" +
 	"durationNs\x12\x16\n" +
-	"\x06nested\x18\b \x03(\fR\x06nested\"\xbe\x02\n" +
+	"\x06nested\x18\b \x03(\fR\x06nested\"\x8b\x03\n" +
 	"\tActorSpec\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x14\n" +
 	"\x05class\x18\x02 \x01(\tR\x05class\x12!\n" +
@@ -2957,7 +2976,10 @@ const file_shoal_proto_rawDesc = "" +
 	"\x04name\x18\x06 \x01(\tR\x04name\x12.\n" +
 	"\bstrategy\x18\a \x01(\x0e2\x12.shoal.v1.StrategyR\bstrategy\x12#\n" +
 	"\raffinity_node\x18\b \x01(\fR\faffinityNode\x12#\n" +
-	"\raffinity_soft\x18\t \x01(\bR\faffinitySoft\"q\n" +
+	"\raffinity_soft\x18\t \x01(\bR\faffinitySoft\x12!\n" +
+	"\fmax_restarts\x18\n" +
+	" \x01(\x05R\vmaxRestarts\x12(\n" +
+	"\x10max_task_retries\x18\v \x01(\x05R\x0emaxTaskRetries\"q\n" +
 	"\tActorCall\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x19\n" +
 	"\bactor_id\x18\x02 \x01(\fR\aactorId\x12\x16\n" +
