@@ -137,3 +137,60 @@ func TestActorRestartsWithItsCallsWhenItsNodeDies(t *testing.T) {
 		t.Fatalf("call of the actor that may not restart: %v", err)
 	}
 }
+
+func TestDrainMovesWorkAndObjects(t *testing.T) {
+	c := startCluster(t, 2, "--cpus", "2")
+	ctx := within(t, connect(t, c), 2*time.Minute)
+	st, _ := shoal.ClusterStatus(ctx)
+	victim := st.Nodes[0].ID
+	onVictim := shoal.WithNodeAffinity(victim, true)
+	// Work running on the node, an object only it holds, an actor living there.
+	running := sleepThen.With(onVictim).Remote(ctx, 300*time.Millisecond, 5)
+	stored := blob.With(onVictim).Remote(ctx, 3, 1<<20)
+	if _, err := stored.Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h, err := ledgerClass.New(ctx, 0, shoal.WithActorNodeAffinity(victim, true), shoal.WithMaxRestarts(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if where, err := whereLedger.Remote(ctx, h, time.Duration(0)).Get(ctx); err != nil || where != victim {
+		t.Fatalf("actor on %q, %v", where, err)
+	}
+	proc := c.NodeProc(victim)
+	rep, err := shoal.Drain(ctx, victim, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.TasksMoved != 0 || rep.ObjectsMoved < 1 || rep.ActorsMoved != 1 {
+		t.Fatalf("drain report %+v", rep)
+	}
+	if v, err := running.Get(ctx); err != nil || v != 5 {
+		t.Fatalf("task running during the drain: %d %v", v, err)
+	}
+	select {
+	case <-proc.Exited():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the drained node did not exit")
+	}
+	// The object moved (not rebuilt: its node is gone and it is read again).
+	if d, err := digest.Remote(ctx, stored).Get(ctx); err != nil || !strings.HasPrefix(d, fmt.Sprint(1<<20)+":") {
+		t.Fatalf("object after the drain: %q %v", d, err)
+	}
+	if where, err := whereLedger.Remote(ctx, h, time.Duration(0)).Get(ctx); err != nil || where == victim {
+		t.Fatalf("actor after the drain on %q, %v", where, err)
+	}
+	st, _ = shoal.ClusterStatus(ctx)
+	for _, n := range st.Nodes {
+		if n.ID == victim && n.Alive {
+			t.Fatal("the drained node is still a member")
+		}
+	}
+	for _, n := range st.Nodes {
+		if n.Alive {
+			if _, err := shoal.Drain(ctx, n.ID, time.Second); err == nil || !strings.Contains(err.Error(), "only node left") {
+				t.Fatalf("draining the last node: %v", err)
+			}
+		}
+	}
+}

@@ -265,6 +265,44 @@ func (l localHead) Locate(_ context.Context, req *pb.LocateRequest) (*pb.LocateR
 func (l localHead) GetActor(_ context.Context, req *pb.GetActorRequest) (*pb.GetActorReply, error) {
 	return l.h.GetActor(req), nil
 }
+func (l localHead) Drain(ctx context.Context, req *pb.DrainRequest) (*pb.DrainReply, error) {
+	id, err := ids.FromBytes("node id", req.NodeId)
+	if err != nil {
+		return nil, err
+	}
+	return l.h.Drain(ctx, id, time.Duration(req.DeadlineMs)*time.Millisecond)
+}
+
+// DrainReport says what draining a node did.
+type DrainReport struct {
+	TasksFinished int64 // tasks that finished on the node during the drain
+	TasksMoved    int64 // tasks still running at the deadline, retried elsewhere
+	ObjectsMoved  int64 // objects whose only copy was moved to another node
+	ObjectsLeft   int64 // objects not moved in time (rebuilt from lineage if needed)
+	ActorsMoved   int64 // actors restarted elsewhere (or ended, without restarts)
+	Duration      time.Duration
+}
+
+// Drain removes a node gracefully (as `shoal drain` does): no new work
+// goes to it, its running tasks get until deadline to finish, objects whose
+// only copy it holds move to other nodes, its actors restart elsewhere, and
+// then the node exits. It returns when the node is gone.
+func Drain(ctx context.Context, nodeID string, deadline time.Duration) (*DrainReport, error) {
+	c, err := clientFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := ids.Parse(nodeID)
+	if err != nil {
+		return nil, fmt.Errorf("shoal: Drain: %w", err)
+	}
+	r, err := c.Head().Drain(ctx, &pb.DrainRequest{NodeId: id.Bytes(), DeadlineMs: deadline.Milliseconds()})
+	if err != nil {
+		return nil, fmt.Errorf("shoal: draining node %s: %w", id.Short(), err)
+	}
+	return &DrainReport{TasksFinished: r.TasksFinished, TasksMoved: r.TasksMoved, ObjectsMoved: r.ObjectsMoved, ObjectsLeft: r.ObjectsLost,
+		ActorsMoved: r.ActorsMoved, Duration: time.Duration(r.Seconds * float64(time.Second))}, nil
+}
 
 // NodeInfo describes one node of the cluster.
 type NodeInfo struct {

@@ -29,6 +29,7 @@ type HeadAPI interface {
 	Status(ctx context.Context) (*pb.StatusReply, error)
 	Locate(ctx context.Context, req *pb.LocateRequest) (*pb.LocateReply, error)
 	GetActor(ctx context.Context, req *pb.GetActorRequest) (*pb.GetActorReply, error)
+	Drain(ctx context.Context, req *pb.DrainRequest) (*pb.DrainReply, error)
 }
 
 // Config configures a client.

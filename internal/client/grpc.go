@@ -41,6 +41,14 @@ func (g GRPCHead) GetActor(ctx context.Context, req *pb.GetActorRequest) (*pb.Ge
 	return r, errs.FromStatus(err)
 }
 
+// Drain asks the head to drain a node; it waits for the drain to end.
+func (g GRPCHead) Drain(ctx context.Context, req *pb.DrainRequest) (*pb.DrainReply, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(req.DeadlineMs)*time.Millisecond+time.Minute)
+	defer cancel()
+	r, err := pb.NewHeadClient(g.Conn).Drain(ctx, req)
+	return r, errs.FromStatus(err)
+}
+
 // GRPCSession returns a Connect function that opens a session stream on
 // conn. The stream lives until the client closes it.
 func GRPCSession(conn *grpc.ClientConn) func(context.Context) (rpc.ClientStream[pb.ClientMessage, pb.HeadMessage], error) {

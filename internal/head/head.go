@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
@@ -210,6 +211,18 @@ func (a grpcAdapter) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.Statu
 
 func (a grpcAdapter) GetActor(ctx context.Context, req *pb.GetActorRequest) (*pb.GetActorReply, error) {
 	return a.h.GetActor(req), nil
+}
+
+func (a grpcAdapter) Drain(ctx context.Context, req *pb.DrainRequest) (*pb.DrainReply, error) {
+	id, err := ids.FromBytes("node id", req.NodeId)
+	if err != nil {
+		return nil, errs.ToStatus(fmt.Errorf("%w: %v", errs.ErrMalformed, err))
+	}
+	rep, err := a.h.Drain(ctx, id, time.Duration(req.DeadlineMs)*time.Millisecond)
+	if err != nil {
+		return nil, errs.ToStatus(err)
+	}
+	return rep, nil
 }
 
 func (a grpcAdapter) Locate(ctx context.Context, req *pb.LocateRequest) (*pb.LocateReply, error) {

@@ -29,6 +29,8 @@ type nodeState struct {
 	kill      context.CancelFunc
 	execs     map[ids.ID]*session   // job -> its executor here
 	starting  map[ids.ID]*execStart // job -> tasks waiting for its executor
+	// draining: no new work is placed here.
+	draining bool
 	// joined holds the pids of executors that registered here, so that their
 	// exit is not taken for a failure to start their replacement.
 	joined    map[int32]bool

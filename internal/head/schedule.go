@@ -72,7 +72,7 @@ func (h *Head) schedule() {
 	}
 	h.view = h.view[:0]
 	for _, n := range h.alive {
-		h.view = append(h.view, scheduler.Node{Total: n.total, Committed: n.committed, Running: n.running, Backlog: n.backlog, Alive: true})
+		h.view = append(h.view, scheduler.Node{Total: n.total, Committed: n.committed, Running: n.running, Backlog: n.backlog, Alive: !n.draining})
 	}
 	classes := h.active
 	h.active = nil

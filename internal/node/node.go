@@ -331,6 +331,26 @@ func (n *Node) handle(m *pb.HeadToNode) {
 			n.store.Delete(id)
 		}
 	}
+	for _, p := range m.PullObjects {
+		id, err1 := ids.FromBytes("object id", p.Id)
+		from, err2 := ids.FromBytes("node id", p.FromNode)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			// The head moves objects off a draining node this way; the copy
+			// is reported to it once stored.
+			if _, err := n.pull(n.ctx, id, []transfer.Location{{Node: from, Addr: p.FromAddr}}); err != nil {
+				n.log.Warn("could not pull an object from a draining node", "object", id.Short(), "from", p.FromAddr, "error", err)
+			}
+		}()
+	}
+	if m.Shutdown {
+		n.log.Info("the head drained this node; exiting")
+		go n.Close()
+	}
 }
 
 func (n *Node) report(fill func(m *pb.NodeMessage)) {

@@ -2338,19 +2338,83 @@ func (x *NodeWelcome) GetHeartbeatIntervalMs() int64 {
 	return 0
 }
 
+// ObjectPull asks a node to fetch an object from a peer into its store.
+type ObjectPull struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	FromNode      []byte                 `protobuf:"bytes,2,opt,name=from_node,json=fromNode,proto3" json:"from_node,omitempty"`
+	FromAddr      string                 `protobuf:"bytes,3,opt,name=from_addr,json=fromAddr,proto3" json:"from_addr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ObjectPull) Reset() {
+	*x = ObjectPull{}
+	mi := &file_shoal_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ObjectPull) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ObjectPull) ProtoMessage() {}
+
+func (x *ObjectPull) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ObjectPull.ProtoReflect.Descriptor instead.
+func (*ObjectPull) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ObjectPull) GetId() []byte {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *ObjectPull) GetFromNode() []byte {
+	if x != nil {
+		return x.FromNode
+	}
+	return nil
+}
+
+func (x *ObjectPull) GetFromAddr() string {
+	if x != nil {
+		return x.FromAddr
+	}
+	return ""
+}
+
 type HeadToNode struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Welcome        *NodeWelcome           `protobuf:"bytes,1,opt,name=welcome,proto3" json:"welcome,omitempty"`
 	StartExecutors []*JobInfo             `protobuf:"bytes,2,rep,name=start_executors,json=startExecutors,proto3" json:"start_executors,omitempty"`
 	StopJobs       [][]byte               `protobuf:"bytes,3,rep,name=stop_jobs,json=stopJobs,proto3" json:"stop_jobs,omitempty"`
 	FreeObjects    [][]byte               `protobuf:"bytes,4,rep,name=free_objects,json=freeObjects,proto3" json:"free_objects,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	PullObjects    []*ObjectPull          `protobuf:"bytes,5,rep,name=pull_objects,json=pullObjects,proto3" json:"pull_objects,omitempty"`
+	// shutdown tells a drained node to exit.
+	Shutdown      bool `protobuf:"varint,6,opt,name=shutdown,proto3" json:"shutdown,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HeadToNode) Reset() {
 	*x = HeadToNode{}
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2362,7 +2426,7 @@ func (x *HeadToNode) String() string {
 func (*HeadToNode) ProtoMessage() {}
 
 func (x *HeadToNode) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2375,7 +2439,7 @@ func (x *HeadToNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadToNode.ProtoReflect.Descriptor instead.
 func (*HeadToNode) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{25}
+	return file_shoal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *HeadToNode) GetWelcome() *NodeWelcome {
@@ -2406,6 +2470,20 @@ func (x *HeadToNode) GetFreeObjects() [][]byte {
 	return nil
 }
 
+func (x *HeadToNode) GetPullObjects() []*ObjectPull {
+	if x != nil {
+		return x.PullObjects
+	}
+	return nil
+}
+
+func (x *HeadToNode) GetShutdown() bool {
+	if x != nil {
+		return x.Shutdown
+	}
+	return false
+}
+
 type StatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2414,7 +2492,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2426,7 +2504,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2439,7 +2517,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{26}
+	return file_shoal_proto_rawDescGZIP(), []int{27}
 }
 
 type NodeStatus struct {
@@ -2463,7 +2541,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2475,7 +2553,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2488,7 +2566,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{27}
+	return file_shoal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *NodeStatus) GetNodeId() []byte {
@@ -2598,7 +2676,7 @@ type StatusReply struct {
 
 func (x *StatusReply) Reset() {
 	*x = StatusReply{}
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2610,7 +2688,7 @@ func (x *StatusReply) String() string {
 func (*StatusReply) ProtoMessage() {}
 
 func (x *StatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2623,7 +2701,7 @@ func (x *StatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReply.ProtoReflect.Descriptor instead.
 func (*StatusReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{28}
+	return file_shoal_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *StatusReply) GetNodes() []*NodeStatus {
@@ -2691,7 +2769,7 @@ type LocateRequest struct {
 
 func (x *LocateRequest) Reset() {
 	*x = LocateRequest{}
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2703,7 +2781,7 @@ func (x *LocateRequest) String() string {
 func (*LocateRequest) ProtoMessage() {}
 
 func (x *LocateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2716,7 +2794,7 @@ func (x *LocateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateRequest.ProtoReflect.Descriptor instead.
 func (*LocateRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{29}
+	return file_shoal_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *LocateRequest) GetHostname() string {
@@ -2736,7 +2814,7 @@ type LocateReply struct {
 
 func (x *LocateReply) Reset() {
 	*x = LocateReply{}
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2748,7 +2826,7 @@ func (x *LocateReply) String() string {
 func (*LocateReply) ProtoMessage() {}
 
 func (x *LocateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2761,7 +2839,7 @@ func (x *LocateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateReply.ProtoReflect.Descriptor instead.
 func (*LocateReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{30}
+	return file_shoal_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *LocateReply) GetNodeId() []byte {
@@ -2787,7 +2865,7 @@ type GetActorRequest struct {
 
 func (x *GetActorRequest) Reset() {
 	*x = GetActorRequest{}
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2799,7 +2877,7 @@ func (x *GetActorRequest) String() string {
 func (*GetActorRequest) ProtoMessage() {}
 
 func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2812,7 +2890,7 @@ func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorRequest.ProtoReflect.Descriptor instead.
 func (*GetActorRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{31}
+	return file_shoal_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetActorRequest) GetName() string {
@@ -2834,7 +2912,7 @@ type GetActorReply struct {
 
 func (x *GetActorReply) Reset() {
 	*x = GetActorReply{}
-	mi := &file_shoal_proto_msgTypes[32]
+	mi := &file_shoal_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2846,7 +2924,7 @@ func (x *GetActorReply) String() string {
 func (*GetActorReply) ProtoMessage() {}
 
 func (x *GetActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[32]
+	mi := &file_shoal_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2859,7 +2937,7 @@ func (x *GetActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorReply.ProtoReflect.Descriptor instead.
 func (*GetActorReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{32}
+	return file_shoal_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetActorReply) GetFound() bool {
@@ -2888,6 +2966,142 @@ func (x *GetActorReply) GetAlive() bool {
 		return x.Alive
 	}
 	return false
+}
+
+type DrainRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        []byte                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	DeadlineMs    int64                  `protobuf:"varint,2,opt,name=deadline_ms,json=deadlineMs,proto3" json:"deadline_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainRequest) Reset() {
+	*x = DrainRequest{}
+	mi := &file_shoal_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainRequest) ProtoMessage() {}
+
+func (x *DrainRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
+func (*DrainRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *DrainRequest) GetNodeId() []byte {
+	if x != nil {
+		return x.NodeId
+	}
+	return nil
+}
+
+func (x *DrainRequest) GetDeadlineMs() int64 {
+	if x != nil {
+		return x.DeadlineMs
+	}
+	return 0
+}
+
+type DrainReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TasksFinished int64                  `protobuf:"varint,1,opt,name=tasks_finished,json=tasksFinished,proto3" json:"tasks_finished,omitempty"`
+	TasksMoved    int64                  `protobuf:"varint,2,opt,name=tasks_moved,json=tasksMoved,proto3" json:"tasks_moved,omitempty"`
+	ObjectsMoved  int64                  `protobuf:"varint,3,opt,name=objects_moved,json=objectsMoved,proto3" json:"objects_moved,omitempty"`
+	ObjectsLost   int64                  `protobuf:"varint,4,opt,name=objects_lost,json=objectsLost,proto3" json:"objects_lost,omitempty"`
+	ActorsMoved   int64                  `protobuf:"varint,5,opt,name=actors_moved,json=actorsMoved,proto3" json:"actors_moved,omitempty"`
+	Seconds       float64                `protobuf:"fixed64,6,opt,name=seconds,proto3" json:"seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainReply) Reset() {
+	*x = DrainReply{}
+	mi := &file_shoal_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainReply) ProtoMessage() {}
+
+func (x *DrainReply) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainReply.ProtoReflect.Descriptor instead.
+func (*DrainReply) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *DrainReply) GetTasksFinished() int64 {
+	if x != nil {
+		return x.TasksFinished
+	}
+	return 0
+}
+
+func (x *DrainReply) GetTasksMoved() int64 {
+	if x != nil {
+		return x.TasksMoved
+	}
+	return 0
+}
+
+func (x *DrainReply) GetObjectsMoved() int64 {
+	if x != nil {
+		return x.ObjectsMoved
+	}
+	return 0
+}
+
+func (x *DrainReply) GetObjectsLost() int64 {
+	if x != nil {
+		return x.ObjectsLost
+	}
+	return 0
+}
+
+func (x *DrainReply) GetActorsMoved() int64 {
+	if x != nil {
+		return x.ActorsMoved
+	}
+	return 0
+}
+
+func (x *DrainReply) GetSeconds() float64 {
+	if x != nil {
+		return x.Seconds
+	}
+	return 0
 }
 
 var File_shoal_proto protoreflect.FileDescriptor
@@ -3080,13 +3294,20 @@ const file_shoal_proto_rawDesc = "" +
 	"\texecutors\x18\x04 \x03(\v2\x17.shoal.v1.ExecutorEventR\texecutors\"Z\n" +
 	"\vNodeWelcome\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\fR\x06nodeId\x122\n" +
-	"\x15heartbeat_interval_ms\x18\x02 \x01(\x03R\x13heartbeatIntervalMs\"\xb9\x01\n" +
+	"\x15heartbeat_interval_ms\x18\x02 \x01(\x03R\x13heartbeatIntervalMs\"V\n" +
+	"\n" +
+	"ObjectPull\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\fR\x02id\x12\x1b\n" +
+	"\tfrom_node\x18\x02 \x01(\fR\bfromNode\x12\x1b\n" +
+	"\tfrom_addr\x18\x03 \x01(\tR\bfromAddr\"\x8e\x02\n" +
 	"\n" +
 	"HeadToNode\x12/\n" +
 	"\awelcome\x18\x01 \x01(\v2\x15.shoal.v1.NodeWelcomeR\awelcome\x12:\n" +
 	"\x0fstart_executors\x18\x02 \x03(\v2\x11.shoal.v1.JobInfoR\x0estartExecutors\x12\x1b\n" +
 	"\tstop_jobs\x18\x03 \x03(\fR\bstopJobs\x12!\n" +
-	"\ffree_objects\x18\x04 \x03(\fR\vfreeObjects\"\x0f\n" +
+	"\ffree_objects\x18\x04 \x03(\fR\vfreeObjects\x127\n" +
+	"\fpull_objects\x18\x05 \x03(\v2\x14.shoal.v1.ObjectPullR\vpullObjects\x12\x1a\n" +
+	"\bshutdown\x18\x06 \x01(\bR\bshutdown\"\x0f\n" +
 	"\rStatusRequest\"\xaf\x04\n" +
 	"\n" +
 	"NodeStatus\x12\x17\n" +
@@ -3131,7 +3352,20 @@ const file_shoal_proto_rawDesc = "" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x12\x19\n" +
 	"\bactor_id\x18\x02 \x01(\fR\aactorId\x12\x14\n" +
 	"\x05class\x18\x03 \x01(\tR\x05class\x12\x14\n" +
-	"\x05alive\x18\x04 \x01(\bR\x05alive*@\n" +
+	"\x05alive\x18\x04 \x01(\bR\x05alive\"H\n" +
+	"\fDrainRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\fR\x06nodeId\x12\x1f\n" +
+	"\vdeadline_ms\x18\x02 \x01(\x03R\n" +
+	"deadlineMs\"\xd9\x01\n" +
+	"\n" +
+	"DrainReply\x12%\n" +
+	"\x0etasks_finished\x18\x01 \x01(\x03R\rtasksFinished\x12\x1f\n" +
+	"\vtasks_moved\x18\x02 \x01(\x03R\n" +
+	"tasksMoved\x12#\n" +
+	"\robjects_moved\x18\x03 \x01(\x03R\fobjectsMoved\x12!\n" +
+	"\fobjects_lost\x18\x04 \x01(\x03R\vobjectsLost\x12!\n" +
+	"\factors_moved\x18\x05 \x01(\x03R\vactorsMoved\x12\x18\n" +
+	"\aseconds\x18\x06 \x01(\x01R\aseconds*@\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vROLE_DRIVER\x10\x01\x12\x11\n" +
@@ -3161,13 +3395,14 @@ const file_shoal_proto_rawDesc = "" +
 	"\vObjectState\x12\x1c\n" +
 	"\x18OBJECT_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12OBJECT_STATE_READY\x10\x01\x12\x17\n" +
-	"\x13OBJECT_STATE_FAILED\x10\x022\xb9\x02\n" +
+	"\x13OBJECT_STATE_FAILED\x10\x022\xf0\x02\n" +
 	"\x04Head\x12=\n" +
 	"\aSession\x12\x17.shoal.v1.ClientMessage\x1a\x15.shoal.v1.HeadMessage(\x010\x01\x12>\n" +
 	"\vNodeSession\x12\x15.shoal.v1.NodeMessage\x1a\x14.shoal.v1.HeadToNode(\x010\x01\x128\n" +
 	"\x06Status\x12\x17.shoal.v1.StatusRequest\x1a\x15.shoal.v1.StatusReply\x128\n" +
 	"\x06Locate\x12\x17.shoal.v1.LocateRequest\x1a\x15.shoal.v1.LocateReply\x12>\n" +
-	"\bGetActor\x12\x19.shoal.v1.GetActorRequest\x1a\x17.shoal.v1.GetActorReplyB,Z*github.com/shoal-dev/shoal/internal/rpc/pbb\x06proto3"
+	"\bGetActor\x12\x19.shoal.v1.GetActorRequest\x1a\x17.shoal.v1.GetActorReply\x125\n" +
+	"\x05Drain\x12\x16.shoal.v1.DrainRequest\x1a\x14.shoal.v1.DrainReplyB,Z*github.com/shoal-dev/shoal/internal/rpc/pbb\x06proto3"
 
 var (
 	file_shoal_proto_rawDescOnce sync.Once
@@ -3182,7 +3417,7 @@ func file_shoal_proto_rawDescGZIP() []byte {
 }
 
 var file_shoal_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_shoal_proto_goTypes = []any{
 	(Role)(0),               // 0: shoal.v1.Role
 	(Strategy)(0),           // 1: shoal.v1.Strategy
@@ -3214,21 +3449,24 @@ var file_shoal_proto_goTypes = []any{
 	(*ExecutorEvent)(nil),   // 27: shoal.v1.ExecutorEvent
 	(*NodeMessage)(nil),     // 28: shoal.v1.NodeMessage
 	(*NodeWelcome)(nil),     // 29: shoal.v1.NodeWelcome
-	(*HeadToNode)(nil),      // 30: shoal.v1.HeadToNode
-	(*StatusRequest)(nil),   // 31: shoal.v1.StatusRequest
-	(*NodeStatus)(nil),      // 32: shoal.v1.NodeStatus
-	(*StatusReply)(nil),     // 33: shoal.v1.StatusReply
-	(*LocateRequest)(nil),   // 34: shoal.v1.LocateRequest
-	(*LocateReply)(nil),     // 35: shoal.v1.LocateReply
-	(*GetActorRequest)(nil), // 36: shoal.v1.GetActorRequest
-	(*GetActorReply)(nil),   // 37: shoal.v1.GetActorReply
-	nil,                     // 38: shoal.v1.Resources.CustomEntry
-	nil,                     // 39: shoal.v1.NodeHello.LabelsEntry
-	nil,                     // 40: shoal.v1.NodeStatus.LabelsEntry
-	nil,                     // 41: shoal.v1.StatusReply.TasksByStateEntry
+	(*ObjectPull)(nil),      // 30: shoal.v1.ObjectPull
+	(*HeadToNode)(nil),      // 31: shoal.v1.HeadToNode
+	(*StatusRequest)(nil),   // 32: shoal.v1.StatusRequest
+	(*NodeStatus)(nil),      // 33: shoal.v1.NodeStatus
+	(*StatusReply)(nil),     // 34: shoal.v1.StatusReply
+	(*LocateRequest)(nil),   // 35: shoal.v1.LocateRequest
+	(*LocateReply)(nil),     // 36: shoal.v1.LocateReply
+	(*GetActorRequest)(nil), // 37: shoal.v1.GetActorRequest
+	(*GetActorReply)(nil),   // 38: shoal.v1.GetActorReply
+	(*DrainRequest)(nil),    // 39: shoal.v1.DrainRequest
+	(*DrainReply)(nil),      // 40: shoal.v1.DrainReply
+	nil,                     // 41: shoal.v1.Resources.CustomEntry
+	nil,                     // 42: shoal.v1.NodeHello.LabelsEntry
+	nil,                     // 43: shoal.v1.NodeStatus.LabelsEntry
+	nil,                     // 44: shoal.v1.StatusReply.TasksByStateEntry
 }
 var file_shoal_proto_depIdxs = []int32{
-	38, // 0: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
+	41, // 0: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
 	0,  // 1: shoal.v1.Hello.role:type_name -> shoal.v1.Role
 	6,  // 2: shoal.v1.Hello.job:type_name -> shoal.v1.JobInfo
 	9,  // 3: shoal.v1.TaskSpec.args:type_name -> shoal.v1.Arg
@@ -3257,7 +3495,7 @@ var file_shoal_proto_depIdxs = []int32{
 	21, // 26: shoal.v1.HeadMessage.objects:type_name -> shoal.v1.ObjectStatus
 	20, // 27: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
 	5,  // 28: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
-	39, // 29: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
+	42, // 29: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
 	25, // 30: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
 	23, // 31: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
 	24, // 32: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
@@ -3265,27 +3503,30 @@ var file_shoal_proto_depIdxs = []int32{
 	27, // 34: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
 	29, // 35: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
 	6,  // 36: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
-	5,  // 37: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
-	5,  // 38: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
-	40, // 39: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
-	25, // 40: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
-	32, // 41: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
-	41, // 42: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
-	17, // 43: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
-	28, // 44: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
-	31, // 45: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
-	34, // 46: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
-	36, // 47: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
-	22, // 48: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
-	30, // 49: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
-	33, // 50: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
-	35, // 51: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
-	37, // 52: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
-	48, // [48:53] is the sub-list for method output_type
-	43, // [43:48] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	30, // 37: shoal.v1.HeadToNode.pull_objects:type_name -> shoal.v1.ObjectPull
+	5,  // 38: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
+	5,  // 39: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
+	43, // 40: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
+	25, // 41: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
+	33, // 42: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
+	44, // 43: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
+	17, // 44: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
+	28, // 45: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
+	32, // 46: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
+	35, // 47: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
+	37, // 48: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
+	39, // 49: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
+	22, // 50: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
+	31, // 51: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
+	34, // 52: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
+	36, // 53: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
+	38, // 54: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
+	40, // 55: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
+	50, // [50:56] is the sub-list for method output_type
+	44, // [44:50] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_shoal_proto_init() }
@@ -3299,7 +3540,7 @@ func file_shoal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_proto_rawDesc), len(file_shoal_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   37,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -31,6 +31,7 @@ const (
 	Head_Status_FullMethodName      = "/shoal.v1.Head/Status"
 	Head_Locate_FullMethodName      = "/shoal.v1.Head/Locate"
 	Head_GetActor_FullMethodName    = "/shoal.v1.Head/GetActor"
+	Head_Drain_FullMethodName       = "/shoal.v1.Head/Drain"
 )
 
 // HeadClient is the client API for Head service.
@@ -50,6 +51,10 @@ type HeadClient interface {
 	Locate(ctx context.Context, in *LocateRequest, opts ...grpc.CallOption) (*LocateReply, error)
 	// GetActor finds a named actor.
 	GetActor(ctx context.Context, in *GetActorRequest, opts ...grpc.CallOption) (*GetActorReply, error)
+	// Drain removes a node gracefully: no new work goes to it, running
+	// tasks finish (until the deadline), objects whose only copy is there
+	// move to other nodes, its actors restart elsewhere, then it exits.
+	Drain(ctx context.Context, in *DrainRequest, opts ...grpc.CallOption) (*DrainReply, error)
 }
 
 type headClient struct {
@@ -116,6 +121,16 @@ func (c *headClient) GetActor(ctx context.Context, in *GetActorRequest, opts ...
 	return out, nil
 }
 
+func (c *headClient) Drain(ctx context.Context, in *DrainRequest, opts ...grpc.CallOption) (*DrainReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DrainReply)
+	err := c.cc.Invoke(ctx, Head_Drain_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HeadServer is the server API for Head service.
 // All implementations must embed UnimplementedHeadServer
 // for forward compatibility.
@@ -133,6 +148,10 @@ type HeadServer interface {
 	Locate(context.Context, *LocateRequest) (*LocateReply, error)
 	// GetActor finds a named actor.
 	GetActor(context.Context, *GetActorRequest) (*GetActorReply, error)
+	// Drain removes a node gracefully: no new work goes to it, running
+	// tasks finish (until the deadline), objects whose only copy is there
+	// move to other nodes, its actors restart elsewhere, then it exits.
+	Drain(context.Context, *DrainRequest) (*DrainReply, error)
 	mustEmbedUnimplementedHeadServer()
 }
 
@@ -157,6 +176,9 @@ func (UnimplementedHeadServer) Locate(context.Context, *LocateRequest) (*LocateR
 }
 func (UnimplementedHeadServer) GetActor(context.Context, *GetActorRequest) (*GetActorReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetActor not implemented")
+}
+func (UnimplementedHeadServer) Drain(context.Context, *DrainRequest) (*DrainReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Drain not implemented")
 }
 func (UnimplementedHeadServer) mustEmbedUnimplementedHeadServer() {}
 func (UnimplementedHeadServer) testEmbeddedByValue()              {}
@@ -247,6 +269,24 @@ func _Head_GetActor_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Head_Drain_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DrainRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HeadServer).Drain(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Head_Drain_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HeadServer).Drain(ctx, req.(*DrainRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Head_ServiceDesc is the grpc.ServiceDesc for Head service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -265,6 +305,10 @@ var Head_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetActor",
 			Handler:    _Head_GetActor_Handler,
+		},
+		{
+			MethodName: "Drain",
+			Handler:    _Head_Drain_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
