@@ -76,7 +76,7 @@ single_client_put_gigabytes), each beside Ray's published figure.`,
 	cmd.Flags().IntVar(&cfg.Rounds, "rounds", 3, "rounds per metric (the median is reported)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object: metric name -> value")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process to a file")
-	cmd.AddCommand(newBenchTasksCommand(), newBenchTransferCommand(), newBenchMemoryCommand())
+	cmd.AddCommand(newBenchTasksCommand(), newBenchTransferCommand(), newBenchMemoryCommand(), newBenchFailureCommand())
 	return cmd
 }
 
@@ -201,6 +201,38 @@ func newBenchMemoryCommand() *cobra.Command {
 	}
 	cmd.Flags().IntVar(&cycles, "cycles", 1_000_000, "task/put/get cycles")
 	cmd.Flags().IntVar(&batch, "batch", 10_000, "cycles in flight at once")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+func newBenchFailureCommand() *cobra.Command {
+	var (
+		tasks, ms int
+		asJSON    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "failure",
+		Short: "Cost of losing a node mid-run (the shape of Dask's b3_failure.py)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			bin, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			res, err := bench.Failure(ctx, bin, tasks, ms, nil)
+			if err != nil {
+				return err
+			}
+			return printJSONOrText(asJSON, res, func() {
+				fmt.Printf("%d x %d ms tasks on 2 nodes (ideal %.1fs): baseline %.2fs; with a node killed halfway %.2fs (+%.1f%%, %.2fs after the kill), %d tasks retried, all correct: %v\n",
+					res.Tasks, res.TaskMS, res.IdealS, res.BaselineS, res.KillTotalS, res.OverheadPct, res.AfterKillS, res.RetriedTasks, res.AllCorrect)
+			})
+		},
+	}
+	cmd.Flags().IntVar(&tasks, "tasks", 2000, "tasks")
+	cmd.Flags().IntVar(&ms, "ms", 10, "milliseconds each task sleeps")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
 }

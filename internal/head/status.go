@@ -32,6 +32,9 @@ func (h *Head) Status() *pb.StatusReply {
 	}
 	r.TasksByState["finished"] = h.counts.finished
 	r.TasksByState["failed"] = h.counts.failed
+	r.TasksByState["retried"] = h.counts.retried
+	r.TasksByState["rebuilt"] = h.counts.rebuilt
+	r.TasksByState["actor_restarts"] = h.counts.actorRestarts
 	for _, a := range h.actors {
 		if a.state != actorDead {
 			r.Actors++
