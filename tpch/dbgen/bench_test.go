@@ -69,7 +69,8 @@ func BenchmarkTextPool(b *testing.B) {
 	for _, workers := range []int{1, runtime.GOMAXPROCS(0)} {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
 			for b.Loop() {
-				buildPoolParallel(g, textPoolSize, workers, defaultPoolSplit)
+				_, free := buildPoolParallel(g, textPoolSize, workers, defaultPoolSplit)
+				free()
 			}
 			b.SetBytes(textPoolSize)
 		})

@@ -266,14 +266,15 @@ func (w *poolWriter) sentence() {
 }
 
 // buildPoolSequential builds the first size bytes of the pool the way dbgen
-// does: sentence after sentence from the start of stream 5.
-func buildPoolSequential(g *poolGrammar, size int) []byte {
-	buf, _ := allocLarge(size + poolSlack)
+// does: sentence after sentence from the start of stream 5. free releases
+// the pool's memory.
+func buildPoolSequential(g *poolGrammar, size int) (pool []byte, free func()) {
+	buf, free := allocLarge(size + poolSlack)
 	w := poolWriter{g: g, buf: buf, seed: sdTextPool.seed}
 	for w.pos < size {
 		w.sentence()
 	}
-	return w.buf[:size:size]
+	return w.buf[:size:size], free
 }
 
 // Building the pool is one sequential walk through stream 5, because each
@@ -356,7 +357,7 @@ func firstCommon(a, b []sentenceStart) (int, int, bool) {
 
 // buildPoolParallel builds the same bytes as buildPoolSequential with up to
 // workers goroutines.
-func buildPoolParallel(g *poolGrammar, size, workers int, split poolSplit) []byte {
+func buildPoolParallel(g *poolGrammar, size, workers int, split poolSplit) (pool []byte, free func()) {
 	totalDraws := int64(float64(size)*split.drawsPerByte*1.005) + 1
 	if workers < 2 || totalDraws < 8*split.window*int64(workers) {
 		return buildPoolSequential(g, size)
@@ -412,9 +413,13 @@ func buildPoolParallel(g *poolGrammar, size, workers int, split poolSplit) []byt
 		for w.pos < size {
 			w.sentence()
 		}
+		if &w.buf[0] != &buf[0] {
+			free() // the walk outgrew the buffer into the Go heap
+			free = func() {}
+		}
 		buf = w.buf
 	}
-	return buf[:size:size]
+	return buf[:size:size], free
 }
 
 // textPool is the shared pool of comment text.
@@ -429,7 +434,9 @@ var sharedTextPool = sync.OnceValues(func() (*textPool, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &textPool{text: buildPoolParallel(g, textPoolSize, runtime.GOMAXPROCS(0), defaultPoolSplit)}, nil
+	// The pool lives as long as the process: its memory is never freed.
+	pool, _ := buildPoolParallel(g, textPoolSize, runtime.GOMAXPROCS(0), defaultPoolSplit)
+	return &textPool{text: pool}, nil
 })
 
 // compiledGrammar prepares the sentence grammar for the pool builder.

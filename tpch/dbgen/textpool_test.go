@@ -66,9 +66,11 @@ func TestTextPoolBuilders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := buildPoolSequential(g, size); !bytes.Equal(got, want) {
+	got, free := buildPoolSequential(g, size)
+	if !bytes.Equal(got, want) {
 		t.Fatalf("sequential builder differs from the reference at byte %d", firstDiff(got, want))
 	}
+	free()
 	for _, tc := range []struct {
 		name    string
 		workers int
@@ -85,7 +87,9 @@ func TestTextPoolBuilders(t *testing.T) {
 		{"no common start", 2, poolSplit{drawsPerByte: poolDrawsPerByte, window: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := buildPoolParallel(g, size, tc.workers, tc.split); !bytes.Equal(got, want) {
+			got, free := buildPoolParallel(g, size, tc.workers, tc.split)
+			defer free()
+			if !bytes.Equal(got, want) {
 				t.Fatalf("parallel builder differs from the reference at byte %d", firstDiff(got, want))
 			}
 		})
