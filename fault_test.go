@@ -194,3 +194,60 @@ func TestDrainMovesWorkAndObjects(t *testing.T) {
 		}
 	}
 }
+
+func TestHeadRestartMidJob(t *testing.T) {
+	bin := mustBinary(t)
+	dir := t.TempDir()
+	state := []string{"--state-dir", dir + "/state", "--recovery-window", "20s"}
+	c, err := clustertest.Start(context.Background(), clustertest.Options{Binary: bin, Dir: dir, Nodes: 2, NodeArgs: []string{"--cpus", "2"}, HeadArgs: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	ctx := within(t, connect(t, c, shoal.WithReconnect(time.Minute)), 3*time.Minute)
+	small, err := shoal.Put(ctx, "kept by its owner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, err := shoal.Put(ctx, blobBytes(9, 2<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := blob.Remote(ctx, 4, 1<<20)
+	if _, err := stored.Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	futs := make([]*shoal.Future[int], n)
+	for i := range futs {
+		futs[i] = sleepThen.Remote(ctx, 20*time.Millisecond, i)
+	}
+	if _, _, err := shoal.Wait(ctx, futs, 20, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RestartHead(ctx, state...); err != nil {
+		t.Fatal(err)
+	}
+	vals, err := shoal.GetAll(ctx, futs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vals {
+		if v != i {
+			t.Fatalf("task %d returned %d", i, v)
+		}
+	}
+	if s, err := small.Get(ctx); err != nil || s != "kept by its owner" {
+		t.Fatalf("small Put after the restart: %q %v", s, err)
+	}
+	// Objects on nodes are read by tasks after the restart (their copies
+	// were reported by the nodes and claimed by their owner).
+	for name, f := range map[string]*shoal.Future[[]byte]{"big Put": big, "stored result": stored} {
+		if d, err := digest.Remote(ctx, f).Get(ctx); err != nil || d == "" {
+			t.Fatalf("%s after the restart: %q %v", name, d, err)
+		}
+	}
+	if v, err := square.Remote(ctx, 12).Get(ctx); err != nil || v != 144 {
+		t.Fatalf("new task after the restart: %d %v", v, err)
+	}
+}

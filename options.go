@@ -23,6 +23,7 @@ type config struct {
 	heartbeatLimit time.Duration
 	storeMemory    int64
 	storeDisk      int64
+	reconnect      time.Duration
 }
 
 func defaultConfig() config {
@@ -30,6 +31,7 @@ func defaultConfig() config {
 		nodes:          1,
 		nodeResources:  Resources{CPU: float64(runtime.NumCPU())},
 		connectTimeout: 10 * time.Second,
+		reconnect:      60 * time.Second,
 	}
 }
 
@@ -79,3 +81,10 @@ func WithHeartbeat(interval, timeout time.Duration) Option {
 func WithObjectStore(memory, disk int64) Option {
 	return func(c *config) { c.storeMemory, c.storeDisk = memory, disk }
 }
+
+// WithReconnect sets how long a driver joined to a cluster (WithAddress)
+// tries to rejoin its head after losing it, as when the head restarts
+// (default 60s; 0 gives up at once). On rejoining it declares the objects
+// it owns again and resubmits the tasks that had not finished; its actors
+// are created again (their state starts over).
+func WithReconnect(d time.Duration) Option { return func(c *config) { c.reconnect = d } }

@@ -94,6 +94,7 @@ func Init(ctx context.Context, opts ...Option) (context.Context, error) {
 		ccfg.Token = token
 		ccfg.Head = client.GRPCHead{Conn: s.conn}
 		ccfg.Connect = client.GRPCSession(s.conn)
+		ccfg.Reconnect = cfg.reconnect
 	}
 	if s.client, err = client.Connect(ctx, ccfg); err != nil {
 		s.close()

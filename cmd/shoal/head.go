@@ -19,6 +19,8 @@ func newHeadCommand() *cobra.Command {
 		hbInterval, hbTimeout                       time.Duration
 		verbose                                     bool
 		maxMessage                                  int
+		stateDir                                    string
+		recovery                                    time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "head",
@@ -35,12 +37,6 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 			if tokenFile == "" {
 				tokenFile = rpc.DefaultTokenFile()
 			}
-			if token == "" {
-				token = rpc.NewToken()
-			}
-			if err := rpc.WriteTokenFile(tokenFile, token); err != nil {
-				return err
-			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fmt.Errorf("listening on %s: %w (is another head running? use --listen HOST:0 for a free port)", listen, err)
@@ -54,7 +50,17 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 				level = slog.LevelDebug
 			}
 			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-			h := head.New(head.Config{Token: token, TLS: tls, HeartbeatInterval: hbInterval, HeartbeatTimeout: hbTimeout, MaxMessageBytes: maxMessage, Logger: logger})
+			h, err := head.Open(head.Config{Token: token, TLS: tls, HeartbeatInterval: hbInterval, HeartbeatTimeout: hbTimeout,
+				MaxMessageBytes: maxMessage, StateDir: stateDir, RecoveryWindow: recovery, Logger: logger})
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			if err := rpc.WriteTokenFile(tokenFile, h.Config().Token); err != nil {
+				h.Close()
+				ln.Close()
+				return err
+			}
 			addr := ln.Addr().String()
 			fmt.Printf("shoal head listening on %s\n", addr)
 			fmt.Printf("token file: %s\n", tokenFile)
@@ -80,6 +86,8 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 	cmd.Flags().DurationVar(&hbInterval, "heartbeat-interval", 0, "how often nodes heartbeat (default 250ms)")
 	cmd.Flags().DurationVar(&hbTimeout, "heartbeat-timeout", 0, "silence after which a node is declared dead (default 2s)")
 	cmd.Flags().IntVar(&maxMessage, "max-message-bytes", 0, "largest control-plane message accepted (default 64 MiB)")
+	cmd.Flags().StringVar(&stateDir, "state-dir", "", "keep the head's metadata here, so that a head restarted on it takes its cluster back (same token, jobs; nodes and drivers reconnect)")
+	cmd.Flags().DurationVar(&recovery, "recovery-window", 0, "after a restart, how long to wait for nodes and drivers to come back (default 30s)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug messages")
 	return cmd
 }

@@ -5,12 +5,14 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +45,9 @@ type Config struct {
 	// results; empty means ask the head (Locate) on first use.
 	PutNode ids.ID
 	PutAddr string
+	// Reconnect is how long the client tries to rejoin the head after its
+	// session is lost (a head restart); 0 fails at once.
+	Reconnect time.Duration
 	// LocalStores are the object stores of nodes in this process (an
 	// embedded cluster), keyed by node: Puts to them and Gets from them copy
 	// memory instead of crossing a socket.
@@ -105,8 +110,14 @@ type Ref struct {
 	// holders counts the handles (futures) sharing this reference; the
 	// head's reference goes when the last lets go. Guarded by c.mu.
 	holders int32
-	onReady []func()
-	c       *Client
+	// What a restarted head must be told (see replay): the spec that made
+	// the object (a *pb.TaskSpec, *pb.ActorSpec or *pb.ActorCall), whether
+	// it is borrowed, and the objects nested in a Put's value.
+	spec     any
+	borrowed bool
+	nested   [][]byte
+	onReady  []func()
+	c        *Client
 }
 
 // OnReady runs f once r is ready (at once if it is), on the goroutine that
@@ -143,9 +154,27 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.WelcomeTimeout <= 0 {
 		cfg.WelcomeTimeout = 30 * time.Second
 	}
-	stream, err := cfg.Connect(ctx)
+	stream, m, err := handshake(ctx, cfg)
 	if err != nil {
 		return nil, err
+	}
+	cctx, cancel := context.WithCancel(context.Background())
+	c := &Client{
+		cfg: cfg, gen: ids.NewGenerator(), data: transfer.NewClient(cfg.Token), welcome: m.Welcome,
+		log: cfg.Logger, ctx: cctx, cancel: cancel, done: make(chan struct{}),
+		refs: make(map[ids.ID]*Ref), putNode: cfg.PutNode, putAddr: cfg.PutAddr,
+	}
+	c.out = c.newOutbox()
+	c.handle(m)
+	go c.run(stream)
+	return c, nil
+}
+
+// handshake opens a session stream, says hello and waits for the welcome.
+func handshake(ctx context.Context, cfg Config) (rpc.ClientStream[pb.ClientMessage, pb.HeadMessage], *pb.HeadMessage, error) {
+	stream, err := cfg.Connect(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
 	if err := stream.Send(&pb.ClientMessage{Hello: cfg.Hello}); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -155,7 +184,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 				err = rerr
 			}
 		}
-		return nil, fmt.Errorf("joining the cluster: %w", errs.FromStatus(err))
+		return nil, nil, fmt.Errorf("joining the cluster: %w", errs.FromStatus(err))
 	}
 	type recv struct {
 		m   *pb.HeadMessage
@@ -171,60 +200,222 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	case r := <-first:
 		if r.err != nil {
 			stream.CloseSend()
-			return nil, fmt.Errorf("joining the cluster: %w", errs.FromStatus(r.err))
+			return nil, nil, fmt.Errorf("joining the cluster: %w", errs.FromStatus(r.err))
 		}
 		m = r.m
 	case <-time.After(cfg.WelcomeTimeout):
 		stream.CloseSend()
-		return nil, fmt.Errorf("%w: the head did not answer within %v", errs.ErrHeadUnreachable, cfg.WelcomeTimeout)
+		return nil, nil, fmt.Errorf("%w: the head did not answer within %v", errs.ErrHeadUnreachable, cfg.WelcomeTimeout)
 	}
 	if m.Welcome == nil {
 		stream.CloseSend()
-		return nil, fmt.Errorf("%w: the head's first message was not a welcome", errs.ErrMalformed)
+		return nil, nil, fmt.Errorf("%w: the head's first message was not a welcome", errs.ErrMalformed)
 	}
-	cctx, cancel := context.WithCancel(context.Background())
-	c := &Client{
-		cfg: cfg, gen: ids.NewGenerator(), data: transfer.NewClient(cfg.Token), welcome: m.Welcome,
-		log: cfg.Logger, ctx: cctx, cancel: cancel, done: make(chan struct{}),
-		refs: make(map[ids.ID]*Ref), putNode: cfg.PutNode, putAddr: cfg.PutAddr,
+	return stream, m, nil
+}
+
+// send queues an item for the head. While the client is reconnecting the
+// item may go nowhere: what it says is replayed from the client's
+// references once the session is back.
+func (c *Client) send(size int, fill func(*pb.ClientMessage)) error {
+	c.mu.Lock()
+	out, failed := c.out, c.err
+	c.mu.Unlock()
+	if failed != nil {
+		return failed
 	}
-	maxMsg := int(m.Welcome.MaxMessageBytes)
+	if err := out.Add(size, fill); err != nil && c.cfg.Reconnect <= 0 {
+		return err
+	}
+	return nil
+}
+
+func (c *Client) newOutbox() *rpc.Outbox[pb.ClientMessage] {
+	maxMsg := int(c.welcome.MaxMessageBytes)
 	if maxMsg <= 0 {
 		maxMsg = rpc.DefaultMaxMessageBytes
 	}
-	c.out = rpc.NewOutbox(maxMsg/2, func() *pb.ClientMessage { return &pb.ClientMessage{} })
-	c.handle(m)
-	var wg sync.WaitGroup
-	wg.Add(2)
+	return rpc.NewOutbox(maxMsg/2, func() *pb.ClientMessage { return &pb.ClientMessage{} })
+}
+
+// run serves sessions until the client is closed or gives up: when a
+// session breaks and reconnection is allowed (Config.Reconnect), it joins
+// the head again and replays what the head must know.
+func (c *Client) run(stream rpc.ClientStream[pb.ClientMessage, pb.HeadMessage]) {
+	defer close(c.done)
+	for {
+		err := c.serve(stream)
+		if c.ctx.Err() != nil {
+			c.fail(nil)
+			return
+		}
+		if c.cfg.Reconnect <= 0 {
+			c.fail(err)
+			return
+		}
+		if stream = c.reconnect(err); stream == nil {
+			return
+		}
+	}
+}
+
+// serve runs one session: a sender for the outbox and a receiver, until the
+// stream fails or the client is closed.
+func (c *Client) serve(stream rpc.ClientStream[pb.ClientMessage, pb.HeadMessage]) error {
+	c.mu.Lock()
+	out := c.out
+	c.mu.Unlock()
+	sctx, stopSending := context.WithCancel(c.ctx)
 	sendErr := make(chan error, 1)
+	go func() { sendErr <- out.Run(sctx, stream.Send) }()
+	recvErr := make(chan error, 1)
 	go func() {
-		defer wg.Done()
-		sendErr <- c.out.Run(cctx, stream.Send)
-	}()
-	go func() {
-		defer wg.Done()
-		var err error
 		for {
-			var m *pb.HeadMessage
-			if m, err = stream.Recv(); err != nil {
-				break
+			m, err := stream.Recv()
+			if err != nil {
+				recvErr <- err
+				return
 			}
 			c.handle(m)
 		}
-		cancel()
-		c.fail(err)
 	}()
-	go func() {
-		<-cctx.Done()
-		// The sender must stop before CloseSend: gRPC forbids the two at once.
-		if err := <-sendErr; err != nil && !errors.Is(err, context.Canceled) {
-			c.fail(err)
-		}
+	var err error
+	select {
+	case err = <-recvErr:
+		stopSending()
+		<-sendErr
 		stream.CloseSend()
-		wg.Wait()
-		close(c.done)
-	}()
-	return c, nil
+	case err = <-sendErr:
+		stopSending()
+		stream.CloseSend()
+		<-recvErr
+	case <-c.ctx.Done():
+		stopSending()
+		// The sender must stop before CloseSend: gRPC forbids the two at once.
+		<-sendErr
+		stream.CloseSend()
+		<-recvErr
+	}
+	return err
+}
+
+// reconnect joins the head again after a lost session (a head restart),
+// within Config.Reconnect, and queues the replay: the objects this client
+// owns and has, and the tasks, actors and calls not finished yet, in the
+// order they were made (so that references resolve). It returns nil when it
+// gives up (the client is failed then).
+func (c *Client) reconnect(cause error) rpc.ClientStream[pb.ClientMessage, pb.HeadMessage] {
+	c.log.Warn("lost the session with the head; reconnecting", "error", cause, "for", c.cfg.Reconnect)
+	deadline := time.Now().Add(c.cfg.Reconnect)
+	backoff := 100 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+		stream, m, err := handshake(ctx, c.cfg)
+		cancel()
+		if err == nil {
+			out := c.newOutbox()
+			c.mu.Lock()
+			c.out = out
+			replay := c.replayLocked()
+			c.mu.Unlock()
+			for _, r := range replay {
+				out.Add(r.size, r.fill)
+			}
+			c.handle(m)
+			c.log.Info("rejoined the head", "replayed", len(replay))
+			return stream
+		}
+		if c.ctx.Err() != nil || time.Now().After(deadline) || errors.Is(err, errs.ErrUnauthenticated) {
+			c.fail(fmt.Errorf("could not rejoin the head within %v: %w (the session was lost: %v)", c.cfg.Reconnect, err, cause))
+			return nil
+		}
+		select {
+		case <-time.After(backoff):
+		case <-c.ctx.Done():
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+type replayItem struct {
+	id   ids.ID
+	size int
+	fill func(m *pb.ClientMessage)
+}
+
+// replayLocked lists what a restarted head must hear from this client.
+// Called with c.mu held.
+func (c *Client) replayLocked() []replayItem {
+	var items []replayItem
+	for _, r := range c.refs {
+		if r.local || r.released.Load() {
+			continue
+		}
+		if it, ok := r.replay(); ok {
+			items = append(items, it)
+		}
+	}
+	// Borrowed objects come from other clients (another ID prefix): first.
+	// The rest in creation order, so an item only names earlier ones.
+	slices.SortFunc(items, func(a, b replayItem) int {
+		prefix := c.gen.Prefix()
+		ab, bb := [8]byte(a.id[:8]) != prefix, [8]byte(b.id[:8]) != prefix
+		if ab != bb {
+			if ab {
+				return -1
+			}
+			return 1
+		}
+		return bytes.Compare(a.id[:], b.id[:])
+	})
+	return items
+}
+
+// replay is what the head must be told about r after a restart.
+func (r *Ref) replay() (replayItem, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	it := replayItem{id: r.ID, size: 64}
+	id := r.ID.Bytes()
+	switch spec := r.spec.(type) {
+	case *pb.ActorSpec:
+		// The actor's executor went with the old head's sessions: it is
+		// created again (its state starts over).
+		it.fill = func(m *pb.ClientMessage) { m.CreateActors = append(m.CreateActors, spec) }
+		return it, true
+	}
+	if r.borrowed {
+		it.fill = func(m *pb.ClientMessage) { m.Borrow = append(m.Borrow, id) }
+		return it, true
+	}
+	ready := r.IsReady()
+	switch spec := r.spec.(type) {
+	case *pb.TaskSpec:
+		if !ready {
+			it.fill = func(m *pb.ClientMessage) { m.Submit = append(m.Submit, spec) }
+			return it, true
+		}
+	case *pb.ActorCall:
+		if !ready {
+			it.fill = func(m *pb.ClientMessage) { m.ActorCalls = append(m.ActorCalls, spec) }
+			return it, true
+		}
+	}
+	if !ready || r.err != nil {
+		return it, false
+	}
+	p := &pb.PutObject{Id: id, Size: r.size, Nested: r.nested}
+	switch {
+	case r.value != nil && int64(len(r.value)) <= r.c.welcome.InlineLimit:
+		p.Value = r.value
+		it.size += len(r.value)
+	case len(r.locs) > 0:
+		p.NodeId = r.locs[0].Node.Bytes()
+	default:
+		return it, false
+	}
+	it.fill = func(m *pb.ClientMessage) { m.Put = append(m.Put, p) }
+	return it, true
 }
 
 // Welcome returns the head's welcome message.
@@ -363,7 +554,7 @@ func (c *Client) Borrow(id ids.ID) *Ref {
 		c.mu.Unlock()
 		return r
 	}
-	r := &Ref{ID: id, ready: make(chan struct{}), c: c, holders: 1}
+	r := &Ref{ID: id, ready: make(chan struct{}), c: c, holders: 1, borrowed: true}
 	if c.err != nil {
 		err := c.err
 		c.mu.Unlock()
@@ -374,7 +565,7 @@ func (c *Client) Borrow(id ids.ID) *Ref {
 	c.refs[id] = r
 	c.mu.Unlock()
 	b := id.Bytes()
-	if err := c.out.Add(24, func(m *pb.ClientMessage) { m.Borrow = append(m.Borrow, b) }); err != nil {
+	if err := c.send(24, func(m *pb.ClientMessage) { m.Borrow = append(m.Borrow, b) }); err != nil {
 		c.fail(err)
 	}
 	return r
@@ -384,7 +575,7 @@ func (c *Client) Borrow(id ids.ID) *Ref {
 func (c *Client) Submit(spec *pb.TaskSpec) *Ref {
 	id := c.gen.Next()
 	spec.Id = id.Bytes()
-	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c}
+	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c, spec: spec}
 	if err := c.track(r); err != nil {
 		r.finish(nil, 0, nil, err)
 		return r
@@ -393,7 +584,7 @@ func (c *Client) Submit(spec *pb.TaskSpec) *Ref {
 	for _, a := range spec.Args {
 		size += len(a.Value) + 24
 	}
-	if err := c.out.Add(size, func(m *pb.ClientMessage) { m.Submit = append(m.Submit, spec) }); err != nil {
+	if err := c.send(size, func(m *pb.ClientMessage) { m.Submit = append(m.Submit, spec) }); err != nil {
 		c.fail(err)
 	}
 	return r
@@ -404,12 +595,12 @@ func (c *Client) Submit(spec *pb.TaskSpec) *Ref {
 func (c *Client) CreateActor(spec *pb.ActorSpec) *Ref {
 	id := c.gen.Next()
 	spec.Id = id.Bytes()
-	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c}
+	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c, spec: spec}
 	if err := c.track(r); err != nil {
 		r.finish(nil, 0, nil, err)
 		return r
 	}
-	if err := c.out.Add(64+len(spec.Class)+argsSize(spec.Args), func(m *pb.ClientMessage) { m.CreateActors = append(m.CreateActors, spec) }); err != nil {
+	if err := c.send(64+len(spec.Class)+argsSize(spec.Args), func(m *pb.ClientMessage) { m.CreateActors = append(m.CreateActors, spec) }); err != nil {
 		c.fail(err)
 	}
 	return r
@@ -420,12 +611,12 @@ func (c *Client) CreateActor(spec *pb.ActorSpec) *Ref {
 func (c *Client) CallActor(call *pb.ActorCall) *Ref {
 	id := c.gen.Next()
 	call.Id = id.Bytes()
-	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c}
+	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c, spec: call}
 	if err := c.track(r); err != nil {
 		r.finish(nil, 0, nil, err)
 		return r
 	}
-	if err := c.out.Add(64+len(call.Method)+argsSize(call.Args), func(m *pb.ClientMessage) { m.ActorCalls = append(m.ActorCalls, call) }); err != nil {
+	if err := c.send(64+len(call.Method)+argsSize(call.Args), func(m *pb.ClientMessage) { m.ActorCalls = append(m.ActorCalls, call) }); err != nil {
 		c.fail(err)
 	}
 	return r
@@ -434,7 +625,7 @@ func (c *Client) CallActor(call *pb.ActorCall) *Ref {
 // KillActor asks the head to kill an actor.
 func (c *Client) KillActor(id ids.ID) error {
 	b := id.Bytes()
-	return c.out.Add(24, func(m *pb.ClientMessage) { m.KillActors = append(m.KillActors, b) })
+	return c.send(24, func(m *pb.ClientMessage) { m.KillActors = append(m.KillActors, b) })
 }
 
 func argsSize(args []*pb.Arg) int {
@@ -457,7 +648,7 @@ func (c *Client) Failed(err error) *Ref {
 // []byte is not copied) and returns its reference.
 func (c *Client) Put(ctx context.Context, tag codec.Tag, payload []byte, nested [][]byte) (*Ref, error) {
 	id := c.gen.Next()
-	r := &Ref{ID: id, ready: make(chan struct{}), c: c}
+	r := &Ref{ID: id, ready: make(chan struct{}), c: c, nested: nested}
 	size := int64(1 + len(payload))
 	p := &pb.PutObject{Id: id.Bytes(), Size: size, Nested: nested}
 	if size <= c.welcome.InlineLimit {
@@ -477,7 +668,7 @@ func (c *Client) Put(ctx context.Context, tag codec.Tag, payload []byte, nested 
 	if err := c.track(r); err != nil {
 		return nil, err
 	}
-	if err := c.out.Add(int(64+len(p.Value)), func(m *pb.ClientMessage) { m.Put = append(m.Put, p) }); err != nil {
+	if err := c.send(int(64+len(p.Value)), func(m *pb.ClientMessage) { m.Put = append(m.Put, p) }); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -563,7 +754,7 @@ func (r *Ref) Release() {
 	r.value = nil
 	r.mu.Unlock()
 	id := r.ID.Bytes()
-	c.out.Add(24, func(m *pb.ClientMessage) { m.Release = append(m.Release, id) })
+	c.send(24, func(m *pb.ClientMessage) { m.Release = append(m.Release, id) })
 }
 
 // Released reports whether Release was called.
@@ -575,7 +766,7 @@ func (r *Ref) Cancel() {
 		return
 	}
 	id := r.ID.Bytes()
-	r.c.out.Add(24, func(m *pb.ClientMessage) { m.Cancel = append(m.Cancel, id) })
+	r.c.send(24, func(m *pb.ClientMessage) { m.Cancel = append(m.Cancel, id) })
 }
 
 // ErrTaskReturned is the cause with which an executor ends a task's context
@@ -704,13 +895,13 @@ func (c *Client) FetchVia(ctx context.Context, addr string, id ids.ID, hints []t
 
 // SendResults reports finished tasks (executors).
 func (c *Client) SendResults(size int, rs ...*pb.TaskResult) {
-	c.out.Add(size, func(m *pb.ClientMessage) { m.Results = append(m.Results, rs...) })
+	c.send(size, func(m *pb.ClientMessage) { m.Results = append(m.Results, rs...) })
 }
 
 // SendBlock reports a task blocked in Get or resumed (executors).
 func (c *Client) SendBlock(task ids.ID, blocked bool) {
 	b := &pb.TaskBlock{TaskId: task.Bytes(), Blocked: blocked}
-	c.out.Add(24, func(m *pb.ClientMessage) { m.Blocks = append(m.Blocks, b) })
+	c.send(24, func(m *pb.ClientMessage) { m.Blocks = append(m.Blocks, b) })
 }
 
 // Err returns the failure of r, if any, after it is ready.

@@ -36,8 +36,13 @@ type Config struct {
 	ShortTask     time.Duration
 	BacklogWindow time.Duration
 	// TLS enables TLS on the gRPC listener.
-	TLS    rpc.TLSConfig
-	Logger *slog.Logger
+	TLS rpc.TLSConfig
+	// StateDir, when set, keeps the head's metadata on disk (Open) so that
+	// a restarted head takes its cluster back; RecoveryWindow is how long it
+	// then waits for owners to claim the objects nodes report (default 30s).
+	StateDir       string
+	RecoveryWindow time.Duration
+	Logger         *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -91,8 +96,15 @@ type Head struct {
 	durations  map[string]*meanDuration
 	actors     map[ids.ID]*actor
 	actorNames map[string]*actor
-	counts     counters
-	closed     bool
+	// state is the metadata on disk (nil without StateDir); unclaimed and
+	// recoverUntil belong to the recovery after a restart; deadIDs are nodes
+	// that may not come back under their old identity.
+	state        *stateStore
+	recoverUntil time.Time
+	unclaimed    map[ids.ID][]*nodeState
+	deadIDs      map[ids.ID]bool
+	counts       counters
+	closed       bool
 }
 
 type counters struct {
@@ -122,6 +134,70 @@ func New(cfg Config) *Head {
 	h.wg.Add(1)
 	go h.monitorHeartbeats()
 	return h
+}
+
+// Open returns a head whose metadata lives in cfg.StateDir: a head started
+// again on the same directory keeps the cluster token, knows the jobs and
+// the dead nodes, and gives the members a recovery window to come back.
+// With no StateDir it is New.
+func Open(cfg Config) (*Head, error) {
+	if cfg.StateDir == "" {
+		if cfg.Token == "" {
+			cfg.Token = rpc.NewToken()
+		}
+		return New(cfg), nil
+	}
+	st, err := openState(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := st.token()
+	if err != nil {
+		st.close()
+		return nil, fmt.Errorf("reading the stored token: %w", err)
+	}
+	restart := stored != ""
+	switch {
+	case cfg.Token == "" && restart:
+		cfg.Token = stored
+	case cfg.Token == "":
+		cfg.Token = rpc.NewToken()
+	}
+	if err := st.setToken(cfg.Token); err != nil {
+		st.close()
+		return nil, fmt.Errorf("storing the token: %w", err)
+	}
+	jobs, err := st.jobs()
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	dead, err := st.deadNodes()
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	h := New(cfg)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.state, h.deadIDs = st, dead
+	if restart {
+		window := cfg.RecoveryWindow
+		if window <= 0 {
+			window = 30 * time.Second
+		}
+		h.recoverUntil = time.Now().Add(window)
+		h.unclaimed = map[ids.ID][]*nodeState{}
+		for _, info := range jobs {
+			id, err := ids.FromBytes("stored job id", info.JobId)
+			if err != nil {
+				continue
+			}
+			h.jobs[id] = &job{id: id, info: info}
+		}
+		h.log.Info("head restarted on its state", "dir", cfg.StateDir, "jobs", len(jobs), "recovery_window", window)
+	}
+	return h, nil
 }
 
 // Config returns the head's configuration with defaults filled in.
@@ -169,6 +245,9 @@ func (h *Head) Close() {
 		srv.Stop()
 	}
 	h.wg.Wait()
+	if h.state != nil {
+		h.state.close()
+	}
 }
 
 // ConnectSession opens an in-process session stream, as a driver in the

@@ -81,7 +81,10 @@ func (h *Head) serveNode(stream rpc.ServerStream[pb.NodeMessage, pb.HeadToNode])
 	out.Add(64, func(m *pb.HeadToNode) {
 		m.Welcome = &pb.NodeWelcome{NodeId: n.id.Bytes(), HeartbeatIntervalMs: h.cfg.HeartbeatInterval.Milliseconds()}
 	})
-	graceful, result := pump(h, ctx, cancel, stream, out, nil, func(m *pb.NodeMessage) error { return h.handleNode(n, m) })
+	// The first message may list the objects a node kept across a head
+	// restart.
+	first.Hello = nil
+	graceful, result := pump(h, ctx, cancel, stream, out, first, func(m *pb.NodeMessage) error { return h.handleNode(n, m) })
 	reason := "its connection to the head closed"
 	if graceful {
 		reason = "it left the cluster"
@@ -103,6 +106,9 @@ func (h *Head) addNode(hello *pb.NodeHello, out *rpc.Outbox[pb.HeadToNode], kill
 	id, err := ids.FromBytes("node id", hello.NodeId)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errs.ErrMalformed, err)
+	}
+	if h.deadIDs[id] {
+		return nil, fmt.Errorf("%w: node %s was declared dead; register again with a new node id", errs.ErrDeclaredDead, id.Short())
 	}
 	if old := h.nodes[id]; old != nil {
 		if !old.alive {
@@ -150,6 +156,12 @@ func (h *Head) handleNode(n *nodeState, m *pb.NodeMessage) error {
 			continue
 		}
 		if o == nil {
+			if h.recovering() {
+				// After a restart, owners declare their objects again: keep
+				// the copy until the recovery window ends.
+				h.unclaimed[id] = append(h.unclaimed[id], n)
+				continue
+			}
 			// A copy of an object nobody references any more: drop it.
 			n.out.Add(32, func(m *pb.HeadToNode) { m.FreeObjects = append(m.FreeObjects, c.Id) })
 			continue
@@ -211,6 +223,11 @@ func (h *Head) nodeGone(n *nodeState, reason string, graceful bool) {
 	if graceful {
 		h.log.Info("node left", "node", n.id.Short(), "running_tasks", n.running)
 	} else {
+		if h.state != nil {
+			if err := h.state.markDead(n.id); err != nil {
+				h.log.Error("storing a dead node", "node", n.id.Short(), "error", err)
+			}
+		}
 		h.log.Warn("node died", "node", n.id.Short(), "reason", reason, "running_tasks", n.running)
 	}
 	last := len(h.alive) - 1
@@ -245,6 +262,7 @@ func (h *Head) monitorHeartbeats() {
 			return
 		case now := <-tick.C:
 			h.mu.Lock()
+			h.endRecovery()
 			for _, n := range append([]*nodeState(nil), h.alive...) {
 				if silent := now.Sub(n.lastSeen); silent > h.cfg.HeartbeatTimeout {
 					h.nodeDied(n, fmt.Sprintf("no heartbeat for %v (timeout %v)", silent.Round(time.Millisecond), h.cfg.HeartbeatTimeout))

@@ -109,6 +109,7 @@ func (h *Head) declarePut(s *session, p *pb.PutObject) (*object, error) {
 	}
 	o := &object{id: id, wireID: p.Id, state: objectReady, owner: s, ownerRef: true, refs: 1, size: p.Size}
 	h.objects[id] = o
+	h.claim(o)
 	if p.Value != nil {
 		o.value, o.size = p.Value, int64(len(p.Value))
 	} else {
@@ -118,7 +119,7 @@ func (h *Head) declarePut(s *session, p *pb.PutObject) (*object, error) {
 		}
 		if n := h.nodes[nodeID]; n != nil && n.alive {
 			h.addLocation(o, n)
-		} else {
+		} else if len(o.locs) == 0 {
 			h.objectLost(o, fmt.Sprintf("the node it was stored on (%s) is no longer in the cluster", nodeID.Short()), nil)
 		}
 	}

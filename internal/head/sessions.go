@@ -94,6 +94,11 @@ func (h *Head) openSession(s *session, hello *pb.Hello) (*pb.Welcome, error) {
 			j = &job{id: jobID, info: hello.Job}
 			j.info.JobId = jobID.Bytes()
 			h.jobs[jobID] = j
+			if h.state != nil {
+				if err := h.state.putJob(j.info); err != nil {
+					h.log.Error("storing a job", "job", jobID.Short(), "error", err)
+				}
+			}
 			h.log.Info("job started", "job", jobID.Short(), "name", hello.Job.Name, "binary", hello.Job.BinaryPath)
 		}
 		if j.ended {
@@ -341,4 +346,9 @@ func (h *Head) endJob(j *job) {
 		}
 	}
 	delete(h.jobs, j.id)
+	if h.state != nil {
+		if err := h.state.deleteJob(j.id); err != nil {
+			h.log.Error("forgetting a job", "job", j.id.Short(), "error", err)
+		}
+	}
 }

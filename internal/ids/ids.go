@@ -85,6 +85,9 @@ func NewGenerator() *Generator {
 	return g
 }
 
+// Prefix is the random part every ID of this generator starts with.
+func (g *Generator) Prefix() [8]byte { return g.prefix }
+
 // Next returns a new ID.
 func (g *Generator) Next() ID {
 	var id ID

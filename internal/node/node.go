@@ -225,22 +225,41 @@ func (n *Node) session() error {
 		return err
 	}
 	defer closeConn()
-	id := ids.Random()
-	// Objects stored under a previous registration are unknown to the head.
-	n.clearStore()
+	// A node keeps its identity and its objects across a lost session (a
+	// head that restarted takes it back, with the objects it reports); a
+	// head that declared it dead refuses it, and it starts afresh.
+	n.mu.Lock()
+	id := n.id
+	n.mu.Unlock()
+	if id.IsNil() {
+		id = ids.Random()
+	}
 	hello := &pb.NodeHello{NodeId: id.Bytes(), Resources: resourcesToPB(n.cfg.Resources), DataAddr: n.DataAddr(),
 		Hostname: n.host, Pid: int32(os.Getpid()), Labels: n.cfg.Labels}
-	if err := stream.Send(&pb.NodeMessage{Hello: hello}); err != nil {
+	first := &pb.NodeMessage{Hello: hello}
+	for _, o := range n.store.List() {
+		first.Objects = append(first.Objects, &pb.ObjectCopy{Id: o.ID.Bytes(), Added: true, Size: o.Size})
+	}
+	if err := stream.Send(first); err != nil {
 		return errs.FromStatus(err)
 	}
-	first, err := stream.Recv()
+	welcome, err := stream.Recv()
 	if err != nil {
-		return errs.FromStatus(err)
+		err = errs.FromStatus(err)
+		if errors.Is(err, errs.ErrDeclaredDead) {
+			n.log.Warn("the head declared this node dead; joining as a new node", "old_id", id.Short())
+			n.clearStore()
+			n.mu.Lock()
+			n.id = ids.Nil
+			n.mu.Unlock()
+		}
+		return err
 	}
-	if first.Welcome == nil {
+	first2 := welcome
+	if first2.Welcome == nil {
 		return fmt.Errorf("%w: the head's first message was not a welcome", errs.ErrMalformed)
 	}
-	interval := time.Duration(first.Welcome.HeartbeatIntervalMs) * time.Millisecond
+	interval := time.Duration(first2.Welcome.HeartbeatIntervalMs) * time.Millisecond
 	if interval <= 0 {
 		interval = 250 * time.Millisecond
 	}
@@ -306,7 +325,7 @@ func (n *Node) session() error {
 			}
 		}
 	}()
-	n.handle(first)
+	n.handle(first2)
 	for {
 		m, err := stream.Recv()
 		if err != nil {

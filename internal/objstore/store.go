@@ -656,3 +656,23 @@ func (s *Store) diskClause(dir string) string {
 	}
 	return c + ") at " + dir + "; " + advice
 }
+
+// Listing names one stored object.
+type Listing struct {
+	ID   ids.ID
+	Size int64
+}
+
+// List returns every object the store holds (in memory or spilled), for a
+// node that reports its contents to a head that restarted.
+func (s *Store) List() []Listing {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Listing, 0, len(s.objects))
+	for id, e := range s.objects {
+		if !e.deleted {
+			out = append(out, Listing{ID: id, Size: e.size})
+		}
+	}
+	return out
+}
