@@ -226,46 +226,34 @@ func (c *Cache) useLocked(e *cacheEntry, job string) {
 }
 
 // load fetches, verifies and unpacks a package, returning its disk size.
-// A download that fails its hash check is deleted and fetched once more.
+// Unpacking follows the download as it is written, so hashing and
+// decompressing overlap with the transfer. A download that fails its hash
+// check is deleted and fetched once more; one that breaks keeps its bytes
+// for the next attempt to resume.
 func (c *Cache) load(ctx context.Context, hash string, fetch FetchFunc) (int64, error) {
 	dir := c.pkgDir(hash)
 	partial := dir + ".partial"
 	start := time.Now()
 	var lastErr error
 	for attempt := 0; attempt < 2; attempt++ {
-		f, err := os.OpenFile(partial, os.O_RDWR|os.O_CREATE, 0o644)
-		if err != nil {
-			return 0, fmt.Errorf("fetching package %s: %w", short(hash), err)
-		}
-		fi, err := f.Stat()
-		if err == nil {
-			_, err = f.Seek(0, io.SeekEnd)
-		}
-		if err == nil {
-			err = fetch(ctx, hash, fi.Size(), f)
-		}
-		if err == nil {
-			_, err = f.Seek(0, io.SeekStart)
-		}
-		if err != nil {
-			f.Close()
-			if errors.Is(err, ErrBadSpec) || errors.Is(err, ErrCorrupt) {
+		l, size, fetchErr, err := c.fetchAndUnpack(ctx, hash, partial, dir, fetch)
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return 0, ctx.Err()
+		case fetchErr != nil:
+			if errors.Is(fetchErr, ErrBadSpec) || errors.Is(fetchErr, ErrCorrupt) || errors.Is(fetchErr, ErrTooLarge) {
 				os.Remove(partial) // not a partial of what the source holds
 			}
-			return 0, fmt.Errorf("fetching package %s: %w", short(hash), err)
-		}
-		l, err := Unpack(ctx, f, hash, dir, UnpackOptions{Limit: c.limit()})
-		size, _ := f.Seek(0, io.SeekEnd)
-		f.Close()
-		if err != nil {
-			if ctx.Err() != nil {
-				return 0, ctx.Err()
-			}
-			if errors.Is(err, ErrHashMismatch) || errors.Is(err, ErrCorrupt) {
-				c.logger().Warn("package cache: downloaded package failed verification; fetching it again", "hash", hash, "err", err)
+			return 0, fmt.Errorf("fetching package %s: %w", short(hash), fetchErr)
+		case errors.Is(err, ErrHashMismatch) || errors.Is(err, ErrCorrupt):
+			c.logger().Warn("package cache: downloaded package failed verification; fetching it again", "hash", hash, "err", err)
+			os.Remove(partial)
+			lastErr = err
+			continue
+		default:
+			if errors.Is(err, ErrTooLarge) {
 				os.Remove(partial)
-				lastErr = err
-				continue
 			}
 			return 0, err
 		}
@@ -276,6 +264,112 @@ func (c *Cache) load(ctx context.Context, hash string, fetch FetchFunc) (int64, 
 		return size + l.ContentSize(), nil
 	}
 	return 0, fmt.Errorf("fetching package %s: twice the download failed verification: %w", short(hash), lastErr)
+}
+
+// fetchAndUnpack runs fetch into the partial file on a goroutine while
+// Unpack reads the file behind it. It returns the fetch's error apart, so
+// that a broken transfer is not taken for a damaged package.
+func (c *Cache) fetchAndUnpack(ctx context.Context, hash, partial, dir string, fetch FetchFunc) (l *Layout, size int64, fetchErr, err error) {
+	f, err := os.OpenFile(partial, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("fetching package %s: %w", short(hash), err)
+	}
+	defer f.Close()
+	have, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("fetching package %s: %w", short(hash), err)
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	tail := newTailFile(f, have, ArchiveLimit(c.limit()))
+	fetched := make(chan error, 1)
+	go func() {
+		err := fetch(fctx, hash, have, tail)
+		tail.finish(err)
+		fetched <- err
+	}()
+	l, err = Unpack(fctx, tail, hash, dir, UnpackOptions{Limit: c.limit()})
+	if err != nil {
+		cancel() // stop a download that can no longer be used
+	}
+	fetchErr = <-fetched
+	if err == nil && fetchErr != nil {
+		err = fetchErr
+	}
+	if err != nil && fetchErr != nil && errors.Is(fetchErr, context.Canceled) && ctx.Err() == nil {
+		fetchErr = nil // cancelled here because unpacking failed
+	}
+	return l, tail.size(), fetchErr, err
+}
+
+// tailFile is the partial download: the fetch appends to it (Write) while
+// Unpack reads it from the start (Read), waiting for bytes not yet written
+// until the fetch ends.
+type tailFile struct {
+	f     *os.File
+	limit int64
+
+	mu      sync.Mutex
+	grew    *sync.Cond
+	written int64
+	done    bool
+	err     error // the fetch's, once done
+	off     int64 // read position (Read is called from one goroutine)
+}
+
+func newTailFile(f *os.File, written, limit int64) *tailFile {
+	t := &tailFile{f: f, written: written, limit: limit}
+	t.grew = sync.NewCond(&t.mu)
+	return t
+}
+
+func (t *tailFile) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	over := t.written+int64(len(p)) > t.limit
+	t.mu.Unlock()
+	if over {
+		return 0, fmt.Errorf("%w: the download runs past %s, the most a package within the node's limit can take", ErrTooLarge, FormatBytes(t.limit))
+	}
+	n, err := t.f.Write(p)
+	t.mu.Lock()
+	t.written += int64(n)
+	t.mu.Unlock()
+	t.grew.Broadcast()
+	return n, err
+}
+
+func (t *tailFile) finish(err error) {
+	t.mu.Lock()
+	t.done, t.err = true, err
+	t.mu.Unlock()
+	t.grew.Broadcast()
+}
+
+func (t *tailFile) size() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.written
+}
+
+func (t *tailFile) Read(p []byte) (int, error) {
+	t.mu.Lock()
+	for t.off == t.written && !t.done {
+		t.grew.Wait()
+	}
+	avail, done, ferr := t.written-t.off, t.done, t.err
+	t.mu.Unlock()
+	if avail == 0 && done {
+		if ferr != nil {
+			return 0, fmt.Errorf("the download stopped: %w", ferr)
+		}
+		return 0, io.EOF
+	}
+	n, err := t.f.ReadAt(p[:min(int64(len(p)), avail)], t.off)
+	t.off += int64(n)
+	if err == io.EOF && n > 0 {
+		err = nil
+	}
+	return n, err
 }
 
 // Release drops one of job's references to package hash.

@@ -22,6 +22,9 @@ type fileFetcher struct {
 	gate    chan struct{} // if set, a fetch waits for it
 	started chan struct{} // if set, closed when the first fetch starts
 	once    sync.Once
+	breakAt atomic.Int64 // if set, the next fetch stops with an error after this many bytes
+	offsets []int64      // the offset of every fetch
+	mu      sync.Mutex
 }
 
 func (f *fileFetcher) fetch(ctx context.Context, hash string, offset int64, dst io.Writer) error {
@@ -44,7 +47,14 @@ func (f *fileFetcher) fetch(ctx context.Context, hash string, offset int64, dst 
 	if err != nil {
 		return err
 	}
+	f.mu.Lock()
+	f.offsets = append(f.offsets, offset)
+	f.mu.Unlock()
 	data = data[offset:]
+	if n := f.breakAt.Swap(0); n > 0 {
+		dst.Write(data[:n])
+		return errors.New("connection reset")
+	}
 	if f.corrupt.Add(-1) >= 0 {
 		data = bytes.Clone(data)
 		data[len(data)/3] ^= 0x10
@@ -245,5 +255,23 @@ func TestCacheBadInput(t *testing.T) {
 	ff := &fileFetcher{paths: map[string]string{}}
 	if _, err := c.Acquire(context.Background(), hashOf(nil), "j", ff.fetch); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown package: %v", err)
+	}
+}
+
+// TestCacheResumesBrokenDownload: a download that breaks keeps its bytes;
+// the next use of the package resumes from them.
+func TestCacheResumesBrokenDownload(t *testing.T) {
+	pkgs, ff := packages(t, 1, 2)
+	c := &Cache{Dir: t.TempDir(), Logger: discardLogger()}
+	ff.breakAt.Store(1 << 20)
+	_, err := c.Acquire(context.Background(), pkgs[0].Hash, "j", ff.fetch)
+	if err == nil || !strings.Contains(err.Error(), "connection reset") || errors.Is(err, ErrHashMismatch) {
+		t.Fatalf("broken download: %v", err)
+	}
+	if _, err := c.Acquire(context.Background(), pkgs[0].Hash, "j", ff.fetch); err != nil {
+		t.Fatal(err)
+	}
+	if len(ff.offsets) != 2 || ff.offsets[1] != 1<<20 {
+		t.Fatalf("fetch offsets %v, want a resume at %d", ff.offsets, 1<<20)
 	}
 }

@@ -213,7 +213,9 @@ func downloadFrom(ctx context.Context, cl pb.PackagesClient, hash string, offset
 	defer cancel()
 	idle := newIdleTimer(idleTimeout, cancel)
 	defer idle.stop()
-	stream, err := cl.Download(sctx, &pb.DownloadRequest{Hash: hash, Offset: *offset}, grpc.WaitForReady(true))
+	// No WaitForReady: a peer that is down fails fast, so that Fetcher
+	// moves on to the next source.
+	stream, err := cl.Download(sctx, &pb.DownloadRequest{Hash: hash, Offset: *offset})
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,13 @@ func randomBytes(seed uint64, n int) []byte {
 	return b
 }
 
+// randomStream is the stream writeRandomFile writes for seed.
+func randomStream(seed uint64) io.Reader {
+	var key [32]byte
+	key[0], key[1] = byte(seed), byte(seed>>8)
+	return rand.NewChaCha8(key)
+}
+
 // writeRandomFile writes n incompressible bytes to path in blocks.
 func writeRandomFile(t testing.TB, path string, seed uint64, n int64) {
 	t.Helper()
@@ -54,10 +61,7 @@ func writeRandomFile(t testing.TB, path string, seed uint64, n int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var key [32]byte
-	key[0], key[1] = byte(seed), byte(seed>>8)
-	r := rand.NewChaCha8(key)
-	if _, err := io.CopyN(f, r, n); err != nil {
+	if _, err := io.CopyN(f, randomStream(seed), n); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
@@ -120,10 +124,9 @@ func pack(t testing.TB, spec Spec, opts PackOptions) *Package {
 // has read the given number of bytes (the server side of an upload).
 type faultListener struct {
 	net.Listener
-	mu      sync.Mutex
-	cutAt   int64 // bytes read on one connection; 0 when disarmed
-	cuts    atomic.Int32
-	readers []*faultConn
+	mu    sync.Mutex
+	cutAt int64 // bytes read on one connection; 0 when disarmed
+	cuts  atomic.Int32
 }
 
 type faultConn struct {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -53,8 +54,7 @@ type upload struct {
 	hash    string
 	size    int64 // declared archive size
 	f       *os.File
-	h       hash.Hash // of f's bytes [0, written) when hashed
-	hashed  bool
+	hasher  *fileHasher // hashes f's bytes behind the writes
 	written int64
 	done    bool // finished or abandoned: the next writer starts anew
 }
@@ -181,17 +181,11 @@ func (s *Store) Write(hash string, size, contentSize, offset int64, data []byte)
 	if u.written+int64(len(data)) > u.size {
 		return u.written, false, fmt.Errorf("%w: upload of package %s runs past its declared size of %d bytes", ErrCorrupt, short(hash), u.size)
 	}
-	if !u.hashed {
-		if err := u.rehash(); err != nil {
-			s.abandon(u)
-			return 0, false, err
-		}
-	}
 	if _, err := u.f.WriteAt(data, u.written); err != nil {
 		return u.written, false, fmt.Errorf("storing package %s: %w", short(hash), err)
 	}
-	u.h.Write(data)
 	u.written += int64(len(data))
+	u.hasher.advance(u.written)
 	if u.written < u.size {
 		return u.written, false, nil
 	}
@@ -231,8 +225,7 @@ func (s *Store) openUpload(hash string, size int64) (*upload, error) {
 				s.mu.Unlock()
 				return nil, fmt.Errorf("storing package %s: %w", short(hash), err)
 			}
-			u = &upload{hash: hash, size: size, f: f, h: sha256.New(), written: fi.Size()}
-			u.hashed = u.written == 0
+			u = &upload{hash: hash, size: size, f: f, written: fi.Size()}
 			if u.written > size {
 				// A partial of another declared size: start over.
 				if err := f.Truncate(0); err != nil {
@@ -240,8 +233,9 @@ func (s *Store) openUpload(hash string, size int64) (*upload, error) {
 					s.mu.Unlock()
 					return nil, fmt.Errorf("storing package %s: %w", short(hash), err)
 				}
-				u.written, u.hashed = 0, true
+				u.written = 0
 			}
+			u.hasher = newFileHasher(f, u.written) // a partial kept from before is hashed first
 			s.uploads[hash] = u
 		}
 		s.mu.Unlock()
@@ -258,27 +252,22 @@ func (s *Store) openUpload(hash string, size int64) (*upload, error) {
 	}
 }
 
-// rehash hashes the bytes a partial file held when the store opened it.
-func (u *upload) rehash() error {
-	u.h.Reset()
-	if _, err := io.Copy(u.h, io.NewSectionReader(u.f, 0, u.written)); err != nil {
-		return fmt.Errorf("reading the partial upload of package %s: %w", short(u.hash), err)
-	}
-	u.hashed = true
-	return nil
-}
-
 // finish verifies a complete upload and renames it into place; on a
 // mismatch it deletes the partial file.
 func (s *Store) finish(u *upload) error {
-	got := hex.EncodeToString(u.h.Sum(nil))
+	sum, err := u.hasher.finish(u.size)
+	if err != nil {
+		s.abandon(u)
+		return fmt.Errorf("storing package %s: %w", short(u.hash), err)
+	}
+	got := hex.EncodeToString(sum)
 	if got != u.hash {
 		s.abandon(u)
 		os.Remove(s.partialPath(u.hash))
 		s.log.Warn("package upload failed its hash check; partial upload deleted", "hash", u.hash, "got", got, "size", u.size)
 		return fmt.Errorf("%w: the %d bytes uploaded for package %s hash to %s; the partial upload was deleted, upload it again", ErrHashMismatch, u.size, short(u.hash), short(got))
 	}
-	err := u.f.Sync()
+	err = u.f.Sync()
 	if cerr := u.f.Close(); err == nil {
 		err = cerr
 	}
@@ -299,6 +288,7 @@ func (s *Store) finish(u *upload) error {
 // abandon drops an upload's state (the caller holds u.mu).
 func (s *Store) abandon(u *upload) {
 	u.done = true
+	u.hasher.stop()
 	u.f.Close()
 	s.mu.Lock()
 	if s.uploads[u.hash] == u {
@@ -431,9 +421,86 @@ func (s *Store) Close() error {
 		u.mu.Lock()
 		if !u.done {
 			u.done = true
+			u.hasher.stop()
 			u.f.Close()
 		}
 		u.mu.Unlock()
 	}
 	return nil
+}
+
+// fileHasher computes the SHA-256 of a file being appended to on its own
+// goroutine, reading back what was written (from the page cache), so that
+// hashing overlaps with receiving. Its goroutine ends with finish or stop.
+type fileHasher struct {
+	f      *os.File
+	h      hash.Hash
+	target atomic.Int64 // bytes written, safe to hash
+	hashed int64        // owned by the goroutine until it exits
+	err    error
+	kick   chan struct{}
+	quit   chan struct{}
+	exited chan struct{}
+	once   sync.Once
+}
+
+func newFileHasher(f *os.File, written int64) *fileHasher {
+	fh := &fileHasher{f: f, h: sha256.New(), kick: make(chan struct{}, 1), quit: make(chan struct{}), exited: make(chan struct{})}
+	fh.target.Store(written)
+	go fh.run()
+	return fh
+}
+
+func (fh *fileHasher) run() {
+	defer close(fh.exited)
+	buf := make([]byte, 1<<20)
+	for {
+		for t := fh.target.Load(); fh.hashed < t && fh.err == nil; {
+			select {
+			case <-fh.quit:
+				return
+			default:
+			}
+			fh.hashBlock(buf, t)
+		}
+		select {
+		case <-fh.kick:
+		case <-fh.quit:
+			return
+		}
+	}
+}
+
+func (fh *fileHasher) hashBlock(buf []byte, target int64) {
+	n, err := fh.f.ReadAt(buf[:min(int64(len(buf)), target-fh.hashed)], fh.hashed)
+	fh.h.Write(buf[:n])
+	fh.hashed += int64(n)
+	if err != nil && !(err == io.EOF && fh.hashed == target) {
+		fh.err = fmt.Errorf("reading back the upload: %w", err)
+	}
+}
+
+// advance says bytes up to written may be hashed.
+func (fh *fileHasher) advance(written int64) {
+	fh.target.Store(written)
+	select {
+	case fh.kick <- struct{}{}:
+	default:
+	}
+}
+
+// finish stops the goroutine, hashes what it had not reached, and returns
+// the hash of the first size bytes.
+func (fh *fileHasher) finish(size int64) ([]byte, error) {
+	fh.stop()
+	buf := make([]byte, 1<<20)
+	for fh.hashed < size && fh.err == nil {
+		fh.hashBlock(buf, size)
+	}
+	return fh.h.Sum(nil), fh.err
+}
+
+func (fh *fileHasher) stop() {
+	fh.once.Do(func() { close(fh.quit) })
+	<-fh.exited
 }
