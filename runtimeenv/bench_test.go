@@ -3,6 +3,7 @@ package runtimeenv
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -185,4 +186,27 @@ func writeDirB(b *testing.B, parent, name string) string {
 		b.Fatal(err)
 	}
 	return p
+}
+
+// BenchmarkDownload measures the transfer alone (no hashing, no disk on
+// the receiving side): the chunked stream with its CRC-32C checks.
+func BenchmarkDownload(b *testing.B) {
+	dir := b.TempDir()
+	writeRandomFile(b, filepath.Join(writeDirB(b, dir, "wd"), "blob.bin"), 61, 256<<20)
+	writeFile(b, dir, "app", randomBytes(1, 1<<20), 0o755)
+	pkg, err := Pack(context.Background(), Spec{Binary: filepath.Join(dir, "app"), WorkingDir: filepath.Join(dir, "wd")}, PackOptions{TempDir: dir, Warn: func(string) {}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := startServer(b, openStore(b, 0), nil)
+	if _, err := Upload(context.Background(), srv.conn, pkg, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(pkg.Size)
+	b.ResetTimer()
+	for range b.N {
+		if _, err := Download(context.Background(), srv.conn, pkg.Hash, 0, io.Discard, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

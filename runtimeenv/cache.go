@@ -16,6 +16,10 @@ import (
 	"time"
 )
 
+// stalePartial is the age past which a partial download is deleted when
+// the cache opens.
+const stalePartial = 24 * time.Hour
+
 // FetchFunc writes the archive of package hash, from byte offset to its
 // end, to dst (bytes before offset were fetched by an earlier attempt).
 // Fetcher builds one from gRPC connections.
@@ -142,6 +146,11 @@ func (c *Cache) initLocked() error {
 			ready = append(ready, found{&cacheEntry{hash: name, ready: true, size: size, jobs: map[string]int{}}, mod})
 		case strings.HasSuffix(name, ".tar.zst"):
 			archives[strings.TrimSuffix(name, ".tar.zst")] = true
+		case strings.HasSuffix(name, ".partial"):
+			// Kept for a resume, unless nobody came back for it.
+			if fi, err := de.Info(); err == nil && time.Since(fi.ModTime()) > stalePartial {
+				os.Remove(full)
+			}
 		}
 	}
 	slices.SortFunc(ready, func(a, b found) int { return a.mod.Compare(b.mod) })

@@ -47,8 +47,9 @@ type StoreOptions struct {
 	Logger *slog.Logger
 }
 
-// upload is an upload in progress. Its mutex is taken after Store.mu when
-// both are held.
+// upload is an upload in progress. Lock order: upload.mu, then Store.mu
+// (finishing or abandoning an upload removes it from the map); Store.mu is
+// never held while taking an upload's mutex.
 type upload struct {
 	mu      sync.Mutex
 	hash    string

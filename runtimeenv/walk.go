@@ -51,7 +51,6 @@ type walked struct {
 
 // walker collects the entries of a Spec.
 type walker struct {
-	ctx     context.Context
 	byName  map[string]*entry
 	notes   []string // skipped symbolic links and special files
 	binInfo os.FileInfo
@@ -77,7 +76,7 @@ func walk(ctx context.Context, spec Spec) (*walked, error) {
 	if err := readable(binPath); err != nil {
 		return nil, fmt.Errorf("%w: binary %s: %w", ErrBadSpec, binPath, err)
 	}
-	w := &walker{ctx: ctx, byName: make(map[string]*entry), binInfo: binInfo}
+	w := &walker{byName: make(map[string]*entry), binInfo: binInfo}
 	binName := path.Join(binDir, filepath.Base(binPath))
 	w.add(entry{File: File{Path: binDir, Type: TypeDir}})
 	w.add(entry{File: File{Path: binName, Size: binInfo.Size(), Exec: true}, src: binPath, follow: true, stamp: stampOf(binInfo)})
@@ -106,7 +105,7 @@ func walk(ctx context.Context, spec Spec) (*walked, error) {
 		}
 		fmt.Fprintf(&key, "workdir=%s\nexcludes=%q\n", root, spec.Excludes)
 		t := tree{root: root, prefix: workDir, gitignore: !spec.NoGitignore, user: user}
-		if err := w.walkDir(&t, "", defaults); err != nil {
+		if err := w.walkDir(ctx, &t, "", defaults); err != nil {
 			return nil, err
 		}
 	}
@@ -117,7 +116,7 @@ func walk(ctx context.Context, spec Spec) (*walked, error) {
 	slices.Sort(extras)
 	for _, dest := range extras {
 		src := spec.ExtraFiles[dest]
-		if err := w.addExtra(dest, src, defaults); err != nil {
+		if err := w.addExtra(ctx, dest, src, defaults); err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(&key, "extra=%q:%q\n", dest, src)
@@ -164,8 +163,8 @@ type tree struct {
 // walkDir adds the contents of root/rel (rel is a slash path, "" for the
 // root). rules holds the default excludes and the .gitignore patterns in
 // force there.
-func (w *walker) walkDir(t *tree, rel string, rules ignoreRules) error {
-	if err := w.ctx.Err(); err != nil {
+func (w *walker) walkDir(ctx context.Context, t *tree, rel string, rules ignoreRules) error {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	dir := filepath.Join(t.root, filepath.FromSlash(rel))
@@ -214,7 +213,7 @@ func (w *walker) walkDir(t *tree, rel string, rules ignoreRules) error {
 		switch {
 		case fi.IsDir():
 			w.add(entry{File: File{Path: archPath, Type: TypeDir}})
-			if err := w.walkDir(t, relPath, rules); err != nil {
+			if err := w.walkDir(ctx, t, relPath, rules); err != nil {
 				return err
 			}
 		case fi.Mode().IsRegular():
@@ -262,7 +261,7 @@ func (w *walker) addLink(t *tree, full, archPath, relPath string, fi os.FileInfo
 
 // addExtra adds one Spec.ExtraFiles entry: a file, or a directory walked
 // with the default excludes.
-func (w *walker) addExtra(dest, src string, defaults ignoreRules) error {
+func (w *walker) addExtra(ctx context.Context, dest, src string, defaults ignoreRules) error {
 	d, err := cleanRelPath(dest, "extra file destination")
 	if err != nil {
 		return err
@@ -296,7 +295,7 @@ func (w *walker) addExtra(dest, src string, defaults ignoreRules) error {
 		}
 		w.add(entry{File: File{Path: archPath, Type: TypeDir}})
 		t := tree{root: real, prefix: archPath}
-		if err := w.walkDir(&t, "", defaults); err != nil {
+		if err := w.walkDir(ctx, &t, "", defaults); err != nil {
 			return err
 		}
 	default:
