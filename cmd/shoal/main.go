@@ -33,6 +33,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newHeadCommand(), newNodeCommand(), newStatusCommand(), newDrainCommand(), newBenchCommand(), newTPCHCommand())
+	root.AddCommand(newChaosCommand())
 	return root
 }
 
