@@ -68,10 +68,20 @@ func (ex *Executor) actorCall(rt *pb.RunTask) {
 	ex.dispatchCalls(inst)
 }
 
-// dispatchCalls starts queued calls while the actor's concurrency allows.
-// Called with ex.mu held.
+// dispatchCalls starts workers for queued calls while the actor's
+// concurrency allows; a worker runs calls one after another until the queue
+// is empty, so a busy actor costs no goroutine per call. Called with ex.mu
+// held.
 func (ex *Executor) dispatchCalls(inst *actorInstance) {
 	for inst.running < inst.maxConc && len(inst.queue) > 0 {
+		inst.running++
+		go ex.callWorker(inst)
+	}
+}
+
+func (ex *Executor) callWorker(inst *actorInstance) {
+	ex.mu.Lock()
+	for len(inst.queue) > 0 {
 		rt := inst.queue[0]
 		inst.queue[0] = nil
 		inst.queue = inst.queue[1:]
@@ -79,17 +89,14 @@ func (ex *Executor) dispatchCalls(inst *actorInstance) {
 		if err != nil {
 			continue
 		}
-		inst.running++
 		ctx, cancel := context.WithCancelCause(inst.ctx)
 		ex.running[callID] = &runningTask{cancel: cancel}
-		go func() {
-			ex.run(client.WithTask(ctx, callID), callID, rt)
-			ex.mu.Lock()
-			inst.running--
-			ex.dispatchCalls(inst)
-			ex.mu.Unlock()
-		}()
+		ex.mu.Unlock()
+		ex.run(client.WithTask(ctx, callID), callID, rt)
+		ex.mu.Lock()
 	}
+	inst.running--
+	ex.mu.Unlock()
 }
 
 // killActor drops an actor: its running calls are cancelled, its queued
