@@ -134,13 +134,12 @@ func heldBytes(t *testing.T, s *Store, hash string) int64 {
 // corruptOnce damages the data of the nth message a server stream sends
 // or receives, once.
 type corruptOnce struct {
-	n        int64
-	count    atomic.Int64
-	done     atomic.Bool
-	onSend   bool
-	method   string
-	damaged  atomic.Int32
-	lastSeen atomic.Int64
+	n       int64 // damage the nth chunk
+	onSend  bool  // chunks the server sends (else receives)
+	method  string
+	count   atomic.Int64
+	done    atomic.Bool
+	damaged atomic.Int32
 }
 
 func (c *corruptOnce) damage(m any) {
