@@ -241,7 +241,9 @@ func (f *Func[R]) spec(ctx context.Context, args []any) (*pb.TaskSpec, []func(),
 
 // cancelWithContext cancels the task behind ref when ctx ends first.
 func cancelWithContext(ctx context.Context, ref *client.Ref) {
-	if ctx.Done() == nil {
+	if ctx.Done() == nil || client.TrackChild(ctx, ref) {
+		// Inside a task, the executor cancels the task's children when the
+		// task is cancelled.
 		return
 	}
 	stop := context.AfterFunc(ctx, func() {

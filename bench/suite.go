@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/shoal-dev/shoal"
@@ -59,12 +60,13 @@ type submitter struct{}
 
 // SuiteConfig sizes the suite.
 type SuiteConfig struct {
-	Sync    int   // calls for the synchronous metrics
-	Async   int   // calls for the asynchronous metrics
-	Clients int   // clients (actors) for the multi-client metrics
-	PutSize int64 // bytes per Put for single_client_put_gigabytes
-	Puts    int   // Puts of PutSize
-	Rounds  int   // rounds per metric; the median is reported
+	Sync    int      // calls for the synchronous metrics
+	Async   int      // calls for the asynchronous metrics
+	Clients int      // clients (actors) for the multi-client metrics
+	PutSize int64    // bytes per Put for single_client_put_gigabytes
+	Puts    int      // Puts of PutSize
+	Rounds  int      // rounds per metric; the median is reported
+	Only    []string // metrics to run (all when empty)
 }
 
 // Suite runs every metric on the cluster ctx carries and returns metric
@@ -247,6 +249,9 @@ func Suite(ctx context.Context, cfg SuiteConfig, progress func(string)) (map[str
 		}},
 	}
 	for _, m := range metrics {
+		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, m.name) {
+			continue
+		}
 		var vals []float64
 		for range max(1, cfg.Rounds) {
 			v, err := m.run()

@@ -74,6 +74,7 @@ single_client_put_gigabytes), each beside Ray's published figure.`,
 	cmd.Flags().Int64Var(&cfg.PutSize, "put-size", 256<<20, "bytes per Put for single_client_put_gigabytes")
 	cmd.Flags().IntVar(&cfg.Puts, "puts", 8, "Puts for single_client_put_gigabytes")
 	cmd.Flags().IntVar(&cfg.Rounds, "rounds", 3, "rounds per metric (the median is reported)")
+	cmd.Flags().StringSliceVar(&cfg.Only, "only", nil, "run only these metrics (comma-separated names)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object: metric name -> value")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process to a file")
 	cmd.AddCommand(newBenchTasksCommand(), newBenchTransferCommand(), newBenchMemoryCommand(), newBenchFailureCommand())

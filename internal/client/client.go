@@ -776,16 +776,74 @@ var ErrTaskReturned = errors.New("the task returned")
 
 type taskKey struct{}
 
-// WithTask marks ctx as running task id, so that a Get that blocks can give
-// the task's resources back.
-func WithTask(ctx context.Context, id ids.ID) context.Context {
-	return context.WithValue(ctx, taskKey{}, id)
+// TaskScope is what an executor knows of a running task: its ID, and the
+// tasks and calls it started, which are cancelled with it. Keeping them
+// here costs an append per child, where watching the task's context would
+// cost a registration on it per child.
+type TaskScope struct {
+	ID ids.ID
+	// Done is the task context's Done channel: a child started under a
+	// context derived with its own deadline or cancel is watched instead.
+	Done     <-chan struct{}
+	mu       sync.Mutex
+	children []*Ref
+	done     bool
+}
+
+// WithTask marks ctx as running the task of scope, so that a Get that
+// blocks can give the task's resources back and children can be tracked.
+func WithTask(ctx context.Context, scope *TaskScope) context.Context {
+	return context.WithValue(ctx, taskKey{}, scope)
 }
 
 // TaskFrom returns the task a context runs, if any.
 func TaskFrom(ctx context.Context) (ids.ID, bool) {
-	id, ok := ctx.Value(taskKey{}).(ids.ID)
-	return id, ok
+	s, ok := ctx.Value(taskKey{}).(*TaskScope)
+	if !ok {
+		return ids.Nil, false
+	}
+	return s.ID, true
+}
+
+// TrackChild records ref as started by the task ctx runs, and reports
+// whether ctx runs a task at all.
+func TrackChild(ctx context.Context, ref *Ref) bool {
+	s, ok := ctx.Value(taskKey{}).(*TaskScope)
+	if !ok || ctx.Done() != s.Done {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return true
+	}
+	if len(s.children) >= 1024 && len(s.children) == cap(s.children) {
+		// Forget children that are done before growing.
+		live := s.children[:0]
+		for _, r := range s.children {
+			if !r.IsReady() {
+				live = append(live, r)
+			}
+		}
+		clear(s.children[len(live):])
+		s.children = live
+	}
+	s.children = append(s.children, ref)
+	return true
+}
+
+// End closes the scope when its task ends; cancelled (rather than returned)
+// cancels the children that have not finished.
+func (s *TaskScope) End(cancelled bool) {
+	s.mu.Lock()
+	children := s.children
+	s.children, s.done = nil, true
+	s.mu.Unlock()
+	if cancelled {
+		for _, r := range children {
+			r.Cancel()
+		}
+	}
 }
 
 // Wait blocks until r is ready or ctx ends. Inside a task, the task is

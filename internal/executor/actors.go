@@ -90,9 +90,10 @@ func (ex *Executor) callWorker(inst *actorInstance) {
 			continue
 		}
 		ctx, cancel := context.WithCancelCause(inst.ctx)
-		ex.running[callID] = &runningTask{cancel: cancel}
+		scope := &client.TaskScope{ID: callID, Done: ctx.Done()}
+		ex.running[callID] = &runningTask{cancel: cancel, scope: scope, actor: inst}
 		ex.mu.Unlock()
-		ex.run(client.WithTask(ctx, callID), callID, rt)
+		ex.run(client.WithTask(ctx, scope), callID, rt)
 		ex.mu.Lock()
 	}
 	inst.running--
@@ -110,6 +111,12 @@ func (ex *Executor) killActor(id ids.ID) {
 	}
 	delete(ex.actors, id)
 	inst.cancel()
+	for _, r := range ex.running {
+		// Calls of the actor end with it, and so do the tasks they started.
+		if r.actor == inst {
+			r.scope.End(true)
+		}
+	}
 	for _, rt := range inst.queue {
 		ex.client.SendResults(64, &pb.TaskResult{TaskId: rt.TaskId, Attempt: rt.Attempt, Error: &pb.ErrorInfo{
 			Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, Message: "the actor was killed before the call ran"}})

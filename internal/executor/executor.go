@@ -56,10 +56,12 @@ type Executor struct {
 }
 
 type runningTask struct {
+	scope   *client.TaskScope
 	cancel  context.CancelCauseFunc
 	cpu     int64
-	blocked int  // nesting depth of waits in Get
-	keepCPU bool // an actor constructor that succeeded: its actor holds the CPUs
+	blocked int            // nesting depth of waits in Get
+	keepCPU bool           // an actor constructor that succeeded: its actor holds the CPUs
+	actor   *actorInstance // for a method call, its actor
 }
 
 // Run connects to the head named by the environment and runs tasks until
@@ -111,6 +113,7 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	ex.mu.Lock()
 	for _, r := range ex.running {
 		r.cancel(context.Canceled)
+		r.scope.End(true)
 	}
 	ex.mu.Unlock()
 	if err := cl.Err(); err != nil && !errors.Is(err, errs.ErrClosed) {
@@ -150,7 +153,8 @@ func (ex *Executor) admit() {
 		r := &runningTask{cancel: cancel, cpu: rt.Cpu}
 		ex.running[id] = r
 		ex.usedCPU += rt.Cpu
-		ctx = client.NewContext(client.WithTask(ctx, id), ex.client)
+		r.scope = &client.TaskScope{ID: id, Done: ctx.Done()}
+		ctx = client.NewContext(client.WithTask(ctx, r.scope), ex.client)
 		go ex.run(ctx, id, rt)
 	}
 }
@@ -160,6 +164,7 @@ func (ex *Executor) onCancel(id ids.ID) {
 	defer ex.mu.Unlock()
 	if r := ex.running[id]; r != nil {
 		r.cancel(context.Canceled)
+		r.scope.End(true)
 		return
 	}
 	cancelQueued := func(queue []*pb.RunTask) ([]*pb.RunTask, bool) {
@@ -233,6 +238,7 @@ func (ex *Executor) run(ctx context.Context, id ids.ID, rt *pb.RunTask) {
 	ex.mu.Lock()
 	if r := ex.running[id]; r != nil {
 		r.cancel(client.ErrTaskReturned)
+		r.scope.End(false)
 		if r.blocked == 0 && !r.keepCPU {
 			ex.usedCPU -= r.cpu
 		}
