@@ -19,7 +19,7 @@ type Target struct {
 // Event is one planned fault: hit the node in slot Node at At after the
 // workload started. Interval is the index of the interval it falls in.
 type Event struct {
-	At       time.Duration `json:"at"`
+	At       time.Duration `json:"at_ns"`
 	Node     string        `json:"node"`
 	Interval int           `json:"interval"`
 }

@@ -233,3 +233,89 @@ func TestBorrowedObjectReadAfterDrain(t *testing.T) {
 		t.Fatalf("read %d bytes, checksums %08x; want %d bytes, %08x", got.Bytes, got.CRCs, size, want)
 	}
 }
+
+// readTwoAcrossGate reads its first borrowed object, waits until the second
+// is ready (learning where it is), stops at the gate, then reads the second.
+var readTwoAcrossGate = shoal.Func2("chaos.test.readTwoAcrossGate", func(ctx context.Context, b Borrowed, g *shoal.ActorHandle[gate]) (ReadSum, error) {
+	var s ReadSum
+	read := func(f *shoal.Future[[]byte]) error {
+		v, err := f.Get(ctx)
+		if err != nil {
+			return err
+		}
+		s.Bytes += int64(len(v))
+		s.CRCs = append(s.CRCs, crc32.Checksum(v, castagnoli))
+		return nil
+	}
+	if err := read(b.Parts[0]); err != nil {
+		return s, err
+	}
+	if _, _, err := shoal.Wait(ctx, b.Parts[1:], 1, -1); err != nil {
+		return s, err
+	}
+	for _, m := range []*shoal.Method[gate, bool]{gateArrive, gatePass} {
+		if _, err := m.Remote(ctx, g).Get(ctx); err != nil {
+			return s, err
+		}
+	}
+	return s, read(b.Parts[1])
+})
+
+// Track record #3: a task reading a borrowed object from a node that went
+// silent (partitioned, here frozen) waited for as long as the partition
+// lasted, although the head had declared the node dead within seconds and
+// rebuilt the object elsewhere: a read on a pooled data-plane connection has
+// no deadline, and news of the rebuild cannot interrupt it.
+func TestBorrowedReadFromSilentNodeFailsOver(t *testing.T) {
+	openBug(t, "#3")
+	c, procs, nodes, ctx := testCluster(t, []string{"--cpus", "1"}, []string{"--cpus", "1"}, []string{"--cpus", "1"})
+	const size = 1 << 20
+	// Soft affinity: once node 0 is dead the objects are rebuilt elsewhere.
+	onProducer := objectsMake.With(shoal.WithNodeAffinity(nodes[0], true))
+	objs := []*shoal.Future[[]byte]{onProducer.Remote(ctx, 0, size, int64(9)), onProducer.Remote(ctx, 1, size, int64(9))}
+	for _, o := range objs {
+		defer o.Release()
+	}
+	if _, _, err := shoal.Wait(ctx, objs, 2, -1); err != nil {
+		t.Fatal(err)
+	}
+	g, err := gateClass.New(ctx, nil, shoal.WithActorResources(shoal.Resources{}), shoal.WithMaxConcurrency(4), shoal.WithActorNodeAffinity(nodes[2], false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Release()
+	read := readTwoAcrossGate.With(shoal.WithNodeAffinity(nodes[1], false)).Remote(ctx, Borrowed{IDs: []int{0, 1}, Parts: objs}, g)
+	defer read.Release()
+	if _, err := gateAwait.Remote(ctx, g).Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := procs[0].Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { procs[0].Thaw() }) // before the cluster stops
+	err = c.WaitFor(ctx, time.Minute, func(st *pb.StatusReply) bool {
+		for _, n := range st.Nodes {
+			if idString(n.NodeId) == nodes[0] {
+				return !n.Alive
+			}
+		}
+		return false
+	}, "the head to declare the frozen node dead")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gateOpen.Remote(ctx, g).Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The node stays frozen: the read must not depend on it coming back.
+	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	got, err := read.Get(rctx)
+	if err != nil {
+		t.Fatalf("reading a borrowed object whose node went silent (and was declared dead): %v", err)
+	}
+	want := []uint32{crc32.Checksum(payload(9, 2, 0, size), castagnoli), crc32.Checksum(payload(9, 2, 1, size), castagnoli)}
+	if got.Bytes != 2*size || !equalCRCs(got.CRCs, want) {
+		t.Fatalf("read %d bytes, checksums %08x; want %d bytes, %08x", got.Bytes, got.CRCs, 2*size, want)
+	}
+}
