@@ -2,6 +2,9 @@ package shoal
 
 import (
 	"log/slog"
+
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/runtimeenv"
 	"runtime"
 	"time"
 )
@@ -24,6 +27,9 @@ type config struct {
 	storeMemory    int64
 	storeDisk      int64
 	reconnect      time.Duration
+	runtimeEnv     *RuntimeEnv
+	packageHash    string
+	jobID          ids.ID
 }
 
 func defaultConfig() config {
@@ -88,3 +94,15 @@ func WithObjectStore(memory, disk int64) Option {
 // it owns again and resubmits the tasks that had not finished; its actors
 // are created again (their state starts over).
 func WithReconnect(d time.Duration) Option { return func(c *config) { c.reconnect = d } }
+
+// RuntimeEnv is the code a job ships to the cluster's nodes: the binary its
+// executors run (default: this program), a working directory (with
+// exclude patterns; .git and build caches are left out, .gitignore is
+// honoured), extra files and environment variables. See package runtimeenv.
+type RuntimeEnv = runtimeenv.Spec
+
+// WithRuntimeEnv packs env into a content-addressed package, uploads it to
+// the head (nothing is sent when the head already holds it) and has the
+// job's executors start from it on every node, in its working directory
+// with its environment.
+func WithRuntimeEnv(env RuntimeEnv) Option { return func(c *config) { c.runtimeEnv = &env } }

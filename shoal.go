@@ -46,6 +46,16 @@ type sessionKey struct{}
 func Init(ctx context.Context, opts ...Option) (context.Context, error) {
 	ExecutorMain()
 	cfg := defaultConfig()
+	// A driver started by `shoal job submit` finds its cluster and job in
+	// its environment; options given in code still win.
+	if addr := os.Getenv(node.EnvAddress); addr != "" {
+		cfg.address = addr
+		cfg.jobName = os.Getenv(node.EnvJobName)
+		cfg.packageHash = os.Getenv(node.EnvPackage)
+		if id, err := ids.Parse(os.Getenv(executor.EnvJobID)); err == nil {
+			cfg.jobID = id
+		}
+	}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -59,6 +69,9 @@ func Init(ctx context.Context, opts ...Option) (context.Context, error) {
 	job, err := jobInfo(cfg)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.runtimeEnv != nil && cfg.address == "" {
+		return nil, fmt.Errorf("shoal: WithRuntimeEnv ships code to a cluster: use it with WithAddress (an embedded cluster runs this binary)")
 	}
 	hello := &pb.Hello{Role: pb.Role_ROLE_DRIVER, JobId: job.JobId, Job: job, Pid: int32(os.Getpid())}
 	hello.Hostname, _ = os.Hostname()
@@ -95,6 +108,14 @@ func Init(ctx context.Context, opts ...Option) (context.Context, error) {
 		ccfg.Head = client.GRPCHead{Conn: s.conn}
 		ccfg.Connect = client.GRPCSession(s.conn)
 		ccfg.Reconnect = cfg.reconnect
+		if cfg.runtimeEnv != nil {
+			hash, err := shipRuntimeEnv(ctx, s.conn, *cfg.runtimeEnv, cfg.logger)
+			if err != nil {
+				s.close()
+				return nil, fmt.Errorf("shoal: %w", err)
+			}
+			job.PackageHash, job.BinarySha256 = hash, nil
+		}
 	}
 	if s.client, err = client.Connect(ctx, ccfg); err != nil {
 		s.close()
@@ -171,8 +192,12 @@ func jobInfo(cfg config) (*pb.JobInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shoal: finding this program's binary: %w", err)
 	}
-	job := &pb.JobInfo{JobId: ids.Random().Bytes(), Name: cfg.jobName, BinaryPath: bin, Registry: registry.Fingerprint()}
-	if cfg.address != "" {
+	jobID := cfg.jobID
+	if jobID.IsNil() {
+		jobID = ids.Random()
+	}
+	job := &pb.JobInfo{JobId: jobID.Bytes(), Name: cfg.jobName, BinaryPath: bin, Registry: registry.Fingerprint(), PackageHash: cfg.packageHash}
+	if cfg.address != "" && cfg.packageHash == "" && cfg.runtimeEnv == nil {
 		// Nodes of a real cluster check that they start the driver's
 		// binary; an embedded cluster runs beside it.
 		f, err := os.Open(bin)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shoal-dev/shoal/internal/head"
 	"github.com/shoal-dev/shoal/internal/rpc"
+	"github.com/shoal-dev/shoal/runtimeenv"
 )
 
 func newHeadCommand() *cobra.Command {
@@ -19,7 +20,7 @@ func newHeadCommand() *cobra.Command {
 		hbInterval, hbTimeout                       time.Duration
 		verbose                                     bool
 		maxMessage                                  int
-		stateDir                                    string
+		stateDir, packageDir, packageLimit          string
 		recovery                                    time.Duration
 	)
 	cmd := &cobra.Command{
@@ -50,8 +51,21 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 				level = slog.LevelDebug
 			}
 			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			limit, err := runtimeenv.ParseSize(packageLimit)
+			if err != nil {
+				ln.Close()
+				return fmt.Errorf("--package-limit: %w", err)
+			}
+			if packageDir == "" && stateDir == "" {
+				// Packages live as long as this head.
+				if packageDir, err = os.MkdirTemp("", "shoal-head-packages-"); err != nil {
+					ln.Close()
+					return err
+				}
+				defer os.RemoveAll(packageDir)
+			}
 			h, err := head.Open(head.Config{Token: token, TLS: tls, HeartbeatInterval: hbInterval, HeartbeatTimeout: hbTimeout,
-				MaxMessageBytes: maxMessage, StateDir: stateDir, RecoveryWindow: recovery, Logger: logger})
+				MaxMessageBytes: maxMessage, StateDir: stateDir, RecoveryWindow: recovery, PackageDir: packageDir, PackageLimit: limit, Logger: logger})
 			if err != nil {
 				ln.Close()
 				return err
@@ -88,6 +102,8 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 	cmd.Flags().IntVar(&maxMessage, "max-message-bytes", 0, "largest control-plane message accepted (default 64 MiB)")
 	cmd.Flags().StringVar(&stateDir, "state-dir", "", "keep the head's metadata here, so that a head restarted on it takes its cluster back (same token, jobs; nodes and drivers reconnect)")
 	cmd.Flags().DurationVar(&recovery, "recovery-window", 0, "after a restart, how long to wait for nodes and drivers to come back (default 30s)")
+	cmd.Flags().StringVar(&packageDir, "package-dir", "", "where uploaded job packages are kept (default: <state-dir>/packages, or a temporary directory)")
+	cmd.Flags().StringVar(&packageLimit, "package-limit", "2GiB", "largest job package accepted (content size)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug messages")
 	return cmd
 }

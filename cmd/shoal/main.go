@@ -32,7 +32,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newHeadCommand(), newNodeCommand(), newStatusCommand(), newDrainCommand(), newBenchCommand(), newTPCHCommand())
+	root.AddCommand(newHeadCommand(), newNodeCommand(), newStatusCommand(), newDrainCommand(), newJobCommand(), newBenchCommand(), newTPCHCommand())
 	root.AddCommand(newChaosCommand())
 	return root
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 	"github.com/shoal-dev/shoal/internal/scheduler"
+	"github.com/shoal-dev/shoal/runtimeenv"
 )
 
 // Config configures a head.
@@ -42,7 +44,12 @@ type Config struct {
 	// then waits for owners to claim the objects nodes report (default 30s).
 	StateDir       string
 	RecoveryWindow time.Duration
-	Logger         *slog.Logger
+	// PackageDir holds uploaded runtime-environment packages (default:
+	// <StateDir>/packages, or none without StateDir); PackageLimit bounds a
+	// package's content size (0: runtimeenv.DefaultLimit).
+	PackageDir   string
+	PackageLimit int64
+	Logger       *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -103,6 +110,8 @@ type Head struct {
 	recoverUntil time.Time
 	unclaimed    map[ids.ID][]*nodeState
 	deadIDs      map[ids.ID]bool
+	packages     *runtimeenv.Store
+	submitted    map[ids.ID]*submittedJob
 	counts       counters
 	closed       bool
 }
@@ -130,6 +139,7 @@ func New(cfg Config) *Head {
 		durations:  make(map[string]*meanDuration),
 		actors:     make(map[ids.ID]*actor),
 		actorNames: make(map[string]*actor),
+		submitted:  make(map[ids.ID]*submittedJob),
 	}
 	h.wg.Add(1)
 	go h.monitorHeartbeats()
@@ -145,7 +155,12 @@ func Open(cfg Config) (*Head, error) {
 		if cfg.Token == "" {
 			cfg.Token = rpc.NewToken()
 		}
-		return New(cfg), nil
+		h := New(cfg)
+		if err := h.openPackages(cfg.PackageDir); err != nil {
+			h.Close()
+			return nil, err
+		}
+		return h, nil
 	}
 	st, err := openState(cfg.StateDir)
 	if err != nil {
@@ -178,6 +193,15 @@ func Open(cfg Config) (*Head, error) {
 		return nil, err
 	}
 	h := New(cfg)
+	pkgDir := cfg.PackageDir
+	if pkgDir == "" {
+		pkgDir = filepath.Join(cfg.StateDir, "packages")
+	}
+	if err := h.openPackages(pkgDir); err != nil {
+		st.close()
+		h.Close()
+		return nil, err
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.state, h.deadIDs = st, dead
@@ -211,6 +235,9 @@ func (h *Head) Serve(ln net.Listener) error {
 	}
 	srv := grpc.NewServer(opts...)
 	pb.RegisterHeadServer(srv, grpcAdapter{h: h})
+	if h.packages != nil {
+		runtimeenv.NewServer(h.packages, h.log).Register(srv)
+	}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -248,6 +275,21 @@ func (h *Head) Close() {
 	if h.state != nil {
 		h.state.close()
 	}
+	if h.packages != nil {
+		h.packages.Close()
+	}
+}
+
+func (h *Head) openPackages(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	st, err := runtimeenv.OpenStore(dir, runtimeenv.StoreOptions{Limit: h.cfg.PackageLimit, Logger: h.log})
+	if err != nil {
+		return err
+	}
+	h.packages = st
+	return nil
 }
 
 // ConnectSession opens an in-process session stream, as a driver in the
@@ -302,6 +344,29 @@ func (a grpcAdapter) Drain(ctx context.Context, req *pb.DrainRequest) (*pb.Drain
 		return nil, errs.ToStatus(err)
 	}
 	return rep, nil
+}
+
+func (a grpcAdapter) SubmitJob(_ context.Context, req *pb.SubmitJobRequest) (*pb.SubmittedJob, error) {
+	j, err := a.h.SubmitJob(req)
+	return j, errs.ToStatus(err)
+}
+
+func (a grpcAdapter) GetJob(_ context.Context, req *pb.GetJobRequest) (*pb.SubmittedJob, error) {
+	j, err := a.h.GetJob(req)
+	return j, errs.ToStatus(err)
+}
+
+func (a grpcAdapter) ListJobs(context.Context, *pb.ListJobsRequest) (*pb.ListJobsReply, error) {
+	return a.h.ListJobs(), nil
+}
+
+func (a grpcAdapter) StopJob(_ context.Context, req *pb.GetJobRequest) (*pb.SubmittedJob, error) {
+	j, err := a.h.StopJob(req)
+	return j, errs.ToStatus(err)
+}
+
+func (a grpcAdapter) JobLogs(req *pb.JobLogsRequest, s grpc.ServerStreamingServer[pb.LogLines]) error {
+	return errs.ToStatus(a.h.JobLogs(s.Context(), req, s.Send))
 }
 
 func (a grpcAdapter) Locate(ctx context.Context, req *pb.LocateRequest) (*pb.LocateReply, error) {

@@ -168,6 +168,9 @@ func (h *Head) handleNode(n *nodeState, m *pb.NodeMessage) error {
 		}
 		h.addLocation(o, n)
 	}
+	for _, e := range m.Drivers {
+		h.driverEvent(n, e)
+	}
 	for _, e := range m.Executors {
 		jobID, err := ids.FromBytes("executor job id", e.JobId)
 		if err != nil {
@@ -235,6 +238,7 @@ func (h *Head) nodeGone(n *nodeState, reason string, graceful bool) {
 	h.alive[n.idx].idx = n.idx
 	h.alive = h.alive[:last]
 	n.kill()
+	h.driversLost(n, reason)
 	for _, s := range n.execs {
 		h.closeSession(s, fmt.Sprintf("node %s died: %s", n.id.Short(), reason))
 	}

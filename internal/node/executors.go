@@ -84,20 +84,54 @@ func (n *Node) startExecutor(job *pb.JobInfo) {
 		n.mu.Unlock()
 		return
 	}
-	nodeID := n.id
-	n.mu.Unlock()
-	fail := func(err error) {
-		n.log.Error("cannot start executor", "job", jobID.Short(), "error", err)
-		ev := &pb.ExecutorEvent{JobId: job.JobId, Exited: true, Error: err.Error()}
-		n.report(func(m *pb.NodeMessage) { m.Executors = append(m.Executors, ev) })
-	}
-	if err := n.verifyBinary(job.BinaryPath, job.BinarySha256); err != nil {
-		fail(err)
+	if n.startingExec[jobID] {
+		n.mu.Unlock()
 		return
 	}
-	cmd := exec.Command(job.BinaryPath)
-	cmd.Dir = n.cfg.WorkDir
-	cmd.Env = append(os.Environ(), job.Env...)
+	n.startingExec[jobID] = true
+	n.mu.Unlock()
+	if job.PackageHash == "" {
+		n.launchExecutor(job, jobID, job.BinaryPath, n.cfg.WorkDir, nil)
+		return
+	}
+	// A package may need fetching first: not on the session's goroutine.
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		l, err := n.acquirePackage(n.ctx, job.PackageHash, jobID)
+		if err != nil {
+			n.mu.Lock()
+			delete(n.startingExec, jobID)
+			n.mu.Unlock()
+			n.executorFailed(job, jobID, err)
+			return
+		}
+		n.launchExecutor(job, jobID, l.Binary, l.WorkDir, l.Env)
+	}()
+}
+
+func (n *Node) executorFailed(job *pb.JobInfo, jobID ids.ID, err error) {
+	n.log.Error("cannot start executor", "job", jobID.Short(), "error", err)
+	ev := &pb.ExecutorEvent{JobId: job.JobId, Exited: true, Error: err.Error()}
+	n.report(func(m *pb.NodeMessage) { m.Executors = append(m.Executors, ev) })
+}
+
+// launchExecutor starts an executor process for job from binary.
+func (n *Node) launchExecutor(job *pb.JobInfo, jobID ids.ID, binary, dir string, pkgEnv []string) {
+	n.mu.Lock()
+	nodeID := n.id
+	delete(n.startingExec, jobID)
+	n.mu.Unlock()
+	fail := func(err error) { n.executorFailed(job, jobID, err) }
+	if job.PackageHash == "" {
+		if err := n.verifyBinary(binary, job.BinarySha256); err != nil {
+			fail(err)
+			return
+		}
+	}
+	cmd := exec.Command(binary)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), pkgEnv...), job.Env...)
 	cmd.Env = append(cmd.Env, n.cfg.ExecutorEnv...)
 	cmd.Env = append(cmd.Env,
 		executor.EnvExecutor+"=1",
@@ -117,7 +151,7 @@ func (n *Node) startExecutor(job *pb.JobInfo) {
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
-		fail(fmt.Errorf("starting %s: %w", job.BinaryPath, err))
+		fail(fmt.Errorf("starting %s: %w", binary, err))
 		return
 	}
 	p := &executorProc{job: jobID, info: job, cmd: cmd, exited: make(chan struct{}), tail: tail}
@@ -171,6 +205,9 @@ func (n *Node) stopExecutor(job ids.ID) {
 	p := n.execs[job]
 	delete(n.execs, job)
 	n.mu.Unlock()
+	if n.pkgs != nil {
+		n.pkgs.ReleaseJob(job.String())
+	}
 	if p == nil {
 		return
 	}

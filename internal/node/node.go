@@ -7,8 +7,10 @@ package node
 
 import (
 	"context"
+
 	"errors"
 	"fmt"
+	"google.golang.org/grpc"
 	"log/slog"
 	"net"
 	"os"
@@ -22,6 +24,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 	"github.com/shoal-dev/shoal/internal/scheduler"
 	"github.com/shoal-dev/shoal/internal/transfer"
+	"github.com/shoal-dev/shoal/runtimeenv"
 )
 
 // Config configures a node agent.
@@ -48,7 +51,13 @@ type Config struct {
 	WorkDir string
 	// ExecutorEnv is added to every executor's environment.
 	ExecutorEnv []string
-	Logger      *slog.Logger
+	// PackageCacheDir holds the runtime-environment packages this node has
+	// fetched (default: a directory under the system's temporary directory
+	// that the node removes when it stops), PackageCacheBytes its disk
+	// budget (default 10 GiB).
+	PackageCacheDir   string
+	PackageCacheBytes int64
+	Logger            *slog.Logger
 }
 
 // Node is a running node agent.
@@ -73,7 +82,14 @@ type Node struct {
 	registered chan struct{}
 	leaving    bool
 	leave      func()
-	hashes     map[string]cachedHash
+	// Runtime environments: the package cache, the head connection that
+	// serves packages, executors being started and submitted jobs' drivers.
+	pkgs         *runtimeenv.Cache
+	pkgsTemp     string
+	conn         *grpc.ClientConn
+	startingExec map[ids.ID]bool
+	drivers      map[ids.ID]*driverProc
+	hashes       map[string]cachedHash
 }
 
 type pull struct {
@@ -111,6 +127,21 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		registered: make(chan struct{}), hashes: make(map[string]cachedHash),
 	}
 	n.log = cfg.Logger.With("component", "node")
+	n.startingExec, n.drivers = map[ids.ID]bool{}, map[ids.ID]*driverProc{}
+	pkgDir := cfg.PackageCacheDir
+	if pkgDir == "" {
+		if pkgDir, err = os.MkdirTemp("", "shoal-node-packages-"); err != nil {
+			ln.Close()
+			store.Close()
+			return nil, fmt.Errorf("node package cache: %w", err)
+		}
+		n.pkgsTemp = pkgDir
+	}
+	budget := cfg.PackageCacheBytes
+	if budget == 0 {
+		budget = 10 << 30
+	}
+	n.pkgs = &runtimeenv.Cache{Dir: pkgDir, BudgetBytes: budget, Logger: n.log}
 	n.data = &transfer.Server{Token: cfg.Token, Store: n.store, Pull: n.pull, Logger: n.log}
 	n.wg.Add(2)
 	go func() {
@@ -159,11 +190,21 @@ func (n *Node) Close() error {
 	}
 	n.cancel()
 	n.data.Close()
+	n.stopAllDrivers()
 	n.stopAllExecutors()
 	n.wg.Wait()
 	n.peers.Close()
 	if err := n.store.Close(); err != nil {
 		n.log.Warn("closing the object store", "error", err)
+	}
+	n.mu.Lock()
+	conn := n.conn
+	n.mu.Unlock()
+	if conn != nil {
+		conn.Close()
+	}
+	if n.pkgsTemp != "" {
+		os.RemoveAll(n.pkgsTemp)
 	}
 	return nil
 }
@@ -339,6 +380,14 @@ func (n *Node) session() error {
 func (n *Node) handle(m *pb.HeadToNode) {
 	for _, job := range m.StartExecutors {
 		n.startExecutor(job)
+	}
+	for _, ds := range m.StartDrivers {
+		n.startDriver(ds)
+	}
+	for _, b := range m.StopDrivers {
+		if id, err := ids.FromBytes("job id", b); err == nil {
+			n.stopDriver(id)
+		}
 	}
 	for _, b := range m.StopJobs {
 		if id, err := ids.FromBytes("job id", b); err == nil {

@@ -300,6 +300,64 @@ func (ObjectState) EnumDescriptor() ([]byte, []int) {
 	return file_shoal_proto_rawDescGZIP(), []int{4}
 }
 
+type JobState int32
+
+const (
+	JobState_JOB_STATE_UNSPECIFIED JobState = 0
+	JobState_JOB_STATE_PENDING     JobState = 1
+	JobState_JOB_STATE_RUNNING     JobState = 2
+	JobState_JOB_STATE_SUCCEEDED   JobState = 3
+	JobState_JOB_STATE_FAILED      JobState = 4
+	JobState_JOB_STATE_STOPPED     JobState = 5
+)
+
+// Enum value maps for JobState.
+var (
+	JobState_name = map[int32]string{
+		0: "JOB_STATE_UNSPECIFIED",
+		1: "JOB_STATE_PENDING",
+		2: "JOB_STATE_RUNNING",
+		3: "JOB_STATE_SUCCEEDED",
+		4: "JOB_STATE_FAILED",
+		5: "JOB_STATE_STOPPED",
+	}
+	JobState_value = map[string]int32{
+		"JOB_STATE_UNSPECIFIED": 0,
+		"JOB_STATE_PENDING":     1,
+		"JOB_STATE_RUNNING":     2,
+		"JOB_STATE_SUCCEEDED":   3,
+		"JOB_STATE_FAILED":      4,
+		"JOB_STATE_STOPPED":     5,
+	}
+)
+
+func (x JobState) Enum() *JobState {
+	p := new(JobState)
+	*p = x
+	return p
+}
+
+func (x JobState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (JobState) Descriptor() protoreflect.EnumDescriptor {
+	return file_shoal_proto_enumTypes[5].Descriptor()
+}
+
+func (JobState) Type() protoreflect.EnumType {
+	return &file_shoal_proto_enumTypes[5]
+}
+
+func (x JobState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use JobState.Descriptor instead.
+func (JobState) EnumDescriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{5}
+}
+
 // Resources are fixed-point: cpu, gpu and custom amounts are in units of
 // 1/10000 of a resource; memory is in bytes.
 type Resources struct {
@@ -379,8 +437,11 @@ type JobInfo struct {
 	BinarySha256 []byte                 `protobuf:"bytes,4,opt,name=binary_sha256,json=binarySha256,proto3" json:"binary_sha256,omitempty"`
 	// registry is the fingerprint of the job's registered functions; an
 	// executor whose fingerprint differs refuses to run the job's tasks.
-	Registry      []byte   `protobuf:"bytes,5,opt,name=registry,proto3" json:"registry,omitempty"`
-	Env           []string `protobuf:"bytes,6,rep,name=env,proto3" json:"env,omitempty"`
+	Registry []byte   `protobuf:"bytes,5,opt,name=registry,proto3" json:"registry,omitempty"`
+	Env      []string `protobuf:"bytes,6,rep,name=env,proto3" json:"env,omitempty"`
+	// package_hash names the runtime-environment package (runtimeenv) the
+	// job's executors start from; empty: binary_path on the node.
+	PackageHash   string `protobuf:"bytes,7,opt,name=package_hash,json=packageHash,proto3" json:"package_hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -455,6 +516,13 @@ func (x *JobInfo) GetEnv() []string {
 		return x.Env
 	}
 	return nil
+}
+
+func (x *JobInfo) GetPackageHash() string {
+	if x != nil {
+		return x.PackageHash
+	}
+	return ""
 }
 
 type Hello struct {
@@ -2218,19 +2286,97 @@ func (x *ExecutorEvent) GetError() string {
 	return ""
 }
 
+// DriverEvent reports a submitted job's driver: its output, and its end.
+type DriverEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         []byte                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Lines         []string               `protobuf:"bytes,2,rep,name=lines,proto3" json:"lines,omitempty"`
+	Exited        bool                   `protobuf:"varint,3,opt,name=exited,proto3" json:"exited,omitempty"`
+	ExitCode      int32                  `protobuf:"varint,4,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
+	Error         string                 `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DriverEvent) Reset() {
+	*x = DriverEvent{}
+	mi := &file_shoal_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DriverEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DriverEvent) ProtoMessage() {}
+
+func (x *DriverEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DriverEvent.ProtoReflect.Descriptor instead.
+func (*DriverEvent) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *DriverEvent) GetJobId() []byte {
+	if x != nil {
+		return x.JobId
+	}
+	return nil
+}
+
+func (x *DriverEvent) GetLines() []string {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+func (x *DriverEvent) GetExited() bool {
+	if x != nil {
+		return x.Exited
+	}
+	return false
+}
+
+func (x *DriverEvent) GetExitCode() int32 {
+	if x != nil {
+		return x.ExitCode
+	}
+	return 0
+}
+
+func (x *DriverEvent) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 type NodeMessage struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Hello         *NodeHello             `protobuf:"bytes,1,opt,name=hello,proto3" json:"hello,omitempty"`
 	Heartbeat     *Heartbeat             `protobuf:"bytes,2,opt,name=heartbeat,proto3" json:"heartbeat,omitempty"`
 	Objects       []*ObjectCopy          `protobuf:"bytes,3,rep,name=objects,proto3" json:"objects,omitempty"`
 	Executors     []*ExecutorEvent       `protobuf:"bytes,4,rep,name=executors,proto3" json:"executors,omitempty"`
+	Drivers       []*DriverEvent         `protobuf:"bytes,5,rep,name=drivers,proto3" json:"drivers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NodeMessage) Reset() {
 	*x = NodeMessage{}
-	mi := &file_shoal_proto_msgTypes[23]
+	mi := &file_shoal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2242,7 +2388,7 @@ func (x *NodeMessage) String() string {
 func (*NodeMessage) ProtoMessage() {}
 
 func (x *NodeMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[23]
+	mi := &file_shoal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2255,7 +2401,7 @@ func (x *NodeMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMessage.ProtoReflect.Descriptor instead.
 func (*NodeMessage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{23}
+	return file_shoal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *NodeMessage) GetHello() *NodeHello {
@@ -2286,6 +2432,13 @@ func (x *NodeMessage) GetExecutors() []*ExecutorEvent {
 	return nil
 }
 
+func (x *NodeMessage) GetDrivers() []*DriverEvent {
+	if x != nil {
+		return x.Drivers
+	}
+	return nil
+}
+
 type NodeWelcome struct {
 	state               protoimpl.MessageState `protogen:"open.v1"`
 	NodeId              []byte                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
@@ -2296,7 +2449,7 @@ type NodeWelcome struct {
 
 func (x *NodeWelcome) Reset() {
 	*x = NodeWelcome{}
-	mi := &file_shoal_proto_msgTypes[24]
+	mi := &file_shoal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2308,7 +2461,7 @@ func (x *NodeWelcome) String() string {
 func (*NodeWelcome) ProtoMessage() {}
 
 func (x *NodeWelcome) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[24]
+	mi := &file_shoal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2321,7 +2474,7 @@ func (x *NodeWelcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeWelcome.ProtoReflect.Descriptor instead.
 func (*NodeWelcome) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{24}
+	return file_shoal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *NodeWelcome) GetNodeId() []byte {
@@ -2350,7 +2503,7 @@ type ObjectPull struct {
 
 func (x *ObjectPull) Reset() {
 	*x = ObjectPull{}
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2362,7 +2515,7 @@ func (x *ObjectPull) String() string {
 func (*ObjectPull) ProtoMessage() {}
 
 func (x *ObjectPull) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2375,7 +2528,7 @@ func (x *ObjectPull) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectPull.ProtoReflect.Descriptor instead.
 func (*ObjectPull) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{25}
+	return file_shoal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ObjectPull) GetId() []byte {
@@ -2399,6 +2552,83 @@ func (x *ObjectPull) GetFromAddr() string {
 	return ""
 }
 
+// DriverStart asks a node to run a submitted job's driver.
+type DriverStart struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         []byte                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	PackageHash   string                 `protobuf:"bytes,3,opt,name=package_hash,json=packageHash,proto3" json:"package_hash,omitempty"`
+	Args          []string               `protobuf:"bytes,4,rep,name=args,proto3" json:"args,omitempty"`
+	Env           []string               `protobuf:"bytes,5,rep,name=env,proto3" json:"env,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DriverStart) Reset() {
+	*x = DriverStart{}
+	mi := &file_shoal_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DriverStart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DriverStart) ProtoMessage() {}
+
+func (x *DriverStart) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DriverStart.ProtoReflect.Descriptor instead.
+func (*DriverStart) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *DriverStart) GetJobId() []byte {
+	if x != nil {
+		return x.JobId
+	}
+	return nil
+}
+
+func (x *DriverStart) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DriverStart) GetPackageHash() string {
+	if x != nil {
+		return x.PackageHash
+	}
+	return ""
+}
+
+func (x *DriverStart) GetArgs() []string {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+func (x *DriverStart) GetEnv() []string {
+	if x != nil {
+		return x.Env
+	}
+	return nil
+}
+
 type HeadToNode struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Welcome        *NodeWelcome           `protobuf:"bytes,1,opt,name=welcome,proto3" json:"welcome,omitempty"`
@@ -2407,14 +2637,16 @@ type HeadToNode struct {
 	FreeObjects    [][]byte               `protobuf:"bytes,4,rep,name=free_objects,json=freeObjects,proto3" json:"free_objects,omitempty"`
 	PullObjects    []*ObjectPull          `protobuf:"bytes,5,rep,name=pull_objects,json=pullObjects,proto3" json:"pull_objects,omitempty"`
 	// shutdown tells a drained node to exit.
-	Shutdown      bool `protobuf:"varint,6,opt,name=shutdown,proto3" json:"shutdown,omitempty"`
+	Shutdown      bool           `protobuf:"varint,6,opt,name=shutdown,proto3" json:"shutdown,omitempty"`
+	StartDrivers  []*DriverStart `protobuf:"bytes,7,rep,name=start_drivers,json=startDrivers,proto3" json:"start_drivers,omitempty"`
+	StopDrivers   [][]byte       `protobuf:"bytes,8,rep,name=stop_drivers,json=stopDrivers,proto3" json:"stop_drivers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HeadToNode) Reset() {
 	*x = HeadToNode{}
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2426,7 +2658,7 @@ func (x *HeadToNode) String() string {
 func (*HeadToNode) ProtoMessage() {}
 
 func (x *HeadToNode) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2439,7 +2671,7 @@ func (x *HeadToNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadToNode.ProtoReflect.Descriptor instead.
 func (*HeadToNode) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{26}
+	return file_shoal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *HeadToNode) GetWelcome() *NodeWelcome {
@@ -2484,6 +2716,20 @@ func (x *HeadToNode) GetShutdown() bool {
 	return false
 }
 
+func (x *HeadToNode) GetStartDrivers() []*DriverStart {
+	if x != nil {
+		return x.StartDrivers
+	}
+	return nil
+}
+
+func (x *HeadToNode) GetStopDrivers() [][]byte {
+	if x != nil {
+		return x.StopDrivers
+	}
+	return nil
+}
+
 type StatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2492,7 +2738,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2504,7 +2750,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2517,7 +2763,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{27}
+	return file_shoal_proto_rawDescGZIP(), []int{29}
 }
 
 type NodeStatus struct {
@@ -2541,7 +2787,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2553,7 +2799,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2566,7 +2812,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{28}
+	return file_shoal_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *NodeStatus) GetNodeId() []byte {
@@ -2676,7 +2922,7 @@ type StatusReply struct {
 
 func (x *StatusReply) Reset() {
 	*x = StatusReply{}
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2688,7 +2934,7 @@ func (x *StatusReply) String() string {
 func (*StatusReply) ProtoMessage() {}
 
 func (x *StatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2701,7 +2947,7 @@ func (x *StatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReply.ProtoReflect.Descriptor instead.
 func (*StatusReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{29}
+	return file_shoal_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *StatusReply) GetNodes() []*NodeStatus {
@@ -2769,7 +3015,7 @@ type LocateRequest struct {
 
 func (x *LocateRequest) Reset() {
 	*x = LocateRequest{}
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2781,7 +3027,7 @@ func (x *LocateRequest) String() string {
 func (*LocateRequest) ProtoMessage() {}
 
 func (x *LocateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2794,7 +3040,7 @@ func (x *LocateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateRequest.ProtoReflect.Descriptor instead.
 func (*LocateRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{30}
+	return file_shoal_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *LocateRequest) GetHostname() string {
@@ -2814,7 +3060,7 @@ type LocateReply struct {
 
 func (x *LocateReply) Reset() {
 	*x = LocateReply{}
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2826,7 +3072,7 @@ func (x *LocateReply) String() string {
 func (*LocateReply) ProtoMessage() {}
 
 func (x *LocateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2839,7 +3085,7 @@ func (x *LocateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateReply.ProtoReflect.Descriptor instead.
 func (*LocateReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{31}
+	return file_shoal_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *LocateReply) GetNodeId() []byte {
@@ -2865,7 +3111,7 @@ type GetActorRequest struct {
 
 func (x *GetActorRequest) Reset() {
 	*x = GetActorRequest{}
-	mi := &file_shoal_proto_msgTypes[32]
+	mi := &file_shoal_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2877,7 +3123,7 @@ func (x *GetActorRequest) String() string {
 func (*GetActorRequest) ProtoMessage() {}
 
 func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[32]
+	mi := &file_shoal_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2890,7 +3136,7 @@ func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorRequest.ProtoReflect.Descriptor instead.
 func (*GetActorRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{32}
+	return file_shoal_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetActorRequest) GetName() string {
@@ -2912,7 +3158,7 @@ type GetActorReply struct {
 
 func (x *GetActorReply) Reset() {
 	*x = GetActorReply{}
-	mi := &file_shoal_proto_msgTypes[33]
+	mi := &file_shoal_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2924,7 +3170,7 @@ func (x *GetActorReply) String() string {
 func (*GetActorReply) ProtoMessage() {}
 
 func (x *GetActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[33]
+	mi := &file_shoal_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2937,7 +3183,7 @@ func (x *GetActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorReply.ProtoReflect.Descriptor instead.
 func (*GetActorReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{33}
+	return file_shoal_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetActorReply) GetFound() bool {
@@ -2978,7 +3224,7 @@ type DrainRequest struct {
 
 func (x *DrainRequest) Reset() {
 	*x = DrainRequest{}
-	mi := &file_shoal_proto_msgTypes[34]
+	mi := &file_shoal_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2990,7 +3236,7 @@ func (x *DrainRequest) String() string {
 func (*DrainRequest) ProtoMessage() {}
 
 func (x *DrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[34]
+	mi := &file_shoal_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3003,7 +3249,7 @@ func (x *DrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
 func (*DrainRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{34}
+	return file_shoal_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DrainRequest) GetNodeId() []byte {
@@ -3034,7 +3280,7 @@ type DrainReply struct {
 
 func (x *DrainReply) Reset() {
 	*x = DrainReply{}
-	mi := &file_shoal_proto_msgTypes[35]
+	mi := &file_shoal_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3046,7 +3292,7 @@ func (x *DrainReply) String() string {
 func (*DrainReply) ProtoMessage() {}
 
 func (x *DrainReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[35]
+	mi := &file_shoal_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3059,7 +3305,7 @@ func (x *DrainReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainReply.ProtoReflect.Descriptor instead.
 func (*DrainReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{35}
+	return file_shoal_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DrainReply) GetTasksFinished() int64 {
@@ -3104,6 +3350,434 @@ func (x *DrainReply) GetSeconds() float64 {
 	return 0
 }
 
+type SubmitJobRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	PackageHash   string                 `protobuf:"bytes,2,opt,name=package_hash,json=packageHash,proto3" json:"package_hash,omitempty"`
+	Args          []string               `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
+	Env           []string               `protobuf:"bytes,4,rep,name=env,proto3" json:"env,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitJobRequest) Reset() {
+	*x = SubmitJobRequest{}
+	mi := &file_shoal_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitJobRequest) ProtoMessage() {}
+
+func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
+func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *SubmitJobRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SubmitJobRequest) GetPackageHash() string {
+	if x != nil {
+		return x.PackageHash
+	}
+	return ""
+}
+
+func (x *SubmitJobRequest) GetArgs() []string {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+func (x *SubmitJobRequest) GetEnv() []string {
+	if x != nil {
+		return x.Env
+	}
+	return nil
+}
+
+type SubmittedJob struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         []byte                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	PackageHash   string                 `protobuf:"bytes,3,opt,name=package_hash,json=packageHash,proto3" json:"package_hash,omitempty"`
+	State         JobState               `protobuf:"varint,4,opt,name=state,proto3,enum=shoal.v1.JobState" json:"state,omitempty"`
+	NodeId        []byte                 `protobuf:"bytes,5,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	ExitCode      int32                  `protobuf:"varint,6,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
+	Error         string                 `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
+	StartedUnixMs int64                  `protobuf:"varint,8,opt,name=started_unix_ms,json=startedUnixMs,proto3" json:"started_unix_ms,omitempty"`
+	EndedUnixMs   int64                  `protobuf:"varint,9,opt,name=ended_unix_ms,json=endedUnixMs,proto3" json:"ended_unix_ms,omitempty"`
+	LogLines      int64                  `protobuf:"varint,10,opt,name=log_lines,json=logLines,proto3" json:"log_lines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmittedJob) Reset() {
+	*x = SubmittedJob{}
+	mi := &file_shoal_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmittedJob) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmittedJob) ProtoMessage() {}
+
+func (x *SubmittedJob) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmittedJob.ProtoReflect.Descriptor instead.
+func (*SubmittedJob) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *SubmittedJob) GetJobId() []byte {
+	if x != nil {
+		return x.JobId
+	}
+	return nil
+}
+
+func (x *SubmittedJob) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SubmittedJob) GetPackageHash() string {
+	if x != nil {
+		return x.PackageHash
+	}
+	return ""
+}
+
+func (x *SubmittedJob) GetState() JobState {
+	if x != nil {
+		return x.State
+	}
+	return JobState_JOB_STATE_UNSPECIFIED
+}
+
+func (x *SubmittedJob) GetNodeId() []byte {
+	if x != nil {
+		return x.NodeId
+	}
+	return nil
+}
+
+func (x *SubmittedJob) GetExitCode() int32 {
+	if x != nil {
+		return x.ExitCode
+	}
+	return 0
+}
+
+func (x *SubmittedJob) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *SubmittedJob) GetStartedUnixMs() int64 {
+	if x != nil {
+		return x.StartedUnixMs
+	}
+	return 0
+}
+
+func (x *SubmittedJob) GetEndedUnixMs() int64 {
+	if x != nil {
+		return x.EndedUnixMs
+	}
+	return 0
+}
+
+func (x *SubmittedJob) GetLogLines() int64 {
+	if x != nil {
+		return x.LogLines
+	}
+	return 0
+}
+
+type GetJobRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         []byte                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetJobRequest) Reset() {
+	*x = GetJobRequest{}
+	mi := &file_shoal_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJobRequest) ProtoMessage() {}
+
+func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
+func (*GetJobRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *GetJobRequest) GetJobId() []byte {
+	if x != nil {
+		return x.JobId
+	}
+	return nil
+}
+
+type ListJobsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListJobsRequest) Reset() {
+	*x = ListJobsRequest{}
+	mi := &file_shoal_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListJobsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListJobsRequest) ProtoMessage() {}
+
+func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
+func (*ListJobsRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{41}
+}
+
+type ListJobsReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Jobs          []*SubmittedJob        `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListJobsReply) Reset() {
+	*x = ListJobsReply{}
+	mi := &file_shoal_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListJobsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListJobsReply) ProtoMessage() {}
+
+func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListJobsReply.ProtoReflect.Descriptor instead.
+func (*ListJobsReply) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ListJobsReply) GetJobs() []*SubmittedJob {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
+type JobLogsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         []byte                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	FromLine      int64                  `protobuf:"varint,2,opt,name=from_line,json=fromLine,proto3" json:"from_line,omitempty"`
+	Follow        bool                   `protobuf:"varint,3,opt,name=follow,proto3" json:"follow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobLogsRequest) Reset() {
+	*x = JobLogsRequest{}
+	mi := &file_shoal_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobLogsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobLogsRequest) ProtoMessage() {}
+
+func (x *JobLogsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobLogsRequest.ProtoReflect.Descriptor instead.
+func (*JobLogsRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *JobLogsRequest) GetJobId() []byte {
+	if x != nil {
+		return x.JobId
+	}
+	return nil
+}
+
+func (x *JobLogsRequest) GetFromLine() int64 {
+	if x != nil {
+		return x.FromLine
+	}
+	return 0
+}
+
+func (x *JobLogsRequest) GetFollow() bool {
+	if x != nil {
+		return x.Follow
+	}
+	return false
+}
+
+type LogLines struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Lines         []string               `protobuf:"bytes,1,rep,name=lines,proto3" json:"lines,omitempty"`
+	NextLine      int64                  `protobuf:"varint,2,opt,name=next_line,json=nextLine,proto3" json:"next_line,omitempty"`
+	Ended         bool                   `protobuf:"varint,3,opt,name=ended,proto3" json:"ended,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogLines) Reset() {
+	*x = LogLines{}
+	mi := &file_shoal_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogLines) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogLines) ProtoMessage() {}
+
+func (x *LogLines) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogLines.ProtoReflect.Descriptor instead.
+func (*LogLines) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *LogLines) GetLines() []string {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+func (x *LogLines) GetNextLine() int64 {
+	if x != nil {
+		return x.NextLine
+	}
+	return 0
+}
+
+func (x *LogLines) GetEnded() bool {
+	if x != nil {
+		return x.Ended
+	}
+	return false
+}
+
 var File_shoal_proto protoreflect.FileDescriptor
 
 const file_shoal_proto_rawDesc = "" +
@@ -3116,7 +3790,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x06custom\x18\x04 \x03(\v2\x1f.shoal.v1.Resources.CustomEntryR\x06custom\x1a9\n" +
 	"\vCustomEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xa8\x01\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xcb\x01\n" +
 	"\aJobInfo\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\fR\x05jobId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1f\n" +
@@ -3124,7 +3798,8 @@ const file_shoal_proto_rawDesc = "" +
 	"binaryPath\x12#\n" +
 	"\rbinary_sha256\x18\x04 \x01(\fR\fbinarySha256\x12\x1a\n" +
 	"\bregistry\x18\x05 \x01(\fR\bregistry\x12\x10\n" +
-	"\x03env\x18\x06 \x03(\tR\x03env\"\xf1\x01\n" +
+	"\x03env\x18\x06 \x03(\tR\x03env\x12!\n" +
+	"\fpackage_hash\x18\a \x01(\tR\vpackageHash\"\xf1\x01\n" +
 	"\x05Hello\x12\"\n" +
 	"\x04role\x18\x01 \x01(\x0e2\x0e.shoal.v1.RoleR\x04role\x12\x15\n" +
 	"\x06job_id\x18\x02 \x01(\fR\x05jobId\x12#\n" +
@@ -3286,12 +3961,19 @@ const file_shoal_proto_rawDesc = "" +
 	"\x06job_id\x18\x01 \x01(\fR\x05jobId\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x05R\x03pid\x12\x16\n" +
 	"\x06exited\x18\x03 \x01(\bR\x06exited\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"\xd2\x01\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\x85\x01\n" +
+	"\vDriverEvent\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\fR\x05jobId\x12\x14\n" +
+	"\x05lines\x18\x02 \x03(\tR\x05lines\x12\x16\n" +
+	"\x06exited\x18\x03 \x01(\bR\x06exited\x12\x1b\n" +
+	"\texit_code\x18\x04 \x01(\x05R\bexitCode\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\"\x83\x02\n" +
 	"\vNodeMessage\x12)\n" +
 	"\x05hello\x18\x01 \x01(\v2\x13.shoal.v1.NodeHelloR\x05hello\x121\n" +
 	"\theartbeat\x18\x02 \x01(\v2\x13.shoal.v1.HeartbeatR\theartbeat\x12.\n" +
 	"\aobjects\x18\x03 \x03(\v2\x14.shoal.v1.ObjectCopyR\aobjects\x125\n" +
-	"\texecutors\x18\x04 \x03(\v2\x17.shoal.v1.ExecutorEventR\texecutors\"Z\n" +
+	"\texecutors\x18\x04 \x03(\v2\x17.shoal.v1.ExecutorEventR\texecutors\x12/\n" +
+	"\adrivers\x18\x05 \x03(\v2\x15.shoal.v1.DriverEventR\adrivers\"Z\n" +
 	"\vNodeWelcome\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\fR\x06nodeId\x122\n" +
 	"\x15heartbeat_interval_ms\x18\x02 \x01(\x03R\x13heartbeatIntervalMs\"V\n" +
@@ -3299,7 +3981,13 @@ const file_shoal_proto_rawDesc = "" +
 	"ObjectPull\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x1b\n" +
 	"\tfrom_node\x18\x02 \x01(\fR\bfromNode\x12\x1b\n" +
-	"\tfrom_addr\x18\x03 \x01(\tR\bfromAddr\"\x8e\x02\n" +
+	"\tfrom_addr\x18\x03 \x01(\tR\bfromAddr\"\x81\x01\n" +
+	"\vDriverStart\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\fR\x05jobId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12!\n" +
+	"\fpackage_hash\x18\x03 \x01(\tR\vpackageHash\x12\x12\n" +
+	"\x04args\x18\x04 \x03(\tR\x04args\x12\x10\n" +
+	"\x03env\x18\x05 \x03(\tR\x03env\"\xed\x02\n" +
 	"\n" +
 	"HeadToNode\x12/\n" +
 	"\awelcome\x18\x01 \x01(\v2\x15.shoal.v1.NodeWelcomeR\awelcome\x12:\n" +
@@ -3307,7 +3995,9 @@ const file_shoal_proto_rawDesc = "" +
 	"\tstop_jobs\x18\x03 \x03(\fR\bstopJobs\x12!\n" +
 	"\ffree_objects\x18\x04 \x03(\fR\vfreeObjects\x127\n" +
 	"\fpull_objects\x18\x05 \x03(\v2\x14.shoal.v1.ObjectPullR\vpullObjects\x12\x1a\n" +
-	"\bshutdown\x18\x06 \x01(\bR\bshutdown\"\x0f\n" +
+	"\bshutdown\x18\x06 \x01(\bR\bshutdown\x12:\n" +
+	"\rstart_drivers\x18\a \x03(\v2\x15.shoal.v1.DriverStartR\fstartDrivers\x12!\n" +
+	"\fstop_drivers\x18\b \x03(\fR\vstopDrivers\"\x0f\n" +
 	"\rStatusRequest\"\xaf\x04\n" +
 	"\n" +
 	"NodeStatus\x12\x17\n" +
@@ -3365,7 +4055,37 @@ const file_shoal_proto_rawDesc = "" +
 	"\robjects_moved\x18\x03 \x01(\x03R\fobjectsMoved\x12!\n" +
 	"\fobjects_lost\x18\x04 \x01(\x03R\vobjectsLost\x12!\n" +
 	"\factors_moved\x18\x05 \x01(\x03R\vactorsMoved\x12\x18\n" +
-	"\aseconds\x18\x06 \x01(\x01R\aseconds*@\n" +
+	"\aseconds\x18\x06 \x01(\x01R\aseconds\"o\n" +
+	"\x10SubmitJobRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\fpackage_hash\x18\x02 \x01(\tR\vpackageHash\x12\x12\n" +
+	"\x04args\x18\x03 \x03(\tR\x04args\x12\x10\n" +
+	"\x03env\x18\x04 \x03(\tR\x03env\"\xbb\x02\n" +
+	"\fSubmittedJob\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\fR\x05jobId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12!\n" +
+	"\fpackage_hash\x18\x03 \x01(\tR\vpackageHash\x12(\n" +
+	"\x05state\x18\x04 \x01(\x0e2\x12.shoal.v1.JobStateR\x05state\x12\x17\n" +
+	"\anode_id\x18\x05 \x01(\fR\x06nodeId\x12\x1b\n" +
+	"\texit_code\x18\x06 \x01(\x05R\bexitCode\x12\x14\n" +
+	"\x05error\x18\a \x01(\tR\x05error\x12&\n" +
+	"\x0fstarted_unix_ms\x18\b \x01(\x03R\rstartedUnixMs\x12\"\n" +
+	"\rended_unix_ms\x18\t \x01(\x03R\vendedUnixMs\x12\x1b\n" +
+	"\tlog_lines\x18\n" +
+	" \x01(\x03R\blogLines\"&\n" +
+	"\rGetJobRequest\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\fR\x05jobId\"\x11\n" +
+	"\x0fListJobsRequest\";\n" +
+	"\rListJobsReply\x12*\n" +
+	"\x04jobs\x18\x01 \x03(\v2\x16.shoal.v1.SubmittedJobR\x04jobs\"\\\n" +
+	"\x0eJobLogsRequest\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\fR\x05jobId\x12\x1b\n" +
+	"\tfrom_line\x18\x02 \x01(\x03R\bfromLine\x12\x16\n" +
+	"\x06follow\x18\x03 \x01(\bR\x06follow\"S\n" +
+	"\bLogLines\x12\x14\n" +
+	"\x05lines\x18\x01 \x03(\tR\x05lines\x12\x1b\n" +
+	"\tnext_line\x18\x02 \x01(\x03R\bnextLine\x12\x14\n" +
+	"\x05ended\x18\x03 \x01(\bR\x05ended*@\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vROLE_DRIVER\x10\x01\x12\x11\n" +
@@ -3395,14 +4115,26 @@ const file_shoal_proto_rawDesc = "" +
 	"\vObjectState\x12\x1c\n" +
 	"\x18OBJECT_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12OBJECT_STATE_READY\x10\x01\x12\x17\n" +
-	"\x13OBJECT_STATE_FAILED\x10\x022\xf0\x02\n" +
+	"\x13OBJECT_STATE_FAILED\x10\x02*\x99\x01\n" +
+	"\bJobState\x12\x19\n" +
+	"\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11JOB_STATE_PENDING\x10\x01\x12\x15\n" +
+	"\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n" +
+	"\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n" +
+	"\x10JOB_STATE_FAILED\x10\x04\x12\x15\n" +
+	"\x11JOB_STATE_STOPPED\x10\x052\xa3\x05\n" +
 	"\x04Head\x12=\n" +
 	"\aSession\x12\x17.shoal.v1.ClientMessage\x1a\x15.shoal.v1.HeadMessage(\x010\x01\x12>\n" +
 	"\vNodeSession\x12\x15.shoal.v1.NodeMessage\x1a\x14.shoal.v1.HeadToNode(\x010\x01\x128\n" +
 	"\x06Status\x12\x17.shoal.v1.StatusRequest\x1a\x15.shoal.v1.StatusReply\x128\n" +
 	"\x06Locate\x12\x17.shoal.v1.LocateRequest\x1a\x15.shoal.v1.LocateReply\x12>\n" +
 	"\bGetActor\x12\x19.shoal.v1.GetActorRequest\x1a\x17.shoal.v1.GetActorReply\x125\n" +
-	"\x05Drain\x12\x16.shoal.v1.DrainRequest\x1a\x14.shoal.v1.DrainReplyB,Z*github.com/shoal-dev/shoal/internal/rpc/pbb\x06proto3"
+	"\x05Drain\x12\x16.shoal.v1.DrainRequest\x1a\x14.shoal.v1.DrainReply\x12?\n" +
+	"\tSubmitJob\x12\x1a.shoal.v1.SubmitJobRequest\x1a\x16.shoal.v1.SubmittedJob\x129\n" +
+	"\x06GetJob\x12\x17.shoal.v1.GetJobRequest\x1a\x16.shoal.v1.SubmittedJob\x12>\n" +
+	"\bListJobs\x12\x19.shoal.v1.ListJobsRequest\x1a\x17.shoal.v1.ListJobsReply\x12:\n" +
+	"\aStopJob\x12\x17.shoal.v1.GetJobRequest\x1a\x16.shoal.v1.SubmittedJob\x129\n" +
+	"\aJobLogs\x12\x18.shoal.v1.JobLogsRequest\x1a\x12.shoal.v1.LogLines0\x01B,Z*github.com/shoal-dev/shoal/internal/rpc/pbb\x06proto3"
 
 var (
 	file_shoal_proto_rawDescOnce sync.Once
@@ -3416,117 +4148,141 @@ func file_shoal_proto_rawDescGZIP() []byte {
 	return file_shoal_proto_rawDescData
 }
 
-var file_shoal_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_shoal_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_shoal_proto_goTypes = []any{
-	(Role)(0),               // 0: shoal.v1.Role
-	(Strategy)(0),           // 1: shoal.v1.Strategy
-	(ErrorKind)(0),          // 2: shoal.v1.ErrorKind
-	(RunKind)(0),            // 3: shoal.v1.RunKind
-	(ObjectState)(0),        // 4: shoal.v1.ObjectState
-	(*Resources)(nil),       // 5: shoal.v1.Resources
-	(*JobInfo)(nil),         // 6: shoal.v1.JobInfo
-	(*Hello)(nil),           // 7: shoal.v1.Hello
-	(*Welcome)(nil),         // 8: shoal.v1.Welcome
-	(*Arg)(nil),             // 9: shoal.v1.Arg
-	(*TaskSpec)(nil),        // 10: shoal.v1.TaskSpec
-	(*PutObject)(nil),       // 11: shoal.v1.PutObject
-	(*TaskBlock)(nil),       // 12: shoal.v1.TaskBlock
-	(*ErrorInfo)(nil),       // 13: shoal.v1.ErrorInfo
-	(*TaskResult)(nil),      // 14: shoal.v1.TaskResult
-	(*ActorSpec)(nil),       // 15: shoal.v1.ActorSpec
-	(*ActorCall)(nil),       // 16: shoal.v1.ActorCall
-	(*ClientMessage)(nil),   // 17: shoal.v1.ClientMessage
-	(*Location)(nil),        // 18: shoal.v1.Location
-	(*ResolvedArg)(nil),     // 19: shoal.v1.ResolvedArg
-	(*RunTask)(nil),         // 20: shoal.v1.RunTask
-	(*ObjectStatus)(nil),    // 21: shoal.v1.ObjectStatus
-	(*HeadMessage)(nil),     // 22: shoal.v1.HeadMessage
-	(*NodeHello)(nil),       // 23: shoal.v1.NodeHello
-	(*Heartbeat)(nil),       // 24: shoal.v1.Heartbeat
-	(*StoreUsage)(nil),      // 25: shoal.v1.StoreUsage
-	(*ObjectCopy)(nil),      // 26: shoal.v1.ObjectCopy
-	(*ExecutorEvent)(nil),   // 27: shoal.v1.ExecutorEvent
-	(*NodeMessage)(nil),     // 28: shoal.v1.NodeMessage
-	(*NodeWelcome)(nil),     // 29: shoal.v1.NodeWelcome
-	(*ObjectPull)(nil),      // 30: shoal.v1.ObjectPull
-	(*HeadToNode)(nil),      // 31: shoal.v1.HeadToNode
-	(*StatusRequest)(nil),   // 32: shoal.v1.StatusRequest
-	(*NodeStatus)(nil),      // 33: shoal.v1.NodeStatus
-	(*StatusReply)(nil),     // 34: shoal.v1.StatusReply
-	(*LocateRequest)(nil),   // 35: shoal.v1.LocateRequest
-	(*LocateReply)(nil),     // 36: shoal.v1.LocateReply
-	(*GetActorRequest)(nil), // 37: shoal.v1.GetActorRequest
-	(*GetActorReply)(nil),   // 38: shoal.v1.GetActorReply
-	(*DrainRequest)(nil),    // 39: shoal.v1.DrainRequest
-	(*DrainReply)(nil),      // 40: shoal.v1.DrainReply
-	nil,                     // 41: shoal.v1.Resources.CustomEntry
-	nil,                     // 42: shoal.v1.NodeHello.LabelsEntry
-	nil,                     // 43: shoal.v1.NodeStatus.LabelsEntry
-	nil,                     // 44: shoal.v1.StatusReply.TasksByStateEntry
+	(Role)(0),                // 0: shoal.v1.Role
+	(Strategy)(0),            // 1: shoal.v1.Strategy
+	(ErrorKind)(0),           // 2: shoal.v1.ErrorKind
+	(RunKind)(0),             // 3: shoal.v1.RunKind
+	(ObjectState)(0),         // 4: shoal.v1.ObjectState
+	(JobState)(0),            // 5: shoal.v1.JobState
+	(*Resources)(nil),        // 6: shoal.v1.Resources
+	(*JobInfo)(nil),          // 7: shoal.v1.JobInfo
+	(*Hello)(nil),            // 8: shoal.v1.Hello
+	(*Welcome)(nil),          // 9: shoal.v1.Welcome
+	(*Arg)(nil),              // 10: shoal.v1.Arg
+	(*TaskSpec)(nil),         // 11: shoal.v1.TaskSpec
+	(*PutObject)(nil),        // 12: shoal.v1.PutObject
+	(*TaskBlock)(nil),        // 13: shoal.v1.TaskBlock
+	(*ErrorInfo)(nil),        // 14: shoal.v1.ErrorInfo
+	(*TaskResult)(nil),       // 15: shoal.v1.TaskResult
+	(*ActorSpec)(nil),        // 16: shoal.v1.ActorSpec
+	(*ActorCall)(nil),        // 17: shoal.v1.ActorCall
+	(*ClientMessage)(nil),    // 18: shoal.v1.ClientMessage
+	(*Location)(nil),         // 19: shoal.v1.Location
+	(*ResolvedArg)(nil),      // 20: shoal.v1.ResolvedArg
+	(*RunTask)(nil),          // 21: shoal.v1.RunTask
+	(*ObjectStatus)(nil),     // 22: shoal.v1.ObjectStatus
+	(*HeadMessage)(nil),      // 23: shoal.v1.HeadMessage
+	(*NodeHello)(nil),        // 24: shoal.v1.NodeHello
+	(*Heartbeat)(nil),        // 25: shoal.v1.Heartbeat
+	(*StoreUsage)(nil),       // 26: shoal.v1.StoreUsage
+	(*ObjectCopy)(nil),       // 27: shoal.v1.ObjectCopy
+	(*ExecutorEvent)(nil),    // 28: shoal.v1.ExecutorEvent
+	(*DriverEvent)(nil),      // 29: shoal.v1.DriverEvent
+	(*NodeMessage)(nil),      // 30: shoal.v1.NodeMessage
+	(*NodeWelcome)(nil),      // 31: shoal.v1.NodeWelcome
+	(*ObjectPull)(nil),       // 32: shoal.v1.ObjectPull
+	(*DriverStart)(nil),      // 33: shoal.v1.DriverStart
+	(*HeadToNode)(nil),       // 34: shoal.v1.HeadToNode
+	(*StatusRequest)(nil),    // 35: shoal.v1.StatusRequest
+	(*NodeStatus)(nil),       // 36: shoal.v1.NodeStatus
+	(*StatusReply)(nil),      // 37: shoal.v1.StatusReply
+	(*LocateRequest)(nil),    // 38: shoal.v1.LocateRequest
+	(*LocateReply)(nil),      // 39: shoal.v1.LocateReply
+	(*GetActorRequest)(nil),  // 40: shoal.v1.GetActorRequest
+	(*GetActorReply)(nil),    // 41: shoal.v1.GetActorReply
+	(*DrainRequest)(nil),     // 42: shoal.v1.DrainRequest
+	(*DrainReply)(nil),       // 43: shoal.v1.DrainReply
+	(*SubmitJobRequest)(nil), // 44: shoal.v1.SubmitJobRequest
+	(*SubmittedJob)(nil),     // 45: shoal.v1.SubmittedJob
+	(*GetJobRequest)(nil),    // 46: shoal.v1.GetJobRequest
+	(*ListJobsRequest)(nil),  // 47: shoal.v1.ListJobsRequest
+	(*ListJobsReply)(nil),    // 48: shoal.v1.ListJobsReply
+	(*JobLogsRequest)(nil),   // 49: shoal.v1.JobLogsRequest
+	(*LogLines)(nil),         // 50: shoal.v1.LogLines
+	nil,                      // 51: shoal.v1.Resources.CustomEntry
+	nil,                      // 52: shoal.v1.NodeHello.LabelsEntry
+	nil,                      // 53: shoal.v1.NodeStatus.LabelsEntry
+	nil,                      // 54: shoal.v1.StatusReply.TasksByStateEntry
 }
 var file_shoal_proto_depIdxs = []int32{
-	41, // 0: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
+	51, // 0: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
 	0,  // 1: shoal.v1.Hello.role:type_name -> shoal.v1.Role
-	6,  // 2: shoal.v1.Hello.job:type_name -> shoal.v1.JobInfo
-	9,  // 3: shoal.v1.TaskSpec.args:type_name -> shoal.v1.Arg
-	5,  // 4: shoal.v1.TaskSpec.resources:type_name -> shoal.v1.Resources
+	7,  // 2: shoal.v1.Hello.job:type_name -> shoal.v1.JobInfo
+	10, // 3: shoal.v1.TaskSpec.args:type_name -> shoal.v1.Arg
+	6,  // 4: shoal.v1.TaskSpec.resources:type_name -> shoal.v1.Resources
 	1,  // 5: shoal.v1.TaskSpec.strategy:type_name -> shoal.v1.Strategy
 	2,  // 6: shoal.v1.ErrorInfo.kind:type_name -> shoal.v1.ErrorKind
-	13, // 7: shoal.v1.TaskResult.error:type_name -> shoal.v1.ErrorInfo
-	9,  // 8: shoal.v1.ActorSpec.args:type_name -> shoal.v1.Arg
-	5,  // 9: shoal.v1.ActorSpec.resources:type_name -> shoal.v1.Resources
+	14, // 7: shoal.v1.TaskResult.error:type_name -> shoal.v1.ErrorInfo
+	10, // 8: shoal.v1.ActorSpec.args:type_name -> shoal.v1.Arg
+	6,  // 9: shoal.v1.ActorSpec.resources:type_name -> shoal.v1.Resources
 	1,  // 10: shoal.v1.ActorSpec.strategy:type_name -> shoal.v1.Strategy
-	9,  // 11: shoal.v1.ActorCall.args:type_name -> shoal.v1.Arg
-	7,  // 12: shoal.v1.ClientMessage.hello:type_name -> shoal.v1.Hello
-	10, // 13: shoal.v1.ClientMessage.submit:type_name -> shoal.v1.TaskSpec
-	11, // 14: shoal.v1.ClientMessage.put:type_name -> shoal.v1.PutObject
-	14, // 15: shoal.v1.ClientMessage.results:type_name -> shoal.v1.TaskResult
-	12, // 16: shoal.v1.ClientMessage.blocks:type_name -> shoal.v1.TaskBlock
-	15, // 17: shoal.v1.ClientMessage.create_actors:type_name -> shoal.v1.ActorSpec
-	16, // 18: shoal.v1.ClientMessage.actor_calls:type_name -> shoal.v1.ActorCall
-	18, // 19: shoal.v1.ResolvedArg.locations:type_name -> shoal.v1.Location
-	19, // 20: shoal.v1.RunTask.args:type_name -> shoal.v1.ResolvedArg
+	10, // 11: shoal.v1.ActorCall.args:type_name -> shoal.v1.Arg
+	8,  // 12: shoal.v1.ClientMessage.hello:type_name -> shoal.v1.Hello
+	11, // 13: shoal.v1.ClientMessage.submit:type_name -> shoal.v1.TaskSpec
+	12, // 14: shoal.v1.ClientMessage.put:type_name -> shoal.v1.PutObject
+	15, // 15: shoal.v1.ClientMessage.results:type_name -> shoal.v1.TaskResult
+	13, // 16: shoal.v1.ClientMessage.blocks:type_name -> shoal.v1.TaskBlock
+	16, // 17: shoal.v1.ClientMessage.create_actors:type_name -> shoal.v1.ActorSpec
+	17, // 18: shoal.v1.ClientMessage.actor_calls:type_name -> shoal.v1.ActorCall
+	19, // 19: shoal.v1.ResolvedArg.locations:type_name -> shoal.v1.Location
+	20, // 20: shoal.v1.RunTask.args:type_name -> shoal.v1.ResolvedArg
 	3,  // 21: shoal.v1.RunTask.kind:type_name -> shoal.v1.RunKind
 	4,  // 22: shoal.v1.ObjectStatus.state:type_name -> shoal.v1.ObjectState
-	18, // 23: shoal.v1.ObjectStatus.locations:type_name -> shoal.v1.Location
-	13, // 24: shoal.v1.ObjectStatus.error:type_name -> shoal.v1.ErrorInfo
-	8,  // 25: shoal.v1.HeadMessage.welcome:type_name -> shoal.v1.Welcome
-	21, // 26: shoal.v1.HeadMessage.objects:type_name -> shoal.v1.ObjectStatus
-	20, // 27: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
-	5,  // 28: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
-	42, // 29: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
-	25, // 30: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
-	23, // 31: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
-	24, // 32: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
-	26, // 33: shoal.v1.NodeMessage.objects:type_name -> shoal.v1.ObjectCopy
-	27, // 34: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
-	29, // 35: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
-	6,  // 36: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
-	30, // 37: shoal.v1.HeadToNode.pull_objects:type_name -> shoal.v1.ObjectPull
-	5,  // 38: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
-	5,  // 39: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
-	43, // 40: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
-	25, // 41: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
-	33, // 42: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
-	44, // 43: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
-	17, // 44: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
-	28, // 45: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
-	32, // 46: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
-	35, // 47: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
-	37, // 48: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
-	39, // 49: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
-	22, // 50: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
-	31, // 51: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
-	34, // 52: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
-	36, // 53: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
-	38, // 54: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
-	40, // 55: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
-	50, // [50:56] is the sub-list for method output_type
-	44, // [44:50] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	19, // 23: shoal.v1.ObjectStatus.locations:type_name -> shoal.v1.Location
+	14, // 24: shoal.v1.ObjectStatus.error:type_name -> shoal.v1.ErrorInfo
+	9,  // 25: shoal.v1.HeadMessage.welcome:type_name -> shoal.v1.Welcome
+	22, // 26: shoal.v1.HeadMessage.objects:type_name -> shoal.v1.ObjectStatus
+	21, // 27: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
+	6,  // 28: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
+	52, // 29: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
+	26, // 30: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
+	24, // 31: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
+	25, // 32: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
+	27, // 33: shoal.v1.NodeMessage.objects:type_name -> shoal.v1.ObjectCopy
+	28, // 34: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
+	29, // 35: shoal.v1.NodeMessage.drivers:type_name -> shoal.v1.DriverEvent
+	31, // 36: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
+	7,  // 37: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
+	32, // 38: shoal.v1.HeadToNode.pull_objects:type_name -> shoal.v1.ObjectPull
+	33, // 39: shoal.v1.HeadToNode.start_drivers:type_name -> shoal.v1.DriverStart
+	6,  // 40: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
+	6,  // 41: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
+	53, // 42: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
+	26, // 43: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
+	36, // 44: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
+	54, // 45: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
+	5,  // 46: shoal.v1.SubmittedJob.state:type_name -> shoal.v1.JobState
+	45, // 47: shoal.v1.ListJobsReply.jobs:type_name -> shoal.v1.SubmittedJob
+	18, // 48: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
+	30, // 49: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
+	35, // 50: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
+	38, // 51: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
+	40, // 52: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
+	42, // 53: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
+	44, // 54: shoal.v1.Head.SubmitJob:input_type -> shoal.v1.SubmitJobRequest
+	46, // 55: shoal.v1.Head.GetJob:input_type -> shoal.v1.GetJobRequest
+	47, // 56: shoal.v1.Head.ListJobs:input_type -> shoal.v1.ListJobsRequest
+	46, // 57: shoal.v1.Head.StopJob:input_type -> shoal.v1.GetJobRequest
+	49, // 58: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
+	23, // 59: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
+	34, // 60: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
+	37, // 61: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
+	39, // 62: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
+	41, // 63: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
+	43, // 64: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
+	45, // 65: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
+	45, // 66: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
+	48, // 67: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
+	45, // 68: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
+	50, // 69: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
+	59, // [59:70] is the sub-list for method output_type
+	48, // [48:59] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_shoal_proto_init() }
@@ -3539,8 +4295,8 @@ func file_shoal_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_proto_rawDesc), len(file_shoal_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   40,
+			NumEnums:      6,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

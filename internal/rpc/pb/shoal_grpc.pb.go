@@ -32,6 +32,11 @@ const (
 	Head_Locate_FullMethodName      = "/shoal.v1.Head/Locate"
 	Head_GetActor_FullMethodName    = "/shoal.v1.Head/GetActor"
 	Head_Drain_FullMethodName       = "/shoal.v1.Head/Drain"
+	Head_SubmitJob_FullMethodName   = "/shoal.v1.Head/SubmitJob"
+	Head_GetJob_FullMethodName      = "/shoal.v1.Head/GetJob"
+	Head_ListJobs_FullMethodName    = "/shoal.v1.Head/ListJobs"
+	Head_StopJob_FullMethodName     = "/shoal.v1.Head/StopJob"
+	Head_JobLogs_FullMethodName     = "/shoal.v1.Head/JobLogs"
 )
 
 // HeadClient is the client API for Head service.
@@ -55,6 +60,14 @@ type HeadClient interface {
 	// tasks finish (until the deadline), objects whose only copy is there
 	// move to other nodes, its actors restart elsewhere, then it exits.
 	Drain(ctx context.Context, in *DrainRequest, opts ...grpc.CallOption) (*DrainReply, error)
+	// SubmitJob runs a job's driver on a node, from an uploaded package.
+	SubmitJob(ctx context.Context, in *SubmitJobRequest, opts ...grpc.CallOption) (*SubmittedJob, error)
+	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*SubmittedJob, error)
+	ListJobs(ctx context.Context, in *ListJobsRequest, opts ...grpc.CallOption) (*ListJobsReply, error)
+	StopJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*SubmittedJob, error)
+	// JobLogs streams a submitted job's driver output from line from_line,
+	// and with follow, until the job ends.
+	JobLogs(ctx context.Context, in *JobLogsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LogLines], error)
 }
 
 type headClient struct {
@@ -131,6 +144,65 @@ func (c *headClient) Drain(ctx context.Context, in *DrainRequest, opts ...grpc.C
 	return out, nil
 }
 
+func (c *headClient) SubmitJob(ctx context.Context, in *SubmitJobRequest, opts ...grpc.CallOption) (*SubmittedJob, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SubmittedJob)
+	err := c.cc.Invoke(ctx, Head_SubmitJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *headClient) GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*SubmittedJob, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SubmittedJob)
+	err := c.cc.Invoke(ctx, Head_GetJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *headClient) ListJobs(ctx context.Context, in *ListJobsRequest, opts ...grpc.CallOption) (*ListJobsReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListJobsReply)
+	err := c.cc.Invoke(ctx, Head_ListJobs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *headClient) StopJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*SubmittedJob, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SubmittedJob)
+	err := c.cc.Invoke(ctx, Head_StopJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *headClient) JobLogs(ctx context.Context, in *JobLogsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LogLines], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Head_ServiceDesc.Streams[2], Head_JobLogs_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[JobLogsRequest, LogLines]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Head_JobLogsClient = grpc.ServerStreamingClient[LogLines]
+
 // HeadServer is the server API for Head service.
 // All implementations must embed UnimplementedHeadServer
 // for forward compatibility.
@@ -152,6 +224,14 @@ type HeadServer interface {
 	// tasks finish (until the deadline), objects whose only copy is there
 	// move to other nodes, its actors restart elsewhere, then it exits.
 	Drain(context.Context, *DrainRequest) (*DrainReply, error)
+	// SubmitJob runs a job's driver on a node, from an uploaded package.
+	SubmitJob(context.Context, *SubmitJobRequest) (*SubmittedJob, error)
+	GetJob(context.Context, *GetJobRequest) (*SubmittedJob, error)
+	ListJobs(context.Context, *ListJobsRequest) (*ListJobsReply, error)
+	StopJob(context.Context, *GetJobRequest) (*SubmittedJob, error)
+	// JobLogs streams a submitted job's driver output from line from_line,
+	// and with follow, until the job ends.
+	JobLogs(*JobLogsRequest, grpc.ServerStreamingServer[LogLines]) error
 	mustEmbedUnimplementedHeadServer()
 }
 
@@ -179,6 +259,21 @@ func (UnimplementedHeadServer) GetActor(context.Context, *GetActorRequest) (*Get
 }
 func (UnimplementedHeadServer) Drain(context.Context, *DrainRequest) (*DrainReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Drain not implemented")
+}
+func (UnimplementedHeadServer) SubmitJob(context.Context, *SubmitJobRequest) (*SubmittedJob, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SubmitJob not implemented")
+}
+func (UnimplementedHeadServer) GetJob(context.Context, *GetJobRequest) (*SubmittedJob, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetJob not implemented")
+}
+func (UnimplementedHeadServer) ListJobs(context.Context, *ListJobsRequest) (*ListJobsReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListJobs not implemented")
+}
+func (UnimplementedHeadServer) StopJob(context.Context, *GetJobRequest) (*SubmittedJob, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method StopJob not implemented")
+}
+func (UnimplementedHeadServer) JobLogs(*JobLogsRequest, grpc.ServerStreamingServer[LogLines]) error {
+	return status.Errorf(codes.Unimplemented, "method JobLogs not implemented")
 }
 func (UnimplementedHeadServer) mustEmbedUnimplementedHeadServer() {}
 func (UnimplementedHeadServer) testEmbeddedByValue()              {}
@@ -287,6 +382,89 @@ func _Head_Drain_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Head_SubmitJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SubmitJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HeadServer).SubmitJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Head_SubmitJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HeadServer).SubmitJob(ctx, req.(*SubmitJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Head_GetJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HeadServer).GetJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Head_GetJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HeadServer).GetJob(ctx, req.(*GetJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Head_ListJobs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListJobsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HeadServer).ListJobs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Head_ListJobs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HeadServer).ListJobs(ctx, req.(*ListJobsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Head_StopJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HeadServer).StopJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Head_StopJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HeadServer).StopJob(ctx, req.(*GetJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Head_JobLogs_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(JobLogsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(HeadServer).JobLogs(m, &grpc.GenericServerStream[JobLogsRequest, LogLines]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Head_JobLogsServer = grpc.ServerStreamingServer[LogLines]
+
 // Head_ServiceDesc is the grpc.ServiceDesc for Head service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -310,6 +488,22 @@ var Head_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Drain",
 			Handler:    _Head_Drain_Handler,
 		},
+		{
+			MethodName: "SubmitJob",
+			Handler:    _Head_SubmitJob_Handler,
+		},
+		{
+			MethodName: "GetJob",
+			Handler:    _Head_GetJob_Handler,
+		},
+		{
+			MethodName: "ListJobs",
+			Handler:    _Head_ListJobs_Handler,
+		},
+		{
+			MethodName: "StopJob",
+			Handler:    _Head_StopJob_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -323,6 +517,11 @@ var Head_ServiceDesc = grpc.ServiceDesc{
 			Handler:       _Head_NodeSession_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "JobLogs",
+			Handler:       _Head_JobLogs_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "shoal.proto",

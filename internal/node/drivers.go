@@ -1,0 +1,217 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/shoal-dev/shoal/internal/executor"
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/rpc"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+	"github.com/shoal-dev/shoal/runtimeenv"
+)
+
+// Environment a submitted job's driver finds, read by shoal.Init.
+const (
+	EnvAddress = "SHOAL_ADDRESS"
+	EnvPackage = "SHOAL_PACKAGE"
+	EnvJobName = "SHOAL_JOB_NAME"
+)
+
+// headConn returns the node's gRPC connection to the head, for packages.
+func (n *Node) headConn(ctx context.Context) (*grpc.ClientConn, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.conn != nil {
+		return n.conn, nil
+	}
+	conn, err := rpc.Dial(ctx, n.cfg.HeadAddr, n.cfg.Token, 0, n.cfg.TLS, 10*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the head for packages: %w", err)
+	}
+	n.conn = conn
+	return conn, nil
+}
+
+// acquirePackage fetches (once), verifies and unpacks a job's package into
+// the node's cache and returns its layout; the job holds a reference on it.
+func (n *Node) acquirePackage(ctx context.Context, hash string, job ids.ID) (*runtimeenv.Layout, error) {
+	if n.pkgs == nil {
+		return nil, errors.New("this node keeps no package cache")
+	}
+	conn, err := n.headConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := n.pkgs.Acquire(ctx, hash, job.String(), runtimeenv.Fetcher(conn))
+	if err != nil {
+		return nil, fmt.Errorf("fetching package %s: %w", hash[:min(12, len(hash))], err)
+	}
+	return runtimeenv.ReadLayout(dir)
+}
+
+type driverProc struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// startDriver runs a submitted job's driver from its package, streaming its
+// output to the head.
+func (n *Node) startDriver(ds *pb.DriverStart) {
+	jobID, err := ids.FromBytes("job id", ds.JobId)
+	if err != nil {
+		return
+	}
+	report := func(e *pb.DriverEvent) {
+		n.report(func(m *pb.NodeMessage) { m.Drivers = append(m.Drivers, e) })
+	}
+	fail := func(err error) {
+		n.log.Error("cannot start a driver", "job", jobID.Short(), "error", err)
+		report(&pb.DriverEvent{JobId: ds.JobId, Exited: true, ExitCode: -1, Error: err.Error()})
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		l, err := n.acquirePackage(n.ctx, ds.PackageHash, jobID)
+		if err != nil {
+			fail(err)
+			return
+		}
+		cmd := exec.Command(l.Binary, ds.Args...)
+		cmd.Dir = l.WorkDir
+		cmd.Env = append(append(append(os.Environ(), l.Env...), ds.Env...),
+			EnvAddress+"="+n.cfg.HeadAddr,
+			rpc.TokenEnv+"="+n.cfg.Token,
+			executor.EnvJobID+"="+jobID.String(),
+			EnvPackage+"="+ds.PackageHash,
+			EnvJobName+"="+ds.Name,
+		)
+		if n.cfg.TLS.CAFile != "" {
+			cmd.Env = append(cmd.Env, executor.EnvTLSCA+"="+n.cfg.TLS.CAFile)
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		stdout, _ := cmd.StdoutPipe()
+		stderr, _ := cmd.StderrPipe()
+		if err := cmd.Start(); err != nil {
+			fail(fmt.Errorf("starting %s: %w", filepath.Base(l.Binary), err))
+			return
+		}
+		p := &driverProc{cmd: cmd, exited: make(chan struct{})}
+		n.mu.Lock()
+		n.drivers[jobID] = p
+		n.mu.Unlock()
+		n.log.Info("driver started", "job", jobID.Short(), "name", ds.Name, "pid", cmd.Process.Pid)
+		lines := make(chan string, 1024)
+		var pipes sync.WaitGroup
+		pipes.Add(2)
+		go scanLines(&pipes, stdout, lines)
+		go scanLines(&pipes, stderr, lines)
+		go func() { pipes.Wait(); close(lines) }()
+		// Output goes to the head in batches, at most every 50 ms.
+		var batch []string
+		flush := func() {
+			if len(batch) > 0 {
+				report(&pb.DriverEvent{JobId: ds.JobId, Lines: batch})
+				batch = nil
+			}
+		}
+		tick := time.NewTicker(50 * time.Millisecond)
+		for open := true; open; {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					open = false
+					break
+				}
+				batch = append(batch, l)
+				if len(batch) >= 512 {
+					flush()
+				}
+			case <-tick.C:
+				flush()
+			}
+		}
+		tick.Stop()
+		flush()
+		err = cmd.Wait()
+		close(p.exited)
+		n.mu.Lock()
+		delete(n.drivers, jobID)
+		n.mu.Unlock()
+		ev := &pb.DriverEvent{JobId: ds.JobId, Exited: true}
+		var exit *exec.ExitError
+		switch {
+		case errors.As(err, &exit):
+			ev.ExitCode = int32(exit.ExitCode())
+			if ev.ExitCode < 0 {
+				ev.Error = exit.String()
+			}
+		case err != nil:
+			ev.ExitCode, ev.Error = -1, err.Error()
+		}
+		n.log.Info("driver exited", "job", jobID.Short(), "exit_code", ev.ExitCode)
+		report(ev)
+		n.pkgs.ReleaseJob(jobID.String())
+	}()
+}
+
+func scanLines(wg *sync.WaitGroup, r io.Reader, out chan<- string) {
+	defer wg.Done()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		out <- sc.Text()
+	}
+	io.Copy(io.Discard, r)
+}
+
+// stopDriver ends a submitted job's driver: SIGTERM, then SIGKILL.
+func (n *Node) stopDriver(job ids.ID) {
+	n.mu.Lock()
+	p := n.drivers[job]
+	n.mu.Unlock()
+	if p == nil {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		select {
+		case <-p.exited:
+		case <-time.After(5 * time.Second):
+			p.cmd.Process.Kill()
+		}
+	}()
+}
+
+func (n *Node) stopAllDrivers() {
+	n.mu.Lock()
+	var procs []*driverProc
+	for _, p := range n.drivers {
+		procs = append(procs, p)
+	}
+	n.mu.Unlock()
+	for _, p := range procs {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	for _, p := range procs {
+		select {
+		case <-p.exited:
+		case <-time.After(5 * time.Second):
+			p.cmd.Process.Kill()
+			<-p.exited
+		}
+	}
+}
