@@ -251,3 +251,36 @@ func TestHeadRestartMidJob(t *testing.T) {
 		t.Fatalf("new task after the restart: %d %v", v, err)
 	}
 }
+
+func TestNodeKilledMidFanOut(t *testing.T) {
+	c := startCluster(t, 2, "--cpus", "2")
+	ctx := within(t, connect(t, c), 2*time.Minute)
+	const n = 1000
+	futs := make([]*shoal.Future[int], n)
+	for i := range futs {
+		futs[i] = sleepThen.Remote(ctx, 5*time.Millisecond, i)
+	}
+	if _, _, err := shoal.Wait(ctx, futs, n/4, -1); err != nil {
+		t.Fatal(err)
+	}
+	c.Nodes[0].Kill()
+	if _, err := c.AddNode(ctx, "--cpus", "2"); err != nil {
+		t.Fatal(err)
+	}
+	vals, err := shoal.GetAll(ctx, futs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vals {
+		if v != i {
+			t.Fatalf("task %d returned %d", i, v)
+		}
+	}
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.TasksByState["retried"] == 0 {
+		t.Fatal("no task was retried: the killed node ran nothing?")
+	}
+}
