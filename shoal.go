@@ -291,6 +291,13 @@ func (l localHead) Locate(_ context.Context, req *pb.LocateRequest) (*pb.LocateR
 func (l localHead) GetActor(_ context.Context, req *pb.GetActorRequest) (*pb.GetActorReply, error) {
 	return l.h.GetActor(req), nil
 }
+func (l localHead) ObjectInfo(_ context.Context, req *pb.ObjectInfoRequest) (*pb.ObjectStatus, error) {
+	id, err := ids.FromBytes("object id", req.Id)
+	if err != nil {
+		return nil, err
+	}
+	return l.h.ObjectInfo(id), nil
+}
 func (l localHead) Drain(ctx context.Context, req *pb.DrainRequest) (*pb.DrainReply, error) {
 	id, err := ids.FromBytes("node id", req.NodeId)
 	if err != nil {

@@ -32,6 +32,7 @@ type HeadAPI interface {
 	Locate(ctx context.Context, req *pb.LocateRequest) (*pb.LocateReply, error)
 	GetActor(ctx context.Context, req *pb.GetActorRequest) (*pb.GetActorReply, error)
 	Drain(ctx context.Context, req *pb.DrainRequest) (*pb.DrainReply, error)
+	ObjectInfo(ctx context.Context, req *pb.ObjectInfoRequest) (*pb.ObjectStatus, error)
 }
 
 // Config configures a client.
@@ -896,6 +897,28 @@ func (c *Client) Bytes(ctx context.Context, r *Ref) ([]byte, error) {
 		}
 		if attempt == 3 || ctx.Err() != nil {
 			return nil, err
+		}
+		// The copies this reader knows may have moved (a drain) or died:
+		// ask the head where the object is now.
+		if info, ierr := c.cfg.Head.ObjectInfo(ctx, &pb.ObjectInfoRequest{Id: r.ID.Bytes()}); ierr == nil {
+			switch info.State {
+			case pb.ObjectState_OBJECT_STATE_READY:
+				fresh := make([]transfer.Location, 0, len(info.Locations))
+				for _, l := range info.Locations {
+					n, _ := ids.FromBytes("node id", l.NodeId)
+					fresh = append(fresh, transfer.Location{Node: n, Addr: l.DataAddr})
+				}
+				if info.Value != nil || !slices.Equal(fresh, locs) {
+					r.mu.Lock()
+					if r.value == nil {
+						r.value, r.locs = info.Value, fresh
+					}
+					r.mu.Unlock()
+					continue
+				}
+			case pb.ObjectState_OBJECT_STATE_FAILED:
+				return nil, errs.FromInfo(info.Error)
+			}
 		}
 		// The node holding the object may have died: the head then rebuilds
 		// the object from its lineage (or says it cannot) and sends news.

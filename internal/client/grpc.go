@@ -49,6 +49,14 @@ func (g GRPCHead) Drain(ctx context.Context, req *pb.DrainRequest) (*pb.DrainRep
 	return r, errs.FromStatus(err)
 }
 
+// ObjectInfo asks the head for an object's state and copies.
+func (g GRPCHead) ObjectInfo(ctx context.Context, req *pb.ObjectInfoRequest) (*pb.ObjectStatus, error) {
+	ctx, cancel := context.WithTimeout(ctx, rpcDeadline)
+	defer cancel()
+	r, err := pb.NewHeadClient(g.Conn).ObjectInfo(ctx, req)
+	return r, errs.FromStatus(err)
+}
+
 // GRPCSession returns a Connect function that opens a session stream on
 // conn. The stream lives until the client closes it.
 func GRPCSession(conn *grpc.ClientConn) func(context.Context) (rpc.ClientStream[pb.ClientMessage, pb.HeadMessage], error) {

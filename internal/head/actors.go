@@ -39,6 +39,7 @@ type actor struct {
 	restarts int32
 	nextSeq  int64
 	args     []*object
+	nested   []*object // objects named inside the constructor's values
 }
 
 func (a *actor) label() string {
@@ -80,6 +81,10 @@ func (h *Head) resolveActor(a *actor) {
 				o.refs++
 				a.args = append(a.args, o)
 			}
+		}
+		for _, o := range a.create.held {
+			o.refs++
+			a.nested = append(a.nested, o)
 		}
 	}
 	if a.create.state == taskDone && a.state != actorDead {
@@ -191,9 +196,20 @@ func (h *Head) restartActor(a *actor, info *pb.ErrorInfo) {
 	a.exec, a.node, a.state = nil, nil, actorCreating
 	old := a.create
 	if old.state != taskDone {
+		// Retired: the new attempt takes its place, with references of its
+		// own; the old one's go.
 		h.unassign(old)
 		h.dequeue(old)
-		old.state = taskDone // retired; the new attempt takes its place
+		old.state = taskDone
+		for _, o := range old.args {
+			if o != nil {
+				h.decref(o)
+			}
+		}
+		for _, o := range old.held {
+			h.decref(o)
+		}
+		old.args, old.held = nil, nil
 	}
 	t := &task{id: a.id, spec: old.spec, job: old.job, owner: a.owner, args: make([]*object, len(old.spec.Args)),
 		kind: pb.RunKind_RUN_KIND_ACTOR_CREATE, actor: a, attempt: a.restarts << 16, req: old.req, class: old.class, runTime: old.runTime}
@@ -205,6 +221,10 @@ func (h *Head) restartActor(a *actor, info *pb.ErrorInfo) {
 			o.refs++
 			t.args[i] = o
 		}
+	}
+	for _, o := range a.nested {
+		o.refs++
+		t.held = append(t.held, o)
 	}
 	a.create = t
 	if o := h.objects[a.id]; o != nil {
@@ -301,7 +321,10 @@ func (h *Head) actorDied(a *actor, info *pb.ErrorInfo) {
 	for _, o := range a.args {
 		h.decref(o)
 	}
-	a.args = nil
+	for _, o := range a.nested {
+		h.decref(o)
+	}
+	a.args, a.nested = nil, nil
 	h.log.Info("actor died", "actor", a.label(), "reason", info.Message)
 }
 

@@ -346,6 +346,14 @@ func (a grpcAdapter) Drain(ctx context.Context, req *pb.DrainRequest) (*pb.Drain
 	return rep, nil
 }
 
+func (a grpcAdapter) ObjectInfo(_ context.Context, req *pb.ObjectInfoRequest) (*pb.ObjectStatus, error) {
+	id, err := ids.FromBytes("object id", req.Id)
+	if err != nil {
+		return nil, errs.ToStatus(fmt.Errorf("%w: %v", errs.ErrMalformed, err))
+	}
+	return a.h.ObjectInfo(id), nil
+}
+
 func (a grpcAdapter) SubmitJob(_ context.Context, req *pb.SubmitJobRequest) (*pb.SubmittedJob, error) {
 	j, err := a.h.SubmitJob(req)
 	return j, errs.ToStatus(err)

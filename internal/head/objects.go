@@ -261,6 +261,36 @@ func (h *Head) objectLost(o *object, msg string, n *nodeState) {
 	h.objectFailed(o, info)
 }
 
+// ObjectInfo reports an object's state now: its value or current copies
+// when ready, its error when failed, and no state while it is pending or
+// being rebuilt.
+func (h *Head) ObjectInfo(id ids.ID) *pb.ObjectStatus {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	o := h.objects[id]
+	if o == nil {
+		return &pb.ObjectStatus{Id: id.Bytes(), State: pb.ObjectState_OBJECT_STATE_FAILED, Error: &pb.ErrorInfo{
+			Kind: pb.ErrorKind_ERROR_KIND_OBJECT_LOST, Message: fmt.Sprintf("object %s was released by everything that referenced it", id.Short())}}
+	}
+	return h.statusOf(o)
+}
+
+func (h *Head) statusOf(o *object) *pb.ObjectStatus {
+	st := &pb.ObjectStatus{Id: o.wireID, Size: o.size}
+	switch o.state {
+	case objectReady:
+		st.State = pb.ObjectState_OBJECT_STATE_READY
+		st.Value = o.value
+		for _, n := range o.locs {
+			st.Locations = append(st.Locations, &pb.Location{NodeId: n.id.Bytes(), DataAddr: n.dataAddr})
+		}
+	case objectFailed:
+		st.State = pb.ObjectState_OBJECT_STATE_FAILED
+		st.Error = o.err
+	}
+	return st
+}
+
 // notifyOwner tells the owner and the borrowers of o its state.
 func (h *Head) notifyOwner(o *object) {
 	if o.owner != nil && o.ownerRef {

@@ -22,6 +22,10 @@ type Client struct {
 	token          string
 	MaxObjectBytes int64
 	DialTimeout    time.Duration
+	// ReadTimeout bounds each wait for a reply or a chunk (default 10s): a
+	// peer that neither answers nor closes (a frozen node, a cut network)
+	// fails the read instead of holding the reader.
+	ReadTimeout time.Duration
 
 	mu     sync.Mutex
 	idle   map[string][]*conn
@@ -124,6 +128,18 @@ func (c *Client) request(ctx context.Context, addr string, do func(cn *conn) (re
 	return err
 }
 
+// readDeadline bounds the next read on cn. It must not undo a cancellation:
+// the context's watcher sets a deadline in the past, so ctx is checked
+// after the new deadline is set.
+func (c *Client) readDeadline(ctx context.Context, cn *conn) error {
+	d := c.ReadTimeout
+	if d <= 0 {
+		d = 10 * time.Second
+	}
+	cn.SetReadDeadline(time.Now().Add(d))
+	return ctx.Err()
+}
+
 // replied reports whether err is an error reply from the server (after
 // which the connection is still usable).
 func replied(err error) bool {
@@ -166,6 +182,13 @@ func (c *Client) getOnce(ctx context.Context, addr string, id ids.ID, hints []Lo
 		if err := cn.w.Flush(); err != nil {
 			return false, err
 		}
+		// With hints the server may first pull the object from a peer, for
+		// as long as that takes (its own reads are bounded): no deadline.
+		if len(hints) == 0 {
+			if err := c.readDeadline(ctx, cn); err != nil {
+				return false, err
+			}
+		}
 		if err := readStatus(cn.r); err != nil {
 			return replied(err), err
 		}
@@ -188,11 +211,15 @@ func (c *Client) getOnce(ctx context.Context, addr string, id ids.ID, hints []Lo
 		}
 		for offset < size {
 			n := min(size-offset, chunkSize)
+			if err := c.readDeadline(ctx, cn); err != nil {
+				return false, err
+			}
 			if _, err := io.ReadFull(cn.r, buf[offset:offset+n]); err != nil {
 				return false, err
 			}
 			offset += n
 		}
+		cn.SetReadDeadline(time.Time{})
 		return true, nil
 	})
 	return buf, offset, err

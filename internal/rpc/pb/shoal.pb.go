@@ -3778,6 +3778,50 @@ func (x *LogLines) GetEnded() bool {
 	return false
 }
 
+type ObjectInfoRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ObjectInfoRequest) Reset() {
+	*x = ObjectInfoRequest{}
+	mi := &file_shoal_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ObjectInfoRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ObjectInfoRequest) ProtoMessage() {}
+
+func (x *ObjectInfoRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ObjectInfoRequest.ProtoReflect.Descriptor instead.
+func (*ObjectInfoRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ObjectInfoRequest) GetId() []byte {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
 var File_shoal_proto protoreflect.FileDescriptor
 
 const file_shoal_proto_rawDesc = "" +
@@ -4085,7 +4129,9 @@ const file_shoal_proto_rawDesc = "" +
 	"\bLogLines\x12\x14\n" +
 	"\x05lines\x18\x01 \x03(\tR\x05lines\x12\x1b\n" +
 	"\tnext_line\x18\x02 \x01(\x03R\bnextLine\x12\x14\n" +
-	"\x05ended\x18\x03 \x01(\bR\x05ended*@\n" +
+	"\x05ended\x18\x03 \x01(\bR\x05ended\"#\n" +
+	"\x11ObjectInfoRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\fR\x02id*@\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vROLE_DRIVER\x10\x01\x12\x11\n" +
@@ -4122,14 +4168,16 @@ const file_shoal_proto_rawDesc = "" +
 	"\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n" +
 	"\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n" +
 	"\x10JOB_STATE_FAILED\x10\x04\x12\x15\n" +
-	"\x11JOB_STATE_STOPPED\x10\x052\xa3\x05\n" +
+	"\x11JOB_STATE_STOPPED\x10\x052\xe6\x05\n" +
 	"\x04Head\x12=\n" +
 	"\aSession\x12\x17.shoal.v1.ClientMessage\x1a\x15.shoal.v1.HeadMessage(\x010\x01\x12>\n" +
 	"\vNodeSession\x12\x15.shoal.v1.NodeMessage\x1a\x14.shoal.v1.HeadToNode(\x010\x01\x128\n" +
 	"\x06Status\x12\x17.shoal.v1.StatusRequest\x1a\x15.shoal.v1.StatusReply\x128\n" +
 	"\x06Locate\x12\x17.shoal.v1.LocateRequest\x1a\x15.shoal.v1.LocateReply\x12>\n" +
 	"\bGetActor\x12\x19.shoal.v1.GetActorRequest\x1a\x17.shoal.v1.GetActorReply\x125\n" +
-	"\x05Drain\x12\x16.shoal.v1.DrainRequest\x1a\x14.shoal.v1.DrainReply\x12?\n" +
+	"\x05Drain\x12\x16.shoal.v1.DrainRequest\x1a\x14.shoal.v1.DrainReply\x12A\n" +
+	"\n" +
+	"ObjectInfo\x12\x1b.shoal.v1.ObjectInfoRequest\x1a\x16.shoal.v1.ObjectStatus\x12?\n" +
 	"\tSubmitJob\x12\x1a.shoal.v1.SubmitJobRequest\x1a\x16.shoal.v1.SubmittedJob\x129\n" +
 	"\x06GetJob\x12\x17.shoal.v1.GetJobRequest\x1a\x16.shoal.v1.SubmittedJob\x12>\n" +
 	"\bListJobs\x12\x19.shoal.v1.ListJobsRequest\x1a\x17.shoal.v1.ListJobsReply\x12:\n" +
@@ -4149,66 +4197,67 @@ func file_shoal_proto_rawDescGZIP() []byte {
 }
 
 var file_shoal_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
+var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_shoal_proto_goTypes = []any{
-	(Role)(0),                // 0: shoal.v1.Role
-	(Strategy)(0),            // 1: shoal.v1.Strategy
-	(ErrorKind)(0),           // 2: shoal.v1.ErrorKind
-	(RunKind)(0),             // 3: shoal.v1.RunKind
-	(ObjectState)(0),         // 4: shoal.v1.ObjectState
-	(JobState)(0),            // 5: shoal.v1.JobState
-	(*Resources)(nil),        // 6: shoal.v1.Resources
-	(*JobInfo)(nil),          // 7: shoal.v1.JobInfo
-	(*Hello)(nil),            // 8: shoal.v1.Hello
-	(*Welcome)(nil),          // 9: shoal.v1.Welcome
-	(*Arg)(nil),              // 10: shoal.v1.Arg
-	(*TaskSpec)(nil),         // 11: shoal.v1.TaskSpec
-	(*PutObject)(nil),        // 12: shoal.v1.PutObject
-	(*TaskBlock)(nil),        // 13: shoal.v1.TaskBlock
-	(*ErrorInfo)(nil),        // 14: shoal.v1.ErrorInfo
-	(*TaskResult)(nil),       // 15: shoal.v1.TaskResult
-	(*ActorSpec)(nil),        // 16: shoal.v1.ActorSpec
-	(*ActorCall)(nil),        // 17: shoal.v1.ActorCall
-	(*ClientMessage)(nil),    // 18: shoal.v1.ClientMessage
-	(*Location)(nil),         // 19: shoal.v1.Location
-	(*ResolvedArg)(nil),      // 20: shoal.v1.ResolvedArg
-	(*RunTask)(nil),          // 21: shoal.v1.RunTask
-	(*ObjectStatus)(nil),     // 22: shoal.v1.ObjectStatus
-	(*HeadMessage)(nil),      // 23: shoal.v1.HeadMessage
-	(*NodeHello)(nil),        // 24: shoal.v1.NodeHello
-	(*Heartbeat)(nil),        // 25: shoal.v1.Heartbeat
-	(*StoreUsage)(nil),       // 26: shoal.v1.StoreUsage
-	(*ObjectCopy)(nil),       // 27: shoal.v1.ObjectCopy
-	(*ExecutorEvent)(nil),    // 28: shoal.v1.ExecutorEvent
-	(*DriverEvent)(nil),      // 29: shoal.v1.DriverEvent
-	(*NodeMessage)(nil),      // 30: shoal.v1.NodeMessage
-	(*NodeWelcome)(nil),      // 31: shoal.v1.NodeWelcome
-	(*ObjectPull)(nil),       // 32: shoal.v1.ObjectPull
-	(*DriverStart)(nil),      // 33: shoal.v1.DriverStart
-	(*HeadToNode)(nil),       // 34: shoal.v1.HeadToNode
-	(*StatusRequest)(nil),    // 35: shoal.v1.StatusRequest
-	(*NodeStatus)(nil),       // 36: shoal.v1.NodeStatus
-	(*StatusReply)(nil),      // 37: shoal.v1.StatusReply
-	(*LocateRequest)(nil),    // 38: shoal.v1.LocateRequest
-	(*LocateReply)(nil),      // 39: shoal.v1.LocateReply
-	(*GetActorRequest)(nil),  // 40: shoal.v1.GetActorRequest
-	(*GetActorReply)(nil),    // 41: shoal.v1.GetActorReply
-	(*DrainRequest)(nil),     // 42: shoal.v1.DrainRequest
-	(*DrainReply)(nil),       // 43: shoal.v1.DrainReply
-	(*SubmitJobRequest)(nil), // 44: shoal.v1.SubmitJobRequest
-	(*SubmittedJob)(nil),     // 45: shoal.v1.SubmittedJob
-	(*GetJobRequest)(nil),    // 46: shoal.v1.GetJobRequest
-	(*ListJobsRequest)(nil),  // 47: shoal.v1.ListJobsRequest
-	(*ListJobsReply)(nil),    // 48: shoal.v1.ListJobsReply
-	(*JobLogsRequest)(nil),   // 49: shoal.v1.JobLogsRequest
-	(*LogLines)(nil),         // 50: shoal.v1.LogLines
-	nil,                      // 51: shoal.v1.Resources.CustomEntry
-	nil,                      // 52: shoal.v1.NodeHello.LabelsEntry
-	nil,                      // 53: shoal.v1.NodeStatus.LabelsEntry
-	nil,                      // 54: shoal.v1.StatusReply.TasksByStateEntry
+	(Role)(0),                 // 0: shoal.v1.Role
+	(Strategy)(0),             // 1: shoal.v1.Strategy
+	(ErrorKind)(0),            // 2: shoal.v1.ErrorKind
+	(RunKind)(0),              // 3: shoal.v1.RunKind
+	(ObjectState)(0),          // 4: shoal.v1.ObjectState
+	(JobState)(0),             // 5: shoal.v1.JobState
+	(*Resources)(nil),         // 6: shoal.v1.Resources
+	(*JobInfo)(nil),           // 7: shoal.v1.JobInfo
+	(*Hello)(nil),             // 8: shoal.v1.Hello
+	(*Welcome)(nil),           // 9: shoal.v1.Welcome
+	(*Arg)(nil),               // 10: shoal.v1.Arg
+	(*TaskSpec)(nil),          // 11: shoal.v1.TaskSpec
+	(*PutObject)(nil),         // 12: shoal.v1.PutObject
+	(*TaskBlock)(nil),         // 13: shoal.v1.TaskBlock
+	(*ErrorInfo)(nil),         // 14: shoal.v1.ErrorInfo
+	(*TaskResult)(nil),        // 15: shoal.v1.TaskResult
+	(*ActorSpec)(nil),         // 16: shoal.v1.ActorSpec
+	(*ActorCall)(nil),         // 17: shoal.v1.ActorCall
+	(*ClientMessage)(nil),     // 18: shoal.v1.ClientMessage
+	(*Location)(nil),          // 19: shoal.v1.Location
+	(*ResolvedArg)(nil),       // 20: shoal.v1.ResolvedArg
+	(*RunTask)(nil),           // 21: shoal.v1.RunTask
+	(*ObjectStatus)(nil),      // 22: shoal.v1.ObjectStatus
+	(*HeadMessage)(nil),       // 23: shoal.v1.HeadMessage
+	(*NodeHello)(nil),         // 24: shoal.v1.NodeHello
+	(*Heartbeat)(nil),         // 25: shoal.v1.Heartbeat
+	(*StoreUsage)(nil),        // 26: shoal.v1.StoreUsage
+	(*ObjectCopy)(nil),        // 27: shoal.v1.ObjectCopy
+	(*ExecutorEvent)(nil),     // 28: shoal.v1.ExecutorEvent
+	(*DriverEvent)(nil),       // 29: shoal.v1.DriverEvent
+	(*NodeMessage)(nil),       // 30: shoal.v1.NodeMessage
+	(*NodeWelcome)(nil),       // 31: shoal.v1.NodeWelcome
+	(*ObjectPull)(nil),        // 32: shoal.v1.ObjectPull
+	(*DriverStart)(nil),       // 33: shoal.v1.DriverStart
+	(*HeadToNode)(nil),        // 34: shoal.v1.HeadToNode
+	(*StatusRequest)(nil),     // 35: shoal.v1.StatusRequest
+	(*NodeStatus)(nil),        // 36: shoal.v1.NodeStatus
+	(*StatusReply)(nil),       // 37: shoal.v1.StatusReply
+	(*LocateRequest)(nil),     // 38: shoal.v1.LocateRequest
+	(*LocateReply)(nil),       // 39: shoal.v1.LocateReply
+	(*GetActorRequest)(nil),   // 40: shoal.v1.GetActorRequest
+	(*GetActorReply)(nil),     // 41: shoal.v1.GetActorReply
+	(*DrainRequest)(nil),      // 42: shoal.v1.DrainRequest
+	(*DrainReply)(nil),        // 43: shoal.v1.DrainReply
+	(*SubmitJobRequest)(nil),  // 44: shoal.v1.SubmitJobRequest
+	(*SubmittedJob)(nil),      // 45: shoal.v1.SubmittedJob
+	(*GetJobRequest)(nil),     // 46: shoal.v1.GetJobRequest
+	(*ListJobsRequest)(nil),   // 47: shoal.v1.ListJobsRequest
+	(*ListJobsReply)(nil),     // 48: shoal.v1.ListJobsReply
+	(*JobLogsRequest)(nil),    // 49: shoal.v1.JobLogsRequest
+	(*LogLines)(nil),          // 50: shoal.v1.LogLines
+	(*ObjectInfoRequest)(nil), // 51: shoal.v1.ObjectInfoRequest
+	nil,                       // 52: shoal.v1.Resources.CustomEntry
+	nil,                       // 53: shoal.v1.NodeHello.LabelsEntry
+	nil,                       // 54: shoal.v1.NodeStatus.LabelsEntry
+	nil,                       // 55: shoal.v1.StatusReply.TasksByStateEntry
 }
 var file_shoal_proto_depIdxs = []int32{
-	51, // 0: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
+	52, // 0: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
 	0,  // 1: shoal.v1.Hello.role:type_name -> shoal.v1.Role
 	7,  // 2: shoal.v1.Hello.job:type_name -> shoal.v1.JobInfo
 	10, // 3: shoal.v1.TaskSpec.args:type_name -> shoal.v1.Arg
@@ -4237,7 +4286,7 @@ var file_shoal_proto_depIdxs = []int32{
 	22, // 26: shoal.v1.HeadMessage.objects:type_name -> shoal.v1.ObjectStatus
 	21, // 27: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
 	6,  // 28: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
-	52, // 29: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
+	53, // 29: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
 	26, // 30: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
 	24, // 31: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
 	25, // 32: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
@@ -4250,10 +4299,10 @@ var file_shoal_proto_depIdxs = []int32{
 	33, // 39: shoal.v1.HeadToNode.start_drivers:type_name -> shoal.v1.DriverStart
 	6,  // 40: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
 	6,  // 41: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
-	53, // 42: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
+	54, // 42: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
 	26, // 43: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
 	36, // 44: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
-	54, // 45: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
+	55, // 45: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
 	5,  // 46: shoal.v1.SubmittedJob.state:type_name -> shoal.v1.JobState
 	45, // 47: shoal.v1.ListJobsReply.jobs:type_name -> shoal.v1.SubmittedJob
 	18, // 48: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
@@ -4262,24 +4311,26 @@ var file_shoal_proto_depIdxs = []int32{
 	38, // 51: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
 	40, // 52: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
 	42, // 53: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
-	44, // 54: shoal.v1.Head.SubmitJob:input_type -> shoal.v1.SubmitJobRequest
-	46, // 55: shoal.v1.Head.GetJob:input_type -> shoal.v1.GetJobRequest
-	47, // 56: shoal.v1.Head.ListJobs:input_type -> shoal.v1.ListJobsRequest
-	46, // 57: shoal.v1.Head.StopJob:input_type -> shoal.v1.GetJobRequest
-	49, // 58: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
-	23, // 59: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
-	34, // 60: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
-	37, // 61: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
-	39, // 62: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
-	41, // 63: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
-	43, // 64: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
-	45, // 65: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
-	45, // 66: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
-	48, // 67: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
-	45, // 68: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
-	50, // 69: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
-	59, // [59:70] is the sub-list for method output_type
-	48, // [48:59] is the sub-list for method input_type
+	51, // 54: shoal.v1.Head.ObjectInfo:input_type -> shoal.v1.ObjectInfoRequest
+	44, // 55: shoal.v1.Head.SubmitJob:input_type -> shoal.v1.SubmitJobRequest
+	46, // 56: shoal.v1.Head.GetJob:input_type -> shoal.v1.GetJobRequest
+	47, // 57: shoal.v1.Head.ListJobs:input_type -> shoal.v1.ListJobsRequest
+	46, // 58: shoal.v1.Head.StopJob:input_type -> shoal.v1.GetJobRequest
+	49, // 59: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
+	23, // 60: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
+	34, // 61: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
+	37, // 62: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
+	39, // 63: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
+	41, // 64: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
+	43, // 65: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
+	22, // 66: shoal.v1.Head.ObjectInfo:output_type -> shoal.v1.ObjectStatus
+	45, // 67: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
+	45, // 68: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
+	48, // 69: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
+	45, // 70: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
+	50, // 71: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
+	60, // [60:72] is the sub-list for method output_type
+	48, // [48:60] is the sub-list for method input_type
 	48, // [48:48] is the sub-list for extension type_name
 	48, // [48:48] is the sub-list for extension extendee
 	0,  // [0:48] is the sub-list for field type_name
@@ -4296,7 +4347,7 @@ func file_shoal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_proto_rawDesc), len(file_shoal_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   49,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -32,6 +32,7 @@ const (
 	Head_Locate_FullMethodName      = "/shoal.v1.Head/Locate"
 	Head_GetActor_FullMethodName    = "/shoal.v1.Head/GetActor"
 	Head_Drain_FullMethodName       = "/shoal.v1.Head/Drain"
+	Head_ObjectInfo_FullMethodName  = "/shoal.v1.Head/ObjectInfo"
 	Head_SubmitJob_FullMethodName   = "/shoal.v1.Head/SubmitJob"
 	Head_GetJob_FullMethodName      = "/shoal.v1.Head/GetJob"
 	Head_ListJobs_FullMethodName    = "/shoal.v1.Head/ListJobs"
@@ -60,6 +61,9 @@ type HeadClient interface {
 	// tasks finish (until the deadline), objects whose only copy is there
 	// move to other nodes, its actors restart elsewhere, then it exits.
 	Drain(ctx context.Context, in *DrainRequest, opts ...grpc.CallOption) (*DrainReply, error)
+	// ObjectInfo reports an object's state and current locations (a reader
+	// whose copies moved or died asks again).
+	ObjectInfo(ctx context.Context, in *ObjectInfoRequest, opts ...grpc.CallOption) (*ObjectStatus, error)
 	// SubmitJob runs a job's driver on a node, from an uploaded package.
 	SubmitJob(ctx context.Context, in *SubmitJobRequest, opts ...grpc.CallOption) (*SubmittedJob, error)
 	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*SubmittedJob, error)
@@ -138,6 +142,16 @@ func (c *headClient) Drain(ctx context.Context, in *DrainRequest, opts ...grpc.C
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(DrainReply)
 	err := c.cc.Invoke(ctx, Head_Drain_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *headClient) ObjectInfo(ctx context.Context, in *ObjectInfoRequest, opts ...grpc.CallOption) (*ObjectStatus, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ObjectStatus)
+	err := c.cc.Invoke(ctx, Head_ObjectInfo_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -224,6 +238,9 @@ type HeadServer interface {
 	// tasks finish (until the deadline), objects whose only copy is there
 	// move to other nodes, its actors restart elsewhere, then it exits.
 	Drain(context.Context, *DrainRequest) (*DrainReply, error)
+	// ObjectInfo reports an object's state and current locations (a reader
+	// whose copies moved or died asks again).
+	ObjectInfo(context.Context, *ObjectInfoRequest) (*ObjectStatus, error)
 	// SubmitJob runs a job's driver on a node, from an uploaded package.
 	SubmitJob(context.Context, *SubmitJobRequest) (*SubmittedJob, error)
 	GetJob(context.Context, *GetJobRequest) (*SubmittedJob, error)
@@ -259,6 +276,9 @@ func (UnimplementedHeadServer) GetActor(context.Context, *GetActorRequest) (*Get
 }
 func (UnimplementedHeadServer) Drain(context.Context, *DrainRequest) (*DrainReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Drain not implemented")
+}
+func (UnimplementedHeadServer) ObjectInfo(context.Context, *ObjectInfoRequest) (*ObjectStatus, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ObjectInfo not implemented")
 }
 func (UnimplementedHeadServer) SubmitJob(context.Context, *SubmitJobRequest) (*SubmittedJob, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SubmitJob not implemented")
@@ -382,6 +402,24 @@ func _Head_Drain_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Head_ObjectInfo_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ObjectInfoRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HeadServer).ObjectInfo(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Head_ObjectInfo_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HeadServer).ObjectInfo(ctx, req.(*ObjectInfoRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Head_SubmitJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(SubmitJobRequest)
 	if err := dec(in); err != nil {
@@ -487,6 +525,10 @@ var Head_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Drain",
 			Handler:    _Head_Drain_Handler,
+		},
+		{
+			MethodName: "ObjectInfo",
+			Handler:    _Head_ObjectInfo_Handler,
 		},
 		{
 			MethodName: "SubmitJob",
