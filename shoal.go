@@ -291,6 +291,10 @@ func (l localHead) Locate(_ context.Context, req *pb.LocateRequest) (*pb.LocateR
 func (l localHead) GetActor(_ context.Context, req *pb.GetActorRequest) (*pb.GetActorReply, error) {
 	return l.h.GetActor(req), nil
 }
+func (l localHead) RequestResources(_ context.Context, req *pb.RequestResourcesRequest) error {
+	l.h.RequestResources(req.Bundles)
+	return nil
+}
 func (l localHead) ObjectInfo(_ context.Context, req *pb.ObjectInfoRequest) (*pb.ObjectStatus, error) {
 	id, err := ids.FromBytes("object id", req.Id)
 	if err != nil {
@@ -366,6 +370,10 @@ type Status struct {
 	ObjectBytes  int64
 	Jobs         int64
 	Actors       int64 // live actors
+	// Events are recent decisions of the autoscaler and the head, oldest
+	// first; Pins the leases keeping nodes in the cluster.
+	Events []string
+	Pins   []string
 }
 
 // ClusterStatus reports the cluster's nodes, resources, tasks and objects.
@@ -383,7 +391,10 @@ func ClusterStatus(ctx context.Context) (*Status, error) {
 
 // StatusFromPB converts the wire form of a status report.
 func StatusFromPB(r *pb.StatusReply) *Status {
-	st := &Status{TasksByState: r.TasksByState, Objects: r.Objects, ObjectBytes: r.ObjectBytes, Jobs: r.Jobs, Actors: r.Actors}
+	st := &Status{TasksByState: r.TasksByState, Objects: r.Objects, ObjectBytes: r.ObjectBytes, Jobs: r.Jobs, Actors: r.Actors, Events: r.Events}
+	for _, p := range r.Pins {
+		st.Pins = append(st.Pins, fmt.Sprintf("%d nodes pinned by %s: %s", len(p.NodeIds), p.Owner, p.Reason))
+	}
 	for _, n := range r.Nodes {
 		id, _ := ids.FromBytes("node id", n.NodeId)
 		st.Nodes = append(st.Nodes, NodeInfo{

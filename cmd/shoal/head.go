@@ -21,6 +21,7 @@ func newHeadCommand() *cobra.Command {
 		verbose                                     bool
 		maxMessage                                  int
 		stateDir, packageDir, packageLimit          string
+		autoscale                                   string
 		recovery                                    time.Duration
 	)
 	cmd := &cobra.Command{
@@ -76,6 +77,15 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 				return err
 			}
 			addr := ln.Addr().String()
+			if autoscale != "" {
+				stop, err := startAutoscaler(ctx, h, autoscale, addr, tokenFile, logger)
+				if err != nil {
+					h.Close()
+					ln.Close()
+					return err
+				}
+				defer stop()
+			}
 			fmt.Printf("shoal head listening on %s\n", addr)
 			fmt.Printf("token file: %s\n", tokenFile)
 			fmt.Printf("join with: shoal node --head %s --cpus N\n", addr)
@@ -102,6 +112,7 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 	cmd.Flags().IntVar(&maxMessage, "max-message-bytes", 0, "largest control-plane message accepted (default 64 MiB)")
 	cmd.Flags().StringVar(&stateDir, "state-dir", "", "keep the head's metadata here, so that a head restarted on it takes its cluster back (same token, jobs; nodes and drivers reconnect)")
 	cmd.Flags().DurationVar(&recovery, "recovery-window", 0, "after a restart, how long to wait for nodes and drivers to come back (default 30s)")
+	cmd.Flags().StringVar(&autoscale, "autoscale", "", "run the autoscaler with this configuration file (JSON: provider, node_types, idle_timeout, ...)")
 	cmd.Flags().StringVar(&packageDir, "package-dir", "", "where uploaded job packages are kept (default: <state-dir>/packages, or a temporary directory)")
 	cmd.Flags().StringVar(&packageLimit, "package-limit", "2GiB", "largest job package accepted (content size)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug messages")

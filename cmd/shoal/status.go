@@ -101,6 +101,15 @@ func printStatus(st *shoal.Status) {
 		fmt.Printf(" %s=%d", k, st.TasksByState[k])
 	}
 	fmt.Println()
+	for _, p := range st.Pins {
+		fmt.Println("pin:", p)
+	}
+	if len(st.Events) > 0 {
+		fmt.Println("recent events:")
+		for _, e := range st.Events[max(0, len(st.Events)-15):] {
+			fmt.Println(" ", e)
+		}
+	}
 }
 
 func compareStrings(a, b string) int {

@@ -33,6 +33,7 @@ type HeadAPI interface {
 	GetActor(ctx context.Context, req *pb.GetActorRequest) (*pb.GetActorReply, error)
 	Drain(ctx context.Context, req *pb.DrainRequest) (*pb.DrainReply, error)
 	ObjectInfo(ctx context.Context, req *pb.ObjectInfoRequest) (*pb.ObjectStatus, error)
+	RequestResources(ctx context.Context, req *pb.RequestResourcesRequest) error
 }
 
 // Config configures a client.
@@ -621,6 +622,22 @@ func (c *Client) CallActor(call *pb.ActorCall) *Ref {
 		c.fail(err)
 	}
 	return r
+}
+
+// Pin asks the head to keep nodes from being removed until Unpin, the ttl
+// (0: none) or the end of this session.
+func (c *Client) Pin(lease ids.ID, nodes []ids.ID, reason string, ttl time.Duration) error {
+	p := &pb.PinRequest{LeaseId: lease.Bytes(), Reason: reason, TtlMs: ttl.Milliseconds()}
+	for _, n := range nodes {
+		p.NodeIds = append(p.NodeIds, n.Bytes())
+	}
+	return c.send(64+16*len(nodes)+len(reason), func(m *pb.ClientMessage) { m.Pins = append(m.Pins, p) })
+}
+
+// Unpin ends a pin.
+func (c *Client) Unpin(lease ids.ID) error {
+	b := lease.Bytes()
+	return c.send(24, func(m *pb.ClientMessage) { m.Unpins = append(m.Unpins, b) })
 }
 
 // KillActor asks the head to kill an actor.

@@ -57,6 +57,14 @@ func (g GRPCHead) ObjectInfo(ctx context.Context, req *pb.ObjectInfoRequest) (*p
 	return r, errs.FromStatus(err)
 }
 
+// RequestResources declares demand to the head.
+func (g GRPCHead) RequestResources(ctx context.Context, req *pb.RequestResourcesRequest) error {
+	ctx, cancel := context.WithTimeout(ctx, rpcDeadline)
+	defer cancel()
+	_, err := pb.NewHeadClient(g.Conn).RequestResources(ctx, req)
+	return errs.FromStatus(err)
+}
+
 // GRPCSession returns a Connect function that opens a session stream on
 // conn. The stream lives until the client closes it.
 func GRPCSession(conn *grpc.ClientConn) func(context.Context) (rpc.ClientStream[pb.ClientMessage, pb.HeadMessage], error) {

@@ -28,6 +28,10 @@ func (h *Head) Drain(ctx context.Context, id ids.ID, deadline time.Duration) (*p
 		h.mu.Unlock()
 		return nil, fmt.Errorf("node %s is already being drained", id.Short())
 	}
+	if why := h.pinnedBy(id); why != "" {
+		h.mu.Unlock()
+		return nil, fmt.Errorf("node %s is pinned (%s): an operation depends on it; it can be drained once unpinned", id.Short(), why)
+	}
 	others := 0
 	for _, m := range h.alive {
 		if m != n && !m.draining {

@@ -112,6 +112,9 @@ type Head struct {
 	deadIDs      map[ids.ID]bool
 	packages     *runtimeenv.Store
 	submitted    map[ids.ID]*submittedJob
+	pins         map[ids.ID]*pin
+	requested    []scheduler.Resources
+	events       []string
 	counts       counters
 	closed       bool
 }
@@ -140,6 +143,7 @@ func New(cfg Config) *Head {
 		actors:     make(map[ids.ID]*actor),
 		actorNames: make(map[string]*actor),
 		submitted:  make(map[ids.ID]*submittedJob),
+		pins:       make(map[ids.ID]*pin),
 	}
 	h.wg.Add(1)
 	go h.monitorHeartbeats()
@@ -344,6 +348,11 @@ func (a grpcAdapter) Drain(ctx context.Context, req *pb.DrainRequest) (*pb.Drain
 		return nil, errs.ToStatus(err)
 	}
 	return rep, nil
+}
+
+func (a grpcAdapter) RequestResources(_ context.Context, req *pb.RequestResourcesRequest) (*pb.RequestResourcesReply, error) {
+	a.h.RequestResources(req.Bundles)
+	return &pb.RequestResourcesReply{}, nil
 }
 
 func (a grpcAdapter) ObjectInfo(_ context.Context, req *pb.ObjectInfoRequest) (*pb.ObjectStatus, error) {

@@ -31,6 +31,9 @@ type nodeState struct {
 	starting  map[ids.ID]*execStart // job -> tasks waiting for its executor
 	// draining: no new work is placed here.
 	draining bool
+	// idleSince is when the node was last seen with nothing running (zero:
+	// busy), for the autoscaler.
+	idleSince time.Time
 	// joined holds the pids of executors that registered here, so that their
 	// exit is not taken for a failure to start their replacement.
 	joined    map[int32]bool
@@ -267,6 +270,7 @@ func (h *Head) monitorHeartbeats() {
 		case now := <-tick.C:
 			h.mu.Lock()
 			h.endRecovery()
+			h.expirePins(now)
 			for _, n := range append([]*nodeState(nil), h.alive...) {
 				if silent := now.Sub(n.lastSeen); silent > h.cfg.HeartbeatTimeout {
 					h.nodeDied(n, fmt.Sprintf("no heartbeat for %v (timeout %v)", silent.Round(time.Millisecond), h.cfg.HeartbeatTimeout))

@@ -203,6 +203,11 @@ func (h *Head) closeSession(s *session, reason string) {
 	for _, o := range s.borrowed {
 		h.unborrow(s, o)
 	}
+	for id, pn := range h.pins {
+		if pn.owner == s {
+			h.removePin(id, "its owner's session ended")
+		}
+	}
 	for id, a := range h.actors {
 		if a.owner == s {
 			h.actorDied(a, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED,
@@ -298,6 +303,14 @@ func (h *Head) handleClient(s *session, m *pb.ClientMessage) error {
 			return fmt.Errorf("%w: %v", errs.ErrMalformed, err)
 		}
 		h.borrow(s, id)
+	}
+	for _, p := range m.Pins {
+		h.addPin(s, p)
+	}
+	for _, b := range m.Unpins {
+		if id, err := ids.FromBytes("pin lease id", b); err == nil {
+			h.removePin(id, "unpinned")
+		}
 	}
 	for _, k := range m.KillActors {
 		id, err := ids.FromBytes("killed actor id", k)

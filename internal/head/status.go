@@ -35,6 +35,17 @@ func (h *Head) Status() *pb.StatusReply {
 	r.TasksByState["retried"] = h.counts.retried
 	r.TasksByState["rebuilt"] = h.counts.rebuilt
 	r.TasksByState["actor_restarts"] = h.counts.actorRestarts
+	r.Events = append(r.Events, h.events...)
+	for _, pn := range h.pins {
+		ps := &pb.PinStatus{LeaseId: pn.id.Bytes(), Reason: pn.reason}
+		for _, n := range pn.nodes {
+			ps.NodeIds = append(ps.NodeIds, n.Bytes())
+		}
+		if pn.owner != nil {
+			ps.Owner = pn.owner.job.info.GetName()
+		}
+		r.Pins = append(r.Pins, ps)
+	}
 	for _, a := range h.actors {
 		if a.state != actorDead {
 			r.Actors++

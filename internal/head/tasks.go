@@ -382,6 +382,7 @@ func (h *Head) assign(t *task, n *nodeState, backlogged bool) {
 	t.node = n
 	t.backlogged = backlogged
 	n.running++
+	n.idleSince = time.Time{}
 	if backlogged {
 		n.backlog++
 	} else {

@@ -1388,7 +1388,12 @@ type ClientMessage struct {
 	KillActors   [][]byte               `protobuf:"bytes,10,rep,name=kill_actors,json=killActors,proto3" json:"kill_actors,omitempty"`
 	// borrow takes a reference on objects this client did not create but
 	// found inside values it decoded; release gives it back.
-	Borrow        [][]byte `protobuf:"bytes,11,rep,name=borrow,proto3" json:"borrow,omitempty"`
+	Borrow [][]byte `protobuf:"bytes,11,rep,name=borrow,proto3" json:"borrow,omitempty"`
+	// pins keep nodes from being removed (autoscaler, drain) while an
+	// operation depends on them; a pin ends with unpins, its TTL, or the
+	// session.
+	Pins          []*PinRequest `protobuf:"bytes,12,rep,name=pins,proto3" json:"pins,omitempty"`
+	Unpins        [][]byte      `protobuf:"bytes,13,rep,name=unpins,proto3" json:"unpins,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1500,6 +1505,88 @@ func (x *ClientMessage) GetBorrow() [][]byte {
 	return nil
 }
 
+func (x *ClientMessage) GetPins() []*PinRequest {
+	if x != nil {
+		return x.Pins
+	}
+	return nil
+}
+
+func (x *ClientMessage) GetUnpins() [][]byte {
+	if x != nil {
+		return x.Unpins
+	}
+	return nil
+}
+
+type PinRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	LeaseId       []byte                 `protobuf:"bytes,1,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
+	NodeIds       [][]byte               `protobuf:"bytes,2,rep,name=node_ids,json=nodeIds,proto3" json:"node_ids,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	TtlMs         int64                  `protobuf:"varint,4,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PinRequest) Reset() {
+	*x = PinRequest{}
+	mi := &file_shoal_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PinRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PinRequest) ProtoMessage() {}
+
+func (x *PinRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PinRequest.ProtoReflect.Descriptor instead.
+func (*PinRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *PinRequest) GetLeaseId() []byte {
+	if x != nil {
+		return x.LeaseId
+	}
+	return nil
+}
+
+func (x *PinRequest) GetNodeIds() [][]byte {
+	if x != nil {
+		return x.NodeIds
+	}
+	return nil
+}
+
+func (x *PinRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PinRequest) GetTtlMs() int64 {
+	if x != nil {
+		return x.TtlMs
+	}
+	return 0
+}
+
 type Location struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	NodeId        []byte                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
@@ -1510,7 +1597,7 @@ type Location struct {
 
 func (x *Location) Reset() {
 	*x = Location{}
-	mi := &file_shoal_proto_msgTypes[13]
+	mi := &file_shoal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1522,7 +1609,7 @@ func (x *Location) String() string {
 func (*Location) ProtoMessage() {}
 
 func (x *Location) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[13]
+	mi := &file_shoal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1535,7 +1622,7 @@ func (x *Location) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Location.ProtoReflect.Descriptor instead.
 func (*Location) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{13}
+	return file_shoal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Location) GetNodeId() []byte {
@@ -1564,7 +1651,7 @@ type ResolvedArg struct {
 
 func (x *ResolvedArg) Reset() {
 	*x = ResolvedArg{}
-	mi := &file_shoal_proto_msgTypes[14]
+	mi := &file_shoal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1576,7 +1663,7 @@ func (x *ResolvedArg) String() string {
 func (*ResolvedArg) ProtoMessage() {}
 
 func (x *ResolvedArg) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[14]
+	mi := &file_shoal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1589,7 +1676,7 @@ func (x *ResolvedArg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolvedArg.ProtoReflect.Descriptor instead.
 func (*ResolvedArg) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{14}
+	return file_shoal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ResolvedArg) GetValue() []byte {
@@ -1637,7 +1724,7 @@ type RunTask struct {
 
 func (x *RunTask) Reset() {
 	*x = RunTask{}
-	mi := &file_shoal_proto_msgTypes[15]
+	mi := &file_shoal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1649,7 +1736,7 @@ func (x *RunTask) String() string {
 func (*RunTask) ProtoMessage() {}
 
 func (x *RunTask) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[15]
+	mi := &file_shoal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1662,7 +1749,7 @@ func (x *RunTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunTask.ProtoReflect.Descriptor instead.
 func (*RunTask) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{15}
+	return file_shoal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RunTask) GetTaskId() []byte {
@@ -1742,7 +1829,7 @@ type ObjectStatus struct {
 
 func (x *ObjectStatus) Reset() {
 	*x = ObjectStatus{}
-	mi := &file_shoal_proto_msgTypes[16]
+	mi := &file_shoal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1754,7 +1841,7 @@ func (x *ObjectStatus) String() string {
 func (*ObjectStatus) ProtoMessage() {}
 
 func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[16]
+	mi := &file_shoal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1767,7 +1854,7 @@ func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatus.ProtoReflect.Descriptor instead.
 func (*ObjectStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{16}
+	return file_shoal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ObjectStatus) GetId() []byte {
@@ -1825,7 +1912,7 @@ type HeadMessage struct {
 
 func (x *HeadMessage) Reset() {
 	*x = HeadMessage{}
-	mi := &file_shoal_proto_msgTypes[17]
+	mi := &file_shoal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1837,7 +1924,7 @@ func (x *HeadMessage) String() string {
 func (*HeadMessage) ProtoMessage() {}
 
 func (x *HeadMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[17]
+	mi := &file_shoal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1850,7 +1937,7 @@ func (x *HeadMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadMessage.ProtoReflect.Descriptor instead.
 func (*HeadMessage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{17}
+	return file_shoal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *HeadMessage) GetWelcome() *Welcome {
@@ -1902,7 +1989,7 @@ type NodeHello struct {
 
 func (x *NodeHello) Reset() {
 	*x = NodeHello{}
-	mi := &file_shoal_proto_msgTypes[18]
+	mi := &file_shoal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1914,7 +2001,7 @@ func (x *NodeHello) String() string {
 func (*NodeHello) ProtoMessage() {}
 
 func (x *NodeHello) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[18]
+	mi := &file_shoal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1927,7 +2014,7 @@ func (x *NodeHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeHello.ProtoReflect.Descriptor instead.
 func (*NodeHello) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{18}
+	return file_shoal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *NodeHello) GetNodeId() []byte {
@@ -1985,7 +2072,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_shoal_proto_msgTypes[19]
+	mi := &file_shoal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1997,7 +2084,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[19]
+	mi := &file_shoal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2010,7 +2097,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{19}
+	return file_shoal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Heartbeat) GetSeq() int64 {
@@ -2067,7 +2154,7 @@ type StoreUsage struct {
 
 func (x *StoreUsage) Reset() {
 	*x = StoreUsage{}
-	mi := &file_shoal_proto_msgTypes[20]
+	mi := &file_shoal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2079,7 +2166,7 @@ func (x *StoreUsage) String() string {
 func (*StoreUsage) ProtoMessage() {}
 
 func (x *StoreUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[20]
+	mi := &file_shoal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2092,7 +2179,7 @@ func (x *StoreUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreUsage.ProtoReflect.Descriptor instead.
 func (*StoreUsage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{20}
+	return file_shoal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StoreUsage) GetMemoryBytes() int64 {
@@ -2169,7 +2256,7 @@ type ObjectCopy struct {
 
 func (x *ObjectCopy) Reset() {
 	*x = ObjectCopy{}
-	mi := &file_shoal_proto_msgTypes[21]
+	mi := &file_shoal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2181,7 +2268,7 @@ func (x *ObjectCopy) String() string {
 func (*ObjectCopy) ProtoMessage() {}
 
 func (x *ObjectCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[21]
+	mi := &file_shoal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2194,7 +2281,7 @@ func (x *ObjectCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectCopy.ProtoReflect.Descriptor instead.
 func (*ObjectCopy) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{21}
+	return file_shoal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ObjectCopy) GetId() []byte {
@@ -2230,7 +2317,7 @@ type ExecutorEvent struct {
 
 func (x *ExecutorEvent) Reset() {
 	*x = ExecutorEvent{}
-	mi := &file_shoal_proto_msgTypes[22]
+	mi := &file_shoal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2242,7 +2329,7 @@ func (x *ExecutorEvent) String() string {
 func (*ExecutorEvent) ProtoMessage() {}
 
 func (x *ExecutorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[22]
+	mi := &file_shoal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2255,7 +2342,7 @@ func (x *ExecutorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutorEvent.ProtoReflect.Descriptor instead.
 func (*ExecutorEvent) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{22}
+	return file_shoal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ExecutorEvent) GetJobId() []byte {
@@ -2300,7 +2387,7 @@ type DriverEvent struct {
 
 func (x *DriverEvent) Reset() {
 	*x = DriverEvent{}
-	mi := &file_shoal_proto_msgTypes[23]
+	mi := &file_shoal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2312,7 +2399,7 @@ func (x *DriverEvent) String() string {
 func (*DriverEvent) ProtoMessage() {}
 
 func (x *DriverEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[23]
+	mi := &file_shoal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2325,7 +2412,7 @@ func (x *DriverEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriverEvent.ProtoReflect.Descriptor instead.
 func (*DriverEvent) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{23}
+	return file_shoal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DriverEvent) GetJobId() []byte {
@@ -2376,7 +2463,7 @@ type NodeMessage struct {
 
 func (x *NodeMessage) Reset() {
 	*x = NodeMessage{}
-	mi := &file_shoal_proto_msgTypes[24]
+	mi := &file_shoal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2388,7 +2475,7 @@ func (x *NodeMessage) String() string {
 func (*NodeMessage) ProtoMessage() {}
 
 func (x *NodeMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[24]
+	mi := &file_shoal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2401,7 +2488,7 @@ func (x *NodeMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMessage.ProtoReflect.Descriptor instead.
 func (*NodeMessage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{24}
+	return file_shoal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *NodeMessage) GetHello() *NodeHello {
@@ -2449,7 +2536,7 @@ type NodeWelcome struct {
 
 func (x *NodeWelcome) Reset() {
 	*x = NodeWelcome{}
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2461,7 +2548,7 @@ func (x *NodeWelcome) String() string {
 func (*NodeWelcome) ProtoMessage() {}
 
 func (x *NodeWelcome) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2474,7 +2561,7 @@ func (x *NodeWelcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeWelcome.ProtoReflect.Descriptor instead.
 func (*NodeWelcome) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{25}
+	return file_shoal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *NodeWelcome) GetNodeId() []byte {
@@ -2503,7 +2590,7 @@ type ObjectPull struct {
 
 func (x *ObjectPull) Reset() {
 	*x = ObjectPull{}
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2515,7 +2602,7 @@ func (x *ObjectPull) String() string {
 func (*ObjectPull) ProtoMessage() {}
 
 func (x *ObjectPull) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2528,7 +2615,7 @@ func (x *ObjectPull) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectPull.ProtoReflect.Descriptor instead.
 func (*ObjectPull) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{26}
+	return file_shoal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ObjectPull) GetId() []byte {
@@ -2566,7 +2653,7 @@ type DriverStart struct {
 
 func (x *DriverStart) Reset() {
 	*x = DriverStart{}
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2578,7 +2665,7 @@ func (x *DriverStart) String() string {
 func (*DriverStart) ProtoMessage() {}
 
 func (x *DriverStart) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2591,7 +2678,7 @@ func (x *DriverStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriverStart.ProtoReflect.Descriptor instead.
 func (*DriverStart) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{27}
+	return file_shoal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DriverStart) GetJobId() []byte {
@@ -2646,7 +2733,7 @@ type HeadToNode struct {
 
 func (x *HeadToNode) Reset() {
 	*x = HeadToNode{}
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2658,7 +2745,7 @@ func (x *HeadToNode) String() string {
 func (*HeadToNode) ProtoMessage() {}
 
 func (x *HeadToNode) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2671,7 +2758,7 @@ func (x *HeadToNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadToNode.ProtoReflect.Descriptor instead.
 func (*HeadToNode) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{28}
+	return file_shoal_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *HeadToNode) GetWelcome() *NodeWelcome {
@@ -2738,7 +2825,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2750,7 +2837,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2763,7 +2850,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{29}
+	return file_shoal_proto_rawDescGZIP(), []int{30}
 }
 
 type NodeStatus struct {
@@ -2787,7 +2874,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2799,7 +2886,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2812,7 +2899,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{30}
+	return file_shoal_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *NodeStatus) GetNodeId() []byte {
@@ -2916,13 +3003,16 @@ type StatusReply struct {
 	TasksFinished int64                  `protobuf:"varint,6,opt,name=tasks_finished,json=tasksFinished,proto3" json:"tasks_finished,omitempty"`
 	TasksFailed   int64                  `protobuf:"varint,7,opt,name=tasks_failed,json=tasksFailed,proto3" json:"tasks_failed,omitempty"`
 	Actors        int64                  `protobuf:"varint,8,opt,name=actors,proto3" json:"actors,omitempty"`
+	// events are the autoscaler's and the head's recent decisions.
+	Events        []string     `protobuf:"bytes,9,rep,name=events,proto3" json:"events,omitempty"`
+	Pins          []*PinStatus `protobuf:"bytes,10,rep,name=pins,proto3" json:"pins,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StatusReply) Reset() {
 	*x = StatusReply{}
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2934,7 +3024,7 @@ func (x *StatusReply) String() string {
 func (*StatusReply) ProtoMessage() {}
 
 func (x *StatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2947,7 +3037,7 @@ func (x *StatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReply.ProtoReflect.Descriptor instead.
 func (*StatusReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{31}
+	return file_shoal_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *StatusReply) GetNodes() []*NodeStatus {
@@ -3006,6 +3096,88 @@ func (x *StatusReply) GetActors() int64 {
 	return 0
 }
 
+func (x *StatusReply) GetEvents() []string {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *StatusReply) GetPins() []*PinStatus {
+	if x != nil {
+		return x.Pins
+	}
+	return nil
+}
+
+type PinStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	LeaseId       []byte                 `protobuf:"bytes,1,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
+	NodeIds       [][]byte               `protobuf:"bytes,2,rep,name=node_ids,json=nodeIds,proto3" json:"node_ids,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	Owner         string                 `protobuf:"bytes,4,opt,name=owner,proto3" json:"owner,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PinStatus) Reset() {
+	*x = PinStatus{}
+	mi := &file_shoal_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PinStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PinStatus) ProtoMessage() {}
+
+func (x *PinStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PinStatus.ProtoReflect.Descriptor instead.
+func (*PinStatus) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *PinStatus) GetLeaseId() []byte {
+	if x != nil {
+		return x.LeaseId
+	}
+	return nil
+}
+
+func (x *PinStatus) GetNodeIds() [][]byte {
+	if x != nil {
+		return x.NodeIds
+	}
+	return nil
+}
+
+func (x *PinStatus) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PinStatus) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
 type LocateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Hostname      string                 `protobuf:"bytes,1,opt,name=hostname,proto3" json:"hostname,omitempty"`
@@ -3015,7 +3187,7 @@ type LocateRequest struct {
 
 func (x *LocateRequest) Reset() {
 	*x = LocateRequest{}
-	mi := &file_shoal_proto_msgTypes[32]
+	mi := &file_shoal_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3027,7 +3199,7 @@ func (x *LocateRequest) String() string {
 func (*LocateRequest) ProtoMessage() {}
 
 func (x *LocateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[32]
+	mi := &file_shoal_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3040,7 +3212,7 @@ func (x *LocateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateRequest.ProtoReflect.Descriptor instead.
 func (*LocateRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{32}
+	return file_shoal_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *LocateRequest) GetHostname() string {
@@ -3060,7 +3232,7 @@ type LocateReply struct {
 
 func (x *LocateReply) Reset() {
 	*x = LocateReply{}
-	mi := &file_shoal_proto_msgTypes[33]
+	mi := &file_shoal_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3072,7 +3244,7 @@ func (x *LocateReply) String() string {
 func (*LocateReply) ProtoMessage() {}
 
 func (x *LocateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[33]
+	mi := &file_shoal_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3085,7 +3257,7 @@ func (x *LocateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateReply.ProtoReflect.Descriptor instead.
 func (*LocateReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{33}
+	return file_shoal_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *LocateReply) GetNodeId() []byte {
@@ -3111,7 +3283,7 @@ type GetActorRequest struct {
 
 func (x *GetActorRequest) Reset() {
 	*x = GetActorRequest{}
-	mi := &file_shoal_proto_msgTypes[34]
+	mi := &file_shoal_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3123,7 +3295,7 @@ func (x *GetActorRequest) String() string {
 func (*GetActorRequest) ProtoMessage() {}
 
 func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[34]
+	mi := &file_shoal_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3136,7 +3308,7 @@ func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorRequest.ProtoReflect.Descriptor instead.
 func (*GetActorRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{34}
+	return file_shoal_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetActorRequest) GetName() string {
@@ -3158,7 +3330,7 @@ type GetActorReply struct {
 
 func (x *GetActorReply) Reset() {
 	*x = GetActorReply{}
-	mi := &file_shoal_proto_msgTypes[35]
+	mi := &file_shoal_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3170,7 +3342,7 @@ func (x *GetActorReply) String() string {
 func (*GetActorReply) ProtoMessage() {}
 
 func (x *GetActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[35]
+	mi := &file_shoal_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3183,7 +3355,7 @@ func (x *GetActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorReply.ProtoReflect.Descriptor instead.
 func (*GetActorReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{35}
+	return file_shoal_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetActorReply) GetFound() bool {
@@ -3224,7 +3396,7 @@ type DrainRequest struct {
 
 func (x *DrainRequest) Reset() {
 	*x = DrainRequest{}
-	mi := &file_shoal_proto_msgTypes[36]
+	mi := &file_shoal_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3236,7 +3408,7 @@ func (x *DrainRequest) String() string {
 func (*DrainRequest) ProtoMessage() {}
 
 func (x *DrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[36]
+	mi := &file_shoal_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3249,7 +3421,7 @@ func (x *DrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
 func (*DrainRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{36}
+	return file_shoal_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *DrainRequest) GetNodeId() []byte {
@@ -3280,7 +3452,7 @@ type DrainReply struct {
 
 func (x *DrainReply) Reset() {
 	*x = DrainReply{}
-	mi := &file_shoal_proto_msgTypes[37]
+	mi := &file_shoal_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3292,7 +3464,7 @@ func (x *DrainReply) String() string {
 func (*DrainReply) ProtoMessage() {}
 
 func (x *DrainReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[37]
+	mi := &file_shoal_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3305,7 +3477,7 @@ func (x *DrainReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainReply.ProtoReflect.Descriptor instead.
 func (*DrainReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{37}
+	return file_shoal_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DrainReply) GetTasksFinished() int64 {
@@ -3362,7 +3534,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_shoal_proto_msgTypes[38]
+	mi := &file_shoal_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3374,7 +3546,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[38]
+	mi := &file_shoal_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3387,7 +3559,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{38}
+	return file_shoal_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SubmitJobRequest) GetName() string {
@@ -3436,7 +3608,7 @@ type SubmittedJob struct {
 
 func (x *SubmittedJob) Reset() {
 	*x = SubmittedJob{}
-	mi := &file_shoal_proto_msgTypes[39]
+	mi := &file_shoal_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3448,7 +3620,7 @@ func (x *SubmittedJob) String() string {
 func (*SubmittedJob) ProtoMessage() {}
 
 func (x *SubmittedJob) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[39]
+	mi := &file_shoal_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3461,7 +3633,7 @@ func (x *SubmittedJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmittedJob.ProtoReflect.Descriptor instead.
 func (*SubmittedJob) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{39}
+	return file_shoal_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SubmittedJob) GetJobId() []byte {
@@ -3543,7 +3715,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_shoal_proto_msgTypes[40]
+	mi := &file_shoal_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3555,7 +3727,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[40]
+	mi := &file_shoal_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3568,7 +3740,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{40}
+	return file_shoal_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetJobRequest) GetJobId() []byte {
@@ -3586,7 +3758,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_shoal_proto_msgTypes[41]
+	mi := &file_shoal_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3598,7 +3770,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[41]
+	mi := &file_shoal_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3611,7 +3783,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{41}
+	return file_shoal_proto_rawDescGZIP(), []int{43}
 }
 
 type ListJobsReply struct {
@@ -3623,7 +3795,7 @@ type ListJobsReply struct {
 
 func (x *ListJobsReply) Reset() {
 	*x = ListJobsReply{}
-	mi := &file_shoal_proto_msgTypes[42]
+	mi := &file_shoal_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3635,7 +3807,7 @@ func (x *ListJobsReply) String() string {
 func (*ListJobsReply) ProtoMessage() {}
 
 func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[42]
+	mi := &file_shoal_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3648,7 +3820,7 @@ func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsReply.ProtoReflect.Descriptor instead.
 func (*ListJobsReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{42}
+	return file_shoal_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListJobsReply) GetJobs() []*SubmittedJob {
@@ -3669,7 +3841,7 @@ type JobLogsRequest struct {
 
 func (x *JobLogsRequest) Reset() {
 	*x = JobLogsRequest{}
-	mi := &file_shoal_proto_msgTypes[43]
+	mi := &file_shoal_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3681,7 +3853,7 @@ func (x *JobLogsRequest) String() string {
 func (*JobLogsRequest) ProtoMessage() {}
 
 func (x *JobLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[43]
+	mi := &file_shoal_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3694,7 +3866,7 @@ func (x *JobLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobLogsRequest.ProtoReflect.Descriptor instead.
 func (*JobLogsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{43}
+	return file_shoal_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *JobLogsRequest) GetJobId() []byte {
@@ -3729,7 +3901,7 @@ type LogLines struct {
 
 func (x *LogLines) Reset() {
 	*x = LogLines{}
-	mi := &file_shoal_proto_msgTypes[44]
+	mi := &file_shoal_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3741,7 +3913,7 @@ func (x *LogLines) String() string {
 func (*LogLines) ProtoMessage() {}
 
 func (x *LogLines) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[44]
+	mi := &file_shoal_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3754,7 +3926,7 @@ func (x *LogLines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLines.ProtoReflect.Descriptor instead.
 func (*LogLines) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{44}
+	return file_shoal_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *LogLines) GetLines() []string {
@@ -3787,7 +3959,7 @@ type ObjectInfoRequest struct {
 
 func (x *ObjectInfoRequest) Reset() {
 	*x = ObjectInfoRequest{}
-	mi := &file_shoal_proto_msgTypes[45]
+	mi := &file_shoal_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3799,7 +3971,7 @@ func (x *ObjectInfoRequest) String() string {
 func (*ObjectInfoRequest) ProtoMessage() {}
 
 func (x *ObjectInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[45]
+	mi := &file_shoal_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3812,7 +3984,7 @@ func (x *ObjectInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectInfoRequest.ProtoReflect.Descriptor instead.
 func (*ObjectInfoRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{45}
+	return file_shoal_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ObjectInfoRequest) GetId() []byte {
@@ -3820,6 +3992,86 @@ func (x *ObjectInfoRequest) GetId() []byte {
 		return x.Id
 	}
 	return nil
+}
+
+type RequestResourcesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bundles       []*Resources           `protobuf:"bytes,1,rep,name=bundles,proto3" json:"bundles,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestResourcesRequest) Reset() {
+	*x = RequestResourcesRequest{}
+	mi := &file_shoal_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestResourcesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestResourcesRequest) ProtoMessage() {}
+
+func (x *RequestResourcesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestResourcesRequest.ProtoReflect.Descriptor instead.
+func (*RequestResourcesRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *RequestResourcesRequest) GetBundles() []*Resources {
+	if x != nil {
+		return x.Bundles
+	}
+	return nil
+}
+
+type RequestResourcesReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestResourcesReply) Reset() {
+	*x = RequestResourcesReply{}
+	mi := &file_shoal_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestResourcesReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestResourcesReply) ProtoMessage() {}
+
+func (x *RequestResourcesReply) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestResourcesReply.ProtoReflect.Descriptor instead.
+func (*RequestResourcesReply) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{49}
 }
 
 var File_shoal_proto protoreflect.FileDescriptor
@@ -3917,7 +4169,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x19\n" +
 	"\bactor_id\x18\x02 \x01(\fR\aactorId\x12\x16\n" +
 	"\x06method\x18\x03 \x01(\tR\x06method\x12!\n" +
-	"\x04args\x18\x04 \x03(\v2\r.shoal.v1.ArgR\x04args\"\xc1\x03\n" +
+	"\x04args\x18\x04 \x03(\v2\r.shoal.v1.ArgR\x04args\"\x83\x04\n" +
 	"\rClientMessage\x12%\n" +
 	"\x05hello\x18\x01 \x01(\v2\x0f.shoal.v1.HelloR\x05hello\x12*\n" +
 	"\x06submit\x18\x02 \x03(\v2\x12.shoal.v1.TaskSpecR\x06submit\x12\x18\n" +
@@ -3932,7 +4184,15 @@ const file_shoal_proto_rawDesc = "" +
 	"\vkill_actors\x18\n" +
 	" \x03(\fR\n" +
 	"killActors\x12\x16\n" +
-	"\x06borrow\x18\v \x03(\fR\x06borrow\"@\n" +
+	"\x06borrow\x18\v \x03(\fR\x06borrow\x12(\n" +
+	"\x04pins\x18\f \x03(\v2\x14.shoal.v1.PinRequestR\x04pins\x12\x16\n" +
+	"\x06unpins\x18\r \x03(\fR\x06unpins\"q\n" +
+	"\n" +
+	"PinRequest\x12\x19\n" +
+	"\blease_id\x18\x01 \x01(\fR\aleaseId\x12\x19\n" +
+	"\bnode_ids\x18\x02 \x03(\fR\anodeIds\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x15\n" +
+	"\x06ttl_ms\x18\x04 \x01(\x03R\x05ttlMs\"@\n" +
 	"\bLocation\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\fR\x06nodeId\x12\x1b\n" +
 	"\tdata_addr\x18\x02 \x01(\tR\bdataAddr\"\x81\x01\n" +
@@ -4062,7 +4322,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x05store\x18\r \x01(\v2\x14.shoal.v1.StoreUsageR\x05store\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xfc\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xbd\x03\n" +
 	"\vStatusReply\x12*\n" +
 	"\x05nodes\x18\x01 \x03(\v2\x14.shoal.v1.NodeStatusR\x05nodes\x12M\n" +
 	"\x0etasks_by_state\x18\x02 \x03(\v2'.shoal.v1.StatusReply.TasksByStateEntryR\ftasksByState\x12\x18\n" +
@@ -4071,10 +4331,18 @@ const file_shoal_proto_rawDesc = "" +
 	"\x04jobs\x18\x05 \x01(\x03R\x04jobs\x12%\n" +
 	"\x0etasks_finished\x18\x06 \x01(\x03R\rtasksFinished\x12!\n" +
 	"\ftasks_failed\x18\a \x01(\x03R\vtasksFailed\x12\x16\n" +
-	"\x06actors\x18\b \x01(\x03R\x06actors\x1a?\n" +
+	"\x06actors\x18\b \x01(\x03R\x06actors\x12\x16\n" +
+	"\x06events\x18\t \x03(\tR\x06events\x12'\n" +
+	"\x04pins\x18\n" +
+	" \x03(\v2\x13.shoal.v1.PinStatusR\x04pins\x1a?\n" +
 	"\x11TasksByStateEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"+\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"o\n" +
+	"\tPinStatus\x12\x19\n" +
+	"\blease_id\x18\x01 \x01(\fR\aleaseId\x12\x19\n" +
+	"\bnode_ids\x18\x02 \x03(\fR\anodeIds\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05owner\x18\x04 \x01(\tR\x05owner\"+\n" +
 	"\rLocateRequest\x12\x1a\n" +
 	"\bhostname\x18\x01 \x01(\tR\bhostname\"C\n" +
 	"\vLocateReply\x12\x17\n" +
@@ -4131,7 +4399,10 @@ const file_shoal_proto_rawDesc = "" +
 	"\tnext_line\x18\x02 \x01(\x03R\bnextLine\x12\x14\n" +
 	"\x05ended\x18\x03 \x01(\bR\x05ended\"#\n" +
 	"\x11ObjectInfoRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\fR\x02id*@\n" +
+	"\x02id\x18\x01 \x01(\fR\x02id\"H\n" +
+	"\x17RequestResourcesRequest\x12-\n" +
+	"\abundles\x18\x01 \x03(\v2\x13.shoal.v1.ResourcesR\abundles\"\x17\n" +
+	"\x15RequestResourcesReply*@\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vROLE_DRIVER\x10\x01\x12\x11\n" +
@@ -4168,14 +4439,15 @@ const file_shoal_proto_rawDesc = "" +
 	"\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n" +
 	"\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n" +
 	"\x10JOB_STATE_FAILED\x10\x04\x12\x15\n" +
-	"\x11JOB_STATE_STOPPED\x10\x052\xe6\x05\n" +
+	"\x11JOB_STATE_STOPPED\x10\x052\xbe\x06\n" +
 	"\x04Head\x12=\n" +
 	"\aSession\x12\x17.shoal.v1.ClientMessage\x1a\x15.shoal.v1.HeadMessage(\x010\x01\x12>\n" +
 	"\vNodeSession\x12\x15.shoal.v1.NodeMessage\x1a\x14.shoal.v1.HeadToNode(\x010\x01\x128\n" +
 	"\x06Status\x12\x17.shoal.v1.StatusRequest\x1a\x15.shoal.v1.StatusReply\x128\n" +
 	"\x06Locate\x12\x17.shoal.v1.LocateRequest\x1a\x15.shoal.v1.LocateReply\x12>\n" +
 	"\bGetActor\x12\x19.shoal.v1.GetActorRequest\x1a\x17.shoal.v1.GetActorReply\x125\n" +
-	"\x05Drain\x12\x16.shoal.v1.DrainRequest\x1a\x14.shoal.v1.DrainReply\x12A\n" +
+	"\x05Drain\x12\x16.shoal.v1.DrainRequest\x1a\x14.shoal.v1.DrainReply\x12V\n" +
+	"\x10RequestResources\x12!.shoal.v1.RequestResourcesRequest\x1a\x1f.shoal.v1.RequestResourcesReply\x12A\n" +
 	"\n" +
 	"ObjectInfo\x12\x1b.shoal.v1.ObjectInfoRequest\x1a\x16.shoal.v1.ObjectStatus\x12?\n" +
 	"\tSubmitJob\x12\x1a.shoal.v1.SubmitJobRequest\x1a\x16.shoal.v1.SubmittedJob\x129\n" +
@@ -4197,67 +4469,71 @@ func file_shoal_proto_rawDescGZIP() []byte {
 }
 
 var file_shoal_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
 var file_shoal_proto_goTypes = []any{
-	(Role)(0),                 // 0: shoal.v1.Role
-	(Strategy)(0),             // 1: shoal.v1.Strategy
-	(ErrorKind)(0),            // 2: shoal.v1.ErrorKind
-	(RunKind)(0),              // 3: shoal.v1.RunKind
-	(ObjectState)(0),          // 4: shoal.v1.ObjectState
-	(JobState)(0),             // 5: shoal.v1.JobState
-	(*Resources)(nil),         // 6: shoal.v1.Resources
-	(*JobInfo)(nil),           // 7: shoal.v1.JobInfo
-	(*Hello)(nil),             // 8: shoal.v1.Hello
-	(*Welcome)(nil),           // 9: shoal.v1.Welcome
-	(*Arg)(nil),               // 10: shoal.v1.Arg
-	(*TaskSpec)(nil),          // 11: shoal.v1.TaskSpec
-	(*PutObject)(nil),         // 12: shoal.v1.PutObject
-	(*TaskBlock)(nil),         // 13: shoal.v1.TaskBlock
-	(*ErrorInfo)(nil),         // 14: shoal.v1.ErrorInfo
-	(*TaskResult)(nil),        // 15: shoal.v1.TaskResult
-	(*ActorSpec)(nil),         // 16: shoal.v1.ActorSpec
-	(*ActorCall)(nil),         // 17: shoal.v1.ActorCall
-	(*ClientMessage)(nil),     // 18: shoal.v1.ClientMessage
-	(*Location)(nil),          // 19: shoal.v1.Location
-	(*ResolvedArg)(nil),       // 20: shoal.v1.ResolvedArg
-	(*RunTask)(nil),           // 21: shoal.v1.RunTask
-	(*ObjectStatus)(nil),      // 22: shoal.v1.ObjectStatus
-	(*HeadMessage)(nil),       // 23: shoal.v1.HeadMessage
-	(*NodeHello)(nil),         // 24: shoal.v1.NodeHello
-	(*Heartbeat)(nil),         // 25: shoal.v1.Heartbeat
-	(*StoreUsage)(nil),        // 26: shoal.v1.StoreUsage
-	(*ObjectCopy)(nil),        // 27: shoal.v1.ObjectCopy
-	(*ExecutorEvent)(nil),     // 28: shoal.v1.ExecutorEvent
-	(*DriverEvent)(nil),       // 29: shoal.v1.DriverEvent
-	(*NodeMessage)(nil),       // 30: shoal.v1.NodeMessage
-	(*NodeWelcome)(nil),       // 31: shoal.v1.NodeWelcome
-	(*ObjectPull)(nil),        // 32: shoal.v1.ObjectPull
-	(*DriverStart)(nil),       // 33: shoal.v1.DriverStart
-	(*HeadToNode)(nil),        // 34: shoal.v1.HeadToNode
-	(*StatusRequest)(nil),     // 35: shoal.v1.StatusRequest
-	(*NodeStatus)(nil),        // 36: shoal.v1.NodeStatus
-	(*StatusReply)(nil),       // 37: shoal.v1.StatusReply
-	(*LocateRequest)(nil),     // 38: shoal.v1.LocateRequest
-	(*LocateReply)(nil),       // 39: shoal.v1.LocateReply
-	(*GetActorRequest)(nil),   // 40: shoal.v1.GetActorRequest
-	(*GetActorReply)(nil),     // 41: shoal.v1.GetActorReply
-	(*DrainRequest)(nil),      // 42: shoal.v1.DrainRequest
-	(*DrainReply)(nil),        // 43: shoal.v1.DrainReply
-	(*SubmitJobRequest)(nil),  // 44: shoal.v1.SubmitJobRequest
-	(*SubmittedJob)(nil),      // 45: shoal.v1.SubmittedJob
-	(*GetJobRequest)(nil),     // 46: shoal.v1.GetJobRequest
-	(*ListJobsRequest)(nil),   // 47: shoal.v1.ListJobsRequest
-	(*ListJobsReply)(nil),     // 48: shoal.v1.ListJobsReply
-	(*JobLogsRequest)(nil),    // 49: shoal.v1.JobLogsRequest
-	(*LogLines)(nil),          // 50: shoal.v1.LogLines
-	(*ObjectInfoRequest)(nil), // 51: shoal.v1.ObjectInfoRequest
-	nil,                       // 52: shoal.v1.Resources.CustomEntry
-	nil,                       // 53: shoal.v1.NodeHello.LabelsEntry
-	nil,                       // 54: shoal.v1.NodeStatus.LabelsEntry
-	nil,                       // 55: shoal.v1.StatusReply.TasksByStateEntry
+	(Role)(0),                       // 0: shoal.v1.Role
+	(Strategy)(0),                   // 1: shoal.v1.Strategy
+	(ErrorKind)(0),                  // 2: shoal.v1.ErrorKind
+	(RunKind)(0),                    // 3: shoal.v1.RunKind
+	(ObjectState)(0),                // 4: shoal.v1.ObjectState
+	(JobState)(0),                   // 5: shoal.v1.JobState
+	(*Resources)(nil),               // 6: shoal.v1.Resources
+	(*JobInfo)(nil),                 // 7: shoal.v1.JobInfo
+	(*Hello)(nil),                   // 8: shoal.v1.Hello
+	(*Welcome)(nil),                 // 9: shoal.v1.Welcome
+	(*Arg)(nil),                     // 10: shoal.v1.Arg
+	(*TaskSpec)(nil),                // 11: shoal.v1.TaskSpec
+	(*PutObject)(nil),               // 12: shoal.v1.PutObject
+	(*TaskBlock)(nil),               // 13: shoal.v1.TaskBlock
+	(*ErrorInfo)(nil),               // 14: shoal.v1.ErrorInfo
+	(*TaskResult)(nil),              // 15: shoal.v1.TaskResult
+	(*ActorSpec)(nil),               // 16: shoal.v1.ActorSpec
+	(*ActorCall)(nil),               // 17: shoal.v1.ActorCall
+	(*ClientMessage)(nil),           // 18: shoal.v1.ClientMessage
+	(*PinRequest)(nil),              // 19: shoal.v1.PinRequest
+	(*Location)(nil),                // 20: shoal.v1.Location
+	(*ResolvedArg)(nil),             // 21: shoal.v1.ResolvedArg
+	(*RunTask)(nil),                 // 22: shoal.v1.RunTask
+	(*ObjectStatus)(nil),            // 23: shoal.v1.ObjectStatus
+	(*HeadMessage)(nil),             // 24: shoal.v1.HeadMessage
+	(*NodeHello)(nil),               // 25: shoal.v1.NodeHello
+	(*Heartbeat)(nil),               // 26: shoal.v1.Heartbeat
+	(*StoreUsage)(nil),              // 27: shoal.v1.StoreUsage
+	(*ObjectCopy)(nil),              // 28: shoal.v1.ObjectCopy
+	(*ExecutorEvent)(nil),           // 29: shoal.v1.ExecutorEvent
+	(*DriverEvent)(nil),             // 30: shoal.v1.DriverEvent
+	(*NodeMessage)(nil),             // 31: shoal.v1.NodeMessage
+	(*NodeWelcome)(nil),             // 32: shoal.v1.NodeWelcome
+	(*ObjectPull)(nil),              // 33: shoal.v1.ObjectPull
+	(*DriverStart)(nil),             // 34: shoal.v1.DriverStart
+	(*HeadToNode)(nil),              // 35: shoal.v1.HeadToNode
+	(*StatusRequest)(nil),           // 36: shoal.v1.StatusRequest
+	(*NodeStatus)(nil),              // 37: shoal.v1.NodeStatus
+	(*StatusReply)(nil),             // 38: shoal.v1.StatusReply
+	(*PinStatus)(nil),               // 39: shoal.v1.PinStatus
+	(*LocateRequest)(nil),           // 40: shoal.v1.LocateRequest
+	(*LocateReply)(nil),             // 41: shoal.v1.LocateReply
+	(*GetActorRequest)(nil),         // 42: shoal.v1.GetActorRequest
+	(*GetActorReply)(nil),           // 43: shoal.v1.GetActorReply
+	(*DrainRequest)(nil),            // 44: shoal.v1.DrainRequest
+	(*DrainReply)(nil),              // 45: shoal.v1.DrainReply
+	(*SubmitJobRequest)(nil),        // 46: shoal.v1.SubmitJobRequest
+	(*SubmittedJob)(nil),            // 47: shoal.v1.SubmittedJob
+	(*GetJobRequest)(nil),           // 48: shoal.v1.GetJobRequest
+	(*ListJobsRequest)(nil),         // 49: shoal.v1.ListJobsRequest
+	(*ListJobsReply)(nil),           // 50: shoal.v1.ListJobsReply
+	(*JobLogsRequest)(nil),          // 51: shoal.v1.JobLogsRequest
+	(*LogLines)(nil),                // 52: shoal.v1.LogLines
+	(*ObjectInfoRequest)(nil),       // 53: shoal.v1.ObjectInfoRequest
+	(*RequestResourcesRequest)(nil), // 54: shoal.v1.RequestResourcesRequest
+	(*RequestResourcesReply)(nil),   // 55: shoal.v1.RequestResourcesReply
+	nil,                             // 56: shoal.v1.Resources.CustomEntry
+	nil,                             // 57: shoal.v1.NodeHello.LabelsEntry
+	nil,                             // 58: shoal.v1.NodeStatus.LabelsEntry
+	nil,                             // 59: shoal.v1.StatusReply.TasksByStateEntry
 }
 var file_shoal_proto_depIdxs = []int32{
-	52, // 0: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
+	56, // 0: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
 	0,  // 1: shoal.v1.Hello.role:type_name -> shoal.v1.Role
 	7,  // 2: shoal.v1.Hello.job:type_name -> shoal.v1.JobInfo
 	10, // 3: shoal.v1.TaskSpec.args:type_name -> shoal.v1.Arg
@@ -4276,64 +4552,69 @@ var file_shoal_proto_depIdxs = []int32{
 	13, // 16: shoal.v1.ClientMessage.blocks:type_name -> shoal.v1.TaskBlock
 	16, // 17: shoal.v1.ClientMessage.create_actors:type_name -> shoal.v1.ActorSpec
 	17, // 18: shoal.v1.ClientMessage.actor_calls:type_name -> shoal.v1.ActorCall
-	19, // 19: shoal.v1.ResolvedArg.locations:type_name -> shoal.v1.Location
-	20, // 20: shoal.v1.RunTask.args:type_name -> shoal.v1.ResolvedArg
-	3,  // 21: shoal.v1.RunTask.kind:type_name -> shoal.v1.RunKind
-	4,  // 22: shoal.v1.ObjectStatus.state:type_name -> shoal.v1.ObjectState
-	19, // 23: shoal.v1.ObjectStatus.locations:type_name -> shoal.v1.Location
-	14, // 24: shoal.v1.ObjectStatus.error:type_name -> shoal.v1.ErrorInfo
-	9,  // 25: shoal.v1.HeadMessage.welcome:type_name -> shoal.v1.Welcome
-	22, // 26: shoal.v1.HeadMessage.objects:type_name -> shoal.v1.ObjectStatus
-	21, // 27: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
-	6,  // 28: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
-	53, // 29: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
-	26, // 30: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
-	24, // 31: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
-	25, // 32: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
-	27, // 33: shoal.v1.NodeMessage.objects:type_name -> shoal.v1.ObjectCopy
-	28, // 34: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
-	29, // 35: shoal.v1.NodeMessage.drivers:type_name -> shoal.v1.DriverEvent
-	31, // 36: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
-	7,  // 37: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
-	32, // 38: shoal.v1.HeadToNode.pull_objects:type_name -> shoal.v1.ObjectPull
-	33, // 39: shoal.v1.HeadToNode.start_drivers:type_name -> shoal.v1.DriverStart
-	6,  // 40: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
-	6,  // 41: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
-	54, // 42: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
-	26, // 43: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
-	36, // 44: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
-	55, // 45: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
-	5,  // 46: shoal.v1.SubmittedJob.state:type_name -> shoal.v1.JobState
-	45, // 47: shoal.v1.ListJobsReply.jobs:type_name -> shoal.v1.SubmittedJob
-	18, // 48: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
-	30, // 49: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
-	35, // 50: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
-	38, // 51: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
-	40, // 52: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
-	42, // 53: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
-	51, // 54: shoal.v1.Head.ObjectInfo:input_type -> shoal.v1.ObjectInfoRequest
-	44, // 55: shoal.v1.Head.SubmitJob:input_type -> shoal.v1.SubmitJobRequest
-	46, // 56: shoal.v1.Head.GetJob:input_type -> shoal.v1.GetJobRequest
-	47, // 57: shoal.v1.Head.ListJobs:input_type -> shoal.v1.ListJobsRequest
-	46, // 58: shoal.v1.Head.StopJob:input_type -> shoal.v1.GetJobRequest
-	49, // 59: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
-	23, // 60: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
-	34, // 61: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
-	37, // 62: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
-	39, // 63: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
-	41, // 64: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
-	43, // 65: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
-	22, // 66: shoal.v1.Head.ObjectInfo:output_type -> shoal.v1.ObjectStatus
-	45, // 67: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
-	45, // 68: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
-	48, // 69: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
-	45, // 70: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
-	50, // 71: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
-	60, // [60:72] is the sub-list for method output_type
-	48, // [48:60] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	19, // 19: shoal.v1.ClientMessage.pins:type_name -> shoal.v1.PinRequest
+	20, // 20: shoal.v1.ResolvedArg.locations:type_name -> shoal.v1.Location
+	21, // 21: shoal.v1.RunTask.args:type_name -> shoal.v1.ResolvedArg
+	3,  // 22: shoal.v1.RunTask.kind:type_name -> shoal.v1.RunKind
+	4,  // 23: shoal.v1.ObjectStatus.state:type_name -> shoal.v1.ObjectState
+	20, // 24: shoal.v1.ObjectStatus.locations:type_name -> shoal.v1.Location
+	14, // 25: shoal.v1.ObjectStatus.error:type_name -> shoal.v1.ErrorInfo
+	9,  // 26: shoal.v1.HeadMessage.welcome:type_name -> shoal.v1.Welcome
+	23, // 27: shoal.v1.HeadMessage.objects:type_name -> shoal.v1.ObjectStatus
+	22, // 28: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
+	6,  // 29: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
+	57, // 30: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
+	27, // 31: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
+	25, // 32: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
+	26, // 33: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
+	28, // 34: shoal.v1.NodeMessage.objects:type_name -> shoal.v1.ObjectCopy
+	29, // 35: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
+	30, // 36: shoal.v1.NodeMessage.drivers:type_name -> shoal.v1.DriverEvent
+	32, // 37: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
+	7,  // 38: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
+	33, // 39: shoal.v1.HeadToNode.pull_objects:type_name -> shoal.v1.ObjectPull
+	34, // 40: shoal.v1.HeadToNode.start_drivers:type_name -> shoal.v1.DriverStart
+	6,  // 41: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
+	6,  // 42: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
+	58, // 43: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
+	27, // 44: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
+	37, // 45: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
+	59, // 46: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
+	39, // 47: shoal.v1.StatusReply.pins:type_name -> shoal.v1.PinStatus
+	5,  // 48: shoal.v1.SubmittedJob.state:type_name -> shoal.v1.JobState
+	47, // 49: shoal.v1.ListJobsReply.jobs:type_name -> shoal.v1.SubmittedJob
+	6,  // 50: shoal.v1.RequestResourcesRequest.bundles:type_name -> shoal.v1.Resources
+	18, // 51: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
+	31, // 52: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
+	36, // 53: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
+	40, // 54: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
+	42, // 55: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
+	44, // 56: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
+	54, // 57: shoal.v1.Head.RequestResources:input_type -> shoal.v1.RequestResourcesRequest
+	53, // 58: shoal.v1.Head.ObjectInfo:input_type -> shoal.v1.ObjectInfoRequest
+	46, // 59: shoal.v1.Head.SubmitJob:input_type -> shoal.v1.SubmitJobRequest
+	48, // 60: shoal.v1.Head.GetJob:input_type -> shoal.v1.GetJobRequest
+	49, // 61: shoal.v1.Head.ListJobs:input_type -> shoal.v1.ListJobsRequest
+	48, // 62: shoal.v1.Head.StopJob:input_type -> shoal.v1.GetJobRequest
+	51, // 63: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
+	24, // 64: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
+	35, // 65: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
+	38, // 66: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
+	41, // 67: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
+	43, // 68: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
+	45, // 69: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
+	55, // 70: shoal.v1.Head.RequestResources:output_type -> shoal.v1.RequestResourcesReply
+	23, // 71: shoal.v1.Head.ObjectInfo:output_type -> shoal.v1.ObjectStatus
+	47, // 72: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
+	47, // 73: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
+	50, // 74: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
+	47, // 75: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
+	52, // 76: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
+	64, // [64:77] is the sub-list for method output_type
+	51, // [51:64] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_shoal_proto_init() }
@@ -4347,7 +4628,7 @@ func file_shoal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_proto_rawDesc), len(file_shoal_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   50,
+			NumMessages:   54,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

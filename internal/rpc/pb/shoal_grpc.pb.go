@@ -26,18 +26,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Head_Session_FullMethodName     = "/shoal.v1.Head/Session"
-	Head_NodeSession_FullMethodName = "/shoal.v1.Head/NodeSession"
-	Head_Status_FullMethodName      = "/shoal.v1.Head/Status"
-	Head_Locate_FullMethodName      = "/shoal.v1.Head/Locate"
-	Head_GetActor_FullMethodName    = "/shoal.v1.Head/GetActor"
-	Head_Drain_FullMethodName       = "/shoal.v1.Head/Drain"
-	Head_ObjectInfo_FullMethodName  = "/shoal.v1.Head/ObjectInfo"
-	Head_SubmitJob_FullMethodName   = "/shoal.v1.Head/SubmitJob"
-	Head_GetJob_FullMethodName      = "/shoal.v1.Head/GetJob"
-	Head_ListJobs_FullMethodName    = "/shoal.v1.Head/ListJobs"
-	Head_StopJob_FullMethodName     = "/shoal.v1.Head/StopJob"
-	Head_JobLogs_FullMethodName     = "/shoal.v1.Head/JobLogs"
+	Head_Session_FullMethodName          = "/shoal.v1.Head/Session"
+	Head_NodeSession_FullMethodName      = "/shoal.v1.Head/NodeSession"
+	Head_Status_FullMethodName           = "/shoal.v1.Head/Status"
+	Head_Locate_FullMethodName           = "/shoal.v1.Head/Locate"
+	Head_GetActor_FullMethodName         = "/shoal.v1.Head/GetActor"
+	Head_Drain_FullMethodName            = "/shoal.v1.Head/Drain"
+	Head_RequestResources_FullMethodName = "/shoal.v1.Head/RequestResources"
+	Head_ObjectInfo_FullMethodName       = "/shoal.v1.Head/ObjectInfo"
+	Head_SubmitJob_FullMethodName        = "/shoal.v1.Head/SubmitJob"
+	Head_GetJob_FullMethodName           = "/shoal.v1.Head/GetJob"
+	Head_ListJobs_FullMethodName         = "/shoal.v1.Head/ListJobs"
+	Head_StopJob_FullMethodName          = "/shoal.v1.Head/StopJob"
+	Head_JobLogs_FullMethodName          = "/shoal.v1.Head/JobLogs"
 )
 
 // HeadClient is the client API for Head service.
@@ -61,6 +62,10 @@ type HeadClient interface {
 	// tasks finish (until the deadline), objects whose only copy is there
 	// move to other nodes, its actors restart elsewhere, then it exits.
 	Drain(ctx context.Context, in *DrainRequest, opts ...grpc.CallOption) (*DrainReply, error)
+	// RequestResources declares demand the autoscaler should have capacity
+	// for, whether or not tasks ask for it yet (it replaces the previous
+	// request; an empty one clears it).
+	RequestResources(ctx context.Context, in *RequestResourcesRequest, opts ...grpc.CallOption) (*RequestResourcesReply, error)
 	// ObjectInfo reports an object's state and current locations (a reader
 	// whose copies moved or died asks again).
 	ObjectInfo(ctx context.Context, in *ObjectInfoRequest, opts ...grpc.CallOption) (*ObjectStatus, error)
@@ -142,6 +147,16 @@ func (c *headClient) Drain(ctx context.Context, in *DrainRequest, opts ...grpc.C
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(DrainReply)
 	err := c.cc.Invoke(ctx, Head_Drain_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *headClient) RequestResources(ctx context.Context, in *RequestResourcesRequest, opts ...grpc.CallOption) (*RequestResourcesReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RequestResourcesReply)
+	err := c.cc.Invoke(ctx, Head_RequestResources_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -238,6 +253,10 @@ type HeadServer interface {
 	// tasks finish (until the deadline), objects whose only copy is there
 	// move to other nodes, its actors restart elsewhere, then it exits.
 	Drain(context.Context, *DrainRequest) (*DrainReply, error)
+	// RequestResources declares demand the autoscaler should have capacity
+	// for, whether or not tasks ask for it yet (it replaces the previous
+	// request; an empty one clears it).
+	RequestResources(context.Context, *RequestResourcesRequest) (*RequestResourcesReply, error)
 	// ObjectInfo reports an object's state and current locations (a reader
 	// whose copies moved or died asks again).
 	ObjectInfo(context.Context, *ObjectInfoRequest) (*ObjectStatus, error)
@@ -276,6 +295,9 @@ func (UnimplementedHeadServer) GetActor(context.Context, *GetActorRequest) (*Get
 }
 func (UnimplementedHeadServer) Drain(context.Context, *DrainRequest) (*DrainReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Drain not implemented")
+}
+func (UnimplementedHeadServer) RequestResources(context.Context, *RequestResourcesRequest) (*RequestResourcesReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RequestResources not implemented")
 }
 func (UnimplementedHeadServer) ObjectInfo(context.Context, *ObjectInfoRequest) (*ObjectStatus, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ObjectInfo not implemented")
@@ -398,6 +420,24 @@ func _Head_Drain_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(HeadServer).Drain(ctx, req.(*DrainRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Head_RequestResources_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestResourcesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HeadServer).RequestResources(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Head_RequestResources_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HeadServer).RequestResources(ctx, req.(*RequestResourcesRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -525,6 +565,10 @@ var Head_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Drain",
 			Handler:    _Head_Drain_Handler,
+		},
+		{
+			MethodName: "RequestResources",
+			Handler:    _Head_RequestResources_Handler,
 		},
 		{
 			MethodName: "ObjectInfo",

@@ -1,0 +1,104 @@
+package shoal_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/internal/clustertest"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+)
+
+func TestAutoscalerLocalProvider(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "autoscale.json")
+	os.WriteFile(cfg, []byte(`{
+		"provider": "local",
+		"idle_timeout": "2s",
+		"interval": "200ms",
+		"drain_deadline": "5s",
+		"node_types": [{"name": "cpu2", "resources": {"CPU": 2}, "max": 3}]
+	}`), 0o644)
+	c, err := clustertest.Start(context.Background(), clustertest.Options{Binary: mustBinary(t), Dir: dir, Nodes: 0,
+		HeadArgs: []string{"--autoscale", cfg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	ctx := within(t, connect(t, c), 3*time.Minute)
+	alive := func(n int) func(*pb.StatusReply) bool {
+		return func(st *pb.StatusReply) bool { return clustertest.AliveNodes(st) == n }
+	}
+
+	// Demand appears: 6 one-CPU tasks on an empty cluster need 3 two-CPU nodes.
+	start := time.Now()
+	var futs []*shoal.Future[int]
+	for i := range 6 {
+		futs = append(futs, sleepThen.Remote(ctx, 1500*time.Millisecond, i))
+	}
+	if err := c.WaitFor(ctx, time.Minute, func(st *pb.StatusReply) bool { return clustertest.AliveNodes(st) >= 1 }, "a first node"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("first node joined %v after the demand appeared", time.Since(start).Round(time.Millisecond))
+	if err := c.WaitFor(ctx, time.Minute, alive(3), "3 nodes for 6 one-CPU tasks"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("3 nodes up %v after the demand appeared", time.Since(start).Round(time.Millisecond))
+	// Work running while the cluster scales down completes.
+	long := sleepThen.Remote(ctx, 5*time.Second, 99)
+	vals, err := shoal.GetAll(ctx, futs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vals {
+		if v != i {
+			t.Fatalf("task %d returned %d", i, v)
+		}
+	}
+	if err := c.WaitFor(ctx, time.Minute, alive(1), "the idle nodes to be removed while one works"); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := long.Get(ctx); err != nil || v != 99 {
+		t.Fatalf("task running during the scale-down: %d %v", v, err)
+	}
+	if err := c.WaitFor(ctx, time.Minute, alive(0), "the last node to go once idle"); err != nil {
+		t.Fatal(err)
+	}
+
+	// A pinned node survives its idle timeout and goes after Unpin.
+	if v, err := sleepThen.Remote(ctx, time.Duration(0), 7).Get(ctx); err != nil || v != 7 {
+		t.Fatalf("task on a new node: %d %v", v, err)
+	}
+	st, _ := shoal.ClusterStatus(ctx)
+	var nodeID string
+	for _, n := range st.Nodes {
+		if n.Alive {
+			nodeID = n.ID
+		}
+	}
+	lease, err := shoal.Pin(ctx, []string{nodeID}, "a shuffle depends on it", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Three idle timeouts: the pin must hold it all along.
+	if err := c.WaitFor(ctx, 6*time.Second, alive(0), "the pinned node to go (it must not)"); err == nil {
+		t.Fatal("a pinned node was removed")
+	}
+	if err := lease.Unpin(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitFor(ctx, time.Minute, alive(0), "the node to go once unpinned"); err != nil {
+		t.Fatal(err)
+	}
+	final, _ := c.Status(ctx)
+	events := strings.Join(final.Events, "\n")
+	for _, want := range []string{"launch", "remove", "idle for", "pinned"} {
+		if !strings.Contains(events, want) {
+			t.Errorf("no event mentions %q:\n%s", want, events)
+		}
+	}
+}
