@@ -2,33 +2,20 @@ package shoal_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/shoal-dev/shoal"
 	"github.com/shoal-dev/shoal/internal/clustertest"
+	"github.com/shoal-dev/shoal/internal/testmain"
 )
 
 // TestMain runs the test binary as an executor when a node starts it as
 // one; otherwise it runs the tests, stops the shared cluster and checks that
 // no goroutine outlived its test.
-func TestMain(m *testing.M) {
-	shoal.ExecutorMain()
-	code := m.Run()
-	shared.stop()
-	if code == 0 {
-		if err := goleak.Find(goleak.IgnoreCurrent()); err != nil {
-			fmt.Fprintln(os.Stderr, "goroutines leaked:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testmain.Run(m, shared.stop) }
 
 // shared is one multi-process cluster (a head and 3 node processes with 2
 // CPUs each) used by the tests that need no special cluster.

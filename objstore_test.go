@@ -148,3 +148,45 @@ func TestNoMemoryGrowthAcrossCycles(t *testing.T) {
 		t.Fatalf("resident memory grew from %d to %d bytes (more than 20%%)", start, end)
 	}
 }
+
+// TestPutWaitsForFirstNode: a large Put on a cluster with no node yet (an
+// autoscaler launching its first, say) waits for one instead of failing.
+func TestPutWaitsForFirstNode(t *testing.T) {
+	c, err := clustertest.Start(context.Background(), clustertest.Options{Binary: mustBinary(t), Nodes: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	ctx := within(t, connect(t, c), time.Minute)
+	big := make([]byte, 1<<20)
+	big[12345] = 7
+	type put struct {
+		ref *shoal.Future[[]byte]
+		err error
+	}
+	done := make(chan put, 1)
+	go func() {
+		ref, err := shoal.Put(ctx, big)
+		done <- put{ref, err}
+	}()
+	select {
+	case p := <-done:
+		t.Fatalf("Put returned before any node joined: %v", p.err)
+	case <-time.After(300 * time.Millisecond): // a bound on "returned early", not a wait for a condition
+	}
+	if _, err := c.AddNode(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := <-done
+	if p.err != nil {
+		t.Fatal(p.err)
+	}
+	got, err := p.ref.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(big) || got[12345] != 7 {
+		t.Fatalf("got %d bytes back, byte 12345 = %d", len(got), got[12345])
+	}
+	p.ref.Release()
+}

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/internal/proctree"
 )
 
 // MemoryResult is what `shoal bench memory --json` prints: resident memory
@@ -63,46 +61,7 @@ func Memory(ctx context.Context, cycles, batch int) (*MemoryResult, error) {
 }
 
 // TreeRSS sums the resident memory of process root and its children.
-func TreeRSS(root int) (int64, error) {
-	total, err := rss(root)
-	if err != nil {
-		return 0, err
-	}
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, f := range stats {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so cut at ')'.
-		s := string(b)
-		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(fields) < 2 {
-			continue
-		}
-		if ppid, _ := strconv.Atoi(fields[1]); ppid == root {
-			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
-			if r, err := rss(pid); err == nil {
-				total += r
-			}
-		}
-	}
-	return total, nil
-}
-
-func rss(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("reading memory of process %d: %w", pid, err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS for process %d", pid)
-}
+func TreeRSS(root int) (int64, error) { return proctree.TreeRSS(root) }
 
 // Cycles runs n cycles of (no-op task, small Put, Get both, release both),
 // batch at a time.

@@ -4,7 +4,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -33,7 +35,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newHeadCommand(), newNodeCommand(), newStatusCommand(), newDrainCommand(), newJobCommand(), newBenchCommand(), newTPCHCommand())
-	root.AddCommand(newChaosCommand())
+	root.AddCommand(newChaosCommand(), newDemoCommand())
 	return root
 }
 
@@ -53,4 +55,11 @@ func (t *tokenFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&t.token, "token", "", "cluster token (default: $SHOAL_TOKEN, then the token file)")
 	cmd.Flags().StringVar(&t.tokenFile, "token-file", "", "file holding the cluster token (default: $SHOAL_TOKEN_FILE or ~/.shoal/token)")
 	cmd.Flags().StringVar(&t.tlsCA, "tls-ca", "", "CA certificate to verify the head's TLS certificate")
+}
+
+// printJSON writes v to w as indented JSON (the --json output of commands).
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -50,9 +49,7 @@ func newStatusCommand() *cobra.Command {
 			}
 			st := shoal.StatusFromPB(rep)
 			if asJSON {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+				return printJSON(os.Stdout, st)
 			}
 			printStatus(st)
 			return nil

@@ -728,6 +728,9 @@ func (c *Client) storeRemote(ctx context.Context, id ids.ID, parts ...[]byte) (i
 	}
 }
 
+// noNodeWait bounds how long a Put waits for the cluster's first node.
+const noNodeWait = time.Minute
+
 func (c *Client) putTarget(ctx context.Context, refresh bool) (ids.ID, string, error) {
 	c.mu.Lock()
 	node, addr := c.putNode, c.putAddr
@@ -736,12 +739,30 @@ func (c *Client) putTarget(ctx context.Context, refresh bool) (ids.ID, string, e
 		return node, addr, nil
 	}
 	host, _ := os.Hostname()
-	rep, err := c.cfg.Head.Locate(ctx, &pb.LocateRequest{Hostname: host})
-	if err != nil {
-		return ids.Nil, "", fmt.Errorf("asking the head where to store an object: %w", err)
-	}
-	if rep.DataAddr == "" {
-		return ids.Nil, "", errors.New("the cluster has no live node to store objects on yet")
+	// A cluster may have no node yet (it is starting, or an autoscaler
+	// launches its first): wait for one, as tasks wait for resources, but
+	// not forever.
+	deadline := time.Now().Add(noNodeWait)
+	backoff := 20 * time.Millisecond
+	var rep *pb.LocateReply
+	for {
+		var err error
+		rep, err = c.cfg.Head.Locate(ctx, &pb.LocateRequest{Hostname: host})
+		if err != nil {
+			return ids.Nil, "", fmt.Errorf("asking the head where to store an object: %w", err)
+		}
+		if rep.DataAddr != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			return ids.Nil, "", fmt.Errorf("the cluster has had no live node to store objects on for %v: start a node (shoal node --head ...) or give the autoscaler a minimum", noNodeWait)
+		}
+		select {
+		case <-ctx.Done():
+			return ids.Nil, "", fmt.Errorf("waiting for a live node to store an object on: %w", context.Cause(ctx))
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 500*time.Millisecond)
 	}
 	node, _ = ids.FromBytes("node id", rep.NodeId)
 	c.mu.Lock()
