@@ -166,7 +166,7 @@ func (e *Error) classify(verb string) *Error {
 		e.Hint = fmt.Sprintf("namespace %q does not exist (create it, or point --namespace at the head's namespace)", e.Namespace)
 	case transient(err):
 		e.Kind = ErrUnavailable
-		e.Hint = "the Kubernetes API server was overloaded, unreachable or kept reporting conflicts; the autoscaler tries again on its next round"
+		e.Hint = "the Kubernetes API server was overloaded, unreachable or kept reporting conflicts; trying again later may work"
 	}
 	return e
 }
