@@ -707,15 +707,7 @@ func (c *Client) storeRemote(ctx context.Context, id ids.ID, parts ...[]byte) (i
 		}
 		if st := c.cfg.LocalStores[node]; st != nil {
 			// One copy: the caller may reuse its buffers once Put returns.
-			n := 0
-			for _, p := range parts {
-				n += len(p)
-			}
-			data := bigbuf.Alloc(uint64(n))[:0]
-			for _, p := range parts {
-				data = append(data, p...)
-			}
-			_, err = st.Put(id, data)
+			_, err = st.Put(id, bigbuf.Concat(parts...))
 		} else {
 			err = c.data.Put(ctx, addr, id, parts...)
 		}
@@ -981,9 +973,7 @@ func (c *Client) Fetch(ctx context.Context, id ids.ID, locs []transfer.Location)
 			if b, err := st.Read(id); err == nil {
 				// A copy: the caller owns what it gets, and the store's
 				// bytes must stay as they are.
-				out := bigbuf.Alloc(uint64(len(b)))
-				copy(out, b)
-				return out, nil
+				return bigbuf.Concat(b), nil
 			}
 		}
 	}
