@@ -23,5 +23,8 @@
 // Retry is exported for callers that want the same policy around their own
 // calls.
 //
-// The deployment manifests and their documentation are in deploy/kubernetes.
+// `shoal head --autoscale FILE` with "provider": "kubernetes" builds the
+// provider with NewFromSettings from the file's "kubernetes" object. The
+// deployment manifests (RBAC, the head, its Service and state volume) and
+// their documentation are in deploy/kubernetes.
 package kubernetes
