@@ -97,6 +97,9 @@ type Ref struct {
 	ID    ids.ID
 	Task  bool // the result of a task (so it can be cancelled)
 	ready chan struct{}
+	// done is set just before ready closes: a cheaper check than a
+	// receive on ready, made once per child of a task and per Wait.
+	done atomic.Bool
 
 	// Set once before ready closes; value may be filled later by a fetch.
 	mu       sync.Mutex
@@ -106,8 +109,9 @@ type Ref struct {
 	err      error
 	released atomic.Bool
 	local    bool // never sent to the head (failed before sending)
-	// updated is closed (and replaced) when a later status of the object
-	// arrives, e.g. new locations after it was rebuilt. Guarded by mu.
+	// updated, made by a reader that waits for news of the object, is
+	// closed (and cleared) when a later status arrives, e.g. new locations
+	// after it was rebuilt. Guarded by mu.
 	updated chan struct{}
 	// holders counts the handles (futures) sharing this reference; the
 	// head's reference goes when the last lets go. Guarded by c.mu.
@@ -139,14 +143,7 @@ func (r *Ref) OnReady(f func()) {
 func (r *Ref) Ready() <-chan struct{} { return r.ready }
 
 // IsReady reports whether the object is ready or failed.
-func (r *Ref) IsReady() bool {
-	select {
-	case <-r.ready:
-		return true
-	default:
-		return false
-	}
-}
+func (r *Ref) IsReady() bool { return r.done.Load() }
 
 // Connect opens a session and waits for the head's welcome.
 func Connect(ctx context.Context, cfg Config) (*Client, error) {
@@ -523,12 +520,14 @@ func (r *Ref) finish(value []byte, size int64, locs []transfer.Location, err err
 	}
 	var callbacks []func()
 	if first {
+		r.done.Store(true)
 		close(r.ready)
 		callbacks, r.onReady = r.onReady, nil
-	} else if r.updated != nil {
-		close(r.updated)
 	}
-	r.updated = make(chan struct{})
+	if r.updated != nil {
+		close(r.updated)
+		r.updated = nil
+	}
 	r.mu.Unlock()
 	for _, f := range callbacks {
 		f()
@@ -682,6 +681,7 @@ func (c *Client) Put(ctx context.Context, tag codec.Tag, payload []byte, nested 
 		p.NodeId = node.Bytes()
 		r.size, r.locs = size, []transfer.Location{{Node: node, Addr: addr}}
 	}
+	r.done.Store(true)
 	close(r.ready)
 	if err := c.track(r); err != nil {
 		return nil, err
@@ -849,7 +849,9 @@ func TrackChild(ctx context.Context, ref *Ref) bool {
 		return true
 	}
 	if len(s.children) >= 1024 && len(s.children) == cap(s.children) {
-		// Forget children that are done before growing.
+		// Forget children that are done before growing; when most are
+		// still running, grow anyway, so that each child costs O(1)
+		// checks however many a task starts.
 		live := s.children[:0]
 		for _, r := range s.children {
 			if !r.IsReady() {
@@ -858,6 +860,9 @@ func TrackChild(ctx context.Context, ref *Ref) bool {
 		}
 		clear(s.children[len(live):])
 		s.children = live
+		if len(live) > cap(live)/2 {
+			s.children = append(make([]*Ref, 0, 2*cap(live)), live...)
+		}
 	}
 	s.children = append(s.children, ref)
 	return true
@@ -908,6 +913,9 @@ func (c *Client) Bytes(ctx context.Context, r *Ref) ([]byte, error) {
 	}
 	for attempt := 0; ; attempt++ {
 		r.mu.Lock()
+		if r.updated == nil {
+			r.updated = make(chan struct{})
+		}
 		value, locs, err, updated := r.value, r.locs, r.err, r.updated
 		r.mu.Unlock()
 		if err != nil || value != nil {
