@@ -112,11 +112,12 @@ func (actorsWorkload) Run(ctx context.Context, env Env) Outcome {
 	pr := newProgress("actors", len(futs), env.Logf)
 	for seq, f := range futs {
 		got, err := f.Get(ctx)
-		f.Release()
 		if ctx.Err() != nil {
-			o.Err = fmt.Errorf("actors: %d of %d calls verified when the workload's deadline passed: %w", o.Verified, len(futs), ctx.Err())
+			o.Err = fmt.Errorf("actors: %d of %d calls verified when the workload's deadline passed (%s): %w",
+				o.Verified, len(futs), unfinished(futs[seq:], seq, "call"), ctx.Err())
 			return o
 		}
+		f.Release()
 		switch {
 		case err != nil:
 			o.problem("report of %d (reporter %d) failed: %v", seq, seq/calls, err)

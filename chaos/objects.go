@@ -146,11 +146,12 @@ func (objectsWorkload) Run(ctx context.Context, env Env) Outcome {
 	pr := newProgress("objects", readers, env.Logf)
 	for r, f := range futs {
 		got, err := f.Get(ctx)
-		f.Release()
 		if ctx.Err() != nil {
-			o.Err = fmt.Errorf("objects: %d of %d readers verified when the workload's deadline passed: %w", o.Verified, readers, ctx.Err())
+			o.Err = fmt.Errorf("objects: %d of %d readers verified when the workload's deadline passed (%s): %w",
+				o.Verified, readers, unfinished(futs[r:], r, "reader"), ctx.Err())
 			return o
 		}
+		f.Release()
 		var want ReadSum
 		for _, i := range plan.picks[r] {
 			want.Bytes += int64(plan.sizes[i])

@@ -284,7 +284,10 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	r.logf("chaos: workload %s, %d nodes × %v CPUs, mode %s, a fault every %v up to %d, seed %d; logs in %s",
 		cfg.Workload, cfg.Nodes, cfg.CPUsPerNode, cfg.Mode, cfg.KillInterval, cfg.MaxKills, cfg.Seed, r.dir)
 
-	c, err := clustertest.Start(ctx, clustertest.Options{Binary: cfg.Binary, Dir: r.dir, HeadArgs: cfg.HeadArgs, Output: r.output})
+	// Debug logs (which task is retried, which executor starts where) go
+	// to cluster.log: they are what a failed run is triaged from.
+	headArgs := append([]string{"--verbose"}, cfg.HeadArgs...)
+	c, err := clustertest.Start(ctx, clustertest.Options{Binary: cfg.Binary, Dir: r.dir, HeadArgs: headArgs, Output: r.output})
 	if err != nil {
 		return nil, fmt.Errorf("starting the head: %w", err)
 	}
@@ -296,7 +299,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 
 	// The cluster: slot node0 first (the kept node, when the workload
 	// needs one), then the others.
-	nodeArgs := []string{"--cpus", strconv.FormatFloat(cfg.CPUsPerNode, 'f', -1, 64)}
+	nodeArgs := []string{"--verbose", "--cpus", strconv.FormatFloat(cfg.CPUsPerNode, 'f', -1, 64)}
 	var targets []Target
 	for i := range cfg.Nodes {
 		name, args := fmt.Sprintf("node%d", i), nodeArgs
@@ -358,6 +361,13 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	res.Details, res.Problems, res.Correct = out.Details, out.Problems, out.Correct()
 	if out.Err != nil {
 		res.Error = out.Err.Error()
+		// What the head knew when the workload gave up, for the report.
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		st, err := c.Status(sctx)
+		cancel()
+		if err == nil {
+			res.Problems = append(res.Problems, "the cluster when the workload gave up: "+describeNodes(st))
+		}
 	}
 	r.logf("workload %s: %d/%d results verified, %d wrong, in %.1fs", cfg.Workload, out.Verified, out.Expected, out.Wrong, res.DurationS)
 	for _, p := range out.Problems {

@@ -62,11 +62,12 @@ func (tasksWorkload) Run(ctx context.Context, env Env) Outcome {
 	pr := newProgress("tasks", parents, env.Logf)
 	for i, f := range futs {
 		got, err := f.Get(ctx)
-		f.Release()
 		if ctx.Err() != nil {
-			o.Err = fmt.Errorf("tasks: %d of %d parents verified when the workload's deadline passed: %w", o.Verified, parents, ctx.Err())
+			o.Err = fmt.Errorf("tasks: %d of %d parents verified when the workload's deadline passed (%s): %w",
+				o.Verified, parents, unfinished(futs[i:], i, "parent"), ctx.Err())
 			break
 		}
+		f.Release()
 		switch want := tasksDigest(i, payload(env.Seed, 1, uint64(i), tasksChildBytes)); {
 		case err != nil:
 			o.problem("parent %d failed: %v", i, err)

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/shoal-dev/shoal"
 )
 
 // Workload is traffic the chaos run drives through the cluster while nodes
@@ -132,6 +135,24 @@ func payload(seed int64, stream, i uint64, n int) []byte {
 		copy(b[off:], w[:])
 	}
 	return b
+}
+
+// unfinished describes the futures without a result yet (futs[i] is the
+// first+i-th of the workload's), for the report of a workload that did not
+// finish.
+func unfinished[T any](futs []*shoal.Future[T], first int, what string) string {
+	n := 0
+	var named []string
+	for i, f := range futs {
+		if f.Ready() {
+			continue
+		}
+		n++
+		if len(named) < 5 {
+			named = append(named, fmt.Sprintf("%s %d is task %s", what, first+i, f.ID()))
+		}
+	}
+	return fmt.Sprintf("%d of the last %d without a result; %s", n, len(futs), strings.Join(named, ", "))
 }
 
 // sleep waits for d or until ctx ends.

@@ -100,7 +100,7 @@ directory that is kept when the run fails (log_dir in the result).`,
 	f.IntVar(&cfg.MaxKills, "max-kills", chaos.DefaultMaxKills, "most faults in a run")
 	f.Int64Var(&cfg.Seed, "seed", 0, "seed of the plan and the data (default: random, printed)")
 	f.DurationVar(&cfg.PartitionFor, "partition-duration", chaos.DefaultPartitionFor, "how long a partitioned node stays frozen")
-	f.DurationVar(&cfg.DrainDeadline, "drain-deadline", chaos.DefaultDrainDeadline, "how long a drain may take before the node is terminated")
+	f.DurationVar(&cfg.DrainDeadline, "drain-deadline", chaos.DefaultDrainDeadline, "how long a drained node's running tasks get to finish (shoal.Drain's deadline)")
 	f.IntVar(&cfg.Scale, "scale", chaos.DefaultScale, "workload size multiplier (75 as in the field's test)")
 	f.DurationVar(&cfg.Sleep, "sleep", chaos.DefaultSleep, "how long each parent task (tasks) or reader (objects) sleeps; actors' calls sleep a quarter of it")
 	f.DurationVar(&cfg.Timeout, "timeout", chaos.DefaultTimeout, "bound on the workload")
