@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +30,19 @@ func (c headCluster) Drain(ctx context.Context, node string, deadline time.Durat
 	return err
 }
 
+// providerFactories are the node providers built in beside "local", by
+// name (a registry, filled by the build-tagged files).
+var providerFactories = map[string]func(s *autoscaler.Settings, logger *slog.Logger) (autoscaler.Provider, func(), error){}
+
+func builtInProviders() string {
+	names := []string{"local"}
+	for name := range providerFactories {
+		names = append(names, name)
+	}
+	slices.Sort(names[1:])
+	return strings.Join(names, ", ")
+}
+
 // startAutoscaler runs the reconcile loop of configuration file path beside
 // the head; stop ends it and the nodes its provider started.
 func startAutoscaler(ctx context.Context, h *head.Head, path, headAddr, tokenFile string, logger *slog.Logger) (stop func(), err error) {
@@ -46,7 +61,13 @@ func startAutoscaler(ctx context.Context, h *head.Head, path, headAddr, tokenFil
 		lp := &local.Provider{Binary: bin, HeadAddr: headAddr, TokenFile: tokenFile, Cluster: "shoal"}
 		provider, closeProvider = lp, lp.Close
 	default:
-		return nil, fmt.Errorf("autoscaler provider %q is not built into this command (use \"local\")", s.Provider)
+		newProvider, ok := providerFactories[s.Provider]
+		if !ok {
+			return nil, fmt.Errorf("autoscaler provider %q is not built into this command (built in: %s)", s.Provider, builtInProviders())
+		}
+		if provider, closeProvider, err = newProvider(s, logger); err != nil {
+			return nil, err
+		}
 	}
 	loop := &autoscaler.Loop{Cluster: headCluster{h}, Provider: provider, Config: s.Config, Interval: s.Interval, DrainDeadline: s.DrainDeadline, Logger: logger}
 	lctx, cancel := context.WithCancel(ctx)
