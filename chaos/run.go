@@ -176,7 +176,6 @@ type Leftover struct {
 	StoreBytes      int64            `json:"store_bytes"`
 	UnfinishedTasks map[string]int64 `json:"unfinished_tasks,omitempty"`
 	LiveActors      int64            `json:"live_actors"`
-	counters        map[string]int64
 }
 
 // OK reports whether the run passed: every result was verified, the
@@ -376,17 +375,24 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 
 	// Recovery: the free resources come back to the baseline.
 	res.ResourcesRestored, res.RestoreS = r.awaitRestore(ctx, c, out.LastResult, res)
+	// The head's counters of recovery work, while the driver is still
+	// connected (when it leaves, its unfinished tasks are cancelled and
+	// count as failed).
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	if st, err := c.Status(sctx); err == nil {
+		if res.Details == nil {
+			res.Details = map[string]int64{}
+		}
+		for _, k := range clusterCounters {
+			res.Details["cluster_"+k] = st.TasksByState[k]
+		}
+	}
+	cancel()
 
 	// Leaks: what the cluster still holds once the driver has gone.
 	shoal.Shutdown(dctx)
 	driverUp = false
 	res.Leftover = r.leftover(ctx, c)
-	if res.Details == nil {
-		res.Details = map[string]int64{}
-	}
-	for k, v := range res.Leftover.counters {
-		res.Details["cluster_"+k] = v
-	}
 	res.Kills, res.NodesKilled, res.NodeCrashes = k.results()
 	r.logf("result: correct=%v nodes_killed=%d resources_restored=%v (%.2fs) leftover_clean=%v node_crashes=%d",
 		res.Correct, res.NodesKilled, res.ResourcesRestored, res.RestoreS, res.Leftover.Clean, len(res.NodeCrashes))
@@ -471,10 +477,6 @@ func (r *runner) leftover(ctx context.Context, c *clustertest.Cluster) *Leftover
 				}
 				l.UnfinishedTasks[state] = n
 			}
-		}
-		l.counters = map[string]int64{}
-		for _, k := range clusterCounters {
-			l.counters[k] = st.TasksByState[k]
 		}
 		l.Clean = l.Objects == 0 && l.StoreBytes == 0 && len(l.UnfinishedTasks) == 0 && l.LiveActors == 0
 		return l.Clean
