@@ -53,6 +53,20 @@ func TestJobSubmitShipsCodeAndFiles(t *testing.T) {
 	if !strings.Contains(out, "driver version=A nodes=2") || strings.Count(out, "version=A env=set file=hello from the working directory") != 2 {
 		t.Fatalf("the job did not read its files on every node:\n%s\n%s", out, errOut)
 	}
+	// The node that ran the driver fetched the package from the head; the
+	// other fetched it from that node.
+	st, err := c.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fromHead, fromPeer int
+	for _, e := range st.Events {
+		fromHead += strings.Count(e, "fetched from the head")
+		fromPeer += strings.Count(e, "fetched from peer")
+	}
+	if fromHead != 1 || fromPeer != 1 {
+		t.Fatalf("package fetches: %d from the head, %d from a peer; want 1 and 1. Events:\n%s", fromHead, fromPeer, strings.Join(st.Events, "\n"))
+	}
 	// The same content again: nothing is uploaded.
 	out, errOut, err = shoalCmd(t, c, "job", "submit", "--working-dir", wd, "--env", "PROBE_ENV=set", "--", probeA, "-file", "data.txt")
 	if err != nil || !strings.Contains(errOut, "unchanged: nothing uploaded") {

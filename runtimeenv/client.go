@@ -262,7 +262,11 @@ func downloadFrom(ctx context.Context, cl pb.PackagesClient, hash string, offset
 // conns holding the package: list peers that hold it first and the head
 // last. A source that fails part-way hands over to the next at the byte
 // reached.
-func Fetcher(conns ...grpc.ClientConnInterface) FetchFunc {
+func Fetcher(conns ...grpc.ClientConnInterface) FetchFunc { return ReportingFetcher(nil, conns...) }
+
+// ReportingFetcher is Fetcher that tells report, after each source, how
+// many bytes it delivered (source is its index in conns).
+func ReportingFetcher(report func(source int, bytes int64), conns ...grpc.ClientConnInterface) FetchFunc {
 	return func(ctx context.Context, hash string, offset int64, dst io.Writer) error {
 		if len(conns) == 0 {
 			return fmt.Errorf("%w: no source to fetch package %s from", ErrNotFound, short(hash))
@@ -270,7 +274,11 @@ func Fetcher(conns ...grpc.ClientConnInterface) FetchFunc {
 		cw := &countingWriter{w: dst}
 		var errs []error
 		for i, conn := range conns {
+			before := cw.n
 			_, err := Download(ctx, conn, hash, offset+cw.n, cw, nil)
+			if report != nil && cw.n > before {
+				report(i, cw.n-before)
+			}
 			if err == nil {
 				return nil
 			}

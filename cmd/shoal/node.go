@@ -19,6 +19,7 @@ import (
 func newNodeCommand() *cobra.Command {
 	var (
 		headAddr, dataListen, custom, labels string
+		packageListen                        string
 		cpus, gpus                           float64
 		memory, storeMemory, storeDisk       int64
 		spillDir                             string
@@ -58,7 +59,7 @@ holds an object store, and starts executor processes for jobs' tasks.`,
 			defer cancel()
 			n, err := node.Start(startCtx, node.Config{
 				HeadAddr: headAddr, Token: token, TLS: rpc.TLSConfig{CAFile: tf.tlsCA},
-				Resources: res, Labels: lbls, DataListen: dataListen, ObjectStoreMemory: storeMemory, ObjectStoreDisk: storeDisk, SpillDir: spillDir, Logger: logger,
+				Resources: res, Labels: lbls, DataListen: dataListen, PackageListen: packageListen, ObjectStoreMemory: storeMemory, ObjectStoreDisk: storeDisk, SpillDir: spillDir, Logger: logger,
 			})
 			if err != nil {
 				return fmt.Errorf("joining the cluster at %s: %w", headAddr, err)
@@ -78,6 +79,7 @@ holds an object store, and starts executor processes for jobs' tasks.`,
 	cmd.Flags().StringVar(&custom, "resources", "", "custom resources, e.g. disk=2,licence=1")
 	cmd.Flags().StringVar(&labels, "labels", "", "labels, e.g. zone=a,kind=spot")
 	cmd.Flags().StringVar(&dataListen, "data-listen", "127.0.0.1:0", "data plane listen address")
+	cmd.Flags().StringVar(&packageListen, "package-listen", "", `where to serve job packages this node holds to peers (default: the data plane's host, a free port; "off": never; also off with TLS)`)
 	cmd.Flags().Int64Var(&storeMemory, "object-store-memory", 0, "object store memory in bytes; past it objects spill to disk (0: 30% of available memory, -1: no limit)")
 	cmd.Flags().Int64Var(&storeDisk, "object-store-disk", 0, "disk for spilled objects in bytes (0: the spill directory's free space less a margin, -1: never spill)")
 	cmd.Flags().StringVar(&spillDir, "spill-dir", "", "directory for spilled objects (default: the system's temporary directory)")

@@ -68,7 +68,13 @@ func (h *Head) SubmitJob(req *pb.SubmitJobRequest) (*pb.SubmittedJob, error) {
 	}
 	h.submitted[id] = j
 	start := &pb.DriverStart{JobId: id.Bytes(), Name: name, PackageHash: req.PackageHash, Args: req.Args, Env: req.Env}
-	node.out.Add(256, func(m *pb.HeadToNode) { m.StartDrivers = append(m.StartDrivers, start) })
+	src := h.packageSource(req.PackageHash, node)
+	node.out.Add(256, func(m *pb.HeadToNode) {
+		if src != nil {
+			m.PackageSources = append(m.PackageSources, src)
+		}
+		m.StartDrivers = append(m.StartDrivers, start)
+	})
 	h.log.Info("job submitted", "job", id.Short(), "name", name, "package", shortHash(req.PackageHash), "node", node.id.Short())
 	return j.info, nil
 }

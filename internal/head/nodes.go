@@ -3,6 +3,7 @@ package head
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/shoal-dev/shoal/internal/errs"
@@ -39,6 +40,10 @@ type nodeState struct {
 	joined    map[int32]bool
 	objects   map[ids.ID]*object // objects with a copy here
 	heartbeat *pb.Heartbeat
+	// packageAddr serves the runtime-environment packages in packages
+	// (hashes) to peers; empty: the node serves none.
+	packageAddr string
+	packages    map[string]bool
 }
 
 type execStart struct {
@@ -127,6 +132,10 @@ func (h *Head) addNode(hello *pb.NodeHello, out *rpc.Outbox[pb.HeadToNode], kill
 		id: id, dataAddr: hello.DataAddr, hostname: hello.Hostname, labels: hello.Labels,
 		total: total, alive: true, lastSeen: time.Now(), out: out, kill: kill,
 		execs: make(map[ids.ID]*session), starting: make(map[ids.ID]*execStart), objects: make(map[ids.ID]*object), joined: make(map[int32]bool),
+		packageAddr: hello.PackageAddr, packages: make(map[string]bool),
+	}
+	for _, p := range hello.Packages {
+		n.packages[p] = true
 	}
 	h.nodes[id] = n
 	n.idx = len(h.alive)
@@ -134,6 +143,29 @@ func (h *Head) addNode(hello *pb.NodeHello, out *rpc.Outbox[pb.HeadToNode], kill
 	h.log.Info("node joined", "node", id.Short(), "host", hello.Hostname, "data", hello.DataAddr, "resources", total.String())
 	h.schedule()
 	return n, nil
+}
+
+// maxPackagePeers bounds the peers a node is offered for one package.
+const maxPackagePeers = 3
+
+// packageSource names the live nodes, other than target, that hold
+// package hash and serve it to peers (at most maxPackagePeers, in random
+// order to spread the load), or nil.
+func (h *Head) packageSource(hash string, target *nodeState) *pb.PackageSource {
+	if hash == "" {
+		return nil
+	}
+	var addrs []string
+	for _, n := range h.alive {
+		if n != target && n.packageAddr != "" && n.packages[hash] {
+			addrs = append(addrs, n.packageAddr)
+		}
+	}
+	if len(addrs) == 0 {
+		return nil
+	}
+	rand.Shuffle(len(addrs), func(i, j int) { addrs[i], addrs[j] = addrs[j], addrs[i] })
+	return &pb.PackageSource{Hash: hash, Addrs: addrs[:min(len(addrs), maxPackagePeers)]}
 }
 
 func (h *Head) handleNode(n *nodeState, m *pb.NodeMessage) error {
@@ -173,6 +205,10 @@ func (h *Head) handleNode(n *nodeState, m *pb.NodeMessage) error {
 	}
 	for _, e := range m.Drivers {
 		h.driverEvent(n, e)
+	}
+	for _, p := range m.PackagesHeld {
+		n.packages[p.Hash] = true
+		h.eventLocked(fmt.Sprintf("package %s on node %s, fetched from %s", shortHash(p.Hash), n.id.Short(), p.Source))
 	}
 	for _, e := range m.Executors {
 		jobID, err := ids.FromBytes("executor job id", e.JobId)

@@ -399,7 +399,13 @@ func (h *Head) assign(t *task, n *nodeState, backlogged bool) {
 		st = &execStart{}
 		n.starting[t.job.id] = st
 		info := t.job.info
-		n.out.Add(256, func(m *pb.HeadToNode) { m.StartExecutors = append(m.StartExecutors, info) })
+		src := h.packageSource(info.PackageHash, n)
+		n.out.Add(256, func(m *pb.HeadToNode) {
+			if src != nil {
+				m.PackageSources = append(m.PackageSources, src)
+			}
+			m.StartExecutors = append(m.StartExecutors, info)
+		})
 	}
 	st.tasks = append(st.tasks, t)
 }

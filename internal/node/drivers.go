@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -46,19 +48,89 @@ func (n *Node) headConn(ctx context.Context) (*grpc.ClientConn, error) {
 
 // acquirePackage fetches (once), verifies and unpacks a job's package into
 // the node's cache and returns its layout; the job holds a reference on it.
+// It fetches from the peers the head named for the package first, the head
+// last (a source that fails hands over at the byte reached; the hash is
+// checked whatever the source), and tells the head where the bytes came
+// from.
 func (n *Node) acquirePackage(ctx context.Context, hash string, job ids.ID) (*runtimeenv.Layout, error) {
 	if n.pkgs == nil {
 		return nil, errors.New("this node keeps no package cache")
 	}
-	conn, err := n.headConn(ctx)
+	head, err := n.headConn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	dir, err := n.pkgs.Acquire(ctx, hash, job.String(), runtimeenv.Fetcher(conn))
+	n.mu.Lock()
+	peers := n.pkgSources[hash]
+	delete(n.pkgSources, hash)
+	n.mu.Unlock()
+	var conns []grpc.ClientConnInterface
+	var names []string
+	for _, addr := range peers {
+		c, err := rpc.Dial(ctx, addr, n.cfg.Token, 0, rpc.TLSConfig{}, peerDialTimeout)
+		if err != nil {
+			n.log.Info("a peer named for a package is unreachable; trying the next source", "package", shortHash(hash), "peer", addr, "error", err)
+			continue
+		}
+		defer c.Close()
+		conns, names = append(conns, c), append(names, "peer "+addr)
+	}
+	conns, names = append(conns, head), append(names, "the head")
+	var from []string
+	report := func(source int, bytes int64) {
+		from = append(from, fmt.Sprintf("%s (%d bytes)", names[source], bytes))
+	}
+	dir, err := n.pkgs.Acquire(ctx, hash, job.String(), runtimeenv.ReportingFetcher(report, conns...))
 	if err != nil {
-		return nil, fmt.Errorf("fetching package %s: %w", hash[:min(12, len(hash))], err)
+		return nil, fmt.Errorf("fetching package %s: %w", shortHash(hash), err)
+	}
+	if len(from) > 0 && n.pkgAddr != "" {
+		held := &pb.PackageHeld{Hash: hash, Source: strings.Join(from, ", ")}
+		n.report(func(m *pb.NodeMessage) { m.PackagesHeld = append(m.PackagesHeld, held) })
 	}
 	return runtimeenv.ReadLayout(dir)
+}
+
+// peerDialTimeout bounds connecting to a peer for a package; the head is
+// the fallback.
+const peerDialTimeout = 2 * time.Second
+
+func shortHash(h string) string { return h[:min(12, len(h))] }
+
+// servePackages starts the server of the package cache to peers, unless
+// configured off or the cluster uses TLS (see Config.PackageListen).
+func (n *Node) servePackages() error {
+	addr := n.cfg.PackageListen
+	if addr == "off" || n.cfg.TLS.Enabled() {
+		return nil
+	}
+	if addr == "" {
+		host, _, err := net.SplitHostPort(n.ln.Addr().String())
+		if err != nil {
+			return fmt.Errorf("node package server: %w", err)
+		}
+		addr = net.JoinHostPort(host, "0")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("node package server: listening on %s: %w", addr, err)
+	}
+	opts, err := rpc.ServerOptions(n.cfg.Token, 0, rpc.TLSConfig{})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	g := grpc.NewServer(opts...)
+	runtimeenv.NewPeerServer(n.pkgs, n.log).Register(g)
+	n.pkgServer, n.pkgAddr = g, ln.Addr().String()
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := g.Serve(ln); err != nil {
+			n.log.Error("package server stopped", "error", err)
+		}
+	}()
+	return nil
 }
 
 type driverProc struct {

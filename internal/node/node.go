@@ -57,7 +57,13 @@ type Config struct {
 	// budget (default 10 GiB).
 	PackageCacheDir   string
 	PackageCacheBytes int64
-	Logger            *slog.Logger
+	// PackageListen is where the node serves its package cache to peers
+	// (default: the data plane's host, a free port; "off": it does not).
+	// Peers fetch over token-authenticated plaintext gRPC, as on the data
+	// plane, so a cluster with TLS keeps package transfers on the head's
+	// TLS connection and serves none.
+	PackageListen string
+	Logger        *slog.Logger
 }
 
 // Node is a running node agent.
@@ -90,6 +96,11 @@ type Node struct {
 	startingExec map[ids.ID]bool
 	drivers      map[ids.ID]*driverProc
 	hashes       map[string]cachedHash
+	// pkgServer serves the package cache to peers at pkgAddr (nil, "":
+	// it does not); pkgSources are the peers the head named per package.
+	pkgServer  *grpc.Server
+	pkgAddr    string
+	pkgSources map[string][]string
 }
 
 type pull struct {
@@ -142,6 +153,12 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		budget = 10 << 30
 	}
 	n.pkgs = &runtimeenv.Cache{Dir: pkgDir, BudgetBytes: budget, Logger: n.log}
+	n.pkgSources = map[string][]string{}
+	if err := n.servePackages(); err != nil {
+		ln.Close()
+		store.Close()
+		return nil, err
+	}
 	n.data = &transfer.Server{Token: cfg.Token, Store: n.store, Pull: n.pull, Logger: n.log}
 	n.wg.Add(2)
 	go func() {
@@ -190,6 +207,9 @@ func (n *Node) Close() error {
 	}
 	n.cancel()
 	n.data.Close()
+	if n.pkgServer != nil {
+		n.pkgServer.Stop()
+	}
 	n.stopAllDrivers()
 	n.stopAllExecutors()
 	n.wg.Wait()
@@ -276,7 +296,13 @@ func (n *Node) session() error {
 		id = ids.Random()
 	}
 	hello := &pb.NodeHello{NodeId: id.Bytes(), Resources: resourcesToPB(n.cfg.Resources), DataAddr: n.DataAddr(),
-		Hostname: n.host, Pid: int32(os.Getpid()), Labels: n.cfg.Labels}
+		Hostname: n.host, Pid: int32(os.Getpid()), Labels: n.cfg.Labels, PackageAddr: n.pkgAddr}
+	if n.pkgAddr != "" {
+		held, _ := n.pkgs.Contents()
+		for _, p := range held {
+			hello.Packages = append(hello.Packages, p.Hash)
+		}
+	}
 	first := &pb.NodeMessage{Hello: hello}
 	for _, o := range n.store.List() {
 		first.Objects = append(first.Objects, &pb.ObjectCopy{Id: o.ID.Bytes(), Added: true, Size: o.Size})
@@ -378,6 +404,13 @@ func (n *Node) session() error {
 }
 
 func (n *Node) handle(m *pb.HeadToNode) {
+	if len(m.PackageSources) > 0 {
+		n.mu.Lock()
+		for _, src := range m.PackageSources {
+			n.pkgSources[src.Hash] = src.Addrs
+		}
+		n.mu.Unlock()
+	}
 	for _, job := range m.StartExecutors {
 		n.startExecutor(job)
 	}

@@ -1976,13 +1976,17 @@ func (x *HeadMessage) GetKillActors() [][]byte {
 }
 
 type NodeHello struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	NodeId        []byte                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	Resources     *Resources             `protobuf:"bytes,2,opt,name=resources,proto3" json:"resources,omitempty"`
-	DataAddr      string                 `protobuf:"bytes,3,opt,name=data_addr,json=dataAddr,proto3" json:"data_addr,omitempty"`
-	Hostname      string                 `protobuf:"bytes,4,opt,name=hostname,proto3" json:"hostname,omitempty"`
-	Pid           int32                  `protobuf:"varint,5,opt,name=pid,proto3" json:"pid,omitempty"`
-	Labels        map[string]string      `protobuf:"bytes,6,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	NodeId    []byte                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Resources *Resources             `protobuf:"bytes,2,opt,name=resources,proto3" json:"resources,omitempty"`
+	DataAddr  string                 `protobuf:"bytes,3,opt,name=data_addr,json=dataAddr,proto3" json:"data_addr,omitempty"`
+	Hostname  string                 `protobuf:"bytes,4,opt,name=hostname,proto3" json:"hostname,omitempty"`
+	Pid       int32                  `protobuf:"varint,5,opt,name=pid,proto3" json:"pid,omitempty"`
+	Labels    map[string]string      `protobuf:"bytes,6,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// package_addr serves the node's package cache to peers (empty: it does
+	// not); packages are the hashes the cache holds.
+	PackageAddr   string   `protobuf:"bytes,7,opt,name=package_addr,json=packageAddr,proto3" json:"package_addr,omitempty"`
+	Packages      []string `protobuf:"bytes,8,rep,name=packages,proto3" json:"packages,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2059,6 +2063,128 @@ func (x *NodeHello) GetLabels() map[string]string {
 	return nil
 }
 
+func (x *NodeHello) GetPackageAddr() string {
+	if x != nil {
+		return x.PackageAddr
+	}
+	return ""
+}
+
+func (x *NodeHello) GetPackages() []string {
+	if x != nil {
+		return x.Packages
+	}
+	return nil
+}
+
+// PackageHeld reports that a node's cache now holds a package, and where
+// its bytes came from ("head", or a peer's package address).
+type PackageHeld struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Hash          string                 `protobuf:"bytes,1,opt,name=hash,proto3" json:"hash,omitempty"`
+	Source        string                 `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PackageHeld) Reset() {
+	*x = PackageHeld{}
+	mi := &file_shoal_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PackageHeld) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PackageHeld) ProtoMessage() {}
+
+func (x *PackageHeld) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PackageHeld.ProtoReflect.Descriptor instead.
+func (*PackageHeld) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *PackageHeld) GetHash() string {
+	if x != nil {
+		return x.Hash
+	}
+	return ""
+}
+
+func (x *PackageHeld) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+// PackageSource names peers that hold a package, for a node about to
+// fetch it; the head is always the last source.
+type PackageSource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Hash          string                 `protobuf:"bytes,1,opt,name=hash,proto3" json:"hash,omitempty"`
+	Addrs         []string               `protobuf:"bytes,2,rep,name=addrs,proto3" json:"addrs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PackageSource) Reset() {
+	*x = PackageSource{}
+	mi := &file_shoal_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PackageSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PackageSource) ProtoMessage() {}
+
+func (x *PackageSource) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PackageSource.ProtoReflect.Descriptor instead.
+func (*PackageSource) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *PackageSource) GetHash() string {
+	if x != nil {
+		return x.Hash
+	}
+	return ""
+}
+
+func (x *PackageSource) GetAddrs() []string {
+	if x != nil {
+		return x.Addrs
+	}
+	return nil
+}
+
 type Heartbeat struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Seq           int64                  `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
@@ -2072,7 +2198,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_shoal_proto_msgTypes[20]
+	mi := &file_shoal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2084,7 +2210,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[20]
+	mi := &file_shoal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2097,7 +2223,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{20}
+	return file_shoal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Heartbeat) GetSeq() int64 {
@@ -2154,7 +2280,7 @@ type StoreUsage struct {
 
 func (x *StoreUsage) Reset() {
 	*x = StoreUsage{}
-	mi := &file_shoal_proto_msgTypes[21]
+	mi := &file_shoal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2166,7 +2292,7 @@ func (x *StoreUsage) String() string {
 func (*StoreUsage) ProtoMessage() {}
 
 func (x *StoreUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[21]
+	mi := &file_shoal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2179,7 +2305,7 @@ func (x *StoreUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreUsage.ProtoReflect.Descriptor instead.
 func (*StoreUsage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{21}
+	return file_shoal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StoreUsage) GetMemoryBytes() int64 {
@@ -2256,7 +2382,7 @@ type ObjectCopy struct {
 
 func (x *ObjectCopy) Reset() {
 	*x = ObjectCopy{}
-	mi := &file_shoal_proto_msgTypes[22]
+	mi := &file_shoal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2268,7 +2394,7 @@ func (x *ObjectCopy) String() string {
 func (*ObjectCopy) ProtoMessage() {}
 
 func (x *ObjectCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[22]
+	mi := &file_shoal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2281,7 +2407,7 @@ func (x *ObjectCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectCopy.ProtoReflect.Descriptor instead.
 func (*ObjectCopy) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{22}
+	return file_shoal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ObjectCopy) GetId() []byte {
@@ -2317,7 +2443,7 @@ type ExecutorEvent struct {
 
 func (x *ExecutorEvent) Reset() {
 	*x = ExecutorEvent{}
-	mi := &file_shoal_proto_msgTypes[23]
+	mi := &file_shoal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2329,7 +2455,7 @@ func (x *ExecutorEvent) String() string {
 func (*ExecutorEvent) ProtoMessage() {}
 
 func (x *ExecutorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[23]
+	mi := &file_shoal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2342,7 +2468,7 @@ func (x *ExecutorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutorEvent.ProtoReflect.Descriptor instead.
 func (*ExecutorEvent) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{23}
+	return file_shoal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ExecutorEvent) GetJobId() []byte {
@@ -2387,7 +2513,7 @@ type DriverEvent struct {
 
 func (x *DriverEvent) Reset() {
 	*x = DriverEvent{}
-	mi := &file_shoal_proto_msgTypes[24]
+	mi := &file_shoal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2399,7 +2525,7 @@ func (x *DriverEvent) String() string {
 func (*DriverEvent) ProtoMessage() {}
 
 func (x *DriverEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[24]
+	mi := &file_shoal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2412,7 +2538,7 @@ func (x *DriverEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriverEvent.ProtoReflect.Descriptor instead.
 func (*DriverEvent) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{24}
+	return file_shoal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DriverEvent) GetJobId() []byte {
@@ -2457,13 +2583,14 @@ type NodeMessage struct {
 	Objects       []*ObjectCopy          `protobuf:"bytes,3,rep,name=objects,proto3" json:"objects,omitempty"`
 	Executors     []*ExecutorEvent       `protobuf:"bytes,4,rep,name=executors,proto3" json:"executors,omitempty"`
 	Drivers       []*DriverEvent         `protobuf:"bytes,5,rep,name=drivers,proto3" json:"drivers,omitempty"`
+	PackagesHeld  []*PackageHeld         `protobuf:"bytes,6,rep,name=packages_held,json=packagesHeld,proto3" json:"packages_held,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NodeMessage) Reset() {
 	*x = NodeMessage{}
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2475,7 +2602,7 @@ func (x *NodeMessage) String() string {
 func (*NodeMessage) ProtoMessage() {}
 
 func (x *NodeMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2488,7 +2615,7 @@ func (x *NodeMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMessage.ProtoReflect.Descriptor instead.
 func (*NodeMessage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{25}
+	return file_shoal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *NodeMessage) GetHello() *NodeHello {
@@ -2526,6 +2653,13 @@ func (x *NodeMessage) GetDrivers() []*DriverEvent {
 	return nil
 }
 
+func (x *NodeMessage) GetPackagesHeld() []*PackageHeld {
+	if x != nil {
+		return x.PackagesHeld
+	}
+	return nil
+}
+
 type NodeWelcome struct {
 	state               protoimpl.MessageState `protogen:"open.v1"`
 	NodeId              []byte                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
@@ -2536,7 +2670,7 @@ type NodeWelcome struct {
 
 func (x *NodeWelcome) Reset() {
 	*x = NodeWelcome{}
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2548,7 +2682,7 @@ func (x *NodeWelcome) String() string {
 func (*NodeWelcome) ProtoMessage() {}
 
 func (x *NodeWelcome) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2561,7 +2695,7 @@ func (x *NodeWelcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeWelcome.ProtoReflect.Descriptor instead.
 func (*NodeWelcome) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{26}
+	return file_shoal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *NodeWelcome) GetNodeId() []byte {
@@ -2590,7 +2724,7 @@ type ObjectPull struct {
 
 func (x *ObjectPull) Reset() {
 	*x = ObjectPull{}
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2602,7 +2736,7 @@ func (x *ObjectPull) String() string {
 func (*ObjectPull) ProtoMessage() {}
 
 func (x *ObjectPull) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2615,7 +2749,7 @@ func (x *ObjectPull) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectPull.ProtoReflect.Descriptor instead.
 func (*ObjectPull) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{27}
+	return file_shoal_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ObjectPull) GetId() []byte {
@@ -2653,7 +2787,7 @@ type DriverStart struct {
 
 func (x *DriverStart) Reset() {
 	*x = DriverStart{}
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2665,7 +2799,7 @@ func (x *DriverStart) String() string {
 func (*DriverStart) ProtoMessage() {}
 
 func (x *DriverStart) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2678,7 +2812,7 @@ func (x *DriverStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriverStart.ProtoReflect.Descriptor instead.
 func (*DriverStart) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{28}
+	return file_shoal_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DriverStart) GetJobId() []byte {
@@ -2724,16 +2858,18 @@ type HeadToNode struct {
 	FreeObjects    [][]byte               `protobuf:"bytes,4,rep,name=free_objects,json=freeObjects,proto3" json:"free_objects,omitempty"`
 	PullObjects    []*ObjectPull          `protobuf:"bytes,5,rep,name=pull_objects,json=pullObjects,proto3" json:"pull_objects,omitempty"`
 	// shutdown tells a drained node to exit.
-	Shutdown      bool           `protobuf:"varint,6,opt,name=shutdown,proto3" json:"shutdown,omitempty"`
-	StartDrivers  []*DriverStart `protobuf:"bytes,7,rep,name=start_drivers,json=startDrivers,proto3" json:"start_drivers,omitempty"`
-	StopDrivers   [][]byte       `protobuf:"bytes,8,rep,name=stop_drivers,json=stopDrivers,proto3" json:"stop_drivers,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Shutdown     bool           `protobuf:"varint,6,opt,name=shutdown,proto3" json:"shutdown,omitempty"`
+	StartDrivers []*DriverStart `protobuf:"bytes,7,rep,name=start_drivers,json=startDrivers,proto3" json:"start_drivers,omitempty"`
+	StopDrivers  [][]byte       `protobuf:"bytes,8,rep,name=stop_drivers,json=stopDrivers,proto3" json:"stop_drivers,omitempty"`
+	// package_sources come before the starts that need them.
+	PackageSources []*PackageSource `protobuf:"bytes,9,rep,name=package_sources,json=packageSources,proto3" json:"package_sources,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *HeadToNode) Reset() {
 	*x = HeadToNode{}
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2745,7 +2881,7 @@ func (x *HeadToNode) String() string {
 func (*HeadToNode) ProtoMessage() {}
 
 func (x *HeadToNode) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2758,7 +2894,7 @@ func (x *HeadToNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadToNode.ProtoReflect.Descriptor instead.
 func (*HeadToNode) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{29}
+	return file_shoal_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *HeadToNode) GetWelcome() *NodeWelcome {
@@ -2817,6 +2953,13 @@ func (x *HeadToNode) GetStopDrivers() [][]byte {
 	return nil
 }
 
+func (x *HeadToNode) GetPackageSources() []*PackageSource {
+	if x != nil {
+		return x.PackageSources
+	}
+	return nil
+}
+
 type StatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2825,7 +2968,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2837,7 +2980,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2850,7 +2993,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{30}
+	return file_shoal_proto_rawDescGZIP(), []int{32}
 }
 
 type NodeStatus struct {
@@ -2874,7 +3017,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2886,7 +3029,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2899,7 +3042,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{31}
+	return file_shoal_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *NodeStatus) GetNodeId() []byte {
@@ -3012,7 +3155,7 @@ type StatusReply struct {
 
 func (x *StatusReply) Reset() {
 	*x = StatusReply{}
-	mi := &file_shoal_proto_msgTypes[32]
+	mi := &file_shoal_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3024,7 +3167,7 @@ func (x *StatusReply) String() string {
 func (*StatusReply) ProtoMessage() {}
 
 func (x *StatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[32]
+	mi := &file_shoal_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3037,7 +3180,7 @@ func (x *StatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReply.ProtoReflect.Descriptor instead.
 func (*StatusReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{32}
+	return file_shoal_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *StatusReply) GetNodes() []*NodeStatus {
@@ -3122,7 +3265,7 @@ type PinStatus struct {
 
 func (x *PinStatus) Reset() {
 	*x = PinStatus{}
-	mi := &file_shoal_proto_msgTypes[33]
+	mi := &file_shoal_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3134,7 +3277,7 @@ func (x *PinStatus) String() string {
 func (*PinStatus) ProtoMessage() {}
 
 func (x *PinStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[33]
+	mi := &file_shoal_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3147,7 +3290,7 @@ func (x *PinStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PinStatus.ProtoReflect.Descriptor instead.
 func (*PinStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{33}
+	return file_shoal_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PinStatus) GetLeaseId() []byte {
@@ -3187,7 +3330,7 @@ type LocateRequest struct {
 
 func (x *LocateRequest) Reset() {
 	*x = LocateRequest{}
-	mi := &file_shoal_proto_msgTypes[34]
+	mi := &file_shoal_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3199,7 +3342,7 @@ func (x *LocateRequest) String() string {
 func (*LocateRequest) ProtoMessage() {}
 
 func (x *LocateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[34]
+	mi := &file_shoal_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3212,7 +3355,7 @@ func (x *LocateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateRequest.ProtoReflect.Descriptor instead.
 func (*LocateRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{34}
+	return file_shoal_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *LocateRequest) GetHostname() string {
@@ -3232,7 +3375,7 @@ type LocateReply struct {
 
 func (x *LocateReply) Reset() {
 	*x = LocateReply{}
-	mi := &file_shoal_proto_msgTypes[35]
+	mi := &file_shoal_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3244,7 +3387,7 @@ func (x *LocateReply) String() string {
 func (*LocateReply) ProtoMessage() {}
 
 func (x *LocateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[35]
+	mi := &file_shoal_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3257,7 +3400,7 @@ func (x *LocateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateReply.ProtoReflect.Descriptor instead.
 func (*LocateReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{35}
+	return file_shoal_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *LocateReply) GetNodeId() []byte {
@@ -3283,7 +3426,7 @@ type GetActorRequest struct {
 
 func (x *GetActorRequest) Reset() {
 	*x = GetActorRequest{}
-	mi := &file_shoal_proto_msgTypes[36]
+	mi := &file_shoal_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3295,7 +3438,7 @@ func (x *GetActorRequest) String() string {
 func (*GetActorRequest) ProtoMessage() {}
 
 func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[36]
+	mi := &file_shoal_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3308,7 +3451,7 @@ func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorRequest.ProtoReflect.Descriptor instead.
 func (*GetActorRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{36}
+	return file_shoal_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetActorRequest) GetName() string {
@@ -3330,7 +3473,7 @@ type GetActorReply struct {
 
 func (x *GetActorReply) Reset() {
 	*x = GetActorReply{}
-	mi := &file_shoal_proto_msgTypes[37]
+	mi := &file_shoal_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3342,7 +3485,7 @@ func (x *GetActorReply) String() string {
 func (*GetActorReply) ProtoMessage() {}
 
 func (x *GetActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[37]
+	mi := &file_shoal_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3355,7 +3498,7 @@ func (x *GetActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorReply.ProtoReflect.Descriptor instead.
 func (*GetActorReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{37}
+	return file_shoal_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetActorReply) GetFound() bool {
@@ -3396,7 +3539,7 @@ type DrainRequest struct {
 
 func (x *DrainRequest) Reset() {
 	*x = DrainRequest{}
-	mi := &file_shoal_proto_msgTypes[38]
+	mi := &file_shoal_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3408,7 +3551,7 @@ func (x *DrainRequest) String() string {
 func (*DrainRequest) ProtoMessage() {}
 
 func (x *DrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[38]
+	mi := &file_shoal_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3421,7 +3564,7 @@ func (x *DrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
 func (*DrainRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{38}
+	return file_shoal_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *DrainRequest) GetNodeId() []byte {
@@ -3452,7 +3595,7 @@ type DrainReply struct {
 
 func (x *DrainReply) Reset() {
 	*x = DrainReply{}
-	mi := &file_shoal_proto_msgTypes[39]
+	mi := &file_shoal_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3464,7 +3607,7 @@ func (x *DrainReply) String() string {
 func (*DrainReply) ProtoMessage() {}
 
 func (x *DrainReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[39]
+	mi := &file_shoal_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3477,7 +3620,7 @@ func (x *DrainReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainReply.ProtoReflect.Descriptor instead.
 func (*DrainReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{39}
+	return file_shoal_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *DrainReply) GetTasksFinished() int64 {
@@ -3534,7 +3677,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_shoal_proto_msgTypes[40]
+	mi := &file_shoal_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3546,7 +3689,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[40]
+	mi := &file_shoal_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3559,7 +3702,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{40}
+	return file_shoal_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SubmitJobRequest) GetName() string {
@@ -3608,7 +3751,7 @@ type SubmittedJob struct {
 
 func (x *SubmittedJob) Reset() {
 	*x = SubmittedJob{}
-	mi := &file_shoal_proto_msgTypes[41]
+	mi := &file_shoal_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3620,7 +3763,7 @@ func (x *SubmittedJob) String() string {
 func (*SubmittedJob) ProtoMessage() {}
 
 func (x *SubmittedJob) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[41]
+	mi := &file_shoal_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3633,7 +3776,7 @@ func (x *SubmittedJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmittedJob.ProtoReflect.Descriptor instead.
 func (*SubmittedJob) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{41}
+	return file_shoal_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SubmittedJob) GetJobId() []byte {
@@ -3715,7 +3858,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_shoal_proto_msgTypes[42]
+	mi := &file_shoal_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3727,7 +3870,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[42]
+	mi := &file_shoal_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3740,7 +3883,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{42}
+	return file_shoal_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetJobRequest) GetJobId() []byte {
@@ -3758,7 +3901,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_shoal_proto_msgTypes[43]
+	mi := &file_shoal_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3770,7 +3913,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[43]
+	mi := &file_shoal_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3783,7 +3926,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{43}
+	return file_shoal_proto_rawDescGZIP(), []int{45}
 }
 
 type ListJobsReply struct {
@@ -3795,7 +3938,7 @@ type ListJobsReply struct {
 
 func (x *ListJobsReply) Reset() {
 	*x = ListJobsReply{}
-	mi := &file_shoal_proto_msgTypes[44]
+	mi := &file_shoal_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3807,7 +3950,7 @@ func (x *ListJobsReply) String() string {
 func (*ListJobsReply) ProtoMessage() {}
 
 func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[44]
+	mi := &file_shoal_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3820,7 +3963,7 @@ func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsReply.ProtoReflect.Descriptor instead.
 func (*ListJobsReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{44}
+	return file_shoal_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListJobsReply) GetJobs() []*SubmittedJob {
@@ -3841,7 +3984,7 @@ type JobLogsRequest struct {
 
 func (x *JobLogsRequest) Reset() {
 	*x = JobLogsRequest{}
-	mi := &file_shoal_proto_msgTypes[45]
+	mi := &file_shoal_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3853,7 +3996,7 @@ func (x *JobLogsRequest) String() string {
 func (*JobLogsRequest) ProtoMessage() {}
 
 func (x *JobLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[45]
+	mi := &file_shoal_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3866,7 +4009,7 @@ func (x *JobLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobLogsRequest.ProtoReflect.Descriptor instead.
 func (*JobLogsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{45}
+	return file_shoal_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *JobLogsRequest) GetJobId() []byte {
@@ -3901,7 +4044,7 @@ type LogLines struct {
 
 func (x *LogLines) Reset() {
 	*x = LogLines{}
-	mi := &file_shoal_proto_msgTypes[46]
+	mi := &file_shoal_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3913,7 +4056,7 @@ func (x *LogLines) String() string {
 func (*LogLines) ProtoMessage() {}
 
 func (x *LogLines) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[46]
+	mi := &file_shoal_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3926,7 +4069,7 @@ func (x *LogLines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLines.ProtoReflect.Descriptor instead.
 func (*LogLines) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{46}
+	return file_shoal_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *LogLines) GetLines() []string {
@@ -3959,7 +4102,7 @@ type ObjectInfoRequest struct {
 
 func (x *ObjectInfoRequest) Reset() {
 	*x = ObjectInfoRequest{}
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3971,7 +4114,7 @@ func (x *ObjectInfoRequest) String() string {
 func (*ObjectInfoRequest) ProtoMessage() {}
 
 func (x *ObjectInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3984,7 +4127,7 @@ func (x *ObjectInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectInfoRequest.ProtoReflect.Descriptor instead.
 func (*ObjectInfoRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{47}
+	return file_shoal_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ObjectInfoRequest) GetId() []byte {
@@ -4003,7 +4146,7 @@ type RequestResourcesRequest struct {
 
 func (x *RequestResourcesRequest) Reset() {
 	*x = RequestResourcesRequest{}
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4015,7 +4158,7 @@ func (x *RequestResourcesRequest) String() string {
 func (*RequestResourcesRequest) ProtoMessage() {}
 
 func (x *RequestResourcesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4028,7 +4171,7 @@ func (x *RequestResourcesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestResourcesRequest.ProtoReflect.Descriptor instead.
 func (*RequestResourcesRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{48}
+	return file_shoal_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *RequestResourcesRequest) GetBundles() []*Resources {
@@ -4046,7 +4189,7 @@ type RequestResourcesReply struct {
 
 func (x *RequestResourcesReply) Reset() {
 	*x = RequestResourcesReply{}
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4058,7 +4201,7 @@ func (x *RequestResourcesReply) String() string {
 func (*RequestResourcesReply) ProtoMessage() {}
 
 func (x *RequestResourcesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4071,7 +4214,7 @@ func (x *RequestResourcesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestResourcesReply.ProtoReflect.Descriptor instead.
 func (*RequestResourcesReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{49}
+	return file_shoal_proto_rawDescGZIP(), []int{51}
 }
 
 var File_shoal_proto protoreflect.FileDescriptor
@@ -4225,17 +4368,25 @@ const file_shoal_proto_rawDesc = "" +
 	"\x03run\x18\x03 \x03(\v2\x11.shoal.v1.RunTaskR\x03run\x12\x16\n" +
 	"\x06cancel\x18\x04 \x03(\fR\x06cancel\x12\x1f\n" +
 	"\vkill_actors\x18\x05 \x03(\fR\n" +
-	"killActors\"\x96\x02\n" +
+	"killActors\"\xd5\x02\n" +
 	"\tNodeHello\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\fR\x06nodeId\x121\n" +
 	"\tresources\x18\x02 \x01(\v2\x13.shoal.v1.ResourcesR\tresources\x12\x1b\n" +
 	"\tdata_addr\x18\x03 \x01(\tR\bdataAddr\x12\x1a\n" +
 	"\bhostname\x18\x04 \x01(\tR\bhostname\x12\x10\n" +
 	"\x03pid\x18\x05 \x01(\x05R\x03pid\x127\n" +
-	"\x06labels\x18\x06 \x03(\v2\x1f.shoal.v1.NodeHello.LabelsEntryR\x06labels\x1a9\n" +
+	"\x06labels\x18\x06 \x03(\v2\x1f.shoal.v1.NodeHello.LabelsEntryR\x06labels\x12!\n" +
+	"\fpackage_addr\x18\a \x01(\tR\vpackageAddr\x12\x1a\n" +
+	"\bpackages\x18\b \x03(\tR\bpackages\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xad\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"9\n" +
+	"\vPackageHeld\x12\x12\n" +
+	"\x04hash\x18\x01 \x01(\tR\x04hash\x12\x16\n" +
+	"\x06source\x18\x02 \x01(\tR\x06source\"9\n" +
+	"\rPackageSource\x12\x12\n" +
+	"\x04hash\x18\x01 \x01(\tR\x04hash\x12\x14\n" +
+	"\x05addrs\x18\x02 \x03(\tR\x05addrs\"\xad\x01\n" +
 	"\tHeartbeat\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x03R\x03seq\x12\x1f\n" +
 	"\vstore_bytes\x18\x02 \x01(\x03R\n" +
@@ -4271,13 +4422,14 @@ const file_shoal_proto_rawDesc = "" +
 	"\x05lines\x18\x02 \x03(\tR\x05lines\x12\x16\n" +
 	"\x06exited\x18\x03 \x01(\bR\x06exited\x12\x1b\n" +
 	"\texit_code\x18\x04 \x01(\x05R\bexitCode\x12\x14\n" +
-	"\x05error\x18\x05 \x01(\tR\x05error\"\x83\x02\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\"\xbf\x02\n" +
 	"\vNodeMessage\x12)\n" +
 	"\x05hello\x18\x01 \x01(\v2\x13.shoal.v1.NodeHelloR\x05hello\x121\n" +
 	"\theartbeat\x18\x02 \x01(\v2\x13.shoal.v1.HeartbeatR\theartbeat\x12.\n" +
 	"\aobjects\x18\x03 \x03(\v2\x14.shoal.v1.ObjectCopyR\aobjects\x125\n" +
 	"\texecutors\x18\x04 \x03(\v2\x17.shoal.v1.ExecutorEventR\texecutors\x12/\n" +
-	"\adrivers\x18\x05 \x03(\v2\x15.shoal.v1.DriverEventR\adrivers\"Z\n" +
+	"\adrivers\x18\x05 \x03(\v2\x15.shoal.v1.DriverEventR\adrivers\x12:\n" +
+	"\rpackages_held\x18\x06 \x03(\v2\x15.shoal.v1.PackageHeldR\fpackagesHeld\"Z\n" +
 	"\vNodeWelcome\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\fR\x06nodeId\x122\n" +
 	"\x15heartbeat_interval_ms\x18\x02 \x01(\x03R\x13heartbeatIntervalMs\"V\n" +
@@ -4291,7 +4443,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12!\n" +
 	"\fpackage_hash\x18\x03 \x01(\tR\vpackageHash\x12\x12\n" +
 	"\x04args\x18\x04 \x03(\tR\x04args\x12\x10\n" +
-	"\x03env\x18\x05 \x03(\tR\x03env\"\xed\x02\n" +
+	"\x03env\x18\x05 \x03(\tR\x03env\"\xaf\x03\n" +
 	"\n" +
 	"HeadToNode\x12/\n" +
 	"\awelcome\x18\x01 \x01(\v2\x15.shoal.v1.NodeWelcomeR\awelcome\x12:\n" +
@@ -4301,7 +4453,8 @@ const file_shoal_proto_rawDesc = "" +
 	"\fpull_objects\x18\x05 \x03(\v2\x14.shoal.v1.ObjectPullR\vpullObjects\x12\x1a\n" +
 	"\bshutdown\x18\x06 \x01(\bR\bshutdown\x12:\n" +
 	"\rstart_drivers\x18\a \x03(\v2\x15.shoal.v1.DriverStartR\fstartDrivers\x12!\n" +
-	"\fstop_drivers\x18\b \x03(\fR\vstopDrivers\"\x0f\n" +
+	"\fstop_drivers\x18\b \x03(\fR\vstopDrivers\x12@\n" +
+	"\x0fpackage_sources\x18\t \x03(\v2\x17.shoal.v1.PackageSourceR\x0epackageSources\"\x0f\n" +
 	"\rStatusRequest\"\xaf\x04\n" +
 	"\n" +
 	"NodeStatus\x12\x17\n" +
@@ -4469,7 +4622,7 @@ func file_shoal_proto_rawDescGZIP() []byte {
 }
 
 var file_shoal_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
+var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
 var file_shoal_proto_goTypes = []any{
 	(Role)(0),                       // 0: shoal.v1.Role
 	(Strategy)(0),                   // 1: shoal.v1.Strategy
@@ -4497,43 +4650,45 @@ var file_shoal_proto_goTypes = []any{
 	(*ObjectStatus)(nil),            // 23: shoal.v1.ObjectStatus
 	(*HeadMessage)(nil),             // 24: shoal.v1.HeadMessage
 	(*NodeHello)(nil),               // 25: shoal.v1.NodeHello
-	(*Heartbeat)(nil),               // 26: shoal.v1.Heartbeat
-	(*StoreUsage)(nil),              // 27: shoal.v1.StoreUsage
-	(*ObjectCopy)(nil),              // 28: shoal.v1.ObjectCopy
-	(*ExecutorEvent)(nil),           // 29: shoal.v1.ExecutorEvent
-	(*DriverEvent)(nil),             // 30: shoal.v1.DriverEvent
-	(*NodeMessage)(nil),             // 31: shoal.v1.NodeMessage
-	(*NodeWelcome)(nil),             // 32: shoal.v1.NodeWelcome
-	(*ObjectPull)(nil),              // 33: shoal.v1.ObjectPull
-	(*DriverStart)(nil),             // 34: shoal.v1.DriverStart
-	(*HeadToNode)(nil),              // 35: shoal.v1.HeadToNode
-	(*StatusRequest)(nil),           // 36: shoal.v1.StatusRequest
-	(*NodeStatus)(nil),              // 37: shoal.v1.NodeStatus
-	(*StatusReply)(nil),             // 38: shoal.v1.StatusReply
-	(*PinStatus)(nil),               // 39: shoal.v1.PinStatus
-	(*LocateRequest)(nil),           // 40: shoal.v1.LocateRequest
-	(*LocateReply)(nil),             // 41: shoal.v1.LocateReply
-	(*GetActorRequest)(nil),         // 42: shoal.v1.GetActorRequest
-	(*GetActorReply)(nil),           // 43: shoal.v1.GetActorReply
-	(*DrainRequest)(nil),            // 44: shoal.v1.DrainRequest
-	(*DrainReply)(nil),              // 45: shoal.v1.DrainReply
-	(*SubmitJobRequest)(nil),        // 46: shoal.v1.SubmitJobRequest
-	(*SubmittedJob)(nil),            // 47: shoal.v1.SubmittedJob
-	(*GetJobRequest)(nil),           // 48: shoal.v1.GetJobRequest
-	(*ListJobsRequest)(nil),         // 49: shoal.v1.ListJobsRequest
-	(*ListJobsReply)(nil),           // 50: shoal.v1.ListJobsReply
-	(*JobLogsRequest)(nil),          // 51: shoal.v1.JobLogsRequest
-	(*LogLines)(nil),                // 52: shoal.v1.LogLines
-	(*ObjectInfoRequest)(nil),       // 53: shoal.v1.ObjectInfoRequest
-	(*RequestResourcesRequest)(nil), // 54: shoal.v1.RequestResourcesRequest
-	(*RequestResourcesReply)(nil),   // 55: shoal.v1.RequestResourcesReply
-	nil,                             // 56: shoal.v1.Resources.CustomEntry
-	nil,                             // 57: shoal.v1.NodeHello.LabelsEntry
-	nil,                             // 58: shoal.v1.NodeStatus.LabelsEntry
-	nil,                             // 59: shoal.v1.StatusReply.TasksByStateEntry
+	(*PackageHeld)(nil),             // 26: shoal.v1.PackageHeld
+	(*PackageSource)(nil),           // 27: shoal.v1.PackageSource
+	(*Heartbeat)(nil),               // 28: shoal.v1.Heartbeat
+	(*StoreUsage)(nil),              // 29: shoal.v1.StoreUsage
+	(*ObjectCopy)(nil),              // 30: shoal.v1.ObjectCopy
+	(*ExecutorEvent)(nil),           // 31: shoal.v1.ExecutorEvent
+	(*DriverEvent)(nil),             // 32: shoal.v1.DriverEvent
+	(*NodeMessage)(nil),             // 33: shoal.v1.NodeMessage
+	(*NodeWelcome)(nil),             // 34: shoal.v1.NodeWelcome
+	(*ObjectPull)(nil),              // 35: shoal.v1.ObjectPull
+	(*DriverStart)(nil),             // 36: shoal.v1.DriverStart
+	(*HeadToNode)(nil),              // 37: shoal.v1.HeadToNode
+	(*StatusRequest)(nil),           // 38: shoal.v1.StatusRequest
+	(*NodeStatus)(nil),              // 39: shoal.v1.NodeStatus
+	(*StatusReply)(nil),             // 40: shoal.v1.StatusReply
+	(*PinStatus)(nil),               // 41: shoal.v1.PinStatus
+	(*LocateRequest)(nil),           // 42: shoal.v1.LocateRequest
+	(*LocateReply)(nil),             // 43: shoal.v1.LocateReply
+	(*GetActorRequest)(nil),         // 44: shoal.v1.GetActorRequest
+	(*GetActorReply)(nil),           // 45: shoal.v1.GetActorReply
+	(*DrainRequest)(nil),            // 46: shoal.v1.DrainRequest
+	(*DrainReply)(nil),              // 47: shoal.v1.DrainReply
+	(*SubmitJobRequest)(nil),        // 48: shoal.v1.SubmitJobRequest
+	(*SubmittedJob)(nil),            // 49: shoal.v1.SubmittedJob
+	(*GetJobRequest)(nil),           // 50: shoal.v1.GetJobRequest
+	(*ListJobsRequest)(nil),         // 51: shoal.v1.ListJobsRequest
+	(*ListJobsReply)(nil),           // 52: shoal.v1.ListJobsReply
+	(*JobLogsRequest)(nil),          // 53: shoal.v1.JobLogsRequest
+	(*LogLines)(nil),                // 54: shoal.v1.LogLines
+	(*ObjectInfoRequest)(nil),       // 55: shoal.v1.ObjectInfoRequest
+	(*RequestResourcesRequest)(nil), // 56: shoal.v1.RequestResourcesRequest
+	(*RequestResourcesReply)(nil),   // 57: shoal.v1.RequestResourcesReply
+	nil,                             // 58: shoal.v1.Resources.CustomEntry
+	nil,                             // 59: shoal.v1.NodeHello.LabelsEntry
+	nil,                             // 60: shoal.v1.NodeStatus.LabelsEntry
+	nil,                             // 61: shoal.v1.StatusReply.TasksByStateEntry
 }
 var file_shoal_proto_depIdxs = []int32{
-	56, // 0: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
+	58, // 0: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
 	0,  // 1: shoal.v1.Hello.role:type_name -> shoal.v1.Role
 	7,  // 2: shoal.v1.Hello.job:type_name -> shoal.v1.JobInfo
 	10, // 3: shoal.v1.TaskSpec.args:type_name -> shoal.v1.Arg
@@ -4563,58 +4718,60 @@ var file_shoal_proto_depIdxs = []int32{
 	23, // 27: shoal.v1.HeadMessage.objects:type_name -> shoal.v1.ObjectStatus
 	22, // 28: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
 	6,  // 29: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
-	57, // 30: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
-	27, // 31: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
+	59, // 30: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
+	29, // 31: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
 	25, // 32: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
-	26, // 33: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
-	28, // 34: shoal.v1.NodeMessage.objects:type_name -> shoal.v1.ObjectCopy
-	29, // 35: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
-	30, // 36: shoal.v1.NodeMessage.drivers:type_name -> shoal.v1.DriverEvent
-	32, // 37: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
-	7,  // 38: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
-	33, // 39: shoal.v1.HeadToNode.pull_objects:type_name -> shoal.v1.ObjectPull
-	34, // 40: shoal.v1.HeadToNode.start_drivers:type_name -> shoal.v1.DriverStart
-	6,  // 41: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
-	6,  // 42: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
-	58, // 43: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
-	27, // 44: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
-	37, // 45: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
-	59, // 46: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
-	39, // 47: shoal.v1.StatusReply.pins:type_name -> shoal.v1.PinStatus
-	5,  // 48: shoal.v1.SubmittedJob.state:type_name -> shoal.v1.JobState
-	47, // 49: shoal.v1.ListJobsReply.jobs:type_name -> shoal.v1.SubmittedJob
-	6,  // 50: shoal.v1.RequestResourcesRequest.bundles:type_name -> shoal.v1.Resources
-	18, // 51: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
-	31, // 52: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
-	36, // 53: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
-	40, // 54: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
-	42, // 55: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
-	44, // 56: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
-	54, // 57: shoal.v1.Head.RequestResources:input_type -> shoal.v1.RequestResourcesRequest
-	53, // 58: shoal.v1.Head.ObjectInfo:input_type -> shoal.v1.ObjectInfoRequest
-	46, // 59: shoal.v1.Head.SubmitJob:input_type -> shoal.v1.SubmitJobRequest
-	48, // 60: shoal.v1.Head.GetJob:input_type -> shoal.v1.GetJobRequest
-	49, // 61: shoal.v1.Head.ListJobs:input_type -> shoal.v1.ListJobsRequest
-	48, // 62: shoal.v1.Head.StopJob:input_type -> shoal.v1.GetJobRequest
-	51, // 63: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
-	24, // 64: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
-	35, // 65: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
-	38, // 66: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
-	41, // 67: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
-	43, // 68: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
-	45, // 69: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
-	55, // 70: shoal.v1.Head.RequestResources:output_type -> shoal.v1.RequestResourcesReply
-	23, // 71: shoal.v1.Head.ObjectInfo:output_type -> shoal.v1.ObjectStatus
-	47, // 72: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
-	47, // 73: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
-	50, // 74: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
-	47, // 75: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
-	52, // 76: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
-	64, // [64:77] is the sub-list for method output_type
-	51, // [51:64] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	28, // 33: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
+	30, // 34: shoal.v1.NodeMessage.objects:type_name -> shoal.v1.ObjectCopy
+	31, // 35: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
+	32, // 36: shoal.v1.NodeMessage.drivers:type_name -> shoal.v1.DriverEvent
+	26, // 37: shoal.v1.NodeMessage.packages_held:type_name -> shoal.v1.PackageHeld
+	34, // 38: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
+	7,  // 39: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
+	35, // 40: shoal.v1.HeadToNode.pull_objects:type_name -> shoal.v1.ObjectPull
+	36, // 41: shoal.v1.HeadToNode.start_drivers:type_name -> shoal.v1.DriverStart
+	27, // 42: shoal.v1.HeadToNode.package_sources:type_name -> shoal.v1.PackageSource
+	6,  // 43: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
+	6,  // 44: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
+	60, // 45: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
+	29, // 46: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
+	39, // 47: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
+	61, // 48: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
+	41, // 49: shoal.v1.StatusReply.pins:type_name -> shoal.v1.PinStatus
+	5,  // 50: shoal.v1.SubmittedJob.state:type_name -> shoal.v1.JobState
+	49, // 51: shoal.v1.ListJobsReply.jobs:type_name -> shoal.v1.SubmittedJob
+	6,  // 52: shoal.v1.RequestResourcesRequest.bundles:type_name -> shoal.v1.Resources
+	18, // 53: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
+	33, // 54: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
+	38, // 55: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
+	42, // 56: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
+	44, // 57: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
+	46, // 58: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
+	56, // 59: shoal.v1.Head.RequestResources:input_type -> shoal.v1.RequestResourcesRequest
+	55, // 60: shoal.v1.Head.ObjectInfo:input_type -> shoal.v1.ObjectInfoRequest
+	48, // 61: shoal.v1.Head.SubmitJob:input_type -> shoal.v1.SubmitJobRequest
+	50, // 62: shoal.v1.Head.GetJob:input_type -> shoal.v1.GetJobRequest
+	51, // 63: shoal.v1.Head.ListJobs:input_type -> shoal.v1.ListJobsRequest
+	50, // 64: shoal.v1.Head.StopJob:input_type -> shoal.v1.GetJobRequest
+	53, // 65: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
+	24, // 66: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
+	37, // 67: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
+	40, // 68: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
+	43, // 69: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
+	45, // 70: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
+	47, // 71: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
+	57, // 72: shoal.v1.Head.RequestResources:output_type -> shoal.v1.RequestResourcesReply
+	23, // 73: shoal.v1.Head.ObjectInfo:output_type -> shoal.v1.ObjectStatus
+	49, // 74: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
+	49, // 75: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
+	52, // 76: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
+	49, // 77: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
+	54, // 78: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
+	66, // [66:79] is the sub-list for method output_type
+	53, // [53:66] is the sub-list for method input_type
+	53, // [53:53] is the sub-list for extension type_name
+	53, // [53:53] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_shoal_proto_init() }
@@ -4628,7 +4785,7 @@ func file_shoal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_proto_rawDesc), len(file_shoal_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   54,
+			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
