@@ -85,6 +85,8 @@ func (c *ActorClass[T]) Name() string { return c.entry.Name }
 type ActorOption func(*actorOptions)
 
 type actorOptions struct {
+	env            []string
+	envErr         error
 	maxRestarts    int
 	maxTaskRetries int
 	name           string
@@ -102,6 +104,13 @@ func WithActorName(name string) ActorOption { return func(o *actorOptions) { o.n
 // WithMaxConcurrency lets up to n calls run on the actor at once (default
 // 1: one at a time, in order).
 func WithMaxConcurrency(n int) ActorOption { return func(o *actorOptions) { o.maxConcurrency = n } }
+
+// WithActorEnv starts the actor with these environment variables set over
+// the job's, in an executor of its own (see WithEnv).
+func WithActorEnv(vars map[string]string) ActorOption {
+	env, err := envList(vars)
+	return func(o *actorOptions) { o.env, o.envErr = env, err }
+}
 
 // WithActorResources sets what the actor holds for its lifetime (default
 // 1 CPU).
@@ -154,12 +163,15 @@ func (c *ActorClass[T]) New(ctx context.Context, arg any, opts ...ActorOption) (
 	if err != nil {
 		return nil, fmt.Errorf("shoal: creating actor %s: %w", c.Name(), err)
 	}
+	if err := o.envErr; err != nil {
+		return nil, fmt.Errorf("%w: creating actor %s: %v", ErrBadArgument, c.Name(), err)
+	}
 	encoded, release, err := encodeArgs(ctx, cl, c.entry.Params, args)
 	if err != nil {
 		return nil, fmt.Errorf("%w: creating actor %s: %v", ErrBadArgument, c.Name(), err)
 	}
 	spec := &pb.ActorSpec{Class: c.Name(), Args: encoded, MaxConcurrency: int32(o.maxConcurrency), Name: o.name, Strategy: o.strategy,
-		MaxRestarts: int32(o.maxRestarts), MaxTaskRetries: int32(o.maxTaskRetries),
+		MaxRestarts: int32(o.maxRestarts), MaxTaskRetries: int32(o.maxTaskRetries), Env: o.env,
 		Resources: &pb.Resources{Cpu: res.CPU, Gpu: res.GPU, Memory: res.Memory, Custom: res.Custom}}
 	if o.affinity != "" {
 		id, err := ids.Parse(o.affinity)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
+	"strings"
 
 	"github.com/shoal-dev/shoal/internal/client"
 	"github.com/shoal-dev/shoal/internal/codec"
@@ -126,6 +128,8 @@ type callOptions struct {
 	strategy     pb.Strategy
 	affinity     string
 	affinitySoft bool
+	env          []string
+	envErr       error
 }
 
 func defaultCallOptions() callOptions {
@@ -156,6 +160,29 @@ func WithPack() CallOption { return func(o *callOptions) { o.strategy = pb.Strat
 // otherwise the task fails then.
 func WithNodeAffinity(nodeID string, soft bool) CallOption {
 	return func(o *callOptions) { o.affinity, o.affinitySoft = nodeID, soft }
+}
+
+// WithEnv runs the task with these environment variables set over the
+// job's, in an executor process of its own (started once per node for each
+// distinct environment, as Ray's per-task runtime_env env_vars). Tasks it
+// starts inherit them. Names must be non-empty and hold no '=' or NUL.
+func WithEnv(vars map[string]string) CallOption {
+	env, err := envList(vars)
+	return func(o *callOptions) { o.env, o.envErr = env, err }
+}
+
+// envList turns vars into sorted KEY=VALUE strings, refusing a name the
+// OS cannot take.
+func envList(vars map[string]string) ([]string, error) {
+	env := make([]string, 0, len(vars))
+	for k, v := range vars {
+		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
+			return nil, fmt.Errorf("environment variable %q=%q: names must be non-empty and hold no '=' or NUL, values no NUL", k, v)
+		}
+		env = append(env, k+"="+v)
+	}
+	slices.Sort(env)
+	return env, nil
 }
 
 // With returns a copy of f whose calls use opts.
@@ -217,6 +244,10 @@ func (f *Func[R]) spec(ctx context.Context, args []any) (*pb.TaskSpec, []func(),
 		MaxRetries:     f.opts.maxRetries,
 		RetryAppErrors: f.opts.retryErrors,
 		Strategy:       f.opts.strategy,
+		Env:            f.opts.env,
+	}
+	if f.opts.envErr != nil {
+		return nil, nil, f.opts.envErr
 	}
 	if res.CPU != scheduler.Unit || res.GPU != 0 || res.Memory != 0 || len(res.Custom) > 0 {
 		spec.Resources = &pb.Resources{Cpu: res.CPU, Gpu: res.GPU, Memory: res.Memory, Custom: res.Custom}

@@ -62,7 +62,7 @@ func (h *Head) declareActor(s *session, spec *pb.ActorSpec) (*actor, error) {
 	a := &actor{id: id, spec: spec, name: spec.Name, owner: s}
 	// The constructor is a task whose result object is the actor's id.
 	ts := &pb.TaskSpec{Id: spec.Id, Function: spec.Class, Args: spec.Args, Resources: spec.Resources,
-		Strategy: spec.Strategy, AffinityNode: spec.AffinityNode, AffinitySoft: spec.AffinitySoft}
+		Strategy: spec.Strategy, AffinityNode: spec.AffinityNode, AffinitySoft: spec.AffinitySoft, Env: spec.Env}
 	t, err := h.declareTask(s, ts, func(t *task) { t.kind, t.actor = pb.RunKind_RUN_KIND_ACTOR_CREATE, a })
 	if t == nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -49,13 +50,14 @@ type fakeNode struct {
 	id     ids.ID
 	stream rpc.ClientStream[pb.NodeMessage, pb.HeadToNode]
 	starts chan *pb.JobInfo
+	stops  chan []byte
 	frees  chan []byte
 	done   chan error
 	mu     sync.Mutex
 }
 
 func (hs *harness) addNode(cpus float64, extra scheduler.Resources) *fakeNode {
-	n := &fakeNode{id: ids.Random(), stream: hs.h.ConnectNode(hs.ctx), starts: make(chan *pb.JobInfo, 16), frees: make(chan []byte, 1024), done: make(chan error, 1)}
+	n := &fakeNode{id: ids.Random(), stream: hs.h.ConnectNode(hs.ctx), starts: make(chan *pb.JobInfo, 16), stops: make(chan []byte, 16), frees: make(chan []byte, 1024), done: make(chan error, 1)}
 	res := &pb.Resources{Cpu: int64(cpus * scheduler.Unit), Gpu: extra.GPU}
 	n.stream.Send(&pb.NodeMessage{Hello: &pb.NodeHello{NodeId: n.id.Bytes(), Resources: res, DataAddr: "127.0.0.1:1"}})
 	m, err := n.stream.Recv()
@@ -69,6 +71,9 @@ func (hs *harness) addNode(cpus float64, extra scheduler.Resources) *fakeNode {
 			}
 			for _, f := range m.FreeObjects {
 				n.frees <- f
+			}
+			for _, j := range m.StopJobs {
+				n.stops <- j
 			}
 			if m, err = n.stream.Recv(); err != nil {
 				n.done <- err
@@ -362,4 +367,48 @@ func FuzzClientMessage(f *testing.F) {
 		h.handleClient(s, &m) // replays are idempotent
 		h.closeSession(s, "fuzz")
 	})
+}
+
+// TestEnvOverridesRunInDerivedJobs: a task that sets environment variables
+// runs in an executor of a job derived from its driver's (same code, merged
+// environment), one per distinct environment, ended with the driver's job.
+func TestEnvOverridesRunInDerivedJobs(t *testing.T) {
+	hs := newHarness(t, Config{})
+	hs.job.Env = []string{"A=1", "B=2"}
+	n := hs.addNode(4, scheduler.Resources{})
+	d := hs.driver()
+	submit := func(env ...string) {
+		d.stream.Send(&pb.ClientMessage{Submit: []*pb.TaskSpec{{Id: hs.gen.Next().Bytes(), Function: "f", MaxRetries: 3, Resources: &pb.Resources{Cpu: scheduler.Unit}, Env: env}}})
+	}
+	submit("B=3", "C=4")
+	derived := recv(t, n.starts, "an executor start for the derived job")
+	if string(derived.JobId) == string(hs.job.JobId) || !slices.Equal(derived.Env, []string{"A=1", "B=3", "C=4"}) || string(derived.Registry) != string(hs.job.Registry) {
+		t.Fatalf("derived job: id %x (root %x), env %q, registry %q", derived.JobId, hs.job.JobId, derived.Env, derived.Registry)
+	}
+	submit("C=4", "B=3") // the same environment: the same job, no new start
+	submit("A=1")        // nothing changes: the driver's own job
+	root := recv(t, n.starts, "an executor start for the driver's job")
+	if string(root.JobId) != string(hs.job.JobId) {
+		t.Fatalf("a task whose variables change nothing started job %x, want the driver's %x", root.JobId, hs.job.JobId)
+	}
+	select {
+	case j := <-n.starts:
+		t.Fatalf("an extra executor start for job %x (env %q)", j.JobId, j.Env)
+	case <-time.After(100 * time.Millisecond):
+	}
+	// A malformed variable ends the session with an error that says so.
+	bad := hs.driver()
+	bad.stream.Send(&pb.ClientMessage{Submit: []*pb.TaskSpec{{Id: hs.gen.Next().Bytes(), Function: "f", Resources: &pb.Resources{Cpu: scheduler.Unit}, Env: []string{"=x"}}}})
+	if err := recv(t, bad.done, "the session with a malformed variable to end"); err == nil || !strings.Contains(err.Error(), "environment variable") {
+		t.Fatalf("malformed variable: %v", err)
+	}
+	// The driver leaves: both jobs' executors are stopped.
+	d.stream.CloseSend()
+	stopped := map[string]bool{}
+	for range 2 {
+		stopped[string(recv(t, n.stops, "jobs to stop"))] = true
+	}
+	if !stopped[string(hs.job.JobId)] || !stopped[string(derived.JobId)] {
+		t.Fatalf("stopped jobs %v; want the driver's %x and the derived %x", stopped, hs.job.JobId, derived.JobId)
+	}
 }

@@ -34,6 +34,12 @@ type job struct {
 	info    *pb.JobInfo
 	drivers int
 	ended   bool
+	// root is the job whose tasks asked for other environment variables
+	// (nil for a job drivers started); derived holds such jobs of a root,
+	// by their full environment. They share the root's code and end with
+	// it; their executors are separate processes with that environment.
+	root    *job
+	derived map[string]*job
 }
 
 func (h *Head) newOutbox() *rpc.Outbox[pb.HeadMessage] {
@@ -336,6 +342,9 @@ func (h *Head) endJob(j *job) {
 	}
 	j.ended = true
 	h.log.Info("job ended", "job", j.id.Short())
+	for _, d := range j.derived {
+		h.endJob(d)
+	}
 	var tasks []*task
 	for _, o := range h.objects {
 		if t := o.producer; t != nil && t.job == j && t.state != taskDone {

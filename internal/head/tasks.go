@@ -103,7 +103,14 @@ func (h *Head) declareTask(s *session, spec *pb.TaskSpec, init func(*task)) (*ta
 	if h.objects[id] != nil {
 		return nil, nil
 	}
-	t := &task{id: id, spec: spec, job: s.job, owner: s, retriesLeft: spec.MaxRetries, args: make([]*object, len(spec.Args))}
+	j := s.job
+	if len(spec.Env) > 0 {
+		if err := checkEnv(spec.Env); err != nil {
+			return nil, err
+		}
+		j = h.envJob(j, spec.Env)
+	}
+	t := &task{id: id, spec: spec, job: j, owner: s, retriesLeft: spec.MaxRetries, args: make([]*object, len(spec.Args))}
 	o := &object{id: id, wireID: spec.Id, state: objectPending, owner: s, ownerRef: true, refs: 1, producer: t}
 	h.objects[id] = o
 	h.counts.submitted++

@@ -769,8 +769,12 @@ type TaskSpec struct {
 	Strategy       Strategy `protobuf:"varint,7,opt,name=strategy,proto3,enum=shoal.v1.Strategy" json:"strategy,omitempty"`
 	AffinityNode   []byte   `protobuf:"bytes,8,opt,name=affinity_node,json=affinityNode,proto3" json:"affinity_node,omitempty"`
 	AffinitySoft   bool     `protobuf:"varint,9,opt,name=affinity_soft,json=affinitySoft,proto3" json:"affinity_soft,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// env overrides the job's environment variables ("KEY=VALUE") for this
+	// task: it runs in an executor started with them, as do the tasks it
+	// starts.
+	Env           []string `protobuf:"bytes,10,rep,name=env,proto3" json:"env,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TaskSpec) Reset() {
@@ -864,6 +868,13 @@ func (x *TaskSpec) GetAffinitySoft() bool {
 		return x.AffinitySoft
 	}
 	return false
+}
+
+func (x *TaskSpec) GetEnv() []string {
+	if x != nil {
+		return x.Env
+	}
+	return nil
 }
 
 type PutObject struct {
@@ -1194,8 +1205,11 @@ type ActorSpec struct {
 	// a call running when it died is retried on the restarted actor.
 	MaxRestarts    int32 `protobuf:"varint,10,opt,name=max_restarts,json=maxRestarts,proto3" json:"max_restarts,omitempty"`
 	MaxTaskRetries int32 `protobuf:"varint,11,opt,name=max_task_retries,json=maxTaskRetries,proto3" json:"max_task_retries,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// env overrides the job's environment variables for the actor's
+	// executor (see TaskSpec.env).
+	Env           []string `protobuf:"bytes,12,rep,name=env,proto3" json:"env,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ActorSpec) Reset() {
@@ -1303,6 +1317,13 @@ func (x *ActorSpec) GetMaxTaskRetries() int32 {
 		return x.MaxTaskRetries
 	}
 	return 0
+}
+
+func (x *ActorSpec) GetEnv() []string {
+	if x != nil {
+		return x.Env
+	}
+	return nil
 }
 
 // ActorCall calls a method of an actor; its id is the result's object id.
@@ -4257,7 +4278,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x03Arg\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\fR\x05value\x12\x16\n" +
 	"\x06object\x18\x02 \x01(\fR\x06object\x12\x16\n" +
-	"\x06nested\x18\x03 \x03(\fR\x06nested\"\xd1\x02\n" +
+	"\x06nested\x18\x03 \x03(\fR\x06nested\"\xe3\x02\n" +
 	"\bTaskSpec\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x1a\n" +
 	"\bfunction\x18\x02 \x01(\tR\bfunction\x12!\n" +
@@ -4268,7 +4289,9 @@ const file_shoal_proto_rawDesc = "" +
 	"\x10retry_app_errors\x18\x06 \x01(\bR\x0eretryAppErrors\x12.\n" +
 	"\bstrategy\x18\a \x01(\x0e2\x12.shoal.v1.StrategyR\bstrategy\x12#\n" +
 	"\raffinity_node\x18\b \x01(\fR\faffinityNode\x12#\n" +
-	"\raffinity_soft\x18\t \x01(\bR\faffinitySoft\"v\n" +
+	"\raffinity_soft\x18\t \x01(\bR\faffinitySoft\x12\x10\n" +
+	"\x03env\x18\n" +
+	" \x03(\tR\x03env\"v\n" +
 	"\tPutObject\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x12\n" +
@@ -4294,7 +4317,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x05error\x18\x06 \x01(\v2\x13.shoal.v1.ErrorInfoR\x05error\x12\x1f\n" +
 	"\vduration_ns\x18\a \x01(\x03R\n" +
 	"durationNs\x12\x16\n" +
-	"\x06nested\x18\b \x03(\fR\x06nested\"\x8b\x03\n" +
+	"\x06nested\x18\b \x03(\fR\x06nested\"\x9d\x03\n" +
 	"\tActorSpec\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x14\n" +
 	"\x05class\x18\x02 \x01(\tR\x05class\x12!\n" +
@@ -4307,7 +4330,8 @@ const file_shoal_proto_rawDesc = "" +
 	"\raffinity_soft\x18\t \x01(\bR\faffinitySoft\x12!\n" +
 	"\fmax_restarts\x18\n" +
 	" \x01(\x05R\vmaxRestarts\x12(\n" +
-	"\x10max_task_retries\x18\v \x01(\x05R\x0emaxTaskRetries\"q\n" +
+	"\x10max_task_retries\x18\v \x01(\x05R\x0emaxTaskRetries\x12\x10\n" +
+	"\x03env\x18\f \x03(\tR\x03env\"q\n" +
 	"\tActorCall\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x19\n" +
 	"\bactor_id\x18\x02 \x01(\fR\aactorId\x12\x16\n" +

@@ -1,0 +1,87 @@
+package shoal_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoal-dev/shoal"
+)
+
+var (
+	// envProbe reports the variable and the executor process it ran in.
+	envProbe = shoal.Func0("test.envProbe", func(ctx context.Context) (string, error) {
+		return fmt.Sprintf("%s pid=%d", os.Getenv("SHOAL_TEST_COLOUR"), os.Getpid()), nil
+	})
+	// envParent starts envProbe without options: it inherits the parent's
+	// environment.
+	envParent = shoal.Func0("test.envParent", func(ctx context.Context) (string, error) {
+		return envProbe.Remote(ctx).Get(ctx)
+	})
+	envActor = shoal.Actor0("test.EnvActor", func(context.Context) (*struct{}, error) { return &struct{}{}, nil })
+	envRead  = shoal.Method0(envActor, "Read", func(_ context.Context, _ *struct{}) (string, error) {
+		return os.Getenv("SHOAL_TEST_COLOUR"), nil
+	})
+)
+
+// TestEnvOverrides: a task, its children and an actor see the variables set
+// for them, in executors of their own; other tasks of the job do not.
+func TestEnvOverrides(t *testing.T) {
+	ctx := within(t, connect(t, sharedCluster(t)), 2*time.Minute)
+	colour := func(c string) shoal.CallOption { return shoal.WithEnv(map[string]string{"SHOAL_TEST_COLOUR": c}) }
+	parse := func(s string) (string, string) {
+		v, pid, _ := strings.Cut(s, " ")
+		return v, pid
+	}
+	for range 3 {
+		plain, err := envProbe.Remote(ctx).Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blue, err := envProbe.With(colour("blue")).Remote(ctx).Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		red, err := envProbe.With(colour("red")).Remote(ctx).Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		child, err := envParent.With(colour("green")).Remote(ctx).Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pv, ppid := parse(plain)
+		bv, bpid := parse(blue)
+		rv, rpid := parse(red)
+		cv, _ := parse(child)
+		if pv != "" || bv != "blue" || rv != "red" || cv != "green" {
+			t.Fatalf("variables seen: plain %q, blue %q, red %q, child of green %q", pv, bv, rv, cv)
+		}
+		if ppid == bpid || bpid == rpid {
+			t.Fatalf("tasks with different environments shared an executor: %s, %s, %s", plain, blue, red)
+		}
+	}
+	a, err := envActor.New(ctx, nil, shoal.WithActorEnv(map[string]string{"SHOAL_TEST_COLOUR": "violet"}), shoal.WithActorResources(shoal.Resources{CPU: 0.1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Kill(ctx)
+	if v, err := envRead.Remote(ctx, a).Get(ctx); err != nil || v != "violet" {
+		t.Fatalf("actor saw %q (%v), want violet", v, err)
+	}
+
+	// Names the OS cannot take are refused before anything runs.
+	for _, bad := range []map[string]string{{"": "x"}, {"A=B": "x"}, {"NUL": "a\x00b"}} {
+		_, err := envProbe.With(shoal.WithEnv(bad)).Remote(ctx).Get(ctx)
+		if !errors.Is(err, shoal.ErrBadArgument) || !strings.Contains(err.Error(), "environment variable") {
+			t.Fatalf("env %q: error %v, want a bad-argument error about the variable", bad, err)
+		}
+	}
+	if _, err := envActor.New(ctx, nil, shoal.WithActorEnv(map[string]string{"": "x"})); !errors.Is(err, shoal.ErrBadArgument) {
+		t.Fatalf("actor with a nameless variable: %v", err)
+	}
+}

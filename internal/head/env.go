@@ -1,0 +1,77 @@
+package head
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/shoal-dev/shoal/internal/errs"
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+)
+
+// Tasks and actors may set environment variables over their job's
+// (TaskSpec.env). Environment variables belong to a process, so such work
+// runs in executors of their own: a job derived from the driver's, with the
+// same code and the merged environment, which ends with it.
+
+// envJob returns the job whose executors run parent's code with env
+// ("KEY=VALUE") set over parent's environment: parent itself when that
+// changes nothing, else a job derived from parent's root, made on first use.
+func (h *Head) envJob(parent *job, env []string) *job {
+	merged := mergeEnv(parent.info.Env, env)
+	root := parent
+	if root.root != nil {
+		root = root.root
+	}
+	if slices.Equal(merged, mergeEnv(root.info.Env, nil)) {
+		return root
+	}
+	key := strings.Join(merged, "\x00")
+	if j := root.derived[key]; j != nil {
+		return j
+	}
+	sum := sha256.Sum256([]byte(root.id.String() + "\x00" + key))
+	var id ids.ID
+	copy(id[:], sum[:])
+	info := proto.Clone(root.info).(*pb.JobInfo)
+	info.JobId, info.Env = id.Bytes(), merged
+	info.Name = fmt.Sprintf("%s (env %x)", root.info.Name, sum[:4])
+	j := &job{id: id, info: info, root: root}
+	if root.derived == nil {
+		root.derived = map[string]*job{}
+	}
+	root.derived[key] = j
+	h.jobs[id] = j
+	h.log.Info("job environment added", "job", root.id.Short(), "derived", id.Short(), "env", env)
+	return j
+}
+
+// mergeEnv sets over on base, by name, and returns the result sorted.
+func mergeEnv(base, over []string) []string {
+	vars := map[string]string{}
+	for _, kv := range append(slices.Clone(base), over...) {
+		k, _, _ := strings.Cut(kv, "=")
+		vars[k] = kv
+	}
+	out := make([]string, 0, len(vars))
+	for _, kv := range vars {
+		out = append(out, kv)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// checkEnv refuses variables an OS cannot take.
+func checkEnv(env []string) error {
+	for _, kv := range env {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || strings.ContainsRune(kv, 0) {
+			return fmt.Errorf("%w: environment variable %q: want KEY=VALUE with a non-empty KEY and no NUL", errs.ErrMalformed, kv)
+		}
+	}
+	return nil
+}
