@@ -57,12 +57,7 @@ func runChaos(t *testing.T, cfg Config) *Result {
 		t.Errorf("seed %d: node processes died by themselves: %v", cfg.Seed, res.NodeCrashes)
 	}
 	if l := res.Leftover; l == nil || !l.Clean {
-		// Track record #1 can leave an actor workload's objects behind.
-		if cfg.Workload == "actors" && os.Getenv("SHOAL_CHAOS_OPEN_BUGS") == "" {
-			t.Logf("seed %d: leftover after the driver left: %+v (track record #1, open)", cfg.Seed, l)
-		} else {
-			t.Errorf("seed %d: leftover after the driver left: %+v", cfg.Seed, l)
-		}
+		t.Errorf("seed %d: leftover after the driver left: %+v", cfg.Seed, l)
 	}
 	if t.Failed() {
 		t.Logf("logs: %s", res.LogDir)

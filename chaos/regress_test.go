@@ -15,16 +15,7 @@ import (
 )
 
 // Regression tests: each reproduces, deterministically, a bug the chaos runs
-// found (README.md, track record). A test of a bug still open in the
-// runtime is skipped unless SHOAL_CHAOS_OPEN_BUGS=1, so that it documents
-// the bug without turning every CI run red; the fix removes the skip.
-
-func openBug(t *testing.T, id string) {
-	t.Helper()
-	if os.Getenv("SHOAL_CHAOS_OPEN_BUGS") == "" {
-		t.Skipf("track record %s is open in the runtime; SHOAL_CHAOS_OPEN_BUGS=1 runs this test", id)
-	}
-}
+// found (README.md, track record), and fails if the bug comes back.
 
 // gate lets a test hold a task at a point and release it: the task calls
 // Arrive then Pass; the test calls AwaitArrival, does what it must, then
@@ -142,7 +133,6 @@ func testCluster(t *testing.T, nodes ...[]string) (*clustertest.Cluster, []*clus
 // running (or waiting for its executor) left the references its constructor
 // task held (here the receiver's handle) behind for ever.
 func TestActorRestartedDuringConstructionLeavesNothing(t *testing.T) {
-	openBug(t, "#1")
 	c, procs, nodes, ctx := testCluster(t, []string{"--cpus", "1"}, []string{"--cpus", "1"}, []string{"--cpus", "1"})
 	recv, err := receiverClass.New(ctx, nil, shoal.WithActorResources(shoal.Resources{}), shoal.WithActorNodeAffinity(nodes[0], false))
 	if err != nil {
@@ -191,7 +181,6 @@ func TestActorRestartedDuringConstructionLeavesNothing(t *testing.T) {
 // drained node) after about 15 s of retries, instead of reading the copy
 // the drain had made.
 func TestBorrowedObjectReadAfterDrain(t *testing.T) {
-	openBug(t, "#2")
 	_, procs, nodes, ctx := testCluster(t, []string{"--cpus", "1"}, []string{"--cpus", "1"}, []string{"--cpus", "1"})
 	const size = 1 << 20
 	obj := objectsMake.With(shoal.WithNodeAffinity(nodes[0], false)).Remote(ctx, 0, size, int64(7))
@@ -267,7 +256,6 @@ var readTwoAcrossGate = shoal.Func2("chaos.test.readTwoAcrossGate", func(ctx con
 // rebuilt the object elsewhere: a read on a pooled data-plane connection has
 // no deadline, and news of the rebuild cannot interrupt it.
 func TestBorrowedReadFromSilentNodeFailsOver(t *testing.T) {
-	openBug(t, "#3")
 	c, procs, nodes, ctx := testCluster(t, []string{"--cpus", "1"}, []string{"--cpus", "1"}, []string{"--cpus", "1"})
 	const size = 1 << 20
 	// Soft affinity: once node 0 is dead the objects are rebuilt elsewhere.
