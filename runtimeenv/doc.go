@@ -6,7 +6,7 @@
 //	client                         head                        node
 //	Pack(spec) ─▶ archive ──Upload──▶ Store ◀──Download── Cache.Acquire(hash, job)
 //	  walk, limit check,   (skipped if    <hash>.partial     fetch once (peers first),
-//	  tar + zstd, SHA-256   Stat says     → verify, rename   verify, unpack, refcount,
+//	  tar + zstd, BLAKE3    Stat says     → verify, rename   verify, unpack, refcount,
 //	  (pack cache: an       complete)     <hash>.tar.zst     LRU eviction past budget
 //	  unchanged Spec is                                       │
 //	  not read again)                                         └─▶ Layout: bin/<binary>,
@@ -16,7 +16,7 @@
 //
 //   - Spec: what a job ships: Binary, WorkingDir (with Excludes, the default
 //     excludes and .gitignore files), ExtraFiles and Env.
-//   - Package: a tar archive compressed with zstd, named by the SHA-256 of its
+//   - Package: a tar archive compressed with zstd, named by the BLAKE3 hash of its
 //     bytes (Hash). The archive is deterministic (sorted entries, no times or
 //     owners, only the execute bit of modes), so the same inputs give the
 //     same hash on any machine running the same Shoal release, and a second

@@ -13,13 +13,12 @@ import (
 
 // TestLargePackage: a 1.5 GiB package (a real Go binary plus incompressible
 // data) is packed, uploaded, fetched by a node and unpacked, in bounded
-// memory. It needs about 50 s of CPU (SHA-256, computed once each by the
-// packer, the head and the node, is half of it): 45-75 s of wall time on
-// two cores shared with other work, and 4.5 GiB of temporary disk. So it
-// is skipped with -short and on CI (CI=true) unless SHOAL_LARGE_TESTS=1.
+// memory. It takes about 30 s on two cores shared with other work, and
+// 4.5 GiB of temporary disk. So it is skipped with -short and on CI
+// (CI=true) unless SHOAL_LARGE_TESTS=1.
 func TestLargePackage(t *testing.T) {
 	if os.Getenv("SHOAL_LARGE_TESTS") != "1" && (testing.Short() || os.Getenv("CI") == "true") {
-		t.Skip("a 1.5 GiB package takes about a minute; run with SHOAL_LARGE_TESTS=1 to include it")
+		t.Skip("a 1.5 GiB package takes about 30 s and 4.5 GiB of disk; run with SHOAL_LARGE_TESTS=1 to include it")
 	}
 	const dataBytes = 3 << 29 // 1.5 GiB
 	const need = 5 << 30

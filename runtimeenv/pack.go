@@ -5,7 +5,6 @@ import (
 	"bufio"
 	"cmp"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -85,9 +84,9 @@ func (o *PackOptions) warn(msg string) {
 }
 
 // Package is a packed runtime environment: a compressed archive named by
-// the SHA-256 of its bytes.
+// the BLAKE3 hash of its bytes.
 type Package struct {
-	Hash string // lowercase hex SHA-256 of the archive
+	Hash string // lowercase hex BLAKE3 (32 bytes) of the archive
 	Size int64  // archive bytes
 	Path string // the archive file
 	Manifest
@@ -228,7 +227,7 @@ func (hw *hashingWriter) Write(p []byte) (int, error) {
 // on another while this one reads files.
 func writeArchive(ctx context.Context, w *walked, m *Manifest, dst io.Writer, progress func(done, total int64)) (string, int64, error) {
 	bw := bufio.NewWriterSize(dst, 1<<20)
-	hw := &hashingWriter{h: sha256.New(), w: bw}
+	hw := &hashingWriter{h: newContentHash(), w: bw}
 	enc, err := zstd.NewWriter(hw, encoderOptions()...)
 	if err != nil {
 		return "", 0, fmt.Errorf("starting the zstd encoder: %w", err)

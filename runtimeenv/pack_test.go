@@ -3,8 +3,6 @@ package runtimeenv
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -102,8 +100,8 @@ func TestPackDeterministic(t *testing.T) {
 	if !bytes.Equal(ab, bb) {
 		t.Fatal("archives differ")
 	}
-	if sum := sha256.Sum256(ab); hex.EncodeToString(sum[:]) != a.Hash {
-		t.Fatal("Hash is not the SHA-256 of the archive")
+	if hashOf(ab) != a.Hash {
+		t.Fatal("Hash is not the BLAKE3 of the archive")
 	}
 }
 
@@ -147,7 +145,7 @@ func TestPackGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	pkg := pack(t, Spec{Binary: bin, WorkingDir: filepath.Join(dir, "wd"), Env: []string{"MODE=golden"}}, PackOptions{})
-	const golden = "e94b10a07d46bf69c7453ae0082f12c32452c308f746d3fa7fa6d1bc56d291dc"
+	const golden = "6a05fd1db18930451ffa08e22178b00595163c4fa57a6f7a7cec8d6f27d16d6a"
 	if pkg.Hash != golden {
 		t.Fatalf("golden package hash changed: %s (was %s); see the comment", pkg.Hash, golden)
 	}

@@ -2,7 +2,6 @@ package runtimeenv
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -430,7 +429,7 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// fileHasher computes the SHA-256 of a file being appended to on its own
+// fileHasher computes the content hash of a file being appended to on its own
 // goroutine, reading back what was written (from the page cache), so that
 // hashing overlaps with receiving. Its goroutine ends with finish or stop.
 type fileHasher struct {
@@ -446,7 +445,7 @@ type fileHasher struct {
 }
 
 func newFileHasher(f *os.File, written int64) *fileHasher {
-	fh := &fileHasher{f: f, h: sha256.New(), kick: make(chan struct{}, 1), quit: make(chan struct{}), exited: make(chan struct{})}
+	fh := &fileHasher{f: f, h: newContentHash(), kick: make(chan struct{}, 1), quit: make(chan struct{}), exited: make(chan struct{})}
 	fh.target.Store(written)
 	go fh.run()
 	return fh

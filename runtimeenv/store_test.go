@@ -3,7 +3,6 @@ package runtimeenv
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -11,10 +10,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/zeebo/blake3"
 )
 
+// hashOf is a package's address computed independently of the package's
+// own hashing: the BLAKE3 of its bytes.
 func hashOf(b []byte) string {
-	s := sha256.Sum256(b)
+	s := blake3.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
 

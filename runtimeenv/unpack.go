@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -59,7 +58,7 @@ func Unpack(ctx context.Context, r io.Reader, hash, dir string, opts UnpackOptio
 		os.RemoveAll(tmp)
 		return nil, fmt.Errorf("unpacking package %s: %w", short(hash), err)
 	}
-	ra := newReadAhead(r, sha256.New())
+	ra := newReadAhead(r, newContentHash())
 	m, err := unpackInto(ctx, ra, tmp, opts)
 	if err == nil {
 		err = ra.drain()

@@ -4,8 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -50,8 +48,7 @@ func craft(t *testing.T, m any, entries ...rawEntry) ([]byte, string) {
 	}
 	tw.Close()
 	enc.Close()
-	sum := sha256.Sum256(buf.Bytes())
-	return buf.Bytes(), hex.EncodeToString(sum[:])
+	return buf.Bytes(), hashOf(buf.Bytes())
 }
 
 func reg(name, data string) rawEntry {

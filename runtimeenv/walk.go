@@ -83,7 +83,7 @@ func walk(ctx context.Context, spec Spec) (*walked, error) {
 	w.add(entry{File: File{Path: workDir, Type: TypeDir}})
 
 	var key strings.Builder
-	fmt.Fprintf(&key, "format=%d\nbinary=%s\nenv=%q\nnodefault=%v\nnogitignore=%v\n", formatVersion, binPath, env, spec.NoDefaultExcludes, spec.NoGitignore)
+	fmt.Fprintf(&key, "format=%d\nhash=%s\nbinary=%s\nenv=%q\nnodefault=%v\nnogitignore=%v\n", formatVersion, contentHashName, binPath, env, spec.NoDefaultExcludes, spec.NoGitignore)
 
 	var defaults ignoreRules
 	if !spec.NoDefaultExcludes {
