@@ -18,6 +18,7 @@ import (
 
 	"github.com/shoal-dev/shoal/internal/client"
 	"github.com/shoal-dev/shoal/internal/executor"
+	"github.com/shoal-dev/shoal/internal/gctune"
 	"github.com/shoal-dev/shoal/internal/head"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/node"
@@ -159,6 +160,7 @@ func ExecutorMain() {
 	code := 0
 	exit := func(c int) { code = c }
 	defer func() { os.Exit(code) }()
+	gctune.Apply()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if dir := os.Getenv("SHOAL_EXECUTOR_CPUPROFILE"); dir != "" {
 		// For profiling executors: one CPU profile per executor process.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 
@@ -22,6 +23,7 @@ func newBenchCommand() *cobra.Command {
 		cfg        bench.SuiteConfig
 		asJSON     bool
 		cpuProfile string
+		memProfile string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -45,6 +47,10 @@ single_client_put_gigabytes), each beside Ray's published figure.`,
 				return err
 			}
 			defer shoal.Shutdown(ctx)
+			if memProfile != "" {
+				runtime.MemProfileRate = 64 << 10
+				defer writeHeapProfile(memProfile)
+			}
 			progress := func(line string) { fmt.Fprintln(os.Stderr, line) }
 			if asJSON {
 				progress = nil
@@ -77,6 +83,7 @@ single_client_put_gigabytes), each beside Ray's published figure.`,
 	cmd.Flags().StringSliceVar(&cfg.Only, "only", nil, "run only these metrics (comma-separated names)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object: metric name -> value")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process to a file")
+	cmd.Flags().StringVar(&memProfile, "memprofile", "", "write an allocation profile of this process (head, nodes, driver) to a file")
 	cmd.AddCommand(newBenchTasksCommand(), newBenchTransferCommand(), newBenchMemoryCommand(), newBenchFailureCommand())
 	return cmd
 }
@@ -236,4 +243,17 @@ func newBenchFailureCommand() *cobra.Command {
 	cmd.Flags().IntVar(&ms, "ms", 10, "milliseconds each task sleeps")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
+}
+
+// writeHeapProfile writes the allocation profile to path (for --memprofile).
+func writeHeapProfile(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "shoal: --memprofile:", err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "shoal: --memprofile:", err)
+	}
 }
