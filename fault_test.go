@@ -6,12 +6,16 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/shoal-dev/shoal"
 	"github.com/shoal-dev/shoal/internal/clustertest"
+	"github.com/shoal-dev/shoal/internal/proctree"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
 
@@ -284,3 +288,136 @@ func TestNodeKilledMidFanOut(t *testing.T) {
 		t.Fatal("no task was retried: the killed node ran nothing?")
 	}
 }
+
+// sleepWhere marks its start with a file in dir, sleeps d, then says which
+// node ran it (its executor's node).
+var sleepWhere = shoal.Func3("test.sleepWhere", func(_ context.Context, dir string, d time.Duration, i int) (string, error) {
+	if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("started-%d-%d", i, os.Getpid())), nil, 0o644); err != nil {
+		return "", err
+	}
+	time.Sleep(d)
+	return fmt.Sprintf("%d@%s", i, os.Getenv("SHOAL_NODE_ID")), nil
+})
+
+// TestLateResultFromDeadNodeIsIgnored: a node is frozen (SIGSTOP of it and
+// its executors) while its tasks run, declared dead, and its tasks run
+// again elsewhere; when it thaws, its executors finish and answer. Those
+// late answers must change nothing: every result is the retry's, counted
+// once, and the node comes back only under a new identity.
+func TestLateResultFromDeadNodeIsIgnored(t *testing.T) {
+	c := startCluster(t, 2, "--cpus", "2")
+	ctx := within(t, connect(t, c), 2*time.Minute)
+	st, err := shoal.ClusterStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim, survivor := st.Nodes[0].ID, st.Nodes[1].ID
+	dir := t.TempDir()
+	const n = 4
+	futs := make([]*shoal.Future[string], n)
+	for i := range futs {
+		futs[i] = sleepWhere.With(shoal.WithNodeAffinity(victim, true)).Remote(ctx, dir, 3*time.Second, i)
+	}
+	// Freeze the victim once its tasks run (its two CPUs are busy).
+	for {
+		started, _ := filepath.Glob(filepath.Join(dir, "started-*"))
+		if len(started) >= 2 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d tasks started on the victim, want 2", len(started))
+		case <-time.After(20 * time.Millisecond): // polling files: no event to wait on
+		}
+	}
+	proc := c.NodeProc(victim)
+	if err := proc.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	thawed := false
+	defer func() {
+		if !thawed {
+			proc.Thaw()
+		}
+	}()
+	if err := c.WaitFor(ctx, 20*time.Second, func(r *pb.StatusReply) bool {
+		for _, nd := range shoal.StatusFromPB(r).Nodes {
+			if nd.ID == victim {
+				return !nd.Alive
+			}
+		}
+		return false
+	}, "the frozen node to be declared dead"); err != nil {
+		t.Fatal(err)
+	}
+	vals, err := shoal.GetAll(ctx, futs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := func(i int) string { return fmt.Sprintf("%d@%s", i, survivor) }
+	for i, v := range vals {
+		if v != want(i) {
+			t.Fatalf("task %d returned %q, want %q (run on the surviving node)", i, v, want(i))
+		}
+	}
+	before, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Thaw: the victim's executors finish their sleeps and answer late; the
+	// node finds itself declared dead and registers anew.
+	oldExecutors := proctree.Children(proc.Pid())
+	if len(oldExecutors) == 0 {
+		t.Fatal("the victim node has no executor process")
+	}
+	if err := proc.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	thawed = true
+	if err := c.WaitFor(ctx, 30*time.Second, func(r *pb.StatusReply) bool {
+		alive := 0
+		for _, nd := range shoal.StatusFromPB(r).Nodes {
+			if nd.Alive {
+				if nd.ID == victim {
+					return false // back under its old identity
+				}
+				alive++
+			}
+		}
+		return alive == 2
+	}, "the thawed node to register under a new identity"); err != nil {
+		t.Fatal(err)
+	}
+	// The old executors end once they have answered (or found their
+	// session gone); after that no late answer can still arrive.
+	for _, pid := range oldExecutors {
+		for syscall.Kill(pid, 0) == nil && !strings.Contains(string(must(os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)))), ") Z ") {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("executor %d of the thawed node did not end", pid)
+			case <-time.After(20 * time.Millisecond): // polling a process's state: no event to wait on
+			}
+		}
+	}
+	after, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, state := range []string{"finished", "failed", "retried"} {
+		if after.TasksByState[state] != before.TasksByState[state] {
+			t.Errorf("%s tasks: %d before the thaw, %d after", state, before.TasksByState[state], after.TasksByState[state])
+		}
+	}
+	if before.TasksByState["retried"] < 2 {
+		t.Errorf("%d tasks retried, want the victim's running tasks (2 or more)", before.TasksByState["retried"])
+	}
+	for i, f := range futs {
+		if v, err := f.Get(ctx); err != nil || v != want(i) {
+			t.Fatalf("task %d after the thaw: %q, %v", i, v, err)
+		}
+	}
+}
+
+// must returns v, ignoring err (a process gone between two reads reads as
+// empty).
+func must(v []byte, _ error) []byte { return v }
