@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -391,7 +390,7 @@ func TestLateResultFromDeadNodeIsIgnored(t *testing.T) {
 	// The old executors end once they have answered (or found their
 	// session gone); after that no late answer can still arrive.
 	for _, pid := range oldExecutors {
-		for syscall.Kill(pid, 0) == nil && !strings.Contains(string(must(os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)))), ") Z ") {
+		for proctree.Running(pid) {
 			select {
 			case <-ctx.Done():
 				t.Fatalf("executor %d of the thawed node did not end", pid)
@@ -417,7 +416,3 @@ func TestLateResultFromDeadNodeIsIgnored(t *testing.T) {
 		}
 	}
 }
-
-// must returns v, ignoring err (a process gone between two reads reads as
-// empty).
-func must(v []byte, _ error) []byte { return v }

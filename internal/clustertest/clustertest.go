@@ -12,13 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/shoal-dev/shoal/internal/client"
+	"github.com/shoal-dev/shoal/internal/proctree"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
@@ -344,7 +344,7 @@ func (p *Proc) SignalTree(sig syscall.Signal) error {
 	if err := syscall.Kill(root, sig); err != nil {
 		return fmt.Errorf("signalling %s (pid %d) with %v: %w", p.Name, root, sig, err)
 	}
-	for _, pid := range Descendants(root) {
+	for _, pid := range proctree.Descendants(root) {
 		// A descendant may have exited since the scan: that is not an error.
 		syscall.Kill(pid, sig)
 	}
@@ -358,42 +358,3 @@ func (p *Proc) Freeze() error { return p.SignalTree(syscall.SIGSTOP) }
 
 // Thaw continues a frozen process and its descendants (SIGCONT).
 func (p *Proc) Thaw() error { return p.SignalTree(syscall.SIGCONT) }
-
-// Descendants returns the pids of every live process descending from root,
-// read from /proc, parents before their children.
-func Descendants(root int) []int {
-	children := map[int][]int{}
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, f := range stats {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so cut at ')'.
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		fields := strings.Fields(s[i+1:])
-		if len(fields) < 2 {
-			continue
-		}
-		ppid, err1 := strconv.Atoi(fields[1])
-		pid, err2 := strconv.Atoi(filepath.Base(filepath.Dir(f)))
-		if err1 == nil && err2 == nil {
-			children[ppid] = append(children[ppid], pid)
-		}
-	}
-	var out []int
-	queue := []int{root}
-	for len(queue) > 0 {
-		pid := queue[0]
-		queue = queue[1:]
-		for _, c := range children[pid] {
-			out = append(out, c)
-			queue = append(queue, c)
-		}
-	}
-	return out
-}

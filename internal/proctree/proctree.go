@@ -12,26 +12,67 @@ import (
 )
 
 // Children returns the pids of the processes whose parent is pid.
-func Children(pid int) []int {
+func Children(pid int) []int { return childrenByParent()[pid] }
+
+// Descendants returns the pids of every live process descending from root,
+// parents before their children.
+func Descendants(root int) []int {
+	children := childrenByParent()
 	var out []int
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, f := range stats {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue // the process has gone
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so cut at ')'.
-		s := string(b)
-		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(fields) < 2 {
-			continue
-		}
-		if ppid, _ := strconv.Atoi(fields[1]); ppid == pid {
-			child, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
-			out = append(out, child)
+	queue := []int{root}
+	for len(queue) > 0 {
+		pid := queue[0]
+		queue = queue[1:]
+		for _, c := range children[pid] {
+			out = append(out, c)
+			queue = append(queue, c)
 		}
 	}
 	return out
+}
+
+// Running reports whether process pid exists and has not exited (a zombie
+// waiting for its parent to reap it has exited).
+func Running(pid int) bool {
+	_, state, ok := stat(pid)
+	return ok && state != "Z" && state != "X"
+}
+
+// childrenByParent reads the process table: parent pid -> children.
+func childrenByParent() map[int][]int {
+	out := map[int][]int{}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+		if err != nil {
+			continue
+		}
+		if ppid, _, ok := stat(pid); ok {
+			out[ppid] = append(out[ppid], pid)
+		}
+	}
+	return out
+}
+
+// stat reads a process's parent and state from /proc/pid/stat; ok is false
+// when the process has gone.
+func stat(pid int) (ppid int, state string, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, "", false
+	}
+	// pid (comm) state ppid ...: comm may hold spaces, so cut at ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, "", false
+	}
+	fields := strings.Fields(s[i+1:])
+	if len(fields) < 2 {
+		return 0, "", false
+	}
+	ppid, err = strconv.Atoi(fields[1])
+	return ppid, fields[0], err == nil
 }
 
 // Args returns the command line of process pid (nil if it has gone).
