@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/shoal-dev/shoal/internal/gctune"
 	"github.com/shoal-dev/shoal/internal/head"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/runtimeenv"
@@ -34,6 +35,7 @@ by you); nodes, drivers and the CLI present it. It listens on loopback unless
 told otherwise; a head listening beyond loopback should use TLS.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			gctune.Apply() // a long-running Shoal process (GOGC, GOMEMLIMIT win)
 			ctx, stop := signalContext()
 			defer stop()
 			if tokenFile == "" {

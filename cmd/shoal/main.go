@@ -14,16 +14,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shoal-dev/shoal"
-	"github.com/shoal-dev/shoal/internal/gctune"
 )
 
 func main() {
 	// The shoal binary is also the executor of its built-in workloads
 	// (benchmarks, TPC-H): a node re-executes it in executor mode.
 	shoal.ExecutorMain()
-	// The head, nodes and tools are Shoal's own processes: tune their
-	// collector (GOGC and GOMEMLIMIT in the environment win).
-	gctune.Apply()
 	root := newRootCommand()
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "shoal:", err)

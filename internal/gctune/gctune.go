@@ -1,12 +1,14 @@
-// Package gctune sets the Go garbage collector of Shoal's own processes
-// (executors, and the head, nodes and tools the shoal command runs) for
-// throughput: a control plane allocates many small, short-lived messages,
-// and at Go's default GOGC=100 the collector took 20-30% of the CPU of the
-// head and the executors in `shoal bench` profiles. With GOGC=400, A/B runs
-// of `shoal bench` (2026-11-22, same machine, alternated) gave n_n actor
-// calls 78-101k/s against 52-87k/s, multi-client tasks 43-59k/s against
-// 33-44k/s and 1:1 async calls 83-121k/s against 44-80k/s; synchronous
-// latency did not change.
+// Package gctune sets the Go garbage collector of Shoal's own long-running
+// processes (executors, `shoal head`, `shoal node`) for throughput: a
+// control plane allocates many small, short-lived messages, and at Go's
+// default GOGC=100 the collector took 20-30% of the CPU of the head and the
+// executors in `shoal bench` profiles. Measured on 2026-11-22 on the
+// development machine (medians of 4 alternated `shoal bench` runs, tuning
+// in the executors only, the embedded head in the driver untouched): n:n
+// actor calls 85k/s against 67k/s, multi-client tasks 57k/s against 50k/s,
+// async tasks 60k/s against 56k/s; with every process at GOGC=400 the
+// gains were 20-60%, but the driver's large Puts got slower (fresh memory
+// instead of reused), so drivers keep Go's defaults.
 //
 // A larger GOGC lets the heap grow to five times what is live, so a soft
 // memory limit (a quarter of the machine's or cgroup's memory) makes the
@@ -14,7 +16,7 @@
 // holding big values) outgrows the machine. GOGC or GOMEMLIMIT set in the
 // environment win: Apply leaves the setting the person chose.
 //
-// A driver running an embedded cluster is the user's program: Shoal does
+// A driver (and so an embedded cluster) is the user's program: Shoal does
 // not change its collector; it can set GOGC itself.
 package gctune
 
