@@ -14,32 +14,46 @@ import (
 // of the cluster's processes after a warm-up and after all the cycles.
 type MemoryResult struct {
 	Cycles       int     `json:"cycles"`
+	WarmUp       int     `json:"warm_up_cycles"`
 	StartRSSMB   float64 `json:"start_rss_mb"`
 	EndRSSMB     float64 `json:"end_rss_mb"`
 	GrowthPct    float64 `json:"growth_pct"`
 	CyclesPerSec float64 `json:"cycles_per_sec"`
 	Objects      int64   `json:"objects_left"`
+	// RSSMB is the resident memory after each tenth of the cycles: a leak
+	// climbs steadily, a warm-up flattens.
+	RSSMB []float64 `json:"rss_mb_each_tenth"`
 }
 
 // Memory runs cycles of (task, Put, Get both, release both) in batches and
 // measures the resident memory of this process and its children (an
 // embedded cluster's head and nodes live here; executors are children). A
-// first batch warms the cluster up; the start is measured after it.
+// warm-up of a tenth of the cycles (at least four batches) first lets the
+// processes' heaps reach their working size; the start is measured after it.
 func Memory(ctx context.Context, cycles, batch int) (*MemoryResult, error) {
 	if cycles < batch || batch <= 0 {
 		return nil, fmt.Errorf("bench memory: %d cycles in batches of %d", cycles, batch)
 	}
 	run := func(n int) error { return Cycles(ctx, n, batch) }
-	if err := run(batch * 4); err != nil {
+	warm := max(batch*4, cycles/10)
+	if err := run(warm); err != nil {
 		return nil, err
 	}
 	start, err := TreeRSS(os.Getpid())
 	if err != nil {
 		return nil, err
 	}
+	res := &MemoryResult{Cycles: cycles, WarmUp: warm, StartRSSMB: float64(start) / (1 << 20)}
 	t0 := time.Now()
-	if err := run(cycles); err != nil {
-		return nil, err
+	for done := 0; done < cycles; {
+		n := min(cycles-done, max(batch, cycles/10))
+		if err := run(n); err != nil {
+			return nil, err
+		}
+		done += n
+		if rss, err := TreeRSS(os.Getpid()); err == nil {
+			res.RSSMB = append(res.RSSMB, float64(rss)/(1<<20))
+		}
 	}
 	d := time.Since(t0)
 	// Let releases reach the head before looking.
@@ -56,8 +70,11 @@ func Memory(ctx context.Context, cycles, batch int) (*MemoryResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &MemoryResult{Cycles: cycles, StartRSSMB: float64(start) / (1 << 20), EndRSSMB: float64(end) / (1 << 20),
-		GrowthPct: 100 * (float64(end) - float64(start)) / float64(start), CyclesPerSec: float64(cycles) / d.Seconds(), Objects: st.Objects}, nil
+	res.EndRSSMB = float64(end) / (1 << 20)
+	res.GrowthPct = 100 * (float64(end) - float64(start)) / float64(start)
+	res.CyclesPerSec = float64(cycles) / d.Seconds()
+	res.Objects = st.Objects
+	return res, nil
 }
 
 // TreeRSS sums the resident memory of process root and its children.
