@@ -35,7 +35,7 @@ by you); nodes, drivers and the CLI present it. It listens on loopback unless
 told otherwise; a head listening beyond loopback should use TLS.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			gctune.Apply() // a long-running Shoal process (GOGC, GOMEMLIMIT win)
+			gctune.Apply() // the control plane: a ballast unless GOGC is set
 			ctx, stop := signalContext()
 			defer stop()
 			if tokenFile == "" {

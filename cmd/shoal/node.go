@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/shoal-dev/shoal/internal/gctune"
 	"github.com/shoal-dev/shoal/internal/node"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/scheduler"
@@ -34,7 +33,6 @@ func newNodeCommand() *cobra.Command {
 holds an object store, and starts executor processes for jobs' tasks.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			gctune.Apply() // a long-running Shoal process (GOGC, GOMEMLIMIT win)
 			if headAddr == "" {
 				return fmt.Errorf("--head is required: the address `shoal head` printed, e.g. 127.0.0.1:7380")
 			}
