@@ -121,9 +121,6 @@ func TestNoMemoryGrowthAcrossCycles(t *testing.T) {
 	c := startCluster(t, 1, "--cpus", "2")
 	ctx := within(t, connect(t, c), 3*time.Minute)
 	const batch = 2000
-	if err := bench.Cycles(ctx, 10*batch, batch); err != nil { // warm up
-		t.Fatal(err)
-	}
 	rss := func() int64 {
 		var total int64
 		for _, p := range []*clustertest.Proc{c.Head, c.Nodes[0]} {
@@ -135,7 +132,20 @@ func TestNoMemoryGrowthAcrossCycles(t *testing.T) {
 		}
 		return total
 	}
-	start := rss()
+	// Warm up until resident memory levels off (the processes' heaps reach
+	// their working size: executors and the head collect only past a 64 MiB
+	// ballast); a leak never levels off, and shows in the comparison below.
+	var start int64
+	for round := 0; round < 8; round++ {
+		if err := bench.Cycles(ctx, 10*batch, batch); err != nil {
+			t.Fatal(err)
+		}
+		prev := start
+		start = rss()
+		if prev > 0 && float64(start) < 1.03*float64(prev) {
+			break
+		}
+	}
 	if err := bench.Cycles(ctx, 50*batch, batch); err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +154,12 @@ func TestNoMemoryGrowthAcrossCycles(t *testing.T) {
 	}
 	end := rss()
 	t.Logf("head+node+executor resident memory: %.1f MB -> %.1f MB over 100,000 cycles", float64(start)/(1<<20), float64(end)/(1<<20))
+	if raceEnabled {
+		// Every object was still freed (above); memory is checked by the
+		// run without the detector, as CI runs it.
+		t.Log("race detector on: its bookkeeping grows with every goroutine, so resident memory is not compared")
+		return
+	}
 	if float64(end) > 1.2*float64(start) {
 		t.Fatalf("resident memory grew from %d to %d bytes (more than 20%%)", start, end)
 	}

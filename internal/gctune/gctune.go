@@ -21,8 +21,11 @@
 // embedded head lives in the driver), untuned / GOGC=400 with a soft limit
 // / this ballast: 1:1 async actor calls 52k / 76k / 94k per second, n:n
 // calls 62k / 77k / 70k, multi-client tasks 35k / 50k / 42k, async tasks
-// 48k / 51k / 52k. GOGC in the environment wins: Apply then changes
-// nothing.
+// 48k / 51k / 52k. The price is memory: up to Ballast bytes of garbage
+// wait for the next collection, so a process settles up to ~64 MiB higher
+// (TestNoMemoryGrowthAcrossCycles: head, node and executor settle at
+// ~220 MB, ~125 MB without the ballast). GOGC in the environment wins:
+// Apply then changes nothing.
 //
 // Node agents are left alone: they hold the object store's large buffers,
 // where reusing memory quickly matters more than collecting less often. A
