@@ -178,13 +178,9 @@ func Suite(ctx context.Context, cfg SuiteConfig, progress func(string)) (map[str
 		}},
 		{"single_client_put_calls", func() (float64, error) {
 			start := time.Now()
-			futs := make([]*shoal.Future[int64], cfg.Async)
-			for i := range futs {
-				f, err := shoal.Put(ctx, int64(i))
-				if err != nil {
-					return 0, err
-				}
-				futs[i] = f
+			futs, err := putInts(ctx, cfg.Async)
+			if err != nil {
+				return 0, err
 			}
 			d := time.Since(start)
 			for _, f := range futs {
@@ -193,13 +189,9 @@ func Suite(ctx context.Context, cfg SuiteConfig, progress func(string)) (map[str
 			return rate(cfg.Async, d), nil
 		}},
 		{"single_client_get_calls", func() (float64, error) {
-			futs := make([]*shoal.Future[int64], cfg.Async)
-			for i := range futs {
-				f, err := shoal.Put(ctx, int64(i))
-				if err != nil {
-					return 0, err
-				}
-				futs[i] = f
+			futs, err := putInts(ctx, cfg.Async)
+			if err != nil {
+				return 0, err
 			}
 			start := time.Now()
 			for i, f := range futs {
@@ -266,4 +258,20 @@ func Suite(ctx context.Context, cfg SuiteConfig, progress func(string)) (map[str
 		}
 	}
 	return out, nil
+}
+
+// putInts Puts the numbers 0..n-1 and returns their futures.
+func putInts(ctx context.Context, n int) ([]*shoal.Future[int64], error) {
+	futs := make([]*shoal.Future[int64], n)
+	for i := range futs {
+		f, err := shoal.Put(ctx, int64(i))
+		if err != nil {
+			for _, g := range futs[:i] {
+				g.Release()
+			}
+			return nil, err
+		}
+		futs[i] = f
+	}
+	return futs, nil
 }

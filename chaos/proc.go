@@ -1,12 +1,10 @@
 package chaos
 
 import (
-	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/shoal-dev/shoal/internal/proctree"
 )
 
 // rssSampler records the peak resident memory of a process.
@@ -26,7 +24,7 @@ func sampleRSS(pid int, interval time.Duration) *rssSampler {
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
-			if b, err := vmRSS(pid); err == nil {
+			if b, err := proctree.RSS(pid); err == nil {
 				s.mu.Lock()
 				s.peak = max(s.peak, b)
 				s.mu.Unlock()
@@ -52,22 +50,4 @@ func (s *rssSampler) stop() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.peak
-}
-
-// vmRSS reads a process's resident memory from /proc.
-func vmRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("reading the memory of process %d: %w", pid, err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("reading the memory of process %d: %q: %w", pid, line, err)
-			}
-			return kb << 10, nil
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS for process %d", pid)
 }

@@ -33,15 +33,11 @@ with metrics named as in Ray's ray_perf.py (ops/s; GB/s for
 single_client_put_gigabytes), each beside Ray's published figure.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				pprof.StartCPUProfile(f)
-				defer pprof.StopCPUProfile()
+			stopProfile, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
 			}
+			defer stopProfile()
 			ctx, err := shoal.Init(context.Background(), shoal.WithLocalNodes(nodes), shoal.WithCPUsPerNode(cpus), shoal.WithJobName("bench"))
 			if err != nil {
 				return err
@@ -114,15 +110,11 @@ process, executors as child processes):
   chain_hop_p50_us  a chain of tasks, each taking the previous one's result`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				pprof.StartCPUProfile(f)
-				defer pprof.StopCPUProfile()
+			stopProfile, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
 			}
+			defer stopProfile()
 			ctx, err := shoal.Init(context.Background(), shoal.WithLocalNodes(nodes), shoal.WithCPUsPerNode(cpus), shoal.WithJobName("bench-tasks"))
 			if err != nil {
 				return err
@@ -243,6 +235,23 @@ func newBenchFailureCommand() *cobra.Command {
 	cmd.Flags().IntVar(&ms, "ms", 10, "milliseconds each task sleeps")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
+}
+
+// startCPUProfile profiles this process's CPU into path until the returned
+// stop is called; with no path it does nothing (for --cpuprofile).
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // writeHeapProfile writes the allocation profile to path (for --memprofile).

@@ -204,6 +204,27 @@ func parseJobArg(s string) ([]byte, error) {
 	return id.Bytes(), nil
 }
 
+// jobRequest sends one request about the job named by arg (GetJob,
+// StopJob) to the head and returns the job it answers with.
+func jobRequest(hf *headFlags, arg string, call func(pb.HeadClient, context.Context, *pb.GetJobRequest, ...grpc.CallOption) (*pb.SubmittedJob, error)) (*pb.SubmittedJob, error) {
+	id, err := parseJobArg(arg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	conn, err := hf.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	job, err := call(pb.NewHeadClient(conn), ctx, &pb.GetJobRequest{JobId: id})
+	if err != nil {
+		return nil, errs.FromStatus(err)
+	}
+	return job, nil
+}
+
 func newJobStatusCommand() *cobra.Command {
 	var (
 		hf     headFlags
@@ -214,20 +235,9 @@ func newJobStatusCommand() *cobra.Command {
 		Short: "Show a submitted job's state",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseJobArg(args[0])
+			job, err := jobRequest(&hf, args[0], pb.HeadClient.GetJob)
 			if err != nil {
 				return err
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			defer cancel()
-			conn, err := hf.dial(ctx)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			job, err := pb.NewHeadClient(conn).GetJob(ctx, &pb.GetJobRequest{JobId: id})
-			if err != nil {
-				return errs.FromStatus(err)
 			}
 			if asJSON {
 				return json.NewEncoder(os.Stdout).Encode(job)
@@ -295,20 +305,9 @@ func newJobStopCommand() *cobra.Command {
 		Short: "Stop a submitted job (its driver, and so its tasks)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseJobArg(args[0])
+			job, err := jobRequest(&hf, args[0], pb.HeadClient.StopJob)
 			if err != nil {
 				return err
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			defer cancel()
-			conn, err := hf.dial(ctx)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			job, err := pb.NewHeadClient(conn).StopJob(ctx, &pb.GetJobRequest{JobId: id})
-			if err != nil {
-				return errs.FromStatus(err)
 			}
 			printJobs([]*pb.SubmittedJob{job})
 			return nil

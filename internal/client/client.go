@@ -576,19 +576,7 @@ func (c *Client) Borrow(id ids.ID) *Ref {
 func (c *Client) Submit(spec *pb.TaskSpec) *Ref {
 	id := c.gen.Next()
 	spec.Id = id.Bytes()
-	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c, spec: spec}
-	if err := c.track(r); err != nil {
-		r.finish(nil, 0, nil, err)
-		return r
-	}
-	size := 64 + len(spec.Function)
-	for _, a := range spec.Args {
-		size += len(a.Value) + 24
-	}
-	if err := c.send(size, func(m *pb.ClientMessage) { m.Submit = append(m.Submit, spec) }); err != nil {
-		c.fail(err)
-	}
-	return r
+	return c.sendWork(id, spec, 64+len(spec.Function)+argsSize(spec.Args), func(m *pb.ClientMessage) { m.Submit = append(m.Submit, spec) })
 }
 
 // CreateActor asks the head to create an actor; the returned reference
@@ -596,15 +584,7 @@ func (c *Client) Submit(spec *pb.TaskSpec) *Ref {
 func (c *Client) CreateActor(spec *pb.ActorSpec) *Ref {
 	id := c.gen.Next()
 	spec.Id = id.Bytes()
-	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c, spec: spec}
-	if err := c.track(r); err != nil {
-		r.finish(nil, 0, nil, err)
-		return r
-	}
-	if err := c.send(64+len(spec.Class)+argsSize(spec.Args), func(m *pb.ClientMessage) { m.CreateActors = append(m.CreateActors, spec) }); err != nil {
-		c.fail(err)
-	}
-	return r
+	return c.sendWork(id, spec, 64+len(spec.Class)+argsSize(spec.Args), func(m *pb.ClientMessage) { m.CreateActors = append(m.CreateActors, spec) })
 }
 
 // CallActor sends an actor method call and returns the reference to its
@@ -612,12 +592,18 @@ func (c *Client) CreateActor(spec *pb.ActorSpec) *Ref {
 func (c *Client) CallActor(call *pb.ActorCall) *Ref {
 	id := c.gen.Next()
 	call.Id = id.Bytes()
-	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c, spec: call}
+	return c.sendWork(id, call, 64+len(call.Method)+argsSize(call.Args), func(m *pb.ClientMessage) { m.ActorCalls = append(m.ActorCalls, call) })
+}
+
+// sendWork tracks the reference to the result of spec (a task, actor or
+// call whose ID is id) and sends spec to the head with add.
+func (c *Client) sendWork(id ids.ID, spec any, size int, add func(m *pb.ClientMessage)) *Ref {
+	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c, spec: spec}
 	if err := c.track(r); err != nil {
 		r.finish(nil, 0, nil, err)
 		return r
 	}
-	if err := c.send(64+len(call.Method)+argsSize(call.Args), func(m *pb.ClientMessage) { m.ActorCalls = append(m.ActorCalls, call) }); err != nil {
+	if err := c.send(size, add); err != nil {
 		c.fail(err)
 	}
 	return r

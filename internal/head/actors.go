@@ -178,18 +178,25 @@ func (h *Head) actorLost(a *actor, info *pb.ErrorInfo) {
 	h.actorDied(a, info)
 }
 
+// releaseResources gives back the resources the actor holds on its node,
+// if it holds them.
+func (a *actor) releaseResources() {
+	if !a.holding {
+		return
+	}
+	a.holding = false
+	if a.node.alive {
+		a.node.committed = a.node.committed.Sub(a.create.req)
+	}
+}
+
 // restartActor runs the actor's constructor again, on whatever node fits;
 // its waiting calls (and retried ones) go to the new instance.
 func (h *Head) restartActor(a *actor, info *pb.ErrorInfo) {
 	a.restarts++
 	h.counts.actorRestarts++
 	h.log.Warn("restarting actor", "actor", a.label(), "restart", a.restarts, "reason", info.Message)
-	if a.holding {
-		a.holding = false
-		if a.node.alive {
-			a.node.committed = a.node.committed.Sub(a.create.req)
-		}
-	}
+	a.releaseResources()
 	if a.exec != nil {
 		delete(a.exec.actors, a.id)
 	}
@@ -288,12 +295,7 @@ func (h *Head) actorDied(a *actor, info *pb.ErrorInfo) {
 	if a.name != "" && h.actorNames[a.name] == a {
 		delete(h.actorNames, a.name)
 	}
-	if a.holding {
-		a.holding = false
-		if a.node.alive {
-			a.node.committed = a.node.committed.Sub(a.create.req)
-		}
-	}
+	a.releaseResources()
 	if a.exec != nil {
 		delete(a.exec.actors, a.id)
 		if !a.exec.dead {

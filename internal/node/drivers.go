@@ -133,10 +133,7 @@ func (n *Node) servePackages() error {
 	return nil
 }
 
-type driverProc struct {
-	cmd    *exec.Cmd
-	exited chan struct{}
-}
+type driverProc struct{ childProc }
 
 // startDriver runs a submitted job's driver from its package, streaming its
 // output to the head.
@@ -179,7 +176,7 @@ func (n *Node) startDriver(ds *pb.DriverStart) {
 			fail(fmt.Errorf("starting %s: %w", filepath.Base(l.Binary), err))
 			return
 		}
-		p := &driverProc{cmd: cmd, exited: make(chan struct{})}
+		p := &driverProc{childProc{cmd: cmd, exited: make(chan struct{})}}
 		n.mu.Lock()
 		n.drivers[jobID] = p
 		n.mu.Unlock()
@@ -256,34 +253,15 @@ func (n *Node) stopDriver(job ids.ID) {
 	if p == nil {
 		return
 	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		select {
-		case <-p.exited:
-		case <-time.After(5 * time.Second):
-			p.cmd.Process.Kill()
-		}
-	}()
+	n.stopChild(&p.childProc, 5*time.Second)
 }
 
 func (n *Node) stopAllDrivers() {
 	n.mu.Lock()
-	var procs []*driverProc
+	var procs []*childProc
 	for _, p := range n.drivers {
-		procs = append(procs, p)
+		procs = append(procs, &p.childProc)
 	}
 	n.mu.Unlock()
-	for _, p := range procs {
-		p.cmd.Process.Signal(syscall.SIGTERM)
-	}
-	for _, p := range procs {
-		select {
-		case <-p.exited:
-		case <-time.After(5 * time.Second):
-			p.cmd.Process.Kill()
-			<-p.exited
-		}
-	}
+	stopChildren(procs, 5*time.Second)
 }

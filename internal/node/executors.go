@@ -20,11 +20,10 @@ import (
 
 // executorProc is one running executor process.
 type executorProc struct {
-	job    ids.ID
-	info   *pb.JobInfo
-	cmd    *exec.Cmd
-	exited chan struct{}
-	tail   *tailBuffer
+	job  ids.ID
+	info *pb.JobInfo
+	childProc
+	tail *tailBuffer
 	// restart is set when the head asked for a new executor of the job
 	// while this one was still dying: the new one starts when it is gone.
 	restart bool
@@ -154,7 +153,7 @@ func (n *Node) launchExecutor(job *pb.JobInfo, jobID ids.ID, binary, dir string,
 		fail(fmt.Errorf("starting %s: %w", binary, err))
 		return
 	}
-	p := &executorProc{job: jobID, info: job, cmd: cmd, exited: make(chan struct{}), tail: tail}
+	p := &executorProc{job: jobID, info: job, childProc: childProc{cmd: cmd, exited: make(chan struct{})}, tail: tail}
 	var pipes sync.WaitGroup
 	pipes.Add(2)
 	go copyLines(&pipes, os.Stdout, stdout, prefix, nil)
@@ -211,38 +210,18 @@ func (n *Node) stopExecutor(job ids.ID) {
 	if p == nil {
 		return
 	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		select {
-		case <-p.exited:
-		case <-time.After(3 * time.Second):
-			p.cmd.Process.Kill()
-		}
-	}()
+	n.stopChild(&p.childProc, 3*time.Second)
 }
 
 func (n *Node) stopAllExecutors() {
 	n.mu.Lock()
-	procs := make([]*executorProc, 0, len(n.execs))
+	procs := make([]*childProc, 0, len(n.execs))
 	for _, p := range n.execs {
-		procs = append(procs, p)
+		procs = append(procs, &p.childProc)
 	}
 	clear(n.execs)
 	n.mu.Unlock()
-	for _, p := range procs {
-		p.cmd.Process.Signal(syscall.SIGTERM)
-	}
-	grace := time.After(2 * time.Second)
-	for _, p := range procs {
-		select {
-		case <-p.exited:
-		case <-grace:
-			p.cmd.Process.Kill()
-			<-p.exited
-		}
-	}
+	stopChildren(procs, 2*time.Second)
 }
 
 // copyLines copies an executor's output line by line with a prefix, keeping

@@ -155,15 +155,3 @@ func existingAncestor(dir string) (string, error) {
 		p = parent
 	}
 }
-
-// MachineMemory returns the memory this process may use: the machine's
-// total, or its cgroup's limit when that is lower. ok is false when
-// neither can be read.
-func MachineMemory() (bytes int64, ok bool) {
-	src := systemMemorySources()
-	_, total, err := readMeminfo(src.meminfo)
-	if lim, limited := cgroupMemoryLimit(src); limited && (err != nil || lim < total) {
-		return lim, true
-	}
-	return total, err == nil
-}
