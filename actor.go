@@ -315,6 +315,9 @@ func GetActor[T any](ctx context.Context, name string) (*ActorHandle[T], error) 
 // Method is a registered method of actor class T with result type R.
 type Method[T, R any] struct {
 	entry *registry.Entry
+	// direct: R cannot hold futures or actor handles, so a call's result
+	// may stay with its caller (direct actor calls).
+	direct bool
 }
 
 // Name is the method's registered name, "Class.Method".
@@ -323,7 +326,7 @@ func (m *Method[T, R]) Name() string { return m.entry.Name }
 func registerMethod[T, R any](c *ActorClass[T], name string, params []reflect.Type, invoke registry.MethodInvoker) *Method[T, R] {
 	e := &registry.Entry{Name: c.Name() + "." + name, Params: params, Result: reflect.TypeFor[R](), Method: invoke, Nested: nestedIDs}
 	registry.Register(e)
-	return &Method[T, R]{entry: e}
+	return &Method[T, R]{entry: e, direct: !typeMayHold(reflect.TypeFor[R]())}
 }
 
 func self[T any](v any) (*T, error) {
@@ -394,7 +397,7 @@ func (m *Method[T, R]) Remote(ctx context.Context, h *ActorHandle[T], args ...an
 		return &Future[R]{ref: c.Failed(fmt.Errorf("%w: calling %s: %v", ErrBadArgument, m.Name(), err)), c: c}
 	}
 	h.bind(c)
-	ref := c.CallActor(&pb.ActorCall{ActorId: h.id.Bytes(), Method: m.entry.Name, Args: encoded})
+	ref := c.CallActor(&pb.ActorCall{ActorId: h.id.Bytes(), Method: m.entry.Name, Args: encoded}, m.direct)
 	for _, r := range release {
 		r()
 	}

@@ -85,15 +85,7 @@ func TestActorStateAndOrder(t *testing.T) {
 	for i := range futs {
 		futs[i] = record.Remote(ctx, h, i)
 	}
-	counts, err := shoal.GetAll(ctx, futs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, c := range counts {
-		if c != i+1 {
-			t.Fatalf("call %d saw %d earlier calls", i, c-1)
-		}
-	}
+	requireRanInOrder(t, ctx, futs)
 	seen, err := history.Remote(ctx, h).Get(ctx)
 	if err != nil || len(seen) != n {
 		t.Fatalf("history: %d entries, %v", len(seen), err)
@@ -116,6 +108,21 @@ func TestActorStateAndOrder(t *testing.T) {
 	}
 	if b, err := second.Get(ctx); err != nil || b != n+3 {
 		t.Fatalf("second ran before the first: %d %v", b, err)
+	}
+}
+
+// requireRanInOrder checks that the i-th of a fresh ledger's calls saw i
+// earlier calls (each returns the ledger's length after it).
+func requireRanInOrder(t *testing.T, ctx context.Context, futs []*shoal.Future[int]) {
+	t.Helper()
+	counts, err := shoal.GetAll(ctx, futs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range counts {
+		if c != i+1 {
+			t.Fatalf("call %d saw %d earlier calls", i, c-1)
+		}
 	}
 }
 

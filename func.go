@@ -312,6 +312,7 @@ func encodeArgs(ctx context.Context, c *client.Client, params []reflect.Type, ar
 			if r.Released() {
 				return nil, nil, fmt.Errorf("argument %d is a released future", i+1)
 			}
+			r.Export()
 			out[i] = &pb.Arg{Object: r.ID.Bytes()}
 			continue
 		}
@@ -384,6 +385,7 @@ func CallByName[R any](ctx context.Context, name string, args ...any) *Future[R]
 	spec := &pb.TaskSpec{Function: name, Args: make([]*pb.Arg, len(args)), MaxRetries: 3, Resources: oneCPU}
 	for i, a := range args {
 		if fa, ok := a.(futureArg); ok && fa.clientRef() != nil {
+			fa.clientRef().Export()
 			spec.Args[i] = &pb.Arg{Object: fa.clientRef().ID.Bytes()}
 			continue
 		}

@@ -122,6 +122,9 @@ func nestedIDs(v any) [][]byte {
 	var out [][]byte
 	walkRefs(v, func(h heldRef) {
 		if id, ok := h.heldID(); ok {
+			if f, ok := h.(interface{ clientRef() *client.Ref }); ok && f.clientRef() != nil {
+				f.clientRef().Export() // the head must know it before the value names it
+			}
 			out = append(out, id.Bytes())
 		}
 	})

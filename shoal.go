@@ -76,7 +76,8 @@ func Init(ctx context.Context, opts ...Option) (context.Context, error) {
 	}
 	hello := &pb.Hello{Role: pb.Role_ROLE_DRIVER, JobId: job.JobId, Job: job, Pid: int32(os.Getpid())}
 	hello.Hostname, _ = os.Hostname()
-	ccfg := client.Config{Hello: hello, Logger: cfg.logger, WelcomeTimeout: cfg.connectTimeout}
+	ccfg := client.Config{Hello: hello, Logger: cfg.logger, WelcomeTimeout: cfg.connectTimeout,
+		DirectCalls: os.Getenv(executor.EnvDirectCalls) != "0" && cfg.tlsCA == ""}
 	if cfg.address == "" {
 		if cfg.nodes < 1 {
 			return nil, fmt.Errorf("shoal: an embedded cluster needs at least one node (WithLocalNodes(%d))", cfg.nodes)

@@ -61,6 +61,9 @@ type Config struct {
 	// OnBlock is told when a task of this executor blocks in Get and when it
 	// resumes.
 	OnBlock func(task ids.ID, blocked bool)
+	// DirectCalls lets actor calls go straight to their actor's executor
+	// when the head says it may be reached (see direct.go).
+	DirectCalls bool
 	// WelcomeTimeout bounds the wait for the head's welcome.
 	WelcomeTimeout time.Duration
 	Logger         *slog.Logger
@@ -90,6 +93,13 @@ type Client struct {
 	err     error // why the session ended
 	putNode ids.ID
 	putAddr string
+
+	// Direct actor calls (direct.go). Lock order: dmu, then a Ref's mu,
+	// then mu.
+	dmu        sync.Mutex
+	routes     map[ids.ID]*actorRoute
+	conns      map[string]*directConn
+	directSent atomic.Int64
 }
 
 // Ref is the client's record of an object it owns.
@@ -124,6 +134,17 @@ type Ref struct {
 	nested   [][]byte
 	onReady  []func()
 	c        *Client
+
+	// Direct actor calls (direct.go). route and wantDirect are set before
+	// the reference is shared; the rest is guarded by mu.
+	route        *actorRoute
+	wantDirect   bool
+	path         uint8 // pathNone, pathHead or pathDirect
+	exported     bool  // the head was told of it (or must be, once sent)
+	headReleased bool  // the head was told of its release
+	cancelReq    bool  // cancelled before it was sent
+	// actor is set on an actor's object: how to reach it directly.
+	actor *pb.ActorRoute
 }
 
 // OnReady runs f once r is ready (at once if it is), on the goroutine that
@@ -162,6 +183,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		cfg: cfg, gen: ids.NewGenerator(), data: transfer.NewClient(cfg.Token), welcome: m.Welcome,
 		log: cfg.Logger, ctx: cctx, cancel: cancel, done: make(chan struct{}),
 		refs: make(map[ids.ID]*Ref), putNode: cfg.PutNode, putAddr: cfg.PutAddr,
+		routes: make(map[ids.ID]*actorRoute), conns: make(map[string]*directConn),
 	}
 	c.out = c.newOutbox()
 	c.handle(m)
@@ -230,11 +252,15 @@ func (c *Client) send(size int, fill func(*pb.ClientMessage)) error {
 }
 
 func (c *Client) newOutbox() *rpc.Outbox[pb.ClientMessage] {
-	maxMsg := int(c.welcome.MaxMessageBytes)
-	if maxMsg <= 0 {
-		maxMsg = rpc.DefaultMaxMessageBytes
+	return rpc.NewOutbox(c.maxMessage()/2, func() *pb.ClientMessage { return &pb.ClientMessage{} })
+}
+
+// maxMessage is the largest message the cluster's streams carry.
+func (c *Client) maxMessage() int {
+	if n := int(c.welcome.MaxMessageBytes); n > 0 {
+		return n
 	}
-	return rpc.NewOutbox(maxMsg/2, func() *pb.ClientMessage { return &pb.ClientMessage{} })
+	return rpc.DefaultMaxMessageBytes
 }
 
 // run serves sessions until the client is closed or gives up: when a
@@ -315,8 +341,12 @@ func (c *Client) reconnect(cause error) rpc.ClientStream[pb.ClientMessage, pb.He
 			out := c.newOutbox()
 			c.mu.Lock()
 			c.out = out
-			replay := c.replayLocked()
+			refs := make([]*Ref, 0, len(c.refs))
+			for _, r := range c.refs {
+				refs = append(refs, r)
+			}
 			c.mu.Unlock()
+			replay := c.replayItems(refs)
 			for _, r := range replay {
 				out.Add(r.size, r.fill)
 			}
@@ -342,11 +372,11 @@ type replayItem struct {
 	fill func(m *pb.ClientMessage)
 }
 
-// replayLocked lists what a restarted head must hear from this client.
-// Called with c.mu held.
-func (c *Client) replayLocked() []replayItem {
+// replayItems lists what a restarted head must hear from this client of
+// refs.
+func (c *Client) replayItems(refs []*Ref) []replayItem {
 	var items []replayItem
-	for _, r := range c.refs {
+	for _, r := range refs {
 		if r.local || r.released.Load() {
 			continue
 		}
@@ -388,6 +418,11 @@ func (r *Ref) replay() (replayItem, bool) {
 		return it, true
 	}
 	ready := r.IsReady()
+	if r.route != nil && (r.path == pathNone || r.path == pathDirect && !(r.exported && ready)) {
+		// Not sent yet (it will be, to the new head), or a direct call the
+		// head never heard of.
+		return it, false
+	}
 	switch spec := r.spec.(type) {
 	case *pb.TaskSpec:
 		if !ready {
@@ -479,6 +514,11 @@ func (c *Client) handle(m *pb.HeadMessage) {
 		}
 		switch st.State {
 		case pb.ObjectState_OBJECT_STATE_READY:
+			if st.Actor != nil {
+				r.mu.Lock()
+				r.actor = st.Actor
+				r.mu.Unlock()
+			}
 			locs := make([]transfer.Location, 0, len(st.Locations))
 			for _, l := range st.Locations {
 				n, _ := ids.FromBytes("node id", l.NodeId)
@@ -514,6 +554,14 @@ func (c *Client) handle(m *pb.HeadMessage) {
 // it was ready) replaces the first unless the bytes are already here.
 func (r *Ref) finish(value []byte, size int64, locs []transfer.Location, err error) {
 	r.mu.Lock()
+	callbacks := r.finishLocked(value, size, locs, err)
+	r.mu.Unlock()
+	runAll(callbacks)
+}
+
+// finishLocked is finish with r.mu held; it returns the callbacks to run
+// once r.mu is released.
+func (r *Ref) finishLocked(value []byte, size int64, locs []transfer.Location, err error) []func() {
 	first := !r.IsReady()
 	if first || r.value == nil {
 		r.value, r.size, r.locs, r.err = value, size, locs, err
@@ -528,10 +576,7 @@ func (r *Ref) finish(value []byte, size int64, locs []transfer.Location, err err
 		close(r.updated)
 		r.updated = nil
 	}
-	r.mu.Unlock()
-	for _, f := range callbacks {
-		f()
-	}
+	return callbacks
 }
 
 func (c *Client) track(r *Ref) error {
@@ -585,14 +630,6 @@ func (c *Client) CreateActor(spec *pb.ActorSpec) *Ref {
 	id := c.gen.Next()
 	spec.Id = id.Bytes()
 	return c.sendWork(id, spec, 64+len(spec.Class)+argsSize(spec.Args), func(m *pb.ClientMessage) { m.CreateActors = append(m.CreateActors, spec) })
-}
-
-// CallActor sends an actor method call and returns the reference to its
-// result.
-func (c *Client) CallActor(call *pb.ActorCall) *Ref {
-	id := c.gen.Next()
-	call.Id = id.Bytes()
-	return c.sendWork(id, call, 64+len(call.Method)+argsSize(call.Args), func(m *pb.ClientMessage) { m.ActorCalls = append(m.ActorCalls, call) })
 }
 
 // sendWork tracks the reference to the result of spec (a task, actor or
@@ -769,9 +806,19 @@ func (r *Ref) Release() {
 	c.mu.Unlock()
 	r.mu.Lock()
 	r.value = nil
+	// A call not sent yet is released when it is; a direct call's result
+	// is released at the head only if the head heard of it.
+	toHead := !r.headReleased && (r.route == nil || r.path == pathHead || r.path == pathDirect && r.exported)
+	if toHead {
+		r.headReleased = true
+		id := r.ID.Bytes()
+		c.send(24, func(m *pb.ClientMessage) { m.Release = append(m.Release, id) })
+	}
+	actor := r.actor != nil
 	r.mu.Unlock()
-	id := r.ID.Bytes()
-	c.send(24, func(m *pb.ClientMessage) { m.Release = append(m.Release, id) })
+	if actor {
+		c.forgetRoute(r.ID)
+	}
 }
 
 // Released reports whether Release was called.
@@ -781,6 +828,21 @@ func (r *Ref) Released() bool { return r.released.Load() }
 func (r *Ref) Cancel() {
 	if !r.Task || r.IsReady() {
 		return
+	}
+	if r.route != nil {
+		r.mu.Lock()
+		path := r.path
+		if path == pathNone {
+			r.cancelReq = true
+		}
+		r.mu.Unlock()
+		switch path {
+		case pathNone:
+			return
+		case pathDirect:
+			r.c.cancelDirect(r)
+			return
+		}
 	}
 	id := r.ID.Bytes()
 	r.c.send(24, func(m *pb.ClientMessage) { m.Cancel = append(m.Cancel, id) })

@@ -22,6 +22,7 @@ type actorInstance struct {
 	running int
 	queue   []*pb.RunTask
 	cpu     int64
+	killed  bool
 }
 
 // actorCreated keeps the instance a constructor returned. Called from the
@@ -60,7 +61,8 @@ func (ex *Executor) actorCall(rt *pb.RunTask) {
 	id, _ := ids.FromBytes("actor id", rt.ActorId)
 	inst := ex.actors[id]
 	if inst == nil {
-		ex.client.SendResults(64, &pb.TaskResult{TaskId: rt.TaskId, Attempt: rt.Attempt, Error: &pb.ErrorInfo{
+		// (A direct call's reply is flushed by directCalls.)
+		ex.replyLocked(&pb.TaskResult{TaskId: rt.TaskId, Attempt: rt.Attempt, NotHere: true, Error: &pb.ErrorInfo{
 			Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, Message: fmt.Sprintf("actor %s is not in this executor (it died or was killed)", id.Short())}})
 		return
 	}
@@ -89,6 +91,10 @@ func (ex *Executor) callWorker(inst *actorInstance) {
 		if err != nil {
 			continue
 		}
+		if conn := ex.direct[callID]; conn != nil && conn.closed.Load() {
+			delete(ex.direct, callID) // its caller went away: nobody waits for it
+			continue
+		}
 		ctx, cancel := context.WithCancelCause(inst.ctx)
 		scope := &client.TaskScope{ID: callID, Done: ctx.Done()}
 		ex.running[callID] = &runningTask{cancel: cancel, scope: scope, actor: inst}
@@ -110,6 +116,7 @@ func (ex *Executor) killActor(id ids.ID) {
 		return
 	}
 	delete(ex.actors, id)
+	inst.killed = true
 	inst.cancel()
 	for _, r := range ex.running {
 		// Calls of the actor end with it, and so do the tasks they started.
@@ -118,7 +125,7 @@ func (ex *Executor) killActor(id ids.ID) {
 		}
 	}
 	for _, rt := range inst.queue {
-		ex.client.SendResults(64, &pb.TaskResult{TaskId: rt.TaskId, Attempt: rt.Attempt, Error: &pb.ErrorInfo{
+		ex.replySoonLocked(&pb.TaskResult{TaskId: rt.TaskId, Attempt: rt.Attempt, NotHere: true, Error: &pb.ErrorInfo{
 			Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, Message: "the actor was killed before the call ran"}})
 	}
 	inst.queue = nil

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -53,6 +54,8 @@ type Executor struct {
 	running map[ids.ID]*runningTask
 	actors  map[ids.ID]*actorInstance
 	usedCPU int64
+	// direct maps a direct call (queued or running) to its caller's stream.
+	direct map[ids.ID]*directConn
 }
 
 type runningTask struct {
@@ -83,10 +86,20 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	}
 	defer conn.Close()
 	bin, _ := os.Executable()
-	ex := &Executor{log: logger, nodeAddr: nodeAddr, binary: bin, ctx: ctx, running: make(map[ids.ID]*runningTask), actors: make(map[ids.ID]*actorInstance)}
+	ex := &Executor{log: logger, nodeAddr: nodeAddr, binary: bin, ctx: ctx, running: make(map[ids.ID]*runningTask),
+		actors: make(map[ids.ID]*actorInstance), direct: make(map[ids.ID]*directConn)}
+	host, _, err := net.SplitHostPort(nodeAddr)
+	if err != nil {
+		return fmt.Errorf("executor: %s %q: %w", EnvNodeData, nodeAddr, err)
+	}
+	directAddr, stopDirect, err := ex.serveDirect(host, token)
+	if err != nil {
+		return fmt.Errorf("executor: %w", err)
+	}
+	defer stopDirect()
 	cl, err := client.Connect(ctx, client.Config{
 		Hello: &pb.Hello{Role: pb.Role_ROLE_EXECUTOR, JobId: jobID.Bytes(), NodeId: nodeID.Bytes(),
-			Pid: int32(os.Getpid()), Registry: registry.Fingerprint()},
+			Pid: int32(os.Getpid()), Registry: registry.Fingerprint(), DirectAddr: directAddr},
 		Connect:     client.GRPCSession(conn),
 		Head:        client.GRPCHead{Conn: conn},
 		Token:       token,
@@ -96,6 +109,7 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 		OnCancel:    ex.onCancel,
 		OnBlock:     ex.onBlock,
 		OnKillActor: ex.killActor,
+		DirectCalls: os.Getenv(EnvDirectCalls) != "0" && os.Getenv(EnvTLSCA) == "",
 		Logger:      logger,
 	})
 	if err != nil {
@@ -170,7 +184,7 @@ func (ex *Executor) onCancel(id ids.ID) {
 	cancelQueued := func(queue []*pb.RunTask) ([]*pb.RunTask, bool) {
 		for i, rt := range queue {
 			if string(rt.TaskId) == string(id[:]) {
-				ex.client.SendResults(64, &pb.TaskResult{TaskId: rt.TaskId, Attempt: rt.Attempt,
+				ex.replySoonLocked(&pb.TaskResult{TaskId: rt.TaskId, Attempt: rt.Attempt,
 					Error: &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: "cancelled by its caller before it started"}})
 				return append(queue[:i], queue[i+1:]...), true
 			}
@@ -236,7 +250,15 @@ func (ex *Executor) run(ctx context.Context, id ids.ID, rt *pb.RunTask) {
 	res.Error = info
 	res.DurationNs = int64(time.Since(start))
 	ex.mu.Lock()
+	// more: calls of the same actor wait, so a direct reply can leave with
+	// theirs (the flusher writes it soon whatever the next call does).
+	more := false
 	if r := ex.running[id]; r != nil {
+		more = r.actor != nil && len(r.actor.queue) > 0
+		if r.actor != nil && r.actor.killed && ex.direct[id] != nil && (info == nil || info.Kind != pb.ErrorKind_ERROR_KIND_APPLICATION) {
+			// Cut short by the actor's death: the head says how it died.
+			res.NotHere = true
+		}
 		r.cancel(client.ErrTaskReturned)
 		r.scope.End(false)
 		if r.blocked == 0 && !r.keepCPU {
@@ -245,8 +267,15 @@ func (ex *Executor) run(ctx context.Context, id ids.ID, rt *pb.RunTask) {
 		delete(ex.running, id)
 	}
 	ex.admit()
+	conn := ex.replyLocked(res)
 	ex.mu.Unlock()
-	ex.client.SendResults(64+len(res.Value), res)
+	if conn != nil {
+		if more {
+			conn.out.FlushSoon()
+		} else {
+			conn.out.Flush()
+		}
+	}
 }
 
 func (ex *Executor) encodeResult(id ids.ID, value any, res *pb.TaskResult) *pb.ErrorInfo {

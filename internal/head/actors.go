@@ -355,6 +355,19 @@ func (h *Head) callFailed(t *task, info *pb.ErrorInfo) *pb.ErrorInfo {
 	return info
 }
 
+// actorRoute tells callers how to reach the actor whose object is o
+// directly, when it may be: it is alive in an executor that serves direct
+// calls, and it is never restarted (a restart moves it, and only the head
+// can keep a restarted actor's calls in order and retry them). nil when
+// o is no actor's or the actor is reached through the head.
+func (h *Head) actorRoute(o *object) *pb.ActorRoute {
+	a := h.actors[o.id]
+	if a == nil || a.state != actorAlive || a.spec.MaxRestarts != 0 || a.exec == nil || a.exec.dead || a.exec.directAddr == "" || a.node == nil {
+		return nil
+	}
+	return &pb.ActorRoute{Addr: a.exec.directAddr, Label: a.label(), NodeId: a.node.id.Bytes(), DataAddr: a.node.dataAddr}
+}
+
 // GetActor finds a live named actor.
 func (h *Head) GetActor(req *pb.GetActorRequest) *pb.GetActorReply {
 	h.mu.Lock()

@@ -104,26 +104,57 @@ func (h *Head) declarePut(s *session, p *pb.PutObject) (*object, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errs.ErrMalformed, err)
 	}
-	if h.objects[id] != nil {
-		return nil, nil
+	if o := h.objects[id]; o != nil {
+		if p.Pending || o.state != objectPending || o.producer != nil || o.owner != s {
+			return nil, nil
+		}
+		// The value of an object s declared pending (a direct call's
+		// result that left s before it finished).
+		if err := h.fillPut(o, p); err != nil {
+			return nil, err
+		}
+		return o, nil
 	}
 	o := &object{id: id, wireID: p.Id, state: objectReady, owner: s, ownerRef: true, refs: 1, size: p.Size}
+	if p.Pending {
+		o.state = objectPending
+	}
 	h.objects[id] = o
 	h.claim(o)
-	if p.Value != nil {
+	if p.Pending {
+		return o, nil
+	}
+	return o, h.fillPut(o, p)
+}
+
+// fillPut records where a put object's value is (inline, on a node) or
+// its failure, and wakes what waits for it when it was pending.
+func (h *Head) fillPut(o *object, p *pb.PutObject) error {
+	wasPending := o.state == objectPending
+	o.state = objectReady
+	switch {
+	case p.Error != nil:
+		h.objectFailed(o, p.Error)
+		return nil
+	case p.Value != nil:
 		o.value, o.size = p.Value, int64(len(p.Value))
-	} else {
+	default:
 		nodeID, err := ids.FromBytes("put node id", p.NodeId)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", errs.ErrMalformed, err)
+			return fmt.Errorf("%w: %v", errs.ErrMalformed, err)
 		}
+		o.size = p.Size
 		if n := h.nodes[nodeID]; n != nil && n.alive {
 			h.addLocation(o, n)
 		} else if len(o.locs) == 0 {
 			h.objectLost(o, fmt.Sprintf("the node it was stored on (%s) is no longer in the cluster", nodeID.Short()), nil)
+			return nil
 		}
 	}
-	return o, nil
+	if wasPending {
+		h.objectReady(o)
+	}
+	return nil
 }
 
 func (h *Head) release(s *session, id ids.ID) {
@@ -288,6 +319,7 @@ func (h *Head) statusOf(o *object) *pb.ObjectStatus {
 		st.State = pb.ObjectState_OBJECT_STATE_FAILED
 		st.Error = o.err
 	}
+	st.Actor = h.actorRoute(o)
 	return st
 }
 
@@ -319,6 +351,9 @@ func (h *Head) notify(o *object, to *session) {
 		st.State = pb.ObjectState_OBJECT_STATE_FAILED
 		st.Error = o.err
 		size += len(o.err.Message)
+	}
+	if st.Actor = h.actorRoute(o); st.Actor != nil {
+		size += 128
 	}
 	to.out.Add(size, func(m *pb.HeadMessage) { m.Objects = append(m.Objects, st) })
 }

@@ -27,6 +27,9 @@ type session struct {
 	actors map[ids.ID]*actor
 	// borrowed holds the objects this session borrowed.
 	borrowed map[ids.ID]*object
+	// directAddr is an executor's Executor service for direct actor
+	// calls; empty when it serves none.
+	directAddr string
 }
 
 type job struct {
@@ -126,7 +129,7 @@ func (h *Head) openSession(s *session, hello *pb.Hello) (*pb.Welcome, error) {
 		case n.execs[jobID] != nil:
 			return nil, fmt.Errorf("node %s already has an executor for job %s", nodeID.Short(), jobID.Short())
 		}
-		s.job, s.node = j, n
+		s.job, s.node, s.directAddr = j, n, hello.DirectAddr
 		welcome.NodeCpu = n.total.CPU
 		if hello.ExecutorError != "" {
 			h.executorFailed(n, j, hello.ExecutorError, false)
@@ -201,6 +204,12 @@ func (h *Head) closeSession(s *session, reason string) {
 	}
 	for _, o := range owned {
 		o.owner = nil
+		if o.state == objectPending && o.producer == nil {
+			// A declared result of a direct actor call: only its owner
+			// could have said what it is.
+			h.objectFailed(o, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_OBJECT_LOST, Message: fmt.Sprintf(
+				"object %s was the result of a direct actor call whose caller ended (%s) before the result reached it", o.id.Short(), reason)})
+		}
 		if o.ownerRef {
 			o.ownerRef = false
 			h.decref(o)

@@ -358,6 +358,185 @@ func (JobState) EnumDescriptor() ([]byte, []int) {
 	return file_shoal_proto_rawDescGZIP(), []int{5}
 }
 
+// DirectRequest and DirectReply are the frames of a direct actor-call
+// connection (internal/wire; docs/proposals/direct-calls.md): a caller
+// sends inline-argument calls on one of its actors straight to the
+// executor the actor lives in and gets the results back on the same
+// connection, without the head. One connection per (caller, executor)
+// keeps each caller's calls in order.
+type DirectRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// calls carry inline arguments only (Arg.value, no nested objects).
+	Calls []*ActorCall `protobuf:"bytes,1,rep,name=calls,proto3" json:"calls,omitempty"`
+	// cancel names calls (by id) the caller cancelled.
+	Cancel        [][]byte `protobuf:"bytes,2,rep,name=cancel,proto3" json:"cancel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DirectRequest) Reset() {
+	*x = DirectRequest{}
+	mi := &file_shoal_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DirectRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DirectRequest) ProtoMessage() {}
+
+func (x *DirectRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DirectRequest.ProtoReflect.Descriptor instead.
+func (*DirectRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *DirectRequest) GetCalls() []*ActorCall {
+	if x != nil {
+		return x.Calls
+	}
+	return nil
+}
+
+func (x *DirectRequest) GetCancel() [][]byte {
+	if x != nil {
+		return x.Cancel
+	}
+	return nil
+}
+
+type DirectReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// results answer calls of this stream; a stored result (stored, size)
+	// is in the object store of the executor's node.
+	Results       []*TaskResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DirectReply) Reset() {
+	*x = DirectReply{}
+	mi := &file_shoal_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DirectReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DirectReply) ProtoMessage() {}
+
+func (x *DirectReply) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DirectReply.ProtoReflect.Descriptor instead.
+func (*DirectReply) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *DirectReply) GetResults() []*TaskResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// ActorRoute is how a caller reaches a live actor directly.
+type ActorRoute struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// addr is the Executor service of the actor's executor.
+	Addr string `protobuf:"bytes,1,opt,name=addr,proto3" json:"addr,omitempty"`
+	// label names the actor in errors ("Class "name" (id)").
+	Label string `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
+	// node_id and data_addr name the node whose store holds the actor's
+	// stored (large) results.
+	NodeId        []byte `protobuf:"bytes,3,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	DataAddr      string `protobuf:"bytes,4,opt,name=data_addr,json=dataAddr,proto3" json:"data_addr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActorRoute) Reset() {
+	*x = ActorRoute{}
+	mi := &file_shoal_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActorRoute) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActorRoute) ProtoMessage() {}
+
+func (x *ActorRoute) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActorRoute.ProtoReflect.Descriptor instead.
+func (*ActorRoute) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ActorRoute) GetAddr() string {
+	if x != nil {
+		return x.Addr
+	}
+	return ""
+}
+
+func (x *ActorRoute) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *ActorRoute) GetNodeId() []byte {
+	if x != nil {
+		return x.NodeId
+	}
+	return nil
+}
+
+func (x *ActorRoute) GetDataAddr() string {
+	if x != nil {
+		return x.DataAddr
+	}
+	return ""
+}
+
 // Resources are fixed-point: cpu, gpu and custom amounts are in units of
 // 1/10000 of a resource; memory is in bytes.
 type Resources struct {
@@ -372,7 +551,7 @@ type Resources struct {
 
 func (x *Resources) Reset() {
 	*x = Resources{}
-	mi := &file_shoal_proto_msgTypes[0]
+	mi := &file_shoal_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -384,7 +563,7 @@ func (x *Resources) String() string {
 func (*Resources) ProtoMessage() {}
 
 func (x *Resources) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[0]
+	mi := &file_shoal_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -397,7 +576,7 @@ func (x *Resources) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resources.ProtoReflect.Descriptor instead.
 func (*Resources) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{0}
+	return file_shoal_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Resources) GetCpu() int64 {
@@ -448,7 +627,7 @@ type JobInfo struct {
 
 func (x *JobInfo) Reset() {
 	*x = JobInfo{}
-	mi := &file_shoal_proto_msgTypes[1]
+	mi := &file_shoal_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -460,7 +639,7 @@ func (x *JobInfo) String() string {
 func (*JobInfo) ProtoMessage() {}
 
 func (x *JobInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[1]
+	mi := &file_shoal_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -473,7 +652,7 @@ func (x *JobInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobInfo.ProtoReflect.Descriptor instead.
 func (*JobInfo) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{1}
+	return file_shoal_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *JobInfo) GetJobId() []byte {
@@ -535,13 +714,16 @@ type Hello struct {
 	Hostname      string                 `protobuf:"bytes,6,opt,name=hostname,proto3" json:"hostname,omitempty"`
 	Registry      []byte                 `protobuf:"bytes,7,opt,name=registry,proto3" json:"registry,omitempty"`
 	ExecutorError string                 `protobuf:"bytes,8,opt,name=executor_error,json=executorError,proto3" json:"executor_error,omitempty"`
+	// direct_addr is an executor's Executor service (direct actor calls);
+	// empty when it serves none.
+	DirectAddr    string `protobuf:"bytes,9,opt,name=direct_addr,json=directAddr,proto3" json:"direct_addr,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_shoal_proto_msgTypes[2]
+	mi := &file_shoal_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -553,7 +735,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[2]
+	mi := &file_shoal_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -566,7 +748,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{2}
+	return file_shoal_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Hello) GetRole() Role {
@@ -625,6 +807,13 @@ func (x *Hello) GetExecutorError() string {
 	return ""
 }
 
+func (x *Hello) GetDirectAddr() string {
+	if x != nil {
+		return x.DirectAddr
+	}
+	return ""
+}
+
 type Welcome struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	SessionId       []byte                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
@@ -638,7 +827,7 @@ type Welcome struct {
 
 func (x *Welcome) Reset() {
 	*x = Welcome{}
-	mi := &file_shoal_proto_msgTypes[3]
+	mi := &file_shoal_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -650,7 +839,7 @@ func (x *Welcome) String() string {
 func (*Welcome) ProtoMessage() {}
 
 func (x *Welcome) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[3]
+	mi := &file_shoal_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -663,7 +852,7 @@ func (x *Welcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Welcome.ProtoReflect.Descriptor instead.
 func (*Welcome) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{3}
+	return file_shoal_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Welcome) GetSessionId() []byte {
@@ -708,7 +897,7 @@ type Arg struct {
 
 func (x *Arg) Reset() {
 	*x = Arg{}
-	mi := &file_shoal_proto_msgTypes[4]
+	mi := &file_shoal_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -720,7 +909,7 @@ func (x *Arg) String() string {
 func (*Arg) ProtoMessage() {}
 
 func (x *Arg) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[4]
+	mi := &file_shoal_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -733,7 +922,7 @@ func (x *Arg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Arg.ProtoReflect.Descriptor instead.
 func (*Arg) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{4}
+	return file_shoal_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Arg) GetValue() []byte {
@@ -779,7 +968,7 @@ type TaskSpec struct {
 
 func (x *TaskSpec) Reset() {
 	*x = TaskSpec{}
-	mi := &file_shoal_proto_msgTypes[5]
+	mi := &file_shoal_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -791,7 +980,7 @@ func (x *TaskSpec) String() string {
 func (*TaskSpec) ProtoMessage() {}
 
 func (x *TaskSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[5]
+	mi := &file_shoal_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -804,7 +993,7 @@ func (x *TaskSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskSpec.ProtoReflect.Descriptor instead.
 func (*TaskSpec) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{5}
+	return file_shoal_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TaskSpec) GetId() []byte {
@@ -885,14 +1074,21 @@ type PutObject struct {
 	NodeId []byte                 `protobuf:"bytes,4,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
 	// nested lists the objects inside the value; it holds a reference on
 	// each for as long as it lives.
-	Nested        [][]byte `protobuf:"bytes,5,rep,name=nested,proto3" json:"nested,omitempty"`
+	Nested [][]byte `protobuf:"bytes,5,rep,name=nested,proto3" json:"nested,omitempty"`
+	// pending declares an object this client owns whose value it does not
+	// know yet (the result of a direct actor call that left the client
+	// before it finished); a later PutObject with the same id from the same
+	// client gives its value, location or error.
+	Pending bool `protobuf:"varint,6,opt,name=pending,proto3" json:"pending,omitempty"`
+	// error fills a pending object with a failure.
+	Error         *ErrorInfo `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PutObject) Reset() {
 	*x = PutObject{}
-	mi := &file_shoal_proto_msgTypes[6]
+	mi := &file_shoal_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -904,7 +1100,7 @@ func (x *PutObject) String() string {
 func (*PutObject) ProtoMessage() {}
 
 func (x *PutObject) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[6]
+	mi := &file_shoal_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -917,7 +1113,7 @@ func (x *PutObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutObject.ProtoReflect.Descriptor instead.
 func (*PutObject) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{6}
+	return file_shoal_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PutObject) GetId() []byte {
@@ -955,6 +1151,20 @@ func (x *PutObject) GetNested() [][]byte {
 	return nil
 }
 
+func (x *PutObject) GetPending() bool {
+	if x != nil {
+		return x.Pending
+	}
+	return false
+}
+
+func (x *PutObject) GetError() *ErrorInfo {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 type TaskBlock struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TaskId        []byte                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
@@ -965,7 +1175,7 @@ type TaskBlock struct {
 
 func (x *TaskBlock) Reset() {
 	*x = TaskBlock{}
-	mi := &file_shoal_proto_msgTypes[7]
+	mi := &file_shoal_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -977,7 +1187,7 @@ func (x *TaskBlock) String() string {
 func (*TaskBlock) ProtoMessage() {}
 
 func (x *TaskBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[7]
+	mi := &file_shoal_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -990,7 +1200,7 @@ func (x *TaskBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskBlock.ProtoReflect.Descriptor instead.
 func (*TaskBlock) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{7}
+	return file_shoal_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TaskBlock) GetTaskId() []byte {
@@ -1020,7 +1230,7 @@ type ErrorInfo struct {
 
 func (x *ErrorInfo) Reset() {
 	*x = ErrorInfo{}
-	mi := &file_shoal_proto_msgTypes[8]
+	mi := &file_shoal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1032,7 +1242,7 @@ func (x *ErrorInfo) String() string {
 func (*ErrorInfo) ProtoMessage() {}
 
 func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[8]
+	mi := &file_shoal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1045,7 +1255,7 @@ func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorInfo.ProtoReflect.Descriptor instead.
 func (*ErrorInfo) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{8}
+	return file_shoal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ErrorInfo) GetKind() ErrorKind {
@@ -1090,18 +1300,23 @@ type TaskResult struct {
 	Value   []byte                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
 	// stored is set when the value went to the executor's node store
 	// instead of travelling inline; size is its encoded size.
-	Stored        bool       `protobuf:"varint,4,opt,name=stored,proto3" json:"stored,omitempty"`
-	Size          int64      `protobuf:"varint,5,opt,name=size,proto3" json:"size,omitempty"`
-	Error         *ErrorInfo `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
-	DurationNs    int64      `protobuf:"varint,7,opt,name=duration_ns,json=durationNs,proto3" json:"duration_ns,omitempty"`
-	Nested        [][]byte   `protobuf:"bytes,8,rep,name=nested,proto3" json:"nested,omitempty"`
+	Stored     bool       `protobuf:"varint,4,opt,name=stored,proto3" json:"stored,omitempty"`
+	Size       int64      `protobuf:"varint,5,opt,name=size,proto3" json:"size,omitempty"`
+	Error      *ErrorInfo `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	DurationNs int64      `protobuf:"varint,7,opt,name=duration_ns,json=durationNs,proto3" json:"duration_ns,omitempty"`
+	Nested     [][]byte   `protobuf:"bytes,8,rep,name=nested,proto3" json:"nested,omitempty"`
+	// not_here answers a direct call whose actor is not (or no longer) in
+	// the executor: the call did not run, or was cut short because the
+	// actor was killed; the caller sends it through the head, which knows
+	// what became of the actor.
+	NotHere       bool `protobuf:"varint,9,opt,name=not_here,json=notHere,proto3" json:"not_here,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TaskResult) Reset() {
 	*x = TaskResult{}
-	mi := &file_shoal_proto_msgTypes[9]
+	mi := &file_shoal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1113,7 +1328,7 @@ func (x *TaskResult) String() string {
 func (*TaskResult) ProtoMessage() {}
 
 func (x *TaskResult) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[9]
+	mi := &file_shoal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1126,7 +1341,7 @@ func (x *TaskResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskResult.ProtoReflect.Descriptor instead.
 func (*TaskResult) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{9}
+	return file_shoal_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TaskResult) GetTaskId() []byte {
@@ -1185,6 +1400,13 @@ func (x *TaskResult) GetNested() [][]byte {
 	return nil
 }
 
+func (x *TaskResult) GetNotHere() bool {
+	if x != nil {
+		return x.NotHere
+	}
+	return false
+}
+
 // ActorSpec creates an actor: an instance of a registered actor class that
 // lives in one executor, holds its resources for its lifetime and serves
 // method calls in order. Its id is also the id of the object that becomes
@@ -1214,7 +1436,7 @@ type ActorSpec struct {
 
 func (x *ActorSpec) Reset() {
 	*x = ActorSpec{}
-	mi := &file_shoal_proto_msgTypes[10]
+	mi := &file_shoal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1226,7 +1448,7 @@ func (x *ActorSpec) String() string {
 func (*ActorSpec) ProtoMessage() {}
 
 func (x *ActorSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[10]
+	mi := &file_shoal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1239,7 +1461,7 @@ func (x *ActorSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorSpec.ProtoReflect.Descriptor instead.
 func (*ActorSpec) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{10}
+	return file_shoal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ActorSpec) GetId() []byte {
@@ -1339,7 +1561,7 @@ type ActorCall struct {
 
 func (x *ActorCall) Reset() {
 	*x = ActorCall{}
-	mi := &file_shoal_proto_msgTypes[11]
+	mi := &file_shoal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1351,7 +1573,7 @@ func (x *ActorCall) String() string {
 func (*ActorCall) ProtoMessage() {}
 
 func (x *ActorCall) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[11]
+	mi := &file_shoal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1364,7 +1586,7 @@ func (x *ActorCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorCall.ProtoReflect.Descriptor instead.
 func (*ActorCall) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{11}
+	return file_shoal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ActorCall) GetId() []byte {
@@ -1421,7 +1643,7 @@ type ClientMessage struct {
 
 func (x *ClientMessage) Reset() {
 	*x = ClientMessage{}
-	mi := &file_shoal_proto_msgTypes[12]
+	mi := &file_shoal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1433,7 +1655,7 @@ func (x *ClientMessage) String() string {
 func (*ClientMessage) ProtoMessage() {}
 
 func (x *ClientMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[12]
+	mi := &file_shoal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1446,7 +1668,7 @@ func (x *ClientMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientMessage.ProtoReflect.Descriptor instead.
 func (*ClientMessage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{12}
+	return file_shoal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ClientMessage) GetHello() *Hello {
@@ -1552,7 +1774,7 @@ type PinRequest struct {
 
 func (x *PinRequest) Reset() {
 	*x = PinRequest{}
-	mi := &file_shoal_proto_msgTypes[13]
+	mi := &file_shoal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1564,7 +1786,7 @@ func (x *PinRequest) String() string {
 func (*PinRequest) ProtoMessage() {}
 
 func (x *PinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[13]
+	mi := &file_shoal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1577,7 +1799,7 @@ func (x *PinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PinRequest.ProtoReflect.Descriptor instead.
 func (*PinRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{13}
+	return file_shoal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PinRequest) GetLeaseId() []byte {
@@ -1618,7 +1840,7 @@ type Location struct {
 
 func (x *Location) Reset() {
 	*x = Location{}
-	mi := &file_shoal_proto_msgTypes[14]
+	mi := &file_shoal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1630,7 +1852,7 @@ func (x *Location) String() string {
 func (*Location) ProtoMessage() {}
 
 func (x *Location) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[14]
+	mi := &file_shoal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1643,7 +1865,7 @@ func (x *Location) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Location.ProtoReflect.Descriptor instead.
 func (*Location) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{14}
+	return file_shoal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Location) GetNodeId() []byte {
@@ -1672,7 +1894,7 @@ type ResolvedArg struct {
 
 func (x *ResolvedArg) Reset() {
 	*x = ResolvedArg{}
-	mi := &file_shoal_proto_msgTypes[15]
+	mi := &file_shoal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1684,7 +1906,7 @@ func (x *ResolvedArg) String() string {
 func (*ResolvedArg) ProtoMessage() {}
 
 func (x *ResolvedArg) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[15]
+	mi := &file_shoal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1697,7 +1919,7 @@ func (x *ResolvedArg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolvedArg.ProtoReflect.Descriptor instead.
 func (*ResolvedArg) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{15}
+	return file_shoal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ResolvedArg) GetValue() []byte {
@@ -1745,7 +1967,7 @@ type RunTask struct {
 
 func (x *RunTask) Reset() {
 	*x = RunTask{}
-	mi := &file_shoal_proto_msgTypes[16]
+	mi := &file_shoal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1757,7 +1979,7 @@ func (x *RunTask) String() string {
 func (*RunTask) ProtoMessage() {}
 
 func (x *RunTask) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[16]
+	mi := &file_shoal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1770,7 +1992,7 @@ func (x *RunTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunTask.ProtoReflect.Descriptor instead.
 func (*RunTask) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{16}
+	return file_shoal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RunTask) GetTaskId() []byte {
@@ -1837,20 +2059,23 @@ func (x *RunTask) GetActorName() string {
 }
 
 type ObjectStatus struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	State         ObjectState            `protobuf:"varint,2,opt,name=state,proto3,enum=shoal.v1.ObjectState" json:"state,omitempty"`
-	Value         []byte                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
-	Size          int64                  `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
-	Locations     []*Location            `protobuf:"bytes,5,rep,name=locations,proto3" json:"locations,omitempty"`
-	Error         *ErrorInfo             `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Id        []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	State     ObjectState            `protobuf:"varint,2,opt,name=state,proto3,enum=shoal.v1.ObjectState" json:"state,omitempty"`
+	Value     []byte                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	Size      int64                  `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	Locations []*Location            `protobuf:"bytes,5,rep,name=locations,proto3" json:"locations,omitempty"`
+	Error     *ErrorInfo             `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	// actor is set on a ready actor's object when callers may reach the
+	// actor directly.
+	Actor         *ActorRoute `protobuf:"bytes,7,opt,name=actor,proto3" json:"actor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ObjectStatus) Reset() {
 	*x = ObjectStatus{}
-	mi := &file_shoal_proto_msgTypes[17]
+	mi := &file_shoal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1862,7 +2087,7 @@ func (x *ObjectStatus) String() string {
 func (*ObjectStatus) ProtoMessage() {}
 
 func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[17]
+	mi := &file_shoal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1875,7 +2100,7 @@ func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatus.ProtoReflect.Descriptor instead.
 func (*ObjectStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{17}
+	return file_shoal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ObjectStatus) GetId() []byte {
@@ -1920,6 +2145,13 @@ func (x *ObjectStatus) GetError() *ErrorInfo {
 	return nil
 }
 
+func (x *ObjectStatus) GetActor() *ActorRoute {
+	if x != nil {
+		return x.Actor
+	}
+	return nil
+}
+
 type HeadMessage struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Welcome       *Welcome               `protobuf:"bytes,1,opt,name=welcome,proto3" json:"welcome,omitempty"`
@@ -1933,7 +2165,7 @@ type HeadMessage struct {
 
 func (x *HeadMessage) Reset() {
 	*x = HeadMessage{}
-	mi := &file_shoal_proto_msgTypes[18]
+	mi := &file_shoal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1945,7 +2177,7 @@ func (x *HeadMessage) String() string {
 func (*HeadMessage) ProtoMessage() {}
 
 func (x *HeadMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[18]
+	mi := &file_shoal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1958,7 +2190,7 @@ func (x *HeadMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadMessage.ProtoReflect.Descriptor instead.
 func (*HeadMessage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{18}
+	return file_shoal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *HeadMessage) GetWelcome() *Welcome {
@@ -2014,7 +2246,7 @@ type NodeHello struct {
 
 func (x *NodeHello) Reset() {
 	*x = NodeHello{}
-	mi := &file_shoal_proto_msgTypes[19]
+	mi := &file_shoal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2026,7 +2258,7 @@ func (x *NodeHello) String() string {
 func (*NodeHello) ProtoMessage() {}
 
 func (x *NodeHello) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[19]
+	mi := &file_shoal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2039,7 +2271,7 @@ func (x *NodeHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeHello.ProtoReflect.Descriptor instead.
 func (*NodeHello) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{19}
+	return file_shoal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *NodeHello) GetNodeId() []byte {
@@ -2110,7 +2342,7 @@ type PackageHeld struct {
 
 func (x *PackageHeld) Reset() {
 	*x = PackageHeld{}
-	mi := &file_shoal_proto_msgTypes[20]
+	mi := &file_shoal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2122,7 +2354,7 @@ func (x *PackageHeld) String() string {
 func (*PackageHeld) ProtoMessage() {}
 
 func (x *PackageHeld) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[20]
+	mi := &file_shoal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2135,7 +2367,7 @@ func (x *PackageHeld) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PackageHeld.ProtoReflect.Descriptor instead.
 func (*PackageHeld) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{20}
+	return file_shoal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PackageHeld) GetHash() string {
@@ -2164,7 +2396,7 @@ type PackageSource struct {
 
 func (x *PackageSource) Reset() {
 	*x = PackageSource{}
-	mi := &file_shoal_proto_msgTypes[21]
+	mi := &file_shoal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2176,7 +2408,7 @@ func (x *PackageSource) String() string {
 func (*PackageSource) ProtoMessage() {}
 
 func (x *PackageSource) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[21]
+	mi := &file_shoal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2189,7 +2421,7 @@ func (x *PackageSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PackageSource.ProtoReflect.Descriptor instead.
 func (*PackageSource) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{21}
+	return file_shoal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PackageSource) GetHash() string {
@@ -2219,7 +2451,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_shoal_proto_msgTypes[22]
+	mi := &file_shoal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2231,7 +2463,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[22]
+	mi := &file_shoal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2244,7 +2476,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{22}
+	return file_shoal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Heartbeat) GetSeq() int64 {
@@ -2301,7 +2533,7 @@ type StoreUsage struct {
 
 func (x *StoreUsage) Reset() {
 	*x = StoreUsage{}
-	mi := &file_shoal_proto_msgTypes[23]
+	mi := &file_shoal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2313,7 +2545,7 @@ func (x *StoreUsage) String() string {
 func (*StoreUsage) ProtoMessage() {}
 
 func (x *StoreUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[23]
+	mi := &file_shoal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2326,7 +2558,7 @@ func (x *StoreUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreUsage.ProtoReflect.Descriptor instead.
 func (*StoreUsage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{23}
+	return file_shoal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StoreUsage) GetMemoryBytes() int64 {
@@ -2403,7 +2635,7 @@ type ObjectCopy struct {
 
 func (x *ObjectCopy) Reset() {
 	*x = ObjectCopy{}
-	mi := &file_shoal_proto_msgTypes[24]
+	mi := &file_shoal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2415,7 +2647,7 @@ func (x *ObjectCopy) String() string {
 func (*ObjectCopy) ProtoMessage() {}
 
 func (x *ObjectCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[24]
+	mi := &file_shoal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2428,7 +2660,7 @@ func (x *ObjectCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectCopy.ProtoReflect.Descriptor instead.
 func (*ObjectCopy) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{24}
+	return file_shoal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ObjectCopy) GetId() []byte {
@@ -2464,7 +2696,7 @@ type ExecutorEvent struct {
 
 func (x *ExecutorEvent) Reset() {
 	*x = ExecutorEvent{}
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2476,7 +2708,7 @@ func (x *ExecutorEvent) String() string {
 func (*ExecutorEvent) ProtoMessage() {}
 
 func (x *ExecutorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2489,7 +2721,7 @@ func (x *ExecutorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutorEvent.ProtoReflect.Descriptor instead.
 func (*ExecutorEvent) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{25}
+	return file_shoal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ExecutorEvent) GetJobId() []byte {
@@ -2534,7 +2766,7 @@ type DriverEvent struct {
 
 func (x *DriverEvent) Reset() {
 	*x = DriverEvent{}
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2546,7 +2778,7 @@ func (x *DriverEvent) String() string {
 func (*DriverEvent) ProtoMessage() {}
 
 func (x *DriverEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2559,7 +2791,7 @@ func (x *DriverEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriverEvent.ProtoReflect.Descriptor instead.
 func (*DriverEvent) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{26}
+	return file_shoal_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DriverEvent) GetJobId() []byte {
@@ -2611,7 +2843,7 @@ type NodeMessage struct {
 
 func (x *NodeMessage) Reset() {
 	*x = NodeMessage{}
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2623,7 +2855,7 @@ func (x *NodeMessage) String() string {
 func (*NodeMessage) ProtoMessage() {}
 
 func (x *NodeMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2636,7 +2868,7 @@ func (x *NodeMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMessage.ProtoReflect.Descriptor instead.
 func (*NodeMessage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{27}
+	return file_shoal_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *NodeMessage) GetHello() *NodeHello {
@@ -2691,7 +2923,7 @@ type NodeWelcome struct {
 
 func (x *NodeWelcome) Reset() {
 	*x = NodeWelcome{}
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2703,7 +2935,7 @@ func (x *NodeWelcome) String() string {
 func (*NodeWelcome) ProtoMessage() {}
 
 func (x *NodeWelcome) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2716,7 +2948,7 @@ func (x *NodeWelcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeWelcome.ProtoReflect.Descriptor instead.
 func (*NodeWelcome) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{28}
+	return file_shoal_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *NodeWelcome) GetNodeId() []byte {
@@ -2745,7 +2977,7 @@ type ObjectPull struct {
 
 func (x *ObjectPull) Reset() {
 	*x = ObjectPull{}
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2757,7 +2989,7 @@ func (x *ObjectPull) String() string {
 func (*ObjectPull) ProtoMessage() {}
 
 func (x *ObjectPull) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2770,7 +3002,7 @@ func (x *ObjectPull) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectPull.ProtoReflect.Descriptor instead.
 func (*ObjectPull) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{29}
+	return file_shoal_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ObjectPull) GetId() []byte {
@@ -2808,7 +3040,7 @@ type DriverStart struct {
 
 func (x *DriverStart) Reset() {
 	*x = DriverStart{}
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2820,7 +3052,7 @@ func (x *DriverStart) String() string {
 func (*DriverStart) ProtoMessage() {}
 
 func (x *DriverStart) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2833,7 +3065,7 @@ func (x *DriverStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriverStart.ProtoReflect.Descriptor instead.
 func (*DriverStart) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{30}
+	return file_shoal_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DriverStart) GetJobId() []byte {
@@ -2890,7 +3122,7 @@ type HeadToNode struct {
 
 func (x *HeadToNode) Reset() {
 	*x = HeadToNode{}
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2902,7 +3134,7 @@ func (x *HeadToNode) String() string {
 func (*HeadToNode) ProtoMessage() {}
 
 func (x *HeadToNode) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2915,7 +3147,7 @@ func (x *HeadToNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadToNode.ProtoReflect.Descriptor instead.
 func (*HeadToNode) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{31}
+	return file_shoal_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *HeadToNode) GetWelcome() *NodeWelcome {
@@ -2989,7 +3221,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_shoal_proto_msgTypes[32]
+	mi := &file_shoal_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3001,7 +3233,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[32]
+	mi := &file_shoal_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3014,7 +3246,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{32}
+	return file_shoal_proto_rawDescGZIP(), []int{35}
 }
 
 type NodeStatus struct {
@@ -3038,7 +3270,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_shoal_proto_msgTypes[33]
+	mi := &file_shoal_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3050,7 +3282,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[33]
+	mi := &file_shoal_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3063,7 +3295,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{33}
+	return file_shoal_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *NodeStatus) GetNodeId() []byte {
@@ -3176,7 +3408,7 @@ type StatusReply struct {
 
 func (x *StatusReply) Reset() {
 	*x = StatusReply{}
-	mi := &file_shoal_proto_msgTypes[34]
+	mi := &file_shoal_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3188,7 +3420,7 @@ func (x *StatusReply) String() string {
 func (*StatusReply) ProtoMessage() {}
 
 func (x *StatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[34]
+	mi := &file_shoal_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3201,7 +3433,7 @@ func (x *StatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReply.ProtoReflect.Descriptor instead.
 func (*StatusReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{34}
+	return file_shoal_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *StatusReply) GetNodes() []*NodeStatus {
@@ -3286,7 +3518,7 @@ type PinStatus struct {
 
 func (x *PinStatus) Reset() {
 	*x = PinStatus{}
-	mi := &file_shoal_proto_msgTypes[35]
+	mi := &file_shoal_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3298,7 +3530,7 @@ func (x *PinStatus) String() string {
 func (*PinStatus) ProtoMessage() {}
 
 func (x *PinStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[35]
+	mi := &file_shoal_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3311,7 +3543,7 @@ func (x *PinStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PinStatus.ProtoReflect.Descriptor instead.
 func (*PinStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{35}
+	return file_shoal_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *PinStatus) GetLeaseId() []byte {
@@ -3351,7 +3583,7 @@ type LocateRequest struct {
 
 func (x *LocateRequest) Reset() {
 	*x = LocateRequest{}
-	mi := &file_shoal_proto_msgTypes[36]
+	mi := &file_shoal_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3363,7 +3595,7 @@ func (x *LocateRequest) String() string {
 func (*LocateRequest) ProtoMessage() {}
 
 func (x *LocateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[36]
+	mi := &file_shoal_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3376,7 +3608,7 @@ func (x *LocateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateRequest.ProtoReflect.Descriptor instead.
 func (*LocateRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{36}
+	return file_shoal_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *LocateRequest) GetHostname() string {
@@ -3396,7 +3628,7 @@ type LocateReply struct {
 
 func (x *LocateReply) Reset() {
 	*x = LocateReply{}
-	mi := &file_shoal_proto_msgTypes[37]
+	mi := &file_shoal_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3408,7 +3640,7 @@ func (x *LocateReply) String() string {
 func (*LocateReply) ProtoMessage() {}
 
 func (x *LocateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[37]
+	mi := &file_shoal_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3421,7 +3653,7 @@ func (x *LocateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateReply.ProtoReflect.Descriptor instead.
 func (*LocateReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{37}
+	return file_shoal_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *LocateReply) GetNodeId() []byte {
@@ -3447,7 +3679,7 @@ type GetActorRequest struct {
 
 func (x *GetActorRequest) Reset() {
 	*x = GetActorRequest{}
-	mi := &file_shoal_proto_msgTypes[38]
+	mi := &file_shoal_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3459,7 +3691,7 @@ func (x *GetActorRequest) String() string {
 func (*GetActorRequest) ProtoMessage() {}
 
 func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[38]
+	mi := &file_shoal_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3472,7 +3704,7 @@ func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorRequest.ProtoReflect.Descriptor instead.
 func (*GetActorRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{38}
+	return file_shoal_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetActorRequest) GetName() string {
@@ -3494,7 +3726,7 @@ type GetActorReply struct {
 
 func (x *GetActorReply) Reset() {
 	*x = GetActorReply{}
-	mi := &file_shoal_proto_msgTypes[39]
+	mi := &file_shoal_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3506,7 +3738,7 @@ func (x *GetActorReply) String() string {
 func (*GetActorReply) ProtoMessage() {}
 
 func (x *GetActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[39]
+	mi := &file_shoal_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3519,7 +3751,7 @@ func (x *GetActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorReply.ProtoReflect.Descriptor instead.
 func (*GetActorReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{39}
+	return file_shoal_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetActorReply) GetFound() bool {
@@ -3560,7 +3792,7 @@ type DrainRequest struct {
 
 func (x *DrainRequest) Reset() {
 	*x = DrainRequest{}
-	mi := &file_shoal_proto_msgTypes[40]
+	mi := &file_shoal_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3572,7 +3804,7 @@ func (x *DrainRequest) String() string {
 func (*DrainRequest) ProtoMessage() {}
 
 func (x *DrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[40]
+	mi := &file_shoal_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3585,7 +3817,7 @@ func (x *DrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
 func (*DrainRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{40}
+	return file_shoal_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DrainRequest) GetNodeId() []byte {
@@ -3616,7 +3848,7 @@ type DrainReply struct {
 
 func (x *DrainReply) Reset() {
 	*x = DrainReply{}
-	mi := &file_shoal_proto_msgTypes[41]
+	mi := &file_shoal_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3628,7 +3860,7 @@ func (x *DrainReply) String() string {
 func (*DrainReply) ProtoMessage() {}
 
 func (x *DrainReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[41]
+	mi := &file_shoal_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3641,7 +3873,7 @@ func (x *DrainReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainReply.ProtoReflect.Descriptor instead.
 func (*DrainReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{41}
+	return file_shoal_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *DrainReply) GetTasksFinished() int64 {
@@ -3698,7 +3930,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_shoal_proto_msgTypes[42]
+	mi := &file_shoal_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3710,7 +3942,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[42]
+	mi := &file_shoal_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3723,7 +3955,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{42}
+	return file_shoal_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SubmitJobRequest) GetName() string {
@@ -3772,7 +4004,7 @@ type SubmittedJob struct {
 
 func (x *SubmittedJob) Reset() {
 	*x = SubmittedJob{}
-	mi := &file_shoal_proto_msgTypes[43]
+	mi := &file_shoal_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3784,7 +4016,7 @@ func (x *SubmittedJob) String() string {
 func (*SubmittedJob) ProtoMessage() {}
 
 func (x *SubmittedJob) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[43]
+	mi := &file_shoal_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3797,7 +4029,7 @@ func (x *SubmittedJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmittedJob.ProtoReflect.Descriptor instead.
 func (*SubmittedJob) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{43}
+	return file_shoal_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SubmittedJob) GetJobId() []byte {
@@ -3879,7 +4111,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_shoal_proto_msgTypes[44]
+	mi := &file_shoal_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3891,7 +4123,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[44]
+	mi := &file_shoal_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3904,7 +4136,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{44}
+	return file_shoal_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetJobRequest) GetJobId() []byte {
@@ -3922,7 +4154,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_shoal_proto_msgTypes[45]
+	mi := &file_shoal_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3934,7 +4166,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[45]
+	mi := &file_shoal_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3947,7 +4179,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{45}
+	return file_shoal_proto_rawDescGZIP(), []int{48}
 }
 
 type ListJobsReply struct {
@@ -3959,7 +4191,7 @@ type ListJobsReply struct {
 
 func (x *ListJobsReply) Reset() {
 	*x = ListJobsReply{}
-	mi := &file_shoal_proto_msgTypes[46]
+	mi := &file_shoal_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3971,7 +4203,7 @@ func (x *ListJobsReply) String() string {
 func (*ListJobsReply) ProtoMessage() {}
 
 func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[46]
+	mi := &file_shoal_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3984,7 +4216,7 @@ func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsReply.ProtoReflect.Descriptor instead.
 func (*ListJobsReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{46}
+	return file_shoal_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListJobsReply) GetJobs() []*SubmittedJob {
@@ -4005,7 +4237,7 @@ type JobLogsRequest struct {
 
 func (x *JobLogsRequest) Reset() {
 	*x = JobLogsRequest{}
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4017,7 +4249,7 @@ func (x *JobLogsRequest) String() string {
 func (*JobLogsRequest) ProtoMessage() {}
 
 func (x *JobLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4030,7 +4262,7 @@ func (x *JobLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobLogsRequest.ProtoReflect.Descriptor instead.
 func (*JobLogsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{47}
+	return file_shoal_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *JobLogsRequest) GetJobId() []byte {
@@ -4065,7 +4297,7 @@ type LogLines struct {
 
 func (x *LogLines) Reset() {
 	*x = LogLines{}
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4077,7 +4309,7 @@ func (x *LogLines) String() string {
 func (*LogLines) ProtoMessage() {}
 
 func (x *LogLines) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4090,7 +4322,7 @@ func (x *LogLines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLines.ProtoReflect.Descriptor instead.
 func (*LogLines) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{48}
+	return file_shoal_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *LogLines) GetLines() []string {
@@ -4123,7 +4355,7 @@ type ObjectInfoRequest struct {
 
 func (x *ObjectInfoRequest) Reset() {
 	*x = ObjectInfoRequest{}
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4135,7 +4367,7 @@ func (x *ObjectInfoRequest) String() string {
 func (*ObjectInfoRequest) ProtoMessage() {}
 
 func (x *ObjectInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4148,7 +4380,7 @@ func (x *ObjectInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectInfoRequest.ProtoReflect.Descriptor instead.
 func (*ObjectInfoRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{49}
+	return file_shoal_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ObjectInfoRequest) GetId() []byte {
@@ -4167,7 +4399,7 @@ type RequestResourcesRequest struct {
 
 func (x *RequestResourcesRequest) Reset() {
 	*x = RequestResourcesRequest{}
-	mi := &file_shoal_proto_msgTypes[50]
+	mi := &file_shoal_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4179,7 +4411,7 @@ func (x *RequestResourcesRequest) String() string {
 func (*RequestResourcesRequest) ProtoMessage() {}
 
 func (x *RequestResourcesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[50]
+	mi := &file_shoal_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4192,7 +4424,7 @@ func (x *RequestResourcesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestResourcesRequest.ProtoReflect.Descriptor instead.
 func (*RequestResourcesRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{50}
+	return file_shoal_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *RequestResourcesRequest) GetBundles() []*Resources {
@@ -4210,7 +4442,7 @@ type RequestResourcesReply struct {
 
 func (x *RequestResourcesReply) Reset() {
 	*x = RequestResourcesReply{}
-	mi := &file_shoal_proto_msgTypes[51]
+	mi := &file_shoal_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4222,7 +4454,7 @@ func (x *RequestResourcesReply) String() string {
 func (*RequestResourcesReply) ProtoMessage() {}
 
 func (x *RequestResourcesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[51]
+	mi := &file_shoal_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4235,14 +4467,25 @@ func (x *RequestResourcesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestResourcesReply.ProtoReflect.Descriptor instead.
 func (*RequestResourcesReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{51}
+	return file_shoal_proto_rawDescGZIP(), []int{54}
 }
 
 var File_shoal_proto protoreflect.FileDescriptor
 
 const file_shoal_proto_rawDesc = "" +
 	"\n" +
-	"\vshoal.proto\x12\bshoal.v1\"\xbb\x01\n" +
+	"\vshoal.proto\x12\bshoal.v1\"R\n" +
+	"\rDirectRequest\x12)\n" +
+	"\x05calls\x18\x01 \x03(\v2\x13.shoal.v1.ActorCallR\x05calls\x12\x16\n" +
+	"\x06cancel\x18\x02 \x03(\fR\x06cancel\"=\n" +
+	"\vDirectReply\x12.\n" +
+	"\aresults\x18\x01 \x03(\v2\x14.shoal.v1.TaskResultR\aresults\"l\n" +
+	"\n" +
+	"ActorRoute\x12\x12\n" +
+	"\x04addr\x18\x01 \x01(\tR\x04addr\x12\x14\n" +
+	"\x05label\x18\x02 \x01(\tR\x05label\x12\x17\n" +
+	"\anode_id\x18\x03 \x01(\fR\x06nodeId\x12\x1b\n" +
+	"\tdata_addr\x18\x04 \x01(\tR\bdataAddr\"\xbb\x01\n" +
 	"\tResources\x12\x10\n" +
 	"\x03cpu\x18\x01 \x01(\x03R\x03cpu\x12\x10\n" +
 	"\x03gpu\x18\x02 \x01(\x03R\x03gpu\x12\x16\n" +
@@ -4259,7 +4502,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\rbinary_sha256\x18\x04 \x01(\fR\fbinarySha256\x12\x1a\n" +
 	"\bregistry\x18\x05 \x01(\fR\bregistry\x12\x10\n" +
 	"\x03env\x18\x06 \x03(\tR\x03env\x12!\n" +
-	"\fpackage_hash\x18\a \x01(\tR\vpackageHash\"\xf1\x01\n" +
+	"\fpackage_hash\x18\a \x01(\tR\vpackageHash\"\x92\x02\n" +
 	"\x05Hello\x12\"\n" +
 	"\x04role\x18\x01 \x01(\x0e2\x0e.shoal.v1.RoleR\x04role\x12\x15\n" +
 	"\x06job_id\x18\x02 \x01(\fR\x05jobId\x12#\n" +
@@ -4268,7 +4511,9 @@ const file_shoal_proto_rawDesc = "" +
 	"\x03pid\x18\x05 \x01(\x05R\x03pid\x12\x1a\n" +
 	"\bhostname\x18\x06 \x01(\tR\bhostname\x12\x1a\n" +
 	"\bregistry\x18\a \x01(\fR\bregistry\x12%\n" +
-	"\x0eexecutor_error\x18\b \x01(\tR\rexecutorError\"\x92\x01\n" +
+	"\x0eexecutor_error\x18\b \x01(\tR\rexecutorError\x12\x1f\n" +
+	"\vdirect_addr\x18\t \x01(\tR\n" +
+	"directAddr\"\x92\x01\n" +
 	"\aWelcome\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\fR\tsessionId\x12!\n" +
@@ -4291,13 +4536,15 @@ const file_shoal_proto_rawDesc = "" +
 	"\raffinity_node\x18\b \x01(\fR\faffinityNode\x12#\n" +
 	"\raffinity_soft\x18\t \x01(\bR\faffinitySoft\x12\x10\n" +
 	"\x03env\x18\n" +
-	" \x03(\tR\x03env\"v\n" +
+	" \x03(\tR\x03env\"\xbb\x01\n" +
 	"\tPutObject\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x12\n" +
 	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x17\n" +
 	"\anode_id\x18\x04 \x01(\fR\x06nodeId\x12\x16\n" +
-	"\x06nested\x18\x05 \x03(\fR\x06nested\">\n" +
+	"\x06nested\x18\x05 \x03(\fR\x06nested\x12\x18\n" +
+	"\apending\x18\x06 \x01(\bR\apending\x12)\n" +
+	"\x05error\x18\a \x01(\v2\x13.shoal.v1.ErrorInfoR\x05error\">\n" +
 	"\tTaskBlock\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x18\n" +
 	"\ablocked\x18\x02 \x01(\bR\ablocked\"\x9c\x01\n" +
@@ -4306,7 +4553,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x17\n" +
 	"\atask_id\x18\x03 \x01(\fR\x06taskId\x12\x1a\n" +
 	"\bfunction\x18\x04 \x01(\tR\bfunction\x12\x17\n" +
-	"\anode_id\x18\x05 \x01(\fR\x06nodeId\"\xe5\x01\n" +
+	"\anode_id\x18\x05 \x01(\fR\x06nodeId\"\x80\x02\n" +
 	"\n" +
 	"TaskResult\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x18\n" +
@@ -4317,7 +4564,8 @@ const file_shoal_proto_rawDesc = "" +
 	"\x05error\x18\x06 \x01(\v2\x13.shoal.v1.ErrorInfoR\x05error\x12\x1f\n" +
 	"\vduration_ns\x18\a \x01(\x03R\n" +
 	"durationNs\x12\x16\n" +
-	"\x06nested\x18\b \x03(\fR\x06nested\"\x9d\x03\n" +
+	"\x06nested\x18\b \x03(\fR\x06nested\x12\x19\n" +
+	"\bnot_here\x18\t \x01(\bR\anotHere\"\x9d\x03\n" +
 	"\tActorSpec\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x14\n" +
 	"\x05class\x18\x02 \x01(\tR\x05class\x12!\n" +
@@ -4378,14 +4626,15 @@ const file_shoal_proto_rawDesc = "" +
 	"\bactor_id\x18\a \x01(\fR\aactorId\x12'\n" +
 	"\x0fmax_concurrency\x18\b \x01(\x05R\x0emaxConcurrency\x12\x1d\n" +
 	"\n" +
-	"actor_name\x18\t \x01(\tR\tactorName\"\xd2\x01\n" +
+	"actor_name\x18\t \x01(\tR\tactorName\"\xfe\x01\n" +
 	"\fObjectStatus\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12+\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x15.shoal.v1.ObjectStateR\x05state\x12\x14\n" +
 	"\x05value\x18\x03 \x01(\fR\x05value\x12\x12\n" +
 	"\x04size\x18\x04 \x01(\x03R\x04size\x120\n" +
 	"\tlocations\x18\x05 \x03(\v2\x12.shoal.v1.LocationR\tlocations\x12)\n" +
-	"\x05error\x18\x06 \x01(\v2\x13.shoal.v1.ErrorInfoR\x05error\"\xca\x01\n" +
+	"\x05error\x18\x06 \x01(\v2\x13.shoal.v1.ErrorInfoR\x05error\x12*\n" +
+	"\x05actor\x18\a \x01(\v2\x14.shoal.v1.ActorRouteR\x05actor\"\xca\x01\n" +
 	"\vHeadMessage\x12+\n" +
 	"\awelcome\x18\x01 \x01(\v2\x11.shoal.v1.WelcomeR\awelcome\x120\n" +
 	"\aobjects\x18\x02 \x03(\v2\x16.shoal.v1.ObjectStatusR\aobjects\x12#\n" +
@@ -4646,7 +4895,7 @@ func file_shoal_proto_rawDescGZIP() []byte {
 }
 
 var file_shoal_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
+var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
 var file_shoal_proto_goTypes = []any{
 	(Role)(0),                       // 0: shoal.v1.Role
 	(Strategy)(0),                   // 1: shoal.v1.Strategy
@@ -4654,148 +4903,155 @@ var file_shoal_proto_goTypes = []any{
 	(RunKind)(0),                    // 3: shoal.v1.RunKind
 	(ObjectState)(0),                // 4: shoal.v1.ObjectState
 	(JobState)(0),                   // 5: shoal.v1.JobState
-	(*Resources)(nil),               // 6: shoal.v1.Resources
-	(*JobInfo)(nil),                 // 7: shoal.v1.JobInfo
-	(*Hello)(nil),                   // 8: shoal.v1.Hello
-	(*Welcome)(nil),                 // 9: shoal.v1.Welcome
-	(*Arg)(nil),                     // 10: shoal.v1.Arg
-	(*TaskSpec)(nil),                // 11: shoal.v1.TaskSpec
-	(*PutObject)(nil),               // 12: shoal.v1.PutObject
-	(*TaskBlock)(nil),               // 13: shoal.v1.TaskBlock
-	(*ErrorInfo)(nil),               // 14: shoal.v1.ErrorInfo
-	(*TaskResult)(nil),              // 15: shoal.v1.TaskResult
-	(*ActorSpec)(nil),               // 16: shoal.v1.ActorSpec
-	(*ActorCall)(nil),               // 17: shoal.v1.ActorCall
-	(*ClientMessage)(nil),           // 18: shoal.v1.ClientMessage
-	(*PinRequest)(nil),              // 19: shoal.v1.PinRequest
-	(*Location)(nil),                // 20: shoal.v1.Location
-	(*ResolvedArg)(nil),             // 21: shoal.v1.ResolvedArg
-	(*RunTask)(nil),                 // 22: shoal.v1.RunTask
-	(*ObjectStatus)(nil),            // 23: shoal.v1.ObjectStatus
-	(*HeadMessage)(nil),             // 24: shoal.v1.HeadMessage
-	(*NodeHello)(nil),               // 25: shoal.v1.NodeHello
-	(*PackageHeld)(nil),             // 26: shoal.v1.PackageHeld
-	(*PackageSource)(nil),           // 27: shoal.v1.PackageSource
-	(*Heartbeat)(nil),               // 28: shoal.v1.Heartbeat
-	(*StoreUsage)(nil),              // 29: shoal.v1.StoreUsage
-	(*ObjectCopy)(nil),              // 30: shoal.v1.ObjectCopy
-	(*ExecutorEvent)(nil),           // 31: shoal.v1.ExecutorEvent
-	(*DriverEvent)(nil),             // 32: shoal.v1.DriverEvent
-	(*NodeMessage)(nil),             // 33: shoal.v1.NodeMessage
-	(*NodeWelcome)(nil),             // 34: shoal.v1.NodeWelcome
-	(*ObjectPull)(nil),              // 35: shoal.v1.ObjectPull
-	(*DriverStart)(nil),             // 36: shoal.v1.DriverStart
-	(*HeadToNode)(nil),              // 37: shoal.v1.HeadToNode
-	(*StatusRequest)(nil),           // 38: shoal.v1.StatusRequest
-	(*NodeStatus)(nil),              // 39: shoal.v1.NodeStatus
-	(*StatusReply)(nil),             // 40: shoal.v1.StatusReply
-	(*PinStatus)(nil),               // 41: shoal.v1.PinStatus
-	(*LocateRequest)(nil),           // 42: shoal.v1.LocateRequest
-	(*LocateReply)(nil),             // 43: shoal.v1.LocateReply
-	(*GetActorRequest)(nil),         // 44: shoal.v1.GetActorRequest
-	(*GetActorReply)(nil),           // 45: shoal.v1.GetActorReply
-	(*DrainRequest)(nil),            // 46: shoal.v1.DrainRequest
-	(*DrainReply)(nil),              // 47: shoal.v1.DrainReply
-	(*SubmitJobRequest)(nil),        // 48: shoal.v1.SubmitJobRequest
-	(*SubmittedJob)(nil),            // 49: shoal.v1.SubmittedJob
-	(*GetJobRequest)(nil),           // 50: shoal.v1.GetJobRequest
-	(*ListJobsRequest)(nil),         // 51: shoal.v1.ListJobsRequest
-	(*ListJobsReply)(nil),           // 52: shoal.v1.ListJobsReply
-	(*JobLogsRequest)(nil),          // 53: shoal.v1.JobLogsRequest
-	(*LogLines)(nil),                // 54: shoal.v1.LogLines
-	(*ObjectInfoRequest)(nil),       // 55: shoal.v1.ObjectInfoRequest
-	(*RequestResourcesRequest)(nil), // 56: shoal.v1.RequestResourcesRequest
-	(*RequestResourcesReply)(nil),   // 57: shoal.v1.RequestResourcesReply
-	nil,                             // 58: shoal.v1.Resources.CustomEntry
-	nil,                             // 59: shoal.v1.NodeHello.LabelsEntry
-	nil,                             // 60: shoal.v1.NodeStatus.LabelsEntry
-	nil,                             // 61: shoal.v1.StatusReply.TasksByStateEntry
+	(*DirectRequest)(nil),           // 6: shoal.v1.DirectRequest
+	(*DirectReply)(nil),             // 7: shoal.v1.DirectReply
+	(*ActorRoute)(nil),              // 8: shoal.v1.ActorRoute
+	(*Resources)(nil),               // 9: shoal.v1.Resources
+	(*JobInfo)(nil),                 // 10: shoal.v1.JobInfo
+	(*Hello)(nil),                   // 11: shoal.v1.Hello
+	(*Welcome)(nil),                 // 12: shoal.v1.Welcome
+	(*Arg)(nil),                     // 13: shoal.v1.Arg
+	(*TaskSpec)(nil),                // 14: shoal.v1.TaskSpec
+	(*PutObject)(nil),               // 15: shoal.v1.PutObject
+	(*TaskBlock)(nil),               // 16: shoal.v1.TaskBlock
+	(*ErrorInfo)(nil),               // 17: shoal.v1.ErrorInfo
+	(*TaskResult)(nil),              // 18: shoal.v1.TaskResult
+	(*ActorSpec)(nil),               // 19: shoal.v1.ActorSpec
+	(*ActorCall)(nil),               // 20: shoal.v1.ActorCall
+	(*ClientMessage)(nil),           // 21: shoal.v1.ClientMessage
+	(*PinRequest)(nil),              // 22: shoal.v1.PinRequest
+	(*Location)(nil),                // 23: shoal.v1.Location
+	(*ResolvedArg)(nil),             // 24: shoal.v1.ResolvedArg
+	(*RunTask)(nil),                 // 25: shoal.v1.RunTask
+	(*ObjectStatus)(nil),            // 26: shoal.v1.ObjectStatus
+	(*HeadMessage)(nil),             // 27: shoal.v1.HeadMessage
+	(*NodeHello)(nil),               // 28: shoal.v1.NodeHello
+	(*PackageHeld)(nil),             // 29: shoal.v1.PackageHeld
+	(*PackageSource)(nil),           // 30: shoal.v1.PackageSource
+	(*Heartbeat)(nil),               // 31: shoal.v1.Heartbeat
+	(*StoreUsage)(nil),              // 32: shoal.v1.StoreUsage
+	(*ObjectCopy)(nil),              // 33: shoal.v1.ObjectCopy
+	(*ExecutorEvent)(nil),           // 34: shoal.v1.ExecutorEvent
+	(*DriverEvent)(nil),             // 35: shoal.v1.DriverEvent
+	(*NodeMessage)(nil),             // 36: shoal.v1.NodeMessage
+	(*NodeWelcome)(nil),             // 37: shoal.v1.NodeWelcome
+	(*ObjectPull)(nil),              // 38: shoal.v1.ObjectPull
+	(*DriverStart)(nil),             // 39: shoal.v1.DriverStart
+	(*HeadToNode)(nil),              // 40: shoal.v1.HeadToNode
+	(*StatusRequest)(nil),           // 41: shoal.v1.StatusRequest
+	(*NodeStatus)(nil),              // 42: shoal.v1.NodeStatus
+	(*StatusReply)(nil),             // 43: shoal.v1.StatusReply
+	(*PinStatus)(nil),               // 44: shoal.v1.PinStatus
+	(*LocateRequest)(nil),           // 45: shoal.v1.LocateRequest
+	(*LocateReply)(nil),             // 46: shoal.v1.LocateReply
+	(*GetActorRequest)(nil),         // 47: shoal.v1.GetActorRequest
+	(*GetActorReply)(nil),           // 48: shoal.v1.GetActorReply
+	(*DrainRequest)(nil),            // 49: shoal.v1.DrainRequest
+	(*DrainReply)(nil),              // 50: shoal.v1.DrainReply
+	(*SubmitJobRequest)(nil),        // 51: shoal.v1.SubmitJobRequest
+	(*SubmittedJob)(nil),            // 52: shoal.v1.SubmittedJob
+	(*GetJobRequest)(nil),           // 53: shoal.v1.GetJobRequest
+	(*ListJobsRequest)(nil),         // 54: shoal.v1.ListJobsRequest
+	(*ListJobsReply)(nil),           // 55: shoal.v1.ListJobsReply
+	(*JobLogsRequest)(nil),          // 56: shoal.v1.JobLogsRequest
+	(*LogLines)(nil),                // 57: shoal.v1.LogLines
+	(*ObjectInfoRequest)(nil),       // 58: shoal.v1.ObjectInfoRequest
+	(*RequestResourcesRequest)(nil), // 59: shoal.v1.RequestResourcesRequest
+	(*RequestResourcesReply)(nil),   // 60: shoal.v1.RequestResourcesReply
+	nil,                             // 61: shoal.v1.Resources.CustomEntry
+	nil,                             // 62: shoal.v1.NodeHello.LabelsEntry
+	nil,                             // 63: shoal.v1.NodeStatus.LabelsEntry
+	nil,                             // 64: shoal.v1.StatusReply.TasksByStateEntry
 }
 var file_shoal_proto_depIdxs = []int32{
-	58, // 0: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
-	0,  // 1: shoal.v1.Hello.role:type_name -> shoal.v1.Role
-	7,  // 2: shoal.v1.Hello.job:type_name -> shoal.v1.JobInfo
-	10, // 3: shoal.v1.TaskSpec.args:type_name -> shoal.v1.Arg
-	6,  // 4: shoal.v1.TaskSpec.resources:type_name -> shoal.v1.Resources
-	1,  // 5: shoal.v1.TaskSpec.strategy:type_name -> shoal.v1.Strategy
-	2,  // 6: shoal.v1.ErrorInfo.kind:type_name -> shoal.v1.ErrorKind
-	14, // 7: shoal.v1.TaskResult.error:type_name -> shoal.v1.ErrorInfo
-	10, // 8: shoal.v1.ActorSpec.args:type_name -> shoal.v1.Arg
-	6,  // 9: shoal.v1.ActorSpec.resources:type_name -> shoal.v1.Resources
-	1,  // 10: shoal.v1.ActorSpec.strategy:type_name -> shoal.v1.Strategy
-	10, // 11: shoal.v1.ActorCall.args:type_name -> shoal.v1.Arg
-	8,  // 12: shoal.v1.ClientMessage.hello:type_name -> shoal.v1.Hello
-	11, // 13: shoal.v1.ClientMessage.submit:type_name -> shoal.v1.TaskSpec
-	12, // 14: shoal.v1.ClientMessage.put:type_name -> shoal.v1.PutObject
-	15, // 15: shoal.v1.ClientMessage.results:type_name -> shoal.v1.TaskResult
-	13, // 16: shoal.v1.ClientMessage.blocks:type_name -> shoal.v1.TaskBlock
-	16, // 17: shoal.v1.ClientMessage.create_actors:type_name -> shoal.v1.ActorSpec
-	17, // 18: shoal.v1.ClientMessage.actor_calls:type_name -> shoal.v1.ActorCall
-	19, // 19: shoal.v1.ClientMessage.pins:type_name -> shoal.v1.PinRequest
-	20, // 20: shoal.v1.ResolvedArg.locations:type_name -> shoal.v1.Location
-	21, // 21: shoal.v1.RunTask.args:type_name -> shoal.v1.ResolvedArg
-	3,  // 22: shoal.v1.RunTask.kind:type_name -> shoal.v1.RunKind
-	4,  // 23: shoal.v1.ObjectStatus.state:type_name -> shoal.v1.ObjectState
-	20, // 24: shoal.v1.ObjectStatus.locations:type_name -> shoal.v1.Location
-	14, // 25: shoal.v1.ObjectStatus.error:type_name -> shoal.v1.ErrorInfo
-	9,  // 26: shoal.v1.HeadMessage.welcome:type_name -> shoal.v1.Welcome
-	23, // 27: shoal.v1.HeadMessage.objects:type_name -> shoal.v1.ObjectStatus
-	22, // 28: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
-	6,  // 29: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
-	59, // 30: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
-	29, // 31: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
-	25, // 32: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
-	28, // 33: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
-	30, // 34: shoal.v1.NodeMessage.objects:type_name -> shoal.v1.ObjectCopy
-	31, // 35: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
-	32, // 36: shoal.v1.NodeMessage.drivers:type_name -> shoal.v1.DriverEvent
-	26, // 37: shoal.v1.NodeMessage.packages_held:type_name -> shoal.v1.PackageHeld
-	34, // 38: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
-	7,  // 39: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
-	35, // 40: shoal.v1.HeadToNode.pull_objects:type_name -> shoal.v1.ObjectPull
-	36, // 41: shoal.v1.HeadToNode.start_drivers:type_name -> shoal.v1.DriverStart
-	27, // 42: shoal.v1.HeadToNode.package_sources:type_name -> shoal.v1.PackageSource
-	6,  // 43: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
-	6,  // 44: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
-	60, // 45: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
-	29, // 46: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
-	39, // 47: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
-	61, // 48: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
-	41, // 49: shoal.v1.StatusReply.pins:type_name -> shoal.v1.PinStatus
-	5,  // 50: shoal.v1.SubmittedJob.state:type_name -> shoal.v1.JobState
-	49, // 51: shoal.v1.ListJobsReply.jobs:type_name -> shoal.v1.SubmittedJob
-	6,  // 52: shoal.v1.RequestResourcesRequest.bundles:type_name -> shoal.v1.Resources
-	18, // 53: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
-	33, // 54: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
-	38, // 55: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
-	42, // 56: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
-	44, // 57: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
-	46, // 58: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
-	56, // 59: shoal.v1.Head.RequestResources:input_type -> shoal.v1.RequestResourcesRequest
-	55, // 60: shoal.v1.Head.ObjectInfo:input_type -> shoal.v1.ObjectInfoRequest
-	48, // 61: shoal.v1.Head.SubmitJob:input_type -> shoal.v1.SubmitJobRequest
-	50, // 62: shoal.v1.Head.GetJob:input_type -> shoal.v1.GetJobRequest
-	51, // 63: shoal.v1.Head.ListJobs:input_type -> shoal.v1.ListJobsRequest
-	50, // 64: shoal.v1.Head.StopJob:input_type -> shoal.v1.GetJobRequest
-	53, // 65: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
-	24, // 66: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
-	37, // 67: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
-	40, // 68: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
-	43, // 69: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
-	45, // 70: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
-	47, // 71: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
-	57, // 72: shoal.v1.Head.RequestResources:output_type -> shoal.v1.RequestResourcesReply
-	23, // 73: shoal.v1.Head.ObjectInfo:output_type -> shoal.v1.ObjectStatus
-	49, // 74: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
-	49, // 75: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
-	52, // 76: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
-	49, // 77: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
-	54, // 78: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
-	66, // [66:79] is the sub-list for method output_type
-	53, // [53:66] is the sub-list for method input_type
-	53, // [53:53] is the sub-list for extension type_name
-	53, // [53:53] is the sub-list for extension extendee
-	0,  // [0:53] is the sub-list for field type_name
+	20, // 0: shoal.v1.DirectRequest.calls:type_name -> shoal.v1.ActorCall
+	18, // 1: shoal.v1.DirectReply.results:type_name -> shoal.v1.TaskResult
+	61, // 2: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
+	0,  // 3: shoal.v1.Hello.role:type_name -> shoal.v1.Role
+	10, // 4: shoal.v1.Hello.job:type_name -> shoal.v1.JobInfo
+	13, // 5: shoal.v1.TaskSpec.args:type_name -> shoal.v1.Arg
+	9,  // 6: shoal.v1.TaskSpec.resources:type_name -> shoal.v1.Resources
+	1,  // 7: shoal.v1.TaskSpec.strategy:type_name -> shoal.v1.Strategy
+	17, // 8: shoal.v1.PutObject.error:type_name -> shoal.v1.ErrorInfo
+	2,  // 9: shoal.v1.ErrorInfo.kind:type_name -> shoal.v1.ErrorKind
+	17, // 10: shoal.v1.TaskResult.error:type_name -> shoal.v1.ErrorInfo
+	13, // 11: shoal.v1.ActorSpec.args:type_name -> shoal.v1.Arg
+	9,  // 12: shoal.v1.ActorSpec.resources:type_name -> shoal.v1.Resources
+	1,  // 13: shoal.v1.ActorSpec.strategy:type_name -> shoal.v1.Strategy
+	13, // 14: shoal.v1.ActorCall.args:type_name -> shoal.v1.Arg
+	11, // 15: shoal.v1.ClientMessage.hello:type_name -> shoal.v1.Hello
+	14, // 16: shoal.v1.ClientMessage.submit:type_name -> shoal.v1.TaskSpec
+	15, // 17: shoal.v1.ClientMessage.put:type_name -> shoal.v1.PutObject
+	18, // 18: shoal.v1.ClientMessage.results:type_name -> shoal.v1.TaskResult
+	16, // 19: shoal.v1.ClientMessage.blocks:type_name -> shoal.v1.TaskBlock
+	19, // 20: shoal.v1.ClientMessage.create_actors:type_name -> shoal.v1.ActorSpec
+	20, // 21: shoal.v1.ClientMessage.actor_calls:type_name -> shoal.v1.ActorCall
+	22, // 22: shoal.v1.ClientMessage.pins:type_name -> shoal.v1.PinRequest
+	23, // 23: shoal.v1.ResolvedArg.locations:type_name -> shoal.v1.Location
+	24, // 24: shoal.v1.RunTask.args:type_name -> shoal.v1.ResolvedArg
+	3,  // 25: shoal.v1.RunTask.kind:type_name -> shoal.v1.RunKind
+	4,  // 26: shoal.v1.ObjectStatus.state:type_name -> shoal.v1.ObjectState
+	23, // 27: shoal.v1.ObjectStatus.locations:type_name -> shoal.v1.Location
+	17, // 28: shoal.v1.ObjectStatus.error:type_name -> shoal.v1.ErrorInfo
+	8,  // 29: shoal.v1.ObjectStatus.actor:type_name -> shoal.v1.ActorRoute
+	12, // 30: shoal.v1.HeadMessage.welcome:type_name -> shoal.v1.Welcome
+	26, // 31: shoal.v1.HeadMessage.objects:type_name -> shoal.v1.ObjectStatus
+	25, // 32: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
+	9,  // 33: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
+	62, // 34: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
+	32, // 35: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
+	28, // 36: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
+	31, // 37: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
+	33, // 38: shoal.v1.NodeMessage.objects:type_name -> shoal.v1.ObjectCopy
+	34, // 39: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
+	35, // 40: shoal.v1.NodeMessage.drivers:type_name -> shoal.v1.DriverEvent
+	29, // 41: shoal.v1.NodeMessage.packages_held:type_name -> shoal.v1.PackageHeld
+	37, // 42: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
+	10, // 43: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
+	38, // 44: shoal.v1.HeadToNode.pull_objects:type_name -> shoal.v1.ObjectPull
+	39, // 45: shoal.v1.HeadToNode.start_drivers:type_name -> shoal.v1.DriverStart
+	30, // 46: shoal.v1.HeadToNode.package_sources:type_name -> shoal.v1.PackageSource
+	9,  // 47: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
+	9,  // 48: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
+	63, // 49: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
+	32, // 50: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
+	42, // 51: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
+	64, // 52: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
+	44, // 53: shoal.v1.StatusReply.pins:type_name -> shoal.v1.PinStatus
+	5,  // 54: shoal.v1.SubmittedJob.state:type_name -> shoal.v1.JobState
+	52, // 55: shoal.v1.ListJobsReply.jobs:type_name -> shoal.v1.SubmittedJob
+	9,  // 56: shoal.v1.RequestResourcesRequest.bundles:type_name -> shoal.v1.Resources
+	21, // 57: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
+	36, // 58: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
+	41, // 59: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
+	45, // 60: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
+	47, // 61: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
+	49, // 62: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
+	59, // 63: shoal.v1.Head.RequestResources:input_type -> shoal.v1.RequestResourcesRequest
+	58, // 64: shoal.v1.Head.ObjectInfo:input_type -> shoal.v1.ObjectInfoRequest
+	51, // 65: shoal.v1.Head.SubmitJob:input_type -> shoal.v1.SubmitJobRequest
+	53, // 66: shoal.v1.Head.GetJob:input_type -> shoal.v1.GetJobRequest
+	54, // 67: shoal.v1.Head.ListJobs:input_type -> shoal.v1.ListJobsRequest
+	53, // 68: shoal.v1.Head.StopJob:input_type -> shoal.v1.GetJobRequest
+	56, // 69: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
+	27, // 70: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
+	40, // 71: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
+	43, // 72: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
+	46, // 73: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
+	48, // 74: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
+	50, // 75: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
+	60, // 76: shoal.v1.Head.RequestResources:output_type -> shoal.v1.RequestResourcesReply
+	26, // 77: shoal.v1.Head.ObjectInfo:output_type -> shoal.v1.ObjectStatus
+	52, // 78: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
+	52, // 79: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
+	55, // 80: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
+	52, // 81: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
+	57, // 82: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
+	70, // [70:83] is the sub-list for method output_type
+	57, // [57:70] is the sub-list for method input_type
+	57, // [57:57] is the sub-list for extension type_name
+	57, // [57:57] is the sub-list for extension extendee
+	0,  // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_shoal_proto_init() }
@@ -4809,7 +5065,7 @@ func file_shoal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_proto_rawDesc), len(file_shoal_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   56,
+			NumMessages:   59,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

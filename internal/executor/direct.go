@@ -1,0 +1,172 @@
+package executor
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shoal-dev/shoal/internal/errs"
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/rpc"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+	"github.com/shoal-dev/shoal/internal/wire"
+)
+
+// EnvDirectCalls set to 0 turns direct actor calls off: the executor serves
+// no Executor service and every call goes through the head.
+const EnvDirectCalls = "SHOAL_DIRECT_CALLS"
+
+// Direct actor calls (docs/proposals/direct-calls.md): a caller sends calls
+// with inline arguments straight to the executor its actor lives in, on one
+// stream per caller, and gets their results on it. The calls join the
+// actor's queue like the head's, so a caller's calls keep their order.
+// Calls whose actor is not here (it was killed, or never lived here) are
+// answered not_here, and the caller sends them through the head instead.
+
+// directConn is one caller's connection.
+type directConn struct {
+	out    *wire.Batcher[*pb.DirectReply]
+	closed atomic.Bool // the caller went away: its queued calls are dropped
+}
+
+// handshakeTimeout bounds a caller's handshake.
+const handshakeTimeout = 10 * time.Second
+
+// serveDirect starts serving direct calls on host (the node's address) and
+// returns the address and how to stop. It serves nothing (empty address)
+// when direct calls are turned off or the cluster uses TLS (executors have
+// no certificate of their own).
+func (ex *Executor) serveDirect(host, token string) (string, func(), error) {
+	if os.Getenv(EnvDirectCalls) == "0" || os.Getenv(EnvTLSCA) != "" {
+		return "", func() {}, nil
+	}
+	lis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", nil, fmt.Errorf("listening for direct actor calls on %s: %w", host, err)
+	}
+	var (
+		mu    sync.Mutex
+		conns = map[net.Conn]bool{}
+		wg    sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			nc, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns[nc] = true
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ex.serveCaller(nc, token)
+				mu.Lock()
+				delete(conns, nc)
+				mu.Unlock()
+			}()
+		}
+	}()
+	stop := func() {
+		lis.Close()
+		mu.Lock()
+		for nc := range conns {
+			nc.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	}
+	return lis.Addr().String(), stop, nil
+}
+
+// serveCaller serves one caller's connection until it ends.
+func (ex *Executor) serveCaller(nc net.Conn, token string) {
+	defer nc.Close()
+	if err := wire.Accept(nc, token, handshakeTimeout); err != nil {
+		ex.log.Warn("refused a direct-call connection", "from", nc.RemoteAddr(), "error", err)
+		return
+	}
+	conn := &directConn{out: wire.NewBatcher(nc, rpc.DefaultMaxMessageBytes/2, func() *pb.DirectReply { return &pb.DirectReply{} })}
+	flusherDone := make(chan struct{})
+	defer close(flusherDone)
+	go conn.out.RunFlusher(flusherDone)
+	r := wire.NewReader(nc)
+	for {
+		m := &pb.DirectRequest{}
+		if err := r.Read(m); err != nil {
+			break
+		}
+		ex.directCalls(conn, m)
+	}
+	conn.closed.Store(true)
+	conn.out.Stop(errs.ErrClosed)
+}
+
+// directCalls queues a batch of a caller's calls on their actors.
+func (ex *Executor) directCalls(conn *directConn, m *pb.DirectRequest) {
+	ex.mu.Lock()
+	for _, c := range m.Calls {
+		id, err := ids.FromBytes("call id", c.Id)
+		if err != nil {
+			continue // no id to answer to; the caller's call fails when its stream ends
+		}
+		rt := &pb.RunTask{TaskId: c.Id, Function: c.Method, Kind: pb.RunKind_RUN_KIND_ACTOR_CALL, ActorId: c.ActorId, Args: make([]*pb.ResolvedArg, len(c.Args))}
+		ex.direct[id] = conn
+		bad := false
+		for i, a := range c.Args {
+			if a.Object != nil || len(a.Nested) > 0 {
+				bad = true
+			}
+			rt.Args[i] = &pb.ResolvedArg{Value: a.Value}
+		}
+		if bad {
+			ex.replySoonLocked(&pb.TaskResult{TaskId: c.Id, Error: &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_BAD_ARGUMENT,
+				Message: "a direct actor call carries inline arguments only; calls with futures among their arguments go through the head"}})
+			continue
+		}
+		ex.actorCall(rt)
+	}
+	ex.mu.Unlock()
+	conn.out.Flush()
+	for _, b := range m.Cancel {
+		if id, err := ids.FromBytes("cancelled call id", b); err == nil {
+			ex.onCancel(id)
+		}
+	}
+}
+
+// replyLocked sends a finished task's result to whoever asked for it: the
+// head, or the caller of a direct call. Called with ex.mu held, which must
+// not wait on a connection: a direct reply is queued, and the connection
+// it returns must be flushed once ex.mu is released.
+func (ex *Executor) replyLocked(res *pb.TaskResult) *directConn {
+	id, _ := ids.FromBytes("task id", res.TaskId)
+	if conn := ex.direct[id]; conn != nil {
+		delete(ex.direct, id)
+		conn.out.Queue(64+len(res.Value)+errSize(res.Error), func(m *pb.DirectReply) { m.Results = append(m.Results, res) })
+		return conn
+	}
+	ex.client.SendResults(64+len(res.Value)+errSize(res.Error), res)
+	return nil
+}
+
+// replySoonLocked is replyLocked for the places that cannot flush: the
+// flush runs in a goroutine of its own.
+func (ex *Executor) replySoonLocked(res *pb.TaskResult) {
+	if conn := ex.replyLocked(res); conn != nil {
+		go conn.out.Flush()
+	}
+}
+
+func errSize(e *pb.ErrorInfo) int {
+	if e == nil {
+		return 0
+	}
+	return len(e.Message)
+}

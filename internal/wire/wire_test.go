@@ -1,0 +1,185 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// serve accepts one connection on a fresh loopback listener and runs
+// handle on it after the handshake.
+func serve(t *testing.T, token string, handle func(net.Conn)) (string, <-chan error) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		defer lis.Close()
+		nc, err := lis.Accept()
+		if err != nil {
+			errc <- err
+			return
+		}
+		if err := Accept(nc, token, 5*time.Second); err != nil {
+			errc <- err
+			return
+		}
+		handle(nc)
+		nc.Close()
+		errc <- nil
+	}()
+	return lis.Addr().String(), errc
+}
+
+func TestHandshake(t *testing.T) {
+	tests := []struct {
+		name, server, client string
+		wantErr              bool
+	}{
+		{"same token", "secret", "secret", false},
+		{"wrong token", "secret", "guess", true},
+		{"empty token", "secret", "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, errc := serve(t, tc.server, func(net.Conn) {})
+			nc, err := Dial(context.Background(), addr, tc.client, 5*time.Second)
+			if nc != nil {
+				nc.Close()
+			}
+			serr := <-errc
+			if tc.wantErr {
+				if !errors.Is(err, ErrUnauthenticated) || !errors.Is(serr, ErrUnauthenticated) {
+					t.Fatalf("client %v, server %v; want both refused", err, serr)
+				}
+				return
+			}
+			if err != nil || serr != nil {
+				t.Fatalf("client %v, server %v", err, serr)
+			}
+		})
+	}
+}
+
+func TestMalformedHandshakeRefused(t *testing.T) {
+	addr, errc := serve(t, "secret", func(net.Conn) {})
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
+	if err := <-errc; err == nil {
+		t.Fatal("an HTTP request passed the handshake")
+	}
+	nc.Close()
+}
+
+// Frames written by many goroutines arrive whole, each item once, and a
+// busy batcher puts many items in a frame.
+func TestBatcherDeliversEveryItemInFewerFrames(t *testing.T) {
+	const writers, each = 8, 2000
+	got := make(chan *pb.DirectRequest, writers*each)
+	addr, errc := serve(t, "tok", func(nc net.Conn) {
+		r := NewReader(nc)
+		for {
+			m := &pb.DirectRequest{}
+			if err := r.Read(m); err != nil {
+				close(got)
+				return
+			}
+			got <- m
+		}
+	})
+	nc, err := Dial(context.Background(), addr, "tok", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewBatcher[*pb.DirectRequest](nil, 1<<20, func() *pb.DirectRequest { return &pb.DirectRequest{} })
+	done := make(chan struct{})
+	go b.RunFlusher(done)
+	// Items queued before the connection is set wait for it.
+	b.Queue(8, func(m *pb.DirectRequest) { m.Cancel = append(m.Cancel, []byte("early")) })
+	b.SetWriter(nc)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				id := []byte{byte(w), byte(i >> 8), byte(i)}
+				if i%2 == 0 {
+					b.Add(8, func(m *pb.DirectRequest) { m.Cancel = append(m.Cancel, id) })
+				} else {
+					b.Queue(8, func(m *pb.DirectRequest) { m.Cancel = append(m.Cancel, id) })
+					b.FlushSoon()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	seen := map[string]int{}
+	frames := 0
+	for m := range got {
+		frames++
+		for _, id := range m.Cancel {
+			seen[string(id)]++
+		}
+	}
+	close(done)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != writers*each+1 || seen["early"] != 1 {
+		t.Fatalf("%d distinct items arrived, want %d", len(seen), writers*each+1)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("item %x arrived %d times", id, n)
+		}
+	}
+	if frames >= writers*each {
+		t.Fatalf("%d frames for %d items: no batching", frames, writers*each)
+	}
+}
+
+func TestBatcherReportsBrokenConnection(t *testing.T) {
+	addr, errc := serve(t, "tok", func(nc net.Conn) {})
+	nc, err := Dial(context.Background(), addr, "tok", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-errc
+	b := NewBatcher[*pb.DirectRequest](nc, 1<<20, func() *pb.DirectRequest { return &pb.DirectRequest{} })
+	nc.Close()
+	if err := b.Add(8, func(m *pb.DirectRequest) { m.Cancel = append(m.Cancel, []byte("x")) }); err == nil {
+		t.Fatal("a write on a closed connection succeeded")
+	}
+	if err := b.Queue(8, func(m *pb.DirectRequest) {}); err == nil {
+		t.Fatal("the batcher took an item after its connection failed")
+	}
+}
+
+func TestReaderRefusesOversizedFrame(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	go a.Write([]byte{0xff, 0xff, 0xff, 0xff})
+	if err := NewReader(b).Read(&pb.DirectRequest{}); err == nil {
+		t.Fatal("a 4 GiB frame was accepted")
+	}
+}
