@@ -50,15 +50,7 @@ func TestAutoscalerLocalProvider(t *testing.T) {
 	t.Logf("3 nodes up %v after the demand appeared", time.Since(start).Round(time.Millisecond))
 	// Work running while the cluster scales down completes.
 	long := sleepThen.Remote(ctx, 5*time.Second, 99)
-	vals, err := shoal.GetAll(ctx, futs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, v := range vals {
-		if v != i {
-			t.Fatalf("task %d returned %d", i, v)
-		}
-	}
+	requireValues(t, ctx, futs, identity)
 	if err := c.WaitFor(ctx, time.Minute, alive(1), "the idle nodes to be removed while one works"); err != nil {
 		t.Fatal(err)
 	}

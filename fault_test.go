@@ -231,15 +231,7 @@ func TestHeadRestartMidJob(t *testing.T) {
 	if err := c.RestartHead(ctx, state...); err != nil {
 		t.Fatal(err)
 	}
-	vals, err := shoal.GetAll(ctx, futs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, v := range vals {
-		if v != i {
-			t.Fatalf("task %d returned %d", i, v)
-		}
-	}
+	requireValues(t, ctx, futs, identity)
 	if s, err := small.Get(ctx); err != nil || s != "kept by its owner" {
 		t.Fatalf("small Put after the restart: %q %v", s, err)
 	}

@@ -23,6 +23,9 @@ import (
 type Func[R any] struct {
 	entry *registry.Entry
 	opts  callOptions
+	// direct: R cannot hold futures or actor handles, so a task's result
+	// may stay with its caller (worker leases).
+	direct bool
 }
 
 // Name is the name the function was registered under.
@@ -31,7 +34,7 @@ func (f *Func[R]) Name() string { return f.entry.Name }
 func register[R any](name string, params []reflect.Type, invoke registry.Invoker) *Func[R] {
 	e := &registry.Entry{Name: name, Params: params, Result: reflect.TypeFor[R](), Invoke: invoke, Nested: nestedIDs}
 	registry.Register(e)
-	return &Func[R]{entry: e, opts: defaultCallOptions()}
+	return &Func[R]{entry: e, opts: defaultCallOptions(), direct: !typeMayHold(reflect.TypeFor[R]())}
 }
 
 func decodeArg[T any](ctx context.Context, args [][]byte, i int) (T, error) {
@@ -221,7 +224,7 @@ func (f *Func[R]) Remote(ctx context.Context, args ...any) *Future[R] {
 	if err != nil {
 		return &Future[R]{ref: c.Failed(fmt.Errorf("%w: calling %q: %v", ErrBadArgument, f.entry.Name, err)), c: c}
 	}
-	ref := c.Submit(spec)
+	ref := c.Submit(spec, f.direct)
 	for _, r := range release {
 		r()
 	}
@@ -395,5 +398,5 @@ func CallByName[R any](ctx context.Context, name string, args ...any) *Future[R]
 		}
 		spec.Args[i] = &pb.Arg{Value: v}
 	}
-	return newFuture[R](c, c.Submit(spec))
+	return newFuture[R](c, c.Submit(spec, false))
 }

@@ -92,3 +92,20 @@ func within(t testing.TB, ctx context.Context, d time.Duration) context.Context 
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// requireValues waits for futs and checks that the i-th holds want(i).
+func requireValues(t *testing.T, ctx context.Context, futs []*shoal.Future[int], want func(i int) int) {
+	t.Helper()
+	vals, err := shoal.GetAll(ctx, futs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vals {
+		if v != want(i) {
+			t.Fatalf("task %d returned %d, want %d", i, v, want(i))
+		}
+	}
+}
+
+func identity(i int) int { return i }
+func squareOf(i int) int { return i * i }

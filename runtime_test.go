@@ -81,15 +81,7 @@ func TestFanOut10000(t *testing.T) {
 	for i := range futs {
 		futs[i] = square.Remote(ctx, i)
 	}
-	vals, err := shoal.GetAll(ctx, futs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, v := range vals {
-		if v != i*i {
-			t.Fatalf("square(%d) = %d", i, v)
-		}
-	}
+	requireValues(t, ctx, futs, squareOf)
 }
 
 func TestFuturesAsArguments(t *testing.T) {

@@ -99,6 +99,9 @@ type Client struct {
 	dmu        sync.Mutex
 	routes     map[ids.ID]*actorRoute
 	conns      map[string]*directConn
+	pools      map[int64]*taskPool  // by CPU amount
+	leaseAsks  map[ids.ID]*taskPool // lease requests at the head
+	runTimes   map[string]*runStat  // leased tasks' run times, by function
 	directSent atomic.Int64
 }
 
@@ -138,11 +141,18 @@ type Ref struct {
 	// Direct actor calls (direct.go). route and wantDirect are set before
 	// the reference is shared; the rest is guarded by mu.
 	route        *actorRoute
+	pool         *taskPool
 	wantDirect   bool
 	path         uint8 // pathNone, pathHead or pathDirect
 	exported     bool  // the head was told of it (or must be, once sent)
 	headReleased bool  // the head was told of its release
 	cancelReq    bool  // cancelled before it was sent
+	// place is where a direct call's stored result is (its executor's
+	// node); lease and conn are a direct task's lease and a direct call's
+	// or task's connection (conn and lease guarded by Client.dmu).
+	place *pb.Location
+	lease *taskLease
+	conn  *directConn
 	// actor is set on an actor's object: how to reach it directly.
 	actor *pb.ActorRoute
 }
@@ -184,6 +194,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		log: cfg.Logger, ctx: cctx, cancel: cancel, done: make(chan struct{}),
 		refs: make(map[ids.ID]*Ref), putNode: cfg.PutNode, putAddr: cfg.PutAddr,
 		routes: make(map[ids.ID]*actorRoute), conns: make(map[string]*directConn),
+		pools: make(map[int64]*taskPool), leaseAsks: make(map[ids.ID]*taskPool), runTimes: make(map[string]*runStat),
 	}
 	c.out = c.newOutbox()
 	c.handle(m)
@@ -351,6 +362,7 @@ func (c *Client) reconnect(cause error) rpc.ClientStream[pb.ClientMessage, pb.He
 				out.Add(r.size, r.fill)
 			}
 			c.handle(m)
+			c.resetLeases()
 			c.log.Info("rejoined the head", "replayed", len(replay))
 			return stream
 		}
@@ -418,7 +430,7 @@ func (r *Ref) replay() (replayItem, bool) {
 		return it, true
 	}
 	ready := r.IsReady()
-	if r.route != nil && (r.path == pathNone || r.path == pathDirect && !(r.exported && ready)) {
+	if r.routed() && (r.path == pathNone || r.path == pathDirect && !(r.exported && ready)) {
 		// Not sent yet (it will be, to the new head), or a direct call the
 		// head never heard of.
 		return it, false
@@ -529,6 +541,9 @@ func (c *Client) handle(m *pb.HeadMessage) {
 			r.finish(nil, 0, nil, errs.FromInfo(st.Error))
 		}
 	}
+	if len(m.Leases) > 0 {
+		c.onLeases(m.Leases)
+	}
 	if len(m.Run) > 0 && c.cfg.OnRun != nil {
 		for _, rt := range m.Run {
 			c.cfg.OnRun(rt)
@@ -617,10 +632,17 @@ func (c *Client) Borrow(id ids.ID) *Ref {
 	return r
 }
 
-// Submit sends a task and returns the reference to its result.
-func (c *Client) Submit(spec *pb.TaskSpec) *Ref {
+// Submit sends a task and returns the reference to its result. direct
+// allows a worker lease (lease.go): the caller knows the result can hold
+// no futures or actor handles.
+func (c *Client) Submit(spec *pb.TaskSpec, direct bool) *Ref {
 	id := c.gen.Next()
 	spec.Id = id.Bytes()
+	if direct && c.directAllowed() && leaseEligible(spec) {
+		if r, ok := c.submitLeased(id, spec); ok {
+			return r
+		}
+	}
 	return c.sendWork(id, spec, 64+len(spec.Function)+argsSize(spec.Args), func(m *pb.ClientMessage) { m.Submit = append(m.Submit, spec) })
 }
 
@@ -808,7 +830,7 @@ func (r *Ref) Release() {
 	r.value = nil
 	// A call not sent yet is released when it is; a direct call's result
 	// is released at the head only if the head heard of it.
-	toHead := !r.headReleased && (r.route == nil || r.path == pathHead || r.path == pathDirect && r.exported)
+	toHead := !r.headReleased && (!r.routed() || r.path == pathHead || r.path == pathDirect && r.exported)
 	if toHead {
 		r.headReleased = true
 		id := r.ID.Bytes()
@@ -829,7 +851,7 @@ func (r *Ref) Cancel() {
 	if !r.Task || r.IsReady() {
 		return
 	}
-	if r.route != nil {
+	if r.routed() {
 		r.mu.Lock()
 		path := r.path
 		if path == pathNone {
@@ -1063,9 +1085,13 @@ func (c *Client) SendResults(size int, rs ...*pb.TaskResult) {
 	c.send(size, func(m *pb.ClientMessage) { m.Results = append(m.Results, rs...) })
 }
 
-// SendBlock reports a task blocked in Get or resumed (executors).
-func (c *Client) SendBlock(task ids.ID, blocked bool) {
+// SendBlock reports a task blocked in Get or resumed (executors); lease
+// names the worker lease it runs under, if any.
+func (c *Client) SendBlock(task, lease ids.ID, blocked bool) {
 	b := &pb.TaskBlock{TaskId: task.Bytes(), Blocked: blocked}
+	if !lease.IsNil() {
+		b.LeaseId = lease.Bytes()
+	}
 	c.send(24, func(m *pb.ClientMessage) { m.Blocks = append(m.Blocks, b) })
 }
 

@@ -116,6 +116,10 @@ func (c *Client) CallActor(call *pb.ActorCall, direct bool) *Ref {
 	return r
 }
 
+// routed reports whether r goes through direct.go's paths (an actor call
+// or a task that may take a lease) rather than straight to the head.
+func (r *Ref) routed() bool { return r.route != nil || r.pool != nil }
+
 func runAll(fs []func()) {
 	for _, f := range fs {
 		f()
@@ -171,31 +175,20 @@ func (c *Client) flushLocked(rt *actorRoute, post []func()) []func() {
 		rt.queue = rt.queue[1:]
 		if r.cancelReq {
 			r.mu.Unlock()
-			post = append(post, func() {
-				r.finish(nil, 0, nil, errs.FromInfo(&pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, TaskId: r.ID.Bytes(),
-					Message: "cancelled by its caller before it was sent"}))
-			})
+			post = append(post, r.cancelUnsent)
 			continue
 		}
 		call := r.spec.(*pb.ActorCall)
 		size := 64 + len(call.Method) + argsSize(call.Args)
-		r.path = path
 		rt.inflight[path]++
 		if path == pathHead {
-			released := r.released.Load()
-			r.headReleased = released
+			post = c.sendHeadLocked(r, post)
 			r.mu.Unlock()
-			if err := c.send(size, func(m *pb.ClientMessage) {
-				m.ActorCalls = append(m.ActorCalls, call)
-				if released {
-					m.Release = append(m.Release, call.Id)
-				}
-			}); err != nil {
-				post = append(post, func() { c.fail(err) })
-			}
 			post = append(post, func() { r.OnReady(func() { c.headCallDone(rt) }) })
 			continue
 		}
+		r.path = pathDirect
+		r.place = &pb.Location{NodeId: rt.info.NodeId, DataAddr: rt.info.DataAddr}
 		r.mu.Unlock()
 		if !rt.holding && rt.handle != nil {
 			c.mu.Lock()
@@ -207,17 +200,7 @@ func (c *Client) flushLocked(rt *actorRoute, post []func()) []func() {
 		}
 		conn := c.connLocked(rt.info.Addr)
 		rt.conn = conn
-		conn.calls[r.ID] = r
-		c.directSent.Add(1)
-		conn.out.Queue(size, func(m *pb.DirectRequest) { m.Calls = append(m.Calls, call) })
-		if len(conn.calls) == 1 {
-			// An idle connection: write now (a synchronous caller waits).
-			post = append(post, func() { conn.out.Flush() })
-		} else {
-			// Calls in flight: their replies' reader or the flusher
-			// writes this with whatever else comes meanwhile.
-			conn.out.FlushSoon()
-		}
+		post = c.sendDirectLocked(conn, r, size, func(m *pb.DirectRequest) { m.Calls = append(m.Calls, call) }, post)
 	}
 	if len(rt.queue) == 0 && rt.inflight[pathHead] == 0 && rt.inflight[pathDirect] == 0 {
 		if rt.holding {
@@ -229,6 +212,58 @@ func (c *Client) flushLocked(rt *actorRoute, post []func()) []func() {
 			delete(c.routes, rt.actor)
 		}
 	}
+	return post
+}
+
+// cancelUnsent fails a call or task cancelled before it was sent.
+func (r *Ref) cancelUnsent() {
+	r.finish(nil, 0, nil, errs.FromInfo(&pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, TaskId: r.ID.Bytes(),
+		Message: "cancelled by its caller before it was sent"}))
+}
+
+// sendHeadLocked sends r (an actor call or a task) to the head, and its
+// release after it if it was released before it was sent. Called with
+// c.dmu and r.mu held.
+func (c *Client) sendHeadLocked(r *Ref, post []func()) []func() {
+	r.path = pathHead
+	released := r.released.Load()
+	r.headReleased = released
+	var err error
+	switch spec := r.spec.(type) {
+	case *pb.ActorCall:
+		err = c.send(64+len(spec.Method)+argsSize(spec.Args), func(m *pb.ClientMessage) {
+			m.ActorCalls = append(m.ActorCalls, spec)
+			if released {
+				m.Release = append(m.Release, spec.Id)
+			}
+		})
+	case *pb.TaskSpec:
+		err = c.send(64+len(spec.Function)+argsSize(spec.Args), func(m *pb.ClientMessage) {
+			m.Submit = append(m.Submit, spec)
+			if released {
+				m.Release = append(m.Release, spec.Id)
+			}
+		})
+	}
+	if err != nil {
+		post = append(post, func() { c.fail(err) })
+	}
+	return post
+}
+
+// sendDirectLocked queues r on conn with add, writing at once when the
+// connection was idle (a synchronous caller waits) and soon otherwise
+// (the replies' reader or the flusher writes it with what else comes).
+// Called with c.dmu held.
+func (c *Client) sendDirectLocked(conn *directConn, r *Ref, size int, add func(m *pb.DirectRequest), post []func()) []func() {
+	r.conn = conn
+	conn.calls[r.ID] = r
+	c.directSent.Add(1)
+	conn.out.Queue(size, add)
+	if len(conn.calls) == 1 {
+		return append(post, func() { conn.out.Flush() })
+	}
+	conn.out.FlushSoon()
 	return post
 }
 
@@ -297,12 +332,12 @@ func (c *Client) directResults(conn *directConn, m *pb.DirectReply) {
 	type done struct {
 		r   *Ref
 		res *pb.TaskResult
-		rt  *actorRoute
 	}
 	finished := make([]done, 0, len(m.Results))
 	var post []func()
 	c.dmu.Lock()
 	touched := map[*actorRoute]bool{}
+	pools := map[*taskPool]bool{}
 	for _, res := range m.Results {
 		id, err := ids.FromBytes("call id", res.TaskId)
 		if err != nil {
@@ -313,6 +348,17 @@ func (c *Client) directResults(conn *directConn, m *pb.DirectReply) {
 			continue
 		}
 		delete(conn.calls, id)
+		if r.pool != nil {
+			pools[r.pool] = true
+			if res.NotHere {
+				post = c.taskBackLocked(r, false, post)
+				continue
+			}
+			c.leaseTaskDoneLocked(r)
+			c.learnLocked(r.spec.(*pb.TaskSpec).Function, time.Duration(res.DurationNs))
+			finished = append(finished, done{r, res})
+			continue
+		}
 		rt := r.route
 		rt.inflight[pathDirect]--
 		touched[rt] = true
@@ -324,14 +370,17 @@ func (c *Client) directResults(conn *directConn, m *pb.DirectReply) {
 			c.requeueLocked(rt, r)
 			continue
 		}
-		finished = append(finished, done{r, res, rt})
+		finished = append(finished, done{r, res})
 	}
 	for rt := range touched {
 		post = c.flushLocked(rt, post)
 	}
+	for p := range pools {
+		post = c.pumpLocked(p, post)
+	}
 	c.dmu.Unlock()
 	for _, d := range finished {
-		c.finishDirect(d.r, d.res, d.rt.info)
+		c.finishDirect(d.r, d.res)
 	}
 	runAll(post)
 }
@@ -371,7 +420,19 @@ func (c *Client) connFailed(conn *directConn, cause error) {
 			touched[rt] = true
 		}
 	}
+	pools := c.dropLeasesLocked(conn)
 	for _, r := range calls {
+		if r.pool != nil {
+			// A task may run again: through the head, as a retry.
+			pools[r.pool] = true
+			if !conn.opened || r.spec.(*pb.TaskSpec).MaxRetries != 0 {
+				post = c.taskBackLocked(r, conn.opened, post)
+			} else {
+				c.leaseTaskDoneLocked(r)
+				failed = append(failed, r)
+			}
+			continue
+		}
 		rt := r.route
 		rt.inflight[pathDirect]--
 		rt.broken = true
@@ -385,14 +446,22 @@ func (c *Client) connFailed(conn *directConn, cause error) {
 	for rt := range touched {
 		post = c.flushLocked(rt, post)
 	}
+	for p := range pools {
+		post = c.pumpLocked(p, post)
+	}
 	c.dmu.Unlock()
 	for _, r := range failed {
+		if r.pool != nil {
+			c.finishDirect(r, &pb.TaskResult{TaskId: r.ID.Bytes(), Error: &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_EXECUTOR,
+				Message: fmt.Sprintf("%v while it ran (MaxRetries 0: not retried)", cause)}})
+			continue
+		}
 		label := r.route.actor.Short()
 		if info := r.route.info; info != nil {
 			label = info.Label
 		}
 		c.finishDirect(r, &pb.TaskResult{TaskId: r.ID.Bytes(), Error: &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED,
-			Message: fmt.Sprintf("actor %s died: %v; the call may have run", label, cause)}}, r.route.info)
+			Message: fmt.Sprintf("actor %s died: %v; the call may have run", label, cause)}})
 	}
 	runAll(post)
 }
@@ -400,14 +469,21 @@ func (c *Client) connFailed(conn *directConn, cause error) {
 // finishDirect records a direct call's result in its reference, telling
 // the head what it must know: a stored result at once (its bytes are in a
 // node's store), anything else only if the reference was exported.
-func (c *Client) finishDirect(r *Ref, res *pb.TaskResult, route *pb.ActorRoute) {
+func (c *Client) finishDirect(r *Ref, res *pb.TaskResult) {
 	var (
 		value []byte
 		size  int64
 		locs  []transfer.Location
 		err   error
 	)
-	call := r.spec.(*pb.ActorCall)
+	function := ""
+	switch spec := r.spec.(type) {
+	case *pb.ActorCall:
+		function = spec.Method
+	case *pb.TaskSpec:
+		function = spec.Function
+	}
+	place := r.place
 	switch {
 	case res.Error != nil:
 		info := res.Error
@@ -415,15 +491,15 @@ func (c *Client) finishDirect(r *Ref, res *pb.TaskResult, route *pb.ActorRoute) 
 			info.TaskId = r.ID.Bytes()
 		}
 		if info.Function == "" {
-			info.Function = call.Method
+			info.Function = function
 		}
-		if info.NodeId == nil && route != nil {
-			info.NodeId = route.NodeId
+		if info.NodeId == nil && place != nil {
+			info.NodeId = place.NodeId
 		}
 		err = errs.FromInfo(info)
 	case res.Stored:
-		node, _ := ids.FromBytes("node id", route.NodeId)
-		size, locs = res.Size, []transfer.Location{{Node: node, Addr: route.DataAddr}}
+		node, _ := ids.FromBytes("node id", place.NodeId)
+		size, locs = res.Size, []transfer.Location{{Node: node, Addr: place.DataAddr}}
 	default:
 		value, size = res.Value, int64(len(res.Value))
 	}
@@ -431,9 +507,9 @@ func (c *Client) finishDirect(r *Ref, res *pb.TaskResult, route *pb.ActorRoute) 
 	if res.Stored && !r.exported {
 		// In a node's store: the head must know, so it frees the bytes.
 		r.exported = true
-		r.exportLocked(&pb.PutObject{Id: r.ID.Bytes(), Size: size, NodeId: route.NodeId})
+		r.exportLocked(&pb.PutObject{Id: r.ID.Bytes(), Size: size, NodeId: place.NodeId})
 	} else if r.exported {
-		r.exportLocked(directPut(r.ID, value, size, route, err, res.Stored))
+		r.exportLocked(directPut(r.ID, value, size, place, err, res.Stored))
 	}
 	if r.exported && r.released.Load() && !r.headReleased {
 		r.headReleased = true
@@ -447,13 +523,13 @@ func (c *Client) finishDirect(r *Ref, res *pb.TaskResult, route *pb.ActorRoute) 
 
 // directPut is what the head must be told of a direct call's finished
 // result.
-func directPut(id ids.ID, value []byte, size int64, route *pb.ActorRoute, err error, stored bool) *pb.PutObject {
+func directPut(id ids.ID, value []byte, size int64, place *pb.Location, err error, stored bool) *pb.PutObject {
 	p := &pb.PutObject{Id: id.Bytes(), Size: size}
 	switch {
 	case err != nil:
 		p.Error = errs.ToInfo(err)
 	case stored:
-		p.NodeId = route.NodeId
+		p.NodeId = place.NodeId
 	default:
 		p.Value = value
 	}
@@ -477,25 +553,23 @@ func (r *Ref) Export() {
 		return
 	}
 	r.exported = true
-	if r.path != pathDirect {
-		return // not sent yet (it will go through the head now) or sent there
+	if r.path == pathHead || !r.routed() {
+		return // the head knows it
 	}
-	if !r.IsReady() {
+	if r.path == pathNone || !r.IsReady() {
+		// Not sent yet (it will go through the head, which makes the
+		// declared object the call's or task's result), or not finished.
 		r.exportLocked(&pb.PutObject{Id: r.ID.Bytes(), Pending: true})
 		return
 	}
-	var route *pb.ActorRoute
-	if r.route != nil {
-		route = r.route.info
-	}
-	r.exportLocked(directPut(r.ID, r.value, r.size, route, r.err, r.value == nil && r.err == nil))
+	r.exportLocked(directPut(r.ID, r.value, r.size, r.place, r.err, r.value == nil && r.err == nil))
 }
 
 // cancelDirect asks r's executor to cancel a direct call.
 func (c *Client) cancelDirect(r *Ref) {
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
-	conn := r.route.conn
+	conn := r.conn
 	if conn == nil || conn.calls[r.ID] == nil {
 		return
 	}

@@ -23,6 +23,9 @@ type actorInstance struct {
 	queue   []*pb.RunTask
 	cpu     int64
 	killed  bool
+	// lease: this is a worker lease's queue of tasks, not an actor; it is
+	// dropped when its queue is empty.
+	lease bool
 }
 
 // actorCreated keeps the instance a constructor returned. Called from the
@@ -97,12 +100,20 @@ func (ex *Executor) callWorker(inst *actorInstance) {
 		}
 		ctx, cancel := context.WithCancelCause(inst.ctx)
 		scope := &client.TaskScope{ID: callID, Done: ctx.Done()}
-		ex.running[callID] = &runningTask{cancel: cancel, scope: scope, actor: inst}
+		r := &runningTask{cancel: cancel, scope: scope, actor: inst}
+		if inst.lease {
+			r.cpu, r.lease = rt.Cpu, inst.id
+		}
+		ex.running[callID] = r
 		ex.mu.Unlock()
 		ex.run(client.WithTask(ctx, scope), callID, rt)
 		ex.mu.Lock()
 	}
 	inst.running--
+	if inst.lease && inst.running == 0 && len(inst.queue) == 0 && ex.leases[inst.id] == inst {
+		delete(ex.leases, inst.id)
+		inst.cancel()
+	}
 	ex.mu.Unlock()
 }
 

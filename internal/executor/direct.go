@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shoal-dev/shoal/internal/client"
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc"
@@ -118,19 +120,18 @@ func (ex *Executor) directCalls(conn *directConn, m *pb.DirectRequest) {
 		}
 		rt := &pb.RunTask{TaskId: c.Id, Function: c.Method, Kind: pb.RunKind_RUN_KIND_ACTOR_CALL, ActorId: c.ActorId, Args: make([]*pb.ResolvedArg, len(c.Args))}
 		ex.direct[id] = conn
-		bad := false
 		for i, a := range c.Args {
-			if a.Object != nil || len(a.Nested) > 0 {
-				bad = true
-			}
 			rt.Args[i] = &pb.ResolvedArg{Value: a.Value}
 		}
-		if bad {
+		if !directArgs(c.Args) {
 			ex.replySoonLocked(&pb.TaskResult{TaskId: c.Id, Error: &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_BAD_ARGUMENT,
 				Message: "a direct actor call carries inline arguments only; calls with futures among their arguments go through the head"}})
 			continue
 		}
 		ex.actorCall(rt)
+	}
+	for _, spec := range m.Tasks {
+		ex.leaseTask(conn, spec)
 	}
 	ex.mu.Unlock()
 	conn.out.Flush()
@@ -139,6 +140,48 @@ func (ex *Executor) directCalls(conn *directConn, m *pb.DirectRequest) {
 			ex.onCancel(id)
 		}
 	}
+}
+
+// leaseTask queues a task sent under a worker lease: a lease's tasks run
+// one at a time, in the order sent, on the resources the lease holds at
+// the head (the executor's own count of used CPUs leaves them out). Called
+// with ex.mu held.
+func (ex *Executor) leaseTask(conn *directConn, spec *pb.TaskSpec) {
+	id, err := ids.FromBytes("task id", spec.Id)
+	if err != nil {
+		return
+	}
+	ex.direct[id] = conn
+	leaseID, err := ids.FromBytes("lease id", spec.LeaseId)
+	if err != nil || !directArgs(spec.Args) {
+		ex.replyLocked(&pb.TaskResult{TaskId: spec.Id, NotHere: true, Error: &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_BAD_ARGUMENT,
+			Message: "a task sent straight to an executor needs a lease and inline arguments"}})
+		return
+	}
+	rt := &pb.RunTask{TaskId: spec.Id, Function: spec.Function, Kind: pb.RunKind_RUN_KIND_TASK, Args: make([]*pb.ResolvedArg, len(spec.Args))}
+	if spec.Resources != nil {
+		rt.Cpu = spec.Resources.Cpu
+	}
+	for i, a := range spec.Args {
+		rt.Args[i] = &pb.ResolvedArg{Value: a.Value}
+	}
+	inst := ex.leases[leaseID]
+	if inst == nil {
+		ctx, cancel := context.WithCancel(ex.ctx)
+		inst = &actorInstance{id: leaseID, ctx: client.NewContext(ctx, ex.client), cancel: cancel, maxConc: 1, lease: true}
+		ex.leases[leaseID] = inst
+	}
+	inst.queue = append(inst.queue, rt)
+	ex.dispatchCalls(inst)
+}
+
+func directArgs(args []*pb.Arg) bool {
+	for _, a := range args {
+		if a.Object != nil || len(a.Nested) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // replyLocked sends a finished task's result to whoever asked for it: the

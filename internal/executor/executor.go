@@ -54,8 +54,10 @@ type Executor struct {
 	running map[ids.ID]*runningTask
 	actors  map[ids.ID]*actorInstance
 	usedCPU int64
-	// direct maps a direct call (queued or running) to its caller's stream.
+	// direct maps a direct call or task (queued or running) to its
+	// caller's connection; leases holds the task queues of worker leases.
 	direct map[ids.ID]*directConn
+	leases map[ids.ID]*actorInstance
 }
 
 type runningTask struct {
@@ -64,7 +66,10 @@ type runningTask struct {
 	cpu     int64
 	blocked int            // nesting depth of waits in Get
 	keepCPU bool           // an actor constructor that succeeded: its actor holds the CPUs
-	actor   *actorInstance // for a method call, its actor
+	actor   *actorInstance // for a method call, its actor (or its lease's queue)
+	// lease: the worker lease the task runs under; its CPUs are counted at
+	// the head, not in usedCPU.
+	lease ids.ID
 }
 
 // Run connects to the head named by the environment and runs tasks until
@@ -87,7 +92,7 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	defer conn.Close()
 	bin, _ := os.Executable()
 	ex := &Executor{log: logger, nodeAddr: nodeAddr, binary: bin, ctx: ctx, running: make(map[ids.ID]*runningTask),
-		actors: make(map[ids.ID]*actorInstance), direct: make(map[ids.ID]*directConn)}
+		actors: make(map[ids.ID]*actorInstance), direct: make(map[ids.ID]*directConn), leases: make(map[ids.ID]*actorInstance)}
 	host, _, err := net.SplitHostPort(nodeAddr)
 	if err != nil {
 		return fmt.Errorf("executor: %s %q: %w", EnvNodeData, nodeAddr, err)
@@ -200,6 +205,15 @@ func (ex *Executor) onCancel(id ids.ID) {
 			return
 		}
 	}
+	for lid, inst := range ex.leases {
+		if inst.queue, found = cancelQueued(inst.queue); found {
+			if inst.running == 0 && len(inst.queue) == 0 {
+				delete(ex.leases, lid)
+				inst.cancel()
+			}
+			return
+		}
+	}
 }
 
 func (ex *Executor) onBlock(id ids.ID, blocked bool) {
@@ -210,23 +224,28 @@ func (ex *Executor) onBlock(id ids.ID, blocked bool) {
 		return
 	}
 	changed := false
+	leased := !r.lease.IsNil() // its CPUs are the lease's, counted at the head
 	if blocked {
 		r.blocked++
 		if r.blocked == 1 {
-			ex.usedCPU -= r.cpu
-			ex.admit()
+			if !leased {
+				ex.usedCPU -= r.cpu
+				ex.admit()
+			}
 			changed = true
 		}
 	} else if r.blocked > 0 {
 		r.blocked--
 		if r.blocked == 0 {
-			ex.usedCPU += r.cpu
+			if !leased {
+				ex.usedCPU += r.cpu
+			}
 			changed = true
 		}
 	}
 	ex.mu.Unlock()
 	if changed && r.cpu > 0 {
-		ex.client.SendBlock(id, blocked)
+		ex.client.SendBlock(id, r.lease, blocked)
 	}
 }
 
@@ -261,7 +280,7 @@ func (ex *Executor) run(ctx context.Context, id ids.ID, rt *pb.RunTask) {
 		}
 		r.cancel(client.ErrTaskReturned)
 		r.scope.End(false)
-		if r.blocked == 0 && !r.keepCPU {
+		if r.blocked == 0 && !r.keepCPU && r.lease.IsNil() {
 			ex.usedCPU -= r.cpu
 		}
 		delete(ex.running, id)

@@ -102,6 +102,7 @@ type Head struct {
 	infeasible int
 	durations  map[string]*meanDuration
 	actors     map[ids.ID]*actor
+	leases     map[ids.ID]*lease // worker leases granted
 	actorNames map[string]*actor
 	// state is the metadata on disk (nil without StateDir); unclaimed and
 	// recoverUntil belong to the recovery after a restart; deadIDs are nodes
@@ -141,6 +142,7 @@ func New(cfg Config) *Head {
 		classes:    make(map[classKey]*class),
 		durations:  make(map[string]*meanDuration),
 		actors:     make(map[ids.ID]*actor),
+		leases:     make(map[ids.ID]*lease),
 		actorNames: make(map[string]*actor),
 		submitted:  make(map[ids.ID]*submittedJob),
 		pins:       make(map[ids.ID]*pin),

@@ -30,6 +30,10 @@ type session struct {
 	// directAddr is an executor's Executor service for direct actor
 	// calls; empty when it serves none.
 	directAddr string
+	// leases holds the worker leases this session was granted; hosted
+	// those granted on this executor.
+	leases map[ids.ID]*lease
+	hosted map[ids.ID]*lease
 }
 
 type job struct {
@@ -59,7 +63,8 @@ func (h *Head) serveSession(stream rpc.ServerStream[pb.ClientMessage, pb.HeadMes
 	}
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
-	s := &session{out: h.newOutbox(), running: make(map[ids.ID]*task), actors: make(map[ids.ID]*actor), borrowed: make(map[ids.ID]*object), kill: cancel}
+	s := &session{out: h.newOutbox(), running: make(map[ids.ID]*task), actors: make(map[ids.ID]*actor), borrowed: make(map[ids.ID]*object), kill: cancel,
+		leases: make(map[ids.ID]*lease), hosted: make(map[ids.ID]*lease)}
 
 	h.mu.Lock()
 	welcome, err := h.openSession(s, first.Hello)
@@ -173,6 +178,7 @@ func (h *Head) closeSession(s *session, reason string) {
 	s.dead = true
 	s.kill()
 	delete(h.sessions, s)
+	h.endSessionLeases(s)
 	if s.role == pb.Role_ROLE_EXECUTOR && s.node != nil {
 		if s.node.execs[s.job.id] == s {
 			delete(s.node.execs, s.job.id)
@@ -305,7 +311,21 @@ func (h *Head) handleClient(s *session, m *pb.ClientMessage) error {
 		h.result(s, r)
 	}
 	for _, b := range m.Blocks {
+		if b.LeaseId != nil {
+			h.leaseBlocked(s, b)
+			continue
+		}
 		h.block(s, b)
+	}
+	for _, b := range m.LeaseReturns {
+		h.returnLease(s, b)
+	}
+	if len(m.LeaseRequests) > 0 {
+		grants := make([]*pb.LeaseGrant, 0, len(m.LeaseRequests))
+		for _, r := range m.LeaseRequests {
+			grants = append(grants, h.grantLease(s, r))
+		}
+		s.out.Add(64*len(grants), func(m *pb.HeadMessage) { m.Leases = append(m.Leases, grants...) })
 	}
 	for _, c := range m.Cancel {
 		if id, err := ids.FromBytes("cancelled task id", c); err == nil {

@@ -94,13 +94,16 @@ func (h *Head) submitTask(s *session, spec *pb.TaskSpec, init func(*task)) error
 // declareTask creates a task and its pending result object without looking
 // at its arguments, so that every object a batch creates exists before any
 // of the batch's references is resolved. It returns nil for a task already
-// known (a resubmission is a no-op).
+// known (a resubmission is a no-op). A task whose id is a pending object
+// s declared (the result of a direct call or task that s sends through the
+// head after all) becomes that object's producer.
 func (h *Head) declareTask(s *session, spec *pb.TaskSpec, init func(*task)) (*task, error) {
 	id, err := ids.FromBytes("task id", spec.Id)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errs.ErrMalformed, err)
 	}
-	if h.objects[id] != nil {
+	o := h.objects[id]
+	if o != nil && (o.state != objectPending || o.producer != nil || o.owner != s) {
 		return nil, nil
 	}
 	j := s.job
@@ -111,8 +114,11 @@ func (h *Head) declareTask(s *session, spec *pb.TaskSpec, init func(*task)) (*ta
 		j = h.envJob(j, spec.Env)
 	}
 	t := &task{id: id, spec: spec, job: j, owner: s, retriesLeft: spec.MaxRetries, args: make([]*object, len(spec.Args))}
-	o := &object{id: id, wireID: spec.Id, state: objectPending, owner: s, ownerRef: true, refs: 1, producer: t}
-	h.objects[id] = o
+	if o == nil {
+		o = &object{id: id, wireID: spec.Id, state: objectPending, owner: s, ownerRef: true, refs: 1}
+		h.objects[id] = o
+	}
+	o.producer = t
 	h.counts.submitted++
 	if init != nil {
 		init(t)

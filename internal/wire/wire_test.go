@@ -131,14 +131,25 @@ func TestBatcherDeliversEveryItemInFewerFrames(t *testing.T) {
 	if err := b.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	nc.Close()
+	// Flush returns at once while another goroutine writes: that writer
+	// writes what was queued. Read until every item came (or time out).
 	seen := map[string]int{}
-	frames := 0
-	for m := range got {
-		frames++
-		for _, id := range m.Cancel {
-			seen[string(id)]++
+	frames, items := 0, 0
+	timeout := time.After(10 * time.Second)
+	for items < writers*each+1 {
+		select {
+		case m := <-got:
+			frames++
+			for _, id := range m.Cancel {
+				seen[string(id)]++
+				items++
+			}
+		case <-timeout:
+			t.Fatalf("%d of %d items arrived within 10s", items, writers*each+1)
 		}
+	}
+	nc.Close()
+	for range got { // the reader ends with the connection
 	}
 	close(done)
 	if err := <-errc; err != nil {

@@ -368,6 +368,9 @@ type DirectRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// calls carry inline arguments only (Arg.value, no nested objects).
 	Calls []*ActorCall `protobuf:"bytes,1,rep,name=calls,proto3" json:"calls,omitempty"`
+	// tasks run under the worker lease each names (TaskSpec.lease_id),
+	// with inline arguments only.
+	Tasks []*TaskSpec `protobuf:"bytes,3,rep,name=tasks,proto3" json:"tasks,omitempty"`
 	// cancel names calls (by id) the caller cancelled.
 	Cancel        [][]byte `protobuf:"bytes,2,rep,name=cancel,proto3" json:"cancel,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -407,6 +410,13 @@ func (*DirectRequest) Descriptor() ([]byte, []int) {
 func (x *DirectRequest) GetCalls() []*ActorCall {
 	if x != nil {
 		return x.Calls
+	}
+	return nil
+}
+
+func (x *DirectRequest) GetTasks() []*TaskSpec {
+	if x != nil {
+		return x.Tasks
 	}
 	return nil
 }
@@ -961,7 +971,10 @@ type TaskSpec struct {
 	// env overrides the job's environment variables ("KEY=VALUE") for this
 	// task: it runs in an executor started with them, as do the tasks it
 	// starts.
-	Env           []string `protobuf:"bytes,10,rep,name=env,proto3" json:"env,omitempty"`
+	Env []string `protobuf:"bytes,10,rep,name=env,proto3" json:"env,omitempty"`
+	// lease_id names the worker lease a task sent straight to an executor
+	// runs under (DirectRequest.tasks).
+	LeaseId       []byte `protobuf:"bytes,11,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1066,6 +1079,13 @@ func (x *TaskSpec) GetEnv() []string {
 	return nil
 }
 
+func (x *TaskSpec) GetLeaseId() []byte {
+	if x != nil {
+		return x.LeaseId
+	}
+	return nil
+}
+
 type PutObject struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Id     []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1166,9 +1186,12 @@ func (x *PutObject) GetError() *ErrorInfo {
 }
 
 type TaskBlock struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TaskId        []byte                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
-	Blocked       bool                   `protobuf:"varint,2,opt,name=blocked,proto3" json:"blocked,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	TaskId  []byte                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	Blocked bool                   `protobuf:"varint,2,opt,name=blocked,proto3" json:"blocked,omitempty"`
+	// lease_id is set for a task that runs under a worker lease: the lease's
+	// resources go back while it is blocked.
+	LeaseId       []byte `protobuf:"bytes,3,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1217,6 +1240,146 @@ func (x *TaskBlock) GetBlocked() bool {
 	return false
 }
 
+func (x *TaskBlock) GetLeaseId() []byte {
+	if x != nil {
+		return x.LeaseId
+	}
+	return nil
+}
+
+// LeaseRequest asks for a worker lease: resources held on a node whose
+// executor for the caller's job then runs the caller's tasks sent straight
+// to it, one at a time, until the caller returns the lease.
+type LeaseRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Resources     *Resources             `protobuf:"bytes,2,opt,name=resources,proto3" json:"resources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaseRequest) Reset() {
+	*x = LeaseRequest{}
+	mi := &file_shoal_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaseRequest) ProtoMessage() {}
+
+func (x *LeaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaseRequest.ProtoReflect.Descriptor instead.
+func (*LeaseRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *LeaseRequest) GetId() []byte {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *LeaseRequest) GetResources() *Resources {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+// LeaseGrant answers a LeaseRequest: granted with the executor's direct
+// address, or refused (no room now: the caller sends its tasks to the head).
+type LeaseGrant struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Granted       bool                   `protobuf:"varint,2,opt,name=granted,proto3" json:"granted,omitempty"`
+	Addr          string                 `protobuf:"bytes,3,opt,name=addr,proto3" json:"addr,omitempty"`
+	NodeId        []byte                 `protobuf:"bytes,4,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	DataAddr      string                 `protobuf:"bytes,5,opt,name=data_addr,json=dataAddr,proto3" json:"data_addr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaseGrant) Reset() {
+	*x = LeaseGrant{}
+	mi := &file_shoal_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaseGrant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaseGrant) ProtoMessage() {}
+
+func (x *LeaseGrant) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaseGrant.ProtoReflect.Descriptor instead.
+func (*LeaseGrant) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *LeaseGrant) GetId() []byte {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *LeaseGrant) GetGranted() bool {
+	if x != nil {
+		return x.Granted
+	}
+	return false
+}
+
+func (x *LeaseGrant) GetAddr() string {
+	if x != nil {
+		return x.Addr
+	}
+	return ""
+}
+
+func (x *LeaseGrant) GetNodeId() []byte {
+	if x != nil {
+		return x.NodeId
+	}
+	return nil
+}
+
+func (x *LeaseGrant) GetDataAddr() string {
+	if x != nil {
+		return x.DataAddr
+	}
+	return ""
+}
+
 type ErrorInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Kind          ErrorKind              `protobuf:"varint,1,opt,name=kind,proto3,enum=shoal.v1.ErrorKind" json:"kind,omitempty"`
@@ -1230,7 +1393,7 @@ type ErrorInfo struct {
 
 func (x *ErrorInfo) Reset() {
 	*x = ErrorInfo{}
-	mi := &file_shoal_proto_msgTypes[11]
+	mi := &file_shoal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1242,7 +1405,7 @@ func (x *ErrorInfo) String() string {
 func (*ErrorInfo) ProtoMessage() {}
 
 func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[11]
+	mi := &file_shoal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1255,7 +1418,7 @@ func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorInfo.ProtoReflect.Descriptor instead.
 func (*ErrorInfo) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{11}
+	return file_shoal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ErrorInfo) GetKind() ErrorKind {
@@ -1316,7 +1479,7 @@ type TaskResult struct {
 
 func (x *TaskResult) Reset() {
 	*x = TaskResult{}
-	mi := &file_shoal_proto_msgTypes[12]
+	mi := &file_shoal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1328,7 +1491,7 @@ func (x *TaskResult) String() string {
 func (*TaskResult) ProtoMessage() {}
 
 func (x *TaskResult) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[12]
+	mi := &file_shoal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1341,7 +1504,7 @@ func (x *TaskResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskResult.ProtoReflect.Descriptor instead.
 func (*TaskResult) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{12}
+	return file_shoal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TaskResult) GetTaskId() []byte {
@@ -1436,7 +1599,7 @@ type ActorSpec struct {
 
 func (x *ActorSpec) Reset() {
 	*x = ActorSpec{}
-	mi := &file_shoal_proto_msgTypes[13]
+	mi := &file_shoal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1448,7 +1611,7 @@ func (x *ActorSpec) String() string {
 func (*ActorSpec) ProtoMessage() {}
 
 func (x *ActorSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[13]
+	mi := &file_shoal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1461,7 +1624,7 @@ func (x *ActorSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorSpec.ProtoReflect.Descriptor instead.
 func (*ActorSpec) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{13}
+	return file_shoal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ActorSpec) GetId() []byte {
@@ -1561,7 +1724,7 @@ type ActorCall struct {
 
 func (x *ActorCall) Reset() {
 	*x = ActorCall{}
-	mi := &file_shoal_proto_msgTypes[14]
+	mi := &file_shoal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1573,7 +1736,7 @@ func (x *ActorCall) String() string {
 func (*ActorCall) ProtoMessage() {}
 
 func (x *ActorCall) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[14]
+	mi := &file_shoal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1586,7 +1749,7 @@ func (x *ActorCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorCall.ProtoReflect.Descriptor instead.
 func (*ActorCall) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{14}
+	return file_shoal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ActorCall) GetId() []byte {
@@ -1635,15 +1798,18 @@ type ClientMessage struct {
 	// pins keep nodes from being removed (autoscaler, drain) while an
 	// operation depends on them; a pin ends with unpins, its TTL, or the
 	// session.
-	Pins          []*PinRequest `protobuf:"bytes,12,rep,name=pins,proto3" json:"pins,omitempty"`
-	Unpins        [][]byte      `protobuf:"bytes,13,rep,name=unpins,proto3" json:"unpins,omitempty"`
+	Pins          []*PinRequest   `protobuf:"bytes,12,rep,name=pins,proto3" json:"pins,omitempty"`
+	Unpins        [][]byte        `protobuf:"bytes,13,rep,name=unpins,proto3" json:"unpins,omitempty"`
+	LeaseRequests []*LeaseRequest `protobuf:"bytes,14,rep,name=lease_requests,json=leaseRequests,proto3" json:"lease_requests,omitempty"`
+	// lease_returns gives leases back.
+	LeaseReturns  [][]byte `protobuf:"bytes,15,rep,name=lease_returns,json=leaseReturns,proto3" json:"lease_returns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ClientMessage) Reset() {
 	*x = ClientMessage{}
-	mi := &file_shoal_proto_msgTypes[15]
+	mi := &file_shoal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1655,7 +1821,7 @@ func (x *ClientMessage) String() string {
 func (*ClientMessage) ProtoMessage() {}
 
 func (x *ClientMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[15]
+	mi := &file_shoal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1668,7 +1834,7 @@ func (x *ClientMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientMessage.ProtoReflect.Descriptor instead.
 func (*ClientMessage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{15}
+	return file_shoal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ClientMessage) GetHello() *Hello {
@@ -1762,6 +1928,20 @@ func (x *ClientMessage) GetUnpins() [][]byte {
 	return nil
 }
 
+func (x *ClientMessage) GetLeaseRequests() []*LeaseRequest {
+	if x != nil {
+		return x.LeaseRequests
+	}
+	return nil
+}
+
+func (x *ClientMessage) GetLeaseReturns() [][]byte {
+	if x != nil {
+		return x.LeaseReturns
+	}
+	return nil
+}
+
 type PinRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	LeaseId       []byte                 `protobuf:"bytes,1,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
@@ -1774,7 +1954,7 @@ type PinRequest struct {
 
 func (x *PinRequest) Reset() {
 	*x = PinRequest{}
-	mi := &file_shoal_proto_msgTypes[16]
+	mi := &file_shoal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1786,7 +1966,7 @@ func (x *PinRequest) String() string {
 func (*PinRequest) ProtoMessage() {}
 
 func (x *PinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[16]
+	mi := &file_shoal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1799,7 +1979,7 @@ func (x *PinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PinRequest.ProtoReflect.Descriptor instead.
 func (*PinRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{16}
+	return file_shoal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PinRequest) GetLeaseId() []byte {
@@ -1840,7 +2020,7 @@ type Location struct {
 
 func (x *Location) Reset() {
 	*x = Location{}
-	mi := &file_shoal_proto_msgTypes[17]
+	mi := &file_shoal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1852,7 +2032,7 @@ func (x *Location) String() string {
 func (*Location) ProtoMessage() {}
 
 func (x *Location) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[17]
+	mi := &file_shoal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1865,7 +2045,7 @@ func (x *Location) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Location.ProtoReflect.Descriptor instead.
 func (*Location) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{17}
+	return file_shoal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Location) GetNodeId() []byte {
@@ -1894,7 +2074,7 @@ type ResolvedArg struct {
 
 func (x *ResolvedArg) Reset() {
 	*x = ResolvedArg{}
-	mi := &file_shoal_proto_msgTypes[18]
+	mi := &file_shoal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1906,7 +2086,7 @@ func (x *ResolvedArg) String() string {
 func (*ResolvedArg) ProtoMessage() {}
 
 func (x *ResolvedArg) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[18]
+	mi := &file_shoal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1919,7 +2099,7 @@ func (x *ResolvedArg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolvedArg.ProtoReflect.Descriptor instead.
 func (*ResolvedArg) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{18}
+	return file_shoal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ResolvedArg) GetValue() []byte {
@@ -1967,7 +2147,7 @@ type RunTask struct {
 
 func (x *RunTask) Reset() {
 	*x = RunTask{}
-	mi := &file_shoal_proto_msgTypes[19]
+	mi := &file_shoal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1979,7 +2159,7 @@ func (x *RunTask) String() string {
 func (*RunTask) ProtoMessage() {}
 
 func (x *RunTask) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[19]
+	mi := &file_shoal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1992,7 +2172,7 @@ func (x *RunTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunTask.ProtoReflect.Descriptor instead.
 func (*RunTask) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{19}
+	return file_shoal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RunTask) GetTaskId() []byte {
@@ -2075,7 +2255,7 @@ type ObjectStatus struct {
 
 func (x *ObjectStatus) Reset() {
 	*x = ObjectStatus{}
-	mi := &file_shoal_proto_msgTypes[20]
+	mi := &file_shoal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2087,7 +2267,7 @@ func (x *ObjectStatus) String() string {
 func (*ObjectStatus) ProtoMessage() {}
 
 func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[20]
+	mi := &file_shoal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2100,7 +2280,7 @@ func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatus.ProtoReflect.Descriptor instead.
 func (*ObjectStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{20}
+	return file_shoal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ObjectStatus) GetId() []byte {
@@ -2159,13 +2339,14 @@ type HeadMessage struct {
 	Run           []*RunTask             `protobuf:"bytes,3,rep,name=run,proto3" json:"run,omitempty"`
 	Cancel        [][]byte               `protobuf:"bytes,4,rep,name=cancel,proto3" json:"cancel,omitempty"`
 	KillActors    [][]byte               `protobuf:"bytes,5,rep,name=kill_actors,json=killActors,proto3" json:"kill_actors,omitempty"`
+	Leases        []*LeaseGrant          `protobuf:"bytes,6,rep,name=leases,proto3" json:"leases,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HeadMessage) Reset() {
 	*x = HeadMessage{}
-	mi := &file_shoal_proto_msgTypes[21]
+	mi := &file_shoal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2177,7 +2358,7 @@ func (x *HeadMessage) String() string {
 func (*HeadMessage) ProtoMessage() {}
 
 func (x *HeadMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[21]
+	mi := &file_shoal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2190,7 +2371,7 @@ func (x *HeadMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadMessage.ProtoReflect.Descriptor instead.
 func (*HeadMessage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{21}
+	return file_shoal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *HeadMessage) GetWelcome() *Welcome {
@@ -2228,6 +2409,13 @@ func (x *HeadMessage) GetKillActors() [][]byte {
 	return nil
 }
 
+func (x *HeadMessage) GetLeases() []*LeaseGrant {
+	if x != nil {
+		return x.Leases
+	}
+	return nil
+}
+
 type NodeHello struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	NodeId    []byte                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
@@ -2246,7 +2434,7 @@ type NodeHello struct {
 
 func (x *NodeHello) Reset() {
 	*x = NodeHello{}
-	mi := &file_shoal_proto_msgTypes[22]
+	mi := &file_shoal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2258,7 +2446,7 @@ func (x *NodeHello) String() string {
 func (*NodeHello) ProtoMessage() {}
 
 func (x *NodeHello) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[22]
+	mi := &file_shoal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2271,7 +2459,7 @@ func (x *NodeHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeHello.ProtoReflect.Descriptor instead.
 func (*NodeHello) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{22}
+	return file_shoal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *NodeHello) GetNodeId() []byte {
@@ -2342,7 +2530,7 @@ type PackageHeld struct {
 
 func (x *PackageHeld) Reset() {
 	*x = PackageHeld{}
-	mi := &file_shoal_proto_msgTypes[23]
+	mi := &file_shoal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2354,7 +2542,7 @@ func (x *PackageHeld) String() string {
 func (*PackageHeld) ProtoMessage() {}
 
 func (x *PackageHeld) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[23]
+	mi := &file_shoal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2367,7 +2555,7 @@ func (x *PackageHeld) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PackageHeld.ProtoReflect.Descriptor instead.
 func (*PackageHeld) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{23}
+	return file_shoal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PackageHeld) GetHash() string {
@@ -2396,7 +2584,7 @@ type PackageSource struct {
 
 func (x *PackageSource) Reset() {
 	*x = PackageSource{}
-	mi := &file_shoal_proto_msgTypes[24]
+	mi := &file_shoal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2408,7 +2596,7 @@ func (x *PackageSource) String() string {
 func (*PackageSource) ProtoMessage() {}
 
 func (x *PackageSource) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[24]
+	mi := &file_shoal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2421,7 +2609,7 @@ func (x *PackageSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PackageSource.ProtoReflect.Descriptor instead.
 func (*PackageSource) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{24}
+	return file_shoal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PackageSource) GetHash() string {
@@ -2451,7 +2639,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2463,7 +2651,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2476,7 +2664,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{25}
+	return file_shoal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Heartbeat) GetSeq() int64 {
@@ -2533,7 +2721,7 @@ type StoreUsage struct {
 
 func (x *StoreUsage) Reset() {
 	*x = StoreUsage{}
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2545,7 +2733,7 @@ func (x *StoreUsage) String() string {
 func (*StoreUsage) ProtoMessage() {}
 
 func (x *StoreUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2558,7 +2746,7 @@ func (x *StoreUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreUsage.ProtoReflect.Descriptor instead.
 func (*StoreUsage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{26}
+	return file_shoal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *StoreUsage) GetMemoryBytes() int64 {
@@ -2635,7 +2823,7 @@ type ObjectCopy struct {
 
 func (x *ObjectCopy) Reset() {
 	*x = ObjectCopy{}
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2647,7 +2835,7 @@ func (x *ObjectCopy) String() string {
 func (*ObjectCopy) ProtoMessage() {}
 
 func (x *ObjectCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2660,7 +2848,7 @@ func (x *ObjectCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectCopy.ProtoReflect.Descriptor instead.
 func (*ObjectCopy) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{27}
+	return file_shoal_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ObjectCopy) GetId() []byte {
@@ -2696,7 +2884,7 @@ type ExecutorEvent struct {
 
 func (x *ExecutorEvent) Reset() {
 	*x = ExecutorEvent{}
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2708,7 +2896,7 @@ func (x *ExecutorEvent) String() string {
 func (*ExecutorEvent) ProtoMessage() {}
 
 func (x *ExecutorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2721,7 +2909,7 @@ func (x *ExecutorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutorEvent.ProtoReflect.Descriptor instead.
 func (*ExecutorEvent) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{28}
+	return file_shoal_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ExecutorEvent) GetJobId() []byte {
@@ -2766,7 +2954,7 @@ type DriverEvent struct {
 
 func (x *DriverEvent) Reset() {
 	*x = DriverEvent{}
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2778,7 +2966,7 @@ func (x *DriverEvent) String() string {
 func (*DriverEvent) ProtoMessage() {}
 
 func (x *DriverEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2791,7 +2979,7 @@ func (x *DriverEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriverEvent.ProtoReflect.Descriptor instead.
 func (*DriverEvent) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{29}
+	return file_shoal_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DriverEvent) GetJobId() []byte {
@@ -2843,7 +3031,7 @@ type NodeMessage struct {
 
 func (x *NodeMessage) Reset() {
 	*x = NodeMessage{}
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2855,7 +3043,7 @@ func (x *NodeMessage) String() string {
 func (*NodeMessage) ProtoMessage() {}
 
 func (x *NodeMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2868,7 +3056,7 @@ func (x *NodeMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMessage.ProtoReflect.Descriptor instead.
 func (*NodeMessage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{30}
+	return file_shoal_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *NodeMessage) GetHello() *NodeHello {
@@ -2923,7 +3111,7 @@ type NodeWelcome struct {
 
 func (x *NodeWelcome) Reset() {
 	*x = NodeWelcome{}
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2935,7 +3123,7 @@ func (x *NodeWelcome) String() string {
 func (*NodeWelcome) ProtoMessage() {}
 
 func (x *NodeWelcome) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2948,7 +3136,7 @@ func (x *NodeWelcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeWelcome.ProtoReflect.Descriptor instead.
 func (*NodeWelcome) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{31}
+	return file_shoal_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *NodeWelcome) GetNodeId() []byte {
@@ -2977,7 +3165,7 @@ type ObjectPull struct {
 
 func (x *ObjectPull) Reset() {
 	*x = ObjectPull{}
-	mi := &file_shoal_proto_msgTypes[32]
+	mi := &file_shoal_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2989,7 +3177,7 @@ func (x *ObjectPull) String() string {
 func (*ObjectPull) ProtoMessage() {}
 
 func (x *ObjectPull) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[32]
+	mi := &file_shoal_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3002,7 +3190,7 @@ func (x *ObjectPull) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectPull.ProtoReflect.Descriptor instead.
 func (*ObjectPull) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{32}
+	return file_shoal_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ObjectPull) GetId() []byte {
@@ -3040,7 +3228,7 @@ type DriverStart struct {
 
 func (x *DriverStart) Reset() {
 	*x = DriverStart{}
-	mi := &file_shoal_proto_msgTypes[33]
+	mi := &file_shoal_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3052,7 +3240,7 @@ func (x *DriverStart) String() string {
 func (*DriverStart) ProtoMessage() {}
 
 func (x *DriverStart) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[33]
+	mi := &file_shoal_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3065,7 +3253,7 @@ func (x *DriverStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriverStart.ProtoReflect.Descriptor instead.
 func (*DriverStart) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{33}
+	return file_shoal_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DriverStart) GetJobId() []byte {
@@ -3122,7 +3310,7 @@ type HeadToNode struct {
 
 func (x *HeadToNode) Reset() {
 	*x = HeadToNode{}
-	mi := &file_shoal_proto_msgTypes[34]
+	mi := &file_shoal_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3134,7 +3322,7 @@ func (x *HeadToNode) String() string {
 func (*HeadToNode) ProtoMessage() {}
 
 func (x *HeadToNode) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[34]
+	mi := &file_shoal_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3147,7 +3335,7 @@ func (x *HeadToNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadToNode.ProtoReflect.Descriptor instead.
 func (*HeadToNode) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{34}
+	return file_shoal_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *HeadToNode) GetWelcome() *NodeWelcome {
@@ -3221,7 +3409,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_shoal_proto_msgTypes[35]
+	mi := &file_shoal_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3233,7 +3421,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[35]
+	mi := &file_shoal_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3246,7 +3434,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{35}
+	return file_shoal_proto_rawDescGZIP(), []int{37}
 }
 
 type NodeStatus struct {
@@ -3270,7 +3458,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_shoal_proto_msgTypes[36]
+	mi := &file_shoal_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3282,7 +3470,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[36]
+	mi := &file_shoal_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3295,7 +3483,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{36}
+	return file_shoal_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *NodeStatus) GetNodeId() []byte {
@@ -3408,7 +3596,7 @@ type StatusReply struct {
 
 func (x *StatusReply) Reset() {
 	*x = StatusReply{}
-	mi := &file_shoal_proto_msgTypes[37]
+	mi := &file_shoal_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3420,7 +3608,7 @@ func (x *StatusReply) String() string {
 func (*StatusReply) ProtoMessage() {}
 
 func (x *StatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[37]
+	mi := &file_shoal_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3433,7 +3621,7 @@ func (x *StatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReply.ProtoReflect.Descriptor instead.
 func (*StatusReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{37}
+	return file_shoal_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *StatusReply) GetNodes() []*NodeStatus {
@@ -3518,7 +3706,7 @@ type PinStatus struct {
 
 func (x *PinStatus) Reset() {
 	*x = PinStatus{}
-	mi := &file_shoal_proto_msgTypes[38]
+	mi := &file_shoal_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3530,7 +3718,7 @@ func (x *PinStatus) String() string {
 func (*PinStatus) ProtoMessage() {}
 
 func (x *PinStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[38]
+	mi := &file_shoal_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3543,7 +3731,7 @@ func (x *PinStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PinStatus.ProtoReflect.Descriptor instead.
 func (*PinStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{38}
+	return file_shoal_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *PinStatus) GetLeaseId() []byte {
@@ -3583,7 +3771,7 @@ type LocateRequest struct {
 
 func (x *LocateRequest) Reset() {
 	*x = LocateRequest{}
-	mi := &file_shoal_proto_msgTypes[39]
+	mi := &file_shoal_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3595,7 +3783,7 @@ func (x *LocateRequest) String() string {
 func (*LocateRequest) ProtoMessage() {}
 
 func (x *LocateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[39]
+	mi := &file_shoal_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3608,7 +3796,7 @@ func (x *LocateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateRequest.ProtoReflect.Descriptor instead.
 func (*LocateRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{39}
+	return file_shoal_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *LocateRequest) GetHostname() string {
@@ -3628,7 +3816,7 @@ type LocateReply struct {
 
 func (x *LocateReply) Reset() {
 	*x = LocateReply{}
-	mi := &file_shoal_proto_msgTypes[40]
+	mi := &file_shoal_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3640,7 +3828,7 @@ func (x *LocateReply) String() string {
 func (*LocateReply) ProtoMessage() {}
 
 func (x *LocateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[40]
+	mi := &file_shoal_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3653,7 +3841,7 @@ func (x *LocateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateReply.ProtoReflect.Descriptor instead.
 func (*LocateReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{40}
+	return file_shoal_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *LocateReply) GetNodeId() []byte {
@@ -3679,7 +3867,7 @@ type GetActorRequest struct {
 
 func (x *GetActorRequest) Reset() {
 	*x = GetActorRequest{}
-	mi := &file_shoal_proto_msgTypes[41]
+	mi := &file_shoal_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3691,7 +3879,7 @@ func (x *GetActorRequest) String() string {
 func (*GetActorRequest) ProtoMessage() {}
 
 func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[41]
+	mi := &file_shoal_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3704,7 +3892,7 @@ func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorRequest.ProtoReflect.Descriptor instead.
 func (*GetActorRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{41}
+	return file_shoal_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetActorRequest) GetName() string {
@@ -3726,7 +3914,7 @@ type GetActorReply struct {
 
 func (x *GetActorReply) Reset() {
 	*x = GetActorReply{}
-	mi := &file_shoal_proto_msgTypes[42]
+	mi := &file_shoal_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3738,7 +3926,7 @@ func (x *GetActorReply) String() string {
 func (*GetActorReply) ProtoMessage() {}
 
 func (x *GetActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[42]
+	mi := &file_shoal_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3751,7 +3939,7 @@ func (x *GetActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorReply.ProtoReflect.Descriptor instead.
 func (*GetActorReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{42}
+	return file_shoal_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetActorReply) GetFound() bool {
@@ -3792,7 +3980,7 @@ type DrainRequest struct {
 
 func (x *DrainRequest) Reset() {
 	*x = DrainRequest{}
-	mi := &file_shoal_proto_msgTypes[43]
+	mi := &file_shoal_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3804,7 +3992,7 @@ func (x *DrainRequest) String() string {
 func (*DrainRequest) ProtoMessage() {}
 
 func (x *DrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[43]
+	mi := &file_shoal_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3817,7 +4005,7 @@ func (x *DrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
 func (*DrainRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{43}
+	return file_shoal_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *DrainRequest) GetNodeId() []byte {
@@ -3848,7 +4036,7 @@ type DrainReply struct {
 
 func (x *DrainReply) Reset() {
 	*x = DrainReply{}
-	mi := &file_shoal_proto_msgTypes[44]
+	mi := &file_shoal_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3860,7 +4048,7 @@ func (x *DrainReply) String() string {
 func (*DrainReply) ProtoMessage() {}
 
 func (x *DrainReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[44]
+	mi := &file_shoal_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3873,7 +4061,7 @@ func (x *DrainReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainReply.ProtoReflect.Descriptor instead.
 func (*DrainReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{44}
+	return file_shoal_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *DrainReply) GetTasksFinished() int64 {
@@ -3930,7 +4118,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_shoal_proto_msgTypes[45]
+	mi := &file_shoal_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3942,7 +4130,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[45]
+	mi := &file_shoal_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3955,7 +4143,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{45}
+	return file_shoal_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SubmitJobRequest) GetName() string {
@@ -4004,7 +4192,7 @@ type SubmittedJob struct {
 
 func (x *SubmittedJob) Reset() {
 	*x = SubmittedJob{}
-	mi := &file_shoal_proto_msgTypes[46]
+	mi := &file_shoal_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4016,7 +4204,7 @@ func (x *SubmittedJob) String() string {
 func (*SubmittedJob) ProtoMessage() {}
 
 func (x *SubmittedJob) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[46]
+	mi := &file_shoal_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4029,7 +4217,7 @@ func (x *SubmittedJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmittedJob.ProtoReflect.Descriptor instead.
 func (*SubmittedJob) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{46}
+	return file_shoal_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SubmittedJob) GetJobId() []byte {
@@ -4111,7 +4299,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4123,7 +4311,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4136,7 +4324,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{47}
+	return file_shoal_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetJobRequest) GetJobId() []byte {
@@ -4154,7 +4342,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4166,7 +4354,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4179,7 +4367,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{48}
+	return file_shoal_proto_rawDescGZIP(), []int{50}
 }
 
 type ListJobsReply struct {
@@ -4191,7 +4379,7 @@ type ListJobsReply struct {
 
 func (x *ListJobsReply) Reset() {
 	*x = ListJobsReply{}
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4203,7 +4391,7 @@ func (x *ListJobsReply) String() string {
 func (*ListJobsReply) ProtoMessage() {}
 
 func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4216,7 +4404,7 @@ func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsReply.ProtoReflect.Descriptor instead.
 func (*ListJobsReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{49}
+	return file_shoal_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ListJobsReply) GetJobs() []*SubmittedJob {
@@ -4237,7 +4425,7 @@ type JobLogsRequest struct {
 
 func (x *JobLogsRequest) Reset() {
 	*x = JobLogsRequest{}
-	mi := &file_shoal_proto_msgTypes[50]
+	mi := &file_shoal_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4249,7 +4437,7 @@ func (x *JobLogsRequest) String() string {
 func (*JobLogsRequest) ProtoMessage() {}
 
 func (x *JobLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[50]
+	mi := &file_shoal_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4262,7 +4450,7 @@ func (x *JobLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobLogsRequest.ProtoReflect.Descriptor instead.
 func (*JobLogsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{50}
+	return file_shoal_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *JobLogsRequest) GetJobId() []byte {
@@ -4297,7 +4485,7 @@ type LogLines struct {
 
 func (x *LogLines) Reset() {
 	*x = LogLines{}
-	mi := &file_shoal_proto_msgTypes[51]
+	mi := &file_shoal_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4309,7 +4497,7 @@ func (x *LogLines) String() string {
 func (*LogLines) ProtoMessage() {}
 
 func (x *LogLines) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[51]
+	mi := &file_shoal_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4322,7 +4510,7 @@ func (x *LogLines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLines.ProtoReflect.Descriptor instead.
 func (*LogLines) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{51}
+	return file_shoal_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *LogLines) GetLines() []string {
@@ -4355,7 +4543,7 @@ type ObjectInfoRequest struct {
 
 func (x *ObjectInfoRequest) Reset() {
 	*x = ObjectInfoRequest{}
-	mi := &file_shoal_proto_msgTypes[52]
+	mi := &file_shoal_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4367,7 +4555,7 @@ func (x *ObjectInfoRequest) String() string {
 func (*ObjectInfoRequest) ProtoMessage() {}
 
 func (x *ObjectInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[52]
+	mi := &file_shoal_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4380,7 +4568,7 @@ func (x *ObjectInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectInfoRequest.ProtoReflect.Descriptor instead.
 func (*ObjectInfoRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{52}
+	return file_shoal_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ObjectInfoRequest) GetId() []byte {
@@ -4399,7 +4587,7 @@ type RequestResourcesRequest struct {
 
 func (x *RequestResourcesRequest) Reset() {
 	*x = RequestResourcesRequest{}
-	mi := &file_shoal_proto_msgTypes[53]
+	mi := &file_shoal_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4411,7 +4599,7 @@ func (x *RequestResourcesRequest) String() string {
 func (*RequestResourcesRequest) ProtoMessage() {}
 
 func (x *RequestResourcesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[53]
+	mi := &file_shoal_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4424,7 +4612,7 @@ func (x *RequestResourcesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestResourcesRequest.ProtoReflect.Descriptor instead.
 func (*RequestResourcesRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{53}
+	return file_shoal_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *RequestResourcesRequest) GetBundles() []*Resources {
@@ -4442,7 +4630,7 @@ type RequestResourcesReply struct {
 
 func (x *RequestResourcesReply) Reset() {
 	*x = RequestResourcesReply{}
-	mi := &file_shoal_proto_msgTypes[54]
+	mi := &file_shoal_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4454,7 +4642,7 @@ func (x *RequestResourcesReply) String() string {
 func (*RequestResourcesReply) ProtoMessage() {}
 
 func (x *RequestResourcesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[54]
+	mi := &file_shoal_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4467,16 +4655,17 @@ func (x *RequestResourcesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestResourcesReply.ProtoReflect.Descriptor instead.
 func (*RequestResourcesReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{54}
+	return file_shoal_proto_rawDescGZIP(), []int{56}
 }
 
 var File_shoal_proto protoreflect.FileDescriptor
 
 const file_shoal_proto_rawDesc = "" +
 	"\n" +
-	"\vshoal.proto\x12\bshoal.v1\"R\n" +
+	"\vshoal.proto\x12\bshoal.v1\"|\n" +
 	"\rDirectRequest\x12)\n" +
-	"\x05calls\x18\x01 \x03(\v2\x13.shoal.v1.ActorCallR\x05calls\x12\x16\n" +
+	"\x05calls\x18\x01 \x03(\v2\x13.shoal.v1.ActorCallR\x05calls\x12(\n" +
+	"\x05tasks\x18\x03 \x03(\v2\x12.shoal.v1.TaskSpecR\x05tasks\x12\x16\n" +
 	"\x06cancel\x18\x02 \x03(\fR\x06cancel\"=\n" +
 	"\vDirectReply\x12.\n" +
 	"\aresults\x18\x01 \x03(\v2\x14.shoal.v1.TaskResultR\aresults\"l\n" +
@@ -4523,7 +4712,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x03Arg\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\fR\x05value\x12\x16\n" +
 	"\x06object\x18\x02 \x01(\fR\x06object\x12\x16\n" +
-	"\x06nested\x18\x03 \x03(\fR\x06nested\"\xe3\x02\n" +
+	"\x06nested\x18\x03 \x03(\fR\x06nested\"\xfe\x02\n" +
 	"\bTaskSpec\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x1a\n" +
 	"\bfunction\x18\x02 \x01(\tR\bfunction\x12!\n" +
@@ -4536,7 +4725,8 @@ const file_shoal_proto_rawDesc = "" +
 	"\raffinity_node\x18\b \x01(\fR\faffinityNode\x12#\n" +
 	"\raffinity_soft\x18\t \x01(\bR\faffinitySoft\x12\x10\n" +
 	"\x03env\x18\n" +
-	" \x03(\tR\x03env\"\xbb\x01\n" +
+	" \x03(\tR\x03env\x12\x19\n" +
+	"\blease_id\x18\v \x01(\fR\aleaseId\"\xbb\x01\n" +
 	"\tPutObject\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x12\n" +
@@ -4544,10 +4734,21 @@ const file_shoal_proto_rawDesc = "" +
 	"\anode_id\x18\x04 \x01(\fR\x06nodeId\x12\x16\n" +
 	"\x06nested\x18\x05 \x03(\fR\x06nested\x12\x18\n" +
 	"\apending\x18\x06 \x01(\bR\apending\x12)\n" +
-	"\x05error\x18\a \x01(\v2\x13.shoal.v1.ErrorInfoR\x05error\">\n" +
+	"\x05error\x18\a \x01(\v2\x13.shoal.v1.ErrorInfoR\x05error\"Y\n" +
 	"\tTaskBlock\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x18\n" +
-	"\ablocked\x18\x02 \x01(\bR\ablocked\"\x9c\x01\n" +
+	"\ablocked\x18\x02 \x01(\bR\ablocked\x12\x19\n" +
+	"\blease_id\x18\x03 \x01(\fR\aleaseId\"Q\n" +
+	"\fLeaseRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\fR\x02id\x121\n" +
+	"\tresources\x18\x02 \x01(\v2\x13.shoal.v1.ResourcesR\tresources\"\x80\x01\n" +
+	"\n" +
+	"LeaseGrant\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\fR\x02id\x12\x18\n" +
+	"\agranted\x18\x02 \x01(\bR\agranted\x12\x12\n" +
+	"\x04addr\x18\x03 \x01(\tR\x04addr\x12\x17\n" +
+	"\anode_id\x18\x04 \x01(\fR\x06nodeId\x12\x1b\n" +
+	"\tdata_addr\x18\x05 \x01(\tR\bdataAddr\"\x9c\x01\n" +
 	"\tErrorInfo\x12'\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x13.shoal.v1.ErrorKindR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x17\n" +
@@ -4584,7 +4785,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x19\n" +
 	"\bactor_id\x18\x02 \x01(\fR\aactorId\x12\x16\n" +
 	"\x06method\x18\x03 \x01(\tR\x06method\x12!\n" +
-	"\x04args\x18\x04 \x03(\v2\r.shoal.v1.ArgR\x04args\"\x83\x04\n" +
+	"\x04args\x18\x04 \x03(\v2\r.shoal.v1.ArgR\x04args\"\xe7\x04\n" +
 	"\rClientMessage\x12%\n" +
 	"\x05hello\x18\x01 \x01(\v2\x0f.shoal.v1.HelloR\x05hello\x12*\n" +
 	"\x06submit\x18\x02 \x03(\v2\x12.shoal.v1.TaskSpecR\x06submit\x12\x18\n" +
@@ -4601,7 +4802,9 @@ const file_shoal_proto_rawDesc = "" +
 	"killActors\x12\x16\n" +
 	"\x06borrow\x18\v \x03(\fR\x06borrow\x12(\n" +
 	"\x04pins\x18\f \x03(\v2\x14.shoal.v1.PinRequestR\x04pins\x12\x16\n" +
-	"\x06unpins\x18\r \x03(\fR\x06unpins\"q\n" +
+	"\x06unpins\x18\r \x03(\fR\x06unpins\x12=\n" +
+	"\x0elease_requests\x18\x0e \x03(\v2\x16.shoal.v1.LeaseRequestR\rleaseRequests\x12#\n" +
+	"\rlease_returns\x18\x0f \x03(\fR\fleaseReturns\"q\n" +
 	"\n" +
 	"PinRequest\x12\x19\n" +
 	"\blease_id\x18\x01 \x01(\fR\aleaseId\x12\x19\n" +
@@ -4634,14 +4837,15 @@ const file_shoal_proto_rawDesc = "" +
 	"\x04size\x18\x04 \x01(\x03R\x04size\x120\n" +
 	"\tlocations\x18\x05 \x03(\v2\x12.shoal.v1.LocationR\tlocations\x12)\n" +
 	"\x05error\x18\x06 \x01(\v2\x13.shoal.v1.ErrorInfoR\x05error\x12*\n" +
-	"\x05actor\x18\a \x01(\v2\x14.shoal.v1.ActorRouteR\x05actor\"\xca\x01\n" +
+	"\x05actor\x18\a \x01(\v2\x14.shoal.v1.ActorRouteR\x05actor\"\xf8\x01\n" +
 	"\vHeadMessage\x12+\n" +
 	"\awelcome\x18\x01 \x01(\v2\x11.shoal.v1.WelcomeR\awelcome\x120\n" +
 	"\aobjects\x18\x02 \x03(\v2\x16.shoal.v1.ObjectStatusR\aobjects\x12#\n" +
 	"\x03run\x18\x03 \x03(\v2\x11.shoal.v1.RunTaskR\x03run\x12\x16\n" +
 	"\x06cancel\x18\x04 \x03(\fR\x06cancel\x12\x1f\n" +
 	"\vkill_actors\x18\x05 \x03(\fR\n" +
-	"killActors\"\xd5\x02\n" +
+	"killActors\x12,\n" +
+	"\x06leases\x18\x06 \x03(\v2\x14.shoal.v1.LeaseGrantR\x06leases\"\xd5\x02\n" +
 	"\tNodeHello\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\fR\x06nodeId\x121\n" +
 	"\tresources\x18\x02 \x01(\v2\x13.shoal.v1.ResourcesR\tresources\x12\x1b\n" +
@@ -4895,7 +5099,7 @@ func file_shoal_proto_rawDescGZIP() []byte {
 }
 
 var file_shoal_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
+var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 61)
 var file_shoal_proto_goTypes = []any{
 	(Role)(0),                       // 0: shoal.v1.Role
 	(Strategy)(0),                   // 1: shoal.v1.Strategy
@@ -4914,144 +5118,150 @@ var file_shoal_proto_goTypes = []any{
 	(*TaskSpec)(nil),                // 14: shoal.v1.TaskSpec
 	(*PutObject)(nil),               // 15: shoal.v1.PutObject
 	(*TaskBlock)(nil),               // 16: shoal.v1.TaskBlock
-	(*ErrorInfo)(nil),               // 17: shoal.v1.ErrorInfo
-	(*TaskResult)(nil),              // 18: shoal.v1.TaskResult
-	(*ActorSpec)(nil),               // 19: shoal.v1.ActorSpec
-	(*ActorCall)(nil),               // 20: shoal.v1.ActorCall
-	(*ClientMessage)(nil),           // 21: shoal.v1.ClientMessage
-	(*PinRequest)(nil),              // 22: shoal.v1.PinRequest
-	(*Location)(nil),                // 23: shoal.v1.Location
-	(*ResolvedArg)(nil),             // 24: shoal.v1.ResolvedArg
-	(*RunTask)(nil),                 // 25: shoal.v1.RunTask
-	(*ObjectStatus)(nil),            // 26: shoal.v1.ObjectStatus
-	(*HeadMessage)(nil),             // 27: shoal.v1.HeadMessage
-	(*NodeHello)(nil),               // 28: shoal.v1.NodeHello
-	(*PackageHeld)(nil),             // 29: shoal.v1.PackageHeld
-	(*PackageSource)(nil),           // 30: shoal.v1.PackageSource
-	(*Heartbeat)(nil),               // 31: shoal.v1.Heartbeat
-	(*StoreUsage)(nil),              // 32: shoal.v1.StoreUsage
-	(*ObjectCopy)(nil),              // 33: shoal.v1.ObjectCopy
-	(*ExecutorEvent)(nil),           // 34: shoal.v1.ExecutorEvent
-	(*DriverEvent)(nil),             // 35: shoal.v1.DriverEvent
-	(*NodeMessage)(nil),             // 36: shoal.v1.NodeMessage
-	(*NodeWelcome)(nil),             // 37: shoal.v1.NodeWelcome
-	(*ObjectPull)(nil),              // 38: shoal.v1.ObjectPull
-	(*DriverStart)(nil),             // 39: shoal.v1.DriverStart
-	(*HeadToNode)(nil),              // 40: shoal.v1.HeadToNode
-	(*StatusRequest)(nil),           // 41: shoal.v1.StatusRequest
-	(*NodeStatus)(nil),              // 42: shoal.v1.NodeStatus
-	(*StatusReply)(nil),             // 43: shoal.v1.StatusReply
-	(*PinStatus)(nil),               // 44: shoal.v1.PinStatus
-	(*LocateRequest)(nil),           // 45: shoal.v1.LocateRequest
-	(*LocateReply)(nil),             // 46: shoal.v1.LocateReply
-	(*GetActorRequest)(nil),         // 47: shoal.v1.GetActorRequest
-	(*GetActorReply)(nil),           // 48: shoal.v1.GetActorReply
-	(*DrainRequest)(nil),            // 49: shoal.v1.DrainRequest
-	(*DrainReply)(nil),              // 50: shoal.v1.DrainReply
-	(*SubmitJobRequest)(nil),        // 51: shoal.v1.SubmitJobRequest
-	(*SubmittedJob)(nil),            // 52: shoal.v1.SubmittedJob
-	(*GetJobRequest)(nil),           // 53: shoal.v1.GetJobRequest
-	(*ListJobsRequest)(nil),         // 54: shoal.v1.ListJobsRequest
-	(*ListJobsReply)(nil),           // 55: shoal.v1.ListJobsReply
-	(*JobLogsRequest)(nil),          // 56: shoal.v1.JobLogsRequest
-	(*LogLines)(nil),                // 57: shoal.v1.LogLines
-	(*ObjectInfoRequest)(nil),       // 58: shoal.v1.ObjectInfoRequest
-	(*RequestResourcesRequest)(nil), // 59: shoal.v1.RequestResourcesRequest
-	(*RequestResourcesReply)(nil),   // 60: shoal.v1.RequestResourcesReply
-	nil,                             // 61: shoal.v1.Resources.CustomEntry
-	nil,                             // 62: shoal.v1.NodeHello.LabelsEntry
-	nil,                             // 63: shoal.v1.NodeStatus.LabelsEntry
-	nil,                             // 64: shoal.v1.StatusReply.TasksByStateEntry
+	(*LeaseRequest)(nil),            // 17: shoal.v1.LeaseRequest
+	(*LeaseGrant)(nil),              // 18: shoal.v1.LeaseGrant
+	(*ErrorInfo)(nil),               // 19: shoal.v1.ErrorInfo
+	(*TaskResult)(nil),              // 20: shoal.v1.TaskResult
+	(*ActorSpec)(nil),               // 21: shoal.v1.ActorSpec
+	(*ActorCall)(nil),               // 22: shoal.v1.ActorCall
+	(*ClientMessage)(nil),           // 23: shoal.v1.ClientMessage
+	(*PinRequest)(nil),              // 24: shoal.v1.PinRequest
+	(*Location)(nil),                // 25: shoal.v1.Location
+	(*ResolvedArg)(nil),             // 26: shoal.v1.ResolvedArg
+	(*RunTask)(nil),                 // 27: shoal.v1.RunTask
+	(*ObjectStatus)(nil),            // 28: shoal.v1.ObjectStatus
+	(*HeadMessage)(nil),             // 29: shoal.v1.HeadMessage
+	(*NodeHello)(nil),               // 30: shoal.v1.NodeHello
+	(*PackageHeld)(nil),             // 31: shoal.v1.PackageHeld
+	(*PackageSource)(nil),           // 32: shoal.v1.PackageSource
+	(*Heartbeat)(nil),               // 33: shoal.v1.Heartbeat
+	(*StoreUsage)(nil),              // 34: shoal.v1.StoreUsage
+	(*ObjectCopy)(nil),              // 35: shoal.v1.ObjectCopy
+	(*ExecutorEvent)(nil),           // 36: shoal.v1.ExecutorEvent
+	(*DriverEvent)(nil),             // 37: shoal.v1.DriverEvent
+	(*NodeMessage)(nil),             // 38: shoal.v1.NodeMessage
+	(*NodeWelcome)(nil),             // 39: shoal.v1.NodeWelcome
+	(*ObjectPull)(nil),              // 40: shoal.v1.ObjectPull
+	(*DriverStart)(nil),             // 41: shoal.v1.DriverStart
+	(*HeadToNode)(nil),              // 42: shoal.v1.HeadToNode
+	(*StatusRequest)(nil),           // 43: shoal.v1.StatusRequest
+	(*NodeStatus)(nil),              // 44: shoal.v1.NodeStatus
+	(*StatusReply)(nil),             // 45: shoal.v1.StatusReply
+	(*PinStatus)(nil),               // 46: shoal.v1.PinStatus
+	(*LocateRequest)(nil),           // 47: shoal.v1.LocateRequest
+	(*LocateReply)(nil),             // 48: shoal.v1.LocateReply
+	(*GetActorRequest)(nil),         // 49: shoal.v1.GetActorRequest
+	(*GetActorReply)(nil),           // 50: shoal.v1.GetActorReply
+	(*DrainRequest)(nil),            // 51: shoal.v1.DrainRequest
+	(*DrainReply)(nil),              // 52: shoal.v1.DrainReply
+	(*SubmitJobRequest)(nil),        // 53: shoal.v1.SubmitJobRequest
+	(*SubmittedJob)(nil),            // 54: shoal.v1.SubmittedJob
+	(*GetJobRequest)(nil),           // 55: shoal.v1.GetJobRequest
+	(*ListJobsRequest)(nil),         // 56: shoal.v1.ListJobsRequest
+	(*ListJobsReply)(nil),           // 57: shoal.v1.ListJobsReply
+	(*JobLogsRequest)(nil),          // 58: shoal.v1.JobLogsRequest
+	(*LogLines)(nil),                // 59: shoal.v1.LogLines
+	(*ObjectInfoRequest)(nil),       // 60: shoal.v1.ObjectInfoRequest
+	(*RequestResourcesRequest)(nil), // 61: shoal.v1.RequestResourcesRequest
+	(*RequestResourcesReply)(nil),   // 62: shoal.v1.RequestResourcesReply
+	nil,                             // 63: shoal.v1.Resources.CustomEntry
+	nil,                             // 64: shoal.v1.NodeHello.LabelsEntry
+	nil,                             // 65: shoal.v1.NodeStatus.LabelsEntry
+	nil,                             // 66: shoal.v1.StatusReply.TasksByStateEntry
 }
 var file_shoal_proto_depIdxs = []int32{
-	20, // 0: shoal.v1.DirectRequest.calls:type_name -> shoal.v1.ActorCall
-	18, // 1: shoal.v1.DirectReply.results:type_name -> shoal.v1.TaskResult
-	61, // 2: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
-	0,  // 3: shoal.v1.Hello.role:type_name -> shoal.v1.Role
-	10, // 4: shoal.v1.Hello.job:type_name -> shoal.v1.JobInfo
-	13, // 5: shoal.v1.TaskSpec.args:type_name -> shoal.v1.Arg
-	9,  // 6: shoal.v1.TaskSpec.resources:type_name -> shoal.v1.Resources
-	1,  // 7: shoal.v1.TaskSpec.strategy:type_name -> shoal.v1.Strategy
-	17, // 8: shoal.v1.PutObject.error:type_name -> shoal.v1.ErrorInfo
-	2,  // 9: shoal.v1.ErrorInfo.kind:type_name -> shoal.v1.ErrorKind
-	17, // 10: shoal.v1.TaskResult.error:type_name -> shoal.v1.ErrorInfo
-	13, // 11: shoal.v1.ActorSpec.args:type_name -> shoal.v1.Arg
-	9,  // 12: shoal.v1.ActorSpec.resources:type_name -> shoal.v1.Resources
-	1,  // 13: shoal.v1.ActorSpec.strategy:type_name -> shoal.v1.Strategy
-	13, // 14: shoal.v1.ActorCall.args:type_name -> shoal.v1.Arg
-	11, // 15: shoal.v1.ClientMessage.hello:type_name -> shoal.v1.Hello
-	14, // 16: shoal.v1.ClientMessage.submit:type_name -> shoal.v1.TaskSpec
-	15, // 17: shoal.v1.ClientMessage.put:type_name -> shoal.v1.PutObject
-	18, // 18: shoal.v1.ClientMessage.results:type_name -> shoal.v1.TaskResult
-	16, // 19: shoal.v1.ClientMessage.blocks:type_name -> shoal.v1.TaskBlock
-	19, // 20: shoal.v1.ClientMessage.create_actors:type_name -> shoal.v1.ActorSpec
-	20, // 21: shoal.v1.ClientMessage.actor_calls:type_name -> shoal.v1.ActorCall
-	22, // 22: shoal.v1.ClientMessage.pins:type_name -> shoal.v1.PinRequest
-	23, // 23: shoal.v1.ResolvedArg.locations:type_name -> shoal.v1.Location
-	24, // 24: shoal.v1.RunTask.args:type_name -> shoal.v1.ResolvedArg
-	3,  // 25: shoal.v1.RunTask.kind:type_name -> shoal.v1.RunKind
-	4,  // 26: shoal.v1.ObjectStatus.state:type_name -> shoal.v1.ObjectState
-	23, // 27: shoal.v1.ObjectStatus.locations:type_name -> shoal.v1.Location
-	17, // 28: shoal.v1.ObjectStatus.error:type_name -> shoal.v1.ErrorInfo
-	8,  // 29: shoal.v1.ObjectStatus.actor:type_name -> shoal.v1.ActorRoute
-	12, // 30: shoal.v1.HeadMessage.welcome:type_name -> shoal.v1.Welcome
-	26, // 31: shoal.v1.HeadMessage.objects:type_name -> shoal.v1.ObjectStatus
-	25, // 32: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
-	9,  // 33: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
-	62, // 34: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
-	32, // 35: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
-	28, // 36: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
-	31, // 37: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
-	33, // 38: shoal.v1.NodeMessage.objects:type_name -> shoal.v1.ObjectCopy
-	34, // 39: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
-	35, // 40: shoal.v1.NodeMessage.drivers:type_name -> shoal.v1.DriverEvent
-	29, // 41: shoal.v1.NodeMessage.packages_held:type_name -> shoal.v1.PackageHeld
-	37, // 42: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
-	10, // 43: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
-	38, // 44: shoal.v1.HeadToNode.pull_objects:type_name -> shoal.v1.ObjectPull
-	39, // 45: shoal.v1.HeadToNode.start_drivers:type_name -> shoal.v1.DriverStart
-	30, // 46: shoal.v1.HeadToNode.package_sources:type_name -> shoal.v1.PackageSource
-	9,  // 47: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
-	9,  // 48: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
-	63, // 49: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
-	32, // 50: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
-	42, // 51: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
-	64, // 52: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
-	44, // 53: shoal.v1.StatusReply.pins:type_name -> shoal.v1.PinStatus
-	5,  // 54: shoal.v1.SubmittedJob.state:type_name -> shoal.v1.JobState
-	52, // 55: shoal.v1.ListJobsReply.jobs:type_name -> shoal.v1.SubmittedJob
-	9,  // 56: shoal.v1.RequestResourcesRequest.bundles:type_name -> shoal.v1.Resources
-	21, // 57: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
-	36, // 58: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
-	41, // 59: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
-	45, // 60: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
-	47, // 61: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
-	49, // 62: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
-	59, // 63: shoal.v1.Head.RequestResources:input_type -> shoal.v1.RequestResourcesRequest
-	58, // 64: shoal.v1.Head.ObjectInfo:input_type -> shoal.v1.ObjectInfoRequest
-	51, // 65: shoal.v1.Head.SubmitJob:input_type -> shoal.v1.SubmitJobRequest
-	53, // 66: shoal.v1.Head.GetJob:input_type -> shoal.v1.GetJobRequest
-	54, // 67: shoal.v1.Head.ListJobs:input_type -> shoal.v1.ListJobsRequest
-	53, // 68: shoal.v1.Head.StopJob:input_type -> shoal.v1.GetJobRequest
-	56, // 69: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
-	27, // 70: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
-	40, // 71: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
-	43, // 72: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
-	46, // 73: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
-	48, // 74: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
-	50, // 75: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
-	60, // 76: shoal.v1.Head.RequestResources:output_type -> shoal.v1.RequestResourcesReply
-	26, // 77: shoal.v1.Head.ObjectInfo:output_type -> shoal.v1.ObjectStatus
-	52, // 78: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
-	52, // 79: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
-	55, // 80: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
-	52, // 81: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
-	57, // 82: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
-	70, // [70:83] is the sub-list for method output_type
-	57, // [57:70] is the sub-list for method input_type
-	57, // [57:57] is the sub-list for extension type_name
-	57, // [57:57] is the sub-list for extension extendee
-	0,  // [0:57] is the sub-list for field type_name
+	22, // 0: shoal.v1.DirectRequest.calls:type_name -> shoal.v1.ActorCall
+	14, // 1: shoal.v1.DirectRequest.tasks:type_name -> shoal.v1.TaskSpec
+	20, // 2: shoal.v1.DirectReply.results:type_name -> shoal.v1.TaskResult
+	63, // 3: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
+	0,  // 4: shoal.v1.Hello.role:type_name -> shoal.v1.Role
+	10, // 5: shoal.v1.Hello.job:type_name -> shoal.v1.JobInfo
+	13, // 6: shoal.v1.TaskSpec.args:type_name -> shoal.v1.Arg
+	9,  // 7: shoal.v1.TaskSpec.resources:type_name -> shoal.v1.Resources
+	1,  // 8: shoal.v1.TaskSpec.strategy:type_name -> shoal.v1.Strategy
+	19, // 9: shoal.v1.PutObject.error:type_name -> shoal.v1.ErrorInfo
+	9,  // 10: shoal.v1.LeaseRequest.resources:type_name -> shoal.v1.Resources
+	2,  // 11: shoal.v1.ErrorInfo.kind:type_name -> shoal.v1.ErrorKind
+	19, // 12: shoal.v1.TaskResult.error:type_name -> shoal.v1.ErrorInfo
+	13, // 13: shoal.v1.ActorSpec.args:type_name -> shoal.v1.Arg
+	9,  // 14: shoal.v1.ActorSpec.resources:type_name -> shoal.v1.Resources
+	1,  // 15: shoal.v1.ActorSpec.strategy:type_name -> shoal.v1.Strategy
+	13, // 16: shoal.v1.ActorCall.args:type_name -> shoal.v1.Arg
+	11, // 17: shoal.v1.ClientMessage.hello:type_name -> shoal.v1.Hello
+	14, // 18: shoal.v1.ClientMessage.submit:type_name -> shoal.v1.TaskSpec
+	15, // 19: shoal.v1.ClientMessage.put:type_name -> shoal.v1.PutObject
+	20, // 20: shoal.v1.ClientMessage.results:type_name -> shoal.v1.TaskResult
+	16, // 21: shoal.v1.ClientMessage.blocks:type_name -> shoal.v1.TaskBlock
+	21, // 22: shoal.v1.ClientMessage.create_actors:type_name -> shoal.v1.ActorSpec
+	22, // 23: shoal.v1.ClientMessage.actor_calls:type_name -> shoal.v1.ActorCall
+	24, // 24: shoal.v1.ClientMessage.pins:type_name -> shoal.v1.PinRequest
+	17, // 25: shoal.v1.ClientMessage.lease_requests:type_name -> shoal.v1.LeaseRequest
+	25, // 26: shoal.v1.ResolvedArg.locations:type_name -> shoal.v1.Location
+	26, // 27: shoal.v1.RunTask.args:type_name -> shoal.v1.ResolvedArg
+	3,  // 28: shoal.v1.RunTask.kind:type_name -> shoal.v1.RunKind
+	4,  // 29: shoal.v1.ObjectStatus.state:type_name -> shoal.v1.ObjectState
+	25, // 30: shoal.v1.ObjectStatus.locations:type_name -> shoal.v1.Location
+	19, // 31: shoal.v1.ObjectStatus.error:type_name -> shoal.v1.ErrorInfo
+	8,  // 32: shoal.v1.ObjectStatus.actor:type_name -> shoal.v1.ActorRoute
+	12, // 33: shoal.v1.HeadMessage.welcome:type_name -> shoal.v1.Welcome
+	28, // 34: shoal.v1.HeadMessage.objects:type_name -> shoal.v1.ObjectStatus
+	27, // 35: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
+	18, // 36: shoal.v1.HeadMessage.leases:type_name -> shoal.v1.LeaseGrant
+	9,  // 37: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
+	64, // 38: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
+	34, // 39: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
+	30, // 40: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
+	33, // 41: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
+	35, // 42: shoal.v1.NodeMessage.objects:type_name -> shoal.v1.ObjectCopy
+	36, // 43: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
+	37, // 44: shoal.v1.NodeMessage.drivers:type_name -> shoal.v1.DriverEvent
+	31, // 45: shoal.v1.NodeMessage.packages_held:type_name -> shoal.v1.PackageHeld
+	39, // 46: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
+	10, // 47: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
+	40, // 48: shoal.v1.HeadToNode.pull_objects:type_name -> shoal.v1.ObjectPull
+	41, // 49: shoal.v1.HeadToNode.start_drivers:type_name -> shoal.v1.DriverStart
+	32, // 50: shoal.v1.HeadToNode.package_sources:type_name -> shoal.v1.PackageSource
+	9,  // 51: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
+	9,  // 52: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
+	65, // 53: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
+	34, // 54: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
+	44, // 55: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
+	66, // 56: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
+	46, // 57: shoal.v1.StatusReply.pins:type_name -> shoal.v1.PinStatus
+	5,  // 58: shoal.v1.SubmittedJob.state:type_name -> shoal.v1.JobState
+	54, // 59: shoal.v1.ListJobsReply.jobs:type_name -> shoal.v1.SubmittedJob
+	9,  // 60: shoal.v1.RequestResourcesRequest.bundles:type_name -> shoal.v1.Resources
+	23, // 61: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
+	38, // 62: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
+	43, // 63: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
+	47, // 64: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
+	49, // 65: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
+	51, // 66: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
+	61, // 67: shoal.v1.Head.RequestResources:input_type -> shoal.v1.RequestResourcesRequest
+	60, // 68: shoal.v1.Head.ObjectInfo:input_type -> shoal.v1.ObjectInfoRequest
+	53, // 69: shoal.v1.Head.SubmitJob:input_type -> shoal.v1.SubmitJobRequest
+	55, // 70: shoal.v1.Head.GetJob:input_type -> shoal.v1.GetJobRequest
+	56, // 71: shoal.v1.Head.ListJobs:input_type -> shoal.v1.ListJobsRequest
+	55, // 72: shoal.v1.Head.StopJob:input_type -> shoal.v1.GetJobRequest
+	58, // 73: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
+	29, // 74: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
+	42, // 75: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
+	45, // 76: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
+	48, // 77: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
+	50, // 78: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
+	52, // 79: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
+	62, // 80: shoal.v1.Head.RequestResources:output_type -> shoal.v1.RequestResourcesReply
+	28, // 81: shoal.v1.Head.ObjectInfo:output_type -> shoal.v1.ObjectStatus
+	54, // 82: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
+	54, // 83: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
+	57, // 84: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
+	54, // 85: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
+	59, // 86: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
+	74, // [74:87] is the sub-list for method output_type
+	61, // [61:74] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_shoal_proto_init() }
@@ -5065,7 +5275,7 @@ func file_shoal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_proto_rawDesc), len(file_shoal_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   59,
+			NumMessages:   61,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,0 +1,324 @@
+package client
+
+import (
+	"time"
+
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+)
+
+// Worker leases (phase 2 of docs/proposals/direct-calls.md). Tasks whose
+// arguments are all inline, whose result cannot hold futures, and that ask
+// only for CPUs with the default placement, wait in a pool per CPU amount;
+// the client asks the head for leases for the pool and sends its tasks
+// straight to the leased executors. The executor runs a lease's tasks one
+// after the other, so a lease carries one task at a time, or up to
+// leaseDepth of a function this client has seen run shorter than
+// shortTask (as the head backlogs short tasks): parallelism comes from
+// more leases, pipelining only where a task is too short to hide the
+// network. A refused request sends the pool's waiting tasks to the head
+// (but the short ones when the pool holds leases), and the pool's next
+// tasks too for a while when it holds no lease. A lease idle for
+// leaseLinger goes back to the head.
+// Results follow the rules of direct calls (direct.go). A task whose
+// executor went away is submitted to the head again, as a retry.
+
+const (
+	// leaseDepth bounds the short tasks sent on one lease and not
+	// answered: deep enough that a lease never waits for the network
+	// between tasks.
+	leaseDepth = 64
+	// shortTask is the mean run time under which a function's tasks are
+	// pipelined on a lease (the head's default ShortTask).
+	shortTask = time.Millisecond
+	// maxLeases bounds the leases of one pool.
+	maxLeases = 8
+	// leaseLinger is how long an idle lease is kept for the next tasks
+	// (a synchronous caller's next task comes within it).
+	leaseLinger = 20 * time.Millisecond
+	// refusedFor is how long a pool sends its tasks to the head after the
+	// head refused it a lease.
+	refusedFor = 50 * time.Millisecond
+)
+
+// taskPool holds the tasks of one CPU amount. Guarded by Client.dmu.
+type taskPool struct {
+	cpu          int64
+	queue        []*Ref
+	leases       []*taskLease
+	asks         int // lease requests at the head
+	refusedUntil time.Time
+}
+
+// runStat is a function's mean run time (an exponential average).
+type runStat struct {
+	mean time.Duration
+	n    int
+}
+
+// depthLocked is how many tasks of function may wait on one lease.
+func (c *Client) depthLocked(function string) int {
+	if st := c.runTimes[function]; st != nil && st.n >= 4 && st.mean < shortTask {
+		return leaseDepth
+	}
+	return 1
+}
+
+// learnLocked records a leased task's run time.
+func (c *Client) learnLocked(function string, d time.Duration) {
+	st := c.runTimes[function]
+	if st == nil {
+		if len(c.runTimes) >= 4096 {
+			clear(c.runTimes) // bounded: forget, and learn again
+		}
+		st = &runStat{mean: d}
+		c.runTimes[function] = st
+	}
+	st.n++
+	st.mean += (d - st.mean) / 8
+}
+
+// taskLease is a granted lease. Guarded by Client.dmu.
+type taskLease struct {
+	id       ids.ID
+	pool     *taskPool
+	conn     *directConn
+	place    *pb.Location
+	inflight int
+	idle     *time.Timer
+	ended    bool
+}
+
+// leaseEligible reports whether a task may run under a lease.
+func leaseEligible(spec *pb.TaskSpec) bool {
+	r := spec.Resources
+	return spec.Strategy == pb.Strategy_STRATEGY_DEFAULT && spec.AffinityNode == nil && len(spec.Env) == 0 && !spec.RetryAppErrors &&
+		r != nil && r.Cpu > 0 && r.Gpu == 0 && r.Memory == 0 && len(r.Custom) == 0 && directArgs(spec.Args)
+}
+
+// submitLeased queues a task for its pool, or reports false when it must
+// go to the head.
+func (c *Client) submitLeased(id ids.ID, spec *pb.TaskSpec) (*Ref, bool) {
+	c.dmu.Lock()
+	p := c.pools[spec.Resources.Cpu]
+	if p == nil {
+		p = &taskPool{cpu: spec.Resources.Cpu}
+		c.pools[p.cpu] = p
+	}
+	if len(p.leases) == 0 && time.Now().Before(p.refusedUntil) {
+		c.dmu.Unlock()
+		return nil, false
+	}
+	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c, spec: spec, pool: p, wantDirect: true}
+	if err := c.track(r); err != nil {
+		c.dmu.Unlock()
+		r.finish(nil, 0, nil, err)
+		return r, true
+	}
+	p.queue = append(p.queue, r)
+	post := c.pumpLocked(p, nil)
+	c.dmu.Unlock()
+	runAll(post)
+	return r, true
+}
+
+// pumpLocked sends p's waiting tasks on its leases while they have room,
+// and asks for a lease when tasks still wait.
+func (c *Client) pumpLocked(p *taskPool, post []func()) []func() {
+	for len(p.queue) > 0 {
+		depth := c.depthLocked(p.queue[0].spec.(*pb.TaskSpec).Function)
+		var best *taskLease
+		for _, l := range p.leases {
+			if !l.ended && l.inflight < depth && (best == nil || l.inflight < best.inflight) {
+				best = l
+			}
+		}
+		if best == nil {
+			break
+		}
+		r := p.queue[0]
+		p.queue[0] = nil
+		p.queue = p.queue[1:]
+		r.mu.Lock()
+		if r.cancelReq {
+			r.mu.Unlock()
+			post = append(post, r.cancelUnsent)
+			continue
+		}
+		if r.exported {
+			// Its ID left this client before it was sent: the head must
+			// own it from the start.
+			post = c.sendHeadLocked(r, post)
+			r.mu.Unlock()
+			continue
+		}
+		r.path, r.place = pathDirect, best.place
+		r.mu.Unlock()
+		best.inflight++
+		if best.idle != nil {
+			best.idle.Stop()
+			best.idle = nil
+		}
+		r.lease = best
+		full := r.spec.(*pb.TaskSpec)
+		spec := &pb.TaskSpec{Id: full.Id, Function: full.Function, Args: full.Args, Resources: full.Resources, LeaseId: best.id.Bytes()}
+		post = c.sendDirectLocked(best.conn, r, 64+len(spec.Function)+argsSize(spec.Args), func(m *pb.DirectRequest) { m.Tasks = append(m.Tasks, spec) }, post)
+	}
+	// Ask for a lease per waiting task, up to maxLeases.
+	for want := min(len(p.queue), maxLeases-len(p.leases)); p.asks < want; p.asks++ {
+		id := c.gen.Next()
+		c.leaseAsks[id] = p
+		req := &pb.LeaseRequest{Id: id.Bytes(), Resources: &pb.Resources{Cpu: p.cpu}}
+		if err := c.send(64, func(m *pb.ClientMessage) { m.LeaseRequests = append(m.LeaseRequests, req) }); err != nil {
+			post = append(post, func() { c.fail(err) })
+			break
+		}
+	}
+	for _, l := range p.leases {
+		if !l.ended && l.inflight == 0 && len(p.queue) == 0 && l.idle == nil {
+			l.idle = time.AfterFunc(leaseLinger, func() { c.leaseIdle(l) })
+		}
+	}
+	return post
+}
+
+// onLeases takes the head's answers to lease requests.
+func (c *Client) onLeases(grants []*pb.LeaseGrant) {
+	var post []func()
+	c.dmu.Lock()
+	for _, g := range grants {
+		id, err := ids.FromBytes("lease id", g.Id)
+		if err != nil {
+			continue
+		}
+		p := c.leaseAsks[id]
+		if p == nil {
+			continue
+		}
+		delete(c.leaseAsks, id)
+		p.asks--
+		if !g.Granted {
+			// No room now: what waits goes to the head, which queues it
+			// until there is (or until this pool's leases return), except
+			// short tasks this pool's leases will run soon.
+			p.refusedUntil = time.Now().Add(refusedFor)
+			keep := p.queue[:0]
+			for _, r := range p.queue {
+				if len(p.leases) > 0 && c.depthLocked(r.spec.(*pb.TaskSpec).Function) > 1 {
+					keep = append(keep, r)
+					continue
+				}
+				r.mu.Lock()
+				if r.cancelReq {
+					post = append(post, r.cancelUnsent)
+				} else {
+					post = c.sendHeadLocked(r, post)
+				}
+				r.mu.Unlock()
+			}
+			clear(p.queue[len(keep):])
+			p.queue = keep
+			continue
+		}
+		l := &taskLease{id: id, pool: p, conn: c.connLocked(g.Addr), place: &pb.Location{NodeId: g.NodeId, DataAddr: g.DataAddr}}
+		p.leases = append(p.leases, l)
+		post = c.pumpLocked(p, post)
+	}
+	c.dmu.Unlock()
+	runAll(post)
+}
+
+// leaseIdle returns a lease that stayed idle for leaseLinger.
+func (c *Client) leaseIdle(l *taskLease) {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	if l.ended || l.inflight > 0 || len(l.pool.queue) > 0 {
+		return
+	}
+	l.idle = nil
+	c.endLeaseLocked(l)
+}
+
+// endLeaseLocked drops a lease and gives it back to the head.
+func (c *Client) endLeaseLocked(l *taskLease) {
+	if l.ended {
+		return
+	}
+	l.ended = true
+	if l.idle != nil {
+		l.idle.Stop()
+		l.idle = nil
+	}
+	p := l.pool
+	for i, x := range p.leases {
+		if x == l {
+			p.leases = append(p.leases[:i], p.leases[i+1:]...)
+			break
+		}
+	}
+	id := l.id.Bytes()
+	c.send(24, func(m *pb.ClientMessage) { m.LeaseReturns = append(m.LeaseReturns, id) })
+}
+
+// resetLeases forgets every lease and lease request after the session
+// with the head was lost (the new session's head knows none of them; the
+// executors that held them went with the old one) and asks again for
+// what waits.
+func (c *Client) resetLeases() {
+	var post []func()
+	c.dmu.Lock()
+	clear(c.leaseAsks)
+	for _, p := range c.pools {
+		p.asks = 0
+		for _, l := range p.leases {
+			l.ended = true
+			if l.idle != nil {
+				l.idle.Stop()
+			}
+		}
+		p.leases = nil
+		post = c.pumpLocked(p, post)
+	}
+	c.dmu.Unlock()
+	runAll(post)
+}
+
+// leaseTaskDoneLocked is told that a task sent on a lease was answered or
+// will never be.
+func (c *Client) leaseTaskDoneLocked(r *Ref) {
+	if l := r.lease; l != nil {
+		l.inflight--
+		r.lease = nil
+	}
+}
+
+// taskBackLocked sends a task its lease's executor did not run (or may
+// have run, when that executor went away) to the head; a task that may
+// have run counts the retry.
+func (c *Client) taskBackLocked(r *Ref, mayHaveRun bool, post []func()) []func() {
+	c.leaseTaskDoneLocked(r)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	spec := r.spec.(*pb.TaskSpec)
+	if mayHaveRun && spec.MaxRetries > 0 {
+		spec.MaxRetries--
+	}
+	// (If the head holds it as a pending object this client declared, the
+	// task becomes its producer there.)
+	return c.sendHeadLocked(r, post)
+}
+
+// dropLeasesLocked ends the leases on a broken connection and returns
+// their pools.
+func (c *Client) dropLeasesLocked(conn *directConn) map[*taskPool]bool {
+	pools := map[*taskPool]bool{}
+	for _, p := range c.pools {
+		for _, l := range append([]*taskLease(nil), p.leases...) {
+			if l.conn == conn {
+				c.endLeaseLocked(l)
+				pools[p] = true
+			}
+		}
+	}
+	return pools
+}

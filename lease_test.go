@@ -1,0 +1,181 @@
+package shoal_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/internal/proctree"
+)
+
+// Worker leases (phase 2 of docs/proposals/direct-calls.md): tasks with
+// inline arguments go straight to a leased executor. These tests hold what
+// the head path guarantees: every result once and right, resources back
+// after, nested tasks never deadlock, a dead executor's tasks retried.
+
+// warm makes sure the job has executors, so that leases can be granted.
+func warm(t *testing.T, ctx context.Context) {
+	t.Helper()
+	futs := make([]*shoal.Future[int], 16)
+	for i := range futs {
+		futs[i] = sleepThen.Remote(ctx, 20*time.Millisecond, i)
+	}
+	if _, err := shoal.GetAll(ctx, futs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// allCPUsFree waits until every live node has all its CPUs available
+// again (leases returned).
+func allCPUsFree(t *testing.T, ctx context.Context) {
+	t.Helper()
+	waitFor(t, 20*time.Second, "every lease returned", func() bool {
+		st, err := shoal.ClusterStatus(ctx)
+		if err != nil {
+			return false
+		}
+		for _, n := range st.Nodes {
+			if n.Alive && n.Available.CPU != n.Total.CPU {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestLeasedTasks(t *testing.T) {
+	// A cluster of its own: the head grants no lease while any job's tasks
+	// wait for resources, which other tests' leftovers could make so.
+	ctx := within(t, connect(t, startCluster(t, 2)), time.Minute)
+	warm(t, ctx)
+	before := directSent(t, ctx)
+	const n = 5000
+	futs := make([]*shoal.Future[int], n)
+	for i := range futs {
+		futs[i] = square.Remote(ctx, i)
+	}
+	requireValues(t, ctx, futs, squareOf)
+	if sent := directSent(t, ctx) - before; sent < n/2 {
+		t.Fatalf("only %d of %d tasks ran under leases", sent, n)
+	}
+	// Synchronous tasks reuse a lingering lease: once the head grants one
+	// again (it refused some during the flood), 50 in a row run under it.
+	deadline := time.Now().Add(10 * time.Second)
+	for streak := 0; streak < 50; {
+		if time.Now().After(deadline) {
+			t.Fatal("synchronous tasks did not run under a lease 50 times in a row within 10s")
+		}
+		before = directSent(t, ctx)
+		if v, err := square.Remote(ctx, streak).Get(ctx); err != nil || v != streak*streak {
+			t.Fatalf("square(%d) = %d %v", streak, v, err)
+		}
+		if directSent(t, ctx) > before {
+			streak++
+		} else {
+			streak = 0
+		}
+	}
+	// Results leave the caller: a pending one, a finished one, inside a Put.
+	slow := sleepThen.Remote(ctx, 100*time.Millisecond, 6)
+	sum := add.Remote(ctx, slow, futs[3])
+	if v, err := sum.Get(ctx); err != nil || v != 15 {
+		t.Fatalf("add of leased results: %d %v", v, err)
+	}
+	// A large result is stored on the leased executor's node.
+	big := blob.Remote(ctx, 7, 2<<20)
+	b, err := big.Get(ctx)
+	if err != nil || !bytes.Equal(b, blobBytes(7, 2<<20)) {
+		t.Fatalf("a large leased result: %d bytes, %v", len(b), err)
+	}
+	if d, err := digest.Remote(ctx, big).Get(ctx); err != nil || d == "" {
+		t.Fatalf("a task reading a large leased result: %v", err)
+	}
+	// An application error comes back as such.
+	if _, err := boom.Remote(ctx, "leased").Get(ctx); err == nil {
+		t.Fatal("a failing task succeeded")
+	}
+	allCPUsFree(t, ctx)
+}
+
+// Tasks that wait for their children give their lease's CPUs back while
+// they wait, as tasks through the head do: no deadlock on a small node.
+func TestLeasedNestedTasksDoNotDeadlock(t *testing.T) {
+	ctx := within(t, connect(t, startCluster(t, 1, "--cpus", "2")), time.Minute)
+	warm(t, ctx)
+	futs := make([]*shoal.Future[int], 8)
+	for i := range futs {
+		futs[i] = parent.Remote(ctx, 3, 2)
+	}
+	vals, err := shoal.GetAll(ctx, futs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := parent.Remote(ctx, 3, 2).Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vals {
+		if v != want {
+			t.Fatalf("parent %d: %d, want %d", i, v, want)
+		}
+	}
+	allCPUsFree(t, ctx)
+}
+
+// An executor killed under leased tasks: they run again through the head
+// (they have retries), every result once and right.
+func TestLeasedTasksRetriedWhenExecutorDies(t *testing.T) {
+	c := startCluster(t, 2)
+	ctx := within(t, connect(t, c), time.Minute)
+	warm(t, ctx)
+	futs := make([]*shoal.Future[int], 400)
+	for i := range futs {
+		futs[i] = sleepThen.Remote(ctx, 2*time.Millisecond, i)
+	}
+	var victim int
+	for _, p := range c.Nodes {
+		if kids := proctree.Children(p.Pid()); len(kids) > 0 {
+			victim = kids[0]
+			break
+		}
+	}
+	if victim == 0 {
+		t.Fatal("no executor process to kill")
+	}
+	// Kill once some tasks are done: others are running or queued.
+	if _, err := futs[20].Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	requireValues(t, ctx, futs, identity)
+	// Without retries, a task the dead executor may have run fails.
+	noRetry := sleepThen.With(shoal.WithMaxRetries(0))
+	warm(t, ctx)
+	f := noRetry.Remote(ctx, time.Hour, 1)
+	waitFor(t, 20*time.Second, "the task to hold a CPU", func() bool {
+		st, err := shoal.ClusterStatus(ctx)
+		if err != nil {
+			return false
+		}
+		for _, n := range st.Nodes {
+			if n.Alive && n.Available.CPU < n.Total.CPU {
+				return true
+			}
+		}
+		return false
+	})
+	for _, p := range c.Nodes {
+		for _, pid := range proctree.Children(p.Pid()) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	if _, err := f.Get(ctx); err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a task without retries whose executor died: %v", err)
+	}
+}
