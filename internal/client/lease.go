@@ -17,9 +17,12 @@ import (
 // shortTask (as the head backlogs short tasks): parallelism comes from
 // more leases, pipelining only where a task is too short to hide the
 // network. A refused request sends the pool's waiting tasks to the head
-// (but the short ones when the pool holds leases), and the pool's next
-// tasks too for a while when it holds no lease. A lease idle for
-// leaseLinger goes back to the head.
+// when the pool holds no lease (and its next tasks too for a while);
+// otherwise they wait for the pool's leases, and the pool asks again as
+// tasks finish. Tasks that waited stallAfter with no task sent on the
+// pool's leases go to the head: a lease's task may be long, or blocked in
+// Get on a task waiting behind it. A lease idle for leaseLinger goes back
+// to the head.
 // Results follow the rules of direct calls (direct.go). A task whose
 // executor went away is submitted to the head again, as a retry.
 
@@ -39,6 +42,9 @@ const (
 	// refusedFor is how long a pool sends its tasks to the head after the
 	// head refused it a lease.
 	refusedFor = 50 * time.Millisecond
+	// stallAfter is how long tasks wait for a pool's leases without any
+	// being sent before they go to the head instead.
+	stallAfter = 10 * time.Millisecond
 )
 
 // taskPool holds the tasks of one CPU amount. Guarded by Client.dmu.
@@ -48,6 +54,12 @@ type taskPool struct {
 	leases       []*taskLease
 	asks         int // lease requests at the head
 	refusedUntil time.Time
+	// sent counts tasks sent on leases; stall, while tasks wait, checks
+	// that some were sent in the last stallAfter (else the waiting tasks
+	// go to the head: the leases' tasks may be blocked on them).
+	sent      uint64
+	stall     *time.Timer
+	stallMark uint64
 }
 
 // runStat is a function's mean run time (an exponential average).
@@ -155,6 +167,7 @@ func (c *Client) pumpLocked(p *taskPool, post []func()) []func() {
 		r.path, r.place = pathDirect, best.place
 		r.mu.Unlock()
 		best.inflight++
+		p.sent++
 		if best.idle != nil {
 			best.idle.Stop()
 			best.idle = nil
@@ -179,6 +192,44 @@ func (c *Client) pumpLocked(p *taskPool, post []func()) []func() {
 			l.idle = time.AfterFunc(leaseLinger, func() { c.leaseIdle(l) })
 		}
 	}
+	if len(p.queue) > 0 && p.stall == nil {
+		p.stallMark = p.sent
+		p.stall = time.AfterFunc(stallAfter, func() { c.poolStalled(p) })
+	}
+	return post
+}
+
+// poolStalled sends a pool's waiting tasks to the head when its leases
+// took none for stallAfter: their tasks may be long, or blocked waiting
+// for the very tasks that wait here.
+func (c *Client) poolStalled(p *taskPool) {
+	var post []func()
+	c.dmu.Lock()
+	p.stall = nil
+	if len(p.queue) > 0 {
+		if p.sent == p.stallMark {
+			post = c.queueToHeadLocked(p, post)
+		} else {
+			post = c.pumpLocked(p, post) // progress: watch again
+		}
+	}
+	c.dmu.Unlock()
+	runAll(post)
+}
+
+// queueToHeadLocked sends every task waiting in p to the head.
+func (c *Client) queueToHeadLocked(p *taskPool, post []func()) []func() {
+	for _, r := range p.queue {
+		r.mu.Lock()
+		if r.cancelReq {
+			post = append(post, r.cancelUnsent)
+		} else {
+			post = c.sendHeadLocked(r, post)
+		}
+		r.mu.Unlock()
+	}
+	clear(p.queue)
+	p.queue = p.queue[:0]
 	return post
 }
 
@@ -202,22 +253,12 @@ func (c *Client) onLeases(grants []*pb.LeaseGrant) {
 			// until there is (or until this pool's leases return), except
 			// short tasks this pool's leases will run soon.
 			p.refusedUntil = time.Now().Add(refusedFor)
-			keep := p.queue[:0]
-			for _, r := range p.queue {
-				if len(p.leases) > 0 && c.depthLocked(r.spec.(*pb.TaskSpec).Function) > 1 {
-					keep = append(keep, r)
-					continue
-				}
-				r.mu.Lock()
-				if r.cancelReq {
-					post = append(post, r.cancelUnsent)
-				} else {
-					post = c.sendHeadLocked(r, post)
-				}
-				r.mu.Unlock()
+			if len(p.leases) > 0 {
+				// The pool's leases take them as they free up (or the
+				// stall check sends them to the head).
+				continue
 			}
-			clear(p.queue[len(keep):])
-			p.queue = keep
+			post = c.queueToHeadLocked(p, post)
 			continue
 		}
 		l := &taskLease{id: id, pool: p, conn: c.connLocked(g.Addr), place: &pb.Location{NodeId: g.NodeId, DataAddr: g.DataAddr}}

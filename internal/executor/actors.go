@@ -86,7 +86,9 @@ func (ex *Executor) dispatchCalls(inst *actorInstance) {
 
 func (ex *Executor) callWorker(inst *actorInstance) {
 	ex.mu.Lock()
-	for len(inst.queue) > 0 {
+	// (running exceeds maxConc when a lease's blocked task resumed while
+	// another ran: one of the workers stops.)
+	for len(inst.queue) > 0 && inst.running <= inst.maxConc {
 		rt := inst.queue[0]
 		inst.queue[0] = nil
 		inst.queue = inst.queue[1:]

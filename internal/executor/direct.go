@@ -144,8 +144,8 @@ func (ex *Executor) directCalls(conn *directConn, m *pb.DirectRequest) {
 
 // leaseTask queues a task sent under a worker lease: a lease's tasks run
 // one at a time, in the order sent, on the resources the lease holds at
-// the head (the executor's own count of used CPUs leaves them out). Called
-// with ex.mu held.
+// the head (the executor's own count of used CPUs leaves them out); while
+// one is blocked in Get the next may run. Called with ex.mu held.
 func (ex *Executor) leaseTask(conn *directConn, spec *pb.TaskSpec) {
 	id, err := ids.FromBytes("task id", spec.Id)
 	if err != nil {

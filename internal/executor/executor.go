@@ -228,7 +228,13 @@ func (ex *Executor) onBlock(id ids.ID, blocked bool) {
 	if blocked {
 		r.blocked++
 		if r.blocked == 1 {
-			if !leased {
+			if leased {
+				// The lease's next task runs meanwhile (it may be what
+				// this one waits for), as a task through the head would
+				// take the CPUs a blocked task gives back.
+				r.actor.maxConc++
+				ex.dispatchCalls(r.actor)
+			} else {
 				ex.usedCPU -= r.cpu
 				ex.admit()
 			}
@@ -237,7 +243,9 @@ func (ex *Executor) onBlock(id ids.ID, blocked bool) {
 	} else if r.blocked > 0 {
 		r.blocked--
 		if r.blocked == 0 {
-			if !leased {
+			if leased {
+				r.actor.maxConc--
+			} else {
 				ex.usedCPU += r.cpu
 			}
 			changed = true
