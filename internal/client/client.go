@@ -830,17 +830,25 @@ func (r *Ref) Release() {
 	r.value = nil
 	// A call not sent yet is released when it is; a direct call's result
 	// is released at the head only if the head heard of it.
-	toHead := !r.headReleased && (!r.routed() || r.path == pathHead || r.path == pathDirect && r.exported)
-	if toHead {
-		r.headReleased = true
-		id := r.ID.Bytes()
-		c.send(24, func(m *pb.ClientMessage) { m.Release = append(m.Release, id) })
+	if !r.routed() || r.path == pathHead || r.path == pathDirect && r.exported {
+		r.releaseAtHeadLocked()
 	}
 	actor := r.actor != nil
 	r.mu.Unlock()
 	if actor {
 		c.forgetRoute(r.ID)
 	}
+}
+
+// releaseAtHeadLocked tells the head that r was released, once. Called
+// with r.mu held.
+func (r *Ref) releaseAtHeadLocked() {
+	if r.headReleased {
+		return
+	}
+	r.headReleased = true
+	id := r.ID.Bytes()
+	r.c.send(24, func(m *pb.ClientMessage) { m.Release = append(m.Release, id) })
 }
 
 // Released reports whether Release was called.

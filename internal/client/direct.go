@@ -9,6 +9,7 @@ import (
 
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 	"github.com/shoal-dev/shoal/internal/transfer"
 	"github.com/shoal-dev/shoal/internal/wire"
@@ -74,17 +75,6 @@ func (c *Client) directAllowed() bool { return c.cfg.DirectCalls }
 // executor.
 func (c *Client) DirectCallsSent() int64 { return c.directSent.Load() }
 
-// directArgs reports whether args can travel on a direct call: all inline,
-// none holding futures or actor handles (the head must count those).
-func directArgs(args []*pb.Arg) bool {
-	for _, a := range args {
-		if a.Object != nil || len(a.Nested) > 0 {
-			return false
-		}
-	}
-	return true
-}
-
 // CallActor sends an actor method call and returns the reference to its
 // result. direct allows the direct path (the caller knows the result can
 // hold no futures or actor handles); the call takes it when its arguments
@@ -97,7 +87,7 @@ func (c *Client) CallActor(call *pb.ActorCall, direct bool) *Ref {
 	if err != nil || !c.directAllowed() {
 		return c.sendWork(id, call, size, func(m *pb.ClientMessage) { m.ActorCalls = append(m.ActorCalls, call) })
 	}
-	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c, spec: call, wantDirect: direct && directArgs(call.Args)}
+	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c, spec: call, wantDirect: direct && rpc.InlineArgs(call.Args)}
 	if err := c.track(r); err != nil {
 		r.finish(nil, 0, nil, err)
 		return r
@@ -178,8 +168,6 @@ func (c *Client) flushLocked(rt *actorRoute, post []func()) []func() {
 			post = append(post, r.cancelUnsent)
 			continue
 		}
-		call := r.spec.(*pb.ActorCall)
-		size := 64 + len(call.Method) + argsSize(call.Args)
 		rt.inflight[path]++
 		if path == pathHead {
 			post = c.sendHeadLocked(r, post)
@@ -200,9 +188,10 @@ func (c *Client) flushLocked(rt *actorRoute, post []func()) []func() {
 		}
 		conn := c.connLocked(rt.info.Addr)
 		rt.conn = conn
-		post = c.sendDirectLocked(conn, r, size, func(m *pb.DirectRequest) { m.Calls = append(m.Calls, call) }, post)
+		call := r.spec.(*pb.ActorCall)
+		post = c.sendDirectLocked(conn, r, 64+len(call.Method)+argsSize(call.Args), func(m *pb.DirectRequest) { m.Calls = append(m.Calls, call) }, post)
 	}
-	if len(rt.queue) == 0 && rt.inflight[pathHead] == 0 && rt.inflight[pathDirect] == 0 {
+	if rt.idle() {
 		if rt.holding {
 			rt.holding = false
 			post = append(post, rt.handle.Release)
@@ -213,6 +202,11 @@ func (c *Client) flushLocked(rt *actorRoute, post []func()) []func() {
 		}
 	}
 	return post
+}
+
+// idle reports whether rt has no call waiting or in flight.
+func (rt *actorRoute) idle() bool {
+	return len(rt.queue) == 0 && rt.inflight[pathHead] == 0 && rt.inflight[pathDirect] == 0
 }
 
 // cancelUnsent fails a call or task cancelled before it was sent.
@@ -504,17 +498,14 @@ func (c *Client) finishDirect(r *Ref, res *pb.TaskResult) {
 		value, size = res.Value, int64(len(res.Value))
 	}
 	r.mu.Lock()
-	if res.Stored && !r.exported {
-		// In a node's store: the head must know, so it frees the bytes.
+	if res.Stored || r.exported {
+		// Exported, or in a node's store (the head must know, so it frees
+		// the bytes).
 		r.exported = true
-		r.exportLocked(&pb.PutObject{Id: r.ID.Bytes(), Size: size, NodeId: place.NodeId})
-	} else if r.exported {
 		r.exportLocked(directPut(r.ID, value, size, place, err, res.Stored))
-	}
-	if r.exported && r.released.Load() && !r.headReleased {
-		r.headReleased = true
-		id := r.ID.Bytes()
-		c.send(24, func(m *pb.ClientMessage) { m.Release = append(m.Release, id) })
+		if r.released.Load() {
+			r.releaseAtHeadLocked()
+		}
 	}
 	callbacks := r.finishLocked(value, size, locs, err)
 	r.mu.Unlock()
@@ -574,7 +565,8 @@ func (c *Client) cancelDirect(r *Ref) {
 		return
 	}
 	id := r.ID.Bytes()
-	conn.out.Add(24, func(m *pb.DirectRequest) { m.Cancel = append(m.Cancel, id) })
+	conn.out.Queue(24, func(m *pb.DirectRequest) { m.Cancel = append(m.Cancel, id) })
+	conn.out.FlushSoon() // not under c.dmu: the flusher writes it
 }
 
 // forgetRoute drops the route to an actor whose handle this client let go,
@@ -583,7 +575,7 @@ func (c *Client) forgetRoute(actor ids.ID) {
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
 	rt := c.routes[actor]
-	if rt != nil && len(rt.queue) == 0 && rt.inflight[pathHead] == 0 && rt.inflight[pathDirect] == 0 {
+	if rt != nil && rt.idle() {
 		delete(c.routes, actor)
 	}
 }

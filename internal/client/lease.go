@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
 
@@ -105,7 +106,7 @@ type taskLease struct {
 func leaseEligible(spec *pb.TaskSpec) bool {
 	r := spec.Resources
 	return spec.Strategy == pb.Strategy_STRATEGY_DEFAULT && spec.AffinityNode == nil && len(spec.Env) == 0 && !spec.RetryAppErrors &&
-		r != nil && r.Cpu > 0 && r.Gpu == 0 && r.Memory == 0 && len(r.Custom) == 0 && directArgs(spec.Args)
+		r != nil && r.Cpu > 0 && r.Gpu == 0 && r.Memory == 0 && len(r.Custom) == 0 && rpc.InlineArgs(spec.Args)
 }
 
 // submitLeased queues a task for its pool, or reports false when it must
@@ -250,8 +251,7 @@ func (c *Client) onLeases(grants []*pb.LeaseGrant) {
 		p.asks--
 		if !g.Granted {
 			// No room now: what waits goes to the head, which queues it
-			// until there is (or until this pool's leases return), except
-			// short tasks this pool's leases will run soon.
+			// until there is, unless this pool holds leases.
 			p.refusedUntil = time.Now().Add(refusedFor)
 			if len(p.leases) > 0 {
 				// The pool's leases take them as they free up (or the

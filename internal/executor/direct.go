@@ -118,17 +118,13 @@ func (ex *Executor) directCalls(conn *directConn, m *pb.DirectRequest) {
 		if err != nil {
 			continue // no id to answer to; the caller's call fails when its stream ends
 		}
-		rt := &pb.RunTask{TaskId: c.Id, Function: c.Method, Kind: pb.RunKind_RUN_KIND_ACTOR_CALL, ActorId: c.ActorId, Args: make([]*pb.ResolvedArg, len(c.Args))}
 		ex.direct[id] = conn
-		for i, a := range c.Args {
-			rt.Args[i] = &pb.ResolvedArg{Value: a.Value}
-		}
-		if !directArgs(c.Args) {
-			ex.replySoonLocked(&pb.TaskResult{TaskId: c.Id, Error: &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_BAD_ARGUMENT,
+		if !rpc.InlineArgs(c.Args) {
+			ex.replyLocked(&pb.TaskResult{TaskId: c.Id, Error: &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_BAD_ARGUMENT,
 				Message: "a direct actor call carries inline arguments only; calls with futures among their arguments go through the head"}})
 			continue
 		}
-		ex.actorCall(rt)
+		ex.actorCall(&pb.RunTask{TaskId: c.Id, Function: c.Method, Kind: pb.RunKind_RUN_KIND_ACTOR_CALL, ActorId: c.ActorId, Args: rpc.ResolvedInline(c.Args)})
 	}
 	for _, spec := range m.Tasks {
 		ex.leaseTask(conn, spec)
@@ -153,17 +149,14 @@ func (ex *Executor) leaseTask(conn *directConn, spec *pb.TaskSpec) {
 	}
 	ex.direct[id] = conn
 	leaseID, err := ids.FromBytes("lease id", spec.LeaseId)
-	if err != nil || !directArgs(spec.Args) {
+	if err != nil || !rpc.InlineArgs(spec.Args) {
 		ex.replyLocked(&pb.TaskResult{TaskId: spec.Id, NotHere: true, Error: &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_BAD_ARGUMENT,
 			Message: "a task sent straight to an executor needs a lease and inline arguments"}})
 		return
 	}
-	rt := &pb.RunTask{TaskId: spec.Id, Function: spec.Function, Kind: pb.RunKind_RUN_KIND_TASK, Args: make([]*pb.ResolvedArg, len(spec.Args))}
+	rt := &pb.RunTask{TaskId: spec.Id, Function: spec.Function, Kind: pb.RunKind_RUN_KIND_TASK, Args: rpc.ResolvedInline(spec.Args)}
 	if spec.Resources != nil {
 		rt.Cpu = spec.Resources.Cpu
-	}
-	for i, a := range spec.Args {
-		rt.Args[i] = &pb.ResolvedArg{Value: a.Value}
 	}
 	inst := ex.leases[leaseID]
 	if inst == nil {
@@ -173,15 +166,6 @@ func (ex *Executor) leaseTask(conn *directConn, spec *pb.TaskSpec) {
 	}
 	inst.queue = append(inst.queue, rt)
 	ex.dispatchCalls(inst)
-}
-
-func directArgs(args []*pb.Arg) bool {
-	for _, a := range args {
-		if a.Object != nil || len(a.Nested) > 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // replyLocked sends a finished task's result to whoever asked for it: the
@@ -200,10 +184,10 @@ func (ex *Executor) replyLocked(res *pb.TaskResult) *directConn {
 }
 
 // replySoonLocked is replyLocked for the places that cannot flush: the
-// flush runs in a goroutine of its own.
+// connection's flusher writes the reply.
 func (ex *Executor) replySoonLocked(res *pb.TaskResult) {
 	if conn := ex.replyLocked(res); conn != nil {
-		go conn.out.Flush()
+		conn.out.FlushSoon()
 	}
 }
 

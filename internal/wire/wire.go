@@ -140,10 +140,11 @@ func (r *Reader) Read(m proto.Message) error {
 }
 
 // Batcher collects messages for one connection and writes them as frames.
-// Add puts an item into the message being filled; whoever finds no write in
-// progress writes, and keeps writing what others add meanwhile, so an idle
-// connection sends at once and a busy one sends many items per frame, with
-// no goroutine hand-off.
+// Queue puts an item into the message being filled; Flush writes unless a
+// write is in progress, and the writer keeps writing what others queue
+// meanwhile, so an idle connection sends at once and a busy one many items
+// per frame, with no goroutine hand-off. FlushSoon leaves the write to a
+// flusher goroutine (RunFlusher).
 type Batcher[M proto.Message] struct {
 	w        io.Writer
 	newMsg   func() M
@@ -215,18 +216,8 @@ func (b *Batcher[M]) queueLocked(size int, fill func(m M)) error {
 	return nil
 }
 
-// Add queues an item and writes, unless another goroutine is writing (it
-// writes the item then). It may block on the connection.
-func (b *Batcher[M]) Add(size int, fill func(m M)) error {
-	b.mu.Lock()
-	if err := b.queueLocked(size, fill); err != nil {
-		b.mu.Unlock()
-		return err
-	}
-	return b.flushLocked()
-}
-
-// Flush writes what was queued, unless another goroutine is writing.
+// Flush writes what was queued, unless another goroutine is writing (it
+// writes it then). It may block on the connection.
 func (b *Batcher[M]) Flush() error {
 	b.mu.Lock()
 	return b.flushLocked()

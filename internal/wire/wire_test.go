@@ -119,7 +119,8 @@ func TestBatcherDeliversEveryItemInFewerFrames(t *testing.T) {
 			for i := range each {
 				id := []byte{byte(w), byte(i >> 8), byte(i)}
 				if i%2 == 0 {
-					b.Add(8, func(m *pb.DirectRequest) { m.Cancel = append(m.Cancel, id) })
+					b.Queue(8, func(m *pb.DirectRequest) { m.Cancel = append(m.Cancel, id) })
+					b.Flush()
 				} else {
 					b.Queue(8, func(m *pb.DirectRequest) { m.Cancel = append(m.Cancel, id) })
 					b.FlushSoon()
@@ -177,7 +178,8 @@ func TestBatcherReportsBrokenConnection(t *testing.T) {
 	<-errc
 	b := NewBatcher[*pb.DirectRequest](nc, 1<<20, func() *pb.DirectRequest { return &pb.DirectRequest{} })
 	nc.Close()
-	if err := b.Add(8, func(m *pb.DirectRequest) { m.Cancel = append(m.Cancel, []byte("x")) }); err == nil {
+	b.Queue(8, func(m *pb.DirectRequest) { m.Cancel = append(m.Cancel, []byte("x")) })
+	if err := b.Flush(); err == nil {
 		t.Fatal("a write on a closed connection succeeded")
 	}
 	if err := b.Queue(8, func(m *pb.DirectRequest) {}); err == nil {
