@@ -397,7 +397,8 @@ func (m *Method[T, R]) Remote(ctx context.Context, h *ActorHandle[T], args ...an
 		return &Future[R]{ref: c.Failed(fmt.Errorf("%w: calling %s: %v", ErrBadArgument, m.Name(), err)), c: c}
 	}
 	h.bind(c)
-	ref := c.CallActor(&pb.ActorCall{ActorId: h.id.Bytes(), Method: m.entry.Name, Args: encoded}, m.direct)
+	// (ActorId aliases the handle's ID, which never changes once set.)
+	ref := c.CallActor(&pb.ActorCall{ActorId: h.id[:], Method: m.entry.Name, Args: encoded}, m.direct)
 	for _, r := range release {
 		r()
 	}

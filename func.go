@@ -323,11 +323,11 @@ func encodeArgs(ctx context.Context, c *client.Client, params []reflect.Type, ar
 		if err != nil {
 			return nil, nil, fmt.Errorf("argument %d: %w", i+1, err)
 		}
-		tag, payload, err := codec.Parts(v)
+		enc, tag, payload, err := codec.Split(v, c.InlineLimit())
 		if err != nil {
 			return nil, nil, fmt.Errorf("argument %d: %w", i+1, err)
 		}
-		if int64(1+len(payload)) > c.InlineLimit() {
+		if enc == nil {
 			// Large arguments go to the object store once, by reference.
 			ref, err := c.Put(ctx, tag, payload, nestedIDs(v))
 			if err != nil {
@@ -337,8 +337,7 @@ func encodeArgs(ctx context.Context, c *client.Client, params []reflect.Type, ar
 			release = append(release, ref.Release)
 			continue
 		}
-		enc := make([]byte, 0, 1+len(payload))
-		out[i] = &pb.Arg{Value: append(append(enc, byte(tag)), payload...), Nested: nestedIDs(v)}
+		out[i] = &pb.Arg{Value: enc, Nested: nestedIDs(v)}
 	}
 	return out, release, nil
 }

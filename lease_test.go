@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/internal/client"
 	"github.com/shoal-dev/shoal/internal/proctree"
 )
 
@@ -98,6 +100,75 @@ func TestLeasedTasks(t *testing.T) {
 	if _, err := boom.Remote(ctx, "leased").Get(ctx); err == nil {
 		t.Fatal("a failing task succeeded")
 	}
+	allCPUsFree(t, ctx)
+}
+
+// squarer submits square tasks from inside the cluster: a second caller of
+// the driver's job.
+type squarer struct{}
+
+var (
+	squarerClass   = shoal.Actor0("test.Squarer", func(context.Context) (*squarer, error) { return &squarer{}, nil })
+	squarerSquares = shoal.Method1(squarerClass, "Squares", func(ctx context.Context, _ *squarer, n int) (int64, error) {
+		c, ok := client.FromContext(ctx)
+		if !ok {
+			return 0, errors.New("no client in the call's context")
+		}
+		before := c.DirectCallsSent()
+		futs := make([]*shoal.Future[int], n)
+		for i := range futs {
+			futs[i] = square.Remote(ctx, i)
+		}
+		vals, err := shoal.GetAll(ctx, futs)
+		if err != nil {
+			return 0, err
+		}
+		for i, v := range vals {
+			if v != i*i {
+				return 0, fmt.Errorf("square(%d) = %d", i, v)
+			}
+		}
+		return c.DirectCallsSent() - before, nil
+	})
+)
+
+// Two callers flooding short tasks on a node with room for one lease: the
+// second shares the first one's lease (its slot), so both skip the head.
+func TestShortTasksShareALease(t *testing.T) {
+	ctx := within(t, connect(t, startCluster(t, 1, "--cpus", "1.5")), time.Minute)
+	warm(t, ctx)
+	sq, err := squarerClass.New(ctx, nil, shoal.WithActorResources(shoal.Resources{CPU: 0.2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sq.Kill(ctx)
+	if err := sq.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Spread tasks go through the head, which learns that square is short.
+	head := square.With(shoal.WithSpread())
+	for i := range 8 {
+		if v, err := head.Remote(ctx, i).Get(ctx); err != nil || v != i*i {
+			t.Fatalf("square(%d) = %d %v", i, v, err)
+		}
+	}
+	const n = 20000
+	before := directSent(t, ctx)
+	inside := squarerSquares.Remote(ctx, sq, n)
+	futs := make([]*shoal.Future[int], n)
+	for i := range futs {
+		futs[i] = square.Remote(ctx, i)
+	}
+	requireValues(t, ctx, futs, squareOf)
+	driverDirect := directSent(t, ctx) - before
+	insideDirect, err := inside.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if driverDirect < n/2 || insideDirect < n/2 {
+		t.Fatalf("with room for one lease, the driver sent %d of %d tasks straight to the executor and the actor %d of %d", driverDirect, n, insideDirect, n)
+	}
+	sq.Kill(ctx)
 	allCPUsFree(t, ctx)
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -169,6 +170,16 @@ func ExecutorMain() {
 			pprof.StartCPUProfile(f)
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
+	}
+	if dir := os.Getenv("SHOAL_EXECUTOR_MEMPROFILE"); dir != "" {
+		// And of their allocations, written as the executor ends.
+		defer func() {
+			if f, err := os.Create(filepath.Join(dir, fmt.Sprintf("executor-%d.mprof", os.Getpid()))); err == nil {
+				runtime.GC() // the profile is as of the last collection
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
 	}
 	// SIGTERM from the node ends the executor cleanly.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)

@@ -93,11 +93,15 @@ func Suite(ctx context.Context, cfg SuiteConfig, progress func(string)) (map[str
 	}
 	clients := make([]*shoal.ActorHandle[submitter], cfg.Clients)
 	targets := make([]*shoal.ActorHandle[echoer], cfg.Clients)
+	// Clients first, then targets: spread placement alternates nodes, so
+	// creating them interleaved would put every client on one node.
 	for i := range clients {
 		if clients[i], err = submitterClass.New(ctx, nil, shoal.WithActorResources(shoal.Resources{CPU: 0.1}), shoal.WithActorSpread()); err != nil {
 			return nil, err
 		}
 		defer clients[i].Kill(ctx)
+	}
+	for i := range targets {
 		if targets[i], err = echoClass.New(ctx, nil, shoal.WithActorResources(shoal.Resources{CPU: 0.1}), shoal.WithActorSpread()); err != nil {
 			return nil, err
 		}

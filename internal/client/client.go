@@ -99,9 +99,9 @@ type Client struct {
 	dmu        sync.Mutex
 	routes     map[ids.ID]*actorRoute
 	conns      map[string]*directConn
-	pools      map[int64]*taskPool  // by CPU amount
-	leaseAsks  map[ids.ID]*taskPool // lease requests at the head
-	runTimes   map[string]*runStat  // leased tasks' run times, by function
+	pools      map[int64]*taskPool // by CPU amount
+	leaseAsks  map[ids.ID]leaseAsk // lease requests at the head
+	runTimes   map[string]*runStat // leased tasks' run times, by function
 	directSent atomic.Int64
 }
 
@@ -194,7 +194,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		log: cfg.Logger, ctx: cctx, cancel: cancel, done: make(chan struct{}),
 		refs: make(map[ids.ID]*Ref), putNode: cfg.PutNode, putAddr: cfg.PutAddr,
 		routes: make(map[ids.ID]*actorRoute), conns: make(map[string]*directConn),
-		pools: make(map[int64]*taskPool), leaseAsks: make(map[ids.ID]*taskPool), runTimes: make(map[string]*runStat),
+		pools: make(map[int64]*taskPool), leaseAsks: make(map[ids.ID]leaseAsk), runTimes: make(map[string]*runStat),
 	}
 	c.out = c.newOutbox()
 	c.handle(m)
@@ -891,9 +891,10 @@ type taskKey struct{}
 // cost a registration on it per child.
 type TaskScope struct {
 	ID ids.ID
-	// Done is the task context's Done channel: a child started under a
+	// Ctx is the task's context (before WithTask): a child started under a
 	// context derived with its own deadline or cancel is watched instead.
-	Done     <-chan struct{}
+	// (Its Done channel is made only when a task starts children.)
+	Ctx      context.Context
 	mu       sync.Mutex
 	children []*Ref
 	done     bool
@@ -918,7 +919,7 @@ func TaskFrom(ctx context.Context) (ids.ID, bool) {
 // whether ctx runs a task at all.
 func TrackChild(ctx context.Context, ref *Ref) bool {
 	s, ok := ctx.Value(taskKey{}).(*TaskScope)
-	if !ok || ctx.Done() != s.Done {
+	if !ok || ctx.Done() != s.Ctx.Done() {
 		return false
 	}
 	s.mu.Lock()

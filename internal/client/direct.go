@@ -47,6 +47,7 @@ const (
 type actorRoute struct {
 	actor  ids.ID
 	info   *pb.ActorRoute // how to reach it; nil until known
+	place  *pb.Location   // where its direct calls run (set with info; read only)
 	handle *Ref           // the actor's object in this client
 	conn   *directConn
 	broken bool // the direct path failed: the head's from now on
@@ -63,10 +64,29 @@ type actorRoute struct {
 // directConn is a stream to one executor. Guarded by Client.dmu.
 type directConn struct {
 	addr   string
-	out    *wire.Batcher[*pb.DirectRequest]
+	out    *wire.Batcher[*pb.DirectRequest, directItem]
 	calls  map[ids.ID]*Ref // sent and not answered
 	opened bool
 	failed bool
+}
+
+// directItem is one item of a DirectRequest: a call, a task or the ID of a
+// call to cancel.
+type directItem struct {
+	call   *pb.ActorCall
+	task   *pb.TaskSpec
+	cancel []byte
+}
+
+func addDirectItem(m *pb.DirectRequest, it directItem) {
+	switch {
+	case it.call != nil:
+		m.Calls = append(m.Calls, it.call)
+	case it.task != nil:
+		m.Tasks = append(m.Tasks, it.task)
+	default:
+		m.Cancel = append(m.Cancel, it.cancel)
+	}
 }
 
 func (c *Client) directAllowed() bool { return c.cfg.DirectCalls }
@@ -135,6 +155,7 @@ func (c *Client) usableLocked(rt *actorRoute) bool {
 		if rt.info == nil {
 			return false
 		}
+		rt.place = &pb.Location{NodeId: rt.info.NodeId, DataAddr: rt.info.DataAddr}
 		rt.handle = h
 	}
 	return true
@@ -176,7 +197,7 @@ func (c *Client) flushLocked(rt *actorRoute, post []func()) []func() {
 			continue
 		}
 		r.path = pathDirect
-		r.place = &pb.Location{NodeId: rt.info.NodeId, DataAddr: rt.info.DataAddr}
+		r.place = rt.place
 		r.mu.Unlock()
 		if !rt.holding && rt.handle != nil {
 			c.mu.Lock()
@@ -189,7 +210,7 @@ func (c *Client) flushLocked(rt *actorRoute, post []func()) []func() {
 		conn := c.connLocked(rt.info.Addr)
 		rt.conn = conn
 		call := r.spec.(*pb.ActorCall)
-		post = c.sendDirectLocked(conn, r, 64+len(call.Method)+argsSize(call.Args), func(m *pb.DirectRequest) { m.Calls = append(m.Calls, call) }, post)
+		post = c.sendDirectLocked(conn, r, 64+len(call.Method)+argsSize(call.Args), directItem{call: call}, post)
 	}
 	if rt.idle() {
 		if rt.holding {
@@ -245,15 +266,15 @@ func (c *Client) sendHeadLocked(r *Ref, post []func()) []func() {
 	return post
 }
 
-// sendDirectLocked queues r on conn with add, writing at once when the
+// sendDirectLocked queues r on conn as item, writing at once when the
 // connection was idle (a synchronous caller waits) and soon otherwise
 // (the replies' reader or the flusher writes it with what else comes).
 // Called with c.dmu held.
-func (c *Client) sendDirectLocked(conn *directConn, r *Ref, size int, add func(m *pb.DirectRequest), post []func()) []func() {
+func (c *Client) sendDirectLocked(conn *directConn, r *Ref, size int, item directItem, post []func()) []func() {
 	r.conn = conn
 	conn.calls[r.ID] = r
 	c.directSent.Add(1)
-	conn.out.Queue(size, add)
+	conn.out.Queue(size, item)
 	if len(conn.calls) == 1 {
 		return append(post, func() { conn.out.Flush() })
 	}
@@ -277,7 +298,7 @@ func (c *Client) connLocked(addr string) *directConn {
 		return conn
 	}
 	conn := &directConn{addr: addr, calls: make(map[ids.ID]*Ref),
-		out: wire.NewBatcher[*pb.DirectRequest](nil, c.maxMessage()/2, func() *pb.DirectRequest { return &pb.DirectRequest{} })}
+		out: wire.NewBatcher(nil, c.maxMessage()/2, func() *pb.DirectRequest { return &pb.DirectRequest{} }, addDirectItem)}
 	c.conns[addr] = conn
 	go c.runConn(conn)
 	return conn
@@ -565,7 +586,7 @@ func (c *Client) cancelDirect(r *Ref) {
 		return
 	}
 	id := r.ID.Bytes()
-	conn.out.Queue(24, func(m *pb.DirectRequest) { m.Cancel = append(m.Cancel, id) })
+	conn.out.Queue(24, directItem{cancel: id})
 	conn.out.FlushSoon() // not under c.dmu: the flusher writes it
 }
 

@@ -23,11 +23,16 @@ import (
 // tasks finish. Tasks that waited stallAfter with no task sent on the
 // pool's leases go to the head: a lease's task may be long, or blocked in
 // Get on a task waiting behind it. A lease idle for leaseLinger goes back
-// to the head.
+// to the head. A request for a function seen to run shorter than shortTask
+// says so; the head may then grant a share of another caller's lease
+// (its slot), whose ID the tasks carry instead.
 // Results follow the rules of direct calls (direct.go). A task whose
 // executor went away is submitted to the head again, as a retry.
 
 const (
+	// minRuns is how many runs of a function a client sees before it
+	// trusts their mean.
+	minRuns = 4
 	// leaseDepth bounds the short tasks sent on one lease and not
 	// answered: deep enough that a lease never waits for the network
 	// between tasks.
@@ -46,6 +51,11 @@ const (
 	// stallAfter is how long tasks wait for a pool's leases without any
 	// being sent before they go to the head instead.
 	stallAfter = 10 * time.Millisecond
+	// shortStallAfter is stallAfter for tasks of a function seen to run
+	// shorter than shortTask: a lease then answers several every
+	// millisecond, and a pause of 10 ms is the machine's (a GC, a busy
+	// CPU), not a long task's.
+	shortStallAfter = 100 * time.Millisecond
 )
 
 // taskPool holds the tasks of one CPU amount. Guarded by Client.dmu.
@@ -71,7 +81,7 @@ type runStat struct {
 
 // depthLocked is how many tasks of function may wait on one lease.
 func (c *Client) depthLocked(function string) int {
-	if st := c.runTimes[function]; st != nil && st.n >= 4 && st.mean < shortTask {
+	if st := c.runTimes[function]; st != nil && st.n >= minRuns && st.mean < shortTask {
 		return leaseDepth
 	}
 	return 1
@@ -81,19 +91,44 @@ func (c *Client) depthLocked(function string) int {
 func (c *Client) learnLocked(function string, d time.Duration) {
 	st := c.runTimes[function]
 	if st == nil {
-		if len(c.runTimes) >= 4096 {
-			clear(c.runTimes) // bounded: forget, and learn again
-		}
-		st = &runStat{mean: d}
-		c.runTimes[function] = st
+		st = c.newRunStatLocked(function, d)
 	}
 	st.n++
 	st.mean += (d - st.mean) / 8
 }
 
+// leaseAsk is a lease request at the head: for the pool's tasks, the first
+// of which ran function.
+type leaseAsk struct {
+	pool     *taskPool
+	function string
+}
+
+// learnFromHeadLocked takes the head's mean run time of function for as
+// long as this client has not seen enough runs of its own.
+func (c *Client) learnFromHeadLocked(function string, mean time.Duration) {
+	if st := c.runTimes[function]; st == nil || st.n < minRuns {
+		c.newRunStatLocked(function, mean).n = minRuns
+	}
+}
+
+// newRunStatLocked starts function's run statistics at mean.
+func (c *Client) newRunStatLocked(function string, mean time.Duration) *runStat {
+	if len(c.runTimes) >= 4096 {
+		clear(c.runTimes) // bounded: forget, and learn again
+	}
+	st := &runStat{mean: mean}
+	c.runTimes[function] = st
+	return st
+}
+
 // taskLease is a granted lease. Guarded by Client.dmu.
 type taskLease struct {
-	id       ids.ID
+	id ids.ID
+	// slot is the ID the lease's tasks carry: the lease's own, or that of
+	// the lease whose resources it shares (read only: every task of the
+	// lease carries this slice).
+	slot     []byte
 	pool     *taskPool
 	conn     *directConn
 	place    *pb.Location
@@ -175,14 +210,20 @@ func (c *Client) pumpLocked(p *taskPool, post []func()) []func() {
 		}
 		r.lease = best
 		full := r.spec.(*pb.TaskSpec)
-		spec := &pb.TaskSpec{Id: full.Id, Function: full.Function, Args: full.Args, Resources: full.Resources, LeaseId: best.id.Bytes()}
-		post = c.sendDirectLocked(best.conn, r, 64+len(spec.Function)+argsSize(spec.Args), func(m *pb.DirectRequest) { m.Tasks = append(m.Tasks, spec) }, post)
+		spec := &pb.TaskSpec{Id: full.Id, Function: full.Function, Args: full.Args, Resources: full.Resources, LeaseId: best.slot}
+		post = c.sendDirectLocked(best.conn, r, 64+len(spec.Function)+argsSize(spec.Args), directItem{task: spec}, post)
 	}
-	// Ask for a lease per waiting task, up to maxLeases.
-	for want := min(len(p.queue), maxLeases-len(p.leases)); p.asks < want; p.asks++ {
+	// Ask for a lease per waiting task, up to maxLeases (after a refusal,
+	// not again for a while).
+	want := min(len(p.queue), maxLeases-len(p.leases))
+	if want > p.asks && time.Now().Before(p.refusedUntil) {
+		want = 0
+	}
+	for ; p.asks < want; p.asks++ {
 		id := c.gen.Next()
-		c.leaseAsks[id] = p
-		req := &pb.LeaseRequest{Id: id.Bytes(), Resources: &pb.Resources{Cpu: p.cpu}}
+		fn := p.queue[0].spec.(*pb.TaskSpec).Function
+		c.leaseAsks[id] = leaseAsk{p, fn}
+		req := &pb.LeaseRequest{Id: id.Bytes(), Resources: &pb.Resources{Cpu: p.cpu}, Short: c.depthLocked(fn) > 1, Function: fn}
 		if err := c.send(64, func(m *pb.ClientMessage) { m.LeaseRequests = append(m.LeaseRequests, req) }); err != nil {
 			post = append(post, func() { c.fail(err) })
 			break
@@ -195,7 +236,11 @@ func (c *Client) pumpLocked(p *taskPool, post []func()) []func() {
 	}
 	if len(p.queue) > 0 && p.stall == nil {
 		p.stallMark = p.sent
-		p.stall = time.AfterFunc(stallAfter, func() { c.poolStalled(p) })
+		after := stallAfter
+		if c.depthLocked(p.queue[0].spec.(*pb.TaskSpec).Function) > 1 {
+			after = shortStallAfter
+		}
+		p.stall = time.AfterFunc(after, func() { c.poolStalled(p) })
 	}
 	return post
 }
@@ -208,10 +253,12 @@ func (c *Client) poolStalled(p *taskPool) {
 	c.dmu.Lock()
 	p.stall = nil
 	if len(p.queue) > 0 {
-		if p.sent == p.stallMark {
+		// (A pool waiting for the head's first answer is not stalled:
+		// a refusal sends its tasks to the head.)
+		if p.sent == p.stallMark && (len(p.leases) > 0 || p.asks == 0) {
 			post = c.queueToHeadLocked(p, post)
 		} else {
-			post = c.pumpLocked(p, post) // progress: watch again
+			post = c.pumpLocked(p, post) // watch again
 		}
 	}
 	c.dmu.Unlock()
@@ -243,11 +290,15 @@ func (c *Client) onLeases(grants []*pb.LeaseGrant) {
 		if err != nil {
 			continue
 		}
-		p := c.leaseAsks[id]
-		if p == nil {
+		ask, ok := c.leaseAsks[id]
+		if !ok {
 			continue
 		}
 		delete(c.leaseAsks, id)
+		p := ask.pool
+		if g.FunctionMeanNs > 0 {
+			c.learnFromHeadLocked(ask.function, time.Duration(g.FunctionMeanNs))
+		}
 		p.asks--
 		if !g.Granted {
 			// No room now: what waits goes to the head, which queues it
@@ -261,7 +312,10 @@ func (c *Client) onLeases(grants []*pb.LeaseGrant) {
 			post = c.queueToHeadLocked(p, post)
 			continue
 		}
-		l := &taskLease{id: id, pool: p, conn: c.connLocked(g.Addr), place: &pb.Location{NodeId: g.NodeId, DataAddr: g.DataAddr}}
+		l := &taskLease{id: id, slot: g.Id, pool: p, conn: c.connLocked(g.Addr), place: &pb.Location{NodeId: g.NodeId, DataAddr: g.DataAddr}}
+		if len(g.Slot) > 0 {
+			l.slot = g.Slot
+		}
 		p.leases = append(p.leases, l)
 		post = c.pumpLocked(p, post)
 	}

@@ -9,6 +9,7 @@
 package codec
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -44,13 +45,13 @@ type Codec interface {
 var ErrMalformed = errors.New("malformed value")
 
 var (
-	encMode cbor.EncMode
+	encMode cbor.UserBufferEncMode
 	decMode cbor.DecMode
 )
 
 func init() {
 	var err error
-	encMode, err = cbor.EncOptions{Time: cbor.TimeRFC3339Nano}.EncMode()
+	encMode, err = cbor.EncOptions{Time: cbor.TimeRFC3339Nano}.UserBufferEncMode()
 	if err != nil {
 		panic(err)
 	}
@@ -70,13 +71,29 @@ type cborCodec struct{}
 
 func (cborCodec) Tag() Tag { return TagCBOR }
 
-func (cborCodec) AppendEncode(dst []byte, v any) ([]byte, error) {
-	b, err := encMode.Marshal(v)
-	if err != nil {
+func (cborCodec) AppendEncode(dst []byte, v any) ([]byte, error) { return appendCBOR(dst, nil, v) }
+
+// appendCBOR appends prefix and the CBOR encoding of v to dst, growing dst
+// once: the encoding is made in a pooled buffer.
+func appendCBOR(dst, prefix []byte, v any) ([]byte, error) {
+	buf := encodeBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 64<<10 {
+			encodeBuffers.Put(buf)
+		}
+	}()
+	buf.Reset()
+	buf.Write(prefix)
+	if err := encMode.MarshalToBuffer(v, buf); err != nil {
 		return dst, err
 	}
-	return append(dst, b...), nil
+	return append(dst, buf.Bytes()...), nil
 }
+
+var (
+	encodeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	cborPrefix    = []byte{byte(TagCBOR)}
+)
 
 func (cborCodec) Decode(data []byte, v any) error { return decMode.Unmarshal(data, v) }
 
@@ -147,12 +164,37 @@ func Append(dst []byte, v any) ([]byte, error) {
 		return append(dst, b...), nil
 	}
 	c := codecFor(v)
+	if _, ok := c.(cborCodec); ok {
+		out, err := appendCBOR(dst, cborPrefix, v)
+		if err != nil {
+			return dst, fmt.Errorf("encoding %T: %w", v, err)
+		}
+		return out, nil
+	}
 	dst = append(dst, byte(c.Tag()))
 	out, err := c.AppendEncode(dst, v)
 	if err != nil {
 		return dst[:len(dst)-1], fmt.Errorf("encoding %T: %w", v, err)
 	}
 	return out, nil
+}
+
+// Split encodes v for a writer that sends values of up to limit bytes (tag
+// included) inline and larger ones apart: a small value comes back whole,
+// tag and payload in one slice (one allocation for a CBOR value); a larger
+// one as its tag and payload (a []byte value not copied), whole nil.
+func Split(v any, limit int64) (whole []byte, tag Tag, payload []byte, err error) {
+	if b, ok := v.([]byte); ok && int64(1+len(b)) > limit {
+		return nil, TagRaw, b, nil
+	}
+	enc, err := Append(nil, v)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if int64(len(enc)) > limit {
+		return nil, Tag(enc[0]), enc[1:], nil
+	}
+	return enc, Tag(enc[0]), enc[1:], nil
 }
 
 // Parts returns the tag and the untagged payload of v without copying a

@@ -101,14 +101,14 @@ func (ex *Executor) callWorker(inst *actorInstance) {
 			continue
 		}
 		ctx, cancel := context.WithCancelCause(inst.ctx)
-		scope := &client.TaskScope{ID: callID, Done: ctx.Done()}
-		r := &runningTask{cancel: cancel, scope: scope, actor: inst}
+		r := &runningTask{cancel: cancel, actor: inst}
+		r.scope.ID, r.scope.Ctx = callID, ctx
 		if inst.lease {
 			r.cpu, r.lease = rt.Cpu, inst.id
 		}
 		ex.running[callID] = r
 		ex.mu.Unlock()
-		ex.run(client.WithTask(ctx, scope), callID, rt)
+		ex.run(client.WithTask(ctx, &r.scope), callID, rt)
 		ex.mu.Lock()
 	}
 	inst.running--

@@ -30,7 +30,7 @@ const EnvDirectCalls = "SHOAL_DIRECT_CALLS"
 
 // directConn is one caller's connection.
 type directConn struct {
-	out    *wire.Batcher[*pb.DirectReply]
+	out    *wire.Batcher[*pb.DirectReply, *pb.TaskResult]
 	closed atomic.Bool // the caller went away: its queued calls are dropped
 }
 
@@ -94,7 +94,8 @@ func (ex *Executor) serveCaller(nc net.Conn, token string) {
 		ex.log.Warn("refused a direct-call connection", "from", nc.RemoteAddr(), "error", err)
 		return
 	}
-	conn := &directConn{out: wire.NewBatcher(nc, rpc.DefaultMaxMessageBytes/2, func() *pb.DirectReply { return &pb.DirectReply{} })}
+	conn := &directConn{out: wire.NewBatcher(nc, rpc.DefaultMaxMessageBytes/2, func() *pb.DirectReply { return &pb.DirectReply{} },
+		func(m *pb.DirectReply, res *pb.TaskResult) { m.Results = append(m.Results, res) })}
 	flusherDone := make(chan struct{})
 	defer close(flusherDone)
 	go conn.out.RunFlusher(flusherDone)
@@ -176,7 +177,7 @@ func (ex *Executor) replyLocked(res *pb.TaskResult) *directConn {
 	id, _ := ids.FromBytes("task id", res.TaskId)
 	if conn := ex.direct[id]; conn != nil {
 		delete(ex.direct, id)
-		conn.out.Queue(64+len(res.Value)+errSize(res.Error), func(m *pb.DirectReply) { m.Results = append(m.Results, res) })
+		conn.out.Queue(64+len(res.Value)+errSize(res.Error), res)
 		return conn
 	}
 	ex.client.SendResults(64+len(res.Value)+errSize(res.Error), res)

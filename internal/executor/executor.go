@@ -61,7 +61,7 @@ type Executor struct {
 }
 
 type runningTask struct {
-	scope   *client.TaskScope
+	scope   client.TaskScope // (in the same allocation: one per task)
 	cancel  context.CancelCauseFunc
 	cpu     int64
 	blocked int            // nesting depth of waits in Get
@@ -172,8 +172,8 @@ func (ex *Executor) admit() {
 		r := &runningTask{cancel: cancel, cpu: rt.Cpu}
 		ex.running[id] = r
 		ex.usedCPU += rt.Cpu
-		r.scope = &client.TaskScope{ID: id, Done: ctx.Done()}
-		ctx = client.NewContext(client.WithTask(ctx, r.scope), ex.client)
+		r.scope.ID, r.scope.Ctx = id, ctx
+		ctx = client.NewContext(client.WithTask(ctx, &r.scope), ex.client)
 		go ex.run(ctx, id, rt)
 	}
 }
@@ -306,16 +306,15 @@ func (ex *Executor) run(ctx context.Context, id ids.ID, rt *pb.RunTask) {
 }
 
 func (ex *Executor) encodeResult(id ids.ID, value any, res *pb.TaskResult) *pb.ErrorInfo {
-	tag, payload, err := codec.Parts(value)
+	enc, tag, payload, err := codec.Split(value, ex.client.InlineLimit())
 	if err != nil {
 		return &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_APPLICATION, Message: fmt.Sprintf("encoding the result: %v", err)}
 	}
-	size := int64(1 + len(payload))
-	if size <= ex.client.InlineLimit() {
-		v := make([]byte, 0, size)
-		res.Value = append(append(v, byte(tag)), payload...)
+	if enc != nil {
+		res.Value = enc
 		return nil
 	}
+	size := int64(1 + len(payload))
 	if err := ex.client.StoreResult(context.WithoutCancel(ex.ctx), id, []byte{byte(tag)}, payload); err != nil {
 		return &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_EXECUTOR, Message: fmt.Sprintf("storing the %d-byte result on the node: %v", size, err)}
 	}

@@ -398,6 +398,11 @@ type meanDuration struct {
 	n    int
 }
 
+// under reports whether runs were seen and their mean is under limit.
+func (m *meanDuration) under(limit time.Duration) bool {
+	return m != nil && m.n > 0 && m.mean < limit
+}
+
 func (m *meanDuration) add(d time.Duration) {
 	if m.n == 0 {
 		m.mean = d

@@ -110,11 +110,13 @@ type fakeSession struct {
 	stream  rpc.ClientStream[pb.ClientMessage, pb.HeadMessage]
 	runs    chan *pb.RunTask
 	objects chan *pb.ObjectStatus
+	leases  chan *pb.LeaseGrant
 	done    chan error
 }
 
 func (hs *harness) session(hello *pb.Hello) (*fakeSession, error) {
-	s := &fakeSession{stream: hs.h.ConnectSession(hs.ctx), runs: make(chan *pb.RunTask, 1024), objects: make(chan *pb.ObjectStatus, 1024), done: make(chan error, 1)}
+	s := &fakeSession{stream: hs.h.ConnectSession(hs.ctx), runs: make(chan *pb.RunTask, 1024), objects: make(chan *pb.ObjectStatus, 1024),
+		leases: make(chan *pb.LeaseGrant, 64), done: make(chan error, 1)}
 	s.stream.Send(&pb.ClientMessage{Hello: hello})
 	m, err := s.stream.Recv()
 	if err != nil {
@@ -144,6 +146,9 @@ func (s *fakeSession) dispatch(m *pb.HeadMessage) {
 	for _, o := range m.Objects {
 		s.objects <- o
 	}
+	for _, g := range m.Leases {
+		s.leases <- g
+	}
 }
 
 func (hs *harness) driver() *fakeSession {
@@ -155,7 +160,7 @@ func (hs *harness) driver() *fakeSession {
 }
 
 func (hs *harness) executor(n *fakeNode) *fakeSession {
-	s, err := hs.session(&pb.Hello{Role: pb.Role_ROLE_EXECUTOR, JobId: hs.job.JobId, NodeId: n.id.Bytes(), Registry: hs.job.Registry})
+	s, err := hs.session(&pb.Hello{Role: pb.Role_ROLE_EXECUTOR, JobId: hs.job.JobId, NodeId: n.id.Bytes(), Registry: hs.job.Registry, DirectAddr: "127.0.0.1:2"})
 	if err != nil {
 		hs.t.Fatal(err)
 	}
@@ -411,4 +416,65 @@ func TestEnvOverridesRunInDerivedJobs(t *testing.T) {
 	if !stopped[string(hs.job.JobId)] || !stopped[string(derived.JobId)] {
 		t.Fatalf("stopped jobs %v; want the driver's %x and the derived %x", stopped, hs.job.JobId, derived.JobId)
 	}
+}
+
+// TestShortTaskLeasesShareASlot: with no CPU free, a lease request for short
+// tasks shares another caller's lease (its slot), which holds the CPU until
+// its owner and every sharer gave their leases back; a request not known to
+// be short is refused, and a caller never shares its own lease.
+func TestShortTaskLeasesShareASlot(t *testing.T) {
+	hs := newHarness(t, Config{})
+	n := hs.addNode(1, scheduler.Resources{})
+	owner, other := hs.driver(), hs.driver()
+	hs.submit(owner, "warm")
+	recv(t, n.starts, "executor start")
+	ex := hs.executor(n)
+	warm := recv(t, ex.runs, "warm")
+	ex.stream.Send(&pb.ClientMessage{Results: []*pb.TaskResult{{TaskId: warm.TaskId, Value: []byte{0}}}})
+	committed := func() int64 {
+		hs.h.mu.Lock()
+		defer hs.h.mu.Unlock()
+		return hs.h.nodes[n.id].committed.CPU
+	}
+	waitFor(t, "the warm-up task's CPU back", func() bool { return committed() == 0 })
+	ask := func(s *fakeSession, short bool) *pb.LeaseGrant {
+		t.Helper()
+		id := hs.gen.Next()
+		s.stream.Send(&pb.ClientMessage{LeaseRequests: []*pb.LeaseRequest{{Id: id.Bytes(), Resources: &pb.Resources{Cpu: scheduler.Unit}, Short: short}}})
+		g := recv(t, s.leases, "a lease answer")
+		if string(g.Id) != string(id[:]) {
+			t.Fatalf("answer for lease %x, asked %x", g.Id, id[:])
+		}
+		return g
+	}
+	slot := ask(owner, false)
+	if !slot.Granted || len(slot.Slot) != 0 || committed() != scheduler.Unit {
+		t.Fatalf("first lease: %v, %d committed", slot, committed())
+	}
+	if g := ask(other, false); g.Granted {
+		t.Fatalf("a lease for tasks not known short was granted with no CPU free: %v", g)
+	}
+	if g := ask(owner, true); g.Granted {
+		t.Fatalf("a caller shared its own lease: %v", g)
+	}
+	shared := ask(other, true)
+	if !shared.Granted || string(shared.Slot) != string(slot.Id) || committed() != scheduler.Unit {
+		t.Fatalf("short-task lease: %v (slot %x), %d committed", shared, slot.Id, committed())
+	}
+	if g := ask(other, true); g.Granted {
+		t.Fatalf("a caller shared the same slot twice: %v", g)
+	}
+	// The owner gives its lease back: the sharer still runs on the CPU.
+	owner.stream.Send(&pb.ClientMessage{LeaseReturns: [][]byte{slot.Id}})
+	hs.submit(owner, "sync") // ordered after the return on the owner's stream
+	select {
+	case r := <-ex.runs:
+		t.Fatalf("a task ran on the CPU a shared slot holds: %v", r)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if committed() != scheduler.Unit {
+		t.Fatalf("%d committed while the slot is shared", committed())
+	}
+	other.stream.Send(&pb.ClientMessage{LeaseReturns: [][]byte{shared.Id}})
+	recv(t, ex.runs, "the waiting task once the last holder of the slot gave it back")
 }

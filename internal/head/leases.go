@@ -16,6 +16,19 @@ import (
 // stays the only scheduler of resources: a lease is granted only when the
 // resources are free now and no task waits for resources at the head, and
 // refused otherwise (the client then submits to the head as usual).
+//
+// A request for tasks known to be short (under a millisecond) that finds no
+// free resources may instead share a slot: another caller's lease of the
+// same job and resources. The sharer sends its tasks under the slot's ID,
+// so the executor runs them one at a time with the slot's other tasks: the
+// resources are counted once and never oversubscribed, and short tasks of
+// several callers all skip the head. The slot's resources stay held until
+// its owner and every sharer gave their leases back.
+
+// maxSharers bounds the leases sharing one slot: beyond it, a caller's
+// tasks would wait behind too many others' (each caller pipelines up to 64
+// short tasks on a lease).
+const maxSharers = 3
 
 // lease is one granted worker lease.
 type lease struct {
@@ -25,6 +38,13 @@ type lease struct {
 	node    *nodeState
 	req     scheduler.Resources
 	blocked bool // its running task waits in Get: its resources are free
+	// slot is the lease whose resources this one shares (nil: it holds its
+	// own); sharers counts the live leases sharing this one's.
+	slot    *lease
+	sharers int
+	// ended: its owner gave it back (a slot's resources are held on while
+	// sharers remain).
+	ended bool
 }
 
 // grantLease answers a lease request of s.
@@ -35,8 +55,39 @@ func (h *Head) grantLease(s *session, r *pb.LeaseRequest) *pb.LeaseGrant {
 		return g
 	}
 	req := resourcesFromPB(r.Resources)
-	if req.Negative() || !req.OnlyCPU() || req.CPU <= 0 || h.tasksWaiting() {
+	if req.Negative() || !req.OnlyCPU() || req.CPU <= 0 {
 		return g
+	}
+	best := h.nodeForLease(s, req)
+	l := &lease{id: id, owner: s, req: req}
+	if best != nil {
+		l.exec, l.node = best.execs[s.job.id], best
+		best.committed = best.committed.Add(req)
+		best.running++
+		best.idleSince = time.Time{}
+	} else if slot := h.slotToShare(s, req, r.Short || h.shortFunction(r.Function)); slot != nil {
+		l.exec, l.node, l.slot = slot.exec, slot.node, slot
+		slot.sharers++
+		g.Slot = slot.id.Bytes()
+	} else {
+		return g
+	}
+	if d := h.durations[r.Function]; d != nil && d.n > 0 {
+		g.FunctionMeanNs = int64(max(d.mean, 1))
+	}
+	h.leases[id] = l
+	s.leases[id] = l
+	l.exec.hosted[id] = l
+	g.Granted, g.Addr, g.NodeId, g.DataAddr = true, l.exec.directAddr, l.node.id.Bytes(), l.node.dataAddr
+	return g
+}
+
+// nodeForLease picks the node with the most CPU free (so leases spread)
+// where req fits and s's job has an executor serving direct calls; none
+// while tasks wait at the head: free resources go to them first.
+func (h *Head) nodeForLease(s *session, req scheduler.Resources) *nodeState {
+	if h.tasksWaiting() {
+		return nil
 	}
 	var best *nodeState
 	for _, n := range h.alive {
@@ -44,24 +95,47 @@ func (h *Head) grantLease(s *session, r *pb.LeaseRequest) *pb.LeaseGrant {
 		if n.draining || exec == nil || exec.dead || exec.directAddr == "" || !req.Fits(n.total.Sub(n.committed)) {
 			continue
 		}
-		// The node with the most CPU free, so leases spread.
 		if best == nil || n.total.CPU-n.committed.CPU > best.total.CPU-best.committed.CPU {
 			best = n
 		}
 	}
-	if best == nil {
-		return g
+	return best
+}
+
+// slotToShare picks the lease a short-task lease request of s may share:
+// another session's live lease of the same job and resources, with room
+// for a sharer, that s does not share yet; the one with fewest sharers.
+func (h *Head) slotToShare(s *session, req scheduler.Resources, short bool) *lease {
+	if !short {
+		return nil
 	}
-	exec := best.execs[s.job.id]
-	l := &lease{id: id, owner: s, exec: exec, node: best, req: req}
-	h.leases[id] = l
-	s.leases[id] = l
-	exec.hosted[id] = l
-	best.committed = best.committed.Add(req)
-	best.running++
-	best.idleSince = time.Time{}
-	g.Granted, g.Addr, g.NodeId, g.DataAddr = true, exec.directAddr, best.id.Bytes(), best.dataAddr
-	return g
+	var best *lease
+	for _, l := range h.leases {
+		if l.slot != nil || l.ended || l.owner == s || l.blocked || l.exec.job != s.job || l.req.CPU != req.CPU ||
+			l.sharers >= maxSharers || !l.node.alive || l.node.draining || l.exec.dead {
+			continue
+		}
+		if best != nil && best.sharers <= l.sharers {
+			continue
+		}
+		shared := false
+		for _, mine := range s.leases {
+			if mine.slot == l {
+				shared = true
+				break
+			}
+		}
+		if !shared {
+			best = l
+		}
+	}
+	return best
+}
+
+// shortFunction reports whether the head saw fn's tasks run shorter than
+// ShortTask.
+func (h *Head) shortFunction(fn string) bool {
+	return h.durations[fn].under(h.cfg.ShortTask)
 }
 
 // tasksWaiting reports whether tasks wait at the head for resources: a
@@ -75,16 +149,33 @@ func (h *Head) tasksWaiting() bool {
 	return false
 }
 
-// endLease gives a lease's resources back. Idempotent.
+// endLease ends a lease: its owner gave it back, or the owner or its
+// executor went away. A slot's resources go back once no lease shares it.
+// Idempotent.
 func (h *Head) endLease(l *lease) {
-	if h.leases[l.id] != l {
+	if l.ended {
 		return
 	}
-	delete(h.leases, l.id)
+	l.ended = true
 	delete(l.owner.leases, l.id)
+	if slot := l.slot; slot != nil {
+		h.dropLease(l)
+		slot.sharers--
+		if slot.ended && slot.sharers == 0 {
+			h.dropLease(slot)
+		}
+		return
+	}
+	if l.sharers == 0 {
+		h.dropLease(l)
+	}
+}
+
+// dropLease forgets an ended lease, giving back the resources it held.
+func (h *Head) dropLease(l *lease) {
+	delete(h.leases, l.id)
 	delete(l.exec.hosted, l.id)
-	n := l.node
-	if n.alive {
+	if n := l.node; n.alive && l.slot == nil {
 		if !l.blocked {
 			n.committed = n.committed.Sub(l.req)
 		}
@@ -112,7 +203,7 @@ func (h *Head) leaseBlocked(s *session, b *pb.TaskBlock) {
 		return
 	}
 	l := h.leases[id]
-	if l == nil || l.exec != s || l.blocked == b.Blocked || !l.node.alive {
+	if l == nil || l.slot != nil || l.exec != s || l.blocked == b.Blocked || !l.node.alive {
 		return
 	}
 	l.blocked = b.Blocked

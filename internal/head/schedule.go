@@ -143,7 +143,7 @@ func (h *Head) place(t *task) scheduler.Decision {
 			req.Affinity = n.idx
 		}
 	}
-	if d := t.runTime; d.n > 0 && d.mean < h.cfg.ShortTask {
+	if d := t.runTime; d.under(h.cfg.ShortTask) {
 		req.MaxBacklog = min(256, max(1, int(h.cfg.BacklogWindow/max(d.mean, 1000))))
 	}
 	touched := false

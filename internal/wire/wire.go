@@ -140,14 +140,17 @@ func (r *Reader) Read(m proto.Message) error {
 }
 
 // Batcher collects messages for one connection and writes them as frames.
-// Queue puts an item into the message being filled; Flush writes unless a
+// Queue puts an item (of type I) into the message being filled, with the
+// add function the batcher was made with (an item is a value, so that
+// queueing allocates nothing of its own); Flush writes unless a
 // write is in progress, and the writer keeps writing what others queue
 // meanwhile, so an idle connection sends at once and a busy one many items
 // per frame, with no goroutine hand-off. FlushSoon leaves the write to a
 // flusher goroutine (RunFlusher).
-type Batcher[M proto.Message] struct {
+type Batcher[M proto.Message, I any] struct {
 	w        io.Writer
 	newMsg   func() M
+	add      func(M, I)
 	maxBytes int
 
 	mu      sync.Mutex
@@ -159,17 +162,17 @@ type Batcher[M proto.Message] struct {
 	wake    chan struct{}
 }
 
-// NewBatcher returns a batcher writing to w; a message is closed to new
-// items once it holds about maxBytes. With a nil w, items wait until
-// SetWriter.
-func NewBatcher[M proto.Message](w io.Writer, maxBytes int, newMsg func() M) *Batcher[M] {
-	return &Batcher[M]{w: w, newMsg: newMsg, maxBytes: maxBytes, wake: make(chan struct{}, 1)}
+// NewBatcher returns a batcher writing to w, adding items to messages
+// newMsg makes with add; a message is closed to new items once it holds
+// about maxBytes. With a nil w, items wait until SetWriter.
+func NewBatcher[M proto.Message, I any](w io.Writer, maxBytes int, newMsg func() M, add func(M, I)) *Batcher[M, I] {
+	return &Batcher[M, I]{w: w, newMsg: newMsg, add: add, maxBytes: maxBytes, wake: make(chan struct{}, 1)}
 }
 
 // FlushSoon has RunFlusher write what is queued. A sender that expects
 // more items soon (it has calls in flight) uses it instead of Flush, so
 // that a flood of items leaves in few frames instead of a write each.
-func (b *Batcher[M]) FlushSoon() {
+func (b *Batcher[M, I]) FlushSoon() {
 	select {
 	case b.wake <- struct{}{}:
 	default:
@@ -177,7 +180,7 @@ func (b *Batcher[M]) FlushSoon() {
 }
 
 // RunFlusher serves FlushSoon until done is closed.
-func (b *Batcher[M]) RunFlusher(done <-chan struct{}) {
+func (b *Batcher[M, I]) RunFlusher(done <-chan struct{}) {
 	for {
 		select {
 		case <-b.wake:
@@ -189,21 +192,21 @@ func (b *Batcher[M]) RunFlusher(done <-chan struct{}) {
 }
 
 // SetWriter gives a batcher made without a writer its connection.
-func (b *Batcher[M]) SetWriter(w io.Writer) {
+func (b *Batcher[M, I]) SetWriter(w io.Writer) {
 	b.mu.Lock()
 	b.w = w
 	b.mu.Unlock()
 }
 
-// Queue adds an item (fill adds about size bytes) without writing; Flush
-// writes it. It returns the error that stopped the batcher, if any.
-func (b *Batcher[M]) Queue(size int, fill func(m M)) error {
+// Queue adds an item of about size bytes without writing; Flush writes
+// it. It returns the error that stopped the batcher, if any.
+func (b *Batcher[M, I]) Queue(size int, item I) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.queueLocked(size, fill)
+	return b.queueLocked(size, item)
 }
 
-func (b *Batcher[M]) queueLocked(size int, fill func(m M)) error {
+func (b *Batcher[M, I]) queueLocked(size int, item I) error {
 	if b.err != nil {
 		return b.err
 	}
@@ -211,20 +214,20 @@ func (b *Batcher[M]) queueLocked(size int, fill func(m M)) error {
 		b.queue = append(b.queue, b.newMsg())
 		b.fill = 0
 	}
-	fill(b.queue[len(b.queue)-1])
+	b.add(b.queue[len(b.queue)-1], item)
 	b.fill += size
 	return nil
 }
 
 // Flush writes what was queued, unless another goroutine is writing (it
 // writes it then). It may block on the connection.
-func (b *Batcher[M]) Flush() error {
+func (b *Batcher[M, I]) Flush() error {
 	b.mu.Lock()
 	return b.flushLocked()
 }
 
 // flushLocked is called with b.mu held and releases it.
-func (b *Batcher[M]) flushLocked() error {
+func (b *Batcher[M, I]) flushLocked() error {
 	if b.writing || b.err != nil || b.w == nil {
 		err := b.err
 		b.mu.Unlock()
@@ -253,7 +256,7 @@ func (b *Batcher[M]) flushLocked() error {
 	return err
 }
 
-func (b *Batcher[M]) write(w io.Writer, m M) error {
+func (b *Batcher[M, I]) write(w io.Writer, m M) error {
 	buf := append(b.buf[:0], 0, 0, 0, 0)
 	buf, err := proto.MarshalOptions{}.MarshalAppend(buf, m)
 	if err != nil {
@@ -271,7 +274,7 @@ func (b *Batcher[M]) write(w io.Writer, m M) error {
 }
 
 // Stop makes later Adds fail with err.
-func (b *Batcher[M]) Stop(err error) {
+func (b *Batcher[M, I]) Stop(err error) {
 	b.mu.Lock()
 	if b.err == nil {
 		b.err = err

@@ -105,11 +105,11 @@ func TestBatcherDeliversEveryItemInFewerFrames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := NewBatcher[*pb.DirectRequest](nil, 1<<20, func() *pb.DirectRequest { return &pb.DirectRequest{} })
+	b := NewBatcher(nil, 1<<20, func() *pb.DirectRequest { return &pb.DirectRequest{} }, addCancel)
 	done := make(chan struct{})
 	go b.RunFlusher(done)
 	// Items queued before the connection is set wait for it.
-	b.Queue(8, func(m *pb.DirectRequest) { m.Cancel = append(m.Cancel, []byte("early")) })
+	b.Queue(8, []byte("early"))
 	b.SetWriter(nc)
 	var wg sync.WaitGroup
 	for w := range writers {
@@ -119,10 +119,10 @@ func TestBatcherDeliversEveryItemInFewerFrames(t *testing.T) {
 			for i := range each {
 				id := []byte{byte(w), byte(i >> 8), byte(i)}
 				if i%2 == 0 {
-					b.Queue(8, func(m *pb.DirectRequest) { m.Cancel = append(m.Cancel, id) })
+					b.Queue(8, id)
 					b.Flush()
 				} else {
-					b.Queue(8, func(m *pb.DirectRequest) { m.Cancel = append(m.Cancel, id) })
+					b.Queue(8, id)
 					b.FlushSoon()
 				}
 			}
@@ -176,13 +176,13 @@ func TestBatcherReportsBrokenConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-errc
-	b := NewBatcher[*pb.DirectRequest](nc, 1<<20, func() *pb.DirectRequest { return &pb.DirectRequest{} })
+	b := NewBatcher(nc, 1<<20, func() *pb.DirectRequest { return &pb.DirectRequest{} }, addCancel)
 	nc.Close()
-	b.Queue(8, func(m *pb.DirectRequest) { m.Cancel = append(m.Cancel, []byte("x")) })
+	b.Queue(8, []byte("x"))
 	if err := b.Flush(); err == nil {
 		t.Fatal("a write on a closed connection succeeded")
 	}
-	if err := b.Queue(8, func(m *pb.DirectRequest) {}); err == nil {
+	if err := b.Queue(8, nil); err == nil {
 		t.Fatal("the batcher took an item after its connection failed")
 	}
 }
@@ -196,3 +196,5 @@ func TestReaderRefusesOversizedFrame(t *testing.T) {
 		t.Fatal("a 4 GiB frame was accepted")
 	}
 }
+
+func addCancel(m *pb.DirectRequest, id []byte) { m.Cancel = append(m.Cancel, id) }

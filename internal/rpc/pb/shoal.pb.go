@@ -1251,9 +1251,16 @@ func (x *TaskBlock) GetLeaseId() []byte {
 // executor for the caller's job then runs the caller's tasks sent straight
 // to it, one at a time, until the caller returns the lease.
 type LeaseRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Resources     *Resources             `protobuf:"bytes,2,opt,name=resources,proto3" json:"resources,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Id        []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Resources *Resources             `protobuf:"bytes,2,opt,name=resources,proto3" json:"resources,omitempty"`
+	// short: the caller's tasks for this lease are known to run shorter than
+	// a millisecond. When no resources are free such a request may be
+	// granted a share of another caller's lease (see LeaseGrant.slot).
+	Short bool `protobuf:"varint,3,opt,name=short,proto3" json:"short,omitempty"`
+	// function is the function of the first task waiting for the lease: the
+	// head may know from its own runs that it is short.
+	Function      string `protobuf:"bytes,4,opt,name=function,proto3" json:"function,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1302,17 +1309,38 @@ func (x *LeaseRequest) GetResources() *Resources {
 	return nil
 }
 
+func (x *LeaseRequest) GetShort() bool {
+	if x != nil {
+		return x.Short
+	}
+	return false
+}
+
+func (x *LeaseRequest) GetFunction() string {
+	if x != nil {
+		return x.Function
+	}
+	return ""
+}
+
 // LeaseGrant answers a LeaseRequest: granted with the executor's direct
 // address, or refused (no room now: the caller sends its tasks to the head).
 type LeaseGrant struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Granted       bool                   `protobuf:"varint,2,opt,name=granted,proto3" json:"granted,omitempty"`
-	Addr          string                 `protobuf:"bytes,3,opt,name=addr,proto3" json:"addr,omitempty"`
-	NodeId        []byte                 `protobuf:"bytes,4,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	DataAddr      string                 `protobuf:"bytes,5,opt,name=data_addr,json=dataAddr,proto3" json:"data_addr,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Granted  bool                   `protobuf:"varint,2,opt,name=granted,proto3" json:"granted,omitempty"`
+	Addr     string                 `protobuf:"bytes,3,opt,name=addr,proto3" json:"addr,omitempty"`
+	NodeId   []byte                 `protobuf:"bytes,4,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	DataAddr string                 `protobuf:"bytes,5,opt,name=data_addr,json=dataAddr,proto3" json:"data_addr,omitempty"`
+	// slot, when set, is the lease whose resources this one shares: the
+	// caller sends its tasks under that ID, and the executor runs them one at
+	// a time with the other holders' tasks of the slot.
+	Slot []byte `protobuf:"bytes,6,opt,name=slot,proto3" json:"slot,omitempty"`
+	// function_mean_ns is the mean run time the head saw for the request's
+	// function (0: it has seen none), for a caller that has not run it yet.
+	FunctionMeanNs int64 `protobuf:"varint,7,opt,name=function_mean_ns,json=functionMeanNs,proto3" json:"function_mean_ns,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *LeaseGrant) Reset() {
@@ -1378,6 +1406,20 @@ func (x *LeaseGrant) GetDataAddr() string {
 		return x.DataAddr
 	}
 	return ""
+}
+
+func (x *LeaseGrant) GetSlot() []byte {
+	if x != nil {
+		return x.Slot
+	}
+	return nil
+}
+
+func (x *LeaseGrant) GetFunctionMeanNs() int64 {
+	if x != nil {
+		return x.FunctionMeanNs
+	}
+	return 0
 }
 
 type ErrorInfo struct {
@@ -4738,17 +4780,21 @@ const file_shoal_proto_rawDesc = "" +
 	"\tTaskBlock\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x18\n" +
 	"\ablocked\x18\x02 \x01(\bR\ablocked\x12\x19\n" +
-	"\blease_id\x18\x03 \x01(\fR\aleaseId\"Q\n" +
+	"\blease_id\x18\x03 \x01(\fR\aleaseId\"\x83\x01\n" +
 	"\fLeaseRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x121\n" +
-	"\tresources\x18\x02 \x01(\v2\x13.shoal.v1.ResourcesR\tresources\"\x80\x01\n" +
+	"\tresources\x18\x02 \x01(\v2\x13.shoal.v1.ResourcesR\tresources\x12\x14\n" +
+	"\x05short\x18\x03 \x01(\bR\x05short\x12\x1a\n" +
+	"\bfunction\x18\x04 \x01(\tR\bfunction\"\xbe\x01\n" +
 	"\n" +
 	"LeaseGrant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x18\n" +
 	"\agranted\x18\x02 \x01(\bR\agranted\x12\x12\n" +
 	"\x04addr\x18\x03 \x01(\tR\x04addr\x12\x17\n" +
 	"\anode_id\x18\x04 \x01(\fR\x06nodeId\x12\x1b\n" +
-	"\tdata_addr\x18\x05 \x01(\tR\bdataAddr\"\x9c\x01\n" +
+	"\tdata_addr\x18\x05 \x01(\tR\bdataAddr\x12\x12\n" +
+	"\x04slot\x18\x06 \x01(\fR\x04slot\x12(\n" +
+	"\x10function_mean_ns\x18\a \x01(\x03R\x0efunctionMeanNs\"\x9c\x01\n" +
 	"\tErrorInfo\x12'\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x13.shoal.v1.ErrorKindR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x17\n" +
