@@ -364,7 +364,10 @@ type NodeInfo struct {
 	Total     Resources
 	Available Resources
 	Running   int64
-	Labels    map[string]string
+	// Leases counts the worker leases holding resources on the node (each
+	// also counts as one running task); SharedLeases those sharing one.
+	Leases, SharedLeases int64
+	Labels               map[string]string
 	// StoreBytes and StoreObjects describe the node's object store (memory
 	// and disk); SpilledBytes and SpillFileBytes what it spilled to disk.
 	StoreBytes     int64
@@ -414,7 +417,7 @@ func StatusFromPB(r *pb.StatusReply) *Status {
 		st.Nodes = append(st.Nodes, NodeInfo{
 			ID: id.String(), DataAddr: n.DataAddr, Hostname: n.Hostname, Alive: n.Alive,
 			Total: resourcesFromPB(n.Total), Available: resourcesFromPB(n.Available), Running: n.RunningTasks,
-			Labels: n.Labels, StoreBytes: n.StoreBytes, StoreObjects: n.StoreObjects,
+			Leases: n.Leases, SharedLeases: n.SharedLeases, Labels: n.Labels, StoreBytes: n.StoreBytes, StoreObjects: n.StoreObjects,
 			LastHeartbeat:  time.Duration(n.LastHeartbeatMsAgo) * time.Millisecond,
 			SpilledObjects: n.GetStore().GetSpilledObjects(), SpilledBytes: n.GetStore().GetSpilledBytes(), SpillFileBytes: n.GetStore().GetSpillFileBytes(),
 		})

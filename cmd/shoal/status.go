@@ -70,7 +70,7 @@ func printStatus(st *shoal.Status) {
 	}
 	fmt.Printf("nodes: %d alive, %d dead; jobs: %d; objects: %d (%s)\n", alive, len(st.Nodes)-alive, st.Jobs, st.Objects, byteSize(st.ObjectBytes))
 	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NODE\tSTATE\tHOST\tDATA\tAVAILABLE / TOTAL\tRUNNING\tSTORE\tHEARTBEAT")
+	fmt.Fprintln(w, "NODE\tSTATE\tHOST\tDATA\tAVAILABLE / TOTAL\tRUNNING\tLEASES (SHARED)\tSTORE\tHEARTBEAT")
 	slices.SortFunc(st.Nodes, func(a, b shoal.NodeInfo) int {
 		if a.Alive != b.Alive {
 			if a.Alive {
@@ -89,8 +89,8 @@ func printStatus(st *shoal.Status) {
 		if parsed, err := ids.Parse(n.ID); err == nil {
 			id = parsed.Short() // as the head's logs name it
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s / %s\t%d\t%s\t%v ago\n", id, state, n.Hostname, n.DataAddr,
-			n.Available, n.Total, n.Running, byteSize(n.StoreBytes), n.LastHeartbeat)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s / %s\t%d\t%d (%d)\t%s\t%v ago\n", id, state, n.Hostname, n.DataAddr,
+			n.Available, n.Total, n.Running, n.Leases, n.SharedLeases, byteSize(n.StoreBytes), n.LastHeartbeat)
 	}
 	w.Flush()
 	fmt.Print("tasks:")

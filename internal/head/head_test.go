@@ -464,6 +464,9 @@ func TestShortTaskLeasesShareASlot(t *testing.T) {
 	if g := ask(other, true); g.Granted {
 		t.Fatalf("a caller shared the same slot twice: %v", g)
 	}
+	if st := hs.h.Status(); len(st.Nodes) != 1 || st.Nodes[0].Leases != 1 || st.Nodes[0].SharedLeases != 1 {
+		t.Fatalf("status: %v, want 1 lease and 1 shared", st.Nodes)
+	}
 	// The owner gives its lease back: the sharer still runs on the CPU.
 	owner.stream.Send(&pb.ClientMessage{LeaseReturns: [][]byte{slot.Id}})
 	hs.submit(owner, "sync") // ordered after the return on the owner's stream

@@ -13,6 +13,7 @@ func (h *Head) Status() *pb.StatusReply {
 	now := time.Now()
 	r := &pb.StatusReply{TasksByState: map[string]int64{}, Jobs: int64(len(h.jobs)),
 		TasksFinished: h.counts.finished, TasksFailed: h.counts.failed}
+	byNode := make(map[*nodeState]*pb.NodeStatus, len(h.nodes))
 	for _, n := range h.nodes {
 		ns := &pb.NodeStatus{
 			NodeId: n.id.Bytes(), DataAddr: n.dataAddr, Hostname: n.hostname, Alive: n.alive,
@@ -24,6 +25,18 @@ func (h *Head) Status() *pb.StatusReply {
 			ns.StoreBytes, ns.StoreObjects, ns.Store = hb.StoreBytes, hb.StoreObjects, hb.Store
 		}
 		r.Nodes = append(r.Nodes, ns)
+		byNode[n] = ns
+	}
+	for _, l := range h.leases {
+		ns := byNode[l.node]
+		if ns == nil {
+			continue
+		}
+		if l.slot != nil {
+			ns.SharedLeases++
+		} else {
+			ns.Leases++
+		}
 	}
 	for _, o := range h.objects {
 		if t := o.producer; t != nil && t.state != taskDone {

@@ -3494,8 +3494,12 @@ type NodeStatus struct {
 	Executors          int32                  `protobuf:"varint,11,opt,name=executors,proto3" json:"executors,omitempty"`
 	Labels             map[string]string      `protobuf:"bytes,12,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Store              *StoreUsage            `protobuf:"bytes,13,opt,name=store,proto3" json:"store,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// leases counts the worker leases holding resources on the node (each
+	// counts as one running task); shared_leases those sharing one of them.
+	Leases        int64 `protobuf:"varint,14,opt,name=leases,proto3" json:"leases,omitempty"`
+	SharedLeases  int64 `protobuf:"varint,15,opt,name=shared_leases,json=sharedLeases,proto3" json:"shared_leases,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NodeStatus) Reset() {
@@ -3617,6 +3621,20 @@ func (x *NodeStatus) GetStore() *StoreUsage {
 		return x.Store
 	}
 	return nil
+}
+
+func (x *NodeStatus) GetLeases() int64 {
+	if x != nil {
+		return x.Leases
+	}
+	return 0
+}
+
+func (x *NodeStatus) GetSharedLeases() int64 {
+	if x != nil {
+		return x.SharedLeases
+	}
+	return 0
 }
 
 type StatusReply struct {
@@ -4978,7 +4996,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\rstart_drivers\x18\a \x03(\v2\x15.shoal.v1.DriverStartR\fstartDrivers\x12!\n" +
 	"\fstop_drivers\x18\b \x03(\fR\vstopDrivers\x12@\n" +
 	"\x0fpackage_sources\x18\t \x03(\v2\x17.shoal.v1.PackageSourceR\x0epackageSources\"\x0f\n" +
-	"\rStatusRequest\"\xaf\x04\n" +
+	"\rStatusRequest\"\xec\x04\n" +
 	"\n" +
 	"NodeStatus\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\fR\x06nodeId\x12\x1b\n" +
@@ -4995,7 +5013,9 @@ const file_shoal_proto_rawDesc = "" +
 	" \x01(\x03R\x12lastHeartbeatMsAgo\x12\x1c\n" +
 	"\texecutors\x18\v \x01(\x05R\texecutors\x128\n" +
 	"\x06labels\x18\f \x03(\v2 .shoal.v1.NodeStatus.LabelsEntryR\x06labels\x12*\n" +
-	"\x05store\x18\r \x01(\v2\x14.shoal.v1.StoreUsageR\x05store\x1a9\n" +
+	"\x05store\x18\r \x01(\v2\x14.shoal.v1.StoreUsageR\x05store\x12\x16\n" +
+	"\x06leases\x18\x0e \x01(\x03R\x06leases\x12#\n" +
+	"\rshared_leases\x18\x0f \x01(\x03R\fsharedLeases\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xbd\x03\n" +
