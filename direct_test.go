@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,7 +29,28 @@ var (
 		os.Exit(code)
 		return 0, nil
 	})
+	gateWait = shoal.Method1(ledgerClass, "GateWait", func(ctx context.Context, _ *ledger, name string) (int, error) {
+		select {
+		case <-gate(name):
+			return 1, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	})
+	gateOpen = shoal.Method1(ledgerClass, "GateOpen", func(_ context.Context, _ *ledger, name string) (int, error) {
+		close(gate(name))
+		return 2, nil
+	})
 )
+
+// gates are latches by name in an executor process, where the actors of a
+// test on one node meet.
+var gates sync.Map
+
+func gate(name string) chan struct{} {
+	ch, _ := gates.LoadOrStore(name, make(chan struct{}))
+	return ch.(chan struct{})
+}
 
 func directSent(t *testing.T, ctx context.Context) int64 {
 	t.Helper()
@@ -259,5 +282,51 @@ func TestDirectCallCancel(t *testing.T) {
 	}
 	if v, err := record.Remote(ctx, h, 1).Get(ctx); err != nil || v != 1 {
 		t.Fatalf("a call after the cancelled ones: %d %v", v, err)
+	}
+}
+
+// The executor runs a synchronous caller's call on the connection's reader;
+// a call that runs long there must not hold up the caller's next call, to
+// another actor (here, the one that lets the first finish).
+func TestDirectLongCallDoesNotHoldUpTheNext(t *testing.T) {
+	ctx := within(t, connect(t, startCluster(t, 1)), time.Minute)
+	a, b := readyLedger(t, ctx), readyLedger(t, ctx)
+	defer a.Kill(ctx)
+	defer b.Kill(ctx)
+	// (Calls on an open connection leave one to a request.)
+	for _, h := range []*shoal.ActorHandle[ledger]{a, b} {
+		if _, err := record.Remote(ctx, h, 1).Get(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := directSent(t, ctx)
+	name := fmt.Sprint("gate-", time.Now().UnixNano())
+	waiting := gateWait.Remote(ctx, a, name)
+	if v, err := gateOpen.Remote(ctx, b, name).Get(ctx); err != nil || v != 2 {
+		t.Fatalf("opening the gate: %d %v", v, err)
+	}
+	if v, err := waiting.Get(ctx); err != nil || v != 1 {
+		t.Fatalf("waiting at the gate: %d %v", v, err)
+	}
+	if sent := directSent(t, ctx) - before; sent != 2 {
+		t.Fatalf("%d of the 2 calls went straight to the executor", sent)
+	}
+}
+
+// Kill is asynchronous, but a caller's calls after it fail: they must not
+// reach the actor's executor straight before the head's word of the kill.
+func TestDirectCallAfterKillFails(t *testing.T) {
+	ctx := within(t, connect(t, sharedCluster(t)), time.Minute)
+	for i := range 10 {
+		h := readyLedger(t, ctx)
+		if _, err := record.Remote(ctx, h, i).Get(ctx); err != nil {
+			t.Fatalf("a call before the kill: %v", err)
+		}
+		if err := h.Kill(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := record.Remote(ctx, h, i).Get(ctx); !errors.Is(err, shoal.ErrActorDied) {
+			t.Fatalf("round %d: a call right after the kill: %v", i, err)
+		}
 	}
 }

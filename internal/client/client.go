@@ -153,8 +153,10 @@ type Ref struct {
 	place *pb.Location
 	lease *taskLease
 	conn  *directConn
-	// actor is set on an actor's object: how to reach it directly.
-	actor *pb.ActorRoute
+	// actor is set on an actor's object: how to reach it directly (never
+	// once this client killed the actor).
+	actor  *pb.ActorRoute
+	killed bool
 }
 
 // OnReady runs f once r is ready (at once if it is), on the goroutine that
@@ -528,7 +530,9 @@ func (c *Client) handle(m *pb.HeadMessage) {
 		case pb.ObjectState_OBJECT_STATE_READY:
 			if st.Actor != nil {
 				r.mu.Lock()
-				r.actor = st.Actor
+				if !r.killed {
+					r.actor = st.Actor
+				}
 				r.mu.Unlock()
 			}
 			locs := make([]transfer.Location, 0, len(st.Locations))
@@ -685,9 +689,27 @@ func (c *Client) Unpin(lease ids.ID) error {
 }
 
 // KillActor asks the head to kill an actor.
+//
+// This client's later calls to the actor go through the head, after the
+// kill on the same stream, so that they fail: a direct call could reach the
+// actor's executor before the head's word of the kill does.
 func (c *Client) KillActor(id ids.ID) error {
 	b := id.Bytes()
-	return c.send(24, func(m *pb.ClientMessage) { m.KillActors = append(m.KillActors, b) })
+	c.dmu.Lock()
+	c.mu.Lock()
+	h := c.refs[id]
+	c.mu.Unlock()
+	if h != nil {
+		h.mu.Lock()
+		h.killed, h.actor = true, nil
+		h.mu.Unlock()
+	}
+	if rt := c.routes[id]; rt != nil {
+		rt.broken = true
+	}
+	err := c.send(24, func(m *pb.ClientMessage) { m.KillActors = append(m.KillActors, b) })
+	c.dmu.Unlock()
+	return err
 }
 
 func argsSize(args []*pb.Arg) int {

@@ -59,8 +59,9 @@ func (ex *Executor) actorSelf(actorID []byte) (any, bool) {
 	return inst.self, true
 }
 
-// actorCall queues a method call on its actor. Called with ex.mu held.
-func (ex *Executor) actorCall(rt *pb.RunTask) {
+// actorCall queues a method call on its actor (see dispatchCalls for
+// inline). Called with ex.mu held.
+func (ex *Executor) actorCall(rt *pb.RunTask, inline **actorInstance) {
 	id, _ := ids.FromBytes("actor id", rt.ActorId)
 	inst := ex.actors[id]
 	if inst == nil {
@@ -70,16 +71,22 @@ func (ex *Executor) actorCall(rt *pb.RunTask) {
 		return
 	}
 	inst.queue = append(inst.queue, rt)
-	ex.dispatchCalls(inst)
+	ex.dispatchCalls(inst, inline)
 }
 
 // dispatchCalls starts workers for queued calls while the actor's
 // concurrency allows; a worker runs calls one after another until the queue
-// is empty, so a busy actor costs no goroutine per call. Called with ex.mu
-// held.
-func (ex *Executor) dispatchCalls(inst *actorInstance) {
+// is empty, so a busy actor costs no goroutine per call. With a non-nil
+// inline holding nil, the first worker is not started but left in
+// *inline, for the caller to run as callWorker(inst) once it released
+// ex.mu. Called with ex.mu held.
+func (ex *Executor) dispatchCalls(inst *actorInstance, inline **actorInstance) {
 	for inst.running < inst.maxConc && len(inst.queue) > 0 {
 		inst.running++
+		if inline != nil && *inline == nil {
+			*inline = inst
+			continue
+		}
 		go ex.callWorker(inst)
 	}
 }

@@ -65,14 +65,20 @@ func (ex *Executor) serveDirect(host, token string) (string, func(), error) {
 			mu.Lock()
 			conns[nc] = true
 			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ex.serveCaller(nc, token)
-				mu.Lock()
-				delete(conns, nc)
-				mu.Unlock()
-			}()
+			spawn := func(f func()) {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					f()
+				}()
+			}
+			spawn(func() {
+				ex.serveCaller(nc, token, spawn, func() {
+					mu.Lock()
+					delete(conns, nc)
+					mu.Unlock()
+				})
+			})
 		}
 	}()
 	stop := func() {
@@ -87,32 +93,78 @@ func (ex *Executor) serveDirect(host, token string) (string, func(), error) {
 	return lis.Addr().String(), stop, nil
 }
 
-// serveCaller serves one caller's connection until it ends.
-func (ex *Executor) serveCaller(nc net.Conn, token string) {
-	defer nc.Close()
+// serveCaller serves one caller's connection until it ends, then calls
+// closed. Goroutines that go on reading it are started with spawn.
+func (ex *Executor) serveCaller(nc net.Conn, token string, spawn func(func()), closed func()) {
 	if err := wire.Accept(nc, token, handshakeTimeout); err != nil {
 		ex.log.Warn("refused a direct-call connection", "from", nc.RemoteAddr(), "error", err)
+		nc.Close()
+		closed()
 		return
 	}
 	conn := &directConn{out: wire.NewBatcher(nc, rpc.DefaultMaxMessageBytes/2, func() *pb.DirectReply { return &pb.DirectReply{} },
 		func(m *pb.DirectReply, res *pb.TaskResult) { m.Results = append(m.Results, res) })}
 	flusherDone := make(chan struct{})
-	defer close(flusherDone)
-	go conn.out.RunFlusher(flusherDone)
-	r := wire.NewReader(nc)
+	spawn(func() { conn.out.RunFlusher(flusherDone) })
+	ex.readCalls(conn, wire.NewReader(nc), spawn, func() {
+		conn.closed.Store(true)
+		conn.out.Stop(errs.ErrClosed)
+		close(flusherDone)
+		nc.Close()
+		closed()
+	})
+}
+
+// readCalls reads a caller's requests until the connection ends, then
+// calls end. A call or leased task for an idle actor or lease runs on
+// this goroutine, at once: a synchronous caller's call then starts without
+// waiting for another goroutine to be scheduled. Measured on 1:1
+// synchronous calls, 1.25–1.45× the calls per second of starting a worker
+// goroutine; starting a goroutine to go on reading before running the call
+// gave nothing back (it costs the same wake-up). So the connection is left
+// unread while the call runs, for up to inlinePause: then another
+// goroutine goes on reading, and a long call holds up none of the caller's
+// other calls or cancels for longer.
+func (ex *Executor) readCalls(conn *directConn, r *wire.Reader, spawn func(func()), end func()) {
 	for {
 		m := &pb.DirectRequest{}
 		if err := r.Read(m); err != nil {
-			break
+			end()
+			return
 		}
-		ex.directCalls(conn, m)
+		inst := ex.directCalls(conn, m)
+		if inst == nil {
+			continue
+		}
+		var handed atomic.Int32 // 1: another goroutine reads on; 2: this one does
+		t := time.AfterFunc(inlinePause, func() {
+			if handed.CompareAndSwap(0, 1) {
+				spawn(func() { ex.readCalls(conn, r, spawn, end) })
+			}
+		})
+		ex.callWorker(inst)
+		t.Stop()
+		if !handed.CompareAndSwap(0, 2) {
+			return
+		}
 	}
-	conn.closed.Store(true)
-	conn.out.Stop(errs.ErrClosed)
 }
 
+// inlinePause bounds how long a call run by a connection's reader keeps the
+// connection unread.
+const inlinePause = time.Millisecond
+
 // directCalls queues a batch of a caller's calls on their actors.
-func (ex *Executor) directCalls(conn *directConn, m *pb.DirectRequest) {
+//
+// A request of one call or task, for an idle actor or lease, is a
+// synchronous caller's (a flood comes many to a request): directCalls then
+// reserves the worker and returns the actor or lease, for the caller to run
+// it at once; nil otherwise.
+func (ex *Executor) directCalls(conn *directConn, m *pb.DirectRequest) (inline *actorInstance) {
+	reserve := &inline
+	if len(m.Calls)+len(m.Tasks) != 1 {
+		reserve = nil
+	}
 	ex.mu.Lock()
 	for _, c := range m.Calls {
 		id, err := ids.FromBytes("call id", c.Id)
@@ -125,10 +177,10 @@ func (ex *Executor) directCalls(conn *directConn, m *pb.DirectRequest) {
 				Message: "a direct actor call carries inline arguments only; calls with futures among their arguments go through the head"}})
 			continue
 		}
-		ex.actorCall(&pb.RunTask{TaskId: c.Id, Function: c.Method, Kind: pb.RunKind_RUN_KIND_ACTOR_CALL, ActorId: c.ActorId, Args: rpc.ResolvedInline(c.Args)})
+		ex.actorCall(&pb.RunTask{TaskId: c.Id, Function: c.Method, Kind: pb.RunKind_RUN_KIND_ACTOR_CALL, ActorId: c.ActorId, Args: rpc.ResolvedInline(c.Args)}, reserve)
 	}
 	for _, spec := range m.Tasks {
-		ex.leaseTask(conn, spec)
+		ex.leaseTask(conn, spec, reserve)
 	}
 	ex.mu.Unlock()
 	conn.out.Flush()
@@ -137,13 +189,14 @@ func (ex *Executor) directCalls(conn *directConn, m *pb.DirectRequest) {
 			ex.onCancel(id)
 		}
 	}
+	return inline
 }
 
 // leaseTask queues a task sent under a worker lease: a lease's tasks run
 // one at a time, in the order sent, on the resources the lease holds at
 // the head (the executor's own count of used CPUs leaves them out); while
 // one is blocked in Get the next may run. Called with ex.mu held.
-func (ex *Executor) leaseTask(conn *directConn, spec *pb.TaskSpec) {
+func (ex *Executor) leaseTask(conn *directConn, spec *pb.TaskSpec, inline **actorInstance) {
 	id, err := ids.FromBytes("task id", spec.Id)
 	if err != nil {
 		return
@@ -166,7 +219,7 @@ func (ex *Executor) leaseTask(conn *directConn, spec *pb.TaskSpec) {
 		ex.leases[leaseID] = inst
 	}
 	inst.queue = append(inst.queue, rt)
-	ex.dispatchCalls(inst)
+	ex.dispatchCalls(inst, inline)
 }
 
 // replyLocked sends a finished task's result to whoever asked for it: the

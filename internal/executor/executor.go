@@ -145,7 +145,7 @@ func (ex *Executor) onRun(rt *pb.RunTask) {
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
 	if rt.Kind == pb.RunKind_RUN_KIND_ACTOR_CALL {
-		ex.actorCall(rt)
+		ex.actorCall(rt, nil)
 		return
 	}
 	ex.queue = append(ex.queue, rt)
@@ -233,7 +233,7 @@ func (ex *Executor) onBlock(id ids.ID, blocked bool) {
 				// this one waits for), as a task through the head would
 				// take the CPUs a blocked task gives back.
 				r.actor.maxConc++
-				ex.dispatchCalls(r.actor)
+				ex.dispatchCalls(r.actor, nil)
 			} else {
 				ex.usedCPU -= r.cpu
 				ex.admit()
