@@ -64,6 +64,7 @@ type actorRoute struct {
 // directConn is a stream to one executor. Guarded by Client.dmu.
 type directConn struct {
 	addr   string
+	local  string // the executor's address for callers on its machine
 	out    *wire.Batcher[*pb.DirectRequest, directItem]
 	calls  map[ids.ID]*Ref // sent and not answered
 	opened bool
@@ -207,7 +208,7 @@ func (c *Client) flushLocked(rt *actorRoute, post []func()) []func() {
 			}
 			c.mu.Unlock()
 		}
-		conn := c.connLocked(rt.info.Addr)
+		conn := c.connLocked(rt.info.Addr, rt.info.LocalAddr)
 		rt.conn = conn
 		call := r.spec.(*pb.ActorCall)
 		post = c.sendDirectLocked(conn, r, 64+len(call.Method)+argsSize(call.Args), directItem{call: call}, post)
@@ -291,13 +292,13 @@ func (c *Client) headCallDone(rt *actorRoute) {
 	runAll(post)
 }
 
-// connLocked returns the stream to the executor at addr, opening it if
-// needed.
-func (c *Client) connLocked(addr string) *directConn {
+// connLocked returns the stream to the executor at addr (or local, from
+// this machine), opening it if needed.
+func (c *Client) connLocked(addr, local string) *directConn {
 	if conn := c.conns[addr]; conn != nil && !conn.failed {
 		return conn
 	}
-	conn := &directConn{addr: addr, calls: make(map[ids.ID]*Ref),
+	conn := &directConn{addr: addr, local: local, calls: make(map[ids.ID]*Ref),
 		out: wire.NewBatcher(nil, c.maxMessage()/2, func() *pb.DirectRequest { return &pb.DirectRequest{} }, addDirectItem)}
 	c.conns[addr] = conn
 	go c.runConn(conn)
@@ -311,7 +312,7 @@ const directDialTimeout = 10 * time.Second
 // connection breaks or the client closes. Calls queued before the
 // connection is up go out once it is.
 func (c *Client) runConn(conn *directConn) {
-	nc, err := wire.Dial(c.ctx, conn.addr, c.cfg.Token, directDialTimeout)
+	nc, err := wire.Dial(c.ctx, conn.addr, conn.local, c.cfg.Token, directDialTimeout)
 	if err != nil {
 		c.connFailed(conn, fmt.Errorf("connecting to the actor's executor at %s: %w", conn.addr, err))
 		return

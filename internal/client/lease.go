@@ -312,7 +312,7 @@ func (c *Client) onLeases(grants []*pb.LeaseGrant) {
 			post = c.queueToHeadLocked(p, post)
 			continue
 		}
-		l := &taskLease{id: id, slot: g.Id, pool: p, conn: c.connLocked(g.Addr), place: &pb.Location{NodeId: g.NodeId, DataAddr: g.DataAddr}}
+		l := &taskLease{id: id, slot: g.Id, pool: p, conn: c.connLocked(g.Addr, g.LocalAddr), place: &pb.Location{NodeId: g.NodeId, DataAddr: g.DataAddr}}
 		if len(g.Slot) > 0 {
 			l.slot = g.Slot
 		}

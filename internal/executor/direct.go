@@ -38,51 +38,38 @@ type directConn struct {
 const handshakeTimeout = 10 * time.Second
 
 // serveDirect starts serving direct calls on host (the node's address) and
-// returns the address and how to stop. It serves nothing (empty address)
-// when direct calls are turned off or the cluster uses TLS (executors have
-// no certificate of their own).
-func (ex *Executor) serveDirect(host, token string) (string, func(), error) {
+// returns the address, a local address for callers on the same machine
+// (see wire.ListenLocal; empty if there is none) and how to stop. It serves
+// nothing (empty addresses) when direct calls are turned off or the cluster
+// uses TLS (executors have no certificate of their own).
+func (ex *Executor) serveDirect(host, token string) (string, string, func(), error) {
 	if os.Getenv(EnvDirectCalls) == "0" || os.Getenv(EnvTLSCA) != "" {
-		return "", func() {}, nil
+		return "", "", func() {}, nil
 	}
 	lis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
-		return "", nil, fmt.Errorf("listening for direct actor calls on %s: %w", host, err)
+		return "", "", nil, fmt.Errorf("listening for direct actor calls on %s: %w", host, err)
+	}
+	listeners := []net.Listener{lis}
+	local := ""
+	if ll, err := wire.ListenLocal(); err == nil {
+		listeners, local = append(listeners, ll), ll.Addr().String()
+	} else {
+		ex.log.Debug("no local socket for direct calls; callers on this machine use TCP", "error", err)
 	}
 	var (
 		mu    sync.Mutex
 		conns = map[net.Conn]bool{}
 		wg    sync.WaitGroup
 	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns[nc] = true
-			mu.Unlock()
-			spawn := func(f func()) {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					f()
-				}()
-			}
-			spawn(func() {
-				ex.serveCaller(nc, token, spawn, func() {
-					mu.Lock()
-					delete(conns, nc)
-					mu.Unlock()
-				})
-			})
-		}
-	}()
+	for _, lis := range listeners {
+		wg.Add(1)
+		go ex.acceptCallers(lis, token, &wg, &mu, conns)
+	}
 	stop := func() {
-		lis.Close()
+		for _, lis := range listeners {
+			lis.Close()
+		}
 		mu.Lock()
 		for nc := range conns {
 			nc.Close()
@@ -90,7 +77,37 @@ func (ex *Executor) serveDirect(host, token string) (string, func(), error) {
 		mu.Unlock()
 		wg.Wait()
 	}
-	return lis.Addr().String(), stop, nil
+	return lis.Addr().String(), local, stop, nil
+}
+
+// acceptCallers serves the callers lis accepts until it is closed,
+// tracking their goroutines in wg and their connections in conns (under
+// mu).
+func (ex *Executor) acceptCallers(lis net.Listener, token string, wg *sync.WaitGroup, mu *sync.Mutex, conns map[net.Conn]bool) {
+	defer wg.Done()
+	spawn := func(f func()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f()
+		}()
+	}
+	for {
+		nc, err := lis.Accept()
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		conns[nc] = true
+		mu.Unlock()
+		spawn(func() {
+			ex.serveCaller(nc, token, spawn, func() {
+				mu.Lock()
+				delete(conns, nc)
+				mu.Unlock()
+			})
+		})
+	}
 }
 
 // serveCaller serves one caller's connection until it ends, then calls

@@ -97,14 +97,14 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("executor: %s %q: %w", EnvNodeData, nodeAddr, err)
 	}
-	directAddr, stopDirect, err := ex.serveDirect(host, token)
+	directAddr, directLocal, stopDirect, err := ex.serveDirect(host, token)
 	if err != nil {
 		return fmt.Errorf("executor: %w", err)
 	}
 	defer stopDirect()
 	cl, err := client.Connect(ctx, client.Config{
 		Hello: &pb.Hello{Role: pb.Role_ROLE_EXECUTOR, JobId: jobID.Bytes(), NodeId: nodeID.Bytes(),
-			Pid: int32(os.Getpid()), Registry: registry.Fingerprint(), DirectAddr: directAddr},
+			Pid: int32(os.Getpid()), Registry: registry.Fingerprint(), DirectAddr: directAddr, DirectLocal: directLocal},
 		Connect:     client.GRPCSession(conn),
 		Head:        client.GRPCHead{Conn: conn},
 		Token:       token,

@@ -78,7 +78,7 @@ func (h *Head) grantLease(s *session, r *pb.LeaseRequest) *pb.LeaseGrant {
 	h.leases[id] = l
 	s.leases[id] = l
 	l.exec.hosted[id] = l
-	g.Granted, g.Addr, g.NodeId, g.DataAddr = true, l.exec.directAddr, l.node.id.Bytes(), l.node.dataAddr
+	g.Granted, g.Addr, g.LocalAddr, g.NodeId, g.DataAddr = true, l.exec.directAddr, l.exec.directLocal, l.node.id.Bytes(), l.node.dataAddr
 	return g
 }
 

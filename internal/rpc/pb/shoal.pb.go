@@ -477,8 +477,10 @@ func (x *DirectReply) GetResults() []*TaskResult {
 // ActorRoute is how a caller reaches a live actor directly.
 type ActorRoute struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// addr is the Executor service of the actor's executor.
-	Addr string `protobuf:"bytes,1,opt,name=addr,proto3" json:"addr,omitempty"`
+	// addr is the Executor service of the actor's executor; local_addr the
+	// same for callers on its machine (see Hello.direct_local).
+	Addr      string `protobuf:"bytes,1,opt,name=addr,proto3" json:"addr,omitempty"`
+	LocalAddr string `protobuf:"bytes,5,opt,name=local_addr,json=localAddr,proto3" json:"local_addr,omitempty"`
 	// label names the actor in errors ("Class "name" (id)").
 	Label string `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
 	// node_id and data_addr name the node whose store holds the actor's
@@ -522,6 +524,13 @@ func (*ActorRoute) Descriptor() ([]byte, []int) {
 func (x *ActorRoute) GetAddr() string {
 	if x != nil {
 		return x.Addr
+	}
+	return ""
+}
+
+func (x *ActorRoute) GetLocalAddr() string {
+	if x != nil {
+		return x.LocalAddr
 	}
 	return ""
 }
@@ -725,8 +734,11 @@ type Hello struct {
 	Registry      []byte                 `protobuf:"bytes,7,opt,name=registry,proto3" json:"registry,omitempty"`
 	ExecutorError string                 `protobuf:"bytes,8,opt,name=executor_error,json=executorError,proto3" json:"executor_error,omitempty"`
 	// direct_addr is an executor's Executor service (direct actor calls);
-	// empty when it serves none.
+	// empty when it serves none. direct_local is the same service on a socket
+	// only processes of its machine reach (cheaper than TCP on loopback);
+	// callers try it first and fall back to direct_addr.
 	DirectAddr    string `protobuf:"bytes,9,opt,name=direct_addr,json=directAddr,proto3" json:"direct_addr,omitempty"`
+	DirectLocal   string `protobuf:"bytes,10,opt,name=direct_local,json=directLocal,proto3" json:"direct_local,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -820,6 +832,13 @@ func (x *Hello) GetExecutorError() string {
 func (x *Hello) GetDirectAddr() string {
 	if x != nil {
 		return x.DirectAddr
+	}
+	return ""
+}
+
+func (x *Hello) GetDirectLocal() string {
+	if x != nil {
+		return x.DirectLocal
 	}
 	return ""
 }
@@ -1336,6 +1355,9 @@ type LeaseGrant struct {
 	// caller sends its tasks under that ID, and the executor runs them one at
 	// a time with the other holders' tasks of the slot.
 	Slot []byte `protobuf:"bytes,6,opt,name=slot,proto3" json:"slot,omitempty"`
+	// local_addr is the executor's direct address for callers on its machine
+	// (Hello.direct_local).
+	LocalAddr string `protobuf:"bytes,8,opt,name=local_addr,json=localAddr,proto3" json:"local_addr,omitempty"`
 	// function_mean_ns is the mean run time the head saw for the request's
 	// function (0: it has seen none), for a caller that has not run it yet.
 	FunctionMeanNs int64 `protobuf:"varint,7,opt,name=function_mean_ns,json=functionMeanNs,proto3" json:"function_mean_ns,omitempty"`
@@ -1413,6 +1435,13 @@ func (x *LeaseGrant) GetSlot() []byte {
 		return x.Slot
 	}
 	return nil
+}
+
+func (x *LeaseGrant) GetLocalAddr() string {
+	if x != nil {
+		return x.LocalAddr
+	}
+	return ""
 }
 
 func (x *LeaseGrant) GetFunctionMeanNs() int64 {
@@ -4728,10 +4757,12 @@ const file_shoal_proto_rawDesc = "" +
 	"\x05tasks\x18\x03 \x03(\v2\x12.shoal.v1.TaskSpecR\x05tasks\x12\x16\n" +
 	"\x06cancel\x18\x02 \x03(\fR\x06cancel\"=\n" +
 	"\vDirectReply\x12.\n" +
-	"\aresults\x18\x01 \x03(\v2\x14.shoal.v1.TaskResultR\aresults\"l\n" +
+	"\aresults\x18\x01 \x03(\v2\x14.shoal.v1.TaskResultR\aresults\"\x8b\x01\n" +
 	"\n" +
 	"ActorRoute\x12\x12\n" +
-	"\x04addr\x18\x01 \x01(\tR\x04addr\x12\x14\n" +
+	"\x04addr\x18\x01 \x01(\tR\x04addr\x12\x1d\n" +
+	"\n" +
+	"local_addr\x18\x05 \x01(\tR\tlocalAddr\x12\x14\n" +
 	"\x05label\x18\x02 \x01(\tR\x05label\x12\x17\n" +
 	"\anode_id\x18\x03 \x01(\fR\x06nodeId\x12\x1b\n" +
 	"\tdata_addr\x18\x04 \x01(\tR\bdataAddr\"\xbb\x01\n" +
@@ -4751,7 +4782,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\rbinary_sha256\x18\x04 \x01(\fR\fbinarySha256\x12\x1a\n" +
 	"\bregistry\x18\x05 \x01(\fR\bregistry\x12\x10\n" +
 	"\x03env\x18\x06 \x03(\tR\x03env\x12!\n" +
-	"\fpackage_hash\x18\a \x01(\tR\vpackageHash\"\x92\x02\n" +
+	"\fpackage_hash\x18\a \x01(\tR\vpackageHash\"\xb5\x02\n" +
 	"\x05Hello\x12\"\n" +
 	"\x04role\x18\x01 \x01(\x0e2\x0e.shoal.v1.RoleR\x04role\x12\x15\n" +
 	"\x06job_id\x18\x02 \x01(\fR\x05jobId\x12#\n" +
@@ -4762,7 +4793,9 @@ const file_shoal_proto_rawDesc = "" +
 	"\bregistry\x18\a \x01(\fR\bregistry\x12%\n" +
 	"\x0eexecutor_error\x18\b \x01(\tR\rexecutorError\x12\x1f\n" +
 	"\vdirect_addr\x18\t \x01(\tR\n" +
-	"directAddr\"\x92\x01\n" +
+	"directAddr\x12!\n" +
+	"\fdirect_local\x18\n" +
+	" \x01(\tR\vdirectLocal\"\x92\x01\n" +
 	"\aWelcome\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\fR\tsessionId\x12!\n" +
@@ -4803,7 +4836,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x121\n" +
 	"\tresources\x18\x02 \x01(\v2\x13.shoal.v1.ResourcesR\tresources\x12\x14\n" +
 	"\x05short\x18\x03 \x01(\bR\x05short\x12\x1a\n" +
-	"\bfunction\x18\x04 \x01(\tR\bfunction\"\xbe\x01\n" +
+	"\bfunction\x18\x04 \x01(\tR\bfunction\"\xdd\x01\n" +
 	"\n" +
 	"LeaseGrant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x18\n" +
@@ -4811,7 +4844,9 @@ const file_shoal_proto_rawDesc = "" +
 	"\x04addr\x18\x03 \x01(\tR\x04addr\x12\x17\n" +
 	"\anode_id\x18\x04 \x01(\fR\x06nodeId\x12\x1b\n" +
 	"\tdata_addr\x18\x05 \x01(\tR\bdataAddr\x12\x12\n" +
-	"\x04slot\x18\x06 \x01(\fR\x04slot\x12(\n" +
+	"\x04slot\x18\x06 \x01(\fR\x04slot\x12\x1d\n" +
+	"\n" +
+	"local_addr\x18\b \x01(\tR\tlocalAddr\x12(\n" +
 	"\x10function_mean_ns\x18\a \x01(\x03R\x0efunctionMeanNs\"\x9c\x01\n" +
 	"\tErrorInfo\x12'\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x13.shoal.v1.ErrorKindR\x04kind\x12\x18\n" +
