@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"time"
 
@@ -70,7 +71,9 @@ type SuiteConfig struct {
 }
 
 // Suite runs every metric on the cluster ctx carries and returns metric
-// name -> value.
+// name -> value. Each metric runs cfg.Rounds rounds and reports their
+// median; before each round the cluster settles (settle), so that a round
+// does not pay for the garbage and leases of the one before.
 func Suite(ctx context.Context, cfg SuiteConfig, progress func(string)) (map[string]float64, error) {
 	out := map[string]float64{}
 	type metric struct {
@@ -114,6 +117,10 @@ func Suite(ctx context.Context, cfg SuiteConfig, progress func(string)) (map[str
 		if err := targets[i].Ready(ctx); err != nil {
 			return nil, err
 		}
+	}
+	base, err := quiet(ctx, 0)
+	if err != nil {
+		return nil, err
 	}
 	rate := func(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
 	metrics := []metric{
@@ -250,6 +257,7 @@ func Suite(ctx context.Context, cfg SuiteConfig, progress func(string)) (map[str
 		}
 		var vals []float64
 		for range max(1, cfg.Rounds) {
+			settle(ctx, base)
 			v, err := m.run()
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", m.name, err)
@@ -262,6 +270,46 @@ func Suite(ctx context.Context, cfg SuiteConfig, progress func(string)) (map[str
 		}
 	}
 	return out, nil
+}
+
+// quiet collects this process's garbage (futures dropped by the warm-up or
+// by earlier rounds, whose cleanups release them at the head) and waits,
+// for at most settleFor, until the head's object count stops falling and
+// at least minFree CPUs are free (leases given back); it returns the
+// cluster's status then.
+func quiet(ctx context.Context, minFree float64) (*shoal.Status, error) {
+	runtime.GC()
+	deadline := time.Now().Add(settleFor)
+	prev, err := shoal.ClusterStatus(ctx)
+	for err == nil && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // polled, under the deadline
+		var st *shoal.Status
+		if st, err = shoal.ClusterStatus(ctx); err == nil && st.Objects >= prev.Objects && freeCPU(st) >= minFree {
+			return st, nil
+		}
+		prev = st
+	}
+	return prev, err
+}
+
+// settle lets the cluster finish what earlier rounds left before a round
+// is timed, so that no round pays for the one before (see quiet; base is
+// the status before the first round).
+func settle(ctx context.Context, base *shoal.Status) {
+	quiet(ctx, freeCPU(base))
+}
+
+// settleFor bounds quiet's wait.
+const settleFor = 2 * time.Second
+
+func freeCPU(st *shoal.Status) float64 {
+	free := 0.0
+	for _, n := range st.Nodes {
+		if n.Alive {
+			free += n.Available.CPU
+		}
+	}
+	return free
 }
 
 // putInts Puts the numbers 0..n-1 and returns their futures.

@@ -45,8 +45,9 @@ const (
 	// leaseLinger is how long an idle lease is kept for the next tasks
 	// (a synchronous caller's next task comes within it).
 	leaseLinger = 20 * time.Millisecond
-	// refusedFor is how long a pool sends its tasks to the head after the
-	// head refused it a lease.
+	// refusedFor is how long a pool without leases sends its tasks to the
+	// head after the head refused it a lease, and how long a pool with
+	// leases waits before asking for more after a refusal.
 	refusedFor = 50 * time.Millisecond
 	// stallAfter is how long tasks wait for a pool's leases without any
 	// being sent before they go to the head instead.
@@ -63,8 +64,11 @@ type taskPool struct {
 	cpu          int64
 	queue        []*Ref
 	leases       []*taskLease
-	asks         int // lease requests at the head
-	refusedUntil time.Time
+	asks int // lease requests at the head
+	// refusedUntil: refused a first lease, the pool sends its tasks to the
+	// head until then. askAfter: refused one more, it asks no more until
+	// then (that says nothing of a first lease once its leases are gone).
+	refusedUntil, askAfter time.Time
 	// sent counts tasks sent on leases; stall, while tasks wait, checks
 	// that some were sent in the last stallAfter (else the waiting tasks
 	// go to the head: the leases' tasks may be blocked on them).
@@ -216,7 +220,7 @@ func (c *Client) pumpLocked(p *taskPool, post []func()) []func() {
 	// Ask for a lease per waiting task, up to maxLeases (after a refusal,
 	// not again for a while).
 	want := min(len(p.queue), maxLeases-len(p.leases))
-	if want > p.asks && time.Now().Before(p.refusedUntil) {
+	if want > p.asks && len(p.leases) > 0 && time.Now().Before(p.askAfter) {
 		want = 0
 	}
 	for ; p.asks < want; p.asks++ {
@@ -303,12 +307,13 @@ func (c *Client) onLeases(grants []*pb.LeaseGrant) {
 		if !g.Granted {
 			// No room now: what waits goes to the head, which queues it
 			// until there is, unless this pool holds leases.
-			p.refusedUntil = time.Now().Add(refusedFor)
 			if len(p.leases) > 0 {
 				// The pool's leases take them as they free up (or the
 				// stall check sends them to the head).
+				p.askAfter = time.Now().Add(refusedFor)
 				continue
 			}
+			p.refusedUntil = time.Now().Add(refusedFor)
 			post = c.queueToHeadLocked(p, post)
 			continue
 		}
