@@ -61,10 +61,10 @@ const (
 
 // taskPool holds the tasks of one CPU amount. Guarded by Client.dmu.
 type taskPool struct {
-	cpu          int64
-	queue        []*Ref
-	leases       []*taskLease
-	asks int // lease requests at the head
+	cpu    int64
+	queue  []*Ref
+	leases []*taskLease
+	asks   int // lease requests at the head
 	// refusedUntil: refused a first lease, the pool sends its tasks to the
 	// head until then. askAfter: refused one more, it asks no more until
 	// then (that says nothing of a first lease once its leases are gone).
