@@ -303,6 +303,16 @@ func (h *Head) handleClient(s *session, m *pb.ClientMessage) error {
 			h.resolveActor(a)
 		}
 	}
+	// Kills before calls: a call sent after a kill (so in its batch or a
+	// later one) fails, and a call sent before it in the batch was pending
+	// when the kill came; an actor created in the batch can be killed.
+	for _, k := range m.KillActors {
+		id, err := ids.FromBytes("killed actor id", k)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errs.ErrMalformed, err)
+		}
+		h.killActor(s, id)
+	}
 	for _, t := range calls {
 		if t != nil {
 			h.resolveCall(t)
@@ -347,13 +357,6 @@ func (h *Head) handleClient(s *session, m *pb.ClientMessage) error {
 		if id, err := ids.FromBytes("pin lease id", b); err == nil {
 			h.removePin(id, "unpinned")
 		}
-	}
-	for _, k := range m.KillActors {
-		id, err := ids.FromBytes("killed actor id", k)
-		if err != nil {
-			return fmt.Errorf("%w: %v", errs.ErrMalformed, err)
-		}
-		h.killActor(s, id)
 	}
 	for _, r := range m.Release {
 		id, err := ids.FromBytes("released object id", r)
