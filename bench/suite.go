@@ -72,7 +72,7 @@ type SuiteConfig struct {
 
 // Suite runs every metric on the cluster ctx carries and returns metric
 // name -> value. Each metric runs cfg.Rounds rounds and reports their
-// median; before each round the cluster settles (settle), so that a round
+// median; before each round the cluster settles (quiet), so that a round
 // does not pay for the garbage and leases of the one before.
 func Suite(ctx context.Context, cfg SuiteConfig, progress func(string)) (map[string]float64, error) {
 	out := map[string]float64{}
@@ -122,6 +122,7 @@ func Suite(ctx context.Context, cfg SuiteConfig, progress func(string)) (map[str
 	if err != nil {
 		return nil, err
 	}
+	baseFree := freeCPU(base)
 	rate := func(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
 	metrics := []metric{
 		{"single_client_tasks_sync", func() (float64, error) {
@@ -257,7 +258,7 @@ func Suite(ctx context.Context, cfg SuiteConfig, progress func(string)) (map[str
 		}
 		var vals []float64
 		for range max(1, cfg.Rounds) {
-			settle(ctx, base)
+			quiet(ctx, baseFree) // every CPU free before the first round free again
 			v, err := m.run()
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", m.name, err)
@@ -290,13 +291,6 @@ func quiet(ctx context.Context, minFree float64) (*shoal.Status, error) {
 		prev = st
 	}
 	return prev, err
-}
-
-// settle lets the cluster finish what earlier rounds left before a round
-// is timed, so that no round pays for the one before (see quiet; base is
-// the status before the first round).
-func settle(ctx context.Context, base *shoal.Status) {
-	quiet(ctx, freeCPU(base))
 }
 
 // settleFor bounds quiet's wait.

@@ -647,7 +647,7 @@ func (c *Client) Submit(spec *pb.TaskSpec, direct bool) *Ref {
 			return r
 		}
 	}
-	return c.sendWork(id, spec, 64+len(spec.Function)+argsSize(spec.Args), func(m *pb.ClientMessage) { m.Submit = append(m.Submit, spec) })
+	return c.sendWork(id, spec, workSize(spec), func(m *pb.ClientMessage) { m.Submit = append(m.Submit, spec) })
 }
 
 // CreateActor asks the head to create an actor; the returned reference
@@ -655,7 +655,7 @@ func (c *Client) Submit(spec *pb.TaskSpec, direct bool) *Ref {
 func (c *Client) CreateActor(spec *pb.ActorSpec) *Ref {
 	id := c.gen.Next()
 	spec.Id = id.Bytes()
-	return c.sendWork(id, spec, 64+len(spec.Class)+argsSize(spec.Args), func(m *pb.ClientMessage) { m.CreateActors = append(m.CreateActors, spec) })
+	return c.sendWork(id, spec, workSize(spec), func(m *pb.ClientMessage) { m.CreateActors = append(m.CreateActors, spec) })
 }
 
 // sendWork tracks the reference to the result of spec (a task, actor or
@@ -710,6 +710,20 @@ func (c *Client) KillActor(id ids.ID) error {
 	err := c.send(24, func(m *pb.ClientMessage) { m.KillActors = append(m.KillActors, b) })
 	c.dmu.Unlock()
 	return err
+}
+
+// workSize is about how many bytes a task, actor creation or actor call
+// adds to a message.
+func workSize(spec any) int {
+	switch s := spec.(type) {
+	case *pb.TaskSpec:
+		return 64 + len(s.Function) + argsSize(s.Args)
+	case *pb.ActorSpec:
+		return 64 + len(s.Class) + argsSize(s.Args)
+	case *pb.ActorCall:
+		return 64 + len(s.Method) + argsSize(s.Args)
+	}
+	return 64
 }
 
 func argsSize(args []*pb.Arg) int {

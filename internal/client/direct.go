@@ -103,10 +103,9 @@ func (c *Client) DirectCallsSent() int64 { return c.directSent.Load() }
 func (c *Client) CallActor(call *pb.ActorCall, direct bool) *Ref {
 	id := c.gen.Next()
 	call.Id = id.Bytes()
-	size := 64 + len(call.Method) + argsSize(call.Args)
 	actorID, err := ids.FromBytes("actor id", call.ActorId)
 	if err != nil || !c.directAllowed() {
-		return c.sendWork(id, call, size, func(m *pb.ClientMessage) { m.ActorCalls = append(m.ActorCalls, call) })
+		return c.sendWork(id, call, workSize(call), func(m *pb.ClientMessage) { m.ActorCalls = append(m.ActorCalls, call) })
 	}
 	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c, spec: call, wantDirect: direct && rpc.InlineArgs(call.Args)}
 	if err := c.track(r); err != nil {
@@ -211,7 +210,7 @@ func (c *Client) flushLocked(rt *actorRoute, post []func()) []func() {
 		conn := c.connLocked(rt.info.Addr, rt.info.LocalAddr)
 		rt.conn = conn
 		call := r.spec.(*pb.ActorCall)
-		post = c.sendDirectLocked(conn, r, 64+len(call.Method)+argsSize(call.Args), directItem{call: call}, post)
+		post = c.sendDirectLocked(conn, r, workSize(call), directItem{call: call}, post)
 	}
 	if rt.idle() {
 		if rt.holding {
@@ -244,23 +243,18 @@ func (c *Client) sendHeadLocked(r *Ref, post []func()) []func() {
 	r.path = pathHead
 	released := r.released.Load()
 	r.headReleased = released
-	var err error
-	switch spec := r.spec.(type) {
-	case *pb.ActorCall:
-		err = c.send(64+len(spec.Method)+argsSize(spec.Args), func(m *pb.ClientMessage) {
-			m.ActorCalls = append(m.ActorCalls, spec)
-			if released {
-				m.Release = append(m.Release, spec.Id)
-			}
-		})
-	case *pb.TaskSpec:
-		err = c.send(64+len(spec.Function)+argsSize(spec.Args), func(m *pb.ClientMessage) {
-			m.Submit = append(m.Submit, spec)
-			if released {
-				m.Release = append(m.Release, spec.Id)
-			}
-		})
-	}
+	spec := r.spec
+	err := c.send(workSize(spec), func(m *pb.ClientMessage) {
+		switch s := spec.(type) {
+		case *pb.ActorCall:
+			m.ActorCalls = append(m.ActorCalls, s)
+		case *pb.TaskSpec:
+			m.Submit = append(m.Submit, s)
+		}
+		if released {
+			m.Release = append(m.Release, r.ID.Bytes())
+		}
+	})
 	if err != nil {
 		post = append(post, func() { c.fail(err) })
 	}

@@ -215,7 +215,7 @@ func (c *Client) pumpLocked(p *taskPool, post []func()) []func() {
 		r.lease = best
 		full := r.spec.(*pb.TaskSpec)
 		spec := &pb.TaskSpec{Id: full.Id, Function: full.Function, Args: full.Args, Resources: full.Resources, LeaseId: best.slot}
-		post = c.sendDirectLocked(best.conn, r, 64+len(spec.Function)+argsSize(spec.Args), directItem{task: spec}, post)
+		post = c.sendDirectLocked(best.conn, r, workSize(spec), directItem{task: spec}, post)
 	}
 	// Ask for a lease per waiting task, up to maxLeases (after a refusal,
 	// not again for a while).
@@ -223,11 +223,16 @@ func (c *Client) pumpLocked(p *taskPool, post []func()) []func() {
 	if want > p.asks && len(p.leases) > 0 && time.Now().Before(p.askAfter) {
 		want = 0
 	}
+	var fn string
+	var short bool
+	if p.asks < want {
+		fn = p.queue[0].spec.(*pb.TaskSpec).Function
+		short = c.depthLocked(fn) > 1
+	}
 	for ; p.asks < want; p.asks++ {
 		id := c.gen.Next()
-		fn := p.queue[0].spec.(*pb.TaskSpec).Function
 		c.leaseAsks[id] = leaseAsk{p, fn}
-		req := &pb.LeaseRequest{Id: id.Bytes(), Resources: &pb.Resources{Cpu: p.cpu}, Short: c.depthLocked(fn) > 1, Function: fn}
+		req := &pb.LeaseRequest{Id: id.Bytes(), Resources: &pb.Resources{Cpu: p.cpu}, Short: short, Function: fn}
 		if err := c.send(64, func(m *pb.ClientMessage) { m.LeaseRequests = append(m.LeaseRequests, req) }); err != nil {
 			post = append(post, func() { c.fail(err) })
 			break

@@ -119,11 +119,18 @@ func (ex *Executor) callWorker(inst *actorInstance) {
 		ex.mu.Lock()
 	}
 	inst.running--
+	ex.dropIdleLeaseLocked(inst)
+	ex.mu.Unlock()
+}
+
+// dropIdleLeaseLocked forgets a worker lease's queue once it has nothing
+// queued or running (the lease's next task makes a new one). Called with
+// ex.mu held.
+func (ex *Executor) dropIdleLeaseLocked(inst *actorInstance) {
 	if inst.lease && inst.running == 0 && len(inst.queue) == 0 && ex.leases[inst.id] == inst {
 		delete(ex.leases, inst.id)
 		inst.cancel()
 	}
-	ex.mu.Unlock()
 }
 
 // killActor drops an actor: its running calls are cancelled, its queued

@@ -205,12 +205,9 @@ func (ex *Executor) onCancel(id ids.ID) {
 			return
 		}
 	}
-	for lid, inst := range ex.leases {
+	for _, inst := range ex.leases {
 		if inst.queue, found = cancelQueued(inst.queue); found {
-			if inst.running == 0 && len(inst.queue) == 0 {
-				delete(ex.leases, lid)
-				inst.cancel()
-			}
+			ex.dropIdleLeaseLocked(inst)
 			return
 		}
 	}

@@ -59,21 +59,22 @@ func (h *Head) grantLease(s *session, r *pb.LeaseRequest) *pb.LeaseGrant {
 		return g
 	}
 	best := h.nodeForLease(s, req)
+	runs := h.durations[r.Function] // the head's runs of the function, if any
 	l := &lease{id: id, owner: s, req: req}
 	if best != nil {
 		l.exec, l.node = best.execs[s.job.id], best
 		best.committed = best.committed.Add(req)
 		best.running++
 		best.idleSince = time.Time{}
-	} else if slot := h.slotToShare(s, req, r.Short || h.shortFunction(r.Function)); slot != nil {
+	} else if slot := h.slotToShare(s, req, r.Short || runs.under(h.cfg.ShortTask)); slot != nil {
 		l.exec, l.node, l.slot = slot.exec, slot.node, slot
 		slot.sharers++
 		g.Slot = slot.id.Bytes()
 	} else {
 		return g
 	}
-	if d := h.durations[r.Function]; d != nil && d.n > 0 {
-		g.FunctionMeanNs = int64(max(d.mean, 1))
+	if runs != nil && runs.n > 0 {
+		g.FunctionMeanNs = int64(max(runs.mean, 1))
 	}
 	h.leases[id] = l
 	s.leases[id] = l
@@ -130,12 +131,6 @@ func (h *Head) slotToShare(s *session, req scheduler.Resources, short bool) *lea
 		}
 	}
 	return best
-}
-
-// shortFunction reports whether the head saw fn's tasks run shorter than
-// ShortTask.
-func (h *Head) shortFunction(fn string) bool {
-	return h.durations[fn].under(h.cfg.ShortTask)
 }
 
 // tasksWaiting reports whether tasks wait at the head for resources: a

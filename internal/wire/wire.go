@@ -300,7 +300,7 @@ func (b *Batcher[M, I]) write(w io.Writer, m M) error {
 	return err
 }
 
-// Stop makes later Adds fail with err.
+// Stop makes later Queues and Flushes fail with err.
 func (b *Batcher[M, I]) Stop(err error) {
 	b.mu.Lock()
 	if b.err == nil {
