@@ -14,7 +14,7 @@ import (
 )
 
 // ActorClass is a registered actor type: a constructor that builds a *T in
-// an executor, and methods (Method0 ... Method3) that run on it there. An
+// an executor, and methods (Method0 ... Method2) that run on it there. An
 // actor keeps its state across calls, holds its resources (1 CPU by default)
 // for its lifetime, and runs calls in the order they were made.
 //

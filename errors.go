@@ -1,6 +1,11 @@
 package shoal
 
-import "github.com/shoal-dev/shoal/internal/errs"
+import (
+	"errors"
+
+	"github.com/shoal-dev/shoal/internal/codec"
+	"github.com/shoal-dev/shoal/internal/errs"
+)
 
 // Errors that callers test for with errors.Is. A failed task's error is a
 // *TaskError that matches the sentinel of its kind.
@@ -20,8 +25,47 @@ var (
 	ErrBadArgument     = errs.ErrBadArgument
 	ErrExecutor        = errs.ErrExecutor
 	ErrActorDied       = errs.ErrActorDied
+	// ErrInfeasible: no node of the cluster can run the task or actor (it
+	// needs more than any node offers), and none can join to run it.
+	ErrInfeasible = errs.ErrInfeasible
 )
 
 // TaskError is the error of a task that failed: which task, which function,
 // on which node, and why.
 type TaskError = errs.TaskError
+
+// RegisterError makes errors.Is match err in every process of the job: a
+// task or actor call that fails with an error wrapping err fails, for its
+// caller, with an error that errors.Is(…, err) matches too, however many
+// processes it crossed. Register at package level, in a package the driver
+// links (executors are the same binary), under a name unique in the
+// program; it returns err:
+//
+//	var ErrNotFound = shoal.RegisterError("inventory.NotFound", errors.New("item not found"))
+func RegisterError(name string, err error) error {
+	errs.RegisterSentinel(name, err)
+	return err
+}
+
+// RegisterErrorType makes errors.As find errors of type E across
+// processes: the first error of type E in a failed task's error chain is
+// encoded (as task values are: exported fields) and decoded again for the
+// caller, where errors.As(err, &e) returns it. Register at package level,
+// as RegisterError.
+//
+//	type QuotaError struct{ Limit int }
+//	func (e *QuotaError) Error() string { return fmt.Sprintf("over quota %d", e.Limit) }
+//	func init() { shoal.RegisterErrorType[*QuotaError]("billing.Quota") }
+func RegisterErrorType[E error](name string) {
+	errs.RegisterType(name, errs.ErrorType{
+		Match: func(err error) ([]byte, bool) {
+			var e E
+			if !errors.As(err, &e) {
+				return nil, false
+			}
+			b, encErr := codec.Encode(e)
+			return b, encErr == nil
+		},
+		Decode: func(b []byte) (error, error) { return codec.DecodeAs[E](b) },
+	})
+}

@@ -232,12 +232,13 @@ type Awaitable interface {
 }
 
 // Wait waits until n of futs are ready (or failed), until timeout passes, or
-// until ctx ends, and splits futs into the ready ones and the rest, each in
-// their original order. A timeout of 0 checks without waiting; a negative
-// one waits without limit.
+// until ctx ends, and splits futs into at most n ready ones and the rest,
+// each in their original order (as Ray's wait: when more than n are ready,
+// the first n of them in futs count as ready). A timeout of 0 checks
+// without waiting; a negative one waits without limit.
 func Wait[F Awaitable](ctx context.Context, futs []F, n int, timeout time.Duration) (ready, notReady []F, err error) {
-	if n > len(futs) {
-		return nil, nil, fmt.Errorf("shoal: Wait for %d of %d futures", n, len(futs))
+	if n > len(futs) || n < 0 {
+		return nil, nil, fmt.Errorf("shoal: Wait for %d of %d futures: want 0 ≤ n ≤ %d", n, len(futs), len(futs))
 	}
 	isReady := make([]bool, len(futs))
 	count := 0
@@ -294,7 +295,7 @@ func Wait[F Awaitable](ctx context.Context, futs []F, n int, timeout time.Durati
 		}
 	}
 	for i, f := range futs {
-		if isReady[i] {
+		if isReady[i] && len(ready) < n {
 			ready = append(ready, f)
 		} else {
 			notReady = append(notReady, f)

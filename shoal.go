@@ -253,7 +253,9 @@ func startLocalCluster(ctx context.Context, cfg config) (*localCluster, error) {
 		return nil, err
 	}
 	lc := &localCluster{token: rpc.NewToken(), serveDone: make(chan struct{})}
-	lc.head = head.New(head.Config{Token: lc.token, Logger: cfg.logger, HeartbeatInterval: cfg.heartbeat, HeartbeatTimeout: cfg.heartbeatLimit})
+	// No node joins an embedded cluster later: work none of its nodes can
+	// run fails at once (FixedNodes).
+	lc.head = head.New(head.Config{Token: lc.token, Logger: cfg.logger, HeartbeatInterval: cfg.heartbeat, HeartbeatTimeout: cfg.heartbeatLimit, FixedNodes: true})
 	// Executors are separate processes: they reach the head over loopback.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -316,6 +318,14 @@ func (l localHead) ObjectInfo(_ context.Context, req *pb.ObjectInfoRequest) (*pb
 	}
 	return l.h.ObjectInfo(id), nil
 }
+func (l localHead) ExecutorExit(ctx context.Context, req *pb.ExecutorExitRequest) (*pb.ExecutorExitReply, error) {
+	node, err := ids.FromBytes("node id", req.NodeId)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.ExecutorExitReply{Cause: l.h.ExecutorExit(ctx, node, req.Pid)}, nil
+}
+
 func (l localHead) Drain(ctx context.Context, req *pb.DrainRequest) (*pb.DrainReply, error) {
 	id, err := ids.FromBytes("node id", req.NodeId)
 	if err != nil {
@@ -391,6 +401,22 @@ type Status struct {
 	// first; Pins the leases keeping nodes in the cluster.
 	Events []string
 	Pins   []string
+	// Waiting is work no live node can run, by resource shape: why it
+	// waits and for what (a node type the autoscaler may launch, or a node
+	// that fits to join).
+	Waiting []WaitingWork
+}
+
+// WaitingWork is tasks and actors of one resource shape that no live node
+// of the cluster can run.
+type WaitingWork struct {
+	Resources Resources
+	Count     int64
+	Reason    string
+	// Infeasible: no autoscaler node type fits it either.
+	Infeasible bool
+	// For is how long it has waited.
+	For time.Duration
 }
 
 // ClusterStatus reports the cluster's nodes, resources, tasks and objects.
@@ -411,6 +437,10 @@ func StatusFromPB(r *pb.StatusReply) *Status {
 	st := &Status{TasksByState: r.TasksByState, Objects: r.Objects, ObjectBytes: r.ObjectBytes, Jobs: r.Jobs, Actors: r.Actors, Events: r.Events}
 	for _, p := range r.Pins {
 		st.Pins = append(st.Pins, fmt.Sprintf("%d nodes pinned by %s: %s", len(p.NodeIds), p.Owner, p.Reason))
+	}
+	for _, w := range r.Waiting {
+		st.Waiting = append(st.Waiting, WaitingWork{Resources: resourcesFromPB(w.Resources), Count: w.Count, Reason: w.Reason,
+			Infeasible: w.Infeasible, For: time.Duration(w.SinceMsAgo) * time.Millisecond})
 	}
 	for _, n := range r.Nodes {
 		id, _ := ids.FromBytes("node id", n.NodeId)

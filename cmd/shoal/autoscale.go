@@ -69,6 +69,7 @@ func startAutoscaler(ctx context.Context, h *head.Head, path, headAddr, tokenFil
 			return nil, err
 		}
 	}
+	h.SetNodeTypes(s.Config.Types)
 	loop := &autoscaler.Loop{Cluster: headCluster{h}, Provider: provider, Config: s.Config, Interval: s.Interval, DrainDeadline: s.DrainDeadline, Logger: logger}
 	lctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup

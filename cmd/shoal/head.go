@@ -23,7 +23,7 @@ func newHeadCommand() *cobra.Command {
 		maxMessage                                  int
 		stateDir, packageDir, packageLimit          string
 		autoscale                                   string
-		recovery                                    time.Duration
+		recovery, infeasible                        time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "head",
@@ -68,7 +68,8 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 				defer os.RemoveAll(packageDir)
 			}
 			h, err := head.Open(head.Config{Token: token, TLS: tls, HeartbeatInterval: hbInterval, HeartbeatTimeout: hbTimeout,
-				MaxMessageBytes: maxMessage, StateDir: stateDir, RecoveryWindow: recovery, PackageDir: packageDir, PackageLimit: limit, Logger: logger})
+				MaxMessageBytes: maxMessage, StateDir: stateDir, RecoveryWindow: recovery, PackageDir: packageDir, PackageLimit: limit,
+				InfeasibleTimeout: infeasible, Logger: logger})
 			if err != nil {
 				ln.Close()
 				return err
@@ -114,6 +115,7 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 	cmd.Flags().IntVar(&maxMessage, "max-message-bytes", 0, "largest control-plane message accepted (default 64 MiB)")
 	cmd.Flags().StringVar(&stateDir, "state-dir", "", "keep the head's metadata here, so that a head restarted on it takes its cluster back (same token, jobs; nodes and drivers reconnect)")
 	cmd.Flags().DurationVar(&recovery, "recovery-window", 0, "after a restart, how long to wait for nodes and drivers to come back (default 30s)")
+	cmd.Flags().DurationVar(&infeasible, "infeasible-timeout", 0, "how long a task or actor that no node (and no autoscaler node type) can run waits for one that fits before it fails with ErrInfeasible (default: for ever, with a warning to its owner and a line in status)")
 	cmd.Flags().StringVar(&autoscale, "autoscale", "", "run the autoscaler with this configuration file (JSON: provider, node_types, idle_timeout, ...)")
 	cmd.Flags().StringVar(&packageDir, "package-dir", "", "where uploaded job packages are kept (default: <state-dir>/packages, or a temporary directory)")
 	cmd.Flags().StringVar(&packageLimit, "package-limit", "2GiB", "largest job package accepted (content size)")

@@ -101,6 +101,13 @@ func printStatus(st *shoal.Status) {
 	for _, p := range st.Pins {
 		fmt.Println("pin:", p)
 	}
+	for _, wk := range st.Waiting {
+		kind := "waiting"
+		if wk.Infeasible {
+			kind = "infeasible"
+		}
+		fmt.Printf("%s: %d tasks/actors for %v: %s\n", kind, wk.Count, wk.For.Round(time.Second), wk.Reason)
+	}
 	if len(st.Events) > 0 {
 		fmt.Println("recent events:")
 		for _, e := range st.Events[max(0, len(st.Events)-15):] {

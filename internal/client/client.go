@@ -34,6 +34,7 @@ type HeadAPI interface {
 	Drain(ctx context.Context, req *pb.DrainRequest) (*pb.DrainReply, error)
 	ObjectInfo(ctx context.Context, req *pb.ObjectInfoRequest) (*pb.ObjectStatus, error)
 	RequestResources(ctx context.Context, req *pb.RequestResourcesRequest) error
+	ExecutorExit(ctx context.Context, req *pb.ExecutorExitRequest) (*pb.ExecutorExitReply, error)
 }
 
 // Config configures a client.
@@ -103,6 +104,8 @@ type Client struct {
 	leaseAsks  map[ids.ID]leaseAsk // lease requests at the head
 	runTimes   map[string]*runStat // leased tasks' run times, by function
 	directSent atomic.Int64
+	// made counts the references this client made or borrowed (Made).
+	made atomic.Int64
 }
 
 // Ref is the client's record of an object it owns.
@@ -137,6 +140,16 @@ type Ref struct {
 	nested   [][]byte
 	onReady  []func()
 	c        *Client
+	// argHolds are shares of the references that a task's or call's
+	// arguments name (object arguments, and futures and actor handles
+	// inside values) that this client keeps until the work has finished:
+	// the head must see the work before any release of them, also when it
+	// waits in a route's queue or is replayed to a restarted head.
+	// selfHold: the client keeps a share of r itself until r is finished
+	// (a routed actor call: its route must hear when it finishes, and a
+	// head that saw r released would not say). Both guarded by mu.
+	argHolds []*Ref
+	selfHold bool
 
 	// Direct actor calls (direct.go). route and wantDirect are set before
 	// the reference is shared; the rest is guarded by mu.
@@ -466,6 +479,11 @@ func (r *Ref) replay() (replayItem, bool) {
 	return it, true
 }
 
+// Made counts the references this client has made or borrowed, for an
+// executor to know when tasks may have left some for the garbage collector
+// to let go.
+func (c *Client) Made() int64 { return c.made.Load() }
+
 // Welcome returns the head's welcome message.
 func (c *Client) Welcome() *pb.Welcome { return c.welcome }
 
@@ -548,6 +566,9 @@ func (c *Client) handle(m *pb.HeadMessage) {
 	if len(m.Leases) > 0 {
 		c.onLeases(m.Leases)
 	}
+	for _, w := range m.Warnings {
+		c.log.Warn("shoal: " + w)
+	}
 	if len(m.Run) > 0 && c.cfg.OnRun != nil {
 		for _, rt := range m.Run {
 			c.cfg.OnRun(rt)
@@ -573,40 +594,91 @@ func (c *Client) handle(m *pb.HeadMessage) {
 // it was ready) replaces the first unless the bytes are already here.
 func (r *Ref) finish(value []byte, size int64, locs []transfer.Location, err error) {
 	r.mu.Lock()
-	callbacks := r.finishLocked(value, size, locs, err)
+	after := r.finishLocked(value, size, locs, err)
 	r.mu.Unlock()
-	runAll(callbacks)
+	after.run()
 }
 
-// finishLocked is finish with r.mu held; it returns the callbacks to run
-// once r.mu is released.
-func (r *Ref) finishLocked(value []byte, size int64, locs []transfer.Location, err error) []func() {
+// finishLocked is finish with r.mu held; it returns what to do once r.mu
+// is released.
+func (r *Ref) finishLocked(value []byte, size int64, locs []transfer.Location, err error) afterFinish {
 	first := !r.IsReady()
 	if first || r.value == nil {
 		r.value, r.size, r.locs, r.err = value, size, locs, err
 	}
-	var callbacks []func()
+	var after afterFinish
 	if first {
 		r.done.Store(true)
 		close(r.ready)
-		callbacks, r.onReady = r.onReady, nil
+		after.callbacks, r.onReady = r.onReady, nil
+		after.holds, r.argHolds = r.argHolds, nil
+		if r.selfHold {
+			r.selfHold, after.self = false, r
+		}
 	}
 	if r.updated != nil {
 		close(r.updated)
 		r.updated = nil
 	}
-	return callbacks
+	return after
 }
 
-func (c *Client) track(r *Ref) error {
+// afterFinish is what a reference's finish leaves to do once its lock is
+// released: the readiness callbacks, then letting go of the shares the
+// finished work held.
+type afterFinish struct {
+	callbacks []func()
+	holds     []*Ref
+	self      *Ref
+}
+
+func (a afterFinish) run() {
+	runAll(a.callbacks)
+	for _, h := range a.holds {
+		h.Release()
+	}
+	if a.self != nil {
+		a.self.Release()
+	}
+}
+
+// track records r as owned by this client, with one holder (two if the
+// client holds r itself: r.selfHold), and holds the references that
+// args name until r is finished.
+func (c *Client) track(r *Ref, args []*pb.Arg) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err != nil {
 		return c.err
 	}
 	r.holders = 1
+	if r.selfHold {
+		r.holders++
+	}
 	c.refs[r.ID] = r
+	c.made.Add(1)
+	for _, a := range args {
+		if a.Object != nil {
+			r.argHolds = c.holdLocked(r.argHolds, a.Object)
+		}
+		for _, b := range a.Nested {
+			r.argHolds = c.holdLocked(r.argHolds, b)
+		}
+	}
 	return nil
+}
+
+// holdLocked takes a share of this client's reference to the object
+// named id, if it has one, and appends it to holds. Called with c.mu held.
+func (c *Client) holdLocked(holds []*Ref, id []byte) []*Ref {
+	if len(id) != len(ids.ID{}) {
+		return holds
+	}
+	if a := c.refs[ids.ID(id)]; a != nil && !a.local && !a.released.Load() {
+		a.holders++
+		holds = append(holds, a)
+	}
+	return holds
 }
 
 // Borrow returns a reference to an object this client found inside a value
@@ -614,6 +686,7 @@ func (c *Client) track(r *Ref) error {
 // head is asked for a reference (and for the object's state).
 func (c *Client) Borrow(id ids.ID) *Ref {
 	c.mu.Lock()
+	c.made.Add(1)
 	if r := c.refs[id]; r != nil && !r.released.Load() {
 		r.holders++
 		c.mu.Unlock()
@@ -662,7 +735,7 @@ func (c *Client) CreateActor(spec *pb.ActorSpec) *Ref {
 // call whose ID is id) and sends spec to the head with add.
 func (c *Client) sendWork(id ids.ID, spec any, size int, add func(m *pb.ClientMessage)) *Ref {
 	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c, spec: spec}
-	if err := c.track(r); err != nil {
+	if err := c.track(r, specArgs(spec)); err != nil {
 		r.finish(nil, 0, nil, err)
 		return r
 	}
@@ -670,6 +743,19 @@ func (c *Client) sendWork(id ids.ID, spec any, size int, add func(m *pb.ClientMe
 		c.fail(err)
 	}
 	return r
+}
+
+// specArgs are the arguments of a task, actor or call spec.
+func specArgs(spec any) []*pb.Arg {
+	switch s := spec.(type) {
+	case *pb.TaskSpec:
+		return s.Args
+	case *pb.ActorSpec:
+		return s.Args
+	case *pb.ActorCall:
+		return s.Args
+	}
+	return nil
 }
 
 // Pin asks the head to keep nodes from being removed until Unpin, the ttl
@@ -764,7 +850,7 @@ func (c *Client) Put(ctx context.Context, tag codec.Tag, payload []byte, nested 
 	}
 	r.done.Store(true)
 	close(r.ready)
-	if err := c.track(r); err != nil {
+	if err := c.track(r, nil); err != nil {
 		return nil, err
 	}
 	if err := c.send(int(64+len(p.Value)), func(m *pb.ClientMessage) { m.Put = append(m.Put, p) }); err != nil {
@@ -870,7 +956,16 @@ func (r *Ref) Release() {
 		r.releaseAtHeadLocked()
 	}
 	actor := r.actor != nil
+	// Released before it finished: nothing here waits for it any more, so
+	// its arguments go too (the head, which saw it before this release,
+	// holds them while it runs). (A routed call holds itself until it
+	// finished, and a task waiting in a pool holds no arguments.)
+	holds := r.argHolds
+	r.argHolds = nil
 	r.mu.Unlock()
+	for _, h := range holds {
+		h.Release()
+	}
 	if actor {
 		c.forgetRoute(r.ID)
 	}

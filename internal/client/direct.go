@@ -63,8 +63,11 @@ type actorRoute struct {
 
 // directConn is a stream to one executor. Guarded by Client.dmu.
 type directConn struct {
-	addr   string
-	local  string // the executor's address for callers on its machine
+	addr  string
+	local string // the executor's address for callers on its machine
+	// node and pid name the executor, to ask the head why it exited.
+	node   []byte
+	pid    int32
 	out    *wire.Batcher[*pb.DirectRequest, directItem]
 	calls  map[ids.ID]*Ref // sent and not answered
 	opened bool
@@ -107,8 +110,11 @@ func (c *Client) CallActor(call *pb.ActorCall, direct bool) *Ref {
 	if err != nil || !c.directAllowed() {
 		return c.sendWork(id, call, workSize(call), func(m *pb.ClientMessage) { m.ActorCalls = append(m.ActorCalls, call) })
 	}
-	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c, spec: call, wantDirect: direct && rpc.InlineArgs(call.Args)}
-	if err := c.track(r); err != nil {
+	// The route keeps a share of r until r has finished (selfHold): its
+	// order across paths waits for that, and a head told of r's release
+	// would not say when r finishes.
+	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c, spec: call, wantDirect: direct && rpc.InlineArgs(call.Args), selfHold: true}
+	if err := c.track(r, call.Args); err != nil {
 		r.finish(nil, 0, nil, err)
 		return r
 	}
@@ -207,7 +213,7 @@ func (c *Client) flushLocked(rt *actorRoute, post []func()) []func() {
 			}
 			c.mu.Unlock()
 		}
-		conn := c.connLocked(rt.info.Addr, rt.info.LocalAddr)
+		conn := c.connLocked(rt.info.Addr, rt.info.LocalAddr, rt.info.NodeId, rt.info.Pid)
 		rt.conn = conn
 		call := r.spec.(*pb.ActorCall)
 		post = c.sendDirectLocked(conn, r, workSize(call), directItem{call: call}, post)
@@ -232,8 +238,20 @@ func (rt *actorRoute) idle() bool {
 
 // cancelUnsent fails a call or task cancelled before it was sent.
 func (r *Ref) cancelUnsent() {
-	r.finish(nil, 0, nil, errs.FromInfo(&pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, TaskId: r.ID.Bytes(),
-		Message: "cancelled by its caller before it was sent"}))
+	err := errs.FromInfo(&pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, TaskId: r.ID.Bytes(),
+		Message: "cancelled by its caller before it was sent"})
+	r.mu.Lock()
+	if r.exported {
+		// The head holds it as a pending object (its ID left this client):
+		// what waits for it there must hear that it failed.
+		r.exportLocked(directPut(r.ID, nil, 0, nil, err, false))
+		if r.released.Load() {
+			r.releaseAtHeadLocked()
+		}
+	}
+	after := r.finishLocked(nil, 0, nil, err)
+	r.mu.Unlock()
+	after.run()
 }
 
 // sendHeadLocked sends r (an actor call or a task) to the head, and its
@@ -288,11 +306,11 @@ func (c *Client) headCallDone(rt *actorRoute) {
 
 // connLocked returns the stream to the executor at addr (or local, from
 // this machine), opening it if needed.
-func (c *Client) connLocked(addr, local string) *directConn {
+func (c *Client) connLocked(addr, local string, node []byte, pid int32) *directConn {
 	if conn := c.conns[addr]; conn != nil && !conn.failed {
 		return conn
 	}
-	conn := &directConn{addr: addr, local: local, calls: make(map[ids.ID]*Ref),
+	conn := &directConn{addr: addr, local: local, node: node, pid: pid, calls: make(map[ids.ID]*Ref),
 		out: wire.NewBatcher(nil, c.maxMessage()/2, func() *pb.DirectRequest { return &pb.DirectRequest{} }, addDirectItem)}
 	c.conns[addr] = conn
 	go c.runConn(conn)
@@ -460,10 +478,29 @@ func (c *Client) connFailed(conn *directConn, cause error) {
 		post = c.pumpLocked(p, post)
 	}
 	c.dmu.Unlock()
+	runAll(post)
+	if len(failed) > 0 {
+		go c.failLost(conn, failed, cause)
+	}
+}
+
+// failLost fails the calls and tasks that were running in an executor
+// whose connection broke, saying why it went away when the head knows
+// (the node reports an executor's exit status and crash report).
+func (c *Client) failLost(conn *directConn, failed []*Ref, cause error) {
+	why := cause.Error()
+	if c.ctx.Err() == nil && len(conn.node) > 0 && conn.pid != 0 {
+		ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+		rep, err := c.cfg.Head.ExecutorExit(ctx, &pb.ExecutorExitRequest{NodeId: conn.node, Pid: conn.pid})
+		cancel()
+		if err == nil && rep.Cause != "" {
+			why = fmt.Sprintf("its executor (pid %d) exited: %s", conn.pid, rep.Cause)
+		}
+	}
 	for _, r := range failed {
 		if r.pool != nil {
 			c.finishDirect(r, &pb.TaskResult{TaskId: r.ID.Bytes(), Error: &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_EXECUTOR,
-				Message: fmt.Sprintf("%v while it ran (MaxRetries 0: not retried)", cause)}})
+				Message: fmt.Sprintf("%s while it ran (MaxRetries 0: not retried)", why)}})
 			continue
 		}
 		label := r.route.actor.Short()
@@ -471,9 +508,8 @@ func (c *Client) connFailed(conn *directConn, cause error) {
 			label = info.Label
 		}
 		c.finishDirect(r, &pb.TaskResult{TaskId: r.ID.Bytes(), Error: &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED,
-			Message: fmt.Sprintf("actor %s died: %v; the call may have run", label, cause)}})
+			Message: fmt.Sprintf("actor %s died: %s; the call may have run", label, why)}})
 	}
-	runAll(post)
 }
 
 // finishDirect records a direct call's result in its reference, telling
@@ -523,9 +559,9 @@ func (c *Client) finishDirect(r *Ref, res *pb.TaskResult) {
 			r.releaseAtHeadLocked()
 		}
 	}
-	callbacks := r.finishLocked(value, size, locs, err)
+	after := r.finishLocked(value, size, locs, err)
 	r.mu.Unlock()
-	runAll(callbacks)
+	after.run()
 }
 
 // directPut is what the head must be told of a direct call's finished

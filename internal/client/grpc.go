@@ -65,6 +65,14 @@ func (g GRPCHead) RequestResources(ctx context.Context, req *pb.RequestResources
 	return errs.FromStatus(err)
 }
 
+// ExecutorExit asks the head why an executor exited.
+func (g GRPCHead) ExecutorExit(ctx context.Context, req *pb.ExecutorExitRequest) (*pb.ExecutorExitReply, error) {
+	ctx, cancel := context.WithTimeout(ctx, rpcDeadline)
+	defer cancel()
+	r, err := pb.NewHeadClient(g.Conn).ExecutorExit(ctx, req)
+	return r, errs.FromStatus(err)
+}
+
 // GRPCSession returns a Connect function that opens a session stream on
 // conn. The stream lives until the client closes it.
 func GRPCSession(conn *grpc.ClientConn) func(context.Context) (rpc.ClientStream[pb.ClientMessage, pb.HeadMessage], error) {

@@ -162,7 +162,7 @@ func (c *Client) submitLeased(id ids.ID, spec *pb.TaskSpec) (*Ref, bool) {
 		return nil, false
 	}
 	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c, spec: spec, pool: p, wantDirect: true}
-	if err := c.track(r); err != nil {
+	if err := c.track(r, nil); err != nil { // (inline arguments: nothing to hold)
 		c.dmu.Unlock()
 		r.finish(nil, 0, nil, err)
 		return r, true
@@ -322,7 +322,7 @@ func (c *Client) onLeases(grants []*pb.LeaseGrant) {
 			post = c.queueToHeadLocked(p, post)
 			continue
 		}
-		l := &taskLease{id: id, slot: g.Id, pool: p, conn: c.connLocked(g.Addr, g.LocalAddr), place: &pb.Location{NodeId: g.NodeId, DataAddr: g.DataAddr}}
+		l := &taskLease{id: id, slot: g.Id, pool: p, conn: c.connLocked(g.Addr, g.LocalAddr, g.NodeId, g.Pid), place: &pb.Location{NodeId: g.NodeId, DataAddr: g.DataAddr}}
 		if len(g.Slot) > 0 {
 			l.slot = g.Slot
 		}

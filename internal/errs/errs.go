@@ -56,12 +56,24 @@ var kindSentinels = map[pb.ErrorKind]error{
 // TaskError is the failure of a task or of the object it should have made,
 // as seen by whoever waits on it. errors.Is matches it against the sentinel
 // of its kind (ErrTaskPanicked, ErrNodeDied, ...).
+//
+// An error the task returned that wraps a registered sentinel
+// (shoal.RegisterError) matches that sentinel too, and one of a registered
+// type (shoal.RegisterErrorType) is decoded again as Detail, which Unwrap
+// returns, so errors.Is and errors.As work across processes.
 type TaskError struct {
 	Kind     pb.ErrorKind
 	Task     ids.ID
 	Function string
 	Node     ids.ID
 	Message  string
+	// Codes name the registered sentinels the error matched; Detail is
+	// the registered error value it carried, decoded (nil if none).
+	Codes  []string
+	Detail error
+	// detail is Detail's wire form, kept to forward it unchanged.
+	detailType string
+	detail     []byte
 }
 
 func (e *TaskError) Error() string {
@@ -109,17 +121,24 @@ func kindVerb(k pb.ErrorKind) string {
 	}
 }
 
-// Is reports whether target is the sentinel of e's kind.
-func (e *TaskError) Is(target error) bool { return kindSentinels[e.Kind] == target }
+// Is reports whether target is the sentinel of e's kind or a registered
+// sentinel the error matched where it was made.
+func (e *TaskError) Is(target error) bool {
+	return kindSentinels[e.Kind] == target || isRegistered(e.Codes, target)
+}
+
+// Unwrap returns the registered error value the task's error carried.
+func (e *TaskError) Unwrap() error { return e.Detail }
 
 // ToInfo converts an error into its wire form. A *TaskError keeps its kind;
 // any other error becomes an application error.
 func ToInfo(err error) *pb.ErrorInfo {
 	var te *TaskError
 	if errors.As(err, &te) {
-		return &pb.ErrorInfo{Kind: te.Kind, Message: te.Message, TaskId: idBytes(te.Task), Function: te.Function, NodeId: idBytes(te.Node)}
+		return &pb.ErrorInfo{Kind: te.Kind, Message: te.Message, TaskId: idBytes(te.Task), Function: te.Function, NodeId: idBytes(te.Node),
+			Codes: te.Codes, DetailType: te.detailType, Detail: te.detail}
 	}
-	return &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_APPLICATION, Message: err.Error()}
+	return Application(err)
 }
 
 func idBytes(id ids.ID) []byte {
@@ -134,7 +153,8 @@ func FromInfo(info *pb.ErrorInfo) *TaskError {
 	if info == nil {
 		return &TaskError{Kind: pb.ErrorKind_ERROR_KIND_EXECUTOR, Message: "failed without an error description"}
 	}
-	te := &TaskError{Kind: info.Kind, Function: info.Function, Message: info.Message}
+	te := &TaskError{Kind: info.Kind, Function: info.Function, Message: info.Message, Codes: info.Codes,
+		Detail: decodeDetail(info), detailType: info.DetailType, detail: info.Detail}
 	te.Task, _ = ids.FromBytes("task id", info.TaskId)
 	te.Node, _ = ids.FromBytes("node id", info.NodeId)
 	return te

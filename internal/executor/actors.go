@@ -138,6 +138,11 @@ func (ex *Executor) dropIdleLeaseLocked(inst *actorInstance) {
 func (ex *Executor) killActor(id ids.ID) {
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
+	ex.killActorLocked(id)
+}
+
+// killActorLocked is killActor with ex.mu held.
+func (ex *Executor) killActorLocked(id ids.ID) {
 	inst := ex.actors[id]
 	if inst == nil {
 		return

@@ -123,7 +123,13 @@ func (ex *Executor) serveCaller(nc net.Conn, token string, spawn func(func()), c
 		func(m *pb.DirectReply, res *pb.TaskResult) { m.Results = append(m.Results, res) })}
 	flusherDone := make(chan struct{})
 	spawn(func() { conn.out.RunFlusher(flusherDone) })
+	ex.mu.Lock()
+	ex.callers[conn] = true
+	ex.mu.Unlock()
 	ex.readCalls(conn, wire.NewReader(nc), spawn, func() {
+		ex.mu.Lock()
+		delete(ex.callers, conn)
+		ex.mu.Unlock()
 		conn.closed.Store(true)
 		conn.out.Stop(errs.ErrClosed)
 		close(flusherDone)

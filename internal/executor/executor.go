@@ -12,8 +12,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shoal-dev/shoal/internal/client"
@@ -58,6 +60,38 @@ type Executor struct {
 	// caller's connection; leases holds the task queues of worker leases.
 	direct map[ids.ID]*directConn
 	leases map[ids.ID]*actorInstance
+	// callers are the open direct-call connections.
+	callers map[*directConn]bool
+	// gcWanted: a task that made or borrowed references ended since the
+	// last collection began; gcPending: a collection is on its way.
+	gcWanted, gcPending atomic.Bool
+}
+
+// collectDelay is how soon after a task that made or borrowed references
+// the executor collects garbage, and so at most how often.
+const collectDelay = 100 * time.Millisecond
+
+// collectSoon runs the garbage collector soon if tasks made or borrowed
+// references since the last collection. Futures are let go by cleanups
+// when collected, and an executor's collector runs rarely (a ballast,
+// gctune): without this, the futures a task made and dropped (its
+// children's, those it decoded from its arguments) would keep their
+// objects in the cluster long after the task ended. An actor that keeps
+// futures in its state keeps them: only unreachable ones go.
+func (ex *Executor) collectSoon() {
+	ex.gcWanted.Store(true)
+	if ex.gcPending.CompareAndSwap(false, true) {
+		time.AfterFunc(collectDelay, ex.collect)
+	}
+}
+
+func (ex *Executor) collect() {
+	ex.gcWanted.Store(false)
+	runtime.GC()
+	ex.gcPending.Store(false)
+	if ex.gcWanted.Load() {
+		ex.collectSoon() // a task ended while it ran: its futures may have been reachable
+	}
 }
 
 type runningTask struct {
@@ -91,8 +125,13 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	}
 	defer conn.Close()
 	bin, _ := os.Executable()
-	ex := &Executor{log: logger, nodeAddr: nodeAddr, binary: bin, ctx: ctx, running: make(map[ids.ID]*runningTask),
-		actors: make(map[ids.ID]*actorInstance), direct: make(map[ids.ID]*directConn), leases: make(map[ids.ID]*actorInstance)}
+	// Work runs under runCtx, not ctx: when ctx ends (SIGTERM from the
+	// node) the executor first lets its actors' callers know (shutdown).
+	runCtx, stopRunning := context.WithCancel(context.Background())
+	defer stopRunning()
+	ex := &Executor{log: logger, nodeAddr: nodeAddr, binary: bin, ctx: runCtx, running: make(map[ids.ID]*runningTask),
+		actors: make(map[ids.ID]*actorInstance), direct: make(map[ids.ID]*directConn), leases: make(map[ids.ID]*actorInstance),
+		callers: make(map[*directConn]bool)}
 	host, _, err := net.SplitHostPort(nodeAddr)
 	if err != nil {
 		return fmt.Errorf("executor: %s %q: %w", EnvNodeData, nodeAddr, err)
@@ -127,8 +166,10 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	select {
 	case <-cl.Done():
 	case <-ctx.Done():
+		ex.shutdown()
 		cl.Close()
 	}
+	stopRunning()
 	ex.mu.Lock()
 	for _, r := range ex.running {
 		r.cancel(context.Canceled)
@@ -139,6 +180,46 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 		return err
 	}
 	return nil
+}
+
+// shutdownGrace bounds how long a stopping executor waits for its actors'
+// running calls to end.
+const shutdownGrace = time.Second
+
+// shutdown is a stop asked for (the actor's death, the job's end): the
+// actors go first, as killActor does, so that their direct callers hear
+// not_here (and learn from the head how the actor ended) rather than see
+// the connection break; then the replies are flushed.
+func (ex *Executor) shutdown() {
+	ex.mu.Lock()
+	for id := range ex.actors {
+		ex.killActorLocked(id)
+	}
+	ex.mu.Unlock()
+	deadline := time.Now().Add(shutdownGrace)
+	for time.Now().Before(deadline) {
+		ex.mu.Lock()
+		calls := 0
+		for _, r := range ex.running {
+			if r.actor != nil && !r.actor.lease {
+				calls++
+			}
+		}
+		ex.mu.Unlock()
+		if calls == 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond) // (a stop is rare: polling is enough)
+	}
+	ex.mu.Lock()
+	conns := make([]*directConn, 0, len(ex.callers))
+	for c := range ex.callers {
+		conns = append(conns, c)
+	}
+	ex.mu.Unlock()
+	for _, c := range conns {
+		c.out.Flush()
+	}
 }
 
 func (ex *Executor) onRun(rt *pb.RunTask) {
@@ -256,8 +337,19 @@ func (ex *Executor) onBlock(id ids.ID, blocked bool) {
 
 func (ex *Executor) run(ctx context.Context, id ids.ID, rt *pb.RunTask) {
 	start := time.Now()
+	made := ex.client.Made()
 	res := &pb.TaskResult{TaskId: rt.TaskId, Attempt: rt.Attempt}
 	value, info := ex.invoke(ctx, rt)
+	if ctx.Err() != nil && (info == nil || info.Kind != pb.ErrorKind_ERROR_KIND_PANIC) {
+		// Cancelled while it ran (its caller cancelled it, its actor was
+		// killed, or the executor is stopping): a task that ignored its
+		// context still ends cancelled, and what it returned is dropped.
+		msg := "cancelled while running; the value it returned was discarded"
+		if info != nil {
+			msg = "cancelled while running: " + info.Message
+		}
+		value, info = nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: msg}
+	}
 	if info == nil && rt.Kind == pb.RunKind_RUN_KIND_ACTOR_CREATE {
 		value, info = ex.actorCreated(id, rt, value)
 	} else if info == nil {
@@ -267,9 +359,6 @@ func (ex *Executor) run(ctx context.Context, id ids.ID, rt *pb.RunTask) {
 	}
 	if info == nil {
 		info = ex.encodeResult(id, value, res)
-	}
-	if info != nil && ctx.Err() != nil && info.Kind != pb.ErrorKind_ERROR_KIND_PANIC {
-		info = &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: "cancelled while running: " + info.Message}
 	}
 	res.Error = info
 	res.DurationNs = int64(time.Since(start))
@@ -293,6 +382,9 @@ func (ex *Executor) run(ctx context.Context, id ids.ID, rt *pb.RunTask) {
 	ex.admit()
 	conn := ex.replyLocked(res)
 	ex.mu.Unlock()
+	if ex.client.Made() != made {
+		ex.collectSoon()
+	}
 	if conn != nil {
 		if more {
 			conn.out.FlushSoon()
@@ -383,7 +475,7 @@ func (ex *Executor) invoke(ctx context.Context, rt *pb.RunTask) (value any, info
 		}
 		// Errors from nested tasks keep their full text (which names the
 		// nested task) but count as this task's application error.
-		return nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_APPLICATION, Message: err.Error()}
+		return nil, errs.Application(err)
 	}
 	return v, nil
 }

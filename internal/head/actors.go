@@ -67,6 +67,7 @@ func (h *Head) declareActor(s *session, spec *pb.ActorSpec) (*actor, error) {
 	if t == nil {
 		return nil, err
 	}
+	t.job = h.actorJob(t.job, a)
 	h.actors[id] = a
 	a.create = t
 	return a, nil
@@ -327,6 +328,9 @@ func (h *Head) actorDied(a *actor, info *pb.ErrorInfo) {
 		h.decref(o)
 	}
 	a.args, a.nested = nil, nil
+	if t := a.create; t != nil && t.job.actor == a {
+		h.endJob(t.job) // its executor goes
+	}
 	h.log.Info("actor died", "actor", a.label(), "reason", info.Message)
 }
 
@@ -365,7 +369,7 @@ func (h *Head) actorRoute(o *object) *pb.ActorRoute {
 	if a == nil || a.state != actorAlive || a.spec.MaxRestarts != 0 || a.exec == nil || a.exec.dead || a.exec.directAddr == "" || a.node == nil {
 		return nil
 	}
-	return &pb.ActorRoute{Addr: a.exec.directAddr, LocalAddr: a.exec.directLocal, Label: a.label(), NodeId: a.node.id.Bytes(), DataAddr: a.node.dataAddr}
+	return &pb.ActorRoute{Addr: a.exec.directAddr, LocalAddr: a.exec.directLocal, Label: a.label(), NodeId: a.node.id.Bytes(), DataAddr: a.node.dataAddr, Pid: a.exec.pid}
 }
 
 // GetActor finds a live named actor.

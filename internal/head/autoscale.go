@@ -114,6 +114,27 @@ func toAutoscaler(r scheduler.Resources) autoscaler.Resources {
 	return out
 }
 
+// fromAutoscaler is the inverse of toAutoscaler.
+func fromAutoscaler(r autoscaler.Resources) scheduler.Resources {
+	var out scheduler.Resources
+	for k, v := range r {
+		switch k {
+		case "CPU":
+			out.CPU = int64(v * scheduler.Unit)
+		case "GPU":
+			out.GPU = int64(v * scheduler.Unit)
+		case "memory":
+			out.Memory = int64(v)
+		default:
+			if out.Custom == nil {
+				out.Custom = map[string]int64{}
+			}
+			out.Custom[k] = int64(v * scheduler.Unit)
+		}
+	}
+	return out
+}
+
 // AutoscalerSnapshot returns the nodes and the demand for a decision (the
 // provider's instances are the caller's to add).
 func (h *Head) AutoscalerSnapshot() autoscaler.Snapshot {

@@ -40,13 +40,43 @@ func (h *Head) envJob(parent *job, env []string) *job {
 	info := proto.Clone(root.info).(*pb.JobInfo)
 	info.JobId, info.Env = id.Bytes(), merged
 	info.Name = fmt.Sprintf("%s (env %x)", root.info.Name, sum[:4])
-	j := &job{id: id, info: info, root: root}
+	j := &job{id: id, info: info, root: root, key: key}
 	if root.derived == nil {
 		root.derived = map[string]*job{}
 	}
 	root.derived[key] = j
 	h.jobs[id] = j
 	h.log.Info("job environment added", "job", root.id.Short(), "derived", id.Short(), "env", env)
+	return j
+}
+
+// actorJob returns the job of actor a's own executor: a job derived from
+// parent (the job the actor is made in, with its environment), with the
+// same code and environment, whose only work is a. An actor lives in an
+// executor of its own, as in Ray, so that a crash of other work (os.Exit,
+// a panic in a goroutine a task started) never takes its state with it,
+// and its crash takes nothing else. It ends when the actor dies.
+func (h *Head) actorJob(parent *job, a *actor) *job {
+	root := parent
+	if root.root != nil {
+		root = root.root
+	}
+	key := "actor\x00" + a.id.String()
+	if j := root.derived[key]; j != nil {
+		return j
+	}
+	sum := sha256.Sum256([]byte(root.id.String() + "\x00" + key))
+	var id ids.ID
+	copy(id[:], sum[:])
+	info := proto.Clone(parent.info).(*pb.JobInfo)
+	info.JobId = id.Bytes()
+	info.Name = fmt.Sprintf("%s (actor %s)", root.info.Name, a.label())
+	j := &job{id: id, info: info, root: root, actor: a, tasksIn: parent, key: key}
+	if root.derived == nil {
+		root.derived = map[string]*job{}
+	}
+	root.derived[key] = j
+	h.jobs[id] = j
 	return j
 }
 

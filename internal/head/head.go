@@ -49,7 +49,15 @@ type Config struct {
 	// package's content size (0: runtimeenv.DefaultLimit).
 	PackageDir   string
 	PackageLimit int64
-	Logger       *slog.Logger
+	// InfeasibleTimeout is how long work that no live node could ever run,
+	// and no autoscaler node type either, waits for a node that fits to
+	// join before it fails with ErrInfeasible; 0 waits for ever (as Ray
+	// does), with a warning to its owner, an event and a line in status.
+	// FixedNodes says no node will ever join (an embedded cluster): such
+	// work fails at once.
+	InfeasibleTimeout time.Duration
+	FixedNodes        bool
+	Logger            *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -99,7 +107,8 @@ type Head struct {
 	objects    map[ids.ID]*object
 	classes    map[classKey]*class
 	active     []*class // classes with queued tasks
-	infeasible int
+	infeasible int      // classes whose first task fits no live node
+	nodeTypes  map[string]scheduler.Resources
 	durations  map[string]*meanDuration
 	actors     map[ids.ID]*actor
 	leases     map[ids.ID]*lease // worker leases granted
@@ -363,6 +372,14 @@ func (a grpcAdapter) ObjectInfo(_ context.Context, req *pb.ObjectInfoRequest) (*
 		return nil, errs.ToStatus(fmt.Errorf("%w: %v", errs.ErrMalformed, err))
 	}
 	return a.h.ObjectInfo(id), nil
+}
+
+func (a grpcAdapter) ExecutorExit(ctx context.Context, req *pb.ExecutorExitRequest) (*pb.ExecutorExitReply, error) {
+	node, err := ids.FromBytes("node id", req.NodeId)
+	if err != nil {
+		return nil, errs.ToStatus(fmt.Errorf("%w: %v", errs.ErrMalformed, err))
+	}
+	return &pb.ExecutorExitReply{Cause: a.h.ExecutorExit(ctx, node, req.Pid)}, nil
 }
 
 func (a grpcAdapter) SubmitJob(_ context.Context, req *pb.SubmitJobRequest) (*pb.SubmittedJob, error) {

@@ -3,6 +3,7 @@ package head
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/shoal-dev/shoal/autoscaler"
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc"
@@ -480,4 +482,119 @@ func TestShortTaskLeasesShareASlot(t *testing.T) {
 	}
 	other.stream.Send(&pb.ClientMessage{LeaseReturns: [][]byte{shared.Id}})
 	recv(t, ex.runs, "the waiting task once the last holder of the slot gave it back")
+}
+
+// A task blocked in Get gives back its CPUs only: a second GPU task waits
+// while a CPU task runs.
+func TestBlockedTaskKeepsItsGPU(t *testing.T) {
+	hs := newHarness(t, Config{})
+	n := hs.addNode(2, scheduler.Resources{GPU: scheduler.Unit})
+	d := hs.driver()
+	gpu := &pb.Resources{Cpu: scheduler.Unit, Gpu: scheduler.Unit}
+	first, second := hs.gen.Next(), hs.gen.Next()
+	d.stream.Send(&pb.ClientMessage{Submit: []*pb.TaskSpec{
+		{Id: first.Bytes(), Function: "gpu", Resources: gpu}, {Id: second.Bytes(), Function: "gpu", Resources: gpu}}})
+	recv(t, n.starts, "executor start")
+	ex := hs.executor(n)
+	run := recv(t, ex.runs, "first GPU task")
+	ex.stream.Send(&pb.ClientMessage{Blocks: []*pb.TaskBlock{{TaskId: run.TaskId, Blocked: true}}})
+	cpu := hs.submit(d, "cpu")
+	if r := recv(t, ex.runs, "CPU task after the GPU task blocked"); string(r.TaskId) != string(cpu[:]) {
+		t.Fatalf("dispatched %x, want the CPU task (the GPU is held)", r.TaskId)
+	}
+	ex.stream.Send(&pb.ClientMessage{Blocks: []*pb.TaskBlock{{TaskId: run.TaskId, Blocked: false}},
+		Results: []*pb.TaskResult{{TaskId: run.TaskId, Value: []byte{2, 'v'}}}})
+	if r := recv(t, ex.runs, "second GPU task once the first ended"); string(r.TaskId) != string(second[:]) {
+		t.Fatalf("dispatched %x, want the second GPU task", r.TaskId)
+	}
+}
+
+// An executor whose connection closed by itself fails its work with its
+// node's account of the exit, whichever comes first; without one, after
+// exitReportWait.
+func TestExecutorExitNamesTheCause(t *testing.T) {
+	for _, order := range []string{"report after close", "report before close", "no report"} {
+		t.Run(order, func(t *testing.T) {
+			hs := newHarness(t, Config{})
+			n := hs.addNode(1, scheduler.Resources{})
+			d := hs.driver()
+			id := hs.gen.Next()
+			d.stream.Send(&pb.ClientMessage{Submit: []*pb.TaskSpec{{Id: id.Bytes(), Function: "crasher", Resources: &pb.Resources{Cpu: scheduler.Unit}}}})
+			recv(t, n.starts, "executor start")
+			ex, err := hs.session(&pb.Hello{Role: pb.Role_ROLE_EXECUTOR, JobId: hs.job.JobId, NodeId: n.id.Bytes(), Registry: hs.job.Registry, Pid: 4242})
+			if err != nil {
+				t.Fatal(err)
+			}
+			recv(t, ex.runs, "the task")
+			report := func() {
+				n.mu.Lock()
+				defer n.mu.Unlock()
+				n.stream.Send(&pb.NodeMessage{Executors: []*pb.ExecutorEvent{{JobId: hs.job.JobId, Pid: 4242, Exited: true,
+					Error: "exit status 2: panic: boom in a goroutine"}}})
+			}
+			if order == "report before close" {
+				report()
+			}
+			ex.stream.CloseSend()
+			recv(t, ex.done, "the executor's session to end")
+			if order == "report after close" {
+				select {
+				case st := <-d.objects:
+					t.Fatalf("failed before the node's report: %v", st)
+				case <-time.After(100 * time.Millisecond):
+				}
+				report()
+			}
+			start := time.Now()
+			st := recv(t, d.objects, "the task's failure")
+			want := "panic: boom in a goroutine"
+			if order == "no report" {
+				want = "reported no exit"
+				if waited := time.Since(start); waited < exitReportWait/2 {
+					t.Errorf("failed after %v, before the node had time to report", waited)
+				}
+			}
+			if st.State != pb.ObjectState_OBJECT_STATE_FAILED || st.Error.Kind != pb.ErrorKind_ERROR_KIND_EXECUTOR || !strings.Contains(st.Error.Message, want) {
+				t.Fatalf("failure %v, want an executor error holding %q", st, want)
+			}
+			if cause := hs.h.ExecutorExit(hs.ctx, n.id, 4242); order != "no report" && !strings.Contains(cause, "panic: boom") {
+				t.Fatalf("ExecutorExit = %q", cause)
+			}
+		})
+	}
+}
+
+// Work no node can run waits with a warning, or fails at once when no node
+// can join.
+func TestInfeasibleWork(t *testing.T) {
+	for _, fixed := range []bool{false, true} {
+		t.Run(fmt.Sprint("fixed nodes ", fixed), func(t *testing.T) {
+			hs := newHarness(t, Config{FixedNodes: fixed})
+			hs.addNode(2, scheduler.Resources{})
+			d := hs.driver()
+			id := hs.gen.Next()
+			d.stream.Send(&pb.ClientMessage{Submit: []*pb.TaskSpec{{Id: id.Bytes(), Function: "big", Resources: &pb.Resources{Cpu: 3 * scheduler.Unit}}}})
+			if fixed {
+				st := recv(t, d.objects, "the infeasible task's failure")
+				if st.Error.GetKind() != pb.ErrorKind_ERROR_KIND_INFEASIBLE || !strings.Contains(st.Error.Message, "CPU 3") {
+					t.Fatalf("failure %v", st)
+				}
+				return
+			}
+			waitFor(t, "the waiting work in status", func() bool {
+				w := hs.h.Status().Waiting
+				return len(w) == 1 && w[0].Count == 1 && w[0].Infeasible && strings.Contains(w[0].Reason, "CPU 3")
+			})
+			hs.h.SetNodeTypes([]autoscaler.NodeType{{Name: "big", Resources: autoscaler.Resources{"CPU": 4}}})
+			d.stream.Send(&pb.ClientMessage{Submit: []*pb.TaskSpec{{Id: hs.gen.Next().Bytes(), Function: "big", Resources: &pb.Resources{Cpu: 3*scheduler.Unit + 1}}}})
+			waitFor(t, "a shape an autoscaler node type fits", func() bool {
+				for _, w := range hs.h.Status().Waiting {
+					if !w.Infeasible && strings.Contains(w.Reason, `node of type "big"`) {
+						return true
+					}
+				}
+				return false
+			})
+		})
+	}
 }

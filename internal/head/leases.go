@@ -62,7 +62,7 @@ func (h *Head) grantLease(s *session, r *pb.LeaseRequest) *pb.LeaseGrant {
 	runs := h.durations[r.Function] // the head's runs of the function, if any
 	l := &lease{id: id, owner: s, req: req}
 	if best != nil {
-		l.exec, l.node = best.execs[s.job.id], best
+		l.exec, l.node = best.execs[s.job.work().id], best
 		best.committed = best.committed.Add(req)
 		best.running++
 		best.idleSince = time.Time{}
@@ -79,7 +79,7 @@ func (h *Head) grantLease(s *session, r *pb.LeaseRequest) *pb.LeaseGrant {
 	h.leases[id] = l
 	s.leases[id] = l
 	l.exec.hosted[id] = l
-	g.Granted, g.Addr, g.LocalAddr, g.NodeId, g.DataAddr = true, l.exec.directAddr, l.exec.directLocal, l.node.id.Bytes(), l.node.dataAddr
+	g.Granted, g.Addr, g.LocalAddr, g.NodeId, g.DataAddr, g.Pid = true, l.exec.directAddr, l.exec.directLocal, l.node.id.Bytes(), l.node.dataAddr, l.exec.pid
 	return g
 }
 
@@ -92,7 +92,7 @@ func (h *Head) nodeForLease(s *session, req scheduler.Resources) *nodeState {
 	}
 	var best *nodeState
 	for _, n := range h.alive {
-		exec := n.execs[s.job.id]
+		exec := n.execs[s.job.work().id]
 		if n.draining || exec == nil || exec.dead || exec.directAddr == "" || !req.Fits(n.total.Sub(n.committed)) {
 			continue
 		}
@@ -112,7 +112,7 @@ func (h *Head) slotToShare(s *session, req scheduler.Resources, short bool) *lea
 	}
 	var best *lease
 	for _, l := range h.leases {
-		if l.slot != nil || l.ended || l.owner == s || l.blocked || l.exec.job != s.job || l.req.CPU != req.CPU ||
+		if l.slot != nil || l.ended || l.owner == s || l.blocked || l.exec.job != s.job.work() || l.req.CPU != req.CPU ||
 			l.sharers >= maxSharers || !l.node.alive || l.node.draining || l.exec.dead {
 			continue
 		}

@@ -37,9 +37,14 @@ type nodeState struct {
 	idleSince time.Time
 	// joined holds the pids of executors that registered here, so that their
 	// exit is not taken for a failure to start their replacement.
-	joined    map[int32]bool
-	objects   map[ids.ID]*object // objects with a copy here
-	heartbeat *pb.Heartbeat
+	joined map[int32]bool
+	// exiting and exitReports pair executors whose connection closed with
+	// the node's reports of their exit (exits.go), by pid.
+	exiting     map[int32]*exitingExecutor
+	exitReports map[int32]exitReport
+	exitWaiters map[int32][]chan struct{} // ExecutorExit calls waiting for a report
+	objects     map[ids.ID]*object        // objects with a copy here
+	heartbeat   *pb.Heartbeat
 	// packageAddr serves the runtime-environment packages in packages
 	// (hashes) to peers; empty: the node serves none.
 	packageAddr string
@@ -132,6 +137,8 @@ func (h *Head) addNode(hello *pb.NodeHello, out *rpc.Outbox[pb.HeadToNode], kill
 		id: id, dataAddr: hello.DataAddr, hostname: hello.Hostname, labels: hello.Labels,
 		total: total, alive: true, lastSeen: time.Now(), out: out, kill: kill,
 		execs: make(map[ids.ID]*session), starting: make(map[ids.ID]*execStart), objects: make(map[ids.ID]*object), joined: make(map[int32]bool),
+		exiting: make(map[int32]*exitingExecutor), exitReports: make(map[int32]exitReport),
+		exitWaiters: make(map[int32][]chan struct{}),
 		packageAddr: hello.PackageAddr, packages: make(map[string]bool),
 	}
 	for _, p := range hello.Packages {
@@ -217,9 +224,10 @@ func (h *Head) handleNode(n *nodeState, m *pb.NodeMessage) error {
 		}
 		if e.Exited {
 			if n.joined[e.Pid] {
-				// An executor that ran here has gone; its session's end
-				// already dealt with its tasks.
+				// An executor that ran here has gone: its work fails with
+				// the reason (exits.go).
 				delete(n.joined, e.Pid)
+				h.executorExited(n, e.Pid, e.Error)
 				continue
 			}
 			if j := h.jobs[jobID]; j != nil && n.execs[jobID] == nil && n.starting[jobID] != nil {
@@ -281,6 +289,7 @@ func (h *Head) nodeGone(n *nodeState, reason string, graceful bool) {
 	for _, s := range n.execs {
 		h.closeSession(s, fmt.Sprintf("node %s died: %s", n.id.Short(), reason))
 	}
+	h.executorsLost(n, fmt.Sprintf("node %s died: %s", n.id.Short(), reason))
 	for jobID := range n.starting {
 		if j := h.jobs[jobID]; j != nil {
 			h.executorFailed(n, j, fmt.Sprintf("node %s died before the executor started: %s", n.id.Short(), reason), true)
@@ -307,10 +316,14 @@ func (h *Head) monitorHeartbeats() {
 			h.mu.Lock()
 			h.endRecovery()
 			h.expirePins(now)
+			h.expireExits(now)
 			for _, n := range append([]*nodeState(nil), h.alive...) {
 				if silent := now.Sub(n.lastSeen); silent > h.cfg.HeartbeatTimeout {
 					h.nodeDied(n, fmt.Sprintf("no heartbeat for %v (timeout %v)", silent.Round(time.Millisecond), h.cfg.HeartbeatTimeout))
 				}
+			}
+			if h.infeasible > 0 && h.cfg.InfeasibleTimeout > 0 {
+				h.schedule() // (fails work that waited out InfeasibleTimeout)
 			}
 			h.mu.Unlock()
 		}

@@ -228,6 +228,16 @@ func (h *Head) dropData(o *object) {
 	o.locs = nil
 }
 
+// dropStored tells node n to delete its copy of an object that will not
+// be used (a discarded result).
+func (h *Head) dropStored(id ids.ID, n *nodeState) {
+	if n == nil || !n.alive {
+		return
+	}
+	b := id.Bytes()
+	n.out.Add(24, func(m *pb.HeadToNode) { m.FreeObjects = append(m.FreeObjects, b) })
+}
+
 func (h *Head) addLocation(o *object, n *nodeState) {
 	if o.freed || !n.alive {
 		return

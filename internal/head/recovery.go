@@ -148,7 +148,7 @@ func (h *Head) endRecovery() {
 	// Jobs whose driver did not come back have ended.
 	ended := 0
 	for _, j := range h.jobs {
-		if j.drivers == 0 {
+		if j.drivers == 0 && j.root == nil { // (derived jobs end with their root)
 			h.endJob(j)
 			ended++
 		}

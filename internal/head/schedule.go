@@ -22,6 +22,9 @@ type class struct {
 	queue []*task
 	head  int
 	live  bool // in Head.active
+	// waiting is set while the class's first task fits no live node
+	// (infeasible.go).
+	waiting *waiting
 }
 
 func (h *Head) classOf(t *task) *class {
@@ -51,6 +54,9 @@ func (h *Head) enqueue(t *task) {
 	c := t.class
 	c.queue = append(c.queue, t)
 	t.queued = true
+	if c.waiting != nil {
+		h.warnOwner(c, t.owner, 1)
+	}
 	if !c.live {
 		c.live = true
 		h.active = append(h.active, c)
@@ -90,6 +96,7 @@ func (h *Head) schedule() {
 			switch d.Outcome {
 			case scheduler.Placed, scheduler.Backlogged:
 				c.pop()
+				h.classRuns(c, true)
 				h.assign(t, h.alive[d.Node], d.Outcome == scheduler.Backlogged)
 				continue
 			case scheduler.AffinityUnavailable:
@@ -103,10 +110,15 @@ func (h *Head) schedule() {
 					h.completeTask(t, nil, t.lastErr)
 					continue
 				}
+				if h.classWaits(c, t) {
+					c.pop()
+					continue
+				}
 			}
 			break
 		}
 		if c.head == len(c.queue) {
+			h.classRuns(c, false) // nothing waits in it any more
 			clear(c.queue)
 			c.queue, c.head = c.queue[:0], 0
 			continue

@@ -23,6 +23,9 @@ type session struct {
 	dead    bool
 	kill    context.CancelFunc
 	pid     int32
+	// ended: the session's stream ended by itself (rather than the head
+	// closing it).
+	ended bool
 	// actors holds the actors living in this executor.
 	actors map[ids.ID]*actor
 	// borrowed holds the objects this session borrowed.
@@ -48,6 +51,22 @@ type job struct {
 	// it; their executors are separate processes with that environment.
 	root    *job
 	derived map[string]*job
+	// An actor runs in an executor of its own, whose job is derived from
+	// the one the actor was made in (actorJob): actor is that actor, and
+	// tasksIn the job whose executors run the tasks such an executor
+	// submits. key is the job's key in its root's derived.
+	actor   *actor
+	tasksIn *job
+	key     string
+}
+
+// work is the job whose executors run the tasks that sessions of j
+// submit: j itself, except for an actor's own executor.
+func (j *job) work() *job {
+	if j.tasksIn != nil {
+		return j.tasksIn
+	}
+	return j
 }
 
 func (h *Head) newOutbox() *rpc.Outbox[pb.HeadMessage] {
@@ -76,6 +95,7 @@ func (h *Head) serveSession(stream rpc.ServerStream[pb.ClientMessage, pb.HeadMes
 	s.out.Add(64, func(m *pb.HeadMessage) { m.Welcome = welcome })
 	_, result := pump(h, ctx, cancel, stream, s.out, first, func(m *pb.ClientMessage) error { return h.handleClient(s, m) })
 	h.mu.Lock()
+	s.ended = true // by itself: an executor's node may say why (exits.go)
 	h.closeSession(s, "its connection closed")
 	h.mu.Unlock()
 	return errs.ToStatus(result)
@@ -188,17 +208,8 @@ func (h *Head) closeSession(s *session, reason string) {
 			// The node stops executors of ended jobs and reports no exit.
 			delete(s.node.joined, s.pid)
 		}
-		for _, a := range s.actors {
-			h.actorLost(a, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, NodeId: s.node.id.Bytes(),
-				Message: fmt.Sprintf("actor %s died: the executor it lived in on node %s went away (%s)", a.label(), s.node.id.Short(), reason)})
-		}
-		for _, t := range s.running {
-			h.unassign(t)
-			h.taskFailed(t, &pb.ErrorInfo{
-				Kind:    pb.ErrorKind_ERROR_KIND_EXECUTOR,
-				Message: fmt.Sprintf("the executor running it on node %s went away (%s)", s.node.id.Short(), reason),
-				NodeId:  s.node.id.Bytes(),
-			}, true)
+		if !s.ended || !h.awaitExit(s) {
+			h.executorGone(s, reason)
 		}
 	}
 	// Release what the session owned. Walking the directory costs one pass
@@ -374,6 +385,15 @@ func (h *Head) endJob(j *job) {
 		return
 	}
 	j.ended = true
+	if j.root != nil && j.root.derived[j.key] == j {
+		delete(j.root.derived, j.key)
+	}
+	if j.actor != nil {
+		// An actor's executor: its constructor is the actor's business
+		// (actorDied), and no other task runs in it.
+		h.stopJob(j)
+		return
+	}
 	h.log.Info("job ended", "job", j.id.Short())
 	for _, d := range j.derived {
 		h.endJob(d)
@@ -394,6 +414,16 @@ func (h *Head) endJob(j *job) {
 		h.dequeue(t)
 		h.completeTask(t, nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: "its job ended"})
 	}
+	h.stopJob(j)
+	if h.state != nil {
+		if err := h.state.deleteJob(j.id); err != nil {
+			h.log.Error("forgetting a job", "job", j.id.Short(), "error", err)
+		}
+	}
+}
+
+// stopJob tells the nodes to stop an ended job's executors and forgets it.
+func (h *Head) stopJob(j *job) {
 	for _, n := range h.nodes {
 		delete(n.starting, j.id)
 		if n.alive {
@@ -401,9 +431,4 @@ func (h *Head) endJob(j *job) {
 		}
 	}
 	delete(h.jobs, j.id)
-	if h.state != nil {
-		if err := h.state.deleteJob(j.id); err != nil {
-			h.log.Error("forgetting a job", "job", j.id.Short(), "error", err)
-		}
-	}
 }

@@ -11,8 +11,12 @@ func (h *Head) Status() *pb.StatusReply {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := time.Now()
-	r := &pb.StatusReply{TasksByState: map[string]int64{}, Jobs: int64(len(h.jobs)),
-		TasksFinished: h.counts.finished, TasksFailed: h.counts.failed}
+	r := &pb.StatusReply{TasksByState: map[string]int64{}, TasksFinished: h.counts.finished, TasksFailed: h.counts.failed}
+	for _, j := range h.jobs {
+		if j.root == nil { // (derived jobs are parts of their root's)
+			r.Jobs++
+		}
+	}
 	byNode := make(map[*nodeState]*pb.NodeStatus, len(h.nodes))
 	for _, n := range h.nodes {
 		ns := &pb.NodeStatus{
@@ -49,6 +53,7 @@ func (h *Head) Status() *pb.StatusReply {
 	r.TasksByState["rebuilt"] = h.counts.rebuilt
 	r.TasksByState["actor_restarts"] = h.counts.actorRestarts
 	r.Events = append(r.Events, h.events...)
+	r.Waiting = h.waitingStatus(now)
 	for _, pn := range h.pins {
 		ps := &pb.PinStatus{LeaseId: pn.id.Bytes(), Reason: pn.reason}
 		for _, n := range pn.nodes {

@@ -106,7 +106,7 @@ func (h *Head) declareTask(s *session, spec *pb.TaskSpec, init func(*task)) (*ta
 	if o != nil && (o.state != objectPending || o.producer != nil || o.owner != s) {
 		return nil, nil
 	}
-	j := s.job
+	j := s.job.work()
 	if len(spec.Env) > 0 {
 		if err := checkEnv(spec.Env); err != nil {
 			return nil, err
@@ -333,6 +333,15 @@ func (h *Head) result(s *session, r *pb.TaskResult) {
 		return
 	}
 	node := t.node
+	if t.cancelled && r.Error == nil && t.kind != pb.RunKind_RUN_KIND_ACTOR_CREATE {
+		// Cancelled before it finished (the executor heard too late): the
+		// caller was promised ErrCancelled, so its value is dropped.
+		if r.Stored {
+			h.dropStored(t.id, node)
+		}
+		r = &pb.TaskResult{TaskId: r.TaskId, Attempt: r.Attempt, DurationNs: r.DurationNs,
+			Error: &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: "cancelled by its caller while running; the value it returned was discarded"}}
+	}
 	if t.kind == pb.RunKind_RUN_KIND_ACTOR_CREATE && r.Error == nil {
 		h.actorStarted(t)
 		h.completeTask(t, &taskOutput{value: r.Value, stored: r.Stored, size: r.Size, node: node, nested: r.Nested}, nil)
@@ -365,13 +374,16 @@ func (h *Head) block(s *session, b *pb.TaskBlock) {
 	if t.backlogged {
 		return
 	}
-	// A task blocked in Get gives its resources back so that the tasks it
-	// waits for can run (nested tasks never deadlock); it takes them again,
-	// possibly over capacity for a while, when it resumes.
+	// A task blocked in Get gives its CPUs back so that the tasks it waits
+	// for can run (nested tasks never deadlock); it takes them again,
+	// possibly over capacity for a while, when it resumes. It keeps its
+	// GPUs, memory and custom resources, as in Ray: those are held for
+	// what the task does with them (a custom resource of 1 is a mutex).
+	blockedCPU := scheduler.Resources{CPU: t.req.CPU}
 	if b.Blocked {
-		t.node.committed = t.node.committed.Sub(t.req)
+		t.node.committed = t.node.committed.Sub(blockedCPU)
 	} else {
-		t.node.committed = t.node.committed.Add(t.req)
+		t.node.committed = t.node.committed.Add(blockedCPU)
 	}
 }
 
@@ -438,9 +450,13 @@ func (h *Head) unassign(t *task) {
 	}
 	n := t.node
 	n.running--
-	if t.backlogged {
+	switch {
+	case t.backlogged:
 		n.backlog--
-	} else if !t.blocked {
+	case t.blocked:
+		// Its CPUs went back when it blocked.
+		n.committed = n.committed.Sub(scheduler.Resources{GPU: t.req.GPU, Memory: t.req.Memory, Custom: t.req.Custom})
+	default:
 		n.committed = n.committed.Sub(t.req)
 	}
 	if t.exec != nil {

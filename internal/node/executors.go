@@ -176,13 +176,7 @@ func (n *Node) launchExecutor(job *pb.JobInfo, jobID ids.ID, binary, dir string,
 			restart = p.restart && n.ctx.Err() == nil
 		}
 		n.mu.Unlock()
-		msg := "exited"
-		if err != nil {
-			msg = err.Error()
-		}
-		if t := strings.TrimSpace(tail.String()); t != "" {
-			msg += "; its last output:\n" + t
-		}
+		msg := exitCause(err, tail.String())
 		if unexpected {
 			n.log.Warn("executor exited", "job", jobID.Short(), "pid", cmd.Process.Pid, "status", msg)
 		}
@@ -195,6 +189,37 @@ func (n *Node) launchExecutor(job *pb.JobInfo, jobID ids.ID, binary, dir string,
 		ev := &pb.ExecutorEvent{JobId: job.JobId, Pid: int32(cmd.Process.Pid), Exited: true, Error: msg}
 		n.report(func(m *pb.NodeMessage) { m.Executors = append(m.Executors, ev) })
 	}()
+}
+
+// exitCause says why an executor exited: its status (from cmd.Wait) and,
+// when its output holds a Go crash report (an unrecovered panic, a fatal
+// error), the report from its first line; otherwise the output's last
+// lines.
+func exitCause(waitErr error, output string) string {
+	status := "exit status 0"
+	if waitErr != nil {
+		status = waitErr.Error()
+	}
+	output = strings.TrimSpace(output)
+	if output == "" {
+		return status + " (no output)"
+	}
+	const maxReport = 4 << 10
+	for _, head := range []string{"panic: ", "fatal error: ", "runtime: "} {
+		i := strings.LastIndex("\n"+output, "\n"+head)
+		if i < 0 {
+			continue
+		}
+		report := output[i:]
+		if len(report) > maxReport {
+			report = report[:maxReport] + "\n[…]"
+		}
+		return status + ": " + report
+	}
+	if len(output) > 1<<10 {
+		output = "[…]" + output[len(output)-1<<10:]
+	}
+	return status + "; its last output:\n" + output
 }
 
 // stopExecutor ends a job's executor: SIGTERM, then SIGKILL after a grace

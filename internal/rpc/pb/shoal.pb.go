@@ -485,8 +485,10 @@ type ActorRoute struct {
 	Label string `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
 	// node_id and data_addr name the node whose store holds the actor's
 	// stored (large) results.
-	NodeId        []byte `protobuf:"bytes,3,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	DataAddr      string `protobuf:"bytes,4,opt,name=data_addr,json=dataAddr,proto3" json:"data_addr,omitempty"`
+	NodeId   []byte `protobuf:"bytes,3,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	DataAddr string `protobuf:"bytes,4,opt,name=data_addr,json=dataAddr,proto3" json:"data_addr,omitempty"`
+	// pid is the executor's process, for ExecutorExit.
+	Pid           int32 `protobuf:"varint,6,opt,name=pid,proto3" json:"pid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -556,6 +558,111 @@ func (x *ActorRoute) GetDataAddr() string {
 	return ""
 }
 
+func (x *ActorRoute) GetPid() int32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+type ExecutorExitRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        []byte                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Pid           int32                  `protobuf:"varint,2,opt,name=pid,proto3" json:"pid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecutorExitRequest) Reset() {
+	*x = ExecutorExitRequest{}
+	mi := &file_shoal_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecutorExitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecutorExitRequest) ProtoMessage() {}
+
+func (x *ExecutorExitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecutorExitRequest.ProtoReflect.Descriptor instead.
+func (*ExecutorExitRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ExecutorExitRequest) GetNodeId() []byte {
+	if x != nil {
+		return x.NodeId
+	}
+	return nil
+}
+
+func (x *ExecutorExitRequest) GetPid() int32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+// ExecutorExitReply holds the node's account of the exit: status and crash
+// report; empty when none came in time.
+type ExecutorExitReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cause         string                 `protobuf:"bytes,1,opt,name=cause,proto3" json:"cause,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecutorExitReply) Reset() {
+	*x = ExecutorExitReply{}
+	mi := &file_shoal_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecutorExitReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecutorExitReply) ProtoMessage() {}
+
+func (x *ExecutorExitReply) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecutorExitReply.ProtoReflect.Descriptor instead.
+func (*ExecutorExitReply) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ExecutorExitReply) GetCause() string {
+	if x != nil {
+		return x.Cause
+	}
+	return ""
+}
+
 // Resources are fixed-point: cpu, gpu and custom amounts are in units of
 // 1/10000 of a resource; memory is in bytes.
 type Resources struct {
@@ -570,7 +677,7 @@ type Resources struct {
 
 func (x *Resources) Reset() {
 	*x = Resources{}
-	mi := &file_shoal_proto_msgTypes[3]
+	mi := &file_shoal_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -582,7 +689,7 @@ func (x *Resources) String() string {
 func (*Resources) ProtoMessage() {}
 
 func (x *Resources) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[3]
+	mi := &file_shoal_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -595,7 +702,7 @@ func (x *Resources) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resources.ProtoReflect.Descriptor instead.
 func (*Resources) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{3}
+	return file_shoal_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Resources) GetCpu() int64 {
@@ -646,7 +753,7 @@ type JobInfo struct {
 
 func (x *JobInfo) Reset() {
 	*x = JobInfo{}
-	mi := &file_shoal_proto_msgTypes[4]
+	mi := &file_shoal_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -658,7 +765,7 @@ func (x *JobInfo) String() string {
 func (*JobInfo) ProtoMessage() {}
 
 func (x *JobInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[4]
+	mi := &file_shoal_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -671,7 +778,7 @@ func (x *JobInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobInfo.ProtoReflect.Descriptor instead.
 func (*JobInfo) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{4}
+	return file_shoal_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *JobInfo) GetJobId() []byte {
@@ -745,7 +852,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_shoal_proto_msgTypes[5]
+	mi := &file_shoal_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -757,7 +864,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[5]
+	mi := &file_shoal_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -770,7 +877,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{5}
+	return file_shoal_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Hello) GetRole() Role {
@@ -856,7 +963,7 @@ type Welcome struct {
 
 func (x *Welcome) Reset() {
 	*x = Welcome{}
-	mi := &file_shoal_proto_msgTypes[6]
+	mi := &file_shoal_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -868,7 +975,7 @@ func (x *Welcome) String() string {
 func (*Welcome) ProtoMessage() {}
 
 func (x *Welcome) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[6]
+	mi := &file_shoal_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -881,7 +988,7 @@ func (x *Welcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Welcome.ProtoReflect.Descriptor instead.
 func (*Welcome) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{6}
+	return file_shoal_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Welcome) GetSessionId() []byte {
@@ -926,7 +1033,7 @@ type Arg struct {
 
 func (x *Arg) Reset() {
 	*x = Arg{}
-	mi := &file_shoal_proto_msgTypes[7]
+	mi := &file_shoal_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -938,7 +1045,7 @@ func (x *Arg) String() string {
 func (*Arg) ProtoMessage() {}
 
 func (x *Arg) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[7]
+	mi := &file_shoal_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -951,7 +1058,7 @@ func (x *Arg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Arg.ProtoReflect.Descriptor instead.
 func (*Arg) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{7}
+	return file_shoal_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Arg) GetValue() []byte {
@@ -1000,7 +1107,7 @@ type TaskSpec struct {
 
 func (x *TaskSpec) Reset() {
 	*x = TaskSpec{}
-	mi := &file_shoal_proto_msgTypes[8]
+	mi := &file_shoal_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1012,7 +1119,7 @@ func (x *TaskSpec) String() string {
 func (*TaskSpec) ProtoMessage() {}
 
 func (x *TaskSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[8]
+	mi := &file_shoal_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1025,7 +1132,7 @@ func (x *TaskSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskSpec.ProtoReflect.Descriptor instead.
 func (*TaskSpec) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{8}
+	return file_shoal_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TaskSpec) GetId() []byte {
@@ -1127,7 +1234,7 @@ type PutObject struct {
 
 func (x *PutObject) Reset() {
 	*x = PutObject{}
-	mi := &file_shoal_proto_msgTypes[9]
+	mi := &file_shoal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1139,7 +1246,7 @@ func (x *PutObject) String() string {
 func (*PutObject) ProtoMessage() {}
 
 func (x *PutObject) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[9]
+	mi := &file_shoal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1152,7 +1259,7 @@ func (x *PutObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutObject.ProtoReflect.Descriptor instead.
 func (*PutObject) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{9}
+	return file_shoal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PutObject) GetId() []byte {
@@ -1217,7 +1324,7 @@ type TaskBlock struct {
 
 func (x *TaskBlock) Reset() {
 	*x = TaskBlock{}
-	mi := &file_shoal_proto_msgTypes[10]
+	mi := &file_shoal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1229,7 +1336,7 @@ func (x *TaskBlock) String() string {
 func (*TaskBlock) ProtoMessage() {}
 
 func (x *TaskBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[10]
+	mi := &file_shoal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1242,7 +1349,7 @@ func (x *TaskBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskBlock.ProtoReflect.Descriptor instead.
 func (*TaskBlock) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{10}
+	return file_shoal_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TaskBlock) GetTaskId() []byte {
@@ -1286,7 +1393,7 @@ type LeaseRequest struct {
 
 func (x *LeaseRequest) Reset() {
 	*x = LeaseRequest{}
-	mi := &file_shoal_proto_msgTypes[11]
+	mi := &file_shoal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1298,7 +1405,7 @@ func (x *LeaseRequest) String() string {
 func (*LeaseRequest) ProtoMessage() {}
 
 func (x *LeaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[11]
+	mi := &file_shoal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1311,7 +1418,7 @@ func (x *LeaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseRequest.ProtoReflect.Descriptor instead.
 func (*LeaseRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{11}
+	return file_shoal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LeaseRequest) GetId() []byte {
@@ -1361,13 +1468,15 @@ type LeaseGrant struct {
 	// function_mean_ns is the mean run time the head saw for the request's
 	// function (0: it has seen none), for a caller that has not run it yet.
 	FunctionMeanNs int64 `protobuf:"varint,7,opt,name=function_mean_ns,json=functionMeanNs,proto3" json:"function_mean_ns,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// pid is the executor's process, for ExecutorExit.
+	Pid           int32 `protobuf:"varint,9,opt,name=pid,proto3" json:"pid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LeaseGrant) Reset() {
 	*x = LeaseGrant{}
-	mi := &file_shoal_proto_msgTypes[12]
+	mi := &file_shoal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1379,7 +1488,7 @@ func (x *LeaseGrant) String() string {
 func (*LeaseGrant) ProtoMessage() {}
 
 func (x *LeaseGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[12]
+	mi := &file_shoal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1392,7 +1501,7 @@ func (x *LeaseGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseGrant.ProtoReflect.Descriptor instead.
 func (*LeaseGrant) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{12}
+	return file_shoal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LeaseGrant) GetId() []byte {
@@ -1451,20 +1560,34 @@ func (x *LeaseGrant) GetFunctionMeanNs() int64 {
 	return 0
 }
 
+func (x *LeaseGrant) GetPid() int32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
 type ErrorInfo struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          ErrorKind              `protobuf:"varint,1,opt,name=kind,proto3,enum=shoal.v1.ErrorKind" json:"kind,omitempty"`
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	TaskId        []byte                 `protobuf:"bytes,3,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
-	Function      string                 `protobuf:"bytes,4,opt,name=function,proto3" json:"function,omitempty"`
-	NodeId        []byte                 `protobuf:"bytes,5,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Kind     ErrorKind              `protobuf:"varint,1,opt,name=kind,proto3,enum=shoal.v1.ErrorKind" json:"kind,omitempty"`
+	Message  string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	TaskId   []byte                 `protobuf:"bytes,3,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	Function string                 `protobuf:"bytes,4,opt,name=function,proto3" json:"function,omitempty"`
+	NodeId   []byte                 `protobuf:"bytes,5,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// codes name the registered sentinel errors (shoal.RegisterError) the
+	// error matched where it was made, so errors.Is matches them anywhere.
+	Codes []string `protobuf:"bytes,6,rep,name=codes,proto3" json:"codes,omitempty"`
+	// detail is the first registered error type (shoal.RegisterErrorType)
+	// in the error's chain, encoded, under its registered name.
+	DetailType    string `protobuf:"bytes,7,opt,name=detail_type,json=detailType,proto3" json:"detail_type,omitempty"`
+	Detail        []byte `protobuf:"bytes,8,opt,name=detail,proto3" json:"detail,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ErrorInfo) Reset() {
 	*x = ErrorInfo{}
-	mi := &file_shoal_proto_msgTypes[13]
+	mi := &file_shoal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1476,7 +1599,7 @@ func (x *ErrorInfo) String() string {
 func (*ErrorInfo) ProtoMessage() {}
 
 func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[13]
+	mi := &file_shoal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1489,7 +1612,7 @@ func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorInfo.ProtoReflect.Descriptor instead.
 func (*ErrorInfo) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{13}
+	return file_shoal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ErrorInfo) GetKind() ErrorKind {
@@ -1527,6 +1650,27 @@ func (x *ErrorInfo) GetNodeId() []byte {
 	return nil
 }
 
+func (x *ErrorInfo) GetCodes() []string {
+	if x != nil {
+		return x.Codes
+	}
+	return nil
+}
+
+func (x *ErrorInfo) GetDetailType() string {
+	if x != nil {
+		return x.DetailType
+	}
+	return ""
+}
+
+func (x *ErrorInfo) GetDetail() []byte {
+	if x != nil {
+		return x.Detail
+	}
+	return nil
+}
+
 type TaskResult struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	TaskId  []byte                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
@@ -1550,7 +1694,7 @@ type TaskResult struct {
 
 func (x *TaskResult) Reset() {
 	*x = TaskResult{}
-	mi := &file_shoal_proto_msgTypes[14]
+	mi := &file_shoal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1562,7 +1706,7 @@ func (x *TaskResult) String() string {
 func (*TaskResult) ProtoMessage() {}
 
 func (x *TaskResult) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[14]
+	mi := &file_shoal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1575,7 +1719,7 @@ func (x *TaskResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskResult.ProtoReflect.Descriptor instead.
 func (*TaskResult) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{14}
+	return file_shoal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TaskResult) GetTaskId() []byte {
@@ -1670,7 +1814,7 @@ type ActorSpec struct {
 
 func (x *ActorSpec) Reset() {
 	*x = ActorSpec{}
-	mi := &file_shoal_proto_msgTypes[15]
+	mi := &file_shoal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1682,7 +1826,7 @@ func (x *ActorSpec) String() string {
 func (*ActorSpec) ProtoMessage() {}
 
 func (x *ActorSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[15]
+	mi := &file_shoal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1695,7 +1839,7 @@ func (x *ActorSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorSpec.ProtoReflect.Descriptor instead.
 func (*ActorSpec) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{15}
+	return file_shoal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ActorSpec) GetId() []byte {
@@ -1795,7 +1939,7 @@ type ActorCall struct {
 
 func (x *ActorCall) Reset() {
 	*x = ActorCall{}
-	mi := &file_shoal_proto_msgTypes[16]
+	mi := &file_shoal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1807,7 +1951,7 @@ func (x *ActorCall) String() string {
 func (*ActorCall) ProtoMessage() {}
 
 func (x *ActorCall) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[16]
+	mi := &file_shoal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1820,7 +1964,7 @@ func (x *ActorCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorCall.ProtoReflect.Descriptor instead.
 func (*ActorCall) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{16}
+	return file_shoal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ActorCall) GetId() []byte {
@@ -1880,7 +2024,7 @@ type ClientMessage struct {
 
 func (x *ClientMessage) Reset() {
 	*x = ClientMessage{}
-	mi := &file_shoal_proto_msgTypes[17]
+	mi := &file_shoal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1892,7 +2036,7 @@ func (x *ClientMessage) String() string {
 func (*ClientMessage) ProtoMessage() {}
 
 func (x *ClientMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[17]
+	mi := &file_shoal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1905,7 +2049,7 @@ func (x *ClientMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientMessage.ProtoReflect.Descriptor instead.
 func (*ClientMessage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{17}
+	return file_shoal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ClientMessage) GetHello() *Hello {
@@ -2025,7 +2169,7 @@ type PinRequest struct {
 
 func (x *PinRequest) Reset() {
 	*x = PinRequest{}
-	mi := &file_shoal_proto_msgTypes[18]
+	mi := &file_shoal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2037,7 +2181,7 @@ func (x *PinRequest) String() string {
 func (*PinRequest) ProtoMessage() {}
 
 func (x *PinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[18]
+	mi := &file_shoal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2050,7 +2194,7 @@ func (x *PinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PinRequest.ProtoReflect.Descriptor instead.
 func (*PinRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{18}
+	return file_shoal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PinRequest) GetLeaseId() []byte {
@@ -2091,7 +2235,7 @@ type Location struct {
 
 func (x *Location) Reset() {
 	*x = Location{}
-	mi := &file_shoal_proto_msgTypes[19]
+	mi := &file_shoal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2103,7 +2247,7 @@ func (x *Location) String() string {
 func (*Location) ProtoMessage() {}
 
 func (x *Location) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[19]
+	mi := &file_shoal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2116,7 +2260,7 @@ func (x *Location) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Location.ProtoReflect.Descriptor instead.
 func (*Location) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{19}
+	return file_shoal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Location) GetNodeId() []byte {
@@ -2145,7 +2289,7 @@ type ResolvedArg struct {
 
 func (x *ResolvedArg) Reset() {
 	*x = ResolvedArg{}
-	mi := &file_shoal_proto_msgTypes[20]
+	mi := &file_shoal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2157,7 +2301,7 @@ func (x *ResolvedArg) String() string {
 func (*ResolvedArg) ProtoMessage() {}
 
 func (x *ResolvedArg) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[20]
+	mi := &file_shoal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2170,7 +2314,7 @@ func (x *ResolvedArg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolvedArg.ProtoReflect.Descriptor instead.
 func (*ResolvedArg) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{20}
+	return file_shoal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ResolvedArg) GetValue() []byte {
@@ -2218,7 +2362,7 @@ type RunTask struct {
 
 func (x *RunTask) Reset() {
 	*x = RunTask{}
-	mi := &file_shoal_proto_msgTypes[21]
+	mi := &file_shoal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2230,7 +2374,7 @@ func (x *RunTask) String() string {
 func (*RunTask) ProtoMessage() {}
 
 func (x *RunTask) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[21]
+	mi := &file_shoal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2243,7 +2387,7 @@ func (x *RunTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunTask.ProtoReflect.Descriptor instead.
 func (*RunTask) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{21}
+	return file_shoal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RunTask) GetTaskId() []byte {
@@ -2326,7 +2470,7 @@ type ObjectStatus struct {
 
 func (x *ObjectStatus) Reset() {
 	*x = ObjectStatus{}
-	mi := &file_shoal_proto_msgTypes[22]
+	mi := &file_shoal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2338,7 +2482,7 @@ func (x *ObjectStatus) String() string {
 func (*ObjectStatus) ProtoMessage() {}
 
 func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[22]
+	mi := &file_shoal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2351,7 +2495,7 @@ func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatus.ProtoReflect.Descriptor instead.
 func (*ObjectStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{22}
+	return file_shoal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ObjectStatus) GetId() []byte {
@@ -2404,20 +2548,23 @@ func (x *ObjectStatus) GetActor() *ActorRoute {
 }
 
 type HeadMessage struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Welcome       *Welcome               `protobuf:"bytes,1,opt,name=welcome,proto3" json:"welcome,omitempty"`
-	Objects       []*ObjectStatus        `protobuf:"bytes,2,rep,name=objects,proto3" json:"objects,omitempty"`
-	Run           []*RunTask             `protobuf:"bytes,3,rep,name=run,proto3" json:"run,omitempty"`
-	Cancel        [][]byte               `protobuf:"bytes,4,rep,name=cancel,proto3" json:"cancel,omitempty"`
-	KillActors    [][]byte               `protobuf:"bytes,5,rep,name=kill_actors,json=killActors,proto3" json:"kill_actors,omitempty"`
-	Leases        []*LeaseGrant          `protobuf:"bytes,6,rep,name=leases,proto3" json:"leases,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Welcome    *Welcome               `protobuf:"bytes,1,opt,name=welcome,proto3" json:"welcome,omitempty"`
+	Objects    []*ObjectStatus        `protobuf:"bytes,2,rep,name=objects,proto3" json:"objects,omitempty"`
+	Run        []*RunTask             `protobuf:"bytes,3,rep,name=run,proto3" json:"run,omitempty"`
+	Cancel     [][]byte               `protobuf:"bytes,4,rep,name=cancel,proto3" json:"cancel,omitempty"`
+	KillActors [][]byte               `protobuf:"bytes,5,rep,name=kill_actors,json=killActors,proto3" json:"kill_actors,omitempty"`
+	Leases     []*LeaseGrant          `protobuf:"bytes,6,rep,name=leases,proto3" json:"leases,omitempty"`
+	// warnings tell an owner why some of its work waits (no node of the
+	// cluster can ever run it); the client logs them.
+	Warnings      []string `protobuf:"bytes,7,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HeadMessage) Reset() {
 	*x = HeadMessage{}
-	mi := &file_shoal_proto_msgTypes[23]
+	mi := &file_shoal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2429,7 +2576,7 @@ func (x *HeadMessage) String() string {
 func (*HeadMessage) ProtoMessage() {}
 
 func (x *HeadMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[23]
+	mi := &file_shoal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2442,7 +2589,7 @@ func (x *HeadMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadMessage.ProtoReflect.Descriptor instead.
 func (*HeadMessage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{23}
+	return file_shoal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *HeadMessage) GetWelcome() *Welcome {
@@ -2487,6 +2634,13 @@ func (x *HeadMessage) GetLeases() []*LeaseGrant {
 	return nil
 }
 
+func (x *HeadMessage) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
 type NodeHello struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	NodeId    []byte                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
@@ -2505,7 +2659,7 @@ type NodeHello struct {
 
 func (x *NodeHello) Reset() {
 	*x = NodeHello{}
-	mi := &file_shoal_proto_msgTypes[24]
+	mi := &file_shoal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2517,7 +2671,7 @@ func (x *NodeHello) String() string {
 func (*NodeHello) ProtoMessage() {}
 
 func (x *NodeHello) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[24]
+	mi := &file_shoal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2530,7 +2684,7 @@ func (x *NodeHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeHello.ProtoReflect.Descriptor instead.
 func (*NodeHello) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{24}
+	return file_shoal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *NodeHello) GetNodeId() []byte {
@@ -2601,7 +2755,7 @@ type PackageHeld struct {
 
 func (x *PackageHeld) Reset() {
 	*x = PackageHeld{}
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2613,7 +2767,7 @@ func (x *PackageHeld) String() string {
 func (*PackageHeld) ProtoMessage() {}
 
 func (x *PackageHeld) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2626,7 +2780,7 @@ func (x *PackageHeld) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PackageHeld.ProtoReflect.Descriptor instead.
 func (*PackageHeld) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{25}
+	return file_shoal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PackageHeld) GetHash() string {
@@ -2655,7 +2809,7 @@ type PackageSource struct {
 
 func (x *PackageSource) Reset() {
 	*x = PackageSource{}
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2667,7 +2821,7 @@ func (x *PackageSource) String() string {
 func (*PackageSource) ProtoMessage() {}
 
 func (x *PackageSource) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2680,7 +2834,7 @@ func (x *PackageSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PackageSource.ProtoReflect.Descriptor instead.
 func (*PackageSource) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{26}
+	return file_shoal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PackageSource) GetHash() string {
@@ -2710,7 +2864,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2722,7 +2876,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2735,7 +2889,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{27}
+	return file_shoal_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Heartbeat) GetSeq() int64 {
@@ -2792,7 +2946,7 @@ type StoreUsage struct {
 
 func (x *StoreUsage) Reset() {
 	*x = StoreUsage{}
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2804,7 +2958,7 @@ func (x *StoreUsage) String() string {
 func (*StoreUsage) ProtoMessage() {}
 
 func (x *StoreUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2817,7 +2971,7 @@ func (x *StoreUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreUsage.ProtoReflect.Descriptor instead.
 func (*StoreUsage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{28}
+	return file_shoal_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *StoreUsage) GetMemoryBytes() int64 {
@@ -2894,7 +3048,7 @@ type ObjectCopy struct {
 
 func (x *ObjectCopy) Reset() {
 	*x = ObjectCopy{}
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2906,7 +3060,7 @@ func (x *ObjectCopy) String() string {
 func (*ObjectCopy) ProtoMessage() {}
 
 func (x *ObjectCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2919,7 +3073,7 @@ func (x *ObjectCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectCopy.ProtoReflect.Descriptor instead.
 func (*ObjectCopy) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{29}
+	return file_shoal_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ObjectCopy) GetId() []byte {
@@ -2955,7 +3109,7 @@ type ExecutorEvent struct {
 
 func (x *ExecutorEvent) Reset() {
 	*x = ExecutorEvent{}
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2967,7 +3121,7 @@ func (x *ExecutorEvent) String() string {
 func (*ExecutorEvent) ProtoMessage() {}
 
 func (x *ExecutorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2980,7 +3134,7 @@ func (x *ExecutorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutorEvent.ProtoReflect.Descriptor instead.
 func (*ExecutorEvent) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{30}
+	return file_shoal_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ExecutorEvent) GetJobId() []byte {
@@ -3025,7 +3179,7 @@ type DriverEvent struct {
 
 func (x *DriverEvent) Reset() {
 	*x = DriverEvent{}
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3037,7 +3191,7 @@ func (x *DriverEvent) String() string {
 func (*DriverEvent) ProtoMessage() {}
 
 func (x *DriverEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3050,7 +3204,7 @@ func (x *DriverEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriverEvent.ProtoReflect.Descriptor instead.
 func (*DriverEvent) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{31}
+	return file_shoal_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DriverEvent) GetJobId() []byte {
@@ -3102,7 +3256,7 @@ type NodeMessage struct {
 
 func (x *NodeMessage) Reset() {
 	*x = NodeMessage{}
-	mi := &file_shoal_proto_msgTypes[32]
+	mi := &file_shoal_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3114,7 +3268,7 @@ func (x *NodeMessage) String() string {
 func (*NodeMessage) ProtoMessage() {}
 
 func (x *NodeMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[32]
+	mi := &file_shoal_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3127,7 +3281,7 @@ func (x *NodeMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMessage.ProtoReflect.Descriptor instead.
 func (*NodeMessage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{32}
+	return file_shoal_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *NodeMessage) GetHello() *NodeHello {
@@ -3182,7 +3336,7 @@ type NodeWelcome struct {
 
 func (x *NodeWelcome) Reset() {
 	*x = NodeWelcome{}
-	mi := &file_shoal_proto_msgTypes[33]
+	mi := &file_shoal_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3194,7 +3348,7 @@ func (x *NodeWelcome) String() string {
 func (*NodeWelcome) ProtoMessage() {}
 
 func (x *NodeWelcome) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[33]
+	mi := &file_shoal_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3207,7 +3361,7 @@ func (x *NodeWelcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeWelcome.ProtoReflect.Descriptor instead.
 func (*NodeWelcome) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{33}
+	return file_shoal_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *NodeWelcome) GetNodeId() []byte {
@@ -3236,7 +3390,7 @@ type ObjectPull struct {
 
 func (x *ObjectPull) Reset() {
 	*x = ObjectPull{}
-	mi := &file_shoal_proto_msgTypes[34]
+	mi := &file_shoal_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3248,7 +3402,7 @@ func (x *ObjectPull) String() string {
 func (*ObjectPull) ProtoMessage() {}
 
 func (x *ObjectPull) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[34]
+	mi := &file_shoal_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3261,7 +3415,7 @@ func (x *ObjectPull) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectPull.ProtoReflect.Descriptor instead.
 func (*ObjectPull) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{34}
+	return file_shoal_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ObjectPull) GetId() []byte {
@@ -3299,7 +3453,7 @@ type DriverStart struct {
 
 func (x *DriverStart) Reset() {
 	*x = DriverStart{}
-	mi := &file_shoal_proto_msgTypes[35]
+	mi := &file_shoal_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3311,7 +3465,7 @@ func (x *DriverStart) String() string {
 func (*DriverStart) ProtoMessage() {}
 
 func (x *DriverStart) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[35]
+	mi := &file_shoal_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3324,7 +3478,7 @@ func (x *DriverStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriverStart.ProtoReflect.Descriptor instead.
 func (*DriverStart) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{35}
+	return file_shoal_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DriverStart) GetJobId() []byte {
@@ -3381,7 +3535,7 @@ type HeadToNode struct {
 
 func (x *HeadToNode) Reset() {
 	*x = HeadToNode{}
-	mi := &file_shoal_proto_msgTypes[36]
+	mi := &file_shoal_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3393,7 +3547,7 @@ func (x *HeadToNode) String() string {
 func (*HeadToNode) ProtoMessage() {}
 
 func (x *HeadToNode) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[36]
+	mi := &file_shoal_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3406,7 +3560,7 @@ func (x *HeadToNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadToNode.ProtoReflect.Descriptor instead.
 func (*HeadToNode) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{36}
+	return file_shoal_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *HeadToNode) GetWelcome() *NodeWelcome {
@@ -3480,7 +3634,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_shoal_proto_msgTypes[37]
+	mi := &file_shoal_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3492,7 +3646,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[37]
+	mi := &file_shoal_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3505,7 +3659,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{37}
+	return file_shoal_proto_rawDescGZIP(), []int{39}
 }
 
 type NodeStatus struct {
@@ -3533,7 +3687,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_shoal_proto_msgTypes[38]
+	mi := &file_shoal_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3545,7 +3699,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[38]
+	mi := &file_shoal_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3558,7 +3712,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{38}
+	return file_shoal_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *NodeStatus) GetNodeId() []byte {
@@ -3677,15 +3831,18 @@ type StatusReply struct {
 	TasksFailed   int64                  `protobuf:"varint,7,opt,name=tasks_failed,json=tasksFailed,proto3" json:"tasks_failed,omitempty"`
 	Actors        int64                  `protobuf:"varint,8,opt,name=actors,proto3" json:"actors,omitempty"`
 	// events are the autoscaler's and the head's recent decisions.
-	Events        []string     `protobuf:"bytes,9,rep,name=events,proto3" json:"events,omitempty"`
-	Pins          []*PinStatus `protobuf:"bytes,10,rep,name=pins,proto3" json:"pins,omitempty"`
+	Events []string     `protobuf:"bytes,9,rep,name=events,proto3" json:"events,omitempty"`
+	Pins   []*PinStatus `protobuf:"bytes,10,rep,name=pins,proto3" json:"pins,omitempty"`
+	// waiting lists the shapes of work that waits for a node that does not
+	// exist (yet): no live node could ever run it.
+	Waiting       []*WaitingDemand `protobuf:"bytes,11,rep,name=waiting,proto3" json:"waiting,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StatusReply) Reset() {
 	*x = StatusReply{}
-	mi := &file_shoal_proto_msgTypes[39]
+	mi := &file_shoal_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3697,7 +3854,7 @@ func (x *StatusReply) String() string {
 func (*StatusReply) ProtoMessage() {}
 
 func (x *StatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[39]
+	mi := &file_shoal_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3710,7 +3867,7 @@ func (x *StatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReply.ProtoReflect.Descriptor instead.
 func (*StatusReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{39}
+	return file_shoal_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *StatusReply) GetNodes() []*NodeStatus {
@@ -3783,6 +3940,92 @@ func (x *StatusReply) GetPins() []*PinStatus {
 	return nil
 }
 
+func (x *StatusReply) GetWaiting() []*WaitingDemand {
+	if x != nil {
+		return x.Waiting
+	}
+	return nil
+}
+
+// WaitingDemand is work of one resource shape that no live node can run.
+type WaitingDemand struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Resources *Resources             `protobuf:"bytes,1,opt,name=resources,proto3" json:"resources,omitempty"`
+	Count     int64                  `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	// reason says why it waits and what it waits for.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// infeasible: no autoscaler node type fits it either.
+	Infeasible    bool  `protobuf:"varint,4,opt,name=infeasible,proto3" json:"infeasible,omitempty"`
+	SinceMsAgo    int64 `protobuf:"varint,5,opt,name=since_ms_ago,json=sinceMsAgo,proto3" json:"since_ms_ago,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WaitingDemand) Reset() {
+	*x = WaitingDemand{}
+	mi := &file_shoal_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WaitingDemand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WaitingDemand) ProtoMessage() {}
+
+func (x *WaitingDemand) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WaitingDemand.ProtoReflect.Descriptor instead.
+func (*WaitingDemand) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *WaitingDemand) GetResources() *Resources {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+func (x *WaitingDemand) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *WaitingDemand) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *WaitingDemand) GetInfeasible() bool {
+	if x != nil {
+		return x.Infeasible
+	}
+	return false
+}
+
+func (x *WaitingDemand) GetSinceMsAgo() int64 {
+	if x != nil {
+		return x.SinceMsAgo
+	}
+	return 0
+}
+
 type PinStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	LeaseId       []byte                 `protobuf:"bytes,1,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
@@ -3795,7 +4038,7 @@ type PinStatus struct {
 
 func (x *PinStatus) Reset() {
 	*x = PinStatus{}
-	mi := &file_shoal_proto_msgTypes[40]
+	mi := &file_shoal_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3807,7 +4050,7 @@ func (x *PinStatus) String() string {
 func (*PinStatus) ProtoMessage() {}
 
 func (x *PinStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[40]
+	mi := &file_shoal_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3820,7 +4063,7 @@ func (x *PinStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PinStatus.ProtoReflect.Descriptor instead.
 func (*PinStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{40}
+	return file_shoal_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *PinStatus) GetLeaseId() []byte {
@@ -3860,7 +4103,7 @@ type LocateRequest struct {
 
 func (x *LocateRequest) Reset() {
 	*x = LocateRequest{}
-	mi := &file_shoal_proto_msgTypes[41]
+	mi := &file_shoal_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3872,7 +4115,7 @@ func (x *LocateRequest) String() string {
 func (*LocateRequest) ProtoMessage() {}
 
 func (x *LocateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[41]
+	mi := &file_shoal_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3885,7 +4128,7 @@ func (x *LocateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateRequest.ProtoReflect.Descriptor instead.
 func (*LocateRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{41}
+	return file_shoal_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *LocateRequest) GetHostname() string {
@@ -3905,7 +4148,7 @@ type LocateReply struct {
 
 func (x *LocateReply) Reset() {
 	*x = LocateReply{}
-	mi := &file_shoal_proto_msgTypes[42]
+	mi := &file_shoal_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3917,7 +4160,7 @@ func (x *LocateReply) String() string {
 func (*LocateReply) ProtoMessage() {}
 
 func (x *LocateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[42]
+	mi := &file_shoal_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3930,7 +4173,7 @@ func (x *LocateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateReply.ProtoReflect.Descriptor instead.
 func (*LocateReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{42}
+	return file_shoal_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *LocateReply) GetNodeId() []byte {
@@ -3956,7 +4199,7 @@ type GetActorRequest struct {
 
 func (x *GetActorRequest) Reset() {
 	*x = GetActorRequest{}
-	mi := &file_shoal_proto_msgTypes[43]
+	mi := &file_shoal_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3968,7 +4211,7 @@ func (x *GetActorRequest) String() string {
 func (*GetActorRequest) ProtoMessage() {}
 
 func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[43]
+	mi := &file_shoal_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3981,7 +4224,7 @@ func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorRequest.ProtoReflect.Descriptor instead.
 func (*GetActorRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{43}
+	return file_shoal_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetActorRequest) GetName() string {
@@ -4003,7 +4246,7 @@ type GetActorReply struct {
 
 func (x *GetActorReply) Reset() {
 	*x = GetActorReply{}
-	mi := &file_shoal_proto_msgTypes[44]
+	mi := &file_shoal_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4015,7 +4258,7 @@ func (x *GetActorReply) String() string {
 func (*GetActorReply) ProtoMessage() {}
 
 func (x *GetActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[44]
+	mi := &file_shoal_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4028,7 +4271,7 @@ func (x *GetActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorReply.ProtoReflect.Descriptor instead.
 func (*GetActorReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{44}
+	return file_shoal_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetActorReply) GetFound() bool {
@@ -4069,7 +4312,7 @@ type DrainRequest struct {
 
 func (x *DrainRequest) Reset() {
 	*x = DrainRequest{}
-	mi := &file_shoal_proto_msgTypes[45]
+	mi := &file_shoal_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4081,7 +4324,7 @@ func (x *DrainRequest) String() string {
 func (*DrainRequest) ProtoMessage() {}
 
 func (x *DrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[45]
+	mi := &file_shoal_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4094,7 +4337,7 @@ func (x *DrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
 func (*DrainRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{45}
+	return file_shoal_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *DrainRequest) GetNodeId() []byte {
@@ -4125,7 +4368,7 @@ type DrainReply struct {
 
 func (x *DrainReply) Reset() {
 	*x = DrainReply{}
-	mi := &file_shoal_proto_msgTypes[46]
+	mi := &file_shoal_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4137,7 +4380,7 @@ func (x *DrainReply) String() string {
 func (*DrainReply) ProtoMessage() {}
 
 func (x *DrainReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[46]
+	mi := &file_shoal_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4150,7 +4393,7 @@ func (x *DrainReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainReply.ProtoReflect.Descriptor instead.
 func (*DrainReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{46}
+	return file_shoal_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *DrainReply) GetTasksFinished() int64 {
@@ -4207,7 +4450,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4219,7 +4462,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4232,7 +4475,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{47}
+	return file_shoal_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *SubmitJobRequest) GetName() string {
@@ -4281,7 +4524,7 @@ type SubmittedJob struct {
 
 func (x *SubmittedJob) Reset() {
 	*x = SubmittedJob{}
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4293,7 +4536,7 @@ func (x *SubmittedJob) String() string {
 func (*SubmittedJob) ProtoMessage() {}
 
 func (x *SubmittedJob) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4306,7 +4549,7 @@ func (x *SubmittedJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmittedJob.ProtoReflect.Descriptor instead.
 func (*SubmittedJob) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{48}
+	return file_shoal_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *SubmittedJob) GetJobId() []byte {
@@ -4388,7 +4631,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4400,7 +4643,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4413,7 +4656,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{49}
+	return file_shoal_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GetJobRequest) GetJobId() []byte {
@@ -4431,7 +4674,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_shoal_proto_msgTypes[50]
+	mi := &file_shoal_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4443,7 +4686,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[50]
+	mi := &file_shoal_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4456,7 +4699,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{50}
+	return file_shoal_proto_rawDescGZIP(), []int{53}
 }
 
 type ListJobsReply struct {
@@ -4468,7 +4711,7 @@ type ListJobsReply struct {
 
 func (x *ListJobsReply) Reset() {
 	*x = ListJobsReply{}
-	mi := &file_shoal_proto_msgTypes[51]
+	mi := &file_shoal_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4480,7 +4723,7 @@ func (x *ListJobsReply) String() string {
 func (*ListJobsReply) ProtoMessage() {}
 
 func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[51]
+	mi := &file_shoal_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4493,7 +4736,7 @@ func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsReply.ProtoReflect.Descriptor instead.
 func (*ListJobsReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{51}
+	return file_shoal_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ListJobsReply) GetJobs() []*SubmittedJob {
@@ -4514,7 +4757,7 @@ type JobLogsRequest struct {
 
 func (x *JobLogsRequest) Reset() {
 	*x = JobLogsRequest{}
-	mi := &file_shoal_proto_msgTypes[52]
+	mi := &file_shoal_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4526,7 +4769,7 @@ func (x *JobLogsRequest) String() string {
 func (*JobLogsRequest) ProtoMessage() {}
 
 func (x *JobLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[52]
+	mi := &file_shoal_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4539,7 +4782,7 @@ func (x *JobLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobLogsRequest.ProtoReflect.Descriptor instead.
 func (*JobLogsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{52}
+	return file_shoal_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *JobLogsRequest) GetJobId() []byte {
@@ -4574,7 +4817,7 @@ type LogLines struct {
 
 func (x *LogLines) Reset() {
 	*x = LogLines{}
-	mi := &file_shoal_proto_msgTypes[53]
+	mi := &file_shoal_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4586,7 +4829,7 @@ func (x *LogLines) String() string {
 func (*LogLines) ProtoMessage() {}
 
 func (x *LogLines) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[53]
+	mi := &file_shoal_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4599,7 +4842,7 @@ func (x *LogLines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLines.ProtoReflect.Descriptor instead.
 func (*LogLines) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{53}
+	return file_shoal_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *LogLines) GetLines() []string {
@@ -4632,7 +4875,7 @@ type ObjectInfoRequest struct {
 
 func (x *ObjectInfoRequest) Reset() {
 	*x = ObjectInfoRequest{}
-	mi := &file_shoal_proto_msgTypes[54]
+	mi := &file_shoal_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4644,7 +4887,7 @@ func (x *ObjectInfoRequest) String() string {
 func (*ObjectInfoRequest) ProtoMessage() {}
 
 func (x *ObjectInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[54]
+	mi := &file_shoal_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4657,7 +4900,7 @@ func (x *ObjectInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectInfoRequest.ProtoReflect.Descriptor instead.
 func (*ObjectInfoRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{54}
+	return file_shoal_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ObjectInfoRequest) GetId() []byte {
@@ -4676,7 +4919,7 @@ type RequestResourcesRequest struct {
 
 func (x *RequestResourcesRequest) Reset() {
 	*x = RequestResourcesRequest{}
-	mi := &file_shoal_proto_msgTypes[55]
+	mi := &file_shoal_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4688,7 +4931,7 @@ func (x *RequestResourcesRequest) String() string {
 func (*RequestResourcesRequest) ProtoMessage() {}
 
 func (x *RequestResourcesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[55]
+	mi := &file_shoal_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4701,7 +4944,7 @@ func (x *RequestResourcesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestResourcesRequest.ProtoReflect.Descriptor instead.
 func (*RequestResourcesRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{55}
+	return file_shoal_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *RequestResourcesRequest) GetBundles() []*Resources {
@@ -4719,7 +4962,7 @@ type RequestResourcesReply struct {
 
 func (x *RequestResourcesReply) Reset() {
 	*x = RequestResourcesReply{}
-	mi := &file_shoal_proto_msgTypes[56]
+	mi := &file_shoal_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4731,7 +4974,7 @@ func (x *RequestResourcesReply) String() string {
 func (*RequestResourcesReply) ProtoMessage() {}
 
 func (x *RequestResourcesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[56]
+	mi := &file_shoal_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4744,7 +4987,7 @@ func (x *RequestResourcesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestResourcesReply.ProtoReflect.Descriptor instead.
 func (*RequestResourcesReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{56}
+	return file_shoal_proto_rawDescGZIP(), []int{59}
 }
 
 var File_shoal_proto protoreflect.FileDescriptor
@@ -4757,7 +5000,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x05tasks\x18\x03 \x03(\v2\x12.shoal.v1.TaskSpecR\x05tasks\x12\x16\n" +
 	"\x06cancel\x18\x02 \x03(\fR\x06cancel\"=\n" +
 	"\vDirectReply\x12.\n" +
-	"\aresults\x18\x01 \x03(\v2\x14.shoal.v1.TaskResultR\aresults\"\x8b\x01\n" +
+	"\aresults\x18\x01 \x03(\v2\x14.shoal.v1.TaskResultR\aresults\"\x9d\x01\n" +
 	"\n" +
 	"ActorRoute\x12\x12\n" +
 	"\x04addr\x18\x01 \x01(\tR\x04addr\x12\x1d\n" +
@@ -4765,7 +5008,13 @@ const file_shoal_proto_rawDesc = "" +
 	"local_addr\x18\x05 \x01(\tR\tlocalAddr\x12\x14\n" +
 	"\x05label\x18\x02 \x01(\tR\x05label\x12\x17\n" +
 	"\anode_id\x18\x03 \x01(\fR\x06nodeId\x12\x1b\n" +
-	"\tdata_addr\x18\x04 \x01(\tR\bdataAddr\"\xbb\x01\n" +
+	"\tdata_addr\x18\x04 \x01(\tR\bdataAddr\x12\x10\n" +
+	"\x03pid\x18\x06 \x01(\x05R\x03pid\"@\n" +
+	"\x13ExecutorExitRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\fR\x06nodeId\x12\x10\n" +
+	"\x03pid\x18\x02 \x01(\x05R\x03pid\")\n" +
+	"\x11ExecutorExitReply\x12\x14\n" +
+	"\x05cause\x18\x01 \x01(\tR\x05cause\"\xbb\x01\n" +
 	"\tResources\x12\x10\n" +
 	"\x03cpu\x18\x01 \x01(\x03R\x03cpu\x12\x10\n" +
 	"\x03gpu\x18\x02 \x01(\x03R\x03gpu\x12\x16\n" +
@@ -4836,7 +5085,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x121\n" +
 	"\tresources\x18\x02 \x01(\v2\x13.shoal.v1.ResourcesR\tresources\x12\x14\n" +
 	"\x05short\x18\x03 \x01(\bR\x05short\x12\x1a\n" +
-	"\bfunction\x18\x04 \x01(\tR\bfunction\"\xdd\x01\n" +
+	"\bfunction\x18\x04 \x01(\tR\bfunction\"\xef\x01\n" +
 	"\n" +
 	"LeaseGrant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x18\n" +
@@ -4847,13 +5096,18 @@ const file_shoal_proto_rawDesc = "" +
 	"\x04slot\x18\x06 \x01(\fR\x04slot\x12\x1d\n" +
 	"\n" +
 	"local_addr\x18\b \x01(\tR\tlocalAddr\x12(\n" +
-	"\x10function_mean_ns\x18\a \x01(\x03R\x0efunctionMeanNs\"\x9c\x01\n" +
+	"\x10function_mean_ns\x18\a \x01(\x03R\x0efunctionMeanNs\x12\x10\n" +
+	"\x03pid\x18\t \x01(\x05R\x03pid\"\xeb\x01\n" +
 	"\tErrorInfo\x12'\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x13.shoal.v1.ErrorKindR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x17\n" +
 	"\atask_id\x18\x03 \x01(\fR\x06taskId\x12\x1a\n" +
 	"\bfunction\x18\x04 \x01(\tR\bfunction\x12\x17\n" +
-	"\anode_id\x18\x05 \x01(\fR\x06nodeId\"\x80\x02\n" +
+	"\anode_id\x18\x05 \x01(\fR\x06nodeId\x12\x14\n" +
+	"\x05codes\x18\x06 \x03(\tR\x05codes\x12\x1f\n" +
+	"\vdetail_type\x18\a \x01(\tR\n" +
+	"detailType\x12\x16\n" +
+	"\x06detail\x18\b \x01(\fR\x06detail\"\x80\x02\n" +
 	"\n" +
 	"TaskResult\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x18\n" +
@@ -4936,7 +5190,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x04size\x18\x04 \x01(\x03R\x04size\x120\n" +
 	"\tlocations\x18\x05 \x03(\v2\x12.shoal.v1.LocationR\tlocations\x12)\n" +
 	"\x05error\x18\x06 \x01(\v2\x13.shoal.v1.ErrorInfoR\x05error\x12*\n" +
-	"\x05actor\x18\a \x01(\v2\x14.shoal.v1.ActorRouteR\x05actor\"\xf8\x01\n" +
+	"\x05actor\x18\a \x01(\v2\x14.shoal.v1.ActorRouteR\x05actor\"\x94\x02\n" +
 	"\vHeadMessage\x12+\n" +
 	"\awelcome\x18\x01 \x01(\v2\x11.shoal.v1.WelcomeR\awelcome\x120\n" +
 	"\aobjects\x18\x02 \x03(\v2\x16.shoal.v1.ObjectStatusR\aobjects\x12#\n" +
@@ -4944,7 +5198,8 @@ const file_shoal_proto_rawDesc = "" +
 	"\x06cancel\x18\x04 \x03(\fR\x06cancel\x12\x1f\n" +
 	"\vkill_actors\x18\x05 \x03(\fR\n" +
 	"killActors\x12,\n" +
-	"\x06leases\x18\x06 \x03(\v2\x14.shoal.v1.LeaseGrantR\x06leases\"\xd5\x02\n" +
+	"\x06leases\x18\x06 \x03(\v2\x14.shoal.v1.LeaseGrantR\x06leases\x12\x1a\n" +
+	"\bwarnings\x18\a \x03(\tR\bwarnings\"\xd5\x02\n" +
 	"\tNodeHello\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\fR\x06nodeId\x121\n" +
 	"\tresources\x18\x02 \x01(\v2\x13.shoal.v1.ResourcesR\tresources\x12\x1b\n" +
@@ -5053,7 +5308,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\rshared_leases\x18\x0f \x01(\x03R\fsharedLeases\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xbd\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf0\x03\n" +
 	"\vStatusReply\x12*\n" +
 	"\x05nodes\x18\x01 \x03(\v2\x14.shoal.v1.NodeStatusR\x05nodes\x12M\n" +
 	"\x0etasks_by_state\x18\x02 \x03(\v2'.shoal.v1.StatusReply.TasksByStateEntryR\ftasksByState\x12\x18\n" +
@@ -5065,10 +5320,20 @@ const file_shoal_proto_rawDesc = "" +
 	"\x06actors\x18\b \x01(\x03R\x06actors\x12\x16\n" +
 	"\x06events\x18\t \x03(\tR\x06events\x12'\n" +
 	"\x04pins\x18\n" +
-	" \x03(\v2\x13.shoal.v1.PinStatusR\x04pins\x1a?\n" +
+	" \x03(\v2\x13.shoal.v1.PinStatusR\x04pins\x121\n" +
+	"\awaiting\x18\v \x03(\v2\x17.shoal.v1.WaitingDemandR\awaiting\x1a?\n" +
 	"\x11TasksByStateEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"o\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xb2\x01\n" +
+	"\rWaitingDemand\x121\n" +
+	"\tresources\x18\x01 \x01(\v2\x13.shoal.v1.ResourcesR\tresources\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1e\n" +
+	"\n" +
+	"infeasible\x18\x04 \x01(\bR\n" +
+	"infeasible\x12 \n" +
+	"\fsince_ms_ago\x18\x05 \x01(\x03R\n" +
+	"sinceMsAgo\"o\n" +
 	"\tPinStatus\x12\x19\n" +
 	"\blease_id\x18\x01 \x01(\fR\aleaseId\x12\x19\n" +
 	"\bnode_ids\x18\x02 \x03(\fR\anodeIds\x12\x16\n" +
@@ -5170,7 +5435,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n" +
 	"\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n" +
 	"\x10JOB_STATE_FAILED\x10\x04\x12\x15\n" +
-	"\x11JOB_STATE_STOPPED\x10\x052\xbe\x06\n" +
+	"\x11JOB_STATE_STOPPED\x10\x052\x8a\a\n" +
 	"\x04Head\x12=\n" +
 	"\aSession\x12\x17.shoal.v1.ClientMessage\x1a\x15.shoal.v1.HeadMessage(\x010\x01\x12>\n" +
 	"\vNodeSession\x12\x15.shoal.v1.NodeMessage\x1a\x14.shoal.v1.HeadToNode(\x010\x01\x128\n" +
@@ -5180,7 +5445,8 @@ const file_shoal_proto_rawDesc = "" +
 	"\x05Drain\x12\x16.shoal.v1.DrainRequest\x1a\x14.shoal.v1.DrainReply\x12V\n" +
 	"\x10RequestResources\x12!.shoal.v1.RequestResourcesRequest\x1a\x1f.shoal.v1.RequestResourcesReply\x12A\n" +
 	"\n" +
-	"ObjectInfo\x12\x1b.shoal.v1.ObjectInfoRequest\x1a\x16.shoal.v1.ObjectStatus\x12?\n" +
+	"ObjectInfo\x12\x1b.shoal.v1.ObjectInfoRequest\x1a\x16.shoal.v1.ObjectStatus\x12J\n" +
+	"\fExecutorExit\x12\x1d.shoal.v1.ExecutorExitRequest\x1a\x1b.shoal.v1.ExecutorExitReply\x12?\n" +
 	"\tSubmitJob\x12\x1a.shoal.v1.SubmitJobRequest\x1a\x16.shoal.v1.SubmittedJob\x129\n" +
 	"\x06GetJob\x12\x17.shoal.v1.GetJobRequest\x1a\x16.shoal.v1.SubmittedJob\x12>\n" +
 	"\bListJobs\x12\x19.shoal.v1.ListJobsRequest\x1a\x17.shoal.v1.ListJobsReply\x12:\n" +
@@ -5200,7 +5466,7 @@ func file_shoal_proto_rawDescGZIP() []byte {
 }
 
 var file_shoal_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 61)
+var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
 var file_shoal_proto_goTypes = []any{
 	(Role)(0),                       // 0: shoal.v1.Role
 	(Strategy)(0),                   // 1: shoal.v1.Strategy
@@ -5211,158 +5477,165 @@ var file_shoal_proto_goTypes = []any{
 	(*DirectRequest)(nil),           // 6: shoal.v1.DirectRequest
 	(*DirectReply)(nil),             // 7: shoal.v1.DirectReply
 	(*ActorRoute)(nil),              // 8: shoal.v1.ActorRoute
-	(*Resources)(nil),               // 9: shoal.v1.Resources
-	(*JobInfo)(nil),                 // 10: shoal.v1.JobInfo
-	(*Hello)(nil),                   // 11: shoal.v1.Hello
-	(*Welcome)(nil),                 // 12: shoal.v1.Welcome
-	(*Arg)(nil),                     // 13: shoal.v1.Arg
-	(*TaskSpec)(nil),                // 14: shoal.v1.TaskSpec
-	(*PutObject)(nil),               // 15: shoal.v1.PutObject
-	(*TaskBlock)(nil),               // 16: shoal.v1.TaskBlock
-	(*LeaseRequest)(nil),            // 17: shoal.v1.LeaseRequest
-	(*LeaseGrant)(nil),              // 18: shoal.v1.LeaseGrant
-	(*ErrorInfo)(nil),               // 19: shoal.v1.ErrorInfo
-	(*TaskResult)(nil),              // 20: shoal.v1.TaskResult
-	(*ActorSpec)(nil),               // 21: shoal.v1.ActorSpec
-	(*ActorCall)(nil),               // 22: shoal.v1.ActorCall
-	(*ClientMessage)(nil),           // 23: shoal.v1.ClientMessage
-	(*PinRequest)(nil),              // 24: shoal.v1.PinRequest
-	(*Location)(nil),                // 25: shoal.v1.Location
-	(*ResolvedArg)(nil),             // 26: shoal.v1.ResolvedArg
-	(*RunTask)(nil),                 // 27: shoal.v1.RunTask
-	(*ObjectStatus)(nil),            // 28: shoal.v1.ObjectStatus
-	(*HeadMessage)(nil),             // 29: shoal.v1.HeadMessage
-	(*NodeHello)(nil),               // 30: shoal.v1.NodeHello
-	(*PackageHeld)(nil),             // 31: shoal.v1.PackageHeld
-	(*PackageSource)(nil),           // 32: shoal.v1.PackageSource
-	(*Heartbeat)(nil),               // 33: shoal.v1.Heartbeat
-	(*StoreUsage)(nil),              // 34: shoal.v1.StoreUsage
-	(*ObjectCopy)(nil),              // 35: shoal.v1.ObjectCopy
-	(*ExecutorEvent)(nil),           // 36: shoal.v1.ExecutorEvent
-	(*DriverEvent)(nil),             // 37: shoal.v1.DriverEvent
-	(*NodeMessage)(nil),             // 38: shoal.v1.NodeMessage
-	(*NodeWelcome)(nil),             // 39: shoal.v1.NodeWelcome
-	(*ObjectPull)(nil),              // 40: shoal.v1.ObjectPull
-	(*DriverStart)(nil),             // 41: shoal.v1.DriverStart
-	(*HeadToNode)(nil),              // 42: shoal.v1.HeadToNode
-	(*StatusRequest)(nil),           // 43: shoal.v1.StatusRequest
-	(*NodeStatus)(nil),              // 44: shoal.v1.NodeStatus
-	(*StatusReply)(nil),             // 45: shoal.v1.StatusReply
-	(*PinStatus)(nil),               // 46: shoal.v1.PinStatus
-	(*LocateRequest)(nil),           // 47: shoal.v1.LocateRequest
-	(*LocateReply)(nil),             // 48: shoal.v1.LocateReply
-	(*GetActorRequest)(nil),         // 49: shoal.v1.GetActorRequest
-	(*GetActorReply)(nil),           // 50: shoal.v1.GetActorReply
-	(*DrainRequest)(nil),            // 51: shoal.v1.DrainRequest
-	(*DrainReply)(nil),              // 52: shoal.v1.DrainReply
-	(*SubmitJobRequest)(nil),        // 53: shoal.v1.SubmitJobRequest
-	(*SubmittedJob)(nil),            // 54: shoal.v1.SubmittedJob
-	(*GetJobRequest)(nil),           // 55: shoal.v1.GetJobRequest
-	(*ListJobsRequest)(nil),         // 56: shoal.v1.ListJobsRequest
-	(*ListJobsReply)(nil),           // 57: shoal.v1.ListJobsReply
-	(*JobLogsRequest)(nil),          // 58: shoal.v1.JobLogsRequest
-	(*LogLines)(nil),                // 59: shoal.v1.LogLines
-	(*ObjectInfoRequest)(nil),       // 60: shoal.v1.ObjectInfoRequest
-	(*RequestResourcesRequest)(nil), // 61: shoal.v1.RequestResourcesRequest
-	(*RequestResourcesReply)(nil),   // 62: shoal.v1.RequestResourcesReply
-	nil,                             // 63: shoal.v1.Resources.CustomEntry
-	nil,                             // 64: shoal.v1.NodeHello.LabelsEntry
-	nil,                             // 65: shoal.v1.NodeStatus.LabelsEntry
-	nil,                             // 66: shoal.v1.StatusReply.TasksByStateEntry
+	(*ExecutorExitRequest)(nil),     // 9: shoal.v1.ExecutorExitRequest
+	(*ExecutorExitReply)(nil),       // 10: shoal.v1.ExecutorExitReply
+	(*Resources)(nil),               // 11: shoal.v1.Resources
+	(*JobInfo)(nil),                 // 12: shoal.v1.JobInfo
+	(*Hello)(nil),                   // 13: shoal.v1.Hello
+	(*Welcome)(nil),                 // 14: shoal.v1.Welcome
+	(*Arg)(nil),                     // 15: shoal.v1.Arg
+	(*TaskSpec)(nil),                // 16: shoal.v1.TaskSpec
+	(*PutObject)(nil),               // 17: shoal.v1.PutObject
+	(*TaskBlock)(nil),               // 18: shoal.v1.TaskBlock
+	(*LeaseRequest)(nil),            // 19: shoal.v1.LeaseRequest
+	(*LeaseGrant)(nil),              // 20: shoal.v1.LeaseGrant
+	(*ErrorInfo)(nil),               // 21: shoal.v1.ErrorInfo
+	(*TaskResult)(nil),              // 22: shoal.v1.TaskResult
+	(*ActorSpec)(nil),               // 23: shoal.v1.ActorSpec
+	(*ActorCall)(nil),               // 24: shoal.v1.ActorCall
+	(*ClientMessage)(nil),           // 25: shoal.v1.ClientMessage
+	(*PinRequest)(nil),              // 26: shoal.v1.PinRequest
+	(*Location)(nil),                // 27: shoal.v1.Location
+	(*ResolvedArg)(nil),             // 28: shoal.v1.ResolvedArg
+	(*RunTask)(nil),                 // 29: shoal.v1.RunTask
+	(*ObjectStatus)(nil),            // 30: shoal.v1.ObjectStatus
+	(*HeadMessage)(nil),             // 31: shoal.v1.HeadMessage
+	(*NodeHello)(nil),               // 32: shoal.v1.NodeHello
+	(*PackageHeld)(nil),             // 33: shoal.v1.PackageHeld
+	(*PackageSource)(nil),           // 34: shoal.v1.PackageSource
+	(*Heartbeat)(nil),               // 35: shoal.v1.Heartbeat
+	(*StoreUsage)(nil),              // 36: shoal.v1.StoreUsage
+	(*ObjectCopy)(nil),              // 37: shoal.v1.ObjectCopy
+	(*ExecutorEvent)(nil),           // 38: shoal.v1.ExecutorEvent
+	(*DriverEvent)(nil),             // 39: shoal.v1.DriverEvent
+	(*NodeMessage)(nil),             // 40: shoal.v1.NodeMessage
+	(*NodeWelcome)(nil),             // 41: shoal.v1.NodeWelcome
+	(*ObjectPull)(nil),              // 42: shoal.v1.ObjectPull
+	(*DriverStart)(nil),             // 43: shoal.v1.DriverStart
+	(*HeadToNode)(nil),              // 44: shoal.v1.HeadToNode
+	(*StatusRequest)(nil),           // 45: shoal.v1.StatusRequest
+	(*NodeStatus)(nil),              // 46: shoal.v1.NodeStatus
+	(*StatusReply)(nil),             // 47: shoal.v1.StatusReply
+	(*WaitingDemand)(nil),           // 48: shoal.v1.WaitingDemand
+	(*PinStatus)(nil),               // 49: shoal.v1.PinStatus
+	(*LocateRequest)(nil),           // 50: shoal.v1.LocateRequest
+	(*LocateReply)(nil),             // 51: shoal.v1.LocateReply
+	(*GetActorRequest)(nil),         // 52: shoal.v1.GetActorRequest
+	(*GetActorReply)(nil),           // 53: shoal.v1.GetActorReply
+	(*DrainRequest)(nil),            // 54: shoal.v1.DrainRequest
+	(*DrainReply)(nil),              // 55: shoal.v1.DrainReply
+	(*SubmitJobRequest)(nil),        // 56: shoal.v1.SubmitJobRequest
+	(*SubmittedJob)(nil),            // 57: shoal.v1.SubmittedJob
+	(*GetJobRequest)(nil),           // 58: shoal.v1.GetJobRequest
+	(*ListJobsRequest)(nil),         // 59: shoal.v1.ListJobsRequest
+	(*ListJobsReply)(nil),           // 60: shoal.v1.ListJobsReply
+	(*JobLogsRequest)(nil),          // 61: shoal.v1.JobLogsRequest
+	(*LogLines)(nil),                // 62: shoal.v1.LogLines
+	(*ObjectInfoRequest)(nil),       // 63: shoal.v1.ObjectInfoRequest
+	(*RequestResourcesRequest)(nil), // 64: shoal.v1.RequestResourcesRequest
+	(*RequestResourcesReply)(nil),   // 65: shoal.v1.RequestResourcesReply
+	nil,                             // 66: shoal.v1.Resources.CustomEntry
+	nil,                             // 67: shoal.v1.NodeHello.LabelsEntry
+	nil,                             // 68: shoal.v1.NodeStatus.LabelsEntry
+	nil,                             // 69: shoal.v1.StatusReply.TasksByStateEntry
 }
 var file_shoal_proto_depIdxs = []int32{
-	22, // 0: shoal.v1.DirectRequest.calls:type_name -> shoal.v1.ActorCall
-	14, // 1: shoal.v1.DirectRequest.tasks:type_name -> shoal.v1.TaskSpec
-	20, // 2: shoal.v1.DirectReply.results:type_name -> shoal.v1.TaskResult
-	63, // 3: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
+	24, // 0: shoal.v1.DirectRequest.calls:type_name -> shoal.v1.ActorCall
+	16, // 1: shoal.v1.DirectRequest.tasks:type_name -> shoal.v1.TaskSpec
+	22, // 2: shoal.v1.DirectReply.results:type_name -> shoal.v1.TaskResult
+	66, // 3: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
 	0,  // 4: shoal.v1.Hello.role:type_name -> shoal.v1.Role
-	10, // 5: shoal.v1.Hello.job:type_name -> shoal.v1.JobInfo
-	13, // 6: shoal.v1.TaskSpec.args:type_name -> shoal.v1.Arg
-	9,  // 7: shoal.v1.TaskSpec.resources:type_name -> shoal.v1.Resources
+	12, // 5: shoal.v1.Hello.job:type_name -> shoal.v1.JobInfo
+	15, // 6: shoal.v1.TaskSpec.args:type_name -> shoal.v1.Arg
+	11, // 7: shoal.v1.TaskSpec.resources:type_name -> shoal.v1.Resources
 	1,  // 8: shoal.v1.TaskSpec.strategy:type_name -> shoal.v1.Strategy
-	19, // 9: shoal.v1.PutObject.error:type_name -> shoal.v1.ErrorInfo
-	9,  // 10: shoal.v1.LeaseRequest.resources:type_name -> shoal.v1.Resources
+	21, // 9: shoal.v1.PutObject.error:type_name -> shoal.v1.ErrorInfo
+	11, // 10: shoal.v1.LeaseRequest.resources:type_name -> shoal.v1.Resources
 	2,  // 11: shoal.v1.ErrorInfo.kind:type_name -> shoal.v1.ErrorKind
-	19, // 12: shoal.v1.TaskResult.error:type_name -> shoal.v1.ErrorInfo
-	13, // 13: shoal.v1.ActorSpec.args:type_name -> shoal.v1.Arg
-	9,  // 14: shoal.v1.ActorSpec.resources:type_name -> shoal.v1.Resources
+	21, // 12: shoal.v1.TaskResult.error:type_name -> shoal.v1.ErrorInfo
+	15, // 13: shoal.v1.ActorSpec.args:type_name -> shoal.v1.Arg
+	11, // 14: shoal.v1.ActorSpec.resources:type_name -> shoal.v1.Resources
 	1,  // 15: shoal.v1.ActorSpec.strategy:type_name -> shoal.v1.Strategy
-	13, // 16: shoal.v1.ActorCall.args:type_name -> shoal.v1.Arg
-	11, // 17: shoal.v1.ClientMessage.hello:type_name -> shoal.v1.Hello
-	14, // 18: shoal.v1.ClientMessage.submit:type_name -> shoal.v1.TaskSpec
-	15, // 19: shoal.v1.ClientMessage.put:type_name -> shoal.v1.PutObject
-	20, // 20: shoal.v1.ClientMessage.results:type_name -> shoal.v1.TaskResult
-	16, // 21: shoal.v1.ClientMessage.blocks:type_name -> shoal.v1.TaskBlock
-	21, // 22: shoal.v1.ClientMessage.create_actors:type_name -> shoal.v1.ActorSpec
-	22, // 23: shoal.v1.ClientMessage.actor_calls:type_name -> shoal.v1.ActorCall
-	24, // 24: shoal.v1.ClientMessage.pins:type_name -> shoal.v1.PinRequest
-	17, // 25: shoal.v1.ClientMessage.lease_requests:type_name -> shoal.v1.LeaseRequest
-	25, // 26: shoal.v1.ResolvedArg.locations:type_name -> shoal.v1.Location
-	26, // 27: shoal.v1.RunTask.args:type_name -> shoal.v1.ResolvedArg
+	15, // 16: shoal.v1.ActorCall.args:type_name -> shoal.v1.Arg
+	13, // 17: shoal.v1.ClientMessage.hello:type_name -> shoal.v1.Hello
+	16, // 18: shoal.v1.ClientMessage.submit:type_name -> shoal.v1.TaskSpec
+	17, // 19: shoal.v1.ClientMessage.put:type_name -> shoal.v1.PutObject
+	22, // 20: shoal.v1.ClientMessage.results:type_name -> shoal.v1.TaskResult
+	18, // 21: shoal.v1.ClientMessage.blocks:type_name -> shoal.v1.TaskBlock
+	23, // 22: shoal.v1.ClientMessage.create_actors:type_name -> shoal.v1.ActorSpec
+	24, // 23: shoal.v1.ClientMessage.actor_calls:type_name -> shoal.v1.ActorCall
+	26, // 24: shoal.v1.ClientMessage.pins:type_name -> shoal.v1.PinRequest
+	19, // 25: shoal.v1.ClientMessage.lease_requests:type_name -> shoal.v1.LeaseRequest
+	27, // 26: shoal.v1.ResolvedArg.locations:type_name -> shoal.v1.Location
+	28, // 27: shoal.v1.RunTask.args:type_name -> shoal.v1.ResolvedArg
 	3,  // 28: shoal.v1.RunTask.kind:type_name -> shoal.v1.RunKind
 	4,  // 29: shoal.v1.ObjectStatus.state:type_name -> shoal.v1.ObjectState
-	25, // 30: shoal.v1.ObjectStatus.locations:type_name -> shoal.v1.Location
-	19, // 31: shoal.v1.ObjectStatus.error:type_name -> shoal.v1.ErrorInfo
+	27, // 30: shoal.v1.ObjectStatus.locations:type_name -> shoal.v1.Location
+	21, // 31: shoal.v1.ObjectStatus.error:type_name -> shoal.v1.ErrorInfo
 	8,  // 32: shoal.v1.ObjectStatus.actor:type_name -> shoal.v1.ActorRoute
-	12, // 33: shoal.v1.HeadMessage.welcome:type_name -> shoal.v1.Welcome
-	28, // 34: shoal.v1.HeadMessage.objects:type_name -> shoal.v1.ObjectStatus
-	27, // 35: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
-	18, // 36: shoal.v1.HeadMessage.leases:type_name -> shoal.v1.LeaseGrant
-	9,  // 37: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
-	64, // 38: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
-	34, // 39: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
-	30, // 40: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
-	33, // 41: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
-	35, // 42: shoal.v1.NodeMessage.objects:type_name -> shoal.v1.ObjectCopy
-	36, // 43: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
-	37, // 44: shoal.v1.NodeMessage.drivers:type_name -> shoal.v1.DriverEvent
-	31, // 45: shoal.v1.NodeMessage.packages_held:type_name -> shoal.v1.PackageHeld
-	39, // 46: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
-	10, // 47: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
-	40, // 48: shoal.v1.HeadToNode.pull_objects:type_name -> shoal.v1.ObjectPull
-	41, // 49: shoal.v1.HeadToNode.start_drivers:type_name -> shoal.v1.DriverStart
-	32, // 50: shoal.v1.HeadToNode.package_sources:type_name -> shoal.v1.PackageSource
-	9,  // 51: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
-	9,  // 52: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
-	65, // 53: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
-	34, // 54: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
-	44, // 55: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
-	66, // 56: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
-	46, // 57: shoal.v1.StatusReply.pins:type_name -> shoal.v1.PinStatus
-	5,  // 58: shoal.v1.SubmittedJob.state:type_name -> shoal.v1.JobState
-	54, // 59: shoal.v1.ListJobsReply.jobs:type_name -> shoal.v1.SubmittedJob
-	9,  // 60: shoal.v1.RequestResourcesRequest.bundles:type_name -> shoal.v1.Resources
-	23, // 61: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
-	38, // 62: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
-	43, // 63: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
-	47, // 64: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
-	49, // 65: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
-	51, // 66: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
-	61, // 67: shoal.v1.Head.RequestResources:input_type -> shoal.v1.RequestResourcesRequest
-	60, // 68: shoal.v1.Head.ObjectInfo:input_type -> shoal.v1.ObjectInfoRequest
-	53, // 69: shoal.v1.Head.SubmitJob:input_type -> shoal.v1.SubmitJobRequest
-	55, // 70: shoal.v1.Head.GetJob:input_type -> shoal.v1.GetJobRequest
-	56, // 71: shoal.v1.Head.ListJobs:input_type -> shoal.v1.ListJobsRequest
-	55, // 72: shoal.v1.Head.StopJob:input_type -> shoal.v1.GetJobRequest
-	58, // 73: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
-	29, // 74: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
-	42, // 75: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
-	45, // 76: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
-	48, // 77: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
-	50, // 78: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
-	52, // 79: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
-	62, // 80: shoal.v1.Head.RequestResources:output_type -> shoal.v1.RequestResourcesReply
-	28, // 81: shoal.v1.Head.ObjectInfo:output_type -> shoal.v1.ObjectStatus
-	54, // 82: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
-	54, // 83: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
-	57, // 84: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
-	54, // 85: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
-	59, // 86: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
-	74, // [74:87] is the sub-list for method output_type
-	61, // [61:74] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	14, // 33: shoal.v1.HeadMessage.welcome:type_name -> shoal.v1.Welcome
+	30, // 34: shoal.v1.HeadMessage.objects:type_name -> shoal.v1.ObjectStatus
+	29, // 35: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
+	20, // 36: shoal.v1.HeadMessage.leases:type_name -> shoal.v1.LeaseGrant
+	11, // 37: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
+	67, // 38: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
+	36, // 39: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
+	32, // 40: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
+	35, // 41: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
+	37, // 42: shoal.v1.NodeMessage.objects:type_name -> shoal.v1.ObjectCopy
+	38, // 43: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
+	39, // 44: shoal.v1.NodeMessage.drivers:type_name -> shoal.v1.DriverEvent
+	33, // 45: shoal.v1.NodeMessage.packages_held:type_name -> shoal.v1.PackageHeld
+	41, // 46: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
+	12, // 47: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
+	42, // 48: shoal.v1.HeadToNode.pull_objects:type_name -> shoal.v1.ObjectPull
+	43, // 49: shoal.v1.HeadToNode.start_drivers:type_name -> shoal.v1.DriverStart
+	34, // 50: shoal.v1.HeadToNode.package_sources:type_name -> shoal.v1.PackageSource
+	11, // 51: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
+	11, // 52: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
+	68, // 53: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
+	36, // 54: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
+	46, // 55: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
+	69, // 56: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
+	49, // 57: shoal.v1.StatusReply.pins:type_name -> shoal.v1.PinStatus
+	48, // 58: shoal.v1.StatusReply.waiting:type_name -> shoal.v1.WaitingDemand
+	11, // 59: shoal.v1.WaitingDemand.resources:type_name -> shoal.v1.Resources
+	5,  // 60: shoal.v1.SubmittedJob.state:type_name -> shoal.v1.JobState
+	57, // 61: shoal.v1.ListJobsReply.jobs:type_name -> shoal.v1.SubmittedJob
+	11, // 62: shoal.v1.RequestResourcesRequest.bundles:type_name -> shoal.v1.Resources
+	25, // 63: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
+	40, // 64: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
+	45, // 65: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
+	50, // 66: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
+	52, // 67: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
+	54, // 68: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
+	64, // 69: shoal.v1.Head.RequestResources:input_type -> shoal.v1.RequestResourcesRequest
+	63, // 70: shoal.v1.Head.ObjectInfo:input_type -> shoal.v1.ObjectInfoRequest
+	9,  // 71: shoal.v1.Head.ExecutorExit:input_type -> shoal.v1.ExecutorExitRequest
+	56, // 72: shoal.v1.Head.SubmitJob:input_type -> shoal.v1.SubmitJobRequest
+	58, // 73: shoal.v1.Head.GetJob:input_type -> shoal.v1.GetJobRequest
+	59, // 74: shoal.v1.Head.ListJobs:input_type -> shoal.v1.ListJobsRequest
+	58, // 75: shoal.v1.Head.StopJob:input_type -> shoal.v1.GetJobRequest
+	61, // 76: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
+	31, // 77: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
+	44, // 78: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
+	47, // 79: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
+	51, // 80: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
+	53, // 81: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
+	55, // 82: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
+	65, // 83: shoal.v1.Head.RequestResources:output_type -> shoal.v1.RequestResourcesReply
+	30, // 84: shoal.v1.Head.ObjectInfo:output_type -> shoal.v1.ObjectStatus
+	10, // 85: shoal.v1.Head.ExecutorExit:output_type -> shoal.v1.ExecutorExitReply
+	57, // 86: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
+	57, // 87: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
+	60, // 88: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
+	57, // 89: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
+	62, // 90: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
+	77, // [77:91] is the sub-list for method output_type
+	63, // [63:77] is the sub-list for method input_type
+	63, // [63:63] is the sub-list for extension type_name
+	63, // [63:63] is the sub-list for extension extendee
+	0,  // [0:63] is the sub-list for field type_name
 }
 
 func init() { file_shoal_proto_init() }
@@ -5376,7 +5649,7 @@ func file_shoal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_proto_rawDesc), len(file_shoal_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   61,
+			NumMessages:   64,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

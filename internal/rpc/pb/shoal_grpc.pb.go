@@ -34,6 +34,7 @@ const (
 	Head_Drain_FullMethodName            = "/shoal.v1.Head/Drain"
 	Head_RequestResources_FullMethodName = "/shoal.v1.Head/RequestResources"
 	Head_ObjectInfo_FullMethodName       = "/shoal.v1.Head/ObjectInfo"
+	Head_ExecutorExit_FullMethodName     = "/shoal.v1.Head/ExecutorExit"
 	Head_SubmitJob_FullMethodName        = "/shoal.v1.Head/SubmitJob"
 	Head_GetJob_FullMethodName           = "/shoal.v1.Head/GetJob"
 	Head_ListJobs_FullMethodName         = "/shoal.v1.Head/ListJobs"
@@ -69,6 +70,9 @@ type HeadClient interface {
 	// ObjectInfo reports an object's state and current locations (a reader
 	// whose copies moved or died asks again).
 	ObjectInfo(ctx context.Context, in *ObjectInfoRequest, opts ...grpc.CallOption) (*ObjectStatus, error)
+	// ExecutorExit says why an executor exited, waiting briefly for its
+	// node's report (a caller whose connection to it broke asks).
+	ExecutorExit(ctx context.Context, in *ExecutorExitRequest, opts ...grpc.CallOption) (*ExecutorExitReply, error)
 	// SubmitJob runs a job's driver on a node, from an uploaded package.
 	SubmitJob(ctx context.Context, in *SubmitJobRequest, opts ...grpc.CallOption) (*SubmittedJob, error)
 	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*SubmittedJob, error)
@@ -173,6 +177,16 @@ func (c *headClient) ObjectInfo(ctx context.Context, in *ObjectInfoRequest, opts
 	return out, nil
 }
 
+func (c *headClient) ExecutorExit(ctx context.Context, in *ExecutorExitRequest, opts ...grpc.CallOption) (*ExecutorExitReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExecutorExitReply)
+	err := c.cc.Invoke(ctx, Head_ExecutorExit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *headClient) SubmitJob(ctx context.Context, in *SubmitJobRequest, opts ...grpc.CallOption) (*SubmittedJob, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SubmittedJob)
@@ -260,6 +274,9 @@ type HeadServer interface {
 	// ObjectInfo reports an object's state and current locations (a reader
 	// whose copies moved or died asks again).
 	ObjectInfo(context.Context, *ObjectInfoRequest) (*ObjectStatus, error)
+	// ExecutorExit says why an executor exited, waiting briefly for its
+	// node's report (a caller whose connection to it broke asks).
+	ExecutorExit(context.Context, *ExecutorExitRequest) (*ExecutorExitReply, error)
 	// SubmitJob runs a job's driver on a node, from an uploaded package.
 	SubmitJob(context.Context, *SubmitJobRequest) (*SubmittedJob, error)
 	GetJob(context.Context, *GetJobRequest) (*SubmittedJob, error)
@@ -301,6 +318,9 @@ func (UnimplementedHeadServer) RequestResources(context.Context, *RequestResourc
 }
 func (UnimplementedHeadServer) ObjectInfo(context.Context, *ObjectInfoRequest) (*ObjectStatus, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ObjectInfo not implemented")
+}
+func (UnimplementedHeadServer) ExecutorExit(context.Context, *ExecutorExitRequest) (*ExecutorExitReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ExecutorExit not implemented")
 }
 func (UnimplementedHeadServer) SubmitJob(context.Context, *SubmitJobRequest) (*SubmittedJob, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SubmitJob not implemented")
@@ -460,6 +480,24 @@ func _Head_ObjectInfo_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Head_ExecutorExit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExecutorExitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HeadServer).ExecutorExit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Head_ExecutorExit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HeadServer).ExecutorExit(ctx, req.(*ExecutorExitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Head_SubmitJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(SubmitJobRequest)
 	if err := dec(in); err != nil {
@@ -573,6 +611,10 @@ var Head_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ObjectInfo",
 			Handler:    _Head_ObjectInfo_Handler,
+		},
+		{
+			MethodName: "ExecutorExit",
+			Handler:    _Head_ExecutorExit_Handler,
 		},
 		{
 			MethodName: "SubmitJob",
