@@ -220,9 +220,11 @@ func (r *Result) bytes() int64 {
 }
 
 // Cache keeps query results by plan token. A token covers the plan and the
-// identity of its inputs (a file's path, size and mtime; an in-memory table's
-// unique id), so a changed input never hits an old entry. It is safe for
-// concurrent use and evicts least recently used results past its byte limit.
+// identity of its inputs as they were when the frame was built (a file's path,
+// size and content digest, with its ctime and inode when it is too large to
+// hash whole; an in-memory table's unique id), so a changed input never hits an
+// old entry, even when its old mtime was restored. It is safe for concurrent
+// use and evicts least recently used results past its byte limit.
 type Cache struct {
 	mu           sync.Mutex
 	max          int64

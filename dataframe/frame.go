@@ -510,7 +510,8 @@ func (df *DataFrame) Explain(opts ...CollectOption) (string, error) {
 }
 
 // Token is the deterministic hash of the frame's plan, including the identity
-// of every input (file path, size and modification time; in-memory table id).
+// of every input as it was when the frame was built (a file's path, size and
+// content digest; an in-memory table's id) and the options it is read with.
 func (df *DataFrame) Token() (string, error) {
 	if df.err != nil {
 		return "", df.err

@@ -46,8 +46,15 @@ func NewCSV(path string, s types.Schema, opts CSVOptions) (*CSV, error) {
 	if opts.Delimiter == 0 {
 		opts.Delimiter = ','
 	}
+	budget := newHashBudget()
+	st, id, err := fileIDs.identify(path, &budget)
+	if err != nil {
+		return nil, fmt.Errorf("reading CSV: %w", err)
+	}
+	// The schema and options are part of the identity: they change what is read.
 	return &CSV{path: path, schema: s, opts: opts, size: st.Size(),
-		ident: fmt.Sprintf("csv:%s:%d:%d:%q", path, st.Size(), st.ModTime().UnixNano(), opts.Delimiter)}, nil
+		ident: fmt.Sprintf("csv:%s:delimiter=%q:header=%t:null=%q:schema=%s",
+			id, opts.Delimiter, opts.Header, opts.NullString, s)}, nil
 }
 
 // Schema implements Source.

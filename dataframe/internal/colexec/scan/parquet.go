@@ -50,12 +50,13 @@ func NewParquet(path string) (*Parquet, error) {
 	p := &Parquet{}
 	var ident strings.Builder
 	ident.WriteString("parquet")
+	budget := newHashBudget()
 	for i, fp := range paths {
-		st, err := os.Stat(fp)
+		_, id, err := fileIDs.identify(fp, &budget)
 		if err != nil {
 			return nil, fmt.Errorf("reading Parquet: %w", err)
 		}
-		fmt.Fprintf(&ident, ":%s@%d@%d", fp, st.Size(), st.ModTime().UnixNano())
+		ident.WriteString("|" + id)
 		rdr, err := file.OpenParquetFile(fp, false)
 		if err != nil {
 			return nil, fmt.Errorf("reading Parquet file %s: %w", fp, err)

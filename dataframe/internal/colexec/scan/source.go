@@ -19,7 +19,8 @@ type Source interface {
 	// Schema is the full schema of the table.
 	Schema() types.Schema
 	// Identity names the table's content for plan tokens: it changes whenever
-	// the data may have changed (file size or mtime, or a new in-memory table).
+	// the data may have changed (a file's content, see fileid.go; a new
+	// in-memory table), and with every option that changes what is read.
 	Identity() string
 	// Describe is a short human description for Explain.
 	Describe() string
