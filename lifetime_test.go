@@ -262,3 +262,84 @@ func TestWaitReturnsAtMostN(t *testing.T) {
 		t.Fatal("Wait(-1) did not fail")
 	}
 }
+
+// keeper holds futures it was given, as a borrower.
+type keeper struct{ kept []*shoal.Future[int] }
+
+var (
+	keeperClass = shoal.Actor0("test.Keeper", func(context.Context) (*keeper, error) { return &keeper{}, nil })
+	keep        = shoal.Method1(keeperClass, "Keep", func(_ context.Context, k *keeper, fs []*shoal.Future[int]) (int, error) {
+		k.kept = append(k.kept, fs...)
+		return len(k.kept), nil
+	})
+	// keptValue reads the i-th kept future.
+	keptValue = shoal.Method1(keeperClass, "Value", func(ctx context.Context, k *keeper, i int) (int, error) {
+		return k.kept[i].Get(ctx)
+	})
+	slowSquare = shoal.Func1("test.slowSquare", func(_ context.Context, x int) (int, error) {
+		time.Sleep(time.Second)
+		return x * x, nil
+	})
+)
+
+// Objects an actor borrowed outlive the driver that owned them, whichever
+// route made them; work the owner left unfinished ends with its job, and
+// the borrower's copy says so; once the borrower goes too, nothing is left.
+func TestBorrowedObjectsOutliveTheirOwner(t *testing.T) {
+	c := startCluster(t, 2)
+	ctx := within(t, connect(t, c), time.Minute)
+	k, err := keeperClass.New(ctx, nil, shoal.WithActorName("keeper"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The owner: another driver, which hands its futures to the keeper and
+	// ends.
+	owner, err := shoal.Init(context.Background(), shoal.WithAddress(c.HeadAddr), shoal.WithTokenFile(c.TokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := shoal.GetActor[keeper](owner, "keeper")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := readyTwice(t, owner)
+	put, err := shoal.Put(owner, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, err := shoal.Put(owner, 7) // (a second Put, released before it is kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := []*shoal.Future[int]{put, square.Remote(owner, 3), headSquare.Remote(owner, 4), twiceOf.Remote(owner, src, 5), big, slowSquare.Remote(owner, 6)}
+	want := []int{1000, 9, 16, 10, 7}
+	for _, f := range fs[:len(want)] {
+		if _, err := f.Get(owner); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kept := keep.Remote(owner, kb, fs)
+	for _, f := range fs {
+		f.Release()
+	}
+	if n, err := kept.Get(owner); err != nil || n != len(fs) {
+		t.Fatalf("keeping the owner's futures: %d %v", n, err)
+	}
+	if err := shoal.Shutdown(owner); err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range want {
+		if v, err := keptValue.Remote(ctx, k, i).Get(ctx); err != nil || v != w {
+			t.Fatalf("kept future %d after its owner ended: %d %v, want %d", i, v, err, w)
+		}
+	}
+	if v, err := keptValue.Remote(ctx, k, len(want)).Get(ctx); !errors.Is(err, shoal.ErrCancelled) {
+		t.Fatalf("kept future of a task its owner left running: %d %v, want ErrCancelled (its job ended)", v, err)
+	}
+	if err := k.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	k.Release()
+	requireStoreEmpty(t, ctx)
+	requireResourcesBack(t, ctx)
+}

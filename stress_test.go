@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -59,6 +60,10 @@ func stressCalls(t *testing.T) int {
 	return 100_000
 }
 
+// stressActor leaves the tasks room: four actors holding a whole CPU each
+// would take every CPU of the cluster, and the tasks would wait for ever.
+var stressActor = shoal.WithActorResources(shoal.Resources{CPU: 0.25})
+
 // actorSet is a set of actors that a killer replaces at random.
 type actorSet struct {
 	mu     sync.Mutex
@@ -74,7 +79,7 @@ func (s *actorSet) pick(r *rand.Rand) *shoal.ActorHandle[twiceActor] {
 
 // replace kills a random actor and puts a new one in its place.
 func (s *actorSet) replace(ctx context.Context, r *rand.Rand) error {
-	h, err := twiceClass.New(ctx, nil)
+	h, err := twiceClass.New(ctx, nil, stressActor)
 	if err != nil {
 		return err
 	}
@@ -93,6 +98,11 @@ type stressOutcome struct {
 	values, actorDied, executor, cancelled, released atomic.Int64
 	mu                                               sync.Mutex
 	bad                                              []string
+}
+
+// done counts the calls checked so far.
+func (o *stressOutcome) done() int64 {
+	return o.values.Load() + o.actorDied.Load() + o.executor.Load() + o.cancelled.Load() + o.released.Load()
 }
 
 func (o *stressOutcome) check(what string, got, want int, err error, cancelled bool) {
@@ -139,26 +149,35 @@ func TestEarlyReleaseStress(t *testing.T) {
 
 	set := &actorSet{}
 	for range 4 {
-		h, err := twiceClass.New(ctx, nil)
+		h, err := twiceClass.New(ctx, nil, stressActor)
 		if err != nil {
 			t.Fatal(err)
 		}
 		set.actors = append(set.actors, h)
 		set.all = append(set.all, h)
 	}
+	out := &stressOutcome{}
 	stop := make(chan struct{})
 	var faults sync.WaitGroup
 	faults.Add(1)
 	go func() {
-		// Faults: an actor killed and replaced every ~150 ms, a task
-		// executor crashed (os.Exit in a task) every ~1 s.
+		// Faults, paced by the work done (so that a slow run, under the
+		// race detector, sees as many per call): an actor killed and
+		// replaced every ~300 calls, a task executor crashed (os.Exit in a
+		// task) every ~2,000.
 		defer faults.Done()
 		r := rand.New(rand.NewPCG(uint64(seed), 1))
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		next := int64(0)
 		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Duration(100+r.IntN(100)) * time.Millisecond):
+			next += int64(200 + r.IntN(200))
+			for out.done() < next {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+				}
 			}
 			if err := set.replace(ctx, r); err != nil && ctx.Err() == nil {
 				t.Errorf("replacing an actor: %v", err)
@@ -170,7 +189,24 @@ func TestEarlyReleaseStress(t *testing.T) {
 		}
 	}()
 
-	out := &stressOutcome{}
+	go func() {
+		// A stall (no call answered for 30 s) is reported with the
+		// cluster's task counts, to see where the calls wait.
+		last := int64(-1)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(30 * time.Second):
+			}
+			if d := out.done(); d == last {
+				st, err := shoal.ClusterStatus(ctx)
+				t.Logf("no call answered for 30 s (%d of %d done); tasks by state %v, %v", d, total, st.TasksByState, err)
+			} else {
+				last = d
+			}
+		}
+	}()
 	const workers, batch = 8, 250
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -197,7 +233,7 @@ func TestEarlyReleaseStress(t *testing.T) {
 	for _, b := range out.bad {
 		t.Error(b)
 	}
-	if got := out.values.Load() + out.actorDied.Load() + out.executor.Load() + out.cancelled.Load() + out.released.Load(); got != int64(total) && !t.Failed() {
+	if got := out.done(); got != int64(total) && !t.Failed() {
 		t.Fatalf("%d of %d calls accounted for", got, total)
 	}
 	if out.values.Load() < int64(total)/2 {
@@ -212,6 +248,7 @@ func TestEarlyReleaseStress(t *testing.T) {
 	}
 	set.mu.Unlock()
 	requireStoreEmpty(t, ctx)
+	requireResourcesBack(t, ctx)
 }
 
 // stressBatch makes n calls (numbered from first), each on an argument
@@ -341,6 +378,34 @@ func requireStoreEmpty(t *testing.T, ctx context.Context) {
 		last = fmt.Sprintf("the head knows %d objects (%d bytes), the stores hold %d", st.Objects, st.ObjectBytes, stored)
 		if time.Now().After(deadline) {
 			t.Fatalf("objects outlived their holders: %s", last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// requireResourcesBack waits until every node's resources are all free and
+// no worker lease is held: nothing a blocked, cancelled, retried, leased or
+// killed piece of work held is left counted.
+func requireResourcesBack(t *testing.T, ctx context.Context) {
+	t.Helper()
+	var last string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := shoal.ClusterStatus(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = ""
+		for _, n := range st.Nodes {
+			if n.Alive && (!reflect.DeepEqual(n.Available, n.Total) || n.Leases != 0 || n.SharedLeases != 0 || n.Running != 0) {
+				last += fmt.Sprintf(" node %s: %s free of %s, %d running, %d leases (%d shared);", n.ID, n.Available, n.Total, n.Running, n.Leases, n.SharedLeases)
+			}
+		}
+		if last == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("resources not given back:%s", last)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

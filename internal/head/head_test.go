@@ -515,7 +515,7 @@ func TestBlockedTaskKeepsItsGPU(t *testing.T) {
 func TestExecutorExitNamesTheCause(t *testing.T) {
 	for _, order := range []string{"report after close", "report before close", "no report"} {
 		t.Run(order, func(t *testing.T) {
-			hs := newHarness(t, Config{})
+			hs := newHarness(t, Config{HeartbeatTimeout: time.Minute}) // (the fake node sends none)
 			n := hs.addNode(1, scheduler.Resources{})
 			d := hs.driver()
 			id := hs.gen.Next()
@@ -596,5 +596,39 @@ func TestInfeasibleWork(t *testing.T) {
 				return false
 			})
 		})
+	}
+}
+
+// A call that ends while it waits in its actor's queue (its argument
+// failed) does not hold up the calls made after it.
+func TestFailedArgumentDoesNotStallTheActor(t *testing.T) {
+	hs := newHarness(t, Config{})
+	n := hs.addNode(2, scheduler.Resources{})
+	d := hs.driver()
+	actor := hs.gen.Next()
+	d.stream.Send(&pb.ClientMessage{CreateActors: []*pb.ActorSpec{{Id: actor.Bytes(), Class: "A", Resources: &pb.Resources{Cpu: scheduler.Unit / 2}}}})
+	aj := recv(t, n.starts, "the actor's executor start")
+	if string(aj.JobId) == string(hs.job.JobId) {
+		t.Fatal("the actor's executor is the job's: actors live in executors of their own")
+	}
+	ax, err := hs.session(&pb.Hello{Role: pb.Role_ROLE_EXECUTOR, JobId: aj.JobId, NodeId: n.id.Bytes(), Registry: hs.job.Registry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctor := recv(t, ax.runs, "the constructor")
+	ax.stream.Send(&pb.ClientMessage{Results: []*pb.TaskResult{{TaskId: ctor.TaskId, Value: []byte{1}}}})
+	recv(t, d.objects, "the actor ready")
+	arg := hs.submit(d, "producer")
+	first, second := hs.gen.Next(), hs.gen.Next()
+	d.stream.Send(&pb.ClientMessage{ActorCalls: []*pb.ActorCall{
+		{Id: first.Bytes(), ActorId: actor.Bytes(), Method: "A.m", Args: []*pb.Arg{{Object: arg.Bytes()}}},
+		{Id: second.Bytes(), ActorId: actor.Bytes(), Method: "A.m", Args: []*pb.Arg{{Value: []byte{1}}}},
+	}})
+	recv(t, n.starts, "the task executor start")
+	tx := hs.executor(n)
+	prod := recv(t, tx.runs, "the producer")
+	tx.stream.Send(&pb.ClientMessage{Results: []*pb.TaskResult{{TaskId: prod.TaskId, Error: &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_APPLICATION, Message: "no"}}}})
+	if r := recv(t, ax.runs, "the second call"); string(r.TaskId) != string(second[:]) {
+		t.Fatalf("dispatched %x, want the second call", r.TaskId)
 	}
 }

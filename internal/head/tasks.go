@@ -213,6 +213,12 @@ func (h *Head) completeTask(t *task, out *taskOutput, failure *pb.ErrorInfo) {
 		return
 	}
 	t.state = taskDone
+	if a := t.actor; a != nil && t.kind == pb.RunKind_RUN_KIND_ACTOR_CALL {
+		// A call that ends while it waits in its actor's queue (its
+		// argument failed, it was cancelled) must not hold up the calls
+		// behind it.
+		defer h.pumpActor(a)
+	}
 	args := t.args
 	t.args = nil
 	defer func() {
