@@ -233,6 +233,20 @@ func Suite(ctx context.Context, cfg SuiteConfig, progress func(string)) (map[str
 			}
 			return float64(cfg.PutSize) * float64(cfg.Puts) / time.Since(start).Seconds() / 1e9, nil
 		}},
+		{"memcpy_gigabytes", func() (float64, error) {
+			// The reference for single_client_put_gigabytes: this machine's
+			// one-thread copy into memory already faulted in.
+			src, dst := make([]byte, cfg.PutSize), make([]byte, cfg.PutSize)
+			for i := range src {
+				src[i] = byte(i)
+			}
+			copy(dst, src) // fault dst in
+			start := time.Now()
+			for range cfg.Puts {
+				copy(dst, src)
+			}
+			return float64(cfg.PutSize) * float64(cfg.Puts) / time.Since(start).Seconds() / 1e9, nil
+		}},
 		{"single_client_wait_1k_refs", func() (float64, error) {
 			futs := make([]*shoal.Future[int64], 1000)
 			for i := range futs {

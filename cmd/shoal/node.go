@@ -22,6 +22,7 @@ func newNodeCommand() *cobra.Command {
 		packageListen                        string
 		cpus, gpus                           float64
 		memory, storeMemory, storeDisk       int64
+		storeWarm                            int64
 		spillDir                             string
 		tf                                   tokenFlags
 		verbose                              bool
@@ -59,7 +60,8 @@ holds an object store, and starts executor processes for jobs' tasks.`,
 			defer cancel()
 			n, err := node.Start(startCtx, node.Config{
 				HeadAddr: headAddr, Token: token, TLS: rpc.TLSConfig{CAFile: tf.tlsCA},
-				Resources: res, Labels: lbls, DataListen: dataListen, PackageListen: packageListen, ObjectStoreMemory: storeMemory, ObjectStoreDisk: storeDisk, SpillDir: spillDir, Logger: logger,
+				Resources: res, Labels: lbls, DataListen: dataListen, PackageListen: packageListen, ObjectStoreMemory: storeMemory, ObjectStoreDisk: storeDisk, SpillDir: spillDir,
+				ObjectStoreWarm: storeWarm, Logger: logger,
 			})
 			if err != nil {
 				return fmt.Errorf("joining the cluster at %s: %w", headAddr, err)
@@ -82,6 +84,7 @@ holds an object store, and starts executor processes for jobs' tasks.`,
 	cmd.Flags().StringVar(&packageListen, "package-listen", "", `where to serve job packages this node holds to peers (default: the data plane's host, a free port; "off": never; also off with TLS)`)
 	cmd.Flags().Int64Var(&storeMemory, "object-store-memory", 0, "object store memory in bytes; past it objects spill to disk (0: 30% of available memory, -1: no limit)")
 	cmd.Flags().Int64Var(&storeDisk, "object-store-disk", 0, "disk for spilled objects in bytes (0: the spill directory's free space less a margin, -1: never spill)")
+	cmd.Flags().Int64Var(&storeWarm, "object-store-warm", 0, "bytes of the object store's memory to write once at start, so that the first large objects do not pay for first-touch page faults (slow on virtual machines; like Ray's preallocate_plasma_memory)")
 	cmd.Flags().StringVar(&spillDir, "spill-dir", "", "directory for spilled objects (default: the system's temporary directory)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug messages")
 	tf.register(cmd)

@@ -1,12 +1,14 @@
 package arena
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Options configure New. The zero value is the default.
@@ -231,3 +233,47 @@ func (a *Arena) Close() error {
 
 // now reads the arena's monotonic clock, in nanoseconds.
 func (a *Arena) now() int64 { return int64(time.Since(a.start)) }
+
+// warmChunk is what Warm writes at a time.
+const warmChunk = 64 << 20
+
+// Warm writes the first limit bytes of free memory once (zeros, 64 MiB
+// at a time, each taken as a span while it is written so that Alloc never
+// hands it out half-warm), so that the objects later written there do not
+// pay for first-touch page faults: in a virtual machine the first write to
+// a page costs more than the copy itself (doc.go), and populating pages
+// (Options.Prefault) does not take that cost, a write does. It stops at
+// ctx's end, when the arena has no free chunk left, or after limit, and
+// returns how many bytes it warmed. Meant to run in the background at
+// start; memory Trim gives back is cold again.
+func (a *Arena) Warm(ctx context.Context, limit int64) int64 {
+	var held []Span
+	var warmed int64
+	for warmed < limit && ctx.Err() == nil {
+		sp, ok := a.Alloc(min(warmChunk, limit-warmed))
+		if !ok {
+			break
+		}
+		clear(a.Bytes(sp))
+		held = append(held, sp)
+		warmed += sp.Len
+	}
+	for _, sp := range held {
+		a.Free(sp)
+	}
+	return warmed
+}
+
+// Offset reports where b, a slice of the arena's memory (of a span's
+// Bytes), starts in it; ok is false when b is not in the arena.
+func (a *Arena) Offset(b []byte) (off int64, ok bool) {
+	if len(a.mem) == 0 || len(b) == 0 {
+		return 0, false
+	}
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(a.mem)))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	if p < base || p+uintptr(len(b)) > base+uintptr(len(a.mem)) {
+		return 0, false
+	}
+	return int64(p - base), true
+}

@@ -15,19 +15,35 @@ const parallelCopyMin = 8 << 20
 // ones on up to GOMAXPROCS cores.
 func Concat(parts ...[]byte) []byte { return concat(runtime.GOMAXPROCS(0), parts) }
 
+// ConcatInto copies parts, one after the other, into dst (which must hold
+// them all), on up to GOMAXPROCS cores when they are large.
+func ConcatInto(dst []byte, parts ...[]byte) { concatInto(runtime.GOMAXPROCS(0), dst, parts) }
+
+// CopyInto copies src into dst as ConcatInto does.
+func CopyInto(dst, src []byte) { ConcatInto(dst, src) }
+
 func concat(maxWorkers int, parts [][]byte) []byte {
 	n := 0
 	for _, p := range parts {
 		n += len(p)
 	}
 	out := Alloc(uint64(n))
+	concatInto(maxWorkers, out, parts)
+	return out
+}
+
+func concatInto(maxWorkers int, out []byte, parts [][]byte) {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
 	workers := min(maxWorkers, n/parallelCopyMin)
 	if workers < 2 {
 		off := 0
 		for _, p := range parts {
 			off += copy(out[off:], p)
 		}
-		return out
+		return
 	}
 	// Cut the output into equal spans; each worker copies the pieces of
 	// the parts that fall in its span.
@@ -50,5 +66,4 @@ func concat(maxWorkers int, parts [][]byte) []byte {
 		}()
 	}
 	wg.Wait()
-	return out
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/codec"
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/objstore"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 	"github.com/shoal-dev/shoal/internal/transfer"
@@ -55,6 +56,10 @@ type Config struct {
 	// embedded cluster), keyed by node: Puts to them and Gets from them copy
 	// memory instead of crossing a socket.
 	LocalStores map[ids.ID]LocalStore
+	// Shared, for an executor, reads the objects of its node (SharedNode)
+	// in place, in the node's shared memory (internal/localstore).
+	Shared     SharedStore
+	SharedNode ids.ID
 	// OnRun and OnCancel receive an executor's work; nil for drivers.
 	OnRun       func(*pb.RunTask)
 	OnCancel    func(task ids.ID)
@@ -70,10 +75,17 @@ type Config struct {
 	Logger         *slog.Logger
 }
 
-// LocalStore is a node's object store in this process.
+// SharedStore reads the objects of a node on this machine in place: ok is
+// false when the object is not in its shared memory.
+type SharedStore interface {
+	Acquire(id ids.ID) (data []byte, release func(), ok bool, err error)
+}
+
+// LocalStore is a node's object store in this process: objects are
+// written straight into its memory and read from it without a copy.
 type LocalStore interface {
-	Put(id ids.ID, data []byte) (bool, error)
-	Read(id ids.ID) ([]byte, error)
+	Reserve(id ids.ID, n int64) (*objstore.Reservation, error)
+	Acquire(id ids.ID) (data []byte, release func(), err error)
 }
 
 // Client is a live session with the head.
@@ -150,6 +162,9 @@ type Ref struct {
 	// head that saw r released would not say). Both guarded by mu.
 	argHolds []*Ref
 	selfHold bool
+	// view lets go of value when it is a view of a store's memory (nil
+	// otherwise): on release. Guarded by mu.
+	view func()
 
 	// Direct actor calls (direct.go). route and wantDirect are set before
 	// the reference is shared; the rest is guarded by mu.
@@ -873,8 +888,9 @@ func (c *Client) storeRemote(ctx context.Context, id ids.ID, parts ...[]byte) (i
 			return ids.Nil, "", err
 		}
 		if st := c.cfg.LocalStores[node]; st != nil {
-			// One copy: the caller may reuse its buffers once Put returns.
-			_, err = st.Put(id, bigbuf.Concat(parts...))
+			// One copy, into the store's memory: the caller may reuse its
+			// buffers once Put returns.
+			err = putLocal(st, id, parts)
 		} else {
 			err = c.data.Put(ctx, addr, id, parts...)
 		}
@@ -885,6 +901,21 @@ func (c *Client) storeRemote(ctx context.Context, id ids.ID, parts ...[]byte) (i
 			return ids.Nil, "", err
 		}
 	}
+}
+
+// putLocal writes an object made of parts into a store in this process.
+func putLocal(st LocalStore, id ids.ID, parts [][]byte) error {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	r, err := st.Reserve(id, int64(n))
+	if err != nil || r.Exists() {
+		return err
+	}
+	bigbuf.ConcatInto(r.Data, parts...)
+	_, err = r.Seal()
+	return err
 }
 
 // noNodeWait bounds how long a Put waits for the cluster's first node.
@@ -950,6 +981,8 @@ func (r *Ref) Release() {
 	c.mu.Unlock()
 	r.mu.Lock()
 	r.value = nil
+	view := r.view
+	r.view = nil
 	// A call not sent yet is released when it is; a direct call's result
 	// is released at the head only if the head heard of it.
 	if !r.routed() || r.path == pathHead || r.path == pathDirect && r.exported {
@@ -963,6 +996,9 @@ func (r *Ref) Release() {
 	holds := r.argHolds
 	r.argHolds = nil
 	r.mu.Unlock()
+	if view != nil {
+		view()
+	}
 	for _, h := range holds {
 		h.Release()
 	}
@@ -1132,12 +1168,24 @@ func (c *Client) Bytes(ctx context.Context, r *Ref) ([]byte, error) {
 			return value, err
 		}
 		if len(locs) > 0 {
-			if value, err = c.Fetch(ctx, r.ID, locs); err == nil {
+			var release func()
+			if value, release, err = c.Fetch(ctx, r.ID, locs); err == nil {
 				r.mu.Lock()
-				if !r.Released() {
-					r.value = value
+				released := r.Released()
+				if !released && r.value == nil {
+					// A view of a store's memory stays pinned until r is
+					// released.
+					r.value, r.view, release = value, release, nil
+				} else if !released {
+					value = r.value // another reader's, kept
 				}
 				r.mu.Unlock()
+				if release != nil {
+					release()
+				}
+				if released {
+					return nil, fmt.Errorf("object %s was released while it was read; a released future cannot be read", r.ID.Short())
+				}
 				return value, nil
 			}
 		} else {
@@ -1183,36 +1231,52 @@ func (c *Client) Bytes(ctx context.Context, r *Ref) ([]byte, error) {
 // before trying again: longer than the head takes to declare a node dead.
 const refetchWait = 5 * time.Second
 
-// Fetch reads an object's bytes from the first node that serves it.
-func (c *Client) Fetch(ctx context.Context, id ids.ID, locs []transfer.Location) ([]byte, error) {
+// Fetch reads an object's bytes from the first node that serves it: from
+// the memory of a store in this process without a copy (pinned until
+// release, which is never nil), else over the data plane.
+func (c *Client) Fetch(ctx context.Context, id ids.ID, locs []transfer.Location) ([]byte, func(), error) {
 	var firstErr error
 	for _, l := range locs {
 		if st := c.cfg.LocalStores[l.Node]; st != nil {
-			if b, err := st.Read(id); err == nil {
-				// A copy: the caller owns what it gets, and the store's
-				// bytes must stay as they are.
-				return bigbuf.Concat(b), nil
+			if b, release, err := st.Acquire(id); err == nil {
+				return b, release, nil
+			}
+		}
+		if l.Node == c.cfg.SharedNode && c.cfg.Shared != nil {
+			if b, release, ok, _ := c.cfg.Shared.Acquire(id); ok {
+				return b, release, nil
 			}
 		}
 	}
 	for _, l := range locs {
 		b, err := c.data.Get(ctx, l.Addr, id, nil)
 		if err == nil {
-			return b, nil
+			return b, func() {}, nil
 		}
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 		if firstErr == nil {
 			firstErr = fmt.Errorf("fetching object %s from node %s (%s): %w", id.Short(), l.Node.Short(), l.Addr, err)
 		}
 	}
-	return nil, fmt.Errorf("%w: %w", errs.ErrObjectLost, firstErr)
+	return nil, nil, fmt.Errorf("%w: %w", errs.ErrObjectLost, firstErr)
 }
 
 // FetchVia asks the data server at addr (this executor's own node) for an
 // object, letting it pull the bytes from the hinted nodes peer-to-peer.
+//
+// When the node holds the object in its shared memory, the bytes are copied
+// from there (a task may keep its arguments for as long as it likes, while
+// the node's memory is pinned only until it is let go).
 func (c *Client) FetchVia(ctx context.Context, addr string, id ids.ID, hints []transfer.Location) ([]byte, error) {
+	if c.cfg.Shared != nil {
+		if b, release, ok, _ := c.cfg.Shared.Acquire(id); ok {
+			out := bigbuf.Concat(b)
+			release()
+			return out, nil
+		}
+	}
 	b, err := c.data.Get(ctx, addr, id, hints)
 	if err != nil {
 		return nil, fmt.Errorf("%w: fetching argument object %s through the local node: %w", errs.ErrObjectLost, id.Short(), err)

@@ -22,6 +22,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/codec"
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/localstore"
 	"github.com/shoal-dev/shoal/internal/registry"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
@@ -35,6 +36,9 @@ const (
 	EnvJobID    = "SHOAL_JOB_ID"
 	EnvNodeID   = "SHOAL_NODE_ID"
 	EnvNodeData = "SHOAL_NODE_DATA_ADDR"
+	// EnvNodeStore is the node's local store (internal/localstore), where
+	// the executor reads the node's objects in place; empty: none.
+	EnvNodeStore = "SHOAL_NODE_STORE"
 	EnvTLSCA    = "SHOAL_TLS_CA"
 )
 
@@ -141,6 +145,16 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 		return fmt.Errorf("executor: %w", err)
 	}
 	defer stopDirect()
+	// The node's objects are read in place when it shares its memory.
+	var shared client.SharedStore
+	if addr := os.Getenv(EnvNodeStore); addr != "" {
+		if ls, err := localstore.Dial(ctx, addr, token); err != nil {
+			logger.Warn("reading the node's objects over the data plane", "why", err)
+		} else {
+			defer ls.Close()
+			shared = ls
+		}
+	}
 	cl, err := client.Connect(ctx, client.Config{
 		Hello: &pb.Hello{Role: pb.Role_ROLE_EXECUTOR, JobId: jobID.Bytes(), NodeId: nodeID.Bytes(),
 			Pid: int32(os.Getpid()), Registry: registry.Fingerprint(), DirectAddr: directAddr, DirectLocal: directLocal},
@@ -149,6 +163,8 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 		Token:       token,
 		PutNode:     nodeID,
 		PutAddr:     nodeAddr,
+		Shared:      shared,
+		SharedNode:  nodeID,
 		OnRun:       ex.onRun,
 		OnCancel:    ex.onCancel,
 		OnBlock:     ex.onBlock,

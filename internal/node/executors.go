@@ -138,6 +138,7 @@ func (n *Node) launchExecutor(job *pb.JobInfo, jobID ids.ID, binary, dir string,
 		executor.EnvJobID+"="+jobID.String(),
 		executor.EnvNodeID+"="+nodeID.String(),
 		executor.EnvNodeData+"="+n.DataAddr(),
+		executor.EnvNodeStore+"="+n.localAddr,
 		rpc.TokenEnv+"="+n.cfg.Token,
 	)
 	if n.cfg.TLS.CAFile != "" {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/localstore"
 	"github.com/shoal-dev/shoal/internal/objstore"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
@@ -46,7 +47,10 @@ type Config struct {
 	// SpillDir.
 	ObjectStoreMemory int64
 	ObjectStoreDisk   int64
-	SpillDir          string
+	// ObjectStoreWarm bytes of the store's memory are written once at
+	// start (objstore.Config.WarmBytes).
+	ObjectStoreWarm int64
+	SpillDir        string
 	// WorkDir is the executors' working directory (default: the node's).
 	WorkDir string
 	// ExecutorEnv is added to every executor's environment.
@@ -72,6 +76,10 @@ type Node struct {
 	log    *slog.Logger
 	store  *objstore.Store
 	data   *transfer.Server
+	// local serves the store's memory to this machine's executors
+	// (localAddr; "" where it cannot).
+	local     *localstore.Server
+	localAddr string
 	peers  *transfer.Client
 	ln     net.Listener
 	host   string
@@ -105,7 +113,6 @@ type Node struct {
 
 type pull struct {
 	done chan struct{}
-	data []byte
 	err  error
 }
 
@@ -121,7 +128,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.Resources.CPU <= 0 {
 		return nil, fmt.Errorf("a node needs at least some CPU (got %s)", cfg.Resources)
 	}
-	store, err := objstore.Open(objstore.Config{MemoryBytes: cfg.ObjectStoreMemory, DiskBytes: cfg.ObjectStoreDisk, SpillDir: cfg.SpillDir, Logger: cfg.Logger})
+	store, err := objstore.Open(objstore.Config{MemoryBytes: cfg.ObjectStoreMemory, DiskBytes: cfg.ObjectStoreDisk, SpillDir: cfg.SpillDir,
+		SharedMemory: true, WarmBytes: cfg.ObjectStoreWarm, Logger: cfg.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("node object store: %w", err)
 	}
@@ -160,6 +168,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.data = &transfer.Server{Token: cfg.Token, Store: n.store, Pull: n.pull, Logger: n.log}
+	n.local = &localstore.Server{Store: n.store, Token: cfg.Token, Logger: n.log}
+	if n.localAddr, err = n.local.Listen(); err != nil {
+		n.log.Debug("executors read objects over the data plane", "why", err)
+	}
 	n.wg.Add(2)
 	go func() {
 		defer n.wg.Done()
@@ -212,6 +224,7 @@ func (n *Node) Close() error {
 	}
 	n.stopAllDrivers()
 	n.stopAllExecutors()
+	n.local.Close()
 	n.wg.Wait()
 	n.peers.Close()
 	if err := n.store.Close(); err != nil {
@@ -443,9 +456,12 @@ func (n *Node) handle(m *pb.HeadToNode) {
 			defer n.wg.Done()
 			// The head moves objects off a draining node this way; the copy
 			// is reported to it once stored.
-			if _, err := n.pull(n.ctx, id, []transfer.Location{{Node: from, Addr: p.FromAddr}}); err != nil {
+			_, release, err := n.pull(n.ctx, id, []transfer.Location{{Node: from, Addr: p.FromAddr}})
+			if err != nil {
 				n.log.Warn("could not pull an object from a draining node", "object", id.Short(), "from", p.FromAddr, "error", err)
+				return
 			}
+			release()
 		}()
 	}
 	if m.Shutdown {
@@ -470,10 +486,11 @@ func (n *Node) stored(id ids.ID, size int64) {
 }
 
 // pull fetches an object from peers for a local reader, once however many
-// readers ask at the same time, and keeps the copy.
-func (n *Node) pull(ctx context.Context, id ids.ID, hints []transfer.Location) ([]byte, error) {
-	if b, ok := n.store.Get(id); ok {
-		return b, nil
+// readers ask at the same time, straight into the store's memory, and
+// keeps the copy; it returns the bytes pinned until release.
+func (n *Node) pull(ctx context.Context, id ids.ID, hints []transfer.Location) ([]byte, func(), error) {
+	if data, release, err := n.store.Acquire(id); err == nil {
+		return data, release, nil
 	}
 	n.mu.Lock()
 	p := n.pulls[id]
@@ -486,9 +503,12 @@ func (n *Node) pull(ctx context.Context, id ids.ID, hints []transfer.Location) (
 	if !leader {
 		select {
 		case <-p.done:
-			return p.data, p.err
+			if p.err != nil {
+				return nil, nil, p.err
+			}
+			return n.store.Acquire(id)
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 	}
 	defer func() {
@@ -502,25 +522,47 @@ func (n *Node) pull(ctx context.Context, id ids.ID, hints []transfer.Location) (
 		if h.Node == self || h.Addr == n.DataAddr() {
 			continue
 		}
-		data, err := n.peers.Get(ctx, h.Addr, id, nil)
+		var res *objstore.Reservation
+		_, err := n.peers.GetInto(ctx, h.Addr, id, nil, func(size uint64) ([]byte, error) {
+			r, err := n.store.Reserve(id, int64(size))
+			if err != nil {
+				return nil, err
+			}
+			if r.Exists() {
+				return nil, errPulledMeanwhile
+			}
+			res = r
+			return r.Data, nil
+		})
+		if errors.Is(err, errPulledMeanwhile) {
+			return n.store.Acquire(id)
+		}
 		if err != nil {
+			if res != nil {
+				res.Abort()
+			}
 			p.err = fmt.Errorf("from node %s (%s): %w", h.Node.Short(), h.Addr, err)
 			continue
 		}
-		if added, err := n.store.Put(id, data); err != nil {
+		added, err := res.Seal()
+		if err != nil {
 			p.err = err
-			return nil, err
-		} else if added {
-			n.stored(id, int64(len(data)))
+			return nil, nil, err
 		}
-		p.data, p.err = data, nil
-		return data, nil
+		if added {
+			n.stored(id, int64(len(res.Data)))
+		}
+		return n.store.Acquire(id)
 	}
 	if p.err == nil {
 		p.err = fmt.Errorf("no other node holds object %s", id.Short())
 	}
-	return nil, p.err
+	return nil, nil, p.err
 }
+
+// errPulledMeanwhile: the object reached the store (another way) while a
+// pull was about to receive it.
+var errPulledMeanwhile = errors.New("the object is here already")
 
 func (n *Node) clearStore() { n.store.Clear() }
 

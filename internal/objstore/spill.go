@@ -55,6 +55,7 @@ type spillItem struct {
 	f    *spillFile
 	off  int64
 	data []byte
+	mem  *objMem // data's arena memory, pinned while it is written
 	crc  uint32
 }
 
@@ -78,7 +79,10 @@ func (s *Store) reserve(es []*entry) *spillBatch {
 			f.refs++
 			b.files = append(b.files, f)
 		}
-		b.items = append(b.items, spillItem{e: e, f: f, off: off, data: e.data})
+		if e.mem != nil {
+			e.mem.pins++
+		}
+		b.items = append(b.items, spillItem{e: e, f: f, off: off, data: e.data, mem: e.mem})
 		b.bytes += e.size
 	}
 	return b
@@ -293,6 +297,7 @@ func (s *Store) finish(b *spillBatch, werr error) []*spillFile {
 	for i := range b.items {
 		it := &b.items[i]
 		e := it.e
+		s.unpinLocked(it.mem)
 		if e.deleted || !e.writing {
 			continue // deleted or cleared meanwhile; already accounted
 		}
@@ -301,7 +306,8 @@ func (s *Store) finish(b *spillBatch, werr error) []*spillFile {
 		s.writingObjects--
 		if werr == nil {
 			e.crc = it.crc
-			e.data, e.inMem = nil, false
+			s.dropMemLocked(e)
+			e.inMem = false
 			continue
 		}
 		remove = s.dropDiskCopy(e, remove)
@@ -342,19 +348,20 @@ func (s *Store) spillError(id ids.ID, b *spillBatch, err error) error {
 	return fmt.Errorf("storing object %s: %s: %w", id.Short(), what, err)
 }
 
-// readSpilled reads an object's disk copy into a new buffer and checks it.
-func (s *Store) readSpilled(f *spillFile, off, size int64, crc uint32) ([]byte, error) {
+// readSpilled reads an object's disk copy into buf, its size, and checks
+// it.
+func (s *Store) readSpilled(f *spillFile, off int64, crc uint32, buf []byte) error {
 	fh, err := s.handle(f)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	buf := make([]byte, size)
+	size := len(buf)
 	if _, err := fh.ReadAt(buf, off); err != nil {
-		return nil, fmt.Errorf("reading %d bytes at offset %d of spill file %s: %w", size, off, f.path, err)
+		return fmt.Errorf("reading %d bytes at offset %d of spill file %s: %w", size, off, f.path, err)
 	}
 	if got := checksum(buf); got != crc {
-		return nil, fmt.Errorf("spill file %s: %d bytes at offset %d have checksum %08x, want %08x (the file was changed or the disk is failing)",
+		return fmt.Errorf("spill file %s: %d bytes at offset %d have checksum %08x, want %08x (the file was changed or the disk is failing)",
 			f.path, size, off, got, crc)
 	}
-	return buf, nil
+	return nil
 }

@@ -1,6 +1,7 @@
 package objstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -8,7 +9,10 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/shoal-dev/shoal/internal/arena"
+	"github.com/shoal-dev/shoal/internal/bigbuf"
 	"github.com/shoal-dev/shoal/internal/ids"
 )
 
@@ -58,14 +62,24 @@ type Config struct {
 	// Default: DefaultSegmentBytes. Objects of SegmentBytes/4 or more get
 	// their own file.
 	SegmentBytes int64
-	Logger       *slog.Logger
+	// SharedMemory keeps the objects' memory copies in a shared-memory
+	// arena of the store's own (memory.go), which executors map to read
+	// objects without a copy (Arena); ignored without a memory limit.
+	SharedMemory bool
+	// WarmBytes of the shared memory are written once when the store
+	// opens (arena.Warm), before Open returns, so that the first objects
+	// stored do not pay for first-touch page faults (costly in virtual
+	// machines, as Ray's preallocate_plasma_memory). 0: none.
+	WarmBytes int64
+	Logger    *slog.Logger
 }
 
 // Store holds a node's objects. It is safe for concurrent use.
 type Store struct {
 	log          *slog.Logger
-	memLimit     int64 // math.MaxInt64 when unbounded
-	diskLimit    int64 // 0 when spilling is off
+	arena        *arena.Arena // nil: memory copies on the Go heap
+	memLimit     int64        // math.MaxInt64 when unbounded
+	diskLimit    int64        // 0 when spilling is off
 	spillParent  string
 	segmentBytes int64
 	largeBytes   int64
@@ -91,6 +105,9 @@ type Store struct {
 	// (all in-memory objects except those being written to disk).
 	memBytes   int64
 	memObjects int
+	// reservedBytes: memory reserved (Reserve, restores in flight) for
+	// objects not in the store yet; counted in memBytes too.
+	reservedBytes int64
 	// writingBytes/writingObjects: objects being written to disk; they are
 	// still in memory until the write completes.
 	writingBytes   int64
@@ -118,6 +135,7 @@ type counters struct {
 	restores, restoredBytes  int64
 	compactions, movedBytes  int64
 	spillFailures, readFails int64
+	arenaMisses              int64 // copies put on the Go heap: the arena had no span
 }
 
 // entry is one object. Its state is one of:
@@ -131,6 +149,7 @@ type entry struct {
 	id      ids.ID
 	size    int64
 	data    []byte
+	mem     *objMem // data's memory in the arena; nil for the Go heap
 	inMem   bool
 	writing bool
 	deleted bool
@@ -195,6 +214,19 @@ func Open(cfg Config) (*Store, error) {
 		s.segmentBytes = DefaultSegmentBytes
 	}
 	s.largeBytes = max(s.segmentBytes/4, 1)
+	if cfg.SharedMemory && s.memLimit != math.MaxInt64 {
+		a, err := arena.New(ArenaSize(s.memLimit), arena.Options{Name: "shoal-objstore"})
+		if err != nil {
+			return nil, fmt.Errorf("object store: %w", err)
+		}
+		s.arena = a
+		log.Debug("object store memory is shared", "arena", formatBytes(a.Size()), "where", a.Where())
+		if cfg.WarmBytes > 0 {
+			start := time.Now()
+			n := a.Warm(context.Background(), cfg.WarmBytes)
+			log.Info("object store memory warmed", "bytes", formatBytes(n), "took", time.Since(start).Round(time.Millisecond))
+		}
+	}
 	if cfg.DiskBytes == NoSpill {
 		return s, nil
 	}
@@ -225,13 +257,32 @@ func Open(cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// Put stores data under id; the store keeps data without copying it, so the
-// caller must not modify it afterwards. Storing an id twice keeps the first
-// value (an object's bytes never change) and reports added=false. A Put
-// past the memory budget first spills the coldest objects to disk; when
-// neither memory nor disk can take data, Put fails at once with an error
-// wrapping ErrFull.
+// Put stores data under id. With an arena the bytes are copied into it (a
+// writer that can write in place uses Reserve); without, the store keeps
+// data without copying it, so the caller must not modify it afterwards.
+// Storing an id twice keeps the first value (an object's bytes never
+// change) and reports added=false. A Put past the memory budget first
+// spills the coldest objects to disk; when neither memory nor disk can take
+// data, Put fails at once with an error wrapping ErrFull.
 func (s *Store) Put(id ids.ID, data []byte) (added bool, err error) {
+	n := int64(len(data))
+	if s.arena == nil || n == 0 || n > s.memLimit {
+		return s.putSlice(id, data)
+	}
+	r, err := s.Reserve(id, n)
+	if err != nil {
+		return false, err
+	}
+	if r.Exists() {
+		return false, nil
+	}
+	bigbuf.CopyInto(r.Data, data)
+	return r.Seal()
+}
+
+// putSlice stores data itself as id's bytes (no arena, or an object that
+// goes straight to disk).
+func (s *Store) putSlice(id ids.ID, data []byte) (added bool, err error) {
 	n := int64(len(data))
 	s.mu.Lock()
 	if s.closed {
@@ -243,36 +294,58 @@ func (s *Store) Put(id ids.ID, data []byte) (added bool, err error) {
 		return false, nil
 	}
 	e := &entry{id: id, size: n, data: data, inMem: true}
-	if s.memBytes+n <= s.memLimit {
+	b, ok := s.roomLocked(n)
+	switch {
+	case ok:
 		s.insertResident(e)
-		s.mu.Unlock()
-		return true, nil
-	}
-	var b *spillBatch
-	if clean, dirty, ok := s.pickVictims(n); ok {
-		for _, v := range clean {
-			s.evict(v)
-		}
-		s.insertResident(e)
-		if len(dirty) == 0 {
-			s.mu.Unlock()
-			return true, nil
-		}
-		b = s.reserve(dirty)
-	} else if s.diskAlloc+n <= s.diskLimit && n > 0 {
+	case s.diskAlloc+n <= s.diskLimit && n > 0:
 		// Memory cannot make room (the object is larger than the budget,
 		// or the rest is being spilled already): the object goes straight
 		// to disk.
 		s.objects[id] = e
 		s.totalBytes += n
 		b = s.reserve([]*entry{e})
-	} else {
+	default:
 		err := s.fullError(id, n)
 		s.mu.Unlock()
 		return false, err
 	}
 	s.mu.Unlock()
+	if err := s.writeBatch(id, b, e); err != nil {
+		return false, err
+	}
+	return true, nil
+}
 
+// roomLocked makes room in memory for n more bytes: the coldest objects
+// with a disk copy leave memory, and others are reserved for spilling (b,
+// for writeBatch once s.mu is released). ok is false when no choice frees
+// enough. Called with s.mu held.
+func (s *Store) roomLocked(n int64) (b *spillBatch, ok bool) {
+	if s.memBytes+n <= s.memLimit {
+		return nil, true
+	}
+	clean, dirty, ok := s.pickVictims(n)
+	if !ok {
+		return nil, false
+	}
+	for _, v := range clean {
+		s.evict(v)
+	}
+	if len(dirty) == 0 {
+		return nil, true
+	}
+	return s.reserve(dirty), true
+}
+
+// writeBatch writes a spill batch reserved for storing id, without s.mu
+// held, and ends it. If the write failed, the victims are back in memory,
+// and e (the new object, if it is in the store already) is taken out
+// rather than go over the memory budget.
+func (s *Store) writeBatch(id ids.ID, b *spillBatch, e *entry) error {
+	if b == nil {
+		return nil
+	}
 	if s.beforeSpillWrite != nil {
 		s.beforeSpillWrite()
 	}
@@ -280,10 +353,7 @@ func (s *Store) Put(id ids.ID, data []byte) (added bool, err error) {
 
 	s.mu.Lock()
 	remove := s.finish(b, werr)
-	if werr != nil && !e.deleted && s.objects[id] == e {
-		// The spill failed: take the new object back out rather than go
-		// over the memory budget (finish has put a failed object back in
-		// memory).
+	if werr != nil && e != nil && !e.deleted && s.objects[id] == e {
 		remove = append(remove, s.deleteLocked(e)...)
 	}
 	var ferr error
@@ -292,18 +362,16 @@ func (s *Store) Put(id ids.ID, data []byte) (added bool, err error) {
 	}
 	s.mu.Unlock()
 	s.removeFiles(remove)
-	if ferr != nil {
-		return false, ferr
-	}
-	return true, nil
+	return ferr
 }
 
 // Get returns the bytes of id, reading them back from disk if the object
 // was spilled. The slice must not be modified; it stays valid after the
-// object is spilled or deleted. An object whose spill file cannot be read
-// is logged and reported missing; Read returns that error instead.
+// object is spilled or deleted (with an arena, it is a copy: readers that
+// need no copy use Acquire). An object whose spill file cannot be read is
+// logged and reported missing; Read returns that error instead.
 func (s *Store) Get(id ids.ID) ([]byte, bool) {
-	b, ok, err := s.read(id)
+	b, _, ok, err := s.read(id, false)
 	if err != nil {
 		if !errors.Is(err, ErrClosed) {
 			s.log.Error("reading a spilled object failed", "object", id.Short(), "error", err)
@@ -316,7 +384,7 @@ func (s *Store) Get(id ids.ID) ([]byte, bool) {
 // Read is Get with the reason when there are no bytes: ErrNotFound, or why
 // a spilled copy could not be read back.
 func (s *Store) Read(id ids.ID) ([]byte, error) {
-	b, ok, err := s.read(id)
+	b, _, ok, err := s.read(id, false)
 	if err == nil && !ok {
 		err = fmt.Errorf("object %s: %w", id.Short(), ErrNotFound)
 	}
@@ -324,54 +392,96 @@ func (s *Store) Read(id ids.ID) ([]byte, error) {
 }
 
 // read returns the bytes of id; ok is false, with no error, if the store
-// does not hold it.
-func (s *Store) read(id ids.ID) (data []byte, ok bool, err error) {
+// does not hold it. With pin, arena memory comes pinned (m, to unpin);
+// without, arena memory is copied out.
+func (s *Store) read(id ids.ID, pin bool) (data []byte, m *objMem, ok bool, err error) {
 	s.mu.Lock()
 	e, ok := s.objects[id]
 	if !ok {
 		closed := s.closed
 		s.mu.Unlock()
 		if closed {
-			return nil, false, fmt.Errorf("reading object %s: %w", id.Short(), ErrClosed)
+			return nil, nil, false, fmt.Errorf("reading object %s: %w", id.Short(), ErrClosed)
 		}
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	if e.inMem {
 		if e.list != nil {
 			s.touch(e)
 			e.list.moveToFront(e)
 		}
-		d := e.data
+		d, m := e.data, e.mem
+		if m != nil {
+			m.pins++
+		}
 		s.mu.Unlock()
-		return d, true, nil
+		return s.handOut(d, m, pin), m, true, nil
 	}
 	f, off, crc := e.loc, e.off, e.crc
 	f.refs++
+	// Read it straight into its memory copy when memory has room for it
+	// (objects with a disk copy leave memory for it: no I/O).
+	var buf []byte
+	keep := s.makeRoomClean(e.size)
+	if keep {
+		s.memBytes += e.size
+		s.reservedBytes += e.size
+		buf, m = s.allocLocked(e.size)
+	}
 	s.mu.Unlock()
+	if buf == nil {
+		buf = make([]byte, e.size)
+	}
 
-	buf, err := s.readSpilled(f, off, e.size, crc)
+	err = s.readSpilled(f, off, crc, buf)
 
 	s.mu.Lock()
 	remove := s.release(f, nil)
+	if keep {
+		s.memBytes -= e.size
+		s.reservedBytes -= e.size
+	}
 	if err != nil {
 		s.counters.readFails++
+		if m != nil {
+			s.arena.Free(m.span)
+			m = nil
+		}
 	} else {
 		s.counters.restores++
 		s.counters.restoredBytes += e.size
-		if !e.deleted && !e.inMem && e.loc == f && s.makeRoomClean(e.size) {
-			e.data, e.inMem = buf, true
+		if keep && !e.deleted && !e.inMem && e.loc == f && s.memBytes+e.size <= s.memLimit {
+			e.data, e.mem, e.inMem = buf, m, true
 			s.memBytes += e.size
 			s.memObjects++
 			s.touch(e)
 			s.clean.pushFront(e)
+		} else if m != nil {
+			// Not kept (deleted, or restored by another reader meanwhile):
+			// the reader's alone, freed when it lets go.
+			m.dropped = true
+		}
+		if m != nil {
+			m.pins++
 		}
 	}
 	s.mu.Unlock()
 	s.removeFiles(remove)
 	if err != nil {
-		return nil, false, fmt.Errorf("object %s: reading its spilled copy: %w", id.Short(), err)
+		return nil, nil, false, fmt.Errorf("object %s: reading its spilled copy: %w", id.Short(), err)
 	}
-	return buf, true, nil
+	return s.handOut(buf, m, pin), m, true, nil
+}
+
+// handOut returns data, pinned by m, to a reader: as it is if the reader
+// pins it (or it is on the Go heap), else a copy, and m's pin ends.
+func (s *Store) handOut(data []byte, m *objMem, pin bool) []byte {
+	if m == nil || pin {
+		return data
+	}
+	c := bigbuf.Concat(data)
+	s.unpin(m)
+	return c
 }
 
 // Has reports whether id is stored, in memory or on disk.
@@ -474,6 +584,7 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	s.removeFiles(remove)
 	s.compactors.Wait()
+	s.closeArena()
 	s.dirMu.Lock()
 	defer s.dirMu.Unlock()
 	s.dirClosed = true
@@ -493,7 +604,7 @@ func (s *Store) clearLocked() []*spillFile {
 	s.gen++
 	for _, e := range s.objects {
 		e.deleted = true
-		e.data = nil
+		s.dropMemLocked(e)
 		e.loc = nil
 		e.prev, e.next, e.list = nil, nil, nil
 	}
@@ -536,7 +647,8 @@ func (s *Store) touch(e *entry) {
 // evict drops the memory copy of an object that has a disk copy.
 func (s *Store) evict(e *entry) {
 	s.clean.remove(e)
-	e.data, e.inMem = nil, false
+	s.dropMemLocked(e)
+	e.inMem = false
 	s.memBytes -= e.size
 	s.memObjects--
 }
@@ -558,7 +670,7 @@ func (s *Store) deleteLocked(e *entry) []*spillFile {
 		}
 		e.inMem = false
 	}
-	e.data = nil
+	s.dropMemLocked(e)
 	var remove []*spillFile
 	if e.loc != nil {
 		remove = s.dropDiskCopy(e, remove)

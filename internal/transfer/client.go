@@ -151,6 +151,12 @@ func replied(err error) bool {
 // where to pull the object from if it lacks it. A connection broken mid-way
 // is retried from the offset already received.
 func (c *Client) Get(ctx context.Context, addr string, id ids.ID, hints []Location) ([]byte, error) {
+	return c.GetInto(ctx, addr, id, hints, func(size uint64) ([]byte, error) { return bigbuf.Alloc(size), nil })
+}
+
+// GetInto is Get into memory that alloc returns once the object's size is
+// known (a node receives into its store's memory).
+func (c *Client) GetInto(ctx context.Context, addr string, id ids.ID, hints []Location, alloc func(size uint64) ([]byte, error)) ([]byte, error) {
 	var buf []byte
 	var got uint64
 	var lastErr error
@@ -158,7 +164,7 @@ func (c *Client) Get(ctx context.Context, addr string, id ids.ID, hints []Locati
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		buf2, n, err := c.getOnce(ctx, addr, id, hints, buf, got)
+		buf2, n, err := c.getOnce(ctx, addr, id, hints, buf, got, alloc)
 		buf, got = buf2, n
 		if err == nil {
 			return buf, nil
@@ -172,7 +178,7 @@ func (c *Client) Get(ctx context.Context, addr string, id ids.ID, hints []Locati
 	return nil, fmt.Errorf("fetching object %s from %s: %w", id.Short(), addr, lastErr)
 }
 
-func (c *Client) getOnce(ctx context.Context, addr string, id ids.ID, hints []Location, buf []byte, offset uint64) ([]byte, uint64, error) {
+func (c *Client) getOnce(ctx context.Context, addr string, id ids.ID, hints []Location, buf []byte, offset uint64, alloc func(uint64) ([]byte, error)) ([]byte, uint64, error) {
 	err := c.request(ctx, addr, func(cn *conn) (bool, error) {
 		req := make([]byte, 0, 1+16+8+2+len(hints)*40)
 		req = append(req, opGet)
@@ -205,7 +211,10 @@ func (c *Client) getOnce(ctx context.Context, addr string, id ids.ID, hints []Lo
 			return false, &remoteError{status: statusTooLarge, msg: fmt.Sprintf("%v: object %s of %d bytes exceeds the data plane limit of %d bytes", errs.ErrMessageTooLarge, id.Short(), size, limit)}
 		}
 		if buf == nil {
-			buf = bigbuf.Alloc(size)
+			var err error
+			if buf, err = alloc(size); err != nil {
+				return false, &remoteError{status: statusError, msg: fmt.Sprintf("receiving object %s of %d bytes: %v", id.Short(), size, err)}
+			}
 		} else if uint64(len(buf)) != size {
 			return false, &remoteError{status: statusError, msg: fmt.Sprintf("object %s changed size from %d to %d bytes between attempts", id.Short(), len(buf), size)}
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,25 +12,22 @@ import (
 	"sync"
 	"time"
 
-	"github.com/shoal-dev/shoal/internal/bigbuf"
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/objstore"
 	"github.com/shoal-dev/shoal/internal/rpc"
 )
-
-// Store is what a Server serves from and stores into.
-type Store interface {
-	Get(id ids.ID) ([]byte, bool)
-	Put(id ids.ID, data []byte) (bool, error)
-}
 
 // Server serves a node's objects.
 type Server struct {
 	Token string
-	Store Store
+	// Store is the node's store: objects are sent from its memory (pinned
+	// while they are) and received straight into it (Reserve).
+	Store *objstore.Store
 	// Pull fetches an object the store lacks from the hinted peers and
-	// stores it; nil means the server only serves what it holds.
-	Pull func(ctx context.Context, id ids.ID, hints []Location) ([]byte, error)
+	// stores it, returning its bytes pinned until release; nil means the
+	// server only serves what it holds.
+	Pull func(ctx context.Context, id ids.ID, hints []Location) (data []byte, release func(), err error)
 	// Stored is called after a PUT has stored a new object.
 	Stored         func(id ids.ID, size int64)
 	MaxObjectBytes int64
@@ -193,11 +191,12 @@ func (s *Server) handleGet(c net.Conn, r *bufio.Reader, w *bufio.Writer) error {
 	if err != nil {
 		return err
 	}
-	data, err := s.find(id, hints)
+	data, release, err := s.find(id, hints)
 	if err != nil {
 		writeStatus(w, statusNotFound, err.Error())
 		return w.Flush()
 	}
+	defer release()
 	if offset > uint64(len(data)) {
 		writeStatus(w, statusError, fmt.Sprintf("offset %d is past the end of object %s (%d bytes)", offset, id.Short(), len(data)))
 		return w.Flush()
@@ -232,32 +231,38 @@ func (s *Server) handlePull(r *bufio.Reader, w *bufio.Writer) error {
 	if err != nil {
 		return err
 	}
-	data, err := s.find(id, hints)
+	data, release, err := s.find(id, hints)
 	if err != nil {
 		writeStatus(w, statusNotFound, err.Error())
 		return w.Flush()
 	}
+	size := len(data)
+	release()
 	writeStatus(w, statusOK, "")
 	var sz [8]byte
-	binary.BigEndian.PutUint64(sz[:], uint64(len(data)))
+	binary.BigEndian.PutUint64(sz[:], uint64(size))
 	w.Write(sz[:])
 	return w.Flush()
 }
 
 // find returns a stored object, pulling it from the hinted peers if the
-// store lacks it.
-func (s *Server) find(id ids.ID, hints []Location) ([]byte, error) {
-	if data, ok := s.Store.Get(id); ok {
-		return data, nil
+// store lacks it, pinned until release.
+func (s *Server) find(id ids.ID, hints []Location) ([]byte, func(), error) {
+	data, release, err := s.Store.Acquire(id)
+	if err == nil {
+		return data, release, nil
+	}
+	if !errors.Is(err, objstore.ErrNotFound) {
+		return nil, nil, fmt.Errorf("object %s: %v", id.Short(), err)
 	}
 	if s.Pull == nil || len(hints) == 0 {
-		return nil, fmt.Errorf("object %s is not on this node", id.Short())
+		return nil, nil, fmt.Errorf("object %s is not on this node", id.Short())
 	}
-	data, err := s.Pull(s.ctx, id, hints)
+	data, release, err = s.Pull(s.ctx, id, hints)
 	if err != nil {
-		return nil, fmt.Errorf("object %s is not on this node and pulling it failed: %v", id.Short(), err)
+		return nil, nil, fmt.Errorf("object %s is not on this node and pulling it failed: %v", id.Short(), err)
 	}
-	return data, nil
+	return data, release, nil
 }
 
 // readHints reads a hint count and the hints.
@@ -306,17 +311,27 @@ func (s *Server) handlePut(c net.Conn, r *bufio.Reader, w *bufio.Writer) error {
 		w.Flush()
 		return errs.ErrMessageTooLarge
 	}
-	data := bigbuf.Alloc(size)
-	for off := 0; off < len(data); {
-		n := min(len(data)-off, chunkSize)
-		c.SetReadDeadline(time.Now().Add(30 * time.Second))
-		if _, err := io.ReadFull(r, data[off:off+n]); err != nil {
+	res, err := s.Store.Reserve(id, int64(size))
+	if err != nil {
+		// The bytes still come: read them away, then say why.
+		if _, derr := io.CopyN(io.Discard, r, int64(size)); derr != nil {
+			return derr
+		}
+		writeStatus(w, statusError, err.Error())
+		return w.Flush()
+	}
+	if res.Exists() {
+		if _, err := io.CopyN(io.Discard, r, int64(size)); err != nil {
 			return err
 		}
-		off += n
+		writeStatus(w, statusOK, "")
+		return w.Flush()
 	}
-	c.SetReadDeadline(time.Time{})
-	added, err := s.Store.Put(id, data)
+	if err := readChunks(c, r, res.Data); err != nil {
+		res.Abort()
+		return err
+	}
+	added, err := res.Seal()
 	if err != nil {
 		writeStatus(w, statusError, err.Error())
 		return w.Flush()
@@ -326,4 +341,18 @@ func (s *Server) handlePut(c net.Conn, r *bufio.Reader, w *bufio.Writer) error {
 	}
 	writeStatus(w, statusOK, "")
 	return w.Flush()
+}
+
+// readChunks fills data from r in chunks, each within a deadline.
+func readChunks(c net.Conn, r io.Reader, data []byte) error {
+	defer c.SetReadDeadline(time.Time{})
+	for off := 0; off < len(data); {
+		n := min(len(data)-off, chunkSize)
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		if _, err := io.ReadFull(r, data[off:off+n]); err != nil {
+			return err
+		}
+		off += n
+	}
+	return nil
 }

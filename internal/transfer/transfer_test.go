@@ -41,13 +41,13 @@ func startServer(t testing.TB, pull bool) *testServer {
 	if pull {
 		cl := NewClient(token)
 		t.Cleanup(cl.Close)
-		ts.Pull = func(ctx context.Context, id ids.ID, hints []Location) ([]byte, error) {
+		ts.Pull = func(ctx context.Context, id ids.ID, hints []Location) ([]byte, func(), error) {
 			data, err := cl.Get(ctx, hints[0].Addr, id, nil)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			ts.store.Put(id, data)
-			return data, nil
+			return data, func() {}, nil
 		}
 	}
 	done := make(chan struct{})

@@ -1,0 +1,300 @@
+// Package localstore lets the processes on a node's machine (its executors)
+// read the node's objects in place, with no copy: the node serves its
+// store's shared memory (internal/arena) over a Unix socket, passing the
+// memory's file once, and a reader asks where an object lies in it. The
+// object stays pinned there, neither spilled out nor freed nor reused,
+// until the reader lets go; a reader that goes away (its connection
+// closes: it exited or crashed) lets go of everything it held.
+//
+// Protocol, after the token handshake of internal/wire: the server sends
+// the memory's file with its size (arena.SendFile), then answers requests,
+// one at a time:
+//
+//	ACQUIRE op=1 | object id (16)  ->  status (1) | offset (8) | length (8)
+//	RELEASE op=2 | object id (16)      (no answer)
+//
+// Status 0: the object is in the shared memory at offset; 1: it is not
+// (not on this node, or its memory copy is on the Go heap): the reader
+// fetches it over the data plane instead.
+package localstore
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/shoal-dev/shoal/internal/arena"
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/objstore"
+	"github.com/shoal-dev/shoal/internal/wire"
+)
+
+const (
+	opAcquire byte = 1
+	opRelease byte = 2
+
+	statusInMemory byte = 0
+	statusNotHere  byte = 1
+
+	handshakeTimeout = 10 * time.Second
+)
+
+// Server serves a store's shared memory to the processes of its machine.
+type Server struct {
+	Store  *objstore.Store
+	Token  string
+	Logger *slog.Logger
+
+	ln    net.Listener
+	mu    sync.Mutex
+	conns map[net.Conn]bool
+	wg    sync.WaitGroup
+}
+
+// Listen starts serving on a Unix socket of Linux's abstract namespace and
+// returns its address (to give to executors); it fails where the store
+// has no shared memory or the OS has no such sockets.
+func (s *Server) Listen() (string, error) {
+	if s.Store.Arena() == nil {
+		return "", errors.New("the object store's memory is not shared")
+	}
+	ln, err := wire.ListenLocal()
+	if err != nil {
+		return "", err
+	}
+	s.ln, s.conns = ln, map[net.Conn]bool{}
+	s.wg.Add(1)
+	go s.accept()
+	return ln.Addr().String(), nil
+}
+
+func (s *Server) accept() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		if s.conns == nil {
+			s.mu.Unlock()
+			c.Close()
+			return
+		}
+		s.conns[c] = true
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serve(c)
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+// Close stops serving; the pins of every reader are let go.
+func (s *Server) Close() {
+	if s.ln == nil {
+		return
+	}
+	s.ln.Close()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.conns = nil
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// serve answers one reader until its connection ends, then lets go of
+// what it still held.
+func (s *Server) serve(c net.Conn) {
+	defer c.Close()
+	if err := wire.Accept(c, s.Token, handshakeTimeout); err != nil {
+		s.logger().Warn("refused a local store connection", "error", err)
+		return
+	}
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return
+	}
+	a := s.Store.Arena()
+	var size [8]byte
+	binary.BigEndian.PutUint64(size[:], uint64(a.Size()))
+	if err := arena.SendFile(uc, a.File(), size[:]); err != nil {
+		return
+	}
+	pins := map[ids.ID][]func(){}
+	defer func() {
+		for _, rs := range pins {
+			for _, release := range rs {
+				release()
+			}
+		}
+	}()
+	r, w := bufio.NewReader(c), bufio.NewWriter(c)
+	var req [17]byte
+	for {
+		if _, err := io.ReadFull(r, req[:]); err != nil {
+			return
+		}
+		id := ids.ID(req[1:])
+		switch req[0] {
+		case opAcquire:
+			reply := [17]byte{statusNotHere}
+			if data, release, off, ok := s.acquire(id); ok {
+				pins[id] = append(pins[id], release)
+				reply[0] = statusInMemory
+				binary.BigEndian.PutUint64(reply[1:9], uint64(off))
+				binary.BigEndian.PutUint64(reply[9:], uint64(len(data)))
+			}
+			w.Write(reply[:])
+			if r.Buffered() == 0 {
+				if err := w.Flush(); err != nil {
+					return
+				}
+			}
+		case opRelease:
+			if rs := pins[id]; len(rs) > 0 {
+				rs[len(rs)-1]()
+				if len(rs) == 1 {
+					delete(pins, id)
+				} else {
+					pins[id] = rs[:len(rs)-1]
+				}
+			}
+		default:
+			return
+		}
+	}
+}
+
+// acquire pins id in the store and reports where it lies in the shared
+// memory; ok is false when it is not there.
+func (s *Server) acquire(id ids.ID) (data []byte, release func(), off int64, ok bool) {
+	data, release, err := s.Store.Acquire(id)
+	if err != nil {
+		return nil, nil, 0, false
+	}
+	off, ok = s.Store.Arena().Offset(data)
+	if !ok {
+		release()
+		return nil, nil, 0, false
+	}
+	return data, release, off, true
+}
+
+// Client reads a node's objects in place.
+type Client struct {
+	conn *net.UnixConn
+	view *arena.View
+	mu   sync.Mutex // one request at a time
+	r    *bufio.Reader
+	w    *bufio.Writer
+	err  error // the connection failed: every Acquire says not here
+}
+
+// Dial connects to a node's local store at addr and maps its memory.
+func Dial(ctx context.Context, addr, token string) (*Client, error) {
+	c, err := wire.Dial(ctx, "", addr, token, handshakeTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the node's local store: %w", err)
+	}
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		c.Close()
+		return nil, errors.New("the node's local store is not on a Unix socket")
+	}
+	f, hdr, err := arena.RecvFile(uc)
+	if err != nil {
+		uc.Close()
+		return nil, fmt.Errorf("receiving the node's shared memory: %w", err)
+	}
+	defer f.Close()
+	if len(hdr) != 8 {
+		uc.Close()
+		return nil, fmt.Errorf("the node's shared memory came with a %d-byte header, want 8", len(hdr))
+	}
+	view, err := arena.Map(f, int64(binary.BigEndian.Uint64(hdr)))
+	if err != nil {
+		uc.Close()
+		return nil, fmt.Errorf("mapping the node's shared memory: %w", err)
+	}
+	return &Client{conn: uc, view: view, r: bufio.NewReader(uc), w: bufio.NewWriter(uc)}, nil
+}
+
+// Acquire returns id's bytes in the node's memory, read-only and valid
+// until release (called once); ok is false when the object is not there.
+func (c *Client) Acquire(id ids.ID) (data []byte, release func(), ok bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return nil, nil, false, c.err
+	}
+	var req [17]byte
+	req[0] = opAcquire
+	copy(req[1:], id[:])
+	var reply [17]byte
+	if _, c.err = c.w.Write(req[:]); c.err == nil {
+		if c.err = c.w.Flush(); c.err == nil {
+			_, c.err = io.ReadFull(c.r, reply[:])
+		}
+	}
+	if c.err != nil {
+		c.err = fmt.Errorf("the node's local store connection broke: %w", c.err)
+		return nil, nil, false, c.err
+	}
+	if reply[0] != statusInMemory {
+		return nil, nil, false, nil
+	}
+	off, n := int64(binary.BigEndian.Uint64(reply[1:9])), int64(binary.BigEndian.Uint64(reply[9:]))
+	data, err = c.view.Bytes(off, n)
+	if err != nil {
+		c.release(id)
+		return nil, nil, false, err
+	}
+	var once sync.Once
+	return data, func() { once.Do(func() { c.release(id) }) }, true, nil
+}
+
+// release tells the node this reader let go of one pin of id.
+func (c *Client) release(id ids.ID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return // the connection is gone, and with it every pin
+	}
+	var req [17]byte
+	req[0] = opRelease
+	copy(req[1:], id[:])
+	if _, c.err = c.w.Write(req[:]); c.err == nil {
+		c.err = c.w.Flush()
+	}
+}
+
+// Close ends the connection (the node lets go of its pins) and unmaps the
+// memory: no view it returned may be used after.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	c.err = errors.New("closed")
+	c.mu.Unlock()
+	err := c.conn.Close()
+	return errors.Join(err, c.view.Close())
+}

@@ -1,0 +1,76 @@
+package localstore
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/objstore"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestReadInPlaceAndLetGoOnClose(t *testing.T) {
+	st, err := objstore.Open(objstore.Config{MemoryBytes: 64 << 20, DiskBytes: objstore.NoSpill, SharedMemory: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srv := &Server{Store: st, Token: "tok", Logger: slog.New(slog.DiscardHandler)}
+	addr, err := srv.Listen()
+	if err != nil {
+		t.Skipf("no local store here: %v", err)
+	}
+	defer srv.Close()
+	if _, err := Dial(context.Background(), addr, "wrong"); err == nil {
+		t.Fatal("a reader with the wrong token got in")
+	}
+	cl, err := Dial(context.Background(), addr, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := ids.NewGenerator()
+	id, missing := g.Next(), g.Next()
+	want := bytes.Repeat([]byte("shoal"), 1<<20)
+	if _, err := st.Put(id, want); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok, err := cl.Acquire(missing); ok || err != nil {
+		t.Fatalf("Acquire of a missing object: ok %v, %v", ok, err)
+	}
+	got, release, ok, err := cl.Acquire(id)
+	if !ok || err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("Acquire: ok %v, %v, equal %v", ok, err, bytes.Equal(got, want))
+	}
+	got2, release2, ok, _ := cl.Acquire(id)
+	if !ok || &got2[0] != &got[0] {
+		t.Fatal("a second Acquire is not the same memory")
+	}
+	release2()
+	// Deleted while the reader pins it: the memory stays, and is freed
+	// when the reader lets go, here by going away.
+	live := st.Arena().Stats().Live
+	st.Delete(id)
+	if st.Arena().Stats().Live != live || !bytes.Equal(got, want) {
+		t.Fatal("a pinned object's memory went on Delete")
+	}
+	_ = release // never called: Close lets go
+	cl.Close()
+	waitFor(t, "the closed reader's pins to be let go", func() bool { return st.Arena().Stats().Live == live-1 })
+}

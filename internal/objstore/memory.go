@@ -1,0 +1,262 @@
+package objstore
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/shoal-dev/shoal/internal/arena"
+	"github.com/shoal-dev/shoal/internal/bigbuf"
+	"github.com/shoal-dev/shoal/internal/ids"
+)
+
+// The store's memory. With an arena (Config.Arena) an object's memory copy
+// lives in it: written in place (Reserve, then Seal), reused without zeroing
+// once the object is gone, and mapped by the node's executors, which read it
+// without a copy. Arena memory is reused, so a reader pins what it reads
+// (Acquire) and lets go (the release function); an object evicted, spilled
+// or deleted while pinned keeps its memory until the last reader let go.
+// Spills pin what they write, too. Without an arena, memory copies are
+// buffers on the Go heap, which the garbage collector keeps for as long as a
+// reader holds them, and pins are not needed.
+//
+// The memory budget (Config.MemoryBytes) is what the store counts; the
+// arena is sized a little larger (ArenaSize), because pinned memory of
+// objects already out of the budget, and fragmentation, can leave the arena
+// short of a span the budget has room for. Then the object goes on the Go
+// heap instead: never refused for that reason.
+
+// objMem is the arena memory of one object's memory copy.
+type objMem struct {
+	span arena.Span
+	pins int
+	// dropped: the copy left the store while pinned; its span is freed
+	// when the last pin goes.
+	dropped bool
+}
+
+// Arena returns the store's shared memory, or nil when its memory copies
+// are on the Go heap.
+func (s *Store) Arena() *arena.Arena { return s.arena }
+
+// closeArena closes the arena once no reader pins any of it: pinned spans
+// belong to readers that have not let go yet (a node stopping with its
+// executors still reading), and a mapping closed under them would fault.
+func (s *Store) closeArena() {
+	if s.arena == nil {
+		return
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s.arena.Stats().Live > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // (a stop is rare: polling is enough)
+	}
+	if n := s.arena.Stats().Live; n > 0 {
+		s.log.Warn("closing the object store with objects still pinned by readers", "spans", n)
+		return // left mapped: the process is ending
+	}
+	s.arena.Close()
+}
+
+// ArenaSize is the size of an arena for a store whose memory budget is
+// budget: the budget and an eighth, at least 64 MiB more.
+func ArenaSize(budget int64) int64 {
+	return budget + max(budget/8, 64<<20)
+}
+
+// allocLocked returns memory for a copy of n bytes: a span of the arena
+// when there is one and it fits, else a buffer on the Go heap (mem nil).
+// Called with s.mu held.
+func (s *Store) allocLocked(n int64) ([]byte, *objMem) {
+	if s.arena != nil && n > 0 {
+		if sp, ok := s.arena.Alloc(n); ok {
+			return s.arena.Bytes(sp), &objMem{span: sp}
+		}
+		s.counters.arenaMisses++
+	}
+	return nil, nil
+}
+
+// dropMemLocked lets go of e's memory copy: its span goes back to the
+// arena now, or when the last pin goes. Called with s.mu held.
+func (s *Store) dropMemLocked(e *entry) {
+	e.data = nil
+	m := e.mem
+	e.mem = nil
+	if m == nil {
+		return
+	}
+	if m.pins > 0 {
+		m.dropped = true
+		return
+	}
+	s.arena.Free(m.span)
+}
+
+// unpinLocked ends one pin of m. Called with s.mu held.
+func (s *Store) unpinLocked(m *objMem) {
+	if m == nil {
+		return
+	}
+	m.pins--
+	if m.pins == 0 && m.dropped {
+		m.dropped = false
+		s.arena.Free(m.span)
+	}
+}
+
+// unpin is unpinLocked without the lock held.
+func (s *Store) unpin(m *objMem) {
+	if m == nil {
+		return
+	}
+	s.mu.Lock()
+	s.unpinLocked(m)
+	s.mu.Unlock()
+}
+
+// Acquire returns the bytes of id, reading them back from disk if the
+// object was spilled, and keeps them valid until release is called (once).
+// The bytes are read-only.
+func (s *Store) Acquire(id ids.ID) (data []byte, release func(), err error) {
+	data, m, ok, err := s.read(id, true)
+	if err == nil && !ok {
+		err = fmt.Errorf("object %s: %w", id.Short(), ErrNotFound)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if m == nil {
+		return data, func() {}, nil
+	}
+	var done bool
+	return data, func() {
+		if !done {
+			done = true
+			s.unpin(m)
+		}
+	}, nil
+}
+
+// Reservation is memory for a new object that its writer fills before
+// sealing it (Seal) or giving it up (Abort). Data is nil when the store
+// holds the object already (Exists): the writer has nothing to write.
+type Reservation struct {
+	Data []byte
+	s    *Store
+	id   ids.ID
+	mem  *objMem
+	// counted: the reservation's bytes count against the memory budget
+	// (they are in s.memBytes and s.reservedBytes).
+	counted bool
+	exists  bool
+	done    bool
+}
+
+// Exists reports whether the store already holds the object.
+func (r *Reservation) Exists() bool { return r.exists }
+
+// Reserve returns memory for an object of n bytes, written in place: in the
+// arena when the store has one. It makes room in memory the way Put does
+// (spilling the coldest objects); an object that cannot be held in memory is
+// given a buffer and goes to disk when sealed. It fails at once, with
+// ErrFull, when neither memory nor disk can take the object.
+func (s *Store) Reserve(id ids.ID, n int64) (*Reservation, error) {
+	r := &Reservation{s: s, id: id}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("storing object %s: %w", id.Short(), ErrClosed)
+	}
+	if _, ok := s.objects[id]; ok {
+		s.mu.Unlock()
+		r.exists = true
+		return r, nil
+	}
+	if s.arena == nil || n > s.memLimit || n == 0 {
+		// No arena, or an object that goes to disk: a buffer, stored by
+		// Put when sealed.
+		s.mu.Unlock()
+		r.Data = bigbuf.Alloc(uint64(n))
+		return r, nil
+	}
+	b, ok := s.roomLocked(n)
+	if !ok {
+		if s.diskAlloc+n <= s.diskLimit {
+			s.mu.Unlock()
+			r.Data = bigbuf.Alloc(uint64(n)) // straight to disk, when sealed
+			return r, nil
+		}
+		err := s.fullError(id, n)
+		s.mu.Unlock()
+		return nil, err
+	}
+	r.counted = true
+	s.memBytes += n
+	s.reservedBytes += n
+	r.Data, r.mem = s.allocLocked(n)
+	s.mu.Unlock()
+	if err := s.writeBatch(id, b, nil); err != nil {
+		r.Abort()
+		return nil, err
+	}
+	if r.Data == nil {
+		r.Data = bigbuf.Alloc(uint64(n))
+	}
+	return r, nil
+}
+
+// Seal stores the reservation's bytes as the object; added is false when
+// the store held the object already (the bytes are dropped).
+func (r *Reservation) Seal() (added bool, err error) {
+	if r.done {
+		return false, fmt.Errorf("object %s: the reservation was sealed or given up already", r.id.Short())
+	}
+	r.done = true
+	if r.exists {
+		return false, nil
+	}
+	s := r.s
+	if !r.counted {
+		return s.putSlice(r.id, r.Data)
+	}
+	s.mu.Lock()
+	n := int64(len(r.Data))
+	s.memBytes -= n
+	s.reservedBytes -= n
+	_, dup := s.objects[r.id]
+	if s.closed || dup {
+		if r.mem != nil {
+			s.arena.Free(r.mem.span)
+		}
+		closed := s.closed
+		s.mu.Unlock()
+		if closed {
+			return false, fmt.Errorf("storing object %s: %w", r.id.Short(), ErrClosed)
+		}
+		return false, nil
+	}
+	// (The room was made when the reservation was; other Puts since count
+	// it, so it is still there.)
+	s.insertResident(&entry{id: r.id, size: n, data: r.Data, mem: r.mem, inMem: true})
+	s.mu.Unlock()
+	return true, nil
+}
+
+// Abort gives the reservation's memory back.
+func (r *Reservation) Abort() {
+	if r.done {
+		return
+	}
+	r.done = true
+	if !r.counted {
+		return
+	}
+	s := r.s
+	s.mu.Lock()
+	n := int64(len(r.Data))
+	s.memBytes -= n
+	s.reservedBytes -= n
+	if r.mem != nil {
+		s.arena.Free(r.mem.span)
+	}
+	s.mu.Unlock()
+}
