@@ -39,7 +39,7 @@ const (
 	// EnvNodeStore is the node's local store (internal/localstore), where
 	// the executor reads the node's objects in place; empty: none.
 	EnvNodeStore = "SHOAL_NODE_STORE"
-	EnvTLSCA    = "SHOAL_TLS_CA"
+	EnvTLSCA     = "SHOAL_TLS_CA"
 )
 
 // IsExecutor reports whether this process was started as an executor.

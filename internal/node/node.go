@@ -72,20 +72,20 @@ type Config struct {
 
 // Node is a running node agent.
 type Node struct {
-	cfg    Config
-	log    *slog.Logger
-	store  *objstore.Store
-	data   *transfer.Server
+	cfg   Config
+	log   *slog.Logger
+	store *objstore.Store
+	data  *transfer.Server
 	// local serves the store's memory to this machine's executors
 	// (localAddr; "" where it cannot).
 	local     *localstore.Server
 	localAddr string
-	peers  *transfer.Client
-	ln     net.Listener
-	host   string
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	peers     *transfer.Client
+	ln        net.Listener
+	host      string
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
 
 	mu         sync.Mutex
 	id         ids.ID
