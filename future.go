@@ -121,6 +121,12 @@ func (f *Future[T]) ID() string {
 
 // Get waits for the value and returns it. A failed task returns a
 // *TaskError that says which task failed, where and why.
+//
+// A large []byte value (or Arrow record batch) held by the node this
+// process runs on is returned without a copy, as a read-only view of the
+// node's shared memory: it stays valid until the future is released
+// (Release, or the garbage collector once the future is unreachable).
+// Keep the future while using the bytes, or copy them.
 func (f *Future[T]) Get(ctx context.Context) (T, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

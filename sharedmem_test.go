@@ -120,3 +120,34 @@ func TestSameNodeGetIsZeroCopy(t *testing.T) {
 	t.Logf("Get of 1 GiB on the same node: %v; private memory %+d KiB; mapping %s",
 		time.Duration(r.GetNs), (r.AnonAfter-r.AnonBefore)>>10, r.Mapping)
 }
+
+var holdAndExit = shoal.Method1(twiceClass, "HoldAndExit", func(ctx context.Context, _ *twiceActor, fs []*shoal.Future[[]byte]) (int, error) {
+	b, err := fs[0].Get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	_ = b[len(b)-1] // a view it never lets go of
+	os.Exit(4)
+	return 0, nil
+})
+
+// An executor that dies while it holds views of the node's memory leaks
+// nothing: the node lets go of its pins, and once the object is released
+// its memory is free again.
+func TestExecutorDyingWithViewsLeaksNothing(t *testing.T) {
+	c := startCluster(t, 1, "--cpus", "2")
+	ctx := within(t, connect(t, c), time.Minute)
+	reader := readyTwice(t, ctx)
+	blob := makeBlob.Remote(ctx, 3, 64<<20)
+	if _, _, err := shoal.Wait(ctx, []*shoal.Future[[]byte]{blob}, 1, -1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holdAndExit.Remote(ctx, reader, []*shoal.Future[[]byte]{blob}).Get(ctx); err == nil {
+		t.Fatal("the call that exited its executor succeeded")
+	}
+	blob.Release()
+	waitFor(t, 20*time.Second, "the node's shared memory to be free again", func() bool {
+		st, err := shoal.ClusterStatus(ctx)
+		return err == nil && len(st.Nodes) == 1 && st.Nodes[0].StoreObjects == 0 && st.Nodes[0].SharedBytes == 0 && st.Nodes[0].PinnedBytes == 0
+	})
+}

@@ -385,6 +385,10 @@ type NodeInfo struct {
 	SpilledObjects int64
 	SpilledBytes   int64
 	SpillFileBytes int64
+	// SharedBytes is the store's shared memory in use (objects, and memory
+	// readers still pin); PinnedBytes the part readers pin of objects that
+	// left the store, freed when they let go.
+	SharedBytes, PinnedBytes int64
 	// LastHeartbeat is how long ago the head last heard from the node.
 	LastHeartbeat time.Duration
 }
@@ -450,6 +454,7 @@ func StatusFromPB(r *pb.StatusReply) *Status {
 			Leases: n.Leases, SharedLeases: n.SharedLeases, Labels: n.Labels, StoreBytes: n.StoreBytes, StoreObjects: n.StoreObjects,
 			LastHeartbeat:  time.Duration(n.LastHeartbeatMsAgo) * time.Millisecond,
 			SpilledObjects: n.GetStore().GetSpilledObjects(), SpilledBytes: n.GetStore().GetSpilledBytes(), SpillFileBytes: n.GetStore().GetSpillFileBytes(),
+			SharedBytes: n.GetStore().GetSharedBytes(), PinnedBytes: n.GetStore().GetSharedPinnedBytes(),
 		})
 	}
 	return st

@@ -400,7 +400,11 @@ func (n *Node) session() error {
 				u := n.store.Usage()
 				hb := &pb.Heartbeat{Seq: seq, StoreBytes: bytes, StoreObjects: int64(objects), Executors: int32(execs), Store: &pb.StoreUsage{
 					MemoryBytes: u.MemoryBytes, MemoryLimit: u.MemoryLimit, SpilledObjects: int64(u.SpilledObjects), SpilledBytes: u.SpilledBytes,
-					SpillFiles: int64(u.SpillFiles), SpillFileBytes: u.SpillFileBytes, DiskLimit: u.DiskLimit, Spills: u.Spills, Restores: u.Restores}}
+					SpillFiles: int64(u.SpillFiles), SpillFileBytes: u.SpillFileBytes, DiskLimit: u.DiskLimit, Spills: u.Spills, Restores: u.Restores,
+					SharedBytes: u.SharedBytes, SharedPinnedBytes: u.PinnedBytes, SharedSize: u.SharedSize}}
+				if seq%trimEvery == 0 {
+					n.store.TrimIdle(trimIdle)
+				}
 				out.Add(32, func(m *pb.NodeMessage) { m.Heartbeat = hb })
 			}
 		}
@@ -484,6 +488,15 @@ func (n *Node) stored(id ids.ID, size int64) {
 	c := &pb.ObjectCopy{Id: id.Bytes(), Added: true, Size: size}
 	n.report(func(m *pb.NodeMessage) { m.Objects = append(m.Objects, c) })
 }
+
+// The store's shared memory that stayed free for trimIdle goes back to
+// the kernel, checked every trimEvery heartbeats: not sooner, since fresh
+// memory costs more to write than the copy itself on virtual machines
+// (internal/arena).
+const (
+	trimIdle  = 10 * time.Minute
+	trimEvery = 240
+)
 
 // pull fetches an object from peers for a local reader, once however many
 // readers ask at the same time, straight into the store's memory, and

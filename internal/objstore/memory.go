@@ -86,6 +86,7 @@ func (s *Store) dropMemLocked(e *entry) {
 	}
 	if m.pins > 0 {
 		m.dropped = true
+		s.pinnedBytes += m.span.Len
 		return
 	}
 	s.arena.Free(m.span)
@@ -99,8 +100,37 @@ func (s *Store) unpinLocked(m *objMem) {
 	m.pins--
 	if m.pins == 0 && m.dropped {
 		m.dropped = false
+		s.pinnedBytes -= m.span.Len
 		s.arena.Free(m.span)
 	}
+}
+
+// sharedSize and sharedUsed describe the arena (0 without one).
+func (s *Store) sharedSize() int64 {
+	if s.arena == nil {
+		return 0
+	}
+	return s.arena.Size()
+}
+
+func (s *Store) sharedUsed() int64 {
+	if s.arena == nil {
+		return 0
+	}
+	return s.arena.Stats().Used
+}
+
+// TrimIdle gives back to the kernel the shared memory that has been free
+// for olderThan (arena.Trim), and returns how much.
+func (s *Store) TrimIdle(olderThan time.Duration) int64 {
+	if s.arena == nil {
+		return 0
+	}
+	n, err := s.arena.Trim(olderThan)
+	if err != nil {
+		s.log.Warn("giving idle shared memory back to the kernel failed", "error", err)
+	}
+	return n
 }
 
 // unpin is unpinLocked without the lock held.

@@ -106,8 +106,9 @@ type Store struct {
 	memBytes   int64
 	memObjects int
 	// reservedBytes: memory reserved (Reserve, restores in flight) for
-	// objects not in the store yet; counted in memBytes too.
-	reservedBytes int64
+	// objects not in the store yet; counted in memBytes too. pinnedBytes:
+	// arena memory of copies that left the store while pinned.
+	reservedBytes, pinnedBytes int64
 	// writingBytes/writingObjects: objects being written to disk; they are
 	// still in memory until the write completes.
 	writingBytes   int64
@@ -460,6 +461,7 @@ func (s *Store) read(id ids.ID, pin bool) (data []byte, m *objMem, ok bool, err 
 			// Not kept (deleted, or restored by another reader meanwhile):
 			// the reader's alone, freed when it lets go.
 			m.dropped = true
+			s.pinnedBytes += m.span.Len
 		}
 		if m != nil {
 			m.pins++
@@ -545,6 +547,12 @@ type Usage struct {
 	Compactions    int64 // spill files compacted
 	CompactedBytes int64 // live bytes moved by compactions
 	SpillFailures  int64 // spills that failed (disk errors)
+	// Shared memory (Config.SharedMemory): the arena's size and bytes in
+	// use; PinnedBytes is memory that left the store while readers
+	// pinned it (freed when they let go); HeapCopies counts memory copies
+	// put on the Go heap because the arena had no span for them.
+	SharedSize, SharedBytes, PinnedBytes int64
+	HeapCopies                          int64
 	ReadFailures   int64 // restores that failed (disk errors)
 }
 
@@ -563,6 +571,7 @@ func (s *Store) Usage() Usage {
 		Spills: c.spills, SpillWrites: c.spilledBytes, Restores: c.restores, RestoredBytes: c.restoredBytes,
 		Compactions: c.compactions, CompactedBytes: c.movedBytes,
 		SpillFailures: c.spillFailures, ReadFailures: c.readFails,
+		SharedSize: s.sharedSize(), SharedBytes: s.sharedUsed(), PinnedBytes: s.pinnedBytes, HeapCopies: c.arenaMisses,
 	}
 }
 
@@ -750,6 +759,12 @@ func (s *Store) memoryClause() string {
 	c := fmt.Sprintf("memory holds %s in %s", plural(s.memObjects, "object"), formatUsage(s.memBytes, s.memLimit))
 	if s.writingObjects > 0 {
 		c += fmt.Sprintf(" (%s more, %s, being spilled)", plural(s.writingObjects, "object"), formatBytes(s.writingBytes))
+	}
+	if s.reservedBytes > 0 {
+		c += fmt.Sprintf(" (%s of it reserved for objects being written)", formatBytes(s.reservedBytes))
+	}
+	if s.pinnedBytes > 0 {
+		c += fmt.Sprintf("; readers still pin %s of objects that left it", formatBytes(s.pinnedBytes))
 	}
 	return c
 }

@@ -2940,8 +2940,15 @@ type StoreUsage struct {
 	DiskLimit      int64                  `protobuf:"varint,7,opt,name=disk_limit,json=diskLimit,proto3" json:"disk_limit,omitempty"`
 	Spills         int64                  `protobuf:"varint,8,opt,name=spills,proto3" json:"spills,omitempty"`
 	Restores       int64                  `protobuf:"varint,9,opt,name=restores,proto3" json:"restores,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// shared_bytes: the store's shared memory (its arena) in use, pinned
+	// by readers included; shared_pinned_bytes: what readers pin of memory
+	// that left the store (deleted, spilled) and waits for them to let go;
+	// shared_size: the arena's size (0: no shared memory).
+	SharedBytes       int64 `protobuf:"varint,10,opt,name=shared_bytes,json=sharedBytes,proto3" json:"shared_bytes,omitempty"`
+	SharedPinnedBytes int64 `protobuf:"varint,11,opt,name=shared_pinned_bytes,json=sharedPinnedBytes,proto3" json:"shared_pinned_bytes,omitempty"`
+	SharedSize        int64 `protobuf:"varint,12,opt,name=shared_size,json=sharedSize,proto3" json:"shared_size,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *StoreUsage) Reset() {
@@ -3033,6 +3040,27 @@ func (x *StoreUsage) GetSpills() int64 {
 func (x *StoreUsage) GetRestores() int64 {
 	if x != nil {
 		return x.Restores
+	}
+	return 0
+}
+
+func (x *StoreUsage) GetSharedBytes() int64 {
+	if x != nil {
+		return x.SharedBytes
+	}
+	return 0
+}
+
+func (x *StoreUsage) GetSharedPinnedBytes() int64 {
+	if x != nil {
+		return x.SharedPinnedBytes
+	}
+	return 0
+}
+
+func (x *StoreUsage) GetSharedSize() int64 {
+	if x != nil {
+		return x.SharedSize
 	}
 	return 0
 }
@@ -5224,7 +5252,7 @@ const file_shoal_proto_rawDesc = "" +
 	"storeBytes\x12#\n" +
 	"\rstore_objects\x18\x03 \x01(\x03R\fstoreObjects\x12\x1c\n" +
 	"\texecutors\x18\x04 \x01(\x05R\texecutors\x12*\n" +
-	"\x05store\x18\x05 \x01(\v2\x14.shoal.v1.StoreUsageR\x05store\"\xbe\x02\n" +
+	"\x05store\x18\x05 \x01(\v2\x14.shoal.v1.StoreUsageR\x05store\"\xb2\x03\n" +
 	"\n" +
 	"StoreUsage\x12!\n" +
 	"\fmemory_bytes\x18\x01 \x01(\x03R\vmemoryBytes\x12!\n" +
@@ -5237,7 +5265,12 @@ const file_shoal_proto_rawDesc = "" +
 	"\n" +
 	"disk_limit\x18\a \x01(\x03R\tdiskLimit\x12\x16\n" +
 	"\x06spills\x18\b \x01(\x03R\x06spills\x12\x1a\n" +
-	"\brestores\x18\t \x01(\x03R\brestores\"F\n" +
+	"\brestores\x18\t \x01(\x03R\brestores\x12!\n" +
+	"\fshared_bytes\x18\n" +
+	" \x01(\x03R\vsharedBytes\x12.\n" +
+	"\x13shared_pinned_bytes\x18\v \x01(\x03R\x11sharedPinnedBytes\x12\x1f\n" +
+	"\vshared_size\x18\f \x01(\x03R\n" +
+	"sharedSize\"F\n" +
 	"\n" +
 	"ObjectCopy\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x14\n" +
