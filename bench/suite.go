@@ -270,6 +270,14 @@ func Suite(ctx context.Context, cfg SuiteConfig, progress func(string)) (map[str
 		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, m.name) {
 			continue
 		}
+		// A round first that is not counted, as Ray's timeit warms up for a
+		// second: a process started for the suite (each actor has its own)
+		// pays for its first heap's page faults once, which on this VM
+		// costs more than a round.
+		quiet(ctx, baseFree)
+		if _, err := m.run(); err != nil {
+			return nil, fmt.Errorf("%s (warm-up): %w", m.name, err)
+		}
 		var vals []float64
 		for range max(1, cfg.Rounds) {
 			quiet(ctx, baseFree) // every CPU free before the first round free again

@@ -11,6 +11,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
+	"github.com/shoal-dev/shoal/internal/scheduler"
 )
 
 // Tasks and actors may set environment variables over their job's
@@ -71,6 +72,14 @@ func (h *Head) actorJob(parent *job, a *actor) *job {
 	info := proto.Clone(parent.info).(*pb.JobInfo)
 	info.JobId = id.Bytes()
 	info.Name = fmt.Sprintf("%s (actor %s)", root.info.Name, a.label())
+	if !slices.ContainsFunc(info.Env, func(kv string) bool { return strings.HasPrefix(kv, "GOMAXPROCS=") }) {
+		// The process runs as many goroutines at once as the actor has
+		// CPUs (as Ray sets OMP_NUM_THREADS from num_cpus): measured on 2
+		// cores, 8 actor processes each taking every core ran n:n calls at
+		// 0.8x the rate of one core each.
+		procs := max(1, (resourcesFromPB(a.spec.Resources).CPU+scheduler.Unit-1)/scheduler.Unit)
+		info.Env = mergeEnv(info.Env, []string{fmt.Sprintf("GOMAXPROCS=%d", procs)})
+	}
 	j := &job{id: id, info: info, root: root, actor: a, tasksIn: parent, key: key}
 	if root.derived == nil {
 		root.derived = map[string]*job{}
