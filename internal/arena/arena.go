@@ -254,7 +254,7 @@ func (a *Arena) Warm(ctx context.Context, limit int64) int64 {
 		if !ok {
 			break
 		}
-		clear(a.Bytes(sp))
+		fillWarm(a.Bytes(sp))
 		held = append(held, sp)
 		warmed += sp.Len
 	}
@@ -276,4 +276,17 @@ func (a *Arena) Offset(b []byte) (off int64, ok bool) {
 		return 0, false
 	}
 	return int64(p - base), true
+}
+
+// fillWarm writes a non-zero pattern over b: pages of zeros are what a
+// hypervisor reclaims or merges (free page reporting, same-page merging),
+// after which the next write to them costs the host's fault again.
+func fillWarm(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	b[0] = 0xA5
+	for n := 1; n < len(b); n *= 2 {
+		copy(b[n:], b[:n])
+	}
 }

@@ -552,8 +552,8 @@ type Usage struct {
 	// pinned it (freed when they let go); HeapCopies counts memory copies
 	// put on the Go heap because the arena had no span for them.
 	SharedSize, SharedBytes, PinnedBytes int64
-	HeapCopies                          int64
-	ReadFailures   int64 // restores that failed (disk errors)
+	HeapCopies                           int64
+	ReadFailures                         int64 // restores that failed (disk errors)
 }
 
 // Usage returns what the store holds in each tier and its counters.
