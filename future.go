@@ -122,11 +122,11 @@ func (f *Future[T]) ID() string {
 // Get waits for the value and returns it. A failed task returns a
 // *TaskError that says which task failed, where and why.
 //
-// A large []byte value held by the node this
-// process runs on is returned without a copy, as a read-only view of the
-// node's shared memory: it stays valid until the future is released
-// (Release, or the garbage collector once the future is unreachable).
-// Keep the future while using the bytes, or copy them.
+// A large []byte value, or an Arrow record batch (shoal/arrowcodec), held
+// by the node this process runs on is returned without a copy, as a
+// read-only view of the node's shared memory: it stays valid until the
+// future is released (Release, or the garbage collector once the future is
+// unreachable). Keep the future while using the value, or copy it.
 func (f *Future[T]) Get(ctx context.Context) (T, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -4,9 +4,10 @@
 //	import _ "github.com/shoal-dev/shoal/arrowcodec"
 //
 // and arrow.RecordBatch values can be task arguments, results and Puts.
-// Decoding reads the IPC stream without copying the column buffers out of
-// the received bytes where the format allows. It lives apart from package
-// shoal so that programs which do not use Arrow do not link it.
+// Decoding reads the batch in place, without copying its column buffers
+// out of the bytes (a batch in a node's shared memory is read there). It
+// lives apart from package shoal so that programs which do not use Arrow do
+// not link it.
 package arrowcodec
 
 import (
@@ -29,39 +30,55 @@ type recordCodec struct{}
 
 func (recordCodec) Tag() codec.Tag { return codec.TagArrow }
 
+// The encoding is an Arrow IPC file (not a stream: a file has a footer
+// that locates each buffer, so it can be read in place), after padding
+// that puts the file at an 8-byte boundary of the encoded value (the tag
+// byte is the value's first byte; the value starts page-aligned in a node's
+// store), so that column buffers are aligned where they lie.
+const pad = 7
+
 func (recordCodec) AppendEncode(dst []byte, v any) ([]byte, error) {
 	rec, ok := v.(arrow.RecordBatch)
 	if !ok {
 		return dst, fmt.Errorf("arrow codec: %T is not an arrow.RecordBatch", v)
 	}
-	buf := bytes.NewBuffer(dst)
-	w := ipc.NewWriter(buf, ipc.WithSchema(rec.Schema()))
+	buf := bytes.NewBuffer(append(dst, make([]byte, pad)...))
+	w, err := ipc.NewFileWriter(buf, ipc.WithSchema(rec.Schema()))
+	if err != nil {
+		return dst, fmt.Errorf("arrow codec: starting an IPC file: %w", err)
+	}
 	if err := w.Write(rec); err != nil {
 		return dst, fmt.Errorf("arrow codec: writing IPC: %w", err)
 	}
 	if err := w.Close(); err != nil {
-		return dst, fmt.Errorf("arrow codec: closing IPC stream: %w", err)
+		return dst, fmt.Errorf("arrow codec: closing the IPC file: %w", err)
 	}
 	return buf.Bytes(), nil
 }
 
+// Decode reads the batch in place: its column buffers are views of data,
+// which must stay as it is for as long as the batch is used (a Future's
+// value stays valid until the future is released).
 func (recordCodec) Decode(data []byte, v any) error {
 	p, ok := v.(*arrow.RecordBatch)
 	if !ok {
 		return fmt.Errorf("arrow codec: cannot decode a record batch into %T (want *arrow.RecordBatch)", v)
 	}
-	r, err := ipc.NewReader(bytes.NewReader(data), ipc.WithAllocator(memory.DefaultAllocator))
+	if len(data) < pad {
+		return fmt.Errorf("%w: arrow IPC: %d bytes", codec.ErrMalformed, len(data))
+	}
+	r, err := ipc.NewMappedFileReader(data[pad:], ipc.WithAllocator(memory.DefaultAllocator))
 	if err != nil {
 		return fmt.Errorf("%w: arrow IPC: %v", codec.ErrMalformed, err)
 	}
-	defer r.Release()
-	if !r.Next() {
-		if err := r.Err(); err != nil {
-			return fmt.Errorf("%w: arrow IPC: %v", codec.ErrMalformed, err)
-		}
-		return fmt.Errorf("%w: arrow IPC stream holds no record batch", codec.ErrMalformed)
+	defer r.Close()
+	if r.NumRecords() == 0 {
+		return fmt.Errorf("%w: arrow IPC file holds no record batch", codec.ErrMalformed)
 	}
-	rec := r.RecordBatch()
+	rec, err := r.RecordBatch(0)
+	if err != nil {
+		return fmt.Errorf("%w: arrow IPC: %v", codec.ErrMalformed, err)
+	}
 	rec.Retain()
 	*p = rec
 	return nil

@@ -3,6 +3,7 @@ package arrowcodec
 import (
 	"errors"
 	"testing"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -37,5 +38,38 @@ func TestRecordBatchRoundTrip(t *testing.T) {
 	}
 	if err := codec.Decode(append([]byte{byte(codec.TagArrow)}, "not arrow"...), &got); !errors.Is(err, codec.ErrMalformed) {
 		t.Fatalf("garbage: %v", err)
+	}
+}
+
+// A decoded batch's column buffers alias the encoded bytes (no copy), so
+// that a batch read from a node's shared memory is read in place.
+func TestDecodeDoesNotCopyColumns(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "v", Type: arrow.PrimitiveTypes.Float64}}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	vals := make([]float64, 1<<16)
+	for i := range vals {
+		vals[i] = float64(i)
+	}
+	b.Field(0).(*array.Float64Builder).AppendValues(vals, nil)
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	data, err := codec.Encode(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got arrow.RecordBatch
+	if err := codec.Decode(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	defer got.Release()
+	col := got.Column(0).Data().Buffers()[1].Bytes()
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(data)))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(col)))
+	if p < lo || p+uintptr(len(col)) > lo+uintptr(len(data)) {
+		t.Fatal("the decoded column is a copy, not a view of the encoded bytes")
+	}
+	if !array.RecordEqual(rec, got) {
+		t.Fatal("the view holds other values")
 	}
 }
