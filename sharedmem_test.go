@@ -44,6 +44,13 @@ var (
 	makeBlob = shoal.Func2("test.makeBlob", func(_ context.Context, seed, n int) ([]byte, error) { return blobOf(seed, n), nil })
 	readBlob = shoal.Method1(twiceClass, "ReadBlob", func(ctx context.Context, _ *twiceActor, fs []*shoal.Future[[]byte]) (readReport, error) {
 		var r readReport
+		// (Decoded from the argument, the future learns where its object
+		// is from the head first: a round trip that is not the read.)
+		select {
+		case <-fs[0].Done():
+		case <-ctx.Done():
+			return r, ctx.Err()
+		}
 		r.AnonBefore = anonRSS()
 		start := time.Now()
 		b, err := fs[0].Get(ctx)
