@@ -309,3 +309,30 @@ func Wait[F Awaitable](ctx context.Context, futs []F, n int, timeout time.Durati
 	}
 	return ready, notReady, err
 }
+
+// ReadRange returns bytes [off, off+n) of the []byte value of f without
+// reading the rest: a view of the node's shared memory when the object is
+// on the node this process runs on (valid until release is called, once),
+// else that range fetched from a node that holds it. A map task's shuffle
+// output is read this way, a reducer's part at a time.
+func ReadRange(ctx context.Context, f *Future[[]byte], off, n int64) (data []byte, release func(), err error) {
+	if f.ref == nil {
+		c, err := clientFrom(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		f.bind(c)
+	}
+	if f.ref == nil {
+		return nil, nil, fmt.Errorf("shoal: ReadRange of a future that failed before it was sent: %v", f.err)
+	}
+	if f.hold != nil && f.hold.released.Load() {
+		return nil, nil, fmt.Errorf("shoal: future %s was released; a released future cannot be read", f.ref.ID.Short())
+	}
+	// (The encoded value is a tag byte, then the bytes.)
+	b, release, err := f.c.ReadRange(ctx, f.ref, off+1, n)
+	if err != nil {
+		return nil, nil, fmt.Errorf("shoal: reading bytes [%d, +%d) of future %s: %w", off, n, f.ref.ID.Short(), err)
+	}
+	return b, release, nil
+}

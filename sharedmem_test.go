@@ -2,8 +2,10 @@ package shoal_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -157,4 +159,51 @@ func TestExecutorDyingWithViewsLeaksNothing(t *testing.T) {
 		st, err := shoal.ClusterStatus(ctx)
 		return err == nil && len(st.Nodes) == 1 && st.Nodes[0].StoreObjects == 0 && st.Nodes[0].SharedBytes == 0 && st.Nodes[0].PinnedBytes == 0
 	})
+}
+
+var readRangeTask = shoal.Func3("test.readRange", func(ctx context.Context, fs []*shoal.Future[[]byte], off, n int64) (string, error) {
+	b, release, err := shoal.ReadRange(ctx, fs[0], off, n)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	return fmt.Sprintf("%x", sha256.Sum256(b)), nil
+})
+
+// A range of a large object is read without the rest: from the driver, and
+// from tasks on the node that holds it (a view) and on another (a ranged
+// fetch).
+func TestReadRange(t *testing.T) {
+	c := sharedCluster(t)
+	ctx := within(t, connect(t, c), time.Minute)
+	const size = 8 << 20
+	want := blobOf(11, size)
+	f, err := shoal.Put(ctx, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Release()
+	ranges := []struct{ off, n int64 }{{0, 0}, {0, 1}, {1 << 20, 3 << 20}, {size - 5, 5}, {0, size}}
+	for _, r := range ranges {
+		b, release, err := shoal.ReadRange(ctx, f, r.off, r.n)
+		if err != nil || !bytes.Equal(b, want[r.off:r.off+r.n]) {
+			t.Fatalf("driver, range [%d, +%d): %v", r.off, r.n, err)
+		}
+		release()
+	}
+	if _, _, err := shoal.ReadRange(ctx, f, size-1, 2); !errors.Is(err, shoal.ErrBadArgument) {
+		t.Fatalf("a range past the end: %v", err)
+	}
+	st, err := shoal.ClusterStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range st.Nodes {
+		for _, r := range ranges {
+			got, err := readRangeTask.With(shoal.WithNodeAffinity(n.ID, false)).Remote(ctx, []*shoal.Future[[]byte]{f}, r.off, r.n).Get(ctx)
+			if want := fmt.Sprintf("%x", sha256.Sum256(want[r.off:r.off+r.n])); err != nil || got != want {
+				t.Fatalf("task on node %s, range [%d, +%d): %v", n.ID, r.off, r.n, err)
+			}
+		}
+	}
 }

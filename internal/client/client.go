@@ -1151,11 +1151,113 @@ func (c *Client) Wait(ctx context.Context, r *Ref) error {
 // Bytes waits for r and returns its encoded value, fetching it from a node
 // that holds it when it did not travel inline.
 func (c *Client) Bytes(ctx context.Context, r *Ref) ([]byte, error) {
+	var out []byte
+	err := c.read(ctx, r, func(value []byte) { out = value }, func(locs []transfer.Location) error {
+		value, release, err := c.Fetch(ctx, r.ID, locs)
+		if err != nil {
+			return err
+		}
+		r.mu.Lock()
+		released := r.Released()
+		if !released && r.value == nil {
+			// A view of a store's memory stays pinned until r is released.
+			r.value, r.view, release = value, release, nil
+		} else if !released {
+			value = r.value // another reader's, kept
+		}
+		r.mu.Unlock()
+		if release != nil {
+			release()
+		}
+		if released {
+			return errReleasedWhileRead
+		}
+		out = value
+		return nil
+	})
+	return out, err
+}
+
+var errReleasedWhileRead = errors.New("the object was released while it was read; a released future cannot be read")
+
+// ReadRange waits for r and returns bytes [off, off+n) of its encoded
+// value: a view of a store's memory on this machine where it lies there
+// (valid until release, called once; never nil), else that range fetched
+// over the data plane, not the whole object.
+func (c *Client) ReadRange(ctx context.Context, r *Ref, off, n int64) ([]byte, func(), error) {
+	var out []byte
+	release := func() {}
+	inRange := func(size int) error {
+		if off < 0 || n < 0 || off+n > int64(size) {
+			return fmt.Errorf("%w: range [%d, +%d) of object %s (%d bytes)", errs.ErrBadArgument, off, n, r.ID.Short(), size)
+		}
+		return nil
+	}
+	var rangeErr error
+	err := c.read(ctx, r, func(value []byte) {
+		if rangeErr = inRange(len(value)); rangeErr == nil {
+			out = value[off : off+n]
+		}
+	}, func(locs []transfer.Location) error {
+		if rangeErr = inRange(int(r.Size())); rangeErr != nil {
+			return nil
+		}
+		for _, l := range locs {
+			var b []byte
+			var rel func()
+			var ok bool
+			if st := c.cfg.LocalStores[l.Node]; st != nil {
+				var err error
+				b, rel, err = st.Acquire(r.ID)
+				ok = err == nil
+			} else if l.Node == c.cfg.SharedNode && c.cfg.Shared != nil {
+				b, rel, ok, _ = c.cfg.Shared.Acquire(r.ID)
+			}
+			if ok {
+				if rangeErr = inRange(len(b)); rangeErr != nil {
+					rel()
+					return nil
+				}
+				out, release = b[off:off+n], rel
+				return nil
+			}
+		}
+		var firstErr error
+		for _, l := range locs {
+			b, err := c.data.GetRange(ctx, l.Addr, r.ID, uint64(off), uint64(n), nil)
+			if err == nil {
+				out = b
+				return nil
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if firstErr == nil {
+				firstErr = fmt.Errorf("fetching bytes [%d, +%d) of object %s from node %s (%s): %w", off, n, r.ID.Short(), l.Node.Short(), l.Addr, err)
+			}
+		}
+		return fmt.Errorf("%w: %w", errs.ErrObjectLost, firstErr)
+	})
+	if err == nil {
+		err = rangeErr
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, release, nil
+}
+
+// read waits for r, then hands its value to inline when it is known here,
+// or its locations to fetch until fetch succeeds: when a fetch fails, the
+// head is asked where the object is now (a drain moved it), and otherwise
+// news of it is awaited (its node died: the head rebuilds it from its
+// lineage, or says why it cannot).
+func (c *Client) read(ctx context.Context, r *Ref, inline func(value []byte), fetch func(locs []transfer.Location) error) error {
 	if r.Released() {
-		return nil, fmt.Errorf("object %s was released; a released future cannot be read", r.ID.Short())
+		return fmt.Errorf("object %s was released; a released future cannot be read", r.ID.Short())
 	}
 	if err := c.Wait(ctx, r); err != nil {
-		return nil, err
+		return err
 	}
 	for attempt := 0; ; attempt++ {
 		r.mu.Lock()
@@ -1164,35 +1266,25 @@ func (c *Client) Bytes(ctx context.Context, r *Ref) ([]byte, error) {
 		}
 		value, locs, err, updated := r.value, r.locs, r.err, r.updated
 		r.mu.Unlock()
-		if err != nil || value != nil {
-			return value, err
+		if err != nil {
+			return err
+		}
+		if value != nil {
+			inline(value)
+			return nil
 		}
 		if len(locs) > 0 {
-			var release func()
-			if value, release, err = c.Fetch(ctx, r.ID, locs); err == nil {
-				r.mu.Lock()
-				released := r.Released()
-				if !released && r.value == nil {
-					// A view of a store's memory stays pinned until r is
-					// released.
-					r.value, r.view, release = value, release, nil
-				} else if !released {
-					value = r.value // another reader's, kept
+			if err = fetch(locs); err == nil || errors.Is(err, errReleasedWhileRead) {
+				if err != nil {
+					return fmt.Errorf("object %s: %w", r.ID.Short(), err)
 				}
-				r.mu.Unlock()
-				if release != nil {
-					release()
-				}
-				if released {
-					return nil, fmt.Errorf("object %s was released while it was read; a released future cannot be read", r.ID.Short())
-				}
-				return value, nil
+				return nil
 			}
 		} else {
 			err = fmt.Errorf("%w: object %s has no copy on any live node", errs.ErrObjectLost, r.ID.Short())
 		}
 		if attempt == 3 || ctx.Err() != nil {
-			return nil, err
+			return err
 		}
 		// The copies this reader knows may have moved (a drain) or died:
 		// ask the head where the object is now.
@@ -1213,16 +1305,14 @@ func (c *Client) Bytes(ctx context.Context, r *Ref) ([]byte, error) {
 					continue
 				}
 			case pb.ObjectState_OBJECT_STATE_FAILED:
-				return nil, errs.FromInfo(info.Error)
+				return errs.FromInfo(info.Error)
 			}
 		}
-		// The node holding the object may have died: the head then rebuilds
-		// the object from its lineage (or says it cannot) and sends news.
 		select {
 		case <-updated:
 		case <-time.After(refetchWait):
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 	}
 }

@@ -234,6 +234,64 @@ func (c *Client) getOnce(ctx context.Context, addr string, id ids.ID, hints []Lo
 	return buf, offset, err
 }
 
+// GetRange fetches bytes [off, off+n) of object id from the data server at
+// addr (a reducer's part of a shuffle output); hints are as for Get. A
+// connection broken mid-way is retried from what was received.
+func (c *Client) GetRange(ctx context.Context, addr string, id ids.ID, off, n uint64, hints []Location) ([]byte, error) {
+	buf := bigbuf.Alloc(n)
+	var got uint64
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		err := c.request(ctx, addr, func(cn *conn) (bool, error) {
+			req := make([]byte, 0, 1+16+16+2+len(hints)*40)
+			req = append(req, opGetR)
+			req = append(req, id[:]...)
+			req = binary.BigEndian.AppendUint64(req, off+got)
+			req = binary.BigEndian.AppendUint64(req, n-got)
+			cn.w.Write(appendHints(req, hints))
+			if err := cn.w.Flush(); err != nil {
+				return false, err
+			}
+			if len(hints) == 0 {
+				if err := c.readDeadline(ctx, cn); err != nil {
+					return false, err
+				}
+			}
+			if err := readStatus(cn.r); err != nil {
+				return replied(err), err
+			}
+			var sz [8]byte
+			if _, err := io.ReadFull(cn.r, sz[:]); err != nil {
+				return false, err
+			}
+			for got < n {
+				k := min(n-got, chunkSize)
+				if err := c.readDeadline(ctx, cn); err != nil {
+					return false, err
+				}
+				if _, err := io.ReadFull(cn.r, buf[got:got+k]); err != nil {
+					return false, err
+				}
+				got += k
+			}
+			cn.SetReadDeadline(time.Time{})
+			return true, nil
+		})
+		if err == nil {
+			return buf, nil
+		}
+		var re *remoteError
+		if errors.As(err, &re) || ctx.Err() != nil {
+			return nil, err
+		}
+		lastErr = err
+	}
+	return nil, fmt.Errorf("fetching bytes [%d, +%d) of object %s from %s: %w", off, n, id.Short(), addr, lastErr)
+}
+
 // Put stores an object on the data server at addr; its bytes are the
 // concatenation of parts (so a tag and a payload need not be joined first).
 func (c *Client) Put(ctx context.Context, addr string, id ids.ID, parts ...[]byte) error {

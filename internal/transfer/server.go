@@ -137,7 +137,9 @@ func (s *Server) serveConn(c net.Conn) {
 		c.SetDeadline(time.Time{})
 		switch op {
 		case opGet:
-			err = s.handleGet(c, r, w)
+			err = s.handleGet(c, r, w, false)
+		case opGetR:
+			err = s.handleGet(c, r, w, true)
 		case opPut:
 			err = s.handlePut(c, r, w)
 		case opPull:
@@ -179,14 +181,19 @@ func (s *Server) handshake(r *bufio.Reader, w *bufio.Writer) error {
 	return w.Flush()
 }
 
-func (s *Server) handleGet(c net.Conn, r *bufio.Reader, w *bufio.Writer) error {
-	var hdr [16 + 8]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+func (s *Server) handleGet(c net.Conn, r *bufio.Reader, w *bufio.Writer, ranged bool) error {
+	var hdr [16 + 8 + 8]byte
+	n := 24
+	if ranged {
+		n = 32
+	}
+	if _, err := io.ReadFull(r, hdr[:n]); err != nil {
 		return err
 	}
 	var id ids.ID
 	copy(id[:], hdr[:16])
 	offset := binary.BigEndian.Uint64(hdr[16:24])
+	length := binary.BigEndian.Uint64(hdr[24:32])
 	hints, err := s.readHints(r, w)
 	if err != nil {
 		return err
@@ -197,9 +204,13 @@ func (s *Server) handleGet(c net.Conn, r *bufio.Reader, w *bufio.Writer) error {
 		return w.Flush()
 	}
 	defer release()
-	if offset > uint64(len(data)) {
-		writeStatus(w, statusError, fmt.Sprintf("offset %d is past the end of object %s (%d bytes)", offset, id.Short(), len(data)))
+	if offset > uint64(len(data)) || ranged && length > uint64(len(data))-offset {
+		writeStatus(w, statusError, fmt.Sprintf("range [%d, +%d) is past the end of object %s (%d bytes)", offset, length, id.Short(), len(data)))
 		return w.Flush()
+	}
+	end := uint64(len(data))
+	if ranged {
+		end = offset + length
 	}
 	writeStatus(w, statusOK, "")
 	var sz [8]byte
@@ -208,7 +219,7 @@ func (s *Server) handleGet(c net.Conn, r *bufio.Reader, w *bufio.Writer) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	for rest := data[offset:]; len(rest) > 0; {
+	for rest := data[offset:end]; len(rest) > 0; {
 		n := min(len(rest), chunkSize)
 		c.SetWriteDeadline(time.Now().Add(30 * time.Second))
 		if _, err := c.Write(rest[:n]); err != nil {

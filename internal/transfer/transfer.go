@@ -7,6 +7,10 @@
 //
 //	GET  op=1 | object id (16) | offset (8) | hint count (2) | hints...
 //	     -> status | total size (8) | bytes [offset, size)
+//	GETR op=4 | object id (16) | offset (8) | length (8) | hint count (2) | hints...
+//	     -> status | total size (8) | bytes [offset, offset+length)
+//	                              (a range: a reducer reads its part of a
+//	                               map task's shuffle output)
 //	PUT  op=2 | object id (16) | size (8) | bytes
 //	     -> status
 //	PULL op=3 | object id (16) | hint count (2) | hints...
@@ -37,6 +41,7 @@ const (
 	opGet  byte = 1
 	opPut  byte = 2
 	opPull byte = 3
+	opGetR byte = 4
 
 	statusOK       byte = 0
 	statusError    byte = 1

@@ -261,3 +261,32 @@ func BenchmarkTransfer1GiB(b *testing.B) {
 		}
 	}
 }
+
+// A range of an object is read without the rest, resumes after a broken
+// connection as Get does, and a range past the end is refused with why.
+func TestGetRange(t *testing.T) {
+	srv := startServer(t, false)
+	cl := NewClient(token)
+	defer cl.Close()
+	ctx := context.Background()
+	id := ids.NewGenerator().Next()
+	data := randomBytes(3*chunkSize + 17)
+	if err := cl.Put(ctx, srv.addr, id, data); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []struct{ off, n int }{{0, 0}, {0, 1}, {5, 100}, {chunkSize - 3, chunkSize + 7}, {0, len(data)}, {len(data), 0}, {len(data) - 1, 1}} {
+		got, err := cl.GetRange(ctx, srv.addr, id, uint64(r.off), uint64(r.n), nil)
+		if err != nil {
+			t.Fatalf("range [%d, +%d): %v", r.off, r.n, err)
+		}
+		if !bytes.Equal(got, data[r.off:r.off+r.n]) {
+			t.Fatalf("range [%d, +%d) came back different", r.off, r.n)
+		}
+	}
+	if _, err := cl.GetRange(ctx, srv.addr, id, uint64(len(data)-1), 2, nil); err == nil || !strings.Contains(err.Error(), "past the end") {
+		t.Fatalf("a range past the end: %v", err)
+	}
+	if _, err := cl.GetRange(ctx, srv.addr, ids.NewGenerator().Next(), 0, 1, nil); err == nil {
+		t.Fatal("a range of a missing object succeeded")
+	}
+}
