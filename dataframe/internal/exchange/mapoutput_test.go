@@ -1,0 +1,156 @@
+package exchange
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
+	"github.com/shoal-dev/shoal/dataframe/internal/expr"
+	"github.com/shoal-dev/shoal/dataframe/internal/types"
+)
+
+var testSchema = types.Schema{
+	{Name: "k", Type: types.Type{ID: types.Int64}},
+	{Name: "s", Type: types.Type{ID: types.String}, Nullable: true},
+	{Name: "d", Type: types.DecimalType(2)},
+	{Name: "f", Type: types.Type{ID: types.Float64}},
+	{Name: "day", Type: types.Type{ID: types.Date}},
+}
+
+// testBatch makes n rows; strings are dictionary-encoded in every other
+// batch (each batch with a dictionary of its own).
+func testBatch(r *rand.Rand, n int, dict bool) *coldata.Batch {
+	k, d, f, day := coldata.NewVec(testSchema[0].Type, n), coldata.NewVec(testSchema[2].Type, n), coldata.NewVec(testSchema[3].Type, n), coldata.NewVec(testSchema[4].Type, n)
+	s := &coldata.Vec{Type: testSchema[1].Type, Nulls: make([]bool, n)}
+	var words coldata.Strings
+	for i := range 7 {
+		words.AppendString(fmt.Sprintf("word-%d-%d", i, r.IntN(100)))
+	}
+	for i := range n {
+		k.I64[i] = r.Int64N(1000)
+		d.I64[i] = r.Int64N(1_000_000)
+		f.F64[i] = r.Float64()
+		day.I32[i] = int32(r.IntN(10000))
+		w := r.IntN(words.Len())
+		if dict {
+			s.I32 = append(s.I32, int32(w))
+		} else {
+			s.Str.Append(words.Get(w))
+		}
+		s.Nulls[i] = r.IntN(10) == 0
+	}
+	if dict {
+		s.Dict = &words
+	}
+	return &coldata.Batch{N: n, Vecs: []*coldata.Vec{k, s, d, f, day}}
+}
+
+// rowKey renders row i of b for comparisons.
+func rowKey(b *coldata.Batch, i int) string {
+	s := "<null>"
+	if !b.Vecs[1].IsNull(i) {
+		s = string(b.Vecs[1].Bytes(i))
+	}
+	return fmt.Sprint(b.Vecs[0].I64[i], s, b.Vecs[2].I64[i], b.Vecs[3].F64[i], b.Vecs[4].I32[i])
+}
+
+// A map output routes every row to the partition the in-memory exchange
+// routes it to, and each reducer reads its rows back from its segment
+// alone, in place.
+func TestMapOutputRoundTrip(t *testing.T) {
+	key, err := expr.Resolve(expr.Col("k"), testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		spec Spec
+	}{
+		{"hash", Spec{Kind: Hash, Keys: []*expr.Expr{key}, Partitions: 7}},
+		{"hash one partition", Spec{Kind: Hash, Keys: []*expr.Expr{key}, Partitions: 1}},
+		{"broadcast", Spec{Kind: Broadcast}},
+		{"single", Spec{Kind: Single}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(1, uint64(len(tc.name))))
+			w, err := NewMapOutputWriter(tc.spec, testSchema)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mem, err := NewMemory(tc.spec, testSchema, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 9 {
+				b := testBatch(r, 1+r.IntN(3000), i%2 == 0)
+				if i%3 == 0 { // a selection vector
+					b.Sel = []int32{0}
+					for j := 2; j < b.N; j += 3 {
+						b.Sel = append(b.Sel, int32(j))
+					}
+				}
+				w.Write(b)
+				if err := mem.Write(nil, 0, b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			data, segs, err := w.Finish()
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored := append([]byte{0xEE}, data...) // as a node stores it: a tag byte first
+			parsed, err := SplitMapOutput(stored[1:])
+			if err != nil || len(parsed) != len(segs) {
+				t.Fatalf("SplitMapOutput: %v %v", parsed, err)
+			}
+			for p, seg := range parsed {
+				if seg != segs[p] {
+					t.Fatalf("segment %d: index says %+v, writer said %+v", p, seg, segs[p])
+				}
+				if (1+seg.Offset)%8 != 0 {
+					t.Fatalf("segment %d starts at %d: not 8-byte aligned where stored", p, seg.Offset)
+				}
+				got, err := DecodeSegment(testSchema, stored[1+seg.Offset:1+seg.Offset+seg.Length])
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := mem.Read(nil, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rowsOf := func(bs []*coldata.Batch) map[string]int {
+					m := map[string]int{}
+					for _, b := range bs {
+						for i := range b.Len() {
+							m[rowKey(b, i)]++
+						}
+					}
+					return m
+				}
+				g, wnt := rowsOf(got), rowsOf(want)
+				if len(g) != len(wnt) {
+					t.Fatalf("reducer %d: %d distinct rows, want %d", p, len(g), len(wnt))
+				}
+				n := int64(0)
+				for k, c := range wnt {
+					if g[k] != c {
+						t.Fatalf("reducer %d: row %q %d times, want %d", p, k, g[k], c)
+					}
+					n += int64(c)
+				}
+				if seg.Rows != n {
+					t.Fatalf("reducer %d: index says %d rows, it has %d", p, seg.Rows, n)
+				}
+			}
+		})
+	}
+}
+
+func TestMapOutputRefusesGarbage(t *testing.T) {
+	for _, data := range [][]byte{nil, []byte("short"), []byte("xxxxxxxxxxxxSHX1"), append(make([]byte, 20), 9, 0, 0, 0, 'S', 'H', 'X', '1')} {
+		if _, err := SplitMapOutput(data); err == nil {
+			t.Fatalf("SplitMapOutput(%q) succeeded", data)
+		}
+	}
+}
