@@ -157,6 +157,19 @@ func (c *Client) Get(ctx context.Context, addr string, id ids.ID, hints []Locati
 // GetInto is Get into memory that alloc returns once the object's size is
 // known (a node receives into its store's memory).
 func (c *Client) GetInto(ctx context.Context, addr string, id ids.ID, hints []Location, alloc func(size uint64) ([]byte, error)) ([]byte, error) {
+	return c.fetch(ctx, addr, id, hints, 0, -1, alloc)
+}
+
+// GetRange fetches bytes [off, off+n) of object id from the data server at
+// addr (a reducer's part of a shuffle output); hints are as for Get.
+func (c *Client) GetRange(ctx context.Context, addr string, id ids.ID, off, n uint64, hints []Location) ([]byte, error) {
+	return c.fetch(ctx, addr, id, hints, off, int64(n), func(uint64) ([]byte, error) { return bigbuf.Alloc(n), nil })
+}
+
+// fetch reads bytes [off, off+n) of object id (to its end when n < 0) into
+// memory from alloc, called once with the number of bytes; a connection
+// broken mid-way is retried from what was received.
+func (c *Client) fetch(ctx context.Context, addr string, id ids.ID, hints []Location, off uint64, n int64, alloc func(uint64) ([]byte, error)) ([]byte, error) {
 	var buf []byte
 	var got uint64
 	var lastErr error
@@ -164,8 +177,8 @@ func (c *Client) GetInto(ctx context.Context, addr string, id ids.ID, hints []Lo
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		buf2, n, err := c.getOnce(ctx, addr, id, hints, buf, got, alloc)
-		buf, got = buf2, n
+		var err error
+		buf, got, err = c.fetchOnce(ctx, addr, id, hints, off, n, buf, got, alloc)
 		if err == nil {
 			return buf, nil
 		}
@@ -175,15 +188,27 @@ func (c *Client) GetInto(ctx context.Context, addr string, id ids.ID, hints []Lo
 		}
 		lastErr = err
 	}
+	if n >= 0 {
+		return nil, fmt.Errorf("fetching bytes [%d, +%d) of object %s from %s: %w", off, n, id.Short(), addr, lastErr)
+	}
 	return nil, fmt.Errorf("fetching object %s from %s: %w", id.Short(), addr, lastErr)
 }
 
-func (c *Client) getOnce(ctx context.Context, addr string, id ids.ID, hints []Location, buf []byte, offset uint64, alloc func(uint64) ([]byte, error)) ([]byte, uint64, error) {
+// fetchOnce is one attempt of fetch, which received got bytes into buf
+// before.
+func (c *Client) fetchOnce(ctx context.Context, addr string, id ids.ID, hints []Location, off uint64, n int64, buf []byte, got uint64, alloc func(uint64) ([]byte, error)) ([]byte, uint64, error) {
 	err := c.request(ctx, addr, func(cn *conn) (bool, error) {
-		req := make([]byte, 0, 1+16+8+2+len(hints)*40)
-		req = append(req, opGet)
-		req = append(req, id[:]...)
-		req = binary.BigEndian.AppendUint64(req, offset)
+		req := make([]byte, 0, 1+16+16+2+len(hints)*40)
+		if n >= 0 {
+			req = append(req, opGetR)
+			req = append(req, id[:]...)
+			req = binary.BigEndian.AppendUint64(req, off+got)
+			req = binary.BigEndian.AppendUint64(req, uint64(n)-got)
+		} else {
+			req = append(req, opGet)
+			req = append(req, id[:]...)
+			req = binary.BigEndian.AppendUint64(req, off+got)
+		}
 		cn.w.Write(appendHints(req, hints))
 		if err := cn.w.Flush(); err != nil {
 			return false, err
@@ -210,86 +235,32 @@ func (c *Client) getOnce(ctx context.Context, addr string, id ids.ID, hints []Lo
 		if size > uint64(limit) {
 			return false, &remoteError{status: statusTooLarge, msg: fmt.Sprintf("%v: object %s of %d bytes exceeds the data plane limit of %d bytes", errs.ErrMessageTooLarge, id.Short(), size, limit)}
 		}
+		want := size - off
+		if n >= 0 {
+			want = uint64(n)
+		}
 		if buf == nil {
 			var err error
-			if buf, err = alloc(size); err != nil {
-				return false, &remoteError{status: statusError, msg: fmt.Sprintf("receiving object %s of %d bytes: %v", id.Short(), size, err)}
+			if buf, err = alloc(want); err != nil {
+				return false, &remoteError{status: statusError, msg: fmt.Sprintf("receiving %d bytes of object %s: %v", want, id.Short(), err)}
 			}
-		} else if uint64(len(buf)) != size {
-			return false, &remoteError{status: statusError, msg: fmt.Sprintf("object %s changed size from %d to %d bytes between attempts", id.Short(), len(buf), size)}
+		} else if uint64(len(buf)) != want {
+			return false, &remoteError{status: statusError, msg: fmt.Sprintf("object %s changed size between attempts (%d bytes now)", id.Short(), size)}
 		}
-		for offset < size {
-			n := min(size-offset, chunkSize)
+		for got < want {
+			k := min(want-got, chunkSize)
 			if err := c.readDeadline(ctx, cn); err != nil {
 				return false, err
 			}
-			if _, err := io.ReadFull(cn.r, buf[offset:offset+n]); err != nil {
+			if _, err := io.ReadFull(cn.r, buf[got:got+k]); err != nil {
 				return false, err
 			}
-			offset += n
+			got += k
 		}
 		cn.SetReadDeadline(time.Time{})
 		return true, nil
 	})
-	return buf, offset, err
-}
-
-// GetRange fetches bytes [off, off+n) of object id from the data server at
-// addr (a reducer's part of a shuffle output); hints are as for Get. A
-// connection broken mid-way is retried from what was received.
-func (c *Client) GetRange(ctx context.Context, addr string, id ids.ID, off, n uint64, hints []Location) ([]byte, error) {
-	buf := bigbuf.Alloc(n)
-	var got uint64
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		err := c.request(ctx, addr, func(cn *conn) (bool, error) {
-			req := make([]byte, 0, 1+16+16+2+len(hints)*40)
-			req = append(req, opGetR)
-			req = append(req, id[:]...)
-			req = binary.BigEndian.AppendUint64(req, off+got)
-			req = binary.BigEndian.AppendUint64(req, n-got)
-			cn.w.Write(appendHints(req, hints))
-			if err := cn.w.Flush(); err != nil {
-				return false, err
-			}
-			if len(hints) == 0 {
-				if err := c.readDeadline(ctx, cn); err != nil {
-					return false, err
-				}
-			}
-			if err := readStatus(cn.r); err != nil {
-				return replied(err), err
-			}
-			var sz [8]byte
-			if _, err := io.ReadFull(cn.r, sz[:]); err != nil {
-				return false, err
-			}
-			for got < n {
-				k := min(n-got, chunkSize)
-				if err := c.readDeadline(ctx, cn); err != nil {
-					return false, err
-				}
-				if _, err := io.ReadFull(cn.r, buf[got:got+k]); err != nil {
-					return false, err
-				}
-				got += k
-			}
-			cn.SetReadDeadline(time.Time{})
-			return true, nil
-		})
-		if err == nil {
-			return buf, nil
-		}
-		var re *remoteError
-		if errors.As(err, &re) || ctx.Err() != nil {
-			return nil, err
-		}
-		lastErr = err
-	}
-	return nil, fmt.Errorf("fetching bytes [%d, +%d) of object %s from %s: %w", off, n, id.Short(), addr, lastErr)
+	return buf, got, err
 }
 
 // Put stores an object on the data server at addr; its bytes are the
