@@ -336,3 +336,17 @@ func ReadRange(ctx context.Context, f *Future[[]byte], off, n int64) (data []byt
 	}
 	return b, release, nil
 }
+
+// Err returns why the task (or object) behind f failed, once it is ready,
+// without reading its value (nil when it succeeded or is not ready yet):
+// a coordinator checks its tasks this way, leaving their outputs where
+// they are.
+func (f *Future[T]) Err() error {
+	if f.ref == nil {
+		return f.err
+	}
+	if !f.ref.IsReady() {
+		return nil
+	}
+	return f.ref.Err()
+}

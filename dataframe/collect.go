@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/shoal-dev/shoal/dataframe/internal/cluster"
 	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/colexecop"
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/eval"
@@ -42,6 +43,10 @@ type config struct {
 	cache         *Cache
 	broadcastRows int64
 	noOptimize    bool
+	// local: run in this process even under a cluster; partitionsSet: the
+	// partition count was chosen (WithParallelism).
+	local         bool
+	partitionsSet bool
 }
 
 func newConfig(opts []CollectOption) *config {
@@ -54,7 +59,14 @@ func newConfig(opts []CollectOption) *config {
 }
 
 // WithParallelism sets how many partitions run at once (default GOMAXPROCS).
-func WithParallelism(n int) CollectOption { return func(c *config) { c.parallelism = max(1, n) } }
+func WithParallelism(n int) CollectOption {
+	return func(c *config) { c.parallelism, c.partitionsSet = max(1, n), true }
+}
+
+// Locally runs the query in this process even when ctx carries a cluster
+// (shoal.Init's context), where Collect otherwise runs its stages'
+// partitions as tasks on the cluster.
+func Locally() CollectOption { return func(c *config) { c.local = true } }
 
 // WithBatchSize sets the target number of rows per batch.
 func WithBatchSize(n int) CollectOption { return func(c *config) { c.batchSize = max(1, n) } }
@@ -77,12 +89,12 @@ func WithBroadcastRows(n int64) CollectOption { return func(c *config) { c.broad
 // WithoutOptimizer runs the plan as written (for tests and comparisons).
 func WithoutOptimizer() CollectOption { return func(c *config) { c.noOptimize = true } }
 
-func (c *config) plan(n plan.Node) (plan.Node, *physical.Plan, error) {
+func (c *config) plan(n plan.Node, distributed bool) (plan.Node, *physical.Plan, error) {
 	opt := n
 	if !c.noOptimize {
 		opt = optimize.Optimize(n)
 	}
-	phys, err := physical.Build(opt, physical.Options{Partitions: c.parallelism, BroadcastRows: c.broadcastRows})
+	phys, err := physical.Build(opt, physical.Options{Partitions: c.parallelism, BroadcastRows: c.broadcastRows, Distributed: distributed})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -102,14 +114,27 @@ func (df *DataFrame) Collect(ctx context.Context, opts ...CollectOption) (*Resul
 			return r, nil
 		}
 	}
+	distributed := !cfg.local && cluster.InCluster(ctx)
+	if distributed && !cfg.partitionsSet {
+		cpus, err := cluster.CPUs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cfg.parallelism = cpus
+	}
 	var res *Result
 	err := colexecop.Catch(func() {
-		_, phys, err := cfg.plan(df.node)
+		_, phys, err := cfg.plan(df.node, distributed)
 		if err != nil {
 			colexecop.Throw(err)
 		}
-		batches, err := runner.Run(ctx, phys, runner.Options{Parallelism: cfg.parallelism, BatchSize: cfg.batchSize,
-			MemoryBudget: cfg.budget, SpillDir: cfg.spillDir, OnSpill: cfg.onSpill})
+		var batches []*coldata.Batch
+		if distributed {
+			batches, err = cluster.Run(ctx, phys, cluster.Options{BatchSize: cfg.batchSize, MemoryBudget: cfg.budget})
+		} else {
+			batches, err = runner.Run(ctx, phys, runner.Options{Parallelism: cfg.parallelism, BatchSize: cfg.batchSize,
+				MemoryBudget: cfg.budget, SpillDir: cfg.spillDir, OnSpill: cfg.onSpill})
+		}
 		if err != nil {
 			colexecop.Throw(err)
 		}

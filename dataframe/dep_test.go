@@ -43,9 +43,32 @@ func TestKernelDependencies(t *testing.T) {
 	}, []string{"google.golang.org/grpc", "google.golang.org/protobuf", "net/http", "net/rpc"})
 }
 
-// TestEngineDoesNotImportRuntime: the engine describes distributable stages
-// but does not depend on Shoal's cluster runtime (the runtime will depend on it).
+// TestEngineDoesNotImportRuntime: the engine (planner, operators, kernels)
+// describes distributable stages but does not depend on Shoal's cluster
+// runtime; only the API's Collect and the package that runs stages on a
+// cluster (internal/cluster) use it, through its public package.
 func TestEngineDoesNotImportRuntime(t *testing.T) {
-	checkNoImports(t, []string{"github.com/shoal-dev/shoal/dataframe/..."},
-		[]string{"github.com/shoal-dev/shoal/internal/", "github.com/spf13/cobra"})
+	var engine []string
+	for _, p := range deps(t, "github.com/shoal-dev/shoal/dataframe/...") {
+		if strings.HasPrefix(p, "github.com/shoal-dev/shoal/dataframe/internal/") && p != "github.com/shoal-dev/shoal/dataframe/internal/cluster" {
+			engine = append(engine, p)
+		}
+	}
+	checkNoImports(t, engine, []string{"github.com/shoal-dev/shoal/internal/", "github.com/shoal-dev/shoal/dataframe/internal/cluster", "github.com/spf13/cobra"})
+	for _, p := range engine {
+		for _, dep := range deps(t, p) {
+			if dep == "github.com/shoal-dev/shoal" {
+				t.Errorf("%s imports the runtime (github.com/shoal-dev/shoal)", p)
+			}
+		}
+	}
+	out, err := exec.Command("go", "list", "-f", "{{join .Imports \"\\n\"}}", "github.com/shoal-dev/shoal/dataframe", "github.com/shoal-dev/shoal/dataframe/internal/cluster").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, imp := range strings.Fields(string(out)) {
+		if strings.HasPrefix(imp, "github.com/shoal-dev/shoal/internal/") {
+			t.Errorf("the dataframe API or its cluster runner imports %s: use the public shoal package", imp)
+		}
+	}
 }

@@ -493,7 +493,7 @@ func (df *DataFrame) Explain(opts ...CollectOption) (string, error) {
 	cfg := newConfig(opts)
 	var out string
 	err := colexecop.Catch(func() {
-		opt, phys, err := cfg.plan(df.node)
+		opt, phys, err := cfg.plan(df.node, false)
 		if err != nil {
 			colexecop.Throw(err)
 		}

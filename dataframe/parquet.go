@@ -110,7 +110,7 @@ func (df *DataFrame) WriteParquet(ctx context.Context, path string, opts ...Parq
 		return w.Write(rec)
 	}
 	err = colexecop.Catch(func() {
-		_, phys, err := cfg.plan(df.node)
+		_, phys, err := cfg.plan(df.node, false)
 		if err != nil {
 			colexecop.Throw(err)
 		}

@@ -15,31 +15,40 @@ import (
 
 // A map task's shuffle output is one object for all its reducers (the
 // layout of Spark's and Ballista's shuffle files, not one object per
-// map×reduce pair: Daft measured ~3 KB of driver memory per pair): the rows
-// for each reducer as an Arrow IPC file, one after another, then an index
-// of where each one lies, with its rows:
+// map×reduce pair: Daft measured ~3 KB of driver memory per pair): a header
+// and an index of where each reducer's rows lie, then those rows as one
+// Arrow IPC file per reducer:
 //
-//	pad | segment 0 | pad | segment 1 | ... | segment R-1 | index | trailer
-//	index:   R × (offset u64, length u64, rows u64), little-endian
-//	trailer: R u32 | "SHX1"
+//	"SHX1" | R u32 | index: R × (offset u64, length u64, rows u64) | pad | segment 0 | pad | ... | segment R-1
 //
-// A reducer reads the trailer and index from the end, then its segment: a
-// byte range, from the node that holds the object. Segments are IPC files
-// (their footer locates every buffer) starting 8-byte aligned in the stored
-// object, whose first byte is the value's codec tag (so offsets here are
-// 7 mod 8): a reducer on the same node reads them in place, without a copy.
-// They are not compressed: on one machine, or a LAN, compressing costs more
-// than the bytes it saves.
+// little-endian. A reducer reads its index entry (24 bytes at 8+24p), then
+// its segment: two byte ranges, from the node that holds the object, and
+// never the rest. Segments are IPC files (their footer locates every
+// buffer) starting 8-byte aligned in the stored object, whose first byte is
+// the value's codec tag (so offsets in the value are 7 mod 8): a reducer on
+// the same node reads them in place, without a copy. They are not
+// compressed: on one machine, or a LAN, compressing costs more than the
+// bytes it saves.
 
 const (
 	mapOutputMagic = "SHX1"
-	trailerSize    = 4 + len(mapOutputMagic)
+	headerSize     = 4 + 4
 	indexEntrySize = 24
 	// storedOffset is where the value starts in the stored object (after
 	// its one-byte codec tag): segments start at value offsets that are
 	// 7 mod 8, 8-aligned where stored.
 	storedOffset = 1
 )
+
+// HeaderSize is the size of a map output's header (ParseHeader).
+const HeaderSize = headerSize
+
+// IndexEntrySize is the size of one reducer's index entry (ParseEntry),
+// found at IndexEntryOffset.
+const IndexEntrySize = indexEntrySize
+
+// IndexEntryOffset is where reducer p's index entry lies in a map output.
+func IndexEntryOffset(p int) int64 { return headerSize + int64(p)*indexEntrySize }
 
 // Segment is where one reducer's rows lie in a map output, in bytes of the
 // value.
@@ -113,15 +122,17 @@ func (w *MapOutputWriter) Write(b *coldata.Batch) {
 // Finish encodes the output: the bytes of the value to store, and where
 // each reducer's rows lie in it.
 func (w *MapOutputWriter) Finish() ([]byte, []Segment, error) {
-	var buf bytes.Buffer
-	segs := make([]Segment, len(w.parts))
+	r := len(w.parts)
+	base := headerSize + r*indexEntrySize
+	var buf bytes.Buffer // the segments, to follow the header and index at base
+	segs := make([]Segment, r)
 	arrowSchema := coldata.ArrowSchema(w.schema)
 	for p, batches := range w.parts {
 		// Align the segment's start in the stored object.
-		for (storedOffset+buf.Len())%8 != 0 {
+		for (storedOffset+base+buf.Len())%8 != 0 {
 			buf.WriteByte(0)
 		}
-		start := buf.Len()
+		start := base + buf.Len()
 		fw, err := ipc.NewFileWriter(&buf, ipc.WithSchema(arrowSchema), ipc.WithAllocator(memory.DefaultAllocator))
 		if err != nil {
 			return nil, nil, fmt.Errorf("shuffle output: %w", err)
@@ -137,68 +148,63 @@ func (w *MapOutputWriter) Finish() ([]byte, []Segment, error) {
 		if err := fw.Close(); err != nil {
 			return nil, nil, fmt.Errorf("shuffle output: %w", err)
 		}
-		segs[p] = Segment{Offset: int64(start), Length: int64(buf.Len() - start), Rows: w.rows[p]}
+		segs[p] = Segment{Offset: int64(start), Length: int64(base + buf.Len() - start), Rows: w.rows[p]}
 		w.parts[p] = nil
 	}
-	out := buf.Bytes()
+	out := make([]byte, 0, base+buf.Len())
+	out = append(out, mapOutputMagic...)
+	out = binary.LittleEndian.AppendUint32(out, uint32(r))
 	for _, s := range segs {
 		out = binary.LittleEndian.AppendUint64(out, uint64(s.Offset))
 		out = binary.LittleEndian.AppendUint64(out, uint64(s.Length))
 		out = binary.LittleEndian.AppendUint64(out, uint64(s.Rows))
 	}
-	out = binary.LittleEndian.AppendUint32(out, uint32(len(segs)))
-	out = append(out, mapOutputMagic...)
-	return out, segs, nil
+	return append(out, buf.Bytes()...), segs, nil
 }
 
-// TrailerSize is how many bytes from the end of a map output say how many
-// segments it has (ParseTrailer).
-const TrailerSize = trailerSize
-
-// ParseTrailer returns the number of segments a map output's last
-// TrailerSize bytes announce, and the size of its index (read next, from
-// the end).
-func ParseTrailer(tail []byte) (segments int, indexBytes int64, err error) {
-	if len(tail) != trailerSize || string(tail[4:]) != mapOutputMagic {
-		return 0, 0, errors.New("not a shuffle map output (its trailer is missing)")
+// ParseHeader returns the number of segments a map output's first
+// HeaderSize bytes announce.
+func ParseHeader(head []byte) (segments int, err error) {
+	if len(head) != headerSize || string(head[:4]) != mapOutputMagic {
+		return 0, errors.New("not a shuffle map output (its header is missing)")
 	}
-	n := int(binary.LittleEndian.Uint32(tail))
-	return n, int64(n) * indexEntrySize, nil
+	return int(binary.LittleEndian.Uint32(head[4:])), nil
 }
 
-// ParseIndex decodes a map output's index (the indexBytes before its
-// trailer), checking each segment lies within the size bytes before it.
-func ParseIndex(index []byte, size int64) ([]Segment, error) {
-	if len(index)%indexEntrySize != 0 {
-		return nil, fmt.Errorf("shuffle map output index of %d bytes", len(index))
+// ParseEntry decodes one index entry, checking the segment lies within a
+// map output of size bytes.
+func ParseEntry(e []byte, size int64) (Segment, error) {
+	if len(e) != indexEntrySize {
+		return Segment{}, fmt.Errorf("shuffle map output: an index entry of %d bytes", len(e))
 	}
-	segs := make([]Segment, len(index)/indexEntrySize)
-	for i := range segs {
-		e := index[i*indexEntrySize:]
-		s := Segment{Offset: int64(binary.LittleEndian.Uint64(e)), Length: int64(binary.LittleEndian.Uint64(e[8:])),
-			Rows: int64(binary.LittleEndian.Uint64(e[16:]))}
-		if s.Offset < 0 || s.Length < 0 || s.Offset+s.Length > size {
-			return nil, fmt.Errorf("shuffle map output: segment %d [%d, +%d) lies outside its %d bytes", i, s.Offset, s.Length, size)
-		}
-		segs[i] = s
+	s := Segment{Offset: int64(binary.LittleEndian.Uint64(e)), Length: int64(binary.LittleEndian.Uint64(e[8:])),
+		Rows: int64(binary.LittleEndian.Uint64(e[16:]))}
+	if s.Offset < 0 || s.Length < 0 || (size >= 0 && s.Offset+s.Length > size) {
+		return Segment{}, fmt.Errorf("shuffle map output: segment [%d, +%d) lies outside its %d bytes", s.Offset, s.Length, size)
 	}
-	return segs, nil
+	return s, nil
 }
 
 // SplitMapOutput parses a whole map output held in memory: its segments.
 func SplitMapOutput(data []byte) ([]Segment, error) {
-	if len(data) < trailerSize {
-		return nil, errors.New("shuffle map output too short for its trailer")
+	if len(data) < headerSize {
+		return nil, errors.New("shuffle map output too short for its header")
 	}
-	_, ib, err := ParseTrailer(data[len(data)-trailerSize:])
+	n, err := ParseHeader(data[:headerSize])
 	if err != nil {
 		return nil, err
 	}
-	body := int64(len(data)) - int64(trailerSize) - ib
-	if body < 0 {
+	if int64(len(data)) < IndexEntryOffset(n) {
 		return nil, errors.New("shuffle map output too short for its index")
 	}
-	return ParseIndex(data[body:len(data)-trailerSize], body)
+	segs := make([]Segment, n)
+	for p := range segs {
+		off := IndexEntryOffset(p)
+		if segs[p], err = ParseEntry(data[off:off+indexEntrySize], int64(len(data))); err != nil {
+			return nil, err
+		}
+	}
+	return segs, nil
 }
 
 // DecodeSegment reads one reducer's rows, in place: the batches' buffers

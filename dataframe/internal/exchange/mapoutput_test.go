@@ -148,7 +148,8 @@ func TestMapOutputRoundTrip(t *testing.T) {
 }
 
 func TestMapOutputRefusesGarbage(t *testing.T) {
-	for _, data := range [][]byte{nil, []byte("short"), []byte("xxxxxxxxxxxxSHX1"), append(make([]byte, 20), 9, 0, 0, 0, 'S', 'H', 'X', '1')} {
+	for _, data := range [][]byte{nil, []byte("short"), []byte("xxxxxxxxxxxxSHX1"), []byte("SHX1\x09\x00\x00\x00"),
+		append([]byte("SHX1\x01\x00\x00\x00"), make([]byte, 8)...), append([]byte("SHX1\x01\x00\x00\x00\x40"), make([]byte, 23)...)} {
 		if _, err := SplitMapOutput(data); err == nil {
 			t.Fatalf("SplitMapOutput(%q) succeeded", data)
 		}

@@ -41,7 +41,10 @@ type Op struct {
 	// Scan.
 	Source   scan.Source `json:"-"`
 	SourceID string      `json:"source,omitempty"`
-	Columns  []int       `json:"columns,omitempty"`
+	// SourceSpec describes Source for another process (a file source
+	// shipped to a cluster: AttachSpecs); nil otherwise.
+	SourceSpec *scan.Spec `json:"source_spec,omitempty"`
+	Columns    []int      `json:"columns,omitempty"`
 	// Filter (also the filter pushed into a scan).
 	Pred *expr.Expr `json:"pred,omitempty"`
 	// ExchangeRead: the producing stage.
@@ -91,6 +94,10 @@ type Options struct {
 	// BroadcastRows: joins whose build side is estimated above this many rows
 	// are planned as partitioned (shuffle) joins instead of broadcast joins.
 	BroadcastRows int64
+	// Distributed plans for partitions that run in separate processes: no
+	// operator shares state across partitions (a join never builds its
+	// preserved left side, whose rows every probe partition marks).
+	Distributed bool
 }
 
 type builder struct {
@@ -344,7 +351,7 @@ func (b *builder) join(x *plan.Join) (*Op, int) {
 	s := x.Schema()
 	op := &Op{Kind: KindHashJoin, Schema: s, JoinType: x.Type, ProbeKeys: x.LeftKeys, BuildKeys: x.RightKeys, Residual: x.Residual}
 	le, re := plan.EstimateRows(x.Left), plan.EstimateRows(x.Right)
-	if x.Type != hashjoin.Inner && le < re && le <= b.opts.BroadcastRows {
+	if x.Type != hashjoin.Inner && le < re && le <= b.opts.BroadcastRows && !b.opts.Distributed {
 		// Build the smaller, preserved side; probes mark its rows.
 		id := b.cut(probe, pp, exchange.Spec{Kind: exchange.Broadcast, Partitions: 1})
 		op.Input, op.Build, op.Broadcast, op.BuildLeft = build, read(id, probe.Schema), true, true
@@ -441,4 +448,60 @@ func (st *Stage) Token() (string, error) {
 	}
 	h := sha256.Sum256(data)
 	return hex.EncodeToString(h[:]), nil
+}
+
+// AttachSpecs describes every scan's source as data (Op.SourceSpec), for the
+// stages to run in other processes; it fails, naming the source, when one
+// cannot be (an in-memory table, a stream).
+func (p *Plan) AttachSpecs() error {
+	var walk func(o *Op) error
+	walk = func(o *Op) error {
+		if o == nil {
+			return nil
+		}
+		if o.Kind == KindScan && o.SourceSpec == nil {
+			sp, ok := o.Source.(scan.Specced)
+			if !ok {
+				return fmt.Errorf("%s can only be read in this process: read files (ReadParquet, ReadCSV) readable by every node to run on a cluster, or collect this frame locally", o.Source.Describe())
+			}
+			spec := sp.Spec()
+			o.SourceSpec = &spec
+		}
+		if err := walk(o.Input); err != nil {
+			return err
+		}
+		return walk(o.Build)
+	}
+	for _, st := range p.Stages {
+		if err := walk(st.Root); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OpenSpecs opens the sources of a stage received from another process
+// (Op.SourceSpec), checking that each is the data its planner saw.
+func (st *Stage) OpenSpecs() error {
+	var walk func(o *Op) error
+	walk = func(o *Op) error {
+		if o == nil {
+			return nil
+		}
+		if o.Kind == KindScan && o.Source == nil {
+			if o.SourceSpec == nil {
+				return fmt.Errorf("stage %d: a scan has no source description", st.ID)
+			}
+			src, err := scan.FromSpec(*o.SourceSpec)
+			if err != nil {
+				return fmt.Errorf("stage %d: %w", st.ID, err)
+			}
+			o.Source = src
+		}
+		if err := walk(o.Input); err != nil {
+			return err
+		}
+		return walk(o.Build)
+	}
+	return walk(st.Root)
 }

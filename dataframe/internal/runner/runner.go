@@ -128,42 +128,22 @@ func (r *run) runStage(ctx context.Context, st *physical.Stage, result bool) ([]
 				return
 			}
 			defer func() { <-sem }()
-			errs[p] = colexecop.Catch(func() {
-				op := r.build(ctx, st.Root, p, st.Partitions)
-				defer func() {
-					if err := op.Close(); err != nil {
-						colexecop.Throw(err)
-					}
-				}()
-				op.Init(ctx)
-				for {
-					b := op.Next()
-					if b.Len() == 0 {
-						break
-					}
-					if result && r.opts.Sink != nil {
-						sinkMu.Lock()
-						err := r.opts.Sink(b)
-						sinkMu.Unlock()
-						if err != nil {
-							colexecop.Throw(err)
-						}
-						continue
-					}
-					if result {
-						results[p] = append(results[p], coldata.Compact(b))
-						continue
-					}
-					if err := ex.Write(ctx, p, b); err != nil {
-						colexecop.Throw(err)
-					}
-				}
-				if ex != nil {
-					if err := ex.CloseWrite(p); err != nil {
-						colexecop.Throw(err)
-					}
+			errs[p] = r.partition(ctx, st, p, func(b *coldata.Batch) error {
+				switch {
+				case result && r.opts.Sink != nil:
+					sinkMu.Lock()
+					defer sinkMu.Unlock()
+					return r.opts.Sink(b)
+				case result:
+					results[p] = append(results[p], coldata.Compact(b))
+					return nil
+				default:
+					return ex.Write(ctx, p, b)
 				}
 			})
+			if errs[p] == nil && ex != nil {
+				errs[p] = ex.CloseWrite(p)
+			}
 			if errs[p] != nil {
 				cancel()
 			}
@@ -185,6 +165,44 @@ func (r *run) runStage(ctx context.Context, st *physical.Stage, result bool) ([]
 		out = append(out, rs...)
 	}
 	return out, nil
+}
+
+// RunPartition runs partition p of stage st alone, its exchange reads
+// served by exchanges (by producing stage), handing each output batch to
+// emit (valid during the call). A cluster's partition task runs it; Run
+// runs every partition of every stage this way in one process, so the
+// operators have one code path.
+func RunPartition(ctx context.Context, st *physical.Stage, p int, exchanges map[int]exchange.Exchange, opts Options, emit func(*coldata.Batch) error) error {
+	if opts.Parallelism <= 0 {
+		opts.Parallelism = 1
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = coldata.DefaultBatchSize
+	}
+	r := &run{opts: opts, exchanges: exchanges, tables: map[*physical.Op]*sharedTable{}}
+	return r.partition(ctx, st, p, emit)
+}
+
+// partition runs partition p of st, handing its output to emit.
+func (r *run) partition(ctx context.Context, st *physical.Stage, p int, emit func(*coldata.Batch) error) error {
+	return colexecop.Catch(func() {
+		op := r.build(ctx, st.Root, p, st.Partitions)
+		defer func() {
+			if err := op.Close(); err != nil {
+				colexecop.Throw(err)
+			}
+		}()
+		op.Init(ctx)
+		for {
+			b := op.Next()
+			if b.Len() == 0 {
+				return
+			}
+			if err := emit(b); err != nil {
+				colexecop.Throw(err)
+			}
+		}
+	})
 }
 
 func (r *run) spillConfig() *spill.Config {

@@ -23,6 +23,7 @@ import (
 
 // Parquet is a source over one or more Parquet files with the same schema.
 type Parquet struct {
+	path   string // as given: a file, a directory or a glob
 	files  []parquetFile
 	schema types.Schema
 	rows   int64
@@ -47,7 +48,7 @@ func NewParquet(path string) (*Parquet, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Parquet{}
+	p := &Parquet{path: path}
 	var ident strings.Builder
 	ident.WriteString("parquet")
 	budget := newHashBudget()

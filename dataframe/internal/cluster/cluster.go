@@ -1,0 +1,312 @@
+// Package cluster runs a physical plan's stages as tasks on a Shoal
+// cluster: the driver plans and coordinates, and never carries the bulk
+// data (only the result).
+//
+//	driver (coordinator)                       executors (partition tasks)
+//	────────────────────                       ───────────────────────────
+//	stage 0: a task per partition  ─────────▶  scan → operators → map output (one object, stored on its node)
+//	         (map outputs held as futures)
+//	stage 1: a task per partition  ─────────▶  read its range of every map output (in place on its node,
+//	         with the futures of stage 0           ranged fetch elsewhere) → operators → map output
+//	...
+//	result stage                   ─────────▶  operators → result rows (one object the driver reads)
+//
+// Exchanges are pull-based peer-to-peer shuffles (Spark's and Ballista's
+// shape): each map task writes one object for all reducers, with an index
+// of each reducer's byte range (exchange.MapOutputWriter), and each reducer
+// reads its ranges from wherever those objects are. The coordinator holds
+// only the map outputs' futures: O(maps) per stage. Map outputs are task
+// results, so the cluster's lineage makes a lost one again by running its
+// map task once more (and only that task) when the node holding it dies; a
+// reducer reading it waits for the new copy. Partitioning is deterministic
+// (exchange.Hasher), so a rerun reproduces the same output.
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
+	"github.com/shoal-dev/shoal/dataframe/internal/exchange"
+	"github.com/shoal-dev/shoal/dataframe/internal/physical"
+	"github.com/shoal-dev/shoal/dataframe/internal/runner"
+	"github.com/shoal-dev/shoal/dataframe/internal/types"
+)
+
+// Options configure a run.
+type Options struct {
+	BatchSize int
+	// MemoryBudget bounds each partition task's operator state (spilling to
+	// the executor's temporary directory past it).
+	MemoryBudget int64
+}
+
+// stageArgs is what one partition task of a stage gets.
+type stageArgs struct {
+	Stage     []byte // the stage, JSON
+	Partition int
+	Inputs    []input
+	BatchSize int
+	Budget    int64
+}
+
+// input is the output of a stage that a stage reads: its map outputs, and
+// how they are split between readers.
+type input struct {
+	Stage    int
+	Kind     exchange.Kind
+	Reducers int
+	Maps     []*shoal.Future[[]byte]
+}
+
+// stageTask runs one partition of a stage and returns its output: a map
+// output (or, for the result stage, the result rows in one segment).
+var stageTask = shoal.Func1("shoal.dataframe.stage", func(ctx context.Context, a stageArgs) ([]byte, error) {
+	var st physical.Stage
+	if err := json.Unmarshal(a.Stage, &st); err != nil {
+		return nil, fmt.Errorf("decoding stage: %w", err)
+	}
+	if err := st.OpenSpecs(); err != nil {
+		return nil, err
+	}
+	exchanges := map[int]exchange.Exchange{}
+	var readers []*mapReader
+	defer func() {
+		for _, r := range readers {
+			r.Close()
+		}
+	}()
+	for _, in := range a.Inputs {
+		r := &mapReader{in: in, schema: readSchema(st.Root, in.Stage)}
+		readers = append(readers, r)
+		exchanges[in.Stage] = r
+	}
+	spec := st.Output
+	if spec.Kind == exchange.Result {
+		spec = exchange.Spec{Kind: exchange.Single}
+	}
+	w, err := exchange.NewMapOutputWriter(spec, st.Root.Schema)
+	if err != nil {
+		return nil, err
+	}
+	err = runner.RunPartition(ctx, &st, a.Partition, exchanges, runner.Options{BatchSize: a.BatchSize, MemoryBudget: a.Budget},
+		func(b *coldata.Batch) error {
+			w.Write(b)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("stage %d, partition %d: %w", st.ID, a.Partition, err)
+	}
+	out, _, err := w.Finish()
+	return out, err
+})
+
+// readSchema finds the schema of what o's stage reads of stage id.
+func readSchema(o *physical.Op, id int) types.Schema {
+	if o == nil {
+		return nil
+	}
+	if o.Kind == physical.KindExchangeRead && o.Stage == id {
+		return o.Schema
+	}
+	if s := readSchema(o.Input, id); s != nil {
+		return s
+	}
+	return readSchema(o.Build, id)
+}
+
+// mapReader serves a partition task's reads of a stage's map outputs: its
+// segment of each, read in place where the output is on this node.
+type mapReader struct {
+	in       input
+	schema   types.Schema
+	mu       sync.Mutex
+	releases []func()
+}
+
+// Read implements exchange.Exchange.
+func (r *mapReader) Read(ctx context.Context, p int) ([]*coldata.Batch, error) {
+	seg := p
+	if r.in.Kind != exchange.Hash {
+		seg = 0
+	}
+	var out []*coldata.Batch
+	for m, f := range r.in.Maps {
+		entry, release, err := shoal.ReadRange(ctx, f, exchange.IndexEntryOffset(seg), exchange.IndexEntrySize)
+		if err != nil {
+			return nil, fmt.Errorf("reading the index of map output %d of stage %d: %w", m, r.in.Stage, err)
+		}
+		s, err := exchange.ParseEntry(entry, -1)
+		release()
+		if err != nil {
+			return nil, fmt.Errorf("map output %d of stage %d: %w", m, r.in.Stage, err)
+		}
+		if s.Rows == 0 {
+			continue
+		}
+		data, release, err := shoal.ReadRange(ctx, f, s.Offset, s.Length)
+		if err != nil {
+			return nil, fmt.Errorf("reading partition %d of map output %d of stage %d: %w", seg, m, r.in.Stage, err)
+		}
+		r.mu.Lock()
+		r.releases = append(r.releases, release)
+		r.mu.Unlock()
+		bs, err := exchange.DecodeSegment(r.schema, data)
+		if err != nil {
+			return nil, fmt.Errorf("partition %d of map output %d of stage %d: %w", seg, m, r.in.Stage, err)
+		}
+		out = append(out, bs...)
+	}
+	return out, nil
+}
+
+// Write, CloseWrite: a reader does not write.
+func (r *mapReader) Write(context.Context, int, *coldata.Batch) error {
+	return fmt.Errorf("a partition task does not write into the exchange it reads")
+}
+
+// CloseWrite implements exchange.Exchange.
+func (r *mapReader) CloseWrite(int) error { return nil }
+
+// Close lets go of the map outputs' memory the batches read in place.
+func (r *mapReader) Close() error {
+	r.mu.Lock()
+	rs := r.releases
+	r.releases = nil
+	r.mu.Unlock()
+	for _, release := range rs {
+		release()
+	}
+	return nil
+}
+
+// Run executes p on the cluster of ctx and returns the result batches
+// (owned, in partition order).
+func Run(ctx context.Context, p *physical.Plan, opts Options) ([]*coldata.Batch, error) {
+	if err := p.AttachSpecs(); err != nil {
+		return nil, err
+	}
+	outputs := map[int]*stageOutput{}
+	defer func() {
+		for _, o := range outputs {
+			o.release()
+		}
+	}()
+	for _, st := range p.Stages {
+		js, err := json.Marshal(st)
+		if err != nil {
+			return nil, fmt.Errorf("stage %d: %w", st.ID, err)
+		}
+		var inputs []input
+		for _, id := range st.Inputs {
+			o := outputs[id]
+			if o == nil {
+				return nil, fmt.Errorf("stage %d reads stage %d, which has not run", st.ID, id)
+			}
+			inputs = append(inputs, input{Stage: id, Kind: o.spec.Kind, Reducers: o.spec.Partitions, Maps: o.maps})
+		}
+		maps := make([]*shoal.Future[[]byte], st.Partitions)
+		for part := range maps {
+			maps[part] = stageTask.Remote(ctx, stageArgs{Stage: js, Partition: part, Inputs: inputs, BatchSize: opts.BatchSize, Budget: opts.MemoryBudget})
+		}
+		out := &stageOutput{spec: st.Output, maps: maps}
+		outputs[st.ID] = out
+		if _, _, err := shoal.Wait(ctx, maps, len(maps), -1); err != nil {
+			return nil, err
+		}
+		for part, f := range maps {
+			if err := f.Err(); err != nil {
+				return nil, fmt.Errorf("stage %d, partition %d: %w", st.ID, part, err)
+			}
+		}
+		// The outputs no later stage reads can go.
+		for _, id := range st.Inputs {
+			if !readLater(p, st.ID, id) {
+				outputs[id].release()
+				delete(outputs, id)
+			}
+		}
+		if st.Output.Kind == exchange.Result {
+			return results(ctx, st, maps)
+		}
+	}
+	return nil, fmt.Errorf("the plan has no result stage")
+}
+
+// stageOutput is a stage's map outputs, held by the coordinator while a
+// later stage reads them (so the cluster keeps, or rebuilds, them).
+type stageOutput struct {
+	spec exchange.Spec
+	maps []*shoal.Future[[]byte]
+}
+
+func (o *stageOutput) release() {
+	for _, f := range o.maps {
+		f.Release()
+	}
+}
+
+func readLater(p *physical.Plan, after, stage int) bool {
+	for _, st := range p.Stages {
+		if st.ID <= after {
+			continue
+		}
+		for _, in := range st.Inputs {
+			if in == stage {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// results reads the result stage's rows: each partition's one segment,
+// copied (the driver owns the result; the objects go with the query).
+func results(ctx context.Context, st *physical.Stage, parts []*shoal.Future[[]byte]) ([]*coldata.Batch, error) {
+	var out []*coldata.Batch
+	for part, f := range parts {
+		data, err := f.Get(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("the result of partition %d: %w", part, err)
+		}
+		segs, err := exchange.SplitMapOutput(data)
+		if err != nil || len(segs) != 1 {
+			return nil, fmt.Errorf("the result of partition %d: %d segments, %v", part, len(segs), err)
+		}
+		if segs[0].Rows == 0 {
+			continue
+		}
+		own := append([]byte(nil), data[segs[0].Offset:segs[0].Offset+segs[0].Length]...)
+		bs, err := exchange.DecodeSegment(st.Root.Schema, own)
+		if err != nil {
+			return nil, fmt.Errorf("the result of partition %d: %w", part, err)
+		}
+		out = append(out, bs...)
+	}
+	return out, nil
+}
+
+// InCluster reports whether ctx carries a connection to a cluster (Init's
+// context), where a query's stages can run.
+func InCluster(ctx context.Context) bool {
+	_, err := shoal.ClusterStatus(ctx)
+	return err == nil
+}
+
+// CPUs is the cluster's CPUs, the default partition count of a query on it.
+func CPUs(ctx context.Context) (int, error) {
+	st, err := shoal.ClusterStatus(ctx)
+	if err != nil {
+		return 0, err
+	}
+	cpus := 0.0
+	for _, n := range st.Nodes {
+		if n.Alive {
+			cpus += n.Total.CPU
+		}
+	}
+	return max(1, int(cpus)), nil
+}
