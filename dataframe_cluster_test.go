@@ -69,3 +69,66 @@ func finished(t *testing.T, ctx context.Context) int64 {
 	}
 	return st.TasksByState["finished"]
 }
+
+// A node killed between a query's stages loses only its map outputs: the
+// cluster runs those map tasks again (and only those), the next stage reads
+// the new copies, and the answer is exact.
+func TestQuerySurvivesNodeLossMidShuffle(t *testing.T) {
+	dir := t.TempDir()
+	if err := dbgen.Generate(context.Background(), dbgen.Options{SF: 0.1, OutDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	c := startCluster(t, 3, "--cpus", "2")
+	ctx := within(t, connect(t, c), 5*time.Minute)
+	db, err := tpch.Open(ctx, dir, tpch.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := tpch.ReadAnswer("tpch/testdata/answers/sf0.1", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var killed string
+	lost := 0
+	before, err := shoal.ClusterStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := tpch.Query(db, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := q.Collect(ctx, dataframe.WithParallelism(6), dataframe.WithBroadcastRows(1000),
+		dataframe.OnStage(func(s dataframe.StageStats) {
+			if killed != "" || s.Output != "hash" || len(s.Nodes) < 2 {
+				return
+			}
+			// The first shuffle's outputs are on every node: kill one that
+			// holds some, before the stage that reads them starts.
+			for node, n := range s.Nodes {
+				if p := c.NodeProc(node); p != nil {
+					killed, lost = node, n
+					p.Kill()
+					t.Logf("stage %d wrote %d outputs on %v; killed node %s, holding %d", s.Stage, s.Partitions, s.Nodes, node, n)
+					return
+				}
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if killed == "" {
+		t.Fatal("no shuffle stage spread its outputs over several nodes: nothing was killed")
+	}
+	if problems := tpch.Check(res, want); len(problems) > 0 {
+		t.Fatalf("Q3 after losing node %s: %v", killed, problems)
+	}
+	after, err := shoal.ClusterStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rebuilt := after.TasksByState["rebuilt"] - before.TasksByState["rebuilt"]
+	if rebuilt != int64(lost) {
+		t.Fatalf("%d map tasks ran again, want exactly the %d whose outputs were on the killed node", rebuilt, lost)
+	}
+}

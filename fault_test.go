@@ -70,6 +70,35 @@ func TestLostIntermediateIsRebuiltFromLineage(t *testing.T) {
 	}
 }
 
+// Tasks sent straight to leased executors (the common path once a
+// client's pool holds leases) leave results in node stores that the head
+// learns of from the client: those must be rebuilt from lineage as well.
+func TestLostLeasedResultsAreRebuilt(t *testing.T) {
+	c := startCluster(t, 2, "--cpus", "2")
+	ctx := within(t, connect(t, c), 2*time.Minute)
+	const n, size = 24, 256 << 10
+	results := make([]*shoal.Future[[]byte], n)
+	for i := range results {
+		// One after the other, as a loop that waits for each: the pool
+		// holds a lease from the second task on.
+		results[i] = blob.Remote(ctx, i, size)
+		if _, err := results[i].Get(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	victim, proc := holderOf(t, ctx, c, size)
+	if proc == nil {
+		t.Fatalf("no process for node %s", victim.ID)
+	}
+	proc.Kill()
+	for i, f := range results {
+		want := fmt.Sprintf("%d:%x", size, sha256.Sum256(blobBytes(i, size)))
+		if d, err := digest.Remote(ctx, f).Get(ctx); err != nil || d != want {
+			t.Fatalf("result %d after its node died: %q %v", i, d, err)
+		}
+	}
+}
+
 func TestLostPutSaysWhy(t *testing.T) {
 	c := startCluster(t, 2, "--cpus", "1")
 	ctx := within(t, connect(t, c), 2*time.Minute)

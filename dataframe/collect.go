@@ -47,6 +47,7 @@ type config struct {
 	// partition count was chosen (WithParallelism).
 	local         bool
 	partitionsSet bool
+	onStage       func(StageStats)
 }
 
 func newConfig(opts []CollectOption) *config {
@@ -63,9 +64,19 @@ func WithParallelism(n int) CollectOption {
 	return func(c *config) { c.parallelism, c.partitionsSet = max(1, n), true }
 }
 
+// StageStats is what one stage of a query run on a cluster did: its rows
+// and bytes written, where its partitions' outputs were made, how long it
+// took.
+type StageStats = cluster.StageStats
+
+// OnStage registers a function told what each stage of a query run on a
+// cluster did, once it finished (before the next stage starts).
+func OnStage(f func(StageStats)) CollectOption { return func(c *config) { c.onStage = f } }
+
 // Locally runs the query in this process even when ctx carries a cluster
 // (shoal.Init's context), where Collect otherwise runs its stages'
-// partitions as tasks on the cluster.
+// partitions as tasks on the cluster (when every source can be read there:
+// files; a frame over an in-memory table runs in this process).
 func Locally() CollectOption { return func(c *config) { c.local = true } }
 
 // WithBatchSize sets the target number of rows per batch.
@@ -129,8 +140,14 @@ func (df *DataFrame) Collect(ctx context.Context, opts ...CollectOption) (*Resul
 			colexecop.Throw(err)
 		}
 		var batches []*coldata.Batch
+		if distributed && phys.AttachSpecs() != nil {
+			// A source only this process can read (an in-memory table, a
+			// stream): the query runs here (the plan shares no state
+			// across partitions, which is correct here too).
+			distributed = false
+		}
 		if distributed {
-			batches, err = cluster.Run(ctx, phys, cluster.Options{BatchSize: cfg.batchSize, MemoryBudget: cfg.budget})
+			batches, err = cluster.Run(ctx, phys, cluster.Options{BatchSize: cfg.batchSize, MemoryBudget: cfg.budget, OnStage: cfg.onStage})
 		} else {
 			batches, err = runner.Run(ctx, phys, runner.Options{Parallelism: cfg.parallelism, BatchSize: cfg.batchSize,
 				MemoryBudget: cfg.budget, SpillDir: cfg.spillDir, OnSpill: cfg.onSpill})

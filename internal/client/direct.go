@@ -244,7 +244,7 @@ func (r *Ref) cancelUnsent() {
 	if r.exported {
 		// The head holds it as a pending object (its ID left this client):
 		// what waits for it there must hear that it failed.
-		r.exportLocked(directPut(r.ID, nil, 0, nil, err, false))
+		r.exportLocked(directPut(r, nil, 0, nil, err, false))
 		if r.released.Load() {
 			r.releaseAtHeadLocked()
 		}
@@ -554,7 +554,7 @@ func (c *Client) finishDirect(r *Ref, res *pb.TaskResult) {
 		// Exported, or in a node's store (the head must know, so it frees
 		// the bytes).
 		r.exported = true
-		r.exportLocked(directPut(r.ID, value, size, place, err, res.Stored))
+		r.exportLocked(directPut(r, value, size, place, err, res.Stored))
 		if r.released.Load() {
 			r.releaseAtHeadLocked()
 		}
@@ -564,15 +564,20 @@ func (c *Client) finishDirect(r *Ref, res *pb.TaskResult) {
 	after.run()
 }
 
-// directPut is what the head must be told of a direct call's finished
-// result.
-func directPut(id ids.ID, value []byte, size int64, place *pb.Location, err error, stored bool) *pb.PutObject {
-	p := &pb.PutObject{Id: id.Bytes(), Size: size}
+// directPut is what the head must be told of r, a direct call's or
+// leased task's finished result. A task's result in a node's store goes
+// with the task's spec: the head keeps it as the result's lineage, so that
+// losing the node runs the task again, as for a task sent to the head.
+func directPut(r *Ref, value []byte, size int64, place *pb.Location, err error, stored bool) *pb.PutObject {
+	p := &pb.PutObject{Id: r.ID.Bytes(), Size: size}
 	switch {
 	case err != nil:
 		p.Error = errs.ToInfo(err)
 	case stored:
 		p.NodeId = place.NodeId
+		if spec, ok := r.spec.(*pb.TaskSpec); ok {
+			p.Lineage = spec
+		}
 	default:
 		p.Value = value
 	}
@@ -605,7 +610,7 @@ func (r *Ref) Export() {
 		r.exportLocked(&pb.PutObject{Id: r.ID.Bytes(), Pending: true})
 		return
 	}
-	r.exportLocked(directPut(r.ID, r.value, r.size, r.place, r.err, r.value == nil && r.err == nil))
+	r.exportLocked(directPut(r, r.value, r.size, r.place, r.err, r.value == nil && r.err == nil))
 }
 
 // cancelDirect asks r's executor to cancel a direct call.

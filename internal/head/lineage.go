@@ -40,6 +40,23 @@ func (h *Head) keepLineage(o *object, t *task, args []*object) {
 	o.lineage = l
 }
 
+// keepLeasedLineage records spec, the leased task that made o (its
+// arguments all inline, so the lineage holds no argument objects), as o's
+// lineage: a task sent straight to a leased executor is rebuilt like one
+// the head ran.
+func (h *Head) keepLeasedLineage(s *session, o *object, spec *pb.TaskSpec) {
+	if spec == nil || o.lineage != nil || s.job == nil {
+		return
+	}
+	for _, a := range spec.Args {
+		if a.Object != nil {
+			return // not a leased task's: those hold only inline arguments
+		}
+	}
+	spec.LeaseId = nil // a rebuild runs through the head, not on the lease
+	o.lineage = &lineage{spec: spec, job: s.job}
+}
+
 // dropLineage releases the lineage references o holds.
 func (h *Head) dropLineage(o *object) {
 	l := o.lineage

@@ -110,7 +110,7 @@ func (h *Head) declarePut(s *session, p *pb.PutObject) (*object, error) {
 		}
 		// The value of an object s declared pending (a direct call's
 		// result that left s before it finished).
-		if err := h.fillPut(o, p); err != nil {
+		if err := h.fillPut(s, o, p); err != nil {
 			return nil, err
 		}
 		return o, nil
@@ -124,12 +124,12 @@ func (h *Head) declarePut(s *session, p *pb.PutObject) (*object, error) {
 	if p.Pending {
 		return o, nil
 	}
-	return o, h.fillPut(o, p)
+	return o, h.fillPut(s, o, p)
 }
 
 // fillPut records where a put object's value is (inline, on a node) or
 // its failure, and wakes what waits for it when it was pending.
-func (h *Head) fillPut(o *object, p *pb.PutObject) error {
+func (h *Head) fillPut(s *session, o *object, p *pb.PutObject) error {
 	wasPending := o.state == objectPending
 	o.state = objectReady
 	switch {
@@ -146,6 +146,7 @@ func (h *Head) fillPut(o *object, p *pb.PutObject) error {
 		o.size = p.Size
 		if n := h.nodes[nodeID]; n != nil && n.alive {
 			h.addLocation(o, n)
+			h.keepLeasedLineage(s, o, p.Lineage)
 		} else if len(o.locs) == 0 {
 			h.objectLost(o, fmt.Sprintf("the node it was stored on (%s) is no longer in the cluster", nodeID.Short()), nil)
 			return nil

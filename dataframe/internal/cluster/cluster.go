@@ -27,6 +27,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/shoal-dev/shoal"
 	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
@@ -42,6 +43,23 @@ type Options struct {
 	// MemoryBudget bounds each partition task's operator state (spilling to
 	// the executor's temporary directory past it).
 	MemoryBudget int64
+	// OnStage, when set, is told what each stage did once it finished
+	// (before the next one starts).
+	OnStage func(StageStats)
+}
+
+// StageStats is what a stage did.
+type StageStats struct {
+	Stage      int
+	Partitions int
+	// Output is how its rows were exchanged ("hash", "broadcast", "single",
+	// "result").
+	Output string
+	// Rows and Bytes are what its partitions wrote (map output segments).
+	Rows, Bytes int64
+	// Nodes counts the partitions' outputs by the node they were made on.
+	Nodes    map[string]int
+	Duration time.Duration
 }
 
 // stageArgs is what one partition task of a stage gets.
@@ -92,6 +110,7 @@ var stageTask = shoal.Func1("shoal.dataframe.stage", func(ctx context.Context, a
 	if err != nil {
 		return nil, err
 	}
+	w.Origin = shoal.NodeID(ctx)
 	err = runner.RunPartition(ctx, &st, a.Partition, exchanges, runner.Options{BatchSize: a.BatchSize, MemoryBudget: a.Budget},
 		func(b *coldata.Batch) error {
 			w.Write(b)
@@ -208,6 +227,7 @@ func Run(ctx context.Context, p *physical.Plan, opts Options) ([]*coldata.Batch,
 			}
 			inputs = append(inputs, input{Stage: id, Kind: o.spec.Kind, Reducers: o.spec.Partitions, Maps: o.maps})
 		}
+		start := time.Now()
 		maps := make([]*shoal.Future[[]byte], st.Partitions)
 		for part := range maps {
 			maps[part] = stageTask.Remote(ctx, stageArgs{Stage: js, Partition: part, Inputs: inputs, BatchSize: opts.BatchSize, Budget: opts.MemoryBudget})
@@ -221,6 +241,14 @@ func Run(ctx context.Context, p *physical.Plan, opts Options) ([]*coldata.Batch,
 			if err := f.Err(); err != nil {
 				return nil, fmt.Errorf("stage %d, partition %d: %w", st.ID, part, err)
 			}
+		}
+		if opts.OnStage != nil {
+			stats, err := stageStats(ctx, st, maps)
+			if err != nil {
+				return nil, err
+			}
+			stats.Duration = time.Since(start)
+			opts.OnStage(stats)
 		}
 		// The outputs no later stage reads can go.
 		for _, id := range st.Inputs {
@@ -309,4 +337,37 @@ func CPUs(ctx context.Context) (int, error) {
 		}
 	}
 	return max(1, int(cpus)), nil
+}
+
+// stageStats reads what a finished stage's map outputs hold from their
+// headers and indexes (small ranged reads; the rows stay where they are).
+func stageStats(ctx context.Context, st *physical.Stage, maps []*shoal.Future[[]byte]) (StageStats, error) {
+	s := StageStats{Stage: st.ID, Partitions: st.Partitions, Output: string(st.Output.Kind), Nodes: map[string]int{}}
+	for m, f := range maps {
+		head, release, err := shoal.ReadRange(ctx, f, 0, exchange.HeaderSize)
+		if err != nil {
+			return s, fmt.Errorf("stage %d, map output %d: %w", st.ID, m, err)
+		}
+		n, origin, err := exchange.ParseHeader(head)
+		release()
+		if err != nil {
+			return s, fmt.Errorf("stage %d, map output %d: %w", st.ID, m, err)
+		}
+		s.Nodes[origin]++
+		index, release, err := shoal.ReadRange(ctx, f, exchange.IndexEntryOffset(0), int64(n)*exchange.IndexEntrySize)
+		if err != nil {
+			return s, fmt.Errorf("stage %d, map output %d: %w", st.ID, m, err)
+		}
+		for p := range n {
+			e, err := exchange.ParseEntry(index[p*exchange.IndexEntrySize:(p+1)*exchange.IndexEntrySize], -1)
+			if err != nil {
+				release()
+				return s, fmt.Errorf("stage %d, map output %d: %w", st.ID, m, err)
+			}
+			s.Rows += e.Rows
+			s.Bytes += e.Length
+		}
+		release()
+	}
+	return s, nil
 }

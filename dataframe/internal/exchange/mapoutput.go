@@ -19,8 +19,10 @@ import (
 // and an index of where each reducer's rows lie, then those rows as one
 // Arrow IPC file per reducer:
 //
-//	"SHX1" | R u32 | index: R × (offset u64, length u64, rows u64) | pad | segment 0 | pad | ... | segment R-1
+//	"SHX1" | R u32 | origin [32]byte | index: R × (offset u64, length u64, rows u64) | pad | segment 0 | pad | ... | segment R-1
 //
+// (origin names the node the output was made on, zero-padded: for the
+// coordinator's statistics.)
 // little-endian. A reducer reads its index entry (24 bytes at 8+24p), then
 // its segment: two byte ranges, from the node that holds the object, and
 // never the rest. Segments are IPC files (their footer locates every
@@ -32,7 +34,8 @@ import (
 
 const (
 	mapOutputMagic = "SHX1"
-	headerSize     = 4 + 4
+	originSize     = 32
+	headerSize     = 4 + 4 + originSize
 	indexEntrySize = 24
 	// storedOffset is where the value starts in the stored object (after
 	// its one-byte codec tag): segments start at value offsets that are
@@ -60,6 +63,8 @@ type Segment struct {
 // reducers as the exchange spec says (Hash by the keys' hash, Broadcast and
 // Single to one segment that every reader, or reader 0, reads).
 type MapOutputWriter struct {
+	// Origin names the node the output is made on (at most 32 bytes).
+	Origin string
 	spec   Spec
 	schema types.Schema
 	hasher *Hasher
@@ -154,6 +159,9 @@ func (w *MapOutputWriter) Finish() ([]byte, []Segment, error) {
 	out := make([]byte, 0, base+buf.Len())
 	out = append(out, mapOutputMagic...)
 	out = binary.LittleEndian.AppendUint32(out, uint32(r))
+	var origin [originSize]byte
+	copy(origin[:], w.Origin)
+	out = append(out, origin[:]...)
 	for _, s := range segs {
 		out = binary.LittleEndian.AppendUint64(out, uint64(s.Offset))
 		out = binary.LittleEndian.AppendUint64(out, uint64(s.Length))
@@ -163,12 +171,12 @@ func (w *MapOutputWriter) Finish() ([]byte, []Segment, error) {
 }
 
 // ParseHeader returns the number of segments a map output's first
-// HeaderSize bytes announce.
-func ParseHeader(head []byte) (segments int, err error) {
+// HeaderSize bytes announce, and the node it was made on.
+func ParseHeader(head []byte) (segments int, origin string, err error) {
 	if len(head) != headerSize || string(head[:4]) != mapOutputMagic {
-		return 0, errors.New("not a shuffle map output (its header is missing)")
+		return 0, "", errors.New("not a shuffle map output (its header is missing)")
 	}
-	return int(binary.LittleEndian.Uint32(head[4:])), nil
+	return int(binary.LittleEndian.Uint32(head[4:8])), string(bytes.TrimRight(head[8:], "\x00")), nil
 }
 
 // ParseEntry decodes one index entry, checking the segment lies within a
@@ -190,7 +198,7 @@ func SplitMapOutput(data []byte) ([]Segment, error) {
 	if len(data) < headerSize {
 		return nil, errors.New("shuffle map output too short for its header")
 	}
-	n, err := ParseHeader(data[:headerSize])
+	n, _, err := ParseHeader(data[:headerSize])
 	if err != nil {
 		return nil, err
 	}

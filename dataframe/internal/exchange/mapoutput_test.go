@@ -78,6 +78,7 @@ func TestMapOutputRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			w.Origin = "node-7"
 			mem, err := NewMemory(tc.spec, testSchema, 1)
 			if err != nil {
 				t.Fatal(err)
@@ -103,6 +104,9 @@ func TestMapOutputRoundTrip(t *testing.T) {
 			parsed, err := SplitMapOutput(stored[1:])
 			if err != nil || len(parsed) != len(segs) {
 				t.Fatalf("SplitMapOutput: %v %v", parsed, err)
+			}
+			if n, origin, err := ParseHeader(stored[1 : 1+HeaderSize]); err != nil || n != len(segs) || origin != "node-7" {
+				t.Fatalf("ParseHeader: %d segments, origin %q, %v", n, origin, err)
 			}
 			for p, seg := range parsed {
 				if seg != segs[p] {
@@ -148,8 +152,8 @@ func TestMapOutputRoundTrip(t *testing.T) {
 }
 
 func TestMapOutputRefusesGarbage(t *testing.T) {
-	for _, data := range [][]byte{nil, []byte("short"), []byte("xxxxxxxxxxxxSHX1"), []byte("SHX1\x09\x00\x00\x00"),
-		append([]byte("SHX1\x01\x00\x00\x00"), make([]byte, 8)...), append([]byte("SHX1\x01\x00\x00\x00\x40"), make([]byte, 23)...)} {
+	for _, data := range [][]byte{nil, []byte("short"), []byte("xxxxxxxxxxxxSHX1"), append([]byte("SHX1\x09\x00\x00\x00"), make([]byte, 32)...),
+		append([]byte("SHX1\x01\x00\x00\x00"), make([]byte, 32+8)...), append(append([]byte("SHX1\x01\x00\x00\x00"), make([]byte, 32)...), append([]byte{0x80}, make([]byte, 23)...)...)} {
 		if _, err := SplitMapOutput(data); err == nil {
 			t.Fatalf("SplitMapOutput(%q) succeeded", data)
 		}

@@ -1227,7 +1227,12 @@ type PutObject struct {
 	// client gives its value, location or error.
 	Pending bool `protobuf:"varint,6,opt,name=pending,proto3" json:"pending,omitempty"`
 	// error fills a pending object with a failure.
-	Error         *ErrorInfo `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
+	Error *ErrorInfo `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
+	// lineage is the spec of the leased task whose stored result this is
+	// (its arguments all inline): the head keeps it, as it does for the
+	// tasks it runs, to run the task again if the node holding the result
+	// dies while the result is still referenced.
+	Lineage       *TaskSpec `protobuf:"bytes,8,opt,name=lineage,proto3" json:"lineage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1307,6 +1312,13 @@ func (x *PutObject) GetPending() bool {
 func (x *PutObject) GetError() *ErrorInfo {
 	if x != nil {
 		return x.Error
+	}
+	return nil
+}
+
+func (x *PutObject) GetLineage() *TaskSpec {
+	if x != nil {
+		return x.Lineage
 	}
 	return nil
 }
@@ -5096,7 +5108,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\raffinity_soft\x18\t \x01(\bR\faffinitySoft\x12\x10\n" +
 	"\x03env\x18\n" +
 	" \x03(\tR\x03env\x12\x19\n" +
-	"\blease_id\x18\v \x01(\fR\aleaseId\"\xbb\x01\n" +
+	"\blease_id\x18\v \x01(\fR\aleaseId\"\xe9\x01\n" +
 	"\tPutObject\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x12\n" +
@@ -5104,7 +5116,8 @@ const file_shoal_proto_rawDesc = "" +
 	"\anode_id\x18\x04 \x01(\fR\x06nodeId\x12\x16\n" +
 	"\x06nested\x18\x05 \x03(\fR\x06nested\x12\x18\n" +
 	"\apending\x18\x06 \x01(\bR\apending\x12)\n" +
-	"\x05error\x18\a \x01(\v2\x13.shoal.v1.ErrorInfoR\x05error\"Y\n" +
+	"\x05error\x18\a \x01(\v2\x13.shoal.v1.ErrorInfoR\x05error\x12,\n" +
+	"\alineage\x18\b \x01(\v2\x12.shoal.v1.TaskSpecR\alineage\"Y\n" +
 	"\tTaskBlock\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x18\n" +
 	"\ablocked\x18\x02 \x01(\bR\ablocked\x12\x19\n" +
@@ -5583,92 +5596,93 @@ var file_shoal_proto_depIdxs = []int32{
 	11, // 7: shoal.v1.TaskSpec.resources:type_name -> shoal.v1.Resources
 	1,  // 8: shoal.v1.TaskSpec.strategy:type_name -> shoal.v1.Strategy
 	21, // 9: shoal.v1.PutObject.error:type_name -> shoal.v1.ErrorInfo
-	11, // 10: shoal.v1.LeaseRequest.resources:type_name -> shoal.v1.Resources
-	2,  // 11: shoal.v1.ErrorInfo.kind:type_name -> shoal.v1.ErrorKind
-	21, // 12: shoal.v1.TaskResult.error:type_name -> shoal.v1.ErrorInfo
-	15, // 13: shoal.v1.ActorSpec.args:type_name -> shoal.v1.Arg
-	11, // 14: shoal.v1.ActorSpec.resources:type_name -> shoal.v1.Resources
-	1,  // 15: shoal.v1.ActorSpec.strategy:type_name -> shoal.v1.Strategy
-	15, // 16: shoal.v1.ActorCall.args:type_name -> shoal.v1.Arg
-	13, // 17: shoal.v1.ClientMessage.hello:type_name -> shoal.v1.Hello
-	16, // 18: shoal.v1.ClientMessage.submit:type_name -> shoal.v1.TaskSpec
-	17, // 19: shoal.v1.ClientMessage.put:type_name -> shoal.v1.PutObject
-	22, // 20: shoal.v1.ClientMessage.results:type_name -> shoal.v1.TaskResult
-	18, // 21: shoal.v1.ClientMessage.blocks:type_name -> shoal.v1.TaskBlock
-	23, // 22: shoal.v1.ClientMessage.create_actors:type_name -> shoal.v1.ActorSpec
-	24, // 23: shoal.v1.ClientMessage.actor_calls:type_name -> shoal.v1.ActorCall
-	26, // 24: shoal.v1.ClientMessage.pins:type_name -> shoal.v1.PinRequest
-	19, // 25: shoal.v1.ClientMessage.lease_requests:type_name -> shoal.v1.LeaseRequest
-	27, // 26: shoal.v1.ResolvedArg.locations:type_name -> shoal.v1.Location
-	28, // 27: shoal.v1.RunTask.args:type_name -> shoal.v1.ResolvedArg
-	3,  // 28: shoal.v1.RunTask.kind:type_name -> shoal.v1.RunKind
-	4,  // 29: shoal.v1.ObjectStatus.state:type_name -> shoal.v1.ObjectState
-	27, // 30: shoal.v1.ObjectStatus.locations:type_name -> shoal.v1.Location
-	21, // 31: shoal.v1.ObjectStatus.error:type_name -> shoal.v1.ErrorInfo
-	8,  // 32: shoal.v1.ObjectStatus.actor:type_name -> shoal.v1.ActorRoute
-	14, // 33: shoal.v1.HeadMessage.welcome:type_name -> shoal.v1.Welcome
-	30, // 34: shoal.v1.HeadMessage.objects:type_name -> shoal.v1.ObjectStatus
-	29, // 35: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
-	20, // 36: shoal.v1.HeadMessage.leases:type_name -> shoal.v1.LeaseGrant
-	11, // 37: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
-	67, // 38: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
-	36, // 39: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
-	32, // 40: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
-	35, // 41: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
-	37, // 42: shoal.v1.NodeMessage.objects:type_name -> shoal.v1.ObjectCopy
-	38, // 43: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
-	39, // 44: shoal.v1.NodeMessage.drivers:type_name -> shoal.v1.DriverEvent
-	33, // 45: shoal.v1.NodeMessage.packages_held:type_name -> shoal.v1.PackageHeld
-	41, // 46: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
-	12, // 47: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
-	42, // 48: shoal.v1.HeadToNode.pull_objects:type_name -> shoal.v1.ObjectPull
-	43, // 49: shoal.v1.HeadToNode.start_drivers:type_name -> shoal.v1.DriverStart
-	34, // 50: shoal.v1.HeadToNode.package_sources:type_name -> shoal.v1.PackageSource
-	11, // 51: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
-	11, // 52: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
-	68, // 53: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
-	36, // 54: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
-	46, // 55: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
-	69, // 56: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
-	49, // 57: shoal.v1.StatusReply.pins:type_name -> shoal.v1.PinStatus
-	48, // 58: shoal.v1.StatusReply.waiting:type_name -> shoal.v1.WaitingDemand
-	11, // 59: shoal.v1.WaitingDemand.resources:type_name -> shoal.v1.Resources
-	5,  // 60: shoal.v1.SubmittedJob.state:type_name -> shoal.v1.JobState
-	57, // 61: shoal.v1.ListJobsReply.jobs:type_name -> shoal.v1.SubmittedJob
-	11, // 62: shoal.v1.RequestResourcesRequest.bundles:type_name -> shoal.v1.Resources
-	25, // 63: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
-	40, // 64: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
-	45, // 65: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
-	50, // 66: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
-	52, // 67: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
-	54, // 68: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
-	64, // 69: shoal.v1.Head.RequestResources:input_type -> shoal.v1.RequestResourcesRequest
-	63, // 70: shoal.v1.Head.ObjectInfo:input_type -> shoal.v1.ObjectInfoRequest
-	9,  // 71: shoal.v1.Head.ExecutorExit:input_type -> shoal.v1.ExecutorExitRequest
-	56, // 72: shoal.v1.Head.SubmitJob:input_type -> shoal.v1.SubmitJobRequest
-	58, // 73: shoal.v1.Head.GetJob:input_type -> shoal.v1.GetJobRequest
-	59, // 74: shoal.v1.Head.ListJobs:input_type -> shoal.v1.ListJobsRequest
-	58, // 75: shoal.v1.Head.StopJob:input_type -> shoal.v1.GetJobRequest
-	61, // 76: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
-	31, // 77: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
-	44, // 78: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
-	47, // 79: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
-	51, // 80: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
-	53, // 81: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
-	55, // 82: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
-	65, // 83: shoal.v1.Head.RequestResources:output_type -> shoal.v1.RequestResourcesReply
-	30, // 84: shoal.v1.Head.ObjectInfo:output_type -> shoal.v1.ObjectStatus
-	10, // 85: shoal.v1.Head.ExecutorExit:output_type -> shoal.v1.ExecutorExitReply
-	57, // 86: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
-	57, // 87: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
-	60, // 88: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
-	57, // 89: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
-	62, // 90: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
-	77, // [77:91] is the sub-list for method output_type
-	63, // [63:77] is the sub-list for method input_type
-	63, // [63:63] is the sub-list for extension type_name
-	63, // [63:63] is the sub-list for extension extendee
-	0,  // [0:63] is the sub-list for field type_name
+	16, // 10: shoal.v1.PutObject.lineage:type_name -> shoal.v1.TaskSpec
+	11, // 11: shoal.v1.LeaseRequest.resources:type_name -> shoal.v1.Resources
+	2,  // 12: shoal.v1.ErrorInfo.kind:type_name -> shoal.v1.ErrorKind
+	21, // 13: shoal.v1.TaskResult.error:type_name -> shoal.v1.ErrorInfo
+	15, // 14: shoal.v1.ActorSpec.args:type_name -> shoal.v1.Arg
+	11, // 15: shoal.v1.ActorSpec.resources:type_name -> shoal.v1.Resources
+	1,  // 16: shoal.v1.ActorSpec.strategy:type_name -> shoal.v1.Strategy
+	15, // 17: shoal.v1.ActorCall.args:type_name -> shoal.v1.Arg
+	13, // 18: shoal.v1.ClientMessage.hello:type_name -> shoal.v1.Hello
+	16, // 19: shoal.v1.ClientMessage.submit:type_name -> shoal.v1.TaskSpec
+	17, // 20: shoal.v1.ClientMessage.put:type_name -> shoal.v1.PutObject
+	22, // 21: shoal.v1.ClientMessage.results:type_name -> shoal.v1.TaskResult
+	18, // 22: shoal.v1.ClientMessage.blocks:type_name -> shoal.v1.TaskBlock
+	23, // 23: shoal.v1.ClientMessage.create_actors:type_name -> shoal.v1.ActorSpec
+	24, // 24: shoal.v1.ClientMessage.actor_calls:type_name -> shoal.v1.ActorCall
+	26, // 25: shoal.v1.ClientMessage.pins:type_name -> shoal.v1.PinRequest
+	19, // 26: shoal.v1.ClientMessage.lease_requests:type_name -> shoal.v1.LeaseRequest
+	27, // 27: shoal.v1.ResolvedArg.locations:type_name -> shoal.v1.Location
+	28, // 28: shoal.v1.RunTask.args:type_name -> shoal.v1.ResolvedArg
+	3,  // 29: shoal.v1.RunTask.kind:type_name -> shoal.v1.RunKind
+	4,  // 30: shoal.v1.ObjectStatus.state:type_name -> shoal.v1.ObjectState
+	27, // 31: shoal.v1.ObjectStatus.locations:type_name -> shoal.v1.Location
+	21, // 32: shoal.v1.ObjectStatus.error:type_name -> shoal.v1.ErrorInfo
+	8,  // 33: shoal.v1.ObjectStatus.actor:type_name -> shoal.v1.ActorRoute
+	14, // 34: shoal.v1.HeadMessage.welcome:type_name -> shoal.v1.Welcome
+	30, // 35: shoal.v1.HeadMessage.objects:type_name -> shoal.v1.ObjectStatus
+	29, // 36: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
+	20, // 37: shoal.v1.HeadMessage.leases:type_name -> shoal.v1.LeaseGrant
+	11, // 38: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
+	67, // 39: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
+	36, // 40: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
+	32, // 41: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
+	35, // 42: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
+	37, // 43: shoal.v1.NodeMessage.objects:type_name -> shoal.v1.ObjectCopy
+	38, // 44: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
+	39, // 45: shoal.v1.NodeMessage.drivers:type_name -> shoal.v1.DriverEvent
+	33, // 46: shoal.v1.NodeMessage.packages_held:type_name -> shoal.v1.PackageHeld
+	41, // 47: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
+	12, // 48: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
+	42, // 49: shoal.v1.HeadToNode.pull_objects:type_name -> shoal.v1.ObjectPull
+	43, // 50: shoal.v1.HeadToNode.start_drivers:type_name -> shoal.v1.DriverStart
+	34, // 51: shoal.v1.HeadToNode.package_sources:type_name -> shoal.v1.PackageSource
+	11, // 52: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
+	11, // 53: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
+	68, // 54: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
+	36, // 55: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
+	46, // 56: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
+	69, // 57: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
+	49, // 58: shoal.v1.StatusReply.pins:type_name -> shoal.v1.PinStatus
+	48, // 59: shoal.v1.StatusReply.waiting:type_name -> shoal.v1.WaitingDemand
+	11, // 60: shoal.v1.WaitingDemand.resources:type_name -> shoal.v1.Resources
+	5,  // 61: shoal.v1.SubmittedJob.state:type_name -> shoal.v1.JobState
+	57, // 62: shoal.v1.ListJobsReply.jobs:type_name -> shoal.v1.SubmittedJob
+	11, // 63: shoal.v1.RequestResourcesRequest.bundles:type_name -> shoal.v1.Resources
+	25, // 64: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
+	40, // 65: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
+	45, // 66: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
+	50, // 67: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
+	52, // 68: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
+	54, // 69: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
+	64, // 70: shoal.v1.Head.RequestResources:input_type -> shoal.v1.RequestResourcesRequest
+	63, // 71: shoal.v1.Head.ObjectInfo:input_type -> shoal.v1.ObjectInfoRequest
+	9,  // 72: shoal.v1.Head.ExecutorExit:input_type -> shoal.v1.ExecutorExitRequest
+	56, // 73: shoal.v1.Head.SubmitJob:input_type -> shoal.v1.SubmitJobRequest
+	58, // 74: shoal.v1.Head.GetJob:input_type -> shoal.v1.GetJobRequest
+	59, // 75: shoal.v1.Head.ListJobs:input_type -> shoal.v1.ListJobsRequest
+	58, // 76: shoal.v1.Head.StopJob:input_type -> shoal.v1.GetJobRequest
+	61, // 77: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
+	31, // 78: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
+	44, // 79: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
+	47, // 80: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
+	51, // 81: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
+	53, // 82: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
+	55, // 83: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
+	65, // 84: shoal.v1.Head.RequestResources:output_type -> shoal.v1.RequestResourcesReply
+	30, // 85: shoal.v1.Head.ObjectInfo:output_type -> shoal.v1.ObjectStatus
+	10, // 86: shoal.v1.Head.ExecutorExit:output_type -> shoal.v1.ExecutorExitReply
+	57, // 87: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
+	57, // 88: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
+	60, // 89: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
+	57, // 90: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
+	62, // 91: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
+	78, // [78:92] is the sub-list for method output_type
+	64, // [64:78] is the sub-list for method input_type
+	64, // [64:64] is the sub-list for extension type_name
+	64, // [64:64] is the sub-list for extension extendee
+	0,  // [0:64] is the sub-list for field type_name
 }
 
 func init() { file_shoal_proto_init() }
