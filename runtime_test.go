@@ -489,3 +489,38 @@ func TestEmbeddedClusterLeavesNothingBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// blobBundle carries futures inside a value (nested objects, not arguments).
+type blobBundle struct{ Parts []*shoal.Future[[]byte] }
+
+var whereBundle = shoal.Func1("test.where_bundle", func(ctx context.Context, b blobBundle) (string, error) {
+	return shoal.NodeID(ctx), nil
+})
+
+// A task that carries its input as futures inside a value (as a dataframe
+// partition task carries its map outputs) runs where that input is.
+func TestTaskRunsWhereItsNestedFuturesAre(t *testing.T) {
+	c := sharedCluster(t)
+	ctx := within(t, connect(t, c), time.Minute)
+	st, err := shoal.ClusterStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range st.Nodes {
+		on := shoal.WithNodeAffinity(n.ID, false)
+		parts := []*shoal.Future[[]byte]{blob.With(on).Remote(ctx, 100+i, 1<<20), blob.With(on).Remote(ctx, 200+i, 1<<20)}
+		if _, _, err := shoal.Wait(ctx, parts, len(parts), -1); err != nil {
+			t.Fatal(err)
+		}
+		got, err := whereBundle.Remote(ctx, blobBundle{Parts: parts}).Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != n.ID {
+			t.Errorf("a task whose nested futures (2 MiB) are on node %s ran on node %s", n.ID, got)
+		}
+		for _, p := range parts {
+			p.Release()
+		}
+	}
+}

@@ -159,14 +159,19 @@ func (h *Head) place(t *task) scheduler.Decision {
 		req.MaxBacklog = min(256, max(1, int(h.cfg.BacklogWindow/max(d.mean, 1000))))
 	}
 	touched := false
-	for _, a := range t.args {
-		if a == nil || a.value != nil {
-			continue
-		}
-		for _, n := range a.locs {
-			if n.alive {
-				h.view[n.idx].ArgBytes += a.size
-				touched = true
+	// Locality counts the objects a task names inside its arguments too
+	// (held): a dataframe partition task reads the map outputs and source
+	// partitions it carries as futures, so it runs best where they are.
+	for _, objs := range [2][]*object{t.args, t.held} {
+		for _, a := range objs {
+			if a == nil || a.value != nil {
+				continue
+			}
+			for _, n := range a.locs {
+				if n.alive {
+					h.view[n.idx].ArgBytes += a.size
+					touched = true
+				}
 			}
 		}
 	}
