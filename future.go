@@ -75,6 +75,9 @@ func (f *Future[T]) MarshalBinary() ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("a future that failed before it was sent cannot be encoded: %v", f.err)
 	}
+	if f.hold != nil && f.hold.released.Load() {
+		return nil, fmt.Errorf("future %s was released; a released future cannot be sent inside a value", id.Short())
+	}
 	if f.ref != nil {
 		f.ref.Export() // the head must know it before a value names it
 	}

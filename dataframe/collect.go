@@ -3,6 +3,7 @@ package dataframe
 import (
 	"container/list"
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -112,6 +113,34 @@ func (c *config) plan(n plan.Node, distributed bool) (plan.Node, *physical.Plan,
 	return opt, phys, nil
 }
 
+// errLocalSource: a plan reads a source only this process can read.
+var errLocalSource = errors.New("a source only this process can read")
+
+// distributedPlan plans n for the cluster of ctx: one partition per CPU
+// unless the partition count was chosen, sources described so that the
+// nodes open them (errLocalSource when one cannot be).
+func (c *config) distributedPlan(ctx context.Context, n plan.Node) (*physical.Plan, error) {
+	if !c.partitionsSet {
+		cpus, err := cluster.CPUs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.parallelism = cpus
+	}
+	_, phys, err := c.plan(n, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := phys.AttachSpecs(); err != nil {
+		return nil, fmt.Errorf("%w: %w", errLocalSource, err)
+	}
+	return phys, nil
+}
+
+func (c *config) clusterOptions() cluster.Options {
+	return cluster.Options{BatchSize: c.batchSize, MemoryBudget: c.budget, OnStage: c.onStage}
+}
+
 // Collect runs the query and returns its result.
 func (df *DataFrame) Collect(ctx context.Context, opts ...CollectOption) (*Result, error) {
 	if df.err != nil {
@@ -126,28 +155,27 @@ func (df *DataFrame) Collect(ctx context.Context, opts ...CollectOption) (*Resul
 		}
 	}
 	distributed := !cfg.local && cluster.InCluster(ctx)
-	if distributed && !cfg.partitionsSet {
-		cpus, err := cluster.CPUs(ctx)
-		if err != nil {
-			return nil, err
-		}
-		cfg.parallelism = cpus
-	}
 	var res *Result
 	err := colexecop.Catch(func() {
-		_, phys, err := cfg.plan(df.node, distributed)
+		var batches []*coldata.Batch
+		var phys *physical.Plan
+		var err error
+		if distributed {
+			phys, err = cfg.distributedPlan(ctx, df.node)
+			if errors.Is(err, errLocalSource) {
+				// A source only this process can read (an in-memory table, a
+				// stream): the query runs here (the plan shares no state
+				// across partitions, which is correct here too).
+				distributed, err = false, nil
+			}
+		} else {
+			_, phys, err = cfg.plan(df.node, false)
+		}
 		if err != nil {
 			colexecop.Throw(err)
 		}
-		var batches []*coldata.Batch
-		if distributed && phys.AttachSpecs() != nil {
-			// A source only this process can read (an in-memory table, a
-			// stream): the query runs here (the plan shares no state
-			// across partitions, which is correct here too).
-			distributed = false
-		}
 		if distributed {
-			batches, err = cluster.Run(ctx, phys, cluster.Options{BatchSize: cfg.batchSize, MemoryBudget: cfg.budget, OnStage: cfg.onStage})
+			batches, err = cluster.Run(ctx, phys, cfg.clusterOptions())
 		} else {
 			batches, err = runner.Run(ctx, phys, runner.Options{Parallelism: cfg.parallelism, BatchSize: cfg.batchSize,
 				MemoryBudget: cfg.budget, SpillDir: cfg.spillDir, OnSpill: cfg.onSpill})

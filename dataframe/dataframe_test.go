@@ -563,3 +563,36 @@ func TestExplainAndDistinct(t *testing.T) {
 		t.Fatalf("distinct: got %v, want %v", got, want)
 	}
 }
+
+// Repartition moves rows, never changes them: every row once, whatever the
+// keys (nullable ints, strings, decimals), partition counts and batch
+// sizes; filters above it still apply.
+func TestRepartitionRandom(t *testing.T) {
+	rng := newRNG(t)
+	for iter := 0; iter < 10; iter++ {
+		rows := randRows(rng, rng.IntN(3000), rng.IntN(30))
+		df := toFrame(t, rows, "")
+		keys := [][]Expr{{Col("k")}, {Col("s"), Col("d")}, {Col("id")}}[rng.IntN(3)]
+		n := 1 + rng.IntN(9)
+		got := collectStrings(t, df.Repartition(n, keys...).Filter(Col("id").Ge(int64(0))), randomOpts(rng)...)
+		want := collectStrings(t, df)
+		sort.Strings(got)
+		sort.Strings(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("iteration %d: repartition into %d on %v: %d rows, want %d", iter, n, keys, len(got), len(want))
+		}
+	}
+	df := toFrame(t, randRows(rng, 10, 0), "")
+	for _, bad := range []struct {
+		df   *DataFrame
+		want string
+	}{
+		{df.Repartition(0, Col("k")), "want at least 1"},
+		{df.Repartition(2), "at least one key"},
+		{df.Repartition(2, Col("nope")), "nope"},
+	} {
+		if err := bad.df.Err(); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("got %v, want an error saying %q", err, bad.want)
+		}
+	}
+}

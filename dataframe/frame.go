@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/dataframe/internal/cluster"
 	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/colexecop"
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/hashjoin"
@@ -135,6 +137,50 @@ func FromArrow(records ...arrow.RecordBatch) *DataFrame {
 	t := scan.NewMemTable(s, chunks)
 	t.DictEncode()
 	return sourceFrame(t)
+}
+
+// FromFutures makes a frame over Arrow record batches on a cluster, one
+// partition per future (the futures of tasks that return
+// arrow.RecordBatch, or of shoal.Put): its partitions stay where they are,
+// and a query's first stage runs one task per future, on the node that
+// holds it. The schema is read on the cluster from the first batch; every
+// batch must have it. ctx is shoal.Init's. The frame's token names each
+// future's object, never how it was made: two frames over two futures of
+// the same function with the same arguments are different inputs, and a
+// result cache never serves one for the other. Releasing a future the
+// frame reads makes later queries of the frame fail, saying so.
+func FromFutures(ctx context.Context, futures []*shoal.Future[arrow.RecordBatch]) *DataFrame {
+	t, err := cluster.NewRecordFutures(ctx, futures)
+	if err != nil {
+		return errFrame(err)
+	}
+	return sourceFrame(t)
+}
+
+// Repartition hash-partitions the frame on keys into n partitions (a
+// shuffle; on a cluster, peer to peer between the nodes): rows with equal
+// keys land in the same partition. Persist keeps the partitions where
+// they are.
+func (df *DataFrame) Repartition(n int, keys ...Expr) *DataFrame {
+	if df.err != nil {
+		return df
+	}
+	if n < 1 {
+		return errFrame(fmt.Errorf("Repartition into %d partitions: want at least 1", n))
+	}
+	if len(keys) == 0 {
+		return errFrame(errors.New("Repartition needs at least one key"))
+	}
+	s := df.node.Schema()
+	ks := make([]*expr.Expr, len(keys))
+	for i, k := range keys {
+		e, err := df.resolve(k, s)
+		if err != nil {
+			return errFrame(fmt.Errorf("Repartition key %d: %w", i, err))
+		}
+		ks[i] = e
+	}
+	return newFrame(&plan.Repartition{Input: df.node, Keys: ks, N: n})
 }
 
 func (df *DataFrame) resolve(e Expr, s Schema) (*expr.Expr, error) {
@@ -517,6 +563,33 @@ func (df *DataFrame) Token() (string, error) {
 		return "", df.err
 	}
 	return plan.Token(df.node), nil
+}
+
+// Persist runs the frame and returns a frame over its result left where it
+// was made: on a cluster (ctx from shoal.Init), one object per result
+// partition on the node that computed it, the driver holding only their
+// futures (Dask's persist); elsewhere, in memory (Materialize). The result
+// lives as long as the returned frame is referenced.
+func (df *DataFrame) Persist(ctx context.Context, opts ...CollectOption) (*DataFrame, error) {
+	if df.err != nil {
+		return nil, df.err
+	}
+	cfg := newConfig(opts)
+	if cfg.local || !cluster.InCluster(ctx) {
+		return df.Materialize(ctx, opts...)
+	}
+	phys, err := cfg.distributedPlan(ctx, df.node)
+	if errors.Is(err, errLocalSource) {
+		return df.Materialize(ctx, opts...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	t, err := cluster.Persist(ctx, phys, cfg.clusterOptions())
+	if err != nil {
+		return nil, err
+	}
+	return sourceFrame(t), nil
 }
 
 // Materialize runs the frame and returns a frame over the result held in memory

@@ -80,7 +80,7 @@ single_client_put_gigabytes), each beside Ray's published figure.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object: metric name -> value")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process to a file")
 	cmd.Flags().StringVar(&memProfile, "memprofile", "", "write an allocation profile of this process (head, nodes, driver) to a file")
-	cmd.AddCommand(newBenchTasksCommand(), newBenchTransferCommand(), newBenchMemoryCommand(), newBenchFailureCommand())
+	cmd.AddCommand(newBenchTasksCommand(), newBenchTransferCommand(), newBenchMemoryCommand(), newBenchFailureCommand(), newBenchShuffleCommand())
 	return cmd
 }
 
@@ -265,4 +265,59 @@ func writeHeapProfile(path string) {
 	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
 		fmt.Fprintln(os.Stderr, "shoal: --memprofile:", err)
 	}
+}
+
+func newBenchShuffleCommand() *cobra.Command {
+	var (
+		cfg     bench.ShuffleConfig
+		asJSON  bool
+		verbose bool
+	)
+	cmd := &cobra.Command{
+		Use:   "shuffle",
+		Short: "A dataframe hash shuffle between node processes (Dask's b2_shuffle shape)",
+		Long: `Start a head and node processes, make --rows rows of (int64 key, float64
+value) in --parts partitions on the nodes (as Arrow record batches that stay
+there), then time a hash repartition on the key into --reducers partitions
+whose result stays on the nodes (Persist), as Dask's
+shared/bench/dask/b2_shuffle.py times df.shuffle("key").persist(). Every run's
+rows and value sum are checked. The nodes' peak resident memory (each node
+with its executors, shared pages counted once) is sampled throughout; with
+--object-store-memory, its ratio to the store budget is reported.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			bin, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			if verbose {
+				cfg.Output = os.Stderr
+			}
+			res, err := bench.Shuffle(ctx, bin, cfg)
+			if err != nil {
+				return err
+			}
+			return printJSONOrText(asJSON, res, func() {
+				fmt.Printf("shuffle of %d rows (%s), %d -> %d partitions, %d nodes x %g CPU: %.3f s, %.0f rows/s (runs: %.2f)\n",
+					res.Rows, byteSize(res.DataBytes), res.Parts, res.Reducers, res.Nodes, res.CPUsPerNode, res.ShuffleSec, res.RowsPerSec, res.RunsSec)
+				fmt.Printf("data made in %.2f s; peak node memory %s", res.GenerateSec, byteSize(res.PeakNodeRSS))
+				if res.StoreMemory > 0 {
+					fmt.Printf(" (%.2fx the store budget of %s)", res.PeakRSSRatio, byteSize(res.StoreMemory))
+				}
+				fmt.Println()
+			})
+		},
+	}
+	cmd.Flags().Int64Var(&cfg.Rows, "rows", 10_000_000, "rows")
+	cmd.Flags().IntVar(&cfg.Parts, "parts", 20, "input partitions")
+	cmd.Flags().IntVar(&cfg.Reducers, "reducers", 0, "output partitions (default: --parts)")
+	cmd.Flags().IntVar(&cfg.Nodes, "nodes", 2, "node processes")
+	cmd.Flags().Float64Var(&cfg.CPUs, "cpus", 1, "CPUs per node")
+	cmd.Flags().IntVar(&cfg.Runs, "runs", 3, "timed runs (the median is reported)")
+	cmd.Flags().Int64Var(&cfg.StoreMemory, "object-store-memory", 0, "each node's object store budget in bytes (0: the node's default)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "show the cluster's logs")
+	return cmd
 }

@@ -85,13 +85,21 @@ func Args(pid int) []string {
 }
 
 // RSS returns the resident memory of process pid, in bytes.
-func RSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+func RSS(pid int) (int64, error) { return memoryLine(pid, "status", "VmRSS:") }
+
+// PSS returns the proportional resident memory of process pid, in bytes:
+// its private pages plus its share of the pages it maps with other
+// processes, so that a sum over processes that share memory (a node and
+// its executors map one object store) counts each page once.
+func PSS(pid int) (int64, error) { return memoryLine(pid, "smaps_rollup", "Pss:") }
+
+func memoryLine(pid int, file, prefix string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, file))
 	if err != nil {
 		return 0, fmt.Errorf("reading memory of process %d: %w", pid, err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, prefix); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			if err != nil {
 				return 0, fmt.Errorf("reading memory of process %d: %w", pid, err)
@@ -99,18 +107,24 @@ func RSS(pid int) (int64, error) {
 			return kb << 10, nil
 		}
 	}
-	return 0, fmt.Errorf("reading memory of process %d: no VmRSS line", pid)
+	return 0, fmt.Errorf("reading memory of process %d: no %s line in %s", pid, prefix, file)
 }
 
 // TreeRSS sums the resident memory of process root and its children.
-func TreeRSS(root int) (int64, error) {
-	total, err := RSS(root)
+func TreeRSS(root int) (int64, error) { return sum(root, RSS, Children(root)) }
+
+// TreePSS sums the proportional resident memory (PSS) of process root and
+// all its descendants.
+func TreePSS(root int) (int64, error) { return sum(root, PSS, Descendants(root)) }
+
+func sum(root int, mem func(int) (int64, error), others []int) (int64, error) {
+	total, err := mem(root)
 	if err != nil {
 		return 0, err
 	}
-	for _, pid := range Children(root) {
-		if r, err := RSS(pid); err == nil {
-			total += r
+	for _, pid := range others {
+		if m, err := mem(pid); err == nil {
+			total += m
 		}
 	}
 	return total, nil

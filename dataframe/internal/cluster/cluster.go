@@ -26,6 +26,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -67,6 +68,7 @@ type stageArgs struct {
 	Stage     []byte // the stage, JSON
 	Partition int
 	Inputs    []input
+	Sources   []partFutures // the futures this partition reads of its Futures sources
 	BatchSize int
 	Budget    int64
 }
@@ -87,7 +89,7 @@ var stageTask = shoal.Func1("shoal.dataframe.stage", func(ctx context.Context, a
 	if err := json.Unmarshal(a.Stage, &st); err != nil {
 		return nil, fmt.Errorf("decoding stage: %w", err)
 	}
-	if err := st.OpenSpecs(); err != nil {
+	if err := st.OpenSpecs(resolveSource(a.Partition, a.Sources)); err != nil {
 		return nil, err
 	}
 	exchanges := map[int]exchange.Exchange{}
@@ -205,8 +207,42 @@ func (r *mapReader) Close() error {
 // Run executes p on the cluster of ctx and returns the result batches
 // (owned, in partition order).
 func Run(ctx context.Context, p *physical.Plan, opts Options) ([]*coldata.Batch, error) {
-	if err := p.AttachSpecs(); err != nil {
+	st, parts, err := runStages(ctx, p, opts)
+	if err != nil {
 		return nil, err
+	}
+	defer func() {
+		for _, f := range parts {
+			f.Release()
+		}
+	}()
+	return results(ctx, st, parts)
+}
+
+// Persist executes p on the cluster of ctx and leaves its result there:
+// a table over the result partitions, each on the node that made it (as
+// Dask's persist and Ray Data's materialize). The partitions live as long
+// as the table is referenced.
+func Persist(ctx context.Context, p *physical.Plan, opts Options) (*Futures, error) {
+	st, parts, err := runStages(ctx, p, opts)
+	if err != nil {
+		return nil, err
+	}
+	stats, err := stageStats(ctx, st, parts) // (headers and indexes only)
+	if err != nil {
+		for _, f := range parts {
+			f.Release()
+		}
+		return nil, err
+	}
+	return newOutputFutures(st.Root.Schema, parts, stats.Rows), nil
+}
+
+// runStages runs p's stages and returns the result stage and its
+// partitions' outputs (the caller's to release).
+func runStages(ctx context.Context, p *physical.Plan, opts Options) (*physical.Stage, []*shoal.Future[[]byte], error) {
+	if err := p.AttachSpecs(); err != nil {
+		return nil, nil, err
 	}
 	outputs := map[int]*stageOutput{}
 	defer func() {
@@ -217,35 +253,40 @@ func Run(ctx context.Context, p *physical.Plan, opts Options) ([]*coldata.Batch,
 	for _, st := range p.Stages {
 		js, err := json.Marshal(st)
 		if err != nil {
-			return nil, fmt.Errorf("stage %d: %w", st.ID, err)
+			return nil, nil, fmt.Errorf("stage %d: %w", st.ID, err)
 		}
 		var inputs []input
 		for _, id := range st.Inputs {
 			o := outputs[id]
 			if o == nil {
-				return nil, fmt.Errorf("stage %d reads stage %d, which has not run", st.ID, id)
+				return nil, nil, fmt.Errorf("stage %d reads stage %d, which has not run", st.ID, id)
 			}
 			inputs = append(inputs, input{Stage: id, Kind: o.spec.Kind, Reducers: o.spec.Partitions, Maps: o.maps})
 		}
+		sources := futuresSources(st.Root, nil)
 		start := time.Now()
 		maps := make([]*shoal.Future[[]byte], st.Partitions)
 		for part := range maps {
-			maps[part] = stageTask.Remote(ctx, stageArgs{Stage: js, Partition: part, Inputs: inputs, BatchSize: opts.BatchSize, Budget: opts.MemoryBudget})
+			a := stageArgs{Stage: js, Partition: part, Inputs: inputs, BatchSize: opts.BatchSize, Budget: opts.MemoryBudget}
+			for _, src := range sources {
+				a.Sources = append(a.Sources, src.forPartition(part, st.Partitions))
+			}
+			maps[part] = stageTask.Remote(ctx, a)
 		}
 		out := &stageOutput{spec: st.Output, maps: maps}
 		outputs[st.ID] = out
 		if _, _, err := shoal.Wait(ctx, maps, len(maps), -1); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for part, f := range maps {
 			if err := f.Err(); err != nil {
-				return nil, fmt.Errorf("stage %d, partition %d: %w", st.ID, part, err)
+				return nil, nil, fmt.Errorf("stage %d, partition %d: %w", st.ID, part, err)
 			}
 		}
 		if opts.OnStage != nil {
 			stats, err := stageStats(ctx, st, maps)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			stats.Duration = time.Since(start)
 			opts.OnStage(stats)
@@ -258,10 +299,22 @@ func Run(ctx context.Context, p *physical.Plan, opts Options) ([]*coldata.Batch,
 			}
 		}
 		if st.Output.Kind == exchange.Result {
-			return results(ctx, st, maps)
+			delete(outputs, st.ID) // the caller's
+			return st, maps, nil
 		}
 	}
-	return nil, fmt.Errorf("the plan has no result stage")
+	return nil, nil, fmt.Errorf("the plan has no result stage")
+}
+
+// futuresSources lists the Futures tables o's scans read.
+func futuresSources(o *physical.Op, acc []*Futures) []*Futures {
+	if o == nil {
+		return acc
+	}
+	if f, ok := o.Source.(*Futures); ok && o.Kind == physical.KindScan && !slices.Contains(acc, f) {
+		acc = append(acc, f)
+	}
+	return futuresSources(o.Build, futuresSources(o.Input, acc))
 }
 
 // stageOutput is a stage's map outputs, held by the coordinator while a

@@ -163,9 +163,14 @@ func widen64[T int32 | uint32](src []T) []int64 {
 }
 
 // ToArrow builds an Arrow array from the live rows (sel, or the first n rows) of v.
+// Fixed-width columns and plain strings share v's memory (gathered first
+// when sel is set): the array must not outlive v.
 func ToArrow(mem memory.Allocator, v *Vec, sel []int32, n int) arrow.Array {
 	if sel != nil {
 		n = len(sel)
+	}
+	if a := shareArrow(v, sel, n); a != nil {
+		return a
 	}
 	row := func(k int) int {
 		if v.Const {
@@ -309,4 +314,73 @@ func FromRecord(s types.Schema, rec arrow.RecordBatch) (*Batch, error) {
 		b.Vecs[i] = v
 	}
 	return b, nil
+}
+
+// shareArrow makes an array over v's own buffers (after gathering sel):
+// Int32, Date, Int64, Float64 and plain strings; nil for other columns
+// (built value by value). Measured on a shuffle's map side (500,000 rows of
+// int64 and float64 to 20 reducers), building value by value was a third
+// of the time.
+func shareArrow(v *Vec, sel []int32, n int) arrow.Array {
+	if v.Const || v.Dict != nil {
+		return nil
+	}
+	switch v.Type.ID {
+	case types.Int32, types.Date, types.Int64, types.Float64, types.String:
+	default:
+		return nil
+	}
+	if sel != nil {
+		v = Gather(v, sel)
+	}
+	var validity *memory.Buffer
+	nulls := 0
+	if v.Nulls != nil {
+		bits := make([]byte, (n+7)/8)
+		for i := range n {
+			if v.Nulls[i] {
+				nulls++
+			} else {
+				bits[i>>3] |= 1 << (i & 7)
+			}
+		}
+		if nulls > 0 {
+			validity = memory.NewBufferBytes(bits)
+		}
+	}
+	var data arrow.ArrayData
+	switch v.Type.ID {
+	case types.Int32:
+		data = array.NewData(arrow.PrimitiveTypes.Int32, n, []*memory.Buffer{validity, memory.NewBufferBytes(sliceBytes(v.I32[:n]))}, nil, nulls, 0)
+	case types.Date:
+		data = array.NewData(arrow.FixedWidthTypes.Date32, n, []*memory.Buffer{validity, memory.NewBufferBytes(sliceBytes(v.I32[:n]))}, nil, nulls, 0)
+	case types.Int64:
+		data = array.NewData(arrow.PrimitiveTypes.Int64, n, []*memory.Buffer{validity, memory.NewBufferBytes(sliceBytes(v.I64[:n]))}, nil, nulls, 0)
+	case types.Float64:
+		data = array.NewData(arrow.PrimitiveTypes.Float64, n, []*memory.Buffer{validity, memory.NewBufferBytes(sliceBytes(v.F64[:n]))}, nil, nulls, 0)
+	case types.String:
+		offs := v.Str.Offs[:n+1]
+		if offs[0] != 0 { // (a slice of a longer column: rebase)
+			base := offs[0]
+			re := make([]int32, n+1)
+			for i, o := range offs {
+				re[i] = o - base
+			}
+			data = array.NewData(arrow.BinaryTypes.String, n, []*memory.Buffer{validity, memory.NewBufferBytes(sliceBytes(re)),
+				memory.NewBufferBytes(v.Str.Data[base:offs[n]])}, nil, nulls, 0)
+		} else {
+			data = array.NewData(arrow.BinaryTypes.String, n, []*memory.Buffer{validity, memory.NewBufferBytes(sliceBytes(offs)),
+				memory.NewBufferBytes(v.Str.Data[:offs[n]])}, nil, nulls, 0)
+		}
+	}
+	defer data.Release()
+	return array.MakeFromData(data)
+}
+
+// sliceBytes views a slice of fixed-width values as bytes.
+func sliceBytes[T int32 | int64 | float64](s []T) []byte {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s)*int(unsafe.Sizeof(s[0])))
 }

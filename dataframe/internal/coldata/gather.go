@@ -168,31 +168,42 @@ func NewBuilder(t types.Type, dict *Strings) *Builder {
 }
 
 // Reserve makes room for n more rows.
-func (b *Builder) Reserve(n int) {
+func (b *Builder) Reserve(n int) { b.resize(n, false) }
+
+// Grow makes room for n more rows, at least doubling the capacity when it
+// must grow (append's growth of large slices is 1.25x: gathering a
+// shuffle's rows spent half its time copying them again).
+func (b *Builder) Grow(n int) { b.resize(n, true) }
+
+func (b *Builder) resize(n int, double bool) {
 	v := b.V
 	switch v.Type.ID {
 	case types.Bool:
-		v.Bool = reserve(v.Bool, n)
+		v.Bool = grow(v.Bool, n, double)
 	case types.Int32, types.Date:
-		v.I32 = reserve(v.I32, n)
+		v.I32 = grow(v.I32, n, double)
 	case types.Int64, types.Decimal:
-		v.I64 = reserve(v.I64, n)
+		v.I64 = grow(v.I64, n, double)
 	case types.Float64:
-		v.F64 = reserve(v.F64, n)
+		v.F64 = grow(v.F64, n, double)
 	case types.String:
 		if v.Dict != nil {
-			v.I32 = reserve(v.I32, n)
+			v.I32 = grow(v.I32, n, double)
 		} else {
-			v.Str.Offs = reserve(v.Str.Offs, n)
+			v.Str.Offs = grow(v.Str.Offs, n, double)
 		}
 	}
 }
 
-func reserve[T any](s []T, n int) []T {
+func grow[T any](s []T, n int, double bool) []T {
 	if cap(s)-len(s) >= n {
 		return s
 	}
-	out := make([]T, len(s), len(s)+n)
+	c := len(s) + n
+	if double {
+		c = max(c, 2*cap(s))
+	}
+	out := make([]T, len(s), c)
 	copy(out, s)
 	return out
 }

@@ -61,16 +61,24 @@ type Segment struct {
 
 // MapOutputWriter builds a map task's shuffle output: rows routed to
 // reducers as the exchange spec says (Hash by the keys' hash, Broadcast and
-// Single to one segment that every reader, or reader 0, reads).
+// Single to one segment that every reader, or reader 0, reads). Each
+// reducer's rows are gathered into column builders, and written as Arrow
+// records of up to chunkRows rows: few records, so that their metadata is
+// a small part of the bytes.
 type MapOutputWriter struct {
 	// Origin names the node the output is made on (at most 32 bytes).
-	Origin string
-	spec   Spec
-	schema types.Schema
-	hasher *Hasher
-	parts  [][]*coldata.Batch
-	rows   []int64
+	Origin   string
+	spec     Spec
+	schema   types.Schema
+	hasher   *Hasher
+	builders [][]*coldata.Builder // per reducer, per column; nil when empty
+	chunks   [][]*coldata.Batch   // per reducer, the records built so far
+	rows     []int64
+	buckets  [][]int32
 }
+
+// chunkRows bounds the rows of one record of a segment.
+const chunkRows = 1 << 16
 
 // NewMapOutputWriter returns a writer for rows of schema s.
 func NewMapOutputWriter(spec Spec, s types.Schema) (*MapOutputWriter, error) {
@@ -81,7 +89,8 @@ func NewMapOutputWriter(spec Spec, s types.Schema) (*MapOutputWriter, error) {
 		}
 		n = spec.Partitions
 	}
-	w := &MapOutputWriter{spec: spec, schema: s, parts: make([][]*coldata.Batch, n), rows: make([]int64, n)}
+	w := &MapOutputWriter{spec: spec, schema: s, builders: make([][]*coldata.Builder, n), chunks: make([][]*coldata.Batch, n),
+		rows: make([]int64, n), buckets: make([][]int32, n)}
 	if spec.Kind == Hash {
 		h, err := NewHasher(spec.Keys, s)
 		if err != nil {
@@ -92,53 +101,111 @@ func NewMapOutputWriter(spec Spec, s types.Schema) (*MapOutputWriter, error) {
 	return w, nil
 }
 
-// Write routes the live rows of b (which the writer may keep: it copies
-// what it keeps).
+// Write routes the live rows of b (copying them: b may be reused).
 func (w *MapOutputWriter) Write(b *coldata.Batch) {
 	if b.Len() == 0 {
 		return
 	}
 	if w.hasher == nil {
-		c := coldata.Compact(b)
-		w.parts[0] = append(w.parts[0], c)
-		w.rows[0] += int64(c.N)
+		w.add(0, b, b.Sel)
 		return
 	}
-	n := len(w.parts)
+	n := uint64(len(w.buckets))
 	hs := w.hasher.Hash(b)
-	rows := b.Sel
-	if rows == nil {
-		rows = coldata.Iota(b.N)
+	for p := range w.buckets {
+		w.buckets[p] = w.buckets[p][:0]
 	}
-	buckets := make([][]int32, n)
-	for k, i := range rows {
-		p := int((hs[k] >> 32) * uint64(n) >> 32) // as Memory routes
-		buckets[p] = append(buckets[p], i)
-	}
-	for p, idx := range buckets {
-		if len(idx) > 0 {
-			c := coldata.Compact(&coldata.Batch{N: b.N, Vecs: b.Vecs, Sel: idx})
-			w.parts[p] = append(w.parts[p], c)
-			w.rows[p] += int64(c.N)
+	if b.Sel == nil {
+		for i, h := range hs {
+			p := (h >> 32) * n >> 32 // as Memory routes
+			w.buckets[p] = append(w.buckets[p], int32(i))
+		}
+	} else {
+		for k, i := range b.Sel {
+			p := (hs[k] >> 32) * n >> 32
+			w.buckets[p] = append(w.buckets[p], i)
 		}
 	}
+	for p, idx := range w.buckets {
+		if len(idx) > 0 {
+			w.add(p, b, idx)
+		}
+	}
+}
+
+// add appends rows idx of b (all b.N rows when idx is nil) to reducer p's.
+func (w *MapOutputWriter) add(p int, b *coldata.Batch, idx []int32) {
+	bs := w.builders[p]
+	if bs == nil {
+		bs = make([]*coldata.Builder, len(w.schema))
+		for c, f := range w.schema {
+			bs[c] = coldata.NewBuilder(f.Type, nil)
+		}
+		w.builders[p] = bs
+	}
+	k := b.N
+	if idx != nil {
+		k = len(idx)
+	}
+	for c, v := range b.Vecs {
+		bs[c].Grow(max(k, 256))
+		bs[c].Append(v, idx, b.N)
+	}
+	if idx != nil {
+		w.rows[p] += int64(len(idx))
+	} else {
+		w.rows[p] += int64(b.N)
+	}
+	if bs[0].Len() >= chunkRows {
+		w.flush(p)
+	}
+}
+
+// flush turns reducer p's builders into a record.
+func (w *MapOutputWriter) flush(p int) {
+	bs := w.builders[p]
+	if bs == nil || bs[0].Len() == 0 {
+		return
+	}
+	c := &coldata.Batch{N: bs[0].Len(), Vecs: make([]*coldata.Vec, len(bs))}
+	for i, b := range bs {
+		c.Vecs[i] = b.Finish()
+	}
+	w.chunks[p] = append(w.chunks[p], c)
+	w.builders[p] = nil
+}
+
+// appendWriter is an io.Writer that appends to a byte slice.
+type appendWriter struct{ buf []byte }
+
+func (a *appendWriter) Write(p []byte) (int, error) {
+	a.buf = append(a.buf, p...)
+	return len(p), nil
 }
 
 // Finish encodes the output: the bytes of the value to store, and where
 // each reducer's rows lie in it.
 func (w *MapOutputWriter) Finish() ([]byte, []Segment, error) {
-	r := len(w.parts)
+	r := len(w.chunks)
 	base := headerSize + r*indexEntrySize
-	var buf bytes.Buffer // the segments, to follow the header and index at base
+	size := base
+	for p := range w.chunks {
+		w.flush(p)
+		size += 4096 // the file's schema, footer and padding
+		for _, c := range w.chunks[p] {
+			size += int(c.Bytes()) + 1024 + 8*len(c.Vecs) // metadata, validity, alignment
+		}
+	}
+	out := &appendWriter{buf: make([]byte, base, size)}
 	segs := make([]Segment, r)
 	arrowSchema := coldata.ArrowSchema(w.schema)
-	for p, batches := range w.parts {
+	for p, batches := range w.chunks {
 		// Align the segment's start in the stored object.
-		for (storedOffset+base+buf.Len())%8 != 0 {
-			buf.WriteByte(0)
+		for (storedOffset+len(out.buf))%8 != 0 {
+			out.buf = append(out.buf, 0)
 		}
-		start := base + buf.Len()
-		fw, err := ipc.NewFileWriter(&buf, ipc.WithSchema(arrowSchema), ipc.WithAllocator(memory.DefaultAllocator))
+		start := len(out.buf)
+		fw, err := ipc.NewFileWriter(out, ipc.WithSchema(arrowSchema), ipc.WithAllocator(memory.DefaultAllocator))
 		if err != nil {
 			return nil, nil, fmt.Errorf("shuffle output: %w", err)
 		}
@@ -153,21 +220,21 @@ func (w *MapOutputWriter) Finish() ([]byte, []Segment, error) {
 		if err := fw.Close(); err != nil {
 			return nil, nil, fmt.Errorf("shuffle output: %w", err)
 		}
-		segs[p] = Segment{Offset: int64(start), Length: int64(base + buf.Len() - start), Rows: w.rows[p]}
-		w.parts[p] = nil
+		segs[p] = Segment{Offset: int64(start), Length: int64(len(out.buf) - start), Rows: w.rows[p]}
+		w.chunks[p] = nil
 	}
-	out := make([]byte, 0, base+buf.Len())
-	out = append(out, mapOutputMagic...)
-	out = binary.LittleEndian.AppendUint32(out, uint32(r))
+	head := out.buf[:0]
+	head = append(head, mapOutputMagic...)
+	head = binary.LittleEndian.AppendUint32(head, uint32(r))
 	var origin [originSize]byte
 	copy(origin[:], w.Origin)
-	out = append(out, origin[:]...)
+	head = append(head, origin[:]...)
 	for _, s := range segs {
-		out = binary.LittleEndian.AppendUint64(out, uint64(s.Offset))
-		out = binary.LittleEndian.AppendUint64(out, uint64(s.Length))
-		out = binary.LittleEndian.AppendUint64(out, uint64(s.Rows))
+		head = binary.LittleEndian.AppendUint64(head, uint64(s.Offset))
+		head = binary.LittleEndian.AppendUint64(head, uint64(s.Length))
+		head = binary.LittleEndian.AppendUint64(head, uint64(s.Rows))
 	}
-	return append(out, buf.Bytes()...), segs, nil
+	return out.buf, segs, nil
 }
 
 // ParseHeader returns the number of segments a map output's first
@@ -233,7 +300,20 @@ func DecodeSegment(s types.Schema, data []byte) ([]*coldata.Batch, error) {
 		if err != nil {
 			return nil, fmt.Errorf("shuffle segment, batch %d: %w", i, err)
 		}
-		out = append(out, b)
+		// Records hold up to chunkRows rows; operators get batches of the
+		// usual size (views).
+		for lo := 0; lo < b.N; lo += coldata.DefaultBatchSize {
+			hi := min(b.N, lo+coldata.DefaultBatchSize)
+			if lo == 0 && hi == b.N {
+				out = append(out, b)
+				break
+			}
+			part := &coldata.Batch{N: hi - lo, Vecs: make([]*coldata.Vec, len(b.Vecs))}
+			for c, v := range b.Vecs {
+				part.Vecs[c] = v.Slice(lo, hi)
+			}
+			out = append(out, part)
+		}
 	}
 	return out, nil
 }

@@ -63,6 +63,9 @@ func mapExprs(n plan.Node, f func(*expr.Expr) *expr.Expr) plan.Node {
 			x.Filter = f(x.Filter)
 		}
 		return x
+	case *plan.Repartition:
+		x.Keys = mapAll(x.Keys)
+		return x
 	case *plan.Sort:
 		keys := make([]plan.SortKey, len(x.Keys))
 		for i, k := range x.Keys {
@@ -201,6 +204,9 @@ func pushdown(n plan.Node, preds []*expr.Expr) plan.Node {
 		return &c
 	case *plan.Join:
 		return pushJoin(x, preds)
+	case *plan.Repartition:
+		// (the same schema above and below: predicates pass unchanged)
+		return &plan.Repartition{Input: pushdown(x.Input, preds), Keys: x.Keys, N: x.N}
 	}
 	return wrapFilter(n, preds)
 }
@@ -431,6 +437,9 @@ func prune(n plan.Node, need map[string]bool) plan.Node {
 		return restrict(&plan.Sort{Input: prune(x.Input, child), Keys: x.Keys, Limit: x.Limit}, need)
 	case *plan.Limit:
 		return &plan.Limit{Input: prune(x.Input, need), N: x.N, Offset: x.Offset}
+	case *plan.Repartition:
+		// Keys are bound to the input's columns: keep them all below.
+		return &plan.Repartition{Input: prune(x.Input, allNames(x.Input.Schema())), Keys: x.Keys, N: x.N}
 	case *plan.Scan:
 		full := x.Source.Schema()
 		want := copyNeed(need)

@@ -164,7 +164,9 @@ func (b *builder) op(n plan.Node) (*Op, int) {
 	switch x := n.(type) {
 	case *plan.Scan:
 		parts := P
-		if r := x.Source.Rows(); r >= 0 && r < 8192 {
+		if ps, ok := x.Source.(scan.Partitioned); ok {
+			parts = max(1, ps.NumPartitions())
+		} else if r := x.Source.Rows(); r >= 0 && r < 8192 {
 			parts = 1
 		}
 		return &Op{Kind: KindScan, Schema: x.Schema(), Source: x.Source, SourceID: x.Source.Identity(),
@@ -204,6 +206,10 @@ func (b *builder) op(n plan.Node) (*Op, int) {
 			out = &Op{Kind: KindProject, Schema: s, Input: out, Exprs: post}
 		}
 		return out, 1
+	case *plan.Repartition:
+		in, parts := b.op(x.Input)
+		id := b.cut(in, parts, exchange.Spec{Kind: exchange.Hash, Keys: x.Keys, Partitions: x.N})
+		return read(id, x.Schema()), x.N
 	case *plan.Aggregate:
 		return b.aggregate(x)
 	case *plan.Join:
@@ -481,8 +487,12 @@ func (p *Plan) AttachSpecs() error {
 }
 
 // OpenSpecs opens the sources of a stage received from another process
-// (Op.SourceSpec), checking that each is the data its planner saw.
-func (st *Stage) OpenSpecs() error {
+// (Op.SourceSpec) with open (scan.FromSpec, which checks that each file is
+// the data its planner saw, when nil).
+func (st *Stage) OpenSpecs(open func(scan.Spec) (scan.Source, error)) error {
+	if open == nil {
+		open = scan.FromSpec
+	}
 	var walk func(o *Op) error
 	walk = func(o *Op) error {
 		if o == nil {
@@ -492,7 +502,7 @@ func (st *Stage) OpenSpecs() error {
 			if o.SourceSpec == nil {
 				return fmt.Errorf("stage %d: a scan has no source description", st.ID)
 			}
-			src, err := scan.FromSpec(*o.SourceSpec)
+			src, err := open(*o.SourceSpec)
 			if err != nil {
 				return fmt.Errorf("stage %d: %w", st.ID, err)
 			}

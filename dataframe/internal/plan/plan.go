@@ -235,6 +235,34 @@ func (l *Limit) WithChildren(ch []Node) Node { return &Limit{Input: ch[0], N: l.
 // Describe implements Node.
 func (l *Limit) Describe() string { return fmt.Sprintf("Limit %d offset %d", l.N, l.Offset) }
 
+// Repartition hash-partitions its input on Keys into N partitions (a
+// shuffle): rows with equal keys end up in the same partition.
+type Repartition struct {
+	Input Node
+	Keys  []*expr.Expr
+	N     int
+}
+
+// Schema implements Node.
+func (r *Repartition) Schema() types.Schema { return r.Input.Schema() }
+
+// Children implements Node.
+func (r *Repartition) Children() []Node { return []Node{r.Input} }
+
+// WithChildren implements Node.
+func (r *Repartition) WithChildren(ch []Node) Node {
+	return &Repartition{Input: ch[0], Keys: r.Keys, N: r.N}
+}
+
+// Describe implements Node.
+func (r *Repartition) Describe() string {
+	keys := make([]string, len(r.Keys))
+	for i, k := range r.Keys {
+		keys[i] = k.String()
+	}
+	return fmt.Sprintf("Repartition hash(%s) into %d", strings.Join(keys, ", "), r.N)
+}
+
 // Explain prints the plan as an indented tree.
 func Explain(n Node) string {
 	var sb strings.Builder
@@ -332,6 +360,8 @@ func estimateRows(n Node) int64 {
 		return r
 	case *Limit:
 		return min(EstimateRows(x.Input), x.N)
+	case *Repartition:
+		return EstimateRows(x.Input)
 	}
 	return -1
 }

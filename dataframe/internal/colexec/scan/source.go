@@ -30,6 +30,13 @@ type Source interface {
 	Open(ctx context.Context, req Request) (colexecop.Operator, error)
 }
 
+// Partitioned is a source made of partitions of its own (objects on a
+// cluster): a scan of it has one partition per part.
+type Partitioned interface {
+	Source
+	NumPartitions() int
+}
+
 // Request says what part of a source to read.
 type Request struct {
 	Partition, Partitions int

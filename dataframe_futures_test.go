@@ -1,0 +1,207 @@
+package shoal_test
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/shoal-dev/shoal"
+	_ "github.com/shoal-dev/shoal/arrowcodec"
+	"github.com/shoal-dev/shoal/dataframe"
+)
+
+// keyValueBatch makes rows of (key int64, value float64): keys in
+// [0, keys), values from rng.
+func keyValueBatch(rng *rand.Rand, rows, keys int) arrow.RecordBatch {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "key", Type: arrow.PrimitiveTypes.Int64}, {Name: "value", Type: arrow.PrimitiveTypes.Float64}}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	kb, vb := b.Field(0).(*array.Int64Builder), b.Field(1).(*array.Float64Builder)
+	for range rows {
+		kb.Append(rng.Int64N(int64(keys)))
+		vb.Append(rng.Float64())
+	}
+	return b.NewRecordBatch()
+}
+
+var (
+	// seededBatch is deterministic in its arguments.
+	seededBatch = shoal.Func2("test.seeded_batch", func(_ context.Context, seed, rows int) (arrow.RecordBatch, error) {
+		return keyValueBatch(rand.New(rand.NewPCG(uint64(seed), 7)), rows, 100), nil
+	})
+	oddBatch = shoal.Func0("test.odd_batch", func(context.Context) (arrow.RecordBatch, error) {
+		s := arrow.NewSchema([]arrow.Field{{Name: "other", Type: arrow.PrimitiveTypes.Int32}}, nil)
+		b := array.NewRecordBuilder(memory.DefaultAllocator, s)
+		defer b.Release()
+		b.Field(0).(*array.Int32Builder).Append(1)
+		return b.NewRecordBatch(), nil
+	})
+	// randomBatch is not: two calls with the same arguments make different
+	// data (as a task reading a changing source would).
+	randomBatch = shoal.Func1("test.random_batch", func(_ context.Context, rows int) (arrow.RecordBatch, error) {
+		return keyValueBatch(rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), rows, 100), nil
+	})
+)
+
+// sums computes count and sum(value) per key of batches, in the driver.
+func sums(t *testing.T, ctx context.Context, futs []*shoal.Future[arrow.RecordBatch]) (map[int64]int64, map[int64]float64) {
+	t.Helper()
+	counts, totals := map[int64]int64{}, map[int64]float64{}
+	for _, f := range futs {
+		rec, err := f.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, vals := rec.Column(0).(*array.Int64), rec.Column(1).(*array.Float64)
+		for i := range int(rec.NumRows()) {
+			counts[keys.Value(i)]++
+			totals[keys.Value(i)] += vals.Value(i)
+		}
+	}
+	return counts, totals
+}
+
+func checkGroups(t *testing.T, res *dataframe.Result, counts map[int64]int64, totals map[int64]float64) {
+	t.Helper()
+	if res.NumRows() != len(counts) {
+		t.Fatalf("%d groups, want %d", res.NumRows(), len(counts))
+	}
+	for i := range res.NumRows() {
+		row := res.Row(i)
+		k, n, sum := row[0].I, row[1].I, row[2].F
+		if n != counts[k] || math.Abs(sum-totals[k]) > 1e-9*math.Max(1, math.Abs(totals[k])) {
+			t.Errorf("key %d: count %d sum %g, want %d and %g", k, n, sum, counts[k], totals[k])
+		}
+	}
+}
+
+func groupSums(df *dataframe.DataFrame) *dataframe.DataFrame {
+	return df.GroupBy(dataframe.Col("key")).Agg(dataframe.CountAll().As("n"), dataframe.Sum(dataframe.Col("value")).As("total")).
+		Sort(dataframe.Asc("key"))
+}
+
+// Frames from futures (scenario 4 of MISSION.md): partitions stay on the
+// nodes that made them; a query over them runs there; Repartition
+// shuffles them peer to peer and Persist leaves the result on the nodes.
+func TestFramesFromFutures(t *testing.T) {
+	c := sharedCluster(t)
+	ctx := within(t, connect(t, c), 2*time.Minute)
+	var futs []*shoal.Future[arrow.RecordBatch]
+	for i := range 6 {
+		futs = append(futs, seededBatch.Remote(ctx, i, 20_000+i))
+	}
+	defer func() {
+		for _, f := range futs {
+			f.Release()
+		}
+	}()
+	counts, totals := sums(t, ctx, futs)
+	df := dataframe.FromFutures(ctx, futs)
+	stages := 0
+	res, err := groupSums(df).Collect(ctx, dataframe.OnStage(func(s dataframe.StageStats) {
+		if stages == 0 && s.Partitions != len(futs) {
+			t.Errorf("the first stage has %d partitions, want one per future (%d)", s.Partitions, len(futs))
+		}
+		stages++
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGroups(t, res, counts, totals)
+	if stages < 2 {
+		t.Errorf("the query ran %d stages on the cluster", stages)
+	}
+
+	// Repartition + Persist: the shuffled rows stay on the cluster; a query
+	// of the persisted frame finds every row once.
+	var perNode map[string]int
+	shuffled, err := df.Repartition(4, dataframe.Col("key")).Persist(ctx, dataframe.OnStage(func(s dataframe.StageStats) {
+		perNode = s.Nodes
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(perNode) < 2 {
+		t.Errorf("the persisted partitions are on %d node(s) (%v); the shuffle's reducers ran on one node", len(perNode), perNode)
+	}
+	res, err = groupSums(shuffled).Collect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGroups(t, res, counts, totals)
+	explain, err := shuffled.Explain()
+	if err != nil || !strings.Contains(explain, "result partitions on the cluster") {
+		t.Errorf("explain of a persisted frame: %v\n%s", err, explain)
+	}
+
+	// A batch of another schema is refused, saying so.
+	odd := oddBatch.Remote(ctx)
+	defer odd.Release()
+	_, err = dataframe.FromFutures(ctx, []*shoal.Future[arrow.RecordBatch]{futs[0], odd}).Collect(ctx)
+	if err == nil || !strings.Contains(err.Error(), "every batch of a frame has one schema") {
+		t.Errorf("a frame over batches of two schemas: %v", err)
+	}
+}
+
+// A frame's token names the objects it reads (scenario 4): two frames over
+// two futures of the same function called with the same arguments are
+// different inputs, and a result cache never serves one for the other,
+// also after a future was released and another one made.
+func TestFromFuturesIdentityAndCache(t *testing.T) {
+	c := sharedCluster(t)
+	ctx := within(t, connect(t, c), 2*time.Minute)
+	cache := dataframe.NewCache(64 << 20)
+	query := func(f *shoal.Future[arrow.RecordBatch]) (string, *dataframe.Result) {
+		t.Helper()
+		df := groupSums(dataframe.FromFutures(ctx, []*shoal.Future[arrow.RecordBatch]{f}))
+		tok, err := df.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := df.Collect(ctx, dataframe.WithCache(cache))
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts, totals := sums(t, ctx, []*shoal.Future[arrow.RecordBatch]{f})
+		checkGroups(t, res, counts, totals)
+		return tok, res
+	}
+	a, b := randomBatch.Remote(ctx, 5000), randomBatch.Remote(ctx, 5000)
+	tokA, _ := query(a)
+	tokB, _ := query(b)
+	if tokA == tokB {
+		t.Fatalf("two frames over two different futures have one token %s", tokA)
+	}
+	dfA := groupSums(dataframe.FromFutures(ctx, []*shoal.Future[arrow.RecordBatch]{a}))
+	a.Release()
+	// A frame over a released future fails, saying so.
+	if _, err := dfA.Collect(ctx); err == nil || !strings.Contains(err.Error(), "released") {
+		t.Errorf("a query over a released future: %v", err)
+	} else {
+		t.Logf("a query over a released future: %v", err)
+	}
+	c2 := randomBatch.Remote(ctx, 5000)
+	defer c2.Release()
+	defer b.Release()
+	tokC, _ := query(c2)
+	if tokC == tokA || tokC == tokB {
+		t.Errorf("a frame over a new future has the token of an earlier one")
+	}
+	if hits, misses := cache.Stats(); hits != 0 || misses != 3 {
+		t.Errorf("cache: %d hits, %d misses; want 0 and 3 (three different inputs)", hits, misses)
+	}
+	// The same future again is the same input.
+	if tok, _ := query(c2); tok != tokC {
+		t.Errorf("one future, two tokens")
+	}
+	if hits, _ := cache.Stats(); hits != 1 {
+		t.Errorf("the same frame again was not served from the cache (%d hits)", hits)
+	}
+}
