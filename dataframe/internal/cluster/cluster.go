@@ -30,6 +30,9 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+
 	"github.com/shoal-dev/shoal"
 	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
 	"github.com/shoal-dev/shoal/dataframe/internal/exchange"
@@ -148,37 +151,79 @@ type mapReader struct {
 	releases []func()
 }
 
-// Read implements exchange.Exchange.
+// Reads of one reducer's ranges run concurrently, to hide each remote
+// read's round trip, within a bound on the bytes fetched and not yet
+// decoded (Spark's maxBytesInFlight is 48 MiB).
+const (
+	readsInFlight    = 8
+	maxBytesInFlight = 64 << 20
+)
+
+// Read implements exchange.Exchange: partition p's segment of every map
+// output, index entries first (24 bytes each), then the segments, each
+// from the node that holds it (in place when that is this node).
 func (r *mapReader) Read(ctx context.Context, p int) ([]*coldata.Batch, error) {
 	seg := p
 	if r.in.Kind != exchange.Hash {
 		seg = 0
 	}
-	var out []*coldata.Batch
+	segs := make([]exchange.Segment, len(r.in.Maps))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(readsInFlight)
 	for m, f := range r.in.Maps {
-		entry, release, err := shoal.ReadRange(ctx, f, exchange.IndexEntryOffset(seg), exchange.IndexEntrySize)
-		if err != nil {
-			return nil, fmt.Errorf("reading the index of map output %d of stage %d: %w", m, r.in.Stage, err)
-		}
-		s, err := exchange.ParseEntry(entry, -1)
-		release()
-		if err != nil {
-			return nil, fmt.Errorf("map output %d of stage %d: %w", m, r.in.Stage, err)
-		}
+		g.Go(func() error {
+			entry, release, err := shoal.ReadRange(gctx, f, exchange.IndexEntryOffset(seg), exchange.IndexEntrySize)
+			if err != nil {
+				return fmt.Errorf("reading the index of map output %d of stage %d: %w", m, r.in.Stage, err)
+			}
+			defer release()
+			if segs[m], err = exchange.ParseEntry(entry, -1); err != nil {
+				return fmt.Errorf("map output %d of stage %d: %w", m, r.in.Stage, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	parts := make([][]*coldata.Batch, len(r.in.Maps))
+	budget := semaphore.NewWeighted(maxBytesInFlight)
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(readsInFlight)
+	for m, f := range r.in.Maps {
+		s := segs[m]
 		if s.Rows == 0 {
 			continue
 		}
-		data, release, err := shoal.ReadRange(ctx, f, s.Offset, s.Length)
-		if err != nil {
-			return nil, fmt.Errorf("reading partition %d of map output %d of stage %d: %w", seg, m, r.in.Stage, err)
+		weight := min(s.Length, maxBytesInFlight)
+		if err := budget.Acquire(gctx, weight); err != nil {
+			break // (the group's error, or ctx's, is returned below)
 		}
-		r.mu.Lock()
-		r.releases = append(r.releases, release)
-		r.mu.Unlock()
-		bs, err := exchange.DecodeSegment(r.schema, data)
-		if err != nil {
-			return nil, fmt.Errorf("partition %d of map output %d of stage %d: %w", seg, m, r.in.Stage, err)
-		}
+		g.Go(func() error {
+			defer budget.Release(weight)
+			data, release, err := shoal.ReadRange(gctx, f, s.Offset, s.Length)
+			if err != nil {
+				return fmt.Errorf("reading partition %d of map output %d of stage %d: %w", seg, m, r.in.Stage, err)
+			}
+			r.mu.Lock()
+			r.releases = append(r.releases, release)
+			r.mu.Unlock()
+			bs, err := exchange.DecodeSegment(r.schema, data)
+			if err != nil {
+				return fmt.Errorf("partition %d of map output %d of stage %d: %w", seg, m, r.in.Stage, err)
+			}
+			parts[m] = bs
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []*coldata.Batch
+	for _, bs := range parts {
 		out = append(out, bs...)
 	}
 	return out, nil
