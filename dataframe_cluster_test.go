@@ -2,10 +2,14 @@ package shoal_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/shoal-dev/shoal"
 	"github.com/shoal-dev/shoal/dataframe"
@@ -131,4 +135,62 @@ func TestQuerySurvivesNodeLossMidShuffle(t *testing.T) {
 	if rebuilt != int64(lost) {
 		t.Fatalf("%d map tasks ran again, want exactly the %d whose outputs were on the killed node", rebuilt, lost)
 	}
+}
+
+// When a map output cannot be had again (its input died with its node,
+// and the task that made that input may not run again), the reducers'
+// reads fail with a typed FetchFailedError naming the shuffle and map
+// partition; the coordinator runs the map task again and the stage again,
+// a bounded number of times, then stops saying why.
+func TestFetchFailureIsTypedAndBounded(t *testing.T) {
+	c := startCluster(t, 3, "--cpus", "4") // (room for every map task beside its input)
+	ctx := within(t, connect(t, c), 3*time.Minute)
+	st, err := shoal.ClusterStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := st.Nodes[0].ID
+	// The input lives on the victim only, made by a task that may not run
+	// again (MaxRetries 0): once the victim dies it is gone for good.
+	once := seededBatch.With(shoal.WithNodeAffinity(victim, false), shoal.WithMaxRetries(0))
+	var futs []*shoal.Future[arrow.RecordBatch]
+	for i := range 3 {
+		futs = append(futs, once.Remote(ctx, i, 10_000))
+	}
+	defer func() {
+		for _, f := range futs {
+			f.Release()
+		}
+	}()
+	if _, _, err := shoal.Wait(ctx, futs, len(futs), -1); err != nil {
+		t.Fatal(err)
+	}
+	reruns := 0
+	_, err = dataframe.FromFutures(ctx, futs).Repartition(4, dataframe.Col("key")).Collect(ctx,
+		dataframe.OnStage(func(s dataframe.StageStats) {
+			reruns += s.Reruns
+			if s.Stage != 0 {
+				return
+			}
+			// The map tasks ran where their input is.
+			if s.Nodes[victim] != s.Partitions {
+				t.Errorf("the map outputs are on %v, want all %d on node %s, with their input", s.Nodes, s.Partitions, victim)
+			}
+			c.NodeProc(victim).Kill()
+		}))
+	if err == nil {
+		after, _ := shoal.ClusterStatus(ctx)
+		t.Fatalf("a query whose shuffle input was lost for good succeeded (%d reruns; tasks %v)", reruns, after.TasksByState)
+	}
+	var ff *dataframe.FetchFailedError
+	if !errors.As(err, &ff) {
+		t.Fatalf("the error is not a FetchFailedError: %v", err)
+	}
+	if ff.Shuffle != 0 || ff.Map < 0 || ff.Map >= len(futs) {
+		t.Errorf("the fetch failure names map output %d of stage %d: %v", ff.Map, ff.Shuffle, ff)
+	}
+	if !strings.Contains(err.Error(), fmt.Sprintf("failed %d times", dataframe.MaxStageAttempts)) {
+		t.Errorf("the error does not say the stage ran out of attempts: %v", err)
+	}
+	t.Logf("after %d reruns: %v", reruns, err)
 }

@@ -70,6 +70,18 @@ func WithParallelism(n int) CollectOption {
 // took.
 type StageStats = cluster.StageStats
 
+// FetchFailedError says a partition task of a query on a cluster could
+// not read a map output of an earlier stage (after the cluster's own
+// retries and rebuilds): the shuffle (the stage that wrote it), the map
+// partition and the node the failure names. The coordinator runs the map
+// task and the stage again, up to MaxStageAttempts times; a query that
+// keeps failing returns it (errors.As finds it).
+type FetchFailedError = cluster.FetchFailedError
+
+// MaxStageAttempts bounds how many times a stage of a query on a cluster
+// runs when its partitions cannot read their input.
+const MaxStageAttempts = cluster.MaxStageAttempts
+
 // OnStage registers a function told what each stage of a query run on a
 // cluster did, once it finished (before the next stage starts).
 func OnStage(f func(StageStats)) CollectOption { return func(c *config) { c.onStage = f } }

@@ -3,6 +3,7 @@ package head
 import (
 	"fmt"
 
+	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
 
@@ -81,7 +82,8 @@ func (h *Head) rebuild(o *object) bool {
 	if l == nil || l.job.ended {
 		return false
 	}
-	if max := l.spec.MaxRetries; max >= 0 && l.rebuilds > max {
+	// A rebuild is a retry: MaxRetries bounds both (0: never run again).
+	if max := l.spec.MaxRetries; max >= 0 && l.rebuilds >= max {
 		return false
 	}
 	l.rebuilds++
@@ -89,6 +91,9 @@ func (h *Head) rebuild(o *object) bool {
 	t := &task{id: o.id, spec: l.spec, job: l.job, owner: o.owner, retriesLeft: l.spec.MaxRetries,
 		args: make([]*object, len(l.spec.Args)), attempt: l.rebuilds << 16, kind: pb.RunKind_RUN_KIND_TASK}
 	t.req = resourcesFromPB(l.spec.Resources)
+	if len(l.spec.AffinityNode) > 0 { // (checked when the task was first submitted)
+		t.affinity, _ = ids.FromBytes("affinity node id", l.spec.AffinityNode)
+	}
 	t.class = h.classOf(t)
 	t.runTime = h.duration(l.spec.Function)
 	o.state, o.err, o.producer = objectPending, nil, t

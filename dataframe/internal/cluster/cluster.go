@@ -25,7 +25,9 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -64,6 +66,11 @@ type StageStats struct {
 	// Nodes counts the partitions' outputs by the node they were made on.
 	Nodes    map[string]int
 	Duration time.Duration
+	// Reruns counts the tasks the coordinator ran again after fetch
+	// failures: this stage's partitions and the map tasks of earlier
+	// stages whose outputs could not be read (a map output lost with its
+	// node is rebuilt by the cluster's lineage, without a rerun here).
+	Reruns int
 }
 
 // stageArgs is what one partition task of a stage gets.
@@ -174,7 +181,7 @@ func (r *mapReader) Read(ctx context.Context, p int) ([]*coldata.Batch, error) {
 		g.Go(func() error {
 			entry, release, err := shoal.ReadRange(gctx, f, exchange.IndexEntryOffset(seg), exchange.IndexEntrySize)
 			if err != nil {
-				return fmt.Errorf("reading the index of map output %d of stage %d: %w", m, r.in.Stage, err)
+				return fetchFailed(r.in, m, p, fmt.Errorf("reading the index: %w", err))
 			}
 			defer release()
 			if segs[m], err = exchange.ParseEntry(entry, -1); err != nil {
@@ -203,7 +210,7 @@ func (r *mapReader) Read(ctx context.Context, p int) ([]*coldata.Batch, error) {
 			defer budget.Release(weight)
 			data, release, err := shoal.ReadRange(gctx, f, s.Offset, s.Length)
 			if err != nil {
-				return fmt.Errorf("reading partition %d of map output %d of stage %d: %w", seg, m, r.in.Stage, err)
+				return fetchFailed(r.in, m, p, fmt.Errorf("reading segment %d: %w", seg, err))
 			}
 			r.mu.Lock()
 			r.releases = append(r.releases, release)
@@ -310,30 +317,28 @@ func runStages(ctx context.Context, p *physical.Plan, opts Options) (*physical.S
 		}
 		sources := futuresSources(st.Root, nil)
 		start := time.Now()
+		args := make([]stageArgs, st.Partitions)
 		maps := make([]*shoal.Future[[]byte], st.Partitions)
 		for part := range maps {
 			a := stageArgs{Stage: js, Partition: part, Inputs: inputs, BatchSize: opts.BatchSize, Budget: opts.MemoryBudget}
 			for _, src := range sources {
 				a.Sources = append(a.Sources, src.forPartition(part, st.Partitions))
 			}
+			args[part] = a
 			maps[part] = stageTask.Remote(ctx, a)
 		}
-		out := &stageOutput{spec: st.Output, maps: maps}
+		out := &stageOutput{spec: st.Output, maps: maps, args: args}
 		outputs[st.ID] = out
-		if _, _, err := shoal.Wait(ctx, maps, len(maps), -1); err != nil {
+		reruns, err := awaitStage(ctx, st, out, outputs)
+		if err != nil {
 			return nil, nil, err
-		}
-		for part, f := range maps {
-			if err := f.Err(); err != nil {
-				return nil, nil, fmt.Errorf("stage %d, partition %d: %w", st.ID, part, err)
-			}
 		}
 		if opts.OnStage != nil {
 			stats, err := stageStats(ctx, st, maps)
 			if err != nil {
 				return nil, nil, err
 			}
-			stats.Duration = time.Since(start)
+			stats.Duration, stats.Reruns = time.Since(start), reruns
 			opts.OnStage(stats)
 		}
 		// The outputs no later stage reads can go.
@@ -349,6 +354,96 @@ func runStages(ctx context.Context, p *physical.Plan, opts Options) (*physical.S
 		}
 	}
 	return nil, nil, fmt.Errorf("the plan has no result stage")
+}
+
+// MaxStageAttempts bounds how many times a stage runs when its partitions
+// cannot read their input (Spark's spark.stage.maxConsecutiveAttempts).
+const MaxStageAttempts = 4
+
+// awaitStage waits for a stage's partitions. A partition that failed to
+// fetch a map output (FetchFailedError) runs again after the map task
+// that made the output runs again, up to MaxStageAttempts; any other
+// failure (the task's own retries are spent) ends the query. It returns
+// how many tasks it ran again.
+func awaitStage(ctx context.Context, st *physical.Stage, out *stageOutput, outputs map[int]*stageOutput) (int, error) {
+	reruns := 0
+	for attempt := 1; ; attempt++ {
+		if _, _, err := shoal.Wait(ctx, out.maps, len(out.maps), -1); err != nil {
+			return reruns, err
+		}
+		var failed []int
+		remade := map[[2]int]bool{}
+		for part, f := range out.maps {
+			err := f.Err()
+			if err == nil {
+				continue
+			}
+			var ff *FetchFailedError
+			if !errors.As(err, &ff) {
+				return reruns, fmt.Errorf("stage %d, partition %d: %w", st.ID, part, err)
+			}
+			if attempt == MaxStageAttempts {
+				return reruns, fmt.Errorf("stage %d failed %d times, the most allowed (partition %d could not read its input each time; the last time: %w)",
+					st.ID, attempt, part, err)
+			}
+			in := outputs[ff.Shuffle]
+			if in == nil || ff.Map < 0 || ff.Map >= len(in.maps) {
+				return reruns, fmt.Errorf("stage %d, partition %d: %w (the coordinator does not hold that map output)", st.ID, part, err)
+			}
+			if k := [2]int{ff.Shuffle, ff.Map}; !remade[k] {
+				remade[k] = true
+				slog.Warn("shoal: a shuffle fetch failed; running its map task again", "stage", st.ID, "partition", part,
+					"map_stage", ff.Shuffle, "map", ff.Map, "node", ff.Node, "attempt", attempt, "error", ff.Cause)
+				in.maps[ff.Map].Release()
+				in.maps[ff.Map] = stageTask.Remote(ctx, in.args[ff.Map]) // (the readers' Inputs share in.maps)
+				reruns++
+			}
+			failed = append(failed, part)
+		}
+		if len(failed) == 0 {
+			return reruns, nil
+		}
+		for _, part := range failed {
+			out.maps[part].Release()
+			out.maps[part] = stageTask.Remote(ctx, out.args[part])
+			reruns++
+		}
+	}
+}
+
+// FetchFailedError says a partition task could not read a map output of
+// an earlier stage (after the cluster's own retries and rebuilds): which
+// shuffle (the stage that wrote it), which map partition, and the node
+// the failure names.
+type FetchFailedError struct {
+	Shuffle int    // the stage whose map output could not be read
+	Map     int    // its map partition
+	Reduce  int    // the partition reading it
+	Node    string // the node named by the failure ("" when unknown)
+	Cause   string
+}
+
+func (e *FetchFailedError) Error() string {
+	node := e.Node
+	if node == "" {
+		node = "unknown"
+	}
+	return fmt.Sprintf("shuffle fetch failed: map output %d of stage %d (read by partition %d; node %s): %s", e.Map, e.Shuffle, e.Reduce, node, e.Cause)
+}
+
+func init() { shoal.RegisterErrorType[*FetchFailedError]("shoal.dataframe.FetchFailed") }
+
+// fetchFailed wraps a failed read of map output m of in as a FetchFailedError.
+func fetchFailed(in input, m, reduce int, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	ff := &FetchFailedError{Shuffle: in.Stage, Map: m, Reduce: reduce, Cause: err.Error()}
+	var te *shoal.TaskError
+	if errors.As(err, &te) && !te.Node.IsNil() {
+		ff.Node = te.Node.String()
+	}
+	return ff
 }
 
 // futuresSources lists the Futures tables o's scans read.
@@ -367,6 +462,7 @@ func futuresSources(o *physical.Op, acc []*Futures) []*Futures {
 type stageOutput struct {
 	spec exchange.Spec
 	maps []*shoal.Future[[]byte]
+	args []stageArgs // each partition's task's, to run one again
 }
 
 func (o *stageOutput) release() {
