@@ -4,11 +4,15 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/dataframe"
 	"github.com/shoal-dev/shoal/internal/clustertest"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
@@ -92,5 +96,80 @@ func TestAutoscalerLocalProvider(t *testing.T) {
 		if !strings.Contains(events, want) {
 			t.Errorf("no event mentions %q:\n%s", want, events)
 		}
+	}
+}
+
+// Scenario 5 of MISSION.md: an autoscaler with a short idle timeout must
+// not break a running query. The nodes holding a shuffle's map outputs sit
+// idle while the coordinator waits between stages, three idle timeouts
+// long; they are pinned, the autoscaler keeps them and says why, the answer
+// is exact, and once the query is done they go.
+func TestAutoscalerKeepsAShufflesNodes(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "autoscale.json")
+	os.WriteFile(cfg, []byte(`{
+		"provider": "local",
+		"idle_timeout": "1s",
+		"interval": "200ms",
+		"drain_deadline": "5s",
+		"node_types": [{"name": "cpu2", "resources": {"CPU": 2}, "max": 3}]
+	}`), 0o644)
+	c, err := clustertest.Start(context.Background(), clustertest.Options{Binary: mustBinary(t), Dir: dir, Nodes: 0,
+		HeadArgs: []string{"--autoscale", cfg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	ctx := within(t, connect(t, c), 3*time.Minute)
+	var futs []*shoal.Future[arrow.RecordBatch]
+	for i := range 6 {
+		futs = append(futs, seededBatch.Remote(ctx, i, 30_000))
+	}
+	counts, totals := sums(t, ctx, futs)
+	var holders map[string]int
+	res, err := groupSums(dataframe.FromFutures(ctx, futs).Repartition(4, dataframe.Col("key"))).Collect(ctx,
+		dataframe.OnStage(func(s dataframe.StageStats) {
+			if s.Stage != 0 {
+				return
+			}
+			holders = s.Nodes
+			// The coordinator is slow to start the next stage: the holders
+			// are idle for three idle timeouts, and must all stay.
+			deadline := time.Now().Add(3 * time.Second)
+			for time.Now().Before(deadline) {
+				st, err := shoal.ClusterStatus(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for node := range holders {
+					if !slices.ContainsFunc(st.Nodes, func(n shoal.NodeInfo) bool { return n.ID == node && n.Alive }) {
+						t.Errorf("node %s, holding map outputs a later stage reads, was removed mid-query", node)
+						return
+					}
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGroups(t, res, counts, totals)
+	if len(holders) == 0 {
+		t.Fatal("the first stage reported no map outputs")
+	}
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if events := strings.Join(st.Events, "\n"); !strings.Contains(events, "but pinned: a query's stage 0 wrote") {
+		t.Errorf("no autoscaler event says it kept a node for the query:\n%s", events)
+	}
+	// Done: the pins are gone with the query, and so are the nodes.
+	for _, f := range futs {
+		f.Release()
+	}
+	if err := c.WaitFor(ctx, time.Minute, func(st *pb.StatusReply) bool { return clustertest.AliveNodes(st) == 0 }, "the idle nodes to go after the query"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -63,8 +63,9 @@ type Node struct {
 	Running int
 	// IdleSince is when the node last had nothing running (zero: busy).
 	IdleSince time.Time
-	// Pinned: an operation depends on the node (never removed while so).
-	Pinned bool
+	// PinnedBy says why an operation depends on the node (a pin's
+	// reason; never removed while set); empty when nothing pins it.
+	PinnedBy string
 	// SoleCopies counts live objects whose only copy is on the node (it is
 	// drained, so they move, before it goes).
 	SoleCopies int
@@ -237,8 +238,8 @@ func Decide(s Snapshot, cfg Config) Plan {
 		switch {
 		case idle < cfg.IdleTimeout:
 			continue
-		case n.Pinned:
-			p.Reasons = append(p.Reasons, fmt.Sprintf("keep %s: idle %v but pinned", n.ID, idle.Round(time.Second)))
+		case n.PinnedBy != "":
+			p.Reasons = append(p.Reasons, fmt.Sprintf("keep %s: idle %v but pinned: %s", n.ID, idle.Round(time.Second), n.PinnedBy))
 			continue
 		case count[n.Type] <= types[n.Type].Min:
 			continue

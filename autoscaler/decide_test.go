@@ -107,7 +107,7 @@ func TestDecide(t *testing.T) {
 			name: "a pinned node is never removed",
 			snap: Snapshot{Now: now, Nodes: []Node{func() Node {
 				n := node("a", "cpu4", free(cpu4), free(cpu4), time.Hour)
-				n.Pinned = true
+				n.PinnedBy = "a shuffle reads its outputs"
 				return n
 			}()}},
 			launch: map[string]int{},

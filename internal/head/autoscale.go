@@ -159,7 +159,7 @@ func (h *Head) AutoscalerSnapshot() autoscaler.Snapshot {
 		snap.Nodes = append(snap.Nodes, autoscaler.Node{
 			ID: n.id.String(), Instance: n.labels[autoscaler.LabelInstance], Type: n.labels[autoscaler.LabelNodeType],
 			Total: toAutoscaler(n.total), Available: toAutoscaler(n.total.Sub(n.committed)),
-			Running: n.running, IdleSince: n.idleSince, Pinned: h.pinnedBy(n.id) != "", SoleCopies: sole, Draining: n.draining,
+			Running: n.running, IdleSince: n.idleSince, PinnedBy: h.pinnedBy(n.id), SoleCopies: sole, Draining: n.draining,
 		})
 	}
 	// Demand: tasks (and actor constructors) ready to run but waiting for

@@ -333,6 +333,13 @@ func runStages(ctx context.Context, p *physical.Plan, opts Options) (*physical.S
 		if err != nil {
 			return nil, nil, err
 		}
+		if st.Output.Kind != exchange.Result {
+			// Later stages read these outputs: their nodes stay (an
+			// autoscaler keeps them, saying why) until the outputs go.
+			if out.pin, err = pinOutputs(ctx, st, maps); err != nil {
+				return nil, nil, err
+			}
+		}
 		if opts.OnStage != nil {
 			stats, err := stageStats(ctx, st, maps)
 			if err != nil {
@@ -463,11 +470,18 @@ type stageOutput struct {
 	spec exchange.Spec
 	maps []*shoal.Future[[]byte]
 	args []stageArgs // each partition's task's, to run one again
+	pin  *shoal.Lease // on the nodes holding maps, while a later stage reads them
 }
 
 func (o *stageOutput) release() {
 	for _, f := range o.maps {
 		f.Release()
+	}
+	if o.pin != nil {
+		if err := o.pin.Unpin(); err != nil {
+			slog.Warn("shoal: unpinning a query's shuffle nodes", "error", err)
+		}
+		o.pin = nil
 	}
 }
 
@@ -533,17 +547,43 @@ func CPUs(ctx context.Context) (int, error) {
 	return max(1, int(cpus)), nil
 }
 
+// pinOutputs pins the nodes holding a stage's map outputs (read from
+// their headers).
+func pinOutputs(ctx context.Context, st *physical.Stage, maps []*shoal.Future[[]byte]) (*shoal.Lease, error) {
+	var nodes []string
+	for m, f := range maps {
+		_, origin, err := mapHeader(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("stage %d, map output %d: %w", st.ID, m, err)
+		}
+		if origin != "" && !slices.Contains(nodes, origin) {
+			nodes = append(nodes, origin)
+		}
+	}
+	lease, err := shoal.Pin(ctx, nodes, fmt.Sprintf("a query's stage %d wrote %d map outputs there that a later stage reads", st.ID, len(maps)), 0)
+	if err != nil {
+		return nil, fmt.Errorf("stage %d: pinning the nodes of its outputs: %w", st.ID, err)
+	}
+	return lease, nil
+}
+
+// mapHeader reads a map output's header: its segment count and the node
+// it was made on.
+func mapHeader(ctx context.Context, f *shoal.Future[[]byte]) (int, string, error) {
+	head, release, err := shoal.ReadRange(ctx, f, 0, exchange.HeaderSize)
+	if err != nil {
+		return 0, "", err
+	}
+	defer release()
+	return exchange.ParseHeader(head)
+}
+
 // stageStats reads what a finished stage's map outputs hold from their
 // headers and indexes (small ranged reads; the rows stay where they are).
 func stageStats(ctx context.Context, st *physical.Stage, maps []*shoal.Future[[]byte]) (StageStats, error) {
 	s := StageStats{Stage: st.ID, Partitions: st.Partitions, Output: string(st.Output.Kind), Nodes: map[string]int{}}
 	for m, f := range maps {
-		head, release, err := shoal.ReadRange(ctx, f, 0, exchange.HeaderSize)
-		if err != nil {
-			return s, fmt.Errorf("stage %d, map output %d: %w", st.ID, m, err)
-		}
-		n, origin, err := exchange.ParseHeader(head)
-		release()
+		n, origin, err := mapHeader(ctx, f)
 		if err != nil {
 			return s, fmt.Errorf("stage %d, map output %d: %w", st.ID, m, err)
 		}
