@@ -469,7 +469,7 @@ func futuresSources(o *physical.Op, acc []*Futures) []*Futures {
 type stageOutput struct {
 	spec exchange.Spec
 	maps []*shoal.Future[[]byte]
-	args []stageArgs // each partition's task's, to run one again
+	args []stageArgs  // each partition's task's, to run one again
 	pin  *shoal.Lease // on the nodes holding maps, while a later stage reads them
 }
 
