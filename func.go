@@ -28,6 +28,17 @@ type Func[R any] struct {
 	direct bool
 }
 
+// StoreResults makes the function's results stay in the store of the node
+// that computed them whatever their size, never inline in messages to the
+// head and the caller (which smaller results are): for results read in
+// ranges where they are, such as a shuffle's map outputs, which would
+// otherwise pile up in the coordinator. Call it where the function is
+// registered (package level); it returns f.
+func (f *Func[R]) StoreResults() *Func[R] {
+	f.entry.StoreResult = true
+	return f
+}
+
 // Name is the name the function was registered under.
 func (f *Func[R]) Name() string { return f.entry.Name }
 

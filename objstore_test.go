@@ -206,3 +206,52 @@ func TestPutWaitsForFirstNode(t *testing.T) {
 	}
 	p.ref.Release()
 }
+
+var (
+	smallInline = shoal.Func1("test.small_inline", func(_ context.Context, i int) ([]byte, error) { return []byte(fmt.Sprint("small ", i)), nil })
+	smallStored = shoal.Func1("test.small_stored", func(_ context.Context, i int) ([]byte, error) {
+		return []byte(fmt.Sprint("small ", i)), nil
+	}).StoreResults()
+)
+
+// A function registered with StoreResults leaves even its small results in
+// its node's store (where a shuffle's reducers read them in ranges),
+// instead of sending them inline to the head and the caller.
+func TestStoreResultsKeepsSmallResultsOnTheNode(t *testing.T) {
+	c := sharedCluster(t)
+	ctx := within(t, connect(t, c), time.Minute)
+	stored := func() int64 {
+		st, err := shoal.ClusterStatus(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, nd := range st.Nodes {
+			n += nd.StoreObjects
+		}
+		return n
+	}
+	for _, tc := range []struct {
+		f          *shoal.Func[[]byte]
+		wantStored bool
+	}{{smallInline, false}, {smallStored, true}} {
+		before := stored()
+		var futs []*shoal.Future[[]byte]
+		for i := range 10 {
+			futs = append(futs, tc.f.Remote(ctx, i))
+		}
+		for i, f := range futs {
+			if v, err := f.Get(ctx); err != nil || string(v) != fmt.Sprint("small ", i) {
+				t.Fatalf("%s: result %d: %q, %v", tc.f.Name(), i, v, err)
+			}
+		}
+		// (node stores report in heartbeats: wait for the count to settle)
+		err := c.WaitFor(ctx, 10*time.Second, func(*pb.StatusReply) bool { return (stored()-before >= 10) == tc.wantStored }, "the store counts")
+		if err != nil {
+			t.Errorf("%s: %d more objects in the node stores after 10 small results (want stored: %v)", tc.f.Name(), stored()-before, tc.wantStored)
+		}
+		for _, f := range futs {
+			f.Release()
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -40,21 +41,25 @@ type ShuffleConfig struct {
 
 // ShuffleResult is what `shoal bench shuffle --json` prints.
 type ShuffleResult struct {
-	Rows         int64     `json:"rows"`
-	Parts        int       `json:"parts"`
-	Reducers     int       `json:"reducers"`
-	Nodes        int       `json:"nodes"`
-	CPUsPerNode  float64   `json:"cpus_per_node"`
-	DataBytes    int64     `json:"data_bytes"`
-	GenerateSec  float64   `json:"datagen_s"`
-	ShuffleSec   float64   `json:"shuffle_s"`
-	RowsPerSec   float64   `json:"rows_per_s"`
-	RunsSec      []float64 `json:"runs_s"`
-	StoreMemory  int64     `json:"store_memory_bytes,omitempty"`
-	PeakNodeRSS  int64     `json:"peak_node_rss_bytes"`
-	PeakRSSRatio float64   `json:"peak_node_rss_over_store_budget,omitempty"`
-	ShuffleBytes int64     `json:"shuffle_bytes"`
-	SpilledNodes int       `json:"-"`
+	Rows        int64     `json:"rows"`
+	Parts       int       `json:"parts"`
+	Reducers    int       `json:"reducers"`
+	Nodes       int       `json:"nodes"`
+	CPUsPerNode float64   `json:"cpus_per_node"`
+	DataBytes   int64     `json:"data_bytes"`
+	GenerateSec float64   `json:"datagen_s"`
+	ShuffleSec  float64   `json:"shuffle_s"`
+	RowsPerSec  float64   `json:"rows_per_s"`
+	RunsSec     []float64 `json:"runs_s"`
+	StoreMemory int64     `json:"store_memory_bytes,omitempty"`
+	PeakNodeRSS int64     `json:"peak_node_rss_bytes"`
+	// The coordinator (this driver process): its peak resident memory and
+	// Go heap in use while the shuffles ran.
+	PeakDriverRSS  int64   `json:"peak_driver_rss_bytes"`
+	PeakDriverHeap int64   `json:"peak_driver_heap_bytes"`
+	PeakRSSRatio   float64 `json:"peak_node_rss_over_store_budget,omitempty"`
+	ShuffleBytes   int64   `json:"shuffle_bytes"`
+	SpilledNodes   int     `json:"-"`
 }
 
 // shufflePart makes partition i: rows of (key, value), deterministic in i.
@@ -88,8 +93,8 @@ func Shuffle(ctx context.Context, binary string, cfg ShuffleConfig) (*ShuffleRes
 	if cfg.Reducers <= 0 {
 		cfg.Reducers = cfg.Parts
 	}
-	if cfg.Rows <= 0 || cfg.Parts <= 0 || cfg.Nodes <= 0 || cfg.Runs <= 0 {
-		return nil, fmt.Errorf("shuffle bench: rows, parts, nodes and runs must be positive (got %d, %d, %d, %d)", cfg.Rows, cfg.Parts, cfg.Nodes, cfg.Runs)
+	if cfg.Rows < 0 || cfg.Parts <= 0 || cfg.Nodes <= 0 || cfg.Runs <= 0 {
+		return nil, fmt.Errorf("shuffle bench: parts, nodes and runs must be positive and rows not negative (got %d, %d, %d, %d)", cfg.Parts, cfg.Nodes, cfg.Runs, cfg.Rows)
 	}
 	args := []string{"--cpus", fmt.Sprint(cfg.CPUs)}
 	if cfg.StoreMemory > 0 {
@@ -108,7 +113,7 @@ func Shuffle(ctx context.Context, binary string, cfg ShuffleConfig) (*ShuffleRes
 
 	res := &ShuffleResult{Rows: cfg.Rows, Parts: cfg.Parts, Reducers: cfg.Reducers, Nodes: cfg.Nodes, CPUsPerNode: cfg.CPUs,
 		DataBytes: cfg.Rows * 16, StoreMemory: cfg.StoreMemory}
-	stopSampling := sampleRSS(c, &res.PeakNodeRSS)
+	stopSampling := sampleRSS(c, &res.PeakNodeRSS, &res.PeakDriverRSS, &res.PeakDriverHeap)
 	defer stopSampling()
 
 	start := time.Now()
@@ -162,7 +167,7 @@ func Shuffle(ctx context.Context, binary string, cfg ShuffleConfig) (*ShuffleRes
 		if err != nil {
 			return nil, fmt.Errorf("run %d: checking the result: %w", r, err)
 		}
-		if got.rows != want.rows || math.Abs(got.sum-want.sum) > 1e-9*math.Abs(want.sum) {
+		if got.rows != want.rows || math.Abs(got.sum-want.sum) > 1e-9*max(1, math.Abs(want.sum)) {
 			return nil, fmt.Errorf("run %d: the shuffled data has %d rows summing to %g, the input %d rows summing to %g", r, got.rows, got.sum, want.rows, want.sum)
 		}
 		out = nil
@@ -194,9 +199,11 @@ func countAndSum(ctx context.Context, df *dataframe.DataFrame) (rowsAndSum, erro
 	return rowsAndSum{rows: row[0].I, sum: row[1].F}, nil
 }
 
-// sampleRSS records the largest resident memory (PSS: shared pages counted
-// once) of a node process with its executors every 50 ms until stopped (stop is idempotent).
-func sampleRSS(c *clustertest.Cluster, peak *int64) (stop func()) {
+// sampleRSS records every 50 ms, until stopped (stop is idempotent), the
+// largest resident memory (PSS: shared pages counted once) of a node
+// process with its executors, and this process's resident memory and Go
+// heap in use.
+func sampleRSS(c *clustertest.Cluster, peak, driverRSS, driverHeap *int64) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -215,6 +222,13 @@ func sampleRSS(c *clustertest.Cluster, peak *int64) (stop func()) {
 				*peak = max(*peak, total)
 				mu.Unlock()
 			}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			rss, _ := proctree.RSS(os.Getpid())
+			mu.Lock()
+			*driverRSS = max(*driverRSS, rss)
+			*driverHeap = max(*driverHeap, int64(ms.HeapInuse))
+			mu.Unlock()
 			select {
 			case <-done:
 				return

@@ -302,7 +302,8 @@ with its executors, shared pages counted once) is sampled throughout; with
 			return printJSONOrText(asJSON, res, func() {
 				fmt.Printf("shuffle of %d rows (%s), %d -> %d partitions, %d nodes x %g CPU: %.3f s, %.0f rows/s (runs: %.2f)\n",
 					res.Rows, byteSize(res.DataBytes), res.Parts, res.Reducers, res.Nodes, res.CPUsPerNode, res.ShuffleSec, res.RowsPerSec, res.RunsSec)
-				fmt.Printf("data made in %.2f s; peak node memory %s", res.GenerateSec, byteSize(res.PeakNodeRSS))
+				fmt.Printf("data made in %.2f s; peak coordinator (driver) memory %s (Go heap %s); peak node memory %s",
+					res.GenerateSec, byteSize(res.PeakDriverRSS), byteSize(res.PeakDriverHeap), byteSize(res.PeakNodeRSS))
 				if res.StoreMemory > 0 {
 					fmt.Printf(" (%.2fx the store budget of %s)", res.PeakRSSRatio, byteSize(res.StoreMemory))
 				}

@@ -374,7 +374,11 @@ func (ex *Executor) run(ctx context.Context, id ids.ID, rt *pb.RunTask) {
 		}
 	}
 	if info == nil {
-		info = ex.encodeResult(id, value, res)
+		limit := ex.client.InlineLimit()
+		if e, ok := registry.Lookup(rt.Function); ok && e.StoreResult {
+			limit = 0
+		}
+		info = ex.encodeResult(id, value, res, limit)
 	}
 	res.Error = info
 	res.DurationNs = int64(time.Since(start))
@@ -410,8 +414,8 @@ func (ex *Executor) run(ctx context.Context, id ids.ID, rt *pb.RunTask) {
 	}
 }
 
-func (ex *Executor) encodeResult(id ids.ID, value any, res *pb.TaskResult) *pb.ErrorInfo {
-	enc, tag, payload, err := codec.Split(value, ex.client.InlineLimit())
+func (ex *Executor) encodeResult(id ids.ID, value any, res *pb.TaskResult, limit int64) *pb.ErrorInfo {
+	enc, tag, payload, err := codec.Split(value, limit)
 	if err != nil {
 		return &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_APPLICATION, Message: fmt.Sprintf("encoding the result: %v", err)}
 	}

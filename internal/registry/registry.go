@@ -36,6 +36,9 @@ type Entry struct {
 	// Nested lists the objects (futures, actor handles) inside a result, so
 	// that the result holds references on them.
 	Nested func(v any) [][]byte
+	// StoreResult: results go to the node's store whatever their size,
+	// never inline in messages (set while registering, before any call).
+	StoreResult bool
 }
 
 // Signature is the entry's Go signature, e.g. "func(int, string) []float64".

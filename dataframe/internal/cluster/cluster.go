@@ -89,7 +89,18 @@ type input struct {
 	Stage    int
 	Kind     exchange.Kind
 	Reducers int
-	Maps     []*shoal.Future[[]byte]
+	// Maps are the stage's map outputs that hold rows (empty ones are not
+	// read); Index is each one's map partition.
+	Maps  []*shoal.Future[[]byte]
+	Index []int
+}
+
+// mapIndex is the map partition of r.Maps[k].
+func (in input) mapIndex(k int) int {
+	if k < len(in.Index) {
+		return in.Index[k]
+	}
+	return k
 }
 
 // stageTask runs one partition of a stage and returns its output: a map
@@ -133,7 +144,7 @@ var stageTask = shoal.Func1("shoal.dataframe.stage", func(ctx context.Context, a
 	}
 	out, _, err := w.Finish()
 	return out, err
-})
+}).StoreResults() // (map outputs stay on their node, read in ranges there: never inline at the coordinator)
 
 // readSchema finds the schema of what o's stage reads of stage id.
 func readSchema(o *physical.Op, id int) types.Schema {
@@ -181,7 +192,7 @@ func (r *mapReader) Read(ctx context.Context, p int) ([]*coldata.Batch, error) {
 		g.Go(func() error {
 			entry, release, err := shoal.ReadRange(gctx, f, exchange.IndexEntryOffset(seg), exchange.IndexEntrySize)
 			if err != nil {
-				return fetchFailed(r.in, m, p, fmt.Errorf("reading the index: %w", err))
+				return fetchFailed(r.in, r.in.mapIndex(m), p, fmt.Errorf("reading the index: %w", err))
 			}
 			defer release()
 			if segs[m], err = exchange.ParseEntry(entry, -1); err != nil {
@@ -210,7 +221,7 @@ func (r *mapReader) Read(ctx context.Context, p int) ([]*coldata.Batch, error) {
 			defer budget.Release(weight)
 			data, release, err := shoal.ReadRange(gctx, f, s.Offset, s.Length)
 			if err != nil {
-				return fetchFailed(r.in, m, p, fmt.Errorf("reading segment %d: %w", seg, err))
+				return fetchFailed(r.in, r.in.mapIndex(m), p, fmt.Errorf("reading segment %d: %w", seg, err))
 			}
 			r.mu.Lock()
 			r.releases = append(r.releases, release)
@@ -313,7 +324,7 @@ func runStages(ctx context.Context, p *physical.Plan, opts Options) (*physical.S
 			if o == nil {
 				return nil, nil, fmt.Errorf("stage %d reads stage %d, which has not run", st.ID, id)
 			}
-			inputs = append(inputs, input{Stage: id, Kind: o.spec.Kind, Reducers: o.spec.Partitions, Maps: o.maps})
+			inputs = append(inputs, o.asInput(id))
 		}
 		sources := futuresSources(st.Root, nil)
 		start := time.Now()
@@ -336,7 +347,7 @@ func runStages(ctx context.Context, p *physical.Plan, opts Options) (*physical.S
 		if st.Output.Kind != exchange.Result {
 			// Later stages read these outputs: their nodes stay (an
 			// autoscaler keeps them, saying why) until the outputs go.
-			if out.pin, err = pinOutputs(ctx, st, maps); err != nil {
+			if err := locateOutputs(ctx, st, out); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -402,7 +413,8 @@ func awaitStage(ctx context.Context, st *physical.Stage, out *stageOutput, outpu
 				slog.Warn("shoal: a shuffle fetch failed; running its map task again", "stage", st.ID, "partition", part,
 					"map_stage", ff.Shuffle, "map", ff.Map, "node", ff.Node, "attempt", attempt, "error", ff.Cause)
 				in.maps[ff.Map].Release()
-				in.maps[ff.Map] = stageTask.Remote(ctx, in.args[ff.Map]) // (the readers' Inputs share in.maps)
+				in.maps[ff.Map] = stageTask.Remote(ctx, in.args[ff.Map])
+				in.rows[ff.Map] = -1 // (read it whatever it holds)
 				reruns++
 			}
 			failed = append(failed, part)
@@ -411,8 +423,12 @@ func awaitStage(ctx context.Context, st *physical.Stage, out *stageOutput, outpu
 			return reruns, nil
 		}
 		for _, part := range failed {
+			a := &out.args[part]
+			for i, in := range a.Inputs {
+				a.Inputs[i] = outputs[in.Stage].asInput(in.Stage) // (with the map outputs made again)
+			}
 			out.maps[part].Release()
-			out.maps[part] = stageTask.Remote(ctx, out.args[part])
+			out.maps[part] = stageTask.Remote(ctx, *a)
 			reruns++
 		}
 	}
@@ -471,6 +487,20 @@ type stageOutput struct {
 	maps []*shoal.Future[[]byte]
 	args []stageArgs  // each partition's task's, to run one again
 	pin  *shoal.Lease // on the nodes holding maps, while a later stage reads them
+	rows []int64      // each map output's rows (-1: unknown)
+}
+
+// asInput describes o to a stage that reads it (as stage id): its map
+// outputs that may hold rows.
+func (o *stageOutput) asInput(id int) input {
+	in := input{Stage: id, Kind: o.spec.Kind, Reducers: o.spec.Partitions}
+	for m, f := range o.maps {
+		if o.rows == nil || o.rows[m] != 0 {
+			in.Maps = append(in.Maps, f)
+			in.Index = append(in.Index, m)
+		}
+	}
+	return in
 }
 
 func (o *stageOutput) release() {
@@ -547,32 +577,35 @@ func CPUs(ctx context.Context) (int, error) {
 	return max(1, int(cpus)), nil
 }
 
-// pinOutputs pins the nodes holding a stage's map outputs (read from
-// their headers).
-func pinOutputs(ctx context.Context, st *physical.Stage, maps []*shoal.Future[[]byte]) (*shoal.Lease, error) {
+// locateOutputs reads the header of each of a stage's map outputs: it
+// pins the nodes holding them and records their row counts (so that
+// readers skip empty ones).
+func locateOutputs(ctx context.Context, st *physical.Stage, out *stageOutput) error {
 	var nodes []string
-	for m, f := range maps {
-		_, origin, err := mapHeader(ctx, f)
+	out.rows = make([]int64, len(out.maps))
+	for m, f := range out.maps {
+		h, err := mapHeader(ctx, f)
 		if err != nil {
-			return nil, fmt.Errorf("stage %d, map output %d: %w", st.ID, m, err)
+			return fmt.Errorf("stage %d, map output %d: %w", st.ID, m, err)
 		}
-		if origin != "" && !slices.Contains(nodes, origin) {
-			nodes = append(nodes, origin)
+		out.rows[m] = h.Rows
+		if h.Origin != "" && !slices.Contains(nodes, h.Origin) {
+			nodes = append(nodes, h.Origin)
 		}
 	}
-	lease, err := shoal.Pin(ctx, nodes, fmt.Sprintf("a query's stage %d wrote %d map outputs there that a later stage reads", st.ID, len(maps)), 0)
+	lease, err := shoal.Pin(ctx, nodes, fmt.Sprintf("a query's stage %d wrote %d map outputs there that a later stage reads", st.ID, len(out.maps)), 0)
 	if err != nil {
-		return nil, fmt.Errorf("stage %d: pinning the nodes of its outputs: %w", st.ID, err)
+		return fmt.Errorf("stage %d: pinning the nodes of its outputs: %w", st.ID, err)
 	}
-	return lease, nil
+	out.pin = lease
+	return nil
 }
 
-// mapHeader reads a map output's header: its segment count and the node
-// it was made on.
-func mapHeader(ctx context.Context, f *shoal.Future[[]byte]) (int, string, error) {
+// mapHeader reads a map output's header.
+func mapHeader(ctx context.Context, f *shoal.Future[[]byte]) (exchange.Header, error) {
 	head, release, err := shoal.ReadRange(ctx, f, 0, exchange.HeaderSize)
 	if err != nil {
-		return 0, "", err
+		return exchange.Header{}, err
 	}
 	defer release()
 	return exchange.ParseHeader(head)
@@ -583,11 +616,12 @@ func mapHeader(ctx context.Context, f *shoal.Future[[]byte]) (int, string, error
 func stageStats(ctx context.Context, st *physical.Stage, maps []*shoal.Future[[]byte]) (StageStats, error) {
 	s := StageStats{Stage: st.ID, Partitions: st.Partitions, Output: string(st.Output.Kind), Nodes: map[string]int{}}
 	for m, f := range maps {
-		n, origin, err := mapHeader(ctx, f)
+		h, err := mapHeader(ctx, f)
 		if err != nil {
 			return s, fmt.Errorf("stage %d, map output %d: %w", st.ID, m, err)
 		}
-		s.Nodes[origin]++
+		n := h.Segments
+		s.Nodes[h.Origin]++
 		index, release, err := shoal.ReadRange(ctx, f, exchange.IndexEntryOffset(0), int64(n)*exchange.IndexEntrySize)
 		if err != nil {
 			return s, fmt.Errorf("stage %d, map output %d: %w", st.ID, m, err)

@@ -19,11 +19,12 @@ import (
 // and an index of where each reducer's rows lie, then those rows as one
 // Arrow IPC file per reducer:
 //
-//	"SHX1" | R u32 | origin [32]byte | index: R × (offset u64, length u64, rows u64) | pad | segment 0 | pad | ... | segment R-1
+//	"SHX1" | R u32 | origin [32]byte | rows u64 | index: R × (offset u64, length u64, rows u64) | pad | segment 0 | pad | ... | segment R-1
 //
-// (origin names the node the output was made on, zero-padded: for the
-// coordinator's statistics.)
-// little-endian. A reducer reads its index entry (24 bytes at 8+24p), then
+// (origin names the node the output was made on, zero-padded, and rows
+// counts all its rows: the coordinator reads the header of each map output,
+// to pin its node and to tell reducers which outputs are empty.)
+// little-endian. A reducer reads its index entry (24 bytes at 48+24p), then
 // its segment: two byte ranges, from the node that holds the object, and
 // never the rest. Segments are IPC files (their footer locates every
 // buffer) starting 8-byte aligned in the stored object, whose first byte is
@@ -35,7 +36,7 @@ import (
 const (
 	mapOutputMagic = "SHX1"
 	originSize     = 32
-	headerSize     = 4 + 4 + originSize
+	headerSize     = 4 + 4 + originSize + 8
 	indexEntrySize = 24
 	// storedOffset is where the value starts in the stored object (after
 	// its one-byte codec tag): segments start at value offsets that are
@@ -191,7 +192,9 @@ func (w *MapOutputWriter) Finish() ([]byte, []Segment, error) {
 	size := base
 	for p := range w.chunks {
 		w.flush(p)
-		size += 4096 // the file's schema, footer and padding
+		if len(w.chunks[p]) > 0 {
+			size += 4096 // the file's schema, footer and padding
+		}
 		for _, c := range w.chunks[p] {
 			size += int(c.Bytes()) + 1024 + 8*len(c.Vecs) // metadata, validity, alignment
 		}
@@ -200,6 +203,10 @@ func (w *MapOutputWriter) Finish() ([]byte, []Segment, error) {
 	segs := make([]Segment, r)
 	arrowSchema := coldata.ArrowSchema(w.schema)
 	for p, batches := range w.chunks {
+		if len(batches) == 0 { // no rows: an empty range (readers skip it)
+			segs[p] = Segment{Offset: int64(len(out.buf))}
+			continue
+		}
 		// Align the segment's start in the stored object.
 		for (storedOffset+len(out.buf))%8 != 0 {
 			out.buf = append(out.buf, 0)
@@ -229,6 +236,11 @@ func (w *MapOutputWriter) Finish() ([]byte, []Segment, error) {
 	var origin [originSize]byte
 	copy(origin[:], w.Origin)
 	head = append(head, origin[:]...)
+	var total int64
+	for _, n := range w.rows {
+		total += n
+	}
+	head = binary.LittleEndian.AppendUint64(head, uint64(total))
 	for _, s := range segs {
 		head = binary.LittleEndian.AppendUint64(head, uint64(s.Offset))
 		head = binary.LittleEndian.AppendUint64(head, uint64(s.Length))
@@ -237,13 +249,20 @@ func (w *MapOutputWriter) Finish() ([]byte, []Segment, error) {
 	return out.buf, segs, nil
 }
 
-// ParseHeader returns the number of segments a map output's first
-// HeaderSize bytes announce, and the node it was made on.
-func ParseHeader(head []byte) (segments int, origin string, err error) {
+// Header is what a map output's first HeaderSize bytes say.
+type Header struct {
+	Segments int    // one per reducer (one for broadcast and single)
+	Origin   string // the node it was made on
+	Rows     int64  // in all segments
+}
+
+// ParseHeader decodes a map output's first HeaderSize bytes.
+func ParseHeader(head []byte) (Header, error) {
 	if len(head) != headerSize || string(head[:4]) != mapOutputMagic {
-		return 0, "", errors.New("not a shuffle map output (its header is missing)")
+		return Header{}, errors.New("not a shuffle map output (its header is missing)")
 	}
-	return int(binary.LittleEndian.Uint32(head[4:8])), string(bytes.TrimRight(head[8:], "\x00")), nil
+	return Header{Segments: int(binary.LittleEndian.Uint32(head[4:8])), Origin: string(bytes.TrimRight(head[8:8+originSize], "\x00")),
+		Rows: int64(binary.LittleEndian.Uint64(head[8+originSize:]))}, nil
 }
 
 // ParseEntry decodes one index entry, checking the segment lies within a
@@ -265,10 +284,11 @@ func SplitMapOutput(data []byte) ([]Segment, error) {
 	if len(data) < headerSize {
 		return nil, errors.New("shuffle map output too short for its header")
 	}
-	n, _, err := ParseHeader(data[:headerSize])
+	h, err := ParseHeader(data[:headerSize])
 	if err != nil {
 		return nil, err
 	}
+	n := h.Segments
 	if int64(len(data)) < IndexEntryOffset(n) {
 		return nil, errors.New("shuffle map output too short for its index")
 	}

@@ -105,8 +105,12 @@ func TestMapOutputRoundTrip(t *testing.T) {
 			if err != nil || len(parsed) != len(segs) {
 				t.Fatalf("SplitMapOutput: %v %v", parsed, err)
 			}
-			if n, origin, err := ParseHeader(stored[1 : 1+HeaderSize]); err != nil || n != len(segs) || origin != "node-7" {
-				t.Fatalf("ParseHeader: %d segments, origin %q, %v", n, origin, err)
+			var rows int64
+			for _, sg := range segs {
+				rows += sg.Rows
+			}
+			if h, err := ParseHeader(stored[1 : 1+HeaderSize]); err != nil || h.Segments != len(segs) || h.Origin != "node-7" || h.Rows != rows {
+				t.Fatalf("ParseHeader: %+v, %v; want %d segments, %d rows, from node-7", h, err, len(segs), rows)
 			}
 			for p, seg := range parsed {
 				if seg != segs[p] {
