@@ -32,10 +32,24 @@ func TestTPCHOnCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The same tables loaded once into the nodes' stores (Persist): the
+	// queries read them where they are.
+	persisted, err := tpch.Open(ctx, dir, tpch.LoadOptions{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	seed := time.Now().UnixNano()
 	r := rand.New(rand.NewPCG(uint64(seed), 1))
-	for _, parts := range []int{0, 1 + r.IntN(12)} {
-		t.Run(fmt.Sprint("partitions ", parts), func(t *testing.T) {
+	for _, tc := range []struct {
+		parts int
+		db    *tpch.DB
+	}{{0, db}, {1 + r.IntN(12), db}, {0, persisted}} {
+		parts, db := tc.parts, tc.db
+		name := fmt.Sprint("partitions ", parts)
+		if db == persisted {
+			name += " persisted tables"
+		}
+		t.Run(name, func(t *testing.T) {
 			var opts []dataframe.CollectOption
 			if parts > 0 {
 				t.Logf("%d partitions (seed %d)", parts, seed)

@@ -58,7 +58,7 @@ func Open(ctx context.Context, dir string, opts LoadOptions) (*DB, error) {
 		}
 		db.Format = format
 		if opts.InMemory {
-			m, err := df.Materialize(ctx, opts.Collect...)
+			m, err := df.Persist(ctx, opts.Collect...) // (into the nodes' stores on a cluster, else in memory)
 			if err != nil {
 				return nil, fmt.Errorf("loading TPC-H table %s from %s: %w", t, dir, err)
 			}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"text/tabwriter"
 
+	"github.com/shoal-dev/shoal"
 	"github.com/shoal-dev/shoal/dataframe"
 	"github.com/shoal-dev/shoal/tpch"
 	"github.com/spf13/cobra"
@@ -23,6 +24,10 @@ func newTPCHRunCommand() *cobra.Command {
 		memoryGB                  float64
 		spillDir                  string
 		show                      int
+		address                   string
+		tf                        tokenFlags
+		nodes                     int
+		cpusPerNode               float64
 	)
 	cmd := &cobra.Command{
 		Use:   "run --data DIR [--queries 1,5,18] [--answers DIR] [--json]",
@@ -32,7 +37,13 @@ or <table>/ directories of Parquet files) into memory once (the load is timed
 apart), then runs each query --warmup times untimed and --runs times timed and
 reports the median. With --stream the tables are not loaded: every query reads
 the files (projection and row-group pruning apply), which bounds memory for
-large scale factors. With --answers DIR each result is compared with DIR/qN.out.`,
+large scale factors. With --answers DIR each result is compared with DIR/qN.out.
+
+On a cluster (--address ADDR of a head, or --nodes N embedded nodes started
+here) the queries' stages run as tasks on the nodes, rows exchanged peer to
+peer between them; the tables are loaded once into the nodes' object stores
+(the data directory must be readable by every node), or with --stream read
+from the files by the nodes.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dataDir == "" {
 				return fmt.Errorf("--data is required")
@@ -59,6 +70,26 @@ large scale factors. With --answers DIR each result is compared with DIR/qN.out.
 				spillMu.Unlock()
 			}))
 			ctx := cmd.Context()
+			if address != "" || nodes > 0 {
+				if address != "" && nodes > 0 {
+					return fmt.Errorf("--address (join a cluster) and --nodes (start one here) exclude each other")
+				}
+				initOpts := []shoal.Option{shoal.WithJobName("tpch")}
+				if address != "" {
+					initOpts = append(initOpts, shoal.WithAddress(address), shoal.WithToken(tf.token), shoal.WithTLS(tf.tlsCA))
+					if tf.tokenFile != "" {
+						initOpts = append(initOpts, shoal.WithTokenFile(tf.tokenFile))
+					}
+				} else {
+					initOpts = append(initOpts, shoal.WithLocalNodes(nodes), shoal.WithCPUsPerNode(cpusPerNode))
+				}
+				cctx, err := shoal.Init(ctx, initOpts...)
+				if err != nil {
+					return err
+				}
+				defer shoal.Shutdown(cctx)
+				ctx = cctx
+			}
 			db, err := tpch.Open(ctx, dataDir, tpch.LoadOptions{InMemory: !stream, Collect: opts})
 			if err != nil {
 				return err
@@ -113,6 +144,10 @@ large scale factors. With --answers DIR each result is compared with DIR/qN.out.
 	f.Float64Var(&memoryGB, "memory-gb", 0, "memory budget of operator state in GiB before spilling (default 8)")
 	f.StringVar(&spillDir, "spill-dir", "", "directory for spill files (default: the system temp dir)")
 	f.IntVar(&show, "show", 0, "print the first N rows of each result")
+	f.StringVar(&address, "address", "", "run on the cluster of the head at this address (host:port)")
+	tf.register(cmd)
+	f.IntVar(&nodes, "nodes", 0, "run on an embedded cluster of this many nodes started here")
+	f.Float64Var(&cpusPerNode, "cpus-per-node", 1, "CPUs of each embedded node (--nodes)")
 	return cmd
 }
 

@@ -201,7 +201,7 @@ func (w *MapOutputWriter) Finish() ([]byte, []Segment, error) {
 	}
 	out := &appendWriter{buf: make([]byte, base, size)}
 	segs := make([]Segment, r)
-	arrowSchema := coldata.ArrowSchema(w.schema)
+	arrowSchema := coldata.WireSchema(w.schema)
 	for p, batches := range w.chunks {
 		if len(batches) == 0 { // no rows: an empty range (readers skip it)
 			segs[p] = Segment{Offset: int64(len(out.buf))}
@@ -217,7 +217,7 @@ func (w *MapOutputWriter) Finish() ([]byte, []Segment, error) {
 			return nil, nil, fmt.Errorf("shuffle output: %w", err)
 		}
 		for _, b := range batches {
-			rec := coldata.ToRecord(memory.DefaultAllocator, w.schema, b)
+			rec := coldata.ToWireRecord(memory.DefaultAllocator, w.schema, b)
 			err := fw.Write(rec)
 			rec.Release()
 			if err != nil {

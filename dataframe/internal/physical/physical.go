@@ -373,6 +373,14 @@ func (b *builder) join(x *plan.Join) (*Op, int) {
 	pid := b.cut(probe, pp, exchange.Spec{Kind: exchange.Hash, Keys: x.LeftKeys, Partitions: P})
 	bid := b.cut(build, bp, exchange.Spec{Kind: exchange.Hash, Keys: x.RightKeys, Partitions: P})
 	op.Input, op.Build = read(pid, probe.Schema), read(bid, build.Schema)
+	if x.Type != hashjoin.Inner && le >= 0 && le < re && le <= b.opts.BroadcastRows*int64(P) && b.opts.Distributed {
+		// Partitioned on the keys, a partition holds every row that can
+		// match its rows: it builds the smaller, preserved side and marks
+		// it alone (no state shared across partitions). Each partition's
+		// share of that side is kept in memory, hence the bound.
+		op.Input, op.Build, op.BuildLeft = read(bid, build.Schema), read(pid, probe.Schema), true
+		op.ProbeKeys, op.BuildKeys = x.RightKeys, x.LeftKeys
+	}
 	return op, P
 }
 

@@ -266,6 +266,11 @@ func (r *run) build(ctx context.Context, o *physical.Op, p, parts int) colexecop
 			}
 		} else {
 			j.Build = r.build(ctx, o.Build, p, parts)
+			if o.BuildLeft {
+				// (marks are kept in memory: a preserved side that does not
+				// fit is not built, see physical.join)
+				j.BuildLeft, j.Spill = true, nil
+			}
 		}
 		return j
 	}

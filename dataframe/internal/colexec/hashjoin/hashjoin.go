@@ -183,6 +183,12 @@ func (j *HashJoin) Init(ctx context.Context) {
 	} else {
 		j.Build.Init(ctx)
 		j.table = j.drainBuild()
+		if j.BuildLeft && j.grace == nil && j.Preserved == nil {
+			// A partition of a partitioned join: its probe rows are all
+			// the rows that can match its build rows, so it marks and
+			// emits them alone.
+			j.Preserved = NewPreserved(j.table, 1)
+		}
 	}
 	if j.grace != nil {
 		return
