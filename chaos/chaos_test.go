@@ -83,6 +83,15 @@ func TestObjectsSurviveKill(t *testing.T) {
 	}
 }
 
+// Distributed dataframe queries (issue 15): a node killed mid-query loses
+// only its outputs, and every answer is exact.
+func TestShuffleSurvivesKill(t *testing.T) {
+	res := runChaos(t, Config{Workload: "shuffle", Nodes: 3, CPUsPerNode: 1, Mode: ModeProcess, Scale: 30, Sleep: 500 * time.Millisecond})
+	if res.Details["queries"] != 6 {
+		t.Errorf("%d queries, want 6", res.Details["queries"])
+	}
+}
+
 func TestTasksSurvivePartition(t *testing.T) {
 	// The head declares a silent node dead after 1 s here; the partition
 	// lasts 2 s, so the node is declared dead and comes back as a new one.

@@ -41,6 +41,7 @@ Workloads:
   tasks    ` + describeWorkload("tasks") + `
   actors   ` + describeWorkload("actors") + `
   objects  ` + describeWorkload("objects") + `
+  shuffle  ` + describeWorkload("shuffle") + `
 
 Modes:
   process    SIGKILL of the node process (its executors die with it)
