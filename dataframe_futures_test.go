@@ -2,6 +2,7 @@ package shoal_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -117,6 +118,20 @@ func TestFramesFromFutures(t *testing.T) {
 	checkGroups(t, res, counts, totals)
 	if stages < 2 {
 		t.Errorf("the query ran %d stages on the cluster", stages)
+	}
+	// The result's statistics: what each stage wrote, the next one read,
+	// on its own node or fetched.
+	st := res.Stats()
+	if len(st) != stages {
+		t.Fatalf("Result.Stats has %d stages, OnStage saw %d", len(st), stages)
+	}
+	if st[0].Output != "hash" || st[1].RowsIn != st[0].Rows || st[1].LocalBytes+st[1].RemoteBytes != st[0].Bytes || st[0].Rows == 0 {
+		t.Errorf("stage 1 read %d rows, %d bytes locally and %d remotely; stage 0 (%s) wrote %d rows, %d bytes",
+			st[1].RowsIn, st[1].LocalBytes, st[1].RemoteBytes, st[0].Output, st[0].Rows, st[0].Bytes)
+	}
+	plan, err := groupSums(df).ExplainOn(ctx)
+	if err != nil || !strings.Contains(plan, "on the cluster") || !strings.Contains(plan, fmt.Sprintf("Stage 0: %d partition(s) -> hash", len(futs))) {
+		t.Errorf("the distributed plan: %v\n%s", err, plan)
 	}
 
 	// Repartition + Persist: the shuffled rows stay on the cluster; a query

@@ -142,25 +142,25 @@ var errLocalSource = errors.New("a source only this process can read")
 // distributedPlan plans n for the cluster of ctx: one partition per CPU
 // unless the partition count was chosen, sources described so that the
 // nodes open them (errLocalSource when one cannot be).
-func (c *config) distributedPlan(ctx context.Context, n plan.Node) (*physical.Plan, error) {
+func (c *config) distributedPlan(ctx context.Context, n plan.Node) (plan.Node, *physical.Plan, error) {
 	if !c.partitionsSet {
 		cpus, err := cluster.CPUs(ctx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		c.parallelism = cpus
 	}
 	if !c.broadcastSet {
 		c.broadcastRows = DefaultClusterBroadcastRows
 	}
-	_, phys, err := c.plan(n, true)
+	opt, phys, err := c.plan(n, true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := phys.AttachSpecs(); err != nil {
-		return nil, fmt.Errorf("%w: %w", errLocalSource, err)
+		return nil, nil, fmt.Errorf("%w: %w", errLocalSource, err)
 	}
-	return phys, nil
+	return opt, phys, nil
 }
 
 func (c *config) clusterOptions() cluster.Options {
@@ -182,12 +182,13 @@ func (df *DataFrame) Collect(ctx context.Context, opts ...CollectOption) (*Resul
 	}
 	distributed := !cfg.local && cluster.InCluster(ctx)
 	var res *Result
+	var stats []StageStats
 	err := colexecop.Catch(func() {
 		var batches []*coldata.Batch
 		var phys *physical.Plan
 		var err error
 		if distributed {
-			phys, err = cfg.distributedPlan(ctx, df.node)
+			_, phys, err = cfg.distributedPlan(ctx, df.node)
 			if errors.Is(err, errLocalSource) {
 				// A source only this process can read (an in-memory table, a
 				// stream): the query runs here (the plan shares no state
@@ -201,7 +202,14 @@ func (df *DataFrame) Collect(ctx context.Context, opts ...CollectOption) (*Resul
 			colexecop.Throw(err)
 		}
 		if distributed {
-			batches, err = cluster.Run(ctx, phys, cfg.clusterOptions())
+			copts := cfg.clusterOptions()
+			copts.OnStage = func(s StageStats) {
+				stats = append(stats, s)
+				if cfg.onStage != nil {
+					cfg.onStage(s)
+				}
+			}
+			batches, err = cluster.Run(ctx, phys, copts)
 		} else {
 			batches, err = runner.Run(ctx, phys, runner.Options{Parallelism: cfg.parallelism, BatchSize: cfg.batchSize,
 				MemoryBudget: cfg.budget, SpillDir: cfg.spillDir, OnSpill: cfg.onSpill})
@@ -209,7 +217,7 @@ func (df *DataFrame) Collect(ctx context.Context, opts ...CollectOption) (*Resul
 		if err != nil {
 			colexecop.Throw(err)
 		}
-		res = &Result{schema: df.node.Schema(), batches: batches}
+		res = &Result{schema: df.node.Schema(), batches: batches, stats: stats}
 		for _, b := range batches {
 			res.rows += b.Len()
 		}
@@ -226,11 +234,18 @@ func (df *DataFrame) Collect(ctx context.Context, opts ...CollectOption) (*Resul
 // Result is a collected query result. It is immutable.
 type Result struct {
 	schema  Schema
+	stats   []StageStats
 	batches []*coldata.Batch
 	rows    int
 	once    sync.Once
 	flat    *coldata.Batch
 }
+
+// Stats returns what each stage of the query did when it ran on a cluster
+// (rows and bytes in and out, map output bytes read locally and remotely,
+// spills, tasks run again, time), in the order the stages ran; nil when it
+// ran in this process or came from a cache.
+func (r *Result) Stats() []StageStats { return r.stats }
 
 // Schema returns the result's columns.
 func (r *Result) Schema() Schema { return r.schema }

@@ -14,6 +14,7 @@ import (
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/hashjoin"
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/scan"
 	"github.com/shoal-dev/shoal/dataframe/internal/expr"
+	"github.com/shoal-dev/shoal/dataframe/internal/physical"
 	"github.com/shoal-dev/shoal/dataframe/internal/plan"
 	"github.com/shoal-dev/shoal/dataframe/internal/types"
 )
@@ -533,13 +534,36 @@ func (df *DataFrame) Join(right *DataFrame, how JoinType, on JoinOn) *DataFrame 
 
 // Explain describes the optimized logical plan and the physical stages.
 func (df *DataFrame) Explain(opts ...CollectOption) (string, error) {
+	return df.explain(context.Background(), opts)
+}
+
+// ExplainOn is Explain for a run with ctx: on a cluster (shoal.Init's
+// context), the distributed plan Collect would run there, each stage a set
+// of partition tasks placed where their input is, its output exchanged
+// through the nodes' stores.
+func (df *DataFrame) ExplainOn(ctx context.Context, opts ...CollectOption) (string, error) {
+	return df.explain(ctx, opts)
+}
+
+func (df *DataFrame) explain(ctx context.Context, opts []CollectOption) (string, error) {
 	if df.err != nil {
 		return "", df.err
 	}
 	cfg := newConfig(opts)
+	distributed := !cfg.local && cluster.InCluster(ctx)
 	var out string
 	err := colexecop.Catch(func() {
-		opt, phys, err := cfg.plan(df.node, false)
+		var opt plan.Node
+		var phys *physical.Plan
+		var err error
+		if distributed {
+			if opt, phys, err = cfg.distributedPlan(ctx, df.node); errors.Is(err, errLocalSource) {
+				distributed = false
+			}
+		}
+		if !distributed {
+			opt, phys, err = cfg.plan(df.node, false)
+		}
 		if err != nil {
 			colexecop.Throw(err)
 		}
@@ -548,7 +572,11 @@ func (df *DataFrame) Explain(opts ...CollectOption) (string, error) {
 		sb.WriteString(plan.Explain(df.node))
 		sb.WriteString("== optimized ==\n")
 		sb.WriteString(plan.Explain(opt))
-		sb.WriteString("== stages ==\n")
+		if distributed {
+			fmt.Fprintf(&sb, "== stages (on the cluster: each stage runs one task per partition, placed where its input is; exchanges go through the nodes' stores, read peer to peer) ==\n")
+		} else {
+			sb.WriteString("== stages ==\n")
+		}
 		sb.WriteString(phys.Explain())
 		out = sb.String()
 	})
@@ -578,7 +606,7 @@ func (df *DataFrame) Persist(ctx context.Context, opts ...CollectOption) (*DataF
 	if cfg.local || !cluster.InCluster(ctx) {
 		return df.Materialize(ctx, opts...)
 	}
-	phys, err := cfg.distributedPlan(ctx, df.node)
+	_, phys, err := cfg.distributedPlan(ctx, df.node)
 	if errors.Is(err, errLocalSource) {
 		return df.Materialize(ctx, opts...)
 	}

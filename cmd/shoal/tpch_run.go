@@ -100,7 +100,7 @@ from the files by the nodes.`,
 					if err != nil {
 						return err
 					}
-					text, err := df.Explain(opts...)
+					text, err := df.ExplainOn(ctx, opts...)
 					if err != nil {
 						return err
 					}

@@ -30,6 +30,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -63,6 +64,12 @@ type StageStats struct {
 	Output string
 	// Rows and Bytes are what its partitions wrote (map output segments).
 	Rows, Bytes int64
+	// RowsIn counts the rows its partitions read from earlier stages;
+	// LocalBytes and RemoteBytes the map output bytes they read on their
+	// own node (in place) and fetched from other nodes.
+	RowsIn, LocalBytes, RemoteBytes int64
+	// Spills counts the times its operators spilled to disk.
+	Spills int64
 	// Nodes counts the partitions' outputs by the node they were made on.
 	Nodes    map[string]int
 	Duration time.Duration
@@ -93,6 +100,8 @@ type input struct {
 	// read); Index is each one's map partition.
 	Maps  []*shoal.Future[[]byte]
 	Index []int
+	// Origins are the nodes the Maps were made on ("" when unknown).
+	Origins []string
 }
 
 // mapIndex is the map partition of r.Maps[k].
@@ -121,7 +130,7 @@ var stageTask = shoal.Func1("shoal.dataframe.stage", func(ctx context.Context, a
 		}
 	}()
 	for _, in := range a.Inputs {
-		r := &mapReader{in: in, schema: readSchema(st.Root, in.Stage)}
+		r := &mapReader{in: in, schema: readSchema(st.Root, in.Stage), node: shoal.NodeID(ctx)}
 		readers = append(readers, r)
 		exchanges[in.Stage] = r
 	}
@@ -134,13 +143,23 @@ var stageTask = shoal.Func1("shoal.dataframe.stage", func(ctx context.Context, a
 		return nil, err
 	}
 	w.Origin = shoal.NodeID(ctx)
-	err = runner.RunPartition(ctx, &st, a.Partition, exchanges, runner.Options{BatchSize: a.BatchSize, MemoryBudget: a.Budget},
+	var spills atomic.Int64
+	err = runner.RunPartition(ctx, &st, a.Partition, exchanges, runner.Options{BatchSize: a.BatchSize, MemoryBudget: a.Budget,
+		OnSpill: func(string) { spills.Add(1) }},
 		func(b *coldata.Batch) error {
 			w.Write(b)
 			return nil
 		})
 	if err != nil {
 		return nil, fmt.Errorf("stage %d, partition %d: %w", st.ID, a.Partition, err)
+	}
+	w.Read.Spills = spills.Load()
+	for _, r := range readers {
+		r.mu.Lock()
+		w.Read.Rows += r.read.Rows
+		w.Read.LocalBytes += r.read.LocalBytes
+		w.Read.RemoteBytes += r.read.RemoteBytes
+		r.mu.Unlock()
 	}
 	out, _, err := w.Finish()
 	return out, err
@@ -163,10 +182,13 @@ func readSchema(o *physical.Op, id int) types.Schema {
 // mapReader serves a partition task's reads of a stage's map outputs: its
 // segment of each, read in place where the output is on this node.
 type mapReader struct {
-	in       input
-	schema   types.Schema
+	in     input
+	schema types.Schema
+	// node is the node this task runs on; read counts what was read.
+	node     string
 	mu       sync.Mutex
 	releases []func()
+	read     exchange.ReadStats
 }
 
 // Reads of one reducer's ranges run concurrently, to hide each remote
@@ -225,6 +247,12 @@ func (r *mapReader) Read(ctx context.Context, p int) ([]*coldata.Batch, error) {
 			}
 			r.mu.Lock()
 			r.releases = append(r.releases, release)
+			r.read.Rows += s.Rows
+			if k := m; k < len(r.in.Origins) && r.in.Origins[k] != "" && r.in.Origins[k] == r.node {
+				r.read.LocalBytes += s.Length
+			} else {
+				r.read.RemoteBytes += s.Length
+			}
 			r.mu.Unlock()
 			bs, err := exchange.DecodeSegment(r.schema, data)
 			if err != nil {
@@ -414,7 +442,7 @@ func awaitStage(ctx context.Context, st *physical.Stage, out *stageOutput, outpu
 					"map_stage", ff.Shuffle, "map", ff.Map, "node", ff.Node, "attempt", attempt, "error", ff.Cause)
 				in.maps[ff.Map].Release()
 				in.maps[ff.Map] = stageTask.Remote(ctx, in.args[ff.Map])
-				in.rows[ff.Map] = -1 // (read it whatever it holds)
+				in.rows[ff.Map], in.origins[ff.Map] = -1, "" // (read it whatever it holds, wherever it is)
 				reruns++
 			}
 			failed = append(failed, part)
@@ -487,7 +515,8 @@ type stageOutput struct {
 	maps []*shoal.Future[[]byte]
 	args []stageArgs  // each partition's task's, to run one again
 	pin  *shoal.Lease // on the nodes holding maps, while a later stage reads them
-	rows []int64      // each map output's rows (-1: unknown)
+	rows    []int64  // each map output's rows (-1: unknown)
+	origins []string // each map output's node ("" when unknown)
 }
 
 // asInput describes o to a stage that reads it (as stage id): its map
@@ -498,6 +527,11 @@ func (o *stageOutput) asInput(id int) input {
 		if o.rows == nil || o.rows[m] != 0 {
 			in.Maps = append(in.Maps, f)
 			in.Index = append(in.Index, m)
+			origin := ""
+			if m < len(o.origins) {
+				origin = o.origins[m]
+			}
+			in.Origins = append(in.Origins, origin)
 		}
 	}
 	return in
@@ -582,13 +616,13 @@ func CPUs(ctx context.Context) (int, error) {
 // readers skip empty ones).
 func locateOutputs(ctx context.Context, st *physical.Stage, out *stageOutput) error {
 	var nodes []string
-	out.rows = make([]int64, len(out.maps))
+	out.rows, out.origins = make([]int64, len(out.maps)), make([]string, len(out.maps))
 	for m, f := range out.maps {
 		h, err := mapHeader(ctx, f)
 		if err != nil {
 			return fmt.Errorf("stage %d, map output %d: %w", st.ID, m, err)
 		}
-		out.rows[m] = h.Rows
+		out.rows[m], out.origins[m] = h.Rows, h.Origin
 		if h.Origin != "" && !slices.Contains(nodes, h.Origin) {
 			nodes = append(nodes, h.Origin)
 		}
@@ -622,6 +656,10 @@ func stageStats(ctx context.Context, st *physical.Stage, maps []*shoal.Future[[]
 		}
 		n := h.Segments
 		s.Nodes[h.Origin]++
+		s.RowsIn += h.Read.Rows
+		s.LocalBytes += h.Read.LocalBytes
+		s.RemoteBytes += h.Read.RemoteBytes
+		s.Spills += h.Read.Spills
 		index, release, err := shoal.ReadRange(ctx, f, exchange.IndexEntryOffset(0), int64(n)*exchange.IndexEntrySize)
 		if err != nil {
 			return s, fmt.Errorf("stage %d, map output %d: %w", st.ID, m, err)

@@ -19,12 +19,14 @@ import (
 // and an index of where each reducer's rows lie, then those rows as one
 // Arrow IPC file per reducer:
 //
-//	"SHX1" | R u32 | origin [32]byte | rows u64 | index: R × (offset u64, length u64, rows u64) | pad | segment 0 | pad | ... | segment R-1
+//	"SHX1" | R u32 | origin [32]byte | rows u64 | stats: 4 × u64 | index: R × (offset u64, length u64, rows u64) | pad | segment 0 | pad | ... | segment R-1
 //
 // (origin names the node the output was made on, zero-padded, and rows
 // counts all its rows: the coordinator reads the header of each map output,
-// to pin its node and to tell reducers which outputs are empty.)
-// little-endian. A reducer reads its index entry (24 bytes at 48+24p), then
+// to pin its node and to tell reducers which outputs are empty; stats are
+// what its task read: rows, bytes of map outputs on its node and on others,
+// and how many times its operators spilled.)
+// little-endian. A reducer reads its index entry (24 bytes at 80+24p), then
 // its segment: two byte ranges, from the node that holds the object, and
 // never the rest. Segments are IPC files (their footer locates every
 // buffer) starting 8-byte aligned in the stored object, whose first byte is
@@ -36,7 +38,7 @@ import (
 const (
 	mapOutputMagic = "SHX1"
 	originSize     = 32
-	headerSize     = 4 + 4 + originSize + 8
+	headerSize     = 4 + 4 + originSize + 8 + 4*8
 	indexEntrySize = 24
 	// storedOffset is where the value starts in the stored object (after
 	// its one-byte codec tag): segments start at value offsets that are
@@ -68,7 +70,9 @@ type Segment struct {
 // a small part of the bytes.
 type MapOutputWriter struct {
 	// Origin names the node the output is made on (at most 32 bytes).
-	Origin   string
+	Origin string
+	// Read is what the task read, written into the header.
+	Read     ReadStats
 	spec     Spec
 	schema   types.Schema
 	hasher   *Hasher
@@ -241,6 +245,9 @@ func (w *MapOutputWriter) Finish() ([]byte, []Segment, error) {
 		total += n
 	}
 	head = binary.LittleEndian.AppendUint64(head, uint64(total))
+	for _, x := range []int64{w.Read.Rows, w.Read.LocalBytes, w.Read.RemoteBytes, w.Read.Spills} {
+		head = binary.LittleEndian.AppendUint64(head, uint64(x))
+	}
 	for _, s := range segs {
 		head = binary.LittleEndian.AppendUint64(head, uint64(s.Offset))
 		head = binary.LittleEndian.AppendUint64(head, uint64(s.Length))
@@ -249,11 +256,23 @@ func (w *MapOutputWriter) Finish() ([]byte, []Segment, error) {
 	return out.buf, segs, nil
 }
 
+// ReadStats is what a map task read.
+type ReadStats struct {
+	// Rows read from earlier stages' map outputs and from sources.
+	Rows int64
+	// LocalBytes and RemoteBytes are the map output bytes read on the
+	// task's own node (in place) and fetched from other nodes.
+	LocalBytes, RemoteBytes int64
+	// Spills counts the times its operators spilled to disk.
+	Spills int64
+}
+
 // Header is what a map output's first HeaderSize bytes say.
 type Header struct {
 	Segments int    // one per reducer (one for broadcast and single)
 	Origin   string // the node it was made on
 	Rows     int64  // in all segments
+	Read     ReadStats
 }
 
 // ParseHeader decodes a map output's first HeaderSize bytes.
@@ -261,8 +280,9 @@ func ParseHeader(head []byte) (Header, error) {
 	if len(head) != headerSize || string(head[:4]) != mapOutputMagic {
 		return Header{}, errors.New("not a shuffle map output (its header is missing)")
 	}
+	u := func(i int) int64 { return int64(binary.LittleEndian.Uint64(head[8+originSize+8*i:])) }
 	return Header{Segments: int(binary.LittleEndian.Uint32(head[4:8])), Origin: string(bytes.TrimRight(head[8:8+originSize], "\x00")),
-		Rows: int64(binary.LittleEndian.Uint64(head[8+originSize:]))}, nil
+		Rows: u(0), Read: ReadStats{Rows: u(1), LocalBytes: u(2), RemoteBytes: u(3), Spills: u(4)}}, nil
 }
 
 // ParseEntry decodes one index entry, checking the segment lies within a
