@@ -511,12 +511,12 @@ func futuresSources(o *physical.Op, acc []*Futures) []*Futures {
 // stageOutput is a stage's map outputs, held by the coordinator while a
 // later stage reads them (so the cluster keeps, or rebuilds, them).
 type stageOutput struct {
-	spec exchange.Spec
-	maps []*shoal.Future[[]byte]
-	args []stageArgs  // each partition's task's, to run one again
-	pin  *shoal.Lease // on the nodes holding maps, while a later stage reads them
-	rows    []int64  // each map output's rows (-1: unknown)
-	origins []string // each map output's node ("" when unknown)
+	spec    exchange.Spec
+	maps    []*shoal.Future[[]byte]
+	args    []stageArgs  // each partition's task's, to run one again
+	pin     *shoal.Lease // on the nodes holding maps, while a later stage reads them
+	rows    []int64      // each map output's rows (-1: unknown)
+	origins []string     // each map output's node ("" when unknown)
 }
 
 // asInput describes o to a stage that reads it (as stage id): its map
