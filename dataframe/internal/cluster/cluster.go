@@ -387,13 +387,12 @@ func runStages(ctx context.Context, p *physical.Plan, opts Options) (*physical.S
 			stats.Duration, stats.Reruns = time.Since(start), reruns
 			opts.OnStage(stats)
 		}
-		// The outputs no later stage reads can go.
-		for _, id := range st.Inputs {
-			if !readLater(p, st.ID, id) {
-				outputs[id].release()
-				delete(outputs, id)
-			}
-		}
+		// Every stage's outputs stay (and their nodes pinned) until the
+		// query ends, also once no later stage reads them: a map output
+		// lost with its node is made again by running its task, which reads
+		// the outputs of the stages before it (as Spark keeps a job's
+		// shuffle files). The chaos workload found a rebuild reading a
+		// released input when they went as soon as they were read.
 		if st.Output.Kind == exchange.Result {
 			delete(outputs, st.ID) // the caller's
 			return st, maps, nil
@@ -547,20 +546,6 @@ func (o *stageOutput) release() {
 		}
 		o.pin = nil
 	}
-}
-
-func readLater(p *physical.Plan, after, stage int) bool {
-	for _, st := range p.Stages {
-		if st.ID <= after {
-			continue
-		}
-		for _, in := range st.Inputs {
-			if in == stage {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // results reads the result stage's rows: each partition's one segment,
