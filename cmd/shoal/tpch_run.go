@@ -43,7 +43,9 @@ On a cluster (--address ADDR of a head, or --nodes N embedded nodes started
 here) the queries' stages run as tasks on the nodes, rows exchanged peer to
 peer between them; the tables are loaded once into the nodes' object stores
 (the data directory must be readable by every node), or with --stream read
-from the files by the nodes.`,
+from the files by the nodes. Submitted with "shoal job submit --working-dir DIR
+-- shoal tpch run --data data ..." it runs on the cluster that runs it, the data
+shipped to every node with the working directory.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dataDir == "" {
 				return fmt.Errorf("--data is required")
@@ -70,7 +72,10 @@ from the files by the nodes.`,
 				spillMu.Unlock()
 			}))
 			ctx := cmd.Context()
-			if address != "" || nodes > 0 {
+			// A driver started by `shoal job submit` finds its cluster in
+			// $SHOAL_ADDRESS (shoal.Init reads it).
+			asJob := os.Getenv("SHOAL_ADDRESS") != "" && address == "" && nodes == 0
+			if address != "" || nodes > 0 || asJob {
 				if address != "" && nodes > 0 {
 					return fmt.Errorf("--address (join a cluster) and --nodes (start one here) exclude each other")
 				}
@@ -80,7 +85,7 @@ from the files by the nodes.`,
 					if tf.tokenFile != "" {
 						initOpts = append(initOpts, shoal.WithTokenFile(tf.tokenFile))
 					}
-				} else {
+				} else if nodes > 0 {
 					initOpts = append(initOpts, shoal.WithLocalNodes(nodes), shoal.WithCPUsPerNode(cpusPerNode))
 				}
 				cctx, err := shoal.Init(ctx, initOpts...)

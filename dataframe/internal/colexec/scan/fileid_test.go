@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shoal-dev/shoal/dataframe/internal/types"
 )
 
 // oldMtime is the mtime every test file is given, as cp -p would restore it.
@@ -253,4 +255,49 @@ func BenchmarkFileIdentity(b *testing.B) {
 	b.Run("sampled 1GiB", func(b *testing.B) { run(b, sampled, fresh) })
 	shared := fresh()
 	b.Run("kept digest", func(b *testing.B) { run(b, whole, func() *fileIdentities { return shared }) })
+}
+
+// A node opens a spec's file where it has it (a job's files are unpacked
+// in a directory of each node's own): the same bytes elsewhere are the
+// data the planner saw; other bytes are refused.
+func TestSpecOpensTheSameBytesElsewhere(t *testing.T) {
+	schema := types.Schema{{Name: "a", Type: types.Type{ID: types.Int64}}}
+	planner, node, other := t.TempDir(), t.TempDir(), t.TempDir()
+	writeOld(t, filepath.Join(planner, "t.csv"), []byte("1\n2\n3\n"))
+	writeOld(t, filepath.Join(node, "t.csv"), []byte("1\n2\n3\n"))
+	writeOld(t, filepath.Join(other, "t.csv"), []byte("1\n2\n4\n"))
+	src, err := NewCSV(filepath.Join(planner, "t.csv"), schema, CSVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := src.Spec()
+	spec.Path = filepath.Join(node, "t.csv")
+	if _, err := FromSpec(spec); err != nil {
+		t.Errorf("the same bytes on another node were refused: %v", err)
+	}
+	spec.Path = filepath.Join(other, "t.csv")
+	if _, err := FromSpec(spec); err == nil || !strings.Contains(err.Error(), "changed since the query was planned") {
+		t.Errorf("other bytes were accepted: %v", err)
+	}
+}
+
+func TestPortableIdentity(t *testing.T) {
+	for _, tc := range []struct{ a, b string }{
+		{"parquet|file:/tmp/a/x.parquet:size=10:sha256=ab12", "parquet|file:/srv/b/x.parquet:size=10:sha256=ab12"},
+		{"csv|file:/a:b/t.csv:size=5:mtime=1:ctime=2:ino=3:dev=4:sampled-sha256=ff|opts", "csv|file:/c/t.csv:size=5:mtime=9:ctime=8:ino=7:dev=6:sampled-sha256=ff|opts"},
+	} {
+		if portable(tc.a) != portable(tc.b) {
+			t.Errorf("%q and %q name the same content: %q != %q", tc.a, tc.b, portable(tc.a), portable(tc.b))
+		}
+	}
+	for _, tc := range []struct{ a, b string }{
+		{"file:/a:size=10:sha256=ab12", "file:/a:size=10:sha256=ab13"},
+		{"file:/a:size=10:sha256=ab12", "file:/a:size=11:sha256=ab12"},
+		{"file:/a:size=5:mtime=1:ctime=2:ino=3:dev=4:sampled-sha256=ff", "file:/a:size=5:mtime=1:ctime=2:ino=3:dev=4:sampled-sha256=fe"},
+		{"csv|file:/a:size=10:sha256=ab12|delim=,", "csv|file:/a:size=10:sha256=ab12|delim=;"},
+	} {
+		if portable(tc.a) == portable(tc.b) {
+			t.Errorf("%q and %q name different content, both %q", tc.a, tc.b, portable(tc.a))
+		}
+	}
 }

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/shoal-dev/shoal/dataframe/internal/types"
@@ -55,11 +56,28 @@ func FromSpec(s Spec) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	if id := src.Identity(); id != s.Identity && vouched(id) && vouched(s.Identity) {
+	if id := src.Identity(); id != s.Identity && vouched(id) && vouched(s.Identity) && portable(id) != portable(s.Identity) {
 		return nil, fmt.Errorf("%s %s changed since the query was planned (or differs on this node): its identity is %.80s…, the planner saw %.80s…",
 			s.Kind, s.Path, id, s.Identity)
 	}
 	return src, nil
+}
+
+// Node-specific parts of a file identity (fileid.go): where the file is
+// (each node may unpack a job's files in a directory of its own) and the
+// stat fields of a sampled file (another node's copy has its own inode,
+// device and times); what is left names the content.
+var (
+	hashedFile  = regexp.MustCompile(`file:.*?:size=(\d+):sha256=([0-9a-f]+)`)
+	sampledFile = regexp.MustCompile(`file:.*?:size=(\d+):mtime=-?\d+:ctime=-?\d+:ino=\d+:dev=\d+:sampled-sha256=([0-9a-f]+)`)
+)
+
+// portable is a source identity without what differs between two copies
+// of the same bytes on two nodes, so that a node's copy is checked against
+// what the planner saw by content.
+func portable(id string) string {
+	id = hashedFile.ReplaceAllString(id, "file:size=$1:sha256=$2")
+	return sampledFile.ReplaceAllString(id, "file:size=$1:sampled-sha256=$2")
 }
 
 // vouched reports whether an identity names content (not a file changed
