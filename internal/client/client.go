@@ -86,6 +86,7 @@ type SharedStore interface {
 type LocalStore interface {
 	Reserve(id ids.ID, n int64) (*objstore.Reservation, error)
 	Acquire(id ids.ID) (data []byte, release func(), err error)
+	AcquireRange(id ids.ID, off, n int64) (data []byte, size int64, release func(), err error)
 }
 
 // Client is a live session with the head.
@@ -1207,9 +1208,12 @@ func (c *Client) ReadRange(ctx context.Context, r *Ref, off, n int64) ([]byte, f
 			var rel func()
 			var ok bool
 			if st := c.cfg.LocalStores[l.Node]; st != nil {
-				var err error
-				b, rel, err = st.Acquire(r.ID)
-				ok = err == nil
+				// (a range of a spilled object is read from disk alone)
+				rb, _, rrel, err := st.AcquireRange(r.ID, off, n)
+				if err == nil {
+					out, release = rb, rrel
+					return nil
+				}
 			} else if l.Node == c.cfg.SharedNode && c.cfg.Shared != nil {
 				b, rel, ok, _ = c.cfg.Shared.Acquire(r.ID)
 			}

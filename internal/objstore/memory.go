@@ -166,6 +166,54 @@ func (s *Store) Acquire(id ids.ID) (data []byte, release func(), err error) {
 	}, nil
 }
 
+// AcquireRange returns bytes [off, off+n) of id and the object's size,
+// valid until release is called (once). An object in memory is sliced in
+// place; a spilled one has only that range read from its spill file (not
+// restored: a shuffle's reducers each read a small part of many spilled
+// map outputs, and restoring each whole one per reader cost 100x the bytes
+// and evicted the others). A range read from disk is not checked against
+// the object's checksum, which covers the whole object.
+func (s *Store) AcquireRange(id ids.ID, off, n int64) (data []byte, size int64, release func(), err error) {
+	s.mu.Lock()
+	e, ok := s.objects[id]
+	if !ok || e.inMem {
+		s.mu.Unlock()
+		data, release, err := s.Acquire(id)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		if off < 0 || n < 0 || off+n > int64(len(data)) {
+			release()
+			return nil, int64(len(data)), nil, fmt.Errorf("range [%d, +%d) is past the end of object %s (%d bytes)", off, n, id.Short(), len(data))
+		}
+		return data[off : off+n], int64(len(data)), release, nil
+	}
+	size = e.size
+	if off < 0 || n < 0 || off+n > size {
+		s.mu.Unlock()
+		return nil, size, nil, fmt.Errorf("range [%d, +%d) is past the end of object %s (%d bytes)", off, n, id.Short(), size)
+	}
+	f, at := e.loc, e.off
+	f.refs++
+	s.counters.rangeReads++
+	s.mu.Unlock()
+	buf := make([]byte, n)
+	fh, err := s.handle(f)
+	if err == nil {
+		if _, rerr := fh.ReadAt(buf, at+off); rerr != nil {
+			err = fmt.Errorf("reading bytes [%d, +%d) of object %s from spill file %s: %w", off, n, id.Short(), f.path, rerr)
+		}
+	}
+	s.mu.Lock()
+	remove := s.release(f, nil)
+	s.mu.Unlock()
+	s.removeFiles(remove)
+	if err != nil {
+		return nil, size, nil, err
+	}
+	return buf, size, func() {}, nil
+}
+
 // Reservation is memory for a new object that its writer fills before
 // sealing it (Seal) or giving it up (Abort). Data is nil when the store
 // holds the object already (Exists): the writer has nothing to write.

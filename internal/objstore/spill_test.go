@@ -931,3 +931,48 @@ func TestCompactionWithoutRoom(t *testing.T) {
 		t.Fatalf("%d spill files remain after deleting every object", files)
 	}
 }
+
+// A byte range of a spilled object is read from its spill file alone: the
+// object is not restored, and the bytes are the object's; a range of an
+// object in memory is a view of it; a range past the end is refused.
+func TestAcquireRange(t *testing.T) {
+	s, _ := openTest(t, Config{MemoryBytes: mib, DiskBytes: 16 * mib, SegmentBytes: 4 * mib})
+	small := object{id: ids.Random(), seed: 1, size: 100 * kib}
+	big := object{id: ids.Random(), seed: 2, size: 3 * mib} // straight to disk
+	mustPut(t, s, small)
+	mustPut(t, s, big)
+	for _, tc := range []struct {
+		o       object
+		off, n  int64
+		spilled bool
+	}{
+		{big, 0, 24, true}, {big, 3*mib - 100, 100, true}, {big, mib + 7, 64 * kib, true}, {big, 5, 0, true},
+		{small, 40, 1000, false}, {small, 0, 100 * kib, false},
+	} {
+		before := s.Usage()
+		data, size, release, err := s.AcquireRange(tc.o.id, tc.off, tc.n)
+		if err != nil {
+			t.Fatalf("range [%d, +%d) of a %d-byte object: %v", tc.off, tc.n, tc.o.size, err)
+		}
+		want := payload(tc.o.seed, tc.o.size)[tc.off : tc.off+tc.n]
+		if size != int64(tc.o.size) || !bytes.Equal(data, want) {
+			t.Errorf("range [%d, +%d): %d bytes of a %d-byte object, want %d of %d (equal: %v)", tc.off, tc.n, len(data), size, len(want), tc.o.size, bytes.Equal(data, want))
+		}
+		release()
+		after := s.Usage()
+		if after.Restores != before.Restores {
+			t.Errorf("range [%d, +%d) restored the object", tc.off, tc.n)
+		}
+		if tc.spilled && after.RangeReads != before.RangeReads+1 {
+			t.Errorf("range [%d, +%d) of the spilled object: %d range reads, want %d", tc.off, tc.n, after.RangeReads, before.RangeReads+1)
+		}
+	}
+	for _, bad := range []struct{ off, n int64 }{{3 * mib, 1}, {-1, 10}, {0, 3*mib + 1}} {
+		if _, _, _, err := s.AcquireRange(big.id, bad.off, bad.n); err == nil || !strings.Contains(err.Error(), "past the end") {
+			t.Errorf("range [%d, +%d) of a %d-byte object: %v", bad.off, bad.n, big.size, err)
+		}
+	}
+	if _, _, _, err := s.AcquireRange(ids.Random(), 0, 1); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a range of a missing object: %v", err)
+	}
+}

@@ -134,6 +134,7 @@ type Store struct {
 type counters struct {
 	spills, spilledBytes     int64
 	restores, restoredBytes  int64
+	rangeReads               int64 // ranges read from spill files (AcquireRange)
 	compactions, movedBytes  int64
 	spillFailures, readFails int64
 	arenaMisses              int64 // copies put on the Go heap: the arena had no span
@@ -544,6 +545,7 @@ type Usage struct {
 	SpillWrites    int64 // bytes written to disk for them
 	Restores       int64 // objects read back from disk
 	RestoredBytes  int64
+	RangeReads     int64 // byte ranges read from disk without restoring their object
 	Compactions    int64 // spill files compacted
 	CompactedBytes int64 // live bytes moved by compactions
 	SpillFailures  int64 // spills that failed (disk errors)
@@ -568,7 +570,7 @@ func (s *Store) Usage() Usage {
 		SpillingObjects: s.writingObjects, SpillingBytes: s.writingBytes,
 		SpilledObjects: s.diskObjects, SpilledBytes: s.diskLive,
 		SpillFiles: len(s.files), SpillFileBytes: s.diskAlloc, DiskLimit: s.diskLimit, SpillDir: dir,
-		Spills: c.spills, SpillWrites: c.spilledBytes, Restores: c.restores, RestoredBytes: c.restoredBytes,
+		Spills: c.spills, SpillWrites: c.spilledBytes, Restores: c.restores, RestoredBytes: c.restoredBytes, RangeReads: c.rangeReads,
 		Compactions: c.compactions, CompactedBytes: c.movedBytes,
 		SpillFailures: c.spillFailures, ReadFailures: c.readFails,
 		SharedSize: s.sharedSize(), SharedBytes: s.sharedUsed(), PinnedBytes: s.pinnedBytes, HeapCopies: c.arenaMisses,

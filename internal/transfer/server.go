@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"sync"
 	"time"
@@ -198,10 +199,28 @@ func (s *Server) handleGet(c net.Conn, r *bufio.Reader, w *bufio.Writer, ranged 
 	if err != nil {
 		return err
 	}
-	data, release, err := s.find(id, hints)
-	if err != nil {
-		writeStatus(w, statusNotFound, err.Error())
-		return w.Flush()
+	var data []byte
+	var size int64
+	var release func()
+	if ranged && offset <= math.MaxInt64 && length <= math.MaxInt64 {
+		// A range of a spilled object is read from disk alone.
+		data, size, release, err = s.Store.AcquireRange(id, int64(offset), int64(length))
+		switch {
+		case err == nil:
+			offset, length = 0, uint64(len(data)) // (data is the range)
+		case errors.Is(err, objstore.ErrNotFound):
+			err = nil
+		default:
+			writeStatus(w, statusError, err.Error())
+			return w.Flush()
+		}
+	}
+	if data == nil {
+		if data, release, err = s.find(id, hints); err != nil {
+			writeStatus(w, statusNotFound, err.Error())
+			return w.Flush()
+		}
+		size = int64(len(data))
 	}
 	defer release()
 	if offset > uint64(len(data)) || ranged && length > uint64(len(data))-offset {
@@ -214,7 +233,7 @@ func (s *Server) handleGet(c net.Conn, r *bufio.Reader, w *bufio.Writer, ranged 
 	}
 	writeStatus(w, statusOK, "")
 	var sz [8]byte
-	binary.BigEndian.PutUint64(sz[:], uint64(len(data)))
+	binary.BigEndian.PutUint64(sz[:], uint64(size))
 	w.Write(sz[:])
 	if err := w.Flush(); err != nil {
 		return err
