@@ -319,14 +319,14 @@ func Persist(ctx context.Context, p *physical.Plan, opts Options) (*Futures, err
 	if err != nil {
 		return nil, err
 	}
-	stats, err := stageStats(ctx, st, parts) // (headers and indexes only)
+	hs, err := readHeaders(ctx, st, parts)
 	if err != nil {
 		for _, f := range parts {
 			f.Release()
 		}
 		return nil, err
 	}
-	return newOutputFutures(st.Root.Schema, parts, stats.Rows), nil
+	return newOutputFutures(st.Root.Schema, parts, stageStats(st, hs).Rows), nil
 }
 
 // runStages runs p's stages and returns the result stage and its
@@ -372,18 +372,21 @@ func runStages(ctx context.Context, p *physical.Plan, opts Options) (*physical.S
 		if err != nil {
 			return nil, nil, err
 		}
+		var hs []exchange.Header
+		if st.Output.Kind != exchange.Result || opts.OnStage != nil {
+			if hs, err = readHeaders(ctx, st, maps); err != nil {
+				return nil, nil, err
+			}
+		}
 		if st.Output.Kind != exchange.Result {
 			// Later stages read these outputs: their nodes stay (an
 			// autoscaler keeps them, saying why) until the outputs go.
-			if err := locateOutputs(ctx, st, out); err != nil {
+			if err := locateOutputs(ctx, st, out, hs); err != nil {
 				return nil, nil, err
 			}
 		}
 		if opts.OnStage != nil {
-			stats, err := stageStats(ctx, st, maps)
-			if err != nil {
-				return nil, nil, err
-			}
+			stats := stageStats(st, hs)
 			stats.Duration, stats.Reruns = time.Since(start), reruns
 			opts.OnStage(stats)
 		}
@@ -596,17 +599,31 @@ func CPUs(ctx context.Context) (int, error) {
 	return max(1, int(cpus)), nil
 }
 
-// locateOutputs reads the header of each of a stage's map outputs: it
-// pins the nodes holding them and records their row counts (so that
-// readers skip empty ones).
-func locateOutputs(ctx context.Context, st *physical.Stage, out *stageOutput) error {
+// readHeaders reads the header of each map output, several at a time.
+func readHeaders(ctx context.Context, st *physical.Stage, maps []*shoal.Future[[]byte]) ([]exchange.Header, error) {
+	hs := make([]exchange.Header, len(maps))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(readsInFlight)
+	for m, f := range maps {
+		g.Go(func() error {
+			h, err := mapHeader(gctx, f)
+			if err != nil {
+				return fmt.Errorf("stage %d, map output %d: %w", st.ID, m, err)
+			}
+			hs[m] = h
+			return nil
+		})
+	}
+	return hs, g.Wait()
+}
+
+// locateOutputs records where each of a stage's map outputs is and how
+// many rows it holds (so that readers skip empty ones), and pins the nodes
+// holding them.
+func locateOutputs(ctx context.Context, st *physical.Stage, out *stageOutput, hs []exchange.Header) error {
 	var nodes []string
 	out.rows, out.origins = make([]int64, len(out.maps)), make([]string, len(out.maps))
-	for m, f := range out.maps {
-		h, err := mapHeader(ctx, f)
-		if err != nil {
-			return fmt.Errorf("stage %d, map output %d: %w", st.ID, m, err)
-		}
+	for m, h := range hs {
 		out.rows[m], out.origins[m] = h.Rows, h.Origin
 		if h.Origin != "" && !slices.Contains(nodes, h.Origin) {
 			nodes = append(nodes, h.Origin)
@@ -630,35 +647,17 @@ func mapHeader(ctx context.Context, f *shoal.Future[[]byte]) (exchange.Header, e
 	return exchange.ParseHeader(head)
 }
 
-// stageStats reads what a finished stage's map outputs hold from their
-// headers and indexes (small ranged reads; the rows stay where they are).
-func stageStats(ctx context.Context, st *physical.Stage, maps []*shoal.Future[[]byte]) (StageStats, error) {
+// stageStats sums what a finished stage's map outputs' headers say.
+func stageStats(st *physical.Stage, hs []exchange.Header) StageStats {
 	s := StageStats{Stage: st.ID, Partitions: st.Partitions, Output: string(st.Output.Kind), Nodes: map[string]int{}}
-	for m, f := range maps {
-		h, err := mapHeader(ctx, f)
-		if err != nil {
-			return s, fmt.Errorf("stage %d, map output %d: %w", st.ID, m, err)
-		}
-		n := h.Segments
+	for _, h := range hs {
 		s.Nodes[h.Origin]++
+		s.Rows += h.Rows
+		s.Bytes += h.Bytes
 		s.RowsIn += h.Read.Rows
 		s.LocalBytes += h.Read.LocalBytes
 		s.RemoteBytes += h.Read.RemoteBytes
 		s.Spills += h.Read.Spills
-		index, release, err := shoal.ReadRange(ctx, f, exchange.IndexEntryOffset(0), int64(n)*exchange.IndexEntrySize)
-		if err != nil {
-			return s, fmt.Errorf("stage %d, map output %d: %w", st.ID, m, err)
-		}
-		for p := range n {
-			e, err := exchange.ParseEntry(index[p*exchange.IndexEntrySize:(p+1)*exchange.IndexEntrySize], -1)
-			if err != nil {
-				release()
-				return s, fmt.Errorf("stage %d, map output %d: %w", st.ID, m, err)
-			}
-			s.Rows += e.Rows
-			s.Bytes += e.Length
-		}
-		release()
 	}
-	return s, nil
+	return s
 }

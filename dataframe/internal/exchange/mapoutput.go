@@ -19,14 +19,14 @@ import (
 // and an index of where each reducer's rows lie, then those rows as one
 // Arrow IPC file per reducer:
 //
-//	"SHX1" | R u32 | origin [32]byte | rows u64 | stats: 4 × u64 | index: R × (offset u64, length u64, rows u64) | pad | segment 0 | pad | ... | segment R-1
+//	"SHX1" | R u32 | origin [32]byte | rows u64 | bytes u64 | stats: 4 × u64 | index: R × (offset u64, length u64, rows u64) | pad | segment 0 | pad | ... | segment R-1
 //
-// (origin names the node the output was made on, zero-padded, and rows
-// counts all its rows: the coordinator reads the header of each map output,
+// (origin names the node the output was made on, zero-padded, rows and
+// bytes count all its rows and segment bytes: the coordinator reads the header of each map output,
 // to pin its node and to tell reducers which outputs are empty; stats are
 // what its task read: rows, bytes of map outputs on its node and on others,
 // and how many times its operators spilled.)
-// little-endian. A reducer reads its index entry (24 bytes at 80+24p), then
+// little-endian. A reducer reads its index entry (24 bytes at 88+24p), then
 // its segment: two byte ranges, from the node that holds the object, and
 // never the rest. Segments are IPC files (their footer locates every
 // buffer) starting 8-byte aligned in the stored object, whose first byte is
@@ -38,7 +38,7 @@ import (
 const (
 	mapOutputMagic = "SHX1"
 	originSize     = 32
-	headerSize     = 4 + 4 + originSize + 8 + 4*8
+	headerSize     = 4 + 4 + originSize + 8 + 8 + 4*8
 	indexEntrySize = 24
 	// storedOffset is where the value starts in the stored object (after
 	// its one-byte codec tag): segments start at value offsets that are
@@ -240,11 +240,13 @@ func (w *MapOutputWriter) Finish() ([]byte, []Segment, error) {
 	var origin [originSize]byte
 	copy(origin[:], w.Origin)
 	head = append(head, origin[:]...)
-	var total int64
-	for _, n := range w.rows {
-		total += n
+	var rows, length int64
+	for p, n := range w.rows {
+		rows += n
+		length += segs[p].Length
 	}
-	head = binary.LittleEndian.AppendUint64(head, uint64(total))
+	head = binary.LittleEndian.AppendUint64(head, uint64(rows))
+	head = binary.LittleEndian.AppendUint64(head, uint64(length))
 	for _, x := range []int64{w.Read.Rows, w.Read.LocalBytes, w.Read.RemoteBytes, w.Read.Spills} {
 		head = binary.LittleEndian.AppendUint64(head, uint64(x))
 	}
@@ -272,6 +274,7 @@ type Header struct {
 	Segments int    // one per reducer (one for broadcast and single)
 	Origin   string // the node it was made on
 	Rows     int64  // in all segments
+	Bytes    int64  // of all segments
 	Read     ReadStats
 }
 
@@ -282,7 +285,7 @@ func ParseHeader(head []byte) (Header, error) {
 	}
 	u := func(i int) int64 { return int64(binary.LittleEndian.Uint64(head[8+originSize+8*i:])) }
 	return Header{Segments: int(binary.LittleEndian.Uint32(head[4:8])), Origin: string(bytes.TrimRight(head[8:8+originSize], "\x00")),
-		Rows: u(0), Read: ReadStats{Rows: u(1), LocalBytes: u(2), RemoteBytes: u(3), Spills: u(4)}}, nil
+		Rows: u(0), Bytes: u(1), Read: ReadStats{Rows: u(2), LocalBytes: u(3), RemoteBytes: u(4), Spills: u(5)}}, nil
 }
 
 // ParseEntry decodes one index entry, checking the segment lies within a

@@ -105,12 +105,13 @@ func TestMapOutputRoundTrip(t *testing.T) {
 			if err != nil || len(parsed) != len(segs) {
 				t.Fatalf("SplitMapOutput: %v %v", parsed, err)
 			}
-			var rows int64
+			var rows, size int64
 			for _, sg := range segs {
 				rows += sg.Rows
+				size += sg.Length
 			}
-			if h, err := ParseHeader(stored[1 : 1+HeaderSize]); err != nil || h.Segments != len(segs) || h.Origin != "node-7" || h.Rows != rows {
-				t.Fatalf("ParseHeader: %+v, %v; want %d segments, %d rows, from node-7", h, err, len(segs), rows)
+			if h, err := ParseHeader(stored[1 : 1+HeaderSize]); err != nil || h.Segments != len(segs) || h.Origin != "node-7" || h.Rows != rows || h.Bytes != size {
+				t.Fatalf("ParseHeader: %+v, %v; want %d segments, %d rows, %d bytes, from node-7", h, err, len(segs), rows, size)
 			}
 			for p, seg := range parsed {
 				if seg != segs[p] {
