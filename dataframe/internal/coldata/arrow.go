@@ -1,6 +1,7 @@
 package coldata
 
 import (
+	"encoding/binary"
 	"fmt"
 	"unsafe"
 
@@ -105,12 +106,15 @@ func FromArrow(arr arrow.Array, t types.Type) (*Vec, error) {
 			return nil, fmt.Errorf("unsupported dictionary index type %s", idx.DataType())
 		}
 		if v.Nulls != nil {
-			// Null slots may hold any index; make them safe to decode.
-			for i := range v.I32 {
-				if v.Nulls[i] {
-					v.I32[i] = 0
+			// Null slots may hold any index; make them safe to decode (in
+			// a copy: the codes may be read-only shared memory).
+			codes := make([]int32, len(v.I32))
+			for i, c := range v.I32 {
+				if !v.Nulls[i] {
+					codes[i] = c
 				}
 			}
+			v.I32 = codes
 		}
 	default:
 		return nil, fmt.Errorf("unsupported Arrow type %s", arr.DataType())
@@ -287,38 +291,82 @@ func ArrowSchema(s types.Schema) *arrow.Schema {
 	return arrow.NewSchema(fields, nil)
 }
 
-// WireSchema is the Arrow schema of batches of s as Shoal's own shuffle
-// segments hold them (ToWireRecord): decimals as their scaled int64 (the
-// reader knows the scale from its schema), not Arrow's 16-byte decimal128,
-// so that neither side converts them value by value.
-func WireSchema(s types.Schema) *arrow.Schema {
+// WireSchema is the Arrow schema of batch b of schema s as Shoal's own
+// shuffle segments hold it (ToWireRecord): decimals as their scaled int64
+// (the reader knows the scale from its schema), not Arrow's 16-byte
+// decimal128, and dictionary-encoded strings as their int32 codes with the
+// dictionary in the field's metadata (wireDictKey), so that neither side
+// converts them value by value. (Not Arrow dictionary arrays: arrow-go's
+// NewMappedFileReader, which reads segments in place, cannot read them;
+// v18 leaves its dictionary memo nil.)
+func WireSchema(s types.Schema, b *Batch) *arrow.Schema {
 	fields := make([]arrow.Field, len(s))
 	for i, f := range s {
-		t := types.ToArrow(f.Type)
-		if f.Type.ID == types.Decimal {
-			t = arrow.PrimitiveTypes.Int64
+		fields[i] = arrow.Field{Name: f.Name, Type: types.ToArrow(f.Type), Nullable: f.Nullable}
+		switch {
+		case f.Type.ID == types.Decimal:
+			fields[i].Type = arrow.PrimitiveTypes.Int64
+		case f.Type.ID == types.String && b != nil && b.Vecs[i].Dict != nil && !b.Vecs[i].Const:
+			fields[i].Type = arrow.PrimitiveTypes.Int32
+			fields[i].Metadata = arrow.NewMetadata([]string{wireDictKey}, []string{encodeDict(b.Vecs[i].Dict)})
 		}
-		fields[i] = arrow.Field{Name: f.Name, Type: t, Nullable: f.Nullable}
 	}
 	return arrow.NewSchema(fields, nil)
 }
 
-// ToWireRecord converts a batch to a record of WireSchema(s), sharing its
-// memory where it can.
+// wireDictKey is the field metadata key of a segment's dictionary.
+const wireDictKey = "shoal.dictionary"
+
+func encodeDict(d *Strings) string {
+	buf := binary.AppendUvarint(nil, uint64(d.Len()))
+	for i := range d.Len() {
+		v := d.Get(i)
+		buf = binary.AppendUvarint(buf, uint64(len(v)))
+		buf = append(buf, v...)
+	}
+	return string(buf)
+}
+
+func decodeDict(s string) (*Strings, error) {
+	b := []byte(s)
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, fmt.Errorf("a malformed dictionary in a segment's schema")
+	}
+	b = b[k:]
+	d := &Strings{Offs: make([]int32, 1, n+1)}
+	for range n {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return nil, fmt.Errorf("a malformed dictionary in a segment's schema")
+		}
+		d.Append(b[k : k+int(l)])
+		b = b[k+int(l):]
+	}
+	return d, nil
+}
+
+// ToWireRecord converts a batch to a record of WireSchema(s, b), sharing
+// its memory where it can.
 func ToWireRecord(mem memory.Allocator, s types.Schema, b *Batch) arrow.RecordBatch {
 	cols := make([]arrow.Array, len(s))
 	for i := range s {
-		if a := shareArrow(b.Vecs[i], b.Sel, b.Len(), true); a != nil {
+		v := b.Vecs[i]
+		if v.Dict != nil && !v.Const && s[i].Type.ID == types.String {
+			cols[i] = shareArrow(&Vec{Type: types.Type{ID: types.Int32}, I32: v.I32, Nulls: v.Nulls}, b.Sel, b.Len(), false)
+			continue
+		}
+		if a := shareArrow(v, b.Sel, b.Len(), true); a != nil {
 			cols[i] = a
 			continue
 		}
 		if s[i].Type.ID == types.Decimal { // (a constant: expand it)
-			cols[i] = shareArrow(Gather(b.Vecs[i], selOrIota(b)), nil, b.Len(), true)
+			cols[i] = shareArrow(Gather(v, selOrIota(b)), nil, b.Len(), true)
 			continue
 		}
-		cols[i] = ToArrow(mem, b.Vecs[i], b.Sel, b.N)
+		cols[i] = ToArrow(mem, v, b.Sel, b.N)
 	}
-	rec := array.NewRecordBatch(WireSchema(s), cols, int64(b.Len()))
+	rec := array.NewRecordBatch(WireSchema(s, b), cols, int64(b.Len()))
 	for _, c := range cols {
 		c.Release()
 	}
@@ -352,6 +400,40 @@ func FromRecord(s types.Schema, rec arrow.RecordBatch) (*Batch, error) {
 	}
 	b := &Batch{N: int(rec.NumRows()), Vecs: make([]*Vec, len(s))}
 	for i, f := range s {
+		if f.Type.ID == types.String {
+			if md := rec.Schema().Field(i).Metadata; md.FindKey(wireDictKey) >= 0 {
+				// A wire segment's codes, its dictionary in the metadata.
+				codes, ok := rec.Column(i).(*array.Int32)
+				if !ok {
+					return nil, fmt.Errorf("column %q: dictionary codes of type %s", f.Name, rec.Column(i).DataType())
+				}
+				d, err := decodeDict(md.Values()[md.FindKey(wireDictKey)])
+				if err != nil {
+					return nil, fmt.Errorf("column %q: %w", f.Name, err)
+				}
+				v, err := FromArrow(codes, types.Type{ID: types.Int32})
+				if err != nil {
+					return nil, fmt.Errorf("column %q: %w", f.Name, err)
+				}
+				for k, c := range v.I32 {
+					if (v.Nulls == nil || !v.Nulls[k]) && (c < 0 || int(c) >= d.Len()) {
+						return nil, fmt.Errorf("column %q: code %d outside its dictionary of %d values", f.Name, c, d.Len())
+					}
+				}
+				if v.Nulls != nil { // (null slots may hold any code; the codes may be read-only memory)
+					cs := make([]int32, len(v.I32))
+					for k, c := range v.I32 {
+						if !v.Nulls[k] {
+							cs[k] = c
+						}
+					}
+					v.I32 = cs
+				}
+				v.Type, v.Dict = f.Type, d
+				b.Vecs[i] = v
+				continue
+			}
+		}
 		v, err := FromArrow(rec.Column(i), f.Type)
 		if err != nil {
 			return nil, fmt.Errorf("column %q: %w", f.Name, err)

@@ -1,6 +1,8 @@
 package coldata
 
 import (
+	"unsafe"
+
 	"github.com/shoal-dev/shoal/dataframe/internal/types"
 )
 
@@ -342,4 +344,52 @@ func Concat(schema types.Schema, batches []*Batch) *Batch {
 		out.N += b.Len()
 	}
 	return out
+}
+
+// DictEncode replaces the low-cardinality string columns of chunks (rows
+// rows of schema s, no selection vectors) by codes into one dictionary per
+// column, shared by all chunks: at most max(256, min(rows/8, 65536))
+// distinct values. Filters, group-bys and joins then work on small
+// integers.
+func DictEncode(s types.Schema, chunks []*Batch, rows int64) {
+	for c, f := range s {
+		if f.Type.ID != types.String {
+			continue
+		}
+		limit := max(256, min(rows/8, 1<<16))
+		codes := map[string]int32{}
+		dict := &Strings{Offs: []int32{0}}
+		ok := true
+		newCodes := make([][]int32, len(chunks))
+	chunks:
+		for k, ch := range chunks {
+			v := ch.Vecs[c]
+			cs := make([]int32, ch.N)
+			for i := 0; i < ch.N; i++ {
+				if v.IsNull(i) {
+					continue
+				}
+				b := v.Bytes(i)
+				code, found := codes[unsafe.String(unsafe.SliceData(b), len(b))]
+				if !found {
+					if int64(len(codes)) >= limit {
+						ok = false
+						break chunks
+					}
+					code = int32(len(codes))
+					codes[string(b)] = code
+					dict.Append(b)
+				}
+				cs[i] = code
+			}
+			newCodes[k] = cs
+		}
+		if !ok {
+			continue
+		}
+		for k, ch := range chunks {
+			old := ch.Vecs[c]
+			ch.Vecs[c] = &Vec{Type: f.Type, Dict: dict, I32: newCodes[k], Nulls: old.Nulls}
+		}
+	}
 }

@@ -205,7 +205,6 @@ func (w *MapOutputWriter) Finish() ([]byte, []Segment, error) {
 	}
 	out := &appendWriter{buf: make([]byte, base, size)}
 	segs := make([]Segment, r)
-	arrowSchema := coldata.WireSchema(w.schema)
 	for p, batches := range w.chunks {
 		if len(batches) == 0 { // no rows: an empty range (readers skip it)
 			segs[p] = Segment{Offset: int64(len(out.buf))}
@@ -216,7 +215,9 @@ func (w *MapOutputWriter) Finish() ([]byte, []Segment, error) {
 			out.buf = append(out.buf, 0)
 		}
 		start := len(out.buf)
-		fw, err := ipc.NewFileWriter(out, ipc.WithSchema(arrowSchema), ipc.WithAllocator(memory.DefaultAllocator))
+		// Low-cardinality strings go as one dictionary per segment.
+		coldata.DictEncode(w.schema, batches, w.rows[p])
+		fw, err := ipc.NewFileWriter(out, ipc.WithSchema(coldata.WireSchema(w.schema, batches[0])), ipc.WithAllocator(memory.DefaultAllocator))
 		if err != nil {
 			return nil, nil, fmt.Errorf("shuffle output: %w", err)
 		}

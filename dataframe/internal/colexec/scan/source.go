@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"unsafe"
 
 	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/colexecop"
@@ -170,45 +169,4 @@ func (t *MemTable) Open(ctx context.Context, req Request) (colexecop.Operator, e
 // DictEncode replaces low-cardinality string columns by dictionary codes into one
 // dictionary per column (shared by all chunks), which makes filters, group-by
 // and joins on them work on small integers.
-func (t *MemTable) DictEncode() {
-	for c, f := range t.schema {
-		if f.Type.ID != types.String {
-			continue
-		}
-		limit := max(256, min(t.rows/8, 1<<16))
-		codes := map[string]int32{}
-		dict := &coldata.Strings{Offs: []int32{0}}
-		ok := true
-		newCodes := make([][]int32, len(t.chunks))
-	chunks:
-		for k, ch := range t.chunks {
-			v := ch.Vecs[c]
-			cs := make([]int32, ch.N)
-			for i := 0; i < ch.N; i++ {
-				if v.IsNull(i) {
-					continue
-				}
-				b := v.Bytes(i)
-				code, found := codes[unsafe.String(unsafe.SliceData(b), len(b))]
-				if !found {
-					if int64(len(codes)) >= limit {
-						ok = false
-						break chunks
-					}
-					code = int32(len(codes))
-					codes[string(b)] = code
-					dict.Append(b)
-				}
-				cs[i] = code
-			}
-			newCodes[k] = cs
-		}
-		if !ok {
-			continue
-		}
-		for k, ch := range t.chunks {
-			old := ch.Vecs[c]
-			ch.Vecs[c] = &coldata.Vec{Type: f.Type, Dict: dict, I32: newCodes[k], Nulls: old.Nulls}
-		}
-	}
-}
+func (t *MemTable) DictEncode() { coldata.DictEncode(t.schema, t.chunks, t.rows) }
