@@ -218,7 +218,7 @@ var (
 // its node's store (where a shuffle's reducers read them in ranges),
 // instead of sending them inline to the head and the caller.
 func TestStoreResultsKeepsSmallResultsOnTheNode(t *testing.T) {
-	c := sharedCluster(t)
+	c := startCluster(t, 1, "--cpus", "2") // (alone: no other test's objects come and go)
 	ctx := within(t, connect(t, c), time.Minute)
 	stored := func() int64 {
 		st, err := shoal.ClusterStatus(ctx)
