@@ -17,22 +17,32 @@ import (
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
 
-func TestAutoscalerLocalProvider(t *testing.T) {
+// startAutoscaled starts a head with the local autoscaler (no nodes yet;
+// two-CPU nodes, at most 3, removed after idle) and stops it with the test.
+func startAutoscaled(t *testing.T, idle string) *clustertest.Cluster {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "autoscale.json")
-	os.WriteFile(cfg, []byte(`{
+	if err := os.WriteFile(cfg, []byte(`{
 		"provider": "local",
-		"idle_timeout": "2s",
+		"idle_timeout": "`+idle+`",
 		"interval": "200ms",
 		"drain_deadline": "5s",
 		"node_types": [{"name": "cpu2", "resources": {"CPU": 2}, "max": 3}]
-	}`), 0o644)
+	}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	c, err := clustertest.Start(context.Background(), clustertest.Options{Binary: mustBinary(t), Dir: dir, Nodes: 0,
 		HeadArgs: []string{"--autoscale", cfg}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Stop()
+	t.Cleanup(c.Stop)
+	return c
+}
+
+func TestAutoscalerLocalProvider(t *testing.T) {
+	c := startAutoscaled(t, "2s")
 	ctx := within(t, connect(t, c), 3*time.Minute)
 	alive := func(n int) func(*pb.StatusReply) bool {
 		return func(st *pb.StatusReply) bool { return clustertest.AliveNodes(st) == n }
@@ -105,21 +115,7 @@ func TestAutoscalerLocalProvider(t *testing.T) {
 // long; they are pinned, the autoscaler keeps them and says why, the answer
 // is exact, and once the query is done they go.
 func TestAutoscalerKeepsAShufflesNodes(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "autoscale.json")
-	os.WriteFile(cfg, []byte(`{
-		"provider": "local",
-		"idle_timeout": "1s",
-		"interval": "200ms",
-		"drain_deadline": "5s",
-		"node_types": [{"name": "cpu2", "resources": {"CPU": 2}, "max": 3}]
-	}`), 0o644)
-	c, err := clustertest.Start(context.Background(), clustertest.Options{Binary: mustBinary(t), Dir: dir, Nodes: 0,
-		HeadArgs: []string{"--autoscale", cfg}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
+	c := startAutoscaled(t, "1s")
 	ctx := within(t, connect(t, c), 3*time.Minute)
 	var futs []*shoal.Future[arrow.RecordBatch]
 	for i := range 6 {
