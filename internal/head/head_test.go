@@ -632,3 +632,44 @@ func TestFailedArgumentDoesNotStallTheActor(t *testing.T) {
 		t.Fatalf("dispatched %x, want the second call", r.TaskId)
 	}
 }
+
+// A client that releases its borrowed reference and borrows the object
+// again sends both, possibly in one batch (where borrows are handled
+// before releases): the new reference must hold the object and learn its
+// state, or whoever reads it waits forever.
+func TestBorrowAgainInTheBatchOfTheRelease(t *testing.T) {
+	hs := newHarness(t, Config{})
+	n := hs.addNode(2, scheduler.Resources{})
+	d := hs.driver()
+	a := hs.submit(d, "f")
+	recv(t, n.starts, "executor start")
+	ex := hs.executor(n)
+	run := recv(t, ex.runs, "task")
+	ex.stream.Send(&pb.ClientMessage{Results: []*pb.TaskResult{{TaskId: run.TaskId, Value: []byte{2, 'v'}}}})
+	recv(t, d.objects, "a ready")
+	// Another client borrows a (found inside a value) and learns its state.
+	other := hs.driver()
+	other.stream.Send(&pb.ClientMessage{Borrow: [][]byte{a.Bytes()}})
+	if st := recv(t, other.objects, "a's state for the borrower"); st.State != pb.ObjectState_OBJECT_STATE_READY {
+		t.Fatalf("borrower told %v", st)
+	}
+	// Its reference released and a new one borrowed, in one batch.
+	other.stream.Send(&pb.ClientMessage{Borrow: [][]byte{a.Bytes()}, Release: [][]byte{a.Bytes()}})
+	if st := recv(t, other.objects, "a's state for the new reference"); st.State != pb.ObjectState_OBJECT_STATE_READY {
+		t.Fatalf("new reference told %v", st)
+	}
+	// The owner lets go: the borrow alone keeps a.
+	d.stream.Send(&pb.ClientMessage{Release: [][]byte{a.Bytes()}})
+	waitFor(t, "the owner's release", func() bool {
+		hs.h.mu.Lock()
+		defer hs.h.mu.Unlock()
+		o := hs.h.objects[a]
+		return o != nil && !o.ownerRef
+	})
+	if st := hs.h.Status(); st.Objects != 1 {
+		t.Fatalf("%d objects after the owner's release; the borrow should keep a", st.Objects)
+	}
+	// The new reference's release frees it.
+	other.stream.Send(&pb.ClientMessage{Release: [][]byte{a.Bytes()}})
+	waitFor(t, "a freed", func() bool { return hs.h.Status().Objects == 0 })
+}

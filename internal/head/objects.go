@@ -65,6 +65,13 @@ func (h *Head) holdNested(o *object, nested [][]byte) {
 
 // borrow gives session s a reference on an object it found nested in a
 // value, and tells it the object's state now (or when it is ready).
+//
+// A session's borrows of one object are counted, one per Borrow it sent,
+// and each Release takes one back: a client that released its reference
+// and borrowed the object again sends both, possibly in one batch, where
+// the borrows are handled before the releases. Counting keeps the new
+// reference (and tells it the state) where a set would drop it, leaving
+// its reader waiting forever.
 func (h *Head) borrow(s *session, id ids.ID) {
 	o := h.objects[id]
 	if o == nil {
@@ -73,19 +80,26 @@ func (h *Head) borrow(s *session, id ids.ID) {
 		s.out.Add(64, func(m *pb.HeadMessage) { m.Objects = append(m.Objects, st) })
 		return
 	}
-	for _, b := range o.borrowers {
-		if b == s {
-			return
-		}
+	if b := s.borrowed[id]; b != nil {
+		b.count++
+	} else {
+		o.refs++
+		o.borrowers = append(o.borrowers, s)
+		s.borrowed[id] = &borrowing{o: o, count: 1}
 	}
-	o.refs++
-	o.borrowers = append(o.borrowers, s)
-	s.borrowed[id] = o
 	if o.state != objectPending {
 		h.notify(o, s)
 	}
 }
 
+// borrowing is a session's borrow of an object: count Borrows not yet
+// released.
+type borrowing struct {
+	o     *object
+	count int
+}
+
+// unborrow drops every borrow s holds on o.
 func (h *Head) unborrow(s *session, o *object) {
 	for i, b := range o.borrowers {
 		if b == s {
@@ -168,8 +182,10 @@ func (h *Head) release(s *session, id ids.ID) {
 		h.decref(o)
 		return
 	}
-	if s.borrowed[id] != nil {
-		h.unborrow(s, o)
+	if b := s.borrowed[id]; b != nil {
+		if b.count--; b.count == 0 {
+			h.unborrow(s, o)
+		}
 	}
 }
 

@@ -29,7 +29,7 @@ type session struct {
 	// actors holds the actors living in this executor.
 	actors map[ids.ID]*actor
 	// borrowed holds the objects this session borrowed.
-	borrowed map[ids.ID]*object
+	borrowed map[ids.ID]*borrowing
 	// directAddr is an executor's Executor service for direct actor
 	// calls; empty when it serves none. directLocal is the same for
 	// callers on its machine.
@@ -83,7 +83,7 @@ func (h *Head) serveSession(stream rpc.ServerStream[pb.ClientMessage, pb.HeadMes
 	}
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
-	s := &session{out: h.newOutbox(), running: make(map[ids.ID]*task), actors: make(map[ids.ID]*actor), borrowed: make(map[ids.ID]*object), kill: cancel,
+	s := &session{out: h.newOutbox(), running: make(map[ids.ID]*task), actors: make(map[ids.ID]*actor), borrowed: make(map[ids.ID]*borrowing), kill: cancel,
 		leases: make(map[ids.ID]*lease), hosted: make(map[ids.ID]*lease)}
 
 	h.mu.Lock()
@@ -233,8 +233,8 @@ func (h *Head) closeSession(s *session, reason string) {
 			h.decref(o)
 		}
 	}
-	for _, o := range s.borrowed {
-		h.unborrow(s, o)
+	for _, b := range s.borrowed {
+		h.unborrow(s, b.o)
 	}
 	for id, pn := range h.pins {
 		if pn.owner == s {
