@@ -137,7 +137,7 @@ func TestFramesFromFutures(t *testing.T) {
 	// Repartition + Persist: the shuffled rows stay on the cluster; a query
 	// of the persisted frame finds every row once.
 	var perNode map[string]int
-	shuffled, err := df.Repartition(4, dataframe.Col("key")).Persist(ctx, dataframe.OnStage(func(s dataframe.StageStats) {
+	shuffled, err := df.Repartition(4, dataframe.Col("key")).Persist(ctx, dataframe.WithTargetPartitionBytes(0), dataframe.OnStage(func(s dataframe.StageStats) {
 		perNode = s.Nodes
 	}))
 	if err != nil {
@@ -151,6 +151,30 @@ func TestFramesFromFutures(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkGroups(t, res, counts, totals)
+	// Adaptive coalescing (the default): a group-by planned with 24
+	// partitions (more than the cluster's 6 CPUs) reads its small shuffled
+	// partitions with fewer tasks, sized from the map outputs' indexes, but
+	// not fewer than the CPUs; the answer is the same. A Repartition's
+	// count is the program's and stays.
+	var coalesced, kept dataframe.StageStats
+	res, err = groupSums(df).Collect(ctx, dataframe.WithParallelism(24), dataframe.OnStage(func(s dataframe.StageStats) {
+		if s.Stage == 1 {
+			coalesced = s
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGroups(t, res, counts, totals)
+	if !coalesced.Coalesced || coalesced.Partitions >= 24 || coalesced.Partitions < 6 {
+		t.Errorf("the stage reading 24 small shuffled partitions ran %d tasks (coalesced: %v), want 6 to 23", coalesced.Partitions, coalesced.Coalesced)
+	}
+	if _, err := df.Repartition(24, dataframe.Col("key")).Persist(ctx, dataframe.OnStage(func(s dataframe.StageStats) { kept = s })); err != nil {
+		t.Fatal(err)
+	}
+	if kept.Coalesced || kept.Partitions != 24 {
+		t.Errorf("Repartition(24) ran %d tasks (coalesced: %v)", kept.Partitions, kept.Coalesced)
+	}
 	explain, err := shuffled.Explain()
 	if err != nil || !strings.Contains(explain, "result partitions on the cluster") {
 		t.Errorf("explain of a persisted frame: %v\n%s", err, explain)

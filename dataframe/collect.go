@@ -58,11 +58,12 @@ type config struct {
 	partitionsSet bool
 	broadcastSet  bool
 	onStage       func(StageStats)
+	targetBytes   int64
 }
 
 func newConfig(opts []CollectOption) *config {
 	c := &config{parallelism: runtime.GOMAXPROCS(0), batchSize: coldata.DefaultBatchSize,
-		budget: DefaultMemoryBudget, broadcastRows: DefaultBroadcastRows}
+		budget: DefaultMemoryBudget, broadcastRows: DefaultBroadcastRows, targetBytes: DefaultTargetPartitionBytes}
 	for _, o := range opts {
 		o(c)
 	}
@@ -100,6 +101,20 @@ func OnStage(f func(StageStats)) CollectOption { return func(c *config) { c.onSt
 // partitions as tasks on the cluster (when every source can be read there:
 // files; a frame over an in-memory table runs in this process).
 func Locally() CollectOption { return func(c *config) { c.local = true } }
+
+// DefaultTargetPartitionBytes is the input size a stage's task aims for on
+// a cluster when small shuffled partitions are coalesced (Spark's
+// spark.sql.adaptive.advisoryPartitionSizeInBytes).
+const DefaultTargetPartitionBytes = 64 << 20
+
+// WithTargetPartitionBytes sets the input a task of a query on a cluster
+// aims for: a stage that reads only shuffled rows runs one task per run of
+// consecutive partitions holding up to n bytes, the sizes known exactly
+// once the shuffle's map side finished (adaptive coalescing). 0 runs every
+// stage with its planned partitions.
+func WithTargetPartitionBytes(n int64) CollectOption {
+	return func(c *config) { c.targetBytes = max(0, n) }
+}
 
 // WithBatchSize sets the target number of rows per batch.
 func WithBatchSize(n int) CollectOption { return func(c *config) { c.batchSize = max(1, n) } }
@@ -164,7 +179,7 @@ func (c *config) distributedPlan(ctx context.Context, n plan.Node) (plan.Node, *
 }
 
 func (c *config) clusterOptions() cluster.Options {
-	return cluster.Options{BatchSize: c.batchSize, MemoryBudget: c.budget, OnStage: c.onStage}
+	return cluster.Options{BatchSize: c.batchSize, MemoryBudget: c.budget, OnStage: c.onStage, TargetPartitionBytes: c.targetBytes}
 }
 
 // Collect runs the query and returns its result.

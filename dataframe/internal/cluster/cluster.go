@@ -53,6 +53,10 @@ type Options struct {
 	// OnStage, when set, is told what each stage did once it finished
 	// (before the next one starts).
 	OnStage func(StageStats)
+	// TargetPartitionBytes: a stage that only reads shuffled rows runs one
+	// task per run of consecutive reducer partitions holding up to this
+	// many bytes (adaptive coalescing, Spark's 64 MiB); 0 turns it off.
+	TargetPartitionBytes int64
 }
 
 // StageStats is what a stage did.
@@ -70,6 +74,9 @@ type StageStats struct {
 	RowsIn, LocalBytes, RemoteBytes int64
 	// Spills counts the times its operators spilled to disk.
 	Spills int64
+	// Coalesced: the stage ran fewer tasks than its plan's partitions,
+	// small reducer partitions merged (Partitions is the tasks it ran).
+	Coalesced bool
 	// Nodes counts the partitions' outputs by the node they were made on.
 	Nodes    map[string]int
 	Duration time.Duration
@@ -102,6 +109,9 @@ type input struct {
 	Index []int
 	// Origins are the nodes the Maps were made on ("" when unknown).
 	Origins []string
+	// Segments, for a hash input of a coalesced stage, are the reducer
+	// partitions the task reads (consecutive); empty: its own partition.
+	Segments []int
 }
 
 // mapIndex is the map partition of r.Maps[k].
@@ -203,10 +213,25 @@ const (
 // output, index entries first (24 bytes each), then the segments, each
 // from the node that holds it (in place when that is this node).
 func (r *mapReader) Read(ctx context.Context, p int) ([]*coldata.Batch, error) {
-	seg := p
 	if r.in.Kind != exchange.Hash {
-		seg = 0
+		return r.readSegment(ctx, p, 0)
 	}
+	if len(r.in.Segments) == 0 {
+		return r.readSegment(ctx, p, p)
+	}
+	var out []*coldata.Batch
+	for _, seg := range r.in.Segments { // (a coalesced partition)
+		bs, err := r.readSegment(ctx, p, seg)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, bs...)
+	}
+	return out, nil
+}
+
+// readSegment reads segment seg of every map output, for partition p.
+func (r *mapReader) readSegment(ctx context.Context, p, seg int) ([]*coldata.Batch, error) {
 	segs := make([]exchange.Segment, len(r.in.Maps))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(readsInFlight)
@@ -356,10 +381,21 @@ func runStages(ctx context.Context, p *physical.Plan, opts Options) (*physical.S
 		}
 		sources := futuresSources(st.Root, nil)
 		start := time.Now()
-		args := make([]stageArgs, st.Partitions)
-		maps := make([]*shoal.Future[[]byte], st.Partitions)
+		groups, err := coalesce(ctx, st, outputs, opts.TargetPartitionBytes)
+		if err != nil {
+			return nil, nil, err
+		}
+		tasks := st.Partitions
+		if groups != nil {
+			tasks = len(groups)
+		}
+		args := make([]stageArgs, tasks)
+		maps := make([]*shoal.Future[[]byte], tasks)
 		for part := range maps {
 			a := stageArgs{Stage: js, Partition: part, Inputs: inputs, BatchSize: opts.BatchSize, Budget: opts.MemoryBudget}
+			if groups != nil {
+				a.Inputs = withReducers(inputs, groups[part])
+			}
 			for _, src := range sources {
 				a.Sources = append(a.Sources, src.forPartition(part, st.Partitions))
 			}
@@ -387,6 +423,7 @@ func runStages(ctx context.Context, p *physical.Plan, opts Options) (*physical.S
 		}
 		if opts.OnStage != nil {
 			stats := stageStats(st, hs)
+			stats.Partitions, stats.Coalesced = tasks, tasks != st.Partitions
 			stats.Duration, stats.Reruns = time.Since(start), reruns
 			opts.OnStage(stats)
 		}
@@ -402,6 +439,108 @@ func runStages(ctx context.Context, p *physical.Plan, opts Options) (*physical.S
 		}
 	}
 	return nil, nil, fmt.Errorf("the plan has no result stage")
+}
+
+// maxCoalesceEntries bounds the index entries (maps x reducers) the
+// coordinator reads to size a stage's input partitions: past it the
+// stage runs as planned.
+const maxCoalesceEntries = 1 << 18
+
+// coalesce decides, for a stage whose partitioned input is only shuffled
+// rows (hash exchanges of its partition count: no scans), which runs of
+// consecutive reducer partitions each of its tasks reads, so that each
+// holds up to target bytes of input (nil: run as planned). The sizes come
+// from the inputs' map output indexes.
+func coalesce(ctx context.Context, st *physical.Stage, outputs map[int]*stageOutput, target int64) ([][]int, error) {
+	if target <= 0 || st.Partitions <= 1 || hasScan(st.Root) {
+		return nil, nil
+	}
+	size := make([]int64, st.Partitions)
+	hashed := 0
+	for _, id := range st.Inputs {
+		o := outputs[id]
+		if o.spec.Kind != exchange.Hash {
+			continue
+		}
+		if o.spec.Fixed || o.spec.Partitions != st.Partitions || int64(len(o.maps))*int64(st.Partitions) > maxCoalesceEntries {
+			return nil, nil
+		}
+		hashed++
+		for m, f := range o.maps {
+			if o.rows != nil && o.rows[m] == 0 {
+				continue
+			}
+			index, release, err := shoal.ReadRange(ctx, f, exchange.IndexEntryOffset(0), int64(st.Partitions)*exchange.IndexEntrySize)
+			if err != nil {
+				// Run as planned: the tasks meet the failure (rebuilt, or
+				// a FetchFailedError) where it is handled.
+				slog.Debug("shoal: not coalescing a stage: its input could not be sized", "stage", st.ID, "error", err)
+				return nil, ctx.Err()
+			}
+			for r := range st.Partitions {
+				e, err := exchange.ParseEntry(index[r*exchange.IndexEntrySize:(r+1)*exchange.IndexEntrySize], -1)
+				if err != nil {
+					release()
+					return nil, fmt.Errorf("stage %d: sizing its input: %w", st.ID, err)
+				}
+				size[r] += e.Length
+			}
+			release()
+		}
+	}
+	if hashed == 0 {
+		return nil, nil
+	}
+	groups := groupSizes(size, target)
+	if cpus, err := CPUs(ctx); err == nil && len(groups) < min(cpus, st.Partitions) {
+		// Not fewer tasks than the cluster's CPUs (Spark's
+		// parallelismFirst): smaller groups, about even in bytes.
+		var total int64
+		for _, n := range size {
+			total += n
+		}
+		groups = groupSizes(size, max(1, (total+int64(cpus)-1)/int64(cpus)))
+	}
+	if len(groups) >= st.Partitions {
+		return nil, nil
+	}
+	return groups, nil
+}
+
+// groupSizes splits partitions of the given sizes into runs of consecutive
+// ones holding up to target bytes (a larger partition alone).
+func groupSizes(size []int64, target int64) [][]int {
+	var groups [][]int
+	var cur []int
+	var bytes int64
+	for r, n := range size {
+		if len(cur) > 0 && bytes+n > target {
+			groups = append(groups, cur)
+			cur, bytes = nil, 0
+		}
+		cur = append(cur, r)
+		bytes += n
+	}
+	return append(groups, cur)
+}
+
+func hasScan(o *physical.Op) bool {
+	if o == nil {
+		return false
+	}
+	return o.Kind == physical.KindScan || hasScan(o.Input) || hasScan(o.Build)
+}
+
+// withReducers gives a coalesced task's hash inputs its reducer partitions.
+func withReducers(inputs []input, reducers []int) []input {
+	out := make([]input, len(inputs))
+	for i, in := range inputs {
+		if in.Kind == exchange.Hash {
+			in.Segments = reducers
+		}
+		out[i] = in
+	}
+	return out
 }
 
 // MaxStageAttempts bounds how many times a stage runs when its partitions
@@ -455,7 +594,9 @@ func awaitStage(ctx context.Context, st *physical.Stage, out *stageOutput, outpu
 		for _, part := range failed {
 			a := &out.args[part]
 			for i, in := range a.Inputs {
-				a.Inputs[i] = outputs[in.Stage].asInput(in.Stage) // (with the map outputs made again)
+				fresh := outputs[in.Stage].asInput(in.Stage) // (with the map outputs made again)
+				fresh.Segments = in.Segments
+				a.Inputs[i] = fresh
 			}
 			out.maps[part].Release()
 			out.maps[part] = stageTask.Remote(ctx, *a)

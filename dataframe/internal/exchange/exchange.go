@@ -33,6 +33,9 @@ type Spec struct {
 	Kind       Kind         `json:"kind"`
 	Keys       []*expr.Expr `json:"keys,omitempty"`
 	Partitions int          `json:"partitions"`
+	// Fixed: the program asked for this partition count (Repartition);
+	// adaptive execution keeps it.
+	Fixed bool `json:"fixed,omitempty"`
 }
 
 // Exchange is the boundary between a producing stage and its consumers.

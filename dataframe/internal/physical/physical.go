@@ -208,7 +208,7 @@ func (b *builder) op(n plan.Node) (*Op, int) {
 		return out, 1
 	case *plan.Repartition:
 		in, parts := b.op(x.Input)
-		id := b.cut(in, parts, exchange.Spec{Kind: exchange.Hash, Keys: x.Keys, Partitions: x.N})
+		id := b.cut(in, parts, exchange.Spec{Kind: exchange.Hash, Keys: x.Keys, Partitions: x.N, Fixed: true})
 		return read(id, x.Schema()), x.N
 	case *plan.Aggregate:
 		return b.aggregate(x)
