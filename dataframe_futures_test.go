@@ -244,3 +244,68 @@ func TestFromFuturesIdentityAndCache(t *testing.T) {
 		t.Errorf("the same frame again was not served from the cache (%d hits)", hits)
 	}
 }
+
+// Independent stages run at the same time (the two sides of a join, each
+// shuffled), and a stage starts only once the stages it reads are done.
+func TestIndependentStagesRunConcurrently(t *testing.T) {
+	c := sharedCluster(t)
+	ctx := within(t, connect(t, c), 2*time.Minute)
+	var futs []*shoal.Future[arrow.RecordBatch]
+	for i := range 6 {
+		futs = append(futs, seededBatch.Remote(ctx, 100+i, 30_000))
+	}
+	defer func() {
+		for _, f := range futs {
+			f.Release()
+		}
+	}()
+	lcounts, _ := sums(t, ctx, futs[:3])
+	rcounts, _ := sums(t, ctx, futs[3:])
+	left := dataframe.FromFutures(ctx, futs[:3]).GroupBy(dataframe.Col("key")).Agg(dataframe.CountAll().As("n"))
+	right := dataframe.FromFutures(ctx, futs[3:]).GroupBy(dataframe.Col("key")).Agg(dataframe.CountAll().As("n")).
+		Rename(map[string]string{"key": "rkey", "n": "rn"})
+	q := left.Join(right, dataframe.Inner, dataframe.On("key", "rkey")).Sort(dataframe.Asc("key"))
+	res, err := q.Collect(ctx, dataframe.WithBroadcastRows(1), dataframe.WithParallelism(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for k := range lcounts {
+		if rcounts[k] > 0 {
+			want++
+		}
+	}
+	if res.NumRows() != want {
+		t.Fatalf("%d joined keys, want %d", res.NumRows(), want)
+	}
+	for i := range res.NumRows() {
+		row := res.Row(i)
+		if k := row[0].I; row[1].I != lcounts[k] || row[2].I != k || row[3].I != rcounts[k] {
+			t.Errorf("row %v: want counts %d and %d", row, lcounts[k], rcounts[k])
+		}
+	}
+	st := res.Stats()
+	end := map[int]time.Time{}
+	var sources []dataframe.StageStats
+	for _, s := range st {
+		end[s.Stage] = s.Started.Add(s.Duration)
+		if len(s.Inputs) == 0 {
+			sources = append(sources, s)
+		}
+	}
+	for _, s := range st {
+		for _, in := range s.Inputs {
+			if s.Started.Before(end[in]) {
+				t.Errorf("stage %d started %v before stage %d, which it reads, ended", s.Stage, end[in].Sub(s.Started), in)
+			}
+		}
+	}
+	if len(sources) != 2 {
+		t.Fatalf("%d stages read no other stage, want the join's 2 sides: %+v", len(sources), st)
+	}
+	a, b := sources[0], sources[1]
+	if !a.Started.Before(end[b.Stage]) || !b.Started.Before(end[a.Stage]) {
+		t.Errorf("the join's sides ran one after the other: stage %d %v+%v, stage %d %v+%v",
+			a.Stage, a.Started.Format(time.StampMicro), a.Duration, b.Stage, b.Started.Format(time.StampMicro), b.Duration)
+	}
+}

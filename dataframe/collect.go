@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -93,7 +94,9 @@ type FetchFailedError = cluster.FetchFailedError
 const MaxStageAttempts = cluster.MaxStageAttempts
 
 // OnStage registers a function told what each stage of a query run on a
-// cluster did, once it finished (before the next stage starts).
+// cluster did, once it finished (before the stages that read it start;
+// independent stages run at the same time, and f is called once at a
+// time).
 func OnStage(f func(StageStats)) CollectOption { return func(c *config) { c.onStage = f } }
 
 // Locally runs the query in this process even when ctx carries a cluster
@@ -225,6 +228,7 @@ func (df *DataFrame) Collect(ctx context.Context, opts ...CollectOption) (*Resul
 				}
 			}
 			batches, err = cluster.Run(ctx, phys, copts)
+			slices.SortFunc(stats, func(a, b StageStats) int { return a.Stage - b.Stage }) // (they finish in any order)
 		} else {
 			batches, err = runner.Run(ctx, phys, runner.Options{Parallelism: cfg.parallelism, BatchSize: cfg.batchSize,
 				MemoryBudget: cfg.budget, SpillDir: cfg.spillDir, OnSpill: cfg.onSpill})

@@ -51,7 +51,7 @@ type Options struct {
 	// the executor's temporary directory past it).
 	MemoryBudget int64
 	// OnStage, when set, is told what each stage did once it finished
-	// (before the next one starts).
+	// (before the stages reading it start; one call at a time).
 	OnStage func(StageStats)
 	// TargetPartitionBytes: a stage that only reads shuffled rows runs one
 	// task per run of consecutive reducer partitions holding up to this
@@ -78,7 +78,12 @@ type StageStats struct {
 	// small reducer partitions merged (Partitions is the tasks it ran).
 	Coalesced bool
 	// Nodes counts the partitions' outputs by the node they were made on.
-	Nodes    map[string]int
+	Nodes map[string]int
+	// Inputs are the stages it read.
+	Inputs []int
+	// Started is when its inputs were ready and its tasks went out;
+	// Duration how long until they all finished.
+	Started  time.Time
 	Duration time.Duration
 	// Reruns counts the tasks the coordinator ran again after fetch
 	// failures: this stage's partitions and the map tasks of earlier
@@ -344,7 +349,7 @@ func Persist(ctx context.Context, p *physical.Plan, opts Options) (*Futures, err
 	if err != nil {
 		return nil, err
 	}
-	hs, err := readHeaders(ctx, st, parts)
+	hs, _, err := readHeaders(ctx, st, parts)
 	if err != nil {
 		for _, f := range parts {
 			f.Release()
@@ -355,137 +360,178 @@ func Persist(ctx context.Context, p *physical.Plan, opts Options) (*Futures, err
 }
 
 // runStages runs p's stages and returns the result stage and its
-// partitions' outputs (the caller's to release).
+// partitions' outputs (the caller's to release). Each stage starts once
+// the stages it reads have finished, so independent stages (the two sides
+// of a join, a subquery's scan) run at the same time, as Spark's DAG
+// scheduler submits every stage whose parents are done.
 func runStages(ctx context.Context, p *physical.Plan, opts Options) (*physical.Stage, []*shoal.Future[[]byte], error) {
 	if err := p.AttachSpecs(); err != nil {
 		return nil, nil, err
 	}
-	outputs := map[int]*stageOutput{}
-	defer func() {
-		for _, o := range outputs {
-			o.release()
-		}
-	}()
+	q := &query{opts: opts, outputs: map[int]*stageOutput{}, done: map[int]chan struct{}{}}
+	var result *physical.Stage
 	for _, st := range p.Stages {
-		js, err := json.Marshal(st)
-		if err != nil {
-			return nil, nil, fmt.Errorf("stage %d: %w", st.ID, err)
-		}
-		var inputs []input
-		for _, id := range st.Inputs {
-			o := outputs[id]
-			if o == nil {
-				return nil, nil, fmt.Errorf("stage %d reads stage %d, which has not run", st.ID, id)
-			}
-			inputs = append(inputs, o.asInput(id))
-		}
-		sources := futuresSources(st.Root, nil)
-		start := time.Now()
-		groups, err := coalesce(ctx, st, outputs, opts.TargetPartitionBytes)
-		if err != nil {
-			return nil, nil, err
-		}
-		tasks := st.Partitions
-		if groups != nil {
-			tasks = len(groups)
-		}
-		args := make([]stageArgs, tasks)
-		maps := make([]*shoal.Future[[]byte], tasks)
-		for part := range maps {
-			a := stageArgs{Stage: js, Partition: part, Inputs: inputs, BatchSize: opts.BatchSize, Budget: opts.MemoryBudget}
-			if groups != nil {
-				a.Inputs = withReducers(inputs, groups[part])
-			}
-			for _, src := range sources {
-				a.Sources = append(a.Sources, src.forPartition(part, st.Partitions))
-			}
-			args[part] = a
-			maps[part] = stageTask.Remote(ctx, a)
-		}
-		out := &stageOutput{spec: st.Output, maps: maps, args: args}
-		outputs[st.ID] = out
-		reruns, err := awaitStage(ctx, st, out, outputs)
-		if err != nil {
-			return nil, nil, err
-		}
-		var hs []exchange.Header
-		if st.Output.Kind != exchange.Result || opts.OnStage != nil {
-			if hs, err = readHeaders(ctx, st, maps); err != nil {
-				return nil, nil, err
-			}
-		}
-		if st.Output.Kind != exchange.Result {
-			// Later stages read these outputs: their nodes stay (an
-			// autoscaler keeps them, saying why) until the outputs go.
-			if err := locateOutputs(ctx, st, out, hs); err != nil {
-				return nil, nil, err
-			}
-		}
-		if opts.OnStage != nil {
-			stats := stageStats(st, hs)
-			stats.Partitions, stats.Coalesced = tasks, tasks != st.Partitions
-			stats.Duration, stats.Reruns = time.Since(start), reruns
-			opts.OnStage(stats)
-		}
-		// Every stage's outputs stay (and their nodes pinned) until the
-		// query ends, also once no later stage reads them: a map output
-		// lost with its node is made again by running its task, which reads
-		// the outputs of the stages before it (as Spark keeps a job's
-		// shuffle files). The chaos workload found a rebuild reading a
-		// released input when they went as soon as they were read.
+		q.done[st.ID] = make(chan struct{})
 		if st.Output.Kind == exchange.Result {
-			delete(outputs, st.ID) // the caller's
-			return st, maps, nil
+			result = st
 		}
 	}
-	return nil, nil, fmt.Errorf("the plan has no result stage")
+	if result == nil {
+		return nil, nil, fmt.Errorf("the plan has no result stage")
+	}
+	before := map[int]bool{} // (the stages are in an order where each reads earlier ones)
+	for _, st := range p.Stages {
+		for _, id := range st.Inputs {
+			if !before[id] {
+				return nil, nil, fmt.Errorf("stage %d reads stage %d, which the plan does not have before it", st.ID, id)
+			}
+		}
+		before[st.ID] = true
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, st := range p.Stages {
+		g.Go(func() error { return q.run(gctx, st) })
+	}
+	err := g.Wait()
+	var maps []*shoal.Future[[]byte]
+	if err == nil {
+		maps = q.outputs[result.ID].maps
+		delete(q.outputs, result.ID) // the caller's
+	}
+	for _, o := range q.outputs {
+		// Every stage's outputs stay (and their nodes pinned) until the
+		// query ends, also once no later stage reads them: a map output
+		// lost with its node is made again by running its task, which
+		// reads the outputs of the stages before it (as Spark keeps a
+		// job's shuffle files). The chaos workload found a rebuild reading
+		// a released input when they went as soon as they were read.
+		o.release()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return result, maps, nil
+}
+
+// query is the coordinator's state of one run: the stages' outputs, each
+// registered before its stage's tasks start and complete once done[stage]
+// is closed.
+type query struct {
+	opts    Options
+	mu      sync.Mutex // guards outputs (the map)
+	outputs map[int]*stageOutput
+	done    map[int]chan struct{}
+	onStage sync.Mutex // one OnStage call at a time
+}
+
+// output is stage id's output, once that stage finished.
+func (q *query) output(id int) *stageOutput {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.outputs[id]
+}
+
+// run runs stage st once its inputs are done: its partitions' tasks, then
+// what the stages reading it need to know of their outputs.
+func (q *query) run(ctx context.Context, st *physical.Stage) error {
+	for _, id := range st.Inputs {
+		select {
+		case <-q.done[id]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	js, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("stage %d: %w", st.ID, err)
+	}
+	var inputs []input
+	for _, id := range st.Inputs {
+		inputs = append(inputs, q.output(id).asInput(id))
+	}
+	sources := futuresSources(st.Root, nil)
+	start := time.Now()
+	groups, err := coalesce(ctx, st, q.output, q.opts.TargetPartitionBytes)
+	if err != nil {
+		return err
+	}
+	tasks := st.Partitions
+	if groups != nil {
+		tasks = len(groups)
+	}
+	args := make([]stageArgs, tasks)
+	maps := make([]*shoal.Future[[]byte], tasks)
+	for part := range maps {
+		a := stageArgs{Stage: js, Partition: part, Inputs: inputs, BatchSize: q.opts.BatchSize, Budget: q.opts.MemoryBudget}
+		if groups != nil {
+			a.Inputs = withReducers(inputs, groups[part])
+		}
+		for _, src := range sources {
+			a.Sources = append(a.Sources, src.forPartition(part, st.Partitions))
+		}
+		args[part] = a
+		maps[part] = stageTask.Remote(ctx, a)
+	}
+	out := &stageOutput{spec: st.Output, maps: maps, args: args}
+	q.mu.Lock()
+	q.outputs[st.ID] = out
+	q.mu.Unlock()
+	reruns, err := awaitStage(ctx, st, out, q.output)
+	if err != nil {
+		return err
+	}
+	var hs []exchange.Header
+	if st.Output.Kind != exchange.Result || q.opts.OnStage != nil {
+		if hs, out.reducerBytes, err = readHeaders(ctx, st, maps); err != nil {
+			return err
+		}
+	}
+	if st.Output.Kind != exchange.Result {
+		// Later stages read these outputs: their nodes stay (an
+		// autoscaler keeps them, saying why) until the outputs go.
+		if err := locateOutputs(ctx, st, out, hs); err != nil {
+			return err
+		}
+	}
+	if q.opts.OnStage != nil {
+		stats := stageStats(st, hs)
+		stats.Partitions, stats.Coalesced = tasks, tasks != st.Partitions
+		stats.Inputs, stats.Started, stats.Duration, stats.Reruns = st.Inputs, start, time.Since(start), reruns
+		q.onStage.Lock() // (before the stages reading st start)
+		q.opts.OnStage(stats)
+		q.onStage.Unlock()
+	}
+	close(q.done[st.ID])
+	return nil
 }
 
 // maxCoalesceEntries bounds the index entries (maps x reducers) the
-// coordinator reads to size a stage's input partitions: past it the
-// stage runs as planned.
+// coordinator reads with a stage's headers to know its reducer
+// partitions' sizes: past it the stages reading it run as planned.
 const maxCoalesceEntries = 1 << 18
 
 // coalesce decides, for a stage whose partitioned input is only shuffled
 // rows (hash exchanges of its partition count: no scans), which runs of
 // consecutive reducer partitions each of its tasks reads, so that each
 // holds up to target bytes of input (nil: run as planned). The sizes come
-// from the inputs' map output indexes.
-func coalesce(ctx context.Context, st *physical.Stage, outputs map[int]*stageOutput, target int64) ([][]int, error) {
+// from the inputs' map output indexes (read with their headers).
+func coalesce(ctx context.Context, st *physical.Stage, output func(stage int) *stageOutput, target int64) ([][]int, error) {
 	if target <= 0 || st.Partitions <= 1 || hasScan(st.Root) {
 		return nil, nil
 	}
 	size := make([]int64, st.Partitions)
 	hashed := 0
 	for _, id := range st.Inputs {
-		o := outputs[id]
+		o := output(id)
 		if o.spec.Kind != exchange.Hash {
 			continue
 		}
-		if o.spec.Fixed || o.spec.Partitions != st.Partitions || int64(len(o.maps))*int64(st.Partitions) > maxCoalesceEntries {
+		if o.spec.Fixed || o.spec.Partitions != st.Partitions || o.reducerBytes == nil {
 			return nil, nil
 		}
 		hashed++
-		for m, f := range o.maps {
-			if o.rows != nil && o.rows[m] == 0 {
-				continue
-			}
-			index, release, err := shoal.ReadRange(ctx, f, exchange.IndexEntryOffset(0), int64(st.Partitions)*exchange.IndexEntrySize)
-			if err != nil {
-				// Run as planned: the tasks meet the failure (rebuilt, or
-				// a FetchFailedError) where it is handled.
-				slog.Debug("shoal: not coalescing a stage: its input could not be sized", "stage", st.ID, "error", err)
-				return nil, ctx.Err()
-			}
-			for r := range st.Partitions {
-				e, err := exchange.ParseEntry(index[r*exchange.IndexEntrySize:(r+1)*exchange.IndexEntrySize], -1)
-				if err != nil {
-					release()
-					return nil, fmt.Errorf("stage %d: sizing its input: %w", st.ID, err)
-				}
-				size[r] += e.Length
-			}
-			release()
+		for r, n := range o.reducerBytes {
+			size[r] += n
 		}
 	}
 	if hashed == 0 {
@@ -549,17 +595,17 @@ const MaxStageAttempts = 4
 
 // awaitStage waits for a stage's partitions. A partition that failed to
 // fetch a map output (FetchFailedError) runs again after the map task
-// that made the output runs again, up to MaxStageAttempts; any other
+// that made the output runs again (once, however many partitions, of this
+// stage or another, failed on it), up to MaxStageAttempts; any other
 // failure (the task's own retries are spent) ends the query. It returns
 // how many tasks it ran again.
-func awaitStage(ctx context.Context, st *physical.Stage, out *stageOutput, outputs map[int]*stageOutput) (int, error) {
+func awaitStage(ctx context.Context, st *physical.Stage, out *stageOutput, output func(stage int) *stageOutput) (int, error) {
 	reruns := 0
 	for attempt := 1; ; attempt++ {
 		if _, _, err := shoal.Wait(ctx, out.maps, len(out.maps), -1); err != nil {
 			return reruns, err
 		}
 		var failed []int
-		remade := map[[2]int]bool{}
 		for part, f := range out.maps {
 			err := f.Err()
 			if err == nil {
@@ -573,17 +619,13 @@ func awaitStage(ctx context.Context, st *physical.Stage, out *stageOutput, outpu
 				return reruns, fmt.Errorf("stage %d failed %d times, the most allowed (partition %d could not read its input each time; the last time: %w)",
 					st.ID, attempt, part, err)
 			}
-			in := outputs[ff.Shuffle]
-			if in == nil || ff.Map < 0 || ff.Map >= len(in.maps) {
+			in := output(ff.Shuffle)
+			if in == nil || ff.Map < 0 || ff.Map >= len(in.args) {
 				return reruns, fmt.Errorf("stage %d, partition %d: %w (the coordinator does not hold that map output)", st.ID, part, err)
 			}
-			if k := [2]int{ff.Shuffle, ff.Map}; !remade[k] {
-				remade[k] = true
+			if in.remake(ctx, ff.Map, readBy(out.args[part], ff.Shuffle, ff.Map)) {
 				slog.Warn("shoal: a shuffle fetch failed; running its map task again", "stage", st.ID, "partition", part,
 					"map_stage", ff.Shuffle, "map", ff.Map, "node", ff.Node, "attempt", attempt, "error", ff.Cause)
-				in.maps[ff.Map].Release()
-				in.maps[ff.Map] = stageTask.Remote(ctx, in.args[ff.Map])
-				in.rows[ff.Map], in.origins[ff.Map] = -1, "" // (read it whatever it holds, wherever it is)
 				reruns++
 			}
 			failed = append(failed, part)
@@ -594,7 +636,7 @@ func awaitStage(ctx context.Context, st *physical.Stage, out *stageOutput, outpu
 		for _, part := range failed {
 			a := &out.args[part]
 			for i, in := range a.Inputs {
-				fresh := outputs[in.Stage].asInput(in.Stage) // (with the map outputs made again)
+				fresh := output(in.Stage).asInput(in.Stage) // (with the map outputs made again)
 				fresh.Segments = in.Segments
 				a.Inputs[i] = fresh
 			}
@@ -603,6 +645,36 @@ func awaitStage(ctx context.Context, st *physical.Stage, out *stageOutput, outpu
 			reruns++
 		}
 	}
+}
+
+// readBy is the future of map output m of stage shuffle that a task with
+// args a read (nil if none).
+func readBy(a stageArgs, shuffle, m int) *shoal.Future[[]byte] {
+	for _, in := range a.Inputs {
+		if in.Stage != shuffle {
+			continue
+		}
+		for k, idx := range in.Index {
+			if idx == m {
+				return in.Maps[k]
+			}
+		}
+	}
+	return nil
+}
+
+// remake runs map task m again, unless the output a reader failed to read
+// (read) was already replaced by a run since. It says whether it did.
+func (o *stageOutput) remake(ctx context.Context, m int, read *shoal.Future[[]byte]) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if read != nil && o.maps[m] != read {
+		return false
+	}
+	o.maps[m].Release()
+	o.maps[m] = stageTask.Remote(ctx, o.args[m])
+	o.rows[m], o.origins[m] = -1, "" // (read it whatever it holds, wherever it is)
+	return true
 }
 
 // FetchFailedError says a partition task could not read a map output of
@@ -652,19 +724,28 @@ func futuresSources(o *physical.Op, acc []*Futures) []*Futures {
 }
 
 // stageOutput is a stage's map outputs, held by the coordinator while a
-// later stage reads them (so the cluster keeps, or rebuilds, them).
+// later stage reads them (so the cluster keeps, or rebuilds, them). Once
+// its stage finished, mu guards maps, rows and origins: the stages reading
+// it run its map tasks again when they cannot fetch an output.
 type stageOutput struct {
 	spec    exchange.Spec
+	mu      sync.Mutex
 	maps    []*shoal.Future[[]byte]
 	args    []stageArgs  // each partition's task's, to run one again
 	pin     *shoal.Lease // on the nodes holding maps, while a later stage reads them
 	rows    []int64      // each map output's rows (-1: unknown)
 	origins []string     // each map output's node ("" when unknown)
+	// reducerBytes is the bytes each reducer partition of a hash output
+	// holds (nil when not read: too many index entries); a map task run
+	// again writes the same output, so it stays true.
+	reducerBytes []int64
 }
 
 // asInput describes o to a stage that reads it (as stage id): its map
 // outputs that may hold rows.
 func (o *stageOutput) asInput(id int) input {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	in := input{Stage: id, Kind: o.spec.Kind, Reducers: o.spec.Partitions}
 	for m, f := range o.maps {
 		if o.rows == nil || o.rows[m] != 0 {
@@ -740,14 +821,37 @@ func CPUs(ctx context.Context) (int, error) {
 	return max(1, int(cpus)), nil
 }
 
-// readHeaders reads the header of each map output, several at a time.
-func readHeaders(ctx context.Context, st *physical.Stage, maps []*shoal.Future[[]byte]) ([]exchange.Header, error) {
+// readHeaders reads the header of each map output, several at a time,
+// and for a hash output of at most maxCoalesceEntries index entries the
+// index too (in the same read): the bytes each reducer partition holds,
+// summed over the maps (nil when not read).
+func readHeaders(ctx context.Context, st *physical.Stage, maps []*shoal.Future[[]byte]) ([]exchange.Header, []int64, error) {
 	hs := make([]exchange.Header, len(maps))
+	reducers := 0
+	if st.Output.Kind == exchange.Hash && int64(len(maps))*int64(st.Output.Partitions) <= maxCoalesceEntries {
+		reducers = st.Output.Partitions
+	}
+	var mu sync.Mutex
+	var sizes []int64
+	if reducers > 0 {
+		sizes = make([]int64, reducers)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(readsInFlight)
 	for m, f := range maps {
 		g.Go(func() error {
-			h, err := mapHeader(gctx, f)
+			h, err := mapHeader(gctx, f, reducers, func(index []byte) error {
+				mu.Lock()
+				defer mu.Unlock()
+				for r := range sizes {
+					e, err := exchange.ParseEntry(index[r*exchange.IndexEntrySize:(r+1)*exchange.IndexEntrySize], -1)
+					if err != nil {
+						return err
+					}
+					sizes[r] += e.Length
+				}
+				return nil
+			})
 			if err != nil {
 				return fmt.Errorf("stage %d, map output %d: %w", st.ID, m, err)
 			}
@@ -755,7 +859,10 @@ func readHeaders(ctx context.Context, st *physical.Stage, maps []*shoal.Future[[
 			return nil
 		})
 	}
-	return hs, g.Wait()
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	return hs, sizes, nil
 }
 
 // locateOutputs records where each of a stage's map outputs is and how
@@ -778,14 +885,26 @@ func locateOutputs(ctx context.Context, st *physical.Stage, out *stageOutput, hs
 	return nil
 }
 
-// mapHeader reads a map output's header.
-func mapHeader(ctx context.Context, f *shoal.Future[[]byte]) (exchange.Header, error) {
-	head, release, err := shoal.ReadRange(ctx, f, 0, exchange.HeaderSize)
+// mapHeader reads a map output's header and, for reducers > 0, hands its
+// index (reducers entries) to index.
+func mapHeader(ctx context.Context, f *shoal.Future[[]byte], reducers int, index func([]byte) error) (exchange.Header, error) {
+	n := int64(exchange.HeaderSize)
+	if reducers > 0 {
+		n = exchange.IndexEntryOffset(reducers)
+	}
+	b, release, err := shoal.ReadRange(ctx, f, 0, n)
 	if err != nil {
 		return exchange.Header{}, err
 	}
 	defer release()
-	return exchange.ParseHeader(head)
+	h, err := exchange.ParseHeader(b[:exchange.HeaderSize])
+	if err != nil || reducers == 0 {
+		return h, err
+	}
+	if h.Segments != reducers {
+		return h, fmt.Errorf("the map output has %d segments, its stage %d", h.Segments, reducers)
+	}
+	return h, index(b[exchange.HeaderSize:])
 }
 
 // stageStats sums what a finished stage's map outputs' headers say.
