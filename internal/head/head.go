@@ -37,6 +37,14 @@ type Config struct {
 	// BacklogWindow is how much queued work per node that may amount to.
 	ShortTask     time.Duration
 	BacklogWindow time.Duration
+	// LocalityBandwidth (bytes/s) and LocalityWait make delay scheduling:
+	// a task whose arguments lie mostly on one busy node waits for it for
+	// as long as moving them would take at LocalityBandwidth (Dask's
+	// distributed.scheduler.bandwidth, 100 MB/s), at most LocalityWait
+	// (Spark's spark.locality.wait, 3s), before it runs elsewhere. A
+	// negative LocalityWait turns it off.
+	LocalityBandwidth float64
+	LocalityWait      time.Duration
 	// TLS enables TLS on the gRPC listener.
 	TLS rpc.TLSConfig
 	// StateDir, when set, keeps the head's metadata on disk (Open) so that
@@ -79,6 +87,12 @@ func (c *Config) setDefaults() {
 	if c.BacklogWindow <= 0 {
 		c.BacklogWindow = 4 * time.Millisecond
 	}
+	if c.LocalityBandwidth <= 0 {
+		c.LocalityBandwidth = 100e6
+	}
+	if c.LocalityWait == 0 {
+		c.LocalityWait = 3 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -108,11 +122,14 @@ type Head struct {
 	classes    map[classKey]*class
 	active     []*class // classes with queued tasks
 	infeasible int      // classes whose first task fits no live node
-	nodeTypes  map[string]scheduler.Resources
-	durations  map[string]*meanDuration
-	actors     map[ids.ID]*actor
-	leases     map[ids.ID]*lease // worker leases granted
-	actorNames map[string]*actor
+	// localityWaits counts the tasks the last scheduling pass left waiting
+	// for their nodes (the heartbeat tick schedules again while > 0).
+	localityWaits int
+	nodeTypes     map[string]scheduler.Resources
+	durations     map[string]*meanDuration
+	actors        map[ids.ID]*actor
+	leases        map[ids.ID]*lease // worker leases granted
+	actorNames    map[string]*actor
 	// state is the metadata on disk (nil without StateDir); unclaimed and
 	// recoverUntil belong to the recovery after a restart; deadIDs are nodes
 	// that may not come back under their old identity.

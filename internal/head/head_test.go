@@ -673,3 +673,52 @@ func TestBorrowAgainInTheBatchOfTheRelease(t *testing.T) {
 	other.stream.Send(&pb.ClientMessage{Release: [][]byte{a.Bytes()}})
 	waitFor(t, "a freed", func() bool { return hs.h.Status().Objects == 0 })
 }
+
+// Delay scheduling: a task whose argument lies on a busy node waits for
+// that node rather than running on an idle one, for as long as moving the
+// argument would take (its size at LocalityBandwidth); past that it runs
+// elsewhere.
+func TestTaskWaitsForTheNodeHoldingItsArgument(t *testing.T) {
+	hs := newHarness(t, Config{LocalityBandwidth: 100e6})
+	a := hs.addNode(1, scheduler.Resources{})
+	b := hs.addNode(1, scheduler.Resources{})
+	d := hs.driver()
+	send := func(fn string, affinity *fakeNode, args ...*pb.Arg) ids.ID {
+		id := hs.gen.Next()
+		spec := &pb.TaskSpec{Id: id.Bytes(), Function: fn, Args: args, Resources: &pb.Resources{Cpu: scheduler.Unit}}
+		if affinity != nil {
+			spec.AffinityNode = affinity.id.Bytes()
+		}
+		d.stream.Send(&pb.ClientMessage{Submit: []*pb.TaskSpec{spec}})
+		return id
+	}
+	// x: 20 MB stored on a (moving it would take 200 ms).
+	x := send("make", a)
+	recv(t, a.starts, "executor start on a")
+	exA := hs.executor(a)
+	run := recv(t, exA.runs, "make")
+	exA.stream.Send(&pb.ClientMessage{Results: []*pb.TaskResult{{TaskId: run.TaskId, Stored: true, Size: 20e6}}})
+	recv(t, d.objects, "x ready")
+
+	// a busy: a task reading x waits for it, b stays idle.
+	send("long", a)
+	long := recv(t, exA.runs, "long on a")
+	use := send("use", nil, &pb.Arg{Object: x.Bytes()})
+	select {
+	case <-b.starts:
+		t.Fatal("the task reading x went to b while a, which holds x, was busy for less than moving x would take")
+	case <-time.After(100 * time.Millisecond):
+	}
+	exA.stream.Send(&pb.ClientMessage{Results: []*pb.TaskResult{{TaskId: long.TaskId, Value: []byte{0}}}})
+	if r := recv(t, exA.runs, "the task reading x, on a"); string(r.TaskId) != string(use[:]) {
+		t.Fatalf("ran %x on a, want the task reading x", r.TaskId)
+	}
+
+	// a busy for longer than moving x takes: the next one goes to b.
+	start := time.Now()
+	send("use again", nil, &pb.Arg{Object: x.Bytes()})
+	recv(t, b.starts, "executor start on b, once waiting for a took longer than moving x")
+	if waited := time.Since(start); waited < 150*time.Millisecond {
+		t.Fatalf("went to b after %v; moving x takes 200ms", waited)
+	}
+}

@@ -322,8 +322,8 @@ func (h *Head) monitorHeartbeats() {
 					h.nodeDied(n, fmt.Sprintf("no heartbeat for %v (timeout %v)", silent.Round(time.Millisecond), h.cfg.HeartbeatTimeout))
 				}
 			}
-			if h.infeasible > 0 && h.cfg.InfeasibleTimeout > 0 {
-				h.schedule() // (fails work that waited out InfeasibleTimeout)
+			if h.infeasible > 0 && h.cfg.InfeasibleTimeout > 0 || h.localityWaits > 0 {
+				h.schedule() // (fails work that waited out InfeasibleTimeout; runs elsewhere work that waited for its node long enough)
 			}
 			h.mu.Unlock()
 		}

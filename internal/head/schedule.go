@@ -2,6 +2,7 @@ package head
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
@@ -9,7 +10,9 @@ import (
 )
 
 // classKey groups tasks that every node sees alike: same resource shape,
-// strategy and affinity. Tasks of a class are placed in submission order.
+// strategy and affinity. Tasks of a class are placed in submission order,
+// but for those waiting for the node that holds their arguments (delay
+// scheduling), which the tasks behind them pass.
 type classKey struct {
 	cpu, gpu, memory int64
 	custom           string // canonical custom resources; "" for none
@@ -42,6 +45,7 @@ func (h *Head) classOf(t *task) *class {
 
 func (h *Head) enqueue(t *task) {
 	t.state = taskReady
+	t.readyAt = time.Now()
 	if t.kind == pb.RunKind_RUN_KIND_ACTOR_CALL {
 		if t.actor != nil {
 			h.pumpActor(t.actor)
@@ -85,17 +89,30 @@ func (h *Head) schedule() {
 	for _, c := range classes {
 		c.live = false
 	}
+	h.localityWaits = 0
 	for _, c := range classes {
-		for c.head < len(c.queue) {
-			t := c.queue[c.head]
+		for i := c.head; i < len(c.queue) && i-c.head < maxLocalityScan; i++ {
+			t := c.queue[i]
+			atHead := i == c.head
 			if t.state != taskReady {
-				c.pop()
-				continue
+				if atHead {
+					c.pop()
+				}
+				continue // (placed past a task waiting for its node: popped when the line reaches it)
 			}
 			d := h.place(t)
+			if d.Outcome == scheduler.LocalityWait {
+				h.localityWaits++
+				continue
+			}
+			if !atHead && d.Outcome != scheduler.Placed && d.Outcome != scheduler.Backlogged {
+				break
+			}
 			switch d.Outcome {
 			case scheduler.Placed, scheduler.Backlogged:
-				c.pop()
+				if atHead {
+					c.pop()
+				}
 				h.classRuns(c, true)
 				h.assign(t, h.alive[d.Node], d.Outcome == scheduler.Backlogged)
 				continue
@@ -135,6 +152,10 @@ func (h *Head) schedule() {
 	}
 }
 
+// maxLocalityScan bounds how far past its first task a class's line is
+// looked at in one pass, when tasks wait for their nodes.
+const maxLocalityScan = 256
+
 func (c *class) pop() {
 	c.queue[c.head].queued = false
 	c.queue[c.head] = nil
@@ -159,6 +180,7 @@ func (h *Head) place(t *task) scheduler.Decision {
 		req.MaxBacklog = min(256, max(1, int(h.cfg.BacklogWindow/max(d.mean, 1000))))
 	}
 	touched := false
+	var local int64 // the most argument bytes one node holds
 	// Locality counts the objects a task names inside its arguments too
 	// (held): a dataframe partition task reads the map outputs and source
 	// partitions it carries as futures, so it runs best where they are.
@@ -170,6 +192,7 @@ func (h *Head) place(t *task) scheduler.Decision {
 			for _, n := range a.locs {
 				if n.alive {
 					h.view[n.idx].ArgBytes += a.size
+					local = max(local, h.view[n.idx].ArgBytes)
 					touched = true
 				}
 			}
@@ -180,6 +203,12 @@ func (h *Head) place(t *task) scheduler.Decision {
 			h.view[n.idx].Excluded = true
 			touched = true
 		}
+	}
+	// Delay scheduling: wait for the node holding the arguments while
+	// moving them would take longer than the wait so far.
+	if local > 0 && h.cfg.LocalityWait > 0 && req.Strategy != scheduler.Spread && req.Affinity < 0 {
+		worth := min(h.cfg.LocalityWait, time.Duration(float64(local)/h.cfg.LocalityBandwidth*float64(time.Second)))
+		req.WaitForLocal = time.Since(t.readyAt) < worth
 	}
 	d := scheduler.Place(req, h.view)
 	if touched {

@@ -35,7 +35,8 @@ type task struct {
 	req         scheduler.Resources
 	class       *class
 	state       taskState
-	queued      bool // present in its class queue (possibly stale)
+	queued      bool      // present in its class queue (possibly stale)
+	readyAt     time.Time // when it last became ready to run (delay scheduling)
 	depsLeft    int
 	args        []*object // object arguments by position; nil for values
 	node        *nodeState

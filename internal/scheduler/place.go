@@ -38,6 +38,10 @@ type Request struct {
 	// MaxBacklog is how many backlogged tasks a node may hold for this
 	// request; 0 means the task may not be backlogged.
 	MaxBacklog int
+	// WaitForLocal: the node holding most of the task's argument bytes is
+	// worth waiting for (delay scheduling): while it has no room, the task
+	// waits for it (LocalityWait) rather than running elsewhere.
+	WaitForLocal bool
 }
 
 // Outcome is what Place decided.
@@ -54,6 +58,9 @@ const (
 	Infeasible
 	// AffinityUnavailable: the required node is gone.
 	AffinityUnavailable
+	// LocalityWait: the preferred node is busy; wait for it a little while
+	// tasks behind this one are placed.
+	LocalityWait
 )
 
 // Decision is Place's answer.
@@ -83,6 +90,31 @@ func Place(req Request, nodes []Node) Decision {
 				return Decision{Outcome: Infeasible, Node: -1}
 			}
 			return Decision{Outcome: AffinityUnavailable, Node: -1}
+		}
+	}
+	if req.WaitForLocal {
+		local := -1
+		for i := range nodes {
+			n := &nodes[i]
+			if n.Alive && !n.Excluded && n.ArgBytes > 0 && req.Resources.Fits(n.Total) && (local < 0 || n.ArgBytes > nodes[local].ArgBytes) {
+				local = i
+			}
+		}
+		if local >= 0 {
+			n := &nodes[local]
+			if req.Resources.Fits(n.Total.Sub(n.Committed)) {
+				return Decision{Outcome: Placed, Node: local}
+			}
+			if req.MaxBacklog > 0 && req.Resources.OnlyCPU() && n.Backlog < req.MaxBacklog {
+				return Decision{Outcome: Backlogged, Node: local}
+			}
+			for i := range nodes {
+				if o := &nodes[i]; o.Alive && !o.Excluded && req.Resources.Fits(o.Total.Sub(o.Committed)) {
+					// Another node could run it now: wait for the local one.
+					return Decision{Outcome: LocalityWait, Node: -1}
+				}
+			}
+			return Decision{Outcome: Wait, Node: -1}
 		}
 	}
 	best, feasible := -1, false

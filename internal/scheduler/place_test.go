@@ -132,6 +132,42 @@ func TestPlace(t *testing.T) {
 			want:  Decision{Placed, 1},
 		},
 		{
+			name:  "a busy local node is waited for",
+			req:   Request{Resources: cpu(1), Affinity: -1, WaitForLocal: true},
+			nodes: []Node{{Total: cpu(1), Committed: cpu(1), ArgBytes: 64 << 20, Alive: true}, node(cpu(8), cpu(0))},
+			want:  Decision{LocalityWait, -1},
+		},
+		{
+			name:  "a free local node is used",
+			req:   Request{Resources: cpu(1), Affinity: -1, WaitForLocal: true},
+			nodes: []Node{node(cpu(8), cpu(0)), {Total: cpu(2), Committed: cpu(1), ArgBytes: 64 << 20, Alive: true}},
+			want:  Decision{Placed, 1},
+		},
+		{
+			name:  "a short task backlogs on its busy local node",
+			req:   Request{Resources: cpu(1), Affinity: -1, WaitForLocal: true, MaxBacklog: 2},
+			nodes: []Node{node(cpu(8), cpu(0)), {Total: cpu(1), Committed: cpu(1), ArgBytes: 1 << 20, Alive: true}},
+			want:  Decision{Backlogged, 1},
+		},
+		{
+			name:  "no node has room: an ordinary wait",
+			req:   Request{Resources: cpu(1), Affinity: -1, WaitForLocal: true},
+			nodes: []Node{{Total: cpu(1), Committed: cpu(1), ArgBytes: 64 << 20, Alive: true}, node(cpu(1), cpu(1))},
+			want:  Decision{Wait, -1},
+		},
+		{
+			name:  "a dead local node is not waited for",
+			req:   Request{Resources: cpu(1), Affinity: -1, WaitForLocal: true},
+			nodes: []Node{{Total: cpu(1), ArgBytes: 64 << 20}, node(cpu(8), cpu(0))},
+			want:  Decision{Placed, 1},
+		},
+		{
+			name:  "without locality, waiting for a node is moot",
+			req:   Request{Resources: cpu(1), Affinity: -1, WaitForLocal: true},
+			nodes: []Node{node(cpu(1), cpu(1)), node(cpu(8), cpu(0))},
+			want:  Decision{Placed, 1},
+		},
+		{
 			name:  "excluded node skipped",
 			req:   Request{Resources: cpu(1), Affinity: -1},
 			nodes: []Node{{Total: cpu(8), Alive: true, Excluded: true}, node(cpu(1), cpu(0))},
