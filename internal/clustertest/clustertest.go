@@ -49,6 +49,15 @@ func BuildShoal() (string, error) {
 	return buildOnce.path, buildOnce.err
 }
 
+// RemoveBuild removes what BuildShoal built (at the end of a test binary's
+// run: testmain.Run calls it), so that test runs leave no binaries behind.
+func RemoveBuild() {
+	buildOnce.Do(func() {}) // (nothing built: nothing to remove, and nothing will be)
+	if buildOnce.path != "" {
+		os.RemoveAll(filepath.Dir(buildOnce.path))
+	}
+}
+
 // Options describe a cluster to start.
 type Options struct {
 	// Binary is the shoal command to run (BuildShoal's, or os.Executable()
@@ -170,6 +179,12 @@ func (c *Cluster) AddNode(ctx context.Context, args ...string) (*Proc, error) {
 func (c *Cluster) spawn(ctx context.Context, name, ready string, args ...string) (*Proc, string, error) {
 	cmd := exec.Command(c.opts.Binary, args...)
 	cmd.Env = append(os.Environ(), rpc.TokenFileEnv+"="+c.TokenFile)
+	// Whatever the processes put in temporary directories (a node's
+	// package cache and spill files, its executors' files) goes inside
+	// c.Dir, removed by Stop, also when a test killed the process.
+	if tmp := filepath.Join(c.Dir, "tmp"); os.MkdirAll(tmp, 0o700) == nil {
+		cmd.Env = append(removeEnv(cmd.Env, "TMPDIR"), "TMPDIR="+tmp)
+	}
 	cmd.Env = removeEnv(cmd.Env, rpc.TokenEnv)
 	// Children die with the test process even if it is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
