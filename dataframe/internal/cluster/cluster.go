@@ -180,6 +180,12 @@ var stageTask = shoal.Func1("shoal.dataframe.stage", func(ctx context.Context, a
 	return out, err
 }).StoreResults() // (map outputs stay on their node, read in ranges there: never inline at the coordinator)
 
+// shuffledStageTask runs the partitions of a stage whose input is only
+// shuffled rows: spread over the nodes, as each reads a slice of every map
+// output (the head, counting whole objects, would keep them waiting for
+// the node holding the most).
+var shuffledStageTask = stageTask.With(shoal.WithSpread())
+
 // readSchema finds the schema of what o's stage reads of stage id.
 func readSchema(o *physical.Op, id int) types.Schema {
 	if o == nil {
@@ -459,6 +465,12 @@ func (q *query) run(ctx context.Context, st *physical.Stage) error {
 	if groups != nil {
 		tasks = len(groups)
 	}
+	task := stageTask
+	if !hasScan(st.Root) {
+		// Its input is shuffled rows, a slice of every map output: where
+		// they are says nothing of where it should run.
+		task = shuffledStageTask
+	}
 	args := make([]stageArgs, tasks)
 	maps := make([]*shoal.Future[[]byte], tasks)
 	for part := range maps {
@@ -470,9 +482,9 @@ func (q *query) run(ctx context.Context, st *physical.Stage) error {
 			a.Sources = append(a.Sources, src.forPartition(part, st.Partitions))
 		}
 		args[part] = a
-		maps[part] = stageTask.Remote(ctx, a)
+		maps[part] = task.Remote(ctx, a)
 	}
-	out := &stageOutput{spec: st.Output, maps: maps, args: args}
+	out := &stageOutput{spec: st.Output, maps: maps, args: args, task: task}
 	q.mu.Lock()
 	q.outputs[st.ID] = out
 	q.mu.Unlock()
@@ -641,7 +653,7 @@ func awaitStage(ctx context.Context, st *physical.Stage, out *stageOutput, outpu
 				a.Inputs[i] = fresh
 			}
 			out.maps[part].Release()
-			out.maps[part] = stageTask.Remote(ctx, *a)
+			out.maps[part] = out.task.Remote(ctx, *a)
 			reruns++
 		}
 	}
@@ -672,7 +684,7 @@ func (o *stageOutput) remake(ctx context.Context, m int, read *shoal.Future[[]by
 		return false
 	}
 	o.maps[m].Release()
-	o.maps[m] = stageTask.Remote(ctx, o.args[m])
+	o.maps[m] = o.task.Remote(ctx, o.args[m])
 	o.rows[m], o.origins[m] = -1, "" // (read it whatever it holds, wherever it is)
 	return true
 }
@@ -732,6 +744,7 @@ type stageOutput struct {
 	mu      sync.Mutex
 	maps    []*shoal.Future[[]byte]
 	args    []stageArgs  // each partition's task's, to run one again
+	task    *shoal.Func[[]byte]
 	pin     *shoal.Lease // on the nodes holding maps, while a later stage reads them
 	rows    []int64      // each map output's rows (-1: unknown)
 	origins []string     // each map output's node ("" when unknown)
