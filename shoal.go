@@ -391,6 +391,9 @@ type NodeInfo struct {
 	SharedBytes, PinnedBytes int64
 	// LastHeartbeat is how long ago the head last heard from the node.
 	LastHeartbeat time.Duration
+	// MetricsURL serves the node's Prometheus metrics at /metrics ("":
+	// nowhere).
+	MetricsURL string
 }
 
 // Status is a snapshot of the cluster.
@@ -409,6 +412,9 @@ type Status struct {
 	// waits and for what (a node type the autoscaler may launch, or a node
 	// that fits to join).
 	Waiting []WaitingWork
+	// DashboardURL is where the head serves its dashboard and metrics
+	// ("": nowhere).
+	DashboardURL string
 }
 
 // WaitingWork is tasks and actors of one resource shape that no live node
@@ -438,7 +444,8 @@ func ClusterStatus(ctx context.Context) (*Status, error) {
 
 // StatusFromPB converts the wire form of a status report.
 func StatusFromPB(r *pb.StatusReply) *Status {
-	st := &Status{TasksByState: r.TasksByState, Objects: r.Objects, ObjectBytes: r.ObjectBytes, Jobs: r.Jobs, Actors: r.Actors, Events: r.Events}
+	st := &Status{TasksByState: r.TasksByState, Objects: r.Objects, ObjectBytes: r.ObjectBytes, Jobs: r.Jobs, Actors: r.Actors, Events: r.Events,
+		DashboardURL: r.DashboardUrl}
 	for _, p := range r.Pins {
 		st.Pins = append(st.Pins, fmt.Sprintf("%d nodes pinned by %s: %s", len(p.NodeIds), p.Owner, p.Reason))
 	}
@@ -454,7 +461,7 @@ func StatusFromPB(r *pb.StatusReply) *Status {
 			Leases: n.Leases, SharedLeases: n.SharedLeases, Labels: n.Labels, StoreBytes: n.StoreBytes, StoreObjects: n.StoreObjects,
 			LastHeartbeat:  time.Duration(n.LastHeartbeatMsAgo) * time.Millisecond,
 			SpilledObjects: n.GetStore().GetSpilledObjects(), SpilledBytes: n.GetStore().GetSpilledBytes(), SpillFileBytes: n.GetStore().GetSpillFileBytes(),
-			SharedBytes: n.GetStore().GetSharedBytes(), PinnedBytes: n.GetStore().GetSharedPinnedBytes(),
+			SharedBytes: n.GetStore().GetSharedBytes(), PinnedBytes: n.GetStore().GetSharedPinnedBytes(), MetricsURL: n.MetricsUrl,
 		})
 	}
 	return st

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shoal-dev/shoal/internal/gctune"
 	"github.com/shoal-dev/shoal/internal/head"
+	"github.com/shoal-dev/shoal/internal/metrics"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/runtimeenv"
 )
@@ -24,6 +25,7 @@ func newHeadCommand() *cobra.Command {
 		stateDir, packageDir, packageLimit          string
 		autoscale                                   string
 		recovery, infeasible                        time.Duration
+		dashboard                                   string
 	)
 	cmd := &cobra.Command{
 		Use:   "head",
@@ -67,12 +69,34 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 				}
 				defer os.RemoveAll(packageDir)
 			}
-			h, err := head.Open(head.Config{Token: token, TLS: tls, HeartbeatInterval: hbInterval, HeartbeatTimeout: hbTimeout,
-				MaxMessageBytes: maxMessage, StateDir: stateDir, RecoveryWindow: recovery, PackageDir: packageDir, PackageLimit: limit,
-				InfeasibleTimeout: infeasible, Logger: logger})
+			dashLn, err := listenDashboard(dashboard)
 			if err != nil {
 				ln.Close()
 				return err
+			}
+			dashURL := ""
+			if dashLn != nil {
+				dashURL = metrics.URL(dashLn)
+			}
+			h, err := head.Open(head.Config{Token: token, TLS: tls, HeartbeatInterval: hbInterval, HeartbeatTimeout: hbTimeout,
+				MaxMessageBytes: maxMessage, StateDir: stateDir, RecoveryWindow: recovery, PackageDir: packageDir, PackageLimit: limit,
+				InfeasibleTimeout: infeasible, DashboardURL: dashURL, Logger: logger})
+			if err != nil {
+				ln.Close()
+				if dashLn != nil {
+					dashLn.Close()
+				}
+				return err
+			}
+			if dashLn != nil {
+				srv, err := metrics.Serve(metrics.Options{Listener: dashLn, Token: h.Config().Token, Registry: metrics.NewRegistry(metrics.HeadCollector(h)),
+					Mux: dashboardMux(h), Logger: logger})
+				if err != nil {
+					h.Close()
+					ln.Close()
+					return fmt.Errorf("--dashboard: %w", err)
+				}
+				defer srv.Close()
 			}
 			if err := rpc.WriteTokenFile(tokenFile, h.Config().Token); err != nil {
 				h.Close()
@@ -92,6 +116,9 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 			fmt.Printf("shoal head listening on %s\n", addr)
 			fmt.Printf("token file: %s\n", tokenFile)
 			fmt.Printf("join with: shoal node --head %s --cpus N\n", addr)
+			if dashURL != "" {
+				fmt.Printf("shoal dashboard at %s (metrics at %s/metrics)\n", dashURL, dashURL)
+			}
 			served := make(chan error, 1)
 			go func() { served <- h.Serve(ln) }()
 			select {
@@ -119,6 +146,7 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 	cmd.Flags().StringVar(&autoscale, "autoscale", "", "run the autoscaler with this configuration file (JSON: provider, node_types, idle_timeout, ...)")
 	cmd.Flags().StringVar(&packageDir, "package-dir", "", "where uploaded job packages are kept (default: <state-dir>/packages, or a temporary directory)")
 	cmd.Flags().StringVar(&packageLimit, "package-limit", "2GiB", "largest job package accepted (content size)")
+	cmd.Flags().StringVar(&dashboard, "dashboard", defaultDashboard, `where to serve the dashboard and the head's Prometheus metrics (/metrics); beyond loopback the cluster token is required; "off": nowhere`)
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug messages")
 	return cmd
 }

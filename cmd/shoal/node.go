@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"runtime"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/shoal-dev/shoal/internal/metrics"
 	"github.com/shoal-dev/shoal/internal/node"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/scheduler"
@@ -24,6 +26,7 @@ func newNodeCommand() *cobra.Command {
 		memory, storeMemory, storeDisk       int64
 		storeWarm                            int64
 		spillDir                             string
+		metricsListen                        string
 		tf                                   tokenFlags
 		verbose                              bool
 	)
@@ -56,17 +59,37 @@ holds an object store, and starts executor processes for jobs' tasks.`,
 				level = slog.LevelDebug
 			}
 			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			var metricsLn net.Listener
+			metricsURL := ""
+			if metricsListen != "off" {
+				if metricsLn, err = metrics.Listen(metricsListen); err != nil {
+					return fmt.Errorf("--metrics: %w", err)
+				}
+				metricsURL = metrics.URL(metricsLn)
+			}
 			startCtx, cancel := contextWithTimeout(ctx, 30*time.Second)
 			defer cancel()
 			n, err := node.Start(startCtx, node.Config{
 				HeadAddr: headAddr, Token: token, TLS: rpc.TLSConfig{CAFile: tf.tlsCA},
 				Resources: res, Labels: lbls, DataListen: dataListen, PackageListen: packageListen, ObjectStoreMemory: storeMemory, ObjectStoreDisk: storeDisk, SpillDir: spillDir,
-				ObjectStoreWarm: storeWarm, Logger: logger,
+				ObjectStoreWarm: storeWarm, MetricsURL: metricsURL, Logger: logger,
 			})
 			if err != nil {
+				if metricsLn != nil {
+					metricsLn.Close()
+				}
 				return fmt.Errorf("joining the cluster at %s: %w", headAddr, err)
 			}
 			fmt.Printf("shoal node %s joined %s (data plane %s, %s)\n", n.ID(), headAddr, n.DataAddr(), res)
+			if metricsLn != nil {
+				srv, err := metrics.Serve(metrics.Options{Listener: metricsLn, Token: token, Registry: metrics.NewRegistry(metrics.NodeCollector(n)), Logger: logger})
+				if err != nil {
+					n.Close()
+					return fmt.Errorf("--metrics: %w", err)
+				}
+				defer srv.Close()
+				fmt.Printf("node metrics at %s/metrics\n", metricsURL)
+			}
 			select {
 			case <-ctx.Done():
 			case <-n.Done():
@@ -86,6 +109,7 @@ holds an object store, and starts executor processes for jobs' tasks.`,
 	cmd.Flags().Int64Var(&storeDisk, "object-store-disk", 0, "disk for spilled objects in bytes (0: the spill directory's free space less a margin, -1: never spill)")
 	cmd.Flags().Int64Var(&storeWarm, "object-store-warm", 0, "bytes of the object store's memory to write once at start, so that the first large objects do not pay for first-touch page faults (slow on virtual machines; like Ray's preallocate_plasma_memory)")
 	cmd.Flags().StringVar(&spillDir, "spill-dir", "", "directory for spilled objects (default: the system's temporary directory)")
+	cmd.Flags().StringVar(&metricsListen, "metrics", "127.0.0.1:0", `where to serve the node's Prometheus metrics at /metrics (port 0: a free one; beyond loopback the cluster token is required; "off": nowhere)`)
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug messages")
 	tf.register(cmd)
 	return cmd

@@ -69,6 +69,9 @@ func printStatus(st *shoal.Status) {
 		}
 	}
 	fmt.Printf("nodes: %d alive, %d dead; jobs: %d; objects: %d (%s)\n", alive, len(st.Nodes)-alive, st.Jobs, st.Objects, byteSize(st.ObjectBytes))
+	if st.DashboardURL != "" {
+		fmt.Printf("dashboard: %s (metrics: %s/metrics; every endpoint: %s/prometheus/sd)\n", st.DashboardURL, st.DashboardURL, st.DashboardURL)
+	}
 	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "NODE\tSTATE\tHOST\tDATA\tAVAILABLE / TOTAL\tRUNNING\tLEASES (SHARED)\tSTORE\tHEARTBEAT")
 	slices.SortFunc(st.Nodes, func(a, b shoal.NodeInfo) int {

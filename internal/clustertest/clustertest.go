@@ -137,7 +137,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		c.Dir = dir
 	}
 	c.TokenFile = filepath.Join(c.Dir, "token")
-	head, line, err := c.spawn(ctx, "head", "shoal head listening on ", append([]string{"head", "--listen", "127.0.0.1:0", "--token-file", c.TokenFile}, opts.HeadArgs...)...)
+	head, line, err := c.spawn(ctx, "head", "shoal head listening on ", append([]string{"head", "--listen", "127.0.0.1:0", "--dashboard", "127.0.0.1:0", "--token-file", c.TokenFile}, opts.HeadArgs...)...)
 	if err != nil {
 		c.Stop()
 		return nil, err

@@ -31,10 +31,13 @@ const maxEvents = 200
 func (h *Head) Event(msg string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.eventLocked(msg)
+	h.eventLocked("autoscaler", msg)
 }
 
-func (h *Head) eventLocked(msg string) {
+// eventLocked records a decision of a kind (a fixed word: the metrics'
+// label) for status.
+func (h *Head) eventLocked(kind, msg string) {
+	h.eventCounts[kind]++
 	h.events = append(h.events, time.Now().UTC().Format("15:04:05.000")+" "+msg)
 	if len(h.events) > maxEvents {
 		h.events = slices.Delete(h.events, 0, len(h.events)-maxEvents)
@@ -57,13 +60,13 @@ func (h *Head) addPin(s *session, p *pb.PinRequest) {
 		}
 	}
 	h.pins[id] = pn
-	h.eventLocked(fmt.Sprintf("pin %s: %d nodes pinned (%s)", id.Short(), len(pn.nodes), pn.reason))
+	h.eventLocked("pin", fmt.Sprintf("pin %s: %d nodes pinned (%s)", id.Short(), len(pn.nodes), pn.reason))
 }
 
 func (h *Head) removePin(id ids.ID, why string) {
 	if pn := h.pins[id]; pn != nil {
 		delete(h.pins, id)
-		h.eventLocked(fmt.Sprintf("pin %s released: %s", id.Short(), why))
+		h.eventLocked("pin", fmt.Sprintf("pin %s released: %s", id.Short(), why))
 	}
 }
 
@@ -94,7 +97,7 @@ func (h *Head) RequestResources(bundles []*pb.Resources) {
 	for _, b := range bundles {
 		h.requested = append(h.requested, resourcesFromPB(b))
 	}
-	h.eventLocked(fmt.Sprintf("resources requested: %d bundles", len(bundles)))
+	h.eventLocked("resources_requested", fmt.Sprintf("resources requested: %d bundles", len(bundles)))
 }
 
 func toAutoscaler(r scheduler.Resources) autoscaler.Resources {

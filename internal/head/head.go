@@ -65,7 +65,10 @@ type Config struct {
 	// work fails at once.
 	InfeasibleTimeout time.Duration
 	FixedNodes        bool
-	Logger            *slog.Logger
+	// DashboardURL is where the head's dashboard and metrics are served
+	// (status says it; empty: nowhere).
+	DashboardURL string
+	Logger       *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -122,6 +125,9 @@ type Head struct {
 	classes    map[classKey]*class
 	active     []*class // classes with queued tasks
 	infeasible int      // classes whose first task fits no live node
+	// eventCounts counts the events recorded, by kind (for metrics).
+	eventCounts map[string]int64
+	timings     *headTimings
 	// localityWaits counts the tasks the last scheduling pass left waiting
 	// for their nodes (the heartbeat tick schedules again while > 0).
 	localityWaits int
@@ -156,22 +162,24 @@ func New(cfg Config) *Head {
 	cfg.setDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Head{
-		cfg:        cfg,
-		log:        cfg.Logger.With("component", "head"),
-		gen:        ids.NewGenerator(),
-		ctx:        ctx,
-		cancel:     cancel,
-		nodes:      make(map[ids.ID]*nodeState),
-		sessions:   make(map[*session]struct{}),
-		jobs:       make(map[ids.ID]*job),
-		objects:    make(map[ids.ID]*object),
-		classes:    make(map[classKey]*class),
-		durations:  make(map[string]*meanDuration),
-		actors:     make(map[ids.ID]*actor),
-		leases:     make(map[ids.ID]*lease),
-		actorNames: make(map[string]*actor),
-		submitted:  make(map[ids.ID]*submittedJob),
-		pins:       make(map[ids.ID]*pin),
+		cfg:         cfg,
+		log:         cfg.Logger.With("component", "head"),
+		gen:         ids.NewGenerator(),
+		ctx:         ctx,
+		cancel:      cancel,
+		nodes:       make(map[ids.ID]*nodeState),
+		sessions:    make(map[*session]struct{}),
+		jobs:        make(map[ids.ID]*job),
+		objects:     make(map[ids.ID]*object),
+		classes:     make(map[classKey]*class),
+		durations:   make(map[string]*meanDuration),
+		actors:      make(map[ids.ID]*actor),
+		leases:      make(map[ids.ID]*lease),
+		actorNames:  make(map[string]*actor),
+		submitted:   make(map[ids.ID]*submittedJob),
+		pins:        make(map[ids.ID]*pin),
+		eventCounts: map[string]int64{},
+		timings:     &headTimings{},
 	}
 	h.wg.Add(1)
 	go h.monitorHeartbeats()

@@ -722,3 +722,29 @@ func TestTaskWaitsForTheNodeHoldingItsArgument(t *testing.T) {
 		t.Fatalf("went to b after %v; moving x takes 200ms", waited)
 	}
 }
+
+// The head's metrics are its state as status shows it, with what status
+// does not say (tasks by function, latencies).
+func TestHeadMetrics(t *testing.T) {
+	hs := newHarness(t, Config{})
+	n := hs.addNode(2, scheduler.Resources{})
+	d := hs.driver()
+	hs.submit(d, "f")
+	recv(t, n.starts, "executor start")
+	ex := hs.executor(n)
+	run := recv(t, ex.runs, "task")
+	ex.stream.Send(&pb.ClientMessage{Results: []*pb.TaskResult{{TaskId: run.TaskId, Value: []byte{2, 'v'}}}})
+	recv(t, d.objects, "f's result")
+	hs.submit(d, "g")
+	recv(t, ex.runs, "second task")
+	m := hs.h.Metrics()
+	if got := m.ByFunction[[2]string{"g", "running"}]; got != 1 {
+		t.Errorf("tasks of g running: %d, want 1 (%v)", got, m.ByFunction)
+	}
+	if m.Status.TasksByState["running"] != 1 || m.Status.TasksFinished != 1 {
+		t.Errorf("status in the metrics: %v", m.Status.TasksByState)
+	}
+	if m.Message.Count == 0 || m.Schedule.Count == 0 {
+		t.Errorf("latencies not observed: %d messages, %d scheduling passes", m.Message.Count, m.Schedule.Count)
+	}
+}

@@ -59,7 +59,7 @@ func (h *Head) classWaits(c *class, t *task) bool {
 		w.reason, w.infeasible = h.waitReason(t.req)
 		c.waiting = w
 		h.infeasible++
-		h.eventLocked(fmt.Sprintf("work waits: %s", w.reason))
+		h.eventLocked("waiting", fmt.Sprintf("work waits: %s", w.reason))
 		owners := map[*session]int{}
 		for _, q := range c.queue[c.head:] {
 			if q != nil && q.state == taskReady {
@@ -97,7 +97,7 @@ func (h *Head) classRuns(c *class, placed bool) {
 	if !placed {
 		what = "no work waits any more after %v (%s)"
 	}
-	h.eventLocked(fmt.Sprintf(what, time.Since(c.waiting.since).Round(time.Millisecond), c.waiting.reason))
+	h.eventLocked("waiting", fmt.Sprintf(what, time.Since(c.waiting.since).Round(time.Millisecond), c.waiting.reason))
 	c.waiting = nil
 	h.infeasible--
 }

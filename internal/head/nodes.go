@@ -48,6 +48,7 @@ type nodeState struct {
 	// packageAddr serves the runtime-environment packages in packages
 	// (hashes) to peers; empty: the node serves none.
 	packageAddr string
+	metricsURL  string // its Prometheus metrics ("": none)
 	packages    map[string]bool
 }
 
@@ -139,7 +140,7 @@ func (h *Head) addNode(hello *pb.NodeHello, out *rpc.Outbox[pb.HeadToNode], kill
 		execs: make(map[ids.ID]*session), starting: make(map[ids.ID]*execStart), objects: make(map[ids.ID]*object), joined: make(map[int32]bool),
 		exiting: make(map[int32]*exitingExecutor), exitReports: make(map[int32]exitReport),
 		exitWaiters: make(map[int32][]chan struct{}),
-		packageAddr: hello.PackageAddr, packages: make(map[string]bool),
+		packageAddr: hello.PackageAddr, packages: make(map[string]bool), metricsURL: hello.MetricsUrl,
 	}
 	for _, p := range hello.Packages {
 		n.packages[p] = true
@@ -215,7 +216,7 @@ func (h *Head) handleNode(n *nodeState, m *pb.NodeMessage) error {
 	}
 	for _, p := range m.PackagesHeld {
 		n.packages[p.Hash] = true
-		h.eventLocked(fmt.Sprintf("package %s on node %s, fetched from %s", shortHash(p.Hash), n.id.Short(), p.Source))
+		h.eventLocked("package", fmt.Sprintf("package %s on node %s, fetched from %s", shortHash(p.Hash), n.id.Short(), p.Source))
 	}
 	for _, e := range m.Executors {
 		jobID, err := ids.FromBytes("executor job id", e.JobId)

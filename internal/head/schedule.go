@@ -80,6 +80,7 @@ func (h *Head) schedule() {
 	if len(h.active) == 0 || len(h.alive) == 0 {
 		return
 	}
+	defer h.timings.schedule.Since(time.Now())
 	h.view = h.view[:0]
 	for _, n := range h.alive {
 		h.view = append(h.view, scheduler.Node{Total: n.total, Committed: n.committed, Running: n.running, Backlog: n.backlog, Alive: !n.draining})

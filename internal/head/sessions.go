@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
@@ -93,7 +94,10 @@ func (h *Head) serveSession(stream rpc.ServerStream[pb.ClientMessage, pb.HeadMes
 		return errs.ToStatus(err)
 	}
 	s.out.Add(64, func(m *pb.HeadMessage) { m.Welcome = welcome })
-	_, result := pump(h, ctx, cancel, stream, s.out, first, func(m *pb.ClientMessage) error { return h.handleClient(s, m) })
+	_, result := pump(h, ctx, cancel, stream, s.out, first, func(m *pb.ClientMessage) error {
+		defer h.timings.message.Since(time.Now()) // (under the head's lock, taken by pump)
+		return h.handleClient(s, m)
+	})
 	h.mu.Lock()
 	s.ended = true // by itself: an executor's node may say why (exits.go)
 	h.closeSession(s, "its connection closed")

@@ -11,7 +11,7 @@ func (h *Head) Status() *pb.StatusReply {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := time.Now()
-	r := &pb.StatusReply{TasksByState: map[string]int64{}, TasksFinished: h.counts.finished, TasksFailed: h.counts.failed}
+	r := &pb.StatusReply{TasksByState: map[string]int64{}, TasksFinished: h.counts.finished, TasksFailed: h.counts.failed, DashboardUrl: h.cfg.DashboardURL}
 	for _, j := range h.jobs {
 		if j.root == nil { // (derived jobs are parts of their root's)
 			r.Jobs++
@@ -23,7 +23,7 @@ func (h *Head) Status() *pb.StatusReply {
 			NodeId: n.id.Bytes(), DataAddr: n.dataAddr, Hostname: n.hostname, Alive: n.alive,
 			Total: resourcesToPB(n.total), Available: resourcesToPB(n.total.Sub(n.committed)),
 			RunningTasks: int64(n.running), LastHeartbeatMsAgo: now.Sub(n.lastSeen).Milliseconds(),
-			Executors: int32(len(n.execs)), Labels: n.labels,
+			Executors: int32(len(n.execs)), Labels: n.labels, MetricsUrl: n.metricsURL,
 		}
 		if hb := n.heartbeat; hb != nil {
 			ns.StoreBytes, ns.StoreObjects, ns.Store = hb.StoreBytes, hb.StoreObjects, hb.Store

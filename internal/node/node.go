@@ -67,7 +67,10 @@ type Config struct {
 	// plane, so a cluster with TLS keeps package transfers on the head's
 	// TLS connection and serves none.
 	PackageListen string
-	Logger        *slog.Logger
+	// MetricsURL is where the node's metrics are served (told to the head
+	// for status and discovery; empty: nowhere).
+	MetricsURL string
+	Logger     *slog.Logger
 }
 
 // Node is a running node agent.
@@ -309,7 +312,7 @@ func (n *Node) session() error {
 		id = ids.Random()
 	}
 	hello := &pb.NodeHello{NodeId: id.Bytes(), Resources: resourcesToPB(n.cfg.Resources), DataAddr: n.DataAddr(),
-		Hostname: n.host, Pid: int32(os.Getpid()), Labels: n.cfg.Labels, PackageAddr: n.pkgAddr}
+		Hostname: n.host, Pid: int32(os.Getpid()), Labels: n.cfg.Labels, PackageAddr: n.pkgAddr, MetricsUrl: n.cfg.MetricsURL}
 	if n.pkgAddr != "" {
 		held, _ := n.pkgs.Contents()
 		for _, p := range held {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shoal-dev/shoal/internal/bigbuf"
@@ -26,6 +27,9 @@ type Client struct {
 	// peer that neither answers nor closes (a frozen node, a cut network)
 	// fails the read instead of holding the reader.
 	ReadTimeout time.Duration
+
+	// sent and received count the object bytes put and fetched (Bytes).
+	sent, received atomic.Int64
 
 	mu     sync.Mutex
 	idle   map[string][]*conn
@@ -255,6 +259,7 @@ func (c *Client) fetchOnce(ctx context.Context, addr string, id ids.ID, hints []
 			if _, err := io.ReadFull(cn.r, buf[got:got+k]); err != nil {
 				return false, err
 			}
+			c.received.Add(int64(k))
 			got += k
 		}
 		cn.SetReadDeadline(time.Time{})
@@ -262,6 +267,9 @@ func (c *Client) fetchOnce(ctx context.Context, addr string, id ids.ID, hints []
 	})
 	return buf, got, err
 }
+
+// Bytes reports the object bytes this client has put and fetched.
+func (c *Client) Bytes() (sent, received int64) { return c.sent.Load(), c.received.Load() }
 
 // Put stores an object on the data server at addr; its bytes are the
 // concatenation of parts (so a tag and a payload need not be joined first).
@@ -289,6 +297,9 @@ func (c *Client) Put(ctx context.Context, addr string, id ids.ID, parts ...[]byt
 			return false, err
 		}
 		err := readStatus(cn.r)
+		if err == nil {
+			c.sent.Add(int64(size))
+		}
 		return err == nil || replied(err), err
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"math"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shoal-dev/shoal/internal/errs"
@@ -34,6 +35,9 @@ type Server struct {
 	MaxObjectBytes int64
 	IdleTimeout    time.Duration
 	Logger         *slog.Logger
+
+	// sent and received count the object bytes served and stored (Bytes).
+	sent, received atomic.Int64
 
 	mu     sync.Mutex
 	ln     net.Listener
@@ -80,6 +84,10 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // Close stops the listener, closes every connection and waits for handlers.
+// Bytes reports the object bytes this server has sent (GETs) and received
+// (PUTs) since it started.
+func (s *Server) Bytes() (sent, received int64) { return s.sent.Load(), s.received.Load() }
+
 func (s *Server) Close() error {
 	s.mu.Lock()
 	s.closed = true
@@ -244,6 +252,7 @@ func (s *Server) handleGet(c net.Conn, r *bufio.Reader, w *bufio.Writer, ranged 
 		if _, err := c.Write(rest[:n]); err != nil {
 			return err
 		}
+		s.sent.Add(int64(n))
 		rest = rest[n:]
 	}
 	c.SetWriteDeadline(time.Time{})
@@ -361,6 +370,7 @@ func (s *Server) handlePut(c net.Conn, r *bufio.Reader, w *bufio.Writer) error {
 		res.Abort()
 		return err
 	}
+	s.received.Add(int64(size))
 	added, err := res.Seal()
 	if err != nil {
 		writeStatus(w, statusError, err.Error())

@@ -743,7 +743,7 @@ type stageOutput struct {
 	spec    exchange.Spec
 	mu      sync.Mutex
 	maps    []*shoal.Future[[]byte]
-	args    []stageArgs  // each partition's task's, to run one again
+	args    []stageArgs // each partition's task's, to run one again
 	task    *shoal.Func[[]byte]
 	pin     *shoal.Lease // on the nodes holding maps, while a later stage reads them
 	rows    []int64      // each map output's rows (-1: unknown)

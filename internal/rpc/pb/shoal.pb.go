@@ -2663,8 +2663,10 @@ type NodeHello struct {
 	Labels    map[string]string      `protobuf:"bytes,6,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// package_addr serves the node's package cache to peers (empty: it does
 	// not); packages are the hashes the cache holds.
-	PackageAddr   string   `protobuf:"bytes,7,opt,name=package_addr,json=packageAddr,proto3" json:"package_addr,omitempty"`
-	Packages      []string `protobuf:"bytes,8,rep,name=packages,proto3" json:"packages,omitempty"`
+	PackageAddr string   `protobuf:"bytes,7,opt,name=package_addr,json=packageAddr,proto3" json:"package_addr,omitempty"`
+	Packages    []string `protobuf:"bytes,8,rep,name=packages,proto3" json:"packages,omitempty"`
+	// metrics_url serves the node's Prometheus metrics (empty: it does not).
+	MetricsUrl    string `protobuf:"bytes,9,opt,name=metrics_url,json=metricsUrl,proto3" json:"metrics_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2753,6 +2755,13 @@ func (x *NodeHello) GetPackages() []string {
 		return x.Packages
 	}
 	return nil
+}
+
+func (x *NodeHello) GetMetricsUrl() string {
+	if x != nil {
+		return x.MetricsUrl
+	}
+	return ""
 }
 
 // PackageHeld reports that a node's cache now holds a package, and where
@@ -3719,8 +3728,10 @@ type NodeStatus struct {
 	Store              *StoreUsage            `protobuf:"bytes,13,opt,name=store,proto3" json:"store,omitempty"`
 	// leases counts the worker leases holding resources on the node (each
 	// counts as one running task); shared_leases those sharing one of them.
-	Leases        int64 `protobuf:"varint,14,opt,name=leases,proto3" json:"leases,omitempty"`
-	SharedLeases  int64 `protobuf:"varint,15,opt,name=shared_leases,json=sharedLeases,proto3" json:"shared_leases,omitempty"`
+	Leases       int64 `protobuf:"varint,14,opt,name=leases,proto3" json:"leases,omitempty"`
+	SharedLeases int64 `protobuf:"varint,15,opt,name=shared_leases,json=sharedLeases,proto3" json:"shared_leases,omitempty"`
+	// metrics_url serves the node's Prometheus metrics (empty: none).
+	MetricsUrl    string `protobuf:"bytes,16,opt,name=metrics_url,json=metricsUrl,proto3" json:"metrics_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3860,6 +3871,13 @@ func (x *NodeStatus) GetSharedLeases() int64 {
 	return 0
 }
 
+func (x *NodeStatus) GetMetricsUrl() string {
+	if x != nil {
+		return x.MetricsUrl
+	}
+	return ""
+}
+
 type StatusReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Nodes         []*NodeStatus          `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
@@ -3875,7 +3893,9 @@ type StatusReply struct {
 	Pins   []*PinStatus `protobuf:"bytes,10,rep,name=pins,proto3" json:"pins,omitempty"`
 	// waiting lists the shapes of work that waits for a node that does not
 	// exist (yet): no live node could ever run it.
-	Waiting       []*WaitingDemand `protobuf:"bytes,11,rep,name=waiting,proto3" json:"waiting,omitempty"`
+	Waiting []*WaitingDemand `protobuf:"bytes,11,rep,name=waiting,proto3" json:"waiting,omitempty"`
+	// dashboard_url is the head's dashboard and metrics (empty: none).
+	DashboardUrl  string `protobuf:"bytes,12,opt,name=dashboard_url,json=dashboardUrl,proto3" json:"dashboard_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3985,6 +4005,13 @@ func (x *StatusReply) GetWaiting() []*WaitingDemand {
 		return x.Waiting
 	}
 	return nil
+}
+
+func (x *StatusReply) GetDashboardUrl() string {
+	if x != nil {
+		return x.DashboardUrl
+	}
+	return ""
 }
 
 // WaitingDemand is work of one resource shape that no live node can run.
@@ -5240,7 +5267,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\vkill_actors\x18\x05 \x03(\fR\n" +
 	"killActors\x12,\n" +
 	"\x06leases\x18\x06 \x03(\v2\x14.shoal.v1.LeaseGrantR\x06leases\x12\x1a\n" +
-	"\bwarnings\x18\a \x03(\tR\bwarnings\"\xd5\x02\n" +
+	"\bwarnings\x18\a \x03(\tR\bwarnings\"\xf6\x02\n" +
 	"\tNodeHello\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\fR\x06nodeId\x121\n" +
 	"\tresources\x18\x02 \x01(\v2\x13.shoal.v1.ResourcesR\tresources\x12\x1b\n" +
@@ -5249,7 +5276,9 @@ const file_shoal_proto_rawDesc = "" +
 	"\x03pid\x18\x05 \x01(\x05R\x03pid\x127\n" +
 	"\x06labels\x18\x06 \x03(\v2\x1f.shoal.v1.NodeHello.LabelsEntryR\x06labels\x12!\n" +
 	"\fpackage_addr\x18\a \x01(\tR\vpackageAddr\x12\x1a\n" +
-	"\bpackages\x18\b \x03(\tR\bpackages\x1a9\n" +
+	"\bpackages\x18\b \x03(\tR\bpackages\x12\x1f\n" +
+	"\vmetrics_url\x18\t \x01(\tR\n" +
+	"metricsUrl\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"9\n" +
@@ -5332,7 +5361,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\rstart_drivers\x18\a \x03(\v2\x15.shoal.v1.DriverStartR\fstartDrivers\x12!\n" +
 	"\fstop_drivers\x18\b \x03(\fR\vstopDrivers\x12@\n" +
 	"\x0fpackage_sources\x18\t \x03(\v2\x17.shoal.v1.PackageSourceR\x0epackageSources\"\x0f\n" +
-	"\rStatusRequest\"\xec\x04\n" +
+	"\rStatusRequest\"\x8d\x05\n" +
 	"\n" +
 	"NodeStatus\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\fR\x06nodeId\x12\x1b\n" +
@@ -5351,10 +5380,12 @@ const file_shoal_proto_rawDesc = "" +
 	"\x06labels\x18\f \x03(\v2 .shoal.v1.NodeStatus.LabelsEntryR\x06labels\x12*\n" +
 	"\x05store\x18\r \x01(\v2\x14.shoal.v1.StoreUsageR\x05store\x12\x16\n" +
 	"\x06leases\x18\x0e \x01(\x03R\x06leases\x12#\n" +
-	"\rshared_leases\x18\x0f \x01(\x03R\fsharedLeases\x1a9\n" +
+	"\rshared_leases\x18\x0f \x01(\x03R\fsharedLeases\x12\x1f\n" +
+	"\vmetrics_url\x18\x10 \x01(\tR\n" +
+	"metricsUrl\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf0\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x95\x04\n" +
 	"\vStatusReply\x12*\n" +
 	"\x05nodes\x18\x01 \x03(\v2\x14.shoal.v1.NodeStatusR\x05nodes\x12M\n" +
 	"\x0etasks_by_state\x18\x02 \x03(\v2'.shoal.v1.StatusReply.TasksByStateEntryR\ftasksByState\x12\x18\n" +
@@ -5367,7 +5398,8 @@ const file_shoal_proto_rawDesc = "" +
 	"\x06events\x18\t \x03(\tR\x06events\x12'\n" +
 	"\x04pins\x18\n" +
 	" \x03(\v2\x13.shoal.v1.PinStatusR\x04pins\x121\n" +
-	"\awaiting\x18\v \x03(\v2\x17.shoal.v1.WaitingDemandR\awaiting\x1a?\n" +
+	"\awaiting\x18\v \x03(\v2\x17.shoal.v1.WaitingDemandR\awaiting\x12#\n" +
+	"\rdashboard_url\x18\f \x01(\tR\fdashboardUrl\x1a?\n" +
 	"\x11TasksByStateEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xb2\x01\n" +

@@ -1,0 +1,104 @@
+package head
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/shoal-dev/shoal/internal/latency"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+)
+
+// headTimings are the head's latency histograms, observed under its lock.
+type headTimings struct {
+	message  latency.Histogram // one client batch
+	schedule latency.Histogram // one scheduling pass
+}
+
+// Metrics is what the head's metrics report (internal/metrics exposes it
+// to Prometheus): its status, and what status does not say.
+type Metrics struct {
+	Status *pb.StatusReply
+	// Draining holds the IDs (bytes) of the nodes being drained.
+	Draining map[string]bool
+	// ByFunction counts unfinished tasks by {function, state}: the
+	// MetricsTopFunctions functions with most, the rest as "other".
+	ByFunction                  map[[2]string]int64
+	ActorsCreating, ActorsAlive int
+	// Submitted counts submitted jobs by state; Events the events recorded
+	// by kind.
+	Submitted map[string]int
+	Events    map[string]int64
+	// Message is the time to apply one client batch; Schedule one
+	// scheduling pass.
+	Message, Schedule latency.Snapshot
+}
+
+// MetricsTopFunctions bounds the function label of Metrics.ByFunction.
+const MetricsTopFunctions = 20
+
+// Metrics returns what the head's metrics report, read now.
+func (h *Head) Metrics() Metrics {
+	st := h.Status()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := Metrics{Status: st, Draining: map[string]bool{}, ByFunction: map[[2]string]int64{}, Submitted: map[string]int{}, Events: map[string]int64{},
+		Message: h.timings.message.Snapshot(), Schedule: h.timings.schedule.Snapshot()}
+	for _, n := range h.nodes {
+		if n.draining {
+			s.Draining[string(n.id.Bytes())] = true
+		}
+	}
+	perFunc := map[string]map[string]int64{}
+	for _, o := range h.objects {
+		t := o.producer
+		if t == nil || t.state == taskDone {
+			continue
+		}
+		fn := t.spec.GetFunction()
+		if fn == "" {
+			fn = "(actor call)"
+		}
+		if perFunc[fn] == nil {
+			perFunc[fn] = map[string]int64{}
+		}
+		perFunc[fn][taskStateNames[t.state]]++
+	}
+	type fnCount struct {
+		fn string
+		n  int64
+	}
+	var fns []fnCount
+	for fn, states := range perFunc {
+		var n int64
+		for _, v := range states {
+			n += v
+		}
+		fns = append(fns, fnCount{fn, n})
+	}
+	slices.SortFunc(fns, func(a, b fnCount) int { return cmp.Or(cmp.Compare(b.n, a.n), strings.Compare(a.fn, b.fn)) })
+	for i, f := range fns {
+		label := f.fn
+		if i >= MetricsTopFunctions {
+			label = "other"
+		}
+		for state, n := range perFunc[f.fn] {
+			s.ByFunction[[2]string{label, state}] += n
+		}
+	}
+	for _, a := range h.actors {
+		switch a.state {
+		case actorCreating:
+			s.ActorsCreating++
+		case actorAlive:
+			s.ActorsAlive++
+		}
+	}
+	for _, j := range h.submitted {
+		s.Submitted[strings.ToLower(strings.TrimPrefix(j.info.GetState().String(), "JOB_STATE_"))]++
+	}
+	for kind, n := range h.eventCounts {
+		s.Events[kind] = n
+	}
+	return s
+}

@@ -1,0 +1,219 @@
+package shoal_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/shoal-dev/shoal"
+)
+
+// scrape reads url's Prometheus metrics with the Prometheus text parser.
+func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET %s: %s: %s", url, resp.Status, b)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parsing the metrics of %s: %v", url, err)
+	}
+	return families
+}
+
+// metricValue is the value of name's sample with labels (gauge, counter
+// or untyped); ok is false if there is none.
+func metricValue(families map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
+	f := families[name]
+	if f == nil {
+		return 0, false
+	}
+samples:
+	for _, m := range f.GetMetric() {
+		for i := 0; i+1 < len(labels); i += 2 {
+			found := false
+			for _, l := range m.GetLabel() {
+				if l.GetName() == labels[i] && l.GetValue() == labels[i+1] {
+					found = true
+				}
+			}
+			if !found {
+				continue samples
+			}
+		}
+		switch {
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue(), true
+		case m.Counter != nil:
+			return m.GetCounter().GetValue(), true
+		case m.Untyped != nil:
+			return m.GetUntyped().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// The head's and every node's /metrics, parsed with the Prometheus text
+// parser, say what `shoal status` says at the same moment; Prometheus
+// finds every endpoint through the head's service discovery.
+func TestMetricsMatchStatus(t *testing.T) {
+	c := startCluster(t, 2, "--cpus", "2")
+	ctx := within(t, connect(t, c), 2*time.Minute)
+	var futs []*shoal.Future[int]
+	for i := range 40 {
+		futs = append(futs, square.Remote(ctx, i))
+	}
+	big, err := shoal.Put(ctx, make([]byte, 1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer big.Release()
+	for _, f := range futs {
+		if _, err := f.Get(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range futs[:20] {
+		f.Release()
+	}
+	defer func() {
+		for _, f := range futs[20:] {
+			f.Release()
+		}
+	}()
+
+	// The head: status, scrape, status again, until the two statuses
+	// agree (nothing changed in between) and the scrape matches them.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		before, err := shoal.ClusterStatus(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if before.DashboardURL == "" {
+			t.Fatal("status names no dashboard URL")
+		}
+		head := scrape(t, before.DashboardURL+"/metrics")
+		after, err := shoal.ClusterStatus(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alive, cpus := 0, 0.0
+		for _, n := range after.Nodes {
+			if n.Alive {
+				alive++
+				cpus += n.Total.CPU
+			}
+		}
+		type check struct {
+			name    string
+			labels  []string
+			want    float64
+			changes bool // (compared only once status stands still)
+		}
+		checks := []check{
+			{"shoal_nodes", []string{"state", "alive"}, float64(alive), false},
+			{"shoal_resources_total", []string{"resource", "cpu"}, cpus, false},
+			{"shoal_tasks_total", []string{"outcome", "finished"}, float64(after.TasksByState["finished"]), true},
+			{"shoal_objects", nil, float64(after.Objects), true},
+			{"shoal_object_bytes", nil, float64(after.ObjectBytes), true},
+			{"shoal_jobs", nil, float64(after.Jobs), true},
+			{"shoal_actors", []string{"state", "alive"}, float64(after.Actors), true},
+		}
+		still := before.Objects == after.Objects && before.ObjectBytes == after.ObjectBytes &&
+			before.TasksByState["finished"] == after.TasksByState["finished"] && before.Jobs == after.Jobs && before.Actors == after.Actors
+		var problems []string
+		for _, c := range checks {
+			got, ok := metricValue(head, c.name, c.labels...)
+			if !ok {
+				t.Fatalf("the head's metrics have no %s%v", c.name, c.labels)
+			}
+			if got != c.want && (!c.changes || still) {
+				problems = append(problems, fmt.Sprintf("%s%v = %g, status says %g", c.name, c.labels, got, c.want))
+			}
+		}
+		if still && len(problems) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the head's metrics never matched status: %v", problems)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// Every node: its objects as its heartbeat reported them to the head.
+	st, err := shoal.ClusterStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range st.Nodes {
+		if n.MetricsURL == "" {
+			t.Fatalf("node %s has no metrics URL in status", n.ID)
+		}
+		for {
+			m := scrape(t, n.MetricsURL+"/metrics")
+			objects, ok := metricValue(m, "shoal_node_objects")
+			if !ok {
+				t.Fatalf("node %s: no shoal_node_objects", n.ID)
+			}
+			if _, ok := metricValue(m, "shoal_node_transfer_bytes_total", "direction", "received"); !ok {
+				t.Fatalf("node %s: no shoal_node_transfer_bytes_total", n.ID)
+			}
+			if _, ok := metricValue(m, "go_goroutines"); !ok {
+				t.Fatalf("node %s: no Go runtime metrics", n.ID)
+			}
+			now, err := shoal.ClusterStatus(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var reported int64 = -1
+			for _, x := range now.Nodes {
+				if x.ID == n.ID {
+					reported = x.StoreObjects
+				}
+			}
+			if float64(reported) == objects {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %s: shoal_node_objects %g, status says %d", n.ID, objects, reported)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	// Service discovery: the head and both nodes.
+	resp, err := http.Get(st.DashboardURL + "/prometheus/sd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var groups []struct {
+		Targets []string          `json:"targets"`
+		Labels  map[string]string `json:"labels"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&groups); err != nil {
+		t.Fatal(err)
+	}
+	roles := map[string]int{}
+	for _, g := range groups {
+		roles[g.Labels["shoal_role"]] += len(g.Targets)
+	}
+	if roles["head"] != 1 || roles["node"] != 2 {
+		t.Errorf("service discovery lists %v, want the head and 2 nodes", roles)
+	}
+}
