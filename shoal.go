@@ -163,7 +163,11 @@ func ExecutorMain() {
 	exit := func(c int) { code = c }
 	defer func() { os.Exit(code) }()
 	gctune.Apply()
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var handler slog.Handler = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})
+	if os.Getenv(executor.EnvLogFormat) == "json" {
+		handler = slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})
+	}
+	logger := slog.New(handler)
 	if dir := os.Getenv("SHOAL_EXECUTOR_CPUPROFILE"); dir != "" {
 		// For profiling executors: one CPU profile per executor process.
 		if f, err := os.Create(filepath.Join(dir, fmt.Sprintf("executor-%d.prof", os.Getpid()))); err == nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"time"
@@ -20,7 +19,7 @@ func newHeadCommand() *cobra.Command {
 	var (
 		listen, token, tokenFile, certFile, keyFile string
 		hbInterval, hbTimeout                       time.Duration
-		verbose                                     bool
+		lf                                          logFlags
 		maxMessage                                  int
 		stateDir, packageDir, packageLimit          string
 		autoscale                                   string
@@ -51,11 +50,10 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 			if host, _, _ := net.SplitHostPort(ln.Addr().String()); !net.ParseIP(host).IsLoopback() && !tls.Enabled() {
 				fmt.Fprintln(os.Stderr, "warning: listening beyond loopback without TLS: the cluster token crosses the network in clear; pass --tls-cert and --tls-key")
 			}
-			level := slog.LevelInfo
-			if verbose {
-				level = slog.LevelDebug
+			logger, err := lf.logger(os.Stderr)
+			if err != nil {
+				return err
 			}
-			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			limit, err := runtimeenv.ParseSize(packageLimit)
 			if err != nil {
 				ln.Close()
@@ -147,6 +145,6 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 	cmd.Flags().StringVar(&packageDir, "package-dir", "", "where uploaded job packages are kept (default: <state-dir>/packages, or a temporary directory)")
 	cmd.Flags().StringVar(&packageLimit, "package-limit", "2GiB", "largest job package accepted (content size)")
 	cmd.Flags().StringVar(&dashboard, "dashboard", defaultDashboard, `where to serve the dashboard and the head's Prometheus metrics (/metrics); beyond loopback the cluster token is required; "off": nowhere`)
-	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug messages")
+	lf.register(cmd)
 	return cmd
 }

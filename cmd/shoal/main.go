@@ -34,7 +34,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newHeadCommand(), newNodeCommand(), newStatusCommand(), newDrainCommand(), newJobCommand(), newBenchCommand(), newTPCHCommand())
+	root.AddCommand(newHeadCommand(), newNodeCommand(), newStatusCommand(), newTimelineCommand(), newDrainCommand(), newJobCommand(), newBenchCommand(), newTPCHCommand())
 	root.AddCommand(newChaosCommand(), newDemoCommand())
 	return root
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"runtime"
@@ -28,7 +27,7 @@ func newNodeCommand() *cobra.Command {
 		spillDir                             string
 		metricsListen                        string
 		tf                                   tokenFlags
-		verbose                              bool
+		lf                                   logFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "node --head ADDR",
@@ -54,11 +53,10 @@ holds an object store, and starts executor processes for jobs' tasks.`,
 			if err != nil {
 				return fmt.Errorf("--labels: %w", err)
 			}
-			level := slog.LevelInfo
-			if verbose {
-				level = slog.LevelDebug
+			logger, err := lf.logger(os.Stderr)
+			if err != nil {
+				return err
 			}
-			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			var metricsLn net.Listener
 			metricsURL := ""
 			if metricsListen != "off" {
@@ -110,7 +108,7 @@ holds an object store, and starts executor processes for jobs' tasks.`,
 	cmd.Flags().Int64Var(&storeWarm, "object-store-warm", 0, "bytes of the object store's memory to write once at start, so that the first large objects do not pay for first-touch page faults (slow on virtual machines; like Ray's preallocate_plasma_memory)")
 	cmd.Flags().StringVar(&spillDir, "spill-dir", "", "directory for spilled objects (default: the system's temporary directory)")
 	cmd.Flags().StringVar(&metricsListen, "metrics", "127.0.0.1:0", `where to serve the node's Prometheus metrics at /metrics (port 0: a free one; beyond loopback the cluster token is required; "off": nowhere)`)
-	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug messages")
+	lf.register(cmd)
 	tf.register(cmd)
 	return cmd
 }

@@ -774,6 +774,15 @@ func specArgs(spec any) []*pb.Arg {
 	return nil
 }
 
+// SendSpans sends an executor's task spans to the head (for the
+// timeline), with how many it dropped.
+func (c *Client) SendSpans(spans []*pb.TaskSpan, dropped int64) error {
+	return c.send(64*len(spans)+16, func(m *pb.ClientMessage) {
+		m.Spans = append(m.Spans, spans...)
+		m.SpansDropped += dropped
+	})
+}
+
 // Pin asks the head to keep nodes from being removed until Unpin, the ttl
 // (0: none) or the end of this session.
 func (c *Client) Pin(lease ids.ID, nodes []ids.ID, reason string, ttl time.Duration) error {

@@ -40,6 +40,9 @@ const (
 	// the executor reads the node's objects in place; empty: none.
 	EnvNodeStore = "SHOAL_NODE_STORE"
 	EnvTLSCA     = "SHOAL_TLS_CA"
+	// EnvLogFormat is the node's log format (text or json), which its
+	// executors use too.
+	EnvLogFormat = "SHOAL_LOG_FORMAT"
 )
 
 // IsExecutor reports whether this process was started as an executor.
@@ -69,6 +72,7 @@ type Executor struct {
 	// gcWanted: a task that made or borrowed references ended since the
 	// last collection began; gcPending: a collection is on its way.
 	gcWanted, gcPending atomic.Bool
+	spans               spanBuffer
 }
 
 // collectDelay is how soon after a task that made or borrowed references
@@ -179,12 +183,22 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	ex.client, ex.nodeCPU, ex.ready = cl, cl.Welcome().NodeCpu, true
 	ex.admit()
 	ex.mu.Unlock()
+	spansCtx, stopSpans := context.WithCancel(context.Background())
+	spansDone := make(chan struct{})
+	go func() {
+		defer close(spansDone)
+		ex.spans.sendSpans(spansCtx, cl)
+	}()
 	select {
 	case <-cl.Done():
 	case <-ctx.Done():
 		ex.shutdown()
+		stopSpans() // (the last spans leave before the session closes)
+		<-spansDone
 		cl.Close()
 	}
+	stopSpans()
+	<-spansDone
 	stopRunning()
 	ex.mu.Lock()
 	for _, r := range ex.running {
@@ -382,6 +396,7 @@ func (ex *Executor) run(ctx context.Context, id ids.ID, rt *pb.RunTask) {
 	}
 	res.Error = info
 	res.DurationNs = int64(time.Since(start))
+	ex.spans.add(rt, start, time.Duration(res.DurationNs), info)
 	ex.mu.Lock()
 	// more: calls of the same actor wait, so a direct reply can leave with
 	// theirs (the flusher writes it soon whatever the next call does).

@@ -128,6 +128,7 @@ type Head struct {
 	// eventCounts counts the events recorded, by kind (for metrics).
 	eventCounts map[string]int64
 	timings     *headTimings
+	timeline    spanRing
 	// localityWaits counts the tasks the last scheduling pass left waiting
 	// for their nodes (the heartbeat tick schedules again while > 0).
 	localityWaits int
@@ -428,6 +429,10 @@ func (a grpcAdapter) StopJob(_ context.Context, req *pb.GetJobRequest) (*pb.Subm
 
 func (a grpcAdapter) JobLogs(req *pb.JobLogsRequest, s grpc.ServerStreamingServer[pb.LogLines]) error {
 	return errs.ToStatus(a.h.JobLogs(s.Context(), req, s.Send))
+}
+
+func (a grpcAdapter) Timeline(_ context.Context, req *pb.TimelineRequest) (*pb.TimelineReply, error) {
+	return a.h.Timeline(time.Duration(req.SinceMs) * time.Millisecond), nil
 }
 
 func (a grpcAdapter) Locate(ctx context.Context, req *pb.LocateRequest) (*pb.LocateReply, error) {

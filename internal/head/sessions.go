@@ -373,6 +373,7 @@ func (h *Head) handleClient(s *session, m *pb.ClientMessage) error {
 			h.removePin(id, "unpinned")
 		}
 	}
+	h.recordSpans(s, m)
 	for _, r := range m.Release {
 		id, err := ids.FromBytes("released object id", r)
 		if err != nil {

@@ -2029,7 +2029,12 @@ type ClientMessage struct {
 	Unpins        [][]byte        `protobuf:"bytes,13,rep,name=unpins,proto3" json:"unpins,omitempty"`
 	LeaseRequests []*LeaseRequest `protobuf:"bytes,14,rep,name=lease_requests,json=leaseRequests,proto3" json:"lease_requests,omitempty"`
 	// lease_returns gives leases back.
-	LeaseReturns  [][]byte `protobuf:"bytes,15,rep,name=lease_returns,json=leaseReturns,proto3" json:"lease_returns,omitempty"`
+	LeaseReturns [][]byte `protobuf:"bytes,15,rep,name=lease_returns,json=leaseReturns,proto3" json:"lease_returns,omitempty"`
+	// spans (from executors) are the tasks and calls they ran, however they
+	// came (through the head, a lease, a direct call), for the timeline.
+	Spans []*TaskSpan `protobuf:"bytes,16,rep,name=spans,proto3" json:"spans,omitempty"`
+	// spans_dropped counts spans the executor did not send (over its rate).
+	SpansDropped  int64 `protobuf:"varint,17,opt,name=spans_dropped,json=spansDropped,proto3" json:"spans_dropped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2169,6 +2174,282 @@ func (x *ClientMessage) GetLeaseReturns() [][]byte {
 	return nil
 }
 
+func (x *ClientMessage) GetSpans() []*TaskSpan {
+	if x != nil {
+		return x.Spans
+	}
+	return nil
+}
+
+func (x *ClientMessage) GetSpansDropped() int64 {
+	if x != nil {
+		return x.SpansDropped
+	}
+	return 0
+}
+
+// TaskSpan is one run of a task, actor constructor or actor call in an
+// executor.
+type TaskSpan struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	TaskId      []byte                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	Function    string                 `protobuf:"bytes,2,opt,name=function,proto3" json:"function,omitempty"`
+	Kind        RunKind                `protobuf:"varint,3,opt,name=kind,proto3,enum=shoal.v1.RunKind" json:"kind,omitempty"`
+	StartUnixNs int64                  `protobuf:"varint,4,opt,name=start_unix_ns,json=startUnixNs,proto3" json:"start_unix_ns,omitempty"`
+	DurationNs  int64                  `protobuf:"varint,5,opt,name=duration_ns,json=durationNs,proto3" json:"duration_ns,omitempty"`
+	Attempt     int32                  `protobuf:"varint,6,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// failed: it ended in an error (error is its message, cut short).
+	Failed        bool   `protobuf:"varint,7,opt,name=failed,proto3" json:"failed,omitempty"`
+	Error         string `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskSpan) Reset() {
+	*x = TaskSpan{}
+	mi := &file_shoal_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskSpan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskSpan) ProtoMessage() {}
+
+func (x *TaskSpan) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskSpan.ProtoReflect.Descriptor instead.
+func (*TaskSpan) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *TaskSpan) GetTaskId() []byte {
+	if x != nil {
+		return x.TaskId
+	}
+	return nil
+}
+
+func (x *TaskSpan) GetFunction() string {
+	if x != nil {
+		return x.Function
+	}
+	return ""
+}
+
+func (x *TaskSpan) GetKind() RunKind {
+	if x != nil {
+		return x.Kind
+	}
+	return RunKind_RUN_KIND_TASK
+}
+
+func (x *TaskSpan) GetStartUnixNs() int64 {
+	if x != nil {
+		return x.StartUnixNs
+	}
+	return 0
+}
+
+func (x *TaskSpan) GetDurationNs() int64 {
+	if x != nil {
+		return x.DurationNs
+	}
+	return 0
+}
+
+func (x *TaskSpan) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *TaskSpan) GetFailed() bool {
+	if x != nil {
+		return x.Failed
+	}
+	return false
+}
+
+func (x *TaskSpan) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+type TimelineRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// since_ms: only spans that ended in the last since_ms milliseconds (0: all kept).
+	SinceMs       int64 `protobuf:"varint,1,opt,name=since_ms,json=sinceMs,proto3" json:"since_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TimelineRequest) Reset() {
+	*x = TimelineRequest{}
+	mi := &file_shoal_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TimelineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TimelineRequest) ProtoMessage() {}
+
+func (x *TimelineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TimelineRequest.ProtoReflect.Descriptor instead.
+func (*TimelineRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *TimelineRequest) GetSinceMs() int64 {
+	if x != nil {
+		return x.SinceMs
+	}
+	return 0
+}
+
+type TimelineSpan struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Span   *TaskSpan              `protobuf:"bytes,1,opt,name=span,proto3" json:"span,omitempty"`
+	NodeId []byte                 `protobuf:"bytes,2,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// executor is the executor process's pid on its node.
+	ExecutorPid   int32 `protobuf:"varint,3,opt,name=executor_pid,json=executorPid,proto3" json:"executor_pid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TimelineSpan) Reset() {
+	*x = TimelineSpan{}
+	mi := &file_shoal_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TimelineSpan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TimelineSpan) ProtoMessage() {}
+
+func (x *TimelineSpan) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TimelineSpan.ProtoReflect.Descriptor instead.
+func (*TimelineSpan) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *TimelineSpan) GetSpan() *TaskSpan {
+	if x != nil {
+		return x.Span
+	}
+	return nil
+}
+
+func (x *TimelineSpan) GetNodeId() []byte {
+	if x != nil {
+		return x.NodeId
+	}
+	return nil
+}
+
+func (x *TimelineSpan) GetExecutorPid() int32 {
+	if x != nil {
+		return x.ExecutorPid
+	}
+	return 0
+}
+
+type TimelineReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Spans []*TimelineSpan        `protobuf:"bytes,1,rep,name=spans,proto3" json:"spans,omitempty"`
+	// dropped counts spans executors did not send or the head no longer keeps.
+	Dropped       int64 `protobuf:"varint,2,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TimelineReply) Reset() {
+	*x = TimelineReply{}
+	mi := &file_shoal_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TimelineReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TimelineReply) ProtoMessage() {}
+
+func (x *TimelineReply) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TimelineReply.ProtoReflect.Descriptor instead.
+func (*TimelineReply) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *TimelineReply) GetSpans() []*TimelineSpan {
+	if x != nil {
+		return x.Spans
+	}
+	return nil
+}
+
+func (x *TimelineReply) GetDropped() int64 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
 type PinRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	LeaseId       []byte                 `protobuf:"bytes,1,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
@@ -2181,7 +2462,7 @@ type PinRequest struct {
 
 func (x *PinRequest) Reset() {
 	*x = PinRequest{}
-	mi := &file_shoal_proto_msgTypes[20]
+	mi := &file_shoal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2193,7 +2474,7 @@ func (x *PinRequest) String() string {
 func (*PinRequest) ProtoMessage() {}
 
 func (x *PinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[20]
+	mi := &file_shoal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2206,7 +2487,7 @@ func (x *PinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PinRequest.ProtoReflect.Descriptor instead.
 func (*PinRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{20}
+	return file_shoal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PinRequest) GetLeaseId() []byte {
@@ -2247,7 +2528,7 @@ type Location struct {
 
 func (x *Location) Reset() {
 	*x = Location{}
-	mi := &file_shoal_proto_msgTypes[21]
+	mi := &file_shoal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2259,7 +2540,7 @@ func (x *Location) String() string {
 func (*Location) ProtoMessage() {}
 
 func (x *Location) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[21]
+	mi := &file_shoal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2272,7 +2553,7 @@ func (x *Location) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Location.ProtoReflect.Descriptor instead.
 func (*Location) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{21}
+	return file_shoal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Location) GetNodeId() []byte {
@@ -2301,7 +2582,7 @@ type ResolvedArg struct {
 
 func (x *ResolvedArg) Reset() {
 	*x = ResolvedArg{}
-	mi := &file_shoal_proto_msgTypes[22]
+	mi := &file_shoal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2313,7 +2594,7 @@ func (x *ResolvedArg) String() string {
 func (*ResolvedArg) ProtoMessage() {}
 
 func (x *ResolvedArg) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[22]
+	mi := &file_shoal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2326,7 +2607,7 @@ func (x *ResolvedArg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolvedArg.ProtoReflect.Descriptor instead.
 func (*ResolvedArg) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{22}
+	return file_shoal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ResolvedArg) GetValue() []byte {
@@ -2374,7 +2655,7 @@ type RunTask struct {
 
 func (x *RunTask) Reset() {
 	*x = RunTask{}
-	mi := &file_shoal_proto_msgTypes[23]
+	mi := &file_shoal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2386,7 +2667,7 @@ func (x *RunTask) String() string {
 func (*RunTask) ProtoMessage() {}
 
 func (x *RunTask) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[23]
+	mi := &file_shoal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2399,7 +2680,7 @@ func (x *RunTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunTask.ProtoReflect.Descriptor instead.
 func (*RunTask) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{23}
+	return file_shoal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RunTask) GetTaskId() []byte {
@@ -2482,7 +2763,7 @@ type ObjectStatus struct {
 
 func (x *ObjectStatus) Reset() {
 	*x = ObjectStatus{}
-	mi := &file_shoal_proto_msgTypes[24]
+	mi := &file_shoal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2494,7 +2775,7 @@ func (x *ObjectStatus) String() string {
 func (*ObjectStatus) ProtoMessage() {}
 
 func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[24]
+	mi := &file_shoal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2507,7 +2788,7 @@ func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatus.ProtoReflect.Descriptor instead.
 func (*ObjectStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{24}
+	return file_shoal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ObjectStatus) GetId() []byte {
@@ -2576,7 +2857,7 @@ type HeadMessage struct {
 
 func (x *HeadMessage) Reset() {
 	*x = HeadMessage{}
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2588,7 +2869,7 @@ func (x *HeadMessage) String() string {
 func (*HeadMessage) ProtoMessage() {}
 
 func (x *HeadMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2601,7 +2882,7 @@ func (x *HeadMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadMessage.ProtoReflect.Descriptor instead.
 func (*HeadMessage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{25}
+	return file_shoal_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *HeadMessage) GetWelcome() *Welcome {
@@ -2673,7 +2954,7 @@ type NodeHello struct {
 
 func (x *NodeHello) Reset() {
 	*x = NodeHello{}
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2685,7 +2966,7 @@ func (x *NodeHello) String() string {
 func (*NodeHello) ProtoMessage() {}
 
 func (x *NodeHello) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2698,7 +2979,7 @@ func (x *NodeHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeHello.ProtoReflect.Descriptor instead.
 func (*NodeHello) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{26}
+	return file_shoal_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *NodeHello) GetNodeId() []byte {
@@ -2776,7 +3057,7 @@ type PackageHeld struct {
 
 func (x *PackageHeld) Reset() {
 	*x = PackageHeld{}
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2788,7 +3069,7 @@ func (x *PackageHeld) String() string {
 func (*PackageHeld) ProtoMessage() {}
 
 func (x *PackageHeld) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2801,7 +3082,7 @@ func (x *PackageHeld) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PackageHeld.ProtoReflect.Descriptor instead.
 func (*PackageHeld) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{27}
+	return file_shoal_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PackageHeld) GetHash() string {
@@ -2830,7 +3111,7 @@ type PackageSource struct {
 
 func (x *PackageSource) Reset() {
 	*x = PackageSource{}
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2842,7 +3123,7 @@ func (x *PackageSource) String() string {
 func (*PackageSource) ProtoMessage() {}
 
 func (x *PackageSource) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2855,7 +3136,7 @@ func (x *PackageSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PackageSource.ProtoReflect.Descriptor instead.
 func (*PackageSource) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{28}
+	return file_shoal_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PackageSource) GetHash() string {
@@ -2885,7 +3166,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2897,7 +3178,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2910,7 +3191,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{29}
+	return file_shoal_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Heartbeat) GetSeq() int64 {
@@ -2974,7 +3255,7 @@ type StoreUsage struct {
 
 func (x *StoreUsage) Reset() {
 	*x = StoreUsage{}
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2986,7 +3267,7 @@ func (x *StoreUsage) String() string {
 func (*StoreUsage) ProtoMessage() {}
 
 func (x *StoreUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2999,7 +3280,7 @@ func (x *StoreUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreUsage.ProtoReflect.Descriptor instead.
 func (*StoreUsage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{30}
+	return file_shoal_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *StoreUsage) GetMemoryBytes() int64 {
@@ -3097,7 +3378,7 @@ type ObjectCopy struct {
 
 func (x *ObjectCopy) Reset() {
 	*x = ObjectCopy{}
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3109,7 +3390,7 @@ func (x *ObjectCopy) String() string {
 func (*ObjectCopy) ProtoMessage() {}
 
 func (x *ObjectCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3122,7 +3403,7 @@ func (x *ObjectCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectCopy.ProtoReflect.Descriptor instead.
 func (*ObjectCopy) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{31}
+	return file_shoal_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ObjectCopy) GetId() []byte {
@@ -3158,7 +3439,7 @@ type ExecutorEvent struct {
 
 func (x *ExecutorEvent) Reset() {
 	*x = ExecutorEvent{}
-	mi := &file_shoal_proto_msgTypes[32]
+	mi := &file_shoal_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3170,7 +3451,7 @@ func (x *ExecutorEvent) String() string {
 func (*ExecutorEvent) ProtoMessage() {}
 
 func (x *ExecutorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[32]
+	mi := &file_shoal_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3183,7 +3464,7 @@ func (x *ExecutorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutorEvent.ProtoReflect.Descriptor instead.
 func (*ExecutorEvent) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{32}
+	return file_shoal_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ExecutorEvent) GetJobId() []byte {
@@ -3228,7 +3509,7 @@ type DriverEvent struct {
 
 func (x *DriverEvent) Reset() {
 	*x = DriverEvent{}
-	mi := &file_shoal_proto_msgTypes[33]
+	mi := &file_shoal_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3240,7 +3521,7 @@ func (x *DriverEvent) String() string {
 func (*DriverEvent) ProtoMessage() {}
 
 func (x *DriverEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[33]
+	mi := &file_shoal_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3253,7 +3534,7 @@ func (x *DriverEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriverEvent.ProtoReflect.Descriptor instead.
 func (*DriverEvent) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{33}
+	return file_shoal_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DriverEvent) GetJobId() []byte {
@@ -3305,7 +3586,7 @@ type NodeMessage struct {
 
 func (x *NodeMessage) Reset() {
 	*x = NodeMessage{}
-	mi := &file_shoal_proto_msgTypes[34]
+	mi := &file_shoal_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3317,7 +3598,7 @@ func (x *NodeMessage) String() string {
 func (*NodeMessage) ProtoMessage() {}
 
 func (x *NodeMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[34]
+	mi := &file_shoal_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3330,7 +3611,7 @@ func (x *NodeMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMessage.ProtoReflect.Descriptor instead.
 func (*NodeMessage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{34}
+	return file_shoal_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *NodeMessage) GetHello() *NodeHello {
@@ -3385,7 +3666,7 @@ type NodeWelcome struct {
 
 func (x *NodeWelcome) Reset() {
 	*x = NodeWelcome{}
-	mi := &file_shoal_proto_msgTypes[35]
+	mi := &file_shoal_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3397,7 +3678,7 @@ func (x *NodeWelcome) String() string {
 func (*NodeWelcome) ProtoMessage() {}
 
 func (x *NodeWelcome) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[35]
+	mi := &file_shoal_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3410,7 +3691,7 @@ func (x *NodeWelcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeWelcome.ProtoReflect.Descriptor instead.
 func (*NodeWelcome) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{35}
+	return file_shoal_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *NodeWelcome) GetNodeId() []byte {
@@ -3439,7 +3720,7 @@ type ObjectPull struct {
 
 func (x *ObjectPull) Reset() {
 	*x = ObjectPull{}
-	mi := &file_shoal_proto_msgTypes[36]
+	mi := &file_shoal_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3451,7 +3732,7 @@ func (x *ObjectPull) String() string {
 func (*ObjectPull) ProtoMessage() {}
 
 func (x *ObjectPull) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[36]
+	mi := &file_shoal_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3464,7 +3745,7 @@ func (x *ObjectPull) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectPull.ProtoReflect.Descriptor instead.
 func (*ObjectPull) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{36}
+	return file_shoal_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ObjectPull) GetId() []byte {
@@ -3502,7 +3783,7 @@ type DriverStart struct {
 
 func (x *DriverStart) Reset() {
 	*x = DriverStart{}
-	mi := &file_shoal_proto_msgTypes[37]
+	mi := &file_shoal_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3514,7 +3795,7 @@ func (x *DriverStart) String() string {
 func (*DriverStart) ProtoMessage() {}
 
 func (x *DriverStart) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[37]
+	mi := &file_shoal_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3527,7 +3808,7 @@ func (x *DriverStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriverStart.ProtoReflect.Descriptor instead.
 func (*DriverStart) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{37}
+	return file_shoal_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *DriverStart) GetJobId() []byte {
@@ -3584,7 +3865,7 @@ type HeadToNode struct {
 
 func (x *HeadToNode) Reset() {
 	*x = HeadToNode{}
-	mi := &file_shoal_proto_msgTypes[38]
+	mi := &file_shoal_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3596,7 +3877,7 @@ func (x *HeadToNode) String() string {
 func (*HeadToNode) ProtoMessage() {}
 
 func (x *HeadToNode) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[38]
+	mi := &file_shoal_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3609,7 +3890,7 @@ func (x *HeadToNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadToNode.ProtoReflect.Descriptor instead.
 func (*HeadToNode) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{38}
+	return file_shoal_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *HeadToNode) GetWelcome() *NodeWelcome {
@@ -3683,7 +3964,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_shoal_proto_msgTypes[39]
+	mi := &file_shoal_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3695,7 +3976,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[39]
+	mi := &file_shoal_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3708,7 +3989,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{39}
+	return file_shoal_proto_rawDescGZIP(), []int{43}
 }
 
 type NodeStatus struct {
@@ -3738,7 +4019,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_shoal_proto_msgTypes[40]
+	mi := &file_shoal_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3750,7 +4031,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[40]
+	mi := &file_shoal_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3763,7 +4044,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{40}
+	return file_shoal_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *NodeStatus) GetNodeId() []byte {
@@ -3902,7 +4183,7 @@ type StatusReply struct {
 
 func (x *StatusReply) Reset() {
 	*x = StatusReply{}
-	mi := &file_shoal_proto_msgTypes[41]
+	mi := &file_shoal_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3914,7 +4195,7 @@ func (x *StatusReply) String() string {
 func (*StatusReply) ProtoMessage() {}
 
 func (x *StatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[41]
+	mi := &file_shoal_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3927,7 +4208,7 @@ func (x *StatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReply.ProtoReflect.Descriptor instead.
 func (*StatusReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{41}
+	return file_shoal_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *StatusReply) GetNodes() []*NodeStatus {
@@ -4030,7 +4311,7 @@ type WaitingDemand struct {
 
 func (x *WaitingDemand) Reset() {
 	*x = WaitingDemand{}
-	mi := &file_shoal_proto_msgTypes[42]
+	mi := &file_shoal_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4042,7 +4323,7 @@ func (x *WaitingDemand) String() string {
 func (*WaitingDemand) ProtoMessage() {}
 
 func (x *WaitingDemand) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[42]
+	mi := &file_shoal_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4055,7 +4336,7 @@ func (x *WaitingDemand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitingDemand.ProtoReflect.Descriptor instead.
 func (*WaitingDemand) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{42}
+	return file_shoal_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *WaitingDemand) GetResources() *Resources {
@@ -4105,7 +4386,7 @@ type PinStatus struct {
 
 func (x *PinStatus) Reset() {
 	*x = PinStatus{}
-	mi := &file_shoal_proto_msgTypes[43]
+	mi := &file_shoal_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4117,7 +4398,7 @@ func (x *PinStatus) String() string {
 func (*PinStatus) ProtoMessage() {}
 
 func (x *PinStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[43]
+	mi := &file_shoal_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4130,7 +4411,7 @@ func (x *PinStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PinStatus.ProtoReflect.Descriptor instead.
 func (*PinStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{43}
+	return file_shoal_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *PinStatus) GetLeaseId() []byte {
@@ -4170,7 +4451,7 @@ type LocateRequest struct {
 
 func (x *LocateRequest) Reset() {
 	*x = LocateRequest{}
-	mi := &file_shoal_proto_msgTypes[44]
+	mi := &file_shoal_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4182,7 +4463,7 @@ func (x *LocateRequest) String() string {
 func (*LocateRequest) ProtoMessage() {}
 
 func (x *LocateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[44]
+	mi := &file_shoal_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4195,7 +4476,7 @@ func (x *LocateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateRequest.ProtoReflect.Descriptor instead.
 func (*LocateRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{44}
+	return file_shoal_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *LocateRequest) GetHostname() string {
@@ -4215,7 +4496,7 @@ type LocateReply struct {
 
 func (x *LocateReply) Reset() {
 	*x = LocateReply{}
-	mi := &file_shoal_proto_msgTypes[45]
+	mi := &file_shoal_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4227,7 +4508,7 @@ func (x *LocateReply) String() string {
 func (*LocateReply) ProtoMessage() {}
 
 func (x *LocateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[45]
+	mi := &file_shoal_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4240,7 +4521,7 @@ func (x *LocateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateReply.ProtoReflect.Descriptor instead.
 func (*LocateReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{45}
+	return file_shoal_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *LocateReply) GetNodeId() []byte {
@@ -4266,7 +4547,7 @@ type GetActorRequest struct {
 
 func (x *GetActorRequest) Reset() {
 	*x = GetActorRequest{}
-	mi := &file_shoal_proto_msgTypes[46]
+	mi := &file_shoal_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4278,7 +4559,7 @@ func (x *GetActorRequest) String() string {
 func (*GetActorRequest) ProtoMessage() {}
 
 func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[46]
+	mi := &file_shoal_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4291,7 +4572,7 @@ func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorRequest.ProtoReflect.Descriptor instead.
 func (*GetActorRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{46}
+	return file_shoal_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetActorRequest) GetName() string {
@@ -4313,7 +4594,7 @@ type GetActorReply struct {
 
 func (x *GetActorReply) Reset() {
 	*x = GetActorReply{}
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4325,7 +4606,7 @@ func (x *GetActorReply) String() string {
 func (*GetActorReply) ProtoMessage() {}
 
 func (x *GetActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4338,7 +4619,7 @@ func (x *GetActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorReply.ProtoReflect.Descriptor instead.
 func (*GetActorReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{47}
+	return file_shoal_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetActorReply) GetFound() bool {
@@ -4379,7 +4660,7 @@ type DrainRequest struct {
 
 func (x *DrainRequest) Reset() {
 	*x = DrainRequest{}
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4391,7 +4672,7 @@ func (x *DrainRequest) String() string {
 func (*DrainRequest) ProtoMessage() {}
 
 func (x *DrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4404,7 +4685,7 @@ func (x *DrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
 func (*DrainRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{48}
+	return file_shoal_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *DrainRequest) GetNodeId() []byte {
@@ -4435,7 +4716,7 @@ type DrainReply struct {
 
 func (x *DrainReply) Reset() {
 	*x = DrainReply{}
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4447,7 +4728,7 @@ func (x *DrainReply) String() string {
 func (*DrainReply) ProtoMessage() {}
 
 func (x *DrainReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4460,7 +4741,7 @@ func (x *DrainReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainReply.ProtoReflect.Descriptor instead.
 func (*DrainReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{49}
+	return file_shoal_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *DrainReply) GetTasksFinished() int64 {
@@ -4517,7 +4798,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_shoal_proto_msgTypes[50]
+	mi := &file_shoal_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4529,7 +4810,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[50]
+	mi := &file_shoal_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4542,7 +4823,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{50}
+	return file_shoal_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *SubmitJobRequest) GetName() string {
@@ -4591,7 +4872,7 @@ type SubmittedJob struct {
 
 func (x *SubmittedJob) Reset() {
 	*x = SubmittedJob{}
-	mi := &file_shoal_proto_msgTypes[51]
+	mi := &file_shoal_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4603,7 +4884,7 @@ func (x *SubmittedJob) String() string {
 func (*SubmittedJob) ProtoMessage() {}
 
 func (x *SubmittedJob) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[51]
+	mi := &file_shoal_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4616,7 +4897,7 @@ func (x *SubmittedJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmittedJob.ProtoReflect.Descriptor instead.
 func (*SubmittedJob) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{51}
+	return file_shoal_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *SubmittedJob) GetJobId() []byte {
@@ -4698,7 +4979,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_shoal_proto_msgTypes[52]
+	mi := &file_shoal_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4710,7 +4991,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[52]
+	mi := &file_shoal_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4723,7 +5004,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{52}
+	return file_shoal_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GetJobRequest) GetJobId() []byte {
@@ -4741,7 +5022,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_shoal_proto_msgTypes[53]
+	mi := &file_shoal_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4753,7 +5034,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[53]
+	mi := &file_shoal_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4766,7 +5047,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{53}
+	return file_shoal_proto_rawDescGZIP(), []int{57}
 }
 
 type ListJobsReply struct {
@@ -4778,7 +5059,7 @@ type ListJobsReply struct {
 
 func (x *ListJobsReply) Reset() {
 	*x = ListJobsReply{}
-	mi := &file_shoal_proto_msgTypes[54]
+	mi := &file_shoal_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4790,7 +5071,7 @@ func (x *ListJobsReply) String() string {
 func (*ListJobsReply) ProtoMessage() {}
 
 func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[54]
+	mi := &file_shoal_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4803,7 +5084,7 @@ func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsReply.ProtoReflect.Descriptor instead.
 func (*ListJobsReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{54}
+	return file_shoal_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ListJobsReply) GetJobs() []*SubmittedJob {
@@ -4824,7 +5105,7 @@ type JobLogsRequest struct {
 
 func (x *JobLogsRequest) Reset() {
 	*x = JobLogsRequest{}
-	mi := &file_shoal_proto_msgTypes[55]
+	mi := &file_shoal_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4836,7 +5117,7 @@ func (x *JobLogsRequest) String() string {
 func (*JobLogsRequest) ProtoMessage() {}
 
 func (x *JobLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[55]
+	mi := &file_shoal_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4849,7 +5130,7 @@ func (x *JobLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobLogsRequest.ProtoReflect.Descriptor instead.
 func (*JobLogsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{55}
+	return file_shoal_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *JobLogsRequest) GetJobId() []byte {
@@ -4884,7 +5165,7 @@ type LogLines struct {
 
 func (x *LogLines) Reset() {
 	*x = LogLines{}
-	mi := &file_shoal_proto_msgTypes[56]
+	mi := &file_shoal_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4896,7 +5177,7 @@ func (x *LogLines) String() string {
 func (*LogLines) ProtoMessage() {}
 
 func (x *LogLines) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[56]
+	mi := &file_shoal_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4909,7 +5190,7 @@ func (x *LogLines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLines.ProtoReflect.Descriptor instead.
 func (*LogLines) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{56}
+	return file_shoal_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *LogLines) GetLines() []string {
@@ -4942,7 +5223,7 @@ type ObjectInfoRequest struct {
 
 func (x *ObjectInfoRequest) Reset() {
 	*x = ObjectInfoRequest{}
-	mi := &file_shoal_proto_msgTypes[57]
+	mi := &file_shoal_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4954,7 +5235,7 @@ func (x *ObjectInfoRequest) String() string {
 func (*ObjectInfoRequest) ProtoMessage() {}
 
 func (x *ObjectInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[57]
+	mi := &file_shoal_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4967,7 +5248,7 @@ func (x *ObjectInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectInfoRequest.ProtoReflect.Descriptor instead.
 func (*ObjectInfoRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{57}
+	return file_shoal_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ObjectInfoRequest) GetId() []byte {
@@ -4986,7 +5267,7 @@ type RequestResourcesRequest struct {
 
 func (x *RequestResourcesRequest) Reset() {
 	*x = RequestResourcesRequest{}
-	mi := &file_shoal_proto_msgTypes[58]
+	mi := &file_shoal_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4998,7 +5279,7 @@ func (x *RequestResourcesRequest) String() string {
 func (*RequestResourcesRequest) ProtoMessage() {}
 
 func (x *RequestResourcesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[58]
+	mi := &file_shoal_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5011,7 +5292,7 @@ func (x *RequestResourcesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestResourcesRequest.ProtoReflect.Descriptor instead.
 func (*RequestResourcesRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{58}
+	return file_shoal_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *RequestResourcesRequest) GetBundles() []*Resources {
@@ -5029,7 +5310,7 @@ type RequestResourcesReply struct {
 
 func (x *RequestResourcesReply) Reset() {
 	*x = RequestResourcesReply{}
-	mi := &file_shoal_proto_msgTypes[59]
+	mi := &file_shoal_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5041,7 +5322,7 @@ func (x *RequestResourcesReply) String() string {
 func (*RequestResourcesReply) ProtoMessage() {}
 
 func (x *RequestResourcesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[59]
+	mi := &file_shoal_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5054,7 +5335,7 @@ func (x *RequestResourcesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestResourcesReply.ProtoReflect.Descriptor instead.
 func (*RequestResourcesReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{59}
+	return file_shoal_proto_rawDescGZIP(), []int{63}
 }
 
 var File_shoal_proto protoreflect.FileDescriptor
@@ -5206,7 +5487,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x19\n" +
 	"\bactor_id\x18\x02 \x01(\fR\aactorId\x12\x16\n" +
 	"\x06method\x18\x03 \x01(\tR\x06method\x12!\n" +
-	"\x04args\x18\x04 \x03(\v2\r.shoal.v1.ArgR\x04args\"\xe7\x04\n" +
+	"\x04args\x18\x04 \x03(\v2\r.shoal.v1.ArgR\x04args\"\xb6\x05\n" +
 	"\rClientMessage\x12%\n" +
 	"\x05hello\x18\x01 \x01(\v2\x0f.shoal.v1.HelloR\x05hello\x12*\n" +
 	"\x06submit\x18\x02 \x03(\v2\x12.shoal.v1.TaskSpecR\x06submit\x12\x18\n" +
@@ -5225,7 +5506,28 @@ const file_shoal_proto_rawDesc = "" +
 	"\x04pins\x18\f \x03(\v2\x14.shoal.v1.PinRequestR\x04pins\x12\x16\n" +
 	"\x06unpins\x18\r \x03(\fR\x06unpins\x12=\n" +
 	"\x0elease_requests\x18\x0e \x03(\v2\x16.shoal.v1.LeaseRequestR\rleaseRequests\x12#\n" +
-	"\rlease_returns\x18\x0f \x03(\fR\fleaseReturns\"q\n" +
+	"\rlease_returns\x18\x0f \x03(\fR\fleaseReturns\x12(\n" +
+	"\x05spans\x18\x10 \x03(\v2\x12.shoal.v1.TaskSpanR\x05spans\x12#\n" +
+	"\rspans_dropped\x18\x11 \x01(\x03R\fspansDropped\"\xf3\x01\n" +
+	"\bTaskSpan\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x1a\n" +
+	"\bfunction\x18\x02 \x01(\tR\bfunction\x12%\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x11.shoal.v1.RunKindR\x04kind\x12\"\n" +
+	"\rstart_unix_ns\x18\x04 \x01(\x03R\vstartUnixNs\x12\x1f\n" +
+	"\vduration_ns\x18\x05 \x01(\x03R\n" +
+	"durationNs\x12\x18\n" +
+	"\aattempt\x18\x06 \x01(\x05R\aattempt\x12\x16\n" +
+	"\x06failed\x18\a \x01(\bR\x06failed\x12\x14\n" +
+	"\x05error\x18\b \x01(\tR\x05error\",\n" +
+	"\x0fTimelineRequest\x12\x19\n" +
+	"\bsince_ms\x18\x01 \x01(\x03R\asinceMs\"r\n" +
+	"\fTimelineSpan\x12&\n" +
+	"\x04span\x18\x01 \x01(\v2\x12.shoal.v1.TaskSpanR\x04span\x12\x17\n" +
+	"\anode_id\x18\x02 \x01(\fR\x06nodeId\x12!\n" +
+	"\fexecutor_pid\x18\x03 \x01(\x05R\vexecutorPid\"W\n" +
+	"\rTimelineReply\x12,\n" +
+	"\x05spans\x18\x01 \x03(\v2\x16.shoal.v1.TimelineSpanR\x05spans\x12\x18\n" +
+	"\adropped\x18\x02 \x01(\x03R\adropped\"q\n" +
 	"\n" +
 	"PinRequest\x12\x19\n" +
 	"\blease_id\x18\x01 \x01(\fR\aleaseId\x12\x19\n" +
@@ -5513,7 +5815,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n" +
 	"\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n" +
 	"\x10JOB_STATE_FAILED\x10\x04\x12\x15\n" +
-	"\x11JOB_STATE_STOPPED\x10\x052\x8a\a\n" +
+	"\x11JOB_STATE_STOPPED\x10\x052\xca\a\n" +
 	"\x04Head\x12=\n" +
 	"\aSession\x12\x17.shoal.v1.ClientMessage\x1a\x15.shoal.v1.HeadMessage(\x010\x01\x12>\n" +
 	"\vNodeSession\x12\x15.shoal.v1.NodeMessage\x1a\x14.shoal.v1.HeadToNode(\x010\x01\x128\n" +
@@ -5529,7 +5831,8 @@ const file_shoal_proto_rawDesc = "" +
 	"\x06GetJob\x12\x17.shoal.v1.GetJobRequest\x1a\x16.shoal.v1.SubmittedJob\x12>\n" +
 	"\bListJobs\x12\x19.shoal.v1.ListJobsRequest\x1a\x17.shoal.v1.ListJobsReply\x12:\n" +
 	"\aStopJob\x12\x17.shoal.v1.GetJobRequest\x1a\x16.shoal.v1.SubmittedJob\x129\n" +
-	"\aJobLogs\x12\x18.shoal.v1.JobLogsRequest\x1a\x12.shoal.v1.LogLines0\x01B,Z*github.com/shoal-dev/shoal/internal/rpc/pbb\x06proto3"
+	"\aJobLogs\x12\x18.shoal.v1.JobLogsRequest\x1a\x12.shoal.v1.LogLines0\x01\x12>\n" +
+	"\bTimeline\x12\x19.shoal.v1.TimelineRequest\x1a\x17.shoal.v1.TimelineReplyB,Z*github.com/shoal-dev/shoal/internal/rpc/pbb\x06proto3"
 
 var (
 	file_shoal_proto_rawDescOnce sync.Once
@@ -5544,7 +5847,7 @@ func file_shoal_proto_rawDescGZIP() []byte {
 }
 
 var file_shoal_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
+var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
 var file_shoal_proto_goTypes = []any{
 	(Role)(0),                       // 0: shoal.v1.Role
 	(Strategy)(0),                   // 1: shoal.v1.Strategy
@@ -5572,56 +5875,60 @@ var file_shoal_proto_goTypes = []any{
 	(*ActorSpec)(nil),               // 23: shoal.v1.ActorSpec
 	(*ActorCall)(nil),               // 24: shoal.v1.ActorCall
 	(*ClientMessage)(nil),           // 25: shoal.v1.ClientMessage
-	(*PinRequest)(nil),              // 26: shoal.v1.PinRequest
-	(*Location)(nil),                // 27: shoal.v1.Location
-	(*ResolvedArg)(nil),             // 28: shoal.v1.ResolvedArg
-	(*RunTask)(nil),                 // 29: shoal.v1.RunTask
-	(*ObjectStatus)(nil),            // 30: shoal.v1.ObjectStatus
-	(*HeadMessage)(nil),             // 31: shoal.v1.HeadMessage
-	(*NodeHello)(nil),               // 32: shoal.v1.NodeHello
-	(*PackageHeld)(nil),             // 33: shoal.v1.PackageHeld
-	(*PackageSource)(nil),           // 34: shoal.v1.PackageSource
-	(*Heartbeat)(nil),               // 35: shoal.v1.Heartbeat
-	(*StoreUsage)(nil),              // 36: shoal.v1.StoreUsage
-	(*ObjectCopy)(nil),              // 37: shoal.v1.ObjectCopy
-	(*ExecutorEvent)(nil),           // 38: shoal.v1.ExecutorEvent
-	(*DriverEvent)(nil),             // 39: shoal.v1.DriverEvent
-	(*NodeMessage)(nil),             // 40: shoal.v1.NodeMessage
-	(*NodeWelcome)(nil),             // 41: shoal.v1.NodeWelcome
-	(*ObjectPull)(nil),              // 42: shoal.v1.ObjectPull
-	(*DriverStart)(nil),             // 43: shoal.v1.DriverStart
-	(*HeadToNode)(nil),              // 44: shoal.v1.HeadToNode
-	(*StatusRequest)(nil),           // 45: shoal.v1.StatusRequest
-	(*NodeStatus)(nil),              // 46: shoal.v1.NodeStatus
-	(*StatusReply)(nil),             // 47: shoal.v1.StatusReply
-	(*WaitingDemand)(nil),           // 48: shoal.v1.WaitingDemand
-	(*PinStatus)(nil),               // 49: shoal.v1.PinStatus
-	(*LocateRequest)(nil),           // 50: shoal.v1.LocateRequest
-	(*LocateReply)(nil),             // 51: shoal.v1.LocateReply
-	(*GetActorRequest)(nil),         // 52: shoal.v1.GetActorRequest
-	(*GetActorReply)(nil),           // 53: shoal.v1.GetActorReply
-	(*DrainRequest)(nil),            // 54: shoal.v1.DrainRequest
-	(*DrainReply)(nil),              // 55: shoal.v1.DrainReply
-	(*SubmitJobRequest)(nil),        // 56: shoal.v1.SubmitJobRequest
-	(*SubmittedJob)(nil),            // 57: shoal.v1.SubmittedJob
-	(*GetJobRequest)(nil),           // 58: shoal.v1.GetJobRequest
-	(*ListJobsRequest)(nil),         // 59: shoal.v1.ListJobsRequest
-	(*ListJobsReply)(nil),           // 60: shoal.v1.ListJobsReply
-	(*JobLogsRequest)(nil),          // 61: shoal.v1.JobLogsRequest
-	(*LogLines)(nil),                // 62: shoal.v1.LogLines
-	(*ObjectInfoRequest)(nil),       // 63: shoal.v1.ObjectInfoRequest
-	(*RequestResourcesRequest)(nil), // 64: shoal.v1.RequestResourcesRequest
-	(*RequestResourcesReply)(nil),   // 65: shoal.v1.RequestResourcesReply
-	nil,                             // 66: shoal.v1.Resources.CustomEntry
-	nil,                             // 67: shoal.v1.NodeHello.LabelsEntry
-	nil,                             // 68: shoal.v1.NodeStatus.LabelsEntry
-	nil,                             // 69: shoal.v1.StatusReply.TasksByStateEntry
+	(*TaskSpan)(nil),                // 26: shoal.v1.TaskSpan
+	(*TimelineRequest)(nil),         // 27: shoal.v1.TimelineRequest
+	(*TimelineSpan)(nil),            // 28: shoal.v1.TimelineSpan
+	(*TimelineReply)(nil),           // 29: shoal.v1.TimelineReply
+	(*PinRequest)(nil),              // 30: shoal.v1.PinRequest
+	(*Location)(nil),                // 31: shoal.v1.Location
+	(*ResolvedArg)(nil),             // 32: shoal.v1.ResolvedArg
+	(*RunTask)(nil),                 // 33: shoal.v1.RunTask
+	(*ObjectStatus)(nil),            // 34: shoal.v1.ObjectStatus
+	(*HeadMessage)(nil),             // 35: shoal.v1.HeadMessage
+	(*NodeHello)(nil),               // 36: shoal.v1.NodeHello
+	(*PackageHeld)(nil),             // 37: shoal.v1.PackageHeld
+	(*PackageSource)(nil),           // 38: shoal.v1.PackageSource
+	(*Heartbeat)(nil),               // 39: shoal.v1.Heartbeat
+	(*StoreUsage)(nil),              // 40: shoal.v1.StoreUsage
+	(*ObjectCopy)(nil),              // 41: shoal.v1.ObjectCopy
+	(*ExecutorEvent)(nil),           // 42: shoal.v1.ExecutorEvent
+	(*DriverEvent)(nil),             // 43: shoal.v1.DriverEvent
+	(*NodeMessage)(nil),             // 44: shoal.v1.NodeMessage
+	(*NodeWelcome)(nil),             // 45: shoal.v1.NodeWelcome
+	(*ObjectPull)(nil),              // 46: shoal.v1.ObjectPull
+	(*DriverStart)(nil),             // 47: shoal.v1.DriverStart
+	(*HeadToNode)(nil),              // 48: shoal.v1.HeadToNode
+	(*StatusRequest)(nil),           // 49: shoal.v1.StatusRequest
+	(*NodeStatus)(nil),              // 50: shoal.v1.NodeStatus
+	(*StatusReply)(nil),             // 51: shoal.v1.StatusReply
+	(*WaitingDemand)(nil),           // 52: shoal.v1.WaitingDemand
+	(*PinStatus)(nil),               // 53: shoal.v1.PinStatus
+	(*LocateRequest)(nil),           // 54: shoal.v1.LocateRequest
+	(*LocateReply)(nil),             // 55: shoal.v1.LocateReply
+	(*GetActorRequest)(nil),         // 56: shoal.v1.GetActorRequest
+	(*GetActorReply)(nil),           // 57: shoal.v1.GetActorReply
+	(*DrainRequest)(nil),            // 58: shoal.v1.DrainRequest
+	(*DrainReply)(nil),              // 59: shoal.v1.DrainReply
+	(*SubmitJobRequest)(nil),        // 60: shoal.v1.SubmitJobRequest
+	(*SubmittedJob)(nil),            // 61: shoal.v1.SubmittedJob
+	(*GetJobRequest)(nil),           // 62: shoal.v1.GetJobRequest
+	(*ListJobsRequest)(nil),         // 63: shoal.v1.ListJobsRequest
+	(*ListJobsReply)(nil),           // 64: shoal.v1.ListJobsReply
+	(*JobLogsRequest)(nil),          // 65: shoal.v1.JobLogsRequest
+	(*LogLines)(nil),                // 66: shoal.v1.LogLines
+	(*ObjectInfoRequest)(nil),       // 67: shoal.v1.ObjectInfoRequest
+	(*RequestResourcesRequest)(nil), // 68: shoal.v1.RequestResourcesRequest
+	(*RequestResourcesReply)(nil),   // 69: shoal.v1.RequestResourcesReply
+	nil,                             // 70: shoal.v1.Resources.CustomEntry
+	nil,                             // 71: shoal.v1.NodeHello.LabelsEntry
+	nil,                             // 72: shoal.v1.NodeStatus.LabelsEntry
+	nil,                             // 73: shoal.v1.StatusReply.TasksByStateEntry
 }
 var file_shoal_proto_depIdxs = []int32{
 	24, // 0: shoal.v1.DirectRequest.calls:type_name -> shoal.v1.ActorCall
 	16, // 1: shoal.v1.DirectRequest.tasks:type_name -> shoal.v1.TaskSpec
 	22, // 2: shoal.v1.DirectReply.results:type_name -> shoal.v1.TaskResult
-	66, // 3: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
+	70, // 3: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
 	0,  // 4: shoal.v1.Hello.role:type_name -> shoal.v1.Role
 	12, // 5: shoal.v1.Hello.job:type_name -> shoal.v1.JobInfo
 	15, // 6: shoal.v1.TaskSpec.args:type_name -> shoal.v1.Arg
@@ -5643,78 +5950,84 @@ var file_shoal_proto_depIdxs = []int32{
 	18, // 22: shoal.v1.ClientMessage.blocks:type_name -> shoal.v1.TaskBlock
 	23, // 23: shoal.v1.ClientMessage.create_actors:type_name -> shoal.v1.ActorSpec
 	24, // 24: shoal.v1.ClientMessage.actor_calls:type_name -> shoal.v1.ActorCall
-	26, // 25: shoal.v1.ClientMessage.pins:type_name -> shoal.v1.PinRequest
+	30, // 25: shoal.v1.ClientMessage.pins:type_name -> shoal.v1.PinRequest
 	19, // 26: shoal.v1.ClientMessage.lease_requests:type_name -> shoal.v1.LeaseRequest
-	27, // 27: shoal.v1.ResolvedArg.locations:type_name -> shoal.v1.Location
-	28, // 28: shoal.v1.RunTask.args:type_name -> shoal.v1.ResolvedArg
-	3,  // 29: shoal.v1.RunTask.kind:type_name -> shoal.v1.RunKind
-	4,  // 30: shoal.v1.ObjectStatus.state:type_name -> shoal.v1.ObjectState
-	27, // 31: shoal.v1.ObjectStatus.locations:type_name -> shoal.v1.Location
-	21, // 32: shoal.v1.ObjectStatus.error:type_name -> shoal.v1.ErrorInfo
-	8,  // 33: shoal.v1.ObjectStatus.actor:type_name -> shoal.v1.ActorRoute
-	14, // 34: shoal.v1.HeadMessage.welcome:type_name -> shoal.v1.Welcome
-	30, // 35: shoal.v1.HeadMessage.objects:type_name -> shoal.v1.ObjectStatus
-	29, // 36: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
-	20, // 37: shoal.v1.HeadMessage.leases:type_name -> shoal.v1.LeaseGrant
-	11, // 38: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
-	67, // 39: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
-	36, // 40: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
-	32, // 41: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
-	35, // 42: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
-	37, // 43: shoal.v1.NodeMessage.objects:type_name -> shoal.v1.ObjectCopy
-	38, // 44: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
-	39, // 45: shoal.v1.NodeMessage.drivers:type_name -> shoal.v1.DriverEvent
-	33, // 46: shoal.v1.NodeMessage.packages_held:type_name -> shoal.v1.PackageHeld
-	41, // 47: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
-	12, // 48: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
-	42, // 49: shoal.v1.HeadToNode.pull_objects:type_name -> shoal.v1.ObjectPull
-	43, // 50: shoal.v1.HeadToNode.start_drivers:type_name -> shoal.v1.DriverStart
-	34, // 51: shoal.v1.HeadToNode.package_sources:type_name -> shoal.v1.PackageSource
-	11, // 52: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
-	11, // 53: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
-	68, // 54: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
-	36, // 55: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
-	46, // 56: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
-	69, // 57: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
-	49, // 58: shoal.v1.StatusReply.pins:type_name -> shoal.v1.PinStatus
-	48, // 59: shoal.v1.StatusReply.waiting:type_name -> shoal.v1.WaitingDemand
-	11, // 60: shoal.v1.WaitingDemand.resources:type_name -> shoal.v1.Resources
-	5,  // 61: shoal.v1.SubmittedJob.state:type_name -> shoal.v1.JobState
-	57, // 62: shoal.v1.ListJobsReply.jobs:type_name -> shoal.v1.SubmittedJob
-	11, // 63: shoal.v1.RequestResourcesRequest.bundles:type_name -> shoal.v1.Resources
-	25, // 64: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
-	40, // 65: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
-	45, // 66: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
-	50, // 67: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
-	52, // 68: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
-	54, // 69: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
-	64, // 70: shoal.v1.Head.RequestResources:input_type -> shoal.v1.RequestResourcesRequest
-	63, // 71: shoal.v1.Head.ObjectInfo:input_type -> shoal.v1.ObjectInfoRequest
-	9,  // 72: shoal.v1.Head.ExecutorExit:input_type -> shoal.v1.ExecutorExitRequest
-	56, // 73: shoal.v1.Head.SubmitJob:input_type -> shoal.v1.SubmitJobRequest
-	58, // 74: shoal.v1.Head.GetJob:input_type -> shoal.v1.GetJobRequest
-	59, // 75: shoal.v1.Head.ListJobs:input_type -> shoal.v1.ListJobsRequest
-	58, // 76: shoal.v1.Head.StopJob:input_type -> shoal.v1.GetJobRequest
-	61, // 77: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
-	31, // 78: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
-	44, // 79: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
-	47, // 80: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
-	51, // 81: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
-	53, // 82: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
-	55, // 83: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
-	65, // 84: shoal.v1.Head.RequestResources:output_type -> shoal.v1.RequestResourcesReply
-	30, // 85: shoal.v1.Head.ObjectInfo:output_type -> shoal.v1.ObjectStatus
-	10, // 86: shoal.v1.Head.ExecutorExit:output_type -> shoal.v1.ExecutorExitReply
-	57, // 87: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
-	57, // 88: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
-	60, // 89: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
-	57, // 90: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
-	62, // 91: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
-	78, // [78:92] is the sub-list for method output_type
-	64, // [64:78] is the sub-list for method input_type
-	64, // [64:64] is the sub-list for extension type_name
-	64, // [64:64] is the sub-list for extension extendee
-	0,  // [0:64] is the sub-list for field type_name
+	26, // 27: shoal.v1.ClientMessage.spans:type_name -> shoal.v1.TaskSpan
+	3,  // 28: shoal.v1.TaskSpan.kind:type_name -> shoal.v1.RunKind
+	26, // 29: shoal.v1.TimelineSpan.span:type_name -> shoal.v1.TaskSpan
+	28, // 30: shoal.v1.TimelineReply.spans:type_name -> shoal.v1.TimelineSpan
+	31, // 31: shoal.v1.ResolvedArg.locations:type_name -> shoal.v1.Location
+	32, // 32: shoal.v1.RunTask.args:type_name -> shoal.v1.ResolvedArg
+	3,  // 33: shoal.v1.RunTask.kind:type_name -> shoal.v1.RunKind
+	4,  // 34: shoal.v1.ObjectStatus.state:type_name -> shoal.v1.ObjectState
+	31, // 35: shoal.v1.ObjectStatus.locations:type_name -> shoal.v1.Location
+	21, // 36: shoal.v1.ObjectStatus.error:type_name -> shoal.v1.ErrorInfo
+	8,  // 37: shoal.v1.ObjectStatus.actor:type_name -> shoal.v1.ActorRoute
+	14, // 38: shoal.v1.HeadMessage.welcome:type_name -> shoal.v1.Welcome
+	34, // 39: shoal.v1.HeadMessage.objects:type_name -> shoal.v1.ObjectStatus
+	33, // 40: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
+	20, // 41: shoal.v1.HeadMessage.leases:type_name -> shoal.v1.LeaseGrant
+	11, // 42: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
+	71, // 43: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
+	40, // 44: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
+	36, // 45: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
+	39, // 46: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
+	41, // 47: shoal.v1.NodeMessage.objects:type_name -> shoal.v1.ObjectCopy
+	42, // 48: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
+	43, // 49: shoal.v1.NodeMessage.drivers:type_name -> shoal.v1.DriverEvent
+	37, // 50: shoal.v1.NodeMessage.packages_held:type_name -> shoal.v1.PackageHeld
+	45, // 51: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
+	12, // 52: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
+	46, // 53: shoal.v1.HeadToNode.pull_objects:type_name -> shoal.v1.ObjectPull
+	47, // 54: shoal.v1.HeadToNode.start_drivers:type_name -> shoal.v1.DriverStart
+	38, // 55: shoal.v1.HeadToNode.package_sources:type_name -> shoal.v1.PackageSource
+	11, // 56: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
+	11, // 57: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
+	72, // 58: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
+	40, // 59: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
+	50, // 60: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
+	73, // 61: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
+	53, // 62: shoal.v1.StatusReply.pins:type_name -> shoal.v1.PinStatus
+	52, // 63: shoal.v1.StatusReply.waiting:type_name -> shoal.v1.WaitingDemand
+	11, // 64: shoal.v1.WaitingDemand.resources:type_name -> shoal.v1.Resources
+	5,  // 65: shoal.v1.SubmittedJob.state:type_name -> shoal.v1.JobState
+	61, // 66: shoal.v1.ListJobsReply.jobs:type_name -> shoal.v1.SubmittedJob
+	11, // 67: shoal.v1.RequestResourcesRequest.bundles:type_name -> shoal.v1.Resources
+	25, // 68: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
+	44, // 69: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
+	49, // 70: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
+	54, // 71: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
+	56, // 72: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
+	58, // 73: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
+	68, // 74: shoal.v1.Head.RequestResources:input_type -> shoal.v1.RequestResourcesRequest
+	67, // 75: shoal.v1.Head.ObjectInfo:input_type -> shoal.v1.ObjectInfoRequest
+	9,  // 76: shoal.v1.Head.ExecutorExit:input_type -> shoal.v1.ExecutorExitRequest
+	60, // 77: shoal.v1.Head.SubmitJob:input_type -> shoal.v1.SubmitJobRequest
+	62, // 78: shoal.v1.Head.GetJob:input_type -> shoal.v1.GetJobRequest
+	63, // 79: shoal.v1.Head.ListJobs:input_type -> shoal.v1.ListJobsRequest
+	62, // 80: shoal.v1.Head.StopJob:input_type -> shoal.v1.GetJobRequest
+	65, // 81: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
+	27, // 82: shoal.v1.Head.Timeline:input_type -> shoal.v1.TimelineRequest
+	35, // 83: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
+	48, // 84: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
+	51, // 85: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
+	55, // 86: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
+	57, // 87: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
+	59, // 88: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
+	69, // 89: shoal.v1.Head.RequestResources:output_type -> shoal.v1.RequestResourcesReply
+	34, // 90: shoal.v1.Head.ObjectInfo:output_type -> shoal.v1.ObjectStatus
+	10, // 91: shoal.v1.Head.ExecutorExit:output_type -> shoal.v1.ExecutorExitReply
+	61, // 92: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
+	61, // 93: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
+	64, // 94: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
+	61, // 95: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
+	66, // 96: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
+	29, // 97: shoal.v1.Head.Timeline:output_type -> shoal.v1.TimelineReply
+	83, // [83:98] is the sub-list for method output_type
+	68, // [68:83] is the sub-list for method input_type
+	68, // [68:68] is the sub-list for extension type_name
+	68, // [68:68] is the sub-list for extension extendee
+	0,  // [0:68] is the sub-list for field type_name
 }
 
 func init() { file_shoal_proto_init() }
@@ -5728,7 +6041,7 @@ func file_shoal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_proto_rawDesc), len(file_shoal_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   64,
+			NumMessages:   68,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

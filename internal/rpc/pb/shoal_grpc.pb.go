@@ -40,6 +40,7 @@ const (
 	Head_ListJobs_FullMethodName         = "/shoal.v1.Head/ListJobs"
 	Head_StopJob_FullMethodName          = "/shoal.v1.Head/StopJob"
 	Head_JobLogs_FullMethodName          = "/shoal.v1.Head/JobLogs"
+	Head_Timeline_FullMethodName         = "/shoal.v1.Head/Timeline"
 )
 
 // HeadClient is the client API for Head service.
@@ -81,6 +82,9 @@ type HeadClient interface {
 	// JobLogs streams a submitted job's driver output from line from_line,
 	// and with follow, until the job ends.
 	JobLogs(ctx context.Context, in *JobLogsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LogLines], error)
+	// Timeline returns the spans of the tasks and actor calls executors ran
+	// recently (the head keeps the last ones, up to a bound).
+	Timeline(ctx context.Context, in *TimelineRequest, opts ...grpc.CallOption) (*TimelineReply, error)
 }
 
 type headClient struct {
@@ -246,6 +250,16 @@ func (c *headClient) JobLogs(ctx context.Context, in *JobLogsRequest, opts ...gr
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Head_JobLogsClient = grpc.ServerStreamingClient[LogLines]
 
+func (c *headClient) Timeline(ctx context.Context, in *TimelineRequest, opts ...grpc.CallOption) (*TimelineReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TimelineReply)
+	err := c.cc.Invoke(ctx, Head_Timeline_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HeadServer is the server API for Head service.
 // All implementations must embed UnimplementedHeadServer
 // for forward compatibility.
@@ -285,6 +299,9 @@ type HeadServer interface {
 	// JobLogs streams a submitted job's driver output from line from_line,
 	// and with follow, until the job ends.
 	JobLogs(*JobLogsRequest, grpc.ServerStreamingServer[LogLines]) error
+	// Timeline returns the spans of the tasks and actor calls executors ran
+	// recently (the head keeps the last ones, up to a bound).
+	Timeline(context.Context, *TimelineRequest) (*TimelineReply, error)
 	mustEmbedUnimplementedHeadServer()
 }
 
@@ -336,6 +353,9 @@ func (UnimplementedHeadServer) StopJob(context.Context, *GetJobRequest) (*Submit
 }
 func (UnimplementedHeadServer) JobLogs(*JobLogsRequest, grpc.ServerStreamingServer[LogLines]) error {
 	return status.Errorf(codes.Unimplemented, "method JobLogs not implemented")
+}
+func (UnimplementedHeadServer) Timeline(context.Context, *TimelineRequest) (*TimelineReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Timeline not implemented")
 }
 func (UnimplementedHeadServer) mustEmbedUnimplementedHeadServer() {}
 func (UnimplementedHeadServer) testEmbeddedByValue()              {}
@@ -581,6 +601,24 @@ func _Head_JobLogs_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Head_JobLogsServer = grpc.ServerStreamingServer[LogLines]
 
+func _Head_Timeline_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TimelineRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HeadServer).Timeline(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Head_Timeline_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HeadServer).Timeline(ctx, req.(*TimelineRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Head_ServiceDesc is the grpc.ServiceDesc for Head service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -631,6 +669,10 @@ var Head_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "StopJob",
 			Handler:    _Head_StopJob_Handler,
+		},
+		{
+			MethodName: "Timeline",
+			Handler:    _Head_Timeline_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,0 +1,77 @@
+package executor
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/shoal-dev/shoal/internal/client"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+)
+
+// Spans of the tasks and calls an executor ran go to the head in batches
+// (for `shoal timeline` and the dashboard), however the work came: through
+// the head, a lease or a direct call. As Ray's task events, they are
+// bounded: at most spanBurst per spanInterval; the rest are counted as
+// dropped, so that a flood of tiny direct calls does not turn into head
+// traffic.
+const (
+	spanInterval = 200 * time.Millisecond
+	spanBurst    = 4000
+	spanErrorLen = 200
+)
+
+// spanBuffer holds the spans not sent yet.
+type spanBuffer struct {
+	mu      sync.Mutex
+	spans   []*pb.TaskSpan
+	dropped int64
+}
+
+// add records one run.
+func (b *spanBuffer) add(rt *pb.RunTask, start time.Time, d time.Duration, info *pb.ErrorInfo) {
+	sp := &pb.TaskSpan{TaskId: rt.TaskId, Function: rt.Function, Kind: rt.Kind, StartUnixNs: start.UnixNano(), DurationNs: int64(d), Attempt: rt.Attempt}
+	if info != nil {
+		sp.Failed = true
+		sp.Error = info.Message
+		if len(sp.Error) > spanErrorLen {
+			sp.Error = sp.Error[:spanErrorLen] + "…"
+		}
+	}
+	b.mu.Lock()
+	if len(b.spans) < spanBurst {
+		b.spans = append(b.spans, sp)
+	} else {
+		b.dropped++
+	}
+	b.mu.Unlock()
+}
+
+// take returns the buffered spans and the dropped count, and resets them.
+func (b *spanBuffer) take() ([]*pb.TaskSpan, int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	spans, dropped := b.spans, b.dropped
+	b.spans, b.dropped = nil, 0
+	return spans, dropped
+}
+
+// sendSpans sends the buffered spans every spanInterval until ctx ends,
+// then once more.
+func (b *spanBuffer) sendSpans(ctx context.Context, c *client.Client) {
+	t := time.NewTicker(spanInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if spans, dropped := b.take(); len(spans) > 0 || dropped > 0 {
+				c.SendSpans(spans, dropped)
+			}
+			return
+		case <-t.C:
+			if spans, dropped := b.take(); len(spans) > 0 || dropped > 0 {
+				c.SendSpans(spans, dropped)
+			}
+		}
+	}
+}
