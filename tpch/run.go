@@ -89,7 +89,7 @@ func Run(ctx context.Context, db *DB, opts RunOptions) (*Report, error) {
 			if err != nil {
 				return nil, err
 			}
-			qr.Problems = Check(res, ans)
+			qr.Problems = CheckQuery(q, res, ans)
 			ok := len(qr.Problems) == 0
 			qr.Correct = &ok
 			if ok {

@@ -11,9 +11,13 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"go.uber.org/goleak"
+
 	"github.com/shoal-dev/shoal/dataframe"
 	"github.com/shoal-dev/shoal/tpch/dbgen"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
@@ -272,5 +276,36 @@ func TestCheckReportsDifferences(t *testing.T) {
 	ans.Rows = ans.Rows[:2]
 	if p := Check(res, ans); len(p) == 0 || !strings.Contains(p[0], "rows") {
 		t.Fatalf("got %v, want a row count problem", p)
+	}
+}
+
+// Rows whose ORDER BY keys tie may come in any order; rows whose keys
+// differ may not.
+func TestCheckAcceptsPermutedTies(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "k", Type: arrow.PrimitiveTypes.Int64}, {Name: "v", Type: arrow.BinaryTypes.String}}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	b.Field(0).(*array.Int64Builder).AppendValues([]int64{1, 2, 2, 3}, nil)
+	b.Field(1).(*array.StringBuilder).AppendValues([]string{"a", "c", "b", "d"}, nil)
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	res, err := dataframe.FromArrow(rec).Collect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tied := &Answer{Header: []string{"k", "v"}, Rows: [][]string{{"1", "a"}, {"2", "b"}, {"2", "c"}, {"3", "d"}}}
+	if p := check(res, tied, []int{0}); len(p) != 0 {
+		t.Errorf("rows tied on the key, swapped: %v", p)
+	}
+	if p := check(res, tied, nil); len(p) == 0 {
+		t.Error("without keys, swapped rows passed")
+	}
+	other := &Answer{Header: []string{"k", "v"}, Rows: [][]string{{"1", "a"}, {"2", "b"}, {"2", "x"}, {"3", "d"}}}
+	if p := check(res, other, []int{0}); len(p) == 0 {
+		t.Error("a tied run with a different row passed")
+	}
+	untied := &Answer{Header: []string{"k", "v"}, Rows: [][]string{{"1", "a"}, {"2", "b"}, {"3", "d"}, {"2", "c"}}}
+	if p := check(res, untied, []int{0}); len(p) == 0 {
+		t.Error("rows out of key order passed")
 	}
 }
