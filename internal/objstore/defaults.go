@@ -155,3 +155,23 @@ func existingAncestor(dir string) (string, error) {
 		p = parent
 	}
 }
+
+// defaultBufferLimit is half the memory available to this process (the
+// cgroup's limit when lower), or fallbackBuffer when unknown.
+func defaultBufferLimit(src memorySources) int64 {
+	avail, total, err := readMeminfo(src.meminfo)
+	if err != nil {
+		return fallbackBuffer
+	}
+	base := avail
+	if base <= 0 {
+		base = total
+	}
+	if lim, ok := cgroupMemoryLimit(src); ok && lim < base {
+		base = lim
+	}
+	return max(base/2, 64<<20)
+}
+
+// fallbackBuffer is the buffer limit when the machine's memory is unknown.
+const fallbackBuffer = 8 << 30

@@ -252,6 +252,12 @@ func (s *Store) Reserve(id ids.ID, n int64) (*Reservation, error) {
 	if s.arena == nil || n > s.memLimit || n == 0 {
 		// No arena, or an object that goes to disk: a buffer, stored by
 		// Put when sealed.
+		if n > s.memLimit {
+			if err := s.checkBufferLocked(id, n); err != nil {
+				s.mu.Unlock()
+				return nil, err
+			}
+		}
 		s.mu.Unlock()
 		r.Data = bigbuf.Alloc(uint64(n))
 		return r, nil
@@ -259,6 +265,10 @@ func (s *Store) Reserve(id ids.ID, n int64) (*Reservation, error) {
 	b, ok := s.roomLocked(n)
 	if !ok {
 		if s.diskAlloc+n <= s.diskLimit {
+			if err := s.checkBufferLocked(id, n); err != nil {
+				s.mu.Unlock()
+				return nil, err
+			}
 			s.mu.Unlock()
 			r.Data = bigbuf.Alloc(uint64(n)) // straight to disk, when sealed
 			return r, nil
@@ -280,6 +290,20 @@ func (s *Store) Reserve(id ids.ID, n int64) (*Reservation, error) {
 		r.Data = bigbuf.Alloc(uint64(n))
 	}
 	return r, nil
+}
+
+// checkBufferLocked refuses an object of n bytes bound for disk through a
+// heap buffer when the disk cannot take it or the buffer would be larger
+// than bufferLimit, before anything is allocated.
+func (s *Store) checkBufferLocked(id ids.ID, n int64) error {
+	if s.diskAlloc+n > s.diskLimit {
+		return s.fullError(id, n)
+	}
+	if n > s.bufferLimit {
+		return fmt.Errorf("%w: object %s of %s is larger than the memory budget and than what this node can buffer on its way to disk (%s, half its available memory); store it as smaller objects",
+			ErrFull, id.Short(), formatBytes(n), formatBytes(s.bufferLimit))
+	}
+	return nil
 }
 
 // Seal stores the reservation's bytes as the object; added is false when

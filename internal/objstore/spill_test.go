@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -974,5 +975,37 @@ func TestAcquireRange(t *testing.T) {
 	}
 	if _, _, _, err := s.AcquireRange(ids.Random(), 0, 1); !errors.Is(err, ErrNotFound) {
 		t.Errorf("a range of a missing object: %v", err)
+	}
+}
+
+// A declared size no disk or buffer could take is refused before anything
+// is allocated (a data-plane PUT declaring 60 GiB used to kill the node).
+func TestHugeReservationRefusedUpFront(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		disk int64
+		want string
+	}{
+		{"past the disk", 2 * mib, "object store full: object "},
+		{"past what a buffer may hold", 1 << 50, "larger than the memory budget and than what this node can buffer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := openTest(t, Config{MemoryBytes: mib, DiskBytes: tc.disk, SegmentBytes: mib})
+			var before runtime.MemStats
+			runtime.ReadMemStats(&before)
+			r, err := s.Reserve(ids.NewGenerator().Next(), 60<<30)
+			if err == nil {
+				r.Abort()
+				t.Fatal("a 60 GiB reservation on a 1 MiB store was accepted")
+			}
+			if !errors.Is(err, ErrFull) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want ErrFull saying %q", err, tc.want)
+			}
+			var after runtime.MemStats
+			runtime.ReadMemStats(&after)
+			if grew := int64(after.HeapSys) - int64(before.HeapSys); grew > 1<<30 {
+				t.Fatalf("the heap grew by %d bytes for a refused reservation", grew)
+			}
+		})
 	}
 }

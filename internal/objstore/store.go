@@ -76,10 +76,16 @@ type Config struct {
 
 // Store holds a node's objects. It is safe for concurrent use.
 type Store struct {
-	log          *slog.Logger
-	arena        *arena.Arena // nil: memory copies on the Go heap
-	memLimit     int64        // math.MaxInt64 when unbounded
-	diskLimit    int64        // 0 when spilling is off
+	log       *slog.Logger
+	arena     *arena.Arena // nil: memory copies on the Go heap
+	memLimit  int64        // math.MaxInt64 when unbounded
+	diskLimit int64        // 0 when spilling is off
+	// bufferLimit bounds an object held in a Go heap buffer on its way to
+	// disk (larger than the memory budget, or no room in it): half the
+	// machine's available memory when the store opened. A declared size
+	// past it is refused before anything is allocated (a PUT declaring
+	// 60 GiB once killed a node with "runtime: out of memory").
+	bufferLimit  int64
 	spillParent  string
 	segmentBytes int64
 	largeBytes   int64
@@ -207,6 +213,7 @@ func Open(cfg Config) (*Store, error) {
 	default:
 		s.memLimit = cfg.MemoryBytes
 	}
+	s.bufferLimit = defaultBufferLimit(systemMemorySources())
 	s.staging.New = func() any {
 		b := make([]byte, 0, stagingBytes)
 		return &b

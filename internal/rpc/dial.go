@@ -44,6 +44,13 @@ func ServerOptions(token string, maxMsg int, tlsCfg TLSConfig) ([]grpc.ServerOpt
 		grpc.MaxRecvMsgSize(maxMsg),
 		grpc.MaxSendMsgSize(maxMsg),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		// A connection that never finishes its handshake, or opens no
+		// stream for 5 minutes, is closed; one connection cannot open more
+		// than 1,000 streams at once (a driver needs its session and a few
+		// calls).
+		grpc.ConnectionTimeout(10*time.Second),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 5 * time.Minute}),
+		grpc.MaxConcurrentStreams(1000),
 		grpc.InitialWindowSize(4<<20),
 		grpc.InitialConnWindowSize(16<<20),
 	)
