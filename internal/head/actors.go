@@ -6,6 +6,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
+	"github.com/shoal-dev/shoal/internal/scheduler"
 )
 
 type actorState int
@@ -274,8 +275,14 @@ func (h *Head) pumpActor(a *actor) {
 func (h *Head) actorStarted(t *task) {
 	a, n, s := t.actor, t.node, t.exec
 	n.running--
-	if t.backlogged {
+	switch {
+	case t.backlogged:
+		// (Constructors are not backlogged; if one was, the actor now
+		// holds what it never took.)
 		n.backlog--
+		n.committed = n.committed.Add(t.req)
+	case t.blocked:
+		n.committed = n.committed.Add(scheduler.Resources{CPU: t.req.CPU}) // (given back while it waited)
 	}
 	delete(s.running, t.id)
 	t.node, t.exec, t.state = nil, nil, taskIdle

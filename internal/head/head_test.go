@@ -748,3 +748,45 @@ func TestHeadMetrics(t *testing.T) {
 		t.Errorf("latencies not observed: %d messages, %d scheduling passes", m.Message.Count, m.Schedule.Count)
 	}
 }
+
+// An actor killed while its constructor runs stays dead when the
+// constructor's success arrives after the kill, and its node gets its
+// resources back (the stress test found killed actors coming back alive,
+// and nodes with more CPUs free than they have).
+func TestActorKilledDuringConstructionStaysDead(t *testing.T) {
+	hs := newHarness(t, Config{})
+	n := hs.addNode(2, scheduler.Resources{})
+	d := hs.driver()
+	actor := hs.gen.Next()
+	d.stream.Send(&pb.ClientMessage{CreateActors: []*pb.ActorSpec{{Id: actor.Bytes(), Class: "A", Resources: &pb.Resources{Cpu: scheduler.Unit / 4}}}})
+	aj := recv(t, n.starts, "the actor's executor start")
+	ax, err := hs.session(&pb.Hello{Role: pb.Role_ROLE_EXECUTOR, JobId: aj.JobId, NodeId: n.id.Bytes(), Registry: hs.job.Registry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctor := recv(t, ax.runs, "the constructor")
+	d.stream.Send(&pb.ClientMessage{KillActors: [][]byte{actor.Bytes()}})
+	waitFor(t, "the kill", func() bool {
+		hs.h.mu.Lock()
+		defer hs.h.mu.Unlock()
+		return hs.h.actors[actor].state == actorDead
+	})
+	ax.stream.Send(&pb.ClientMessage{Results: []*pb.TaskResult{{TaskId: ctor.TaskId, Value: []byte{1}}}})
+	if st := recv(t, d.objects, "the actor's state"); st.State != pb.ObjectState_OBJECT_STATE_FAILED {
+		t.Fatalf("the killed actor's object: %v", st)
+	}
+	waitFor(t, "the node's CPUs back", func() bool {
+		hs.h.mu.Lock()
+		defer hs.h.mu.Unlock()
+		return hs.h.nodes[n.id].committed.CPU == 0
+	})
+	hs.h.mu.Lock()
+	state, committed := hs.h.actors[actor], hs.h.nodes[n.id].committed
+	hs.h.mu.Unlock()
+	if state != nil && state.state != actorDead {
+		t.Fatalf("the killed actor is %v again", state.state)
+	}
+	if committed.CPU != 0 {
+		t.Fatalf("committed %v after the actor died", committed)
+	}
+}

@@ -177,7 +177,9 @@ func (h *Head) place(t *task) scheduler.Decision {
 			req.Affinity = n.idx
 		}
 	}
-	if d := t.runTime; d.under(h.cfg.ShortTask) {
+	if d := t.runTime; d.under(h.cfg.ShortTask) && t.kind != pb.RunKind_RUN_KIND_ACTOR_CREATE {
+		// (An actor holds its resources for its life: its constructor
+		// never queues beyond them.)
 		req.MaxBacklog = min(256, max(1, int(h.cfg.BacklogWindow/max(d.mean, 1000))))
 	}
 	touched := false

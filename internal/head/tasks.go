@@ -349,6 +349,18 @@ func (h *Head) result(s *session, r *pb.TaskResult) {
 		r = &pb.TaskResult{TaskId: r.TaskId, Attempt: r.Attempt, DurationNs: r.DurationNs,
 			Error: &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: "cancelled by its caller while running; the value it returned was discarded"}}
 	}
+	if t.kind == pb.RunKind_RUN_KIND_ACTOR_CREATE && r.Error == nil && t.actor.state == actorDead {
+		// Killed while its constructor ran (the cancel came too late): the
+		// instance goes, and the actor stays dead rather than come back.
+		a := t.actor
+		if !s.dead {
+			id := a.spec.Id
+			s.out.Add(24, func(m *pb.HeadMessage) { m.KillActors = append(m.KillActors, id) })
+		}
+		h.unassign(t)
+		h.completeTask(t, nil, a.death)
+		return
+	}
 	if t.kind == pb.RunKind_RUN_KIND_ACTOR_CREATE && r.Error == nil {
 		h.actorStarted(t)
 		h.completeTask(t, &taskOutput{value: r.Value, stored: r.Stored, size: r.Size, node: node, nested: r.Nested}, nil)
