@@ -127,6 +127,7 @@ type Head struct {
 	infeasible int      // classes whose first task fits no live node
 	// eventCounts counts the events recorded, by kind (for metrics).
 	eventCounts map[string]int64
+	jobEnds     int64 // submitted jobs ended, for their order
 	timings     *headTimings
 	timeline    spanRing
 	// localityWaits counts the tasks the last scheduling pass left waiting

@@ -790,3 +790,41 @@ func TestActorKilledDuringConstructionStaysDead(t *testing.T) {
 		t.Fatalf("committed %v after the actor died", committed)
 	}
 }
+
+// A job's kept output is bounded in bytes as well as lines (the oldest go,
+// counted), and ended jobs past the last keptEndedLogs let go of theirs.
+func TestJobOutputBoundedInBytes(t *testing.T) {
+	h := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	defer h.Close()
+	n := &nodeState{id: ids.Random()}
+	job := func() (ids.ID, *submittedJob) {
+		id := ids.Random()
+		j := &submittedJob{info: &pb.SubmittedJob{JobId: id.Bytes(), NodeId: n.id.Bytes()}, news: make(chan struct{})}
+		h.submitted[id] = j
+		return id, j
+	}
+	id, j := job()
+	line := strings.Repeat("y", 1<<20)
+	for range 40 {
+		h.driverEvent(n, &pb.DriverEvent{JobId: id.Bytes(), Lines: []string{line, "short"}})
+	}
+	var kept int64
+	for _, l := range j.lines {
+		kept += int64(len(l))
+	}
+	if j.bytes > maxLogBytes || j.bytes != kept {
+		t.Fatalf("%d bytes counted, %d kept in %d lines (bound %d)", j.bytes, kept, len(j.lines), maxLogBytes)
+	}
+	if j.info.LogLines != 80 || j.base+int64(len(j.lines)) != 80 || j.base == 0 {
+		t.Fatalf("log lines %d, base %d, kept %d: want 80 in all, the oldest dropped", j.info.LogLines, j.base, len(j.lines))
+	}
+	h.driverEvent(n, &pb.DriverEvent{JobId: id.Bytes(), Exited: true})
+	for range keptEndedLogs {
+		other, _ := job()
+		h.driverEvent(n, &pb.DriverEvent{JobId: other.Bytes(), Lines: []string{"x"}})
+		h.driverEvent(n, &pb.DriverEvent{JobId: other.Bytes(), Exited: true})
+	}
+	if len(j.lines) != 0 || j.bytes != 0 || j.info.LogLines != 80 {
+		t.Fatalf("the oldest ended job keeps %d lines (%d bytes) after %d newer ones ended", len(j.lines), j.bytes, keptEndedLogs)
+	}
+}

@@ -1,8 +1,10 @@
 package head
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/shoal-dev/shoal/internal/errs"
@@ -16,16 +18,23 @@ import (
 // here; the driver joins the cluster as that job, and its executors start
 // from the same package on every node.
 
-// maxLogLines bounds the output kept per submitted job; older lines go.
-const maxLogLines = 200_000
+// maxLogLines and maxLogBytes bound the output kept per submitted job;
+// older lines go. Of ended jobs, only the last keptEndedLogs keep theirs.
+const (
+	maxLogLines   = 200_000
+	maxLogBytes   = 16 << 20
+	keptEndedLogs = 100
+)
 
 type submittedJob struct {
-	info  *pb.SubmittedJob
-	args  []string
-	env   []string
-	lines []string
-	base  int64         // line number of lines[0]
-	news  chan struct{} // closed (and replaced) when lines or the state change
+	info   *pb.SubmittedJob
+	args   []string
+	env    []string
+	lines  []string
+	bytes  int64         // of lines
+	endSeq int64         // order in which it ended (0: running)
+	base   int64         // line number of lines[0]
+	news   chan struct{} // closed (and replaced) when lines or the state change
 }
 
 func (j *submittedJob) changed() {
@@ -192,7 +201,15 @@ func (h *Head) driverEvent(n *nodeState, e *pb.DriverEvent) {
 	}
 	if len(e.Lines) > 0 {
 		j.lines = append(j.lines, e.Lines...)
-		if drop := len(j.lines) - maxLogLines; drop > 0 {
+		for _, l := range e.Lines {
+			j.bytes += int64(len(l))
+		}
+		drop := 0
+		for drop < len(j.lines) && (len(j.lines)-drop > maxLogLines || j.bytes > maxLogBytes) {
+			j.bytes -= int64(len(j.lines[drop]))
+			drop++
+		}
+		if drop > 0 {
 			j.lines = append(j.lines[:0], j.lines[drop:]...)
 			j.base += int64(drop)
 		}
@@ -206,9 +223,32 @@ func (h *Head) driverEvent(n *nodeState, e *pb.DriverEvent) {
 		}
 		j.info.ExitCode, j.info.Error, j.info.EndedUnixMs = e.ExitCode, e.Error, time.Now().UnixMilli()
 		h.log.Info("job ended", "job", id.Short(), "state", j.info.State, "exit_code", e.ExitCode)
+		h.jobEnds++
+		j.endSeq = h.jobEnds
+		h.trimEndedLogs()
 	}
 	j.info.LogLines = j.base + int64(len(j.lines))
 	j.changed()
+}
+
+// trimEndedLogs lets go of the output of ended jobs past the last
+// keptEndedLogs (their records stay; their lines are counted as gone).
+func (h *Head) trimEndedLogs() {
+	var ended []*submittedJob
+	for _, j := range h.submitted {
+		if j.endSeq != 0 && len(j.lines) > 0 {
+			ended = append(ended, j)
+		}
+	}
+	if len(ended) <= keptEndedLogs {
+		return
+	}
+	slices.SortFunc(ended, func(a, b *submittedJob) int { return cmp.Compare(b.endSeq, a.endSeq) })
+	for _, j := range ended[keptEndedLogs:] {
+		j.base += int64(len(j.lines))
+		j.lines, j.bytes = nil, 0
+		j.changed()
+	}
 }
 
 // driversLost fails the submitted jobs whose driver ran on a node that died.

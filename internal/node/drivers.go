@@ -188,11 +188,13 @@ func (n *Node) startDriver(ds *pb.DriverStart) {
 		go scanLines(&pipes, stderr, lines)
 		go func() { pipes.Wait(); close(lines) }()
 		// Output goes to the head in batches, at most every 50 ms.
+		// (and 1 MiB: reports stay far below the message limit).
 		var batch []string
+		batchBytes := 0
 		flush := func() {
 			if len(batch) > 0 {
 				report(&pb.DriverEvent{JobId: ds.JobId, Lines: batch})
-				batch = nil
+				batch, batchBytes = nil, 0
 			}
 		}
 		tick := time.NewTicker(50 * time.Millisecond)
@@ -204,7 +206,8 @@ func (n *Node) startDriver(ds *pb.DriverStart) {
 					break
 				}
 				batch = append(batch, l)
-				if len(batch) >= 512 {
+				batchBytes += len(l)
+				if len(batch) >= 512 || batchBytes >= 1<<20 {
 					flush()
 				}
 			case <-tick.C:
@@ -235,14 +238,44 @@ func (n *Node) startDriver(ds *pb.DriverStart) {
 	}()
 }
 
+// maxLineBytes bounds one line of a driver's output as reported: a longer
+// line keeps its first maxLineBytes and says how much was cut (a 1 MiB line
+// used to stop the output there, silently).
+const maxLineBytes = 64 << 10
+
 func scanLines(wg *sync.WaitGroup, r io.Reader, out chan<- string) {
 	defer wg.Done()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		out <- sc.Text()
+	br := bufio.NewReaderSize(r, maxLineBytes)
+	var line []byte
+	cut := 0
+	for {
+		frag, isPrefix, err := br.ReadLine()
+		if len(frag) > 0 {
+			if room := maxLineBytes - len(line); room > 0 {
+				line = append(line, frag[:min(room, len(frag))]...)
+				cut += len(frag) - min(room, len(frag))
+			} else {
+				cut += len(frag)
+			}
+		}
+		if err != nil {
+			if len(line) > 0 || cut > 0 {
+				out <- cutLine(line, cut)
+			}
+			return
+		}
+		if !isPrefix {
+			out <- cutLine(line, cut)
+			line, cut = line[:0], 0
+		}
 	}
-	io.Copy(io.Discard, r)
+}
+
+func cutLine(line []byte, cut int) string {
+	if cut == 0 {
+		return string(line)
+	}
+	return fmt.Sprintf("%s … [%d more bytes of this line cut]", line, cut)
 }
 
 // stopDriver ends a submitted job's driver: SIGTERM, then SIGKILL.
