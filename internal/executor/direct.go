@@ -114,7 +114,7 @@ func (ex *Executor) acceptCallers(lis net.Listener, token string, wg *sync.WaitG
 // closed. Goroutines that go on reading it are started with spawn.
 func (ex *Executor) serveCaller(nc net.Conn, token string, spawn func(func()), closed func()) {
 	if err := wire.Accept(nc, token, handshakeTimeout); err != nil {
-		ex.log.Warn("refused a direct-call connection", "from", nc.RemoteAddr(), "error", err)
+		ex.refusals.Log(ex.log, "refused a direct-call connection", "from", nc.RemoteAddr(), "error", err)
 		nc.Close()
 		closed()
 		return

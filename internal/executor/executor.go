@@ -27,6 +27,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 	"github.com/shoal-dev/shoal/internal/transfer"
+	"github.com/shoal-dev/shoal/internal/wire"
 )
 
 // Environment of an executor process, set by its node.
@@ -73,6 +74,7 @@ type Executor struct {
 	// last collection began; gcPending: a collection is on its way.
 	gcWanted, gcPending atomic.Bool
 	spans               spanBuffer
+	refusals            wire.Refusals // of direct-call connections
 }
 
 // collectDelay is how soon after a task that made or borrowed references

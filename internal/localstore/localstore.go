@@ -52,10 +52,11 @@ type Server struct {
 	Token  string
 	Logger *slog.Logger
 
-	ln    net.Listener
-	mu    sync.Mutex
-	conns map[net.Conn]bool
-	wg    sync.WaitGroup
+	ln       net.Listener
+	refusals wire.Refusals
+	mu       sync.Mutex
+	conns    map[net.Conn]bool
+	wg       sync.WaitGroup
 }
 
 // Listen starts serving on a Unix socket of Linux's abstract namespace and
@@ -128,7 +129,7 @@ func (s *Server) logger() *slog.Logger {
 func (s *Server) serve(c net.Conn) {
 	defer c.Close()
 	if err := wire.Accept(c, s.Token, handshakeTimeout); err != nil {
-		s.logger().Warn("refused a local store connection", "error", err)
+		s.refusals.Log(s.logger(), "refused a local store connection", "error", err)
 		return
 	}
 	uc, ok := c.(*net.UnixConn)

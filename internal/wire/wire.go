@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"runtime"
 	"sync"
@@ -307,4 +308,36 @@ func (b *Batcher[M, I]) Stop(err error) {
 		b.err = err
 	}
 	b.mu.Unlock()
+}
+
+// Refusals logs refused connections at most once per refusalLogEvery,
+// with how many more were refused in between: an unbounded stream of
+// refused connections (a scan, a misconfigured peer) must not become an
+// unbounded stream of log lines.
+type Refusals struct {
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+const refusalLogEvery = 10 * time.Second
+
+// Log reports a refused connection through log, unless one was reported
+// less than refusalLogEvery ago (then it is counted into the next).
+func (r *Refusals) Log(log *slog.Logger, msg string, args ...any) {
+	r.mu.Lock()
+	now := time.Now()
+	if now.Sub(r.last) < refusalLogEvery {
+		r.suppressed++
+		r.mu.Unlock()
+		return
+	}
+	r.last = now
+	n := r.suppressed
+	r.suppressed = 0
+	r.mu.Unlock()
+	if n > 0 {
+		args = append(args, "refused_since_last_report", n)
+	}
+	log.Warn(msg, args...)
 }

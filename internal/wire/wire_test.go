@@ -1,10 +1,13 @@
 package wire
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -242,5 +245,26 @@ func TestDialPrefersLocal(t *testing.T) {
 	nc.Close()
 	if err := <-errc; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A burst of refused connections makes one log line, then one per period
+// with the count of those in between.
+func TestRefusalsAreRateLimited(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	var r Refusals
+	for range 1000 {
+		r.Log(log, "refused a connection", "from", "127.0.0.1:1")
+	}
+	if n := strings.Count(buf.String(), "refused a connection"); n != 1 {
+		t.Fatalf("%d log lines for 1,000 refusals in a burst", n)
+	}
+	r.mu.Lock()
+	r.last = r.last.Add(-refusalLogEvery) // (as if the period had passed)
+	r.mu.Unlock()
+	r.Log(log, "refused a connection")
+	if !strings.Contains(buf.String(), "refused_since_last_report=999") {
+		t.Fatalf("the second line does not count the others: %s", buf.String())
 	}
 }
