@@ -83,11 +83,11 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
-// Close stops the listener, closes every connection and waits for handlers.
 // Bytes reports the object bytes this server has sent (GETs) and received
 // (PUTs) since it started.
 func (s *Server) Bytes() (sent, received int64) { return s.sent.Load(), s.received.Load() }
 
+// Close stops the listener, closes every connection and waits for handlers.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	s.closed = true
