@@ -305,3 +305,52 @@ func TestCancelActorCalls(t *testing.T) {
 		t.Fatalf("call after the cancelled ones: %d %v", n, err)
 	}
 }
+
+// slowStartClass's constructor takes a while and does not watch its
+// context.
+var slowStartClass = shoal.Actor1("test.SlowStart", func(_ context.Context, d time.Duration) (*ledger, error) {
+	time.Sleep(d)
+	return &ledger{}, nil
+})
+
+var slowStartRecord = shoal.Method1(slowStartClass, "Record", func(_ context.Context, l *ledger, v int) (int, error) {
+	l.seen = append(l.seen, v)
+	return len(l.seen), nil
+})
+
+// An actor killed while its constructor runs stays dead (calls fail with
+// ErrActorDied, however the constructor ends) and its node gets its
+// resources back: a constructor finishing after the kill used to bring the
+// actor back, holding its CPUs.
+func TestActorKilledWhileConstructing(t *testing.T) {
+	c := startCluster(t, 1, "--cpus", "2")
+	ctx := within(t, connect(t, c), time.Minute)
+	for i := range 5 {
+		h, err := slowStartClass.New(ctx, time.Duration(50+40*i)*time.Millisecond, shoal.WithActorResources(shoal.Resources{CPU: 0.5}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(20*i) * time.Millisecond) // (killed at different points of its construction)
+		if err := h.Kill(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := slowStartRecord.Remote(ctx, h, 1).Get(ctx); !errors.Is(err, shoal.ErrActorDied) {
+			t.Fatalf("round %d: a call to the killed actor: %v", i, err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, err := shoal.ClusterStatus(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := st.Nodes[0]
+		if n.Available.CPU == n.Total.CPU && st.Actors == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after killing 5 actors while they were constructed: CPU %v free of %v, %d actors alive", n.Available.CPU, n.Total.CPU, st.Actors)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
