@@ -25,6 +25,7 @@ func newHeadCommand() *cobra.Command {
 		autoscale                                   string
 		recovery, infeasible                        time.Duration
 		dashboard                                   string
+		maxConns                                    int
 	)
 	cmd := &cobra.Command{
 		Use:   "head",
@@ -78,7 +79,7 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 			}
 			h, err := head.Open(head.Config{Token: token, TLS: tls, HeartbeatInterval: hbInterval, HeartbeatTimeout: hbTimeout,
 				MaxMessageBytes: maxMessage, StateDir: stateDir, RecoveryWindow: recovery, PackageDir: packageDir, PackageLimit: limit,
-				InfeasibleTimeout: infeasible, DashboardURL: dashURL, Logger: logger})
+				InfeasibleTimeout: infeasible, DashboardURL: dashURL, MaxConnections: maxConns, Logger: logger})
 			if err != nil {
 				ln.Close()
 				if dashLn != nil {
@@ -144,6 +145,7 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 	cmd.Flags().StringVar(&autoscale, "autoscale", "", "run the autoscaler with this configuration file (JSON: provider, node_types, idle_timeout, ...)")
 	cmd.Flags().StringVar(&packageDir, "package-dir", "", "where uploaded job packages are kept (default: <state-dir>/packages, or a temporary directory)")
 	cmd.Flags().StringVar(&packageLimit, "package-limit", "2GiB", "largest job package accepted (content size)")
+	cmd.Flags().IntVar(&maxConns, "max-connections", 0, "connections the head serves at once; past it new ones wait (default 16384)")
 	cmd.Flags().StringVar(&dashboard, "dashboard", defaultDashboard, `where to serve the dashboard and the head's Prometheus metrics (/metrics); beyond loopback the cluster token is required; "off": nowhere`)
 	lf.register(cmd)
 	return cmd

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 
 	"github.com/shoal-dev/shoal/internal/errs"
@@ -65,6 +66,9 @@ type Config struct {
 	// work fails at once.
 	InfeasibleTimeout time.Duration
 	FixedNodes        bool
+	// MaxConnections bounds the connections the head's listener holds at
+	// once (default 16384); past it new ones wait to be accepted.
+	MaxConnections int
 	// DashboardURL is where the head's dashboard and metrics are served
 	// (status says it; empty: nowhere).
 	DashboardURL string
@@ -89,6 +93,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.BacklogWindow <= 0 {
 		c.BacklogWindow = 4 * time.Millisecond
+	}
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = 16384
 	}
 	if c.LocalityBandwidth <= 0 {
 		c.LocalityBandwidth = 100e6
@@ -287,7 +294,9 @@ func (h *Head) Serve(ln net.Listener) error {
 	}
 	h.grpcServer, h.listener = srv, ln
 	h.mu.Unlock()
-	return srv.Serve(ln)
+	// (5,000 idle connections were all accepted and kept: now they wait
+	// in the kernel's queue past the cap, and idle ones close after 5 min.)
+	return srv.Serve(netutil.LimitListener(ln, h.cfg.MaxConnections))
 }
 
 // Close stops serving, ends every session and waits for the head's

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -826,5 +827,43 @@ func TestJobOutputBoundedInBytes(t *testing.T) {
 	}
 	if len(j.lines) != 0 || j.bytes != 0 || j.info.LogLines != 80 {
 		t.Fatalf("the oldest ended job keeps %d lines (%d bytes) after %d newer ones ended", len(j.lines), j.bytes, keptEndedLogs)
+	}
+}
+
+// The head's listener holds at most MaxConnections at once: past it a new
+// client waits (here: its dial times out) until one closes.
+func TestConnectionsAreCapped(t *testing.T) {
+	h := New(Config{Token: "t0k3n", MaxConnections: 2, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	defer h.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- h.Serve(ln) }()
+	defer func() { h.Close(); <-served }()
+	var idle []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	ctx := context.Background()
+	if conn, err := rpc.Dial(ctx, ln.Addr().String(), "t0k3n", 0, rpc.TLSConfig{}, 500*time.Millisecond); err == nil {
+		conn.Close()
+		t.Fatal("a third connection was served past a cap of 2")
+	}
+	for _, c := range idle {
+		c.Close()
+	}
+	conn, err := rpc.Dial(ctx, ln.Addr().String(), "t0k3n", 0, rpc.TLSConfig{}, 5*time.Second)
+	if err != nil {
+		t.Fatalf("once the idle connections closed: %v", err)
+	}
+	defer conn.Close()
+	if _, err := pb.NewHeadClient(conn).Status(ctx, &pb.StatusRequest{}); err != nil {
+		t.Fatal(err)
 	}
 }
