@@ -12,12 +12,13 @@ import (
 // Spans of the tasks and calls an executor ran go to the head in batches
 // (for `shoal timeline` and the dashboard), however the work came: through
 // the head, a lease or a direct call. As Ray's task events, they are
-// bounded: at most spanBurst per spanInterval; the rest are counted as
+// bounded: at most spanBurst per spanInterval (10,000 a second, Ray's
+// task event buffer per worker); the rest are counted as
 // dropped, so that a flood of tiny direct calls does not turn into head
 // traffic.
 const (
 	spanInterval = 200 * time.Millisecond
-	spanBurst    = 4000
+	spanBurst    = 2000
 	spanErrorLen = 200
 )
 
