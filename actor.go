@@ -43,12 +43,26 @@ var actorClasses = struct {
 	byType map[reflect.Type]string
 }{byType: map[reflect.Type]string{}}
 
+// claimActorType records that class name makes *t. A handle's Go type
+// names its class (handles passed to tasks, GetActor): two classes of one
+// type would be taken for each other, so a second is refused.
+func claimActorType(byType map[reflect.Type]string, t reflect.Type, name string) error {
+	if other, ok := byType[t]; ok && other != name {
+		return fmt.Errorf("shoal: actor classes %q and %q both make *%s; give each class a type of its own", other, name, t)
+	}
+	byType[t] = name
+	return nil
+}
+
 func registerActor[T any](name string, params []reflect.Type, ctor registry.Invoker) *ActorClass[T] {
 	e := &registry.Entry{Name: name, Params: params, Result: reflect.TypeFor[*T](), Invoke: ctor, Actor: true}
-	registry.Register(e)
 	actorClasses.Lock()
-	actorClasses.byType[reflect.TypeFor[T]()] = name
+	err := claimActorType(actorClasses.byType, reflect.TypeFor[T](), name)
 	actorClasses.Unlock()
+	if err != nil {
+		panic(err.Error()) // (at init, as a function registered twice)
+	}
+	registry.Register(e)
 	return &ActorClass[T]{entry: e, opts: actorOptions{resources: Resources{CPU: 1}, maxConcurrency: 1}}
 }
 

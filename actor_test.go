@@ -306,16 +306,18 @@ func TestCancelActorCalls(t *testing.T) {
 	}
 }
 
-// slowStartClass's constructor takes a while and does not watch its
-// context.
-var slowStartClass = shoal.Actor1("test.SlowStart", func(_ context.Context, d time.Duration) (*ledger, error) {
+// slowStart's constructor takes a while and does not watch its context.
+// (A type of its own: a handle's Go type names its class.)
+type slowStart struct{ calls int }
+
+var slowStartClass = shoal.Actor1("test.SlowStart", func(_ context.Context, d time.Duration) (*slowStart, error) {
 	time.Sleep(d)
-	return &ledger{}, nil
+	return &slowStart{}, nil
 })
 
-var slowStartRecord = shoal.Method1(slowStartClass, "Record", func(_ context.Context, l *ledger, v int) (int, error) {
-	l.seen = append(l.seen, v)
-	return len(l.seen), nil
+var slowStartRecord = shoal.Method1(slowStartClass, "Record", func(_ context.Context, s *slowStart, v int) (int, error) {
+	s.calls++
+	return s.calls, nil
 })
 
 // An actor killed while its constructor runs stays dead (calls fail with

@@ -152,7 +152,10 @@ func (l *logRecorder) find(sub string) string {
 	return ""
 }
 
-var infeasibleCounter = shoal.Actor0("test.InfeasibleCounter", func(context.Context) (*twiceActor, error) { return &twiceActor{}, nil })
+// infeasibleActor is the type of an actor class no node can host.
+type infeasibleActor struct{}
+
+var infeasibleCounter = shoal.Actor0("test.InfeasibleCounter", func(context.Context) (*infeasibleActor, error) { return &infeasibleActor{}, nil })
 
 // Issue 13, item 5: work no node can run is never silent. On a cluster
 // nodes can join, it waits with a warning to its owner and a line in

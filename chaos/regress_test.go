@@ -79,13 +79,17 @@ var (
 
 	// slowStart is an actor whose constructor takes a while, holding a
 	// reference (a receiver's handle) in its argument.
-	slowStartClass = shoal.Actor1("chaos.test.SlowStart", func(ctx context.Context, to *shoal.ActorHandle[receiver]) (*reporter, error) {
+	slowStartClass = shoal.Actor1("chaos.test.SlowStart", func(ctx context.Context, to *shoal.ActorHandle[receiver]) (*slowStarter, error) {
 		if err := sleep(ctx, 2*time.Second); err != nil {
 			return nil, err
 		}
-		return &reporter{to: to}, nil
+		return &slowStarter{to: to}, nil
 	})
 )
+
+// slowStarter is slowStartClass's type (a class's own: a handle's type
+// names its class).
+type slowStarter struct{ to *shoal.ActorHandle[receiver] }
 
 // testCluster starts a head and one node per args.
 func testCluster(t *testing.T, nodes ...[]string) (*clustertest.Cluster, []*clustertest.Proc, []string, context.Context) {
