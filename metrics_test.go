@@ -35,6 +35,18 @@ func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
 	return families
 }
 
+// hasLabel reports whether a sample of f has label name=value.
+func hasLabel(f *dto.MetricFamily, name, value string) bool {
+	for _, m := range f.GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == name && l.GetValue() == value {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // metricValue is the value of name's sample with labels (gauge, counter
 // or untyped); ok is false if there is none.
 func metricValue(families map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
@@ -153,6 +165,13 @@ func TestMetricsMatchStatus(t *testing.T) {
 			t.Fatalf("the head's metrics never matched status: %v", problems)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+
+	// The head times its unary calls by method (status's among them).
+	if st, err := shoal.ClusterStatus(ctx); err != nil {
+		t.Fatal(err)
+	} else if f := scrape(t, st.DashboardURL+"/metrics")["shoal_head_rpc_seconds"]; f == nil || !hasLabel(f, "method", "Status") {
+		t.Errorf("no shoal_head_rpc_seconds{method=\"Status\"}: %v", f)
 	}
 
 	// Every node: its objects as its heartbeat reported them to the head.

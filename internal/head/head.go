@@ -136,6 +136,7 @@ type Head struct {
 	eventCounts map[string]int64
 	jobEnds     int64 // submitted jobs ended, for their order
 	timings     *headTimings
+	rpcTimings  rpcTimings
 	timeline    spanRing
 	// localityWaits counts the tasks the last scheduling pass left waiting
 	// for their nodes (the heartbeat tick schedules again while > 0).
@@ -282,7 +283,7 @@ func (h *Head) Serve(ln net.Listener) error {
 	if err != nil {
 		return err
 	}
-	srv := grpc.NewServer(opts...)
+	srv := grpc.NewServer(append(opts, grpc.ChainUnaryInterceptor(h.rpcTimings.observe))...)
 	pb.RegisterHeadServer(srv, grpcAdapter{h: h})
 	if h.packages != nil {
 		runtimeenv.NewServer(h.packages, h.log).Register(srv)

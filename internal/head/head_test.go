@@ -866,4 +866,7 @@ func TestConnectionsAreCapped(t *testing.T) {
 	if _, err := pb.NewHeadClient(conn).Status(ctx, &pb.StatusRequest{}); err != nil {
 		t.Fatal(err)
 	}
+	if n := h.Metrics().RPCs["Status"].Count; n != 1 {
+		t.Errorf("the Status call was timed %d times, want 1", n)
+	}
 }

@@ -2,12 +2,53 @@ package head
 
 import (
 	"cmp"
+	"context"
 	"slices"
 	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
 
 	"github.com/shoal-dev/shoal/internal/latency"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
+
+// rpcTimings are the handling times of unary gRPC calls by method, under
+// a lock of their own (calls run concurrently, outside the head's lock).
+type rpcTimings struct {
+	mu       sync.Mutex
+	byMethod map[string]*latency.Histogram
+}
+
+// observe is a unary interceptor that times each call.
+func (r *rpcTimings) observe(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	resp, err := handler(ctx, req)
+	method := info.FullMethod[strings.LastIndexByte(info.FullMethod, '/')+1:]
+	r.mu.Lock()
+	if r.byMethod == nil {
+		r.byMethod = map[string]*latency.Histogram{}
+	}
+	hist := r.byMethod[method]
+	if hist == nil {
+		hist = &latency.Histogram{}
+		r.byMethod[method] = hist
+	}
+	hist.Since(start)
+	r.mu.Unlock()
+	return resp, err
+}
+
+func (r *rpcTimings) snapshot() map[string]latency.Snapshot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]latency.Snapshot, len(r.byMethod))
+	for m, h := range r.byMethod {
+		out[m] = h.Snapshot()
+	}
+	return out
+}
 
 // headTimings are the head's latency histograms, observed under its lock.
 type headTimings struct {
@@ -32,6 +73,9 @@ type Metrics struct {
 	// Message is the time to apply one client batch; Schedule one
 	// scheduling pass.
 	Message, Schedule latency.Snapshot
+	// RPCs are the handling times of the head's unary gRPC calls, by
+	// method (Status, Locate, ...).
+	RPCs map[string]latency.Snapshot
 }
 
 // MetricsTopFunctions bounds the function label of Metrics.ByFunction.
@@ -43,7 +87,7 @@ func (h *Head) Metrics() Metrics {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := Metrics{Status: st, Draining: map[string]bool{}, ByFunction: map[[2]string]int64{}, Submitted: map[string]int{}, Events: map[string]int64{},
-		Message: h.timings.message.Snapshot(), Schedule: h.timings.schedule.Snapshot()}
+		Message: h.timings.message.Snapshot(), Schedule: h.timings.schedule.Snapshot(), RPCs: h.rpcTimings.snapshot()}
 	for _, n := range h.nodes {
 		if n.draining {
 			s.Draining[string(n.id.Bytes())] = true

@@ -38,12 +38,13 @@ var (
 	descEvents         = prometheus.NewDesc("shoal_events_total", "Decisions the head and its autoscaler recorded (status shows the recent ones), by kind.", []string{"kind"}, nil)
 	descMessageSeconds = prometheus.NewDesc("shoal_head_message_seconds", "Time the head spends applying one batch of a client's messages (under its lock).", nil, nil)
 	descScheduleSecs   = prometheus.NewDesc("shoal_head_schedule_seconds", "Time of one scheduling pass over the queued tasks.", nil, nil)
+	descRPCSeconds     = prometheus.NewDesc("shoal_head_rpc_seconds", "Time the head takes to handle one unary gRPC call, by method (the streams of sessions are not timed).", []string{"method"}, nil)
 )
 
 func (c headCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descNodes, descResourcesTotal, descResourcesUsed, descTasks, descTasksTotal, descTasksByFunc,
 		descActors, descObjects, descObjectBytes, descStoreBytes, descJobs, descSubmittedJobs, descLeases, descPins, descWaiting, descEvents,
-		descMessageSeconds, descScheduleSecs} {
+		descMessageSeconds, descScheduleSecs, descRPCSeconds} {
 		ch <- d
 	}
 }
@@ -122,6 +123,9 @@ func (c headCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- histogram(descMessageSeconds, s.Message)
 	ch <- histogram(descScheduleSecs, s.Schedule)
+	for method, snap := range s.RPCs {
+		ch <- prometheus.MustNewConstHistogram(descRPCSeconds, snap.Count, snap.Sum, snap.Buckets, method)
+	}
 }
 
 func histogram(d *prometheus.Desc, s latency.Snapshot) prometheus.Metric {
