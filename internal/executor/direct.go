@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/shoal-dev/shoal/internal/client"
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
@@ -42,6 +44,10 @@ const handshakeTimeout = 10 * time.Second
 // (see wire.ListenLocal; empty if there is none) and how to stop. It serves
 // nothing (empty addresses) when direct calls are turned off or the cluster
 // uses TLS (executors have no certificate of their own).
+// maxCallers bounds the direct-call connections an executor serves at
+// once, per listener.
+const maxCallers = 4096
+
 func (ex *Executor) serveDirect(host, token string) (string, string, func(), error) {
 	if os.Getenv(EnvDirectCalls) == "0" || os.Getenv(EnvTLSCA) != "" {
 		return "", "", func() {}, nil
@@ -64,7 +70,8 @@ func (ex *Executor) serveDirect(host, token string) (string, string, func(), err
 	)
 	for _, lis := range listeners {
 		wg.Add(1)
-		go ex.acceptCallers(lis, token, &wg, &mu, conns)
+		// (at most maxCallers connections served at once: more wait)
+		go ex.acceptCallers(netutil.LimitListener(lis, maxCallers), token, &wg, &mu, conns)
 	}
 	stop := func() {
 		for _, lis := range listeners {

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 
 	"github.com/shoal-dev/shoal/internal/executor"
@@ -126,7 +127,8 @@ func (n *Node) servePackages() error {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		if err := g.Serve(ln); err != nil {
+		// (at most 1,024 peers' connections at once: more wait)
+		if err := g.Serve(netutil.LimitListener(ln, 1024)); err != nil {
 			n.log.Error("package server stopped", "error", err)
 		}
 	}()
