@@ -11,7 +11,6 @@ import (
 
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
-	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
 
@@ -35,13 +34,9 @@ NODE_ID is the full ID shown by ` + "`shoal status --json`" + `.`,
 			if err != nil {
 				return fmt.Errorf("node %q: %w", args[0], err)
 			}
-			token, err := rpc.ResolveToken(tf.token, tf.tokenFile)
-			if err != nil {
-				return err
-			}
 			ctx, cancel := context.WithTimeout(context.Background(), deadline+time.Minute)
 			defer cancel()
-			conn, err := rpc.Dial(ctx, addr, token, 0, rpc.TLSConfig{CAFile: tf.tlsCA}, 5*time.Second)
+			conn, err := tf.dialHead(ctx, addr)
 			if err != nil {
 				return err
 			}

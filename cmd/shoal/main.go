@@ -10,10 +10,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
 	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/internal/rpc"
 )
 
 func main() {
@@ -55,6 +58,16 @@ func (t *tokenFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&t.token, "token", "", "cluster token (default: $SHOAL_TOKEN, then the token file)")
 	cmd.Flags().StringVar(&t.tokenFile, "token-file", "", "file holding the cluster token (default: $SHOAL_TOKEN_FILE or ~/.shoal/token)")
 	cmd.Flags().StringVar(&t.tlsCA, "tls-ca", "", "CA certificate to verify the head's TLS certificate")
+}
+
+// dialHead connects to the head at addr with the flags' token and TLS CA
+// (the CLI's one-shot commands: status, drain, timeline).
+func (t *tokenFlags) dialHead(ctx context.Context, addr string) (*grpc.ClientConn, error) {
+	token, err := rpc.ResolveToken(t.token, t.tokenFile)
+	if err != nil {
+		return nil, err
+	}
+	return rpc.Dial(ctx, addr, token, 0, rpc.TLSConfig{CAFile: t.tlsCA}, 5*time.Second)
 }
 
 // printJSON writes v to w as indented JSON (the --json output of commands).

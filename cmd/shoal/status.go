@@ -14,7 +14,6 @@ import (
 	"github.com/shoal-dev/shoal"
 	"github.com/shoal-dev/shoal/internal/client"
 	"github.com/shoal-dev/shoal/internal/ids"
-	"github.com/shoal-dev/shoal/internal/rpc"
 )
 
 func contextWithTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
@@ -34,11 +33,7 @@ func newStatusCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
-			token, err := rpc.ResolveToken(tf.token, tf.tokenFile)
-			if err != nil {
-				return err
-			}
-			conn, err := rpc.Dial(ctx, addr, token, 0, rpc.TLSConfig{CAFile: tf.tlsCA}, 5*time.Second)
+			conn, err := tf.dialHead(ctx, addr)
 			if err != nil {
 				return err
 			}

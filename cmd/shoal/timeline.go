@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shoal-dev/shoal/internal/errs"
-	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 	"github.com/shoal-dev/shoal/internal/timeline"
 )
@@ -36,11 +35,7 @@ chrome://tracing.`,
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			token, err := rpc.ResolveToken(tf.token, tf.tokenFile)
-			if err != nil {
-				return err
-			}
-			conn, err := rpc.Dial(ctx, addr, token, 0, rpc.TLSConfig{CAFile: tf.tlsCA}, 5*time.Second)
+			conn, err := tf.dialHead(ctx, addr)
 			if err != nil {
 				return err
 			}

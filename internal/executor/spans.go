@@ -65,14 +65,13 @@ func (b *spanBuffer) sendSpans(ctx context.Context, c *client.Client) {
 	for {
 		select {
 		case <-ctx.Done():
-			if spans, dropped := b.take(); len(spans) > 0 || dropped > 0 {
-				c.SendSpans(spans, dropped)
-			}
-			return
 		case <-t.C:
-			if spans, dropped := b.take(); len(spans) > 0 || dropped > 0 {
-				c.SendSpans(spans, dropped)
-			}
+		}
+		if spans, dropped := b.take(); len(spans) > 0 || dropped > 0 {
+			c.SendSpans(spans, dropped)
+		}
+		if ctx.Err() != nil {
+			return
 		}
 	}
 }

@@ -291,6 +291,14 @@ func (h *Head) actorStarted(t *task) {
 	s.actors[a.id] = a
 }
 
+// killInstance tells executor s to stop a's instance there.
+func killInstance(s *session, a *actor) {
+	if !s.dead {
+		id := a.spec.Id
+		s.out.Add(24, func(m *pb.HeadMessage) { m.KillActors = append(m.KillActors, id) })
+	}
+}
+
 // actorDied ends an actor: queued calls fail with info, calls running in
 // its executor are cancelled there (their results report the death), its
 // resources go back to its node and its name is free again. Idempotent.
@@ -306,10 +314,7 @@ func (h *Head) actorDied(a *actor, info *pb.ErrorInfo) {
 	a.releaseResources()
 	if a.exec != nil {
 		delete(a.exec.actors, a.id)
-		if !a.exec.dead {
-			id := a.spec.Id
-			a.exec.out.Add(24, func(m *pb.HeadMessage) { m.KillActors = append(m.KillActors, id) })
-		}
+		killInstance(a.exec, a)
 	}
 	if t := a.create; t != nil && t.state != taskDone {
 		if t.state == taskAssigned && t.exec != nil && !t.exec.dead {

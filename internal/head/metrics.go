@@ -81,12 +81,12 @@ type Metrics struct {
 // MetricsTopFunctions bounds the function label of Metrics.ByFunction.
 const MetricsTopFunctions = 20
 
-// Metrics returns what the head's metrics report, read now.
+// Metrics returns what the head's metrics report, read now (in one
+// snapshot with its status).
 func (h *Head) Metrics() Metrics {
-	st := h.Status()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	s := Metrics{Status: st, Draining: map[string]bool{}, ByFunction: map[[2]string]int64{}, Submitted: map[string]int{}, Events: map[string]int64{},
+	s := Metrics{Status: h.statusLocked(), Draining: map[string]bool{}, ByFunction: map[[2]string]int64{}, Submitted: map[string]int{}, Events: map[string]int64{},
 		Message: h.timings.message.Snapshot(), Schedule: h.timings.schedule.Snapshot(), RPCs: h.rpcTimings.snapshot()}
 	for _, n := range h.nodes {
 		if n.draining {

@@ -10,6 +10,10 @@ import (
 func (h *Head) Status() *pb.StatusReply {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return h.statusLocked()
+}
+
+func (h *Head) statusLocked() *pb.StatusReply {
 	now := time.Now()
 	r := &pb.StatusReply{TasksByState: map[string]int64{}, TasksFinished: h.counts.finished, TasksFailed: h.counts.failed, DashboardUrl: h.cfg.DashboardURL}
 	for _, j := range h.jobs {

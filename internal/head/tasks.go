@@ -352,13 +352,9 @@ func (h *Head) result(s *session, r *pb.TaskResult) {
 	if t.kind == pb.RunKind_RUN_KIND_ACTOR_CREATE && r.Error == nil && t.actor.state == actorDead {
 		// Killed while its constructor ran (the cancel came too late): the
 		// instance goes, and the actor stays dead rather than come back.
-		a := t.actor
-		if !s.dead {
-			id := a.spec.Id
-			s.out.Add(24, func(m *pb.HeadMessage) { m.KillActors = append(m.KillActors, id) })
-		}
+		killInstance(s, t.actor)
 		h.unassign(t)
-		h.completeTask(t, nil, a.death)
+		h.completeTask(t, nil, t.actor.death)
 		return
 	}
 	if t.kind == pb.RunKind_RUN_KIND_ACTOR_CREATE && r.Error == nil {

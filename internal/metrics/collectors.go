@@ -124,12 +124,12 @@ func (c headCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- histogram(descMessageSeconds, s.Message)
 	ch <- histogram(descScheduleSecs, s.Schedule)
 	for method, snap := range s.RPCs {
-		ch <- prometheus.MustNewConstHistogram(descRPCSeconds, snap.Count, snap.Sum, snap.Buckets, method)
+		ch <- histogram(descRPCSeconds, snap, method)
 	}
 }
 
-func histogram(d *prometheus.Desc, s latency.Snapshot) prometheus.Metric {
-	return prometheus.MustNewConstHistogram(d, s.Count, s.Sum, s.Buckets)
+func histogram(d *prometheus.Desc, s latency.Snapshot, labels ...string) prometheus.Metric {
+	return prometheus.MustNewConstHistogram(d, s.Count, s.Sum, s.Buckets, labels...)
 }
 
 // addResources adds sign × r to m, by kind (CPUs and GPUs in units).
