@@ -596,3 +596,44 @@ func TestRepartitionRandom(t *testing.T) {
 		}
 	}
 }
+
+// UnionAll keeps every row of both sides, whatever the partitioning, batch
+// sizes and filters above it (pushed into both sides); Distinct over it is
+// SQL's UNION.
+func TestUnionAllRandom(t *testing.T) {
+	rng := newRNG(t)
+	for iter := 0; iter < 10; iter++ {
+		a, b := randRows(rng, rng.IntN(3000), rng.IntN(30)), randRows(rng, rng.IntN(3000), rng.IntN(30))
+		l, r := toFrame(t, a, ""), toFrame(t, b, "r")
+		if rng.IntN(2) == 0 {
+			r = r.Repartition(1+rng.IntN(5), Col("rid"))
+		}
+		got := collectStrings(t, l.UnionAll(r).Filter(Col("id").Ge(int64(100))), randomOpts(rng)...)
+		want := append(collectStrings(t, l.Filter(Col("id").Ge(int64(100)))), collectStrings(t, r.Filter(Col("rid").Ge(int64(100))))...)
+		sort.Strings(got)
+		sort.Strings(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("iteration %d: union all: %d rows, want %d", iter, len(got), len(want))
+		}
+		gotD := collectStrings(t, l.Select(Col("k")).UnionAll(r.Select(Col("rk"))).Distinct(), randomOpts(rng)...)
+		wantSet := map[string]bool{}
+		for _, s := range append(collectStrings(t, l.Select(Col("k"))), collectStrings(t, r.Select(Col("rk")))...) {
+			wantSet[s] = true
+		}
+		if len(gotD) != len(wantSet) {
+			t.Fatalf("iteration %d: union: %d distinct rows, want %d", iter, len(gotD), len(wantSet))
+		}
+	}
+	df := toFrame(t, randRows(rng, 10, 0), "")
+	for _, bad := range []struct {
+		df   *DataFrame
+		want string
+	}{
+		{df.UnionAll(df.Select(Col("k"))), "5 and 1 columns"},
+		{df.Select(Col("s")).UnionAll(df.Select(Col("k"))), "no common type"},
+	} {
+		if err := bad.df.Err(); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("got %v, want an error saying %q", err, bad.want)
+		}
+	}
+}

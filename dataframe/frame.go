@@ -341,6 +341,43 @@ func (df *DataFrame) Distinct() *DataFrame {
 	return df.GroupBy(keys...).Agg()
 }
 
+// UnionAll appends other's rows to df's (SQL's UNION ALL). Columns pair up
+// by position: both frames need as many columns, of the same types or both
+// numeric (converted to the wider type); the result has df's names.
+// Distinct on the result gives SQL's UNION.
+func (df *DataFrame) UnionAll(other *DataFrame) *DataFrame {
+	switch {
+	case df.err != nil:
+		return df
+	case other.err != nil:
+		return other
+	}
+	ls, rs := df.node.Schema(), other.node.Schema()
+	if len(ls) != len(rs) {
+		return errFrame(fmt.Errorf("UnionAll: the frames have %d and %d columns; select the same number from each", len(ls), len(rs)))
+	}
+	left, right := make([]*expr.Expr, len(ls)), make([]*expr.Expr, len(ls))
+	for i := range ls {
+		t, err := expr.CommonType(ls[i].Type, rs[i].Type)
+		if err != nil {
+			return errFrame(fmt.Errorf("UnionAll: column %d (%s and %s): %w", i+1, ls[i].Name, rs[i].Name, err))
+		}
+		for _, side := range []struct {
+			out *[]*expr.Expr
+			s   Schema
+		}{{&left, ls}, {&right, rs}} {
+			c := expr.Col(side.s[i].Name)
+			if side.s[i].Type != t {
+				c = expr.CastTo(c, t)
+			}
+			if (*side.out)[i], err = expr.Resolve(expr.Alias(c, ls[i].Name), side.s); err != nil {
+				return errFrame(fmt.Errorf("UnionAll: %w", err))
+			}
+		}
+	}
+	return newFrame(&plan.Union{Left: &plan.Project{Input: df.node, Exprs: left}, Right: &plan.Project{Input: other.node, Exprs: right}})
+}
+
 // GroupedFrame is a frame grouped by keys, waiting for its aggregates.
 type GroupedFrame struct {
 	df   *DataFrame

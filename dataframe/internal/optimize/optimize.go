@@ -207,8 +207,17 @@ func pushdown(n plan.Node, preds []*expr.Expr) plan.Node {
 	case *plan.Repartition:
 		// (the same schema above and below: predicates pass unchanged)
 		return &plan.Repartition{Input: pushdown(x.Input, preds), Keys: x.Keys, N: x.N}
+	case *plan.Union:
+		// Both sides have the union's column names: each gets every predicate.
+		return &plan.Union{Left: pushdown(x.Left, preds), Right: pushdown(x.Right, preds)}
 	}
-	return wrapFilter(n, preds)
+	// Any other node: predicates stay above it, its inputs are still optimized.
+	ch := n.Children()
+	nc := make([]plan.Node, len(ch))
+	for i, c := range ch {
+		nc[i] = pushdown(c, nil)
+	}
+	return wrapFilter(n.WithChildren(nc), preds)
 }
 
 func wrapFilter(n plan.Node, preds []*expr.Expr) plan.Node {
@@ -440,6 +449,11 @@ func prune(n plan.Node, need map[string]bool) plan.Node {
 	case *plan.Repartition:
 		// Keys are bound to the input's columns: keep them all below.
 		return &plan.Repartition{Input: prune(x.Input, allNames(x.Input.Schema())), Keys: x.Keys, N: x.N}
+	case *plan.Union:
+		// Both sides keep the same columns, in the union's order.
+		return &plan.Union{Left: restrict(prune(x.Left, need), need), Right: restrict(prune(x.Right, need), need)}
+	case *plan.SingleRow:
+		return &plan.SingleRow{Input: prune(x.Input, need)}
 	case *plan.Scan:
 		full := x.Source.Schema()
 		want := copyNeed(need)

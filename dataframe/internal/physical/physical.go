@@ -30,6 +30,11 @@ const (
 	KindHashJoin     Kind = "hash_join"
 	KindSort         Kind = "sort"
 	KindLimit        Kind = "limit"
+	// KindUnion reads Input, then Build (the second input, not a join's
+	// build side): the rows of both, same schema.
+	KindUnion Kind = "union"
+	// KindSingleRow passes on Input's rows and fails past the first.
+	KindSingleRow Kind = "single_row"
 )
 
 // Op is one operator of a stage's pipeline, described as data.
@@ -214,6 +219,15 @@ func (b *builder) op(n plan.Node) (*Op, int) {
 		return b.aggregate(x)
 	case *plan.Join:
 		return b.join(x)
+	case *plan.Union:
+		return b.union(x)
+	case *plan.SingleRow:
+		in, parts := b.op(x.Input)
+		if parts > 1 {
+			id := b.cut(in, parts, exchange.Spec{Kind: exchange.Single, Partitions: 1})
+			in = read(id, in.Schema)
+		}
+		return &Op{Kind: KindSingleRow, Schema: x.Schema(), Input: in}, 1
 	}
 	panic(fmt.Sprintf("no physical plan for %T", n))
 }
@@ -384,6 +398,24 @@ func (b *builder) join(x *plan.Join) (*Op, int) {
 	return op, P
 }
 
+// union reads both inputs in one pipeline when each is one partition, and
+// otherwise hash-partitions both on every column into the same number of
+// partitions, partition p of the union reading partition p of each.
+func (b *builder) union(x *plan.Union) (*Op, int) {
+	l, lp := b.op(x.Left)
+	r, rp := b.op(x.Right)
+	s := x.Schema()
+	if lp == 1 && rp == 1 {
+		return &Op{Kind: KindUnion, Schema: s, Input: l, Build: r}, 1
+	}
+	P := b.opts.Partitions
+	side := func(o *Op, parts int) *Op {
+		id := b.cut(o, parts, exchange.Spec{Kind: exchange.Hash, Keys: colRefs(o.Schema, 0, len(o.Schema)), Partitions: P})
+		return read(id, o.Schema)
+	}
+	return &Op{Kind: KindUnion, Schema: s, Input: side(l, lp), Build: side(r, rp)}, P
+}
+
 // Explain prints the stages.
 func (p *Plan) Explain() string {
 	var sb strings.Builder
@@ -440,6 +472,13 @@ func explainOp(sb *strings.Builder, o *Op, depth int) {
 		}
 	case KindLimit:
 		fmt.Fprintf(sb, "Limit %d offset %d", o.Limit, o.Offset)
+	case KindSingleRow:
+		sb.WriteString("SingleRow")
+	case KindUnion:
+		sb.WriteString("Union all\n")
+		explainOp(sb, o.Input, depth+1)
+		explainOp(sb, o.Build, depth+1)
+		return
 	}
 	sb.WriteByte('\n')
 	if o.Build != nil {

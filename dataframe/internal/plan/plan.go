@@ -263,6 +263,51 @@ func (r *Repartition) Describe() string {
 	return fmt.Sprintf("Repartition hash(%s) into %d", strings.Join(keys, ", "), r.N)
 }
 
+// Union concatenates the rows of Left and Right (SQL's UNION ALL). Both
+// have the same column names and types, in the same order; a column is
+// nullable when it is on either side.
+type Union struct {
+	Left, Right Node
+}
+
+// Schema implements Node.
+func (u *Union) Schema() types.Schema {
+	s := append(types.Schema{}, u.Left.Schema()...)
+	for i, f := range u.Right.Schema() {
+		if i < len(s) && f.Nullable {
+			s[i].Nullable = true
+		}
+	}
+	return s
+}
+
+// Children implements Node.
+func (u *Union) Children() []Node { return []Node{u.Left, u.Right} }
+
+// WithChildren implements Node.
+func (u *Union) WithChildren(ch []Node) Node { return &Union{Left: ch[0], Right: ch[1]} }
+
+// Describe implements Node.
+func (u *Union) Describe() string { return "Union all" }
+
+// SingleRow passes on its input's rows and fails the query when there is
+// more than one: the value of a scalar subquery.
+type SingleRow struct {
+	Input Node
+}
+
+// Schema implements Node.
+func (s *SingleRow) Schema() types.Schema { return s.Input.Schema() }
+
+// Children implements Node.
+func (s *SingleRow) Children() []Node { return []Node{s.Input} }
+
+// WithChildren implements Node.
+func (s *SingleRow) WithChildren(ch []Node) Node { return &SingleRow{Input: ch[0]} }
+
+// Describe implements Node.
+func (s *SingleRow) Describe() string { return "SingleRow" }
+
 // Explain prints the plan as an indented tree.
 func Explain(n Node) string {
 	var sb strings.Builder
@@ -362,6 +407,14 @@ func estimateRows(n Node) int64 {
 		return min(EstimateRows(x.Input), x.N)
 	case *Repartition:
 		return EstimateRows(x.Input)
+	case *Union:
+		l, r := EstimateRows(x.Left), EstimateRows(x.Right)
+		if l < 0 || r < 0 {
+			return -1
+		}
+		return l + r
+	case *SingleRow:
+		return 1
 	}
 	return -1
 }

@@ -235,6 +235,10 @@ func (r *run) build(ctx context.Context, o *physical.Op, p, parts int) colexecop
 		return &colexecop.Project{Input: r.build(ctx, o.Input, p, parts), Exprs: o.Exprs, Schema: o.Input.Schema}
 	case physical.KindLimit:
 		return &colexecop.Limit{Input: r.build(ctx, o.Input, p, parts), N: o.Limit, Offset: o.Offset}
+	case physical.KindUnion:
+		return &colexecop.Concat{Inputs: []colexecop.Operator{r.build(ctx, o.Input, p, parts), r.build(ctx, o.Build, p, parts)}}
+	case physical.KindSingleRow:
+		return &colexecop.SingleRow{Input: r.build(ctx, o.Input, p, parts)}
 	case physical.KindSort:
 		return &sorter.Sort{Input: r.build(ctx, o.Input, p, parts), Schema: o.Schema, Keys: o.SortKeys,
 			BatchSize: bs, Spill: r.spillConfig(), Limit: o.Limit}

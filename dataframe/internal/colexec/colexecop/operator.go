@@ -261,3 +261,63 @@ func (f *Func) Close() error {
 	}
 	return nil
 }
+
+// Concat passes on every batch of each input in turn (UNION ALL).
+type Concat struct {
+	Inputs []Operator
+	cur    int
+}
+
+// Init implements Operator.
+func (c *Concat) Init(ctx context.Context) {
+	for _, in := range c.Inputs {
+		in.Init(ctx)
+	}
+}
+
+// Next implements Operator.
+func (c *Concat) Next() *coldata.Batch {
+	for c.cur < len(c.Inputs) {
+		if b := c.Inputs[c.cur].Next(); b.Len() > 0 {
+			return b
+		}
+		c.cur++
+	}
+	return &coldata.Batch{}
+}
+
+// Close implements Operator.
+func (c *Concat) Close() error {
+	var err error
+	for _, in := range c.Inputs {
+		err = errors.Join(err, in.Close())
+	}
+	return err
+}
+
+// ErrMoreThanOneRow is the error of a scalar subquery that returned more
+// than one row.
+var ErrMoreThanOneRow = errors.New("more than one row returned by a subquery used as an expression")
+
+// SingleRow passes on its input's rows and fails with ErrMoreThanOneRow
+// past the first.
+type SingleRow struct {
+	Input Operator
+	seen  int
+}
+
+// Init implements Operator.
+func (s *SingleRow) Init(ctx context.Context) { s.Input.Init(ctx) }
+
+// Next implements Operator.
+func (s *SingleRow) Next() *coldata.Batch {
+	b := s.Input.Next()
+	s.seen += b.Len()
+	if s.seen > 1 {
+		Throw(ErrMoreThanOneRow)
+	}
+	return b
+}
+
+// Close implements Operator.
+func (s *SingleRow) Close() error { return s.Input.Close() }
