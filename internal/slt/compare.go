@@ -131,15 +131,8 @@ func compareResult(expected []string, flat []cell, ncols int, m sortMode) compar
 // values, so a failed in-order comparison is retried as a comparison of
 // multisets (of rows for rowsort, of values for valuesort).
 func valuesMatch(expected []string, flat []cell, ncols int, m sortMode) bool {
-	inOrder := true
-	for i, e := range expected {
-		if !matchCell(e, flat[i]) {
-			inOrder = false
-			break
-		}
-	}
 	switch {
-	case inOrder:
+	case every(len(expected), func(i int) bool { return matchCell(expected[i], flat[i]) }):
 		return true
 	case m == valueSort:
 		return sameMultiset(len(expected),
@@ -151,12 +144,7 @@ func valuesMatch(expected []string, flat []cell, ncols int, m sortMode) bool {
 			func(e int) string { return normWS(strings.Join(expected[e*ncols:(e+1)*ncols], " ")) },
 			func(a int) string { return rowKey(flat[a*ncols : (a+1)*ncols]) },
 			func(e, a int) bool {
-				for k := 0; k < ncols; k++ {
-					if !matchCell(expected[e*ncols+k], flat[a*ncols+k]) {
-						return false
-					}
-				}
-				return true
+				return every(ncols, func(k int) bool { return matchCell(expected[e*ncols+k], flat[a*ncols+k]) })
 			})
 	}
 	return false
@@ -165,15 +153,8 @@ func valuesMatch(expected []string, flat []cell, ncols int, m sortMode) bool {
 // rowsMatch compares expected lines one row each.
 func rowsMatch(expected []string, flat []cell, ncols int, m sortMode) bool {
 	row := func(i int) []cell { return flat[i*ncols : (i+1)*ncols] }
-	inOrder := true
-	for i, e := range expected {
-		if !matchRowLine(e, row(i)) {
-			inOrder = false
-			break
-		}
-	}
 	switch {
-	case inOrder:
+	case every(len(expected), func(i int) bool { return matchRowLine(expected[i], row(i)) }):
 		return true
 	case m == rowSort:
 		return sameMultiset(len(expected),
@@ -192,6 +173,16 @@ func rowsMatch(expected []string, flat []cell, ncols int, m sortMode) bool {
 		return len(vals) == len(flat) && valuesMatch(vals, flat, 1, valueSort)
 	}
 	return false
+}
+
+// every reports whether ok holds for 0..n-1.
+func every(n int, ok func(i int) bool) bool {
+	for i := 0; i < n; i++ {
+		if !ok(i) {
+			return false
+		}
+	}
+	return true
 }
 
 func rowKey(row []cell) string {
@@ -298,17 +289,9 @@ func regexFull(re string, c cell) bool {
 // (sqllogictest-rs compares rows with white space folded, so a value may
 // hold spaces).
 func matchRowLine(line string, row []cell) bool {
-	if parts := strings.Split(line, "\t"); len(parts) == len(row) {
-		all := true
-		for i, p := range parts {
-			if !matchCell(p, row[i]) {
-				all = false
-				break
-			}
-		}
-		if all {
-			return true
-		}
+	if parts := strings.Split(line, "\t"); len(parts) == len(row) &&
+		every(len(parts), func(i int) bool { return matchCell(parts[i], row[i]) }) {
+		return true
 	}
 	return matchWords(strings.Fields(line), row)
 }

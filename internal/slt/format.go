@@ -71,7 +71,8 @@ func formatTime(t time.Time) string {
 // render formats a value as SQLite's sqllogictest does for a column of type
 // typ: NULL as "NULL"; 'I' as an integer (%d, reals truncated toward zero,
 // booleans 1/0, text by its leading integer as SQLite reads text as an
-// integer); 'R' as %.3f; any other type character as text: strings as they
+// integer, and exact numbers (fmt.Stringer) by their integer digits);
+// 'R' as %.3f; any other type character as text: strings as they
 // are but "(empty)" for the empty string and '@' for every byte below 0x20
 // or above 0x7e, integers as %d, reals in PostgreSQL's shortest spelling,
 // booleans true/false.
@@ -97,7 +98,7 @@ func render(v any, typ byte) string {
 		case string:
 			return strconv.FormatInt(leadingInt(x), 10)
 		case textValue:
-			return strconv.FormatInt(leadingInt(string(x)), 10)
+			return truncateText(string(x))
 		}
 	case 'R':
 		switch x := v.(type) {
@@ -287,6 +288,26 @@ func leadingInt(s string) int64 {
 		return -int64(n)
 	}
 	return int64(n)
+}
+
+var plainDecimalRE = regexp.MustCompile(`^([+-]?)0*([0-9]+)(?:\.[0-9]*)?$`)
+
+// truncateText truncates an exact number's text toward zero keeping all its
+// digits (a decimal or an unsigned integer can exceed int64); text that is
+// not a plain decimal is read as SQLite reads text as an integer.
+func truncateText(s string) string {
+	m := plainDecimalRE.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return strconv.FormatInt(leadingInt(s), 10)
+	}
+	digits := strings.TrimLeft(m[2], "0")
+	if digits == "" {
+		return "0"
+	}
+	if m[1] == "-" {
+		return "-" + digits
+	}
+	return digits
 }
 
 var leadingFloatRE = regexp.MustCompile(`^[ \t\n\r\f\v]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?`)

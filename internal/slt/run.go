@@ -17,12 +17,14 @@ import (
 // connection's session: each file gets a fresh Engine, and the runner
 // closes it after the file if it implements io.Closer.
 //
-// Query returns the number of result columns and the rows, each a slice of
-// that many values: nil (NULL), bool, an integer type, float64 or float32,
-// string or []byte, time.Time, or a fmt.Stringer for exact types such as
-// decimals, dates and intervals (printed by their String). Both methods
-// should return soon after ctx is done; one that does not is abandoned
-// (see Options.Timeout).
+// Exec runs any statement, a query included (DuckDB's files write
+// "statement ok" for queries whose rows do not matter); rowsAffected is
+// checked only by "statement count N". Query returns the number of result
+// columns and the rows, each a slice of that many values: nil (NULL), bool,
+// an integer type, float64 or float32, string or []byte, time.Time, or a
+// fmt.Stringer for exact types such as decimals, dates and intervals
+// (printed by their String). Both methods should return soon after ctx is
+// done; one that does not is abandoned (see Options.Timeout).
 type Engine interface {
 	Exec(ctx context.Context, sql string) (rowsAffected int64, err error)
 	Query(ctx context.Context, sql string) (columns int, rows [][]any, err error)
@@ -146,32 +148,56 @@ func makeEngine(newEngine NewEngine) (eng Engine, err error) {
 	return eng, err
 }
 
-// countUnits counts the records a run of recs would count, following the
-// same steering as fileRun.run (loops, mode skip, conditions) up to the
-// first halt that takes effect. It counts the rest of a file when a run
-// stops early, and states Summary's invariant for tests.
+// steering follows the records that decide which records run: loops,
+// mode skip/unskip, and each record's skipif/onlyif.
+type steering struct {
+	names     []string
+	loopDepth int
+	modeSkip  bool
+}
+
+// passOver reports whether a record is passed over (counted as skipped if
+// it is a unit), and follows it if it steers.
+func (s *steering) passOver(r *record) bool {
+	switch {
+	case s.loopDepth > 0:
+		// A loop's body needs the loop's variables substituted, which
+		// this runner does not do: its records are skipped.
+		switch r.kind {
+		case recLoopBegin:
+			s.loopDepth++
+		case recLoopEnd:
+			s.loopDepth--
+		}
+		return true
+	case r.kind == recLoopBegin:
+		s.loopDepth = 1
+		return true
+	case s.modeSkip && r.kind != recModeUnskip:
+		return true
+	case r.skipped(s.names):
+		return true
+	}
+	switch r.kind {
+	case recModeSkip:
+		s.modeSkip = true
+	case recModeUnskip:
+		s.modeSkip = false
+	}
+	return false
+}
+
+// countUnits counts the records a run of recs would count, up to the first
+// halt that takes effect. It counts the rest of a file when a run stops
+// early (where no loop or mode skip is open), and states Summary's
+// invariant for tests.
 func countUnits(recs []record, names []string) int {
-	n, loopDepth, modeSkip := 0, 0, false
+	s := steering{names: names}
+	n := 0
 	for i := range recs {
 		r := &recs[i]
-		switch {
-		case loopDepth > 0:
-			switch r.kind {
-			case recLoopBegin:
-				loopDepth++
-			case recLoopEnd:
-				loopDepth--
-			}
-		case r.kind == recLoopBegin:
-			loopDepth = 1
-		case modeSkip && r.kind != recModeUnskip:
-		case r.skipped(names):
-		case r.kind == recHalt:
+		if !s.passOver(r) && r.kind == recHalt {
 			return n
-		case r.kind == recModeSkip:
-			modeSkip = true
-		case r.kind == recModeUnskip:
-			modeSkip = false
 		}
 		if r.kind.isUnit() {
 			n++
@@ -203,39 +229,18 @@ type labelSeen struct {
 }
 
 func (fr *fileRun) run(ctx context.Context, recs []record) error {
-	loopDepth := 0
-	modeSkip := false
+	steer := steering{names: fr.opts.Engines}
 	for i := range recs {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		r := &recs[i]
-		switch {
-		case loopDepth > 0:
-			// A loop's body needs the loop's variables substituted, which
-			// this runner does not do: its records are skipped.
-			switch r.kind {
-			case recLoopBegin:
-				loopDepth++
-			case recLoopEnd:
-				loopDepth--
-			}
+		if steer.passOver(r) {
 			if r.kind.isUnit() {
 				fr.sum.Skipped++
-			}
-			continue
-		case r.kind == recLoopBegin:
-			loopDepth = 1
-			continue
-		case modeSkip && r.kind != recModeUnskip:
-			if r.kind.isUnit() {
-				fr.sum.Skipped++
-			}
-			continue
-		case r.skipped(fr.opts.Engines):
-			if r.kind.isUnit() {
-				fr.sum.Skipped++
-				fr.seedLabel(r)
+				if r.skipped(fr.opts.Engines) {
+					fr.seedLabel(r)
+				}
 			}
 			continue
 		}
@@ -251,15 +256,12 @@ func (fr *fileRun) run(ctx context.Context, recs []record) error {
 			f = &Failure{File: fr.name, Line: r.line, Error: "malformed " + r.word + " record: " + r.problem}
 		case recUnknown:
 			fr.sum.Skipped++
+			continue
 		case recHashThreshold:
 			// Nothing to do: whether a result is compared by hash follows
 			// the form of its expected lines (see compareResult).
 		case recSortMode:
 			fr.defaultSort = r.sort
-		case recModeSkip:
-			modeSkip = true
-		case recModeUnskip:
-			modeSkip = false
 		case recHalt:
 			return nil
 		case recSkipFile:
@@ -269,7 +271,7 @@ func (fr *fileRun) run(ctx context.Context, recs []record) error {
 		if err != nil {
 			return err
 		}
-		if r.kind.isUnit() && r.kind != recUnknown {
+		if r.kind.isUnit() {
 			if f != nil {
 				fr.failed++
 				fr.sum.fail(fr.opts, *f)
