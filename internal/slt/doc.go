@@ -68,6 +68,8 @@
 //
 // # Comparing results
 //
+// A result must have as many columns as the type string has characters (as
+// SQLite and DuckDB require; a bare "query" takes any number, as text).
 // How the expected lines are laid out is decided per record by counting:
 //
 //   - one line "N values hashing to H": the values, each followed by a

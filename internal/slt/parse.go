@@ -133,7 +133,7 @@ type parser struct {
 }
 
 func newParser(src []byte) *parser {
-	text := string(src)
+	text := strings.TrimPrefix(string(src), "\ufeff")
 	lines := strings.Split(text, "\n")
 	if len(lines) > 0 && lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1]

@@ -75,6 +75,7 @@ func TestParseDirectives(t *testing.T) {
 		kind recordKind
 	}{
 		{"halt", recHalt},
+		{"\ufeffhalt\r", recHalt}, // a byte order mark and CRLF
 		{"control sortmode valuesort", recSortMode},
 		{"control substitution on", recIgnored},
 		{"control sortmode sideways", recMalformed},
