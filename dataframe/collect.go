@@ -252,6 +252,7 @@ func (df *DataFrame) Collect(ctx context.Context, opts ...CollectOption) (*Resul
 
 // Result is a collected query result. It is immutable.
 type Result struct {
+	dml     bool // the count of rows a statement changed (Catalog.ExecStatement)
 	schema  Schema
 	stats   []StageStats
 	batches []*coldata.Batch

@@ -20,6 +20,9 @@ type RunOptions struct {
 	Runs, Warmup int
 	// Collect options for every query.
 	Collect []dataframe.CollectOption
+	// SQL builds the queries from their SQL text (SQLQuery) instead of the
+	// hand-written frames (Query).
+	SQL bool
 }
 
 // QueryResult is the outcome of one query.
@@ -32,8 +35,11 @@ type QueryResult struct {
 	Error    string   `json:"error,omitempty"`
 	Problems []string `json:"problems,omitempty"`
 	// Times lists every timed run.
-	Times  []float64         `json:"times,omitempty"`
-	Result *dataframe.Result `json:"-"`
+	Times []float64 `json:"times,omitempty"`
+	// PlanSeconds is the time to parse, bind and optimize the SQL text
+	// (with RunOptions.SQL).
+	PlanSeconds float64           `json:"plan_seconds,omitempty"`
+	Result      *dataframe.Result `json:"-"`
 }
 
 // Report is the outcome of a run.
@@ -56,14 +62,34 @@ func Run(ctx context.Context, db *DB, opts RunOptions) (*Report, error) {
 	}
 	runs := max(opts.Runs, 1)
 	rep := &Report{LoadSeconds: db.LoadSeconds, SF: db.SF}
+	var cat *dataframe.Catalog
+	if opts.SQL {
+		c, err := db.Catalog()
+		if err != nil {
+			return nil, err
+		}
+		cat = c
+	}
 	for _, q := range qs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		qr := QueryResult{Query: q}
-		df, err := Query(db, q)
+		var df *dataframe.DataFrame
+		var err error
+		start := time.Now()
+		if cat != nil {
+			df, err = SQLQuery(ctx, db, cat, q)
+			qr.PlanSeconds = time.Since(start).Seconds()
+		} else {
+			df, err = Query(db, q)
+		}
 		if err != nil {
-			return nil, err
+			qr.Error = err.Error()
+			f := false
+			qr.Correct = &f
+			rep.Queries = append(rep.Queries, qr)
+			continue
 		}
 		var res *dataframe.Result
 		for i := 0; i < opts.Warmup+runs && err == nil; i++ {

@@ -309,3 +309,40 @@ func TestCheckAcceptsPermutedTies(t *testing.T) {
 		t.Error("rows out of key order passed")
 	}
 }
+
+// TestSQLQueries runs the 22 queries from their SQL text (parsed, bound,
+// decorrelated and join-ordered by the SQL frontend) and checks the answers.
+func TestSQLQueries(t *testing.T) {
+	for _, tc := range []struct {
+		sf      float64
+		answers string
+	}{
+		{0.01, "sf0.01"},
+		{0.1, "sf0.1"},
+	} {
+		t.Run(tc.answers, func(t *testing.T) {
+			if testing.Short() && tc.sf > 0.01 {
+				t.Skip("SF0.1 in long mode")
+			}
+			db, err := Open(context.Background(), generate(t, tc.sf), LoadOptions{InMemory: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Run(context.Background(), db, RunOptions{AnswersDir: answersDir(t, tc.answers), SQL: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range rep.Queries {
+				if q.Error != "" {
+					t.Errorf("Q%d: %s", q.Query, q.Error)
+				}
+				for _, p := range q.Problems {
+					t.Errorf("Q%d: %s", q.Query, p)
+				}
+			}
+			if rep.Correct != NumQueries {
+				t.Errorf("%d/%d queries correct", rep.Correct, NumQueries)
+			}
+		})
+	}
+}

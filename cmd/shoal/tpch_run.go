@@ -20,6 +20,7 @@ func newTPCHRunCommand() *cobra.Command {
 	var (
 		dataDir, answers, queries string
 		asJSON, stream, explain   bool
+		useSQL                    bool
 		runs, warmup, parallelism int
 		memoryGB                  float64
 		spillDir                  string
@@ -100,8 +101,15 @@ shipped to every node with the working directory.`,
 				return err
 			}
 			if explain {
+				cat, err := db.Catalog()
+				if err != nil {
+					return err
+				}
 				for _, q := range orAll(qs) {
 					df, err := tpch.Query(db, q)
+					if useSQL {
+						df, err = tpch.SQLQuery(ctx, db, cat, q)
+					}
 					if err != nil {
 						return err
 					}
@@ -113,7 +121,7 @@ shipped to every node with the working directory.`,
 				}
 				return nil
 			}
-			rep, err := tpch.Run(ctx, db, tpch.RunOptions{Queries: qs, AnswersDir: answers, Runs: runs, Warmup: warmup, Collect: opts})
+			rep, err := tpch.Run(ctx, db, tpch.RunOptions{Queries: qs, AnswersDir: answers, Runs: runs, Warmup: warmup, Collect: opts, SQL: useSQL})
 			if err != nil {
 				return err
 			}
@@ -143,6 +151,7 @@ shipped to every node with the working directory.`,
 	f.BoolVar(&asJSON, "json", false, "print one JSON object instead of a table")
 	f.BoolVar(&stream, "stream", false, "read the files in every query instead of loading the tables into memory")
 	f.BoolVar(&explain, "explain", false, "print the plans instead of running the queries")
+	f.BoolVar(&useSQL, "sql", false, "build the queries from their SQL text (parsed, bound and optimized) instead of the hand-written plans")
 	f.IntVar(&runs, "runs", 1, "timed runs per query (the median is reported)")
 	f.IntVar(&warmup, "warmup", 0, "untimed runs per query before the timed ones")
 	f.IntVar(&parallelism, "parallelism", 0, "partitions run at once (default: all cores)")

@@ -1,0 +1,435 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/shoal-dev/shoal/dataframe"
+	"github.com/shoal-dev/shoal/tpch"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// newSQLCommand is `shoal sql`: a SQL shell over the tables of a directory.
+func newSQLCommand() *cobra.Command {
+	var (
+		dataDir, format string
+		commands        []string
+		slt, sltJSON    bool
+		maxRows         int
+		timing          bool
+	)
+	cmd := &cobra.Command{
+		Use:   "sql [--data DIR] [-c QUERY]... [FILE.sql]...",
+		Short: "Run SQL: an interactive shell, -c statements or script files",
+		Long: `sql runs SQL statements on Shoal's dataframe engine. --data DIR registers the
+tables of a directory by file name: TPC-H data (dbgen's .tbl files, loaded with
+their schema) or any <name>.parquet file and <name>/ directory of Parquet files.
+read_parquet('path') reads files in a query too; CREATE TABLE, INSERT, UPDATE,
+DELETE, CREATE VIEW and DROP work on in-memory tables.
+
+With -c or script files it runs them and exits; with neither it reads
+statements from a terminal (history with the arrow keys; \dt lists tables,
+\d NAME describes one, \timing toggles timings, \q quits) or from standard
+input when piped. --format table|csv|json chooses how rows print.
+
+--slt runs sqllogictest files (the arguments) and prints one summary line
+(--json: {"files","passed","failed","skipped"}).`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			out := cmd.OutOrStdout()
+			if slt {
+				return runSLT(ctx, out, dataDir, args, sltJSON)
+			}
+			switch format {
+			case "table", "csv", "json":
+			default:
+				return fmt.Errorf("--format %q: want table, csv or json", format)
+			}
+			cat, err := openCatalog(ctx, dataDir)
+			if err != nil {
+				return err
+			}
+			sh := &sqlShell{cat: cat, out: out, format: format, maxRows: maxRows, timing: timing}
+			if len(commands) > 0 || len(args) > 0 {
+				for _, c := range commands {
+					if err := sh.run(ctx, c); err != nil {
+						return err
+					}
+				}
+				for _, f := range args {
+					text, err := os.ReadFile(f)
+					if err != nil {
+						return err
+					}
+					if err := sh.run(ctx, string(text)); err != nil {
+						return fmt.Errorf("%s: %w", f, err)
+					}
+				}
+				return nil
+			}
+			if term.IsTerminal(int(os.Stdin.Fd())) {
+				return sh.interactive(ctx)
+			}
+			text, err := io.ReadAll(os.Stdin)
+			if err != nil {
+				return err
+			}
+			return sh.run(ctx, string(text))
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dataDir, "data", "", "directory whose tables to register (TPC-H .tbl, <name>.parquet, <name>/ of Parquet)")
+	f.StringArrayVarP(&commands, "command", "c", nil, "run these statements and exit (repeatable)")
+	f.StringVar(&format, "format", "table", "output format: table, csv or json")
+	f.IntVar(&maxRows, "max-rows", 1000, "rows printed per result in table format (0: all)")
+	f.BoolVar(&timing, "timing", false, "print each statement's time")
+	f.BoolVar(&slt, "slt", false, "run the arguments as sqllogictest files and print a summary")
+	f.BoolVar(&sltJSON, "json", false, "with --slt: print the summary as JSON")
+	return cmd
+}
+
+// openCatalog registers the tables of dir: TPC-H's when it holds them,
+// else its Parquet files and directories.
+func openCatalog(ctx context.Context, dir string) (*dataframe.Catalog, error) {
+	if dir == "" {
+		return dataframe.NewCatalog(), nil
+	}
+	if db, err := tpch.Open(ctx, dir, tpch.LoadOptions{}); err == nil {
+		return db.Catalog()
+	} else if !errors.Is(err, tpch.ErrNoData) {
+		return nil, err
+	}
+	cat := dataframe.NewCatalog()
+	names, err := cat.RegisterDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("--data %s: no tables found (want TPC-H .tbl files, <name>.parquet files or <name>/ directories of Parquet files)", dir)
+	}
+	return cat, nil
+}
+
+// sqlShell runs statements and prints their results.
+type sqlShell struct {
+	cat     *dataframe.Catalog
+	out     io.Writer
+	format  string
+	maxRows int
+	timing  bool
+}
+
+// run runs a script, printing each result; it stops at the first error.
+func (sh *sqlShell) run(ctx context.Context, script string) error {
+	for _, stmt := range splitStatements(script) {
+		if err := sh.one(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (sh *sqlShell) one(ctx context.Context, stmt string) error {
+	start := time.Now()
+	res, changed, err := sh.cat.ExecStatement(ctx, stmt)
+	if err != nil {
+		var se *dataframe.SQLError
+		if errors.As(err, &se) {
+			return fmt.Errorf("%s\n%s", se.Error(), se.Excerpt)
+		}
+		return err
+	}
+	switch {
+	case res != nil:
+		if err := printResult(sh.out, res, sh.format, sh.maxRows); err != nil {
+			return err
+		}
+	case changed > 0 || isDML(stmt):
+		fmt.Fprintf(sh.out, "%d rows changed\n", changed)
+	}
+	if sh.timing {
+		fmt.Fprintf(sh.out, "Time: %s\n", time.Since(start).Round(time.Microsecond))
+	}
+	return nil
+}
+
+func isDML(stmt string) bool {
+	f := strings.Fields(strings.ToLower(stmt))
+	return len(f) > 0 && (f[0] == "insert" || f[0] == "update" || f[0] == "delete")
+}
+
+// splitStatements cuts a script at the semicolons outside strings,
+// quoted names and comments.
+func splitStatements(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\'', '"':
+			q := s[i]
+			for i++; i < len(s) && s[i] != q; i++ {
+			}
+		case '-':
+			if i+1 < len(s) && s[i+1] == '-' {
+				for i < len(s) && s[i] != '\n' {
+					i++
+				}
+			}
+		case '/':
+			if i+1 < len(s) && s[i+1] == '*' {
+				end := strings.Index(s[i+2:], "*/")
+				if end < 0 {
+					i = len(s)
+				} else {
+					i += end + 3
+				}
+			}
+		case ';':
+			out = appendStatement(out, s[start:i])
+			start = i + 1
+		}
+	}
+	if start < len(s) {
+		out = appendStatement(out, s[start:])
+	}
+	return out
+}
+
+func appendStatement(out []string, s string) []string {
+	if strings.TrimSpace(stripComments(s)) == "" {
+		return out
+	}
+	return append(out, s)
+}
+
+func stripComments(s string) string {
+	var sb strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		if i := strings.Index(line, "--"); i >= 0 {
+			line = line[:i]
+		}
+		sb.WriteString(line)
+		sb.WriteByte('\n')
+	}
+	return sb.String()
+}
+
+// printResult prints rows as an aligned table (numbers right-aligned),
+// CSV or JSON.
+func printResult(w io.Writer, res *dataframe.Result, format string, maxRows int) error {
+	schema := res.Schema()
+	n := res.NumRows()
+	switch format {
+	case "csv":
+		cw := csv.NewWriter(w)
+		if err := cw.Write(schema.Names()); err != nil {
+			return err
+		}
+		for i := 0; i < n; i++ {
+			row := res.Row(i)
+			rec := make([]string, len(row))
+			for j, v := range row {
+				if !v.Null {
+					rec[j] = dataframe.FormatValue(v)
+				}
+			}
+			if err := cw.Write(rec); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	case "json":
+		rows := make([]map[string]any, n)
+		for i := range rows {
+			m := map[string]any{}
+			for j, v := range res.Row(i) {
+				m[schema[j].Name] = jsonValue(v)
+			}
+			rows[i] = m
+		}
+		enc := json.NewEncoder(w)
+		return enc.Encode(rows)
+	}
+	shown := n
+	if maxRows > 0 && shown > maxRows {
+		shown = maxRows
+	}
+	cells := make([][]string, shown)
+	width := make([]int, len(schema))
+	for j, f := range schema {
+		width[j] = utf8.RuneCountInString(f.Name)
+	}
+	for i := range cells {
+		row := res.Row(i)
+		cells[i] = make([]string, len(row))
+		for j, v := range row {
+			s := "NULL"
+			if !v.Null {
+				s = dataframe.FormatValue(v)
+			}
+			cells[i][j] = s
+			width[j] = max(width[j], utf8.RuneCountInString(s))
+		}
+	}
+	bw := bufio.NewWriter(w)
+	pad := func(s string, j int) string {
+		gap := strings.Repeat(" ", width[j]-utf8.RuneCountInString(s))
+		if schema[j].Type.IsNumeric() {
+			return gap + s
+		}
+		return s + gap
+	}
+	line := func(parts []string) {
+		bw.WriteString(" " + strings.Join(parts, " | ") + "\n")
+	}
+	var head, types, rule []string
+	for j, f := range schema {
+		head = append(head, pad(f.Name, j))
+		types = append(types, pad(f.Type.String(), j))
+		rule = append(rule, strings.Repeat("-", width[j]))
+	}
+	for j := range schema {
+		width[j] = max(width[j], utf8.RuneCountInString(types[j]))
+	}
+	head, types, rule = head[:0], types[:0], rule[:0]
+	for j, f := range schema {
+		head = append(head, pad(f.Name, j))
+		types = append(types, pad(f.Type.String(), j))
+		rule = append(rule, strings.Repeat("-", width[j]))
+	}
+	line(head)
+	line(types)
+	bw.WriteString("-" + strings.Join(rule, "-+-") + "-\n")
+	for _, row := range cells {
+		parts := make([]string, len(row))
+		for j, s := range row {
+			parts[j] = pad(s, j)
+		}
+		line(parts)
+	}
+	if shown < n {
+		fmt.Fprintf(bw, "(%d rows, the first %d shown; --max-rows 0 shows all)\n", n, shown)
+	} else if n == 1 {
+		bw.WriteString("(1 row)\n")
+	} else {
+		fmt.Fprintf(bw, "(%d rows)\n", n)
+	}
+	return bw.Flush()
+}
+
+func jsonValue(v dataframe.Value) any {
+	if v.Null {
+		return nil
+	}
+	switch v.T.ID {
+	case dataframe.Int32.ID, dataframe.Int64.ID:
+		return v.I
+	case dataframe.Float64.ID:
+		return v.F
+	case dataframe.Bool.ID:
+		return v.B
+	case dataframe.Decimal(18, 0).ID:
+		return json.Number(dataframe.FormatValue(v))
+	}
+	return dataframe.FormatValue(v)
+}
+
+// interactive reads statements from the terminal until \q or end of input.
+func (sh *sqlShell) interactive(ctx context.Context) error {
+	old, err := term.MakeRaw(int(os.Stdin.Fd()))
+	if err != nil {
+		return err
+	}
+	defer term.Restore(int(os.Stdin.Fd()), old)
+	t := term.NewTerminal(struct {
+		io.Reader
+		io.Writer
+	}{os.Stdin, os.Stdout}, "shoal> ")
+	sh.out = t
+	fmt.Fprintf(t, "Shoal SQL. End statements with ;  \\dt lists tables, \\d NAME describes one, \\q quits.\n")
+	histFile := filepath.Join(os.Getenv("HOME"), ".shoal_sql_history")
+	var buf strings.Builder
+	for {
+		line, err := t.ReadLine()
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		trimmed := strings.TrimSpace(line)
+		if buf.Len() == 0 && strings.HasPrefix(trimmed, `\`) {
+			if sh.meta(ctx, t, trimmed) {
+				return nil
+			}
+			continue
+		}
+		buf.WriteString(line)
+		buf.WriteByte('\n')
+		if !strings.HasSuffix(trimmed, ";") {
+			t.SetPrompt("   ...> ")
+			continue
+		}
+		stmt := buf.String()
+		buf.Reset()
+		t.SetPrompt("shoal> ")
+		appendHistory(histFile, stmt)
+		if err := sh.run(ctx, stmt); err != nil {
+			fmt.Fprintf(t, "ERROR: %v\n", err)
+		}
+	}
+}
+
+func appendHistory(path, stmt string) {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintln(f, strings.TrimSpace(stmt))
+}
+
+// meta runs a backslash command; it reports whether to quit.
+func (sh *sqlShell) meta(ctx context.Context, w io.Writer, cmd string) bool {
+	f := strings.Fields(cmd)
+	switch f[0] {
+	case `\q`, `\quit`:
+		return true
+	case `\dt`:
+		for _, n := range sh.cat.Tables() {
+			fmt.Fprintln(w, n)
+		}
+	case `\d`:
+		if len(f) < 2 {
+			fmt.Fprintln(w, `\d NAME describes a table`)
+			return false
+		}
+		df, err := sh.cat.SQL(ctx, "select * from "+f[1])
+		if err != nil {
+			fmt.Fprintf(w, "ERROR: %v\n", err)
+			return false
+		}
+		s, _ := df.Schema()
+		for _, c := range s {
+			fmt.Fprintf(w, "%-24s %s\n", c.Name, c.Type)
+		}
+	case `\timing`:
+		sh.timing = !sh.timing
+		fmt.Fprintf(w, "timing is %v\n", map[bool]string{true: "on", false: "off"}[sh.timing])
+	default:
+		fmt.Fprintf(w, "unknown command %s (\\dt, \\d NAME, \\timing, \\q)\n", f[0])
+	}
+	return false
+}

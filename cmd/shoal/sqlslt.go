@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/shoal-dev/shoal/dataframe"
+	"github.com/shoal-dev/shoal/internal/slt"
+)
+
+// sltEngine runs sqllogictest records on a catalog of its own.
+type sltEngine struct{ cat *dataframe.Catalog }
+
+func (e *sltEngine) Exec(ctx context.Context, sql string) (int64, error) {
+	_, changed, err := e.cat.ExecStatement(ctx, sql)
+	return changed, err
+}
+
+func (e *sltEngine) Query(ctx context.Context, sql string) (int, [][]any, error) {
+	res, _, err := e.cat.ExecStatement(ctx, sql)
+	if err != nil {
+		return 0, nil, err
+	}
+	if res == nil {
+		return 0, nil, fmt.Errorf("the statement returns no rows")
+	}
+	rows := make([][]any, res.NumRows())
+	for i := range rows {
+		vals := res.Row(i)
+		row := make([]any, len(vals))
+		for j, v := range vals {
+			row[j] = sltValue(v)
+		}
+		rows[i] = row
+	}
+	return len(res.Schema()), rows, nil
+}
+
+// sltValue is a value as the runner takes it: exact decimals and dates by
+// their text.
+func sltValue(v dataframe.Value) any {
+	if v.Null {
+		return nil
+	}
+	switch v.T.ID {
+	case dataframe.Int32.ID, dataframe.Int64.ID:
+		return v.I
+	case dataframe.Float64.ID:
+		return v.F
+	case dataframe.Bool.ID:
+		return v.B
+	case dataframe.String.ID:
+		return v.S
+	}
+	return valueText(dataframe.FormatValue(v))
+}
+
+type valueText string
+
+func (t valueText) String() string { return string(t) }
+
+// runSLT runs sqllogictest files, each on a fresh catalog (with the tables
+// of dataDir when given), and prints the summary.
+func runSLT(ctx context.Context, out io.Writer, dataDir string, files []string, asJSON bool) error {
+	if len(files) == 0 {
+		return fmt.Errorf("--slt needs test files")
+	}
+	newEngine := func() (slt.Engine, error) {
+		cat, err := openCatalog(ctx, dataDir)
+		if err != nil {
+			return nil, err
+		}
+		return &sltEngine{cat: cat}, nil
+	}
+	opts := slt.Options{}
+	if !asJSON {
+		opts.Verbose = os.Stderr
+	}
+	sum, err := slt.Run(ctx, newEngine, files, opts)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(out).Encode(map[string]int{"files": sum.Files, "passed": sum.Passed, "failed": sum.Failed, "skipped": sum.Skipped})
+	}
+	fmt.Fprintln(out, sum.String())
+	if sum.Failed > 0 {
+		return fmt.Errorf("%d sqllogictest records failed", sum.Failed)
+	}
+	return nil
+}

@@ -1,0 +1,555 @@
+package binder
+
+import (
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+
+	"github.com/shoal-dev/shoal/dataframe/internal/expr"
+	"github.com/shoal-dev/shoal/dataframe/internal/sql/parser"
+	"github.com/shoal-dev/shoal/dataframe/internal/types"
+)
+
+// bindBool binds a condition, which must be boolean.
+func (b *binder) bindBool(e parser.Expr, c *ectx) *expr.Expr {
+	x := b.bindExpr(e, c)
+	if x.Op == expr.OpLit && x.Val.Null {
+		x = b.resolve(e, expr.Lit(expr.Value{T: types.BoolType, Null: true}), nil)
+	}
+	if x.T.ID != types.Bool {
+		failAt(e, "argument of WHERE/ON/HAVING must be boolean, not %s", x.T)
+	}
+	return x
+}
+
+// bindExpr binds a scalar expression in c, resolved against c's schema.
+func (b *binder) bindExpr(e parser.Expr, c *ectx) *expr.Expr {
+	if c.agg != nil {
+		if out := b.aboveAgg(e, c); out != nil {
+			return out
+		}
+	}
+	s := c.sch(b)
+	res := func(x *expr.Expr) *expr.Expr { return b.resolve(e, x, c.sch(b)) }
+	switch x := e.(type) {
+	case *parser.Literal:
+		return res(expr.Lit(b.literal(x)))
+	case *parser.TypedLiteral:
+		switch x.Type.Name {
+		case "date":
+			d, err := expr.ParseDate(strings.TrimSpace(x.Value))
+			if err != nil {
+				failAt(x, "invalid date %q: %v", x.Value, err)
+			}
+			return res(expr.Lit(expr.Value{T: types.DateType, I: int64(d)}))
+		}
+		failAt(x, "%s literals are not supported", x.Type.Name)
+	case *parser.ColumnRef:
+		col := b.lookup(c.sc, x)
+		if c.agg != nil {
+			failAt(x, "column %q must appear in the GROUP BY clause or be used in an aggregate function", strings.Join(x.Parts, "."))
+		}
+		return res(expr.Col(col.id))
+	case *parser.Unary:
+		a := b.bindExpr(x.X, c)
+		switch x.Op {
+		case parser.Not:
+			return res(expr.Call(expr.OpNot, b.boolOf(x.X, a)))
+		case parser.Neg:
+			return res(expr.Call(expr.OpNeg, a))
+		}
+		return a
+	case *parser.Binary:
+		return b.bindBinary(x, c)
+	case *parser.IsNull:
+		op := expr.OpIsNull
+		if x.Not {
+			op = expr.OpIsNotNull
+		}
+		return res(expr.Call(op, b.bindExpr(x.X, c)))
+	case *parser.IsDistinctFrom:
+		l, r := b.pair(x, b.bindExpr(x.Left, c), b.bindExpr(x.Right, c))
+		// a IS NOT DISTINCT FROM b: equal, or both NULL.
+		same := expr.Call(expr.OpCase,
+			expr.Call(expr.OpAnd, expr.Call(expr.OpIsNull, l), expr.Call(expr.OpIsNull, r)), lit(true),
+			expr.Call(expr.OpOr, expr.Call(expr.OpIsNull, l), expr.Call(expr.OpIsNull, r)), lit(false),
+			expr.Call(expr.OpEq, l, r))
+		if !x.Not {
+			return res(expr.Call(expr.OpNot, same))
+		}
+		return res(same)
+	case *parser.IsBool:
+		a := b.boolOf(x.X, b.bindExpr(x.X, c))
+		// x IS TRUE is never NULL.
+		isTrue := expr.Call(expr.OpCase, expr.Call(expr.OpIsNull, a), lit(false), expr.Call(expr.OpEq, a, lit(x.Value)))
+		if x.Not {
+			return res(expr.Call(expr.OpNot, isTrue))
+		}
+		return res(isTrue)
+	case *parser.Between:
+		v := b.bindExpr(x.X, c)
+		lo, hi := b.bindExpr(x.Low, c), b.bindExpr(x.High, c)
+		v1, lo := b.pair(x, v, lo)
+		v2, hi := b.pair(x, v, hi)
+		out := expr.Call(expr.OpAnd, expr.Call(expr.OpGe, v1, lo), expr.Call(expr.OpLe, v2, hi))
+		if x.Not {
+			out = expr.Call(expr.OpNot, out)
+		}
+		return res(out)
+	case *parser.InList:
+		return b.bindInList(x, c)
+	case *parser.LikeExpr:
+		if x.Op != parser.Like || x.Escape != nil {
+			failAt(x, "%s is not supported; use LIKE", x.Op)
+		}
+		pat, ok := x.Pattern.(*parser.Literal)
+		if !ok || pat.Kind != parser.LitString {
+			failAt(x.Pattern, "the pattern of LIKE must be a string constant")
+		}
+		op := expr.OpLike
+		if x.Not {
+			op = expr.OpNotLike
+		}
+		l := expr.Call(op, b.bindExpr(x.X, c))
+		l.Pattern = pat.Value
+		return res(l)
+	case *parser.Case:
+		return b.bindCase(x, c)
+	case *parser.Cast:
+		a := b.bindExpr(x.X, c)
+		t := b.typeOf(&x.Type)
+		if a.Op == expr.OpLit && a.Val.T.ID == types.String && !a.Val.Null {
+			return res(expr.Lit(b.parseAs(x, a.Val.S, t)))
+		}
+		if a.Op == expr.OpLit && a.Val.Null {
+			return res(expr.Lit(expr.Value{T: t, Null: true}))
+		}
+		return res(expr.CastTo(a, t))
+	case *parser.Extract:
+		a := b.bindExpr(x.X, c)
+		if x.Field != "year" {
+			failAt(x, "EXTRACT(%s FROM ...) is not supported; only year is", x.Field)
+		}
+		return res(expr.Call(expr.OpYear, a))
+	case *parser.FuncCall:
+		return b.bindCall(x, c)
+	case *parser.Subquery:
+		return b.scalarSubquery(x, c)
+	case *parser.Exists:
+		return b.existsValue(x, c)
+	case *parser.InSubquery:
+		return b.inValue(x, c)
+	case *parser.Interval:
+		failAt(x, "an interval can only be added to or subtracted from a date")
+	case *parser.Row:
+		failAt(x, "row values are not supported here")
+	case *parser.Quantified:
+		failAt(x, "%s %s (subquery) is supported only as a WHERE condition", x.Op, map[bool]string{true: "ALL", false: "ANY"}[x.All])
+	case *parser.Star:
+		failAt(x, "* is allowed only in a select list and count(*)")
+	}
+	_ = s
+	failAt(e, "unsupported expression %s", e)
+	return nil
+}
+
+func lit(v bool) *expr.Expr { return expr.Lit(expr.Value{T: types.BoolType, B: v}) }
+
+// boolOf gives an untyped NULL the boolean type and checks a is boolean.
+func (b *binder) boolOf(n parser.Node, a *expr.Expr) *expr.Expr {
+	if a.Op == expr.OpLit && a.Val.Null {
+		return b.resolve(n, expr.Lit(expr.Value{T: types.BoolType, Null: true}), nil)
+	}
+	if a.T.ID != types.Bool {
+		failAt(n, "argument of NOT must be boolean, not %s", a.T)
+	}
+	return a
+}
+
+// aboveAgg binds, above an aggregation, an aggregate call or an
+// expression equal to a group key as the aggregation's output column.
+func (b *binder) aboveAgg(e parser.Expr, c *ectx) *expr.Expr {
+	s := (*c.node).Schema()
+	if f, ok := e.(*parser.FuncCall); ok && isAggregate(f) {
+		if id, ok := c.agg.aggOf[f]; ok {
+			return b.resolve(e, expr.Col(id), s)
+		}
+	}
+	switch e.(type) {
+	case *parser.Literal, *parser.Subquery, *parser.Exists, *parser.InSubquery:
+		return nil
+	}
+	if hasAggregate(e) || hasSubquery(e) {
+		return nil
+	}
+	// Bound below the aggregation, is it a group key?
+	var bound *expr.Expr
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				if _, ok := r.(bindPanic); !ok {
+					panic(r)
+				}
+			}
+		}()
+		bound = b.bindExpr(e, &ectx{sc: c.agg.pre.sc, node: c.agg.pre.node})
+	}()
+	if bound == nil {
+		return nil
+	}
+	if id, ok := c.agg.keyOf[bound.Unalias().String()]; ok {
+		return b.resolve(e, expr.Col(id), s)
+	}
+	return nil
+}
+
+func hasAggregate(e parser.Expr) bool {
+	found := false
+	walkExpr(e, func(x parser.Expr) bool {
+		if f, ok := x.(*parser.FuncCall); ok && isAggregate(f) {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// literal types a constant: integers as int64 (numeric beyond), decimals
+// exactly, strings as text.
+func (b *binder) literal(x *parser.Literal) expr.Value {
+	switch x.Kind {
+	case parser.LitNull:
+		return expr.Value{T: types.Int64Type, Null: true}
+	case parser.LitBool:
+		return expr.Value{T: types.BoolType, B: x.Value == "true"}
+	case parser.LitString:
+		return expr.Value{T: types.StringType, S: x.Value}
+	case parser.LitInteger:
+		if n, err := strconv.ParseInt(x.Value, 10, 64); err == nil {
+			return expr.Value{T: types.Int64Type, I: n}
+		}
+		f, _ := new(big.Float).SetString(x.Value)
+		v, _ := f.Float64()
+		return expr.Value{T: types.Float64Type, F: v}
+	case parser.LitNumeric:
+		if !strings.ContainsAny(x.Value, "eE") {
+			if i, scale, err := expr.ParseDecimal(x.Value); err == nil && scale <= types.MaxDecimalScale {
+				return expr.Value{T: types.DecimalType(scale), I: i}
+			}
+		}
+		f, err := strconv.ParseFloat(x.Value, 64)
+		if err != nil && !math.IsInf(f, 0) {
+			failAt(x, "invalid number %s", x.Value)
+		}
+		return expr.Value{T: types.Float64Type, F: f}
+	}
+	failAt(x, "unsupported literal")
+	return expr.Value{}
+}
+
+// parseAs converts a string constant to type t (a date, a number...).
+func (b *binder) parseAs(n parser.Node, s string, t types.Type) expr.Value {
+	s = strings.TrimSpace(s)
+	switch t.ID {
+	case types.String:
+		return expr.Value{T: t, S: s}
+	case types.Date:
+		d, err := expr.ParseDate(s)
+		if err != nil {
+			failAt(n, "invalid input syntax for type date: %q", s)
+		}
+		return expr.Value{T: t, I: int64(d)}
+	case types.Int32, types.Int64:
+		i, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || (t.ID == types.Int32 && (i > math.MaxInt32 || i < math.MinInt32)) {
+			failAt(n, "invalid input syntax for type integer: %q", s)
+		}
+		return expr.Value{T: t, I: i}
+	case types.Float64:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			failAt(n, "invalid input syntax for type double precision: %q", s)
+		}
+		return expr.Value{T: t, F: f}
+	case types.Decimal:
+		i, scale, err := expr.ParseDecimal(s)
+		if err != nil {
+			failAt(n, "invalid input syntax for type numeric: %q", s)
+		}
+		for scale < t.Scale {
+			i *= 10
+			scale++
+		}
+		for scale > t.Scale {
+			i /= 10
+			scale--
+		}
+		return expr.Value{T: t, I: i}
+	case types.Bool:
+		switch strings.ToLower(s) {
+		case "t", "true", "yes", "y", "on", "1":
+			return expr.Value{T: t, B: true}
+		case "f", "false", "no", "n", "off", "0":
+			return expr.Value{T: t, B: false}
+		}
+		failAt(n, "invalid input syntax for type boolean: %q", s)
+	}
+	failAt(n, "cannot convert %q to %s", s, t)
+	return expr.Value{}
+}
+
+// typeOf maps a SQL type name to the engine's type.
+func (b *binder) typeOf(t *parser.TypeName) types.Type {
+	switch t.Name {
+	case "integer", "smallint", "tinyint":
+		return types.Int32Type
+	case "bigint":
+		return types.Int64Type
+	case "real", "double", "float":
+		return types.Float64Type
+	case "decimal", "numeric":
+		scale := 0
+		if len(t.Args) == 2 {
+			scale = t.Args[1]
+		}
+		if len(t.Args) == 0 {
+			scale = 4 // an unconstrained numeric: exact to 4 places
+		}
+		if scale > types.MaxDecimalScale {
+			failAt(t, "decimal scale %d is beyond the supported %d", scale, types.MaxDecimalScale)
+		}
+		return types.DecimalType(int32(scale))
+	case "varchar", "char", "text", "string":
+		return types.StringType
+	case "date":
+		return types.DateType
+	case "boolean":
+		return types.BoolType
+	}
+	failAt(t, "type %s is not supported", t.Name)
+	return types.Type{}
+}
+
+// pair fits two operands to each other: an untyped NULL or a string
+// constant takes the other side's type (as PostgreSQL's unknown literals).
+func (b *binder) pair(n parser.Node, l, r *expr.Expr) (*expr.Expr, *expr.Expr) {
+	adapt := func(x, other *expr.Expr) *expr.Expr {
+		if x.Op != expr.OpLit || other.T == x.T {
+			return x
+		}
+		if x.Val.Null {
+			return b.resolve(n, expr.Lit(expr.Value{T: other.T, Null: true}), nil)
+		}
+		if x.Val.T.ID == types.String && other.T.ID != types.String {
+			return b.resolve(n, expr.Lit(b.parseAs(n, x.Val.S, other.T)), nil)
+		}
+		return x
+	}
+	return adapt(l, r), adapt(r, l)
+}
+
+func (b *binder) bindBinary(x *parser.Binary, c *ectx) *expr.Expr {
+	res := func(e *expr.Expr) *expr.Expr { return b.resolve(x, e, c.sch(b)) }
+	// date ± interval
+	if iv, ok := x.Right.(*parser.Interval); ok && (x.Op == parser.Add || x.Op == parser.Sub) {
+		d := b.bindExpr(x.Left, c)
+		months, days := b.interval(iv)
+		if x.Op == parser.Sub {
+			months, days = -months, -days
+		}
+		out := d
+		if months != 0 {
+			m := expr.Call(expr.OpAddMonths, out)
+			m.N1 = months
+			out = m
+		}
+		if days != 0 || months == 0 {
+			a := expr.Call(expr.OpAddDays, out)
+			a.N1 = days
+			out = a
+		}
+		return res(out)
+	}
+	l, r := b.bindExpr(x.Left, c), b.bindExpr(x.Right, c)
+	ops := map[parser.BinaryOp]expr.Op{parser.Or: expr.OpOr, parser.And: expr.OpAnd, parser.Eq: expr.OpEq, parser.Ne: expr.OpNe,
+		parser.Lt: expr.OpLt, parser.Le: expr.OpLe, parser.Gt: expr.OpGt, parser.Ge: expr.OpGe,
+		parser.Add: expr.OpAdd, parser.Sub: expr.OpSub, parser.Mul: expr.OpMul, parser.Div: expr.OpDiv}
+	op, ok := ops[x.Op]
+	if !ok {
+		failAt(x, "operator %s is not supported", x.Op)
+	}
+	if x.Op == parser.And || x.Op == parser.Or {
+		return res(expr.Call(op, b.boolOf(x.Left, l), b.boolOf(x.Right, r)))
+	}
+	l, r = b.pair(x, l, r)
+	if op == expr.OpAdd && l.T.ID == types.Date && r.T.IsInteger() && r.Op == expr.OpLit {
+		a := expr.Call(expr.OpAddDays, l)
+		a.N1 = r.Val.I
+		return res(a)
+	}
+	return res(expr.Call(op, l, r))
+}
+
+// interval reads INTERVAL 'n' unit as months and days.
+func (b *binder) interval(iv *parser.Interval) (months, days int64) {
+	val, unit := strings.TrimSpace(iv.Value), iv.Unit
+	if unit == "" {
+		f := strings.Fields(val)
+		if len(f) != 2 {
+			failAt(iv, "interval %q: want a number and a unit, such as '3 months'", iv.Value)
+		}
+		val, unit = f[0], strings.TrimSuffix(strings.ToLower(f[1]), "s")
+	}
+	n, err := strconv.ParseInt(val, 10, 64)
+	if err != nil {
+		failAt(iv, "interval %q: %q is not a whole number", iv.Value, val)
+	}
+	switch unit {
+	case "year":
+		return 12 * n, 0
+	case "month":
+		return n, 0
+	case "day":
+		return 0, n
+	case "week":
+		return 0, 7 * n
+	}
+	failAt(iv, "interval unit %s is not supported on dates (year, month, week, day are)", unit)
+	return 0, 0
+}
+
+func (b *binder) bindInList(x *parser.InList, c *ectx) *expr.Expr {
+	v := b.bindExpr(x.X, c)
+	var vals []expr.Value
+	var others []*expr.Expr
+	for _, it := range x.List {
+		e := b.bindExpr(it, c)
+		_, e = b.pair(x, v, e)
+		if e.Op == expr.OpLit && !e.Val.Null {
+			vals = append(vals, e.Val)
+		} else {
+			others = append(others, e)
+		}
+	}
+	var out *expr.Expr
+	if len(vals) > 0 {
+		out = expr.Call(expr.OpIn, v)
+		out.List = vals
+	}
+	for _, o := range others {
+		eq := expr.Call(expr.OpEq, v, o)
+		if out == nil {
+			out = eq
+		} else {
+			out = expr.Call(expr.OpOr, out, eq)
+		}
+	}
+	if x.Not {
+		out = expr.Call(expr.OpNot, out)
+	}
+	return b.resolve(x, out, c.sch(b))
+}
+
+func (b *binder) bindCase(x *parser.Case, c *ectx) *expr.Expr {
+	var args []*expr.Expr
+	var operand *expr.Expr
+	if x.Operand != nil {
+		operand = b.bindExpr(x.Operand, c)
+	}
+	for _, w := range x.Whens {
+		cond := b.bindExpr(w.Cond, c)
+		if operand != nil {
+			l, r := b.pair(w, operand, cond)
+			cond = b.resolve(w, expr.Call(expr.OpEq, l, r), c.sch(b))
+		}
+		args = append(args, b.boolOf(w.Cond, cond), b.bindExpr(w.Result, c))
+	}
+	if x.Else != nil {
+		args = append(args, b.bindExpr(x.Else, c))
+	} else {
+		args = append(args, expr.Lit(expr.Value{T: types.Int64Type, Null: true}))
+	}
+	// NULL branches take the type of the others.
+	var t types.Type
+	for i := 1; i < len(args); i += 2 {
+		if a := args[i]; !(a.Op == expr.OpLit && a.Val.Null) && t.ID == types.Invalid {
+			t = a.T
+		}
+		if i+2 >= len(args) && i != len(args)-1 {
+			i = len(args) - 2
+		}
+	}
+	if last := args[len(args)-1]; t.ID == types.Invalid && !(last.Op == expr.OpLit && last.Val.Null) {
+		t = last.T
+	}
+	if t.ID != types.Invalid {
+		for i := range args {
+			if (i%2 == 1 || i == len(args)-1) && args[i].Op == expr.OpLit && args[i].Val.Null {
+				args[i] = expr.Lit(expr.Value{T: t, Null: true})
+			}
+		}
+	}
+	return b.resolve(x, expr.Call(expr.OpCase, args...), c.sch(b))
+}
+
+func (b *binder) bindCall(x *parser.FuncCall, c *ectx) *expr.Expr {
+	if isAggregate(x) {
+		if c.agg == nil {
+			failAt(x, "aggregate function %s is not allowed here", x.Name)
+		}
+		failAt(x, "aggregate function calls cannot be nested")
+	}
+	if x.Over != nil {
+		failAt(x, "window functions are not supported yet")
+	}
+	args := make([]*expr.Expr, len(x.Args))
+	for i, a := range x.Args {
+		args[i] = b.bindExpr(a, c)
+	}
+	res := func(e *expr.Expr) *expr.Expr { return b.resolve(x, e, c.sch(b)) }
+	switch x.Name {
+	case "substring", "substr":
+		if len(args) < 2 || len(args) > 3 {
+			failAt(x, "substring takes 2 or 3 arguments")
+		}
+		start := constIntArg(b, x.Args[1], args[1])
+		length := int64(math.MaxInt32)
+		if len(args) == 3 {
+			length = constIntArg(b, x.Args[2], args[2])
+		}
+		s := expr.Call(expr.OpSubstr, args[0])
+		s.N1, s.N2 = start, length
+		return res(s)
+	case "coalesce":
+		if len(args) == 0 {
+			failAt(x, "coalesce needs arguments")
+		}
+		// CASE WHEN a IS NOT NULL THEN a WHEN b IS NOT NULL THEN b ... ELSE last END
+		var cs []*expr.Expr
+		for _, a := range args[:len(args)-1] {
+			cs = append(cs, expr.Call(expr.OpIsNotNull, a), a)
+		}
+		if len(cs) == 0 {
+			return args[0]
+		}
+		return res(expr.Call(expr.OpCase, append(cs, args[len(args)-1])...))
+	case "nullif":
+		if len(args) != 2 {
+			failAt(x, "nullif takes 2 arguments")
+		}
+		l, r := b.pair(x, args[0], args[1])
+		return res(expr.Call(expr.OpCase, expr.Call(expr.OpEq, l, r), expr.Lit(expr.Value{T: l.T, Null: true}), l))
+	case "year":
+		return res(expr.Call(expr.OpYear, args[0]))
+	}
+	failAt(x, "function %s does not exist", x.Name)
+	return nil
+}
+
+func constIntArg(b *binder, n parser.Node, e *expr.Expr) int64 {
+	if e.Op != expr.OpLit || !e.T.IsInteger() || e.Val.Null {
+		failAt(n, "must be an integer constant")
+	}
+	return e.Val.I
+}

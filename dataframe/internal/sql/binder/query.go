@@ -1,0 +1,306 @@
+package binder
+
+import (
+	"strconv"
+
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/hashjoin"
+	"github.com/shoal-dev/shoal/dataframe/internal/expr"
+	"github.com/shoal-dev/shoal/dataframe/internal/plan"
+	"github.com/shoal-dev/shoal/dataframe/internal/sql/parser"
+	"github.com/shoal-dev/shoal/dataframe/internal/types"
+)
+
+// bindQuery binds q with outer as the scope of enclosing queries. extra,
+// when set, joins the FROM of q's SELECT: the distinct values of the outer
+// columns a correlated subquery refers to, passed on to the output (as
+// hidden columns) so that the enclosing query can join on them.
+func (b *binder) bindQuery(q *parser.Query, outer *scope, extra *relation) relation {
+	if q.With != nil {
+		defs := map[string]*cteDef{}
+		b.ctes = append(b.ctes, defs)
+		defer func() { b.ctes = b.ctes[:len(b.ctes)-1] }()
+		for _, c := range q.With.CTEs {
+			if q.With.Recursive {
+				failAt(c, "WITH RECURSIVE is not supported")
+			}
+			defs[c.Name] = &cteDef{q: c.Query, cols: c.Columns}
+		}
+	}
+	var rel relation
+	if sel, ok := q.Body.(*parser.Select); ok {
+		rel = b.bindSelect(sel, outer, extra, q.OrderBy)
+	} else {
+		if extra != nil {
+			failAt(q, "a correlated subquery must be a single SELECT")
+		}
+		rel = b.bindBody(q.Body, outer)
+		if len(q.OrderBy) > 0 {
+			rel = b.orderByOutput(q.OrderBy, rel)
+		}
+	}
+	if q.Limit != nil || q.Offset != nil {
+		if extra != nil {
+			failAt(q, "LIMIT and OFFSET in a correlated subquery are not supported")
+		}
+		n, off := int64(1<<62), int64(0)
+		if q.Limit != nil {
+			n = b.constInt(q.Limit, "LIMIT")
+		}
+		if q.Offset != nil {
+			off = b.constInt(q.Offset, "OFFSET")
+		}
+		rel.node = &plan.Limit{Input: rel.node, N: n, Offset: off}
+	}
+	return rel
+}
+
+func (b *binder) constInt(e parser.Expr, what string) int64 {
+	l, ok := e.(*parser.Literal)
+	if !ok || l.Kind != parser.LitInteger {
+		failAt(e, "%s must be an integer constant", what)
+	}
+	n, err := strconv.ParseInt(l.Value, 10, 64)
+	if err != nil || n < 0 {
+		failAt(e, "%s must be a non-negative integer, got %s", what, l.Value)
+	}
+	return n
+}
+
+// bindBody binds a query body without ORDER BY.
+func (b *binder) bindBody(body parser.QueryBody, outer *scope) relation {
+	switch x := body.(type) {
+	case *parser.Select:
+		return b.bindSelect(x, outer, nil, nil)
+	case *parser.Query:
+		return b.bindQuery(x, outer, nil)
+	case *parser.Values:
+		return b.bindValues(x, outer)
+	case *parser.SetOp:
+		return b.bindSetOp(x, outer)
+	}
+	failAt(body, "unsupported query %T", body)
+	return relation{}
+}
+
+// visible returns rel's visible columns.
+func visible(rel relation) []column {
+	var out []column
+	for _, c := range rel.cols {
+		if !c.hidden {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// unionInputs converts both sides to the same column ids and types.
+func (b *binder) unionInputs(n parser.Node, l, r relation) (plan.Node, plan.Node, []column) {
+	lc, rc := visible(l), visible(r)
+	if len(lc) != len(rc) {
+		failAt(n, "each side of %s must have the same number of columns (%d and %d)", n.(*parser.SetOp).Op, len(lc), len(rc))
+	}
+	var le, re []*expr.Expr
+	var cols []column
+	for i := range lc {
+		t, err := expr.CommonType(lc[i].t, rc[i].t)
+		if err != nil {
+			t, err = nullCommon(lc[i].t, rc[i].t, l, r, lc[i].id, rc[i].id)
+			if err != nil {
+				failAt(n, "column %d of %s: %v", i+1, n.(*parser.SetOp).Op, err)
+			}
+		}
+		id := b.newID(lc[i].name)
+		le = append(le, expr.Alias(expr.CastTo(expr.Col(lc[i].id), t), id))
+		re = append(re, expr.Alias(expr.CastTo(expr.Col(rc[i].id), t), id))
+		cols = append(cols, column{name: lc[i].name, id: id, t: t})
+	}
+	return b.project(n, l.node, le), b.project(n, r.node, re), cols
+}
+
+// nullCommon lets a column that is all NULL literals take the other side's type.
+func nullCommon(a, bt types.Type, l, r relation, lid, rid string) (types.Type, error) {
+	if isNullColumn(l.node, lid) {
+		return bt, nil
+	}
+	if isNullColumn(r.node, rid) {
+		return a, nil
+	}
+	_, err := expr.CommonType(a, bt)
+	return types.Type{}, err
+}
+
+func isNullColumn(n plan.Node, id string) bool {
+	p, ok := n.(*plan.Project)
+	if !ok {
+		return false
+	}
+	for _, e := range p.Exprs {
+		if e.OutputName() == id {
+			u := e.Unalias()
+			return u.Op == expr.OpLit && u.Val.Null
+		}
+	}
+	return false
+}
+
+func (b *binder) bindSetOp(x *parser.SetOp, outer *scope) relation {
+	l := b.bindBody(x.Left, outer)
+	r := b.bindBody(x.Right, outer)
+	ln, rn, cols := b.unionInputs(x, l, r)
+	switch x.Op {
+	case parser.Union:
+		rel := relation{node: &plan.Union{Left: ln, Right: rn}, cols: cols}
+		if !x.All {
+			rel.node = distinct(rel.node)
+		}
+		return rel
+	case parser.Intersect, parser.Except:
+		if x.All {
+			failAt(x, "%s ALL is not supported; use %s", x.Op, x.Op)
+		}
+		// Set semantics: distinct left rows with (or without) an equal row
+		// on the right, NULLs equal to NULLs.
+		typ := hashjoin.Semi
+		if x.Op == parser.Except {
+			typ = hashjoin.Anti
+		}
+		rcols := make([]column, len(cols))
+		var re []*expr.Expr
+		for i, c := range cols {
+			rcols[i] = c
+			rcols[i].id = b.newID(c.name)
+			re = append(re, expr.Alias(expr.Col(c.id), rcols[i].id))
+		}
+		rn = b.project(x, rn, re)
+		lk, rk := nullSafeKeys(b, x, cols, rcols, ln.Schema(), rn.Schema())
+		j := &plan.Join{Left: distinct(ln), Right: rn, Type: typ, LeftKeys: lk, RightKeys: rk}
+		return relation{node: j, cols: cols}
+	}
+	failAt(x, "unsupported set operation")
+	return relation{}
+}
+
+// nullSafeKeys are join keys on which NULL equals NULL: for each nullable
+// column, (x IS NULL) and CASE WHEN x IS NULL THEN zero ELSE x END.
+func nullSafeKeys(b *binder, n parser.Node, l, r []column, ls, rs types.Schema) (lk, rk []*expr.Expr) {
+	for i := range l {
+		for side, c := range []column{l[i], r[i]} {
+			s := ls
+			if side == 1 {
+				s = rs
+			}
+			col := b.resolve(n, expr.Col(c.id), s)
+			keys := []*expr.Expr{col}
+			if col.Nullable {
+				isNull := b.resolve(n, expr.Call(expr.OpIsNull, expr.Col(c.id)), s)
+				val := b.resolve(n, expr.Call(expr.OpCase, expr.Call(expr.OpIsNull, expr.Col(c.id)), expr.Lit(zeroValue(c.t)), expr.Col(c.id)), s)
+				keys = []*expr.Expr{isNull, val}
+			}
+			if side == 0 {
+				lk = append(lk, keys...)
+			} else {
+				rk = append(rk, keys...)
+			}
+		}
+		if len(lk) != len(rk) { // one side nullable, the other not
+			lk, rk = lk[:len(lk)-1], rk[:len(rk)-1]
+			lk[len(lk)-1] = b.resolve(n, expr.Col(l[i].id), ls)
+			rk[len(rk)-1] = b.resolve(n, expr.Col(r[i].id), rs)
+		}
+	}
+	return lk, rk
+}
+
+func zeroValue(t types.Type) expr.Value {
+	v := expr.Value{T: t}
+	if t.ID == types.String {
+		v.S = ""
+	}
+	return v
+}
+
+// distinct keeps one row per distinct combination of n's columns.
+func distinct(n plan.Node) plan.Node {
+	s := n.Schema()
+	keys := make([]*expr.Expr, len(s))
+	for i, f := range s {
+		k, _ := expr.Resolve(expr.Col(f.Name), s)
+		keys[i] = k
+	}
+	return &plan.Aggregate{Input: n, Keys: keys}
+}
+
+func (b *binder) bindValues(x *parser.Values, outer *scope) relation {
+	var rel relation
+	for i, row := range x.Rows {
+		one := b.cat.(oneRow).One()
+		c := &ectx{sc: &scope{parent: outer}, node: &one}
+		var es []*expr.Expr
+		var cols []column
+		for j, v := range row {
+			e := b.bindExpr(v, c)
+			id := b.newID("column" + strconv.Itoa(j+1))
+			es = append(es, expr.Alias(e, id))
+			cols = append(cols, column{name: "column" + strconv.Itoa(j+1), id: id, t: e.T})
+		}
+		r := relation{node: b.project(x, *c.node, es), cols: cols}
+		if i == 0 {
+			rel = r
+			continue
+		}
+		ln, rn, cs := b.unionInputs(&parser.SetOp{Span: x.Span, Op: parser.Union, All: true}, rel, r)
+		rel = relation{node: &plan.Union{Left: ln, Right: rn}, cols: cs}
+	}
+	return rel
+}
+
+// oneRow is implemented by catalogs: a relation of one row (for SELECT
+// without FROM and VALUES).
+type oneRow interface {
+	One() plan.Node
+}
+
+// orderByOutput sorts a set operation's result by output names or ordinals.
+func (b *binder) orderByOutput(items []*parser.OrderItem, rel relation) relation {
+	vis := visible(rel)
+	s := rel.node.Schema()
+	var keys []plan.SortKey
+	for _, it := range items {
+		var c *column
+		switch x := it.Expr.(type) {
+		case *parser.Literal:
+			if x.Kind == parser.LitInteger {
+				k, _ := strconv.Atoi(x.Value)
+				if k < 1 || k > len(vis) {
+					failAt(x, "ORDER BY position %d is not in the select list (1 to %d)", k, len(vis))
+				}
+				c = &vis[k-1]
+			}
+		case *parser.ColumnRef:
+			for i := range vis {
+				if vis[i].name == x.Parts[len(x.Parts)-1] {
+					c = &vis[i]
+					break
+				}
+			}
+		}
+		if c == nil {
+			failAt(it, "ORDER BY of a set operation takes output column names or positions")
+		}
+		keys = append(keys, sortKey(it, b.resolve(it, expr.Col(c.id), s)))
+	}
+	return relation{node: &plan.Sort{Input: rel.node, Keys: keys}, cols: rel.cols}
+}
+
+// sortKey applies PostgreSQL's default: NULLs sort as larger than any
+// value (last ascending, first descending).
+func sortKey(it *parser.OrderItem, e *expr.Expr) plan.SortKey {
+	nullsFirst := it.Desc
+	switch it.Nulls {
+	case parser.NullsFirst:
+		nullsFirst = true
+	case parser.NullsLast:
+		nullsFirst = false
+	}
+	return plan.SortKey{Expr: e, Desc: it.Desc, NullsFirst: nullsFirst}
+}

@@ -1,0 +1,697 @@
+package binder
+
+import (
+	"strconv"
+
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/hashjoin"
+	"github.com/shoal-dev/shoal/dataframe/internal/expr"
+	"github.com/shoal-dev/shoal/dataframe/internal/plan"
+	"github.com/shoal-dev/shoal/dataframe/internal/sql/parser"
+	"github.com/shoal-dev/shoal/dataframe/internal/types"
+)
+
+// ectx is where an expression is bound: the names it sees, the plan that
+// scalar subqueries join into (nil where none may appear), and the
+// aggregation it is above, if any.
+type ectx struct {
+	sc     *scope
+	node   *plan.Node
+	schema types.Schema
+	agg    *aggCtx
+}
+
+// aggCtx maps, above an aggregation, the group keys and aggregate calls to
+// the aggregation's output columns.
+type aggCtx struct {
+	pre     *ectx             // the context below the aggregation
+	keyOf   map[string]string // bound group key (String) -> column id
+	aggOf   map[*parser.FuncCall]string
+	aggs    []*expr.Expr
+	keyCols map[string]bool
+}
+
+func (c *ectx) sch(b *binder) types.Schema {
+	if c.node != nil {
+		return (*c.node).Schema()
+	}
+	return c.schema
+}
+
+func (b *binder) bindSelect(sel *parser.Select, outer *scope, extra *relation, orderBy []*parser.OrderItem) relation {
+	var rels []relation
+	var conds []parser.Expr
+	for _, te := range sel.From {
+		b.bindFrom(te, outer, &rels, &conds)
+	}
+	if len(sel.From) == 0 {
+		rels = append(rels, relation{node: b.cat.(oneRow).One()})
+	}
+	sc := &scope{parent: outer}
+	for _, r := range rels {
+		sc.cols = append(sc.cols, r.cols...)
+	}
+	if extra != nil {
+		rels = append(rels, *extra)
+		sc.corrCols = extra.cols
+	}
+	var all types.Schema
+	for _, r := range rels {
+		all = append(all, r.node.Schema()...)
+	}
+	if sel.Where != nil {
+		conds = append(conds, splitAnd(sel.Where)...)
+	}
+	var plain []*expr.Expr
+	var subs []parser.Expr
+	pre := &ectx{sc: sc, schema: all}
+	for _, c := range conds {
+		if hasSubquery(c) {
+			subs = append(subs, c)
+			continue
+		}
+		plain = append(plain, expr.Conjuncts(factorOr(b.bindBool(c, pre)))...)
+	}
+	nodes := make([]plan.Node, len(rels))
+	for i, r := range rels {
+		nodes[i] = r.node
+	}
+	node := orderJoins(nodes, plain)
+	pre = &ectx{sc: sc, node: &node}
+	for _, c := range subs {
+		b.applyPredicate(c, pre)
+	}
+
+	// Aggregation.
+	aggCalls := collectAggs(sel, orderBy)
+	cur := pre
+	if len(sel.GroupBy) > 0 || len(aggCalls) > 0 || sel.Having != nil {
+		cur = b.aggregate(sel, pre, aggCalls, extra)
+		if sel.Having != nil {
+			p := b.bindBool(sel.Having, cur)
+			*cur.node = &plan.Filter{Input: *cur.node, Pred: p}
+		}
+	}
+
+	// The select list.
+	var items []*expr.Expr
+	var cols []column
+	for _, it := range sel.Items {
+		if st, ok := it.Expr.(*parser.Star); ok {
+			for _, c := range b.star(st, sc, rels, extra) {
+				if cur.agg != nil && !cur.agg.keyCols[c.id] {
+					failAt(st, "column %q must appear in the GROUP BY clause or be used in an aggregate function", c.name)
+				}
+				id := b.newID(c.name)
+				items = append(items, expr.Alias(expr.Col(c.id), id))
+				cols = append(cols, column{table: c.table, name: c.name, id: id, t: c.t})
+			}
+			continue
+		}
+		e := b.bindExpr(it.Expr, cur)
+		name := it.Alias
+		if name == "" {
+			name = defaultName(it.Expr)
+		}
+		id := b.newID(name)
+		items = append(items, expr.Alias(e, id))
+		cols = append(cols, column{name: name, id: id, t: e.T})
+	}
+	if extra != nil {
+		for _, c := range extra.cols {
+			items = append(items, expr.Col(c.id))
+			cols = append(cols, c)
+		}
+	}
+
+	// ORDER BY: output names and positions, else expressions of the input
+	// (computed before the projection).
+	var keys []plan.SortKey
+	var hiddenSort []*expr.Expr
+	for _, it := range orderBy {
+		var key *expr.Expr
+		switch x := it.Expr.(type) {
+		case *parser.Literal:
+			if x.Kind == parser.LitInteger {
+				k, _ := strconv.Atoi(x.Value)
+				if k < 1 || k > len(sel.Items) || len(items) < k {
+					failAt(x, "ORDER BY position %d is not in the select list", k)
+				}
+				key = items[k-1]
+			}
+		case *parser.ColumnRef:
+			if len(x.Parts) == 1 {
+				for i, c := range cols {
+					if c.name == x.Parts[0] && !c.hidden {
+						key = items[i]
+						break
+					}
+				}
+			}
+		}
+		if key == nil {
+			e := b.bindExpr(it.Expr, cur)
+			// An expression equal to a select item sorts by that item.
+			for _, item := range items {
+				if item.Unalias().String() == e.String() {
+					key = item
+				}
+			}
+			if key == nil {
+				if sel.Distinct {
+					failAt(it, "for SELECT DISTINCT, ORDER BY expressions must appear in the select list")
+				}
+				id := b.newID("sort")
+				key = expr.Alias(e, id)
+				hiddenSort = append(hiddenSort, key)
+			}
+		}
+		keys = append(keys, sortKey(it, expr.Col(key.OutputName())))
+	}
+	node = *cur.node
+	proj := append(append([]*expr.Expr{}, items...), hiddenSort...)
+	node = b.project(sel, node, proj)
+	if sel.Distinct {
+		node = distinct(node)
+	}
+	if len(keys) > 0 {
+		s := node.Schema()
+		for i := range keys {
+			keys[i].Expr = b.resolve(sel, keys[i].Expr, s)
+		}
+		node = &plan.Sort{Input: node, Keys: keys}
+		if len(hiddenSort) > 0 {
+			var keep []*expr.Expr
+			for _, c := range cols {
+				keep = append(keep, expr.Col(c.id))
+			}
+			node = b.project(sel, node, keep)
+		}
+	}
+	return relation{node: node, cols: cols}
+}
+
+// star expands * or t.* to the visible columns.
+func (b *binder) star(st *parser.Star, sc *scope, rels []relation, extra *relation) []column {
+	var out []column
+	qual := ""
+	if len(st.Table) > 0 {
+		qual = st.Table[len(st.Table)-1]
+	}
+	for _, c := range sc.cols {
+		if c.hidden || c.merged && qual == "" {
+			continue
+		}
+		if qual == "" || c.table == qual {
+			out = append(out, c)
+		}
+	}
+	if qual != "" && len(out) == 0 {
+		failAt(st, "no table %q in FROM for %s.*", qual, qual)
+	}
+	return out
+}
+
+// defaultName names an unaliased select item as PostgreSQL does: a
+// column's name, a function's name, else ?column?.
+func defaultName(e parser.Expr) string {
+	switch x := e.(type) {
+	case *parser.ColumnRef:
+		return x.Parts[len(x.Parts)-1]
+	case *parser.FuncCall:
+		return x.Name
+	case *parser.Cast:
+		return defaultName(x.X)
+	case *parser.Extract:
+		return "extract"
+	case *parser.Case:
+		return "case"
+	case *parser.Exists:
+		return "exists"
+	case *parser.Subquery:
+		if sel, ok := x.Query.Body.(*parser.Select); ok && len(sel.Items) == 1 && sel.Items[0].Alias != "" {
+			return sel.Items[0].Alias
+		}
+		if sel, ok := x.Query.Body.(*parser.Select); ok && len(sel.Items) == 1 {
+			return defaultName(sel.Items[0].Expr)
+		}
+	}
+	return "?column?"
+}
+
+func splitAnd(e parser.Expr) []parser.Expr {
+	if x, ok := e.(*parser.Binary); ok && x.Op == parser.And {
+		return append(splitAnd(x.Left), splitAnd(x.Right)...)
+	}
+	return []parser.Expr{e}
+}
+
+// factorOr pulls the conjuncts every branch of an OR has out of it:
+// (a AND b) OR (a AND c) is a AND (b OR c), so a join key inside an OR
+// (TPC-H Q19) is found.
+func factorOr(e *expr.Expr) *expr.Expr {
+	if e.Op != expr.OpOr {
+		return e
+	}
+	branches := expr.Disjuncts(e)
+	common := map[string]*expr.Expr{}
+	for i, br := range branches {
+		seen := map[string]*expr.Expr{}
+		for _, c := range expr.Conjuncts(br) {
+			if i == 0 || common[c.String()] != nil {
+				seen[c.String()] = c
+			}
+		}
+		common = seen
+	}
+	if len(common) == 0 {
+		return e
+	}
+	var out []*expr.Expr
+	var rest []*expr.Expr
+	for _, c := range expr.Conjuncts(branches[0]) {
+		if common[c.String()] != nil {
+			out = append(out, c)
+		}
+	}
+	for _, br := range branches {
+		var keep []*expr.Expr
+		for _, c := range expr.Conjuncts(br) {
+			if common[c.String()] == nil {
+				keep = append(keep, c)
+			}
+		}
+		if len(keep) == 0 {
+			return expr.And(out...) // one branch is just the common part
+		}
+		rest = append(rest, expr.And(keep...))
+	}
+	return expr.And(append(out, expr.Or(rest...))...)
+}
+
+// hasSubquery reports whether e contains a subquery (outside nested ones).
+func hasSubquery(e parser.Expr) bool {
+	found := false
+	walkExpr(e, func(x parser.Expr) bool {
+		switch x.(type) {
+		case *parser.Exists, *parser.InSubquery, *parser.Subquery, *parser.Quantified:
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// walkExpr visits e and its subexpressions (not into subqueries) while f
+// returns true.
+func walkExpr(e parser.Expr, f func(parser.Expr) bool) {
+	if e == nil || !f(e) {
+		return
+	}
+	var kids []parser.Expr
+	switch x := e.(type) {
+	case *parser.Unary:
+		kids = []parser.Expr{x.X}
+	case *parser.Binary:
+		kids = []parser.Expr{x.Left, x.Right}
+	case *parser.IsNull:
+		kids = []parser.Expr{x.X}
+	case *parser.IsBool:
+		kids = []parser.Expr{x.X}
+	case *parser.IsDistinctFrom:
+		kids = []parser.Expr{x.Left, x.Right}
+	case *parser.Between:
+		kids = []parser.Expr{x.X, x.Low, x.High}
+	case *parser.InList:
+		kids = append([]parser.Expr{x.X}, x.List...)
+	case *parser.InSubquery:
+		kids = []parser.Expr{x.X}
+	case *parser.LikeExpr:
+		kids = []parser.Expr{x.X, x.Pattern, x.Escape}
+	case *parser.Quantified:
+		kids = []parser.Expr{x.Left}
+	case *parser.Row:
+		kids = x.Items
+	case *parser.Case:
+		kids = []parser.Expr{x.Operand, x.Else}
+		for _, w := range x.Whens {
+			kids = append(kids, w.Cond, w.Result)
+		}
+	case *parser.Cast:
+		kids = []parser.Expr{x.X}
+	case *parser.Extract:
+		kids = []parser.Expr{x.X}
+	case *parser.FuncCall:
+		kids = append(kids, x.Args...)
+		kids = append(kids, x.Filter)
+	}
+	for _, k := range kids {
+		walkExpr(k, f)
+	}
+}
+
+var aggregateFuncs = map[string]bool{"sum": true, "avg": true, "min": true, "max": true, "count": true}
+
+func isAggregate(f *parser.FuncCall) bool { return aggregateFuncs[f.Name] && f.Over == nil }
+
+// collectAggs finds the aggregate calls of a SELECT's list, HAVING and
+// ORDER BY.
+func collectAggs(sel *parser.Select, orderBy []*parser.OrderItem) []*parser.FuncCall {
+	var out []*parser.FuncCall
+	visit := func(e parser.Expr) {
+		walkExpr(e, func(x parser.Expr) bool {
+			if f, ok := x.(*parser.FuncCall); ok && isAggregate(f) {
+				out = append(out, f)
+				return false
+			}
+			return true
+		})
+	}
+	for _, it := range sel.Items {
+		visit(it.Expr)
+	}
+	visit(sel.Having)
+	for _, o := range orderBy {
+		visit(o.Expr)
+	}
+	return out
+}
+
+// aggregate groups the rows of pre and returns the context above.
+func (b *binder) aggregate(sel *parser.Select, pre *ectx, calls []*parser.FuncCall, extra *relation) *ectx {
+	ac := &aggCtx{pre: pre, keyOf: map[string]string{}, aggOf: map[*parser.FuncCall]string{}, keyCols: map[string]bool{}}
+	var keys []*expr.Expr
+	addKey := func(e *expr.Expr) {
+		u := e.Unalias()
+		if _, dup := ac.keyOf[u.String()]; dup {
+			return
+		}
+		id := ""
+		if u.Op == expr.OpCol {
+			id = u.Name
+		} else {
+			id = b.newID("group")
+		}
+		ac.keyOf[u.String()] = id
+		ac.keyCols[id] = true
+		keys = append(keys, b.resolve(sel, expr.Alias(u, id), (*pre.node).Schema()))
+	}
+	for _, g := range sel.GroupBy {
+		// An integer is a position in the select list; a name may be a
+		// select item's alias (when no input column has it).
+		if l, ok := g.(*parser.Literal); ok && l.Kind == parser.LitInteger {
+			k, _ := strconv.Atoi(l.Value)
+			if k < 1 || k > len(sel.Items) {
+				failAt(l, "GROUP BY position %d is not in the select list (1 to %d)", k, len(sel.Items))
+			}
+			g = sel.Items[k-1].Expr
+		} else if cr, ok := g.(*parser.ColumnRef); ok && len(cr.Parts) == 1 && !b.visibleName(pre.sc, cr.Parts[0]) {
+			for _, it := range sel.Items {
+				if it.Alias == cr.Parts[0] {
+					g = it.Expr
+				}
+			}
+		}
+		addKey(b.bindExpr(g, pre))
+	}
+	if extra != nil {
+		for _, c := range extra.cols {
+			addKey(b.resolve(sel, expr.Col(c.id), (*pre.node).Schema()))
+		}
+	}
+	for _, f := range calls {
+		a := b.bindAggregate(f, pre)
+		id := b.newID(f.Name)
+		ac.aggOf[f] = id
+		ac.aggs = append(ac.aggs, b.resolve(f, expr.Alias(a, id), (*pre.node).Schema()))
+	}
+	node := plan.Node(&plan.Aggregate{Input: *pre.node, Keys: keys, Aggs: ac.aggs})
+	return &ectx{sc: pre.sc, node: &node, agg: ac}
+}
+
+func (b *binder) visibleName(sc *scope, name string) bool {
+	for _, c := range sc.cols {
+		if c.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// bindAggregate binds an aggregate call's arguments below the aggregation.
+func (b *binder) bindAggregate(f *parser.FuncCall, pre *ectx) *expr.Expr {
+	if f.Filter != nil || len(f.OrderBy) > 0 {
+		failAt(f, "FILTER and ORDER BY in aggregate calls are not supported")
+	}
+	s := (*pre.node).Schema()
+	if f.Star {
+		if f.Name != "count" {
+			failAt(f, "%s(*) is not an aggregate; did you mean count(*)?", f.Name)
+		}
+		return b.resolve(f, expr.Call(expr.OpCountStar), s)
+	}
+	if len(f.Args) != 1 {
+		failAt(f, "%s takes one argument, got %d", f.Name, len(f.Args))
+	}
+	var inner []*parser.FuncCall
+	walkExpr(f.Args[0], func(x parser.Expr) bool {
+		if g, ok := x.(*parser.FuncCall); ok && isAggregate(g) {
+			inner = append(inner, g)
+		}
+		return true
+	})
+	if len(inner) > 0 {
+		failAt(inner[0], "aggregate function calls cannot be nested")
+	}
+	arg := b.bindExpr(f.Args[0], &ectx{sc: pre.sc, node: pre.node})
+	op := map[string]expr.Op{"sum": expr.OpSum, "avg": expr.OpAvg, "min": expr.OpMin, "max": expr.OpMax, "count": expr.OpCount}[f.Name]
+	if f.Distinct {
+		switch f.Name {
+		case "count":
+			op = expr.OpCountDistinct
+		case "min", "max":
+		default:
+			// sum/avg(DISTINCT x): aggregate the distinct values.
+			failAt(f, "%s(DISTINCT ...) is not supported", f.Name)
+		}
+	}
+	return b.resolve(f, expr.Call(op, arg), (*pre.node).Schema())
+}
+
+// bindFrom binds a FROM item, adding inner-joined relations to rels and
+// their ON conditions to conds; an outer join becomes one relation.
+func (b *binder) bindFrom(te parser.TableExpr, outer *scope, rels *[]relation, conds *[]parser.Expr) {
+	switch x := te.(type) {
+	case *parser.Join:
+		if (x.Kind == parser.InnerJoin || x.Kind == parser.CrossJoin) && !x.Natural && x.Using == nil {
+			b.bindFrom(x.Left, outer, rels, conds)
+			b.bindFrom(x.Right, outer, rels, conds)
+			if x.On != nil {
+				*conds = append(*conds, splitAnd(x.On)...)
+			}
+			return
+		}
+		*rels = append(*rels, b.bindJoin(x, outer))
+	default:
+		*rels = append(*rels, b.bindTableExpr(te, outer))
+	}
+}
+
+func (b *binder) bindTableExpr(te parser.TableExpr, outer *scope) relation {
+	switch x := te.(type) {
+	case *parser.Table:
+		return b.bindTableName(x, outer)
+	case *parser.DerivedTable:
+		rel := b.bindQuery(x.Query, outer, nil)
+		rel = renameCols(x, rel, x.Alias.Columns)
+		for i := range rel.cols {
+			rel.cols[i].table = x.Alias.Name
+		}
+		return rel
+	case *parser.TableFunc:
+		var args []string
+		for _, a := range x.Args {
+			l, ok := a.(*parser.Literal)
+			if !ok || l.Kind != parser.LitString {
+				failAt(a, "%s takes string arguments", x.Name)
+			}
+			args = append(args, l.Value)
+		}
+		node, err := b.cat.TableFunc(x.Name, args)
+		if err != nil {
+			failAt(x, "%s: %v", x.Name, err)
+		}
+		rel := b.baseRelation(x, node)
+		rel = renameCols(x, rel, x.Alias.Columns)
+		alias := x.Alias.Name
+		if alias == "" {
+			alias = x.Name
+		}
+		for i := range rel.cols {
+			rel.cols[i].table = alias
+		}
+		return rel
+	case *parser.Join:
+		var rels []relation
+		var conds []parser.Expr
+		b.bindFrom(x, outer, &rels, &conds)
+		return b.joinAll(x, outer, rels, conds)
+	}
+	failAt(te, "unsupported FROM item %T", te)
+	return relation{}
+}
+
+// joinAll inner-joins relations under conditions (a parenthesized join).
+func (b *binder) joinAll(n parser.Node, outer *scope, rels []relation, conds []parser.Expr) relation {
+	sc := &scope{parent: outer}
+	var all types.Schema
+	nodes := make([]plan.Node, len(rels))
+	for i, r := range rels {
+		sc.cols = append(sc.cols, r.cols...)
+		all = append(all, r.node.Schema()...)
+		nodes[i] = r.node
+	}
+	var preds []*expr.Expr
+	for _, c := range conds {
+		if hasSubquery(c) {
+			failAt(c, "subqueries in JOIN conditions are not supported")
+		}
+		preds = append(preds, expr.Conjuncts(factorOr(b.bindBool(c, &ectx{sc: sc, schema: all})))...)
+	}
+	return relation{node: orderJoins(nodes, preds), cols: sc.cols}
+}
+
+// bindJoin binds an outer join (or a join with USING / NATURAL).
+func (b *binder) bindJoin(x *parser.Join, outer *scope) relation {
+	l := b.bindTableExpr(x.Left, outer)
+	r := b.bindTableExpr(x.Right, outer)
+	kind := x.Kind
+	if kind == parser.RightJoin {
+		l, r = r, l
+		kind = parser.LeftJoin
+	}
+	sc := &scope{parent: outer, cols: append(append([]column{}, l.cols...), r.cols...)}
+	all := append(append(types.Schema{}, l.node.Schema()...), r.node.Schema()...)
+	var conds []*expr.Expr
+	using := x.Using
+	if x.Natural {
+		for _, lc := range visible(l) {
+			for _, rc := range visible(r) {
+				if lc.name == rc.name {
+					using = append(using, lc.name)
+				}
+			}
+		}
+	}
+	cols := sc.cols
+	for _, name := range using {
+		lc, rc := findCol(x, l, name), findCol(x, r, name)
+		cond := b.resolve(x, expr.Call(expr.OpEq, expr.Col(lc.id), expr.Col(rc.id)), all)
+		conds = append(conds, cond)
+		for i := range cols {
+			if cols[i].id == rc.id {
+				cols[i].merged = true
+			}
+		}
+	}
+	if x.On != nil {
+		if hasSubquery(x.On) {
+			failAt(x.On, "subqueries in JOIN conditions are not supported")
+		}
+		conds = append(conds, expr.Conjuncts(factorOr(b.bindBool(x.On, &ectx{sc: sc, schema: all})))...)
+	}
+	switch kind {
+	case parser.InnerJoin, parser.CrossJoin:
+		return relation{node: orderJoins([]plan.Node{l.node, r.node}, conds), cols: cols}
+	case parser.LeftJoin:
+		return relation{node: outerJoin(l.node, r.node, conds), cols: cols}
+	case parser.FullJoin:
+		// FULL = LEFT JOIN, plus the right rows that match nothing with
+		// NULLs for the left columns.
+		left := outerJoin(l.node, r.node, conds)
+		unmatched := plan.Node(&plan.Join{Left: r.node, Right: l.node, Type: hashjoin.Anti})
+		lk, rk, res := splitKeys(conds, r.node.Schema(), l.node.Schema())
+		unmatched.(*plan.Join).LeftKeys, unmatched.(*plan.Join).RightKeys, unmatched.(*plan.Join).Residual = lk, rk, res
+		var es []*expr.Expr
+		for _, f := range l.node.Schema() {
+			es = append(es, expr.Alias(expr.Lit(expr.Value{T: f.Type, Null: true}), f.Name))
+		}
+		for _, f := range r.node.Schema() {
+			es = append(es, expr.Col(f.Name))
+		}
+		unmatched = b.project(x, unmatched, es)
+		return relation{node: &plan.Union{Left: left, Right: unmatched}, cols: cols}
+	}
+	failAt(x, "unsupported join %s", x.Kind)
+	return relation{}
+}
+
+func findCol(n parser.Node, rel relation, name string) column {
+	for _, c := range rel.cols {
+		if c.name == name && !c.hidden {
+			return c
+		}
+	}
+	failAt(n, "column %q named in USING is not on both sides of the join", name)
+	return column{}
+}
+
+// splitKeys splits join conditions into equality keys between the two
+// sides and a residual.
+func splitKeys(conds []*expr.Expr, ls, rs types.Schema) (lk, rk []*expr.Expr, residual *expr.Expr) {
+	var rest []*expr.Expr
+	side := func(e *expr.Expr, s types.Schema) bool {
+		cs := expr.Columns(e)
+		for _, c := range cs {
+			if s.Index(c) < 0 {
+				return false
+			}
+		}
+		return len(cs) > 0
+	}
+	for _, c := range conds {
+		if c.Op == expr.OpEq {
+			a, bb := c.Args[0], c.Args[1]
+			switch {
+			case side(a, ls) && side(bb, rs):
+				lk, rk = append(lk, a), append(rk, bb)
+				continue
+			case side(a, rs) && side(bb, ls):
+				lk, rk = append(lk, bb), append(rk, a)
+				continue
+			}
+		}
+		rest = append(rest, c)
+	}
+	if len(lk) == 0 {
+		one, _ := expr.Resolve(expr.Lit(expr.Value{T: types.Int64Type, I: 1}), nil)
+		lk, rk = []*expr.Expr{one}, []*expr.Expr{one}
+	}
+	if len(rest) > 0 {
+		residual = expr.And(rest...)
+	}
+	return lk, rk, residual
+}
+
+// outerJoin left-joins r to l on conds; conditions on the right side alone
+// filter it first.
+func outerJoin(l, r plan.Node, conds []*expr.Expr) plan.Node {
+	ls, rs := l.Schema(), r.Schema()
+	var rightOnly, rest []*expr.Expr
+	for _, c := range conds {
+		onlyRight := true
+		cs := expr.Columns(c)
+		for _, name := range cs {
+			if rs.Index(name) < 0 {
+				onlyRight = false
+			}
+		}
+		if onlyRight && len(cs) > 0 {
+			rightOnly = append(rightOnly, c)
+		} else {
+			rest = append(rest, c)
+		}
+	}
+	r = wrap(r, rightOnly)
+	lk, rk, res := splitKeys(rest, ls, rs)
+	return &plan.Join{Left: l, Right: r, Type: hashjoin.Left, LeftKeys: lk, RightKeys: rk, Residual: res}
+}
