@@ -137,6 +137,7 @@ func FromArrow(records ...arrow.RecordBatch) *DataFrame {
 	}
 	t := scan.NewMemTable(s, chunks)
 	t.DictEncode()
+	t.ComputeStats()
 	return sourceFrame(t)
 }
 
@@ -666,5 +667,6 @@ func (df *DataFrame) Materialize(ctx context.Context, opts ...CollectOption) (*D
 	}
 	t := scan.NewMemTable(res.schema, res.batches)
 	t.DictEncode()
+	t.ComputeStats()
 	return sourceFrame(t), nil
 }

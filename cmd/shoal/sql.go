@@ -294,16 +294,10 @@ func printResult(w io.Writer, res *dataframe.Result, format string, maxRows int)
 	line := func(parts []string) {
 		bw.WriteString(" " + strings.Join(parts, " | ") + "\n")
 	}
-	var head, types, rule []string
 	for j, f := range schema {
-		head = append(head, pad(f.Name, j))
-		types = append(types, pad(f.Type.String(), j))
-		rule = append(rule, strings.Repeat("-", width[j]))
+		width[j] = max(width[j], utf8.RuneCountInString(f.Type.String()))
 	}
-	for j := range schema {
-		width[j] = max(width[j], utf8.RuneCountInString(types[j]))
-	}
-	head, types, rule = head[:0], types[:0], rule[:0]
+	var head, types, rule []string
 	for j, f := range schema {
 		head = append(head, pad(f.Name, j))
 		types = append(types, pad(f.Type.String(), j))

@@ -479,3 +479,47 @@ func Selectivity(p *expr.Expr) float64 {
 	}
 	return 0.5
 }
+
+// DistinctCount estimates the number of distinct values of column col of
+// n's output from its source's statistics (scan.Statistician), ignoring
+// the filters on the way (a caller caps it by its estimate of n's rows);
+// -1 when unknown.
+func DistinctCount(n Node, col string) int64 {
+	switch x := n.(type) {
+	case *Scan:
+		st, ok := x.Source.(scan.Statistician)
+		if !ok {
+			return -1
+		}
+		i := x.Source.Schema().Index(col)
+		if i < 0 {
+			return -1
+		}
+		return st.DistinctCount(i)
+	case *Project:
+		for _, e := range x.Exprs {
+			if e.OutputName() == col {
+				if u := e.Unalias(); u.Op == expr.OpCol {
+					return DistinctCount(x.Input, u.Name)
+				}
+				return -1
+			}
+		}
+		return -1
+	case *Aggregate:
+		for _, k := range x.Keys {
+			if k.OutputName() == col {
+				if u := k.Unalias(); u.Op == expr.OpCol {
+					return DistinctCount(x.Input, u.Name)
+				}
+			}
+		}
+		return -1
+	}
+	for _, c := range n.Children() {
+		if c.Schema().Index(col) >= 0 {
+			return DistinctCount(c, col)
+		}
+	}
+	return -1
+}

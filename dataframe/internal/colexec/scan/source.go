@@ -70,6 +70,7 @@ type MemTable struct {
 	schema types.Schema
 	chunks []*coldata.Batch
 	rows   int64
+	stats  memStats
 }
 
 // NewMemTable wraps owned chunks (no selection vectors) as a table.

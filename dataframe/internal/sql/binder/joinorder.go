@@ -133,10 +133,27 @@ type dpEntry struct {
 	cost       float64
 }
 
-// joinRows estimates a join's rows from its sides' as plan.EstimateRows
-// does (a key/foreign-key join: the larger side survives, reduced by the
-// filters on the smaller one), from the sides' cached figures.
-func joinRows(l, r dpEntry) (rows, base int64) {
+// joinRows estimates a join's rows from its sides' cached figures: with
+// distinct counts of a key pair on both sides (the most selective pair),
+// |L|·|R| / max(ndv(L.k), ndv(R.k)); without, as plan.EstimateRows does (a
+// key/foreign-key join: the larger side survives, reduced by the filters on
+// the smaller one).
+func joinRows(l, r dpEntry, j *plan.Join) (rows, base int64) {
+	var best int64 = -1
+	for i := range j.LeftKeys {
+		lk, rk := j.LeftKeys[i].Unalias(), j.RightKeys[i].Unalias()
+		if lk.Op != expr.OpCol || rk.Op != expr.OpCol {
+			continue
+		}
+		dl, dr := plan.DistinctCount(l.node, lk.Name), plan.DistinctCount(r.node, rk.Name)
+		if dl < 0 || dr < 0 {
+			continue
+		}
+		best = max(best, min(dl, l.rows), min(dr, r.rows))
+	}
+	if best > 0 {
+		return max(1, int64(float64(l.rows)*float64(r.rows)/float64(best))), max(l.base, r.base)
+	}
 	big, small := l, r
 	if l.rows < r.rows {
 		big, small = r, l
@@ -181,7 +198,7 @@ func dpOrder(base []plan.Node, preds []joinPred) plan.Node {
 			if !keyed {
 				continue
 			}
-			rows, b := joinRows(l, r)
+			rows, b := joinRows(l, r, j)
 			c := l.cost + r.cost + float64(rows)
 			if !found || c < cur.cost {
 				cur, found = dpEntry{node: j, rows: rows, base: b, cost: c}, true

@@ -110,8 +110,14 @@ func (b *binder) unionInputs(n parser.Node, l, r relation) (plan.Node, plan.Node
 			}
 		}
 		id := b.newID(lc[i].name)
-		le = append(le, expr.Alias(expr.CastTo(expr.Col(lc[i].id), t), id))
-		re = append(re, expr.Alias(expr.CastTo(expr.Col(rc[i].id), t), id))
+		side := func(rel relation, c column) *expr.Expr {
+			if c.t != t && isNullColumn(rel.node, c.id) {
+				return expr.Alias(expr.Lit(expr.Value{T: t, Null: true}), id)
+			}
+			return expr.Alias(expr.CastTo(expr.Col(c.id), t), id)
+		}
+		le = append(le, side(l, lc[i]))
+		re = append(re, side(r, rc[i]))
 		cols = append(cols, column{name: lc[i].name, id: id, t: t})
 	}
 	return b.project(n, l.node, le), b.project(n, r.node, re), cols
