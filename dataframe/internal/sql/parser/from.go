@@ -5,6 +5,7 @@ package parser
 func (p *parser) tableExpr() TableExpr {
 	p.enter()
 	defer p.leave()
+	start := p.tok().pos
 	left := p.tablePrimary()
 	for {
 		natural := p.acceptKw("natural")
@@ -27,7 +28,7 @@ func (p *parser) tableExpr() TableExpr {
 				p.unexpected("ON or USING")
 			}
 		}
-		j.Span = p.span(left.Position())
+		j.Span = p.span(start)
 		left = j
 	}
 }
