@@ -307,10 +307,19 @@ func (p *parser) set() *Set {
 	if !p.acceptKw("session") {
 		p.acceptKw("local")
 	}
-	s := &Set{Name: p.label("a setting name")}
-	for p.acceptOp(".") {
-		s.Name += "." + p.label("a setting name")
+	var parts []string
+	for {
+		t := p.tok()
+		name := p.label("a setting name")
+		if strings.Contains(name, ".") {
+			p.fail(t.pos, "a setting name may not contain a dot")
+		}
+		parts = append(parts, name)
+		if !p.acceptOp(".") {
+			break
+		}
 	}
+	s := &Set{Name: strings.Join(parts, ".")}
 	if !p.acceptOp("=") {
 		p.expectKw("to")
 	}

@@ -189,7 +189,7 @@ func (w *printer) stmt(s Statement) {
 		w.stmt(s.Statement)
 	case *Set:
 		w.WriteString("SET ")
-		w.WriteString(s.Name)
+		w.dotted(strings.Split(s.Name, "."))
 		w.WriteString(" = ")
 		w.str(s.Value)
 	case *Transaction:
@@ -262,13 +262,19 @@ func (w *printer) body(b QueryBody) {
 		w.WriteString(" ")
 		w.operand(b.Right)
 	case *Query:
+		w.WriteString("(")
 		w.query(b)
+		w.WriteString(")")
 	default:
 		w.WriteString("?")
 	}
 }
 
 func (w *printer) operand(b QueryBody) {
+	if _, ok := b.(*Query); ok {
+		w.body(b) // parenthesized already
+		return
+	}
 	w.WriteString("(")
 	w.body(b)
 	w.WriteString(")")
@@ -396,7 +402,11 @@ func (w *printer) window(s *WindowSpec) {
 	}
 	if s.Name != "" {
 		space()
-		w.name(s.Name)
+		if frameWords[s.Name] {
+			w.quoted(s.Name) // or it would read as the clause
+		} else {
+			w.name(s.Name)
+		}
 	}
 	if len(s.PartitionBy) > 0 {
 		space()
@@ -663,7 +673,14 @@ func (w *printer) funcCall(f *FuncCall) {
 		w.WriteString(strings.ToUpper(f.Name))
 		return
 	}
-	w.funcName(f.Name)
+	// substring and position have a grammar of their own, which reads
+	// plain argument lists only.
+	if (f.Name == "substring" || f.Name == "position") && (len(f.Args) == 0 || f.Star || f.Distinct ||
+		f.OrderBy != nil || f.Filter != nil || f.Over != nil) {
+		w.quoted(f.Name)
+	} else {
+		w.funcName(f.Name)
+	}
 	w.WriteString("(")
 	if f.Distinct {
 		w.WriteString("DISTINCT ")
@@ -759,6 +776,9 @@ func (w *printer) typeName(t TypeName) {
 		w.WriteString(")")
 	}
 }
+
+// frameWords begin the parts of a window specification after its name.
+var frameWords = setOf("partition", "rows", "range", "groups")
 
 // name writes an identifier, quoted unless it reads back unchanged.
 func (w *printer) name(s string) {

@@ -16,6 +16,9 @@ func (p *parser) tableExpr() TableExpr {
 			}
 			return left
 		}
+		if natural && kind == CrossJoin {
+			p.fail(p.toks[p.i-1].pos, "NATURAL CROSS JOIN is not a join")
+		}
 		right := p.tablePrimary()
 		j := &Join{Kind: kind, Natural: natural, Left: left, Right: right}
 		if kind != CrossJoin && !natural {
