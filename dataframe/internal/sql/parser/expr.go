@@ -115,7 +115,11 @@ func (p *parser) infix(left Expr, start Pos, min int) Expr {
 				p.expected = append(p.expected, infixWords...)
 			}
 		}
-		if prec == 0 || prec < min {
+		if prec == 0 {
+			p.unsupportedPostfix(t)
+			return left
+		}
+		if prec < min {
 			return left
 		}
 		if prec == last && (prec == precCmp || prec == precLike) {
@@ -142,6 +146,20 @@ func (p *parser) infix(left Expr, start Pos, min int) Expr {
 			right := p.exprPrec(prec + 1)
 			left = &Binary{Span: p.span(start), Op: op, Left: left, Right: right}
 		}
+	}
+}
+
+// unsupportedPostfix fails at t if it starts an operator PostgreSQL has and
+// this parser does not, which would otherwise be taken for an alias or
+// reported as a mere syntax error.
+func (p *parser) unsupportedPostfix(t *token) {
+	switch {
+	case isOp(t, "["):
+		p.fail(t.pos, "array subscripts are not supported")
+	case isWord(t, "collate"):
+		p.fail(t.pos, "COLLATE is not supported")
+	case isWord(t, "at") && isWord(p.peek(1), "time"):
+		p.fail(t.pos, "AT TIME ZONE is not supported")
 	}
 }
 

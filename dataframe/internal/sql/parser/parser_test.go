@@ -207,6 +207,8 @@ func TestErrors(t *testing.T) {
 		{"select * from (a join b on true) as j", 1, 34, `an alias on a parenthesized join is not supported`},
 		{"select distinct on (a) a from t", 1, 17, `DISTINCT ON is not supported`},
 		{"select a from t where b = any (1, 2)", 1, 31, `ANY and ALL take a subquery`},
+		{"select a[1] from t", 1, 9, `array subscripts are not supported`},
+		{"select x at time zone 'utc' from t", 1, 10, `AT TIME ZONE is not supported`},
 		{"drop schema s", 1, 6, `expected TABLE, VIEW or INDEX, found "schema"`},
 	}
 	for _, tt := range tests {
