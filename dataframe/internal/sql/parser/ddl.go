@@ -236,11 +236,7 @@ func (p *parser) insert() *Insert {
 func (p *parser) update() *Update {
 	start := p.advance().pos
 	s := &Update{Table: p.tableName()}
-	if p.acceptKw("as") {
-		s.Alias = p.name("an alias")
-	} else if isName(p.tok()) && !isWord(p.tok(), "set") {
-		s.Alias = p.advance().text
-	}
+	s.Alias = p.targetAlias("set")
 	p.expectKw("set")
 	for {
 		astart := p.tok().pos
@@ -273,11 +269,7 @@ func (p *parser) delete() *Delete {
 	start := p.advance().pos
 	p.expectKw("from")
 	s := &Delete{Table: p.tableName()}
-	if p.acceptKw("as") {
-		s.Alias = p.name("an alias")
-	} else if isName(p.tok()) {
-		s.Alias = p.advance().text
-	}
+	s.Alias = p.targetAlias("")
 	if p.isKw("using") {
 		p.fail(p.tok().pos, "DELETE ... USING is not supported")
 	}
@@ -286,6 +278,18 @@ func (p *parser) delete() *Delete {
 	}
 	s.Span = p.span(start)
 	return s
+}
+
+// targetAlias reads the [AS] alias of the table an UPDATE or DELETE changes;
+// the word next, which would otherwise pass for an alias, ends the name.
+func (p *parser) targetAlias(next string) string {
+	switch {
+	case p.acceptKw("as"):
+		return p.name("an alias")
+	case isName(p.tok()) && !isWord(p.tok(), next):
+		return p.advance().text
+	}
+	return ""
 }
 
 func (p *parser) explain() *Explain {
@@ -307,10 +311,19 @@ func (p *parser) set() *Set {
 	if !p.acceptKw("session") {
 		p.acceptKw("local")
 	}
-	s := &Set{Name: p.label("a setting name")}
-	for p.acceptOp(".") {
-		s.Name += "." + p.label("a setting name")
+	var parts []string
+	for {
+		t := p.tok()
+		name := p.label("a setting name")
+		if strings.Contains(name, ".") {
+			p.fail(t.pos, "a setting name may not contain a dot")
+		}
+		parts = append(parts, name)
+		if !p.acceptOp(".") {
+			break
+		}
 	}
+	s := &Set{Name: strings.Join(parts, ".")}
 	if !p.acceptOp("=") {
 		p.expectKw("to")
 	}

@@ -119,7 +119,7 @@ func editDistance(a, b string) int {
 // closeKeyword returns the keyword among candidates that word most likely
 // misspells, or "".
 func closeKeyword(word string, candidates []string) string {
-	if len(word) < 3 {
+	if len(word) < 3 || isReserved(word) {
 		return ""
 	}
 	best, bestD := "", 3

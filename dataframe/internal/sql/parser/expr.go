@@ -47,7 +47,7 @@ func (p *parser) exprPrec(min int) Expr {
 	default:
 		left = p.primary()
 	}
-	return p.infix(left, min)
+	return p.infix(left, start, min)
 }
 
 // signed applies a unary sign; a sign before a number is folded into it.
@@ -79,10 +79,10 @@ var binaryOps = map[string]struct {
 	"%": {Mod, precMul}, "^": {Pow, precPow}, "or": {Or, precOr}, "and": {And, precAnd},
 }
 
-// infix extends left with the infix and postfix operators that bind at least
-// as tightly as min.
-func (p *parser) infix(left Expr, min int) Expr {
-	start := left.Position()
+// infix extends left, which starts at start (at its opening parenthesis if
+// parenthesized), with the infix and postfix operators that bind at least as
+// tightly as min.
+func (p *parser) infix(left Expr, start Pos, min int) Expr {
 	last := 0 // the precedence of the operator last applied, for non-associativity
 	for {
 		t := p.tok()
@@ -115,7 +115,11 @@ func (p *parser) infix(left Expr, min int) Expr {
 				p.expected = append(p.expected, infixWords...)
 			}
 		}
-		if prec == 0 || prec < min {
+		if prec == 0 {
+			p.unsupportedPostfix(t)
+			return left
+		}
+		if prec < min {
 			return left
 		}
 		if prec == last && (prec == precCmp || prec == precLike) {
@@ -142,6 +146,20 @@ func (p *parser) infix(left Expr, min int) Expr {
 			right := p.exprPrec(prec + 1)
 			left = &Binary{Span: p.span(start), Op: op, Left: left, Right: right}
 		}
+	}
+}
+
+// unsupportedPostfix fails at t if it starts an operator PostgreSQL has and
+// this parser does not, which would otherwise be taken for an alias or
+// reported as a mere syntax error.
+func (p *parser) unsupportedPostfix(t *token) {
+	switch {
+	case isOp(t, "["):
+		p.fail(t.pos, "array subscripts are not supported")
+	case isWord(t, "collate"):
+		p.fail(t.pos, "COLLATE is not supported")
+	case isWord(t, "at") && isWord(p.peek(1), "time"):
+		p.fail(t.pos, "AT TIME ZONE is not supported")
 	}
 }
 
@@ -230,7 +248,7 @@ func (p *parser) parenQueryOrList() (*Query, []Expr) {
 	list := p.exprList()
 	// ((SELECT ...) UNION ...): a parenthesized query was the first operand.
 	if sub, ok := list[0].(*Subquery); ok && len(list) == 1 && p.continuesQuery() {
-		q := &Query{Body: p.setOps(bodyOf(sub.Query))}
+		q := &Query{Body: p.setOps(bodyOf(sub.Query), sub.Pos)}
 		p.queryTail(q)
 		q.Span = p.span(sub.Pos)
 		p.expectOp(")")
@@ -474,11 +492,12 @@ func (p *parser) substring() *FuncCall {
 func (p *parser) position() *FuncCall {
 	start := p.advance().pos
 	p.advance()
+	argStart := p.tok().pos
 	f := &FuncCall{Name: "position", Args: []Expr{p.exprPrec(precOther)}}
 	if p.acceptKw("in") {
 		f.Args = append(f.Args, p.exprPrec(precOther))
 	} else {
-		f.Args[0] = p.infix(f.Args[0], precOr)
+		f.Args[0] = p.infix(f.Args[0], argStart, precOr)
 		if p.acceptOp(",") {
 			f.Args = append(f.Args, p.exprList()...)
 		}

@@ -75,10 +75,7 @@ func (w *printer) stmt(s Statement) {
 		}
 		w.tableName(s.Name)
 		w.WriteString(" (")
-		for i, c := range s.Columns {
-			w.sep(i)
-			w.columnDef(c)
-		}
+		list(w, s.Columns, w.columnDef)
 		for i, c := range s.Constraints {
 			w.sep(i + len(s.Columns))
 			w.constraint(c)
@@ -130,10 +127,7 @@ func (w *printer) stmt(s Statement) {
 			w.name(s.Method)
 		}
 		w.WriteString(" (")
-		for i, k := range s.Keys {
-			w.sep(i)
-			w.orderItem(k)
-		}
+		list(w, s.Keys, w.orderItem)
 		w.WriteString(")")
 	case *Drop:
 		w.WriteString("DROP ")
@@ -165,10 +159,7 @@ func (w *printer) stmt(s Statement) {
 			w.name(s.Alias)
 		}
 		w.WriteString(" SET ")
-		for i, a := range s.Set {
-			w.sep(i)
-			w.node(a)
-		}
+		list(w, s.Set, func(a *Assignment) { w.node(a) })
 		w.where(s.Where)
 	case *Delete:
 		w.WriteString("DELETE FROM ")
@@ -189,7 +180,7 @@ func (w *printer) stmt(s Statement) {
 		w.stmt(s.Statement)
 	case *Set:
 		w.WriteString("SET ")
-		w.WriteString(s.Name)
+		w.dotted(strings.Split(s.Name, "."))
 		w.WriteString(" = ")
 		w.str(s.Value)
 	case *Transaction:
@@ -207,10 +198,7 @@ func (w *printer) query(q *Query) {
 	w.body(q.Body)
 	if len(q.OrderBy) > 0 {
 		w.WriteString(" ORDER BY ")
-		for i, o := range q.OrderBy {
-			w.sep(i)
-			w.orderItem(o)
-		}
+		list(w, q.OrderBy, w.orderItem)
 	}
 	if q.Limit != nil {
 		w.WriteString(" LIMIT ")
@@ -227,10 +215,7 @@ func (w *printer) with(x *With) {
 	if x.Recursive {
 		w.WriteString("RECURSIVE ")
 	}
-	for i, c := range x.CTEs {
-		w.sep(i)
-		w.cte(c)
-	}
+	list(w, x.CTEs, w.cte)
 }
 
 func (w *printer) cte(c *CTE) {
@@ -248,10 +233,7 @@ func (w *printer) body(b QueryBody) {
 		w.selectBlock(b)
 	case *Values:
 		w.WriteString("VALUES ")
-		for i, row := range b.Rows {
-			w.sep(i)
-			w.exprList(row)
-		}
+		list(w, b.Rows, w.exprList)
 	case *SetOp:
 		w.operand(b.Left)
 		w.WriteString(" ")
@@ -262,13 +244,19 @@ func (w *printer) body(b QueryBody) {
 		w.WriteString(" ")
 		w.operand(b.Right)
 	case *Query:
+		w.WriteString("(")
 		w.query(b)
+		w.WriteString(")")
 	default:
 		w.WriteString("?")
 	}
 }
 
 func (w *printer) operand(b QueryBody) {
+	if _, ok := b.(*Query); ok {
+		w.body(b) // parenthesized already
+		return
+	}
 	w.WriteString("(")
 	w.body(b)
 	w.WriteString(")")
@@ -279,24 +267,15 @@ func (w *printer) selectBlock(s *Select) {
 	if s.Distinct {
 		w.WriteString("DISTINCT ")
 	}
-	for i, it := range s.Items {
-		w.sep(i)
-		w.selectItem(it)
-	}
+	list(w, s.Items, w.selectItem)
 	if len(s.From) > 0 {
 		w.WriteString(" FROM ")
-		for i, t := range s.From {
-			w.sep(i)
-			w.table(t)
-		}
+		list(w, s.From, w.table)
 	}
 	w.where(s.Where)
 	if len(s.GroupBy) > 0 {
 		w.WriteString(" GROUP BY ")
-		for i, e := range s.GroupBy {
-			w.sep(i)
-			w.expr(e)
-		}
+		list(w, s.GroupBy, w.expr)
 	}
 	if s.Having != nil {
 		w.WriteString(" HAVING ")
@@ -304,10 +283,7 @@ func (w *printer) selectBlock(s *Select) {
 	}
 	if len(s.Windows) > 0 {
 		w.WriteString(" WINDOW ")
-		for i, nw := range s.Windows {
-			w.sep(i)
-			w.node(nw)
-		}
+		list(w, s.Windows, func(nw *NamedWindow) { w.node(nw) })
 	}
 }
 
@@ -396,23 +372,21 @@ func (w *printer) window(s *WindowSpec) {
 	}
 	if s.Name != "" {
 		space()
-		w.name(s.Name)
+		if frameWords[s.Name] {
+			w.quoted(s.Name) // or it would read as the clause
+		} else {
+			w.name(s.Name)
+		}
 	}
 	if len(s.PartitionBy) > 0 {
 		space()
 		w.WriteString("PARTITION BY ")
-		for i, e := range s.PartitionBy {
-			w.sep(i)
-			w.expr(e)
-		}
+		list(w, s.PartitionBy, w.expr)
 	}
 	if len(s.OrderBy) > 0 {
 		space()
 		w.WriteString("ORDER BY ")
-		for i, o := range s.OrderBy {
-			w.sep(i)
-			w.orderItem(o)
-		}
+		list(w, s.OrderBy, w.orderItem)
 	}
 	if s.Frame != nil {
 		space()
@@ -562,38 +536,22 @@ func (w *printer) expr(e Expr) {
 		w.expr(e.Right)
 		w.WriteString(")")
 	case *Between:
-		w.WriteString("(")
-		w.expr(e.X)
-		w.WriteString(" ")
-		w.not(e.Not)
-		w.WriteString("BETWEEN ")
+		w.predicate(e.X, e.Not, "BETWEEN")
 		w.expr(e.Low)
 		w.WriteString(" AND ")
 		w.expr(e.High)
 		w.WriteString(")")
 	case *InList:
-		w.WriteString("(")
-		w.expr(e.X)
-		w.WriteString(" ")
-		w.not(e.Not)
-		w.WriteString("IN ")
+		w.predicate(e.X, e.Not, "IN")
 		w.exprList(e.List)
 		w.WriteString(")")
 	case *InSubquery:
+		w.predicate(e.X, e.Not, "IN")
 		w.WriteString("(")
-		w.expr(e.X)
-		w.WriteString(" ")
-		w.not(e.Not)
-		w.WriteString("IN (")
 		w.query(e.Query)
 		w.WriteString("))")
 	case *LikeExpr:
-		w.WriteString("(")
-		w.expr(e.X)
-		w.WriteString(" ")
-		w.not(e.Not)
-		w.WriteString(e.Op.String())
-		w.WriteString(" ")
+		w.predicate(e.X, e.Not, e.Op.String())
 		w.expr(e.Pattern)
 		if e.Escape != nil {
 			w.WriteString(" ESCAPE ")
@@ -663,7 +621,14 @@ func (w *printer) funcCall(f *FuncCall) {
 		w.WriteString(strings.ToUpper(f.Name))
 		return
 	}
-	w.funcName(f.Name)
+	// substring and position have a grammar of their own, which reads
+	// plain argument lists only.
+	if (f.Name == "substring" || f.Name == "position") && (len(f.Args) == 0 || f.Star || f.Distinct ||
+		f.OrderBy != nil || f.Filter != nil || f.Over != nil) {
+		w.quoted(f.Name)
+	} else {
+		w.funcName(f.Name)
+	}
 	w.WriteString("(")
 	if f.Distinct {
 		w.WriteString("DISTINCT ")
@@ -671,16 +636,10 @@ func (w *printer) funcCall(f *FuncCall) {
 	if f.Star {
 		w.WriteString("*")
 	}
-	for i, a := range f.Args {
-		w.sep(i)
-		w.expr(a)
-	}
+	list(w, f.Args, w.expr)
 	if len(f.OrderBy) > 0 {
 		w.WriteString(" ORDER BY ")
-		for i, o := range f.OrderBy {
-			w.sep(i)
-			w.orderItem(o)
-		}
+		list(w, f.OrderBy, w.orderItem)
 	}
 	w.WriteString(")")
 	if f.Filter != nil {
@@ -692,6 +651,16 @@ func (w *printer) funcCall(f *FuncCall) {
 		w.WriteString(" OVER ")
 		w.window(f.Over)
 	}
+}
+
+// predicate opens "(x [NOT] op ", the start of a negatable predicate.
+func (w *printer) predicate(x Expr, not bool, op string) {
+	w.WriteString("(")
+	w.expr(x)
+	w.WriteString(" ")
+	w.not(not)
+	w.WriteString(op)
+	w.WriteString(" ")
 }
 
 func (w *printer) not(not bool) {
@@ -706,21 +675,23 @@ func (w *printer) sep(i int) {
 	}
 }
 
+// list writes items separated by commas.
+func list[T any](w *printer, items []T, write func(T)) {
+	for i, it := range items {
+		w.sep(i)
+		write(it)
+	}
+}
+
 func (w *printer) exprList(es []Expr) {
 	w.WriteString("(")
-	for i, e := range es {
-		w.sep(i)
-		w.expr(e)
-	}
+	list(w, es, w.expr)
 	w.WriteString(")")
 }
 
 func (w *printer) names(ns []string) {
 	w.WriteString("(")
-	for i, n := range ns {
-		w.sep(i)
-		w.name(n)
-	}
+	list(w, ns, w.name)
 	w.WriteString(")")
 }
 
@@ -759,6 +730,9 @@ func (w *printer) typeName(t TypeName) {
 		w.WriteString(")")
 	}
 }
+
+// frameWords begin the parts of a window specification after its name.
+var frameWords = setOf("partition", "rows", "range", "groups")
 
 // name writes an identifier, quoted unless it reads back unchanged.
 func (w *printer) name(s string) {

@@ -5,6 +5,7 @@ package parser
 func (p *parser) tableExpr() TableExpr {
 	p.enter()
 	defer p.leave()
+	start := p.tok().pos
 	left := p.tablePrimary()
 	for {
 		natural := p.acceptKw("natural")
@@ -14,6 +15,9 @@ func (p *parser) tableExpr() TableExpr {
 				p.unexpected("JOIN")
 			}
 			return left
+		}
+		if natural && kind == CrossJoin {
+			p.fail(p.toks[p.i-1].pos, "NATURAL CROSS JOIN is not a join")
 		}
 		right := p.tablePrimary()
 		j := &Join{Kind: kind, Natural: natural, Left: left, Right: right}
@@ -27,7 +31,7 @@ func (p *parser) tableExpr() TableExpr {
 				p.unexpected("ON or USING")
 			}
 		}
-		j.Span = p.span(left.Position())
+		j.Span = p.span(start)
 		left = j
 	}
 }

@@ -208,48 +208,42 @@ func (l *lexer) number() token {
 	return token{kind: kind, text: l.src[start:l.off], pos: l.posAt(start), end: l.off}
 }
 
-// str reads a string literal; a doubled quote inside stands for one.
+// str reads a 'string literal'.
 func (l *lexer) str() token {
 	start := l.off
-	l.off++
-	var b strings.Builder
-	from := l.off
-	for {
-		i := strings.IndexByte(l.src[l.off:], '\'')
-		if i < 0 {
-			return l.errorf(start, "unterminated string literal")
-		}
-		l.off += i + 1
-		if l.off < len(l.src) && l.src[l.off] == '\'' {
-			b.WriteString(l.src[from:l.off])
-			l.off++
-			from = l.off
-			continue
-		}
-		break
-	}
-	text := l.src[from : l.off-1]
-	if b.Len() > 0 {
-		b.WriteString(text)
-		text = b.String()
+	text, ok := l.quoted('\'')
+	if !ok {
+		return l.errorf(start, "unterminated string literal")
 	}
 	return token{kind: tokString, text: text, pos: l.posAt(start), end: l.off}
 }
 
-// quotedIdent reads a "quoted identifier", which keeps its case; "" stands
-// for one double quote.
+// quotedIdent reads a "quoted identifier", which keeps its case.
 func (l *lexer) quotedIdent() token {
 	start := l.off
+	text, ok := l.quoted('"')
+	switch {
+	case !ok:
+		return l.errorf(start, "unterminated quoted identifier")
+	case text == "":
+		return l.errorf(start, "zero-length quoted identifier")
+	}
+	return token{kind: tokIdent, quoted: true, text: text, pos: l.posAt(start), end: l.off}
+}
+
+// quoted reads text between quote characters q, in which a doubled q stands
+// for one; ok is false if the closing quote is missing.
+func (l *lexer) quoted(q byte) (text string, ok bool) {
 	l.off++
 	var b strings.Builder
 	from := l.off
 	for {
-		i := strings.IndexByte(l.src[l.off:], '"')
+		i := strings.IndexByte(l.src[l.off:], q)
 		if i < 0 {
-			return l.errorf(start, "unterminated quoted identifier")
+			return "", false
 		}
 		l.off += i + 1
-		if l.off < len(l.src) && l.src[l.off] == '"' {
+		if l.off < len(l.src) && l.src[l.off] == q {
 			b.WriteString(l.src[from:l.off])
 			l.off++
 			from = l.off
@@ -257,15 +251,12 @@ func (l *lexer) quotedIdent() token {
 		}
 		break
 	}
-	text := l.src[from : l.off-1]
+	text = l.src[from : l.off-1]
 	if b.Len() > 0 {
 		b.WriteString(text)
 		text = b.String()
 	}
-	if text == "" {
-		return l.errorf(start, "zero-length quoted identifier")
-	}
-	return token{kind: tokIdent, quoted: true, text: text, pos: l.posAt(start), end: l.off}
+	return text, true
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

@@ -304,7 +304,7 @@ func (p *parser) query() *Query {
 	if p.isKw("with") {
 		q.With = p.with()
 	}
-	q.Body = p.setOps(nil)
+	q.Body = p.setOps(nil, p.tok().pos)
 	p.queryTail(q)
 	q.Span = p.span(start)
 	return q
@@ -395,9 +395,9 @@ func (p *parser) with() *With {
 }
 
 // setOps reads operands joined by UNION and EXCEPT; first, if not nil, is
-// the first operand, already read.
-func (p *parser) setOps(first QueryBody) QueryBody {
-	left := p.intersects(first)
+// the first operand, already read. The operands start at start.
+func (p *parser) setOps(first QueryBody, start Pos) QueryBody {
+	left := p.intersects(first, start)
 	for {
 		var op SetOpKind
 		switch {
@@ -410,14 +410,14 @@ func (p *parser) setOps(first QueryBody) QueryBody {
 		}
 		p.advance()
 		all := p.setQuantifier()
-		right := p.intersects(nil)
-		left = &SetOp{Span: p.span(left.Position()), Op: op, All: all, Left: left, Right: right}
+		right := p.intersects(nil, p.tok().pos)
+		left = &SetOp{Span: p.span(start), Op: op, All: all, Left: left, Right: right}
 	}
 }
 
 // intersects reads operands joined by INTERSECT, which binds tighter than
 // UNION and EXCEPT.
-func (p *parser) intersects(first QueryBody) QueryBody {
+func (p *parser) intersects(first QueryBody, start Pos) QueryBody {
 	left := first
 	if left == nil {
 		left = p.queryPrimary()
@@ -426,7 +426,7 @@ func (p *parser) intersects(first QueryBody) QueryBody {
 		p.advance()
 		all := p.setQuantifier()
 		right := p.queryPrimary()
-		left = &SetOp{Span: p.span(left.Position()), Op: Intersect, All: all, Left: left, Right: right}
+		left = &SetOp{Span: p.span(start), Op: Intersect, All: all, Left: left, Right: right}
 	}
 	return left
 }
