@@ -229,6 +229,18 @@ func wrapFilter(n plan.Node, preds []*expr.Expr) plan.Node {
 
 func pushJoin(j *plan.Join, preds []*expr.Expr) plan.Node {
 	ls, rs := j.Left.Schema(), j.Right.Schema()
+	if j.Type == hashjoin.Left {
+		// A condition above that no row padded with NULLs passes makes
+		// the outer join an inner one (a scalar subquery compared in WHERE).
+		for _, p := range preds {
+			if nullRejects(p, rs) {
+				c := *j
+				c.Type = hashjoin.Inner
+				j = &c
+				break
+			}
+		}
+	}
 	var toLeft, toRight, above, residual []*expr.Expr
 	inner := j.Type == hashjoin.Inner
 	lk, rk := append([]*expr.Expr(nil), j.LeftKeys...), append([]*expr.Expr(nil), j.RightKeys...)
@@ -280,6 +292,41 @@ func pushJoin(j *plan.Join, preds []*expr.Expr) plan.Node {
 	out := &plan.Join{Left: pushdown(j.Left, toLeft), Right: pushdown(j.Right, toRight), Type: j.Type,
 		LeftKeys: lk, RightKeys: rk, Residual: expr.And(residual...)}
 	return wrapFilter(out, above)
+}
+
+// nullRejects reports whether p is false or NULL whenever the columns of s
+// it reads are NULL: a comparison (LIKE, IN, IS NOT NULL) of expressions
+// that are NULL when such a column is, or a conjunction with one.
+func nullRejects(p *expr.Expr, s types.Schema) bool {
+	switch p.Op {
+	case expr.OpAnd:
+		return nullRejects(p.Args[0], s) || nullRejects(p.Args[1], s)
+	case expr.OpOr:
+		return nullRejects(p.Args[0], s) && nullRejects(p.Args[1], s)
+	case expr.OpEq, expr.OpNe, expr.OpLt, expr.OpLe, expr.OpGt, expr.OpGe, expr.OpLike, expr.OpNotLike, expr.OpIn, expr.OpIsNotNull:
+		for _, a := range p.Args {
+			if strictOn(a, s) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// strictOn reports whether e is NULL when a column of s it reads is.
+func strictOn(e *expr.Expr, s types.Schema) bool {
+	switch e.Op {
+	case expr.OpCol:
+		return s.Index(e.Name) >= 0
+	case expr.OpAlias, expr.OpCast, expr.OpNeg, expr.OpAdd, expr.OpSub, expr.OpMul, expr.OpDiv,
+		expr.OpSubstr, expr.OpYear, expr.OpAddDays, expr.OpAddMonths:
+		for _, a := range e.Args {
+			if strictOn(a, s) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // equiKeys recognizes l = r between a left and a right expression.

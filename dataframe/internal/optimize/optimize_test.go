@@ -17,7 +17,11 @@ func tbl(names []string, rows int) *plan.Scan {
 	var vecs []*coldata.Vec
 	for _, n := range names {
 		s = append(s, types.Field{Name: n, Type: types.Int64Type})
-		vecs = append(vecs, coldata.NewVec(types.Int64Type, rows))
+		v := coldata.NewVec(types.Int64Type, rows)
+		for i := range v.I64 {
+			v.I64[i] = int64(i) // distinct values, for the statistics
+		}
+		vecs = append(vecs, v)
 	}
 	t := scan.NewMemTable(s, []*coldata.Batch{{N: rows, Vecs: vecs}})
 	cols := make([]int, len(s))

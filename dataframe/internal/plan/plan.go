@@ -372,10 +372,10 @@ func estimateRows(n Node) int64 {
 		if r < 0 {
 			return -1
 		}
-		return int64(float64(r) * Selectivity(x.Filter))
+		return int64(float64(r) * selectivityOn(x.Filter, x))
 	case *Filter:
 		r := EstimateRows(x.Input)
-		return int64(float64(r) * Selectivity(x.Pred))
+		return int64(float64(r) * selectivityOn(x.Pred, x.Input))
 	case *Project:
 		return EstimateRows(x.Input)
 	case *Aggregate:
@@ -383,7 +383,20 @@ func estimateRows(n Node) int64 {
 		if len(x.Keys) == 0 {
 			return 1
 		}
-		return max(1, r/4)
+		// With distinct counts of every key: at most their product.
+		groups := 1.0
+		for _, k := range x.Keys {
+			u := k.Unalias()
+			d := int64(-1)
+			if u.Op == expr.OpCol {
+				d = DistinctCount(x.Input, u.Name)
+			}
+			if d <= 0 {
+				return max(1, r/4)
+			}
+			groups *= float64(d)
+		}
+		return max(1, min(r, int64(groups)))
 	case *Join:
 		l, r := EstimateRows(x.Left), EstimateRows(x.Right)
 		switch x.Type {
@@ -394,9 +407,28 @@ func estimateRows(n Node) int64 {
 		case hashjoin.Left:
 			return l
 		}
+		if l < 0 || r < 0 {
+			return -1
+		}
+		// With distinct counts of a key pair on both sides (the most
+		// selective pair): |L|·|R| / max(ndv(L.k), ndv(R.k)).
+		var most int64 = -1
+		for i := range x.LeftKeys {
+			lk, rk := x.LeftKeys[i].Unalias(), x.RightKeys[i].Unalias()
+			if lk.Op != expr.OpCol || rk.Op != expr.OpCol {
+				continue
+			}
+			dl, dr := DistinctCount(x.Left, lk.Name), DistinctCount(x.Right, rk.Name)
+			if dl > 0 && dr > 0 {
+				most = max(most, dl, dr)
+			}
+		}
+		if most > 0 {
+			return max(1, int64(float64(l)*float64(r)/float64(most)))
+		}
 		// Key/foreign-key guess: the larger side survives, reduced by the
 		// selectivity already applied to the smaller one.
-		return int64(float64(max(l, r)) * joinReduction(x))
+		return int64(float64(max(l, r)) * joinReduction(x, l, r))
 	case *Sort:
 		r := EstimateRows(x.Input)
 		if x.Limit > 0 && x.Limit < r {
@@ -419,18 +451,18 @@ func estimateRows(n Node) int64 {
 	return -1
 }
 
-// joinReduction estimates how much the smaller side's filters reduce a join.
-func joinReduction(j *Join) float64 {
-	l, r := EstimateRows(j.Left), EstimateRows(j.Right)
-	small := j.Right
+// joinReduction estimates how much the smaller side's filters reduce a
+// join whose sides are estimated at l and r rows.
+func joinReduction(j *Join, l, r int64) float64 {
+	small, rows := j.Right, r
 	if l < r {
-		small = j.Left
+		small, rows = j.Left, l
 	}
 	base := BaseRows(small)
 	if base <= 0 {
 		return 1
 	}
-	f := float64(EstimateRows(small)) / float64(base)
+	f := float64(rows) / float64(base)
 	if f > 1 {
 		f = 1
 	}
@@ -450,6 +482,43 @@ func BaseRows(n Node) int64 {
 		m = max(m, BaseRows(c))
 	}
 	return m
+}
+
+// selectivityOn is Selectivity with the distinct counts of n's columns:
+// col = constant keeps 1/ndv(col) of the rows, col IN (k values) k/ndv.
+func selectivityOn(p *expr.Expr, n Node) float64 {
+	if p == nil {
+		return 1
+	}
+	switch p.Op {
+	case expr.OpAnd:
+		return selectivityOn(p.Args[0], n) * selectivityOn(p.Args[1], n)
+	case expr.OpOr:
+		return min(1, selectivityOn(p.Args[0], n)+selectivityOn(p.Args[1], n))
+	case expr.OpEq, expr.OpIn:
+		col := p.Args[0].Unalias()
+		k := 1.0
+		if p.Op == expr.OpIn {
+			k = float64(len(p.List))
+		} else if col.Op == expr.OpLit {
+			col = p.Args[1].Unalias()
+		} else if p.Args[1].Op != expr.OpLit {
+			break
+		}
+		if col.Op != expr.OpCol {
+			break
+		}
+		var d int64
+		if sc, ok := n.(*Scan); ok {
+			d = sourceDistinct(sc, col.Name) // (the scan's own filter is what is estimated)
+		} else {
+			d = DistinctCount(n, col.Name)
+		}
+		if d > 0 {
+			return min(1, k/float64(d))
+		}
+	}
+	return Selectivity(p)
 }
 
 // Selectivity guesses the fraction of rows a predicate keeps.
@@ -485,17 +554,36 @@ func Selectivity(p *expr.Expr) float64 {
 // the filters on the way (a caller caps it by its estimate of n's rows);
 // -1 when unknown.
 func DistinctCount(n Node, col string) int64 {
+	return distinctCount(n, col)
+}
+
+// sourceDistinct is the distinct count of a scanned column in the source.
+func sourceDistinct(x *Scan, col string) int64 {
+	st, ok := x.Source.(scan.Statistician)
+	if !ok {
+		return -1
+	}
+	i := x.Source.Schema().Index(col)
+	if i < 0 {
+		return -1
+	}
+	return st.DistinctCount(i)
+}
+
+func distinctCount(n Node, col string) int64 {
 	switch x := n.(type) {
 	case *Scan:
-		st, ok := x.Source.(scan.Statistician)
-		if !ok {
-			return -1
+		d := sourceDistinct(x, col)
+		if d > 0 && x.Filter != nil {
+			d = max(1, min(d, EstimateRows(x)))
 		}
-		i := x.Source.Schema().Index(col)
-		if i < 0 {
-			return -1
+		return d
+	case *Filter:
+		d := DistinctCount(x.Input, col)
+		if d > 0 {
+			d = max(1, min(d, EstimateRows(x)))
 		}
-		return st.DistinctCount(i)
+		return d
 	case *Project:
 		for _, e := range x.Exprs {
 			if e.OutputName() == col {

@@ -65,7 +65,7 @@ type Output struct {
 
 // Bind turns a query into a logical plan over cat's tables.
 func Bind(cat Catalog, q *parser.Query) (out *Output, err error) {
-	b := &binder{cat: cat, used: map[string]int{}}
+	b := &binder{cat: cat, used: map[string]int{}, resolved: map[*parser.ColumnRef]resolvedRef{}}
 	defer func() {
 		if r := recover(); r != nil {
 			bp, ok := r.(bindPanic)
@@ -107,6 +107,14 @@ type binder struct {
 	// which expressions may then refer to.
 	probing   int
 	probeCols types.Schema
+	// resolved records, while probing, where each column reference was
+	// found (for the direct decorrelation of simple subqueries).
+	resolved map[*parser.ColumnRef]resolvedRef
+}
+
+type resolvedRef struct {
+	sc  *scope
+	col column
 }
 
 type cteDef struct {
@@ -222,6 +230,9 @@ func (b *binder) lookup(s *scope, ref *parser.ColumnRef) column {
 			}
 			if len(chain) > 0 && b.probing > 0 {
 				b.probeCols = append(b.probeCols, types.Field{Name: found[0].id, Type: found[0].t, Nullable: true})
+			}
+			if b.probing > 0 {
+				b.resolved[ref] = resolvedRef{sc: sc, col: found[0]}
 			}
 			return found[0]
 		}

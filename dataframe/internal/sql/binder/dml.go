@@ -37,7 +37,7 @@ func Convert(e *expr.Expr, from, to types.Type) *expr.Expr {
 // (set non-nil) or DELETE, and a one-row count of the rows they change.
 func Rewrite(cat Catalog, table, alias string, schema types.Schema, set []*parser.Assignment, where parser.Expr) (contents, count plan.Node, err error) {
 	defer catch(&err)
-	b := &binder{cat: cat, used: map[string]int{}}
+	b := &binder{cat: cat, used: map[string]int{}, resolved: map[*parser.ColumnRef]resolvedRef{}}
 	node, ok := cat.Table(table)
 	if !ok {
 		return nil, nil, fmt.Errorf("table %q does not exist", table)

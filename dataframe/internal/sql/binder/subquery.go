@@ -94,6 +94,10 @@ func (b *binder) applyPredicate(e parser.Expr, c *ectx) {
 	}
 	switch x := inner.(type) {
 	case *parser.Exists:
+		if d, ok := b.direct(x.Query, c); ok {
+			b.joinDirect(x, c, d, typ, nil, nil)
+			return
+		}
 		s := b.subplan(x.Query, c)
 		b.joinSub(x, c, s, typ, nil, nil, nil)
 		return
@@ -103,6 +107,18 @@ func (b *binder) applyPredicate(e parser.Expr, c *ectx) {
 		}
 		notIn := neg != x.Not
 		v := b.bindExpr(x.X, c)
+		if d, ok := b.direct(x.Query, c); ok {
+			col := b.value(x, sub{rel: d.rel})
+			l, r := b.keyPair(x, v, col, sub{rel: d.rel})
+			if !notIn {
+				b.joinDirect(x, c, d, hashjoin.Semi, []*expr.Expr{l}, []*expr.Expr{r})
+				return
+			}
+			if !l.Nullable && !r.Nullable {
+				b.joinDirect(x, c, d, hashjoin.Anti, []*expr.Expr{l}, []*expr.Expr{r})
+				return
+			}
+		}
 		s := b.subplan(x.Query, c)
 		col := b.value(x, s)
 		l, r := b.keyPair(x, v, col, s)
@@ -282,4 +298,143 @@ func (b *binder) inMark(n parser.Node, c *ectx, v *expr.Expr, s sub, col column)
 		expr.Call(expr.OpOr, expr.Call(expr.OpIsNull, v), expr.Call(expr.OpLt, expr.Col(cntNN), expr.Col(cnt))), null,
 		lit(false))
 	return b.resolve(n, out, sch)
+}
+
+// directSub is a subquery joined without D: its correlated conditions
+// (each in a WHERE conjunct of its own, over the outer query's and the
+// subquery's columns) become the join's keys and residual.
+type directSub struct {
+	rel   relation
+	preds []*expr.Expr // over the outer plan's and rel's columns
+}
+
+// direct binds a subquery used by a semi- or anti-join without D when it
+// is a plain SELECT (no grouping, aggregates, DISTINCT or LIMIT) whose
+// outer references are all in WHERE conjuncts without subqueries: EXISTS
+// (SELECT … WHERE inner.k = outer.k AND inner.x <> outer.x) is then one
+// semi-join on k with a residual, with no pass to find the outer keys.
+func (b *binder) direct(q *parser.Query, c *ectx) (directSub, bool) {
+	sel, ok := q.Body.(*parser.Select)
+	if !ok || q.With != nil || len(q.OrderBy) > 0 || q.Limit != nil || q.Offset != nil ||
+		len(sel.GroupBy) > 0 || sel.Having != nil || sel.Distinct || len(collectAggs(sel, nil)) > 0 || sel.Where == nil {
+		return directSub{}, false
+	}
+	// Probe: where does every name resolve?
+	mid := &scope{parent: c.sc, corr: &correlation{}}
+	b.probing++
+	savedProbe := b.probeCols
+	b.bindQuery(q, mid, nil)
+	b.probing--
+	b.probeCols = savedProbe
+	if len(mid.corr.refs) == 0 {
+		return directSub{}, false
+	}
+	outerScopes := map[*scope]bool{}
+	for sc := c.sc; sc != nil; sc = sc.parent {
+		outerScopes[sc] = true
+	}
+	isOuter := func(r *parser.ColumnRef) bool { return outerScopes[b.resolved[r].sc] }
+	var plain, corr []parser.Expr
+	covered := 0
+	for _, cj := range splitAnd(sel.Where) {
+		n := 0
+		walkExpr(cj, func(x parser.Expr) bool {
+			if r, ok := x.(*parser.ColumnRef); ok && isOuter(r) {
+				n++
+			}
+			return true
+		})
+		if n == 0 {
+			plain = append(plain, cj)
+			continue
+		}
+		if hasSubquery(cj) {
+			return directSub{}, false
+		}
+		covered += n
+		corr = append(corr, cj)
+	}
+	total := 0
+	for r := range b.resolved {
+		if isOuter(r) && inQuery(q, r) {
+			total++
+		}
+	}
+	if total != covered {
+		return directSub{}, false // outer names elsewhere (select list, ON, nested subqueries)
+	}
+	// The subquery without its correlated conjuncts, passing on the inner
+	// columns they read.
+	inner := map[string]column{} // inner column id -> column
+	var order []string
+	var extra []*parser.SelectItem
+	for _, cj := range corr {
+		walkExpr(cj, func(x parser.Expr) bool {
+			if r, ok := x.(*parser.ColumnRef); ok && !isOuter(r) {
+				col := b.resolved[r].col
+				if _, seen := inner[col.id]; !seen {
+					inner[col.id] = col
+					order = append(order, col.id)
+					extra = append(extra, &parser.SelectItem{Span: r.Span, Expr: r})
+				}
+			}
+			return true
+		})
+	}
+	var where parser.Expr
+	for _, p := range plain {
+		if where == nil {
+			where = p
+		} else {
+			where = &parser.Binary{Span: p.SourceSpan(), Op: parser.And, Left: where, Right: p}
+		}
+	}
+	mod := *sel
+	mod.Where = where
+	mod.Items = append(append([]*parser.SelectItem{}, sel.Items...), extra...)
+	if len(sel.Items) == 1 {
+		if _, star := sel.Items[0].Expr.(*parser.Star); star {
+			// EXISTS (SELECT * …): the rows' existence is all that counts.
+			mod.Items = extra
+		}
+	}
+	rel := b.bindQuery(&parser.Query{Span: q.Span, Body: &mod}, c.sc, nil)
+	// The extra items are the last len(extra) columns.
+	synth := &scope{parent: c.sc}
+	k := len(rel.cols) - len(extra)
+	for i, id := range order {
+		col := inner[id]
+		rel.cols[k+i].hidden = true
+		synth.cols = append(synth.cols, column{table: col.table, name: col.name, id: rel.cols[k+i].id, t: col.t})
+	}
+	all := append(append(types.Schema{}, (*c.node).Schema()...), rel.node.Schema()...)
+	var preds []*expr.Expr
+	for _, cj := range corr {
+		preds = append(preds, expr.Conjuncts(b.bindBool(cj, &ectx{sc: synth, schema: all}))...)
+	}
+	return directSub{rel: rel, preds: preds}, true
+}
+
+// inQuery reports whether r is a column reference inside q.
+func inQuery(q *parser.Query, r *parser.ColumnRef) bool {
+	found := false
+	parser.Inspect(q, func(n parser.Node) bool {
+		if n == parser.Node(r) {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// joinDirect semi- or anti-joins a direct subquery on its conditions plus
+// extra key pairs.
+func (b *binder) joinDirect(n parser.Node, c *ectx, d directSub, typ hashjoin.Type, lk, rk []*expr.Expr) {
+	ls, rs := (*c.node).Schema(), d.rel.node.Schema()
+	l2, r2, res := splitKeys(d.preds, ls, rs)
+	if len(lk) > 0 && len(l2) == 1 && l2[0].Op == expr.OpLit {
+		l2, r2 = nil, nil // (splitKeys' constant key when it found none)
+	}
+	lk, rk = append(lk, l2...), append(rk, r2...)
+	*c.node = &plan.Join{Left: *c.node, Right: d.rel.node, Type: typ, LeftKeys: lk, RightKeys: rk, Residual: res}
 }
