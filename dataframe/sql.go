@@ -41,7 +41,7 @@ func (e *SQLError) Unwrap() error { return e.err }
 func sqlError(src string, err error) error {
 	var pe *parser.Error
 	if errors.As(err, &pe) {
-		return &SQLError{Line: pe.Pos.Line, Column: pe.Pos.Col, Msg: pe.Msg, Excerpt: parser.Excerpt(src, pe.Pos), err: err}
+		return &SQLError{Line: pe.Pos.Line, Column: pe.Pos.Col, Msg: "syntax error: " + pe.Msg, Excerpt: parser.Excerpt(src, pe.Pos), err: err}
 	}
 	var be *binder.Error
 	if errors.As(err, &be) {
@@ -247,6 +247,52 @@ func (c *Catalog) ExecStatement(ctx context.Context, stmt string, opts ...Collec
 		return nil, ch, nil
 	}
 	return res, 0, nil
+}
+
+// QueryValues runs a query (or any statement returning rows) and returns
+// its column names and rows as Go values: nil for NULL, bool, int64,
+// float64, string, and for exact decimals and dates a fmt.Stringer of
+// their text.
+func (c *Catalog) QueryValues(ctx context.Context, query string, opts ...CollectOption) ([]string, [][]any, error) {
+	res, _, err := c.ExecStatement(ctx, query, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if res == nil {
+		return nil, nil, fmt.Errorf("the statement returns no rows")
+	}
+	rows := make([][]any, res.NumRows())
+	for i := range rows {
+		vals := res.Row(i)
+		row := make([]any, len(vals))
+		for j, v := range vals {
+			row[j] = goValue(v)
+		}
+		rows[i] = row
+	}
+	return res.Schema().Names(), rows, nil
+}
+
+// Text is a value given by its text (an exact decimal, a date).
+type Text string
+
+func (t Text) String() string { return string(t) }
+
+func goValue(v Value) any {
+	if v.Null {
+		return nil
+	}
+	switch v.T.ID {
+	case types.Int32, types.Int64:
+		return v.I
+	case types.Float64:
+		return v.F
+	case types.Bool:
+		return v.B
+	case types.String:
+		return v.S
+	}
+	return Text(FormatValue(v))
 }
 
 // changed reports a DML statement's count (kept in a one-cell result).

@@ -20,47 +20,9 @@ func (e *sltEngine) Exec(ctx context.Context, sql string) (int64, error) {
 }
 
 func (e *sltEngine) Query(ctx context.Context, sql string) (int, [][]any, error) {
-	res, _, err := e.cat.ExecStatement(ctx, sql)
-	if err != nil {
-		return 0, nil, err
-	}
-	if res == nil {
-		return 0, nil, fmt.Errorf("the statement returns no rows")
-	}
-	rows := make([][]any, res.NumRows())
-	for i := range rows {
-		vals := res.Row(i)
-		row := make([]any, len(vals))
-		for j, v := range vals {
-			row[j] = sltValue(v)
-		}
-		rows[i] = row
-	}
-	return len(res.Schema()), rows, nil
+	cols, rows, err := e.cat.QueryValues(ctx, sql)
+	return len(cols), rows, err
 }
-
-// sltValue is a value as the runner takes it: exact decimals and dates by
-// their text.
-func sltValue(v dataframe.Value) any {
-	if v.Null {
-		return nil
-	}
-	switch v.T.ID {
-	case dataframe.Int32.ID, dataframe.Int64.ID:
-		return v.I
-	case dataframe.Float64.ID:
-		return v.F
-	case dataframe.Bool.ID:
-		return v.B
-	case dataframe.String.ID:
-		return v.S
-	}
-	return valueText(dataframe.FormatValue(v))
-}
-
-type valueText string
-
-func (t valueText) String() string { return string(t) }
 
 // runSLT runs sqllogictest files, each on a fresh catalog (with the tables
 // of dataDir when given), and prints the summary.

@@ -1,0 +1,152 @@
+package dataframe_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shoal-dev/shoal/dataframe"
+	"github.com/shoal-dev/shoal/internal/slt"
+)
+
+type sltEngine struct{ cat *dataframe.Catalog }
+
+func (e sltEngine) Exec(ctx context.Context, sql string) (int64, error) {
+	_, n, err := e.cat.ExecStatement(ctx, sql)
+	return n, err
+}
+
+func (e sltEngine) Query(ctx context.Context, sql string) (int, [][]any, error) {
+	cols, rows, err := e.cat.QueryValues(ctx, sql)
+	return len(cols), rows, err
+}
+
+// TestSQLLogic runs the sqllogictest files of testdata/sql (expected
+// results from DuckDB, checked against PostgreSQL's rules): every record
+// must pass.
+func TestSQLLogic(t *testing.T) {
+	files, err := filepath.Glob("testdata/sql/*.slt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no test files: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			sum, err := slt.Run(context.Background(), func() (slt.Engine, error) {
+				return sltEngine{dataframe.NewCatalog()}, nil
+			}, []string{f}, slt.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, fl := range sum.Failures {
+				t.Error(fl.String())
+			}
+			if sum.Passed == 0 || sum.Failed > 0 {
+				t.Errorf("%s", sum)
+			}
+		})
+	}
+}
+
+// Errors say what is wrong and where: a misspelled column with a
+// suggestion, a syntax error with its position, a type mismatch.
+func TestSQLErrors(t *testing.T) {
+	ctx := context.Background()
+	cat := dataframe.NewCatalog()
+	if _, err := cat.Exec(ctx, "create table orders(o_id integer, o_total decimal(12,2), o_note varchar)"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		sql       string
+		line, col int
+		want      []string
+	}{
+		{"select o_totl from orders", 1, 8, []string{`column "o_totl" does not exist`, `did you mean "o_total"?`}},
+		{"select o_id\nfrom orderz", 2, 6, []string{`table "orderz" does not exist`, `did you mean "orders"?`}},
+		{"select o_id from orders\nwhere o_id = 1\n  and o_note + 1 > 2", 3, 7, []string{"type mismatch", "string"}},
+		{"select o_id form orders", 1, 18, []string{"syntax error"}}, // (form is o_id's alias)
+		{"selec o_id from orders", 1, 1, []string{"syntax error", "SELECT"}},
+		{"select o_id from orders where (o_id = 1", 1, 40, []string{"syntax error"}},
+		{"select sum(o_total), o_note from orders", 1, 22, []string{`"o_note" must appear in the GROUP BY clause`}},
+	} {
+		_, err := cat.SQL(ctx, tc.sql)
+		var se *dataframe.SQLError
+		if !errors.As(err, &se) {
+			t.Errorf("%q: got %v, want a *SQLError", tc.sql, err)
+			continue
+		}
+		if se.Line != tc.line || se.Column != tc.col {
+			t.Errorf("%q: error at line %d, column %d, want %d, %d: %v", tc.sql, se.Line, se.Column, tc.line, tc.col, err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%q: error %q does not say %q", tc.sql, err, w)
+			}
+		}
+		if !strings.Contains(se.Excerpt, "^") {
+			t.Errorf("%q: excerpt %q has no caret", tc.sql, se.Excerpt)
+		}
+	}
+}
+
+// The join order comes from the tables' statistics: the same query joins
+// the small, selective dimension first whichever order FROM names them.
+func TestSQLJoinOrder(t *testing.T) {
+	ctx := context.Background()
+	cat := dataframe.NewCatalog()
+	mk := func(name string, cols []string, rows int, f func(i, c int) int64) {
+		sb := strings.Builder{}
+		fmt.Fprintf(&sb, "create table %s(%s integer", name, cols[0])
+		for _, c := range cols[1:] {
+			fmt.Fprintf(&sb, ", %s integer", c)
+		}
+		sb.WriteString(")")
+		if _, err := cat.Exec(ctx, sb.String()); err != nil {
+			t.Fatal(err)
+		}
+		for lo := 0; lo < rows; lo += 1000 {
+			sb.Reset()
+			fmt.Fprintf(&sb, "insert into %s values ", name)
+			for i := lo; i < min(rows, lo+1000); i++ {
+				if i > lo {
+					sb.WriteString(", ")
+				}
+				sb.WriteString("(")
+				for c := range cols {
+					if c > 0 {
+						sb.WriteString(", ")
+					}
+					fmt.Fprint(&sb, f(i, c))
+				}
+				sb.WriteString(")")
+			}
+			if _, err := cat.Exec(ctx, sb.String()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	mk("fact", []string{"f_a", "f_b", "f_v"}, 20000, func(i, c int) int64 { return int64([]int{i % 1000, i % 2000, i}[c]) })
+	mk("dim_a", []string{"a_key", "a_x"}, 1000, func(i, c int) int64 { return int64([]int{i, i % 10}[c]) })
+	mk("dim_b", []string{"b_key", "b_y"}, 2000, func(i, c int) int64 { return int64([]int{i, i}[c]) })
+	for _, from := range []string{"fact, dim_a, dim_b", "dim_b, dim_a, fact", "dim_a, fact, dim_b"} {
+		// b_y = 7 keeps one row of dim_b; a_x = 3 a tenth of dim_a.
+		q := "explain select sum(f_v) from " + from + " where f_a = a_key and f_b = b_key and a_x = 3 and b_y = 7"
+		res, err := cat.Exec(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for i := 0; i < res.NumRows(); i++ {
+			lines = append(lines, res.Value(i, 0).S)
+		}
+		text := strings.Join(lines, "\n")
+		opt := text[strings.Index(text, "== optimized =="):strings.Index(text, "== stages ==")]
+		// The deepest join (printed last) is fact with dim_b.
+		first := strings.LastIndex(opt, "Join inner")
+		if first < 0 || !strings.Contains(opt[first:], "b_key") {
+			t.Errorf("FROM %s: fact is not joined with dim_b first:\n%s", from, opt)
+		}
+	}
+}
