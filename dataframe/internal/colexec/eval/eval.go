@@ -290,9 +290,10 @@ func (e *arithEval) Eval(b *coldata.Batch) *coldata.Vec {
 		n = 1
 	}
 	out := e.out.get(e.t, n)
+	overflow := false
 	switch e.t.ID {
 	case types.Int64, types.Decimal:
-		arithInt64(e.op, out.I64, x.I64, y.I64, x.Const, y.Const, sel(b, n), n)
+		overflow = arithInt64(e.op, out.I64, x.I64, y.I64, x.Const, y.Const, sel(b, n), n)
 	case types.Float64:
 		arithFloat64(e.op, out.F64, x.F64, y.F64, x.Const, y.Const, sel(b, n), n)
 	default:
@@ -300,7 +301,54 @@ func (e *arithEval) Eval(b *coldata.Batch) *coldata.Vec {
 	}
 	mergeNulls(out, &e.nulls, n, b.Sel, x, y)
 	out.Const = n == 1 && x.Const && y.Const
+	if overflow {
+		e.checkOverflow(x, y, out, sel(b, n), n)
+	}
 	return out
+}
+
+// checkOverflow raises for the first live, non-null row whose result does
+// not fit 64 bits (the kernel said one might not).
+func (e *arithEval) checkOverflow(x, y, out *coldata.Vec, s []int32, n int) {
+	xm, ym := idxMask(x), idxMask(y)
+	coldata.ForEach(n, s, func(i int) {
+		if out.Nulls != nil && out.Nulls[i] {
+			return
+		}
+		a, c := x.I64[i&xm], y.I64[i&ym]
+		var bad bool
+		switch e.op {
+		case arithAdd:
+			r := a + c
+			bad = (a^r)&(c^r) < 0
+		case arithSub:
+			r := a - c
+			bad = (a^c)&(a^r) < 0
+		case arithMul:
+			bad = mulOverflows(a, c)
+		}
+		if bad {
+			overflowError(e.t)
+		}
+	})
+}
+
+func mulOverflows(a, b int64) bool {
+	if a == 0 || b == 0 {
+		return false
+	}
+	if a == -1 || b == -1 {
+		return a == math.MinInt64 || b == math.MinInt64
+	}
+	return (a*b)/b != a
+}
+
+// overflowError raises PostgreSQL's message for a result outside t.
+func overflowError(t types.Type) {
+	if t.ID == types.Decimal {
+		raise(expr.ErrOutOfRange, "value overflows numeric format")
+	}
+	raise(expr.ErrOutOfRange, "bigint out of range")
 }
 
 func sel(b *coldata.Batch, n int) []int32 {
@@ -342,52 +390,71 @@ func (e *divEval) Eval(b *coldata.Batch) *coldata.Vec {
 	n := b.N
 	out := e.out.get(types.Float64Type, n)
 	mergeNulls(out, &e.nulls, n, b.Sel, x, y)
-	var zero []bool
+	xm, ym := idxMask(x), idxMask(y)
+	var zero bool
+	if e.exact {
+		zero = divide(out.F64, x.I64, y.I64, xm, ym, e.scale, b.Sel, n)
+	} else {
+		zero = divide(out.F64, x.F64, y.F64, xm, ym, 1, b.Sel, n)
+	}
+	if !zero {
+		return out
+	}
+	// Rows with a zero divisor: null, or an error unless already null.
 	coldata.ForEach(n, b.Sel, func(i int) {
-		xi, yi := i, i
-		if x.Const {
-			xi = 0
-		}
-		if y.Const {
-			yi = 0
-		}
-		var d, num float64
-		if e.exact {
-			d, num = float64(y.I64[yi]), float64(x.I64[xi])
-		} else {
-			d, num = y.F64[yi], x.F64[xi]
-		}
-		if d == 0 {
-			if e.raise {
-				if out.Nulls == nil || !out.Nulls[i] {
-					raise(expr.ErrDivisionByZero, "division by zero")
-				}
-				return
-			}
-			if zero == nil {
-				if out.Nulls == nil {
-					if cap(e.nulls) < n {
-						e.nulls = make([]bool, n)
-					}
-					out.Nulls = e.nulls[:n]
-					clear(out.Nulls)
-				}
-				zero = out.Nulls
-			}
-			zero[i] = true
+		if ValueAt(y, i).Float() != 0 || out.Nulls != nil && out.Nulls[i] {
 			return
 		}
-		if e.exact && e.scale != 1 {
-			if e.scale > 1 {
-				out.F64[i] = num * e.scale / d
-			} else {
-				out.F64[i] = num / (d / e.scale)
-			}
-			return
+		if e.raise {
+			raise(expr.ErrDivisionByZero, "division by zero")
 		}
-		out.F64[i] = num / d
+		if out.Nulls == nil {
+			if cap(e.nulls) < n {
+				e.nulls = make([]bool, n)
+			}
+			out.Nulls = e.nulls[:n]
+			clear(out.Nulls)
+		}
+		out.Nulls[i] = true
 	})
 	return out
+}
+
+// idxMask is ANDed with a row index to read v: 0 for a Const vec (always
+// row 0), all ones otherwise.
+func idxMask(v *coldata.Vec) int {
+	if v.Const {
+		return 0
+	}
+	return -1
+}
+
+// divide sets out[i] = a[i] * scale / b[i] at the live rows, skipping zero
+// divisors, and reports whether there were any.
+func divide[T int64 | float64](out []float64, a, b []T, am, bm int, scale float64, sel []int32, n int) (zero bool) {
+	div := func(i int) {
+		d, num := float64(b[i&bm]), float64(a[i&am])
+		switch {
+		case d == 0:
+			zero = true
+		case scale == 1:
+			out[i] = num / d
+		case scale > 1:
+			out[i] = num * scale / d
+		default:
+			out[i] = num / (d / scale)
+		}
+	}
+	if sel == nil {
+		for i := range n {
+			div(i)
+		}
+	} else {
+		for _, i := range sel {
+			div(int(i))
+		}
+	}
+	return zero
 }
 
 type negEval struct {
@@ -407,6 +474,9 @@ func (e *negEval) Eval(b *coldata.Batch) *coldata.Vec {
 		if e.t.ID == types.Float64 {
 			out.F64[i] = -x.F64[i]
 		} else {
+			if x.I64[i] == math.MinInt64 && !x.IsNull(i) {
+				overflowError(e.t)
+			}
 			out.I64[i] = -x.I64[i]
 		}
 	})

@@ -333,6 +333,12 @@ func TestEvalErrors(t *testing.T) {
 		{cast(types.Int32Type), rowsOf(f64(math.NaN())), expr.ErrOutOfRange, "integer out of range"},
 		{cast(types.DecimalType(2)), rowsOf(i64(math.MaxInt64 / 10)), expr.ErrOutOfRange, "numeric field overflow"},
 		{call(expr.OpAdd, colA, colB), pairs(date("1998-01-01"), i64(1<<40)), expr.ErrOutOfRange, "date out of range"},
+		{call(expr.OpAdd, colA, colB), pairs(i64(1), i64(2), i64(math.MaxInt64), i64(1)), expr.ErrOutOfRange, "bigint out of range"},
+		{call(expr.OpSub, colA, colB), pairs(i64(math.MinInt64), i64(1)), expr.ErrOutOfRange, "bigint out of range"},
+		{call(expr.OpMul, colA, colB), pairs(i64(1<<32), i64(1<<31)), expr.ErrOutOfRange, "bigint out of range"},
+		{call(expr.OpMul, colA, colB), pairs(i64(-1), i64(math.MinInt64)), expr.ErrOutOfRange, "bigint out of range"},
+		{call(expr.OpMul, colA, colB), pairs(dec("99999999999.99"), dec("99999999.99")), expr.ErrOutOfRange, "value overflows numeric format"},
+		{call(expr.OpNeg, colA), rowsOf(i64(math.MinInt64)), expr.ErrOutOfRange, "bigint out of range"},
 	} {
 		t.Run(c.e.String(), func(t *testing.T) {
 			_, err := evalRows(t, c.e, c.rows)
@@ -341,8 +347,16 @@ func TestEvalErrors(t *testing.T) {
 			}
 		})
 	}
-	// A null operand is null, not an error.
+	// A null operand is null, not an error; large operands that do not
+	// overflow are exact.
 	runCases(t, []evalCase{
+		{call(expr.OpMul, colA, colB), pairs(i64(1<<32), i64(1<<30), i64(-1), i64(math.MaxInt64), i64(math.MinInt64), nullI,
+			i64(3_000_000_000), i64(-3_000_000_000)), strs("4611686018427387904", "-9223372036854775807", "NULL", "-9000000000000000000")},
+		{call(expr.OpAdd, colA, colB), pairs(i64(math.MaxInt64), i64(-1), i64(math.MaxInt64), nullI), strs("9223372036854775806", "NULL")},
+		// The value under a null is not looked at, however large.
+		{call(expr.OpAdd, colA, colB), pairs(expr.Value{T: types.Int64Type, Null: true, I: math.MaxInt64}, i64(1)), strs("NULL")},
+		{call(expr.OpIntDiv, colA, colB), pairs(i64(1), expr.Value{T: types.Int64Type, Null: true}), strs("NULL")},
+		{call(expr.OpSub, colA, colB), pairs(i64(math.MinInt64), i64(-1)), strs("-9223372036854775807")},
 		{call(expr.OpIntDiv, colA, colB), pairs(nullI, i64(0), i64(1), nullI), strs("NULL", "NULL")},
 		{call(expr.OpMod, colA, colB), pairs(nullI, i64(0)), strs("NULL")},
 		{cast(types.Int64Type), rowsOf(nullS), strs("NULL")},
