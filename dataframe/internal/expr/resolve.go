@@ -115,16 +115,11 @@ func (c *Expr) typecheck(s types.Schema) error {
 		}
 		c.Args[0], c.Args[1] = a, b
 		c.T = types.BoolType
-	case OpAnd, OpOr:
-		for _, a := range c.Args {
-			if a.T.ID != types.Bool {
-				return mismatch(c, "%s needs booleans, got %s", c.Op, a.T)
+	case OpAnd, OpOr, OpNot:
+		for i := range c.Args {
+			if err := c.wantArg(i, types.BoolType, "booleans"); err != nil {
+				return err
 			}
-		}
-		c.T = types.BoolType
-	case OpNot:
-		if c.Args[0].T.ID != types.Bool {
-			return mismatch(c, "not needs a boolean, got %s", c.Args[0].T)
 		}
 		c.T = types.BoolType
 	case OpIsNull, OpIsNotNull:
@@ -409,7 +404,8 @@ func convertValue(v Value, t types.Type) (Value, bool) {
 	if v.T.ID == types.String && t.ID != types.String {
 		// A string literal reads as the type it is compared with or cast
 		// to (PostgreSQL types quoted literals by their context).
-		if p, err := ParseText(v.S, t); err == nil {
+		// Non-finite floats stay text: plans travel as JSON, which has no NaN.
+		if p, err := ParseText(v.S, t); err == nil && !math.IsNaN(p.F) && !math.IsInf(p.F, 0) {
 			return p, true
 		}
 	}

@@ -29,6 +29,9 @@ func TestThreeValuedLogic(t *testing.T) {
 		{call(expr.OpEq, colA, colB), truth, strs("true", "false", "NULL", "false", "true", "NULL", "NULL", "NULL", "NULL")},
 		{call(expr.OpLt, colA, colB), truth, strs("false", "false", "NULL", "true", "false", "NULL", "NULL", "NULL", "NULL")},
 		{call(expr.OpEq, colA, litOf(boolean(true))), rowsOf(boolean(true), boolean(false), nullB), strs("true", "false", "NULL")},
+		// An untyped NULL literal is a boolean here.
+		{call(expr.OpAnd, colA, litOf(null(types.Type{}))), rowsOf(boolean(true), boolean(false), nullB), strs("NULL", "false", "NULL")},
+		{call(expr.OpOr, litOf(nullI), colA), rowsOf(boolean(true), boolean(false)), strs("true", "NULL")},
 		{call(expr.OpNe, colA, colB), pairs(i64(1), i64(2), i64(1), nullI, nullI, i64(3)), strs("true", "NULL", "NULL")},
 		{call(expr.OpLt, colA, colB), pairs(str("a"), str("b"), str("b"), nullS, nullS, str("a")), strs("true", "NULL", "NULL")},
 		// AND evaluates its right side only where the left does not decide.

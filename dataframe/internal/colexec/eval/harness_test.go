@@ -85,17 +85,9 @@ func buildBatch(rows [][]expr.Value, s types.Schema, dead bool) *coldata.Batch {
 				panic(fmt.Sprintf("column %s is %s, row value %s", f.Name, f.Type, x))
 			}
 			v.Nulls[i] = x.Null
-			switch f.Type.ID {
-			case types.Bool:
-				v.Bool[i] = x.B
-			case types.Int32, types.Date:
-				v.I32[i] = int32(x.I)
-			case types.Int64, types.Decimal:
-				v.I64[i] = x.I
-			case types.Float64:
-				v.F64[i] = x.F
-			case types.String:
-				v.Str.AppendString(x.S)
+			setValue(v, i, x)
+			if f.Type.ID == types.String {
+				v.Str.Offs = append(v.Str.Offs, int32(len(v.Str.Data)))
 			}
 			i++
 		}

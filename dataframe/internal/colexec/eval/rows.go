@@ -109,36 +109,17 @@ func (r *rowCtx) setNull(i int) {
 
 func (r *rowCtx) null(k, i int) bool { return r.in[k].IsNull(i) }
 
-func (r *rowCtx) i64(k, i int) int64 {
-	v := r.in[k]
-	if v.Const {
-		i = 0
-	}
-	return v.I64[i]
-}
+func (r *rowCtx) i64(k, i int) int64   { return at(r.in[k], r.in[k].I64, i) }
+func (r *rowCtx) i32(k, i int) int32   { return at(r.in[k], r.in[k].I32, i) }
+func (r *rowCtx) f64(k, i int) float64 { return at(r.in[k], r.in[k].F64, i) }
+func (r *rowCtx) bool(k, i int) bool   { return at(r.in[k], r.in[k].Bool, i) }
 
-func (r *rowCtx) i32(k, i int) int32 {
-	v := r.in[k]
+// at reads row i of v's values s (row 0 of a Const vec).
+func at[T any](v *coldata.Vec, s []T, i int) T {
 	if v.Const {
 		i = 0
 	}
-	return v.I32[i]
-}
-
-func (r *rowCtx) f64(k, i int) float64 {
-	v := r.in[k]
-	if v.Const {
-		i = 0
-	}
-	return v.F64[i]
-}
-
-func (r *rowCtx) bool(k, i int) bool {
-	v := r.in[k]
-	if v.Const {
-		i = 0
-	}
-	return v.Bool[i]
+	return s[i]
 }
 
 func (r *rowCtx) str(k, i int) []byte { return r.in[k].Bytes(i) }
