@@ -3,6 +3,7 @@ package dataframe
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/shoal-dev/shoal/dataframe/internal/expr"
@@ -151,6 +152,44 @@ func (x Expr) Mul(y any) Expr { return call(expr.OpMul, x, toExpr(y)) }
 // Div returns x / y as float64 (null when y is 0).
 func (x Expr) Div(y any) Expr { return call(expr.OpDiv, x, toExpr(y)) }
 
+// IntDiv returns x / y as SQL divides: integers give the quotient truncated
+// toward zero (7 / 2 = 3, -7 / 2 = -3), other numbers a float64. Division by
+// zero fails the query with ErrDivisionByZero.
+func (x Expr) IntDiv(y any) Expr { return call(expr.OpIntDiv, x, toExpr(y)) }
+
+// Mod returns the remainder of x / y, with the sign of x (-7 % 3 = -1), for
+// integers, decimals and floats. y = 0 fails the query with ErrDivisionByZero.
+func (x Expr) Mod(y any) Expr { return call(expr.OpMod, x, toExpr(y)) }
+
+// Abs returns |x|.
+func (x Expr) Abs() Expr { return call(expr.OpAbs, x) }
+
+// Round rounds x to places digits after the point (before it when negative),
+// half away from zero; a decimal's result has max(places, 0) digits.
+func (x Expr) Round(places int) Expr { return call(expr.OpRound, x, Lit(int64(places))) }
+
+// Ceil returns the smallest whole number >= x (a decimal gives a decimal with
+// no digits after the point).
+func (x Expr) Ceil() Expr { return call(expr.OpCeil, x) }
+
+// Floor returns the largest whole number <= x.
+func (x Expr) Floor() Expr { return call(expr.OpFloor, x) }
+
+// Sign returns -1, 0 or 1 as x is negative, zero or positive.
+func (x Expr) Sign() Expr { return call(expr.OpSign, x) }
+
+// Sqrt returns the square root of x as float64 (a negative x fails the query).
+func (x Expr) Sqrt() Expr { return call(expr.OpSqrt, x) }
+
+// Power returns x raised to y as float64.
+func (x Expr) Power(y any) Expr { return call(expr.OpPower, x, toExpr(y)) }
+
+// Ln returns the natural logarithm of x as float64 (x <= 0 fails the query).
+func (x Expr) Ln() Expr { return call(expr.OpLn, x) }
+
+// Exp returns e raised to x as float64.
+func (x Expr) Exp() Expr { return call(expr.OpExp, x) }
+
 // Neg returns -x.
 func (x Expr) Neg() Expr { return call(expr.OpNeg, x) }
 
@@ -253,7 +292,8 @@ func (x Expr) NotLike(pattern string) Expr {
 	})
 }
 
-// Substring returns length bytes starting at start (1-based), as SQL's substring.
+// Substring returns length characters starting at start (1-based), as SQL's
+// substring: positions before the first character count toward the length.
 func (x Expr) Substring(start, length int) Expr {
 	return x.with(func(e *expr.Expr) *expr.Expr {
 		c := expr.Call(expr.OpSubstr, e)
@@ -262,8 +302,93 @@ func (x Expr) Substring(start, length int) Expr {
 	})
 }
 
+// ILike is Like ignoring case.
+func (x Expr) ILike(pattern string) Expr {
+	return x.with(func(e *expr.Expr) *expr.Expr {
+		c := expr.Call(expr.OpILike, e)
+		c.Pattern = pattern
+		return c
+	})
+}
+
+// Upper returns the string x in upper case.
+func (x Expr) Upper() Expr { return call(expr.OpUpper, x) }
+
+// Lower returns the string x in lower case.
+func (x Expr) Lower() Expr { return call(expr.OpLower, x) }
+
+// Length returns the number of characters (not bytes) of the string x.
+func (x Expr) Length() Expr { return call(expr.OpLength, x) }
+
+// Trim strips the characters in chars (spaces when none are given) from both
+// ends of the string x.
+func (x Expr) Trim(chars ...string) Expr { return x.trim(expr.OpTrim, chars) }
+
+// TrimLeft is Trim at the start only.
+func (x Expr) TrimLeft(chars ...string) Expr { return x.trim(expr.OpLTrim, chars) }
+
+// TrimRight is Trim at the end only.
+func (x Expr) TrimRight(chars ...string) Expr { return x.trim(expr.OpRTrim, chars) }
+
+func (x Expr) trim(op expr.Op, chars []string) Expr {
+	if len(chars) == 0 {
+		return call(op, x)
+	}
+	return call(op, x, Lit(strings.Join(chars, "")))
+}
+
+// Replace replaces every occurrence of from in the string x by to.
+func (x Expr) Replace(from, to any) Expr { return call(expr.OpReplace, x, toExpr(from), toExpr(to)) }
+
+// Position returns the 1-based character position of sub in the string x, 0
+// when it does not occur (SQL's position(sub IN x)).
+func (x Expr) Position(sub any) Expr { return call(expr.OpStrpos, x, toExpr(sub)) }
+
+// Left returns the first n characters of x (all but the last -n when n < 0).
+func (x Expr) Left(n any) Expr { return call(expr.OpLeft, x, toExpr(n)) }
+
+// Right returns the last n characters of x (all but the first -n when n < 0).
+func (x Expr) Right(n any) Expr { return call(expr.OpRight, x, toExpr(n)) }
+
+// StartsWith is true where the string x begins with prefix.
+func (x Expr) StartsWith(prefix any) Expr { return call(expr.OpStartsWith, x, toExpr(prefix)) }
+
+// Concat joins the text forms of its arguments (strings, numbers, dates,
+// booleans), skipping nulls, as SQL's concat(...); it is never null.
+func Concat(xs ...any) Expr { return call(expr.OpConcatFn, toExprs(xs)...) }
+
+// Coalesce returns its first non-null argument (null when all are).
+func Coalesce(xs ...any) Expr { return call(expr.OpCoalesce, toExprs(xs)...) }
+
+// NullIf is null where a = b, a otherwise.
+func NullIf(a, b any) Expr { return call(expr.OpNullIf, toExpr(a), toExpr(b)) }
+
+// Greatest returns the largest of its non-null arguments (null when all are).
+func Greatest(xs ...any) Expr { return call(expr.OpGreatest, toExprs(xs)...) }
+
+// Least returns the smallest of its non-null arguments (null when all are).
+func Least(xs ...any) Expr { return call(expr.OpLeast, toExprs(xs)...) }
+
+func toExprs(xs []any) []Expr {
+	out := make([]Expr, len(xs))
+	for i, x := range xs {
+		out[i] = toExpr(x)
+	}
+	return out
+}
+
 // Year extracts the year of a date.
 func (x Expr) Year() Expr { return call(expr.OpYear, x) }
+
+// Extract returns a field of the date x as an int32: "year", "month", "day",
+// "quarter", "dow" (0 = Sunday), "isodow" (7 = Sunday), "doy" or "week" (ISO).
+func Extract(field string, x Expr) Expr {
+	return x.with(func(e *expr.Expr) *expr.Expr {
+		c := expr.Call(expr.OpExtract, e)
+		c.Name = field
+		return c
+	})
+}
 
 // AddDays adds n days to a date.
 func (x Expr) AddDays(n int) Expr {
@@ -286,7 +411,11 @@ func (x Expr) AddMonths(n int) Expr {
 // AddYears adds n years to a date.
 func (x Expr) AddYears(n int) Expr { return x.AddMonths(12 * n) }
 
-// Cast converts x to type t (numeric conversions).
+// Cast converts x to type t: numbers among themselves (to integers rounding
+// as PostgreSQL does), anything to String in its text form (1.5, 1.50 for a
+// decimal(2), 1998-12-01, true), String to any type by parsing it (text that
+// does not parse fails the query with ErrInvalidText), and booleans to and
+// from integers.
 func (x Expr) Cast(t DataType) Expr {
 	return x.with(func(e *expr.Expr) *expr.Expr {
 		c := expr.Call(expr.OpCast, e)

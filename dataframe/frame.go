@@ -22,6 +22,20 @@ import (
 // ErrTypeMismatch is wrapped by errors about expressions whose operand types do not fit.
 var ErrTypeMismatch = expr.ErrTypeMismatch
 
+// Errors raised while computing an expression, with PostgreSQL's messages
+// (division by zero, invalid input syntax for type integer: "abc", …); each
+// reaches Collect's caller as an *EvalError that errors.Is matches against
+// one of these.
+var (
+	ErrDivisionByZero  = expr.ErrDivisionByZero
+	ErrOutOfRange      = expr.ErrOutOfRange
+	ErrInvalidText     = expr.ErrInvalidText
+	ErrInvalidArgument = expr.ErrInvalidArgument
+)
+
+// EvalError is an error raised while computing an expression.
+type EvalError = expr.EvalError
+
 // ColumnNotFoundError reports a reference to a column the input does not have.
 type ColumnNotFoundError = types.ColumnNotFoundError
 

@@ -12,39 +12,83 @@ import (
 // Op is an expression operator.
 type Op uint8
 
-// Operators. Aggregates (OpSum…OpCountDistinct) appear only at the top of an
-// aggregate list, never nested in scalar expressions.
+// Operators. Args lists each operator's operands; after Resolve every operand
+// has the type given here (implicit casts are explicit OpCast nodes), Int32
+// operands of arithmetic and of the numeric functions are widened to Int64, and
+// a null literal takes whatever type its place wants.
+//
+// Null handling: unless said otherwise an operator is strict (a null operand
+// makes the result null). Errors marked "raises" are *EvalError values thrown
+// during evaluation (see errors.go), checked only at live rows whose operands
+// are not null.
+//
+// Aggregates (OpSum…OpCountDistinct) appear only at the top of an aggregate
+// list, never nested in scalar expressions; they stay last (IsAgg is a range).
 const (
-	OpInvalid Op = iota
-	OpCol
-	OpLit
-	OpAlias
-	OpAdd
-	OpSub
-	OpMul
-	OpDiv
-	OpNeg
-	OpEq
-	OpNe
-	OpLt
-	OpLe
-	OpGt
-	OpGe
-	OpAnd
-	OpOr
-	OpNot
-	OpIsNull
-	OpIsNotNull
-	OpIn
-	OpBetween
-	OpLike
-	OpNotLike
-	OpSubstr
-	OpYear
-	OpAddMonths
-	OpAddDays
-	OpCast
-	OpCase
+	OpInvalid   Op = iota
+	OpCol          // Name: the column
+	OpLit          // Val: the value
+	OpAlias        // [x]; Name: the output name
+	OpAdd          // [a, b] numbers of one type; or date + integer / integer + date → date
+	OpSub          // [a, b] numbers of one type; or date - integer → date, date - date → Int64 days
+	OpMul          // [a, b] numbers (decimal scales add up)
+	OpDiv          // [a, b] numbers → Float64; division by zero is null (the API's Div)
+	OpNeg          // [x] number
+	OpEq           // [a, b] of one type (bools, numbers, strings, dates) → Bool
+	OpNe           // as OpEq
+	OpLt           // as OpEq
+	OpLe           // as OpEq
+	OpGt           // as OpEq
+	OpGe           // as OpEq
+	OpAnd          // [a, b] Bool; three-valued: false AND null = false
+	OpOr           // [a, b] Bool; three-valued: true OR null = true
+	OpNot          // [x] Bool
+	OpIsNull       // [x] any type → Bool, never null
+	OpIsNotNull    // [x] any type → Bool, never null
+	OpIn           // [x]; List: literal values. Null when x is null, or when nothing matched and List holds a null
+	OpBetween      // [x, lo, hi]; resolved into (x >= lo) AND (x <= hi)
+	OpLike         // [x String]; Pattern: % any run, _ one character, \ escapes the next character
+	OpNotLike      // as OpLike, negated
+	OpSubstr       // [s] with N1 start, N2 length (constants), or [s, start] / [s, start, length] Int64: characters, PostgreSQL's rules; a negative length raises
+	OpYear         // [x Date] → Int32
+	OpAddMonths    // [x Date]; N1: months (day clamped to the month's end)
+	OpAddDays      // [x Date]; N1: days
+	OpCast         // [x]; To: the target type (see resolve.go for the conversions allowed)
+	OpCase         // [cond1, val1, cond2, val2, …, else]; conditions Bool (null counts as false), values of one type
+
+	OpIntDiv     // [a, b]: SQL's "/". Integers (Int64): quotient truncated toward zero; others as OpDiv (Float64). Raises on division by zero and on MinInt64 / -1
+	OpMod        // [a, b] numbers of one type (Int64, Decimal, Float64): remainder with the sign of a; raises on b = 0
+	OpAbs        // [x] number → same type; raises on MinInt64
+	OpRound      // [x] or [x, n] with n an integer literal. Decimal (and integer with n): half away from zero, result scale max(n, 0); Float64: half to even; Int64 without n: unchanged
+	OpCeil       // [x] number: Float64 → Float64, Decimal → Decimal(0), Int64 unchanged
+	OpFloor      // [x] as OpCeil
+	OpSign       // [x] number → -1, 0 or 1 of the same type (Decimal → Decimal(0))
+	OpSqrt       // [x] Float64 → Float64; raises on x < 0
+	OpPower      // [x, y] Float64 → Float64; raises on 0 ^ negative and negative ^ fraction
+	OpLn         // [x] Float64 → Float64; raises on x <= 0
+	OpLog10      // [x] Float64 → Float64 (SQL's log(x)); raises on x <= 0
+	OpExp        // [x] Float64 → Float64; raises on overflow
+	OpConcat     // [a, b]: SQL's "||"; one side String, the other cast to its text form → String
+	OpConcatFn   // [args…] any types (cast to text) → String; null arguments are skipped, never null
+	OpUpper      // [s String] → String (Unicode)
+	OpLower      // [s String] → String (Unicode)
+	OpLength     // [s String] → Int64 characters (not bytes)
+	OpTrim       // [s] or [s, chars]: strips the characters of chars (default " ") from both ends
+	OpLTrim      // as OpTrim, start only
+	OpRTrim      // as OpTrim, end only
+	OpReplace    // [s, from, to] String: every occurrence of from replaced (from = "" leaves s)
+	OpStrpos     // [s, sub] String → Int64: 1-based character position of sub in s, 0 when absent (position(sub IN s))
+	OpLeft       // [s String, n Int64]: the first n characters; n < 0: all but the last -n
+	OpRight      // [s String, n Int64]: the last n characters; n < 0: all but the first -n
+	OpStartsWith // [s, prefix] String → Bool
+	OpILike      // [x String]; Pattern: as OpLike, case-insensitive
+	OpNotILike   // as OpILike, negated
+	OpCoalesce   // [args…] of one type: the first non-null argument (each evaluated only where the ones before are null)
+	OpNullIf     // [a, b] of one type: null where a = b, else a
+	OpGreatest   // [args…] of one type: the largest non-null argument; null only when all are
+	OpLeast      // [args…] as OpGreatest, the smallest
+	OpExtract    // [x Date]; Name: year, month, day, quarter, dow (0 = Sunday), isodow (7 = Sunday), doy, week (ISO) → Int32
+
 	OpSum
 	OpAvg
 	OpMin
@@ -62,6 +106,13 @@ var opNames = map[Op]string{
 	OpYear: "year", OpAddMonths: "add_months", OpAddDays: "add_days", OpCast: "cast", OpCase: "case",
 	OpSum: "sum", OpAvg: "avg", OpMin: "min", OpMax: "max", OpCount: "count", OpCountStar: "count_star",
 	OpCountDistinct: "count_distinct",
+	OpIntDiv:        "div", OpMod: "%", OpAbs: "abs", OpRound: "round", OpCeil: "ceil", OpFloor: "floor",
+	OpSign: "sign", OpSqrt: "sqrt", OpPower: "power", OpLn: "ln", OpLog10: "log", OpExp: "exp",
+	OpConcat: "||", OpConcatFn: "concat", OpUpper: "upper", OpLower: "lower", OpLength: "length",
+	OpTrim: "btrim", OpLTrim: "ltrim", OpRTrim: "rtrim", OpReplace: "replace", OpStrpos: "strpos",
+	OpLeft: "left", OpRight: "right", OpStartsWith: "starts_with", OpILike: "ilike",
+	OpNotILike: "not_ilike", OpCoalesce: "coalesce", OpNullIf: "nullif", OpGreatest: "greatest",
+	OpLeast: "least", OpExtract: "extract",
 }
 
 func (o Op) String() string { return opNames[o] }
@@ -85,11 +136,11 @@ type Value struct {
 // Expr is an expression node. After Resolve, T and Nullable describe its result.
 type Expr struct {
 	Op       Op
-	Name     string  // column name (OpCol) or alias (OpAlias)
-	Args     []*Expr // operands
+	Name     string  // column name (OpCol), alias (OpAlias) or field (OpExtract)
+	Args     []*Expr // operands (see the Op constants for each one's layout)
 	Val      Value   // literal (OpLit)
 	List     []Value // OpIn values
-	Pattern  string  // OpLike / OpNotLike
+	Pattern  string  // OpLike / OpNotLike / OpILike / OpNotILike
 	N1, N2   int64   // OpSubstr start (1-based) and length; OpAddMonths/OpAddDays amount
 	To       types.Type
 	T        types.Type
@@ -153,7 +204,7 @@ func (e *Expr) write(sb *strings.Builder) {
 		e.Args[0].write(sb)
 		sb.WriteString(" AS ")
 		sb.WriteString(strconv.Quote(e.Name))
-	case OpAdd, OpSub, OpMul, OpDiv, OpEq, OpNe, OpLt, OpLe, OpGt, OpGe, OpAnd, OpOr:
+	case OpAdd, OpSub, OpMul, OpDiv, OpEq, OpNe, OpLt, OpLe, OpGt, OpGe, OpAnd, OpOr, OpMod, OpConcat:
 		sb.WriteByte('(')
 		e.Args[0].write(sb)
 		sb.WriteByte(' ')
@@ -169,7 +220,7 @@ func (e *Expr) write(sb *strings.Builder) {
 			sb.WriteString(v.String())
 		}
 		sb.WriteByte(')')
-	case OpLike, OpNotLike:
+	case OpLike, OpNotLike, OpILike, OpNotILike:
 		sb.WriteString(e.Op.String())
 		sb.WriteByte('(')
 		e.Args[0].write(sb)
@@ -177,7 +228,13 @@ func (e *Expr) write(sb *strings.Builder) {
 		sb.WriteString(strconv.Quote(e.Pattern))
 		sb.WriteByte(')')
 	case OpSubstr:
+		if len(e.Args) > 1 {
+			e.writeCall(sb)
+			return
+		}
 		fmt.Fprintf(sb, "substring(%s, %d, %d)", e.Args[0], e.N1, e.N2)
+	case OpExtract:
+		fmt.Fprintf(sb, "extract(%s from %s)", e.Name, e.Args[0])
 	case OpAddMonths, OpAddDays:
 		fmt.Fprintf(sb, "%s(%s, %d)", e.Op, e.Args[0], e.N1)
 	case OpCast:
@@ -185,16 +242,20 @@ func (e *Expr) write(sb *strings.Builder) {
 	case OpCountStar:
 		sb.WriteString("count(*)")
 	default:
-		sb.WriteString(e.Op.String())
-		sb.WriteByte('(')
-		for i, a := range e.Args {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			a.write(sb)
-		}
-		sb.WriteByte(')')
+		e.writeCall(sb)
 	}
+}
+
+func (e *Expr) writeCall(sb *strings.Builder) {
+	sb.WriteString(e.Op.String())
+	sb.WriteByte('(')
+	for i, a := range e.Args {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		a.write(sb)
+	}
+	sb.WriteByte(')')
 }
 
 func (v Value) String() string {
@@ -327,6 +388,9 @@ func ParseDate(s string) (int32, error) {
 	d, err3 := strconv.Atoi(s[8:])
 	if err1 != nil || err2 != nil || err3 != nil || m < 1 || m > 12 || d < 1 || d > 31 {
 		return 0, fmt.Errorf("invalid date %q (want YYYY-MM-DD)", s)
+	}
+	if d > daysInMonth(y, m) {
+		return 0, fmt.Errorf("date %q out of range (%d-%02d has %d days)", s, y, m, daysInMonth(y, m))
 	}
 	return DaysFromCivil(y, m, d), nil
 }

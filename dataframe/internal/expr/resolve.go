@@ -64,11 +64,18 @@ func (c *Expr) typecheck(s types.Schema) error {
 		}
 		c.T, c.Nullable = s[i].Type, s[i].Nullable
 	case OpLit:
+		if c.Val.Null && c.Val.T.ID == types.Invalid {
+			// An untyped NULL: it converts to whatever type its place wants.
+			c.Val.T = types.Int64Type
+		}
 		c.T, c.Nullable = c.Val.T, c.Val.Null
 	case OpAlias:
 		c.T, c.Nullable = c.Args[0].T, c.Args[0].Nullable
 	case OpAdd, OpSub, OpMul:
 		a, b := c.Args[0], c.Args[1]
+		if done, err := c.dateArith(); done || err != nil {
+			return err
+		}
 		if !a.T.IsNumeric() || !b.T.IsNumeric() {
 			return mismatch(c, "arithmetic needs numbers, got %s and %s", a.T, b.T)
 		}
@@ -90,18 +97,7 @@ func (c *Expr) typecheck(s types.Schema) error {
 		if !a.T.IsNumeric() || !b.T.IsNumeric() {
 			return mismatch(c, "division needs numbers, got %s and %s", a.T, b.T)
 		}
-		if a.T.ID == types.Float64 || b.T.ID == types.Float64 {
-			c.Args[0], c.Args[1] = castTo(a, types.Float64Type), castTo(b, types.Float64Type)
-		} else {
-			// Exact operands (ints, decimals) are divided as scaled integers,
-			// which rounds once instead of once per operand.
-			for i, x := range []*Expr{a, b} {
-				if x.T.ID == types.Int32 {
-					c.Args[i] = castTo(x, types.Int64Type)
-				}
-			}
-		}
-		c.T = types.Float64Type
+		c.divOperands()
 		c.Nullable = true // division by zero yields null
 	case OpNeg:
 		a := c.Args[0]
@@ -119,16 +115,11 @@ func (c *Expr) typecheck(s types.Schema) error {
 		}
 		c.Args[0], c.Args[1] = a, b
 		c.T = types.BoolType
-	case OpAnd, OpOr:
-		for _, a := range c.Args {
-			if a.T.ID != types.Bool {
-				return mismatch(c, "%s needs booleans, got %s", c.Op, a.T)
+	case OpAnd, OpOr, OpNot:
+		for i := range c.Args {
+			if err := c.wantArg(i, types.BoolType, "booleans"); err != nil {
+				return err
 			}
-		}
-		c.T = types.BoolType
-	case OpNot:
-		if c.Args[0].T.ID != types.Bool {
-			return mismatch(c, "not needs a boolean, got %s", c.Args[0].T)
 		}
 		c.T = types.BoolType
 	case OpIsNull, OpIsNotNull:
@@ -147,6 +138,11 @@ func (c *Expr) typecheck(s types.Schema) error {
 		}
 		c.List = list
 		c.T = types.BoolType
+		for _, v := range list {
+			if v.Null {
+				c.Nullable = true // nothing matched and a null might have: unknown
+			}
+		}
 	case OpBetween:
 		x, lo, hi := c.Args[0], c.Args[1], c.Args[2]
 		ge := &Expr{Op: OpGe, Args: []*Expr{x, lo}}
@@ -160,16 +156,24 @@ func (c *Expr) typecheck(s types.Schema) error {
 		}
 		*c = Expr{Op: OpAnd, Args: []*Expr{ge, le}, T: types.BoolType}
 	case OpLike, OpNotLike:
-		if c.Args[0].T.ID != types.String {
+		if err := c.stringArgs(1, 1); err != nil {
 			return mismatch(c, "like needs a string, got %s", c.Args[0].T)
 		}
 		c.T = types.BoolType
 	case OpSubstr:
-		if c.Args[0].T.ID != types.String {
+		if err := c.wantArgs(1, 3); err != nil {
+			return err
+		}
+		if err := c.stringArg(0); err != nil {
 			return mismatch(c, "substring needs a string, got %s", c.Args[0].T)
 		}
-		if c.N1 < 1 || c.N2 < 0 {
-			return mismatch(c, "substring start must be >= 1 and length >= 0")
+		for i := 1; i < len(c.Args); i++ {
+			if err := c.integerArg(i); err != nil {
+				return err
+			}
+		}
+		if len(c.Args) == 1 && c.N2 < 0 {
+			return mismatch(c, "negative substring length not allowed")
 		}
 		c.T = types.StringType
 	case OpYear:
@@ -184,7 +188,7 @@ func (c *Expr) typecheck(s types.Schema) error {
 		c.T = types.DateType
 	case OpCast:
 		from := c.Args[0].T
-		if !(from == c.To || (from.IsNumeric() && c.To.IsNumeric())) {
+		if !castAllowed(from, c.To) && !isNullLit(c.Args[0]) {
 			return mismatch(c, "cannot cast %s to %s", from, c.To)
 		}
 		c.T = c.To
@@ -199,37 +203,18 @@ func (c *Expr) typecheck(s types.Schema) error {
 		if n < 3 || n%2 == 0 {
 			return mismatch(c, "case needs when/then pairs and an otherwise value")
 		}
-		var t types.Type
 		for i := 0; i+1 < n; i += 2 {
-			if c.Args[i].T.ID != types.Bool {
-				return mismatch(c, "when condition must be boolean, got %s", c.Args[i].T)
+			if err := c.wantArg(i, types.BoolType, "boolean conditions"); err != nil {
+				return err
 			}
 		}
 		vals := []int{}
 		for i := 1; i < n; i += 2 {
 			vals = append(vals, i)
 		}
-		vals = append(vals, n-1)
-		for k, i := range vals {
-			a := c.Args[i]
-			if a.Op == OpLit && a.Val.Null {
-				continue
-			}
-			if k == 0 || t.ID == types.Invalid {
-				t = a.T
-				continue
-			}
-			nt, ok := unify(t, a.T)
-			if !ok {
-				return mismatch(c, "case values have types %s and %s", t, a.T)
-			}
-			t = nt
-		}
-		if t.ID == types.Invalid {
-			t = types.Int64Type
-		}
-		for _, i := range vals {
-			c.Args[i] = castTo(c.Args[i], t)
+		t, err := c.unifyArgs(append(vals, n-1))
+		if err != nil {
+			return err
 		}
 		c.T = t
 	case OpSum, OpAvg:
@@ -259,7 +244,13 @@ func (c *Expr) typecheck(s types.Schema) error {
 		c.Nullable = false
 		return nil
 	default:
-		return fmt.Errorf("unknown operator %d", c.Op)
+		if c.Op < OpIntDiv || c.Op > OpExtract {
+			return fmt.Errorf("unknown operator %d", c.Op)
+		}
+		nullableSet, err := c.typecheckFunc()
+		if err != nil || nullableSet {
+			return err
+		}
 	}
 	if c.Op != OpLit && c.Op != OpCol && c.Op != OpDiv {
 		for _, a := range c.Args {
@@ -409,14 +400,40 @@ func convertValue(v Value, t types.Type) (Value, bool) {
 				return out, true
 			}
 		}
-	case types.Date:
-		if v.T.ID == types.String {
-			d, err := ParseDate(v.S)
-			if err == nil {
-				out.I = int64(d)
-				return out, true
-			}
+	}
+	if v.T.ID == types.String && t.ID != types.String {
+		// A string literal reads as the type it is compared with or cast
+		// to (PostgreSQL types quoted literals by their context).
+		// Non-finite floats stay text: plans travel as JSON, which has no NaN.
+		if p, err := ParseText(v.S, t); err == nil && !math.IsNaN(p.F) && !math.IsInf(p.F, 0) {
+			return p, true
 		}
 	}
 	return out, false
+}
+
+// dateArith types date + integer, integer + date, date - integer (Date) and
+// date - date (Int64 days); done is false when no operand is a date.
+func (c *Expr) dateArith() (done bool, err error) {
+	a, b := c.Args[0], c.Args[1]
+	if a.T.ID != types.Date && b.T.ID != types.Date {
+		return false, nil
+	}
+	switch {
+	case c.Op == OpSub && a.T.ID == types.Date && (b.T.ID == types.Date || b.Op == OpLit && b.T.ID == types.String):
+		c.Args[1] = castTo(b, types.DateType)
+		c.T = types.Int64Type
+	case c.Op != OpMul && a.T.ID == types.Date && (b.T.IsInteger() || isNullLit(b)):
+		c.Args[1] = castTo(b, types.Int64Type)
+		c.T = types.DateType
+	case c.Op == OpAdd && b.T.ID == types.Date && (a.T.IsInteger() || isNullLit(a)):
+		c.Args[0] = castTo(a, types.Int64Type)
+		c.T = types.DateType
+	default:
+		return true, mismatch(c, "date arithmetic takes date + integer, date - integer or date - date, got %s %s %s", a.T, c.Op, b.T)
+	}
+	for _, x := range c.Args {
+		c.Nullable = c.Nullable || x.Nullable
+	}
+	return true, nil
 }

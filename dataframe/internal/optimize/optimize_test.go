@@ -81,3 +81,27 @@ func TestOptimizerRules(t *testing.T) {
 		t.Errorf("output columns %v, want [a_x f_v]", got)
 	}
 }
+
+// TestFoldScalarFunctions: constant function calls fold to literals; ones
+// that raise are left for evaluation, which reports the error if a row
+// reaches them.
+func TestFoldScalarFunctions(t *testing.T) {
+	i := func(v int64) *expr.Expr { return expr.Lit(expr.Value{T: types.Int64Type, I: v}) }
+	s := func(v string) *expr.Expr { return expr.Lit(expr.Value{T: types.StringType, S: v}) }
+	cast := expr.Call(expr.OpCast, s("abc"))
+	cast.To = types.Int32Type
+	for _, c := range []struct {
+		e    *expr.Expr
+		want string
+	}{
+		{expr.Call(expr.OpUpper, expr.Call(expr.OpConcat, s("ab"), i(1))), "'AB1'"},
+		{expr.Call(expr.OpIntDiv, i(-7), i(2)), "-3"},
+		{expr.Call(expr.OpCoalesce, expr.Lit(expr.Value{Null: true}), i(4)), "4"},
+		{expr.Call(expr.OpIntDiv, i(1), i(0)), "div(1, 0)"},
+		{cast, "cast('abc' AS int32)"},
+	} {
+		if got := Fold(must(t, c.e, nil)).String(); got != c.want {
+			t.Errorf("Fold(%s) = %s, want %s", c.e, got, c.want)
+		}
+	}
+}

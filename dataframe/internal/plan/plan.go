@@ -541,9 +541,9 @@ func Selectivity(p *expr.Expr) float64 {
 		return 0.4
 	case expr.OpIn:
 		return min(1, 0.1*float64(len(p.List)))
-	case expr.OpLike:
+	case expr.OpLike, expr.OpILike:
 		return 0.25
-	case expr.OpNotLike:
+	case expr.OpNotLike, expr.OpNotILike:
 		return 0.75
 	}
 	return 0.5

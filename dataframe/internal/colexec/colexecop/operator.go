@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 
 	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/colexecerror"
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/eval"
 	"github.com/shoal-dev/shoal/dataframe/internal/expr"
 	"github.com/shoal-dev/shoal/dataframe/internal/types"
@@ -27,33 +27,18 @@ type Operator interface {
 	Close() error
 }
 
-// opError carries an error through a panic.
-type opError struct{ err error }
-
-// Throw aborts the current pipeline with err.
-func Throw(err error) { panic(opError{err}) }
+// Throw aborts the current pipeline with err (see colexecerror).
+func Throw(err error) { colexecerror.Throw(err) }
 
 // Throwf aborts the current pipeline with a formatted error.
 func Throwf(format string, args ...any) { Throw(fmt.Errorf(format, args...)) }
 
 // ErrInternal wraps panics that were not raised by Throw.
-var ErrInternal = errors.New("internal error in dataframe execution")
+var ErrInternal = colexecerror.ErrInternal
 
-// Catch runs f and turns a panic raised inside it into an error. Panics not
-// raised with Throw are reported as ErrInternal with their stack.
-func Catch(f func()) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if oe, ok := r.(opError); ok {
-				err = oe.err
-				return
-			}
-			err = fmt.Errorf("%w: %v\n%s", ErrInternal, r, debug.Stack())
-		}
-	}()
-	f()
-	return nil
-}
+// Catch runs f and turns a panic raised inside it (by Throw here or by an
+// expression's evaluation) into an error; other panics are ErrInternal.
+func Catch(f func()) error { return colexecerror.Catch(f) }
 
 // CheckCtx throws the context's error if it is done.
 func CheckCtx(ctx context.Context) {

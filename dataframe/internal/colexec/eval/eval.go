@@ -92,44 +92,49 @@ func compile(e *expr.Expr, s types.Schema) (Evaluator, error) {
 	}
 	switch e.Op {
 	case expr.OpAdd, expr.OpSub, expr.OpMul:
+		if e.Args[0].T.ID == types.Date || e.Args[1].T.ID == types.Date {
+			return compileDateArith(e, args), nil
+		}
 		return &arithEval{op: arithOp(e.Op - expr.OpAdd), t: e.T, a: args[0], b: args[1]}, nil
 	case expr.OpDiv:
-		d := &divEval{a: args[0], b: args[1], scale: 1}
-		if e.Args[0].T.ID != types.Float64 {
-			d.exact = true
-			d.scale = math.Pow10(int(scaleOf(e.Args[1].T) - scaleOf(e.Args[0].T)))
-		}
-		return d, nil
+		return newDivEval(e, args, false), nil
 	case expr.OpNeg:
 		return &negEval{t: e.T, a: args[0]}, nil
 	case expr.OpCast:
-		return &castEval{from: e.Args[0].T, to: e.To, a: args[0]}, nil
+		return compileCast(e.Args[0].T, e.To, args[0]), nil
 	case expr.OpYear:
 		return &yearEval{a: args[0]}, nil
 	case expr.OpAddMonths, expr.OpAddDays:
 		return &dateAddEval{months: e.Op == expr.OpAddMonths, n: e.N1, a: args[0]}, nil
 	case expr.OpSubstr:
-		return &substrEval{start: int(e.N1), length: int(e.N2), a: args[0]}, nil
+		if len(e.Args) == 1 {
+			return &substrEval{start: e.N1, length: e.N2, a: args[0]}, nil
+		}
+		return compileString(e, args), nil
 	case expr.OpIsNull, expr.OpIsNotNull:
 		return &isNullEval{not: e.Op == expr.OpIsNotNull, a: args[0]}, nil
 	case expr.OpCase:
 		return compileCase(e, s)
-	case expr.OpEq, expr.OpNe, expr.OpLt, expr.OpLe, expr.OpGt, expr.OpGe,
-		expr.OpAnd, expr.OpOr, expr.OpNot, expr.OpIn, expr.OpLike, expr.OpNotLike:
-		if e.Op == expr.OpAnd || e.Op == expr.OpOr {
-			return &logicEval{or: e.Op == expr.OpOr, a: args[0], b: args[1]}, nil
+	case expr.OpAnd, expr.OpOr:
+		return &logicEval{or: e.Op == expr.OpOr, a: args[0], b: args[1]}, nil
+	case expr.OpNot:
+		return &notEval{a: args[0]}, nil
+	case expr.OpEq, expr.OpNe, expr.OpLt, expr.OpLe, expr.OpGt, expr.OpGe:
+		switch e.Args[0].T.ID {
+		case types.String:
+			return compileSelBool(e, s, args)
+		case types.Bool:
+			op := toCmp(e.Op)
+			return newRowEval(types.BoolType, true, args, func(r *rowCtx, i int) {
+				r.out.Bool[i] = cmpResult(op, cmp3(b2i(r.bool(0, i)), b2i(r.bool(1, i))))
+			}), nil
 		}
-		if e.Op == expr.OpNot {
-			return &notEval{a: args[0]}, nil
-		}
-		if e.Op.IsComparison() && e.Args[0].T.ID != types.String && e.Args[0].T.ID != types.Bool {
-			return &cmpEval{op: toCmp(e.Op), t: e.Args[0].T, a: args[0], b: args[1]}, nil
-		}
-		sel, err := compileSelector(e, s)
-		if err != nil {
-			return nil, err
-		}
-		return &selBoolEval{sel: sel, args: args}, nil
+		return &cmpEval{op: toCmp(e.Op), t: e.Args[0].T, a: args[0], b: args[1]}, nil
+	case expr.OpIn, expr.OpLike, expr.OpNotLike:
+		return compileSelBool(e, s, args)
+	}
+	if e.Op >= expr.OpIntDiv && e.Op <= expr.OpExtract {
+		return compileFunc(e, s, args)
 	}
 	if e.Op.IsAgg() {
 		return nil, fmt.Errorf("aggregate %s used outside an aggregation", e)
@@ -285,9 +290,10 @@ func (e *arithEval) Eval(b *coldata.Batch) *coldata.Vec {
 		n = 1
 	}
 	out := e.out.get(e.t, n)
+	overflow := false
 	switch e.t.ID {
 	case types.Int64, types.Decimal:
-		arithInt64(e.op, out.I64, x.I64, y.I64, x.Const, y.Const, sel(b, n), n)
+		overflow = arithInt64(e.op, out.I64, x.I64, y.I64, x.Const, y.Const, sel(b, n), n)
 	case types.Float64:
 		arithFloat64(e.op, out.F64, x.F64, y.F64, x.Const, y.Const, sel(b, n), n)
 	default:
@@ -295,7 +301,54 @@ func (e *arithEval) Eval(b *coldata.Batch) *coldata.Vec {
 	}
 	mergeNulls(out, &e.nulls, n, b.Sel, x, y)
 	out.Const = n == 1 && x.Const && y.Const
+	if overflow {
+		e.checkOverflow(x, y, out, sel(b, n), n)
+	}
 	return out
+}
+
+// checkOverflow raises for the first live, non-null row whose result does
+// not fit 64 bits (the kernel said one might not).
+func (e *arithEval) checkOverflow(x, y, out *coldata.Vec, s []int32, n int) {
+	xm, ym := idxMask(x), idxMask(y)
+	coldata.ForEach(n, s, func(i int) {
+		if out.Nulls != nil && out.Nulls[i] {
+			return
+		}
+		a, c := x.I64[i&xm], y.I64[i&ym]
+		var bad bool
+		switch e.op {
+		case arithAdd:
+			r := a + c
+			bad = (a^r)&(c^r) < 0
+		case arithSub:
+			r := a - c
+			bad = (a^c)&(a^r) < 0
+		case arithMul:
+			bad = mulOverflows(a, c)
+		}
+		if bad {
+			overflowError(e.t)
+		}
+	})
+}
+
+func mulOverflows(a, b int64) bool {
+	if a == 0 || b == 0 {
+		return false
+	}
+	if a == -1 || b == -1 {
+		return a == math.MinInt64 || b == math.MinInt64
+	}
+	return (a*b)/b != a
+}
+
+// overflowError raises PostgreSQL's message for a result outside t.
+func overflowError(t types.Type) {
+	if t.ID == types.Decimal {
+		raise(expr.ErrOutOfRange, "value overflows numeric format")
+	}
+	raise(expr.ErrOutOfRange, "bigint out of range")
 }
 
 func sel(b *coldata.Batch, n int) []int32 {
@@ -305,12 +358,24 @@ func sel(b *coldata.Batch, n int) []int32 {
 	return b.Sel
 }
 
+// divEval divides into a float64. A zero divisor makes the row null (OpDiv),
+// or raises (SQL's "/" on non-integers, raise set).
 type divEval struct {
 	a, b  Evaluator
 	exact bool    // operands are scaled int64s
 	scale float64 // 10^(scale(b) - scale(a))
+	raise bool
 	out   outBuf
 	nulls []bool
+}
+
+func newDivEval(e *expr.Expr, args []Evaluator, raise bool) *divEval {
+	d := &divEval{a: args[0], b: args[1], scale: 1, raise: raise}
+	if e.Args[0].T.ID != types.Float64 {
+		d.exact = true
+		d.scale = math.Pow10(int(scaleOf(e.Args[1].T) - scaleOf(e.Args[0].T)))
+	}
+	return d
 }
 
 func scaleOf(t types.Type) int32 {
@@ -325,46 +390,71 @@ func (e *divEval) Eval(b *coldata.Batch) *coldata.Vec {
 	n := b.N
 	out := e.out.get(types.Float64Type, n)
 	mergeNulls(out, &e.nulls, n, b.Sel, x, y)
-	var zero []bool
+	xm, ym := idxMask(x), idxMask(y)
+	var zero bool
+	if e.exact {
+		zero = divide(out.F64, x.I64, y.I64, xm, ym, e.scale, b.Sel, n)
+	} else {
+		zero = divide(out.F64, x.F64, y.F64, xm, ym, 1, b.Sel, n)
+	}
+	if !zero {
+		return out
+	}
+	// Rows with a zero divisor: null, or an error unless already null.
 	coldata.ForEach(n, b.Sel, func(i int) {
-		xi, yi := i, i
-		if x.Const {
-			xi = 0
-		}
-		if y.Const {
-			yi = 0
-		}
-		var d, num float64
-		if e.exact {
-			d, num = float64(y.I64[yi]), float64(x.I64[xi])
-		} else {
-			d, num = y.F64[yi], x.F64[xi]
-		}
-		if d == 0 {
-			if zero == nil {
-				if out.Nulls == nil {
-					if cap(e.nulls) < n {
-						e.nulls = make([]bool, n)
-					}
-					out.Nulls = e.nulls[:n]
-					clear(out.Nulls)
-				}
-				zero = out.Nulls
-			}
-			zero[i] = true
+		if ValueAt(y, i).Float() != 0 || out.Nulls != nil && out.Nulls[i] {
 			return
 		}
-		if e.exact && e.scale != 1 {
-			if e.scale > 1 {
-				out.F64[i] = num * e.scale / d
-			} else {
-				out.F64[i] = num / (d / e.scale)
-			}
-			return
+		if e.raise {
+			raise(expr.ErrDivisionByZero, "division by zero")
 		}
-		out.F64[i] = num / d
+		if out.Nulls == nil {
+			if cap(e.nulls) < n {
+				e.nulls = make([]bool, n)
+			}
+			out.Nulls = e.nulls[:n]
+			clear(out.Nulls)
+		}
+		out.Nulls[i] = true
 	})
 	return out
+}
+
+// idxMask is ANDed with a row index to read v: 0 for a Const vec (always
+// row 0), all ones otherwise.
+func idxMask(v *coldata.Vec) int {
+	if v.Const {
+		return 0
+	}
+	return -1
+}
+
+// divide sets out[i] = a[i] * scale / b[i] at the live rows, skipping zero
+// divisors, and reports whether there were any.
+func divide[T int64 | float64](out []float64, a, b []T, am, bm int, scale float64, sel []int32, n int) (zero bool) {
+	div := func(i int) {
+		d, num := float64(b[i&bm]), float64(a[i&am])
+		switch {
+		case d == 0:
+			zero = true
+		case scale == 1:
+			out[i] = num / d
+		case scale > 1:
+			out[i] = num * scale / d
+		default:
+			out[i] = num / (d / scale)
+		}
+	}
+	if sel == nil {
+		for i := range n {
+			div(i)
+		}
+	} else {
+		for _, i := range sel {
+			div(int(i))
+		}
+	}
+	return zero
 }
 
 type negEval struct {
@@ -384,99 +474,15 @@ func (e *negEval) Eval(b *coldata.Batch) *coldata.Vec {
 		if e.t.ID == types.Float64 {
 			out.F64[i] = -x.F64[i]
 		} else {
+			if x.I64[i] == math.MinInt64 && !x.IsNull(i) {
+				overflowError(e.t)
+			}
 			out.I64[i] = -x.I64[i]
 		}
 	})
 	out.Nulls = x.Nulls
 	out.Const = x.Const
 	return out
-}
-
-type castEval struct {
-	from, to types.Type
-	a        Evaluator
-	out      outBuf
-}
-
-func (e *castEval) Eval(b *coldata.Batch) *coldata.Vec {
-	x := e.a.Eval(b)
-	n := b.N
-	if x.Const {
-		n = 1
-	}
-	s := sel(b, n)
-	out := e.out.get(e.to, n)
-	out.Nulls = x.Nulls
-	out.Const = x.Const
-	f, t := e.from, e.to
-	switch {
-	case f == t:
-		return x
-	case t.ID == types.Int64 && f.ID == types.Int32:
-		convert(out.I64, x.I32, s, n, func(v int32) int64 { return int64(v) })
-	case t.ID == types.Int32 && f.ID == types.Int64:
-		convert(out.I32, x.I64, s, n, func(v int64) int32 { return int32(v) })
-	case t.ID == types.Float64 && f.ID == types.Int32:
-		convert(out.F64, x.I32, s, n, func(v int32) float64 { return float64(v) })
-	case t.ID == types.Float64 && f.ID == types.Int64:
-		convert(out.F64, x.I64, s, n, func(v int64) float64 { return float64(v) })
-	case t.ID == types.Float64 && f.ID == types.Decimal:
-		p := float64(types.Pow10[f.Scale])
-		convert(out.F64, x.I64, s, n, func(v int64) float64 { return float64(v) / p })
-	case t.ID == types.Decimal && f.ID == types.Int32:
-		p := types.Pow10[t.Scale]
-		convert(out.I64, x.I32, s, n, func(v int32) int64 { return int64(v) * p })
-	case t.ID == types.Decimal && f.ID == types.Int64:
-		p := types.Pow10[t.Scale]
-		convert(out.I64, x.I64, s, n, func(v int64) int64 { return v * p })
-	case t.ID == types.Decimal && f.ID == types.Decimal:
-		if t.Scale >= f.Scale {
-			p := types.Pow10[t.Scale-f.Scale]
-			convert(out.I64, x.I64, s, n, func(v int64) int64 { return v * p })
-		} else {
-			p := types.Pow10[f.Scale-t.Scale]
-			convert(out.I64, x.I64, s, n, func(v int64) int64 { return roundDiv(v, p) })
-		}
-	case t.ID == types.Decimal && f.ID == types.Float64:
-		p := float64(types.Pow10[t.Scale])
-		convert(out.I64, x.F64, s, n, func(v float64) int64 { return int64(math.Round(v * p)) })
-	case t.ID == types.Int64 && f.ID == types.Float64:
-		convert(out.I64, x.F64, s, n, func(v float64) int64 { return int64(v) })
-	case t.ID == types.Int32 && f.ID == types.Float64:
-		convert(out.I32, x.F64, s, n, func(v float64) int32 { return int32(v) })
-	case t.ID == types.Int64 && f.ID == types.Decimal:
-		p := types.Pow10[f.Scale]
-		convert(out.I64, x.I64, s, n, func(v int64) int64 { return v / p })
-	case t.ID == types.Int32 && f.ID == types.Decimal:
-		p := types.Pow10[f.Scale]
-		convert(out.I32, x.I64, s, n, func(v int64) int32 { return int32(v / p) })
-	default:
-		panic(fmt.Sprintf("cast from %s to %s", f, t))
-	}
-	return out
-}
-
-func roundDiv(v, p int64) int64 {
-	q, r := v/p, v%p
-	if 2*r >= p {
-		q++
-	} else if 2*r <= -p {
-		q--
-	}
-	return q
-}
-
-func convert[F, T any](out []T, in []F, sel []int32, n int, f func(F) T) {
-	if sel == nil {
-		in = in[:n]
-		for i, v := range in {
-			out[i] = f(v)
-		}
-		return
-	}
-	for _, i := range sel {
-		out[i] = f(in[i])
-	}
 }
 
 type yearEval struct {
@@ -595,18 +601,44 @@ func expandVec(v *coldata.Vec, n int) *coldata.Vec {
 	return coldata.Gather(v, idx)
 }
 
-// logicEval implements Kleene AND / OR.
+// logicEval implements Kleene AND / OR: false AND null is false, true OR
+// null is true, and null otherwise when an operand is null. The right operand
+// is evaluated only on the rows the left one does not decide (as a filter's
+// andSel does), so "x <> 0 AND 1 / x > 0" does not divide by zero.
 type logicEval struct {
 	or    bool
 	a, b  Evaluator
 	out   outBuf
 	nulls []bool
+	rest  []int32
 }
 
 func (e *logicEval) Eval(b *coldata.Batch) *coldata.Vec {
-	x, y := e.a.Eval(b), e.b.Eval(b)
+	x := e.a.Eval(b)
 	n := b.N
 	out := e.out.get(types.BoolType, n)
+	// The rows where x alone decides: x is e.or (true for OR, false for AND).
+	rest := e.rest[:0]
+	decided := 0
+	coldata.ForEach(n, b.Sel, func(i int) {
+		xi := i
+		if x.Const {
+			xi = 0
+		}
+		if x.Bool[xi] == e.or && !x.IsNull(xi) {
+			decided++
+		} else {
+			rest = append(rest, int32(i))
+		}
+	})
+	e.rest = rest
+	y := x // not read when every row is decided
+	switch {
+	case decided == 0:
+		y = e.b.Eval(b)
+	case len(rest) > 0:
+		y = e.b.Eval(&coldata.Batch{N: n, Vecs: b.Vecs, Sel: rest})
+	}
 	hasNulls := x.Nulls != nil || y.Nulls != nil
 	if hasNulls {
 		if cap(e.nulls) < n {
@@ -622,34 +654,26 @@ func (e *logicEval) Eval(b *coldata.Batch) *coldata.Vec {
 		if y.Const {
 			yi = 0
 		}
-		xv, yv := x.Bool[xi], y.Bool[yi]
-		xn, yn := x.IsNull(xi), y.IsNull(yi)
-		if !hasNulls {
-			if e.or {
-				out.Bool[i] = xv || yv
-			} else {
-				out.Bool[i] = xv && yv
+		xv, xn := x.Bool[xi], x.IsNull(xi)
+		if xv == e.or && !xn {
+			out.Bool[i] = e.or
+			if hasNulls {
+				out.Nulls[i] = false
 			}
 			return
 		}
-		if e.or {
-			switch {
-			case (!xn && xv) || (!yn && yv):
-				out.Bool[i], out.Nulls[i] = true, false
-			case xn || yn:
-				out.Bool[i], out.Nulls[i] = false, true
-			default:
-				out.Bool[i], out.Nulls[i] = false, false
-			}
-		} else {
-			switch {
-			case (!xn && !xv) || (!yn && !yv):
-				out.Bool[i], out.Nulls[i] = false, false
-			case xn || yn:
-				out.Bool[i], out.Nulls[i] = false, true
-			default:
-				out.Bool[i], out.Nulls[i] = true, false
-			}
+		yv, yn := y.Bool[yi], y.IsNull(yi)
+		if !hasNulls {
+			out.Bool[i] = yv
+			return
+		}
+		switch {
+		case yv == e.or && !yn:
+			out.Bool[i], out.Nulls[i] = e.or, false
+		case xn || yn:
+			out.Bool[i], out.Nulls[i] = false, true
+		default:
+			out.Bool[i], out.Nulls[i] = !e.or, false
 		}
 	})
 	return out
@@ -672,12 +696,29 @@ func (e *notEval) Eval(b *coldata.Batch) *coldata.Vec {
 	return out
 }
 
-// selBoolEval turns a selector into a boolean column.
+// selBoolEval turns a selector into a boolean column: rows the selector
+// keeps are true, rows with a null operand null, the others false (or null
+// too with unknownIfFalse: x IN (…, NULL) that matched nothing).
 type selBoolEval struct {
-	sel   Selector
-	args  []Evaluator
-	out   outBuf
-	nulls []bool
+	sel            Selector
+	args           []Evaluator
+	unknownIfFalse bool
+	out            outBuf
+	nulls          []bool
+}
+
+func compileSelBool(e *expr.Expr, s types.Schema, args []Evaluator) (Evaluator, error) {
+	sel, err := compileSelector(e, s)
+	if err != nil {
+		return nil, err
+	}
+	ev := &selBoolEval{sel: sel, args: args}
+	if e.Op == expr.OpIn {
+		for _, v := range e.List {
+			ev.unknownIfFalse = ev.unknownIfFalse || v.Null
+		}
+	}
+	return ev, nil
 }
 
 func (e *selBoolEval) Eval(b *coldata.Batch) *coldata.Vec {
@@ -694,6 +735,16 @@ func (e *selBoolEval) Eval(b *coldata.Batch) *coldata.Vec {
 		}
 	}
 	mergeNulls(out, &e.nulls, n, b.Sel, ins...)
+	if e.unknownIfFalse {
+		if out.Nulls == nil {
+			if cap(e.nulls) < n {
+				e.nulls = make([]bool, n)
+			}
+			out.Nulls = e.nulls[:n]
+			clear(out.Nulls)
+		}
+		coldata.ForEach(n, b.Sel, func(i int) { out.Nulls[i] = out.Nulls[i] || !out.Bool[i] })
+	}
 	return out
 }
 
@@ -794,40 +845,51 @@ func (c *caseEval) Eval(b *coldata.Batch) *coldata.Vec {
 func (c *caseEval) evalStrings(b *coldata.Batch) *coldata.Vec {
 	n := b.N
 	which := make([]int, n)
+	vals := make([]*coldata.Vec, len(c.vals)+1)
 	rest := b.Sel
 	if rest == nil {
 		rest = coldata.Iota(n)
 	}
-	for i := range which {
-		which[i] = -1
-	}
-	for k, cond := range c.conds {
-		hit := append([]int32(nil), cond.Select(b, rest)...)
-		for _, i := range hit {
+	// Each branch is evaluated only on its rows, so that a branch not taken
+	// cannot raise (CASE WHEN b = 0 THEN 'none' ELSE (a / b)::text END).
+	branch := func(k int, ev Evaluator, rows []int32) {
+		for _, i := range rows {
 			which[i] = k
 		}
-		rest = minus(rest, hit)
+		vals[k] = ev.Eval(&coldata.Batch{N: n, Vecs: b.Vecs, Sel: rows})
 	}
-	vals := make([]*coldata.Vec, len(c.vals))
-	for k, v := range c.vals {
-		vals[k] = v.Eval(b)
+	for k, cond := range c.conds {
+		if len(rest) == 0 {
+			break
+		}
+		hit := append([]int32(nil), cond.Select(b, rest)...)
+		if len(hit) > 0 {
+			branch(k, c.vals[k], hit)
+			rest = minus(rest, hit)
+		}
 	}
-	els := c.els.Eval(b)
+	if len(rest) > 0 {
+		branch(len(c.vals), c.els, rest)
+	}
 	out := &coldata.Vec{Type: c.t, Str: coldata.Strings{Offs: make([]int32, n+1)}}
 	nulls := make([]bool, n)
 	hasNull := false
-	for i := 0; i < n; i++ {
-		v := els
-		if which[i] >= 0 {
-			v = vals[which[i]]
+	live := b.Sel
+	coldata.ForEach(n, nil, func(i int) {
+		isLive := live == nil || len(live) > 0 && int(live[0]) == i
+		if isLive && live != nil {
+			live = live[1:]
 		}
-		if v.IsNull(i) {
-			nulls[i], hasNull = true, true
-		} else {
-			out.Str.Data = append(out.Str.Data, v.Bytes(i)...)
+		if isLive {
+			v := vals[which[i]]
+			if v.IsNull(i) {
+				nulls[i], hasNull = true, true
+			} else {
+				out.Str.Data = append(out.Str.Data, v.Bytes(i)...)
+			}
 		}
 		out.Str.Offs[i+1] = int32(len(out.Str.Data))
-	}
+	})
 	if hasNull {
 		out.Nulls = nulls
 	}

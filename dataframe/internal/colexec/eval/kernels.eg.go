@@ -2,130 +2,217 @@
 
 package eval
 
-// AddInt64VV sets out[i] = a[i] + b[i] for the live rows.
-func AddInt64VV(out, a, b []int64, sel []int32, n int) {
+// AddInt64VV sets out[i] = a[i] + b[i] for the live rows and
+// reports whether a row may have overflowed.
+func AddInt64VV(out, a, b []int64, sel []int32, n int) bool {
+	var ovf int64
 	if sel == nil {
 		out, a, b = out[:n], a[:n], b[:n]
 		for i := range out {
-			out[i] = a[i] + b[i]
+			x, y := a[i], b[i]
+			r := x + y
+			out[i] = r
+			ovf |= (x ^ r) & (y ^ r)
 		}
-		return
+		return ovf < 0
 	}
 	for _, i := range sel {
-		out[i] = a[i] + b[i]
+		x, y := a[i], b[i]
+		r := x + y
+		out[i] = r
+		ovf |= (x ^ r) & (y ^ r)
 	}
+	return ovf < 0
 }
 
-// AddInt64VC sets out[i] = a[i] + c for the live rows.
-func AddInt64VC(out, a []int64, c int64, sel []int32, n int) {
+// AddInt64VC sets out[i] = a[i] + c for the live rows and
+// reports whether a row may have overflowed.
+func AddInt64VC(out, a []int64, c int64, sel []int32, n int) bool {
+	var ovf int64
+	y := c
 	if sel == nil {
 		out, a = out[:n], a[:n]
 		for i := range out {
-			out[i] = a[i] + c
+			x := a[i]
+			r := x + y
+			out[i] = r
+			ovf |= (x ^ r) & (y ^ r)
 		}
-		return
+		return ovf < 0
 	}
 	for _, i := range sel {
-		out[i] = a[i] + c
+		x := a[i]
+		r := x + y
+		out[i] = r
+		ovf |= (x ^ r) & (y ^ r)
 	}
+	return ovf < 0
 }
 
-// AddInt64CV sets out[i] = c + b[i] for the live rows.
-func AddInt64CV(out []int64, c int64, b []int64, sel []int32, n int) {
+// AddInt64CV sets out[i] = c + b[i] for the live rows and
+// reports whether a row may have overflowed.
+func AddInt64CV(out []int64, c int64, b []int64, sel []int32, n int) bool {
+	var ovf int64
+	x := c
 	if sel == nil {
 		out, b = out[:n], b[:n]
 		for i := range out {
-			out[i] = c + b[i]
+			y := b[i]
+			r := x + y
+			out[i] = r
+			ovf |= (x ^ r) & (y ^ r)
 		}
-		return
+		return ovf < 0
 	}
 	for _, i := range sel {
-		out[i] = c + b[i]
+		y := b[i]
+		r := x + y
+		out[i] = r
+		ovf |= (x ^ r) & (y ^ r)
 	}
+	return ovf < 0
 }
 
-// SubInt64VV sets out[i] = a[i] - b[i] for the live rows.
-func SubInt64VV(out, a, b []int64, sel []int32, n int) {
+// SubInt64VV sets out[i] = a[i] - b[i] for the live rows and
+// reports whether a row may have overflowed.
+func SubInt64VV(out, a, b []int64, sel []int32, n int) bool {
+	var ovf int64
 	if sel == nil {
 		out, a, b = out[:n], a[:n], b[:n]
 		for i := range out {
-			out[i] = a[i] - b[i]
+			x, y := a[i], b[i]
+			r := x - y
+			out[i] = r
+			ovf |= (x ^ y) & (x ^ r)
 		}
-		return
+		return ovf < 0
 	}
 	for _, i := range sel {
-		out[i] = a[i] - b[i]
+		x, y := a[i], b[i]
+		r := x - y
+		out[i] = r
+		ovf |= (x ^ y) & (x ^ r)
 	}
+	return ovf < 0
 }
 
-// SubInt64VC sets out[i] = a[i] - c for the live rows.
-func SubInt64VC(out, a []int64, c int64, sel []int32, n int) {
+// SubInt64VC sets out[i] = a[i] - c for the live rows and
+// reports whether a row may have overflowed.
+func SubInt64VC(out, a []int64, c int64, sel []int32, n int) bool {
+	var ovf int64
+	y := c
 	if sel == nil {
 		out, a = out[:n], a[:n]
 		for i := range out {
-			out[i] = a[i] - c
+			x := a[i]
+			r := x - y
+			out[i] = r
+			ovf |= (x ^ y) & (x ^ r)
 		}
-		return
+		return ovf < 0
 	}
 	for _, i := range sel {
-		out[i] = a[i] - c
+		x := a[i]
+		r := x - y
+		out[i] = r
+		ovf |= (x ^ y) & (x ^ r)
 	}
+	return ovf < 0
 }
 
-// SubInt64CV sets out[i] = c - b[i] for the live rows.
-func SubInt64CV(out []int64, c int64, b []int64, sel []int32, n int) {
+// SubInt64CV sets out[i] = c - b[i] for the live rows and
+// reports whether a row may have overflowed.
+func SubInt64CV(out []int64, c int64, b []int64, sel []int32, n int) bool {
+	var ovf int64
+	x := c
 	if sel == nil {
 		out, b = out[:n], b[:n]
 		for i := range out {
-			out[i] = c - b[i]
+			y := b[i]
+			r := x - y
+			out[i] = r
+			ovf |= (x ^ y) & (x ^ r)
 		}
-		return
+		return ovf < 0
 	}
 	for _, i := range sel {
-		out[i] = c - b[i]
+		y := b[i]
+		r := x - y
+		out[i] = r
+		ovf |= (x ^ y) & (x ^ r)
 	}
+	return ovf < 0
 }
 
-// MulInt64VV sets out[i] = a[i] * b[i] for the live rows.
-func MulInt64VV(out, a, b []int64, sel []int32, n int) {
+// MulInt64VV sets out[i] = a[i] * b[i] for the live rows and
+// reports whether a row may have overflowed.
+func MulInt64VV(out, a, b []int64, sel []int32, n int) bool {
+	var ovf int64
 	if sel == nil {
 		out, a, b = out[:n], a[:n], b[:n]
 		for i := range out {
-			out[i] = a[i] * b[i]
+			x, y := a[i], b[i]
+			r := x * y
+			out[i] = r
+			ovf |= (x + 1<<31) | (y + 1<<31)
 		}
-		return
+		return uint64(ovf)>>32 != 0
 	}
 	for _, i := range sel {
-		out[i] = a[i] * b[i]
+		x, y := a[i], b[i]
+		r := x * y
+		out[i] = r
+		ovf |= (x + 1<<31) | (y + 1<<31)
 	}
+	return uint64(ovf)>>32 != 0
 }
 
-// MulInt64VC sets out[i] = a[i] * c for the live rows.
-func MulInt64VC(out, a []int64, c int64, sel []int32, n int) {
+// MulInt64VC sets out[i] = a[i] * c for the live rows and
+// reports whether a row may have overflowed.
+func MulInt64VC(out, a []int64, c int64, sel []int32, n int) bool {
+	var ovf int64
+	y := c
 	if sel == nil {
 		out, a = out[:n], a[:n]
 		for i := range out {
-			out[i] = a[i] * c
+			x := a[i]
+			r := x * y
+			out[i] = r
+			ovf |= (x + 1<<31) | (y + 1<<31)
 		}
-		return
+		return uint64(ovf)>>32 != 0
 	}
 	for _, i := range sel {
-		out[i] = a[i] * c
+		x := a[i]
+		r := x * y
+		out[i] = r
+		ovf |= (x + 1<<31) | (y + 1<<31)
 	}
+	return uint64(ovf)>>32 != 0
 }
 
-// MulInt64CV sets out[i] = c * b[i] for the live rows.
-func MulInt64CV(out []int64, c int64, b []int64, sel []int32, n int) {
+// MulInt64CV sets out[i] = c * b[i] for the live rows and
+// reports whether a row may have overflowed.
+func MulInt64CV(out []int64, c int64, b []int64, sel []int32, n int) bool {
+	var ovf int64
+	x := c
 	if sel == nil {
 		out, b = out[:n], b[:n]
 		for i := range out {
-			out[i] = c * b[i]
+			y := b[i]
+			r := x * y
+			out[i] = r
+			ovf |= (x + 1<<31) | (y + 1<<31)
 		}
-		return
+		return uint64(ovf)>>32 != 0
 	}
 	for _, i := range sel {
-		out[i] = c * b[i]
+		y := b[i]
+		r := x * y
+		out[i] = r
+		ovf |= (x + 1<<31) | (y + 1<<31)
 	}
+	return uint64(ovf)>>32 != 0
 }
 
 // AddFloat64VV sets out[i] = a[i] + b[i] for the live rows.
@@ -1652,36 +1739,37 @@ func cmpFloat64VV(op cmpOp, out []bool, a, b []float64, sel []int32, n int) {
 	}
 }
 
-func arithInt64(op arithOp, out, a, b []int64, ac, bc bool, sel []int32, n int) {
+func arithInt64(op arithOp, out, a, b []int64, ac, bc bool, sel []int32, n int) (overflow bool) {
 	switch {
 	case !ac && !bc:
 		switch op {
 		case arithAdd:
-			AddInt64VV(out, a, b, sel, n)
+			return AddInt64VV(out, a, b, sel, n)
 		case arithSub:
-			SubInt64VV(out, a, b, sel, n)
+			return SubInt64VV(out, a, b, sel, n)
 		case arithMul:
-			MulInt64VV(out, a, b, sel, n)
+			return MulInt64VV(out, a, b, sel, n)
 		}
 	case bc:
 		switch op {
 		case arithAdd:
-			AddInt64VC(out, a, b[0], sel, n)
+			return AddInt64VC(out, a, b[0], sel, n)
 		case arithSub:
-			SubInt64VC(out, a, b[0], sel, n)
+			return SubInt64VC(out, a, b[0], sel, n)
 		case arithMul:
-			MulInt64VC(out, a, b[0], sel, n)
+			return MulInt64VC(out, a, b[0], sel, n)
 		}
 	default:
 		switch op {
 		case arithAdd:
-			AddInt64CV(out, a[0], b, sel, n)
+			return AddInt64CV(out, a[0], b, sel, n)
 		case arithSub:
-			SubInt64CV(out, a[0], b, sel, n)
+			return SubInt64CV(out, a[0], b, sel, n)
 		case arithMul:
-			MulInt64CV(out, a[0], b, sel, n)
+			return MulInt64CV(out, a[0], b, sel, n)
 		}
 	}
+	return false
 }
 
 func arithFloat64(op arithOp, out, a, b []float64, ac, bc bool, sel []int32, n int) {

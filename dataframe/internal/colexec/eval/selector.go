@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
@@ -73,17 +74,17 @@ func compileSelector(e *expr.Expr, s types.Schema) (Selector, error) {
 			a, b = b, a
 			op = op.mirror()
 		}
+		if a.T.ID == types.Bool {
+			break // a boolean column of the comparison's values (compile)
+		}
 		ea, err := compile(a, s)
 		if err != nil {
 			return nil, err
 		}
-		if a.T.ID == types.String || a.T.ID == types.Bool {
+		if a.T.ID == types.String {
 			eb, err := compile(b, s)
 			if err != nil {
 				return nil, err
-			}
-			if a.T.ID == types.Bool {
-				break
 			}
 			if b.Op == expr.OpLit {
 				lit := []byte(b.Val.S)
@@ -102,13 +103,13 @@ func compileSelector(e *expr.Expr, s types.Schema) (Selector, error) {
 			return nil, err
 		}
 		return newInSel(ea, e.Args[0].T, e.List), nil
-	case expr.OpLike, expr.OpNotLike:
+	case expr.OpLike, expr.OpNotLike, expr.OpILike, expr.OpNotILike:
 		ea, err := compile(e.Args[0], s)
 		if err != nil {
 			return nil, err
 		}
-		m := CompileLike(e.Pattern)
-		if e.Op == expr.OpNotLike {
+		m := CompileLike(e.Pattern, e.Op == expr.OpILike || e.Op == expr.OpNotILike)
+		if e.Op == expr.OpNotLike || e.Op == expr.OpNotILike {
 			return &strPredSel{a: ea, pred: func(x []byte) bool { return !m(x) }}, nil
 		}
 		return &strPredSel{a: ea, pred: m}, nil
@@ -437,6 +438,9 @@ func newInSel(a Evaluator, t types.Type, list []expr.Value) Selector {
 		fvals := make([]float64, 0, len(list))
 		for _, v := range list {
 			if !v.Null {
+				if v.T.ID == types.Bool {
+					v.I = b2i(v.B)
+				}
 				vals = append(vals, v.I)
 				fvals = append(fvals, v.F)
 			}
@@ -527,10 +531,21 @@ func (s *inNumSel) Select(b *coldata.Batch, sel []int32) []int32 {
 	return out
 }
 
-// CompileLike returns a matcher for a SQL LIKE pattern (% any run, _ one byte).
-func CompileLike(pattern string) func([]byte) bool {
+// CompileLike returns a matcher for a SQL LIKE pattern: % matches any run of
+// characters, _ one character, and a backslash makes the character after it
+// literal (PostgreSQL's default escape; a trailing one is literal). With fold,
+// the match ignores case (ILIKE).
+func CompileLike(pattern string, fold bool) func([]byte) bool {
+	if fold {
+		m := CompileLike(string(bytes.ToLower([]byte(pattern))), false)
+		var buf []byte
+		return func(x []byte) bool {
+			buf = appendCase(buf[:0], x, false)
+			return m(buf)
+		}
+	}
 	p := []byte(pattern)
-	if bytes.IndexByte(p, '_') < 0 {
+	if bytes.IndexByte(p, '_') < 0 && bytes.IndexByte(p, '\\') < 0 {
 		parts := bytes.Split(p, []byte("%"))
 		if len(parts) == 1 {
 			return func(x []byte) bool { return bytes.Equal(x, p) }
@@ -555,83 +570,70 @@ func CompileLike(pattern string) func([]byte) bool {
 			return true
 		}
 	}
-	return func(x []byte) bool { return likeMatch(p, x) }
+	elems := parseLike(pattern)
+	return func(x []byte) bool { return likeMatch(elems, x) }
 }
 
-func likeMatch(p, s []byte) bool {
-	// Iterative wildcard matching with backtracking on the last %.
+// likeElem is one pattern element: a literal character, or a wildcard
+// (likeOne for _, likeAny for %).
+type likeElem rune
+
+const (
+	likeOne likeElem = -1
+	likeAny likeElem = -2
+)
+
+func parseLike(pattern string) []likeElem {
+	var out []likeElem
+	rs := []rune(pattern)
+	for k := 0; k < len(rs); k++ {
+		switch r := rs[k]; {
+		case r == '\\' && k+1 < len(rs):
+			k++
+			out = append(out, likeElem(rs[k]))
+		case r == '%':
+			if len(out) == 0 || out[len(out)-1] != likeAny {
+				out = append(out, likeAny)
+			}
+		case r == '_':
+			out = append(out, likeOne)
+		default:
+			out = append(out, likeElem(r))
+		}
+	}
+	return out
+}
+
+func likeMatch(p []likeElem, s []byte) bool {
+	// Iterative wildcard matching, backtracking to the last %.
 	pi, si, star, mark := 0, 0, -1, 0
 	for si < len(s) {
+		r, w := rune(s[si]), 1
+		if r >= utf8.RuneSelf {
+			r, w = utf8.DecodeRune(s[si:])
+		}
 		switch {
-		case pi < len(p) && (p[pi] == '_' || p[pi] == s[si]) && p[pi] != '%':
+		case pi < len(p) && (p[pi] == likeOne || p[pi] == likeElem(r)):
 			pi++
-			si++
-		case pi < len(p) && p[pi] == '%':
+			si += w
+		case pi < len(p) && p[pi] == likeAny:
 			star, mark = pi, si
 			pi++
 		case star >= 0:
 			pi = star + 1
-			mark++
+			if s[mark] < utf8.RuneSelf {
+				mark++
+			} else {
+				_, mw := utf8.DecodeRune(s[mark:])
+				mark += mw
+			}
 			si = mark
 		default:
 			return false
 		}
 	}
-	for pi < len(p) && p[pi] == '%' {
+	for pi < len(p) && p[pi] == likeAny {
 		pi++
 	}
 	return pi == len(p)
-}
-
-type substrEval struct {
-	start, length int
-	a             Evaluator
-	dict          *coldata.Strings
-	outDict       *coldata.Strings
-	out           coldata.Vec
-}
-
-func (e *substrEval) cut(x []byte) []byte {
-	s := e.start - 1
-	if s >= len(x) {
-		return nil
-	}
-	end := s + e.length
-	if end > len(x) {
-		end = len(x)
-	}
-	return x[s:end]
-}
-
-func (e *substrEval) Eval(b *coldata.Batch) *coldata.Vec {
-	v := e.a.Eval(b)
-	if v.Dict != nil {
-		if v.Dict != e.dict {
-			e.dict = v.Dict
-			nd := &coldata.Strings{Offs: []int32{0}}
-			for i := 0; i < v.Dict.Len(); i++ {
-				nd.Append(e.cut(v.Dict.Get(i)))
-			}
-			e.outDict = nd
-		}
-		return &coldata.Vec{Type: types.StringType, Dict: e.outDict, I32: v.I32, Nulls: v.Nulls, Const: v.Const}
-	}
-	n := b.N
-	if v.Const {
-		n = 1
-	}
-	out := &e.out
-	out.Type = types.StringType
-	out.Nulls, out.Const = v.Nulls, v.Const
-	out.Str.Data = out.Str.Data[:0]
-	if cap(out.Str.Offs) < n+1 {
-		out.Str.Offs = make([]int32, n+1)
-	}
-	out.Str.Offs = out.Str.Offs[:n+1]
-	out.Str.Offs[0] = 0
-	for i := 0; i < n; i++ {
-		out.Str.Data = append(out.Str.Data, e.cut(v.Bytes(i))...)
-		out.Str.Offs[i+1] = int32(len(out.Str.Data))
-	}
-	return out
 }
