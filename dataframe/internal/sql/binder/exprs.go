@@ -1,6 +1,7 @@
 package binder
 
 import (
+	"fmt"
 	"math"
 	"math/big"
 	"strconv"
@@ -100,19 +101,28 @@ func (b *binder) bindExpr(e parser.Expr, c *ectx) *expr.Expr {
 	case *parser.InList:
 		return b.bindInList(x, c)
 	case *parser.LikeExpr:
-		if x.Op != parser.Like || x.Escape != nil {
-			failAt(x, "%s is not supported; use LIKE", x.Op)
+		if x.Op == parser.SimilarTo {
+			failAt(x, "SIMILAR TO is not supported; use LIKE")
 		}
 		pat, ok := x.Pattern.(*parser.Literal)
 		if !ok || pat.Kind != parser.LitString {
-			failAt(x.Pattern, "the pattern of LIKE must be a string constant")
+			failAt(x.Pattern, "the pattern of %s must be a string constant", x.Op)
 		}
-		op := expr.OpLike
-		if x.Not {
-			op = expr.OpNotLike
+		pattern := pat.Value
+		if x.Escape != nil {
+			esc, ok := x.Escape.(*parser.Literal)
+			if !ok || esc.Kind != parser.LitString {
+				failAt(x.Escape, "ESCAPE takes a string constant")
+			}
+			p, err := expr.LikeEscape(pattern, esc.Value)
+			if err != nil {
+				failAt(x.Escape, "%v", err)
+			}
+			pattern = p
 		}
+		op := map[bool]map[bool]expr.Op{false: {false: expr.OpLike, true: expr.OpNotLike}, true: {false: expr.OpILike, true: expr.OpNotILike}}[x.Op == parser.ILike][x.Not]
 		l := expr.Call(op, b.bindExpr(x.X, c))
-		l.Pattern = pat.Value
+		l.Pattern = pattern
 		return res(l)
 	case *parser.Case:
 		return b.bindCase(x, c)
@@ -128,10 +138,14 @@ func (b *binder) bindExpr(e parser.Expr, c *ectx) *expr.Expr {
 		return res(expr.CastTo(a, t))
 	case *parser.Extract:
 		a := b.bindExpr(x.X, c)
-		if x.Field != "year" {
-			failAt(x, "EXTRACT(%s FROM ...) is not supported; only year is", x.Field)
+		switch x.Field {
+		case "year", "month", "day", "quarter", "dow", "isodow", "doy", "week":
+		default:
+			failAt(x, "EXTRACT(%s FROM ...) is not supported (year, month, day, quarter, dow, isodow, doy and week are)", x.Field)
 		}
-		return res(expr.Call(expr.OpYear, a))
+		e := expr.Call(expr.OpExtract, a)
+		e.Name = x.Field
+		return res(e)
 	case *parser.FuncCall:
 		return b.bindCall(x, c)
 	case *parser.Subquery:
@@ -374,7 +388,8 @@ func (b *binder) bindBinary(x *parser.Binary, c *ectx) *expr.Expr {
 	l, r := b.bindExpr(x.Left, c), b.bindExpr(x.Right, c)
 	ops := map[parser.BinaryOp]expr.Op{parser.Or: expr.OpOr, parser.And: expr.OpAnd, parser.Eq: expr.OpEq, parser.Ne: expr.OpNe,
 		parser.Lt: expr.OpLt, parser.Le: expr.OpLe, parser.Gt: expr.OpGt, parser.Ge: expr.OpGe,
-		parser.Add: expr.OpAdd, parser.Sub: expr.OpSub, parser.Mul: expr.OpMul, parser.Div: expr.OpDiv}
+		parser.Add: expr.OpAdd, parser.Sub: expr.OpSub, parser.Mul: expr.OpMul, parser.Div: expr.OpIntDiv,
+		parser.Mod: expr.OpMod, parser.Concat: expr.OpConcat, parser.Pow: expr.OpPower}
 	op, ok := ops[x.Op]
 	if !ok {
 		failAt(x, "operator %s is not supported", x.Op)
@@ -508,48 +523,112 @@ func (b *binder) bindCall(x *parser.FuncCall, c *ectx) *expr.Expr {
 		args[i] = b.bindExpr(a, c)
 	}
 	res := func(e *expr.Expr) *expr.Expr { return b.resolve(x, e, c.sch(b)) }
+	arity := func(lo, hi int) {
+		if len(args) < lo || len(args) > hi {
+			want := fmt.Sprint(lo)
+			if hi > lo {
+				want = fmt.Sprintf("%d to %d", lo, hi)
+			}
+			if hi == manyArgs {
+				want = fmt.Sprintf("at least %d", lo)
+			}
+			failAt(x, "%s takes %s arguments, got %d", x.Name, want, len(args))
+		}
+	}
 	switch x.Name {
 	case "substring", "substr":
-		if len(args) < 2 || len(args) > 3 {
-			failAt(x, "substring takes 2 or 3 arguments")
+		arity(2, 3)
+		if len(args) == 2 {
+			if k, ok := litInt(args[1]); ok {
+				s := expr.Call(expr.OpSubstr, args[0])
+				s.N1, s.N2 = k, math.MaxInt32
+				if k >= 1 {
+					return res(s)
+				}
+			}
 		}
-		start := constIntArg(b, x.Args[1], args[1])
-		length := int64(math.MaxInt32)
 		if len(args) == 3 {
-			length = constIntArg(b, x.Args[2], args[2])
+			k, ok1 := litInt(args[1])
+			n, ok2 := litInt(args[2])
+			if ok1 && ok2 && k >= 1 && n >= 0 {
+				s := expr.Call(expr.OpSubstr, args[0])
+				s.N1, s.N2 = k, n
+				return res(s)
+			}
 		}
-		s := expr.Call(expr.OpSubstr, args[0])
-		s.N1, s.N2 = start, length
-		return res(s)
-	case "coalesce":
-		if len(args) == 0 {
-			failAt(x, "coalesce needs arguments")
-		}
-		// CASE WHEN a IS NOT NULL THEN a WHEN b IS NOT NULL THEN b ... ELSE last END
-		var cs []*expr.Expr
-		for _, a := range args[:len(args)-1] {
-			cs = append(cs, expr.Call(expr.OpIsNotNull, a), a)
-		}
-		if len(cs) == 0 {
-			return args[0]
-		}
-		return res(expr.Call(expr.OpCase, append(cs, args[len(args)-1])...))
-	case "nullif":
-		if len(args) != 2 {
-			failAt(x, "nullif takes 2 arguments")
-		}
-		l, r := b.pair(x, args[0], args[1])
-		return res(expr.Call(expr.OpCase, expr.Call(expr.OpEq, l, r), expr.Lit(expr.Value{T: l.T, Null: true}), l))
+		return res(expr.Call(expr.OpSubstr, args...))
+	case "position":
+		arity(2, 2) // position(sub IN s)
+		return res(expr.Call(expr.OpStrpos, args[1], args[0]))
+	case "round":
+		arity(1, 2)
+		return res(expr.Call(expr.OpRound, args...))
 	case "year":
+		arity(1, 1)
 		return res(expr.Call(expr.OpYear, args[0]))
+	case "coalesce", "greatest", "least":
+		arity(1, manyArgs)
+		return res(expr.Call(map[string]expr.Op{"coalesce": expr.OpCoalesce, "greatest": expr.OpGreatest, "least": expr.OpLeast}[x.Name], b.unite(x, args)...))
+	case "nullif":
+		arity(2, 2)
+		l, r := b.pair(x, args[0], args[1])
+		return res(expr.Call(expr.OpNullIf, l, r))
+	case "concat":
+		arity(1, manyArgs)
+		return res(expr.Call(expr.OpConcatFn, args...))
 	}
-	failAt(x, "function %s does not exist", x.Name)
+	if f, ok := scalarFuncs[x.Name]; ok {
+		arity(f.min, f.max)
+		return res(expr.Call(f.op, args...))
+	}
+	msg := fmt.Sprintf("function %s does not exist", x.Name)
+	var names []string
+	for n := range scalarFuncs {
+		names = append(names, n)
+	}
+	names = append(names, "substring", "position", "round", "coalesce", "greatest", "least", "nullif", "concat", "sum", "avg", "min", "max", "count")
+	if sug := suggest(x.Name, names); sug != "" {
+		msg += fmt.Sprintf("; did you mean %s?", sug)
+	}
+	failAt(x, "%s", msg)
 	return nil
 }
 
-func constIntArg(b *binder, n parser.Node, e *expr.Expr) int64 {
-	if e.Op != expr.OpLit || !e.T.IsInteger() || e.Val.Null {
-		failAt(n, "must be an integer constant")
-	}
-	return e.Val.I
+const manyArgs = 1 << 20
+
+// scalarFuncs are the functions that map to one operator.
+var scalarFuncs = map[string]struct {
+	op       expr.Op
+	min, max int
+}{
+	"abs": {expr.OpAbs, 1, 1}, "ceil": {expr.OpCeil, 1, 1}, "ceiling": {expr.OpCeil, 1, 1}, "floor": {expr.OpFloor, 1, 1},
+	"sign": {expr.OpSign, 1, 1}, "sqrt": {expr.OpSqrt, 1, 1}, "power": {expr.OpPower, 2, 2}, "pow": {expr.OpPower, 2, 2},
+	"ln": {expr.OpLn, 1, 1}, "log": {expr.OpLog10, 1, 1}, "log10": {expr.OpLog10, 1, 1}, "exp": {expr.OpExp, 1, 1},
+	"mod": {expr.OpMod, 2, 2}, "upper": {expr.OpUpper, 1, 1}, "lower": {expr.OpLower, 1, 1},
+	"length": {expr.OpLength, 1, 1}, "char_length": {expr.OpLength, 1, 1}, "character_length": {expr.OpLength, 1, 1},
+	"btrim": {expr.OpTrim, 1, 2}, "trim": {expr.OpTrim, 1, 2}, "ltrim": {expr.OpLTrim, 1, 2}, "rtrim": {expr.OpRTrim, 1, 2},
+	"replace": {expr.OpReplace, 3, 3}, "strpos": {expr.OpStrpos, 2, 2}, "left": {expr.OpLeft, 2, 2}, "right": {expr.OpRight, 2, 2},
+	"starts_with": {expr.OpStartsWith, 2, 2},
 }
+
+// unite gives untyped NULLs among args the type of the others.
+func (b *binder) unite(n parser.Node, args []*expr.Expr) []*expr.Expr {
+	out := append([]*expr.Expr{}, args...)
+	for _, a := range args {
+		if !(a.Op == expr.OpLit && a.Val.Null) {
+			for i := range out {
+				out[i], _ = b.pair(n, out[i], a)
+			}
+			break
+		}
+	}
+	return out
+}
+
+func litInt(e *expr.Expr) (int64, bool) {
+	if e.Op != expr.OpLit || e.Val.Null || !e.T.IsInteger() {
+		return 0, false
+	}
+	return e.Val.I, true
+}
+
