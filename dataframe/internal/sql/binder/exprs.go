@@ -631,4 +631,3 @@ func litInt(e *expr.Expr) (int64, bool) {
 	}
 	return e.Val.I, true
 }
-
