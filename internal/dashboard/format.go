@@ -1,0 +1,244 @@
+package dashboard
+
+import (
+	"fmt"
+	"html/template"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shoal-dev/shoal/internal/ids"
+)
+
+// funcs are the templates' helpers. Those returning template.HTML build
+// SVG from numbers only; text always goes through the template's escaping.
+var funcs = template.FuncMap{
+	"bytes":     formatBytes,
+	"num":       formatCount,
+	"dur":       formatDuration,
+	"ago":       ago,
+	"short":     shortID,
+	"units":     formatUnits,
+	"pct":       pct,
+	"bar":       bar,
+	"spark":     sparkline,
+	"firstLine": firstLine,
+	"hasPrefix": strings.HasPrefix,
+	"stateClass": func(s string) string {
+		return "st-" + strings.ToLower(strings.NewReplacer(" ", "-", "_", "-").Replace(s))
+	},
+}
+
+// formatBytes writes a size in binary units ("1.5 GiB").
+func formatBytes(v any) string {
+	b := toFloat(v)
+	const unit = 1024
+	if math.Abs(b) < unit {
+		return fmt.Sprintf("%.0f B", b)
+	}
+	exp := 0
+	for n := math.Abs(b) / unit; n >= unit && exp < 5; n /= unit {
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", b/math.Pow(unit, float64(exp+1)), "KMGTPE"[exp])
+}
+
+// formatCount writes a count with thousands separators.
+func formatCount(v any) string {
+	n := int64(toFloat(v))
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var out []byte
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	if neg {
+		return "-" + string(out)
+	}
+	return string(out)
+}
+
+// formatUnits writes an amount of CPU or GPU ("2", "0.5").
+func formatUnits(v any) string {
+	return strconv.FormatFloat(math.Round(toFloat(v)*100)/100, 'f', -1, 64)
+}
+
+func formatDuration(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%dµs", d.Microseconds())
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	default:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+}
+
+// ago writes how long before now a time (Unix ms) was.
+func ago(now time.Time, unixMs int64) string {
+	if unixMs == 0 {
+		return ""
+	}
+	return formatDuration(now.Sub(time.UnixMilli(unixMs)).Round(time.Second)) + " ago"
+}
+
+// shortID writes an ID (bytes, or ids.ID) in its short form.
+func shortID(v any) string {
+	switch id := v.(type) {
+	case ids.ID:
+		return id.Short()
+	case []byte:
+		if x, err := ids.FromBytes("id", id); err == nil {
+			return x.Short()
+		}
+		return fmt.Sprintf("%x", id)
+	}
+	return fmt.Sprint(v)
+}
+
+func fullID(b []byte) string {
+	if x, err := ids.FromBytes("id", b); err == nil {
+		return x.String()
+	}
+	return ""
+}
+
+func pct(used, total any) string {
+	t := toFloat(total)
+	if t <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.0f%%", 100*toFloat(used)/t)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func toFloat(v any) float64 {
+	switch x := v.(type) {
+	case int:
+		return float64(x)
+	case int32:
+		return float64(x)
+	case int64:
+		return float64(x)
+	case float32:
+		return float64(x)
+	case float64:
+		return x
+	}
+	return 0
+}
+
+// bar draws a horizontal usage bar (used of total) as SVG.
+func bar(used, total any) template.HTML {
+	u, t := toFloat(used), toFloat(total)
+	frac := 0.0
+	if t > 0 {
+		frac = math.Min(1, math.Max(0, u/t))
+	}
+	class := "bar-ok"
+	switch {
+	case frac >= 0.9:
+		class = "bar-hot"
+	case frac >= 0.7:
+		class = "bar-warm"
+	}
+	return template.HTML(fmt.Sprintf(`<svg class="bar" width="60" height="8" viewBox="0 0 60 8"><rect width="60" height="8" rx="2" class="bar-bg"/><rect width="%.1f" height="8" rx="2" class="%s"/></svg>`,
+		60*frac, class))
+}
+
+// sparkPoints bounds a sparkline's points (a page has a hundred of them).
+const sparkPoints = 60
+
+// sparkline draws values (oldest first) as an SVG polyline scaled to
+// [0, max(top, the largest value)], at most sparkPoints points (the
+// largest of each run of values, so that a spike stays seen).
+func sparkline(values []float64, top float64) template.HTML {
+	const w, h = 120.0, 22.0
+	if len(values) > sparkPoints {
+		per := (len(values) + sparkPoints - 1) / sparkPoints
+		var fewer []float64
+		for i := 0; i < len(values); i += per {
+			fewer = append(fewer, slices.Max(values[i:min(i+per, len(values))]))
+		}
+		values = fewer
+	}
+	if len(values) < 2 {
+		return template.HTML(fmt.Sprintf(`<svg class="spark" width="%g" height="%g"></svg>`, w, h))
+	}
+	for _, v := range values {
+		top = math.Max(top, v)
+	}
+	if top <= 0 {
+		top = 1
+	}
+	var pts strings.Builder
+	for i, v := range values {
+		x := w * float64(i) / float64(len(values)-1)
+		y := h - 1 - (h-2)*v/top
+		fmt.Fprintf(&pts, "%.1f,%.1f ", x, y)
+	}
+	last := values[len(values)-1]
+	return template.HTML(fmt.Sprintf(`<svg class="spark" width="%g" height="%g" viewBox="0 0 %g %g"><polyline class="spark-area" points="0,%g %s%g,%g"/><polyline class="spark-line" points="%s"/><circle class="spark-dot" cx="%g" cy="%.1f" r="1.8"/></svg>`,
+		w, h, w, h, h, pts.String(), w, h, pts.String(), w, h-1-(h-2)*last/top))
+}
+
+// pager is one page of a list: which items to show and the links to the
+// others (the request's other parameters kept).
+type pager struct {
+	Page, Pages, Total int
+	From, To           int // items [From, To) of the list
+	Prev, Next         string
+}
+
+func paginate(r *http.Request, total, per int) pager {
+	return paginateParam(r, "page", total, per)
+}
+
+// paginateParam pages a list by the query parameter param.
+func paginateParam(r *http.Request, param string, total, per int) pager {
+	p := pager{Total: total, Pages: max(1, (total+per-1)/per)}
+	p.Page, _ = strconv.Atoi(r.URL.Query().Get(param))
+	p.Page = min(max(p.Page, 1), p.Pages)
+	p.From = (p.Page - 1) * per
+	p.To = min(p.From+per, total)
+	link := func(page int) string {
+		q := r.URL.Query()
+		q.Set(param, strconv.Itoa(page))
+		q.Del("flash")
+		return r.URL.Path + "?" + q.Encode()
+	}
+	if p.Page > 1 {
+		p.Prev = link(p.Page - 1)
+	}
+	if p.Page < p.Pages {
+		p.Next = link(p.Page + 1)
+	}
+	return p
+}
+
+// query returns the request's URL with a parameter set (others kept).
+func query(u *url.URL, key, value string) string {
+	q := u.Query()
+	q.Set(key, value)
+	q.Del("page")
+	q.Del("flash")
+	return u.Path + "?" + q.Encode()
+}
