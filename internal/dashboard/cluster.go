@@ -78,7 +78,7 @@ func (d *Dashboard) clusterPage(r *http.Request, b *base) (any, error) {
 	m := d.st.Metrics()
 	st := m.Status
 	v := &clusterView{Nodes: len(st.Nodes), Jobs: st.Jobs, Actors: st.Actors, Objects: st.Objects, ObjectBytes: st.ObjectBytes,
-		Finished: st.TasksFinished, Failed: st.TasksFailed, Running: st.TasksByState["running"],
+		Finished: st.TasksFinished, Failed: st.TasksFailed,
 		Waiting: st.TasksByState["waiting_for_args"] + st.TasksByState["waiting_for_resources"]}
 	pins := map[string]int{}
 	for _, p := range st.Pins {
@@ -107,6 +107,7 @@ func (d *Dashboard) clusterPage(r *http.Request, b *base) (any, error) {
 		v.Store += n.Store.GetMemoryBytes()
 		v.StoreLimit += n.Store.GetMemoryLimit()
 		v.Spilled += n.Store.GetSpilledBytes()
+		v.Running += n.RunningTasks // (leases count one each)
 		if t := n.Total.GetCpu(); t > 0 {
 			util = append(util, float64(used.Cpu)/float64(t))
 		}
@@ -135,7 +136,10 @@ func (d *Dashboard) clusterPage(r *http.Request, b *base) (any, error) {
 		}
 	}
 	clusterHist, nodeHist := d.st.History(shown)
-	v.Charts = clusterCharts(clusterHist)
+	// Each series ends with the values of now.
+	v.Charts = clusterCharts(append(clusterHist, head.ClusterSample{
+		Sample:   head.Sample{UnixMs: b.Now.UnixMilli(), CPU: float32(v.CPU), GPU: float32(v.GPU), Memory: float32(v.Mem), Store: float32(v.Store), Spilled: float32(v.Spilled), Running: float32(v.Running)},
+		CPUTotal: float32(v.CPUTotal), GPUTotal: float32(v.GPUTotal), MemoryTotal: float32(v.MemTotal), Waiting: v.Waiting, Finished: v.Finished, Failed: v.Failed}))
 	for _, n := range nodes {
 		id, _ := ids.FromBytes("node id", n.NodeId)
 		state := nodeState(n, m.Draining[string(n.NodeId)])
@@ -152,20 +156,29 @@ func (d *Dashboard) clusterPage(r *http.Request, b *base) (any, error) {
 		if state != "dead" {
 			row.Heartbeat = formatDuration(time.Duration(n.LastHeartbeatMsAgo)*time.Millisecond) + " ago"
 		}
-		hist := nodeHist[id]
-		row.CPUSpark = sparkline(series(hist, func(s head.Sample) float64 { return float64(s.CPU) }), row.CPUTotal)
-		row.StoreSpark = sparkline(series(hist, func(s head.Sample) float64 { return float64(s.Store) }), float64(row.StoreLimit))
+		hist := append(nodeHist[id], head.Sample{UnixMs: b.Now.UnixMilli(), CPU: float32(row.CPU), Store: float32(row.Store)})
+		row.CPUSpark = sparkline(nodeSeries(hist, func(s head.Sample) float64 { return float64(s.CPU) }), row.CPUTotal)
+		row.StoreSpark = sparkline(nodeSeries(hist, func(s head.Sample) float64 { return float64(s.Store) }), float64(row.StoreLimit))
 		v.Rows = append(v.Rows, row)
 	}
 	return v, nil
 }
 
-func series[S any](samples []S, f func(S) float64) []float64 {
-	out := make([]float64, len(samples))
+// series is one value of samples, at their times.
+func series[S any](samples []S, at func(S) int64, f func(S) float64) []point {
+	out := make([]point, len(samples))
 	for i, s := range samples {
-		out[i] = f(s)
+		out[i] = point{at(s), f(s)}
 	}
 	return out
+}
+
+func nodeSeries(h []head.Sample, f func(head.Sample) float64) []point {
+	return series(h, func(s head.Sample) int64 { return s.UnixMs }, f)
+}
+
+func clusterSeries(h []head.ClusterSample, f func(head.ClusterSample) float64) []point {
+	return series(h, func(s head.ClusterSample) int64 { return s.UnixMs }, f)
 }
 
 // clusterCharts are the cluster's sparklines over the kept samples.
@@ -174,27 +187,27 @@ func clusterCharts(h []head.ClusterSample) []chart {
 	if len(h) > 0 {
 		last = h[len(h)-1]
 	}
-	rate := make([]float64, 0, len(h))
+	rate := make([]point, 0, len(h))
 	for i := 1; i < len(h); i++ {
-		if dt := float64(h[i].UnixMs-h[i-1].UnixMs) / 1000; dt > 0 {
-			rate = append(rate, float64(h[i].Finished-h[i-1].Finished)/dt)
+		if dt := float64(h[i].UnixMs-h[i-1].UnixMs) / 1000; dt >= 1 { // (now, just after a sample: too noisy)
+			rate = append(rate, point{h[i].UnixMs, float64(h[i].Finished-h[i-1].Finished) / dt})
 		}
 	}
 	lastRate := 0.0
 	if len(rate) > 0 {
-		lastRate = rate[len(rate)-1]
+		lastRate = rate[len(rate)-1].v
 	}
 	topCPU := 0.0
 	for _, s := range h {
 		topCPU = max(topCPU, float64(s.CPUTotal))
 	}
 	return []chart{
-		{"CPU in use", fmt.Sprintf("%s of %s", formatUnits(last.CPU), formatUnits(last.CPUTotal)), sparkline(series(h, func(s head.ClusterSample) float64 { return float64(s.CPU) }), topCPU)},
-		{"tasks running", formatCount(last.Running), sparkline(series(h, func(s head.ClusterSample) float64 { return float64(s.Running) }), 0)},
-		{"tasks waiting", formatCount(last.Waiting), sparkline(series(h, func(s head.ClusterSample) float64 { return float64(s.Waiting) }), 0)},
+		{"CPU in use", fmt.Sprintf("%s of %s", formatUnits(last.CPU), formatUnits(last.CPUTotal)), sparkline(clusterSeries(h, func(s head.ClusterSample) float64 { return float64(s.CPU) }), topCPU)},
+		{"tasks running", formatCount(last.Running), sparkline(clusterSeries(h, func(s head.ClusterSample) float64 { return float64(s.Running) }), 0)},
+		{"tasks waiting", formatCount(last.Waiting), sparkline(clusterSeries(h, func(s head.ClusterSample) float64 { return float64(s.Waiting) }), 0)},
 		{"tasks finished /s", fmt.Sprintf("%.1f", lastRate), sparkline(rate, 0)},
-		{"store in memory", formatBytes(last.Store), sparkline(series(h, func(s head.ClusterSample) float64 { return float64(s.Store) }), 0)},
-		{"spilled", formatBytes(last.Spilled), sparkline(series(h, func(s head.ClusterSample) float64 { return float64(s.Spilled) }), 0)},
+		{"store in memory", formatBytes(last.Store), sparkline(clusterSeries(h, func(s head.ClusterSample) float64 { return float64(s.Store) }), 0)},
+		{"spilled", formatBytes(last.Spilled), sparkline(clusterSeries(h, func(s head.ClusterSample) float64 { return float64(s.Spilled) }), 0)},
 	}
 }
 
@@ -207,20 +220,18 @@ func histogram(util []float64) template.HTML {
 		bins[i]++
 		top = max(top, bins[i])
 	}
-	const w, h, bw = 260.0, 60.0, 24.0
+	const w, h, bw = 150.0, 32.0, 13.0
 	var sb strings.Builder
-	fmt.Fprintf(&sb, `<svg class="hist" width="%g" height="%g" viewBox="0 0 %g %g">`, w, h+14, w, h+14)
+	fmt.Fprintf(&sb, `<svg class="hist" width="%g" height="%g" viewBox="0 0 %g %g">`, w, h+12, w, h+12)
 	for i, n := range bins {
-		bh := (h - 12) * float64(n) / float64(top)
+		bh := (h - 9) * float64(n) / float64(top)
 		x := float64(i) * (bw + 2)
-		fmt.Fprintf(&sb, `<rect class="hist-bar" x="%g" y="%.1f" width="%g" height="%.1f"><title>%d%%–%d%%: %d nodes</title></rect>`, x, h-bh, bw, bh, i*10, i*10+10, n)
+		fmt.Fprintf(&sb, `<rect class="hist-bar" x="%g" y="%.1f" width="%g" height="%.1f"><title>%d%%–%d%% of their CPUs in use: %d nodes</title></rect>`, x, h-bh, bw, max(bh, 0.5), i*10, i*10+10, n)
 		if n > 0 {
 			fmt.Fprintf(&sb, `<text class="hist-n" x="%g" y="%.1f">%d</text>`, x+bw/2, h-bh-2, n)
 		}
-		if i%2 == 0 {
-			fmt.Fprintf(&sb, `<text class="hist-x" x="%g" y="%g">%d%%</text>`, x, h+12, i*10)
-		}
 	}
+	fmt.Fprintf(&sb, `<text class="hist-x" x="0" y="%g">0%%</text><text class="hist-x" x="%g" y="%g" text-anchor="middle">50%%</text><text class="hist-x" x="%g" y="%g" text-anchor="end">100%%</text>`, h+11, w/2, h+11, w, h+11)
 	sb.WriteString(`</svg>`)
 	return template.HTML(sb.String())
 }

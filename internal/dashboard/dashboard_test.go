@@ -358,3 +358,34 @@ func TestDashboardStreamMergesRuns(t *testing.T) {
 		t.Error("failed runs are not marked")
 	}
 }
+
+// A sparkline spans 15 minutes ending at its last point, with at most
+// one point per 15 s (the largest value of each, so spikes stay).
+func TestDashboardSparkline(t *testing.T) {
+	var pts []point
+	end := time.Now().UnixMilli()
+	for i := range 1000 { // a point a second, older ones too
+		v := 1.0
+		if i == 500 {
+			v = 50 // a spike
+		}
+		pts = append(pts, point{end - int64(999-i)*1000, v})
+	}
+	svg := string(sparkline(pts, 0))
+	line := regexp.MustCompile(`class="spark-line" points="([^"]*)"`).FindStringSubmatch(svg)
+	if line == nil {
+		t.Fatalf("no line: %s", svg)
+	}
+	n := len(strings.Fields(line[1]))
+	if n > sparkPoints+2 || n < sparkPoints-2 {
+		t.Errorf("%d points, want about %d", n, sparkPoints)
+	}
+	if !strings.Contains(line[1], ",1.0") { // the spike at the top
+		t.Errorf("the spike is lost: %s", line[1])
+	}
+	// A young cluster's line starts at the right, where its time does.
+	young := string(sparkline([]point{{end - 10_000, 1}, {end, 2}}, 0))
+	if !strings.Contains(young, `points="118.0,22 118.0,`) {
+		t.Errorf("10 s of 15 min drawn as %s", young)
+	}
+}

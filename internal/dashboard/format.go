@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +24,6 @@ var funcs = template.FuncMap{
 	"units":     formatUnits,
 	"pct":       pct,
 	"bar":       bar,
-	"spark":     sparkline,
 	"firstLine": firstLine,
 	"hasPrefix": strings.HasPrefix,
 	"stateClass": func(s string) string {
@@ -164,40 +162,61 @@ func bar(used, total any) template.HTML {
 		60*frac, class))
 }
 
-// sparkPoints bounds a sparkline's points (a page has a hundred of them).
-const sparkPoints = 60
+// sparkSpan is the time a sparkline spans, and sparkPoints how many
+// points it has at most (a page has a hundred sparklines).
+const (
+	sparkSpan   = 15 * time.Minute
+	sparkPoints = 60
+)
 
-// sparkline draws values (oldest first) as an SVG polyline scaled to
-// [0, max(top, the largest value)], at most sparkPoints points (the
-// largest of each run of values, so that a spike stays seen).
-func sparkline(values []float64, top float64) template.HTML {
+// point is a value at a time (Unix ms).
+type point struct {
+	at int64
+	v  float64
+}
+
+// sparkline draws points (oldest first) on a time axis of the sparkSpan
+// that ends at the last point, scaled to [0, max(top, the largest
+// value)]: one point per sparkSpan/sparkPoints, the largest of the values
+// in it (so that a spike stays seen).
+func sparkline(points []point, top float64) template.HTML {
 	const w, h = 120.0, 22.0
-	if len(values) > sparkPoints {
-		per := (len(values) + sparkPoints - 1) / sparkPoints
-		var fewer []float64
-		for i := 0; i < len(values); i += per {
-			fewer = append(fewer, slices.Max(values[i:min(i+per, len(values))]))
-		}
-		values = fewer
-	}
-	if len(values) < 2 {
+	if len(points) < 2 {
 		return template.HTML(fmt.Sprintf(`<svg class="spark" width="%g" height="%g"></svg>`, w, h))
 	}
-	for _, v := range values {
-		top = math.Max(top, v)
+	end := points[len(points)-1].at
+	start := end - sparkSpan.Milliseconds()
+	step := sparkSpan.Milliseconds() / sparkPoints
+	var fewer []point
+	for _, p := range points {
+		if p.at < start {
+			continue
+		}
+		slot := start + (p.at-start)/step*step
+		if n := len(fewer); n > 0 && fewer[n-1].at == slot && p.at != end {
+			fewer[n-1].v = max(fewer[n-1].v, p.v)
+			continue
+		}
+		if p.at != end {
+			p.at = slot
+		}
+		fewer = append(fewer, p)
+	}
+	for _, p := range fewer {
+		top = max(top, p.v)
 	}
 	if top <= 0 {
 		top = 1
 	}
+	x := func(at int64) float64 { return w * float64(at-start) / float64(end-start) }
+	y := func(v float64) float64 { return h - 1 - (h-2)*v/top }
 	var pts strings.Builder
-	for i, v := range values {
-		x := w * float64(i) / float64(len(values)-1)
-		y := h - 1 - (h-2)*v/top
-		fmt.Fprintf(&pts, "%.1f,%.1f ", x, y)
+	for _, p := range fewer {
+		fmt.Fprintf(&pts, "%.1f,%.1f ", x(p.at), y(p.v))
 	}
-	last := values[len(values)-1]
-	return template.HTML(fmt.Sprintf(`<svg class="spark" width="%g" height="%g" viewBox="0 0 %g %g"><polyline class="spark-area" points="0,%g %s%g,%g"/><polyline class="spark-line" points="%s"/><circle class="spark-dot" cx="%g" cy="%.1f" r="1.8"/></svg>`,
-		w, h, w, h, h, pts.String(), w, h, pts.String(), w, h-1-(h-2)*last/top))
+	first, last := fewer[0], fewer[len(fewer)-1]
+	return template.HTML(fmt.Sprintf(`<svg class="spark" width="%g" height="%g" viewBox="0 0 %g %g"><polyline class="spark-area" points="%.1f,%g %s%g,%g"/><polyline class="spark-line" points="%s"/><circle class="spark-dot" cx="%g" cy="%.1f" r="1.8"/></svg>`,
+		w, h, w, h, x(first.at), h, pts.String(), w, h, pts.String(), w, y(last.v)))
 }
 
 // pager is one page of a list: which items to show and the links to the

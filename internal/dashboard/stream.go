@@ -20,16 +20,18 @@ import (
 
 const (
 	streamWidth  = 1000.0 // px of the time axis
-	streamLabelW = 190.0
+	streamLabelW = 220.0
+	streamRightW = 30.0 // room for the last tick's label
 	streamRowH   = 16.0
 	rowsPerPage  = 40
 	legendSize   = 12
 	failedColor  = "#d62728"
 )
 
-// palette colours functions (Tableau's, without its red, kept for failures).
-var palette = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-	"#aec7e8", "#ffbb78", "#98df8a", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5"}
+// palette colours functions: saturated colours that a run one pixel wide
+// still shows, without red (failures).
+var palette = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
+	"#393b79", "#637939", "#8c6d31", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1"}
 
 func functionColor(fn string) string {
 	h := fnv.New32a()
@@ -58,6 +60,7 @@ type streamView struct {
 	Dropped              int64
 	Width, Height        float64
 	LabelW, PlotW, RowH  float64
+	RunH                 float64
 	Rows                 []streamRow
 	Ticks                []tick
 	Legend               []legendItem
@@ -69,6 +72,8 @@ type streamView struct {
 type streamRow struct {
 	Label string
 	Y     float64
+	RunY  float64 // the top of its runs
+	Even  bool
 	Rects []streamRect
 }
 
@@ -104,7 +109,7 @@ func (d *Dashboard) streamPage(r *http.Request, b *base) (any, error) {
 			window, name = w.d, w.name
 		}
 	}
-	v := &streamView{Window: name, Width: streamLabelW + streamWidth, LabelW: streamLabelW, PlotW: streamWidth, RowH: streamRowH, FailedColor: failedColor}
+	v := &streamView{Window: name, Width: streamLabelW + streamWidth + streamRightW, LabelW: streamLabelW, PlotW: streamWidth, RowH: streamRowH, RunH: streamRowH - 4, FailedColor: failedColor}
 	for _, w := range streamWindows {
 		v.Windows = append(v.Windows, link{Label: "last " + w.name, URL: query(r.URL, "window", w.name), Current: w.name == name})
 	}
@@ -114,13 +119,22 @@ func (d *Dashboard) streamPage(r *http.Request, b *base) (any, error) {
 		return cmp.Compare(a.GetSpan().GetStartUnixNs(), b.GetSpan().GetStartUnixNs())
 	})
 	v.Spans, v.Dropped = len(spans), rep.GetDropped()
+	// The axis ends now and starts with the window, or with the first run
+	// if it started later (zoomed to what there is, as Dask's stream).
 	end := b.Now.UnixNano()
 	start := end - window.Nanoseconds()
+	if len(spans) > 0 {
+		first := spans[0].GetSpan().GetStartUnixNs()
+		start = max(start, first-(end-first)/50)
+	}
+	if end-start < int64(time.Second) {
+		start = end - int64(time.Second)
+	}
 	for i := 0; i <= 5; i++ {
-		at := window * time.Duration(5-i) / 5
+		at := time.Duration(end-start) * time.Duration(5-i) / 5
 		label := "now"
 		if at > 0 {
-			label = "−" + formatDuration(at)
+			label = "−" + formatDuration(at.Round(at/100+1))
 		}
 		v.Ticks = append(v.Ticks, tick{X: streamLabelW + streamWidth*float64(i)/5, Label: label})
 	}
@@ -159,7 +173,8 @@ func (d *Dashboard) streamPage(r *http.Request, b *base) (any, error) {
 	}
 	v.Pager = paginate(r, len(keys), rowsPerPage)
 	for ri, lane := range keys[v.Pager.From:v.Pager.To] {
-		row := streamRow{Label: fmt.Sprintf("%s · pid %d · %d", timeline.NodeName([]byte(lane.Node)), lane.Executor, lane.Slot), Y: float64(ri) * streamRowH}
+		node, _, _ := strings.Cut(timeline.NodeName([]byte(lane.Node)), "-")
+		row := streamRow{Label: fmt.Sprintf("%s · pid %d · slot %d", node, lane.Executor, lane.Slot), Y: float64(ri) * streamRowH, RunY: float64(ri)*streamRowH + 2, Even: ri%2 == 1}
 		for _, i := range byLane[lane] {
 			row.add(spans[i].GetSpan(), start, end)
 		}
@@ -226,5 +241,9 @@ func (row *streamRow) add(sp *pb.TaskSpan, t0, t1 int64) {
 	if sp.GetFailed() {
 		title += " — failed: " + sp.GetError()
 	}
-	row.Rects = append(row.Rects, streamRect{X: x0, W: max(x1-x0, 1), Color: color, Failed: sp.GetFailed(), N: 1, Title: title})
+	w := max(x1-x0, 1)
+	if sp.GetFailed() {
+		w = max(w, 3) // (seen at any zoom)
+	}
+	row.Rects = append(row.Rects, streamRect{X: x0, W: w, Color: color, Failed: sp.GetFailed(), N: 1, Title: title})
 }

@@ -23,13 +23,16 @@ const (
 var unfinishedStates = []string{"waiting_for_args", "waiting_for_resources", "running", "idle"}
 
 type tasksView struct {
-	States   []count
-	Columns  []string
-	Funcs    []funcRow
-	Actors   []actorRow
-	Failures []failureRow
-	Pager    pager
-	Window   string
+	States []count
+	// FailedRuns counts the failed runs of the last statsWindow, however
+	// they came (the head's "failed" counts only the tasks it ran).
+	FailedRuns int
+	Columns    []string
+	Funcs      []funcRow
+	Actors     []actorRow
+	Failures   []failureRow
+	Pager      pager
+	Window     string
 }
 
 // funcRow is a function's unfinished tasks by state and its runs of the
@@ -96,6 +99,9 @@ func (d *Dashboard) tasksPage(r *http.Request, b *base) (any, error) {
 	}
 	spans := d.st.Timeline(statsWindow).GetSpans()
 	stats := spanStats(spans, nil)
+	for _, st := range stats {
+		v.FailedRuns += st.Failed
+	}
 	rows := map[string]*funcRow{}
 	row := func(fn string) *funcRow {
 		fr := rows[fn]
