@@ -136,8 +136,13 @@ func (d *Dashboard) clusterPage(r *http.Request, b *base) (any, error) {
 		}
 	}
 	clusterHist, nodeHist := d.st.History(shown)
-	// Each series ends with the values of now.
-	v.Charts = clusterCharts(append(clusterHist, head.ClusterSample{
+	// Every sparkline starts with the head's oldest sample (at most 15
+	// minutes ago) and ends with the values of now.
+	start := b.Now.UnixMilli()
+	if len(clusterHist) > 0 {
+		start = clusterHist[0].UnixMs
+	}
+	v.Charts = clusterCharts(start, append(clusterHist, head.ClusterSample{
 		Sample:   head.Sample{UnixMs: b.Now.UnixMilli(), CPU: float32(v.CPU), GPU: float32(v.GPU), Memory: float32(v.Mem), Store: float32(v.Store), Spilled: float32(v.Spilled), Running: float32(v.Running)},
 		CPUTotal: float32(v.CPUTotal), GPUTotal: float32(v.GPUTotal), MemoryTotal: float32(v.MemTotal), Waiting: v.Waiting, Finished: v.Finished, Failed: v.Failed}))
 	for _, n := range nodes {
@@ -157,8 +162,8 @@ func (d *Dashboard) clusterPage(r *http.Request, b *base) (any, error) {
 			row.Heartbeat = formatDuration(time.Duration(n.LastHeartbeatMsAgo)*time.Millisecond) + " ago"
 		}
 		hist := append(nodeHist[id], head.Sample{UnixMs: b.Now.UnixMilli(), CPU: float32(row.CPU), Store: float32(row.Store)})
-		row.CPUSpark = sparkline(nodeSeries(hist, func(s head.Sample) float64 { return float64(s.CPU) }), row.CPUTotal)
-		row.StoreSpark = sparkline(nodeSeries(hist, func(s head.Sample) float64 { return float64(s.Store) }), float64(row.StoreLimit))
+		row.CPUSpark = sparkline(nodeSeries(hist, func(s head.Sample) float64 { return float64(s.CPU) }), row.CPUTotal, start)
+		row.StoreSpark = sparkline(nodeSeries(hist, func(s head.Sample) float64 { return float64(s.Store) }), float64(row.StoreLimit), start)
 		v.Rows = append(v.Rows, row)
 	}
 	return v, nil
@@ -182,7 +187,7 @@ func clusterSeries(h []head.ClusterSample, f func(head.ClusterSample) float64) [
 }
 
 // clusterCharts are the cluster's sparklines over the kept samples.
-func clusterCharts(h []head.ClusterSample) []chart {
+func clusterCharts(start int64, h []head.ClusterSample) []chart {
 	last := head.ClusterSample{}
 	if len(h) > 0 {
 		last = h[len(h)-1]
@@ -202,12 +207,12 @@ func clusterCharts(h []head.ClusterSample) []chart {
 		topCPU = max(topCPU, float64(s.CPUTotal))
 	}
 	return []chart{
-		{"CPU in use", fmt.Sprintf("%s of %s", formatUnits(last.CPU), formatUnits(last.CPUTotal)), sparkline(clusterSeries(h, func(s head.ClusterSample) float64 { return float64(s.CPU) }), topCPU)},
-		{"tasks running", formatCount(last.Running), sparkline(clusterSeries(h, func(s head.ClusterSample) float64 { return float64(s.Running) }), 0)},
-		{"tasks waiting", formatCount(last.Waiting), sparkline(clusterSeries(h, func(s head.ClusterSample) float64 { return float64(s.Waiting) }), 0)},
-		{"tasks finished /s", fmt.Sprintf("%.1f", lastRate), sparkline(rate, 0)},
-		{"store in memory", formatBytes(last.Store), sparkline(clusterSeries(h, func(s head.ClusterSample) float64 { return float64(s.Store) }), 0)},
-		{"spilled", formatBytes(last.Spilled), sparkline(clusterSeries(h, func(s head.ClusterSample) float64 { return float64(s.Spilled) }), 0)},
+		{"CPU in use", fmt.Sprintf("%s of %s", formatUnits(last.CPU), formatUnits(last.CPUTotal)), sparkline(clusterSeries(h, func(s head.ClusterSample) float64 { return float64(s.CPU) }), topCPU, start)},
+		{"tasks running", formatCount(last.Running), sparkline(clusterSeries(h, func(s head.ClusterSample) float64 { return float64(s.Running) }), 0, start)},
+		{"tasks waiting", formatCount(last.Waiting), sparkline(clusterSeries(h, func(s head.ClusterSample) float64 { return float64(s.Waiting) }), 0, start)},
+		{"tasks finished /s", fmt.Sprintf("%.1f", lastRate), sparkline(rate, 0, start)},
+		{"store in memory", formatBytes(last.Store), sparkline(clusterSeries(h, func(s head.ClusterSample) float64 { return float64(s.Store) }), 0, start)},
+		{"spilled", formatBytes(last.Spilled), sparkline(clusterSeries(h, func(s head.ClusterSample) float64 { return float64(s.Spilled) }), 0, start)},
 	}
 }
 

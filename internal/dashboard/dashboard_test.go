@@ -371,7 +371,7 @@ func TestDashboardSparkline(t *testing.T) {
 		}
 		pts = append(pts, point{end - int64(999-i)*1000, v})
 	}
-	svg := string(sparkline(pts, 0))
+	svg := string(sparkline(pts, 0, 0))
 	line := regexp.MustCompile(`class="spark-line" points="([^"]*)"`).FindStringSubmatch(svg)
 	if line == nil {
 		t.Fatalf("no line: %s", svg)
@@ -383,9 +383,9 @@ func TestDashboardSparkline(t *testing.T) {
 	if !strings.Contains(line[1], ",1.0") { // the spike at the top
 		t.Errorf("the spike is lost: %s", line[1])
 	}
-	// A young cluster's line starts at the right, where its time does.
-	young := string(sparkline([]point{{end - 10_000, 1}, {end, 2}}, 0))
-	if !strings.Contains(young, `points="118.0,22 118.0,`) {
-		t.Errorf("10 s of 15 min drawn as %s", young)
+	// A line that starts later than the axis starts to the right.
+	late := string(sparkline([]point{{end - 10_000, 1}, {end, 2}}, 0, end-20_000))
+	if !strings.Contains(late, `points="59.9,22 59.9,`) {
+		t.Errorf("the last 10 s of 20 drawn as %s", late)
 	}
 }

@@ -26,6 +26,7 @@ var funcs = template.FuncMap{
 	"bar":       bar,
 	"firstLine": firstLine,
 	"hasPrefix": strings.HasPrefix,
+	"human":     func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 	"stateClass": func(s string) string {
 		return "st-" + strings.ToLower(strings.NewReplacer(" ", "-", "_", "-").Replace(s))
 	},
@@ -162,7 +163,7 @@ func bar(used, total any) template.HTML {
 		60*frac, class))
 }
 
-// sparkSpan is the time a sparkline spans, and sparkPoints how many
+// sparkSpan is the most time a sparkline spans, and sparkPoints how many
 // points it has at most (a page has a hundred sparklines).
 const (
 	sparkSpan   = 15 * time.Minute
@@ -175,18 +176,19 @@ type point struct {
 	v  float64
 }
 
-// sparkline draws points (oldest first) on a time axis of the sparkSpan
-// that ends at the last point, scaled to [0, max(top, the largest
-// value)]: one point per sparkSpan/sparkPoints, the largest of the values
-// in it (so that a spike stays seen).
-func sparkline(points []point, top float64) template.HTML {
+// sparkline draws points (oldest first) on a time axis from start (Unix
+// ms; sparklines side by side share it) to the last point, at most
+// sparkSpan, scaled to [0, max(top, the largest value)]: at most
+// sparkPoints points, each the largest of the values of its time (so
+// that a spike stays seen).
+func sparkline(points []point, top float64, start int64) template.HTML {
 	const w, h = 120.0, 22.0
 	if len(points) < 2 {
 		return template.HTML(fmt.Sprintf(`<svg class="spark" width="%g" height="%g"></svg>`, w, h))
 	}
 	end := points[len(points)-1].at
-	start := end - sparkSpan.Milliseconds()
-	step := sparkSpan.Milliseconds() / sparkPoints
+	start = min(max(start, end-sparkSpan.Milliseconds()), end-1000)
+	step := max(1, (end-start)/sparkPoints)
 	var fewer []point
 	for _, p := range points {
 		if p.at < start {

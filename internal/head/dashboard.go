@@ -136,10 +136,11 @@ type Failure struct {
 	Attempt int32
 }
 
-// recordFailure keeps t's failure for the dashboard (failures of the
-// tasks it depended on are not kept again: they are in the list).
+// recordFailure keeps t's failure for the dashboard. Cancellations (a
+// stopped job cancels all its tasks) are not failures to look into, and a
+// failed dependency's failure is in the list already.
 func (h *Head) recordFailure(t *task, info *pb.ErrorInfo) {
-	if info.Kind == pb.ErrorKind_ERROR_KIND_DEPENDENCY {
+	if k := info.Kind; k == pb.ErrorKind_ERROR_KIND_DEPENDENCY || k == pb.ErrorKind_ERROR_KIND_CANCELLED {
 		return
 	}
 	if h.failures.max == 0 {
