@@ -176,6 +176,30 @@ func serve(t *testing.T, d *Dashboard, addr string) string {
 
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
+// send makes a request of a served dashboard, with a form (unless nil)
+// and header pairs, and returns the answer and its body.
+func send(t testing.TB, c *http.Client, method, target string, form url.Values, header ...string) (*http.Response, string) {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, target, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
 // Beyond loopback: 401 without the token (a browser is pointed to the
 // login form), the login form and style sheet open to all, a wrong token
 // refused, the right one kept in an HttpOnly, SameSite=Strict cookie.
@@ -186,24 +210,7 @@ func TestDashboardTokenBeyondLoopback(t *testing.T) {
 	client := &http.Client{CheckRedirect: noRedirects}
 	do := func(method, path string, form url.Values, header ...string) (*http.Response, string) {
 		t.Helper()
-		var body io.Reader
-		if form != nil {
-			body = strings.NewReader(form.Encode())
-		}
-		req, _ := http.NewRequest(method, base+path, body)
-		if form != nil {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, string(b)
+		return send(t, client, method, base+path, form, header...)
 	}
 	for _, path := range []string{"/", "/jobs", "/stream", "/tasks", "/objects", "/events", "/queries", "/metrics"} {
 		if resp, _ := do("GET", path, nil); resp.StatusCode != http.StatusUnauthorized {
@@ -258,13 +265,8 @@ func TestDashboardCSRF(t *testing.T) {
 	jar.SetCookies(u, []*http.Cookie{{Name: metrics.TokenCookie, Value: "s3cret"}})
 	client := &http.Client{Jar: jar, CheckRedirect: noRedirects}
 	page := func(path string) string {
-		resp, err := client.Get(base + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
+		_, body := send(t, client, "GET", base+path, nil)
+		return body
 	}
 	job := fakeID('j', 0) // running
 	m := csrfField.FindStringSubmatch(page("/jobs/" + job.String()))
@@ -273,16 +275,7 @@ func TestDashboardCSRF(t *testing.T) {
 	}
 	token := m[1]
 	post := func(path string, form url.Values, header ...string) int {
-		req, _ := http.NewRequest("POST", base+path, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp, _ := send(t, client, "POST", base+path, form, header...)
 		return resp.StatusCode
 	}
 	stop := "/jobs/" + job.String() + "/stop"
