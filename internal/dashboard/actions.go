@@ -18,6 +18,7 @@ func (d *Dashboard) stopJob(w http.ResponseWriter, r *http.Request) error {
 	if _, err := d.st.StopJob(&pb.GetJobRequest{JobId: id.Bytes()}); err != nil {
 		return &httpError{http.StatusNotFound, err.Error()}
 	}
+	d.read.forget()
 	d.opts.Logger.Info("job stopped from the dashboard", "job", id.Short(), "from", r.RemoteAddr)
 	http.Redirect(w, r, "/jobs/"+id.String()+"?flash=stopped", http.StatusSeeOther)
 	return nil
@@ -61,6 +62,7 @@ func (d *Dashboard) drainNode(w http.ResponseWriter, r *http.Request) error {
 		}
 	case <-time.After(300 * time.Millisecond): // (under way)
 	}
+	d.read.forget()
 	d.opts.Logger.Info("node drained from the dashboard", "node", id.Short(), "from", r.RemoteAddr)
 	http.Redirect(w, r, "/?flash=draining", http.StatusSeeOther)
 	return nil

@@ -8,7 +8,8 @@ import (
 // BenchmarkRender renders each page server-side for a cluster of 1,000
 // nodes with 100,000 unfinished tasks and 100,000 runs in the timeline
 // (the head's limit), the fake aggregating them on every call as the head
-// does. Issue 16 asks for at most 200 ms a page.
+// does (the reads the pages share for a second are forgotten before each
+// render, so each pays them). Issue 16 asks for at most 200 ms a page.
 func BenchmarkRender(b *testing.B) {
 	f := newFake(1000, 100_000, 100_000)
 	d := New(f, Options{Loopback: true})
@@ -22,6 +23,7 @@ func BenchmarkRender(b *testing.B) {
 		b.Run(page.name, func(b *testing.B) {
 			size := 0
 			for b.Loop() {
+				d.read.forget()
 				w := get(b, d, page.path)
 				if w.Code != http.StatusOK {
 					b.Fatalf("%s: %d", page.path, w.Code)

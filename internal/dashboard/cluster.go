@@ -75,7 +75,7 @@ func nodeState(n *pb.NodeStatus, draining bool) string {
 
 func (d *Dashboard) clusterPage(r *http.Request, b *base) (any, error) {
 	b.Title = "Cluster"
-	m := d.st.Metrics()
+	m := d.read.Metrics()
 	st := m.Status
 	v := &clusterView{Nodes: len(st.Nodes), Jobs: st.Jobs, Actors: st.Actors, Objects: st.Objects, ObjectBytes: st.ObjectBytes,
 		Finished: st.TasksFinished, Failed: st.TasksFailed,

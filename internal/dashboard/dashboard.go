@@ -66,6 +66,7 @@ var staticFiles embed.FS
 // Dashboard serves the pages. Close it to end the drains it started.
 type Dashboard struct {
 	st      State
+	read    *reads // what pages read of st, shared for a second
 	opts    Options
 	csrfKey []byte
 	pages   map[string]*template.Template
@@ -94,7 +95,7 @@ func New(st State, opts Options) *Dashboard {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	d := &Dashboard{st: st, opts: opts, csrfKey: make([]byte, 32), pages: map[string]*template.Template{}, drains: map[ids.ID]string{}}
+	d := &Dashboard{st: st, read: &reads{st: st, entries: map[string]*readEntry{}}, opts: opts, csrfKey: make([]byte, 32), pages: map[string]*template.Template{}, drains: map[ids.ID]string{}}
 	rand.Read(d.csrfKey)
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html"))

@@ -62,7 +62,7 @@ func formatResources(r *pb.Resources) string {
 
 func (d *Dashboard) eventsPage(r *http.Request, b *base) (any, error) {
 	b.Title = "Autoscaler and events"
-	m := d.st.Metrics()
+	m := d.read.Metrics()
 	st := m.Status
 	v := &eventsView{Query: r.URL.Query().Get("q")}
 	for _, w := range st.Waiting {
@@ -116,7 +116,7 @@ type queriesView struct {
 // their per-stage statistics stay in the driver).
 func (d *Dashboard) queriesPage(r *http.Request, b *base) (any, error) {
 	b.Title = "Queries"
-	m := d.st.Metrics()
+	m := d.read.Metrics()
 	v := &queriesView{Columns: unfinishedStates, Window: formatDuration(statsWindow)}
 	rows := map[string]*funcRow{}
 	for k, n := range m.ByFunction {
@@ -135,7 +135,7 @@ func (d *Dashboard) queriesPage(r *http.Request, b *base) (any, error) {
 	for _, fn := range slices.Sorted(maps.Keys(rows)) {
 		v.Tasks = append(v.Tasks, *rows[fn])
 	}
-	stats := spanStats(d.st.Timeline(statsWindow).GetSpans(), func(fn string) bool { return strings.HasPrefix(fn, dataframePrefix) })
+	stats := spanStats(d.read.Timeline(statsWindow).GetSpans(), func(fn string) bool { return strings.HasPrefix(fn, dataframePrefix) })
 	for _, fn := range slices.Sorted(maps.Keys(stats)) {
 		v.Runs = append(v.Runs, funcRow{Function: fn, Color: functionColor(fn), funcStats: *stats[fn]})
 	}

@@ -28,6 +28,7 @@ type fakeState struct {
 	jobs     []*pb.SubmittedJob
 	logs     map[ids.ID][]string
 	failures []head.Failure
+	largest  []head.ObjectInfo // (what the head finds with a heap: BenchmarkDashboardReads)
 	events   []string
 	stopped  []ids.ID
 	drained  []ids.ID
@@ -96,6 +97,11 @@ func newFake(nodes, tasks, spans int) *fakeState {
 			Function: "pkg.flaky", Kind: "panic", Message: fmt.Sprintf("runtime error: index out of range [%d]\n\ngoroutine 7 [running]:\nmain.flaky()\n\t/src/main.go:%d", i, 40+i),
 			NodeID: f.nodes[i%nodes].NodeId, Job: "job-001"})
 	}
+	for i := range tasks {
+		f.largest = append(f.largest, head.ObjectInfo{ID: fakeID('o', i), Size: int64(i*7919%100_000) << 10, State: "ready", Nodes: [][]byte{f.nodes[i%nodes].NodeId}, Job: "job-001", Refs: 1})
+	}
+	slices.SortFunc(f.largest, func(a, b head.ObjectInfo) int { return cmp.Compare(b.Size, a.Size) })
+	f.largest = f.largest[:min(1000, len(f.largest))]
 	for i := range 200 {
 		f.events = append(f.events, fmt.Sprintf("12:00:%02d.000 autoscaler: launching 1 node of type cpu-16 (demand: %d tasks of 1 CPU)", i%60, i))
 	}
@@ -193,12 +199,7 @@ func (f *fakeState) ActorCounts() []head.ActorCount {
 func (f *fakeState) LargestObjects(n int) []head.ObjectInfo {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []head.ObjectInfo
-	for i := range len(f.tasks) {
-		out = append(out, head.ObjectInfo{ID: fakeID('o', i), Size: int64(i*7919%100_000) << 10, State: "ready", Nodes: [][]byte{f.nodes[i%len(f.nodes)].NodeId}, Job: "job-001", Refs: 1})
-	}
-	slices.SortFunc(out, func(a, b head.ObjectInfo) int { return cmp.Compare(b.Size, a.Size) })
-	return out[:min(n, len(out))]
+	return slices.Clone(f.largest[:min(n, len(f.largest))])
 }
 
 func (f *fakeState) ListJobs() *pb.ListJobsReply {

@@ -80,8 +80,8 @@ func newJobRow(j *pb.SubmittedJob, now time.Time, tasks map[string]int64) jobRow
 
 func (d *Dashboard) jobsPage(r *http.Request, b *base) (any, error) {
 	b.Title = "Jobs"
-	jobs := d.st.ListJobs().Jobs
-	active := d.st.JobTasks()
+	jobs := d.read.ListJobs().Jobs
+	active := d.read.JobTasks()
 	tasks := make(map[string]map[string]int64, len(active))
 	for _, jt := range active {
 		tasks[string(jt.ID[:])] = jt.Tasks
@@ -132,12 +132,12 @@ func (d *Dashboard) jobPage(r *http.Request, b *base) (any, error) {
 	}
 	v := &jobView{ID: id.String(), Short: id.Short()}
 	var tasks map[string]int64
-	for _, jt := range d.st.JobTasks() {
+	for _, jt := range d.read.JobTasks() {
 		if jt.ID == id {
 			v.Name, v.Drivers, tasks = jt.Name, jt.Drivers, jt.Tasks
 		}
 	}
-	for _, j := range d.st.ListJobs().Jobs {
+	for _, j := range d.read.ListJobs().Jobs {
 		if string(j.JobId) == string(id[:]) {
 			row := newJobRow(j, b.Now, tasks)
 			v.Job, v.Name = &row, j.Name

@@ -41,7 +41,7 @@ type objectRow struct {
 
 func (d *Dashboard) objectsPage(r *http.Request, b *base) (any, error) {
 	b.Title = "Objects"
-	m := d.st.Metrics()
+	m := d.read.Metrics()
 	st := m.Status
 	v := &objectsView{Objects: st.Objects, Bytes: st.ObjectBytes}
 	var nodes []*pb.NodeStatus
@@ -71,7 +71,7 @@ func (d *Dashboard) objectsPage(r *http.Request, b *base) (any, error) {
 			Spilled: s.GetSpilledBytes(), SpillFiles: s.GetSpillFiles(), SpillFileSize: s.GetSpillFileBytes(), Spills: s.GetSpills(),
 			Restores: s.GetRestores(), Shared: s.GetSharedBytes(), SharedSize: s.GetSharedSize()})
 	}
-	for _, o := range d.st.LargestObjects(largestObjects) {
+	for _, o := range d.read.LargestObjects(largestObjects) {
 		row := objectRow{Short: o.ID.Short(), State: o.State, Job: o.Job, Size: o.Size, Inline: o.Inline, Refs: o.Refs}
 		for _, n := range o.Nodes {
 			if id, err := ids.FromBytes("node id", n); err == nil {

@@ -113,7 +113,7 @@ func (d *Dashboard) streamPage(r *http.Request, b *base) (any, error) {
 	for _, w := range streamWindows {
 		v.Windows = append(v.Windows, link{Label: "last " + w.name, URL: query(r.URL, "window", w.name), Current: w.name == name})
 	}
-	rep := d.st.Timeline(window)
+	rep := d.read.Timeline(window)
 	spans := slices.Clone(rep.GetSpans())
 	slices.SortStableFunc(spans, func(a, b *pb.TimelineSpan) int {
 		return cmp.Compare(a.GetSpan().GetStartUnixNs(), b.GetSpan().GetStartUnixNs())

@@ -92,12 +92,12 @@ func spanStats(spans []*pb.TimelineSpan, keep func(fn string) bool) map[string]*
 
 func (d *Dashboard) tasksPage(r *http.Request, b *base) (any, error) {
 	b.Title = "Tasks and actors"
-	m := d.st.Metrics()
+	m := d.read.Metrics()
 	v := &tasksView{Columns: unfinishedStates, Window: formatDuration(statsWindow)}
 	for _, s := range []string{"waiting_for_args", "waiting_for_resources", "running", "finished", "failed", "retried", "rebuilt", "actor_restarts"} {
 		v.States = append(v.States, count{s, m.Status.TasksByState[s]})
 	}
-	spans := d.st.Timeline(statsWindow).GetSpans()
+	spans := d.read.Timeline(statsWindow).GetSpans()
 	stats := spanStats(spans, nil)
 	for _, st := range stats {
 		v.FailedRuns += st.Failed
@@ -142,7 +142,7 @@ func (d *Dashboard) tasksPage(r *http.Request, b *base) (any, error) {
 	})
 
 	actors := map[string]*actorRow{}
-	for _, ac := range d.st.ActorCounts() {
+	for _, ac := range d.read.ActorCounts() {
 		ar := actors[ac.Class]
 		if ar == nil {
 			ar = &actorRow{Class: ac.Class}
@@ -162,7 +162,7 @@ func (d *Dashboard) tasksPage(r *http.Request, b *base) (any, error) {
 	}
 	slices.SortFunc(v.Actors, func(a, b actorRow) int { return strings.Compare(a.Class, b.Class) })
 
-	failures := mergeFailures(d.st.Failures(), spans, b.Now)
+	failures := mergeFailures(d.read.Failures(), spans, b.Now)
 	v.Pager = paginate(r, len(failures), failuresPerPage)
 	v.Failures = failures[v.Pager.From:v.Pager.To]
 	return v, nil

@@ -1,6 +1,8 @@
 package head
 
 import (
+	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -66,5 +68,53 @@ func TestDashboardReads(t *testing.T) {
 	}
 	if cluster, byNode := hs.h.History([]ids.ID{n.id}); len(cluster) != historyLen || len(byNode[n.id]) != historyLen {
 		t.Errorf("history kept %d and %d samples, want %d", len(cluster), len(byNode[n.id]), historyLen)
+	}
+}
+
+// BenchmarkDashboardReads is how long each read of the dashboard holds
+// the head's lock with 1,000 nodes and 100,000 unfinished tasks (plus
+// the 5-second sample, taken under the lock of the heartbeat loop).
+func BenchmarkDashboardReads(b *testing.B) {
+	h := New(Config{HeartbeatTimeout: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	defer h.Close()
+	h.mu.Lock()
+	j := &job{id: ids.Random(), info: &pb.JobInfo{Name: "bench"}, drivers: 1}
+	h.jobs[j.id] = j
+	for i := range 1000 {
+		n := &nodeState{id: ids.Random(), alive: true, total: scheduler.Resources{CPU: 16 * scheduler.Unit}, objects: map[ids.ID]*object{},
+			heartbeat: &pb.Heartbeat{Store: &pb.StoreUsage{MemoryBytes: int64(i) << 20}}, idx: i, lastSeen: time.Now()}
+		h.nodes[n.id] = n
+		h.alive = append(h.alive, n)
+	}
+	states := []taskState{taskWaitingArgs, taskReady, taskAssigned}
+	for i := range 100_000 {
+		t := &task{id: h.gen.Next(), spec: &pb.TaskSpec{Function: fmt.Sprintf("f%02d", i%30)}, job: j, state: states[i%3]}
+		h.objects[t.id] = &object{id: t.id, producer: t, size: int64(i), locs: []*nodeState{h.alive[i%1000]}}
+	}
+	h.mu.Unlock()
+	nodes := make([]ids.ID, 50)
+	for i := range nodes {
+		nodes[i] = h.alive[i].id
+	}
+	for _, r := range []struct {
+		name string
+		read func()
+	}{
+		{"Metrics", func() { h.Metrics() }},
+		{"JobTasks", func() { h.JobTasks() }},
+		{"LargestObjects", func() { h.LargestObjects(50) }},
+		{"History", func() { h.History(nodes) }},
+		{"sample", func() {
+			h.mu.Lock()
+			h.history.last = time.Time{}
+			h.sampleLocked(time.Now())
+			h.mu.Unlock()
+		}},
+	} {
+		b.Run(r.name, func(b *testing.B) {
+			for b.Loop() {
+				r.read()
+			}
+		})
 	}
 }
