@@ -15,14 +15,16 @@ func TestPublicPackageStaysLight(t *testing.T) {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
 	forbidden := []string{
-		"github.com/apache/arrow-go",           // Arrow: opt in with shoal/arrowcodec
-		"github.com/shoal-dev/shoal/dataframe", // the dataframe engine
-		"github.com/shoal-dev/shoal/tpch",      // TPC-H
-		"github.com/shoal-dev/shoal/cmd",       // the CLI
-		"github.com/spf13/cobra",               // CLI framework
-		"k8s.io/",                              // the Kubernetes provider
-		"github.com/wasilibs/go-pgquery",       // the SQL parser
-		"github.com/prometheus/client_golang",  // the dashboard's metrics
+		"github.com/apache/arrow-go",                    // Arrow: opt in with shoal/arrowcodec
+		"github.com/shoal-dev/shoal/dataframe",          // the dataframe engine
+		"github.com/shoal-dev/shoal/tpch",               // TPC-H
+		"github.com/shoal-dev/shoal/cmd",                // the CLI
+		"github.com/spf13/cobra",                        // CLI framework
+		"k8s.io/",                                       // the Kubernetes provider
+		"github.com/wasilibs/go-pgquery",                // the SQL parser
+		"github.com/prometheus/client_golang",           // the dashboard's metrics
+		"github.com/shoal-dev/shoal/internal/dashboard", // the head's web pages
+		"github.com/chromedp/",                          // the dashboard's browser test
 	}
 	for _, pkg := range strings.Fields(string(out)) {
 		for _, f := range forbidden {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/shoal-dev/shoal/internal/dashboard"
 	"github.com/shoal-dev/shoal/internal/head"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/metrics"
@@ -37,10 +38,10 @@ func listenDashboard(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// dashboardMux serves the head's HTTP paths besides /metrics: an index,
-// and /prometheus/sd, the head's and every live node's metrics endpoint
+// dashboardMux serves the head's HTTP paths besides /metrics: the
+// dashboard's pages, and /prometheus/sd, the head's and every live node's metrics endpoint
 // in Prometheus's HTTP service discovery format (http_sd_configs).
-func dashboardMux(h *head.Head) http.Handler {
+func dashboardMux(h *head.Head, dash *dashboard.Dashboard) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /prometheus/sd", func(w http.ResponseWriter, r *http.Request) {
 		type group struct {
@@ -70,9 +71,6 @@ func dashboardMux(h *head.Head) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(groups)
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprint(w, "shoal head\n\n/metrics          the head's Prometheus metrics (docs/observability.md)\n/prometheus/sd    every metrics endpoint of the cluster, for Prometheus's http_sd_configs\n")
-	})
+	mux.Handle("/", dash)
 	return mux
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/shoal-dev/shoal/internal/dashboard"
 	"github.com/shoal-dev/shoal/internal/gctune"
 	"github.com/shoal-dev/shoal/internal/head"
 	"github.com/shoal-dev/shoal/internal/metrics"
@@ -24,7 +25,7 @@ func newHeadCommand() *cobra.Command {
 		stateDir, packageDir, packageLimit          string
 		autoscale                                   string
 		recovery, infeasible                        time.Duration
-		dashboard                                   string
+		dashAddr                                    string
 		maxConns                                    int
 	)
 	cmd := &cobra.Command{
@@ -68,7 +69,7 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 				}
 				defer os.RemoveAll(packageDir)
 			}
-			dashLn, err := listenDashboard(dashboard)
+			dashLn, err := listenDashboard(dashAddr)
 			if err != nil {
 				ln.Close()
 				return err
@@ -88,8 +89,10 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 				return err
 			}
 			if dashLn != nil {
+				dash := dashboard.New(h, dashboard.Options{Token: h.Config().Token, Loopback: metrics.IsLoopback(dashLn.Addr()), Logger: logger})
+				defer dash.Close()
 				srv, err := metrics.Serve(metrics.Options{Listener: dashLn, Token: h.Config().Token, Registry: metrics.NewRegistry(metrics.HeadCollector(h)),
-					Mux: dashboardMux(h), Logger: logger})
+					Mux: dashboardMux(h, dash), Public: dash.Public(), Logger: logger})
 				if err != nil {
 					h.Close()
 					ln.Close()
@@ -146,7 +149,7 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 	cmd.Flags().StringVar(&packageDir, "package-dir", "", "where uploaded job packages are kept (default: <state-dir>/packages, or a temporary directory)")
 	cmd.Flags().StringVar(&packageLimit, "package-limit", "2GiB", "largest job package accepted (content size)")
 	cmd.Flags().IntVar(&maxConns, "max-connections", 0, "connections the head serves at once; past it new ones wait (default 16384)")
-	cmd.Flags().StringVar(&dashboard, "dashboard", defaultDashboard, `where to serve the dashboard and the head's Prometheus metrics (/metrics); beyond loopback the cluster token is required; "off": nowhere`)
+	cmd.Flags().StringVar(&dashAddr, "dashboard", defaultDashboard, `where to serve the dashboard and the head's Prometheus metrics (/metrics); beyond loopback the cluster token is required; "off": nowhere`)
 	lf.register(cmd)
 	return cmd
 }

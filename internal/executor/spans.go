@@ -15,11 +15,15 @@ import (
 // bounded: at most spanBurst per spanInterval (10,000 a second, Ray's
 // task event buffer per worker); the rest are counted as
 // dropped, so that a flood of tiny direct calls does not turn into head
-// traffic.
+// traffic. A failed run's error is cut at spanErrorLen, except the first
+// of each interval's, which keeps up to spanStackLen: the dashboard shows
+// a failure's stack even when the task ran under a lease (its error went
+// only to its caller), at most 20 KiB a second.
 const (
 	spanInterval = 200 * time.Millisecond
 	spanBurst    = 2000
 	spanErrorLen = 200
+	spanStackLen = 4 << 10
 )
 
 // spanBuffer holds the spans not sent yet.
@@ -27,19 +31,24 @@ type spanBuffer struct {
 	mu      sync.Mutex
 	spans   []*pb.TaskSpan
 	dropped int64
+	stacked bool // a failed span of this interval kept its stack
 }
 
 // add records one run.
 func (b *spanBuffer) add(rt *pb.RunTask, start time.Time, d time.Duration, info *pb.ErrorInfo) {
 	sp := &pb.TaskSpan{TaskId: rt.TaskId, Function: rt.Function, Kind: rt.Kind, StartUnixNs: start.UnixNano(), DurationNs: int64(d), Attempt: rt.Attempt}
+	b.mu.Lock()
 	if info != nil {
 		sp.Failed = true
 		sp.Error = info.Message
-		if len(sp.Error) > spanErrorLen {
-			sp.Error = sp.Error[:spanErrorLen] + "…"
+		limit := spanErrorLen
+		if !b.stacked {
+			limit, b.stacked = spanStackLen, true
+		}
+		if len(sp.Error) > limit {
+			sp.Error = sp.Error[:limit] + "…"
 		}
 	}
-	b.mu.Lock()
 	if len(b.spans) < spanBurst {
 		b.spans = append(b.spans, sp)
 	} else {
@@ -53,7 +62,7 @@ func (b *spanBuffer) take() ([]*pb.TaskSpan, int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	spans, dropped := b.spans, b.dropped
-	b.spans, b.dropped = nil, 0
+	b.spans, b.dropped, b.stacked = nil, 0, false
 	return spans, dropped
 }
 

@@ -138,6 +138,8 @@ type Head struct {
 	timings     *headTimings
 	rpcTimings  rpcTimings
 	timeline    spanRing
+	history     history       // samples of the nodes' use (dashboard)
+	failures    ring[Failure] // the last tasks that failed for good (dashboard)
 	// localityWaits counts the tasks the last scheduling pass left waiting
 	// for their nodes (the heartbeat tick schedules again while > 0).
 	localityWaits int

@@ -318,6 +318,7 @@ func (h *Head) monitorHeartbeats() {
 			h.endRecovery()
 			h.expirePins(now)
 			h.expireExits(now)
+			h.sampleLocked(now)
 			for _, n := range append([]*nodeState(nil), h.alive...) {
 				if silent := now.Sub(n.lastSeen); silent > h.cfg.HeartbeatTimeout {
 					h.nodeDied(n, fmt.Sprintf("no heartbeat for %v (timeout %v)", silent.Round(time.Millisecond), h.cfg.HeartbeatTimeout))

@@ -247,6 +247,7 @@ func (h *Head) completeTask(t *task, out *taskOutput, failure *pb.ErrorInfo) {
 			failure.Function = t.spec.Function
 		}
 		h.counts.failed++
+		h.recordFailure(t, failure)
 		h.objectFailed(o, failure)
 		return
 	}

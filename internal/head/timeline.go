@@ -10,22 +10,19 @@ import (
 // 150 bytes each): the oldest go first.
 const maxSpans = 100_000
 
-// spanRing is the last maxSpans spans executors sent, oldest first from
-// next once full.
+// spanRing is the last maxSpans spans executors sent.
 type spanRing struct {
-	spans   []*pb.TimelineSpan
-	next    int
+	spans   ring[*pb.TimelineSpan]
 	dropped int64 // not sent by executors, or overwritten here
 }
 
 func (r *spanRing) add(sp *pb.TimelineSpan) {
-	if len(r.spans) < maxSpans {
-		r.spans = append(r.spans, sp)
-		return
+	if r.spans.max == 0 {
+		r.spans = newRing[*pb.TimelineSpan](maxSpans)
 	}
-	r.spans[r.next] = sp
-	r.next = (r.next + 1) % maxSpans
-	r.dropped++
+	if r.spans.add(sp) {
+		r.dropped++
+	}
 }
 
 // recordSpans keeps the spans an executor's session sent.
@@ -53,9 +50,8 @@ func (h *Head) Timeline(since time.Duration) *pb.TimelineReply {
 	if since > 0 {
 		cutoff = time.Now().Add(-since).UnixNano()
 	}
-	n := len(h.timeline.spans)
-	for i := range n {
-		sp := h.timeline.spans[(h.timeline.next+i)%n]
+	for i := range h.timeline.spans.len() {
+		sp := h.timeline.spans.at(i)
 		if sp.Span.StartUnixNs+sp.Span.DurationNs >= cutoff {
 			r.Spans = append(r.Spans, sp)
 		}

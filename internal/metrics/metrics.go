@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -52,9 +53,17 @@ type Options struct {
 	// the process's own are added.
 	Registry *prometheus.Registry
 	// Mux, when set, serves every other path (the dashboard).
-	Mux    http.Handler
+	Mux http.Handler
+	// Public, when set, serves LoginPath and the paths under /static/ to
+	// anyone: the dashboard's login form (which checks the token itself)
+	// and its style sheet. A browser refused for want of the token is
+	// pointed to LoginPath.
+	Public http.Handler
 	Logger *slog.Logger
 }
+
+// LoginPath is where Options.Public serves its login form.
+const LoginPath = "/login"
 
 // NewRegistry returns a registry with the Go runtime's and the process's
 // metrics (go_*, process_*) and cs.
@@ -91,8 +100,12 @@ func Serve(opts Options) (*Server, error) {
 		ln.Close()
 		return nil, fmt.Errorf("refusing to serve HTTP on %s beyond loopback without a cluster token", ln.Addr())
 	}
+	handler := RequireToken(mux, opts.Token, loopback)
+	if opts.Public != nil {
+		handler = withPublic(handler, opts.Public)
+	}
 	s := &Server{ln: ln, done: make(chan error, 1), srv: &http.Server{
-		Handler:           RequireToken(mux, opts.Token, loopback),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -146,6 +159,51 @@ func RequireToken(next http.Handler, token string, open bool) http.Handler {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="shoal"`)
 		http.Error(w, "this address is beyond loopback: present the cluster token (header \"Authorization: Bearer TOKEN\", or the "+TokenCookie+" cookie)", http.StatusUnauthorized)
 	})
+}
+
+// withPublic serves LoginPath and /static/ with public, everything else
+// with private (which requires the token); a browser's request refused
+// for want of the token gets a link to the login form.
+func withPublic(private, public http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == LoginPath || strings.HasPrefix(r.URL.Path, "/static/") {
+			public.ServeHTTP(w, r)
+			return
+		}
+		if strings.Contains(r.Header.Get("Accept"), "text/html") {
+			w = &loginLink{ResponseWriter: w, next: r.URL.RequestURI()}
+		}
+		private.ServeHTTP(w, r)
+	})
+}
+
+// loginLink replaces the body of a 401 with an HTML page linking to the
+// login form.
+type loginLink struct {
+	http.ResponseWriter
+	next    string
+	refused bool
+}
+
+func (l *loginLink) WriteHeader(code int) {
+	if code != http.StatusUnauthorized {
+		l.ResponseWriter.WriteHeader(code)
+		return
+	}
+	l.refused = true
+	h := l.Header()
+	h.Del("Content-Length")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	l.ResponseWriter.WriteHeader(code)
+	fmt.Fprintf(l.ResponseWriter, `<!doctype html><title>shoal: log in</title><p>This dashboard is beyond loopback: it needs the cluster token. <a href="%s?next=%s">Log in</a>.`,
+		LoginPath, url.QueryEscape(l.next))
+}
+
+func (l *loginLink) Write(b []byte) (int, error) {
+	if l.refused {
+		return len(b), nil // (the plain-text reason, replaced)
+	}
+	return l.ResponseWriter.Write(b)
 }
 
 // HasToken reports whether r presents token (compared in constant time).

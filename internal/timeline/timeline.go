@@ -49,40 +49,25 @@ func FromSpans(r *pb.TimelineReply) Trace {
 		return t
 	}
 	t0 := spans[0].GetSpan().GetStartUnixNs() / 1000
-	nodes := map[string]int{}     // node id -> pid
-	slots := map[[2]int][]int64{} // {pid, executor pid} -> end (µs) of each slot's last span
-	tids := map[[3]int]int{}      // {pid, executor pid, slot} -> tid
-	for _, s := range spans {
+	nodes := map[string]int{} // node id -> pid
+	tids := map[Lane]int{}    // lane -> tid
+	for i, lane := range Lanes(spans) {
+		s := spans[i]
 		sp := s.GetSpan()
-		node := string(s.GetNodeId())
-		pid, ok := nodes[node]
+		pid, ok := nodes[lane.Node]
 		if !ok {
 			pid = len(nodes) + 1
-			nodes[node] = pid
-			name := "node (unknown)"
-			if id, err := ids.FromBytes("node id", s.GetNodeId()); err == nil {
-				name = "node " + id.Short()
-			}
-			t.TraceEvents = append(t.TraceEvents, Event{Name: "process_name", Ph: "M", Pid: pid, Args: map[string]any{"name": name}})
+			nodes[lane.Node] = pid
+			t.TraceEvents = append(t.TraceEvents, Event{Name: "process_name", Ph: "M", Pid: pid, Args: map[string]any{"name": NodeName(s.GetNodeId())}})
 		}
 		start := sp.GetStartUnixNs()/1000 - t0
 		end := (sp.GetStartUnixNs()+sp.GetDurationNs())/1000 - t0
-		key := [2]int{pid, int(s.GetExecutorPid())}
-		ends := slots[key]
-		slot := slices.IndexFunc(ends, func(e int64) bool { return e <= start })
-		if slot < 0 {
-			slot = len(ends)
-			ends = append(ends, 0)
-		}
-		ends[slot] = end
-		slots[key] = ends
-		tk := [3]int{pid, int(s.GetExecutorPid()), slot}
-		tid, ok := tids[tk]
+		tid, ok := tids[lane]
 		if !ok {
 			tid = len(tids) + 1
-			tids[tk] = tid
+			tids[lane] = tid
 			t.TraceEvents = append(t.TraceEvents, Event{Name: "thread_name", Ph: "M", Pid: pid, Tid: tid,
-				Args: map[string]any{"name": fmt.Sprintf("executor %d, slot %d", s.GetExecutorPid(), slot)}})
+				Args: map[string]any{"name": fmt.Sprintf("executor %d, slot %d", lane.Executor, lane.Slot)}})
 		}
 		name, cat := sp.GetFunction(), "task"
 		switch sp.GetKind() {
@@ -103,6 +88,46 @@ func FromSpans(r *pb.TimelineReply) Trace {
 		t.TraceEvents = append(t.TraceEvents, ev)
 	}
 	return t
+}
+
+// Lane is where a span ran: its node, its executor, and a slot of that
+// executor (its concurrent runs go to separate slots, so that the spans
+// of a lane never overlap).
+type Lane struct {
+	Node     string // node id (bytes)
+	Executor int32  // the executor's pid
+	Slot     int
+}
+
+// Lanes returns the lane of each span, for spans sorted by start time.
+// A span takes the lowest slot of its executor free at its start (ends
+// compared in microseconds, the trace's unit).
+func Lanes(spans []*pb.TimelineSpan) []Lane {
+	out := make([]Lane, len(spans))
+	ends := map[Lane][]int64{} // {node, executor} -> end (µs) of each slot's last span
+	for i, s := range spans {
+		sp := s.GetSpan()
+		start, end := sp.GetStartUnixNs()/1000, (sp.GetStartUnixNs()+sp.GetDurationNs())/1000
+		key := Lane{Node: string(s.GetNodeId()), Executor: s.GetExecutorPid()}
+		e := ends[key]
+		slot := slices.IndexFunc(e, func(x int64) bool { return x <= start })
+		if slot < 0 {
+			slot = len(e)
+			e = append(e, 0)
+		}
+		e[slot] = end
+		ends[key] = e
+		out[i] = Lane{Node: key.Node, Executor: key.Executor, Slot: slot}
+	}
+	return out
+}
+
+// NodeName names a node by its short id.
+func NodeName(id []byte) string {
+	if id, err := ids.FromBytes("node id", id); err == nil {
+		return "node " + id.Short()
+	}
+	return "node (unknown)"
 }
 
 func taskID(b []byte) string {
