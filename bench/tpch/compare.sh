@@ -11,7 +11,10 @@
 # on first use into $SHOAL_BENCH_CACHE (default ~/.cache/shoal-bench).
 # Shoal runs through bench/tpch/shoalbench (the JSON of `shoal tpch run --json`).
 # Environment: SHOAL_FLAGS adds flags (e.g. --stream, --memory-gb 4),
-# DUCKDB_THREADS (default 2), ANSWERS (a directory of qN.out files to check).
+# DUCKDB_THREADS (default 2), ANSWERS (a directory of qN.out files to check),
+# SHOAL_PATHS the ways Shoal builds the queries, run one after the other in
+# each round: "api" (the hand-written plans, the default), "sql" (from the
+# SQL text) or "api sql" (both, each compared with DuckDB).
 set -euo pipefail
 
 data=${1:?usage: compare.sh DATADIR [ROUNDS] [QUERIES]}
@@ -49,7 +52,15 @@ fi
 # shellcheck disable=SC2206
 shoal_args+=(${SHOAL_FLAGS:-})
 
-run_shoal() { echo "round $1: shoal" >&2; "$work/shoal" "${shoal_args[@]}" > "$work/shoal-$1.json"; }
+paths=${SHOAL_PATHS:-api}
+run_shoal() {
+  for p in $paths; do
+    echo "round $1: shoal ($p)" >&2
+    extra=()
+    if [ "$p" = sql ]; then extra=(--sql); fi
+    "$work/shoal" "${shoal_args[@]}" "${extra[@]}" > "$work/shoal-$p-$1.json"
+  done
+}
 run_duck() {
   echo "round $1: duckdb" >&2
   DUCKDB_NODE_DIR="$cache" node "$work/duckdb_baseline.mjs" "${duck_args[@]}" --json "$work/duck-$1.json" > "$work/duck-$1.log"
@@ -58,4 +69,4 @@ run_duck() {
 for r in $(seq 1 "$rounds"); do
   if [ $((r % 2)) -eq 1 ]; then run_shoal "$r"; run_duck "$r"; else run_duck "$r"; run_shoal "$r"; fi
 done
-node "$here/compare.mjs" "$work" "$rounds"
+node "$here/compare.mjs" "$work" "$rounds" $paths

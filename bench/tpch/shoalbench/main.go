@@ -24,15 +24,19 @@ func main() {
 	stream := flag.Bool("stream", false, "read files in every query instead of loading tables")
 	memGB := flag.Float64("memory-gb", 0, "memory budget in GiB")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the query runs (not the load) to this file")
+	sqlFlag := flag.Bool("sql", false, "build the queries from their SQL text instead of the hand-written plans")
 	flag.Parse()
-	profile = *cpuProfile
+	profile, useSQL = *cpuProfile, *sqlFlag
 	if err := run(*data, *queries, *answers, *runs, *warmup, *stream, *memGB); err != nil {
 		fmt.Fprintln(os.Stderr, "shoalbench:", err)
 		os.Exit(1)
 	}
 }
 
-var profile string
+var (
+	profile string
+	useSQL  bool
+)
 
 func run(data, queries, answers string, runs, warmup int, stream bool, memGB float64) error {
 	qs, err := tpch.ParseQueries(queries)
@@ -59,7 +63,7 @@ func run(data, queries, answers string, runs, warmup int, stream bool, memGB flo
 		}
 		defer pprof.StopCPUProfile()
 	}
-	rep, err := tpch.Run(ctx, db, tpch.RunOptions{Queries: qs, AnswersDir: answers, Runs: runs, Warmup: warmup, Collect: opts})
+	rep, err := tpch.Run(ctx, db, tpch.RunOptions{Queries: qs, AnswersDir: answers, Runs: runs, Warmup: warmup, Collect: opts, SQL: useSQL})
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 func Optimize(n plan.Node) plan.Node {
 	n = mapExprs(n, Fold)
 	n = pushdown(n, nil)
+	n = pushSemiJoins(n)
 	n = reorderJoins(n)
 	n = chooseBuildSides(n)
 	n = topK(n)

@@ -97,3 +97,62 @@ func swapSelective(n plan.Node) (plan.Node, bool) {
 	}
 	return &plan.Project{Input: xba, Exprs: cols}, true
 }
+
+// pushSemiJoins moves each semi- and anti-join below the joins and
+// filters of its left input, to the input that has every left column it
+// reads (an IN or EXISTS subquery on one table of a join filters that
+// table before the join, as a filter would): through an inner join to
+// either side, through a left join to its preserved side.
+func pushSemiJoins(n plan.Node) plan.Node {
+	ch := n.Children()
+	nc := make([]plan.Node, len(ch))
+	for i, c := range ch {
+		nc[i] = pushSemiJoins(c)
+	}
+	n = n.WithChildren(nc)
+	j, ok := n.(*plan.Join)
+	if !ok || (j.Type != hashjoin.Semi && j.Type != hashjoin.Anti) {
+		return n
+	}
+	ls := j.Left.Schema()
+	var cols []string
+	for _, k := range j.LeftKeys {
+		cols = append(cols, expr.Columns(k)...)
+	}
+	if j.Residual != nil {
+		for _, c := range expr.Columns(j.Residual) {
+			if ls.Index(c) >= 0 {
+				cols = append(cols, c)
+			}
+		}
+	}
+	has := func(s types.Schema) bool {
+		for _, c := range cols {
+			if s.Index(c) < 0 {
+				return false
+			}
+		}
+		return true
+	}
+	below := func(left plan.Node) plan.Node {
+		c := *j
+		c.Left = left
+		return pushSemiJoins(&c)
+	}
+	switch in := j.Left.(type) {
+	case *plan.Filter:
+		return &plan.Filter{Input: below(in.Input), Pred: in.Pred}
+	case *plan.Join:
+		switch {
+		case (in.Type == hashjoin.Inner || in.Type == hashjoin.Left) && has(in.Left.Schema()):
+			c := *in
+			c.Left = below(in.Left)
+			return &c
+		case in.Type == hashjoin.Inner && has(in.Right.Schema()):
+			c := *in
+			c.Right = below(in.Right)
+			return &c
+		}
+	}
+	return n
+}

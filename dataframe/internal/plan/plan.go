@@ -410,21 +410,8 @@ func estimateRows(n Node) int64 {
 		if l < 0 || r < 0 {
 			return -1
 		}
-		// With distinct counts of a key pair on both sides (the most
-		// selective pair): |L|·|R| / max(ndv(L.k), ndv(R.k)).
-		var most int64 = -1
-		for i := range x.LeftKeys {
-			lk, rk := x.LeftKeys[i].Unalias(), x.RightKeys[i].Unalias()
-			if lk.Op != expr.OpCol || rk.Op != expr.OpCol {
-				continue
-			}
-			dl, dr := DistinctCount(x.Left, lk.Name), DistinctCount(x.Right, rk.Name)
-			if dl > 0 && dr > 0 {
-				most = max(most, dl, dr)
-			}
-		}
-		if most > 0 {
-			return max(1, int64(float64(l)*float64(r)/float64(most)))
+		if rows, ok := JoinRowsFromDistinct(x.Left, x.Right, l, r, x.LeftKeys, x.RightKeys); ok {
+			return rows
 		}
 		// Key/foreign-key guess: the larger side survives, reduced by the
 		// selectivity already applied to the smaller one.
@@ -449,6 +436,101 @@ func estimateRows(n Node) int64 {
 		return 1
 	}
 	return -1
+}
+
+// JoinRowsFromDistinct estimates the rows of an equi-join of left (about
+// l rows) and right (r rows) on the key pairs from the keys' distinct
+// counts. When one side's keys are a key of its table (distinct counts
+// that cover its rows), each row of the other side matches at most one
+// of its rows, kept in the proportion the side keeps of its table (a
+// foreign-key join). Otherwise the most selective key pair decides, each
+// value of the side with fewer values having matches on the other side:
+// |L|·|R| / max(ndv(L.k), ndv(R.k)). ok is false when a count is unknown.
+func JoinRowsFromDistinct(left, right Node, l, r int64, lk, rk []*expr.Expr) (rows int64, ok bool) {
+	if len(lk) == 0 {
+		return 0, false
+	}
+	// (Keys of several columns look like a key of the larger table too
+	// when their counts multiply past its rows: the smaller table is taken
+	// for the key side.)
+	rf, rt, rok := keySide(right, r, rk)
+	lf, lt, lok := keySide(left, l, lk)
+	switch {
+	case rok && (!lok || rt <= lt):
+		return max(1, int64(float64(l)*rf)), true
+	case lok:
+		return max(1, int64(float64(r)*lf)), true
+	}
+	var most int64 = -1
+	for i := range lk {
+		a, b := lk[i].Unalias(), rk[i].Unalias()
+		if a.Op != expr.OpCol || b.Op != expr.OpCol {
+			continue
+		}
+		dl, dr := DistinctCount(left, a.Name), DistinctCount(right, b.Name)
+		if dl <= 0 || dr <= 0 {
+			continue
+		}
+		most = max(most, min(dl, max(l, 1)), min(dr, max(r, 1)))
+	}
+	if most <= 0 {
+		return 0, false
+	}
+	return max(1, int64(float64(l)*float64(r)/float64(most))), true
+}
+
+// keySide reports whether keys are a key of the one table they come from
+// (their distinct counts multiply to its rows, within a sketch's error),
+// the fraction of that table's rows n (about rows rows) keeps, and the
+// table's rows.
+func keySide(n Node, rows int64, keys []*expr.Expr) (float64, int64, bool) {
+	var table int64 = -1
+	var src scan.Source
+	prod := 1.0
+	for _, k := range keys {
+		u := k.Unalias()
+		if u.Op != expr.OpCol {
+			return 0, 0, false
+		}
+		s, ndv, trows := sourceOf(n, u.Name)
+		if ndv <= 0 || trows <= 0 || (src != nil && s != src) {
+			return 0, 0, false
+		}
+		src, table = s, trows
+		prod *= float64(ndv)
+	}
+	if prod < 0.9*float64(table) {
+		return 0, 0, false
+	}
+	return min(1, float64(max(rows, 1))/float64(table)), table, true
+}
+
+// sourceOf follows column col of n down to the table it is read from: the
+// source, the column's distinct count there and the table's rows (ndv -1:
+// computed, or not known).
+func sourceOf(n Node, col string) (scan.Source, int64, int64) {
+	switch x := n.(type) {
+	case *Scan:
+		return x.Source, sourceDistinct(x, col), x.Source.Rows()
+	case *Project:
+		for _, e := range x.Exprs {
+			if e.OutputName() == col {
+				if u := e.Unalias(); u.Op == expr.OpCol {
+					return sourceOf(x.Input, u.Name)
+				}
+				return nil, -1, -1
+			}
+		}
+		return nil, -1, -1
+	case *Aggregate:
+		return nil, -1, -1 // (a group key is computed, not a table's)
+	}
+	for _, c := range n.Children() {
+		if c.Schema().Index(col) >= 0 {
+			return sourceOf(c, col)
+		}
+	}
+	return nil, -1, -1
 }
 
 // joinReduction estimates how much the smaller side's filters reduce a

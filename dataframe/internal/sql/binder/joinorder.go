@@ -133,26 +133,14 @@ type dpEntry struct {
 	cost       float64
 }
 
-// joinRows estimates a join's rows from its sides' cached figures: with
-// distinct counts of a key pair on both sides (the most selective pair),
-// |L|·|R| / max(ndv(L.k), ndv(R.k)); without, as plan.EstimateRows does (a
+// joinRows estimates a join's rows from its sides' cached figures: from
+// the keys' distinct counts when known (plan.JoinRowsFromDistinct); else as
+// plan.EstimateRows does (a
 // key/foreign-key join: the larger side survives, reduced by the filters on
 // the smaller one).
 func joinRows(l, r dpEntry, j *plan.Join) (rows, base int64) {
-	var best int64 = -1
-	for i := range j.LeftKeys {
-		lk, rk := j.LeftKeys[i].Unalias(), j.RightKeys[i].Unalias()
-		if lk.Op != expr.OpCol || rk.Op != expr.OpCol {
-			continue
-		}
-		dl, dr := plan.DistinctCount(l.node, lk.Name), plan.DistinctCount(r.node, rk.Name)
-		if dl < 0 || dr < 0 {
-			continue
-		}
-		best = max(best, min(dl, l.rows), min(dr, r.rows))
-	}
-	if best > 0 {
-		return max(1, int64(float64(l.rows)*float64(r.rows)/float64(best))), max(l.base, r.base)
+	if rows, ok := plan.JoinRowsFromDistinct(l.node, r.node, l.rows, r.rows, j.LeftKeys, j.RightKeys); ok {
+		return rows, max(l.base, r.base)
 	}
 	big, small := l, r
 	if l.rows < r.rows {
