@@ -134,21 +134,29 @@ func pushSemiJoins(n plan.Node) plan.Node {
 		}
 		return true
 	}
+	// Only a semi-join by a set smaller than the table it filters moves
+	// down: by a larger one (Q21's EXISTS over all of lineitem) it costs
+	// less after the joins above have cut the rows it probes.
+	right := plan.EstimateRows(j.Right)
 	below := func(left plan.Node) plan.Node {
 		c := *j
 		c.Left = left
 		return pushSemiJoins(&c)
+	}
+	small := func(target plan.Node) bool {
+		r := plan.EstimateRows(target)
+		return right >= 0 && r >= 0 && right < r
 	}
 	switch in := j.Left.(type) {
 	case *plan.Filter:
 		return &plan.Filter{Input: below(in.Input), Pred: in.Pred}
 	case *plan.Join:
 		switch {
-		case (in.Type == hashjoin.Inner || in.Type == hashjoin.Left) && has(in.Left.Schema()):
+		case (in.Type == hashjoin.Inner || in.Type == hashjoin.Left) && has(in.Left.Schema()) && small(in.Left):
 			c := *in
 			c.Left = below(in.Left)
 			return &c
-		case in.Type == hashjoin.Inner && has(in.Right.Schema()):
+		case in.Type == hashjoin.Inner && has(in.Right.Schema()) && small(in.Right):
 			c := *in
 			c.Right = below(in.Right)
 			return &c

@@ -64,6 +64,15 @@ func orderJoins(rels []plan.Node, preds []*expr.Expr) plan.Node {
 			filters[i] = append(filters[i], p)
 			continue
 		}
+		// An OR over several relations implies, for each relation every
+		// branch has conditions on, the OR of those: a filter of its own
+		// (TPC-H Q7's (n1 = FRANCE and n2 = GERMANY) or (n1 = GERMANY and
+		// n2 = FRANCE) keeps two nations of each), known before ordering.
+		for i := 0; i < n; i++ {
+			if d := impliedFilter(p, func(e *expr.Expr) bool { return relsOf(e) == 1<<i }); d != nil {
+				filters[i] = append(filters[i], d)
+			}
+		}
 		jp := joinPred{e: p, rels: m}
 		if p.Op == expr.OpEq {
 			a, b := relsOf(p.Args[0]), relsOf(p.Args[1])
@@ -84,6 +93,28 @@ func orderJoins(rels []plan.Node, preds []*expr.Expr) plan.Node {
 		out = greedyOrder(base, multi)
 	}
 	return wrap(out, constant)
+}
+
+// impliedFilter is, for an OR, the OR over its branches of each branch's
+// conjuncts that mine accepts, when every branch has some; else nil.
+func impliedFilter(p *expr.Expr, mine func(*expr.Expr) bool) *expr.Expr {
+	if p.Op != expr.OpOr {
+		return nil
+	}
+	var ors []*expr.Expr
+	for _, br := range expr.Disjuncts(p) {
+		var own []*expr.Expr
+		for _, c := range expr.Conjuncts(br) {
+			if mine(c) {
+				own = append(own, c)
+			}
+		}
+		if len(own) == 0 {
+			return nil
+		}
+		ors = append(ors, expr.And(own...))
+	}
+	return expr.Or(ors...)
 }
 
 func wrap(n plan.Node, preds []*expr.Expr) plan.Node {
