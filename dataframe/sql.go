@@ -127,6 +127,36 @@ func (c *Catalog) RegisterDir(dir string) ([]string, error) {
 	return names, nil
 }
 
+// Load reads every registered table that is not in memory into memory
+// (Materialize), which also gathers the column statistics the join order
+// is chosen with.
+func (c *Catalog) Load(ctx context.Context, opts ...CollectOption) error {
+	c.mu.Lock()
+	names := make([]string, 0, len(c.tables))
+	for n, t := range c.tables {
+		if t.mem == nil {
+			names = append(names, n)
+		}
+	}
+	c.mu.Unlock()
+	for _, n := range names {
+		c.mu.Lock()
+		t := c.tables[n]
+		c.mu.Unlock()
+		if t == nil || t.mem != nil {
+			continue
+		}
+		m, err := t.df.Materialize(ctx, opts...)
+		if err != nil {
+			return fmt.Errorf("loading table %s: %w", n, err)
+		}
+		if err := c.Register(n, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Tables lists the tables and views by name.
 func (c *Catalog) Tables() []string {
 	c.mu.Lock()

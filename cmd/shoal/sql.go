@@ -27,7 +27,7 @@ func newSQLCommand() *cobra.Command {
 		commands        []string
 		slt, sltJSON    bool
 		maxRows         int
-		timing          bool
+		timing, load    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "sql [--data DIR] [-c QUERY]... [FILE.sql]...",
@@ -56,7 +56,7 @@ input when piped. --format table|csv|json chooses how rows print.
 			default:
 				return fmt.Errorf("--format %q: want table, csv or json", format)
 			}
-			cat, err := openCatalog(ctx, dataDir)
+			cat, err := openCatalog(ctx, dataDir, load)
 			if err != nil {
 				return err
 			}
@@ -94,18 +94,19 @@ input when piped. --format table|csv|json chooses how rows print.
 	f.StringVar(&format, "format", "table", "output format: table, csv or json")
 	f.IntVar(&maxRows, "max-rows", 1000, "rows printed per result in table format (0: all)")
 	f.BoolVar(&timing, "timing", false, "print each statement's time")
+	f.BoolVar(&load, "load", false, "load --data's tables into memory first (faster queries, and column statistics for the join order)")
 	f.BoolVar(&slt, "slt", false, "run the arguments as sqllogictest files and print a summary")
 	f.BoolVar(&sltJSON, "json", false, "with --slt: print the summary as JSON")
 	return cmd
 }
 
 // openCatalog registers the tables of dir: TPC-H's when it holds them,
-// else its Parquet files and directories.
-func openCatalog(ctx context.Context, dir string) (*dataframe.Catalog, error) {
+// else its Parquet files and directories; load reads them into memory.
+func openCatalog(ctx context.Context, dir string, load bool) (*dataframe.Catalog, error) {
 	if dir == "" {
 		return dataframe.NewCatalog(), nil
 	}
-	if db, err := tpch.Open(ctx, dir, tpch.LoadOptions{}); err == nil {
+	if db, err := tpch.Open(ctx, dir, tpch.LoadOptions{InMemory: load}); err == nil {
 		return db.Catalog()
 	} else if !errors.Is(err, tpch.ErrNoData) {
 		return nil, err
@@ -114,6 +115,11 @@ func openCatalog(ctx context.Context, dir string) (*dataframe.Catalog, error) {
 	names, err := cat.RegisterDir(dir)
 	if err != nil {
 		return nil, err
+	}
+	if load {
+		if err := cat.Load(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if len(names) == 0 {
 		return nil, fmt.Errorf("--data %s: no tables found (want TPC-H .tbl files, <name>.parquet files or <name>/ directories of Parquet files)", dir)

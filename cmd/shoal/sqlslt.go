@@ -31,7 +31,7 @@ func runSLT(ctx context.Context, out io.Writer, dataDir string, files []string, 
 		return fmt.Errorf("--slt needs test files")
 	}
 	newEngine := func() (slt.Engine, error) {
-		cat, err := openCatalog(ctx, dataDir)
+		cat, err := openCatalog(ctx, dataDir, false)
 		if err != nil {
 			return nil, err
 		}
