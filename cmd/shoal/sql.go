@@ -268,6 +268,13 @@ func printResult(w io.Writer, res *dataframe.Result, format string, maxRows int)
 		enc := json.NewEncoder(w)
 		return enc.Encode(rows)
 	}
+	if len(schema) == 1 && schema[0].Name == "plan" {
+		// EXPLAIN: the plan's lines as they are.
+		for i := 0; i < n; i++ {
+			fmt.Fprintln(w, res.Value(i, 0).S)
+		}
+		return nil
+	}
 	shown := n
 	if maxRows > 0 && shown > maxRows {
 		shown = maxRows
