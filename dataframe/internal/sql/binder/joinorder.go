@@ -155,6 +155,9 @@ func join(a, b plan.Node, am, bm uint64, preds []joinPred) (*plan.Join, bool) {
 	return j, keyed
 }
 
+// buildWeight is the cost of building a hash table row, in rows made.
+const buildWeight = 2
+
 // dpEntry is the best plan found for a set of relations: its estimated
 // rows, the rows of its largest base relation, and the cost (the sum of
 // the estimated rows of every join in it).
@@ -218,7 +221,10 @@ func dpOrder(base []plan.Node, preds []joinPred) plan.Node {
 				continue
 			}
 			rows, b := joinRows(l, r, j)
-			c := l.cost + r.cost + float64(rows)
+			// The cost: the rows each join makes, and its hash table
+			// (built on the smaller side), a row of which costs about
+			// two of probing.
+			c := l.cost + r.cost + float64(rows) + buildWeight*float64(min(l.rows, r.rows))
 			if !found || c < cur.cost {
 				cur, found = dpEntry{node: j, rows: rows, base: b, cost: c}, true
 			}
