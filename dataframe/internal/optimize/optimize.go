@@ -449,7 +449,7 @@ func prune(n plan.Node, need map[string]bool) plan.Node {
 		child := map[string]bool{}
 		addCols(child, keep...)
 		in := prune(x.Input, child)
-		if isIdentity(keep, in.Schema()) {
+		if plan.IsIdentity(keep, in.Schema()) {
 			return in
 		}
 		return &plan.Project{Input: in, Exprs: keep}
@@ -542,14 +542,3 @@ func restrict(n plan.Node, need map[string]bool) plan.Node {
 	return &plan.Project{Input: n, Exprs: cols}
 }
 
-func isIdentity(es []*expr.Expr, s types.Schema) bool {
-	if len(es) != len(s) {
-		return false
-	}
-	for i, e := range es {
-		if e.Op != expr.OpCol || e.Name != s[i].Name {
-			return false
-		}
-	}
-	return true
-}

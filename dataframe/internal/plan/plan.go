@@ -693,3 +693,17 @@ func distinctCount(n Node, col string) int64 {
 	}
 	return -1
 }
+
+// IsIdentity reports whether es are exactly the columns of s, in order (a
+// projection of them changes nothing).
+func IsIdentity(es []*expr.Expr, s types.Schema) bool {
+	if len(es) != len(s) {
+		return false
+	}
+	for i, e := range es {
+		if e.Op != expr.OpCol || e.Name != s[i].Name {
+			return false
+		}
+	}
+	return true
+}

@@ -273,32 +273,13 @@ func tablesOf(cs []column) string {
 func suggest(name string, candidates []string) string {
 	best, bestD := "", len(name)/2+2
 	for _, c := range candidates {
-		if d := editDistance(name, c); d < bestD {
+		if d := parser.EditDistance(name, c); d < bestD {
 			best, bestD = c, d
 		}
 	}
 	return best
 }
 
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
 
 // resolve type-checks e against s, failing at n.
 func (b *binder) resolve(n parser.Node, e *expr.Expr, s types.Schema) *expr.Expr {
@@ -323,23 +304,12 @@ func (b *binder) project(n parser.Node, rel plan.Node, es []*expr.Expr) plan.Nod
 	for i, e := range es {
 		out[i] = b.resolve(n, e, s)
 	}
-	if isIdentity(out, s) {
+	if plan.IsIdentity(out, s) {
 		return rel
 	}
 	return &plan.Project{Input: rel, Exprs: out}
 }
 
-func isIdentity(es []*expr.Expr, s types.Schema) bool {
-	if len(es) != len(s) {
-		return false
-	}
-	for i, e := range es {
-		if e.Op != expr.OpCol || e.Name != s[i].Name {
-			return false
-		}
-	}
-	return true
-}
 
 // lookupCTE finds a WITH name in the enclosing WITH clauses.
 func (b *binder) lookupCTE(name string) *cteDef {

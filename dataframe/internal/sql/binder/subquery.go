@@ -28,14 +28,7 @@ func (b *binder) subplan(q *parser.Query, c *ectx) sub {
 	if c.node == nil {
 		failAt(q, "subqueries are not allowed here")
 	}
-	// First binding: which outer columns does it use?
-	mid := &scope{parent: c.sc, corr: &correlation{}}
-	b.probing++
-	savedProbe := b.probeCols
-	b.bindQuery(q, mid, nil)
-	b.probing--
-	b.probeCols = savedProbe
-	refs := mid.corr.refs
+	refs := b.probe(q, c).refs
 	if len(refs) == 0 {
 		return sub{rel: b.bindQuery(q, c.sc, nil)}
 	}
@@ -53,6 +46,18 @@ func (b *binder) subplan(q *parser.Query, c *ectx) sub {
 	d := relation{node: distinct(b.project(q, *c.node, es)), cols: inner}
 	rel := b.bindQuery(q, &scope{parent: c.sc}, &d)
 	return sub{rel: rel, outer: refs, inner: inner}
+}
+
+// probe binds q once to learn which outer columns it uses (and, in
+// b.resolved, where each of its names resolves); the plan is dropped.
+func (b *binder) probe(q *parser.Query, c *ectx) *correlation {
+	mid := &scope{parent: c.sc, corr: &correlation{}}
+	b.probing++
+	savedProbe := b.probeCols
+	b.bindQuery(q, mid, nil)
+	b.probing--
+	b.probeCols = savedProbe
+	return mid.corr
 }
 
 // value is the one visible column of a subquery used as a value.
@@ -319,14 +324,7 @@ func (b *binder) direct(q *parser.Query, c *ectx) (directSub, bool) {
 		len(sel.GroupBy) > 0 || sel.Having != nil || sel.Distinct || len(collectAggs(sel, nil)) > 0 || sel.Where == nil {
 		return directSub{}, false
 	}
-	// Probe: where does every name resolve?
-	mid := &scope{parent: c.sc, corr: &correlation{}}
-	b.probing++
-	savedProbe := b.probeCols
-	b.bindQuery(q, mid, nil)
-	b.probing--
-	b.probeCols = savedProbe
-	if len(mid.corr.refs) == 0 {
+	if len(b.probe(q, c).refs) == 0 {
 		return directSub{}, false
 	}
 	outerScopes := map[*scope]bool{}

@@ -87,10 +87,10 @@ func quoteRune(r rune) string {
 	return strconv.QuoteRune(r)
 }
 
-// editDistance is the optimal string alignment distance of a and b:
+// EditDistance is the optimal string alignment distance of a and b:
 // insertions, deletions, substitutions and transpositions of neighbours
 // (FORM for FROM) each cost one.
-func editDistance(a, b string) int {
+func EditDistance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		return 64
 	}
@@ -131,7 +131,7 @@ func closeKeyword(word string, candidates []string) string {
 		if len(k) >= 5 {
 			limit = 2
 		}
-		if d := editDistance(word, k); d <= limit && d < bestD {
+		if d := EditDistance(word, k); d <= limit && d < bestD {
 			best, bestD = k, d
 		}
 	}

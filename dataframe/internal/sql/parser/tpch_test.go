@@ -7,13 +7,16 @@ import (
 	"testing"
 )
 
-// tpchQueries reads testdata/tpch/q01.sql ... q22.sql (the TPC-H spec's
-// queries, with the spec's substitution parameters).
+// tpchDir holds the 22 TPC-H queries (the spec's text with its
+// qualification parameters) that package tpch runs from SQL.
+const tpchDir = "../../../../tpch/sql"
+
+// tpchQueries reads q01.sql ... q22.sql of tpchDir.
 func tpchQueries(tb testing.TB) (names, texts []string) {
 	tb.Helper()
-	files, err := filepath.Glob("testdata/tpch/q*.sql")
+	files, err := filepath.Glob(tpchDir + "/q*.sql")
 	if err != nil || len(files) != 22 {
-		tb.Fatalf("want 22 TPC-H queries in testdata/tpch, found %d (%v)", len(files), err)
+		tb.Fatalf("want 22 TPC-H queries in %s, found %d (%v)", tpchDir, len(files), err)
 	}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
