@@ -541,4 +541,3 @@ func restrict(n plan.Node, need map[string]bool) plan.Node {
 	}
 	return &plan.Project{Input: n, Exprs: cols}
 }
-

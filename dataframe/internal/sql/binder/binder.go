@@ -280,7 +280,6 @@ func suggest(name string, candidates []string) string {
 	return best
 }
 
-
 // resolve type-checks e against s, failing at n.
 func (b *binder) resolve(n parser.Node, e *expr.Expr, s types.Schema) *expr.Expr {
 	if b.probing > 0 && len(b.probeCols) > 0 {
@@ -309,7 +308,6 @@ func (b *binder) project(n parser.Node, rel plan.Node, es []*expr.Expr) plan.Nod
 	}
 	return &plan.Project{Input: rel, Exprs: out}
 }
-
 
 // lookupCTE finds a WITH name in the enclosing WITH clauses.
 func (b *binder) lookupCTE(name string) *cteDef {
