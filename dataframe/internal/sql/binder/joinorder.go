@@ -34,6 +34,13 @@ type joinPred struct {
 // as soon as every relation they read is joined. Relations no predicate
 // connects are joined last, by a cross product.
 func orderJoins(rels []plan.Node, preds []*expr.Expr) plan.Node {
+	n, _ := orderJoinsBases(rels, preds)
+	return n
+}
+
+// orderJoinsBases is orderJoins, also returning each relation with its own
+// filters.
+func orderJoinsBases(rels []plan.Node, preds []*expr.Expr) (plan.Node, []plan.Node) {
 	n := len(rels)
 	schemas := make([]types.Schema, n)
 	for i, r := range rels {
@@ -92,7 +99,7 @@ func orderJoins(rels []plan.Node, preds []*expr.Expr) plan.Node {
 	} else {
 		out = greedyOrder(base, multi)
 	}
-	return wrap(out, constant)
+	return wrap(out, constant), base
 }
 
 // impliedFilter is, for an OR, the OR over its branches of each branch's

@@ -18,6 +18,10 @@ type ectx struct {
 	node   *plan.Node
 	schema types.Schema
 	agg    *aggCtx
+	// bases are the FROM's relations with their own filters (before the
+	// joins): a correlated subquery takes its outer values from one of
+	// them when that is cheaper than from the joined rows.
+	bases []plan.Node
 }
 
 // aggCtx maps, above an aggregation, the group keys and aggregate calls to
@@ -75,8 +79,8 @@ func (b *binder) bindSelect(sel *parser.Select, outer *scope, extra *relation, o
 	for i, r := range rels {
 		nodes[i] = r.node
 	}
-	node := orderJoins(nodes, plain)
-	pre = &ectx{sc: sc, node: &node}
+	node, bases := orderJoinsBases(nodes, plain)
+	pre = &ectx{sc: sc, node: &node, bases: bases}
 	for _, c := range subs {
 		b.applyPredicate(c, pre)
 	}

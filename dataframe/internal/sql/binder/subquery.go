@@ -43,7 +43,7 @@ func (b *binder) subplan(q *parser.Query, c *ectx) sub {
 		es = append(es, expr.Alias(expr.Col(r.id), id))
 		inner = append(inner, column{table: r.table, name: r.name, id: id, t: r.t, hidden: true})
 	}
-	d := relation{node: distinct(b.project(q, *c.node, es)), cols: inner}
+	d := relation{node: distinct(b.project(q, outerValues(*c.node, c.bases, refs), es)), cols: inner}
 	rel := b.bindQuery(q, &scope{parent: c.sc}, &d)
 	return sub{rel: rel, outer: refs, inner: inner}
 }
@@ -58,6 +58,34 @@ func (b *binder) probe(q *parser.Query, c *ectx) *correlation {
 	b.probing--
 	b.probeCols = savedProbe
 	return mid.corr
+}
+
+// outerValues is the plan D's values are taken from: the outer rows, or,
+// when every outer column the subquery uses comes from one FROM relation
+// whose own filtered rows are not many more (at most twice as many), that
+// relation alone. Its values are a superset of those in the outer rows,
+// which is safe (the outer query joins the subquery's results on them: a
+// value no outer row has matches nothing) and avoids computing the joins
+// of the outer query twice (TPC-H Q17: D is the chosen parts, not the
+// parts' lineitems).
+func outerValues(node plan.Node, bases []plan.Node, refs []column) plan.Node {
+	for _, base := range bases {
+		s := base.Schema()
+		all := true
+		for _, r := range refs {
+			if s.Index(r.id) < 0 {
+				all = false
+				break
+			}
+		}
+		if !all {
+			continue
+		}
+		if b, n := plan.EstimateRows(base), plan.EstimateRows(node); b >= 0 && n >= 0 && b <= 2*n {
+			return base
+		}
+	}
+	return node
 }
 
 // value is the one visible column of a subquery used as a value.
