@@ -401,9 +401,9 @@ func estimateRows(n Node) int64 {
 		l, r := EstimateRows(x.Left), EstimateRows(x.Right)
 		switch x.Type {
 		case hashjoin.Semi:
-			return int64(float64(l) * 0.5)
+			return int64(float64(l) * semiFraction(x, l, r))
 		case hashjoin.Anti:
-			return int64(float64(l) * 0.5)
+			return int64(float64(l) * max(0.1, 1-semiFraction(x, l, r)))
 		case hashjoin.Left:
 			return l
 		}
@@ -531,6 +531,23 @@ func sourceOf(n Node, col string) (scan.Source, int64, int64) {
 		}
 	}
 	return nil, -1, -1
+}
+
+// semiFraction estimates the fraction of the left rows that have a match
+// on the right: with distinct counts of the first key pair, ndv(R.k) /
+// ndv(L.k) (every right value among the left's); else a half.
+func semiFraction(j *Join, l, r int64) float64 {
+	if len(j.LeftKeys) > 0 && j.Residual == nil {
+		a, b := j.LeftKeys[0].Unalias(), j.RightKeys[0].Unalias()
+		if a.Op == expr.OpCol && b.Op == expr.OpCol {
+			dl, dr := DistinctCount(j.Left, a.Name), DistinctCount(j.Right, b.Name)
+			if dl > 0 && dr > 0 {
+				dl, dr = min(dl, max(l, 1)), min(dr, max(r, 1))
+				return min(1, float64(dr)/float64(dl))
+			}
+		}
+	}
+	return 0.5
 }
 
 // joinReduction estimates how much the smaller side's filters reduce a
