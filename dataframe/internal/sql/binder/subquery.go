@@ -142,7 +142,7 @@ func (b *binder) applyPredicate(e parser.Expr, c *ectx) {
 		v := b.bindExpr(x.X, c)
 		if d, ok := b.direct(x.Query, c); ok {
 			col := b.value(x, sub{rel: d.rel})
-			l, r := b.keyPair(x, v, col, sub{rel: d.rel})
+			l, r := b.keyPair(x, v, (*c.node).Schema(), col, sub{rel: d.rel})
 			if !notIn {
 				b.joinDirect(x, c, d, hashjoin.Semi, []*expr.Expr{l}, []*expr.Expr{r})
 				return
@@ -154,7 +154,7 @@ func (b *binder) applyPredicate(e parser.Expr, c *ectx) {
 		}
 		s := b.subplan(x.Query, c)
 		col := b.value(x, s)
-		l, r := b.keyPair(x, v, col, s)
+		l, r := b.keyPair(x, v, (*c.node).Schema(), col, s)
 		if !notIn {
 			b.joinSub(x, c, s, hashjoin.Semi, []*expr.Expr{l}, []*expr.Expr{r}, nil)
 			return
@@ -168,21 +168,31 @@ func (b *binder) applyPredicate(e parser.Expr, c *ectx) {
 		*c.node = &plan.Filter{Input: *c.node, Pred: b.resolve(x, expr.Call(expr.OpNot, b.inMark(x, c, v, s, col)), (*c.node).Schema())}
 		return
 	case *parser.Quantified:
-		if x.All || neg {
-			break
-		}
 		v := b.bindExpr(x.Left, c)
 		s := b.subplan(x.Query, c)
 		col := b.value(x, s)
-		l, r := b.keyPair(x, v, col, s)
-		if x.Op == parser.Eq {
+		l, r := b.keyPair(x, v, (*c.node).Schema(), col, s)
+		if x.Op == parser.Eq && !x.All && !neg {
 			b.joinSub(x, c, s, hashjoin.Semi, []*expr.Expr{l}, []*expr.Expr{r}, nil)
 			return
 		}
-		ops := map[parser.BinaryOp]expr.Op{parser.Ne: expr.OpNe, parser.Lt: expr.OpLt, parser.Le: expr.OpLe, parser.Gt: expr.OpGt, parser.Ge: expr.OpGe}
+		ops := map[parser.BinaryOp]expr.Op{parser.Eq: expr.OpEq, parser.Ne: expr.OpNe, parser.Lt: expr.OpLt, parser.Le: expr.OpLe, parser.Gt: expr.OpGt, parser.Ge: expr.OpGe}
 		all := append(append(types.Schema{}, (*c.node).Schema()...), s.rel.node.Schema()...)
-		res := b.resolve(x, expr.Call(ops[x.Op], l, r), all)
-		b.joinSub(x, c, s, hashjoin.Semi, nil, nil, res)
+		cmp := expr.Call(ops[x.Op], l, r)
+		isNull := expr.Call(expr.OpIsNull, cmp)
+		var typ hashjoin.Type
+		var res *expr.Expr
+		switch {
+		case !x.All && !neg: // some comparison is true
+			typ, res = hashjoin.Semi, cmp
+		case !x.All && neg: // NOT ANY: every comparison false (none true or NULL)
+			typ, res = hashjoin.Anti, expr.Call(expr.OpCase, isNull, lit(true), cmp)
+		case x.All && !neg: // ALL: none false or NULL
+			typ, res = hashjoin.Anti, expr.Call(expr.OpCase, isNull, lit(true), expr.Call(expr.OpNot, cmp))
+		default: // NOT ALL: some comparison false
+			typ, res = hashjoin.Semi, expr.Call(expr.OpNot, cmp)
+		}
+		b.joinSub(x, c, s, typ, nil, nil, b.resolve(x, res, all))
 		return
 	}
 	p := b.bindBool(e, c)
@@ -190,7 +200,7 @@ func (b *binder) applyPredicate(e parser.Expr, c *ectx) {
 }
 
 // keyPair gives the outer value and the subquery's column one type.
-func (b *binder) keyPair(n parser.Node, v *expr.Expr, col column, s sub) (*expr.Expr, *expr.Expr) {
+func (b *binder) keyPair(n parser.Node, v *expr.Expr, outer types.Schema, col column, s sub) (*expr.Expr, *expr.Expr) {
 	r := b.resolve(n, expr.Col(col.id), s.rel.node.Schema())
 	v, r = b.pair(n, v, r)
 	if v.T != r.T {
@@ -198,7 +208,7 @@ func (b *binder) keyPair(n parser.Node, v *expr.Expr, col column, s sub) (*expr.
 		if err != nil {
 			failAt(n, "cannot compare %s with the subquery's %s", v.T, r.T)
 		}
-		v = b.resolve(n, expr.CastTo(v, t), nil)
+		v = b.resolve(n, expr.CastTo(v, t), outer)
 		r = b.resolve(n, expr.CastTo(r, t), s.rel.node.Schema())
 	}
 	return v, r
@@ -320,7 +330,7 @@ func (b *binder) inMark(n parser.Node, c *ectx, v *expr.Expr, s sub, col column)
 	ren = append(ren, expr.Alias(expr.Col(col.id), vid), expr.Col(mark))
 	m.rel.node = b.project(n, m.rel.node, ren)
 	m.inner = inner
-	l, r := b.keyPair(n, v, column{id: vid, t: col.t}, m)
+	l, r := b.keyPair(n, v, (*c.node).Schema(), column{id: vid, t: col.t}, m)
 	b.joinSub(n, c, m, hashjoin.Left, []*expr.Expr{l}, []*expr.Expr{r}, nil)
 	sch := (*c.node).Schema()
 	null := expr.Lit(expr.Value{T: types.BoolType, Null: true})
