@@ -476,6 +476,12 @@ func CountAll() Expr { return Expr{e: expr.Call(expr.OpCountStar)} }
 // CountDistinct aggregates the number of distinct non-null values of x.
 func CountDistinct(x Expr) Expr { return call(expr.OpCountDistinct, x) }
 
+// SumDistinct aggregates the sum of x's distinct non-null values.
+func SumDistinct(x Expr) Expr { return call(expr.OpSumDistinct, x) }
+
+// AvgDistinct aggregates the mean of x's distinct non-null values as float64.
+func AvgDistinct(x Expr) Expr { return call(expr.OpAvgDistinct, x) }
+
 // SortKey orders a sort.
 type SortKey struct {
 	e          Expr

@@ -22,7 +22,7 @@ type Op uint8
 // during evaluation (see errors.go), checked only at live rows whose operands
 // are not null.
 //
-// Aggregates (OpSum…OpCountDistinct) appear only at the top of an aggregate
+// Aggregates (OpSum…OpAvgDistinct) appear only at the top of an aggregate
 // list, never nested in scalar expressions; they stay last (IsAgg is a range).
 const (
 	OpInvalid   Op = iota
@@ -96,6 +96,8 @@ const (
 	OpCount
 	OpCountStar
 	OpCountDistinct
+	OpSumDistinct // [x] number: the sum of its distinct non-null values
+	OpAvgDistinct // [x] number: the mean of its distinct non-null values → Float64
 )
 
 var opNames = map[Op]string{
@@ -105,7 +107,7 @@ var opNames = map[Op]string{
 	OpIn: "in", OpBetween: "between", OpLike: "like", OpNotLike: "not_like", OpSubstr: "substring",
 	OpYear: "year", OpAddMonths: "add_months", OpAddDays: "add_days", OpCast: "cast", OpCase: "case",
 	OpSum: "sum", OpAvg: "avg", OpMin: "min", OpMax: "max", OpCount: "count", OpCountStar: "count_star",
-	OpCountDistinct: "count_distinct",
+	OpCountDistinct: "count_distinct", OpSumDistinct: "sum_distinct", OpAvgDistinct: "avg_distinct",
 	OpIntDiv:        "div", OpMod: "%", OpAbs: "abs", OpRound: "round", OpCeil: "ceil", OpFloor: "floor",
 	OpSign: "sign", OpSqrt: "sqrt", OpPower: "power", OpLn: "ln", OpLog10: "log", OpExp: "exp",
 	OpConcat: "||", OpConcatFn: "concat", OpUpper: "upper", OpLower: "lower", OpLength: "length",
@@ -118,7 +120,7 @@ var opNames = map[Op]string{
 func (o Op) String() string { return opNames[o] }
 
 // IsAgg reports whether o is an aggregate function.
-func (o Op) IsAgg() bool { return o >= OpSum && o <= OpCountDistinct }
+func (o Op) IsAgg() bool { return o >= OpSum && o <= OpAvgDistinct }
 
 // IsComparison reports whether o compares two values.
 func (o Op) IsComparison() bool { return o >= OpEq && o <= OpGe }

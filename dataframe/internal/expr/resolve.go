@@ -217,13 +217,13 @@ func (c *Expr) typecheck(s types.Schema) error {
 			return err
 		}
 		c.T = t
-	case OpSum, OpAvg:
+	case OpSum, OpAvg, OpSumDistinct, OpAvgDistinct:
 		a := c.Args[0]
 		if !a.T.IsNumeric() {
 			return mismatch(c, "%s needs a number, got %s", c.Op, a.T)
 		}
 		switch {
-		case c.Op == OpAvg:
+		case c.Op == OpAvg || c.Op == OpAvgDistinct:
 			c.T = types.Float64Type
 		case a.T.ID == types.Int32:
 			c.T = types.Int64Type

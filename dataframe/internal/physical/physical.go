@@ -278,7 +278,7 @@ func (b *builder) aggregate(x *plan.Aggregate) (*Op, int) {
 	distinct := false
 	for i, a := range x.Aggs {
 		specs[i] = aggSpec(a)
-		if specs[i].Func == hashagg.CountDistinct {
+		if specs[i].Func.Distinct() {
 			distinct = true
 		}
 	}
@@ -293,7 +293,7 @@ func (b *builder) aggregate(x *plan.Aggregate) (*Op, int) {
 		return single(in), 1
 	}
 	if distinct {
-		// Count distinct has no mergeable state: bring each group's rows together.
+		// Distinct aggregates have no mergeable state: bring each group's rows together.
 		if len(x.Keys) == 0 {
 			id := b.cut(in, parts, exchange.Spec{Kind: exchange.Single, Partitions: 1})
 			return single(read(id, in.Schema)), 1
@@ -359,6 +359,10 @@ func aggSpec(a *expr.Expr) hashagg.Spec {
 		s.Func = hashagg.Avg
 	case expr.OpCountDistinct:
 		s.Func = hashagg.CountDistinct
+	case expr.OpSumDistinct:
+		s.Func = hashagg.SumDistinct
+	case expr.OpAvgDistinct:
+		s.Func = hashagg.AvgDistinct
 	default:
 		panic(fmt.Sprintf("%s is not an aggregate", a))
 	}

@@ -21,9 +21,15 @@ const (
 	Max
 	Avg
 	CountDistinct
+	SumDistinct
+	AvgDistinct
 )
 
-var funcNames = [...]string{"sum", "count", "count_star", "min", "max", "avg", "count_distinct"}
+var funcNames = [...]string{"sum", "count", "count_star", "min", "max", "avg", "count_distinct", "sum_distinct", "avg_distinct"}
+
+// Distinct reports whether f aggregates distinct values (no partial state:
+// a group's rows must come together).
+func (f Func) Distinct() bool { return f >= CountDistinct }
 
 func (f Func) String() string { return funcNames[f] }
 
@@ -54,8 +60,8 @@ func (s Spec) StateTypes() []types.Type {
 		return []types.Type{types.Int64Type}
 	case Avg:
 		return []types.Type{avgSumType(s.InType), types.Int64Type}
-	case CountDistinct:
-		panic("count distinct has no partial state")
+	case CountDistinct, SumDistinct, AvgDistinct:
+		panic(s.Func.String() + " has no partial state")
 	}
 	return []types.Type{s.OutType}
 }
@@ -104,6 +110,12 @@ func newAggregator(s Spec, ph Phase) aggregator {
 		return &avg{in: s.InType, merge: ph == Final, partial: ph == Partial}
 	case CountDistinct:
 		return &countDistinct{t: s.InType}
+	case SumDistinct:
+		inner := Spec{Func: Sum, InType: s.InType, OutType: s.OutType}
+		return &countDistinct{t: s.InType, inner: newAggregator(inner, Single)}
+	case AvgDistinct:
+		inner := Spec{Func: Avg, InType: s.InType, OutType: s.OutType}
+		return &countDistinct{t: s.InType, inner: newAggregator(inner, Single)}
 	}
 	panic(fmt.Sprintf("unknown aggregate %d", s.Func))
 }
@@ -462,9 +474,12 @@ func newMinMax(t types.Type, isMax bool) aggregator {
 
 // countDistinct counts distinct non-null values per group with a set keyed by
 // (group id, value).
+// countDistinct counts each group's distinct values or, with inner, feeds
+// inner (a sum or an average) each group's distinct values once.
 type countDistinct struct {
-	t    types.Type
-	c    []int64
+	t     types.Type
+	inner aggregator
+	c     []int64
 	enc  *hashtable.KeyEncoder
 	set  *hashtable.Table
 	keys []uint64
@@ -472,7 +487,12 @@ type countDistinct struct {
 	gvec coldata.Vec
 }
 
-func (a *countDistinct) resize(n int) { a.c = growTo(a.c, n) }
+func (a *countDistinct) resize(n int) {
+	a.c = growTo(a.c, n)
+	if a.inner != nil {
+		a.inner.resize(n)
+	}
+}
 func (a *countDistinct) bytes() int64 {
 	if a.set == nil {
 		return 0
@@ -519,15 +539,25 @@ func (a *countDistinct) update(gids, rows []int32, in []*coldata.Vec) {
 		return
 	}
 	next := int32(before)
+	var newGids, newRows []int32
 	for k, id := range a.ids[:n] {
 		if id == next { // first row carrying a new (group, value) key
 			a.c[lg[k]]++
 			next++
+			if a.inner != nil {
+				newGids, newRows = append(newGids, lg[k]), append(newRows, live[k])
+			}
 		}
+	}
+	if a.inner != nil && len(newRows) > 0 {
+		a.inner.update(newGids, newRows, in)
 	}
 }
 
 func (a *countDistinct) results(ids []int32) []*coldata.Vec {
+	if a.inner != nil {
+		return a.inner.results(ids)
+	}
 	out := coldata.NewVec(types.Int64Type, len(ids))
 	for r, g := range ids {
 		out.I64[r] = a.c[g]

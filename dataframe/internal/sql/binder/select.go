@@ -469,13 +469,14 @@ func (b *binder) bindAggregate(f *parser.FuncCall, pre *ectx) *expr.Expr {
 	arg := b.bindExpr(f.Args[0], &ectx{sc: pre.sc, node: pre.node})
 	op := map[string]expr.Op{"sum": expr.OpSum, "avg": expr.OpAvg, "min": expr.OpMin, "max": expr.OpMax, "count": expr.OpCount}[f.Name]
 	if f.Distinct {
+		// (min and max of the distinct values are the plain ones)
 		switch f.Name {
 		case "count":
 			op = expr.OpCountDistinct
-		case "min", "max":
-		default:
-			// sum/avg(DISTINCT x): aggregate the distinct values.
-			failAt(f, "%s(DISTINCT ...) is not supported", f.Name)
+		case "sum":
+			op = expr.OpSumDistinct
+		case "avg":
+			op = expr.OpAvgDistinct
 		}
 	}
 	return b.resolve(f, expr.Call(op, arg), (*pre.node).Schema())
