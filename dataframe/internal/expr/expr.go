@@ -108,7 +108,7 @@ var opNames = map[Op]string{
 	OpYear: "year", OpAddMonths: "add_months", OpAddDays: "add_days", OpCast: "cast", OpCase: "case",
 	OpSum: "sum", OpAvg: "avg", OpMin: "min", OpMax: "max", OpCount: "count", OpCountStar: "count_star",
 	OpCountDistinct: "count_distinct", OpSumDistinct: "sum_distinct", OpAvgDistinct: "avg_distinct",
-	OpIntDiv:        "div", OpMod: "%", OpAbs: "abs", OpRound: "round", OpCeil: "ceil", OpFloor: "floor",
+	OpIntDiv: "div", OpMod: "%", OpAbs: "abs", OpRound: "round", OpCeil: "ceil", OpFloor: "floor",
 	OpSign: "sign", OpSqrt: "sqrt", OpPower: "power", OpLn: "ln", OpLog10: "log", OpExp: "exp",
 	OpConcat: "||", OpConcatFn: "concat", OpUpper: "upper", OpLower: "lower", OpLength: "length",
 	OpTrim: "btrim", OpLTrim: "ltrim", OpRTrim: "rtrim", OpReplace: "replace", OpStrpos: "strpos",

@@ -480,11 +480,11 @@ type countDistinct struct {
 	t     types.Type
 	inner aggregator
 	c     []int64
-	enc  *hashtable.KeyEncoder
-	set  *hashtable.Table
-	keys []uint64
-	ids  []int32
-	gvec coldata.Vec
+	enc   *hashtable.KeyEncoder
+	set   *hashtable.Table
+	keys  []uint64
+	ids   []int32
+	gvec  coldata.Vec
 }
 
 func (a *countDistinct) resize(n int) {
