@@ -150,3 +150,46 @@ func TestSQLJoinOrder(t *testing.T) {
 		}
 	}
 }
+
+// A WITH query used twice is planned once: one stage computes it and both
+// uses read that stage; the answer is that of the query written out twice.
+func TestSQLSharedCTE(t *testing.T) {
+	ctx := context.Background()
+	cat := dataframe.NewCatalog()
+	var sb strings.Builder
+	sb.WriteString("create table t(k integer, v integer); insert into t values ")
+	for i := 0; i < 20000; i++ { // (past 8,192 rows a scan is read in parallel)
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		fmt.Fprintf(&sb, "(%d, %d)", i%50, i)
+	}
+	if _, err := cat.Exec(ctx, sb.String()); err != nil {
+		t.Fatal(err)
+	}
+	shared := "with r as (select k, sum(v) as s from t group by k) select a.k, a.s, b.s from r a join r b on a.k = b.k + 1 where a.s > (select avg(s) from r) order by 1"
+	written := "select a.k, a.s, b.s from (select k, sum(v) as s from t group by k) a join (select k, sum(v) as s from t group by k) b on a.k = b.k + 1 where a.s > (select avg(s) from (select k, sum(v) as s from t group by k) c) order by 1"
+	res, err := cat.Exec(ctx, "explain "+shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan strings.Builder
+	for i := 0; i < res.NumRows(); i++ {
+		plan.WriteString(res.Value(i, 0).S + "\n")
+	}
+	stages := plan.String()[strings.Index(plan.String(), "== stages =="):]
+	if n := strings.Count(stages, "HashAgg(partial) keys 1"); n != 1 {
+		t.Errorf("the WITH query's grouping is planned %d times, want once:\n%s", n, stages)
+	}
+	a, err := cat.Exec(ctx, shared, dataframe.WithParallelism(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := cat.Exec(ctx, written, dataframe.WithParallelism(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.String() != b.String() || a.NumRows() == 0 {
+		t.Errorf("shared:\n%s\nwritten out:\n%s", a, b)
+	}
+}

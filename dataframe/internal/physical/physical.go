@@ -108,6 +108,10 @@ type Options struct {
 type builder struct {
 	opts   Options
 	stages []*Stage
+	// cuts maps a stage's description (its operators, partitions and
+	// output) to its ID: a subplan met twice (a WITH query used twice) is
+	// one stage that both readers read.
+	cuts map[string]int
 }
 
 // Build plans n.
@@ -130,6 +134,20 @@ func Build(n plan.Node, opts Options) (p *Plan, err error) {
 }
 
 func (b *builder) cut(op *Op, parts int, out exchange.Spec) int {
+	key, err := json.Marshal(struct {
+		Op    *Op
+		Parts int
+		Out   exchange.Spec
+	}{op, parts, out})
+	if err == nil && out.Kind != exchange.Result {
+		if id, ok := b.cuts[string(key)]; ok {
+			return id
+		}
+		if b.cuts == nil {
+			b.cuts = map[string]int{}
+		}
+		b.cuts[string(key)] = len(b.stages)
+	}
 	id := len(b.stages)
 	st := &Stage{ID: id, Partitions: parts, Root: op, Output: out}
 	var walk func(*Op)

@@ -120,6 +120,7 @@ type resolvedRef struct {
 type cteDef struct {
 	q    *parser.Query
 	cols []string
+	rel  *relation // once bound
 }
 
 // newID returns a column name no other column of the statement has.
@@ -330,8 +331,16 @@ func (b *binder) bindTableName(t *parser.Table, outer *scope) relation {
 	switch {
 	case t.Name.Schema == "" && b.lookupCTE(name) != nil:
 		d := b.lookupCTE(name)
-		// A WITH query sees only the WITH names defined before it.
-		rel = b.bindQuery(d.q, &scope{}, nil)
+		if d.rel == nil {
+			// A WITH query sees only the WITH names defined before it.
+			r := b.bindQuery(d.q, &scope{}, nil)
+			d.rel = &r
+			rel = r
+		} else {
+			// Used again: the same plan, its columns under new names, so
+			// that the physical planner computes it once (TPC-H Q15).
+			rel = b.renamed(t, *d.rel)
+		}
 		rel = renameCols(t, rel, d.cols)
 	default:
 		if q, cols, ok := b.cat.View(name); ok {
@@ -357,6 +366,19 @@ func (b *binder) bindTableName(t *parser.Table, outer *scope) relation {
 		rel.cols[i].table = alias
 	}
 	return rel
+}
+
+// renamed is rel with fresh ids for its columns, over the same plan.
+func (b *binder) renamed(n parser.Node, rel relation) relation {
+	out := relation{cols: slices.Clone(rel.cols)}
+	var es []*expr.Expr
+	for i, c := range rel.cols {
+		id := b.newID(c.name)
+		es = append(es, expr.Alias(expr.Col(c.id), id))
+		out.cols[i].id = id
+	}
+	out.node = b.project(n, rel.node, es)
+	return out
 }
 
 // baseRelation gives a table's columns ids of their own: the column's name

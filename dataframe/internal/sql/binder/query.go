@@ -3,6 +3,10 @@ package binder
 import (
 	"strconv"
 
+	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/scan"
+	"github.com/shoal-dev/shoal/dataframe/internal/optimize"
+
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/hashjoin"
 	"github.com/shoal-dev/shoal/dataframe/internal/expr"
 	"github.com/shoal-dev/shoal/dataframe/internal/plan"
@@ -237,19 +241,33 @@ func distinct(n plan.Node) plan.Node {
 }
 
 func (b *binder) bindValues(x *parser.Values, outer *scope) relation {
-	var rel relation
+	rows := make([][]*expr.Expr, len(x.Rows))
+	constant := true
 	for i, row := range x.Rows {
 		one := b.cat.(oneRow).One()
 		c := &ectx{sc: &scope{parent: outer}, node: &one}
+		for _, v := range row {
+			e := optimize.Fold(b.bindExpr(v, c))
+			rows[i] = append(rows[i], e)
+			if e.Unalias().Op != expr.OpLit {
+				constant = false
+			}
+		}
+	}
+	if constant {
+		return b.valuesTable(x, rows)
+	}
+	var rel relation
+	for i, row := range rows {
+		one := b.cat.(oneRow).One()
 		var es []*expr.Expr
 		var cols []column
-		for j, v := range row {
-			e := b.bindExpr(v, c)
+		for j, e := range row {
 			id := b.newID("column" + strconv.Itoa(j+1))
 			es = append(es, expr.Alias(e, id))
 			cols = append(cols, column{name: "column" + strconv.Itoa(j+1), id: id, t: e.T})
 		}
-		r := relation{node: b.project(x, *c.node, es), cols: cols}
+		r := relation{node: b.project(x, one, es), cols: cols}
 		if i == 0 {
 			rel = r
 			continue
@@ -258,6 +276,86 @@ func (b *binder) bindValues(x *parser.Values, outer *scope) relation {
 		rel = relation{node: &plan.Union{Left: ln, Right: rn}, cols: cs}
 	}
 	return rel
+}
+
+// valuesTable makes an in-memory table of VALUES rows of constants (one
+// scan, however many rows: an INSERT of thousands of rows stays cheap).
+func (b *binder) valuesTable(x *parser.Values, rows [][]*expr.Expr) relation {
+	width := len(rows[0])
+	schema := make(types.Schema, width)
+	var cols []column
+	for j := 0; j < width; j++ {
+		var t types.Type
+		for _, row := range rows {
+			l := row[j].Unalias()
+			if l.Val.Null {
+				continue
+			}
+			if t.ID == types.Invalid {
+				t = l.T
+				continue
+			}
+			ct, err := expr.CommonType(t, l.T)
+			if err != nil {
+				failAt(x, "VALUES column %d has values of types %s and %s", j+1, t, l.T)
+			}
+			t = ct
+		}
+		if t.ID == types.Invalid {
+			t = types.StringType // all NULL: PostgreSQL's unknown is text
+		}
+		id := b.newID("column" + strconv.Itoa(j+1))
+		schema[j] = types.Field{Name: id, Type: t, Nullable: true}
+		cols = append(cols, column{name: "column" + strconv.Itoa(j+1), id: id, t: t})
+	}
+	vecs := make([]*coldata.Vec, width)
+	for j, f := range schema {
+		v := coldata.NewVec(f.Type, 0)
+		for _, row := range rows {
+			lit := row[j].Unalias()
+			val := lit.Val
+			if !val.Null && lit.T != f.Type {
+				c := optimize.Fold(b.resolve(x, expr.CastTo(lit, f.Type), nil))
+				if c.Op != expr.OpLit {
+					failAt(x, "VALUES column %d: cannot convert %s to %s", j+1, lit, f.Type)
+				}
+				val = c.Val
+			}
+			appendValue(v, val)
+		}
+		vecs[j] = v
+	}
+	t := scan.NewMemTable(schema, []*coldata.Batch{{N: len(rows), Vecs: vecs}})
+	all := make([]int, width)
+	for j := range all {
+		all[j] = j
+	}
+	return relation{node: &plan.Scan{Source: t, Columns: all}, cols: cols}
+}
+
+// appendValue adds one value to a vec being built.
+func appendValue(v *coldata.Vec, x expr.Value) {
+	n := v.Len()
+	if x.Null {
+		for len(v.Nulls) < n {
+			v.Nulls = append(v.Nulls, false)
+		}
+		v.Nulls = append(v.Nulls, true)
+	} else if v.Nulls != nil {
+		v.Nulls = append(v.Nulls, false)
+	}
+	switch v.Type.ID {
+	case types.Bool:
+		v.Bool = append(v.Bool, x.B)
+	case types.Int32, types.Date:
+		v.I32 = append(v.I32, int32(x.I))
+	case types.Int64, types.Decimal:
+		v.I64 = append(v.I64, x.I)
+	case types.Float64:
+		v.F64 = append(v.F64, x.F)
+	case types.String:
+		v.Str.AppendString(x.S)
+	}
 }
 
 // oneRow is implemented by catalogs: a relation of one row (for SELECT
