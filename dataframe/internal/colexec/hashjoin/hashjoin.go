@@ -104,6 +104,7 @@ func BuildTable(s types.Schema, batches []*coldata.Batch, keys []*expr.Expr) *Ta
 			t.ht.BuildDirect(false)
 		}
 	}
+	t.ht.Spread()
 	t.head = make([]int32, t.ht.Len())
 	for i := range t.head {
 		t.head[i] = -1

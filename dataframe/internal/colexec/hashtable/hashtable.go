@@ -376,6 +376,20 @@ func Hash(key []uint64) uint64 {
 	return h ^ h>>29
 }
 
+// Spread lowers the load of a small table, done growing, to at most 1/8
+// (up to 2^15 slots, 128 KiB: a larger table would leave the cache, which
+// costs probes more than the collisions saved): a probe that misses, as most do in a
+// selective join (6 M lineitems probing 1,300 parts in TPC-H Q8), then
+// mostly reads one empty slot instead of walking a run of full ones.
+func (t *Table) Spread() {
+	if t.direct != nil {
+		return
+	}
+	for len(t.slots) < 8*t.n && len(t.slots) < 1<<15 {
+		t.grow()
+	}
+}
+
 func (t *Table) grow() {
 	old := t.slots
 	t.alloc(len(old) * 2)
