@@ -193,3 +193,39 @@ func TestSQLSharedCTE(t *testing.T) {
 		t.Errorf("shared:\n%s\nwritten out:\n%s", a, b)
 	}
 }
+
+// No statement text makes the SQL front end panic: it parses, binds and
+// plans, or says what is wrong.
+func FuzzSQL(f *testing.F) {
+	for _, seed := range []string{
+		"select a, b from t where a in (select b from t) order by 1",
+		"select count(*), sum(b) from t group by a having count(*) > 1",
+		"with r as (select a from t) select * from r x join r y on x.a = y.a",
+		"select (select max(b) from t u where u.a = t.a) from t",
+		"select a from t union select b from t except select 1",
+		"insert into t values (1, 'x'), (null, null)",
+		"update t set b = 'y' where a not in (select a from t where b is null)",
+		"select case when a > 1 then 'p' end, coalesce(a, 0) % 3, a || b from t",
+		"select * from t natural full join t",
+		"explain select * from t where exists (select * from t s where s.a > t.a)",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		ctx := context.Background()
+		cat := dataframe.NewCatalog()
+		if _, err := cat.Exec(ctx, "create table t(a integer, b varchar)"); err != nil {
+			t.Fatal(err)
+		}
+		df, err := cat.SQL(ctx, q)
+		if err != nil {
+			if strings.Contains(err.Error(), "internal error") {
+				t.Fatalf("%q: %v", q, err)
+			}
+			return
+		}
+		if _, err := df.Explain(); err != nil && strings.Contains(err.Error(), "internal error") {
+			t.Fatalf("%q: %v", q, err)
+		}
+	})
+}

@@ -66,15 +66,7 @@ type Output struct {
 // Bind turns a query into a logical plan over cat's tables.
 func Bind(cat Catalog, q *parser.Query) (out *Output, err error) {
 	b := &binder{cat: cat, used: map[string]int{}, resolved: map[*parser.ColumnRef]resolvedRef{}}
-	defer func() {
-		if r := recover(); r != nil {
-			bp, ok := r.(bindPanic)
-			if !ok {
-				panic(r)
-			}
-			out, err = nil, bp.err
-		}
-	}()
+	defer catch(&err)
 	rel := b.bindQuery(q, &scope{}, nil)
 	// The output: SQL names on top of the internal ones.
 	exprs := make([]*expr.Expr, 0, len(rel.cols))

@@ -2,6 +2,7 @@ package binder
 
 import (
 	"fmt"
+	"runtime/debug"
 
 	"github.com/shoal-dev/shoal/dataframe/internal/expr"
 	"github.com/shoal-dev/shoal/dataframe/internal/plan"
@@ -15,13 +16,15 @@ func TypeOf(t *parser.TypeName) (_ types.Type, err error) {
 	return (&binder{}).typeOf(t), nil
 }
 
+// catch turns the binder's failures into *err; any other panic (a bug)
+// becomes an error with its stack rather than escaping the public API.
 func catch(err *error) {
 	if r := recover(); r != nil {
-		bp, ok := r.(bindPanic)
-		if !ok {
-			panic(r)
+		if bp, ok := r.(bindPanic); ok {
+			*err = bp.err
+			return
 		}
-		*err = bp.err
+		*err = fmt.Errorf("internal error binding the statement (please report it): %v\n%s", r, debug.Stack())
 	}
 }
 
