@@ -382,6 +382,12 @@ func (c *Client) directResults(conn *directConn, m *pb.DirectReply) {
 				post = c.taskBackLocked(r, false, post)
 				continue
 			}
+			if res.Error != nil && res.Error.Kind == pb.ErrorKind_ERROR_KIND_NODE_DIED {
+				// The executor's node went away under the task (its result
+				// could not be stored): as if the executor had, a retry.
+				post = c.taskBackLocked(r, true, post)
+				continue
+			}
 			c.leaseTaskDoneLocked(r)
 			c.learnLocked(r.spec.(*pb.TaskSpec).Function, time.Duration(res.DurationNs))
 			finished = append(finished, done{r, res})

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/shoal-dev/shoal/internal/client"
@@ -431,6 +433,14 @@ func (ex *Executor) run(ctx context.Context, id ids.ID, rt *pb.RunTask) {
 	}
 }
 
+// nodeGone reports whether err says the node's store cannot be reached
+// at all (its connection refused, reset or closed), not that it refused
+// the object.
+func nodeGone(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
 func (ex *Executor) encodeResult(id ids.ID, value any, res *pb.TaskResult, limit int64) *pb.ErrorInfo {
 	enc, tag, payload, err := codec.Split(value, limit)
 	if err != nil {
@@ -442,7 +452,14 @@ func (ex *Executor) encodeResult(id ids.ID, value any, res *pb.TaskResult, limit
 	}
 	size := int64(1 + len(payload))
 	if err := ex.client.StoreResult(context.WithoutCancel(ex.ctx), id, []byte{byte(tag)}, payload); err != nil {
-		return &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_EXECUTOR, Message: fmt.Sprintf("storing the %d-byte result on the node: %v", size, err)}
+		kind := pb.ErrorKind_ERROR_KIND_EXECUTOR
+		if nodeGone(err) {
+			// The node's agent is gone (killed, crashed): the task is lost
+			// with its node and runs again elsewhere, as if this executor
+			// had died with it (which it is about to).
+			kind = pb.ErrorKind_ERROR_KIND_NODE_DIED
+		}
+		return &pb.ErrorInfo{Kind: kind, Message: fmt.Sprintf("storing the %d-byte result on the node: %v", size, err)}
 	}
 	res.Stored, res.Size = true, size
 	return nil

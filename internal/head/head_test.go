@@ -291,6 +291,32 @@ func TestRetriesAreBounded(t *testing.T) {
 	}
 }
 
+// A task whose executor could not store its result because the node's
+// store went away (NODE_DIED) runs again, without RetryAppErrors; an
+// executor's own failure (EXECUTOR) does not.
+func TestResultLostWithItsNodeIsRetried(t *testing.T) {
+	hs := newHarness(t, Config{})
+	n := hs.addNode(1, scheduler.Resources{})
+	d := hs.driver()
+	id := hs.gen.Next()
+	d.stream.Send(&pb.ClientMessage{Submit: []*pb.TaskSpec{{Id: id.Bytes(), Function: "big", MaxRetries: 3, Resources: &pb.Resources{Cpu: scheduler.Unit}}}})
+	recv(t, n.starts, "executor start")
+	ex := hs.executor(n)
+	run := recv(t, ex.runs, "first attempt")
+	ex.stream.Send(&pb.ClientMessage{Results: []*pb.TaskResult{{TaskId: run.TaskId, Attempt: run.Attempt,
+		Error: &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_NODE_DIED, Message: "storing the 6400626-byte result on the node: EOF"}}}})
+	run = recv(t, ex.runs, "second attempt")
+	if run.Attempt != 1 {
+		t.Fatalf("attempt %d, want 1", run.Attempt)
+	}
+	ex.stream.Send(&pb.ClientMessage{Results: []*pb.TaskResult{{TaskId: run.TaskId, Attempt: run.Attempt,
+		Error: &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_EXECUTOR, Message: "store full"}}}})
+	st := recv(t, d.objects, "failure")
+	if st.State != pb.ObjectState_OBJECT_STATE_FAILED || st.Error.Kind != pb.ErrorKind_ERROR_KIND_EXECUTOR {
+		t.Fatalf("status %v", st)
+	}
+}
+
 func TestExecutorWithOtherCodeIsRefused(t *testing.T) {
 	hs := newHarness(t, Config{})
 	n := hs.addNode(1, scheduler.Resources{})

@@ -371,7 +371,9 @@ func (h *Head) result(s *session, r *pb.TaskResult) {
 	if r.Error != nil {
 		info := r.Error
 		info.TaskId, info.Function, info.NodeId = t.id.Bytes(), t.spec.Function, node.id.Bytes()
-		h.taskFailed(t, info, false)
+		// (An executor that lost its node's store says so: transient, the
+		// task runs again elsewhere.)
+		h.taskFailed(t, info, info.Kind == pb.ErrorKind_ERROR_KIND_NODE_DIED)
 		return
 	}
 	h.completeTask(t, &taskOutput{value: r.Value, stored: r.Stored, size: r.Size, node: node, nested: r.Nested}, nil)
