@@ -99,8 +99,9 @@ func (c *Catalog) Register(name string, df *DataFrame) error {
 	return nil
 }
 
-// RegisterDir registers every Parquet file of dir (name.parquet) and every
-// directory of Parquet files (name/) as a table called name.
+// RegisterDir registers every Parquet file of dir (name.parquet), every
+// directory of Parquet files (name/) and every CSV file with a header line
+// (name.csv, types inferred: ReadCSVInfer) as a table called name.
 func (c *Catalog) RegisterDir(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -110,16 +111,22 @@ func (c *Catalog) RegisterDir(dir string) ([]string, error) {
 	for _, e := range entries {
 		path := filepath.Join(dir, e.Name())
 		name := strings.TrimSuffix(e.Name(), ".parquet")
+		df := (*DataFrame)(nil)
 		switch {
 		case e.IsDir():
 			if m, _ := filepath.Glob(filepath.Join(path, "*.parquet")); len(m) == 0 {
 				continue
 			}
+			df = ReadParquet(path)
 		case strings.HasSuffix(e.Name(), ".parquet"):
+			df = ReadParquet(path)
+		case strings.HasSuffix(e.Name(), ".csv"):
+			name = strings.TrimSuffix(e.Name(), ".csv")
+			df = ReadCSVInfer(path)
 		default:
 			continue
 		}
-		if err := c.Register(name, ReadParquet(path)); err != nil {
+		if err := c.Register(name, df); err != nil {
 			return nil, err
 		}
 		names = append(names, name)
@@ -202,8 +209,17 @@ func (b binderCatalog) TableFunc(name string, args []string) (plan.Node, error) 
 			return nil, df.err
 		}
 		return df.node, nil
+	case "read_csv", "read_csv_auto":
+		if len(args) != 1 {
+			return nil, fmt.Errorf("%s takes one path (a CSV file with a header line)", name)
+		}
+		df := ReadCSVInfer(args[0])
+		if df.err != nil {
+			return nil, df.err
+		}
+		return df.node, nil
 	}
-	return nil, fmt.Errorf("no table function %s (read_parquet is one)", name)
+	return nil, fmt.Errorf("no table function %s (read_parquet and read_csv are)", name)
 }
 
 func (b binderCatalog) Names() []string {

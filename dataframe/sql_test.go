@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -228,4 +229,35 @@ func FuzzSQL(f *testing.F) {
 			t.Fatalf("%q: %v", q, err)
 		}
 	})
+}
+
+// A CSV file with a header line is a table whose types are inferred; its
+// empty non-text fields are NULL.
+func TestSQLReadCSV(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "fruit.csv")
+	data := "id,name,price,day,ok\n1,apple,1.5,2024-01-02,true\n2,pear,,2024-02-03,false\n3,,2,2024-03-04,\n"
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cat := dataframe.NewCatalog()
+	if names, err := cat.RegisterDir(dir); err != nil || len(names) != 1 || names[0] != "fruit" {
+		t.Fatalf("RegisterDir: %v %v", names, err)
+	}
+	ctx := context.Background()
+	df, err := cat.SQL(ctx, "select * from fruit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := df.Schema()
+	if got := s.String(); !strings.Contains(got, "id int64") || !strings.Contains(got, "price float64") || !strings.Contains(got, "day date") || !strings.Contains(got, "ok bool") || !strings.Contains(got, "name string") {
+		t.Errorf("inferred schema %s", got)
+	}
+	cols, rows, err := cat.QueryValues(ctx, "select count(*), sum(price), count(ok) from read_csv('"+path+"') where id > 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cols) != 3 || fmt.Sprint(rows) != "[[2 2 1]]" {
+		t.Errorf("got %v %v", cols, rows)
+	}
 }

@@ -306,7 +306,8 @@ func newColBuilder(f types.Field, n int) *colBuilder {
 
 func (b *colBuilder) add(f []byte, nullStr string) error {
 	v := b.v
-	if nullStr != "" && string(f) == nullStr {
+	// (An empty field of a non-text column is NULL too.)
+	if (nullStr != "" && string(f) == nullStr) || (len(f) == 0 && v.Type.ID != types.String) {
 		if !b.hasNull {
 			v.Nulls = make([]bool, b.n, cap(v.I64)+cap(v.I32)+cap(v.F64)+cap(v.Bool)+len(v.Str.Offs))
 			b.hasNull = true
