@@ -23,6 +23,9 @@ type RunOptions struct {
 	// SQL builds the queries from their SQL text (SQLQuery) instead of the
 	// hand-written frames (Query).
 	SQL bool
+	// OnQuery, when set, is told before each query starts (done queries
+	// of total, the query's number) and once at the end (q = 0).
+	OnQuery func(done, total, q int)
 }
 
 // QueryResult is the outcome of one query.
@@ -70,9 +73,15 @@ func Run(ctx context.Context, db *DB, opts RunOptions) (*Report, error) {
 		}
 		cat = c
 	}
-	for _, q := range qs {
+	if opts.OnQuery != nil {
+		defer func() { opts.OnQuery(len(qs), len(qs), 0) }()
+	}
+	for k, q := range qs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if opts.OnQuery != nil {
+			opts.OnQuery(k, len(qs), q)
 		}
 		qr := QueryResult{Query: q}
 		var df *dataframe.DataFrame

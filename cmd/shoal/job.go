@@ -102,8 +102,13 @@ with its exit code (unless --no-wait).`,
 				return err
 			}
 			defer conn.Close()
-			progress := uploadProgress(pkg.Size)
+			bar := newCLIBar(ctx, os.Stderr, "uploading", pkg.Size, true)
+			var progress func(sent, total int64)
+			if bar != nil {
+				progress = func(sent, _ int64) { bar.set(sent) }
+			}
 			up, err := runtimeenv.Upload(ctx, conn, pkg, progress)
+			bar.finish(err == nil && !up.Skipped)
 			if err != nil {
 				return err
 			}
@@ -155,19 +160,6 @@ with its exit code (unless --no-wait).`,
 }
 
 // uploadProgress prints upload progress on a terminal.
-func uploadProgress(total int64) func(sent, total int64) {
-	if fi, err := os.Stderr.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
-		return nil
-	}
-	last := time.Time{}
-	return func(sent, total int64) {
-		if time.Since(last) < 100*time.Millisecond && sent < total {
-			return
-		}
-		last = time.Now()
-		fmt.Fprintf(os.Stderr, "\ruploading %s of %s (%d%%)", byteSize(sent), byteSize(total), 100*sent/max(total, 1))
-	}
-}
 
 func stateName(s pb.JobState) string {
 	return strings.ToLower(strings.TrimPrefix(s.String(), "JOB_STATE_"))

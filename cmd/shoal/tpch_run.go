@@ -121,7 +121,10 @@ shipped to every node with the working directory.`,
 				}
 				return nil
 			}
-			rep, err := tpch.Run(ctx, db, tpch.RunOptions{Queries: qs, AnswersDir: answers, Runs: runs, Warmup: warmup, Collect: opts, SQL: useSQL})
+			bar := newCLIBar(ctx, cmd.ErrOrStderr(), "queries", int64(len(orAll(qs))), false)
+			rep, err := tpch.Run(ctx, db, tpch.RunOptions{Queries: qs, AnswersDir: answers, Runs: runs, Warmup: warmup, Collect: opts, SQL: useSQL,
+				OnQuery: func(done, _, _ int) { bar.set(int64(done)) }})
+			bar.finish(err == nil)
 			if err != nil {
 				return err
 			}
