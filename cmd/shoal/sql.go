@@ -72,7 +72,7 @@ input when piped. --format table|csv|json chooses how rows print.
 					if err != nil {
 						return err
 					}
-					if err := sh.run(ctx, string(text)); err != nil {
+					if err := sh.runLines(ctx, string(text)); err != nil {
 						return fmt.Errorf("%s: %w", f, err)
 					}
 				}
@@ -85,7 +85,7 @@ input when piped. --format table|csv|json chooses how rows print.
 			if err != nil {
 				return err
 			}
-			return sh.run(ctx, string(text))
+			return sh.runLines(ctx, string(text))
 		},
 	}
 	f := cmd.Flags()
@@ -134,6 +134,27 @@ type sqlShell struct {
 	format  string
 	maxRows int
 	timing  bool
+}
+
+// runLines runs a script whose lines may also be the shell's backslash
+// commands (\dt, \d NAME, \timing, \q), as psql reads one.
+func (sh *sqlShell) runLines(ctx context.Context, text string) error {
+	var buf strings.Builder
+	for _, line := range strings.Split(text, "\n") {
+		if t := strings.TrimSpace(line); strings.HasPrefix(t, `\`) && strings.TrimSpace(stripComments(buf.String())) == "" || strings.HasPrefix(t, `\`) && strings.HasSuffix(strings.TrimSpace(buf.String()), ";") {
+			if err := sh.run(ctx, buf.String()); err != nil {
+				return err
+			}
+			buf.Reset()
+			if sh.meta(ctx, sh.out, t) {
+				return nil
+			}
+			continue
+		}
+		buf.WriteString(line)
+		buf.WriteByte('\n')
+	}
+	return sh.run(ctx, buf.String())
 }
 
 // run runs a script, printing each result; it stops at the first error.
@@ -365,8 +386,8 @@ func (sh *sqlShell) interactive(ctx context.Context) error {
 		io.Writer
 	}{os.Stdin, os.Stdout}, "shoal> ")
 	sh.out = t
+	t.History = loadHistory(filepath.Join(os.Getenv("HOME"), ".shoal_sql_history"))
 	fmt.Fprintf(t, "Shoal SQL. End statements with ;  \\dt lists tables, \\d NAME describes one, \\q quits.\n")
-	histFile := filepath.Join(os.Getenv("HOME"), ".shoal_sql_history")
 	var buf strings.Builder
 	for {
 		line, err := t.ReadLine()
@@ -392,21 +413,57 @@ func (sh *sqlShell) interactive(ctx context.Context) error {
 		stmt := buf.String()
 		buf.Reset()
 		t.SetPrompt("shoal> ")
-		appendHistory(histFile, stmt)
 		if err := sh.run(ctx, stmt); err != nil {
 			fmt.Fprintf(t, "ERROR: %v\n", err)
 		}
 	}
 }
 
-func appendHistory(path, stmt string) {
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
+// maxHistory bounds the lines the shell remembers across sessions.
+const maxHistory = 1000
+
+// fileHistory is the shell's line history (the arrow keys), kept in a file
+// across sessions: the last maxHistory lines.
+type fileHistory struct {
+	path  string
+	lines []string // oldest first
+}
+
+func loadHistory(path string) *fileHistory {
+	h := &fileHistory{path: path}
+	if data, err := os.ReadFile(path); err == nil {
+		for _, l := range strings.Split(string(data), "\n") {
+			if strings.TrimSpace(l) != "" {
+				h.lines = append(h.lines, l)
+			}
+		}
+		if len(h.lines) > maxHistory {
+			h.lines = h.lines[len(h.lines)-maxHistory:]
+		}
+	}
+	return h
+}
+
+// Add implements term.History (and appends the line to the file).
+func (h *fileHistory) Add(line string) {
+	if strings.TrimSpace(line) == "" || (len(h.lines) > 0 && h.lines[len(h.lines)-1] == line) {
 		return
 	}
-	defer f.Close()
-	fmt.Fprintln(f, strings.TrimSpace(stmt))
+	h.lines = append(h.lines, line)
+	if len(h.lines) > maxHistory {
+		h.lines = h.lines[1:]
+	}
+	if f, err := os.OpenFile(h.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+		fmt.Fprintln(f, line)
+		f.Close()
+	}
 }
+
+// Len implements term.History.
+func (h *fileHistory) Len() int { return len(h.lines) }
+
+// At implements term.History: 0 is the most recent line.
+func (h *fileHistory) At(i int) string { return h.lines[len(h.lines)-1-i] }
 
 // meta runs a backslash command; it reports whether to quit.
 func (sh *sqlShell) meta(ctx context.Context, w io.Writer, cmd string) bool {
