@@ -58,7 +58,12 @@ to a file as they stream by. The command exits 1 if any check fails.`,
 			if verbose {
 				cfg.Output = cmd.ErrOrStderr()
 			}
+			bar := newCLIBar(ctx, cmd.ErrOrStderr(), "items", int64(cfg.Items), false)
+			if bar != nil {
+				cfg.Progress = func(n int) { bar.set(int64(n)) }
+			}
 			res, err := batchinference.Run(ctx, cfg)
+			bar.finish(err == nil)
 			if err != nil {
 				return err
 			}

@@ -65,6 +65,9 @@ type Config struct {
 	Output    io.Writer // the cluster's output (nil: discarded)
 	// Parquet, if set, is a file the checked predictions are written to.
 	Parquet string
+	// Progress, if set, is told the number of predictions seen so far,
+	// every 1,000 of them.
+	Progress func(outputs int)
 }
 
 // Result is what `shoal demo batch-inference --json` prints.
@@ -180,11 +183,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// Every prediction is checked as it streams by: its item exists, and
 	// 1% of them are recomputed here.
 	seen := make([]uint8, cfg.Items)
+	seenCount := 0
 	model := NewModel(cfg.Seed)
 	r := rand.New(rand.NewPCG(uint64(cfg.Seed), 99))
 	checked := data.Map(preds, func(p Prediction) (Prediction, error) {
 		if p.ID < 0 || p.ID >= int64(cfg.Items) {
 			return p, fmt.Errorf("prediction for item %d, which does not exist", p.ID)
+		}
+		if seenCount++; cfg.Progress != nil && seenCount%1000 == 0 {
+			cfg.Progress(seenCount)
 		}
 		if seen[p.ID] < 255 {
 			seen[p.ID]++
