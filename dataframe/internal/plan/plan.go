@@ -653,23 +653,6 @@ func Selectivity(p *expr.Expr) float64 {
 // the filters on the way (a caller caps it by its estimate of n's rows);
 // -1 when unknown.
 func DistinctCount(n Node, col string) int64 {
-	return distinctCount(n, col)
-}
-
-// sourceDistinct is the distinct count of a scanned column in the source.
-func sourceDistinct(x *Scan, col string) int64 {
-	st, ok := x.Source.(scan.Statistician)
-	if !ok {
-		return -1
-	}
-	i := x.Source.Schema().Index(col)
-	if i < 0 {
-		return -1
-	}
-	return st.DistinctCount(i)
-}
-
-func distinctCount(n Node, col string) int64 {
 	switch x := n.(type) {
 	case *Scan:
 		d := sourceDistinct(x, col)
@@ -723,4 +706,17 @@ func IsIdentity(es []*expr.Expr, s types.Schema) bool {
 		}
 	}
 	return true
+}
+
+// sourceDistinct is the distinct count of a scanned column in the source.
+func sourceDistinct(x *Scan, col string) int64 {
+	st, ok := x.Source.(scan.Statistician)
+	if !ok {
+		return -1
+	}
+	i := x.Source.Schema().Index(col)
+	if i < 0 {
+		return -1
+	}
+	return st.DistinctCount(i)
 }

@@ -24,6 +24,8 @@ type Catalog interface {
 	TableFunc(name string, args []string) (plan.Node, error)
 	// Names lists every table and view, for suggestions.
 	Names() []string
+	// One is a relation of one row (SELECT without FROM, VALUES).
+	One() plan.Node
 }
 
 // Error is an error in a query's meaning (a name that does not exist, a

@@ -485,26 +485,7 @@ func (b *binder) bindCase(x *parser.Case, c *ectx) *expr.Expr {
 	} else {
 		args = append(args, expr.Lit(expr.Value{T: types.Int64Type, Null: true}))
 	}
-	// NULL branches take the type of the others.
-	var t types.Type
-	for i := 1; i < len(args); i += 2 {
-		if a := args[i]; !(a.Op == expr.OpLit && a.Val.Null) && t.ID == types.Invalid {
-			t = a.T
-		}
-		if i+2 >= len(args) && i != len(args)-1 {
-			i = len(args) - 2
-		}
-	}
-	if last := args[len(args)-1]; t.ID == types.Invalid && !(last.Op == expr.OpLit && last.Val.Null) {
-		t = last.T
-	}
-	if t.ID != types.Invalid {
-		for i := range args {
-			if (i%2 == 1 || i == len(args)-1) && args[i].Op == expr.OpLit && args[i].Val.Null {
-				args[i] = expr.Lit(expr.Value{T: t, Null: true})
-			}
-		}
-	}
+	// (NULL branches take the others' type in the engine's own check.)
 	return b.resolve(x, expr.Call(expr.OpCase, args...), c.sch(b))
 }
 

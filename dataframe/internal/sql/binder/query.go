@@ -244,7 +244,7 @@ func (b *binder) bindValues(x *parser.Values, outer *scope) relation {
 	rows := make([][]*expr.Expr, len(x.Rows))
 	constant := true
 	for i, row := range x.Rows {
-		one := b.cat.(oneRow).One()
+		one := b.cat.One()
 		c := &ectx{sc: &scope{parent: outer}, node: &one}
 		for _, v := range row {
 			e := optimize.Fold(b.bindExpr(v, c))
@@ -259,7 +259,7 @@ func (b *binder) bindValues(x *parser.Values, outer *scope) relation {
 	}
 	var rel relation
 	for i, row := range rows {
-		one := b.cat.(oneRow).One()
+		one := b.cat.One()
 		var es []*expr.Expr
 		var cols []column
 		for j, e := range row {
@@ -356,12 +356,6 @@ func appendValue(v *coldata.Vec, x expr.Value) {
 	case types.String:
 		v.Str.AppendString(x.S)
 	}
-}
-
-// oneRow is implemented by catalogs: a relation of one row (for SELECT
-// without FROM and VALUES).
-type oneRow interface {
-	One() plan.Node
 }
 
 // orderByOutput sorts a set operation's result by output names or ordinals.

@@ -48,7 +48,7 @@ func (b *binder) bindSelect(sel *parser.Select, outer *scope, extra *relation, o
 		b.bindFrom(te, outer, &rels, &conds)
 	}
 	if len(sel.From) == 0 {
-		rels = append(rels, relation{node: b.cat.(oneRow).One()})
+		rels = append(rels, relation{node: b.cat.One()})
 	}
 	sc := &scope{parent: outer}
 	for _, r := range rels {

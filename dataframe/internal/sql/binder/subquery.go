@@ -391,11 +391,12 @@ func (b *binder) direct(q *parser.Query, c *ectx) (directSub, bool) {
 		corr = append(corr, cj)
 	}
 	total := 0
-	for r := range b.resolved {
-		if isOuter(r) && inQuery(q, r) {
+	parser.Inspect(q, func(n parser.Node) bool {
+		if r, ok := n.(*parser.ColumnRef); ok && isOuter(r) {
 			total++
 		}
-	}
+		return true
+	})
 	if total != covered {
 		return directSub{}, false // outer names elsewhere (select list, ON, nested subqueries)
 	}
@@ -449,18 +450,6 @@ func (b *binder) direct(q *parser.Query, c *ectx) (directSub, bool) {
 		preds = append(preds, expr.Conjuncts(b.bindBool(cj, &ectx{sc: synth, schema: all}))...)
 	}
 	return directSub{rel: rel, preds: preds}, true
-}
-
-// inQuery reports whether r is a column reference inside q.
-func inQuery(q *parser.Query, r *parser.ColumnRef) bool {
-	found := false
-	parser.Inspect(q, func(n parser.Node) bool {
-		if n == parser.Node(r) {
-			found = true
-		}
-		return !found
-	})
-	return found
 }
 
 // joinDirect semi- or anti-joins a direct subquery on its conditions plus
