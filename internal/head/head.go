@@ -161,6 +161,8 @@ type Head struct {
 	requested    []scheduler.Resources
 	events       []string
 	counts       counters
+	tally        taskTally // tasks in flight by function, job and state
+	objectBytes  int64     // the sizes of the directory's objects, summed
 	closed       bool
 }
 
