@@ -38,7 +38,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newHeadCommand(), newNodeCommand(), newStatusCommand(), newTimelineCommand(), newDrainCommand(), newJobCommand(), newBenchCommand(), newTPCHCommand())
-	root.AddCommand(newChaosCommand(), newDemoCommand(), newSQLCommand())
+	root.AddCommand(newChaosCommand(), newDemoCommand(), newSQLCommand(), newLogsCommand())
 	return root
 }
 

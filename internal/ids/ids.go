@@ -14,6 +14,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"iter"
+	"strings"
 	"sync/atomic"
 )
 
@@ -102,4 +104,38 @@ func Random() ID {
 	var id ID
 	_, _ = rand.Read(id[:])
 	return id
+}
+
+// Resolve finds the one ID among candidates whose hex form (String) starts
+// with prefix, as git and docker take a unique prefix of an ID; what names
+// the kind of ID in errors. A whole ID is returned even when it is not a
+// candidate (a job that ended, say).
+func Resolve(what, prefix string, candidates iter.Seq[ID]) (ID, error) {
+	prefix = strings.ToLower(strings.TrimSpace(prefix))
+	if id, err := Parse(prefix); err == nil {
+		return id, nil
+	}
+	if prefix == "" {
+		return Nil, fmt.Errorf("no %s ID given", what)
+	}
+	if _, err := hex.DecodeString(prefix + strings.Repeat("0", len(prefix)%2)); err != nil || len(prefix) > 2*Size {
+		return Nil, fmt.Errorf("%q is not a %s ID or a prefix of one (hex digits)", prefix, what)
+	}
+	var found []ID
+	for id := range candidates {
+		if strings.HasPrefix(id.String(), prefix) {
+			found = append(found, id)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return Nil, fmt.Errorf("no %s has an ID starting with %q", what, prefix)
+	case 1:
+		return found[0], nil
+	}
+	names := make([]string, 0, 4)
+	for _, id := range found[:min(len(found), 4)] {
+		names = append(names, id.String())
+	}
+	return Nil, fmt.Errorf("%d %ss have IDs starting with %q (%s…): give more digits", len(found), what, prefix, strings.Join(names, ", "))
 }
