@@ -212,20 +212,30 @@ func (df *DataFrame) resolve(e Expr, s Schema) (*expr.Expr, error) {
 	}
 	var aggErr error
 	expr.Walk(r, func(x *expr.Expr) bool {
-		if x.Op.IsAgg() && aggErr == nil {
-			aggErr = fmt.Errorf("aggregate %s is only allowed in GroupBy(...).Agg(...)", x)
+		switch {
+		case x.Over != nil:
+			aggErr = fmt.Errorf("window function %s is only allowed in Select and WithColumn", x)
+		case x.Op.IsWindow():
+			aggErr = fmt.Errorf("%s needs a window: %s.Over(PartitionBy(...).OrderBy(...))", x, x)
+		case x.Op.IsAgg():
+			aggErr = fmt.Errorf("aggregate %s is only allowed in GroupBy(...).Agg(...) or over a window (.Over)", x)
 		}
 		return aggErr == nil
 	})
 	return r, aggErr
 }
 
-// Select computes one output column per expression.
+// Select computes one output column per expression. Window functions
+// (expressions with Over) are computed first, every row getting a value.
 func (df *DataFrame) Select(exprs ...Expr) *DataFrame {
 	if df.err != nil {
 		return df
 	}
-	s := df.node.Schema()
+	in, exprs, err := df.windows(exprs)
+	if err != nil {
+		return errFrame(fmt.Errorf("Select: %w", err))
+	}
+	s := in.Schema()
 	out := make([]*expr.Expr, len(exprs))
 	for i, e := range exprs {
 		r, err := df.resolve(e, s)
@@ -237,7 +247,7 @@ func (df *DataFrame) Select(exprs ...Expr) *DataFrame {
 	if err := uniqueNames(out); err != nil {
 		return errFrame(fmt.Errorf("Select: %w", err))
 	}
-	return newFrame(&plan.Project{Input: df.node, Exprs: out})
+	return newFrame(&plan.Project{Input: in, Exprs: out})
 }
 
 func uniqueNames(es []*expr.Expr) error {
