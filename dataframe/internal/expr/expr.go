@@ -156,16 +156,16 @@ type Value struct {
 
 // Expr is an expression node. After Resolve, T and Nullable describe its result.
 type Expr struct {
-	Op       Op
-	Name     string  // column name (OpCol), alias (OpAlias) or field (OpExtract)
-	Args     []*Expr // operands (see the Op constants for each one's layout)
-	Val      Value   // literal (OpLit)
-	List     []Value // OpIn values
-	Pattern  string  // OpLike / OpNotLike / OpILike / OpNotILike
-	N1, N2   int64   // OpSubstr start (1-based) and length; OpAddMonths/OpAddDays amount; OpLag/OpLead offset
+	Op      Op
+	Name    string  // column name (OpCol), alias (OpAlias) or field (OpExtract)
+	Args    []*Expr // operands (see the Op constants for each one's layout)
+	Val     Value   // literal (OpLit)
+	List    []Value // OpIn values
+	Pattern string  // OpLike / OpNotLike / OpILike / OpNotILike
+	N1, N2  int64   // OpSubstr start (1-based) and length; OpAddMonths/OpAddDays amount; OpLag/OpLead offset
 	// Over is the window a window function or aggregate is computed over
 	// (DataFrame.Select turns such calls into a plan.Window's columns).
-	Over *Over
+	Over     *Over
 	To       types.Type
 	T        types.Type
 	Nullable bool
