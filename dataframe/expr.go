@@ -455,32 +455,34 @@ func (c *CaseBuilder) Otherwise(v any) Expr {
 	return call(expr.OpCase, append(c.args, toExpr(v))...)
 }
 
+// Aggregates take a column name or an expression.
+
 // Sum aggregates the sum of x (exact for decimals).
-func Sum(x Expr) Expr { return call(expr.OpSum, x) }
+func Sum(x any) Expr { return call(expr.OpSum, colOrExpr(x)) }
 
 // Avg aggregates the mean of x as float64.
-func Avg(x Expr) Expr { return call(expr.OpAvg, x) }
+func Avg(x any) Expr { return call(expr.OpAvg, colOrExpr(x)) }
 
 // Min aggregates the minimum of x.
-func Min(x Expr) Expr { return call(expr.OpMin, x) }
+func Min(x any) Expr { return call(expr.OpMin, colOrExpr(x)) }
 
 // Max aggregates the maximum of x.
-func Max(x Expr) Expr { return call(expr.OpMax, x) }
+func Max(x any) Expr { return call(expr.OpMax, colOrExpr(x)) }
 
 // Count aggregates the number of non-null values of x.
-func Count(x Expr) Expr { return call(expr.OpCount, x) }
+func Count(x any) Expr { return call(expr.OpCount, colOrExpr(x)) }
 
 // CountAll aggregates the number of rows.
 func CountAll() Expr { return Expr{e: expr.Call(expr.OpCountStar)} }
 
 // CountDistinct aggregates the number of distinct non-null values of x.
-func CountDistinct(x Expr) Expr { return call(expr.OpCountDistinct, x) }
+func CountDistinct(x any) Expr { return call(expr.OpCountDistinct, colOrExpr(x)) }
 
 // SumDistinct aggregates the sum of x's distinct non-null values.
-func SumDistinct(x Expr) Expr { return call(expr.OpSumDistinct, x) }
+func SumDistinct(x any) Expr { return call(expr.OpSumDistinct, colOrExpr(x)) }
 
 // AvgDistinct aggregates the mean of x's distinct non-null values as float64.
-func AvgDistinct(x Expr) Expr { return call(expr.OpAvgDistinct, x) }
+func AvgDistinct(x any) Expr { return call(expr.OpAvgDistinct, colOrExpr(x)) }
 
 // SortKey orders a sort.
 type SortKey struct {
