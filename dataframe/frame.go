@@ -173,11 +173,11 @@ func FromFutures(ctx context.Context, futures []*shoal.Future[arrow.RecordBatch]
 	return sourceFrame(t)
 }
 
-// Repartition hash-partitions the frame on keys into n partitions (a
-// shuffle; on a cluster, peer to peer between the nodes): rows with equal
-// keys land in the same partition. Persist keeps the partitions where
-// they are.
-func (df *DataFrame) Repartition(n int, keys ...Expr) *DataFrame {
+// Repartition hash-partitions the frame on keys (column names or
+// expressions) into n partitions (a shuffle; on a cluster, peer to peer
+// between the nodes): rows with equal keys land in the same partition.
+// Persist keeps the partitions where they are.
+func (df *DataFrame) Repartition(n int, keys ...any) *DataFrame {
 	if df.err != nil {
 		return df
 	}
@@ -190,7 +190,7 @@ func (df *DataFrame) Repartition(n int, keys ...Expr) *DataFrame {
 	s := df.node.Schema()
 	ks := make([]*expr.Expr, len(keys))
 	for i, k := range keys {
-		e, err := df.resolve(k, s)
+		e, err := df.resolve(colOrExpr(k), s)
 		if err != nil {
 			return errFrame(fmt.Errorf("Repartition key %d: %w", i, err))
 		}
@@ -225,11 +225,16 @@ func (df *DataFrame) resolve(e Expr, s Schema) (*expr.Expr, error) {
 	return r, aggErr
 }
 
-// Select computes one output column per expression. Window functions
-// (expressions with Over) are computed first, every row getting a value.
-func (df *DataFrame) Select(exprs ...Expr) *DataFrame {
+// Select computes one output column per column name or expression.
+// Window functions (expressions with Over) are computed first, every row
+// getting a value.
+func (df *DataFrame) Select(cols ...any) *DataFrame {
 	if df.err != nil {
 		return df
+	}
+	exprs := make([]Expr, len(cols))
+	for i, c := range cols {
+		exprs[i] = colOrExpr(c)
 	}
 	in, exprs, err := df.windows(exprs)
 	if err != nil {
@@ -286,7 +291,7 @@ func (df *DataFrame) WithColumn(name string, e Expr) *DataFrame {
 		return df
 	}
 	s := df.node.Schema()
-	var exprs []Expr
+	var exprs []any
 	replaced := false
 	for _, f := range s {
 		if f.Name == name {
@@ -307,7 +312,7 @@ func (df *DataFrame) Rename(names map[string]string) *DataFrame {
 	if df.err != nil {
 		return df
 	}
-	var exprs []Expr
+	var exprs []any
 	for old := range names {
 		if df.node.Schema().Index(old) < 0 {
 			return errFrame(fmt.Errorf("Rename: %w", &types.ColumnNotFoundError{Name: old, Available: df.node.Schema().Names()}))
@@ -359,18 +364,59 @@ func (df *DataFrame) Distinct() *DataFrame {
 	if df.err != nil {
 		return df
 	}
-	var keys []Expr
-	for _, f := range df.node.Schema() {
-		keys = append(keys, Col(f.Name))
-	}
-	return df.GroupBy(keys...).Agg()
+	return df.GroupBy(anys(df.node.Schema().Names())...).Agg()
 }
 
-// UnionAll appends other's rows to df's (SQL's UNION ALL). Columns pair up
-// by position: both frames need as many columns, of the same types or both
-// numeric (converted to the wider type); the result has df's names.
-// Distinct on the result gives SQL's UNION.
-func (df *DataFrame) UnionAll(other *DataFrame) *DataFrame {
+// UnionAll appends the rows of others to df's, in order (SQL's UNION ALL;
+// several frames: a concatenation). Columns pair up by position: the
+// frames need as many columns, of the same types or all numeric
+// (converted to the wider type); the result has df's names.
+func (df *DataFrame) UnionAll(others ...*DataFrame) *DataFrame {
+	out := df
+	for _, o := range others {
+		out = out.unionAll(o)
+	}
+	return out
+}
+
+// Union is UnionAll keeping one row of each set of equal rows (SQL's
+// UNION).
+func (df *DataFrame) Union(others ...*DataFrame) *DataFrame { return df.UnionAll(others...).Distinct() }
+
+// Drop removes columns by name.
+func (df *DataFrame) Drop(names ...string) *DataFrame {
+	if df.err != nil {
+		return df
+	}
+	s := df.node.Schema()
+	drop := map[string]bool{}
+	for _, n := range names {
+		if s.Index(n) < 0 {
+			return errFrame(fmt.Errorf("Drop: %w", &types.ColumnNotFoundError{Name: n, Available: s.Names()}))
+		}
+		drop[n] = true
+	}
+	var keep []any
+	for _, f := range s {
+		if !drop[f.Name] {
+			keep = append(keep, f.Name)
+		}
+	}
+	if len(keep) == 0 {
+		return errFrame(errors.New("Drop: a frame needs at least one column"))
+	}
+	return df.Select(keep...)
+}
+
+func anys[T any](xs []T) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
+func (df *DataFrame) unionAll(other *DataFrame) *DataFrame {
 	switch {
 	case df.err != nil:
 		return df
@@ -409,8 +455,14 @@ type GroupedFrame struct {
 	keys []Expr
 }
 
-// GroupBy groups rows by key expressions.
-func (df *DataFrame) GroupBy(keys ...Expr) *GroupedFrame { return &GroupedFrame{df: df, keys: keys} }
+// GroupBy groups rows by keys: column names or expressions.
+func (df *DataFrame) GroupBy(keys ...any) *GroupedFrame {
+	ks := make([]Expr, len(keys))
+	for i, k := range keys {
+		ks[i] = colOrExpr(k)
+	}
+	return &GroupedFrame{df: df, keys: ks}
+}
 
 // Agg computes aggregates per group. Each expression may combine aggregates
 // (Sum(x).Div(Sum(y))) and group keys; the output has the keys, then these.

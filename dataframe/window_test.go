@@ -90,7 +90,7 @@ func TestWindowRandom(t *testing.T) {
 			}
 		}
 		tc := cases[iter%len(cases)]
-		cols := []Expr{Col("id"), Rank().Over(tc.w).As("rank"), DenseRank().Over(tc.w).As("dense"),
+		cols := []any{Col("id"), Rank().Over(tc.w).As("rank"), DenseRank().Over(tc.w).As("dense"),
 			Sum("v").Over(tc.w).As("sum"), Count("v").Over(tc.w).As("count"), CountAll().Over(tc.w).As("rows"),
 			Min("s").Over(tc.w).As("min"), Max("d").Over(tc.w).As("max"), Avg("v").Over(tc.w).As("avg"),
 			Col("v").Sub(Min("v").Over(tc.w)).As("above_min")}
