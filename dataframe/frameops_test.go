@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/shoal-dev/shoal/dataframe"
 )
@@ -98,6 +99,50 @@ func TestFrameOpsRandom(t *testing.T) {
 	} {
 		if err := bad.df.Err(); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("got %v, want an error saying %q", err, bad.want)
+		}
+	}
+}
+
+// String predicates (with literal and computed arguments, wildcards in
+// the literal taken literally) and date parts and arithmetic, against Go's
+// strings and time packages over random rows with nulls.
+func TestStringDateFunctionsRandom(t *testing.T) {
+	rng := newRNG(t)
+	base := time.Date(1995, 3, 1, 0, 0, 0, 0, time.UTC)
+	for iter := 0; iter < 5; iter++ {
+		rows := randRows(rng, rng.IntN(2000), rng.IntN(30))
+		df := toFrame(t, rows, "").WithColumn("s", Coalesce(Col("s"), "%_x")) // (a value with wildcards)
+		sub := []string{"ph", "a", "et", "%_", "_x", "eps"}[rng.IntN(6)]
+		got := collectStrings(t, df.Select(
+			Col("id"),
+			Col("s").Contains(sub), Col("s").StartsWith(sub), Col("s").EndsWith(sub),
+			Col("s").Contains(Col("s").Right(2)).As("c2"), Col("s").EndsWith(Col("s").Substring(2, 1)).As("e2"),
+			Lit(base).Add(Col("v")).Month().As("m"), Lit(base).Add(Col("v")).Day().As("d"), Lit(base).Add(Col("v")).Year().As("y"),
+			Lit(base).Add(Col("v")).Sub(Lit(base)).As("days"),
+		), randomOpts(rng)...)
+		var want []string
+		for _, r := range rows {
+			s := "%_x"
+			if r.s != nil {
+				s = *r.s
+			}
+			cells := []string{fmt.Sprint(r.id), fmt.Sprint(strings.Contains(s, sub)), fmt.Sprint(strings.HasPrefix(s, sub)),
+				fmt.Sprint(strings.HasSuffix(s, sub)), fmt.Sprint(strings.Contains(s, s[len(s)-2:])), fmt.Sprint(strings.HasSuffix(s, s[1:2]))}
+			if r.v == nil {
+				cells = append(cells, "NULL", "NULL", "NULL", "NULL")
+			} else {
+				d := base.AddDate(0, 0, int(*r.v))
+				cells = append(cells, fmt.Sprint(int(d.Month())), fmt.Sprint(d.Day()), fmt.Sprint(d.Year()), fmt.Sprint(*r.v))
+			}
+			want = append(want, strings.Join(cells, "|"))
+		}
+		if !slices.Equal(got, want) {
+			for i := range min(len(got), len(want)) {
+				if got[i] != want[i] {
+					t.Fatalf("iteration %d (sub %q): got %s, want %s", iter, sub, got[i], want[i])
+				}
+			}
+			t.Fatalf("iteration %d: %d rows, want %d", iter, len(got), len(want))
 		}
 	}
 }
