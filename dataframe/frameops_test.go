@@ -1,6 +1,7 @@
 package dataframe_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sort"
@@ -144,5 +145,40 @@ func TestStringDateFunctionsRandom(t *testing.T) {
 			}
 			t.Fatalf("iteration %d: %d rows, want %d", iter, len(got), len(want))
 		}
+	}
+}
+
+// WriteTable aligns names, types and values (numbers to the right) and
+// counts the rows; Head keeps the first rows.
+func TestWriteTable(t *testing.T) {
+	rows := []row{
+		{k: ptr(int32(7)), v: ptr(int64(-7)), d: ptr(int64(250)), s: ptr("Straße"), id: 1},
+		{k: nil, v: ptr(int64(12345)), d: nil, s: ptr("b"), id: 2},
+		{k: ptr(int32(-3)), v: nil, d: ptr(int64(-125)), s: nil, id: 3},
+	}
+	res, err := toFrame(t, rows, "").Select("s", "v", "d").Head(2).Collect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	if err := res.WriteTable(&sb, 0); err != nil {
+		t.Fatal(err)
+	}
+	want := ` s      |     v |             d
+ string | int64 | decimal(18,2)
+--------+-------+---------------
+ Straße |    -7 |          2.50
+ b      | 12345 |          NULL
+(2 rows)
+`
+	if sb.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", sb.String(), want)
+	}
+	sb.Reset()
+	if err := res.WriteTable(&sb, 1); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(sb.String(), " Straße |    -7 |          2.50\n(2 rows, the first 1 shown)\n") {
+		t.Errorf("one row of two:\n%s", sb.String())
 	}
 }
