@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -90,21 +92,63 @@ func Header(h bool) CSVOption { return func(o *scan.CSVOptions) { o.Header = h }
 // NullString sets the text read as null.
 func NullString(s string) CSVOption { return func(o *scan.CSVOptions) { o.NullString = s } }
 
-// ReadCSV reads a delimited text file with the given schema. A delimiter at the
-// end of a line (as in TPC-H's .tbl files) is accepted.
+// ReadCSV reads delimited text: a file, a directory of *.csv files, or a
+// glob, all with one schema. A nil schema is inferred from the first
+// file: its first line names the columns (Header is implied) and each
+// column's type comes from the first 1,000 lines (int64, float64, date
+// as YYYY-MM-DD, bool as true/false, else string; an empty field of a
+// non-string column is NULL). A delimiter at the end of a line (as in
+// TPC-H's .tbl files) is accepted.
 func ReadCSV(path string, schema Schema, opts ...CSVOption) *DataFrame {
-	var o scan.CSVOptions
+	o := scan.CSVOptions{Delimiter: ','}
 	for _, f := range opts {
 		f(&o)
+	}
+	files, err := csvFiles(path)
+	if err != nil {
+		return errFrame(fmt.Errorf("reading CSV %s: %w", path, err))
+	}
+	if schema == nil {
+		o.Header = true
+		if schema, err = inferCSVSchema(files[0], o); err != nil {
+			return errFrame(fmt.Errorf("reading CSV %s: %w", files[0], err))
+		}
 	}
 	if err := checkSchema(schema); err != nil {
 		return errFrame(fmt.Errorf("reading CSV %s: %w", path, err))
 	}
-	s, err := scan.NewCSV(path, schema, o)
-	if err != nil {
-		return errFrame(err)
+	frames := make([]*DataFrame, len(files))
+	for i, f := range files {
+		s, err := scan.NewCSV(f, schema, o)
+		if err != nil {
+			return errFrame(err)
+		}
+		frames[i] = sourceFrame(s)
 	}
-	return sourceFrame(s)
+	return frames[0].UnionAll(frames[1:]...)
+}
+
+// csvFiles lists the files path names: itself, the *.csv files of a
+// directory, or the matches of a glob, in name order.
+func csvFiles(path string) ([]string, error) {
+	if st, err := os.Stat(path); err == nil {
+		if !st.IsDir() {
+			return []string{path}, nil
+		}
+		files, err := filepath.Glob(filepath.Join(path, "*.csv"))
+		if err != nil || len(files) == 0 {
+			return nil, fmt.Errorf("the directory has no *.csv files")
+		}
+		return files, nil
+	}
+	files, err := filepath.Glob(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no such file, directory or glob match: %w", os.ErrNotExist)
+	}
+	return files, nil
 }
 
 func checkSchema(s Schema) error {

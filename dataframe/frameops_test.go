@@ -3,6 +3,8 @@ package dataframe_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -180,5 +182,52 @@ func TestWriteTable(t *testing.T) {
 	}
 	if !strings.HasSuffix(sb.String(), " Straße |    -7 |          2.50\n(2 rows, the first 1 shown)\n") {
 		t.Errorf("one row of two:\n%s", sb.String())
+	}
+}
+
+// ReadCSV without a schema infers it; a directory or a glob reads every
+// file it names, with the rows of all of them.
+func TestReadCSVDirectoryAndGlob(t *testing.T) {
+	rng := newRNG(t)
+	dir := t.TempDir()
+	var want []string
+	for f := 0; f < 3; f++ {
+		var sb strings.Builder
+		sb.WriteString("id,name,day,x\n")
+		for i := 0; i < rng.IntN(500); i++ {
+			id := f*1000 + i
+			x := ""
+			if rng.IntN(5) > 0 {
+				x = fmt.Sprint(rng.IntN(100)) + ".5"
+			}
+			day := fmt.Sprintf("1998-%02d-%02d", 1+rng.IntN(12), 1+rng.IntN(28))
+			fmt.Fprintf(&sb, "%d,n%d,%s,%s\n", id, id%7, day, x)
+			if x == "" {
+				x = "NULL"
+			}
+			want = append(want, fmt.Sprintf("%d|n%d|%s|%s", id, id%7, day, x))
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("part%d.csv", f)), []byte(sb.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sort.Strings(want)
+	for _, path := range []string{dir, filepath.Join(dir, "part*.csv")} {
+		df := ReadCSV(path, nil)
+		s, err := df.Schema()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(s); !strings.Contains(got, "int64") || !strings.Contains(got, "date") || !strings.Contains(got, "float64") {
+			t.Errorf("%s: inferred schema %s", path, got)
+		}
+		got := collectStrings(t, df, randomOpts(rng)...)
+		sort.Strings(got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: %d rows, want %d (%v, %v)", path, len(got), len(want), head(got), head(want))
+		}
+	}
+	if err := ReadCSV(filepath.Join(dir, "nope*.csv"), nil).Err(); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("a glob matching nothing: %v", err)
 	}
 }
