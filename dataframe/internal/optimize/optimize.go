@@ -68,25 +68,23 @@ func mapExprs(n plan.Node, f func(*expr.Expr) *expr.Expr) plan.Node {
 		x.Keys = mapAll(x.Keys)
 		return x
 	case *plan.Sort:
-		keys := make([]plan.SortKey, len(x.Keys))
-		for i, k := range x.Keys {
-			keys[i] = k
-			keys[i].Expr = f(k.Expr)
-		}
-		x.Keys = keys
+		x.Keys = mapKeys(x.Keys, f)
 		return x
 	case *plan.Window:
-		x.PartitionBy, x.Funcs = mapAll(x.PartitionBy), mapAll(x.Funcs)
-		keys := make([]plan.SortKey, len(x.OrderBy))
-		for i, k := range x.OrderBy {
-			keys[i] = k
-			keys[i].Expr = f(k.Expr)
-		}
-		x.OrderBy = keys
+		x.PartitionBy, x.Funcs, x.OrderBy = mapAll(x.PartitionBy), mapAll(x.Funcs), mapKeys(x.OrderBy, f)
 		return x
 	default:
 		return x
 	}
+}
+
+func mapKeys(ks []plan.SortKey, f func(*expr.Expr) *expr.Expr) []plan.SortKey {
+	out := make([]plan.SortKey, len(ks))
+	for i, k := range ks {
+		out[i] = k
+		out[i].Expr = f(k.Expr)
+	}
+	return out
 }
 
 // Fold replaces constant subexpressions by literals and simplifies boolean
