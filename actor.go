@@ -63,7 +63,7 @@ func registerActor[T any](name string, params []reflect.Type, ctor registry.Invo
 		panic(err.Error()) // (at init, as a function registered twice)
 	}
 	registry.Register(e)
-	return &ActorClass[T]{entry: e, opts: actorOptions{resources: Resources{CPU: 1}, maxConcurrency: 1}}
+	return &ActorClass[T]{entry: e, opts: actorOptions{placement: placement{resources: Resources{CPU: 1}}, maxConcurrency: 1}}
 }
 
 // Actor0 registers an actor class whose constructor takes no argument.
@@ -95,60 +95,48 @@ func nonNil[T any](v *T, err error) (any, error) {
 // Name is the class's registered name.
 func (c *ActorClass[T]) Name() string { return c.entry.Name }
 
-// ActorOption sets how an actor is created.
-type ActorOption func(*actorOptions)
+// ActorOption sets how an actor is created. The placement options
+// (WithResources, WithSpread, WithPack, WithNodeAffinity, WithEnv) are
+// ActorOptions and CallOptions both.
+type ActorOption interface{ applyActor(*actorOptions) }
+
+// actorOption is an ActorOption of actors alone.
+type actorOption func(*actorOptions)
+
+func (f actorOption) applyActor(o *actorOptions) { f(o) }
 
 type actorOptions struct {
-	env            []string
-	envErr         error
+	placement
 	maxRestarts    int
 	maxTaskRetries int
 	name           string
-	resources      Resources
 	maxConcurrency int
-	strategy       pb.Strategy
-	affinity       string
-	affinitySoft   bool
 }
 
 // WithActorName names the actor so that other drivers and tasks of the
 // cluster can find it with GetActor. Names are unique in a cluster.
-func WithActorName(name string) ActorOption { return func(o *actorOptions) { o.name = name } }
+func WithActorName(name string) ActorOption {
+	return actorOption(func(o *actorOptions) { o.name = name })
+}
 
 // WithMaxConcurrency lets up to n calls run on the actor at once (default
 // 1: one at a time, in order).
-func WithMaxConcurrency(n int) ActorOption { return func(o *actorOptions) { o.maxConcurrency = n } }
-
-// WithActorEnv starts the actor with these environment variables set over
-// the job's, in an executor of its own (see WithEnv).
-func WithActorEnv(vars map[string]string) ActorOption {
-	env, err := envList(vars)
-	return func(o *actorOptions) { o.env, o.envErr = env, err }
-}
-
-// WithActorResources sets what the actor holds for its lifetime (default
-// 1 CPU).
-func WithActorResources(r Resources) ActorOption { return func(o *actorOptions) { o.resources = r } }
-
-// WithActorNodeAffinity creates the actor on the given node (or, if soft,
-// elsewhere when that node is gone).
-func WithActorNodeAffinity(nodeID string, soft bool) ActorOption {
-	return func(o *actorOptions) { o.affinity, o.affinitySoft = nodeID, soft }
+func WithMaxConcurrency(n int) ActorOption {
+	return actorOption(func(o *actorOptions) { o.maxConcurrency = n })
 }
 
 // WithMaxRestarts restarts the actor (runs its constructor again, on a
 // node that fits) up to n times when its executor or node dies; -1 is
 // unlimited. Default 0. A killed actor is never restarted.
-func WithMaxRestarts(n int) ActorOption { return func(o *actorOptions) { o.maxRestarts = n } }
+func WithMaxRestarts(n int) ActorOption {
+	return actorOption(func(o *actorOptions) { o.maxRestarts = n })
+}
 
 // WithMaxTaskRetries retries, up to n times, a call that was running when
 // its actor died and restarted; -1 is unlimited. Default 0: such a call
 // fails with ErrActorDied. Calls waiting behind it are never lost.
-func WithMaxTaskRetries(n int) ActorOption { return func(o *actorOptions) { o.maxTaskRetries = n } }
-
-// WithActorSpread places the actor on the least busy node.
-func WithActorSpread() ActorOption {
-	return func(o *actorOptions) { o.strategy = pb.Strategy_STRATEGY_SPREAD }
+func WithMaxTaskRetries(n int) ActorOption {
+	return actorOption(func(o *actorOptions) { o.maxTaskRetries = n })
 }
 
 // New creates an actor with the constructor's argument (nil for Actor0
@@ -168,16 +156,13 @@ func (c *ActorClass[T]) New(ctx context.Context, arg any, opts ...ActorOption) (
 	}
 	o := c.opts
 	for _, opt := range opts {
-		opt(&o)
+		opt.applyActor(&o)
 	}
 	if o.maxConcurrency < 1 {
 		return nil, fmt.Errorf("shoal: creating actor %s: MaxConcurrency %d must be ≥ 1", c.Name(), o.maxConcurrency)
 	}
-	res, err := o.resources.internal()
+	res, node, err := o.resolve()
 	if err != nil {
-		return nil, fmt.Errorf("shoal: creating actor %s: %w", c.Name(), err)
-	}
-	if err := o.envErr; err != nil {
 		return nil, fmt.Errorf("%w: creating actor %s: %v", ErrBadArgument, c.Name(), err)
 	}
 	encoded, release, err := encodeArgs(ctx, cl, c.entry.Params, args)
@@ -185,15 +170,8 @@ func (c *ActorClass[T]) New(ctx context.Context, arg any, opts ...ActorOption) (
 		return nil, fmt.Errorf("%w: creating actor %s: %v", ErrBadArgument, c.Name(), err)
 	}
 	spec := &pb.ActorSpec{Class: c.Name(), Args: encoded, MaxConcurrency: int32(o.maxConcurrency), Name: o.name, Strategy: o.strategy,
-		MaxRestarts: int32(o.maxRestarts), MaxTaskRetries: int32(o.maxTaskRetries), Env: o.env,
+		MaxRestarts: int32(o.maxRestarts), MaxTaskRetries: int32(o.maxTaskRetries), Env: o.env, AffinityNode: node, AffinitySoft: node != nil && o.affinitySoft,
 		Resources: &pb.Resources{Cpu: res.CPU, Gpu: res.GPU, Memory: res.Memory, Custom: res.Custom}}
-	if o.affinity != "" {
-		id, err := ids.Parse(o.affinity)
-		if err != nil {
-			return nil, fmt.Errorf("shoal: creating actor %s: node affinity: %w", c.Name(), err)
-		}
-		spec.AffinityNode, spec.AffinitySoft = id.Bytes(), o.affinitySoft
-	}
 	ref := cl.CreateActor(spec)
 	for _, r := range release {
 		r()

@@ -244,7 +244,7 @@ func TestActorPool(t *testing.T) {
 	ctx := within(t, connect(t, sharedCluster(t)), 2*time.Minute)
 	pool := shoal.NewActorPool[gauge]()
 	for range 4 {
-		h, err := gaugeClass.New(ctx, nil, shoal.WithActorResources(shoal.Resources{CPU: 0.5}))
+		h, err := gaugeClass.New(ctx, nil, shoal.WithResources(shoal.Resources{CPU: 0.5}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -328,7 +328,7 @@ func TestActorKilledWhileConstructing(t *testing.T) {
 	c := startCluster(t, 1, "--cpus", "2")
 	ctx := within(t, connect(t, c), time.Minute)
 	for i := range 5 {
-		h, err := slowStartClass.New(ctx, time.Duration(50+40*i)*time.Millisecond, shoal.WithActorResources(shoal.Resources{CPU: 0.5}))
+		h, err := slowStartClass.New(ctx, time.Duration(50+40*i)*time.Millisecond, shoal.WithResources(shoal.Resources{CPU: 0.5}))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -86,7 +86,7 @@ func TestAutoscalerLocalProvider(t *testing.T) {
 			nodeID = n.ID
 		}
 	}
-	lease, err := shoal.Pin(ctx, []string{nodeID}, "a shuffle depends on it", 0)
+	lease, err := shoal.PinNodes(ctx, []string{nodeID}, "a shuffle depends on it", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

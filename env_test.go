@@ -65,7 +65,7 @@ func TestEnvOverrides(t *testing.T) {
 			t.Fatalf("tasks with different environments shared an executor: %s, %s, %s", plain, blue, red)
 		}
 	}
-	a, err := envActor.New(ctx, nil, shoal.WithActorEnv(map[string]string{"SHOAL_TEST_COLOUR": "violet"}), shoal.WithActorResources(shoal.Resources{CPU: 0.1}))
+	a, err := envActor.New(ctx, nil, shoal.WithEnv(map[string]string{"SHOAL_TEST_COLOUR": "violet"}), shoal.WithResources(shoal.Resources{CPU: 0.1}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestEnvOverrides(t *testing.T) {
 			t.Fatalf("env %q: error %v, want a bad-argument error about the variable", bad, err)
 		}
 	}
-	if _, err := envActor.New(ctx, nil, shoal.WithActorEnv(map[string]string{"": "x"})); !errors.Is(err, shoal.ErrBadArgument) {
+	if _, err := envActor.New(ctx, nil, shoal.WithEnv(map[string]string{"": "x"})); !errors.Is(err, shoal.ErrBadArgument) {
 		t.Fatalf("actor with a nameless variable: %v", err)
 	}
 }

@@ -130,11 +130,11 @@ func TestActorRestartsWithItsCallsWhenItsNodeDies(t *testing.T) {
 	ctx := within(t, connect(t, c), 2*time.Minute)
 	st, _ := shoal.ClusterStatus(ctx)
 	first := st.Nodes[0].ID
-	durable, err := ledgerClass.New(ctx, 0, shoal.WithActorNodeAffinity(first, true), shoal.WithMaxRestarts(-1), shoal.WithMaxTaskRetries(-1))
+	durable, err := ledgerClass.New(ctx, 0, shoal.WithNodeAffinity(first, true), shoal.WithMaxRestarts(-1), shoal.WithMaxTaskRetries(-1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fragile, err := ledgerClass.New(ctx, 0, shoal.WithActorName("fragile"), shoal.WithActorNodeAffinity(first, false))
+	fragile, err := ledgerClass.New(ctx, 0, shoal.WithActorName("fragile"), shoal.WithNodeAffinity(first, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestDrainMovesWorkAndObjects(t *testing.T) {
 	if _, err := stored.Get(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h, err := ledgerClass.New(ctx, 0, shoal.WithActorNodeAffinity(victim, true), shoal.WithMaxRestarts(1))
+	h, err := ledgerClass.New(ctx, 0, shoal.WithNodeAffinity(victim, true), shoal.WithMaxRestarts(1))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,9 @@ type Func[R any] struct {
 	// direct: R cannot hold futures or actor handles, so a task's result
 	// may stay with its caller (worker leases).
 	direct bool
+	// byName: a function of another binary (ByName), whose parameters are
+	// not known here.
+	byName bool
 }
 
 // StoreResults makes the function's results stay in the store of the node
@@ -133,12 +136,29 @@ func Func4[A, B, C, D, R any](name string, fn func(context.Context, A, B, C, D) 
 }
 
 // CallOption sets how one call (or every call of a Func, with With) runs.
-type CallOption func(*callOptions)
+// The placement options (WithResources, WithSpread, WithPack,
+// WithNodeAffinity, WithEnv) are CallOptions and ActorOptions both.
+type CallOption interface{ applyCall(*callOptions) }
+
+// callOption is a CallOption of calls alone.
+type callOption func(*callOptions)
+
+func (f callOption) applyCall(o *callOptions) { f(o) }
 
 type callOptions struct {
+	placement
+	maxRetries  int32
+	retryErrors bool
+}
+
+func defaultCallOptions() callOptions {
+	return callOptions{placement: placement{resources: Resources{CPU: 1}}, maxRetries: 3}
+}
+
+// placement is what tasks and actors are both told: what they hold, where
+// they run and their environment.
+type placement struct {
 	resources    Resources
-	maxRetries   int32
-	retryErrors  bool
 	strategy     pb.Strategy
 	affinity     string
 	affinitySoft bool
@@ -146,43 +166,72 @@ type callOptions struct {
 	envErr       error
 }
 
-func defaultCallOptions() callOptions {
-	return callOptions{resources: Resources{CPU: 1}, maxRetries: 3}
-}
+// Placement is an option of both tasks and actors: what they hold, where
+// they run, their environment. It is a CallOption and an ActorOption.
+type Placement struct{ set func(*placement) }
 
-// WithResources sets what a task needs (default: 1 CPU).
-func WithResources(r Resources) CallOption { return func(o *callOptions) { o.resources = r } }
+func (p Placement) applyCall(o *callOptions)   { p.set(&o.placement) }
+func (p Placement) applyActor(o *actorOptions) { p.set(&o.placement) }
 
-// WithMaxRetries sets how many times a task is retried after a system
-// failure such as its node dying (default 3; -1 retries forever).
-func WithMaxRetries(n int) CallOption { return func(o *callOptions) { o.maxRetries = int32(n) } }
+// WithResources sets what a task needs while it runs, or what an actor
+// holds for its lifetime (default: 1 CPU for both).
+func WithResources(r Resources) Placement { return Placement{func(p *placement) { p.resources = r }} }
 
-// WithRetryOnError also retries a task whose function returned an error or
-// panicked, within the same MaxRetries.
-func WithRetryOnError() CallOption { return func(o *callOptions) { o.retryErrors = true } }
-
-// WithSpread places tasks on the least busy nodes, ignoring data locality.
-func WithSpread() CallOption {
-	return func(o *callOptions) { o.strategy = pb.Strategy_STRATEGY_SPREAD }
+// WithSpread places tasks (or an actor) on the least busy nodes, ignoring
+// data locality.
+func WithSpread() Placement {
+	return Placement{func(p *placement) { p.strategy = pb.Strategy_STRATEGY_SPREAD }}
 }
 
 // WithPack fills the busiest node that fits before using others.
-func WithPack() CallOption { return func(o *callOptions) { o.strategy = pb.Strategy_STRATEGY_PACK } }
-
-// WithNodeAffinity runs the task on the node with the given ID (from
-// ClusterStatus). If soft, it may run elsewhere when that node is gone;
-// otherwise the task fails then.
-func WithNodeAffinity(nodeID string, soft bool) CallOption {
-	return func(o *callOptions) { o.affinity, o.affinitySoft = nodeID, soft }
+func WithPack() Placement {
+	return Placement{func(p *placement) { p.strategy = pb.Strategy_STRATEGY_PACK }}
 }
 
-// WithEnv runs the task with these environment variables set over the
-// job's, in an executor process of its own (started once per node for each
-// distinct environment, as Ray's per-task runtime_env env_vars). Tasks it
-// starts inherit them. Names must be non-empty and hold no '=' or NUL.
-func WithEnv(vars map[string]string) CallOption {
+// WithNodeAffinity runs the task (or creates the actor) on the node with
+// the given ID (from ClusterStatus). If soft, it may run elsewhere when that
+// node is gone; otherwise it fails then.
+func WithNodeAffinity(nodeID string, soft bool) Placement {
+	return Placement{func(p *placement) { p.affinity, p.affinitySoft = nodeID, soft }}
+}
+
+// WithEnv runs the task (or the actor) with these environment variables
+// set over the job's, in an executor process of its own (started once per
+// node for each distinct environment, as Ray's per-task runtime_env
+// env_vars). Tasks it starts inherit them. Names must be non-empty and hold
+// no '=' or NUL.
+func WithEnv(vars map[string]string) Placement {
 	env, err := envList(vars)
-	return func(o *callOptions) { o.env, o.envErr = env, err }
+	return Placement{func(p *placement) { p.env, p.envErr = env, err }}
+}
+
+// WithMaxRetries sets how many times a task is retried after a system
+// failure such as its node dying (default 3; -1 retries forever).
+func WithMaxRetries(n int) CallOption {
+	return callOption(func(o *callOptions) { o.maxRetries = int32(n) })
+}
+
+// WithRetryOnError also retries a task whose function returned an error or
+// panicked, within the same MaxRetries.
+func WithRetryOnError() CallOption { return callOption(func(o *callOptions) { o.retryErrors = true }) }
+
+// resolve checks the placement and returns its resources and node
+// affinity for the wire (a nil node: none).
+func (p *placement) resolve() (res scheduler.Resources, node []byte, err error) {
+	if res, err = p.resources.internal(); err != nil {
+		return res, nil, err
+	}
+	if p.envErr != nil {
+		return res, nil, p.envErr
+	}
+	if p.affinity != "" {
+		id, err := ids.Parse(p.affinity)
+		if err != nil {
+			return res, nil, fmt.Errorf("node affinity: %w", err)
+		}
+		node = id.Bytes()
+	}
+	return res, node, nil
 }
 
 // envList turns vars into sorted KEY=VALUE strings, refusing a name the
@@ -206,7 +255,7 @@ func (f *Func[R]) With(opts ...CallOption) *Func[R] {
 		g.opts.resources.Custom = copyMap(g.opts.resources.Custom)
 	}
 	for _, o := range opts {
-		o(&g.opts)
+		o.applyCall(&g.opts)
 	}
 	return &g
 }
@@ -245,10 +294,10 @@ func (f *Func[R]) Remote(ctx context.Context, args ...any) *Future[R] {
 
 func (f *Func[R]) spec(ctx context.Context, args []any) (*pb.TaskSpec, []func(), error) {
 	e := f.entry
-	if len(args) != len(e.Params) {
+	if !f.byName && len(args) != len(e.Params) {
 		return nil, nil, fmt.Errorf("%s takes %d arguments, got %d", e.Signature(), len(e.Params), len(args))
 	}
-	res, err := f.opts.resources.internal()
+	res, node, err := f.opts.resolve()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -259,25 +308,17 @@ func (f *Func[R]) spec(ctx context.Context, args []any) (*pb.TaskSpec, []func(),
 		RetryAppErrors: f.opts.retryErrors,
 		Strategy:       f.opts.strategy,
 		Env:            f.opts.env,
-	}
-	if f.opts.envErr != nil {
-		return nil, nil, f.opts.envErr
+		AffinityNode:   node,
+		AffinitySoft:   node != nil && f.opts.affinitySoft,
 	}
 	if res.CPU != scheduler.Unit || res.GPU != 0 || res.Memory != 0 || len(res.Custom) > 0 {
 		spec.Resources = &pb.Resources{Cpu: res.CPU, Gpu: res.GPU, Memory: res.Memory, Custom: res.Custom}
 	} else {
 		spec.Resources = oneCPU
 	}
-	if f.opts.affinity != "" {
-		id, err := ids.Parse(f.opts.affinity)
-		if err != nil {
-			return nil, nil, fmt.Errorf("node affinity: %w", err)
-		}
-		spec.AffinityNode, spec.AffinitySoft = id.Bytes(), f.opts.affinitySoft
-	}
 	c, _ := clientFrom(ctx)
 	var release []func()
-	spec.Args, release, err = encodeArgs(ctx, c, e.Params, args)
+	spec.Args, release, err = encodeArgsAs(ctx, c, e.Params, !f.byName, args)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -305,15 +346,24 @@ func cancelWithContext(ctx context.Context, ref *client.Ref) {
 // futures by reference, small values inline, large values Put once (the
 // returned release functions drop those Puts' references after submission).
 func encodeArgs(ctx context.Context, c *client.Client, params []reflect.Type, args []any) ([]*pb.Arg, []func(), error) {
-	if len(args) != len(params) {
+	return encodeArgsAs(ctx, c, params, true, args)
+}
+
+// encodeArgsAs is encodeArgs, checking the arguments against params only
+// when checked (ByName's are checked where the function runs).
+func encodeArgsAs(ctx context.Context, c *client.Client, params []reflect.Type, checked bool, args []any) ([]*pb.Arg, []func(), error) {
+	if checked && len(args) != len(params) {
 		return nil, nil, fmt.Errorf("takes %d arguments, got %d", len(params), len(args))
 	}
 	out := make([]*pb.Arg, len(args))
 	var release []func()
 	for i, a := range args {
-		want := params[i]
+		var want reflect.Type // (nil: unchecked here)
+		if checked {
+			want = params[i]
+		}
 		if fa, ok := a.(futureArg); ok {
-			if t := fa.elemType(); !t.AssignableTo(want) {
+			if t := fa.elemType(); want != nil && !t.AssignableTo(want) {
 				return nil, nil, fmt.Errorf("argument %d is a future of %s, want %s", i+1, t, want)
 			}
 			if h, ok := a.(heldRef); ok {
@@ -330,9 +380,12 @@ func encodeArgs(ctx context.Context, c *client.Client, params []reflect.Type, ar
 			out[i] = &pb.Arg{Object: r.ID.Bytes()}
 			continue
 		}
-		v, err := convertArg(a, want)
-		if err != nil {
-			return nil, nil, fmt.Errorf("argument %d: %w", i+1, err)
+		v := a
+		if want != nil {
+			var err error
+			if v, err = convertArg(a, want); err != nil {
+				return nil, nil, fmt.Errorf("argument %d: %w", i+1, err)
+			}
 		}
 		enc, tag, payload, err := codec.Split(v, c.InlineLimit())
 		if err != nil {
@@ -387,26 +440,19 @@ func isNumber(k reflect.Kind) bool {
 
 func isFloat(k reflect.Kind) bool { return k == reflect.Float32 || k == reflect.Float64 }
 
-// CallByName calls the remote function registered under name, which need
-// not be registered in this binary. Its arguments are sent as given and
-// checked by the executor; R is the type to decode the result as.
+// ByName is the remote function registered under name, which need not be
+// registered in this binary (another program's, on the same cluster): its
+// calls go the way Remote's do (large arguments stored once, futures passed
+// by reference, the same options and retries), but their arguments are sent
+// as given and checked by the executor that runs them. R is the type to
+// decode the result as.
+func ByName[R any](name string) *Func[R] {
+	e := &registry.Entry{Name: name, Result: reflect.TypeFor[R]()}
+	return &Func[R]{entry: e, opts: defaultCallOptions(), direct: !typeMayHold(reflect.TypeFor[R]()), byName: true}
+}
+
+// CallByName calls the remote function registered under name with args:
+// ByName[R](name).Remote(ctx, args...).
 func CallByName[R any](ctx context.Context, name string, args ...any) *Future[R] {
-	c, err := clientFrom(ctx)
-	if err != nil {
-		return failedFuture[R](err)
-	}
-	spec := &pb.TaskSpec{Function: name, Args: make([]*pb.Arg, len(args)), MaxRetries: 3, Resources: oneCPU}
-	for i, a := range args {
-		if fa, ok := a.(futureArg); ok && fa.clientRef() != nil {
-			fa.clientRef().Export()
-			spec.Args[i] = &pb.Arg{Object: fa.clientRef().ID.Bytes()}
-			continue
-		}
-		v, err := codec.Encode(a)
-		if err != nil {
-			return &Future[R]{ref: c.Failed(fmt.Errorf("%w: calling %q: argument %d: %v", ErrBadArgument, name, i+1, err)), c: c}
-		}
-		spec.Args[i] = &pb.Arg{Value: v}
-	}
-	return newFuture[R](c, c.Submit(spec, false))
+	return ByName[R](name).Remote(ctx, args...)
 }

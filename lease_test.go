@@ -137,7 +137,7 @@ var (
 func TestShortTasksShareALease(t *testing.T) {
 	ctx := within(t, connect(t, startCluster(t, 1, "--cpus", "1.5")), time.Minute)
 	warm(t, ctx)
-	sq, err := squarerClass.New(ctx, nil, shoal.WithActorResources(shoal.Resources{CPU: 0.2}))
+	sq, err := squarerClass.New(ctx, nil, shoal.WithResources(shoal.Resources{CPU: 0.2}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,17 +10,18 @@ import (
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
 
-// Lease is a pin on nodes: while it holds, neither the autoscaler nor a
-// drain removes them. A peer-to-peer shuffle pins its participants this way,
-// so that a worker it depends on is not retired mid-shuffle.
-type Lease struct {
+// Pin keeps nodes in the cluster: while it holds, neither the autoscaler
+// nor a drain removes them. A peer-to-peer shuffle pins its participants
+// this way, so that a worker it depends on is not retired mid-shuffle.
+type Pin struct {
 	id ids.ID
 	c  *client.Client
 }
 
-// Pin keeps the nodes with the given IDs from being removed until Unpin,
-// until ttl passes (0: no expiry), or until this driver or task ends.
-func Pin(ctx context.Context, nodeIDs []string, reason string, ttl time.Duration) (*Lease, error) {
+// PinNodes keeps the nodes with the given IDs from being removed until
+// Unpin, until ttl passes (0: no expiry), or until this driver or task ends;
+// reason is shown where the autoscaler says why it kept a node.
+func PinNodes(ctx context.Context, nodeIDs []string, reason string, ttl time.Duration) (*Pin, error) {
 	c, err := clientFrom(ctx)
 	if err != nil {
 		return nil, err
@@ -29,19 +30,19 @@ func Pin(ctx context.Context, nodeIDs []string, reason string, ttl time.Duration
 	for _, s := range nodeIDs {
 		id, err := ids.Parse(s)
 		if err != nil {
-			return nil, fmt.Errorf("shoal: Pin: node %q: %w", s, err)
+			return nil, fmt.Errorf("shoal: PinNodes: node %q: %w", s, err)
 		}
 		nodes = append(nodes, id)
 	}
-	l := &Lease{id: c.NewID(), c: c}
-	if err := c.Pin(l.id, nodes, reason, ttl); err != nil {
-		return nil, fmt.Errorf("shoal: Pin: %w", err)
+	p := &Pin{id: c.NewID(), c: c}
+	if err := c.Pin(p.id, nodes, reason, ttl); err != nil {
+		return nil, fmt.Errorf("shoal: PinNodes: %w", err)
 	}
-	return l, nil
+	return p, nil
 }
 
-// Unpin releases the lease.
-func (l *Lease) Unpin() error { return l.c.Unpin(l.id) }
+// Unpin lets the nodes go.
+func (p *Pin) Unpin() error { return p.c.Unpin(p.id) }
 
 // RequestResources asks the autoscaler for capacity for bundles, whether or
 // not tasks ask for it yet (as Ray's request_resources); it replaces any

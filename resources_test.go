@@ -166,7 +166,7 @@ func TestInfeasibleWorkWaitsVisibly(t *testing.T) {
 	ctx := within(t, connect(t, c, shoal.WithLogger(slog.New(logs))), 2*time.Minute)
 	task := square.With(shoal.WithResources(shoal.Resources{CPU: 1, Custom: map[string]float64{"tpu": 1}})).Remote(ctx, 5)
 	big := square.With(shoal.WithResources(shoal.Resources{CPU: 64})).Remote(ctx, 6)
-	actor, err := infeasibleCounter.New(ctx, nil, shoal.WithActorResources(shoal.Resources{CPU: 1, Custom: map[string]float64{"tpu": 1}}))
+	actor, err := infeasibleCounter.New(ctx, nil, shoal.WithResources(shoal.Resources{CPU: 1, Custom: map[string]float64{"tpu": 1}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func TestInfeasibleWorkFailsOnEmbeddedCluster(t *testing.T) {
 	if !errors.Is(err, shoal.ErrInfeasible) || !strings.Contains(err.Error(), "CPU 3") || !strings.Contains(err.Error(), "CPU 2") {
 		t.Fatalf("3 CPUs on a 2-CPU embedded cluster: %v", err)
 	}
-	h, err := infeasibleCounter.New(ctx, nil, shoal.WithActorResources(shoal.Resources{GPU: 1}))
+	h, err := infeasibleCounter.New(ctx, nil, shoal.WithResources(shoal.Resources{GPU: 1}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -370,6 +370,24 @@ func TestClearErrors(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+	t.Run("by name, the way Remote goes", func(t *testing.T) {
+		// A large argument (stored once, by reference) and a future argument
+		// reach a function called by name as they reach Remote's.
+		big := bytes.Repeat([]byte("shoal"), 700_000)
+		want, err := digest.Remote(ctx, big).Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byName := shoal.ByName[string]("test.digest").With(shoal.WithMaxRetries(0), shoal.WithSpread())
+		if got, err := byName.Remote(ctx, big).Get(ctx); err != nil || got != want {
+			t.Fatalf("by name, a large value: %q, %v; want %q", got, err, want)
+		}
+		fut := echo.Remote(ctx, big)
+		defer fut.Release()
+		if got, err := byName.Remote(ctx, fut).Get(ctx); err != nil || got != want {
+			t.Fatalf("by name, a future: %q, %v; want %q", got, err, want)
+		}
+	})
 	t.Run("argument of the wrong type, checked by the executor", func(t *testing.T) {
 		_, err := shoal.CallByName[int](ctx, "test.square", "seven").Get(ctx)
 		if !errors.Is(err, shoal.ErrBadArgument) || !strings.Contains(err.Error(), "argument 1: cannot decode it as int") {

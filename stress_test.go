@@ -62,7 +62,7 @@ func stressCalls(t *testing.T) int {
 
 // stressActor leaves the tasks room: four actors holding a whole CPU each
 // would take every CPU of the cluster, and the tasks would wait for ever.
-var stressActor = shoal.WithActorResources(shoal.Resources{CPU: 0.25})
+var stressActor = shoal.WithResources(shoal.Resources{CPU: 0.25})
 
 // actorSet is a set of actors that a killer replaces at random.
 type actorSet struct {

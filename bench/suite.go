@@ -86,7 +86,7 @@ func Suite(ctx context.Context, cfg SuiteConfig, progress func(string)) (map[str
 	if _, err := roundAsync(ctx, 2000); err != nil { // learn the no-op's run time
 		return nil, err
 	}
-	target, err := echoClass.New(ctx, nil, shoal.WithActorResources(shoal.Resources{CPU: 0.1}))
+	target, err := echoClass.New(ctx, nil, shoal.WithResources(shoal.Resources{CPU: 0.1}))
 	if err != nil {
 		return nil, err
 	}
@@ -99,13 +99,13 @@ func Suite(ctx context.Context, cfg SuiteConfig, progress func(string)) (map[str
 	// Clients first, then targets: spread placement alternates nodes, so
 	// creating them interleaved would put every client on one node.
 	for i := range clients {
-		if clients[i], err = submitterClass.New(ctx, nil, shoal.WithActorResources(shoal.Resources{CPU: 0.1}), shoal.WithActorSpread()); err != nil {
+		if clients[i], err = submitterClass.New(ctx, nil, shoal.WithResources(shoal.Resources{CPU: 0.1}), shoal.WithSpread()); err != nil {
 			return nil, err
 		}
 		defer clients[i].Kill(ctx)
 	}
 	for i := range targets {
-		if targets[i], err = echoClass.New(ctx, nil, shoal.WithActorResources(shoal.Resources{CPU: 0.1}), shoal.WithActorSpread()); err != nil {
+		if targets[i], err = echoClass.New(ctx, nil, shoal.WithResources(shoal.Resources{CPU: 0.1}), shoal.WithSpread()); err != nil {
 			return nil, err
 		}
 		defer targets[i].Kill(ctx)

@@ -87,7 +87,7 @@ func (actorsWorkload) Run(ctx context.Context, env Env) Outcome {
 		}
 	}()
 	for i := range n {
-		h, err := receiverClass.New(ctx, nil, shoal.WithActorResources(shoal.Resources{}), shoal.WithActorNodeAffinity(env.KeepNode, false))
+		h, err := receiverClass.New(ctx, nil, shoal.WithResources(shoal.Resources{}), shoal.WithNodeAffinity(env.KeepNode, false))
 		if err != nil {
 			o.Err = fmt.Errorf("actors: creating receiver %d: %w", i, err)
 			return o

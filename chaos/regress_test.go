@@ -138,11 +138,11 @@ func testCluster(t *testing.T, nodes ...[]string) (*clustertest.Cluster, []*clus
 // task held (here the receiver's handle) behind for ever.
 func TestActorRestartedDuringConstructionLeavesNothing(t *testing.T) {
 	c, procs, nodes, ctx := testCluster(t, []string{"--cpus", "1"}, []string{"--cpus", "1"}, []string{"--cpus", "1"})
-	recv, err := receiverClass.New(ctx, nil, shoal.WithActorResources(shoal.Resources{}), shoal.WithActorNodeAffinity(nodes[0], false))
+	recv, err := receiverClass.New(ctx, nil, shoal.WithResources(shoal.Resources{}), shoal.WithNodeAffinity(nodes[0], false))
 	if err != nil {
 		t.Fatal(err)
 	}
-	slow, err := slowStartClass.New(ctx, recv, shoal.WithMaxRestarts(-1), shoal.WithActorNodeAffinity(nodes[1], true))
+	slow, err := slowStartClass.New(ctx, recv, shoal.WithMaxRestarts(-1), shoal.WithNodeAffinity(nodes[1], true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestBorrowedObjectReadAfterDrain(t *testing.T) {
 	if _, _, err := shoal.Wait(ctx, []*shoal.Future[[]byte]{obj}, 1, -1); err != nil {
 		t.Fatal(err)
 	}
-	g, err := gateClass.New(ctx, nil, shoal.WithActorResources(shoal.Resources{}), shoal.WithMaxConcurrency(4), shoal.WithActorNodeAffinity(nodes[2], false))
+	g, err := gateClass.New(ctx, nil, shoal.WithResources(shoal.Resources{}), shoal.WithMaxConcurrency(4), shoal.WithNodeAffinity(nodes[2], false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestBorrowedReadFromSilentNodeFailsOver(t *testing.T) {
 	if _, _, err := shoal.Wait(ctx, objs, 2, -1); err != nil {
 		t.Fatal(err)
 	}
-	g, err := gateClass.New(ctx, nil, shoal.WithActorResources(shoal.Resources{}), shoal.WithMaxConcurrency(4), shoal.WithActorNodeAffinity(nodes[2], false))
+	g, err := gateClass.New(ctx, nil, shoal.WithResources(shoal.Resources{}), shoal.WithMaxConcurrency(4), shoal.WithNodeAffinity(nodes[2], false))
 	if err != nil {
 		t.Fatal(err)
 	}

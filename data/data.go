@@ -300,9 +300,9 @@ func (p *pool[M]) event(msg string) {
 }
 
 func (p *pool[M]) add(ctx context.Context, why string) error {
-	opts := append([]shoal.ActorOption{shoal.WithActorSpread()}, p.opts.ActorOptions...)
+	opts := append([]shoal.ActorOption{shoal.WithSpread()}, p.opts.ActorOptions...)
 	if p.opts.Resources != nil {
-		opts = append(opts, shoal.WithActorResources(*p.opts.Resources))
+		opts = append(opts, shoal.WithResources(*p.opts.Resources))
 	}
 	h, err := p.class.New(ctx, p.ctorArg, opts...)
 	if err != nil {

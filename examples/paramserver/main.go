@@ -126,7 +126,7 @@ func main() {
 // fit runs rounds of gradient descent over shards and returns the weights;
 // report is told each round's mean loss and the weights after it.
 func fit(ctx context.Context, shards, rows, rounds int, rate float64, report func(round int, loss float64, w []float64)) ([]float64, error) {
-	ps, err := serverClass.New(ctx, nil, shoal.WithActorResources(shoal.Resources{}))
+	ps, err := serverClass.New(ctx, nil, shoal.WithResources(shoal.Resources{}))
 	if err != nil {
 		return nil, err
 	}

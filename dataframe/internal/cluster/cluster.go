@@ -745,7 +745,7 @@ type stageOutput struct {
 	maps    []*shoal.Future[[]byte]
 	args    []stageArgs // each partition's task's, to run one again
 	task    *shoal.Func[[]byte]
-	pin     *shoal.Lease // on the nodes holding maps, while a later stage reads them
+	pin     *shoal.Pin // on the nodes holding maps, while a later stage reads them
 	rows    []int64      // each map output's rows (-1: unknown)
 	origins []string     // each map output's node ("" when unknown)
 	// reducerBytes is the bytes each reducer partition of a hash output
@@ -890,7 +890,7 @@ func locateOutputs(ctx context.Context, st *physical.Stage, out *stageOutput, hs
 			nodes = append(nodes, h.Origin)
 		}
 	}
-	lease, err := shoal.Pin(ctx, nodes, fmt.Sprintf("a query's stage %d wrote %d map outputs there that a later stage reads", st.ID, len(out.maps)), 0)
+	lease, err := shoal.PinNodes(ctx, nodes, fmt.Sprintf("a query's stage %d wrote %d map outputs there that a later stage reads", st.ID, len(out.maps)), 0)
 	if err != nil {
 		return fmt.Errorf("stage %d: pinning the nodes of its outputs: %w", st.ID, err)
 	}
