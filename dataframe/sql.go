@@ -179,8 +179,26 @@ func (c *Catalog) Tables() []string {
 	return out
 }
 
-// binderCatalog is the catalog as the binder sees it (under the lock).
-type binderCatalog struct{ c *Catalog }
+// binderCatalog is the catalog as the binder sees it (under the lock);
+// ctx and opts run what the binder must materialize (WITH RECURSIVE).
+type binderCatalog struct {
+	c    *Catalog
+	ctx  context.Context
+	opts []CollectOption
+}
+
+// Materialize runs node and returns its rows as an in-memory relation.
+func (b binderCatalog) Materialize(node plan.Node) (plan.Node, int64, error) {
+	ctx := b.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	res, err := newFrame(node).Collect(ctx, b.opts...)
+	if err != nil {
+		return nil, 0, err
+	}
+	return sourceFrame(scan.NewMemTable(res.schema, res.batches)).node, int64(res.rows), nil
+}
 
 func (b binderCatalog) Table(name string) (plan.Node, bool) {
 	t, ok := b.c.tables[name]
@@ -245,12 +263,12 @@ func (c *Catalog) SQL(ctx context.Context, query string) (*DataFrame, error) {
 	if !ok {
 		return nil, fmt.Errorf("SQL takes a query; run %T statements with Exec", st)
 	}
-	return c.bind(query, q)
+	return c.bind(ctx, query, q, nil)
 }
 
-func (c *Catalog) bind(src string, q *parser.Query) (*DataFrame, error) {
+func (c *Catalog) bind(ctx context.Context, src string, q *parser.Query, opts []CollectOption) (*DataFrame, error) {
 	c.mu.Lock()
-	out, err := binder.Bind(binderCatalog{c}, q)
+	out, err := binder.Bind(binderCatalog{c, ctx, opts}, q)
 	c.mu.Unlock()
 	if err != nil {
 		return nil, sqlError(src, err)
@@ -359,7 +377,7 @@ func countResult(n int64) *Result {
 func (c *Catalog) exec(ctx context.Context, src string, st parser.Statement, opts []CollectOption) (*Result, error) {
 	switch x := st.(type) {
 	case *parser.Query:
-		df, err := c.bind(src, x)
+		df, err := c.bind(ctx, src, x, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -369,7 +387,7 @@ func (c *Catalog) exec(ctx context.Context, src string, st parser.Statement, opt
 		if !ok {
 			return nil, fmt.Errorf("EXPLAIN takes a query")
 		}
-		df, err := c.bind(src, q)
+		df, err := c.bind(ctx, src, q, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -392,7 +410,7 @@ func (c *Catalog) exec(ctx context.Context, src string, st parser.Statement, opt
 	case *parser.CreateTable:
 		return nil, c.createTable(x)
 	case *parser.CreateTableAs:
-		df, err := c.bind(src, x.Query)
+		df, err := c.bind(ctx, src, x.Query, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -418,7 +436,7 @@ func (c *Catalog) exec(ctx context.Context, src string, st parser.Statement, opt
 			return nil, fmt.Errorf("view %q already exists (CREATE OR REPLACE VIEW replaces it)", name)
 		}
 		// Check it binds now.
-		if _, err := binder.Bind(binderCatalog{c}, x.Query); err != nil {
+		if _, err := binder.Bind(binderCatalog{c, ctx, opts}, x.Query); err != nil {
 			return nil, sqlError(src, err)
 		}
 		c.views[name] = &catalogView{q: x.Query, cols: x.Columns}
@@ -509,7 +527,7 @@ func (c *Catalog) insert(ctx context.Context, src string, x *parser.Insert, opts
 	if t.mem == nil {
 		return nil, fmt.Errorf("table %q is read-only (it reads files or a frame); INSERT into a table made by CREATE TABLE", x.Table.Name)
 	}
-	df, err := c.bind(src, x.Query)
+	df, err := c.bind(ctx, src, x.Query, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -603,7 +621,7 @@ func (c *Catalog) rewrite(ctx context.Context, src, table, alias string, set []*
 		return nil, fmt.Errorf("table %q is read-only (it reads files or a frame)", table)
 	}
 	c.mu.Lock()
-	q, count, err := binder.Rewrite(binderCatalog{c}, table, alias, t.mem.schema, set, where)
+	q, count, err := binder.Rewrite(binderCatalog{c, ctx, opts}, table, alias, t.mem.schema, set, where)
 	c.mu.Unlock()
 	if err != nil {
 		return nil, sqlError(src, err)

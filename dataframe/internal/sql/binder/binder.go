@@ -27,6 +27,9 @@ type Catalog interface {
 	Names() []string
 	// One is a relation of one row (SELECT without FROM, VALUES).
 	One() plan.Node
+	// Materialize runs a plan and returns its rows as a relation of
+	// their own, and how many there are (WITH RECURSIVE iterates on them).
+	Materialize(node plan.Node) (plan.Node, int64, error)
 }
 
 // Error is an error in a query's meaning (a name that does not exist, a

@@ -24,10 +24,13 @@ func (b *binder) bindQuery(q *parser.Query, outer *scope, extra *relation) relat
 		b.ctes = append(b.ctes, defs)
 		defer func() { b.ctes = b.ctes[:len(b.ctes)-1] }()
 		for _, c := range q.With.CTEs {
-			if q.With.Recursive {
-				failAt(c, "WITH RECURSIVE is not supported")
+			d := &cteDef{q: c.Query, cols: c.Columns}
+			if q.With.Recursive && refersTo(c.Query, c.Name) {
+				defs[c.Name] = d
+				b.bindRecursive(c, d)
+				continue
 			}
-			defs[c.Name] = &cteDef{q: c.Query, cols: c.Columns}
+			defs[c.Name] = d
 		}
 	}
 	var rel relation
@@ -174,17 +177,7 @@ func (b *binder) bindSetOp(x *parser.SetOp, outer *scope) relation {
 		if x.Op == parser.Except {
 			typ = hashjoin.Anti
 		}
-		rcols := make([]column, len(cols))
-		var re []*expr.Expr
-		for i, c := range cols {
-			rcols[i] = c
-			rcols[i].id = b.newID(c.name)
-			re = append(re, expr.Alias(expr.Col(c.id), rcols[i].id))
-		}
-		rn = b.project(x, rn, re)
-		lk, rk := nullSafeKeys(b, x, cols, rcols, ln.Schema(), rn.Schema())
-		j := &plan.Join{Left: distinct(ln), Right: rn, Type: typ, LeftKeys: lk, RightKeys: rk}
-		return relation{node: j, cols: cols}
+		return relation{node: b.setJoin(x, distinct(ln), rn, cols, typ), cols: cols}
 	}
 	failAt(x, "unsupported set operation")
 	return relation{}
@@ -194,28 +187,24 @@ func (b *binder) bindSetOp(x *parser.SetOp, outer *scope) relation {
 // column, (x IS NULL) and CASE WHEN x IS NULL THEN zero ELSE x END.
 func nullSafeKeys(b *binder, n parser.Node, l, r []column, ls, rs types.Schema) (lk, rk []*expr.Expr) {
 	for i := range l {
+		lc, rc := b.resolve(n, expr.Col(l[i].id), ls), b.resolve(n, expr.Col(r[i].id), rs)
+		if !lc.Nullable || !rc.Nullable {
+			// A side without NULLs has none to match: the plain values.
+			lk, rk = append(lk, lc), append(rk, rc)
+			continue
+		}
 		for side, c := range []column{l[i], r[i]} {
 			s := ls
 			if side == 1 {
 				s = rs
 			}
-			col := b.resolve(n, expr.Col(c.id), s)
-			keys := []*expr.Expr{col}
-			if col.Nullable {
-				isNull := b.resolve(n, expr.Call(expr.OpIsNull, expr.Col(c.id)), s)
-				val := b.resolve(n, expr.Call(expr.OpCase, expr.Call(expr.OpIsNull, expr.Col(c.id)), expr.Lit(zeroValue(c.t)), expr.Col(c.id)), s)
-				keys = []*expr.Expr{isNull, val}
-			}
+			isNull := b.resolve(n, expr.Call(expr.OpIsNull, expr.Col(c.id)), s)
+			val := b.resolve(n, expr.Call(expr.OpCase, expr.Call(expr.OpIsNull, expr.Col(c.id)), expr.Lit(zeroValue(c.t)), expr.Col(c.id)), s)
 			if side == 0 {
-				lk = append(lk, keys...)
+				lk = append(lk, isNull, val)
 			} else {
-				rk = append(rk, keys...)
+				rk = append(rk, isNull, val)
 			}
-		}
-		if len(lk) != len(rk) { // one side nullable, the other not
-			lk, rk = lk[:len(lk)-1], rk[:len(rk)-1]
-			lk[len(lk)-1] = b.resolve(n, expr.Col(l[i].id), ls)
-			rk[len(rk)-1] = b.resolve(n, expr.Col(r[i].id), rs)
 		}
 	}
 	return lk, rk
