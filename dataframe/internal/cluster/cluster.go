@@ -746,8 +746,8 @@ type stageOutput struct {
 	args    []stageArgs // each partition's task's, to run one again
 	task    *shoal.Func[[]byte]
 	pin     *shoal.Pin // on the nodes holding maps, while a later stage reads them
-	rows    []int64      // each map output's rows (-1: unknown)
-	origins []string     // each map output's node ("" when unknown)
+	rows    []int64    // each map output's rows (-1: unknown)
+	origins []string   // each map output's node ("" when unknown)
 	// reducerBytes is the bytes each reducer partition of a hash output
 	// holds (nil when not read: too many index entries); a map task run
 	// again writes the same output, so it stays true.
