@@ -104,7 +104,7 @@ func ReadCSV(path string, schema Schema, opts ...CSVOption) *DataFrame {
 	for _, f := range opts {
 		f(&o)
 	}
-	files, err := csvFiles(path)
+	files, err := listFiles(path, "*.csv")
 	if err != nil {
 		return errFrame(fmt.Errorf("reading CSV %s: %w", path, err))
 	}
@@ -128,16 +128,16 @@ func ReadCSV(path string, schema Schema, opts ...CSVOption) *DataFrame {
 	return frames[0].UnionAll(frames[1:]...)
 }
 
-// csvFiles lists the files path names: itself, the *.csv files of a
-// directory, or the matches of a glob, in name order.
-func csvFiles(path string) ([]string, error) {
+// listFiles lists the files path names: itself, the files of a directory
+// matching pattern, or the matches of a glob, in name order.
+func listFiles(path, pattern string) ([]string, error) {
 	if st, err := os.Stat(path); err == nil {
 		if !st.IsDir() {
 			return []string{path}, nil
 		}
-		files, err := filepath.Glob(filepath.Join(path, "*.csv"))
+		files, err := filepath.Glob(filepath.Join(path, pattern))
 		if err != nil || len(files) == 0 {
-			return nil, fmt.Errorf("the directory has no *.csv files")
+			return nil, fmt.Errorf("the directory has no %s files", pattern)
 		}
 		return files, nil
 	}

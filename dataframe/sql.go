@@ -236,8 +236,17 @@ func (b binderCatalog) TableFunc(name string, args []string) (plan.Node, error) 
 			return nil, df.err
 		}
 		return df.node, nil
+	case "read_json", "read_json_auto", "read_ndjson":
+		if len(args) != 1 {
+			return nil, fmt.Errorf("%s takes one path (newline-delimited JSON: a file, a directory or a glob)", name)
+		}
+		df := ReadJSON(args[0], nil)
+		if df.err != nil {
+			return nil, df.err
+		}
+		return df.node, nil
 	}
-	return nil, fmt.Errorf("no table function %s (read_parquet and read_csv are)", name)
+	return nil, fmt.Errorf("no table function %s (read_parquet, read_csv and read_json are)", name)
 }
 
 func (b binderCatalog) Names() []string {

@@ -3,6 +3,7 @@ package scan
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -22,6 +23,10 @@ type CSVOptions struct {
 	Header    bool
 	// NullString, when non-empty, is read as null.
 	NullString string
+	// JSONLines reads each line as a JSON object whose keys are the
+	// columns (newline-delimited JSON): a missing key or null is NULL, a
+	// nested object or array is its JSON text.
+	JSONLines bool
 }
 
 // CSV is a delimited text file source (dbgen's .tbl files included: a trailing
@@ -53,8 +58,8 @@ func NewCSV(path string, s types.Schema, opts CSVOptions) (*CSV, error) {
 	}
 	// The schema and options are part of the identity: they change what is read.
 	return &CSV{path: path, schema: s, opts: opts, size: st.Size(),
-		ident: fmt.Sprintf("csv:%s:delimiter=%q:header=%t:null=%q:schema=%s",
-			id, opts.Delimiter, opts.Header, opts.NullString, s)}, nil
+		ident: fmt.Sprintf("csv:%s:delimiter=%q:header=%t:null=%q:json=%t:schema=%s",
+			id, opts.Delimiter, opts.Header, opts.NullString, opts.JSONLines, s)}, nil
 }
 
 // Schema implements Source.
@@ -64,7 +69,12 @@ func (c *CSV) Schema() types.Schema { return c.schema }
 func (c *CSV) Identity() string { return c.ident }
 
 // Describe implements Source.
-func (c *CSV) Describe() string { return "csv " + c.path }
+func (c *CSV) Describe() string {
+	if c.opts.JSONLines {
+		return "json " + c.path
+	}
+	return "csv " + c.path
+}
 
 // Rows implements Source (an estimate from the file size).
 func (c *CSV) Rows() int64 {
@@ -251,6 +261,13 @@ func (p *csvParser) next() *coldata.Batch {
 			continue
 		}
 		p.line++
+		if p.c.opts.JSONLines {
+			if err := jsonFields(line, schema, builders); err != nil {
+				colexecop.Throw(fmt.Errorf("%s: the line starting at byte %d: %w", p.c.path, p.lineStart+int64(p.start)-int64(nl)-1, err))
+			}
+			rows++
+			continue
+		}
 		for c := range schema {
 			i := bytes.IndexByte(line, delim)
 			var field []byte
@@ -308,24 +325,7 @@ func (b *colBuilder) add(f []byte, nullStr string) error {
 	v := b.v
 	// (An empty field of a non-text column is NULL too.)
 	if (nullStr != "" && string(f) == nullStr) || (len(f) == 0 && v.Type.ID != types.String) {
-		if !b.hasNull {
-			v.Nulls = make([]bool, b.n, cap(v.I64)+cap(v.I32)+cap(v.F64)+cap(v.Bool)+len(v.Str.Offs))
-			b.hasNull = true
-		}
-		v.Nulls = append(v.Nulls, true)
-		switch v.Type.ID {
-		case types.Bool:
-			v.Bool = append(v.Bool, false)
-		case types.Int32, types.Date:
-			v.I32 = append(v.I32, 0)
-		case types.Int64, types.Decimal:
-			v.I64 = append(v.I64, 0)
-		case types.Float64:
-			v.F64 = append(v.F64, 0)
-		case types.String:
-			v.Str.Offs = append(v.Str.Offs, int32(len(v.Str.Data)))
-		}
-		b.n++
+		b.addNull()
 		return nil
 	}
 	if b.hasNull {
@@ -377,6 +377,64 @@ func (b *colBuilder) add(f []byte, nullStr string) error {
 }
 
 func (b *colBuilder) finish() *coldata.Vec { return b.v }
+
+// addNull appends a NULL.
+func (b *colBuilder) addNull() {
+	v := b.v
+	if !b.hasNull {
+		v.Nulls = make([]bool, b.n, cap(v.I64)+cap(v.I32)+cap(v.F64)+cap(v.Bool)+len(v.Str.Offs))
+		b.hasNull = true
+	}
+	v.Nulls = append(v.Nulls, true)
+	switch v.Type.ID {
+	case types.Bool:
+		v.Bool = append(v.Bool, false)
+	case types.Int32, types.Date:
+		v.I32 = append(v.I32, 0)
+	case types.Int64, types.Decimal:
+		v.I64 = append(v.I64, 0)
+	case types.Float64:
+		v.F64 = append(v.F64, 0)
+	case types.String:
+		v.Str.Offs = append(v.Str.Offs, int32(len(v.Str.Data)))
+	}
+	b.n++
+}
+
+// jsonFields adds the values of one JSON object to the builders of the
+// columns read (nil builders are columns not read).
+func jsonFields(line []byte, schema types.Schema, builders []*colBuilder) error {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(line, &obj); err != nil {
+		return fmt.Errorf("not a JSON object: %w", err)
+	}
+	for c, f := range schema {
+		b := builders[c]
+		if b == nil {
+			continue
+		}
+		raw, ok := obj[f.Name]
+		raw = bytes.TrimSpace(raw)
+		switch {
+		case !ok || string(raw) == "null":
+			b.addNull()
+			continue
+		case raw[0] == '"':
+			var str string
+			if err := json.Unmarshal(raw, &str); err != nil {
+				return fmt.Errorf("key %q: %w", f.Name, err)
+			}
+			raw = []byte(str)
+			if len(raw) == 0 && f.Type.ID != types.String {
+				return fmt.Errorf("key %q: an empty string is not a %s", f.Name, f.Type)
+			}
+		}
+		if err := b.add(raw, ""); err != nil {
+			return fmt.Errorf("key %q: %w", f.Name, err)
+		}
+	}
+	return nil
+}
 
 func parseInt(f []byte) (int64, bool) {
 	if len(f) == 0 {
