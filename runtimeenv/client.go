@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/shoal-dev/shoal/internal/bytesize"
 	"github.com/shoal-dev/shoal/runtimeenv/pb"
 )
 
@@ -74,7 +75,7 @@ func Upload(ctx context.Context, conn grpc.ClientConnInterface, pkg *Package, pr
 			}
 			if lim := st.GetLimit(); lim > 0 && pkg.ContentSize() > lim {
 				return stats, fmt.Errorf("uploading package %s: %w: it holds %s, over the head's package limit of %s; exclude files with --exclude PATTERN (Spec.Excludes) or raise the limit on the head with --package-limit SIZE",
-					short(pkg.Hash), ErrTooLarge, FormatBytes(pkg.ContentSize()), FormatBytes(lim))
+					short(pkg.Hash), ErrTooLarge, bytesize.Format(pkg.ContentSize()), bytesize.Format(lim))
 			}
 			held := st.GetHeld()
 			if held > pkg.Size {

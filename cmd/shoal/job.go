@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 
+	"github.com/shoal-dev/shoal/internal/bytesize"
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc"
@@ -53,7 +54,8 @@ func (h *headFlags) dial(ctx context.Context) (*grpc.ClientConn, error) {
 func newJobSubmitCommand() *cobra.Command {
 	var (
 		hf                     headFlags
-		workDir, name, limit   string
+		workDir, name          string
+		limit                  = 2 * bytesize.GiB
 		excludes, envs, extras []string
 		noWait                 bool
 	)
@@ -71,9 +73,8 @@ with its exit code (unless --no-wait).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signalContext()
 			defer stop()
-			lim, err := runtimeenv.ParseSize(limit)
-			if err != nil {
-				return fmt.Errorf("--package-limit: %w", err)
+			if limit <= 0 {
+				return fmt.Errorf("--package-limit must be > 0, got %s", bytesize.String(limit))
 			}
 			spec := runtimeenv.Spec{Binary: args[0], WorkingDir: workDir, Excludes: excludes, Env: envs}
 			for _, e := range extras {
@@ -91,7 +92,7 @@ with its exit code (unless --no-wait).`,
 				cacheDir = filepath.Join(dir, "shoal", "packages")
 			}
 			start := time.Now()
-			pkg, err := runtimeenv.Pack(ctx, spec, runtimeenv.PackOptions{Limit: lim, CacheDir: cacheDir,
+			pkg, err := runtimeenv.Pack(ctx, spec, runtimeenv.PackOptions{Limit: limit, CacheDir: cacheDir,
 				Warn: func(msg string) { fmt.Fprintln(os.Stderr, "warning:", msg) }})
 			if err != nil {
 				return err
@@ -114,9 +115,9 @@ with its exit code (unless --no-wait).`,
 			}
 			switch {
 			case up.Skipped:
-				fmt.Fprintf(os.Stderr, "package %s (%s) unchanged: nothing uploaded (%.0f ms)\n", pkg.Hash[:12], byteSize(pkg.Size), float64(time.Since(start).Microseconds())/1000)
+				fmt.Fprintf(os.Stderr, "package %s (%s) unchanged: nothing uploaded (%.0f ms)\n", pkg.Hash[:12], bytesize.Format(pkg.Size), float64(time.Since(start).Microseconds())/1000)
 			default:
-				fmt.Fprintf(os.Stderr, "\rpackage %s: uploaded %s in %.1fs\n", pkg.Hash[:12], byteSize(up.BytesSent), time.Since(start).Seconds())
+				fmt.Fprintf(os.Stderr, "\rpackage %s: uploaded %s in %.1fs\n", pkg.Hash[:12], bytesize.Format(up.BytesSent), time.Since(start).Seconds())
 			}
 			if name == "" {
 				name = filepath.Base(args[0])
@@ -153,7 +154,7 @@ with its exit code (unless --no-wait).`,
 	cmd.Flags().StringArrayVar(&excludes, "exclude", nil, "gitignore-style pattern to leave out of the working directory (repeatable)")
 	cmd.Flags().StringArrayVar(&envs, "env", nil, "environment variable K=V for the driver and executors (repeatable)")
 	cmd.Flags().StringArrayVar(&extras, "extra-file", nil, "extra file DEST=SRC to ship (repeatable)")
-	cmd.Flags().StringVar(&limit, "package-limit", "2GiB", "largest package to ship (content size)")
+	cmd.Flags().Var(bytesize.Flag(&limit), "package-limit", "largest package to ship (content size)")
 	cmd.Flags().StringVar(&name, "name", "", "job name (default: the binary's name)")
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "print the job ID and return instead of following the job")
 	return cmd

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/shoal-dev/shoal/internal/bytesize"
 	"github.com/shoal-dev/shoal/internal/metrics"
 	"github.com/shoal-dev/shoal/internal/node"
 	"github.com/shoal-dev/shoal/internal/rpc"
@@ -98,14 +99,14 @@ holds an object store, and starts executor processes for jobs' tasks.`,
 	cmd.Flags().StringVar(&headAddr, "head", "", "address of the head (host:port)")
 	cmd.Flags().Float64Var(&cpus, "cpus", float64(runtime.NumCPU()), "CPUs this node offers")
 	cmd.Flags().Float64Var(&gpus, "gpus", 0, "GPUs this node offers")
-	cmd.Flags().Int64Var(&memory, "memory", 0, "memory in bytes this node offers to tasks that request memory")
+	cmd.Flags().Var(bytesize.Flag(&memory), "memory", "memory this node offers to tasks that request memory, e.g. 16GiB")
 	cmd.Flags().StringVar(&custom, "resources", "", "custom resources, e.g. disk=2,licence=1")
 	cmd.Flags().StringVar(&labels, "labels", "", "labels, e.g. zone=a,kind=spot")
 	cmd.Flags().StringVar(&dataListen, "data-listen", "127.0.0.1:0", "data plane listen address")
 	cmd.Flags().StringVar(&packageListen, "package-listen", "", `where to serve job packages this node holds to peers (default: the data plane's host, a free port; "off": never; also off with TLS)`)
-	cmd.Flags().Int64Var(&storeMemory, "object-store-memory", 0, "object store memory in bytes; past it objects spill to disk (0: 30% of available memory, -1: no limit)")
-	cmd.Flags().Int64Var(&storeDisk, "object-store-disk", 0, "disk for spilled objects in bytes (0: the spill directory's free space less a margin, -1: never spill)")
-	cmd.Flags().Int64Var(&storeWarm, "object-store-warm", 0, "bytes of the object store's memory to write once at start, so that the first large objects do not pay for first-touch page faults (slow on virtual machines; like Ray's preallocate_plasma_memory)")
+	cmd.Flags().Var(bytesize.Flag(&storeMemory), "object-store-memory", "object store memory, e.g. 4GiB; past it objects spill to disk (0: 30% of available memory, -1: no limit)")
+	cmd.Flags().Var(bytesize.Flag(&storeDisk), "object-store-disk", "disk for spilled objects, e.g. 100GiB (0: the spill directory's free space less a margin, -1: never spill)")
+	cmd.Flags().Var(bytesize.Flag(&storeWarm), "object-store-warm", "how much of the object store's memory to write once at start, so that the first large objects do not pay for first-touch page faults (slow on virtual machines; like Ray's preallocate_plasma_memory)")
 	cmd.Flags().StringVar(&spillDir, "spill-dir", "", "directory for spilled objects (default: the system's temporary directory)")
 	cmd.Flags().StringVar(&metricsListen, "metrics", "127.0.0.1:0", `where to serve the node's Prometheus metrics at /metrics (port 0: a free one; beyond loopback the cluster token is required; "off": nowhere)`)
 	lf.register(cmd)

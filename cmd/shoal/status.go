@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/internal/bytesize"
 	"github.com/shoal-dev/shoal/internal/client"
 	"github.com/shoal-dev/shoal/internal/ids"
 )
@@ -63,7 +64,7 @@ func printStatus(st *shoal.Status) {
 			alive++
 		}
 	}
-	fmt.Printf("nodes: %d alive, %d dead; jobs: %d; objects: %d (%s)\n", alive, len(st.Nodes)-alive, st.Jobs, st.Objects, byteSize(st.ObjectBytes))
+	fmt.Printf("nodes: %d alive, %d dead; jobs: %d; objects: %d (%s)\n", alive, len(st.Nodes)-alive, st.Jobs, st.Objects, bytesize.Format(st.ObjectBytes))
 	if st.DashboardURL != "" {
 		fmt.Printf("dashboard: %s (metrics: %s/metrics; every endpoint: %s/prometheus/sd)\n", st.DashboardURL, st.DashboardURL, st.DashboardURL)
 	}
@@ -88,7 +89,7 @@ func printStatus(st *shoal.Status) {
 			id = parsed.Short() // as the head's logs name it
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s / %s\t%d\t%d (%d)\t%s\t%v ago\n", id, state, n.Hostname, n.DataAddr,
-			n.Available, n.Total, n.Running, n.Leases, n.SharedLeases, byteSize(n.StoreBytes), n.LastHeartbeat)
+			n.Available, n.Total, n.Running, n.Leases, n.SharedLeases, bytesize.Format(n.StoreBytes), n.LastHeartbeat)
 	}
 	w.Flush()
 	fmt.Print("tasks:")
@@ -122,16 +123,4 @@ func compareStrings(a, b string) int {
 		return 1
 	}
 	return 0
-}
-
-func byteSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

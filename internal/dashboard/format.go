@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shoal-dev/shoal/internal/bytesize"
 	"github.com/shoal-dev/shoal/internal/ids"
 )
 
@@ -33,18 +34,7 @@ var funcs = template.FuncMap{
 }
 
 // formatBytes writes a size in binary units ("1.5 GiB").
-func formatBytes(v any) string {
-	b := toFloat(v)
-	const unit = 1024
-	if math.Abs(b) < unit {
-		return fmt.Sprintf("%.0f B", b)
-	}
-	exp := 0
-	for n := math.Abs(b) / unit; n >= unit && exp < 5; n /= unit {
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", b/math.Pow(unit, float64(exp+1)), "KMGTPE"[exp])
-}
+func formatBytes(v any) string { return bytesize.FormatFloat(toFloat(v)) }
 
 // formatCount writes a count with thousands separators.
 func formatCount(v any) string {
