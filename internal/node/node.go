@@ -21,6 +21,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/localstore"
 	"github.com/shoal-dev/shoal/internal/objstore"
+	"github.com/shoal-dev/shoal/internal/retry"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 	"github.com/shoal-dev/shoal/internal/scheduler"
@@ -251,8 +252,8 @@ func (n *Node) Done() <-chan struct{} { return n.ctx.Done() }
 // runSessions keeps a session with the head, registering again with a new
 // ID after losing it, until the node is closed.
 func (n *Node) runSessions() {
-	backoff := 100 * time.Millisecond
-	for n.ctx.Err() == nil {
+	backoff := retry.Backoff{Initial: 100 * time.Millisecond, Max: 5 * time.Second}
+	for failures := 1; n.ctx.Err() == nil; failures++ {
 		err := n.session()
 		n.stopAllExecutors()
 		n.mu.Lock()
@@ -266,13 +267,11 @@ func (n *Node) runSessions() {
 			n.cancel()
 			return
 		}
-		n.log.Warn("lost the session with the head; registering again", "error", err, "retry_in", backoff)
-		select {
-		case <-time.After(backoff):
-		case <-n.ctx.Done():
+		wait := backoff.Delay(failures)
+		n.log.Warn("lost the session with the head; registering again", "error", err, "retry_in", wait)
+		if retry.Sleep(n.ctx, wait) != nil {
 			return
 		}
-		backoff = min(2*backoff, 5*time.Second)
 	}
 }
 
