@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/retry"
 )
 
@@ -116,7 +117,7 @@ func (l *Loop) Step(ctx context.Context) error {
 		// Draining moves objects away and lets work finish; the node then
 		// exits, and the provider cleans up its instance.
 		if err := l.Cluster.Drain(ctx, x.Node, deadline); err != nil {
-			l.Cluster.Event(fmt.Sprintf("autoscaler: drain of %s failed (%v); terminating it anyway", x.Node, err))
+			l.Cluster.Event(fmt.Sprintf("autoscaler: drain of node %s failed (%v); terminating it anyway", ids.AbbrevHex(x.Node), err))
 		}
 		if err := l.Provider.Terminate(ctx, []string{x.Instance}); err != nil {
 			errs = append(errs, fmt.Errorf("terminating %s: %w", x.Instance, err))

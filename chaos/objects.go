@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/internal/ids"
 )
 
 // The objects workload: CPUs × 4 objects of 256 KiB to 1 MiB (sizes drawn
@@ -109,7 +110,7 @@ func (objectsWorkload) Run(ctx context.Context, env Env) Outcome {
 	}
 	o.Details["object_bytes"] = total
 	env.Logf("objects: %d objects (%d bytes) made on node %s, %d readers (sleep %v) on %d other nodes",
-		objects, total, short(producer), readers, env.Sleep, len(others))
+		objects, total, ids.AbbrevHex(producer), readers, env.Sleep, len(others))
 
 	// The driver's own account of every object.
 	crcs := make([]uint32, objects)

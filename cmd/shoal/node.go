@@ -31,21 +31,26 @@ func newNodeCommand() *cobra.Command {
 		lf                                   logFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "node --head ADDR",
+		Use:   "node [--head ADDR]",
 		Short: "Run a node agent that joins a cluster",
 		Long: `Run a node agent: it registers this machine's resources with the head,
 holds an object store, and starts executor processes for jobs' tasks.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if headAddr == "" {
-				return fmt.Errorf("--head is required: the address `shoal head` printed, e.g. 127.0.0.1:7380")
-			}
 			ctx, stop := signalContext()
 			defer stop()
-			token, err := rpc.ResolveToken(tf.token, tf.tokenFile)
+			target, err := resolveHead("--head", headAddr, tf)
 			if err != nil {
 				return err
 			}
+			token, err := rpc.ResolveToken(tf.token, target.tokenFile)
+			if err != nil {
+				if herr := target.reachable(ctx, "--head"); herr != nil {
+					return herr // whether a head is there at all comes first
+				}
+				return err
+			}
+			headAddr = target.addr
 			res, err := nodeResources(cpus, gpus, memory, custom)
 			if err != nil {
 				return err
@@ -69,7 +74,7 @@ holds an object store, and starts executor processes for jobs' tasks.`,
 			startCtx, cancel := contextWithTimeout(ctx, 30*time.Second)
 			defer cancel()
 			n, err := node.Start(startCtx, node.Config{
-				HeadAddr: headAddr, Token: token, TLS: rpc.TLSConfig{CAFile: tf.tlsCA},
+				HeadAddr: headAddr, Token: token, TLS: rpc.TLSConfig{CAFile: target.tlsCA},
 				Resources: res, Labels: lbls, DataListen: dataListen, PackageListen: packageListen, ObjectStoreMemory: storeMemory, ObjectStoreDisk: storeDisk, SpillDir: spillDir,
 				ObjectStoreWarm: storeWarm, MetricsURL: metricsURL, Logger: logger,
 			})
@@ -77,9 +82,9 @@ holds an object store, and starts executor processes for jobs' tasks.`,
 				if metricsLn != nil {
 					metricsLn.Close()
 				}
-				return fmt.Errorf("joining the cluster at %s: %w", headAddr, err)
+				return fmt.Errorf("joining the cluster at %s: %w", headAddr, target.explain(err, "--head"))
 			}
-			fmt.Printf("shoal node %s joined %s (data plane %s, %s)\n", n.ID(), headAddr, n.DataAddr(), res)
+			fmt.Printf("shoal node %s joined %s (data plane %s, %s)\n", n.ID().Abbrev(), headAddr, n.DataAddr(), res)
 			if metricsLn != nil {
 				srv, err := metrics.Serve(metrics.Options{Listener: metricsLn, Token: token, Registry: metrics.NewRegistry(metrics.NodeCollector(n)), Logger: logger})
 				if err != nil {
@@ -96,7 +101,7 @@ holds an object store, and starts executor processes for jobs' tasks.`,
 			return n.Close()
 		},
 	}
-	cmd.Flags().StringVar(&headAddr, "head", "", "address of the head (host:port)")
+	cmd.Flags().StringVar(&headAddr, "head", "", "address of the head (default: $"+envAddress+", then the config file's address, then "+defaultHeadAddr+")")
 	cmd.Flags().Float64Var(&cpus, "cpus", float64(runtime.NumCPU()), "CPUs this node offers")
 	cmd.Flags().Float64Var(&gpus, "gpus", 0, "GPUs this node offers")
 	cmd.Flags().Var(bytesize.Flag(&memory), "memory", "memory this node offers to tasks that request memory, e.g. 16GiB")

@@ -83,14 +83,21 @@ func ago(now time.Time, unixMs int64) string {
 	return formatDuration(now.Sub(time.UnixMilli(unixMs)).Round(time.Second)) + " ago"
 }
 
-// shortID writes an ID (bytes, or ids.ID) in its short form.
-func shortID(v any) string {
+// shortID writes a task, object or pin ID (bytes, or ids.ID) in its short
+// form (ids.ID.Short).
+func shortID(v any) string { return idText(v, ids.ID.Short) }
+
+// abbrevID writes a node or job ID (bytes, or ids.ID) as it is shown
+// everywhere (ids.ID.Abbrev).
+func abbrevID(v any) string { return idText(v, ids.ID.Abbrev) }
+
+func idText(v any, form func(ids.ID) string) string {
 	switch id := v.(type) {
 	case ids.ID:
-		return id.Short()
+		return form(id)
 	case []byte:
 		if x, err := ids.FromBytes("id", id); err == nil {
-			return x.Short()
+			return form(x)
 		}
 		return fmt.Sprintf("%x", id)
 	}

@@ -13,7 +13,10 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync/atomic"
 )
 
@@ -32,8 +35,24 @@ func (id ID) IsNil() bool { return id == Nil }
 // String returns the ID in hex.
 func (id ID) String() string { return hex.EncodeToString(id[:]) }
 
-// Short returns a shortened form for logs and messages: the last 4 bytes of
-// the prefix and the counter, enough to tell IDs apart in one cluster.
+// AbbrevLen is how many hex digits Abbrev keeps: 48 random bits, as docker
+// shows container IDs.
+const AbbrevLen = 12
+
+// Abbrev returns the form in which nodes and jobs (random IDs) are shown
+// everywhere people read them (startup lines, logs, events, status, the
+// dashboard): the first AbbrevLen hex digits of String. Any unique prefix of
+// String names them in commands (Resolve). Tasks, objects and actors come
+// from a Generator, whose IDs share their first half: they use Short.
+func (id ID) Abbrev() string { return id.String()[:AbbrevLen] }
+
+// AbbrevHex is Abbrev for an ID already in its hex form (as the public API
+// and the autoscaler carry node IDs).
+func AbbrevHex(s string) string { return s[:min(len(s), AbbrevLen)] }
+
+// Short returns a shortened form of a Generator's ID (a task, object or
+// actor) for logs and messages: the last 4 bytes of the prefix and the
+// counter, enough to tell IDs apart in one cluster.
 func (id ID) Short() string {
 	return fmt.Sprintf("%x-%d", id[4:8], binary.BigEndian.Uint64(id[8:]))
 }
@@ -66,6 +85,66 @@ func Parse(s string) (ID, error) {
 	copy(id[:], b)
 	return id, nil
 }
+
+// Sentinel errors of Resolve.
+var (
+	ErrNoMatch   = errors.New("no such ID")
+	ErrAmbiguous = errors.New("ambiguous ID prefix")
+)
+
+// Resolve returns the one ID among known that s names: the whole ID or any
+// unique prefix of its hex form, as git and docker take them. what names
+// the kind in errors ("node", "job"). When the prefix is ambiguous the
+// error lists the candidates, each by as many digits as tell them apart and
+// then what describe (if set) says of it. The error wraps ErrNoMatch or
+// ErrAmbiguous.
+func Resolve(what, s string, known []ID, describe func(ID) string) (ID, error) {
+	prefix := strings.ToLower(strings.TrimSpace(s))
+	if prefix == "" || len(prefix) > 2*Size || strings.Trim(prefix, "0123456789abcdef") != "" {
+		return Nil, fmt.Errorf("%s %q: not an ID or a prefix of one (hex digits, as status shows them)", what, s)
+	}
+	var matches []string
+	for _, id := range known {
+		if h := id.String(); strings.HasPrefix(h, prefix) && !slices.Contains(matches, h) {
+			matches = append(matches, h)
+		}
+	}
+	switch len(matches) {
+	case 0:
+		return Nil, &matchError{fmt.Sprintf("no %s has an ID starting with %q", what, s), ErrNoMatch}
+	case 1:
+		return Parse(matches[0])
+	}
+	slices.Sort(matches)
+	width := AbbrevLen // enough digits to tell every candidate apart
+	for i := 1; i < len(matches); i++ {
+		for width < 2*Size && matches[i][:width] == matches[i-1][:width] {
+			width++
+		}
+	}
+	var b strings.Builder
+	for _, h := range matches {
+		b.WriteString("\n  ")
+		b.WriteString(h[:width])
+		if describe != nil {
+			id, _ := Parse(h)
+			if d := describe(id); d != "" {
+				b.WriteString("  " + d)
+			}
+		}
+	}
+	return Nil, &matchError{fmt.Sprintf("%q names %d %ss; give more of the ID:%s", s, len(matches), what, b.String()), ErrAmbiguous}
+}
+
+// matchError is an error of Resolve: its message, and the sentinel it
+// matches.
+type matchError struct {
+	msg  string
+	kind error
+}
+
+func (e *matchError) Error() string { return e.msg }
+func (e *matchError) Unwrap() error { return e.kind }
 
 // Generator hands out IDs with its own random prefix. It is safe for
 // concurrent use.
