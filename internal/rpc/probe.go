@@ -39,9 +39,9 @@ func (e *NoServerError) Refused() bool { return errors.Is(e.Err, syscall.ECONNRE
 // probeTimeout bounds how long probe waits for the server's first bytes.
 // A Shoal server (gRPC's HTTP/2 server) writes its SETTINGS frame as soon
 // as it accepts a connection, so this only runs out on a peer that accepts
-// and stays silent (or a head past its --max-connections): then Dial goes
-// on waiting, and says so if it times out.
-const probeTimeout = 2 * time.Second
+// and stays silent: something that is not a Shoal server, or a head past
+// its --max-connections (whose new connections wait to be accepted).
+const probeTimeout = 3 * time.Second
 
 // http2Preface is what an HTTP/2 client sends first: the connection preface
 // and an empty SETTINGS frame.
@@ -49,11 +49,16 @@ var http2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\
 
 // probe connects to addr and, for a plaintext server, reads the first frame
 // it sends. It returns a *NoServerError when the answer is definite
-// (refused, or a peer that is not an HTTP/2 server); nil when the server
-// looks like one, or when the probe cannot tell (a timeout, a network
-// error the gRPC connection will report in its own terms). silent reports a
-// peer that accepted the connection and sent nothing.
+// (refused; a peer that answers, but not as an HTTP/2 server; one silent
+// for all of probeTimeout); nil when the server looks like one, or when the
+// probe cannot tell (ctx ended first, a network error the gRPC connection
+// will report in its own terms). silent reports a peer that accepted the
+// connection and sent nothing before ctx ended.
 func probe(ctx context.Context, addr string, secure bool) (silent bool, err error) {
+	window := probeTimeout
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < window {
+		window = 0 // the caller's deadline comes first: silence proves nothing
+	}
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	var d net.Dialer
@@ -81,6 +86,9 @@ func probe(ctx context.Context, addr string, secure bool) (silent bool, err erro
 	switch {
 	case n == 9 && head[3] == 0x4: // a SETTINGS frame: an HTTP/2 server
 		return false, nil
+	case n == 0 && errors.As(err, &ne) && ne.Timeout() && window > 0:
+		return true, &NoServerError{Addr: addr, Err: errs.ErrNotShoal,
+			Reason: fmt.Sprintf("it accepted the connection but sent nothing in %v (a Shoal head answers at once, unless it is past its --max-connections)", window)}
 	case n == 0 && errors.As(err, &ne) && ne.Timeout():
 		return true, nil
 	case n == 0 && err != nil:
