@@ -7,6 +7,7 @@ import (
 
 	"github.com/shoal-dev/shoal"
 	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/retry"
 )
 
 // The actors workload is the field's chaos test of actors (Ray's
@@ -41,7 +42,7 @@ var (
 		return &reporter{to: to}, nil
 	})
 	reporterReport = shoal.Method2(reporterClass, "Report", func(ctx context.Context, r *reporter, seq int, nap time.Duration) (int, error) {
-		if err := sleep(ctx, nap); err != nil {
+		if err := retry.Sleep(ctx, nap); err != nil {
 			return 0, err
 		}
 		f := receiverAdd.Remote(ctx, r.to, seq)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/shoal-dev/shoal"
 	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/retry"
 )
 
 // The objects workload: CPUs × 4 objects of 256 KiB to 1 MiB (sizes drawn
@@ -45,7 +46,7 @@ var (
 		// Sleep first, holding a CPU: once it waits in Get a task gives its
 		// CPU back, and sleeping after that would not be bounded by the CPUs.
 		var s ReadSum
-		if err := sleep(ctx, nap); err != nil {
+		if err := retry.Sleep(ctx, nap); err != nil {
 			return s, err
 		}
 		for k, f := range b.Parts {

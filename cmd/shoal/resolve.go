@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"google.golang.org/grpc"
 
@@ -19,56 +21,57 @@ import (
 
 // resolveNode returns the node of the cluster that arg names.
 func resolveNode(ctx context.Context, conn grpc.ClientConnInterface, arg string) (ids.ID, error) {
-	if id, err := ids.Parse(arg); err == nil {
-		return id, nil // the whole ID: the head says if it names no node
-	}
-	st, err := pb.NewHeadClient(conn).Status(ctx, &pb.StatusRequest{})
-	if err != nil {
-		return ids.Nil, errs.FromStatus(err)
-	}
-	known := make([]ids.ID, 0, len(st.Nodes))
-	about := map[ids.ID]string{}
-	for _, n := range st.Nodes {
-		id, err := ids.FromBytes("node id", n.NodeId)
+	return resolveID("node", arg, "shoal status lists the %d nodes", func() (map[ids.ID]string, error) {
+		st, err := pb.NewHeadClient(conn).Status(ctx, &pb.StatusRequest{})
 		if err != nil {
-			continue
+			return nil, errs.FromStatus(err)
 		}
-		known = append(known, id)
-		state := "dead"
-		if n.Alive {
-			state = "alive"
+		about := map[ids.ID]string{}
+		for _, n := range st.Nodes {
+			if id, err := ids.FromBytes("node id", n.NodeId); err == nil {
+				state := "dead"
+				if n.Alive {
+					state = "alive"
+				}
+				about[id] = fmt.Sprintf("%s, %s, data plane %s", state, n.Hostname, n.DataAddr)
+			}
 		}
-		about[id] = fmt.Sprintf("%s, %s, data plane %s", state, n.Hostname, n.DataAddr)
-	}
-	id, err := ids.Resolve("node", arg, known, func(id ids.ID) string { return about[id] })
-	if errors.Is(err, ids.ErrNoMatch) {
-		err = fmt.Errorf("%w (shoal status lists the %d nodes)", err, len(known))
-	}
-	return id, err
+		return about, nil
+	})
 }
 
 // resolveJob returns the submitted job that arg names.
 func resolveJob(ctx context.Context, conn grpc.ClientConnInterface, arg string) (ids.ID, error) {
+	return resolveID("job", arg, "shoal job list lists the %d submitted jobs", func() (map[ids.ID]string, error) {
+		r, err := pb.NewHeadClient(conn).ListJobs(ctx, &pb.ListJobsRequest{})
+		if err != nil {
+			return nil, errs.FromStatus(err)
+		}
+		about := map[ids.ID]string{}
+		for _, j := range r.Jobs {
+			if id, err := ids.FromBytes("job id", j.JobId); err == nil {
+				about[id] = fmt.Sprintf("%s, %s", j.Name, stateName(j.State))
+			}
+		}
+		return about, nil
+	})
+}
+
+// resolveID returns the ID arg names among those list returns (each with
+// what to say of it when a prefix is ambiguous). A whole ID is taken as it
+// is, without a call: the head says if it names nothing. hint, with the
+// number of IDs, says where to find them when none matches.
+func resolveID(what, arg, hint string, list func() (map[ids.ID]string, error)) (ids.ID, error) {
 	if id, err := ids.Parse(arg); err == nil {
 		return id, nil
 	}
-	r, err := pb.NewHeadClient(conn).ListJobs(ctx, &pb.ListJobsRequest{})
+	about, err := list()
 	if err != nil {
-		return ids.Nil, errs.FromStatus(err)
+		return ids.Nil, err
 	}
-	known := make([]ids.ID, 0, len(r.Jobs))
-	about := map[ids.ID]string{}
-	for _, j := range r.Jobs {
-		id, err := ids.FromBytes("job id", j.JobId)
-		if err != nil {
-			continue
-		}
-		known = append(known, id)
-		about[id] = fmt.Sprintf("%s, %s", j.Name, stateName(j.State))
-	}
-	id, err := ids.Resolve("job", arg, known, func(id ids.ID) string { return about[id] })
+	id, err := ids.Resolve(what, arg, slices.Collect(maps.Keys(about)), func(id ids.ID) string { return about[id] })
 	if errors.Is(err, ids.ErrNoMatch) {
-		err = fmt.Errorf("%w (shoal job list lists the %d submitted jobs)", err, len(known))
+		err = fmt.Errorf("%w (%s)", err, fmt.Sprintf(hint, len(about)))
 	}
 	return id, err
 }
