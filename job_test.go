@@ -2,6 +2,7 @@ package shoal_test
 
 import (
 	"context"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,6 +91,24 @@ func TestJobSubmitShipsCodeAndFiles(t *testing.T) {
 		if err != nil || !strings.Contains(status, "succeeded") {
 			t.Fatalf("status of %s: %v\n%s", id, err, status)
 		}
+	}
+	// Its executors' output, kept by each node, by a prefix of its ID.
+	id := strings.TrimSpace(idA)
+	logs, errOut, err := shoalCmd(t, c, "logs", id[:8], "--tail", "1MiB")
+	if err != nil || strings.Count(logs, "==> job "+id+", node ") != 2 || strings.Count(logs, "version=A\n") != 4 ||
+		strings.Count(logs, "more bytes of this line cut]") != 2 || strings.Contains(logs, "version=B") {
+		t.Fatalf("shoal logs %s: %v\n%.3000s\n%s", id[:8], err, logs, errOut)
+	}
+	for _, n := range st.Nodes {
+		node := hex.EncodeToString(n.NodeId)
+		logs, errOut, err := shoalCmd(t, c, "logs", id, "--node", node[:6], "--tail", "1KiB")
+		if err != nil || strings.Count(logs, "==> job ") != 1 || !strings.Contains(logs, "probe stderr after the long line node="+node+" version=A") ||
+			!strings.Contains(logs, "earlier bytes; --tail prints more]") || len(logs) > 2<<10 {
+			t.Fatalf("shoal logs --node %s: %v\n%.3000s\n%s", node[:6], err, logs, errOut)
+		}
+	}
+	if _, errOut, err := shoalCmd(t, c, "logs", "zz"); err == nil || !strings.Contains(errOut, "not a job ID or a prefix of one") {
+		t.Fatalf("shoal logs with a bad ID: %v\n%s", err, errOut)
 	}
 	list, _, err := shoalCmd(t, c, "job", "list")
 	if err != nil || strings.Count(list, "succeeded") != 4 {

@@ -1,10 +1,12 @@
 package shoal_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -234,5 +236,58 @@ func TestMetricsMatchStatus(t *testing.T) {
 	}
 	if roles["head"] != 1 || roles["node"] != 2 {
 		t.Errorf("service discovery lists %v, want the head and 2 nodes", roles)
+	}
+}
+
+// An embedded cluster serves the dashboard and metrics when asked
+// (WithDashboard): its URL is in the status, /metrics describes its node,
+// the cluster page answers, and both stop with the cluster.
+func TestEmbeddedClusterDashboard(t *testing.T) {
+	ctx, err := shoal.Init(context.Background(), shoal.WithLocalNodes(1), shoal.WithCPUsPerNode(2), shoal.WithDashboard("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			shoal.Shutdown(ctx)
+		}
+	}()
+	ctx = within(t, ctx, time.Minute)
+	for i := range 5 {
+		if v, err := square.Remote(ctx, i).Get(ctx); err != nil || v != i*i {
+			t.Fatalf("square(%d) = %d, %v", i, v, err)
+		}
+	}
+	st, err := shoal.ClusterStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(st.DashboardURL, "http://127.0.0.1:") {
+		t.Fatalf("dashboard URL %q", st.DashboardURL)
+	}
+	families := scrape(t, st.DashboardURL+"/metrics")
+	if v, ok := metricValue(families, "shoal_nodes", "state", "alive"); !ok || v != 1 {
+		t.Errorf(`shoal_nodes{state="alive"} = %v (found: %v), want 1`, v, ok)
+	}
+	if v, ok := metricValue(families, "shoal_resources_total", "resource", "cpu"); !ok || v != 2 {
+		t.Errorf(`shoal_resources_total{resource="cpu"} = %v (found: %v), want 2`, v, ok)
+	}
+	resp, err := http.Get(st.DashboardURL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), `href="/stream"`) {
+		t.Fatalf("GET /: %s\n%.500s", resp.Status, page)
+	}
+	shoal.Shutdown(ctx)
+	stopped = true
+	if _, err := http.Get(st.DashboardURL + "/metrics"); err == nil {
+		t.Errorf("the dashboard still answers after Shutdown")
+	}
+	if _, err := shoal.Init(context.Background(), shoal.WithAddress("127.0.0.1:1"), shoal.WithDashboard("127.0.0.1:0")); err == nil || !strings.Contains(err.Error(), "WithDashboard is for an embedded cluster") {
+		t.Errorf("WithDashboard on a joined cluster: %v", err)
 	}
 }

@@ -30,6 +30,7 @@ type config struct {
 	runtimeEnv     *RuntimeEnv
 	packageHash    string
 	jobID          ids.ID
+	dashboard      string
 }
 
 func defaultConfig() config {
@@ -57,6 +58,13 @@ func WithTLS(caFile string) Option { return func(c *config) { c.tlsCA = caFile }
 
 // WithLocalNodes sets how many nodes the embedded cluster starts (default 1).
 func WithLocalNodes(n int) Option { return func(c *config) { c.nodes = n } }
+
+// WithDashboard has the embedded cluster serve its web dashboard and its
+// Prometheus metrics (/metrics) at addr ("127.0.0.1:0": a free port), as
+// `shoal head --dashboard` does; the cluster logs the URL and
+// ClusterStatus(ctx).DashboardURL gives it. Beyond loopback every request
+// needs the cluster token. A joined cluster's head serves its own.
+func WithDashboard(addr string) Option { return func(c *config) { c.dashboard = addr } }
 
 // WithCPUsPerNode sets each embedded node's CPUs (default: this machine's).
 func WithCPUsPerNode(cpus float64) Option { return func(c *config) { c.nodeResources.CPU = cpus } }

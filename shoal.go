@@ -18,10 +18,12 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/shoal-dev/shoal/internal/client"
+	"github.com/shoal-dev/shoal/internal/dashboard"
 	"github.com/shoal-dev/shoal/internal/executor"
 	"github.com/shoal-dev/shoal/internal/gctune"
 	"github.com/shoal-dev/shoal/internal/head"
 	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/metrics"
 	"github.com/shoal-dev/shoal/internal/node"
 	"github.com/shoal-dev/shoal/internal/registry"
 	"github.com/shoal-dev/shoal/internal/rpc"
@@ -71,6 +73,9 @@ func Init(ctx context.Context, opts ...Option) (context.Context, error) {
 	job, err := jobInfo(cfg)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.dashboard != "" && cfg.address != "" {
+		return nil, fmt.Errorf("shoal: WithDashboard is for an embedded cluster; a joined cluster's head serves its own (shoal head --dashboard)")
 	}
 	if cfg.runtimeEnv != nil && cfg.address == "" {
 		return nil, fmt.Errorf("shoal: WithRuntimeEnv ships code to a cluster: use it with WithAddress (an embedded cluster runs this binary)")
@@ -249,6 +254,8 @@ type localCluster struct {
 	head      *head.Head
 	nodes     []*node.Node
 	serveDone chan struct{}
+	// stopDashboard stops serving the dashboard (nil: none).
+	stopDashboard func()
 }
 
 func startLocalCluster(ctx context.Context, cfg config) (*localCluster, error) {
@@ -257,9 +264,25 @@ func startLocalCluster(ctx context.Context, cfg config) (*localCluster, error) {
 		return nil, err
 	}
 	lc := &localCluster{token: rpc.NewToken(), serveDone: make(chan struct{})}
+	var dashLn net.Listener
+	var dashURL string
+	if cfg.dashboard != "" {
+		if dashLn, err = metrics.Listen(cfg.dashboard); err != nil {
+			return nil, fmt.Errorf("shoal: WithDashboard(%q): %w", cfg.dashboard, err)
+		}
+		dashURL = metrics.URL(dashLn)
+	}
 	// No node joins an embedded cluster later: work none of its nodes can
 	// run fails at once (FixedNodes).
-	lc.head = head.New(head.Config{Token: lc.token, Logger: cfg.logger, HeartbeatInterval: cfg.heartbeat, HeartbeatTimeout: cfg.heartbeatLimit, FixedNodes: true})
+	lc.head = head.New(head.Config{Token: lc.token, Logger: cfg.logger, HeartbeatInterval: cfg.heartbeat, HeartbeatTimeout: cfg.heartbeatLimit, FixedNodes: true,
+		DashboardURL: dashURL})
+	if dashLn != nil {
+		if lc.stopDashboard, err = dashboard.ServeHead(lc.head, dashLn, cfg.logger); err != nil {
+			lc.head.Close()
+			return nil, fmt.Errorf("shoal: WithDashboard(%q): %w", cfg.dashboard, err)
+		}
+		cfg.logger.Info("shoal dashboard at "+dashURL, "metrics", dashURL+"/metrics")
+	}
 	// Executors are separate processes: they reach the head over loopback.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -294,6 +317,9 @@ func startLocalCluster(ctx context.Context, cfg config) (*localCluster, error) {
 }
 
 func (lc *localCluster) close() {
+	if lc.stopDashboard != nil {
+		lc.stopDashboard()
+	}
 	for _, n := range lc.nodes {
 		n.Close()
 	}

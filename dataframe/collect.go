@@ -305,7 +305,8 @@ func (r *Result) Records(mem memory.Allocator) []arrow.RecordBatch {
 }
 
 // FormatValue prints a value the way SQL engines print it: decimals with their
-// scale, dates as YYYY-MM-DD, floats in shortest form, NULL for nulls.
+// scale, dates as YYYY-MM-DD, floats in shortest form (PostgreSQL's: an
+// exponent only below 1e-4 or from 1e15), NULL for nulls.
 func FormatValue(v Value) string {
 	if v.Null {
 		return "NULL"
@@ -318,7 +319,7 @@ func FormatValue(v Value) string {
 	case types.String:
 		return v.S
 	case types.Float64:
-		return fmt.Sprint(v.F)
+		return expr.FormatFloat(v.F)
 	case types.Bool:
 		return fmt.Sprint(v.B)
 	}

@@ -16,26 +16,24 @@ import (
 // inferRows is how many data lines ReadCSVInfer looks at.
 const inferRows = 1000
 
-// ReadCSVInfer reads a delimited text file whose first line names the
-// columns, inferring each column's type from the first 1,000 lines: int64
-// when every value is an integer, float64 when a number, date when
-// YYYY-MM-DD, bool when true/false, else string. Empty fields of
-// non-string columns are NULL.
-func ReadCSVInfer(path string, opts ...CSVOption) *DataFrame {
-	o := scan.CSVOptions{Delimiter: ','}
-	for _, f := range opts {
-		f(&o)
-	}
-	o.Header = true
+// ReadCSVInfer is ReadCSV with no schema: the first line names the
+// columns, whose types are inferred.
+func ReadCSVInfer(path string, opts ...CSVOption) *DataFrame { return ReadCSV(path, nil, opts...) }
+
+// inferCSVSchema reads the header of the file at path and infers each
+// column's type from the first 1,000 lines: int64 when every value is an
+// integer, float64 when a number, date when YYYY-MM-DD, bool when
+// true/false, else string.
+func inferCSVSchema(path string, o scan.CSVOptions) (Schema, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return errFrame(fmt.Errorf("reading CSV %s: %w", path, err))
+		return nil, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	if !sc.Scan() {
-		return errFrame(fmt.Errorf("reading CSV %s: no header line (%v)", path, sc.Err()))
+		return nil, fmt.Errorf("no header line (%v)", sc.Err())
 	}
 	names := strings.Split(strings.TrimRight(sc.Text(), "\r"), string(o.Delimiter))
 	kinds := make([]types.ID, len(names)) // Invalid: nothing seen yet
@@ -49,7 +47,7 @@ func ReadCSVInfer(path string, opts ...CSVOption) *DataFrame {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return errFrame(fmt.Errorf("reading CSV %s: %w", path, err))
+		return nil, err
 	}
 	schema := make(Schema, len(names))
 	for j, n := range names {
@@ -59,7 +57,7 @@ func ReadCSVInfer(path string, opts ...CSVOption) *DataFrame {
 		}
 		schema[j] = types.Field{Name: strings.TrimSpace(n), Type: t, Nullable: true}
 	}
-	return ReadCSV(path, schema, func(c *scan.CSVOptions) { *c = o })
+	return schema, nil
 }
 
 // widen is the narrowest type holding a column's values so far and v.

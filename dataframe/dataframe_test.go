@@ -572,7 +572,7 @@ func TestRepartitionRandom(t *testing.T) {
 	for iter := 0; iter < 10; iter++ {
 		rows := randRows(rng, rng.IntN(3000), rng.IntN(30))
 		df := toFrame(t, rows, "")
-		keys := [][]Expr{{Col("k")}, {Col("s"), Col("d")}, {Col("id")}}[rng.IntN(3)]
+		keys := [][]any{{"k"}, {Col("s"), "d"}, {Col("id")}}[rng.IntN(3)]
 		n := 1 + rng.IntN(9)
 		got := collectStrings(t, df.Repartition(n, keys...).Filter(Col("id").Ge(int64(0))), randomOpts(rng)...)
 		want := collectStrings(t, df)

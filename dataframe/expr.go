@@ -353,6 +353,28 @@ func (x Expr) Right(n any) Expr { return call(expr.OpRight, x, toExpr(n)) }
 // StartsWith is true where the string x begins with prefix.
 func (x Expr) StartsWith(prefix any) Expr { return call(expr.OpStartsWith, x, toExpr(prefix)) }
 
+// EndsWith is true where the string x ends with suffix.
+func (x Expr) EndsWith(suffix any) Expr {
+	if s, ok := suffix.(string); ok {
+		return x.Like("%" + likeLiteral(s))
+	}
+	y := toExpr(suffix)
+	return x.Right(y.Length()).Eq(y)
+}
+
+// Contains is true where sub occurs in the string x.
+func (x Expr) Contains(sub any) Expr {
+	if s, ok := sub.(string); ok {
+		return x.Like("%" + likeLiteral(s) + "%")
+	}
+	return x.Position(sub).Gt(0)
+}
+
+// likeLiteral escapes LIKE's wildcards (and its escape character) in s.
+func likeLiteral(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
+}
+
 // Concat joins the text forms of its arguments (strings, numbers, dates,
 // booleans), skipping nulls, as SQL's concat(...); it is never null.
 func Concat(xs ...any) Expr { return call(expr.OpConcatFn, toExprs(xs)...) }
@@ -379,6 +401,12 @@ func toExprs(xs []any) []Expr {
 
 // Year extracts the year of a date.
 func (x Expr) Year() Expr { return call(expr.OpYear, x) }
+
+// Month extracts the month (1 to 12) of a date.
+func (x Expr) Month() Expr { return Extract("month", x) }
+
+// Day extracts the day of the month of a date.
+func (x Expr) Day() Expr { return Extract("day", x) }
 
 // Extract returns a field of the date x as an int32: "year", "month", "day",
 // "quarter", "dow" (0 = Sunday), "isodow" (7 = Sunday), "doy" or "week" (ISO).
@@ -410,6 +438,10 @@ func (x Expr) AddMonths(n int) Expr {
 
 // AddYears adds n years to a date.
 func (x Expr) AddYears(n int) Expr { return x.AddMonths(12 * n) }
+
+// Date arithmetic also works with the operators: a date plus or minus an
+// integer expression of days (Col("shipped").Add(Col("days"))) is a date,
+// and a date minus a date the days between them (an int64).
 
 // Cast converts x to type t: numbers among themselves (to integers rounding
 // as PostgreSQL does), anything to String in its text form (1.5, 1.50 for a
@@ -455,32 +487,34 @@ func (c *CaseBuilder) Otherwise(v any) Expr {
 	return call(expr.OpCase, append(c.args, toExpr(v))...)
 }
 
+// Aggregates take a column name or an expression.
+
 // Sum aggregates the sum of x (exact for decimals).
-func Sum(x Expr) Expr { return call(expr.OpSum, x) }
+func Sum(x any) Expr { return call(expr.OpSum, colOrExpr(x)) }
 
 // Avg aggregates the mean of x as float64.
-func Avg(x Expr) Expr { return call(expr.OpAvg, x) }
+func Avg(x any) Expr { return call(expr.OpAvg, colOrExpr(x)) }
 
 // Min aggregates the minimum of x.
-func Min(x Expr) Expr { return call(expr.OpMin, x) }
+func Min(x any) Expr { return call(expr.OpMin, colOrExpr(x)) }
 
 // Max aggregates the maximum of x.
-func Max(x Expr) Expr { return call(expr.OpMax, x) }
+func Max(x any) Expr { return call(expr.OpMax, colOrExpr(x)) }
 
 // Count aggregates the number of non-null values of x.
-func Count(x Expr) Expr { return call(expr.OpCount, x) }
+func Count(x any) Expr { return call(expr.OpCount, colOrExpr(x)) }
 
 // CountAll aggregates the number of rows.
 func CountAll() Expr { return Expr{e: expr.Call(expr.OpCountStar)} }
 
 // CountDistinct aggregates the number of distinct non-null values of x.
-func CountDistinct(x Expr) Expr { return call(expr.OpCountDistinct, x) }
+func CountDistinct(x any) Expr { return call(expr.OpCountDistinct, colOrExpr(x)) }
 
 // SumDistinct aggregates the sum of x's distinct non-null values.
-func SumDistinct(x Expr) Expr { return call(expr.OpSumDistinct, x) }
+func SumDistinct(x any) Expr { return call(expr.OpSumDistinct, colOrExpr(x)) }
 
 // AvgDistinct aggregates the mean of x's distinct non-null values as float64.
-func AvgDistinct(x Expr) Expr { return call(expr.OpAvgDistinct, x) }
+func AvgDistinct(x any) Expr { return call(expr.OpAvgDistinct, colOrExpr(x)) }
 
 // SortKey orders a sort.
 type SortKey struct {

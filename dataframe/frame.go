@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -90,21 +92,63 @@ func Header(h bool) CSVOption { return func(o *scan.CSVOptions) { o.Header = h }
 // NullString sets the text read as null.
 func NullString(s string) CSVOption { return func(o *scan.CSVOptions) { o.NullString = s } }
 
-// ReadCSV reads a delimited text file with the given schema. A delimiter at the
-// end of a line (as in TPC-H's .tbl files) is accepted.
+// ReadCSV reads delimited text: a file, a directory of *.csv files, or a
+// glob, all with one schema. A nil schema is inferred from the first
+// file: its first line names the columns (Header is implied) and each
+// column's type comes from the first 1,000 lines (int64, float64, date
+// as YYYY-MM-DD, bool as true/false, else string; an empty field of a
+// non-string column is NULL). A delimiter at the end of a line (as in
+// TPC-H's .tbl files) is accepted.
 func ReadCSV(path string, schema Schema, opts ...CSVOption) *DataFrame {
-	var o scan.CSVOptions
+	o := scan.CSVOptions{Delimiter: ','}
 	for _, f := range opts {
 		f(&o)
+	}
+	files, err := csvFiles(path)
+	if err != nil {
+		return errFrame(fmt.Errorf("reading CSV %s: %w", path, err))
+	}
+	if schema == nil {
+		o.Header = true
+		if schema, err = inferCSVSchema(files[0], o); err != nil {
+			return errFrame(fmt.Errorf("reading CSV %s: %w", files[0], err))
+		}
 	}
 	if err := checkSchema(schema); err != nil {
 		return errFrame(fmt.Errorf("reading CSV %s: %w", path, err))
 	}
-	s, err := scan.NewCSV(path, schema, o)
-	if err != nil {
-		return errFrame(err)
+	frames := make([]*DataFrame, len(files))
+	for i, f := range files {
+		s, err := scan.NewCSV(f, schema, o)
+		if err != nil {
+			return errFrame(err)
+		}
+		frames[i] = sourceFrame(s)
 	}
-	return sourceFrame(s)
+	return frames[0].UnionAll(frames[1:]...)
+}
+
+// csvFiles lists the files path names: itself, the *.csv files of a
+// directory, or the matches of a glob, in name order.
+func csvFiles(path string) ([]string, error) {
+	if st, err := os.Stat(path); err == nil {
+		if !st.IsDir() {
+			return []string{path}, nil
+		}
+		files, err := filepath.Glob(filepath.Join(path, "*.csv"))
+		if err != nil || len(files) == 0 {
+			return nil, fmt.Errorf("the directory has no *.csv files")
+		}
+		return files, nil
+	}
+	files, err := filepath.Glob(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no such file, directory or glob match: %w", os.ErrNotExist)
+	}
+	return files, nil
 }
 
 func checkSchema(s Schema) error {
@@ -173,11 +217,11 @@ func FromFutures(ctx context.Context, futures []*shoal.Future[arrow.RecordBatch]
 	return sourceFrame(t)
 }
 
-// Repartition hash-partitions the frame on keys into n partitions (a
-// shuffle; on a cluster, peer to peer between the nodes): rows with equal
-// keys land in the same partition. Persist keeps the partitions where
-// they are.
-func (df *DataFrame) Repartition(n int, keys ...Expr) *DataFrame {
+// Repartition hash-partitions the frame on keys (column names or
+// expressions) into n partitions (a shuffle; on a cluster, peer to peer
+// between the nodes): rows with equal keys land in the same partition.
+// Persist keeps the partitions where they are.
+func (df *DataFrame) Repartition(n int, keys ...any) *DataFrame {
 	if df.err != nil {
 		return df
 	}
@@ -190,7 +234,7 @@ func (df *DataFrame) Repartition(n int, keys ...Expr) *DataFrame {
 	s := df.node.Schema()
 	ks := make([]*expr.Expr, len(keys))
 	for i, k := range keys {
-		e, err := df.resolve(k, s)
+		e, err := df.resolve(colOrExpr(k), s)
 		if err != nil {
 			return errFrame(fmt.Errorf("Repartition key %d: %w", i, err))
 		}
@@ -212,20 +256,35 @@ func (df *DataFrame) resolve(e Expr, s Schema) (*expr.Expr, error) {
 	}
 	var aggErr error
 	expr.Walk(r, func(x *expr.Expr) bool {
-		if x.Op.IsAgg() && aggErr == nil {
-			aggErr = fmt.Errorf("aggregate %s is only allowed in GroupBy(...).Agg(...)", x)
+		switch {
+		case x.Over != nil:
+			aggErr = fmt.Errorf("window function %s is only allowed in Select and WithColumn", x)
+		case x.Op.IsWindow():
+			aggErr = fmt.Errorf("%s needs a window: %s.Over(PartitionBy(...).OrderBy(...))", x, x)
+		case x.Op.IsAgg():
+			aggErr = fmt.Errorf("aggregate %s is only allowed in GroupBy(...).Agg(...) or over a window (.Over)", x)
 		}
 		return aggErr == nil
 	})
 	return r, aggErr
 }
 
-// Select computes one output column per expression.
-func (df *DataFrame) Select(exprs ...Expr) *DataFrame {
+// Select computes one output column per column name or expression.
+// Window functions (expressions with Over) are computed first, every row
+// getting a value.
+func (df *DataFrame) Select(cols ...any) *DataFrame {
 	if df.err != nil {
 		return df
 	}
-	s := df.node.Schema()
+	exprs := make([]Expr, len(cols))
+	for i, c := range cols {
+		exprs[i] = colOrExpr(c)
+	}
+	in, exprs, err := df.windows(exprs)
+	if err != nil {
+		return errFrame(fmt.Errorf("Select: %w", err))
+	}
+	s := in.Schema()
 	out := make([]*expr.Expr, len(exprs))
 	for i, e := range exprs {
 		r, err := df.resolve(e, s)
@@ -237,7 +296,7 @@ func (df *DataFrame) Select(exprs ...Expr) *DataFrame {
 	if err := uniqueNames(out); err != nil {
 		return errFrame(fmt.Errorf("Select: %w", err))
 	}
-	return newFrame(&plan.Project{Input: df.node, Exprs: out})
+	return newFrame(&plan.Project{Input: in, Exprs: out})
 }
 
 func uniqueNames(es []*expr.Expr) error {
@@ -276,7 +335,7 @@ func (df *DataFrame) WithColumn(name string, e Expr) *DataFrame {
 		return df
 	}
 	s := df.node.Schema()
-	var exprs []Expr
+	var exprs []any
 	replaced := false
 	for _, f := range s {
 		if f.Name == name {
@@ -297,7 +356,7 @@ func (df *DataFrame) Rename(names map[string]string) *DataFrame {
 	if df.err != nil {
 		return df
 	}
-	var exprs []Expr
+	var exprs []any
 	for old := range names {
 		if df.node.Schema().Index(old) < 0 {
 			return errFrame(fmt.Errorf("Rename: %w", &types.ColumnNotFoundError{Name: old, Available: df.node.Schema().Names()}))
@@ -349,18 +408,59 @@ func (df *DataFrame) Distinct() *DataFrame {
 	if df.err != nil {
 		return df
 	}
-	var keys []Expr
-	for _, f := range df.node.Schema() {
-		keys = append(keys, Col(f.Name))
-	}
-	return df.GroupBy(keys...).Agg()
+	return df.GroupBy(anys(df.node.Schema().Names())...).Agg()
 }
 
-// UnionAll appends other's rows to df's (SQL's UNION ALL). Columns pair up
-// by position: both frames need as many columns, of the same types or both
-// numeric (converted to the wider type); the result has df's names.
-// Distinct on the result gives SQL's UNION.
-func (df *DataFrame) UnionAll(other *DataFrame) *DataFrame {
+// UnionAll appends the rows of others to df's, in order (SQL's UNION ALL;
+// several frames: a concatenation). Columns pair up by position: the
+// frames need as many columns, of the same types or all numeric
+// (converted to the wider type); the result has df's names.
+func (df *DataFrame) UnionAll(others ...*DataFrame) *DataFrame {
+	out := df
+	for _, o := range others {
+		out = out.unionAll(o)
+	}
+	return out
+}
+
+// Union is UnionAll keeping one row of each set of equal rows (SQL's
+// UNION).
+func (df *DataFrame) Union(others ...*DataFrame) *DataFrame { return df.UnionAll(others...).Distinct() }
+
+// Drop removes columns by name.
+func (df *DataFrame) Drop(names ...string) *DataFrame {
+	if df.err != nil {
+		return df
+	}
+	s := df.node.Schema()
+	drop := map[string]bool{}
+	for _, n := range names {
+		if s.Index(n) < 0 {
+			return errFrame(fmt.Errorf("Drop: %w", &types.ColumnNotFoundError{Name: n, Available: s.Names()}))
+		}
+		drop[n] = true
+	}
+	var keep []any
+	for _, f := range s {
+		if !drop[f.Name] {
+			keep = append(keep, f.Name)
+		}
+	}
+	if len(keep) == 0 {
+		return errFrame(errors.New("Drop: a frame needs at least one column"))
+	}
+	return df.Select(keep...)
+}
+
+func anys[T any](xs []T) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
+func (df *DataFrame) unionAll(other *DataFrame) *DataFrame {
 	switch {
 	case df.err != nil:
 		return df
@@ -399,8 +499,14 @@ type GroupedFrame struct {
 	keys []Expr
 }
 
-// GroupBy groups rows by key expressions.
-func (df *DataFrame) GroupBy(keys ...Expr) *GroupedFrame { return &GroupedFrame{df: df, keys: keys} }
+// GroupBy groups rows by keys: column names or expressions.
+func (df *DataFrame) GroupBy(keys ...any) *GroupedFrame {
+	ks := make([]Expr, len(keys))
+	for i, k := range keys {
+		ks[i] = colOrExpr(k)
+	}
+	return &GroupedFrame{df: df, keys: ks}
+}
 
 // Agg computes aggregates per group. Each expression may combine aggregates
 // (Sum(x).Div(Sum(y))) and group keys; the output has the keys, then these.

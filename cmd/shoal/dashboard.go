@@ -1,18 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"syscall"
 
-	"github.com/shoal-dev/shoal/internal/dashboard"
-	"github.com/shoal-dev/shoal/internal/head"
-	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/metrics"
 )
 
@@ -36,41 +30,4 @@ func listenDashboard(addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("--dashboard: %w", err)
 	}
 	return ln, nil
-}
-
-// dashboardMux serves the head's HTTP paths besides /metrics: the
-// dashboard's pages, and /prometheus/sd, the head's and every live node's metrics endpoint
-// in Prometheus's HTTP service discovery format (http_sd_configs).
-func dashboardMux(h *head.Head, dash *dashboard.Dashboard) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /prometheus/sd", func(w http.ResponseWriter, r *http.Request) {
-		type group struct {
-			Targets []string          `json:"targets"`
-			Labels  map[string]string `json:"labels"`
-		}
-		st := h.Status()
-		groups := []group{}
-		add := func(raw, role, node string) {
-			u, err := url.Parse(raw)
-			if err != nil || u.Host == "" {
-				return
-			}
-			labels := map[string]string{"shoal_role": role, "__scheme__": u.Scheme}
-			if node != "" {
-				labels["shoal_node"] = node
-			}
-			groups = append(groups, group{Targets: []string{u.Host}, Labels: labels})
-		}
-		add(st.DashboardUrl, "head", "")
-		for _, n := range st.Nodes {
-			if n.Alive && n.MetricsUrl != "" {
-				id, _ := ids.FromBytes("node id", n.NodeId)
-				add(n.MetricsUrl, "node", id.String())
-			}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(groups)
-	})
-	mux.Handle("/", dash)
-	return mux
 }

@@ -89,16 +89,13 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 				return err
 			}
 			if dashLn != nil {
-				dash := dashboard.New(h, dashboard.Options{Token: h.Config().Token, Loopback: metrics.IsLoopback(dashLn.Addr()), Logger: logger})
-				defer dash.Close()
-				srv, err := metrics.Serve(metrics.Options{Listener: dashLn, Token: h.Config().Token, Registry: metrics.NewRegistry(metrics.HeadCollector(h)),
-					Mux: dashboardMux(h, dash), Public: dash.Public(), Logger: logger})
+				stop, err := dashboard.ServeHead(h, dashLn, logger)
 				if err != nil {
 					h.Close()
 					ln.Close()
 					return fmt.Errorf("--dashboard: %w", err)
 				}
-				defer srv.Close()
+				defer stop()
 			}
 			if err := rpc.WriteTokenFile(tokenFile, h.Config().Token); err != nil {
 				h.Close()

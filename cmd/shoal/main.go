@@ -49,7 +49,7 @@ func newRootCommand() *cobra.Command {
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(newHeadCommand(), newNodeCommand(), newStatusCommand(), newTimelineCommand(), newDrainCommand(), newJobCommand(), newBenchCommand(), newTPCHCommand())
-	root.AddCommand(newChaosCommand(), newDemoCommand(), newSQLCommand())
+	root.AddCommand(newChaosCommand(), newDemoCommand(), newSQLCommand(), newLogsCommand())
 	return root
 }
 

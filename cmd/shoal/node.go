@@ -26,6 +26,7 @@ func newNodeCommand() *cobra.Command {
 		memory, storeMemory, storeDisk       int64
 		storeWarm                            int64
 		spillDir                             string
+		logDir                               string
 		metricsListen                        string
 		tf                                   tokenFlags
 		lf                                   logFlags
@@ -75,7 +76,7 @@ holds an object store, and starts executor processes for jobs' tasks.`,
 			defer cancel()
 			n, err := node.Start(startCtx, node.Config{
 				HeadAddr: headAddr, Token: token, TLS: rpc.TLSConfig{CAFile: target.tlsCA},
-				Resources: res, Labels: lbls, DataListen: dataListen, PackageListen: packageListen, ObjectStoreMemory: storeMemory, ObjectStoreDisk: storeDisk, SpillDir: spillDir,
+				Resources: res, Labels: lbls, DataListen: dataListen, PackageListen: packageListen, ObjectStoreMemory: storeMemory, ObjectStoreDisk: storeDisk, SpillDir: spillDir, LogDir: logDir,
 				ObjectStoreWarm: storeWarm, MetricsURL: metricsURL, Logger: logger,
 			})
 			if err != nil {
@@ -113,6 +114,7 @@ holds an object store, and starts executor processes for jobs' tasks.`,
 	cmd.Flags().Var(bytesize.Flag(&storeDisk), "object-store-disk", "disk for spilled objects, e.g. 100GiB (0: the spill directory's free space less a margin, -1: never spill)")
 	cmd.Flags().Var(bytesize.Flag(&storeWarm), "object-store-warm", "how much of the object store's memory to write once at start, so that the first large objects do not pay for first-touch page faults (slow on virtual machines; like Ray's preallocate_plasma_memory)")
 	cmd.Flags().StringVar(&spillDir, "spill-dir", "", "directory for spilled objects (default: the system's temporary directory)")
+	cmd.Flags().StringVar(&logDir, "log-dir", "", "directory keeping each job's executor output, rotated by size, for `shoal logs` (default: a temporary directory removed when the node stops)")
 	cmd.Flags().StringVar(&metricsListen, "metrics", "127.0.0.1:0", `where to serve the node's Prometheus metrics at /metrics (port 0: a free one; beyond loopback the cluster token is required; "off": nowhere)`)
 	lf.register(cmd)
 	tf.register(cmd)

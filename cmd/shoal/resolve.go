@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 
 	"google.golang.org/grpc"
 
@@ -69,7 +68,7 @@ func resolveID(what, arg, hint string, list func() (map[ids.ID]string, error)) (
 	if err != nil {
 		return ids.Nil, err
 	}
-	id, err := ids.Resolve(what, arg, slices.Collect(maps.Keys(about)), func(id ids.ID) string { return about[id] })
+	id, err := ids.Resolve(what, arg, maps.Keys(about), func(id ids.ID) string { return about[id] })
 	if errors.Is(err, ids.ErrNoMatch) {
 		err = fmt.Errorf("%w (%s)", err, fmt.Sprintf(hint, len(about)))
 	}

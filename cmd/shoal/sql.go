@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/shoal-dev/shoal/dataframe"
 	"github.com/shoal-dev/shoal/tpch"
@@ -296,65 +294,7 @@ func printResult(w io.Writer, res *dataframe.Result, format string, maxRows int)
 		}
 		return nil
 	}
-	shown := n
-	if maxRows > 0 && shown > maxRows {
-		shown = maxRows
-	}
-	cells := make([][]string, shown)
-	width := make([]int, len(schema))
-	for j, f := range schema {
-		width[j] = utf8.RuneCountInString(f.Name)
-	}
-	for i := range cells {
-		row := res.Row(i)
-		cells[i] = make([]string, len(row))
-		for j, v := range row {
-			s := "NULL"
-			if !v.Null {
-				s = dataframe.FormatValue(v)
-			}
-			cells[i][j] = s
-			width[j] = max(width[j], utf8.RuneCountInString(s))
-		}
-	}
-	bw := bufio.NewWriter(w)
-	pad := func(s string, j int) string {
-		gap := strings.Repeat(" ", width[j]-utf8.RuneCountInString(s))
-		if schema[j].Type.IsNumeric() {
-			return gap + s
-		}
-		return s + gap
-	}
-	line := func(parts []string) {
-		bw.WriteString(" " + strings.Join(parts, " | ") + "\n")
-	}
-	for j, f := range schema {
-		width[j] = max(width[j], utf8.RuneCountInString(f.Type.String()))
-	}
-	var head, types, rule []string
-	for j, f := range schema {
-		head = append(head, pad(f.Name, j))
-		types = append(types, pad(f.Type.String(), j))
-		rule = append(rule, strings.Repeat("-", width[j]))
-	}
-	line(head)
-	line(types)
-	bw.WriteString("-" + strings.Join(rule, "-+-") + "-\n")
-	for _, row := range cells {
-		parts := make([]string, len(row))
-		for j, s := range row {
-			parts[j] = pad(s, j)
-		}
-		line(parts)
-	}
-	if shown < n {
-		fmt.Fprintf(bw, "(%d rows, the first %d shown; --max-rows 0 shows all)\n", n, shown)
-	} else if n == 1 {
-		bw.WriteString("(1 row)\n")
-	} else {
-		fmt.Fprintf(bw, "(%d rows)\n", n)
-	}
-	return bw.Flush()
+	return res.WriteTable(w, maxRows)
 }
 
 func jsonValue(v dataframe.Value) any {

@@ -1162,7 +1162,7 @@ func (c *Client) Wait(ctx context.Context, r *Ref) error {
 // that holds it when it did not travel inline.
 func (c *Client) Bytes(ctx context.Context, r *Ref) ([]byte, error) {
 	var out []byte
-	err := c.read(ctx, r, func(value []byte) { out = value }, func(locs []transfer.Location) error {
+	err := c.read(ctx, r, func(value []byte) { out = value }, func(ctx context.Context, locs []transfer.Location) error {
 		value, release, err := c.Fetch(ctx, r.ID, locs)
 		if err != nil {
 			return err
@@ -1208,7 +1208,7 @@ func (c *Client) ReadRange(ctx context.Context, r *Ref, off, n int64) ([]byte, f
 		if rangeErr = inRange(len(value)); rangeErr == nil {
 			out = value[off : off+n]
 		}
-	}, func(locs []transfer.Location) error {
+	}, func(ctx context.Context, locs []transfer.Location) error {
 		if rangeErr = inRange(int(r.Size())); rangeErr != nil {
 			return nil
 		}
@@ -1264,14 +1264,17 @@ func (c *Client) ReadRange(ctx context.Context, r *Ref, off, n int64) ([]byte, f
 // or its locations to fetch until fetch succeeds: when a fetch fails, the
 // head is asked where the object is now (a drain moved it), and otherwise
 // news of it is awaited (its node died: the head rebuilds it from its
-// lineage, or says why it cannot).
-func (c *Client) read(ctx context.Context, r *Ref, inline func(value []byte), fetch func(locs []transfer.Location) error) error {
+// lineage, or says why it cannot). News that the copies being fetched are
+// gone (the head rebuilt the object elsewhere) interrupts the fetch: a node
+// that went silent holds a read until its timeouts, once per retry.
+func (c *Client) read(ctx context.Context, r *Ref, inline func(value []byte), fetch func(ctx context.Context, locs []transfer.Location) error) error {
 	if r.Released() {
 		return fmt.Errorf("object %s was released; a released future cannot be read", r.ID.Short())
 	}
 	if err := c.Wait(ctx, r); err != nil {
 		return err
 	}
+	interrupted := 0
 	for attempt := 0; ; attempt++ {
 		r.mu.Lock()
 		if r.updated == nil {
@@ -1287,11 +1290,27 @@ func (c *Client) read(ctx context.Context, r *Ref, inline func(value []byte), fe
 			return nil
 		}
 		if len(locs) > 0 {
-			if err = fetch(locs); err == nil || errors.Is(err, errReleasedWhileRead) {
+			fctx, cancel := context.WithCancel(ctx)
+			watched := make(chan struct{})
+			go func() {
+				defer close(watched)
+				r.cancelWhenMoved(fctx, locs, cancel)
+			}()
+			err = fetch(fctx, locs)
+			moved := fctx.Err() != nil && ctx.Err() == nil
+			cancel()
+			<-watched
+			if err == nil || errors.Is(err, errReleasedWhileRead) {
 				if err != nil {
 					return fmt.Errorf("object %s: %w", r.ID.Short(), err)
 				}
 				return nil
+			}
+			if moved && interrupted < maxMovedRetries {
+				// Not a failed attempt: the object is elsewhere now.
+				interrupted++
+				attempt--
+				continue
 			}
 		} else {
 			err = fmt.Errorf("%w: object %s has no copy on any live node", errs.ErrObjectLost, r.ID.Short())
@@ -1333,6 +1352,34 @@ func (c *Client) read(ctx context.Context, r *Ref, inline func(value []byte), fe
 // refetchWait bounds how long a failed fetch waits for news of the object
 // before trying again: longer than the head takes to declare a node dead.
 const refetchWait = 5 * time.Second
+
+// maxMovedRetries bounds the fetches of one read that news of the object
+// interrupts (each time its copies moved while it was fetched).
+const maxMovedRetries = 16
+
+// cancelWhenMoved calls cancel when r's locations no longer include every
+// one of locs (the head declared a node holding them dead and the object is
+// elsewhere), r failed or its value arrived inline, or ctx ends.
+func (r *Ref) cancelWhenMoved(ctx context.Context, locs []transfer.Location, cancel func()) {
+	for {
+		r.mu.Lock()
+		if r.updated == nil {
+			r.updated = make(chan struct{})
+		}
+		news := r.updated
+		moved := r.err != nil || r.value != nil || slices.ContainsFunc(locs, func(l transfer.Location) bool { return !slices.Contains(r.locs, l) })
+		r.mu.Unlock()
+		if moved {
+			cancel()
+			return
+		}
+		select {
+		case <-news:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
 
 // Fetch reads an object's bytes from the first node that serves it: from
 // the memory of a store in this process without a copy (pinned until

@@ -64,11 +64,13 @@ func (h *Head) declareActor(s *session, spec *pb.ActorSpec) (*actor, error) {
 	// The constructor is a task whose result object is the actor's id.
 	ts := &pb.TaskSpec{Id: spec.Id, Function: spec.Class, Args: spec.Args, Resources: spec.Resources,
 		Strategy: spec.Strategy, AffinityNode: spec.AffinityNode, AffinitySoft: spec.AffinitySoft, Env: spec.Env}
-	t, err := h.declareTask(s, ts, func(t *task) { t.kind, t.actor = pb.RunKind_RUN_KIND_ACTOR_CREATE, a })
+	t, err := h.declareTask(s, ts, func(t *task) {
+		t.kind, t.actor = pb.RunKind_RUN_KIND_ACTOR_CREATE, a
+		t.job = h.actorJob(t.job, a)
+	})
 	if t == nil {
 		return nil, err
 	}
-	t.job = h.actorJob(t.job, a)
 	h.actors[id] = a
 	a.create = t
 	return a, nil
@@ -209,7 +211,7 @@ func (h *Head) restartActor(a *actor, info *pb.ErrorInfo) {
 		// own; the old one's go.
 		h.unassign(old)
 		h.dequeue(old)
-		old.state = taskDone
+		h.setTaskState(old, taskDone)
 		for _, o := range old.args {
 			if o != nil {
 				h.decref(o)
@@ -239,6 +241,7 @@ func (h *Head) restartActor(a *actor, info *pb.ErrorInfo) {
 	if o := h.objects[a.id]; o != nil {
 		o.producer = t
 	}
+	h.setTaskState(t, taskIdle) // (counted from now on)
 	h.requeue(t)
 }
 
@@ -265,7 +268,7 @@ func (h *Head) pumpActor(a *actor) {
 		}
 		a.calls[0] = nil
 		a.calls = a.calls[1:]
-		t.state = taskAssigned
+		h.setTaskState(t, taskAssigned)
 		t.node = a.node
 		h.sendTask(a.exec, t)
 	}
@@ -285,7 +288,8 @@ func (h *Head) actorStarted(t *task) {
 		n.committed = n.committed.Add(scheduler.Resources{CPU: t.req.CPU}) // (given back while it waited)
 	}
 	delete(s.running, t.id)
-	t.node, t.exec, t.state = nil, nil, taskIdle
+	t.node, t.exec = nil, nil
+	h.setTaskState(t, taskIdle)
 	a.node, a.exec, a.holding = n, s, true
 	a.state = actorAlive
 	s.actors[a.id] = a

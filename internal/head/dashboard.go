@@ -68,11 +68,7 @@ func (h *Head) sampleLocked(now time.Time) {
 		hs.nodes, hs.cluster = map[ids.ID]*ring[Sample]{}, newRing[ClusterSample](historyLen)
 	}
 	sum := ClusterSample{Sample: Sample{UnixMs: now.UnixMilli()}, Finished: h.counts.finished, Failed: h.counts.failed}
-	for _, o := range h.objects {
-		if t := o.producer; t != nil && (t.state == taskWaitingArgs || t.state == taskReady) {
-			sum.Waiting++
-		}
-	}
+	sum.Waiting = h.tally.byState[taskWaitingArgs] + h.tally.byState[taskReady]
 	for id := range hs.nodes {
 		if n := h.nodes[id]; n == nil || !n.alive {
 			delete(hs.nodes, id)
@@ -206,9 +202,10 @@ func (h *Head) JobTasks() []JobTasks {
 			get(j)
 		}
 	}
-	for _, o := range h.objects {
-		if t := o.producer; t != nil && t.state != taskDone && t.job != nil {
-			get(t.job).Tasks[taskStateNames[t.state]]++
+	for j, states := range h.tally.byJob {
+		jt := get(j)
+		for state, n := range states {
+			jt.Tasks[taskStateNames[state]] += n
 		}
 	}
 	out := make([]JobTasks, 0, len(byJob))

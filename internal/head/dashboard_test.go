@@ -88,8 +88,10 @@ func BenchmarkDashboardReads(b *testing.B) {
 	}
 	states := []taskState{taskWaitingArgs, taskReady, taskAssigned}
 	for i := range 100_000 {
-		t := &task{id: h.gen.Next(), spec: &pb.TaskSpec{Function: fmt.Sprintf("f%02d", i%30)}, job: j, state: states[i%3]}
+		t := &task{id: h.gen.Next(), spec: &pb.TaskSpec{Function: fmt.Sprintf("f%02d", i%30)}, job: j}
+		h.setTaskState(t, states[i%3])
 		h.objects[t.id] = &object{id: t.id, producer: t, size: int64(i), locs: []*nodeState{h.alive[i%1000]}}
+		h.objectBytes += int64(i)
 	}
 	h.mu.Unlock()
 	nodes := make([]ids.ID, 50)

@@ -157,10 +157,13 @@ type Head struct {
 	deadIDs      map[ids.ID]bool
 	packages     *runtimeenv.Store
 	submitted    map[ids.ID]*submittedJob
+	logs         logWaits // NodeLogs calls waiting for their nodes
 	pins         map[ids.ID]*pin
 	requested    []scheduler.Resources
 	events       []string
 	counts       counters
+	tally        taskTally // tasks in flight by function, job and state
+	objectBytes  int64     // the sizes of the directory's objects, summed
 	closed       bool
 }
 
@@ -442,6 +445,11 @@ func (a grpcAdapter) StopJob(_ context.Context, req *pb.GetJobRequest) (*pb.Subm
 
 func (a grpcAdapter) JobLogs(req *pb.JobLogsRequest, s grpc.ServerStreamingServer[pb.LogLines]) error {
 	return errs.ToStatus(a.h.JobLogs(s.Context(), req, s.Send))
+}
+
+func (a grpcAdapter) NodeLogs(ctx context.Context, req *pb.NodeLogsRequest) (*pb.NodeLogsReply, error) {
+	r, err := a.h.NodeLogs(ctx, req)
+	return r, errs.ToStatus(err)
 }
 
 func (a grpcAdapter) Timeline(_ context.Context, req *pb.TimelineRequest) (*pb.TimelineReply, error) {

@@ -35,6 +35,20 @@ type harness struct {
 	job  *pb.JobInfo
 	gen  *ids.Generator
 	stop context.CancelFunc
+
+	tallyMu  sync.Mutex
+	tallyErr error // the first mismatch of the head's task counts
+}
+
+// checkTally records the first moment the head's incremental task counts
+// differ from a walk of its objects (checked as each message arrives).
+func (hs *harness) checkTally() {
+	err := hs.h.checkTally()
+	hs.tallyMu.Lock()
+	defer hs.tallyMu.Unlock()
+	if err != nil && hs.tallyErr == nil {
+		hs.tallyErr = err
+	}
 }
 
 func newHarness(t *testing.T, cfg Config) *harness {
@@ -46,6 +60,16 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	hs := &harness{t: t, h: h, ctx: ctx, stop: cancel, gen: ids.NewGenerator(),
 		job: &pb.JobInfo{JobId: ids.Random().Bytes(), Name: "test", Registry: []byte("reg")}}
 	t.Cleanup(func() { cancel(); h.Close() })
+	// (Runs first: the counts the head keeps as tasks change state must
+	// match a walk of its objects at the end of every test.)
+	t.Cleanup(func() {
+		hs.checkTally()
+		hs.tallyMu.Lock()
+		defer hs.tallyMu.Unlock()
+		if hs.tallyErr != nil {
+			t.Error(hs.tallyErr)
+		}
+	})
 	return hs
 }
 
@@ -136,6 +160,7 @@ func (hs *harness) session(hello *pb.Hello) (*fakeSession, error) {
 				s.done <- err
 				return
 			}
+			hs.checkTally()
 			s.dispatch(m)
 		}
 	}()

@@ -97,6 +97,7 @@ func (h *Head) rebuild(o *object) bool {
 	t.class = h.classOf(t)
 	t.runTime = h.duration(l.spec.Function)
 	o.state, o.err, o.producer = objectPending, nil, t
+	h.setTaskState(t, taskIdle) // (counted from now on)
 	h.log.Info("rebuilding a lost object from lineage", "object", o.id.Short(), "function", l.spec.Function, "rebuild", l.rebuilds)
 	// Take the task's references on its arguments, as submission does.
 	next := 0
@@ -140,7 +141,7 @@ func (h *Head) requeue(t *task) {
 		}
 	}
 	if t.depsLeft > 0 {
-		t.state = taskWaitingArgs
+		h.setTaskState(t, taskWaitingArgs)
 		return
 	}
 	h.enqueue(t)

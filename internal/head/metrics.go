@@ -94,19 +94,11 @@ func (h *Head) Metrics() Metrics {
 		}
 	}
 	perFunc := map[string]map[string]int64{}
-	for _, o := range h.objects {
-		t := o.producer
-		if t == nil || t.state == taskDone {
-			continue
+	for k, n := range h.tally.byFunc {
+		if perFunc[k.fn] == nil {
+			perFunc[k.fn] = map[string]int64{}
 		}
-		fn := t.spec.GetFunction()
-		if fn == "" {
-			fn = "(actor call)"
-		}
-		if perFunc[fn] == nil {
-			perFunc[fn] = map[string]int64{}
-		}
-		perFunc[fn][taskStateNames[t.state]]++
+		perFunc[k.fn][taskStateNames[k.state]] += n
 	}
 	type fnCount struct {
 		fn string

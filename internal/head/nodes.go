@@ -214,6 +214,7 @@ func (h *Head) handleNode(n *nodeState, m *pb.NodeMessage) error {
 	for _, e := range m.Drivers {
 		h.driverEvent(n, e)
 	}
+	h.logReplies(m.LogReplies)
 	for _, p := range m.PackagesHeld {
 		n.packages[p.Hash] = true
 		h.eventLocked("package", fmt.Sprintf("package %s on node %s, fetched from %s", shortHash(p.Hash), n.id.Abbrev(), p.Source))

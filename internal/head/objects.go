@@ -134,6 +134,7 @@ func (h *Head) declarePut(s *session, p *pb.PutObject) (*object, error) {
 		o.state = objectPending
 	}
 	h.objects[id] = o
+	h.objectBytes += o.size
 	h.claim(o)
 	if p.Pending {
 		return o, nil
@@ -151,13 +152,14 @@ func (h *Head) fillPut(s *session, o *object, p *pb.PutObject) error {
 		h.objectFailed(o, p.Error)
 		return nil
 	case p.Value != nil:
-		o.value, o.size = p.Value, int64(len(p.Value))
+		o.value = p.Value
+		h.resizeObject(o, int64(len(p.Value)))
 	default:
 		nodeID, err := ids.FromBytes("put node id", p.NodeId)
 		if err != nil {
 			return fmt.Errorf("%w: %v", errs.ErrMalformed, err)
 		}
-		o.size = p.Size
+		h.resizeObject(o, p.Size)
 		if n := h.nodes[nodeID]; n != nil && n.alive {
 			h.addLocation(o, n)
 			h.keepLeasedLineage(s, o, p.Lineage)
@@ -216,6 +218,7 @@ func (h *Head) maybeFree(o *object) {
 	h.dropData(o)
 	o.freed = true
 	delete(h.objects, o.id)
+	h.objectBytes -= o.size
 	defer h.dropLineage(o)
 	nested := o.nested
 	o.nested = nil

@@ -44,7 +44,7 @@ func (h *Head) classOf(t *task) *class {
 }
 
 func (h *Head) enqueue(t *task) {
-	t.state = taskReady
+	h.setTaskState(t, taskReady)
 	t.readyAt = time.Now()
 	if t.kind == pb.RunKind_RUN_KIND_ACTOR_CALL {
 		if t.actor != nil {
@@ -70,7 +70,7 @@ func (h *Head) enqueue(t *task) {
 // dequeue takes a ready task out of line; its queue entry is skipped later.
 func (h *Head) dequeue(t *task) {
 	if t.state == taskReady {
-		t.state = taskIdle
+		h.setTaskState(t, taskIdle)
 	}
 }
 

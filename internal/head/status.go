@@ -46,9 +46,9 @@ func (h *Head) statusLocked() *pb.StatusReply {
 			ns.Leases++
 		}
 	}
-	for _, o := range h.objects {
-		if t := o.producer; t != nil && t.state != taskDone {
-			r.TasksByState[taskStateNames[t.state]]++
+	for state, n := range h.tally.byState {
+		if n != 0 {
+			r.TasksByState[taskStateNames[state]] = n
 		}
 	}
 	r.TasksByState["finished"] = h.counts.finished
@@ -73,9 +73,6 @@ func (h *Head) statusLocked() *pb.StatusReply {
 			r.Actors++
 		}
 	}
-	for _, o := range h.objects {
-		r.Objects++
-		r.ObjectBytes += o.size
-	}
+	r.Objects, r.ObjectBytes = int64(len(h.objects)), h.objectBytes
 	return r
 }

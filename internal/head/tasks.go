@@ -45,6 +45,7 @@ type task struct {
 	retriesLeft int32 // -1: unlimited
 	blocked     bool
 	backlogged  bool
+	tallied     bool // counted in the head's tally (declared, not done)
 	cancelled   bool
 	affinity    ids.ID
 	excluded    []ids.ID
@@ -124,6 +125,7 @@ func (h *Head) declareTask(s *session, spec *pb.TaskSpec, init func(*task)) (*ta
 	if init != nil {
 		init(t)
 	}
+	h.setTaskState(t, taskIdle) // (counted from now on)
 	return t, nil
 }
 
@@ -200,7 +202,7 @@ func (h *Head) resolveTask(t *task) {
 	}
 	t.runTime = h.duration(spec.Function)
 	if t.depsLeft > 0 {
-		t.state = taskWaitingArgs
+		h.setTaskState(t, taskWaitingArgs)
 		return
 	}
 	h.enqueue(t)
@@ -213,7 +215,7 @@ func (h *Head) completeTask(t *task, out *taskOutput, failure *pb.ErrorInfo) {
 	if t.state == taskDone {
 		return
 	}
-	t.state = taskDone
+	h.setTaskState(t, taskDone)
 	if a := t.actor; a != nil && t.kind == pb.RunKind_RUN_KIND_ACTOR_CALL {
 		// A call that ends while it waits in its actor's queue (its
 		// argument failed, it was cancelled) must not hold up the calls
@@ -253,13 +255,13 @@ func (h *Head) completeTask(t *task, out *taskOutput, failure *pb.ErrorInfo) {
 	}
 	h.counts.finished++
 	h.holdNested(o, out.nested)
-	o.size = out.size
 	if out.stored {
+		h.resizeObject(o, out.size)
 		h.addLocation(o, out.node)
 		h.keepLineage(o, t, args)
 	} else {
 		o.value = out.value
-		o.size = int64(len(out.value))
+		h.resizeObject(o, int64(len(out.value)))
 	}
 	h.objectReady(o)
 }
@@ -282,7 +284,7 @@ func (h *Head) taskFailed(t *task, info *pb.ErrorInfo, transient bool) {
 			}
 			t.attempt++
 			h.counts.retried++
-			t.state = taskReady
+			h.setTaskState(t, taskReady)
 			a.insertCall(t)
 			h.pumpActor(a)
 			return
@@ -421,7 +423,7 @@ func (h *Head) cancelTask(s *session, id ids.ID) {
 
 // assign places t on n; backlogged tasks queue behind running work there.
 func (h *Head) assign(t *task, n *nodeState, backlogged bool) {
-	t.state = taskAssigned
+	h.setTaskState(t, taskAssigned)
 	t.node = n
 	t.backlogged = backlogged
 	n.running++
@@ -463,7 +465,8 @@ func (h *Head) unassign(t *task) {
 		if t.exec != nil {
 			delete(t.exec.running, t.id)
 		}
-		t.node, t.exec, t.state = nil, nil, taskIdle
+		t.node, t.exec = nil, nil
+		h.setTaskState(t, taskIdle)
 		return
 	}
 	n := t.node
@@ -482,7 +485,7 @@ func (h *Head) unassign(t *task) {
 	}
 	t.node, t.exec = nil, nil
 	t.blocked, t.backlogged = false, false
-	t.state = taskIdle
+	h.setTaskState(t, taskIdle)
 }
 
 func (h *Head) sendTask(s *session, t *task) {

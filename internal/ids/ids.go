@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -92,26 +93,33 @@ var (
 	ErrAmbiguous = errors.New("ambiguous ID prefix")
 )
 
-// Resolve returns the one ID among known that s names: the whole ID or any
-// unique prefix of its hex form, as git and docker take them. what names
-// the kind in errors ("node", "job"). When the prefix is ambiguous the
-// error lists the candidates, each by as many digits as tell them apart and
-// then what describe (if set) says of it. The error wraps ErrNoMatch or
-// ErrAmbiguous.
-func Resolve(what, s string, known []ID, describe func(ID) string) (ID, error) {
-	prefix := strings.ToLower(strings.TrimSpace(s))
-	if prefix == "" || len(prefix) > 2*Size || strings.Trim(prefix, "0123456789abcdef") != "" {
-		return Nil, fmt.Errorf("%s %q: not an ID or a prefix of one (hex digits, as status shows them)", what, s)
+// Resolve returns the one ID among candidates that prefix names: the whole
+// ID (returned even when it is not a candidate: a job that ended, say) or
+// any unique prefix of its hex form, as git and docker take them. what
+// names the kind in errors ("node", "job"). When the prefix is ambiguous
+// the error lists the candidates, each by as many digits as tell them apart
+// and then what describe (if set) says of it. The error wraps ErrNoMatch or
+// ErrAmbiguous when the prefix names none or several.
+func Resolve(what, prefix string, candidates iter.Seq[ID], describe func(ID) string) (ID, error) {
+	p := strings.ToLower(strings.TrimSpace(prefix))
+	if id, err := Parse(p); err == nil {
+		return id, nil
+	}
+	if p == "" {
+		return Nil, fmt.Errorf("no %s ID given", what)
+	}
+	if len(p) > 2*Size || strings.Trim(p, "0123456789abcdef") != "" {
+		return Nil, fmt.Errorf("%s %q: not an ID or a prefix of one (hex digits, as status shows them)", what, prefix)
 	}
 	var matches []string
-	for _, id := range known {
-		if h := id.String(); strings.HasPrefix(h, prefix) && !slices.Contains(matches, h) {
+	for id := range candidates {
+		if h := id.String(); strings.HasPrefix(h, p) && !slices.Contains(matches, h) {
 			matches = append(matches, h)
 		}
 	}
 	switch len(matches) {
 	case 0:
-		return Nil, &matchError{fmt.Sprintf("no %s has an ID starting with %q", what, s), ErrNoMatch}
+		return Nil, &matchError{fmt.Sprintf("no %s has an ID starting with %q", what, prefix), ErrNoMatch}
 	case 1:
 		return Parse(matches[0])
 	}
@@ -133,7 +141,7 @@ func Resolve(what, s string, known []ID, describe func(ID) string) (ID, error) {
 			}
 		}
 	}
-	return Nil, &matchError{fmt.Sprintf("%q names %d %ss; give more of the ID:%s", s, len(matches), what, b.String()), ErrAmbiguous}
+	return Nil, &matchError{fmt.Sprintf("%q names %d %ss; give more of the ID:%s", prefix, len(matches), what, b.String()), ErrAmbiguous}
 }
 
 // matchError is an error of Resolve: its message, and the sentinel it

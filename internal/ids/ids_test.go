@@ -2,6 +2,7 @@ package ids
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -88,11 +89,12 @@ func TestResolve(t *testing.T) {
 		{in: b.Abbrev() + "2", want: b},
 		{in: "3f2a", wantErr: ErrAmbiguous, says: []string{`"3f2a" names 2 nodes`, "\n  3f2a9c1b0d4e1\n  3f2a9c1b0d4e2"}},
 		{in: "9", wantErr: ErrNoMatch, says: []string{`no node has an ID starting with "9"`}},
-		{in: "", says: []string{"not an ID"}},
+		{in: "", says: []string{"no node ID given"}},
+		{in: "9" + a.String()[1:], want: mustParse("9" + a.String()[1:])}, // a whole ID is taken as it is
 		{in: "3f2a-1", says: []string{"not an ID"}},
 		{in: a.String() + "0", says: []string{"not an ID"}},
 	} {
-		got, err := Resolve("node", tc.in, known, nil)
+		got, err := Resolve("node", tc.in, slices.Values(known), nil)
 		if tc.says == nil {
 			if err != nil || got != tc.want {
 				t.Errorf("Resolve(%q) = %s, %v; want %s", tc.in, got, err, tc.want)
@@ -109,8 +111,16 @@ func TestResolve(t *testing.T) {
 			}
 		}
 	}
-	_, err := Resolve("job", "3f", known, func(id ID) string { return "running" })
+	_, err := Resolve("job", "3f", slices.Values(known), func(id ID) string { return "running" })
 	if err == nil || !strings.Contains(err.Error(), "3f2a9c1b0d4e2  running") {
 		t.Errorf("the candidates are not described: %v", err)
 	}
+}
+
+func mustParse(s string) ID {
+	id, err := Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return id
 }

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -240,44 +239,14 @@ func (n *Node) startDriver(ds *pb.DriverStart) {
 	}()
 }
 
-// maxLineBytes bounds one line of a driver's output as reported: a longer
-// line keeps its first maxLineBytes and says how much was cut (a 1 MiB line
-// used to stop the output there, silently).
+// maxLineBytes bounds one line of a driver's or an executor's output as
+// reported and kept: a longer line keeps its first maxLineBytes and says how
+// much was cut (a 1 MiB line used to stop the output there, silently).
 const maxLineBytes = 64 << 10
 
 func scanLines(wg *sync.WaitGroup, r io.Reader, out chan<- string) {
 	defer wg.Done()
-	br := bufio.NewReaderSize(r, maxLineBytes)
-	var line []byte
-	cut := 0
-	for {
-		frag, isPrefix, err := br.ReadLine()
-		if len(frag) > 0 {
-			if room := maxLineBytes - len(line); room > 0 {
-				line = append(line, frag[:min(room, len(frag))]...)
-				cut += len(frag) - min(room, len(frag))
-			} else {
-				cut += len(frag)
-			}
-		}
-		if err != nil {
-			if len(line) > 0 || cut > 0 {
-				out <- cutLine(line, cut)
-			}
-			return
-		}
-		if !isPrefix {
-			out <- cutLine(line, cut)
-			line, cut = line[:0], 0
-		}
-	}
-}
-
-func cutLine(line []byte, cut int) string {
-	if cut == 0 {
-		return string(line)
-	}
-	return fmt.Sprintf("%s … [%d more bytes of this line cut]", line, cut)
+	readLines(r, func(line string) { out <- line })
 }
 
 // stopDriver ends a submitted job's driver: SIGTERM, then SIGKILL.

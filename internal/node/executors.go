@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -157,8 +156,10 @@ func (n *Node) launchExecutor(job *pb.JobInfo, jobID ids.ID, binary, dir string,
 	p := &executorProc{job: jobID, info: job, childProc: childProc{cmd: cmd, exited: make(chan struct{})}, tail: tail}
 	var pipes sync.WaitGroup
 	pipes.Add(2)
-	go copyLines(&pipes, os.Stdout, stdout, prefix, nil)
-	go copyLines(&pipes, os.Stderr, stderr, prefix, tail)
+	logw := n.logs.writer(jobID)
+	pid := cmd.Process.Pid
+	go copyLines(&pipes, os.Stdout, logw, pid, stdout, prefix, nil)
+	go copyLines(&pipes, os.Stderr, logw, pid, stderr, prefix, tail)
 	n.mu.Lock()
 	n.execs[jobID] = p
 	n.mu.Unlock()
@@ -252,18 +253,18 @@ func (n *Node) stopAllExecutors() {
 
 // copyLines copies an executor's output line by line with a prefix, keeping
 // the last bytes in tail for error reports.
-func copyLines(wg *sync.WaitGroup, dst io.Writer, src io.Reader, prefix string, tail *tailBuffer) {
+// copyLines copies src's lines to dst with prefix (the node's own output),
+// to the job's log with the process's pid, and to tail when not nil.
+func copyLines(wg *sync.WaitGroup, dst, log io.Writer, pid int, src io.Reader, prefix string, tail *tailBuffer) {
 	defer wg.Done()
-	sc := bufio.NewScanner(src)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
+	logPrefix := fmt.Sprintf("[pid %d] ", pid)
+	readLines(src, func(line string) {
 		fmt.Fprintln(dst, prefix+line)
+		io.WriteString(log, logPrefix+line+"\n")
 		if tail != nil {
 			tail.Write([]byte(line + "\n"))
 		}
-	}
-	io.Copy(io.Discard, src)
+	})
 }
 
 // tailBuffer keeps the last max bytes written to it.

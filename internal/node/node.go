@@ -56,6 +56,10 @@ type Config struct {
 	SpillDir        string
 	// WorkDir is the executors' working directory (default: the node's).
 	WorkDir string
+	// LogDir keeps each job's executor output, rotated by size (default: a
+	// directory under the system's temporary directory that the node
+	// removes when it stops).
+	LogDir string
 	// ExecutorEnv is added to every executor's environment.
 	ExecutorEnv []string
 	// PackageCacheDir holds the runtime-environment packages this node has
@@ -107,6 +111,8 @@ type Node struct {
 	// serves packages, executors being started and submitted jobs' drivers.
 	pkgs         *runtimeenv.Cache
 	pkgsTemp     string
+	logs         execLogs
+	logsTemp     string
 	conn         *grpc.ClientConn
 	startingExec map[ids.ID]bool
 	drivers      map[ids.ID]*driverProc
@@ -162,6 +168,19 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, fmt.Errorf("node package cache: %w", err)
 		}
 		n.pkgsTemp = pkgDir
+	}
+	n.logs.dir = cfg.LogDir
+	if n.logs.dir == "" {
+		if n.logs.dir, err = os.MkdirTemp("", "shoal-node-logs-"); err != nil {
+			ln.Close()
+			store.Close()
+			return nil, fmt.Errorf("node log directory: %w", err)
+		}
+		n.logsTemp = n.logs.dir
+	} else if err := os.MkdirAll(n.logs.dir, 0o700); err != nil {
+		ln.Close()
+		store.Close()
+		return nil, fmt.Errorf("node log directory: %w", err)
 	}
 	budget := cfg.PackageCacheBytes
 	if budget == 0 {
@@ -261,6 +280,10 @@ func (n *Node) Close() error {
 	}
 	if n.pkgsTemp != "" {
 		os.RemoveAll(n.pkgsTemp)
+	}
+	n.logs.close()
+	if n.logsTemp != "" {
+		os.RemoveAll(n.logsTemp)
 	}
 	return nil
 }
@@ -515,6 +538,9 @@ func (n *Node) handle(m *pb.HeadToNode) {
 			}
 			release()
 		}()
+	}
+	if len(m.LogRequests) > 0 {
+		n.answerLogs(m.LogRequests)
 	}
 	if m.Shutdown {
 		n.log.Info("the head drained this node; exiting")

@@ -19,6 +19,10 @@ import (
 var version = "unset"
 
 var probe = shoal.Func1("jobprobe.probe", func(ctx context.Context, file string) (string, error) {
+	// What `shoal logs` must show: a line on stdout, and on stderr a line
+	// longer than a node keeps whole (cut with a marker) then one after it.
+	fmt.Printf("probe ran on node=%s version=%s\n", shoal.NodeID(ctx), version)
+	fmt.Fprintf(os.Stderr, "long %s\nprobe stderr after the long line node=%s version=%s\n", strings.Repeat("z", 100<<10), shoal.NodeID(ctx), version)
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return "", err

@@ -98,6 +98,15 @@ const (
 	OpCountDistinct
 	OpSumDistinct // [x] number: the sum of its distinct non-null values
 	OpAvgDistinct // [x] number: the mean of its distinct non-null values → Float64
+
+	// Window functions, computed over a row's window (see Over and
+	// plan.Window): they appear only in a window's function list, as do
+	// the aggregates OpSum…OpCountStar given an Over.
+	OpRowNumber // [] → Int64: 1, 2, … in the window's order
+	OpRank      // [] → Int64: 1 + the rows before the row's first peer
+	OpDenseRank // [] → Int64: 1 + the distinct peer groups before the row's
+	OpLag       // [x] or [x, default]; N1: offset ≥ 0. x of the row N1 rows before in the partition, else default (null)
+	OpLead      // as OpLag, N1 rows after
 )
 
 var opNames = map[Op]string{
@@ -114,13 +123,23 @@ var opNames = map[Op]string{
 	OpTrim: "btrim", OpLTrim: "ltrim", OpRTrim: "rtrim", OpReplace: "replace", OpStrpos: "strpos",
 	OpLeft: "left", OpRight: "right", OpStartsWith: "starts_with", OpILike: "ilike",
 	OpNotILike: "not_ilike", OpCoalesce: "coalesce", OpNullIf: "nullif", OpGreatest: "greatest",
-	OpLeast: "least", OpExtract: "extract",
+	OpLeast: "least", OpExtract: "extract", OpRowNumber: "row_number", OpRank: "rank",
+	OpDenseRank: "dense_rank", OpLag: "lag", OpLead: "lead",
 }
 
 func (o Op) String() string { return opNames[o] }
 
 // IsAgg reports whether o is an aggregate function.
 func (o Op) IsAgg() bool { return o >= OpSum && o <= OpAvgDistinct }
+
+// IsWindow reports whether o is a window function (ranking, lag, lead).
+func (o Op) IsWindow() bool { return o >= OpRowNumber && o <= OpLead }
+
+// Windowable reports whether o can be computed over a window: a window
+// function or an aggregate that is not DISTINCT.
+func (o Op) Windowable() bool {
+	return o.IsWindow() || (o >= OpSum && o <= OpCountStar)
+}
 
 // IsComparison reports whether o compares two values.
 func (o Op) IsComparison() bool { return o >= OpEq && o <= OpGe }
@@ -137,13 +156,16 @@ type Value struct {
 
 // Expr is an expression node. After Resolve, T and Nullable describe its result.
 type Expr struct {
-	Op       Op
-	Name     string  // column name (OpCol), alias (OpAlias) or field (OpExtract)
-	Args     []*Expr // operands (see the Op constants for each one's layout)
-	Val      Value   // literal (OpLit)
-	List     []Value // OpIn values
-	Pattern  string  // OpLike / OpNotLike / OpILike / OpNotILike
-	N1, N2   int64   // OpSubstr start (1-based) and length; OpAddMonths/OpAddDays amount
+	Op      Op
+	Name    string  // column name (OpCol), alias (OpAlias) or field (OpExtract)
+	Args    []*Expr // operands (see the Op constants for each one's layout)
+	Val     Value   // literal (OpLit)
+	List    []Value // OpIn values
+	Pattern string  // OpLike / OpNotLike / OpILike / OpNotILike
+	N1, N2  int64   // OpSubstr start (1-based) and length; OpAddMonths/OpAddDays amount; OpLag/OpLead offset
+	// Over is the window a window function or aggregate is computed over
+	// (DataFrame.Select turns such calls into a plan.Window's columns).
+	Over     *Over
 	To       types.Type
 	T        types.Type
 	Nullable bool
@@ -197,6 +219,15 @@ func (e *Expr) String() string {
 }
 
 func (e *Expr) write(sb *strings.Builder) {
+	if e.Over != nil {
+		c := *e
+		c.Over = nil
+		c.write(sb)
+		sb.WriteString(" over (")
+		sb.WriteString(e.Over.String())
+		sb.WriteByte(')')
+		return
+	}
 	switch e.Op {
 	case OpCol:
 		sb.WriteString(e.Name)
@@ -239,6 +270,12 @@ func (e *Expr) write(sb *strings.Builder) {
 		fmt.Fprintf(sb, "extract(%s from %s)", e.Name, e.Args[0])
 	case OpAddMonths, OpAddDays:
 		fmt.Fprintf(sb, "%s(%s, %d)", e.Op, e.Args[0], e.N1)
+	case OpLag, OpLead:
+		fmt.Fprintf(sb, "%s(%s, %d", e.Op, e.Args[0], e.N1)
+		if len(e.Args) > 1 {
+			fmt.Fprintf(sb, ", %s", e.Args[1])
+		}
+		sb.WriteByte(')')
 	case OpCast:
 		fmt.Fprintf(sb, "cast(%s AS %s)", e.Args[0], e.To)
 	case OpCountStar:

@@ -48,6 +48,13 @@ func Resolve(e *Expr, s types.Schema) (*Expr, error) {
 		}
 		c.Args[i] = r
 	}
+	if c.Over != nil {
+		o, err := c.Over.Resolve(s)
+		if err != nil {
+			return nil, err
+		}
+		c.Over = o
+	}
 	if err := c.typecheck(s); err != nil {
 		return nil, err
 	}
@@ -243,6 +250,8 @@ func (c *Expr) typecheck(s types.Schema) error {
 		c.T = types.Int64Type
 		c.Nullable = false
 		return nil
+	case OpRowNumber, OpRank, OpDenseRank, OpLag, OpLead:
+		return c.typecheckWindow()
 	default:
 		if c.Op < OpIntDiv || c.Op > OpExtract {
 			return fmt.Errorf("unknown operator %d", c.Op)

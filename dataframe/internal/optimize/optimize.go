@@ -68,16 +68,23 @@ func mapExprs(n plan.Node, f func(*expr.Expr) *expr.Expr) plan.Node {
 		x.Keys = mapAll(x.Keys)
 		return x
 	case *plan.Sort:
-		keys := make([]plan.SortKey, len(x.Keys))
-		for i, k := range x.Keys {
-			keys[i] = k
-			keys[i].Expr = f(k.Expr)
-		}
-		x.Keys = keys
+		x.Keys = mapKeys(x.Keys, f)
+		return x
+	case *plan.Window:
+		x.PartitionBy, x.Funcs, x.OrderBy = mapAll(x.PartitionBy), mapAll(x.Funcs), mapKeys(x.OrderBy, f)
 		return x
 	default:
 		return x
 	}
+}
+
+func mapKeys(ks []plan.SortKey, f func(*expr.Expr) *expr.Expr) []plan.SortKey {
+	out := make([]plan.SortKey, len(ks))
+	for i, k := range ks {
+		out[i] = k
+		out[i].Expr = f(k.Expr)
+	}
+	return out
 }
 
 // Fold replaces constant subexpressions by literals and simplifies boolean
@@ -88,7 +95,7 @@ func Fold(e *expr.Expr) *expr.Expr {
 		case expr.OpCol, expr.OpLit, expr.OpAlias:
 			return x
 		}
-		if x.Op.IsAgg() {
+		if x.Op.IsAgg() || x.Op.IsWindow() {
 			return x
 		}
 		allLit := true
@@ -211,6 +218,31 @@ func pushdown(n plan.Node, preds []*expr.Expr) plan.Node {
 	case *plan.Union:
 		// Both sides have the union's column names: each gets every predicate.
 		return &plan.Union{Left: pushdown(x.Left, preds), Right: pushdown(x.Right, preds)}
+	case *plan.Window:
+		// A predicate on partition key columns alone keeps or drops whole
+		// partitions: it filters the input instead.
+		keys := map[string]bool{}
+		for _, k := range x.PartitionBy {
+			if u := k.Unalias(); u.Op == expr.OpCol {
+				keys[u.Name] = true
+			}
+		}
+		var below, above []*expr.Expr
+		for _, p := range preds {
+			cs := expr.Columns(p)
+			ok := len(cs) > 0
+			for _, c := range cs {
+				ok = ok && keys[c]
+			}
+			if ok {
+				below = append(below, p)
+			} else {
+				above = append(above, p)
+			}
+		}
+		c := *x
+		c.Input = pushdown(x.Input, below)
+		return wrapFilter(&c, above)
 	}
 	// Any other node: predicates stay above it, its inputs are still optimized.
 	ch := n.Children()
@@ -502,6 +534,30 @@ func prune(n plan.Node, need map[string]bool) plan.Node {
 		return &plan.Union{Left: restrict(prune(x.Left, need), need), Right: restrict(prune(x.Right, need), need)}
 	case *plan.SingleRow:
 		return &plan.SingleRow{Input: prune(x.Input, need)}
+	case *plan.Window:
+		c := *x
+		c.Funcs = nil
+		for _, f := range x.Funcs {
+			if need[f.OutputName()] {
+				c.Funcs = append(c.Funcs, f)
+			}
+		}
+		child := map[string]bool{}
+		for _, f := range x.Input.Schema() {
+			if need[f.Name] {
+				child[f.Name] = true
+			}
+		}
+		if len(c.Funcs) == 0 {
+			return restrict(prune(x.Input, child), need)
+		}
+		addCols(child, c.PartitionBy...)
+		addCols(child, c.Funcs...)
+		for _, k := range c.OrderBy {
+			addCols(child, k.Expr)
+		}
+		c.Input = prune(x.Input, child)
+		return restrict(&c, need)
 	case *plan.Scan:
 		full := x.Source.Schema()
 		want := copyNeed(need)

@@ -11,6 +11,7 @@ import (
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/hashjoin"
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/scan"
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/sorter"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/window"
 	"github.com/shoal-dev/shoal/dataframe/internal/exchange"
 	"github.com/shoal-dev/shoal/dataframe/internal/expr"
 	"github.com/shoal-dev/shoal/dataframe/internal/plan"
@@ -35,6 +36,9 @@ const (
 	KindUnion Kind = "union"
 	// KindSingleRow passes on Input's rows and fails past the first.
 	KindSingleRow Kind = "single_row"
+	// KindWindow computes window functions over Input, sorted on the
+	// window's partition columns then its order (Window).
+	KindWindow Kind = "window"
 )
 
 // Op is one operator of a stage's pipeline, described as data.
@@ -76,6 +80,8 @@ type Op struct {
 	SortKeys []sorter.Key `json:"sort_keys,omitempty"`
 	Limit    int64        `json:"limit,omitempty"`
 	Offset   int64        `json:"offset,omitempty"`
+	// Window.
+	Window *window.Spec `json:"window,omitempty"`
 }
 
 // Stage is a pipeline run once per partition.
@@ -239,6 +245,8 @@ func (b *builder) op(n plan.Node) (*Op, int) {
 		return b.join(x)
 	case *plan.Union:
 		return b.union(x)
+	case *plan.Window:
+		return b.window(x)
 	case *plan.SingleRow:
 		in, parts := b.op(x.Input)
 		if parts > 1 {
@@ -496,6 +504,8 @@ func explainOp(sb *strings.Builder, o *Op, depth int) {
 		fmt.Fprintf(sb, "Limit %d offset %d", o.Limit, o.Offset)
 	case KindSingleRow:
 		sb.WriteString("SingleRow")
+	case KindWindow:
+		fmt.Fprintf(sb, "Window partition %v order %v -> %v", o.Window.Partition, o.Window.Order, o.Schema.Names())
 	case KindUnion:
 		sb.WriteString("Union all\n")
 		explainOp(sb, o.Input, depth+1)

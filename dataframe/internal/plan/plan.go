@@ -176,11 +176,7 @@ func (j *Join) Describe() string {
 }
 
 // SortKey orders by an expression.
-type SortKey struct {
-	Expr       *expr.Expr
-	Desc       bool
-	NullsFirst bool
-}
+type SortKey = expr.OrderKey
 
 // Sort orders rows; a positive Limit keeps only the first Limit rows (top-k).
 type Sort struct {
@@ -202,13 +198,7 @@ func (s *Sort) WithChildren(ch []Node) Node { return &Sort{Input: ch[0], Keys: s
 func (s *Sort) Describe() string {
 	parts := make([]string, len(s.Keys))
 	for i, k := range s.Keys {
-		parts[i] = k.Expr.String()
-		if k.Desc {
-			parts[i] += " desc"
-		}
-		if k.NullsFirst {
-			parts[i] += " nulls first"
-		}
+		parts[i] = k.String()
 	}
 	d := "Sort [" + strings.Join(parts, ", ") + "]"
 	if s.Limit > 0 {
@@ -424,8 +414,8 @@ func estimateRows(n Node) int64 {
 		return r
 	case *Limit:
 		return min(EstimateRows(x.Input), x.N)
-	case *Repartition:
-		return EstimateRows(x.Input)
+	case *Repartition, *Window:
+		return EstimateRows(n.Children()[0])
 	case *Union:
 		l, r := EstimateRows(x.Left), EstimateRows(x.Right)
 		if l < 0 || r < 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/scan"
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/sorter"
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/spill"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/window"
 	"github.com/shoal-dev/shoal/dataframe/internal/exchange"
 	"github.com/shoal-dev/shoal/dataframe/internal/physical"
 )
@@ -242,6 +243,8 @@ func (r *run) build(ctx context.Context, o *physical.Op, p, parts int) colexecop
 	case physical.KindSort:
 		return &sorter.Sort{Input: r.build(ctx, o.Input, p, parts), Schema: o.Schema, Keys: o.SortKeys,
 			BatchSize: bs, Spill: r.spillConfig(), Limit: o.Limit}
+	case physical.KindWindow:
+		return &window.Window{Input: r.build(ctx, o.Input, p, parts), Schema: o.Input.Schema, Spec: *o.Window, BatchSize: bs}
 	case physical.KindHashAgg:
 		return &hashagg.HashAgg{Input: r.build(ctx, o.Input, p, parts), Schema: o.Input.Schema, Keys: o.Keys,
 			Aggs: o.Aggs, Phase: o.Phase, BatchSize: bs, Spill: r.spillConfig(), GroupsHint: int(o.GroupsHint)}

@@ -2,6 +2,7 @@ package types
 
 import (
 	"fmt"
+	"github.com/shoal-dev/shoal/dataframe/internal/suggest"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -125,7 +126,11 @@ type ColumnNotFoundError struct {
 }
 
 func (e *ColumnNotFoundError) Error() string {
-	return fmt.Sprintf("column %q not found (available: %s)", e.Name, strings.Join(e.Available, ", "))
+	msg := fmt.Sprintf("column %q not found", e.Name)
+	if s := suggest.Closest(e.Name, e.Available); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	}
+	return msg + fmt.Sprintf(" (available: %s)", strings.Join(e.Available, ", "))
 }
 
 // ToArrow maps a logical type to the Arrow type used at the edges.

@@ -3580,6 +3580,7 @@ type NodeMessage struct {
 	Executors     []*ExecutorEvent       `protobuf:"bytes,4,rep,name=executors,proto3" json:"executors,omitempty"`
 	Drivers       []*DriverEvent         `protobuf:"bytes,5,rep,name=drivers,proto3" json:"drivers,omitempty"`
 	PackagesHeld  []*PackageHeld         `protobuf:"bytes,6,rep,name=packages_held,json=packagesHeld,proto3" json:"packages_held,omitempty"`
+	LogReplies    []*LogReply            `protobuf:"bytes,7,rep,name=log_replies,json=logReplies,proto3" json:"log_replies,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3652,6 +3653,13 @@ func (x *NodeMessage) GetDrivers() []*DriverEvent {
 func (x *NodeMessage) GetPackagesHeld() []*PackageHeld {
 	if x != nil {
 		return x.PackagesHeld
+	}
+	return nil
+}
+
+func (x *NodeMessage) GetLogReplies() []*LogReply {
+	if x != nil {
+		return x.LogReplies
 	}
 	return nil
 }
@@ -3859,6 +3867,7 @@ type HeadToNode struct {
 	StopDrivers  [][]byte       `protobuf:"bytes,8,rep,name=stop_drivers,json=stopDrivers,proto3" json:"stop_drivers,omitempty"`
 	// package_sources come before the starts that need them.
 	PackageSources []*PackageSource `protobuf:"bytes,9,rep,name=package_sources,json=packageSources,proto3" json:"package_sources,omitempty"`
+	LogRequests    []*LogRequest    `protobuf:"bytes,10,rep,name=log_requests,json=logRequests,proto3" json:"log_requests,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -3956,6 +3965,328 @@ func (x *HeadToNode) GetPackageSources() []*PackageSource {
 	return nil
 }
 
+func (x *HeadToNode) GetLogRequests() []*LogRequest {
+	if x != nil {
+		return x.LogRequests
+	}
+	return nil
+}
+
+// LogRequest asks a node for the end of a job's executor output.
+type LogRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// job_ids are the job and the jobs derived from it (its actors' own
+	// executors, other environments); each part is at most tail_bytes.
+	JobIds        [][]byte `protobuf:"bytes,2,rep,name=job_ids,json=jobIds,proto3" json:"job_ids,omitempty"`
+	TailBytes     int64    `protobuf:"varint,3,opt,name=tail_bytes,json=tailBytes,proto3" json:"tail_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogRequest) Reset() {
+	*x = LogRequest{}
+	mi := &file_shoal_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogRequest) ProtoMessage() {}
+
+func (x *LogRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogRequest.ProtoReflect.Descriptor instead.
+func (*LogRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *LogRequest) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *LogRequest) GetJobIds() [][]byte {
+	if x != nil {
+		return x.JobIds
+	}
+	return nil
+}
+
+func (x *LogRequest) GetTailBytes() int64 {
+	if x != nil {
+		return x.TailBytes
+	}
+	return 0
+}
+
+// LogReply answers a LogRequest.
+type LogReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Data  []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	// skipped counts the bytes of the job's output kept before data.
+	Skipped       int64  `protobuf:"varint,3,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	Error         string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogReply) Reset() {
+	*x = LogReply{}
+	mi := &file_shoal_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogReply) ProtoMessage() {}
+
+func (x *LogReply) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogReply.ProtoReflect.Descriptor instead.
+func (*LogReply) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *LogReply) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *LogReply) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *LogReply) GetSkipped() int64 {
+	if x != nil {
+		return x.Skipped
+	}
+	return 0
+}
+
+func (x *LogReply) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+type NodeLogsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// job is a job's id or a unique prefix of it (hex).
+	Job string `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	// node, when set, is a node's id or a unique prefix of it (hex).
+	Node          string `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	TailBytes     int64  `protobuf:"varint,3,opt,name=tail_bytes,json=tailBytes,proto3" json:"tail_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeLogsRequest) Reset() {
+	*x = NodeLogsRequest{}
+	mi := &file_shoal_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeLogsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeLogsRequest) ProtoMessage() {}
+
+func (x *NodeLogsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeLogsRequest.ProtoReflect.Descriptor instead.
+func (*NodeLogsRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *NodeLogsRequest) GetJob() string {
+	if x != nil {
+		return x.Job
+	}
+	return ""
+}
+
+func (x *NodeLogsRequest) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *NodeLogsRequest) GetTailBytes() int64 {
+	if x != nil {
+		return x.TailBytes
+	}
+	return 0
+}
+
+type NodeLogsReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         []byte                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Logs          []*NodeLog             `protobuf:"bytes,2,rep,name=logs,proto3" json:"logs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeLogsReply) Reset() {
+	*x = NodeLogsReply{}
+	mi := &file_shoal_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeLogsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeLogsReply) ProtoMessage() {}
+
+func (x *NodeLogsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeLogsReply.ProtoReflect.Descriptor instead.
+func (*NodeLogsReply) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *NodeLogsReply) GetJobId() []byte {
+	if x != nil {
+		return x.JobId
+	}
+	return nil
+}
+
+func (x *NodeLogsReply) GetLogs() []*NodeLog {
+	if x != nil {
+		return x.Logs
+	}
+	return nil
+}
+
+type NodeLog struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        []byte                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Data          []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	Skipped       int64                  `protobuf:"varint,3,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeLog) Reset() {
+	*x = NodeLog{}
+	mi := &file_shoal_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeLog) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeLog) ProtoMessage() {}
+
+func (x *NodeLog) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeLog.ProtoReflect.Descriptor instead.
+func (*NodeLog) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *NodeLog) GetNodeId() []byte {
+	if x != nil {
+		return x.NodeId
+	}
+	return nil
+}
+
+func (x *NodeLog) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *NodeLog) GetSkipped() int64 {
+	if x != nil {
+		return x.Skipped
+	}
+	return 0
+}
+
+func (x *NodeLog) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 type StatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -3964,7 +4295,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_shoal_proto_msgTypes[43]
+	mi := &file_shoal_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3976,7 +4307,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[43]
+	mi := &file_shoal_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3989,7 +4320,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{43}
+	return file_shoal_proto_rawDescGZIP(), []int{48}
 }
 
 type NodeStatus struct {
@@ -4019,7 +4350,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_shoal_proto_msgTypes[44]
+	mi := &file_shoal_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4031,7 +4362,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[44]
+	mi := &file_shoal_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4044,7 +4375,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{44}
+	return file_shoal_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *NodeStatus) GetNodeId() []byte {
@@ -4183,7 +4514,7 @@ type StatusReply struct {
 
 func (x *StatusReply) Reset() {
 	*x = StatusReply{}
-	mi := &file_shoal_proto_msgTypes[45]
+	mi := &file_shoal_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4195,7 +4526,7 @@ func (x *StatusReply) String() string {
 func (*StatusReply) ProtoMessage() {}
 
 func (x *StatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[45]
+	mi := &file_shoal_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4208,7 +4539,7 @@ func (x *StatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReply.ProtoReflect.Descriptor instead.
 func (*StatusReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{45}
+	return file_shoal_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *StatusReply) GetNodes() []*NodeStatus {
@@ -4311,7 +4642,7 @@ type WaitingDemand struct {
 
 func (x *WaitingDemand) Reset() {
 	*x = WaitingDemand{}
-	mi := &file_shoal_proto_msgTypes[46]
+	mi := &file_shoal_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4323,7 +4654,7 @@ func (x *WaitingDemand) String() string {
 func (*WaitingDemand) ProtoMessage() {}
 
 func (x *WaitingDemand) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[46]
+	mi := &file_shoal_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4336,7 +4667,7 @@ func (x *WaitingDemand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitingDemand.ProtoReflect.Descriptor instead.
 func (*WaitingDemand) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{46}
+	return file_shoal_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *WaitingDemand) GetResources() *Resources {
@@ -4386,7 +4717,7 @@ type PinStatus struct {
 
 func (x *PinStatus) Reset() {
 	*x = PinStatus{}
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4398,7 +4729,7 @@ func (x *PinStatus) String() string {
 func (*PinStatus) ProtoMessage() {}
 
 func (x *PinStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4411,7 +4742,7 @@ func (x *PinStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PinStatus.ProtoReflect.Descriptor instead.
 func (*PinStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{47}
+	return file_shoal_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *PinStatus) GetLeaseId() []byte {
@@ -4451,7 +4782,7 @@ type LocateRequest struct {
 
 func (x *LocateRequest) Reset() {
 	*x = LocateRequest{}
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4463,7 +4794,7 @@ func (x *LocateRequest) String() string {
 func (*LocateRequest) ProtoMessage() {}
 
 func (x *LocateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4476,7 +4807,7 @@ func (x *LocateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateRequest.ProtoReflect.Descriptor instead.
 func (*LocateRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{48}
+	return file_shoal_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *LocateRequest) GetHostname() string {
@@ -4496,7 +4827,7 @@ type LocateReply struct {
 
 func (x *LocateReply) Reset() {
 	*x = LocateReply{}
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4508,7 +4839,7 @@ func (x *LocateReply) String() string {
 func (*LocateReply) ProtoMessage() {}
 
 func (x *LocateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4521,7 +4852,7 @@ func (x *LocateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateReply.ProtoReflect.Descriptor instead.
 func (*LocateReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{49}
+	return file_shoal_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *LocateReply) GetNodeId() []byte {
@@ -4547,7 +4878,7 @@ type GetActorRequest struct {
 
 func (x *GetActorRequest) Reset() {
 	*x = GetActorRequest{}
-	mi := &file_shoal_proto_msgTypes[50]
+	mi := &file_shoal_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4559,7 +4890,7 @@ func (x *GetActorRequest) String() string {
 func (*GetActorRequest) ProtoMessage() {}
 
 func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[50]
+	mi := &file_shoal_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4572,7 +4903,7 @@ func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorRequest.ProtoReflect.Descriptor instead.
 func (*GetActorRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{50}
+	return file_shoal_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *GetActorRequest) GetName() string {
@@ -4594,7 +4925,7 @@ type GetActorReply struct {
 
 func (x *GetActorReply) Reset() {
 	*x = GetActorReply{}
-	mi := &file_shoal_proto_msgTypes[51]
+	mi := &file_shoal_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4606,7 +4937,7 @@ func (x *GetActorReply) String() string {
 func (*GetActorReply) ProtoMessage() {}
 
 func (x *GetActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[51]
+	mi := &file_shoal_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4619,7 +4950,7 @@ func (x *GetActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorReply.ProtoReflect.Descriptor instead.
 func (*GetActorReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{51}
+	return file_shoal_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GetActorReply) GetFound() bool {
@@ -4660,7 +4991,7 @@ type DrainRequest struct {
 
 func (x *DrainRequest) Reset() {
 	*x = DrainRequest{}
-	mi := &file_shoal_proto_msgTypes[52]
+	mi := &file_shoal_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4672,7 +5003,7 @@ func (x *DrainRequest) String() string {
 func (*DrainRequest) ProtoMessage() {}
 
 func (x *DrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[52]
+	mi := &file_shoal_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4685,7 +5016,7 @@ func (x *DrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
 func (*DrainRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{52}
+	return file_shoal_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *DrainRequest) GetNodeId() []byte {
@@ -4716,7 +5047,7 @@ type DrainReply struct {
 
 func (x *DrainReply) Reset() {
 	*x = DrainReply{}
-	mi := &file_shoal_proto_msgTypes[53]
+	mi := &file_shoal_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4728,7 +5059,7 @@ func (x *DrainReply) String() string {
 func (*DrainReply) ProtoMessage() {}
 
 func (x *DrainReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[53]
+	mi := &file_shoal_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4741,7 +5072,7 @@ func (x *DrainReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainReply.ProtoReflect.Descriptor instead.
 func (*DrainReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{53}
+	return file_shoal_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *DrainReply) GetTasksFinished() int64 {
@@ -4798,7 +5129,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_shoal_proto_msgTypes[54]
+	mi := &file_shoal_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4810,7 +5141,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[54]
+	mi := &file_shoal_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4823,7 +5154,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{54}
+	return file_shoal_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *SubmitJobRequest) GetName() string {
@@ -4872,7 +5203,7 @@ type SubmittedJob struct {
 
 func (x *SubmittedJob) Reset() {
 	*x = SubmittedJob{}
-	mi := &file_shoal_proto_msgTypes[55]
+	mi := &file_shoal_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4884,7 +5215,7 @@ func (x *SubmittedJob) String() string {
 func (*SubmittedJob) ProtoMessage() {}
 
 func (x *SubmittedJob) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[55]
+	mi := &file_shoal_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4897,7 +5228,7 @@ func (x *SubmittedJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmittedJob.ProtoReflect.Descriptor instead.
 func (*SubmittedJob) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{55}
+	return file_shoal_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *SubmittedJob) GetJobId() []byte {
@@ -4979,7 +5310,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_shoal_proto_msgTypes[56]
+	mi := &file_shoal_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4991,7 +5322,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[56]
+	mi := &file_shoal_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5004,7 +5335,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{56}
+	return file_shoal_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *GetJobRequest) GetJobId() []byte {
@@ -5022,7 +5353,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_shoal_proto_msgTypes[57]
+	mi := &file_shoal_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5034,7 +5365,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[57]
+	mi := &file_shoal_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5047,7 +5378,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{57}
+	return file_shoal_proto_rawDescGZIP(), []int{62}
 }
 
 type ListJobsReply struct {
@@ -5059,7 +5390,7 @@ type ListJobsReply struct {
 
 func (x *ListJobsReply) Reset() {
 	*x = ListJobsReply{}
-	mi := &file_shoal_proto_msgTypes[58]
+	mi := &file_shoal_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5071,7 +5402,7 @@ func (x *ListJobsReply) String() string {
 func (*ListJobsReply) ProtoMessage() {}
 
 func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[58]
+	mi := &file_shoal_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5084,7 +5415,7 @@ func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsReply.ProtoReflect.Descriptor instead.
 func (*ListJobsReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{58}
+	return file_shoal_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ListJobsReply) GetJobs() []*SubmittedJob {
@@ -5105,7 +5436,7 @@ type JobLogsRequest struct {
 
 func (x *JobLogsRequest) Reset() {
 	*x = JobLogsRequest{}
-	mi := &file_shoal_proto_msgTypes[59]
+	mi := &file_shoal_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5117,7 +5448,7 @@ func (x *JobLogsRequest) String() string {
 func (*JobLogsRequest) ProtoMessage() {}
 
 func (x *JobLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[59]
+	mi := &file_shoal_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5130,7 +5461,7 @@ func (x *JobLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobLogsRequest.ProtoReflect.Descriptor instead.
 func (*JobLogsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{59}
+	return file_shoal_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *JobLogsRequest) GetJobId() []byte {
@@ -5165,7 +5496,7 @@ type LogLines struct {
 
 func (x *LogLines) Reset() {
 	*x = LogLines{}
-	mi := &file_shoal_proto_msgTypes[60]
+	mi := &file_shoal_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5177,7 +5508,7 @@ func (x *LogLines) String() string {
 func (*LogLines) ProtoMessage() {}
 
 func (x *LogLines) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[60]
+	mi := &file_shoal_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5190,7 +5521,7 @@ func (x *LogLines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLines.ProtoReflect.Descriptor instead.
 func (*LogLines) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{60}
+	return file_shoal_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *LogLines) GetLines() []string {
@@ -5223,7 +5554,7 @@ type ObjectInfoRequest struct {
 
 func (x *ObjectInfoRequest) Reset() {
 	*x = ObjectInfoRequest{}
-	mi := &file_shoal_proto_msgTypes[61]
+	mi := &file_shoal_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5235,7 +5566,7 @@ func (x *ObjectInfoRequest) String() string {
 func (*ObjectInfoRequest) ProtoMessage() {}
 
 func (x *ObjectInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[61]
+	mi := &file_shoal_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5248,7 +5579,7 @@ func (x *ObjectInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectInfoRequest.ProtoReflect.Descriptor instead.
 func (*ObjectInfoRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{61}
+	return file_shoal_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *ObjectInfoRequest) GetId() []byte {
@@ -5267,7 +5598,7 @@ type RequestResourcesRequest struct {
 
 func (x *RequestResourcesRequest) Reset() {
 	*x = RequestResourcesRequest{}
-	mi := &file_shoal_proto_msgTypes[62]
+	mi := &file_shoal_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5279,7 +5610,7 @@ func (x *RequestResourcesRequest) String() string {
 func (*RequestResourcesRequest) ProtoMessage() {}
 
 func (x *RequestResourcesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[62]
+	mi := &file_shoal_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5292,7 +5623,7 @@ func (x *RequestResourcesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestResourcesRequest.ProtoReflect.Descriptor instead.
 func (*RequestResourcesRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{62}
+	return file_shoal_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *RequestResourcesRequest) GetBundles() []*Resources {
@@ -5310,7 +5641,7 @@ type RequestResourcesReply struct {
 
 func (x *RequestResourcesReply) Reset() {
 	*x = RequestResourcesReply{}
-	mi := &file_shoal_proto_msgTypes[63]
+	mi := &file_shoal_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5322,7 +5653,7 @@ func (x *RequestResourcesReply) String() string {
 func (*RequestResourcesReply) ProtoMessage() {}
 
 func (x *RequestResourcesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[63]
+	mi := &file_shoal_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5335,7 +5666,7 @@ func (x *RequestResourcesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestResourcesReply.ProtoReflect.Descriptor instead.
 func (*RequestResourcesReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{63}
+	return file_shoal_proto_rawDescGZIP(), []int{68}
 }
 
 var File_shoal_proto protoreflect.FileDescriptor
@@ -5630,14 +5961,16 @@ const file_shoal_proto_rawDesc = "" +
 	"\x05lines\x18\x02 \x03(\tR\x05lines\x12\x16\n" +
 	"\x06exited\x18\x03 \x01(\bR\x06exited\x12\x1b\n" +
 	"\texit_code\x18\x04 \x01(\x05R\bexitCode\x12\x14\n" +
-	"\x05error\x18\x05 \x01(\tR\x05error\"\xbf\x02\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\"\xf4\x02\n" +
 	"\vNodeMessage\x12)\n" +
 	"\x05hello\x18\x01 \x01(\v2\x13.shoal.v1.NodeHelloR\x05hello\x121\n" +
 	"\theartbeat\x18\x02 \x01(\v2\x13.shoal.v1.HeartbeatR\theartbeat\x12.\n" +
 	"\aobjects\x18\x03 \x03(\v2\x14.shoal.v1.ObjectCopyR\aobjects\x125\n" +
 	"\texecutors\x18\x04 \x03(\v2\x17.shoal.v1.ExecutorEventR\texecutors\x12/\n" +
 	"\adrivers\x18\x05 \x03(\v2\x15.shoal.v1.DriverEventR\adrivers\x12:\n" +
-	"\rpackages_held\x18\x06 \x03(\v2\x15.shoal.v1.PackageHeldR\fpackagesHeld\"Z\n" +
+	"\rpackages_held\x18\x06 \x03(\v2\x15.shoal.v1.PackageHeldR\fpackagesHeld\x123\n" +
+	"\vlog_replies\x18\a \x03(\v2\x12.shoal.v1.LogReplyR\n" +
+	"logReplies\"Z\n" +
 	"\vNodeWelcome\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\fR\x06nodeId\x122\n" +
 	"\x15heartbeat_interval_ms\x18\x02 \x01(\x03R\x13heartbeatIntervalMs\"V\n" +
@@ -5651,7 +5984,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12!\n" +
 	"\fpackage_hash\x18\x03 \x01(\tR\vpackageHash\x12\x12\n" +
 	"\x04args\x18\x04 \x03(\tR\x04args\x12\x10\n" +
-	"\x03env\x18\x05 \x03(\tR\x03env\"\xaf\x03\n" +
+	"\x03env\x18\x05 \x03(\tR\x03env\"\xe8\x03\n" +
 	"\n" +
 	"HeadToNode\x12/\n" +
 	"\awelcome\x18\x01 \x01(\v2\x15.shoal.v1.NodeWelcomeR\awelcome\x12:\n" +
@@ -5662,7 +5995,33 @@ const file_shoal_proto_rawDesc = "" +
 	"\bshutdown\x18\x06 \x01(\bR\bshutdown\x12:\n" +
 	"\rstart_drivers\x18\a \x03(\v2\x15.shoal.v1.DriverStartR\fstartDrivers\x12!\n" +
 	"\fstop_drivers\x18\b \x03(\fR\vstopDrivers\x12@\n" +
-	"\x0fpackage_sources\x18\t \x03(\v2\x17.shoal.v1.PackageSourceR\x0epackageSources\"\x0f\n" +
+	"\x0fpackage_sources\x18\t \x03(\v2\x17.shoal.v1.PackageSourceR\x0epackageSources\x127\n" +
+	"\flog_requests\x18\n" +
+	" \x03(\v2\x14.shoal.v1.LogRequestR\vlogRequests\"T\n" +
+	"\n" +
+	"LogRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x17\n" +
+	"\ajob_ids\x18\x02 \x03(\fR\x06jobIds\x12\x1d\n" +
+	"\n" +
+	"tail_bytes\x18\x03 \x01(\x03R\ttailBytes\"^\n" +
+	"\bLogReply\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\x12\x18\n" +
+	"\askipped\x18\x03 \x01(\x03R\askipped\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"V\n" +
+	"\x0fNodeLogsRequest\x12\x10\n" +
+	"\x03job\x18\x01 \x01(\tR\x03job\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\x12\x1d\n" +
+	"\n" +
+	"tail_bytes\x18\x03 \x01(\x03R\ttailBytes\"M\n" +
+	"\rNodeLogsReply\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\fR\x05jobId\x12%\n" +
+	"\x04logs\x18\x02 \x03(\v2\x11.shoal.v1.NodeLogR\x04logs\"f\n" +
+	"\aNodeLog\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\fR\x06nodeId\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\x12\x18\n" +
+	"\askipped\x18\x03 \x01(\x03R\askipped\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\x0f\n" +
 	"\rStatusRequest\"\x8d\x05\n" +
 	"\n" +
 	"NodeStatus\x12\x17\n" +
@@ -5815,7 +6174,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n" +
 	"\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n" +
 	"\x10JOB_STATE_FAILED\x10\x04\x12\x15\n" +
-	"\x11JOB_STATE_STOPPED\x10\x052\xca\a\n" +
+	"\x11JOB_STATE_STOPPED\x10\x052\x8a\b\n" +
 	"\x04Head\x12=\n" +
 	"\aSession\x12\x17.shoal.v1.ClientMessage\x1a\x15.shoal.v1.HeadMessage(\x010\x01\x12>\n" +
 	"\vNodeSession\x12\x15.shoal.v1.NodeMessage\x1a\x14.shoal.v1.HeadToNode(\x010\x01\x128\n" +
@@ -5832,7 +6191,8 @@ const file_shoal_proto_rawDesc = "" +
 	"\bListJobs\x12\x19.shoal.v1.ListJobsRequest\x1a\x17.shoal.v1.ListJobsReply\x12:\n" +
 	"\aStopJob\x12\x17.shoal.v1.GetJobRequest\x1a\x16.shoal.v1.SubmittedJob\x129\n" +
 	"\aJobLogs\x12\x18.shoal.v1.JobLogsRequest\x1a\x12.shoal.v1.LogLines0\x01\x12>\n" +
-	"\bTimeline\x12\x19.shoal.v1.TimelineRequest\x1a\x17.shoal.v1.TimelineReplyB,Z*github.com/shoal-dev/shoal/internal/rpc/pbb\x06proto3"
+	"\bTimeline\x12\x19.shoal.v1.TimelineRequest\x1a\x17.shoal.v1.TimelineReply\x12>\n" +
+	"\bNodeLogs\x12\x19.shoal.v1.NodeLogsRequest\x1a\x17.shoal.v1.NodeLogsReplyB,Z*github.com/shoal-dev/shoal/internal/rpc/pbb\x06proto3"
 
 var (
 	file_shoal_proto_rawDescOnce sync.Once
@@ -5847,7 +6207,7 @@ func file_shoal_proto_rawDescGZIP() []byte {
 }
 
 var file_shoal_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
+var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 73)
 var file_shoal_proto_goTypes = []any{
 	(Role)(0),                       // 0: shoal.v1.Role
 	(Strategy)(0),                   // 1: shoal.v1.Strategy
@@ -5898,37 +6258,42 @@ var file_shoal_proto_goTypes = []any{
 	(*ObjectPull)(nil),              // 46: shoal.v1.ObjectPull
 	(*DriverStart)(nil),             // 47: shoal.v1.DriverStart
 	(*HeadToNode)(nil),              // 48: shoal.v1.HeadToNode
-	(*StatusRequest)(nil),           // 49: shoal.v1.StatusRequest
-	(*NodeStatus)(nil),              // 50: shoal.v1.NodeStatus
-	(*StatusReply)(nil),             // 51: shoal.v1.StatusReply
-	(*WaitingDemand)(nil),           // 52: shoal.v1.WaitingDemand
-	(*PinStatus)(nil),               // 53: shoal.v1.PinStatus
-	(*LocateRequest)(nil),           // 54: shoal.v1.LocateRequest
-	(*LocateReply)(nil),             // 55: shoal.v1.LocateReply
-	(*GetActorRequest)(nil),         // 56: shoal.v1.GetActorRequest
-	(*GetActorReply)(nil),           // 57: shoal.v1.GetActorReply
-	(*DrainRequest)(nil),            // 58: shoal.v1.DrainRequest
-	(*DrainReply)(nil),              // 59: shoal.v1.DrainReply
-	(*SubmitJobRequest)(nil),        // 60: shoal.v1.SubmitJobRequest
-	(*SubmittedJob)(nil),            // 61: shoal.v1.SubmittedJob
-	(*GetJobRequest)(nil),           // 62: shoal.v1.GetJobRequest
-	(*ListJobsRequest)(nil),         // 63: shoal.v1.ListJobsRequest
-	(*ListJobsReply)(nil),           // 64: shoal.v1.ListJobsReply
-	(*JobLogsRequest)(nil),          // 65: shoal.v1.JobLogsRequest
-	(*LogLines)(nil),                // 66: shoal.v1.LogLines
-	(*ObjectInfoRequest)(nil),       // 67: shoal.v1.ObjectInfoRequest
-	(*RequestResourcesRequest)(nil), // 68: shoal.v1.RequestResourcesRequest
-	(*RequestResourcesReply)(nil),   // 69: shoal.v1.RequestResourcesReply
-	nil,                             // 70: shoal.v1.Resources.CustomEntry
-	nil,                             // 71: shoal.v1.NodeHello.LabelsEntry
-	nil,                             // 72: shoal.v1.NodeStatus.LabelsEntry
-	nil,                             // 73: shoal.v1.StatusReply.TasksByStateEntry
+	(*LogRequest)(nil),              // 49: shoal.v1.LogRequest
+	(*LogReply)(nil),                // 50: shoal.v1.LogReply
+	(*NodeLogsRequest)(nil),         // 51: shoal.v1.NodeLogsRequest
+	(*NodeLogsReply)(nil),           // 52: shoal.v1.NodeLogsReply
+	(*NodeLog)(nil),                 // 53: shoal.v1.NodeLog
+	(*StatusRequest)(nil),           // 54: shoal.v1.StatusRequest
+	(*NodeStatus)(nil),              // 55: shoal.v1.NodeStatus
+	(*StatusReply)(nil),             // 56: shoal.v1.StatusReply
+	(*WaitingDemand)(nil),           // 57: shoal.v1.WaitingDemand
+	(*PinStatus)(nil),               // 58: shoal.v1.PinStatus
+	(*LocateRequest)(nil),           // 59: shoal.v1.LocateRequest
+	(*LocateReply)(nil),             // 60: shoal.v1.LocateReply
+	(*GetActorRequest)(nil),         // 61: shoal.v1.GetActorRequest
+	(*GetActorReply)(nil),           // 62: shoal.v1.GetActorReply
+	(*DrainRequest)(nil),            // 63: shoal.v1.DrainRequest
+	(*DrainReply)(nil),              // 64: shoal.v1.DrainReply
+	(*SubmitJobRequest)(nil),        // 65: shoal.v1.SubmitJobRequest
+	(*SubmittedJob)(nil),            // 66: shoal.v1.SubmittedJob
+	(*GetJobRequest)(nil),           // 67: shoal.v1.GetJobRequest
+	(*ListJobsRequest)(nil),         // 68: shoal.v1.ListJobsRequest
+	(*ListJobsReply)(nil),           // 69: shoal.v1.ListJobsReply
+	(*JobLogsRequest)(nil),          // 70: shoal.v1.JobLogsRequest
+	(*LogLines)(nil),                // 71: shoal.v1.LogLines
+	(*ObjectInfoRequest)(nil),       // 72: shoal.v1.ObjectInfoRequest
+	(*RequestResourcesRequest)(nil), // 73: shoal.v1.RequestResourcesRequest
+	(*RequestResourcesReply)(nil),   // 74: shoal.v1.RequestResourcesReply
+	nil,                             // 75: shoal.v1.Resources.CustomEntry
+	nil,                             // 76: shoal.v1.NodeHello.LabelsEntry
+	nil,                             // 77: shoal.v1.NodeStatus.LabelsEntry
+	nil,                             // 78: shoal.v1.StatusReply.TasksByStateEntry
 }
 var file_shoal_proto_depIdxs = []int32{
 	24, // 0: shoal.v1.DirectRequest.calls:type_name -> shoal.v1.ActorCall
 	16, // 1: shoal.v1.DirectRequest.tasks:type_name -> shoal.v1.TaskSpec
 	22, // 2: shoal.v1.DirectReply.results:type_name -> shoal.v1.TaskResult
-	70, // 3: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
+	75, // 3: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
 	0,  // 4: shoal.v1.Hello.role:type_name -> shoal.v1.Role
 	12, // 5: shoal.v1.Hello.job:type_name -> shoal.v1.JobInfo
 	15, // 6: shoal.v1.TaskSpec.args:type_name -> shoal.v1.Arg
@@ -5968,7 +6333,7 @@ var file_shoal_proto_depIdxs = []int32{
 	33, // 40: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
 	20, // 41: shoal.v1.HeadMessage.leases:type_name -> shoal.v1.LeaseGrant
 	11, // 42: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
-	71, // 43: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
+	76, // 43: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
 	40, // 44: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
 	36, // 45: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
 	39, // 46: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
@@ -5976,58 +6341,63 @@ var file_shoal_proto_depIdxs = []int32{
 	42, // 48: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
 	43, // 49: shoal.v1.NodeMessage.drivers:type_name -> shoal.v1.DriverEvent
 	37, // 50: shoal.v1.NodeMessage.packages_held:type_name -> shoal.v1.PackageHeld
-	45, // 51: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
-	12, // 52: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
-	46, // 53: shoal.v1.HeadToNode.pull_objects:type_name -> shoal.v1.ObjectPull
-	47, // 54: shoal.v1.HeadToNode.start_drivers:type_name -> shoal.v1.DriverStart
-	38, // 55: shoal.v1.HeadToNode.package_sources:type_name -> shoal.v1.PackageSource
-	11, // 56: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
-	11, // 57: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
-	72, // 58: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
-	40, // 59: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
-	50, // 60: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
-	73, // 61: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
-	53, // 62: shoal.v1.StatusReply.pins:type_name -> shoal.v1.PinStatus
-	52, // 63: shoal.v1.StatusReply.waiting:type_name -> shoal.v1.WaitingDemand
-	11, // 64: shoal.v1.WaitingDemand.resources:type_name -> shoal.v1.Resources
-	5,  // 65: shoal.v1.SubmittedJob.state:type_name -> shoal.v1.JobState
-	61, // 66: shoal.v1.ListJobsReply.jobs:type_name -> shoal.v1.SubmittedJob
-	11, // 67: shoal.v1.RequestResourcesRequest.bundles:type_name -> shoal.v1.Resources
-	25, // 68: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
-	44, // 69: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
-	49, // 70: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
-	54, // 71: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
-	56, // 72: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
-	58, // 73: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
-	68, // 74: shoal.v1.Head.RequestResources:input_type -> shoal.v1.RequestResourcesRequest
-	67, // 75: shoal.v1.Head.ObjectInfo:input_type -> shoal.v1.ObjectInfoRequest
-	9,  // 76: shoal.v1.Head.ExecutorExit:input_type -> shoal.v1.ExecutorExitRequest
-	60, // 77: shoal.v1.Head.SubmitJob:input_type -> shoal.v1.SubmitJobRequest
-	62, // 78: shoal.v1.Head.GetJob:input_type -> shoal.v1.GetJobRequest
-	63, // 79: shoal.v1.Head.ListJobs:input_type -> shoal.v1.ListJobsRequest
-	62, // 80: shoal.v1.Head.StopJob:input_type -> shoal.v1.GetJobRequest
-	65, // 81: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
-	27, // 82: shoal.v1.Head.Timeline:input_type -> shoal.v1.TimelineRequest
-	35, // 83: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
-	48, // 84: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
-	51, // 85: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
-	55, // 86: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
-	57, // 87: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
-	59, // 88: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
-	69, // 89: shoal.v1.Head.RequestResources:output_type -> shoal.v1.RequestResourcesReply
-	34, // 90: shoal.v1.Head.ObjectInfo:output_type -> shoal.v1.ObjectStatus
-	10, // 91: shoal.v1.Head.ExecutorExit:output_type -> shoal.v1.ExecutorExitReply
-	61, // 92: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
-	61, // 93: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
-	64, // 94: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
-	61, // 95: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
-	66, // 96: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
-	29, // 97: shoal.v1.Head.Timeline:output_type -> shoal.v1.TimelineReply
-	83, // [83:98] is the sub-list for method output_type
-	68, // [68:83] is the sub-list for method input_type
-	68, // [68:68] is the sub-list for extension type_name
-	68, // [68:68] is the sub-list for extension extendee
-	0,  // [0:68] is the sub-list for field type_name
+	50, // 51: shoal.v1.NodeMessage.log_replies:type_name -> shoal.v1.LogReply
+	45, // 52: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
+	12, // 53: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
+	46, // 54: shoal.v1.HeadToNode.pull_objects:type_name -> shoal.v1.ObjectPull
+	47, // 55: shoal.v1.HeadToNode.start_drivers:type_name -> shoal.v1.DriverStart
+	38, // 56: shoal.v1.HeadToNode.package_sources:type_name -> shoal.v1.PackageSource
+	49, // 57: shoal.v1.HeadToNode.log_requests:type_name -> shoal.v1.LogRequest
+	53, // 58: shoal.v1.NodeLogsReply.logs:type_name -> shoal.v1.NodeLog
+	11, // 59: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
+	11, // 60: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
+	77, // 61: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
+	40, // 62: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
+	55, // 63: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
+	78, // 64: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
+	58, // 65: shoal.v1.StatusReply.pins:type_name -> shoal.v1.PinStatus
+	57, // 66: shoal.v1.StatusReply.waiting:type_name -> shoal.v1.WaitingDemand
+	11, // 67: shoal.v1.WaitingDemand.resources:type_name -> shoal.v1.Resources
+	5,  // 68: shoal.v1.SubmittedJob.state:type_name -> shoal.v1.JobState
+	66, // 69: shoal.v1.ListJobsReply.jobs:type_name -> shoal.v1.SubmittedJob
+	11, // 70: shoal.v1.RequestResourcesRequest.bundles:type_name -> shoal.v1.Resources
+	25, // 71: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
+	44, // 72: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
+	54, // 73: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
+	59, // 74: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
+	61, // 75: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
+	63, // 76: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
+	73, // 77: shoal.v1.Head.RequestResources:input_type -> shoal.v1.RequestResourcesRequest
+	72, // 78: shoal.v1.Head.ObjectInfo:input_type -> shoal.v1.ObjectInfoRequest
+	9,  // 79: shoal.v1.Head.ExecutorExit:input_type -> shoal.v1.ExecutorExitRequest
+	65, // 80: shoal.v1.Head.SubmitJob:input_type -> shoal.v1.SubmitJobRequest
+	67, // 81: shoal.v1.Head.GetJob:input_type -> shoal.v1.GetJobRequest
+	68, // 82: shoal.v1.Head.ListJobs:input_type -> shoal.v1.ListJobsRequest
+	67, // 83: shoal.v1.Head.StopJob:input_type -> shoal.v1.GetJobRequest
+	70, // 84: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
+	27, // 85: shoal.v1.Head.Timeline:input_type -> shoal.v1.TimelineRequest
+	51, // 86: shoal.v1.Head.NodeLogs:input_type -> shoal.v1.NodeLogsRequest
+	35, // 87: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
+	48, // 88: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
+	56, // 89: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
+	60, // 90: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
+	62, // 91: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
+	64, // 92: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
+	74, // 93: shoal.v1.Head.RequestResources:output_type -> shoal.v1.RequestResourcesReply
+	34, // 94: shoal.v1.Head.ObjectInfo:output_type -> shoal.v1.ObjectStatus
+	10, // 95: shoal.v1.Head.ExecutorExit:output_type -> shoal.v1.ExecutorExitReply
+	66, // 96: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
+	66, // 97: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
+	69, // 98: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
+	66, // 99: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
+	71, // 100: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
+	29, // 101: shoal.v1.Head.Timeline:output_type -> shoal.v1.TimelineReply
+	52, // 102: shoal.v1.Head.NodeLogs:output_type -> shoal.v1.NodeLogsReply
+	87, // [87:103] is the sub-list for method output_type
+	71, // [71:87] is the sub-list for method input_type
+	71, // [71:71] is the sub-list for extension type_name
+	71, // [71:71] is the sub-list for extension extendee
+	0,  // [0:71] is the sub-list for field type_name
 }
 
 func init() { file_shoal_proto_init() }
@@ -6041,7 +6411,7 @@ func file_shoal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_proto_rawDesc), len(file_shoal_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   68,
+			NumMessages:   73,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

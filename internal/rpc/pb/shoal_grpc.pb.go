@@ -41,6 +41,7 @@ const (
 	Head_StopJob_FullMethodName          = "/shoal.v1.Head/StopJob"
 	Head_JobLogs_FullMethodName          = "/shoal.v1.Head/JobLogs"
 	Head_Timeline_FullMethodName         = "/shoal.v1.Head/Timeline"
+	Head_NodeLogs_FullMethodName         = "/shoal.v1.Head/NodeLogs"
 )
 
 // HeadClient is the client API for Head service.
@@ -85,6 +86,9 @@ type HeadClient interface {
 	// Timeline returns the spans of the tasks and actor calls executors ran
 	// recently (the head keeps the last ones, up to a bound).
 	Timeline(ctx context.Context, in *TimelineRequest, opts ...grpc.CallOption) (*TimelineReply, error)
+	// NodeLogs returns the end of a job's executor output on each live node
+	// (or one), which nodes keep in size-capped, rotated files.
+	NodeLogs(ctx context.Context, in *NodeLogsRequest, opts ...grpc.CallOption) (*NodeLogsReply, error)
 }
 
 type headClient struct {
@@ -260,6 +264,16 @@ func (c *headClient) Timeline(ctx context.Context, in *TimelineRequest, opts ...
 	return out, nil
 }
 
+func (c *headClient) NodeLogs(ctx context.Context, in *NodeLogsRequest, opts ...grpc.CallOption) (*NodeLogsReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NodeLogsReply)
+	err := c.cc.Invoke(ctx, Head_NodeLogs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HeadServer is the server API for Head service.
 // All implementations must embed UnimplementedHeadServer
 // for forward compatibility.
@@ -302,6 +316,9 @@ type HeadServer interface {
 	// Timeline returns the spans of the tasks and actor calls executors ran
 	// recently (the head keeps the last ones, up to a bound).
 	Timeline(context.Context, *TimelineRequest) (*TimelineReply, error)
+	// NodeLogs returns the end of a job's executor output on each live node
+	// (or one), which nodes keep in size-capped, rotated files.
+	NodeLogs(context.Context, *NodeLogsRequest) (*NodeLogsReply, error)
 	mustEmbedUnimplementedHeadServer()
 }
 
@@ -356,6 +373,9 @@ func (UnimplementedHeadServer) JobLogs(*JobLogsRequest, grpc.ServerStreamingServ
 }
 func (UnimplementedHeadServer) Timeline(context.Context, *TimelineRequest) (*TimelineReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Timeline not implemented")
+}
+func (UnimplementedHeadServer) NodeLogs(context.Context, *NodeLogsRequest) (*NodeLogsReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method NodeLogs not implemented")
 }
 func (UnimplementedHeadServer) mustEmbedUnimplementedHeadServer() {}
 func (UnimplementedHeadServer) testEmbeddedByValue()              {}
@@ -619,6 +639,24 @@ func _Head_Timeline_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Head_NodeLogs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NodeLogsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HeadServer).NodeLogs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Head_NodeLogs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HeadServer).NodeLogs(ctx, req.(*NodeLogsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Head_ServiceDesc is the grpc.ServiceDesc for Head service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -673,6 +711,10 @@ var Head_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Timeline",
 			Handler:    _Head_Timeline_Handler,
+		},
+		{
+			MethodName: "NodeLogs",
+			Handler:    _Head_NodeLogs_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

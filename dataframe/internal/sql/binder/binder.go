@@ -3,6 +3,7 @@ package binder
 import (
 	"errors"
 	"fmt"
+	suggestpkg "github.com/shoal-dev/shoal/dataframe/internal/suggest"
 	"slices"
 	"strconv"
 	"strings"
@@ -265,15 +266,7 @@ func tablesOf(cs []column) string {
 }
 
 // suggest returns the candidate closest to name when it is close enough.
-func suggest(name string, candidates []string) string {
-	best, bestD := "", len(name)/2+2
-	for _, c := range candidates {
-		if d := parser.EditDistance(name, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
+func suggest(name string, candidates []string) string { return suggestpkg.Closest(name, candidates) }
 
 // resolve type-checks e against s, failing at n.
 func (b *binder) resolve(n parser.Node, e *expr.Expr, s types.Schema) *expr.Expr {

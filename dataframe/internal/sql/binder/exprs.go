@@ -26,6 +26,12 @@ func (b *binder) bindBool(e parser.Expr, c *ectx) *expr.Expr {
 
 // bindExpr binds a scalar expression in c, resolved against c's schema.
 func (b *binder) bindExpr(e parser.Expr, c *ectx) *expr.Expr {
+	if f, ok := e.(*parser.FuncCall); ok && f.Over != nil {
+		if id, ok := c.win[f]; ok {
+			return b.resolve(e, expr.Col(id), c.sch(b))
+		}
+		failAt(f, "window functions are not allowed here (only in the select list and ORDER BY)")
+	}
 	if c.agg != nil {
 		if out := b.aboveAgg(e, c); out != nil {
 			return out
@@ -495,9 +501,6 @@ func (b *binder) bindCall(x *parser.FuncCall, c *ectx) *expr.Expr {
 			failAt(x, "aggregate function %s is not allowed here", x.Name)
 		}
 		failAt(x, "aggregate function calls cannot be nested")
-	}
-	if x.Over != nil {
-		failAt(x, "window functions are not supported yet")
 	}
 	args := make([]*expr.Expr, len(x.Args))
 	for i, a := range x.Args {

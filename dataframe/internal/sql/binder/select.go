@@ -18,6 +18,9 @@ type ectx struct {
 	node   *plan.Node
 	schema types.Schema
 	agg    *aggCtx
+	// win maps the window function calls computed below (binder.windows)
+	// to their columns.
+	win map[*parser.FuncCall]string
 	// bases are the FROM's relations with their own filters (before the
 	// joins): a correlated subquery takes its outer values from one of
 	// them when that is cheaper than from the joined rows.
@@ -94,6 +97,11 @@ func (b *binder) bindSelect(sel *parser.Select, outer *scope, extra *relation, o
 			p := b.bindBool(sel.Having, cur)
 			*cur.node = &plan.Filter{Input: *cur.node, Pred: p}
 		}
+	}
+
+	// Window functions, over the grouped rows.
+	if calls := collectWindows(sel, orderBy); len(calls) > 0 {
+		b.windows(sel, cur, calls)
 	}
 
 	// The select list.
@@ -347,6 +355,7 @@ func walkExpr(e parser.Expr, f func(parser.Expr) bool) {
 	case *parser.FuncCall:
 		kids = append(kids, x.Args...)
 		kids = append(kids, x.Filter)
+		kids = append(kids, windowExprs(x.Over)...)
 	}
 	for _, k := range kids {
 		walkExpr(k, f)
@@ -376,6 +385,23 @@ func collectAggs(sel *parser.Select, orderBy []*parser.OrderItem) []*parser.Func
 	visit(sel.Having)
 	for _, o := range orderBy {
 		visit(o.Expr)
+	}
+	for _, w := range sel.Windows {
+		for _, e := range windowExprs(w.Spec) {
+			visit(e)
+		}
+	}
+	return out
+}
+
+// windowExprs are the partition and order expressions of a window.
+func windowExprs(w *parser.WindowSpec) []parser.Expr {
+	if w == nil {
+		return nil
+	}
+	out := append([]parser.Expr{}, w.PartitionBy...)
+	for _, o := range w.OrderBy {
+		out = append(out, o.Expr)
 	}
 	return out
 }

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/shoal-dev/shoal/dataframe/internal/suggest"
 )
 
 // Error is a syntax error at a place in the source.
@@ -87,35 +89,6 @@ func quoteRune(r rune) string {
 	return strconv.QuoteRune(r)
 }
 
-// EditDistance is the optimal string alignment distance of a and b:
-// insertions, deletions, substitutions and transpositions of neighbours
-// (FORM for FROM) each cost one.
-func EditDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 64
-	}
-	var rows [3][65]int
-	prev2, prev, cur := &rows[0], &rows[1], &rows[2]
-	for j := 0; j <= len(b); j++ {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(b)]
-}
-
 // closeKeyword returns the keyword among candidates that word most likely
 // misspells, or "".
 func closeKeyword(word string, candidates []string) string {
@@ -131,7 +104,7 @@ func closeKeyword(word string, candidates []string) string {
 		if len(k) >= 5 {
 			limit = 2
 		}
-		if d := EditDistance(word, k); d <= limit && d < bestD {
+		if d := suggest.Distance(word, k); d <= limit && d < bestD {
 			best, bestD = k, d
 		}
 	}

@@ -1,0 +1,189 @@
+package node
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"gopkg.in/natefinch/lumberjack.v2"
+
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+)
+
+// Each job's executors write their output, line by line, to a log file of
+// the job's own under the node's log directory, rotated by size, so that
+// `shoal logs` reads it back through the head. A job keeps at most
+// execLogMB × (1 + execLogBackups) of it on disk.
+const (
+	execLogMB      = 32 // lumberjack rotates by megabytes
+	execLogBackups = 2
+	// maxLogTail bounds what one request reads back from a node (the
+	// reply travels on the node's stream to the head).
+	maxLogTail = 8 << 20
+)
+
+// execLogs holds the open log files of the jobs whose executors ran here.
+type execLogs struct {
+	dir  string
+	mu   sync.Mutex
+	jobs map[ids.ID]*lumberjack.Logger
+}
+
+func (l *execLogs) name(job ids.ID) string {
+	return filepath.Join(l.dir, "executor-"+job.String()+".log")
+}
+
+// writer returns the log of job's executors (every executor process of the
+// job on this node shares it; its writes are whole lines).
+func (l *execLogs) writer(job ids.ID) io.Writer {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w := l.jobs[job]; w != nil {
+		return w
+	}
+	if l.jobs == nil {
+		l.jobs = map[ids.ID]*lumberjack.Logger{}
+	}
+	w := &lumberjack.Logger{Filename: l.name(job), MaxSize: execLogMB, MaxBackups: execLogBackups}
+	l.jobs[job] = w
+	return w
+}
+
+func (l *execLogs) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, w := range l.jobs {
+		w.Close()
+	}
+	l.jobs = nil
+}
+
+// tail returns the last n bytes of job's executor output here, across its
+// rotated files, and how many bytes of output on disk came before them.
+func (l *execLogs) tail(job ids.ID, n int64) ([]byte, int64, error) {
+	n = min(max(n, 0), maxLogTail)
+	// Rotated files are named with a timestamp after the base name: newest
+	// last when sorted; the live file is the newest of all.
+	base := strings.TrimSuffix(l.name(job), ".log")
+	old, err := filepath.Glob(base + "-*.log")
+	if err != nil {
+		return nil, 0, err
+	}
+	slices.Sort(old)
+	files := append(old, l.name(job))
+	var parts [][]byte
+	var skipped int64
+	for i := len(files) - 1; i >= 0; i-- {
+		f, err := os.Open(files[i])
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, 0, err
+		}
+		size, take := st.Size(), min(st.Size(), n)
+		if take > 0 {
+			b := make([]byte, take)
+			_, err = f.ReadAt(b, size-take)
+			if err != nil && err != io.EOF {
+				f.Close()
+				return nil, 0, err
+			}
+			parts = append(parts, b)
+			n -= take
+		}
+		skipped += size - take
+		f.Close()
+	}
+	if len(parts) == 0 {
+		return nil, 0, fmt.Errorf("no executor of job %s ran on this node (no output kept)", job.Abbrev())
+	}
+	slices.Reverse(parts)
+	return slices.Concat(parts...), skipped, nil
+}
+
+// answerLogs reads what the head asked for, off the node's message loop.
+// The parts of a job's derived jobs follow its own, each under a line that
+// names it.
+func (n *Node) answerLogs(reqs []*pb.LogRequest) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		for _, r := range reqs {
+			reply := &pb.LogReply{Id: r.Id}
+			var errors []string
+			for i, b := range r.JobIds {
+				job, err := ids.FromBytes("job id", b)
+				if err != nil {
+					errors = append(errors, err.Error())
+					continue
+				}
+				data, skipped, err := n.logs.tail(job, r.TailBytes)
+				if err != nil {
+					if i == 0 {
+						errors = append(errors, err.Error())
+					}
+					continue
+				}
+				if i > 0 {
+					reply.Data = fmt.Appendf(reply.Data, "--- executors of derived job %s (an actor's own, or other environment variables) ---\n", job)
+				}
+				if skipped > 0 {
+					reply.Data = fmt.Appendf(reply.Data, "[… %d earlier bytes; --tail prints more]\n", skipped)
+				}
+				reply.Data = append(reply.Data, data...)
+				reply.Skipped += skipped
+			}
+			if len(reply.Data) == 0 {
+				reply.Error = strings.Join(errors, "; ")
+			}
+			n.report(func(m *pb.NodeMessage) { m.LogReplies = append(m.LogReplies, reply) })
+		}
+	}()
+}
+
+// readLines calls emit with each line of r (without its newline) until r
+// ends. A line longer than maxLineBytes is cut there, with a marker saying
+// how many bytes were cut: output is never dropped silently.
+func readLines(r io.Reader, emit func(line string)) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var line []byte
+	cut := 0
+	for {
+		frag, isPrefix, err := br.ReadLine()
+		if len(frag) > 0 {
+			room := max(maxLineBytes-len(line), 0)
+			take := min(room, len(frag))
+			line = append(line, frag[:take]...)
+			cut += len(frag) - take
+		}
+		if err != nil {
+			if len(line) > 0 || cut > 0 {
+				emit(cutLine(line, cut))
+			}
+			return
+		}
+		if !isPrefix {
+			emit(cutLine(line, cut))
+			line, cut = line[:0], 0
+		}
+	}
+}
+
+func cutLine(line []byte, cut int) string {
+	if cut == 0 {
+		return string(line)
+	}
+	return fmt.Sprintf("%s … [%d more bytes of this line cut]", line, cut)
+}
