@@ -17,6 +17,7 @@ import (
 	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 
+	"github.com/shoal-dev/shoal/internal/bytesize"
 	"github.com/shoal-dev/shoal/internal/executor"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc"
@@ -78,7 +79,7 @@ func (n *Node) acquirePackage(ctx context.Context, hash string, job ids.ID) (*ru
 	conns, names = append(conns, head), append(names, "the head")
 	var from []string
 	report := func(source int, bytes int64) {
-		from = append(from, fmt.Sprintf("%s (%d bytes)", names[source], bytes))
+		from = append(from, fmt.Sprintf("%s (%s)", names[source], bytesize.Format(bytes)))
 	}
 	dir, err := n.pkgs.Acquire(ctx, hash, job.String(), runtimeenv.ReportingFetcher(report, conns...))
 	if err != nil {
