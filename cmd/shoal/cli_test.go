@@ -206,7 +206,7 @@ func TestNodeIDsShownOneWayAndTakenByPrefix(t *testing.T) {
 	}
 
 	// A prefix of none, and of one: the shortest that tells the two apart.
-	if _, errOut, _, err := c.run("drain", "--deadline", "5s", strings.Repeat("0", 11)+"x"); err == nil || !strings.Contains(errOut, "not an ID or a prefix") {
+	if _, errOut, _, err := c.run("drain", "--deadline", "5s", strings.Repeat("0", 11)+"x"); err == nil || !strings.Contains(errOut, "is not a node ID or a prefix") {
 		t.Errorf("drain of a non-hex prefix: %v\n%s", err, errOut)
 	}
 	a, b := whole[0].String(), whole[1].String()

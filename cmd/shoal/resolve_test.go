@@ -78,7 +78,7 @@ func TestResolveNodeAndJobPrefixes(t *testing.T) {
 			says: []string{`"3f2a" names 2 nodes`, "3f2a9c1b0d4e1  alive, gpu-1, data plane 10.0.0.1:7390", "3f2a9c1b0d4e2  dead, gpu-2"}},
 		{name: "node prefix of none", resolve: resolveNode, arg: "99", wantErr: ids.ErrNoMatch,
 			says: []string{`no node has an ID starting with "99"`, "shoal status lists the 3 nodes"}},
-		{name: "not hex", resolve: resolveNode, arg: "gpu-1", says: []string{`node "gpu-1": not an ID or a prefix of one`}},
+		{name: "not hex", resolve: resolveNode, arg: "gpu-1", says: []string{`"gpu-1" is not a node ID or a prefix of one`}},
 		{name: "job by prefix", resolve: resolveJob, arg: "3f2a9c1b0d4e1", want: a},
 		{name: "job prefix shared by two", resolve: resolveJob, arg: "3f", wantErr: ids.ErrAmbiguous,
 			says: []string{"etl, running", "train, succeeded"}},

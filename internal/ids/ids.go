@@ -109,7 +109,7 @@ func Resolve(what, prefix string, candidates iter.Seq[ID], describe func(ID) str
 		return Nil, fmt.Errorf("no %s ID given", what)
 	}
 	if len(p) > 2*Size || strings.Trim(p, "0123456789abcdef") != "" {
-		return Nil, fmt.Errorf("%s %q: not an ID or a prefix of one (hex digits, as status shows them)", what, prefix)
+		return Nil, fmt.Errorf("%q is not a %s ID or a prefix of one (hex digits, as status shows them)", prefix, what)
 	}
 	var matches []string
 	for id := range candidates {

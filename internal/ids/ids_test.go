@@ -91,8 +91,8 @@ func TestResolve(t *testing.T) {
 		{in: "9", wantErr: ErrNoMatch, says: []string{`no node has an ID starting with "9"`}},
 		{in: "", says: []string{"no node ID given"}},
 		{in: "9" + a.String()[1:], want: mustParse("9" + a.String()[1:])}, // a whole ID is taken as it is
-		{in: "3f2a-1", says: []string{"not an ID"}},
-		{in: a.String() + "0", says: []string{"not an ID"}},
+		{in: "3f2a-1", says: []string{`"3f2a-1" is not a node ID or a prefix of one`}},
+		{in: a.String() + "0", says: []string{"is not a node ID"}},
 	} {
 		got, err := Resolve("node", tc.in, slices.Values(known), nil)
 		if tc.says == nil {
