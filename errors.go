@@ -2,9 +2,12 @@ package shoal
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/shoal-dev/shoal/internal/codec"
 	"github.com/shoal-dev/shoal/internal/errs"
+	"github.com/shoal-dev/shoal/internal/rpc"
 )
 
 // Errors that callers test for with errors.Is. A failed task's error is a
@@ -68,4 +71,28 @@ func RegisterErrorType[E error](name string) {
 		},
 		Decode: func(b []byte) (error, error) { return codec.DecodeAs[E](b) },
 	})
+}
+
+// withPrefix marks err as this package's, once: an error that already
+// starts with "shoal: " (the sentinels do, and so do errors wrapping them
+// first) is returned as it is, so that no message reads "shoal: shoal:".
+func withPrefix(err error) error {
+	if strings.HasPrefix(err.Error(), "shoal: ") {
+		return err
+	}
+	return fmt.Errorf("shoal: %w", err)
+}
+
+// explainDial adds what to do to a failure to reach the head that cannot
+// pass by waiting: nothing listens at the address, or something other than
+// a Shoal head answers there.
+func explainDial(err error) error {
+	var ns *rpc.NoServerError
+	switch {
+	case !errors.As(err, &ns):
+		return err
+	case ns.Refused():
+		return fmt.Errorf("no Shoal head: %w: start one with `shoal head`, or give WithAddress or $SHOAL_ADDRESS the address it printed", err)
+	}
+	return fmt.Errorf("%w: give WithAddress or $SHOAL_ADDRESS the address `shoal head` printed", err)
 }

@@ -95,7 +95,7 @@ func TestJobSubmitShipsCodeAndFiles(t *testing.T) {
 	// Its executors' output, kept by each node, by a prefix of its ID.
 	id := strings.TrimSpace(idA)
 	logs, errOut, err := shoalCmd(t, c, "logs", id[:8], "--tail", "1MiB")
-	if err != nil || strings.Count(logs, "==> job "+id+", node ") != 2 || strings.Count(logs, "version=A\n") != 4 ||
+	if err != nil || strings.Count(logs, "==> job "+id[:12]+", node ") != 2 || strings.Count(logs, "version=A\n") != 4 ||
 		strings.Count(logs, "more bytes of this line cut]") != 2 || strings.Contains(logs, "version=B") {
 		t.Fatalf("shoal logs %s: %v\n%.3000s\n%s", id[:8], err, logs, errOut)
 	}

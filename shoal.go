@@ -106,11 +106,11 @@ func Init(ctx context.Context, opts ...Option) (context.Context, error) {
 	} else {
 		token, err := rpc.ResolveToken(cfg.token, cfg.tokenFile)
 		if err != nil {
-			return nil, fmt.Errorf("shoal: %w", err)
+			return nil, withPrefix(err)
 		}
 		s.conn, err = rpc.Dial(ctx, cfg.address, token, 0, rpc.TLSConfig{CAFile: cfg.tlsCA}, cfg.connectTimeout)
 		if err != nil {
-			return nil, fmt.Errorf("shoal: %w", err)
+			return nil, withPrefix(explainDial(err))
 		}
 		ccfg.Token = token
 		ccfg.Head = client.GRPCHead{Conn: s.conn}
@@ -120,14 +120,14 @@ func Init(ctx context.Context, opts ...Option) (context.Context, error) {
 			hash, err := shipRuntimeEnv(ctx, s.conn, *cfg.runtimeEnv, cfg.logger)
 			if err != nil {
 				s.close()
-				return nil, fmt.Errorf("shoal: %w", err)
+				return nil, withPrefix(err)
 			}
 			job.PackageHash, job.BinarySha256 = hash, nil
 		}
 	}
 	if s.client, err = client.Connect(ctx, ccfg); err != nil {
 		s.close()
-		return nil, fmt.Errorf("shoal: %w", err)
+		return nil, withPrefix(err)
 	}
 	ctx = context.WithValue(ctx, sessionKey{}, s)
 	return client.NewContext(ctx, s.client), nil
@@ -389,7 +389,7 @@ func Drain(ctx context.Context, nodeID string, deadline time.Duration) (*DrainRe
 	}
 	r, err := c.Head().Drain(ctx, &pb.DrainRequest{NodeId: id.Bytes(), DeadlineMs: deadline.Milliseconds()})
 	if err != nil {
-		return nil, fmt.Errorf("shoal: draining node %s: %w", id.Short(), err)
+		return nil, fmt.Errorf("shoal: draining node %s: %w", id.Abbrev(), err)
 	}
 	return &DrainReport{TasksFinished: r.TasksFinished, TasksMoved: r.TasksMoved, ObjectsMoved: r.ObjectsMoved, ObjectsLeft: r.ObjectsLost,
 		ActorsMoved: r.ActorsMoved, Duration: time.Duration(r.Seconds * float64(time.Second))}, nil
@@ -432,7 +432,7 @@ type Status struct {
 	TasksByState map[string]int64
 	Objects      int64
 	ObjectBytes  int64
-	Jobs         int64
+	Jobs         int64 // connected drivers: one per running job
 	Actors       int64 // live actors
 	// Events are recent decisions of the autoscaler and the head, oldest
 	// first; Pins the leases keeping nodes in the cluster.

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/shoal-dev/shoal/internal/ids"
 )
 
 // Resources is an amount of each resource: "CPU", "GPU", "memory" (bytes)
@@ -239,7 +241,7 @@ func Decide(s Snapshot, cfg Config) Plan {
 		case idle < cfg.IdleTimeout:
 			continue
 		case n.PinnedBy != "":
-			p.Reasons = append(p.Reasons, fmt.Sprintf("keep %s: idle %v but pinned: %s", n.ID, idle.Round(time.Second), n.PinnedBy))
+			p.Reasons = append(p.Reasons, fmt.Sprintf("keep %s: idle %v but pinned: %s", ids.AbbrevHex(n.ID), idle.Round(time.Second), n.PinnedBy))
 			continue
 		case count[n.Type] <= types[n.Type].Min:
 			continue
@@ -254,7 +256,7 @@ func Decide(s Snapshot, cfg Config) Plan {
 			term.Reason += fmt.Sprintf("; drained first: it holds the only copy of %d objects", n.SoleCopies)
 		}
 		p.Terminate = append(p.Terminate, term)
-		p.Reasons = append(p.Reasons, fmt.Sprintf("remove %s (%s): %s", n.ID, n.Type, term.Reason))
+		p.Reasons = append(p.Reasons, fmt.Sprintf("remove %s (%s): %s", ids.AbbrevHex(n.ID), n.Type, term.Reason))
 	}
 	return p
 }

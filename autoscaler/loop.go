@@ -8,6 +8,9 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/retry"
 )
 
 // Cluster is what the reconcile loop needs of the head.
@@ -45,23 +48,22 @@ func (l *Loop) Run(ctx context.Context) error {
 		l.Logger = slog.Default()
 	}
 	l.Cluster.Event(fmt.Sprintf("autoscaler started: provider %s, %d node types, idle timeout %v", l.Provider.Name(), len(l.Config.Types), l.Config.IdleTimeout))
-	backoff := time.Duration(0)
+	// After n failed steps in a row the next waits interval + the backoff.
+	backoff := retry.Backoff{Initial: interval, Max: time.Minute}
+	failures := 0
 	for {
-		wait := interval + backoff
-		select {
-		case <-ctx.Done():
+		if err := retry.Sleep(ctx, interval+backoff.Delay(failures)); err != nil {
 			return ctx.Err()
-		case <-time.After(wait):
 		}
 		if err := l.Step(ctx); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			backoff = min(max(2*backoff, interval), time.Minute)
-			l.Cluster.Event(fmt.Sprintf("autoscaler: %v (retrying in %v)", err, interval+backoff))
+			failures++
+			l.Cluster.Event(fmt.Sprintf("autoscaler: %v (retrying in %v)", err, interval+backoff.Delay(failures)))
 			continue
 		}
-		backoff = 0
+		failures = 0
 	}
 }
 
@@ -115,7 +117,7 @@ func (l *Loop) Step(ctx context.Context) error {
 		// Draining moves objects away and lets work finish; the node then
 		// exits, and the provider cleans up its instance.
 		if err := l.Cluster.Drain(ctx, x.Node, deadline); err != nil {
-			l.Cluster.Event(fmt.Sprintf("autoscaler: drain of %s failed (%v); terminating it anyway", x.Node, err))
+			l.Cluster.Event(fmt.Sprintf("autoscaler: drain of node %s failed (%v); terminating it anyway", ids.AbbrevHex(x.Node), err))
 		}
 		if err := l.Provider.Terminate(ctx, []string{x.Instance}); err != nil {
 			errs = append(errs, fmt.Errorf("terminating %s: %w", x.Instance, err))

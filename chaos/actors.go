@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/retry"
 )
 
 // The actors workload is the field's chaos test of actors (Ray's
@@ -40,7 +42,7 @@ var (
 		return &reporter{to: to}, nil
 	})
 	reporterReport = shoal.Method2(reporterClass, "Report", func(ctx context.Context, r *reporter, seq int, nap time.Duration) (int, error) {
-		if err := sleep(ctx, nap); err != nil {
+		if err := retry.Sleep(ctx, nap); err != nil {
 			return 0, err
 		}
 		f := receiverAdd.Remote(ctx, r.to, seq)
@@ -71,7 +73,7 @@ func (actorsWorkload) Run(ctx context.Context, env Env) Outcome {
 	o.Expected = int64(n * calls)
 	o.Tasks = 2 * int64(n*calls) // each report and the call it makes to the receiver
 	o.Details["reporters"], o.Details["calls"] = int64(n), int64(n*calls)
-	env.Logf("actors: %d reporters × %d calls (sleep %v) to %d receivers on node %s", n, calls, nap, n, short(env.KeepNode))
+	env.Logf("actors: %d reporters × %d calls (sleep %v) to %d receivers on node %s", n, calls, nap, n, ids.AbbrevHex(env.KeepNode))
 
 	var recv []*shoal.ActorHandle[receiver]
 	var reps []*shoal.ActorHandle[reporter]

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/internal/clustertest"
+	"github.com/shoal-dev/shoal/internal/ids"
 )
 
 // KillRecord is what happened at one planned event.
@@ -89,9 +90,15 @@ func (k *killer) startNode(ctx context.Context, s *slot) error {
 	if err != nil {
 		return fmt.Errorf("starting the node of slot %s: %w", s.name, err)
 	}
-	id, data, err := parseJoined(p.Output())
+	abbrev, data, err := parseJoined(p.Output())
 	if err != nil {
 		return fmt.Errorf("slot %s: %w", s.name, err)
+	}
+	// The joined line shows the ID abbreviated; drains and affinities take
+	// the whole one, which the head reports beside the node's data address.
+	id, ok := k.registeredID(ctx, data)
+	if !ok {
+		return fmt.Errorf("slot %s: node %s (data plane %s) joined but is not in the head's status", s.name, abbrev, data)
 	}
 	k.mu.Lock()
 	s.proc, s.nodeID, s.dataAddr, s.faulted = p, id, data, false
@@ -111,8 +118,9 @@ func (k *killer) startNode(ctx context.Context, s *slot) error {
 	return nil
 }
 
-// parseJoined reads the node ID and data address from the line `shoal node`
-// prints when it has joined: "shoal node ID joined HEAD (data plane ADDR, RES)".
+// parseJoined reads the node's ID (abbreviated) and data address from the
+// line `shoal node` prints when it has joined: "shoal node ID joined HEAD
+// (data plane ADDR, RES)".
 func parseJoined(out string) (id, data string, err error) {
 	for _, l := range strings.Split(out, "\n") {
 		rest, ok := strings.CutPrefix(l, "shoal node ")
@@ -139,16 +147,24 @@ func parseJoined(out string) (id, data string, err error) {
 // node that lost its session registers again under a new ID, on the same
 // data address).
 func (k *killer) currentID(ctx context.Context, s *slot) string {
+	if id, ok := k.registeredID(ctx, s.dataAddr); ok {
+		return id
+	}
+	return s.nodeID
+}
+
+// registeredID is the whole ID of the live node serving dataAddr.
+func (k *killer) registeredID(ctx context.Context, dataAddr string) (string, bool) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if st, err := k.cluster.Status(ctx); err == nil {
 		for _, n := range st.Nodes {
-			if n.Alive && n.DataAddr == s.dataAddr {
-				return idString(n.NodeId)
+			if n.Alive && n.DataAddr == dataAddr {
+				return idString(n.NodeId), true
 			}
 		}
 	}
-	return s.nodeID
+	return "", false
 }
 
 // run carries out the plan from t0 until the plan ends or stop is called.
@@ -209,9 +225,9 @@ func (k *killer) hit(t0 time.Time, ev Event) {
 		}
 	})
 	if err != nil {
-		k.logf("%s: fault on slot %s (node %s, pid %d) failed: %v", fmtAt(at), s.name, short(nodeID), pid, err)
+		k.logf("%s: fault on slot %s (node %s, pid %d) failed: %v", fmtAt(at), s.name, ids.AbbrevHex(nodeID), pid, err)
 	} else {
-		k.logf("%s: %s node %s of slot %s (pid %d)", fmtAt(at), verb(k.cfg.Mode), short(nodeID), s.name, pid)
+		k.logf("%s: %s node %s of slot %s (pid %d)", fmtAt(at), verb(k.cfg.Mode), ids.AbbrevHex(nodeID), s.name, pid)
 	}
 	if did.detail != "" {
 		k.logf("%s: %s", fmtAt(time.Since(t0).Seconds()), did.detail)
@@ -235,7 +251,7 @@ func (k *killer) hit(t0 time.Time, ev Event) {
 	}
 	took := time.Since(start).Seconds()
 	k.update(idx, func(r *KillRecord) { r.Replacement, r.ReplacementS = s.nodeID, took })
-	k.logf("%s: replacement node %s joined in slot %s in %.2fs", fmtAt(time.Since(t0).Seconds()), short(s.nodeID), s.name, took)
+	k.logf("%s: replacement node %s joined in slot %s in %.2fs", fmtAt(time.Since(t0).Seconds()), ids.AbbrevHex(s.nodeID), s.name, took)
 }
 
 // healAfter ends a partition after its duration, or at once when the
@@ -328,13 +344,6 @@ func verb(m Mode) string {
 }
 
 func fmtAt(s float64) string { return fmt.Sprintf("[%6.2fs]", s) }
-
-func short(id string) string {
-	if len(id) > 8 {
-		return id[len(id)-8:]
-	}
-	return id
-}
 
 func tail(s string, lines int) string {
 	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")

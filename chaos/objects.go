@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/retry"
 )
 
 // The objects workload: CPUs × 4 objects of 256 KiB to 1 MiB (sizes drawn
@@ -44,7 +46,7 @@ var (
 		// Sleep first, holding a CPU: once it waits in Get a task gives its
 		// CPU back, and sleeping after that would not be bounded by the CPUs.
 		var s ReadSum
-		if err := sleep(ctx, nap); err != nil {
+		if err := retry.Sleep(ctx, nap); err != nil {
 			return s, err
 		}
 		for k, f := range b.Parts {
@@ -109,7 +111,7 @@ func (objectsWorkload) Run(ctx context.Context, env Env) Outcome {
 	}
 	o.Details["object_bytes"] = total
 	env.Logf("objects: %d objects (%d bytes) made on node %s, %d readers (sleep %v) on %d other nodes",
-		objects, total, short(producer), readers, env.Sleep, len(others))
+		objects, total, ids.AbbrevHex(producer), readers, env.Sleep, len(others))
 
 	// The driver's own account of every object.
 	crcs := make([]uint32, objects)

@@ -129,9 +129,9 @@ func TestCheckReceived(t *testing.T) {
 }
 
 func TestParseJoined(t *testing.T) {
-	out := "shoal node 82c4748c6927b59b4c57270a19f09a66 joined 127.0.0.1:43785 (data plane 127.0.0.1:46579, CPU 2)\n"
+	out := "shoal node 82c4748c6927 joined 127.0.0.1:43785 (data plane 127.0.0.1:46579, CPU 2)\n"
 	id, data, err := parseJoined(out)
-	if err != nil || id != "82c4748c6927b59b4c57270a19f09a66" || data != "127.0.0.1:46579" {
+	if err != nil || id != "82c4748c6927" || data != "127.0.0.1:46579" {
 		t.Fatalf("parseJoined: %q %q %v", id, data, err)
 	}
 	if _, _, err := parseJoined("shoal node exited\n"); err == nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shoal-dev/shoal"
 	"github.com/shoal-dev/shoal/internal/clustertest"
+	"github.com/shoal-dev/shoal/internal/retry"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
 
@@ -80,7 +81,7 @@ var (
 	// slowStart is an actor whose constructor takes a while, holding a
 	// reference (a receiver's handle) in its argument.
 	slowStartClass = shoal.Actor1("chaos.test.SlowStart", func(ctx context.Context, to *shoal.ActorHandle[receiver]) (*slowStarter, error) {
-		if err := sleep(ctx, 2*time.Second); err != nil {
+		if err := retry.Sleep(ctx, 2*time.Second); err != nil {
 			return nil, err
 		}
 		return &slowStarter{to: to}, nil

@@ -507,7 +507,7 @@ func describeNodes(st *pb.StatusReply) string {
 			state = "alive"
 		}
 		parts = append(parts, fmt.Sprintf("%s %s %v/%v CPUs free, %d running",
-			short(idString(n.NodeId)), state, float64(n.GetAvailable().GetCpu())/scheduler.Unit, float64(n.GetTotal().GetCpu())/scheduler.Unit, n.RunningTasks))
+			ids.AbbrevHex(idString(n.NodeId)), state, float64(n.GetAvailable().GetCpu())/scheduler.Unit, float64(n.GetTotal().GetCpu())/scheduler.Unit, n.RunningTasks))
 	}
 	tasks := make([]string, 0, len(st.TasksByState))
 	for _, k := range slices.Sorted(maps.Keys(st.TasksByState)) {

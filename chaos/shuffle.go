@@ -11,6 +11,7 @@ import (
 
 	"github.com/shoal-dev/shoal"
 	"github.com/shoal-dev/shoal/dataframe"
+	"github.com/shoal-dev/shoal/internal/retry"
 )
 
 // The shuffle workload: distributed dataframe queries while nodes are hit.
@@ -125,7 +126,7 @@ func (shuffleWorkload) Run(ctx context.Context, env Env) Outcome {
 			o.Verified++
 		}
 		prog.done(i + 1)
-		if err := sleep(ctx, env.Sleep); err != nil {
+		if err := retry.Sleep(ctx, env.Sleep); err != nil {
 			o.Err = err
 			return o
 		}

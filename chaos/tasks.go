@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/internal/retry"
 )
 
 // The tasks workload is the field's chaos test of tasks (Ray's
@@ -24,7 +25,7 @@ var (
 	}).With(shoal.WithMaxRetries(-1))
 
 	tasksParent = shoal.Func3("chaos.tasks.parent", func(ctx context.Context, i int, seed int64, nap time.Duration) (string, error) {
-		if err := sleep(ctx, nap); err != nil {
+		if err := retry.Sleep(ctx, nap); err != nil {
 			return "", err
 		}
 		child := tasksChild.Remote(ctx, i, seed)

@@ -155,21 +155,6 @@ func unfinished[T any](futs []*shoal.Future[T], first int, what string) string {
 	return fmt.Sprintf("%d of the last %d without a result; %s", n, len(futs), strings.Join(named, ", "))
 }
 
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // progress logs every tenth of n.
 type progress struct {
 	what  string

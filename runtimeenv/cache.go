@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/shoal-dev/shoal/internal/bytesize"
 )
 
 // stalePartial is the age past which a partial download is deleted when
@@ -337,7 +339,7 @@ func (t *tailFile) Write(p []byte) (int, error) {
 	over := t.written+int64(len(p)) > t.limit
 	t.mu.Unlock()
 	if over {
-		return 0, fmt.Errorf("%w: the download runs past %s, the most a package within the node's limit can take", ErrTooLarge, FormatBytes(t.limit))
+		return 0, fmt.Errorf("%w: the download runs past %s, the most a package within the node's limit can take", ErrTooLarge, bytesize.Format(t.limit))
 	}
 	n, err := t.f.Write(p)
 	t.mu.Lock()

@@ -11,17 +11,21 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/shoal-dev/shoal/internal/bytesize"
+	"github.com/shoal-dev/shoal/internal/retry"
 	"github.com/shoal-dev/shoal/runtimeenv/pb"
 )
 
 // Transfer timing. A call makes progress or is cut and resumed.
 const (
-	statTimeout  = 30 * time.Second
-	idleTimeout  = 60 * time.Second // no chunk sent or received for this long
-	maxAttempts  = 8                // consecutive attempts without progress
-	firstBackoff = 50 * time.Millisecond
-	maxBackoff   = 2 * time.Second
+	statTimeout = 30 * time.Second
+	idleTimeout = 60 * time.Second // no chunk sent or received for this long
+	maxAttempts = 8                // consecutive attempts without progress
 )
+
+// transferBackoff is the pause after the n-th attempt in a row that made
+// no progress.
+var transferBackoff = retry.Backoff{Initial: 100 * time.Millisecond, Max: 2 * time.Second}
 
 // UploadStats describe an Upload.
 type UploadStats struct {
@@ -74,7 +78,7 @@ func Upload(ctx context.Context, conn grpc.ClientConnInterface, pkg *Package, pr
 			}
 			if lim := st.GetLimit(); lim > 0 && pkg.ContentSize() > lim {
 				return stats, fmt.Errorf("uploading package %s: %w: it holds %s, over the head's package limit of %s; exclude files with --exclude PATTERN (Spec.Excludes) or raise the limit on the head with --package-limit SIZE",
-					short(pkg.Hash), ErrTooLarge, FormatBytes(pkg.ContentSize()), FormatBytes(lim))
+					short(pkg.Hash), ErrTooLarge, bytesize.Format(pkg.ContentSize()), bytesize.Format(lim))
 			}
 			held := st.GetHeld()
 			if held > pkg.Size {
@@ -114,7 +118,7 @@ func Upload(ctx context.Context, conn grpc.ClientConnInterface, pkg *Package, pr
 		if attempt++; attempt >= maxAttempts {
 			return stats, fmt.Errorf("uploading package %s: %d attempts made no progress: %w", short(pkg.Hash), attempt, lastErr)
 		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := transferBackoff.Wait(ctx, attempt); err != nil {
 			return stats, fmt.Errorf("uploading package %s: %w", short(pkg.Hash), err)
 		}
 	}
@@ -202,7 +206,7 @@ func Download(ctx context.Context, conn grpc.ClientConnInterface, hash string, o
 		if errors.Is(err, ErrChunkChecksum) {
 			continue // fetch the damaged chunk again at once
 		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := transferBackoff.Wait(ctx, attempt); err != nil {
 			return stats, fmt.Errorf("downloading package %s: %w", short(hash), err)
 		}
 	}
@@ -300,18 +304,6 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
-}
-
-func backoff(ctx context.Context, attempt int) error {
-	d := min(maxBackoff, firstBackoff<<min(attempt, 10))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // idleTimer cancels a stream that makes no progress for a while, so a

@@ -7,6 +7,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/shoal-dev/shoal/internal/bytesize"
 )
 
 // Sentinel errors; callers test for them with errors.Is.
@@ -132,11 +134,11 @@ type FileSize struct {
 func (e *LimitError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%v: the package is %s (%d bytes in %d files), over the limit of %s (%d bytes)",
-		ErrTooLarge, FormatBytes(e.Size), e.Size, e.Files, FormatBytes(e.Limit), e.Limit)
+		ErrTooLarge, bytesize.Format(e.Size), e.Size, e.Files, bytesize.Format(e.Limit), e.Limit)
 	if len(e.Largest) > 0 {
 		fmt.Fprintf(&b, "; the %d largest files are:", len(e.Largest))
 		for _, f := range e.Largest {
-			fmt.Fprintf(&b, "\n  %10s  %s", FormatBytes(f.Size), f.Path)
+			fmt.Fprintf(&b, "\n  %10s  %s", bytesize.Format(f.Size), f.Path)
 		}
 		b.WriteString("\n")
 	} else {
@@ -148,17 +150,3 @@ func (e *LimitError) Error() string {
 }
 
 func (e *LimitError) Unwrap() error { return ErrTooLarge }
-
-// FormatBytes renders a byte count for people: "1.5 GiB", "312 KiB", "17 B".
-func FormatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}

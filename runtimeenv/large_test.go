@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/shoal-dev/shoal/internal/bytesize"
 )
 
 // TestLargePackage: a 1.5 GiB package (a real Go binary plus incompressible
@@ -24,7 +26,7 @@ func TestLargePackage(t *testing.T) {
 	const need = 5 << 30
 	dir := t.TempDir()
 	if free := freeDisk(dir); free < need {
-		t.Skipf("needs %s of free disk under %s, has %s", FormatBytes(need), dir, FormatBytes(free))
+		t.Skipf("needs %s of free disk under %s, has %s", bytesize.Format(need), dir, bytesize.Format(free))
 	}
 	start := time.Now()
 	mark := func(what string) {
@@ -86,9 +88,9 @@ func TestLargePackage(t *testing.T) {
 	mark("compare")
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	t.Logf("package %s: %s archive, %s content; Go heap high-water %s", short(pkg.Hash), FormatBytes(pkg.Size), FormatBytes(pkg.ContentSize()), FormatBytes(int64(ms.HeapSys)))
+	t.Logf("package %s: %s archive, %s content; Go heap high-water %s", short(pkg.Hash), bytesize.Format(pkg.Size), bytesize.Format(pkg.ContentSize()), bytesize.Format(int64(ms.HeapSys)))
 	if ms.HeapSys > 512<<20 {
-		t.Errorf("the heap grew to %s moving a 1.5 GiB package; it should stay bounded", FormatBytes(int64(ms.HeapSys)))
+		t.Errorf("the heap grew to %s moving a 1.5 GiB package; it should stay bounded", bytesize.Format(int64(ms.HeapSys)))
 	}
 	cache.Release(pkg.Hash, "job-1")
 }

@@ -8,6 +8,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/shoal-dev/shoal/internal/bytesize"
 )
 
 // formatVersion is the archive format this package writes and reads.
@@ -134,7 +136,7 @@ func (m *Manifest) validate(limit int64) error {
 		return fmt.Errorf("%w: the manifest does not list its binary %s", ErrCorrupt, m.Binary)
 	}
 	if limit > 0 && total > limit {
-		return fmt.Errorf("%w: package holds %s (%d bytes), over the limit of %s (%d bytes)", ErrTooLarge, FormatBytes(total), total, FormatBytes(limit), limit)
+		return fmt.Errorf("%w: package holds %s (%d bytes), over the limit of %s (%d bytes)", ErrTooLarge, bytesize.Format(total), total, bytesize.Format(limit), limit)
 	}
 	return nil
 }

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/shoal-dev/shoal/internal/bytesize"
 )
 
 // Size defaults.
@@ -130,7 +132,7 @@ func Pack(ctx context.Context, spec Spec, opts PackOptions) (*Package, error) {
 		for _, e := range w.entries {
 			if e.Type == TypeFile && e.Size >= warnSize && e.Path != w.binary {
 				opts.warn(fmt.Sprintf("%s is %s; if the job does not need it, exclude it with --exclude %q (Spec.Excludes)",
-					e.Path, FormatBytes(e.Size), strings.TrimPrefix(e.Path, workDir+"/")))
+					e.Path, bytesize.Format(e.Size), strings.TrimPrefix(e.Path, workDir+"/")))
 			}
 		}
 	}

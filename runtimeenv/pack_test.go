@@ -433,16 +433,3 @@ func TestPackRefusesFileChangedWhilePacking(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
-
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"2GiB": 2 << 30, "1.5G": 3 << 29, "500MB": 500e6, "300 KiB": 300 << 10, "1048576": 1 << 20, "4t": 4 << 40} {
-		if got, err := ParseSize(in); err != nil || got != want {
-			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "GiB", "-1", "2 parsecs"} {
-		if _, err := ParseSize(in); err == nil {
-			t.Errorf("ParseSize(%q) accepted", in)
-		}
-	}
-}

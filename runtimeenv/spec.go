@@ -6,7 +6,6 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode"
 )
@@ -108,35 +107,4 @@ func absPath(p, what string) (string, os.FileInfo, error) {
 		return "", nil, fmt.Errorf("%w: %s %s: %w", ErrBadSpec, what, a, err)
 	}
 	return real, fi, nil
-}
-
-// ParseSize reads a size as people write it for --package-limit and the
-// like: "2GiB", "1.5G", "500MB", "300 KiB", "1048576". K, M, G, T are
-// powers of 1024 with or without "iB"; KB, MB, GB, TB are powers of 1000.
-func ParseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	i := strings.IndexFunc(t, func(r rune) bool { return !(r >= '0' && r <= '9' || r == '.') })
-	num, unit := t, ""
-	if i >= 0 {
-		num, unit = t[:i], strings.TrimSpace(t[i:])
-	}
-	f, err := strconv.ParseFloat(num, 64)
-	if err != nil || f < 0 {
-		return 0, fmt.Errorf("size %q is not a number of bytes with an optional unit (e.g. 2GiB, 500MB)", s)
-	}
-	mult := map[string]float64{
-		"": 1, "b": 1,
-		"k": 1 << 10, "kib": 1 << 10, "kb": 1e3,
-		"m": 1 << 20, "mib": 1 << 20, "mb": 1e6,
-		"g": 1 << 30, "gib": 1 << 30, "gb": 1e9,
-		"t": 1 << 40, "tib": 1 << 40, "tb": 1e12,
-	}[strings.ToLower(unit)]
-	if mult == 0 {
-		return 0, fmt.Errorf("size %q has an unknown unit %q (use B, KiB, MiB, GiB, TiB, KB, MB, GB or TB)", s, unit)
-	}
-	v := f * mult
-	if v > 1<<62 {
-		return 0, fmt.Errorf("size %q is too large", s)
-	}
-	return int64(v), nil
 }

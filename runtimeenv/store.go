@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/shoal-dev/shoal/internal/bytesize"
 )
 
 // Store is the head's package store: complete packages and partial
@@ -145,7 +147,7 @@ func (s *Store) checkSizes(hash string, size, contentSize int64) error {
 	}
 	if s.limit > 0 && (contentSize > s.limit || size > ArchiveLimit(s.limit)) {
 		return fmt.Errorf("%w: package %s holds %s (a %s archive), over the head's package limit of %s; exclude files with --exclude PATTERN (Spec.Excludes) or raise the limit on the head and the client with --package-limit SIZE",
-			ErrTooLarge, short(hash), FormatBytes(contentSize), FormatBytes(size), FormatBytes(s.limit))
+			ErrTooLarge, short(hash), bytesize.Format(contentSize), bytesize.Format(size), bytesize.Format(s.limit))
 	}
 	return nil
 }

@@ -2,11 +2,11 @@ package kubernetes
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/shoal-dev/shoal/internal/retry"
 )
 
 // Backoff is how an operation is retried: up to Attempts calls, each bounded
@@ -23,7 +23,7 @@ type Backoff struct {
 	// connection costs one attempt, not the caller's whole deadline.
 	AttemptTimeout time.Duration
 	// Sleep waits between attempts; nil waits on a timer and returns early
-	// with ctx's error. Tests replace it to run without waiting.
+	// with ctx's cause (retry.Sleep). Tests replace it to run without waiting.
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
@@ -52,19 +52,7 @@ func (b Backoff) withDefaults() Backoff {
 	if b.AttemptTimeout <= 0 {
 		b.AttemptTimeout = d.AttemptTimeout
 	}
-	if b.Sleep == nil {
-		b.Sleep = sleepContext
-	}
 	return b
-}
-
-// delay is the pause after the n-th failed attempt (n ≥ 1), before jitter.
-func (b Backoff) delay(n int) time.Duration {
-	d := b.Initial
-	for i := 1; i < n && d < b.Max; i++ {
-		d *= 2
-	}
-	return min(d, b.Max)
 }
 
 // Retry calls op until it succeeds, returns an error that IsRetryable says
@@ -74,39 +62,16 @@ func (b Backoff) delay(n int) time.Duration {
 // error wraps both ctx's error and op's last one.
 func Retry(ctx context.Context, b Backoff, op func(ctx context.Context) error) (attempts int, err error) {
 	b = b.withDefaults()
-	for attempts = 1; ; attempts++ {
-		actx, cancel := context.WithTimeout(ctx, b.AttemptTimeout)
-		err = op(actx)
-		cancel()
-		if err == nil {
-			return attempts, nil
-		}
-		if ctx.Err() != nil {
-			return attempts, fmt.Errorf("%w (last error: %w)", context.Cause(ctx), err)
-		}
-		if attempts >= b.Attempts || !IsRetryable(err) {
-			return attempts, err
-		}
-		d := b.delay(attempts)
-		d = d/2 + rand.N(d/2+1)
-		if s, ok := apierrors.SuggestsClientDelay(err); ok && s > 0 {
-			d = max(d, min(time.Duration(s)*time.Second, maxServerDelay))
-		}
-		if serr := b.Sleep(ctx, d); serr != nil {
-			return attempts, fmt.Errorf("%w (last error: %w)", serr, err)
-		}
-	}
-}
-
-func sleepContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
+	return retry.Do(ctx, retry.Policy{
+		Backoff:  retry.Backoff{Initial: b.Initial, Max: b.Max, Jitter: true},
+		Attempts: b.Attempts, AttemptTimeout: b.AttemptTimeout, Retryable: IsRetryable, Sleep: b.Sleep,
+		MinDelay: func(err error) time.Duration {
+			if s, ok := apierrors.SuggestsClientDelay(err); ok && s > 0 {
+				return min(time.Duration(s)*time.Second, maxServerDelay)
+			}
+			return 0
+		},
+	}, op)
 }
 
 // retryNow marks an error as worth another attempt regardless of its kind

@@ -10,7 +10,7 @@
 # the median over rounds. DuckDB comes from npm (@duckdb/node-api), installed
 # on first use into $SHOAL_BENCH_CACHE (default ~/.cache/shoal-bench).
 # Shoal runs through bench/tpch/shoalbench (the JSON of `shoal tpch run --json`).
-# Environment: SHOAL_FLAGS adds flags (e.g. --stream, --memory-gb 4),
+# Environment: SHOAL_FLAGS adds flags (e.g. --stream, --memory 4GiB),
 # DUCKDB_THREADS (default 2), ANSWERS (a directory of qN.out files to check),
 # SHOAL_PATHS the ways Shoal builds the queries, run one after the other in
 # each round: "api" (the hand-written plans, the default), "sql" (from the

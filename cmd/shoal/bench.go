@@ -14,6 +14,7 @@ import (
 
 	"github.com/shoal-dev/shoal"
 	"github.com/shoal-dev/shoal/bench"
+	"github.com/shoal-dev/shoal/internal/bytesize"
 )
 
 func newBenchCommand() *cobra.Command {
@@ -73,7 +74,8 @@ single_client_put_gigabytes), each beside Ray's published figure.`,
 	cmd.Flags().IntVar(&cfg.Sync, "sync", 2000, "calls for the synchronous metrics")
 	cmd.Flags().IntVar(&cfg.Async, "async", 20000, "calls for the asynchronous metrics")
 	cmd.Flags().IntVar(&cfg.Clients, "clients", 4, "client actors for the multi-client metrics")
-	cmd.Flags().Int64Var(&cfg.PutSize, "put-size", 256<<20, "bytes per Put for single_client_put_gigabytes")
+	cfg.PutSize = 256 * bytesize.MiB
+	cmd.Flags().Var(bytesize.Flag(&cfg.PutSize), "put-size", "size of each Put for single_client_put_gigabytes")
 	cmd.Flags().IntVar(&cfg.Puts, "puts", 8, "Puts for single_client_put_gigabytes")
 	cmd.Flags().IntVar(&cfg.Rounds, "rounds", 3, "rounds per metric (the median is reported)")
 	cmd.Flags().StringSliceVar(&cfg.Only, "only", nil, "run only these metrics (comma-separated names)")
@@ -164,11 +166,12 @@ func newBenchTransferCommand() *cobra.Command {
 				return err
 			}
 			return printJSONOrText(asJSON, res, func() {
-				fmt.Printf("%s node to node: %.2f GB/s (rounds: %.2f)\n", byteSize(res.Bytes), res.GBPerSec, res.GBPerSecRounds)
+				fmt.Printf("%s node to node: %.2f GB/s (rounds: %.2f)\n", bytesize.Format(res.Bytes), res.GBPerSec, res.GBPerSecRounds)
 			})
 		},
 	}
-	cmd.Flags().Int64Var(&size, "size", 1<<30, "object size in bytes")
+	size = bytesize.GiB
+	cmd.Flags().Var(bytesize.Flag(&size), "size", "object size")
 	cmd.Flags().IntVar(&rounds, "rounds", 3, "transfers (the median is reported)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
@@ -194,8 +197,8 @@ func newBenchMemoryCommand() *cobra.Command {
 				return err
 			}
 			return printJSONOrText(asJSON, res, func() {
-				fmt.Printf("%d cycles (%.0f/s): resident memory %.1f MB -> %.1f MB (%+.1f%%), %d objects left\n",
-					res.Cycles, res.CyclesPerSec, res.StartRSSMB, res.EndRSSMB, res.GrowthPct, res.Objects)
+				fmt.Printf("%d cycles (%.0f/s): resident memory %s -> %s (%+.1f%%), %d objects left\n",
+					res.Cycles, res.CyclesPerSec, bytesize.FormatFloat(res.StartRSSMB*float64(bytesize.MiB)), bytesize.FormatFloat(res.EndRSSMB*float64(bytesize.MiB)), res.GrowthPct, res.Objects)
 			})
 		},
 	}
@@ -301,11 +304,11 @@ with its executors, shared pages counted once) is sampled throughout; with
 			}
 			return printJSONOrText(asJSON, res, func() {
 				fmt.Printf("shuffle of %d rows (%s), %d -> %d partitions, %d nodes x %g CPU: %.3f s, %.0f rows/s (runs: %.2f)\n",
-					res.Rows, byteSize(res.DataBytes), res.Parts, res.Reducers, res.Nodes, res.CPUsPerNode, res.ShuffleSec, res.RowsPerSec, res.RunsSec)
+					res.Rows, bytesize.Format(res.DataBytes), res.Parts, res.Reducers, res.Nodes, res.CPUsPerNode, res.ShuffleSec, res.RowsPerSec, res.RunsSec)
 				fmt.Printf("data made in %.2f s; peak coordinator (driver) memory %s (Go heap %s); peak node memory %s",
-					res.GenerateSec, byteSize(res.PeakDriverRSS), byteSize(res.PeakDriverHeap), byteSize(res.PeakNodeRSS))
+					res.GenerateSec, bytesize.Format(res.PeakDriverRSS), bytesize.Format(res.PeakDriverHeap), bytesize.Format(res.PeakNodeRSS))
 				if res.StoreMemory > 0 {
-					fmt.Printf(" (%.2fx the store budget of %s)", res.PeakRSSRatio, byteSize(res.StoreMemory))
+					fmt.Printf(" (%.2fx the store budget of %s)", res.PeakRSSRatio, bytesize.Format(res.StoreMemory))
 				}
 				fmt.Println()
 			})
@@ -317,7 +320,7 @@ with its executors, shared pages counted once) is sampled throughout; with
 	cmd.Flags().IntVar(&cfg.Nodes, "nodes", 2, "node processes")
 	cmd.Flags().Float64Var(&cfg.CPUs, "cpus", 1, "CPUs per node")
 	cmd.Flags().IntVar(&cfg.Runs, "runs", 3, "timed runs (the median is reported)")
-	cmd.Flags().Int64Var(&cfg.StoreMemory, "object-store-memory", 0, "each node's object store budget in bytes (0: the node's default)")
+	cmd.Flags().Var(bytesize.Flag(&cfg.StoreMemory), "object-store-memory", "each node's object store budget, e.g. 2GiB (0: the node's default)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "show the cluster's logs")
 	return cmd

@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shoal-dev/shoal/chaos"
+	"github.com/shoal-dev/shoal/internal/bytesize"
+	"github.com/shoal-dev/shoal/internal/ids"
 )
 
 // errChaosFailed makes `shoal chaos` exit non-zero after printing a
@@ -129,9 +131,9 @@ func printChaos(w io.Writer, r *chaos.Result) {
 	}
 	fmt.Fprintf(w, "%s: workload %s, mode %s, seed %d, %d nodes\n", verdict, r.Workload, r.Mode, r.Seed, r.Nodes)
 	fmt.Fprintf(w, "  tasks %d, results verified %d/%d (%d wrong), correct %v, in %.1fs\n", r.Tasks, r.Verified, r.Expected, r.Wrong, r.Correct, r.DurationS)
-	fmt.Fprintf(w, "  nodes hit %d of %d planned; resources restored %v after %.2fs; head peak RSS %.1f MB\n", r.NodesKilled, len(r.Plan), r.ResourcesRestored, r.RestoreS, r.HeadPeakRSSMB)
+	fmt.Fprintf(w, "  nodes hit %d of %d planned; resources restored %v after %.2fs; head peak RSS %s\n", r.NodesKilled, len(r.Plan), r.ResourcesRestored, r.RestoreS, bytesize.FormatFloat(r.HeadPeakRSSMB*float64(bytesize.MiB)))
 	for _, k := range r.Kills {
-		fmt.Fprintf(w, "  at %6.2fs %-8s slot %s node %s pid %d", k.AtS, k.Mode, k.Slot, k.NodeID, k.Pid)
+		fmt.Fprintf(w, "  at %6.2fs %-8s slot %s node %s pid %d", k.AtS, k.Mode, k.Slot, ids.AbbrevHex(k.NodeID), k.Pid)
 		switch {
 		case k.Skipped != "":
 			fmt.Fprintf(w, " skipped: %s", k.Skipped)

@@ -2,18 +2,19 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/shoal-dev/shoal/internal/bytesize"
 	"github.com/shoal-dev/shoal/internal/dashboard"
 	"github.com/shoal-dev/shoal/internal/gctune"
 	"github.com/shoal-dev/shoal/internal/head"
 	"github.com/shoal-dev/shoal/internal/metrics"
 	"github.com/shoal-dev/shoal/internal/rpc"
-	"github.com/shoal-dev/shoal/runtimeenv"
 )
 
 func newHeadCommand() *cobra.Command {
@@ -21,8 +22,8 @@ func newHeadCommand() *cobra.Command {
 		listen, token, tokenFile, certFile, keyFile string
 		hbInterval, hbTimeout                       time.Duration
 		lf                                          logFlags
-		maxMessage                                  int
-		stateDir, packageDir, packageLimit          string
+		maxMessage, packageLimit                    int64
+		stateDir, packageDir                        string
 		autoscale                                   string
 		recovery, infeasible                        time.Duration
 		dashAddr                                    string
@@ -56,10 +57,9 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 			if err != nil {
 				return err
 			}
-			limit, err := runtimeenv.ParseSize(packageLimit)
-			if err != nil {
+			if packageLimit <= 0 || maxMessage < 0 || maxMessage > math.MaxInt32 {
 				ln.Close()
-				return fmt.Errorf("--package-limit: %w", err)
+				return fmt.Errorf("--package-limit must be > 0 and --max-message-bytes between 0 and 2GiB")
 			}
 			if packageDir == "" && stateDir == "" {
 				// Packages live as long as this head.
@@ -79,7 +79,7 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 				dashURL = metrics.URL(dashLn)
 			}
 			h, err := head.Open(head.Config{Token: token, TLS: tls, HeartbeatInterval: hbInterval, HeartbeatTimeout: hbTimeout,
-				MaxMessageBytes: maxMessage, StateDir: stateDir, RecoveryWindow: recovery, PackageDir: packageDir, PackageLimit: limit,
+				MaxMessageBytes: int(maxMessage), StateDir: stateDir, RecoveryWindow: recovery, PackageDir: packageDir, PackageLimit: packageLimit,
 				InfeasibleTimeout: infeasible, DashboardURL: dashURL, MaxConnections: maxConns, Logger: logger})
 			if err != nil {
 				ln.Close()
@@ -138,13 +138,14 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 	cmd.Flags().StringVar(&keyFile, "tls-key", "", "TLS private key")
 	cmd.Flags().DurationVar(&hbInterval, "heartbeat-interval", 0, "how often nodes heartbeat (default 250ms)")
 	cmd.Flags().DurationVar(&hbTimeout, "heartbeat-timeout", 0, "silence after which a node is declared dead (default 2s)")
-	cmd.Flags().IntVar(&maxMessage, "max-message-bytes", 0, "largest control-plane message accepted (default 64 MiB)")
+	cmd.Flags().Var(bytesize.Flag(&maxMessage), "max-message-bytes", "largest control-plane message accepted, e.g. 128MiB (default 64MiB)")
 	cmd.Flags().StringVar(&stateDir, "state-dir", "", "keep the head's metadata here, so that a head restarted on it takes its cluster back (same token, jobs; nodes and drivers reconnect)")
 	cmd.Flags().DurationVar(&recovery, "recovery-window", 0, "after a restart, how long to wait for nodes and drivers to come back (default 30s)")
 	cmd.Flags().DurationVar(&infeasible, "infeasible-timeout", 0, "how long a task or actor that no node (and no autoscaler node type) can run waits for one that fits before it fails with ErrInfeasible (default: for ever, with a warning to its owner and a line in status)")
 	cmd.Flags().StringVar(&autoscale, "autoscale", "", "run the autoscaler with this configuration file (JSON: provider, node_types, idle_timeout, ...)")
 	cmd.Flags().StringVar(&packageDir, "package-dir", "", "where uploaded job packages are kept (default: <state-dir>/packages, or a temporary directory)")
-	cmd.Flags().StringVar(&packageLimit, "package-limit", "2GiB", "largest job package accepted (content size)")
+	packageLimit = 2 * bytesize.GiB
+	cmd.Flags().Var(bytesize.Flag(&packageLimit), "package-limit", "largest job package accepted (content size)")
 	cmd.Flags().IntVar(&maxConns, "max-connections", 0, "connections the head serves at once; past it new ones wait (default 16384)")
 	cmd.Flags().StringVar(&dashAddr, "dashboard", defaultDashboard, `where to serve the dashboard and the head's Prometheus metrics (/metrics); beyond loopback the cluster token is required; "off": nowhere`)
 	lf.register(cmd)

@@ -15,9 +15,9 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 
+	"github.com/shoal-dev/shoal/internal/bytesize"
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
-	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 	"github.com/shoal-dev/shoal/runtimeenv"
 )
@@ -26,34 +26,20 @@ func newJobCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "job",
 		Short: "Submit a job (its binary and files) to a cluster, and follow it",
+		Long: `Submit a job (its binary and files) to a cluster, and follow it.
+
+The commands that take a JOB_ID take it as ` + "`shoal job list`" + ` shows it, whole,
+or any unique prefix of it.`,
 	}
 	cmd.AddCommand(newJobSubmitCommand(), newJobStatusCommand(), newJobLogsCommand(), newJobStopCommand(), newJobListCommand())
 	return cmd
 }
 
-// headFlags are the flags of commands that talk to a head.
-type headFlags struct {
-	addr string
-	tf   tokenFlags
-}
-
-func (h *headFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&h.addr, "address", "127.0.0.1:7380", "address of the head")
-	h.tf.register(cmd)
-}
-
-func (h *headFlags) dial(ctx context.Context) (*grpc.ClientConn, error) {
-	token, err := rpc.ResolveToken(h.tf.token, h.tf.tokenFile)
-	if err != nil {
-		return nil, err
-	}
-	return rpc.Dial(ctx, h.addr, token, 0, rpc.TLSConfig{CAFile: h.tf.tlsCA}, 10*time.Second)
-}
-
 func newJobSubmitCommand() *cobra.Command {
 	var (
 		hf                     headFlags
-		workDir, name, limit   string
+		workDir, name          string
+		limit                  = 2 * bytesize.GiB
 		excludes, envs, extras []string
 		noWait                 bool
 	)
@@ -71,9 +57,8 @@ with its exit code (unless --no-wait).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signalContext()
 			defer stop()
-			lim, err := runtimeenv.ParseSize(limit)
-			if err != nil {
-				return fmt.Errorf("--package-limit: %w", err)
+			if limit <= 0 {
+				return fmt.Errorf("--package-limit must be > 0, got %s", bytesize.String(limit))
 			}
 			spec := runtimeenv.Spec{Binary: args[0], WorkingDir: workDir, Excludes: excludes, Env: envs}
 			for _, e := range extras {
@@ -91,7 +76,7 @@ with its exit code (unless --no-wait).`,
 				cacheDir = filepath.Join(dir, "shoal", "packages")
 			}
 			start := time.Now()
-			pkg, err := runtimeenv.Pack(ctx, spec, runtimeenv.PackOptions{Limit: lim, CacheDir: cacheDir,
+			pkg, err := runtimeenv.Pack(ctx, spec, runtimeenv.PackOptions{Limit: limit, CacheDir: cacheDir,
 				Warn: func(msg string) { fmt.Fprintln(os.Stderr, "warning:", msg) }})
 			if err != nil {
 				return err
@@ -114,9 +99,9 @@ with its exit code (unless --no-wait).`,
 			}
 			switch {
 			case up.Skipped:
-				fmt.Fprintf(os.Stderr, "package %s (%s) unchanged: nothing uploaded (%.0f ms)\n", pkg.Hash[:12], byteSize(pkg.Size), float64(time.Since(start).Microseconds())/1000)
+				fmt.Fprintf(os.Stderr, "package %s (%s) unchanged: nothing uploaded (%.0f ms)\n", pkg.Hash[:12], bytesize.Format(pkg.Size), float64(time.Since(start).Microseconds())/1000)
 			default:
-				fmt.Fprintf(os.Stderr, "\rpackage %s: uploaded %s in %.1fs\n", pkg.Hash[:12], byteSize(up.BytesSent), time.Since(start).Seconds())
+				fmt.Fprintf(os.Stderr, "\rpackage %s: uploaded %s in %.1fs\n", pkg.Hash[:12], bytesize.Format(up.BytesSent), time.Since(start).Seconds())
 			}
 			if name == "" {
 				name = filepath.Base(args[0])
@@ -126,7 +111,7 @@ with its exit code (unless --no-wait).`,
 				return errs.FromStatus(err)
 			}
 			id, _ := ids.FromBytes("job id", job.JobId)
-			fmt.Fprintf(os.Stderr, "job %s (%s) submitted\n", id, name)
+			fmt.Fprintf(os.Stderr, "job %s (%s) submitted\n", id.Abbrev(), name)
 			if noWait {
 				fmt.Println(id)
 				return nil
@@ -139,7 +124,7 @@ with its exit code (unless --no-wait).`,
 				return errs.FromStatus(err)
 			}
 			if job.State != pb.JobState_JOB_STATE_SUCCEEDED {
-				msg := fmt.Sprintf("job %s %s (exit code %d)", id.Short(), stateName(job.State), job.ExitCode)
+				msg := fmt.Sprintf("job %s %s (exit code %d)", id.Abbrev(), stateName(job.State), job.ExitCode)
 				if job.Error != "" {
 					msg += ": " + job.Error
 				}
@@ -153,7 +138,7 @@ with its exit code (unless --no-wait).`,
 	cmd.Flags().StringArrayVar(&excludes, "exclude", nil, "gitignore-style pattern to leave out of the working directory (repeatable)")
 	cmd.Flags().StringArrayVar(&envs, "env", nil, "environment variable K=V for the driver and executors (repeatable)")
 	cmd.Flags().StringArrayVar(&extras, "extra-file", nil, "extra file DEST=SRC to ship (repeatable)")
-	cmd.Flags().StringVar(&limit, "package-limit", "2GiB", "largest package to ship (content size)")
+	cmd.Flags().Var(bytesize.Flag(&limit), "package-limit", "largest package to ship (content size)")
 	cmd.Flags().StringVar(&name, "name", "", "job name (default: the binary's name)")
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "print the job ID and return instead of following the job")
 	return cmd
@@ -188,21 +173,9 @@ func followLogs(ctx context.Context, conn *grpc.ClientConn, job []byte, from int
 	}
 }
 
-func parseJobArg(s string) ([]byte, error) {
-	id, err := ids.Parse(s)
-	if err != nil {
-		return nil, fmt.Errorf("job %q: %w (shoal job list shows the IDs)", s, err)
-	}
-	return id.Bytes(), nil
-}
-
 // jobRequest sends one request about the job named by arg (GetJob,
 // StopJob) to the head and returns the job it answers with.
 func jobRequest(hf *headFlags, arg string, call func(pb.HeadClient, context.Context, *pb.GetJobRequest, ...grpc.CallOption) (*pb.SubmittedJob, error)) (*pb.SubmittedJob, error) {
-	id, err := parseJobArg(arg)
-	if err != nil {
-		return nil, err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	conn, err := hf.dial(ctx)
@@ -210,7 +183,11 @@ func jobRequest(hf *headFlags, arg string, call func(pb.HeadClient, context.Cont
 		return nil, err
 	}
 	defer conn.Close()
-	job, err := call(pb.NewHeadClient(conn), ctx, &pb.GetJobRequest{JobId: id})
+	id, err := resolveJob(ctx, conn, arg)
+	if err != nil {
+		return nil, err
+	}
+	job, err := call(pb.NewHeadClient(conn), ctx, &pb.GetJobRequest{JobId: id.Bytes()})
 	if err != nil {
 		return nil, errs.FromStatus(err)
 	}
@@ -253,10 +230,6 @@ func newJobLogsCommand() *cobra.Command {
 		Short: "Print a submitted job's output",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseJobArg(args[0])
-			if err != nil {
-				return err
-			}
 			ctx, stop := signalContext()
 			defer stop()
 			conn, err := hf.dial(ctx)
@@ -264,10 +237,14 @@ func newJobLogsCommand() *cobra.Command {
 				return err
 			}
 			defer conn.Close()
-			if follow {
-				return followLogs(ctx, conn, id, 0, os.Stdout)
+			id, err := resolveJob(ctx, conn, args[0])
+			if err != nil {
+				return err
 			}
-			stream, err := pb.NewHeadClient(conn).JobLogs(ctx, &pb.JobLogsRequest{JobId: id})
+			if follow {
+				return followLogs(ctx, conn, id.Bytes(), 0, os.Stdout)
+			}
+			stream, err := pb.NewHeadClient(conn).JobLogs(ctx, &pb.JobLogsRequest{JobId: id.Bytes()})
 			if err != nil {
 				return errs.FromStatus(err)
 			}
@@ -347,7 +324,7 @@ func printJobs(jobs []*pb.SubmittedJob) {
 	fmt.Fprintln(w, "JOB\tNAME\tSTATE\tEXIT\tSTARTED\tPACKAGE\tLOG LINES")
 	for _, j := range jobs {
 		id, _ := ids.FromBytes("job id", j.JobId)
-		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%d\n", id, j.Name, stateName(j.State), j.ExitCode,
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%d\n", id.Abbrev(), j.Name, stateName(j.State), j.ExitCode,
 			time.UnixMilli(j.StartedUnixMs).Format(time.TimeOnly), j.PackageHash[:min(12, len(j.PackageHash))], j.LogLines)
 	}
 	w.Flush()

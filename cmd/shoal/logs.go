@@ -8,17 +8,17 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/shoal-dev/shoal/internal/bytesize"
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
-	"github.com/shoal-dev/shoal/runtimeenv"
 )
 
 func newLogsCommand() *cobra.Command {
 	var (
 		hf   headFlags
 		node string
-		tail string
+		tail = 64 * bytesize.KiB
 	)
 	cmd := &cobra.Command{
 		Use:   "logs JOB_ID",
@@ -30,10 +30,6 @@ older files kept). JOB_ID and --node take a unique prefix of an ID. A
 submitted job's driver output is printed by "shoal job logs".`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			tailBytes, err := runtimeenv.ParseSize(tail)
-			if err != nil {
-				return fmt.Errorf("--tail: %w", err)
-			}
 			ctx, stop := signalContext()
 			defer stop()
 			conn, err := hf.dial(ctx)
@@ -41,7 +37,7 @@ submitted job's driver output is printed by "shoal job logs".`,
 				return err
 			}
 			defer conn.Close()
-			rep, err := pb.NewHeadClient(conn).NodeLogs(ctx, &pb.NodeLogsRequest{Job: args[0], Node: node, TailBytes: tailBytes})
+			rep, err := pb.NewHeadClient(conn).NodeLogs(ctx, &pb.NodeLogsRequest{Job: args[0], Node: node, TailBytes: tail})
 			if err != nil {
 				return errs.FromStatus(err)
 			}
@@ -50,7 +46,7 @@ submitted job's driver output is printed by "shoal job logs".`,
 	}
 	hf.register(cmd)
 	cmd.Flags().StringVar(&node, "node", "", "only this node (an ID or a unique prefix)")
-	cmd.Flags().StringVar(&tail, "tail", "64KiB", "how much of the end of each node's output to print")
+	cmd.Flags().Var(bytesize.Flag(&tail), "tail", "how much of the end of each node's output to print, e.g. 1MiB")
 	return cmd
 }
 
@@ -59,7 +55,7 @@ func printNodeLogs(w io.Writer, rep *pb.NodeLogsReply) error {
 	job, _ := ids.FromBytes("job id", rep.JobId)
 	for _, l := range rep.Logs {
 		node, _ := ids.FromBytes("node id", l.NodeId)
-		fmt.Fprintf(w, "==> job %s, node %s <==\n", job, node)
+		fmt.Fprintf(w, "==> job %s, node %s <==\n", job.Abbrev(), node.Abbrev())
 		switch {
 		case l.Error != "":
 			fmt.Fprintf(w, "(%s)\n", l.Error)

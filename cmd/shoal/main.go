@@ -5,10 +5,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,18 +27,27 @@ func main() {
 	shoal.ExecutorMain()
 	root := newRootCommand()
 	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "shoal:", err)
+		fmt.Fprintln(os.Stderr, errorLine(err))
 		os.Exit(1)
 	}
+}
+
+// errorLine is how the command reports err: after "shoal: " once, also
+// when the error already starts with it (errors of the shoal package and
+// its sentinels do).
+func errorLine(err error) string {
+	return "shoal: " + strings.TrimPrefix(err.Error(), "shoal: ")
 }
 
 func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "shoal",
 		Short:         "Shoal: a distributed compute engine for Go",
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(newHeadCommand(), newNodeCommand(), newStatusCommand(), newTimelineCommand(), newDrainCommand(), newJobCommand(), newBenchCommand(), newTPCHCommand())
 	root.AddCommand(newChaosCommand(), newDemoCommand(), newSQLCommand(), newLogsCommand())
 	return root
@@ -60,15 +71,79 @@ func (t *tokenFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&t.tlsCA, "tls-ca", "", "CA certificate to verify the head's TLS certificate")
 }
 
-// dialHead connects to the head at addr with the flags' token and TLS CA
-// (the CLI's one-shot commands: status, drain, timeline).
-func (t *tokenFlags) dialHead(ctx context.Context, addr string) (*grpc.ClientConn, error) {
-	token, err := rpc.ResolveToken(t.token, t.tokenFile)
+// headFlags are the flags of the commands that talk to a head: its address
+// (see resolveHead for where it comes from when not given) and the token
+// flags.
+type headFlags struct {
+	addr string
+	tf   tokenFlags
+}
+
+func (h *headFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&h.addr, "address", "", "address of the head (default: $"+envAddress+", then the config file's address, then "+defaultHeadAddr+")")
+	h.tf.register(cmd)
+}
+
+// dial connects to the head.
+func (h *headFlags) dial(ctx context.Context) (*grpc.ClientConn, error) {
+	t, err := resolveHead("--address", h.addr, h.tf)
 	if err != nil {
 		return nil, err
 	}
-	return rpc.Dial(ctx, addr, token, 0, rpc.TLSConfig{CAFile: t.tlsCA}, 5*time.Second)
+	return t.dial(ctx, h.tf.token, "--address")
 }
+
+// dial connects to the head t names, with the token explicit or the one
+// found as rpc.ResolveToken finds it. flag names the address flag in
+// messages. Whether a head is there at all is told before a missing token.
+func (t headTarget) dial(ctx context.Context, explicitToken, flag string) (*grpc.ClientConn, error) {
+	token, err := rpc.ResolveToken(explicitToken, t.tokenFile)
+	if err != nil {
+		if herr := t.reachable(ctx, flag); herr != nil {
+			return nil, herr
+		}
+		return nil, err
+	}
+	conn, err := rpc.Dial(ctx, t.addr, token, 0, rpc.TLSConfig{CAFile: t.tlsCA}, 10*time.Second)
+	if err != nil {
+		return nil, t.explain(err, flag)
+	}
+	return conn, nil
+}
+
+// reachable says why no head can be reached at t, or nil.
+func (t headTarget) reachable(ctx context.Context, flag string) error {
+	conn, err := rpc.Dial(ctx, t.addr, "", 0, rpc.TLSConfig{CAFile: t.tlsCA}, 10*time.Second)
+	if err != nil {
+		return t.explain(err, flag)
+	}
+	return conn.Close()
+}
+
+// explain rewrites an error about reaching the head with what to do.
+func (t headTarget) explain(err error, flag string) error {
+	var ns *rpc.NoServerError
+	if !errors.As(err, &ns) {
+		return err
+	}
+	from := ""
+	if t.from != flag && t.from != "the default address" {
+		from = " (from " + t.from + ")"
+	}
+	if ns.Refused() {
+		return &hintError{err: err, msg: fmt.Sprintf("no Shoal head at %s%s: start one with `shoal head` or pass %s / %s", t.addr, from, flag, envAddress)}
+	}
+	return &hintError{err: err, msg: fmt.Sprintf("%s%s is not a Shoal head: %s; pass the address `shoal head` printed (%s / %s)", t.addr, from, ns.Reason, flag, envAddress)}
+}
+
+// hintError is an error told in words for the person at the terminal.
+type hintError struct {
+	msg string
+	err error
+}
+
+func (e *hintError) Error() string { return e.msg }
+func (e *hintError) Unwrap() error { return e.err }
 
 // printJSON writes v to w as indented JSON (the --json output of commands).
 func printJSON(w io.Writer, v any) error {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/shoal-dev/shoal/internal/bytesize"
 	"github.com/shoal-dev/shoal/internal/metrics"
 	"github.com/shoal-dev/shoal/internal/node"
 	"github.com/shoal-dev/shoal/internal/rpc"
@@ -31,21 +32,26 @@ func newNodeCommand() *cobra.Command {
 		lf                                   logFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "node --head ADDR",
+		Use:   "node [--head ADDR]",
 		Short: "Run a node agent that joins a cluster",
 		Long: `Run a node agent: it registers this machine's resources with the head,
 holds an object store, and starts executor processes for jobs' tasks.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if headAddr == "" {
-				return fmt.Errorf("--head is required: the address `shoal head` printed, e.g. 127.0.0.1:7380")
-			}
 			ctx, stop := signalContext()
 			defer stop()
-			token, err := rpc.ResolveToken(tf.token, tf.tokenFile)
+			target, err := resolveHead("--head", headAddr, tf)
 			if err != nil {
 				return err
 			}
+			token, err := rpc.ResolveToken(tf.token, target.tokenFile)
+			if err != nil {
+				if herr := target.reachable(ctx, "--head"); herr != nil {
+					return herr // whether a head is there at all comes first
+				}
+				return err
+			}
+			headAddr = target.addr
 			res, err := nodeResources(cpus, gpus, memory, custom)
 			if err != nil {
 				return err
@@ -69,7 +75,7 @@ holds an object store, and starts executor processes for jobs' tasks.`,
 			startCtx, cancel := contextWithTimeout(ctx, 30*time.Second)
 			defer cancel()
 			n, err := node.Start(startCtx, node.Config{
-				HeadAddr: headAddr, Token: token, TLS: rpc.TLSConfig{CAFile: tf.tlsCA},
+				HeadAddr: headAddr, Token: token, TLS: rpc.TLSConfig{CAFile: target.tlsCA},
 				Resources: res, Labels: lbls, DataListen: dataListen, PackageListen: packageListen, ObjectStoreMemory: storeMemory, ObjectStoreDisk: storeDisk, SpillDir: spillDir, LogDir: logDir,
 				ObjectStoreWarm: storeWarm, MetricsURL: metricsURL, Logger: logger,
 			})
@@ -77,9 +83,9 @@ holds an object store, and starts executor processes for jobs' tasks.`,
 				if metricsLn != nil {
 					metricsLn.Close()
 				}
-				return fmt.Errorf("joining the cluster at %s: %w", headAddr, err)
+				return fmt.Errorf("joining the cluster at %s: %w", headAddr, target.explain(err, "--head"))
 			}
-			fmt.Printf("shoal node %s joined %s (data plane %s, %s)\n", n.ID(), headAddr, n.DataAddr(), res)
+			fmt.Printf("shoal node %s joined %s (data plane %s, %s)\n", n.ID().Abbrev(), headAddr, n.DataAddr(), res)
 			if metricsLn != nil {
 				srv, err := metrics.Serve(metrics.Options{Listener: metricsLn, Token: token, Registry: metrics.NewRegistry(metrics.NodeCollector(n)), Logger: logger})
 				if err != nil {
@@ -96,17 +102,17 @@ holds an object store, and starts executor processes for jobs' tasks.`,
 			return n.Close()
 		},
 	}
-	cmd.Flags().StringVar(&headAddr, "head", "", "address of the head (host:port)")
+	cmd.Flags().StringVar(&headAddr, "head", "", "address of the head (default: $"+envAddress+", then the config file's address, then "+defaultHeadAddr+")")
 	cmd.Flags().Float64Var(&cpus, "cpus", float64(runtime.NumCPU()), "CPUs this node offers")
 	cmd.Flags().Float64Var(&gpus, "gpus", 0, "GPUs this node offers")
-	cmd.Flags().Int64Var(&memory, "memory", 0, "memory in bytes this node offers to tasks that request memory")
+	cmd.Flags().Var(bytesize.Flag(&memory), "memory", "memory this node offers to tasks that request memory, e.g. 16GiB")
 	cmd.Flags().StringVar(&custom, "resources", "", "custom resources, e.g. disk=2,licence=1")
 	cmd.Flags().StringVar(&labels, "labels", "", "labels, e.g. zone=a,kind=spot")
 	cmd.Flags().StringVar(&dataListen, "data-listen", "127.0.0.1:0", "data plane listen address")
 	cmd.Flags().StringVar(&packageListen, "package-listen", "", `where to serve job packages this node holds to peers (default: the data plane's host, a free port; "off": never; also off with TLS)`)
-	cmd.Flags().Int64Var(&storeMemory, "object-store-memory", 0, "object store memory in bytes; past it objects spill to disk (0: 30% of available memory, -1: no limit)")
-	cmd.Flags().Int64Var(&storeDisk, "object-store-disk", 0, "disk for spilled objects in bytes (0: the spill directory's free space less a margin, -1: never spill)")
-	cmd.Flags().Int64Var(&storeWarm, "object-store-warm", 0, "bytes of the object store's memory to write once at start, so that the first large objects do not pay for first-touch page faults (slow on virtual machines; like Ray's preallocate_plasma_memory)")
+	cmd.Flags().Var(bytesize.Flag(&storeMemory), "object-store-memory", "object store memory, e.g. 4GiB; past it objects spill to disk (0: 30% of available memory, -1: no limit)")
+	cmd.Flags().Var(bytesize.Flag(&storeDisk), "object-store-disk", "disk for spilled objects, e.g. 100GiB (0: the spill directory's free space less a margin, -1: never spill)")
+	cmd.Flags().Var(bytesize.Flag(&storeWarm), "object-store-warm", "how much of the object store's memory to write once at start, so that the first large objects do not pay for first-touch page faults (slow on virtual machines; like Ray's preallocate_plasma_memory)")
 	cmd.Flags().StringVar(&spillDir, "spill-dir", "", "directory for spilled objects (default: the system's temporary directory)")
 	cmd.Flags().StringVar(&logDir, "log-dir", "", "directory keeping each job's executor output, rotated by size, for `shoal logs` (default: a temporary directory removed when the node stops)")
 	cmd.Flags().StringVar(&metricsListen, "metrics", "127.0.0.1:0", `where to serve the node's Prometheus metrics at /metrics (port 0: a free one; beyond loopback the cluster token is required; "off": nowhere)`)

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/internal/bytesize"
 	"github.com/shoal-dev/shoal/internal/client"
 	"github.com/shoal-dev/shoal/internal/ids"
 )
@@ -22,9 +23,8 @@ func contextWithTimeout(ctx context.Context, d time.Duration) (context.Context, 
 
 func newStatusCommand() *cobra.Command {
 	var (
-		addr   string
+		hf     headFlags
 		asJSON bool
-		tf     tokenFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "status",
@@ -33,7 +33,7 @@ func newStatusCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
-			conn, err := tf.dialHead(ctx, addr)
+			conn, err := hf.dial(ctx)
 			if err != nil {
 				return err
 			}
@@ -50,9 +50,8 @@ func newStatusCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&addr, "address", "127.0.0.1:7380", "address of the head")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	tf.register(cmd)
+	hf.register(cmd)
 	return cmd
 }
 
@@ -63,12 +62,13 @@ func printStatus(st *shoal.Status) {
 			alive++
 		}
 	}
-	fmt.Printf("nodes: %d alive, %d dead; jobs: %d; objects: %d (%s)\n", alive, len(st.Nodes)-alive, st.Jobs, st.Objects, byteSize(st.ObjectBytes))
+	fmt.Printf("nodes: %d alive, %d dead; drivers connected: %d; live actors: %d; objects: %d (%s)\n",
+		alive, len(st.Nodes)-alive, st.Jobs, st.Actors, st.Objects, bytesize.Format(st.ObjectBytes))
 	if st.DashboardURL != "" {
 		fmt.Printf("dashboard: %s (metrics: %s/metrics; every endpoint: %s/prometheus/sd)\n", st.DashboardURL, st.DashboardURL, st.DashboardURL)
 	}
 	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NODE\tSTATE\tHOST\tDATA\tAVAILABLE / TOTAL\tRUNNING\tLEASES (SHARED)\tSTORE\tHEARTBEAT")
+	fmt.Fprintln(w, "NODE\tSTATE\tHOST\tDATA PLANE\tAVAILABLE / TOTAL\tRUNNING\tLEASES (SHARED)\tSTORE\tLAST HEARTBEAT")
 	slices.SortFunc(st.Nodes, func(a, b shoal.NodeInfo) int {
 		if a.Alive != b.Alive {
 			if a.Alive {
@@ -83,15 +83,11 @@ func printStatus(st *shoal.Status) {
 		if !n.Alive {
 			state = "dead"
 		}
-		id := n.ID
-		if parsed, err := ids.Parse(n.ID); err == nil {
-			id = parsed.Short() // as the head's logs name it
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s / %s\t%d\t%d (%d)\t%s\t%v ago\n", id, state, n.Hostname, n.DataAddr,
-			n.Available, n.Total, n.Running, n.Leases, n.SharedLeases, byteSize(n.StoreBytes), n.LastHeartbeat)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s / %s\t%d\t%d (%d)\t%s\t%v ago\n", ids.AbbrevHex(n.ID), state, n.Hostname, n.DataAddr,
+			n.Available, n.Total, n.Running, n.Leases, n.SharedLeases, bytesize.Format(n.StoreBytes), n.LastHeartbeat)
 	}
 	w.Flush()
-	fmt.Print("tasks:")
+	fmt.Print("tasks by state:")
 	for _, k := range slices.Sorted(maps.Keys(st.TasksByState)) {
 		fmt.Printf(" %s=%d", k, st.TasksByState[k])
 	}
@@ -122,16 +118,4 @@ func compareStrings(a, b string) int {
 		return 1
 	}
 	return 0
-}
-
-func byteSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

@@ -16,9 +16,9 @@ import (
 
 func newTimelineCommand() *cobra.Command {
 	var (
-		addr, out string
-		since     time.Duration
-		tf        tokenFlags
+		hf    headFlags
+		out   string
+		since time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "timeline --out trace.json",
@@ -35,7 +35,7 @@ chrome://tracing.`,
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			conn, err := tf.dialHead(ctx, addr)
+			conn, err := hf.dial(ctx)
 			if err != nil {
 				return err
 			}
@@ -59,9 +59,8 @@ chrome://tracing.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&addr, "address", "127.0.0.1:7380", "address of the head")
 	cmd.Flags().StringVar(&out, "out", "", "file to write the trace to")
 	cmd.Flags().DurationVar(&since, "since", 0, "only the runs that ended in this last while (default: all the head keeps)")
-	tf.register(cmd)
+	hf.register(cmd)
 	return cmd
 }

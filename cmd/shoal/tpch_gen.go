@@ -20,6 +20,7 @@ import (
 	"github.com/vbauerster/mpb/v8/cwriter"
 	"github.com/vbauerster/mpb/v8/decor"
 
+	"github.com/shoal-dev/shoal/internal/bytesize"
 	"github.com/shoal-dev/shoal/tpch"
 	"github.com/shoal-dev/shoal/tpch/dbgen"
 )
@@ -103,8 +104,8 @@ func runTPCHGen(ctx context.Context, opts dbgen.Options, format string, stderr, 
 			size += fi.Size()
 		}
 	}
-	fmt.Fprintf(stdout, "generated TPC-H SF %v as %s: %d tables, %.1f MB in %s, in %s\n",
-		opts.SF, format, files, float64(size)/1e6, time.Since(start).Round(time.Millisecond), opts.OutDir)
+	fmt.Fprintf(stdout, "generated TPC-H SF %v as %s: %d tables, %s in %s, in %s\n",
+		opts.SF, format, files, bytesize.Format(size), time.Since(start).Round(time.Millisecond), opts.OutDir)
 	return nil
 }
 

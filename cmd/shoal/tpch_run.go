@@ -10,6 +10,7 @@ import (
 
 	"github.com/shoal-dev/shoal"
 	"github.com/shoal-dev/shoal/dataframe"
+	"github.com/shoal-dev/shoal/internal/bytesize"
 	"github.com/shoal-dev/shoal/tpch"
 	"github.com/spf13/cobra"
 )
@@ -23,6 +24,7 @@ func newTPCHRunCommand() *cobra.Command {
 		useSQL                    bool
 		runs, warmup, parallelism int
 		memoryGB                  float64
+		memory                    int64
 		spillDir                  string
 		show                      int
 		address                   string
@@ -59,8 +61,11 @@ shipped to every node with the working directory.`,
 			if parallelism > 0 {
 				opts = append(opts, dataframe.WithParallelism(parallelism))
 			}
-			if memoryGB > 0 {
-				opts = append(opts, dataframe.WithMemoryBudget(int64(memoryGB*(1<<30))))
+			if memoryGB > 0 && memory == 0 {
+				memory = int64(memoryGB * float64(bytesize.GiB))
+			}
+			if memory > 0 {
+				opts = append(opts, dataframe.WithMemoryBudget(memory))
 			}
 			if spillDir != "" {
 				opts = append(opts, dataframe.WithSpillDir(spillDir))
@@ -158,7 +163,9 @@ shipped to every node with the working directory.`,
 	f.IntVar(&runs, "runs", 1, "timed runs per query (the median is reported)")
 	f.IntVar(&warmup, "warmup", 0, "untimed runs per query before the timed ones")
 	f.IntVar(&parallelism, "parallelism", 0, "partitions run at once (default: all cores)")
-	f.Float64Var(&memoryGB, "memory-gb", 0, "memory budget of operator state in GiB before spilling (default 8)")
+	f.Var(bytesize.Flag(&memory), "memory", "memory budget of operator state before spilling, e.g. 4GiB (default 8GiB)")
+	f.Float64Var(&memoryGB, "memory-gb", 0, "the memory budget in GiB")
+	f.MarkDeprecated("memory-gb", "use --memory 4GiB")
 	f.StringVar(&spillDir, "spill-dir", "", "directory for spill files (default: the system temp dir)")
 	f.IntVar(&show, "show", 0, "print the first N rows of each result")
 	f.StringVar(&address, "address", "", "run on the cluster of the head at this address (host:port)")

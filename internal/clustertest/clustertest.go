@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/internal/client"
+	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/proctree"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
@@ -337,13 +338,13 @@ func (c *Cluster) Stop() {
 	}
 }
 
-// NodeProc returns the process of the node with the given ID (as its
-// "joined" line printed it), or nil.
+// NodeProc returns the process of the node with the given ID (whole, or
+// abbreviated as its "joined" line printed it), or nil.
 func (c *Cluster) NodeProc(id string) *Proc {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, p := range c.Nodes {
-		if strings.Contains(p.Output(), "shoal node "+id+" joined") {
+		if strings.Contains(p.Output(), "shoal node "+ids.AbbrevHex(id)+" joined") {
 			return p
 		}
 	}

@@ -19,7 +19,7 @@ func (d *Dashboard) stopJob(w http.ResponseWriter, r *http.Request) error {
 		return &httpError{http.StatusNotFound, err.Error()}
 	}
 	d.read.forget()
-	d.opts.Logger.Info("job stopped from the dashboard", "job", id.Short(), "from", r.RemoteAddr)
+	d.opts.Logger.Info("job stopped from the dashboard", "job", id.Abbrev(), "from", r.RemoteAddr)
 	http.Redirect(w, r, "/jobs/"+id.String()+"?flash=stopped", http.StatusSeeOther)
 	return nil
 }
@@ -35,7 +35,7 @@ func (d *Dashboard) drainNode(w http.ResponseWriter, r *http.Request) error {
 	d.mu.Lock()
 	if outcome, ok := d.drains[id]; ok && outcome == "" {
 		d.mu.Unlock()
-		return &httpError{http.StatusConflict, fmt.Sprintf("node %s is already being drained", id.Short())}
+		return &httpError{http.StatusConflict, fmt.Sprintf("node %s is already being drained", id.Abbrev())}
 	}
 	d.drains[id] = ""
 	d.mu.Unlock()
@@ -63,7 +63,7 @@ func (d *Dashboard) drainNode(w http.ResponseWriter, r *http.Request) error {
 	case <-time.After(300 * time.Millisecond): // (under way)
 	}
 	d.read.forget()
-	d.opts.Logger.Info("node drained from the dashboard", "node", id.Short(), "from", r.RemoteAddr)
+	d.opts.Logger.Info("node drained from the dashboard", "node", id.Abbrev(), "from", r.RemoteAddr)
 	http.Redirect(w, r, "/?flash=draining", http.StatusSeeOther)
 	return nil
 }

@@ -148,7 +148,7 @@ func (d *Dashboard) clusterPage(r *http.Request, b *base) (any, error) {
 	for _, n := range nodes {
 		id, _ := ids.FromBytes("node id", n.NodeId)
 		state := nodeState(n, m.Draining[string(n.NodeId)])
-		row := nodeRow{ID: id.String(), Short: id.Short(), Host: n.Hostname, Type: n.Labels[autoscaler.LabelNodeType], State: state,
+		row := nodeRow{ID: id.String(), Short: id.Abbrev(), Host: n.Hostname, Type: n.Labels[autoscaler.LabelNodeType], State: state,
 			CPU: unitsOf(n.Total.GetCpu() - n.Available.GetCpu()), CPUTotal: unitsOf(n.Total.GetCpu()),
 			GPU: unitsOf(n.Total.GetGpu() - n.Available.GetGpu()), GPUTotal: unitsOf(n.Total.GetGpu()),
 			Mem: n.Total.GetMemory() - n.Available.GetMemory(), MemTotal: n.Total.GetMemory(),

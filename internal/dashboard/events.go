@@ -72,13 +72,13 @@ func (d *Dashboard) eventsPage(r *http.Request, b *base) (any, error) {
 	for _, p := range st.Pins {
 		row := pinRow{Lease: shortID(p.LeaseId), Reason: p.Reason, Owner: p.Owner}
 		for _, n := range p.NodeIds {
-			row.Nodes = append(row.Nodes, shortID(n))
+			row.Nodes = append(row.Nodes, abbrevID(n))
 		}
 		v.Pins = append(v.Pins, row)
 	}
 	for _, n := range st.Nodes {
 		if m.Draining[string(n.NodeId)] && n.Alive {
-			v.Draining = append(v.Draining, shortID(n.NodeId))
+			v.Draining = append(v.Draining, abbrevID(n.NodeId))
 		}
 	}
 	slices.Sort(v.Draining)

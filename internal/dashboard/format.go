@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shoal-dev/shoal/internal/bytesize"
 	"github.com/shoal-dev/shoal/internal/ids"
 )
 
@@ -33,18 +34,7 @@ var funcs = template.FuncMap{
 }
 
 // formatBytes writes a size in binary units ("1.5 GiB").
-func formatBytes(v any) string {
-	b := toFloat(v)
-	const unit = 1024
-	if math.Abs(b) < unit {
-		return fmt.Sprintf("%.0f B", b)
-	}
-	exp := 0
-	for n := math.Abs(b) / unit; n >= unit && exp < 5; n /= unit {
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", b/math.Pow(unit, float64(exp+1)), "KMGTPE"[exp])
-}
+func formatBytes(v any) string { return bytesize.FormatFloat(toFloat(v)) }
 
 // formatCount writes a count with thousands separators.
 func formatCount(v any) string {
@@ -93,14 +83,21 @@ func ago(now time.Time, unixMs int64) string {
 	return formatDuration(now.Sub(time.UnixMilli(unixMs)).Round(time.Second)) + " ago"
 }
 
-// shortID writes an ID (bytes, or ids.ID) in its short form.
-func shortID(v any) string {
+// shortID writes a task, object or pin ID (bytes, or ids.ID) in its short
+// form (ids.ID.Short).
+func shortID(v any) string { return idText(v, ids.ID.Short) }
+
+// abbrevID writes a node or job ID (bytes, or ids.ID) as it is shown
+// everywhere (ids.ID.Abbrev).
+func abbrevID(v any) string { return idText(v, ids.ID.Abbrev) }
+
+func idText(v any, form func(ids.ID) string) string {
 	switch id := v.(type) {
 	case ids.ID:
-		return id.Short()
+		return form(id)
 	case []byte:
 		if x, err := ids.FromBytes("id", id); err == nil {
-			return x.Short()
+			return form(x)
 		}
 		return fmt.Sprintf("%x", id)
 	}

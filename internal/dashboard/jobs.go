@@ -66,7 +66,7 @@ func taskCounts(byState map[string]int64) []count {
 
 func newJobRow(j *pb.SubmittedJob, now time.Time, tasks map[string]int64) jobRow {
 	id, _ := ids.FromBytes("job id", j.JobId)
-	row := jobRow{ID: id.String(), Short: id.Short(), Name: j.Name, State: jobState(j.State), Node: shortID(j.NodeId),
+	row := jobRow{ID: id.String(), Short: id.Abbrev(), Name: j.Name, State: jobState(j.State), Node: abbrevID(j.NodeId),
 		ExitCode: j.ExitCode, Error: j.Error, LogLines: j.LogLines, Running: j.EndedUnixMs == 0, Tasks: taskCounts(tasks)}
 	started := time.UnixMilli(j.StartedUnixMs)
 	row.Started = started.Format("2006-01-02 15:04:05")
@@ -110,7 +110,7 @@ func (d *Dashboard) jobsPage(r *http.Request, b *base) (any, error) {
 			v.MoreDrivers = len(active) - i
 			break
 		}
-		v.Drivers = append(v.Drivers, driverRow{ID: jt.ID.String(), Short: jt.ID.Short(), Name: jt.Name, Drivers: jt.Drivers,
+		v.Drivers = append(v.Drivers, driverRow{ID: jt.ID.String(), Short: jt.ID.Abbrev(), Name: jt.Name, Drivers: jt.Drivers,
 			Tasks: taskCounts(jt.Tasks), Submitted: submitted[string(jt.ID[:])]})
 	}
 	return v, nil
@@ -130,7 +130,7 @@ func (d *Dashboard) jobPage(r *http.Request, b *base) (any, error) {
 	if err != nil {
 		return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("job %q: %v", r.PathValue("id"), err)}
 	}
-	v := &jobView{ID: id.String(), Short: id.Short()}
+	v := &jobView{ID: id.String(), Short: id.Abbrev()}
 	var tasks map[string]int64
 	for _, jt := range d.read.JobTasks() {
 		if jt.ID == id {
@@ -145,7 +145,7 @@ func (d *Dashboard) jobPage(r *http.Request, b *base) (any, error) {
 		}
 	}
 	if v.Job == nil && v.Name == "" {
-		return nil, &httpError{http.StatusNotFound, fmt.Sprintf("no job %s on this head (ended jobs that were not submitted are not kept)", id.Short())}
+		return nil, &httpError{http.StatusNotFound, fmt.Sprintf("no job %s on this head (ended jobs that were not submitted are not kept)", id.Abbrev())}
 	}
 	v.Tasks = taskCounts(tasks)
 	b.Title = "Job " + v.Name

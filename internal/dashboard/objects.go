@@ -66,7 +66,7 @@ func (d *Dashboard) objectsPage(r *http.Request, b *base) (any, error) {
 	v.Pager = paginate(r, len(nodes), nodesPerPage)
 	for _, n := range nodes[v.Pager.From:v.Pager.To] {
 		s := n.Store
-		v.Stores = append(v.Stores, storeRow{Short: shortID(n.NodeId), Host: n.Hostname, State: nodeState(n, m.Draining[string(n.NodeId)]),
+		v.Stores = append(v.Stores, storeRow{Short: abbrevID(n.NodeId), Host: n.Hostname, State: nodeState(n, m.Draining[string(n.NodeId)]),
 			Objects: n.StoreObjects, Memory: s.GetMemoryBytes(), Limit: s.GetMemoryLimit(), SpilledObjects: s.GetSpilledObjects(),
 			Spilled: s.GetSpilledBytes(), SpillFiles: s.GetSpillFiles(), SpillFileSize: s.GetSpillFileBytes(), Spills: s.GetSpills(),
 			Restores: s.GetRestores(), Shared: s.GetSharedBytes(), SharedSize: s.GetSharedSize()})
@@ -75,7 +75,7 @@ func (d *Dashboard) objectsPage(r *http.Request, b *base) (any, error) {
 		row := objectRow{Short: o.ID.Short(), State: o.State, Job: o.Job, Size: o.Size, Inline: o.Inline, Refs: o.Refs}
 		for _, n := range o.Nodes {
 			if id, err := ids.FromBytes("node id", n); err == nil {
-				row.Nodes = append(row.Nodes, id.Short())
+				row.Nodes = append(row.Nodes, id.Abbrev())
 			}
 		}
 		v.Largest = append(v.Largest, row)

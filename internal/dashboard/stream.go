@@ -173,7 +173,7 @@ func (d *Dashboard) streamPage(r *http.Request, b *base) (any, error) {
 	}
 	v.Pager = paginate(r, len(keys), rowsPerPage)
 	for ri, lane := range keys[v.Pager.From:v.Pager.To] {
-		node, _, _ := strings.Cut(timeline.NodeName([]byte(lane.Node)), "-")
+		node := timeline.NodeName([]byte(lane.Node))
 		row := streamRow{Label: fmt.Sprintf("%s · pid %d · slot %d", node, lane.Executor, lane.Slot), Y: float64(ri) * streamRowH, RunY: float64(ri)*streamRowH + 2, Even: ri%2 == 1}
 		for _, i := range byLane[lane] {
 			row.add(spans[i].GetSpan(), start, end)

@@ -185,7 +185,7 @@ func mergeFailures(kept []head.Failure, spans []*pb.TimelineSpan, now time.Time)
 	for _, f := range kept {
 		seen[key{string(f.TaskID[:]), f.Attempt}] = true
 		all = append(all, dated{f.UnixMs, failureRow{Key: fmt.Sprintf("f-%s-%d", f.TaskID.Short(), f.Attempt), When: ago(now, f.UnixMs),
-			Function: f.Function, Kind: f.Kind, Job: f.Job, Node: shortID(f.NodeID), Task: f.TaskID.Short(), Attempt: f.Attempt,
+			Function: f.Function, Kind: f.Kind, Job: f.Job, Node: abbrevID(f.NodeID), Task: f.TaskID.Short(), Attempt: f.Attempt,
 			Summary: firstLine(f.Message), Message: f.Message}})
 	}
 	for _, s := range spans {
@@ -204,7 +204,7 @@ func mergeFailures(kept []head.Failure, spans []*pb.TimelineSpan, now time.Time)
 			task = id.Short()
 		}
 		all = append(all, dated{at, failureRow{Key: fmt.Sprintf("s-%s-%d", task, sp.GetAttempt()), When: ago(now, at),
-			Function: spanFunction(sp), Kind: "run failed", Node: shortID(s.GetNodeId()), Task: task, Attempt: sp.GetAttempt(),
+			Function: spanFunction(sp), Kind: "run failed", Node: abbrevID(s.GetNodeId()), Task: task, Attempt: sp.GetAttempt(),
 			Summary: firstLine(sp.GetError()), Message: sp.GetError(), FromSpan: true}})
 	}
 	slices.SortStableFunc(all, func(a, b dated) int { return cmp.Compare(b.at, a.at) })

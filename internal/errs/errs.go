@@ -21,6 +21,7 @@ var (
 	ErrUnauthenticated = errors.New("shoal: authentication failed")
 	ErrMessageTooLarge = errors.New("shoal: message too large")
 	ErrHeadUnreachable = errors.New("shoal: head unreachable")
+	ErrNotShoal        = errors.New("shoal: not a Shoal server")
 	ErrMalformed       = errors.New("shoal: malformed message")
 	ErrDeclaredDead    = errors.New("shoal: node declared dead")
 	ErrNotInitialized  = errors.New("shoal: no cluster in this context")
@@ -87,7 +88,7 @@ func (e *TaskError) Error() string {
 			fmt.Fprintf(&b, "(%s) ", e.Task.Short())
 		}
 		if !e.Node.IsNil() {
-			fmt.Fprintf(&b, "on node %s ", e.Node.Short())
+			fmt.Fprintf(&b, "on node %s ", e.Node.Abbrev())
 		}
 		b.WriteString(kindVerb(e.Kind))
 		b.WriteString(": ")

@@ -22,15 +22,15 @@ func (h *Head) Drain(ctx context.Context, id ids.ID, deadline time.Duration) (*p
 	n := h.nodes[id]
 	if n == nil || !n.alive {
 		h.mu.Unlock()
-		return nil, fmt.Errorf("node %s is not a live member of the cluster", id.Short())
+		return nil, fmt.Errorf("node %s is not a live member of the cluster", id.Abbrev())
 	}
 	if n.draining {
 		h.mu.Unlock()
-		return nil, fmt.Errorf("node %s is already being drained", id.Short())
+		return nil, fmt.Errorf("node %s is already being drained", id.Abbrev())
 	}
 	if why := h.pinnedBy(id); why != "" {
 		h.mu.Unlock()
-		return nil, fmt.Errorf("node %s is pinned (%s): an operation depends on it; it can be drained once unpinned", id.Short(), why)
+		return nil, fmt.Errorf("node %s is pinned (%s): an operation depends on it; it can be drained once unpinned", id.Abbrev(), why)
 	}
 	others := 0
 	for _, m := range h.alive {
@@ -40,11 +40,11 @@ func (h *Head) Drain(ctx context.Context, id ids.ID, deadline time.Duration) (*p
 	}
 	if others == 0 {
 		h.mu.Unlock()
-		return nil, fmt.Errorf("node %s is the only node left: draining it would leave the cluster nothing to run on", id.Short())
+		return nil, fmt.Errorf("node %s is the only node left: draining it would leave the cluster nothing to run on", id.Abbrev())
 	}
 	n.draining = true
 	startRunning := n.running
-	h.log.Info("draining node", "node", id.Short(), "running_tasks", n.running, "deadline", deadline)
+	h.log.Info("draining node", "node", id.Abbrev(), "running_tasks", n.running, "deadline", deadline)
 	h.mu.Unlock()
 
 	rep := &pb.DrainReply{}
@@ -56,7 +56,7 @@ func (h *Head) Drain(ctx context.Context, id ids.ID, deadline time.Duration) (*p
 		h.mu.Lock()
 		if !n.alive {
 			h.mu.Unlock()
-			return nil, fmt.Errorf("node %s died while it was being drained", id.Short())
+			return nil, fmt.Errorf("node %s died while it was being drained", id.Abbrev())
 		}
 		tasksDone := n.running == 0
 		movable := 0
@@ -92,10 +92,10 @@ func (h *Head) Drain(ctx context.Context, id ids.ID, deadline time.Duration) (*p
 			h.nodeGone(n, fmt.Sprintf("it was drained (deadline %v)", deadline), true)
 			h.mu.Unlock()
 			rep.Seconds = time.Since(start).Seconds()
-			h.log.Info("drained node", "node", id.Short(), "tasks_finished", rep.TasksFinished, "tasks_moved", rep.TasksMoved,
+			h.log.Info("drained node", "node", id.Abbrev(), "tasks_finished", rep.TasksFinished, "tasks_moved", rep.TasksMoved,
 				"objects_moved", rep.ObjectsMoved, "objects_lost", rep.ObjectsLost, "actors_moved", rep.ActorsMoved)
 			if ctx.Err() != nil {
-				return rep, fmt.Errorf("%w: drain of node %s interrupted: %v", errs.ErrClosed, id.Short(), ctx.Err())
+				return rep, fmt.Errorf("%w: drain of node %s interrupted: %v", errs.ErrClosed, id.Abbrev(), ctx.Err())
 			}
 			return rep, nil
 		}

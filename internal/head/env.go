@@ -47,7 +47,7 @@ func (h *Head) envJob(parent *job, env []string) *job {
 	}
 	root.derived[key] = j
 	h.jobs[id] = j
-	h.log.Info("job environment added", "job", root.id.Short(), "derived", id.Short(), "env", env)
+	h.log.Info("job environment added", "job", root.id.Abbrev(), "derived", id.Abbrev(), "env", env)
 	return j
 }
 

@@ -80,7 +80,7 @@ func (h *Head) ExecutorExit(ctx context.Context, node ids.ID, pid int32) string 
 	}
 	if !n.alive {
 		h.mu.Unlock()
-		return fmt.Sprintf("its node %s died", node.Short())
+		return fmt.Sprintf("its node %s died", node.Abbrev())
 	}
 	w := make(chan struct{})
 	n.exitWaiters[pid] = append(n.exitWaiters[pid], w)
@@ -98,7 +98,7 @@ func (h *Head) ExecutorExit(ctx context.Context, node ids.ID, pid int32) string 
 		return r.cause
 	}
 	if !n.alive {
-		return fmt.Sprintf("its node %s died", node.Short())
+		return fmt.Sprintf("its node %s died", node.Abbrev())
 	}
 	return ""
 }
@@ -156,7 +156,7 @@ func (h *Head) executorsLost(n *nodeState, reason string) {
 // s and loses its actors, saying why (cause).
 func (h *Head) executorGone(s *session, cause string) {
 	n := s.node
-	where := fmt.Sprintf("on node %s (pid %d)", n.id.Short(), s.pid)
+	where := fmt.Sprintf("on node %s (pid %d)", n.id.Abbrev(), s.pid)
 	running := make([]string, 0, len(s.running))
 	for _, t := range s.running {
 		running = append(running, fmt.Sprintf("%s (%s)", t.spec.Function, t.id.Short()))

@@ -68,7 +68,7 @@ func (h *Head) SubmitJob(req *pb.SubmitJobRequest) (*pb.SubmittedJob, error) {
 	id := ids.Random()
 	name := req.Name
 	if name == "" {
-		name = "job-" + id.Short()
+		name = "job-" + id.Abbrev()
 	}
 	j := &submittedJob{
 		info: &pb.SubmittedJob{JobId: id.Bytes(), Name: name, PackageHash: req.PackageHash, State: pb.JobState_JOB_STATE_RUNNING,
@@ -84,7 +84,7 @@ func (h *Head) SubmitJob(req *pb.SubmitJobRequest) (*pb.SubmittedJob, error) {
 		}
 		m.StartDrivers = append(m.StartDrivers, start)
 	})
-	h.log.Info("job submitted", "job", id.Short(), "name", name, "package", shortHash(req.PackageHash), "node", node.id.Short())
+	h.log.Info("job submitted", "job", id.Abbrev(), "name", name, "package", shortHash(req.PackageHash), "node", node.id.Abbrev())
 	return j.info, nil
 }
 
@@ -102,7 +102,7 @@ func (h *Head) submittedJob(b []byte) (*submittedJob, error) {
 	}
 	j := h.submitted[id]
 	if j == nil {
-		return nil, fmt.Errorf("no submitted job %s on this head", id.Short())
+		return nil, fmt.Errorf("no submitted job %s on this head", id.Abbrev())
 	}
 	return j, nil
 }
@@ -222,7 +222,7 @@ func (h *Head) driverEvent(n *nodeState, e *pb.DriverEvent) {
 			}
 		}
 		j.info.ExitCode, j.info.Error, j.info.EndedUnixMs = e.ExitCode, e.Error, time.Now().UnixMilli()
-		h.log.Info("job ended", "job", id.Short(), "state", j.info.State, "exit_code", e.ExitCode)
+		h.log.Info("job ended", "job", id.Abbrev(), "state", j.info.State, "exit_code", e.ExitCode)
 		h.jobEnds++
 		j.endSeq = h.jobEnds
 		h.trimEndedLogs()
@@ -256,7 +256,7 @@ func (h *Head) driversLost(n *nodeState, reason string) {
 	for _, j := range h.submitted {
 		if string(j.info.NodeId) == string(n.id[:]) && !j.ended() {
 			j.info.State = pb.JobState_JOB_STATE_FAILED
-			j.info.Error = fmt.Sprintf("the node running the driver (%s) went away: %s", n.id.Short(), reason)
+			j.info.Error = fmt.Sprintf("the node running the driver (%s) went away: %s", n.id.Abbrev(), reason)
 			j.info.EndedUnixMs = time.Now().UnixMilli()
 			j.changed()
 		}

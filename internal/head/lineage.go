@@ -170,7 +170,7 @@ func (h *Head) objectGone(o *object, n *nodeState, reason string) {
 	case o.refs == 0 && o.lineage != nil && o.lineageRefs > 0:
 		o.state = objectEvicted
 	default:
-		info := h.lostError(o, fmt.Sprintf("its only copy was on node %s, which died: %s", n.id.Short(), reason))
+		info := h.lostError(o, fmt.Sprintf("its only copy was on node %s, which died: %s", n.id.Abbrev(), reason))
 		info.NodeId = n.id.Bytes()
 		h.objectFailed(o, info)
 	}

@@ -50,14 +50,14 @@ func (h *Head) NodeLogs(ctx context.Context, req *pb.NodeLogsRequest) (*pb.NodeL
 				return
 			}
 		}
-	})
+	}, nil)
 	if err != nil {
 		h.mu.Unlock()
 		return nil, fmt.Errorf("%w: %w", errs.ErrBadArgument, err)
 	}
 	var only ids.ID
 	if req.Node != "" {
-		if only, err = ids.Resolve("node", req.Node, maps.Keys(h.nodes)); err != nil {
+		if only, err = ids.Resolve("node", req.Node, maps.Keys(h.nodes), nil); err != nil {
 			h.mu.Unlock()
 			return nil, fmt.Errorf("%w: %w", errs.ErrBadArgument, err)
 		}

@@ -108,7 +108,7 @@ func (h *Head) serveNode(stream rpc.ServerStream[pb.NodeMessage, pb.HeadToNode])
 	h.nodeGone(n, reason, graceful)
 	h.mu.Unlock()
 	if declared && result == nil {
-		result = fmt.Errorf("%w: node %s missed its heartbeat deadline; register again as a new node", errs.ErrDeclaredDead, n.id.Short())
+		result = fmt.Errorf("%w: node %s missed its heartbeat deadline; register again as a new node", errs.ErrDeclaredDead, n.id.Abbrev())
 	}
 	return errs.ToStatus(result)
 }
@@ -122,17 +122,17 @@ func (h *Head) addNode(hello *pb.NodeHello, out *rpc.Outbox[pb.HeadToNode], kill
 		return nil, fmt.Errorf("%w: %v", errs.ErrMalformed, err)
 	}
 	if h.deadIDs[id] {
-		return nil, fmt.Errorf("%w: node %s was declared dead; register again with a new node id", errs.ErrDeclaredDead, id.Short())
+		return nil, fmt.Errorf("%w: node %s was declared dead; register again with a new node id", errs.ErrDeclaredDead, id.Abbrev())
 	}
 	if old := h.nodes[id]; old != nil {
 		if !old.alive {
-			return nil, fmt.Errorf("%w: node %s was declared dead; register again with a new node id", errs.ErrDeclaredDead, id.Short())
+			return nil, fmt.Errorf("%w: node %s was declared dead; register again with a new node id", errs.ErrDeclaredDead, id.Abbrev())
 		}
-		return nil, fmt.Errorf("node %s is already registered", id.Short())
+		return nil, fmt.Errorf("node %s is already registered", id.Abbrev())
 	}
 	total := resourcesFromPB(hello.Resources)
 	if total.CPU < 0 || total.GPU < 0 || total.Memory < 0 {
-		return nil, fmt.Errorf("%w: node %s reports negative resources", errs.ErrMalformed, id.Short())
+		return nil, fmt.Errorf("%w: node %s reports negative resources", errs.ErrMalformed, id.Abbrev())
 	}
 	n := &nodeState{
 		id: id, dataAddr: hello.DataAddr, hostname: hello.Hostname, labels: hello.Labels,
@@ -148,7 +148,7 @@ func (h *Head) addNode(hello *pb.NodeHello, out *rpc.Outbox[pb.HeadToNode], kill
 	h.nodes[id] = n
 	n.idx = len(h.alive)
 	h.alive = append(h.alive, n)
-	h.log.Info("node joined", "node", id.Short(), "host", hello.Hostname, "data", hello.DataAddr, "resources", total.String())
+	h.log.Info("node joined", "node", id.Abbrev(), "host", hello.Hostname, "data", hello.DataAddr, "resources", total.String())
 	h.schedule()
 	return n, nil
 }
@@ -217,7 +217,7 @@ func (h *Head) handleNode(n *nodeState, m *pb.NodeMessage) error {
 	h.logReplies(m.LogReplies)
 	for _, p := range m.PackagesHeld {
 		n.packages[p.Hash] = true
-		h.eventLocked("package", fmt.Sprintf("package %s on node %s, fetched from %s", shortHash(p.Hash), n.id.Short(), p.Source))
+		h.eventLocked("package", fmt.Sprintf("package %s on node %s, fetched from %s", shortHash(p.Hash), n.id.Abbrev(), p.Source))
 	}
 	for _, e := range m.Executors {
 		jobID, err := ids.FromBytes("executor job id", e.JobId)
@@ -233,7 +233,7 @@ func (h *Head) handleNode(n *nodeState, m *pb.NodeMessage) error {
 				continue
 			}
 			if j := h.jobs[jobID]; j != nil && n.execs[jobID] == nil && n.starting[jobID] != nil {
-				h.executorFailed(n, j, fmt.Sprintf("the executor process on node %s could not start: %s", n.id.Short(), e.Error), true)
+				h.executorFailed(n, j, fmt.Sprintf("the executor process on node %s could not start: %s", n.id.Abbrev(), e.Error), true)
 			}
 		}
 	}
@@ -249,7 +249,7 @@ func (h *Head) executorFailed(n *nodeState, j *job, msg string, retry bool) {
 	if st == nil {
 		return
 	}
-	h.log.Warn("executor failed", "node", n.id.Short(), "job", j.id.Short(), "error", msg)
+	h.log.Warn("executor failed", "node", n.id.Abbrev(), "job", j.id.Abbrev(), "error", msg)
 	for _, t := range st.tasks {
 		if t.state != taskAssigned || t.node != n {
 			continue
@@ -273,14 +273,14 @@ func (h *Head) nodeGone(n *nodeState, reason string, graceful bool) {
 	}
 	n.alive = false
 	if graceful {
-		h.log.Info("node left", "node", n.id.Short(), "running_tasks", n.running)
+		h.log.Info("node left", "node", n.id.Abbrev(), "running_tasks", n.running)
 	} else {
 		if h.state != nil {
 			if err := h.state.markDead(n.id); err != nil {
-				h.log.Error("storing a dead node", "node", n.id.Short(), "error", err)
+				h.log.Error("storing a dead node", "node", n.id.Abbrev(), "error", err)
 			}
 		}
-		h.log.Warn("node died", "node", n.id.Short(), "reason", reason, "running_tasks", n.running)
+		h.log.Warn("node died", "node", n.id.Abbrev(), "reason", reason, "running_tasks", n.running)
 	}
 	last := len(h.alive) - 1
 	h.alive[n.idx] = h.alive[last]
@@ -289,12 +289,12 @@ func (h *Head) nodeGone(n *nodeState, reason string, graceful bool) {
 	n.kill()
 	h.driversLost(n, reason)
 	for _, s := range n.execs {
-		h.closeSession(s, fmt.Sprintf("node %s died: %s", n.id.Short(), reason))
+		h.closeSession(s, fmt.Sprintf("node %s died: %s", n.id.Abbrev(), reason))
 	}
-	h.executorsLost(n, fmt.Sprintf("node %s died: %s", n.id.Short(), reason))
+	h.executorsLost(n, fmt.Sprintf("node %s died: %s", n.id.Abbrev(), reason))
 	for jobID := range n.starting {
 		if j := h.jobs[jobID]; j != nil {
-			h.executorFailed(n, j, fmt.Sprintf("node %s died before the executor started: %s", n.id.Short(), reason), true)
+			h.executorFailed(n, j, fmt.Sprintf("node %s died before the executor started: %s", n.id.Abbrev(), reason), true)
 		}
 	}
 	for _, o := range n.objects {

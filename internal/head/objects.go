@@ -164,7 +164,7 @@ func (h *Head) fillPut(s *session, o *object, p *pb.PutObject) error {
 			h.addLocation(o, n)
 			h.keepLeasedLineage(s, o, p.Lineage)
 		} else if len(o.locs) == 0 {
-			h.objectLost(o, fmt.Sprintf("the node it was stored on (%s) is no longer in the cluster", nodeID.Short()), nil)
+			h.objectLost(o, fmt.Sprintf("the node it was stored on (%s) is no longer in the cluster", nodeID.Abbrev()), nil)
 			return nil
 		}
 	}

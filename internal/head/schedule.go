@@ -120,7 +120,7 @@ func (h *Head) schedule() {
 			case scheduler.AffinityUnavailable:
 				c.pop()
 				h.completeTask(t, nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_NODE_DIED,
-					Message: fmt.Sprintf("the node it must run on (%s) is not in the cluster; use a soft node affinity to let it run elsewhere", t.affinity.Short())})
+					Message: fmt.Sprintf("the node it must run on (%s) is not in the cluster; use a soft node affinity to let it run elsewhere", t.affinity.Abbrev())})
 				continue
 			case scheduler.Infeasible:
 				if len(t.excluded) > 0 && t.lastErr != nil {

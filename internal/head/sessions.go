@@ -135,13 +135,13 @@ func (h *Head) openSession(s *session, hello *pb.Hello) (*pb.Welcome, error) {
 			h.jobs[jobID] = j
 			if h.state != nil {
 				if err := h.state.putJob(j.info); err != nil {
-					h.log.Error("storing a job", "job", jobID.Short(), "error", err)
+					h.log.Error("storing a job", "job", jobID.Abbrev(), "error", err)
 				}
 			}
-			h.log.Info("job started", "job", jobID.Short(), "name", hello.Job.Name, "binary", hello.Job.BinaryPath)
+			h.log.Info("job started", "job", jobID.Abbrev(), "name", hello.Job.Name, "binary", hello.Job.BinaryPath)
 		}
 		if j.ended {
-			return nil, fmt.Errorf("job %s has ended", jobID.Short())
+			return nil, fmt.Errorf("job %s has ended", jobID.Abbrev())
 		}
 		j.drivers++
 		s.job = j
@@ -153,11 +153,11 @@ func (h *Head) openSession(s *session, hello *pb.Hello) (*pb.Welcome, error) {
 		j, n := h.jobs[jobID], h.nodes[nodeID]
 		switch {
 		case j == nil || j.ended:
-			return nil, fmt.Errorf("executor for job %s: no such job is running", jobID.Short())
+			return nil, fmt.Errorf("executor for job %s: no such job is running", jobID.Abbrev())
 		case n == nil || !n.alive:
-			return nil, fmt.Errorf("%w: executor's node %s is not a live member of the cluster", errs.ErrDeclaredDead, nodeID.Short())
+			return nil, fmt.Errorf("%w: executor's node %s is not a live member of the cluster", errs.ErrDeclaredDead, nodeID.Abbrev())
 		case n.execs[jobID] != nil:
-			return nil, fmt.Errorf("node %s already has an executor for job %s", nodeID.Short(), jobID.Short())
+			return nil, fmt.Errorf("node %s already has an executor for job %s", nodeID.Abbrev(), jobID.Abbrev())
 		}
 		s.job, s.node, s.directAddr, s.directLocal = j, n, hello.DirectAddr, hello.DirectLocal
 		welcome.NodeCpu = n.total.CPU
@@ -172,7 +172,7 @@ func (h *Head) openSession(s *session, hello *pb.Hello) (*pb.Welcome, error) {
 		}
 		n.execs[jobID] = s
 		n.joined[hello.Pid] = true
-		h.log.Debug("executor joined", "node", n.id.Short(), "job", jobID.Short(), "pid", hello.Pid)
+		h.log.Debug("executor joined", "node", n.id.Abbrev(), "job", jobID.Abbrev(), "pid", hello.Pid)
 		if st := n.starting[jobID]; st != nil {
 			delete(n.starting, jobID)
 			for _, t := range st.tasks {
@@ -399,7 +399,7 @@ func (h *Head) endJob(j *job) {
 		h.stopJob(j)
 		return
 	}
-	h.log.Info("job ended", "job", j.id.Short())
+	h.log.Info("job ended", "job", j.id.Abbrev())
 	for _, d := range j.derived {
 		h.endJob(d)
 	}
@@ -422,7 +422,7 @@ func (h *Head) endJob(j *job) {
 	h.stopJob(j)
 	if h.state != nil {
 		if err := h.state.deleteJob(j.id); err != nil {
-			h.log.Error("forgetting a job", "job", j.id.Short(), "error", err)
+			h.log.Error("forgetting a job", "job", j.id.Abbrev(), "error", err)
 		}
 	}
 }

@@ -13,8 +13,10 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 	"sync/atomic"
 )
@@ -34,8 +36,24 @@ func (id ID) IsNil() bool { return id == Nil }
 // String returns the ID in hex.
 func (id ID) String() string { return hex.EncodeToString(id[:]) }
 
-// Short returns a shortened form for logs and messages: the last 4 bytes of
-// the prefix and the counter, enough to tell IDs apart in one cluster.
+// AbbrevLen is how many hex digits Abbrev keeps: 48 random bits, as docker
+// shows container IDs.
+const AbbrevLen = 12
+
+// Abbrev returns the form in which nodes and jobs (random IDs) are shown
+// everywhere people read them (startup lines, logs, events, status, the
+// dashboard): the first AbbrevLen hex digits of String. Any unique prefix of
+// String names them in commands (Resolve). Tasks, objects and actors come
+// from a Generator, whose IDs share their first half: they use Short.
+func (id ID) Abbrev() string { return id.String()[:AbbrevLen] }
+
+// AbbrevHex is Abbrev for an ID already in its hex form (as the public API
+// and the autoscaler carry node IDs).
+func AbbrevHex(s string) string { return s[:min(len(s), AbbrevLen)] }
+
+// Short returns a shortened form of a Generator's ID (a task, object or
+// actor) for logs and messages: the last 4 bytes of the prefix and the
+// counter, enough to tell IDs apart in one cluster.
 func (id ID) Short() string {
 	return fmt.Sprintf("%x-%d", id[4:8], binary.BigEndian.Uint64(id[8:]))
 }
@@ -68,6 +86,73 @@ func Parse(s string) (ID, error) {
 	copy(id[:], b)
 	return id, nil
 }
+
+// Sentinel errors of Resolve.
+var (
+	ErrNoMatch   = errors.New("no such ID")
+	ErrAmbiguous = errors.New("ambiguous ID prefix")
+)
+
+// Resolve returns the one ID among candidates that prefix names: the whole
+// ID (returned even when it is not a candidate: a job that ended, say) or
+// any unique prefix of its hex form, as git and docker take them. what
+// names the kind in errors ("node", "job"). When the prefix is ambiguous
+// the error lists the candidates, each by as many digits as tell them apart
+// and then what describe (if set) says of it. The error wraps ErrNoMatch or
+// ErrAmbiguous when the prefix names none or several.
+func Resolve(what, prefix string, candidates iter.Seq[ID], describe func(ID) string) (ID, error) {
+	p := strings.ToLower(strings.TrimSpace(prefix))
+	if id, err := Parse(p); err == nil {
+		return id, nil
+	}
+	if p == "" {
+		return Nil, fmt.Errorf("no %s ID given", what)
+	}
+	if len(p) > 2*Size || strings.Trim(p, "0123456789abcdef") != "" {
+		return Nil, fmt.Errorf("%q is not a %s ID or a prefix of one (hex digits, as status shows them)", prefix, what)
+	}
+	var matches []string
+	for id := range candidates {
+		if h := id.String(); strings.HasPrefix(h, p) && !slices.Contains(matches, h) {
+			matches = append(matches, h)
+		}
+	}
+	switch len(matches) {
+	case 0:
+		return Nil, &matchError{fmt.Sprintf("no %s has an ID starting with %q", what, prefix), ErrNoMatch}
+	case 1:
+		return Parse(matches[0])
+	}
+	slices.Sort(matches)
+	width := AbbrevLen // enough digits to tell every candidate apart
+	for i := 1; i < len(matches); i++ {
+		for width < 2*Size && matches[i][:width] == matches[i-1][:width] {
+			width++
+		}
+	}
+	var b strings.Builder
+	for _, h := range matches {
+		b.WriteString("\n  ")
+		b.WriteString(h[:width])
+		if describe != nil {
+			id, _ := Parse(h)
+			if d := describe(id); d != "" {
+				b.WriteString("  " + d)
+			}
+		}
+	}
+	return Nil, &matchError{fmt.Sprintf("%q names %d %ss; give more of the ID:%s", prefix, len(matches), what, b.String()), ErrAmbiguous}
+}
+
+// matchError is an error of Resolve: its message, and the sentinel it
+// matches.
+type matchError struct {
+	msg  string
+	kind error
+}
+
+func (e *matchError) Error() string { return e.msg }
+func (e *matchError) Unwrap() error { return e.kind }
 
 // Generator hands out IDs with its own random prefix. It is safe for
 // concurrent use.
@@ -104,38 +189,4 @@ func Random() ID {
 	var id ID
 	_, _ = rand.Read(id[:])
 	return id
-}
-
-// Resolve finds the one ID among candidates whose hex form (String) starts
-// with prefix, as git and docker take a unique prefix of an ID; what names
-// the kind of ID in errors. A whole ID is returned even when it is not a
-// candidate (a job that ended, say).
-func Resolve(what, prefix string, candidates iter.Seq[ID]) (ID, error) {
-	prefix = strings.ToLower(strings.TrimSpace(prefix))
-	if id, err := Parse(prefix); err == nil {
-		return id, nil
-	}
-	if prefix == "" {
-		return Nil, fmt.Errorf("no %s ID given", what)
-	}
-	if _, err := hex.DecodeString(prefix + strings.Repeat("0", len(prefix)%2)); err != nil || len(prefix) > 2*Size {
-		return Nil, fmt.Errorf("%q is not a %s ID or a prefix of one (hex digits)", prefix, what)
-	}
-	var found []ID
-	for id := range candidates {
-		if strings.HasPrefix(id.String(), prefix) {
-			found = append(found, id)
-		}
-	}
-	switch len(found) {
-	case 0:
-		return Nil, fmt.Errorf("no %s has an ID starting with %q", what, prefix)
-	case 1:
-		return found[0], nil
-	}
-	names := make([]string, 0, 4)
-	for _, id := range found[:min(len(found), 4)] {
-		names = append(names, id.String())
-	}
-	return Nil, fmt.Errorf("%d %ss have IDs starting with %q (%s…): give more digits", len(found), what, prefix, strings.Join(names, ", "))
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 
+	"github.com/shoal-dev/shoal/internal/bytesize"
 	"github.com/shoal-dev/shoal/internal/executor"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc"
@@ -78,7 +79,7 @@ func (n *Node) acquirePackage(ctx context.Context, hash string, job ids.ID) (*ru
 	conns, names = append(conns, head), append(names, "the head")
 	var from []string
 	report := func(source int, bytes int64) {
-		from = append(from, fmt.Sprintf("%s (%d bytes)", names[source], bytes))
+		from = append(from, fmt.Sprintf("%s (%s)", names[source], bytesize.Format(bytes)))
 	}
 	dir, err := n.pkgs.Acquire(ctx, hash, job.String(), runtimeenv.ReportingFetcher(report, conns...))
 	if err != nil {
@@ -147,7 +148,7 @@ func (n *Node) startDriver(ds *pb.DriverStart) {
 		n.report(func(m *pb.NodeMessage) { m.Drivers = append(m.Drivers, e) })
 	}
 	fail := func(err error) {
-		n.log.Error("cannot start a driver", "job", jobID.Short(), "error", err)
+		n.log.Error("cannot start a driver", "job", jobID.Abbrev(), "error", err)
 		report(&pb.DriverEvent{JobId: ds.JobId, Exited: true, ExitCode: -1, Error: err.Error()})
 	}
 	n.wg.Add(1)
@@ -181,7 +182,7 @@ func (n *Node) startDriver(ds *pb.DriverStart) {
 		n.mu.Lock()
 		n.drivers[jobID] = p
 		n.mu.Unlock()
-		n.log.Info("driver started", "job", jobID.Short(), "name", ds.Name, "pid", cmd.Process.Pid)
+		n.log.Info("driver started", "job", jobID.Abbrev(), "name", ds.Name, "pid", cmd.Process.Pid)
 		lines := make(chan string, 1024)
 		var pipes sync.WaitGroup
 		pipes.Add(2)
@@ -233,7 +234,7 @@ func (n *Node) startDriver(ds *pb.DriverStart) {
 		case err != nil:
 			ev.ExitCode, ev.Error = -1, err.Error()
 		}
-		n.log.Info("driver exited", "job", jobID.Short(), "exit_code", ev.ExitCode)
+		n.log.Info("driver exited", "job", jobID.Abbrev(), "exit_code", ev.ExitCode)
 		report(ev)
 		n.pkgs.ReleaseJob(jobID.String())
 	}()

@@ -109,7 +109,7 @@ func (n *Node) startExecutor(job *pb.JobInfo) {
 }
 
 func (n *Node) executorFailed(job *pb.JobInfo, jobID ids.ID, err error) {
-	n.log.Error("cannot start executor", "job", jobID.Short(), "error", err)
+	n.log.Error("cannot start executor", "job", jobID.Abbrev(), "error", err)
 	ev := &pb.ExecutorEvent{JobId: job.JobId, Exited: true, Error: err.Error()}
 	n.report(func(m *pb.NodeMessage) { m.Executors = append(m.Executors, ev) })
 }
@@ -146,7 +146,7 @@ func (n *Node) launchExecutor(job *pb.JobInfo, jobID ids.ID, binary, dir string,
 	// The executor dies with its node, even if the node is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	tail := &tailBuffer{max: 8 << 10}
-	prefix := fmt.Sprintf("[executor job=%s] ", jobID.Short())
+	prefix := fmt.Sprintf("[executor job=%s] ", jobID.Abbrev())
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -163,7 +163,7 @@ func (n *Node) launchExecutor(job *pb.JobInfo, jobID ids.ID, binary, dir string,
 	n.mu.Lock()
 	n.execs[jobID] = p
 	n.mu.Unlock()
-	n.log.Debug("executor started", "job", jobID.Short(), "pid", cmd.Process.Pid)
+	n.log.Debug("executor started", "job", jobID.Abbrev(), "pid", cmd.Process.Pid)
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -180,7 +180,7 @@ func (n *Node) launchExecutor(job *pb.JobInfo, jobID ids.ID, binary, dir string,
 		n.mu.Unlock()
 		msg := exitCause(err, tail.String())
 		if unexpected {
-			n.log.Warn("executor exited", "job", jobID.Short(), "pid", cmd.Process.Pid, "status", msg)
+			n.log.Warn("executor exited", "job", jobID.Abbrev(), "pid", cmd.Process.Pid, "status", msg)
 		}
 		if restart {
 			// The head already asked for its replacement; an exit report

@@ -107,7 +107,7 @@ func (l *execLogs) tail(job ids.ID, n int64) ([]byte, int64, error) {
 		f.Close()
 	}
 	if len(parts) == 0 {
-		return nil, 0, fmt.Errorf("no executor of job %s ran on this node (no output kept)", job.Short())
+		return nil, 0, fmt.Errorf("no executor of job %s ran on this node (no output kept)", job.Abbrev())
 	}
 	slices.Reverse(parts)
 	return slices.Concat(parts...), skipped, nil

@@ -7,20 +7,23 @@ package node
 
 import (
 	"context"
-
 	"errors"
 	"fmt"
-	"google.golang.org/grpc"
 	"log/slog"
 	"net"
 	"os"
 	"sync"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/localstore"
 	"github.com/shoal-dev/shoal/internal/objstore"
+	"github.com/shoal-dev/shoal/internal/retry"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 	"github.com/shoal-dev/shoal/internal/scheduler"
@@ -102,6 +105,7 @@ type Node struct {
 	pulls      map[ids.ID]*pull
 	registered chan struct{}
 	leaving    bool
+	lastErr    error // how the last session ended (Start reports it)
 	leave      func()
 	// Runtime environments: the package cache, the head connection that
 	// serves packages, executors being started and submitted jobs' drivers.
@@ -209,12 +213,28 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	case <-n.registered:
 		return n, nil
 	case <-ctx.Done():
+		err := n.joinError()
 		n.Close()
-		return nil, ctx.Err()
+		if err != nil {
+			return nil, fmt.Errorf("%w (last attempt: %w)", context.Cause(ctx), err)
+		}
+		return nil, context.Cause(ctx)
 	case <-nctx.Done():
+		err := n.joinError()
 		n.Close()
+		if err != nil {
+			return nil, err
+		}
 		return nil, errors.New("node stopped before it registered")
 	}
+}
+
+// joinError is why the last attempt to join the head failed (nil: none
+// failed yet).
+func (n *Node) joinError() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.lastErr
 }
 
 // ID returns the node's current ID (it changes if the node re-registers).
@@ -272,30 +292,55 @@ func (n *Node) Close() error {
 func (n *Node) Done() <-chan struct{} { return n.ctx.Done() }
 
 // runSessions keeps a session with the head, registering again with a new
-// ID after losing it, until the node is closed.
+// ID after losing it, until the node is closed. Before the node has first
+// registered, an address with no Shoal head behind it (nothing listens, or
+// something else answers) ends it at once: Start reports why.
 func (n *Node) runSessions() {
-	backoff := 100 * time.Millisecond
-	for n.ctx.Err() == nil {
+	backoff := retry.Backoff{Initial: 100 * time.Millisecond, Max: 5 * time.Second}
+	for failures := 1; n.ctx.Err() == nil; failures++ {
 		err := n.session()
 		n.stopAllExecutors()
 		n.mu.Lock()
 		leaving := n.leaving
+		n.lastErr = err
 		n.mu.Unlock()
 		if n.ctx.Err() != nil || leaving {
 			return
 		}
-		if errors.Is(err, errs.ErrUnauthenticated) {
-			n.log.Error("the head refused this node", "error", err)
+		joined := isClosed(n.registered)
+		if errors.Is(err, errs.ErrUnauthenticated) || !joined && noHeadAt(err) {
+			if joined { // (before, Start reports it)
+				n.log.Error("the head refused this node", "head", n.cfg.HeadAddr, "error", err)
+			}
 			n.cancel()
 			return
 		}
-		n.log.Warn("lost the session with the head; registering again", "error", err, "retry_in", backoff)
-		select {
-		case <-time.After(backoff):
-		case <-n.ctx.Done():
+		wait := backoff.Delay(failures)
+		if joined {
+			n.log.Warn("lost the session with the head; registering again", "error", err, "retry_in", wait)
+		} else {
+			n.log.Warn("could not join the head; trying again", "error", err, "retry_in", wait)
+		}
+		if retry.Sleep(n.ctx, wait) != nil {
 			return
 		}
-		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// noHeadAt reports whether err says no Shoal head can be at the address:
+// nothing listens there, something other than a gRPC server answers, or a
+// gRPC server without Shoal's head service.
+func noHeadAt(err error) bool {
+	var ns *rpc.NoServerError
+	return errors.As(err, &ns) || status.Code(err) == codes.Unimplemented
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -353,7 +398,7 @@ func (n *Node) session() error {
 	if err != nil {
 		err = errs.FromStatus(err)
 		if errors.Is(err, errs.ErrDeclaredDead) {
-			n.log.Warn("the head declared this node dead; joining as a new node", "old_id", id.Short())
+			n.log.Warn("the head declared this node dead; joining as a new node", "old_id", id.Abbrev())
 			n.clearStore()
 			n.mu.Lock()
 			n.id = ids.Nil
@@ -378,7 +423,7 @@ func (n *Node) session() error {
 		close(n.registered)
 	}
 	n.mu.Unlock()
-	n.log.Info("registered with the head", "node", id.Short(), "data", n.DataAddr(), "resources", n.cfg.Resources.String())
+	n.log.Info("registered with the head", "node", id.Abbrev(), "data", n.DataAddr(), "resources", n.cfg.Resources.String())
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -583,7 +628,7 @@ func (n *Node) pull(ctx context.Context, id ids.ID, hints []transfer.Location) (
 			if res != nil {
 				res.Abort()
 			}
-			p.err = fmt.Errorf("from node %s (%s): %w", h.Node.Short(), h.Addr, err)
+			p.err = fmt.Errorf("from node %s (%s): %w", h.Node.Abbrev(), h.Addr, err)
 			continue
 		}
 		added, err := res.Seal()

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/shoal-dev/shoal/internal/bytesize"
 	"github.com/shoal-dev/shoal/internal/ids"
 )
 
@@ -37,7 +38,7 @@ func benchStore(b *testing.B, spill bool) *Store {
 func BenchmarkPut(b *testing.B) {
 	for _, mode := range []string{"memory", "spill"} {
 		for _, size := range benchSizes {
-			b.Run(fmt.Sprintf("%s/%s", mode, formatBytes(int64(size))), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/%s", mode, bytesize.Format(int64(size))), func(b *testing.B) {
 				s := benchStore(b, mode == "spill")
 				g := ids.NewGenerator()
 				window := make([]ids.ID, benchLive/size)
@@ -65,7 +66,7 @@ func BenchmarkPut(b *testing.B) {
 func BenchmarkGet(b *testing.B) {
 	for _, mode := range []string{"memory", "spill"} {
 		for _, size := range benchSizes {
-			b.Run(fmt.Sprintf("%s/%s", mode, formatBytes(int64(size))), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/%s", mode, bytesize.Format(int64(size))), func(b *testing.B) {
 				s := benchStore(b, mode == "spill")
 				g := ids.NewGenerator()
 				live := make([]ids.ID, benchLive/size)

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/shoal-dev/shoal/internal/bytesize"
 )
 
 // Default sizing. Ray gives its object store 30% of the memory available
@@ -55,7 +57,7 @@ func defaultMemoryBytes(src memorySources) (int64, string) {
 	}
 	b := int64(float64(base) * defaultMemoryFraction)
 	b = min(max(b, minDefaultMemory), maxDefaultMemory)
-	return b, fmt.Sprintf("30%% of %s %s memory", what, formatBytes(base))
+	return b, fmt.Sprintf("30%% of %s %s memory", what, bytesize.Format(base))
 }
 
 // readMeminfo returns MemAvailable (0 if the kernel does not report it) and
@@ -135,7 +137,7 @@ func defaultDiskBytes(dir string) (int64, string, error) {
 	}
 	margin := max(int64(float64(total)*diskMarginFraction), minDiskMargin)
 	b := max(avail-margin, 0)
-	return b, fmt.Sprintf("%s free under %s less a margin of %s", formatBytes(avail), p, formatBytes(margin)), nil
+	return b, fmt.Sprintf("%s free under %s less a margin of %s", bytesize.Format(avail), p, bytesize.Format(margin)), nil
 }
 
 // existingAncestor returns dir or its nearest ancestor that exists.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/shoal-dev/shoal/internal/arena"
 	"github.com/shoal-dev/shoal/internal/bigbuf"
+	"github.com/shoal-dev/shoal/internal/bytesize"
 	"github.com/shoal-dev/shoal/internal/ids"
 )
 
@@ -301,7 +302,7 @@ func (s *Store) checkBufferLocked(id ids.ID, n int64) error {
 	}
 	if n > s.bufferLimit {
 		return fmt.Errorf("%w: object %s of %s is larger than the memory budget and than what this node can buffer on its way to disk (%s, half its available memory); store it as smaller objects",
-			ErrFull, id.Short(), formatBytes(n), formatBytes(s.bufferLimit))
+			ErrFull, id.Short(), bytesize.Format(n), bytesize.Format(s.bufferLimit))
 	}
 	return nil
 }

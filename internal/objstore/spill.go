@@ -9,6 +9,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/shoal-dev/shoal/internal/bytesize"
 	"github.com/shoal-dev/shoal/internal/ids"
 )
 
@@ -230,7 +231,7 @@ func (s *Store) ensureDir() (string, error) {
 	}
 	s.dir = dir
 	s.dirName.Store(&dir)
-	s.log.Info("spilling objects to disk", "dir", dir, "memory_limit", formatBytes(s.memLimit), "disk_limit", formatBytes(s.diskLimit))
+	s.log.Info("spilling objects to disk", "dir", dir, "memory_limit", bytesize.Format(s.memLimit), "disk_limit", bytesize.Format(s.diskLimit))
 	return dir, nil
 }
 
@@ -336,7 +337,7 @@ func (s *Store) finish(b *spillBatch, werr error) []*spillFile {
 // spillError explains a failed spill. A file system out of space is
 // reported as ErrFull too.
 func (s *Store) spillError(id ids.ID, b *spillBatch, err error) error {
-	what := fmt.Sprintf("spilling %d objects (%s) to make room for it", len(b.items), formatBytes(b.bytes))
+	what := fmt.Sprintf("spilling %d objects (%s) to make room for it", len(b.items), bytesize.Format(b.bytes))
 	if len(b.items) == 1 && b.items[0].e.id == id {
 		what = "writing it to disk"
 	}

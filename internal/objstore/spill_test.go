@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/shoal-dev/shoal/internal/bytesize"
 	"github.com/shoal-dev/shoal/internal/ids"
 )
 
@@ -759,7 +760,7 @@ func TestDefaults(t *testing.T) {
 		if b < 0 {
 			t.Fatalf("negative disk default %d (%s)", b, how)
 		}
-		t.Logf("disk default %s: %s", formatBytes(b), how)
+		t.Logf("disk default %s: %s", bytesize.Format(b), how)
 	})
 	t.Run("open", func(t *testing.T) {
 		s, _ := openTest(t, Config{})
@@ -770,16 +771,10 @@ func TestDefaults(t *testing.T) {
 	})
 }
 
-func TestFormat(t *testing.T) {
+func TestPlural(t *testing.T) {
 	cases := []struct {
 		got, want string
 	}{
-		{formatBytes(0), "0 B"},
-		{formatBytes(1023), "1023 B"},
-		{formatBytes(64 << 20), "64.0 MiB"},
-		{formatBytes(1536), "1.5 KiB"},
-		{formatUsage(1900<<20, 2<<30), "1.9 of 2.0 GiB"},
-		{formatUsage(5, 10), "5 of 10 B"},
 		{plural(1, "spill file"), "1 spill file"},
 		{plural(2, "object"), "2 objects"},
 	}

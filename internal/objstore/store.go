@@ -13,6 +13,7 @@ import (
 
 	"github.com/shoal-dev/shoal/internal/arena"
 	"github.com/shoal-dev/shoal/internal/bigbuf"
+	"github.com/shoal-dev/shoal/internal/bytesize"
 	"github.com/shoal-dev/shoal/internal/ids"
 )
 
@@ -209,7 +210,7 @@ func Open(cfg Config) (*Store, error) {
 	case cfg.MemoryBytes == 0:
 		b, how := defaultMemoryBytes(systemMemorySources())
 		s.memLimit = b
-		log.Info("object store memory budget", "bytes", b, "size", formatBytes(b), "from", how)
+		log.Info("object store memory budget", "bytes", b, "size", bytesize.Format(b), "from", how)
 	default:
 		s.memLimit = cfg.MemoryBytes
 	}
@@ -229,11 +230,11 @@ func Open(cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("object store: %w", err)
 		}
 		s.arena = a
-		log.Debug("object store memory is shared", "arena", formatBytes(a.Size()), "where", a.Where())
+		log.Debug("object store memory is shared", "arena", bytesize.Format(a.Size()), "where", a.Where())
 		if cfg.WarmBytes > 0 {
 			start := time.Now()
 			n := a.Warm(context.Background(), cfg.WarmBytes)
-			log.Info("object store memory warmed", "bytes", formatBytes(n), "took", time.Since(start).Round(time.Millisecond))
+			log.Info("object store memory warmed", "bytes", bytesize.Format(n), "took", time.Since(start).Round(time.Millisecond))
 		}
 	}
 	if cfg.DiskBytes == NoSpill {
@@ -258,7 +259,7 @@ func Open(cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("sizing the object store's disk budget (set it with --object-store-disk): %w", err)
 		}
 		s.diskLimit = b
-		log.Info("object store disk budget", "bytes", b, "size", formatBytes(b), "from", how, "spill_dir", s.spillParent)
+		log.Info("object store disk budget", "bytes", b, "size", bytesize.Format(b), "from", how, "spill_dir", s.spillParent)
 		if b == 0 {
 			log.Warn("object store cannot spill: no free space under the spill directory", "spill_dir", s.spillParent)
 		}
@@ -758,22 +759,22 @@ func (s *Store) makeRoomClean(n int64) bool {
 
 // fullError explains why an object of n bytes fits nowhere.
 func (s *Store) fullError(id ids.ID, n int64) error {
-	return fmt.Errorf("%w: object %s needs %s; %s; %s", ErrFull, id.Short(), formatBytes(n), s.memoryClause(), s.diskClause(s.spillDirName()))
+	return fmt.Errorf("%w: object %s needs %s; %s; %s", ErrFull, id.Short(), bytesize.Format(n), s.memoryClause(), s.diskClause(s.spillDirName()))
 }
 
 func (s *Store) memoryClause() string {
 	if s.memLimit == math.MaxInt64 {
-		return fmt.Sprintf("memory holds %s in %s (no limit)", plural(s.memObjects, "object"), formatBytes(s.memBytes))
+		return fmt.Sprintf("memory holds %s in %s (no limit)", plural(s.memObjects, "object"), bytesize.Format(s.memBytes))
 	}
-	c := fmt.Sprintf("memory holds %s in %s", plural(s.memObjects, "object"), formatUsage(s.memBytes, s.memLimit))
+	c := fmt.Sprintf("memory holds %s in %s", plural(s.memObjects, "object"), bytesize.FormatUsage(s.memBytes, s.memLimit))
 	if s.writingObjects > 0 {
-		c += fmt.Sprintf(" (%s more, %s, being spilled)", plural(s.writingObjects, "object"), formatBytes(s.writingBytes))
+		c += fmt.Sprintf(" (%s more, %s, being spilled)", plural(s.writingObjects, "object"), bytesize.Format(s.writingBytes))
 	}
 	if s.reservedBytes > 0 {
-		c += fmt.Sprintf(" (%s of it reserved for objects being written)", formatBytes(s.reservedBytes))
+		c += fmt.Sprintf(" (%s of it reserved for objects being written)", bytesize.Format(s.reservedBytes))
 	}
 	if s.pinnedBytes > 0 {
-		c += fmt.Sprintf("; readers still pin %s of objects that left it", formatBytes(s.pinnedBytes))
+		c += fmt.Sprintf("; readers still pin %s of objects that left it", bytesize.Format(s.pinnedBytes))
 	}
 	return c
 }
@@ -786,9 +787,9 @@ func (s *Store) diskClause(dir string) string {
 	if dir == "" {
 		dir = s.spillParent
 	}
-	c := fmt.Sprintf("disk holds %s in %s (%s", plural(s.diskObjects, "object"), formatUsage(s.diskAlloc, s.diskLimit), plural(len(s.files), "spill file"))
+	c := fmt.Sprintf("disk holds %s in %s (%s", plural(s.diskObjects, "object"), bytesize.FormatUsage(s.diskAlloc, s.diskLimit), plural(len(s.files), "spill file"))
 	if dead := s.diskAlloc - s.diskLive; dead > 0 {
-		c += fmt.Sprintf(", %s of them deleted objects not yet reclaimed", formatBytes(dead))
+		c += fmt.Sprintf(", %s of them deleted objects not yet reclaimed", bytesize.Format(dead))
 	}
 	return c + ") at " + dir + "; " + advice
 }

@@ -66,7 +66,8 @@ func ServerOptions(token string, maxMsg int, tlsCfg TLSConfig) ([]grpc.ServerOpt
 
 // Dial opens a client connection to a Shoal gRPC server and waits until it is
 // ready or timeout passes, so an unreachable head is reported at once with
-// what to check.
+// what to check. An address where nothing listens, or where something
+// other than a Shoal server answers, fails at once with a *NoServerError.
 func Dial(ctx context.Context, addr, token string, maxMsg int, tlsCfg TLSConfig, timeout time.Duration) (*grpc.ClientConn, error) {
 	if maxMsg <= 0 {
 		maxMsg = DefaultMaxMessageBytes
@@ -105,6 +106,11 @@ func Dial(ctx context.Context, addr, token string, maxMsg int, tlsCfg TLSConfig,
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	conn.Connect()
+	silent, err := probe(wctx, addr, secure)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
 	for {
 		s := conn.GetState()
 		if s == connectivity.Ready {
@@ -113,7 +119,10 @@ func Dial(ctx context.Context, addr, token string, maxMsg int, tlsCfg TLSConfig,
 		if !conn.WaitForStateChange(wctx, s) {
 			conn.Close()
 			cause := wctx.Err()
-			if errors.Is(cause, context.DeadlineExceeded) {
+			switch {
+			case errors.Is(cause, context.DeadlineExceeded) && silent:
+				return nil, fmt.Errorf("%w: %s accepted the connection but did not answer as a Shoal server within %v (is it one? a head past its --max-connections waits to answer)", errs.ErrHeadUnreachable, addr, timeout)
+			case errors.Is(cause, context.DeadlineExceeded):
 				return nil, fmt.Errorf("%w: no answer from %s within %v (is `shoal head` running there, and is the address right?)", errs.ErrHeadUnreachable, addr, timeout)
 			}
 			return nil, fmt.Errorf("%w: connecting to %s: %v", errs.ErrHeadUnreachable, addr, cause)

@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/shoal-dev/shoal/internal/bytesize"
 )
 
 // Unit is the fixed-point scale of CPU, GPU and custom amounts: 1 CPU is
@@ -111,7 +113,7 @@ func (r Resources) String() string {
 		parts = append(parts, "GPU "+frac(r.GPU))
 	}
 	if r.Memory != 0 {
-		parts = append(parts, fmt.Sprintf("memory %.1f GiB", float64(r.Memory)/(1<<30)))
+		parts = append(parts, "memory "+bytesize.Format(r.Memory))
 	}
 	for _, k := range slices.Sorted(maps.Keys(r.Custom)) {
 		parts = append(parts, k+" "+frac(r.Custom[k]))

@@ -122,10 +122,10 @@ func Lanes(spans []*pb.TimelineSpan) []Lane {
 	return out
 }
 
-// NodeName names a node by its short id.
+// NodeName names a node as it is shown everywhere (ids.ID.Abbrev).
 func NodeName(id []byte) string {
 	if id, err := ids.FromBytes("node id", id); err == nil {
-		return "node " + id.Short()
+		return "node " + id.Abbrev()
 	}
 	return "node (unknown)"
 }

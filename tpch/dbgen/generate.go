@@ -285,6 +285,14 @@ func (p *plan) run(ctx context.Context) (err error) {
 	for _, o := range outs {
 		f := o.file
 		o.file = nil
+		// CreateTemp made the file 0600; a finished table is read by
+		// others as the Parquet files are (os.Create's 0644 under the
+		// usual umask).
+		if err := f.Chmod(0o644); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return fmt.Errorf("dbgen: writing %s: %w", o.final, err)
+		}
 		if err := f.Close(); err != nil {
 			os.Remove(f.Name())
 			return fmt.Errorf("dbgen: writing %s: %w", o.final, err)

@@ -142,4 +142,12 @@ func TestGenerateReplacesFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFiles(t, dir, 0.01, map[string]string{Region: referenceMD5[0.01][Region]}, nil)
+	// Readable by others, as the Parquet files are (not CreateTemp's 0600).
+	fi, err := os.Stat(filepath.Join(dir, "region.tbl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o644 {
+		t.Fatalf("region.tbl has mode %v; want 0644", fi.Mode().Perm())
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"runtime/pprof"
 
 	"github.com/shoal-dev/shoal/dataframe"
+	"github.com/shoal-dev/shoal/internal/bytesize"
 	"github.com/shoal-dev/shoal/tpch"
 )
 
@@ -22,12 +23,17 @@ func main() {
 	runs := flag.Int("runs", 3, "timed runs per query")
 	warmup := flag.Int("warmup", 1, "untimed runs per query")
 	stream := flag.Bool("stream", false, "read files in every query instead of loading tables")
-	memGB := flag.Float64("memory-gb", 0, "memory budget in GiB")
+	var memory int64
+	flag.Var(bytesize.Flag(&memory), "memory", "memory budget of operator state, e.g. 4GiB")
+	memGB := flag.Float64("memory-gb", 0, "memory budget in GiB (old spelling of -memory)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the query runs (not the load) to this file")
 	sqlFlag := flag.Bool("sql", false, "build the queries from their SQL text instead of the hand-written plans")
 	flag.Parse()
 	profile, useSQL = *cpuProfile, *sqlFlag
-	if err := run(*data, *queries, *answers, *runs, *warmup, *stream, *memGB); err != nil {
+	if *memGB > 0 && memory == 0 {
+		memory = int64(*memGB * float64(bytesize.GiB))
+	}
+	if err := run(*data, *queries, *answers, *runs, *warmup, *stream, memory); err != nil {
 		fmt.Fprintln(os.Stderr, "shoalbench:", err)
 		os.Exit(1)
 	}
@@ -38,14 +44,14 @@ var (
 	useSQL  bool
 )
 
-func run(data, queries, answers string, runs, warmup int, stream bool, memGB float64) error {
+func run(data, queries, answers string, runs, warmup int, stream bool, memory int64) error {
 	qs, err := tpch.ParseQueries(queries)
 	if err != nil {
 		return err
 	}
 	var opts []dataframe.CollectOption
-	if memGB > 0 {
-		opts = append(opts, dataframe.WithMemoryBudget(int64(memGB*(1<<30))))
+	if memory > 0 {
+		opts = append(opts, dataframe.WithMemoryBudget(memory))
 	}
 	ctx := context.Background()
 	db, err := tpch.Open(ctx, data, tpch.LoadOptions{InMemory: !stream, Collect: opts})
