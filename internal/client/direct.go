@@ -108,7 +108,7 @@ func (c *Client) CallActor(call *pb.ActorCall, direct bool) *Ref {
 	call.Id = id.Bytes()
 	actorID, err := ids.FromBytes("actor id", call.ActorId)
 	if err != nil || !c.directAllowed() {
-		return c.sendWork(id, call, workSize(call), func(m *pb.ClientMessage) { m.ActorCalls = append(m.ActorCalls, call) })
+		return c.sendWork(id, call)
 	}
 	// The route keeps a share of r until r has finished (selfHold): its
 	// order across paths waits for that, and a head told of r's release
@@ -131,10 +131,6 @@ func (c *Client) CallActor(call *pb.ActorCall, direct bool) *Ref {
 	runAll(post)
 	return r
 }
-
-// routed reports whether r goes through direct.go's paths (an actor call
-// or a task that may take a lease) rather than straight to the head.
-func (r *Ref) routed() bool { return r.route != nil || r.pool != nil }
 
 func runAll(fs []func()) {
 	for _, f := range fs {
@@ -236,24 +232,6 @@ func (rt *actorRoute) idle() bool {
 	return len(rt.queue) == 0 && rt.inflight[pathHead] == 0 && rt.inflight[pathDirect] == 0
 }
 
-// cancelUnsent fails a call or task cancelled before it was sent.
-func (r *Ref) cancelUnsent() {
-	err := errs.FromInfo(&pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, TaskId: r.ID.Bytes(),
-		Message: "cancelled by its caller before it was sent"})
-	r.mu.Lock()
-	if r.exported {
-		// The head holds it as a pending object (its ID left this client):
-		// what waits for it there must hear that it failed.
-		r.exportLocked(directPut(r, nil, 0, nil, err, false))
-		if r.released.Load() {
-			r.releaseAtHeadLocked()
-		}
-	}
-	after := r.finishLocked(nil, 0, nil, err)
-	r.mu.Unlock()
-	after.run()
-}
-
 // sendHeadLocked sends r (an actor call or a task) to the head, and its
 // release after it if it was released before it was sent. Called with
 // c.dmu and r.mu held.
@@ -261,19 +239,11 @@ func (c *Client) sendHeadLocked(r *Ref, post []func()) []func() {
 	r.path = pathHead
 	released := r.released.Load()
 	r.headReleased = released
-	spec := r.spec
-	err := c.send(workSize(spec), func(m *pb.ClientMessage) {
-		switch s := spec.(type) {
-		case *pb.ActorCall:
-			m.ActorCalls = append(m.ActorCalls, s)
-		case *pb.TaskSpec:
-			m.Submit = append(m.Submit, s)
-		}
-		if released {
-			m.Release = append(m.Release, r.ID.Bytes())
-		}
-	})
-	if err != nil {
+	var release []byte
+	if released {
+		release = r.ID.Bytes()
+	}
+	if err := c.session.sendWork(r.spec, release); err != nil {
 		post = append(post, func() { c.fail(err) })
 	}
 	return post
@@ -311,7 +281,7 @@ func (c *Client) connLocked(addr, local string, node []byte, pid int32) *directC
 		return conn
 	}
 	conn := &directConn{addr: addr, local: local, node: node, pid: pid, calls: make(map[ids.ID]*Ref),
-		out: wire.NewBatcher(nil, c.maxMessage()/2, func() *pb.DirectRequest { return &pb.DirectRequest{} }, addDirectItem)}
+		out: wire.NewBatcher(nil, c.session.maxMsg/2, func() *pb.DirectRequest { return &pb.DirectRequest{} }, addDirectItem)}
 	c.conns[addr] = conn
 	go c.runConn(conn)
 	return conn
@@ -588,35 +558,6 @@ func directPut(r *Ref, value []byte, size int64, place *pb.Location, err error, 
 		p.Value = value
 	}
 	return p
-}
-
-// exportLocked queues p for the head. Called with r.mu held: the order of
-// what the head hears of r follows r's state.
-func (r *Ref) exportLocked(p *pb.PutObject) {
-	r.c.send(64+len(p.Value), func(m *pb.ClientMessage) { m.Put = append(m.Put, p) })
-}
-
-// Export makes sure the head knows r before its ID leaves this client (as
-// a task's argument, inside a value, in a Put): a direct call's result is
-// declared to the head, with its value if it is known, or as pending until
-// it is. Other references are known to the head already.
-func (r *Ref) Export() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.exported {
-		return
-	}
-	r.exported = true
-	if r.path == pathHead || !r.routed() {
-		return // the head knows it
-	}
-	if r.path == pathNone || !r.IsReady() {
-		// Not sent yet (it will go through the head, which makes the
-		// declared object the call's or task's result), or not finished.
-		r.exportLocked(&pb.PutObject{Id: r.ID.Bytes(), Pending: true})
-		return
-	}
-	r.exportLocked(directPut(r, r.value, r.size, r.place, r.err, r.value == nil && r.err == nil))
 }
 
 // cancelDirect asks r's executor to cancel a direct call.

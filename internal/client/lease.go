@@ -233,7 +233,7 @@ func (c *Client) pumpLocked(p *taskPool, post []func()) []func() {
 		id := c.gen.Next()
 		c.leaseAsks[id] = leaseAsk{p, fn}
 		req := &pb.LeaseRequest{Id: id.Bytes(), Resources: &pb.Resources{Cpu: p.cpu}, Short: short, Function: fn}
-		if err := c.send(64, func(m *pb.ClientMessage) { m.LeaseRequests = append(m.LeaseRequests, req) }); err != nil {
+		if err := c.session.send(64, func(m *pb.ClientMessage) { m.LeaseRequests = append(m.LeaseRequests, req) }); err != nil {
 			post = append(post, func() { c.fail(err) })
 			break
 		}
@@ -362,7 +362,7 @@ func (c *Client) endLeaseLocked(l *taskLease) {
 		}
 	}
 	id := l.id.Bytes()
-	c.send(24, func(m *pb.ClientMessage) { m.LeaseReturns = append(m.LeaseReturns, id) })
+	c.session.send(24, func(m *pb.ClientMessage) { m.LeaseReturns = append(m.LeaseReturns, id) })
 }
 
 // resetLeases forgets every lease and lease request after the session
