@@ -102,15 +102,12 @@ type Client struct {
 	putNode ids.ID
 	putAddr string
 
-	// Direct actor calls (direct.go). Lock order: dmu, then a Ref's mu,
-	// then mu.
-	dmu        sync.Mutex
-	routes     map[ids.ID]*actorRoute
-	conns      map[string]*directConn
-	pools      map[int64]*taskPool // by CPU amount
-	leaseAsks  map[ids.ID]leaseAsk // lease requests at the head
-	runTimes   map[string]*runStat // leased tasks' run times, by function
-	directSent atomic.Int64
+	// The routes work takes (route.go), and the direct routes' streams to
+	// executors.
+	viaHead headRoute
+	actors  *actorRoute
+	leases  *leaseRoute
+	conns   *directConns
 	// made counts the references this client made or borrowed (Made).
 	made atomic.Int64
 }
@@ -132,9 +129,11 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		cfg: cfg, gen: ids.NewGenerator(), data: transfer.NewClient(cfg.Token), welcome: m.Welcome,
 		log: cfg.Logger, ctx: cctx, cancel: cancel,
 		refs: make(map[ids.ID]*Ref), putNode: cfg.PutNode, putAddr: cfg.PutAddr,
-		routes: make(map[ids.ID]*actorRoute), conns: make(map[string]*directConn),
-		pools: make(map[int64]*taskPool), leaseAsks: make(map[ids.ID]leaseAsk), runTimes: make(map[string]*runStat),
 	}
+	c.viaHead = headRoute{c}
+	c.actors = &actorRoute{c: c, links: make(map[ids.ID]*actorLink)}
+	c.leases = &leaseRoute{c: c, pools: make(map[int64]*taskPool), asks: make(map[ids.ID]leaseAsk), runTimes: make(map[string]*runStat)}
+	c.conns = &directConns{c: c, conns: make(map[string]*directConn)}
 	c.session = &headSession{cfg: &c.cfg, log: c.log, ctx: cctx, maxMsg: maxMessageBytes(m.Welcome),
 		receive: c.handle, rejoined: c.rejoined, ended: c.fail, done: make(chan struct{})}
 	c.session.out = c.session.newOutbox()
@@ -229,7 +228,7 @@ func (c *Client) handle(m *pb.HeadMessage) {
 		}
 	}
 	if len(m.Leases) > 0 {
-		c.onLeases(m.Leases)
+		c.leases.granted(m.Leases)
 	}
 	for _, w := range m.Warnings {
 		c.log.Warn("shoal: " + w)
@@ -328,12 +327,10 @@ func (c *Client) Borrow(id ids.ID) *Ref {
 func (c *Client) Submit(spec *pb.TaskSpec, leaseOK bool) *Ref {
 	id := c.gen.Next()
 	spec.Id = id.Bytes()
-	if leaseOK && c.directAllowed() && leaseEligible(spec) {
-		if r, ok := c.submitLeased(id, spec); ok {
-			return r
-		}
+	if leaseOK && c.cfg.DirectCalls && leaseEligible(spec) {
+		return c.submit(id, spec, c.leases, &directed{})
 	}
-	return c.sendWork(id, spec)
+	return c.submit(id, spec, c.viaHead, nil)
 }
 
 // CreateActor asks the head to create an actor; the returned reference
@@ -341,20 +338,23 @@ func (c *Client) Submit(spec *pb.TaskSpec, leaseOK bool) *Ref {
 func (c *Client) CreateActor(spec *pb.ActorSpec) *Ref {
 	id := c.gen.Next()
 	spec.Id = id.Bytes()
-	return c.sendWork(id, spec)
+	return c.submit(id, spec, c.viaHead, nil)
 }
 
-// sendWork tracks the reference to the result of spec (a task, actor or
-// call whose ID is id) and sends spec to the head.
-func (c *Client) sendWork(id ids.ID, spec any) *Ref {
-	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c, spec: spec}
+// submit tracks the reference to the result of spec (a task, actor or
+// call whose ID is id), holding the references its arguments name until
+// it finished, and sends spec by rt, its route from now on; d is what a
+// direct route's work knows of its delivery.
+func (c *Client) submit(id ids.ID, spec any, rt route, d *directed) *Ref {
+	// The actor route keeps a share of its calls until they finished
+	// (selfHold): its order across paths waits for that, and a head told
+	// of a call's release would not say when it finishes.
+	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c, spec: spec, route: rt, d: d, selfHold: rt == route(c.actors)}
 	if err := c.track(r, specArgs(spec)); err != nil {
 		r.finish(nil, 0, nil, err)
 		return r
 	}
-	if err := c.session.sendWork(spec, nil); err != nil {
-		c.fail(err)
-	}
+	rt.send(r)
 	return r
 }
 
@@ -403,21 +403,9 @@ func (c *Client) Unpin(lease ids.ID) error {
 // actor's executor before the head's word of the kill does.
 func (c *Client) KillActor(id ids.ID) error {
 	b := id.Bytes()
-	c.dmu.Lock()
-	c.mu.Lock()
-	h := c.refs[id]
-	c.mu.Unlock()
-	if h != nil {
-		h.mu.Lock()
-		h.killed, h.actor = true, nil
-		h.mu.Unlock()
-	}
-	if rt := c.routes[id]; rt != nil {
-		rt.broken = true
-	}
-	err := c.session.send(24, func(m *pb.ClientMessage) { m.KillActors = append(m.KillActors, b) })
-	c.dmu.Unlock()
-	return err
+	return c.actors.kill(id, func() error {
+		return c.session.send(24, func(m *pb.ClientMessage) { m.KillActors = append(m.KillActors, b) })
+	})
 }
 
 // workSize is about how many bytes a task, actor creation or actor call

@@ -4,7 +4,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 	"github.com/shoal-dev/shoal/internal/transfer"
@@ -56,21 +55,11 @@ type Ref struct {
 	// otherwise): on release. Guarded by mu.
 	view func()
 
-	// Direct actor calls (direct.go). route and wantDirect are set before
-	// the reference is shared; the rest is guarded by mu.
-	route        *actorRoute
-	pool         *taskPool
-	wantDirect   bool
-	path         uint8 // pathNone, pathHead or pathDirect
-	exported     bool  // the head was told of it (or must be, once sent)
-	headReleased bool  // the head was told of its release
-	cancelReq    bool  // cancelled before it was sent
-	// place is where a direct call's stored result is (its executor's
-	// node); lease and conn are a direct task's lease and a direct call's
-	// or task's connection (conn and lease guarded by Client.dmu).
-	place *pb.Location
-	lease *taskLease
-	conn  *directConn
+	// route is how the work that makes r travels (nil when r is not the
+	// result of work), chosen when it is submitted; d, what a direct
+	// route's work knows of its delivery (nil on the head's route).
+	route route
+	d     *directed
 	// actor is set on an actor's object: how to reach it directly (never
 	// once this client killed the actor).
 	actor  *pb.ActorRoute
@@ -114,7 +103,7 @@ func (r *Ref) replay() (replayItem, bool) {
 		return it, true
 	}
 	ready := r.IsReady()
-	if r.routed() && (r.path == pathNone || r.path == pathDirect && !(r.exported && ready)) {
+	if d := r.d; d != nil && (d.path == pathNone || d.path == pathDirect && !(d.exported && ready)) {
 		// Not sent yet (it will be, to the new head), or a direct call the
 		// head never heard of.
 		return it, false
@@ -184,7 +173,9 @@ type afterFinish struct {
 }
 
 func (a afterFinish) run() {
-	runAll(a.callbacks)
+	for _, f := range a.callbacks {
+		f()
+	}
 	for _, h := range a.holds {
 		h.Release()
 	}
@@ -217,7 +208,7 @@ func (r *Ref) Release() {
 	r.view = nil
 	// A call not sent yet is released when it is; a direct call's result
 	// is released at the head only if the head heard of it.
-	if !r.routed() || r.path == pathHead || r.path == pathDirect && r.exported {
+	if d := r.d; d == nil || d.path == pathHead || d.path == pathDirect && d.exported {
 		r.releaseAtHeadLocked()
 	}
 	actor := r.actor != nil
@@ -235,17 +226,19 @@ func (r *Ref) Release() {
 		h.Release()
 	}
 	if actor {
-		c.forgetRoute(r.ID)
+		c.actors.forget(r.ID)
 	}
 }
 
 // releaseAtHeadLocked tells the head that r was released, once. Called
 // with r.mu held.
 func (r *Ref) releaseAtHeadLocked() {
-	if r.headReleased {
-		return
+	if d := r.d; d != nil {
+		if d.headReleased {
+			return
+		}
+		d.headReleased = true
 	}
-	r.headReleased = true
 	id := r.ID.Bytes()
 	r.c.session.send(24, func(m *pb.ClientMessage) { m.Release = append(m.Release, id) })
 }
@@ -253,28 +246,12 @@ func (r *Ref) releaseAtHeadLocked() {
 // Released reports whether Release was called.
 func (r *Ref) Released() bool { return r.released.Load() }
 
-// Cancel asks the head to cancel the task that produces r.
+// Cancel asks that the task or call that produces r be cancelled.
 func (r *Ref) Cancel() {
 	if !r.Task || r.IsReady() {
 		return
 	}
-	if r.routed() {
-		r.mu.Lock()
-		path := r.path
-		if path == pathNone {
-			r.cancelReq = true
-		}
-		r.mu.Unlock()
-		switch path {
-		case pathNone:
-			return
-		case pathDirect:
-			r.c.cancelDirect(r)
-			return
-		}
-	}
-	id := r.ID.Bytes()
-	r.c.session.send(24, func(m *pb.ClientMessage) { m.Cancel = append(m.Cancel, id) })
+	r.route.cancel(r)
 }
 
 // Err returns the failure of r, if any, after it is ready.
@@ -291,53 +268,29 @@ func (r *Ref) Size() int64 {
 	return r.size
 }
 
-// routed reports whether r goes through direct.go's paths (an actor call
-// or a task that may take a lease) rather than straight to the head.
-func (r *Ref) routed() bool { return r.route != nil || r.pool != nil }
-
-// cancelUnsent fails a call or task cancelled before it was sent.
-func (r *Ref) cancelUnsent() {
-	err := errs.FromInfo(&pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, TaskId: r.ID.Bytes(),
-		Message: "cancelled by its caller before it was sent"})
-	r.mu.Lock()
-	if r.exported {
-		// The head holds it as a pending object (its ID left this client):
-		// what waits for it there must hear that it failed.
-		r.exportLocked(directPut(r, nil, 0, nil, err, false))
-		if r.released.Load() {
-			r.releaseAtHeadLocked()
-		}
-	}
-	after := r.finishLocked(nil, 0, nil, err)
-	r.mu.Unlock()
-	after.run()
-}
-
-// exportLocked queues p for the head. Called with r.mu held: the order of
-// what the head hears of r follows r's state.
-func (r *Ref) exportLocked(p *pb.PutObject) {
-	r.c.session.send(64+len(p.Value), func(m *pb.ClientMessage) { m.Put = append(m.Put, p) })
-}
-
 // Export makes sure the head knows r before its ID leaves this client (as
 // a task's argument, inside a value, in a Put): a direct call's result is
 // declared to the head, with its value if it is known, or as pending until
 // it is. Other references are known to the head already.
 func (r *Ref) Export() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.exported {
-		return
-	}
-	r.exported = true
-	if r.path == pathHead || !r.routed() {
+	d := r.d
+	if d == nil {
 		return // the head knows it
 	}
-	if r.path == pathNone || !r.IsReady() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if d.exported {
+		return
+	}
+	d.exported = true
+	if d.path == pathHead {
+		return // the head knows it
+	}
+	if d.path == pathNone || !r.IsReady() {
 		// Not sent yet (it will go through the head, which makes the
 		// declared object the call's or task's result), or not finished.
 		r.exportLocked(&pb.PutObject{Id: r.ID.Bytes(), Pending: true})
 		return
 	}
-	r.exportLocked(directPut(r, r.value, r.size, r.place, r.err, r.value == nil && r.err == nil))
+	r.exportLocked(directPut(r, r.value, r.size, d.place, r.err, r.value == nil && r.err == nil))
 }

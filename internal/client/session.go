@@ -128,6 +128,12 @@ func (s *headSession) sendWork(spec any, release []byte) error {
 	})
 }
 
+// sendCancel asks the head to cancel the task or call whose result is id.
+func (s *headSession) sendCancel(id ids.ID) {
+	b := id.Bytes()
+	s.send(24, func(m *pb.ClientMessage) { m.Cancel = append(m.Cancel, b) })
+}
+
 // addWork adds spec to a message for the head: the one place that says
 // where each kind of work goes in it.
 func addWork(m *pb.ClientMessage, spec any) {
@@ -248,7 +254,7 @@ type replayItem struct {
 // must hear from this client: the objects it owns and has, and the tasks,
 // actors and calls not finished yet, in the order they were made (so that
 // references resolve); then it takes the new head's welcome and asks again
-// for the leases it needs.
+// for the leases it needs (each route hears that the session was lost).
 func (c *Client) rejoined(out *rpc.Outbox[pb.ClientMessage], welcome *pb.HeadMessage) int {
 	c.mu.Lock()
 	refs := make([]*Ref, 0, len(c.refs))
@@ -261,7 +267,9 @@ func (c *Client) rejoined(out *rpc.Outbox[pb.ClientMessage], welcome *pb.HeadMes
 		out.Add(r.size, r.fill)
 	}
 	c.handle(welcome)
-	c.resetLeases()
+	for _, rt := range []route{c.viaHead, c.actors, c.leases} {
+		rt.lost(nil, nil)
+	}
 	return len(replay)
 }
 
