@@ -2,6 +2,19 @@
 // session with the head, the objects it owns (submitted tasks' results and
 // Puts) and how their bytes are fetched. The public shoal package and the
 // executor runtime are both built on it.
+//
+//	client.go       Client: configuration, submission (the route is chosen
+//	                there, once), the head's messages
+//	session.go      the head stream: handshake, serve, reconnect, replay
+//	ref.go          Ref: an owned object (readiness, value, holders,
+//	                release, replay)
+//	route.go        the route interface, headRoute, and what work on a
+//	                direct route knows of its delivery
+//	actor_route.go  direct actor calls, a link per actor
+//	lease_route.go  tasks on worker leases
+//	conns.go        the direct routes' streams to executors
+//	objects.go      Put, reads and fetches
+//	scope.go        the task scope (children cancelled with their task)
 package client
 
 import (
@@ -63,7 +76,7 @@ type Config struct {
 	// resumes.
 	OnBlock func(task ids.ID, blocked bool)
 	// DirectCalls lets actor calls go straight to their actor's executor
-	// when the head says it may be reached (see direct.go).
+	// when the head says it may be reached (see actor_route.go).
 	DirectCalls bool
 	// WelcomeTimeout bounds the wait for the head's welcome.
 	WelcomeTimeout time.Duration
@@ -322,7 +335,7 @@ func (c *Client) Borrow(id ids.ID) *Ref {
 }
 
 // Submit sends a task and returns the reference to its result. leaseOK
-// allows a worker lease (lease.go): the caller knows the result can hold
+// allows a worker lease (lease_route.go): the caller knows the result can hold
 // no futures or actor handles.
 func (c *Client) Submit(spec *pb.TaskSpec, leaseOK bool) *Ref {
 	id := c.gen.Next()

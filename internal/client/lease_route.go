@@ -27,7 +27,7 @@ import (
 // to the head. A request for a function seen to run shorter than shortTask
 // says so; the head may then grant a share of another caller's lease
 // (its slot), whose ID the tasks carry instead.
-// Results follow the rules of direct calls (direct.go). A task whose
+// Results follow the rules of direct calls (actor_route.go). A task whose
 // executor went away is submitted to the head again, as a retry.
 
 const (
