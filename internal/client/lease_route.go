@@ -1,6 +1,7 @@
 package client
 
 import (
+	"slices"
 	"time"
 
 	"github.com/shoal-dev/shoal/internal/ids"
@@ -26,7 +27,7 @@ import (
 // to the head. A request for a function seen to run shorter than shortTask
 // says so; the head may then grant a share of another caller's lease
 // (its slot), whose ID the tasks carry instead.
-// Results follow the rules of direct calls (direct.go). A task whose
+// Results follow the rules of direct calls (actor_route.go). A task whose
 // executor went away is submitted to the head again, as a retry.
 
 const (
@@ -59,7 +60,18 @@ const (
 	shortStallAfter = 100 * time.Millisecond
 )
 
-// taskPool holds the tasks of one CPU amount. Guarded by Client.dmu.
+// leaseRoute is the route of tasks that may run on worker leases. Its lock
+// guards its pools, their leases, the lease requests at the head and the
+// run times it learned.
+type leaseRoute struct {
+	c        *Client
+	mu       lockAfter
+	pools    map[int64]*taskPool // by CPU amount
+	asks     map[ids.ID]leaseAsk // lease requests at the head
+	runTimes map[string]*runStat // leased tasks' run times, by function
+}
+
+// taskPool holds the tasks of one CPU amount. Guarded by leaseRoute.mu.
 type taskPool struct {
 	cpu    int64
 	queue  []*Ref
@@ -83,19 +95,19 @@ type runStat struct {
 	n    int
 }
 
-// depthLocked is how many tasks of function may wait on one lease.
-func (c *Client) depthLocked(function string) int {
-	if st := c.runTimes[function]; st != nil && st.n >= minRuns && st.mean < shortTask {
+// depth is how many tasks of function may wait on one lease.
+func (lr *leaseRoute) depth(function string) int {
+	if st := lr.runTimes[function]; st != nil && st.n >= minRuns && st.mean < shortTask {
 		return leaseDepth
 	}
 	return 1
 }
 
-// learnLocked records a leased task's run time.
-func (c *Client) learnLocked(function string, d time.Duration) {
-	st := c.runTimes[function]
+// learn records a leased task's run time.
+func (lr *leaseRoute) learn(function string, d time.Duration) {
+	st := lr.runTimes[function]
 	if st == nil {
-		st = c.newRunStatLocked(function, d)
+		st = lr.newRunStat(function, d)
 	}
 	st.n++
 	st.mean += (d - st.mean) / 8
@@ -108,25 +120,25 @@ type leaseAsk struct {
 	function string
 }
 
-// learnFromHeadLocked takes the head's mean run time of function for as
-// long as this client has not seen enough runs of its own.
-func (c *Client) learnFromHeadLocked(function string, mean time.Duration) {
-	if st := c.runTimes[function]; st == nil || st.n < minRuns {
-		c.newRunStatLocked(function, mean).n = minRuns
+// learnFromHead takes the head's mean run time of function for as long as
+// this client has not seen enough runs of its own.
+func (lr *leaseRoute) learnFromHead(function string, mean time.Duration) {
+	if st := lr.runTimes[function]; st == nil || st.n < minRuns {
+		lr.newRunStat(function, mean).n = minRuns
 	}
 }
 
-// newRunStatLocked starts function's run statistics at mean.
-func (c *Client) newRunStatLocked(function string, mean time.Duration) *runStat {
-	if len(c.runTimes) >= 4096 {
-		clear(c.runTimes) // bounded: forget, and learn again
+// newRunStat starts function's run statistics at mean.
+func (lr *leaseRoute) newRunStat(function string, mean time.Duration) *runStat {
+	if len(lr.runTimes) >= 4096 {
+		clear(lr.runTimes) // bounded: forget, and learn again
 	}
 	st := &runStat{mean: mean}
-	c.runTimes[function] = st
+	lr.runTimes[function] = st
 	return st
 }
 
-// taskLease is a granted lease. Guarded by Client.dmu.
+// taskLease is a granted lease. Guarded by leaseRoute.mu.
 type taskLease struct {
 	id ids.ID
 	// slot is the ID the lease's tasks carry: the lease's own, or that of
@@ -148,37 +160,48 @@ func leaseEligible(spec *pb.TaskSpec) bool {
 		r != nil && r.Cpu > 0 && r.Gpu == 0 && r.Memory == 0 && len(r.Custom) == 0 && rpc.InlineArgs(spec.Args)
 }
 
-// submitLeased queues a task for its pool, or reports false when it must
-// go to the head.
-func (c *Client) submitLeased(id ids.ID, spec *pb.TaskSpec) (*Ref, bool) {
-	c.dmu.Lock()
-	p := c.pools[spec.Resources.Cpu]
+// send queues a task for its pool; while the head refuses the pool a
+// first lease, the task goes to the head.
+func (lr *leaseRoute) send(r *Ref) {
+	spec := r.spec.(*pb.TaskSpec)
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	p := lr.pools[spec.Resources.Cpu]
 	if p == nil {
 		p = &taskPool{cpu: spec.Resources.Cpu}
-		c.pools[p.cpu] = p
+		lr.pools[p.cpu] = p
 	}
 	if len(p.leases) == 0 && time.Now().Before(p.refusedUntil) {
-		c.dmu.Unlock()
-		return nil, false
-	}
-	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c, spec: spec, pool: p, wantDirect: true}
-	if err := c.track(r, nil); err != nil { // (inline arguments: nothing to hold)
-		c.dmu.Unlock()
-		r.finish(nil, 0, nil, err)
-		return r, true
+		lr.toHead(r)
+		return
 	}
 	p.queue = append(p.queue, r)
-	post := c.pumpLocked(p, nil)
-	c.dmu.Unlock()
-	runAll(post)
-	return r, true
+	lr.pump(p)
 }
 
-// pumpLocked sends p's waiting tasks on its leases while they have room,
-// and asks for a lease when tasks still wait.
-func (c *Client) pumpLocked(p *taskPool, post []func()) []func() {
+func (lr *leaseRoute) cancel(r *Ref) { lr.c.cancelDirected(r) }
+
+// toHead sends r to the head (a task that waited, or that its lease's
+// executor did not run), or fails it when it was cancelled before. Called
+// with lr.mu held.
+func (lr *leaseRoute) toHead(r *Ref) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.d.cancelReq {
+		lr.mu.later(r.cancelUnsent)
+		return
+	}
+	if err := r.sendHeadLocked(); err != nil {
+		lr.mu.later(func() { lr.c.fail(err) })
+	}
+}
+
+// pump sends p's waiting tasks on its leases while they have room, and
+// asks for a lease when tasks still wait. Called with lr.mu held.
+func (lr *leaseRoute) pump(p *taskPool) {
+	c := lr.c
 	for len(p.queue) > 0 {
-		depth := c.depthLocked(p.queue[0].spec.(*pb.TaskSpec).Function)
+		depth := lr.depth(p.queue[0].spec.(*pb.TaskSpec).Function)
 		var best *taskLease
 		for _, l := range p.leases {
 			if !l.ended && l.inflight < depth && (best == nil || l.inflight < best.inflight) {
@@ -189,33 +212,38 @@ func (c *Client) pumpLocked(p *taskPool, post []func()) []func() {
 			break
 		}
 		r := p.queue[0]
-		p.queue[0] = nil
-		p.queue = p.queue[1:]
 		r.mu.Lock()
-		if r.cancelReq {
+		if r.d.cancelReq || r.d.exported {
+			// Cancelled, or its ID left this client before it was sent:
+			// the head must own it from the start.
 			r.mu.Unlock()
-			post = append(post, r.cancelUnsent)
+			p.pop()
+			lr.toHead(r)
 			continue
 		}
-		if r.exported {
-			// Its ID left this client before it was sent: the head must
-			// own it from the start.
-			post = c.sendHeadLocked(r, post)
+		full := r.spec.(*pb.TaskSpec)
+		spec := &pb.TaskSpec{Id: full.Id, Function: full.Function, Args: full.Args, Resources: full.Resources, LeaseId: best.slot}
+		flush, ok := c.conns.queue(best.conn, r, workSize(spec), directItem{task: spec})
+		if !ok {
+			// The lease's connection failed under it (the route hears of
+			// that too): the lease is over.
 			r.mu.Unlock()
+			lr.endLease(best)
 			continue
 		}
-		r.path, r.place = pathDirect, best.place
+		r.d.path, r.d.place = pathDirect, best.place
 		r.mu.Unlock()
+		p.pop()
+		r.d.lease = best
 		best.inflight++
 		p.sent++
 		if best.idle != nil {
 			best.idle.Stop()
 			best.idle = nil
 		}
-		r.lease = best
-		full := r.spec.(*pb.TaskSpec)
-		spec := &pb.TaskSpec{Id: full.Id, Function: full.Function, Args: full.Args, Resources: full.Resources, LeaseId: best.slot}
-		post = c.sendDirectLocked(best.conn, r, workSize(spec), directItem{task: spec}, post)
+		if flush != nil {
+			lr.mu.later(flush)
+		}
 	}
 	// Ask for a lease per waiting task, up to maxLeases (after a refusal,
 	// not again for a while).
@@ -227,86 +255,83 @@ func (c *Client) pumpLocked(p *taskPool, post []func()) []func() {
 	var short bool
 	if p.asks < want {
 		fn = p.queue[0].spec.(*pb.TaskSpec).Function
-		short = c.depthLocked(fn) > 1
+		short = lr.depth(fn) > 1
 	}
 	for ; p.asks < want; p.asks++ {
 		id := c.gen.Next()
-		c.leaseAsks[id] = leaseAsk{p, fn}
+		lr.asks[id] = leaseAsk{p, fn}
 		req := &pb.LeaseRequest{Id: id.Bytes(), Resources: &pb.Resources{Cpu: p.cpu}, Short: short, Function: fn}
-		if err := c.send(64, func(m *pb.ClientMessage) { m.LeaseRequests = append(m.LeaseRequests, req) }); err != nil {
-			post = append(post, func() { c.fail(err) })
+		if err := c.session.send(64, func(m *pb.ClientMessage) { m.LeaseRequests = append(m.LeaseRequests, req) }); err != nil {
+			lr.mu.later(func() { c.fail(err) })
 			break
 		}
 	}
 	for _, l := range p.leases {
 		if !l.ended && l.inflight == 0 && len(p.queue) == 0 && l.idle == nil {
-			l.idle = time.AfterFunc(leaseLinger, func() { c.leaseIdle(l) })
+			l.idle = time.AfterFunc(leaseLinger, func() { lr.leaseIdle(l) })
 		}
 	}
 	if len(p.queue) > 0 && p.stall == nil {
 		p.stallMark = p.sent
 		after := stallAfter
-		if c.depthLocked(p.queue[0].spec.(*pb.TaskSpec).Function) > 1 {
+		if lr.depth(p.queue[0].spec.(*pb.TaskSpec).Function) > 1 {
 			after = shortStallAfter
 		}
-		p.stall = time.AfterFunc(after, func() { c.poolStalled(p) })
+		p.stall = time.AfterFunc(after, func() { lr.poolStalled(p) })
 	}
-	return post
+}
+
+// pop takes the first task off p's queue.
+func (p *taskPool) pop() {
+	p.queue[0] = nil
+	p.queue = p.queue[1:]
 }
 
 // poolStalled sends a pool's waiting tasks to the head when its leases
 // took none for stallAfter: their tasks may be long, or blocked waiting
 // for the very tasks that wait here.
-func (c *Client) poolStalled(p *taskPool) {
-	var post []func()
-	c.dmu.Lock()
+func (lr *leaseRoute) poolStalled(p *taskPool) {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
 	p.stall = nil
 	if len(p.queue) > 0 {
 		// (A pool waiting for the head's first answer is not stalled:
 		// a refusal sends its tasks to the head.)
 		if p.sent == p.stallMark && (len(p.leases) > 0 || p.asks == 0) {
-			post = c.queueToHeadLocked(p, post)
+			lr.queueToHead(p)
 		} else {
-			post = c.pumpLocked(p, post) // watch again
+			lr.pump(p) // watch again
 		}
 	}
-	c.dmu.Unlock()
-	runAll(post)
 }
 
-// queueToHeadLocked sends every task waiting in p to the head.
-func (c *Client) queueToHeadLocked(p *taskPool, post []func()) []func() {
+// queueToHead sends every task waiting in p to the head. Called with lr.mu
+// held.
+func (lr *leaseRoute) queueToHead(p *taskPool) {
 	for _, r := range p.queue {
-		r.mu.Lock()
-		if r.cancelReq {
-			post = append(post, r.cancelUnsent)
-		} else {
-			post = c.sendHeadLocked(r, post)
-		}
-		r.mu.Unlock()
+		lr.toHead(r)
 	}
 	clear(p.queue)
 	p.queue = p.queue[:0]
-	return post
 }
 
-// onLeases takes the head's answers to lease requests.
-func (c *Client) onLeases(grants []*pb.LeaseGrant) {
-	var post []func()
-	c.dmu.Lock()
+// granted takes the head's answers to lease requests.
+func (lr *leaseRoute) granted(grants []*pb.LeaseGrant) {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
 	for _, g := range grants {
 		id, err := ids.FromBytes("lease id", g.Id)
 		if err != nil {
 			continue
 		}
-		ask, ok := c.leaseAsks[id]
+		ask, ok := lr.asks[id]
 		if !ok {
 			continue
 		}
-		delete(c.leaseAsks, id)
+		delete(lr.asks, id)
 		p := ask.pool
 		if g.FunctionMeanNs > 0 {
-			c.learnFromHeadLocked(ask.function, time.Duration(g.FunctionMeanNs))
+			lr.learnFromHead(ask.function, time.Duration(g.FunctionMeanNs))
 		}
 		p.asks--
 		if !g.Granted {
@@ -319,33 +344,32 @@ func (c *Client) onLeases(grants []*pb.LeaseGrant) {
 				continue
 			}
 			p.refusedUntil = time.Now().Add(refusedFor)
-			post = c.queueToHeadLocked(p, post)
+			lr.queueToHead(p)
 			continue
 		}
-		l := &taskLease{id: id, slot: g.Id, pool: p, conn: c.connLocked(g.Addr, g.LocalAddr, g.NodeId, g.Pid), place: &pb.Location{NodeId: g.NodeId, DataAddr: g.DataAddr}}
+		l := &taskLease{id: id, slot: g.Id, pool: p, conn: lr.c.conns.open(g.Addr, g.LocalAddr, g.NodeId, g.Pid), place: &pb.Location{NodeId: g.NodeId, DataAddr: g.DataAddr}}
 		if len(g.Slot) > 0 {
 			l.slot = g.Slot
 		}
 		p.leases = append(p.leases, l)
-		post = c.pumpLocked(p, post)
+		lr.pump(p)
 	}
-	c.dmu.Unlock()
-	runAll(post)
 }
 
 // leaseIdle returns a lease that stayed idle for leaseLinger.
-func (c *Client) leaseIdle(l *taskLease) {
-	c.dmu.Lock()
-	defer c.dmu.Unlock()
+func (lr *leaseRoute) leaseIdle(l *taskLease) {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
 	if l.ended || l.inflight > 0 || len(l.pool.queue) > 0 {
 		return
 	}
 	l.idle = nil
-	c.endLeaseLocked(l)
+	lr.endLease(l)
 }
 
-// endLeaseLocked drops a lease and gives it back to the head.
-func (c *Client) endLeaseLocked(l *taskLease) {
+// endLease drops a lease and gives it back to the head. Called with lr.mu
+// held.
+func (lr *leaseRoute) endLease(l *taskLease) {
 	if l.ended {
 		return
 	}
@@ -362,46 +386,108 @@ func (c *Client) endLeaseLocked(l *taskLease) {
 		}
 	}
 	id := l.id.Bytes()
-	c.send(24, func(m *pb.ClientMessage) { m.LeaseReturns = append(m.LeaseReturns, id) })
+	lr.c.session.send(24, func(m *pb.ClientMessage) { m.LeaseReturns = append(m.LeaseReturns, id) })
 }
 
-// resetLeases forgets every lease and lease request after the session
-// with the head was lost (the new session's head knows none of them; the
-// executors that held them went with the old one) and asks again for
-// what waits.
-func (c *Client) resetLeases() {
-	var post []func()
-	c.dmu.Lock()
-	clear(c.leaseAsks)
-	for _, p := range c.pools {
-		p.asks = 0
-		for _, l := range p.leases {
-			l.ended = true
-			if l.idle != nil {
-				l.idle.Stop()
+// answered finishes the tasks a batch answers; a task its executor did
+// not run goes to the head.
+func (lr *leaseRoute) answered(_ *directConn, answers []answer) {
+	lr.mu.Lock()
+	pools := make([]*taskPool, 0, 1)
+	for _, an := range answers {
+		r, res := an.r, an.res
+		spec := r.spec.(*pb.TaskSpec)
+		if p := lr.pools[spec.Resources.Cpu]; !slices.Contains(pools, p) {
+			pools = append(pools, p)
+		}
+		if res.NotHere {
+			lr.taskBack(r, false)
+			continue
+		}
+		if res.Error != nil && res.Error.Kind == pb.ErrorKind_ERROR_KIND_NODE_DIED {
+			// The executor's node went away under the task (its result
+			// could not be stored): as if the executor had, a retry.
+			lr.taskBack(r, true)
+			continue
+		}
+		lr.taskDone(r)
+		lr.learn(spec.Function, time.Duration(res.DurationNs))
+		lr.mu.later(func() { r.finishDirect(res) })
+	}
+	for _, p := range pools {
+		lr.pump(p)
+	}
+	lr.mu.Unlock()
+}
+
+// lost: with conn, ends the leases on it, and sends the tasks it carried
+// to the head (as retries when they may have run), but for those that may
+// have run and may not be retried: they fail. With conn nil (the session
+// with the head was lost), forgets every lease and lease request (the new
+// session's head knows none of them; the executors that held them went
+// with the old one) and asks again for what waits.
+func (lr *leaseRoute) lost(conn *directConn, unanswered []*Ref) (mayHaveRun []*Ref) {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	if conn == nil {
+		clear(lr.asks)
+		for _, p := range lr.pools {
+			p.asks = 0
+			for _, l := range p.leases {
+				l.ended = true
+				if l.idle != nil {
+					l.idle.Stop()
+				}
+			}
+			p.leases = nil
+			lr.pump(p)
+		}
+		return nil
+	}
+	var pools []*taskPool
+	for _, p := range lr.pools {
+		for _, l := range append([]*taskLease(nil), p.leases...) {
+			if l.conn == conn {
+				lr.endLease(l)
+				if !slices.Contains(pools, p) {
+					pools = append(pools, p)
+				}
 			}
 		}
-		p.leases = nil
-		post = c.pumpLocked(p, post)
 	}
-	c.dmu.Unlock()
-	runAll(post)
+	for _, r := range unanswered {
+		// A task may run again: through the head, as a retry.
+		spec := r.spec.(*pb.TaskSpec)
+		if p := lr.pools[spec.Resources.Cpu]; !slices.Contains(pools, p) {
+			pools = append(pools, p)
+		}
+		if !conn.opened || spec.MaxRetries != 0 {
+			lr.taskBack(r, conn.opened)
+		} else {
+			lr.taskDone(r)
+			mayHaveRun = append(mayHaveRun, r)
+		}
+	}
+	for _, p := range pools {
+		lr.pump(p)
+	}
+	return mayHaveRun
 }
 
-// leaseTaskDoneLocked is told that a task sent on a lease was answered or
-// will never be.
-func (c *Client) leaseTaskDoneLocked(r *Ref) {
-	if l := r.lease; l != nil {
+// taskDone is told that a task sent on a lease was answered or will never
+// be.
+func (lr *leaseRoute) taskDone(r *Ref) {
+	if l := r.d.lease; l != nil {
 		l.inflight--
-		r.lease = nil
+		r.d.lease = nil
 	}
 }
 
-// taskBackLocked sends a task its lease's executor did not run (or may
-// have run, when that executor went away) to the head; a task that may
-// have run counts the retry.
-func (c *Client) taskBackLocked(r *Ref, mayHaveRun bool, post []func()) []func() {
-	c.leaseTaskDoneLocked(r)
+// taskBack sends a task its lease's executor did not run (or may have
+// run, when that executor went away) to the head; a task that may have
+// run counts the retry.
+func (lr *leaseRoute) taskBack(r *Ref, mayHaveRun bool) {
+	lr.taskDone(r)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	spec := r.spec.(*pb.TaskSpec)
@@ -410,20 +496,7 @@ func (c *Client) taskBackLocked(r *Ref, mayHaveRun bool, post []func()) []func()
 	}
 	// (If the head holds it as a pending object this client declared, the
 	// task becomes its producer there.)
-	return c.sendHeadLocked(r, post)
-}
-
-// dropLeasesLocked ends the leases on a broken connection and returns
-// their pools.
-func (c *Client) dropLeasesLocked(conn *directConn) map[*taskPool]bool {
-	pools := map[*taskPool]bool{}
-	for _, p := range c.pools {
-		for _, l := range append([]*taskLease(nil), p.leases...) {
-			if l.conn == conn {
-				c.endLeaseLocked(l)
-				pools[p] = true
-			}
-		}
+	if err := r.sendHeadLocked(); err != nil {
+		lr.mu.later(func() { lr.c.fail(err) })
 	}
-	return pools
 }
