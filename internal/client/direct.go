@@ -324,7 +324,7 @@ const directDialTimeout = 10 * time.Second
 // connection breaks or the client closes. Calls queued before the
 // connection is up go out once it is.
 func (c *Client) runConn(conn *directConn) {
-	nc, err := wire.Dial(c.ctx, conn.addr, conn.local, c.cfg.Token, directDialTimeout)
+	nc, err := wire.Dial(c.ctx, conn.addr, conn.local, c.cfg.Token, c.cfg.Peers.ClientConfig(), directDialTimeout)
 	if err != nil {
 		c.connFailed(conn, fmt.Errorf("connecting to the actor's executor at %s: %w", conn.addr, err))
 		return
