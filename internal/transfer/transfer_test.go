@@ -18,6 +18,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/objstore"
+	"github.com/shoal-dev/shoal/internal/peerauth"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -36,10 +37,16 @@ func startServer(t testing.TB, pull bool) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveOn(t, ln, pull, nil)
+}
+
+// serveOn serves a fresh store on ln, in TLS with id when it is not nil.
+func serveOn(t testing.TB, ln net.Listener, pull bool, id *peerauth.Identity) *testServer {
+	t.Helper()
 	ts := &testServer{store: objstore.New(0), addr: ln.Addr().String()}
-	ts.Server = &Server{Token: token, Store: ts.store}
+	ts.Server = &Server{Token: token, TLS: id, Store: ts.store}
 	if pull {
-		cl := NewClient(token, nil)
+		cl := NewClient(token, id)
 		t.Cleanup(cl.Close)
 		ts.Pull = func(ctx context.Context, id ids.ID, hints []Location) ([]byte, func(), error) {
 			data, err := cl.Get(ctx, hints[0].Addr, id, nil)

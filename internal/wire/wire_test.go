@@ -3,6 +3,9 @@ package wire
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net"
@@ -14,6 +17,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/shoal-dev/shoal/internal/peerauth"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
 
@@ -268,5 +272,73 @@ func TestRefusalsAreRateLimited(t *testing.T) {
 	r.Log(log, "refused a connection")
 	if !strings.Contains(buf.String(), "refused_since_last_report=999") {
 		t.Fatalf("the second line does not count the others: %s", buf.String())
+	}
+}
+
+// With TLS, frames cross in TLS and a plaintext dialer is refused.
+func TestTLSHandshake(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := peerauth.NewClusterCA(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	server, err := peerauth.Enroll(ctx, ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := peerauth.Enroll(ctx, ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	got := make(chan error, 2)
+	go func() {
+		for range 2 {
+			nc, err := lis.Accept()
+			if err != nil {
+				got <- err
+				return
+			}
+			nc, err = Accept(nc, "tok", server.ServerConfig(), 5*time.Second)
+			if err != nil {
+				got <- err
+				continue
+			}
+			m := &pb.DirectRequest{}
+			err = NewReader(nc).Read(m)
+			if err == nil && len(m.Cancel) != 1 {
+				err = errors.New("the frame came back different")
+			}
+			nc.Close()
+			got <- err
+		}
+	}()
+	if _, err := Dial(ctx, lis.Addr().String(), "", "tok", nil, 5*time.Second); err == nil {
+		t.Fatal("a plaintext dialer got through")
+	}
+	if err := <-got; err == nil {
+		t.Fatal("the server accepted a plaintext dialer")
+	}
+	nc, err := Dial(ctx, lis.Addr().String(), "", "tok", client.ClientConfig(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	b := NewBatcher(nc, 1<<20, func() *pb.DirectRequest { return &pb.DirectRequest{} },
+		func(m *pb.DirectRequest, id []byte) { m.Cancel = append(m.Cancel, id) })
+	b.Queue(16, []byte("call"))
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatal(err)
 	}
 }
