@@ -250,3 +250,52 @@ func TestWrongTokenDetectedByTheDialer(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// BenchmarkTransferTLS1GiB is BenchmarkTransfer1GiB over TLS (what a
+// cluster that uses TLS pays on the data plane).
+func BenchmarkTransferTLS1GiB(b *testing.B) {
+	ca := testCA(b)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := serveOn(b, ln, false, enroll(b, ca))
+	id := ids.NewGenerator().Next()
+	srv.store.Put(id, make([]byte, 1<<30))
+	cl := NewClient(token, enroll(b, ca))
+	defer cl.Close()
+	b.SetBytes(1 << 30)
+	for b.Loop() {
+		if _, err := cl.Get(context.Background(), srv.addr, id, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkConnect measures opening a data plane connection (dial and
+// handshake), plaintext and TLS: what a client pays once per pooled
+// connection.
+func BenchmarkConnect(b *testing.B) {
+	ca := testCA(b)
+	for _, bc := range []struct {
+		name           string
+		server, client *peerauth.Identity
+	}{{"plaintext", nil, nil}, {"tls", enroll(b, ca), enroll(b, ca)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			srv := serveOn(b, ln, false, bc.server)
+			cl := NewClient(token, bc.client)
+			defer cl.Close()
+			for b.Loop() {
+				cn, err := cl.get(context.Background(), srv.addr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				cn.Close()
+			}
+		})
+	}
+}

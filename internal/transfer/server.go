@@ -149,7 +149,12 @@ func (s *Server) serveConn(raw net.Conn) {
 		w.Flush()
 		return
 	}
-	r := bufio.NewReaderSize(c, 64<<10)
+	s.serveRequests(c, bufio.NewReaderSize(c, 64<<10), w)
+}
+
+// serveRequests serves an authenticated connection's requests, one at a
+// time, until it ends or a request is malformed.
+func (s *Server) serveRequests(c net.Conn, r *bufio.Reader, w *bufio.Writer) {
 	idle := s.IdleTimeout
 	if idle <= 0 {
 		idle = 5 * time.Minute

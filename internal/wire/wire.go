@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -170,11 +171,8 @@ func (r *Reader) Read(m proto.Message) error {
 	if size > MaxFrame {
 		return fmt.Errorf("a frame of %d bytes exceeds the %d-byte limit", size, MaxFrame)
 	}
-	if cap(r.buf) < int(size) {
-		r.buf = make([]byte, size)
-	}
-	b := r.buf[:size]
-	if _, err := io.ReadFull(r.r, b); err != nil {
+	b, err := r.fill(int(size))
+	if err != nil {
 		return err
 	}
 	// Unmarshal copies bytes fields: the buffer is reused.
@@ -182,6 +180,35 @@ func (r *Reader) Read(m proto.Message) error {
 		return fmt.Errorf("decoding a frame: %w", err)
 	}
 	return nil
+}
+
+// growStep is how much of a frame's declared size the reader allocates
+// ahead of the bytes: a peer that declares 64 MiB and sends nothing gets
+// this much, not the 64 MiB.
+const growStep = 1 << 20
+
+// fill reads the next size bytes into the reader's buffer, growing it as
+// the bytes arrive.
+func (r *Reader) fill(size int) ([]byte, error) {
+	if size <= cap(r.buf) || size <= growStep {
+		if cap(r.buf) < size {
+			r.buf = make([]byte, size)
+		}
+		b := r.buf[:size]
+		_, err := io.ReadFull(r.r, b)
+		return b, err
+	}
+	b := r.buf[:0]
+	for len(b) < size {
+		n := min(size-len(b), max(growStep, len(b))) // (doubling: amortized copies)
+		b = slices.Grow(b, n)
+		if _, err := io.ReadFull(r.r, b[len(b):len(b)+n]); err != nil {
+			return nil, err
+		}
+		b = b[:len(b)+n]
+	}
+	r.buf = b
+	return b, nil
 }
 
 // Batcher collects messages for one connection and writes them as frames.

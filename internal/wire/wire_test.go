@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"log/slog"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/shoal-dev/shoal/internal/peerauth"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
@@ -341,4 +343,53 @@ func TestTLSHandshake(t *testing.T) {
 	if err := <-got; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A frame that declares the largest size and sends a few bytes costs the
+// reader a step of its buffer, not the declared size.
+func TestReaderGrowsAsBytesArrive(t *testing.T) {
+	hostile := binary.BigEndian.AppendUint32(nil, MaxFrame)
+	hostile = append(hostile, "a few bytes"...)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	err := NewReader(bytes.NewReader(hostile)).Read(&pb.DirectRequest{})
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("a truncated frame was read")
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 4<<20 {
+		t.Fatalf("reading %d bytes that declare %d allocated %d bytes", len(hostile), MaxFrame, grew)
+	}
+	// A large frame that does arrive is read whole.
+	m := &pb.DirectRequest{Cancel: [][]byte{bytes.Repeat([]byte{7}, 5<<20)}}
+	frame, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got pb.DirectRequest
+	if err := NewReader(bytes.NewReader(append(binary.BigEndian.AppendUint32(nil, uint32(len(frame))), frame...))).Read(&got); err != nil || !proto.Equal(&got, m) {
+		t.Fatalf("a 5 MiB frame: %v", err)
+	}
+}
+
+// FuzzReader feeds arbitrary bytes to a frame reader: it returns frames or
+// an error, never panics, and allocates as the bytes arrive.
+func FuzzReader(f *testing.F) {
+	for _, m := range []*pb.DirectRequest{
+		{Cancel: [][]byte{[]byte("id")}},
+		{Calls: []*pb.ActorCall{{}}, Tasks: []*pb.TaskSpec{{Function: "f", Args: []*pb.Arg{{Value: []byte{1}}}}}},
+	} {
+		b, _ := proto.Marshal(m)
+		f.Add(append(binary.BigEndian.AppendUint32(nil, uint32(len(b))), b...))
+	}
+	f.Add(binary.BigEndian.AppendUint32(nil, MaxFrame+1))
+	f.Add(binary.BigEndian.AppendUint32(nil, MaxFrame))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := NewReader(bytes.NewReader(data))
+		for range 64 {
+			if err := r.Read(&pb.DirectRequest{}); err != nil {
+				return
+			}
+		}
+	})
 }
