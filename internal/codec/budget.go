@@ -104,26 +104,12 @@ func decodedCost(data []byte, off, depth int, budget int64) (cost int64, next in
 		default:
 			return 0, off, false
 		}
-		cost += 48
-		for n := int64(0); ; n++ {
-			if off >= len(data) {
-				return 0, off, false
-			}
-			if data[off] == 0xff {
-				if major == 5 {
-					cost += 40 * max(n/2, 8)
-				}
-				return cost, off + 1, true
-			}
-			c, o, ok := decodedCost(data, off, depth+1, budget)
-			if !ok {
-				return 0, o, false
-			}
-			cost, off = cost+c, o
-			if cost > budget {
-				return cost, off, true
-			}
+		c, n, off, ok := itemsCost(data, off, depth, -1, budget-cost-48)
+		cost += 48 + c
+		if ok && major == 5 {
+			cost += 40 * max(int64(n)/2, 8)
 		}
+		return cost, off, ok
 	}
 	arg, off, ok := readArg(data, off, info)
 	if !ok {
@@ -154,17 +140,8 @@ func decodedCost(data []byte, off, depth int, budget int64) (cost int64, next in
 		if items > uint64(len(data)-off) { // (every item takes a byte at least)
 			return 0, off, false
 		}
-		for range items {
-			c, o, ok := decodedCost(data, off, depth+1, budget)
-			if !ok {
-				return 0, o, false
-			}
-			cost, off = cost+c, o
-			if cost > budget {
-				return cost, off, true
-			}
-		}
-		return cost, off, true
+		c, _, off, ok := itemsCost(data, off, depth, int(items), budget-cost)
+		return cost + c, off, ok
 	case 6:
 		c, o, ok := decodedCost(data, off, depth+1, budget)
 		return cost + 24 + c, o, ok
@@ -174,6 +151,32 @@ func decodedCost(data []byte, off, depth int, budget int64) (cost int64, next in
 		}
 		return cost, off, true
 	}
+}
+
+// itemsCost sums decodedCost over the items of a container at data[off:]:
+// count of them, or with count < 0 up to a break byte (an indefinite
+// length), which it consumes. It returns how many items it read and stops
+// early once the sum passes budget.
+func itemsCost(data []byte, off, depth, count int, budget int64) (cost int64, n, next int, ok bool) {
+	for ; count < 0 || n < count; n++ {
+		if count < 0 {
+			if off >= len(data) {
+				return 0, n, off, false
+			}
+			if data[off] == 0xff {
+				return cost, n, off + 1, true
+			}
+		}
+		c, o, ok := decodedCost(data, off, depth+1, budget)
+		if !ok {
+			return 0, n, o, false
+		}
+		cost, off = cost+c, o
+		if cost > budget {
+			return cost, n, off, true
+		}
+	}
+	return cost, n, off, true
 }
 
 // readArg reads the argument of an item head whose additional information

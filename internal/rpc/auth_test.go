@@ -3,8 +3,8 @@ package rpc
 import (
 	"context"
 	"net"
-	"sync/atomic"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 

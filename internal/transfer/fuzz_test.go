@@ -36,6 +36,20 @@ func (c *scriptedConn) SetWriteDeadline(time.Time) error { return nil }
 // fuzzMaxObject bounds what a fuzzed PUT may reserve.
 const fuzzMaxObject = 1 << 20
 
+// serveScript serves the requests in script, as an authenticated dialer
+// sent them, on a server with a fresh store, and returns the server and
+// the connection (its out holds the replies).
+func serveScript(script []byte) (*Server, *scriptedConn) {
+	store := objstore.New(0)
+	defer store.Close()
+	s := &Server{Token: token, Store: store, MaxObjectBytes: fuzzMaxObject, Logger: discardLogger()}
+	c := &scriptedConn{in: bytes.NewReader(script)}
+	w := bufio.NewWriter(c)
+	s.serveRequests(c, bufio.NewReader(c), w)
+	w.Flush()
+	return s, c
+}
+
 // FuzzHandshake feeds arbitrary bytes to a data server as a dialer's
 // handshake: it must refuse (never accept without the token's proof, which
 // no input can hold: the server's nonce is fresh) and never panic.
@@ -74,13 +88,7 @@ func FuzzRequests(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		store := objstore.New(0)
-		defer store.Close()
-		s := &Server{Token: token, Store: store, MaxObjectBytes: fuzzMaxObject, Logger: discardLogger()}
-		c := &scriptedConn{in: bytes.NewReader(data)}
-		w := bufio.NewWriter(c)
-		s.serveRequests(c, bufio.NewReader(c), w)
-		w.Flush()
+		s, _ := serveScript(data)
 		if _, received := s.Bytes(); received > int64(len(data)) {
 			t.Fatalf("the server stored %d bytes from %d of input", received, len(data))
 		}
@@ -95,13 +103,7 @@ func TestScriptedRequests(t *testing.T) {
 	req = binary.BigEndian.AppendUint64(req, 5)
 	req = append(req, "hello"...)
 	req = appendHints(binary.BigEndian.AppendUint64(append(append(req, opGet), id[:]...), 0), nil)
-	store := objstore.New(0)
-	defer store.Close()
-	s := &Server{Token: token, Store: store, MaxObjectBytes: fuzzMaxObject, Logger: discardLogger()}
-	c := &scriptedConn{in: bytes.NewReader(req)}
-	w := bufio.NewWriter(c)
-	s.serveRequests(c, bufio.NewReader(c), w)
-	w.Flush()
+	_, c := serveScript(req)
 	r := bufio.NewReader(&c.out)
 	if err := readStatus(r); err != nil {
 		t.Fatalf("put: %v", err)

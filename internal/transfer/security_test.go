@@ -3,9 +3,6 @@ package transfer
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"errors"
 	"io"
 	"net"
@@ -17,6 +14,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/peerauth"
+	"github.com/shoal-dev/shoal/internal/peerauth/peerauthtest"
 )
 
 // recordingListener keeps every byte that crosses its connections, both
@@ -73,29 +71,6 @@ func recordedServer(t *testing.T, id *peerauth.Identity) (*testServer, *recordin
 	return serveOn(t, rec, false, id), rec
 }
 
-// testCA is a cluster CA as a head with a fresh key would have.
-func testCA(t testing.TB) *peerauth.ClusterCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := peerauth.NewClusterCA(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ca
-}
-
-func enroll(t testing.TB, ca *peerauth.ClusterCA) *peerauth.Identity {
-	t.Helper()
-	id, err := peerauth.Enroll(context.Background(), ca)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
 // containsAnyWindow reports whether any of a few 32-byte windows of data
 // appears in capture.
 func containsAnyWindow(capture, data []byte) bool {
@@ -111,7 +86,7 @@ func containsAnyWindow(capture, data []byte) bool {
 // bytes; on a plaintext one the object's bytes are there to see (so the
 // capture does see what crosses), but still not the token.
 func TestNothingInClearOverTLS(t *testing.T) {
-	ca := testCA(t)
+	ca := peerauthtest.CA(t)
 	ctx := context.Background()
 	data := randomBytes(1 << 20)
 	for _, tc := range []struct {
@@ -120,7 +95,7 @@ func TestNothingInClearOverTLS(t *testing.T) {
 		client     *peerauth.Identity
 		objectSeen bool
 	}{
-		{"tls", enroll(t, ca), enroll(t, ca), false},
+		{"tls", peerauthtest.Enroll(t, ca), peerauthtest.Enroll(t, ca), false},
 		{"plaintext", nil, nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -154,8 +129,8 @@ func TestNothingInClearOverTLS(t *testing.T) {
 // certificate of another cluster and a dialer without a certificate (it is
 // mutual TLS); a TLS dialer refuses a plaintext server.
 func TestTLSRefusesStrangers(t *testing.T) {
-	ca := testCA(t)
-	srv, _ := recordedServer(t, enroll(t, ca))
+	ca := peerauthtest.CA(t)
+	srv, _ := recordedServer(t, peerauthtest.Enroll(t, ca))
 	plain := startServer(t, false)
 	ctx := context.Background()
 	id := ids.NewGenerator().Next()
@@ -166,9 +141,9 @@ func TestTLSRefusesStrangers(t *testing.T) {
 		addr   string
 	}{
 		{"plaintext dialer", nil, srv.addr},
-		{"another cluster", enroll(t, testCA(t)), srv.addr},
+		{"another cluster", peerauthtest.Enroll(t, peerauthtest.CA(t)), srv.addr},
 		{"not enrolled", func() *peerauth.Identity { id, _ := peerauth.NewIdentity(); return id }(), srv.addr},
-		{"plaintext server", enroll(t, ca), plain.addr},
+		{"plaintext server", peerauthtest.Enroll(t, ca), plain.addr},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -180,7 +155,7 @@ func TestTLSRefusesStrangers(t *testing.T) {
 			}
 		})
 	}
-	cl := NewClient(token, enroll(t, ca))
+	cl := NewClient(token, peerauthtest.Enroll(t, ca))
 	defer cl.Close()
 	if got, err := cl.Get(ctx, srv.addr, id, nil); err != nil || string(got) != "x" {
 		t.Fatalf("a member: %q %v", got, err)
@@ -254,15 +229,15 @@ func TestWrongTokenDetectedByTheDialer(t *testing.T) {
 // BenchmarkTransferTLS1GiB is BenchmarkTransfer1GiB over TLS (what a
 // cluster that uses TLS pays on the data plane).
 func BenchmarkTransferTLS1GiB(b *testing.B) {
-	ca := testCA(b)
+	ca := peerauthtest.CA(b)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := serveOn(b, ln, false, enroll(b, ca))
+	srv := serveOn(b, ln, false, peerauthtest.Enroll(b, ca))
 	id := ids.NewGenerator().Next()
 	srv.store.Put(id, make([]byte, 1<<30))
-	cl := NewClient(token, enroll(b, ca))
+	cl := NewClient(token, peerauthtest.Enroll(b, ca))
 	defer cl.Close()
 	b.SetBytes(1 << 30)
 	for b.Loop() {
@@ -276,11 +251,11 @@ func BenchmarkTransferTLS1GiB(b *testing.B) {
 // handshake), plaintext and TLS: what a client pays once per pooled
 // connection.
 func BenchmarkConnect(b *testing.B) {
-	ca := testCA(b)
+	ca := peerauthtest.CA(b)
 	for _, bc := range []struct {
 		name           string
 		server, client *peerauth.Identity
-	}{{"plaintext", nil, nil}, {"tls", enroll(b, ca), enroll(b, ca)}} {
+	}{{"plaintext", nil, nil}, {"tls", peerauthtest.Enroll(b, ca), peerauthtest.Enroll(b, ca)}} {
 		b.Run(bc.name, func(b *testing.B) {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {

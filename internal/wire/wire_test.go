@@ -3,9 +3,6 @@ package wire
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"log/slog"
@@ -19,7 +16,7 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/shoal-dev/shoal/internal/peerauth"
+	"github.com/shoal-dev/shoal/internal/peerauth/peerauthtest"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
 
@@ -279,23 +276,9 @@ func TestRefusalsAreRateLimited(t *testing.T) {
 
 // With TLS, frames cross in TLS and a plaintext dialer is refused.
 func TestTLSHandshake(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := peerauth.NewClusterCA(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := peerauthtest.CA(t)
+	server, client := peerauthtest.Enroll(t, ca), peerauthtest.Enroll(t, ca)
 	ctx := context.Background()
-	server, err := peerauth.Enroll(ctx, ca)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := peerauth.Enroll(ctx, ca)
-	if err != nil {
-		t.Fatal(err)
-	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
