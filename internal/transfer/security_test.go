@@ -230,21 +230,7 @@ func TestWrongTokenDetectedByTheDialer(t *testing.T) {
 // cluster that uses TLS pays on the data plane).
 func BenchmarkTransferTLS1GiB(b *testing.B) {
 	ca := peerauthtest.CA(b)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := serveOn(b, ln, false, peerauthtest.Enroll(b, ca))
-	id := ids.NewGenerator().Next()
-	srv.store.Put(id, make([]byte, 1<<30))
-	cl := NewClient(token, peerauthtest.Enroll(b, ca))
-	defer cl.Close()
-	b.SetBytes(1 << 30)
-	for b.Loop() {
-		if _, err := cl.Get(context.Background(), srv.addr, id, nil); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchmarkGet1GiB(b, peerauthtest.Enroll(b, ca), peerauthtest.Enroll(b, ca))
 }
 
 // BenchmarkConnect measures opening a data plane connection (dial and

@@ -255,11 +255,19 @@ func TestGetCancelled(t *testing.T) {
 // BenchmarkTransfer1GiB measures a 1 GiB GET between two servers' worth of
 // sockets on loopback (in one process; the multi-process figure comes from
 // `shoal bench transfer`).
-func BenchmarkTransfer1GiB(b *testing.B) {
-	srv := startServer(b, false)
+func BenchmarkTransfer1GiB(b *testing.B) { benchmarkGet1GiB(b, nil, nil) }
+
+// benchmarkGet1GiB GETs 1 GiB from a server with the identity server, as a
+// client with the identity client (nil, nil: plaintext).
+func benchmarkGet1GiB(b *testing.B, server, client *peerauth.Identity) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := serveOn(b, ln, false, server)
 	id := ids.NewGenerator().Next()
 	srv.store.Put(id, make([]byte, 1<<30))
-	cl := NewClient(token, nil)
+	cl := NewClient(token, client)
 	defer cl.Close()
 	b.SetBytes(1 << 30)
 	for b.Loop() {
