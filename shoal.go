@@ -25,6 +25,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/metrics"
 	"github.com/shoal-dev/shoal/internal/node"
+	"github.com/shoal-dev/shoal/internal/peerauth"
 	"github.com/shoal-dev/shoal/internal/registry"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
@@ -56,6 +57,7 @@ func Init(ctx context.Context, opts ...Option) (context.Context, error) {
 		cfg.address = addr
 		cfg.jobName = os.Getenv(node.EnvJobName)
 		cfg.packageHash = os.Getenv(node.EnvPackage)
+		cfg.tlsCA = os.Getenv(executor.EnvTLSCA)
 		if id, err := ids.Parse(os.Getenv(executor.EnvJobID)); err == nil {
 			cfg.jobID = id
 		}
@@ -83,7 +85,7 @@ func Init(ctx context.Context, opts ...Option) (context.Context, error) {
 	hello := &pb.Hello{Role: pb.Role_ROLE_DRIVER, JobId: job.JobId, Job: job, Pid: int32(os.Getpid())}
 	hello.Hostname, _ = os.Hostname()
 	ccfg := client.Config{Hello: hello, Logger: cfg.logger, WelcomeTimeout: cfg.connectTimeout,
-		DirectCalls: os.Getenv(executor.EnvDirectCalls) != "0" && cfg.tlsCA == ""}
+		DirectCalls: os.Getenv(executor.EnvDirectCalls) != "0"}
 	if cfg.address == "" {
 		if cfg.nodes < 1 {
 			return nil, fmt.Errorf("shoal: an embedded cluster needs at least one node (WithLocalNodes(%d))", cfg.nodes)
@@ -111,6 +113,14 @@ func Init(ctx context.Context, opts ...Option) (context.Context, error) {
 		s.conn, err = rpc.Dial(ctx, cfg.address, token, 0, rpc.TLSConfig{CAFile: cfg.tlsCA}, cfg.connectTimeout)
 		if err != nil {
 			return nil, withPrefix(explainDial(err))
+		}
+		if cfg.tlsCA != "" {
+			// The data plane and direct calls are TLS too, with a
+			// certificate the head signs for this process.
+			if ccfg.Peers, err = peerauth.Enroll(ctx, pb.NewHeadClient(s.conn)); err != nil {
+				s.close()
+				return nil, fmt.Errorf("shoal: %w", err)
+			}
 		}
 		ccfg.Token = token
 		ccfg.Head = client.GRPCHead{Conn: s.conn}

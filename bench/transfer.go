@@ -38,7 +38,7 @@ func Transfer(ctx context.Context, binary string, size int64, rounds int, out io
 		return nil, err
 	}
 	defer shoal.Shutdown(dctx)
-	cl := transfer.NewClient(c.Token)
+	cl := transfer.NewClient(c.Token, nil)
 	defer cl.Close()
 	data := make([]byte, size)
 	for i := range data {

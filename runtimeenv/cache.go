@@ -109,7 +109,7 @@ func (c *Cache) initLocked() error {
 	if c.Dir == "" {
 		return fmt.Errorf("%w: Cache.Dir is empty", ErrBadSpec)
 	}
-	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+	if err := mkdirPrivate(c.Dir); err != nil {
 		return fmt.Errorf("opening the package cache: %w", err)
 	}
 	des, err := os.ReadDir(c.Dir)
@@ -281,7 +281,7 @@ func (c *Cache) load(ctx context.Context, hash string, fetch FetchFunc) (int64, 
 // Unpack reads the file behind it. It returns the fetch's error apart, so
 // that a broken transfer is not taken for a damaged package.
 func (c *Cache) fetchAndUnpack(ctx context.Context, hash, partial, dir string, fetch FetchFunc) (l *Layout, size int64, fetchErr, err error) {
-	f, err := os.OpenFile(partial, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(partial, os.O_RDWR|os.O_CREATE, privateFile)
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("fetching package %s: %w", short(hash), err)
 	}

@@ -206,13 +206,31 @@ func ReadLayout(dir string) (*Layout, error) {
 // fileMode is the permission an entry gets when unpacked: read-only files
 // (the unpacked tree is shared by every executor of every job that uses
 // it), executables keep their execute bits, directories stay writable so
-// that the cache can remove them.
+// that the cache can remove them. Only the owner (the node, whose
+// executors run as it) has any: a package carries its job's environment
+// values, often secrets.
 func fileMode(f File) fs.FileMode {
 	switch {
 	case f.Type == TypeDir:
-		return 0o755
+		return privateDir
 	case f.Exec:
-		return 0o555
+		return 0o500
 	}
-	return 0o444
+	return 0o400
+}
+
+// privateDir and privateFile are the modes of the package stores'
+// directories and files: packages carry their jobs' environment values.
+const (
+	privateDir  fs.FileMode = 0o700
+	privateFile fs.FileMode = 0o600
+)
+
+// mkdirPrivate makes dir (and its parents) and leaves dir itself readable
+// by its owner only, also when it existed with wider permissions.
+func mkdirPrivate(dir string) error {
+	if err := os.MkdirAll(dir, privateDir); err != nil {
+		return err
+	}
+	return os.Chmod(dir, privateDir)
 }

@@ -149,7 +149,7 @@ func Pack(ctx context.Context, spec Spec, opts PackOptions) (*Package, error) {
 	if pc != nil {
 		dir = filepath.Join(pc.dir, "tmp")
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, privateDir); err != nil {
 		return nil, fmt.Errorf("creating the packing directory: %w", err)
 	}
 	f, err := os.CreateTemp(dir, "shoal-package-*.tar.zst")

@@ -49,7 +49,8 @@ func TestPackUnpackRoundTrip(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(l.WorkDir, "data", "table.csv")); string(got) != "a,b\n1,2\n" {
 		t.Fatalf("table.csv: %q", got)
 	}
-	modes := map[string]os.FileMode{"bin/app": 0o555, "wd/scripts/run.sh": 0o555, "wd/config.yaml": 0o444, "wd/data": 0o755}
+	// (owner only: a package carries its job's environment values)
+	modes := map[string]os.FileMode{"bin/app": 0o500, "wd/scripts/run.sh": 0o500, "wd/config.yaml": 0o400, "wd/data": 0o700}
 	for p, want := range modes {
 		fi, err := os.Stat(filepath.Join(dir, p))
 		if err != nil {

@@ -101,7 +101,7 @@ func (c *packCache) lookup(fp string, w *walked) *Package {
 // racy, and trims the cache to its budget.
 func (c *packCache) store(fp string, pkg *Package, racy bool) error {
 	for _, d := range []string{"archives", "index"} {
-		if err := os.MkdirAll(filepath.Join(c.dir, d), 0o755); err != nil {
+		if err := mkdirPrivate(filepath.Join(c.dir, d)); err != nil {
 			return fmt.Errorf("pack cache: %w", err)
 		}
 	}
@@ -113,7 +113,7 @@ func (c *packCache) store(fp string, pkg *Package, racy bool) error {
 	if !racy {
 		idx := filepath.Join(c.dir, "index", fp)
 		tmp := idx + ".tmp" + strconv.FormatInt(time.Now().UnixNano(), 36)
-		if err := os.WriteFile(tmp, fmt.Appendf(nil, "%s %d\n", pkg.Hash, pkg.Size), 0o644); err != nil {
+		if err := os.WriteFile(tmp, fmt.Appendf(nil, "%s %d\n", pkg.Hash, pkg.Size), privateFile); err != nil {
 			return fmt.Errorf("pack cache: %w", err)
 		}
 		if err := os.Rename(tmp, idx); err != nil {

@@ -63,7 +63,7 @@ type upload struct {
 
 // OpenStore opens (creating it if needed) the store in dir.
 func OpenStore(dir string, opts StoreOptions) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := mkdirPrivate(dir); err != nil {
 		return nil, fmt.Errorf("opening the package store: %w", err)
 	}
 	limit := opts.Limit
@@ -216,7 +216,7 @@ func (s *Store) openUpload(hash string, size int64) (*upload, error) {
 		}
 		u := s.uploads[hash]
 		if u == nil {
-			f, err := os.OpenFile(s.partialPath(hash), os.O_RDWR|os.O_CREATE, 0o644)
+			f, err := os.OpenFile(s.partialPath(hash), os.O_RDWR|os.O_CREATE, privateFile)
 			if err != nil {
 				s.mu.Unlock()
 				return nil, fmt.Errorf("storing package %s: %w", short(hash), err)

@@ -47,14 +47,14 @@ func Unpack(ctx context.Context, r io.Reader, hash, dir string, opts UnpackOptio
 	if _, err := os.Lstat(dir); err == nil {
 		return nil, fmt.Errorf("unpacking package %s: %s already exists", short(hash), dir)
 	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dir), privateDir); err != nil {
 		return nil, fmt.Errorf("unpacking package %s: %w", short(hash), err)
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".unpack-*")
 	if err != nil {
 		return nil, fmt.Errorf("unpacking package %s: %w", short(hash), err)
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
+	if err := os.Chmod(tmp, privateDir); err != nil {
 		os.RemoveAll(tmp)
 		return nil, fmt.Errorf("unpacking package %s: %w", short(hash), err)
 	}
@@ -142,7 +142,7 @@ func unpackInto(ctx context.Context, r io.Reader, root string, opts UnpackOption
 	if err := m.validate(limit); err != nil {
 		return nil, err
 	}
-	if err := writeNew(filepath.Join(root, manifestName), mbuf.Bytes(), 0o444); err != nil {
+	if err := writeNew(filepath.Join(root, manifestName), mbuf.Bytes(), 0o400); err != nil {
 		return nil, err
 	}
 	buf := make([]byte, 256<<10)

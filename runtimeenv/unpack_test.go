@@ -22,7 +22,7 @@ type rawEntry struct {
 
 // craft builds an archive with the given manifest and entries, and
 // returns it with its hash (so that only the checks under test reject it).
-func craft(t *testing.T, m any, entries ...rawEntry) ([]byte, string) {
+func craft(t testing.TB, m any, entries ...rawEntry) ([]byte, string) {
 	t.Helper()
 	var buf bytes.Buffer
 	enc, _ := zstd.NewWriter(&buf)

@@ -209,15 +209,25 @@ func TestManifests(t *testing.T) {
 			}
 		}},
 		{"head and workers take the token from the same Secret", func(t *testing.T, m *manifests) {
-			c, flags := headContainer(t, m)
+			c, _ := headContainer(t, m)
 			settings := autoscalerFile(t, m).Kubernetes
 			i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "SHOAL_TOKEN" })
 			if i < 0 || c.Env[i].ValueFrom == nil || c.Env[i].ValueFrom.SecretKeyRef == nil {
 				t.Fatalf("head has no SHOAL_TOKEN from a Secret: %+v", c.Env)
 			}
 			ref := c.Env[i].ValueFrom.SecretKeyRef
-			if ref.Name != settings[SettingTokenSecret] || ref.Key != "token" || flags["--token"] != "$(SHOAL_TOKEN)" {
-				t.Errorf("head token from %s/%s, --token=%q, workers' token_secret %q", ref.Name, ref.Key, flags["--token"], settings[SettingTokenSecret])
+			if ref.Name != settings[SettingTokenSecret] || ref.Key != "token" {
+				t.Errorf("head token from %s/%s, workers' token_secret %q", ref.Name, ref.Key, settings[SettingTokenSecret])
+			}
+			// Never on a command line, where ps and the pod spec's args show
+			// it: the head and the nodes read $SHOAL_TOKEN.
+			worker := (&Provider{cfg: Config{Cluster: "shoal", TokenSecret: "shoal-token", TokenSecretKey: "token"}}).buildPod("shoal-cpu-abcde", &nodeSpec{typ: autoscaler.NodeType{Name: "cpu"}})
+			for _, args := range [][]string{c.Command, c.Args, worker.Spec.Containers[0].Command, worker.Spec.Containers[0].Args} {
+				for _, a := range args {
+					if strings.HasPrefix(a, "--token=") || a == "--token" || strings.Contains(a, "SHOAL_TOKEN") {
+						t.Errorf("the token is on a command line: %q", args)
+					}
+				}
 			}
 		}},
 		{"the Service selects the head and not the workers", func(t *testing.T, m *manifests) {

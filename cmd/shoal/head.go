@@ -35,7 +35,8 @@ func newHeadCommand() *cobra.Command {
 		Long: `Run the head: membership, scheduler, object directory and jobs.
 
 The head writes a fresh random cluster token to its token file (readable only
-by you); nodes, drivers and the CLI present it. It listens on loopback unless
+by you), or the one given by $SHOAL_TOKEN (or --token, which other users can
+see in the process list); nodes, drivers and the CLI present it. It listens on loopback unless
 told otherwise; a head listening beyond loopback should use TLS.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -44,6 +45,17 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 			defer stop()
 			if tokenFile == "" {
 				tokenFile = rpc.DefaultTokenFile()
+			}
+			// A token the operator chose comes from --token or, kept off
+			// the command line (where ps shows it), $SHOAL_TOKEN.
+			source := "--token"
+			if token == "" {
+				token, source = os.Getenv(rpc.TokenEnv), "$"+rpc.TokenEnv
+			}
+			if token != "" {
+				if err := rpc.CheckTokenStrength(token, source); err != nil {
+					return err
+				}
 			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
@@ -132,7 +144,7 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7380", "address to listen on (port 0 picks a free port)")
-	cmd.Flags().StringVar(&token, "token", "", "cluster token to use instead of a fresh random one")
+	cmd.Flags().StringVar(&token, "token", "", "cluster token to use instead of a fresh random one (at least 16 characters; prefer $SHOAL_TOKEN, which ps does not show)")
 	cmd.Flags().StringVar(&tokenFile, "token-file", "", "where to write the token (default: $SHOAL_TOKEN_FILE or ~/.shoal/token)")
 	cmd.Flags().StringVar(&certFile, "tls-cert", "", "TLS certificate (enables TLS)")
 	cmd.Flags().StringVar(&keyFile, "tls-key", "", "TLS private key")

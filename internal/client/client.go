@@ -30,6 +30,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/objstore"
+	"github.com/shoal-dev/shoal/internal/peerauth"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 	"github.com/shoal-dev/shoal/internal/transfer"
@@ -53,6 +54,9 @@ type Config struct {
 	Connect func(ctx context.Context) (rpc.ClientStream[pb.ClientMessage, pb.HeadMessage], error)
 	Head    HeadAPI
 	Token   string
+	// Peers is this process's peer identity when the cluster uses TLS: the
+	// data plane and direct calls are TLS with it (nil: plaintext).
+	Peers *peerauth.Identity
 	// PutNode and PutAddr name the node that stores large Puts and
 	// results; empty means ask the head (Locate) on first use.
 	PutNode ids.ID
@@ -139,7 +143,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	cctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
-		cfg: cfg, gen: ids.NewGenerator(), data: transfer.NewClient(cfg.Token), welcome: m.Welcome,
+		cfg: cfg, gen: ids.NewGenerator(), data: transfer.NewClient(cfg.Token, cfg.Peers), welcome: m.Welcome,
 		log: cfg.Logger, ctx: cctx, cancel: cancel,
 		refs: make(map[ids.ID]*Ref), putNode: cfg.PutNode, putAddr: cfg.PutAddr,
 	}

@@ -69,7 +69,7 @@ const directDialTimeout = 10 * time.Second
 // dialExecutor opens a stream to the executor at addr (or local, from this
 // machine): the one place where this client dials an executor.
 func (cs *directConns) dialExecutor(addr, local string) (net.Conn, error) {
-	return wire.Dial(cs.c.ctx, addr, local, cs.c.cfg.Token, directDialTimeout)
+	return wire.Dial(cs.c.ctx, addr, local, cs.c.cfg.Token, cs.c.cfg.Peers.ClientConfig(), directDialTimeout)
 }
 
 // open returns the stream to the executor at addr, opening it if there is

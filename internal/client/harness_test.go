@@ -261,7 +261,8 @@ func newFakeExec(t *testing.T) *fakeExec {
 			if err != nil {
 				return
 			}
-			if err := wire.Accept(nc, testToken, wait); err != nil {
+			nc, err = wire.Accept(nc, testToken, nil, wait)
+			if err != nil {
 				continue
 			}
 			e.mu.Lock()

@@ -73,6 +73,9 @@ type Options struct {
 	// Output receives the processes' output (nil: discarded unless a start
 	// fails, when it is part of the error).
 	Output io.Writer
+	// TLS runs the cluster with TLS: a test CA and a head certificate for
+	// 127.0.0.1 are written to Dir (Cluster.TLSCAFile is the CA).
+	TLS bool
 }
 
 // Cluster is a running head and its nodes.
@@ -81,6 +84,9 @@ type Cluster struct {
 	Dir       string
 	TokenFile string
 	Token     string
+	// TLSCAFile is the CA of the head's certificate (Options.TLS; empty
+	// otherwise): what nodes and drivers verify the head with.
+	TLSCAFile string
 	HeadAddr  string
 	Head      *Proc
 	Nodes     []*Proc
@@ -138,7 +144,16 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		c.Dir = dir
 	}
 	c.TokenFile = filepath.Join(c.Dir, "token")
-	head, line, err := c.spawn(ctx, "head", "shoal head listening on ", append([]string{"head", "--listen", "127.0.0.1:0", "--dashboard", "127.0.0.1:0", "--token-file", c.TokenFile}, opts.HeadArgs...)...)
+	headArgs := []string{"head", "--listen", "127.0.0.1:0", "--dashboard", "127.0.0.1:0", "--token-file", c.TokenFile}
+	if opts.TLS {
+		certFile, keyFile, err := c.writeTLSFiles()
+		if err != nil {
+			c.Stop()
+			return nil, err
+		}
+		headArgs = append(headArgs, "--tls-cert", certFile, "--tls-key", keyFile)
+	}
+	head, line, err := c.spawn(ctx, "head", "shoal head listening on ", append(headArgs, opts.HeadArgs...)...)
 	if err != nil {
 		c.Stop()
 		return nil, err
@@ -164,8 +179,11 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 
 // AddNode starts one more node with args and waits until it has joined.
 func (c *Cluster) AddNode(ctx context.Context, args ...string) (*Proc, error) {
-	p, _, err := c.spawn(ctx, fmt.Sprintf("node%d", len(c.Nodes)), "shoal node ",
-		append([]string{"node", "--head", c.HeadAddr, "--token-file", c.TokenFile}, args...)...)
+	nodeArgs := []string{"node", "--head", c.HeadAddr, "--token-file", c.TokenFile}
+	if c.TLSCAFile != "" {
+		nodeArgs = append(nodeArgs, "--tls-ca", c.TLSCAFile)
+	}
+	p, _, err := c.spawn(ctx, fmt.Sprintf("node%d", len(c.Nodes)), "shoal node ", append(nodeArgs, args...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +294,7 @@ func removeEnv(env []string, key string) []string {
 
 // Status asks the head for the cluster's status.
 func (c *Cluster) Status(ctx context.Context) (*pb.StatusReply, error) {
-	conn, err := rpc.Dial(ctx, c.HeadAddr, c.Token, 0, rpc.TLSConfig{}, 5*time.Second)
+	conn, err := rpc.Dial(ctx, c.HeadAddr, c.Token, 0, rpc.TLSConfig{CAFile: c.TLSCAFile}, 5*time.Second)
 	if err != nil {
 		return nil, err
 	}

@@ -5,14 +5,15 @@
 // Every encoded value starts with a one-byte tag naming its codec, so a
 // decoder never guesses. Decoding never allocates more than the input
 // justifies: CBOR input is checked for well-formedness (every declared length
-// must fit in the data) before any allocation, and nesting depth is bounded.
+// must fit in the data) before any allocation, nesting depth and container
+// sizes are bounded, and a value decoded into interfaces may not grow past
+// 32× its encoding (budget.go).
 package codec
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math"
 	"reflect"
 	"sync"
 
@@ -56,11 +57,14 @@ func init() {
 		panic(err)
 	}
 	decMode, err = cbor.DecOptions{
-		MaxNestedLevels:  128,
-		MaxArrayElements: math.MaxInt32,
-		MaxMapPairs:      math.MaxInt32,
 		// Lengths are bounded by the input: the decoder verifies that the
-		// whole item is well formed before it allocates anything.
+		// whole item is well formed before it allocates anything. These
+		// bound one value's shape beyond that (large numeric data travels
+		// as bytes or Arrow, not as CBOR arrays of millions of items), and
+		// checkGrowth bounds what a value decoded into interfaces takes.
+		MaxNestedLevels:  maxNestedLevels,
+		MaxArrayElements: maxArrayElements,
+		MaxMapPairs:      maxMapPairs,
 	}.DecMode()
 	if err != nil {
 		panic(err)
@@ -95,7 +99,19 @@ var (
 	cborPrefix    = []byte{byte(TagCBOR)}
 )
 
-func (cborCodec) Decode(data []byte, v any) error { return decMode.Unmarshal(data, v) }
+// Limits on one CBOR value's shape (see init).
+const (
+	maxNestedLevels  = 128
+	maxArrayElements = 1 << 27
+	maxMapPairs      = 1 << 24
+)
+
+func (cborCodec) Decode(data []byte, v any) error {
+	if err := checkGrowth(data, v); err != nil {
+		return err
+	}
+	return decMode.Unmarshal(data, v)
+}
 
 // registry maps Go types to their codec; it is the package's only mutable
 // state and is written at init time by packages that register codecs.
@@ -245,7 +261,7 @@ func Decode(data []byte, v any) error {
 	}
 	if err := c.Decode(payload, v); err != nil {
 		var typeErr *cbor.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
+		if errors.As(err, &typeErr) || errors.Is(err, ErrTooLarge) {
 			return fmt.Errorf("decoding into %T: %w", v, err)
 		}
 		return fmt.Errorf("%w: decoding into %T: %v", ErrMalformed, v, err)

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/client"
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/peerauth"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 	"github.com/shoal-dev/shoal/internal/wire"
@@ -39,23 +41,25 @@ type directConn struct {
 // handshakeTimeout bounds a caller's handshake.
 const handshakeTimeout = 10 * time.Second
 
-// serveDirect starts serving direct calls on host (the node's address) and
-// returns the address, a local address for callers on the same machine
-// (see wire.ListenLocal; empty if there is none) and how to stop. It serves
-// nothing (empty addresses) when direct calls are turned off or the cluster
-// uses TLS (executors have no certificate of their own).
 // maxCallers bounds the direct-call connections an executor serves at
 // once, per listener.
 const maxCallers = 4096
 
-func (ex *Executor) serveDirect(host, token string) (string, string, func(), error) {
-	if os.Getenv(EnvDirectCalls) == "0" || os.Getenv(EnvTLSCA) != "" {
+// serveDirect starts serving direct calls on host (the node's address) and
+// returns the address, a local address for callers on the same machine
+// (see wire.ListenLocal; empty if there is none) and how to stop. It serves
+// nothing (empty addresses) when direct calls are turned off. With a peer
+// identity (the cluster uses TLS) callers over TCP must speak TLS.
+func (ex *Executor) serveDirect(host, token string, peers *peerauth.Identity) (string, string, func(), error) {
+	if os.Getenv(EnvDirectCalls) == "0" {
 		return "", "", func() {}, nil
 	}
 	lis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return "", "", nil, fmt.Errorf("listening for direct actor calls on %s: %w", host, err)
 	}
+	peerauth.WarnPlaintext(ex.log, peers, lis.Addr(), "the executor's direct-call listener")
+	tlsCfg := peers.ServerConfig()
 	listeners := []net.Listener{lis}
 	local := ""
 	if ll, err := wire.ListenLocal(); err == nil {
@@ -71,7 +75,7 @@ func (ex *Executor) serveDirect(host, token string) (string, string, func(), err
 	for _, lis := range listeners {
 		wg.Add(1)
 		// (at most maxCallers connections served at once: more wait)
-		go ex.acceptCallers(netutil.LimitListener(lis, maxCallers), token, &wg, &mu, conns)
+		go ex.acceptCallers(netutil.LimitListener(lis, maxCallers), token, tlsCfg, &wg, &mu, conns)
 	}
 	stop := func() {
 		for _, lis := range listeners {
@@ -90,7 +94,7 @@ func (ex *Executor) serveDirect(host, token string) (string, string, func(), err
 // acceptCallers serves the callers lis accepts until it is closed,
 // tracking their goroutines in wg and their connections in conns (under
 // mu).
-func (ex *Executor) acceptCallers(lis net.Listener, token string, wg *sync.WaitGroup, mu *sync.Mutex, conns map[net.Conn]bool) {
+func (ex *Executor) acceptCallers(lis net.Listener, token string, tlsCfg *tls.Config, wg *sync.WaitGroup, mu *sync.Mutex, conns map[net.Conn]bool) {
 	defer wg.Done()
 	spawn := func(f func()) {
 		wg.Add(1)
@@ -108,7 +112,7 @@ func (ex *Executor) acceptCallers(lis net.Listener, token string, wg *sync.WaitG
 		conns[nc] = true
 		mu.Unlock()
 		spawn(func() {
-			ex.serveCaller(nc, token, spawn, func() {
+			ex.serveCaller(nc, token, tlsCfg, spawn, func() {
 				mu.Lock()
 				delete(conns, nc)
 				mu.Unlock()
@@ -119,10 +123,11 @@ func (ex *Executor) acceptCallers(lis net.Listener, token string, wg *sync.WaitG
 
 // serveCaller serves one caller's connection until it ends, then calls
 // closed. Goroutines that go on reading it are started with spawn.
-func (ex *Executor) serveCaller(nc net.Conn, token string, spawn func(func()), closed func()) {
-	if err := wire.Accept(nc, token, handshakeTimeout); err != nil {
-		ex.refusals.Log(ex.log, "refused a direct-call connection", "from", nc.RemoteAddr(), "error", err)
-		nc.Close()
+func (ex *Executor) serveCaller(raw net.Conn, token string, tlsCfg *tls.Config, spawn func(func()), closed func()) {
+	nc, err := wire.Accept(raw, token, tlsCfg, handshakeTimeout)
+	if err != nil {
+		ex.refusals.Log(ex.log, "refused a direct-call connection", "from", raw.RemoteAddr(), "error", err)
+		raw.Close()
 		closed()
 		return
 	}

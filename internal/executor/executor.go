@@ -25,6 +25,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/localstore"
+	"github.com/shoal-dev/shoal/internal/peerauth"
 	"github.com/shoal-dev/shoal/internal/registry"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
@@ -148,7 +149,15 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("executor: %s %q: %w", EnvNodeData, nodeAddr, err)
 	}
-	directAddr, directLocal, stopDirect, err := ex.serveDirect(host, token)
+	// In a cluster that uses TLS, the data plane and direct calls do too,
+	// with a certificate the head signs for this process.
+	var peers *peerauth.Identity
+	if os.Getenv(EnvTLSCA) != "" {
+		if peers, err = peerauth.Enroll(ctx, pb.NewHeadClient(conn)); err != nil {
+			return fmt.Errorf("executor: %w", err)
+		}
+	}
+	directAddr, directLocal, stopDirect, err := ex.serveDirect(host, token, peers)
 	if err != nil {
 		return fmt.Errorf("executor: %w", err)
 	}
@@ -169,6 +178,7 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 		Connect:     client.GRPCSession(conn),
 		Head:        client.GRPCHead{Conn: conn},
 		Token:       token,
+		Peers:       peers,
 		PutNode:     nodeID,
 		PutAddr:     nodeAddr,
 		Shared:      shared,
@@ -177,7 +187,7 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 		OnCancel:    ex.onCancel,
 		OnBlock:     ex.onBlock,
 		OnKillActor: ex.killActor,
-		DirectCalls: os.Getenv(EnvDirectCalls) != "0" && os.Getenv(EnvTLSCA) == "",
+		DirectCalls: os.Getenv(EnvDirectCalls) != "0",
 		Logger:      logger,
 	})
 	if err != nil {

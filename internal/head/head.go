@@ -11,9 +11,12 @@ import (
 
 	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	grpcstatus "google.golang.org/grpc/status"
 
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/peerauth"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 	"github.com/shoal-dev/shoal/internal/scheduler"
@@ -288,8 +291,14 @@ func (h *Head) Serve(ln net.Listener) error {
 	if err != nil {
 		return err
 	}
+	adapter := grpcAdapter{h: h}
+	if h.cfg.TLS.CertFile != "" {
+		if adapter.peerCA, err = peerauth.LoadClusterCA(h.cfg.TLS.CertFile, h.cfg.TLS.KeyFile); err != nil {
+			return err
+		}
+	}
 	srv := grpc.NewServer(append(opts, grpc.ChainUnaryInterceptor(h.rpcTimings.observe))...)
-	pb.RegisterHeadServer(srv, grpcAdapter{h: h})
+	pb.RegisterHeadServer(srv, adapter)
 	if h.packages != nil {
 		runtimeenv.NewServer(h.packages, h.log).Register(srv)
 	}
@@ -373,6 +382,20 @@ func connectPipe[Req, Resp any](h *Head, ctx context.Context, serve func(rpc.Ser
 type grpcAdapter struct {
 	pb.UnimplementedHeadServer
 	h *Head
+	// peerCA signs peer certificates when the cluster uses TLS (nil: it
+	// does not).
+	peerCA *peerauth.ClusterCA
+}
+
+func (a grpcAdapter) IssueCertificate(ctx context.Context, req *pb.IssueCertificateRequest) (*pb.IssueCertificateReply, error) {
+	if a.peerCA == nil {
+		return nil, grpcstatus.Error(codes.FailedPrecondition, "this cluster does not use TLS: its data plane and direct calls need no certificates (start the head with --tls-cert and --tls-key for TLS)")
+	}
+	reply, err := a.peerCA.IssueCertificate(ctx, req)
+	if err != nil {
+		return nil, grpcstatus.Error(codes.InvalidArgument, err.Error())
+	}
+	return reply, nil
 }
 
 func (a grpcAdapter) Session(s grpc.BidiStreamingServer[pb.ClientMessage, pb.HeadMessage]) error {

@@ -3,8 +3,11 @@ package head
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"runtime/debug"
 
+	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/rpc"
 )
 
@@ -27,10 +30,7 @@ func pump[Req, Resp any](h *Head, ctx context.Context, cancel context.CancelFunc
 		msg := first
 		for {
 			if msg != nil {
-				h.mu.Lock()
-				err := handle(msg)
-				h.mu.Unlock()
-				if err != nil {
+				if err := handleLocked(h, handle, msg); err != nil {
 					recvErr <- err
 					return
 				}
@@ -55,4 +55,19 @@ func pump[Req, Resp any](h *Head, ctx context.Context, cancel context.CancelFunc
 	cancel()
 	<-sendDone
 	return eof, err
+}
+
+// handleLocked applies msg with handle under h.mu. A handler that panics
+// ends its stream with an error instead of taking the head down with every
+// session (the fuzzers look for such inputs; this is the net under them).
+func handleLocked[Req any](h *Head, handle func(*Req) error, msg *Req) (err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	defer func() {
+		if p := recover(); p != nil {
+			h.log.Error("a stream handler panicked; ending the stream", "panic", p, "stack", string(debug.Stack()))
+			err = errs.ToStatus(fmt.Errorf("%w: the head failed handling a message: %v", errs.ErrMalformed, p))
+		}
+	}()
+	return handle(msg)
 }

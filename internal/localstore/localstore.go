@@ -128,7 +128,8 @@ func (s *Server) logger() *slog.Logger {
 // what it still held.
 func (s *Server) serve(c net.Conn) {
 	defer c.Close()
-	if err := wire.Accept(c, s.Token, handshakeTimeout); err != nil {
+	// (a Unix socket of this machine: no TLS)
+	if _, err := wire.Accept(c, s.Token, nil, handshakeTimeout); err != nil {
 		s.refusals.Log(s.logger(), "refused a local store connection", "error", err)
 		return
 	}
@@ -214,7 +215,7 @@ type Client struct {
 
 // Dial connects to a node's local store at addr and maps its memory.
 func Dial(ctx context.Context, addr, token string) (*Client, error) {
-	c, err := wire.Dial(ctx, "", addr, token, handshakeTimeout)
+	c, err := wire.Dial(ctx, "", addr, token, nil, handshakeTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the node's local store: %w", err)
 	}

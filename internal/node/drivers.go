@@ -20,6 +20,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/bytesize"
 	"github.com/shoal-dev/shoal/internal/executor"
 	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/peerauth"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 	"github.com/shoal-dev/shoal/runtimeenv"
@@ -116,6 +117,7 @@ func (n *Node) servePackages() error {
 	if err != nil {
 		return fmt.Errorf("node package server: listening on %s: %w", addr, err)
 	}
+	peerauth.WarnPlaintext(n.log, nil, ln.Addr(), "the node's package server (--package-listen)")
 	opts, err := rpc.ServerOptions(n.cfg.Token, 0, rpc.TLSConfig{})
 	if err != nil {
 		ln.Close()

@@ -23,6 +23,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/localstore"
 	"github.com/shoal-dev/shoal/internal/objstore"
+	"github.com/shoal-dev/shoal/internal/peerauth"
 	"github.com/shoal-dev/shoal/internal/retry"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
@@ -91,11 +92,14 @@ type Node struct {
 	local     *localstore.Server
 	localAddr string
 	peers     *transfer.Client
-	ln        net.Listener
-	host      string
-	ctx       context.Context
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
+	// peerID is the node's certificate for the data plane when the
+	// cluster uses TLS (nil: plaintext).
+	peerID *peerauth.Identity
+	ln     net.Listener
+	host   string
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 
 	mu         sync.Mutex
 	id         ids.ID
@@ -151,10 +155,21 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		store.Close()
 		return nil, fmt.Errorf("node data plane: listening on %s: %w", cfg.DataListen, err)
 	}
+	// In a cluster that uses TLS, so does the data plane, with a
+	// certificate the head signs at each registration (connect).
+	var peerID *peerauth.Identity
+	if cfg.TLS.Enabled() {
+		if peerID, err = peerauth.NewIdentity(); err != nil {
+			ln.Close()
+			store.Close()
+			return nil, err
+		}
+	}
+	peerauth.WarnPlaintext(cfg.Logger, peerID, ln.Addr(), "the node's data plane")
 	host, _ := os.Hostname()
 	nctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
-		cfg: cfg, store: store, peers: transfer.NewClient(cfg.Token), ln: ln, host: host,
+		cfg: cfg, store: store, peers: transfer.NewClient(cfg.Token, peerID), peerID: peerID, ln: ln, host: host,
 		ctx: nctx, cancel: cancel, execs: make(map[ids.ID]*executorProc), pulls: make(map[ids.ID]*pull),
 		registered: make(chan struct{}), hashes: make(map[string]cachedHash),
 	}
@@ -193,7 +208,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		store.Close()
 		return nil, err
 	}
-	n.data = &transfer.Server{Token: cfg.Token, Store: n.store, Pull: n.pull, Logger: n.log}
+	n.data = &transfer.Server{Token: cfg.Token, TLS: peerID, Store: n.store, Pull: n.pull, Logger: n.log}
 	n.local = &localstore.Server{Store: n.store, Token: cfg.Token, Logger: n.log}
 	if n.localAddr, err = n.local.Listen(); err != nil {
 		n.log.Debug("executors read objects over the data plane", "why", err)
@@ -352,6 +367,14 @@ func (n *Node) connect(ctx context.Context) (rpc.ClientStream[pb.NodeMessage, pb
 	conn, err := rpc.Dial(ctx, n.cfg.HeadAddr, n.cfg.Token, 0, n.cfg.TLS, 10*time.Second)
 	if err != nil {
 		return nil, nil, err
+	}
+	if n.peerID != nil {
+		// (again at every session: a head restarted with another key is
+		// another CA)
+		if err := n.peerID.Enroll(ctx, pb.NewHeadClient(conn)); err != nil {
+			conn.Close()
+			return nil, nil, err
+		}
 	}
 	s, err := pb.NewHeadClient(conn).NodeSession(ctx)
 	if err != nil {

@@ -34,6 +34,21 @@ func NewToken() string {
 	return hex.EncodeToString(b)
 }
 
+// MinTokenLength is the shortest cluster token a head accepts from its
+// operator (a generated one is 64 hex characters).
+const MinTokenLength = 16
+
+// CheckTokenStrength refuses a user-supplied cluster token too short to
+// resist guessing, saying how to make a good one; source names where it
+// came from ("--token", "$SHOAL_TOKEN").
+func CheckTokenStrength(token, source string) error {
+	if len(token) < MinTokenLength {
+		return fmt.Errorf("the cluster token from %s has %d characters; it needs at least %d: make one with `openssl rand -hex 32`, or give none and the head makes a random one",
+			source, len(token), MinTokenLength)
+	}
+	return nil
+}
+
 // DefaultTokenFile is where `shoal head` writes the token and where nodes,
 // drivers and the CLI look for it when told nothing else.
 func DefaultTokenFile() string {

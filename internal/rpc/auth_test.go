@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -103,5 +104,20 @@ func TestTokenCheckedBeforeTheBody(t *testing.T) {
 	}
 	if n := read.Load(); n < 48<<20 || js.calls.Load() != 1 {
 		t.Fatalf("with the token: read %d bytes, %d calls", n, js.calls.Load())
+	}
+}
+
+func TestCheckTokenStrength(t *testing.T) {
+	for _, tc := range []struct {
+		token string
+		ok    bool
+	}{{"", false}, {"short", false}, {"fifteen-chars!!", false}, {"sixteen-chars!!!", true}, {NewToken(), true}} {
+		err := CheckTokenStrength(tc.token, "--token")
+		if (err == nil) != tc.ok {
+			t.Errorf("%q: %v", tc.token, err)
+		}
+		if err != nil && (!strings.Contains(err.Error(), "openssl rand -hex 32") || !strings.Contains(err.Error(), "--token")) {
+			t.Errorf("%q: the error does not say how to make a token or where it came from: %v", tc.token, err)
+		}
 	}
 }

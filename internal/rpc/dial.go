@@ -40,7 +40,7 @@ func ServerOptions(token string, maxMsg int, tlsCfg TLSConfig) ([]grpc.ServerOpt
 	if maxMsg <= 0 {
 		maxMsg = DefaultMaxMessageBytes
 	}
-	opts := append(AuthServerOptions(token),
+	opts := append(append(recoverOptions(), AuthServerOptions(token)...),
 		grpc.MaxRecvMsgSize(maxMsg),
 		grpc.MaxSendMsgSize(maxMsg),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),

@@ -3,6 +3,7 @@ package transfer
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,12 +16,15 @@ import (
 	"github.com/shoal-dev/shoal/internal/bigbuf"
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/peerauth"
 )
 
 // Client fetches and stores objects on nodes' data servers. It keeps idle
 // connections per address for reuse and is safe for concurrent use.
 type Client struct {
-	token          string
+	token string
+	// peers secures connections with TLS (nil: plaintext).
+	peers          *peerauth.Identity
 	MaxObjectBytes int64
 	DialTimeout    time.Duration
 	// ReadTimeout bounds each wait for a reply or a chunk (default 10s): a
@@ -42,9 +46,10 @@ type conn struct {
 	w *bufio.Writer
 }
 
-// NewClient returns a client that presents token.
-func NewClient(token string) *Client {
-	return &Client{token: token, idle: make(map[string][]*conn)}
+// NewClient returns a client that proves it holds token and, with a
+// peer identity (a cluster that uses TLS), speaks TLS with it.
+func NewClient(token string, peers *peerauth.Identity) *Client {
+	return &Client{token: token, peers: peers, idle: make(map[string][]*conn)}
 }
 
 // Close closes the idle connections; connections in use close when their
@@ -87,14 +92,20 @@ func (c *Client) get(ctx context.Context, addr string) (*conn, error) {
 		tc.SetReadBuffer(4 << 20)
 		tc.SetWriteBuffer(4 << 20)
 	}
-	cn := &conn{Conn: nc, r: bufio.NewReaderSize(nc, 64<<10), w: bufio.NewWriterSize(nc, 64<<10)}
 	nc.SetDeadline(time.Now().Add(timeout))
-	cn.w.WriteString(magic)
-	cn.w.Write(appendString(nil, c.token))
-	if err := cn.w.Flush(); err != nil {
+	if cfg := c.peers.ClientConfig(); cfg != nil {
+		tc := tls.Client(nc, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("data plane TLS handshake with %s: %w", addr, err)
+		}
+		nc = tc
+	}
+	if err := peerauth.Dial(nc, magic, c.token); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("data plane handshake with %s: %w", addr, err)
 	}
+	cn := &conn{Conn: nc, r: bufio.NewReaderSize(nc, 64<<10), w: bufio.NewWriterSize(nc, 64<<10)}
 	if err := readStatus(cn.r); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("data plane handshake with %s: %w", addr, err)

@@ -3,6 +3,7 @@ package transfer
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -17,12 +18,17 @@ import (
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/objstore"
-	"github.com/shoal-dev/shoal/internal/rpc"
+	"github.com/shoal-dev/shoal/internal/peerauth"
+	"github.com/shoal-dev/shoal/internal/wire"
 )
 
 // Server serves a node's objects.
 type Server struct {
 	Token string
+	// TLS, when set (a cluster that uses TLS), is the node's peer identity:
+	// every connection is TLS, and the dialer must present a certificate
+	// of the cluster CA too.
+	TLS *peerauth.Identity
 	// Store is the node's store: objects are sent from its memory (pinned
 	// while they are) and received straight into it (Reserve).
 	Store *objstore.Store
@@ -38,6 +44,7 @@ type Server struct {
 
 	// sent and received count the object bytes served and stored (Bytes).
 	sent, received atomic.Int64
+	refusals       wire.Refusals
 
 	mu     sync.Mutex
 	ln     net.Listener
@@ -112,27 +119,42 @@ func (s *Server) logger() *slog.Logger {
 	return slog.Default()
 }
 
-func (s *Server) serveConn(c net.Conn) {
+// serveConn serves the connection raw (tracked in s.conns) until it ends.
+func (s *Server) serveConn(raw net.Conn) {
 	defer s.wg.Done()
 	defer func() {
 		s.mu.Lock()
-		delete(s.conns, c)
+		delete(s.conns, raw)
 		s.mu.Unlock()
-		c.Close()
+		raw.Close()
 	}()
 	defer func() {
 		// A handler bug must not take the node down with it.
 		if r := recover(); r != nil {
-			s.logger().Error("data plane handler panicked", "remote", c.RemoteAddr(), "panic", r)
+			s.logger().Error("data plane handler panicked", "remote", raw.RemoteAddr(), "panic", r)
 		}
 	}()
-	r := bufio.NewReaderSize(c, 64<<10)
+	raw.SetDeadline(time.Now().Add(10 * time.Second))
+	c := raw
+	if cfg := s.TLS.ServerConfig(); cfg != nil {
+		tc := tls.Server(raw, cfg)
+		if err := tc.Handshake(); err != nil {
+			s.refusals.Log(s.logger(), "refused a data plane connection", "from", raw.RemoteAddr(), "error", err)
+			return
+		}
+		c = tc
+	}
 	w := bufio.NewWriterSize(c, 64<<10)
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if err := s.handshake(r, w); err != nil {
+	if err := s.handshake(c, w); err != nil {
 		w.Flush()
 		return
 	}
+	s.serveRequests(c, bufio.NewReaderSize(c, 64<<10), w)
+}
+
+// serveRequests serves an authenticated connection's requests, one at a
+// time, until it ends or a request is malformed.
+func (s *Server) serveRequests(c net.Conn, r *bufio.Reader, w *bufio.Writer) {
 	idle := s.IdleTimeout
 	if idle <= 0 {
 		idle = 5 * time.Minute
@@ -164,30 +186,22 @@ func (s *Server) serveConn(c net.Conn) {
 	}
 }
 
-func (s *Server) handshake(r *bufio.Reader, w *bufio.Writer) error {
-	var m [len(magic)]byte
-	if _, err := io.ReadFull(r, m[:]); err != nil {
-		return err
+// handshake runs the listener's side of the challenge–response on c (read
+// unbuffered: the dialer sends nothing more until it has the verdict) and
+// writes the verdict to w.
+func (s *Server) handshake(c net.Conn, w *bufio.Writer) error {
+	err := peerauth.Accept(c, magic, s.Token)
+	switch {
+	case err == nil:
+		writeStatus(w, statusOK, "")
+		return w.Flush()
+	case errors.Is(err, peerauth.ErrNotShoal):
+		writeStatus(w, statusError, fmt.Sprintf("%v: not a Shoal data plane handshake (%s)", errs.ErrMalformed, magic))
+	case errors.Is(err, peerauth.ErrProof):
+		writeStatus(w, statusAuth, err.Error())
 	}
-	if string(m[:]) != magic {
-		writeStatus(w, statusError, fmt.Sprintf("%v: not a Shoal data plane handshake", errs.ErrMalformed))
-		return errs.ErrMalformed
-	}
-	tok, err := readString(r, maxTokenLen, "token")
-	if err != nil {
-		writeStatus(w, statusError, err.Error())
-		return err
-	}
-	if !rpc.CheckToken(tok, s.Token) {
-		msg := "the cluster token presented is wrong; use the token of the head you are joining"
-		if tok == "" {
-			msg = "no cluster token presented"
-		}
-		writeStatus(w, statusAuth, errs.ErrUnauthenticated.Error()+": "+msg)
-		return errs.ErrUnauthenticated
-	}
-	writeStatus(w, statusOK, "")
-	return w.Flush()
+	s.refusals.Log(s.logger(), "refused a data plane connection", "from", c.RemoteAddr(), "error", err)
+	return err
 }
 
 func (s *Server) handleGet(c net.Conn, r *bufio.Reader, w *bufio.Writer, ranged bool) error {

@@ -2,8 +2,11 @@
 // between nodes and their clients, over plain TCP streams with a small framed
 // protocol, never through the head.
 //
-// A connection starts with a handshake that presents the cluster token. Then
-// the client sends requests one at a time:
+// A connection starts with a challenge–response on the cluster token
+// (peerauth: each side proves it holds the token without sending it), in
+// TLS with the cluster CA's certificates when the cluster uses TLS; the
+// server answers with a status. Then the client sends requests one at a
+// time:
 //
 //	GET  op=1 | object id (16) | offset (8) | hint count (2) | hints...
 //	     -> status | total size (8) | bytes [offset, size)
@@ -36,7 +39,7 @@ import (
 )
 
 const (
-	magic = "SHOALDP1"
+	magic = "SHOALDP2"
 
 	opGet  byte = 1
 	opPut  byte = 2
@@ -49,11 +52,10 @@ const (
 	statusAuth     byte = 3
 	statusTooLarge byte = 4
 
-	chunkSize   = 4 << 20
-	maxHints    = 64
-	maxAddrLen  = 256
-	maxTokenLen = 1024
-	maxMsgLen   = 4096
+	chunkSize  = 4 << 20
+	maxHints   = 64
+	maxAddrLen = 256
+	maxMsgLen  = 4096
 )
 
 // DefaultMaxObjectBytes bounds a single object on the data plane.

@@ -18,6 +18,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/objstore"
+	"github.com/shoal-dev/shoal/internal/peerauth"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -36,10 +37,16 @@ func startServer(t testing.TB, pull bool) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveOn(t, ln, pull, nil)
+}
+
+// serveOn serves a fresh store on ln, in TLS with id when it is not nil.
+func serveOn(t testing.TB, ln net.Listener, pull bool, id *peerauth.Identity) *testServer {
+	t.Helper()
 	ts := &testServer{store: objstore.New(0), addr: ln.Addr().String()}
-	ts.Server = &Server{Token: token, Store: ts.store}
+	ts.Server = &Server{Token: token, TLS: id, Store: ts.store}
 	if pull {
-		cl := NewClient(token)
+		cl := NewClient(token, id)
 		t.Cleanup(cl.Close)
 		ts.Pull = func(ctx context.Context, id ids.ID, hints []Location) ([]byte, func(), error) {
 			data, err := cl.Get(ctx, hints[0].Addr, id, nil)
@@ -67,7 +74,7 @@ func randomBytes(n int) []byte {
 
 func TestPutGetSizes(t *testing.T) {
 	srv := startServer(t, false)
-	cl := NewClient(token)
+	cl := NewClient(token, nil)
 	defer cl.Close()
 	g := ids.NewGenerator()
 	ctx := context.Background()
@@ -89,7 +96,7 @@ func TestPutGetSizes(t *testing.T) {
 
 func TestPullFromPeer(t *testing.T) {
 	a, b := startServer(t, false), startServer(t, true)
-	cl := NewClient(token)
+	cl := NewClient(token, nil)
 	defer cl.Close()
 	id := ids.NewGenerator().Next()
 	data := randomBytes(10 << 20)
@@ -122,23 +129,23 @@ func TestBadPeers(t *testing.T) {
 	srv := startServer(t, false)
 	ctx := context.Background()
 	t.Run("wrong token", func(t *testing.T) {
-		cl := NewClient("wrong")
+		cl := NewClient("wrong", nil)
 		defer cl.Close()
 		_, err := cl.Get(ctx, srv.addr, ids.Random(), nil)
-		if !errors.Is(err, errs.ErrUnauthenticated) || !strings.Contains(err.Error(), "token presented is wrong") {
+		if !errors.Is(err, errs.ErrUnauthenticated) || !strings.Contains(err.Error(), "holds a different cluster token") {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("no token", func(t *testing.T) {
-		cl := NewClient("")
+		cl := NewClient("", nil)
 		defer cl.Close()
 		_, err := cl.Get(ctx, srv.addr, ids.Random(), nil)
-		if !errors.Is(err, errs.ErrUnauthenticated) || !strings.Contains(err.Error(), "no cluster token") {
+		if !errors.Is(err, errs.ErrUnauthenticated) || !strings.Contains(err.Error(), "no cluster token configured") {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("malformed op", func(t *testing.T) {
-		cl := NewClient(token)
+		cl := NewClient(token, nil)
 		defer cl.Close()
 		cn, err := cl.get(ctx, srv.addr)
 		if err != nil {
@@ -168,7 +175,7 @@ func TestBadPeers(t *testing.T) {
 	t.Run("too large", func(t *testing.T) {
 		srv.MaxObjectBytes = 100
 		defer func() { srv.MaxObjectBytes = 0 }()
-		cl := NewClient(token)
+		cl := NewClient(token, nil)
 		defer cl.Close()
 		err := cl.Put(ctx, srv.addr, ids.Random(), make([]byte, 101))
 		if !errors.Is(err, errs.ErrMessageTooLarge) {
@@ -221,7 +228,7 @@ func TestGetResumesAfterBrokenConnection(t *testing.T) {
 	id := ids.NewGenerator().Next()
 	data := randomBytes(12 << 20)
 	srv.store.Put(id, data)
-	cl := NewClient(token)
+	cl := NewClient(token, nil)
 	defer cl.Close()
 	got, err := cl.Get(context.Background(), ln.Addr().String(), id, nil)
 	if err != nil || !bytes.Equal(got, data) {
@@ -236,7 +243,7 @@ func TestGetCancelled(t *testing.T) {
 	srv := startServer(t, false)
 	id := ids.NewGenerator().Next()
 	srv.store.Put(id, make([]byte, 256<<20))
-	cl := NewClient(token)
+	cl := NewClient(token, nil)
 	defer cl.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -248,11 +255,19 @@ func TestGetCancelled(t *testing.T) {
 // BenchmarkTransfer1GiB measures a 1 GiB GET between two servers' worth of
 // sockets on loopback (in one process; the multi-process figure comes from
 // `shoal bench transfer`).
-func BenchmarkTransfer1GiB(b *testing.B) {
-	srv := startServer(b, false)
+func BenchmarkTransfer1GiB(b *testing.B) { benchmarkGet1GiB(b, nil, nil) }
+
+// benchmarkGet1GiB GETs 1 GiB from a server with the identity server, as a
+// client with the identity client (nil, nil: plaintext).
+func benchmarkGet1GiB(b *testing.B, server, client *peerauth.Identity) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := serveOn(b, ln, false, server)
 	id := ids.NewGenerator().Next()
 	srv.store.Put(id, make([]byte, 1<<30))
-	cl := NewClient(token)
+	cl := NewClient(token, client)
 	defer cl.Close()
 	b.SetBytes(1 << 30)
 	for b.Loop() {
@@ -266,7 +281,7 @@ func BenchmarkTransfer1GiB(b *testing.B) {
 // connection as Get does, and a range past the end is refused with why.
 func TestGetRange(t *testing.T) {
 	srv := startServer(t, false)
-	cl := NewClient(token)
+	cl := NewClient(token, nil)
 	defer cl.Close()
 	ctx := context.Background()
 	id := ids.NewGenerator().Next()

@@ -1,8 +1,9 @@
 // Package wire is a lean message transport for the hottest stream, direct
-// actor calls: length-prefixed protobuf frames on a TCP connection, a token
-// handshake, and a batching writer: a sender that finds the connection idle
-// writes its frame itself, and while calls are in flight a flusher
-// goroutine writes whatever accumulated, many items per frame.
+// actor calls: length-prefixed protobuf frames on a TCP connection (in TLS
+// when the cluster uses it), a challenge–response on the cluster token
+// (internal/peerauth), and a batching writer: a sender that finds the
+// connection idle writes its frame itself, and while calls are in flight a
+// flusher goroutine writes whatever accumulated, many items per frame.
 //
 // Why not gRPC, which every other stream uses: a gRPC stream hands each
 // message to its writer goroutine and each received message from a reader
@@ -17,7 +18,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -26,16 +27,20 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
+
+	"github.com/shoal-dev/shoal/internal/errs"
+	"github.com/shoal-dev/shoal/internal/peerauth"
 )
 
 // MaxFrame bounds one frame (a batch of messages).
 const MaxFrame = 64 << 20
 
-const magic = "SHOALW1\n"
+const magic = "SHOALW2\n"
 
 // keepAlive detects a peer that vanished without closing the connection.
 var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 5 * time.Second, Interval: 5 * time.Second, Count: 3}
@@ -59,10 +64,13 @@ func ListenLocal() (net.Listener, error) {
 	return net.Listen("unix", "@shoal-"+hex.EncodeToString(name[:]))
 }
 
-// Dial connects to addr and authenticates with token. A local address
-// (from ListenLocal, which the peer announces beside addr) is tried first
-// when given: it is reachable when the peer runs on this machine.
-func Dial(ctx context.Context, addr, local, token string, timeout time.Duration) (net.Conn, error) {
+// Dial connects to addr and authenticates with token (a challenge–response:
+// the token never crosses the wire), in TLS with tlsCfg when it is not nil
+// (a cluster that uses TLS). A local address (from ListenLocal, which the
+// peer announces beside addr) is tried first when given: it is reachable
+// when the peer runs on this machine, and needs no TLS (nothing leaves the
+// machine).
+func Dial(ctx context.Context, addr, local, token string, tlsCfg *tls.Config, timeout time.Duration) (net.Conn, error) {
 	d := net.Dialer{Timeout: timeout, KeepAliveConfig: keepAlive}
 	var conn net.Conn
 	err := errors.New("no local address")
@@ -74,17 +82,24 @@ func Dial(ctx context.Context, addr, local, token string, timeout time.Duration)
 			return nil, err
 		}
 	}
+	conn.SetDeadline(time.Now().Add(timeout))
 	if tc, ok := conn.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
+		if tlsCfg != nil {
+			tlsConn := tls.Client(conn, tlsCfg)
+			if err := tlsConn.HandshakeContext(ctx); err != nil {
+				conn.Close()
+				return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
+			}
+			conn = tlsConn
+		}
 	}
-	conn.SetDeadline(time.Now().Add(timeout))
-	hello := make([]byte, 0, len(magic)+4+len(token))
-	hello = append(hello, magic...)
-	hello = binary.BigEndian.AppendUint32(hello, uint32(len(token)))
-	hello = append(hello, token...)
-	if _, err := conn.Write(hello); err != nil {
+	if err := peerauth.Dial(conn, magic, token); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("sending the handshake: %w", err)
+		if errors.Is(err, errs.ErrUnauthenticated) {
+			return nil, fmt.Errorf("handshake with %s: %w (%w)", addr, ErrUnauthenticated, err)
+		}
+		return nil, fmt.Errorf("handshake with %s: %w", addr, err)
 	}
 	var ok [1]byte
 	if _, err := io.ReadFull(conn, ok[:]); err != nil || ok[0] != 1 {
@@ -98,40 +113,43 @@ func Dial(ctx context.Context, addr, local, token string, timeout time.Duration)
 	return conn, nil
 }
 
-// Accept reads a client's handshake on conn and answers it; it returns an
-// error (and closes conn) when the token is wrong or the handshake is
-// malformed.
-func Accept(conn net.Conn, token string, timeout time.Duration) error {
+// Accept runs the handshake of a dialer on conn, in TLS with tlsCfg when
+// it is not nil and conn is TCP, and returns the connection to use (conn,
+// or the TLS connection over it). It closes conn and returns an error
+// when the token is wrong or the handshake malformed.
+func Accept(conn net.Conn, token string, tlsCfg *tls.Config, timeout time.Duration) (net.Conn, error) {
+	conn.SetDeadline(time.Now().Add(timeout))
 	if tc, ok := conn.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 		tc.SetKeepAliveConfig(keepAlive)
+		if tlsCfg != nil {
+			tlsConn := tls.Server(conn, tlsCfg)
+			if err := tlsConn.Handshake(); err != nil {
+				conn.Close()
+				return nil, fmt.Errorf("TLS handshake: %w", err)
+			}
+			conn = tlsConn
+		}
 	}
-	conn.SetDeadline(time.Now().Add(timeout))
-	head := make([]byte, len(magic)+4)
-	if _, err := io.ReadFull(conn, head); err != nil {
+	if err := peerauth.Accept(conn, magic, token); err != nil {
+		switch {
+		case errors.Is(err, peerauth.ErrProof):
+			conn.Write([]byte{0})
+			err = fmt.Errorf("%w (%w)", ErrUnauthenticated, err)
+		case errors.Is(err, errs.ErrUnauthenticated):
+			err = fmt.Errorf("%w (%w)", ErrUnauthenticated, err)
+		case errors.Is(err, peerauth.ErrNotShoal):
+			err = errors.New("malformed handshake: not a Shoal direct-call client")
+		}
 		conn.Close()
-		return fmt.Errorf("reading the handshake: %w", err)
-	}
-	n := binary.BigEndian.Uint32(head[len(magic):])
-	if string(head[:len(magic)]) != magic || n > 4096 {
-		conn.Close()
-		return errors.New("malformed handshake: not a Shoal direct-call client")
-	}
-	got := make([]byte, n)
-	if _, err := io.ReadFull(conn, got); err != nil {
-		conn.Close()
-		return fmt.Errorf("reading the handshake: %w", err)
-	}
-	if subtle.ConstantTimeCompare(got, []byte(token)) != 1 {
-		conn.Close()
-		return ErrUnauthenticated
+		return nil, err
 	}
 	if _, err := conn.Write([]byte{1}); err != nil {
 		conn.Close()
-		return err
+		return nil, err
 	}
 	conn.SetDeadline(time.Time{})
-	return nil
+	return conn, nil
 }
 
 // Reader reads frames from a connection.
@@ -153,11 +171,8 @@ func (r *Reader) Read(m proto.Message) error {
 	if size > MaxFrame {
 		return fmt.Errorf("a frame of %d bytes exceeds the %d-byte limit", size, MaxFrame)
 	}
-	if cap(r.buf) < int(size) {
-		r.buf = make([]byte, size)
-	}
-	b := r.buf[:size]
-	if _, err := io.ReadFull(r.r, b); err != nil {
+	b, err := r.fill(int(size))
+	if err != nil {
 		return err
 	}
 	// Unmarshal copies bytes fields: the buffer is reused.
@@ -165,6 +180,35 @@ func (r *Reader) Read(m proto.Message) error {
 		return fmt.Errorf("decoding a frame: %w", err)
 	}
 	return nil
+}
+
+// growStep is how much of a frame's declared size the reader allocates
+// ahead of the bytes: a peer that declares 64 MiB and sends nothing gets
+// this much, not the 64 MiB.
+const growStep = 1 << 20
+
+// fill reads the next size bytes into the reader's buffer, growing it as
+// the bytes arrive.
+func (r *Reader) fill(size int) ([]byte, error) {
+	if size <= cap(r.buf) || size <= growStep {
+		if cap(r.buf) < size {
+			r.buf = make([]byte, size)
+		}
+		b := r.buf[:size]
+		_, err := io.ReadFull(r.r, b)
+		return b, err
+	}
+	b := r.buf[:0]
+	for len(b) < size {
+		n := min(size-len(b), max(growStep, len(b))) // (doubling: amortized copies)
+		b = slices.Grow(b, n)
+		if _, err := io.ReadFull(r.r, b[len(b):len(b)+n]); err != nil {
+			return nil, err
+		}
+		b = b[:len(b)+n]
+	}
+	r.buf = b
+	return b, nil
 }
 
 // Batcher collects messages for one connection and writes them as frames.

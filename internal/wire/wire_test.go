@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"log/slog"
 	"net"
@@ -13,7 +14,9 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/shoal-dev/shoal/internal/peerauth/peerauthtest"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
 
@@ -35,7 +38,7 @@ func serve(t *testing.T, token string, handle func(net.Conn)) (string, <-chan er
 			errc <- err
 			return
 		}
-		if err := Accept(nc, token, 5*time.Second); err != nil {
+		if nc, err = Accept(nc, token, nil, 5*time.Second); err != nil {
 			errc <- err
 			return
 		}
@@ -58,13 +61,15 @@ func TestHandshake(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			addr, errc := serve(t, tc.server, func(net.Conn) {})
-			nc, err := Dial(context.Background(), addr, "", tc.client, 5*time.Second)
+			nc, err := Dial(context.Background(), addr, "", tc.client, nil, 5*time.Second)
 			if nc != nil {
 				nc.Close()
 			}
 			serr := <-errc
 			if tc.wantErr {
-				if !errors.Is(err, ErrUnauthenticated) || !errors.Is(serr, ErrUnauthenticated) {
+				// (the client finds the server's proof wrong, or has no
+				// token to prove, and leaves before it proves anything)
+				if !errors.Is(err, ErrUnauthenticated) || serr == nil {
 					t.Fatalf("client %v, server %v; want both refused", err, serr)
 				}
 				return
@@ -105,7 +110,7 @@ func TestBatcherDeliversEveryItemInFewerFrames(t *testing.T) {
 			got <- m
 		}
 	})
-	nc, err := Dial(context.Background(), addr, "", "tok", 5*time.Second)
+	nc, err := Dial(context.Background(), addr, "", "tok", nil, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +180,7 @@ func TestBatcherDeliversEveryItemInFewerFrames(t *testing.T) {
 
 func TestBatcherReportsBrokenConnection(t *testing.T) {
 	addr, errc := serve(t, "tok", func(nc net.Conn) {})
-	nc, err := Dial(context.Background(), addr, "", "tok", 5*time.Second)
+	nc, err := Dial(context.Background(), addr, "", "tok", nil, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,14 +227,14 @@ func TestDialPrefersLocal(t *testing.T) {
 			return
 		}
 		defer nc.Close()
-		if err := Accept(nc, "tok", 5*time.Second); err != nil {
+		if nc, err = Accept(nc, "tok", nil, 5*time.Second); err != nil {
 			accepted <- err.Error()
 			return
 		}
 		accepted <- nc.LocalAddr().Network()
 	}()
 	// The TCP address is nobody's: only the local socket can answer.
-	nc, err := Dial(context.Background(), "127.0.0.1:1", ll.Addr().String(), "tok", 5*time.Second)
+	nc, err := Dial(context.Background(), "127.0.0.1:1", ll.Addr().String(), "tok", nil, 5*time.Second)
 	if err != nil {
 		t.Fatalf("dialing the local address: %v", err)
 	}
@@ -238,7 +243,7 @@ func TestDialPrefersLocal(t *testing.T) {
 		t.Fatalf("accepted on %q, want unix", got)
 	}
 	addr, errc := serve(t, "tok", func(net.Conn) {})
-	nc, err = Dial(context.Background(), addr, "@shoal-nobody-listens", "tok", 5*time.Second)
+	nc, err = Dial(context.Background(), addr, "@shoal-nobody-listens", "tok", nil, 5*time.Second)
 	if err != nil {
 		t.Fatalf("falling back to TCP: %v", err)
 	}
@@ -267,4 +272,107 @@ func TestRefusalsAreRateLimited(t *testing.T) {
 	if !strings.Contains(buf.String(), "refused_since_last_report=999") {
 		t.Fatalf("the second line does not count the others: %s", buf.String())
 	}
+}
+
+// With TLS, frames cross in TLS and a plaintext dialer is refused.
+func TestTLSHandshake(t *testing.T) {
+	ca := peerauthtest.CA(t)
+	server, client := peerauthtest.Enroll(t, ca), peerauthtest.Enroll(t, ca)
+	ctx := context.Background()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	got := make(chan error, 2)
+	go func() {
+		for range 2 {
+			nc, err := lis.Accept()
+			if err != nil {
+				got <- err
+				return
+			}
+			nc, err = Accept(nc, "tok", server.ServerConfig(), 5*time.Second)
+			if err != nil {
+				got <- err
+				continue
+			}
+			m := &pb.DirectRequest{}
+			err = NewReader(nc).Read(m)
+			if err == nil && len(m.Cancel) != 1 {
+				err = errors.New("the frame came back different")
+			}
+			nc.Close()
+			got <- err
+		}
+	}()
+	if _, err := Dial(ctx, lis.Addr().String(), "", "tok", nil, 5*time.Second); err == nil {
+		t.Fatal("a plaintext dialer got through")
+	}
+	if err := <-got; err == nil {
+		t.Fatal("the server accepted a plaintext dialer")
+	}
+	nc, err := Dial(ctx, lis.Addr().String(), "", "tok", client.ClientConfig(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	b := NewBatcher(nc, 1<<20, func() *pb.DirectRequest { return &pb.DirectRequest{} },
+		func(m *pb.DirectRequest, id []byte) { m.Cancel = append(m.Cancel, id) })
+	b.Queue(16, []byte("call"))
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A frame that declares the largest size and sends a few bytes costs the
+// reader a step of its buffer, not the declared size.
+func TestReaderGrowsAsBytesArrive(t *testing.T) {
+	hostile := binary.BigEndian.AppendUint32(nil, MaxFrame)
+	hostile = append(hostile, "a few bytes"...)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	err := NewReader(bytes.NewReader(hostile)).Read(&pb.DirectRequest{})
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("a truncated frame was read")
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 4<<20 {
+		t.Fatalf("reading %d bytes that declare %d allocated %d bytes", len(hostile), MaxFrame, grew)
+	}
+	// A large frame that does arrive is read whole.
+	m := &pb.DirectRequest{Cancel: [][]byte{bytes.Repeat([]byte{7}, 5<<20)}}
+	frame, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got pb.DirectRequest
+	if err := NewReader(bytes.NewReader(append(binary.BigEndian.AppendUint32(nil, uint32(len(frame))), frame...))).Read(&got); err != nil || !proto.Equal(&got, m) {
+		t.Fatalf("a 5 MiB frame: %v", err)
+	}
+}
+
+// FuzzReader feeds arbitrary bytes to a frame reader: it returns frames or
+// an error, never panics, and allocates as the bytes arrive.
+func FuzzReader(f *testing.F) {
+	for _, m := range []*pb.DirectRequest{
+		{Cancel: [][]byte{[]byte("id")}},
+		{Calls: []*pb.ActorCall{{}}, Tasks: []*pb.TaskSpec{{Function: "f", Args: []*pb.Arg{{Value: []byte{1}}}}}},
+	} {
+		b, _ := proto.Marshal(m)
+		f.Add(append(binary.BigEndian.AppendUint32(nil, uint32(len(b))), b...))
+	}
+	f.Add(binary.BigEndian.AppendUint32(nil, MaxFrame+1))
+	f.Add(binary.BigEndian.AppendUint32(nil, MaxFrame))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := NewReader(bytes.NewReader(data))
+		for range 64 {
+			if err := r.Read(&pb.DirectRequest{}); err != nil {
+				return
+			}
+		}
+	})
 }

@@ -5669,6 +5669,106 @@ func (*RequestResourcesReply) Descriptor() ([]byte, []int) {
 	return file_shoal_proto_rawDescGZIP(), []int{68}
 }
 
+// IssueCertificateRequest carries a certificate request (DER, PKCS #10) for
+// a key the process made; only the key is used.
+type IssueCertificateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Csr           []byte                 `protobuf:"bytes,1,opt,name=csr,proto3" json:"csr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssueCertificateRequest) Reset() {
+	*x = IssueCertificateRequest{}
+	mi := &file_shoal_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueCertificateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueCertificateRequest) ProtoMessage() {}
+
+func (x *IssueCertificateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueCertificateRequest.ProtoReflect.Descriptor instead.
+func (*IssueCertificateRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *IssueCertificateRequest) GetCsr() []byte {
+	if x != nil {
+		return x.Csr
+	}
+	return nil
+}
+
+// IssueCertificateReply is the signed certificate and the cluster CA's
+// (both DER).
+type IssueCertificateReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Certificate   []byte                 `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	Ca            []byte                 `protobuf:"bytes,2,opt,name=ca,proto3" json:"ca,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssueCertificateReply) Reset() {
+	*x = IssueCertificateReply{}
+	mi := &file_shoal_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueCertificateReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueCertificateReply) ProtoMessage() {}
+
+func (x *IssueCertificateReply) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueCertificateReply.ProtoReflect.Descriptor instead.
+func (*IssueCertificateReply) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *IssueCertificateReply) GetCertificate() []byte {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
+func (x *IssueCertificateReply) GetCa() []byte {
+	if x != nil {
+		return x.Ca
+	}
+	return nil
+}
+
 var File_shoal_proto protoreflect.FileDescriptor
 
 const file_shoal_proto_rawDesc = "" +
@@ -6137,7 +6237,12 @@ const file_shoal_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\fR\x02id\"H\n" +
 	"\x17RequestResourcesRequest\x12-\n" +
 	"\abundles\x18\x01 \x03(\v2\x13.shoal.v1.ResourcesR\abundles\"\x17\n" +
-	"\x15RequestResourcesReply*@\n" +
+	"\x15RequestResourcesReply\"+\n" +
+	"\x17IssueCertificateRequest\x12\x10\n" +
+	"\x03csr\x18\x01 \x01(\fR\x03csr\"I\n" +
+	"\x15IssueCertificateReply\x12 \n" +
+	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12\x0e\n" +
+	"\x02ca\x18\x02 \x01(\fR\x02ca*@\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vROLE_DRIVER\x10\x01\x12\x11\n" +
@@ -6174,7 +6279,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n" +
 	"\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n" +
 	"\x10JOB_STATE_FAILED\x10\x04\x12\x15\n" +
-	"\x11JOB_STATE_STOPPED\x10\x052\x8a\b\n" +
+	"\x11JOB_STATE_STOPPED\x10\x052\xe2\b\n" +
 	"\x04Head\x12=\n" +
 	"\aSession\x12\x17.shoal.v1.ClientMessage\x1a\x15.shoal.v1.HeadMessage(\x010\x01\x12>\n" +
 	"\vNodeSession\x12\x15.shoal.v1.NodeMessage\x1a\x14.shoal.v1.HeadToNode(\x010\x01\x128\n" +
@@ -6192,7 +6297,8 @@ const file_shoal_proto_rawDesc = "" +
 	"\aStopJob\x12\x17.shoal.v1.GetJobRequest\x1a\x16.shoal.v1.SubmittedJob\x129\n" +
 	"\aJobLogs\x12\x18.shoal.v1.JobLogsRequest\x1a\x12.shoal.v1.LogLines0\x01\x12>\n" +
 	"\bTimeline\x12\x19.shoal.v1.TimelineRequest\x1a\x17.shoal.v1.TimelineReply\x12>\n" +
-	"\bNodeLogs\x12\x19.shoal.v1.NodeLogsRequest\x1a\x17.shoal.v1.NodeLogsReplyB,Z*github.com/shoal-dev/shoal/internal/rpc/pbb\x06proto3"
+	"\bNodeLogs\x12\x19.shoal.v1.NodeLogsRequest\x1a\x17.shoal.v1.NodeLogsReply\x12V\n" +
+	"\x10IssueCertificate\x12!.shoal.v1.IssueCertificateRequest\x1a\x1f.shoal.v1.IssueCertificateReplyB,Z*github.com/shoal-dev/shoal/internal/rpc/pbb\x06proto3"
 
 var (
 	file_shoal_proto_rawDescOnce sync.Once
@@ -6207,7 +6313,7 @@ func file_shoal_proto_rawDescGZIP() []byte {
 }
 
 var file_shoal_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 73)
+var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 75)
 var file_shoal_proto_goTypes = []any{
 	(Role)(0),                       // 0: shoal.v1.Role
 	(Strategy)(0),                   // 1: shoal.v1.Strategy
@@ -6284,16 +6390,18 @@ var file_shoal_proto_goTypes = []any{
 	(*ObjectInfoRequest)(nil),       // 72: shoal.v1.ObjectInfoRequest
 	(*RequestResourcesRequest)(nil), // 73: shoal.v1.RequestResourcesRequest
 	(*RequestResourcesReply)(nil),   // 74: shoal.v1.RequestResourcesReply
-	nil,                             // 75: shoal.v1.Resources.CustomEntry
-	nil,                             // 76: shoal.v1.NodeHello.LabelsEntry
-	nil,                             // 77: shoal.v1.NodeStatus.LabelsEntry
-	nil,                             // 78: shoal.v1.StatusReply.TasksByStateEntry
+	(*IssueCertificateRequest)(nil), // 75: shoal.v1.IssueCertificateRequest
+	(*IssueCertificateReply)(nil),   // 76: shoal.v1.IssueCertificateReply
+	nil,                             // 77: shoal.v1.Resources.CustomEntry
+	nil,                             // 78: shoal.v1.NodeHello.LabelsEntry
+	nil,                             // 79: shoal.v1.NodeStatus.LabelsEntry
+	nil,                             // 80: shoal.v1.StatusReply.TasksByStateEntry
 }
 var file_shoal_proto_depIdxs = []int32{
 	24, // 0: shoal.v1.DirectRequest.calls:type_name -> shoal.v1.ActorCall
 	16, // 1: shoal.v1.DirectRequest.tasks:type_name -> shoal.v1.TaskSpec
 	22, // 2: shoal.v1.DirectReply.results:type_name -> shoal.v1.TaskResult
-	75, // 3: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
+	77, // 3: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
 	0,  // 4: shoal.v1.Hello.role:type_name -> shoal.v1.Role
 	12, // 5: shoal.v1.Hello.job:type_name -> shoal.v1.JobInfo
 	15, // 6: shoal.v1.TaskSpec.args:type_name -> shoal.v1.Arg
@@ -6333,7 +6441,7 @@ var file_shoal_proto_depIdxs = []int32{
 	33, // 40: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
 	20, // 41: shoal.v1.HeadMessage.leases:type_name -> shoal.v1.LeaseGrant
 	11, // 42: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
-	76, // 43: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
+	78, // 43: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
 	40, // 44: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
 	36, // 45: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
 	39, // 46: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
@@ -6351,10 +6459,10 @@ var file_shoal_proto_depIdxs = []int32{
 	53, // 58: shoal.v1.NodeLogsReply.logs:type_name -> shoal.v1.NodeLog
 	11, // 59: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
 	11, // 60: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
-	77, // 61: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
+	79, // 61: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
 	40, // 62: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
 	55, // 63: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
-	78, // 64: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
+	80, // 64: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
 	58, // 65: shoal.v1.StatusReply.pins:type_name -> shoal.v1.PinStatus
 	57, // 66: shoal.v1.StatusReply.waiting:type_name -> shoal.v1.WaitingDemand
 	11, // 67: shoal.v1.WaitingDemand.resources:type_name -> shoal.v1.Resources
@@ -6377,24 +6485,26 @@ var file_shoal_proto_depIdxs = []int32{
 	70, // 84: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
 	27, // 85: shoal.v1.Head.Timeline:input_type -> shoal.v1.TimelineRequest
 	51, // 86: shoal.v1.Head.NodeLogs:input_type -> shoal.v1.NodeLogsRequest
-	35, // 87: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
-	48, // 88: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
-	56, // 89: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
-	60, // 90: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
-	62, // 91: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
-	64, // 92: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
-	74, // 93: shoal.v1.Head.RequestResources:output_type -> shoal.v1.RequestResourcesReply
-	34, // 94: shoal.v1.Head.ObjectInfo:output_type -> shoal.v1.ObjectStatus
-	10, // 95: shoal.v1.Head.ExecutorExit:output_type -> shoal.v1.ExecutorExitReply
-	66, // 96: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
-	66, // 97: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
-	69, // 98: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
-	66, // 99: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
-	71, // 100: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
-	29, // 101: shoal.v1.Head.Timeline:output_type -> shoal.v1.TimelineReply
-	52, // 102: shoal.v1.Head.NodeLogs:output_type -> shoal.v1.NodeLogsReply
-	87, // [87:103] is the sub-list for method output_type
-	71, // [71:87] is the sub-list for method input_type
+	75, // 87: shoal.v1.Head.IssueCertificate:input_type -> shoal.v1.IssueCertificateRequest
+	35, // 88: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
+	48, // 89: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
+	56, // 90: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
+	60, // 91: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
+	62, // 92: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
+	64, // 93: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
+	74, // 94: shoal.v1.Head.RequestResources:output_type -> shoal.v1.RequestResourcesReply
+	34, // 95: shoal.v1.Head.ObjectInfo:output_type -> shoal.v1.ObjectStatus
+	10, // 96: shoal.v1.Head.ExecutorExit:output_type -> shoal.v1.ExecutorExitReply
+	66, // 97: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
+	66, // 98: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
+	69, // 99: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
+	66, // 100: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
+	71, // 101: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
+	29, // 102: shoal.v1.Head.Timeline:output_type -> shoal.v1.TimelineReply
+	52, // 103: shoal.v1.Head.NodeLogs:output_type -> shoal.v1.NodeLogsReply
+	76, // 104: shoal.v1.Head.IssueCertificate:output_type -> shoal.v1.IssueCertificateReply
+	88, // [88:105] is the sub-list for method output_type
+	71, // [71:88] is the sub-list for method input_type
 	71, // [71:71] is the sub-list for extension type_name
 	71, // [71:71] is the sub-list for extension extendee
 	0,  // [0:71] is the sub-list for field type_name
@@ -6411,7 +6521,7 @@ func file_shoal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_proto_rawDesc), len(file_shoal_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   73,
+			NumMessages:   75,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

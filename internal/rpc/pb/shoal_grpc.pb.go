@@ -42,6 +42,7 @@ const (
 	Head_JobLogs_FullMethodName          = "/shoal.v1.Head/JobLogs"
 	Head_Timeline_FullMethodName         = "/shoal.v1.Head/Timeline"
 	Head_NodeLogs_FullMethodName         = "/shoal.v1.Head/NodeLogs"
+	Head_IssueCertificate_FullMethodName = "/shoal.v1.Head/IssueCertificate"
 )
 
 // HeadClient is the client API for Head service.
@@ -89,6 +90,11 @@ type HeadClient interface {
 	// NodeLogs returns the end of a job's executor output on each live node
 	// (or one), which nodes keep in size-capped, rotated files.
 	NodeLogs(ctx context.Context, in *NodeLogsRequest, opts ...grpc.CallOption) (*NodeLogsReply, error)
+	// IssueCertificate signs a process's peer certificate (data plane and
+	// direct calls) with the cluster CA, in a cluster that uses TLS
+	// (internal/peerauth); it fails with FAILED_PRECONDITION in one that
+	// does not.
+	IssueCertificate(ctx context.Context, in *IssueCertificateRequest, opts ...grpc.CallOption) (*IssueCertificateReply, error)
 }
 
 type headClient struct {
@@ -274,6 +280,16 @@ func (c *headClient) NodeLogs(ctx context.Context, in *NodeLogsRequest, opts ...
 	return out, nil
 }
 
+func (c *headClient) IssueCertificate(ctx context.Context, in *IssueCertificateRequest, opts ...grpc.CallOption) (*IssueCertificateReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IssueCertificateReply)
+	err := c.cc.Invoke(ctx, Head_IssueCertificate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HeadServer is the server API for Head service.
 // All implementations must embed UnimplementedHeadServer
 // for forward compatibility.
@@ -319,6 +335,11 @@ type HeadServer interface {
 	// NodeLogs returns the end of a job's executor output on each live node
 	// (or one), which nodes keep in size-capped, rotated files.
 	NodeLogs(context.Context, *NodeLogsRequest) (*NodeLogsReply, error)
+	// IssueCertificate signs a process's peer certificate (data plane and
+	// direct calls) with the cluster CA, in a cluster that uses TLS
+	// (internal/peerauth); it fails with FAILED_PRECONDITION in one that
+	// does not.
+	IssueCertificate(context.Context, *IssueCertificateRequest) (*IssueCertificateReply, error)
 	mustEmbedUnimplementedHeadServer()
 }
 
@@ -376,6 +397,9 @@ func (UnimplementedHeadServer) Timeline(context.Context, *TimelineRequest) (*Tim
 }
 func (UnimplementedHeadServer) NodeLogs(context.Context, *NodeLogsRequest) (*NodeLogsReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method NodeLogs not implemented")
+}
+func (UnimplementedHeadServer) IssueCertificate(context.Context, *IssueCertificateRequest) (*IssueCertificateReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method IssueCertificate not implemented")
 }
 func (UnimplementedHeadServer) mustEmbedUnimplementedHeadServer() {}
 func (UnimplementedHeadServer) testEmbeddedByValue()              {}
@@ -657,6 +681,24 @@ func _Head_NodeLogs_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Head_IssueCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IssueCertificateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HeadServer).IssueCertificate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Head_IssueCertificate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HeadServer).IssueCertificate(ctx, req.(*IssueCertificateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Head_ServiceDesc is the grpc.ServiceDesc for Head service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -715,6 +757,10 @@ var Head_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "NodeLogs",
 			Handler:    _Head_NodeLogs_Handler,
+		},
+		{
+			MethodName: "IssueCertificate",
+			Handler:    _Head_IssueCertificate_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
