@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/shoal-dev/shoal"
+	_ "github.com/shoal-dev/shoal/dashboard" // (shoal.WithDashboard)
 )
 
 // scrape reads url's Prometheus metrics with the Prometheus text parser.

@@ -63,7 +63,10 @@ func WithLocalNodes(n int) Option { return func(c *config) { c.nodes = n } }
 // Prometheus metrics (/metrics) at addr ("127.0.0.1:0": a free port), as
 // `shoal head --dashboard` does; the cluster logs the URL and
 // ClusterStatus(ctx).DashboardURL gives it. Beyond loopback every request
-// needs the cluster token. A joined cluster's head serves its own.
+// needs the cluster token. The program must import
+// github.com/shoal-dev/shoal/dashboard for its effect (which keeps the
+// dashboard out of programs without one). A joined cluster's head serves
+// its own.
 func WithDashboard(addr string) Option { return func(c *config) { c.dashboard = addr } }
 
 // WithCPUsPerNode sets each embedded node's CPUs (default: this machine's).

@@ -18,12 +18,11 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/shoal-dev/shoal/internal/client"
-	"github.com/shoal-dev/shoal/internal/dashboard"
 	"github.com/shoal-dev/shoal/internal/executor"
 	"github.com/shoal-dev/shoal/internal/gctune"
 	"github.com/shoal-dev/shoal/internal/head"
+	"github.com/shoal-dev/shoal/internal/hooks"
 	"github.com/shoal-dev/shoal/internal/ids"
-	"github.com/shoal-dev/shoal/internal/metrics"
 	"github.com/shoal-dev/shoal/internal/node"
 	"github.com/shoal-dev/shoal/internal/peerauth"
 	"github.com/shoal-dev/shoal/internal/registry"
@@ -274,24 +273,23 @@ func startLocalCluster(ctx context.Context, cfg config) (*localCluster, error) {
 		return nil, err
 	}
 	lc := &localCluster{token: rpc.NewToken(), serveDone: make(chan struct{})}
-	var dashLn net.Listener
-	var dashURL string
+	var serveDashboard hooks.DashboardServer
 	if cfg.dashboard != "" {
-		if dashLn, err = metrics.Listen(cfg.dashboard); err != nil {
-			return nil, fmt.Errorf("shoal: WithDashboard(%q): %w", cfg.dashboard, err)
+		if serveDashboard = hooks.Dashboard(); serveDashboard == nil {
+			return nil, fmt.Errorf("shoal: WithDashboard needs the dashboard linked in: add import _ \"github.com/shoal-dev/shoal/dashboard\" to the program (a package of its own, so that programs without one stay small)")
 		}
-		dashURL = metrics.URL(dashLn)
 	}
 	// No node joins an embedded cluster later: work none of its nodes can
 	// run fails at once (FixedNodes).
-	lc.head = head.New(head.Config{Token: lc.token, Logger: cfg.logger, HeartbeatInterval: cfg.heartbeat, HeartbeatTimeout: cfg.heartbeatLimit, FixedNodes: true,
-		DashboardURL: dashURL})
-	if dashLn != nil {
-		if lc.stopDashboard, err = dashboard.ServeHead(lc.head, dashLn, cfg.logger); err != nil {
+	lc.head = head.New(head.Config{Token: lc.token, Logger: cfg.logger, HeartbeatInterval: cfg.heartbeat, HeartbeatTimeout: cfg.heartbeatLimit, FixedNodes: true})
+	if serveDashboard != nil {
+		url, stop, err := serveDashboard(lc.head, cfg.dashboard, cfg.logger)
+		if err != nil {
 			lc.head.Close()
 			return nil, fmt.Errorf("shoal: WithDashboard(%q): %w", cfg.dashboard, err)
 		}
-		cfg.logger.Info("shoal dashboard at "+dashURL, "metrics", dashURL+"/metrics")
+		lc.stopDashboard = stop
+		cfg.logger.Info("shoal dashboard at "+url, "metrics", url+"/metrics")
 	}
 	// Executors are separate processes: they reach the head over loopback.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

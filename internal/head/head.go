@@ -283,7 +283,11 @@ func Open(cfg Config) (*Head, error) {
 }
 
 // Config returns the head's configuration with defaults filled in.
-func (h *Head) Config() Config { return h.cfg }
+func (h *Head) Config() Config {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.cfg
+}
 
 // Serve serves gRPC on ln until Close.
 func (h *Head) Serve(ln net.Listener) error {

@@ -76,3 +76,11 @@ func (h *Head) statusLocked() *pb.StatusReply {
 	r.Objects, r.ObjectBytes = int64(len(h.objects)), h.objectBytes
 	return r
 }
+
+// SetDashboardURL records where the head's dashboard is served, for
+// status (an embedded cluster's is started after its head).
+func (h *Head) SetDashboardURL(url string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.cfg.DashboardURL = url
+}
