@@ -241,8 +241,9 @@ func TestMetricsMatchStatus(t *testing.T) {
 }
 
 // An embedded cluster serves the dashboard and metrics when asked
-// (WithDashboard): its URL is in the status, /metrics describes its node,
-// the cluster page answers, and both stop with the cluster.
+// (WithDashboard): its URL is in the status, /metrics counts the tasks it
+// ran (leased ones too) and describes its node, the cluster page answers,
+// and both stop with the cluster.
 func TestEmbeddedClusterDashboard(t *testing.T) {
 	ctx, err := shoal.Init(context.Background(), shoal.WithLocalNodes(1), shoal.WithCPUsPerNode(2), shoal.WithDashboard("127.0.0.1:0"))
 	if err != nil {
@@ -268,6 +269,19 @@ func TestEmbeddedClusterDashboard(t *testing.T) {
 		t.Fatalf("dashboard URL %q", st.DashboardURL)
 	}
 	families := scrape(t, st.DashboardURL+"/metrics")
+	// The tasks ran under worker leases, off the head: their executor
+	// reports them with its spans (every 200 ms).
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		v, _ := metricValue(families, "shoal_tasks_total", "outcome", "finished")
+		if v >= 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf(`shoal_tasks_total{outcome="finished"} = %v, want ≥ 5 (the tasks this test ran)`, v)
+		}
+		time.Sleep(50 * time.Millisecond)
+		families = scrape(t, st.DashboardURL+"/metrics")
+	}
 	if v, ok := metricValue(families, "shoal_nodes", "state", "alive"); !ok || v != 1 {
 		t.Errorf(`shoal_nodes{state="alive"} = %v (found: %v), want 1`, v, ok)
 	}

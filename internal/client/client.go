@@ -389,11 +389,14 @@ func specArgs(spec any) []*pb.Arg {
 }
 
 // SendSpans sends an executor's task spans to the head (for the
-// timeline), with how many it dropped.
-func (c *Client) SendSpans(spans []*pb.TaskSpan, dropped int64) error {
-	return c.session.send(64*len(spans)+16, func(m *pb.ClientMessage) {
+// timeline), with how many it dropped, and how many runs that came without
+// the head finished and failed (for its totals).
+func (c *Client) SendSpans(spans []*pb.TaskSpan, dropped, offHeadFinished, offHeadFailed int64) error {
+	return c.session.send(64*len(spans)+32, func(m *pb.ClientMessage) {
 		m.Spans = append(m.Spans, spans...)
 		m.SpansDropped += dropped
+		m.OffHeadFinished += offHeadFinished
+		m.OffHeadFailed += offHeadFailed
 	})
 }
 

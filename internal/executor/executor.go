@@ -410,7 +410,10 @@ func (ex *Executor) run(ctx context.Context, id ids.ID, rt *pb.RunTask) {
 	}
 	res.Error = info
 	res.DurationNs = int64(time.Since(start))
-	ex.spans.add(rt, start, time.Duration(res.DurationNs), info)
+	ex.mu.Lock()
+	offHead := ex.direct[id] != nil
+	ex.mu.Unlock()
+	ex.spans.add(rt, start, time.Duration(res.DurationNs), info, offHead)
 	ex.mu.Lock()
 	// more: calls of the same actor wait, so a direct reply can leave with
 	// theirs (the flusher writes it soon whatever the next call does).

@@ -32,12 +32,22 @@ type spanBuffer struct {
 	spans   []*pb.TaskSpan
 	dropped int64
 	stacked bool // a failed span of this interval kept its stack
+	// offHead counts the runs that came without the head (leases, direct
+	// calls), finished and failed: never dropped, the head's totals.
+	offHead [2]int64
 }
 
-// add records one run.
-func (b *spanBuffer) add(rt *pb.RunTask, start time.Time, d time.Duration, info *pb.ErrorInfo) {
+// add records one run; offHead: it came without the head.
+func (b *spanBuffer) add(rt *pb.RunTask, start time.Time, d time.Duration, info *pb.ErrorInfo, offHead bool) {
 	sp := &pb.TaskSpan{TaskId: rt.TaskId, Function: rt.Function, Kind: rt.Kind, StartUnixNs: start.UnixNano(), DurationNs: int64(d), Attempt: rt.Attempt}
 	b.mu.Lock()
+	if offHead {
+		if info != nil {
+			b.offHead[1]++
+		} else {
+			b.offHead[0]++
+		}
+	}
 	if info != nil {
 		sp.Failed = true
 		sp.Error = info.Message
@@ -57,13 +67,14 @@ func (b *spanBuffer) add(rt *pb.RunTask, start time.Time, d time.Duration, info 
 	b.mu.Unlock()
 }
 
-// take returns the buffered spans and the dropped count, and resets them.
-func (b *spanBuffer) take() ([]*pb.TaskSpan, int64) {
+// take returns the buffered spans, the dropped count and the off-head
+// counts, and resets them.
+func (b *spanBuffer) take() ([]*pb.TaskSpan, int64, [2]int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	spans, dropped := b.spans, b.dropped
-	b.spans, b.dropped, b.stacked = nil, 0, false
-	return spans, dropped
+	spans, dropped, offHead := b.spans, b.dropped, b.offHead
+	b.spans, b.dropped, b.stacked, b.offHead = nil, 0, false, [2]int64{}
+	return spans, dropped, offHead
 }
 
 // sendSpans sends the buffered spans every spanInterval until ctx ends,
@@ -76,8 +87,8 @@ func (b *spanBuffer) sendSpans(ctx context.Context, c *client.Client) {
 		case <-ctx.Done():
 		case <-t.C:
 		}
-		if spans, dropped := b.take(); len(spans) > 0 || dropped > 0 {
-			c.SendSpans(spans, dropped)
+		if spans, dropped, offHead := b.take(); len(spans) > 0 || dropped > 0 || offHead != [2]int64{} {
+			c.SendSpans(spans, dropped, offHead[0], offHead[1])
 		}
 		if ctx.Err() != nil {
 			return

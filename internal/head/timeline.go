@@ -28,6 +28,8 @@ func (r *spanRing) add(sp *pb.TimelineSpan) {
 // recordSpans keeps the spans an executor's session sent.
 func (h *Head) recordSpans(s *session, m *pb.ClientMessage) {
 	h.timeline.dropped += m.SpansDropped
+	h.counts.finished += max(m.OffHeadFinished, 0)
+	h.counts.failed += max(m.OffHeadFailed, 0)
 	if len(m.Spans) == 0 {
 		return
 	}

@@ -2034,9 +2034,14 @@ type ClientMessage struct {
 	// came (through the head, a lease, a direct call), for the timeline.
 	Spans []*TaskSpan `protobuf:"bytes,16,rep,name=spans,proto3" json:"spans,omitempty"`
 	// spans_dropped counts spans the executor did not send (over its rate).
-	SpansDropped  int64 `protobuf:"varint,17,opt,name=spans_dropped,json=spansDropped,proto3" json:"spans_dropped,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	SpansDropped int64 `protobuf:"varint,17,opt,name=spans_dropped,json=spansDropped,proto3" json:"spans_dropped,omitempty"`
+	// off_head_finished and off_head_failed count the runs that came to this
+	// executor without the head (worker leases, direct actor calls) since
+	// its last report: the head counts them with its own.
+	OffHeadFinished int64 `protobuf:"varint,18,opt,name=off_head_finished,json=offHeadFinished,proto3" json:"off_head_finished,omitempty"`
+	OffHeadFailed   int64 `protobuf:"varint,19,opt,name=off_head_failed,json=offHeadFailed,proto3" json:"off_head_failed,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ClientMessage) Reset() {
@@ -2184,6 +2189,20 @@ func (x *ClientMessage) GetSpans() []*TaskSpan {
 func (x *ClientMessage) GetSpansDropped() int64 {
 	if x != nil {
 		return x.SpansDropped
+	}
+	return 0
+}
+
+func (x *ClientMessage) GetOffHeadFinished() int64 {
+	if x != nil {
+		return x.OffHeadFinished
+	}
+	return 0
+}
+
+func (x *ClientMessage) GetOffHeadFailed() int64 {
+	if x != nil {
+		return x.OffHeadFailed
 	}
 	return 0
 }
@@ -5918,7 +5937,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x19\n" +
 	"\bactor_id\x18\x02 \x01(\fR\aactorId\x12\x16\n" +
 	"\x06method\x18\x03 \x01(\tR\x06method\x12!\n" +
-	"\x04args\x18\x04 \x03(\v2\r.shoal.v1.ArgR\x04args\"\xb6\x05\n" +
+	"\x04args\x18\x04 \x03(\v2\r.shoal.v1.ArgR\x04args\"\x8a\x06\n" +
 	"\rClientMessage\x12%\n" +
 	"\x05hello\x18\x01 \x01(\v2\x0f.shoal.v1.HelloR\x05hello\x12*\n" +
 	"\x06submit\x18\x02 \x03(\v2\x12.shoal.v1.TaskSpecR\x06submit\x12\x18\n" +
@@ -5939,7 +5958,9 @@ const file_shoal_proto_rawDesc = "" +
 	"\x0elease_requests\x18\x0e \x03(\v2\x16.shoal.v1.LeaseRequestR\rleaseRequests\x12#\n" +
 	"\rlease_returns\x18\x0f \x03(\fR\fleaseReturns\x12(\n" +
 	"\x05spans\x18\x10 \x03(\v2\x12.shoal.v1.TaskSpanR\x05spans\x12#\n" +
-	"\rspans_dropped\x18\x11 \x01(\x03R\fspansDropped\"\xf3\x01\n" +
+	"\rspans_dropped\x18\x11 \x01(\x03R\fspansDropped\x12*\n" +
+	"\x11off_head_finished\x18\x12 \x01(\x03R\x0foffHeadFinished\x12&\n" +
+	"\x0foff_head_failed\x18\x13 \x01(\x03R\roffHeadFailed\"\xf3\x01\n" +
 	"\bTaskSpan\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x1a\n" +
 	"\bfunction\x18\x02 \x01(\tR\bfunction\x12%\n" +
