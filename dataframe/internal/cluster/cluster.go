@@ -218,6 +218,10 @@ type mapReader struct {
 const (
 	readsInFlight    = 8
 	maxBytesInFlight = 64 << 20
+	// headerReadsInFlight bounds the coordinator's concurrent reads of map
+	// output headers and indexes (a few KiB each: a stage's 20 take one
+	// round trip instead of three).
+	headerReadsInFlight = 32
 )
 
 // Read implements exchange.Exchange: partition p's segment of every map
@@ -428,6 +432,17 @@ type query struct {
 	outputs map[int]*stageOutput
 	done    map[int]chan struct{}
 	onStage sync.Mutex // one OnStage call at a time
+	// cpus is the cluster's CPUs, asked of the head once per query (a
+	// round trip per stage otherwise).
+	cpusOnce sync.Once
+	cpus     int
+	cpusErr  error
+}
+
+// clusterCPUs is CPUs(ctx), once per query.
+func (q *query) clusterCPUs(ctx context.Context) (int, error) {
+	q.cpusOnce.Do(func() { q.cpus, q.cpusErr = CPUs(ctx) })
+	return q.cpus, q.cpusErr
 }
 
 // output is stage id's output, once that stage finished.
@@ -457,7 +472,7 @@ func (q *query) run(ctx context.Context, st *physical.Stage) error {
 	}
 	sources := futuresSources(st.Root, nil)
 	start := time.Now()
-	groups, err := coalesce(ctx, st, q.output, q.opts.TargetPartitionBytes)
+	groups, err := coalesce(ctx, st, q.output, q.opts.TargetPartitionBytes, q.clusterCPUs)
 	if err != nil {
 		return err
 	}
@@ -527,7 +542,7 @@ const maxCoalesceEntries = 1 << 18
 // consecutive reducer partitions each of its tasks reads, so that each
 // holds up to target bytes of input (nil: run as planned). The sizes come
 // from the inputs' map output indexes (read with their headers).
-func coalesce(ctx context.Context, st *physical.Stage, output func(stage int) *stageOutput, target int64) ([][]int, error) {
+func coalesce(ctx context.Context, st *physical.Stage, output func(stage int) *stageOutput, target int64, cpusOf func(context.Context) (int, error)) ([][]int, error) {
 	if target <= 0 || st.Partitions <= 1 || hasScan(st.Root) {
 		return nil, nil
 	}
@@ -550,7 +565,7 @@ func coalesce(ctx context.Context, st *physical.Stage, output func(stage int) *s
 		return nil, nil
 	}
 	groups := groupSizes(size, target)
-	if cpus, err := CPUs(ctx); err == nil && len(groups) < min(cpus, st.Partitions) {
+	if cpus, err := cpusOf(ctx); err == nil && len(groups) < min(cpus, st.Partitions) {
 		// Not fewer tasks than the cluster's CPUs (Spark's
 		// parallelismFirst): smaller groups, about even in bytes.
 		var total int64
@@ -787,26 +802,40 @@ func (o *stageOutput) release() {
 }
 
 // results reads the result stage's rows: each partition's one segment,
-// copied (the driver owns the result; the objects go with the query).
+// copied (the driver owns the result; the objects go with the query). The
+// partitions are fetched several at a time (each is a round trip to the
+// node holding it) and kept in partition order.
 func results(ctx context.Context, st *physical.Stage, parts []*shoal.Future[[]byte]) ([]*coldata.Batch, error) {
-	var out []*coldata.Batch
+	got := make([][]*coldata.Batch, len(parts))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(readsInFlight)
 	for part, f := range parts {
-		data, err := f.Get(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("the result of partition %d: %w", part, err)
-		}
-		segs, err := exchange.SplitMapOutput(data)
-		if err != nil || len(segs) != 1 {
-			return nil, fmt.Errorf("the result of partition %d: %d segments, %v", part, len(segs), err)
-		}
-		if segs[0].Rows == 0 {
-			continue
-		}
-		own := append([]byte(nil), data[segs[0].Offset:segs[0].Offset+segs[0].Length]...)
-		bs, err := exchange.DecodeSegment(st.Root.Schema, own)
-		if err != nil {
-			return nil, fmt.Errorf("the result of partition %d: %w", part, err)
-		}
+		g.Go(func() error {
+			data, err := f.Get(gctx)
+			if err != nil {
+				return fmt.Errorf("the result of partition %d: %w", part, err)
+			}
+			segs, err := exchange.SplitMapOutput(data)
+			if err != nil || len(segs) != 1 {
+				return fmt.Errorf("the result of partition %d: %d segments, %v", part, len(segs), err)
+			}
+			if segs[0].Rows == 0 {
+				return nil
+			}
+			own := append([]byte(nil), data[segs[0].Offset:segs[0].Offset+segs[0].Length]...)
+			bs, err := exchange.DecodeSegment(st.Root.Schema, own)
+			if err != nil {
+				return fmt.Errorf("the result of partition %d: %w", part, err)
+			}
+			got[part] = bs
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var out []*coldata.Batch
+	for _, bs := range got {
 		out = append(out, bs...)
 	}
 	return out, nil
@@ -850,7 +879,7 @@ func readHeaders(ctx context.Context, st *physical.Stage, maps []*shoal.Future[[
 		sizes = make([]int64, reducers)
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(readsInFlight)
+	g.SetLimit(headerReadsInFlight)
 	for m, f := range maps {
 		g.Go(func() error {
 			h, err := mapHeader(gctx, f, reducers, func(index []byte) error {

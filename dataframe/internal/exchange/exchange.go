@@ -215,51 +215,101 @@ func (h *Hasher) Hash(b *coldata.Batch) []uint64 {
 	rows := b.Sel
 	for c, ev := range h.evals {
 		v := ev.Eval(b)
-		for k := 0; k < n; k++ {
-			i := k
-			if rows != nil {
-				i = int(rows[k])
-			}
-			if v.Const {
-				i = 0
-			}
-			var x uint64
-			switch {
-			case v.IsNull(i):
-				x = 0x9E3779B97F4A7C15
-			case v.Type.ID == types.String:
-				if v.Dict != nil {
-					hs := h.dict[v.Dict]
-					if hs == nil {
-						hs = make([]uint64, v.Dict.Len())
-						for d := range hs {
-							hs[d] = hashBytes(v.Dict.Get(d))
-						}
-						h.dict[v.Dict] = hs
-					}
-					x = hs[v.I32[i]]
-				} else {
-					x = hashBytes(v.Str.Get(i))
-				}
-			case v.Type.ID == types.Int32 || v.Type.ID == types.Date:
-				x = mix(uint64(int64(v.I32[i])))
-			case v.Type.ID == types.Int64 || v.Type.ID == types.Decimal:
-				x = mix(uint64(v.I64[i]))
-			case v.Type.ID == types.Float64:
-				x = mix(uint64(int64(v.F64[i] * 1e6)))
-			case v.Type.ID == types.Bool:
-				if v.Bool[i] {
-					x = 1
-				}
-				x = mix(x)
-			}
-			out[k] = bits.RotateLeft64(out[k], 5) ^ x ^ uint64(c)
+		if !h.hashFast(out, v, rows, uint64(c)) {
+			h.hashRows(out, v, rows, uint64(c))
 		}
 	}
 	for k := range out {
 		out[k] = mix(out[k])
 	}
 	return out
+}
+
+// hashFast folds column c's values into out with one loop per type (the
+// common case: no nulls, not a constant, no selection), giving the same
+// hashes as hashRows; it says whether it could.
+func (h *Hasher) hashFast(out []uint64, v *coldata.Vec, rows []int32, c uint64) bool {
+	if rows != nil || v.Nulls != nil || v.Const {
+		return false
+	}
+	switch v.Type.ID {
+	case types.Int64, types.Decimal:
+		src := v.I64[:len(out)]
+		for k, x := range src {
+			out[k] = bits.RotateLeft64(out[k], 5) ^ mix(uint64(x)) ^ c
+		}
+	case types.Int32, types.Date:
+		src := v.I32[:len(out)]
+		for k, x := range src {
+			out[k] = bits.RotateLeft64(out[k], 5) ^ mix(uint64(int64(x))) ^ c
+		}
+	case types.Float64:
+		src := v.F64[:len(out)]
+		for k, x := range src {
+			out[k] = bits.RotateLeft64(out[k], 5) ^ mix(uint64(int64(x*1e6))) ^ c
+		}
+	case types.String:
+		if v.Dict == nil {
+			return false
+		}
+		hs := h.dictHashes(v.Dict)
+		src := v.I32[:len(out)]
+		for k, x := range src {
+			out[k] = bits.RotateLeft64(out[k], 5) ^ hs[x] ^ c
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// dictHashes is the hash of each entry of a dictionary (once per dictionary).
+func (h *Hasher) dictHashes(d *coldata.Strings) []uint64 {
+	hs := h.dict[d]
+	if hs == nil {
+		hs = make([]uint64, d.Len())
+		for i := range hs {
+			hs[i] = hashBytes(d.Get(i))
+		}
+		h.dict[d] = hs
+	}
+	return hs
+}
+
+// hashRows folds column c's values into out row by row (any vec).
+func (h *Hasher) hashRows(out []uint64, v *coldata.Vec, rows []int32, c uint64) {
+	for k := range out {
+		i := k
+		if rows != nil {
+			i = int(rows[k])
+		}
+		if v.Const {
+			i = 0
+		}
+		var x uint64
+		switch {
+		case v.IsNull(i):
+			x = 0x9E3779B97F4A7C15
+		case v.Type.ID == types.String:
+			if v.Dict != nil {
+				x = h.dictHashes(v.Dict)[v.I32[i]]
+			} else {
+				x = hashBytes(v.Str.Get(i))
+			}
+		case v.Type.ID == types.Int32 || v.Type.ID == types.Date:
+			x = mix(uint64(int64(v.I32[i])))
+		case v.Type.ID == types.Int64 || v.Type.ID == types.Decimal:
+			x = mix(uint64(v.I64[i]))
+		case v.Type.ID == types.Float64:
+			x = mix(uint64(int64(v.F64[i] * 1e6)))
+		case v.Type.ID == types.Bool:
+			if v.Bool[i] {
+				x = 1
+			}
+			x = mix(x)
+		}
+		out[k] = bits.RotateLeft64(out[k], 5) ^ x ^ c
+	}
 }
 
 // Reader wraps batches read from an exchange as an operator.

@@ -65,25 +65,25 @@ type Segment struct {
 // MapOutputWriter builds a map task's shuffle output: rows routed to
 // reducers as the exchange spec says (Hash by the keys' hash, Broadcast and
 // Single to one segment that every reader, or reader 0, reads). Each
-// reducer's rows are gathered into column builders, and written as Arrow
-// records of up to chunkRows rows: few records, so that their metadata is
-// a small part of the bytes.
+// reducer's rows are gathered into chunks (chunk.go), each written as one
+// Arrow record.
 type MapOutputWriter struct {
 	// Origin names the node the output is made on (at most 32 bytes).
 	Origin string
 	// Read is what the task read, written into the header.
-	Read     ReadStats
-	spec     Spec
-	schema   types.Schema
-	hasher   *Hasher
-	builders [][]*coldata.Builder // per reducer, per column; nil when empty
-	chunks   [][]*coldata.Batch   // per reducer, the records built so far
-	rows     []int64
-	buckets  [][]int32
+	Read    ReadStats
+	spec    Spec
+	schema  types.Schema
+	hasher  *Hasher
+	open    []*chunk   // per reducer, the chunk being filled (nil: none)
+	sealed  [][]*chunk // per reducer, the full chunks
+	nextCap []int      // per reducer, the next chunk's capacity (0: not started)
+	rows    []int64
+	counts  []int32
+	parts   []uint32
+	buckets []int32 // rows grouped by reducer, reducer p's at [starts[p], starts[p+1])
+	starts  []int32
 }
-
-// chunkRows bounds the rows of one record of a segment.
-const chunkRows = 1 << 16
 
 // NewMapOutputWriter returns a writer for rows of schema s.
 func NewMapOutputWriter(spec Spec, s types.Schema) (*MapOutputWriter, error) {
@@ -94,14 +94,16 @@ func NewMapOutputWriter(spec Spec, s types.Schema) (*MapOutputWriter, error) {
 		}
 		n = spec.Partitions
 	}
-	w := &MapOutputWriter{spec: spec, schema: s, builders: make([][]*coldata.Builder, n), chunks: make([][]*coldata.Batch, n),
-		rows: make([]int64, n), buckets: make([][]int32, n)}
+	w := &MapOutputWriter{spec: spec, schema: s, open: make([]*chunk, n), sealed: make([][]*chunk, n),
+		nextCap: make([]int, n), rows: make([]int64, n)}
 	if spec.Kind == Hash {
 		h, err := NewHasher(spec.Keys, s)
 		if err != nil {
 			return nil, err
 		}
 		w.hasher = h
+		w.counts = make([]int32, n)
+		w.starts = make([]int32, n+1)
 	}
 	return w, nil
 }
@@ -115,69 +117,89 @@ func (w *MapOutputWriter) Write(b *coldata.Batch) {
 		w.add(0, b, b.Sel)
 		return
 	}
-	n := uint64(len(w.buckets))
+	n := uint64(len(w.open))
 	hs := w.hasher.Hash(b)
-	for p := range w.buckets {
-		w.buckets[p] = w.buckets[p][:0]
+	if cap(w.parts) < len(hs) {
+		w.parts = make([]uint32, len(hs))
+		w.buckets = make([]int32, len(hs))
 	}
+	parts, counts := w.parts[:len(hs)], w.counts
+	clear(counts)
+	for k, h := range hs {
+		p := uint32((h >> 32) * n >> 32) // as Memory routes
+		parts[k] = p
+		counts[p]++
+	}
+	// Rows grouped by reducer, in their order (a counting sort).
+	var at int32
+	for p, c := range counts {
+		w.starts[p] = at
+		at += c
+	}
+	w.starts[len(counts)] = at
+	buckets := w.buckets[:len(hs)]
 	if b.Sel == nil {
-		for i, h := range hs {
-			p := (h >> 32) * n >> 32 // as Memory routes
-			w.buckets[p] = append(w.buckets[p], int32(i))
+		for k, p := range parts {
+			buckets[w.starts[p]] = int32(k)
+			w.starts[p]++
 		}
 	} else {
-		for k, i := range b.Sel {
-			p := (hs[k] >> 32) * n >> 32
-			w.buckets[p] = append(w.buckets[p], i)
+		for k, p := range parts {
+			buckets[w.starts[p]] = b.Sel[k]
+			w.starts[p]++
 		}
 	}
-	for p, idx := range w.buckets {
-		if len(idx) > 0 {
-			w.add(p, b, idx)
+	lo := int32(0)
+	for p, c := range counts {
+		if c > 0 {
+			w.add(p, b, buckets[lo:lo+c])
 		}
+		lo += c
 	}
 }
 
 // add appends rows idx of b (all b.N rows when idx is nil) to reducer p's.
 func (w *MapOutputWriter) add(p int, b *coldata.Batch, idx []int32) {
-	bs := w.builders[p]
-	if bs == nil {
-		bs = make([]*coldata.Builder, len(w.schema))
-		for c, f := range w.schema {
-			bs[c] = coldata.NewBuilder(f.Type, nil)
-		}
-		w.builders[p] = bs
-	}
 	k := b.N
 	if idx != nil {
 		k = len(idx)
 	}
-	for c, v := range b.Vecs {
-		bs[c].Grow(max(k, 256))
-		bs[c].Append(v, idx, b.N)
-	}
-	if idx != nil {
-		w.rows[p] += int64(len(idx))
-	} else {
-		w.rows[p] += int64(b.N)
-	}
-	if bs[0].Len() >= chunkRows {
-		w.flush(p)
+	w.rows[p] += int64(k)
+	for lo := 0; lo < k; {
+		c := w.open[p]
+		if c == nil {
+			capacity := w.nextCap[p]
+			if capacity == 0 { // the first chunk: about this batch's rows
+				capacity = minChunkRows
+				for capacity < k-lo && capacity < chunkRows {
+					capacity *= 2
+				}
+			}
+			c = newChunk(w.schema, capacity)
+			w.open[p] = c
+			w.nextCap[p] = min(2*capacity, chunkRows)
+		}
+		m := min(k-lo, c.cap-c.n)
+		c.append(b.Vecs, idx, lo, m)
+		lo += m
+		if c.n == c.cap {
+			w.flush(p)
+		}
 	}
 }
 
-// flush turns reducer p's builders into a record.
+// flush seals reducer p's open chunk.
 func (w *MapOutputWriter) flush(p int) {
-	bs := w.builders[p]
-	if bs == nil || bs[0].Len() == 0 {
+	c := w.open[p]
+	if c == nil {
 		return
 	}
-	c := &coldata.Batch{N: bs[0].Len(), Vecs: make([]*coldata.Vec, len(bs))}
-	for i, b := range bs {
-		c.Vecs[i] = b.Finish()
+	w.open[p] = nil
+	if c.n == 0 {
+		c.recycle()
+		return
 	}
-	w.chunks[p] = append(w.chunks[p], c)
-	w.builders[p] = nil
+	w.sealed[p] = append(w.sealed[p], c)
 }
 
 // appendWriter is an io.Writer that appends to a byte slice.
@@ -191,21 +213,32 @@ func (a *appendWriter) Write(p []byte) (int, error) {
 // Finish encodes the output: the bytes of the value to store, and where
 // each reducer's rows lie in it.
 func (w *MapOutputWriter) Finish() ([]byte, []Segment, error) {
-	r := len(w.chunks)
+	r := len(w.sealed)
 	base := headerSize + r*indexEntrySize
 	size := base
-	for p := range w.chunks {
+	chunks := make([][]*coldata.Batch, r)
+	defer func() {
+		for _, cs := range w.sealed {
+			for _, c := range cs {
+				c.recycle() // (encoded, or the output is abandoned)
+			}
+		}
+		clear(w.sealed)
+	}()
+	for p := range w.sealed {
 		w.flush(p)
-		if len(w.chunks[p]) > 0 {
+		if len(w.sealed[p]) > 0 {
 			size += 4096 // the file's schema, footer and padding
 		}
-		for _, c := range w.chunks[p] {
-			size += int(c.Bytes()) + 1024 + 8*len(c.Vecs) // metadata, validity, alignment
+		for _, c := range w.sealed[p] {
+			b := c.batch()
+			chunks[p] = append(chunks[p], b)
+			size += int(b.Bytes()) + 1024 + 8*len(b.Vecs) // metadata, validity, alignment
 		}
 	}
 	out := &appendWriter{buf: make([]byte, base, size)}
 	segs := make([]Segment, r)
-	for p, batches := range w.chunks {
+	for p, batches := range chunks {
 		if len(batches) == 0 { // no rows: an empty range (readers skip it)
 			segs[p] = Segment{Offset: int64(len(out.buf))}
 			continue
@@ -233,7 +266,6 @@ func (w *MapOutputWriter) Finish() ([]byte, []Segment, error) {
 			return nil, nil, fmt.Errorf("shuffle output: %w", err)
 		}
 		segs[p] = Segment{Offset: int64(start), Length: int64(len(out.buf) - start), Rows: w.rows[p]}
-		w.chunks[p] = nil
 	}
 	head := out.buf[:0]
 	head = append(head, mapOutputMagic...)
