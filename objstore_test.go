@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal"
-	"github.com/shoal-dev/shoal/bench"
+	"github.com/shoal-dev/shoal/internal/bench"
 	"github.com/shoal-dev/shoal/internal/clustertest"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )

@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shoal-dev/shoal"
-	"github.com/shoal-dev/shoal/bench"
+	"github.com/shoal-dev/shoal/internal/bench"
 	"github.com/shoal-dev/shoal/internal/bytesize"
 )
 

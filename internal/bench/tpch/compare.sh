@@ -21,7 +21,7 @@ data=${1:?usage: compare.sh DATADIR [ROUNDS] [QUERIES]}
 rounds=${2:-3}
 queries=${3:-}
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
+repo=$(cd "$here/../../.." && pwd)
 shared=${SHOAL_SHARED:-$repo/../shared}
 cache=${SHOAL_BENCH_CACHE:-$HOME/.cache/shoal-bench}
 threads=${DUCKDB_THREADS:-2}
@@ -37,7 +37,7 @@ trap 'rm -rf "$work"' EXIT
 # The DuckDB driver reads schema.sql beside itself.
 cp "$shared/bench/duckdb/duckdb_baseline.mjs" "$work/"
 cp "$shared/tpch/schema.sql" "$work/"
-(cd "$repo" && go build -o "$work/shoal" ./bench/tpch/shoalbench)
+(cd "$repo" && go build -o "$work/shoal" ./internal/bench/tpch/shoalbench)
 
 shoal_args=(--data "$data" --runs 3 --warmup 1)
 duck_args=("$data" --queries "$shared/tpch/queries" --threads "$threads" --runs 3 --warmup 1)

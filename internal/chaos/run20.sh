@@ -19,7 +19,7 @@ runs=${RUNS:-20}
 seed0=${SEED0:-0}
 out=${OUT:-/tmp/shoal-chaos-run20-$workload-$mode-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$out/shoal
 (cd "$root" && go build -o "$bin" ./cmd/shoal) || exit 2
 
