@@ -477,11 +477,42 @@ func ClusterStatus(ctx context.Context) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	return StatusFromPB(r), nil
+	return statusFromPB(r), nil
 }
 
-// StatusFromPB converts the wire form of a status report.
-func StatusFromPB(r *pb.StatusReply) *Status {
+// StatusAt reports the status of the cluster whose head the options name
+// (WithAddress, else $SHOAL_ADDRESS; WithToken or WithTokenFile, else the
+// token Init would find; WithTLS) without joining it as a driver, as
+// `shoal status` does.
+func StatusAt(ctx context.Context, opts ...Option) (*Status, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.address == "" {
+		cfg.address = os.Getenv(node.EnvAddress)
+	}
+	if cfg.address == "" {
+		return nil, fmt.Errorf("shoal: StatusAt needs the head's address: WithAddress or $%s", node.EnvAddress)
+	}
+	token, err := rpc.ResolveToken(cfg.token, cfg.tokenFile)
+	if err != nil {
+		return nil, withPrefix(err)
+	}
+	conn, err := rpc.Dial(ctx, cfg.address, token, 0, rpc.TLSConfig{CAFile: cfg.tlsCA}, cfg.connectTimeout)
+	if err != nil {
+		return nil, withPrefix(explainDial(err))
+	}
+	defer conn.Close()
+	r, err := client.GRPCHead{Conn: conn}.Status(ctx)
+	if err != nil {
+		return nil, withPrefix(err)
+	}
+	return statusFromPB(r), nil
+}
+
+// statusFromPB converts the wire form of a status report.
+func statusFromPB(r *pb.StatusReply) *Status {
 	st := &Status{TasksByState: r.TasksByState, Objects: r.Objects, ObjectBytes: r.ObjectBytes, Jobs: r.Jobs, Actors: r.Actors, Events: r.Events,
 		DashboardURL: r.DashboardUrl}
 	for _, p := range r.Pins {

@@ -93,6 +93,26 @@ func (h *headFlags) dial(ctx context.Context) (*grpc.ClientConn, error) {
 	return t.dial(ctx, h.tf.token, "--address")
 }
 
+// status reads the status of the head the flags name.
+func (h *headFlags) status(ctx context.Context) (*shoal.Status, error) {
+	t, err := resolveHead("--address", h.addr, h.tf)
+	if err != nil {
+		return nil, err
+	}
+	token, err := rpc.ResolveToken(h.tf.token, t.tokenFile)
+	if err != nil {
+		if herr := t.reachable(ctx, "--address"); herr != nil {
+			return nil, herr
+		}
+		return nil, err
+	}
+	st, err := shoal.StatusAt(ctx, shoal.WithAddress(t.addr), shoal.WithToken(token), shoal.WithTLS(t.tlsCA))
+	if err != nil {
+		return nil, t.explain(err, "--address")
+	}
+	return st, nil
+}
+
 // dial connects to the head t names, with the token explicit or the one
 // found as rpc.ResolveToken finds it. flag names the address flag in
 // messages. Whether a head is there at all is told before a missing token.

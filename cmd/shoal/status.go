@@ -13,7 +13,6 @@ import (
 
 	"github.com/shoal-dev/shoal"
 	"github.com/shoal-dev/shoal/internal/bytesize"
-	"github.com/shoal-dev/shoal/internal/client"
 	"github.com/shoal-dev/shoal/internal/ids"
 )
 
@@ -33,16 +32,10 @@ func newStatusCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
-			conn, err := hf.dial(ctx)
+			st, err := hf.status(ctx)
 			if err != nil {
 				return err
 			}
-			defer conn.Close()
-			rep, err := client.GRPCHead{Conn: conn}.Status(ctx)
-			if err != nil {
-				return err
-			}
-			st := shoal.StatusFromPB(rep)
 			if asJSON {
 				return printJSON(os.Stdout, st)
 			}

@@ -118,9 +118,23 @@ func testCluster(t *testing.T, nodes ...[]string) (*clustertest.Cluster, []*clus
 		if err != nil {
 			t.Fatal(err)
 		}
-		id, _, err := parseJoined(p.Output())
+		_, data, err := parseJoined(p.Output())
 		if err != nil {
 			t.Fatal(err)
+		}
+		// (The startup line abbreviates the ID: the head knows it whole.)
+		id := ""
+		st, err := c.Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range st.Nodes {
+			if n.Alive && n.DataAddr == data {
+				id = idString(n.NodeId)
+			}
+		}
+		if id == "" {
+			t.Fatalf("no live node serves %s in the head's status", data)
 		}
 		procs, idList = append(procs, p), append(idList, id)
 	}
