@@ -1,10 +1,10 @@
 package shoal_test
 
 import (
-	"encoding/hex"
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"

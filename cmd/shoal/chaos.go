@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/shoal-dev/shoal/internal/chaos"
 	"github.com/shoal-dev/shoal/internal/bytesize"
+	"github.com/shoal-dev/shoal/internal/chaos"
 	"github.com/shoal-dev/shoal/internal/ids"
 )
 
