@@ -4,15 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
 	"os"
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/shoal-dev/shoal"
+	_ "github.com/shoal-dev/shoal/dashboard" // (bench tasks --dashboard)
 	"github.com/shoal-dev/shoal/internal/bench"
 	"github.com/shoal-dev/shoal/internal/bytesize"
 )
@@ -101,6 +106,8 @@ func newBenchTasksCommand() *cobra.Command {
 		cfg        bench.TasksConfig
 		asJSON     bool
 		cpuProfile string
+		dashAddr   string
+		scrape     time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "tasks",
@@ -117,12 +124,30 @@ process, executors as child processes):
 				return err
 			}
 			defer stopProfile()
-			ctx, err := shoal.Init(context.Background(), shoal.WithLocalNodes(nodes), shoal.WithCPUsPerNode(cpus), shoal.WithJobName("bench-tasks"))
+			opts := []shoal.Option{shoal.WithLocalNodes(nodes), shoal.WithCPUsPerNode(cpus), shoal.WithJobName("bench-tasks")}
+			if dashAddr != "" {
+				opts = append(opts, shoal.WithDashboard(dashAddr))
+			}
+			ctx, err := shoal.Init(context.Background(), opts...)
 			if err != nil {
 				return err
 			}
 			defer shoal.Shutdown(ctx)
+			var scrapes *scraper
+			if scrape > 0 {
+				st, err := shoal.ClusterStatus(ctx)
+				if err != nil {
+					return err
+				}
+				if st.DashboardURL == "" {
+					return fmt.Errorf("--scrape needs --dashboard")
+				}
+				scrapes = startScraper(st.DashboardURL, scrape)
+			}
 			res, err := bench.Tasks(ctx, cfg)
+			if scrapes != nil {
+				res.Scrapes, res.ScrapeP50ms = scrapes.stop()
+			}
 			if err != nil {
 				return err
 			}
@@ -141,7 +166,55 @@ process, executors as child processes):
 	cmd.Flags().IntVar(&cfg.Chain, "chain", 2000, "length of the dependent chain")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process (head, nodes, driver) to a file")
+	cmd.Flags().StringVar(&dashAddr, "dashboard", "", "serve the embedded cluster's dashboard and /metrics at HOST:PORT while measuring (the overhead check)")
+	cmd.Flags().DurationVar(&scrape, "scrape", 0, "with --dashboard: every interval, read /metrics (as Prometheus would) and the cluster, task stream and tasks pages (as an open dashboard would)")
 	return cmd
+}
+
+// scraper reads a head's metrics and dashboard pages every interval, as a
+// Prometheus server and an open dashboard would, until stopped.
+type scraper struct {
+	done  chan struct{}
+	wg    sync.WaitGroup
+	times []time.Duration
+}
+
+func startScraper(base string, every time.Duration) *scraper {
+	s := &scraper{done: make(chan struct{})}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.done:
+				return
+			case <-t.C:
+			}
+			start := time.Now()
+			for _, path := range []string{"/metrics", "/", "/stream", "/tasks"} {
+				if resp, err := http.Get(base + path); err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+			s.times = append(s.times, time.Since(start))
+		}
+	}()
+	return s
+}
+
+// stop ends the scraping and returns how many rounds ran and their median
+// time in milliseconds.
+func (s *scraper) stop() (int, float64) {
+	close(s.done)
+	s.wg.Wait()
+	if len(s.times) == 0 {
+		return 0, 0
+	}
+	slices.Sort(s.times)
+	return len(s.times), float64(s.times[len(s.times)/2].Microseconds()) / 1000
 }
 
 func newBenchTransferCommand() *cobra.Command {

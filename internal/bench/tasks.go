@@ -31,6 +31,10 @@ type TasksResult struct {
 	ChainHopP50us  float64   `json:"chain_hop_p50_us"`
 	ChainHopP90us  float64   `json:"chain_hop_p90_us"`
 	Tasks          int       `json:"tasks"`
+	// Scrapes counts the rounds of reading the dashboard and /metrics
+	// during the run (shoal bench tasks --scrape), ScrapeP50ms their median.
+	Scrapes     int     `json:"scrapes,omitempty"`
+	ScrapeP50ms float64 `json:"scrape_p50_ms,omitempty"`
 }
 
 // Tasks measures scheduling throughput and latency on the cluster ctx
