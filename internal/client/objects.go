@@ -12,6 +12,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/codec"
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/retry"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 	"github.com/shoal-dev/shoal/internal/transfer"
 )
@@ -106,9 +107,9 @@ func (c *Client) putTarget(ctx context.Context, refresh bool) (ids.ID, string, e
 	// launches its first): wait for one, as tasks wait for resources, but
 	// not forever.
 	deadline := time.Now().Add(noNodeWait)
-	backoff := 20 * time.Millisecond
+	backoff := retry.Backoff{Initial: 20 * time.Millisecond, Max: 500 * time.Millisecond}
 	var rep *pb.LocateReply
-	for {
+	for attempt := 1; ; attempt++ {
 		var err error
 		rep, err = c.cfg.Head.Locate(ctx, &pb.LocateRequest{Hostname: host})
 		if err != nil {
@@ -120,12 +121,9 @@ func (c *Client) putTarget(ctx context.Context, refresh bool) (ids.ID, string, e
 		if time.Now().After(deadline) {
 			return ids.Nil, "", fmt.Errorf("the cluster has had no live node to store objects on for %v: start a node (shoal node --head ...) or give the autoscaler a minimum", noNodeWait)
 		}
-		select {
-		case <-ctx.Done():
-			return ids.Nil, "", fmt.Errorf("waiting for a live node to store an object on: %w", context.Cause(ctx))
-		case <-time.After(backoff):
+		if err := backoff.Wait(ctx, attempt); err != nil {
+			return ids.Nil, "", fmt.Errorf("waiting for a live node to store an object on: %w", err)
 		}
-		backoff = min(2*backoff, 500*time.Millisecond)
 	}
 	node, _ = ids.FromBytes("node id", rep.NodeId)
 	c.mu.Lock()
@@ -242,7 +240,7 @@ func (c *Client) ReadRange(ctx context.Context, r *Ref, off, n int64) ([]byte, f
 				return ctx.Err()
 			}
 			if firstErr == nil {
-				firstErr = fmt.Errorf("fetching bytes [%d, +%d) of object %s from node %s (%s): %w", off, n, r.ID.Short(), l.Node.Short(), l.Addr, err)
+				firstErr = fmt.Errorf("fetching bytes [%d, +%d) of object %s from node %s (%s): %w", off, n, r.ID.Short(), l.Node.Abbrev(), l.Addr, err)
 			}
 		}
 		return fmt.Errorf("%w: %w", errs.ErrObjectLost, firstErr)
@@ -403,7 +401,7 @@ func (c *Client) Fetch(ctx context.Context, id ids.ID, locs []transfer.Location)
 			return nil, nil, ctx.Err()
 		}
 		if firstErr == nil {
-			firstErr = fmt.Errorf("fetching object %s from node %s (%s): %w", id.Short(), l.Node.Short(), l.Addr, err)
+			firstErr = fmt.Errorf("fetching object %s from node %s (%s): %w", id.Short(), l.Node.Abbrev(), l.Addr, err)
 		}
 	}
 	return nil, nil, fmt.Errorf("%w: %w", errs.ErrObjectLost, firstErr)

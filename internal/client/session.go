@@ -15,6 +15,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc"
+	"github.com/shoal-dev/shoal/internal/retry"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
 
@@ -218,8 +219,8 @@ func (s *headSession) serve(stream rpc.ClientStream[pb.ClientMessage, pb.HeadMes
 func (s *headSession) reconnect(cause error) rpc.ClientStream[pb.ClientMessage, pb.HeadMessage] {
 	s.log.Warn("lost the session with the head; reconnecting", "error", cause, "for", s.cfg.Reconnect)
 	deadline := time.Now().Add(s.cfg.Reconnect)
-	backoff := 100 * time.Millisecond
-	for {
+	backoff := retry.Backoff{Initial: 100 * time.Millisecond, Max: 2 * time.Second}
+	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
 		stream, m, err := handshake(ctx, *s.cfg)
 		cancel()
@@ -236,11 +237,7 @@ func (s *headSession) reconnect(cause error) rpc.ClientStream[pb.ClientMessage, 
 			s.ended(fmt.Errorf("could not rejoin the head within %v: %w (the session was lost: %v)", s.cfg.Reconnect, err, cause))
 			return nil
 		}
-		select {
-		case <-time.After(backoff):
-		case <-s.ctx.Done():
-		}
-		backoff = min(2*backoff, 2*time.Second)
+		backoff.Wait(s.ctx, attempt) // (a closed client ends the loop above)
 	}
 }
 
