@@ -14,8 +14,8 @@ import (
 
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
-	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/retry"
+	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
 
