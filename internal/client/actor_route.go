@@ -68,15 +68,16 @@ func (c *Client) DirectCallsSent() int64 { return c.conns.sent.Load() }
 // are inline and the actor is reachable. It waits at the bound on
 // unfinished work as Submit does.
 func (c *Client) CallActor(ctx context.Context, call *pb.ActorCall, direct bool) *Ref {
-	if err := c.acquire(ctx, "call", call.Method); err != nil {
+	sh, err := c.acquire(ctx, "call", call.Method)
+	if err != nil {
 		return c.Failed(err)
 	}
 	id := c.gen.Next()
 	call.Id = id.Bytes()
 	if _, err := ids.FromBytes("actor id", call.ActorId); err != nil || !c.cfg.DirectCalls {
-		return c.submit(id, call, c.viaHead, nil)
+		return c.submit(id, call, c.viaHead, nil, sh)
 	}
-	return c.submit(id, call, c.actors, &directed{wantDirect: direct && rpc.InlineArgs(call.Args)})
+	return c.submit(id, call, c.actors, &directed{wantDirect: direct && rpc.InlineArgs(call.Args)}, sh)
 }
 
 func (a *actorRoute) send(r *Ref) {

@@ -366,39 +366,42 @@ func (c *Client) Borrow(id ids.ID) *Ref {
 // leaseOK allows a worker lease (lease_route.go): the caller knows the
 // result can hold no futures or actor handles.
 func (c *Client) Submit(ctx context.Context, spec *pb.TaskSpec, leaseOK bool) *Ref {
-	if err := c.acquire(ctx, "task", spec.Function); err != nil {
+	sh, err := c.acquire(ctx, "task", spec.Function)
+	if err != nil {
 		return c.Failed(err)
 	}
 	id := c.gen.Next()
 	spec.Id = id.Bytes()
 	if leaseOK && c.cfg.DirectCalls && leaseEligible(spec) {
-		return c.submit(id, spec, c.leases, &directed{})
+		return c.submit(id, spec, c.leases, &directed{}, sh)
 	}
-	return c.submit(id, spec, c.viaHead, nil)
+	return c.submit(id, spec, c.viaHead, nil, sh)
 }
 
 // CreateActor asks the head to create an actor; the returned reference
 // becomes ready when its constructor has run. It waits at the bound as
 // Submit does.
 func (c *Client) CreateActor(ctx context.Context, spec *pb.ActorSpec) *Ref {
-	if err := c.acquire(ctx, "actor", spec.Class); err != nil {
+	sh, err := c.acquire(ctx, "actor", spec.Class)
+	if err != nil {
 		return c.Failed(err)
 	}
 	id := c.gen.Next()
 	spec.Id = id.Bytes()
-	return c.submit(id, spec, c.viaHead, nil)
+	return c.submit(id, spec, c.viaHead, nil, sh)
 }
 
 // submit tracks the reference to the result of spec (a task, actor or
-// call whose ID is id, holding a slot of the bound), holding the
+// call whose ID is id, holding sh, its share of the bound), holding the
 // references its arguments name until it finished, and sends spec by rt,
 // its route from now on; d is what a direct route's work knows of its
 // delivery.
-func (c *Client) submit(id ids.ID, spec any, rt route, d *directed) *Ref {
+func (c *Client) submit(id ids.ID, spec any, rt route, d *directed, sh share) *Ref {
 	// The actor route keeps a share of its calls until they finished
 	// (selfHold): its order across paths waits for that, and a head told
 	// of a call's release would not say when it finishes.
-	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c, spec: spec, route: rt, d: d, selfHold: rt == route(c.actors)}
+	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c, spec: spec, route: rt, d: d, selfHold: rt == route(c.actors),
+		pass: sh.pass, scope: sh.scope}
 	r.slot.Store(true)
 	if err := c.track(r, specArgs(spec)); err != nil {
 		r.finish(nil, 0, nil, err)

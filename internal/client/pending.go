@@ -18,7 +18,8 @@ import (
 // max_pending_calls and pending lease requests do, for a slot or the
 // caller's context; inside a task the wait is reported as blocked
 // (Config.OnBlock), as a Get's is, so that the task's CPUs go to the work
-// it waits for and nested submission never deadlocks the cluster.
+// it waits for, and a task with no unfinished child never waits (acquire):
+// nested submission never deadlocks the cluster.
 //
 // "Finished" rather than "started": what a waiting task costs the head
 // (its spec, its result object, its place in the queues) stays until it
@@ -81,38 +82,94 @@ func newPendingBound(limit int, headCap int64) *pendingBound {
 // max is the bound.
 func (b *pendingBound) max() int { return cap(b.slots) }
 
-// acquire takes a slot for work (kind "task", "actor" or "call" of name),
-// waiting while the bound is reached, until ctx or the client ends. A wait
-// inside a task (ctx carries its scope) reports the task blocked.
-func (c *Client) acquire(ctx context.Context, kind, name string) error {
+// share is what a submission holds of the bound: a slot of it, or (pass)
+// none; scope is the task that submitted it (nil for a driver).
+type share struct {
+	pass  bool
+	scope *TaskScope
+}
+
+// acquire takes a share of the bound for work (kind "task", "actor" or
+// "call" of name), waiting while the bound is reached, until ctx or the
+// client ends.
+//
+// Inside a task (ctx carries its scope) the wait is reported as blocked,
+// and a task with no unfinished child of its own takes a pass instead of
+// waiting (now, or as soon as its last child finishes): slots may all be
+// held by tasks waiting in turn for slots for their own children (a tree
+// of nested tasks in one executor), and the pass lets each such chain
+// reach a leaf that runs and finishes. It exceeds the bound by at most
+// one per running task of this client.
+func (c *Client) acquire(ctx context.Context, kind, name string) (share, error) {
 	b := c.pending
+	scope, _ := ctx.Value(taskKey{}).(*TaskScope)
+	sh := share{scope: scope}
 	select {
 	case b.slots <- struct{}{}:
-		return nil
+		return sh.taken(), nil
 	default:
 	}
-	if tid, ok := TaskFrom(ctx); ok && c.cfg.OnBlock != nil {
-		c.cfg.OnBlock(tid, true)
-		defer c.cfg.OnBlock(tid, false)
-	}
-	select {
-	case b.slots <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("waiting to submit %s %q: this session has %d tasks and calls that have not finished, its bound (shoal.WithMaxPendingTasks): %w",
-			kind, name, b.max(), context.Cause(ctx))
-	case <-c.ctx.Done():
-		return fmt.Errorf("waiting to submit %s %q: %w", kind, name, errs.ErrClosed)
+	for blocked := false; ; {
+		var drained chan struct{}
+		if scope != nil {
+			scope.mu.Lock()
+			if scope.unfinished == 0 {
+				scope.unfinished++
+				scope.mu.Unlock()
+				sh.pass = true
+				return sh, nil
+			}
+			if scope.drained == nil {
+				scope.drained = make(chan struct{})
+			}
+			drained = scope.drained
+			scope.mu.Unlock()
+			if !blocked && c.cfg.OnBlock != nil {
+				blocked = true
+				c.cfg.OnBlock(scope.ID, true)
+				defer c.cfg.OnBlock(scope.ID, false)
+			}
+		}
+		select {
+		case b.slots <- struct{}{}:
+			return sh.taken(), nil
+		case <-drained:
+		case <-ctx.Done():
+			return share{}, fmt.Errorf("waiting to submit %s %q: this session has %d tasks and calls that have not finished, its bound (shoal.WithMaxPendingTasks): %w",
+				kind, name, b.max(), context.Cause(ctx))
+		case <-c.ctx.Done():
+			return share{}, fmt.Errorf("waiting to submit %s %q: %w", kind, name, errs.ErrClosed)
+		}
 	}
 }
 
-// settle gives back r's slot, once: its work finished (or will never be
-// heard of).
+// taken counts a share that took a slot in its task's children.
+func (sh share) taken() share {
+	if sh.scope != nil {
+		sh.scope.mu.Lock()
+		sh.scope.unfinished++
+		sh.scope.mu.Unlock()
+	}
+	return sh
+}
+
+// settle gives back r's share of the bound, once: its work finished (or
+// will never be heard of).
 func (r *Ref) settle() {
 	if !r.slot.Swap(false) {
 		return
 	}
-	<-r.c.pending.slots
+	if !r.pass {
+		<-r.c.pending.slots
+	}
+	if s := r.scope; s != nil {
+		s.mu.Lock()
+		if s.unfinished--; s.unfinished == 0 && s.drained != nil {
+			close(s.drained)
+			s.drained = nil
+		}
+		s.mu.Unlock()
+	}
 	if r.released.Load() {
 		c := r.c
 		c.mu.Lock()

@@ -25,9 +25,13 @@ type Ref struct {
 	locs     []transfer.Location
 	err      error
 	released atomic.Bool
-	// slot: r's work holds a slot of the client's bound on unfinished
-	// work until it finishes (pending.go).
+	// slot: r's work holds a share of the client's bound on unfinished
+	// work until it finishes, counted in scope, the task that submitted it
+	// (if any), and a slot of the bound unless it was the task's pass
+	// (pending.go).
 	slot  atomic.Bool
+	pass  bool
+	scope *TaskScope
 	local bool // never sent to the head (failed before sending)
 	// updated, made by a reader that waits for news of the object, is
 	// closed (and cleared) when a later status arrives, e.g. new locations
