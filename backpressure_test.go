@@ -36,15 +36,7 @@ var (
 		for i := range children {
 			children[i] = shoal.CallByName[int](ctx, "test.bp_tree", depth-1, fan)
 		}
-		vals, err := shoal.GetAll(ctx, children)
-		if err != nil {
-			return 0, err
-		}
-		sum := 0
-		for _, v := range vals {
-			sum += v
-		}
-		return sum, nil
+		return sumOf(ctx, children)
 	})
 )
 

@@ -153,3 +153,21 @@ func TestPendingBoundInsideTask(t *testing.T) {
 		t.Fatalf("PendingTasks = %d (passes take no slot), want 1", n)
 	}
 }
+
+// Work released before it finished gives its slot back when the session is
+// replaced: a restarted head never hears of it, and so never says it ended.
+func TestPendingBoundAfterReconnect(t *testing.T) {
+	h := newFakeHead(t)
+	c, s := newTestClient(t, h, func(cfg *Config) { cfg.MaxPendingTasks = 1 })
+	ctx := context.Background()
+	r := c.Submit(ctx, task("a"), false)
+	s.want(t, "submit", r.ID)
+	r.Release()
+	s.want(t, "release", r.ID)
+	next := submitAsync(ctx, c, "b")
+	notReturned(t, next, 50*time.Millisecond)
+	s.lose()
+	s2 := h.session()
+	r2 := returned(t, next)
+	s2.want(t, "submit", r2.ID)
+}
