@@ -172,7 +172,7 @@ func (c *ActorClass[T]) New(ctx context.Context, arg any, opts ...ActorOption) (
 	spec := &pb.ActorSpec{Class: c.Name(), Args: encoded, MaxConcurrency: int32(o.maxConcurrency), Name: o.name, Strategy: o.strategy,
 		MaxRestarts: int32(o.maxRestarts), MaxTaskRetries: int32(o.maxTaskRetries), Env: o.env, AffinityNode: node, AffinitySoft: node != nil && o.affinitySoft,
 		Resources: &pb.Resources{Cpu: res.CPU, Gpu: res.GPU, Memory: res.Memory, Custom: res.Custom}}
-	ref := cl.CreateActor(spec)
+	ref := cl.CreateActor(ctx, spec)
 	for _, r := range release {
 		r()
 	}
@@ -390,7 +390,7 @@ func (m *Method[T, R]) Remote(ctx context.Context, h *ActorHandle[T], args ...an
 	}
 	h.bind(c)
 	// (ActorId aliases the handle's ID, which never changes once set.)
-	ref := c.CallActor(&pb.ActorCall{ActorId: h.id[:], Method: m.entry.Name, Args: encoded}, m.direct)
+	ref := c.CallActor(ctx, &pb.ActorCall{ActorId: h.id[:], Method: m.entry.Name, Args: encoded}, m.direct)
 	for _, r := range release {
 		r()
 	}

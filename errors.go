@@ -31,6 +31,11 @@ var (
 	// ErrInfeasible: no node of the cluster can run the task or actor (it
 	// needs more than any node offers), and none can join to run it.
 	ErrInfeasible = errs.ErrInfeasible
+	// ErrTooManyPending: the head refused a task or call because its
+	// session already had the head's cap of unfinished ones. Remote waits
+	// at the session's own bound (WithMaxPendingTasks), which is never
+	// above the head's cap, so only a client that bypasses it sees this.
+	ErrTooManyPending = errs.ErrTooManyPending
 )
 
 // TaskError is the error of a task that failed: which task, which function,

@@ -284,7 +284,7 @@ func (f *Func[R]) Remote(ctx context.Context, args ...any) *Future[R] {
 	if err != nil {
 		return &Future[R]{ref: c.Failed(fmt.Errorf("%w: calling %q: %v", ErrBadArgument, f.entry.Name, err)), c: c}
 	}
-	ref := c.Submit(spec, f.direct)
+	ref := c.Submit(ctx, spec, f.direct)
 	for _, r := range release {
 		r()
 	}

@@ -107,5 +107,18 @@ func requireValues(t *testing.T, ctx context.Context, futs []*shoal.Future[int],
 	}
 }
 
+// sumOf waits for fs and sums their values.
+func sumOf(ctx context.Context, fs []*shoal.Future[int]) (int, error) {
+	vals, err := shoal.GetAll(ctx, fs)
+	if err != nil {
+		return 0, err
+	}
+	sum := 0
+	for _, v := range vals {
+		sum += v
+	}
+	return sum, nil
+}
+
 func identity(i int) int { return i }
 func squareOf(i int) int { return i * i }

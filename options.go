@@ -31,6 +31,7 @@ type config struct {
 	packageHash    string
 	jobID          ids.ID
 	dashboard      string
+	maxPending     int
 }
 
 func defaultConfig() config {
@@ -81,6 +82,17 @@ func WithConnectTimeout(d time.Duration) Option { return func(c *config) { c.con
 // WithLogger sets the logger of the client and the embedded cluster (by
 // default, warnings and errors go to the default logger).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithMaxPendingTasks bounds the tasks, actor creations and actor calls
+// the driver has submitted that have not finished (default 100,000, or
+// $SHOAL_MAX_PENDING_TASKS): at the bound, Remote waits until one finishes
+// or its context ends (the future then fails with the context's error).
+// The job's executors keep the same bound on what their tasks submit; a
+// task waiting at it gives its CPUs back, as in Get. The head caps every
+// session too (shoal head --max-pending-tasks, default 200,000; an
+// embedded cluster's head takes n if it is larger): the bound is never
+// above the cap. See docs/runtime.md.
+func WithMaxPendingTasks(n int) Option { return func(c *config) { c.maxPending = n } }
 
 // WithJobName names the job in the cluster's status and logs.
 func WithJobName(name string) Option { return func(c *config) { c.jobName = name } }

@@ -83,7 +83,7 @@ func Init(ctx context.Context, opts ...Option) (context.Context, error) {
 	}
 	hello := &pb.Hello{Role: pb.Role_ROLE_DRIVER, JobId: job.JobId, Job: job, Pid: int32(os.Getpid())}
 	hello.Hostname, _ = os.Hostname()
-	ccfg := client.Config{Hello: hello, Logger: cfg.logger, WelcomeTimeout: cfg.connectTimeout,
+	ccfg := client.Config{Hello: hello, Logger: cfg.logger, WelcomeTimeout: cfg.connectTimeout, MaxPendingTasks: cfg.maxPending,
 		DirectCalls: os.Getenv(executor.EnvDirectCalls) != "0"}
 	if cfg.address == "" {
 		if cfg.nodes < 1 {
@@ -229,6 +229,13 @@ func jobInfo(cfg config) (*pb.JobInfo, error) {
 		jobID = ids.Random()
 	}
 	job := &pb.JobInfo{JobId: jobID.Bytes(), Name: cfg.jobName, BinaryPath: bin, Registry: registry.Fingerprint(), PackageHash: cfg.packageHash}
+	if cfg.maxPending < 0 {
+		return nil, fmt.Errorf("shoal: WithMaxPendingTasks(%d): the bound must be positive", cfg.maxPending)
+	}
+	if cfg.maxPending > 0 {
+		// The job's executors bound what their tasks submit alike.
+		job.Env = append(job.Env, fmt.Sprintf("%s=%d", client.EnvMaxPendingTasks, cfg.maxPending))
+	}
 	if cfg.address != "" && cfg.packageHash == "" && cfg.runtimeEnv == nil {
 		// Nodes of a real cluster check that they start the driver's
 		// binary; an embedded cluster runs beside it.
@@ -281,7 +288,8 @@ func startLocalCluster(ctx context.Context, cfg config) (*localCluster, error) {
 	}
 	// No node joins an embedded cluster later: work none of its nodes can
 	// run fails at once (FixedNodes).
-	lc.head = head.New(head.Config{Token: lc.token, Logger: cfg.logger, HeartbeatInterval: cfg.heartbeat, HeartbeatTimeout: cfg.heartbeatLimit, FixedNodes: true})
+	lc.head = head.New(head.Config{Token: lc.token, Logger: cfg.logger, HeartbeatInterval: cfg.heartbeat, HeartbeatTimeout: cfg.heartbeatLimit, FixedNodes: true,
+		MaxPendingTasks: max(head.DefaultMaxPendingTasks, cfg.maxPending)})
 	if serveDashboard != nil {
 		url, stop, err := serveDashboard(lc.head, cfg.dashboard, cfg.logger)
 		if err != nil {

@@ -29,17 +29,7 @@ var (
 	stressAdd       = shoal.Func2("test.stressAdd", func(_ context.Context, a, b int) (int, error) { return a + b, nil })
 	stressAddMethod = shoal.Method2(twiceClass, "Add", func(_ context.Context, _ *twiceActor, a, b int) (int, error) { return a + b, nil })
 	// stressSum borrows the futures inside its argument and sums them.
-	stressSum = shoal.Func1("test.stressSum", func(ctx context.Context, fs []*shoal.Future[int]) (int, error) {
-		vals, err := shoal.GetAll(ctx, fs)
-		if err != nil {
-			return 0, err
-		}
-		sum := 0
-		for _, v := range vals {
-			sum += v
-		}
-		return sum, nil
-	})
+	stressSum = shoal.Func1("test.stressSum", sumOf)
 	// stressNested submits the addition itself and waits for it.
 	stressNested = shoal.Func2("test.stressNested", func(ctx context.Context, fs []*shoal.Future[int], k int) (int, error) {
 		return stressAdd.Remote(ctx, fs[0], k).Get(ctx)

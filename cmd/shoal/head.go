@@ -27,7 +27,7 @@ func newHeadCommand() *cobra.Command {
 		autoscale                                   string
 		recovery, infeasible                        time.Duration
 		dashAddr                                    string
-		maxConns                                    int
+		maxConns, maxPending                        int
 	)
 	cmd := &cobra.Command{
 		Use:   "head",
@@ -92,7 +92,7 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 			}
 			h, err := head.Open(head.Config{Token: token, TLS: tls, HeartbeatInterval: hbInterval, HeartbeatTimeout: hbTimeout,
 				MaxMessageBytes: int(maxMessage), StateDir: stateDir, RecoveryWindow: recovery, PackageDir: packageDir, PackageLimit: packageLimit,
-				InfeasibleTimeout: infeasible, DashboardURL: dashURL, MaxConnections: maxConns, Logger: logger})
+				InfeasibleTimeout: infeasible, DashboardURL: dashURL, MaxConnections: maxConns, MaxPendingTasks: maxPending, Logger: logger})
 			if err != nil {
 				ln.Close()
 				if dashLn != nil {
@@ -159,6 +159,7 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 	packageLimit = 2 * bytesize.GiB
 	cmd.Flags().Var(bytesize.Flag(&packageLimit), "package-limit", "largest job package accepted (content size)")
 	cmd.Flags().IntVar(&maxConns, "max-connections", 0, "connections the head serves at once; past it new ones wait (default 16384)")
+	cmd.Flags().IntVar(&maxPending, "max-pending-tasks", 0, "unfinished tasks and actor calls one session may have; work beyond fails with ErrTooManyPending (default 200000; clients wait below it)")
 	cmd.Flags().StringVar(&dashAddr, "dashboard", defaultDashboard, `where to serve the dashboard and the head's Prometheus metrics (/metrics); beyond loopback the cluster token is required; "off": nowhere`)
 	lf.register(cmd)
 	return cmd

@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"context"
 	"slices"
 
 	"github.com/shoal-dev/shoal/internal/ids"
@@ -64,14 +65,19 @@ func (c *Client) DirectCallsSent() int64 { return c.conns.sent.Load() }
 // CallActor sends an actor method call and returns the reference to its
 // result. direct allows the direct path (the caller knows the result can
 // hold no futures or actor handles); the call takes it when its arguments
-// are inline and the actor is reachable.
-func (c *Client) CallActor(call *pb.ActorCall, direct bool) *Ref {
+// are inline and the actor is reachable. It waits at the bound on
+// unfinished work as Submit does.
+func (c *Client) CallActor(ctx context.Context, call *pb.ActorCall, direct bool) *Ref {
+	sh, err := c.acquire(ctx, "call", call.Method)
+	if err != nil {
+		return c.Failed(err)
+	}
 	id := c.gen.Next()
 	call.Id = id.Bytes()
 	if _, err := ids.FromBytes("actor id", call.ActorId); err != nil || !c.cfg.DirectCalls {
-		return c.submit(id, call, c.viaHead, nil)
+		return c.submit(id, call, c.viaHead, nil, sh)
 	}
-	return c.submit(id, call, c.actors, &directed{wantDirect: direct && rpc.InlineArgs(call.Args)})
+	return c.submit(id, call, c.actors, &directed{wantDirect: direct && rpc.InlineArgs(call.Args)}, sh)
 }
 
 func (a *actorRoute) send(r *Ref) {

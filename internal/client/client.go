@@ -82,6 +82,11 @@ type Config struct {
 	// DirectCalls lets actor calls go straight to their actor's executor
 	// when the head says it may be reached (see actor_route.go).
 	DirectCalls bool
+	// MaxPendingTasks bounds the tasks, actor creations and calls this
+	// client submitted that have not finished: submitting more waits
+	// (pending.go). 0: $SHOAL_MAX_PENDING_TASKS, else
+	// DefaultMaxPendingTasks; never above the head's cap.
+	MaxPendingTasks int
 	// WelcomeTimeout bounds the wait for the head's welcome.
 	WelcomeTimeout time.Duration
 	Logger         *slog.Logger
@@ -127,6 +132,11 @@ type Client struct {
 	conns   *directConns
 	// made counts the references this client made or borrowed (Made).
 	made atomic.Int64
+	// pending bounds the work submitted and not finished; orphans are the
+	// references released before their work finished, which keep their
+	// slots until it did (pending.go). orphans is guarded by mu.
+	pending *pendingBound
+	orphans map[ids.ID]*Ref
 }
 
 // Connect opens a session and waits for the head's welcome.
@@ -137,6 +147,10 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.WelcomeTimeout <= 0 {
 		cfg.WelcomeTimeout = 30 * time.Second
 	}
+	limit, err := pendingLimit(cfg.MaxPendingTasks)
+	if err != nil {
+		return nil, err
+	}
 	stream, m, err := handshake(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -146,6 +160,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		cfg: cfg, gen: ids.NewGenerator(), data: transfer.NewClient(cfg.Token, cfg.Peers), welcome: m.Welcome,
 		log: cfg.Logger, ctx: cctx, cancel: cancel,
 		refs: make(map[ids.ID]*Ref), putNode: cfg.PutNode, putAddr: cfg.PutAddr,
+		pending: newPendingBound(limit, m.Welcome.MaxPendingTasks), orphans: make(map[ids.ID]*Ref),
 	}
 	c.viaHead = headRoute{c}
 	c.actors = &actorRoute{c: c, links: make(map[ids.ID]*actorLink)}
@@ -211,6 +226,7 @@ func (c *Client) fail(err error) {
 	for _, r := range refs {
 		r.finish(nil, 0, nil, err)
 	}
+	c.settleOrphans()
 }
 
 func (c *Client) handle(m *pb.HeadMessage) {
@@ -223,6 +239,7 @@ func (c *Client) handle(m *pb.HeadMessage) {
 		r := c.refs[id]
 		c.mu.Unlock()
 		if r == nil {
+			c.releasedDone(id) // (its work ended before the head heard of the release)
 			continue
 		}
 		switch st.State {
@@ -242,6 +259,11 @@ func (c *Client) handle(m *pb.HeadMessage) {
 			r.finish(st.Value, st.Size, locs, nil)
 		default:
 			r.finish(nil, 0, nil, errs.FromInfo(st.Error))
+		}
+	}
+	for _, b := range m.ReleasedDone {
+		if id, err := ids.FromBytes("object id", b); err == nil {
+			c.releasedDone(id)
 		}
 	}
 	if len(m.Leases) > 0 {
@@ -338,35 +360,49 @@ func (c *Client) Borrow(id ids.ID) *Ref {
 	return r
 }
 
-// Submit sends a task and returns the reference to its result. leaseOK
-// allows a worker lease (lease_route.go): the caller knows the result can hold
-// no futures or actor handles.
-func (c *Client) Submit(spec *pb.TaskSpec, leaseOK bool) *Ref {
+// Submit sends a task and returns the reference to its result, once the
+// client is below its bound on unfinished work (pending.go): while it is
+// not, Submit waits, and returns a failed reference if ctx ends first.
+// leaseOK allows a worker lease (lease_route.go): the caller knows the
+// result can hold no futures or actor handles.
+func (c *Client) Submit(ctx context.Context, spec *pb.TaskSpec, leaseOK bool) *Ref {
+	sh, err := c.acquire(ctx, "task", spec.Function)
+	if err != nil {
+		return c.Failed(err)
+	}
 	id := c.gen.Next()
 	spec.Id = id.Bytes()
 	if leaseOK && c.cfg.DirectCalls && leaseEligible(spec) {
-		return c.submit(id, spec, c.leases, &directed{})
+		return c.submit(id, spec, c.leases, &directed{}, sh)
 	}
-	return c.submit(id, spec, c.viaHead, nil)
+	return c.submit(id, spec, c.viaHead, nil, sh)
 }
 
 // CreateActor asks the head to create an actor; the returned reference
-// becomes ready when its constructor has run.
-func (c *Client) CreateActor(spec *pb.ActorSpec) *Ref {
+// becomes ready when its constructor has run. It waits at the bound as
+// Submit does.
+func (c *Client) CreateActor(ctx context.Context, spec *pb.ActorSpec) *Ref {
+	sh, err := c.acquire(ctx, "actor", spec.Class)
+	if err != nil {
+		return c.Failed(err)
+	}
 	id := c.gen.Next()
 	spec.Id = id.Bytes()
-	return c.submit(id, spec, c.viaHead, nil)
+	return c.submit(id, spec, c.viaHead, nil, sh)
 }
 
 // submit tracks the reference to the result of spec (a task, actor or
-// call whose ID is id), holding the references its arguments name until
-// it finished, and sends spec by rt, its route from now on; d is what a
-// direct route's work knows of its delivery.
-func (c *Client) submit(id ids.ID, spec any, rt route, d *directed) *Ref {
+// call whose ID is id, holding sh, its share of the bound), holding the
+// references its arguments name until it finished, and sends spec by rt,
+// its route from now on; d is what a direct route's work knows of its
+// delivery.
+func (c *Client) submit(id ids.ID, spec any, rt route, d *directed, sh share) *Ref {
 	// The actor route keeps a share of its calls until they finished
 	// (selfHold): its order across paths waits for that, and a head told
 	// of a call's release would not say when it finishes.
-	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c, spec: spec, route: rt, d: d, selfHold: rt == route(c.actors)}
+	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c, spec: spec, route: rt, d: d, selfHold: rt == route(c.actors),
+		pass: sh.pass, scope: sh.scope}
+	r.slot.Store(true)
 	if err := c.track(r, specArgs(spec)); err != nil {
 		r.finish(nil, 0, nil, err)
 		return r

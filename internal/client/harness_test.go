@@ -34,6 +34,8 @@ type fakeHead struct {
 	sessions chan *fakeSession
 	// exits answers ExecutorExit.
 	exits string
+	// maxPending is the cap its welcome announces (0: none).
+	maxPending int64
 }
 
 // fakeSession is one session of the client with the fake head.
@@ -65,7 +67,7 @@ func (h *fakeHead) connect(context.Context) (rpc.ClientStream[pb.ClientMessage, 
 		if _, err := srv.Recv(); err != nil { // the hello
 			return
 		}
-		srv.Send(&pb.HeadMessage{Welcome: &pb.Welcome{InlineLimit: 1 << 20}})
+		srv.Send(&pb.HeadMessage{Welcome: &pb.Welcome{InlineLimit: 1 << 20, MaxPendingTasks: h.maxPending}})
 		for {
 			m, err := srv.Recv()
 			if err != nil {
@@ -220,14 +222,19 @@ func (a fakeAPI) ExecutorExit(context.Context, *pb.ExecutorExitRequest) (*pb.Exe
 	return &pb.ExecutorExitReply{Cause: a.h.exits}, nil
 }
 
-// newTestClient connects a client to h; the test closes it.
-func newTestClient(t *testing.T, h *fakeHead) (*Client, *fakeSession) {
+// newTestClient connects a client to h; the test closes it. configure,
+// if given, changes its configuration.
+func newTestClient(t *testing.T, h *fakeHead, configure ...func(*Config)) (*Client, *fakeSession) {
 	t.Helper()
-	c, err := Connect(context.Background(), Config{
+	cfg := Config{
 		Hello: &pb.Hello{}, Connect: h.connect, Head: fakeAPI{h}, Token: testToken,
 		Reconnect: wait, DirectCalls: true, WelcomeTimeout: wait,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	c, err := Connect(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,14 @@ type Ref struct {
 	locs     []transfer.Location
 	err      error
 	released atomic.Bool
-	local    bool // never sent to the head (failed before sending)
+	// slot: r's work holds a share of the client's bound on unfinished
+	// work until it finishes, counted in scope, the task that submitted it
+	// (if any), and a slot of the bound unless it was the task's pass
+	// (pending.go).
+	slot  atomic.Bool
+	pass  bool
+	scope *TaskScope
+	local bool // never sent to the head (failed before sending)
 	// updated, made by a reader that waits for news of the object, is
 	// closed (and cleared) when a later status arrives, e.g. new locations
 	// after it was rebuilt. Guarded by mu.
@@ -155,6 +162,7 @@ func (r *Ref) finishLocked(value []byte, size int64, locs []transfer.Location, e
 		if r.selfHold {
 			r.selfHold, after.self = false, r
 		}
+		after.settle = r
 	}
 	if r.updated != nil {
 		close(r.updated)
@@ -170,9 +178,13 @@ type afterFinish struct {
 	callbacks []func()
 	holds     []*Ref
 	self      *Ref
+	settle    *Ref // gives back its slot of the bound
 }
 
 func (a afterFinish) run() {
+	if a.settle != nil {
+		a.settle.settle()
+	}
 	for _, f := range a.callbacks {
 		f()
 	}
@@ -200,6 +212,11 @@ func (r *Ref) Release() {
 	}
 	if c.refs[r.ID] == r {
 		delete(c.refs, r.ID)
+	}
+	if r.slot.Load() {
+		// Its work has not finished: it keeps its slot until the head
+		// says it did (pending.go).
+		c.orphans[r.ID] = r
 	}
 	c.mu.Unlock()
 	r.mu.Lock()

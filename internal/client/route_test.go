@@ -37,7 +37,7 @@ func TestHeadRouteSubmitCancelRelease(t *testing.T) {
 
 	arg := put(t, c, "argument")
 	s.want(t, "put", arg.ID)
-	r := c.Submit(task("f", &pb.Arg{Object: arg.ID.Bytes()}), false)
+	r := c.Submit(context.Background(), task("f", &pb.Arg{Object: arg.ID.Bytes()}), false)
 	arg.Release() // the caller lets go; the task still needs it
 	e, passed := s.next(t, "submit")
 	if e.id != r.ID {
@@ -74,11 +74,11 @@ func TestHeadRouteReplayAfterReconnect(t *testing.T) {
 	s.want(t, "borrow", borrowed.ID)
 	p := put(t, c, "put")
 	s.want(t, "put", p.ID)
-	done := c.Submit(task("done"), false)
+	done := c.Submit(context.Background(), task("done"), false)
 	s.want(t, "submit", done.ID)
 	s.ready(done.ID, []byte("done"))
 	readyWithin(t, done)
-	pending := c.Submit(task("pending"), false)
+	pending := c.Submit(context.Background(), task("pending"), false)
 	s.want(t, "submit", pending.ID)
 	gone := put(t, c, "gone")
 	gone.Release()
@@ -109,7 +109,7 @@ func TestHeadRouteReplayAfterReconnect(t *testing.T) {
 // directly at ex.
 func actorReachable(t *testing.T, c *Client, s *fakeSession, ex *fakeExec) *Ref {
 	t.Helper()
-	a := c.CreateActor(&pb.ActorSpec{Class: "A"})
+	a := c.CreateActor(context.Background(), &pb.ActorSpec{Class: "A"})
 	s.want(t, "create", a.ID)
 	s.tell(&pb.HeadMessage{Objects: []*pb.ObjectStatus{{Id: a.ID.Bytes(), State: pb.ObjectState_OBJECT_STATE_READY,
 		Actor: &pb.ActorRoute{Addr: ex.addr(), Label: "A (test)", NodeId: ids.Random().Bytes(), DataAddr: "127.0.0.1:1", Pid: 42}}}})
@@ -132,7 +132,7 @@ func TestActorRouteDirectCancelNotHere(t *testing.T) {
 	ex := newFakeExec(t)
 	a := actorReachable(t, c, s, ex)
 
-	r1 := c.CallActor(call(a, "m", inline("x")), true)
+	r1 := c.CallActor(context.Background(), call(a, "m", inline("x")), true)
 	m := ex.next()
 	if len(m.Calls) != 1 || ids.ID(m.Calls[0].Id) != r1.ID {
 		t.Fatalf("executor got %v", m)
@@ -147,7 +147,7 @@ func TestActorRouteDirectCancelNotHere(t *testing.T) {
 	}
 
 	// Cancel follows a direct call to its executor.
-	r2 := c.CallActor(call(a, "slow", inline("y")), true)
+	r2 := c.CallActor(context.Background(), call(a, "slow", inline("y")), true)
 	ex.next()
 	r2.Cancel()
 	if m := ex.next(); len(m.Cancel) != 1 || ids.ID(m.Cancel[0]) != r2.ID {
@@ -162,8 +162,8 @@ func TestActorRouteDirectCancelNotHere(t *testing.T) {
 	// A call with an object argument waits for the direct call in flight,
 	// then goes through the head.
 	obj := put(t, c, "o")
-	r3 := c.CallActor(call(a, "m", inline("z")), true)
-	r4 := c.CallActor(call(a, "m", &pb.Arg{Object: obj.ID.Bytes()}), true)
+	r3 := c.CallActor(context.Background(), call(a, "m", inline("z")), true)
+	r4 := c.CallActor(context.Background(), call(a, "m", &pb.Arg{Object: obj.ID.Bytes()}), true)
 	ex.next()
 	s.none(t, "call", r4.ID, 50*time.Millisecond)
 	ex.reply(&pb.TaskResult{TaskId: r3.ID.Bytes(), NotHere: true})
@@ -174,7 +174,7 @@ func TestActorRouteDirectCancelNotHere(t *testing.T) {
 	s.ready(r4.ID, []byte("four"))
 	readyWithin(t, r4)
 	// The link, idle, is forgotten: the next call looks the actor up again.
-	r5 := c.CallActor(call(a, "m", inline("w")), true)
+	r5 := c.CallActor(context.Background(), call(a, "m", inline("w")), true)
 	if m := ex.next(); len(m.Calls) != 1 || ids.ID(m.Calls[0].Id) != r5.ID {
 		t.Fatalf("executor got %v", m)
 	}
@@ -191,11 +191,11 @@ func TestActorRouteConnectionLostAndReplay(t *testing.T) {
 	ex := newFakeExec(t)
 	a := actorReachable(t, c, s, ex)
 
-	kept := c.CallActor(call(a, "m", inline("k")), true)
+	kept := c.CallActor(context.Background(), call(a, "m", inline("k")), true)
 	ex.next()
 	ex.reply(&pb.TaskResult{TaskId: kept.ID.Bytes(), Value: []byte("kept")})
 	readyWithin(t, kept)
-	quiet := c.CallActor(call(a, "m", inline("q")), true)
+	quiet := c.CallActor(context.Background(), call(a, "m", inline("q")), true)
 	ex.next()
 	ex.reply(&pb.TaskResult{TaskId: quiet.ID.Bytes(), Value: []byte("quiet")})
 	readyWithin(t, quiet)
@@ -216,14 +216,14 @@ func TestActorRouteConnectionLostAndReplay(t *testing.T) {
 	}
 	s2.none(t, "put", quiet.ID, 50*time.Millisecond)
 
-	lost := c.CallActor(call(a, "m", inline("l")), true)
+	lost := c.CallActor(context.Background(), call(a, "m", inline("l")), true)
 	ex.next()
 	ex.cut()
 	readyWithin(t, lost)
 	if err := lost.Err(); !errors.Is(err, errs.ErrActorDied) || !strings.Contains(err.Error(), "killed by signal 9") || !strings.Contains(err.Error(), "may have run") {
 		t.Fatalf("err %v", err)
 	}
-	next := c.CallActor(call(a, "m", inline("n")), true)
+	next := c.CallActor(context.Background(), call(a, "m", inline("n")), true)
 	if m := ex.next(); len(m.Calls) != 1 || ids.ID(m.Calls[0].Id) != next.ID {
 		t.Fatalf("executor got %v", m)
 	}
@@ -239,9 +239,9 @@ func TestActorRouteCancelUnsentAndKill(t *testing.T) {
 	a := actorReachable(t, c, s, ex)
 	obj := put(t, c, "o")
 
-	first := c.CallActor(call(a, "m", inline("1")), true)
+	first := c.CallActor(context.Background(), call(a, "m", inline("1")), true)
 	ex.next()
-	waiting := c.CallActor(call(a, "m", &pb.Arg{Object: obj.ID.Bytes()}), true) // waits for first
+	waiting := c.CallActor(context.Background(), call(a, "m", &pb.Arg{Object: obj.ID.Bytes()}), true) // waits for first
 	waiting.Cancel()
 	ex.reply(&pb.TaskResult{TaskId: first.ID.Bytes(), Value: []byte("1")})
 	readyWithin(t, waiting)
@@ -253,7 +253,7 @@ func TestActorRouteCancelUnsentAndKill(t *testing.T) {
 	if err := c.KillActor(a.ID); err != nil {
 		t.Fatal(err)
 	}
-	after := c.CallActor(call(a, "m", inline("2")), true)
+	after := c.CallActor(context.Background(), call(a, "m", inline("2")), true)
 	// (The kill and the call may share a message to the head.)
 	e, passed := s.next(t, "kill")
 	if e.id != a.ID {
@@ -280,7 +280,7 @@ func TestLeaseRouteGrantRunCancel(t *testing.T) {
 	c, s := newTestClient(t, h)
 	ex := newFakeExec(t)
 
-	r := c.Submit(task("f", inline("x")), true)
+	r := c.Submit(context.Background(), task("f", inline("x")), true)
 	req, _ := s.next(t, "lease")
 	grant(s, req, ex)
 	m := ex.next()
@@ -293,7 +293,7 @@ func TestLeaseRouteGrantRunCancel(t *testing.T) {
 		t.Fatalf("value %q", got)
 	}
 
-	r2 := c.Submit(task("f", inline("y")), true)
+	r2 := c.Submit(context.Background(), task("f", inline("y")), true)
 	ex.next()
 	r2.Cancel()
 	if m := ex.next(); len(m.Cancel) != 1 || ids.ID(m.Cancel[0]) != r2.ID {
@@ -315,9 +315,9 @@ func TestLeaseRouteRefusedAndCancelUnsent(t *testing.T) {
 	h := newFakeHead(t)
 	c, s := newTestClient(t, h)
 
-	cancelled := c.Submit(task("f", inline("c")), true)
+	cancelled := c.Submit(context.Background(), task("f", inline("c")), true)
 	cancelled.Cancel()
-	r := c.Submit(task("f", inline("x")), true)
+	r := c.Submit(context.Background(), task("f", inline("x")), true)
 	req, _ := s.next(t, "lease")
 	s.tell(&pb.HeadMessage{Leases: []*pb.LeaseGrant{{Id: req.id.Bytes()}}}) // refused
 	s.want(t, "submit", r.ID)
@@ -328,7 +328,7 @@ func TestLeaseRouteRefusedAndCancelUnsent(t *testing.T) {
 	r.Cancel()
 	s.want(t, "cancel", r.ID)
 	// While refused, the next task goes to the head at once.
-	r2 := c.Submit(task("f", inline("y")), true)
+	r2 := c.Submit(context.Background(), task("f", inline("y")), true)
 	s.want(t, "submit", r2.ID)
 }
 
@@ -342,13 +342,13 @@ func TestLeaseRouteConnectionLostAndReconnect(t *testing.T) {
 	c, s := newTestClient(t, h)
 	ex := newFakeExec(t)
 
-	retried := c.Submit(task("f", inline("r")), true)
+	retried := c.Submit(context.Background(), task("f", inline("r")), true)
 	once := task("g", inline("o"))
 	once.MaxRetries = 0
 	req, _ := s.next(t, "lease")
 	grant(s, req, ex)
 	ex.next()
-	failed := c.Submit(once, true)
+	failed := c.Submit(context.Background(), once, true)
 	if req2, _ := s.next(t, "lease"); req2.id != req.id {
 		grant(s, req2, ex)
 	}
@@ -363,7 +363,7 @@ func TestLeaseRouteConnectionLostAndReconnect(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 
-	waiting := c.Submit(task("h", inline("w")), true)
+	waiting := c.Submit(context.Background(), task("h", inline("w")), true)
 	s.next(t, "lease")
 	s.lose()
 	s2 := h.session()

@@ -28,6 +28,12 @@ type TaskScope struct {
 	mu       sync.Mutex
 	children []*Ref
 	done     bool
+	// unfinished counts the task's children that hold a share of the
+	// client's bound (pending.go); drained, made by a submission waiting
+	// at the bound, is closed (and cleared) when it drops to zero. Both
+	// guarded by mu.
+	unfinished int
+	drained    chan struct{}
 }
 
 // WithTask marks ctx as running the task of scope, so that a Get that

@@ -264,6 +264,9 @@ func (c *Client) rejoined(out *rpc.Outbox[pb.ClientMessage], welcome *pb.HeadMes
 		out.Add(r.size, r.fill)
 	}
 	c.handle(welcome)
+	// Work released before it finished is not replayed: the new head will
+	// never say it ended.
+	c.settleOrphans()
 	for _, rt := range []route{c.viaHead, c.actors, c.leases} {
 		rt.lost(nil, nil)
 	}

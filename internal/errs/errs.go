@@ -38,6 +38,10 @@ var (
 	ErrInfeasible      = errors.New("shoal: infeasible resource request")
 	ErrDependency      = errors.New("shoal: a task's argument failed")
 	ErrActorDied       = errors.New("shoal: actor died")
+	// ErrTooManyPending: the head refused work of a session that already
+	// had the head's cap of unfinished tasks and calls (a client that
+	// ignores its bound; see docs/runtime.md).
+	ErrTooManyPending = errors.New("shoal: too many unfinished tasks")
 )
 
 var kindSentinels = map[pb.ErrorKind]error{
@@ -52,6 +56,7 @@ var kindSentinels = map[pb.ErrorKind]error{
 	pb.ErrorKind_ERROR_KIND_INFEASIBLE:       ErrInfeasible,
 	pb.ErrorKind_ERROR_KIND_DEPENDENCY:       ErrDependency,
 	pb.ErrorKind_ERROR_KIND_ACTOR_DIED:       ErrActorDied,
+	pb.ErrorKind_ERROR_KIND_TOO_MANY_PENDING: ErrTooManyPending,
 }
 
 // TaskError is the failure of a task or of the object it should have made,
@@ -117,6 +122,8 @@ func kindVerb(k pb.ErrorKind) string {
 		return "did not run because an argument failed"
 	case pb.ErrorKind_ERROR_KIND_ACTOR_DIED:
 		return "found its actor dead"
+	case pb.ErrorKind_ERROR_KIND_TOO_MANY_PENDING:
+		return "was refused by the head"
 	default:
 		return "failed"
 	}

@@ -72,6 +72,12 @@ type Config struct {
 	// MaxConnections bounds the connections the head's listener holds at
 	// once (default 16384); past it new ones wait to be accepted.
 	MaxConnections int
+	// MaxPendingTasks caps the tasks and actor calls of one session that
+	// have not finished (default DefaultMaxPendingTasks): what a session
+	// sends beyond fails at once with ErrTooManyPending and costs the head
+	// nothing more. Clients learn it from the welcome and wait below it
+	// (see pending.go).
+	MaxPendingTasks int
 	// DashboardURL is where the head's dashboard and metrics are served
 	// (status says it; empty: nowhere).
 	DashboardURL string
@@ -99,6 +105,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxConnections <= 0 {
 		c.MaxConnections = 16384
+	}
+	if c.MaxPendingTasks <= 0 {
+		c.MaxPendingTasks = DefaultMaxPendingTasks
 	}
 	if c.LocalityBandwidth <= 0 {
 		c.LocalityBandwidth = 100e6
@@ -173,6 +182,8 @@ type Head struct {
 type counters struct {
 	submitted, finished, failed, retried, stale, rebuilt, actorRestarts int64
 	waitingArgs, ready, assigned                                        int64
+	// refused counts work refused at a session's cap (pending.go).
+	refused int64
 }
 
 // New returns a head that is not yet serving; call Serve or Connect*.

@@ -134,16 +134,18 @@ func (n *fakeNode) heartbeatUntil(stop <-chan struct{}) {
 }
 
 type fakeSession struct {
-	stream  rpc.ClientStream[pb.ClientMessage, pb.HeadMessage]
-	runs    chan *pb.RunTask
-	objects chan *pb.ObjectStatus
-	leases  chan *pb.LeaseGrant
-	done    chan error
+	stream       rpc.ClientStream[pb.ClientMessage, pb.HeadMessage]
+	welcome      *pb.Welcome
+	runs         chan *pb.RunTask
+	objects      chan *pb.ObjectStatus
+	leases       chan *pb.LeaseGrant
+	releasedDone chan []byte
+	done         chan error
 }
 
 func (hs *harness) session(hello *pb.Hello) (*fakeSession, error) {
 	s := &fakeSession{stream: hs.h.ConnectSession(hs.ctx), runs: make(chan *pb.RunTask, 1024), objects: make(chan *pb.ObjectStatus, 1024),
-		leases: make(chan *pb.LeaseGrant, 64), done: make(chan error, 1)}
+		leases: make(chan *pb.LeaseGrant, 64), releasedDone: make(chan []byte, 64), done: make(chan error, 1)}
 	s.stream.Send(&pb.ClientMessage{Hello: hello})
 	m, err := s.stream.Recv()
 	if err != nil {
@@ -152,6 +154,7 @@ func (hs *harness) session(hello *pb.Hello) (*fakeSession, error) {
 	if m.Welcome == nil {
 		hs.t.Fatal("no welcome")
 	}
+	s.welcome = m.Welcome
 	s.dispatch(m)
 	go func() {
 		for {
@@ -176,6 +179,9 @@ func (s *fakeSession) dispatch(m *pb.HeadMessage) {
 	}
 	for _, g := range m.Leases {
 		s.leases <- g
+	}
+	for _, b := range m.ReleasedDone {
+		s.releasedDone <- b
 	}
 }
 

@@ -39,6 +39,9 @@ type session struct {
 	// those granted on this executor.
 	leases map[ids.ID]*lease
 	hosted map[ids.ID]*lease
+	// pending counts the tasks and calls this session sent that have not
+	// finished (pending.go).
+	pending int
 }
 
 type job struct {
@@ -122,7 +125,8 @@ func (h *Head) openSession(s *session, hello *pb.Hello) (*pb.Welcome, error) {
 	s.id = ids.Random()
 	s.role = hello.Role
 	s.pid = hello.Pid
-	welcome := &pb.Welcome{SessionId: s.id.Bytes(), InlineLimit: h.cfg.InlineLimit, MaxMessageBytes: int64(h.cfg.MaxMessageBytes)}
+	welcome := &pb.Welcome{SessionId: s.id.Bytes(), InlineLimit: h.cfg.InlineLimit, MaxMessageBytes: int64(h.cfg.MaxMessageBytes),
+		MaxPendingTasks: int64(h.cfg.MaxPendingTasks)}
 	switch hello.Role {
 	case pb.Role_ROLE_DRIVER:
 		j := h.jobs[jobID]

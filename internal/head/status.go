@@ -55,6 +55,7 @@ func (h *Head) statusLocked() *pb.StatusReply {
 	r.TasksByState["failed"] = h.counts.failed
 	r.TasksByState["retried"] = h.counts.retried
 	r.TasksByState["rebuilt"] = h.counts.rebuilt
+	r.TasksByState["refused"] = h.counts.refused
 	r.TasksByState["actor_restarts"] = h.counts.actorRestarts
 	r.Events = append(r.Events, h.events...)
 	r.Waiting = h.waitingStatus(now)

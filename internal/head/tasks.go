@@ -46,6 +46,7 @@ type task struct {
 	blocked     bool
 	backlogged  bool
 	tallied     bool // counted in the head's tally (declared, not done)
+	pending     bool // counted in its owner's pending (pending.go)
 	cancelled   bool
 	affinity    ids.ID
 	excluded    []ids.ID
@@ -108,6 +109,10 @@ func (h *Head) declareTask(s *session, spec *pb.TaskSpec, init func(*task)) (*ta
 	if o != nil && (o.state != objectPending || o.producer != nil || o.owner != s) {
 		return nil, nil
 	}
+	if s.pending >= h.cfg.MaxPendingTasks {
+		h.refuseWork(s, id, o)
+		return nil, nil
+	}
 	j := s.job.work()
 	if len(spec.Env) > 0 {
 		if err := checkEnv(spec.Env); err != nil {
@@ -122,6 +127,8 @@ func (h *Head) declareTask(s *session, spec *pb.TaskSpec, init func(*task)) (*ta
 	}
 	o.producer = t
 	h.counts.submitted++
+	t.pending = true
+	s.pending++
 	if init != nil {
 		init(t)
 	}
@@ -216,6 +223,10 @@ func (h *Head) completeTask(t *task, out *taskOutput, failure *pb.ErrorInfo) {
 		return
 	}
 	h.setTaskState(t, taskDone)
+	if t.pending {
+		t.pending = false
+		h.workEnded(t)
+	}
 	if a := t.actor; a != nil && t.kind == pb.RunKind_RUN_KIND_ACTOR_CALL {
 		// A call that ends while it waits in its actor's queue (its
 		// argument failed, it was cancelled) must not hold up the calls

@@ -24,7 +24,7 @@ var (
 	descResourcesTotal = prometheus.NewDesc("shoal_resources_total", "Resources of the live nodes, by kind (cpu, gpu, memory in bytes, custom names).", []string{"resource"}, nil)
 	descResourcesUsed  = prometheus.NewDesc("shoal_resources_used", "Resources of the live nodes held by running tasks, actors and leases.", []string{"resource"}, nil)
 	descTasks          = prometheus.NewDesc("shoal_tasks", "Unfinished tasks and actor calls, by state.", []string{"state"}, nil)
-	descTasksTotal     = prometheus.NewDesc("shoal_tasks_total", "Tasks ended or run again since the head started, by outcome (finished, failed, retried, rebuilt, actor_restarts).", []string{"outcome"}, nil)
+	descTasksTotal     = prometheus.NewDesc("shoal_tasks_total", "Tasks ended or run again since the head started, by outcome (finished, failed, retried, rebuilt, actor_restarts, refused).", []string{"outcome"}, nil)
 	descTasksByFunc    = prometheus.NewDesc("shoal_tasks_by_function", "Unfinished tasks by function (the 20 functions with most, the rest as \"other\") and state.", []string{"function", "state"}, nil)
 	descActors         = prometheus.NewDesc("shoal_actors", "Actors by state (creating, alive).", []string{"state"}, nil)
 	descObjects        = prometheus.NewDesc("shoal_objects", "Objects the head tracks.", nil, nil)
@@ -89,7 +89,7 @@ func (c headCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, st := range []string{"idle", "waiting_for_args", "waiting_for_resources", "running"} {
 		gauge(descTasks, float64(s.Status.TasksByState[st]), st)
 	}
-	for _, outcome := range []string{"finished", "failed", "retried", "rebuilt", "actor_restarts"} {
+	for _, outcome := range []string{"finished", "failed", "retried", "rebuilt", "actor_restarts", "refused"} {
 		counter(descTasksTotal, float64(s.Status.TasksByState[outcome]), outcome)
 	}
 	for k, v := range s.ByFunction {

@@ -141,6 +141,9 @@ const (
 	ErrorKind_ERROR_KIND_INFEASIBLE       ErrorKind = 9
 	ErrorKind_ERROR_KIND_DEPENDENCY       ErrorKind = 10
 	ErrorKind_ERROR_KIND_ACTOR_DIED       ErrorKind = 11
+	// The head refused the work: its session had the head's cap of
+	// unfinished tasks and calls (Welcome.max_pending_tasks).
+	ErrorKind_ERROR_KIND_TOO_MANY_PENDING ErrorKind = 12
 )
 
 // Enum value maps for ErrorKind.
@@ -158,6 +161,7 @@ var (
 		9:  "ERROR_KIND_INFEASIBLE",
 		10: "ERROR_KIND_DEPENDENCY",
 		11: "ERROR_KIND_ACTOR_DIED",
+		12: "ERROR_KIND_TOO_MANY_PENDING",
 	}
 	ErrorKind_value = map[string]int32{
 		"ERROR_KIND_UNSPECIFIED":      0,
@@ -172,6 +176,7 @@ var (
 		"ERROR_KIND_INFEASIBLE":       9,
 		"ERROR_KIND_DEPENDENCY":       10,
 		"ERROR_KIND_ACTOR_DIED":       11,
+		"ERROR_KIND_TOO_MANY_PENDING": 12,
 	}
 )
 
@@ -956,9 +961,13 @@ type Welcome struct {
 	InlineLimit     int64                  `protobuf:"varint,2,opt,name=inline_limit,json=inlineLimit,proto3" json:"inline_limit,omitempty"`
 	MaxMessageBytes int64                  `protobuf:"varint,3,opt,name=max_message_bytes,json=maxMessageBytes,proto3" json:"max_message_bytes,omitempty"`
 	// node_cpu is the CPU capacity of an executor's node (fixed point).
-	NodeCpu       int64 `protobuf:"varint,4,opt,name=node_cpu,json=nodeCpu,proto3" json:"node_cpu,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	NodeCpu int64 `protobuf:"varint,4,opt,name=node_cpu,json=nodeCpu,proto3" json:"node_cpu,omitempty"`
+	// max_pending_tasks is the head's cap on the tasks and actor calls of one
+	// session that have not finished: the work it sends beyond fails with
+	// ERROR_KIND_TOO_MANY_PENDING. A client bounds its own submission to it.
+	MaxPendingTasks int64 `protobuf:"varint,5,opt,name=max_pending_tasks,json=maxPendingTasks,proto3" json:"max_pending_tasks,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Welcome) Reset() {
@@ -1015,6 +1024,13 @@ func (x *Welcome) GetMaxMessageBytes() int64 {
 func (x *Welcome) GetNodeCpu() int64 {
 	if x != nil {
 		return x.NodeCpu
+	}
+	return 0
+}
+
+func (x *Welcome) GetMaxPendingTasks() int64 {
+	if x != nil {
+		return x.MaxPendingTasks
 	}
 	return 0
 }
@@ -2869,7 +2885,11 @@ type HeadMessage struct {
 	Leases     []*LeaseGrant          `protobuf:"bytes,6,rep,name=leases,proto3" json:"leases,omitempty"`
 	// warnings tell an owner why some of its work waits (no node of the
 	// cluster can ever run it); the client logs them.
-	Warnings      []string `protobuf:"bytes,7,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	Warnings []string `protobuf:"bytes,7,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	// released_done names tasks and calls of this session that ended after
+	// it had released their results (it hears nothing else of them): they
+	// count no more against its bound on unfinished work.
+	ReleasedDone  [][]byte `protobuf:"bytes,8,rep,name=released_done,json=releasedDone,proto3" json:"released_done,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2949,6 +2969,13 @@ func (x *HeadMessage) GetLeases() []*LeaseGrant {
 func (x *HeadMessage) GetWarnings() []string {
 	if x != nil {
 		return x.Warnings
+	}
+	return nil
+}
+
+func (x *HeadMessage) GetReleasedDone() [][]byte {
+	if x != nil {
+		return x.ReleasedDone
 	}
 	return nil
 }
@@ -5842,13 +5869,14 @@ const file_shoal_proto_rawDesc = "" +
 	"\vdirect_addr\x18\t \x01(\tR\n" +
 	"directAddr\x12!\n" +
 	"\fdirect_local\x18\n" +
-	" \x01(\tR\vdirectLocal\"\x92\x01\n" +
+	" \x01(\tR\vdirectLocal\"\xbe\x01\n" +
 	"\aWelcome\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\fR\tsessionId\x12!\n" +
 	"\finline_limit\x18\x02 \x01(\x03R\vinlineLimit\x12*\n" +
 	"\x11max_message_bytes\x18\x03 \x01(\x03R\x0fmaxMessageBytes\x12\x19\n" +
-	"\bnode_cpu\x18\x04 \x01(\x03R\anodeCpu\"K\n" +
+	"\bnode_cpu\x18\x04 \x01(\x03R\anodeCpu\x12*\n" +
+	"\x11max_pending_tasks\x18\x05 \x01(\x03R\x0fmaxPendingTasks\"K\n" +
 	"\x03Arg\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\fR\x05value\x12\x16\n" +
 	"\x06object\x18\x02 \x01(\fR\x06object\x12\x16\n" +
@@ -6012,7 +6040,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x04size\x18\x04 \x01(\x03R\x04size\x120\n" +
 	"\tlocations\x18\x05 \x03(\v2\x12.shoal.v1.LocationR\tlocations\x12)\n" +
 	"\x05error\x18\x06 \x01(\v2\x13.shoal.v1.ErrorInfoR\x05error\x12*\n" +
-	"\x05actor\x18\a \x01(\v2\x14.shoal.v1.ActorRouteR\x05actor\"\x94\x02\n" +
+	"\x05actor\x18\a \x01(\v2\x14.shoal.v1.ActorRouteR\x05actor\"\xb9\x02\n" +
 	"\vHeadMessage\x12+\n" +
 	"\awelcome\x18\x01 \x01(\v2\x11.shoal.v1.WelcomeR\awelcome\x120\n" +
 	"\aobjects\x18\x02 \x03(\v2\x16.shoal.v1.ObjectStatusR\aobjects\x12#\n" +
@@ -6021,7 +6049,8 @@ const file_shoal_proto_rawDesc = "" +
 	"\vkill_actors\x18\x05 \x03(\fR\n" +
 	"killActors\x12,\n" +
 	"\x06leases\x18\x06 \x03(\v2\x14.shoal.v1.LeaseGrantR\x06leases\x12\x1a\n" +
-	"\bwarnings\x18\a \x03(\tR\bwarnings\"\xf6\x02\n" +
+	"\bwarnings\x18\a \x03(\tR\bwarnings\x12#\n" +
+	"\rreleased_done\x18\b \x03(\fR\freleasedDone\"\xf6\x02\n" +
 	"\tNodeHello\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\fR\x06nodeId\x121\n" +
 	"\tresources\x18\x02 \x01(\v2\x13.shoal.v1.ResourcesR\tresources\x12\x1b\n" +
@@ -6271,7 +6300,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\bStrategy\x12\x14\n" +
 	"\x10STRATEGY_DEFAULT\x10\x00\x12\x13\n" +
 	"\x0fSTRATEGY_SPREAD\x10\x01\x12\x11\n" +
-	"\rSTRATEGY_PACK\x10\x02*\xd1\x02\n" +
+	"\rSTRATEGY_PACK\x10\x02*\xf2\x02\n" +
 	"\tErrorKind\x12\x1a\n" +
 	"\x16ERROR_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ERROR_KIND_APPLICATION\x10\x01\x12\x14\n" +
@@ -6285,7 +6314,8 @@ const file_shoal_proto_rawDesc = "" +
 	"\x15ERROR_KIND_INFEASIBLE\x10\t\x12\x19\n" +
 	"\x15ERROR_KIND_DEPENDENCY\x10\n" +
 	"\x12\x19\n" +
-	"\x15ERROR_KIND_ACTOR_DIED\x10\v*P\n" +
+	"\x15ERROR_KIND_ACTOR_DIED\x10\v\x12\x1f\n" +
+	"\x1bERROR_KIND_TOO_MANY_PENDING\x10\f*P\n" +
 	"\aRunKind\x12\x11\n" +
 	"\rRUN_KIND_TASK\x10\x00\x12\x19\n" +
 	"\x15RUN_KIND_ACTOR_CREATE\x10\x01\x12\x17\n" +
