@@ -174,6 +174,9 @@ func TestActorRouteDirectCancelNotHere(t *testing.T) {
 	s.ready(r4.ID, []byte("four"))
 	readyWithin(t, r4)
 	// The link, idle, is forgotten: the next call looks the actor up again.
+	// (The route hears that r4 finished just after r4 is ready: a call made
+	// in between still goes through the head, as it should.)
+	linkForgotten(t, c, a.ID)
 	r5 := c.CallActor(context.Background(), call(a, "m", inline("w")), true)
 	if m := ex.next(); len(m.Calls) != 1 || ids.ID(m.Calls[0].Id) != r5.ID {
 		t.Fatalf("executor got %v", m)
@@ -373,4 +376,22 @@ func TestLeaseRouteConnectionLostAndReconnect(t *testing.T) {
 		t.Fatalf("after the reconnect: %v then lease %s", kinds(passed), e.id.Short())
 	}
 	s2.none(t, "submit", waiting.ID, 50*time.Millisecond)
+}
+
+// linkForgotten waits until the actor route holds no link to actor.
+func linkForgotten(t *testing.T, c *Client, actor ids.ID) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c.actors.mu.Lock()
+		_, ok := c.actors.links[actor]
+		c.actors.mu.Unlock()
+		if !ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the route still links actor %s after its calls finished", actor.Short())
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
