@@ -411,10 +411,7 @@ func (ex *Executor) run(ctx context.Context, id ids.ID, rt *pb.RunTask) {
 	res.Error = info
 	res.DurationNs = int64(time.Since(start))
 	ex.mu.Lock()
-	offHead := ex.direct[id] != nil
-	ex.mu.Unlock()
-	ex.spans.add(rt, start, time.Duration(res.DurationNs), info, offHead)
-	ex.mu.Lock()
+	offHead := ex.direct[id] != nil // (came without the head: counted by it apart)
 	// more: calls of the same actor wait, so a direct reply can leave with
 	// theirs (the flusher writes it soon whatever the next call does).
 	more := false
@@ -434,6 +431,7 @@ func (ex *Executor) run(ctx context.Context, id ids.ID, rt *pb.RunTask) {
 	ex.admit()
 	conn := ex.replyLocked(res)
 	ex.mu.Unlock()
+	ex.spans.add(rt, start, time.Duration(res.DurationNs), info, offHead)
 	if ex.client.Made() != made {
 		ex.collectSoon()
 	}
