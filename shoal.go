@@ -105,13 +105,9 @@ func Init(ctx context.Context, opts ...Option) (context.Context, error) {
 			ccfg.LocalStores[n.ID()] = n.Store()
 		}
 	} else {
-		token, err := rpc.ResolveToken(cfg.token, cfg.tokenFile)
-		if err != nil {
-			return nil, withPrefix(err)
-		}
-		s.conn, err = rpc.Dial(ctx, cfg.address, token, 0, rpc.TLSConfig{CAFile: cfg.tlsCA}, cfg.connectTimeout)
-		if err != nil {
-			return nil, withPrefix(explainDial(err))
+		var token string
+		if s.conn, token, err = dialHead(ctx, cfg); err != nil {
+			return nil, err
 		}
 		if cfg.tlsCA != "" {
 			// The data plane and direct calls are TLS too, with a
@@ -503,13 +499,9 @@ func StatusAt(ctx context.Context, opts ...Option) (*Status, error) {
 	if cfg.address == "" {
 		return nil, fmt.Errorf("shoal: StatusAt needs the head's address: WithAddress or $%s", node.EnvAddress)
 	}
-	token, err := rpc.ResolveToken(cfg.token, cfg.tokenFile)
+	conn, _, err := dialHead(ctx, cfg)
 	if err != nil {
-		return nil, withPrefix(err)
-	}
-	conn, err := rpc.Dial(ctx, cfg.address, token, 0, rpc.TLSConfig{CAFile: cfg.tlsCA}, cfg.connectTimeout)
-	if err != nil {
-		return nil, withPrefix(explainDial(err))
+		return nil, err
 	}
 	defer conn.Close()
 	r, err := client.GRPCHead{Conn: conn}.Status(ctx)
@@ -517,6 +509,20 @@ func StatusAt(ctx context.Context, opts ...Option) (*Status, error) {
 		return nil, withPrefix(err)
 	}
 	return statusFromPB(r), nil
+}
+
+// dialHead connects to the head cfg names with the token it gives or finds,
+// and returns the connection and the token.
+func dialHead(ctx context.Context, cfg config) (*grpc.ClientConn, string, error) {
+	token, err := rpc.ResolveToken(cfg.token, cfg.tokenFile)
+	if err != nil {
+		return nil, "", withPrefix(err)
+	}
+	conn, err := rpc.Dial(ctx, cfg.address, token, 0, rpc.TLSConfig{CAFile: cfg.tlsCA}, cfg.connectTimeout)
+	if err != nil {
+		return nil, "", withPrefix(explainDial(err))
+	}
+	return conn, token, nil
 }
 
 // statusFromPB converts the wire form of a status report.

@@ -71,19 +71,15 @@ func inferJSONSchema(path string) (Schema, error) {
 			continue
 		}
 		seen++
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.UseNumber()
-		var obj map[string]any
-		if err := dec.Decode(&obj); err != nil {
-			return nil, fmt.Errorf("line %d is not a JSON object: %w", line, err)
-		}
-		// (Keys in the order they appear on the line.)
-		for _, k := range jsonKeys(b) {
+		err := jsonFieldsInOrder(b, func(k string, v any) {
 			if _, ok := kinds[k]; !ok {
 				names = append(names, k)
 				kinds[k] = types.Invalid
 			}
-			kinds[k] = widenJSON(kinds[k], obj[k])
+			kinds[k] = widenJSON(kinds[k], v)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("line %d is not a JSON object: %w", line, err)
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -103,26 +99,35 @@ func inferJSONSchema(path string) (Schema, error) {
 	return schema, nil
 }
 
-// jsonKeys lists the top-level keys of a JSON object in their order.
-func jsonKeys(b []byte) []string {
+// jsonFieldsInOrder calls f with each top-level key of a JSON object and
+// its value (numbers as json.Number), in the order they appear.
+func jsonFieldsInOrder(b []byte, f func(key string, value any)) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil {
+		return err
+	} else if t != json.Delim('{') {
+		return fmt.Errorf("found %v, want an object", t)
 	}
-	var keys []string
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
-			return keys
+			return err
 		}
 		k, _ := t.(string)
-		keys = append(keys, k)
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return keys
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return err
 		}
+		f(k, v)
 	}
-	return keys
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("more after the object")
+	}
+	return nil
 }
 
 // widenJSON is the narrowest type holding a key's values so far and v (a

@@ -51,15 +51,18 @@ func Scan[T any](r *Result) ([]T, error) {
 	}()
 	out := make([]T, 0, r.rows)
 	row := 0
-	for _, rec := range recs {
+	for r, rec := range recs {
 		n := int(rec.NumRows())
 		start := len(out)
 		out = append(out, make([]T, n)...)
 		base := reflect.ValueOf(out[start:])
 		for i, f := range m.Fields {
 			col := rec.Column(cols[i])
-			if err := f.Accepts(col.DataType()); err != nil {
-				return nil, fmt.Errorf("dataframe.Scan: column %q (%s) does not fit field %s (%s): %w", names[cols[i]], col.DataType(), f.GoName, f.Type, err)
+			// (Every record has the result's schema: its types are checked once.)
+			if r == 0 {
+				if err := f.Accepts(col.DataType()); err != nil {
+					return nil, fmt.Errorf("dataframe.Scan: column %q (%s) does not fit field %s (%s): %w", names[cols[i]], col.DataType(), f.GoName, f.Type, err)
+				}
 			}
 			for k := range n {
 				if err := f.Read(col, k, base.Index(k).FieldByIndex(f.Index)); err != nil {

@@ -189,11 +189,7 @@ type binderCatalog struct {
 
 // Materialize runs node and returns its rows as an in-memory relation.
 func (b binderCatalog) Materialize(node plan.Node) (plan.Node, int64, error) {
-	ctx := b.ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	res, err := newFrame(node).Collect(ctx, b.opts...)
+	res, err := newFrame(node).Collect(b.ctx, b.opts...)
 	if err != nil {
 		return nil, 0, err
 	}

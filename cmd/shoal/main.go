@@ -93,17 +93,27 @@ func (h *headFlags) dial(ctx context.Context) (*grpc.ClientConn, error) {
 	return t.dial(ctx, h.tf.token, "--address")
 }
 
+// token is the explicit token or the one rpc.ResolveToken finds; when
+// there is none, whether a head is there at all is told first.
+func (t headTarget) token(ctx context.Context, explicitToken, flag string) (string, error) {
+	token, err := rpc.ResolveToken(explicitToken, t.tokenFile)
+	if err != nil {
+		if herr := t.reachable(ctx, flag); herr != nil {
+			return "", herr
+		}
+		return "", err
+	}
+	return token, nil
+}
+
 // status reads the status of the head the flags name.
 func (h *headFlags) status(ctx context.Context) (*shoal.Status, error) {
 	t, err := resolveHead("--address", h.addr, h.tf)
 	if err != nil {
 		return nil, err
 	}
-	token, err := rpc.ResolveToken(h.tf.token, t.tokenFile)
+	token, err := t.token(ctx, h.tf.token, "--address")
 	if err != nil {
-		if herr := t.reachable(ctx, "--address"); herr != nil {
-			return nil, herr
-		}
 		return nil, err
 	}
 	st, err := shoal.StatusAt(ctx, shoal.WithAddress(t.addr), shoal.WithToken(token), shoal.WithTLS(t.tlsCA))
@@ -117,11 +127,8 @@ func (h *headFlags) status(ctx context.Context) (*shoal.Status, error) {
 // found as rpc.ResolveToken finds it. flag names the address flag in
 // messages. Whether a head is there at all is told before a missing token.
 func (t headTarget) dial(ctx context.Context, explicitToken, flag string) (*grpc.ClientConn, error) {
-	token, err := rpc.ResolveToken(explicitToken, t.tokenFile)
+	token, err := t.token(ctx, explicitToken, flag)
 	if err != nil {
-		if herr := t.reachable(ctx, flag); herr != nil {
-			return nil, herr
-		}
 		return nil, err
 	}
 	conn, err := rpc.Dial(ctx, t.addr, token, 0, rpc.TLSConfig{CAFile: t.tlsCA}, 10*time.Second)

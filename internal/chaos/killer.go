@@ -155,9 +155,15 @@ func (k *killer) currentID(ctx context.Context, s *slot) string {
 
 // registeredID is the whole ID of the live node serving dataAddr.
 func (k *killer) registeredID(ctx context.Context, dataAddr string) (string, bool) {
+	return registeredID(ctx, k.cluster, dataAddr)
+}
+
+// registeredID is the whole ID of the live node of c serving dataAddr (a
+// node's startup line abbreviates it).
+func registeredID(ctx context.Context, c *clustertest.Cluster, dataAddr string) (string, bool) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if st, err := k.cluster.Status(ctx); err == nil {
+	if st, err := c.Status(ctx); err == nil {
 		for _, n := range st.Nodes {
 			if n.Alive && n.DataAddr == dataAddr {
 				return idString(n.NodeId), true

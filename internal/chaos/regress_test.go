@@ -122,18 +122,8 @@ func testCluster(t *testing.T, nodes ...[]string) (*clustertest.Cluster, []*clus
 		if err != nil {
 			t.Fatal(err)
 		}
-		// (The startup line abbreviates the ID: the head knows it whole.)
-		id := ""
-		st, err := c.Status(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, n := range st.Nodes {
-			if n.Alive && n.DataAddr == data {
-				id = idString(n.NodeId)
-			}
-		}
-		if id == "" {
+		id, ok := registeredID(context.Background(), c, data)
+		if !ok {
 			t.Fatalf("no live node serves %s in the head's status", data)
 		}
 		procs, idList = append(procs, p), append(idList, id)

@@ -122,17 +122,17 @@ func (n *Node) answerLogs(reqs []*pb.LogRequest) {
 		defer n.wg.Done()
 		for _, r := range reqs {
 			reply := &pb.LogReply{Id: r.Id}
-			var errors []string
+			var problems []string
 			for i, b := range r.JobIds {
 				job, err := ids.FromBytes("job id", b)
 				if err != nil {
-					errors = append(errors, err.Error())
+					problems = append(problems, err.Error())
 					continue
 				}
 				data, skipped, err := n.logs.tail(job, r.TailBytes)
 				if err != nil {
 					if i == 0 {
-						errors = append(errors, err.Error())
+						problems = append(problems, err.Error())
 					}
 					continue
 				}
@@ -146,7 +146,7 @@ func (n *Node) answerLogs(reqs []*pb.LogRequest) {
 				reply.Skipped += skipped
 			}
 			if len(reply.Data) == 0 {
-				reply.Error = strings.Join(errors, "; ")
+				reply.Error = strings.Join(problems, "; ")
 			}
 			n.report(func(m *pb.NodeMessage) { m.LogReplies = append(m.LogReplies, reply) })
 		}
