@@ -257,6 +257,8 @@ func (c *Client) handle(m *pb.HeadMessage) {
 				locs = append(locs, transfer.Location{Node: n, Addr: l.DataAddr})
 			}
 			r.finish(st.Value, st.Size, locs, nil)
+		case pb.ObjectState_OBJECT_STATE_REBUILDING:
+			r.copiesLost()
 		default:
 			r.finish(nil, 0, nil, errs.FromInfo(st.Error))
 		}

@@ -274,7 +274,7 @@ func (c *Client) read(ctx context.Context, r *Ref, inline func(value []byte), fe
 		if r.updated == nil {
 			r.updated = make(chan struct{})
 		}
-		value, locs, err, updated := r.value, r.locs, r.err, r.updated
+		value, locs, err, updated, rebuilding := r.value, r.locs, r.err, r.updated, r.rebuilding
 		r.mu.Unlock()
 		if err != nil {
 			return err
@@ -282,6 +282,17 @@ func (c *Client) read(ctx context.Context, r *Ref, inline func(value []byte), fe
 		if value != nil {
 			inline(value)
 			return nil
+		}
+		if len(locs) == 0 && rebuilding {
+			// Not a failed attempt: the head is making the object again
+			// and says when it is ready or why it cannot be.
+			select {
+			case <-updated:
+				attempt--
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 		if len(locs) > 0 {
 			fctx, cancel := context.WithCancel(ctx)

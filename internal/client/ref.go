@@ -37,6 +37,10 @@ type Ref struct {
 	// closed (and cleared) when a later status arrives, e.g. new locations
 	// after it was rebuilt. Guarded by mu.
 	updated chan struct{}
+	// rebuilding: every copy of the ready object was lost and the head
+	// runs the task that made it again; a read waits for its news.
+	// Guarded by mu.
+	rebuilding bool
 	// holders counts the handles (futures) sharing this reference; the
 	// head's reference goes when the last lets go. Guarded by c.mu.
 	holders int32
@@ -152,6 +156,7 @@ func (r *Ref) finishLocked(value []byte, size int64, locs []transfer.Location, e
 	first := !r.IsReady()
 	if first || r.value == nil {
 		r.value, r.size, r.locs, r.err = value, size, locs, err
+		r.rebuilding = false
 	}
 	var after afterFinish
 	if first {
@@ -169,6 +174,22 @@ func (r *Ref) finishLocked(value []byte, size int64, locs []transfer.Location, e
 		r.updated = nil
 	}
 	return after
+}
+
+// copiesLost records the head's news that every copy of r was lost and
+// is being made again: a read fetching the old copies stops (a silent node
+// would hold it until its timeouts) and waits for the new ones.
+func (r *Ref) copiesLost() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.IsReady() || r.value != nil || r.err != nil {
+		return
+	}
+	r.locs, r.rebuilding = nil, true
+	if r.updated != nil {
+		close(r.updated)
+		r.updated = nil
+	}
 }
 
 // afterFinish is what a reference's finish leaves to do once its lock is

@@ -927,3 +927,55 @@ func TestConnectionsAreCapped(t *testing.T) {
 		t.Errorf("the Status call was timed %d times, want 1", n)
 	}
 }
+
+// When a node dies, the owner of an object it held hears at once: the
+// copies left (a reader fetching the dead one moves on) or, when none is
+// left, that the object is being rebuilt (a reader stops fetching and
+// waits); then the new copy.
+func TestLostCopiesAreNews(t *testing.T) {
+	hs := newHarness(t, Config{HeartbeatInterval: 20 * time.Millisecond, HeartbeatTimeout: 200 * time.Millisecond})
+	stopA, stopB := make(chan struct{}), make(chan struct{})
+	defer close(stopB)
+	a := hs.addNode(1, scheduler.Resources{})
+	a.heartbeatUntil(stopA)
+	d := hs.driver()
+	x, y := hs.submit(d, "make x"), hs.submit(d, "make y")
+	recv(t, a.starts, "executor start on A")
+	exA := hs.executor(a)
+	for range 2 {
+		run := recv(t, exA.runs, "a make on A")
+		exA.stream.Send(&pb.ClientMessage{Results: []*pb.TaskResult{{TaskId: run.TaskId, Stored: true, Size: 1e6}}})
+		if st := recv(t, d.objects, "an object ready"); st.State != pb.ObjectState_OBJECT_STATE_READY || len(st.Locations) != 1 {
+			t.Fatalf("status %v", st)
+		}
+	}
+	b := hs.addNode(1, scheduler.Resources{})
+	b.heartbeatUntil(stopB)
+	b.mu.Lock()
+	b.stream.Send(&pb.NodeMessage{Objects: []*pb.ObjectCopy{{Id: y.Bytes(), Added: true, Size: 1e6}}}) // y copied to B
+	b.mu.Unlock()
+	waitFor(t, "y's copy on B", func() bool { return len(hs.h.ObjectInfo(y).Locations) == 2 })
+
+	close(stopA) // A falls silent
+	recv(t, a.done, "A's stream closed by the head")
+	news := map[ids.ID]*pb.ObjectStatus{}
+	for range 2 {
+		st := recv(t, d.objects, "news of x and y")
+		id, _ := ids.FromBytes("object id", st.Id)
+		news[id] = st
+	}
+	if st := news[x]; st == nil || st.State != pb.ObjectState_OBJECT_STATE_REBUILDING || len(st.Locations) != 0 {
+		t.Fatalf("x, whose only copy died: %v, want REBUILDING", st)
+	}
+	if st := news[y]; st == nil || st.State != pb.ObjectState_OBJECT_STATE_READY || len(st.Locations) != 1 || string(st.Locations[0].NodeId) != string(b.id[:]) {
+		t.Fatalf("y, with a copy left on B: %v, want READY on B alone", st)
+	}
+	recv(t, b.starts, "executor start on B")
+	exB := hs.executor(b)
+	run := recv(t, exB.runs, "x rebuilt on B")
+	exB.stream.Send(&pb.ClientMessage{Results: []*pb.TaskResult{{TaskId: run.TaskId, Attempt: run.Attempt, Stored: true, Size: 1e6}}})
+	st := recv(t, d.objects, "x ready again")
+	if string(st.Id) != string(x[:]) || st.State != pb.ObjectState_OBJECT_STATE_READY || len(st.Locations) != 1 || string(st.Locations[0].NodeId) != string(b.id[:]) {
+		t.Fatalf("x after its rebuild: %v, want READY on B", st)
+	}
+}

@@ -99,6 +99,9 @@ func (h *Head) rebuild(o *object) bool {
 	o.state, o.err, o.producer = objectPending, nil, t
 	h.setTaskState(t, taskIdle) // (counted from now on)
 	h.log.Info("rebuilding a lost object from lineage", "object", o.id.Short(), "function", l.spec.Function, "rebuild", l.rebuilds)
+	// Readers of the lost copies stop fetching them (a silent node holds a
+	// fetch until its timeouts) and wait for the new ones.
+	h.notifyOwner(o)
 	// Take the task's references on its arguments, as submission does.
 	next := 0
 	for i, a := range l.spec.Args {

@@ -299,8 +299,13 @@ func (h *Head) nodeGone(n *nodeState, reason string, graceful bool) {
 	}
 	for _, o := range n.objects {
 		h.removeLocation(o, n)
-		if len(o.locs) == 0 && o.value == nil && o.state == objectReady {
+		switch {
+		case len(o.locs) == 0 && o.value == nil && o.state == objectReady:
 			h.objectGone(o, n, reason)
+		case o.state == objectReady && o.value == nil:
+			// Readers fetching the copy that died move to the others now
+			// rather than after the dead node's timeouts.
+			h.notifyOwner(o)
 		}
 	}
 	h.schedule()

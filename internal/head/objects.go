@@ -381,6 +381,11 @@ func (h *Head) notify(o *object, to *session) {
 		st.State = pb.ObjectState_OBJECT_STATE_FAILED
 		st.Error = o.err
 		size += len(o.err.Message)
+	case objectPending:
+		// (only news of a rebuild: a first run's pending state is not news)
+		st.State = pb.ObjectState_OBJECT_STATE_REBUILDING
+	default:
+		return // evicted: nothing holds a reference to hear of it
 	}
 	if st.Actor = h.actorRoute(o); st.Actor != nil {
 		size += 128

@@ -156,7 +156,11 @@ func (n *Node) launchExecutor(job *pb.JobInfo, jobID ids.ID, binary, dir string,
 	p := &executorProc{job: jobID, info: job, childProc: childProc{cmd: cmd, exited: make(chan struct{})}, tail: tail}
 	var pipes sync.WaitGroup
 	pipes.Add(2)
-	logw := n.logs.writer(jobID)
+	logw, closeLog, err := n.logs.open(jobID)
+	if err != nil {
+		n.log.Warn("the executor's output goes to the node's output only", "job", jobID.Abbrev(), "error", err)
+		logw, closeLog = io.Discard, func() {}
+	}
 	pid := cmd.Process.Pid
 	go copyLines(&pipes, os.Stdout, logw, pid, stdout, prefix, nil)
 	go copyLines(&pipes, os.Stderr, logw, pid, stderr, prefix, tail)
@@ -168,6 +172,7 @@ func (n *Node) launchExecutor(job *pb.JobInfo, jobID ids.ID, binary, dir string,
 	go func() {
 		defer n.wg.Done()
 		pipes.Wait()
+		closeLog()
 		err := cmd.Wait()
 		close(p.exited)
 		n.mu.Lock()

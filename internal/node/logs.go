@@ -10,56 +10,79 @@ import (
 	"strings"
 	"sync"
 
-	"gopkg.in/natefinch/lumberjack.v2"
-
 	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/rotlog"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
 
 // Each job's executors write their output, line by line, to a log file of
 // the job's own under the node's log directory, rotated by size, so that
 // `shoal logs` reads it back through the head. A job keeps at most
-// execLogMB × (1 + execLogBackups) of it on disk.
+// execLogBytes × (1 + execLogBackups) of it on disk.
 const (
-	execLogMB      = 32 // lumberjack rotates by megabytes
+	execLogBytes   = 32 << 20
 	execLogBackups = 2
 	// maxLogTail bounds what one request reads back from a node (the
 	// reply travels on the node's stream to the head).
 	maxLogTail = 8 << 20
 )
 
-// execLogs holds the open log files of the jobs whose executors ran here.
+// execLogs holds the open log files of the jobs whose executors run here,
+// each open while one of them runs.
 type execLogs struct {
 	dir  string
 	mu   sync.Mutex
-	jobs map[ids.ID]*lumberjack.Logger
+	jobs map[ids.ID]*execLog
+}
+
+type execLog struct {
+	f     *rotlog.File
+	users int
 }
 
 func (l *execLogs) name(job ids.ID) string {
 	return filepath.Join(l.dir, "executor-"+job.String()+".log")
 }
 
-// writer returns the log of job's executors (every executor process of the
-// job on this node shares it; its writes are whole lines).
-func (l *execLogs) writer(job ids.ID) io.Writer {
+// open returns the log of job's executors (every executor process of the
+// job on this node shares it; its writes are whole lines) and the function
+// that lets it go: the file closes when the last user lets go.
+func (l *execLogs) open(job ids.ID) (io.Writer, func(), error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if w := l.jobs[job]; w != nil {
-		return w
+	w := l.jobs[job]
+	if w == nil {
+		f, err := rotlog.Open(l.name(job), execLogBytes, execLogBackups)
+		if err != nil {
+			return nil, nil, fmt.Errorf("the log of job %s: %w", job.Abbrev(), err)
+		}
+		if l.jobs == nil {
+			l.jobs = map[ids.ID]*execLog{}
+		}
+		w = &execLog{f: f}
+		l.jobs[job] = w
 	}
-	if l.jobs == nil {
-		l.jobs = map[ids.ID]*lumberjack.Logger{}
-	}
-	w := &lumberjack.Logger{Filename: l.name(job), MaxSize: execLogMB, MaxBackups: execLogBackups}
-	l.jobs[job] = w
-	return w
+	w.users++
+	var once sync.Once
+	return w.f, func() {
+		once.Do(func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			if w.users--; w.users == 0 {
+				w.f.Close()
+				if l.jobs[job] == w {
+					delete(l.jobs, job)
+				}
+			}
+		})
+	}, nil
 }
 
 func (l *execLogs) close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, w := range l.jobs {
-		w.Close()
+		w.f.Close()
 	}
 	l.jobs = nil
 }
@@ -70,13 +93,7 @@ func (l *execLogs) tail(job ids.ID, n int64) ([]byte, int64, error) {
 	n = min(max(n, 0), maxLogTail)
 	// Rotated files are named with a timestamp after the base name: newest
 	// last when sorted; the live file is the newest of all.
-	base := strings.TrimSuffix(l.name(job), ".log")
-	old, err := filepath.Glob(base + "-*.log")
-	if err != nil {
-		return nil, 0, err
-	}
-	slices.Sort(old)
-	files := append(old, l.name(job))
+	files := append(rotlog.Backups(l.name(job)), l.name(job))
 	var parts [][]byte
 	var skipped int64
 	for i := len(files) - 1; i >= 0; i-- {

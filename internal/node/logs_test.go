@@ -19,11 +19,15 @@ func TestExecLogsTailAcrossRotations(t *testing.T) {
 	defer l.close()
 	job := ids.Random()
 	base := strings.TrimSuffix(l.name(job), ".log")
-	// Two rotated files (lumberjack's names sort by time) and the live one.
+	// Two rotated files (their names sort by time) and the live one.
 	os.WriteFile(base+"-2026-12-06T10-00-00.000.log", []byte("one\ntwo\n"), 0o600)
 	os.WriteFile(base+"-2026-12-06T11-00-00.000.log", []byte("three\nfour\n"), 0o600)
-	w := l.writer(job)
+	w, done, err := l.open(job)
+	if err != nil {
+		t.Fatal(err)
+	}
 	w.Write([]byte("five\nsix\n"))
+	done()
 	for _, c := range []struct {
 		tail        int64
 		want        string

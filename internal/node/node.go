@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -130,7 +131,8 @@ type Node struct {
 
 type pull struct {
 	done chan struct{}
-	err  error
+	from []transfer.Location // the nodes it tries, in order
+	err  error               // set before done closes
 }
 
 // Start starts the data plane and registers with the head. It returns once
@@ -598,19 +600,35 @@ const (
 // pull fetches an object from peers for a local reader, once however many
 // readers ask at the same time, straight into the store's memory, and
 // keeps the copy; it returns the bytes pinned until release.
+//
+// A reader joins a pull under way only when that pull tries every node
+// the reader names: a reader told of a new copy (its old one's node went
+// silent) must not wait out the timeouts of a pull stuck on the old one.
 func (n *Node) pull(ctx context.Context, id ids.ID, hints []transfer.Location) ([]byte, func(), error) {
 	if data, release, err := n.store.Acquire(id); err == nil {
 		return data, release, nil
 	}
+	self := n.ID()
+	var from []transfer.Location
+	for _, h := range hints {
+		if h.Node != self && h.Addr != n.DataAddr() {
+			from = append(from, h)
+		}
+	}
+	if len(from) == 0 {
+		return nil, nil, fmt.Errorf("no other node holds object %s", id.Short())
+	}
 	n.mu.Lock()
 	p := n.pulls[id]
-	leader := p == nil
-	if leader {
-		p = &pull{done: make(chan struct{})}
+	switch {
+	case p == nil:
+		p = &pull{done: make(chan struct{}), from: from}
 		n.pulls[id] = p
-	}
-	n.mu.Unlock()
-	if !leader {
+	case !p.covers(from):
+		n.mu.Unlock()
+		return n.pullFrom(ctx, id, from)
+	default:
+		n.mu.Unlock()
 		select {
 		case <-p.done:
 			if p.err != nil {
@@ -621,17 +639,33 @@ func (n *Node) pull(ctx context.Context, id ids.ID, hints []transfer.Location) (
 			return nil, nil, ctx.Err()
 		}
 	}
-	defer func() {
-		n.mu.Lock()
+	n.mu.Unlock()
+	data, release, err := n.pullFrom(ctx, id, from)
+	p.err = err
+	n.mu.Lock()
+	if n.pulls[id] == p {
 		delete(n.pulls, id)
-		n.mu.Unlock()
-		close(p.done)
-	}()
-	self := n.ID()
-	for _, h := range hints {
-		if h.Node == self || h.Addr == n.DataAddr() {
-			continue
+	}
+	n.mu.Unlock()
+	close(p.done)
+	return data, release, err
+}
+
+// covers reports whether p tries every one of locs.
+func (p *pull) covers(locs []transfer.Location) bool {
+	for _, l := range locs {
+		if !slices.ContainsFunc(p.from, func(f transfer.Location) bool { return f.Addr == l.Addr }) {
+			return false
 		}
+	}
+	return true
+}
+
+// pullFrom fetches an object from the first of the nodes from that serves
+// it into the store, and returns it pinned until release.
+func (n *Node) pullFrom(ctx context.Context, id ids.ID, from []transfer.Location) ([]byte, func(), error) {
+	var firstErr error
+	for _, h := range from {
 		var res *objstore.Reservation
 		_, err := n.peers.GetInto(ctx, h.Addr, id, nil, func(size uint64) ([]byte, error) {
 			r, err := n.store.Reserve(id, int64(size))
@@ -651,12 +685,13 @@ func (n *Node) pull(ctx context.Context, id ids.ID, hints []transfer.Location) (
 			if res != nil {
 				res.Abort()
 			}
-			p.err = fmt.Errorf("from node %s (%s): %w", h.Node.Abbrev(), h.Addr, err)
+			if firstErr == nil {
+				firstErr = fmt.Errorf("from node %s (%s): %w", h.Node.Abbrev(), h.Addr, err)
+			}
 			continue
 		}
 		added, err := res.Seal()
 		if err != nil {
-			p.err = err
 			return nil, nil, err
 		}
 		if added {
@@ -664,10 +699,7 @@ func (n *Node) pull(ctx context.Context, id ids.ID, hints []transfer.Location) (
 		}
 		return n.store.Acquire(id)
 	}
-	if p.err == nil {
-		p.err = fmt.Errorf("no other node holds object %s", id.Short())
-	}
-	return nil, nil, p.err
+	return nil, nil, firstErr
 }
 
 // errPulledMeanwhile: the object reached the store (another way) while a

@@ -93,6 +93,11 @@ func (c *Client) get(ctx context.Context, addr string) (*conn, error) {
 		tc.SetWriteBuffer(4 << 20)
 	}
 	nc.SetDeadline(time.Now().Add(timeout))
+	// The handshake honours ctx too: a silent peer (a frozen process whose
+	// kernel still accepts connections) must not hold a cancelled fetch
+	// for the whole timeout.
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 	if cfg := c.peers.ClientConfig(); cfg != nil {
 		tc := tls.Client(nc, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
@@ -109,6 +114,10 @@ func (c *Client) get(ctx context.Context, addr string) (*conn, error) {
 	if err := readStatus(cn.r); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("data plane handshake with %s: %w", addr, err)
+	}
+	if !stop() {
+		nc.Close()
+		return nil, fmt.Errorf("data plane handshake with %s: %w", addr, ctx.Err())
 	}
 	nc.SetDeadline(time.Time{})
 	return cn, nil

@@ -262,6 +262,10 @@ const (
 	ObjectState_OBJECT_STATE_UNSPECIFIED ObjectState = 0
 	ObjectState_OBJECT_STATE_READY       ObjectState = 1
 	ObjectState_OBJECT_STATE_FAILED      ObjectState = 2
+	// Every copy of a ready object was lost and the head runs the task that
+	// made it again: a reader stops fetching the old copies and waits for
+	// READY (with the new copies) or FAILED.
+	ObjectState_OBJECT_STATE_REBUILDING ObjectState = 3
 )
 
 // Enum value maps for ObjectState.
@@ -270,11 +274,13 @@ var (
 		0: "OBJECT_STATE_UNSPECIFIED",
 		1: "OBJECT_STATE_READY",
 		2: "OBJECT_STATE_FAILED",
+		3: "OBJECT_STATE_REBUILDING",
 	}
 	ObjectState_value = map[string]int32{
 		"OBJECT_STATE_UNSPECIFIED": 0,
 		"OBJECT_STATE_READY":       1,
 		"OBJECT_STATE_FAILED":      2,
+		"OBJECT_STATE_REBUILDING":  3,
 	}
 )
 
@@ -6319,11 +6325,12 @@ const file_shoal_proto_rawDesc = "" +
 	"\aRunKind\x12\x11\n" +
 	"\rRUN_KIND_TASK\x10\x00\x12\x19\n" +
 	"\x15RUN_KIND_ACTOR_CREATE\x10\x01\x12\x17\n" +
-	"\x13RUN_KIND_ACTOR_CALL\x10\x02*\\\n" +
+	"\x13RUN_KIND_ACTOR_CALL\x10\x02*y\n" +
 	"\vObjectState\x12\x1c\n" +
 	"\x18OBJECT_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12OBJECT_STATE_READY\x10\x01\x12\x17\n" +
-	"\x13OBJECT_STATE_FAILED\x10\x02*\x99\x01\n" +
+	"\x13OBJECT_STATE_FAILED\x10\x02\x12\x1b\n" +
+	"\x17OBJECT_STATE_REBUILDING\x10\x03*\x99\x01\n" +
 	"\bJobState\x12\x19\n" +
 	"\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11JOB_STATE_PENDING\x10\x01\x12\x15\n" +

@@ -1,0 +1,104 @@
+package client
+
+import (
+	"context"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+)
+
+// silentNode accepts data-plane connections and never answers, as a
+// frozen process whose kernel still accepts TCP does; closed receives
+// when a client hangs one up.
+func silentNode(t *testing.T) (addr string, accepted, closed <-chan struct{}) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, hungUp := make(chan struct{}, 16), make(chan struct{}, 16)
+	var conns []net.Conn
+	var mu sync.Mutex
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			ch <- struct{}{}
+			go func() {
+				io.Copy(io.Discard, c)
+				hungUp <- struct{}{}
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		lis.Close()
+		<-done
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return lis.Addr().String(), ch, hungUp
+}
+
+// A read fetching the only copy of an object from a silent node stops
+// when the head says the object is being rebuilt, and reads the new copy
+// when it is ready: it never waits out the silent node's timeouts (set to
+// a minute here, beyond the test's bound).
+func TestReadLeavesASilentCopyOnNewsOfItsRebuild(t *testing.T) {
+	for _, name := range []string{"rebuilding then ready", "ready elsewhere"} {
+		t.Run(name, func(t *testing.T) {
+			h := newFakeHead(t)
+			c, s := newTestClient(t, h)
+			c.data.DialTimeout, c.data.ReadTimeout = wait*12, wait*12
+			addr, accepted, closed := silentNode(t)
+			r := c.Submit(context.Background(), task("make"), false)
+			s.want(t, "submit", r.ID)
+			s.tell(&pb.HeadMessage{Objects: []*pb.ObjectStatus{{Id: r.ID.Bytes(), State: pb.ObjectState_OBJECT_STATE_READY, Size: 5,
+				Locations: []*pb.Location{{NodeId: ids.Random().Bytes(), DataAddr: addr}}}}})
+			readyWithin(t, r)
+			got := make(chan string, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), wait)
+				defer cancel()
+				b, err := c.Bytes(ctx, r)
+				if err != nil {
+					got <- err.Error()
+					return
+				}
+				got <- string(b)
+			}()
+			within(t, accepted, "the read to connect to the node holding the copy")
+			if name == "rebuilding then ready" {
+				s.tell(&pb.HeadMessage{Objects: []*pb.ObjectStatus{{Id: r.ID.Bytes(), State: pb.ObjectState_OBJECT_STATE_REBUILDING}}})
+				within(t, closed, "the read to hang up on the lost copy")
+			}
+			s.ready(r.ID, []byte("fresh"))
+			if v := <-got; v != "fresh" {
+				t.Fatalf("read %q, want the rebuilt value", v)
+			}
+		})
+	}
+}
+
+func within(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(wait):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
