@@ -69,7 +69,7 @@ func (h *Head) Drain(ctx context.Context, id ids.ID, deadline time.Duration) (*p
 				if !pulled[o.id] {
 					if target := h.pullTarget(n); target != nil {
 						pulled[o.id] = true
-						p := &pb.ObjectPull{Id: o.wireID, FromNode: n.id.Bytes(), FromAddr: n.dataAddr}
+						p := &pb.ObjectPull{Id: o.wireID(), FromNode: n.id.Bytes(), FromAddr: n.dataAddr}
 						target.out.Add(64, func(m *pb.HeadToNode) { m.PullObjects = append(m.PullObjects, p) })
 					}
 				}

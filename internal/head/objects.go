@@ -2,13 +2,14 @@ package head
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
 
-type objectState int
+type objectState uint8
 
 const (
 	objectPending objectState = iota
@@ -22,30 +23,77 @@ const (
 // object is the directory entry of one object: where its bytes are (inline
 // here, or on nodes), who owns it, and who references it.
 type object struct {
-	id     ids.ID
-	wireID []byte // id as received, reused in messages
-	state  objectState
-	value  []byte // inline value
-	size   int64
-	locs   []*nodeState
-	err    *pb.ErrorInfo
+	id    ids.ID
+	value []byte // inline value
+	size  int64
+	locs  []*nodeState
+	err   *pb.ErrorInfo
+	owner *session
+	// producer is the task that makes the object, while it runs.
+	producer *task
+	// lineage is how to make the object again.
+	lineage *lineage
+	// links are the object's rarer relations (nil when it has none).
+	links *objectLinks
 	// refs counts the owner's reference (while ownerRef), one per
 	// unfinished task that takes the object as an argument (or inside one),
 	// one per object that holds it nested in its value, and one per session
-	// that borrowed it.
-	refs      int32
-	owner     *session
-	ownerRef  bool
-	borrowers []*session
-	nested    []*object // objects inside this one's value
-	waiting   []*task   // tasks whose arguments wait for this object
-	producer  *task
-	freed     bool
-	// lineage is how to make the object again; lineageRefs counts the
-	// lineages that name it as an argument.
-	lineage     *lineage
+	// that borrowed it; lineageRefs counts the lineages that name it as an
+	// argument.
+	refs        int32
 	lineageRefs int32
+	state       objectState
+	ownerRef    bool
+	freed       bool
 }
+
+// The head keeps an object for every future a driver holds (a million, for
+// a driver that holds a million results): the fields every object has fit
+// in 128 bytes, and the rest hang off links.
+var _ [128 - unsafe.Sizeof(object{})]byte // (fails to compile past 128 bytes)
+
+// objectLinks are an object's relations that most objects never have.
+type objectLinks struct {
+	borrowers []*session // sessions that borrowed it
+	nested    []*object  // objects inside its value
+	waiting   []*task    // tasks whose arguments wait for it
+}
+
+// link returns o's links, made on first use.
+func (o *object) link() *objectLinks {
+	if o.links == nil {
+		o.links = &objectLinks{}
+	}
+	return o.links
+}
+
+// borrowers, nested and waiting read o's links (nil when it has none).
+func (o *object) borrowers() []*session {
+	if o.links == nil {
+		return nil
+	}
+	return o.links.borrowers
+}
+
+func (o *object) nested() []*object {
+	if o.links == nil {
+		return nil
+	}
+	return o.links.nested
+}
+
+// takeWaiting returns the tasks waiting for o and forgets them.
+func (o *object) takeWaiting() []*task {
+	if o.links == nil {
+		return nil
+	}
+	w := o.links.waiting
+	o.links.waiting = nil
+	return w
+}
+
+// wireID is o's id as messages carry it (a view of o's own bytes).
+func (o *object) wireID() []byte { return o.id[:] }
 
 // holdNested makes o hold a reference on each object named in nested (the
 // futures and actor handles inside its value). Unknown ids are skipped:
@@ -58,7 +106,7 @@ func (h *Head) holdNested(o *object, nested [][]byte) {
 		}
 		if n := h.objects[id]; n != nil && n != o {
 			n.refs++
-			o.nested = append(o.nested, n)
+			o.link().nested = append(o.link().nested, n)
 		}
 	}
 }
@@ -84,7 +132,7 @@ func (h *Head) borrow(s *session, id ids.ID) {
 		b.count++
 	} else {
 		o.refs++
-		o.borrowers = append(o.borrowers, s)
+		o.link().borrowers = append(o.link().borrowers, s)
 		s.borrowed[id] = &borrowing{o: o, count: 1}
 	}
 	if o.state != objectPending {
@@ -101,9 +149,9 @@ type borrowing struct {
 
 // unborrow drops every borrow s holds on o.
 func (h *Head) unborrow(s *session, o *object) {
-	for i, b := range o.borrowers {
+	for i, b := range o.borrowers() {
 		if b == s {
-			o.borrowers = append(o.borrowers[:i], o.borrowers[i+1:]...)
+			o.links.borrowers = append(o.links.borrowers[:i], o.links.borrowers[i+1:]...)
 			delete(s.borrowed, o.id)
 			h.decref(o)
 			return
@@ -129,7 +177,7 @@ func (h *Head) declarePut(s *session, p *pb.PutObject) (*object, error) {
 		}
 		return o, nil
 	}
-	o := &object{id: id, wireID: p.Id, state: objectReady, owner: s, ownerRef: true, refs: 1, size: p.Size}
+	o := &object{id: id, state: objectReady, owner: s, ownerRef: true, refs: 1, size: p.Size}
 	if p.Pending {
 		o.state = objectPending
 	}
@@ -220,8 +268,10 @@ func (h *Head) maybeFree(o *object) {
 	delete(h.objects, o.id)
 	h.objectBytes -= o.size
 	defer h.dropLineage(o)
-	nested := o.nested
-	o.nested = nil
+	nested := o.nested()
+	if o.links != nil {
+		o.links.nested = nil
+	}
 	defer func() {
 		for _, n := range nested {
 			h.decref(n)
@@ -238,7 +288,7 @@ func (h *Head) maybeFree(o *object) {
 // dropData frees an object's bytes: the inline value and every node copy.
 func (h *Head) dropData(o *object) {
 	o.value = nil
-	id := o.wireID
+	id := o.wireID()
 	for _, n := range o.locs {
 		delete(n.objects, o.id)
 		if n.alive {
@@ -284,8 +334,7 @@ func (h *Head) removeLocation(o *object, n *nodeState) {
 func (h *Head) objectReady(o *object) {
 	o.state = objectReady
 	h.notifyOwner(o)
-	waiting := o.waiting
-	o.waiting = nil
+	waiting := o.takeWaiting()
 	for _, t := range waiting {
 		if t.state != taskWaitingArgs {
 			continue
@@ -302,8 +351,7 @@ func (h *Head) objectFailed(o *object, info *pb.ErrorInfo) {
 	o.state = objectFailed
 	o.err = info
 	h.notifyOwner(o)
-	waiting := o.waiting
-	o.waiting = nil
+	waiting := o.takeWaiting()
 	for _, t := range waiting {
 		if t.state == taskWaitingArgs {
 			// A task whose argument failed fails with the argument's error,
@@ -337,7 +385,7 @@ func (h *Head) ObjectInfo(id ids.ID) *pb.ObjectStatus {
 }
 
 func (h *Head) statusOf(o *object) *pb.ObjectStatus {
-	st := &pb.ObjectStatus{Id: o.wireID, Size: o.size}
+	st := &pb.ObjectStatus{Id: o.wireID(), Size: o.size}
 	switch o.state {
 	case objectReady:
 		st.State = pb.ObjectState_OBJECT_STATE_READY
@@ -358,7 +406,7 @@ func (h *Head) notifyOwner(o *object) {
 	if o.owner != nil && o.ownerRef {
 		h.notify(o, o.owner)
 	}
-	for _, b := range o.borrowers {
+	for _, b := range o.borrowers() {
 		h.notify(o, b)
 	}
 }
@@ -367,7 +415,7 @@ func (h *Head) notify(o *object, to *session) {
 	if to.dead {
 		return
 	}
-	st := &pb.ObjectStatus{Id: o.wireID, Size: o.size}
+	st := &pb.ObjectStatus{Id: o.wireID(), Size: o.size}
 	size := 48
 	switch o.state {
 	case objectReady:

@@ -122,7 +122,7 @@ func (h *Head) declareTask(s *session, spec *pb.TaskSpec, init func(*task)) (*ta
 	}
 	t := &task{id: id, spec: spec, job: j, owner: s, retriesLeft: spec.MaxRetries, args: make([]*object, len(spec.Args))}
 	if o == nil {
-		o = &object{id: id, wireID: spec.Id, state: objectPending, owner: s, ownerRef: true, refs: 1}
+		o = &object{id: id, state: objectPending, owner: s, ownerRef: true, refs: 1}
 		h.objects[id] = o
 	}
 	o.producer = t
@@ -195,7 +195,7 @@ func (h *Head) resolveTask(t *task) {
 		switch ao.state {
 		case objectPending:
 			t.depsLeft++
-			ao.waiting = append(ao.waiting, t)
+			ao.link().waiting = append(ao.link().waiting, t)
 		case objectFailed:
 			failedArg = ao.err
 		}
