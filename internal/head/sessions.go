@@ -73,6 +73,15 @@ func (j *job) work() *job {
 	return j
 }
 
+// credentialJob is the job whose credential j's processes hold
+// (internal/credential): its root, which a derived job is part of.
+func (j *job) credentialJob() *job {
+	if j.root != nil {
+		return j.root
+	}
+	return j
+}
+
 func (h *Head) newOutbox() *rpc.Outbox[pb.HeadMessage] {
 	return rpc.NewOutbox(h.cfg.MaxMessageBytes/2, func() *pb.HeadMessage { return &pb.HeadMessage{} })
 }
@@ -135,7 +144,9 @@ func (h *Head) openSession(s *session, hello *pb.Hello) (*pb.Welcome, error) {
 				return nil, fmt.Errorf("%w: a driver's hello must describe its job", errs.ErrMalformed)
 			}
 			j = &job{id: jobID, info: hello.Job}
-			j.info.JobId = jobID.Bytes()
+			// (only the head makes derived jobs: a job a driver starts
+			// is a root, whose executors get its own credential)
+			j.info.JobId, j.info.RootJobId = jobID.Bytes(), nil
 			h.jobs[jobID] = j
 			if h.state != nil {
 				if err := h.state.putJob(j.info); err != nil {
