@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/shoal-dev/shoal/internal/credential"
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc"
@@ -100,7 +101,7 @@ func (h *Head) serveSession(stream rpc.ServerStream[pb.ClientMessage, pb.HeadMes
 		leases: make(map[ids.ID]*lease), hosted: make(map[ids.ID]*lease)}
 
 	h.mu.Lock()
-	welcome, err := h.openSession(s, first.Hello)
+	welcome, err := h.openSession(s, first.Hello, credential.FromContext(stream.Context()))
 	h.mu.Unlock()
 	if err != nil {
 		return errs.ToStatus(err)
@@ -123,13 +124,17 @@ func status(err error) bool {
 	return errors.Is(err, errs.ErrMalformed) || errors.Is(err, errs.ErrUnauthenticated)
 }
 
-func (h *Head) openSession(s *session, hello *pb.Hello) (*pb.Welcome, error) {
+// openSession opens session s as hello asks, for a caller speaking for p.
+func (h *Head) openSession(s *session, hello *pb.Hello, p credential.Principal) (*pb.Welcome, error) {
 	if h.closed {
 		return nil, fmt.Errorf("%w: the head is shutting down", errs.ErrClosed)
 	}
 	jobID, err := ids.FromBytes("hello job id", hello.JobId)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errs.ErrMalformed, err)
+	}
+	if err := h.checkSession(p, jobID, hello); err != nil {
+		return nil, err
 	}
 	s.id = ids.Random()
 	s.role = hello.Role
