@@ -73,7 +73,7 @@ func (h *Head) checkSession(p credential.Principal, job ids.ID, hello *pb.Hello)
 		return p.Refuse(fmt.Sprintf("a session of job %s", job.Abbrev()))
 	}
 	if hash := hello.GetJob().GetPackageHash(); hash != "" && h.jobs[job] == nil && !h.ownsPackage(p, hash) {
-		return p.Refuse(fmt.Sprintf("starting job %s from package %s, not its own", job.Abbrev(), shortHash(hash)))
+		return p.Refuse(fmt.Sprintf("starting job %s from package %s (not its own)", job.Abbrev(), shortHash(hash)))
 	}
 	return nil
 }
@@ -110,7 +110,7 @@ func (g packageGate) check(ctx context.Context, hash string) error {
 	g.h.mu.Lock()
 	defer g.h.mu.Unlock()
 	if !g.h.ownsPackage(p, hash) {
-		return errs.ToStatus(p.Refuse(fmt.Sprintf("reading package %s, not its job's", shortHash(hash))))
+		return errs.ToStatus(p.Refuse(fmt.Sprintf("reading package %s (not its job's)", shortHash(hash))))
 	}
 	return nil
 }

@@ -211,10 +211,10 @@ func TestJobCredentialIsScopedToItsJob(t *testing.T) {
 
 	t.Run("packages", func(t *testing.T) {
 		_, err := pkgs.Stat(ctx, &envpb.StatRequest{Hash: sh.b.pkg.Hash})
-		refused(t, err, sh, "reading package "+sh.b.pkg.Hash[:12])
+		refused(t, err, sh, "reading package "+sh.b.pkg.Hash[:12]+" (not its job's) is refused")
 		var got bytes.Buffer
 		_, err = runtimeenv.Download(ctx, conn, sh.b.pkg.Hash, 0, &got, nil)
-		refused(t, err, sh, "reading package "+sh.b.pkg.Hash[:12])
+		refused(t, err, sh, "reading package "+sh.b.pkg.Hash[:12]+" (not its job's) is refused")
 		if got.Len() != 0 {
 			t.Fatalf("%d bytes of job B's package reached job A", got.Len())
 		}
@@ -246,7 +246,7 @@ func TestJobCredentialIsScopedToItsJob(t *testing.T) {
 				&pb.Hello{Role: pb.Role_ROLE_EXECUTOR, JobId: sh.b.id.Bytes(), NodeId: sh.node.id.Bytes(), Registry: reg}},
 			{"a job of its own making", "a session of job ",
 				&pb.Hello{Role: pb.Role_ROLE_DRIVER, JobId: ids.Random().Bytes(), Job: &pb.JobInfo{Name: "new", Registry: reg}}},
-			{"its job from another job's package", "starting job " + sh.a.id.Abbrev() + " from package " + sh.b.pkg.Hash[:12] + ", not its own",
+			{"its job from another job's package", "starting job " + sh.a.id.Abbrev() + " from package " + sh.b.pkg.Hash[:12] + " (not its own) is refused",
 				&pb.Hello{Role: pb.Role_ROLE_DRIVER, JobId: sh.a.id.Bytes(), Job: &pb.JobInfo{Name: "a", Registry: reg, PackageHash: sh.b.pkg.Hash}}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
