@@ -32,6 +32,12 @@ const magic = "TESTMGC1"
 
 // exchange runs Dial and Accept on the two ends of a pipe.
 func exchange(dialToken, acceptToken string) (dialErr, acceptErr error) {
+	return exchangeVia(nil, dialToken, acceptToken)
+}
+
+// exchangeVia is exchange with the dialer's side of the pipe seen through
+// via (nil: as it is).
+func exchangeVia(via func(io.ReadWriter) io.ReadWriter, dialToken, acceptToken string) (dialErr, acceptErr error) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
@@ -41,7 +47,11 @@ func exchange(dialToken, acceptToken string) (dialErr, acceptErr error) {
 		b.Close() // (a dialer that left early is not waited for)
 		done <- err
 	}()
-	dialErr = Dial(a, magic, dialToken)
+	var dialer io.ReadWriter = a
+	if via != nil {
+		dialer = via(a)
+	}
+	dialErr = Dial(dialer, magic, dialToken)
 	a.Close()
 	return dialErr, <-done
 }
@@ -111,27 +121,18 @@ func (r *rewriter) Write(p []byte) (int, error) {
 	return r.ReadWriter.Write(p)
 }
 
-// A scope is bound to the proofs: a job's credential with another job's
-// scope in its opening proves nothing (the node derives the other job's
-// key), and neither side accepts.
+// A scope rewritten on the way (a job's credential with another job's
+// scope in its opening) proves nothing: the node proves, and checks, the
+// other job's key, and neither side accepts.
 func TestRewrittenScopeIsRefused(t *testing.T) {
 	const cluster = "secret-token-1234"
-	a, b := net.Pipe()
-	defer a.Close()
-	defer b.Close()
-	done := make(chan error, 1)
-	go func() {
-		err := Accept(b, magic, cluster)
-		b.Close()
-		done <- err
-	}()
-	err := Dial(&rewriter{ReadWriter: a, scope: ids.Random()}, magic, credential.ForJob(cluster, ids.Random()))
-	a.Close()
-	if !errors.Is(err, ErrPeerToken) {
-		t.Errorf("dialer: %v, want ErrPeerToken", err)
+	rewrite := func(rw io.ReadWriter) io.ReadWriter { return &rewriter{ReadWriter: rw, scope: ids.Random()} }
+	dialErr, acceptErr := exchangeVia(rewrite, credential.ForJob(cluster, ids.Random()), cluster)
+	if !errors.Is(dialErr, ErrPeerToken) {
+		t.Errorf("dialer: %v, want ErrPeerToken", dialErr)
 	}
-	if err := <-done; !errors.Is(err, errs.ErrUnauthenticated) {
-		t.Errorf("listener: %v, want an authentication failure", err)
+	if !errors.Is(acceptErr, errs.ErrUnauthenticated) {
+		t.Errorf("listener: %v, want an authentication failure", acceptErr)
 	}
 }
 
