@@ -15,9 +15,13 @@ import (
 var (
 	ErrNotInitialized  = errs.ErrNotInitialized
 	ErrUnauthenticated = errs.ErrUnauthenticated
-	ErrHeadUnreachable = errs.ErrHeadUnreachable
-	ErrMessageTooLarge = errs.ErrMessageTooLarge
-	ErrClosed          = errs.ErrClosed
+	// ErrPermissionDenied: the credential is valid but does not allow the
+	// operation (a job's credential, which a submitted job's processes
+	// get, used on another job or for a cluster operation).
+	ErrPermissionDenied = errs.ErrPermissionDenied
+	ErrHeadUnreachable  = errs.ErrHeadUnreachable
+	ErrMessageTooLarge  = errs.ErrMessageTooLarge
+	ErrClosed           = errs.ErrClosed
 
 	ErrTaskFailed      = errs.ErrTaskFailed
 	ErrTaskPanicked    = errs.ErrTaskPanicked

@@ -181,7 +181,7 @@ type testServer struct {
 // Extra server options (interceptors that inject faults) are appended.
 func startServer(t testing.TB, store *Store, src Source, extra ...grpc.ServerOption) *testServer {
 	t.Helper()
-	opts, err := rpc.ServerOptions(testToken, 0, rpc.TLSConfig{})
+	opts, err := rpc.ServerOptions(testToken, nil, 0, rpc.TLSConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,11 @@ import (
 // flight on the first path have finished, so a caller's calls run in the
 // order made whichever path they take.
 //
+// Scope: an executor serves the processes of its own job only (they hold
+// its credential, internal/credential), and a client with the cluster token.
+// A call on an actor of another job (a named actor found with GetActor)
+// goes through the head.
+//
 // Failures: an executor that does not have the actor any more answers
 // not_here and the call goes through the head, which knows whether the
 // actor died and why; a stream that never opened sends its calls through
@@ -97,7 +102,8 @@ func (a *actorRoute) send(r *Ref) {
 func (a *actorRoute) cancel(r *Ref) { a.c.cancelDirected(r) }
 
 // usable reports whether l's direct path may be used, learning the
-// actor's address from its handle the first time.
+// actor's address from its handle the first time: not for an actor whose
+// executor serves another job's processes.
 func (a *actorRoute) usable(l *actorLink) bool {
 	if l.broken {
 		return false
@@ -114,6 +120,10 @@ func (a *actorRoute) usable(l *actorLink) bool {
 		l.info = h.actor
 		h.mu.Unlock()
 		if l.info == nil {
+			return false
+		}
+		if _, err := a.c.directToken(l.info.Scope); err != nil {
+			l.broken = true
 			return false
 		}
 		l.place = &pb.Location{NodeId: l.info.NodeId, DataAddr: l.info.DataAddr}
@@ -160,7 +170,7 @@ func (a *actorRoute) flush(l *actorLink) {
 			continue
 		}
 		call := r.spec.(*pb.ActorCall)
-		conn := a.c.conns.open(l.info.Addr, l.info.LocalAddr, l.info.NodeId, l.info.Pid)
+		conn := a.c.conns.open(l.info.Addr, l.info.LocalAddr, l.info.NodeId, l.info.Pid, l.info.Scope)
 		flush, ok := a.c.conns.queue(conn, r, workSize(call), directItem{call: call})
 		if !ok {
 			// The connection failed under it: the head's path from now on

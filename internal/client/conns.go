@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shoal-dev/shoal/internal/credential"
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
@@ -35,7 +36,10 @@ type directConn struct {
 	// node and pid name the executor, to ask the head why it exited.
 	node []byte
 	pid  int32
-	out  *wire.Batcher[*pb.DirectRequest, directItem]
+	// scope is the job whose processes the executor serves (the head's
+	// ActorRoute.scope, LeaseGrant.scope).
+	scope []byte
+	out   *wire.Batcher[*pb.DirectRequest, directItem]
 	// Guarded by directConns.mu: the work sent and not answered; whether
 	// the stream opened, and whether it failed (then nothing is sent on
 	// it any more).
@@ -66,21 +70,36 @@ func addDirectItem(m *pb.DirectRequest, it directItem) {
 // directDialTimeout bounds how long a stream to an executor takes to open.
 const directDialTimeout = 10 * time.Second
 
-// dialExecutor opens a stream to the executor at addr (or local, from this
-// machine): the one place where this client dials an executor.
-func (cs *directConns) dialExecutor(addr, local string) (net.Conn, error) {
-	return wire.Dial(cs.c.ctx, addr, local, cs.c.cfg.Token, cs.c.cfg.Peers.ClientConfig(), directDialTimeout)
+// dialExecutor opens a stream to conn's executor at its address (or its
+// local one, from this machine): the one place where this client dials an
+// executor.
+func (cs *directConns) dialExecutor(conn *directConn) (net.Conn, error) {
+	token, err := cs.c.directToken(conn.scope)
+	if err != nil {
+		return nil, err
+	}
+	return wire.Dial(cs.c.ctx, conn.addr, conn.local, token, cs.c.cfg.Peers.ClientConfig(), directDialTimeout)
 }
 
-// open returns the stream to the executor at addr, opening it if there is
-// none or the last one failed.
-func (cs *directConns) open(addr, local string, node []byte, pid int32) *directConn {
+// directToken returns the token that opens a direct connection to an
+// executor serving scope: this client's own, or for a client with the
+// cluster token the scope's job credential. An executor of another job
+// than this client's is not reached directly (an error wrapping
+// errs.ErrPermissionDenied): its calls go through the head.
+func (c *Client) directToken(scope []byte) (string, error) {
+	job, _ := ids.FromBytes("scope", scope) // (none: the cluster's)
+	return credential.ForScope(c.cfg.Token, job)
+}
+
+// open returns the stream to the executor at addr, serving scope, opening
+// it if there is none or the last one failed.
+func (cs *directConns) open(addr, local string, node []byte, pid int32, scope []byte) *directConn {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if conn := cs.conns[addr]; conn != nil && !conn.failed {
 		return conn
 	}
-	conn := &directConn{addr: addr, local: local, node: node, pid: pid, calls: make(map[ids.ID]*Ref),
+	conn := &directConn{addr: addr, local: local, node: node, pid: pid, scope: scope, calls: make(map[ids.ID]*Ref),
 		out: wire.NewBatcher(nil, cs.c.session.maxMsg/2, func() *pb.DirectRequest { return &pb.DirectRequest{} }, addDirectItem)}
 	cs.conns[addr] = conn
 	go cs.run(conn)
@@ -127,7 +146,7 @@ func (cs *directConns) cancel(r *Ref) {
 // connection is up goes out once it is.
 func (cs *directConns) run(conn *directConn) {
 	ctx := cs.c.ctx
-	nc, err := cs.dialExecutor(conn.addr, conn.local)
+	nc, err := cs.dialExecutor(conn)
 	if err != nil {
 		cs.failed(conn, fmt.Errorf("connecting to the actor's executor at %s: %w", conn.addr, err))
 		return

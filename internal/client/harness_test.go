@@ -254,7 +254,11 @@ type fakeExec struct {
 	out  *wire.Batcher[*pb.DirectReply, *pb.TaskResult]
 }
 
-func newFakeExec(t *testing.T) *fakeExec {
+func newFakeExec(t *testing.T) *fakeExec { return newFakeExecWith(t, testToken) }
+
+// newFakeExecWith is newFakeExec for an executor holding token (a job's
+// credential: it serves that job's processes only).
+func newFakeExecWith(t *testing.T, token string) *fakeExec {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -268,7 +272,7 @@ func newFakeExec(t *testing.T) *fakeExec {
 			if err != nil {
 				return
 			}
-			nc, err = wire.Accept(nc, testToken, nil, wait)
+			nc, err = wire.Accept(nc, token, nil, wait)
 			if err != nil {
 				continue
 			}

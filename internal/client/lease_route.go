@@ -347,7 +347,7 @@ func (lr *leaseRoute) granted(grants []*pb.LeaseGrant) {
 			lr.queueToHead(p)
 			continue
 		}
-		l := &taskLease{id: id, slot: g.Id, pool: p, conn: lr.c.conns.open(g.Addr, g.LocalAddr, g.NodeId, g.Pid), place: &pb.Location{NodeId: g.NodeId, DataAddr: g.DataAddr}}
+		l := &taskLease{id: id, slot: g.Id, pool: p, conn: lr.c.conns.open(g.Addr, g.LocalAddr, g.NodeId, g.Pid, g.Scope), place: &pb.Location{NodeId: g.NodeId, DataAddr: g.DataAddr}}
 		if len(g.Slot) > 0 {
 			l.slot = g.Slot
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/internal/codec"
+	"github.com/shoal-dev/shoal/internal/credential"
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
@@ -109,12 +110,71 @@ func TestHeadRouteReplayAfterReconnect(t *testing.T) {
 // directly at ex.
 func actorReachable(t *testing.T, c *Client, s *fakeSession, ex *fakeExec) *Ref {
 	t.Helper()
+	return actorReachableIn(t, c, s, ex, ids.Nil)
+}
+
+// actorReachableIn is actorReachable for an executor that serves scope's
+// processes (ids.Nil: the cluster's).
+func actorReachableIn(t *testing.T, c *Client, s *fakeSession, ex *fakeExec, scope ids.ID) *Ref {
+	t.Helper()
 	a := c.CreateActor(context.Background(), &pb.ActorSpec{Class: "A"})
 	s.want(t, "create", a.ID)
-	s.tell(&pb.HeadMessage{Objects: []*pb.ObjectStatus{{Id: a.ID.Bytes(), State: pb.ObjectState_OBJECT_STATE_READY,
-		Actor: &pb.ActorRoute{Addr: ex.addr(), Label: "A (test)", NodeId: ids.Random().Bytes(), DataAddr: "127.0.0.1:1", Pid: 42}}}})
+	route := &pb.ActorRoute{Addr: ex.addr(), Label: "A (test)", NodeId: ids.Random().Bytes(), DataAddr: "127.0.0.1:1", Pid: 42}
+	if !scope.IsNil() {
+		route.Scope = scope.Bytes()
+	}
+	s.tell(&pb.HeadMessage{Objects: []*pb.ObjectStatus{{Id: a.ID.Bytes(), State: pb.ObjectState_OBJECT_STATE_READY, Actor: route}}})
 	readyWithin(t, a)
 	return a
+}
+
+// An executor serves its own job's processes only (they hold its
+// credential): a client of that job, or with the cluster token, calls its
+// actor directly; a client of another job goes through the head without
+// trying; and a client the executor refuses (the scope the head named is
+// not the executor's) falls back to the head too, the call never having
+// left.
+func TestActorRouteScopes(t *testing.T) {
+	jobA, jobB := ids.Random(), ids.Random()
+	credA := credential.ForJob(testToken, jobA)
+	for _, tc := range []struct {
+		name        string
+		client      string // the client's token
+		execToken   string // the executor's
+		routeScope  ids.ID
+		direct      bool
+		triesDirect bool // (a connection the executor refuses)
+	}{
+		{name: "its own job", client: credA, execToken: credA, routeScope: jobA, direct: true},
+		{name: "the cluster", client: testToken, execToken: credA, routeScope: jobA, direct: true},
+		{name: "another job", client: credential.ForJob(testToken, jobB), execToken: credA, routeScope: jobA},
+		{name: "refused by the executor", client: credA, execToken: credential.ForJob(testToken, jobB), routeScope: jobA, triesDirect: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newFakeHead(t)
+			c, s := newTestClient(t, h, func(cfg *Config) { cfg.Token = tc.client })
+			ex := newFakeExecWith(t, tc.execToken)
+			a := actorReachableIn(t, c, s, ex, tc.routeScope)
+			r := c.CallActor(context.Background(), call(a, "m", inline("x")), true)
+			if tc.direct {
+				if m := ex.next(); len(m.Calls) != 1 || ids.ID(m.Calls[0].Id) != r.ID {
+					t.Fatalf("executor got %v", m)
+				}
+				ex.reply(&pb.TaskResult{TaskId: r.ID.Bytes(), Value: []byte("direct")})
+			} else {
+				s.want(t, "call", r.ID)
+				s.ready(r.ID, []byte("via the head"))
+			}
+			readyWithin(t, r)
+			want := map[bool]string{true: "direct", false: "via the head"}[tc.direct]
+			if got := value(t, c, r); got != want {
+				t.Fatalf("value %q, want %q", got, want)
+			}
+			if sent := c.DirectCallsSent(); (sent > 0) != (tc.direct || tc.triesDirect) {
+				t.Fatalf("DirectCallsSent %d", sent)
+			}
+		})
+	}
 }
 
 func call(a *Ref, method string, args ...*pb.Arg) *pb.ActorCall {

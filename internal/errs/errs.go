@@ -19,13 +19,17 @@ import (
 // package re-exports them.
 var (
 	ErrUnauthenticated = errors.New("shoal: authentication failed")
-	ErrMessageTooLarge = errors.New("shoal: message too large")
-	ErrHeadUnreachable = errors.New("shoal: head unreachable")
-	ErrNotShoal        = errors.New("shoal: not a Shoal server")
-	ErrMalformed       = errors.New("shoal: malformed message")
-	ErrDeclaredDead    = errors.New("shoal: node declared dead")
-	ErrNotInitialized  = errors.New("shoal: no cluster in this context")
-	ErrClosed          = errors.New("shoal: client closed")
+	// ErrPermissionDenied: the caller authenticated, but its credential
+	// does not allow what it asked (a job's credential used for another
+	// job's work or for a cluster operation).
+	ErrPermissionDenied = errors.New("shoal: permission denied")
+	ErrMessageTooLarge  = errors.New("shoal: message too large")
+	ErrHeadUnreachable  = errors.New("shoal: head unreachable")
+	ErrNotShoal         = errors.New("shoal: not a Shoal server")
+	ErrMalformed        = errors.New("shoal: malformed message")
+	ErrDeclaredDead     = errors.New("shoal: node declared dead")
+	ErrNotInitialized   = errors.New("shoal: no cluster in this context")
+	ErrClosed           = errors.New("shoal: client closed")
 
 	ErrTaskFailed      = errors.New("shoal: task failed")
 	ErrTaskPanicked    = errors.New("shoal: task panicked")
@@ -174,6 +178,7 @@ var statusCodes = []struct {
 	code codes.Code
 }{
 	{ErrUnauthenticated, codes.Unauthenticated},
+	{ErrPermissionDenied, codes.PermissionDenied},
 	{ErrMessageTooLarge, codes.ResourceExhausted},
 	{ErrMalformed, codes.InvalidArgument},
 	{ErrDeclaredDead, codes.FailedPrecondition},

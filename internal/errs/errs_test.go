@@ -26,7 +26,7 @@ func TestTaskErrorRoundTripKeepsKind(t *testing.T) {
 }
 
 func TestStatusRoundTrip(t *testing.T) {
-	for _, sentinel := range []error{ErrUnauthenticated, ErrMessageTooLarge, ErrMalformed, ErrDeclaredDead} {
+	for _, sentinel := range []error{ErrUnauthenticated, ErrPermissionDenied, ErrMessageTooLarge, ErrMalformed, ErrDeclaredDead} {
 		err := FromStatus(ToStatus(fmt.Errorf("%w: details here", sentinel)))
 		if !errors.Is(err, sentinel) || !strings.Contains(err.Error(), "details here") {
 			t.Errorf("%v: got %v", sentinel, err)

@@ -385,7 +385,8 @@ func (h *Head) actorRoute(o *object) *pb.ActorRoute {
 	if a == nil || a.state != actorAlive || a.spec.MaxRestarts != 0 || a.exec == nil || a.exec.dead || a.exec.directAddr == "" || a.node == nil {
 		return nil
 	}
-	return &pb.ActorRoute{Addr: a.exec.directAddr, LocalAddr: a.exec.directLocal, Label: a.label(), NodeId: a.node.id.Bytes(), DataAddr: a.node.dataAddr, Pid: a.exec.pid}
+	return &pb.ActorRoute{Addr: a.exec.directAddr, LocalAddr: a.exec.directLocal, Label: a.label(), NodeId: a.node.id.Bytes(), DataAddr: a.node.dataAddr, Pid: a.exec.pid,
+		Scope: a.exec.job.credentialJob().id.Bytes()}
 }
 
 // GetActor finds a live named actor.

@@ -39,7 +39,7 @@ func (h *Head) envJob(parent *job, env []string) *job {
 	var id ids.ID
 	copy(id[:], sum[:])
 	info := proto.Clone(root.info).(*pb.JobInfo)
-	info.JobId, info.Env = id.Bytes(), merged
+	info.JobId, info.Env, info.RootJobId = id.Bytes(), merged, root.id.Bytes()
 	info.Name = fmt.Sprintf("%s (env %x)", root.info.Name, sum[:4])
 	j := &job{id: id, info: info, root: root, key: key}
 	if root.derived == nil {
@@ -70,7 +70,7 @@ func (h *Head) actorJob(parent *job, a *actor) *job {
 	var id ids.ID
 	copy(id[:], sum[:])
 	info := proto.Clone(parent.info).(*pb.JobInfo)
-	info.JobId = id.Bytes()
+	info.JobId, info.RootJobId = id.Bytes(), root.id.Bytes()
 	info.Name = fmt.Sprintf("%s (actor %s)", root.info.Name, a.label())
 	if !slices.ContainsFunc(info.Env, func(kv string) bool { return strings.HasPrefix(kv, "GOMAXPROCS=") }) {
 		// The process runs as many goroutines at once as the actor has

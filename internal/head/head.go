@@ -21,6 +21,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 	"github.com/shoal-dev/shoal/internal/scheduler"
 	"github.com/shoal-dev/shoal/runtimeenv"
+	envpb "github.com/shoal-dev/shoal/runtimeenv/pb"
 )
 
 // Config configures a head.
@@ -302,7 +303,7 @@ func (h *Head) Config() Config {
 
 // Serve serves gRPC on ln until Close.
 func (h *Head) Serve(ln net.Listener) error {
-	opts, err := rpc.ServerOptions(h.cfg.Token, h.cfg.MaxMessageBytes, h.cfg.TLS)
+	opts, err := rpc.ServerOptions(h.cfg.Token, rpc.HeadAccess, h.cfg.MaxMessageBytes, h.cfg.TLS)
 	if err != nil {
 		return err
 	}
@@ -315,7 +316,7 @@ func (h *Head) Serve(ln net.Listener) error {
 	srv := grpc.NewServer(append(opts, grpc.ChainUnaryInterceptor(h.rpcTimings.observe))...)
 	pb.RegisterHeadServer(srv, adapter)
 	if h.packages != nil {
-		runtimeenv.NewServer(h.packages, h.log).Register(srv)
+		envpb.RegisterPackagesServer(srv, packageGate{runtimeenv.NewServer(h.packages, h.log), h})
 	}
 	h.mu.Lock()
 	if h.closed {
@@ -467,21 +468,30 @@ func (a grpcAdapter) SubmitJob(_ context.Context, req *pb.SubmitJobRequest) (*pb
 	return j, errs.ToStatus(err)
 }
 
-func (a grpcAdapter) GetJob(_ context.Context, req *pb.GetJobRequest) (*pb.SubmittedJob, error) {
+func (a grpcAdapter) GetJob(ctx context.Context, req *pb.GetJobRequest) (*pb.SubmittedJob, error) {
+	if err := a.h.checkJob(ctx, "reading", req.JobId); err != nil {
+		return nil, errs.ToStatus(err)
+	}
 	j, err := a.h.GetJob(req)
 	return j, errs.ToStatus(err)
 }
 
-func (a grpcAdapter) ListJobs(context.Context, *pb.ListJobsRequest) (*pb.ListJobsReply, error) {
-	return a.h.ListJobs(), nil
+func (a grpcAdapter) ListJobs(ctx context.Context, _ *pb.ListJobsRequest) (*pb.ListJobsReply, error) {
+	return a.h.ownJobs(ctx, a.h.ListJobs()), nil
 }
 
-func (a grpcAdapter) StopJob(_ context.Context, req *pb.GetJobRequest) (*pb.SubmittedJob, error) {
+func (a grpcAdapter) StopJob(ctx context.Context, req *pb.GetJobRequest) (*pb.SubmittedJob, error) {
+	if err := a.h.checkJob(ctx, "stopping", req.JobId); err != nil {
+		return nil, errs.ToStatus(err)
+	}
 	j, err := a.h.StopJob(req)
 	return j, errs.ToStatus(err)
 }
 
 func (a grpcAdapter) JobLogs(req *pb.JobLogsRequest, s grpc.ServerStreamingServer[pb.LogLines]) error {
+	if err := a.h.checkJob(s.Context(), "reading the output of", req.JobId); err != nil {
+		return errs.ToStatus(err)
+	}
 	return errs.ToStatus(a.h.JobLogs(s.Context(), req, s.Send))
 }
 

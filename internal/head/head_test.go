@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/shoal-dev/shoal/autoscaler"
+	"github.com/shoal-dev/shoal/internal/credential"
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc"
@@ -74,17 +75,18 @@ func newHarness(t *testing.T, cfg Config) *harness {
 }
 
 type fakeNode struct {
-	id     ids.ID
-	stream rpc.ClientStream[pb.NodeMessage, pb.HeadToNode]
-	starts chan *pb.JobInfo
-	stops  chan []byte
-	frees  chan []byte
-	done   chan error
-	mu     sync.Mutex
+	id          ids.ID
+	stream      rpc.ClientStream[pb.NodeMessage, pb.HeadToNode]
+	starts      chan *pb.JobInfo
+	stops       chan []byte
+	stopDrivers chan []byte
+	frees       chan []byte
+	done        chan error
+	mu          sync.Mutex
 }
 
 func (hs *harness) addNode(cpus float64, extra scheduler.Resources) *fakeNode {
-	n := &fakeNode{id: ids.Random(), stream: hs.h.ConnectNode(hs.ctx), starts: make(chan *pb.JobInfo, 16), stops: make(chan []byte, 16), frees: make(chan []byte, 1024), done: make(chan error, 1)}
+	n := &fakeNode{id: ids.Random(), stream: hs.h.ConnectNode(hs.ctx), starts: make(chan *pb.JobInfo, 16), stops: make(chan []byte, 16), stopDrivers: make(chan []byte, 16), frees: make(chan []byte, 1024), done: make(chan error, 1)}
 	res := &pb.Resources{Cpu: int64(cpus * scheduler.Unit), Gpu: extra.GPU}
 	n.stream.Send(&pb.NodeMessage{Hello: &pb.NodeHello{NodeId: n.id.Bytes(), Resources: res, DataAddr: "127.0.0.1:1"}})
 	m, err := n.stream.Recv()
@@ -101,6 +103,9 @@ func (hs *harness) addNode(cpus float64, extra scheduler.Resources) *fakeNode {
 			}
 			for _, j := range m.StopJobs {
 				n.stops <- j
+			}
+			for _, j := range m.StopDrivers {
+				n.stopDrivers <- j
 			}
 			if m, err = n.stream.Recv(); err != nil {
 				n.done <- err
@@ -425,7 +430,7 @@ func FuzzClientMessage(f *testing.F) {
 		s := &session{out: h.newOutbox(), running: map[ids.ID]*task{}, kill: func() {}}
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		if _, err := h.openSession(s, &pb.Hello{Role: pb.Role_ROLE_DRIVER, JobId: ids.Random().Bytes(), Job: &pb.JobInfo{}}); err != nil {
+		if _, err := h.openSession(s, &pb.Hello{Role: pb.Role_ROLE_DRIVER, JobId: ids.Random().Bytes(), Job: &pb.JobInfo{}}, credential.Cluster); err != nil {
 			t.Fatal(err)
 		}
 		h.handleClient(s, &m)

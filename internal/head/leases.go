@@ -80,6 +80,7 @@ func (h *Head) grantLease(s *session, r *pb.LeaseRequest) *pb.LeaseGrant {
 	s.leases[id] = l
 	l.exec.hosted[id] = l
 	g.Granted, g.Addr, g.LocalAddr, g.NodeId, g.DataAddr, g.Pid = true, l.exec.directAddr, l.exec.directLocal, l.node.id.Bytes(), l.node.dataAddr, l.exec.pid
+	g.Scope = l.exec.job.credentialJob().id.Bytes()
 	return g
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/shoal-dev/shoal/internal/credential"
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc"
@@ -73,6 +74,15 @@ func (j *job) work() *job {
 	return j
 }
 
+// credentialJob is the job whose credential j's processes hold
+// (internal/credential): its root, which a derived job is part of.
+func (j *job) credentialJob() *job {
+	if j.root != nil {
+		return j.root
+	}
+	return j
+}
+
 func (h *Head) newOutbox() *rpc.Outbox[pb.HeadMessage] {
 	return rpc.NewOutbox(h.cfg.MaxMessageBytes/2, func() *pb.HeadMessage { return &pb.HeadMessage{} })
 }
@@ -91,7 +101,7 @@ func (h *Head) serveSession(stream rpc.ServerStream[pb.ClientMessage, pb.HeadMes
 		leases: make(map[ids.ID]*lease), hosted: make(map[ids.ID]*lease)}
 
 	h.mu.Lock()
-	welcome, err := h.openSession(s, first.Hello)
+	welcome, err := h.openSession(s, first.Hello, credential.FromContext(stream.Context()))
 	h.mu.Unlock()
 	if err != nil {
 		return errs.ToStatus(err)
@@ -114,13 +124,17 @@ func status(err error) bool {
 	return errors.Is(err, errs.ErrMalformed) || errors.Is(err, errs.ErrUnauthenticated)
 }
 
-func (h *Head) openSession(s *session, hello *pb.Hello) (*pb.Welcome, error) {
+// openSession opens session s as hello asks, for a caller speaking for p.
+func (h *Head) openSession(s *session, hello *pb.Hello, p credential.Principal) (*pb.Welcome, error) {
 	if h.closed {
 		return nil, fmt.Errorf("%w: the head is shutting down", errs.ErrClosed)
 	}
 	jobID, err := ids.FromBytes("hello job id", hello.JobId)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errs.ErrMalformed, err)
+	}
+	if err := h.checkSession(p, jobID, hello); err != nil {
+		return nil, err
 	}
 	s.id = ids.Random()
 	s.role = hello.Role
@@ -135,7 +149,9 @@ func (h *Head) openSession(s *session, hello *pb.Hello) (*pb.Welcome, error) {
 				return nil, fmt.Errorf("%w: a driver's hello must describe its job", errs.ErrMalformed)
 			}
 			j = &job{id: jobID, info: hello.Job}
-			j.info.JobId = jobID.Bytes()
+			// (only the head makes derived jobs: a job a driver starts
+			// is a root, whose executors get its own credential)
+			j.info.JobId, j.info.RootJobId = jobID.Bytes(), nil
 			h.jobs[jobID] = j
 			if h.state != nil {
 				if err := h.state.putJob(j.info); err != nil {

@@ -118,7 +118,10 @@ func (n *Node) servePackages() error {
 		return fmt.Errorf("node package server: listening on %s: %w", addr, err)
 	}
 	peerauth.WarnPlaintext(n.log, nil, ln.Addr(), "the node's package server (--package-listen)")
-	opts, err := rpc.ServerOptions(n.cfg.Token, 0, rpc.TLSConfig{})
+	// (the cluster token only: its clients are nodes, and a job's
+	// credential reads no package here; the head's table lets a job read
+	// its own there)
+	opts, err := rpc.ServerOptions(n.cfg.Token, nil, 0, rpc.TLSConfig{})
 	if err != nil {
 		ln.Close()
 		return err
@@ -165,11 +168,11 @@ func (n *Node) startDriver(ds *pb.DriverStart) {
 		cmd.Dir = l.WorkDir
 		cmd.Env = append(append(append(os.Environ(), l.Env...), ds.Env...),
 			EnvAddress+"="+n.cfg.HeadAddr,
-			rpc.TokenEnv+"="+n.cfg.Token,
 			executor.EnvJobID+"="+jobID.String(),
 			EnvPackage+"="+ds.PackageHash,
 			EnvJobName+"="+ds.Name,
 		)
+		cmd.Env = n.withCredential(cmd.Env, jobID)
 		if n.cfg.TLS.CAFile != "" {
 			cmd.Env = append(cmd.Env, executor.EnvTLSCA+"="+n.cfg.TLS.CAFile)
 		}

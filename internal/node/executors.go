@@ -13,7 +13,6 @@ import (
 
 	"github.com/shoal-dev/shoal/internal/executor"
 	"github.com/shoal-dev/shoal/internal/ids"
-	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
 
@@ -138,8 +137,8 @@ func (n *Node) launchExecutor(job *pb.JobInfo, jobID ids.ID, binary, dir string,
 		executor.EnvNodeID+"="+nodeID.String(),
 		executor.EnvNodeData+"="+n.DataAddr(),
 		executor.EnvNodeStore+"="+n.localAddr,
-		rpc.TokenEnv+"="+n.cfg.Token,
 	)
+	cmd.Env = n.withCredential(cmd.Env, credentialJob(job, jobID))
 	if n.cfg.TLS.CAFile != "" {
 		cmd.Env = append(cmd.Env, executor.EnvTLSCA+"="+n.cfg.TLS.CAFile)
 	}

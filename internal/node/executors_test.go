@@ -2,8 +2,14 @@ package node
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/shoal-dev/shoal/internal/credential"
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/rpc"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
 
 func TestExitCause(t *testing.T) {
@@ -39,6 +45,35 @@ func TestExitCause(t *testing.T) {
 			}
 			if len(got) > 5<<10 {
 				t.Errorf("exitCause is %d bytes long", len(got))
+			}
+		})
+	}
+}
+
+// A job's process gets its job's credential in place of every token the
+// node's environment held; a derived job's executors get its root's.
+func TestJobProcessesGetTheirCredential(t *testing.T) {
+	const cluster = "cluster-token-of-the-node"
+	n := &Node{cfg: Config{Token: cluster}}
+	root, derived := ids.Random(), ids.Random()
+	inherited := []string{"PATH=/bin", rpc.TokenEnv + "=" + cluster, rpc.TokenFileEnv + "=/home/op/.shoal/token", "APP=1", rpc.TokenEnv + "=set-by-the-job"}
+	for _, tc := range []struct {
+		name string
+		job  *pb.JobInfo
+		id   ids.ID
+		want ids.ID
+	}{
+		{"a root job", &pb.JobInfo{JobId: root.Bytes()}, root, root},
+		{"a derived job", &pb.JobInfo{JobId: derived.Bytes(), RootJobId: root.Bytes()}, derived, root},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := n.withCredential(slices.Clone(inherited), credentialJob(tc.job, tc.id))
+			want := []string{"PATH=/bin", "APP=1", rpc.TokenEnv + "=" + credential.ForJob(cluster, tc.want)}
+			if !slices.Equal(env, want) {
+				t.Fatalf("environment %q, want %q", env, want)
+			}
+			if strings.Contains(strings.Join(env, "\n"), cluster) {
+				t.Fatal("the cluster token is in a job's environment")
 			}
 		})
 	}

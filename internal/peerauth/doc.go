@@ -4,12 +4,16 @@
 //
 // Two layers, each used on every such connection it applies to:
 //
-//   - A challenge–response on the cluster token (handshake.go). Each side
-//     sends a fresh random nonce and proves it holds the token with an
-//     HMAC-SHA256 of both nonces keyed by it; the token itself never
-//     crosses the wire, and a recorded proof is worth nothing on another
-//     connection (the other side's nonce differs). It runs in every
-//     cluster, TLS or not.
+//   - A challenge–response on a token (handshake.go). Each side sends a
+//     fresh random nonce and proves it holds the token with an HMAC-SHA256
+//     of both nonces keyed by it; the token itself never crosses the wire,
+//     and a recorded proof is worth nothing on another connection (the
+//     other side's nonce differs). The dialer opens with a scope: the job
+//     whose credential it holds (internal/credential), or the cluster for
+//     the cluster token, and the proofs are keyed by that scope's token.
+//     A listener with the cluster token (a node) derives any job's; one
+//     with a job's credential (an executor) serves its own job only. It
+//     runs in every cluster, TLS or not.
 //
 //   - TLS with certificates from a cluster CA (ca.go, identity.go), when
 //     the cluster uses TLS. Nodes, executors and drivers do not hold the
@@ -26,7 +30,8 @@
 // Vocabulary:
 //
 //	nonce     32 random bytes, one per side per connection
-//	proof     HMAC-SHA256(token, label | magic | client nonce | server nonce)
+//	scope     the job a connection is for (16 bytes; zeros: the cluster)
+//	proof     HMAC-SHA256(the scope's token, label | magic | scope | client nonce | server nonce)
 //	cluster CA  the head's Ed25519 CA for peer certificates
 //	identity  a process's peer certificate, its key and the cluster CA
 package peerauth

@@ -20,7 +20,9 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 
+	"github.com/shoal-dev/shoal/internal/credential"
 	"github.com/shoal-dev/shoal/internal/errs"
+	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
 
@@ -30,6 +32,12 @@ const magic = "TESTMGC1"
 
 // exchange runs Dial and Accept on the two ends of a pipe.
 func exchange(dialToken, acceptToken string) (dialErr, acceptErr error) {
+	return exchangeVia(nil, dialToken, acceptToken)
+}
+
+// exchangeVia is exchange with the dialer's side of the pipe seen through
+// via (nil: as it is).
+func exchangeVia(via func(io.ReadWriter) io.ReadWriter, dialToken, acceptToken string) (dialErr, acceptErr error) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
@@ -39,7 +47,11 @@ func exchange(dialToken, acceptToken string) (dialErr, acceptErr error) {
 		b.Close() // (a dialer that left early is not waited for)
 		done <- err
 	}()
-	dialErr = Dial(a, magic, dialToken)
+	var dialer io.ReadWriter = a
+	if via != nil {
+		dialer = via(a)
+	}
+	dialErr = Dial(dialer, magic, dialToken)
 	a.Close()
 	return dialErr, <-done
 }
@@ -55,14 +67,26 @@ func matches(err, want error) bool {
 }
 
 func TestChallengeResponse(t *testing.T) {
+	const cluster = "secret-token-1234"
+	jobA, jobB := ids.Random(), ids.Random()
+	credA, credB := credential.ForJob(cluster, jobA), credential.ForJob(cluster, jobB)
 	tests := []struct {
 		name, dial, accept string
 		dialErr, acceptErr error
 	}{
-		{"same token", "secret-token-1234", "secret-token-1234", nil, nil},
-		{"wrong token", "guess", "secret-token-1234", ErrPeerToken, errs.ErrUnauthenticated},
-		{"no token", "", "secret-token-1234", ErrNoToken, errAny},
-		{"listener without token", "secret-token-1234", "", errAny, ErrNoToken},
+		{"same token", cluster, cluster, nil, nil},
+		{"wrong token", "guess", cluster, ErrPeerToken, errs.ErrUnauthenticated},
+		{"no token", "", cluster, ErrNoToken, errAny},
+		{"listener without token", cluster, "", errAny, ErrNoToken},
+		// Scopes: a node (the cluster token) serves every job's
+		// processes; an executor (a job's credential) its own job's.
+		{"a job's process to a node", credA, cluster, nil, nil},
+		{"a job's process to its job's executor", credA, credA, nil, nil},
+		{"the cluster, as the job, to the job's executor", credential.ForJob(cluster, jobA), credA, nil, nil},
+		{"a job's process to another job's executor", credA, credB, ErrScope, ErrScope},
+		{"a node to a job's executor", cluster, credA, ErrScope, ErrScope},
+		{"another cluster's job credential to a node", credential.ForJob("another cluster's token", jobA), cluster, ErrPeerToken, errs.ErrUnauthenticated},
+		{"a malformed job credential", credA[:20], cluster, errs.ErrUnauthenticated, errAny},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,7 +97,42 @@ func TestChallengeResponse(t *testing.T) {
 			if !matches(acceptErr, tc.acceptErr) {
 				t.Errorf("listener: %v, want %v", acceptErr, tc.acceptErr)
 			}
+			if errors.Is(tc.dialErr, ErrScope) && !errors.Is(dialErr, errs.ErrPermissionDenied) {
+				t.Errorf("a refused scope is not a permission denied: %v", dialErr)
+			}
 		})
+	}
+}
+
+// rewriter changes the scope of the opening written through it (as a
+// man in the middle would).
+type rewriter struct {
+	io.ReadWriter
+	scope ids.ID
+	done  bool
+}
+
+func (r *rewriter) Write(p []byte) (int, error) {
+	if !r.done {
+		r.done = true
+		p = bytes.Clone(p)
+		copy(p[len(magic):], r.scope[:])
+	}
+	return r.ReadWriter.Write(p)
+}
+
+// A scope rewritten on the way (a job's credential with another job's
+// scope in its opening) proves nothing: the node proves, and checks, the
+// other job's key, and neither side accepts.
+func TestRewrittenScopeIsRefused(t *testing.T) {
+	const cluster = "secret-token-1234"
+	rewrite := func(rw io.ReadWriter) io.ReadWriter { return &rewriter{ReadWriter: rw, scope: ids.Random()} }
+	dialErr, acceptErr := exchangeVia(rewrite, credential.ForJob(cluster, ids.Random()), cluster)
+	if !errors.Is(dialErr, ErrPeerToken) {
+		t.Errorf("dialer: %v, want ErrPeerToken", dialErr)
+	}
+	if !errors.Is(acceptErr, errs.ErrUnauthenticated) {
+		t.Errorf("listener: %v, want an authentication failure", acceptErr)
 	}
 }
 
@@ -93,38 +152,41 @@ func (r *recorder) Write(p []byte) (int, error) {
 // is in none of them.
 func TestRecordedResponseIsRefused(t *testing.T) {
 	const token = "secret-token-1234"
-	a, b := net.Pipe()
-	rec := &recorder{ReadWriter: a}
-	done := make(chan error, 1)
-	go func() { done <- Accept(b, magic, token) }()
-	if err := Dial(rec, magic, token); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	a.Close()
-	b.Close()
-	sent := rec.wrote.Bytes()
-	if bytes.Contains(sent, []byte(token)) {
-		t.Fatal("the token crossed the wire")
-	}
-	if len(sent) != len(magic)+NonceSize+ProofSize {
-		t.Fatalf("the dialer sent %d bytes", len(sent))
-	}
+	for _, dialToken := range []string{token, credential.ForJob(token, ids.Random())} {
+		a, b := net.Pipe()
+		rec := &recorder{ReadWriter: a}
+		done := make(chan error, 1)
+		go func() { done <- Accept(b, magic, token) }()
+		if err := Dial(rec, magic, dialToken); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		a.Close()
+		b.Close()
+		sent := rec.wrote.Bytes()
+		if bytes.Contains(sent, []byte(token)) || bytes.Contains(sent, []byte(dialToken)) {
+			t.Fatal("the token crossed the wire")
+		}
+		opening := len(magic) + ScopeSize + NonceSize
+		if len(sent) != opening+ProofSize {
+			t.Fatalf("the dialer sent %d bytes", len(sent))
+		}
 
-	a, b = net.Pipe()
-	defer a.Close()
-	defer b.Close()
-	go func() { done <- Accept(b, magic, token) }()
-	a.Write(sent[:len(magic)+NonceSize]) // the same nonce, too
-	var challenge [NonceSize + ProofSize]byte
-	if _, err := io.ReadFull(a, challenge[:]); err != nil {
-		t.Fatal(err)
-	}
-	a.Write(sent[len(magic)+NonceSize:])
-	if err := <-done; !errors.Is(err, ErrProof) {
-		t.Fatalf("a replayed response: %v, want ErrProof", err)
+		a, b = net.Pipe()
+		go func() { done <- Accept(b, magic, token) }()
+		a.Write(sent[:opening]) // the same scope and nonce, too
+		var challenge [1 + NonceSize + ProofSize]byte
+		if _, err := io.ReadFull(a, challenge[:]); err != nil {
+			t.Fatal(err)
+		}
+		a.Write(sent[opening:])
+		if err := <-done; !errors.Is(err, ErrProof) {
+			t.Fatalf("a replayed response: %v, want ErrProof", err)
+		}
+		a.Close()
+		b.Close()
 	}
 }
 

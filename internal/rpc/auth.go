@@ -3,7 +3,6 @@ package rpc
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/tap"
 
+	"github.com/shoal-dev/shoal/internal/credential"
 	"github.com/shoal-dev/shoal/internal/errs"
 )
 
@@ -42,6 +42,10 @@ const MinTokenLength = 16
 // resist guessing, saying how to make a good one; source names where it
 // came from ("--token", "$SHOAL_TOKEN").
 func CheckTokenStrength(token, source string) error {
+	if credential.LooksLikeJob(token) {
+		return fmt.Errorf("the cluster token from %s begins with %q, as a job's credential does (a job's processes get one in $%s): give the cluster's own token, or none and the head makes a random one",
+			source, "job.", TokenEnv)
+	}
 	if len(token) < MinTokenLength {
 		return fmt.Errorf("the cluster token from %s has %d characters; it needs at least %d: make one with `openssl rand -hex 32`, or give none and the head makes a random one",
 			source, len(token), MinTokenLength)
@@ -119,28 +123,46 @@ func (c tokenCreds) GetRequestMetadata(context.Context, ...string) (map[string]s
 
 func (c tokenCreds) RequireTransportSecurity() bool { return c.secure }
 
-// checkToken verifies the token in an incoming call's metadata.
-func checkToken(ctx context.Context, want string) error {
-	md, _ := metadata.FromIncomingContext(ctx)
-	return checkTokenMD(md, want)
-}
-
-// checkTokenMD verifies the token in a call's header metadata.
-func checkTokenMD(md metadata.MD, want string) error {
+// authenticate verifies the token in a call's header metadata and returns
+// whom it speaks for.
+func authenticate(md metadata.MD, token string) (credential.Principal, error) {
 	vals := md.Get(authKey)
 	if len(vals) == 0 || !strings.HasPrefix(vals[0], bearer) {
-		return errs.ToStatus(fmt.Errorf("%w: no cluster token presented; pass the token `shoal head` wrote (--token, %s or --token-file)", errs.ErrUnauthenticated, TokenEnv))
+		return credential.Principal{}, fmt.Errorf("%w: no cluster token presented; pass the token `shoal head` wrote (--token, %s or --token-file)", errs.ErrUnauthenticated, TokenEnv)
 	}
-	got := strings.TrimPrefix(vals[0], bearer)
-	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
-		return errs.ToStatus(fmt.Errorf("%w: the cluster token presented is wrong; use the token of the head you are joining", errs.ErrUnauthenticated))
-	}
-	return nil
+	return credential.Verify(token, strings.TrimPrefix(vals[0], bearer))
 }
 
-// AuthServerOptions returns interceptors that refuse every call without the
-// cluster token.
-func AuthServerOptions(token string) []grpc.ServerOption {
+// admit authenticates a call of method and authorizes it by access; the
+// returned context carries the caller's principal for the handler. A
+// context that already carries one (the tap handle admitted the call) is
+// returned as it is.
+func admit(ctx context.Context, md metadata.MD, token string, access map[string]Access, method string) (context.Context, error) {
+	if _, ok := ctx.Value(admittedKey{}).(bool); ok {
+		return ctx, nil
+	}
+	p, err := authenticate(md, token)
+	if err == nil {
+		err = authorize(access, method, p)
+	}
+	if err != nil {
+		return ctx, errs.ToStatus(err)
+	}
+	return context.WithValue(credential.NewContext(ctx, p), admittedKey{}, true), nil
+}
+
+// admittedKey marks a context whose call was admitted.
+type admittedKey struct{}
+
+// AuthServerOptions returns interceptors that refuse every call without
+// the cluster token or a valid job credential, and a job credential's
+// calls that access does not allow (nil: none); a handler finds the
+// caller's principal with credential.FromContext.
+func AuthServerOptions(token string, access map[string]Access) []grpc.ServerOption {
+	incoming := func(ctx context.Context) metadata.MD {
+		md, _ := metadata.FromIncomingContext(ctx)
+		return md
+	}
 	return []grpc.ServerOption{
 		// The token is checked on the stream's headers, before a byte of
 		// its body is read (the interceptors below run only after gRPC
@@ -148,28 +170,32 @@ func AuthServerOptions(token string) []grpc.ServerOption {
 		// calls took a head from 128 MB to 3 GB). The interceptors stay,
 		// for in-process servers that skip the transport.
 		grpc.InTapHandle(func(ctx context.Context, info *tap.Info) (context.Context, error) {
-			if err := checkTokenMD(info.Header, token); err != nil {
-				return ctx, err
-			}
-			return ctx, nil
+			return admit(ctx, info.Header, token, access, info.FullMethodName)
 		}),
-		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-			if err := checkToken(ctx, token); err != nil {
+		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			ctx, err := admit(ctx, incoming(ctx), token, access, info.FullMethod)
+			if err != nil {
 				return nil, err
 			}
 			return h(ctx, req)
 		}),
-		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-			if err := checkToken(ss.Context(), token); err != nil {
+		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			ctx, err := admit(ss.Context(), incoming(ss.Context()), token, access, info.FullMethod)
+			if err != nil {
 				return err
+			}
+			if ctx != ss.Context() {
+				ss = admittedStream{ss, ctx}
 			}
 			return h(srv, ss)
 		}),
 	}
 }
 
-// CheckToken compares a presented token with the cluster's in constant time;
-// the data plane uses it for its handshake.
-func CheckToken(got, want string) bool {
-	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+// admittedStream is a stream whose context carries its caller's principal.
+type admittedStream struct {
+	grpc.ServerStream
+	ctx context.Context
 }
+
+func (s admittedStream) Context() context.Context { return s.ctx }

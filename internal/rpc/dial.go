@@ -34,13 +34,14 @@ type TLSConfig struct {
 // Enabled reports whether TLS is configured.
 func (t TLSConfig) Enabled() bool { return t.CertFile != "" || t.CAFile != "" }
 
-// ServerOptions returns the options of a Shoal gRPC server: token auth,
+// ServerOptions returns the options of a Shoal gRPC server: token auth
+// (job credentials allowed as access says; nil: the cluster token only),
 // message-size limits, keepalive and optional TLS.
-func ServerOptions(token string, maxMsg int, tlsCfg TLSConfig) ([]grpc.ServerOption, error) {
+func ServerOptions(token string, access map[string]Access, maxMsg int, tlsCfg TLSConfig) ([]grpc.ServerOption, error) {
 	if maxMsg <= 0 {
 		maxMsg = DefaultMaxMessageBytes
 	}
-	opts := append(append(recoverOptions(), AuthServerOptions(token)...),
+	opts := append(append(recoverOptions(), AuthServerOptions(token, access)...),
 		grpc.MaxRecvMsgSize(maxMsg),
 		grpc.MaxSendMsgSize(maxMsg),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),

@@ -290,9 +290,4 @@ func TestTokens(t *testing.T) {
 			}
 		})
 	}
-	other := []byte(tok)
-	other[10] ^= 1 // one character different
-	if !CheckToken(tok, tok) || CheckToken(string(other), tok) || CheckToken("", tok) {
-		t.Fatal("CheckToken compares wrongly")
-	}
 }

@@ -54,8 +54,14 @@ func serveScript(script []byte) (*Server, *scriptedConn) {
 // handshake: it must refuse (never accept without the token's proof, which
 // no input can hold: the server's nonce is fresh) and never panic.
 func FuzzHandshake(f *testing.F) {
+	job := ids.Random()
 	f.Add([]byte(magic))
-	f.Add(append([]byte(magic), make([]byte, peerauth.NonceSize+peerauth.ProofSize)...))
+	// openings of the cluster's scope and of a job's, with a made-up proof
+	f.Add(append([]byte(magic), make([]byte, peerauth.ScopeSize+peerauth.NonceSize+peerauth.ProofSize)...))
+	f.Add(append(append([]byte(magic), job[:]...), make([]byte, peerauth.NonceSize+peerauth.ProofSize)...))
+	f.Add(append([]byte(magic), job[:7]...)) // (a scope cut short)
+	// the versions before: no scope, and the token in clear
+	f.Add(append([]byte("SHOALDP2"), make([]byte, peerauth.NonceSize+peerauth.ProofSize)...))
 	f.Add([]byte("SHOALDP1\x00\x0csecret-token"))
 	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"))
 	s := &Server{Token: token, Logger: discardLogger()}

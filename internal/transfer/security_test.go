@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-dev/shoal/internal/credential"
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/peerauth"
@@ -162,8 +163,9 @@ func TestTLSRefusesStrangers(t *testing.T) {
 	}
 }
 
-// rawHandshake opens a connection to addr and sends the opening (magic and
-// a client nonce); it returns the connection and the server's challenge.
+// rawHandshake opens a connection to addr and sends the opening (magic, a
+// scope and a client nonce); it returns the connection and the server's
+// challenge (its scope verdict, nonce and proof).
 func rawHandshake(t *testing.T, addr string, opening []byte) (net.Conn, []byte) {
 	t.Helper()
 	nc, err := net.Dial("tcp", addr)
@@ -172,7 +174,7 @@ func rawHandshake(t *testing.T, addr string, opening []byte) (net.Conn, []byte) 
 	}
 	nc.SetDeadline(time.Now().Add(10 * time.Second))
 	nc.Write(opening)
-	challenge := make([]byte, peerauth.NonceSize+peerauth.ProofSize)
+	challenge := make([]byte, 1+peerauth.NonceSize+peerauth.ProofSize)
 	if _, err := io.ReadFull(nc, challenge); err != nil {
 		t.Fatal(err)
 	}
@@ -189,12 +191,13 @@ func TestChallengeRefusesWrongAndReplayedResponses(t *testing.T) {
 	if err := cl.Put(context.Background(), srv.addr, ids.Random(), []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	// The dialer's side of the capture: magic | nonce, the server's
-	// challenge, then its response.
+	// The dialer's side of the capture: magic | scope | nonce, the
+	// server's challenge, then its response.
 	capture := rec.captured()
-	open := len(magic) + peerauth.NonceSize
+	open := len(magic) + peerauth.ScopeSize + peerauth.NonceSize
 	opening := capture[:open]
-	response := capture[open+peerauth.NonceSize+peerauth.ProofSize : open+peerauth.NonceSize+peerauth.ProofSize+peerauth.ProofSize]
+	challenged := open + 1 + peerauth.NonceSize + peerauth.ProofSize
+	response := capture[challenged : challenged+peerauth.ProofSize]
 	for _, tc := range []struct {
 		name     string
 		response []byte
@@ -207,8 +210,41 @@ func TestChallengeRefusesWrongAndReplayedResponses(t *testing.T) {
 			defer nc.Close()
 			nc.Write(tc.response)
 			reply, _ := io.ReadAll(nc)
-			if len(reply) == 0 || reply[0] != statusAuth || !strings.Contains(string(reply), "token presented is wrong") {
+			if len(reply) == 0 || reply[0] != statusAuth || !strings.Contains(string(reply), "token or a job's credential) is wrong") {
 				t.Fatalf("reply %q", reply)
+			}
+		})
+	}
+}
+
+// A node's data plane (the cluster token) serves the other nodes and every
+// job's processes, each proving its own job's credential; a credential of
+// another cluster is refused.
+func TestJobCredentialsOpenTheDataPlane(t *testing.T) {
+	srv := startServer(t, false)
+	id := ids.Random()
+	if _, err := srv.store.Put(id, []byte("shared")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		token string
+		ok    bool
+	}{
+		{"a node", token, true},
+		{"job A's process", credential.ForJob(token, ids.Random()), true},
+		{"job B's process", credential.ForJob(token, ids.Random()), true},
+		{"another cluster's job", credential.ForJob("another-token", ids.Random()), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cl := NewClient(tc.token, nil)
+			defer cl.Close()
+			got, err := cl.Get(context.Background(), srv.addr, id, nil)
+			if tc.ok && (err != nil || string(got) != "shared") {
+				t.Fatalf("got %q, %v", got, err)
+			}
+			if !tc.ok && !errors.Is(err, peerauth.ErrPeerToken) {
+				t.Fatalf("got %q, %v; want the dialer to find the node's proof wrong", got, err)
 			}
 		})
 	}

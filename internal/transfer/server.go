@@ -188,7 +188,9 @@ func (s *Server) serveRequests(c net.Conn, r *bufio.Reader, w *bufio.Writer) {
 
 // handshake runs the listener's side of the challenge–response on c (read
 // unbuffered: the dialer sends nothing more until it has the verdict) and
-// writes the verdict to w.
+// writes the verdict to w. (A node holds the cluster token: it serves every
+// scope, so peerauth.ErrScope, whose verdict peerauth sends, does not
+// happen here.)
 func (s *Server) handshake(c net.Conn, w *bufio.Writer) error {
 	err := peerauth.Accept(c, magic, s.Token)
 	switch {

@@ -2,9 +2,10 @@
 // between nodes and their clients, over plain TCP streams with a small framed
 // protocol, never through the head.
 //
-// A connection starts with a challenge–response on the cluster token
-// (peerauth: each side proves it holds the token without sending it), in
-// TLS with the cluster CA's certificates when the cluster uses TLS; the
+// A connection starts with a challenge–response (peerauth: each side
+// proves it holds the token without sending it) on the cluster token, or
+// on the job's credential for a job's processes (a node derives any job's),
+// in TLS with the cluster CA's certificates when the cluster uses TLS; the
 // server answers with a status. Then the client sends requests one at a
 // time:
 //
@@ -39,7 +40,7 @@ import (
 )
 
 const (
-	magic = "SHOALDP2"
+	magic = "SHOALDP3"
 
 	opGet  byte = 1
 	opPut  byte = 2

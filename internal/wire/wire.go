@@ -1,7 +1,8 @@
 // Package wire is a lean message transport for the hottest stream, direct
 // actor calls: length-prefixed protobuf frames on a TCP connection (in TLS
-// when the cluster uses it), a challenge–response on the cluster token
-// (internal/peerauth), and a batching writer: a sender that finds the
+// when the cluster uses it), a challenge–response on the token of the
+// connection's scope (internal/peerauth: a job's credential, or the
+// cluster token), and a batching writer: a sender that finds the
 // connection idle writes its frame itself, and while calls are in flight a
 // flusher goroutine writes whatever accumulated, many items per frame.
 //
@@ -40,7 +41,7 @@ import (
 // MaxFrame bounds one frame (a batch of messages).
 const MaxFrame = 64 << 20
 
-const magic = "SHOALW2\n"
+const magic = "SHOALW3\n"
 
 // keepAlive detects a peer that vanished without closing the connection.
 var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 5 * time.Second, Interval: 5 * time.Second, Count: 3}
@@ -65,8 +66,10 @@ func ListenLocal() (net.Listener, error) {
 }
 
 // Dial connects to addr and authenticates with token (a challenge–response:
-// the token never crosses the wire), in TLS with tlsCfg when it is not nil
-// (a cluster that uses TLS). A local address (from ListenLocal, which the
+// the token never crosses the wire): the cluster token or a job's
+// credential, whose job is the connection's scope (a listener that serves
+// another job refuses it with peerauth.ErrScope). It speaks TLS with
+// tlsCfg when it is not nil (a cluster that uses TLS). A local address (from ListenLocal, which the
 // peer announces beside addr) is tried first when given: it is reachable
 // when the peer runs on this machine, and needs no TLS (nothing leaves the
 // machine).
@@ -115,8 +118,10 @@ func Dial(ctx context.Context, addr, local, token string, tlsCfg *tls.Config, ti
 
 // Accept runs the handshake of a dialer on conn, in TLS with tlsCfg when
 // it is not nil and conn is TCP, and returns the connection to use (conn,
-// or the TLS connection over it). It closes conn and returns an error
-// when the token is wrong or the handshake malformed.
+// or the TLS connection over it). token is the listener's: the cluster
+// token serves dialers of every scope, a job's credential its own job's.
+// It closes conn and returns an error when the token is wrong, the scope
+// not served or the handshake malformed.
 func Accept(conn net.Conn, token string, tlsCfg *tls.Config, timeout time.Duration) (net.Conn, error) {
 	conn.SetDeadline(time.Now().Add(timeout))
 	if tc, ok := conn.(*net.TCPConn); ok {

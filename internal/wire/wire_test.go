@@ -16,6 +16,9 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/shoal-dev/shoal/internal/credential"
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/peerauth"
 	"github.com/shoal-dev/shoal/internal/peerauth/peerauthtest"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
@@ -50,13 +53,22 @@ func serve(t *testing.T, token string, handle func(net.Conn)) (string, <-chan er
 }
 
 func TestHandshake(t *testing.T) {
+	const cluster = "secret"
+	jobA := ids.Random()
+	credA, credB := credential.ForJob(cluster, jobA), credential.ForJob(cluster, ids.Random())
 	tests := []struct {
 		name, server, client string
-		wantErr              bool
+		wantErr              error // (nil: accepted)
 	}{
-		{"same token", "secret", "secret", false},
-		{"wrong token", "secret", "guess", true},
-		{"empty token", "secret", "", true},
+		{"same token", cluster, cluster, nil},
+		{"wrong token", cluster, "guess", ErrUnauthenticated},
+		{"empty token", cluster, "", ErrUnauthenticated},
+		// An executor holds its job's credential: its own job's processes
+		// (and the cluster, as the job) are served, others refused.
+		{"the job's process", credA, credA, nil},
+		{"the cluster as the job", credA, credential.ForJob(cluster, jobA), nil},
+		{"another job's process", credA, credB, peerauth.ErrScope},
+		{"the cluster as itself", credA, cluster, peerauth.ErrScope},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -66,11 +78,12 @@ func TestHandshake(t *testing.T) {
 				nc.Close()
 			}
 			serr := <-errc
-			if tc.wantErr {
-				// (the client finds the server's proof wrong, or has no
-				// token to prove, and leaves before it proves anything)
-				if !errors.Is(err, ErrUnauthenticated) || serr == nil {
-					t.Fatalf("client %v, server %v; want both refused", err, serr)
+			if tc.wantErr != nil {
+				// (the client finds the server's proof wrong, has no
+				// token to prove, or is told the scope is not served, and
+				// leaves before it proves anything)
+				if !errors.Is(err, tc.wantErr) || serr == nil {
+					t.Fatalf("client %v, server %v; want both refused, the client with %v", err, serr, tc.wantErr)
 				}
 				return
 			}

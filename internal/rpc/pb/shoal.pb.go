@@ -499,7 +499,12 @@ type ActorRoute struct {
 	NodeId   []byte `protobuf:"bytes,3,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
 	DataAddr string `protobuf:"bytes,4,opt,name=data_addr,json=dataAddr,proto3" json:"data_addr,omitempty"`
 	// pid is the executor's process, for ExecutorExit.
-	Pid           int32 `protobuf:"varint,6,opt,name=pid,proto3" json:"pid,omitempty"`
+	Pid int32 `protobuf:"varint,6,opt,name=pid,proto3" json:"pid,omitempty"`
+	// scope is the job whose processes the executor accepts direct
+	// connections from: the root job of its own (its processes hold that
+	// job's credential, internal/credential). A caller of another job goes
+	// through the head; one with the cluster token derives the credential.
+	Scope         []byte `protobuf:"bytes,7,opt,name=scope,proto3" json:"scope,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -574,6 +579,13 @@ func (x *ActorRoute) GetPid() int32 {
 		return x.Pid
 	}
 	return 0
+}
+
+func (x *ActorRoute) GetScope() []byte {
+	if x != nil {
+		return x.Scope
+	}
+	return nil
 }
 
 type ExecutorExitRequest struct {
@@ -757,7 +769,11 @@ type JobInfo struct {
 	Env      []string `protobuf:"bytes,6,rep,name=env,proto3" json:"env,omitempty"`
 	// package_hash names the runtime-environment package (runtimeenv) the
 	// job's executors start from; empty: binary_path on the node.
-	PackageHash   string `protobuf:"bytes,7,opt,name=package_hash,json=packageHash,proto3" json:"package_hash,omitempty"`
+	PackageHash string `protobuf:"bytes,7,opt,name=package_hash,json=packageHash,proto3" json:"package_hash,omitempty"`
+	// root_job_id is the job a derived job (a task's environment, an
+	// actor's own executor) is part of: its executors get that job's
+	// credential. Empty for a job drivers started; only the head sets it.
+	RootJobId     []byte `protobuf:"bytes,8,opt,name=root_job_id,json=rootJobId,proto3" json:"root_job_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -839,6 +855,13 @@ func (x *JobInfo) GetPackageHash() string {
 		return x.PackageHash
 	}
 	return ""
+}
+
+func (x *JobInfo) GetRootJobId() []byte {
+	if x != nil {
+		return x.RootJobId
+	}
+	return nil
 }
 
 type Hello struct {
@@ -1503,7 +1526,10 @@ type LeaseGrant struct {
 	// function (0: it has seen none), for a caller that has not run it yet.
 	FunctionMeanNs int64 `protobuf:"varint,7,opt,name=function_mean_ns,json=functionMeanNs,proto3" json:"function_mean_ns,omitempty"`
 	// pid is the executor's process, for ExecutorExit.
-	Pid           int32 `protobuf:"varint,9,opt,name=pid,proto3" json:"pid,omitempty"`
+	Pid int32 `protobuf:"varint,9,opt,name=pid,proto3" json:"pid,omitempty"`
+	// scope is the job whose processes the executor accepts direct
+	// connections from (ActorRoute.scope).
+	Scope         []byte `protobuf:"bytes,10,opt,name=scope,proto3" json:"scope,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1599,6 +1625,13 @@ func (x *LeaseGrant) GetPid() int32 {
 		return x.Pid
 	}
 	return 0
+}
+
+func (x *LeaseGrant) GetScope() []byte {
+	if x != nil {
+		return x.Scope
+	}
+	return nil
 }
 
 type ErrorInfo struct {
@@ -5831,7 +5864,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x05tasks\x18\x03 \x03(\v2\x12.shoal.v1.TaskSpecR\x05tasks\x12\x16\n" +
 	"\x06cancel\x18\x02 \x03(\fR\x06cancel\"=\n" +
 	"\vDirectReply\x12.\n" +
-	"\aresults\x18\x01 \x03(\v2\x14.shoal.v1.TaskResultR\aresults\"\x9d\x01\n" +
+	"\aresults\x18\x01 \x03(\v2\x14.shoal.v1.TaskResultR\aresults\"\xb3\x01\n" +
 	"\n" +
 	"ActorRoute\x12\x12\n" +
 	"\x04addr\x18\x01 \x01(\tR\x04addr\x12\x1d\n" +
@@ -5840,7 +5873,8 @@ const file_shoal_proto_rawDesc = "" +
 	"\x05label\x18\x02 \x01(\tR\x05label\x12\x17\n" +
 	"\anode_id\x18\x03 \x01(\fR\x06nodeId\x12\x1b\n" +
 	"\tdata_addr\x18\x04 \x01(\tR\bdataAddr\x12\x10\n" +
-	"\x03pid\x18\x06 \x01(\x05R\x03pid\"@\n" +
+	"\x03pid\x18\x06 \x01(\x05R\x03pid\x12\x14\n" +
+	"\x05scope\x18\a \x01(\fR\x05scope\"@\n" +
 	"\x13ExecutorExitRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\fR\x06nodeId\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x05R\x03pid\")\n" +
@@ -5853,7 +5887,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x06custom\x18\x04 \x03(\v2\x1f.shoal.v1.Resources.CustomEntryR\x06custom\x1a9\n" +
 	"\vCustomEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xcb\x01\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xeb\x01\n" +
 	"\aJobInfo\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\fR\x05jobId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1f\n" +
@@ -5862,7 +5896,8 @@ const file_shoal_proto_rawDesc = "" +
 	"\rbinary_sha256\x18\x04 \x01(\fR\fbinarySha256\x12\x1a\n" +
 	"\bregistry\x18\x05 \x01(\fR\bregistry\x12\x10\n" +
 	"\x03env\x18\x06 \x03(\tR\x03env\x12!\n" +
-	"\fpackage_hash\x18\a \x01(\tR\vpackageHash\"\xb5\x02\n" +
+	"\fpackage_hash\x18\a \x01(\tR\vpackageHash\x12\x1e\n" +
+	"\vroot_job_id\x18\b \x01(\fR\trootJobId\"\xb5\x02\n" +
 	"\x05Hello\x12\"\n" +
 	"\x04role\x18\x01 \x01(\x0e2\x0e.shoal.v1.RoleR\x04role\x12\x15\n" +
 	"\x06job_id\x18\x02 \x01(\fR\x05jobId\x12#\n" +
@@ -5918,7 +5953,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x121\n" +
 	"\tresources\x18\x02 \x01(\v2\x13.shoal.v1.ResourcesR\tresources\x12\x14\n" +
 	"\x05short\x18\x03 \x01(\bR\x05short\x12\x1a\n" +
-	"\bfunction\x18\x04 \x01(\tR\bfunction\"\xef\x01\n" +
+	"\bfunction\x18\x04 \x01(\tR\bfunction\"\x85\x02\n" +
 	"\n" +
 	"LeaseGrant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x18\n" +
@@ -5930,7 +5965,9 @@ const file_shoal_proto_rawDesc = "" +
 	"\n" +
 	"local_addr\x18\b \x01(\tR\tlocalAddr\x12(\n" +
 	"\x10function_mean_ns\x18\a \x01(\x03R\x0efunctionMeanNs\x12\x10\n" +
-	"\x03pid\x18\t \x01(\x05R\x03pid\"\xeb\x01\n" +
+	"\x03pid\x18\t \x01(\x05R\x03pid\x12\x14\n" +
+	"\x05scope\x18\n" +
+	" \x01(\fR\x05scope\"\xeb\x01\n" +
 	"\tErrorInfo\x12'\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x13.shoal.v1.ErrorKindR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x17\n" +
