@@ -96,6 +96,9 @@ type Config struct {
 // false when the object is not in its shared memory.
 type SharedStore interface {
 	Acquire(id ids.ID) (data []byte, release func(), ok bool, err error)
+	// Put has the node copy an object from this process's memory into
+	// its store; ok is false when it did not (send it another way).
+	Put(id ids.ID, parts [][]byte) (ok bool, err error)
 }
 
 // LocalStore is a node's object store in this process: objects are

@@ -12,6 +12,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/codec"
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/localstore"
 	"github.com/shoal-dev/shoal/internal/retry"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 	"github.com/shoal-dev/shoal/internal/transfer"
@@ -65,6 +66,8 @@ func (c *Client) storeRemote(ctx context.Context, id ids.ID, parts ...[]byte) (i
 			// One copy, into the store's memory: the caller may reuse its
 			// buffers once Put returns.
 			err = putLocal(st, id, parts)
+		} else if c.putShared(node, id, parts) {
+			err = nil
 		} else {
 			err = c.data.Put(ctx, addr, id, parts...)
 		}
@@ -75,6 +78,24 @@ func (c *Client) storeRemote(ctx context.Context, id ids.ID, parts ...[]byte) (i
 			return ids.Nil, "", err
 		}
 	}
+}
+
+// putShared has this executor's node copy a large object from this
+// process's memory into its store (internal/localstore), one copy where
+// the data plane makes three; it reports whether the node did.
+func (c *Client) putShared(node ids.ID, id ids.ID, parts [][]byte) bool {
+	if c.cfg.Shared == nil || node != c.cfg.SharedNode {
+		return false
+	}
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	if n < localstore.PutThreshold {
+		return false
+	}
+	ok, _ := c.cfg.Shared.Put(id, parts)
+	return ok
 }
 
 // putLocal writes an object made of parts into a store in this process.

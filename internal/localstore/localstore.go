@@ -12,10 +12,22 @@
 //
 //	ACQUIRE op=1 | object id (16)  ->  status (1) | offset (8) | length (8)
 //	RELEASE op=2 | object id (16)      (no answer)
+//	PUT     op=3 | object id (16) | parts (8) | parts × (address (8) | length (8))
+//	                               ->  status (1) | 16 zero bytes
 //
 // Status 0: the object is in the shared memory at offset; 1: it is not
 // (not on this node, or its memory copy is on the Go heap): the reader
 // fetches it over the data plane instead.
+//
+// PUT stores an object that lies in the writer's own memory, in parts: the
+// node copies the bytes straight from the writer's address space into its
+// store (process_vm_readv; the writer is the node's child, whose pid the
+// socket's credentials name), one copy where the data plane takes three
+// and two trips through the kernel's socket buffers. The writer's parts
+// must stay as they are until the answer. Status 0: stored (or there
+// already); 1: not done (the memory could not be read, or the store said
+// no): the writer sends it over the data plane instead, which says why
+// when it fails too.
 package localstore
 
 import (
@@ -27,8 +39,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/shoal-dev/shoal/internal/arena"
 	"github.com/shoal-dev/shoal/internal/ids"
@@ -39,6 +53,10 @@ import (
 const (
 	opAcquire byte = 1
 	opRelease byte = 2
+	opPut     byte = 3
+
+	// maxPutParts bounds the parts of one PUT.
+	maxPutParts = 64
 
 	statusInMemory byte = 0
 	statusNotHere  byte = 1
@@ -137,6 +155,7 @@ func (s *Server) serve(c net.Conn) {
 	if !ok {
 		return
 	}
+	peer := peerPID(uc)
 	a := s.Store.Arena()
 	var size [8]byte
 	binary.BigEndian.PutUint64(size[:], uint64(a.Size()))
@@ -173,6 +192,19 @@ func (s *Server) serve(c net.Conn) {
 					return
 				}
 			}
+		case opPut:
+			reply := [17]byte{statusNotHere}
+			stored, err := s.put(r, peer, id)
+			if err != nil {
+				return // (a malformed request)
+			}
+			if stored {
+				reply[0] = statusInMemory
+			}
+			w.Write(reply[:])
+			if err := w.Flush(); err != nil {
+				return
+			}
 		case opRelease:
 			if rs := pins[id]; len(rs) > 0 {
 				rs[len(rs)-1]()
@@ -201,6 +233,52 @@ func (s *Server) acquire(id ids.ID) (data []byte, release func(), off int64, ok 
 		return nil, nil, 0, false
 	}
 	return data, release, off, true
+}
+
+// put reads a PUT's parts and copies them from process pid into the store
+// as object id. It reports whether the object is stored; err is for a
+// malformed request only.
+func (s *Server) put(r io.Reader, pid int, id ids.ID) (bool, error) {
+	var hdr [8]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return false, err
+	}
+	k := binary.BigEndian.Uint64(hdr[:])
+	if k == 0 || k > maxPutParts {
+		return false, fmt.Errorf("a put of %d parts (1 to %d)", k, maxPutParts)
+	}
+	parts := make([]remotePart, k)
+	var size int64
+	for i := range parts {
+		var p [16]byte
+		if _, err := io.ReadFull(r, p[:]); err != nil {
+			return false, err
+		}
+		parts[i] = remotePart{addr: uintptr(binary.BigEndian.Uint64(p[:8])), n: int64(binary.BigEndian.Uint64(p[8:]))}
+		if parts[i].n < 0 || size+parts[i].n < size {
+			return false, fmt.Errorf("a put part of %d bytes", parts[i].n)
+		}
+		size += parts[i].n
+	}
+	if pid <= 0 {
+		return false, nil
+	}
+	res, err := s.Store.Reserve(id, size)
+	if err != nil {
+		return false, nil // (the data plane's put says why)
+	}
+	if res.Exists() {
+		return true, nil
+	}
+	if err := readProcess(pid, parts, res.Data); err != nil {
+		res.Abort()
+		s.logger().Debug("reading a put from the writer's memory", "object", id.Short(), "pid", pid, "error", err)
+		return false, nil
+	}
+	if _, err := res.Seal(); err != nil {
+		return false, nil
+	}
+	return true, nil
 }
 
 // Client reads a node's objects in place.
@@ -274,6 +352,51 @@ func (c *Client) Acquire(id ids.ID) (data []byte, release func(), ok bool, err e
 	}
 	var once sync.Once
 	return data, func() { once.Do(func() { c.release(id) }) }, true, nil
+}
+
+// PutThreshold is the smallest object worth a PUT: below it the data
+// plane's copy costs less than the request.
+const PutThreshold = 256 << 10
+
+// Put stores an object made of parts (in this process's heap or mapped
+// memory, unchanged until Put returns) in the node's store, the node
+// copying it from this process; ok is false when the node did not (the
+// caller sends it over the data plane).
+func (c *Client) Put(id ids.ID, parts [][]byte) (ok bool, err error) {
+	var nonEmpty [][]byte
+	for _, p := range parts {
+		if len(p) > 0 {
+			nonEmpty = append(nonEmpty, p)
+		}
+	}
+	if len(nonEmpty) == 0 || len(nonEmpty) > maxPutParts {
+		return false, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return false, c.err
+	}
+	req := make([]byte, 0, 1+16+8+16*len(nonEmpty))
+	req = append(req, opPut)
+	req = append(req, id[:]...)
+	req = binary.BigEndian.AppendUint64(req, uint64(len(nonEmpty)))
+	for _, p := range nonEmpty {
+		req = binary.BigEndian.AppendUint64(req, uint64(uintptr(unsafe.Pointer(unsafe.SliceData(p)))))
+		req = binary.BigEndian.AppendUint64(req, uint64(len(p)))
+	}
+	var reply [17]byte
+	if _, c.err = c.w.Write(req); c.err == nil {
+		if c.err = c.w.Flush(); c.err == nil {
+			_, c.err = io.ReadFull(c.r, reply[:])
+		}
+	}
+	runtime.KeepAlive(nonEmpty) // (the node reads them until it answers)
+	if c.err != nil {
+		c.err = fmt.Errorf("the node's local store connection broke: %w", c.err)
+		return false, c.err
+	}
+	return reply[0] == statusInMemory, nil
 }
 
 // release tells the node this reader let go of one pin of id.

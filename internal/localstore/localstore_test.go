@@ -74,3 +74,55 @@ func TestReadInPlaceAndLetGoOnClose(t *testing.T) {
 	cl.Close()
 	waitFor(t, "the closed reader's pins to be let go", func() bool { return st.Arena().Stats().Live == live-1 })
 }
+
+// A PUT copies an object's parts from the writer's memory into the store
+// (here the writer is this process); a second PUT of it is a no-op; an
+// object the store cannot take is refused (the writer then uses the data
+// plane, which says why); a malformed request ends the connection.
+func TestPutCopiesFromTheWritersMemory(t *testing.T) {
+	st, err := objstore.Open(objstore.Config{MemoryBytes: 64 << 20, DiskBytes: objstore.NoSpill, SharedMemory: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srv := &Server{Store: st, Token: "tok", Logger: slog.New(slog.DiscardHandler)}
+	addr, err := srv.Listen()
+	if err != nil {
+		t.Skipf("no local store here: %v", err)
+	}
+	defer srv.Close()
+	cl, err := Dial(context.Background(), addr, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	g := ids.NewGenerator()
+	parts := [][]byte{bytes.Repeat([]byte("head"), 1<<18), nil, bytes.Repeat([]byte("body"), 3<<18), []byte("tail")}
+	want := bytes.Join(parts, nil)
+	id := g.Next()
+	if ok, err := cl.Put(id, parts); !ok || err != nil {
+		t.Fatalf("Put: ok %v, %v", ok, err)
+	}
+	got, release, err := st.Acquire(id)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("stored %d bytes (%v), want the %d bytes put", len(got), err, len(want))
+	}
+	release()
+	if ok, err := cl.Put(id, parts); !ok || err != nil {
+		t.Fatalf("a second Put of the object: ok %v, %v", ok, err)
+	}
+	huge := make([]byte, 65<<20) // over the store's 64 MiB, which does not spill
+	if ok, err := cl.Put(g.Next(), [][]byte{huge}); ok || err != nil {
+		t.Fatalf("Put of more than the store holds: ok %v, %v; want refused, no error", ok, err)
+	}
+	// Still usable after a refusal.
+	small := g.Next()
+	if ok, err := cl.Put(small, [][]byte{[]byte("x")}); !ok || err != nil {
+		t.Fatalf("Put after a refusal: ok %v, %v", ok, err)
+	}
+	if got, release, err := st.Acquire(small); err != nil || string(got) != "x" {
+		t.Fatalf("stored %q, %v", got, err)
+	} else {
+		release()
+	}
+}
