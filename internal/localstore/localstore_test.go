@@ -26,18 +26,26 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func TestReadInPlaceAndLetGoOnClose(t *testing.T) {
+// serveStore serves a 64 MiB store with shared memory (which does not
+// spill) on a local store socket, until the test ends.
+func serveStore(t *testing.T) (*objstore.Store, string) {
+	t.Helper()
 	st, err := objstore.Open(objstore.Config{MemoryBytes: 64 << 20, DiskBytes: objstore.NoSpill, SharedMemory: true, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	srv := &Server{Store: st, Token: "tok", Logger: slog.New(slog.DiscardHandler)}
 	addr, err := srv.Listen()
 	if err != nil {
 		t.Skipf("no local store here: %v", err)
 	}
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return st, addr
+}
+
+func TestReadInPlaceAndLetGoOnClose(t *testing.T) {
+	st, addr := serveStore(t)
 	if _, err := Dial(context.Background(), addr, "wrong"); err == nil {
 		t.Fatal("a reader with the wrong token got in")
 	}
@@ -78,19 +86,9 @@ func TestReadInPlaceAndLetGoOnClose(t *testing.T) {
 // A PUT copies an object's parts from the writer's memory into the store
 // (here the writer is this process); a second PUT of it is a no-op; an
 // object the store cannot take is refused (the writer then uses the data
-// plane, which says why); a malformed request ends the connection.
+// plane, which says why), and the connection serves on.
 func TestPutCopiesFromTheWritersMemory(t *testing.T) {
-	st, err := objstore.Open(objstore.Config{MemoryBytes: 64 << 20, DiskBytes: objstore.NoSpill, SharedMemory: true, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	srv := &Server{Store: st, Token: "tok", Logger: slog.New(slog.DiscardHandler)}
-	addr, err := srv.Listen()
-	if err != nil {
-		t.Skipf("no local store here: %v", err)
-	}
-	defer srv.Close()
+	st, addr := serveStore(t)
 	cl, err := Dial(context.Background(), addr, "tok")
 	if err != nil {
 		t.Fatal(err)
