@@ -43,6 +43,7 @@ told otherwise; a head listening beyond loopback should use TLS.`,
 			gctune.Apply() // the control plane: a ballast unless GOGC is set
 			ctx, stop := signalContext()
 			defer stop()
+			go gctune.TightenLargeHeap(ctx) // and a tighter collector past a large heap
 			if tokenFile == "" {
 				tokenFile = rpc.DefaultTokenFile()
 			}

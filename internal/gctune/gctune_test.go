@@ -39,3 +39,21 @@ func TestApplyRaisesTheHeapGoal(t *testing.T) {
 	}
 	runtime.KeepAlive(ballast)
 }
+
+func TestGCPercentForLargeHeaps(t *testing.T) {
+	for _, c := range []struct {
+		live          int64
+		current, want int
+	}{
+		{10 << 20, 100, 100},
+		{largeHeap + 1, 100, largeHeapGOGC},
+		{largeHeap - 1, largeHeapGOGC, largeHeapGOGC}, // (no flipping at the edge)
+		{largeHeap/2 + 1, largeHeapGOGC, largeHeapGOGC},
+		{largeHeap/2 - 1, largeHeapGOGC, 100},
+		{largeHeap - 1, 100, 100},
+	} {
+		if got := gcPercentFor(c.live, c.current); got != c.want {
+			t.Errorf("live %d MiB at GOGC=%d: %d, want %d", c.live>>20, c.current, got, c.want)
+		}
+	}
+}
