@@ -146,6 +146,12 @@ func (s *Server) logger() *slog.Logger {
 // what it still held.
 func (s *Server) serve(c net.Conn) {
 	defer c.Close()
+	defer func() {
+		// A handler bug must not take the node down with it.
+		if r := recover(); r != nil {
+			s.logger().Error("local store handler panicked", "panic", r)
+		}
+	}()
 	// (a Unix socket of this machine: no TLS)
 	if _, err := wire.Accept(c, s.Token, nil, handshakeTimeout); err != nil {
 		s.refusals.Log(s.logger(), "refused a local store connection", "error", err)

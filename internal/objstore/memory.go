@@ -167,6 +167,12 @@ func (s *Store) Acquire(id ids.ID) (data []byte, release func(), err error) {
 	}, nil
 }
 
+// inRange reports whether [off, off+n) lies within size bytes, without
+// overflowing (a peer's request names both).
+func inRange(off, n, size int64) bool {
+	return off >= 0 && n >= 0 && off <= size && n <= size-off
+}
+
 // AcquireRange returns bytes [off, off+n) of id and the object's size,
 // valid until release is called (once). An object in memory is sliced in
 // place; a spilled one has only that range read from its spill file (not
@@ -183,14 +189,14 @@ func (s *Store) AcquireRange(id ids.ID, off, n int64) (data []byte, size int64, 
 		if err != nil {
 			return nil, 0, nil, err
 		}
-		if off < 0 || n < 0 || off+n > int64(len(data)) {
+		if !inRange(off, n, int64(len(data))) {
 			release()
 			return nil, int64(len(data)), nil, fmt.Errorf("range [%d, +%d) is past the end of object %s (%d bytes)", off, n, id.Short(), len(data))
 		}
 		return data[off : off+n], int64(len(data)), release, nil
 	}
 	size = e.size
-	if off < 0 || n < 0 || off+n > size {
+	if !inRange(off, n, size) {
 		s.mu.Unlock()
 		return nil, size, nil, fmt.Errorf("range [%d, +%d) is past the end of object %s (%d bytes)", off, n, id.Short(), size)
 	}
