@@ -178,7 +178,7 @@ func ownWork(ctx context.Context) {
 	if err != nil {
 		log.Fatalf("reading node %s's object on node %s: %v", nodes[0], nodes[1], err)
 	}
-	fmt.Println("object-across-nodes", line)
+	fmt.Println("object-across-nodes made="+nodes[0], line)
 	whole, err := b.Get(ctx)
 	if err != nil {
 		log.Fatalf("reading node %s's object in the driver: %v", nodes[0], err)
