@@ -36,6 +36,8 @@ type fakeHead struct {
 	exits string
 	// maxPending is the cap its welcome announces (0: none).
 	maxPending int64
+	// objectInfo, if set, answers ObjectInfo (else it fails).
+	objectInfo func(*pb.ObjectInfoRequest) *pb.ObjectStatus
 }
 
 // fakeSession is one session of the client with the fake head.
@@ -214,7 +216,10 @@ func (fakeAPI) GetActor(context.Context, *pb.GetActorRequest) (*pb.GetActorReply
 func (fakeAPI) Drain(context.Context, *pb.DrainRequest) (*pb.DrainReply, error) {
 	return nil, errors.New("none")
 }
-func (fakeAPI) ObjectInfo(context.Context, *pb.ObjectInfoRequest) (*pb.ObjectStatus, error) {
+func (a fakeAPI) ObjectInfo(_ context.Context, req *pb.ObjectInfoRequest) (*pb.ObjectStatus, error) {
+	if a.h.objectInfo != nil {
+		return a.h.objectInfo(req), nil
+	}
 	return nil, errors.New("none")
 }
 func (fakeAPI) RequestResources(context.Context, *pb.RequestResourcesRequest) error { return nil }

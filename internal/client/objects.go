@@ -309,11 +309,17 @@ func (c *Client) read(ctx context.Context, r *Ref, inline func(value []byte), fe
 			// and says when it is ready or why it cannot be.
 			select {
 			case <-updated:
-				attempt--
-				continue
 			case <-ctx.Done():
 				return ctx.Err()
+			case <-time.After(refetchWait):
+				// No news for a while (a head that restarted meanwhile
+				// knows nothing of the rebuild): ask it.
+				if _, err := c.objectNow(ctx, r, locs); err != nil {
+					return err
+				}
 			}
+			attempt--
+			continue
 		}
 		if len(locs) > 0 {
 			fctx, cancel := context.WithCancel(ctx)
@@ -346,25 +352,10 @@ func (c *Client) read(ctx context.Context, r *Ref, inline func(value []byte), fe
 		}
 		// The copies this reader knows may have moved (a drain) or died:
 		// ask the head where the object is now.
-		if info, ierr := c.cfg.Head.ObjectInfo(ctx, &pb.ObjectInfoRequest{Id: r.ID.Bytes()}); ierr == nil {
-			switch info.State {
-			case pb.ObjectState_OBJECT_STATE_READY:
-				fresh := make([]transfer.Location, 0, len(info.Locations))
-				for _, l := range info.Locations {
-					n, _ := ids.FromBytes("node id", l.NodeId)
-					fresh = append(fresh, transfer.Location{Node: n, Addr: l.DataAddr})
-				}
-				if info.Value != nil || !slices.Equal(fresh, locs) {
-					r.mu.Lock()
-					if r.value == nil {
-						r.value, r.locs = info.Value, fresh
-					}
-					r.mu.Unlock()
-					continue
-				}
-			case pb.ObjectState_OBJECT_STATE_FAILED:
-				return errs.FromInfo(info.Error)
-			}
+		if changed, err := c.objectNow(ctx, r, locs); err != nil {
+			return err
+		} else if changed {
+			continue
 		}
 		select {
 		case <-updated:
@@ -373,6 +364,37 @@ func (c *Client) read(ctx context.Context, r *Ref, inline func(value []byte), fe
 			return ctx.Err()
 		}
 	}
+}
+
+// objectNow asks the head where r is now and records its answer: changed
+// when the head knows a value or copies other than known, an error when it
+// says the object failed (or is unknown to it); neither while it is
+// pending (or the head cannot be asked).
+func (c *Client) objectNow(ctx context.Context, r *Ref, known []transfer.Location) (changed bool, err error) {
+	info, ierr := c.cfg.Head.ObjectInfo(ctx, &pb.ObjectInfoRequest{Id: r.ID.Bytes()})
+	if ierr != nil {
+		return false, nil
+	}
+	switch info.State {
+	case pb.ObjectState_OBJECT_STATE_READY:
+		fresh := make([]transfer.Location, 0, len(info.Locations))
+		for _, l := range info.Locations {
+			n, _ := ids.FromBytes("node id", l.NodeId)
+			fresh = append(fresh, transfer.Location{Node: n, Addr: l.DataAddr})
+		}
+		if info.Value == nil && slices.Equal(fresh, known) {
+			return false, nil
+		}
+		r.mu.Lock()
+		if r.value == nil {
+			r.value, r.locs, r.rebuilding = info.Value, fresh, false
+		}
+		r.mu.Unlock()
+		return true, nil
+	case pb.ObjectState_OBJECT_STATE_FAILED:
+		return false, errs.FromInfo(info.Error)
+	}
+	return false, nil
 }
 
 // refetchWait bounds how long a failed fetch waits for news of the object

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,5 +101,47 @@ func within(t *testing.T, ch <-chan struct{}, what string) {
 	case <-ch:
 	case <-time.After(wait):
 		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// A read waiting for a rebuild that the head forgot (it restarted and
+// never hears of the object again) does not wait for ever: after a while
+// without news it asks the head, which says the object is gone.
+func TestReadWaitingForARebuildAsksTheHead(t *testing.T) {
+	h := newFakeHead(t)
+	h.objectInfo = func(req *pb.ObjectInfoRequest) *pb.ObjectStatus {
+		return &pb.ObjectStatus{Id: req.Id, State: pb.ObjectState_OBJECT_STATE_FAILED,
+			Error: &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_OBJECT_LOST, Message: "object was released by everything that referenced it"}}
+	}
+	c, s := newTestClient(t, h)
+	r := c.Submit(context.Background(), task("make"), false)
+	s.want(t, "submit", r.ID)
+	s.tell(&pb.HeadMessage{Objects: []*pb.ObjectStatus{{Id: r.ID.Bytes(), State: pb.ObjectState_OBJECT_STATE_READY, Size: 5,
+		Locations: []*pb.Location{{NodeId: ids.Random().Bytes(), DataAddr: "127.0.0.1:1"}}}}})
+	readyWithin(t, r)
+	s.tell(&pb.HeadMessage{Objects: []*pb.ObjectStatus{{Id: r.ID.Bytes(), State: pb.ObjectState_OBJECT_STATE_REBUILDING}}})
+	waitUntilRebuilding(t, r)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*refetchWait)
+	defer cancel()
+	_, err := c.Bytes(ctx, r)
+	if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "released by everything") {
+		t.Fatalf("read of an object whose rebuild the head forgot: %v (context: %v)", err, ctx.Err())
+	}
+}
+
+func waitUntilRebuilding(t *testing.T, r *Ref) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		r.mu.Lock()
+		rebuilding := r.rebuilding
+		r.mu.Unlock()
+		if rebuilding {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the client never took the news of the rebuild")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
