@@ -36,16 +36,11 @@ type FailureResult struct {
 // with SIGKILL and a replacement node starts (as Dask's nanny restarts its
 // worker).
 func Failure(ctx context.Context, binary string, tasks, ms int, out io.Writer) (*FailureResult, error) {
-	c, err := clustertest.Start(ctx, clustertest.Options{Binary: binary, Nodes: 2, NodeArgs: []string{"--cpus", "1"}, Output: out})
+	c, dctx, stop, err := joinCluster(ctx, clustertest.Options{Binary: binary, Nodes: 2, NodeArgs: []string{"--cpus", "1"}, Output: out}, "bench-failure")
 	if err != nil {
 		return nil, err
 	}
-	defer c.Stop()
-	dctx, err := shoal.Init(ctx, shoal.WithAddress(c.HeadAddr), shoal.WithTokenFile(c.TokenFile), shoal.WithJobName("bench-failure"))
-	if err != nil {
-		return nil, err
-	}
-	defer shoal.Shutdown(dctx)
+	defer stop()
 	res := &FailureResult{Tasks: tasks, TaskMS: ms, AllCorrect: true, IdealS: float64(tasks*ms) / 1000 / 2,
 		DetectionNote: "a SIGKILLed node's connection breaks at once; a silent node is declared dead after 2s"}
 	run := func(kill bool) (total, after time.Duration, err error) {

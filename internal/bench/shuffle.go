@@ -100,16 +100,11 @@ func Shuffle(ctx context.Context, binary string, cfg ShuffleConfig) (*ShuffleRes
 	if cfg.StoreMemory > 0 {
 		args = append(args, "--object-store-memory", fmt.Sprint(cfg.StoreMemory))
 	}
-	c, err := clustertest.Start(ctx, clustertest.Options{Binary: binary, Nodes: cfg.Nodes, Output: cfg.Output, NodeArgs: args})
+	c, dctx, stop, err := joinCluster(ctx, clustertest.Options{Binary: binary, Nodes: cfg.Nodes, Output: cfg.Output, NodeArgs: args}, "bench-shuffle")
 	if err != nil {
 		return nil, err
 	}
-	defer c.Stop()
-	dctx, err := shoal.Init(ctx, shoal.WithAddress(c.HeadAddr), shoal.WithTokenFile(c.TokenFile), shoal.WithJobName("bench-shuffle"))
-	if err != nil {
-		return nil, err
-	}
-	defer shoal.Shutdown(dctx)
+	defer stop()
 
 	res := &ShuffleResult{Rows: cfg.Rows, Parts: cfg.Parts, Reducers: cfg.Reducers, Nodes: cfg.Nodes, CPUsPerNode: cfg.CPUs,
 		DataBytes: cfg.Rows * 16, StoreMemory: cfg.StoreMemory}

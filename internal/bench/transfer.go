@@ -27,17 +27,12 @@ func Transfer(ctx context.Context, binary string, size int64, rounds int, out io
 	// what is measured is moving the bytes, not the virtual machine's
 	// first-touch page faults (a sender's copy, a receiver's copy and the
 	// next round's, freed as the round ends).
-	c, err := clustertest.Start(ctx, clustertest.Options{Binary: binary, Nodes: 2, Output: out,
-		NodeArgs: []string{"--cpus", "1", "--object-store-warm", fmt.Sprint(3 * (size + 1))}})
+	c, dctx, stop, err := joinCluster(ctx, clustertest.Options{Binary: binary, Nodes: 2, Output: out,
+		NodeArgs: []string{"--cpus", "1", "--object-store-warm", fmt.Sprint(3 * (size + 1))}}, "bench-transfer")
 	if err != nil {
 		return nil, err
 	}
-	defer c.Stop()
-	dctx, err := shoal.Init(ctx, shoal.WithAddress(c.HeadAddr), shoal.WithTokenFile(c.TokenFile), shoal.WithJobName("bench-transfer"))
-	if err != nil {
-		return nil, err
-	}
-	defer shoal.Shutdown(dctx)
+	defer stop()
 	cl := transfer.NewClient(c.Token, nil)
 	defer cl.Close()
 	data := make([]byte, size)

@@ -254,12 +254,7 @@ func (c *Client) handle(m *pb.HeadMessage) {
 				}
 				r.mu.Unlock()
 			}
-			locs := make([]transfer.Location, 0, len(st.Locations))
-			for _, l := range st.Locations {
-				n, _ := ids.FromBytes("node id", l.NodeId)
-				locs = append(locs, transfer.Location{Node: n, Addr: l.DataAddr})
-			}
-			r.finish(st.Value, st.Size, locs, nil)
+			r.finish(st.Value, st.Size, LocationsFromPB(st.Locations), nil)
 		case pb.ObjectState_OBJECT_STATE_REBUILDING:
 			r.copiesLost()
 		default:

@@ -366,6 +366,17 @@ func (c *Client) read(ctx context.Context, r *Ref, inline func(value []byte), fe
 	}
 }
 
+// LocationsFromPB is the copies a message names, as the data plane takes
+// them.
+func LocationsFromPB(pls []*pb.Location) []transfer.Location {
+	locs := make([]transfer.Location, 0, len(pls))
+	for _, l := range pls {
+		n, _ := ids.FromBytes("node id", l.NodeId)
+		locs = append(locs, transfer.Location{Node: n, Addr: l.DataAddr})
+	}
+	return locs
+}
+
 // objectNow asks the head where r is now and records its answer: changed
 // when the head knows a value or copies other than known, an error when it
 // says the object failed (or is unknown to it); neither while it is
@@ -377,11 +388,7 @@ func (c *Client) objectNow(ctx context.Context, r *Ref, known []transfer.Locatio
 	}
 	switch info.State {
 	case pb.ObjectState_OBJECT_STATE_READY:
-		fresh := make([]transfer.Location, 0, len(info.Locations))
-		for _, l := range info.Locations {
-			n, _ := ids.FromBytes("node id", l.NodeId)
-			fresh = append(fresh, transfer.Location{Node: n, Addr: l.DataAddr})
-		}
+		fresh := LocationsFromPB(info.Locations)
 		if info.Value == nil && slices.Equal(fresh, known) {
 			return false, nil
 		}

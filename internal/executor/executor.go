@@ -29,7 +29,6 @@ import (
 	"github.com/shoal-dev/shoal/internal/registry"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
-	"github.com/shoal-dev/shoal/internal/transfer"
 	"github.com/shoal-dev/shoal/internal/wire"
 )
 
@@ -500,13 +499,8 @@ func (ex *Executor) invoke(ctx context.Context, rt *pb.RunTask) (value any, info
 		if err != nil {
 			return nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_BAD_ARGUMENT, Message: err.Error()}
 		}
-		hints := make([]transfer.Location, 0, len(a.Locations))
-		for _, l := range a.Locations {
-			n, _ := ids.FromBytes("node id", l.NodeId)
-			hints = append(hints, transfer.Location{Node: n, Addr: l.DataAddr})
-		}
 		var b []byte
-		b, err = ex.client.FetchVia(ctx, ex.nodeAddr, objID, hints)
+		b, err = ex.client.FetchVia(ctx, ex.nodeAddr, objID, client.LocationsFromPB(a.Locations))
 		if err != nil {
 			return nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_OBJECT_LOST, Message: fmt.Sprintf("argument %d: %v", i+1, err)}
 		}

@@ -137,7 +137,7 @@ func (h *Head) requeue(t *task) {
 		switch a.state {
 		case objectPending:
 			t.depsLeft++
-			a.link().waiting = append(a.link().waiting, t)
+			a.addWaiting(t)
 		case objectFailed:
 			h.completeTask(t, nil, a.err)
 			return

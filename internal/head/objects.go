@@ -67,7 +67,13 @@ func (o *object) link() *objectLinks {
 	return o.links
 }
 
-// borrowers, nested and waiting read o's links (nil when it has none).
+// addWaiting records that t waits for o.
+func (o *object) addWaiting(t *task) {
+	l := o.link()
+	l.waiting = append(l.waiting, t)
+}
+
+// borrowers and nested read o's links (nil when it has none).
 func (o *object) borrowers() []*session {
 	if o.links == nil {
 		return nil

@@ -195,7 +195,7 @@ func (h *Head) resolveTask(t *task) {
 		switch ao.state {
 		case objectPending:
 			t.depsLeft++
-			ao.link().waiting = append(ao.link().waiting, t)
+			ao.addWaiting(t)
 		case objectFailed:
 			failedArg = ao.err
 		}
