@@ -255,3 +255,58 @@ func TestStoreResultsKeepsSmallResultsOnTheNode(t *testing.T) {
 		}
 	}
 }
+
+// gathered returns blobs of the given sizes as one []byte result, handing
+// them to its executor as parts (shoal.GatherResult).
+var gathered = shoal.Func2("test.gathered", func(ctx context.Context, seed int, sizes []int) ([]byte, error) {
+	parts := make([][]byte, len(sizes))
+	for i, n := range sizes {
+		parts[i] = blobBytes(seed+i, n)
+	}
+	if shoal.GatherResult(ctx, parts, func() {}) {
+		return nil, nil
+	}
+	return bytes.Join(parts, nil), nil
+})
+
+// A result given in parts is stored as their concatenation: a large one
+// copied from the task's memory by its node (in at most 4096 parts) or
+// through the data plane (more), a small one inline; read back by the
+// driver and by a task.
+func TestGatheredResultIsTheConcatenation(t *testing.T) {
+	c := startCluster(t, 1, "--cpus", "1")
+	ctx := within(t, connect(t, c), 2*time.Minute)
+	sizes := func(n, size int) []int {
+		s := make([]int, n)
+		for i := range s {
+			s[i] = size + i%7
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name  string
+		sizes []int
+	}{
+		{"inline", []int{3, 0, 40}},
+		{"large", []int{1 << 20, 0, 3 << 20, 17}},
+		{"many parts", sizes(3000, 300)},
+		{"more parts than a local put takes", sizes(5000, 100)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var want []byte
+			for i, n := range tc.sizes {
+				want = append(want, blobBytes(7+i, n)...)
+			}
+			f := gathered.Remote(ctx, 7, tc.sizes)
+			defer f.Release()
+			got, err := f.Get(ctx)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("read back %d bytes (%v), want %d", len(got), err, len(want))
+			}
+			d, err := digest.Remote(ctx, f).Get(ctx)
+			if wantD := fmt.Sprintf("%d:%x", len(want), sha256.Sum256(want)); err != nil || d != wantD {
+				t.Fatalf("in a task: %q %v, want %q", d, err, wantD)
+			}
+		})
+	}
+}

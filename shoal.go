@@ -28,6 +28,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/registry"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
+	"github.com/shoal-dev/shoal/internal/taskresult"
 )
 
 // session is what Init leaves in the context: the client and, for an
@@ -557,4 +558,17 @@ func NodeID(ctx context.Context) string {
 		return ""
 	}
 	return os.Getenv(executor.EnvNodeID)
+}
+
+// GatherResult offers the parts of a task's large []byte result, whose
+// concatenation is the result, to the executor running the task, and
+// reports whether it took them: the task then returns a nil []byte, and
+// the node copies the parts straight from the task's memory into its
+// object store, without the buffer as large as the result and the copy
+// that concatenating them would take. The parts must stay unchanged until
+// release is called (once they are stored or dropped). It reports false
+// outside a task run by an executor (a function called directly): the
+// task concatenates them itself and calls release.
+func GatherResult(ctx context.Context, parts [][]byte, release func()) bool {
+	return taskresult.Gather(ctx, parts, release)
 }

@@ -6,6 +6,7 @@
 package executor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,6 +30,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/registry"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
+	"github.com/shoal-dev/shoal/internal/taskresult"
 	"github.com/shoal-dev/shoal/internal/wire"
 )
 
@@ -382,6 +384,8 @@ func (ex *Executor) run(ctx context.Context, id ids.ID, rt *pb.RunTask) {
 	start := time.Now()
 	made := ex.client.Made()
 	res := &pb.TaskResult{TaskId: rt.TaskId, Attempt: rt.Attempt}
+	ctx, gathered := taskresult.With(ctx)
+	defer gathered.Close() // (after the result is stored, or dropped)
 	value, info := ex.invoke(ctx, rt)
 	if ctx.Err() != nil && (info == nil || info.Kind != pb.ErrorKind_ERROR_KIND_PANIC) {
 		// Cancelled while it ran (its caller cancelled it, its actor was
@@ -404,6 +408,9 @@ func (ex *Executor) run(ctx context.Context, id ids.ID, rt *pb.RunTask) {
 		limit := ex.client.InlineLimit()
 		if e, ok := registry.Lookup(rt.Function); ok && e.StoreResult {
 			limit = 0
+		}
+		if parts, ok := gathered.Parts(); ok {
+			value = gatheredValue(parts)
 		}
 		info = ex.encodeResult(id, value, res, limit)
 	}
@@ -451,17 +458,39 @@ func nodeGone(err error) bool {
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
+// gatheredValue is a []byte result a task gave in parts
+// (internal/taskresult), stored without concatenating them.
+type gatheredValue [][]byte
+
 func (ex *Executor) encodeResult(id ids.ID, value any, res *pb.TaskResult, limit int64) *pb.ErrorInfo {
-	enc, tag, payload, err := codec.Split(value, limit)
-	if err != nil {
-		return &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_APPLICATION, Message: fmt.Sprintf("encoding the result: %v", err)}
+	var parts [][]byte
+	if g, ok := value.(gatheredValue); ok {
+		n := 1
+		for _, p := range g {
+			n += len(p)
+		}
+		if int64(n) > limit {
+			parts = append([][]byte{{byte(codec.TagRaw)}}, g...)
+		} else {
+			value = bytes.Join(g, nil) // (small enough to go inline)
+		}
 	}
-	if enc != nil {
-		res.Value = enc
-		return nil
+	if parts == nil {
+		enc, tag, payload, err := codec.Split(value, limit)
+		if err != nil {
+			return &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_APPLICATION, Message: fmt.Sprintf("encoding the result: %v", err)}
+		}
+		if enc != nil {
+			res.Value = enc
+			return nil
+		}
+		parts = [][]byte{{byte(tag)}, payload}
 	}
-	size := int64(1 + len(payload))
-	if err := ex.client.StoreResult(context.WithoutCancel(ex.ctx), id, []byte{byte(tag)}, payload); err != nil {
+	var size int64
+	for _, p := range parts {
+		size += int64(len(p))
+	}
+	if err := ex.client.StoreResult(context.WithoutCancel(ex.ctx), id, parts...); err != nil {
 		kind := pb.ErrorKind_ERROR_KIND_EXECUTOR
 		if nodeGone(err) {
 			// The node's agent is gone (killed, crashed): the task is lost

@@ -55,8 +55,9 @@ const (
 	opRelease byte = 2
 	opPut     byte = 3
 
-	// maxPutParts bounds the parts of one PUT.
-	maxPutParts = 64
+	// maxPutParts bounds the parts of one PUT (a shuffle's map output with
+	// many reducers has a few per reducer).
+	maxPutParts = 4096
 
 	statusInMemory byte = 0
 	statusNotHere  byte = 1

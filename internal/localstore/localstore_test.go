@@ -83,17 +83,24 @@ func TestReadInPlaceAndLetGoOnClose(t *testing.T) {
 	waitFor(t, "the closed reader's pins to be let go", func() bool { return st.Arena().Stats().Live == live-1 })
 }
 
-// A PUT copies an object's parts from the writer's memory into the store
-// (here the writer is this process); a second PUT of it is a no-op; an
-// object the store cannot take is refused (the writer then uses the data
-// plane, which says why), and the connection serves on.
-func TestPutCopiesFromTheWritersMemory(t *testing.T) {
+// dialStore serves a store and connects a client to it (closed by the
+// test's end).
+func dialStore(t *testing.T) (*objstore.Store, *Client) {
 	st, addr := serveStore(t)
 	cl, err := Dial(context.Background(), addr, "tok")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
+	t.Cleanup(func() { cl.Close() })
+	return st, cl
+}
+
+// A PUT copies an object's parts from the writer's memory into the store
+// (here the writer is this process); a second PUT of it is a no-op; an
+// object the store cannot take is refused (the writer then uses the data
+// plane, which says why), and the connection serves on.
+func TestPutCopiesFromTheWritersMemory(t *testing.T) {
+	st, cl := dialStore(t)
 	g := ids.NewGenerator()
 	parts := [][]byte{bytes.Repeat([]byte("head"), 1<<18), nil, bytes.Repeat([]byte("body"), 3<<18), []byte("tail")}
 	want := bytes.Join(parts, nil)
@@ -122,5 +129,39 @@ func TestPutCopiesFromTheWritersMemory(t *testing.T) {
 		t.Fatalf("stored %q, %v", got, err)
 	} else {
 		release()
+	}
+}
+
+// A PUT of more parts than one process_vm_readv takes (IOV_MAX) is copied
+// whole and in order; one of more parts than a PUT allows is refused (the
+// writer uses the data plane).
+func TestPutOfManyParts(t *testing.T) {
+	st, cl := dialStore(t)
+	g := ids.NewGenerator()
+	for _, n := range []int{maxIovecs - 1, maxIovecs, maxIovecs + 1, 3*maxIovecs + 17, maxPutParts} {
+		parts := make([][]byte, n)
+		for i := range parts {
+			parts[i] = bytes.Repeat([]byte{byte(i), byte(i >> 8)}, 1+i%37)
+		}
+		want := bytes.Join(parts, nil)
+		id := g.Next()
+		if ok, err := cl.Put(id, parts); !ok || err != nil {
+			t.Fatalf("Put of %d parts: ok %v, %v", n, ok, err)
+		}
+		got, release, err := st.Acquire(id)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%d parts: stored %d bytes (%v), want the %d bytes put", n, len(got), err, len(want))
+		}
+		release()
+	}
+	if ok, err := cl.Put(g.Next(), make([][]byte, maxPutParts+1)); ok || err != nil {
+		t.Fatalf("Put of %d empty parts: ok %v, %v; want refused", maxPutParts+1, ok, err)
+	}
+	tooMany := make([][]byte, maxPutParts+1)
+	for i := range tooMany {
+		tooMany[i] = []byte{1}
+	}
+	if ok, err := cl.Put(g.Next(), tooMany); ok || err != nil {
+		t.Fatalf("Put of %d parts: ok %v, %v; want refused, no error", len(tooMany), ok, err)
 	}
 }

@@ -17,25 +17,54 @@ type remotePart struct {
 // MAX_RW_COUNT, a little under 2 GiB, per call).
 const maxReadv = 1 << 30
 
+// maxIovecs bounds the ranges of one process_vm_readv (the kernel's
+// IOV_MAX).
+const maxIovecs = 1024
+
 // readProcess copies parts of process pid's memory, in order, into dst
-// (exactly as long as the parts together).
+// (exactly as long as the parts together): up to maxIovecs parts at a
+// time, in one system call (a shuffle's map output comes in hundreds).
 func readProcess(pid int, parts []remotePart, dst []byte) error {
 	off := 0
-	for _, p := range parts {
-		for done := int64(0); done < p.n; {
-			n := min(p.n-done, maxReadv)
-			local := []unix.Iovec{{Base: &dst[off], Len: uint64(n)}}
-			remote := []unix.RemoteIovec{{Base: p.addr + uintptr(done), Len: int(n)}}
-			got, err := unix.ProcessVMReadv(pid, local, remote, 0)
-			if err != nil {
-				return fmt.Errorf("process_vm_readv of %d bytes from pid %d: %w", n, pid, err)
+	var remote []unix.RemoteIovec
+	for len(parts) > 0 {
+		remote = remote[:0]
+		var n int64
+		for len(parts) > 0 && len(remote) < maxIovecs {
+			p := parts[0]
+			if p.n > maxReadv-n {
+				if len(remote) > 0 {
+					break
+				}
+				// A part larger than one call moves: its first piece now,
+				// the rest next time.
+				remote = append(remote, unix.RemoteIovec{Base: p.addr, Len: int(maxReadv)})
+				parts[0] = remotePart{addr: p.addr + uintptr(maxReadv), n: p.n - maxReadv}
+				n = maxReadv
+				break
 			}
-			if got <= 0 {
-				return fmt.Errorf("process_vm_readv read nothing from pid %d", pid)
+			if p.n > 0 {
+				remote = append(remote, unix.RemoteIovec{Base: p.addr, Len: int(p.n)})
+				n += p.n
 			}
-			done += int64(got)
-			off += got
+			parts = parts[1:]
 		}
+		if n == 0 {
+			continue
+		}
+		if int64(len(dst)-off) < n {
+			return fmt.Errorf("the parts hold more than the %d bytes expected", len(dst))
+		}
+		local := []unix.Iovec{{Base: &dst[off], Len: uint64(n)}}
+		got, err := unix.ProcessVMReadv(pid, local, remote, 0)
+		if err != nil {
+			return fmt.Errorf("process_vm_readv of %d bytes from pid %d: %w", n, pid, err)
+		}
+		if int64(got) != n {
+			// (a range the writer does not map: it stops there)
+			return fmt.Errorf("process_vm_readv read %d of %d bytes from pid %d", got, n, pid)
+		}
+		off += got
 	}
 	if off != len(dst) {
 		return fmt.Errorf("read %d bytes of %d", off, len(dst))

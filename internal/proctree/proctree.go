@@ -12,11 +12,55 @@ import (
 )
 
 // Children returns the pids of the processes whose parent is pid.
-func Children(pid int) []int { return childrenByParent()[pid] }
+func Children(pid int) []int {
+	if c, ok := childrenOf(pid); ok {
+		return c
+	}
+	return childrenByParent()[pid]
+}
+
+// childrenOf reads pid's children from /proc/pid/task/*/children (a few
+// small files, where the whole process table is hundreds: a benchmark's
+// memory sampler spent 2% of the machine reading that); ok is false where
+// the kernel has no such files or pid has gone.
+func childrenOf(pid int) ([]int, bool) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) == 0 {
+		return nil, false
+	}
+	var out []int
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		if err != nil {
+			if os.IsNotExist(err) && t.Name() == strconv.Itoa(pid) {
+				return nil, false // (no children files here)
+			}
+			continue // (a thread that ended meanwhile)
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	return out, true
+}
 
 // Descendants returns the pids of every live process descending from root,
 // parents before their children.
 func Descendants(root int) []int {
+	if _, ok := childrenOf(root); ok {
+		var out []int
+		queue := []int{root}
+		for len(queue) > 0 {
+			pid := queue[0]
+			queue = queue[1:]
+			cs, _ := childrenOf(pid)
+			out = append(out, cs...)
+			queue = append(queue, cs...)
+		}
+		return out
+	}
 	children := childrenByParent()
 	var out []int
 	queue := []int{root}

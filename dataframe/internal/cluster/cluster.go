@@ -23,6 +23,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -176,8 +177,16 @@ var stageTask = shoal.Func1("shoal.dataframe.stage", func(ctx context.Context, a
 		w.Read.RemoteBytes += r.read.RemoteBytes
 		r.mu.Unlock()
 	}
-	out, _, err := w.Finish()
-	return out, err
+	parts, _, release, err := w.FinishParts()
+	if err != nil {
+		release()
+		return nil, err
+	}
+	if shoal.GatherResult(ctx, parts, release) {
+		return nil, nil // (the executor stores the parts as the result)
+	}
+	defer release()
+	return bytes.Join(parts, nil), nil
 }).StoreResults() // (map outputs stay on their node, read in ranges there: never inline at the coordinator)
 
 // shuffledStageTask runs the partitions of a stage whose input is only

@@ -202,72 +202,127 @@ func (w *MapOutputWriter) flush(p int) {
 	w.sealed[p] = append(w.sealed[p], c)
 }
 
-// appendWriter is an io.Writer that appends to a byte slice.
-type appendWriter struct{ buf []byte }
+// partsWriter collects what an IPC writer writes as the parts of the
+// output: large writes (rows' buffers) by reference, without a copy, small
+// ones (metadata, padding) copied into buffers of its own. The referenced
+// buffers must stay as they are until the parts are used.
+type partsWriter struct {
+	parts [][]byte
+	small []byte // small writes since the last reference
+	n     int    // bytes written
+}
 
-func (a *appendWriter) Write(p []byte) (int, error) {
-	a.buf = append(a.buf, p...)
+// refMin is the smallest write kept by reference: below it a part costs
+// its reader more than the copy.
+const refMin = 8 << 10
+
+func (w *partsWriter) Write(p []byte) (int, error) {
+	if len(p) >= refMin {
+		w.flushSmall()
+		w.parts = append(w.parts, p)
+	} else {
+		if w.small == nil {
+			w.small = make([]byte, 0, 4<<10)
+		}
+		w.small = append(w.small, p...)
+	}
+	w.n += len(p)
 	return len(p), nil
+}
+
+func (w *partsWriter) flushSmall() {
+	if len(w.small) > 0 {
+		w.parts = append(w.parts, w.small)
+		w.small = nil
+	}
+}
+
+// pad writes zeros until the next write starts 8-aligned in the stored
+// object.
+func (w *partsWriter) pad() {
+	var zeros [8]byte
+	if k := (storedOffset + w.n) % 8; k != 0 {
+		w.Write(zeros[:8-k])
+	}
 }
 
 // Finish encodes the output: the bytes of the value to store, and where
 // each reducer's rows lie in it.
 func (w *MapOutputWriter) Finish() ([]byte, []Segment, error) {
+	parts, segs, release, err := w.FinishParts()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer release()
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	out := make([]byte, 0, n)
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out, segs, nil
+}
+
+// FinishParts encodes the output as parts whose concatenation is the value
+// to store, without gathering them into one buffer: most parts are the
+// rows' buffers themselves. They stay valid until release is called (the
+// writer's buffers then go back to their pools), which must happen once,
+// also after an error.
+func (w *MapOutputWriter) FinishParts() (parts [][]byte, segs []Segment, release func(), err error) {
 	r := len(w.sealed)
-	base := headerSize + r*indexEntrySize
-	size := base
-	chunks := make([][]*coldata.Batch, r)
-	defer func() {
-		for _, cs := range w.sealed {
+	for p := range w.sealed {
+		w.flush(p)
+	}
+	sealed := w.sealed
+	w.sealed = make([][]*chunk, r)
+	release = func() {
+		for _, cs := range sealed {
 			for _, c := range cs {
 				c.recycle() // (encoded, or the output is abandoned)
 			}
 		}
-		clear(w.sealed)
-	}()
-	for p := range w.sealed {
-		w.flush(p)
-		if len(w.sealed[p]) > 0 {
-			size += 4096 // the file's schema, footer and padding
-		}
-		for _, c := range w.sealed[p] {
-			b := c.batch()
-			chunks[p] = append(chunks[p], b)
-			size += int(b.Bytes()) + 1024 + 8*len(b.Vecs) // metadata, validity, alignment
+		clear(sealed)
+	}
+	chunks := make([][]*coldata.Batch, r)
+	for p := range sealed {
+		for _, c := range sealed[p] {
+			chunks[p] = append(chunks[p], c.batch())
 		}
 	}
-	out := &appendWriter{buf: make([]byte, base, size)}
-	segs := make([]Segment, r)
+	base := headerSize + r*indexEntrySize
+	out := &partsWriter{parts: [][]byte{nil}, n: base} // (parts[0]: the header, written last)
+	segs = make([]Segment, r)
 	for p, batches := range chunks {
 		if len(batches) == 0 { // no rows: an empty range (readers skip it)
-			segs[p] = Segment{Offset: int64(len(out.buf))}
+			segs[p] = Segment{Offset: int64(out.n)}
 			continue
 		}
 		// Align the segment's start in the stored object.
-		for (storedOffset+len(out.buf))%8 != 0 {
-			out.buf = append(out.buf, 0)
-		}
-		start := len(out.buf)
+		out.pad()
+		start := out.n
 		// Low-cardinality strings go as one dictionary per segment.
 		coldata.DictEncode(w.schema, batches, w.rows[p])
 		fw, err := ipc.NewFileWriter(out, ipc.WithSchema(coldata.WireSchema(w.schema, batches[0])), ipc.WithAllocator(memory.DefaultAllocator))
 		if err != nil {
-			return nil, nil, fmt.Errorf("shuffle output: %w", err)
+			return nil, nil, release, fmt.Errorf("shuffle output: %w", err)
 		}
 		for _, b := range batches {
 			rec := coldata.ToWireRecord(memory.DefaultAllocator, w.schema, b)
 			err := fw.Write(rec)
 			rec.Release()
 			if err != nil {
-				return nil, nil, fmt.Errorf("shuffle output: writing reducer %d's rows: %w", p, err)
+				return nil, nil, release, fmt.Errorf("shuffle output: writing reducer %d's rows: %w", p, err)
 			}
 		}
 		if err := fw.Close(); err != nil {
-			return nil, nil, fmt.Errorf("shuffle output: %w", err)
+			return nil, nil, release, fmt.Errorf("shuffle output: %w", err)
 		}
-		segs[p] = Segment{Offset: int64(start), Length: int64(len(out.buf) - start), Rows: w.rows[p]}
+		segs[p] = Segment{Offset: int64(start), Length: int64(out.n - start), Rows: w.rows[p]}
 	}
-	head := out.buf[:0]
+	out.flushSmall()
+	head := make([]byte, 0, base)
 	head = append(head, mapOutputMagic...)
 	head = binary.LittleEndian.AppendUint32(head, uint32(r))
 	var origin [originSize]byte
@@ -288,7 +343,8 @@ func (w *MapOutputWriter) Finish() ([]byte, []Segment, error) {
 		head = binary.LittleEndian.AppendUint64(head, uint64(s.Length))
 		head = binary.LittleEndian.AppendUint64(head, uint64(s.Rows))
 	}
-	return out.buf, segs, nil
+	out.parts[0] = head
+	return out.parts, segs, release, nil
 }
 
 // ReadStats is what a map task read.

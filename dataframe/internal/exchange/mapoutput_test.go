@@ -164,3 +164,49 @@ func TestMapOutputRefusesGarbage(t *testing.T) {
 		}
 	}
 }
+
+// FinishParts hands out the rows' buffers themselves: they hold the
+// output's bytes until released, also while another writer of the same
+// process encodes (the pools must not give them out before).
+func TestMapOutputPartsStayUntilReleased(t *testing.T) {
+	key, err := expr.Resolve(expr.Col("k"), testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := Spec{Kind: Hash, Keys: []*expr.Expr{key}, Partitions: 5}
+	fill := func(seed uint64) *MapOutputWriter {
+		w, err := NewMapOutputWriter(spec, testSchema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rand.New(rand.NewPCG(seed, 3))
+		for i := range 6 {
+			w.Write(testBatch(r, 20000, i%2 == 0))
+		}
+		return w
+	}
+	want, _, err := fill(1).Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, segs, release, err := fill(1).FinishParts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) < 2*len(segs) {
+		t.Fatalf("%d parts for %d segments: the rows' buffers were copied, not referenced", len(parts), len(segs))
+	}
+	for range 3 { // other outputs, encoded and released meanwhile
+		if _, _, err := fill(2).Finish(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []byte
+	for _, p := range parts {
+		got = append(got, p...)
+	}
+	release()
+	if string(got) != string(want) {
+		t.Fatalf("the parts changed before their release (%d bytes, want %d)", len(got), len(want))
+	}
+}
