@@ -140,9 +140,15 @@ var stageTask = shoal.Func1("shoal.dataframe.stage", func(ctx context.Context, a
 	}
 	exchanges := map[int]exchange.Exchange{}
 	var readers []*mapReader
-	defer func() {
+	closeReaders := func() {
 		for _, r := range readers {
 			r.Close()
+		}
+	}
+	keepReaders := false // (their memory went with the result's parts)
+	defer func() {
+		if !keepReaders {
+			closeReaders()
 		}
 	}()
 	for _, in := range a.Inputs {
@@ -159,11 +165,19 @@ var stageTask = shoal.Func1("shoal.dataframe.stage", func(ctx context.Context, a
 		return nil, err
 	}
 	w.Origin = shoal.NodeID(ctx)
+	// A stage that passes on what it read as it is (a repartition's
+	// reducers) emits the readers' batches, which hold until the readers
+	// close: the output keeps them by reference, and the readers close
+	// with the output's parts.
+	write := w.Write
+	if st.Root.Kind == physical.KindExchangeRead {
+		write = w.WriteStable
+	}
 	var spills atomic.Int64
 	err = runner.RunPartition(ctx, &st, a.Partition, exchanges, runner.Options{BatchSize: a.BatchSize, MemoryBudget: a.Budget,
 		OnSpill: func(string) { spills.Add(1) }},
 		func(b *coldata.Batch) error {
-			w.Write(b)
+			write(b)
 			return nil
 		})
 	if err != nil {
@@ -182,7 +196,12 @@ var stageTask = shoal.Func1("shoal.dataframe.stage", func(ctx context.Context, a
 		release()
 		return nil, err
 	}
-	if shoal.GatherResult(ctx, parts, release) {
+	releaseAll := func() {
+		release()
+		closeReaders()
+	}
+	if shoal.GatherResult(ctx, parts, releaseAll) {
+		keepReaders = true
 		return nil, nil // (the executor stores the parts as the result)
 	}
 	defer release()

@@ -71,10 +71,12 @@ type chunkCol struct {
 	b   *coldata.Builder
 }
 
-// chunk is up to cap rows of one reducer being gathered.
+// chunk is up to cap rows of one reducer being gathered, or a batch kept
+// as it is (ext: MapOutputWriter.WriteStable).
 type chunk struct {
 	n, cap int
 	cols   []chunkCol
+	ext    *coldata.Batch
 }
 
 func newChunk(s types.Schema, capacity int) *chunk {
@@ -232,6 +234,9 @@ func gatherInto[T any](dst, src []T, rows []int32, lo int) {
 
 // batch is the chunk's rows as a batch (sharing its buffers).
 func (c *chunk) batch() *coldata.Batch {
+	if c.ext != nil {
+		return c.ext
+	}
 	b := &coldata.Batch{N: c.n, Vecs: make([]*coldata.Vec, len(c.cols))}
 	for i := range c.cols {
 		b.Vecs[i] = c.cols[i].vec(c.n)

@@ -158,6 +158,39 @@ func (w *MapOutputWriter) Write(b *coldata.Batch) {
 	}
 }
 
+// WriteStable is Write for a batch whose memory stays as it is until the
+// output's parts are released (FinishParts): one going to the single
+// segment of a broadcast or single exchange is kept by reference, not
+// copied, when its columns are shared with Arrow as they are (no
+// selection, constants or strings; at least keepMinRows rows, so that a
+// record's metadata stays a small part of its bytes). A stage that only
+// passes on what it read (a repartition's reducers) thus stores its rows
+// with one copy, the node's, instead of two.
+func (w *MapOutputWriter) WriteStable(b *coldata.Batch) {
+	if w.hasher != nil || !keepable(b) {
+		w.Write(b)
+		return
+	}
+	w.flush(0)
+	w.sealed[0] = append(w.sealed[0], &chunk{n: b.N, cap: b.N, ext: b})
+	w.rows[0] += int64(b.N)
+}
+
+// keepMinRows is the smallest batch WriteStable keeps by reference.
+const keepMinRows = 1024
+
+func keepable(b *coldata.Batch) bool {
+	if b.Sel != nil || b.N < keepMinRows {
+		return false
+	}
+	for _, v := range b.Vecs {
+		if v.Const || v.Type.ID == types.String || v.Dict != nil {
+			return false
+		}
+	}
+	return true
+}
+
 // add appends rows idx of b (all b.N rows when idx is nil) to reducer p's.
 func (w *MapOutputWriter) add(p int, b *coldata.Batch, idx []int32) {
 	k := b.N

@@ -1,9 +1,12 @@
 package exchange
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 
 	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
 	"github.com/shoal-dev/shoal/dataframe/internal/expr"
@@ -208,5 +211,86 @@ func TestMapOutputPartsStayUntilReleased(t *testing.T) {
 	release()
 	if string(got) != string(want) {
 		t.Fatalf("the parts changed before their release (%d bytes, want %d)", len(got), len(want))
+	}
+}
+
+// WriteStable keeps large plain batches of a single exchange by reference
+// and copies the others (a selection, few rows, or a hash exchange), the
+// rows staying in the order written; a segment of strings goes through
+// the copy.
+func TestWriteStableKeepsOrderAndReferences(t *testing.T) {
+	schema := types.Schema{{Name: "k", Type: types.Type{ID: types.Int64}}, {Name: "v", Type: types.Type{ID: types.Float64}, Nullable: true}}
+	mk := func(start, n int, sel bool) *coldata.Batch {
+		k, v := coldata.NewVec(schema[0].Type, n), coldata.NewVec(schema[1].Type, n)
+		v.Nulls = make([]bool, n)
+		for i := range n {
+			k.I64[i] = int64(start + i)
+			v.F64[i] = float64(start+i) / 2
+			v.Nulls[i] = (start+i)%11 == 0
+		}
+		b := &coldata.Batch{N: n, Vecs: []*coldata.Vec{k, v}}
+		if sel {
+			for i := 0; i < n; i += 2 {
+				b.Sel = append(b.Sel, int32(i))
+			}
+		}
+		return b
+	}
+	w, err := NewMapOutputWriter(Spec{Kind: Single}, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []int64
+	var first *coldata.Batch
+	at := 0
+	for _, tc := range []struct {
+		n   int
+		sel bool
+	}{{5000, false}, {100, false}, {3000, true}, {4096, false}, {2000, false}, {10, false}} {
+		b := mk(at, tc.n, tc.sel)
+		for r := range b.Len() {
+			row := r
+			if b.Sel != nil {
+				row = int(b.Sel[r])
+			}
+			want = append(want, b.Vecs[0].I64[row])
+		}
+		w.WriteStable(b)
+		if first == nil {
+			first = b
+		}
+		at += tc.n
+	}
+	parts, segs, release, err := w.FinishParts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	referenced := false
+	for _, p := range parts {
+		referenced = referenced || (len(p) > 0 && unsafe.Pointer(&p[0]) == unsafe.Pointer(&first.Vecs[0].I64[0]))
+	}
+	if !referenced {
+		t.Fatal("the first batch's keys were copied, not kept by reference")
+	}
+	stored := append([]byte{0xEE}, bytes.Join(parts, nil)...)
+	got, err := DecodeSegment(schema, stored[1+segs[0].Offset:1+segs[0].Offset+segs[0].Length])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []int64
+	for _, b := range got {
+		for r := range b.Len() {
+			keys = append(keys, b.Vecs[0].I64[r])
+			if b.Vecs[1].IsNull(r) != (b.Vecs[0].I64[r]%11 == 0) || (!b.Vecs[1].IsNull(r) && b.Vecs[1].F64[r] != float64(b.Vecs[0].I64[r])/2) {
+				t.Fatalf("row with key %d: value %v (null %v)", b.Vecs[0].I64[r], b.Vecs[1].F64[r], b.Vecs[1].IsNull(r))
+			}
+		}
+	}
+	if !slices.Equal(keys, want) {
+		t.Fatalf("read back %d keys, want %d in the order written", len(keys), len(want))
+	}
+	if int64(len(want)) != segs[0].Rows {
+		t.Fatalf("segment says %d rows, want %d", segs[0].Rows, len(want))
 	}
 }
