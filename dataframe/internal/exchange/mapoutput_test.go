@@ -3,8 +3,8 @@ package exchange
 import (
 	"bytes"
 	"fmt"
-	"slices"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"unsafe"
 
