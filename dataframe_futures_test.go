@@ -309,3 +309,52 @@ func TestIndependentStagesRunConcurrently(t *testing.T) {
 			a.Stage, a.Started.Format(time.StampMicro), a.Duration, b.Stage, b.Started.Format(time.StampMicro), b.Duration)
 	}
 }
+
+// A query's tasks read their futures' record batches in place in the
+// node's memory: the futures must outlive the batches. Here the store
+// holds a fraction of the frame (partitions are restored, evicted and the
+// memory given back, TrimToBudget, while tasks run) and the collector runs
+// all the time (GOGC=1 in the executors): a future collected in the middle
+// of its task lets go of its object's memory under the batches being read,
+// and the sums come out wrong (zeros, or another object's bytes).
+func TestFrameOverFuturesLargerThanTheStoreIsExact(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a minute of spilling")
+	}
+	t.Setenv("GOGC", "1") // (inherited by the nodes, and their executors)
+	c := startCluster(t, 1, "--cpus", "4", "--object-store-memory", "16MiB")
+	ctx := within(t, connect(t, c), 3*time.Minute)
+	var futs []*shoal.Future[arrow.RecordBatch]
+	for i := range 32 {
+		futs = append(futs, seededBatch.Remote(ctx, 100+i, 250_000)) // 4 MB each, 128 MB in all
+	}
+	defer func() {
+		for _, f := range futs {
+			f.Release()
+		}
+	}()
+	counts, totals := sums(t, ctx, futs)
+	df := dataframe.FromFutures(ctx, futs)
+	for round := range 4 {
+		res, err := groupSums(df).Collect(ctx)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		checkGroups(t, res, counts, totals)
+		if t.Failed() {
+			t.Fatalf("round %d: wrong sums reading the frame", round)
+		}
+		shuffled, err := df.Repartition(8, dataframe.Col("key")).Persist(ctx)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		res, err = groupSums(shuffled).Collect(ctx)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		checkGroups(t, res, counts, totals)
+		if t.Failed() {
+			t.Fatalf("round %d: wrong sums reading the frame repartitioned", round)
+		}
+	}
+}

@@ -268,6 +268,16 @@ func (a *allocator) takeForTrim(cursor *extentKey, maxLen, cutoff int64) (off, n
 	return 0, 0, 0, false
 }
 
+// resident is used memory and the dirty ranges of free extents (and what
+// a trim is releasing): a bound of the memory that holds pages.
+func (a *allocator) resident() int64 {
+	n := a.used + a.trimming
+	for _, e := range a.byStart {
+		n += e.dirtyHi - e.dirtyLo
+	}
+	return n
+}
+
 // putTrimmed gives back a range from takeForTrim, now holding no memory.
 func (a *allocator) putTrimmed(off, n int64) {
 	a.trimming -= n

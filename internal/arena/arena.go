@@ -187,17 +187,47 @@ func (a *Arena) Stats() Stats {
 // allocator's lock, 64 MiB at a time; meanwhile that piece is not
 // available to Alloc.
 func (a *Arena) Trim(olderThan time.Duration) (int64, error) {
+	return a.trim(a.now()-int64(olderThan), func(*allocator) int64 { return trimPiece })
+}
+
+// Resident returns a bound of the arena's memory that holds pages: its
+// live spans and what of its free extents was written since last trimmed
+// (memory never written, or trimmed, holds none).
+func (a *Arena) Resident() int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.alloc.resident()
+}
+
+// TrimTo gives back to the kernel the memory of free extents of at least
+// 2 MiB, whatever their age, until Resident is at most limit (or no such
+// extent is left), and returns how many bytes of memory that released: a
+// store keeps its memory within its budget so, paying for fresh pages when
+// it allocates there again.
+func (a *Arena) TrimTo(limit int64) (int64, error) {
+	return a.trim(a.now(), func(al *allocator) int64 {
+		return min(trimPiece, alignUp(al.resident()-limit, al.pol.page))
+	})
+}
+
+// trim releases free extents freed at cutoff or before, each time at most
+// as much as piece says (0 or less: stop).
+func (a *Arena) trim(cutoff int64, piece func(*allocator) int64) (int64, error) {
 	a.trimMu.Lock()
 	defer a.trimMu.Unlock()
 	if a.closed.Load() {
 		return 0, errClosed
 	}
-	cutoff := a.now() - int64(olderThan)
 	var released int64
 	cursor := extentKey{minTrim, 0}
 	for {
 		a.mu.Lock()
-		off, n, since, ok := a.alloc.takeForTrim(&cursor, trimPiece, cutoff)
+		most := piece(a.alloc)
+		var off, n, since int64
+		ok := false
+		if most > 0 {
+			off, n, since, ok = a.alloc.takeForTrim(&cursor, most, cutoff)
+		}
 		a.mu.Unlock()
 		if !ok {
 			return released, nil

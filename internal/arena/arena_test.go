@@ -432,3 +432,55 @@ func TestClose(t *testing.T) {
 	}()
 	a.Bytes(s)
 }
+
+// Resident counts live spans and written free memory; TrimTo releases free
+// extents, whatever their age, down to its limit and no further, and the
+// file's blocks drop by what it reports.
+func TestTrimToKeepsResidentWithinALimit(t *testing.T) {
+	a := newTestArena(t, 256<<20, Options{}, defaultPolicy(testPage))
+	if r := a.Resident(); r != 0 {
+		t.Fatalf("a new arena's Resident is %d, want 0", r)
+	}
+	var spans []Span
+	for i := range 6 {
+		s, ok := a.Alloc(8 << 20)
+		if !ok {
+			t.Fatal("Alloc failed")
+		}
+		fill(a.Bytes(s), byte(i+1))
+		spans = append(spans, s)
+	}
+	if r := a.Resident(); r != 48<<20 {
+		t.Fatalf("Resident %d MiB with 48 MiB of live spans", r>>20)
+	}
+	for _, s := range spans[1:5] { // 32 MiB free, one extent, still written
+		a.Free(s)
+	}
+	if r := a.Resident(); r != 48<<20 {
+		t.Fatalf("Resident %d MiB after freeing written spans, want still 48", r>>20)
+	}
+	if got, err := a.TrimTo(64 << 20); err != nil || got != 0 {
+		t.Fatalf("TrimTo above Resident released %d (%v)", got, err)
+	}
+	blocks0 := fileBytes(t, a)
+	got, err := a.TrimTo(30 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != 18<<20 || a.Resident() != 30<<20 {
+		t.Fatalf("TrimTo(30 MiB) released %d MiB, Resident now %d MiB; want 18 and 30", got>>20, a.Resident()>>20)
+	}
+	if drop := blocks0 - fileBytes(t, a); drop != got {
+		t.Fatalf("the file's blocks dropped by %d bytes, TrimTo reported %d", drop, got)
+	}
+	if got, _ := a.TrimTo(0); got != 14<<20 || a.Resident() != 16<<20 {
+		t.Fatalf("TrimTo(0) released %d MiB more, Resident %d MiB; want 14 and the 16 of live spans", got>>20, a.Resident()>>20)
+	}
+	for i, s := range []Span{spans[0], spans[5]} {
+		want := make([]byte, s.Len)
+		fill(want, byte(1+5*i))
+		if !bytes.Equal(a.Bytes(s), want) {
+			t.Fatalf("TrimTo changed live span %d", i)
+		}
+	}
+}

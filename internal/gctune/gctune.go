@@ -38,12 +38,32 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
+	"strconv"
 	"sync"
 	"time"
 )
 
-// Ballast is the size of the ballast Apply allocates.
+// Ballast is the size of the ballast Apply allocates, unless EnvBallast
+// says otherwise.
 const Ballast = 64 << 20
+
+// EnvBallast, in an executor's environment, is the ballast in bytes its
+// node chose for it (BallastFor; 0: none).
+const EnvBallast = "SHOAL_GC_BALLAST"
+
+// BallastFor is the ballast of the executors of a node whose object store
+// holds budget bytes in memory: Ballast, or an eighth of a budget under
+// 512 MiB. The garbage an executor keeps between collections is up to its
+// ballast, and a node given a small budget is one whose memory is short:
+// with 64 MiB each, the executors of a node with a 128 MiB budget held as
+// much garbage as the store held objects (an 8x-budget shuffle peaked at
+// 3.2x the budget).
+func BallastFor(budget int64) int64 {
+	if budget <= 0 {
+		return Ballast
+	}
+	return min(Ballast, budget/8)
+}
 
 var (
 	once    sync.Once
@@ -56,7 +76,15 @@ func Apply() bool {
 	if _, set := os.LookupEnv("GOGC"); set {
 		return false
 	}
-	once.Do(func() { ballast = make([]byte, Ballast) })
+	size := int64(Ballast)
+	if v, err := strconv.ParseInt(os.Getenv(EnvBallast), 10, 64); err == nil && v >= 0 && v <= Ballast {
+		size = v
+	}
+	once.Do(func() {
+		if size > 0 {
+			ballast = make([]byte, size)
+		}
+	})
 	return true
 }
 

@@ -57,3 +57,13 @@ func TestGCPercentForLargeHeaps(t *testing.T) {
 		}
 	}
 }
+
+func TestBallastFor(t *testing.T) {
+	for _, tc := range []struct{ budget, want int64 }{
+		{0, Ballast}, {-1, Ballast}, {1 << 62, Ballast}, {512 << 20, Ballast}, {256 << 20, 32 << 20}, {128 << 20, 16 << 20}, {8, 1},
+	} {
+		if got := BallastFor(tc.budget); got != tc.want {
+			t.Errorf("BallastFor(%d) = %d, want %d", tc.budget, got, tc.want)
+		}
+	}
+}

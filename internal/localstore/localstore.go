@@ -10,14 +10,23 @@
 // the memory's file with its size (arena.SendFile), then answers requests,
 // one at a time:
 //
-//	ACQUIRE op=1 | object id (16)  ->  status (1) | offset (8) | length (8)
-//	RELEASE op=2 | object id (16)      (no answer)
+//	ACQUIRE    op=1 | object id (16)  ->  status (1) | offset (8) | length (8)
+//	RELEASE    op=2 | object id (16)      (no answer)
+//	RELEASE AT op=4 | object id (16) | offset (8)   (no answer)
 //	PUT     op=3 | object id (16) | parts (8) | parts × (address (8) | length (8))
 //	                               ->  status (1) | 16 zero bytes
 //
 // Status 0: the object is in the shared memory at offset; 1: it is not
 // (not on this node, or its memory copy is on the Go heap): the reader
 // fetches it over the data plane instead.
+//
+// RELEASE AT lets go of the pin of the copy at offset. Two acquires of one
+// object can pin two copies (it was evicted, then restored elsewhere, in
+// between): a release that let go of whichever pin came last could unpin
+// the copy the other reader still reads, which the store may then reuse
+// under it (a shuffle's reducer read an index entry and a segment of the
+// same map output so, and stored zeros). RELEASE lets go of the last pin
+// of the object (clients of before RELEASE AT).
 //
 // PUT stores an object that lies in the writer's own memory, in parts: the
 // node copies the bytes straight from the writer's address space into its
@@ -51,9 +60,10 @@ import (
 )
 
 const (
-	opAcquire byte = 1
-	opRelease byte = 2
-	opPut     byte = 3
+	opAcquire   byte = 1
+	opRelease   byte = 2
+	opPut       byte = 3
+	opReleaseAt byte = 4
 
 	// maxPutParts bounds the parts of one PUT (a shuffle's map output with
 	// many reducers has a few per reducer).
@@ -169,11 +179,11 @@ func (s *Server) serve(c net.Conn) {
 	if err := arena.SendFile(uc, a.File(), size[:]); err != nil {
 		return
 	}
-	pins := map[ids.ID][]func(){}
+	pins := map[ids.ID][]heldPin{}
 	defer func() {
-		for _, rs := range pins {
-			for _, release := range rs {
-				release()
+		for _, ps := range pins {
+			for _, p := range ps {
+				p.release()
 			}
 		}
 	}()
@@ -188,7 +198,7 @@ func (s *Server) serve(c net.Conn) {
 		case opAcquire:
 			reply := [17]byte{statusNotHere}
 			if data, release, off, ok := s.acquire(id); ok {
-				pins[id] = append(pins[id], release)
+				pins[id] = append(pins[id], heldPin{off: off, release: release})
 				reply[0] = statusInMemory
 				binary.BigEndian.PutUint64(reply[1:9], uint64(off))
 				binary.BigEndian.PutUint64(reply[9:], uint64(len(data)))
@@ -213,25 +223,50 @@ func (s *Server) serve(c net.Conn) {
 				return
 			}
 		case opRelease:
-			if rs := pins[id]; len(rs) > 0 {
-				rs[len(rs)-1]()
-				if len(rs) == 1 {
-					delete(pins, id)
-				} else {
-					pins[id] = rs[:len(rs)-1]
-				}
+			unpin(pins, id, -1)
+		case opReleaseAt:
+			var off [8]byte
+			if _, err := io.ReadFull(r, off[:]); err != nil {
+				return
 			}
+			unpin(pins, id, int64(binary.BigEndian.Uint64(off[:])))
 		default:
 			return
 		}
 	}
 }
 
+// heldPin is a reader's pin of an object's copy at off in the shared
+// memory.
+type heldPin struct {
+	off     int64
+	release func()
+}
+
+// unpin ends the last of a reader's pins of id at off (off < 0: the last
+// of any).
+func unpin(pins map[ids.ID][]heldPin, id ids.ID, off int64) {
+	ps := pins[id]
+	for i := len(ps) - 1; i >= 0; i-- {
+		if off >= 0 && ps[i].off != off {
+			continue
+		}
+		ps[i].release()
+		ps = append(ps[:i], ps[i+1:]...)
+		if len(ps) == 0 {
+			delete(pins, id)
+		} else {
+			pins[id] = ps
+		}
+		return
+	}
+}
+
 // acquire pins id in the store and reports where it lies in the shared
 // memory; ok is false when it is not there.
 func (s *Server) acquire(id ids.ID) (data []byte, release func(), off int64, ok bool) {
-	data, release, err := s.Store.Acquire(id)
-	if err != nil {
+	data, release, ok, err := s.Store.AcquireShared(id)
+	if err != nil || !ok {
 		return nil, nil, 0, false
 	}
 	off, ok = s.Store.Arena().Offset(data)
@@ -354,11 +389,11 @@ func (c *Client) Acquire(id ids.ID) (data []byte, release func(), ok bool, err e
 	off, n := int64(binary.BigEndian.Uint64(reply[1:9])), int64(binary.BigEndian.Uint64(reply[9:]))
 	data, err = c.view.Bytes(off, n)
 	if err != nil {
-		c.release(id)
+		c.release(id, off)
 		return nil, nil, false, err
 	}
 	var once sync.Once
-	return data, func() { once.Do(func() { c.release(id) }) }, true, nil
+	return data, func() { once.Do(func() { c.release(id, off) }) }, true, nil
 }
 
 // PutThreshold is the smallest object worth a PUT: below it the data
@@ -406,16 +441,18 @@ func (c *Client) Put(id ids.ID, parts [][]byte) (ok bool, err error) {
 	return reply[0] == statusInMemory, nil
 }
 
-// release tells the node this reader let go of one pin of id.
-func (c *Client) release(id ids.ID) {
+// release tells the node this reader let go of its pin of id's copy at
+// off.
+func (c *Client) release(id ids.ID, off int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err != nil {
 		return // the connection is gone, and with it every pin
 	}
-	var req [17]byte
-	req[0] = opRelease
+	var req [25]byte
+	req[0] = opReleaseAt
 	copy(req[1:], id[:])
+	binary.BigEndian.PutUint64(req[17:], uint64(off))
 	if _, c.err = c.w.Write(req[:]); c.err == nil {
 		c.err = c.w.Flush()
 	}

@@ -29,8 +29,14 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // serveStore serves a 64 MiB store with shared memory (which does not
 // spill) on a local store socket, until the test ends.
 func serveStore(t *testing.T) (*objstore.Store, string) {
+	return serveStoreConfig(t, objstore.Config{MemoryBytes: 64 << 20, DiskBytes: objstore.NoSpill})
+}
+
+// serveStoreConfig serves a store of cfg, with shared memory.
+func serveStoreConfig(t *testing.T, cfg objstore.Config) (*objstore.Store, string) {
 	t.Helper()
-	st, err := objstore.Open(objstore.Config{MemoryBytes: 64 << 20, DiskBytes: objstore.NoSpill, SharedMemory: true, Logger: slog.New(slog.DiscardHandler)})
+	cfg.SharedMemory, cfg.Logger = true, slog.New(slog.DiscardHandler)
+	st, err := objstore.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,4 +170,55 @@ func TestPutOfManyParts(t *testing.T) {
 	if ok, err := cl.Put(g.Next(), tooMany); ok || err != nil {
 		t.Fatalf("Put of %d parts: ok %v, %v; want refused, no error", len(tooMany), ok, err)
 	}
+}
+
+// Two reads of one object can pin two copies of it (it was spilled and
+// evicted while the first read held it, then restored elsewhere): letting
+// go of the first lets go of that copy, not of the one the second read
+// still uses.
+func TestReleaseLetsGoOfItsOwnCopy(t *testing.T) {
+	st, addr := serveStoreConfig(t, objstore.Config{MemoryBytes: 4 << 20, DiskBytes: 64 << 20, SpillDir: t.TempDir()})
+	cl, err := Dial(context.Background(), addr, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	g := ids.NewGenerator()
+	x, y := g.Next(), g.Next()
+	want := bytes.Repeat([]byte("x"), 2<<20)
+	if _, err := st.Put(x, want); err != nil {
+		t.Fatal(err)
+	}
+	first, releaseFirst, ok, err := cl.Acquire(x)
+	if !ok || err != nil {
+		t.Fatalf("Acquire: %v %v", ok, err)
+	}
+	if _, err := st.Put(y, bytes.Repeat([]byte("y"), 3<<20)); err != nil { // (x goes to disk; its pinned copy stays)
+		t.Fatal(err)
+	}
+	if u := st.Usage(); u.PinnedBytes < 2<<20 {
+		t.Fatalf("x was not evicted while pinned: %+v", u)
+	}
+	st.Delete(y)
+	second, releaseSecond, ok, err := cl.Acquire(x) // restored: another copy
+	if !ok || err != nil {
+		t.Fatalf("Acquire after the eviction: %v %v", ok, err)
+	}
+	if &first[0] == &second[0] {
+		t.Fatal("the second read got the first copy: nothing to test")
+	}
+	releaseFirst()
+	waitFor(t, "the first copy to go back to the arena", func() bool { return st.Usage().PinnedBytes == 0 })
+	// The second copy is still pinned: filling the store spills and evicts
+	// x again, without reusing the memory the second read holds.
+	if _, err := st.Put(g.Next(), bytes.Repeat([]byte("z"), 3<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if u := st.Usage(); u.PinnedBytes < 2<<20 {
+		t.Fatalf("the second read's copy is no longer pinned after the first read let go: %+v", u)
+	}
+	if !bytes.Equal(second, want) {
+		t.Fatal("the second read's bytes changed")
+	}
+	releaseSecond()
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/internal/executor"
+	"github.com/shoal-dev/shoal/internal/gctune"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
@@ -137,6 +138,7 @@ func (n *Node) launchExecutor(job *pb.JobInfo, jobID ids.ID, binary, dir string,
 		executor.EnvNodeID+"="+nodeID.String(),
 		executor.EnvNodeData+"="+n.DataAddr(),
 		executor.EnvNodeStore+"="+n.localAddr,
+		fmt.Sprintf("%s=%d", gctune.EnvBallast, gctune.BallastFor(n.store.Usage().MemoryLimit)),
 	)
 	cmd.Env = n.withCredential(cmd.Env, credentialJob(job, jobID))
 	if n.cfg.TLS.CAFile != "" {

@@ -501,6 +501,7 @@ func (n *Node) session() error {
 				if seq%trimEvery == 0 {
 					n.store.TrimIdle(trimIdle)
 				}
+				n.store.TrimToBudget()
 				out.Add(32, func(m *pb.NodeMessage) { m.Heartbeat = hb })
 			}
 		}

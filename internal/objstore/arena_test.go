@@ -208,3 +208,38 @@ func TestArenaReadersAcrossSpillEvictDelete(t *testing.T) {
 		t.Fatalf("%d spans live for %d objects in memory: pins leaked", st.Live, u.MemoryObjects)
 	}
 }
+
+// AcquireShared hands out only arena memory: a spilled object is restored
+// into the arena when there is room, and otherwise not read at all (no
+// buffer on the Go heap for a reader that could not use it).
+func TestAcquireSharedDoesNotReadWhatItCannotShare(t *testing.T) {
+	s, a := openArenaTest(t, Config{MemoryBytes: 4 * mib, DiskBytes: 64 * mib})
+	spilled, held := object{id: ids.Random(), seed: 1, size: 3 * mib}, object{id: ids.Random(), seed: 2, size: 3 * mib}
+	mustPut(t, s, spilled)
+	mustPut(t, s, held) // (makes room by writing the first out)
+	// The second, in memory only, pinned: no room to restore the first.
+	_, release, ok, err := s.AcquireShared(held.id)
+	if !ok || err != nil {
+		t.Fatalf("AcquireShared of an object in memory: %v %v", ok, err)
+	}
+	before := s.Usage()
+	if before.SpilledObjects != 1 || before.MemoryObjects != 1 {
+		t.Fatalf("want one object spilled and one in memory: %+v", before)
+	}
+	if _, _, ok, err := s.AcquireShared(spilled.id); ok || err != nil {
+		t.Fatalf("AcquireShared of a spilled object with no room: ok %v, %v; want not ok, no error", ok, err)
+	}
+	if after := s.Usage(); after.Restores != before.Restores || after.RangeReads != before.RangeReads || after.ReadFailures != before.ReadFailures {
+		t.Fatalf("AcquireShared with no room read the object: restores %d -> %d", before.Restores, after.Restores)
+	}
+	if _, _, ok, err := s.AcquireShared(ids.Random()); ok || err != nil {
+		t.Fatalf("AcquireShared of a missing object: ok %v, %v", ok, err)
+	}
+	release()
+	s.Delete(held.id)
+	data, release, ok, err := s.AcquireShared(spilled.id)
+	if !ok || err != nil || !inArena(a, data) || !bytes.Equal(data, payload(spilled.seed, spilled.size)) {
+		t.Fatalf("AcquireShared with room: ok %v, %v, in the arena %v", ok, err, inArena(a, data))
+	}
+	release()
+}

@@ -2,6 +2,7 @@ package objstore
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/shoal-dev/shoal/internal/arena"
@@ -121,6 +122,30 @@ func (s *Store) sharedUsed() int64 {
 	return s.arena.Stats().Used
 }
 
+// TrimToBudget gives back to the kernel free shared memory past the
+// memory budget (with a sixteenth of it to spare, and the memory readers
+// still pin), whatever its age, and returns how much. Freed memory stays
+// with the arena for reuse (fresh pages cost more than the copy into
+// them), but a store whose objects come and go in sizes its free extents
+// do not fit takes fresh pages again and again: an 8x-budget shuffle's
+// store held its whole arena, the budget and 64 MiB more.
+func (s *Store) TrimToBudget() int64 {
+	if s.arena == nil || s.memLimit == math.MaxInt64 {
+		return 0
+	}
+	s.mu.Lock()
+	limit := s.memLimit + s.memLimit/16 + s.pinnedBytes
+	s.mu.Unlock()
+	if s.arena.Resident() <= limit {
+		return 0
+	}
+	n, err := s.arena.TrimTo(limit)
+	if err != nil {
+		s.log.Warn("giving shared memory past the budget back to the kernel failed", "error", err)
+	}
+	return n
+}
+
 // TrimIdle gives back to the kernel the shared memory that has been free
 // for olderThan (arena.Trim), and returns how much.
 func (s *Store) TrimIdle(olderThan time.Duration) int64 {
@@ -148,23 +173,46 @@ func (s *Store) unpin(m *objMem) {
 // object was spilled, and keeps them valid until release is called (once).
 // The bytes are read-only.
 func (s *Store) Acquire(id ids.ID) (data []byte, release func(), err error) {
-	data, m, ok, err := s.read(id, true)
+	data, m, ok, err := s.read(id, true, false)
 	if err == nil && !ok {
 		err = fmt.Errorf("object %s: %w", id.Short(), ErrNotFound)
 	}
 	if err != nil {
 		return nil, nil, err
 	}
+	return data, s.releaseOf(m), nil
+}
+
+// AcquireShared is Acquire for readers of the arena (internal/localstore):
+// ok is false, with no error, when id cannot be handed out from it: not
+// here, on the Go heap, or spilled with no room in the arena to restore it
+// (then it is not read at all: a reader of a range of it, such as a
+// shuffle's reducer, takes only that range from the spill file through
+// AcquireRange: reading each whole object for each reader had a 2 GiB
+// shuffle over 256 MiB of budgets read 32 GB into the node's heap).
+func (s *Store) AcquireShared(id ids.ID) (data []byte, release func(), ok bool, err error) {
+	data, m, ok, err := s.read(id, true, true)
+	if err != nil || !ok {
+		return nil, nil, false, err
+	}
 	if m == nil {
-		return data, func() {}, nil
+		return nil, nil, false, nil // (on the Go heap)
+	}
+	return data, s.releaseOf(m), true, nil
+}
+
+// releaseOf returns the function that ends a reader's pin of m (once).
+func (s *Store) releaseOf(m *objMem) func() {
+	if m == nil {
+		return func() {}
 	}
 	var done bool
-	return data, func() {
+	return func() {
 		if !done {
 			done = true
 			s.unpin(m)
 		}
-	}, nil
+	}
 }
 
 // inRange reports whether [off, off+n) lies within size bytes, without

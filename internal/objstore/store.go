@@ -381,7 +381,7 @@ func (s *Store) writeBatch(id ids.ID, b *spillBatch, e *entry) error {
 // need no copy use Acquire). An object whose spill file cannot be read is
 // logged and reported missing; Read returns that error instead.
 func (s *Store) Get(id ids.ID) ([]byte, bool) {
-	b, _, ok, err := s.read(id, false)
+	b, _, ok, err := s.read(id, false, false)
 	if err != nil {
 		if !errors.Is(err, ErrClosed) {
 			s.log.Error("reading a spilled object failed", "object", id.Short(), "error", err)
@@ -394,7 +394,7 @@ func (s *Store) Get(id ids.ID) ([]byte, bool) {
 // Read is Get with the reason when there are no bytes: ErrNotFound, or why
 // a spilled copy could not be read back.
 func (s *Store) Read(id ids.ID) ([]byte, error) {
-	b, _, ok, err := s.read(id, false)
+	b, _, ok, err := s.read(id, false, false)
 	if err == nil && !ok {
 		err = fmt.Errorf("object %s: %w", id.Short(), ErrNotFound)
 	}
@@ -403,8 +403,10 @@ func (s *Store) Read(id ids.ID) ([]byte, error) {
 
 // read returns the bytes of id; ok is false, with no error, if the store
 // does not hold it. With pin, arena memory comes pinned (m, to unpin);
-// without, arena memory is copied out.
-func (s *Store) read(id ids.ID, pin bool) (data []byte, m *objMem, ok bool, err error) {
+// without, arena memory is copied out. With sharedOnly, ok is false too
+// for a spilled object that cannot be restored into the arena (no room):
+// it is not read into a buffer of the Go heap.
+func (s *Store) read(id ids.ID, pin, sharedOnly bool) (data []byte, m *objMem, ok bool, err error) {
 	s.mu.Lock()
 	e, ok := s.objects[id]
 	if !ok {
@@ -437,6 +439,16 @@ func (s *Store) read(id ids.ID, pin bool) (data []byte, m *objMem, ok bool, err 
 		s.memBytes += e.size
 		s.reservedBytes += e.size
 		buf, m = s.allocLocked(e.size)
+	}
+	if sharedOnly && m == nil {
+		if keep {
+			s.memBytes -= e.size
+			s.reservedBytes -= e.size
+		}
+		remove := s.release(f, nil)
+		s.mu.Unlock()
+		s.removeFiles(remove)
+		return nil, nil, false, nil
 	}
 	s.mu.Unlock()
 	if buf == nil {

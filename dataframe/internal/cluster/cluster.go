@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -851,6 +852,7 @@ func results(ctx context.Context, st *physical.Stage, parts []*shoal.Future[[]by
 				return nil
 			}
 			own := append([]byte(nil), data[segs[0].Offset:segs[0].Offset+segs[0].Length]...)
+			runtime.KeepAlive(f) // (data is a view of its value until copied)
 			bs, err := exchange.DecodeSegment(st.Root.Schema, own)
 			if err != nil {
 				return fmt.Errorf("the result of partition %d: %w", part, err)

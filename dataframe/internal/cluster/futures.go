@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -200,6 +201,12 @@ func (t *Futures) Open(ctx context.Context, req scan.Request) (colexecop.Operato
 			if reader != nil {
 				reader.Close()
 			}
+			// The batches are views of the futures' values in the node's
+			// memory, valid while the futures are: a future collected
+			// meanwhile lets go of its object's memory, which the store
+			// may evict and reuse under the batches (an 8x-budget
+			// shuffle read zeros where its input had been).
+			runtime.KeepAlive(pf.Records)
 			return err
 		},
 	}, nil
