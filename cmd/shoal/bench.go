@@ -356,8 +356,8 @@ func newBenchShuffleCommand() *cobra.Command {
 value) in --parts partitions on the nodes (as Arrow record batches that stay
 there), then time a hash repartition on the key into --reducers partitions
 whose result stays on the nodes (Persist), as Dask's
-shared/bench/dask/b2_shuffle.py times df.shuffle("key").persist(). Every run's
-rows and value sum are checked. The nodes' peak resident memory (each node
+shared/bench/dask/b2_shuffle.py times df.shuffle("key").persist(), after
+--warmup untimed runs. Every run's rows and value sum are checked. The nodes' peak resident memory (each node
 with its executors, shared pages counted once) is sampled throughout (every
 0.5 s; every 50 ms with --object-store-memory, which costs the shuffle CPU); with
 --object-store-memory, its ratio to the store budget is reported.`,
@@ -377,8 +377,8 @@ with its executors, shared pages counted once) is sampled throughout (every
 				return err
 			}
 			return printJSONOrText(asJSON, res, func() {
-				fmt.Printf("shuffle of %d rows (%s), %d -> %d partitions, %d nodes x %g CPU: %.3f s, %.0f rows/s (runs: %.2f)\n",
-					res.Rows, bytesize.Format(res.DataBytes), res.Parts, res.Reducers, res.Nodes, res.CPUsPerNode, res.ShuffleSec, res.RowsPerSec, res.RunsSec)
+				fmt.Printf("shuffle of %d rows (%s), %d -> %d partitions, %d nodes x %g CPU: %.3f s, %.0f rows/s (runs: %.2f; warmup: %.2f)\n",
+					res.Rows, bytesize.Format(res.DataBytes), res.Parts, res.Reducers, res.Nodes, res.CPUsPerNode, res.ShuffleSec, res.RowsPerSec, res.RunsSec, res.WarmupSec)
 				fmt.Printf("data made in %.2f s; peak coordinator (driver) memory %s (Go heap %s); peak node memory %s",
 					res.GenerateSec, bytesize.Format(res.PeakDriverRSS), bytesize.Format(res.PeakDriverHeap), bytesize.Format(res.PeakNodeRSS))
 				if res.StoreMemory > 0 {
@@ -394,6 +394,7 @@ with its executors, shared pages counted once) is sampled throughout (every
 	cmd.Flags().IntVar(&cfg.Nodes, "nodes", 2, "node processes")
 	cmd.Flags().Float64Var(&cfg.CPUs, "cpus", 1, "CPUs per node")
 	cmd.Flags().IntVar(&cfg.Runs, "runs", 3, "timed runs (the median is reported)")
+	cmd.Flags().IntVar(&cfg.Warmup, "warmup", 1, "runs before the timed ones, checked but not timed (the first writes store memory never touched before: 2-3x slower on virtual machines)")
 	cmd.Flags().Var(bytesize.Flag(&cfg.StoreMemory), "object-store-memory", "each node's object store budget, e.g. 2GiB (0: the node's default)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "show the cluster's logs")
