@@ -358,7 +358,8 @@ there), then time a hash repartition on the key into --reducers partitions
 whose result stays on the nodes (Persist), as Dask's
 shared/bench/dask/b2_shuffle.py times df.shuffle("key").persist(), after
 --warmup untimed runs. Every run's rows and value sum are checked. The nodes' peak resident memory (each node
-with its executors, shared pages counted once) is sampled throughout (every
+with its executors, shared pages counted once) is sampled throughout, and
+reported for the shuffles and, apart, for making the data (every
 0.5 s; every 50 ms with --object-store-memory, which costs the shuffle CPU); with
 --object-store-memory, its ratio to the store budget is reported.`,
 		Args: cobra.NoArgs,
@@ -379,8 +380,8 @@ with its executors, shared pages counted once) is sampled throughout (every
 			return printJSONOrText(asJSON, res, func() {
 				fmt.Printf("shuffle of %d rows (%s), %d -> %d partitions, %d nodes x %g CPU: %.3f s, %.0f rows/s (runs: %.2f; warmup: %.2f)\n",
 					res.Rows, bytesize.Format(res.DataBytes), res.Parts, res.Reducers, res.Nodes, res.CPUsPerNode, res.ShuffleSec, res.RowsPerSec, res.RunsSec, res.WarmupSec)
-				fmt.Printf("data made in %.2f s; peak coordinator (driver) memory %s (Go heap %s); peak node memory %s",
-					res.GenerateSec, bytesize.Format(res.PeakDriverRSS), bytesize.Format(res.PeakDriverHeap), bytesize.Format(res.PeakNodeRSS))
+				fmt.Printf("data made in %.2f s (peak node memory meanwhile %s); peak coordinator (driver) memory %s (Go heap %s); peak node memory during the shuffles %s",
+					res.GenerateSec, bytesize.Format(res.PeakNodeRSSDatagen), bytesize.Format(res.PeakDriverRSS), bytesize.Format(res.PeakDriverHeap), bytesize.Format(res.PeakNodeRSS))
 				if res.StoreMemory > 0 {
 					fmt.Printf(" (%.2fx the store budget of %s)", res.PeakRSSRatio, bytesize.Format(res.StoreMemory))
 				}

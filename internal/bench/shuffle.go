@@ -57,7 +57,12 @@ type ShuffleResult struct {
 	RunsSec     []float64 `json:"runs_s"`
 	WarmupSec   []float64 `json:"warmup_s,omitempty"`
 	StoreMemory int64     `json:"store_memory_bytes,omitempty"`
-	PeakNodeRSS int64     `json:"peak_node_rss_bytes"`
+	// PeakNodeRSS is the largest resident memory of a node (with its
+	// executors) while the shuffles ran (their checks included);
+	// PeakNodeRSSDatagen while the data was made, before: the generator's
+	// own buffers, and the nodes storing what it made.
+	PeakNodeRSS        int64 `json:"peak_node_rss_bytes"`
+	PeakNodeRSSDatagen int64 `json:"peak_node_rss_datagen_bytes"`
 	// The coordinator (this driver process): its peak resident memory and
 	// Go heap in use while the shuffles ran.
 	PeakDriverRSS  int64   `json:"peak_driver_rss_bytes"`
@@ -121,8 +126,8 @@ func Shuffle(ctx context.Context, binary string, cfg ShuffleConfig) (*ShuffleRes
 	if cfg.StoreMemory > 0 {
 		every = 50 * time.Millisecond
 	}
-	stopSampling := sampleRSS(c, every, &res.PeakNodeRSS, &res.PeakDriverRSS, &res.PeakDriverHeap)
-	defer stopSampling()
+	stopSampling := sampleRSS(c, every, &res.PeakNodeRSSDatagen, &res.PeakDriverRSS, &res.PeakDriverHeap)
+	defer func() { stopSampling() }()
 
 	start := time.Now()
 	futs := make([]*shoal.Future[arrow.RecordBatch], cfg.Parts)
@@ -152,6 +157,8 @@ func Shuffle(ctx context.Context, binary string, cfg ShuffleConfig) (*ShuffleRes
 	if want.rows != cfg.Rows {
 		return nil, fmt.Errorf("the generated data has %d rows, want %d", want.rows, cfg.Rows)
 	}
+	stopSampling()
+	stopSampling = sampleRSS(c, every, &res.PeakNodeRSS, &res.PeakDriverRSS, &res.PeakDriverHeap)
 	for r := range cfg.Warmup + cfg.Runs {
 		var shuffled int64
 		start := time.Now()
