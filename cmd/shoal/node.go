@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shoal-dev/shoal/internal/bytesize"
+	"github.com/shoal-dev/shoal/internal/gctune"
 	"github.com/shoal-dev/shoal/internal/metrics"
 	"github.com/shoal-dev/shoal/internal/node"
 	"github.com/shoal-dev/shoal/internal/rpc"
@@ -74,6 +75,7 @@ holds an object store, and starts executor processes for jobs' tasks.`,
 			}
 			startCtx, cancel := contextWithTimeout(ctx, 30*time.Second)
 			defer cancel()
+			gctune.ShortOfMemory(storeMemory) // (a small store budget: the node collects sooner)
 			n, err := node.Start(startCtx, node.Config{
 				HeadAddr: headAddr, Token: token, TLS: rpc.TLSConfig{CAFile: target.tlsCA},
 				Resources: res, Labels: lbls, DataListen: dataListen, PackageListen: packageListen, ObjectStoreMemory: storeMemory, ObjectStoreDisk: storeDisk, SpillDir: spillDir, LogDir: logDir,

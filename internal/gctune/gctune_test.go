@@ -3,6 +3,7 @@ package gctune
 import (
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/shoal-dev/shoal/internal/proctree"
@@ -58,12 +59,17 @@ func TestGCPercentForLargeHeaps(t *testing.T) {
 	}
 }
 
-func TestBallastFor(t *testing.T) {
-	for _, tc := range []struct{ budget, want int64 }{
-		{0, Ballast}, {-1, Ballast}, {1 << 62, Ballast}, {512 << 20, Ballast}, {256 << 20, 32 << 20}, {128 << 20, 16 << 20}, {8, 1},
+func TestExecutorEnv(t *testing.T) {
+	for _, tc := range []struct {
+		budget int64
+		want   string
+	}{
+		{0, "SHOAL_GC_BALLAST=67108864"}, {-1, "SHOAL_GC_BALLAST=67108864"}, {1 << 62, "SHOAL_GC_BALLAST=67108864"},
+		{512 << 20, "SHOAL_GC_BALLAST=67108864"}, {256 << 20, "SHOAL_GC_BALLAST=33554432 SHOAL_GC_PERCENT=50"},
+		{128 << 20, "SHOAL_GC_BALLAST=16777216 SHOAL_GC_PERCENT=50"},
 	} {
-		if got := BallastFor(tc.budget); got != tc.want {
-			t.Errorf("BallastFor(%d) = %d, want %d", tc.budget, got, tc.want)
+		if got := strings.Join(ExecutorEnv(tc.budget), " "); got != tc.want {
+			t.Errorf("ExecutorEnv(%d) = %q, want %q", tc.budget, got, tc.want)
 		}
 	}
 }

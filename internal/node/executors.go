@@ -138,8 +138,8 @@ func (n *Node) launchExecutor(job *pb.JobInfo, jobID ids.ID, binary, dir string,
 		executor.EnvNodeID+"="+nodeID.String(),
 		executor.EnvNodeData+"="+n.DataAddr(),
 		executor.EnvNodeStore+"="+n.localAddr,
-		fmt.Sprintf("%s=%d", gctune.EnvBallast, gctune.BallastFor(n.store.Usage().MemoryLimit)),
 	)
+	cmd.Env = append(cmd.Env, gctune.ExecutorEnv(n.store.Usage().MemoryLimit)...)
 	cmd.Env = n.withCredential(cmd.Env, credentialJob(job, jobID))
 	if n.cfg.TLS.CAFile != "" {
 		cmd.Env = append(cmd.Env, executor.EnvTLSCA+"="+n.cfg.TLS.CAFile)
