@@ -310,3 +310,52 @@ func TestGatheredResultIsTheConcatenation(t *testing.T) {
 		})
 	}
 }
+
+// A range read in place (ReadRange) stays valid until its own release,
+// also when its future is released first: the object leaves the store and
+// its memory stays pinned by the range until then (it used to be the
+// future's, let go with it under a reader still using it).
+func TestReadRangeOutlivesItsFuture(t *testing.T) {
+	ctx, err := shoal.Init(context.Background(), shoal.WithLocalNodes(1), shoal.WithCPUsPerNode(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shoal.Shutdown(ctx)
+	ctx = within(t, ctx, time.Minute)
+	want := blobBytes(3, 4<<20)
+	f, err := shoal.Put(ctx, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.Get(ctx); err != nil || !bytes.Equal(got, want) { // (the future holds a view of it)
+		t.Fatalf("Get: %d bytes, %v", len(got), err)
+	}
+	data, release, err := shoal.ReadRange(ctx, f, 1<<20, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := func() int64 {
+		st, err := shoal.ClusterStatus(ctx)
+		if err != nil || len(st.Nodes) != 1 {
+			t.Fatalf("status: %v", err)
+		}
+		return st.Nodes[0].PinnedBytes
+	}
+	f.Release()
+	for deadline := time.Now().Add(20 * time.Second); pinned() < 1<<20; {
+		if time.Now().After(deadline) {
+			t.Fatal("the released object's memory is not pinned by the range read of it")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !bytes.Equal(data, want[1<<20:2<<20]) {
+		t.Fatal("the range changed after its future was released")
+	}
+	release()
+	for deadline := time.Now().Add(20 * time.Second); pinned() != 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the memory is still pinned after the range's release")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

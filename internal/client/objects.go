@@ -186,7 +186,7 @@ func (c *Client) Bytes(ctx context.Context, r *Ref) ([]byte, error) {
 		released := r.Released()
 		if !released && r.value == nil {
 			// A view of a store's memory stays pinned until r is released.
-			r.value, r.view, release = value, release, nil
+			r.value, r.view, release = value, newViewHold(release), nil
 		} else if !released {
 			value = r.value // another reader's, kept
 		}
@@ -220,7 +220,21 @@ func (c *Client) ReadRange(ctx context.Context, r *Ref, off, n int64) ([]byte, f
 	}
 	var rangeErr error
 	err := c.read(ctx, r, func(value []byte) {
-		if rangeErr = inRange(len(value)); rangeErr == nil {
+		if rangeErr = inRange(len(value)); rangeErr != nil {
+			return
+		}
+		// A view of a store's memory, which r holds until it is released:
+		// the range holds a share of it until its own release, so that
+		// releasing r first does not let go of the memory under it.
+		r.mu.Lock()
+		switch {
+		case r.value == nil:
+			rangeErr = fmt.Errorf("object %s: %w", r.ID.Short(), errReleasedWhileRead)
+		case r.view != nil:
+			release = r.view.share()
+		}
+		r.mu.Unlock()
+		if rangeErr == nil {
 			out = value[off : off+n]
 		}
 	}, func(ctx context.Context, locs []transfer.Location) error {

@@ -62,9 +62,10 @@ type Ref struct {
 	// head that saw r released would not say). Both guarded by mu.
 	argHolds []*Ref
 	selfHold bool
-	// view lets go of value when it is a view of a store's memory (nil
-	// otherwise): on release. Guarded by mu.
-	view func()
+	// view holds value when it is a view of a store's memory (nil
+	// otherwise): r lets go of its share on release, ReadRange's views of
+	// it hold shares of their own. Guarded by mu.
+	view *viewHold
 
 	// route is how the work that makes r travels (nil when r is not the
 	// result of work), chosen when it is submitted; d, what a direct
@@ -258,7 +259,7 @@ func (r *Ref) Release() {
 	r.argHolds = nil
 	r.mu.Unlock()
 	if view != nil {
-		view()
+		view.drop()
 	}
 	for _, h := range holds {
 		h.Release()
@@ -331,4 +332,30 @@ func (r *Ref) Export() {
 		return
 	}
 	r.exportLocked(directPut(r, r.value, r.size, d.place, r.err, r.value == nil && r.err == nil))
+}
+
+// viewHold is a view of a store's memory shared by its readers: the
+// memory is let go (release) when the last of them drops its share.
+type viewHold struct {
+	shares  atomic.Int32
+	release func()
+}
+
+func newViewHold(release func()) *viewHold {
+	h := &viewHold{release: release}
+	h.shares.Store(1)
+	return h
+}
+
+// share returns another share of h, and the function that drops it (once).
+func (h *viewHold) share() func() {
+	h.shares.Add(1)
+	var once sync.Once
+	return func() { once.Do(h.drop) }
+}
+
+func (h *viewHold) drop() {
+	if h.shares.Add(-1) == 0 {
+		h.release()
+	}
 }
