@@ -357,10 +357,11 @@ value) in --parts partitions on the nodes (as Arrow record batches that stay
 there), then time a hash repartition on the key into --reducers partitions
 whose result stays on the nodes (Persist), as Dask's
 shared/bench/dask/b2_shuffle.py times df.shuffle("key").persist(), after
---warmup untimed runs. Every run's rows and value sum are checked. The nodes' peak resident memory (each node
-with its executors, shared pages counted once) is sampled throughout, and
-reported for the shuffles and, apart, for making the data (every
-0.5 s; every 50 ms with --object-store-memory, which costs the shuffle CPU); with
+--warmup untimed runs. Every run's rows and value sum are checked. The
+nodes' peak resident memory (each node with its executors, shared pages
+counted once) is sampled throughout, and reported for the shuffles and,
+apart, for making the data (every 0.5 s; every 50 ms with
+--object-store-memory, which costs the shuffle CPU); with
 --object-store-memory, its ratio to the store budget is reported.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -12,9 +12,9 @@
 //
 //	ACQUIRE    op=1 | object id (16)  ->  status (1) | offset (8) | length (8)
 //	RELEASE    op=2 | object id (16)      (no answer)
+//	PUT        op=3 | object id (16) | parts (8) | parts × (address (8) | length (8))
+//	                                  ->  status (1) | 16 zero bytes
 //	RELEASE AT op=4 | object id (16) | offset (8)   (no answer)
-//	PUT     op=3 | object id (16) | parts (8) | parts × (address (8) | length (8))
-//	                               ->  status (1) | 16 zero bytes
 //
 // Status 0: the object is in the shared memory at offset; 1: it is not
 // (not on this node, or its memory copy is on the Go heap): the reader

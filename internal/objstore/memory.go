@@ -136,9 +136,6 @@ func (s *Store) TrimToBudget() int64 {
 	s.mu.Lock()
 	limit := s.memLimit + s.memLimit/16 + s.pinnedBytes
 	s.mu.Unlock()
-	if s.arena.Resident() <= limit {
-		return 0
-	}
 	n, err := s.arena.TrimTo(limit)
 	if err != nil {
 		s.log.Warn("giving shared memory past the budget back to the kernel failed", "error", err)

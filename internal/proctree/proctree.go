@@ -49,28 +49,17 @@ func childrenOf(pid int) ([]int, bool) {
 // Descendants returns the pids of every live process descending from root,
 // parents before their children.
 func Descendants(root int) []int {
-	if _, ok := childrenOf(root); ok {
-		var out []int
-		queue := []int{root}
-		for len(queue) > 0 {
-			pid := queue[0]
-			queue = queue[1:]
-			cs, _ := childrenOf(pid)
-			out = append(out, cs...)
-			queue = append(queue, cs...)
-		}
-		return out
+	children := func(pid int) []int { cs, _ := childrenOf(pid); return cs }
+	if _, ok := childrenOf(root); !ok {
+		byParent := childrenByParent()
+		children = func(pid int) []int { return byParent[pid] }
 	}
-	children := childrenByParent()
 	var out []int
 	queue := []int{root}
 	for len(queue) > 0 {
-		pid := queue[0]
-		queue = queue[1:]
-		for _, c := range children[pid] {
-			out = append(out, c)
-			queue = append(queue, c)
-		}
+		cs := children(queue[0])
+		queue = append(queue[1:], cs...)
+		out = append(out, cs...)
 	}
 	return out
 }

@@ -146,10 +146,12 @@ var stageTask = shoal.Func1("shoal.dataframe.stage", func(ctx context.Context, a
 			r.Close()
 		}
 	}
-	keepReaders := false // (their memory went with the result's parts)
+	// finish lets go of what the task holds when it ends, unless the
+	// executor took it with the result's parts.
+	finish := closeReaders
 	defer func() {
-		if !keepReaders {
-			closeReaders()
+		if finish != nil {
+			finish()
 		}
 	}()
 	for _, in := range a.Inputs {
@@ -193,20 +195,18 @@ var stageTask = shoal.Func1("shoal.dataframe.stage", func(ctx context.Context, a
 		r.mu.Unlock()
 	}
 	parts, _, release, err := w.FinishParts()
-	if err != nil {
-		release()
-		return nil, err
-	}
-	releaseAll := func() {
+	finish = func() {
 		release()
 		closeReaders()
 	}
-	if shoal.GatherResult(ctx, parts, releaseAll) {
-		keepReaders = true
+	if err != nil {
+		return nil, err
+	}
+	if shoal.GatherResult(ctx, parts, finish) {
+		finish = nil
 		return nil, nil // (the executor stores the parts as the result)
 	}
-	defer release()
-	return bytes.Join(parts, nil), nil
+	return bytes.Join(parts, nil), nil // (before the deferred finish)
 }).StoreResults() // (map outputs stay on their node, read in ranges there: never inline at the coordinator)
 
 // shuffledStageTask runs the partitions of a stage whose input is only

@@ -287,15 +287,7 @@ func (w *MapOutputWriter) Finish() ([]byte, []Segment, error) {
 		return nil, nil, err
 	}
 	defer release()
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	out := make([]byte, 0, n)
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out, segs, nil
+	return bytes.Join(parts, nil), segs, nil
 }
 
 // FinishParts encodes the output as parts whose concatenation is the value
