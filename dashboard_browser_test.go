@@ -50,18 +50,36 @@ type browser struct {
 	dialogs []string
 }
 
+// browserStarts bounds the attempts to start Chromium. A start that
+// fails is Chromium's process dying before it listens (once in CI, with
+// nothing but its crash reporter's lines to say why), not the dashboard
+// under test: each failed start is logged, and the test fails only when
+// every attempt did.
+const browserStarts = 3
+
 func newBrowser(t *testing.T, exe string) *browser {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.WindowSize(1440, 900),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("hide-scrollbars", true))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("hide-scrollbars", true), chromedp.DisableGPU)
+	var ctx context.Context
+	for attempt := 1; ; attempt++ {
+		alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		c, cancel := chromedp.NewContext(alloc)
+		err := chromedp.Do(c) // (starts the browser)
+		if err == nil {
+			ctx = c
+			t.Cleanup(func() { cancel(); cancelAlloc() })
+			break
+		}
+		cancel()
+		cancelAlloc()
+		if attempt == browserStarts {
+			t.Fatalf("starting Chromium (%s), %d attempts; the last: %v", exe, attempt, err)
+		}
+		t.Logf("starting Chromium (%s), attempt %d: %v", exe, attempt, err)
+	}
 	b := &browser{t: t, ctx: ctx, shots: os.Getenv("SHOAL_DASHBOARD_SCREENSHOTS")}
 	if b.shots == "" {
 		b.shots = t.TempDir()
-	}
-	if err := chromedp.Do(ctx); err != nil { // (starts the browser)
-		t.Fatalf("starting Chromium (%s): %v", exe, err)
 	}
 	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
 	go func() {

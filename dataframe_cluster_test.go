@@ -13,6 +13,7 @@ import (
 
 	"github.com/shoal-dev/shoal"
 	"github.com/shoal-dev/shoal/dataframe"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
 	"github.com/shoal-dev/shoal/tpch"
 	"github.com/shoal-dev/shoal/tpch/dbgen"
 )
@@ -100,11 +101,27 @@ func finished(t *testing.T, ctx context.Context) int64 {
 // (lineitem's quantities per order, shuffled on the order key, the large
 // ones kept: Q18's subquery), so that no other stage runs at the kill and
 // the reruns can be counted exactly.
+//
+// In the second case the node goes silent (frozen) as the next stage
+// starts and dies once its reducers run: they hold every CPU of the nodes
+// left while they wait for the outputs made again, and those map tasks
+// need CPUs too (the cluster deadlocked until a waiting read gave back its
+// task's CPU, as a Get does).
 func TestQuerySurvivesNodeLossMidShuffle(t *testing.T) {
 	dir := t.TempDir()
 	if err := dbgen.Generate(context.Background(), dbgen.Options{SF: 0.1, OutDir: dir}); err != nil {
 		t.Fatal(err)
 	}
+	for _, frozenFirst := range []bool{false, true} {
+		name := "killed between stages"
+		if frozenFirst {
+			name = "frozen as the reducers start, then killed"
+		}
+		t.Run(name, func(t *testing.T) { queryLosesANode(t, dir, frozenFirst) })
+	}
+}
+
+func queryLosesANode(t *testing.T, dir string, frozenFirst bool) {
 	c := startCluster(t, 3, "--cpus", "2")
 	ctx := within(t, connect(t, c), 5*time.Minute)
 	db, err := tpch.Open(ctx, dir, tpch.LoadOptions{})
@@ -124,20 +141,38 @@ func TestQuerySurvivesNodeLossMidShuffle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dead := make(chan error, 1)
 	res, err := q.Collect(ctx, dataframe.WithParallelism(6), dataframe.WithTargetPartitionBytes(0),
 		dataframe.OnStage(func(s dataframe.StageStats) {
 			if killed != "" || s.Output != "hash" || len(s.Nodes) < 2 {
 				return
 			}
 			// The first shuffle's outputs are on every node: kill one that
-			// holds some, before the stage that reads them starts.
+			// holds some, before the stage that reads them starts (or
+			// freeze it, and kill it once that stage's tasks run).
 			for node, n := range s.Nodes {
-				if p := c.NodeProc(node); p != nil {
-					killed, lost = node, n
+				p := c.NodeProc(node)
+				if p == nil {
+					continue
+				}
+				killed, lost = node, n
+				t.Logf("stage %d wrote %d outputs on %v; node %s holds %d", s.Stage, s.Partitions, s.Nodes, node, n)
+				if !frozenFirst {
 					p.Kill()
-					t.Logf("stage %d wrote %d outputs on %v; killed node %s, holding %d", s.Stage, s.Partitions, s.Nodes, node, n)
+					dead <- nil
 					return
 				}
+				if err := p.Freeze(); err != nil {
+					t.Error(err)
+				}
+				go func() {
+					// The nodes left have 4 CPUs for the stage's 6 tasks.
+					err := c.WaitFor(ctx, time.Minute, func(st *pb.StatusReply) bool { return st.TasksByState["running"] >= 4 },
+						"the reducers to run")
+					p.Kill()
+					dead <- err
+				}()
+				return
 			}
 		}))
 	if err != nil {
@@ -145,6 +180,9 @@ func TestQuerySurvivesNodeLossMidShuffle(t *testing.T) {
 	}
 	if killed == "" {
 		t.Fatal("no shuffle stage spread its outputs over several nodes: nothing was killed")
+	}
+	if err := <-dead; err != nil {
+		t.Fatal(err)
 	}
 	if got, exp := res.String(), want.String(); got != exp || res.NumRows() == 0 {
 		t.Fatalf("after losing node %s, %d rows:\n%s\nwant %d rows:\n%s", killed, res.NumRows(), got, want.NumRows(), exp)

@@ -161,16 +161,27 @@ func (c *Client) Wait(ctx context.Context, r *Ref) error {
 		return nil
 	default:
 	}
-	if tid, ok := TaskFrom(ctx); ok && c.cfg.OnBlock != nil {
-		c.cfg.OnBlock(tid, true)
-		defer c.cfg.OnBlock(tid, false)
-	}
+	defer c.block(ctx)()
 	select {
 	case <-r.ready:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// block reports the task ctx runs (if any) blocked, so that its resources
+// go to the work it waits for, until the function it returns is called
+// (once). Every wait of a task on other work goes through it: for a
+// result, and for a lost object its lineage is making again, which may
+// need the very CPUs of the tasks waiting for it.
+func (c *Client) block(ctx context.Context) (unblock func()) {
+	tid, ok := TaskFrom(ctx)
+	if !ok || c.cfg.OnBlock == nil {
+		return func() {}
+	}
+	c.cfg.OnBlock(tid, true)
+	return func() { c.cfg.OnBlock(tid, false) }
 }
 
 // Bytes waits for r and returns its encoded value, fetching it from a node
@@ -304,6 +315,17 @@ func (c *Client) read(ctx context.Context, r *Ref, inline func(value []byte), fe
 		return err
 	}
 	interrupted := 0
+	// A wait for news of the object (a rebuild, a copy elsewhere) reports
+	// the task blocked until the read ends: the map tasks remaking a
+	// shuffle's lost outputs need CPUs its reducers, waiting for them,
+	// would otherwise hold (a cluster deadlocked for good).
+	unblock, blocked := func() {}, false
+	defer func() { unblock() }()
+	awaitNews := func() {
+		if !blocked {
+			blocked, unblock = true, c.block(ctx)
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		r.mu.Lock()
 		if r.updated == nil {
@@ -321,6 +343,7 @@ func (c *Client) read(ctx context.Context, r *Ref, inline func(value []byte), fe
 		if len(locs) == 0 && rebuilding {
 			// Not a failed attempt: the head is making the object again
 			// and says when it is ready or why it cannot be.
+			awaitNews()
 			select {
 			case <-updated:
 			case <-ctx.Done():
@@ -371,6 +394,7 @@ func (c *Client) read(ctx context.Context, r *Ref, inline func(value []byte), fe
 		} else if changed {
 			continue
 		}
+		awaitNews()
 		select {
 		case <-updated:
 		case <-time.After(refetchWait):

@@ -114,6 +114,19 @@ func TestReadWaitingForARebuildAsksTheHead(t *testing.T) {
 			Error: &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_OBJECT_LOST, Message: "object was released by everything that referenced it"}}
 	}
 	c, s := newTestClient(t, h)
+	r := rebuilding(t, c, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*refetchWait)
+	defer cancel()
+	_, err := c.Bytes(ctx, r)
+	if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "released by everything") {
+		t.Fatalf("read of an object whose rebuild the head forgot: %v (context: %v)", err, ctx.Err())
+	}
+}
+
+// rebuilding is the result of a task, 5 bytes on a node that died, which
+// the head is making again.
+func rebuilding(t *testing.T, c *Client, s *fakeSession) *Ref {
+	t.Helper()
 	r := c.Submit(context.Background(), task("make"), false)
 	s.want(t, "submit", r.ID)
 	s.tell(&pb.HeadMessage{Objects: []*pb.ObjectStatus{{Id: r.ID.Bytes(), State: pb.ObjectState_OBJECT_STATE_READY, Size: 5,
@@ -121,12 +134,7 @@ func TestReadWaitingForARebuildAsksTheHead(t *testing.T) {
 	readyWithin(t, r)
 	s.tell(&pb.HeadMessage{Objects: []*pb.ObjectStatus{{Id: r.ID.Bytes(), State: pb.ObjectState_OBJECT_STATE_REBUILDING}}})
 	waitUntilRebuilding(t, r)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*refetchWait)
-	defer cancel()
-	_, err := c.Bytes(ctx, r)
-	if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "released by everything") {
-		t.Fatalf("read of an object whose rebuild the head forgot: %v (context: %v)", err, ctx.Err())
-	}
+	return r
 }
 
 func waitUntilRebuilding(t *testing.T, r *Ref) {
@@ -143,5 +151,52 @@ func waitUntilRebuilding(t *testing.T, r *Ref) {
 			t.Fatal("the client never took the news of the rebuild")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// A task reading an object its lineage is making again reports itself
+// blocked while it waits, and resumed when the value is there: the tasks
+// remaking the object may need the very CPUs of the tasks waiting for it
+// (a shuffle's reducers waiting for lost map outputs deadlocked the
+// cluster when they held every CPU).
+func TestReadWaitingForARebuildGivesBackItsTask(t *testing.T) {
+	h := newFakeHead(t)
+	events := make(chan bool, 4)
+	c, s := newTestClient(t, h, func(cfg *Config) {
+		cfg.OnBlock = func(_ ids.ID, blocked bool) { events <- blocked }
+	})
+	r := rebuilding(t, c, s)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	scope := &TaskScope{ID: ids.Random(), Ctx: ctx}
+	got := make(chan error, 1)
+	go func() {
+		_, release, err := c.ReadRange(WithTask(ctx, scope), r, 1, 3)
+		if err == nil {
+			release()
+		}
+		got <- err
+	}()
+	select {
+	case b := <-events:
+		if !b {
+			t.Fatal("the task was reported resumed before it was reported blocked")
+		}
+	case err := <-got:
+		t.Fatalf("the read ended (%v) before the object was rebuilt", err)
+	case <-time.After(wait):
+		t.Fatal("a task waiting for a rebuild was never reported blocked")
+	}
+	s.ready(r.ID, []byte("fresh"))
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case b := <-events:
+		if b {
+			t.Fatal("the task was reported blocked twice")
+		}
+	default:
+		t.Fatal("the task was never reported resumed after its read")
 	}
 }
