@@ -234,6 +234,9 @@ func readSchema(o *physical.Op, id int) types.Schema {
 type mapReader struct {
 	in     input
 	schema types.Schema
+	// columns are those decoded (nil: all; the others' vectors are nil):
+	// a scan of a table left on the cluster reads only its own.
+	columns []int
 	// node is the node this task runs on; read counts what was read.
 	node     string
 	mu       sync.Mutex
@@ -323,7 +326,7 @@ func (r *mapReader) readSegment(ctx context.Context, p, seg int) ([]*coldata.Bat
 				r.read.RemoteBytes += s.Length
 			}
 			r.mu.Unlock()
-			bs, err := exchange.DecodeSegment(r.schema, data)
+			bs, err := exchange.DecodeSegmentColumns(r.schema, data, r.columns)
 			if err != nil {
 				return fmt.Errorf("partition %d of map output %d of stage %d: %w", seg, m, r.in.Stage, err)
 			}

@@ -169,7 +169,7 @@ func (t *Futures) Open(ctx context.Context, req scan.Request) (colexecop.Operato
 			return nil, fmt.Errorf("%s: record batch %d of partition %d has schema %s, the first one has %s: every batch of a frame has one schema",
 				t.Describe(), i, req.Partition, s, t.schema)
 		}
-		b, err := coldata.FromRecord(t.schema, rec)
+		b, err := coldata.FromRecordColumns(t.schema, rec, req.Columns)
 		if err != nil {
 			return nil, fmt.Errorf("%s, partition %d: %w", t.Describe(), req.Partition, err)
 		}
@@ -177,7 +177,7 @@ func (t *Futures) Open(ctx context.Context, req scan.Request) (colexecop.Operato
 	}
 	var reader *mapReader
 	if len(pf.Outputs) > 0 {
-		reader = &mapReader{in: input{Kind: exchange.Single, Maps: pf.Outputs}, schema: t.schema}
+		reader = &mapReader{in: input{Kind: exchange.Single, Maps: pf.Outputs}, schema: t.schema, columns: req.Columns}
 		bs, err := reader.Read(ctx, 0)
 		if err != nil {
 			reader.Close()

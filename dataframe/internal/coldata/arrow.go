@@ -3,6 +3,7 @@ package coldata
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -395,11 +396,23 @@ func ToRecord(mem memory.Allocator, s types.Schema, b *Batch) arrow.RecordBatch 
 
 // FromRecord converts an Arrow record batch to a batch of the given schema.
 func FromRecord(s types.Schema, rec arrow.RecordBatch) (*Batch, error) {
+	return FromRecordColumns(s, rec, nil)
+}
+
+// FromRecordColumns is FromRecord converting only the columns cols (by
+// index; nil: all): the batch has every column of s, nil where not
+// converted, for a reader that touches no other (a scan projecting cols).
+// A query reading 4 of lineitem's 16 columns from the cluster's store
+// spent a fifth of its CPU converting the other 12.
+func FromRecordColumns(s types.Schema, rec arrow.RecordBatch, cols []int) (*Batch, error) {
 	if int(rec.NumCols()) != len(s) {
 		return nil, fmt.Errorf("record has %d columns, schema %s has %d", rec.NumCols(), s, len(s))
 	}
 	b := &Batch{N: int(rec.NumRows()), Vecs: make([]*Vec, len(s))}
 	for i, f := range s {
+		if cols != nil && !slices.Contains(cols, i) {
+			continue
+		}
 		if f.Type.ID == types.String {
 			if md := rec.Schema().Field(i).Metadata; md.FindKey(wireDictKey) >= 0 {
 				// A wire segment's codes, its dictionary in the metadata.

@@ -442,6 +442,13 @@ func SplitMapOutput(data []byte) ([]Segment, error) {
 // DecodeSegment reads one reducer's rows, in place: the batches' buffers
 // are views of data, which must stay unchanged while they are used.
 func DecodeSegment(s types.Schema, data []byte) ([]*coldata.Batch, error) {
+	return DecodeSegmentColumns(s, data, nil)
+}
+
+// DecodeSegmentColumns is DecodeSegment decoding only the columns cols
+// (nil: all); the batches' other columns are nil
+// (coldata.FromRecordColumns).
+func DecodeSegmentColumns(s types.Schema, data []byte, cols []int) ([]*coldata.Batch, error) {
 	r, err := ipc.NewMappedFileReader(data, ipc.WithAllocator(memory.DefaultAllocator))
 	if err != nil {
 		return nil, fmt.Errorf("shuffle segment: %w", err)
@@ -453,7 +460,7 @@ func DecodeSegment(s types.Schema, data []byte) ([]*coldata.Batch, error) {
 		if err != nil {
 			return nil, fmt.Errorf("shuffle segment, batch %d: %w", i, err)
 		}
-		b, err := coldata.FromRecord(s, rec)
+		b, err := coldata.FromRecordColumns(s, rec, cols)
 		if err != nil {
 			return nil, fmt.Errorf("shuffle segment, batch %d: %w", i, err)
 		}
@@ -467,7 +474,9 @@ func DecodeSegment(s types.Schema, data []byte) ([]*coldata.Batch, error) {
 			}
 			part := &coldata.Batch{N: hi - lo, Vecs: make([]*coldata.Vec, len(b.Vecs))}
 			for c, v := range b.Vecs {
-				part.Vecs[c] = v.Slice(lo, hi)
+				if v != nil {
+					part.Vecs[c] = v.Slice(lo, hi)
+				}
 			}
 			out = append(out, part)
 		}
