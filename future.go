@@ -127,9 +127,13 @@ func (f *Future[T]) ID() string {
 //
 // A large []byte value, or an Arrow record batch (shoal/arrowcodec), held
 // by the node this process runs on is returned without a copy, as a
-// read-only view of the node's shared memory: it stays valid until the
+// read-only view of the node's shared memory. An Arrow batch stays valid
+// for as long as it, or any array of it, is reachable, whatever becomes of
+// the future (its buffers hold the memory). A []byte stays valid until the
 // future is released (Release, or the garbage collector once the future is
-// unreachable). Keep the future while using the value, or copy it.
+// unreachable): keep the future while using it, or copy it; so too for
+// slices taken out of a batch's arrays (Int64Values and the like) once
+// nothing reaches the arrays.
 func (f *Future[T]) Get(ctx context.Context) (T, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -162,9 +166,20 @@ func (f *Future[T]) Get(ctx context.Context) (T, error) {
 		f.err = fmt.Errorf("decoding the value of future %s as %T: %w", f.ref.ID.Short(), f.val, f.err)
 	} else {
 		bindNested(f.c, f.val)
+		anchorView(f.ref, f.val)
 	}
 	f.decoded = true
 	return f.val, f.err
+}
+
+// anchorView keeps the store memory a decoded value reads in place (a
+// view) for as long as the value can reach it, not only as long as its
+// future: each object through which it does (codec.Anchor: an Arrow
+// batch's buffers) holds a share of the view until the garbage collector
+// finds it unreachable. A batch kept after its future was released (or
+// collected) read memory the store could reuse.
+func anchorView(r *client.Ref, v any) {
+	codec.Anchor(v, r.ShareView)
 }
 
 // Done is closed when the value is ready (or failed).

@@ -334,13 +334,7 @@ func TestReadRangeOutlivesItsFuture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pinned := func() int64 {
-		st, err := shoal.ClusterStatus(ctx)
-		if err != nil || len(st.Nodes) != 1 {
-			t.Fatalf("status: %v", err)
-		}
-		return st.Nodes[0].PinnedBytes
-	}
+	pinned := func() int64 { return pinnedBytes(t, ctx) }
 	f.Release()
 	for deadline := time.Now().Add(20 * time.Second); pinned() < 1<<20; {
 		if time.Now().After(deadline) {
@@ -358,4 +352,14 @@ func TestReadRangeOutlivesItsFuture(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// pinnedBytes is what readers pin of the store of ctx's one node.
+func pinnedBytes(t *testing.T, ctx context.Context) int64 {
+	t.Helper()
+	st, err := shoal.ClusterStatus(ctx)
+	if err != nil || len(st.Nodes) != 1 {
+		t.Fatalf("status: %v", err)
+	}
+	return st.Nodes[0].PinnedBytes
 }

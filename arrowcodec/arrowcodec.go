@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"runtime"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
@@ -56,9 +57,45 @@ func (recordCodec) AppendEncode(dst []byte, v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Anchor implements codec.Anchored: a batch reaches its bytes through
+// its buffers (every array of it, and every slice of those, holds the
+// buffers it reads), so each buffer holds a share of the bytes until it is
+// collected: a future's batch stays valid while it, or any array of it, is
+// reachable, whatever became of the future.
+func (recordCodec) Anchor(v any, share func() (drop func())) {
+	rec, ok := v.(arrow.RecordBatch)
+	if !ok || rec == nil {
+		return
+	}
+	seen := map[*memory.Buffer]bool{}
+	var walk func(d arrow.ArrayData)
+	walk = func(d arrow.ArrayData) {
+		if d == nil || reflect.ValueOf(d).IsNil() { // (no dictionary: a nil *array.Data)
+			return
+		}
+		for _, b := range d.Buffers() {
+			if b == nil || seen[b] {
+				continue
+			}
+			seen[b] = true
+			if drop := share(); drop != nil {
+				runtime.AddCleanup(b, func(drop func()) { drop() }, drop)
+			}
+		}
+		for _, c := range d.Children() {
+			walk(c)
+		}
+		walk(d.Dictionary())
+	}
+	for _, col := range rec.Columns() {
+		walk(col.Data())
+	}
+}
+
 // Decode reads the batch in place: its column buffers are views of data,
 // which must stay as it is for as long as the batch is used (a Future's
-// value stays valid until the future is released).
+// value stays valid while the batch, or any array of it, is reachable:
+// Anchors).
 func (recordCodec) Decode(data []byte, v any) error {
 	p, ok := v.(*arrow.RecordBatch)
 	if !ok {

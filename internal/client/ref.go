@@ -334,6 +334,18 @@ func (r *Ref) Export() {
 	r.exportLocked(directPut(r, r.value, r.size, d.place, r.err, r.value == nil && r.err == nil))
 }
 
+// ShareView returns a share of r's value's memory when that value is a
+// view of a store's memory (and nil otherwise): the memory stays until r is
+// released and every share is dropped (the function, called once).
+func (r *Ref) ShareView() (drop func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.view == nil || r.value == nil {
+		return nil
+	}
+	return r.view.share()
+}
+
 // viewHold is a view of a store's memory shared by its readers: the
 // memory is let go (release) when the last of them drops its share.
 type viewHold struct {

@@ -41,6 +41,30 @@ type Codec interface {
 	Decode(data []byte, v any) error
 }
 
+// Anchored is implemented by a codec whose decoded values read the bytes
+// they were decoded from in place (views, not copies).
+type Anchored interface {
+	// Anchor ties the bytes v (decoded by this codec) reads in place to
+	// the heap objects through which it reaches them: for each, it takes
+	// a share of the bytes (share) and drops it (calls what share
+	// returned) once the garbage collector finds that object unreachable.
+	Anchor(v any, share func() (drop func()))
+}
+
+// Anchor ties the bytes a decoded value reads in place to the value, when
+// its codec reads them in place and says so (Anchored): share is called
+// once per heap object through which the value reaches them, and each
+// share is dropped when that object is collected. It does nothing for
+// other values.
+func Anchor(v any, share func() (drop func())) {
+	if v == nil {
+		return
+	}
+	if a, ok := lookup(reflect.TypeOf(v)).(Anchored); ok {
+		a.Anchor(v, share)
+	}
+}
+
 // ErrMalformed is wrapped by every error about input that is not a valid
 // encoded value.
 var ErrMalformed = errors.New("malformed value")
