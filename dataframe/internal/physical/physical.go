@@ -413,6 +413,10 @@ func (b *builder) join(x *plan.Join) (*Op, int) {
 		op.Input, op.Build, op.Broadcast = probe, read(id, build.Schema), true
 		return op, pp
 	}
+	if b.opts.Distributed && (x.Type == hashjoin.Semi || x.Type == hashjoin.Anti) && x.Residual == nil &&
+		le >= 0 && le < re && le <= b.opts.BroadcastRows && bp > 1 {
+		return b.semiByMatchedKeys(x, probe, pp, build, bp, le)
+	}
 	P := b.opts.Partitions
 	pid := b.cut(probe, pp, exchange.Spec{Kind: exchange.Hash, Keys: x.LeftKeys, Partitions: P})
 	bid := b.cut(build, bp, exchange.Spec{Kind: exchange.Hash, Keys: x.RightKeys, Partitions: P})
@@ -426,6 +430,29 @@ func (b *builder) join(x *plan.Join) (*Op, int) {
 		op.ProbeKeys, op.BuildKeys = x.RightKeys, x.LeftKeys
 	}
 	return op, P
+}
+
+// semiByMatchedKeys plans a semi or anti join (no residual) of a small
+// preserved side L (probe) with a large side R (build) across processes
+// without shuffling R: L is broadcast to R's partitions, each keeps the
+// distinct keys of its rows that match L (at most L's rows), and one
+// partition gathers those keys and joins L with them. L ⋉ R is
+// L ⋉ keys(R ⋉ L), and L ▷ R is L ▷ keys(R ⋉ L), NULL keys matching
+// nothing either way. (Partitioned on the keys instead, R's rows all
+// crossed the network: TPC-H Q4 shuffled 3.8 million lineitem rows to
+// mark 57,000 orders.)
+func (b *builder) semiByMatchedKeys(x *plan.Join, probe *Op, pp int, build *Op, bp int, le int64) (*Op, int) {
+	lid := b.cut(probe, pp, exchange.Spec{Kind: exchange.Broadcast, Partitions: 1})
+	matched := &Op{Kind: KindHashJoin, Schema: build.Schema, JoinType: hashjoin.Semi, Input: build,
+		Build: read(lid, probe.Schema), Broadcast: true, ProbeKeys: x.RightKeys, BuildKeys: x.LeftKeys}
+	var keySchema types.Schema
+	for i, k := range x.RightKeys {
+		keySchema = append(keySchema, types.Field{Name: fmt.Sprintf("__matched_key%d", i), Type: k.T, Nullable: k.Nullable})
+	}
+	distinct := &Op{Kind: KindHashAgg, Schema: keySchema, Input: matched, Keys: x.RightKeys, Phase: hashagg.Partial, GroupsHint: min(le, 4<<20)}
+	kid := b.cut(distinct, bp, exchange.Spec{Kind: exchange.Single, Partitions: 1})
+	return &Op{Kind: KindHashJoin, Schema: x.Schema(), JoinType: x.Type, Input: read(lid, probe.Schema),
+		Build: read(kid, keySchema), Broadcast: true, ProbeKeys: x.LeftKeys, BuildKeys: colRefs(keySchema, 0, len(keySchema))}, 1
 }
 
 // union reads both inputs in one pipeline when each is one partition, and
