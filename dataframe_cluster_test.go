@@ -254,3 +254,57 @@ func TestFetchFailureIsTypedAndBounded(t *testing.T) {
 	}
 	t.Logf("after %d reruns: %v", reruns, err)
 }
+
+// A join planned partitioned whose build side turns out small (TPC-H
+// Q18's orders of over 300 units: 5 at SF 0.1, estimated at 60,000) is
+// broadcast instead: the stage that would have shuffled the probe side
+// (orders) does not run, the join's stage reads orders itself, and the
+// answer is the one the query gives in one process.
+func TestJoinTurnsBroadcastWhenItsBuildSideIsSmall(t *testing.T) {
+	dir := t.TempDir()
+	if err := dbgen.Generate(context.Background(), dbgen.Options{SF: 0.1, OutDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	c := sharedCluster(t)
+	ctx := within(t, connect(t, c), 3*time.Minute)
+	db, err := tpch.Open(ctx, dir, tpch.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := tpch.Query(db, 18)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := q.Collect(ctx, dataframe.Locally())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var broadcast []string
+	ran := map[int]bool{}
+	var inputs [][]int
+	// (a broadcast bound below the estimate: the join is planned partitioned)
+	res, err := q.Collect(ctx, dataframe.WithParallelism(3), dataframe.WithBroadcastRows(20_000), dataframe.OnStage(func(s dataframe.StageStats) {
+		ran[s.Stage] = true
+		inputs = append(inputs, s.Inputs)
+		if len(s.Broadcast) > 0 {
+			broadcast = append(broadcast, fmt.Sprintf("stage %d broadcasts the output of %v", s.Stage, s.Broadcast))
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, exp := res.String(), want.String(); got != exp || res.NumRows() == 0 {
+		t.Fatalf("%d rows:\n%s\nwant %d rows:\n%s", res.NumRows(), got, want.NumRows(), exp)
+	}
+	if len(broadcast) == 0 {
+		t.Fatalf("no join turned broadcast (stages ran reading %v)", inputs)
+	}
+	t.Log(strings.Join(broadcast, "; "))
+	for _, in := range inputs {
+		for _, id := range in {
+			if !ran[id] {
+				t.Fatalf("a stage read stage %d, which did not run", id)
+			}
+		}
+	}
+}

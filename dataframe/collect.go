@@ -182,7 +182,8 @@ func (c *config) distributedPlan(ctx context.Context, n plan.Node) (plan.Node, *
 }
 
 func (c *config) clusterOptions() cluster.Options {
-	return cluster.Options{BatchSize: c.batchSize, MemoryBudget: c.budget, OnStage: c.onStage, TargetPartitionBytes: c.targetBytes}
+	return cluster.Options{BatchSize: c.batchSize, MemoryBudget: c.budget, OnStage: c.onStage, TargetPartitionBytes: c.targetBytes,
+		BroadcastRows: c.broadcastRows}
 }
 
 // Collect runs the query and returns its result.

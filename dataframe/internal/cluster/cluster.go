@@ -59,6 +59,9 @@ type Options struct {
 	// task per run of consecutive reducer partitions holding up to this
 	// many bytes (adaptive coalescing, Spark's 64 MiB); 0 turns it off.
 	TargetPartitionBytes int64
+	// BroadcastRows bounds the build side an adaptive join broadcasts
+	// once its rows are known (physical.AdaptiveJoin); 0: none does.
+	BroadcastRows int64
 }
 
 // StageStats is what a stage did.
@@ -87,6 +90,11 @@ type StageStats struct {
 	// Duration how long until they all finished.
 	Started  time.Time
 	Duration time.Duration
+	// Broadcast are the stages whose hash output this stage read whole, as
+	// the build side of a join planned partitioned that turned out small
+	// (an adaptive join: the stage partitioning its probe side did not
+	// run, this one reading that side's input itself).
+	Broadcast []int
 	// Reruns counts the tasks the coordinator ran again after fetch
 	// failures: this stage's partitions and the map tasks of earlier
 	// stages whose outputs could not be read (a map output lost with its
@@ -410,7 +418,11 @@ func runStages(ctx context.Context, p *physical.Plan, opts Options) (*physical.S
 	if err := p.AttachSpecs(); err != nil {
 		return nil, nil, err
 	}
-	q := &query{opts: opts, outputs: map[int]*stageOutput{}, done: map[int]chan struct{}{}}
+	q := &query{plan: p, opts: opts, outputs: map[int]*stageOutput{}, done: map[int]chan struct{}{},
+		adaptive: map[int]physical.AdaptiveJoin{}, whole: map[int][]int{}}
+	for _, a := range p.Adaptive {
+		q.adaptive[a.Probe] = a
+	}
 	var result *physical.Stage
 	for _, st := range p.Stages {
 		q.done[st.ID] = make(chan struct{})
@@ -459,11 +471,17 @@ func runStages(ctx context.Context, p *physical.Plan, opts Options) (*physical.S
 // registered before its stage's tasks start and complete once done[stage]
 // is closed.
 type query struct {
+	plan    *physical.Plan
 	opts    Options
-	mu      sync.Mutex // guards outputs (the map)
+	mu      sync.Mutex // guards outputs (the map), and stages' Inputs and whole while adaptive joins change them
 	outputs map[int]*stageOutput
-	done    map[int]chan struct{}
-	onStage sync.Mutex // one OnStage call at a time
+	// adaptive maps the probe stage of each adaptive join to it; whole
+	// maps a stage to the hash outputs it reads whole (the build sides
+	// of the joins it now broadcasts).
+	adaptive map[int]physical.AdaptiveJoin
+	whole    map[int][]int
+	done     map[int]chan struct{}
+	onStage  sync.Mutex // one OnStage call at a time
 	// cpus is the cluster's CPUs, asked of the head once per query (a
 	// round trip per stage otherwise).
 	cpusOnce sync.Once
@@ -487,26 +505,38 @@ func (q *query) output(id int) *stageOutput {
 // run runs stage st once its inputs are done: its partitions' tasks, then
 // what the stages reading it need to know of their outputs.
 func (q *query) run(ctx context.Context, st *physical.Stage) error {
-	for _, id := range st.Inputs {
-		select {
-		case <-q.done[id]:
-		case <-ctx.Done():
-			return ctx.Err()
+	if a, ok := q.adaptive[st.ID]; ok {
+		if broadcast, err := q.broadcastJoin(ctx, a); err != nil || broadcast {
+			return err
 		}
+	}
+	if err := q.awaitInputs(ctx, st); err != nil {
+		return err
 	}
 	js, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("stage %d: %w", st.ID, err)
 	}
+	q.mu.Lock()
+	whole := q.whole[st.ID]
+	q.mu.Unlock()
 	var inputs []input
 	for _, id := range st.Inputs {
-		inputs = append(inputs, q.output(id).asInput(id))
+		in := q.output(id).asInput(id)
+		if slices.Contains(whole, id) {
+			for r := range in.Reducers {
+				in.Segments = append(in.Segments, r)
+			}
+		}
+		inputs = append(inputs, in)
 	}
 	sources := futuresSources(st.Root, nil)
 	start := time.Now()
-	groups, err := coalesce(ctx, st, q.output, q.opts.TargetPartitionBytes, q.clusterCPUs)
-	if err != nil {
-		return err
+	var groups [][]int
+	if len(whole) == 0 { // (a stage reading a hash output whole runs as planned)
+		if groups, err = coalesce(ctx, st, q.output, q.opts.TargetPartitionBytes, q.clusterCPUs); err != nil {
+			return err
+		}
 	}
 	tasks := st.Partitions
 	if groups != nil {
@@ -556,12 +586,83 @@ func (q *query) run(ctx context.Context, st *physical.Stage) error {
 		stats := stageStats(st, hs)
 		stats.Partitions, stats.Coalesced = tasks, tasks != st.Partitions
 		stats.Inputs, stats.Started, stats.Duration, stats.Reruns = st.Inputs, start, time.Since(start), reruns
+		stats.Broadcast = whole
 		q.onStage.Lock() // (before the stages reading st start)
 		q.opts.OnStage(stats)
 		q.onStage.Unlock()
 	}
 	close(q.done[st.ID])
 	return nil
+}
+
+// awaitInputs waits until the stages st reads are done, its inputs read
+// again once they are (an adaptive join may have changed them meanwhile:
+// broadcastJoin changes them before it lets the stage go on).
+func (q *query) awaitInputs(ctx context.Context, st *physical.Stage) error {
+	for {
+		q.mu.Lock()
+		inputs := slices.Clone(st.Inputs)
+		q.mu.Unlock()
+		for _, id := range inputs {
+			select {
+			case <-q.done[id]:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		q.mu.Lock()
+		same := slices.Equal(inputs, st.Inputs)
+		q.mu.Unlock()
+		if same {
+			return nil
+		}
+	}
+}
+
+// broadcastJoin decides adaptive join a once its build side is done (a
+// is run by its probe stage, which waits for that): when the build side
+// holds at most Options.BroadcastRows rows, the join's stage broadcasts
+// it and reads the probe side's input itself, and the probe stage does
+// not run (it reports true). Otherwise the probe stage runs as planned.
+func (q *query) broadcastJoin(ctx context.Context, a physical.AdaptiveJoin) (bool, error) {
+	select {
+	case <-q.done[a.Build]:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	if q.opts.BroadcastRows <= 0 {
+		return false, nil
+	}
+	build := q.output(a.Build)
+	if build == nil || build.spec.Kind != exchange.Hash {
+		return false, nil
+	}
+	build.mu.Lock()
+	var rows int64
+	for _, n := range build.rows {
+		if n < 0 {
+			rows = -1 // (made again since: not known)
+			break
+		}
+		rows += n
+	}
+	build.mu.Unlock()
+	if rows < 0 || rows > q.opts.BroadcastRows {
+		return false, nil
+	}
+	q.mu.Lock()
+	join := q.plan.BroadcastJoin(a)
+	if join != nil {
+		q.whole[join.ID] = append(q.whole[join.ID], a.Build)
+	}
+	q.mu.Unlock()
+	if join == nil {
+		return false, nil
+	}
+	slog.Debug("shoal: a join's build side turned out small: broadcast", "join_stage", join.ID, "build_stage", a.Build, "rows", rows,
+		"probe_stage", a.Probe)
+	close(q.done[a.Probe]) // (the join's stage goes on, reading its new inputs)
+	return true, nil
 }
 
 // maxCoalesceEntries bounds the index entries (maps x reducers) the

@@ -101,3 +101,38 @@ func TestStagesAreData(t *testing.T) {
 		t.Errorf("last stage root is %s phase %d, want the final hash aggregate", last.Root.Kind, last.Root.Phase)
 	}
 }
+
+// A distributed join planned partitioned with a build side estimated
+// within adaptiveFactor of the broadcast bound is adaptive; BroadcastJoin
+// makes its stage read the probe side's input itself and the build side
+// whole, once, and leaves joins it cannot change as they are.
+func TestBroadcastJoinRewritesTheJoinStage(t *testing.T) {
+	l, r := table(t, "", 20000), table(t, "r", 300) // (the large side partitioned; the small one within 4x the bound)
+	p, err := Build(optimize.Optimize(buildPlan(t, l, r, 50)), Options{Partitions: 4, BroadcastRows: 100, Distributed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Adaptive) != 1 {
+		t.Fatalf("adaptive joins %v, want one:\n%s", p.Adaptive, p.Explain())
+	}
+	a := p.Adaptive[0]
+	probe := p.Stages[a.Probe]
+	join := p.BroadcastJoin(a)
+	if join == nil {
+		t.Fatalf("the join was not made broadcast:\n%s", p.Explain())
+	}
+	if join.Partitions != probe.Partitions {
+		t.Errorf("the join's stage has %d partitions, want the probe stage's %d", join.Partitions, probe.Partitions)
+	}
+	for _, id := range join.Inputs {
+		if id == a.Probe {
+			t.Errorf("the join's stage still reads the probe stage: %v", join.Inputs)
+		}
+	}
+	if !strings.Contains(p.Explain(), "HashJoin inner broadcast") || !strings.Contains(p.Explain(), "Scan") {
+		t.Errorf("the plan after the switch:\n%s", p.Explain())
+	}
+	if again := p.BroadcastJoin(a); again != nil {
+		t.Errorf("the join was switched twice (stage %d)", again.ID)
+	}
+}
