@@ -259,6 +259,20 @@ func (b *builder) cut(op *Op, parts int, out exchange.Spec) int {
 	return id
 }
 
+// reads reports whether stage id is stage other or reads it, directly or
+// through the stages it reads.
+func (b *builder) reads(id, other int) bool {
+	if id == other {
+		return true
+	}
+	for _, in := range b.stages[id].Inputs {
+		if b.reads(in, other) {
+			return true
+		}
+	}
+	return false
+}
+
 func read(stage int, s types.Schema) *Op {
 	return &Op{Kind: KindExchangeRead, Schema: s, Stage: stage}
 }
@@ -509,7 +523,8 @@ func (b *builder) join(x *plan.Join) (*Op, int) {
 	bid := b.cut(build, bp, exchange.Spec{Kind: exchange.Hash, Keys: x.RightKeys, Partitions: P})
 	op.Input, op.Build = read(pid, probe.Schema), read(bid, build.Schema)
 	buildLeft := x.Type != hashjoin.Inner && le >= 0 && le < re && le <= b.opts.BroadcastRows*int64(P) && b.opts.Distributed
-	if b.opts.Distributed && !buildLeft && re >= 0 && re <= adaptiveFactor*b.opts.BroadcastRows && (le < 0 || re < le) {
+	if b.opts.Distributed && !buildLeft && re >= 0 && re <= adaptiveFactor*b.opts.BroadcastRows && (le < 0 || re < le) &&
+		!b.reads(bid, pid) { // (the probe stage waits for the build stage: never for itself)
 		b.adaptive = append(b.adaptive, AdaptiveJoin{Probe: pid, Build: bid})
 	}
 	if buildLeft {
