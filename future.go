@@ -166,20 +166,16 @@ func (f *Future[T]) Get(ctx context.Context) (T, error) {
 		f.err = fmt.Errorf("decoding the value of future %s as %T: %w", f.ref.ID.Short(), f.val, f.err)
 	} else {
 		bindNested(f.c, f.val)
-		anchorView(f.ref, f.val)
+		// A value read in place (a view of the store's memory) keeps it
+		// for as long as the value can reach it, not only as long as
+		// this future: each object through which it does (an Arrow
+		// batch's buffers) holds a share of the view until the garbage
+		// collector finds it unreachable. A batch kept after its future
+		// was released read memory the store could reuse.
+		codec.Anchor(f.val, f.ref.ShareView)
 	}
 	f.decoded = true
 	return f.val, f.err
-}
-
-// anchorView keeps the store memory a decoded value reads in place (a
-// view) for as long as the value can reach it, not only as long as its
-// future: each object through which it does (codec.Anchor: an Arrow
-// batch's buffers) holds a share of the view until the garbage collector
-// finds it unreachable. A batch kept after its future was released (or
-// collected) read memory the store could reuse.
-func anchorView(r *client.Ref, v any) {
-	codec.Anchor(v, r.ShareView)
 }
 
 // Done is closed when the value is ready (or failed).

@@ -319,11 +319,15 @@ func (c *Client) read(ctx context.Context, r *Ref, inline func(value []byte), fe
 	// the task blocked until the read ends: the map tasks remaking a
 	// shuffle's lost outputs need CPUs its reducers, waiting for them,
 	// would otherwise hold (a cluster deadlocked for good).
-	unblock, blocked := func() {}, false
-	defer func() { unblock() }()
+	var unblock func()
+	defer func() {
+		if unblock != nil {
+			unblock()
+		}
+	}()
 	awaitNews := func() {
-		if !blocked {
-			blocked, unblock = true, c.block(ctx)
+		if unblock == nil {
+			unblock = c.block(ctx)
 		}
 	}
 	for attempt := 0; ; attempt++ {

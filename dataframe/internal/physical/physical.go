@@ -168,19 +168,7 @@ func (p *Plan) BroadcastJoin(a AdaptiveJoin) *Stage {
 		return nil
 	}
 	target.Input, target.Broadcast = probe.Root, true
-	join.Partitions = probe.Partitions
-	inputs := []int{a.Build}
-	for _, id := range probe.Inputs {
-		if !slices.Contains(inputs, id) {
-			inputs = append(inputs, id)
-		}
-	}
-	for _, id := range join.Inputs {
-		if id != a.Probe && !slices.Contains(inputs, id) {
-			inputs = append(inputs, id)
-		}
-	}
-	join.Inputs = inputs
+	join.Partitions, join.Inputs = probe.Partitions, inputsOf(join.Root)
 	return join
 }
 
@@ -242,21 +230,26 @@ func (b *builder) cut(op *Op, parts int, out exchange.Spec) int {
 		b.cuts[string(key)] = len(b.stages)
 	}
 	id := len(b.stages)
-	st := &Stage{ID: id, Partitions: parts, Root: op, Output: out}
+	b.stages = append(b.stages, &Stage{ID: id, Partitions: parts, Root: op, Output: out, Inputs: inputsOf(op)})
+	return id
+}
+
+// inputsOf is the stages the operators under op read.
+func inputsOf(op *Op) []int {
+	var inputs []int
 	var walk func(*Op)
 	walk = func(o *Op) {
 		if o == nil {
 			return
 		}
 		if o.Kind == KindExchangeRead {
-			st.Inputs = append(st.Inputs, o.Stage)
+			inputs = append(inputs, o.Stage)
 		}
 		walk(o.Input)
 		walk(o.Build)
 	}
 	walk(op)
-	b.stages = append(b.stages, st)
-	return id
+	return inputs
 }
 
 // reads reports whether stage id is stage other or reads it, directly or
