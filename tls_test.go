@@ -159,9 +159,17 @@ func TestTLSClusterDataPlaneCarriesNothingInClear(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := head.ObjectInfo(ctx, &pb.ObjectInfoRequest{Id: id.Bytes()})
-	if err != nil || len(info.Locations) != 1 {
-		t.Fatalf("where the object is: %v, %v", info, err)
+	// (the driver tells the head of its Put after storing it: ask until
+	// the head knows)
+	var info *pb.ObjectStatus
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		info, err = head.ObjectInfo(ctx, &pb.ObjectInfoRequest{Id: id.Bytes()})
+		if err == nil && info.State == pb.ObjectState_OBJECT_STATE_READY && len(info.Locations) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("where the object is: %v, %v", info, err)
+		}
 	}
 	st, err := c.Status(ctx)
 	if err != nil {
