@@ -16,21 +16,35 @@ import (
 	"github.com/shoal-dev/shoal/dataframe"
 )
 
-// idKeyBatch makes rows of (id, key): ids from first, keys in [0, keys)
-// or NULL (one in nullEvery), duplicates likely.
-var idKeyBatch = shoal.Func4("test.id_key_batch", func(_ context.Context, seed, first, rows, keys int) (arrow.RecordBatch, error) {
-	rng := rand.New(rand.NewPCG(uint64(seed), 11))
-	schema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "key", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, nil)
+// rowsSpec describes the rows keyedBatch makes: ids from First, keys in
+// [0, Keys), one in ten NULL, and Hot in a hundred hotKey (a skew).
+type rowsSpec struct {
+	Seed, First, Rows, Keys, Hot int
+}
+
+// hotKey is the key of rowsSpec.Hot in a hundred rows.
+const hotKey = 7
+
+// keyedBatch makes rows of (id, key, v) as spec says (duplicate keys
+// likely, v in [0, 1000)).
+var keyedBatch = shoal.Func1("test.keyed_batch", func(_ context.Context, spec rowsSpec) (arrow.RecordBatch, error) {
+	rng := rand.New(rand.NewPCG(uint64(spec.Seed), 11))
+	schema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "key", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "v", Type: arrow.PrimitiveTypes.Int64}}, nil)
 	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	defer b.Release()
-	ib, kb := b.Field(0).(*array.Int64Builder), b.Field(1).(*array.Int64Builder)
-	for i := range rows {
-		ib.Append(int64(first + i))
-		if rng.IntN(10) == 0 {
+	ib, kb, vb := b.Field(0).(*array.Int64Builder), b.Field(1).(*array.Int64Builder), b.Field(2).(*array.Int64Builder)
+	for i := range spec.Rows {
+		ib.Append(int64(spec.First + i))
+		switch {
+		case rng.IntN(100) < spec.Hot:
+			kb.Append(hotKey)
+		case rng.IntN(10) == 0:
 			kb.AppendNull()
-		} else {
-			kb.Append(rng.Int64N(int64(keys)))
+		default:
+			kb.Append(rng.Int64N(int64(spec.Keys)))
 		}
+		vb.Append(rng.Int64N(1000))
 	}
 	return b.NewRecordBatch(), nil
 })
@@ -49,7 +63,7 @@ func TestSemiAndAntiJoinsOfASmallSideOnTheCluster(t *testing.T) {
 		var futs []*shoal.Future[arrow.RecordBatch]
 		byID := map[int64]*int64{}
 		for p := range parts {
-			f := idKeyBatch.Remote(ctx, seed*100+p, p*rows, rows, keys)
+			f := keyedBatch.Remote(ctx, rowsSpec{Seed: seed*100 + p, First: p * rows, Rows: rows, Keys: keys})
 			futs = append(futs, f)
 			rec, err := f.Get(ctx)
 			if err != nil {

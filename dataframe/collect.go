@@ -60,11 +60,13 @@ type config struct {
 	broadcastSet  bool
 	onStage       func(StageStats)
 	targetBytes   int64
+	skewBytes     int64
 }
 
 func newConfig(opts []CollectOption) *config {
 	c := &config{parallelism: runtime.GOMAXPROCS(0), batchSize: coldata.DefaultBatchSize,
-		budget: DefaultMemoryBudget, broadcastRows: DefaultBroadcastRows, targetBytes: DefaultTargetPartitionBytes}
+		budget: DefaultMemoryBudget, broadcastRows: DefaultBroadcastRows, targetBytes: DefaultTargetPartitionBytes,
+		skewBytes: DefaultSkewedPartitionBytes}
 	for _, o := range opts {
 		o(c)
 	}
@@ -117,6 +119,25 @@ const DefaultTargetPartitionBytes = 64 << 20
 // stage with its planned partitions.
 func WithTargetPartitionBytes(n int64) CollectOption {
 	return func(c *config) { c.targetBytes = max(0, n) }
+}
+
+// DefaultSkewedPartitionBytes is the size past which a shuffled partition
+// of a query on a cluster counts as skewed (when it is also over
+// cluster.SkewFactor times its input's median partition): Spark's
+// spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes.
+const DefaultSkewedPartitionBytes = 256 << 20
+
+// WithSkewedPartitionBytes sets the size past which a shuffled partition
+// of a query on a cluster is split (when it is also over 5 times its
+// input's median partition): a join's partition whose probe side holds
+// that many bytes runs as several tasks, each probing with about the
+// target partition bytes (WithTargetPartitionBytes) of its rows and
+// building the partition's whole build side, as Spark's adaptive skew
+// join does. Only stages whose operators take the skewed side's rows one
+// by one up to their output are split (joins probing with it, filters,
+// projections, partial aggregates). 0 turns it off.
+func WithSkewedPartitionBytes(n int64) CollectOption {
+	return func(c *config) { c.skewBytes = max(0, n) }
 }
 
 // WithBatchSize sets the target number of rows per batch.
@@ -183,7 +204,7 @@ func (c *config) distributedPlan(ctx context.Context, n plan.Node) (plan.Node, *
 
 func (c *config) clusterOptions() cluster.Options {
 	return cluster.Options{BatchSize: c.batchSize, MemoryBudget: c.budget, OnStage: c.onStage, TargetPartitionBytes: c.targetBytes,
-		BroadcastRows: c.broadcastRows}
+		BroadcastRows: c.broadcastRows, SkewedPartitionBytes: c.skewBytes}
 }
 
 // Collect runs the query and returns its result.

@@ -106,6 +106,7 @@ func newBenchTasksCommand() *cobra.Command {
 		cfg        bench.TasksConfig
 		asJSON     bool
 		cpuProfile string
+		memProfile string
 		dashAddr   string
 		scrape     time.Duration
 	)
@@ -133,6 +134,10 @@ process, executors as child processes):
 				return err
 			}
 			defer shoal.Shutdown(ctx)
+			if memProfile != "" {
+				runtime.MemProfileRate = 64 << 10
+				defer writeHeapProfile(memProfile)
+			}
 			var scrapes *scraper
 			if scrape > 0 {
 				st, err := shoal.ClusterStatus(ctx)
@@ -166,6 +171,7 @@ process, executors as child processes):
 	cmd.Flags().IntVar(&cfg.Chain, "chain", 2000, "length of the dependent chain")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process (head, nodes, driver) to a file")
+	cmd.Flags().StringVar(&memProfile, "memprofile", "", "write an allocation profile of this process (head, nodes, driver) to a file")
 	cmd.Flags().StringVar(&dashAddr, "dashboard", "", "serve the embedded cluster's dashboard and /metrics at HOST:PORT while measuring (the overhead check)")
 	cmd.Flags().DurationVar(&scrape, "scrape", 0, "with --dashboard: every interval, read /metrics (as Prometheus would) and the cluster, task stream and tasks pages (as an open dashboard would)")
 	return cmd

@@ -62,7 +62,20 @@ type Options struct {
 	// BroadcastRows bounds the build side an adaptive join broadcasts
 	// once its rows are known (physical.AdaptiveJoin); 0: none does.
 	BroadcastRows int64
+	// SkewedPartitionBytes: a partition of a stage's shuffled input
+	// holding more than this many bytes, and more than SkewFactor times
+	// the input's median partition, runs as several tasks, each reading
+	// about TargetPartitionBytes of it (and all of the partition's rows
+	// of the stage's other inputs) where the stage allows it
+	// (physical.Stage.SplitsOn: Spark's adaptive skew join); 0 turns it
+	// off.
+	SkewedPartitionBytes int64
 }
+
+// SkewFactor is how many times its input's median partition a partition
+// must hold to count as skewed (Spark's
+// spark.sql.adaptive.skewJoin.skewedPartitionFactor).
+const SkewFactor = 5
 
 // StageStats is what a stage did.
 type StageStats struct {
@@ -82,6 +95,9 @@ type StageStats struct {
 	// Coalesced: the stage ran fewer tasks than its plan's partitions,
 	// small reducer partitions merged (Partitions is the tasks it ran).
 	Coalesced bool
+	// Split counts its skewed partitions that ran as several tasks each
+	// (Options.SkewedPartitionBytes; Partitions counts those tasks).
+	Split int
 	// Nodes counts the partitions' outputs by the node they were made on.
 	Nodes map[string]int
 	// Inputs are the stages it read.
@@ -127,6 +143,19 @@ type input struct {
 	// Segments, for a hash input of a coalesced stage, are the reducer
 	// partitions the task reads (consecutive); empty: its own partition.
 	Segments []int
+	// Only, for the input a skewed partition was split on, are the map
+	// partitions whose rows this task reads (in order; a part of the
+	// partition's); empty: all of them.
+	Only []int
+}
+
+// segments is how many segments each of the map outputs has: one per
+// reducer of a hash output, one of the others.
+func (in input) segments() int {
+	if in.Kind == exchange.Hash {
+		return in.Reducers
+	}
+	return 1
 }
 
 // mapIndex is the map partition of r.Maps[k].
@@ -292,7 +321,7 @@ func (r *mapReader) readSegment(ctx context.Context, p, seg int) ([]*coldata.Bat
 	g.SetLimit(readsInFlight)
 	for m, f := range r.in.Maps {
 		g.Go(func() error {
-			entry, release, err := shoal.ReadRange(gctx, f, exchange.IndexEntryOffset(seg), exchange.IndexEntrySize)
+			entry, release, err := shoal.ReadRange(gctx, f, exchange.IndexEntryOffset(r.in.segments(), seg), exchange.IndexEntrySize)
 			if err != nil {
 				return fetchFailed(r.in, r.in.mapIndex(m), p, fmt.Errorf("reading the index: %w", err))
 			}
@@ -399,7 +428,7 @@ func Persist(ctx context.Context, p *physical.Plan, opts Options) (*Futures, err
 	if err != nil {
 		return nil, err
 	}
-	hs, _, err := readHeaders(ctx, st, parts)
+	hs, _, _, err := readHeaders(ctx, st, parts)
 	if err != nil {
 		for _, f := range parts {
 			f.Release()
@@ -520,16 +549,6 @@ func (q *query) run(ctx context.Context, st *physical.Stage) error {
 	q.mu.Lock()
 	whole := q.whole[st.ID]
 	q.mu.Unlock()
-	var inputs []input
-	for _, id := range st.Inputs {
-		in := q.output(id).asInput(id)
-		if slices.Contains(whole, id) {
-			for r := range in.Reducers {
-				in.Segments = append(in.Segments, r)
-			}
-		}
-		inputs = append(inputs, in)
-	}
 	sources := futuresSources(st.Root, nil)
 	start := time.Now()
 	var groups [][]int
@@ -538,10 +557,12 @@ func (q *query) run(ctx context.Context, st *physical.Stage) error {
 			return err
 		}
 	}
-	tasks := st.Partitions
-	if groups != nil {
-		tasks = len(groups)
+	shapes := taskShapes(st, groups)
+	split := 0
+	if len(whole) == 0 {
+		shapes, split = splitSkewed(st, shapes, q.output, q.opts)
 	}
+	tasks := len(shapes)
 	task := stageTask
 	if !hasScan(st.Root) {
 		// Its input is shuffled rows, a slice of every map output: where
@@ -550,16 +571,25 @@ func (q *query) run(ctx context.Context, st *physical.Stage) error {
 	}
 	args := make([]stageArgs, tasks)
 	maps := make([]*shoal.Future[[]byte], tasks)
-	for part := range maps {
-		a := stageArgs{Stage: js, Partition: part, Inputs: inputs, BatchSize: q.opts.BatchSize, Budget: q.opts.MemoryBudget}
-		if groups != nil {
-			a.Inputs = withReducers(inputs, groups[part])
+	for k, sh := range shapes {
+		part := sh.part
+		a := stageArgs{Stage: js, Partition: part, BatchSize: q.opts.BatchSize, Budget: q.opts.MemoryBudget}
+		for _, id := range st.Inputs {
+			o := q.output(id)
+			switch {
+			case slices.Contains(whole, id):
+				a.Inputs = append(a.Inputs, o.asInput(id, allSegments(o.spec.Partitions), part, nil))
+			case id == sh.splitOn:
+				a.Inputs = append(a.Inputs, o.asInput(id, sh.segments, part, sh.only))
+			default:
+				a.Inputs = append(a.Inputs, o.asInput(id, sh.segments, part, nil))
+			}
 		}
 		for _, src := range sources {
 			a.Sources = append(a.Sources, src.forPartition(part, st.Partitions))
 		}
-		args[part] = a
-		maps[part] = task.Remote(ctx, a)
+		args[k] = a
+		maps[k] = task.Remote(ctx, a)
 	}
 	out := &stageOutput{spec: st.Output, maps: maps, args: args, task: task}
 	q.mu.Lock()
@@ -571,8 +601,14 @@ func (q *query) run(ctx context.Context, st *physical.Stage) error {
 	}
 	var hs []exchange.Header
 	if st.Output.Kind != exchange.Result || q.opts.OnStage != nil {
-		if hs, out.reducerBytes, err = readHeaders(ctx, st, maps); err != nil {
+		if hs, out.nonEmpty, out.segmentBytes, err = readHeaders(ctx, st, maps); err != nil {
 			return err
+		}
+		if out.segmentBytes != nil {
+			out.reducerBytes = make([]int64, st.Output.Partitions)
+			for k, n := range out.segmentBytes {
+				out.reducerBytes[k%st.Output.Partitions] += n
+			}
 		}
 	}
 	if st.Output.Kind != exchange.Result {
@@ -584,7 +620,7 @@ func (q *query) run(ctx context.Context, st *physical.Stage) error {
 	}
 	if q.opts.OnStage != nil {
 		stats := stageStats(st, hs)
-		stats.Partitions, stats.Coalesced = tasks, tasks != st.Partitions
+		stats.Partitions, stats.Coalesced, stats.Split = tasks, groups != nil, split
 		stats.Inputs, stats.Started, stats.Duration, stats.Reruns = st.Inputs, start, time.Since(start), reruns
 		stats.Broadcast = whole
 		q.onStage.Lock() // (before the stages reading st start)
@@ -737,16 +773,122 @@ func hasScan(o *physical.Op) bool {
 	return o.Kind == physical.KindScan || hasScan(o.Input) || hasScan(o.Build)
 }
 
-// withReducers gives a coalesced task's hash inputs its reducer partitions.
-func withReducers(inputs []input, reducers []int) []input {
-	out := make([]input, len(inputs))
-	for i, in := range inputs {
-		if in.Kind == exchange.Hash {
-			in.Segments = reducers
+// taskShape is what one task of a stage reads: partition part (the
+// task's index when coalesced) and, of its hash inputs, the reducer
+// partitions segments (none: part's); of input splitOn (-1: none), only
+// the map outputs only.
+type taskShape struct {
+	part     int
+	segments []int
+	splitOn  int
+	only     []int
+}
+
+// taskShapes is a task per partition of st, or per group of coalesced
+// partitions.
+func taskShapes(st *physical.Stage, groups [][]int) []taskShape {
+	if groups == nil {
+		shapes := make([]taskShape, st.Partitions)
+		for p := range shapes {
+			shapes[p] = taskShape{part: p, splitOn: -1}
 		}
-		out[i] = in
+		return shapes
 	}
-	return out
+	shapes := make([]taskShape, len(groups))
+	for k, g := range groups {
+		shapes[k] = taskShape{part: k, segments: g, splitOn: -1}
+	}
+	return shapes
+}
+
+// splitSkewed runs each skewed partition of st as several tasks (Spark's
+// adaptive skew join): a partition whose rows of one of st's hash inputs
+// are more than opts.SkewedPartitionBytes and SkewFactor times that
+// input's median partition, when st allows it (physical.Stage.SplitsOn),
+// is read by one task per run of consecutive map outputs holding about
+// opts.TargetPartitionBytes of it, each task reading all of the
+// partition's rows of st's other inputs. It returns the new shapes and
+// how many partitions it split. The sizes are those of the inputs' map
+// output indexes (not known past maxCoalesceEntries entries: no split).
+func splitSkewed(st *physical.Stage, shapes []taskShape, output func(stage int) *stageOutput, opts Options) ([]taskShape, int) {
+	if opts.SkewedPartitionBytes <= 0 || opts.TargetPartitionBytes <= 0 || hasScan(st.Root) {
+		return shapes, 0
+	}
+	type skew struct {
+		input  int
+		groups [][]int
+		bytes  int64
+	}
+	skewed := map[int]skew{} // by partition
+	for _, id := range st.Inputs {
+		o := output(id)
+		if o.spec.Kind != exchange.Hash || o.spec.Fixed || o.spec.Partitions != st.Partitions || o.segmentBytes == nil || !st.SplitsOn(id) {
+			continue
+		}
+		median := slices.Clone(o.reducerBytes)
+		slices.Sort(median)
+		bound := max(opts.SkewedPartitionBytes, SkewFactor*median[len(median)/2])
+		for p, n := range o.reducerBytes {
+			if n <= bound || n <= skewed[p].bytes {
+				continue
+			}
+			// Consecutive map outputs of about the target bytes of p each.
+			var groups [][]int
+			var cur []int
+			var bytes int64
+			r := o.spec.Partitions
+			for m := range len(o.segmentBytes) / r {
+				b := o.segmentBytes[m*r+p]
+				if b == 0 {
+					continue
+				}
+				if len(cur) > 0 && bytes+b > opts.TargetPartitionBytes {
+					groups = append(groups, cur)
+					cur, bytes = nil, 0
+				}
+				cur = append(cur, m)
+				bytes += b
+			}
+			if groups = append(groups, cur); len(groups) > 1 {
+				skewed[p] = skew{input: id, groups: groups, bytes: n}
+			}
+		}
+	}
+	if len(skewed) == 0 {
+		return shapes, 0
+	}
+	var out []taskShape
+	split := 0
+	for _, sh := range shapes {
+		p := sh.part
+		if sh.segments != nil {
+			if len(sh.segments) != 1 {
+				out = append(out, sh)
+				continue
+			}
+			p = sh.segments[0]
+		}
+		sk, ok := skewed[p]
+		if !ok {
+			out = append(out, sh)
+			continue
+		}
+		split++
+		for _, only := range sk.groups {
+			out = append(out, taskShape{part: sh.part, segments: sh.segments, splitOn: sk.input, only: only})
+		}
+	}
+	return out, split
+}
+
+// allSegments lists the reducer partitions 0..n-1 (a stage reading a
+// hash output whole reads them all).
+func allSegments(n int) []int {
+	segs := make([]int, n)
+	for r := range segs {
+		segs[r] = r
+	}
+	return segs
 }
 
 // MaxStageAttempts bounds how many times a stage runs when its partitions
@@ -796,9 +938,7 @@ func awaitStage(ctx context.Context, st *physical.Stage, out *stageOutput, outpu
 		for _, part := range failed {
 			a := &out.args[part]
 			for i, in := range a.Inputs {
-				fresh := output(in.Stage).asInput(in.Stage) // (with the map outputs made again)
-				fresh.Segments = in.Segments
-				a.Inputs[i] = fresh
+				a.Inputs[i] = output(in.Stage).asInput(in.Stage, in.Segments, part, in.Only) // (with the map outputs made again)
 			}
 			out.maps[part].Release()
 			out.maps[part] = out.task.Remote(ctx, *a)
@@ -834,6 +974,9 @@ func (o *stageOutput) remake(ctx context.Context, m int, read *shoal.Future[[]by
 	o.maps[m].Release()
 	o.maps[m] = o.task.Remote(ctx, o.args[m])
 	o.rows[m], o.origins[m] = -1, "" // (read it whatever it holds, wherever it is)
+	if m < len(o.nonEmpty) {
+		o.nonEmpty[m] = nil
+	}
 	return true
 }
 
@@ -896,28 +1039,49 @@ type stageOutput struct {
 	pin     *shoal.Pin // on the nodes holding maps, while a later stage reads them
 	rows    []int64    // each map output's rows (-1: unknown)
 	origins []string   // each map output's node ("" when unknown)
+	// nonEmpty, for a hash output, is which reducer partitions each map
+	// output holds rows for (nil: unknown), from its header: a reducer is
+	// given only the outputs holding its rows (and the coordinator keeps
+	// maps × reducers bits, not a future per pair).
+	nonEmpty []exchange.NonEmpty
 	// reducerBytes is the bytes each reducer partition of a hash output
-	// holds (nil when not read: too many index entries); a map task run
-	// again writes the same output, so it stays true.
-	reducerBytes []int64
+	// holds (nil when not read: too many index entries), segmentBytes
+	// those of each map output's (reducer partition r of map m at
+	// m*reducers+r); a map task run again writes the same rows, so they
+	// stay about true.
+	reducerBytes, segmentBytes []int64
 }
 
-// asInput describes o to a stage that reads it (as stage id): its map
-// outputs that may hold rows.
-func (o *stageOutput) asInput(id int) input {
+// asInput describes o to a task of a stage that reads it (as stage id):
+// the map outputs that may hold rows for it, of those in only (none: of
+// all). Of a hash output the task reads the reducer partitions segments
+// (none: its own, part); of the others, their one segment.
+func (o *stageOutput) asInput(id int, segments []int, part int, only []int) input {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	in := input{Stage: id, Kind: o.spec.Kind, Reducers: o.spec.Partitions}
-	for m, f := range o.maps {
-		if o.rows == nil || o.rows[m] != 0 {
-			in.Maps = append(in.Maps, f)
-			in.Index = append(in.Index, m)
-			origin := ""
-			if m < len(o.origins) {
-				origin = o.origins[m]
-			}
-			in.Origins = append(in.Origins, origin)
+	in := input{Stage: id, Kind: o.spec.Kind, Reducers: o.spec.Partitions, Only: only}
+	reads := []int{0}
+	if o.spec.Kind == exchange.Hash {
+		in.Segments, reads = segments, segments
+		if len(reads) == 0 {
+			reads = []int{part}
 		}
+	}
+	for m, f := range o.maps {
+		if _, in := slices.BinarySearch(only, m); (o.rows != nil && o.rows[m] == 0) || (len(only) > 0 && !in) {
+			continue
+		}
+		if in.Kind == exchange.Hash && m < len(o.nonEmpty) && o.nonEmpty[m] != nil &&
+			!slices.ContainsFunc(reads, o.nonEmpty[m].Has) {
+			continue
+		}
+		in.Maps = append(in.Maps, f)
+		in.Index = append(in.Index, m)
+		origin := ""
+		if m < len(o.origins) {
+			origin = o.origins[m]
+		}
+		in.Origins = append(in.Origins, origin)
 	}
 	return in
 }
@@ -998,47 +1162,54 @@ func CPUs(ctx context.Context) (int, error) {
 }
 
 // readHeaders reads the header of each map output, several at a time,
-// and for a hash output of at most maxCoalesceEntries index entries the
-// index too (in the same read): the bytes each reducer partition holds,
-// summed over the maps (nil when not read).
-func readHeaders(ctx context.Context, st *physical.Stage, maps []*shoal.Future[[]byte]) ([]exchange.Header, []int64, error) {
+// with a hash output's non-empty bitmaps (R/8 bytes each) and, for at most
+// maxCoalesceEntries index entries, its index too (in the same read): the
+// bytes of each reducer partition of each map output (that of map m's
+// reducer r at m*R+r; nil when not read).
+func readHeaders(ctx context.Context, st *physical.Stage, maps []*shoal.Future[[]byte]) ([]exchange.Header, []exchange.NonEmpty, []int64, error) {
 	hs := make([]exchange.Header, len(maps))
+	var nonEmpty []exchange.NonEmpty
 	reducers := 0
-	if st.Output.Kind == exchange.Hash && int64(len(maps))*int64(st.Output.Partitions) <= maxCoalesceEntries {
+	if st.Output.Kind == exchange.Hash {
 		reducers = st.Output.Partitions
+		nonEmpty = make([]exchange.NonEmpty, len(maps))
 	}
-	var mu sync.Mutex
 	var sizes []int64
-	if reducers > 0 {
-		sizes = make([]int64, reducers)
+	if reducers > 0 && int64(len(maps))*int64(reducers) <= maxCoalesceEntries {
+		sizes = make([]int64, len(maps)*reducers)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(headerReadsInFlight)
 	for m, f := range maps {
 		g.Go(func() error {
-			h, err := mapHeader(gctx, f, reducers, func(index []byte) error {
-				mu.Lock()
-				defer mu.Unlock()
-				for r := range sizes {
-					e, err := exchange.ParseEntry(index[r*exchange.IndexEntrySize:(r+1)*exchange.IndexEntrySize], -1)
-					if err != nil {
-						return err
+			var index func([]byte) error
+			if sizes != nil {
+				index = func(index []byte) error {
+					for r := range reducers {
+						e, err := exchange.ParseEntry(index[r*exchange.IndexEntrySize:(r+1)*exchange.IndexEntrySize], -1)
+						if err != nil {
+							return err
+						}
+						sizes[m*reducers+r] = e.Length
 					}
-					sizes[r] += e.Length
+					return nil
 				}
-				return nil
-			})
+			}
+			h, ne, err := mapHeader(gctx, f, reducers, index)
 			if err != nil {
 				return fmt.Errorf("stage %d, map output %d: %w", st.ID, m, err)
 			}
 			hs[m] = h
+			if nonEmpty != nil {
+				nonEmpty[m] = ne
+			}
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return hs, sizes, nil
+	return hs, nonEmpty, sizes, nil
 }
 
 // locateOutputs records where each of a stage's map outputs is and how
@@ -1061,26 +1232,35 @@ func locateOutputs(ctx context.Context, st *physical.Stage, out *stageOutput, hs
 	return nil
 }
 
-// mapHeader reads a map output's header and, for reducers > 0, hands its
-// index (reducers entries) to index.
-func mapHeader(ctx context.Context, f *shoal.Future[[]byte], reducers int, index func([]byte) error) (exchange.Header, error) {
+// mapHeader reads a map output's header and, for a hash output of
+// reducers segments (reducers > 0), its non-empty bitmap; with index set,
+// it hands its index to index too.
+func mapHeader(ctx context.Context, f *shoal.Future[[]byte], reducers int, index func([]byte) error) (exchange.Header, exchange.NonEmpty, error) {
 	n := int64(exchange.HeaderSize)
 	if reducers > 0 {
-		n = exchange.IndexEntryOffset(reducers)
+		n += exchange.NonEmptySize(reducers)
+		if index != nil {
+			n = exchange.IndexEntryOffset(reducers, reducers)
+		}
 	}
 	b, release, err := shoal.ReadRange(ctx, f, 0, n)
 	if err != nil {
-		return exchange.Header{}, err
+		return exchange.Header{}, nil, err
 	}
 	defer release()
 	h, err := exchange.ParseHeader(b[:exchange.HeaderSize])
 	if err != nil || reducers == 0 {
-		return h, err
+		return h, nil, err
 	}
 	if h.Segments != reducers {
-		return h, fmt.Errorf("the map output has %d segments, its stage %d", h.Segments, reducers)
+		return h, nil, fmt.Errorf("the map output has %d segments, its stage %d", h.Segments, reducers)
 	}
-	return h, index(b[exchange.HeaderSize:])
+	bitmap := b[exchange.HeaderSize : exchange.HeaderSize+exchange.NonEmptySize(reducers)]
+	ne, err := exchange.ParseNonEmpty(bitmap, reducers)
+	if err != nil || index == nil {
+		return h, ne, err
+	}
+	return h, ne, index(b[exchange.HeaderSize+len(bitmap):])
 }
 
 // stageStats sums what a finished stage's map outputs' headers say.

@@ -15,28 +15,31 @@ import (
 
 // A map task's shuffle output is one object for all its reducers (the
 // layout of Spark's and Ballista's shuffle files, not one object per
-// map×reduce pair: Daft measured ~3 KB of driver memory per pair): a header
-// and an index of where each reducer's rows lie, then those rows as one
-// Arrow IPC file per reducer:
+// map×reduce pair: Daft measured ~3 KB of driver memory per pair): a header,
+// which reducers get rows, an index of where each reducer's rows lie, then
+// those rows as one Arrow IPC file per reducer:
 //
-//	"SHX1" | R u32 | origin [32]byte | rows u64 | bytes u64 | stats: 4 × u64 | index: R × (offset u64, length u64, rows u64) | pad | segment 0 | pad | ... | segment R-1
+//	"SHX2" | R u32 | origin [32]byte | rows u64 | bytes u64 | stats: 4 × u64 | non-empty: ⌈R/64⌉ × u64 | index: R × (offset u64, length u64, rows u64) | pad | segment 0 | pad | ... | segment R-1
 //
 // (origin names the node the output was made on, zero-padded, rows and
-// bytes count all its rows and segment bytes: the coordinator reads the header of each map output,
-// to pin its node and to tell reducers which outputs are empty; stats are
-// what its task read: rows, bytes of map outputs on its node and on others,
-// and how many times its operators spilled.)
-// little-endian. A reducer reads its index entry (24 bytes at 88+24p), then
-// its segment: two byte ranges, from the node that holds the object, and
-// never the rest. Segments are IPC files (their footer locates every
-// buffer) starting 8-byte aligned in the stored object, whose first byte is
-// the value's codec tag (so offsets in the value are 7 mod 8): a reducer on
-// the same node reads them in place, without a copy. They are not
-// compressed: on one machine, or a LAN, compressing costs more than the
-// bytes it saves.
+// bytes count all its rows and segment bytes; stats are what its task
+// read: rows, bytes of map outputs on its node and on others, and how many
+// times its operators spilled; bit p of the non-empty bitmap is set when
+// reducer p has rows. The coordinator reads the header and the bitmap of
+// each map output, R/8 bytes (Spark's compressed map statuses), to pin its
+// node and to give each reducer only the outputs that hold rows for it, so
+// that a shuffle's metadata grows with the rows, not with maps × reducers.)
+// All little-endian. A reducer reads its index entry (24 bytes at
+// IndexEntryOffset), then its segment: two byte ranges, from the node that
+// holds the object, and never the rest. Segments are IPC files (their
+// footer locates every buffer) starting 8-byte aligned in the stored
+// object, whose first byte is the value's codec tag (so offsets in the
+// value are 7 mod 8): a reducer on the same node reads them in place,
+// without a copy. They are not compressed: on one machine, or a LAN,
+// compressing costs more than the bytes it saves.
 
 const (
-	mapOutputMagic = "SHX1"
+	mapOutputMagic = "SHX2"
 	originSize     = 32
 	headerSize     = 4 + 4 + originSize + 8 + 8 + 4*8
 	indexEntrySize = 24
@@ -53,8 +56,35 @@ const HeaderSize = headerSize
 // found at IndexEntryOffset.
 const IndexEntrySize = indexEntrySize
 
-// IndexEntryOffset is where reducer p's index entry lies in a map output.
-func IndexEntryOffset(p int) int64 { return headerSize + int64(p)*indexEntrySize }
+// NonEmptySize is the size of the non-empty bitmap (ParseNonEmpty) of a map
+// output with r segments, found right after the header.
+func NonEmptySize(r int) int64 { return int64((r+63)/64) * 8 }
+
+// IndexEntryOffset is where reducer p's index entry lies in a map output
+// with r segments.
+func IndexEntryOffset(r, p int) int64 { return headerSize + NonEmptySize(r) + int64(p)*indexEntrySize }
+
+// NonEmpty is which segments of a map output hold rows: bit p of word p/64.
+type NonEmpty []uint64
+
+// Has reports whether segment p holds rows.
+func (n NonEmpty) Has(p int) bool { return p/64 < len(n) && n[p/64]&(1<<(p%64)) != 0 }
+
+// ParseNonEmpty decodes the non-empty bitmap of a map output with r
+// segments (NonEmptySize(r) bytes).
+func ParseNonEmpty(b []byte, r int) (NonEmpty, error) {
+	if int64(len(b)) != NonEmptySize(r) {
+		return nil, fmt.Errorf("shuffle map output: a bitmap of %d bytes for %d segments", len(b), r)
+	}
+	n := make(NonEmpty, len(b)/8)
+	for i := range n {
+		n[i] = binary.LittleEndian.Uint64(b[8*i:])
+	}
+	if extra := r % 64; extra != 0 && n[len(n)-1]>>extra != 0 {
+		return nil, fmt.Errorf("shuffle map output: its bitmap marks segments past its %d", r)
+	}
+	return n, nil
+}
 
 // Segment is where one reducer's rows lie in a map output, in bytes of the
 // value.
@@ -316,7 +346,7 @@ func (w *MapOutputWriter) FinishParts() (parts [][]byte, segs []Segment, release
 			chunks[p] = append(chunks[p], c.batch())
 		}
 	}
-	base := headerSize + r*indexEntrySize
+	base := int(IndexEntryOffset(r, r))
 	out := &partsWriter{parts: [][]byte{nil}, n: base} // (parts[0]: the header, written last)
 	segs = make([]Segment, r)
 	for p, batches := range chunks {
@@ -362,6 +392,15 @@ func (w *MapOutputWriter) FinishParts() (parts [][]byte, segs []Segment, release
 	head = binary.LittleEndian.AppendUint64(head, uint64(length))
 	for _, x := range []int64{w.Read.Rows, w.Read.LocalBytes, w.Read.RemoteBytes, w.Read.Spills} {
 		head = binary.LittleEndian.AppendUint64(head, uint64(x))
+	}
+	nonEmpty := make(NonEmpty, NonEmptySize(r)/8)
+	for p, s := range segs {
+		if s.Rows > 0 {
+			nonEmpty[p/64] |= 1 << (p % 64)
+		}
+	}
+	for _, word := range nonEmpty {
+		head = binary.LittleEndian.AppendUint64(head, word)
 	}
 	for _, s := range segs {
 		head = binary.LittleEndian.AppendUint64(head, uint64(s.Offset))
@@ -426,14 +465,21 @@ func SplitMapOutput(data []byte) ([]Segment, error) {
 		return nil, err
 	}
 	n := h.Segments
-	if int64(len(data)) < IndexEntryOffset(n) {
+	if int64(len(data)) < IndexEntryOffset(n, n) {
 		return nil, errors.New("shuffle map output too short for its index")
+	}
+	nonEmpty, err := ParseNonEmpty(data[headerSize:headerSize+NonEmptySize(n)], n)
+	if err != nil {
+		return nil, err
 	}
 	segs := make([]Segment, n)
 	for p := range segs {
-		off := IndexEntryOffset(p)
+		off := IndexEntryOffset(n, p)
 		if segs[p], err = ParseEntry(data[off:off+indexEntrySize], int64(len(data))); err != nil {
 			return nil, err
+		}
+		if nonEmpty.Has(p) != (segs[p].Rows > 0) {
+			return nil, fmt.Errorf("shuffle map output: segment %d holds %d rows, its bitmap says otherwise", p, segs[p].Rows)
 		}
 	}
 	return segs, nil

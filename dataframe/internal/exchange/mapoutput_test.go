@@ -116,7 +116,14 @@ func TestMapOutputRoundTrip(t *testing.T) {
 			if h, err := ParseHeader(stored[1 : 1+HeaderSize]); err != nil || h.Segments != len(segs) || h.Origin != "node-7" || h.Rows != rows || h.Bytes != size {
 				t.Fatalf("ParseHeader: %+v, %v; want %d segments, %d rows, %d bytes, from node-7", h, err, len(segs), rows, size)
 			}
+			nonEmpty, err := ParseNonEmpty(stored[1+HeaderSize:1+HeaderSize+NonEmptySize(len(segs))], len(segs))
+			if err != nil {
+				t.Fatal(err)
+			}
 			for p, seg := range parsed {
+				if nonEmpty.Has(p) != (seg.Rows > 0) {
+					t.Fatalf("segment %d: %d rows, the bitmap says non-empty: %v", p, seg.Rows, nonEmpty.Has(p))
+				}
 				if seg != segs[p] {
 					t.Fatalf("segment %d: index says %+v, writer said %+v", p, seg, segs[p])
 				}
@@ -160,10 +167,48 @@ func TestMapOutputRoundTrip(t *testing.T) {
 }
 
 func TestMapOutputRefusesGarbage(t *testing.T) {
-	for _, data := range [][]byte{nil, []byte("short"), []byte("xxxxxxxxxxxxSHX1"), append([]byte("SHX1\x09\x00\x00\x00"), make([]byte, 32)...),
-		append([]byte("SHX1\x01\x00\x00\x00"), make([]byte, 32+8)...), append(append([]byte("SHX1\x01\x00\x00\x00"), make([]byte, 32)...), append([]byte{0x80}, make([]byte, 23)...)...)} {
+	key, err := expr.Resolve(expr.Col("k"), testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A valid output of 3 segments, one of them empty (no key hashes to
+	// it among these rows: found by trying).
+	var valid []byte
+	var empty int
+	for n := 1; valid == nil; n++ {
+		w, err := NewMapOutputWriter(Spec{Kind: Hash, Keys: []*expr.Expr{key}, Partitions: 3}, testSchema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(testBatch(rand.New(rand.NewPCG(uint64(n), 9)), 2, false))
+		data, segs, err := w.Finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p, sg := range segs {
+			if sg.Rows == 0 {
+				valid, empty = data, p
+			}
+		}
+	}
+	if _, err := SplitMapOutput(valid); err != nil {
+		t.Fatalf("the valid output: %v", err)
+	}
+	bitmap := HeaderSize
+	corrupt := func(f func(b []byte) []byte) []byte { return f(slices.Clone(valid)) }
+	for name, data := range map[string][]byte{
+		"nil":                          nil,
+		"short":                        []byte("short"),
+		"old magic":                    corrupt(func(b []byte) []byte { copy(b, "SHX1"); return b }),
+		"header only":                  valid[:HeaderSize],
+		"cut in the index":             valid[:IndexEntryOffset(3, 2)+5],
+		"segment past the end":         corrupt(func(b []byte) []byte { b[IndexEntryOffset(3, 1)+7] = 0x7f; return b }),
+		"bitmap marks an empty one":    corrupt(func(b []byte) []byte { b[bitmap] |= 1 << empty; return b }),
+		"bitmap misses a full one":     corrupt(func(b []byte) []byte { b[bitmap] &^= 1 << ((empty + 1) % 3); return b }),
+		"bitmap marks past its 3 ones": corrupt(func(b []byte) []byte { b[bitmap] |= 1 << 5; return b }),
+	} {
 		if _, err := SplitMapOutput(data); err == nil {
-			t.Fatalf("SplitMapOutput(%q) succeeded", data)
+			t.Errorf("SplitMapOutput(%s) succeeded", name)
 		}
 	}
 }

@@ -172,6 +172,46 @@ func (p *Plan) BroadcastJoin(a AdaptiveJoin) *Stage {
 	return join
 }
 
+// SplitsOn reports whether a partition of st may run as several tasks,
+// each reading a part of its rows of stage input and all of its rows of
+// the stage's other inputs, the tasks' outputs together being the
+// partition's: st reads input once, on the probe side of its joins, and
+// every operator between that read and st's output takes each of its rows
+// on its own (filters, projections, joins probing with it, not building a
+// preserved side, and partial aggregates, merged by a later stage). A
+// skewed partition of a join is split this way (Spark's adaptive skew
+// join); an operator that sees a partition's rows together (a final
+// aggregate, a sort, a limit, a window) cannot be split.
+func (st *Stage) SplitsOn(input int) bool {
+	reads := 0
+	for _, id := range inputsOf(st.Root) {
+		if id == input {
+			reads++
+		}
+	}
+	if reads != 1 {
+		return false
+	}
+	for o := st.Root; o != nil; o = o.Input {
+		switch o.Kind {
+		case KindExchangeRead:
+			return o.Stage == input
+		case KindFilter, KindProject:
+		case KindHashJoin:
+			if o.BuildLeft {
+				return false
+			}
+		case KindHashAgg:
+			if o.Phase != hashagg.Partial {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return false
+}
+
 // Options tune planning.
 type Options struct {
 	// Partitions is the number of partitions of parallel stages.

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/hashagg"
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/hashjoin"
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/scan"
 	"github.com/shoal-dev/shoal/dataframe/internal/expr"
@@ -134,5 +135,40 @@ func TestBroadcastJoinRewritesTheJoinStage(t *testing.T) {
 	}
 	if again := p.BroadcastJoin(a); again != nil {
 		t.Errorf("the join was switched twice (stage %d)", again.ID)
+	}
+}
+
+// A stage splits a partition on an input only when every operator above
+// that input's one read takes its rows one by one.
+func TestSplitsOn(t *testing.T) {
+	read := func(stage int) *Op { return &Op{Kind: KindExchangeRead, Stage: stage} }
+	join := func(probe, build *Op, buildLeft bool) *Op {
+		return &Op{Kind: KindHashJoin, Input: probe, Build: build, BuildLeft: buildLeft}
+	}
+	agg := func(in *Op, ph hashagg.Phase) *Op { return &Op{Kind: KindHashAgg, Input: in, Phase: ph} }
+	filter := func(in *Op) *Op { return &Op{Kind: KindFilter, Input: in} }
+	project := func(in *Op) *Op { return &Op{Kind: KindProject, Input: in} }
+	for _, tc := range []struct {
+		name  string
+		root  *Op
+		input int
+		want  bool
+	}{
+		{"the probe side of a join", project(join(filter(read(1)), read(2), false)), 1, true},
+		{"the build side of a join", project(join(read(1), read(2), false)), 2, false},
+		{"the probe side under a preserved build side", join(read(1), read(2), true), 1, false},
+		{"two joins deep, then a partial aggregate", agg(join(join(read(1), read(2), false), read(3), false), hashagg.Partial), 1, true},
+		{"under a final aggregate", agg(join(read(1), read(2), false), hashagg.Final), 1, false},
+		{"under a single-phase aggregate", agg(read(1), hashagg.Single), 1, false},
+		{"under a sort", &Op{Kind: KindSort, Input: read(1)}, 1, false},
+		{"under a limit", &Op{Kind: KindLimit, Input: read(1)}, 1, false},
+		{"read twice", join(read(1), read(1), false), 1, false},
+		{"not read", join(read(1), read(2), false), 3, false},
+		{"a scan", filter(&Op{Kind: KindScan}), 1, false},
+	} {
+		st := &Stage{ID: 9, Root: tc.root}
+		if got := st.SplitsOn(tc.input); got != tc.want {
+			t.Errorf("%s: SplitsOn(%d) = %v, want %v", tc.name, tc.input, got, tc.want)
+		}
 	}
 }
