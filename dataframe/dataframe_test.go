@@ -637,3 +637,42 @@ func TestUnionAllRandom(t *testing.T) {
 		}
 	}
 }
+
+// A subplan the query uses twice (a join and an aggregate, each read by
+// two consumers that need different columns) is computed once, by one
+// stage both read, and the answer is that of the query as written:
+// whatever the partition counts and batch sizes.
+func TestSubplanUsedTwiceIsComputedOnce(t *testing.T) {
+	rng := newRNG(t)
+	for iter := range 12 {
+		left, right := toFrame(t, randRows(rng, 3000, 10), ""), toFrame(t, randRows(rng, 40, 10), "r")
+		joined := left.Join(right.Filter(Col("rid").Eq(3).Or(Col("rid").Eq(4)).Or(Col("rid").Eq(5))), Inner, On("k", "rk")) // (few rows: worth keeping)
+		perKey := left.GroupBy(Col("k")).Agg(Sum(Col("v")).As("sv"), CountAll().As("n"))
+		q := joined.Select(Col("id"), Col("v")).
+			UnionAll(joined.Select(Col("rid").As("id"), Col("rv").As("v"))).
+			Join(perKey.Select(Col("k").As("pk"), Col("sv")), Inner, OnExprs([]Expr{Col("v").Mod(Lit(int64(20)))}, []Expr{Col("pk")})).
+			Join(perKey.Filter(Col("n").Gt(Lit(int64(100)))).Select(Col("k").As("qk")), Semi, OnExprs([]Expr{Col("v").Mod(Lit(int64(20)))}, []Expr{Col("qk")})).
+			Select(Col("id"), Col("v"), Col("sv"))
+		opts := randomOpts(rng)
+		text, err := q.Explain(opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(text, "Shared"); n < 4 {
+			t.Fatalf("iteration %d: %d shared subplans in the plan, want the join's and the aggregate's at each of their uses:\n%s", iter, n, text)
+		}
+		// The stages read the large table twice (the join, the
+		// aggregate), not once per use.
+		stages := text[strings.Index(text, "== stages"):]
+		if n := strings.Count(stages, "(3000 rows)"); n != 2 {
+			t.Fatalf("iteration %d: the stages scan the table %d times, want 2:\n%s", iter, n, stages)
+		}
+		got := collectStrings(t, q, opts...)
+		want := collectStrings(t, q, append(opts, WithoutOptimizer())...)
+		sort.Strings(got)
+		sort.Strings(want)
+		if len(want) == 0 || !slices.Equal(got, want) {
+			t.Fatalf("iteration %d: %d rows, want %d\ngot  %v\nwant %v", iter, len(got), len(want), head(got), head(want))
+		}
+	}
+}

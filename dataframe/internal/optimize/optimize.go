@@ -12,13 +12,13 @@ import (
 // Optimize applies every rule in order.
 func Optimize(n plan.Node) plan.Node {
 	n = mapExprs(n, Fold)
+	n = markShared(n)
 	n = pushdown(n, nil)
 	n = pushSemiJoins(n)
 	n = reorderJoins(n)
 	n = chooseBuildSides(n)
 	n = topK(n)
-	n = prune(n, allNames(n.Schema()))
-	return n
+	return pruneAll(n)
 }
 
 func allNames(s types.Schema) map[string]bool {
@@ -458,8 +458,36 @@ func topK(n plan.Node) plan.Node {
 	return &plan.Limit{Input: &plan.Sort{Input: s.Input, Keys: s.Keys, Limit: l.N + l.Offset}, N: l.N, Offset: l.Offset}
 }
 
+// pruner prunes the columns nobody needs (prune). shared holds, for each
+// subplan used more than once (plan.Shared, by its canonical text), the
+// columns some use of it needs: every use computes it with those, so that
+// its uses stay one subplan.
+type pruner struct {
+	shared  map[string]map[string]bool
+	changed bool
+}
+
+// pruneAll prunes n's columns. A shared subplan's columns are known once
+// every use was seen (and those of one inside it once its own are):
+// passes repeat while they grow. Were they still growing after the last
+// pass, its uses would differ and each be computed on its own: slower, as
+// correct.
+func pruneAll(n plan.Node) plan.Node {
+	p := &pruner{shared: map[string]map[string]bool{}}
+	var out plan.Node
+	for range 8 {
+		p.changed = false
+		out = p.prune(n, allNames(n.Schema()))
+		if !p.changed {
+			break
+		}
+	}
+	return out
+}
+
 // prune keeps only the columns that are needed above each node.
-func prune(n plan.Node, need map[string]bool) plan.Node {
+func (p *pruner) prune(n plan.Node, need map[string]bool) plan.Node {
+	prune := p.prune
 	addCols := func(m map[string]bool, es ...*expr.Expr) {
 		for _, e := range es {
 			if e == nil {
@@ -534,6 +562,22 @@ func prune(n plan.Node, need map[string]bool) plan.Node {
 		return &plan.Union{Left: restrict(prune(x.Left, need), need), Right: restrict(prune(x.Right, need), need)}
 	case *plan.SingleRow:
 		return &plan.SingleRow{Input: prune(x.Input, need)}
+	case *plan.Shared:
+		key := plan.Canonical(x.Input)
+		all := p.shared[key]
+		if all == nil {
+			all = map[string]bool{}
+			p.shared[key] = all
+		}
+		for c := range need {
+			if !all[c] && x.Schema().Index(c) >= 0 {
+				all[c], p.changed = true, true
+			}
+		}
+		if len(all) == 0 { // (its uses count its rows: one column)
+			all[x.Schema()[0].Name], p.changed = true, true
+		}
+		return restrict(&plan.Shared{Input: restrict(prune(x.Input, copyNeed(all)), all)}, need)
 	case *plan.Window:
 		c := *x
 		c.Funcs = nil

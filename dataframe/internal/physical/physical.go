@@ -233,6 +233,9 @@ type builder struct {
 	// one stage that both readers read.
 	cuts     map[string]int
 	adaptive []AdaptiveJoin
+	// sharedStages maps each subplan used more than once (plan.Shared, by
+	// its canonical text) to the stage that computes it.
+	sharedStages map[string]int
 }
 
 // Build plans n.
@@ -388,8 +391,29 @@ func (b *builder) op(n plan.Node) (*Op, int) {
 			in = read(id, in.Schema)
 		}
 		return &Op{Kind: KindSingleRow, Schema: x.Schema(), Input: in}, 1
+	case *plan.Shared:
+		return b.shared(x)
 	}
 	panic(fmt.Sprintf("no physical plan for %T", n))
+}
+
+// shared plans a subplan used more than once as one stage that each use
+// reads: its rows hash-partitioned on every column (deterministic, so that
+// a rerun of one of its tasks writes the same rows to the same readers),
+// planned once for all its uses (the optimizer made them identical).
+func (b *builder) shared(x *plan.Shared) (*Op, int) {
+	key := plan.Canonical(x.Input)
+	if id, ok := b.sharedStages[key]; ok {
+		return read(id, x.Schema()), b.opts.Partitions
+	}
+	in, parts := b.op(x.Input)
+	s := x.Schema()
+	id := b.cut(in, parts, exchange.Spec{Kind: exchange.Hash, Keys: colRefs(s, 0, len(s)), Partitions: b.opts.Partitions})
+	if b.sharedStages == nil {
+		b.sharedStages = map[string]int{}
+	}
+	b.sharedStages[key] = id
+	return read(id, s), b.opts.Partitions
 }
 
 func projSchema(es []*expr.Expr) types.Schema {

@@ -298,6 +298,29 @@ func (s *SingleRow) WithChildren(ch []Node) Node { return &SingleRow{Input: ch[0
 // Describe implements Node.
 func (s *SingleRow) Describe() string { return "SingleRow" }
 
+// Shared marks a subplan that the query uses more than once (a WITH query
+// or view read twice, a subquery over the same joins as the query, TPC-H
+// Q11's, Q15's and Q21's): it is computed once and its rows are read by
+// every use, instead of each use computing it again. The optimizer wraps
+// every occurrence of such a subplan in a Shared node of its own and keeps
+// them identical (predicates stay above it, its columns are those every
+// use needs), and the physical planner makes one stage of them all.
+type Shared struct {
+	Input Node
+}
+
+// Schema implements Node.
+func (s *Shared) Schema() types.Schema { return s.Input.Schema() }
+
+// Children implements Node.
+func (s *Shared) Children() []Node { return []Node{s.Input} }
+
+// WithChildren implements Node.
+func (s *Shared) WithChildren(ch []Node) Node { return &Shared{Input: ch[0]} }
+
+// Describe implements Node.
+func (s *Shared) Describe() string { return "Shared (computed once, read by each use)" }
+
 // Explain prints the plan as an indented tree.
 func Explain(n Node) string {
 	var sb strings.Builder
@@ -424,6 +447,8 @@ func estimateRows(n Node) int64 {
 		return l + r
 	case *SingleRow:
 		return 1
+	case *Shared:
+		return EstimateRows(x.Input)
 	}
 	return -1
 }
