@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/dataframe"
 )
 
 var dashboardFail = shoal.Func1("test.dashboardFail", func(_ context.Context, x int) (int, error) {
@@ -222,6 +224,15 @@ func TestDashboardBrowser(t *testing.T) {
 		return strings.TrimSpace(out)
 	}
 	jobA, jobB := submit("etl <i>nightly</i>"), submit("report")
+	// A dataframe query on the cluster: its stages show on the queries page.
+	var parts []*shoal.Future[arrow.RecordBatch]
+	for p := range 4 {
+		parts = append(parts, keyedBatch.Remote(ctx, rowsSpec{Seed: p, First: p * 20_000, Rows: 20_000, Keys: 500, Hot: 30}))
+	}
+	if _, err := dataframe.FromFutures(ctx, parts).GroupBy("key").Agg(dataframe.Sum("v").As("sv")).Sort(dataframe.Asc("key")).
+		Collect(ctx, dataframe.WithParallelism(3)); err != nil {
+		t.Fatal(err)
+	}
 
 	b := newBrowser(t, exe)
 
@@ -307,6 +318,10 @@ func TestDashboardBrowser(t *testing.T) {
 	b.screenshot("events")
 	b.do(chromedp.Navigate(url + "/queries"))
 	b.waitText("main", "shoal.dataframe.stage", 10*time.Second)
+	if q := b.waitText("#queries", "stages done", 30*time.Second); !strings.Contains(q, "finished") || !strings.Contains(q, "Sort [key]") {
+		t.Errorf("the queries page does not show the query finished: %q", q)
+	}
+	b.screenshot("queries")
 
 	// Cluster again, then a node drained with its button: the page sees
 	// it go.

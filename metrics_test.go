@@ -10,12 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
 	"github.com/shoal-dev/shoal"
 	_ "github.com/shoal-dev/shoal/dashboard" // (shoal.WithDashboard)
+	"github.com/shoal-dev/shoal/dataframe"
 )
 
 // scrape reads url's Prometheus metrics with the Prometheus text parser.
@@ -304,5 +306,76 @@ func TestEmbeddedClusterDashboard(t *testing.T) {
 	}
 	if _, err := shoal.Init(context.Background(), shoal.WithAddress("127.0.0.1:1"), shoal.WithDashboard("127.0.0.1:0")); err == nil || !strings.Contains(err.Error(), "WithDashboard is for an embedded cluster") {
 		t.Errorf("WithDashboard on a joined cluster: %v", err)
+	}
+}
+
+// A dataframe query run on the cluster shows on the dashboard's queries
+// page with each of its stages as its driver saw them finish, and in the
+// head's /metrics (stages, shuffle bytes) with the same figures.
+func TestQueriesPageShowsAQuerysStages(t *testing.T) {
+	ctx, err := shoal.Init(context.Background(), shoal.WithLocalNodes(2), shoal.WithCPUsPerNode(1), shoal.WithDashboard("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shoal.Shutdown(ctx)
+	ctx = within(t, ctx, 2*time.Minute)
+	var futs []*shoal.Future[arrow.RecordBatch]
+	for p := range 4 {
+		futs = append(futs, keyedBatch.Remote(ctx, rowsSpec{Seed: p, First: p * 5000, Rows: 5000, Keys: 300}))
+	}
+	var stages []dataframe.StageStats
+	res, err := dataframe.FromFutures(ctx, futs).GroupBy("key").Agg(dataframe.Sum("v").As("sv"), dataframe.CountAll().As("n")).
+		Sort(dataframe.Asc("key")).Collect(ctx, dataframe.WithParallelism(2), dataframe.OnStage(func(s dataframe.StageStats) { stages = append(stages, s) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shuffled int64
+	for _, s := range stages {
+		if s.Output == "hash" {
+			shuffled += s.Bytes
+		}
+	}
+	if len(stages) < 3 || shuffled == 0 || res.NumRows() != 301 {
+		t.Fatalf("%d rows; stages %+v", res.NumRows(), stages)
+	}
+	st, err := shoal.ClusterStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The driver's reports travel with its next batch to the head: ask
+	// until they are there.
+	want := []string{fmt.Sprintf("%d of %d stages done", len(stages), len(stages)), "finished", "Sort [key]", "301 rows out"}
+	var body string
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		resp, err := http.Get(st.DashboardURL + "/queries")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				missing = w
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the queries page does not say %q:\n%s", missing, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	families := scrape(t, st.DashboardURL+"/metrics")
+	if v, _ := metricValue(families, "shoal_dataframe_stages_total"); v != float64(len(stages)) {
+		t.Errorf("shoal_dataframe_stages_total = %v, want %d", v, len(stages))
+	}
+	if v, _ := metricValue(families, "shoal_dataframe_shuffle_bytes_total"); v != float64(shuffled) {
+		t.Errorf("shoal_dataframe_shuffle_bytes_total = %v, want %d (the hash stages' bytes)", v, shuffled)
+	}
+	if v, _ := metricValue(families, "shoal_dataframe_queries_total", "outcome", "finished"); v != 1 {
+		t.Errorf(`shoal_dataframe_queries_total{outcome="finished"} = %v, want 1`, v)
 	}
 }

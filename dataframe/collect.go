@@ -202,9 +202,41 @@ func (c *config) distributedPlan(ctx context.Context, n plan.Node) (plan.Node, *
 	return opt, phys, nil
 }
 
-func (c *config) clusterOptions() cluster.Options {
+func (c *config) clusterOptions(n plan.Node) cluster.Options {
 	return cluster.Options{BatchSize: c.batchSize, MemoryBudget: c.budget, OnStage: c.onStage, TargetPartitionBytes: c.targetBytes,
-		BroadcastRows: c.broadcastRows, SkewedPartitionBytes: c.skewBytes}
+		BroadcastRows: c.broadcastRows, SkewedPartitionBytes: c.skewBytes, Label: queryLabel(n)}
+}
+
+// queryLabel describes a query to the cluster's dashboard: its plan's top
+// operator and the tables it reads.
+func queryLabel(n plan.Node) string {
+	var sources []string
+	seen := map[string]bool{}
+	var walk func(plan.Node)
+	walk = func(n plan.Node) {
+		if s, ok := n.(*plan.Scan); ok {
+			if d := s.Source.Describe(); !seen[d] {
+				seen[d] = true
+				sources = append(sources, d)
+			}
+			return
+		}
+		for _, c := range n.Children() {
+			walk(c)
+		}
+	}
+	walk(n)
+	label := n.Describe()
+	if len(label) > 120 {
+		label = label[:120] + "…"
+	}
+	if len(sources) > 4 {
+		sources = append(sources[:4], fmt.Sprintf("%d more", len(sources)-4))
+	}
+	if len(sources) > 0 {
+		label += " ← " + strings.Join(sources, ", ")
+	}
+	return strings.ToValidUTF8(label, "?")
 }
 
 // Collect runs the query and returns its result.
@@ -242,7 +274,7 @@ func (df *DataFrame) Collect(ctx context.Context, opts ...CollectOption) (*Resul
 			colexecop.Throw(err)
 		}
 		if distributed {
-			copts := cfg.clusterOptions()
+			copts := cfg.clusterOptions(df.node)
 			copts.OnStage = func(s StageStats) {
 				stats = append(stats, s)
 				if cfg.onStage != nil {

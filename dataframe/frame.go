@@ -771,7 +771,7 @@ func (df *DataFrame) Persist(ctx context.Context, opts ...CollectOption) (*DataF
 	if err != nil {
 		return nil, err
 	}
-	t, err := cluster.Persist(ctx, phys, cfg.clusterOptions())
+	t, err := cluster.Persist(ctx, phys, cfg.clusterOptions(df.node))
 	if err != nil {
 		return nil, err
 	}

@@ -436,6 +436,12 @@ func (c *Client) SendSpans(spans []*pb.TaskSpan, dropped, offHeadFinished, offHe
 	})
 }
 
+// ReportQueryStage tells the head what a dataframe query's coordinator
+// knows of one of its stages (for the dashboard and /metrics).
+func (c *Client) ReportQueryStage(st *pb.QueryStage) error {
+	return c.session.send(128+len(st.Query)+len(st.Error), func(m *pb.ClientMessage) { m.QueryStages = append(m.QueryStages, st) })
+}
+
 // Pin asks the head to keep nodes from being removed until Unpin, the ttl
 // (0: none) or the end of this session.
 func (c *Client) Pin(lease ids.ID, nodes []ids.ID, reason string, ttl time.Duration) error {

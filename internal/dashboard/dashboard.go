@@ -30,6 +30,9 @@ type State interface {
 	// Timeline is the task spans that ended in the last since.
 	Timeline(since time.Duration) *pb.TimelineReply
 	Failures() []head.Failure
+	// Queries is the dataframe queries run on the cluster, as their
+	// drivers reported their stages, latest first.
+	Queries() []head.Query
 	JobTasks() []head.JobTasks
 	ActorCounts() []head.ActorCount
 	LargestObjects(n int) []head.ObjectInfo

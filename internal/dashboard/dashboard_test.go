@@ -62,7 +62,8 @@ func TestDashboardPagesRender(t *testing.T) {
 		{"/tasks", []string{"Tasks by function", "pkg.function00", "other", "pkg.Counter", "index out of range", "goroutine 7"}},
 		{"/objects", []string{"Largest objects", "Stores of live nodes", "host-00"}},
 		{"/events", []string{"autoscaler: launching", "infeasible", "no node type has 8 GPUs", "shuffle 3"}},
-		{"/queries", []string{"shoal.dataframe.stage", "do not reach the head"}},
+		{"/queries", []string{"shoal.dataframe.stage", "lineitem-000.parquet", "6 of 10 stages done", "running", "finished", "failed",
+			"could not read its input", "1 skewed partition split", "1 task run again", "(100 now)", "lineitem-019.parquet"}},
 	} {
 		w := get(t, d, tc.path)
 		if w.Code != http.StatusOK {

@@ -6,9 +6,11 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/shoal-dev/shoal/internal/head"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
 
@@ -105,19 +107,51 @@ func (d *Dashboard) eventsPage(r *http.Request, b *base) (any, error) {
 const dataframePrefix = "shoal.dataframe."
 
 type queriesView struct {
+	Queries []queryRow
+	Kept    int
 	Tasks   []funcRow
 	Columns []string
 	Runs    []funcRow
 	Window  string
 }
 
-// queriesPage shows what the head knows of dataframe queries: their
-// tasks by state and their runs (stages run as tasks of one function;
-// their per-stage statistics stay in the driver).
+// queryRow is one query as its driver reported it.
+type queryRow struct {
+	Label, Job, State, Error string
+	Done, Stages             int
+	StartedMs                int64
+	Duration                 time.Duration
+	// RowsOut is what its result stage wrote; Shuffled the bytes of its
+	// hash (shuffle) outputs; Local and Remote the map output bytes its
+	// tasks read on their node and fetched from others.
+	RowsOut, Shuffled, Local, Remote int64
+	StageRows                        []stageRow
+}
+
+// stageRow is one stage of a query.
+type stageRow struct {
+	Stage                                     int32
+	Inputs, Output, State, Notes              string
+	Tasks                                     int32
+	RowsIn, Rows, Bytes, Local, Remote, Spill int64
+	Duration                                  time.Duration
+}
+
+// queriesShown bounds the queries the page lists (the head keeps more).
+const queriesShown = 20
+
+// queriesPage shows the dataframe queries run on the cluster, as their
+// drivers reported their stages (what each did, as it finished), then what
+// the head knows of their tasks: by state now, and their runs.
 func (d *Dashboard) queriesPage(r *http.Request, b *base) (any, error) {
 	b.Title = "Queries"
 	m := d.read.Metrics()
 	v := &queriesView{Columns: unfinishedStates, Window: formatDuration(statsWindow)}
+	qs := d.read.Queries()
+	v.Kept = len(qs)
+	for _, q := range qs[:min(len(qs), queriesShown)] {
+		v.Queries = append(v.Queries, newQueryRow(q, b.Now))
+	}
 	rows := map[string]*funcRow{}
 	for k, n := range m.ByFunction {
 		if !strings.HasPrefix(k[0], dataframePrefix) {
@@ -140,4 +174,65 @@ func (d *Dashboard) queriesPage(r *http.Request, b *base) (any, error) {
 		v.Runs = append(v.Runs, funcRow{Function: fn, Color: functionColor(fn), funcStats: *stats[fn]})
 	}
 	return v, nil
+}
+
+func newQueryRow(q head.Query, now time.Time) queryRow {
+	row := queryRow{Label: q.Label, Job: q.Job, Error: q.Error, Done: q.Done(), Stages: q.Stages, State: "running"}
+	switch {
+	case q.Error != "":
+		row.State = "failed"
+	case !q.Ended.IsZero():
+		row.State = "finished"
+	}
+	if !q.Started.IsZero() {
+		row.StartedMs = q.Started.UnixMilli()
+		end := q.Ended
+		if end.IsZero() {
+			end = now
+		}
+		row.Duration = end.Sub(q.Started).Round(time.Millisecond)
+	}
+	for _, st := range q.Reported {
+		sr := stageRow{Stage: st.Stage, Output: st.Output, Tasks: st.Partitions, State: "running", RowsIn: st.RowsIn, Rows: st.Rows,
+			Bytes: st.Bytes, Local: st.LocalBytes, Remote: st.RemoteBytes, Spill: st.Spills}
+		var in []string
+		for _, i := range st.Inputs {
+			in = append(in, strconv.Itoa(int(i)))
+		}
+		sr.Inputs = strings.Join(in, ", ")
+		if st.Done {
+			sr.State, sr.Duration = "finished", time.Duration(st.DurationNs).Round(100*time.Microsecond)
+		} else if st.StartedUnixNs > 0 {
+			sr.Duration = now.Sub(time.Unix(0, st.StartedUnixNs)).Round(time.Millisecond)
+		}
+		var notes []string
+		if st.Coalesced {
+			notes = append(notes, "coalesced")
+		}
+		if st.Split > 0 {
+			notes = append(notes, plural(st.Split, "skewed partition split", "skewed partitions split"))
+		}
+		if st.Reruns > 0 {
+			notes = append(notes, plural(st.Reruns, "task run again", "tasks run again"))
+		}
+		sr.Notes = strings.Join(notes, ", ")
+		if st.Done && st.Output == "result" {
+			row.RowsOut += st.Rows
+		}
+		if st.Done && st.Output == "hash" {
+			row.Shuffled += st.Bytes
+		}
+		row.Local += st.LocalBytes
+		row.Remote += st.RemoteBytes
+		row.StageRows = append(row.StageRows, sr)
+	}
+	return row
+}
+
+// plural writes "1 thing" or "n things".
+func plural(n int32, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

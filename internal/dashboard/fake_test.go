@@ -28,6 +28,7 @@ type fakeState struct {
 	jobs     []*pb.SubmittedJob
 	logs     map[ids.ID][]string
 	failures []head.Failure
+	queries  []head.Query
 	largest  []head.ObjectInfo // (what the head finds with a heap: BenchmarkDashboardReads)
 	events   []string
 	stopped  []ids.ID
@@ -102,6 +103,23 @@ func newFake(nodes, tasks, spans int) *fakeState {
 	}
 	slices.SortFunc(f.largest, func(a, b head.ObjectInfo) int { return cmp.Compare(b.Size, a.Size) })
 	f.largest = f.largest[:min(1000, len(f.largest))]
+	for i := range 100 { // (as many as the head keeps, latest first)
+		q := head.Query{ID: fakeID('q', i).Bytes(), Label: fmt.Sprintf("Sort [revenue] ← lineitem-%03d.parquet, orders.parquet", i), Job: "0123456789ab",
+			Stages: 10, Started: now.Add(-time.Duration(i) * time.Minute)}
+		for st := range 10 {
+			done := i > 0 || st < 6
+			q.Reported = append(q.Reported, &pb.QueryStage{Stage: int32(st), Inputs: []int32{int32(max(st-1, 0))}, Partitions: 4, Output: []string{"hash", "broadcast", "single"}[st%3],
+				Done: done, StartedUnixNs: q.Started.Add(time.Duration(st) * time.Second).UnixNano(), DurationNs: int64(time.Second), Rows: int64(1000 * (st + 1)),
+				Bytes: int64(1<<20) * int64(st+1), RowsIn: 5000, LocalBytes: 3 << 20, RemoteBytes: 1 << 20, Split: int32(st % 2), Reruns: int32(st / 9)})
+		}
+		if i > 0 {
+			q.Ended = q.Started.Add(10 * time.Second)
+		}
+		if i == 1 {
+			q.Error = "stage 3 failed 4 times, the most allowed (partition 2 could not read its input each time)"
+		}
+		f.queries = append(f.queries, q)
+	}
 	for i := range 200 {
 		f.events = append(f.events, fmt.Sprintf("12:00:%02d.000 autoscaler: launching 1 node of type cpu-16 (demand: %d tasks of 1 CPU)", i%60, i))
 	}
@@ -168,6 +186,12 @@ func (f *fakeState) Failures() []head.Failure {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.failures)
+}
+
+func (f *fakeState) Queries() []head.Query {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.queries)
 }
 
 func (f *fakeState) JobTasks() []head.JobTasks {

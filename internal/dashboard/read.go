@@ -58,6 +58,7 @@ func (r *reads) Metrics() head.Metrics          { return cachedRead(r, "metrics"
 func (r *reads) JobTasks() []head.JobTasks      { return cachedRead(r, "jobtasks", r.st.JobTasks) }
 func (r *reads) ListJobs() *pb.ListJobsReply    { return cachedRead(r, "jobs", r.st.ListJobs) }
 func (r *reads) Failures() []head.Failure       { return cachedRead(r, "failures", r.st.Failures) }
+func (r *reads) Queries() []head.Query          { return cachedRead(r, "queries", r.st.Queries) }
 func (r *reads) ActorCounts() []head.ActorCount { return cachedRead(r, "actors", r.st.ActorCounts) }
 
 func (r *reads) LargestObjects(n int) []head.ObjectInfo {

@@ -151,6 +151,7 @@ type Head struct {
 	timings     *headTimings
 	rpcTimings  rpcTimings
 	timeline    spanRing
+	queries     queryLog
 	history     history       // samples of the nodes' use (dashboard)
 	failures    ring[Failure] // the last tasks that failed for good (dashboard)
 	// localityWaits counts the tasks the last scheduling pass left waiting

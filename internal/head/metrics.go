@@ -76,6 +76,8 @@ type Metrics struct {
 	// RPCs are the handling times of the head's unary gRPC calls, by
 	// method (Status, Locate, ...).
 	RPCs map[string]latency.Snapshot
+	// Queries sums what the dataframe queries' drivers reported.
+	Queries QueryTotals
 }
 
 // MetricsTopFunctions bounds the function label of Metrics.ByFunction.
@@ -87,7 +89,7 @@ func (h *Head) Metrics() Metrics {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := Metrics{Status: h.statusLocked(), Draining: map[string]bool{}, ByFunction: map[[2]string]int64{}, Submitted: map[string]int{}, Events: map[string]int64{},
-		Message: h.timings.message.Snapshot(), Schedule: h.timings.schedule.Snapshot(), RPCs: h.rpcTimings.snapshot()}
+		Message: h.timings.message.Snapshot(), Schedule: h.timings.schedule.Snapshot(), RPCs: h.rpcTimings.snapshot(), Queries: h.queries.totals}
 	for _, n := range h.nodes {
 		if n.draining {
 			s.Draining[string(n.id.Bytes())] = true

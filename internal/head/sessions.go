@@ -394,6 +394,7 @@ func (h *Head) handleClient(s *session, m *pb.ClientMessage) error {
 		}
 	}
 	h.recordSpans(s, m)
+	h.recordQueryStages(s, m)
 	for _, r := range m.Release {
 		id, err := ids.FromBytes("released object id", r)
 		if err != nil {

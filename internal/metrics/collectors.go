@@ -39,12 +39,18 @@ var (
 	descMessageSeconds = prometheus.NewDesc("shoal_head_message_seconds", "Time the head spends applying one batch of a client's messages (under its lock).", nil, nil)
 	descScheduleSecs   = prometheus.NewDesc("shoal_head_schedule_seconds", "Time of one scheduling pass over the queued tasks.", nil, nil)
 	descRPCSeconds     = prometheus.NewDesc("shoal_head_rpc_seconds", "Time the head takes to handle one unary gRPC call, by method (the streams of sessions are not timed).", []string{"method"}, nil)
+	descQueries        = prometheus.NewDesc("shoal_dataframe_queries_total", "Dataframe queries run on the cluster that ended, by outcome (finished, failed), as their drivers reported.", []string{"outcome"}, nil)
+	descQueryStages    = prometheus.NewDesc("shoal_dataframe_stages_total", "Stages of dataframe queries that finished.", nil, nil)
+	descQueryRows      = prometheus.NewDesc("shoal_dataframe_rows_total", "Rows the finished stages of dataframe queries wrote.", nil, nil)
+	descShuffleBytes   = prometheus.NewDesc("shoal_dataframe_shuffle_bytes_total", "Bytes of the shuffle (hash exchange) outputs the finished stages wrote.", nil, nil)
+	descShuffleRead    = prometheus.NewDesc("shoal_dataframe_shuffle_read_bytes_total", "Map output bytes the stages' tasks read, by where (local: in place on their node; remote: fetched from another).", []string{"where"}, nil)
+	descQueryEvents    = prometheus.NewDesc("shoal_dataframe_stage_events_total", "What the finished stages did beyond the plan, by kind (spills, reruns after fetch failures, skewed partitions split).", []string{"kind"}, nil)
 )
 
 func (c headCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descNodes, descResourcesTotal, descResourcesUsed, descTasks, descTasksTotal, descTasksByFunc,
 		descActors, descObjects, descObjectBytes, descStoreBytes, descJobs, descSubmittedJobs, descLeases, descPins, descWaiting, descEvents,
-		descMessageSeconds, descScheduleSecs, descRPCSeconds} {
+		descMessageSeconds, descScheduleSecs, descRPCSeconds, descQueries, descQueryStages, descQueryRows, descShuffleBytes, descShuffleRead, descQueryEvents} {
 		ch <- d
 	}
 }
@@ -126,6 +132,17 @@ func (c headCollector) Collect(ch chan<- prometheus.Metric) {
 	for method, snap := range s.RPCs {
 		ch <- histogram(descRPCSeconds, snap, method)
 	}
+	q := s.Queries
+	counter(descQueries, float64(q.Queries-q.Failed), "finished")
+	counter(descQueries, float64(q.Failed), "failed")
+	counter(descQueryStages, float64(q.Stages))
+	counter(descQueryRows, float64(q.Rows))
+	counter(descShuffleBytes, float64(q.ShuffleBytes))
+	counter(descShuffleRead, float64(q.LocalBytes), "local")
+	counter(descShuffleRead, float64(q.RemoteBytes), "remote")
+	counter(descQueryEvents, float64(q.Spills), "spills")
+	counter(descQueryEvents, float64(q.Reruns), "reruns")
+	counter(descQueryEvents, float64(q.SplitPartitions), "splits")
 }
 
 func histogram(d *prometheus.Desc, s latency.Snapshot, labels ...string) prometheus.Metric {

@@ -70,6 +70,10 @@ type Options struct {
 	// (physical.Stage.SplitsOn: Spark's adaptive skew join); 0 turns it
 	// off.
 	SkewedPartitionBytes int64
+	// Label describes the query to the head (its dashboard's queries
+	// page): the query's stages are reported there as they start and
+	// finish.
+	Label string
 }
 
 // SkewFactor is how many times its input's median partition a partition
@@ -448,7 +452,7 @@ func runStages(ctx context.Context, p *physical.Plan, opts Options) (*physical.S
 		return nil, nil, err
 	}
 	q := &query{plan: p, opts: opts, outputs: map[int]*stageOutput{}, done: map[int]chan struct{}{},
-		adaptive: map[int]physical.AdaptiveJoin{}, whole: map[int][]int{}}
+		adaptive: map[int]physical.AdaptiveJoin{}, whole: map[int][]int{}, report: newQueryReport(ctx, opts.Label, len(p.Stages))}
 	for _, a := range p.Adaptive {
 		q.adaptive[a.Probe] = a
 	}
@@ -476,6 +480,7 @@ func runStages(ctx context.Context, p *physical.Plan, opts Options) (*physical.S
 		g.Go(func() error { return q.run(gctx, st) })
 	}
 	err := g.Wait()
+	q.report.end(err)
 	var maps []*shoal.Future[[]byte]
 	if err == nil {
 		maps = q.outputs[result.ID].maps
@@ -511,6 +516,7 @@ type query struct {
 	whole    map[int][]int
 	done     map[int]chan struct{}
 	onStage  sync.Mutex // one OnStage call at a time
+	report   *queryReport
 	// cpus is the cluster's CPUs, asked of the head once per query (a
 	// round trip per stage otherwise).
 	cpusOnce sync.Once
@@ -591,6 +597,7 @@ func (q *query) run(ctx context.Context, st *physical.Stage) error {
 		args[k] = a
 		maps[k] = task.Remote(ctx, a)
 	}
+	q.report.started(st, tasks, start)
 	out := &stageOutput{spec: st.Output, maps: maps, args: args, task: task}
 	q.mu.Lock()
 	q.outputs[st.ID] = out
@@ -618,11 +625,12 @@ func (q *query) run(ctx context.Context, st *physical.Stage) error {
 			return err
 		}
 	}
+	stats := stageStats(st, hs)
+	stats.Partitions, stats.Coalesced, stats.Split = tasks, groups != nil, split
+	stats.Inputs, stats.Started, stats.Duration, stats.Reruns = st.Inputs, start, time.Since(start), reruns
+	stats.Broadcast = whole
+	q.report.finished(stats)
 	if q.opts.OnStage != nil {
-		stats := stageStats(st, hs)
-		stats.Partitions, stats.Coalesced, stats.Split = tasks, groups != nil, split
-		stats.Inputs, stats.Started, stats.Duration, stats.Reruns = st.Inputs, start, time.Since(start), reruns
-		stats.Broadcast = whole
 		q.onStage.Lock() // (before the stages reading st start)
 		q.opts.OnStage(stats)
 		q.onStage.Unlock()

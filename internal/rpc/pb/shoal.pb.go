@@ -2095,8 +2095,11 @@ type ClientMessage struct {
 	// its last report: the head counts them with its own.
 	OffHeadFinished int64 `protobuf:"varint,18,opt,name=off_head_finished,json=offHeadFinished,proto3" json:"off_head_finished,omitempty"`
 	OffHeadFailed   int64 `protobuf:"varint,19,opt,name=off_head_failed,json=offHeadFailed,proto3" json:"off_head_failed,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// query_stages (from drivers) are what the driver of a dataframe query
+	// on the cluster knows of its stages, for the dashboard and /metrics.
+	QueryStages   []*QueryStage `protobuf:"bytes,20,rep,name=query_stages,json=queryStages,proto3" json:"query_stages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ClientMessage) Reset() {
@@ -2262,6 +2265,221 @@ func (x *ClientMessage) GetOffHeadFailed() int64 {
 	return 0
 }
 
+func (x *ClientMessage) GetQueryStages() []*QueryStage {
+	if x != nil {
+		return x.QueryStages
+	}
+	return nil
+}
+
+// QueryStage is one stage of a dataframe query run on the cluster, as its
+// driver (the query's coordinator) reports it: when its tasks go out
+// (done false) and once it finished, with what it did. A report with
+// stage -1 ends the query (error set when it failed).
+type QueryStage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// query_id is the query's run (random, 16 bytes); query describes it
+	// (its plan's top and the tables it reads); stages counts its stages.
+	QueryId []byte  `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Query   string  `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
+	Stages  int32   `protobuf:"varint,3,opt,name=stages,proto3" json:"stages,omitempty"`
+	Stage   int32   `protobuf:"varint,4,opt,name=stage,proto3" json:"stage,omitempty"`
+	Inputs  []int32 `protobuf:"varint,5,rep,packed,name=inputs,proto3" json:"inputs,omitempty"`
+	// partitions counts the stage's tasks; output is its exchange (hash,
+	// broadcast, single, result).
+	Partitions    int32  `protobuf:"varint,6,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	Output        string `protobuf:"bytes,7,opt,name=output,proto3" json:"output,omitempty"`
+	Done          bool   `protobuf:"varint,8,opt,name=done,proto3" json:"done,omitempty"`
+	StartedUnixNs int64  `protobuf:"varint,9,opt,name=started_unix_ns,json=startedUnixNs,proto3" json:"started_unix_ns,omitempty"`
+	DurationNs    int64  `protobuf:"varint,10,opt,name=duration_ns,json=durationNs,proto3" json:"duration_ns,omitempty"`
+	// What its tasks did: rows and bytes written, rows read, map output
+	// bytes read on their own node and fetched from others, spills.
+	Rows        int64 `protobuf:"varint,11,opt,name=rows,proto3" json:"rows,omitempty"`
+	Bytes       int64 `protobuf:"varint,12,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	RowsIn      int64 `protobuf:"varint,13,opt,name=rows_in,json=rowsIn,proto3" json:"rows_in,omitempty"`
+	LocalBytes  int64 `protobuf:"varint,14,opt,name=local_bytes,json=localBytes,proto3" json:"local_bytes,omitempty"`
+	RemoteBytes int64 `protobuf:"varint,15,opt,name=remote_bytes,json=remoteBytes,proto3" json:"remote_bytes,omitempty"`
+	Spills      int64 `protobuf:"varint,16,opt,name=spills,proto3" json:"spills,omitempty"`
+	// reruns counts tasks run again after fetch failures; coalesced: small
+	// partitions merged; split: skewed partitions run as several tasks.
+	Reruns        int32  `protobuf:"varint,17,opt,name=reruns,proto3" json:"reruns,omitempty"`
+	Coalesced     bool   `protobuf:"varint,18,opt,name=coalesced,proto3" json:"coalesced,omitempty"`
+	Split         int32  `protobuf:"varint,19,opt,name=split,proto3" json:"split,omitempty"`
+	Error         string `protobuf:"bytes,20,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueryStage) Reset() {
+	*x = QueryStage{}
+	mi := &file_shoal_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueryStage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueryStage) ProtoMessage() {}
+
+func (x *QueryStage) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueryStage.ProtoReflect.Descriptor instead.
+func (*QueryStage) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *QueryStage) GetQueryId() []byte {
+	if x != nil {
+		return x.QueryId
+	}
+	return nil
+}
+
+func (x *QueryStage) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *QueryStage) GetStages() int32 {
+	if x != nil {
+		return x.Stages
+	}
+	return 0
+}
+
+func (x *QueryStage) GetStage() int32 {
+	if x != nil {
+		return x.Stage
+	}
+	return 0
+}
+
+func (x *QueryStage) GetInputs() []int32 {
+	if x != nil {
+		return x.Inputs
+	}
+	return nil
+}
+
+func (x *QueryStage) GetPartitions() int32 {
+	if x != nil {
+		return x.Partitions
+	}
+	return 0
+}
+
+func (x *QueryStage) GetOutput() string {
+	if x != nil {
+		return x.Output
+	}
+	return ""
+}
+
+func (x *QueryStage) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
+func (x *QueryStage) GetStartedUnixNs() int64 {
+	if x != nil {
+		return x.StartedUnixNs
+	}
+	return 0
+}
+
+func (x *QueryStage) GetDurationNs() int64 {
+	if x != nil {
+		return x.DurationNs
+	}
+	return 0
+}
+
+func (x *QueryStage) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *QueryStage) GetBytes() int64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *QueryStage) GetRowsIn() int64 {
+	if x != nil {
+		return x.RowsIn
+	}
+	return 0
+}
+
+func (x *QueryStage) GetLocalBytes() int64 {
+	if x != nil {
+		return x.LocalBytes
+	}
+	return 0
+}
+
+func (x *QueryStage) GetRemoteBytes() int64 {
+	if x != nil {
+		return x.RemoteBytes
+	}
+	return 0
+}
+
+func (x *QueryStage) GetSpills() int64 {
+	if x != nil {
+		return x.Spills
+	}
+	return 0
+}
+
+func (x *QueryStage) GetReruns() int32 {
+	if x != nil {
+		return x.Reruns
+	}
+	return 0
+}
+
+func (x *QueryStage) GetCoalesced() bool {
+	if x != nil {
+		return x.Coalesced
+	}
+	return false
+}
+
+func (x *QueryStage) GetSplit() int32 {
+	if x != nil {
+		return x.Split
+	}
+	return 0
+}
+
+func (x *QueryStage) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 // TaskSpan is one run of a task, actor constructor or actor call in an
 // executor.
 type TaskSpan struct {
@@ -2281,7 +2499,7 @@ type TaskSpan struct {
 
 func (x *TaskSpan) Reset() {
 	*x = TaskSpan{}
-	mi := &file_shoal_proto_msgTypes[20]
+	mi := &file_shoal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2293,7 +2511,7 @@ func (x *TaskSpan) String() string {
 func (*TaskSpan) ProtoMessage() {}
 
 func (x *TaskSpan) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[20]
+	mi := &file_shoal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2306,7 +2524,7 @@ func (x *TaskSpan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskSpan.ProtoReflect.Descriptor instead.
 func (*TaskSpan) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{20}
+	return file_shoal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *TaskSpan) GetTaskId() []byte {
@@ -2375,7 +2593,7 @@ type TimelineRequest struct {
 
 func (x *TimelineRequest) Reset() {
 	*x = TimelineRequest{}
-	mi := &file_shoal_proto_msgTypes[21]
+	mi := &file_shoal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2387,7 +2605,7 @@ func (x *TimelineRequest) String() string {
 func (*TimelineRequest) ProtoMessage() {}
 
 func (x *TimelineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[21]
+	mi := &file_shoal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2400,7 +2618,7 @@ func (x *TimelineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelineRequest.ProtoReflect.Descriptor instead.
 func (*TimelineRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{21}
+	return file_shoal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *TimelineRequest) GetSinceMs() int64 {
@@ -2422,7 +2640,7 @@ type TimelineSpan struct {
 
 func (x *TimelineSpan) Reset() {
 	*x = TimelineSpan{}
-	mi := &file_shoal_proto_msgTypes[22]
+	mi := &file_shoal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2434,7 +2652,7 @@ func (x *TimelineSpan) String() string {
 func (*TimelineSpan) ProtoMessage() {}
 
 func (x *TimelineSpan) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[22]
+	mi := &file_shoal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2447,7 +2665,7 @@ func (x *TimelineSpan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelineSpan.ProtoReflect.Descriptor instead.
 func (*TimelineSpan) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{22}
+	return file_shoal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *TimelineSpan) GetSpan() *TaskSpan {
@@ -2482,7 +2700,7 @@ type TimelineReply struct {
 
 func (x *TimelineReply) Reset() {
 	*x = TimelineReply{}
-	mi := &file_shoal_proto_msgTypes[23]
+	mi := &file_shoal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2494,7 +2712,7 @@ func (x *TimelineReply) String() string {
 func (*TimelineReply) ProtoMessage() {}
 
 func (x *TimelineReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[23]
+	mi := &file_shoal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2507,7 +2725,7 @@ func (x *TimelineReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelineReply.ProtoReflect.Descriptor instead.
 func (*TimelineReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{23}
+	return file_shoal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TimelineReply) GetSpans() []*TimelineSpan {
@@ -2536,7 +2754,7 @@ type PinRequest struct {
 
 func (x *PinRequest) Reset() {
 	*x = PinRequest{}
-	mi := &file_shoal_proto_msgTypes[24]
+	mi := &file_shoal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2548,7 +2766,7 @@ func (x *PinRequest) String() string {
 func (*PinRequest) ProtoMessage() {}
 
 func (x *PinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[24]
+	mi := &file_shoal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2561,7 +2779,7 @@ func (x *PinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PinRequest.ProtoReflect.Descriptor instead.
 func (*PinRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{24}
+	return file_shoal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PinRequest) GetLeaseId() []byte {
@@ -2602,7 +2820,7 @@ type Location struct {
 
 func (x *Location) Reset() {
 	*x = Location{}
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2614,7 +2832,7 @@ func (x *Location) String() string {
 func (*Location) ProtoMessage() {}
 
 func (x *Location) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2627,7 +2845,7 @@ func (x *Location) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Location.ProtoReflect.Descriptor instead.
 func (*Location) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{25}
+	return file_shoal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Location) GetNodeId() []byte {
@@ -2656,7 +2874,7 @@ type ResolvedArg struct {
 
 func (x *ResolvedArg) Reset() {
 	*x = ResolvedArg{}
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2668,7 +2886,7 @@ func (x *ResolvedArg) String() string {
 func (*ResolvedArg) ProtoMessage() {}
 
 func (x *ResolvedArg) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2681,7 +2899,7 @@ func (x *ResolvedArg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolvedArg.ProtoReflect.Descriptor instead.
 func (*ResolvedArg) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{26}
+	return file_shoal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ResolvedArg) GetValue() []byte {
@@ -2729,7 +2947,7 @@ type RunTask struct {
 
 func (x *RunTask) Reset() {
 	*x = RunTask{}
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2741,7 +2959,7 @@ func (x *RunTask) String() string {
 func (*RunTask) ProtoMessage() {}
 
 func (x *RunTask) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2754,7 +2972,7 @@ func (x *RunTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunTask.ProtoReflect.Descriptor instead.
 func (*RunTask) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{27}
+	return file_shoal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RunTask) GetTaskId() []byte {
@@ -2837,7 +3055,7 @@ type ObjectStatus struct {
 
 func (x *ObjectStatus) Reset() {
 	*x = ObjectStatus{}
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2849,7 +3067,7 @@ func (x *ObjectStatus) String() string {
 func (*ObjectStatus) ProtoMessage() {}
 
 func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2862,7 +3080,7 @@ func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatus.ProtoReflect.Descriptor instead.
 func (*ObjectStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{28}
+	return file_shoal_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ObjectStatus) GetId() []byte {
@@ -2935,7 +3153,7 @@ type HeadMessage struct {
 
 func (x *HeadMessage) Reset() {
 	*x = HeadMessage{}
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2947,7 +3165,7 @@ func (x *HeadMessage) String() string {
 func (*HeadMessage) ProtoMessage() {}
 
 func (x *HeadMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2960,7 +3178,7 @@ func (x *HeadMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadMessage.ProtoReflect.Descriptor instead.
 func (*HeadMessage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{29}
+	return file_shoal_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *HeadMessage) GetWelcome() *Welcome {
@@ -3039,7 +3257,7 @@ type NodeHello struct {
 
 func (x *NodeHello) Reset() {
 	*x = NodeHello{}
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3051,7 +3269,7 @@ func (x *NodeHello) String() string {
 func (*NodeHello) ProtoMessage() {}
 
 func (x *NodeHello) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3064,7 +3282,7 @@ func (x *NodeHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeHello.ProtoReflect.Descriptor instead.
 func (*NodeHello) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{30}
+	return file_shoal_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *NodeHello) GetNodeId() []byte {
@@ -3142,7 +3360,7 @@ type PackageHeld struct {
 
 func (x *PackageHeld) Reset() {
 	*x = PackageHeld{}
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3154,7 +3372,7 @@ func (x *PackageHeld) String() string {
 func (*PackageHeld) ProtoMessage() {}
 
 func (x *PackageHeld) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3167,7 +3385,7 @@ func (x *PackageHeld) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PackageHeld.ProtoReflect.Descriptor instead.
 func (*PackageHeld) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{31}
+	return file_shoal_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PackageHeld) GetHash() string {
@@ -3196,7 +3414,7 @@ type PackageSource struct {
 
 func (x *PackageSource) Reset() {
 	*x = PackageSource{}
-	mi := &file_shoal_proto_msgTypes[32]
+	mi := &file_shoal_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3208,7 +3426,7 @@ func (x *PackageSource) String() string {
 func (*PackageSource) ProtoMessage() {}
 
 func (x *PackageSource) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[32]
+	mi := &file_shoal_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3221,7 +3439,7 @@ func (x *PackageSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PackageSource.ProtoReflect.Descriptor instead.
 func (*PackageSource) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{32}
+	return file_shoal_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PackageSource) GetHash() string {
@@ -3251,7 +3469,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_shoal_proto_msgTypes[33]
+	mi := &file_shoal_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3263,7 +3481,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[33]
+	mi := &file_shoal_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3276,7 +3494,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{33}
+	return file_shoal_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Heartbeat) GetSeq() int64 {
@@ -3340,7 +3558,7 @@ type StoreUsage struct {
 
 func (x *StoreUsage) Reset() {
 	*x = StoreUsage{}
-	mi := &file_shoal_proto_msgTypes[34]
+	mi := &file_shoal_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3352,7 +3570,7 @@ func (x *StoreUsage) String() string {
 func (*StoreUsage) ProtoMessage() {}
 
 func (x *StoreUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[34]
+	mi := &file_shoal_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3365,7 +3583,7 @@ func (x *StoreUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreUsage.ProtoReflect.Descriptor instead.
 func (*StoreUsage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{34}
+	return file_shoal_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *StoreUsage) GetMemoryBytes() int64 {
@@ -3463,7 +3681,7 @@ type ObjectCopy struct {
 
 func (x *ObjectCopy) Reset() {
 	*x = ObjectCopy{}
-	mi := &file_shoal_proto_msgTypes[35]
+	mi := &file_shoal_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3475,7 +3693,7 @@ func (x *ObjectCopy) String() string {
 func (*ObjectCopy) ProtoMessage() {}
 
 func (x *ObjectCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[35]
+	mi := &file_shoal_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3488,7 +3706,7 @@ func (x *ObjectCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectCopy.ProtoReflect.Descriptor instead.
 func (*ObjectCopy) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{35}
+	return file_shoal_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ObjectCopy) GetId() []byte {
@@ -3524,7 +3742,7 @@ type ExecutorEvent struct {
 
 func (x *ExecutorEvent) Reset() {
 	*x = ExecutorEvent{}
-	mi := &file_shoal_proto_msgTypes[36]
+	mi := &file_shoal_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3536,7 +3754,7 @@ func (x *ExecutorEvent) String() string {
 func (*ExecutorEvent) ProtoMessage() {}
 
 func (x *ExecutorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[36]
+	mi := &file_shoal_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3549,7 +3767,7 @@ func (x *ExecutorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutorEvent.ProtoReflect.Descriptor instead.
 func (*ExecutorEvent) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{36}
+	return file_shoal_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ExecutorEvent) GetJobId() []byte {
@@ -3594,7 +3812,7 @@ type DriverEvent struct {
 
 func (x *DriverEvent) Reset() {
 	*x = DriverEvent{}
-	mi := &file_shoal_proto_msgTypes[37]
+	mi := &file_shoal_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3606,7 +3824,7 @@ func (x *DriverEvent) String() string {
 func (*DriverEvent) ProtoMessage() {}
 
 func (x *DriverEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[37]
+	mi := &file_shoal_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3619,7 +3837,7 @@ func (x *DriverEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriverEvent.ProtoReflect.Descriptor instead.
 func (*DriverEvent) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{37}
+	return file_shoal_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *DriverEvent) GetJobId() []byte {
@@ -3672,7 +3890,7 @@ type NodeMessage struct {
 
 func (x *NodeMessage) Reset() {
 	*x = NodeMessage{}
-	mi := &file_shoal_proto_msgTypes[38]
+	mi := &file_shoal_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3684,7 +3902,7 @@ func (x *NodeMessage) String() string {
 func (*NodeMessage) ProtoMessage() {}
 
 func (x *NodeMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[38]
+	mi := &file_shoal_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3697,7 +3915,7 @@ func (x *NodeMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMessage.ProtoReflect.Descriptor instead.
 func (*NodeMessage) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{38}
+	return file_shoal_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *NodeMessage) GetHello() *NodeHello {
@@ -3759,7 +3977,7 @@ type NodeWelcome struct {
 
 func (x *NodeWelcome) Reset() {
 	*x = NodeWelcome{}
-	mi := &file_shoal_proto_msgTypes[39]
+	mi := &file_shoal_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3771,7 +3989,7 @@ func (x *NodeWelcome) String() string {
 func (*NodeWelcome) ProtoMessage() {}
 
 func (x *NodeWelcome) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[39]
+	mi := &file_shoal_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3784,7 +4002,7 @@ func (x *NodeWelcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeWelcome.ProtoReflect.Descriptor instead.
 func (*NodeWelcome) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{39}
+	return file_shoal_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *NodeWelcome) GetNodeId() []byte {
@@ -3813,7 +4031,7 @@ type ObjectPull struct {
 
 func (x *ObjectPull) Reset() {
 	*x = ObjectPull{}
-	mi := &file_shoal_proto_msgTypes[40]
+	mi := &file_shoal_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3825,7 +4043,7 @@ func (x *ObjectPull) String() string {
 func (*ObjectPull) ProtoMessage() {}
 
 func (x *ObjectPull) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[40]
+	mi := &file_shoal_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3838,7 +4056,7 @@ func (x *ObjectPull) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectPull.ProtoReflect.Descriptor instead.
 func (*ObjectPull) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{40}
+	return file_shoal_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ObjectPull) GetId() []byte {
@@ -3876,7 +4094,7 @@ type DriverStart struct {
 
 func (x *DriverStart) Reset() {
 	*x = DriverStart{}
-	mi := &file_shoal_proto_msgTypes[41]
+	mi := &file_shoal_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3888,7 +4106,7 @@ func (x *DriverStart) String() string {
 func (*DriverStart) ProtoMessage() {}
 
 func (x *DriverStart) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[41]
+	mi := &file_shoal_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3901,7 +4119,7 @@ func (x *DriverStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriverStart.ProtoReflect.Descriptor instead.
 func (*DriverStart) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{41}
+	return file_shoal_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DriverStart) GetJobId() []byte {
@@ -3959,7 +4177,7 @@ type HeadToNode struct {
 
 func (x *HeadToNode) Reset() {
 	*x = HeadToNode{}
-	mi := &file_shoal_proto_msgTypes[42]
+	mi := &file_shoal_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3971,7 +4189,7 @@ func (x *HeadToNode) String() string {
 func (*HeadToNode) ProtoMessage() {}
 
 func (x *HeadToNode) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[42]
+	mi := &file_shoal_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3984,7 +4202,7 @@ func (x *HeadToNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadToNode.ProtoReflect.Descriptor instead.
 func (*HeadToNode) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{42}
+	return file_shoal_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *HeadToNode) GetWelcome() *NodeWelcome {
@@ -4071,7 +4289,7 @@ type LogRequest struct {
 
 func (x *LogRequest) Reset() {
 	*x = LogRequest{}
-	mi := &file_shoal_proto_msgTypes[43]
+	mi := &file_shoal_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4083,7 +4301,7 @@ func (x *LogRequest) String() string {
 func (*LogRequest) ProtoMessage() {}
 
 func (x *LogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[43]
+	mi := &file_shoal_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4096,7 +4314,7 @@ func (x *LogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogRequest.ProtoReflect.Descriptor instead.
 func (*LogRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{43}
+	return file_shoal_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *LogRequest) GetId() uint64 {
@@ -4134,7 +4352,7 @@ type LogReply struct {
 
 func (x *LogReply) Reset() {
 	*x = LogReply{}
-	mi := &file_shoal_proto_msgTypes[44]
+	mi := &file_shoal_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4146,7 +4364,7 @@ func (x *LogReply) String() string {
 func (*LogReply) ProtoMessage() {}
 
 func (x *LogReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[44]
+	mi := &file_shoal_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4159,7 +4377,7 @@ func (x *LogReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogReply.ProtoReflect.Descriptor instead.
 func (*LogReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{44}
+	return file_shoal_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *LogReply) GetId() uint64 {
@@ -4203,7 +4421,7 @@ type NodeLogsRequest struct {
 
 func (x *NodeLogsRequest) Reset() {
 	*x = NodeLogsRequest{}
-	mi := &file_shoal_proto_msgTypes[45]
+	mi := &file_shoal_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4215,7 +4433,7 @@ func (x *NodeLogsRequest) String() string {
 func (*NodeLogsRequest) ProtoMessage() {}
 
 func (x *NodeLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[45]
+	mi := &file_shoal_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4228,7 +4446,7 @@ func (x *NodeLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeLogsRequest.ProtoReflect.Descriptor instead.
 func (*NodeLogsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{45}
+	return file_shoal_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *NodeLogsRequest) GetJob() string {
@@ -4262,7 +4480,7 @@ type NodeLogsReply struct {
 
 func (x *NodeLogsReply) Reset() {
 	*x = NodeLogsReply{}
-	mi := &file_shoal_proto_msgTypes[46]
+	mi := &file_shoal_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4274,7 +4492,7 @@ func (x *NodeLogsReply) String() string {
 func (*NodeLogsReply) ProtoMessage() {}
 
 func (x *NodeLogsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[46]
+	mi := &file_shoal_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4287,7 +4505,7 @@ func (x *NodeLogsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeLogsReply.ProtoReflect.Descriptor instead.
 func (*NodeLogsReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{46}
+	return file_shoal_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *NodeLogsReply) GetJobId() []byte {
@@ -4316,7 +4534,7 @@ type NodeLog struct {
 
 func (x *NodeLog) Reset() {
 	*x = NodeLog{}
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4328,7 +4546,7 @@ func (x *NodeLog) String() string {
 func (*NodeLog) ProtoMessage() {}
 
 func (x *NodeLog) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4341,7 +4559,7 @@ func (x *NodeLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeLog.ProtoReflect.Descriptor instead.
 func (*NodeLog) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{47}
+	return file_shoal_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *NodeLog) GetNodeId() []byte {
@@ -4380,7 +4598,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4392,7 +4610,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4405,7 +4623,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{48}
+	return file_shoal_proto_rawDescGZIP(), []int{49}
 }
 
 type NodeStatus struct {
@@ -4435,7 +4653,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4447,7 +4665,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4460,7 +4678,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{49}
+	return file_shoal_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *NodeStatus) GetNodeId() []byte {
@@ -4599,7 +4817,7 @@ type StatusReply struct {
 
 func (x *StatusReply) Reset() {
 	*x = StatusReply{}
-	mi := &file_shoal_proto_msgTypes[50]
+	mi := &file_shoal_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4611,7 +4829,7 @@ func (x *StatusReply) String() string {
 func (*StatusReply) ProtoMessage() {}
 
 func (x *StatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[50]
+	mi := &file_shoal_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4624,7 +4842,7 @@ func (x *StatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReply.ProtoReflect.Descriptor instead.
 func (*StatusReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{50}
+	return file_shoal_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *StatusReply) GetNodes() []*NodeStatus {
@@ -4727,7 +4945,7 @@ type WaitingDemand struct {
 
 func (x *WaitingDemand) Reset() {
 	*x = WaitingDemand{}
-	mi := &file_shoal_proto_msgTypes[51]
+	mi := &file_shoal_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4739,7 +4957,7 @@ func (x *WaitingDemand) String() string {
 func (*WaitingDemand) ProtoMessage() {}
 
 func (x *WaitingDemand) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[51]
+	mi := &file_shoal_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4752,7 +4970,7 @@ func (x *WaitingDemand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitingDemand.ProtoReflect.Descriptor instead.
 func (*WaitingDemand) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{51}
+	return file_shoal_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *WaitingDemand) GetResources() *Resources {
@@ -4802,7 +5020,7 @@ type PinStatus struct {
 
 func (x *PinStatus) Reset() {
 	*x = PinStatus{}
-	mi := &file_shoal_proto_msgTypes[52]
+	mi := &file_shoal_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4814,7 +5032,7 @@ func (x *PinStatus) String() string {
 func (*PinStatus) ProtoMessage() {}
 
 func (x *PinStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[52]
+	mi := &file_shoal_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4827,7 +5045,7 @@ func (x *PinStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PinStatus.ProtoReflect.Descriptor instead.
 func (*PinStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{52}
+	return file_shoal_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *PinStatus) GetLeaseId() []byte {
@@ -4867,7 +5085,7 @@ type LocateRequest struct {
 
 func (x *LocateRequest) Reset() {
 	*x = LocateRequest{}
-	mi := &file_shoal_proto_msgTypes[53]
+	mi := &file_shoal_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4879,7 +5097,7 @@ func (x *LocateRequest) String() string {
 func (*LocateRequest) ProtoMessage() {}
 
 func (x *LocateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[53]
+	mi := &file_shoal_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4892,7 +5110,7 @@ func (x *LocateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateRequest.ProtoReflect.Descriptor instead.
 func (*LocateRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{53}
+	return file_shoal_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *LocateRequest) GetHostname() string {
@@ -4912,7 +5130,7 @@ type LocateReply struct {
 
 func (x *LocateReply) Reset() {
 	*x = LocateReply{}
-	mi := &file_shoal_proto_msgTypes[54]
+	mi := &file_shoal_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4924,7 +5142,7 @@ func (x *LocateReply) String() string {
 func (*LocateReply) ProtoMessage() {}
 
 func (x *LocateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[54]
+	mi := &file_shoal_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4937,7 +5155,7 @@ func (x *LocateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateReply.ProtoReflect.Descriptor instead.
 func (*LocateReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{54}
+	return file_shoal_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *LocateReply) GetNodeId() []byte {
@@ -4963,7 +5181,7 @@ type GetActorRequest struct {
 
 func (x *GetActorRequest) Reset() {
 	*x = GetActorRequest{}
-	mi := &file_shoal_proto_msgTypes[55]
+	mi := &file_shoal_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4975,7 +5193,7 @@ func (x *GetActorRequest) String() string {
 func (*GetActorRequest) ProtoMessage() {}
 
 func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[55]
+	mi := &file_shoal_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4988,7 +5206,7 @@ func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorRequest.ProtoReflect.Descriptor instead.
 func (*GetActorRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{55}
+	return file_shoal_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GetActorRequest) GetName() string {
@@ -5010,7 +5228,7 @@ type GetActorReply struct {
 
 func (x *GetActorReply) Reset() {
 	*x = GetActorReply{}
-	mi := &file_shoal_proto_msgTypes[56]
+	mi := &file_shoal_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5022,7 +5240,7 @@ func (x *GetActorReply) String() string {
 func (*GetActorReply) ProtoMessage() {}
 
 func (x *GetActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[56]
+	mi := &file_shoal_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5035,7 +5253,7 @@ func (x *GetActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorReply.ProtoReflect.Descriptor instead.
 func (*GetActorReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{56}
+	return file_shoal_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *GetActorReply) GetFound() bool {
@@ -5076,7 +5294,7 @@ type DrainRequest struct {
 
 func (x *DrainRequest) Reset() {
 	*x = DrainRequest{}
-	mi := &file_shoal_proto_msgTypes[57]
+	mi := &file_shoal_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5088,7 +5306,7 @@ func (x *DrainRequest) String() string {
 func (*DrainRequest) ProtoMessage() {}
 
 func (x *DrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[57]
+	mi := &file_shoal_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5101,7 +5319,7 @@ func (x *DrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
 func (*DrainRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{57}
+	return file_shoal_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *DrainRequest) GetNodeId() []byte {
@@ -5132,7 +5350,7 @@ type DrainReply struct {
 
 func (x *DrainReply) Reset() {
 	*x = DrainReply{}
-	mi := &file_shoal_proto_msgTypes[58]
+	mi := &file_shoal_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5144,7 +5362,7 @@ func (x *DrainReply) String() string {
 func (*DrainReply) ProtoMessage() {}
 
 func (x *DrainReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[58]
+	mi := &file_shoal_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5157,7 +5375,7 @@ func (x *DrainReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainReply.ProtoReflect.Descriptor instead.
 func (*DrainReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{58}
+	return file_shoal_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *DrainReply) GetTasksFinished() int64 {
@@ -5214,7 +5432,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_shoal_proto_msgTypes[59]
+	mi := &file_shoal_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5226,7 +5444,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[59]
+	mi := &file_shoal_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5239,7 +5457,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{59}
+	return file_shoal_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *SubmitJobRequest) GetName() string {
@@ -5288,7 +5506,7 @@ type SubmittedJob struct {
 
 func (x *SubmittedJob) Reset() {
 	*x = SubmittedJob{}
-	mi := &file_shoal_proto_msgTypes[60]
+	mi := &file_shoal_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5300,7 +5518,7 @@ func (x *SubmittedJob) String() string {
 func (*SubmittedJob) ProtoMessage() {}
 
 func (x *SubmittedJob) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[60]
+	mi := &file_shoal_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5313,7 +5531,7 @@ func (x *SubmittedJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmittedJob.ProtoReflect.Descriptor instead.
 func (*SubmittedJob) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{60}
+	return file_shoal_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *SubmittedJob) GetJobId() []byte {
@@ -5395,7 +5613,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_shoal_proto_msgTypes[61]
+	mi := &file_shoal_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5407,7 +5625,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[61]
+	mi := &file_shoal_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5420,7 +5638,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{61}
+	return file_shoal_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *GetJobRequest) GetJobId() []byte {
@@ -5438,7 +5656,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_shoal_proto_msgTypes[62]
+	mi := &file_shoal_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5450,7 +5668,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[62]
+	mi := &file_shoal_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5463,7 +5681,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{62}
+	return file_shoal_proto_rawDescGZIP(), []int{63}
 }
 
 type ListJobsReply struct {
@@ -5475,7 +5693,7 @@ type ListJobsReply struct {
 
 func (x *ListJobsReply) Reset() {
 	*x = ListJobsReply{}
-	mi := &file_shoal_proto_msgTypes[63]
+	mi := &file_shoal_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5487,7 +5705,7 @@ func (x *ListJobsReply) String() string {
 func (*ListJobsReply) ProtoMessage() {}
 
 func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[63]
+	mi := &file_shoal_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5500,7 +5718,7 @@ func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsReply.ProtoReflect.Descriptor instead.
 func (*ListJobsReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{63}
+	return file_shoal_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ListJobsReply) GetJobs() []*SubmittedJob {
@@ -5521,7 +5739,7 @@ type JobLogsRequest struct {
 
 func (x *JobLogsRequest) Reset() {
 	*x = JobLogsRequest{}
-	mi := &file_shoal_proto_msgTypes[64]
+	mi := &file_shoal_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5533,7 +5751,7 @@ func (x *JobLogsRequest) String() string {
 func (*JobLogsRequest) ProtoMessage() {}
 
 func (x *JobLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[64]
+	mi := &file_shoal_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5546,7 +5764,7 @@ func (x *JobLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobLogsRequest.ProtoReflect.Descriptor instead.
 func (*JobLogsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{64}
+	return file_shoal_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *JobLogsRequest) GetJobId() []byte {
@@ -5581,7 +5799,7 @@ type LogLines struct {
 
 func (x *LogLines) Reset() {
 	*x = LogLines{}
-	mi := &file_shoal_proto_msgTypes[65]
+	mi := &file_shoal_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5593,7 +5811,7 @@ func (x *LogLines) String() string {
 func (*LogLines) ProtoMessage() {}
 
 func (x *LogLines) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[65]
+	mi := &file_shoal_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5606,7 +5824,7 @@ func (x *LogLines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLines.ProtoReflect.Descriptor instead.
 func (*LogLines) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{65}
+	return file_shoal_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *LogLines) GetLines() []string {
@@ -5639,7 +5857,7 @@ type ObjectInfoRequest struct {
 
 func (x *ObjectInfoRequest) Reset() {
 	*x = ObjectInfoRequest{}
-	mi := &file_shoal_proto_msgTypes[66]
+	mi := &file_shoal_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5651,7 +5869,7 @@ func (x *ObjectInfoRequest) String() string {
 func (*ObjectInfoRequest) ProtoMessage() {}
 
 func (x *ObjectInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[66]
+	mi := &file_shoal_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5664,7 +5882,7 @@ func (x *ObjectInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectInfoRequest.ProtoReflect.Descriptor instead.
 func (*ObjectInfoRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{66}
+	return file_shoal_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *ObjectInfoRequest) GetId() []byte {
@@ -5683,7 +5901,7 @@ type RequestResourcesRequest struct {
 
 func (x *RequestResourcesRequest) Reset() {
 	*x = RequestResourcesRequest{}
-	mi := &file_shoal_proto_msgTypes[67]
+	mi := &file_shoal_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5695,7 +5913,7 @@ func (x *RequestResourcesRequest) String() string {
 func (*RequestResourcesRequest) ProtoMessage() {}
 
 func (x *RequestResourcesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[67]
+	mi := &file_shoal_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5708,7 +5926,7 @@ func (x *RequestResourcesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestResourcesRequest.ProtoReflect.Descriptor instead.
 func (*RequestResourcesRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{67}
+	return file_shoal_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *RequestResourcesRequest) GetBundles() []*Resources {
@@ -5726,7 +5944,7 @@ type RequestResourcesReply struct {
 
 func (x *RequestResourcesReply) Reset() {
 	*x = RequestResourcesReply{}
-	mi := &file_shoal_proto_msgTypes[68]
+	mi := &file_shoal_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5738,7 +5956,7 @@ func (x *RequestResourcesReply) String() string {
 func (*RequestResourcesReply) ProtoMessage() {}
 
 func (x *RequestResourcesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[68]
+	mi := &file_shoal_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5751,7 +5969,7 @@ func (x *RequestResourcesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestResourcesReply.ProtoReflect.Descriptor instead.
 func (*RequestResourcesReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{68}
+	return file_shoal_proto_rawDescGZIP(), []int{69}
 }
 
 // IssueCertificateRequest carries a certificate request (DER, PKCS #10) for
@@ -5765,7 +5983,7 @@ type IssueCertificateRequest struct {
 
 func (x *IssueCertificateRequest) Reset() {
 	*x = IssueCertificateRequest{}
-	mi := &file_shoal_proto_msgTypes[69]
+	mi := &file_shoal_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5777,7 +5995,7 @@ func (x *IssueCertificateRequest) String() string {
 func (*IssueCertificateRequest) ProtoMessage() {}
 
 func (x *IssueCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[69]
+	mi := &file_shoal_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5790,7 +6008,7 @@ func (x *IssueCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueCertificateRequest.ProtoReflect.Descriptor instead.
 func (*IssueCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{69}
+	return file_shoal_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *IssueCertificateRequest) GetCsr() []byte {
@@ -5812,7 +6030,7 @@ type IssueCertificateReply struct {
 
 func (x *IssueCertificateReply) Reset() {
 	*x = IssueCertificateReply{}
-	mi := &file_shoal_proto_msgTypes[70]
+	mi := &file_shoal_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5824,7 +6042,7 @@ func (x *IssueCertificateReply) String() string {
 func (*IssueCertificateReply) ProtoMessage() {}
 
 func (x *IssueCertificateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[70]
+	mi := &file_shoal_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5837,7 +6055,7 @@ func (x *IssueCertificateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueCertificateReply.ProtoReflect.Descriptor instead.
 func (*IssueCertificateReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{70}
+	return file_shoal_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *IssueCertificateReply) GetCertificate() []byte {
@@ -6008,7 +6226,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x19\n" +
 	"\bactor_id\x18\x02 \x01(\fR\aactorId\x12\x16\n" +
 	"\x06method\x18\x03 \x01(\tR\x06method\x12!\n" +
-	"\x04args\x18\x04 \x03(\v2\r.shoal.v1.ArgR\x04args\"\x8a\x06\n" +
+	"\x04args\x18\x04 \x03(\v2\r.shoal.v1.ArgR\x04args\"\xc3\x06\n" +
 	"\rClientMessage\x12%\n" +
 	"\x05hello\x18\x01 \x01(\v2\x0f.shoal.v1.HelloR\x05hello\x12*\n" +
 	"\x06submit\x18\x02 \x03(\v2\x12.shoal.v1.TaskSpecR\x06submit\x12\x18\n" +
@@ -6031,7 +6249,35 @@ const file_shoal_proto_rawDesc = "" +
 	"\x05spans\x18\x10 \x03(\v2\x12.shoal.v1.TaskSpanR\x05spans\x12#\n" +
 	"\rspans_dropped\x18\x11 \x01(\x03R\fspansDropped\x12*\n" +
 	"\x11off_head_finished\x18\x12 \x01(\x03R\x0foffHeadFinished\x12&\n" +
-	"\x0foff_head_failed\x18\x13 \x01(\x03R\roffHeadFailed\"\xf3\x01\n" +
+	"\x0foff_head_failed\x18\x13 \x01(\x03R\roffHeadFailed\x127\n" +
+	"\fquery_stages\x18\x14 \x03(\v2\x14.shoal.v1.QueryStageR\vqueryStages\"\x99\x04\n" +
+	"\n" +
+	"QueryStage\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\fR\aqueryId\x12\x14\n" +
+	"\x05query\x18\x02 \x01(\tR\x05query\x12\x16\n" +
+	"\x06stages\x18\x03 \x01(\x05R\x06stages\x12\x14\n" +
+	"\x05stage\x18\x04 \x01(\x05R\x05stage\x12\x16\n" +
+	"\x06inputs\x18\x05 \x03(\x05R\x06inputs\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\x06 \x01(\x05R\n" +
+	"partitions\x12\x16\n" +
+	"\x06output\x18\a \x01(\tR\x06output\x12\x12\n" +
+	"\x04done\x18\b \x01(\bR\x04done\x12&\n" +
+	"\x0fstarted_unix_ns\x18\t \x01(\x03R\rstartedUnixNs\x12\x1f\n" +
+	"\vduration_ns\x18\n" +
+	" \x01(\x03R\n" +
+	"durationNs\x12\x12\n" +
+	"\x04rows\x18\v \x01(\x03R\x04rows\x12\x14\n" +
+	"\x05bytes\x18\f \x01(\x03R\x05bytes\x12\x17\n" +
+	"\arows_in\x18\r \x01(\x03R\x06rowsIn\x12\x1f\n" +
+	"\vlocal_bytes\x18\x0e \x01(\x03R\n" +
+	"localBytes\x12!\n" +
+	"\fremote_bytes\x18\x0f \x01(\x03R\vremoteBytes\x12\x16\n" +
+	"\x06spills\x18\x10 \x01(\x03R\x06spills\x12\x16\n" +
+	"\x06reruns\x18\x11 \x01(\x05R\x06reruns\x12\x1c\n" +
+	"\tcoalesced\x18\x12 \x01(\bR\tcoalesced\x12\x14\n" +
+	"\x05split\x18\x13 \x01(\x05R\x05split\x12\x14\n" +
+	"\x05error\x18\x14 \x01(\tR\x05error\"\xf3\x01\n" +
 	"\bTaskSpan\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x1a\n" +
 	"\bfunction\x18\x02 \x01(\tR\bfunction\x12%\n" +
@@ -6408,7 +6654,7 @@ func file_shoal_proto_rawDescGZIP() []byte {
 }
 
 var file_shoal_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 75)
+var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
 var file_shoal_proto_goTypes = []any{
 	(Role)(0),                       // 0: shoal.v1.Role
 	(Strategy)(0),                   // 1: shoal.v1.Strategy
@@ -6436,67 +6682,68 @@ var file_shoal_proto_goTypes = []any{
 	(*ActorSpec)(nil),               // 23: shoal.v1.ActorSpec
 	(*ActorCall)(nil),               // 24: shoal.v1.ActorCall
 	(*ClientMessage)(nil),           // 25: shoal.v1.ClientMessage
-	(*TaskSpan)(nil),                // 26: shoal.v1.TaskSpan
-	(*TimelineRequest)(nil),         // 27: shoal.v1.TimelineRequest
-	(*TimelineSpan)(nil),            // 28: shoal.v1.TimelineSpan
-	(*TimelineReply)(nil),           // 29: shoal.v1.TimelineReply
-	(*PinRequest)(nil),              // 30: shoal.v1.PinRequest
-	(*Location)(nil),                // 31: shoal.v1.Location
-	(*ResolvedArg)(nil),             // 32: shoal.v1.ResolvedArg
-	(*RunTask)(nil),                 // 33: shoal.v1.RunTask
-	(*ObjectStatus)(nil),            // 34: shoal.v1.ObjectStatus
-	(*HeadMessage)(nil),             // 35: shoal.v1.HeadMessage
-	(*NodeHello)(nil),               // 36: shoal.v1.NodeHello
-	(*PackageHeld)(nil),             // 37: shoal.v1.PackageHeld
-	(*PackageSource)(nil),           // 38: shoal.v1.PackageSource
-	(*Heartbeat)(nil),               // 39: shoal.v1.Heartbeat
-	(*StoreUsage)(nil),              // 40: shoal.v1.StoreUsage
-	(*ObjectCopy)(nil),              // 41: shoal.v1.ObjectCopy
-	(*ExecutorEvent)(nil),           // 42: shoal.v1.ExecutorEvent
-	(*DriverEvent)(nil),             // 43: shoal.v1.DriverEvent
-	(*NodeMessage)(nil),             // 44: shoal.v1.NodeMessage
-	(*NodeWelcome)(nil),             // 45: shoal.v1.NodeWelcome
-	(*ObjectPull)(nil),              // 46: shoal.v1.ObjectPull
-	(*DriverStart)(nil),             // 47: shoal.v1.DriverStart
-	(*HeadToNode)(nil),              // 48: shoal.v1.HeadToNode
-	(*LogRequest)(nil),              // 49: shoal.v1.LogRequest
-	(*LogReply)(nil),                // 50: shoal.v1.LogReply
-	(*NodeLogsRequest)(nil),         // 51: shoal.v1.NodeLogsRequest
-	(*NodeLogsReply)(nil),           // 52: shoal.v1.NodeLogsReply
-	(*NodeLog)(nil),                 // 53: shoal.v1.NodeLog
-	(*StatusRequest)(nil),           // 54: shoal.v1.StatusRequest
-	(*NodeStatus)(nil),              // 55: shoal.v1.NodeStatus
-	(*StatusReply)(nil),             // 56: shoal.v1.StatusReply
-	(*WaitingDemand)(nil),           // 57: shoal.v1.WaitingDemand
-	(*PinStatus)(nil),               // 58: shoal.v1.PinStatus
-	(*LocateRequest)(nil),           // 59: shoal.v1.LocateRequest
-	(*LocateReply)(nil),             // 60: shoal.v1.LocateReply
-	(*GetActorRequest)(nil),         // 61: shoal.v1.GetActorRequest
-	(*GetActorReply)(nil),           // 62: shoal.v1.GetActorReply
-	(*DrainRequest)(nil),            // 63: shoal.v1.DrainRequest
-	(*DrainReply)(nil),              // 64: shoal.v1.DrainReply
-	(*SubmitJobRequest)(nil),        // 65: shoal.v1.SubmitJobRequest
-	(*SubmittedJob)(nil),            // 66: shoal.v1.SubmittedJob
-	(*GetJobRequest)(nil),           // 67: shoal.v1.GetJobRequest
-	(*ListJobsRequest)(nil),         // 68: shoal.v1.ListJobsRequest
-	(*ListJobsReply)(nil),           // 69: shoal.v1.ListJobsReply
-	(*JobLogsRequest)(nil),          // 70: shoal.v1.JobLogsRequest
-	(*LogLines)(nil),                // 71: shoal.v1.LogLines
-	(*ObjectInfoRequest)(nil),       // 72: shoal.v1.ObjectInfoRequest
-	(*RequestResourcesRequest)(nil), // 73: shoal.v1.RequestResourcesRequest
-	(*RequestResourcesReply)(nil),   // 74: shoal.v1.RequestResourcesReply
-	(*IssueCertificateRequest)(nil), // 75: shoal.v1.IssueCertificateRequest
-	(*IssueCertificateReply)(nil),   // 76: shoal.v1.IssueCertificateReply
-	nil,                             // 77: shoal.v1.Resources.CustomEntry
-	nil,                             // 78: shoal.v1.NodeHello.LabelsEntry
-	nil,                             // 79: shoal.v1.NodeStatus.LabelsEntry
-	nil,                             // 80: shoal.v1.StatusReply.TasksByStateEntry
+	(*QueryStage)(nil),              // 26: shoal.v1.QueryStage
+	(*TaskSpan)(nil),                // 27: shoal.v1.TaskSpan
+	(*TimelineRequest)(nil),         // 28: shoal.v1.TimelineRequest
+	(*TimelineSpan)(nil),            // 29: shoal.v1.TimelineSpan
+	(*TimelineReply)(nil),           // 30: shoal.v1.TimelineReply
+	(*PinRequest)(nil),              // 31: shoal.v1.PinRequest
+	(*Location)(nil),                // 32: shoal.v1.Location
+	(*ResolvedArg)(nil),             // 33: shoal.v1.ResolvedArg
+	(*RunTask)(nil),                 // 34: shoal.v1.RunTask
+	(*ObjectStatus)(nil),            // 35: shoal.v1.ObjectStatus
+	(*HeadMessage)(nil),             // 36: shoal.v1.HeadMessage
+	(*NodeHello)(nil),               // 37: shoal.v1.NodeHello
+	(*PackageHeld)(nil),             // 38: shoal.v1.PackageHeld
+	(*PackageSource)(nil),           // 39: shoal.v1.PackageSource
+	(*Heartbeat)(nil),               // 40: shoal.v1.Heartbeat
+	(*StoreUsage)(nil),              // 41: shoal.v1.StoreUsage
+	(*ObjectCopy)(nil),              // 42: shoal.v1.ObjectCopy
+	(*ExecutorEvent)(nil),           // 43: shoal.v1.ExecutorEvent
+	(*DriverEvent)(nil),             // 44: shoal.v1.DriverEvent
+	(*NodeMessage)(nil),             // 45: shoal.v1.NodeMessage
+	(*NodeWelcome)(nil),             // 46: shoal.v1.NodeWelcome
+	(*ObjectPull)(nil),              // 47: shoal.v1.ObjectPull
+	(*DriverStart)(nil),             // 48: shoal.v1.DriverStart
+	(*HeadToNode)(nil),              // 49: shoal.v1.HeadToNode
+	(*LogRequest)(nil),              // 50: shoal.v1.LogRequest
+	(*LogReply)(nil),                // 51: shoal.v1.LogReply
+	(*NodeLogsRequest)(nil),         // 52: shoal.v1.NodeLogsRequest
+	(*NodeLogsReply)(nil),           // 53: shoal.v1.NodeLogsReply
+	(*NodeLog)(nil),                 // 54: shoal.v1.NodeLog
+	(*StatusRequest)(nil),           // 55: shoal.v1.StatusRequest
+	(*NodeStatus)(nil),              // 56: shoal.v1.NodeStatus
+	(*StatusReply)(nil),             // 57: shoal.v1.StatusReply
+	(*WaitingDemand)(nil),           // 58: shoal.v1.WaitingDemand
+	(*PinStatus)(nil),               // 59: shoal.v1.PinStatus
+	(*LocateRequest)(nil),           // 60: shoal.v1.LocateRequest
+	(*LocateReply)(nil),             // 61: shoal.v1.LocateReply
+	(*GetActorRequest)(nil),         // 62: shoal.v1.GetActorRequest
+	(*GetActorReply)(nil),           // 63: shoal.v1.GetActorReply
+	(*DrainRequest)(nil),            // 64: shoal.v1.DrainRequest
+	(*DrainReply)(nil),              // 65: shoal.v1.DrainReply
+	(*SubmitJobRequest)(nil),        // 66: shoal.v1.SubmitJobRequest
+	(*SubmittedJob)(nil),            // 67: shoal.v1.SubmittedJob
+	(*GetJobRequest)(nil),           // 68: shoal.v1.GetJobRequest
+	(*ListJobsRequest)(nil),         // 69: shoal.v1.ListJobsRequest
+	(*ListJobsReply)(nil),           // 70: shoal.v1.ListJobsReply
+	(*JobLogsRequest)(nil),          // 71: shoal.v1.JobLogsRequest
+	(*LogLines)(nil),                // 72: shoal.v1.LogLines
+	(*ObjectInfoRequest)(nil),       // 73: shoal.v1.ObjectInfoRequest
+	(*RequestResourcesRequest)(nil), // 74: shoal.v1.RequestResourcesRequest
+	(*RequestResourcesReply)(nil),   // 75: shoal.v1.RequestResourcesReply
+	(*IssueCertificateRequest)(nil), // 76: shoal.v1.IssueCertificateRequest
+	(*IssueCertificateReply)(nil),   // 77: shoal.v1.IssueCertificateReply
+	nil,                             // 78: shoal.v1.Resources.CustomEntry
+	nil,                             // 79: shoal.v1.NodeHello.LabelsEntry
+	nil,                             // 80: shoal.v1.NodeStatus.LabelsEntry
+	nil,                             // 81: shoal.v1.StatusReply.TasksByStateEntry
 }
 var file_shoal_proto_depIdxs = []int32{
 	24, // 0: shoal.v1.DirectRequest.calls:type_name -> shoal.v1.ActorCall
 	16, // 1: shoal.v1.DirectRequest.tasks:type_name -> shoal.v1.TaskSpec
 	22, // 2: shoal.v1.DirectReply.results:type_name -> shoal.v1.TaskResult
-	77, // 3: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
+	78, // 3: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
 	0,  // 4: shoal.v1.Hello.role:type_name -> shoal.v1.Role
 	12, // 5: shoal.v1.Hello.job:type_name -> shoal.v1.JobInfo
 	15, // 6: shoal.v1.TaskSpec.args:type_name -> shoal.v1.Arg
@@ -6518,91 +6765,92 @@ var file_shoal_proto_depIdxs = []int32{
 	18, // 22: shoal.v1.ClientMessage.blocks:type_name -> shoal.v1.TaskBlock
 	23, // 23: shoal.v1.ClientMessage.create_actors:type_name -> shoal.v1.ActorSpec
 	24, // 24: shoal.v1.ClientMessage.actor_calls:type_name -> shoal.v1.ActorCall
-	30, // 25: shoal.v1.ClientMessage.pins:type_name -> shoal.v1.PinRequest
+	31, // 25: shoal.v1.ClientMessage.pins:type_name -> shoal.v1.PinRequest
 	19, // 26: shoal.v1.ClientMessage.lease_requests:type_name -> shoal.v1.LeaseRequest
-	26, // 27: shoal.v1.ClientMessage.spans:type_name -> shoal.v1.TaskSpan
-	3,  // 28: shoal.v1.TaskSpan.kind:type_name -> shoal.v1.RunKind
-	26, // 29: shoal.v1.TimelineSpan.span:type_name -> shoal.v1.TaskSpan
-	28, // 30: shoal.v1.TimelineReply.spans:type_name -> shoal.v1.TimelineSpan
-	31, // 31: shoal.v1.ResolvedArg.locations:type_name -> shoal.v1.Location
-	32, // 32: shoal.v1.RunTask.args:type_name -> shoal.v1.ResolvedArg
-	3,  // 33: shoal.v1.RunTask.kind:type_name -> shoal.v1.RunKind
-	4,  // 34: shoal.v1.ObjectStatus.state:type_name -> shoal.v1.ObjectState
-	31, // 35: shoal.v1.ObjectStatus.locations:type_name -> shoal.v1.Location
-	21, // 36: shoal.v1.ObjectStatus.error:type_name -> shoal.v1.ErrorInfo
-	8,  // 37: shoal.v1.ObjectStatus.actor:type_name -> shoal.v1.ActorRoute
-	14, // 38: shoal.v1.HeadMessage.welcome:type_name -> shoal.v1.Welcome
-	34, // 39: shoal.v1.HeadMessage.objects:type_name -> shoal.v1.ObjectStatus
-	33, // 40: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
-	20, // 41: shoal.v1.HeadMessage.leases:type_name -> shoal.v1.LeaseGrant
-	11, // 42: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
-	78, // 43: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
-	40, // 44: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
-	36, // 45: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
-	39, // 46: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
-	41, // 47: shoal.v1.NodeMessage.objects:type_name -> shoal.v1.ObjectCopy
-	42, // 48: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
-	43, // 49: shoal.v1.NodeMessage.drivers:type_name -> shoal.v1.DriverEvent
-	37, // 50: shoal.v1.NodeMessage.packages_held:type_name -> shoal.v1.PackageHeld
-	50, // 51: shoal.v1.NodeMessage.log_replies:type_name -> shoal.v1.LogReply
-	45, // 52: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
-	12, // 53: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
-	46, // 54: shoal.v1.HeadToNode.pull_objects:type_name -> shoal.v1.ObjectPull
-	47, // 55: shoal.v1.HeadToNode.start_drivers:type_name -> shoal.v1.DriverStart
-	38, // 56: shoal.v1.HeadToNode.package_sources:type_name -> shoal.v1.PackageSource
-	49, // 57: shoal.v1.HeadToNode.log_requests:type_name -> shoal.v1.LogRequest
-	53, // 58: shoal.v1.NodeLogsReply.logs:type_name -> shoal.v1.NodeLog
-	11, // 59: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
-	11, // 60: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
-	79, // 61: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
-	40, // 62: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
-	55, // 63: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
-	80, // 64: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
-	58, // 65: shoal.v1.StatusReply.pins:type_name -> shoal.v1.PinStatus
-	57, // 66: shoal.v1.StatusReply.waiting:type_name -> shoal.v1.WaitingDemand
-	11, // 67: shoal.v1.WaitingDemand.resources:type_name -> shoal.v1.Resources
-	5,  // 68: shoal.v1.SubmittedJob.state:type_name -> shoal.v1.JobState
-	66, // 69: shoal.v1.ListJobsReply.jobs:type_name -> shoal.v1.SubmittedJob
-	11, // 70: shoal.v1.RequestResourcesRequest.bundles:type_name -> shoal.v1.Resources
-	25, // 71: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
-	44, // 72: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
-	54, // 73: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
-	59, // 74: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
-	61, // 75: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
-	63, // 76: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
-	73, // 77: shoal.v1.Head.RequestResources:input_type -> shoal.v1.RequestResourcesRequest
-	72, // 78: shoal.v1.Head.ObjectInfo:input_type -> shoal.v1.ObjectInfoRequest
-	9,  // 79: shoal.v1.Head.ExecutorExit:input_type -> shoal.v1.ExecutorExitRequest
-	65, // 80: shoal.v1.Head.SubmitJob:input_type -> shoal.v1.SubmitJobRequest
-	67, // 81: shoal.v1.Head.GetJob:input_type -> shoal.v1.GetJobRequest
-	68, // 82: shoal.v1.Head.ListJobs:input_type -> shoal.v1.ListJobsRequest
-	67, // 83: shoal.v1.Head.StopJob:input_type -> shoal.v1.GetJobRequest
-	70, // 84: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
-	27, // 85: shoal.v1.Head.Timeline:input_type -> shoal.v1.TimelineRequest
-	51, // 86: shoal.v1.Head.NodeLogs:input_type -> shoal.v1.NodeLogsRequest
-	75, // 87: shoal.v1.Head.IssueCertificate:input_type -> shoal.v1.IssueCertificateRequest
-	35, // 88: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
-	48, // 89: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
-	56, // 90: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
-	60, // 91: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
-	62, // 92: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
-	64, // 93: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
-	74, // 94: shoal.v1.Head.RequestResources:output_type -> shoal.v1.RequestResourcesReply
-	34, // 95: shoal.v1.Head.ObjectInfo:output_type -> shoal.v1.ObjectStatus
-	10, // 96: shoal.v1.Head.ExecutorExit:output_type -> shoal.v1.ExecutorExitReply
-	66, // 97: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
-	66, // 98: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
-	69, // 99: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
-	66, // 100: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
-	71, // 101: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
-	29, // 102: shoal.v1.Head.Timeline:output_type -> shoal.v1.TimelineReply
-	52, // 103: shoal.v1.Head.NodeLogs:output_type -> shoal.v1.NodeLogsReply
-	76, // 104: shoal.v1.Head.IssueCertificate:output_type -> shoal.v1.IssueCertificateReply
-	88, // [88:105] is the sub-list for method output_type
-	71, // [71:88] is the sub-list for method input_type
-	71, // [71:71] is the sub-list for extension type_name
-	71, // [71:71] is the sub-list for extension extendee
-	0,  // [0:71] is the sub-list for field type_name
+	27, // 27: shoal.v1.ClientMessage.spans:type_name -> shoal.v1.TaskSpan
+	26, // 28: shoal.v1.ClientMessage.query_stages:type_name -> shoal.v1.QueryStage
+	3,  // 29: shoal.v1.TaskSpan.kind:type_name -> shoal.v1.RunKind
+	27, // 30: shoal.v1.TimelineSpan.span:type_name -> shoal.v1.TaskSpan
+	29, // 31: shoal.v1.TimelineReply.spans:type_name -> shoal.v1.TimelineSpan
+	32, // 32: shoal.v1.ResolvedArg.locations:type_name -> shoal.v1.Location
+	33, // 33: shoal.v1.RunTask.args:type_name -> shoal.v1.ResolvedArg
+	3,  // 34: shoal.v1.RunTask.kind:type_name -> shoal.v1.RunKind
+	4,  // 35: shoal.v1.ObjectStatus.state:type_name -> shoal.v1.ObjectState
+	32, // 36: shoal.v1.ObjectStatus.locations:type_name -> shoal.v1.Location
+	21, // 37: shoal.v1.ObjectStatus.error:type_name -> shoal.v1.ErrorInfo
+	8,  // 38: shoal.v1.ObjectStatus.actor:type_name -> shoal.v1.ActorRoute
+	14, // 39: shoal.v1.HeadMessage.welcome:type_name -> shoal.v1.Welcome
+	35, // 40: shoal.v1.HeadMessage.objects:type_name -> shoal.v1.ObjectStatus
+	34, // 41: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
+	20, // 42: shoal.v1.HeadMessage.leases:type_name -> shoal.v1.LeaseGrant
+	11, // 43: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
+	79, // 44: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
+	41, // 45: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
+	37, // 46: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
+	40, // 47: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
+	42, // 48: shoal.v1.NodeMessage.objects:type_name -> shoal.v1.ObjectCopy
+	43, // 49: shoal.v1.NodeMessage.executors:type_name -> shoal.v1.ExecutorEvent
+	44, // 50: shoal.v1.NodeMessage.drivers:type_name -> shoal.v1.DriverEvent
+	38, // 51: shoal.v1.NodeMessage.packages_held:type_name -> shoal.v1.PackageHeld
+	51, // 52: shoal.v1.NodeMessage.log_replies:type_name -> shoal.v1.LogReply
+	46, // 53: shoal.v1.HeadToNode.welcome:type_name -> shoal.v1.NodeWelcome
+	12, // 54: shoal.v1.HeadToNode.start_executors:type_name -> shoal.v1.JobInfo
+	47, // 55: shoal.v1.HeadToNode.pull_objects:type_name -> shoal.v1.ObjectPull
+	48, // 56: shoal.v1.HeadToNode.start_drivers:type_name -> shoal.v1.DriverStart
+	39, // 57: shoal.v1.HeadToNode.package_sources:type_name -> shoal.v1.PackageSource
+	50, // 58: shoal.v1.HeadToNode.log_requests:type_name -> shoal.v1.LogRequest
+	54, // 59: shoal.v1.NodeLogsReply.logs:type_name -> shoal.v1.NodeLog
+	11, // 60: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
+	11, // 61: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
+	80, // 62: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
+	41, // 63: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
+	56, // 64: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
+	81, // 65: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
+	59, // 66: shoal.v1.StatusReply.pins:type_name -> shoal.v1.PinStatus
+	58, // 67: shoal.v1.StatusReply.waiting:type_name -> shoal.v1.WaitingDemand
+	11, // 68: shoal.v1.WaitingDemand.resources:type_name -> shoal.v1.Resources
+	5,  // 69: shoal.v1.SubmittedJob.state:type_name -> shoal.v1.JobState
+	67, // 70: shoal.v1.ListJobsReply.jobs:type_name -> shoal.v1.SubmittedJob
+	11, // 71: shoal.v1.RequestResourcesRequest.bundles:type_name -> shoal.v1.Resources
+	25, // 72: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
+	45, // 73: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
+	55, // 74: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
+	60, // 75: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
+	62, // 76: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
+	64, // 77: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
+	74, // 78: shoal.v1.Head.RequestResources:input_type -> shoal.v1.RequestResourcesRequest
+	73, // 79: shoal.v1.Head.ObjectInfo:input_type -> shoal.v1.ObjectInfoRequest
+	9,  // 80: shoal.v1.Head.ExecutorExit:input_type -> shoal.v1.ExecutorExitRequest
+	66, // 81: shoal.v1.Head.SubmitJob:input_type -> shoal.v1.SubmitJobRequest
+	68, // 82: shoal.v1.Head.GetJob:input_type -> shoal.v1.GetJobRequest
+	69, // 83: shoal.v1.Head.ListJobs:input_type -> shoal.v1.ListJobsRequest
+	68, // 84: shoal.v1.Head.StopJob:input_type -> shoal.v1.GetJobRequest
+	71, // 85: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
+	28, // 86: shoal.v1.Head.Timeline:input_type -> shoal.v1.TimelineRequest
+	52, // 87: shoal.v1.Head.NodeLogs:input_type -> shoal.v1.NodeLogsRequest
+	76, // 88: shoal.v1.Head.IssueCertificate:input_type -> shoal.v1.IssueCertificateRequest
+	36, // 89: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
+	49, // 90: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
+	57, // 91: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
+	61, // 92: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
+	63, // 93: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
+	65, // 94: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
+	75, // 95: shoal.v1.Head.RequestResources:output_type -> shoal.v1.RequestResourcesReply
+	35, // 96: shoal.v1.Head.ObjectInfo:output_type -> shoal.v1.ObjectStatus
+	10, // 97: shoal.v1.Head.ExecutorExit:output_type -> shoal.v1.ExecutorExitReply
+	67, // 98: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
+	67, // 99: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
+	70, // 100: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
+	67, // 101: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
+	72, // 102: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
+	30, // 103: shoal.v1.Head.Timeline:output_type -> shoal.v1.TimelineReply
+	53, // 104: shoal.v1.Head.NodeLogs:output_type -> shoal.v1.NodeLogsReply
+	77, // 105: shoal.v1.Head.IssueCertificate:output_type -> shoal.v1.IssueCertificateReply
+	89, // [89:106] is the sub-list for method output_type
+	72, // [72:89] is the sub-list for method input_type
+	72, // [72:72] is the sub-list for extension type_name
+	72, // [72:72] is the sub-list for extension extendee
+	0,  // [0:72] is the sub-list for field type_name
 }
 
 func init() { file_shoal_proto_init() }
@@ -6616,7 +6864,7 @@ func file_shoal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_proto_rawDesc), len(file_shoal_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   75,
+			NumMessages:   76,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
