@@ -37,6 +37,10 @@ func (h *Head) NodeLogs(ctx context.Context, req *pb.NodeLogsRequest) (*pb.NodeL
 		id   uint64
 		ch   chan *pb.LogReply
 	}
+	from := map[[2]string]int64{} // by node and job
+	for _, p := range req.From {
+		from[[2]string{string(p.NodeId), string(p.JobId)}] = p.End
+	}
 	var waits []asked
 	h.mu.Lock()
 	job, err := ids.Resolve("job", req.Job, func(yield func(ids.ID) bool) {
@@ -51,6 +55,11 @@ func (h *Head) NodeLogs(ctx context.Context, req *pb.NodeLogsRequest) (*pb.NodeL
 			}
 		}
 	}, nil)
+	if full, perr := ids.Parse(req.Job); err != nil && perr == nil {
+		// A whole ID of a job the head no longer knows (its driver is
+		// gone): its output stays on the nodes.
+		job, err = full, nil
+	}
 	if err != nil {
 		h.mu.Unlock()
 		return nil, fmt.Errorf("%w: %w", errs.ErrBadArgument, err)
@@ -80,15 +89,21 @@ func (h *Head) NodeLogs(ctx context.Context, req *pb.NodeLogsRequest) (*pb.NodeL
 		h.logs.next++
 		a := asked{node: n.id, id: h.logs.next, ch: make(chan *pb.LogReply, 1)}
 		h.logs.pending[a.id] = a.ch
-		r := &pb.LogRequest{Id: a.id, JobIds: jobIDs, TailBytes: tail}
+		r := &pb.LogRequest{Id: a.id, JobIds: jobIDs, TailBytes: tail, Follow: req.Follow}
+		if req.Follow {
+			for _, j := range jobIDs {
+				r.From = append(r.From, from[[2]string{string(n.id.Bytes()), string(j)}])
+			}
+		}
 		n.out.Add(40, func(m *pb.HeadToNode) { m.LogRequests = append(m.LogRequests, r) })
 		waits = append(waits, a)
 	}
+	alive := h.jobs[job] != nil
 	h.mu.Unlock()
 	if !only.IsNil() && len(waits) == 0 {
 		return nil, fmt.Errorf("%w: node %s is not alive", errs.ErrBadArgument, only)
 	}
-	out := &pb.NodeLogsReply{JobId: job.Bytes()}
+	out := &pb.NodeLogsReply{JobId: job.Bytes(), JobAlive: alive}
 	wctx, cancel := context.WithTimeout(ctx, logAnswerTimeout)
 	defer cancel()
 	for _, a := range waits {
@@ -96,6 +111,11 @@ func (h *Head) NodeLogs(ctx context.Context, req *pb.NodeLogsRequest) (*pb.NodeL
 		select {
 		case r := <-a.ch:
 			l.Data, l.Skipped, l.Error = r.Data, r.Skipped, r.Error
+			for i, end := range r.Ends {
+				if i < len(jobIDs) {
+					l.Ends = append(l.Ends, &pb.LogPosition{NodeId: a.node.Bytes(), JobId: jobIDs[i], End: end})
+				}
+			}
 		case <-wctx.Done():
 			l.Error = fmt.Sprintf("the node did not answer within %v", logAnswerTimeout)
 			if ctx.Err() != nil {

@@ -38,6 +38,21 @@ type execLogs struct {
 type execLog struct {
 	f     *rotlog.File
 	users int
+	// mu is held by each write and by reads that need the end to match
+	// what is on disk; end counts the output written, from what was on
+	// disk when the log was opened (so it never goes back when rotation
+	// removes old output).
+	mu  sync.Mutex
+	end int64
+}
+
+// Write implements io.Writer (the executors' output).
+func (w *execLog) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.f.Write(p)
+	w.end += int64(n)
+	return n, err
 }
 
 func (l *execLogs) name(job ids.ID) string {
@@ -59,12 +74,12 @@ func (l *execLogs) open(job ids.ID) (io.Writer, func(), error) {
 		if l.jobs == nil {
 			l.jobs = map[ids.ID]*execLog{}
 		}
-		w = &execLog{f: f}
+		w = &execLog{f: f, end: l.onDisk(job)}
 		l.jobs[job] = w
 	}
 	w.users++
 	var once sync.Once
-	return w.f, func() {
+	return w, func() {
 		once.Do(func() {
 			l.mu.Lock()
 			defer l.mu.Unlock()
@@ -87,13 +102,62 @@ func (l *execLogs) close() {
 	l.jobs = nil
 }
 
+// files lists job's log files, oldest first: rotated files are named with
+// a timestamp after the base name (newest last when sorted); the live
+// file is the newest of all.
+func (l *execLogs) files(job ids.ID) []string {
+	return append(rotlog.Backups(l.name(job)), l.name(job))
+}
+
+// onDisk counts the bytes of job's output on disk.
+func (l *execLogs) onDisk(job ids.ID) int64 {
+	var n int64
+	for _, name := range l.files(job) {
+		if st, err := os.Stat(name); err == nil {
+			n += st.Size()
+		}
+	}
+	return n
+}
+
+// read returns the last n bytes of job's output here (from < 0), or up to
+// n bytes of what was written after position from (the oldest first, as
+// a follower reads), with how many bytes before them it does not return
+// (on disk before the tail; when following, written after from but no
+// longer kept, or past n), and the position where the output ends.
+func (l *execLogs) read(job ids.ID, from, n int64) (data []byte, skipped, end int64, err error) {
+	n = min(max(n, 0), maxLogTail)
+	l.mu.Lock()
+	w := l.jobs[job]
+	l.mu.Unlock()
+	if w != nil {
+		w.mu.Lock() // (writes wait: the end matches what is on disk)
+		defer w.mu.Unlock()
+		end = w.end
+	} else {
+		end = l.onDisk(job)
+	}
+	if from < 0 {
+		data, skipped, err = l.tail(job, n)
+		return data, skipped, end, err
+	}
+	// A position past the end (the node's log began again): from the end.
+	from = min(from, end)
+	want := end - from
+	data, _, err = l.tail(job, min(want, n))
+	if err != nil {
+		return nil, 0, end, nil // (no output here yet)
+	}
+	// Past n, the oldest part of what is new is skipped, as a tail would
+	// (a follower asks again within a second; n is 64 KiB by default).
+	return data, want - int64(len(data)), end, nil
+}
+
 // tail returns the last n bytes of job's executor output here, across its
 // rotated files, and how many bytes of output on disk came before them.
 func (l *execLogs) tail(job ids.ID, n int64) ([]byte, int64, error) {
 	n = min(max(n, 0), maxLogTail)
-	// Rotated files are named with a timestamp after the base name: newest
-	// last when sorted; the live file is the newest of all.
-	files := append(rotlog.Backups(l.name(job)), l.name(job))
+	files := l.files(job)
 	var parts [][]byte
 	var skipped int64
 	for i := len(files) - 1; i >= 0; i-- {
@@ -138,7 +202,7 @@ func (n *Node) answerLogs(reqs []*pb.LogRequest) {
 	go func() {
 		defer n.wg.Done()
 		for _, r := range reqs {
-			reply := &pb.LogReply{Id: r.Id}
+			reply := &pb.LogReply{Id: r.Id, Ends: make([]int64, len(r.JobIds))}
 			var problems []string
 			for i, b := range r.JobIds {
 				job, err := ids.FromBytes("job id", b)
@@ -146,23 +210,37 @@ func (n *Node) answerLogs(reqs []*pb.LogRequest) {
 					problems = append(problems, err.Error())
 					continue
 				}
-				data, skipped, err := n.logs.tail(job, r.TailBytes)
+				from := int64(-1)
+				if r.Follow {
+					from = 0
+					if i < len(r.From) {
+						from = r.From[i]
+					}
+				}
+				data, skipped, end, err := n.logs.read(job, from, r.TailBytes)
+				reply.Ends[i] = end
 				if err != nil {
 					if i == 0 {
 						problems = append(problems, err.Error())
 					}
 					continue
 				}
+				if len(data) == 0 && skipped == 0 {
+					continue
+				}
 				if i > 0 {
 					reply.Data = fmt.Appendf(reply.Data, "--- executors of derived job %s (an actor's own, or other environment variables) ---\n", job)
 				}
-				if skipped > 0 {
+				switch {
+				case skipped > 0 && r.Follow:
+					reply.Data = fmt.Appendf(reply.Data, "[… %d bytes not shown: written faster than followed, or rotated away]\n", skipped)
+				case skipped > 0:
 					reply.Data = fmt.Appendf(reply.Data, "[… %d earlier bytes; --tail prints more]\n", skipped)
 				}
 				reply.Data = append(reply.Data, data...)
 				reply.Skipped += skipped
 			}
-			if len(reply.Data) == 0 {
+			if len(reply.Data) == 0 && !r.Follow {
 				reply.Error = strings.Join(problems, "; ")
 			}
 			n.report(func(m *pb.NodeMessage) { m.LogReplies = append(m.LogReplies, reply) })

@@ -51,6 +51,52 @@ func TestExecLogsTailAcrossRotations(t *testing.T) {
 	}
 }
 
+// A follower reads what was written after its position, also across a
+// rotation that removed old output (positions count what was written, not
+// what is on disk), and a position past the end (the log began again)
+// reads from the end.
+func TestExecLogsFollow(t *testing.T) {
+	l := &execLogs{dir: t.TempDir()}
+	defer l.close()
+	job := ids.Random()
+	w, done, err := l.open(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	read := func(from, n int64) (string, int64, int64) {
+		t.Helper()
+		data, skipped, end, err := l.read(job, from, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data), skipped, end
+	}
+	if got, skipped, end := read(0, 100); got != "" || skipped != 0 || end != 0 {
+		t.Fatalf("nothing written: %q %d %d", got, skipped, end)
+	}
+	w.Write([]byte("alpha\n"))
+	got, _, end := read(0, 100)
+	if got != "alpha\n" || end != 6 {
+		t.Fatalf("after a line: %q end %d", got, end)
+	}
+	w.Write([]byte("beta\ngamma\n"))
+	if got, skipped, e := read(end, 100); got != "beta\ngamma\n" || skipped != 0 || e != 17 {
+		t.Fatalf("from %d: %q skipped %d end %d", end, got, skipped, e)
+	}
+	// Past n: the newest n bytes, the rest counted as skipped.
+	if got, skipped, _ := read(6, 6); got != "gamma\n" || skipped != 5 {
+		t.Fatalf("bounded: %q skipped %d", got, skipped)
+	}
+	if got, skipped, e := read(1000, 100); got != "" || skipped != 0 || e != 17 {
+		t.Fatalf("past the end: %q skipped %d end %d", got, skipped, e)
+	}
+	// The tail, with the end to follow from.
+	if data, skipped, e, err := l.read(job, -1, 6); err != nil || string(data) != "gamma\n" || skipped != 11 || e != 17 {
+		t.Fatalf("tail: %q %d %d %v", data, skipped, e, err)
+	}
+}
+
 // An executor's lines go to the node's output with a prefix, to the job's
 // log with the process's pid, and long lines are cut with a marker, never
 // ending the output.

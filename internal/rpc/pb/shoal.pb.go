@@ -4281,8 +4281,13 @@ type LogRequest struct {
 	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	// job_ids are the job and the jobs derived from it (its actors' own
 	// executors, other environments); each part is at most tail_bytes.
-	JobIds        [][]byte `protobuf:"bytes,2,rep,name=job_ids,json=jobIds,proto3" json:"job_ids,omitempty"`
-	TailBytes     int64    `protobuf:"varint,3,opt,name=tail_bytes,json=tailBytes,proto3" json:"tail_bytes,omitempty"`
+	JobIds    [][]byte `protobuf:"bytes,2,rep,name=job_ids,json=jobIds,proto3" json:"job_ids,omitempty"`
+	TailBytes int64    `protobuf:"varint,3,opt,name=tail_bytes,json=tailBytes,proto3" json:"tail_bytes,omitempty"`
+	// follow: the output written after from (one position per job of
+	// job_ids, as ends said; missing ones from the start) instead of the
+	// end of it.
+	Follow        bool    `protobuf:"varint,4,opt,name=follow,proto3" json:"follow,omitempty"`
+	From          []int64 `protobuf:"varint,5,rep,packed,name=from,proto3" json:"from,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4338,14 +4343,32 @@ func (x *LogRequest) GetTailBytes() int64 {
 	return 0
 }
 
+func (x *LogRequest) GetFollow() bool {
+	if x != nil {
+		return x.Follow
+	}
+	return false
+}
+
+func (x *LogRequest) GetFrom() []int64 {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
 // LogReply answers a LogRequest.
 type LogReply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	Data  []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
-	// skipped counts the bytes of the job's output kept before data.
-	Skipped       int64  `protobuf:"varint,3,opt,name=skipped,proto3" json:"skipped,omitempty"`
-	Error         string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	// skipped counts the bytes of the job's output kept before data (when
+	// following: written after from but no longer kept).
+	Skipped int64  `protobuf:"varint,3,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	Error   string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	// ends are where each job's output ends, as positions to follow from
+	// (in the order of the request's job_ids).
+	Ends          []int64 `protobuf:"varint,5,rep,packed,name=ends,proto3" json:"ends,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4408,13 +4431,25 @@ func (x *LogReply) GetError() string {
 	return ""
 }
 
+func (x *LogReply) GetEnds() []int64 {
+	if x != nil {
+		return x.Ends
+	}
+	return nil
+}
+
 type NodeLogsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// job is a job's id or a unique prefix of it (hex).
 	Job string `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
 	// node, when set, is a node's id or a unique prefix of it (hex).
-	Node          string `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
-	TailBytes     int64  `protobuf:"varint,3,opt,name=tail_bytes,json=tailBytes,proto3" json:"tail_bytes,omitempty"`
+	Node      string `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	TailBytes int64  `protobuf:"varint,3,opt,name=tail_bytes,json=tailBytes,proto3" json:"tail_bytes,omitempty"`
+	// follow: only the output written after the positions from (as an
+	// earlier reply's ends said; output of a node or job not there is new
+	// from its start).
+	Follow        bool           `protobuf:"varint,4,opt,name=follow,proto3" json:"follow,omitempty"`
+	From          []*LogPosition `protobuf:"bytes,5,rep,name=from,proto3" json:"from,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4470,17 +4505,96 @@ func (x *NodeLogsRequest) GetTailBytes() int64 {
 	return 0
 }
 
-type NodeLogsReply struct {
+func (x *NodeLogsRequest) GetFollow() bool {
+	if x != nil {
+		return x.Follow
+	}
+	return false
+}
+
+func (x *NodeLogsRequest) GetFrom() []*LogPosition {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+// LogPosition is where a job's executor output on a node ends (bytes
+// written there since its log was created).
+type LogPosition struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	JobId         []byte                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	Logs          []*NodeLog             `protobuf:"bytes,2,rep,name=logs,proto3" json:"logs,omitempty"`
+	NodeId        []byte                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	JobId         []byte                 `protobuf:"bytes,2,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	End           int64                  `protobuf:"varint,3,opt,name=end,proto3" json:"end,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogPosition) Reset() {
+	*x = LogPosition{}
+	mi := &file_shoal_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogPosition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogPosition) ProtoMessage() {}
+
+func (x *LogPosition) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogPosition.ProtoReflect.Descriptor instead.
+func (*LogPosition) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *LogPosition) GetNodeId() []byte {
+	if x != nil {
+		return x.NodeId
+	}
+	return nil
+}
+
+func (x *LogPosition) GetJobId() []byte {
+	if x != nil {
+		return x.JobId
+	}
+	return nil
+}
+
+func (x *LogPosition) GetEnd() int64 {
+	if x != nil {
+		return x.End
+	}
+	return 0
+}
+
+type NodeLogsReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	JobId []byte                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Logs  []*NodeLog             `protobuf:"bytes,2,rep,name=logs,proto3" json:"logs,omitempty"`
+	// job_alive: the job still has a driver connected (a follower stops
+	// once it has not and has printed what was left).
+	JobAlive      bool `protobuf:"varint,3,opt,name=job_alive,json=jobAlive,proto3" json:"job_alive,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NodeLogsReply) Reset() {
 	*x = NodeLogsReply{}
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4492,7 +4606,7 @@ func (x *NodeLogsReply) String() string {
 func (*NodeLogsReply) ProtoMessage() {}
 
 func (x *NodeLogsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4505,7 +4619,7 @@ func (x *NodeLogsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeLogsReply.ProtoReflect.Descriptor instead.
 func (*NodeLogsReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{47}
+	return file_shoal_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *NodeLogsReply) GetJobId() []byte {
@@ -4522,19 +4636,27 @@ func (x *NodeLogsReply) GetLogs() []*NodeLog {
 	return nil
 }
 
+func (x *NodeLogsReply) GetJobAlive() bool {
+	if x != nil {
+		return x.JobAlive
+	}
+	return false
+}
+
 type NodeLog struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	NodeId        []byte                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
 	Data          []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
 	Skipped       int64                  `protobuf:"varint,3,opt,name=skipped,proto3" json:"skipped,omitempty"`
 	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	Ends          []*LogPosition         `protobuf:"bytes,5,rep,name=ends,proto3" json:"ends,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NodeLog) Reset() {
 	*x = NodeLog{}
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4546,7 +4668,7 @@ func (x *NodeLog) String() string {
 func (*NodeLog) ProtoMessage() {}
 
 func (x *NodeLog) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4559,7 +4681,7 @@ func (x *NodeLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeLog.ProtoReflect.Descriptor instead.
 func (*NodeLog) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{48}
+	return file_shoal_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *NodeLog) GetNodeId() []byte {
@@ -4590,6 +4712,13 @@ func (x *NodeLog) GetError() string {
 	return ""
 }
 
+func (x *NodeLog) GetEnds() []*LogPosition {
+	if x != nil {
+		return x.Ends
+	}
+	return nil
+}
+
 type StatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -4598,7 +4727,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4610,7 +4739,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4623,7 +4752,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{49}
+	return file_shoal_proto_rawDescGZIP(), []int{50}
 }
 
 type NodeStatus struct {
@@ -4653,7 +4782,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_shoal_proto_msgTypes[50]
+	mi := &file_shoal_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4665,7 +4794,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[50]
+	mi := &file_shoal_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4678,7 +4807,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{50}
+	return file_shoal_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *NodeStatus) GetNodeId() []byte {
@@ -4817,7 +4946,7 @@ type StatusReply struct {
 
 func (x *StatusReply) Reset() {
 	*x = StatusReply{}
-	mi := &file_shoal_proto_msgTypes[51]
+	mi := &file_shoal_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4829,7 +4958,7 @@ func (x *StatusReply) String() string {
 func (*StatusReply) ProtoMessage() {}
 
 func (x *StatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[51]
+	mi := &file_shoal_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4842,7 +4971,7 @@ func (x *StatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReply.ProtoReflect.Descriptor instead.
 func (*StatusReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{51}
+	return file_shoal_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *StatusReply) GetNodes() []*NodeStatus {
@@ -4945,7 +5074,7 @@ type WaitingDemand struct {
 
 func (x *WaitingDemand) Reset() {
 	*x = WaitingDemand{}
-	mi := &file_shoal_proto_msgTypes[52]
+	mi := &file_shoal_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4957,7 +5086,7 @@ func (x *WaitingDemand) String() string {
 func (*WaitingDemand) ProtoMessage() {}
 
 func (x *WaitingDemand) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[52]
+	mi := &file_shoal_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4970,7 +5099,7 @@ func (x *WaitingDemand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitingDemand.ProtoReflect.Descriptor instead.
 func (*WaitingDemand) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{52}
+	return file_shoal_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *WaitingDemand) GetResources() *Resources {
@@ -5020,7 +5149,7 @@ type PinStatus struct {
 
 func (x *PinStatus) Reset() {
 	*x = PinStatus{}
-	mi := &file_shoal_proto_msgTypes[53]
+	mi := &file_shoal_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5032,7 +5161,7 @@ func (x *PinStatus) String() string {
 func (*PinStatus) ProtoMessage() {}
 
 func (x *PinStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[53]
+	mi := &file_shoal_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5045,7 +5174,7 @@ func (x *PinStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PinStatus.ProtoReflect.Descriptor instead.
 func (*PinStatus) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{53}
+	return file_shoal_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *PinStatus) GetLeaseId() []byte {
@@ -5085,7 +5214,7 @@ type LocateRequest struct {
 
 func (x *LocateRequest) Reset() {
 	*x = LocateRequest{}
-	mi := &file_shoal_proto_msgTypes[54]
+	mi := &file_shoal_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5097,7 +5226,7 @@ func (x *LocateRequest) String() string {
 func (*LocateRequest) ProtoMessage() {}
 
 func (x *LocateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[54]
+	mi := &file_shoal_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5110,7 +5239,7 @@ func (x *LocateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateRequest.ProtoReflect.Descriptor instead.
 func (*LocateRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{54}
+	return file_shoal_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *LocateRequest) GetHostname() string {
@@ -5130,7 +5259,7 @@ type LocateReply struct {
 
 func (x *LocateReply) Reset() {
 	*x = LocateReply{}
-	mi := &file_shoal_proto_msgTypes[55]
+	mi := &file_shoal_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5142,7 +5271,7 @@ func (x *LocateReply) String() string {
 func (*LocateReply) ProtoMessage() {}
 
 func (x *LocateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[55]
+	mi := &file_shoal_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5155,7 +5284,7 @@ func (x *LocateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocateReply.ProtoReflect.Descriptor instead.
 func (*LocateReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{55}
+	return file_shoal_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *LocateReply) GetNodeId() []byte {
@@ -5181,7 +5310,7 @@ type GetActorRequest struct {
 
 func (x *GetActorRequest) Reset() {
 	*x = GetActorRequest{}
-	mi := &file_shoal_proto_msgTypes[56]
+	mi := &file_shoal_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5193,7 +5322,7 @@ func (x *GetActorRequest) String() string {
 func (*GetActorRequest) ProtoMessage() {}
 
 func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[56]
+	mi := &file_shoal_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5206,7 +5335,7 @@ func (x *GetActorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorRequest.ProtoReflect.Descriptor instead.
 func (*GetActorRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{56}
+	return file_shoal_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *GetActorRequest) GetName() string {
@@ -5228,7 +5357,7 @@ type GetActorReply struct {
 
 func (x *GetActorReply) Reset() {
 	*x = GetActorReply{}
-	mi := &file_shoal_proto_msgTypes[57]
+	mi := &file_shoal_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5240,7 +5369,7 @@ func (x *GetActorReply) String() string {
 func (*GetActorReply) ProtoMessage() {}
 
 func (x *GetActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[57]
+	mi := &file_shoal_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5253,7 +5382,7 @@ func (x *GetActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetActorReply.ProtoReflect.Descriptor instead.
 func (*GetActorReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{57}
+	return file_shoal_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *GetActorReply) GetFound() bool {
@@ -5294,7 +5423,7 @@ type DrainRequest struct {
 
 func (x *DrainRequest) Reset() {
 	*x = DrainRequest{}
-	mi := &file_shoal_proto_msgTypes[58]
+	mi := &file_shoal_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5306,7 +5435,7 @@ func (x *DrainRequest) String() string {
 func (*DrainRequest) ProtoMessage() {}
 
 func (x *DrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[58]
+	mi := &file_shoal_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5319,7 +5448,7 @@ func (x *DrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
 func (*DrainRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{58}
+	return file_shoal_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *DrainRequest) GetNodeId() []byte {
@@ -5350,7 +5479,7 @@ type DrainReply struct {
 
 func (x *DrainReply) Reset() {
 	*x = DrainReply{}
-	mi := &file_shoal_proto_msgTypes[59]
+	mi := &file_shoal_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5362,7 +5491,7 @@ func (x *DrainReply) String() string {
 func (*DrainReply) ProtoMessage() {}
 
 func (x *DrainReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[59]
+	mi := &file_shoal_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5375,7 +5504,7 @@ func (x *DrainReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainReply.ProtoReflect.Descriptor instead.
 func (*DrainReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{59}
+	return file_shoal_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *DrainReply) GetTasksFinished() int64 {
@@ -5432,7 +5561,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_shoal_proto_msgTypes[60]
+	mi := &file_shoal_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5444,7 +5573,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[60]
+	mi := &file_shoal_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5457,7 +5586,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{60}
+	return file_shoal_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *SubmitJobRequest) GetName() string {
@@ -5506,7 +5635,7 @@ type SubmittedJob struct {
 
 func (x *SubmittedJob) Reset() {
 	*x = SubmittedJob{}
-	mi := &file_shoal_proto_msgTypes[61]
+	mi := &file_shoal_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5518,7 +5647,7 @@ func (x *SubmittedJob) String() string {
 func (*SubmittedJob) ProtoMessage() {}
 
 func (x *SubmittedJob) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[61]
+	mi := &file_shoal_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5531,7 +5660,7 @@ func (x *SubmittedJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmittedJob.ProtoReflect.Descriptor instead.
 func (*SubmittedJob) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{61}
+	return file_shoal_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *SubmittedJob) GetJobId() []byte {
@@ -5613,7 +5742,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_shoal_proto_msgTypes[62]
+	mi := &file_shoal_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5625,7 +5754,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[62]
+	mi := &file_shoal_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5638,7 +5767,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{62}
+	return file_shoal_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *GetJobRequest) GetJobId() []byte {
@@ -5656,7 +5785,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_shoal_proto_msgTypes[63]
+	mi := &file_shoal_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5668,7 +5797,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[63]
+	mi := &file_shoal_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5681,7 +5810,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{63}
+	return file_shoal_proto_rawDescGZIP(), []int{64}
 }
 
 type ListJobsReply struct {
@@ -5693,7 +5822,7 @@ type ListJobsReply struct {
 
 func (x *ListJobsReply) Reset() {
 	*x = ListJobsReply{}
-	mi := &file_shoal_proto_msgTypes[64]
+	mi := &file_shoal_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5705,7 +5834,7 @@ func (x *ListJobsReply) String() string {
 func (*ListJobsReply) ProtoMessage() {}
 
 func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[64]
+	mi := &file_shoal_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5718,7 +5847,7 @@ func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsReply.ProtoReflect.Descriptor instead.
 func (*ListJobsReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{64}
+	return file_shoal_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ListJobsReply) GetJobs() []*SubmittedJob {
@@ -5739,7 +5868,7 @@ type JobLogsRequest struct {
 
 func (x *JobLogsRequest) Reset() {
 	*x = JobLogsRequest{}
-	mi := &file_shoal_proto_msgTypes[65]
+	mi := &file_shoal_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5751,7 +5880,7 @@ func (x *JobLogsRequest) String() string {
 func (*JobLogsRequest) ProtoMessage() {}
 
 func (x *JobLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[65]
+	mi := &file_shoal_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5764,7 +5893,7 @@ func (x *JobLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobLogsRequest.ProtoReflect.Descriptor instead.
 func (*JobLogsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{65}
+	return file_shoal_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *JobLogsRequest) GetJobId() []byte {
@@ -5799,7 +5928,7 @@ type LogLines struct {
 
 func (x *LogLines) Reset() {
 	*x = LogLines{}
-	mi := &file_shoal_proto_msgTypes[66]
+	mi := &file_shoal_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5811,7 +5940,7 @@ func (x *LogLines) String() string {
 func (*LogLines) ProtoMessage() {}
 
 func (x *LogLines) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[66]
+	mi := &file_shoal_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5824,7 +5953,7 @@ func (x *LogLines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLines.ProtoReflect.Descriptor instead.
 func (*LogLines) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{66}
+	return file_shoal_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *LogLines) GetLines() []string {
@@ -5857,7 +5986,7 @@ type ObjectInfoRequest struct {
 
 func (x *ObjectInfoRequest) Reset() {
 	*x = ObjectInfoRequest{}
-	mi := &file_shoal_proto_msgTypes[67]
+	mi := &file_shoal_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5869,7 +5998,7 @@ func (x *ObjectInfoRequest) String() string {
 func (*ObjectInfoRequest) ProtoMessage() {}
 
 func (x *ObjectInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[67]
+	mi := &file_shoal_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5882,7 +6011,7 @@ func (x *ObjectInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectInfoRequest.ProtoReflect.Descriptor instead.
 func (*ObjectInfoRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{67}
+	return file_shoal_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *ObjectInfoRequest) GetId() []byte {
@@ -5901,7 +6030,7 @@ type RequestResourcesRequest struct {
 
 func (x *RequestResourcesRequest) Reset() {
 	*x = RequestResourcesRequest{}
-	mi := &file_shoal_proto_msgTypes[68]
+	mi := &file_shoal_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5913,7 +6042,7 @@ func (x *RequestResourcesRequest) String() string {
 func (*RequestResourcesRequest) ProtoMessage() {}
 
 func (x *RequestResourcesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[68]
+	mi := &file_shoal_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5926,7 +6055,7 @@ func (x *RequestResourcesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestResourcesRequest.ProtoReflect.Descriptor instead.
 func (*RequestResourcesRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{68}
+	return file_shoal_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *RequestResourcesRequest) GetBundles() []*Resources {
@@ -5944,7 +6073,7 @@ type RequestResourcesReply struct {
 
 func (x *RequestResourcesReply) Reset() {
 	*x = RequestResourcesReply{}
-	mi := &file_shoal_proto_msgTypes[69]
+	mi := &file_shoal_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5956,7 +6085,7 @@ func (x *RequestResourcesReply) String() string {
 func (*RequestResourcesReply) ProtoMessage() {}
 
 func (x *RequestResourcesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[69]
+	mi := &file_shoal_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5969,7 +6098,7 @@ func (x *RequestResourcesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestResourcesReply.ProtoReflect.Descriptor instead.
 func (*RequestResourcesReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{69}
+	return file_shoal_proto_rawDescGZIP(), []int{70}
 }
 
 // IssueCertificateRequest carries a certificate request (DER, PKCS #10) for
@@ -5983,7 +6112,7 @@ type IssueCertificateRequest struct {
 
 func (x *IssueCertificateRequest) Reset() {
 	*x = IssueCertificateRequest{}
-	mi := &file_shoal_proto_msgTypes[70]
+	mi := &file_shoal_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5995,7 +6124,7 @@ func (x *IssueCertificateRequest) String() string {
 func (*IssueCertificateRequest) ProtoMessage() {}
 
 func (x *IssueCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[70]
+	mi := &file_shoal_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6008,7 +6137,7 @@ func (x *IssueCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueCertificateRequest.ProtoReflect.Descriptor instead.
 func (*IssueCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{70}
+	return file_shoal_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *IssueCertificateRequest) GetCsr() []byte {
@@ -6030,7 +6159,7 @@ type IssueCertificateReply struct {
 
 func (x *IssueCertificateReply) Reset() {
 	*x = IssueCertificateReply{}
-	mi := &file_shoal_proto_msgTypes[71]
+	mi := &file_shoal_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6042,7 +6171,7 @@ func (x *IssueCertificateReply) String() string {
 func (*IssueCertificateReply) ProtoMessage() {}
 
 func (x *IssueCertificateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[71]
+	mi := &file_shoal_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6055,7 +6184,7 @@ func (x *IssueCertificateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueCertificateReply.ProtoReflect.Descriptor instead.
 func (*IssueCertificateReply) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{71}
+	return file_shoal_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *IssueCertificateReply) GetCertificate() []byte {
@@ -6436,31 +6565,42 @@ const file_shoal_proto_rawDesc = "" +
 	"\fstop_drivers\x18\b \x03(\fR\vstopDrivers\x12@\n" +
 	"\x0fpackage_sources\x18\t \x03(\v2\x17.shoal.v1.PackageSourceR\x0epackageSources\x127\n" +
 	"\flog_requests\x18\n" +
-	" \x03(\v2\x14.shoal.v1.LogRequestR\vlogRequests\"T\n" +
+	" \x03(\v2\x14.shoal.v1.LogRequestR\vlogRequests\"\x80\x01\n" +
 	"\n" +
 	"LogRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x17\n" +
 	"\ajob_ids\x18\x02 \x03(\fR\x06jobIds\x12\x1d\n" +
 	"\n" +
-	"tail_bytes\x18\x03 \x01(\x03R\ttailBytes\"^\n" +
+	"tail_bytes\x18\x03 \x01(\x03R\ttailBytes\x12\x16\n" +
+	"\x06follow\x18\x04 \x01(\bR\x06follow\x12\x12\n" +
+	"\x04from\x18\x05 \x03(\x03R\x04from\"r\n" +
 	"\bLogReply\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x18\n" +
 	"\askipped\x18\x03 \x01(\x03R\askipped\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"V\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12\x12\n" +
+	"\x04ends\x18\x05 \x03(\x03R\x04ends\"\x99\x01\n" +
 	"\x0fNodeLogsRequest\x12\x10\n" +
 	"\x03job\x18\x01 \x01(\tR\x03job\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x1d\n" +
 	"\n" +
-	"tail_bytes\x18\x03 \x01(\x03R\ttailBytes\"M\n" +
+	"tail_bytes\x18\x03 \x01(\x03R\ttailBytes\x12\x16\n" +
+	"\x06follow\x18\x04 \x01(\bR\x06follow\x12)\n" +
+	"\x04from\x18\x05 \x03(\v2\x15.shoal.v1.LogPositionR\x04from\"O\n" +
+	"\vLogPosition\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\fR\x06nodeId\x12\x15\n" +
+	"\x06job_id\x18\x02 \x01(\fR\x05jobId\x12\x10\n" +
+	"\x03end\x18\x03 \x01(\x03R\x03end\"j\n" +
 	"\rNodeLogsReply\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\fR\x05jobId\x12%\n" +
-	"\x04logs\x18\x02 \x03(\v2\x11.shoal.v1.NodeLogR\x04logs\"f\n" +
+	"\x04logs\x18\x02 \x03(\v2\x11.shoal.v1.NodeLogR\x04logs\x12\x1b\n" +
+	"\tjob_alive\x18\x03 \x01(\bR\bjobAlive\"\x91\x01\n" +
 	"\aNodeLog\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\fR\x06nodeId\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x18\n" +
 	"\askipped\x18\x03 \x01(\x03R\askipped\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"\x0f\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12)\n" +
+	"\x04ends\x18\x05 \x03(\v2\x15.shoal.v1.LogPositionR\x04ends\"\x0f\n" +
 	"\rStatusRequest\"\x8d\x05\n" +
 	"\n" +
 	"NodeStatus\x12\x17\n" +
@@ -6654,7 +6794,7 @@ func file_shoal_proto_rawDescGZIP() []byte {
 }
 
 var file_shoal_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
+var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 77)
 var file_shoal_proto_goTypes = []any{
 	(Role)(0),                       // 0: shoal.v1.Role
 	(Strategy)(0),                   // 1: shoal.v1.Strategy
@@ -6709,41 +6849,42 @@ var file_shoal_proto_goTypes = []any{
 	(*LogRequest)(nil),              // 50: shoal.v1.LogRequest
 	(*LogReply)(nil),                // 51: shoal.v1.LogReply
 	(*NodeLogsRequest)(nil),         // 52: shoal.v1.NodeLogsRequest
-	(*NodeLogsReply)(nil),           // 53: shoal.v1.NodeLogsReply
-	(*NodeLog)(nil),                 // 54: shoal.v1.NodeLog
-	(*StatusRequest)(nil),           // 55: shoal.v1.StatusRequest
-	(*NodeStatus)(nil),              // 56: shoal.v1.NodeStatus
-	(*StatusReply)(nil),             // 57: shoal.v1.StatusReply
-	(*WaitingDemand)(nil),           // 58: shoal.v1.WaitingDemand
-	(*PinStatus)(nil),               // 59: shoal.v1.PinStatus
-	(*LocateRequest)(nil),           // 60: shoal.v1.LocateRequest
-	(*LocateReply)(nil),             // 61: shoal.v1.LocateReply
-	(*GetActorRequest)(nil),         // 62: shoal.v1.GetActorRequest
-	(*GetActorReply)(nil),           // 63: shoal.v1.GetActorReply
-	(*DrainRequest)(nil),            // 64: shoal.v1.DrainRequest
-	(*DrainReply)(nil),              // 65: shoal.v1.DrainReply
-	(*SubmitJobRequest)(nil),        // 66: shoal.v1.SubmitJobRequest
-	(*SubmittedJob)(nil),            // 67: shoal.v1.SubmittedJob
-	(*GetJobRequest)(nil),           // 68: shoal.v1.GetJobRequest
-	(*ListJobsRequest)(nil),         // 69: shoal.v1.ListJobsRequest
-	(*ListJobsReply)(nil),           // 70: shoal.v1.ListJobsReply
-	(*JobLogsRequest)(nil),          // 71: shoal.v1.JobLogsRequest
-	(*LogLines)(nil),                // 72: shoal.v1.LogLines
-	(*ObjectInfoRequest)(nil),       // 73: shoal.v1.ObjectInfoRequest
-	(*RequestResourcesRequest)(nil), // 74: shoal.v1.RequestResourcesRequest
-	(*RequestResourcesReply)(nil),   // 75: shoal.v1.RequestResourcesReply
-	(*IssueCertificateRequest)(nil), // 76: shoal.v1.IssueCertificateRequest
-	(*IssueCertificateReply)(nil),   // 77: shoal.v1.IssueCertificateReply
-	nil,                             // 78: shoal.v1.Resources.CustomEntry
-	nil,                             // 79: shoal.v1.NodeHello.LabelsEntry
-	nil,                             // 80: shoal.v1.NodeStatus.LabelsEntry
-	nil,                             // 81: shoal.v1.StatusReply.TasksByStateEntry
+	(*LogPosition)(nil),             // 53: shoal.v1.LogPosition
+	(*NodeLogsReply)(nil),           // 54: shoal.v1.NodeLogsReply
+	(*NodeLog)(nil),                 // 55: shoal.v1.NodeLog
+	(*StatusRequest)(nil),           // 56: shoal.v1.StatusRequest
+	(*NodeStatus)(nil),              // 57: shoal.v1.NodeStatus
+	(*StatusReply)(nil),             // 58: shoal.v1.StatusReply
+	(*WaitingDemand)(nil),           // 59: shoal.v1.WaitingDemand
+	(*PinStatus)(nil),               // 60: shoal.v1.PinStatus
+	(*LocateRequest)(nil),           // 61: shoal.v1.LocateRequest
+	(*LocateReply)(nil),             // 62: shoal.v1.LocateReply
+	(*GetActorRequest)(nil),         // 63: shoal.v1.GetActorRequest
+	(*GetActorReply)(nil),           // 64: shoal.v1.GetActorReply
+	(*DrainRequest)(nil),            // 65: shoal.v1.DrainRequest
+	(*DrainReply)(nil),              // 66: shoal.v1.DrainReply
+	(*SubmitJobRequest)(nil),        // 67: shoal.v1.SubmitJobRequest
+	(*SubmittedJob)(nil),            // 68: shoal.v1.SubmittedJob
+	(*GetJobRequest)(nil),           // 69: shoal.v1.GetJobRequest
+	(*ListJobsRequest)(nil),         // 70: shoal.v1.ListJobsRequest
+	(*ListJobsReply)(nil),           // 71: shoal.v1.ListJobsReply
+	(*JobLogsRequest)(nil),          // 72: shoal.v1.JobLogsRequest
+	(*LogLines)(nil),                // 73: shoal.v1.LogLines
+	(*ObjectInfoRequest)(nil),       // 74: shoal.v1.ObjectInfoRequest
+	(*RequestResourcesRequest)(nil), // 75: shoal.v1.RequestResourcesRequest
+	(*RequestResourcesReply)(nil),   // 76: shoal.v1.RequestResourcesReply
+	(*IssueCertificateRequest)(nil), // 77: shoal.v1.IssueCertificateRequest
+	(*IssueCertificateReply)(nil),   // 78: shoal.v1.IssueCertificateReply
+	nil,                             // 79: shoal.v1.Resources.CustomEntry
+	nil,                             // 80: shoal.v1.NodeHello.LabelsEntry
+	nil,                             // 81: shoal.v1.NodeStatus.LabelsEntry
+	nil,                             // 82: shoal.v1.StatusReply.TasksByStateEntry
 }
 var file_shoal_proto_depIdxs = []int32{
 	24, // 0: shoal.v1.DirectRequest.calls:type_name -> shoal.v1.ActorCall
 	16, // 1: shoal.v1.DirectRequest.tasks:type_name -> shoal.v1.TaskSpec
 	22, // 2: shoal.v1.DirectReply.results:type_name -> shoal.v1.TaskResult
-	78, // 3: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
+	79, // 3: shoal.v1.Resources.custom:type_name -> shoal.v1.Resources.CustomEntry
 	0,  // 4: shoal.v1.Hello.role:type_name -> shoal.v1.Role
 	12, // 5: shoal.v1.Hello.job:type_name -> shoal.v1.JobInfo
 	15, // 6: shoal.v1.TaskSpec.args:type_name -> shoal.v1.Arg
@@ -6784,7 +6925,7 @@ var file_shoal_proto_depIdxs = []int32{
 	34, // 41: shoal.v1.HeadMessage.run:type_name -> shoal.v1.RunTask
 	20, // 42: shoal.v1.HeadMessage.leases:type_name -> shoal.v1.LeaseGrant
 	11, // 43: shoal.v1.NodeHello.resources:type_name -> shoal.v1.Resources
-	79, // 44: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
+	80, // 44: shoal.v1.NodeHello.labels:type_name -> shoal.v1.NodeHello.LabelsEntry
 	41, // 45: shoal.v1.Heartbeat.store:type_name -> shoal.v1.StoreUsage
 	37, // 46: shoal.v1.NodeMessage.hello:type_name -> shoal.v1.NodeHello
 	40, // 47: shoal.v1.NodeMessage.heartbeat:type_name -> shoal.v1.Heartbeat
@@ -6799,58 +6940,60 @@ var file_shoal_proto_depIdxs = []int32{
 	48, // 56: shoal.v1.HeadToNode.start_drivers:type_name -> shoal.v1.DriverStart
 	39, // 57: shoal.v1.HeadToNode.package_sources:type_name -> shoal.v1.PackageSource
 	50, // 58: shoal.v1.HeadToNode.log_requests:type_name -> shoal.v1.LogRequest
-	54, // 59: shoal.v1.NodeLogsReply.logs:type_name -> shoal.v1.NodeLog
-	11, // 60: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
-	11, // 61: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
-	80, // 62: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
-	41, // 63: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
-	56, // 64: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
-	81, // 65: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
-	59, // 66: shoal.v1.StatusReply.pins:type_name -> shoal.v1.PinStatus
-	58, // 67: shoal.v1.StatusReply.waiting:type_name -> shoal.v1.WaitingDemand
-	11, // 68: shoal.v1.WaitingDemand.resources:type_name -> shoal.v1.Resources
-	5,  // 69: shoal.v1.SubmittedJob.state:type_name -> shoal.v1.JobState
-	67, // 70: shoal.v1.ListJobsReply.jobs:type_name -> shoal.v1.SubmittedJob
-	11, // 71: shoal.v1.RequestResourcesRequest.bundles:type_name -> shoal.v1.Resources
-	25, // 72: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
-	45, // 73: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
-	55, // 74: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
-	60, // 75: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
-	62, // 76: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
-	64, // 77: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
-	74, // 78: shoal.v1.Head.RequestResources:input_type -> shoal.v1.RequestResourcesRequest
-	73, // 79: shoal.v1.Head.ObjectInfo:input_type -> shoal.v1.ObjectInfoRequest
-	9,  // 80: shoal.v1.Head.ExecutorExit:input_type -> shoal.v1.ExecutorExitRequest
-	66, // 81: shoal.v1.Head.SubmitJob:input_type -> shoal.v1.SubmitJobRequest
-	68, // 82: shoal.v1.Head.GetJob:input_type -> shoal.v1.GetJobRequest
-	69, // 83: shoal.v1.Head.ListJobs:input_type -> shoal.v1.ListJobsRequest
-	68, // 84: shoal.v1.Head.StopJob:input_type -> shoal.v1.GetJobRequest
-	71, // 85: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
-	28, // 86: shoal.v1.Head.Timeline:input_type -> shoal.v1.TimelineRequest
-	52, // 87: shoal.v1.Head.NodeLogs:input_type -> shoal.v1.NodeLogsRequest
-	76, // 88: shoal.v1.Head.IssueCertificate:input_type -> shoal.v1.IssueCertificateRequest
-	36, // 89: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
-	49, // 90: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
-	57, // 91: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
-	61, // 92: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
-	63, // 93: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
-	65, // 94: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
-	75, // 95: shoal.v1.Head.RequestResources:output_type -> shoal.v1.RequestResourcesReply
-	35, // 96: shoal.v1.Head.ObjectInfo:output_type -> shoal.v1.ObjectStatus
-	10, // 97: shoal.v1.Head.ExecutorExit:output_type -> shoal.v1.ExecutorExitReply
-	67, // 98: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
-	67, // 99: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
-	70, // 100: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
-	67, // 101: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
-	72, // 102: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
-	30, // 103: shoal.v1.Head.Timeline:output_type -> shoal.v1.TimelineReply
-	53, // 104: shoal.v1.Head.NodeLogs:output_type -> shoal.v1.NodeLogsReply
-	77, // 105: shoal.v1.Head.IssueCertificate:output_type -> shoal.v1.IssueCertificateReply
-	89, // [89:106] is the sub-list for method output_type
-	72, // [72:89] is the sub-list for method input_type
-	72, // [72:72] is the sub-list for extension type_name
-	72, // [72:72] is the sub-list for extension extendee
-	0,  // [0:72] is the sub-list for field type_name
+	53, // 59: shoal.v1.NodeLogsRequest.from:type_name -> shoal.v1.LogPosition
+	55, // 60: shoal.v1.NodeLogsReply.logs:type_name -> shoal.v1.NodeLog
+	53, // 61: shoal.v1.NodeLog.ends:type_name -> shoal.v1.LogPosition
+	11, // 62: shoal.v1.NodeStatus.total:type_name -> shoal.v1.Resources
+	11, // 63: shoal.v1.NodeStatus.available:type_name -> shoal.v1.Resources
+	81, // 64: shoal.v1.NodeStatus.labels:type_name -> shoal.v1.NodeStatus.LabelsEntry
+	41, // 65: shoal.v1.NodeStatus.store:type_name -> shoal.v1.StoreUsage
+	57, // 66: shoal.v1.StatusReply.nodes:type_name -> shoal.v1.NodeStatus
+	82, // 67: shoal.v1.StatusReply.tasks_by_state:type_name -> shoal.v1.StatusReply.TasksByStateEntry
+	60, // 68: shoal.v1.StatusReply.pins:type_name -> shoal.v1.PinStatus
+	59, // 69: shoal.v1.StatusReply.waiting:type_name -> shoal.v1.WaitingDemand
+	11, // 70: shoal.v1.WaitingDemand.resources:type_name -> shoal.v1.Resources
+	5,  // 71: shoal.v1.SubmittedJob.state:type_name -> shoal.v1.JobState
+	68, // 72: shoal.v1.ListJobsReply.jobs:type_name -> shoal.v1.SubmittedJob
+	11, // 73: shoal.v1.RequestResourcesRequest.bundles:type_name -> shoal.v1.Resources
+	25, // 74: shoal.v1.Head.Session:input_type -> shoal.v1.ClientMessage
+	45, // 75: shoal.v1.Head.NodeSession:input_type -> shoal.v1.NodeMessage
+	56, // 76: shoal.v1.Head.Status:input_type -> shoal.v1.StatusRequest
+	61, // 77: shoal.v1.Head.Locate:input_type -> shoal.v1.LocateRequest
+	63, // 78: shoal.v1.Head.GetActor:input_type -> shoal.v1.GetActorRequest
+	65, // 79: shoal.v1.Head.Drain:input_type -> shoal.v1.DrainRequest
+	75, // 80: shoal.v1.Head.RequestResources:input_type -> shoal.v1.RequestResourcesRequest
+	74, // 81: shoal.v1.Head.ObjectInfo:input_type -> shoal.v1.ObjectInfoRequest
+	9,  // 82: shoal.v1.Head.ExecutorExit:input_type -> shoal.v1.ExecutorExitRequest
+	67, // 83: shoal.v1.Head.SubmitJob:input_type -> shoal.v1.SubmitJobRequest
+	69, // 84: shoal.v1.Head.GetJob:input_type -> shoal.v1.GetJobRequest
+	70, // 85: shoal.v1.Head.ListJobs:input_type -> shoal.v1.ListJobsRequest
+	69, // 86: shoal.v1.Head.StopJob:input_type -> shoal.v1.GetJobRequest
+	72, // 87: shoal.v1.Head.JobLogs:input_type -> shoal.v1.JobLogsRequest
+	28, // 88: shoal.v1.Head.Timeline:input_type -> shoal.v1.TimelineRequest
+	52, // 89: shoal.v1.Head.NodeLogs:input_type -> shoal.v1.NodeLogsRequest
+	77, // 90: shoal.v1.Head.IssueCertificate:input_type -> shoal.v1.IssueCertificateRequest
+	36, // 91: shoal.v1.Head.Session:output_type -> shoal.v1.HeadMessage
+	49, // 92: shoal.v1.Head.NodeSession:output_type -> shoal.v1.HeadToNode
+	58, // 93: shoal.v1.Head.Status:output_type -> shoal.v1.StatusReply
+	62, // 94: shoal.v1.Head.Locate:output_type -> shoal.v1.LocateReply
+	64, // 95: shoal.v1.Head.GetActor:output_type -> shoal.v1.GetActorReply
+	66, // 96: shoal.v1.Head.Drain:output_type -> shoal.v1.DrainReply
+	76, // 97: shoal.v1.Head.RequestResources:output_type -> shoal.v1.RequestResourcesReply
+	35, // 98: shoal.v1.Head.ObjectInfo:output_type -> shoal.v1.ObjectStatus
+	10, // 99: shoal.v1.Head.ExecutorExit:output_type -> shoal.v1.ExecutorExitReply
+	68, // 100: shoal.v1.Head.SubmitJob:output_type -> shoal.v1.SubmittedJob
+	68, // 101: shoal.v1.Head.GetJob:output_type -> shoal.v1.SubmittedJob
+	71, // 102: shoal.v1.Head.ListJobs:output_type -> shoal.v1.ListJobsReply
+	68, // 103: shoal.v1.Head.StopJob:output_type -> shoal.v1.SubmittedJob
+	73, // 104: shoal.v1.Head.JobLogs:output_type -> shoal.v1.LogLines
+	30, // 105: shoal.v1.Head.Timeline:output_type -> shoal.v1.TimelineReply
+	54, // 106: shoal.v1.Head.NodeLogs:output_type -> shoal.v1.NodeLogsReply
+	78, // 107: shoal.v1.Head.IssueCertificate:output_type -> shoal.v1.IssueCertificateReply
+	91, // [91:108] is the sub-list for method output_type
+	74, // [74:91] is the sub-list for method input_type
+	74, // [74:74] is the sub-list for extension type_name
+	74, // [74:74] is the sub-list for extension extendee
+	0,  // [0:74] is the sub-list for field type_name
 }
 
 func init() { file_shoal_proto_init() }
@@ -6864,7 +7007,7 @@ func file_shoal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_proto_rawDesc), len(file_shoal_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   76,
+			NumMessages:   77,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
