@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestChildArgsAndRSS(t *testing.T) {
@@ -17,8 +18,17 @@ func TestChildArgsAndRSS(t *testing.T) {
 	if kids := Children(os.Getpid()); !slices.Contains(kids, pid) {
 		t.Fatalf("children of %d are %v, missing %d", os.Getpid(), kids, pid)
 	}
-	if args := Args(pid); !slices.Equal(args, []string{"sleep", "30"}) {
-		t.Fatalf("args of the child: %q", args)
+	// (Start returns once the child's exec closed its descriptors, which
+	// the kernel does before it lays out the new program's arguments: for
+	// a moment, /proc shows none.)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		args := Args(pid)
+		if slices.Equal(args, []string{"sleep", "30"}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("args of the child: %q", args)
+		}
 	}
 	self, err := RSS(os.Getpid())
 	if err != nil || self <= 0 {
