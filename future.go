@@ -172,7 +172,9 @@ func (f *Future[T]) Get(ctx context.Context) (T, error) {
 		// batch's buffers) holds a share of the view until the garbage
 		// collector finds it unreachable. A batch kept after its future
 		// was released read memory the store could reuse.
-		codec.Anchor(f.val, f.ref.ShareView)
+		if codec.MayAnchor[T]() {
+			codec.Anchor(f.val, f.ref.ShareView)
+		}
 	}
 	f.decoded = true
 	return f.val, f.err

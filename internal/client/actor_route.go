@@ -231,6 +231,12 @@ func (a *actorRoute) headCallDone(l *actorLink) {
 // answered finishes the calls a batch answers; a call whose executor no
 // longer has the actor goes through the head.
 func (a *actorRoute) answered(_ *directConn, answers []answer) {
+	finished := answers[:0] // (finished once the lock is let go, in order)
+	defer func() {
+		for _, an := range finished {
+			an.r.finishDirect(an.res)
+		}
+	}()
 	a.mu.Lock()
 	touched := make([]*actorLink, 0, 1)
 	for _, an := range answers {
@@ -248,8 +254,7 @@ func (a *actorRoute) answered(_ *directConn, answers []answer) {
 			l.requeue(r)
 			continue
 		}
-		res := an.res
-		a.mu.later(func() { r.finishDirect(res) })
+		finished = append(finished, an)
 	}
 	for _, l := range touched {
 		a.flush(l)

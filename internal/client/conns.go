@@ -46,6 +46,8 @@ type directConn struct {
 	calls  map[ids.ID]*Ref
 	opened bool
 	failed bool
+	// answers is the buffer answered sorts a reply's results into.
+	answers []answer
 }
 
 // directItem is one item of a DirectRequest: a call, a task or the ID of a
@@ -180,7 +182,11 @@ func (cs *directConns) run(conn *directConn) {
 // answered hands the results of a batch to the routes that sent their
 // work.
 func (cs *directConns) answered(conn *directConn, m *pb.DirectReply) {
-	var actors, leases []answer
+	// (one buffer per connection, whose replies come one at a time: the
+	// routes use the answers before this returns)
+	all := slices.Grow(conn.answers[:0], 2*len(m.Results))
+	leases, actors := all[:0:len(m.Results)], all[len(m.Results):len(m.Results)]
+	defer func() { conn.answers = all[:0] }()
 	cs.mu.Lock()
 	for _, res := range m.Results {
 		id, err := ids.FromBytes("call id", res.TaskId)

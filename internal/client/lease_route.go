@@ -392,6 +392,12 @@ func (lr *leaseRoute) endLease(l *taskLease) {
 // answered finishes the tasks a batch answers; a task its executor did
 // not run goes to the head.
 func (lr *leaseRoute) answered(_ *directConn, answers []answer) {
+	finished := answers[:0] // (finished once the lock is let go, in order)
+	defer func() {
+		for _, an := range finished {
+			an.r.finishDirect(an.res)
+		}
+	}()
 	lr.mu.Lock()
 	pools := make([]*taskPool, 0, 1)
 	for _, an := range answers {
@@ -412,7 +418,7 @@ func (lr *leaseRoute) answered(_ *directConn, answers []answer) {
 		}
 		lr.taskDone(r)
 		lr.learn(spec.Function, time.Duration(res.DurationNs))
-		lr.mu.later(func() { r.finishDirect(res) })
+		finished = append(finished, an)
 	}
 	for _, p := range pools {
 		lr.pump(p)

@@ -22,7 +22,10 @@ import (
 // []byte is not copied) and returns its reference.
 func (c *Client) Put(ctx context.Context, tag codec.Tag, payload []byte, nested [][]byte) (*Ref, error) {
 	id := c.gen.Next()
-	r := &Ref{ID: id, ready: make(chan struct{}), c: c, nested: nested}
+	r := &Ref{ID: id, ready: make(chan struct{}), c: c}
+	if len(nested) > 0 {
+		r.x = &refExtras{nested: nested}
+	}
 	size := int64(1 + len(payload))
 	p := &pb.PutObject{Id: id.Bytes(), Size: size, Nested: nested}
 	if size <= c.welcome.InlineLimit {
@@ -332,10 +335,11 @@ func (c *Client) read(ctx context.Context, r *Ref, inline func(value []byte), fe
 	}
 	for attempt := 0; ; attempt++ {
 		r.mu.Lock()
-		if r.updated == nil {
-			r.updated = make(chan struct{})
+		value, locs, err, rebuilding := r.value, r.locs, r.err, r.rebuilding
+		if err == nil && value == nil && r.updated == nil {
+			r.updated = make(chan struct{}) // (news of the object closes it)
 		}
-		value, locs, err, updated, rebuilding := r.value, r.locs, r.err, r.updated, r.rebuilding
+		updated := r.updated
 		r.mu.Unlock()
 		if err != nil {
 			return err

@@ -46,12 +46,13 @@ type Ref struct {
 	holders int32
 	// What a restarted head must be told (see replay): the spec that made
 	// the object (a *pb.TaskSpec, *pb.ActorSpec or *pb.ActorCall), whether
-	// it is borrowed, and the objects nested in a Put's value.
+	// it is borrowed, and (in x) the objects nested in a Put's value.
 	spec     any
 	borrowed bool
-	nested   [][]byte
-	onReady  []func()
-	c        *Client
+	// x holds what few references need (nil until one does): a Ref is
+	// made per task, and fits a smaller size class without them.
+	x *refExtras
+	c *Client
 	// argHolds are shares of the references that a task's or call's
 	// arguments name (object arguments, and futures and actor handles
 	// inside values) that this client keeps until the work has finished:
@@ -78,12 +79,23 @@ type Ref struct {
 	killed bool
 }
 
+// refExtras is what few references need: the objects nested in a Put's
+// value, and the functions to run once it is ready (OnReady). Guarded by
+// the Ref's mu (nested is set before the Ref is shared).
+type refExtras struct {
+	nested  [][]byte
+	onReady []func()
+}
+
 // OnReady runs f once r is ready (at once if it is), on the goroutine that
 // receives the readiness: f must be quick and must not block.
 func (r *Ref) OnReady(f func()) {
 	r.mu.Lock()
 	if !r.IsReady() {
-		r.onReady = append(r.onReady, f)
+		if r.x == nil {
+			r.x = &refExtras{}
+		}
+		r.x.onReady = append(r.x.onReady, f)
 		r.mu.Unlock()
 		return
 	}
@@ -128,7 +140,10 @@ func (r *Ref) replay() (replayItem, bool) {
 	if !ready || r.err != nil {
 		return it, false
 	}
-	p := &pb.PutObject{Id: id, Size: r.size, Nested: r.nested}
+	p := &pb.PutObject{Id: id, Size: r.size}
+	if r.x != nil {
+		p.Nested = r.x.nested
+	}
 	switch {
 	case r.value != nil && int64(len(r.value)) <= r.c.welcome.InlineLimit:
 		p.Value = r.value
@@ -163,7 +178,9 @@ func (r *Ref) finishLocked(value []byte, size int64, locs []transfer.Location, e
 	if first {
 		r.done.Store(true)
 		close(r.ready)
-		after.callbacks, r.onReady = r.onReady, nil
+		if r.x != nil {
+			after.callbacks, r.x.onReady = r.x.onReady, nil
+		}
 		after.holds, r.argHolds = r.argHolds, nil
 		if r.selfHold {
 			r.selfHold, after.self = false, r

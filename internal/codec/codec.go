@@ -65,6 +65,19 @@ func Anchor(v any, share func() (drop func())) {
 	}
 }
 
+// MayAnchor reports whether a decoded value of static type T may need
+// Anchor: T is an interface (its dynamic type decides) or T's codec is
+// Anchored. Callers check it first: boxing a value for Anchor costs an
+// allocation per read.
+func MayAnchor[T any]() bool {
+	t := reflect.TypeFor[T]()
+	if t.Kind() == reflect.Interface {
+		return true
+	}
+	_, ok := lookup(t).(Anchored)
+	return ok
+}
+
 // ErrMalformed is wrapped by every error about input that is not a valid
 // encoded value.
 var ErrMalformed = errors.New("malformed value")

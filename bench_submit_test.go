@@ -1,0 +1,47 @@
+package shoal_test
+
+import (
+	"context"
+	"syscall"
+	"testing"
+
+	"github.com/shoal-dev/shoal"
+)
+
+// BenchmarkSubmitAndGet submits no-op tasks in batches of 10,000 to an
+// embedded cluster (2 nodes × 2 CPUs) and gets them: allocations and
+// this process's CPU time (driver, head and nodes; not the executors) per
+// task, which vary far less between runs than throughput does.
+func BenchmarkSubmitAndGet(b *testing.B) {
+	ctx, err := shoal.Init(context.Background(), shoal.WithLocalNodes(2), shoal.WithCPUsPerNode(2))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer shoal.Shutdown(ctx)
+	round := func(n int) {
+		futs := make([]*shoal.Future[int], n)
+		for i := range futs {
+			futs[i] = square.Remote(ctx, i)
+		}
+		if _, err := shoal.GetAll(ctx, futs); err != nil {
+			b.Fatal(err)
+		}
+		for _, f := range futs {
+			f.Release()
+		}
+	}
+	for range 3 {
+		round(10_000) // (warm: leases, run times learned)
+	}
+	var before, after syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; done += 10_000 {
+		round(min(10_000, b.N-done))
+	}
+	b.StopTimer()
+	syscall.Getrusage(syscall.RUSAGE_SELF, &after)
+	cpu := (after.Utime.Nano() + after.Stime.Nano()) - (before.Utime.Nano() + before.Stime.Nano())
+	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+}
