@@ -424,12 +424,12 @@ func specArgs(spec any) []*pb.Arg {
 	return nil
 }
 
-// SendSpans sends an executor's task spans to the head (for the
-// timeline), with how many it dropped, and how many runs that came without
-// the head finished and failed (for its totals).
-func (c *Client) SendSpans(spans []*pb.TaskSpan, dropped, offHeadFinished, offHeadFailed int64) error {
-	return c.session.send(64*len(spans)+32, func(m *pb.ClientMessage) {
-		m.Spans = append(m.Spans, spans...)
+// SendSpans sends an executor's task spans (packed: rpc.AppendSpan) to
+// the head (for the timeline), with how many it dropped, and how many runs
+// that came without the head finished and failed (for its totals).
+func (c *Client) SendSpans(packed []byte, dropped, offHeadFinished, offHeadFailed int64) error {
+	return c.session.send(len(packed)+32, func(m *pb.ClientMessage) {
+		m.SpansPacked = append(m.SpansPacked, packed...)
 		m.SpansDropped += dropped
 		m.OffHeadFinished += offHeadFinished
 		m.OffHeadFailed += offHeadFailed

@@ -2,10 +2,12 @@ package executor
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/shoal-dev/shoal/internal/client"
+	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
 
@@ -26,10 +28,11 @@ const (
 	spanStackLen = 4 << 10
 )
 
-// spanBuffer holds the spans not sent yet.
+// spanBuffer holds the spans not sent yet, packed (rpc.AppendSpan).
 type spanBuffer struct {
 	mu      sync.Mutex
-	spans   []*pb.TaskSpan
+	packed  []byte
+	n       int // spans in packed
 	dropped int64
 	stacked bool // a failed span of this interval kept its stack
 	// offHead counts the runs that came without the head (leases, direct
@@ -39,8 +42,8 @@ type spanBuffer struct {
 
 // add records one run; offHead: it came without the head.
 func (b *spanBuffer) add(rt *pb.RunTask, start time.Time, d time.Duration, info *pb.ErrorInfo, offHead bool) {
-	sp := &pb.TaskSpan{TaskId: rt.TaskId, Function: rt.Function, Kind: rt.Kind, StartUnixNs: start.UnixNano(), DurationNs: int64(d), Attempt: rt.Attempt}
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	if offHead {
 		if info != nil {
 			b.offHead[1]++
@@ -48,33 +51,33 @@ func (b *spanBuffer) add(rt *pb.RunTask, start time.Time, d time.Duration, info 
 			b.offHead[0]++
 		}
 	}
+	if b.n >= spanBurst {
+		b.dropped++
+		return
+	}
+	var msg string
 	if info != nil {
-		sp.Failed = true
-		sp.Error = info.Message
+		msg = info.Message
 		limit := spanErrorLen
 		if !b.stacked {
 			limit, b.stacked = spanStackLen, true
 		}
-		if len(sp.Error) > limit {
-			sp.Error = sp.Error[:limit] + "…"
+		if len(msg) > limit {
+			msg = strings.ToValidUTF8(msg[:limit], "") + "…"
 		}
 	}
-	if len(b.spans) < spanBurst {
-		b.spans = append(b.spans, sp)
-	} else {
-		b.dropped++
-	}
-	b.mu.Unlock()
+	b.packed = rpc.AppendSpan(b.packed, rt.TaskId, rt.Kind, rt.Attempt, start.UnixNano(), int64(d), rt.Function, info != nil, msg)
+	b.n++
 }
 
-// take returns the buffered spans, the dropped count and the off-head
-// counts, and resets them.
-func (b *spanBuffer) take() ([]*pb.TaskSpan, int64, [2]int64) {
+// take returns the buffered spans (packed), the dropped count and the
+// off-head counts, and resets them.
+func (b *spanBuffer) take() ([]byte, int64, [2]int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	spans, dropped, offHead := b.spans, b.dropped, b.offHead
-	b.spans, b.dropped, b.stacked, b.offHead = nil, 0, false, [2]int64{}
-	return spans, dropped, offHead
+	packed, dropped, offHead := b.packed, b.dropped, b.offHead
+	b.packed, b.n, b.dropped, b.stacked, b.offHead = nil, 0, 0, false, [2]int64{}
+	return packed, dropped, offHead
 }
 
 // sendSpans sends the buffered spans every spanInterval until ctx ends,
@@ -87,8 +90,8 @@ func (b *spanBuffer) sendSpans(ctx context.Context, c *client.Client) {
 		case <-ctx.Done():
 		case <-t.C:
 		}
-		if spans, dropped, offHead := b.take(); len(spans) > 0 || dropped > 0 || offHead != [2]int64{} {
-			c.SendSpans(spans, dropped, offHead[0], offHead[1])
+		if packed, dropped, offHead := b.take(); len(packed) > 0 || dropped > 0 || offHead != [2]int64{} {
+			c.SendSpans(packed, dropped, offHead[0], offHead[1])
 		}
 		if ctx.Err() != nil {
 			return

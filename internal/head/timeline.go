@@ -1,8 +1,10 @@
 package head
 
 import (
+	"strings"
 	"time"
 
+	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
 
@@ -14,6 +16,7 @@ const maxSpans = 100_000
 type spanRing struct {
 	spans   ring[*pb.TimelineSpan]
 	dropped int64 // not sent by executors, or overwritten here
+	names   map[string]string
 }
 
 func (r *spanRing) add(sp *pb.TimelineSpan) {
@@ -30,16 +33,46 @@ func (h *Head) recordSpans(s *session, m *pb.ClientMessage) {
 	h.timeline.dropped += m.SpansDropped
 	h.counts.finished += max(m.OffHeadFinished, 0)
 	h.counts.failed += max(m.OffHeadFailed, 0)
-	if len(m.Spans) == 0 {
+	spans := m.Spans
+	if len(m.SpansPacked) > 0 {
+		packed, err := rpc.UnpackSpans(m.SpansPacked, h.timeline.intern)
+		if err != nil {
+			h.timeline.dropped++ // (a malformed batch: counted, not kept)
+		}
+		spans = append(spans, packed...)
+	}
+	if len(spans) == 0 {
 		return
 	}
 	var node []byte
 	if s.node != nil {
 		node = s.node.id.Bytes()
 	}
-	for _, sp := range m.Spans {
-		h.timeline.add(&pb.TimelineSpan{Span: sp, NodeId: node, ExecutorPid: s.pid})
+	kept := make([]pb.TimelineSpan, len(spans)) // (one allocation a batch)
+	for i, sp := range spans {
+		t := &kept[i]
+		t.Span, t.NodeId, t.ExecutorPid = sp, node, s.pid
+		h.timeline.add(t)
 	}
+}
+
+// maxInterned bounds the function names the timeline keeps one string of
+// (past it, each span has its own).
+const maxInterned = 10_000
+
+// intern returns the string of a function name, one per name.
+func (r *spanRing) intern(b []byte) string {
+	if s, ok := r.names[string(b)]; ok {
+		return s
+	}
+	s := strings.ToValidUTF8(string(b), "?")
+	if r.names == nil {
+		r.names = map[string]string{}
+	}
+	if len(r.names) < maxInterned {
+		r.names[s] = s
+	}
+	return s
 }
 
 // Timeline returns the kept spans that ended in the last since (0: all),

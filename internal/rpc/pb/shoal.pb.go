@@ -2097,7 +2097,11 @@ type ClientMessage struct {
 	OffHeadFailed   int64 `protobuf:"varint,19,opt,name=off_head_failed,json=offHeadFailed,proto3" json:"off_head_failed,omitempty"`
 	// query_stages (from drivers) are what the driver of a dataframe query
 	// on the cluster knows of its stages, for the dashboard and /metrics.
-	QueryStages   []*QueryStage `protobuf:"bytes,20,rep,name=query_stages,json=queryStages,proto3" json:"query_stages,omitempty"`
+	QueryStages []*QueryStage `protobuf:"bytes,20,rep,name=query_stages,json=queryStages,proto3" json:"query_stages,omitempty"`
+	// spans_packed (from executors) are spans as spans is, packed
+	// (rpc.AppendSpan): a message per span cost the head allocations per
+	// run of every task.
+	SpansPacked   []byte `protobuf:"bytes,21,opt,name=spans_packed,json=spansPacked,proto3" json:"spans_packed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2268,6 +2272,13 @@ func (x *ClientMessage) GetOffHeadFailed() int64 {
 func (x *ClientMessage) GetQueryStages() []*QueryStage {
 	if x != nil {
 		return x.QueryStages
+	}
+	return nil
+}
+
+func (x *ClientMessage) GetSpansPacked() []byte {
+	if x != nil {
+		return x.SpansPacked
 	}
 	return nil
 }
@@ -6355,7 +6366,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x19\n" +
 	"\bactor_id\x18\x02 \x01(\fR\aactorId\x12\x16\n" +
 	"\x06method\x18\x03 \x01(\tR\x06method\x12!\n" +
-	"\x04args\x18\x04 \x03(\v2\r.shoal.v1.ArgR\x04args\"\xc3\x06\n" +
+	"\x04args\x18\x04 \x03(\v2\r.shoal.v1.ArgR\x04args\"\xe6\x06\n" +
 	"\rClientMessage\x12%\n" +
 	"\x05hello\x18\x01 \x01(\v2\x0f.shoal.v1.HelloR\x05hello\x12*\n" +
 	"\x06submit\x18\x02 \x03(\v2\x12.shoal.v1.TaskSpecR\x06submit\x12\x18\n" +
@@ -6379,7 +6390,8 @@ const file_shoal_proto_rawDesc = "" +
 	"\rspans_dropped\x18\x11 \x01(\x03R\fspansDropped\x12*\n" +
 	"\x11off_head_finished\x18\x12 \x01(\x03R\x0foffHeadFinished\x12&\n" +
 	"\x0foff_head_failed\x18\x13 \x01(\x03R\roffHeadFailed\x127\n" +
-	"\fquery_stages\x18\x14 \x03(\v2\x14.shoal.v1.QueryStageR\vqueryStages\"\x99\x04\n" +
+	"\fquery_stages\x18\x14 \x03(\v2\x14.shoal.v1.QueryStageR\vqueryStages\x12!\n" +
+	"\fspans_packed\x18\x15 \x01(\fR\vspansPacked\"\x99\x04\n" +
 	"\n" +
 	"QueryStage\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\fR\aqueryId\x12\x14\n" +
