@@ -378,6 +378,13 @@ func (c *Client) Submit(ctx context.Context, spec *pb.TaskSpec, leaseOK bool) *R
 	return c.submit(id, spec, c.viaHead, nil, sh)
 }
 
+// directedRef is a reference with what its direct route knows, allocated
+// together: a task run under a lease costs one allocation less.
+type directedRef struct {
+	Ref
+	d directed
+}
+
 // CreateActor asks the head to create an actor; the returned reference
 // becomes ready when its constructor has run. It waits at the bound as
 // Submit does.
@@ -400,8 +407,16 @@ func (c *Client) submit(id ids.ID, spec any, rt route, d *directed, sh share) *R
 	// The actor route keeps a share of its calls until they finished
 	// (selfHold): its order across paths waits for that, and a head told
 	// of a call's release would not say when it finishes.
-	r := &Ref{ID: id, Task: true, ready: make(chan struct{}), c: c, spec: spec, route: rt, d: d, selfHold: rt == route(c.actors),
-		pass: sh.pass, scope: sh.scope}
+	var r *Ref
+	if d != nil {
+		dr := &directedRef{d: *d}
+		r = &dr.Ref
+		r.d = &dr.d
+	} else {
+		r = &Ref{}
+	}
+	r.ID, r.Task, r.ready, r.c, r.spec, r.route, r.selfHold = id, true, make(chan struct{}), c, spec, rt, rt == route(c.actors)
+	r.pass, r.scope = sh.pass, sh.scope
 	r.slot.Store(true)
 	if err := c.track(r, specArgs(spec)); err != nil {
 		r.finish(nil, 0, nil, err)
