@@ -40,11 +40,21 @@ func TestSpanErrorsAreBounded(t *testing.T) {
 func unpack(t *testing.T, b *spanBuffer) ([]*pb.TaskSpan, [2]int64) {
 	t.Helper()
 	packed, _, offHead := b.take()
-	spans, err := rpc.UnpackSpans(packed, func(b []byte) string { return string(b) })
+	spans, err := scan(packed)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return spans, offHead
+}
+
+// scan decodes a packed batch as messages.
+func scan(packed []byte) ([]*pb.TaskSpan, error) {
+	var spans []*pb.TaskSpan
+	err := rpc.ScanSpans(packed, func(sp *rpc.PackedSpan) {
+		spans = append(spans, &pb.TaskSpan{TaskId: bytes.Clone(sp.TaskID), Kind: sp.Kind, Attempt: sp.Attempt, StartUnixNs: sp.Start,
+			DurationNs: sp.Duration, Function: string(sp.Function), Failed: sp.Failed, Error: strings.ToValidUTF8(string(sp.Error), "?")})
+	})
+	return spans, err
 }
 
 // Spans travel packed and come out as they went in; a span past the
@@ -59,7 +69,7 @@ func TestSpansPackAndUnpack(t *testing.T) {
 	if dropped != 0 {
 		t.Fatalf("dropped %d", dropped)
 	}
-	spans, err := rpc.UnpackSpans(packed, func(b []byte) string { return string(b) })
+	spans, err := scan(packed)
 	if err != nil || len(spans) != 2 {
 		t.Fatalf("%d spans, %v", len(spans), err)
 	}
@@ -72,13 +82,13 @@ func TestSpansPackAndUnpack(t *testing.T) {
 		t.Errorf("second span: %v", c)
 	}
 	for cut := 1; cut < len(packed); cut++ {
-		if got, err := rpc.UnpackSpans(packed[:cut], func(b []byte) string { return string(b) }); err == nil && len(got) != 1 {
+		if got, err := scan(packed[:cut]); err == nil && len(got) != 1 {
 			t.Fatalf("cut at %d of %d: %d spans, no error", cut, len(packed), len(got))
 		}
 	}
 	bad := bytes.Clone(packed)
 	bad[16+1+1+5] = 0xff // (inside the first span's numbers)
-	if _, err := rpc.UnpackSpans(append(bad, 0xff, 0xff), func(b []byte) string { return string(b) }); err == nil {
+	if _, err := scan(append(bad, 0xff, 0xff)); err == nil {
 		t.Error("a corrupted batch was read")
 	}
 	for range spanBurst + 5 {

@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
+	"github.com/shoal-dev/shoal/internal/scheduler"
 )
 
 // The head keeps what drivers report of their queries' stages: the last
@@ -49,5 +51,63 @@ func TestQueriesKeepWhatDriversReport(t *testing.T) {
 	waitFor(t, "more queries", func() bool { qs := hs.h.Queries(); return len(qs) > 0 && qs[0].Label == fmt.Sprint("q", maxQueries-1) })
 	if qs := hs.h.Queries(); len(qs) != maxQueries || qs[len(qs)-1].Label != "q0" {
 		t.Fatalf("%d queries kept, the oldest %q", len(qs), qs[len(qs)-1].Label)
+	}
+}
+
+// The head keeps executors' spans (packed or as messages) with their
+// node, executor, function and error, the newest maxSpans of them; a span
+// whose error went before it says so; the reply holds what ended in the
+// window asked for.
+func TestTimelineKeepsSpans(t *testing.T) {
+	hs := newHarness(t, Config{})
+	n := hs.addNode(1, scheduler.Resources{})
+	hs.driver() // (an executor serves a running job)
+	ex := hs.executor(n)
+	now := time.Now()
+	var packed []byte
+	for i := range 3 {
+		id := ids.Random()
+		packed = rpc.AppendSpan(packed, id.Bytes(), pb.RunKind_RUN_KIND_TASK, int32(i), now.Add(time.Duration(i)*time.Millisecond).UnixNano(),
+			int64(time.Millisecond), fmt.Sprint("pkg.f", i%2), i == 2, map[bool]string{true: "boom"}[i == 2])
+	}
+	old := &pb.TaskSpan{TaskId: ids.Random().Bytes(), Function: "pkg.old", StartUnixNs: now.Add(-time.Hour).UnixNano(), DurationNs: 1}
+	ex.stream.Send(&pb.ClientMessage{SpansPacked: packed, Spans: []*pb.TaskSpan{old}, SpansDropped: 7})
+	waitFor(t, "the spans", func() bool { return len(hs.h.Timeline(0).Spans) == 4 })
+	rep := hs.h.Timeline(0)
+	if rep.Dropped != 7 {
+		t.Errorf("dropped %d, want 7", rep.Dropped)
+	}
+	fns := map[string]int{}
+	for _, sp := range rep.Spans {
+		fns[sp.Span.Function]++
+		if string(sp.NodeId) != string(n.id.Bytes()) {
+			t.Errorf("span of node %x", sp.NodeId)
+		}
+		if sp.Span.Failed != (sp.Span.Error == "boom") {
+			t.Errorf("span %v", sp.Span)
+		}
+	}
+	if fns["pkg.f0"] != 2 || fns["pkg.f1"] != 1 || fns["pkg.old"] != 1 {
+		t.Errorf("functions %v", fns)
+	}
+	if got := len(hs.h.Timeline(time.Minute).Spans); got != 3 {
+		t.Errorf("%d spans in the last minute, want 3", got)
+	}
+	// Errors beyond the newest maxSpanErrors are no longer kept.
+	var many []byte
+	for i := range maxSpanErrors + 1 {
+		many = rpc.AppendSpan(many, ids.Random().Bytes(), pb.RunKind_RUN_KIND_TASK, 0, now.UnixNano(), 1, "pkg.bad", true, fmt.Sprint("error ", i))
+	}
+	ex.stream.Send(&pb.ClientMessage{SpansPacked: many})
+	waitFor(t, "the failures", func() bool { return len(hs.h.Timeline(0).Spans) == 4+maxSpanErrors+1 })
+	spans := hs.h.Timeline(0).Spans
+	if e := spans[len(spans)-1].Span.Error; e != fmt.Sprint("error ", maxSpanErrors) {
+		t.Errorf("the newest failure's error %q", e)
+	}
+	if e := spans[3].Span.Error; e != "boom" && e != "(the error is no longer kept)" {
+		t.Errorf("an old failure's error %q", e)
+	}
+	if e := spans[4].Span.Error; e != "(the error is no longer kept)" {
+		t.Errorf("the oldest of the many failures: %q", e)
 	}
 }

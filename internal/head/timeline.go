@@ -8,20 +8,53 @@ import (
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
 
-// maxSpans bounds the task spans the head keeps for the timeline (about
-// 150 bytes each): the oldest go first.
+// maxSpans bounds the task spans the head keeps for the timeline (64
+// bytes each): the oldest go first.
 const maxSpans = 100_000
+
+// maxSpanErrors bounds the errors of failed spans the head keeps (a span
+// whose error went first says so).
+const maxSpanErrors = 10_000
+
+// maxNames bounds the function names the timeline keeps (past it, spans
+// of functions not seen before are kept under otherFunctions).
+const maxNames = 10_000
+
+const otherFunctions = "(other functions)"
+
+// keptSpan is a span as the head keeps it. It holds no pointers (names,
+// nodes and errors are indexes into tables), so that the collector never
+// scans the 100,000 kept: as messages, marking them on every collection of
+// a busy head cost 5% of a short task's CPU in the process holding it
+// (BenchmarkSubmitAndGet, the ring cut to 10,000 against 100,000).
+type keptSpan struct {
+	id              [16]byte
+	start, duration int64
+	name, node      uint32
+	errSeq          uint32 // 1 + the error's sequence number (0: none)
+	pid, attempt    int32
+	kind            pb.RunKind
+	failed          bool
+}
 
 // spanRing is the last maxSpans spans executors sent.
 type spanRing struct {
-	spans   ring[*pb.TimelineSpan]
+	spans   ring[keptSpan]
 	dropped int64 // not sent by executors, or overwritten here
-	names   map[string]string
+	// names and nodes are the tables of function names and node IDs the
+	// spans name (by index), names also by name (intern).
+	names   []string
+	byName  map[string]uint32
+	nodes   [][]byte
+	byNode  map[string]uint32
+	errors  ring[string]
+	errSeqs uint32 // errors kept so far
 }
 
-func (r *spanRing) add(sp *pb.TimelineSpan) {
+func (r *spanRing) add(sp keptSpan) {
 	if r.spans.max == 0 {
-		r.spans = newRing[*pb.TimelineSpan](maxSpans)
+		r.spans = newRing[keptSpan](maxSpans)
+		r.errors = newRing[string](maxSpanErrors)
 	}
 	if r.spans.add(sp) {
 		r.dropped++
@@ -33,46 +66,94 @@ func (h *Head) recordSpans(s *session, m *pb.ClientMessage) {
 	h.timeline.dropped += m.SpansDropped
 	h.counts.finished += max(m.OffHeadFinished, 0)
 	h.counts.failed += max(m.OffHeadFailed, 0)
-	spans := m.Spans
-	if len(m.SpansPacked) > 0 {
-		packed, err := rpc.UnpackSpans(m.SpansPacked, h.timeline.intern)
-		if err != nil {
-			h.timeline.dropped++ // (a malformed batch: counted, not kept)
-		}
-		spans = append(spans, packed...)
-	}
-	if len(spans) == 0 {
+	if len(m.Spans) == 0 && len(m.SpansPacked) == 0 {
 		return
 	}
-	var node []byte
+	t := &h.timeline
+	var node uint32
 	if s.node != nil {
-		node = s.node.id.Bytes()
+		node = t.nodeIndex(s.node.id.Bytes())
+	} else {
+		node = t.nodeIndex(nil)
 	}
-	kept := make([]pb.TimelineSpan, len(spans)) // (one allocation a batch)
-	for i, sp := range spans {
-		t := &kept[i]
-		t.Span, t.NodeId, t.ExecutorPid = sp, node, s.pid
-		h.timeline.add(t)
+	keep := func(id []byte, k keptSpan, errMsg string) {
+		copy(k.id[:], id)
+		k.node, k.pid = node, s.pid
+		if errMsg != "" {
+			t.errors.add(errMsg)
+			t.errSeqs++
+			k.errSeq = t.errSeqs
+		}
+		t.add(k)
+	}
+	for _, sp := range m.Spans {
+		keep(sp.TaskId, keptSpan{start: sp.StartUnixNs, duration: sp.DurationNs, name: t.nameIndex(sp.Function), attempt: sp.Attempt,
+			kind: sp.Kind, failed: sp.Failed}, sp.Error)
+	}
+	err := rpc.ScanSpans(m.SpansPacked, func(sp *rpc.PackedSpan) {
+		var errMsg string
+		if len(sp.Error) > 0 {
+			errMsg = strings.ToValidUTF8(string(sp.Error), "?")
+		}
+		keep(sp.TaskID, keptSpan{start: sp.Start, duration: sp.Duration, name: t.nameOf(sp.Function), attempt: sp.Attempt,
+			kind: sp.Kind, failed: sp.Failed}, errMsg)
+	})
+	if err != nil {
+		t.dropped++ // (a malformed batch: counted, not kept)
 	}
 }
 
-// maxInterned bounds the function names the timeline keeps one string of
-// (past it, each span has its own).
-const maxInterned = 10_000
+// nameOf is the index of a function name given as bytes.
+func (r *spanRing) nameOf(b []byte) uint32 {
+	if i, ok := r.byName[string(b)]; ok {
+		return i
+	}
+	return r.nameIndex(strings.ToValidUTF8(string(b), "?"))
+}
 
-// intern returns the string of a function name, one per name.
-func (r *spanRing) intern(b []byte) string {
-	if s, ok := r.names[string(b)]; ok {
-		return s
+// nameIndex is the index of a function name in the names table.
+func (r *spanRing) nameIndex(name string) uint32 {
+	if i, ok := r.byName[name]; ok {
+		return i
 	}
-	s := strings.ToValidUTF8(string(b), "?")
-	if r.names == nil {
-		r.names = map[string]string{}
+	if r.byName == nil {
+		r.byName = map[string]uint32{}
+		r.names = []string{otherFunctions}
+		r.byName[otherFunctions] = 0
 	}
-	if len(r.names) < maxInterned {
-		r.names[s] = s
+	if len(r.names) >= maxNames {
+		return 0
 	}
-	return s
+	i := uint32(len(r.names))
+	r.names = append(r.names, name)
+	r.byName[name] = i
+	return i
+}
+
+// nodeIndex is the index of a node's ID in the nodes table.
+func (r *spanRing) nodeIndex(id []byte) uint32 {
+	if i, ok := r.byNode[string(id)]; ok {
+		return i
+	}
+	if r.byNode == nil {
+		r.byNode = map[string]uint32{}
+	}
+	i := uint32(len(r.nodes))
+	r.nodes = append(r.nodes, id)
+	r.byNode[string(id)] = i
+	return i
+}
+
+// errorOf is the error a kept span carries.
+func (r *spanRing) errorOf(k keptSpan) string {
+	if k.errSeq == 0 {
+		return ""
+	}
+	back := r.errSeqs - k.errSeq // (0: the newest)
+	if int(back) >= r.errors.len() {
+		return "(the error is no longer kept)"
+	}
+	return r.errors.at(r.errors.len() - 1 - int(back))
 }
 
 // Timeline returns the kept spans that ended in the last since (0: all),
@@ -85,11 +166,32 @@ func (h *Head) Timeline(since time.Duration) *pb.TimelineReply {
 	if since > 0 {
 		cutoff = time.Now().Add(-since).UnixNano()
 	}
-	for i := range h.timeline.spans.len() {
-		sp := h.timeline.spans.at(i)
-		if sp.Span.StartUnixNs+sp.Span.DurationNs >= cutoff {
-			r.Spans = append(r.Spans, sp)
+	t := &h.timeline
+	first := 0 // (spans come roughly in time order: skip the old ones first)
+	for first < t.spans.len() && t.spans.at(first).start+t.spans.at(first).duration < cutoff {
+		first++
+	}
+	n := t.spans.len() - first
+	if n <= 0 {
+		return r
+	}
+	// The reply's messages are made in a few allocations.
+	outer, inner, ids := make([]pb.TimelineSpan, n), make([]pb.TaskSpan, n), make([]byte, 16*n)
+	k := 0
+	for i := first; i < t.spans.len(); i++ {
+		sp := t.spans.at(i)
+		if sp.start+sp.duration < cutoff {
+			continue
 		}
+		id := ids[16*k : 16*k+16 : 16*k+16]
+		copy(id, sp.id[:])
+		in := &inner[k]
+		in.TaskId, in.Function, in.Kind, in.StartUnixNs, in.DurationNs, in.Attempt = id, t.names[sp.name], sp.kind, sp.start, sp.duration, sp.attempt
+		in.Failed, in.Error = sp.failed, t.errorOf(sp)
+		out := &outer[k]
+		out.Span, out.NodeId, out.ExecutorPid = in, t.nodes[sp.node], sp.pid
+		r.Spans = append(r.Spans, out)
+		k++
 	}
 	return r
 }

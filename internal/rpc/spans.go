@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 )
@@ -18,8 +17,7 @@ import (
 //	task ID (16 bytes) | kind (1) | attempt (uvarint) | start (varint, Unix ns) |
 //	duration (uvarint, ns) | function (uvarint length, bytes) | failed (1) | [error (uvarint length, bytes)]
 //
-// and UnpackSpans makes all the spans of a batch in a few allocations, the
-// function names through intern.
+// and ScanSpans reads a batch without allocating.
 
 // spanIDSize is the size of a span's task ID.
 const spanIDSize = 16
@@ -47,50 +45,71 @@ func AppendSpan(dst []byte, taskID []byte, kind pb.RunKind, attempt int32, start
 // at most 2,000 a batch).
 const maxPackedSpans = 100_000
 
-// UnpackSpans decodes packed spans, in a few allocations for all of them
-// (their task IDs copied into one buffer); intern makes each function
-// name's string (a caller keeps one per name).
-func UnpackSpans(b []byte, intern func([]byte) string) ([]*pb.TaskSpan, error) {
-	n := 0 // (a first pass checks the batch and counts its spans)
-	for off := 0; off < len(b); n++ {
-		if n == maxPackedSpans {
-			return nil, fmt.Errorf("%w: more than %d packed spans", errMalformedSpans, maxPackedSpans)
-		}
-		var err error
-		if off, err = unpackSpan(b, off, nil, nil); err != nil {
-			return nil, err
-		}
-	}
-	if n == 0 {
-		return nil, nil
-	}
-	msgs := make([]pb.TaskSpan, n)
-	out := make([]*pb.TaskSpan, n)
-	ids := make([]byte, n*spanIDSize) // (the message's buffer may be reused: the IDs are copied)
-	for i, off := 0, 0; i < n; i++ {
-		m := &msgs[i]
-		m.TaskId = ids[i*spanIDSize : (i+1)*spanIDSize : (i+1)*spanIDSize]
-		off, _ = unpackSpan(b, off, m, intern)
-		out[i] = m
-	}
-	return out, nil
+// PackedSpan is one span of a packed batch as ScanSpans hands it over: its
+// byte fields are views of the batch, valid during the call.
+type PackedSpan struct {
+	TaskID          []byte
+	Kind            pb.RunKind
+	Attempt         int32
+	Start, Duration int64
+	Function        []byte
+	Failed          bool
+	Error           []byte
 }
 
-// unpackSpan reads the span at off into m (nil: only checks it) and
-// returns where the next one starts.
-func unpackSpan(b []byte, off int, m *pb.TaskSpan, intern func([]byte) string) (int, error) {
+// ScanSpans checks a packed batch, then calls f with each of its spans
+// (nothing is allocated): a malformed batch is refused whole.
+func ScanSpans(b []byte, f func(*PackedSpan)) error {
+	for off, n := 0, 0; off < len(b); n++ {
+		if n == maxPackedSpans {
+			return fmt.Errorf("%w: more than %d packed spans", errMalformedSpans, maxPackedSpans)
+		}
+		var err error
+		if off, err = checkSpan(b, off); err != nil {
+			return err
+		}
+	}
+	var sp PackedSpan
+	for off := 0; off < len(b); {
+		off = scanSpan(b, off, &sp)
+		f(&sp)
+	}
+	return nil
+}
+
+// scanSpan reads the (checked) span at off into sp and returns where the
+// next one starts.
+func scanSpan(b []byte, off int, sp *PackedSpan) int {
+	sp.TaskID, sp.Kind = b[off:off+spanIDSize], pb.RunKind(b[off+spanIDSize])
+	off += spanIDSize + 1
+	attempt, n := binary.Uvarint(b[off:])
+	off += n
+	sp.Start, n = binary.Varint(b[off:])
+	off += n
+	dur, n := binary.Uvarint(b[off:])
+	off += n
+	sp.Attempt, sp.Duration = int32(attempt), int64(dur)
+	sp.Function, off, _ = packedBytes(b, off)
+	sp.Failed, sp.Error = b[off] == 1, nil
+	off++
+	if sp.Failed {
+		sp.Error, off, _ = packedBytes(b, off)
+	}
+	return off
+}
+
+// checkSpan checks the span at off and returns where the next one starts.
+func checkSpan(b []byte, off int) (int, error) {
 	if len(b)-off < spanIDSize+1 {
 		return 0, errMalformedSpans
 	}
-	id, kind := b[off:off+spanIDSize], pb.RunKind(b[off+spanIDSize])
 	off += spanIDSize + 1
 	attempt, n := binary.Uvarint(b[off:])
 	if n <= 0 || attempt > 1<<31-1 {
 		return 0, errMalformedSpans
 	}
 	off += n
-	start, n := binary.Varint(b[off:])
-	if n <= 0 {
+	if _, n = binary.Varint(b[off:]); n <= 0 {
 		return 0, errMalformedSpans
 	}
 	off += n
@@ -99,7 +118,7 @@ func unpackSpan(b []byte, off int, m *pb.TaskSpan, intern func([]byte) string) (
 		return 0, errMalformedSpans
 	}
 	off += n
-	fn, off, err := packedBytes(b, off)
+	_, off, err := packedBytes(b, off)
 	if err != nil {
 		return 0, err
 	}
@@ -108,18 +127,9 @@ func unpackSpan(b []byte, off int, m *pb.TaskSpan, intern func([]byte) string) (
 	}
 	failed := b[off] == 1
 	off++
-	var msg []byte
 	if failed {
-		if msg, off, err = packedBytes(b, off); err != nil {
+		if _, off, err = packedBytes(b, off); err != nil {
 			return 0, err
-		}
-	}
-	if m != nil {
-		copy(m.TaskId, id)
-		m.Kind, m.Attempt, m.StartUnixNs, m.DurationNs = kind, int32(attempt), start, int64(dur)
-		m.Function, m.Failed = intern(fn), failed
-		if failed {
-			m.Error = strings.ToValidUTF8(string(msg), "?")
 		}
 	}
 	return off, nil
