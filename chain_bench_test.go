@@ -1,0 +1,48 @@
+package shoal_test
+
+import (
+	"context"
+	"syscall"
+	"testing"
+
+	"github.com/shoal-dev/shoal"
+)
+
+var addOne = shoal.Func1("test.bench_add_one", func(_ context.Context, x int) (int, error) { return x + 1, nil })
+
+// BenchmarkChain runs chains of tasks, each taking the previous one's
+// result (a future argument: through the head), 1,000 hops at a time:
+// allocations and this process's CPU time per hop.
+func BenchmarkChain(b *testing.B) {
+	ctx, err := shoal.Init(context.Background(), shoal.WithLocalNodes(2), shoal.WithCPUsPerNode(2))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer shoal.Shutdown(ctx)
+	chain := func(n int) {
+		f := addOne.Remote(ctx, 0)
+		futs := []*shoal.Future[int]{f}
+		for range n - 1 {
+			f = addOne.Remote(ctx, f)
+			futs = append(futs, f)
+		}
+		if v, err := f.Get(ctx); err != nil || v != n {
+			b.Fatalf("chain of %d: %d, %v", n, v, err)
+		}
+		for _, f := range futs {
+			f.Release()
+		}
+	}
+	chain(1000)
+	var before, after syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; done += 1000 {
+		chain(min(1000, b.N-done))
+	}
+	b.StopTimer()
+	syscall.Getrusage(syscall.RUSAGE_SELF, &after)
+	cpu := (after.Utime.Nano() + after.Stime.Nano()) - (before.Utime.Nano() + before.Stime.Nano())
+	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+}
