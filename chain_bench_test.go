@@ -2,7 +2,6 @@ package shoal_test
 
 import (
 	"context"
-	"syscall"
 	"testing"
 
 	"github.com/shoal-dev/shoal"
@@ -34,15 +33,9 @@ func BenchmarkChain(b *testing.B) {
 		}
 	}
 	chain(1000)
-	var before, after syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &before)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for done := 0; done < b.N; done += 1000 {
-		chain(min(1000, b.N-done))
-	}
-	b.StopTimer()
-	syscall.Getrusage(syscall.RUSAGE_SELF, &after)
-	cpu := (after.Utime.Nano() + after.Stime.Nano()) - (before.Utime.Nano() + before.Stime.Nano())
-	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+	measureCPU(b, func() {
+		for done := 0; done < b.N; done += 1000 {
+			chain(min(1000, b.N-done))
+		}
+	})
 }

@@ -236,7 +236,7 @@ func queryLabel(n plan.Node) string {
 	if len(sources) > 0 {
 		label += " ← " + strings.Join(sources, ", ")
 	}
-	return strings.ToValidUTF8(label, "?")
+	return label // (shoal.ReportQueryStage makes it valid UTF-8)
 }
 
 // Collect runs the query and returns its result.

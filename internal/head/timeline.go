@@ -70,12 +70,11 @@ func (h *Head) recordSpans(s *session, m *pb.ClientMessage) {
 		return
 	}
 	t := &h.timeline
-	var node uint32
+	var nodeID []byte // (none: a driver's session)
 	if s.node != nil {
-		node = t.nodeIndex(s.node.id.Bytes())
-	} else {
-		node = t.nodeIndex(nil)
+		nodeID = s.node.id.Bytes()
 	}
+	node := t.nodeIndex(nodeID)
 	keep := func(id []byte, k keptSpan, errMsg string) {
 		copy(k.id[:], id)
 		k.node, k.pid = node, s.pid

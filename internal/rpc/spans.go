@@ -60,56 +60,37 @@ type PackedSpan struct {
 // ScanSpans checks a packed batch, then calls f with each of its spans
 // (nothing is allocated): a malformed batch is refused whole.
 func ScanSpans(b []byte, f func(*PackedSpan)) error {
+	var sp PackedSpan
 	for off, n := 0, 0; off < len(b); n++ {
 		if n == maxPackedSpans {
 			return fmt.Errorf("%w: more than %d packed spans", errMalformedSpans, maxPackedSpans)
 		}
 		var err error
-		if off, err = checkSpan(b, off); err != nil {
+		if off, err = parseSpan(b, off, &sp); err != nil {
 			return err
 		}
 	}
-	var sp PackedSpan
 	for off := 0; off < len(b); {
-		off = scanSpan(b, off, &sp)
+		off, _ = parseSpan(b, off, &sp) // (checked above)
 		f(&sp)
 	}
 	return nil
 }
 
-// scanSpan reads the (checked) span at off into sp and returns where the
-// next one starts.
-func scanSpan(b []byte, off int, sp *PackedSpan) int {
-	sp.TaskID, sp.Kind = b[off:off+spanIDSize], pb.RunKind(b[off+spanIDSize])
-	off += spanIDSize + 1
-	attempt, n := binary.Uvarint(b[off:])
-	off += n
-	sp.Start, n = binary.Varint(b[off:])
-	off += n
-	dur, n := binary.Uvarint(b[off:])
-	off += n
-	sp.Attempt, sp.Duration = int32(attempt), int64(dur)
-	sp.Function, off, _ = packedBytes(b, off)
-	sp.Failed, sp.Error = b[off] == 1, nil
-	off++
-	if sp.Failed {
-		sp.Error, off, _ = packedBytes(b, off)
-	}
-	return off
-}
-
-// checkSpan checks the span at off and returns where the next one starts.
-func checkSpan(b []byte, off int) (int, error) {
+// parseSpan reads the span at off into sp and returns where the next one
+// starts.
+func parseSpan(b []byte, off int, sp *PackedSpan) (int, error) {
 	if len(b)-off < spanIDSize+1 {
 		return 0, errMalformedSpans
 	}
+	sp.TaskID, sp.Kind = b[off:off+spanIDSize], pb.RunKind(b[off+spanIDSize])
 	off += spanIDSize + 1
 	attempt, n := binary.Uvarint(b[off:])
 	if n <= 0 || attempt > 1<<31-1 {
 		return 0, errMalformedSpans
 	}
 	off += n
-	if _, n = binary.Varint(b[off:]); n <= 0 {
+	if sp.Start, n = binary.Varint(b[off:]); n <= 0 {
 		return 0, errMalformedSpans
 	}
 	off += n
@@ -118,17 +99,18 @@ func checkSpan(b []byte, off int) (int, error) {
 		return 0, errMalformedSpans
 	}
 	off += n
-	_, off, err := packedBytes(b, off)
-	if err != nil {
+	sp.Attempt, sp.Duration = int32(attempt), int64(dur)
+	var err error
+	if sp.Function, off, err = packedBytes(b, off); err != nil {
 		return 0, err
 	}
 	if off >= len(b) || b[off] > 1 {
 		return 0, errMalformedSpans
 	}
-	failed := b[off] == 1
+	sp.Failed, sp.Error = b[off] == 1, nil
 	off++
-	if failed {
-		if _, off, err = packedBytes(b, off); err != nil {
+	if sp.Failed {
+		if sp.Error, off, err = packedBytes(b, off); err != nil {
 			return 0, err
 		}
 	}

@@ -1076,8 +1076,13 @@ func (o *stageOutput) asInput(id int, segments []int, part int, only []int) inpu
 		}
 	}
 	for m, f := range o.maps {
-		if _, in := slices.BinarySearch(only, m); (o.rows != nil && o.rows[m] == 0) || (len(only) > 0 && !in) {
+		if o.rows != nil && o.rows[m] == 0 {
 			continue
+		}
+		if len(only) > 0 {
+			if _, in := slices.BinarySearch(only, m); !in {
+				continue
+			}
 		}
 		if in.Kind == exchange.Hash && m < len(o.nonEmpty) && o.nonEmpty[m] != nil &&
 			!slices.ContainsFunc(reads, o.nonEmpty[m].Has) {
