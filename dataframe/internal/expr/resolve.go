@@ -355,6 +355,14 @@ func castTo(e *Expr, t types.Type) *Expr {
 }
 
 // convertValue converts a literal to type t when it can do so exactly.
+// Converts reports whether v converts to type t without loss, as OpIn's
+// list values must (a value that does not is compared with OpEq, which
+// promotes both sides).
+func Converts(v Value, t types.Type) bool {
+	_, ok := convertValue(v, t)
+	return ok
+}
+
 func convertValue(v Value, t types.Type) (Value, bool) {
 	if v.T == t {
 		return v, true

@@ -7,6 +7,7 @@ import (
 	"github.com/shoal-dev/shoal/dataframe/internal/expr"
 	"github.com/shoal-dev/shoal/dataframe/internal/plan"
 	"github.com/shoal-dev/shoal/dataframe/internal/types"
+	"slices"
 )
 
 // Optimize applies every rule in order.
@@ -98,6 +99,14 @@ func Fold(e *expr.Expr) *expr.Expr {
 		if x.Op.IsAgg() || x.Op.IsWindow() {
 			return x
 		}
+		if nullIn(x) {
+			// A strict operator with a NULL constant operand is NULL
+			// whatever the others are, which are then never evaluated
+			// (PostgreSQL folds them so: col / 0 = NULL is NULL, no error).
+			if r, err := expr.Resolve(expr.Lit(expr.Value{T: x.T, Null: true}), nil); err == nil {
+				return r
+			}
+		}
 		allLit := true
 		for _, a := range x.Args {
 			if a.Op != expr.OpLit {
@@ -132,6 +141,30 @@ func Fold(e *expr.Expr) *expr.Expr {
 		}
 		return x
 	})
+}
+
+// strictOps are the operators whose value is NULL when any operand is;
+// the operands of OpIn and OpBetween after the first are not (x BETWEEN
+// NULL AND 1 is false for x = 2).
+var strictOps = map[expr.Op]bool{
+	expr.OpAdd: true, expr.OpSub: true, expr.OpMul: true, expr.OpDiv: true, expr.OpIntDiv: true, expr.OpMod: true,
+	expr.OpNeg: true, expr.OpPower: true, expr.OpEq: true, expr.OpNe: true, expr.OpLt: true, expr.OpLe: true,
+	expr.OpGt: true, expr.OpGe: true, expr.OpNot: true, expr.OpCast: true, expr.OpConcat: true,
+	expr.OpLike: true, expr.OpNotLike: true, expr.OpILike: true, expr.OpNotILike: true,
+	expr.OpAbs: true, expr.OpSign: true, expr.OpSqrt: true, expr.OpLn: true, expr.OpLog10: true, expr.OpExp: true,
+	expr.OpCeil: true, expr.OpFloor: true, expr.OpUpper: true, expr.OpLower: true, expr.OpLength: true,
+}
+
+// nullIn reports whether x is NULL for a NULL constant operand.
+func nullIn(x *expr.Expr) bool {
+	isNull := func(a *expr.Expr) bool { return a.Op == expr.OpLit && a.Val.Null }
+	switch {
+	case strictOps[x.Op]:
+		return slices.ContainsFunc(x.Args, isNull)
+	case x.Op == expr.OpIn || x.Op == expr.OpBetween:
+		return len(x.Args) > 0 && isNull(x.Args[0])
+	}
+	return false
 }
 
 func evalConst(e *expr.Expr) (v expr.Value, ok bool) {

@@ -353,9 +353,11 @@ func (b *binder) typeOf(t *parser.TypeName) types.Type {
 
 // pair fits two operands to each other: an untyped NULL or a string
 // constant takes the other side's type (as PostgreSQL's unknown literals).
+// A NULL constant imposes no type: 'd' IN ('b', NULL, 'd') compares
+// strings, the NULL becoming a string.
 func (b *binder) pair(n parser.Node, l, r *expr.Expr) (*expr.Expr, *expr.Expr) {
 	adapt := func(x, other *expr.Expr) *expr.Expr {
-		if x.Op != expr.OpLit || other.T == x.T {
+		if x.Op != expr.OpLit || other.T == x.T || other.Op == expr.OpLit && other.Val.Null && !x.Val.Null {
 			return x
 		}
 		if x.Val.Null {
@@ -442,12 +444,30 @@ func (b *binder) interval(iv *parser.Interval) (months, days int64) {
 
 func (b *binder) bindInList(x *parser.InList, c *ectx) *expr.Expr {
 	v := b.bindExpr(x.X, c)
+	if len(x.List) == 0 {
+		// x IN (): false whatever x is, NOT IN (): true (SQLite's).
+		return b.resolve(x, expr.Lit(expr.Value{T: types.BoolType, B: x.Not}), nil)
+	}
+	items := make([]*expr.Expr, len(x.List))
+	for i, it := range x.List {
+		items[i] = b.bindExpr(it, c)
+	}
+	if v.Op == expr.OpLit && v.Val.Null {
+		// An untyped NULL takes the list's type: NULL IN ('b', 'c').
+		for _, e := range items {
+			if e.Op != expr.OpLit || !e.Val.Null {
+				v, _ = b.pair(x, v, e)
+				break
+			}
+		}
+	}
 	var vals []expr.Value
 	var others []*expr.Expr
-	for _, it := range x.List {
-		e := b.bindExpr(it, c)
+	for _, e := range items {
 		_, e = b.pair(x, v, e)
-		if e.Op == expr.OpLit && !e.Val.Null {
+		// (a constant of another type that v's does not hold exactly,
+		// 1 IN (1.5, 2.0), is compared as = compares them: promoted)
+		if e.Op == expr.OpLit && !e.Val.Null && expr.Converts(e.Val, v.T) {
 			vals = append(vals, e.Val)
 		} else {
 			others = append(others, e)

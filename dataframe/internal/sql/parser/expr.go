@@ -205,6 +205,13 @@ func (p *parser) like(x Expr, start Pos) Expr {
 		if !p.isOp("(") {
 			p.unexpected(`"("`)
 		}
+		if isOp(p.peek(1), ")") {
+			// x IN (): SQLite's empty list (false; NOT IN: true), which
+			// SQLite-made test corpora use; PostgreSQL refuses it.
+			p.advance()
+			p.advance()
+			return &InList{Span: p.span(start), X: x, Not: not}
+		}
 		q, list := p.parenQueryOrList()
 		if q != nil {
 			return &InSubquery{Span: p.span(start), X: x, Query: q, Not: not}
