@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,11 @@ var (
 	envActor = shoal.Actor0("test.EnvActor", func(context.Context) (*struct{}, error) { return &struct{}{}, nil })
 	envRead  = shoal.Method0(envActor, "Read", func(_ context.Context, _ *struct{}) (string, error) {
 		return os.Getenv("SHOAL_TEST_COLOUR"), nil
+	})
+	// envCollector reports how the actor's process was set up: its
+	// collector's ballast and its GOMAXPROCS.
+	envCollector = shoal.Method0(envActor, "Collector", func(_ context.Context, _ *struct{}) (string, error) {
+		return fmt.Sprintf("ballast=%s procs=%d", os.Getenv("SHOAL_GC_BALLAST"), runtime.GOMAXPROCS(0)), nil
 	})
 )
 
@@ -72,6 +78,11 @@ func TestEnvOverrides(t *testing.T) {
 	defer a.Kill(ctx)
 	if v, err := envRead.Remote(ctx, a).Get(ctx); err != nil || v != "violet" {
 		t.Fatalf("actor saw %q (%v), want violet", v, err)
+	}
+	// A process of its own, sized for one actor: one CPU's worth of
+	// goroutines at once, a small ballast (gctune.ActorBallast).
+	if v, err := envCollector.Remote(ctx, a).Get(ctx); err != nil || v != "ballast=8388608 procs=1" {
+		t.Fatalf("actor's process: %q (%v), want ballast=8388608 procs=1", v, err)
 	}
 
 	// Names the OS cannot take are refused before anything runs.

@@ -62,14 +62,21 @@ func TestGCPercentForLargeHeaps(t *testing.T) {
 func TestExecutorEnv(t *testing.T) {
 	for _, tc := range []struct {
 		budget int64
+		jobEnv []string
 		want   string
 	}{
-		{0, "SHOAL_GC_BALLAST=67108864"}, {-1, "SHOAL_GC_BALLAST=67108864"}, {1 << 62, "SHOAL_GC_BALLAST=67108864"},
-		{512 << 20, "SHOAL_GC_BALLAST=67108864"}, {256 << 20, "SHOAL_GC_BALLAST=33554432 SHOAL_GC_PERCENT=50"},
-		{128 << 20, "SHOAL_GC_BALLAST=16777216 SHOAL_GC_PERCENT=50"},
+		{0, nil, "SHOAL_GC_BALLAST=67108864"}, {-1, nil, "SHOAL_GC_BALLAST=67108864"}, {1 << 62, nil, "SHOAL_GC_BALLAST=67108864"},
+		{512 << 20, nil, "SHOAL_GC_BALLAST=67108864"}, {256 << 20, nil, "SHOAL_GC_BALLAST=33554432 SHOAL_GC_PERCENT=50"},
+		{128 << 20, nil, "SHOAL_GC_BALLAST=16777216 SHOAL_GC_PERCENT=50"},
+		// An actor's executor: its small ballast is kept, a larger one is not.
+		{0, ActorEnv(), "SHOAL_GC_BALLAST=8388608"},
+		{32 << 20, ActorEnv(), "SHOAL_GC_BALLAST=4194304 SHOAL_GC_PERCENT=50"},
+		{0, []string{"A=1", "SHOAL_GC_BALLAST=1048576"}, "SHOAL_GC_BALLAST=1048576"},
+		{0, []string{"SHOAL_GC_BALLAST=1099511627776"}, "SHOAL_GC_BALLAST=67108864"},
+		{0, []string{"SHOAL_GC_BALLAST=lots"}, "SHOAL_GC_BALLAST=67108864"},
 	} {
-		if got := strings.Join(ExecutorEnv(tc.budget), " "); got != tc.want {
-			t.Errorf("ExecutorEnv(%d) = %q, want %q", tc.budget, got, tc.want)
+		if got := strings.Join(ExecutorEnv(tc.budget, tc.jobEnv), " "); got != tc.want {
+			t.Errorf("ExecutorEnv(%d, %q) = %q, want %q", tc.budget, tc.jobEnv, got, tc.want)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/shoal-dev/shoal/internal/errs"
+	"github.com/shoal-dev/shoal/internal/gctune"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 	"github.com/shoal-dev/shoal/internal/scheduler"
@@ -79,6 +80,9 @@ func (h *Head) actorJob(parent *job, a *actor) *job {
 		// 0.8x the rate of one core each.
 		procs := max(1, (resourcesFromPB(a.spec.Resources).CPU+scheduler.Unit-1)/scheduler.Unit)
 		info.Env = mergeEnv(info.Env, []string{fmt.Sprintf("GOMAXPROCS=%d", procs)})
+	}
+	if !slices.ContainsFunc(info.Env, func(kv string) bool { return strings.HasPrefix(kv, gctune.EnvBallast+"=") }) {
+		info.Env = mergeEnv(info.Env, gctune.ActorEnv()) // (a process per actor: a small ballast each)
 	}
 	j := &job{id: id, info: info, root: root, actor: a, tasksIn: parent, key: key}
 	if root.derived == nil {

@@ -139,7 +139,7 @@ func (n *Node) launchExecutor(job *pb.JobInfo, jobID ids.ID, binary, dir string,
 		executor.EnvNodeData+"="+n.DataAddr(),
 		executor.EnvNodeStore+"="+n.localAddr,
 	)
-	cmd.Env = append(cmd.Env, gctune.ExecutorEnv(n.store.Usage().MemoryLimit)...)
+	cmd.Env = append(cmd.Env, gctune.ExecutorEnv(n.store.Usage().MemoryLimit, job.Env)...)
 	cmd.Env = n.withCredential(cmd.Env, credentialJob(job, jobID))
 	if n.cfg.TLS.CAFile != "" {
 		cmd.Env = append(cmd.Env, executor.EnvTLSCA+"="+n.cfg.TLS.CAFile)
