@@ -2,6 +2,7 @@ package binder
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/hashjoin"
 	"github.com/shoal-dev/shoal/dataframe/internal/expr"
@@ -366,12 +367,76 @@ var aggregateFuncs = map[string]bool{"sum": true, "avg": true, "min": true, "max
 
 func isAggregate(f *parser.FuncCall) bool { return aggregateFuncs[f.Name] && f.Over == nil }
 
+// derivedAggregates are the aggregates computed from sum, count, min and
+// max (expandAggregate).
+var derivedAggregates = map[string]bool{"stddev": true, "stddev_samp": true, "stddev_pop": true, "variance": true,
+	"var_samp": true, "var_pop": true, "bool_and": true, "every": true, "bool_or": true}
+
+// expandAggregate rewrites a call of a derived aggregate, in place, into
+// the plain aggregates it is made of:
+//
+//	var_samp(x)  abs(CASE WHEN count(x) > 1 THEN (sum(d*d) - sum(d)*sum(d)/count(x)) / (count(x) - 1) END)
+//	var_pop(x)   the same over count(x), when count(x) > 0
+//	stddev_*(x)  sqrt(var_*(x))
+//	bool_and(x)  coalesce(min(CASE WHEN x THEN 1 WHEN NOT x THEN 0 END) = 1)   (bool_or: max)
+//
+// with d = CAST(x AS double precision) (abs: rounding may leave a tiny
+// negative). Sums of squares lose precision when the mean dwarfs the
+// spread (PostgreSQL computes exactly); the results are doubles.
+func expandAggregate(f *parser.FuncCall) {
+	if !derivedAggregates[f.Name] || f.Over != nil {
+		return
+	}
+	if f.Star || len(f.Args) != 1 {
+		failAt(f, "%s takes one argument", f.Name)
+	}
+	if f.Distinct || len(f.OrderBy) > 0 {
+		failAt(f, "DISTINCT and ORDER BY are not supported in %s", f.Name)
+	}
+	x, sp := f.Args[0], f.Span
+	agg := func(name string, arg parser.Expr) *parser.FuncCall {
+		return &parser.FuncCall{Span: sp, Name: name, Args: []parser.Expr{arg}, Filter: f.Filter}
+	}
+	bin := func(op parser.BinaryOp, l, r parser.Expr) parser.Expr {
+		return &parser.Binary{Span: sp, Op: op, Left: l, Right: r}
+	}
+	num := func(v string) parser.Expr { return &parser.Literal{Span: sp, Kind: parser.LitInteger, Value: v} }
+	switch f.Name {
+	case "bool_and", "every", "bool_or":
+		bit := &parser.Case{Span: sp, Whens: []*parser.When{{Span: sp, Cond: x, Result: num("1")},
+			{Span: sp, Cond: &parser.Unary{Span: sp, Op: parser.Not, X: x}, Result: num("0")}}}
+		m := "min"
+		if f.Name == "bool_or" {
+			m = "max"
+		}
+		*f = parser.FuncCall{Span: sp, Name: "coalesce", Args: []parser.Expr{bin(parser.Eq, agg(m, bit), num("1"))}}
+		return
+	}
+	d := &parser.Cast{Span: sp, X: x, Type: parser.TypeName{Span: sp, Name: "double"}}
+	n := agg("count", x)
+	sq := bin(parser.Sub, agg("sum", bin(parser.Mul, d, d)), bin(parser.Div, bin(parser.Mul, agg("sum", d), agg("sum", d)), n))
+	over, least := parser.Expr(bin(parser.Sub, n, num("1"))), "1"
+	if strings.HasSuffix(f.Name, "_pop") {
+		over, least = n, "0"
+	}
+	v := &parser.FuncCall{Span: sp, Name: "abs", Args: []parser.Expr{&parser.Case{Span: sp,
+		Whens: []*parser.When{{Span: sp, Cond: bin(parser.Gt, n, num(least)), Result: bin(parser.Div, sq, over)}}}}}
+	if strings.HasPrefix(f.Name, "stddev") {
+		*f = parser.FuncCall{Span: sp, Name: "sqrt", Args: []parser.Expr{v}}
+		return
+	}
+	*f = *v
+}
+
 // collectAggs finds the aggregate calls of a SELECT's list, HAVING and
-// ORDER BY.
+// ORDER BY (derived ones expanded first: expandAggregate).
 func collectAggs(sel *parser.Select, orderBy []*parser.OrderItem) []*parser.FuncCall {
 	var out []*parser.FuncCall
 	visit := func(e parser.Expr) {
 		walkExpr(e, func(x parser.Expr) bool {
+			if f, ok := x.(*parser.FuncCall); ok {
+				expandAggregate(f)
+			}
 			if f, ok := x.(*parser.FuncCall); ok && isAggregate(f) {
 				out = append(out, f)
 				return false
@@ -469,30 +534,46 @@ func (b *binder) visibleName(sc *scope, name string) bool {
 
 // bindAggregate binds an aggregate call's arguments below the aggregation.
 func (b *binder) bindAggregate(f *parser.FuncCall, pre *ectx) *expr.Expr {
-	if f.Filter != nil || len(f.OrderBy) > 0 {
-		failAt(f, "FILTER and ORDER BY in aggregate calls are not supported")
+	if len(f.OrderBy) > 0 {
+		failAt(f, "ORDER BY in aggregate calls is not supported")
 	}
 	s := (*pre.node).Schema()
-	if f.Star {
-		if f.Name != "count" {
-			failAt(f, "%s(*) is not an aggregate; did you mean count(*)?", f.Name)
-		}
+	if f.Star && f.Name != "count" {
+		failAt(f, "%s(*) is not an aggregate; did you mean count(*)?", f.Name)
+	}
+	if f.Star && f.Filter == nil {
 		return b.resolve(f, expr.Call(expr.OpCountStar), s)
 	}
-	if len(f.Args) != 1 {
-		failAt(f, "%s takes one argument, got %d", f.Name, len(f.Args))
+	args := f.Args
+	if f.Star {
+		args = []parser.Expr{&parser.Literal{Span: f.Span, Kind: parser.LitInteger, Value: "1"}}
+	}
+	if len(args) != 1 {
+		failAt(f, "%s takes one argument, got %d", f.Name, len(args))
 	}
 	var inner []*parser.FuncCall
-	walkExpr(f.Args[0], func(x parser.Expr) bool {
-		if g, ok := x.(*parser.FuncCall); ok && isAggregate(g) {
-			inner = append(inner, g)
-		}
-		return true
-	})
+	for _, e := range []parser.Expr{args[0], f.Filter} {
+		walkExpr(e, func(x parser.Expr) bool {
+			if g, ok := x.(*parser.FuncCall); ok && isAggregate(g) {
+				inner = append(inner, g)
+			}
+			return true
+		})
+	}
 	if len(inner) > 0 {
 		failAt(inner[0], "aggregate function calls cannot be nested")
 	}
-	arg := b.bindExpr(f.Args[0], &ectx{sc: pre.sc, node: pre.node})
+	arg := args[0]
+	if f.Filter != nil {
+		// agg(x) FILTER (WHERE p) is agg(CASE WHEN p THEN x END): the
+		// aggregates skip NULLs (count(*) counts the 1s).
+		arg = &parser.Case{Span: f.Span, Whens: []*parser.When{{Span: f.Span, Cond: f.Filter, Result: arg}}}
+	}
+	return b.bindAggregateOf(f, b.bindExpr(arg, &ectx{sc: pre.sc, node: pre.node}), s)
+}
+
+// bindAggregateOf makes f's aggregate of its bound argument arg.
+func (b *binder) bindAggregateOf(f *parser.FuncCall, arg *expr.Expr, s types.Schema) *expr.Expr {
 	op := map[string]expr.Op{"sum": expr.OpSum, "avg": expr.OpAvg, "min": expr.OpMin, "max": expr.OpMax, "count": expr.OpCount}[f.Name]
 	if f.Distinct {
 		// (min and max of the distinct values are the plain ones)
@@ -505,7 +586,7 @@ func (b *binder) bindAggregate(f *parser.FuncCall, pre *ectx) *expr.Expr {
 			op = expr.OpAvgDistinct
 		}
 	}
-	return b.resolve(f, expr.Call(op, arg), (*pre.node).Schema())
+	return b.resolve(f, expr.Call(op, arg), s)
 }
 
 // bindFrom binds a FROM item, adding inner-joined relations to rels and
