@@ -139,6 +139,48 @@ func Rank() Expr { return Expr{e: expr.Call(expr.OpRank)} }
 // before the row's (1, 1, 2).
 func DenseRank() Expr { return Expr{e: expr.Call(expr.OpDenseRank)} }
 
+// FirstValue is x (a column name or expression) of the first row of the
+// row's window partition in the window's order (frames start there).
+func FirstValue(x any) Expr { return call(expr.OpFirstValue, colOrExpr(x)) }
+
+// LastValue is x of the last row of the row's frame: its last peer by
+// default, the row itself with RowsToCurrent, the partition's last row
+// with WholePartition.
+func LastValue(x any) Expr { return call(expr.OpLastValue, colOrExpr(x)) }
+
+// NthValue is x of the n-th row (from 1) of the row's frame; null when the
+// frame ends before it.
+func NthValue(x any, n int) Expr {
+	if n < 1 {
+		return Expr{err: fmt.Errorf("nth_value: position %d, want at least 1", n)}
+	}
+	e := call(expr.OpNthValue, colOrExpr(x))
+	if e.err == nil {
+		e.e.N1 = int64(n)
+	}
+	return e
+}
+
+// Ntile divides each window partition, in the window's order, into n
+// buckets as equal as can be (the first ones one row larger) and is the
+// row's bucket, 1…n.
+func Ntile(n int) Expr {
+	if n < 1 {
+		return Expr{err: fmt.Errorf("ntile: %d buckets, want at least 1", n)}
+	}
+	e := expr.Call(expr.OpNtile)
+	e.N1 = int64(n)
+	return Expr{e: e}
+}
+
+// PercentRank is (Rank - 1) / (rows of the partition - 1), 0 in a
+// partition of one row.
+func PercentRank() Expr { return Expr{e: expr.Call(expr.OpPercentRank)} }
+
+// CumeDist is the fraction of the partition's rows up to the row's last
+// peer.
+func CumeDist() Expr { return Expr{e: expr.Call(expr.OpCumeDist)} }
+
 // Lag is x (a column name or expression) of the row offset rows before
 // the current one in its window partition; where there is none, def when
 // given, else null.

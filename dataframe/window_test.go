@@ -93,9 +93,11 @@ func TestWindowRandom(t *testing.T) {
 		cols := []any{Col("id"), Rank().Over(tc.w).As("rank"), DenseRank().Over(tc.w).As("dense"),
 			Sum("v").Over(tc.w).As("sum"), Count("v").Over(tc.w).As("count"), CountAll().Over(tc.w).As("rows"),
 			Min("s").Over(tc.w).As("min"), Max("d").Over(tc.w).As("max"), Avg("v").Over(tc.w).As("avg"),
-			Col("v").Sub(Min("v").Over(tc.w)).As("above_min")}
+			Col("v").Sub(Min("v").Over(tc.w)).As("above_min"), PercentRank().Over(tc.w).As("pct"), CumeDist().Over(tc.w).As("cume")}
 		if tc.unique {
-			cols = append(cols, RowNumber().Over(tc.w).As("rn"), Lag("v", 2, -1).Over(tc.w).As("lag"), Lead("s", 1).Over(tc.w).As("lead"))
+			cols = append(cols, RowNumber().Over(tc.w).As("rn"), Lag("v", 2, -1).Over(tc.w).As("lag"), Lead("s", 1).Over(tc.w).As("lead"),
+				FirstValue("v").Over(tc.w).As("first"), LastValue("s").Over(tc.w).As("last"), NthValue("v", 3).Over(tc.w).As("third"),
+				Ntile(4).Over(tc.w).As("ntile"))
 		}
 		got := collectStrings(t, df.Select(cols...), randomOpts(rng)...)
 		want := windowReference(live, tc)
@@ -159,8 +161,17 @@ func windowReference(rows []row, tc windowCase) []string {
 			if r.v != nil && minV != nil {
 				aboveMin = fmt.Sprint(*r.v - *minV)
 			}
+			// percent_rank and cume_dist go by peers, whatever the frame.
+			peersEnd := i + 1
+			for peersEnd < len(p) && tc.order(p[peersEnd], r) == 0 {
+				peersEnd++
+			}
+			pct := 0.0
+			if len(p) > 1 {
+				pct = float64(rank-1) / float64(len(p)-1)
+			}
 			cells := []string{fmt.Sprint(r.id), fmt.Sprint(rank), fmt.Sprint(dense), sumS, fmt.Sprint(cnt),
-				fmt.Sprint(end), fmtPtr(minS), fmtDec(maxD), avgS, aboveMin}
+				fmt.Sprint(end), fmtPtr(minS), fmtDec(maxD), avgS, aboveMin, fmt.Sprint(pct), fmt.Sprint(float64(peersEnd) / float64(len(p)))}
 			if tc.unique {
 				lag, lead := "-1", "NULL"
 				if i >= 2 {
@@ -169,7 +180,17 @@ func windowReference(rows []row, tc windowCase) []string {
 				if i+1 < len(p) {
 					lead = fmtPtr(p[i+1].s)
 				}
-				cells = append(cells, fmt.Sprint(i+1), lag, lead)
+				third := "NULL"
+				if end > 2 {
+					third = fmtPtr(p[2].v)
+				}
+				// ntile(4): the first len%4 buckets one row larger.
+				q, rem := len(p)/4, len(p)%4
+				bucket := i/(q+1) + 1
+				if i >= rem*(q+1) {
+					bucket = (i-rem*(q+1))/q + rem + 1
+				}
+				cells = append(cells, fmt.Sprint(i+1), lag, lead, fmtPtr(p[0].v), fmtPtr(p[end-1].s), third, fmt.Sprint(bucket))
 			}
 			out = append(out, strings.Join(cells, "|"))
 		}

@@ -107,6 +107,15 @@ const (
 	OpDenseRank // [] → Int64: 1 + the distinct peer groups before the row's
 	OpLag       // [x] or [x, default]; N1: offset ≥ 0. x of the row N1 rows before in the partition, else default (null)
 	OpLead      // as OpLag, N1 rows after
+	// [x] → x's type: x of the first row of the row's frame (frames start
+	// at the partition's first row), of its last row, of its N1th (null
+	// past the frame's end).
+	OpFirstValue
+	OpLastValue
+	OpNthValue
+	OpNtile       // [] ; N1 ≥ 1 buckets → Int64: the row's bucket, 1…N1, of the partition in order
+	OpPercentRank // [] → Float64: (rank - 1) / (rows of the partition - 1), 0 for one row
+	OpCumeDist    // [] → Float64: rows up to the row's last peer / rows of the partition
 )
 
 var opNames = map[Op]string{
@@ -124,7 +133,8 @@ var opNames = map[Op]string{
 	OpLeft: "left", OpRight: "right", OpStartsWith: "starts_with", OpILike: "ilike",
 	OpNotILike: "not_ilike", OpCoalesce: "coalesce", OpNullIf: "nullif", OpGreatest: "greatest",
 	OpLeast: "least", OpExtract: "extract", OpRowNumber: "row_number", OpRank: "rank",
-	OpDenseRank: "dense_rank", OpLag: "lag", OpLead: "lead",
+	OpDenseRank: "dense_rank", OpLag: "lag", OpLead: "lead", OpFirstValue: "first_value", OpLastValue: "last_value",
+	OpNthValue: "nth_value", OpNtile: "ntile", OpPercentRank: "percent_rank", OpCumeDist: "cume_dist",
 }
 
 func (o Op) String() string { return opNames[o] }
@@ -132,8 +142,9 @@ func (o Op) String() string { return opNames[o] }
 // IsAgg reports whether o is an aggregate function.
 func (o Op) IsAgg() bool { return o >= OpSum && o <= OpAvgDistinct }
 
-// IsWindow reports whether o is a window function (ranking, lag, lead).
-func (o Op) IsWindow() bool { return o >= OpRowNumber && o <= OpLead }
+// IsWindow reports whether o is a window function (ranking, lag, lead,
+// values at positions of the frame, distribution).
+func (o Op) IsWindow() bool { return o >= OpRowNumber && o <= OpCumeDist }
 
 // Windowable reports whether o can be computed over a window: a window
 // function or an aggregate that is not DISTINCT.

@@ -250,7 +250,7 @@ func (c *Expr) typecheck(s types.Schema) error {
 		c.T = types.Int64Type
 		c.Nullable = false
 		return nil
-	case OpRowNumber, OpRank, OpDenseRank, OpLag, OpLead:
+	case OpRowNumber, OpRank, OpDenseRank, OpLag, OpLead, OpFirstValue, OpLastValue, OpNthValue, OpNtile, OpPercentRank, OpCumeDist:
 		return c.typecheckWindow()
 	default:
 		if c.Op < OpIntDiv || c.Op > OpExtract {

@@ -107,7 +107,7 @@ func (o *Over) Resolve(s types.Schema) (*Over, error) {
 	return out, nil
 }
 
-// typecheckWindow types a window function (OpRowNumber…OpLead).
+// typecheckWindow types a window function (OpRowNumber…OpCumeDist).
 func (c *Expr) typecheckWindow() error {
 	switch c.Op {
 	case OpRowNumber, OpRank, OpDenseRank:
@@ -132,6 +132,27 @@ func (c *Expr) typecheckWindow() error {
 		c.T = t
 		// Rows without a row at the offset take the default, else null.
 		c.Nullable = len(c.Args) == 1 || c.Args[0].Nullable || c.Args[1].Nullable
+	case OpFirstValue, OpLastValue, OpNthValue:
+		if err := c.wantArgs(1, 1); err != nil {
+			return err
+		}
+		if c.Op == OpNthValue && c.N1 < 1 {
+			return mismatch(c, "nth_value needs a position of at least 1, got %d", c.N1)
+		}
+		c.T, c.Nullable = c.Args[0].T, c.Args[0].Nullable || c.Op == OpNthValue
+	case OpNtile:
+		if len(c.Args) != 0 {
+			return mismatch(c, "ntile takes its bucket count as a constant")
+		}
+		if c.N1 < 1 {
+			return mismatch(c, "ntile needs at least 1 bucket, got %d", c.N1)
+		}
+		c.T, c.Nullable = types.Int64Type, false
+	case OpPercentRank, OpCumeDist:
+		if len(c.Args) != 0 {
+			return mismatch(c, "%s takes no arguments", c.Op)
+		}
+		c.T, c.Nullable = types.Float64Type, false
 	}
 	return nil
 }

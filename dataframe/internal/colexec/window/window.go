@@ -26,6 +26,13 @@ const (
 	Max       Kind = "max"
 	Count     Kind = "count"
 	CountStar Kind = "count_star"
+	// Values at positions of the frame, and the partition's distribution.
+	FirstValue  Kind = "first_value"
+	LastValue   Kind = "last_value"
+	NthValue    Kind = "nth_value"
+	Ntile       Kind = "ntile"
+	PercentRank Kind = "percent_rank"
+	CumeDist    Kind = "cume_dist"
 )
 
 // KindOf maps an expression operator to its window function; ok is false
@@ -34,7 +41,9 @@ func KindOf(op expr.Op) (k Kind, ok bool) {
 	k, ok = map[expr.Op]Kind{
 		expr.OpRowNumber: RowNumber, expr.OpRank: Rank, expr.OpDenseRank: DenseRank,
 		expr.OpLag: Lag, expr.OpLead: Lead, expr.OpSum: Sum, expr.OpAvg: Avg, expr.OpMin: Min,
-		expr.OpMax: Max, expr.OpCount: Count, expr.OpCountStar: CountStar,
+		expr.OpMax: Max, expr.OpCount: Count, expr.OpCountStar: CountStar, expr.OpFirstValue: FirstValue,
+		expr.OpLastValue: LastValue, expr.OpNthValue: NthValue, expr.OpNtile: Ntile, expr.OpPercentRank: PercentRank,
+		expr.OpCumeDist: CumeDist,
 	}[op]
 	return k, ok
 }
@@ -233,6 +242,10 @@ func (w *Window) function(f Func, b *coldata.Batch, part, peer, frame []bool) *c
 		return sumLike(f, b.Vecs[f.Arg], part, frame)
 	case Min, Max:
 		return minMax(f, b.Vecs[f.Arg], part, frame)
+	case FirstValue, LastValue, NthValue:
+		return valueAt(f, b.Vecs[f.Arg], part, frame)
+	case Ntile, PercentRank, CumeDist:
+		return distribution(f, part, peer)
 	}
 	colexecop.Throwf("unknown window function %q", f.Kind)
 	return nil
@@ -255,6 +268,106 @@ func forFrames(part, frame []bool, f func(start, lo, hi int)) {
 		f(start, lo, hi)
 		lo = hi
 	}
+}
+
+// valueAt computes first_value, last_value and nth_value: the argument of
+// the frame's first row (its partition's), last row, or Offset-th row
+// (null when the frame ends before it).
+func valueAt(f Func, src *coldata.Vec, part, frame []bool) *coldata.Vec {
+	n := len(part)
+	idx := make([]int32, n)
+	var nulls []bool
+	forFrames(part, frame, func(start, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			switch f.Kind {
+			case FirstValue:
+				idx[i] = int32(start)
+			case LastValue:
+				idx[i] = int32(hi - 1)
+			default:
+				if j := int64(start) + f.Offset - 1; j < int64(hi) {
+					idx[i] = int32(j)
+				} else {
+					if nulls == nil {
+						nulls = make([]bool, n)
+					}
+					idx[i], nulls[i] = int32(start), true
+				}
+			}
+		}
+	})
+	return withNulls(coldata.Gather(src, idx), nulls)
+}
+
+// withNulls marks the rows nulls names null in v.
+func withNulls(v *coldata.Vec, nulls []bool) *coldata.Vec {
+	if nulls == nil {
+		return v
+	}
+	if v.Nulls == nil {
+		v.Nulls = nulls
+		return v
+	}
+	for i, isNull := range nulls {
+		v.Nulls[i] = v.Nulls[i] || isNull
+	}
+	return v
+}
+
+// distribution computes ntile, percent_rank and cume_dist over each
+// partition (PostgreSQL's definitions: ntile's first m mod Offset buckets
+// hold one row more).
+func distribution(f Func, part, peer []bool) *coldata.Vec {
+	n := len(part)
+	var out *coldata.Vec
+	if f.Kind == Ntile {
+		out = coldata.NewVec(types.Int64Type, n)
+	} else {
+		out = coldata.NewVec(types.Float64Type, n)
+	}
+	for lo := 0; lo < n; {
+		hi := lo + 1
+		for hi < n && !part[hi] {
+			hi++
+		}
+		m := int64(hi - lo)
+		switch f.Kind {
+		case Ntile:
+			q, rem := m/f.Offset, m%f.Offset
+			for i := lo; i < hi; i++ {
+				r := int64(i - lo)
+				switch {
+				case r < rem*(q+1):
+					out.I64[i] = r/(q+1) + 1
+				default:
+					out.I64[i] = (r-rem*(q+1))/q + rem + 1
+				}
+			}
+		case PercentRank:
+			rank := int64(0)
+			for i := lo; i < hi; i++ {
+				if peer[i] || i == lo {
+					rank = int64(i-lo) + 1
+				}
+				if m > 1 {
+					out.F64[i] = float64(rank-1) / float64(m-1)
+				}
+			}
+		default: // CumeDist
+			for i := lo; i < hi; {
+				j := i + 1
+				for j < hi && !peer[j] {
+					j++
+				}
+				for k := i; k < j; k++ {
+					out.F64[k] = float64(j-lo) / float64(m)
+				}
+				i = j
+			}
+		}
+		lo = hi
+	}
+	return out
 }
 
 // shift computes lag and lead: the argument of the row Offset rows before
@@ -298,17 +411,7 @@ func shift(f Func, b *coldata.Batch, part []bool) *coldata.Vec {
 		}
 		lo = hi
 	}
-	out := coldata.Gather(src, idx)
-	if nulls != nil {
-		if out.Nulls == nil {
-			out.Nulls = nulls
-		} else {
-			for i, isNull := range nulls {
-				out.Nulls[i] = out.Nulls[i] || isNull
-			}
-		}
-	}
-	return out
+	return withNulls(coldata.Gather(src, idx), nulls)
 }
 
 // sumLike computes sum, avg and count over each row's frame.

@@ -169,6 +169,29 @@ func (b *binder) bindWindowCall(f *parser.FuncCall, c *ectx) *expr.Expr {
 			call.Args = append(call.Args, args[2])
 		}
 		return call
+	case "first_value", "last_value":
+		arity(1, 1)
+		return expr.Call(map[string]expr.Op{"first_value": expr.OpFirstValue, "last_value": expr.OpLastValue}[f.Name], args[0])
+	case "nth_value", "ntile":
+		if f.Name == "nth_value" {
+			arity(2, 2)
+		} else {
+			arity(1, 1)
+		}
+		pos := args[len(args)-1]
+		n, ok := litInt(pos)
+		if !ok || n < 1 {
+			failAt(f.Args[len(args)-1], "the last argument of %s must be a constant integer of at least 1", f.Name)
+		}
+		call := expr.Call(expr.OpNtile)
+		if f.Name == "nth_value" {
+			call = expr.Call(expr.OpNthValue, args[0])
+		}
+		call.N1 = n
+		return call
+	case "percent_rank", "cume_dist":
+		arity(0, 0)
+		return expr.Call(map[string]expr.Op{"percent_rank": expr.OpPercentRank, "cume_dist": expr.OpCumeDist}[f.Name])
 	case "count":
 		if f.Star {
 			return expr.Call(expr.OpCountStar)
@@ -183,7 +206,8 @@ func (b *binder) bindWindowCall(f *parser.FuncCall, c *ectx) *expr.Expr {
 		failAt(f, "OVER specified, but %s is not a window function nor an aggregate function", f.Name)
 	}
 	msg := "function " + f.Name + " is not a window function"
-	if sug := suggest(f.Name, []string{"row_number", "rank", "dense_rank", "lag", "lead", "sum", "avg", "min", "max", "count"}); sug != "" {
+	if sug := suggest(f.Name, []string{"row_number", "rank", "dense_rank", "lag", "lead", "first_value", "last_value", "nth_value",
+		"ntile", "percent_rank", "cume_dist", "sum", "avg", "min", "max", "count"}); sug != "" {
 		msg += "; did you mean " + sug + "?"
 	}
 	failAt(f, "%s", msg)
