@@ -391,3 +391,46 @@ func sortKey(it *parser.OrderItem, e *expr.Expr) plan.SortKey {
 	}
 	return plan.SortKey{Expr: e, Desc: it.Desc, NullsFirst: nullsFirst}
 }
+
+// maxSeries bounds the rows generate_series makes (held in memory).
+const maxSeries = 50_000_000
+
+// generateSeries binds generate_series(start, stop [, step]) over integer
+// constants: a one-column table (named generate_series) of start, start +
+// step, … up to stop (down to it for a negative step), as PostgreSQL's.
+func (b *binder) generateSeries(x *parser.TableFunc, outer *scope) relation {
+	if len(x.Args) < 2 || len(x.Args) > 3 {
+		failAt(x, "generate_series takes start, stop and an optional step, got %d arguments", len(x.Args))
+	}
+	vals := []int64{0, 0, 1}
+	for i, a := range x.Args {
+		one := b.cat.One()
+		e := optimize.Fold(b.bindExpr(a, &ectx{sc: &scope{parent: outer}, node: &one}))
+		n, ok := litInt(e)
+		if !ok {
+			failAt(a, "generate_series takes integer constants (dates and timestamps are not supported)")
+		}
+		vals[i] = n
+	}
+	start, stop, step := vals[0], vals[1], vals[2]
+	if step == 0 {
+		failAt(x.Args[2], "generate_series: step size cannot equal zero")
+	}
+	var rows uint64
+	switch {
+	case step > 0 && stop >= start:
+		rows = (uint64(stop)-uint64(start))/uint64(step) + 1 // (unsigned: the difference may pass MaxInt64)
+	case step < 0 && stop <= start:
+		rows = (uint64(start)-uint64(stop))/(uint64(-(step+1))+1) + 1
+	}
+	if rows > maxSeries {
+		failAt(x, "generate_series: %d rows, more than the %d it makes", rows, maxSeries)
+	}
+	v := coldata.NewVec(types.Int64Type, int(rows))
+	for i := range v.I64 {
+		v.I64[i] = start + int64(i)*step // (wraps past the range in between, not at the values)
+	}
+	id := b.newID("generate_series")
+	t := scan.NewMemTable(types.Schema{{Name: id, Type: types.Int64Type}}, []*coldata.Batch{{N: int(rows), Vecs: []*coldata.Vec{v}}})
+	return tableFuncRelation(x, relation{node: &plan.Scan{Source: t, Columns: []int{0}}, cols: []column{{name: "generate_series", id: id, t: types.Int64Type}}})
+}

@@ -620,6 +620,9 @@ func (b *binder) bindTableExpr(te parser.TableExpr, outer *scope) relation {
 		}
 		return rel
 	case *parser.TableFunc:
+		if x.Name == "generate_series" {
+			return b.generateSeries(x, outer)
+		}
 		var args []string
 		for _, a := range x.Args {
 			l, ok := a.(*parser.Literal)
@@ -632,16 +635,7 @@ func (b *binder) bindTableExpr(te parser.TableExpr, outer *scope) relation {
 		if err != nil {
 			failAt(x, "%s: %v", x.Name, err)
 		}
-		rel := b.baseRelation(x, node)
-		rel = renameCols(x, rel, x.Alias.Columns)
-		alias := x.Alias.Name
-		if alias == "" {
-			alias = x.Name
-		}
-		for i := range rel.cols {
-			rel.cols[i].table = alias
-		}
-		return rel
+		return tableFuncRelation(x, b.baseRelation(x, node))
 	case *parser.Join:
 		var rels []relation
 		var conds []parser.Expr
@@ -650,6 +644,20 @@ func (b *binder) bindTableExpr(te parser.TableExpr, outer *scope) relation {
 	}
 	failAt(te, "unsupported FROM item %T", te)
 	return relation{}
+}
+
+// tableFuncRelation names the columns of a table function's relation
+// rel as x's alias says (the function's name by default).
+func tableFuncRelation(x *parser.TableFunc, rel relation) relation {
+	rel = renameCols(x, rel, x.Alias.Columns)
+	alias := x.Alias.Name
+	if alias == "" {
+		alias = x.Name
+	}
+	for i := range rel.cols {
+		rel.cols[i].table = alias
+	}
+	return rel
 }
 
 // joinAll inner-joins relations under conditions (a parenthesized join).
