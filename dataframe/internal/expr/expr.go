@@ -87,6 +87,12 @@ const (
 	OpNullIf     // [a, b] of one type: null where a = b, else a
 	OpGreatest   // [args…] of one type: the largest non-null argument; null only when all are
 	OpLeast      // [args…] as OpGreatest, the smallest
+	OpLPad       // [s, n Int64] or [s, n, fill]: s padded on the left with fill (default " ") to n characters, or cut to n
+	OpRPad       // as OpLPad, on the right
+	OpRepeat     // [s, n Int64]: s n times (none for n ≤ 0)
+	OpReverse    // [s]: its characters in reverse order
+	OpSplitPart  // [s, delim, n Int64]: the n-th field (1-based; from the end for n < 0) of s split at delim; "" past the fields
+	OpConcatWs   // [sep, args…] String: the non-null args joined with sep (null when sep is)
 	OpExtract    // [x Date]; Name: year, month, day, quarter, dow (0 = Sunday), isodow (7 = Sunday), doy, week (ISO) → Int32
 
 	OpSum
@@ -132,7 +138,8 @@ var opNames = map[Op]string{
 	OpTrim: "btrim", OpLTrim: "ltrim", OpRTrim: "rtrim", OpReplace: "replace", OpStrpos: "strpos",
 	OpLeft: "left", OpRight: "right", OpStartsWith: "starts_with", OpILike: "ilike",
 	OpNotILike: "not_ilike", OpCoalesce: "coalesce", OpNullIf: "nullif", OpGreatest: "greatest",
-	OpLeast: "least", OpExtract: "extract", OpRowNumber: "row_number", OpRank: "rank",
+	OpLeast: "least", OpLPad: "lpad", OpRPad: "rpad", OpRepeat: "repeat", OpReverse: "reverse", OpSplitPart: "split_part",
+	OpConcatWs: "concat_ws", OpExtract: "extract", OpRowNumber: "row_number", OpRank: "rank",
 	OpDenseRank: "dense_rank", OpLag: "lag", OpLead: "lead", OpFirstValue: "first_value", OpLastValue: "last_value",
 	OpNthValue: "nth_value", OpNtile: "ntile", OpPercentRank: "percent_rank", OpCumeDist: "cume_dist",
 }

@@ -104,14 +104,15 @@ func (c *Expr) typecheckFunc() (nullableSet bool, err error) {
 		}
 		c.Args[0], c.Args[1] = castTo(a, types.StringType), castTo(b, types.StringType)
 		c.T = types.StringType
-	case OpConcatFn:
+	case OpConcatFn, OpConcatWs:
 		if err := c.wantArgs(1, -1); err != nil {
 			return false, err
 		}
 		for i, a := range c.Args {
 			c.Args[i] = castTo(a, types.StringType)
 		}
-		c.T, c.Nullable = types.StringType, false
+		// (NULL arguments are skipped; concat_ws is NULL for a NULL separator)
+		c.T, c.Nullable = types.StringType, c.Op == OpConcatWs && c.Args[0].Nullable
 		return true, nil
 	case OpUpper, OpLower, OpLength:
 		if err := c.stringArgs(1, 1); err != nil {
@@ -148,6 +149,24 @@ func (c *Expr) typecheckFunc() (nullableSet bool, err error) {
 		}
 		if err := c.integerArg(1); err != nil {
 			return false, err
+		}
+		c.T = types.StringType
+	case OpLPad, OpRPad, OpRepeat, OpReverse, OpSplitPart:
+		shape := padShapes[c.Op]
+		lo, hi, intAt := shape.lo, shape.hi, shape.intAt
+		if err := c.wantArgs(lo, hi); err != nil {
+			return false, err
+		}
+		for i := range c.Args {
+			var err error
+			if i == intAt {
+				err = c.integerArg(i)
+			} else {
+				err = c.stringArg(i)
+			}
+			if err != nil {
+				return false, err
+			}
 		}
 		c.T = types.StringType
 	case OpILike, OpNotILike:
@@ -246,6 +265,12 @@ func (c *Expr) wantArg(i int, t types.Type, what string) error {
 }
 
 func (c *Expr) stringArg(i int) error { return c.wantArg(i, types.StringType, "a string") }
+
+// padShapes are the arities of the string functions that take strings and
+// at most one integer (at intAt; -1: none).
+var padShapes = map[Op]struct{ lo, hi, intAt int }{
+	OpLPad: {2, 3, 1}, OpRPad: {2, 3, 1}, OpRepeat: {2, 2, 1}, OpReverse: {1, 1, -1}, OpSplitPart: {3, 3, 2},
+}
 
 func (c *Expr) stringArgs(lo, hi int) error {
 	if err := c.wantArgs(lo, hi); err != nil {

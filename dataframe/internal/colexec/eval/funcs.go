@@ -26,7 +26,7 @@ func compileFunc(e *expr.Expr, s types.Schema, args []Evaluator) (Evaluator, err
 		return compileMath(e, args), nil
 	case expr.OpConcat, expr.OpConcatFn, expr.OpUpper, expr.OpLower, expr.OpLength, expr.OpTrim,
 		expr.OpLTrim, expr.OpRTrim, expr.OpReplace, expr.OpStrpos, expr.OpLeft, expr.OpRight,
-		expr.OpStartsWith:
+		expr.OpStartsWith, expr.OpLPad, expr.OpRPad, expr.OpRepeat, expr.OpReverse, expr.OpSplitPart, expr.OpConcatWs:
 		return compileString(e, args), nil
 	case expr.OpILike, expr.OpNotILike:
 		return compileSelBool(e, s, args)

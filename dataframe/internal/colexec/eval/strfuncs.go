@@ -91,6 +91,87 @@ func compileString(e *expr.Expr, args []Evaluator) Evaluator {
 				r.appendStr(charSlice(s, count-k, count))
 			}
 		})
+	case expr.OpLPad, expr.OpRPad:
+		left := e.Op == expr.OpLPad
+		return str(func(r *rowCtx, i int) {
+			s, n, fill := r.str(0, i), r.i64(1, i), []byte(" ")
+			if len(r.in) > 2 {
+				fill = r.str(2, i)
+			}
+			count := int64(utf8.RuneCount(s))
+			if n <= count || len(fill) == 0 {
+				r.appendStr(charSlice(s, 0, max(n, 0)))
+				return
+			}
+			checkStringSize(n * int64(len(fill)))
+			if !left {
+				r.appendStr(s)
+			}
+			fillRunes := int64(utf8.RuneCount(fill))
+			for need := n - count; need > 0; need -= fillRunes {
+				r.appendStr(charSlice(fill, 0, min(need, fillRunes)))
+			}
+			if left {
+				r.appendStr(s)
+			}
+		})
+	case expr.OpRepeat:
+		return str(func(r *rowCtx, i int) {
+			s, n := r.str(0, i), r.i64(1, i)
+			if n > 0 {
+				checkStringSize(n * int64(len(s)))
+			}
+			for range max(n, 0) {
+				r.appendStr(s)
+			}
+		})
+	case expr.OpReverse:
+		return str(func(r *rowCtx, i int) {
+			s := r.str(0, i)
+			start := len(r.out.Str.Data)
+			r.appendStr(s)
+			out := r.out.Str.Data[start:]
+			for k := 0; k < len(s); {
+				_, w := utf8.DecodeRune(s[k:])
+				copy(out[len(s)-k-w:], s[k:k+w])
+				k += w
+			}
+		})
+	case expr.OpSplitPart:
+		return str(func(r *rowCtx, i int) {
+			s, delim, n := r.str(0, i), r.str(1, i), r.i64(2, i)
+			if n == 0 {
+				raise(expr.ErrInvalidArgument, "field position must not be zero")
+			}
+			fields := [][]byte{s}
+			if len(delim) > 0 {
+				fields = bytes.Split(s, delim)
+			}
+			if n < 0 {
+				n += int64(len(fields)) + 1
+			}
+			if n >= 1 && n <= int64(len(fields)) {
+				r.appendStr(fields[n-1])
+			}
+		})
+	case expr.OpConcatWs:
+		return newRowEval(e.T, false, args, func(r *rowCtx, i int) {
+			if r.null(0, i) {
+				r.setNull(i)
+				return
+			}
+			first := true
+			for k := 1; k < len(r.in); k++ {
+				if r.null(k, i) {
+					continue
+				}
+				if !first {
+					r.appendStr(r.str(0, i))
+				}
+				r.appendStr(r.str(k, i))
+				first = false
+			}
+		})
 	case expr.OpSubstr:
 		return str(func(r *rowCtx, i int) {
 			start, length := r.i64(1, i), int64(-1)
@@ -209,4 +290,14 @@ func (e *substrEval) Eval(b *coldata.Batch) *coldata.Vec {
 		out.Str.Offs[i+1] = int32(len(out.Str.Data))
 	}
 	return out
+}
+
+// maxStringSize bounds the strings lpad, rpad and repeat make (PostgreSQL
+// refuses past 1 GB).
+const maxStringSize = 1 << 30
+
+func checkStringSize(n int64) {
+	if n > maxStringSize {
+		raise(expr.ErrInvalidArgument, "requested length too large")
+	}
 }

@@ -580,6 +580,23 @@ func (b *binder) bindCall(x *parser.FuncCall, c *ectx) *expr.Expr {
 	case "concat":
 		arity(1, manyArgs)
 		return res(expr.Call(expr.OpConcatFn, args...))
+	case "trunc":
+		// trunc(x): toward zero (floor of a positive, ceil of a negative).
+		arity(1, 1)
+		a := args[0]
+		if a.T.IsInteger() {
+			return a
+		}
+		neg := b.resolve(x, expr.Call(expr.OpLt, a, expr.Lit(expr.Value{T: types.Int64Type})), c.sch(b))
+		return res(expr.Call(expr.OpCase, neg, expr.Call(expr.OpCeil, a), expr.Call(expr.OpFloor, a)))
+	case "date_part":
+		// date_part('field', d) is EXTRACT(field FROM d).
+		arity(2, 2)
+		f := args[0]
+		if f.Op != expr.OpLit || f.Val.T.ID != types.String || f.Val.Null {
+			failAt(x.Args[0], "date_part takes the field as a string constant, such as 'year'")
+		}
+		return b.bindExpr(&parser.Extract{Span: x.Span, Field: strings.ToLower(f.Val.S), X: x.Args[1]}, c)
 	}
 	if f, ok := scalarFuncs[x.Name]; ok {
 		arity(f.min, f.max)
@@ -590,7 +607,8 @@ func (b *binder) bindCall(x *parser.FuncCall, c *ectx) *expr.Expr {
 	for n := range scalarFuncs {
 		names = append(names, n)
 	}
-	names = append(names, "substring", "position", "round", "coalesce", "greatest", "least", "nullif", "concat", "sum", "avg", "min", "max", "count")
+	names = append(names, "substring", "position", "round", "coalesce", "greatest", "least", "nullif", "concat", "trunc", "date_part",
+		"sum", "avg", "min", "max", "count")
 	if sug := suggest(x.Name, names); sug != "" {
 		msg += fmt.Sprintf("; did you mean %s?", sug)
 	}
@@ -612,7 +630,9 @@ var scalarFuncs = map[string]struct {
 	"length": {expr.OpLength, 1, 1}, "char_length": {expr.OpLength, 1, 1}, "character_length": {expr.OpLength, 1, 1},
 	"btrim": {expr.OpTrim, 1, 2}, "trim": {expr.OpTrim, 1, 2}, "ltrim": {expr.OpLTrim, 1, 2}, "rtrim": {expr.OpRTrim, 1, 2},
 	"replace": {expr.OpReplace, 3, 3}, "strpos": {expr.OpStrpos, 2, 2}, "left": {expr.OpLeft, 2, 2}, "right": {expr.OpRight, 2, 2},
-	"starts_with": {expr.OpStartsWith, 2, 2},
+	"starts_with": {expr.OpStartsWith, 2, 2}, "lpad": {expr.OpLPad, 2, 3}, "rpad": {expr.OpRPad, 2, 3},
+	"repeat": {expr.OpRepeat, 2, 2}, "reverse": {expr.OpReverse, 1, 1}, "split_part": {expr.OpSplitPart, 3, 3},
+	"concat_ws": {expr.OpConcatWs, 1, manyArgs},
 }
 
 // unite gives untyped NULLs among args the type of the others.
