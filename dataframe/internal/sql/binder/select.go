@@ -141,50 +141,37 @@ func (b *binder) bindSelect(sel *parser.Select, outer *scope, extra *relation, o
 	var keys []plan.SortKey
 	var hiddenSort []*expr.Expr
 	for _, it := range orderBy {
-		var key *expr.Expr
-		switch x := it.Expr.(type) {
-		case *parser.Literal:
-			if x.Kind == parser.LitInteger {
-				k, _ := strconv.Atoi(x.Value)
-				if k < 1 || k > len(sel.Items) || len(items) < k {
-					failAt(x, "ORDER BY position %d is not in the select list", k)
-				}
-				key = items[k-1]
-			}
-		case *parser.ColumnRef:
-			if len(x.Parts) == 1 {
-				for i, c := range cols {
-					if c.name == x.Parts[0] && !c.hidden {
-						key = items[i]
-						break
-					}
-				}
-			}
-		}
+		key, e := b.selectItemFor("ORDER BY", it.Expr, sel, items, cols, cur)
 		if key == nil {
-			e := b.bindExpr(it.Expr, cur)
-			// An expression equal to a select item sorts by that item.
-			for _, item := range items {
-				if item.Unalias().String() == e.String() {
-					key = item
-				}
+			if sel.Distinct {
+				failAt(it, "for SELECT DISTINCT, ORDER BY expressions must appear in the select list")
 			}
-			if key == nil {
-				if sel.Distinct {
-					failAt(it, "for SELECT DISTINCT, ORDER BY expressions must appear in the select list")
-				}
-				id := b.newID("sort")
-				key = expr.Alias(e, id)
-				hiddenSort = append(hiddenSort, key)
-			}
+			id := b.newID("sort")
+			key = expr.Alias(e, id)
+			hiddenSort = append(hiddenSort, key)
 		}
 		keys = append(keys, sortKey(it, expr.Col(key.OutputName())))
 	}
+	// DISTINCT ON: the select items its expressions name, else
+	// expressions of the input computed beside the select list.
+	var hiddenOn []*expr.Expr
+	var onCols []string
+	for _, on := range sel.DistinctOn {
+		item, e := b.selectItemFor("DISTINCT ON", on, sel, items, cols, cur)
+		if item == nil {
+			item = expr.Alias(e, b.newID("distinct_on"))
+			hiddenOn = append(hiddenOn, item)
+		}
+		onCols = append(onCols, item.OutputName())
+	}
 	node = *cur.node
-	proj := append(append([]*expr.Expr{}, items...), hiddenSort...)
+	proj := append(append(append([]*expr.Expr{}, items...), hiddenSort...), hiddenOn...)
 	node = b.project(sel, node, proj)
 	if sel.Distinct {
 		node = distinct(node)
+	}
+	if len(sel.DistinctOn) > 0 {
+		node = b.firstOfEach(sel, node, onCols, keys)
 	}
 	if len(keys) > 0 {
 		s := node.Schema()
@@ -192,15 +179,69 @@ func (b *binder) bindSelect(sel *parser.Select, outer *scope, extra *relation, o
 			keys[i].Expr = b.resolve(sel, keys[i].Expr, s)
 		}
 		node = &plan.Sort{Input: node, Keys: keys}
-		if len(hiddenSort) > 0 {
-			var keep []*expr.Expr
-			for _, c := range cols {
-				keep = append(keep, expr.Col(c.id))
-			}
-			node = b.project(sel, node, keep)
+	}
+	if len(hiddenSort) > 0 || len(hiddenOn) > 0 {
+		var keep []*expr.Expr
+		for _, c := range cols {
+			keep = append(keep, expr.Col(c.id))
 		}
+		node = b.project(sel, node, keep)
 	}
 	return relation{node: node, cols: cols}
+}
+
+// selectItemFor finds the select item an expression x of an ORDER BY or
+// DISTINCT ON clause names: by position, by output name, or by being equal to
+// it. When none does, item is nil and e is x bound over the input.
+func (b *binder) selectItemFor(clause string, x parser.Expr, sel *parser.Select, items []*expr.Expr, cols []column, cur *ectx) (item, e *expr.Expr) {
+	switch x := x.(type) {
+	case *parser.Literal:
+		if x.Kind == parser.LitInteger {
+			k, _ := strconv.Atoi(x.Value)
+			if k < 1 || k > len(sel.Items) || len(items) < k {
+				failAt(x, "%s position %d is not in the select list", clause, k)
+			}
+			return items[k-1], nil
+		}
+	case *parser.ColumnRef:
+		if len(x.Parts) == 1 {
+			for i, c := range cols {
+				if c.name == x.Parts[0] && !c.hidden {
+					return items[i], nil
+				}
+			}
+		}
+	}
+	e = b.bindExpr(x, cur)
+	for _, it := range items {
+		if it.Unalias().String() == e.String() {
+			item = it // (the last equal one, as before)
+		}
+	}
+	return item, e
+}
+
+// firstOfEach keeps, of the rows of node, the first of each value of the
+// columns on in the order keys (output columns of node): SELECT DISTINCT
+// ON, as row_number() OVER (PARTITION BY on ORDER BY keys) = 1.
+func (b *binder) firstOfEach(sel *parser.Select, node plan.Node, on []string, keys []plan.SortKey) plan.Node {
+	s := node.Schema()
+	w := &plan.Window{Input: node, Frame: expr.FrameRows}
+	for _, c := range on {
+		w.PartitionBy = append(w.PartitionBy, b.resolve(sel, expr.Col(c), s))
+	}
+	for _, k := range keys {
+		k.Expr = b.resolve(sel, k.Expr, s)
+		w.OrderBy = append(w.OrderBy, k)
+	}
+	rn := b.newID("row_number")
+	w.Funcs = []*expr.Expr{b.resolve(sel, expr.Alias(expr.Call(expr.OpRowNumber), rn), s)}
+	first := b.resolve(sel, expr.Call(expr.OpEq, expr.Col(rn), expr.Lit(expr.Value{T: types.Int64Type, I: 1})), w.Schema())
+	keep := make([]*expr.Expr, len(s))
+	for i, f := range s {
+		keep[i] = expr.Col(f.Name)
+	}
+	return b.project(sel, &plan.Filter{Input: w, Pred: first}, keep)
 }
 
 // star expands * or t.* to the visible columns.

@@ -100,12 +100,16 @@ type CTE struct {
 type Select struct {
 	Span
 	Distinct bool // SELECT DISTINCT; SELECT ALL is the default
-	Items    []*SelectItem
-	From     []TableExpr // the comma-separated FROM list; nil without FROM
-	Where    Expr
-	GroupBy  []Expr // expressions; an integer literal is an ordinal of the select list
-	Having   Expr
-	Windows  []*NamedWindow // WINDOW w AS (...)
+	// DistinctOn holds the expressions of SELECT DISTINCT ON (...): the
+	// first row (in the query's ORDER BY) of each of their values is
+	// kept. Distinct is false then.
+	DistinctOn []Expr
+	Items      []*SelectItem
+	From       []TableExpr // the comma-separated FROM list; nil without FROM
+	Where      Expr
+	GroupBy    []Expr // expressions; an integer literal is an ordinal of the select list
+	Having     Expr
+	Windows    []*NamedWindow // WINDOW w AS (...)
 }
 
 // SelectItem is one item of a select list: an expression with an optional

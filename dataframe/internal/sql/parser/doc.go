@@ -26,7 +26,7 @@
 // Not supported (refused with a message that names the feature where a
 // user is likely to try it, elsewhere as a plain syntax error): query
 // parameters, E'...' and $$ strings, arrays and subscripts, COLLATE, AT TIME
-// ZONE, GROUPING SETS/ROLLUP/CUBE, DISTINCT ON, LATERAL, WITHIN GROUP, window
+// ZONE, GROUPING SETS/ROLLUP/CUBE, LATERAL, WITHIN GROUP, window
 // EXCLUDE, interval ranges (DAY TO SECOND), TIMESTAMP WITH TIME ZONE,
 // schema-qualified function names, aliases on parenthesized joins,
 // CHECK/FOREIGN KEY/REFERENCES, INSERT ... ON CONFLICT or RETURNING, UPDATE

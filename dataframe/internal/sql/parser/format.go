@@ -267,6 +267,11 @@ func (w *printer) selectBlock(s *Select) {
 	if s.Distinct {
 		w.WriteString("DISTINCT ")
 	}
+	if len(s.DistinctOn) > 0 {
+		w.WriteString("DISTINCT ON (")
+		w.exprList(s.DistinctOn)
+		w.WriteString(") ")
+	}
 	list(w, s.Items, w.selectItem)
 	if len(s.From) > 0 {
 		w.WriteString(" FROM ")

@@ -488,10 +488,13 @@ func (p *parser) selectBlock() *Select {
 	start := p.advance().pos
 	s := &Select{}
 	if p.acceptKw("distinct") {
-		if p.isKw("on") {
-			p.fail(p.tok().pos, "DISTINCT ON is not supported")
+		if p.acceptKw("on") {
+			p.expectOp("(")
+			s.DistinctOn = p.exprList()
+			p.expectOp(")")
+		} else {
+			s.Distinct = true
 		}
-		s.Distinct = true
 	} else {
 		p.acceptKw("all")
 	}

@@ -34,6 +34,7 @@ func Inspect(n Node, f func(Node) bool) {
 	case *CTE:
 		Inspect(n.Query, f)
 	case *Select:
+		walkExprs(n.DistinctOn)
 		for _, it := range n.Items {
 			Inspect(it, f)
 		}
