@@ -437,16 +437,17 @@ func (ex *Executor) run(ctx context.Context, id ids.ID, rt *pb.RunTask) {
 	ex.admit()
 	conn := ex.replyLocked(res)
 	ex.mu.Unlock()
-	ex.spans.add(rt, start, time.Duration(res.DurationNs), info, offHead)
-	if ex.client.Made() != made {
-		ex.collectSoon()
-	}
 	if conn != nil {
 		if more {
 			conn.out.FlushSoon()
 		} else {
 			conn.out.Flush()
 		}
+	}
+	// (after the reply has left: the caller does not wait for the span)
+	ex.spans.add(rt, start, time.Duration(res.DurationNs), info, offHead)
+	if ex.client.Made() != made {
+		ex.collectSoon()
 	}
 }
 
