@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -57,7 +58,11 @@ type Catalog struct {
 	mu     sync.Mutex
 	tables map[string]*catalogTable
 	views  map[string]*catalogView
-	one    plan.Node
+	// indexes names the indexes CREATE INDEX made (index -> table): no
+	// index is built, but their names live as PostgreSQL's do (a second
+	// CREATE, a DROP of one that is not there, fail; DROP TABLE drops them).
+	indexes map[string]string
+	one     plan.Node
 }
 
 type catalogTable struct {
@@ -78,7 +83,7 @@ type catalogView struct {
 
 // NewCatalog returns an empty catalog.
 func NewCatalog() *Catalog {
-	c := &Catalog{tables: map[string]*catalogTable{}, views: map[string]*catalogView{}}
+	c := &Catalog{tables: map[string]*catalogTable{}, views: map[string]*catalogView{}, indexes: map[string]string{}}
 	// A table of one row and no useful column: SELECT without FROM.
 	v := coldata.NewVec(types.BoolType, 1)
 	v.Bool[0] = true
@@ -457,12 +462,32 @@ func (c *Catalog) exec(ctx context.Context, src string, st parser.Statement, opt
 				delete(c.views, n.Name)
 			case x.Object == parser.TableObject && isTable:
 				delete(c.tables, n.Name)
-			case x.Object == parser.IndexObject:
+				maps.DeleteFunc(c.indexes, func(_, table string) bool { return table == n.Name })
+			case x.Object == parser.IndexObject && c.indexes[n.Name] != "":
+				delete(c.indexes, n.Name)
 			case x.IfExists:
 			default:
-				return nil, fmt.Errorf("%s %q does not exist", map[parser.ObjectKind]string{parser.TableObject: "table", parser.ViewObject: "view"}[x.Object], n.Name)
+				return nil, fmt.Errorf("%s %q does not exist", map[parser.ObjectKind]string{parser.TableObject: "table",
+					parser.ViewObject: "view", parser.IndexObject: "index"}[x.Object], n.Name)
 			}
 		}
+		return nil, nil
+	case *parser.CreateIndex:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if _, ok := c.tables[x.Table.Name]; !ok {
+			return nil, fmt.Errorf("table %q does not exist (CREATE INDEX names a table)", x.Table.Name)
+		}
+		if x.Name == "" {
+			return nil, nil
+		}
+		if c.indexes[x.Name] != "" {
+			if x.IfNotExists {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("index %q already exists", x.Name)
+		}
+		c.indexes[x.Name] = x.Table.Name
 		return nil, nil
 	case *parser.Insert:
 		return c.insert(ctx, src, x, opts)
@@ -470,8 +495,8 @@ func (c *Catalog) exec(ctx context.Context, src string, st parser.Statement, opt
 		return c.rewrite(ctx, src, x.Table.Name, x.Alias, nil, x.Where, opts)
 	case *parser.Update:
 		return c.rewrite(ctx, src, x.Table.Name, x.Alias, x.Set, x.Where, opts)
-	case *parser.CreateIndex, *parser.Set, *parser.Transaction:
-		return nil, nil // nothing to do: no indexes, settings or transactions
+	case *parser.Set, *parser.Transaction:
+		return nil, nil // nothing to do: no settings or transactions
 	}
 	return nil, fmt.Errorf("unsupported statement %T", st)
 }
