@@ -92,7 +92,7 @@ func (b *binder) bindSelect(sel *parser.Select, outer *scope, extra *relation, o
 	// Aggregation.
 	aggCalls := collectAggs(sel, orderBy)
 	cur := pre
-	if len(sel.GroupBy) > 0 || len(aggCalls) > 0 || sel.Having != nil {
+	if len(sel.GroupBy) > 0 || len(aggCalls) > 0 || sel.Having != nil || sel.GroupAll {
 		cur = b.aggregate(sel, pre, aggCalls, extra)
 		if sel.Having != nil {
 			p := b.bindBool(sel.Having, cur)

@@ -359,7 +359,7 @@ type directSub struct {
 func (b *binder) direct(q *parser.Query, c *ectx) (directSub, bool) {
 	sel, ok := q.Body.(*parser.Select)
 	if !ok || q.With != nil || len(q.OrderBy) > 0 || q.Limit != nil || q.Offset != nil ||
-		len(sel.GroupBy) > 0 || sel.Having != nil || sel.Distinct || len(collectAggs(sel, nil)) > 0 || sel.Where == nil {
+		len(sel.GroupBy) > 0 || sel.GroupAll || sel.Having != nil || sel.Distinct || len(collectAggs(sel, nil)) > 0 || sel.Where == nil {
 		return directSub{}, false
 	}
 	if len(b.probe(q, c).refs) == 0 {

@@ -108,8 +108,11 @@ type Select struct {
 	From       []TableExpr // the comma-separated FROM list; nil without FROM
 	Where      Expr
 	GroupBy    []Expr // expressions; an integer literal is an ordinal of the select list
-	Having     Expr
-	Windows    []*NamedWindow // WINDOW w AS (...)
+	// GroupAll: GROUP BY () was written (the rows form one group even
+	// with no aggregate in the query).
+	GroupAll bool
+	Having   Expr
+	Windows  []*NamedWindow // WINDOW w AS (...)
 }
 
 // SelectItem is one item of a select list: an expression with an optional

@@ -268,9 +268,9 @@ func (w *printer) selectBlock(s *Select) {
 		w.WriteString("DISTINCT ")
 	}
 	if len(s.DistinctOn) > 0 {
-		w.WriteString("DISTINCT ON (")
-		w.exprList(s.DistinctOn)
-		w.WriteString(") ")
+		w.WriteString("DISTINCT ON ")
+		w.exprList(s.DistinctOn) // (parenthesized)
+		w.WriteString(" ")
 	}
 	list(w, s.Items, w.selectItem)
 	if len(s.From) > 0 {
@@ -278,9 +278,12 @@ func (w *printer) selectBlock(s *Select) {
 		list(w, s.From, w.table)
 	}
 	w.where(s.Where)
-	if len(s.GroupBy) > 0 {
+	switch {
+	case len(s.GroupBy) > 0:
 		w.WriteString(" GROUP BY ")
 		list(w, s.GroupBy, w.expr)
+	case s.GroupAll:
+		w.WriteString(" GROUP BY ()")
 	}
 	if s.Having != nil {
 		w.WriteString(" HAVING ")

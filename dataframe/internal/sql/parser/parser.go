@@ -520,7 +520,20 @@ func (p *parser) selectBlock() *Select {
 	}
 	if p.acceptKw("group") {
 		p.expectKw("by")
-		s.GroupBy = p.exprList()
+		for {
+			if p.isOp("(") && isOp(p.peek(1), ")") {
+				// () is the empty grouping set: one group of every row
+				// (beside other keys it adds nothing).
+				p.advance()
+				p.advance()
+				s.GroupAll = true
+			} else {
+				s.GroupBy = append(s.GroupBy, p.expr())
+			}
+			if !p.acceptOp(",") {
+				break
+			}
+		}
 	}
 	if p.acceptKw("having") {
 		s.Having = p.expr()

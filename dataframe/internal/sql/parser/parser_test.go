@@ -86,6 +86,10 @@ func TestStatementCanonical(t *testing.T) {
 		{`create table t (a integer null, b int4 not null)`, `CREATE TABLE t (a INTEGER, b INTEGER NOT NULL)`},
 		{`set x to DEFAULT`, `SET x = 'default'`},
 		{`begin transaction`, `BEGIN`},
+		{`select distinct on (a, b+1) a from t order by a`, `SELECT DISTINCT ON (a, (b + 1)) a FROM t ORDER BY a`},
+		{`select count(*) from t group by ()`, `SELECT count(*) FROM t GROUP BY ()`},
+		{`select a from t group by (), a`, `SELECT a FROM t GROUP BY a`},
+		{`select 1 where 2 in ()`, `SELECT 1 WHERE (2 IN ())`},
 	}
 	for _, tt := range tests {
 		s, err := Parse(tt.in)
