@@ -13,11 +13,7 @@ import (
 // this process's CPU time (driver, head and nodes; not the executors) per
 // task, which vary far less between runs than throughput does.
 func BenchmarkSubmitAndGet(b *testing.B) {
-	ctx, err := shoal.Init(context.Background(), shoal.WithLocalNodes(2), shoal.WithCPUsPerNode(2))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer shoal.Shutdown(ctx)
+	ctx := benchCluster(b)
 	round := func(n int) {
 		futs := make([]*shoal.Future[int], n)
 		for i := range futs {
@@ -38,6 +34,17 @@ func BenchmarkSubmitAndGet(b *testing.B) {
 			round(min(10_000, b.N-done))
 		}
 	})
+}
+
+// benchCluster starts the benchmarks' embedded cluster (2 nodes × 2
+// CPUs), shut down when b ends.
+func benchCluster(b *testing.B) context.Context {
+	ctx, err := shoal.Init(context.Background(), shoal.WithLocalNodes(2), shoal.WithCPUsPerNode(2))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { shoal.Shutdown(ctx) })
+	return ctx
 }
 
 // measureCPU times run (b.N operations) and reports, beside allocations,

@@ -13,11 +13,7 @@ var addOne = shoal.Func1("test.bench_add_one", func(_ context.Context, x int) (i
 // result (a future argument: through the head), 1,000 hops at a time:
 // allocations and this process's CPU time per hop.
 func BenchmarkChain(b *testing.B) {
-	ctx, err := shoal.Init(context.Background(), shoal.WithLocalNodes(2), shoal.WithCPUsPerNode(2))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer shoal.Shutdown(ctx)
+	ctx := benchCluster(b)
 	chain := func(n int) {
 		f := addOne.Remote(ctx, 0)
 		futs := []*shoal.Future[int]{f}

@@ -73,10 +73,11 @@ const (
 // fresh memory before its first collection, and the page faults of that
 // first touch were most of the cost of actor calls on a busy node. Measured
 // on 2 cores (`shoal bench`, 4 callers and 4 targets, each in a process of
-// its own): n:n calls 137-146k/s with 64 MiB, 190-198k/s with 4 MiB,
-// 159-165k/s with 8 MiB, 164-205k/s with 16 MiB; 1:1 async calls did best
-// at 8-16 MiB. An actor that keeps a large heap is collected as at GOGC=100
-// whatever its ballast.
+// its own): n:n calls 137-146k/s with 64 MiB against 159-205k/s with 4, 8
+// or 16 MiB (the ballast of every executor changed, 3 alternated rounds);
+// then 8 MiB against 4 MiB alone (6 alternated rounds): n:n 154k against
+// 148k, 1:1 async calls 235k against 205k. An actor that keeps a large
+// heap is collected as at GOGC=100 whatever its ballast.
 const ActorBallast = 8 << 20
 
 // ActorEnv is the environment of an actor's own executor: ActorBallast.
@@ -99,7 +100,7 @@ func ExecutorEnv(budget int64, jobEnv []string) []string {
 	}
 	for _, kv := range jobEnv {
 		if v, ok := strings.CutPrefix(kv, EnvBallast+"="); ok {
-			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+			if n, ok := ballastOf(v); ok {
 				size = min(size, n)
 			}
 		}
@@ -109,6 +110,12 @@ func ExecutorEnv(budget int64, jobEnv []string) []string {
 		env = append(env, fmt.Sprintf("%s=%d", EnvGCPercent, shortGCPercent))
 	}
 	return env
+}
+
+// ballastOf reads an EnvBallast value: bytes from 0 to Ballast.
+func ballastOf(v string) (int64, bool) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	return n, err == nil && n >= 0 && n <= Ballast
 }
 
 // ShortOfMemory sets this process's GOGC to 50 when its node's store holds
@@ -135,7 +142,7 @@ func Apply() bool {
 		return false
 	}
 	size := int64(Ballast)
-	if v, err := strconv.ParseInt(os.Getenv(EnvBallast), 10, 64); err == nil && v >= 0 && v <= Ballast {
+	if v, ok := ballastOf(os.Getenv(EnvBallast)); ok {
 		size = v
 	}
 	once.Do(func() {

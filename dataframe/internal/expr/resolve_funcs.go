@@ -153,13 +153,12 @@ func (c *Expr) typecheckFunc() (nullableSet bool, err error) {
 		c.T = types.StringType
 	case OpLPad, OpRPad, OpRepeat, OpReverse, OpSplitPart:
 		shape := padShapes[c.Op]
-		lo, hi, intAt := shape.lo, shape.hi, shape.intAt
-		if err := c.wantArgs(lo, hi); err != nil {
+		if err := c.wantArgs(shape.lo, shape.hi); err != nil {
 			return false, err
 		}
 		for i := range c.Args {
 			var err error
-			if i == intAt {
+			if i == shape.intAt {
 				err = c.integerArg(i)
 			} else {
 				err = c.stringArg(i)

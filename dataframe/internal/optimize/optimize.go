@@ -1,13 +1,14 @@
 package optimize
 
 import (
+	"slices"
+
 	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/eval"
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/hashjoin"
 	"github.com/shoal-dev/shoal/dataframe/internal/expr"
 	"github.com/shoal-dev/shoal/dataframe/internal/plan"
 	"github.com/shoal-dev/shoal/dataframe/internal/types"
-	"slices"
 )
 
 // Optimize applies every rule in order.

@@ -346,7 +346,7 @@ func distribution(f Func, part, peer []bool) *coldata.Vec {
 		case PercentRank:
 			rank := int64(0)
 			for i := lo; i < hi; i++ {
-				if peer[i] || i == lo {
+				if peer[i] { // (true at lo: a partition's first row starts a peer group)
 					rank = int64(i-lo) + 1
 				}
 				if m > 1 {

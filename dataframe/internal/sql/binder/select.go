@@ -215,7 +215,7 @@ func (b *binder) selectItemFor(clause string, x parser.Expr, sel *parser.Select,
 	e = b.bindExpr(x, cur)
 	for _, it := range items {
 		if it.Unalias().String() == e.String() {
-			item = it // (the last equal one, as before)
+			item = it // (the last of several equal ones)
 		}
 	}
 	return item, e
@@ -476,11 +476,10 @@ func collectAggs(sel *parser.Select, orderBy []*parser.OrderItem) []*parser.Func
 	visit := func(e parser.Expr) {
 		walkExpr(e, func(x parser.Expr) bool {
 			if f, ok := x.(*parser.FuncCall); ok {
-				expandAggregate(f)
-			}
-			if f, ok := x.(*parser.FuncCall); ok && isAggregate(f) {
-				out = append(out, f)
-				return false
+				if expandAggregate(f); isAggregate(f) {
+					out = append(out, f)
+					return false
+				}
 			}
 			return true
 		})
@@ -610,11 +609,7 @@ func (b *binder) bindAggregate(f *parser.FuncCall, pre *ectx) *expr.Expr {
 		// aggregates skip NULLs (count(*) counts the 1s).
 		arg = &parser.Case{Span: f.Span, Whens: []*parser.When{{Span: f.Span, Cond: f.Filter, Result: arg}}}
 	}
-	return b.bindAggregateOf(f, b.bindExpr(arg, &ectx{sc: pre.sc, node: pre.node}), s)
-}
-
-// bindAggregateOf makes f's aggregate of its bound argument arg.
-func (b *binder) bindAggregateOf(f *parser.FuncCall, arg *expr.Expr, s types.Schema) *expr.Expr {
+	bound := b.bindExpr(arg, &ectx{sc: pre.sc, node: pre.node})
 	op := map[string]expr.Op{"sum": expr.OpSum, "avg": expr.OpAvg, "min": expr.OpMin, "max": expr.OpMax, "count": expr.OpCount}[f.Name]
 	if f.Distinct {
 		// (min and max of the distinct values are the plain ones)
@@ -627,7 +622,7 @@ func (b *binder) bindAggregateOf(f *parser.FuncCall, arg *expr.Expr, s types.Sch
 			op = expr.OpAvgDistinct
 		}
 	}
-	return b.resolve(f, expr.Call(op, arg), s)
+	return b.resolve(f, expr.Call(op, bound), s)
 }
 
 // bindFrom binds a FROM item, adding inner-joined relations to rels and
