@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/internal/gctune"
+	"github.com/shoal-dev/shoal/internal/hugepages"
 )
 
 var (
@@ -30,7 +32,7 @@ var (
 	// envCollector reports how the actor's process was set up: its
 	// collector's ballast and its GOMAXPROCS.
 	envCollector = shoal.Method0(envActor, "Collector", func(_ context.Context, _ *struct{}) (string, error) {
-		return fmt.Sprintf("ballast=%s procs=%d", os.Getenv("SHOAL_GC_BALLAST"), runtime.GOMAXPROCS(0)), nil
+		return fmt.Sprintf("ballast=%d procs=%d", gctune.Applied(), runtime.GOMAXPROCS(0)), nil
 	})
 )
 
@@ -71,7 +73,7 @@ func TestEnvOverrides(t *testing.T) {
 			t.Fatalf("tasks with different environments shared an executor: %s, %s, %s", plain, blue, red)
 		}
 	}
-	a, err := envActor.New(ctx, nil, shoal.WithEnv(map[string]string{"SHOAL_TEST_COLOUR": "violet"}), shoal.WithResources(shoal.Resources{CPU: 0.1}))
+	a, err := envActor.New(ctx, nil, shoal.WithEnv(map[string]string{"SHOAL_TEST_COLOUR": "violet", hugepages.EnvOff: "0"}), shoal.WithResources(shoal.Resources{CPU: 0.1}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,9 +82,23 @@ func TestEnvOverrides(t *testing.T) {
 		t.Fatalf("actor saw %q (%v), want violet", v, err)
 	}
 	// A process of its own, sized for one actor: one CPU's worth of
-	// goroutines at once, a small ballast (gctune.ActorBallast).
-	if v, err := envCollector.Remote(ctx, a).Get(ctx); err != nil || v != "ballast=8388608 procs=1" {
-		t.Fatalf("actor's process: %q (%v), want ballast=8388608 procs=1", v, err)
+	// goroutines at once, a small ballast (gctune.ActorEnv), the small-page
+	// one as its environment turns huge pages off.
+	want := fmt.Sprintf("ballast=%d procs=1", gctune.ActorBallastSmallPages)
+	if v, err := envCollector.Remote(ctx, a).Get(ctx); err != nil || v != want {
+		t.Fatalf("actor's process: %q (%v), want %s", v, err, want)
+	}
+	// Where the heap gets huge pages, a larger one.
+	if hugepages.Offered() {
+		b, err := envActor.New(ctx, nil, shoal.WithResources(shoal.Resources{CPU: 0.1}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Kill(ctx)
+		want := fmt.Sprintf("ballast=%d procs=1", gctune.ActorBallast)
+		if v, err := envCollector.Remote(ctx, b).Get(ctx); err != nil || v != want {
+			t.Fatalf("actor's process in huge pages: %q (%v), want %s", v, err, want)
+		}
 	}
 
 	// Names the OS cannot take are refused before anything runs.

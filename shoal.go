@@ -22,6 +22,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/gctune"
 	"github.com/shoal-dev/shoal/internal/head"
 	"github.com/shoal-dev/shoal/internal/hooks"
+	"github.com/shoal-dev/shoal/internal/hugepages"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/node"
 	"github.com/shoal-dev/shoal/internal/peerauth"
@@ -199,12 +200,17 @@ func ExecutorMain() {
 	// SIGTERM from the node ends the executor cleanly.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
+	hugepages.Keep(ctx, executorReserve)
 	if err := executor.Run(ctx, logger); err != nil {
 		logger.Error("executor stopped", "error", err)
 		exit(1)
 	}
 	exit(0)
 }
+
+// executorReserve is the heap an executor maps ahead in huge pages
+// (hugepages.Keep): address space, never resident until used.
+const executorReserve = 512 << 20
 
 // MainForTest is for TestMain in packages whose tests use shoal: it runs
 // the test binary as an executor when a node started it as one, and runs

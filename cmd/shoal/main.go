@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/internal/hugepages"
 	"github.com/shoal-dev/shoal/internal/rpc"
 )
 
@@ -25,12 +26,19 @@ func main() {
 	// The shoal binary is also the executor of its built-in workloads
 	// (benchmarks, TPC-H): a node re-executes it in executor mode.
 	shoal.ExecutorMain()
+	// Shoal's own processes (head, node, the SQL shell, TPC-H) grow their
+	// heaps in huge pages: see hugepages for the measurement.
+	hugepages.Keep(context.Background(), cliReserve)
 	root := newRootCommand()
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, errorLine(err))
 		os.Exit(1)
 	}
 }
+
+// cliReserve is the heap the command maps ahead in huge pages (address
+// space: never resident until used), enough for TPC-H SF1 in memory.
+const cliReserve = 4 << 30
 
 // errorLine is how the command reports err: after "shoal: " once, also
 // when the error already starts with it (errors of the shoal package and

@@ -45,6 +45,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/shoal-dev/shoal/internal/hugepages"
 )
 
 // Ballast is the size of the ballast Apply allocates, unless EnvBallast
@@ -67,21 +69,34 @@ const (
 	shortGCPercent = 50
 )
 
-// ActorBallast is the ballast of an actor's own executor (ActorEnv). A
-// process per actor (as in Ray) multiplies whatever each one holds: with
-// the default ballast each actor's process went through up to 128 MiB of
-// fresh memory before its first collection, and the page faults of that
-// first touch were most of the cost of actor calls on a busy node. Measured
-// on 2 cores (`shoal bench`, 4 callers and 4 targets, each in a process of
-// its own): n:n calls 137-146k/s with 64 MiB against 159-205k/s with 4, 8
-// or 16 MiB (the ballast of every executor changed, 3 alternated rounds);
-// then 8 MiB against 4 MiB alone (6 alternated rounds): n:n 154k against
-// 148k, 1:1 async calls 235k against 205k. An actor that keeps a large
-// heap is collected as at GOGC=100 whatever its ballast.
-const ActorBallast = 8 << 20
+// ActorBallast is the ballast of an actor's own executor (ActorEnv), where
+// its heap gets huge pages (hugepages.Offered), and
+// ActorBallastSmallPages where it does not. A process per actor (as in Ray)
+// multiplies whatever each one holds, and a new process pays a page fault
+// for each page of heap it first touches: with 4 KiB pages each actor's
+// process went through up to 128 MiB of fresh memory before its first
+// collection with the default ballast, and those faults (11 µs each on the
+// development VM) were most of the cost of actor calls on a busy node.
+// Measured on 2 cores (`shoal bench`, 4 callers and 4 targets, each in a
+// process of its own), in small pages: n:n calls 137-146k/s with 64 MiB
+// against 159-205k/s with 4, 8 or 16 MiB (3 alternated rounds); then 8
+// MiB against 4 MiB alone (6 rounds): n:n 154k against 148k, 1:1 async
+// calls 235k against 205k. In huge pages, where first touch costs 1/45 of
+// that (2026-12-07, 5 alternated rounds): n:n 214k/s with 8 MiB, 271k with
+// 32 MiB, 254k with 64 MiB; 1:1 async 261k, 272k, 269k (ActorBallast). An actor that
+// keeps a large heap is collected as at GOGC=100 whatever its ballast.
+const (
+	ActorBallast           = 32 << 20
+	ActorBallastSmallPages = 8 << 20
+)
 
-// ActorEnv is the environment of an actor's own executor: ActorBallast.
-func ActorEnv() []string { return []string{fmt.Sprintf("%s=%d", EnvBallast, ActorBallast)} }
+// ActorEnv is the environment of an actor's own executor: an actor's
+// ballast, which the executor resolves itself (resolveBallast): whether
+// its heap gets huge pages is a matter of its machine and its environment.
+func ActorEnv() []string { return []string{EnvBallast + "=" + actorBallast} }
+
+// actorBallast is the EnvBallast value of an actor's executor.
+const actorBallast = "actor"
 
 // ExecutorEnv is the environment that sets the collector of the executors
 // of a node whose object store holds budget bytes in memory: the default
@@ -98,24 +113,49 @@ func ExecutorEnv(budget int64, jobEnv []string) []string {
 	if short {
 		size = budget / 8
 	}
+	actor := false
 	for _, kv := range jobEnv {
 		if v, ok := strings.CutPrefix(kv, EnvBallast+"="); ok {
-			if n, ok := ballastOf(v); ok {
+			if v == actorBallast {
+				actor = true
+			} else if n, ok := ballastOf(v); ok {
 				size = min(size, n)
 			}
 		}
 	}
-	env := []string{fmt.Sprintf("%s=%d", EnvBallast, size)}
+	value := strconv.FormatInt(size, 10)
+	switch {
+	case actor && short:
+		value = strconv.FormatInt(min(size, ActorBallastSmallPages), 10)
+	case actor && size >= ActorBallast:
+		value = actorBallast
+	}
+	env := []string{EnvBallast + "=" + value}
 	if short {
 		env = append(env, fmt.Sprintf("%s=%d", EnvGCPercent, shortGCPercent))
 	}
 	return env
 }
 
-// ballastOf reads an EnvBallast value: bytes from 0 to Ballast.
+// ballastOf reads a number of bytes from 0 to Ballast (an EnvBallast value).
 func ballastOf(v string) (int64, bool) {
 	n, err := strconv.ParseInt(v, 10, 64)
 	return n, err == nil && n >= 0 && n <= Ballast
+}
+
+// resolveBallast is the ballast an EnvBallast value v gives a process
+// whose heap has huge pages or not: an actor's (ActorBallast or
+// ActorBallastSmallPages), a number of bytes, or the default.
+func resolveBallast(v string, huge bool) int64 {
+	switch n, ok := ballastOf(v); {
+	case v == actorBallast && huge:
+		return ActorBallast
+	case v == actorBallast:
+		return ActorBallastSmallPages
+	case ok:
+		return n
+	}
+	return Ballast
 }
 
 // ShortOfMemory sets this process's GOGC to 50 when its node's store holds
@@ -135,16 +175,16 @@ var (
 	ballast []byte // held for the life of the process; never read or written
 )
 
+// Applied is the size of the ballast Apply allocated (0: none).
+func Applied() int64 { return int64(len(ballast)) }
+
 // Apply allocates the ballast once (and sets the GOGC of EnvGCPercent),
 // unless GOGC is set in the environment, and reports whether it did.
 func Apply() bool {
 	if _, set := os.LookupEnv("GOGC"); set {
 		return false
 	}
-	size := int64(Ballast)
-	if v, ok := ballastOf(os.Getenv(EnvBallast)); ok {
-		size = v
-	}
+	size := resolveBallast(os.Getenv(EnvBallast), hugepages.Offered())
 	once.Do(func() {
 		if size > 0 {
 			ballast = make([]byte, size)

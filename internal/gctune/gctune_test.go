@@ -59,6 +59,22 @@ func TestGCPercentForLargeHeaps(t *testing.T) {
 	}
 }
 
+func TestResolveBallast(t *testing.T) {
+	for _, tc := range []struct {
+		v    string
+		huge bool
+		want int64
+	}{
+		{"actor", true, ActorBallast}, {"actor", false, ActorBallastSmallPages},
+		{"1048576", true, 1 << 20}, {"0", false, 0}, {"", true, Ballast}, {"lots", false, Ballast},
+		{"1099511627776", true, Ballast}, {"-1", true, Ballast},
+	} {
+		if got := resolveBallast(tc.v, tc.huge); got != tc.want {
+			t.Errorf("resolveBallast(%q, %v) = %d, want %d", tc.v, tc.huge, got, tc.want)
+		}
+	}
+}
+
 func TestExecutorEnv(t *testing.T) {
 	for _, tc := range []struct {
 		budget int64
@@ -69,7 +85,9 @@ func TestExecutorEnv(t *testing.T) {
 		{512 << 20, nil, "SHOAL_GC_BALLAST=67108864"}, {256 << 20, nil, "SHOAL_GC_BALLAST=33554432 SHOAL_GC_PERCENT=50"},
 		{128 << 20, nil, "SHOAL_GC_BALLAST=16777216 SHOAL_GC_PERCENT=50"},
 		// An actor's executor: its small ballast is kept, a larger one is not.
-		{0, ActorEnv(), "SHOAL_GC_BALLAST=8388608"},
+		{0, ActorEnv(), "SHOAL_GC_BALLAST=actor"}, // (resolved by the executor: resolveBallast)
+		{256 << 20, ActorEnv(), "SHOAL_GC_BALLAST=8388608 SHOAL_GC_PERCENT=50"},
+		{0, append(ActorEnv(), "SHOAL_GC_BALLAST=1048576"), "SHOAL_GC_BALLAST=1048576"},
 		{32 << 20, ActorEnv(), "SHOAL_GC_BALLAST=4194304 SHOAL_GC_PERCENT=50"},
 		{0, []string{"A=1", "SHOAL_GC_BALLAST=1048576"}, "SHOAL_GC_BALLAST=1048576"},
 		{0, []string{"SHOAL_GC_BALLAST=1099511627776"}, "SHOAL_GC_BALLAST=67108864"},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shoal-dev/shoal/dataframe"
 	"github.com/shoal-dev/shoal/internal/bytesize"
+	"github.com/shoal-dev/shoal/internal/hugepages"
 	"github.com/shoal-dev/shoal/tpch"
 )
 
@@ -54,6 +55,7 @@ func run(data, queries, answers string, runs, warmup int, stream bool, memory in
 		opts = append(opts, dataframe.WithMemoryBudget(memory))
 	}
 	ctx := context.Background()
+	hugepages.Keep(ctx, 4<<30) // as `shoal tpch run` (cmd/shoal)
 	db, err := tpch.Open(ctx, data, tpch.LoadOptions{InMemory: !stream, Collect: opts})
 	if err != nil {
 		return err
