@@ -28,17 +28,13 @@ func main() {
 	shoal.ExecutorMain()
 	// Shoal's own processes (head, node, the SQL shell, TPC-H) grow their
 	// heaps in huge pages: see hugepages for the measurement.
-	hugepages.Keep(context.Background(), cliReserve)
+	hugepages.Keep(context.Background(), hugepages.ToolReserve)
 	root := newRootCommand()
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, errorLine(err))
 		os.Exit(1)
 	}
 }
-
-// cliReserve is the heap the command maps ahead in huge pages (address
-// space: never resident until used), enough for TPC-H SF1 in memory.
-const cliReserve = 4 << 30
 
 // errorLine is how the command reports err: after "shoal: " once, also
 // when the error already starts with it (errors of the shoal package and

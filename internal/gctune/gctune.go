@@ -83,8 +83,9 @@ const (
 // MiB against 4 MiB alone (6 rounds): n:n 154k against 148k, 1:1 async
 // calls 235k against 205k. In huge pages, where first touch costs 1/45 of
 // that (2026-12-07, 5 alternated rounds): n:n 214k/s with 8 MiB, 271k with
-// 32 MiB, 254k with 64 MiB; 1:1 async 261k, 272k, 269k (ActorBallast). An actor that
-// keeps a large heap is collected as at GOGC=100 whatever its ballast.
+// 32 MiB, 254k with 64 MiB; 1:1 async 261k, 272k, 269k (ActorBallast). An
+// actor that keeps a large heap is collected as at GOGC=100 whatever its
+// ballast.
 const (
 	ActorBallast           = 32 << 20
 	ActorBallastSmallPages = 8 << 20

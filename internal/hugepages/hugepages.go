@@ -37,7 +37,6 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
@@ -49,6 +48,10 @@ const EnvOff = "SHOAL_HUGEPAGES"
 
 // minReserve is the smallest reserve worth mapping.
 const minReserve = 64 << 20
+
+// ToolReserve is the reserve of the `shoal` command and the TPC-H
+// benchmark (Keep): enough for TPC-H SF1 in memory.
+const ToolReserve = 4 << 30
 
 // pollMin and pollMax bound how often the watcher checks whether the
 // runtime mapped more memory.
@@ -95,18 +98,16 @@ type heap struct {
 
 // start maps the reserve and advises the heap's mappings.
 func start(reserve int64) (*heap, error) {
-	var seed uintptr
-	if n := min(reserve, reservable()); n >= minReserve {
-		b := make([]byte, n)
-		seed = uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-		b = nil
-		debug.FreeOSMemory() // (never written: nothing was resident)
-	} else {
-		b := make([]byte, 1<<20) // a large object: it lives in the heap's arenas
-		seed = uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-		runtime.KeepAlive(b)
+	n := min(reserve, reservable())
+	if n < minReserve {
+		n = 1 << 20 // no reserve: a probe, as large objects live in the heap's arenas too
 	}
-	h := &heap{seed: seed, advised: map[[2]uintptr]bool{}}
+	// The heap's mappings outlive the object: its address stays a seed.
+	b := make([]byte, n)
+	h := &heap{seed: uintptr(unsafe.Pointer(unsafe.SliceData(b))), advised: map[[2]uintptr]bool{}}
+	if n >= minReserve {
+		debug.FreeOSMemory() // (never written: nothing was resident)
+	}
 	return h, h.advise()
 }
 
