@@ -200,7 +200,7 @@ func ExecutorMain() {
 	// SIGTERM from the node ends the executor cleanly.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	hugepages.Keep(ctx, executorReserve)
+	hugepages.Keep(ctx, hugepages.Options{Reserve: executorReserve})
 	if err := executor.Run(ctx, logger); err != nil {
 		logger.Error("executor stopped", "error", err)
 		exit(1)

@@ -28,7 +28,7 @@ func main() {
 	shoal.ExecutorMain()
 	// Shoal's own processes (head, node, the SQL shell, TPC-H) grow their
 	// heaps in huge pages: see hugepages for the measurement.
-	hugepages.Keep(context.Background(), hugepages.ToolReserve)
+	hugepages.Keep(context.Background(), hugepages.Tool())
 	root := newRootCommand()
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, errorLine(err))

@@ -7,10 +7,22 @@
 // Why: every page of fresh memory costs a page fault, and the processes
 // that do Shoal's data work go through a lot of fresh memory (loading TPC-H
 // SF1 builds 2 GB of heap; an actor's new process faults in its whole heap
-// on its first calls). Measured on the development machine (a VM, 2 cores):
-// touching fresh memory cost 11.3 µs per 4 KiB page in small pages and
-// 0.25 µs per 4 KiB in huge pages; loading SF1 (`shoalbench --sql`) went
-// from 535k page faults and 6.4-7.3 s to 10k faults and 4.7-4.9 s.
+// on its first calls). Measured on the development machine (a VM, 2 cores,
+// whose host takes back the memory its guest leaves free for a few
+// seconds): touching fresh memory cost 14 µs per 4 KiB page in small
+// pages; in huge pages, 0.28 µs per 4 KiB where the host still backed the
+// memory and 7-9 µs (0.5 GB/s) where it had taken it back. Loading SF1
+// (`shoalbench --sql`) went from 535k page faults and 6.4-7.3 s to 10k
+// faults and 4.7-4.9 s.
+//
+// Where memory the host took back is that dear, a process that allocates
+// fast still stalls whenever its heap grows into memory it never touched:
+// the TPC-H queries that follow a load ran 2-4 times slower (Q3 150 ms
+// instead of 50, Q9 600 instead of 170) while the heap grew towards the
+// goal the collector set it. Options.FillAhead has Keep fault that
+// headroom in on its own goroutine after each collection, ahead of the
+// allocations that would stall on it: the 22 queries' total, 1.58-1.88 s
+// in three runs, became 1.41-1.60 s.
 //
 // The runtime maps its heap in steps as it grows (4 MiB and up) and uses
 // each step at once, before any advice could reach it; so Keep first makes
@@ -49,10 +61,6 @@ const EnvOff = "SHOAL_HUGEPAGES"
 // minReserve is the smallest reserve worth mapping.
 const minReserve = 64 << 20
 
-// ToolReserve is the reserve of the `shoal` command and the TPC-H
-// benchmark (Keep): enough for TPC-H SF1 in memory.
-const ToolReserve = 4 << 30
-
 // pollMin and pollMax bound how often the watcher checks whether the
 // runtime mapped more memory.
 const (
@@ -70,30 +78,54 @@ func Enabled() bool {
 // Enabled and the kernel gives them (THP "madvise" or "always").
 func Offered() bool { return Enabled() && kernelOffers() }
 
-// Keep maps reserve bytes of heap ahead (less where the machine or the
-// process's limits leave less room: see reservable) and advises the heap's
-// mappings, and then the ones the runtime adds, until ctx ends. It works
-// on a goroutine of its own, so that a process does not start later for it
+// Options says what Keep does.
+type Options struct {
+	// Reserve is how much heap address space Keep maps ahead (less where
+	// the machine or the process's limits leave less room: see
+	// reservable).
+	Reserve int64
+	// FillAhead has Keep fault in the heap's headroom before the runtime
+	// uses it: after each collection, the pages the heap will grow into
+	// until its goal (and an eighth more, the runtime's own slack) are
+	// made resident on Keep's goroutine, so that the work that allocates
+	// them does not wait for the faults. For a process whose heap goal is
+	// close to what it touches: not one with a GC ballast (its goal counts
+	// memory never touched).
+	FillAhead bool
+}
+
+// Tool is what the `shoal` command and the TPC-H benchmark keep: a reserve
+// enough for TPC-H SF1 in memory, filled ahead.
+func Tool() Options { return Options{Reserve: 4 << 30, FillAhead: true} }
+
+// Keep maps a reserve of heap ahead and advises the heap's mappings, and
+// then the ones the runtime adds, until ctx ends; with opts.FillAhead it
+// also faults in the heap's headroom ahead of the runtime. It works on a
+// goroutine of its own, so that a process does not start later for it
 // (mapping and returning a 1 GiB reserve took 12 ms). It does nothing when
 // huge pages are not Offered.
-func Keep(ctx context.Context, reserve int64) {
+func Keep(ctx context.Context, opts Options) {
 	if !Offered() {
 		return
 	}
 	go func() {
-		h, err := start(reserve)
+		h, err := start(opts.Reserve)
 		if err != nil {
 			slog.Debug("heap left in small pages", "error", err)
 			return
 		}
+		h.fillAhead = opts.FillAhead
 		h.watch(ctx)
 	}()
 }
 
 // heap is what Keep knows of the heap's mappings.
 type heap struct {
-	seed    uintptr             // an address inside the heap
-	advised map[[2]uintptr]bool // the mappings advised, as of the last scan
+	seed      uintptr             // an address inside the heap
+	advised   map[[2]uintptr]bool // the mappings advised, as of the last scan
+	mappings  [][2]uintptr        // the heap's mappings, as of the last scan
+	fillAhead bool                // Options.FillAhead
+	vec       []byte              // fill's residency vector, kept between calls
 }
 
 // start maps the reserve and advises the heap's mappings.
@@ -116,9 +148,13 @@ func start(reserve int64) (*heap, error) {
 // grows, less often (up to pollMax) while it does not, so that an idle
 // process wakes once a second.
 func (h *heap) watch(ctx context.Context) {
-	sample := []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
+	sample := []metrics.Sample{
+		{Name: "/memory/classes/total:bytes"},
+		{Name: "/gc/cycles/total:gc-cycles"},
+		{Name: "/gc/heap/goal:bytes"},
+	}
 	metrics.Read(sample)
-	last := sample[0].Value.Uint64()
+	last, cycles := sample[0].Value.Uint64(), uint64(0)
 	wait := pollMin
 	t := time.NewTimer(wait)
 	defer t.Stop()
@@ -129,6 +165,7 @@ func (h *heap) watch(ctx context.Context) {
 		case <-t.C:
 		}
 		metrics.Read(sample)
+		wait = min(2*wait, pollMax)
 		if now := sample[0].Value.Uint64(); now > last {
 			last = now
 			if err := h.advise(); err != nil {
@@ -136,11 +173,68 @@ func (h *heap) watch(ctx context.Context) {
 				return
 			}
 			wait = pollMin
-		} else {
-			wait = min(2*wait, pollMax)
+		}
+		if now := sample[1].Value.Uint64(); h.fillAhead && now != cycles {
+			cycles = now
+			goal := sample[2].Value.Uint64()
+			if err := h.fill(ctx, goal+goal/8); err != nil {
+				slog.Debug("heap no longer filled ahead", "error", err)
+				h.fillAhead = false
+			}
+			wait = pollMin
 		}
 		t.Reset(wait)
 	}
+}
+
+// fillChunk is how much fill faults in per call to the kernel, between
+// which it checks whether to stop.
+const fillChunk = 16 << 20
+
+// fill faults in the heap's pages that are not resident, lowest address
+// first (where the runtime's page allocator takes free pages from), until
+// the heap's mappings hold target bytes resident. The faults change no
+// page's contents (MADV_POPULATE_WRITE), so the pages the runtime took in
+// the meantime are safe.
+func (h *heap) fill(ctx context.Context, target uint64) error {
+	page := uintptr(os.Getpagesize())
+	var resident uint64
+	var holes [][2]uintptr
+	for _, m := range h.mappings {
+		n := int((m[1] - m[0]) / page)
+		if cap(h.vec) < n {
+			h.vec = make([]byte, n)
+		}
+		vec := h.vec[:n]
+		if err := residency(m[0], m[1], vec); err != nil {
+			continue // (a mapping gone since the scan)
+		}
+		for i := 0; i < n; {
+			j := i
+			for j < n && vec[j]&1 == vec[i]&1 {
+				j++
+			}
+			if vec[i]&1 != 0 {
+				resident += uint64(j-i) * uint64(page)
+			} else {
+				holes = append(holes, [2]uintptr{m[0] + uintptr(i)*page, m[0] + uintptr(j)*page})
+			}
+			i = j
+		}
+	}
+	for _, hole := range holes {
+		for lo := hole[0]; lo < hole[1]; lo += fillChunk {
+			if resident >= target || ctx.Err() != nil {
+				return nil
+			}
+			hi := min(hole[1], lo+fillChunk, lo+uintptr(target-resident+uint64(page)-1)/page*page)
+			if err := populate(lo, hi); err != nil {
+				return err
+			}
+			resident += uint64(hi - lo)
+		}
+	}
+	return nil
 }
 
 // advise asks for huge pages in the heap's mappings not advised yet.
@@ -150,7 +244,8 @@ func (h *heap) advise() error {
 		return err
 	}
 	now := map[[2]uintptr]bool{}
-	for _, m := range heapMappings(maps, h.seed) {
+	h.mappings = heapMappings(maps, h.seed)
+	for _, m := range h.mappings {
 		if !h.advised[m] {
 			if err := adviseRange(m[0], m[1]); err != nil {
 				continue // (a mapping gone since the read)

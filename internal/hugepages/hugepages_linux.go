@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"unsafe"
 )
 
 // supported: a 64-bit Linux, where address space is plenty.
@@ -96,4 +97,26 @@ func reservable() int64 {
 		}
 	}
 	return 0
+}
+
+// madvPopulateWrite is MADV_POPULATE_WRITE (Linux 5.14): fault pages in
+// writable, as a write would, without writing.
+const madvPopulateWrite = 23
+
+// populate faults in [start, end) (page aligned) without changing its
+// contents, so that it is safe on memory the runtime may be using.
+func populate(start, end uintptr) error {
+	if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, start, end-start, madvPopulateWrite); errno != 0 {
+		return fmt.Errorf("madvise(%#x, %d, MADV_POPULATE_WRITE): %w", start, end-start, errno)
+	}
+	return nil
+}
+
+// residency fills vec (one byte per page of [start, end)) with mincore's
+// answer: bit 0 set where the page is resident.
+func residency(start, end uintptr, vec []byte) error {
+	if _, _, errno := syscall.Syscall(syscall.SYS_MINCORE, start, end-start, uintptr(unsafe.Pointer(unsafe.SliceData(vec)))); errno != 0 {
+		return fmt.Errorf("mincore(%#x, %d): %w", start, end-start, errno)
+	}
+	return nil
 }

@@ -3,13 +3,16 @@
 package hugepages
 
 import (
+	"context"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -215,4 +218,108 @@ func mustMaps(t *testing.T) [][2]uintptr {
 		t.Fatal(err)
 	}
 	return maps
+}
+
+// residentIn counts the resident bytes of [lo, hi) (page aligned).
+func residentIn(t *testing.T, lo, hi uintptr) uint64 {
+	t.Helper()
+	page := uintptr(os.Getpagesize())
+	vec := make([]byte, (hi-lo)/page)
+	if err := residency(lo, hi, vec); err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, v := range vec {
+		n += uint64(v & 1)
+	}
+	return n * uint64(page)
+}
+
+func residentHeap(t *testing.T, h *heap) uint64 {
+	t.Helper()
+	var n uint64
+	for _, m := range heapMappings(mustMaps(t), h.seed) {
+		n += residentIn(t, m[0], m[1])
+	}
+	return n
+}
+
+// roomInHeap leaves n bytes of the heap's mappings free and not resident:
+// the runtime maps n bytes for an object, which is dropped, and the free
+// memory is returned to the system.
+func roomInHeap(n int) {
+	b := make([]byte, n)
+	touch(b)
+	runtime.KeepAlive(b)
+	b = nil
+	debug.FreeOSMemory()
+}
+
+// TestFill: fill makes the heap's pages resident up to its target, no
+// further, and changes no byte of the memory in use.
+func TestFill(t *testing.T) {
+	offered(t)
+	h, err := start(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 8<<20)
+	for i := range b {
+		b[i] = byte(i%251 + 1)
+	}
+	roomInHeap(96 << 20)
+	if err := h.advise(); err != nil {
+		t.Fatal(err)
+	}
+	before := residentHeap(t, h)
+	const more = 48 << 20
+	if err := h.fill(t.Context(), before+more); err != nil {
+		t.Fatal(err)
+	}
+	after := residentHeap(t, h)
+	if after < before+more || after > before+more+4<<20 {
+		t.Errorf("fill to %d MiB resident (from %d MiB): %d MiB resident, want %d MiB (up to 4 MiB over: huge pages)",
+			(before+more)>>20, before>>20, after>>20, (before+more)>>20)
+	}
+	if err := h.fill(t.Context(), before+more); err != nil {
+		t.Fatal(err)
+	}
+	if again := residentHeap(t, h); again > after+1<<20 {
+		t.Errorf("a second fill to the same target made %d MiB more resident", (again-after)>>20)
+	}
+	for i, c := range b {
+		if c != byte(i%251+1) {
+			t.Fatalf("byte %d is %d after fill, want %d", i, c, byte(i%251+1))
+		}
+	}
+}
+
+// TestFillAheadAfterGC: Keep with FillAhead fills the heap's headroom after
+// a collection, up to the heap's goal.
+func TestFillAheadAfterGC(t *testing.T) {
+	offered(t)
+	h, err := start(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.fillAhead = true
+	b := make([]byte, 64<<20) // live: the goal is at least twice that
+	roomInHeap(256 << 20)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); h.watch(ctx) }()
+	defer func() { cancel(); <-done }()
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}}
+	metrics.Read(sample)
+	goal := sample[0].Value.Uint64()
+	deadline := time.Now().Add(10 * time.Second)
+	for residentHeap(t, h) < goal {
+		if time.Now().After(deadline) {
+			t.Fatalf("after a collection the heap holds %d MiB resident; want its goal, %d MiB, filled within 10 s",
+				residentHeap(t, h)>>20, goal>>20)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	runtime.KeepAlive(b)
 }

@@ -13,3 +13,7 @@ func adviseRange(uintptr, uintptr) error { return errors.ErrUnsupported }
 func kernelOffers() bool { return false }
 
 func reservable() int64 { return 0 }
+
+func populate(uintptr, uintptr) error { return errors.ErrUnsupported }
+
+func residency(uintptr, uintptr, []byte) error { return errors.ErrUnsupported }

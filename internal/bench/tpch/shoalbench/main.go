@@ -55,7 +55,7 @@ func run(data, queries, answers string, runs, warmup int, stream bool, memory in
 		opts = append(opts, dataframe.WithMemoryBudget(memory))
 	}
 	ctx := context.Background()
-	hugepages.Keep(ctx, hugepages.ToolReserve) // as `shoal tpch run`
+	hugepages.Keep(ctx, hugepages.Tool()) // as `shoal tpch run`
 	db, err := tpch.Open(ctx, data, tpch.LoadOptions{InMemory: !stream, Collect: opts})
 	if err != nil {
 		return err
