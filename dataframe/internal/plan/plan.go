@@ -460,7 +460,8 @@ func estimateRows(n Node) int64 {
 // of its rows, kept in the proportion the side keeps of its table (a
 // foreign-key join). Otherwise the most selective key pair decides, each
 // value of the side with fewer values having matches on the other side:
-// |L|·|R| / max(ndv(L.k), ndv(R.k)). ok is false when a count is unknown.
+// |L|·|R| / max(ndv(L.k), ndv(R.k)), a count not known taken as its side's
+// rows (its most). ok is false when no pair has a count known.
 func JoinRowsFromDistinct(left, right Node, l, r int64, lk, rk []*expr.Expr) (rows int64, ok bool) {
 	if len(lk) == 0 {
 		return 0, false
@@ -483,8 +484,13 @@ func JoinRowsFromDistinct(left, right Node, l, r int64, lk, rk []*expr.Expr) (ro
 			continue
 		}
 		dl, dr := DistinctCount(left, a.Name), DistinctCount(right, b.Name)
-		if dl <= 0 || dr <= 0 {
+		switch {
+		case dl <= 0 && dr <= 0:
 			continue
+		case dl <= 0: // as many as the side has rows, at most
+			dl = l
+		case dr <= 0:
+			dr = r
 		}
 		most = max(most, min(dl, max(l, 1)), min(dr, max(r, 1)))
 	}

@@ -2,7 +2,15 @@ package scan
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
 	"github.com/shoal-dev/shoal/dataframe/internal/types"
@@ -24,6 +32,74 @@ func TestDistinctCount(t *testing.T) {
 			if d := float64(got-int64(tc.distinct)) / float64(tc.distinct); d > 0.08 || d < -0.08 { // 5 standard errors of the sketch
 				t.Errorf("%d rows, %d distinct, column %s: estimated %d", tc.rows, tc.distinct, s[col].Name, got)
 			}
+		}
+	}
+}
+
+// writeParquet writes int64 columns (each cols[k] as long as the others)
+// to a Parquet file in row groups of groupRows rows, with statistics.
+func writeParquet(t *testing.T, path string, names []string, cols [][]int64, groupRows int64) {
+	t.Helper()
+	fields := make([]arrow.Field, len(names))
+	arrs := make([]arrow.Array, len(names))
+	for k, n := range names {
+		fields[k] = arrow.Field{Name: n, Type: arrow.PrimitiveTypes.Int64}
+		b := array.NewInt64Builder(memory.DefaultAllocator)
+		b.AppendValues(cols[k], nil)
+		arrs[k] = b.NewArray()
+		defer arrs[k].Release()
+	}
+	rec := array.NewRecord(arrow.NewSchema(fields, nil), arrs, int64(len(cols[0])))
+	defer rec.Release()
+	tbl := array.NewTableFromRecords(rec.Schema(), []arrow.Record{rec})
+	defer tbl.Release()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := pqarrow.WriteTable(tbl, f, groupRows, parquet.NewWriterProperties(parquet.WithStats(true)), pqarrow.DefaultWriterProps()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A Parquet file's distinct counts come from its footers' min/max: a
+// column whose values span at most half its rows has at most that many
+// distinct values; a wider span (a key, sparse values) gives no count.
+func TestParquetDistinctCount(t *testing.T) {
+	const rows = 10000
+	cols := map[string]func(i int) int64{
+		"nation": func(i int) int64 { return int64(i * 7 % 25) },     // 0..24
+		"key":    func(i int) int64 { return int64(i + 1) },          // a key
+		"sparse": func(i int) int64 { return int64(4*(i/4) + 1) },    // 2,500 values over 10,000 numbers
+		"half":   func(i int) int64 { return int64(100 + i%5000) },   // spans exactly half the rows
+		"neg":    func(i int) int64 { return int64(-1000 + i%1000) }, // negative values
+	}
+	want := map[string]int64{"nation": 25, "key": -1, "sparse": -1, "half": 5000, "neg": 1000}
+	var names []string
+	var data [][]int64
+	for n, f := range cols {
+		names = append(names, n)
+		v := make([]int64, rows)
+		for i := range v {
+			v[i] = f(i)
+		}
+		data = append(data, v)
+	}
+	for _, group := range []int64{rows, 1500} { // one row group, and several
+		path := filepath.Join(t.TempDir(), "t.parquet")
+		writeParquet(t, path, names, data, group)
+		p, err := NewParquet(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, n := range names {
+			if got := p.DistinctCount(k); got != want[n] {
+				t.Errorf("row groups of %d rows, column %s: DistinctCount %d, want %d", group, n, got, want[n])
+			}
+		}
+		if got := p.DistinctCount(len(names)); got != -1 {
+			t.Errorf("DistinctCount of a column past the schema: %d, want -1", got)
 		}
 	}
 }
