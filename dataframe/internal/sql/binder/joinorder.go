@@ -1,6 +1,7 @@
 package binder
 
 import (
+	"math"
 	"math/bits"
 	"slices"
 
@@ -165,9 +166,26 @@ func join(a, b plan.Node, am, bm uint64, preds []joinPred) (*plan.Join, bool) {
 // buildWeight is the cost of building a hash table row, in rows made.
 const buildWeight = 2
 
+// probeWeight is the cost of probing a hash table of build rows with one
+// row, in rows made: a table that stays in the core's cache (up to 32k
+// rows, 0.1) costs a fifth of one that does not (256k rows and more: two
+// cache misses a probe, 0.5), in between as the logarithm of its size. In
+// TPC-H Q5 at SF1, 6M lineitem rows probed the 240k orders of a year at
+// 12.5 ns a row, and the 2,000 suppliers of a region at about 2 ns.
+func probeWeight(build int64) float64 {
+	const small, large = 32 << 10, 256 << 10
+	switch {
+	case build <= small:
+		return 0.1
+	case build >= large:
+		return 0.5
+	}
+	return 0.1 + 0.4*math.Log2(float64(build)/small)/math.Log2(large/small)
+}
+
 // dpEntry is the best plan found for a set of relations: its estimated
-// rows, the rows of its largest base relation, and the cost (the sum of
-// the estimated rows of every join in it).
+// rows, the rows of its largest base relation, and the cost of its joins
+// (see dpOrder).
 type dpEntry struct {
 	node       plan.Node
 	rows, base int64
@@ -228,10 +246,11 @@ func dpOrder(base []plan.Node, preds []joinPred) plan.Node {
 				continue
 			}
 			rows, b := joinRows(l, r, j)
-			// The cost: the rows each join makes, and its hash table
-			// (built on the smaller side), a row of which costs about
-			// two of probing.
-			c := l.cost + r.cost + float64(rows) + buildWeight*float64(min(l.rows, r.rows))
+			// The cost: the rows each join makes, its hash table (built
+			// on the smaller side), a row of which costs about two made,
+			// and the probes of the larger side into it.
+			build, probe := min(l.rows, r.rows), max(l.rows, r.rows)
+			c := l.cost + r.cost + float64(rows) + buildWeight*float64(build) + probeWeight(build)*float64(probe)
 			if !found || c < cur.cost {
 				cur, found = dpEntry{node: j, rows: rows, base: b, cost: c}, true
 			}
