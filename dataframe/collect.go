@@ -284,8 +284,7 @@ func (df *DataFrame) Collect(ctx context.Context, opts ...CollectOption) (*Resul
 			batches, err = cluster.Run(ctx, phys, copts)
 			slices.SortFunc(stats, func(a, b StageStats) int { return a.Stage - b.Stage }) // (they finish in any order)
 		} else {
-			batches, err = runner.Run(ctx, phys, runner.Options{Parallelism: cfg.parallelism, BatchSize: cfg.batchSize,
-				MemoryBudget: cfg.budget, SpillDir: cfg.spillDir, OnSpill: cfg.onSpill})
+			batches, err = runner.Run(ctx, phys, cfg.runnerOptions())
 		}
 		if err != nil {
 			colexecop.Throw(err)
@@ -302,6 +301,12 @@ func (df *DataFrame) Collect(ctx context.Context, opts ...CollectOption) (*Resul
 		cfg.cache.put(token, res)
 	}
 	return res, nil
+}
+
+// runnerOptions are the options of a run on this machine.
+func (c *config) runnerOptions() runner.Options {
+	return runner.Options{Parallelism: c.parallelism, BatchSize: c.batchSize,
+		MemoryBudget: c.budget, SpillDir: c.spillDir, OnSpill: c.onSpill}
 }
 
 // Result is a collected query result. It is immutable.

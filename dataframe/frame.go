@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/shoal-dev/shoal"
@@ -18,6 +19,7 @@ import (
 	"github.com/shoal-dev/shoal/dataframe/internal/expr"
 	"github.com/shoal-dev/shoal/dataframe/internal/physical"
 	"github.com/shoal-dev/shoal/dataframe/internal/plan"
+	"github.com/shoal-dev/shoal/dataframe/internal/runner"
 	"github.com/shoal-dev/shoal/dataframe/internal/types"
 )
 
@@ -704,12 +706,27 @@ func (df *DataFrame) ExplainOn(ctx context.Context, opts ...CollectOption) (stri
 }
 
 func (df *DataFrame) explain(ctx context.Context, opts []CollectOption) (string, error) {
+	out, _, err := df.explainRun(ctx, opts, false)
+	return out, err
+}
+
+// ExplainAnalyze runs the frame and describes its plans as Explain does,
+// with what the run did: on this machine, each stage's wall time and each
+// operator's rows and time (its own, without its inputs', summed over the
+// partitions: CPU time); on a cluster, each stage's tasks and rows. It
+// returns the result too.
+func (df *DataFrame) ExplainAnalyze(ctx context.Context, opts ...CollectOption) (string, *Result, error) {
+	return df.explainRun(ctx, opts, true)
+}
+
+func (df *DataFrame) explainRun(ctx context.Context, opts []CollectOption, analyze bool) (string, *Result, error) {
 	if df.err != nil {
-		return "", df.err
+		return "", nil, df.err
 	}
 	cfg := newConfig(opts)
 	distributed := !cfg.local && cluster.InCluster(ctx)
 	var out string
+	var res *Result
 	err := colexecop.Catch(func() {
 		var opt plan.Node
 		var phys *physical.Plan
@@ -735,10 +752,58 @@ func (df *DataFrame) explain(ctx context.Context, opts []CollectOption) (string,
 		} else {
 			sb.WriteString("== stages ==\n")
 		}
-		sb.WriteString(phys.Explain())
+		switch {
+		case !analyze:
+			sb.WriteString(phys.Explain())
+		case distributed:
+			sb.WriteString(phys.Explain())
+			start := time.Now()
+			if res, err = df.Collect(ctx, opts...); err != nil {
+				colexecop.Throw(err)
+			}
+			fmt.Fprintf(&sb, "== analyze ==\n%d rows in %s\n", res.NumRows(), time.Since(start).Round(time.Microsecond))
+			for _, s := range res.Stats() {
+				fmt.Fprintf(&sb, "stage %d: %d tasks, %d rows in, %d rows out (%s)\n", s.Stage, s.Partitions, s.RowsIn, s.Rows, s.Output)
+			}
+		default:
+			prof := runner.NewProfile()
+			ropts := cfg.runnerOptions()
+			ropts.Profile = prof
+			start := time.Now()
+			batches, err := runner.Run(ctx, phys, ropts)
+			if err != nil {
+				colexecop.Throw(err)
+			}
+			took := time.Since(start)
+			res = &Result{schema: df.node.Schema(), batches: batches}
+			for _, b := range batches {
+				res.rows += b.Len()
+			}
+			sb.WriteString(phys.ExplainWith(func(st *physical.Stage) string {
+				return fmt.Sprintf("[%s]", roundDuration(prof.Stage(st.ID)))
+			}, func(o *physical.Op) string {
+				s := prof.Op(o)
+				if s == nil {
+					return ""
+				}
+				return fmt.Sprintf("[%d rows, %s]", s.Rows, roundDuration(prof.SelfTime(o)))
+			}))
+			fmt.Fprintf(&sb, "== analyze ==\n%d rows in %s (operators: rows out, own time summed over partitions)\n", res.NumRows(), roundDuration(took))
+		}
 		out = sb.String()
 	})
-	return out, err
+	return out, res, err
+}
+
+// roundDuration keeps three significant digits or so.
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
 }
 
 // Token is the deterministic hash of the frame's plan, including the identity

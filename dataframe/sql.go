@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/scan"
@@ -401,20 +400,14 @@ func (c *Catalog) exec(ctx context.Context, src string, st parser.Statement, opt
 		if err != nil {
 			return nil, err
 		}
-		text, err := df.Explain(opts...)
+		var text string
+		if x.Analyze {
+			text, _, err = df.ExplainAnalyze(ctx, opts...)
+		} else {
+			text, err = df.Explain(opts...)
+		}
 		if err != nil {
 			return nil, err
-		}
-		if x.Analyze {
-			start := time.Now()
-			res, err := df.Collect(ctx, opts...)
-			if err != nil {
-				return nil, err
-			}
-			text += fmt.Sprintf("== analyze ==\n%d rows in %s\n", res.NumRows(), time.Since(start).Round(time.Microsecond))
-			for _, s := range res.Stats() {
-				text += fmt.Sprintf("stage %d: %d tasks, %d rows in, %d rows out (%s)\n", s.Stage, s.Partitions, s.RowsIn, s.Rows, s.Output)
-			}
 		}
 		return textResult("plan", strings.Split(strings.TrimRight(text, "\n"), "\n")), nil
 	case *parser.CreateTable:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -136,7 +137,14 @@ func makeTable(t *testing.T, cat *dataframe.Catalog, name string, cols []string,
 // explainOptimized returns the optimized plan EXPLAIN prints for query.
 func explainOptimized(t *testing.T, cat *dataframe.Catalog, query string) string {
 	t.Helper()
-	res, err := cat.Exec(context.Background(), "explain "+query)
+	text := explainText(t, cat, "explain "+query)
+	return text[strings.Index(text, "== optimized =="):strings.Index(text, "== stages ==")]
+}
+
+// explainText runs an EXPLAIN statement and returns its text.
+func explainText(t *testing.T, cat *dataframe.Catalog, stmt string, opts ...dataframe.CollectOption) string {
+	t.Helper()
+	res, err := cat.Exec(context.Background(), stmt, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,8 +152,7 @@ func explainOptimized(t *testing.T, cat *dataframe.Catalog, query string) string
 	for i := 0; i < res.NumRows(); i++ {
 		lines = append(lines, res.Value(i, 0).S)
 	}
-	text := strings.Join(lines, "\n")
-	return text[strings.Index(text, "== optimized =="):strings.Index(text, "== stages ==")]
+	return strings.Join(lines, "\n")
 }
 
 // Over Parquet files (no statistics gathered: only the footers' row counts
@@ -259,6 +266,49 @@ func TestSQLJoinOrderProbeCost(t *testing.T) {
 	// f_o = b_k for f_o <= 750000; b_d = 3 and s_n = 1: f_o % 6 = 3 and f_o % 5 = 1, f_o % 30 = 21.
 	if got := res.Value(0, 0).I; got != 750000/30 {
 		t.Errorf("count %d, want %d", got, 750000/30)
+	}
+}
+
+// EXPLAIN ANALYZE runs the query and gives each stage its wall time and
+// each operator the rows it returned and its time.
+func TestSQLExplainAnalyze(t *testing.T) {
+	ctx := context.Background()
+	cat := dataframe.NewCatalog()
+	if _, err := cat.Exec(ctx, "create table t as select i as k, i % 7 as g from generate_series(1, 20000) g(i)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cat.Exec(ctx, "create table d as select i as dk, i * 10 as dv from generate_series(0, 6) g(i)"); err != nil {
+		t.Fatal(err)
+	}
+	text := explainText(t, cat, "explain analyze select g, count(*), sum(dv) from t join d on g = dk where k <= 14000 group by g order by g", dataframe.WithParallelism(2))
+	stages := text[strings.Index(text, "== stages =="):]
+	op := regexp.MustCompile(`\[(\d+) rows, (\d+(\.\d+)?(ns|µs|ms|s))\]$`)
+	stage := regexp.MustCompile(`^Stage \d+: .*  \[\d+(\.\d+)?(ns|µs|ms|s)\]$`)
+	var scanRows, joinRows []string
+	for _, l := range strings.Split(stages, "\n") {
+		switch {
+		case strings.HasPrefix(l, "Stage "):
+			if !stage.MatchString(l) {
+				t.Errorf("stage line without its time: %q", l)
+			}
+		case strings.Contains(l, "Scan memory table") && strings.Contains(l, "filter"):
+			if m := op.FindStringSubmatch(l); m != nil {
+				scanRows = append(scanRows, m[1])
+			}
+		case strings.Contains(l, "HashJoin"):
+			if m := op.FindStringSubmatch(l); m != nil {
+				joinRows = append(joinRows, m[1])
+			}
+		}
+	}
+	if len(scanRows) != 1 || scanRows[0] != "14000" {
+		t.Errorf("the filtered scan of t returned %v rows, want [14000]:\n%s", scanRows, stages)
+	}
+	if len(joinRows) != 1 || joinRows[0] != "14000" {
+		t.Errorf("the join returned %v rows, want [14000]:\n%s", joinRows, stages)
+	}
+	if !strings.Contains(stages, "== analyze ==\n7 rows in ") {
+		t.Errorf("no summary of 7 rows:\n%s", stages)
 	}
 }
 

@@ -637,7 +637,12 @@ func (b *builder) union(x *plan.Union) (*Op, int) {
 }
 
 // Explain prints the stages.
-func (p *Plan) Explain() string {
+func (p *Plan) Explain() string { return p.ExplainWith(nil, nil) }
+
+// ExplainWith prints the stages, each stage's line followed by
+// stageNote(stage) and each operator's by opNote(operator) when they are
+// set and say something (EXPLAIN ANALYZE's figures).
+func (p *Plan) ExplainWith(stageNote func(*Stage) string, opNote func(*Op) string) string {
 	var sb strings.Builder
 	for _, st := range p.Stages {
 		fmt.Fprintf(&sb, "Stage %d: %d partition(s) -> %s", st.ID, st.Partitions, st.Output.Kind)
@@ -648,8 +653,13 @@ func (p *Plan) Explain() string {
 			}
 			fmt.Fprintf(&sb, "(%s) x%d", strings.Join(parts, ", "), st.Output.Partitions)
 		}
+		if stageNote != nil {
+			if n := stageNote(st); n != "" {
+				sb.WriteString("  " + n)
+			}
+		}
 		sb.WriteByte('\n')
-		explainOp(&sb, st.Root, 1)
+		explainOp(&sb, st.Root, 1, opNote)
 	}
 	for _, a := range p.Adaptive {
 		fmt.Fprintf(&sb, "Adaptive join: once stage %d is done, stage %d runs only if the rows of stage %d are too many to broadcast\n",
@@ -658,8 +668,15 @@ func (p *Plan) Explain() string {
 	return sb.String()
 }
 
-func explainOp(sb *strings.Builder, o *Op, depth int) {
+func explainOp(sb *strings.Builder, o *Op, depth int, note func(*Op) string) {
 	ind := strings.Repeat("  ", depth)
+	noted := func() {
+		if note != nil {
+			if n := note(o); n != "" {
+				sb.WriteString("  " + n)
+			}
+		}
+	}
 	sb.WriteString(ind)
 	switch o.Kind {
 	case KindScan:
@@ -701,21 +718,24 @@ func explainOp(sb *strings.Builder, o *Op, depth int) {
 	case KindWindow:
 		fmt.Fprintf(sb, "Window partition %v order %v -> %v", o.Window.Partition, o.Window.Order, o.Schema.Names())
 	case KindUnion:
-		sb.WriteString("Union all\n")
-		explainOp(sb, o.Input, depth+1)
-		explainOp(sb, o.Build, depth+1)
+		sb.WriteString("Union all")
+		noted()
+		sb.WriteByte('\n')
+		explainOp(sb, o.Input, depth+1, note)
+		explainOp(sb, o.Build, depth+1, note)
 		return
 	}
+	noted()
 	sb.WriteByte('\n')
 	if o.Build != nil {
 		sb.WriteString(ind + "  build:\n")
-		explainOp(sb, o.Build, depth+2)
+		explainOp(sb, o.Build, depth+2, note)
 		sb.WriteString(ind + "  probe:\n")
-		explainOp(sb, o.Input, depth+2)
+		explainOp(sb, o.Input, depth+2, note)
 		return
 	}
 	if o.Input != nil {
-		explainOp(sb, o.Input, depth+1)
+		explainOp(sb, o.Input, depth+1, note)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/colexecop"
@@ -34,6 +35,8 @@ type Options struct {
 	// Sink, when set, receives the result batches (serialized, in the order
 	// produced) instead of Run collecting them; the batch is valid during the call.
 	Sink func(b *coldata.Batch) error
+	// Profile, when set, gathers each operator's rows and time.
+	Profile *Profile
 }
 
 // Run executes p and returns the result batches (owned, in order).
@@ -102,6 +105,9 @@ func (r *run) close() {
 }
 
 func (r *run) runStage(ctx context.Context, st *physical.Stage, result bool) ([]*coldata.Batch, error) {
+	if r.opts.Profile != nil {
+		defer func(start time.Time) { r.opts.Profile.stage(st.ID, time.Since(start)) }(time.Now())
+	}
 	var ex exchange.Exchange
 	results := make([][]*coldata.Batch, st.Partitions)
 	var sinkMu sync.Mutex
@@ -213,8 +219,17 @@ func (r *run) spillConfig() *spill.Config {
 	return &spill.Config{Budget: r.opts.MemoryBudget / int64(r.opts.Parallelism), Dir: r.opts.SpillDir, OnSpill: r.opts.OnSpill}
 }
 
-// build instantiates the operator tree of o for partition p of parts.
+// build instantiates the operator tree of o for partition p of parts,
+// profiled when the run is.
 func (r *run) build(ctx context.Context, o *physical.Op, p, parts int) colexecop.Operator {
+	op := r.buildOp(ctx, o, p, parts)
+	if r.opts.Profile != nil {
+		return r.opts.Profile.wrap(o, op)
+	}
+	return op
+}
+
+func (r *run) buildOp(ctx context.Context, o *physical.Op, p, parts int) colexecop.Operator {
 	bs := r.opts.BatchSize
 	switch o.Kind {
 	case physical.KindScan:

@@ -1,0 +1,117 @@
+package runner
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/colexecop"
+	"github.com/shoal-dev/shoal/dataframe/internal/physical"
+)
+
+// Profile gathers what each operator of a run did (EXPLAIN ANALYZE): set
+// Options.Profile to a NewProfile and read it after Run returns.
+type Profile struct {
+	mu     sync.Mutex
+	ops    map[*physical.Op]*OpStats
+	stages map[int]time.Duration
+}
+
+// OpStats is what one operator did, summed over its partitions.
+type OpStats struct {
+	// Rows and Batches are what it returned.
+	Rows, Batches int64
+	// Time is spent in its Init and Next calls, its inputs' included
+	// (summed over partitions that ran at once: CPU time, not wall time).
+	Time time.Duration
+	// Partitions is how many instances of it ran.
+	Partitions int64
+
+	rows, batches, nanos, parts atomic.Int64
+}
+
+// NewProfile returns an empty profile.
+func NewProfile() *Profile {
+	return &Profile{ops: map[*physical.Op]*OpStats{}, stages: map[int]time.Duration{}}
+}
+
+// Op returns what o did; nil when it did not run (an exchange read
+// gathered into a broadcast join's table is not an operator of its own).
+func (p *Profile) Op(o *physical.Op) *OpStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.ops[o]
+	if s == nil {
+		return nil
+	}
+	s.Rows, s.Batches, s.Time, s.Partitions = s.rows.Load(), s.batches.Load(), time.Duration(s.nanos.Load()), s.parts.Load()
+	return s
+}
+
+// SelfTime is o's time without its inputs' (those that ran as operators).
+func (p *Profile) SelfTime(o *physical.Op) time.Duration {
+	s := p.Op(o)
+	if s == nil {
+		return 0
+	}
+	t := s.Time
+	for _, c := range []*physical.Op{o.Input, o.Build} {
+		if c == nil {
+			continue
+		}
+		if cs := p.Op(c); cs != nil {
+			t -= cs.Time
+		}
+	}
+	return max(t, 0)
+}
+
+// Stage returns the wall time stage id took.
+func (p *Profile) Stage(id int) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stages[id]
+}
+
+func (p *Profile) stage(id int, d time.Duration) {
+	p.mu.Lock()
+	p.stages[id] += d
+	p.mu.Unlock()
+}
+
+// wrap counts what op, built for o, does.
+func (p *Profile) wrap(o *physical.Op, op colexecop.Operator) colexecop.Operator {
+	p.mu.Lock()
+	s := p.ops[o]
+	if s == nil {
+		s = &OpStats{}
+		p.ops[o] = s
+	}
+	p.mu.Unlock()
+	s.parts.Add(1)
+	return &profiled{Operator: op, s: s}
+}
+
+type profiled struct {
+	colexecop.Operator
+	s *OpStats
+}
+
+func (o *profiled) Init(ctx context.Context) {
+	start := time.Now()
+	o.Operator.Init(ctx)
+	o.s.nanos.Add(int64(time.Since(start)))
+}
+
+func (o *profiled) Next() *coldata.Batch {
+	start := time.Now()
+	b := o.Operator.Next()
+	o.s.nanos.Add(int64(time.Since(start)))
+	if n := b.Len(); n > 0 {
+		o.s.rows.Add(int64(n))
+		o.s.batches.Add(1)
+	}
+	return b
+}
