@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -309,6 +310,52 @@ func TestSQLExplainAnalyze(t *testing.T) {
 	}
 	if !strings.Contains(stages, "== analyze ==\n7 rows in ") {
 		t.Errorf("no summary of 7 rows:\n%s", stages)
+	}
+}
+
+// Range predicates are estimated from the column's least and greatest
+// value, the bounds on one column together: in memory and over Parquet.
+func TestSQLRangeEstimates(t *testing.T) {
+	ctx := context.Background()
+	mem := dataframe.NewCatalog()
+	if _, err := mem.Exec(ctx, "create table t as select i as k, i % 7 as g from generate_series(1, 10000) g(i)"); err != nil {
+		t.Fatal(err)
+	}
+	df, err := mem.SQL(ctx, "select * from t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "t.parquet")
+	if err := df.WriteParquet(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	files := dataframe.NewCatalog()
+	if err := files.Register("t", dataframe.ReadParquet(path)); err != nil {
+		t.Fatal(err)
+	}
+	rows := regexp.MustCompile(`Scan .*\(~(\d+) rows\)`)
+	for _, tc := range []struct {
+		where string
+		want  int
+	}{
+		{"k >= 1001 and k < 2001", 1000},
+		{"2001 > k and k >= 1001", 1000},
+		{"k <= 2500", 2500},
+		{"k > 9000", 1000},
+		{"k > 3000 and k <= 3000", 1}, // (nothing: one row, the least estimate)
+		{"k >= 1001 and k < 2001 and g = 3", 1000 / 7},
+	} {
+		for name, cat := range map[string]*dataframe.Catalog{"memory": mem, "parquet": files} {
+			opt := explainOptimized(t, cat, "select k from t where "+tc.where)
+			m := rows.FindStringSubmatch(opt)
+			if m == nil {
+				t.Fatalf("%s, where %s: no scan estimate in\n%s", name, tc.where, opt)
+			}
+			got, _ := strconv.Atoi(m[1])
+			if d := got - tc.want; d > tc.want/50+1 || -d > tc.want/50+1 {
+				t.Errorf("%s, where %s: estimated %d rows, want %d", name, tc.where, got, tc.want)
+			}
+		}
 	}
 }
 

@@ -610,6 +610,18 @@ func selectivityOn(p *expr.Expr, n Node) float64 {
 	if p == nil {
 		return 1
 	}
+	if sc, ok := n.(*Scan); ok {
+		switch p.Op {
+		case expr.OpAnd, expr.OpLt, expr.OpLe, expr.OpGt, expr.OpGe:
+			conj := expr.Conjuncts(p)
+			if f, rest := rangeSelectivity(conj, sc); len(rest) < len(conj) {
+				for _, c := range rest {
+					f *= selectivityOn(c, n)
+				}
+				return f
+			}
+		}
+	}
 	switch p.Op {
 	case expr.OpAnd:
 		return selectivityOn(p.Args[0], n) * selectivityOn(p.Args[1], n)
@@ -639,6 +651,93 @@ func selectivityOn(p *expr.Expr, n Node) float64 {
 		}
 	}
 	return Selectivity(p)
+}
+
+// rangeSelectivity estimates the fraction of scan x's rows that the range
+// conjuncts among conj (column < constant, >=, ..., either way round)
+// keep, from the column's least and greatest value in the source
+// (scan.Ranger), the values taken as spread evenly between them and the
+// bounds on one column taken together (o_orderdate >= '1993-10-01' and
+// o_orderdate < '1994-01-01' keep a quarter of 6.6 years: 3.8%, not 16%).
+// It returns the conjuncts it did not estimate.
+func rangeSelectivity(conj []*expr.Expr, x *Scan) (float64, []*expr.Expr) {
+	rg, ok := x.Source.(scan.Ranger)
+	if !ok {
+		return 1, conj
+	}
+	type bounds struct {
+		lo, hi   float64 // the kept values: [lo, hi]
+		min, max float64
+	}
+	cols := map[string]*bounds{}
+	var order []string
+	var rest []*expr.Expr
+	for _, c := range conj {
+		col, lit, op, ok := rangeConjunct(c)
+		if !ok {
+			rest = append(rest, c)
+			continue
+		}
+		i := x.Source.Schema().Index(col.Name)
+		if i < 0 || x.Source.Schema()[i].Type != lit.T {
+			rest = append(rest, c)
+			continue
+		}
+		lo, hi, ok := rg.Range(i)
+		if !ok || hi <= lo {
+			rest = append(rest, c)
+			continue
+		}
+		b := cols[col.Name]
+		if b == nil {
+			b = &bounds{lo: float64(lo), hi: float64(hi), min: float64(lo), max: float64(hi)}
+			cols[col.Name] = b
+			order = append(order, col.Name)
+		}
+		v := float64(lit.I)
+		switch op {
+		case expr.OpLt:
+			b.hi = min(b.hi, v-1)
+		case expr.OpLe:
+			b.hi = min(b.hi, v)
+		case expr.OpGt:
+			b.lo = max(b.lo, v+1)
+		case expr.OpGe:
+			b.lo = max(b.lo, v)
+		}
+	}
+	f := 1.0
+	for _, name := range order {
+		b := cols[name]
+		span := b.max - b.min + 1
+		f *= max(1/span, min(1, (b.hi-b.lo+1)/span))
+	}
+	return f, rest
+}
+
+// rangeConjunct matches column OP constant (or constant OP column, OP
+// turned round) for OP one of <, <=, >, >=, the constant an integer (a
+// date or decimal as stored).
+func rangeConjunct(c *expr.Expr) (col *expr.Expr, lit expr.Value, op expr.Op, ok bool) {
+	switch c.Op {
+	case expr.OpLt, expr.OpLe, expr.OpGt, expr.OpGe:
+	default:
+		return nil, lit, 0, false
+	}
+	a, b := c.Args[0].Unalias(), c.Args[1].Unalias()
+	op = c.Op
+	if a.Op == expr.OpLit && b.Op == expr.OpCol {
+		a, b = b, a
+		op = map[expr.Op]expr.Op{expr.OpLt: expr.OpGt, expr.OpLe: expr.OpGe, expr.OpGt: expr.OpLt, expr.OpGe: expr.OpLe}[op]
+	}
+	if a.Op != expr.OpCol || b.Op != expr.OpLit || b.Val.Null {
+		return nil, lit, 0, false
+	}
+	switch b.Val.T.ID {
+	case types.Int32, types.Int64, types.Date, types.Decimal:
+		return a, b.Val, op, true
+	}
+	return nil, lit, 0, false
 }
 
 // Selectivity guesses the fraction of rows a predicate keeps.

@@ -198,38 +198,47 @@ func (p *Parquet) DistinctCount(col int) int64 {
 	if col < 0 || col >= len(p.schema) {
 		return -1
 	}
-	switch p.schema[col].Type.ID {
-	case types.Bool:
+	if p.schema[col].Type.ID == types.Bool {
 		return 2
-	case types.Int32, types.Int64, types.Date, types.Decimal:
-	default:
-		return -1
 	}
-	lo, hi, seen := int64(0), int64(0), false
-	for _, f := range p.files {
-		for _, g := range f.rowGroups {
-			if g.rows == 0 {
-				continue
-			}
-			if g.min[col].Null || g.max[col].Null {
-				return -1
-			}
-			if !seen || g.min[col].I < lo {
-				lo = g.min[col].I
-			}
-			if !seen || g.max[col].I > hi {
-				hi = g.max[col].I
-			}
-			seen = true
-		}
-	}
-	if !seen {
+	lo, hi, ok := p.Range(col)
+	if !ok {
 		return -1
 	}
 	if span := uint64(hi-lo) + 1; span <= uint64(p.rows)/2 {
 		return int64(span)
 	}
 	return -1
+}
+
+// Range implements Ranger from the footers' min/max of every row group.
+func (p *Parquet) Range(col int) (lo, hi int64, ok bool) {
+	if col < 0 || col >= len(p.schema) {
+		return 0, 0, false
+	}
+	switch p.schema[col].Type.ID {
+	case types.Int32, types.Int64, types.Date, types.Decimal:
+	default:
+		return 0, 0, false
+	}
+	for _, f := range p.files {
+		for _, g := range f.rowGroups {
+			if g.rows == 0 {
+				continue
+			}
+			if g.min[col].Null || g.max[col].Null {
+				return 0, 0, false
+			}
+			if !ok || g.min[col].I < lo {
+				lo = g.min[col].I
+			}
+			if !ok || g.max[col].I > hi {
+				hi = g.max[col].I
+			}
+			ok = true
+		}
+	}
+	return lo, hi, ok
 }
 
 type unit struct {

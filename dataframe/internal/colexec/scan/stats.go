@@ -18,10 +18,22 @@ type Statistician interface {
 	DistinctCount(col int) int64
 }
 
-// memStats holds a MemTable's distinct counts, computed once.
+// Ranger is a source that knows the least and greatest value of its
+// integer columns (dates and decimals too, as stored); the planner's
+// estimates of range predicates use them.
+type Ranger interface {
+	// Range returns column col's least and greatest non-null value; ok is
+	// false when unknown (not an integer column, no values, no
+	// statistics).
+	Range(col int) (lo, hi int64, ok bool)
+}
+
+// memStats holds a MemTable's distinct counts and ranges, computed once.
 type memStats struct {
-	once sync.Once
-	ndv  []int64
+	once   sync.Once
+	ndv    []int64
+	lo, hi []int64
+	ranged []bool
 }
 
 // DistinctCount implements Statistician: HyperLogLog sketches of every
@@ -39,18 +51,59 @@ func (t *MemTable) DistinctCount(col int) int64 {
 // a value, the columns in parallel).
 func (t *MemTable) ComputeStats() {
 	t.stats.once.Do(func() {
-		ndv := make([]int64, len(t.schema))
+		n := len(t.schema)
+		st := &t.stats
+		st.ndv, st.lo, st.hi, st.ranged = make([]int64, n), make([]int64, n), make([]int64, n), make([]bool, n)
 		var wg sync.WaitGroup
 		for j := range t.schema {
 			wg.Add(1)
 			go func(j int) {
 				defer wg.Done()
-				ndv[j] = t.distinct(j)
+				st.ndv[j] = t.distinct(j)
+				st.lo[j], st.hi[j], st.ranged[j] = t.span(j)
 			}(j)
 		}
 		wg.Wait()
-		t.stats.ndv = ndv
 	})
+}
+
+// Range implements Ranger, from the statistics ComputeStats computes.
+func (t *MemTable) Range(col int) (lo, hi int64, ok bool) {
+	t.ComputeStats()
+	if col < 0 || col >= len(t.stats.ranged) || !t.stats.ranged[col] {
+		return 0, 0, false
+	}
+	return t.stats.lo[col], t.stats.hi[col], true
+}
+
+// span is the least and greatest value of integer column j.
+func (t *MemTable) span(j int) (lo, hi int64, ok bool) {
+	id := t.schema[j].Type.ID
+	if id != types.Int32 && id != types.Date && id != types.Int64 && id != types.Decimal {
+		return 0, 0, false
+	}
+	for _, c := range t.chunks {
+		v := c.Vecs[j]
+		for i := 0; i < c.N; i++ {
+			if v.IsNull(i) {
+				continue
+			}
+			x := int64(0)
+			if id == types.Int32 || id == types.Date {
+				x = int64(v.I32[i])
+			} else {
+				x = v.I64[i]
+			}
+			if !ok || x < lo {
+				lo = x
+			}
+			if !ok || x > hi {
+				hi = x
+			}
+			ok = true
+		}
+	}
+	return lo, hi, ok
 }
 
 var statsSeed = maphash.MakeSeed()
