@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/internal/clustertest"
+	"github.com/shoal-dev/shoal/internal/hugepages"
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc"
 )
@@ -232,5 +233,25 @@ func TestNodeIDsShownOneWayAndTakenByPrefix(t *testing.T) {
 	}
 	if err := cl.WaitNodes(ctx, 1); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The data commands fill their heap ahead; the control plane does not.
+func TestHeapOptions(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		fill bool
+	}{
+		{[]string{"sql", "--data", "d"}, true},
+		{[]string{"tpch", "run"}, true},
+		{[]string{"head"}, false},
+		{[]string{"node", "--address", "x"}, false},
+		{[]string{"bench", "tasks"}, false},
+		{nil, false},
+	} {
+		opts := heapOptions(tc.args)
+		if opts.FillAhead != tc.fill || opts.Reserve != hugepages.Tool().Reserve {
+			t.Errorf("heapOptions(%q) = %+v, want FillAhead %v and the tools' reserve", tc.args, opts, tc.fill)
+		}
 	}
 }

@@ -94,8 +94,8 @@ type Options struct {
 	FillAhead bool
 }
 
-// Tool is what the `shoal` command and the TPC-H benchmark keep: a reserve
-// enough for TPC-H SF1 in memory, filled ahead.
+// Tool is what the `shoal` command's data commands and the TPC-H
+// benchmark keep: a reserve enough for TPC-H SF1 in memory, filled ahead.
 func Tool() Options { return Options{Reserve: 4 << 30, FillAhead: true} }
 
 // Keep maps a reserve of heap ahead and advises the heap's mappings, and
