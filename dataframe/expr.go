@@ -501,6 +501,11 @@ func Min(x any) Expr { return call(expr.OpMin, colOrExpr(x)) }
 // Max aggregates the maximum of x.
 func Max(x any) Expr { return call(expr.OpMax, colOrExpr(x)) }
 
+// AnyValue aggregates the value of x in one of the group's rows (a
+// non-null one where there is one): a column the group's keys determine,
+// carried through without grouping by it (PostgreSQL's any_value).
+func AnyValue(x any) Expr { return call(expr.OpAnyValue, colOrExpr(x)) }
+
 // Count aggregates the number of non-null values of x.
 func Count(x any) Expr { return call(expr.OpCount, colOrExpr(x)) }
 

@@ -359,6 +359,61 @@ func TestSQLRangeEstimates(t *testing.T) {
 	}
 }
 
+// A grouping by a table's key and other columns of the same table groups
+// by the key alone, the others carried through (any_value); the columns of
+// the same table read twice (a self join) are not taken for one row; the
+// answers are those of the grouping by every key.
+func TestSQLDependentKeys(t *testing.T) {
+	ctx := context.Background()
+	// ref holds the same tables, but for two customers with one key, whom
+	// no order refers to: ck is no key there, so nothing is reduced.
+	cat, ref := dataframe.NewCatalog(), dataframe.NewCatalog()
+	for _, stmt := range []string{
+		"create table cust as select i as ck, 'name' || cast(i as varchar) as cname, i % 5 as cnation from generate_series(1, 3000) g(i)",
+		"create table ord as select i as ok, i % 3000 + 1 as ocust, i % 11 as oval from generate_series(1, 20000) g(i)",
+		// dup: a key with one value twice, so not a key.
+		"create table dup as select i % 2999 + 1 as dk, 'name' || cast(i as varchar) as dname from generate_series(1, 3000) g(i)",
+	} {
+		for _, c := range []*dataframe.Catalog{cat, ref} {
+			if _, err := c.Exec(ctx, stmt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := ref.Exec(ctx, "insert into cust values (3001, 'nobody', 1), (3001, 'nobody either', 1)"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, query string
+		anyValue    bool
+	}{
+		{"key and its row's columns", "select ck, cname, cnation, sum(oval) from cust join ord on ck = ocust group by ck, cname, cnation order by ck", true},
+		{"the key not first", "select cname, sum(oval), ck from cust join ord on ck = ocust group by cname, ck order by ck", true},
+		{"a self join", "select a.ck, b.cname, count(*) from cust a join cust b on a.cnation = b.cnation where a.ck <= 20 and b.ck <= 20 group by a.ck, b.cname order by 1, 2", false},
+		{"a WITH query joined with itself", "with c as (select ck, cname, cnation from cust where ck <= 20) select a.ck, b.cname, count(*) from c a join c b on a.cnation = b.cnation group by a.ck, b.cname order by 1, 2", false},
+		{"not a key", "select dk, dname, count(*) from dup group by dk, dname order by 1, 2", false},
+		{"a computed key", "select ck + 0 as k, cname, count(*) from cust where ck <= 3000 group by ck + 0, cname order by 1", false},
+	} {
+		if got := strings.Contains(explainOptimized(t, cat, tc.query), "any_value("); got != tc.anyValue {
+			t.Errorf("%s: any_value in the plan %v, want %v", tc.name, got, tc.anyValue)
+		}
+		if strings.Contains(explainOptimized(t, ref, tc.query), "any_value(") {
+			t.Errorf("%s: keys reduced by a column with a value twice", tc.name)
+		}
+		got, err := cat.Exec(ctx, tc.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ref.Exec(ctx, tc.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() || got.NumRows() == 0 {
+			t.Errorf("%s: with the keys reduced\n%s\nwithout\n%s", tc.name, got, want)
+		}
+	}
+}
+
 // A WITH query used twice is planned once: one stage computes it and both
 // uses read that stage; the answer is that of the query written out twice.
 func TestSQLSharedCTE(t *testing.T) {

@@ -104,6 +104,7 @@ const (
 	OpCountDistinct
 	OpSumDistinct // [x] number: the sum of its distinct non-null values
 	OpAvgDistinct // [x] number: the mean of its distinct non-null values → Float64
+	OpAnyValue    // [x] → x's type: x of one of its group's rows with x not null (null when there is none)
 
 	// Window functions, computed over a row's window (see Over and
 	// plan.Window): they appear only in a window's function list, as do
@@ -131,7 +132,7 @@ var opNames = map[Op]string{
 	OpIn: "in", OpBetween: "between", OpLike: "like", OpNotLike: "not_like", OpSubstr: "substring",
 	OpYear: "year", OpAddMonths: "add_months", OpAddDays: "add_days", OpCast: "cast", OpCase: "case",
 	OpSum: "sum", OpAvg: "avg", OpMin: "min", OpMax: "max", OpCount: "count", OpCountStar: "count_star",
-	OpCountDistinct: "count_distinct", OpSumDistinct: "sum_distinct", OpAvgDistinct: "avg_distinct",
+	OpCountDistinct: "count_distinct", OpSumDistinct: "sum_distinct", OpAvgDistinct: "avg_distinct", OpAnyValue: "any_value",
 	OpIntDiv: "div", OpMod: "%", OpAbs: "abs", OpRound: "round", OpCeil: "ceil", OpFloor: "floor",
 	OpSign: "sign", OpSqrt: "sqrt", OpPower: "power", OpLn: "ln", OpLog10: "log", OpExp: "exp",
 	OpConcat: "||", OpConcatFn: "concat", OpUpper: "upper", OpLower: "lower", OpLength: "length",
@@ -147,7 +148,7 @@ var opNames = map[Op]string{
 func (o Op) String() string { return opNames[o] }
 
 // IsAgg reports whether o is an aggregate function.
-func (o Op) IsAgg() bool { return o >= OpSum && o <= OpAvgDistinct }
+func (o Op) IsAgg() bool { return o >= OpSum && o <= OpAnyValue }
 
 // IsWindow reports whether o is a window function (ranking, lag, lead,
 // values at positions of the frame, distribution).

@@ -239,6 +239,10 @@ func (c *Expr) typecheck(s types.Schema) error {
 		}
 		c.Nullable = true
 		return nil
+	case OpAnyValue:
+		c.T = c.Args[0].T
+		c.Nullable = true
+		return nil
 	case OpMin, OpMax:
 		if c.Args[0].T.ID == types.Bool {
 			return mismatch(c, "%s is not defined on booleans", c.Op)

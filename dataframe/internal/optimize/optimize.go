@@ -20,7 +20,18 @@ func Optimize(n plan.Node) plan.Node {
 	n = reorderJoins(n)
 	n = chooseBuildSides(n)
 	n = topK(n)
+	n = dependentKeys(n)
 	return pruneAll(n)
+}
+
+// bottomUp rewrites n's inputs, then n, with f.
+func bottomUp(n plan.Node, f func(plan.Node) plan.Node) plan.Node {
+	ch := n.Children()
+	nc := make([]plan.Node, len(ch))
+	for i, c := range ch {
+		nc[i] = bottomUp(c, f)
+	}
+	return f(n.WithChildren(nc))
 }
 
 func allNames(s types.Schema) map[string]bool {
@@ -450,12 +461,10 @@ func deriveSides(p *expr.Expr, ls, rs types.Schema) (left, right []*expr.Expr) {
 
 // chooseBuildSides makes the smaller input of each inner join its build (right) side.
 func chooseBuildSides(n plan.Node) plan.Node {
-	ch := n.Children()
-	nc := make([]plan.Node, len(ch))
-	for i, c := range ch {
-		nc[i] = chooseBuildSides(c)
-	}
-	n = n.WithChildren(nc)
+	return bottomUp(n, chooseBuildSidesNode)
+}
+
+func chooseBuildSidesNode(n plan.Node) plan.Node {
 	j, ok := n.(*plan.Join)
 	if !ok || j.Type != hashjoin.Inner {
 		return n
@@ -476,12 +485,10 @@ func chooseBuildSides(n plan.Node) plan.Node {
 
 // topK folds Limit(Sort) into a Sort with a limit.
 func topK(n plan.Node) plan.Node {
-	ch := n.Children()
-	nc := make([]plan.Node, len(ch))
-	for i, c := range ch {
-		nc[i] = topK(c)
-	}
-	n = n.WithChildren(nc)
+	return bottomUp(n, topKNode)
+}
+
+func topKNode(n plan.Node) plan.Node {
 	l, ok := n.(*plan.Limit)
 	if !ok {
 		return n

@@ -13,12 +13,10 @@ import (
 // A's keep of A's (estimated). Intermediate results then shrink as early as
 // possible. The output columns keep their order.
 func reorderJoins(n plan.Node) plan.Node {
-	ch := n.Children()
-	nc := make([]plan.Node, len(ch))
-	for i, c := range ch {
-		nc[i] = reorderJoins(c)
-	}
-	n = n.WithChildren(nc)
+	return bottomUp(n, reorderJoinsNode)
+}
+
+func reorderJoinsNode(n plan.Node) plan.Node {
 	for i := 0; i < 8; i++ { // bubble the selective joins down, a few steps
 		m, changed := swapSelective(n)
 		if !changed {
@@ -104,12 +102,10 @@ func swapSelective(n plan.Node) (plan.Node, bool) {
 // table before the join, as a filter would): through an inner join to
 // either side, through a left join to its preserved side.
 func pushSemiJoins(n plan.Node) plan.Node {
-	ch := n.Children()
-	nc := make([]plan.Node, len(ch))
-	for i, c := range ch {
-		nc[i] = pushSemiJoins(c)
-	}
-	n = n.WithChildren(nc)
+	return bottomUp(n, pushSemiJoinsNode)
+}
+
+func pushSemiJoinsNode(n plan.Node) plan.Node {
 	j, ok := n.(*plan.Join)
 	if !ok || (j.Type != hashjoin.Semi && j.Type != hashjoin.Anti) {
 		return n

@@ -547,6 +547,8 @@ func aggSpec(a *expr.Expr) hashagg.Spec {
 		s.Func = hashagg.SumDistinct
 	case expr.OpAvgDistinct:
 		s.Func = hashagg.AvgDistinct
+	case expr.OpAnyValue:
+		s.Func = hashagg.Any
 	default:
 		panic(fmt.Sprintf("%s is not an aggregate", a))
 	}

@@ -23,13 +23,16 @@ const (
 	CountDistinct
 	SumDistinct
 	AvgDistinct
+	// Any keeps the value of one of a group's rows (the first non-null one
+	// it meets): a column the group's keys determine carried through.
+	Any
 )
 
-var funcNames = [...]string{"sum", "count", "count_star", "min", "max", "avg", "count_distinct", "sum_distinct", "avg_distinct"}
+var funcNames = [...]string{"sum", "count", "count_star", "min", "max", "avg", "count_distinct", "sum_distinct", "avg_distinct", "any_value"}
 
 // Distinct reports whether f aggregates distinct values (no partial state:
 // a group's rows must come together).
-func (f Func) Distinct() bool { return f >= CountDistinct }
+func (f Func) Distinct() bool { return f >= CountDistinct && f <= AvgDistinct }
 
 func (f Func) String() string { return funcNames[f] }
 
@@ -104,8 +107,8 @@ func newAggregator(s Spec, ph Phase) aggregator {
 			return &sumInt{t: types.Int64Type, zero: true}
 		}
 		return &count{star: s.Func == CountStar}
-	case Min, Max:
-		return newMinMax(s.OutType, s.Func == Max)
+	case Min, Max, Any:
+		return newMinMax(s.OutType, s.Func)
 	case Avg:
 		return &avg{in: s.InType, merge: ph == Final, partial: ph == Partial}
 	case CountDistinct:
@@ -374,6 +377,7 @@ func (a *avg) results(ids []int32) []*coldata.Vec {
 type minMaxNum[T int32 | int64 | float64] struct {
 	t     types.Type
 	isMax bool
+	any   bool // keep the first value
 	v     []T
 	seen  []bool
 	get   func(*coldata.Vec) []T
@@ -394,7 +398,7 @@ func (a *minMaxNum[T]) update(gids, rows []int32, in []*coldata.Vec) {
 			continue
 		}
 		x := vals[i]
-		if !a.seen[g] || (a.isMax && x > a.v[g]) || (!a.isMax && x < a.v[g]) {
+		if !a.seen[g] || (a.isMax && x > a.v[g]) || (!a.isMax && !a.any && x < a.v[g]) {
 			a.v[g] = x
 			a.seen[g] = true
 		}
@@ -418,6 +422,7 @@ func (a *minMaxNum[T]) results(ids []int32) []*coldata.Vec {
 
 type minMaxStr struct {
 	isMax bool
+	any   bool // keep the first value
 	v     [][]byte
 	seen  []bool
 }
@@ -430,6 +435,9 @@ func (a *minMaxStr) update(gids, rows []int32, in []*coldata.Vec) {
 	for k, g := range gids {
 		i := int(rows[k])
 		if v.IsNull(i) {
+			continue
+		}
+		if a.seen[g] && a.any {
 			continue
 		}
 		x := v.Bytes(i)
@@ -458,16 +466,57 @@ func (a *minMaxStr) results(ids []int32) []*coldata.Vec {
 	return []*coldata.Vec{out}
 }
 
-func newMinMax(t types.Type, isMax bool) aggregator {
+// anyBool is any_value of a boolean.
+type anyBool struct {
+	v, seen []bool
+}
+
+func (a *anyBool) resize(n int) { a.v, a.seen = growTo(a.v, n), growTo(a.seen, n) }
+func (a *anyBool) bytes() int64 { return int64(len(a.v)) * 2 }
+
+func (a *anyBool) update(gids, rows []int32, in []*coldata.Vec) {
+	v := in[0]
+	for k, g := range gids {
+		i := int(rows[k])
+		if v.Const {
+			i = 0
+		}
+		if a.seen[g] || v.IsNull(i) {
+			continue
+		}
+		a.v[g], a.seen[g] = v.Bool[i], true
+	}
+}
+
+func (a *anyBool) results(ids []int32) []*coldata.Vec {
+	out := coldata.NewVec(types.BoolType, len(ids))
+	for r, g := range ids {
+		out.Bool[r] = a.v[g]
+		if !a.seen[g] {
+			if out.Nulls == nil {
+				out.Nulls = make([]bool, len(ids))
+			}
+			out.Nulls[r] = true
+		}
+	}
+	return []*coldata.Vec{out}
+}
+
+func newMinMax(t types.Type, f Func) aggregator {
+	isMax, any := f == Max, f == Any
 	switch t.ID {
 	case types.Int32, types.Date:
-		return &minMaxNum[int32]{t: t, isMax: isMax, get: func(v *coldata.Vec) []int32 { return v.I32 }}
+		return &minMaxNum[int32]{t: t, isMax: isMax, any: any, get: func(v *coldata.Vec) []int32 { return v.I32 }}
 	case types.Int64, types.Decimal:
-		return &minMaxNum[int64]{t: t, isMax: isMax, get: func(v *coldata.Vec) []int64 { return v.I64 }}
+		return &minMaxNum[int64]{t: t, isMax: isMax, any: any, get: func(v *coldata.Vec) []int64 { return v.I64 }}
 	case types.Float64:
-		return &minMaxNum[float64]{t: t, isMax: isMax, get: func(v *coldata.Vec) []float64 { return v.F64 }}
+		return &minMaxNum[float64]{t: t, isMax: isMax, any: any, get: func(v *coldata.Vec) []float64 { return v.F64 }}
 	case types.String:
-		return &minMaxStr{isMax: isMax}
+		return &minMaxStr{isMax: isMax, any: any}
+	case types.Bool:
+		if any {
+			return &anyBool{}
+		}
 	}
 	panic(fmt.Sprintf("min/max of %s", t))
 }

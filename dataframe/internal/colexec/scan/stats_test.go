@@ -103,3 +103,44 @@ func TestParquetDistinctCount(t *testing.T) {
 		}
 	}
 }
+
+// Unique is exact: a column is a key only with no null and no value twice.
+func TestUnique(t *testing.T) {
+	const rows = 5000
+	for _, tc := range []struct {
+		name string
+		val  func(i int) int64
+		null int // a row whose value is null (-1: none)
+		want bool
+	}{
+		{"dense", func(i int) int64 { return int64(i + 1) }, -1, true},
+		{"shuffled", func(i int) int64 { return int64(i * 7919 % rows) }, -1, true},
+		{"sparse", func(i int) int64 { return int64(4 * i) }, -1, true},
+		{"one twice", func(i int) int64 { return int64(min(i, rows-2)) }, -1, false},
+		{"a null", func(i int) int64 { return int64(i) }, 17, false},
+		{"too sparse to check", func(i int) int64 { return int64(1000 * i) }, -1, false},
+		{"negative", func(i int) int64 { return int64(-i) }, -1, true},
+	} {
+		s := types.Schema{{Name: "k", Type: types.Int64Type, Nullable: tc.null >= 0}, {Name: "k32", Type: types.Int32Type}, {Name: "s", Type: types.StringType}}
+		kv, k32 := coldata.NewVec(types.Int64Type, rows), coldata.NewVec(types.Int32Type, rows)
+		sv := &coldata.Vec{Type: types.StringType}
+		for r := 0; r < rows; r++ {
+			kv.I64[r], k32.I32[r] = tc.val(r), int32(tc.val(r))
+			sv.Str.AppendString(fmt.Sprintf("v%d", r))
+		}
+		if tc.null >= 0 {
+			kv.Nulls = make([]bool, rows)
+			kv.Nulls[tc.null] = true
+		}
+		tbl := NewMemTable(s, []*coldata.Batch{{N: rows, Vecs: []*coldata.Vec{kv, k32, sv}}})
+		if got := tbl.Unique(0); got != tc.want {
+			t.Errorf("%s: Unique = %v, want %v", tc.name, got, tc.want)
+		}
+		if got, want := tbl.Unique(1), tc.want || tc.null >= 0; got != want {
+			t.Errorf("%s, as int32: Unique = %v, want %v", tc.name, got, want)
+		}
+		if tbl.Unique(2) {
+			t.Errorf("%s: a string column is taken for a key", tc.name)
+		}
+	}
+}

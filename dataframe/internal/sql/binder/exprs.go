@@ -608,7 +608,7 @@ func (b *binder) bindCall(x *parser.FuncCall, c *ectx) *expr.Expr {
 		names = append(names, n)
 	}
 	names = append(names, "substring", "position", "round", "coalesce", "greatest", "least", "nullif", "concat", "trunc", "date_part",
-		"sum", "avg", "min", "max", "count")
+		"sum", "avg", "min", "max", "count", "any_value")
 	if sug := suggest(x.Name, names); sug != "" {
 		msg += fmt.Sprintf("; did you mean %s?", sug)
 	}

@@ -404,7 +404,7 @@ func walkExpr(e parser.Expr, f func(parser.Expr) bool) {
 	}
 }
 
-var aggregateFuncs = map[string]bool{"sum": true, "avg": true, "min": true, "max": true, "count": true}
+var aggregateFuncs = map[string]bool{"sum": true, "avg": true, "min": true, "max": true, "count": true, "any_value": true}
 
 func isAggregate(f *parser.FuncCall) bool { return aggregateFuncs[f.Name] && f.Over == nil }
 
@@ -610,7 +610,7 @@ func (b *binder) bindAggregate(f *parser.FuncCall, pre *ectx) *expr.Expr {
 		arg = &parser.Case{Span: f.Span, Whens: []*parser.When{{Span: f.Span, Cond: f.Filter, Result: arg}}}
 	}
 	bound := b.bindExpr(arg, &ectx{sc: pre.sc, node: pre.node})
-	op := map[string]expr.Op{"sum": expr.OpSum, "avg": expr.OpAvg, "min": expr.OpMin, "max": expr.OpMax, "count": expr.OpCount}[f.Name]
+	op := map[string]expr.Op{"sum": expr.OpSum, "avg": expr.OpAvg, "min": expr.OpMin, "max": expr.OpMax, "count": expr.OpCount, "any_value": expr.OpAnyValue}[f.Name]
 	if f.Distinct {
 		// (min and max of the distinct values are the plain ones)
 		switch f.Name {
