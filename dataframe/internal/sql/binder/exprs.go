@@ -405,6 +405,16 @@ func (b *binder) bindBinary(x *parser.Binary, c *ectx) *expr.Expr {
 	if x.Op == parser.And || x.Op == parser.Or {
 		return res(expr.Call(op, b.boolOf(x.Left, l), b.boolOf(x.Right, r)))
 	}
+	if op == expr.OpConcat && (l.T.ID == types.String) != (r.T.ID == types.String) {
+		// PostgreSQL's text || anynonarray: the other operand as text
+		// ('x' || 1 is 'x1').
+		if l.T.ID != types.String {
+			l = expr.CastTo(l, types.StringType)
+		} else {
+			r = expr.CastTo(r, types.StringType)
+		}
+		return res(expr.Call(op, l, r))
+	}
 	l, r = b.pair(x, l, r)
 	if op == expr.OpAdd && l.T.ID == types.Date && r.T.IsInteger() && r.Op == expr.OpLit {
 		a := expr.Call(expr.OpAddDays, l)
