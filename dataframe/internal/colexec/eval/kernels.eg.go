@@ -341,42 +341,56 @@ func MulFloat64CV(out []float64, c float64, b []float64, sel []int32, n int) {
 	}
 }
 
-// SelEqInt32VC appends to out the live rows where a[i] == c.
+// SelEqInt32VC appends to out the live rows where a[i] == c,
+// without a branch on the data (see selRoom).
 func SelEqInt32VC(out []int32, a []int32, c int32, sel []int32, n int) []int32 {
 	if sel == nil {
 		a = a[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x == c {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] == c {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
-// SelEqInt32VV appends to out the live rows where a[i] == b[i].
+// SelEqInt32VV appends to out the live rows where a[i] == b[i],
+// without a branch on the data (see selRoom).
 func SelEqInt32VV(out []int32, a, b []int32, sel []int32, n int) []int32 {
 	if sel == nil {
 		a, b = a[:n], b[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x == b[i] {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] == b[i] {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
 // CmpEqInt32VC sets out[i] = a[i] == c for the live rows.
@@ -407,42 +421,56 @@ func CmpEqInt32VV(out []bool, a, b []int32, sel []int32, n int) {
 	}
 }
 
-// SelNeInt32VC appends to out the live rows where a[i] != c.
+// SelNeInt32VC appends to out the live rows where a[i] != c,
+// without a branch on the data (see selRoom).
 func SelNeInt32VC(out []int32, a []int32, c int32, sel []int32, n int) []int32 {
 	if sel == nil {
 		a = a[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x != c {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] != c {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
-// SelNeInt32VV appends to out the live rows where a[i] != b[i].
+// SelNeInt32VV appends to out the live rows where a[i] != b[i],
+// without a branch on the data (see selRoom).
 func SelNeInt32VV(out []int32, a, b []int32, sel []int32, n int) []int32 {
 	if sel == nil {
 		a, b = a[:n], b[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x != b[i] {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] != b[i] {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
 // CmpNeInt32VC sets out[i] = a[i] != c for the live rows.
@@ -473,42 +501,56 @@ func CmpNeInt32VV(out []bool, a, b []int32, sel []int32, n int) {
 	}
 }
 
-// SelLtInt32VC appends to out the live rows where a[i] < c.
+// SelLtInt32VC appends to out the live rows where a[i] < c,
+// without a branch on the data (see selRoom).
 func SelLtInt32VC(out []int32, a []int32, c int32, sel []int32, n int) []int32 {
 	if sel == nil {
 		a = a[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x < c {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] < c {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
-// SelLtInt32VV appends to out the live rows where a[i] < b[i].
+// SelLtInt32VV appends to out the live rows where a[i] < b[i],
+// without a branch on the data (see selRoom).
 func SelLtInt32VV(out []int32, a, b []int32, sel []int32, n int) []int32 {
 	if sel == nil {
 		a, b = a[:n], b[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x < b[i] {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] < b[i] {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
 // CmpLtInt32VC sets out[i] = a[i] < c for the live rows.
@@ -539,42 +581,56 @@ func CmpLtInt32VV(out []bool, a, b []int32, sel []int32, n int) {
 	}
 }
 
-// SelLeInt32VC appends to out the live rows where a[i] <= c.
+// SelLeInt32VC appends to out the live rows where a[i] <= c,
+// without a branch on the data (see selRoom).
 func SelLeInt32VC(out []int32, a []int32, c int32, sel []int32, n int) []int32 {
 	if sel == nil {
 		a = a[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x <= c {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] <= c {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
-// SelLeInt32VV appends to out the live rows where a[i] <= b[i].
+// SelLeInt32VV appends to out the live rows where a[i] <= b[i],
+// without a branch on the data (see selRoom).
 func SelLeInt32VV(out []int32, a, b []int32, sel []int32, n int) []int32 {
 	if sel == nil {
 		a, b = a[:n], b[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x <= b[i] {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] <= b[i] {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
 // CmpLeInt32VC sets out[i] = a[i] <= c for the live rows.
@@ -605,42 +661,56 @@ func CmpLeInt32VV(out []bool, a, b []int32, sel []int32, n int) {
 	}
 }
 
-// SelGtInt32VC appends to out the live rows where a[i] > c.
+// SelGtInt32VC appends to out the live rows where a[i] > c,
+// without a branch on the data (see selRoom).
 func SelGtInt32VC(out []int32, a []int32, c int32, sel []int32, n int) []int32 {
 	if sel == nil {
 		a = a[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x > c {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] > c {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
-// SelGtInt32VV appends to out the live rows where a[i] > b[i].
+// SelGtInt32VV appends to out the live rows where a[i] > b[i],
+// without a branch on the data (see selRoom).
 func SelGtInt32VV(out []int32, a, b []int32, sel []int32, n int) []int32 {
 	if sel == nil {
 		a, b = a[:n], b[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x > b[i] {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] > b[i] {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
 // CmpGtInt32VC sets out[i] = a[i] > c for the live rows.
@@ -671,42 +741,56 @@ func CmpGtInt32VV(out []bool, a, b []int32, sel []int32, n int) {
 	}
 }
 
-// SelGeInt32VC appends to out the live rows where a[i] >= c.
+// SelGeInt32VC appends to out the live rows where a[i] >= c,
+// without a branch on the data (see selRoom).
 func SelGeInt32VC(out []int32, a []int32, c int32, sel []int32, n int) []int32 {
 	if sel == nil {
 		a = a[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x >= c {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] >= c {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
-// SelGeInt32VV appends to out the live rows where a[i] >= b[i].
+// SelGeInt32VV appends to out the live rows where a[i] >= b[i],
+// without a branch on the data (see selRoom).
 func SelGeInt32VV(out []int32, a, b []int32, sel []int32, n int) []int32 {
 	if sel == nil {
 		a, b = a[:n], b[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x >= b[i] {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] >= b[i] {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
 // CmpGeInt32VC sets out[i] = a[i] >= c for the live rows.
@@ -737,42 +821,56 @@ func CmpGeInt32VV(out []bool, a, b []int32, sel []int32, n int) {
 	}
 }
 
-// SelEqInt64VC appends to out the live rows where a[i] == c.
+// SelEqInt64VC appends to out the live rows where a[i] == c,
+// without a branch on the data (see selRoom).
 func SelEqInt64VC(out []int32, a []int64, c int64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a = a[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x == c {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] == c {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
-// SelEqInt64VV appends to out the live rows where a[i] == b[i].
+// SelEqInt64VV appends to out the live rows where a[i] == b[i],
+// without a branch on the data (see selRoom).
 func SelEqInt64VV(out []int32, a, b []int64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a, b = a[:n], b[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x == b[i] {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] == b[i] {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
 // CmpEqInt64VC sets out[i] = a[i] == c for the live rows.
@@ -803,42 +901,56 @@ func CmpEqInt64VV(out []bool, a, b []int64, sel []int32, n int) {
 	}
 }
 
-// SelNeInt64VC appends to out the live rows where a[i] != c.
+// SelNeInt64VC appends to out the live rows where a[i] != c,
+// without a branch on the data (see selRoom).
 func SelNeInt64VC(out []int32, a []int64, c int64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a = a[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x != c {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] != c {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
-// SelNeInt64VV appends to out the live rows where a[i] != b[i].
+// SelNeInt64VV appends to out the live rows where a[i] != b[i],
+// without a branch on the data (see selRoom).
 func SelNeInt64VV(out []int32, a, b []int64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a, b = a[:n], b[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x != b[i] {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] != b[i] {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
 // CmpNeInt64VC sets out[i] = a[i] != c for the live rows.
@@ -869,42 +981,56 @@ func CmpNeInt64VV(out []bool, a, b []int64, sel []int32, n int) {
 	}
 }
 
-// SelLtInt64VC appends to out the live rows where a[i] < c.
+// SelLtInt64VC appends to out the live rows where a[i] < c,
+// without a branch on the data (see selRoom).
 func SelLtInt64VC(out []int32, a []int64, c int64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a = a[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x < c {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] < c {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
-// SelLtInt64VV appends to out the live rows where a[i] < b[i].
+// SelLtInt64VV appends to out the live rows where a[i] < b[i],
+// without a branch on the data (see selRoom).
 func SelLtInt64VV(out []int32, a, b []int64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a, b = a[:n], b[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x < b[i] {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] < b[i] {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
 // CmpLtInt64VC sets out[i] = a[i] < c for the live rows.
@@ -935,42 +1061,56 @@ func CmpLtInt64VV(out []bool, a, b []int64, sel []int32, n int) {
 	}
 }
 
-// SelLeInt64VC appends to out the live rows where a[i] <= c.
+// SelLeInt64VC appends to out the live rows where a[i] <= c,
+// without a branch on the data (see selRoom).
 func SelLeInt64VC(out []int32, a []int64, c int64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a = a[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x <= c {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] <= c {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
-// SelLeInt64VV appends to out the live rows where a[i] <= b[i].
+// SelLeInt64VV appends to out the live rows where a[i] <= b[i],
+// without a branch on the data (see selRoom).
 func SelLeInt64VV(out []int32, a, b []int64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a, b = a[:n], b[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x <= b[i] {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] <= b[i] {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
 // CmpLeInt64VC sets out[i] = a[i] <= c for the live rows.
@@ -1001,42 +1141,56 @@ func CmpLeInt64VV(out []bool, a, b []int64, sel []int32, n int) {
 	}
 }
 
-// SelGtInt64VC appends to out the live rows where a[i] > c.
+// SelGtInt64VC appends to out the live rows where a[i] > c,
+// without a branch on the data (see selRoom).
 func SelGtInt64VC(out []int32, a []int64, c int64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a = a[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x > c {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] > c {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
-// SelGtInt64VV appends to out the live rows where a[i] > b[i].
+// SelGtInt64VV appends to out the live rows where a[i] > b[i],
+// without a branch on the data (see selRoom).
 func SelGtInt64VV(out []int32, a, b []int64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a, b = a[:n], b[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x > b[i] {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] > b[i] {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
 // CmpGtInt64VC sets out[i] = a[i] > c for the live rows.
@@ -1067,42 +1221,56 @@ func CmpGtInt64VV(out []bool, a, b []int64, sel []int32, n int) {
 	}
 }
 
-// SelGeInt64VC appends to out the live rows where a[i] >= c.
+// SelGeInt64VC appends to out the live rows where a[i] >= c,
+// without a branch on the data (see selRoom).
 func SelGeInt64VC(out []int32, a []int64, c int64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a = a[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x >= c {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] >= c {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
-// SelGeInt64VV appends to out the live rows where a[i] >= b[i].
+// SelGeInt64VV appends to out the live rows where a[i] >= b[i],
+// without a branch on the data (see selRoom).
 func SelGeInt64VV(out []int32, a, b []int64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a, b = a[:n], b[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x >= b[i] {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] >= b[i] {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
 // CmpGeInt64VC sets out[i] = a[i] >= c for the live rows.
@@ -1133,42 +1301,56 @@ func CmpGeInt64VV(out []bool, a, b []int64, sel []int32, n int) {
 	}
 }
 
-// SelEqFloat64VC appends to out the live rows where a[i] == c.
+// SelEqFloat64VC appends to out the live rows where a[i] == c,
+// without a branch on the data (see selRoom).
 func SelEqFloat64VC(out []int32, a []float64, c float64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a = a[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x == c {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] == c {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
-// SelEqFloat64VV appends to out the live rows where a[i] == b[i].
+// SelEqFloat64VV appends to out the live rows where a[i] == b[i],
+// without a branch on the data (see selRoom).
 func SelEqFloat64VV(out []int32, a, b []float64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a, b = a[:n], b[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x == b[i] {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] == b[i] {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
 // CmpEqFloat64VC sets out[i] = a[i] == c for the live rows.
@@ -1199,42 +1381,56 @@ func CmpEqFloat64VV(out []bool, a, b []float64, sel []int32, n int) {
 	}
 }
 
-// SelNeFloat64VC appends to out the live rows where a[i] != c.
+// SelNeFloat64VC appends to out the live rows where a[i] != c,
+// without a branch on the data (see selRoom).
 func SelNeFloat64VC(out []int32, a []float64, c float64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a = a[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x != c {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] != c {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
-// SelNeFloat64VV appends to out the live rows where a[i] != b[i].
+// SelNeFloat64VV appends to out the live rows where a[i] != b[i],
+// without a branch on the data (see selRoom).
 func SelNeFloat64VV(out []int32, a, b []float64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a, b = a[:n], b[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x != b[i] {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] != b[i] {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
 // CmpNeFloat64VC sets out[i] = a[i] != c for the live rows.
@@ -1265,42 +1461,56 @@ func CmpNeFloat64VV(out []bool, a, b []float64, sel []int32, n int) {
 	}
 }
 
-// SelLtFloat64VC appends to out the live rows where a[i] < c.
+// SelLtFloat64VC appends to out the live rows where a[i] < c,
+// without a branch on the data (see selRoom).
 func SelLtFloat64VC(out []int32, a []float64, c float64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a = a[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x < c {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] < c {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
-// SelLtFloat64VV appends to out the live rows where a[i] < b[i].
+// SelLtFloat64VV appends to out the live rows where a[i] < b[i],
+// without a branch on the data (see selRoom).
 func SelLtFloat64VV(out []int32, a, b []float64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a, b = a[:n], b[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x < b[i] {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] < b[i] {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
 // CmpLtFloat64VC sets out[i] = a[i] < c for the live rows.
@@ -1331,42 +1541,56 @@ func CmpLtFloat64VV(out []bool, a, b []float64, sel []int32, n int) {
 	}
 }
 
-// SelLeFloat64VC appends to out the live rows where a[i] <= c.
+// SelLeFloat64VC appends to out the live rows where a[i] <= c,
+// without a branch on the data (see selRoom).
 func SelLeFloat64VC(out []int32, a []float64, c float64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a = a[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x <= c {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] <= c {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
-// SelLeFloat64VV appends to out the live rows where a[i] <= b[i].
+// SelLeFloat64VV appends to out the live rows where a[i] <= b[i],
+// without a branch on the data (see selRoom).
 func SelLeFloat64VV(out []int32, a, b []float64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a, b = a[:n], b[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x <= b[i] {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] <= b[i] {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
 // CmpLeFloat64VC sets out[i] = a[i] <= c for the live rows.
@@ -1397,42 +1621,56 @@ func CmpLeFloat64VV(out []bool, a, b []float64, sel []int32, n int) {
 	}
 }
 
-// SelGtFloat64VC appends to out the live rows where a[i] > c.
+// SelGtFloat64VC appends to out the live rows where a[i] > c,
+// without a branch on the data (see selRoom).
 func SelGtFloat64VC(out []int32, a []float64, c float64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a = a[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x > c {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] > c {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
-// SelGtFloat64VV appends to out the live rows where a[i] > b[i].
+// SelGtFloat64VV appends to out the live rows where a[i] > b[i],
+// without a branch on the data (see selRoom).
 func SelGtFloat64VV(out []int32, a, b []float64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a, b = a[:n], b[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x > b[i] {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] > b[i] {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
 // CmpGtFloat64VC sets out[i] = a[i] > c for the live rows.
@@ -1463,42 +1701,56 @@ func CmpGtFloat64VV(out []bool, a, b []float64, sel []int32, n int) {
 	}
 }
 
-// SelGeFloat64VC appends to out the live rows where a[i] >= c.
+// SelGeFloat64VC appends to out the live rows where a[i] >= c,
+// without a branch on the data (see selRoom).
 func SelGeFloat64VC(out []int32, a []float64, c float64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a = a[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x >= c {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] >= c {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
-// SelGeFloat64VV appends to out the live rows where a[i] >= b[i].
+// SelGeFloat64VV appends to out the live rows where a[i] >= b[i],
+// without a branch on the data (see selRoom).
 func SelGeFloat64VV(out []int32, a, b []float64, sel []int32, n int) []int32 {
 	if sel == nil {
 		a, b = a[:n], b[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x >= b[i] {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] >= b[i] {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
 // CmpGeFloat64VC sets out[i] = a[i] >= c for the live rows.

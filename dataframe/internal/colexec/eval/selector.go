@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"slices"
 	"unicode/utf8"
 	"unsafe"
 
@@ -119,6 +120,18 @@ func compileSelector(e *expr.Expr, s types.Schema) (Selector, error) {
 		return nil, err
 	}
 	return &boolSel{a: ev}, nil
+}
+
+// selRoom returns out with room for n more rows, and that room, for the
+// selection kernels (Sel*): they write every row's index into the room and
+// advance past it only where the row is kept, so that the data decides no
+// branch. On random data (dbgen's) a branch on each row mispredicts about
+// as often as the rows kept and dropped alternate: BenchmarkSelect measured
+// 5.2 ns a row with half of them kept, against 0.54 ns branch-free, and
+// about the same either way (0.5 ns) when all or none are kept.
+func selRoom(out []int32, n int) ([]int32, []int32) {
+	out = slices.Grow(out, n)
+	return out, out[len(out) : len(out)+n]
 }
 
 func cmpResult(op cmpOp, c int) bool {

@@ -152,42 +152,56 @@ func {{$o.Name}}{{$t.Name}}CV(out []{{$t.Go}}, c {{$t.Go}}, b []{{$t.Go}}, sel [
 {{end}}{{end}}{{end}}
 
 {{range $t := .CmpTypes}}{{range $o := $.CmpOps}}
-// Sel{{$o.Name}}{{$t.Name}}VC appends to out the live rows where a[i] {{$o.Sym}} c.
+// Sel{{$o.Name}}{{$t.Name}}VC appends to out the live rows where a[i] {{$o.Sym}} c,
+// without a branch on the data (see selRoom).
 func Sel{{$o.Name}}{{$t.Name}}VC(out []int32, a []{{$t.Go}}, c {{$t.Go}}, sel []int32, n int) []int32 {
 	if sel == nil {
 		a = a[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x {{$o.Sym}} c {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] {{$o.Sym}} c {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
-// Sel{{$o.Name}}{{$t.Name}}VV appends to out the live rows where a[i] {{$o.Sym}} b[i].
+// Sel{{$o.Name}}{{$t.Name}}VV appends to out the live rows where a[i] {{$o.Sym}} b[i],
+// without a branch on the data (see selRoom).
 func Sel{{$o.Name}}{{$t.Name}}VV(out []int32, a, b []{{$t.Go}}, sel []int32, n int) []int32 {
 	if sel == nil {
 		a, b = a[:n], b[:n]
+		out, o := selRoom(out, n)
+		k := 0
 		for i, x := range a {
+			o[k] = int32(i)
 			if x {{$o.Sym}} b[i] {
-				out = append(out, int32(i))
+				k++
 			}
 		}
-		return out
+		return out[:len(out)+k]
 	}
+	out, o := selRoom(out, len(sel))
+	k := 0
 	for _, i := range sel {
+		o[k] = i
 		if a[i] {{$o.Sym}} b[i] {
-			out = append(out, i)
+			k++
 		}
 	}
-	return out
+	return out[:len(out)+k]
 }
 
 // Cmp{{$o.Name}}{{$t.Name}}VC sets out[i] = a[i] {{$o.Sym}} c for the live rows.
