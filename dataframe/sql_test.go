@@ -78,6 +78,11 @@ func TestSQLErrors(t *testing.T) {
 		{"select rank() over (partition by o_nte) from orders", 1, 34, []string{`column "o_nte" does not exist`, `did you mean "o_note"?`}},
 		{"select sum(o_total) over (order by o_id rows 2 preceding) from orders", 1, 41, []string{"frames starting at n PRECEDING are not supported"}},
 		{"select rank(o_id) over () from orders", 1, 8, []string{"rank takes no arguments"}},
+		{"select string_agg(o_note, ',') over () from orders", 1, 8, []string{"string_agg is not supported as a window function"}},
+		{"select o_id from orders where o_note ~ '(a)\\1'", 1, 31, []string{`invalid regular expression '(a)\1'`, `backreferences (\1) are not supported`}},
+		{"select o_id from orders where o_note !~* 'a(?!b)'", 1, 31, []string{"lookahead and lookbehind constraints are not supported"}},
+		{"select regexp_replace(o_note, 'a', 'b', 'gx') from orders", 1, 8, []string{"expanded (x)"}},
+		{"select o_id ~ 'a' from orders", 1, 8, []string{"operator does not exist", "::text"}},
 	} {
 		_, err := cat.SQL(ctx, tc.sql)
 		var se *dataframe.SQLError

@@ -20,6 +20,10 @@ var (
 	// ErrInvalidArgument: an argument outside a function's domain, such as a
 	// negative substring length or the logarithm of zero (22011, 2201E, 2201F).
 	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrInvalidRegex: a regular expression or its flags do not compile
+	// (2201B, 22023); raised for a pattern that is not a constant (a
+	// constant one is refused when the expression is resolved).
+	ErrInvalidRegex = errors.New("invalid regular expression")
 )
 
 // EvalError is an error raised by evaluation: Kind is one of the sentinels

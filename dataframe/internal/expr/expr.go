@@ -22,7 +22,7 @@ type Op uint8
 // during evaluation (see errors.go), checked only at live rows whose operands
 // are not null.
 //
-// Aggregates (OpSum…OpAvgDistinct) appear only at the top of an aggregate
+// Aggregates (OpSum…OpStringAggDistinct) appear only at the top of an aggregate
 // list, never nested in scalar expressions; they stay last (IsAgg is a range).
 const (
 	OpInvalid   Op = iota
@@ -93,7 +93,16 @@ const (
 	OpReverse    // [s]: its characters in reverse order
 	OpSplitPart  // [s, delim, n Int64]: the n-th field (1-based; from the end for n < 0) of s split at delim; "" past the fields
 	OpConcatWs   // [sep, args…] String: the non-null args joined with sep (null when sep is)
-	OpExtract    // [x Date]; Name: year, month, day, quarter, dow (0 = Sunday), isodow (7 = Sunday), doy, week (ISO) → Int32
+	OpMD5        // [s String] → String: the MD5 digest of s's bytes in lowercase hex
+	// [s, pattern] or [s, pattern, flags] String → Bool: whether pattern
+	// (a PostgreSQL regular expression run by Go's RE2, see CompileRegex)
+	// matches somewhere in s. SQL's ~ and regexp_like; ~* passes flags 'i'.
+	OpRegexLike
+	// [s, pattern, replacement] or [… , flags] String: s with the first
+	// match of pattern (every match with flag 'g') replaced; \1…\9 and \&
+	// in replacement stand for the match's groups and the whole match.
+	OpRegexReplace
+	OpExtract // [x Date]; Name: year, month, day, quarter, dow (0 = Sunday), isodow (7 = Sunday), doy, week (ISO) → Int32
 
 	OpSum
 	OpAvg
@@ -105,6 +114,13 @@ const (
 	OpSumDistinct // [x] number: the sum of its distinct non-null values
 	OpAvgDistinct // [x] number: the mean of its distinct non-null values → Float64
 	OpAnyValue    // [x] → x's type: x of one of its group's rows with x not null (null when there is none)
+	// [x, delimiter, keys…] String → String: the group's non-null values
+	// of x joined, each after its own row's delimiter (the first one's
+	// dropped; a null delimiter is empty), in the order of the keys when
+	// there are any (Order gives their directions), else in no set order;
+	// null when the group has no non-null x (SQL's string_agg).
+	OpStringAgg
+	OpStringAggDistinct // as OpStringAgg, each distinct (x, delimiter) once
 
 	// Window functions, computed over a row's window (see Over and
 	// plan.Window): they appear only in a window's function list, as do
@@ -143,12 +159,14 @@ var opNames = map[Op]string{
 	OpConcatWs: "concat_ws", OpExtract: "extract", OpRowNumber: "row_number", OpRank: "rank",
 	OpDenseRank: "dense_rank", OpLag: "lag", OpLead: "lead", OpFirstValue: "first_value", OpLastValue: "last_value",
 	OpNthValue: "nth_value", OpNtile: "ntile", OpPercentRank: "percent_rank", OpCumeDist: "cume_dist",
+	OpStringAgg: "string_agg", OpStringAggDistinct: "string_agg_distinct", OpMD5: "md5", OpRegexLike: "regexp_like",
+	OpRegexReplace: "regexp_replace",
 }
 
 func (o Op) String() string { return opNames[o] }
 
 // IsAgg reports whether o is an aggregate function.
-func (o Op) IsAgg() bool { return o >= OpSum && o <= OpAnyValue }
+func (o Op) IsAgg() bool { return o >= OpSum && o <= OpStringAggDistinct }
 
 // IsWindow reports whether o is a window function (ranking, lag, lead,
 // values at positions of the frame, distribution).
@@ -184,7 +202,10 @@ type Expr struct {
 	N1, N2  int64   // OpSubstr start (1-based) and length; OpAddMonths/OpAddDays amount; OpLag/OpLead offset
 	// Over is the window a window function or aggregate is computed over
 	// (DataFrame.Select turns such calls into a plan.Window's columns).
-	Over     *Over
+	Over *Over
+	// Order is the direction of each ORDER BY key of an ordered aggregate
+	// (OpStringAgg): the keys are its arguments after the first two.
+	Order    []Direction `json:",omitempty"`
 	To       types.Type
 	T        types.Type
 	Nullable bool
@@ -299,9 +320,34 @@ func (e *Expr) write(sb *strings.Builder) {
 		fmt.Fprintf(sb, "cast(%s AS %s)", e.Args[0], e.To)
 	case OpCountStar:
 		sb.WriteString("count(*)")
+	case OpStringAgg, OpStringAggDistinct:
+		e.writeOrderedAgg(sb)
 	default:
 		e.writeCall(sb)
 	}
+}
+
+// writeOrderedAgg writes string_agg([DISTINCT ]x, d[ ORDER BY k [desc]
+// [nulls first], …]).
+func (e *Expr) writeOrderedAgg(sb *strings.Builder) {
+	sb.WriteString("string_agg(")
+	if e.Op == OpStringAggDistinct {
+		sb.WriteString("distinct ")
+	}
+	fmt.Fprintf(sb, "%s, %s", e.Args[0], e.Args[1])
+	for i, k := range e.Args[2:] {
+		sep := ", "
+		if i == 0 {
+			sep = " order by "
+		}
+		sb.WriteString(sep)
+		var d Direction
+		if i < len(e.Order) {
+			d = e.Order[i]
+		}
+		sb.WriteString(OrderKey{Expr: k, Desc: d.Desc, NullsFirst: d.NullsFirst}.String())
+	}
+	sb.WriteByte(')')
 }
 
 func (e *Expr) writeCall(sb *strings.Builder) {

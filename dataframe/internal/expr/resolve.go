@@ -243,6 +243,8 @@ func (c *Expr) typecheck(s types.Schema) error {
 		c.T = c.Args[0].T
 		c.Nullable = true
 		return nil
+	case OpStringAgg, OpStringAggDistinct:
+		return c.typecheckStringAgg()
 	case OpMin, OpMax:
 		if c.Args[0].T.ID == types.Bool {
 			return mismatch(c, "%s is not defined on booleans", c.Op)
@@ -272,6 +274,23 @@ func (c *Expr) typecheck(s types.Schema) error {
 			}
 		}
 	}
+	return nil
+}
+
+// typecheckStringAgg types string_agg's [x, delimiter, keys…]: x and the
+// delimiter text (an untyped NULL taking that type), a direction in Order
+// for each key.
+func (c *Expr) typecheckStringAgg() error {
+	if len(c.Args) < 2 || len(c.Order) != len(c.Args)-2 {
+		return mismatch(c, "string_agg takes a value, a delimiter and a direction for each ORDER BY key")
+	}
+	for i := range 2 {
+		if err := c.stringArg(i); err != nil {
+			return mismatch(c, "string_agg takes text values and a text delimiter, got %s and %s; cast the value with ::text",
+				c.Args[0].T, c.Args[1].T)
+		}
+	}
+	c.T, c.Nullable = types.StringType, true
 	return nil
 }
 

@@ -198,6 +198,13 @@ func (c *Expr) typecheckFunc() (nullableSet bool, err error) {
 		}
 		c.T, c.Nullable = t, true
 		return true, nil
+	case OpMD5:
+		if err := c.stringArgs(1, 1); err != nil {
+			return false, err
+		}
+		c.T = types.StringType
+	case OpRegexLike, OpRegexReplace:
+		return false, c.typecheckRegex()
 	case OpExtract:
 		if err := c.wantArgs(1, 1); err != nil {
 			return false, err

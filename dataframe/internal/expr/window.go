@@ -37,6 +37,13 @@ func (f Frame) String() string {
 	return fmt.Sprintf("frame(%d)", int(f))
 }
 
+// Direction is how a key orders rows: ascending unless Desc, nulls last
+// unless NullsFirst.
+type Direction struct {
+	Desc       bool
+	NullsFirst bool
+}
+
 // OrderKey orders rows by an expression.
 type OrderKey struct {
 	Expr       *Expr

@@ -166,6 +166,7 @@ var strictOps = map[expr.Op]bool{
 	expr.OpAbs: true, expr.OpSign: true, expr.OpSqrt: true, expr.OpLn: true, expr.OpLog10: true, expr.OpExp: true,
 	expr.OpCeil: true, expr.OpFloor: true, expr.OpUpper: true, expr.OpLower: true, expr.OpLength: true,
 	expr.OpLPad: true, expr.OpRPad: true, expr.OpRepeat: true, expr.OpReverse: true, expr.OpSplitPart: true,
+	expr.OpMD5: true, expr.OpRegexLike: true, expr.OpRegexReplace: true,
 }
 
 // nullIn reports whether x is NULL for a NULL constant operand.

@@ -459,11 +459,11 @@ func (b *builder) aggregate(x *plan.Aggregate) (*Op, int) {
 
 	s := x.Schema()
 	specs := make([]hashagg.Spec, len(x.Aggs))
-	distinct := false
+	singlePhase := false
 	for i, a := range x.Aggs {
 		specs[i] = aggSpec(a)
-		if specs[i].Func.Distinct() {
-			distinct = true
+		if specs[i].Func.SinglePhase() {
+			singlePhase = true
 		}
 	}
 	single := func(input *Op) *Op {
@@ -476,8 +476,9 @@ func (b *builder) aggregate(x *plan.Aggregate) (*Op, int) {
 	if parts == 1 {
 		return single(in), 1
 	}
-	if distinct {
-		// Distinct aggregates have no mergeable state: bring each group's rows together.
+	if singlePhase {
+		// Distinct aggregates and string_agg have no mergeable state: bring
+		// each group's rows together.
 		if len(x.Keys) == 0 {
 			id := b.cut(in, parts, exchange.Spec{Kind: exchange.Single, Partitions: 1})
 			return single(read(id, in.Schema)), 1
@@ -549,6 +550,14 @@ func aggSpec(a *expr.Expr) hashagg.Spec {
 		s.Func = hashagg.AvgDistinct
 	case expr.OpAnyValue:
 		s.Func = hashagg.Any
+	case expr.OpStringAgg, expr.OpStringAggDistinct:
+		s.Func = hashagg.StringAgg
+		if e.Op == expr.OpStringAggDistinct {
+			s.Func = hashagg.StringAggDistinct
+		}
+		for i, d := range e.Order {
+			s.Order = append(s.Order, sorter.Key{Col: 2 + i, Desc: d.Desc, NullsFirst: d.NullsFirst})
+		}
 	default:
 		panic(fmt.Sprintf("%s is not an aggregate", a))
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/hashagg"
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/hashjoin"
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/scan"
+	"github.com/shoal-dev/shoal/dataframe/internal/exchange"
 	"github.com/shoal-dev/shoal/dataframe/internal/expr"
 	"github.com/shoal-dev/shoal/dataframe/internal/optimize"
 	"github.com/shoal-dev/shoal/dataframe/internal/plan"
@@ -169,6 +170,47 @@ func TestSplitsOn(t *testing.T) {
 		st := &Stage{ID: 9, Root: tc.root}
 		if got := st.SplitsOn(tc.input); got != tc.want {
 			t.Errorf("%s: SplitsOn(%d) = %v, want %v", tc.name, tc.input, got, tc.want)
+		}
+	}
+}
+
+// string_agg has no partial state: on several partitions its aggregation
+// runs in one phase after an exchange on the group keys (one partition
+// without keys), and its ORDER BY travels with the stage.
+func TestStringAggRunsInOnePhase(t *testing.T) {
+	tb := table(t, "", 20000) // (past one partition's worth)
+	sc := &plan.Scan{Source: tb, Columns: []int{0, 1}}
+	text := expr.Call(expr.OpCast, expr.Col("v"))
+	text.To = types.StringType
+	agg := expr.Call(expr.OpStringAgg, text, expr.Lit(expr.Value{T: types.StringType, S: ","}), expr.Col("v"))
+	agg.Order = []expr.Direction{{Desc: true}}
+	for _, keys := range [][]*expr.Expr{{resolve(t, expr.Col("k"), sc.Schema())}, nil} {
+		a := &plan.Aggregate{Input: sc, Keys: keys, Aggs: []*expr.Expr{resolve(t, expr.Alias(agg, "s"), sc.Schema())}}
+		p, err := Build(a, Options{Partitions: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var aggs []*Op
+		for _, st := range p.Stages {
+			for o := st.Root; o != nil; o = o.Input {
+				if o.Kind == KindHashAgg {
+					aggs = append(aggs, o)
+				}
+			}
+		}
+		if len(aggs) != 1 || aggs[0].Phase != hashagg.Single {
+			t.Fatalf("keys %v: want one single-phase aggregation, got %d (%s)", keys, len(aggs), p.Explain())
+		}
+		if got := aggs[0].Aggs[0].Spec.Order; len(got) != 1 || got[0].Col != 2 || !got[0].Desc {
+			t.Errorf("keys %v: string_agg's order is %+v, want its third argument descending", keys, got)
+		}
+		in := p.Stages[len(p.Stages)-2].Output
+		if want := map[bool]exchange.Kind{true: exchange.Hash, false: exchange.Single}[len(keys) > 0]; in.Kind != want {
+			t.Errorf("keys %v: rows reach the aggregation by a %v exchange, want %v", keys, in.Kind, want)
+		}
+		data, err := json.Marshal(p)
+		if err != nil || !strings.Contains(string(data), `"Order":[{"Col":2,"Desc":true`) {
+			t.Errorf("keys %v: the serialized stage lacks string_agg's order (%v): %s", keys, err, data)
 		}
 	}
 }

@@ -26,8 +26,11 @@ func compileFunc(e *expr.Expr, s types.Schema, args []Evaluator) (Evaluator, err
 		return compileMath(e, args), nil
 	case expr.OpConcat, expr.OpConcatFn, expr.OpUpper, expr.OpLower, expr.OpLength, expr.OpTrim,
 		expr.OpLTrim, expr.OpRTrim, expr.OpReplace, expr.OpStrpos, expr.OpLeft, expr.OpRight,
-		expr.OpStartsWith, expr.OpLPad, expr.OpRPad, expr.OpRepeat, expr.OpReverse, expr.OpSplitPart, expr.OpConcatWs:
+		expr.OpStartsWith, expr.OpLPad, expr.OpRPad, expr.OpRepeat, expr.OpReverse, expr.OpSplitPart, expr.OpConcatWs,
+		expr.OpMD5:
 		return compileString(e, args), nil
+	case expr.OpRegexLike, expr.OpRegexReplace:
+		return compileRegex(e, args)
 	case expr.OpILike, expr.OpNotILike:
 		return compileSelBool(e, s, args)
 	case expr.OpCoalesce:

@@ -114,6 +114,16 @@ func compileSelector(e *expr.Expr, s types.Schema) (Selector, error) {
 			return &strPredSel{a: ea, pred: func(x []byte) bool { return !m(x) }}, nil
 		}
 		return &strPredSel{a: ea, pred: m}, nil
+	case expr.OpRegexLike:
+		re, err := constantRegex(e)
+		if err != nil || re == nil {
+			break // (a pattern that varies is matched row by row: compile)
+		}
+		ea, err := compile(e.Args[0], s)
+		if err != nil {
+			return nil, err
+		}
+		return &strPredSel{a: ea, pred: re.Re.Match}, nil
 	}
 	ev, err := compile(e, s)
 	if err != nil {

@@ -2,6 +2,8 @@ package eval
 
 import (
 	"bytes"
+	"crypto/md5"
+	"encoding/hex"
 	"math"
 	"unicode/utf8"
 
@@ -32,6 +34,11 @@ func compileString(e *expr.Expr, args []Evaluator) Evaluator {
 	case expr.OpUpper, expr.OpLower:
 		upper := e.Op == expr.OpUpper
 		return str(func(r *rowCtx, i int) { r.out.Str.Data = appendCase(r.out.Str.Data, r.str(0, i), upper) })
+	case expr.OpMD5:
+		return str(func(r *rowCtx, i int) {
+			sum := md5.Sum(r.str(0, i))
+			r.out.Str.Data = hex.AppendEncode(r.out.Str.Data, sum[:])
+		})
 	case expr.OpLength:
 		return str(func(r *rowCtx, i int) { r.out.I64[i] = int64(utf8.RuneCount(r.str(0, i))) })
 	case expr.OpTrim, expr.OpLTrim, expr.OpRTrim:

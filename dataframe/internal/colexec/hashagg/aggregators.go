@@ -6,6 +6,7 @@ import (
 
 	"github.com/shoal-dev/shoal/dataframe/internal/coldata"
 	"github.com/shoal-dev/shoal/dataframe/internal/colexec/hashtable"
+	"github.com/shoal-dev/shoal/dataframe/internal/colexec/sorter"
 	"github.com/shoal-dev/shoal/dataframe/internal/types"
 )
 
@@ -26,13 +27,20 @@ const (
 	// Any keeps the value of one of a group's rows (the first non-null one
 	// it meets): a column the group's keys determine carried through.
 	Any
+	// StringAgg joins a group's non-null strings (Args: value, delimiter,
+	// then Spec.Order's keys); StringAggDistinct each (value, delimiter)
+	// once. See stringAgg.
+	StringAgg
+	StringAggDistinct
 )
 
-var funcNames = [...]string{"sum", "count", "count_star", "min", "max", "avg", "count_distinct", "sum_distinct", "avg_distinct", "any_value"}
+var funcNames = [...]string{"sum", "count", "count_star", "min", "max", "avg", "count_distinct", "sum_distinct", "avg_distinct", "any_value",
+	"string_agg", "string_agg_distinct"}
 
-// Distinct reports whether f aggregates distinct values (no partial state:
-// a group's rows must come together).
-func (f Func) Distinct() bool { return f >= CountDistinct && f <= AvgDistinct }
+// SinglePhase reports whether f has no partial state to merge, so that a
+// group's rows must come together: the distinct aggregates and string_agg
+// (whose order is the order of all of the group's rows).
+func (f Func) SinglePhase() bool { return f >= CountDistinct && f <= AvgDistinct || f >= StringAgg }
 
 func (f Func) String() string { return funcNames[f] }
 
@@ -54,6 +62,9 @@ type Spec struct {
 	Func    Func
 	InType  types.Type
 	OutType types.Type
+	// Order sorts the values of an ordered aggregate (StringAgg); each
+	// key's Col is the index of its argument in Agg.Args.
+	Order []sorter.Key `json:",omitempty"`
 }
 
 // StateTypes lists the columns a partial aggregation emits for s.
@@ -63,7 +74,7 @@ func (s Spec) StateTypes() []types.Type {
 		return []types.Type{types.Int64Type}
 	case Avg:
 		return []types.Type{avgSumType(s.InType), types.Int64Type}
-	case CountDistinct, SumDistinct, AvgDistinct:
+	case CountDistinct, SumDistinct, AvgDistinct, StringAgg, StringAggDistinct:
 		panic(s.Func.String() + " has no partial state")
 	}
 	return []types.Type{s.OutType}
@@ -119,6 +130,8 @@ func newAggregator(s Spec, ph Phase) aggregator {
 	case AvgDistinct:
 		inner := Spec{Func: Avg, InType: s.InType, OutType: s.OutType}
 		return &countDistinct{t: s.InType, inner: newAggregator(inner, Single)}
+	case StringAgg, StringAggDistinct:
+		return &stringAgg{order: s.Order, distinct: s.Func == StringAggDistinct}
 	}
 	panic(fmt.Sprintf("unknown aggregate %d", s.Func))
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/shoal-dev/shoal/dataframe/internal/expr"
 	"github.com/shoal-dev/shoal/dataframe/internal/plan"
@@ -108,6 +109,19 @@ type binder struct {
 	// resolved records, while probing, where each column reference was
 	// found (for the direct decorrelation of simple subqueries).
 	resolved map[*parser.ColumnRef]resolvedRef
+	// today is current_date, read once per statement (days since the
+	// epoch; 0 until read).
+	today int32
+}
+
+// currentDate is the statement's current_date: today in the local time
+// zone when the statement is first asked for it, the same after.
+func (b *binder) currentDate() int32 {
+	if b.today == 0 {
+		now := time.Now()
+		b.today = expr.DaysFromCivil(now.Year(), int(now.Month()), now.Day())
+	}
+	return b.today
 }
 
 type resolvedRef struct {

@@ -394,6 +394,9 @@ func (b *binder) bindBinary(x *parser.Binary, c *ectx) *expr.Expr {
 		return res(out)
 	}
 	l, r := b.bindExpr(x.Left, c), b.bindExpr(x.Right, c)
+	if x.Op >= parser.Match && x.Op <= parser.NotIMatch {
+		return res(b.regexMatch(x, l, r))
+	}
 	ops := map[parser.BinaryOp]expr.Op{parser.Or: expr.OpOr, parser.And: expr.OpAnd, parser.Eq: expr.OpEq, parser.Ne: expr.OpNe,
 		parser.Lt: expr.OpLt, parser.Le: expr.OpLe, parser.Gt: expr.OpGt, parser.Ge: expr.OpGe,
 		parser.Add: expr.OpAdd, parser.Sub: expr.OpSub, parser.Mul: expr.OpMul, parser.Div: expr.OpIntDiv,
@@ -422,6 +425,25 @@ func (b *binder) bindBinary(x *parser.Binary, c *ectx) *expr.Expr {
 		return res(a)
 	}
 	return res(expr.Call(op, l, r))
+}
+
+// regexMatch is s ~ pattern (~* case-insensitive, !~ and !~* negated) as
+// regexp_like(s, pattern[, 'i']).
+func (b *binder) regexMatch(x *parser.Binary, s, pattern *expr.Expr) *expr.Expr {
+	for _, a := range []*expr.Expr{s, pattern} {
+		if a.T.ID != types.String && !(a.Op == expr.OpLit && a.Val.Null) {
+			failAt(x, "operator does not exist: %s %s %s (it matches text: cast with ::text)", s.T, x.Op, pattern.T)
+		}
+	}
+	args := []*expr.Expr{s, pattern}
+	if x.Op == parser.IMatch || x.Op == parser.NotIMatch {
+		args = append(args, expr.Lit(expr.Value{T: types.StringType, S: "i"}))
+	}
+	m := expr.Call(expr.OpRegexLike, args...)
+	if x.Op == parser.NotMatch || x.Op == parser.NotIMatch {
+		return expr.Call(expr.OpNot, m)
+	}
+	return m
 }
 
 // interval reads INTERVAL 'n' unit as months and days.
@@ -599,6 +621,8 @@ func (b *binder) bindCall(x *parser.FuncCall, c *ectx) *expr.Expr {
 		}
 		neg := b.resolve(x, expr.Call(expr.OpLt, a, expr.Lit(expr.Value{T: types.Int64Type})), c.sch(b))
 		return res(expr.Call(expr.OpCase, neg, expr.Call(expr.OpCeil, a), expr.Call(expr.OpFloor, a)))
+	case "current_date":
+		return res(expr.Lit(expr.Value{T: types.DateType, I: int64(b.currentDate())}))
 	case "date_part":
 		// date_part('field', d) is EXTRACT(field FROM d).
 		arity(2, 2)
@@ -618,7 +642,7 @@ func (b *binder) bindCall(x *parser.FuncCall, c *ectx) *expr.Expr {
 		names = append(names, n)
 	}
 	names = append(names, "substring", "position", "round", "coalesce", "greatest", "least", "nullif", "concat", "trunc", "date_part",
-		"sum", "avg", "min", "max", "count", "any_value")
+		"sum", "avg", "min", "max", "count", "any_value", "string_agg")
 	if sug := suggest(x.Name, names); sug != "" {
 		msg += fmt.Sprintf("; did you mean %s?", sug)
 	}
@@ -642,7 +666,8 @@ var scalarFuncs = map[string]struct {
 	"replace": {expr.OpReplace, 3, 3}, "strpos": {expr.OpStrpos, 2, 2}, "left": {expr.OpLeft, 2, 2}, "right": {expr.OpRight, 2, 2},
 	"starts_with": {expr.OpStartsWith, 2, 2}, "lpad": {expr.OpLPad, 2, 3}, "rpad": {expr.OpRPad, 2, 3},
 	"repeat": {expr.OpRepeat, 2, 2}, "reverse": {expr.OpReverse, 1, 1}, "split_part": {expr.OpSplitPart, 3, 3},
-	"concat_ws": {expr.OpConcatWs, 1, manyArgs},
+	"concat_ws": {expr.OpConcatWs, 1, manyArgs}, "md5": {expr.OpMD5, 1, 1},
+	"regexp_like": {expr.OpRegexLike, 2, 3}, "regexp_replace": {expr.OpRegexReplace, 3, 4},
 }
 
 // unite gives untyped NULLs among args the type of the others.

@@ -1,6 +1,7 @@
 package binder
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -396,6 +397,9 @@ func walkExpr(e parser.Expr, f func(parser.Expr) bool) {
 		kids = []parser.Expr{x.X}
 	case *parser.FuncCall:
 		kids = append(kids, x.Args...)
+		for _, o := range x.OrderBy {
+			kids = append(kids, o.Expr)
+		}
 		kids = append(kids, x.Filter)
 		kids = append(kids, windowExprs(x.Over)...)
 	}
@@ -404,7 +408,8 @@ func walkExpr(e parser.Expr, f func(parser.Expr) bool) {
 	}
 }
 
-var aggregateFuncs = map[string]bool{"sum": true, "avg": true, "min": true, "max": true, "count": true, "any_value": true}
+var aggregateFuncs = map[string]bool{"sum": true, "avg": true, "min": true, "max": true, "count": true, "any_value": true,
+	"string_agg": true}
 
 func isAggregate(f *parser.FuncCall) bool { return aggregateFuncs[f.Name] && f.Over == nil }
 
@@ -574,9 +579,6 @@ func (b *binder) visibleName(sc *scope, name string) bool {
 
 // bindAggregate binds an aggregate call's arguments below the aggregation.
 func (b *binder) bindAggregate(f *parser.FuncCall, pre *ectx) *expr.Expr {
-	if len(f.OrderBy) > 0 {
-		failAt(f, "ORDER BY in aggregate calls is not supported")
-	}
 	s := (*pre.node).Schema()
 	if f.Star && f.Name != "count" {
 		failAt(f, "%s(*) is not an aggregate; did you mean count(*)?", f.Name)
@@ -588,11 +590,14 @@ func (b *binder) bindAggregate(f *parser.FuncCall, pre *ectx) *expr.Expr {
 	if f.Star {
 		args = []parser.Expr{&parser.Literal{Span: f.Span, Kind: parser.LitInteger, Value: "1"}}
 	}
-	if len(args) != 1 {
+	switch {
+	case f.Name == "string_agg" && len(args) != 2:
+		failAt(f, "string_agg takes a value and a delimiter, got %d arguments", len(args))
+	case f.Name != "string_agg" && len(args) != 1:
 		failAt(f, "%s takes one argument, got %d", f.Name, len(args))
 	}
 	var inner []*parser.FuncCall
-	for _, e := range []parser.Expr{args[0], f.Filter} {
+	for _, e := range append(append([]parser.Expr{f.Filter}, args...), orderExprs(f)...) {
 		walkExpr(e, func(x parser.Expr) bool {
 			if g, ok := x.(*parser.FuncCall); ok && isAggregate(g) {
 				inner = append(inner, g)
@@ -603,13 +608,29 @@ func (b *binder) bindAggregate(f *parser.FuncCall, pre *ectx) *expr.Expr {
 	if len(inner) > 0 {
 		failAt(inner[0], "aggregate function calls cannot be nested")
 	}
-	arg := args[0]
+	below := &ectx{sc: pre.sc, node: pre.node}
+	value := args[0]
 	if f.Filter != nil {
 		// agg(x) FILTER (WHERE p) is agg(CASE WHEN p THEN x END): the
 		// aggregates skip NULLs (count(*) counts the 1s).
-		arg = &parser.Case{Span: f.Span, Whens: []*parser.When{{Span: f.Span, Cond: f.Filter, Result: arg}}}
+		value = &parser.Case{Span: f.Span, Whens: []*parser.When{{Span: f.Span, Cond: f.Filter, Result: value}}}
 	}
-	bound := b.bindExpr(arg, &ectx{sc: pre.sc, node: pre.node})
+	bound := []*expr.Expr{b.bindExpr(value, below)}
+	for _, a := range args[1:] {
+		bound = append(bound, b.bindExpr(a, below))
+	}
+	keys, dirs := b.bindAggregateOrder(f, below)
+	if f.Name == "string_agg" {
+		op := expr.OpStringAgg
+		if f.Distinct {
+			op = expr.OpStringAggDistinct
+		}
+		call := expr.Call(op, append(bound, keys...)...)
+		call.Order = dirs
+		return b.resolve(f, call, s)
+	}
+	// (The other aggregates do not depend on the order of their rows:
+	// ORDER BY, checked, changes nothing.)
 	op := map[string]expr.Op{"sum": expr.OpSum, "avg": expr.OpAvg, "min": expr.OpMin, "max": expr.OpMax, "count": expr.OpCount, "any_value": expr.OpAnyValue}[f.Name]
 	if f.Distinct {
 		// (min and max of the distinct values are the plain ones)
@@ -622,7 +643,34 @@ func (b *binder) bindAggregate(f *parser.FuncCall, pre *ectx) *expr.Expr {
 			op = expr.OpAvgDistinct
 		}
 	}
-	return b.resolve(f, expr.Call(op, bound), s)
+	return b.resolve(f, expr.Call(op, bound[0]), s)
+}
+
+// orderExprs are the expressions of an aggregate call's ORDER BY.
+func orderExprs(f *parser.FuncCall) []parser.Expr {
+	var out []parser.Expr
+	for _, o := range f.OrderBy {
+		out = append(out, o.Expr)
+	}
+	return out
+}
+
+// bindAggregateOrder binds the ORDER BY of an aggregate call over the rows
+// below the aggregation (an integer is a constant there, not a position).
+// With DISTINCT each key must be one of the arguments, as PostgreSQL
+// requires.
+func (b *binder) bindAggregateOrder(f *parser.FuncCall, below *ectx) ([]*expr.Expr, []expr.Direction) {
+	var keys []*expr.Expr
+	var dirs []expr.Direction
+	for _, o := range f.OrderBy {
+		if f.Distinct && !slices.ContainsFunc(f.Args, func(a parser.Expr) bool { return a.String() == o.Expr.String() }) {
+			failAt(o, "in an aggregate with DISTINCT, ORDER BY expressions must appear in argument list")
+		}
+		k := sortKey(o, b.bindExpr(o.Expr, below))
+		keys = append(keys, k.Expr)
+		dirs = append(dirs, expr.Direction{Desc: k.Desc, NullsFirst: k.NullsFirst})
+	}
+	return keys, dirs
 }
 
 // bindFrom binds a FROM item, adding inner-joined relations to rels and

@@ -118,6 +118,9 @@ func boundName(k parser.BoundKind) string {
 // bindWindowCall binds the function of a window call, its arguments over
 // the rows of c.
 func (b *binder) bindWindowCall(f *parser.FuncCall, c *ectx) *expr.Expr {
+	if f.Name == "string_agg" || f.Name == "any_value" {
+		failAt(f, "%s is not supported as a window function; use it with GROUP BY (or over a subquery's groups)", f.Name)
+	}
 	if f.Filter != nil || len(f.OrderBy) > 0 {
 		failAt(f, "FILTER and ORDER BY in window function calls are not supported")
 	}

@@ -99,10 +99,17 @@ const (
 	Div
 	Mod // %
 	Pow // ^
+	// The regular expression matches: ~ (case-sensitive), ~* (case-insensitive)
+	// and their negations !~ and !~*.
+	Match
+	IMatch
+	NotMatch
+	NotIMatch
 )
 
 var binaryOpNames = [...]string{Or: "OR", And: "AND", Eq: "=", Ne: "<>", Lt: "<", Le: "<=", Gt: ">", Ge: ">=",
-	Concat: "||", Add: "+", Sub: "-", Mul: "*", Div: "/", Mod: "%", Pow: "^"}
+	Concat: "||", Add: "+", Sub: "-", Mul: "*", Div: "/", Mod: "%", Pow: "^",
+	Match: "~", IMatch: "~*", NotMatch: "!~", NotIMatch: "!~*"}
 
 func (o BinaryOp) String() string { return enumName(binaryOpNames[:], int(o)) }
 

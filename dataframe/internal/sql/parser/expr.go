@@ -14,7 +14,7 @@ const (
 	precIs    // IS [NOT] NULL|TRUE|FALSE|DISTINCT FROM, ISNULL, NOTNULL
 	precCmp   // = <> < <= > >= (not associative)
 	precLike  // [NOT] BETWEEN, IN, LIKE, ILIKE, SIMILAR TO (not associative)
-	precOther // ||
+	precOther // || ~ ~* !~ !~*
 	precAdd   // + -
 	precMul   // * / %
 	precPow   // ^
@@ -77,6 +77,7 @@ var binaryOps = map[string]struct {
 	"=": {Eq, precCmp}, "<>": {Ne, precCmp}, "<": {Lt, precCmp}, "<=": {Le, precCmp}, ">": {Gt, precCmp}, ">=": {Ge, precCmp},
 	"||": {Concat, precOther}, "+": {Add, precAdd}, "-": {Sub, precAdd}, "*": {Mul, precMul}, "/": {Div, precMul},
 	"%": {Mod, precMul}, "^": {Pow, precPow}, "or": {Or, precOr}, "and": {And, precAnd},
+	"~": {Match, precOther}, "~*": {IMatch, precOther}, "!~": {NotMatch, precOther}, "!~*": {NotIMatch, precOther},
 }
 
 // infix extends left, which starts at start (at its opening parenthesis if

@@ -25,6 +25,9 @@ func TestExprCanonical(t *testing.T) {
 		{"a - -1", "(a - -1)"},
 		{"a || b || c", "((a || b) || c)"},
 		{"a + b || c", "((a + b) || c)"},
+		{"a ~ 'x' || b", "((a ~ 'x') || b)"},
+		{"a || b ~* 'x' = c !~ 'y'", "(((a || b) ~* 'x') = (c !~ 'y'))"},
+		{"a!~*b AND NOT a~b", "((a !~* b) AND (NOT (a ~ b)))"},
 		// Boolean operators and predicates.
 		{"a OR b AND c", "(a OR (b AND c))"},
 		{"a AND b OR c", "((a AND b) OR c)"},

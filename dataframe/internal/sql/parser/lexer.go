@@ -87,9 +87,11 @@ func (l *lexer) next() token {
 		return l.quotedIdent()
 	}
 	op := ""
-	if start+1 < len(l.src) {
+	if strings.HasPrefix(l.src[start:], "!~*") {
+		op = "!~*"
+	} else if start+1 < len(l.src) {
 		switch two := l.src[start : start+2]; two {
-		case "<>", "<=", ">=", "||", "::":
+		case "<>", "<=", ">=", "||", "::", "~*", "!~":
 			op = two
 		case "!=":
 			op = "<>"
@@ -97,7 +99,7 @@ func (l *lexer) next() token {
 			return token{kind: tokOp, text: op, pos: l.posAt(start), end: l.off}
 		}
 	}
-	if op == "" && strings.IndexByte("(),;.*+-/%^=<>[]", c) >= 0 {
+	if op == "" && strings.IndexByte("(),;.*+-/%^=<>[]~", c) >= 0 {
 		op = l.src[start : start+1]
 	}
 	if op == "" {
