@@ -97,11 +97,15 @@ func BuildTable(s types.Schema, batches []*coldata.Batch, keys []*expr.Expr) *Ta
 	t.ht = hashtable.NewTable(W, rows)
 	t.ht.FindOrInsert(live, rows, ids)
 	if len(keys) == 1 && !nullable[0] {
+		direct := false
 		switch ts[0].ID {
 		case types.Int32, types.Date:
-			t.ht.BuildDirect(true)
+			direct = t.ht.BuildDirect(true)
 		case types.Int64:
-			t.ht.BuildDirect(false)
+			direct = t.ht.BuildDirect(false)
+		}
+		if !direct {
+			t.ht.BuildBloom()
 		}
 	}
 	t.ht.Spread()

@@ -330,11 +330,16 @@ type Table struct {
 	direct    []int32
 	directMin int64
 	directI32 bool
-	W         int
-	Keys      []uint64 // id's key at Keys[id*W:(id+1)*W]
-	slots     []int32  // id+1, 0 when empty
-	shift     uint
-	n         int
+	// bloom, when set, holds three bits of each key's hash in one word
+	// (BuildBloom): a probe that misses them is answered without reading
+	// the slots and keys.
+	bloom      []uint64
+	bloomShift uint
+	W          int
+	Keys       []uint64 // id's key at Keys[id*W:(id+1)*W]
+	slots      []int32  // id+1, 0 when empty
+	shift      uint
+	n          int
 }
 
 // NewTable returns a table for W-word keys sized for about hint keys.
@@ -358,7 +363,47 @@ func (t *Table) alloc(size int) {
 func (t *Table) Len() int { return t.n }
 
 // Bytes is the approximate memory held by the table.
-func (t *Table) Bytes() int64 { return int64(len(t.slots))*4 + int64(cap(t.Keys))*8 }
+func (t *Table) Bytes() int64 {
+	return int64(len(t.slots))*4 + int64(cap(t.Keys))*8 + int64(len(t.bloom))*8
+}
+
+// bloomMinKeys is the size from which a table of single-word keys gets a
+// filter: below it, the slots and keys (at least 12 bytes a key, 24 with
+// the slack of the slots) mostly stay in the core's cache, and the filter
+// would cost a probe more than it saves.
+const bloomMinKeys = 32 << 10
+
+// BuildBloom adds a filter of the keys to a finished table of single-word
+// keys without a direct index, of bloomMinKeys keys or more (it reports
+// whether it did): a word of 64 bits per 8 keys (256 KiB for 256k keys,
+// which stays in the cache), three bits of each key's hash set in the word
+// its top bits choose. A probe then reads one word, and goes on to the
+// slots and keys, two cache misses in a large table, only where all three
+// bits are set: for every key in the table, and about 3% of the others.
+// A join that keeps few of its probe rows (TPC-H Q5 probes 1.2M rows into
+// a year's 227k orders and keeps 15%) is answered mostly from the filter.
+func (t *Table) BuildBloom() bool {
+	if t.W != 1 || t.direct != nil || t.n < bloomMinKeys {
+		return false
+	}
+	words := 1
+	for words*8 < t.n {
+		words <<= 1
+	}
+	t.bloom = make([]uint64, words)
+	t.bloomShift = uint(64 - bits.TrailingZeros(uint(words)))
+	for _, k := range t.Keys[:t.n] {
+		h := hash1(k)
+		t.bloom[h>>t.bloomShift] |= bloomBits(h)
+	}
+	return true
+}
+
+// bloomBits are a hash's three bits in its filter word: from bits 20 to 37
+// of the hash, below those that choose the word (the top 24 at most).
+func bloomBits(h uint64) uint64 {
+	return 1<<(h>>20&63) | 1<<(h>>26&63) | 1<<(h>>32&63)
+}
 
 const mul = 0x9E3779B97F4A7C15
 
@@ -551,27 +596,7 @@ func (t *Table) FindInt32(vals []int32, sel []int32, n int, ids []int32) {
 		}
 		return
 	}
-	mask := len(t.slots) - 1
-	slots, keys, shift := t.slots, t.Keys, t.shift
-	find := func(k uint64) int32 {
-		s := int(hash1(k) >> shift)
-		for {
-			id := slots[s]
-			if id == 0 || keys[id-1] == k {
-				return id - 1
-			}
-			s = (s + 1) & mask
-		}
-	}
-	if sel == nil {
-		for r, x := range vals[:n] {
-			ids[r] = find(uint64(uint32(x)))
-		}
-		return
-	}
-	for r, i := range sel {
-		ids[r] = find(uint64(uint32(vals[i])))
-	}
+	findSingle(t, vals, sel, n, ids)
 }
 
 // FindInt64 is FindInt32 for int64 (and decimal) keys.
@@ -600,10 +625,27 @@ func (t *Table) FindInt64(vals []int64, sel []int32, n int, ids []int32) {
 		}
 		return
 	}
+	findSingle(t, vals, sel, n, ids)
+}
+
+// findSingle looks up single-word keys (int32 ones as their uint32) for
+// the live rows of vals, through the filter when the table has one.
+func findSingle[T int32 | int64](t *Table, vals []T, sel []int32, n int, ids []int32) {
 	mask := len(t.slots) - 1
 	slots, keys, shift := t.slots, t.Keys, t.shift
-	find := func(k uint64) int32 {
-		s := int(hash1(k) >> shift)
+	bloom, bs := t.bloom, t.bloomShift
+	find := func(x T) int32 {
+		k := uint64(x)
+		if unsafe.Sizeof(x) == 4 {
+			k = uint64(uint32(x))
+		}
+		h := hash1(k)
+		if bloom != nil {
+			if b := bloomBits(h); bloom[h>>bs]&b != b {
+				return -1
+			}
+		}
+		s := int(h >> shift)
 		for {
 			id := slots[s]
 			if id == 0 || keys[id-1] == k {
@@ -614,12 +656,12 @@ func (t *Table) FindInt64(vals []int64, sel []int32, n int, ids []int32) {
 	}
 	if sel == nil {
 		for r, x := range vals[:n] {
-			ids[r] = find(uint64(x))
+			ids[r] = find(x)
 		}
 		return
 	}
 	for r, i := range sel {
-		ids[r] = find(uint64(vals[i]))
+		ids[r] = find(vals[i])
 	}
 }
 
