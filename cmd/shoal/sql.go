@@ -138,12 +138,15 @@ type sqlShell struct {
 // commands (\dt, \d NAME, \timing, \q), as psql reads one.
 func (sh *sqlShell) runLines(ctx context.Context, text string) error {
 	var buf strings.Builder
-	for _, line := range strings.Split(text, "\n") {
+	for n, line := range strings.Split(text, "\n") {
 		if t := strings.TrimSpace(line); strings.HasPrefix(t, `\`) && strings.TrimSpace(stripComments(buf.String())) == "" || strings.HasPrefix(t, `\`) && strings.HasSuffix(strings.TrimSpace(buf.String()), ";") {
 			if err := sh.run(ctx, buf.String()); err != nil {
 				return err
 			}
+			// The next statements keep their lines: an error's position
+			// is counted in the whole text.
 			buf.Reset()
+			buf.WriteString(strings.Repeat("\n", n+1))
 			if sh.meta(ctx, sh.out, t) {
 				return nil
 			}
@@ -221,21 +224,26 @@ func splitStatements(s string) []string {
 				}
 			}
 		case ';':
-			out = appendStatement(out, s[start:i])
+			out = appendStatement(out, s, start, i)
 			start = i + 1
 		}
 	}
 	if start < len(s) {
-		out = appendStatement(out, s[start:])
+		out = appendStatement(out, s, start, len(s))
 	}
 	return out
 }
 
-func appendStatement(out []string, s string) []string {
-	if strings.TrimSpace(stripComments(s)) == "" {
+// appendStatement appends s[start:end] unless it holds no statement, led
+// by the lines and spaces before it in s, so that positions in it (of a
+// syntax error) are those in s.
+func appendStatement(out []string, s string, start, end int) []string {
+	if strings.TrimSpace(stripComments(s[start:end])) == "" {
 		return out
 	}
-	return append(out, s)
+	lineStart := strings.LastIndexByte(s[:start], '\n') + 1
+	lead := strings.Repeat("\n", strings.Count(s[:start], "\n")) + strings.Repeat(" ", start-lineStart)
+	return append(out, lead+s[start:end])
 }
 
 func stripComments(s string) string {
