@@ -193,9 +193,11 @@ const fillChunk = 16 << 20
 
 // fill faults in the heap's pages that are not resident, lowest address
 // first (where the runtime's page allocator takes free pages from), until
-// the heap's mappings hold target bytes resident. The faults change no
-// page's contents (MADV_POPULATE_WRITE), so the pages the runtime took in
-// the meantime are safe.
+// the heap's mappings hold target bytes resident, and never more than half
+// of the memory the machine has available: a heap whose goal the machine
+// cannot hold is left to the runtime (which may collect before it gets
+// there). The faults change no page's contents (MADV_POPULATE_WRITE), so
+// the pages the runtime took in the meantime are safe.
 func (h *heap) fill(ctx context.Context, target uint64) error {
 	page := uintptr(os.Getpagesize())
 	var resident uint64
@@ -222,6 +224,7 @@ func (h *heap) fill(ctx context.Context, target uint64) error {
 			i = j
 		}
 	}
+	target = min(target, resident+uint64(max(available(), 0))/2)
 	for _, hole := range holes {
 		for lo := hole[0]; lo < hole[1]; lo += fillChunk {
 			if resident >= target || ctx.Err() != nil {

@@ -83,6 +83,12 @@ func reservable() int64 {
 			return 0
 		}
 	}
+	return available() / 2
+}
+
+// available is the memory the machine has available (MemAvailable of
+// /proc/meminfo), 0 when unknown.
+func available() int64 {
 	b, err := os.ReadFile("/proc/meminfo")
 	if err != nil {
 		return 0
@@ -93,7 +99,7 @@ func reservable() int64 {
 			if err != nil {
 				return 0
 			}
-			return kb << 10 / 2
+			return kb << 10
 		}
 	}
 	return 0

@@ -153,7 +153,19 @@ func TestReserveInHugePages(t *testing.T) {
 			}
 		}
 	}
-	b := make([]byte, 16<<20)
+	// A buffer of memory not resident yet (an earlier test's fill may have
+	// made free heap memory resident: those buffers are set aside).
+	var b []byte
+	var aside [][]byte
+	for range 64 {
+		b = make([]byte, 16<<20)
+		q := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+		if residentIn(t, q&^4095, (q+uintptr(len(b)))&^4095) < 2<<20 {
+			break
+		}
+		aside = append(aside, b)
+	}
+	runtime.KeepAlive(aside)
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
 	if !slices.ContainsFunc(heapMappings(mustMaps(t), h.seed), func(m [2]uintptr) bool { return m[0] <= p && p < m[1] }) {
 		t.Fatalf("a 16 MiB buffer at %#x is outside the heap Keep found (seed %#x)", p, h.seed)

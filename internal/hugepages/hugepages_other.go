@@ -14,6 +14,8 @@ func kernelOffers() bool { return false }
 
 func reservable() int64 { return 0 }
 
+func available() int64 { return 0 }
+
 func populate(uintptr, uintptr) error { return errors.ErrUnsupported }
 
 func residency(uintptr, uintptr, []byte) error { return errors.ErrUnsupported }
