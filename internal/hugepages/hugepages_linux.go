@@ -88,13 +88,20 @@ func reservable() int64 {
 
 // available is the memory the machine has available (MemAvailable of
 // /proc/meminfo), 0 when unknown.
-func available() int64 {
+func available() int64 { return meminfo("MemAvailable:") }
+
+// physical is the machine's memory (MemTotal of /proc/meminfo), 0 when
+// unknown.
+func physical() int64 { return meminfo("MemTotal:") }
+
+// meminfo reads one field of /proc/meminfo, in bytes; 0 when unknown.
+func meminfo(field string) int64 {
 	b, err := os.ReadFile("/proc/meminfo")
 	if err != nil {
 		return 0
 	}
 	for line := range bytes.Lines(b) {
-		if v, ok := bytes.CutPrefix(line, []byte("MemAvailable:")); ok {
+		if v, ok := bytes.CutPrefix(line, []byte(field)); ok {
 			kb, err := strconv.ParseInt(string(bytes.TrimSuffix(bytes.TrimSpace(v), []byte(" kB"))), 10, 64)
 			if err != nil {
 				return 0

@@ -16,6 +16,8 @@ func reservable() int64 { return 0 }
 
 func available() int64 { return 0 }
 
+func physical() int64 { return 0 }
+
 func populate(uintptr, uintptr) error { return errors.ErrUnsupported }
 
 func residency(uintptr, uintptr, []byte) error { return errors.ErrUnsupported }
