@@ -289,10 +289,7 @@ func (df *DataFrame) Collect(ctx context.Context, opts ...CollectOption) (*Resul
 		if err != nil {
 			colexecop.Throw(err)
 		}
-		res = &Result{schema: df.node.Schema(), batches: batches, stats: stats}
-		for _, b := range batches {
-			res.rows += b.Len()
-		}
+		res = newResult(df.node.Schema(), batches, stats)
 	})
 	if err != nil {
 		return nil, err
@@ -307,6 +304,15 @@ func (df *DataFrame) Collect(ctx context.Context, opts ...CollectOption) (*Resul
 func (c *config) runnerOptions() runner.Options {
 	return runner.Options{Parallelism: c.parallelism, BatchSize: c.batchSize,
 		MemoryBudget: c.budget, SpillDir: c.spillDir, OnSpill: c.onSpill}
+}
+
+// newResult is the result of a query run: its batches, their rows counted.
+func newResult(s Schema, batches []*coldata.Batch, stats []StageStats) *Result {
+	r := &Result{schema: s, batches: batches, stats: stats}
+	for _, b := range batches {
+		r.rows += b.Len()
+	}
+	return r
 }
 
 // Result is a collected query result. It is immutable.

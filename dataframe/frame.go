@@ -775,15 +775,12 @@ func (df *DataFrame) explainRun(ctx context.Context, opts []CollectOption, analy
 				colexecop.Throw(err)
 			}
 			took := time.Since(start)
-			res = &Result{schema: df.node.Schema(), batches: batches}
-			for _, b := range batches {
-				res.rows += b.Len()
-			}
+			res = newResult(df.node.Schema(), batches, nil)
 			sb.WriteString(phys.ExplainWith(func(st *physical.Stage) string {
 				return fmt.Sprintf("[%s]", roundDuration(prof.Stage(st.ID)))
 			}, func(o *physical.Op) string {
-				s := prof.Op(o)
-				if s == nil {
+				s, ok := prof.Op(o)
+				if !ok {
 					return ""
 				}
 				return fmt.Sprintf("[%d rows, %s]", s.Rows, roundDuration(prof.SelfTime(o)))

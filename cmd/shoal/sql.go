@@ -61,7 +61,7 @@ input when piped. --format table|csv|json chooses how rows print.
 			sh := &sqlShell{cat: cat, out: out, format: format, maxRows: maxRows, timing: timing}
 			if len(commands) > 0 || len(args) > 0 {
 				for _, c := range commands {
-					if err := sh.run(ctx, c); err != nil {
+					if err := sh.run(ctx, c, 0); err != nil {
 						return err
 					}
 				}
@@ -138,15 +138,14 @@ type sqlShell struct {
 // commands (\dt, \d NAME, \timing, \q), as psql reads one.
 func (sh *sqlShell) runLines(ctx context.Context, text string) error {
 	var buf strings.Builder
+	first := 0 // the line buf starts at
 	for n, line := range strings.Split(text, "\n") {
 		if t := strings.TrimSpace(line); strings.HasPrefix(t, `\`) && strings.TrimSpace(stripComments(buf.String())) == "" || strings.HasPrefix(t, `\`) && strings.HasSuffix(strings.TrimSpace(buf.String()), ";") {
-			if err := sh.run(ctx, buf.String()); err != nil {
+			if err := sh.run(ctx, buf.String(), first); err != nil {
 				return err
 			}
-			// The next statements keep their lines: an error's position
-			// is counted in the whole text.
 			buf.Reset()
-			buf.WriteString(strings.Repeat("\n", n+1))
+			first = n + 1
 			if sh.meta(ctx, sh.out, t) {
 				return nil
 			}
@@ -155,28 +154,38 @@ func (sh *sqlShell) runLines(ctx context.Context, text string) error {
 		buf.WriteString(line)
 		buf.WriteByte('\n')
 	}
-	return sh.run(ctx, buf.String())
+	return sh.run(ctx, buf.String(), first)
 }
 
-// run runs a script, printing each result; it stops at the first error.
-func (sh *sqlShell) run(ctx context.Context, script string) error {
-	for _, stmt := range splitStatements(script) {
-		if err := sh.one(ctx, stmt); err != nil {
+// run runs a script that starts on line first (from 0) of the text it
+// came from, printing each result; it stops at the first error.
+func (sh *sqlShell) run(ctx context.Context, script string, first int) error {
+	for _, st := range splitStatements(script) {
+		if err := sh.one(ctx, st, first); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (sh *sqlShell) one(ctx context.Context, stmt string) error {
+func (sh *sqlShell) one(ctx context.Context, st statement, first int) error {
 	start := time.Now()
+	stmt := st.text
 	res, changed, err := sh.cat.ExecStatement(ctx, stmt)
 	if err != nil {
 		var se *dataframe.SQLError
-		if errors.As(err, &se) {
-			return fmt.Errorf("%s\n%s", se.Error(), se.Excerpt)
+		if !errors.As(err, &se) {
+			return err
 		}
-		return err
+		if lines := first + st.line; lines > 0 || st.col > 0 {
+			// A statement refused before it ran (syntax, names, types),
+			// read again where it stands in its text, so that the error
+			// names the line and column there.
+			lead := strings.Repeat("\n", lines) + strings.Repeat(" ", st.col)
+			_, _, again := sh.cat.ExecStatement(ctx, lead+stmt)
+			errors.As(again, &se)
+		}
+		return fmt.Errorf("%s\n%s", se.Error(), se.Excerpt)
 	}
 	switch {
 	case res != nil:
@@ -197,11 +206,19 @@ func isDML(stmt string) bool {
 	return len(f) > 0 && (f[0] == "insert" || f[0] == "update" || f[0] == "delete")
 }
 
+// statement is one statement of a script and where it starts there (line
+// and column from 0).
+type statement struct {
+	text      string
+	line, col int
+}
+
 // splitStatements cuts a script at the semicolons outside strings,
 // quoted names and comments.
-func splitStatements(s string) []string {
-	var out []string
+func splitStatements(s string) []statement {
+	var out []statement
 	start := 0
+	var pos lineCounter
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '\'', '"':
@@ -224,26 +241,40 @@ func splitStatements(s string) []string {
 				}
 			}
 		case ';':
-			out = appendStatement(out, s, start, i)
+			out = appendStatement(out, s, start, i, &pos)
 			start = i + 1
 		}
 	}
 	if start < len(s) {
-		out = appendStatement(out, s, start, len(s))
+		out = appendStatement(out, s, start, len(s), &pos)
 	}
 	return out
 }
 
-// appendStatement appends s[start:end] unless it holds no statement, led
-// by the lines and spaces before it in s, so that positions in it (of a
-// syntax error) are those in s.
-func appendStatement(out []string, s string, start, end int) []string {
+// lineCounter counts the lines of a text up to a position, moving forward
+// only: each byte is counted once however many statements the text holds.
+type lineCounter struct {
+	at, lines, lineStart int
+}
+
+// advance counts up to position p of s.
+func (c *lineCounter) advance(s string, p int) {
+	for ; c.at < p; c.at++ {
+		if s[c.at] == '\n' {
+			c.lines++
+			c.lineStart = c.at + 1
+		}
+	}
+}
+
+// appendStatement appends s[start:end] and its position unless it holds
+// no statement.
+func appendStatement(out []statement, s string, start, end int, pos *lineCounter) []statement {
 	if strings.TrimSpace(stripComments(s[start:end])) == "" {
 		return out
 	}
-	lineStart := strings.LastIndexByte(s[:start], '\n') + 1
-	lead := strings.Repeat("\n", strings.Count(s[:start], "\n")) + strings.Repeat(" ", start-lineStart)
-	return append(out, lead+s[start:end])
+	pos.advance(s, start)
+	return append(out, statement{text: s[start:end], line: pos.lines, col: start - pos.lineStart})
 }
 
 func stripComments(s string) string {
@@ -361,7 +392,7 @@ func (sh *sqlShell) interactive(ctx context.Context) error {
 		stmt := buf.String()
 		buf.Reset()
 		t.SetPrompt("shoal> ")
-		if err := sh.run(ctx, stmt); err != nil {
+		if err := sh.run(ctx, stmt, 0); err != nil {
 			fmt.Fprintf(t, "ERROR: %v\n", err)
 		}
 	}

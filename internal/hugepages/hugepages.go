@@ -125,6 +125,7 @@ type heap struct {
 	advised   map[[2]uintptr]bool // the mappings advised, as of the last scan
 	mappings  [][2]uintptr        // the heap's mappings, as of the last scan
 	fillAhead bool                // Options.FillAhead
+	fillMax   uint64              // the largest target filled: a share of the machine's memory
 	vec       []byte              // fill's residency vector, kept between calls
 }
 
@@ -136,7 +137,8 @@ func start(reserve int64) (*heap, error) {
 	}
 	// The heap's mappings outlive the object: its address stays a seed.
 	b := make([]byte, n)
-	h := &heap{seed: uintptr(unsafe.Pointer(unsafe.SliceData(b))), advised: map[[2]uintptr]bool{}}
+	h := &heap{seed: uintptr(unsafe.Pointer(unsafe.SliceData(b))), advised: map[[2]uintptr]bool{},
+		fillMax: uint64(max(physical(), 0)) / fillMaxShare}
 	if n >= minReserve {
 		debug.FreeOSMemory() // (never written: nothing was resident)
 	}
@@ -180,7 +182,7 @@ func (h *heap) watch(ctx context.Context) {
 			// A heap large relative to the machine is left to the runtime:
 			// TPC-H SF10 in memory on 24 GiB peaked at 23.2 GB resident
 			// with the fill, 22.0 without, and loaded in 85 s against 71.
-			if target := goal + goal/8; int64(target) <= physical()/fillMaxShare {
+			if target := goal + goal/8; target <= h.fillMax {
 				if err := h.fill(ctx, target); err != nil {
 					slog.Debug("heap no longer filled ahead", "error", err)
 					h.fillAhead = false

@@ -15,7 +15,7 @@ import (
 // Options.Profile to a NewProfile and read it after Run returns.
 type Profile struct {
 	mu     sync.Mutex
-	ops    map[*physical.Op]*OpStats
+	ops    map[*physical.Op]*counters
 	stages map[int]time.Duration
 }
 
@@ -28,42 +28,40 @@ type OpStats struct {
 	Time time.Duration
 	// Partitions is how many instances of it ran.
 	Partitions int64
+}
 
+// counters are an operator's figures as its partitions add to them.
+type counters struct {
 	rows, batches, nanos, parts atomic.Int64
 }
 
 // NewProfile returns an empty profile.
 func NewProfile() *Profile {
-	return &Profile{ops: map[*physical.Op]*OpStats{}, stages: map[int]time.Duration{}}
+	return &Profile{ops: map[*physical.Op]*counters{}, stages: map[int]time.Duration{}}
 }
 
-// Op returns what o did; nil when it did not run (an exchange read
+// Op returns what o did; ok is false when it did not run (an exchange read
 // gathered into a broadcast join's table is not an operator of its own).
-func (p *Profile) Op(o *physical.Op) *OpStats {
+func (p *Profile) Op(o *physical.Op) (s OpStats, ok bool) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	s := p.ops[o]
-	if s == nil {
-		return nil
+	c := p.ops[o]
+	p.mu.Unlock()
+	if c == nil {
+		return OpStats{}, false
 	}
-	s.Rows, s.Batches, s.Time, s.Partitions = s.rows.Load(), s.batches.Load(), time.Duration(s.nanos.Load()), s.parts.Load()
-	return s
+	return OpStats{Rows: c.rows.Load(), Batches: c.batches.Load(), Time: time.Duration(c.nanos.Load()), Partitions: c.parts.Load()}, true
 }
 
 // SelfTime is o's time without its inputs' (those that ran as operators).
 func (p *Profile) SelfTime(o *physical.Op) time.Duration {
-	s := p.Op(o)
-	if s == nil {
-		return 0
-	}
+	s, _ := p.Op(o)
 	t := s.Time
 	for _, c := range []*physical.Op{o.Input, o.Build} {
 		if c == nil {
 			continue
 		}
-		if cs := p.Op(c); cs != nil {
-			t -= cs.Time
-		}
+		cs, _ := p.Op(c)
+		t -= cs.Time
 	}
 	return max(t, 0)
 }
@@ -86,7 +84,7 @@ func (p *Profile) wrap(o *physical.Op, op colexecop.Operator) colexecop.Operator
 	p.mu.Lock()
 	s := p.ops[o]
 	if s == nil {
-		s = &OpStats{}
+		s = &counters{}
 		p.ops[o] = s
 	}
 	p.mu.Unlock()
@@ -96,7 +94,7 @@ func (p *Profile) wrap(o *physical.Op, op colexecop.Operator) colexecop.Operator
 
 type profiled struct {
 	colexecop.Operator
-	s *OpStats
+	s *counters
 }
 
 func (o *profiled) Init(ctx context.Context) {
