@@ -14,26 +14,28 @@ import (
 // task, which vary far less between runs than throughput does.
 func BenchmarkSubmitAndGet(b *testing.B) {
 	ctx := benchCluster(b)
-	round := func(n int) {
-		futs := make([]*shoal.Future[int], n)
-		for i := range futs {
-			futs[i] = square.Remote(ctx, i)
-		}
-		if _, err := shoal.GetAll(ctx, futs); err != nil {
-			b.Fatal(err)
-		}
-		for _, f := range futs {
-			f.Release()
-		}
-	}
 	for range 3 {
-		round(10_000) // (warm: leases, run times learned)
+		asyncRound(ctx, b, 10_000) // (warm: leases, run times learned)
 	}
 	measureCPU(b, func() {
 		for done := 0; done < b.N; done += 10_000 {
-			round(min(10_000, b.N-done))
+			asyncRound(ctx, b, min(10_000, b.N-done))
 		}
 	})
+}
+
+// asyncRound submits n no-op tasks, gets them all and releases them.
+func asyncRound(ctx context.Context, b *testing.B, n int) {
+	futs := make([]*shoal.Future[int], n)
+	for i := range futs {
+		futs[i] = square.Remote(ctx, i)
+	}
+	if _, err := shoal.GetAll(ctx, futs); err != nil {
+		b.Fatal(err)
+	}
+	for _, f := range futs {
+		f.Release()
+	}
 }
 
 // benchCluster starts the benchmarks' embedded cluster (2 nodes × 2
@@ -59,4 +61,22 @@ func measureCPU(b *testing.B, run func()) {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &after)
 	cpu := (after.Utime.Nano() + after.Stime.Nano()) - (before.Utime.Nano() + before.Stime.Nano())
 	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkSyncRoundTrip submits one no-op task and gets it, b.N times
+// (`shoal bench tasks`' sync_task_p50_us), after rounds of 10,000 async
+// tasks (as that benchmark runs them first): allocations and this
+// process's CPU time per round trip.
+func BenchmarkSyncRoundTrip(b *testing.B) {
+	ctx := benchCluster(b)
+	for range 5 {
+		asyncRound(ctx, b, 10_000)
+	}
+	measureCPU(b, func() {
+		for i := range b.N {
+			if v, err := square.Remote(ctx, i%1000).Get(ctx); err != nil || v != (i%1000)*(i%1000) {
+				b.Fatalf("square(%d) = %d, %v", i%1000, v, err)
+			}
+		}
+	})
 }

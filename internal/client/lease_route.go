@@ -24,7 +24,7 @@ import (
 // tasks finish. Tasks that waited stallAfter with no task sent on the
 // pool's leases go to the head: a lease's task may be long, or blocked in
 // Get on a task waiting behind it. A lease idle for leaseLinger goes back
-// to the head. A request for a function seen to run shorter than shortTask
+// to the head (within twice that: see taskLease.linger). A request for a function seen to run shorter than shortTask
 // says so; the head may then grant a share of another caller's lease
 // (its slot), whose ID the tasks carry instead.
 // Results follow the rules of direct calls (actor_route.go). A task whose
@@ -149,8 +149,19 @@ type taskLease struct {
 	conn     *directConn
 	place    *pb.Location
 	inflight int
-	idle     *time.Timer
 	ended    bool
+	// sent counts the tasks sent on the lease. linger, while armed, fires
+	// every leaseLinger while the lease is idle or was used since the last
+	// time (lingerMark), and ends it when neither: one timer a lease
+	// rather than one each time it goes idle, as a timer armed as the
+	// earliest of its processor's wakes another thread to watch it (the
+	// runtime's wakeNetPoller): that cost each synchronous round trip a
+	// thread's wake-up (5% of the driver's CPU time in
+	// BenchmarkSyncRoundTrip).
+	sent       uint64
+	linger     *time.Timer
+	lingering  bool
+	lingerMark uint64
 }
 
 // leaseEligible reports whether a task may run under a lease.
@@ -236,11 +247,8 @@ func (lr *leaseRoute) pump(p *taskPool) {
 		p.pop()
 		r.d.lease = best
 		best.inflight++
+		best.sent++
 		p.sent++
-		if best.idle != nil {
-			best.idle.Stop()
-			best.idle = nil
-		}
 		if flush != nil {
 			lr.mu.later(flush)
 		}
@@ -267,8 +275,13 @@ func (lr *leaseRoute) pump(p *taskPool) {
 		}
 	}
 	for _, l := range p.leases {
-		if !l.ended && l.inflight == 0 && len(p.queue) == 0 && l.idle == nil {
-			l.idle = time.AfterFunc(leaseLinger, func() { lr.leaseIdle(l) })
+		if !l.ended && l.inflight == 0 && len(p.queue) == 0 && !l.lingering {
+			l.lingering, l.lingerMark = true, l.sent
+			if l.linger == nil {
+				l.linger = time.AfterFunc(leaseLinger, func() { lr.leaseIdle(l) })
+			} else {
+				l.linger.Reset(leaseLinger)
+			}
 		}
 	}
 	if len(p.queue) > 0 && p.stall == nil {
@@ -356,15 +369,25 @@ func (lr *leaseRoute) granted(grants []*pb.LeaseGrant) {
 	}
 }
 
-// leaseIdle returns a lease that stayed idle for leaseLinger.
+// leaseIdle returns a lease that stayed idle since its linger timer last
+// fired (or was armed); it watches on a lease idle now but used since, and
+// leaves a busy one to be watched again once it is idle.
 func (lr *leaseRoute) leaseIdle(l *taskLease) {
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
-	if l.ended || l.inflight > 0 || len(l.pool.queue) > 0 {
+	if l.ended || !l.lingering {
 		return
 	}
-	l.idle = nil
-	lr.endLease(l)
+	switch {
+	case l.inflight > 0 || len(l.pool.queue) > 0:
+		l.lingering = false // (pump arms it again)
+	case l.sent != l.lingerMark:
+		l.lingerMark = l.sent
+		l.linger.Reset(leaseLinger)
+	default:
+		l.lingering = false
+		lr.endLease(l)
+	}
 }
 
 // endLease drops a lease and gives it back to the head. Called with lr.mu
@@ -374,9 +397,9 @@ func (lr *leaseRoute) endLease(l *taskLease) {
 		return
 	}
 	l.ended = true
-	if l.idle != nil {
-		l.idle.Stop()
-		l.idle = nil
+	if l.lingering {
+		l.linger.Stop()
+		l.lingering = false
 	}
 	p := l.pool
 	for i, x := range p.leases {
@@ -441,8 +464,9 @@ func (lr *leaseRoute) lost(conn *directConn, unanswered []*Ref) (mayHaveRun []*R
 			p.asks = 0
 			for _, l := range p.leases {
 				l.ended = true
-				if l.idle != nil {
-					l.idle.Stop()
+				if l.lingering {
+					l.linger.Stop()
+					l.lingering = false
 				}
 			}
 			p.leases = nil
