@@ -80,3 +80,25 @@ func BenchmarkSyncRoundTrip(b *testing.B) {
 		}
 	})
 }
+
+// readyAwaitable is a future that is ready: Wait's own cost.
+type readyAwaitable struct{ c chan struct{} }
+
+func (r readyAwaitable) Done() <-chan struct{} { return r.c }
+
+// BenchmarkWaitReady waits for 1,000 futures that are all ready (the
+// rounds of `shoal bench`'s single_client_wait_1k_refs after the first).
+func BenchmarkWaitReady(b *testing.B) {
+	c := make(chan struct{})
+	close(c)
+	futs := make([]readyAwaitable, 1000)
+	for i := range futs {
+		futs[i] = readyAwaitable{c}
+	}
+	b.ReportAllocs()
+	for range b.N {
+		if r, _, err := shoal.Wait(context.Background(), futs, len(futs), -1); err != nil || len(r) != len(futs) {
+			b.Fatalf("%d of %d ready, %v", len(r), len(futs), err)
+		}
+	}
+}

@@ -279,43 +279,19 @@ func Wait[F Awaitable](ctx context.Context, futs []F, n int, timeout time.Durati
 			defer t.Stop()
 			deadline = t.C
 		}
-		stop := make(chan struct{})
-		readyIdx := make(chan int, len(futs))
-		var wg sync.WaitGroup
-		for i, f := range futs {
-			if isReady[i] {
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				select {
-				case <-f.Done():
-					readyIdx <- i
-				case <-stop:
-				}
-			}()
-		}
-	loop:
-		for count < n {
-			select {
-			case i := <-readyIdx:
-				isReady[i] = true
-				count++
-			case <-deadline:
-				break loop
-			case <-ctx.Done():
-				err = ctx.Err()
-				break loop
-			}
-		}
-		close(stop)
-		wg.Wait()
-		close(readyIdx)
-		for i := range readyIdx {
-			isReady[i] = true
+		if n == len(futs) {
+			err = waitEach(ctx, futs, isReady, deadline)
+		} else {
+			err = waitAny(ctx, futs, isReady, n-count, deadline)
 		}
 	}
+	count = 0
+	for _, r := range isReady {
+		if r {
+			count++
+		}
+	}
+	ready, notReady = make([]F, 0, min(count, n)), make([]F, 0, len(futs)-min(count, n))
 	for i, f := range futs {
 		if isReady[i] && len(ready) < n {
 			ready = append(ready, f)
@@ -324,6 +300,82 @@ func Wait[F Awaitable](ctx context.Context, futs []F, n int, timeout time.Durati
 		}
 	}
 	return ready, notReady, err
+}
+
+// waitEach waits for every future of futs not marked ready, in order (each
+// must become ready: no goroutine each), marking them, until deadline or
+// ctx ends; then marks those that became ready meanwhile.
+func waitEach[F Awaitable](ctx context.Context, futs []F, isReady []bool, deadline <-chan time.Time) error {
+	for i, f := range futs {
+		if isReady[i] {
+			continue
+		}
+		select {
+		case <-f.Done():
+			isReady[i] = true
+		case <-deadline:
+			markReady(futs, isReady)
+			return nil
+		case <-ctx.Done():
+			markReady(futs, isReady)
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// markReady marks the futures of futs that are ready.
+func markReady[F Awaitable](futs []F, isReady []bool) {
+	for i, f := range futs {
+		select {
+		case <-f.Done():
+			isReady[i] = true
+		default:
+		}
+	}
+}
+
+// waitAny waits until want more of the futures of futs not marked ready
+// are, marking them, until deadline or ctx ends: a goroutine watches
+// each.
+func waitAny[F Awaitable](ctx context.Context, futs []F, isReady []bool, want int, deadline <-chan time.Time) (err error) {
+	stop := make(chan struct{})
+	readyIdx := make(chan int, len(futs))
+	var wg sync.WaitGroup
+	for i, f := range futs {
+		if isReady[i] {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-f.Done():
+				readyIdx <- i
+			case <-stop:
+			}
+		}()
+	}
+loop:
+	for want > 0 {
+		select {
+		case i := <-readyIdx:
+			isReady[i] = true
+			want--
+		case <-deadline:
+			break loop
+		case <-ctx.Done():
+			err = ctx.Err()
+			break loop
+		}
+	}
+	close(stop)
+	wg.Wait()
+	close(readyIdx)
+	for i := range readyIdx {
+		isReady[i] = true
+	}
+	return err
 }
 
 // ReadRange returns bytes [off, off+n) of the []byte value of f without

@@ -343,3 +343,38 @@ func TestBorrowedObjectsOutliveTheirOwner(t *testing.T) {
 	requireStoreEmpty(t, ctx)
 	requireResourcesBack(t, ctx)
 }
+
+// chanAwaitable is a future that is ready once its channel is closed.
+type chanAwaitable chan struct{}
+
+func (c chanAwaitable) Done() <-chan struct{} { return c }
+
+// Wait for all of its futures waits for each in turn; when it gives up (a
+// timeout, ctx ended) the ones that became ready meanwhile, behind the one
+// it waited for, count as ready, as when it waits for some of them.
+func TestWaitForAllGivesUp(t *testing.T) {
+	for _, how := range []string{"timeout", "ctx", "some"} {
+		t.Run(how, func(t *testing.T) {
+			futs := []chanAwaitable{make(chan struct{}), make(chan struct{}), make(chan struct{})}
+			close(futs[0])
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			timeout, n := 200*time.Millisecond, len(futs)
+			switch how {
+			case "ctx":
+				timeout = -1
+				time.AfterFunc(200*time.Millisecond, cancel)
+			case "some":
+				n = 2 // (the goroutine each)
+			}
+			time.AfterFunc(20*time.Millisecond, func() { close(futs[2]) })
+			ready, notReady, err := shoal.Wait(ctx, futs, n, timeout)
+			if how == "ctx" && !errors.Is(err, context.Canceled) || how != "ctx" && err != nil {
+				t.Fatalf("Wait: %v", err)
+			}
+			if len(ready) != 2 || len(notReady) != 1 || ready[0] != futs[0] || ready[1] != futs[2] || notReady[0] != futs[1] {
+				t.Fatalf("Wait(%d) gave up (%s): %d ready, %d not", n, how, len(ready), len(notReady))
+			}
+		})
+	}
+}
