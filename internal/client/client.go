@@ -121,11 +121,12 @@ type Client struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu      sync.Mutex
-	refs    map[ids.ID]*Ref
-	err     error // why the session ended
-	putNode ids.ID
-	putAddr string
+	mu         sync.Mutex
+	refs       map[ids.ID]*Ref
+	refDeletes int   // deletions from refs (mapcompact)
+	err        error // why the session ended
+	putNode    ids.ID
+	putAddr    string
 
 	// The routes work takes (route.go), and the direct routes' streams to
 	// executors.

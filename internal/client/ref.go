@@ -1,6 +1,7 @@
 package client
 
 import (
+	"github.com/shoal-dev/shoal/internal/mapcompact"
 	"sync"
 	"sync/atomic"
 
@@ -251,6 +252,7 @@ func (r *Ref) Release() {
 	}
 	if c.refs[r.ID] == r {
 		delete(c.refs, r.ID)
+		mapcompact.Deleted(&c.refs, &c.refDeletes)
 	}
 	if r.slot.Load() {
 		// Its work has not finished: it keeps its slot until the head

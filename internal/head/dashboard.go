@@ -68,7 +68,7 @@ func (h *Head) sampleLocked(now time.Time) {
 		hs.nodes, hs.cluster = map[ids.ID]*ring[Sample]{}, newRing[ClusterSample](historyLen)
 	}
 	sum := ClusterSample{Sample: Sample{UnixMs: now.UnixMilli()}, Finished: h.counts.finished, Failed: h.counts.failed}
-	sum.Waiting = h.tally.byState[taskWaitingArgs] + h.tally.byState[taskReady]
+	sum.Waiting = h.tally.byState.n[taskWaitingArgs] + h.tally.byState.n[taskReady]
 	for id := range hs.nodes {
 		if n := h.nodes[id]; n == nil || !n.alive {
 			delete(hs.nodes, id)
@@ -202,10 +202,12 @@ func (h *Head) JobTasks() []JobTasks {
 			get(j)
 		}
 	}
-	for j, states := range h.tally.byJob {
+	for j := range h.tally.jobs {
 		jt := get(j)
-		for state, n := range states {
-			jt.Tasks[taskStateNames[state]] += n
+		for state, n := range j.tally.n {
+			if n != 0 {
+				jt.Tasks[taskStateNames[taskState(state)]] += n
+			}
 		}
 	}
 	out := make([]JobTasks, 0, len(byJob))

@@ -134,17 +134,19 @@ type Head struct {
 	grpcServer *grpc.Server
 	listener   net.Listener
 
-	mu         sync.Mutex
-	nodes      map[ids.ID]*nodeState
-	alive      []*nodeState // live nodes; alive[i].idx == i
-	view       []scheduler.Node
-	sessions   map[*session]struct{}
-	jobs       map[ids.ID]*job
-	tasks      map[ids.ID]*task
-	objects    map[ids.ID]*object
-	classes    map[classKey]*class
-	active     []*class // classes with queued tasks
-	infeasible int      // classes whose first task fits no live node
+	mu       sync.Mutex
+	nodes    map[ids.ID]*nodeState
+	alive    []*nodeState // live nodes; alive[i].idx == i
+	view     []scheduler.Node
+	sessions map[*session]struct{}
+	jobs     map[ids.ID]*job
+	tasks    map[ids.ID]*task
+	objects  map[ids.ID]*object
+	// objectDeletes counts the deletions from objects (mapcompact).
+	objectDeletes int
+	classes       map[classKey]*class
+	active        []*class // classes with queued tasks
+	infeasible    int      // classes whose first task fits no live node
 	// eventCounts counts the events recorded, by kind (for metrics).
 	eventCounts map[string]int64
 	jobEnds     int64 // submitted jobs ended, for their order

@@ -96,7 +96,7 @@ func (h *Head) Metrics() Metrics {
 		}
 	}
 	perFunc := map[string]map[string]int64{}
-	for k, n := range h.tally.byFunc {
+	for k, n := range h.tally.byFuncState() {
 		if perFunc[k.fn] == nil {
 			perFunc[k.fn] = map[string]int64{}
 		}

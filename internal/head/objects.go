@@ -2,6 +2,7 @@ package head
 
 import (
 	"fmt"
+	"github.com/shoal-dev/shoal/internal/mapcompact"
 	"unsafe"
 
 	"github.com/shoal-dev/shoal/internal/errs"
@@ -272,6 +273,7 @@ func (h *Head) maybeFree(o *object) {
 	h.dropData(o)
 	o.freed = true
 	delete(h.objects, o.id)
+	mapcompact.Deleted(&h.objects, &h.objectDeletes)
 	h.objectBytes -= o.size
 	defer h.dropLineage(o)
 	nested := o.nested()

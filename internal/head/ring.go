@@ -13,6 +13,13 @@ func newRing[T any](max int) ring[T] { return ring[T]{max: max} }
 // it did.
 func (r *ring[T]) add(v T) (overwrote bool) {
 	if len(r.items) < r.max {
+		if r.items == nil {
+			// All of it at once, not by doubling: the span ring (6.4 MB)
+			// grew while chains of tasks ran, each step a copy under the
+			// head's lock into memory never touched (which this VM's host
+			// makes dear); pages not written yet stay free to the system.
+			r.items = make([]T, 0, r.max)
+		}
 		r.items = append(r.items, v)
 		return false
 	}

@@ -50,6 +50,7 @@ type job struct {
 	info    *pb.JobInfo
 	drivers int
 	ended   bool
+	tally   stateCounts // its tasks in flight (taskTally), its derived jobs' with them
 	// root is the job whose tasks asked for other environment variables
 	// (nil for a job drivers started); derived holds such jobs of a root,
 	// by their full environment. They share the root's code and end with

@@ -46,9 +46,9 @@ func (h *Head) statusLocked() *pb.StatusReply {
 			ns.Leases++
 		}
 	}
-	for state, n := range h.tally.byState {
+	for state, n := range h.tally.byState.n {
 		if n != 0 {
-			r.TasksByState[taskStateNames[state]] = n
+			r.TasksByState[taskStateNames[taskState(state)]] = n
 		}
 	}
 	r.TasksByState["finished"] = h.counts.finished

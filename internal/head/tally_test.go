@@ -36,18 +36,30 @@ func (h *Head) checkTally() error {
 		}
 		return out
 	}
-	if got := nonzero(h.tally.byState); !maps.Equal(got, byState) {
+	asMap := func(c *stateCounts) map[taskState]int64 {
+		out := map[taskState]int64{}
+		for s, n := range c.n {
+			out[taskState(s)] = n
+		}
+		return nonzero(out)
+	}
+	if got := asMap(&h.tally.byState); !maps.Equal(got, byState) {
 		return fmt.Errorf("tasks by state: tally %v, walk %v", got, byState)
 	}
-	if !maps.Equal(h.tally.byFunc, byFunc) {
-		return fmt.Errorf("tasks by function: tally %v, walk %v", h.tally.byFunc, byFunc)
+	if got := h.tally.byFuncState(); !maps.Equal(got, byFunc) {
+		return fmt.Errorf("tasks by function: tally %v, walk %v", got, byFunc)
 	}
-	if len(h.tally.byJob) != len(byJob) {
-		return fmt.Errorf("tasks by job: tally has %d jobs, walk %d", len(h.tally.byJob), len(byJob))
+	for fn, c := range h.tally.byFunc {
+		if c.total == 0 {
+			return fmt.Errorf("function %s kept in the tally with no task in flight", fn)
+		}
+	}
+	if len(h.tally.jobs) != len(byJob) {
+		return fmt.Errorf("tasks by job: tally has %d jobs, walk %d", len(h.tally.jobs), len(byJob))
 	}
 	for j, m := range byJob {
-		if !maps.Equal(h.tally.byJob[j], m) {
-			return fmt.Errorf("tasks of job %s: tally %v, walk %v", j.id.Short(), h.tally.byJob[j], m)
+		if _, ok := h.tally.jobs[j]; !ok || !maps.Equal(asMap(&j.tally), m) {
+			return fmt.Errorf("tasks of job %s: tally %v (listed %v), walk %v", j.id.Short(), asMap(&j.tally), ok, m)
 		}
 	}
 	if h.objectBytes != bytes {

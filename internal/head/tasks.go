@@ -51,6 +51,8 @@ type task struct {
 	affinity    ids.ID
 	excluded    []ids.ID
 	lastErr     *pb.ErrorInfo
+	// tallyFn is its function's counts in the tally, while it counts there.
+	tallyFn *stateCounts
 	// runTime is the mean run time of the task's function.
 	runTime *meanDuration
 	// kind and actor mark an actor's constructor or a method call.
