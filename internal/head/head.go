@@ -140,7 +140,6 @@ type Head struct {
 	view     []scheduler.Node
 	sessions map[*session]struct{}
 	jobs     map[ids.ID]*job
-	tasks    map[ids.ID]*task
 	objects  map[ids.ID]*object
 	// objectDeletes counts the deletions from objects (mapcompact).
 	objectDeletes int
