@@ -24,9 +24,10 @@ import (
 // tasks finish. Tasks that waited stallAfter with no task sent on the
 // pool's leases go to the head: a lease's task may be long, or blocked in
 // Get on a task waiting behind it. A lease idle for leaseLinger goes back
-// to the head (within twice that: see taskLease.linger). A request for a function seen to run shorter than shortTask
-// says so; the head may then grant a share of another caller's lease
-// (its slot), whose ID the tasks carry instead.
+// to the head (within twice that: see taskLease.linger). A request for a
+// function seen to run shorter than shortTask says so; the head may then
+// grant a share of another caller's lease (its slot), whose ID the tasks
+// carry instead.
 // Results follow the rules of direct calls (actor_route.go). A task whose
 // executor went away is submitted to the head again, as a retry.
 

@@ -5,9 +5,9 @@ package head
 // the dashboard read counts without walking every object under the head's
 // lock: that walk took 140–260 ms at 100,000 tasks in flight, once per scrape
 // and per dashboard refresh. A state change costs no map operation: a task
-// keeps its function's counts (fn) and its job keeps the job's; the maps
-// change only when a function or job has its first task in flight or its
-// last one done.
+// points at its function's counts (task.tallyFn) and its job holds the
+// job's (job.tally); the maps change only when a function or job has its
+// first task in flight or its last one done.
 type taskTally struct {
 	byState stateCounts
 	byFunc  map[string]*stateCounts // by function name (tallyFunction)
