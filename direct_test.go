@@ -13,6 +13,7 @@ import (
 
 	"github.com/shoal-dev/shoal"
 	"github.com/shoal-dev/shoal/internal/client"
+	"github.com/shoal-dev/shoal/internal/testwait"
 )
 
 // Direct actor calls (docs/proposals/direct-calls.md): calls with inline
@@ -233,22 +234,10 @@ func TestDirectLargeResult(t *testing.T) {
 		t.Fatalf("a task reading the large result: %q %v", d, err)
 	}
 	f.Release()
-	waitFor(t, 20*time.Second, "the large result freed", func() bool {
+	testwait.Within(t, 20*time.Second, "the large result freed", func() bool {
 		st, err := shoal.ClusterStatus(ctx)
 		return err == nil && st.ObjectBytes < baseline+size/2
 	})
-}
-
-// waitFor waits until cond holds, failing the test after d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // Releasing the last handle while direct calls are in flight lets them

@@ -12,6 +12,7 @@ import (
 	"github.com/shoal-dev/shoal"
 	"github.com/shoal-dev/shoal/internal/client"
 	"github.com/shoal-dev/shoal/internal/proctree"
+	"github.com/shoal-dev/shoal/internal/testwait"
 )
 
 // Worker leases (phase 2 of docs/proposals/direct-calls.md): tasks with
@@ -35,7 +36,7 @@ func warm(t *testing.T, ctx context.Context) {
 // again (leases returned).
 func allCPUsFree(t *testing.T, ctx context.Context) {
 	t.Helper()
-	waitFor(t, 20*time.Second, "every lease returned", func() bool {
+	testwait.Within(t, 20*time.Second, "every lease returned", func() bool {
 		st, err := shoal.ClusterStatus(ctx)
 		if err != nil {
 			return false
@@ -229,7 +230,7 @@ func TestLeasedTasksRetriedWhenExecutorDies(t *testing.T) {
 	noRetry := sleepThen.With(shoal.WithMaxRetries(0))
 	warm(t, ctx)
 	f := noRetry.Remote(ctx, time.Hour, 1)
-	waitFor(t, 20*time.Second, "the task to hold a CPU", func() bool {
+	testwait.Within(t, 20*time.Second, "the task to hold a CPU", func() bool {
 		st, err := shoal.ClusterStatus(ctx)
 		if err != nil {
 			return false

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/internal/testwait"
 )
 
 // Resource accounting: what a blocked task keeps, and work no node can run.
@@ -170,7 +171,7 @@ func TestInfeasibleWorkWaitsVisibly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "warnings in the driver's log", func() bool { return logs.find("tpu 1") != "" && logs.find("CPU 64") != "" })
+	testwait.Within(t, 20*time.Second, "warnings in the driver's log", func() bool { return logs.find("tpu 1") != "" && logs.find("CPU 64") != "" })
 	if m := logs.find("CPU 64"); !strings.Contains(m, "WARN") || !strings.Contains(m, "no live node has that much") {
 		t.Fatalf("warning for 64 CPUs: %q (all: %q)", m, logs.msgs)
 	}

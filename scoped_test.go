@@ -16,6 +16,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
+	"github.com/shoal-dev/shoal/internal/testwait"
 )
 
 // Job credentials, end to end on a real cluster (a `shoal head` and two
@@ -57,7 +58,7 @@ func TestJobCredentialsScopeSubmittedJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Job B is up when its named actor is.
-	waitFor(t, time.Minute, "job B to serve its actor", func() bool {
+	testwait.Within(t, time.Minute, "job B to serve its actor", func() bool {
 		logs, _, err := shoalCmd(t, c, "job", "logs", jobB.String())
 		return err == nil && strings.Contains(logs, "serving")
 	})

@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/shoal-dev/shoal"
+	"github.com/shoal-dev/shoal/internal/testwait"
 )
 
 // Zero-copy reads on a node (issue 14): an executor's Get of an object its
@@ -155,7 +156,7 @@ func TestExecutorDyingWithViewsLeaksNothing(t *testing.T) {
 		t.Fatal("the call that exited its executor succeeded")
 	}
 	blob.Release()
-	waitFor(t, 20*time.Second, "the node's shared memory to be free again", func() bool {
+	testwait.Within(t, 20*time.Second, "the node's shared memory to be free again", func() bool {
 		st, err := shoal.ClusterStatus(ctx)
 		return err == nil && len(st.Nodes) == 1 && st.Nodes[0].StoreObjects == 0 && st.Nodes[0].SharedBytes == 0 && st.Nodes[0].PinnedBytes == 0
 	})

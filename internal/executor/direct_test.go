@@ -4,6 +4,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/shoal-dev/shoal/internal/testwait"
 )
 
 // A call run on the reader for longer than inlinePause hands reading on,
@@ -22,10 +24,10 @@ func TestInlineWatch(t *testing.T) {
 	if n := handoffs.Load(); n != 0 {
 		t.Fatalf("%d handoffs for calls that returned at once", n)
 	}
-	waitFor(t, func() bool { w.mu.Lock(); defer w.mu.Unlock(); return !w.armed }, "the ticks to stop once calls stop")
+	testwait.For(t, "the ticks to stop once calls stop", func() bool { w.mu.Lock(); defer w.mu.Unlock(); return !w.armed })
 
 	w.start()
-	waitFor(t, func() bool { return handoffs.Load() == 1 }, "a long call to hand reading on")
+	testwait.For(t, "a long call to hand reading on", func() bool { return handoffs.Load() == 1 })
 	if w.finish() {
 		t.Fatal("the reader would read on after handing reading to another goroutine")
 	}
@@ -43,16 +45,5 @@ func TestInlineWatch(t *testing.T) {
 	defer w2.mu.Unlock()
 	if n := handoffs.Load(); n != 1 || w2.armed {
 		t.Fatalf("after stop: %d handoffs in all, armed %v", n, w2.armed)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited 10 s for %s", what)
-		}
-		time.Sleep(100 * time.Microsecond)
 	}
 }

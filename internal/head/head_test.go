@@ -23,6 +23,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 	"github.com/shoal-dev/shoal/internal/scheduler"
+	"github.com/shoal-dev/shoal/internal/testwait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -223,17 +224,6 @@ func recv[T any](t *testing.T, ch <-chan T, what string) T {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestTaskLifecycleAndReferenceCounting(t *testing.T) {
 	hs := newHarness(t, Config{})
 	n := hs.addNode(2, scheduler.Resources{})
@@ -258,7 +248,7 @@ func TestTaskLifecycleAndReferenceCounting(t *testing.T) {
 	ex.stream.Send(&pb.ClientMessage{Results: []*pb.TaskResult{{TaskId: run2.TaskId, Value: []byte{2, 'w'}}}})
 	recv(t, d.objects, "b ready")
 	d.stream.Send(&pb.ClientMessage{Release: [][]byte{b.Bytes()}})
-	waitFor(t, "objects freed", func() bool { return hs.h.Status().Objects == 0 })
+	testwait.For(t, "objects freed", func() bool { return hs.h.Status().Objects == 0 })
 	if st := hs.h.Status(); st.TasksFinished != 2 || st.Nodes[0].Available.Cpu != 2*scheduler.Unit {
 		t.Fatalf("status %v", st)
 	}
@@ -375,7 +365,7 @@ func TestInfeasibleTaskWaitsForANode(t *testing.T) {
 	d := hs.driver()
 	id := hs.gen.Next()
 	d.stream.Send(&pb.ClientMessage{Submit: []*pb.TaskSpec{{Id: id.Bytes(), Function: "gpu", Resources: &pb.Resources{Cpu: scheduler.Unit, Gpu: scheduler.Unit}}}})
-	waitFor(t, "the task to be queued", func() bool { return hs.h.Status().TasksByState["waiting_for_resources"] == 1 })
+	testwait.For(t, "the task to be queued", func() bool { return hs.h.Status().TasksByState["waiting_for_resources"] == 1 })
 	g := hs.addNode(1, scheduler.Resources{GPU: scheduler.Unit})
 	job := recv(t, g.starts, "executor start on the GPU node")
 	if string(job.JobId) != string(hs.job.JobId) {
@@ -501,7 +491,7 @@ func TestShortTaskLeasesShareASlot(t *testing.T) {
 		defer hs.h.mu.Unlock()
 		return hs.h.nodes[n.id].committed.CPU
 	}
-	waitFor(t, "the warm-up task's CPU back", func() bool { return committed() == 0 })
+	testwait.For(t, "the warm-up task's CPU back", func() bool { return committed() == 0 })
 	ask := func(s *fakeSession, short bool) *pb.LeaseGrant {
 		t.Helper()
 		id := hs.gen.Next()
@@ -644,13 +634,13 @@ func TestInfeasibleWork(t *testing.T) {
 				}
 				return
 			}
-			waitFor(t, "the waiting work in status", func() bool {
+			testwait.For(t, "the waiting work in status", func() bool {
 				w := hs.h.Status().Waiting
 				return len(w) == 1 && w[0].Count == 1 && w[0].Infeasible && strings.Contains(w[0].Reason, "CPU 3")
 			})
 			hs.h.SetNodeTypes([]autoscaler.NodeType{{Name: "big", Resources: autoscaler.Resources{"CPU": 4}}})
 			d.stream.Send(&pb.ClientMessage{Submit: []*pb.TaskSpec{{Id: hs.gen.Next().Bytes(), Function: "big", Resources: &pb.Resources{Cpu: 3*scheduler.Unit + 1}}}})
-			waitFor(t, "a shape an autoscaler node type fits", func() bool {
+			testwait.For(t, "a shape an autoscaler node type fits", func() bool {
 				for _, w := range hs.h.Status().Waiting {
 					if !w.Infeasible && strings.Contains(w.Reason, `node of type "big"`) {
 						return true
@@ -723,7 +713,7 @@ func TestBorrowAgainInTheBatchOfTheRelease(t *testing.T) {
 	}
 	// The owner lets go: the borrow alone keeps a.
 	d.stream.Send(&pb.ClientMessage{Release: [][]byte{a.Bytes()}})
-	waitFor(t, "the owner's release", func() bool {
+	testwait.For(t, "the owner's release", func() bool {
 		hs.h.mu.Lock()
 		defer hs.h.mu.Unlock()
 		o := hs.h.objects[a]
@@ -734,7 +724,7 @@ func TestBorrowAgainInTheBatchOfTheRelease(t *testing.T) {
 	}
 	// The new reference's release frees it.
 	other.stream.Send(&pb.ClientMessage{Release: [][]byte{a.Bytes()}})
-	waitFor(t, "a freed", func() bool { return hs.h.Status().Objects == 0 })
+	testwait.For(t, "a freed", func() bool { return hs.h.Status().Objects == 0 })
 }
 
 // Delay scheduling: a task whose argument lies on a busy node waits for
@@ -829,7 +819,7 @@ func TestActorKilledDuringConstructionStaysDead(t *testing.T) {
 	}
 	ctor := recv(t, ax.runs, "the constructor")
 	d.stream.Send(&pb.ClientMessage{KillActors: [][]byte{actor.Bytes()}})
-	waitFor(t, "the kill", func() bool {
+	testwait.For(t, "the kill", func() bool {
 		hs.h.mu.Lock()
 		defer hs.h.mu.Unlock()
 		return hs.h.actors[actor].state == actorDead
@@ -838,7 +828,7 @@ func TestActorKilledDuringConstructionStaysDead(t *testing.T) {
 	if st := recv(t, d.objects, "the actor's state"); st.State != pb.ObjectState_OBJECT_STATE_FAILED {
 		t.Fatalf("the killed actor's object: %v", st)
 	}
-	waitFor(t, "the node's CPUs back", func() bool {
+	testwait.For(t, "the node's CPUs back", func() bool {
 		hs.h.mu.Lock()
 		defer hs.h.mu.Unlock()
 		return hs.h.nodes[n.id].committed.CPU == 0
@@ -959,7 +949,7 @@ func TestLostCopiesAreNews(t *testing.T) {
 	b.mu.Lock()
 	b.stream.Send(&pb.NodeMessage{Objects: []*pb.ObjectCopy{{Id: y.Bytes(), Added: true, Size: 1e6}}}) // y copied to B
 	b.mu.Unlock()
-	waitFor(t, "y's copy on B", func() bool { return len(hs.h.ObjectInfo(y).Locations) == 2 })
+	testwait.For(t, "y's copy on B", func() bool { return len(hs.h.ObjectInfo(y).Locations) == 2 })
 
 	close(stopA) // A falls silent
 	recv(t, a.done, "A's stream closed by the head")

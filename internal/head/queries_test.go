@@ -9,6 +9,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 	"github.com/shoal-dev/shoal/internal/scheduler"
+	"github.com/shoal-dev/shoal/internal/testwait"
 )
 
 // The head keeps what drivers report of their queries' stages: the last
@@ -27,7 +28,7 @@ func TestQueriesKeepWhatDriversReport(t *testing.T) {
 		&pb.QueryStage{QueryId: q1, Stages: 3, Stage: 0, Done: false}, // (after it finished: ignored)
 		&pb.QueryStage{QueryId: []byte("short"), Stage: 0},            // (not an ID: ignored)
 		&pb.QueryStage{QueryId: q2, Query: "Limit ← orders", Stages: 1, Stage: -1, Error: "planning failed"})
-	waitFor(t, "the reports", func() bool { return len(hs.h.Queries()) == 2 })
+	testwait.For(t, "the reports", func() bool { return len(hs.h.Queries()) == 2 })
 	qs := hs.h.Queries()
 	if string(qs[0].ID) != string(q2) || qs[0].Error != "planning failed" || qs[0].Ended.IsZero() || len(qs[0].Reported) != 0 {
 		t.Fatalf("latest query: %+v", qs[0])
@@ -48,7 +49,7 @@ func TestQueriesKeepWhatDriversReport(t *testing.T) {
 	for i := range maxQueries {
 		send(&pb.QueryStage{QueryId: ids.Random().Bytes(), Query: fmt.Sprint("q", i), Stages: 1, Stage: 0})
 	}
-	waitFor(t, "more queries", func() bool { qs := hs.h.Queries(); return len(qs) > 0 && qs[0].Label == fmt.Sprint("q", maxQueries-1) })
+	testwait.For(t, "more queries", func() bool { qs := hs.h.Queries(); return len(qs) > 0 && qs[0].Label == fmt.Sprint("q", maxQueries-1) })
 	if qs := hs.h.Queries(); len(qs) != maxQueries || qs[len(qs)-1].Label != "q0" {
 		t.Fatalf("%d queries kept, the oldest %q", len(qs), qs[len(qs)-1].Label)
 	}
@@ -72,7 +73,7 @@ func TestTimelineKeepsSpans(t *testing.T) {
 	}
 	old := &pb.TaskSpan{TaskId: ids.Random().Bytes(), Function: "pkg.old", StartUnixNs: now.Add(-time.Hour).UnixNano(), DurationNs: 1}
 	ex.stream.Send(&pb.ClientMessage{SpansPacked: packed, Spans: []*pb.TaskSpan{old}, SpansDropped: 7})
-	waitFor(t, "the spans", func() bool { return len(hs.h.Timeline(0).Spans) == 4 })
+	testwait.For(t, "the spans", func() bool { return len(hs.h.Timeline(0).Spans) == 4 })
 	rep := hs.h.Timeline(0)
 	if rep.Dropped != 7 {
 		t.Errorf("dropped %d, want 7", rep.Dropped)
@@ -99,7 +100,7 @@ func TestTimelineKeepsSpans(t *testing.T) {
 		many = rpc.AppendSpan(many, ids.Random().Bytes(), pb.RunKind_RUN_KIND_TASK, 0, now.UnixNano(), 1, "pkg.bad", true, fmt.Sprint("error ", i))
 	}
 	ex.stream.Send(&pb.ClientMessage{SpansPacked: many})
-	waitFor(t, "the failures", func() bool { return len(hs.h.Timeline(0).Spans) == 4+maxSpanErrors+1 })
+	testwait.For(t, "the failures", func() bool { return len(hs.h.Timeline(0).Spans) == 4+maxSpanErrors+1 })
 	spans := hs.h.Timeline(0).Spans
 	if e := spans[len(spans)-1].Span.Error; e != fmt.Sprint("error ", maxSpanErrors) {
 		t.Errorf("the newest failure's error %q", e)

@@ -5,26 +5,15 @@ import (
 	"context"
 	"log/slog"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/objstore"
+	"github.com/shoal-dev/shoal/internal/testwait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // serveStore serves a 64 MiB store with shared memory (which does not
 // spill) on a local store socket, until the test ends.
@@ -86,7 +75,7 @@ func TestReadInPlaceAndLetGoOnClose(t *testing.T) {
 	}
 	_ = release // never called: Close lets go
 	cl.Close()
-	waitFor(t, "the closed reader's pins to be let go", func() bool { return st.Arena().Stats().Live == live-1 })
+	testwait.For(t, "the closed reader's pins to be let go", func() bool { return st.Arena().Stats().Live == live-1 })
 }
 
 // dialStore serves a store and connects a client to it (closed by the
@@ -208,7 +197,7 @@ func TestReleaseLetsGoOfItsOwnCopy(t *testing.T) {
 		t.Fatal("the second read got the first copy: nothing to test")
 	}
 	releaseFirst()
-	waitFor(t, "the first copy to go back to the arena", func() bool { return st.Usage().PinnedBytes == 0 })
+	testwait.For(t, "the first copy to go back to the arena", func() bool { return st.Usage().PinnedBytes == 0 })
 	// The second copy is still pinned: filling the store spills and evicts
 	// x again, without reusing the memory the second read holds.
 	if _, err := st.Put(g.Next(), bytes.Repeat([]byte("z"), 3<<20)); err != nil {

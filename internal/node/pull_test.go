@@ -12,6 +12,7 @@ import (
 
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/objstore"
+	"github.com/shoal-dev/shoal/internal/testwait"
 	"github.com/shoal-dev/shoal/internal/transfer"
 )
 
@@ -54,7 +55,7 @@ func TestPullFromNewCopyDoesNotWaitForAStuckPull(t *testing.T) {
 		_, _, err := n.pull(stuckCtx, id, []transfer.Location{{Node: ids.Random(), Addr: silent}})
 		stuck <- err
 	}()
-	waitUntil(t, "the first pull to start", func() bool {
+	testwait.For(t, "the first pull to start", func() bool {
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		return n.pulls[id] != nil
@@ -95,15 +96,4 @@ func silentListener(t *testing.T) string {
 	}()
 	t.Cleanup(func() { lis.Close(); wg.Wait() })
 	return lis.Addr().String()
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
