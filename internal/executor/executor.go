@@ -48,6 +48,10 @@ const (
 	// EnvLogFormat is the node's log format (text or json), which its
 	// executors use too.
 	EnvLogFormat = "SHOAL_LOG_FORMAT"
+	// EnvLocalSession set to 0 has an executor on its head's machine open
+	// its session through gRPC rather than on the head's local socket
+	// (client.LocalSession): to compare the two, or to rule the socket out.
+	EnvLocalSession = "SHOAL_LOCAL_SESSION"
 )
 
 // IsExecutor reports whether this process was started as an executor.
@@ -173,10 +177,14 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 			shared = ls
 		}
 	}
+	session := client.GRPCSession(conn)
+	if os.Getenv(EnvLocalSession) != "0" {
+		session = client.LocalSession(headAddr, token, logger, session)
+	}
 	cl, err := client.Connect(ctx, client.Config{
 		Hello: &pb.Hello{Role: pb.Role_ROLE_EXECUTOR, JobId: jobID.Bytes(), NodeId: nodeID.Bytes(),
 			Pid: int32(os.Getpid()), Registry: registry.Fingerprint(), DirectAddr: directAddr, DirectLocal: directLocal},
-		Connect:     client.GRPCSession(conn),
+		Connect:     session,
 		Head:        client.GRPCHead{Conn: conn},
 		Token:       token,
 		Peers:       peers,

@@ -106,8 +106,15 @@ func grpcSession(t *testing.T, conn *grpc.ClientConn, hello *pb.Hello) (grpc.Bid
 	if err != nil {
 		return nil, err
 	}
+	return s, sayHello(t, s, hello)
+}
+
+// sayHello sends hello on a new session stream s and returns the head's
+// answer: nil for a welcome, or the error that refused it.
+func sayHello(t *testing.T, s rpc.ClientStream[pb.ClientMessage, pb.HeadMessage], hello *pb.Hello) error {
+	t.Helper()
 	if err := s.Send(&pb.ClientMessage{Hello: hello}); err != nil {
-		return nil, err
+		return err
 	}
 	recvd := make(chan error, 1)
 	go func() {
@@ -119,10 +126,10 @@ func grpcSession(t *testing.T, conn *grpc.ClientConn, hello *pb.Hello) (grpc.Bid
 	}()
 	select {
 	case err := <-recvd:
-		return s, err
+		return err
 	case <-time.After(10 * time.Second):
 		t.Fatal("no answer to a hello within 10s")
-		return nil, nil
+		return nil
 	}
 }
 

@@ -133,6 +133,9 @@ type Head struct {
 
 	grpcServer *grpc.Server
 	listener   net.Listener
+	// local serves executors' sessions on the head's machine
+	// (local_sessions.go).
+	local localSessions
 
 	mu       sync.Mutex
 	nodes    map[ids.ID]*nodeState
@@ -327,6 +330,7 @@ func (h *Head) Serve(ln net.Listener) error {
 	}
 	h.grpcServer, h.listener = srv, ln
 	h.mu.Unlock()
+	h.serveLocalSessions(ln.Addr().String())
 	// (5,000 idle connections were all accepted and kept: now they wait
 	// in the kernel's queue past the cap, and idle ones close after 5 min.)
 	return srv.Serve(netutil.LimitListener(ln, h.cfg.MaxConnections))
@@ -352,6 +356,7 @@ func (h *Head) Close() {
 	}
 	h.mu.Unlock()
 	h.cancel()
+	h.local.close()
 	if srv != nil {
 		srv.Stop()
 	}

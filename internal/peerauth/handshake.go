@@ -127,21 +127,28 @@ func Dial(rw io.ReadWriter, magic, token string) error {
 // ErrProof if its proof is wrong; the caller then writes its transport's
 // verdict.
 func Accept(rw io.ReadWriter, magic, token string) error {
+	_, err := AcceptScope(rw, magic, token)
+	return err
+}
+
+// AcceptScope is Accept that also returns the scope the dialer proved:
+// the job whose credential it holds, or the nil ID for the cluster token.
+func AcceptScope(rw io.ReadWriter, magic, token string) (ids.ID, error) {
 	if token == "" {
-		return ErrNoToken
+		return ids.ID{}, ErrNoToken
 	}
 	if _, _, err := credential.Parse(token); err != nil {
-		return err
+		return ids.ID{}, err
 	}
 	hello := make([]byte, len(magic)+ScopeSize+NonceSize)
 	if _, err := io.ReadFull(rw, hello[:len(magic)]); err != nil {
-		return fmt.Errorf("reading the handshake: %w", err)
+		return ids.ID{}, fmt.Errorf("reading the handshake: %w", err)
 	}
 	if string(hello[:len(magic)]) != magic {
-		return ErrNotShoal
+		return ids.ID{}, ErrNotShoal
 	}
 	if _, err := io.ReadFull(rw, hello[len(magic):]); err != nil {
-		return fmt.Errorf("reading the handshake: %w", err)
+		return ids.ID{}, fmt.Errorf("reading the handshake: %w", err)
 	}
 	scope := ids.ID(hello[len(magic) : len(magic)+ScopeSize])
 	cn := hello[len(magic)+ScopeSize:]
@@ -152,26 +159,26 @@ func Accept(rw io.ReadWriter, magic, token string) error {
 		if !scope.IsNil() {
 			what = "job " + scope.Abbrev() + "'s scope"
 		}
-		return fmt.Errorf("%w: a dialer asked for %s", ErrScope, what)
+		return ids.ID{}, fmt.Errorf("%w: a dialer asked for %s", ErrScope, what)
 	}
 	var challenge [1 + NonceSize + ProofSize]byte
 	challenge[0] = scopeServed
 	sn := challenge[1 : 1+NonceSize]
 	if _, err := rand.Read(sn); err != nil {
-		return err
+		return ids.ID{}, err
 	}
 	copy(challenge[1+NonceSize:], proof(key, serverLabel, magic, scope, cn, sn))
 	if _, err := rw.Write(challenge[:]); err != nil {
-		return fmt.Errorf("sending the challenge: %w", err)
+		return ids.ID{}, fmt.Errorf("sending the challenge: %w", err)
 	}
 	var cp [ProofSize]byte
 	if _, err := io.ReadFull(rw, cp[:]); err != nil {
 		// (a dialer with another token stops here: it found the
 		// listener's proof wrong)
-		return fmt.Errorf("%w: the peer left the handshake (a different cluster token?): %v", errs.ErrUnauthenticated, err)
+		return ids.ID{}, fmt.Errorf("%w: the peer left the handshake (a different cluster token?): %v", errs.ErrUnauthenticated, err)
 	}
 	if !hmac.Equal(cp[:], proof(key, clientLabel, magic, scope, cn, sn)) {
-		return ErrProof
+		return ids.ID{}, ErrProof
 	}
-	return nil
+	return scope, nil
 }

@@ -70,8 +70,10 @@ var HeadAccess = map[string]Access{
 	envpb.Packages_Upload_FullMethodName:   ClusterOnly,
 }
 
-// authorize refuses a call of method by p that access does not allow.
-func authorize(access map[string]Access, method string, p credential.Principal) error {
+// Authorize refuses a call of method by p that access does not allow (a
+// job's credential calling a cluster operation): for a server that
+// authenticates on another transport (the head's stream connections).
+func Authorize(access map[string]Access, method string, p credential.Principal) error {
 	if p.IsCluster() || access[method] != ClusterOnly {
 		return nil
 	}

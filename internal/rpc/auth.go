@@ -143,7 +143,7 @@ func admit(ctx context.Context, md metadata.MD, token string, access map[string]
 	}
 	p, err := authenticate(md, token)
 	if err == nil {
-		err = authorize(access, method, p)
+		err = Authorize(access, method, p)
 	}
 	if err != nil {
 		return ctx, errs.ToStatus(err)

@@ -35,6 +35,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/shoal-dev/shoal/internal/errs"
+	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/peerauth"
 )
 
@@ -74,6 +75,11 @@ func ListenLocal() (net.Listener, error) {
 // when the peer runs on this machine, and needs no TLS (nothing leaves the
 // machine).
 func Dial(ctx context.Context, addr, local, token string, tlsCfg *tls.Config, timeout time.Duration) (net.Conn, error) {
+	return dial(ctx, magic, addr, local, token, tlsCfg, timeout)
+}
+
+// dial is Dial for the transport opened by magic.
+func dial(ctx context.Context, magic, addr, local, token string, tlsCfg *tls.Config, timeout time.Duration) (net.Conn, error) {
 	d := net.Dialer{Timeout: timeout, KeepAliveConfig: keepAlive}
 	var conn net.Conn
 	err := errors.New("no local address")
@@ -81,6 +87,9 @@ func Dial(ctx context.Context, addr, local, token string, tlsCfg *tls.Config, ti
 		conn, err = d.DialContext(ctx, "unix", local)
 	}
 	if err != nil {
+		if addr == "" {
+			return nil, err
+		}
 		if conn, err = d.DialContext(ctx, "tcp", addr); err != nil {
 			return nil, err
 		}
@@ -123,6 +132,13 @@ func Dial(ctx context.Context, addr, local, token string, tlsCfg *tls.Config, ti
 // It closes conn and returns an error when the token is wrong, the scope
 // not served or the handshake malformed.
 func Accept(conn net.Conn, token string, tlsCfg *tls.Config, timeout time.Duration) (net.Conn, error) {
+	conn, _, err := accept(conn, magic, token, tlsCfg, timeout)
+	return conn, err
+}
+
+// accept is Accept for the transport opened by magic; it also returns the
+// scope the dialer proved (peerauth.AcceptScope).
+func accept(conn net.Conn, magic, token string, tlsCfg *tls.Config, timeout time.Duration) (net.Conn, ids.ID, error) {
 	conn.SetDeadline(time.Now().Add(timeout))
 	if tc, ok := conn.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
@@ -131,12 +147,13 @@ func Accept(conn net.Conn, token string, tlsCfg *tls.Config, timeout time.Durati
 			tlsConn := tls.Server(conn, tlsCfg)
 			if err := tlsConn.Handshake(); err != nil {
 				conn.Close()
-				return nil, fmt.Errorf("TLS handshake: %w", err)
+				return nil, ids.ID{}, fmt.Errorf("TLS handshake: %w", err)
 			}
 			conn = tlsConn
 		}
 	}
-	if err := peerauth.Accept(conn, magic, token); err != nil {
+	scope, err := peerauth.AcceptScope(conn, magic, token)
+	if err != nil {
 		switch {
 		case errors.Is(err, peerauth.ErrProof):
 			conn.Write([]byte{0})
@@ -144,17 +161,17 @@ func Accept(conn net.Conn, token string, tlsCfg *tls.Config, timeout time.Durati
 		case errors.Is(err, errs.ErrUnauthenticated):
 			err = fmt.Errorf("%w (%w)", ErrUnauthenticated, err)
 		case errors.Is(err, peerauth.ErrNotShoal):
-			err = errors.New("malformed handshake: not a Shoal direct-call client")
+			err = errors.New("malformed handshake: not a Shoal client of this transport (another protocol, or another version of Shoal)")
 		}
 		conn.Close()
-		return nil, err
+		return nil, ids.ID{}, err
 	}
 	if _, err := conn.Write([]byte{1}); err != nil {
 		conn.Close()
-		return nil, err
+		return nil, ids.ID{}, err
 	}
 	conn.SetDeadline(time.Time{})
-	return conn, nil
+	return conn, scope, nil
 }
 
 // Reader reads frames from a connection.
@@ -334,20 +351,30 @@ func (b *Batcher[M, I]) flushLocked() error {
 }
 
 func (b *Batcher[M, I]) write(w io.Writer, m M) error {
-	buf := append(b.buf[:0], 0, 0, 0, 0)
-	buf, err := proto.MarshalOptions{}.MarshalAppend(buf, m)
+	buf, err := encodeFrame(b.buf, m)
 	if err != nil {
-		return fmt.Errorf("encoding a frame: %w", err)
+		return err
 	}
-	if len(buf)-4 > MaxFrame {
-		return fmt.Errorf("a frame of %d bytes exceeds the %d-byte limit", len(buf)-4, MaxFrame)
-	}
-	binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
 	if cap(buf) <= 1<<20 {
 		b.buf = buf
 	}
 	_, err = w.Write(buf)
 	return err
+}
+
+// encodeFrame encodes m as a frame (its length, then its bytes) in buf's
+// room.
+func encodeFrame(buf []byte, m proto.Message) ([]byte, error) {
+	buf = append(buf[:0], 0, 0, 0, 0)
+	buf, err := proto.MarshalOptions{}.MarshalAppend(buf, m)
+	if err != nil {
+		return nil, fmt.Errorf("encoding a frame: %w", err)
+	}
+	if len(buf)-4 > MaxFrame {
+		return nil, fmt.Errorf("a frame of %d bytes exceeds the %d-byte limit", len(buf)-4, MaxFrame)
+	}
+	binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
+	return buf, nil
 }
 
 // Stop makes later Queues and Flushes fail with err.
