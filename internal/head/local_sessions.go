@@ -41,6 +41,11 @@ func (h *Head) serveLocalSessions(addr string) {
 	if !ok || runtime.GOOS != "linux" {
 		return
 	}
+	if h.cfg.MaxMessageBytes > wire.MaxFrame {
+		// (the stream's frames are bounded: gRPC carries such messages)
+		h.log.Info("executors on this machine use gRPC: messages may pass the local socket's frame limit", "max_message_bytes", h.cfg.MaxMessageBytes, "frame_limit", wire.MaxFrame)
+		return
+	}
 	ln, err := net.Listen("unix", local)
 	if err != nil {
 		h.log.Info("executors on this machine use gRPC: the local socket for their sessions is taken", "address", local, "error", err)

@@ -3,12 +3,14 @@ package head
 import (
 	"context"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
 	grpcstatus "google.golang.org/grpc/status"
 
 	"github.com/shoal-dev/shoal/internal/credential"
+	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 	"github.com/shoal-dev/shoal/internal/wire"
 )
@@ -64,5 +66,44 @@ func TestLocalSessionsAreScopedAsGRPCOnes(t *testing.T) {
 	b := &pb.Hello{Role: pb.Role_ROLE_DRIVER, JobId: sh.b.id.Bytes(), Job: &pb.JobInfo{Name: "b", Registry: reg, PackageHash: sh.b.pkg.Hash}}
 	if err := sh.localSession(t, scopedToken, b); err != nil {
 		t.Fatalf("the cluster token's session for job B: %v", err)
+	}
+}
+
+// TestNoLocalSessionsPastTheFrameLimit: a head whose messages may be
+// larger than the stream's frames serves no local socket (its executors
+// use gRPC), and one within it does.
+func TestNoLocalSessionsPastTheFrameLimit(t *testing.T) {
+	for _, tc := range []struct {
+		max       int
+		wantLocal bool
+	}{{wire.MaxFrame, true}, {2 * wire.MaxFrame, false}} {
+		hs := newHarness(t, Config{Token: scopedToken, MaxMessageBytes: tc.max})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		served := make(chan error, 1)
+		go func() { served <- hs.h.Serve(ln) }()
+		local, _ := wire.LocalStreamAddr(ln.Addr().String())
+		listening := func() bool {
+			hs.h.local.mu.Lock()
+			defer hs.h.local.mu.Unlock()
+			return hs.h.local.ln != nil
+		}
+		// Serve decides before it serves gRPC: once a status call is
+		// answered, the local socket is there or never will be.
+		conn, err := rpc.Dial(context.Background(), ln.Addr().String(), scopedToken, 0, rpc.TLSConfig{}, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pb.NewHeadClient(conn).Status(within(t, 10*time.Second), &pb.StatusRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+		if listening() != tc.wantLocal {
+			t.Fatalf("a head with %d-byte messages listens at %s: %v, want %v", tc.max, local, !tc.wantLocal, tc.wantLocal)
+		}
+		hs.h.Close()
+		<-served
 	}
 }

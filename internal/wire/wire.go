@@ -1,5 +1,6 @@
-// Package wire is a lean message transport for the hottest stream, direct
-// actor calls: length-prefixed protobuf frames on a TCP connection (in TLS
+// Package wire is a lean message transport for the hottest streams, direct
+// actor calls and, on the head's machine, executors' sessions with the head
+// (stream.go): length-prefixed protobuf frames on a TCP connection (in TLS
 // when the cluster uses it), a challenge–response on the token of the
 // connection's scope (internal/peerauth: a job's credential, or the
 // cluster token), and a batching writer: a sender that finds the
