@@ -102,3 +102,41 @@ func BenchmarkWaitReady(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGetPut gets values this process put, each once (`shoal bench`'s
+// single_client_get_calls): a Get's own cost where the value is at hand.
+func BenchmarkGetPut(b *testing.B) {
+	ctx := benchCluster(b)
+	futs := make([]*shoal.Future[int64], 10_000)
+	for i := range futs {
+		f, err := shoal.Put(ctx, int64(i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		futs[i] = f
+	}
+	b.Cleanup(func() {
+		for _, f := range futs {
+			f.Release()
+		}
+	})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if i%len(futs) == 0 && i > 0 {
+			b.StopTimer()
+			for j := range futs {
+				futs[j].Release()
+				f, err := shoal.Put(ctx, int64(j))
+				if err != nil {
+					b.Fatal(err)
+				}
+				futs[j] = f
+			}
+			b.StartTimer()
+		}
+		if v, err := futs[i%len(futs)].Get(ctx); err != nil || v != int64(i%len(futs)) {
+			b.Fatalf("get %d: %d, %v", i, v, err)
+		}
+	}
+}

@@ -190,6 +190,11 @@ func (c *Client) block(ctx context.Context) (unblock func()) {
 // Bytes waits for r and returns its encoded value, fetching it from a node
 // that holds it when it did not travel inline.
 func (c *Client) Bytes(ctx context.Context, r *Ref) ([]byte, error) {
+	if value := r.inlineValue(); value != nil {
+		// (what read would give at once, without its two closures: a
+		// Get of a value at hand cost 2 allocations and ~240 ns)
+		return value, nil
+	}
 	var out []byte
 	err := c.read(ctx, r, func(value []byte) { out = value }, func(ctx context.Context, locs []transfer.Location) error {
 		value, release, err := c.Fetch(ctx, r.ID, locs)

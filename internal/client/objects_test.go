@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"strings"
@@ -198,5 +199,42 @@ func TestReadWaitingForARebuildGivesBackItsTask(t *testing.T) {
 		}
 	default:
 		t.Fatal("the task was never reported resumed after its read")
+	}
+}
+
+// TestBytesAtHand: a ready value at hand is read at once (Bytes' fast
+// path), and the fast path leaves a failed, released or unfinished
+// reference to the full read: its error, the release's, or a wait.
+func TestBytesAtHand(t *testing.T) {
+	c := &Client{}
+	boom := errors.New("boom")
+	tests := []struct {
+		name    string
+		set     func(r *Ref)
+		want    string
+		wantErr string
+	}{
+		{"ready inline", func(r *Ref) { r.finish([]byte("v"), 1, nil, nil) }, "v", ""},
+		{"failed", func(r *Ref) { r.finish(nil, 0, nil, boom) }, "", "boom"},
+		{"released after it was ready", func(r *Ref) { r.finish([]byte("v"), 1, nil, nil); r.released.Store(true) }, "", "was released"},
+		{"not ready", func(r *Ref) {}, "", context.DeadlineExceeded.Error()},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &Ref{ready: make(chan struct{})}
+			tc.set(r)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+			defer cancel()
+			got, err := c.Bytes(ctx, r)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Bytes: %q, %v; want an error with %q", got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || string(got) != tc.want {
+				t.Fatalf("Bytes: %q, %v; want %q", got, err, tc.want)
+			}
+		})
 	}
 }

@@ -110,6 +110,20 @@ func (r *Ref) Ready() <-chan struct{} { return r.ready }
 // IsReady reports whether the object is ready or failed.
 func (r *Ref) IsReady() bool { return r.done.Load() }
 
+// inlineValue returns r's value if r is ready, not failed nor released, and
+// its value is at hand (inline, or fetched before); nil otherwise.
+func (r *Ref) inlineValue() []byte {
+	if !r.done.Load() || r.released.Load() {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return nil
+	}
+	return r.value
+}
+
 // replay is what the head must be told about r after a restart.
 func (r *Ref) replay() (replayItem, bool) {
 	r.mu.Lock()
