@@ -29,6 +29,7 @@ import (
 
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/mapcompact"
 	"github.com/shoal-dev/shoal/internal/objstore"
 	"github.com/shoal-dev/shoal/internal/peerauth"
 	"github.com/shoal-dev/shoal/internal/rpc"
@@ -123,8 +124,8 @@ type Client struct {
 
 	mu         sync.Mutex
 	refs       map[ids.ID]*Ref
-	refDeletes int   // deletions from refs (mapcompact)
-	err        error // why the session ended
+	refDeletes mapcompact.Tracker // refs' deletions (mapcompact)
+	err        error              // why the session ended
 	putNode    ids.ID
 	putAddr    string
 

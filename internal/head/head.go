@@ -16,6 +16,7 @@ import (
 
 	"github.com/shoal-dev/shoal/internal/errs"
 	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/mapcompact"
 	"github.com/shoal-dev/shoal/internal/peerauth"
 	"github.com/shoal-dev/shoal/internal/rpc"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
@@ -145,7 +146,7 @@ type Head struct {
 	jobs     map[ids.ID]*job
 	objects  map[ids.ID]*object
 	// objectDeletes counts the deletions from objects (mapcompact).
-	objectDeletes int
+	objectDeletes mapcompact.Tracker
 	classes       map[classKey]*class
 	active        []*class // classes with queued tasks
 	infeasible    int      // classes whose first task fits no live node
