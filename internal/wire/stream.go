@@ -68,16 +68,17 @@ func AcceptStream(conn net.Conn, token string, timeout time.Duration) (net.Conn,
 	return accept(conn, streamMagic, token, nil, timeout)
 }
 
+// message is a protobuf message type's pointer, for a stream's type
+// parameters: *pb.HeadMessage for pb.HeadMessage.
+type message[T any] interface {
+	*T
+	proto.Message
+}
+
 // Stream is one end of a stream connection: it sends messages of type S
 // and receives messages of type R. Send may be called by one goroutine at
 // a time and Recv by another, as on a gRPC stream.
-type Stream[S, R any, PS interface {
-	*S
-	proto.Message
-}, PR interface {
-	*R
-	proto.Message
-}] struct {
+type Stream[S, R any, PS message[S], PR message[R]] struct {
 	conn   net.Conn
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -91,13 +92,7 @@ type Stream[S, R any, PS interface {
 }
 
 // NewClientStream returns the dialer's end of the stream on conn.
-func NewClientStream[S, R any, PS interface {
-	*S
-	proto.Message
-}, PR interface {
-	*R
-	proto.Message
-}](conn net.Conn) *Stream[S, R, PS, PR] {
+func NewClientStream[S, R any, PS message[S], PR message[R]](conn net.Conn) *Stream[S, R, PS, PR] {
 	s := newStream[S, R, PS, PR](context.Background(), conn)
 	s.client = true
 	return s
@@ -105,23 +100,11 @@ func NewClientStream[S, R any, PS interface {
 
 // NewServerStream returns the listener's end of the stream on conn, whose
 // Context is ctx until Finish.
-func NewServerStream[S, R any, PS interface {
-	*S
-	proto.Message
-}, PR interface {
-	*R
-	proto.Message
-}](ctx context.Context, conn net.Conn) *Stream[S, R, PS, PR] {
+func NewServerStream[S, R any, PS message[S], PR message[R]](ctx context.Context, conn net.Conn) *Stream[S, R, PS, PR] {
 	return newStream[S, R, PS, PR](ctx, conn)
 }
 
-func newStream[S, R any, PS interface {
-	*S
-	proto.Message
-}, PR interface {
-	*R
-	proto.Message
-}](ctx context.Context, conn net.Conn) *Stream[S, R, PS, PR] {
+func newStream[S, R any, PS message[S], PR message[R]](ctx context.Context, conn net.Conn) *Stream[S, R, PS, PR] {
 	ctx, cancel := context.WithCancel(ctx)
 	return &Stream[S, R, PS, PR]{conn: conn, ctx: ctx, cancel: cancel, r: NewReader(conn)}
 }
@@ -211,13 +194,13 @@ func (s *Stream[S, R, PS, PR]) Finish(err error) {
 	if err == nil || errors.Is(err, io.EOF) {
 		return
 	}
-	b, merr := proto.Marshal(status.Convert(err).Proto())
-	if merr != nil || len(b) > MaxFrame {
+	frame, ferr := encodeFrame(nil, status.Convert(err).Proto())
+	if ferr != nil {
 		return
 	}
-	frame := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(b)), uint32(len(b))|statusFlag)
+	binary.BigEndian.PutUint32(frame, uint32(len(frame)-4)|statusFlag)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.conn.SetWriteDeadline(time.Now().Add(time.Second))
-	s.conn.Write(append(frame, b...))
+	s.conn.Write(frame)
 }
