@@ -50,9 +50,21 @@ func startCluster(t testing.TB, nodes int, nodeArgs ...string) *clustertest.Clus
 	if err != nil {
 		t.Fatal(err)
 	}
+	if opts.Output == nil {
+		// (Runs after the stop: a failed test shows how the cluster saw it
+		// to the end, as -v would have.)
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("the cluster's output, the last %d KiB of each process:\n%s", clusterTail>>10, c.OutputTail(clusterTail))
+			}
+		})
+	}
 	t.Cleanup(c.Stop)
 	return c
 }
+
+// clusterTail is how much of each process's output a failed test shows.
+const clusterTail = 16 << 10
 
 func sharedCluster(t testing.TB) *clustertest.Cluster {
 	t.Helper()

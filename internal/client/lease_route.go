@@ -24,7 +24,8 @@ import (
 // tasks finish. Tasks that waited stallAfter with no task sent on the
 // pool's leases go to the head: a lease's task may be long, or blocked in
 // Get on a task waiting behind it. A lease idle for leaseLinger goes back
-// to the head (within twice that: see taskLease.linger). A request for a
+// to the head (within twice that: see taskLease.linger), and a busy one
+// once it has taken tasks for leaseTimeout and they are answered. A request for a
 // function seen to run shorter than shortTask says so; the head may then
 // grant a share of another caller's lease (its slot), whose ID the tasks
 // carry instead.
@@ -54,6 +55,13 @@ const (
 	// stallAfter is how long tasks wait for a pool's leases without any
 	// being sent before they go to the head instead.
 	stallAfter = 10 * time.Millisecond
+	// leaseTimeout is how long a lease takes new tasks: then it goes back
+	// to the head once its tasks are answered, and the pool asks again.
+	// The head grants it again at once unless tasks wait there, which then
+	// have the resources first: a client with a steady stream of tasks
+	// does not keep the slots from other jobs' work for as long as its
+	// stream lasts. (Ray's worker_lease_timeout_milliseconds, 500 ms.)
+	leaseTimeout = 500 * time.Millisecond
 	// shortStallAfter is stallAfter for tasks of a function seen to run
 	// shorter than shortTask: a lease then answers several every
 	// millisecond, and a pause of 10 ms is the machine's (a GC, a busy
@@ -151,6 +159,10 @@ type taskLease struct {
 	place    *pb.Location
 	inflight int
 	ended    bool
+	// expires is when the lease stops taking tasks (leaseTimeout after
+	// its grant); expired is set by the first pump past it.
+	expires time.Time
+	expired bool
 	// sent counts the tasks sent on the lease. linger, while armed, fires
 	// every leaseLinger while the lease is idle or was used since the last
 	// time (lingerMark), and ends it when neither: one timer a lease
@@ -212,11 +224,17 @@ func (lr *leaseRoute) toHead(r *Ref) {
 // asks for a lease when tasks still wait. Called with lr.mu held.
 func (lr *leaseRoute) pump(p *taskPool) {
 	c := lr.c
+	if len(p.leases) > 0 && len(p.queue) > 0 {
+		now := time.Now()
+		for _, l := range p.leases {
+			l.expired = l.expired || now.After(l.expires)
+		}
+	}
 	for len(p.queue) > 0 {
 		depth := lr.depth(p.queue[0].spec.(*pb.TaskSpec).Function)
 		var best *taskLease
 		for _, l := range p.leases {
-			if !l.ended && l.inflight < depth && (best == nil || l.inflight < best.inflight) {
+			if !l.ended && !l.expired && l.inflight < depth && (best == nil || l.inflight < best.inflight) {
 				best = l
 			}
 		}
@@ -252,6 +270,14 @@ func (lr *leaseRoute) pump(p *taskPool) {
 		p.sent++
 		if flush != nil {
 			lr.mu.later(flush)
+		}
+	}
+	// Expired leases go back once their tasks are answered, before the
+	// pool asks again for what waits (the head takes the returns first).
+	for i := 0; i < len(p.leases); i++ {
+		if l := p.leases[i]; l.expired && l.inflight == 0 {
+			lr.endLease(l)
+			i--
 		}
 	}
 	// Ask for a lease per waiting task, up to maxLeases (after a refusal,
@@ -361,7 +387,8 @@ func (lr *leaseRoute) granted(grants []*pb.LeaseGrant) {
 			lr.queueToHead(p)
 			continue
 		}
-		l := &taskLease{id: id, slot: g.Id, pool: p, conn: lr.c.conns.open(g.Addr, g.LocalAddr, g.NodeId, g.Pid, g.Scope), place: &pb.Location{NodeId: g.NodeId, DataAddr: g.DataAddr}}
+		l := &taskLease{id: id, slot: g.Id, pool: p, conn: lr.c.conns.open(g.Addr, g.LocalAddr, g.NodeId, g.Pid, g.Scope), place: &pb.Location{NodeId: g.NodeId, DataAddr: g.DataAddr},
+			expires: time.Now().Add(leaseTimeout)}
 		if len(g.Slot) > 0 {
 			l.slot = g.Slot
 		}

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -370,6 +371,70 @@ func TestLeaseRouteGrantRunCancel(t *testing.T) {
 	s.want(t, "leaseReturn", req.id) // idle for leaseLinger
 	r.Release()
 	s.none(t, "release", r.ID, 50*time.Millisecond) // the head never heard of it
+}
+
+// A lease with tasks always waiting for it goes back to the head once it
+// has taken tasks for leaseTimeout and they are answered, and its pool
+// asks again for what waits: the head then serves its own waiting tasks
+// first (other jobs' work is not kept waiting as long as a stream lasts).
+func TestLeaseGoesBackAfterItsTimeout(t *testing.T) {
+	h := newFakeHead(t)
+	c, s := newTestClient(t, h)
+	ex := newFakeExec(t)
+
+	var refs []*Ref
+	submit := func() { refs = append(refs, c.Submit(context.Background(), task("f", inline("x")), true)) }
+	submit()
+	submit()
+	req, _ := s.next(t, "lease")
+	grant(s, req, ex)
+	start := time.Now()
+	answered := 0
+	for stop := false; !stop; {
+		select {
+		case m := <-ex.reqs: // (one at a time: the function is not known to be short)
+			if len(m.Tasks) != 1 {
+				t.Fatalf("executor got %v", m)
+			}
+			submit() // (a task always waits for the lease)
+			ex.reply(&pb.TaskResult{TaskId: m.Tasks[0].Id, Value: []byte("v"), DurationNs: int64(time.Millisecond)})
+			answered++
+		case <-time.After(100 * time.Millisecond):
+			stop = true // (the lease took no more)
+		}
+		if time.Since(start) > 4*leaseTimeout {
+			t.Fatalf("the lease took tasks for %v (%d)", time.Since(start), answered)
+		}
+	}
+	ret, passed := s.next(t, "leaseReturn")
+	if ret.id != req.id || slices.Contains(kinds(passed), "submit") {
+		t.Fatalf("want the lease back and no task at the head, got %v then %s", kinds(passed), ret.id.Short())
+	}
+	if took := time.Since(start); took < leaseTimeout {
+		t.Fatalf("the lease went back after %v, before its timeout (%v)", took, leaseTimeout)
+	}
+	// (The pool asked for more leases while it waited; the head answers
+	// one now.)
+	var again event
+	if len(passed) > 0 {
+		again = passed[0]
+	} else {
+		again, _ = s.next(t, "lease")
+	}
+	grant(s, again, ex)
+	m := ex.next()
+	if ids.ID(m.Tasks[0].LeaseId) != again.id {
+		t.Fatalf("the next task went on lease %x, want the new one", m.Tasks[0].LeaseId)
+	}
+	ex.reply(&pb.TaskResult{TaskId: m.Tasks[0].Id, Value: []byte("v"), DurationNs: int64(time.Millisecond)})
+	for len(refs) > answered+1 {
+		m := ex.next()
+		ex.reply(&pb.TaskResult{TaskId: m.Tasks[0].Id, Value: []byte("v"), DurationNs: int64(time.Millisecond)})
+		answered++
+	}
+	for _, r := range refs {
+		readyWithin(t, r)
+	}
 }
 
 // A refused lease sends the waiting task to the head; a task cancelled

@@ -356,6 +356,23 @@ func (c *Cluster) Stop() {
 	}
 }
 
+// OutputTail returns the last n bytes each process printed, under its
+// name: what a failed test shows of a cluster it ran quietly.
+func (c *Cluster) OutputTail(n int) string {
+	c.mu.Lock()
+	procs := append([]*Proc(nil), c.procs...)
+	c.mu.Unlock()
+	var b strings.Builder
+	for _, p := range procs {
+		out := p.Output()
+		if len(out) > n {
+			out = "…" + out[len(out)-n:]
+		}
+		fmt.Fprintf(&b, "--- %s (pid %d):\n%s\n", p.Name, p.Pid(), out)
+	}
+	return b.String()
+}
+
 // NodeProc returns the process of the node with the given ID (whole, or
 // abbreviated as its "joined" line printed it), or nil.
 func (c *Cluster) NodeProc(id string) *Proc {

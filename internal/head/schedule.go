@@ -1,7 +1,9 @@
 package head
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/shoal-dev/shoal/internal/ids"
@@ -25,6 +27,9 @@ type class struct {
 	queue []*task
 	head  int
 	live  bool // in Head.active
+	// since is when its first waiting task became ready (Head.readySeq),
+	// as of the last pass: the order of service, oldest first.
+	since uint64
 	// waiting is set while the class's first task fits no live node
 	// (infeasible.go).
 	waiting *waiting
@@ -46,6 +51,8 @@ func (h *Head) classOf(t *task) *class {
 func (h *Head) enqueue(t *task) {
 	h.setTaskState(t, taskReady)
 	t.readyAt = time.Now()
+	h.readySeq++
+	t.readySeq = h.readySeq
 	if t.kind == pb.RunKind_RUN_KIND_ACTOR_CALL {
 		if t.actor != nil {
 			h.pumpActor(t.actor)
@@ -75,7 +82,15 @@ func (h *Head) dequeue(t *task) {
 }
 
 // schedule places every queued task it can. Each class is served in order
-// until its first task that must wait.
+// until its first task that must wait, and the classes oldest first (by
+// their first waiting task), so that a class that always has a task
+// waiting does not take every slot as it frees from the classes behind it.
+// The node a class's first task waits for is held (scheduler.Node.Held)
+// for the rest of the pass: younger short tasks do not queue on its
+// executor, where they would take its slots before the head saw them
+// free. (Younger tasks may still take what frees when the older task needs
+// more than that, as in Ray: holding it back could idle a node for as long
+// as its longest task runs.)
 func (h *Head) schedule() {
 	if len(h.active) == 0 || len(h.alive) == 0 {
 		return
@@ -89,7 +104,12 @@ func (h *Head) schedule() {
 	h.active = nil
 	for _, c := range classes {
 		c.live = false
+		c.since = 0
+		if t := c.first(); t != nil {
+			c.since = t.readySeq
+		}
 	}
+	slices.SortFunc(classes, func(a, b *class) int { return cmp.Compare(a.since, b.since) })
 	h.localityWaits = 0
 	for _, c := range classes {
 		for i := c.head; i < len(c.queue) && i-c.head < maxLocalityScan; i++ {
@@ -122,6 +142,10 @@ func (h *Head) schedule() {
 				h.completeTask(t, nil, &pb.ErrorInfo{Kind: pb.ErrorKind_ERROR_KIND_NODE_DIED,
 					Message: fmt.Sprintf("the node it must run on (%s) is not in the cluster; use a soft node affinity to let it run elsewhere", t.affinity.Abbrev())})
 				continue
+			case scheduler.Wait:
+				if atHead && d.Node >= 0 {
+					h.view[d.Node].Held = true
+				}
 			case scheduler.Infeasible:
 				if len(t.excluded) > 0 && t.lastErr != nil {
 					c.pop()
@@ -156,6 +180,18 @@ func (h *Head) schedule() {
 // maxLocalityScan bounds how far past its first task a class's line is
 // looked at in one pass, when tasks wait for their nodes.
 const maxLocalityScan = 256
+
+// first is the first task waiting in c's line, past those that left it
+// (popped), or nil.
+func (c *class) first() *task {
+	for c.head < len(c.queue) {
+		if t := c.queue[c.head]; t.state == taskReady {
+			return t
+		}
+		c.pop()
+	}
+	return nil
+}
 
 func (c *class) pop() {
 	c.queue[c.head].queued = false

@@ -37,6 +37,7 @@ type task struct {
 	state       taskState
 	queued      bool      // present in its class queue (possibly stale)
 	readyAt     time.Time // when it last became ready to run (delay scheduling)
+	readySeq    uint64    // the order in which tasks became ready (Head.readySeq)
 	depsLeft    int
 	args        []*object // object arguments by position; nil for values
 	node        *nodeState

@@ -10,5 +10,7 @@
 //   - backlog: a task placed beyond a node's free resources, queued on its
 //     executor. Only short CPU-only tasks are backlogged, up to a limit, so
 //     that tiny tasks pipeline instead of paying a head round trip per slot.
+//   - held: a node an older task waits for; nothing is backlogged there, so
+//     that the slots it frees reach the head (and the older task) first.
 //   - locality: the bytes of a task's object arguments each node holds.
 package scheduler

@@ -21,7 +21,12 @@ type Node struct {
 	Running   int       // tasks assigned and not finished
 	Backlog   int       // tasks assigned beyond the node's free resources
 	ArgBytes  int64     // bytes of this task's arguments held on the node
-	Alive     bool
+	// Held: an older task waits for this node's resources (a Wait
+	// decision's Node). No task may queue behind running work there
+	// (backlog): each would start as a slot freed, before the waiting task
+	// could have it, and a stream of short tasks would keep it waiting.
+	Held  bool
+	Alive bool
 	// Excluded marks a node this request must not use (for example, one
 	// whose executor could not start for the task's job).
 	Excluded bool
@@ -52,7 +57,10 @@ const (
 	Placed Outcome = iota
 	// Backlogged: queue on Decision.Node's executor behind running work.
 	Backlogged
-	// Wait: a node could run it later, when resources free up.
+	// Wait: a node could run it later, when resources free up. Decision.Node
+	// is the node to hold for it (Node.Held) until they do: the node it
+	// must or prefers to run on, else the one that lacks least of what it
+	// asks for; -1 when none could be held.
 	Wait
 	// Infeasible: no live node could ever run it; wait for one to join.
 	Infeasible
@@ -76,13 +84,13 @@ func Place(req Request, nodes []Node) Decision {
 		if req.Affinity < len(nodes) {
 			n := &nodes[req.Affinity]
 			if n.Alive && !n.Excluded && req.Resources.Fits(n.Total) {
-				if req.Resources.Fits(n.Total.Sub(n.Committed)) {
+				if n.fitsNow(req.Resources) {
 					return Decision{Outcome: Placed, Node: req.Affinity}
 				}
-				if req.MaxBacklog > 0 && req.Resources.OnlyCPU() && n.Backlog < req.MaxBacklog {
+				if n.mayBacklog(req) {
 					return Decision{Outcome: Backlogged, Node: req.Affinity}
 				}
-				return Decision{Outcome: Wait, Node: -1}
+				return Decision{Outcome: Wait, Node: req.Affinity}
 			}
 		}
 		if !req.AffinitySoft {
@@ -102,19 +110,19 @@ func Place(req Request, nodes []Node) Decision {
 		}
 		if local >= 0 {
 			n := &nodes[local]
-			if req.Resources.Fits(n.Total.Sub(n.Committed)) {
+			if n.fitsNow(req.Resources) {
 				return Decision{Outcome: Placed, Node: local}
 			}
-			if req.MaxBacklog > 0 && req.Resources.OnlyCPU() && n.Backlog < req.MaxBacklog {
+			if n.mayBacklog(req) {
 				return Decision{Outcome: Backlogged, Node: local}
 			}
 			for i := range nodes {
-				if o := &nodes[i]; o.Alive && !o.Excluded && req.Resources.Fits(o.Total.Sub(o.Committed)) {
+				if o := &nodes[i]; o.Alive && !o.Excluded && o.fitsNow(req.Resources) {
 					// Another node could run it now: wait for the local one.
 					return Decision{Outcome: LocalityWait, Node: -1}
 				}
 			}
-			return Decision{Outcome: Wait, Node: -1}
+			return Decision{Outcome: Wait, Node: local}
 		}
 	}
 	best, feasible := -1, false
@@ -124,7 +132,7 @@ func Place(req Request, nodes []Node) Decision {
 			continue
 		}
 		feasible = true
-		if !req.Resources.Fits(n.Total.Sub(n.Committed)) {
+		if !n.fitsNow(req.Resources) {
 			continue
 		}
 		if best < 0 || better(req.Strategy, n, &nodes[best]) {
@@ -140,7 +148,7 @@ func Place(req Request, nodes []Node) Decision {
 	if req.MaxBacklog > 0 && req.Resources.OnlyCPU() {
 		for i := range nodes {
 			n := &nodes[i]
-			if !n.Alive || n.Excluded || !req.Resources.Fits(n.Total) || n.Backlog >= req.MaxBacklog {
+			if !n.Alive || n.Excluded || !req.Resources.Fits(n.Total) || !n.mayBacklog(req) {
 				continue
 			}
 			if best < 0 || n.Backlog < nodes[best].Backlog || n.Backlog == nodes[best].Backlog && n.ArgBytes > nodes[best].ArgBytes {
@@ -151,7 +159,57 @@ func Place(req Request, nodes []Node) Decision {
 			return Decision{Outcome: Backlogged, Node: best}
 		}
 	}
-	return Decision{Outcome: Wait, Node: -1}
+	return Decision{Outcome: Wait, Node: nodeToHold(req.Resources, nodes)}
+}
+
+// fitsNow reports whether r fits n's free resources (total less
+// committed).
+func (n *Node) fitsNow(r Resources) bool { return r.Fits(n.Total.Sub(n.Committed)) }
+
+// mayBacklog reports whether req may queue on n behind running work: a
+// short CPU-only task, within its backlog limit, on a node no older task
+// waits for.
+func (n *Node) mayBacklog(req Request) bool {
+	return req.MaxBacklog > 0 && req.Resources.OnlyCPU() && n.Backlog < req.MaxBacklog && !n.Held
+}
+
+// nodeToHold picks the node to hold for a task asking for r that fits no
+// node now: among the live ones that could run it, the one
+// whose free resources lack least of r (summed over what r asks for, as
+// fractions of the node's totals), then the one running fewest tasks.
+// -1 when none could.
+func nodeToHold(r Resources, nodes []Node) int {
+	best, bestLack := -1, 0.0
+	for i := range nodes {
+		n := &nodes[i]
+		if !n.Alive || n.Excluded || !r.Fits(n.Total) {
+			continue
+		}
+		lack := n.lack(r)
+		if best < 0 || lack < bestLack || lack == bestLack && n.Running < nodes[best].Running {
+			best, bestLack = i, lack
+		}
+	}
+	return best
+}
+
+// lack is how far n's free resources fall short of r: for each resource r
+// asks for, the missing amount as a fraction of n's total, summed.
+func (n *Node) lack(r Resources) float64 {
+	free := n.Total.Sub(n.Committed)
+	sum := 0.0
+	add := func(want, have, total int64) {
+		if want > have && total > 0 {
+			sum += float64(want-have) / float64(total)
+		}
+	}
+	add(r.CPU, free.CPU, n.Total.CPU)
+	add(r.GPU, free.GPU, n.Total.GPU)
+	add(r.Memory, free.Memory, n.Total.Memory)
+	for k, v := range r.Custom {
+		add(v, free.Custom[k], n.Total.Custom[k])
+	}
+	return sum
 }
 
 // better reports whether a is a better choice than b under s; both fit.

@@ -33,7 +33,7 @@ func TestPlace(t *testing.T) {
 			name:  "fractional CPUs do not overflow",
 			req:   Request{Resources: cpu(0.5), Affinity: -1},
 			nodes: []Node{node(cpu(1), cpu(0.75))},
-			want:  Decision{Wait, -1},
+			want:  Decision{Wait, 0},
 		},
 		{
 			name: "locality beats load",
@@ -81,7 +81,7 @@ func TestPlace(t *testing.T) {
 			name:  "dead nodes are never used",
 			req:   Request{Resources: cpu(1), Affinity: -1},
 			nodes: []Node{{Total: cpu(8)}, node(cpu(1), cpu(1))},
-			want:  Decision{Wait, -1},
+			want:  Decision{Wait, 1},
 		},
 		{
 			name:  "only dead nodes could run it",
@@ -99,13 +99,13 @@ func TestPlace(t *testing.T) {
 			name:  "backlog limit holds",
 			req:   Request{Resources: cpu(1), Affinity: -1, MaxBacklog: 2},
 			nodes: []Node{{Total: cpu(1), Committed: cpu(1), Backlog: 2, Alive: true}},
-			want:  Decision{Wait, -1},
+			want:  Decision{Wait, 0},
 		},
 		{
 			name:  "GPU tasks are never backlogged",
 			req:   Request{Resources: Resources{GPU: Unit}, Affinity: -1, MaxBacklog: 8},
 			nodes: []Node{{Total: gpuNode, Committed: Resources{GPU: Unit}, Alive: true}},
-			want:  Decision{Wait, -1},
+			want:  Decision{Wait, 0},
 		},
 		{
 			name:  "hard affinity",
@@ -117,7 +117,7 @@ func TestPlace(t *testing.T) {
 			name:  "hard affinity waits",
 			req:   Request{Resources: cpu(1), Affinity: 0},
 			nodes: []Node{node(cpu(2), cpu(2)), node(cpu(8), cpu(0))},
-			want:  Decision{Wait, -1},
+			want:  Decision{Wait, 0},
 		},
 		{
 			name:  "hard affinity to a dead node",
@@ -153,7 +153,7 @@ func TestPlace(t *testing.T) {
 			name:  "no node has room: an ordinary wait",
 			req:   Request{Resources: cpu(1), Affinity: -1, WaitForLocal: true},
 			nodes: []Node{{Total: cpu(1), Committed: cpu(1), ArgBytes: 64 << 20, Alive: true}, node(cpu(1), cpu(1))},
-			want:  Decision{Wait, -1},
+			want:  Decision{Wait, 0},
 		},
 		{
 			name:  "a dead local node is not waited for",
@@ -166,6 +166,24 @@ func TestPlace(t *testing.T) {
 			req:   Request{Resources: cpu(1), Affinity: -1, WaitForLocal: true},
 			nodes: []Node{node(cpu(1), cpu(1)), node(cpu(8), cpu(0))},
 			want:  Decision{Placed, 1},
+		},
+		{
+			name:  "nothing queues behind running work on a node an older task waits for",
+			req:   Request{Resources: cpu(1), Affinity: -1, MaxBacklog: 4},
+			nodes: []Node{{Total: cpu(1), Committed: cpu(1), Held: true, Alive: true}, {Total: cpu(1), Committed: cpu(1), Backlog: 2, Alive: true}},
+			want:  Decision{Backlogged, 1},
+		},
+		{
+			name:  "the node that lacks least is held",
+			req:   Request{Resources: cpu(2), Affinity: -1},
+			nodes: []Node{node(cpu(4), cpu(4)), node(cpu(4), cpu(3)), node(cpu(1), cpu(0))},
+			want:  Decision{Wait, 1},
+		},
+		{
+			name:  "lack counts each resource as a share of the node's total",
+			req:   Request{Resources: Resources{CPU: Unit, GPU: Unit}, Affinity: -1},
+			nodes: []Node{node(gpuNode, Resources{CPU: 2 * Unit, GPU: Unit}), node(Resources{CPU: 8 * Unit, GPU: 4 * Unit}, Resources{CPU: Unit, GPU: 4 * Unit})},
+			want:  Decision{Wait, 1},
 		},
 		{
 			name:  "excluded node skipped",

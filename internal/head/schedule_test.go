@@ -1,0 +1,108 @@
+package head
+
+import (
+	"testing"
+	"time"
+
+	"github.com/shoal-dev/shoal/internal/ids"
+	"github.com/shoal-dev/shoal/internal/rpc/pb"
+	"github.com/shoal-dev/shoal/internal/scheduler"
+)
+
+// send submits a task of fn asking for cpus CPUs under strategy and
+// returns its ID.
+func (hs *harness) send(d *fakeSession, fn string, cpus int64, strategy pb.Strategy) ids.ID {
+	id := hs.gen.Next()
+	d.stream.Send(&pb.ClientMessage{Submit: []*pb.TaskSpec{{Id: id.Bytes(), Function: fn, MaxRetries: 3, Strategy: strategy,
+		Resources: &pb.Resources{Cpu: cpus * scheduler.Unit}}}})
+	return id
+}
+
+// oneNode starts a head with one node of cpus CPUs and a driver, sends
+// the driver's first task (of fn, 1 CPU) and returns the node's executor
+// and that task's run.
+func oneNode(t *testing.T, cpus float64, fn string) (*harness, *fakeSession, *fakeSession, *pb.RunTask) {
+	hs := newHarness(t, Config{})
+	n := hs.addNode(cpus, scheduler.Resources{})
+	d := hs.driver()
+	first := hs.send(d, fn, 1, pb.Strategy_STRATEGY_DEFAULT)
+	recv(t, n.starts, "executor start")
+	ex := hs.executor(n)
+	return hs, d, ex, nextRun(t, ex, first, "the first task")
+}
+
+// finish reports run done after took.
+func finish(ex *fakeSession, run *pb.RunTask, took time.Duration) {
+	ex.stream.Send(&pb.ClientMessage{Results: []*pb.TaskResult{{TaskId: run.TaskId, Value: []byte{2, 'v'}, DurationNs: int64(took)}}})
+}
+
+// nextRun is the next task ex is sent, which must be want.
+func nextRun(t *testing.T, ex *fakeSession, want ids.ID, what string) *pb.RunTask {
+	t.Helper()
+	run := recv(t, ex.runs, what)
+	if got, _ := ids.FromBytes("task id", run.TaskId); got != want {
+		t.Fatalf("%s: dispatched %s (%s), want %s", what, run.Function, got, want)
+	}
+	return run
+}
+
+// noRun checks that ex is sent nothing for a while.
+func noRun(t *testing.T, ex *fakeSession, why string) {
+	t.Helper()
+	select {
+	case r := <-ex.runs:
+		t.Fatalf("%s dispatched while %s", r.Function, why)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// Tasks of different classes (here: the default placement and spread)
+// are served oldest first: a class that always has a task waiting does
+// not take every slot that frees from a class that came after it (a
+// dataframe stage, spread, waited for minutes behind two jobs' stream of
+// tasks in the dashboard's browser test).
+func TestClassesAreServedOldestFirst(t *testing.T) {
+	hs, d, ex, run := oneNode(t, 1, "a")
+	a2 := hs.send(d, "a", 1, pb.Strategy_STRATEGY_DEFAULT)
+	s := hs.send(d, "s", 1, pb.Strategy_STRATEGY_SPREAD)
+	a3 := hs.send(d, "a", 1, pb.Strategy_STRATEGY_DEFAULT)
+	noRun(t, ex, "the only CPU is busy")
+	for _, next := range []ids.ID{a2, s, a3} {
+		finish(ex, run, time.Second)
+		run = nextRun(t, ex, next, "the next task in submission order")
+	}
+	finish(ex, run, time.Second)
+}
+
+// An older task that needs more than frees (2 CPUs of 2, one busy) does
+// not hold back a younger one that fits what freed, as in Ray: the node
+// would idle for as long as its other task runs.
+func TestYoungerSmallerTaskUsesWhatFrees(t *testing.T) {
+	hs, d, ex, run1 := oneNode(t, 2, "a")
+	run2 := nextRun(t, ex, hs.send(d, "a", 1, pb.Strategy_STRATEGY_DEFAULT), "the second task")
+	big := hs.send(d, "big", 2, pb.Strategy_STRATEGY_DEFAULT)
+	a3 := hs.send(d, "a", 1, pb.Strategy_STRATEGY_DEFAULT)
+	finish(ex, run1, time.Second)
+	run3 := nextRun(t, ex, a3, "the younger 1-CPU task on the CPU that freed")
+	finish(ex, run2, time.Second)
+	finish(ex, run3, time.Second)
+	finish(ex, nextRun(t, ex, big, "the 2-CPU task once both CPUs are free"), time.Second)
+}
+
+// Short tasks, which may queue on a busy node's executor (backlog), do not
+// queue on the node an older task waits for: each would start there as a
+// slot freed, before the head could give the slot to the older task.
+func TestShortTasksDoNotQueueAheadOfAnOlderTask(t *testing.T) {
+	hs, d, ex, first := oneNode(t, 1, "short")
+	finish(ex, first, 100*time.Microsecond) // (its function is now known to be short)
+	hold := hs.send(d, "short", 1, pb.Strategy_STRATEGY_DEFAULT)
+	run := nextRun(t, ex, hold, "a short task holding the CPU")
+	spread := hs.send(d, "s", 1, pb.Strategy_STRATEGY_SPREAD)
+	younger := []ids.ID{hs.send(d, "short", 1, pb.Strategy_STRATEGY_DEFAULT), hs.send(d, "short", 1, pb.Strategy_STRATEGY_DEFAULT)}
+	noRun(t, ex, "an older task waits for the node's only CPU")
+	finish(ex, run, 100*time.Microsecond)
+	finish(ex, nextRun(t, ex, spread, "the older task once the CPU freed"), time.Second)
+	for _, id := range younger {
+		finish(ex, nextRun(t, ex, id, "the younger short tasks after it"), 100*time.Microsecond)
+	}
+}
