@@ -162,7 +162,8 @@ type Head struct {
 	// localityWaits counts the tasks the last scheduling pass left waiting
 	// for their nodes (the heartbeat tick schedules again while > 0).
 	localityWaits int
-	readySeq      uint64 // counts tasks as they become ready (task.readySeq)
+	readySeq      uint64  // counts tasks as they become ready (task.readySeq)
+	waiting       []*task // (scratch of waitingTasks)
 	nodeTypes     map[string]scheduler.Resources
 	durations     map[string]*meanDuration
 	actors        map[ids.ID]*actor

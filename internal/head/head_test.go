@@ -213,6 +213,18 @@ func (hs *harness) submit(d *fakeSession, fn string, args ...*pb.Arg) ids.ID {
 	return id
 }
 
+// askLease asks for a lease of 1 CPU for s and returns the head's answer.
+func (hs *harness) askLease(s *fakeSession, short bool) *pb.LeaseGrant {
+	hs.t.Helper()
+	id := hs.gen.Next()
+	s.stream.Send(&pb.ClientMessage{LeaseRequests: []*pb.LeaseRequest{{Id: id.Bytes(), Resources: &pb.Resources{Cpu: scheduler.Unit}, Short: short}}})
+	g := recv(hs.t, s.leases, "a lease answer")
+	if string(g.Id) != string(id[:]) {
+		hs.t.Fatalf("answer for lease %x, asked %x", g.Id, id[:])
+	}
+	return g
+}
+
 func recv[T any](t *testing.T, ch <-chan T, what string) T {
 	t.Helper()
 	select {
@@ -492,16 +504,7 @@ func TestShortTaskLeasesShareASlot(t *testing.T) {
 		return hs.h.nodes[n.id].committed.CPU
 	}
 	testwait.For(t, "the warm-up task's CPU back", func() bool { return committed() == 0 })
-	ask := func(s *fakeSession, short bool) *pb.LeaseGrant {
-		t.Helper()
-		id := hs.gen.Next()
-		s.stream.Send(&pb.ClientMessage{LeaseRequests: []*pb.LeaseRequest{{Id: id.Bytes(), Resources: &pb.Resources{Cpu: scheduler.Unit}, Short: short}}})
-		g := recv(t, s.leases, "a lease answer")
-		if string(g.Id) != string(id[:]) {
-			t.Fatalf("answer for lease %x, asked %x", g.Id, id[:])
-		}
-		return g
-	}
+	ask := hs.askLease
 	slot := ask(owner, false)
 	if !slot.Granted || len(slot.Slot) != 0 || committed() != scheduler.Unit {
 		t.Fatalf("first lease: %v, %d committed", slot, committed())
@@ -537,19 +540,27 @@ func TestShortTaskLeasesShareASlot(t *testing.T) {
 	recv(t, ex.runs, "the waiting task once the last holder of the slot gave it back")
 }
 
-// A task blocked in Get gives back its CPUs only: a second GPU task waits
-// while a CPU task runs.
-func TestBlockedTaskKeepsItsGPU(t *testing.T) {
-	hs := newHarness(t, Config{})
+// twoGPUTasks starts a head with a node of 2 CPUs and 1 GPU and a driver
+// that submits two tasks of 1 CPU and 1 GPU: it returns the node's
+// executor, the first task's run and the second's ID (it waits).
+func twoGPUTasks(t *testing.T) (hs *harness, d, ex *fakeSession, run *pb.RunTask, second ids.ID) {
+	hs = newHarness(t, Config{})
 	n := hs.addNode(2, scheduler.Resources{GPU: scheduler.Unit})
-	d := hs.driver()
+	d = hs.driver()
 	gpu := &pb.Resources{Cpu: scheduler.Unit, Gpu: scheduler.Unit}
-	first, second := hs.gen.Next(), hs.gen.Next()
+	first := hs.gen.Next()
+	second = hs.gen.Next()
 	d.stream.Send(&pb.ClientMessage{Submit: []*pb.TaskSpec{
 		{Id: first.Bytes(), Function: "gpu", Resources: gpu}, {Id: second.Bytes(), Function: "gpu", Resources: gpu}}})
 	recv(t, n.starts, "executor start")
-	ex := hs.executor(n)
-	run := recv(t, ex.runs, "first GPU task")
+	ex = hs.executor(n)
+	return hs, d, ex, recv(t, ex.runs, "first GPU task"), second
+}
+
+// A task blocked in Get gives back its CPUs only: a second GPU task waits
+// while a CPU task runs.
+func TestBlockedTaskKeepsItsGPU(t *testing.T) {
+	hs, d, ex, run, second := twoGPUTasks(t)
 	ex.stream.Send(&pb.ClientMessage{Blocks: []*pb.TaskBlock{{TaskId: run.TaskId, Blocked: true}}})
 	cpu := hs.submit(d, "cpu")
 	if r := recv(t, ex.runs, "CPU task after the GPU task blocked"); string(r.TaskId) != string(cpu[:]) {

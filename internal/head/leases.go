@@ -1,6 +1,7 @@
 package head
 
 import (
+	"slices"
 	"time"
 
 	"github.com/shoal-dev/shoal/internal/ids"
@@ -12,10 +13,11 @@ import (
 // tasks to run asks for a lease: resources committed on a node whose
 // executor for the client's job serves direct calls. The client then sends
 // tasks straight to that executor, which runs a lease's tasks one at a
-// time, and gives the lease back when it has nothing left to send. The head
-// stays the only scheduler of resources: a lease is granted only when the
-// resources are free now and no task waits for resources at the head, and
-// refused otherwise (the client then submits to the head as usual).
+// time, and gives the lease back when it has nothing left to send or has
+// taken tasks for 500 ms. The head stays the only scheduler of resources:
+// a lease is granted only from resources free now that no task waiting at
+// the head could run on now, and refused otherwise (the client then
+// submits to the head as usual).
 //
 // A request for tasks known to be short (under a millisecond) that finds no
 // free resources may instead share a slot: another caller's lease of the
@@ -85,16 +87,15 @@ func (h *Head) grantLease(s *session, r *pb.LeaseRequest) *pb.LeaseGrant {
 }
 
 // nodeForLease picks the node with the most CPU free (so leases spread)
-// where req fits and s's job has an executor serving direct calls; none
-// while tasks wait at the head: free resources go to them first.
+// where req fits and s's job has an executor serving direct calls, but for
+// nodes whose free resources a task waiting at the head could run on now:
+// they go to it first.
 func (h *Head) nodeForLease(s *session, req scheduler.Resources) *nodeState {
-	if h.tasksWaiting() {
-		return nil
-	}
+	waiting := h.waitingTasks()
 	var best *nodeState
 	for _, n := range h.alive {
 		exec := n.execs[s.job.work().id]
-		if n.draining || exec == nil || exec.dead || exec.directAddr == "" || !req.Fits(n.total.Sub(n.committed)) {
+		if n.draining || exec == nil || exec.dead || exec.directAddr == "" || !req.Fits(n.total.Sub(n.committed)) || waitsFor(waiting, n) {
 			continue
 		}
 		if best == nil || n.total.CPU-n.committed.CPU > best.total.CPU-best.committed.CPU {
@@ -134,11 +135,35 @@ func (h *Head) slotToShare(s *session, req scheduler.Resources, short bool) *lea
 	return best
 }
 
-// tasksWaiting reports whether tasks wait at the head for resources: a
-// lease must not take resources they wait for.
-func (h *Head) tasksWaiting() bool {
+// waitingTasks returns the first waiting task of each class: the tasks a
+// lease must not take resources from.
+func (h *Head) waitingTasks() []*task {
+	h.waiting = h.waiting[:0]
 	for _, c := range h.active {
-		if c.head < len(c.queue) {
+		if t := c.first(); t != nil {
+			h.waiting = append(h.waiting, t)
+		}
+	}
+	return h.waiting
+}
+
+// waitsFor reports whether one of the waiting tasks could run on n now. A
+// lease may take resources that none of them could use (the CPUs of a node
+// whose GPU a waiting task needs is busy): it goes back within
+// leaseTimeout (internal/client), when the head sees again who waits.
+func waitsFor(waiting []*task, n *nodeState) bool {
+	if len(waiting) == 0 {
+		return false
+	}
+	free := n.total.Sub(n.committed)
+	for _, t := range waiting {
+		if !t.affinity.IsNil() && t.affinity != n.id && !t.spec.AffinitySoft {
+			continue
+		}
+		if slices.ContainsFunc(t.excluded, func(x ids.ID) bool { return x == n.id }) {
+			continue
+		}
+		if t.req.Fits(free) {
 			return true
 		}
 	}

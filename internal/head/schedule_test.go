@@ -106,3 +106,29 @@ func TestShortTasksDoNotQueueAheadOfAnOlderTask(t *testing.T) {
 		finish(ex, nextRun(t, ex, id, "the younger short tasks after it"), 100*time.Microsecond)
 	}
 }
+
+// A lease takes free CPUs no waiting task could use now (a task waiting
+// for the busy GPU), and not those one could: leases go back within 500 ms
+// (internal/client), so refusing every lease while any task waits sent
+// every CPU task through the head for as long as a GPU stayed busy.
+func TestLeasesLeaveWhatWaitingTasksNeed(t *testing.T) {
+	hs, d, ex, _, _ := twoGPUTasks(t)
+	noRun(t, ex, "the GPU is busy")
+	g := hs.askLease(d, false)
+	if !g.Granted {
+		t.Fatalf("a lease of the CPU no waiting task can use was refused: %v", g)
+	}
+	// The CPUs are all taken now; a CPU task waits, and when the lease goes
+	// back, a new lease does not take the CPU from it.
+	cpu := hs.send(d, "cpu", 1, pb.Strategy_STRATEGY_SPREAD)
+	noRun(t, ex, "no CPU is free")
+	// (The return and the request in one message: the head frees the CPU
+	// and answers the request before its next scheduling pass.)
+	id := hs.gen.Next()
+	d.stream.Send(&pb.ClientMessage{LeaseReturns: [][]byte{g.Id},
+		LeaseRequests: []*pb.LeaseRequest{{Id: id.Bytes(), Resources: &pb.Resources{Cpu: scheduler.Unit}}}})
+	if g := recv(t, d.leases, "the lease answer"); string(g.Id) != string(id[:]) || g.Granted {
+		t.Fatalf("a lease took the CPU a waiting task could run on: %v", g)
+	}
+	nextRun(t, ex, cpu, "the waiting CPU task on the CPU the lease gave back")
+}
