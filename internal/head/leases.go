@@ -88,14 +88,18 @@ func (h *Head) grantLease(s *session, r *pb.LeaseRequest) *pb.LeaseGrant {
 
 // nodeForLease picks the node with the most CPU free (so leases spread)
 // where req fits and s's job has an executor serving direct calls, but for
-// nodes whose free resources a task waiting at the head could run on now:
-// they go to it first.
+// nodes a task waiting at the head waits for (waitsFor): what frees there
+// goes to it first.
 func (h *Head) nodeForLease(s *session, req scheduler.Resources) *nodeState {
 	waiting := h.waitingTasks()
+	if len(waiting) > 0 {
+		h.countLeased()
+		defer clear(waiting) // (holds no finished task past the request)
+	}
 	var best *nodeState
 	for _, n := range h.alive {
 		exec := n.execs[s.job.work().id]
-		if n.draining || exec == nil || exec.dead || exec.directAddr == "" || !req.Fits(n.total.Sub(n.committed)) || waitsFor(waiting, n) {
+		if n.draining || exec == nil || exec.dead || exec.directAddr == "" || !req.Fits(n.total.Sub(n.committed)) || h.waitsFor(waiting, n) {
 			continue
 		}
 		if best == nil || n.total.CPU-n.committed.CPU > best.total.CPU-best.committed.CPU {
@@ -147,20 +151,40 @@ func (h *Head) waitingTasks() []*task {
 	return h.waiting
 }
 
-// waitsFor reports whether one of the waiting tasks could run on n now. A
-// lease may take resources that none of them could use (the CPUs of a node
-// whose GPU a waiting task needs is busy): it goes back within
-// leaseTimeout (internal/client), when the head sees again who waits.
-func waitsFor(waiting []*task, n *nodeState) bool {
+// countLeased sets each live node's leased: the CPU of the leases that
+// hold resources there and are not blocked.
+func (h *Head) countLeased() {
+	for _, n := range h.alive {
+		n.leased = 0
+	}
+	for _, l := range h.leases {
+		if l.slot == nil && !l.blocked && l.node.alive {
+			l.node.leased += l.req.CPU
+		}
+	}
+}
+
+// waitsFor reports whether one of the waiting tasks waits for n: it could
+// run there on what is free and what the node's leases hold, which come
+// back within leaseTimeout (internal/client) and must then go to it, not
+// to the next lease (a task needing 2 CPUs behind a stream's two 1-CPU
+// leases, given back one at a time, saw each taken again at once). A
+// lease may take resources none of them could use (the CPUs of a node
+// whose GPU a waiting task needs is busy). Soft affinity to a live node
+// waits for that node only, as placement does.
+func (h *Head) waitsFor(waiting []*task, n *nodeState) bool {
 	if len(waiting) == 0 {
 		return false
 	}
 	free := n.total.Sub(n.committed)
+	free.CPU += n.leased
 	for _, t := range waiting {
-		if !t.affinity.IsNil() && t.affinity != n.id && !t.spec.AffinitySoft {
-			continue
+		if !t.affinity.IsNil() && t.affinity != n.id {
+			if a := h.nodes[t.affinity]; !t.spec.AffinitySoft || a != nil && a.alive {
+				continue
+			}
 		}
-		if slices.ContainsFunc(t.excluded, func(x ids.ID) bool { return x == n.id }) {
+		if slices.Contains(t.excluded, n.id) {
 			continue
 		}
 		if t.req.Fits(free) {

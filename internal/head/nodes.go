@@ -23,13 +23,16 @@ type nodeState struct {
 	committed scheduler.Resources
 	running   int
 	backlog   int
-	alive     bool
-	lastSeen  time.Time
-	idx       int
-	out       *rpc.Outbox[pb.HeadToNode]
-	kill      context.CancelFunc
-	execs     map[ids.ID]*session   // job -> its executor here
-	starting  map[ids.ID]*execStart // job -> tasks waiting for its executor
+	// leased is the CPU its unblocked leases hold, as of the last lease
+	// request while tasks waited (Head.countLeased).
+	leased   int64
+	alive    bool
+	lastSeen time.Time
+	idx      int
+	out      *rpc.Outbox[pb.HeadToNode]
+	kill     context.CancelFunc
+	execs    map[ids.ID]*session   // job -> its executor here
+	starting map[ids.ID]*execStart // job -> tasks waiting for its executor
 	// draining: no new work is placed here.
 	draining bool
 	// idleSince is when the node was last seen with nothing running (zero:

@@ -7,6 +7,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/ids"
 	"github.com/shoal-dev/shoal/internal/rpc/pb"
 	"github.com/shoal-dev/shoal/internal/scheduler"
+	"github.com/shoal-dev/shoal/internal/testwait"
 )
 
 // send submits a task of fn asking for cpus CPUs under strategy and
@@ -131,4 +132,32 @@ func TestLeasesLeaveWhatWaitingTasksNeed(t *testing.T) {
 		t.Fatalf("a lease took the CPU a waiting task could run on: %v", g)
 	}
 	nextRun(t, ex, cpu, "the waiting CPU task on the CPU the lease gave back")
+}
+
+// A task needing more CPU than one lease holds (2 CPUs, behind a stream's
+// two 1-CPU leases) is not kept waiting by leases given back one at a time
+// and asked for again at once: what a node's leases hold counts as coming
+// back to it.
+func TestLeasesGivenBackOneAtATimeDoNotStarveALargerTask(t *testing.T) {
+	hs, d, ex, first := oneNode(t, 2, "warm")
+	finish(ex, first, time.Millisecond)
+	testwait.For(t, "the first task's CPU back", func() bool { return hs.h.Status().Nodes[0].Available.Cpu == 2*scheduler.Unit })
+	leases := [2]*pb.LeaseGrant{hs.askLease(d, false), hs.askLease(d, false)}
+	for _, g := range leases {
+		if !g.Granted {
+			t.Fatalf("lease refused with CPUs free: %v", g)
+		}
+	}
+	big := hs.send(d, "big", 2, pb.Strategy_STRATEGY_DEFAULT)
+	noRun(t, ex, "leases hold both CPUs")
+	// Each lease in turn goes back, asked for again in the same message
+	// (as a client whose lease timed out with tasks still waiting).
+	id := hs.gen.Next()
+	d.stream.Send(&pb.ClientMessage{LeaseReturns: [][]byte{leases[0].Id},
+		LeaseRequests: []*pb.LeaseRequest{{Id: id.Bytes(), Resources: &pb.Resources{Cpu: scheduler.Unit}}}})
+	if g := recv(t, d.leases, "the lease answer"); g.Granted {
+		t.Fatalf("a lease took the CPU a 2-CPU task waits for while the other lease holds its second: %v", g)
+	}
+	d.stream.Send(&pb.ClientMessage{LeaseReturns: [][]byte{leases[1].Id}})
+	finish(ex, nextRun(t, ex, big, "the 2-CPU task once both leases went back"), time.Second)
 }

@@ -60,7 +60,8 @@ const (
 	// Wait: a node could run it later, when resources free up. Decision.Node
 	// is the node to hold for it (Node.Held) until they do: the node it
 	// must or prefers to run on, else the one that lacks least of what it
-	// asks for; -1 when none could be held.
+	// asks for; -1 when none could be held or it lacks more than CPUs
+	// there (holding helps only against backlogs, which take CPUs).
 	Wait
 	// Infeasible: no live node could ever run it; wait for one to join.
 	Infeasible
@@ -90,7 +91,7 @@ func Place(req Request, nodes []Node) Decision {
 				if n.mayBacklog(req) {
 					return Decision{Outcome: Backlogged, Node: req.Affinity}
 				}
-				return Decision{Outcome: Wait, Node: req.Affinity}
+				return Decision{Outcome: Wait, Node: n.holdFor(req.Affinity, req.Resources)}
 			}
 		}
 		if !req.AffinitySoft {
@@ -122,7 +123,7 @@ func Place(req Request, nodes []Node) Decision {
 					return Decision{Outcome: LocalityWait, Node: -1}
 				}
 			}
-			return Decision{Outcome: Wait, Node: local}
+			return Decision{Outcome: Wait, Node: n.holdFor(local, req.Resources)}
 		}
 	}
 	best, feasible := -1, false
@@ -173,16 +174,29 @@ func (n *Node) mayBacklog(req Request) bool {
 	return req.MaxBacklog > 0 && req.Resources.OnlyCPU() && n.Backlog < req.MaxBacklog && !n.Held
 }
 
+// holdFor returns i, the index of n, if holding n helps a task asking for
+// r, else -1. Backlogged tasks take only CPUs: a task that lacks something
+// else there (a busy GPU) loses nothing to them, and holding the node
+// would only keep short tasks from queuing on it.
+func (n *Node) holdFor(i int, r Resources) int {
+	want, free := r, n.Total.Sub(n.Committed)
+	want.CPU, free.CPU = 0, 0
+	if !want.Fits(free) {
+		return -1
+	}
+	return i
+}
+
 // nodeToHold picks the node to hold for a task asking for r that fits no
-// node now: among the live ones that could run it, the one
-// whose free resources lack least of r (summed over what r asks for, as
-// fractions of the node's totals), then the one running fewest tasks.
-// -1 when none could.
+// node now: among the live ones that could run it and lack only CPUs for
+// it (holdFor), the one whose free resources lack least of r (summed over
+// what r asks for, as fractions of the node's totals), then the one
+// running fewest tasks. -1 when none.
 func nodeToHold(r Resources, nodes []Node) int {
 	best, bestLack := -1, 0.0
 	for i := range nodes {
 		n := &nodes[i]
-		if !n.Alive || n.Excluded || !r.Fits(n.Total) {
+		if !n.Alive || n.Excluded || !r.Fits(n.Total) || n.holdFor(i, r) < 0 {
 			continue
 		}
 		lack := n.lack(r)

@@ -105,7 +105,7 @@ func TestPlace(t *testing.T) {
 			name:  "GPU tasks are never backlogged",
 			req:   Request{Resources: Resources{GPU: Unit}, Affinity: -1, MaxBacklog: 8},
 			nodes: []Node{{Total: gpuNode, Committed: Resources{GPU: Unit}, Alive: true}},
-			want:  Decision{Wait, 0},
+			want:  Decision{Wait, -1},
 		},
 		{
 			name:  "hard affinity",
@@ -180,10 +180,22 @@ func TestPlace(t *testing.T) {
 			want:  Decision{Wait, 1},
 		},
 		{
-			name:  "lack counts each resource as a share of the node's total",
-			req:   Request{Resources: Resources{CPU: Unit, GPU: Unit}, Affinity: -1},
-			nodes: []Node{node(gpuNode, Resources{CPU: 2 * Unit, GPU: Unit}), node(Resources{CPU: 8 * Unit, GPU: 4 * Unit}, Resources{CPU: Unit, GPU: 4 * Unit})},
+			name:  "lack counts as a share of the node's total",
+			req:   Request{Resources: cpu(2), Affinity: -1},
+			nodes: []Node{node(cpu(2), cpu(1)), node(cpu(8), cpu(7))},
 			want:  Decision{Wait, 1},
+		},
+		{
+			name:  "a task waiting for a busy GPU holds nothing (backlogs take CPUs only)",
+			req:   Request{Resources: Resources{CPU: Unit, GPU: Unit}, Affinity: -1},
+			nodes: []Node{node(gpuNode, Resources{CPU: Unit, GPU: Unit})},
+			want:  Decision{Wait, -1},
+		},
+		{
+			name:  "a GPU task whose GPU is free holds the node for its CPU",
+			req:   Request{Resources: Resources{CPU: Unit, GPU: Unit}, Affinity: -1},
+			nodes: []Node{node(gpuNode, Resources{CPU: 2 * Unit}), node(Resources{CPU: 8 * Unit, GPU: 4 * Unit}, Resources{CPU: 8 * Unit, GPU: 4 * Unit})},
+			want:  Decision{Wait, 0},
 		},
 		{
 			name:  "excluded node skipped",
