@@ -91,7 +91,7 @@ func Place(req Request, nodes []Node) Decision {
 				if n.mayBacklog(req) {
 					return Decision{Outcome: Backlogged, Node: req.Affinity}
 				}
-				return Decision{Outcome: Wait, Node: n.holdFor(req.Affinity, req.Resources)}
+				return Decision{Outcome: Wait, Node: holdIf(n.lacksOnlyCPU(req.Resources), req.Affinity)}
 			}
 		}
 		if !req.AffinitySoft {
@@ -123,7 +123,7 @@ func Place(req Request, nodes []Node) Decision {
 					return Decision{Outcome: LocalityWait, Node: -1}
 				}
 			}
-			return Decision{Outcome: Wait, Node: n.holdFor(local, req.Resources)}
+			return Decision{Outcome: Wait, Node: holdIf(n.lacksOnlyCPU(req.Resources), local)}
 		}
 	}
 	best, feasible := -1, false
@@ -174,29 +174,34 @@ func (n *Node) mayBacklog(req Request) bool {
 	return req.MaxBacklog > 0 && req.Resources.OnlyCPU() && n.Backlog < req.MaxBacklog && !n.Held
 }
 
-// holdFor returns i, the index of n, if holding n helps a task asking for
-// r, else -1. Backlogged tasks take only CPUs: a task that lacks something
-// else there (a busy GPU) loses nothing to them, and holding the node
-// would only keep short tasks from queuing on it.
-func (n *Node) holdFor(i int, r Resources) int {
+// lacksOnlyCPU reports whether all n lacks of r is CPUs: only then does
+// holding n help a task asking for r. Backlogged tasks take only CPUs: a
+// task that lacks something else there (a busy GPU) loses nothing to them,
+// and holding the node would only keep short tasks from queuing on it.
+func (n *Node) lacksOnlyCPU(r Resources) bool {
 	want, free := r, n.Total.Sub(n.Committed)
 	want.CPU, free.CPU = 0, 0
-	if !want.Fits(free) {
-		return -1
+	return want.Fits(free)
+}
+
+// holdIf is i when hold, else -1 (a Wait decision's Node).
+func holdIf(hold bool, i int) int {
+	if hold {
+		return i
 	}
-	return i
+	return -1
 }
 
 // nodeToHold picks the node to hold for a task asking for r that fits no
 // node now: among the live ones that could run it and lack only CPUs for
-// it (holdFor), the one whose free resources lack least of r (summed over
+// it, the one whose free resources lack least of r (summed over
 // what r asks for, as fractions of the node's totals), then the one
 // running fewest tasks. -1 when none.
 func nodeToHold(r Resources, nodes []Node) int {
 	best, bestLack := -1, 0.0
 	for i := range nodes {
 		n := &nodes[i]
-		if !n.Alive || n.Excluded || !r.Fits(n.Total) || n.holdFor(i, r) < 0 {
+		if !n.Alive || n.Excluded || !r.Fits(n.Total) || !n.lacksOnlyCPU(r) {
 			continue
 		}
 		lack := n.lack(r)
